@@ -1,0 +1,44 @@
+//! The elementwise template: one invocation per element of the iteration space, a 2-D grid of
+//! workgroups so that more than 65535 workgroups fit.
+
+use crate::emit::Emitter;
+use crate::params::Param;
+use crate::types;
+use crate::{CodegenError, Schedule};
+use std::fmt::Write;
+
+/// The `main` function of an elementwise kernel.
+pub fn main(e: &mut Emitter, s: &Schedule) -> Result<String, CodegenError> {
+    let wg = s.workgroup_size;
+    let mut b = String::new();
+    let numel = e.params.u32(Param::Numel);
+    let _ = writeln!(
+        b,
+        "@compute @workgroup_size({wg})\nfn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {{"
+    );
+    let _ = writeln!(b, "  let i = (wid.y * nwg.x + wid.x) * {wg}u + lid;");
+    let _ = writeln!(b, "  if (i >= {numel}) {{ return; }}");
+    if e.needs_coords() {
+        let rank = e.k.shape.rank();
+        e.coords(&mut b, "  ", "i", 0..rank);
+    }
+    e.exprs(&mut b, "  ", "i")?;
+    for (o, (d, ex)) in e.k.outputs.iter().enumerate() {
+        let _ = writeln!(b, "  out{o}[i] = {};", types::to_storage(&format!("e{ex}"), *d));
+    }
+    b.push_str("}\n");
+    Ok(b)
+}
+
+/// Workgroups to dispatch for `groups` workgroups in total, as a 2-D grid.
+pub fn grid_2d(groups: usize, max_dim: u32) -> Result<[u32; 3], CodegenError> {
+    if groups == 0 {
+        return Ok([0, 0, 0]);
+    }
+    let x = groups.min(max_dim as usize);
+    let y = groups.div_ceil(x);
+    if y > max_dim as usize {
+        return Err(CodegenError::GridTooLarge { groups });
+    }
+    Ok([x as u32, y as u32, 1])
+}

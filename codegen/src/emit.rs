@@ -1,0 +1,254 @@
+//! The shared part of every kernel body: coordinates from a linear index, loads through views,
+//! and the expression DAG. Kernel templates (elementwise, reduce, matmul) call into this.
+
+use crate::ops;
+use crate::params::{Param, ParamLayout};
+use crate::types::{self, info};
+use crate::CodegenError;
+use kiln_ir::ops::{rand_key, RandDist};
+use kiln_ir::{DType, Expr, Kernel, Scalar, ViewKind};
+use std::collections::BTreeSet;
+use std::fmt::Write;
+
+/// Body-building state for one kernel.
+pub struct Emitter<'k> {
+    /// The kernel.
+    pub k: &'k Kernel,
+    /// Uniform slots used so far.
+    pub params: ParamLayout,
+    /// Helper functions used so far.
+    pub helpers: BTreeSet<&'static str>,
+}
+
+impl<'k> Emitter<'k> {
+    /// A fresh emitter.
+    pub fn new(k: &'k Kernel) -> Self {
+        Emitter {
+            k,
+            params: ParamLayout::default(),
+            helpers: BTreeSet::new(),
+        }
+    }
+
+    /// Notes helpers (and their dependencies) as used.
+    pub fn use_helpers(&mut self, names: &[&'static str]) {
+        for &n in names {
+            if self.helpers.insert(n) {
+                if let Some(h) = ops::helper(n) {
+                    self.use_helpers(h.deps);
+                }
+            }
+        }
+    }
+
+    /// The helper definitions used, in a stable order.
+    pub fn helper_text(&self) -> String {
+        let mut s = String::new();
+        for h in ops::HELPERS {
+            if self.helpers.contains(h.name) {
+                s.push_str(h.text);
+                s.push('\n');
+            }
+        }
+        s
+    }
+
+    /// The binding declarations: uniform at 0, inputs, then outputs.
+    pub fn bindings(&self) -> String {
+        let mut s = format!(
+            "struct Params {{ p: array<vec4<u32>, {}> }}\n@group(0) @binding(0) var<uniform> P: Params;\n",
+            self.params.vec4s()
+        );
+        for (i, d) in self.k.inputs.iter().enumerate() {
+            let _ = writeln!(
+                s,
+                "@group(0) @binding({}) var<storage, read> in{i}: array<{}>;",
+                i + 1,
+                info(*d).storage
+            );
+        }
+        for (o, (d, _)) in self.k.outputs.iter().enumerate() {
+            let _ = writeln!(
+                s,
+                "@group(0) @binding({}) var<storage, read_write> out{o}: array<{}>;",
+                1 + self.k.inputs.len() + o,
+                info(*d).storage
+            );
+        }
+        s
+    }
+
+    /// Emits `let c{d} = ...` for dims `dims` of the iteration shape from the linear index `lin`.
+    pub fn coords(&mut self, out: &mut String, ind: &str, lin: &str, dims: std::ops::Range<usize>) {
+        if dims.is_empty() {
+            return;
+        }
+        let _ = writeln!(out, "{ind}var rem_{lin} = {lin};");
+        let first = dims.start;
+        for d in dims.rev() {
+            if d == first {
+                let _ = writeln!(out, "{ind}let c{d} = rem_{lin};");
+            } else {
+                let dim = self.params.u32(Param::Dim(d));
+                let _ = writeln!(out, "{ind}let c{d} = rem_{lin} % {dim};");
+                let _ = writeln!(out, "{ind}rem_{lin} = rem_{lin} / {dim};");
+            }
+        }
+    }
+
+    /// True if any expression needs per-dimension coordinates (not just the linear index).
+    pub fn needs_coords(&self) -> bool {
+        self.k.loads.iter().any(|l| l.view.kind() != ViewKind::Contiguous)
+            || self
+                .k
+                .exprs
+                .iter()
+                .any(|e| matches!(e.expr, Expr::Gather { .. }))
+    }
+
+    /// The signed address of load `l` at coordinates `c*`, skipping dim `skip`.
+    fn address(&mut self, l: usize, skip: Option<usize>) -> String {
+        let rank = self.k.loads[l].view.shape.rank();
+        let mut a = self.params.i32(Param::Offset(l));
+        for d in 0..rank {
+            if Some(d) == skip {
+                continue;
+            }
+            let s = self.params.i32(Param::Stride(l, d));
+            let _ = write!(a, " + i32(c{d}) * {s}");
+        }
+        a
+    }
+
+    /// Emits the loads and expressions, one `let e{n}` each, into `out`.
+    pub fn exprs(&mut self, out: &mut String, ind: &str, lin: &str) -> Result<(), CodegenError> {
+        let k = self.k;
+        // Address and validity of each load that is used.
+        for (l, load) in k.loads.iter().enumerate() {
+            let used_plain = k.exprs.iter().any(|e| matches!(e.expr, Expr::Load(x) | Expr::LoadValid(x) if x == l));
+            if !used_plain {
+                continue;
+            }
+            let dt = k.inputs[load.input];
+            match load.view.kind() {
+                ViewKind::Contiguous => {
+                    let off = self.params.u32(Param::Offset(l));
+                    let v = types::from_storage(&format!("in{}[{lin} + {off}]", load.input), dt);
+                    let _ = writeln!(out, "{ind}let ld{l} = {v};");
+                    let _ = writeln!(out, "{ind}let ok{l} = true;");
+                }
+                ViewKind::Strided => {
+                    let a = self.address(l, None);
+                    let _ = writeln!(out, "{ind}let a{l} = {a};");
+                    let v = types::from_storage(&format!("in{}[u32(a{l})]", load.input), dt);
+                    let _ = writeln!(out, "{ind}let ld{l} = {v};");
+                    let _ = writeln!(out, "{ind}let ok{l} = true;");
+                }
+                ViewKind::Masked => {
+                    let rank = load.view.shape.rank();
+                    let mut conds = Vec::new();
+                    for d in 0..rank {
+                        let lo = self.params.u32(Param::MaskLo(l, d));
+                        let hi = self.params.u32(Param::MaskHi(l, d));
+                        conds.push(format!("c{d} >= {lo} && c{d} < {hi}"));
+                    }
+                    let cond = if conds.is_empty() {
+                        "true".to_string()
+                    } else {
+                        conds.join(" && ")
+                    };
+                    let a = self.address(l, None);
+                    let pad = load.view.pad_value().unwrap_or(Scalar::I(0));
+                    let _ = writeln!(out, "{ind}let ok{l} = {cond};");
+                    let _ = writeln!(out, "{ind}let a{l} = select(0, {a}, ok{l});");
+                    let v = types::from_storage(&format!("in{}[u32(a{l})]", load.input), dt);
+                    let _ = writeln!(
+                        out,
+                        "{ind}let ld{l} = select({}, {v}, ok{l});",
+                        types::literal(pad, dt)
+                    );
+                }
+            }
+        }
+        for (n, node) in k.exprs.iter().enumerate() {
+            let d = node.dtype;
+            let ty = info(d).value;
+            let operand_dtype = |i: usize| k.exprs[i].dtype;
+            let val = match &node.expr {
+                Expr::Load(l) => format!("ld{l}"),
+                Expr::LoadValid(l) => format!("ok{l}"),
+                Expr::Const(s) => types::literal(*s, d),
+                Expr::Gather { load, axis, index } => {
+                    let l = *load;
+                    let input = k.loads[l].input;
+                    let n_ax = self.params.i32(Param::LoadDim(l, *axis));
+                    let base = self.address(l, Some(*axis));
+                    let s = self.params.i32(Param::Stride(l, *axis));
+                    let zero = types::literal(Scalar::I(0), d);
+                    let _ = writeln!(out, "{ind}let gi{n} = e{index};");
+                    let _ = writeln!(out, "{ind}let gj{n} = select(gi{n}, gi{n} + {n_ax}, gi{n} < 0);");
+                    let _ = writeln!(out, "{ind}let gok{n} = gj{n} >= 0 && gj{n} < {n_ax};");
+                    let _ = writeln!(
+                        out,
+                        "{ind}let ga{n} = select(0, {base} + gj{n} * {s}, gok{n});"
+                    );
+                    let v = types::from_storage(&format!("in{input}[u32(ga{n})]"), d);
+                    format!("select({zero}, {v}, gok{n})")
+                }
+                Expr::Arange { start, step } => {
+                    let (a, b) = (types::literal(*start, d), types::literal(*step, d));
+                    match d {
+                        DType::I32 => format!("({a} + bitcast<i32>({lin}) * {b})"),
+                        DType::U32 => format!("({a} + {lin} * {b})"),
+                        _ => format!("({a} + f32({lin}) * {b})"),
+                    }
+                }
+                Expr::Rand { seed, dist } => {
+                    self.use_helpers(&["kiln_mix", "kiln_uniform"]);
+                    let h = |stream: u32| {
+                        let key = rand_key(*seed, stream);
+                        format!("kiln_mix(kiln_mix({lin} ^ {key:#x}u) + {key:#x}u)")
+                    };
+                    match dist {
+                        RandDist::Uniform => format!("kiln_uniform({})", h(0)),
+                        RandDist::Normal => format!(
+                            "(sqrt(-2.0 * log(1.0 - kiln_uniform({}))) * -cos(6.28318530717958648 * kiln_uniform({}) - 3.14159265358979324))",
+                            h(0),
+                            h(1)
+                        ),
+                    }
+                }
+                Expr::Unary(op, a) => {
+                    let (t, h) = ops::unary(*op, operand_dtype(*a));
+                    self.use_helpers(h);
+                    ops::fill(t, &[&format!("e{a}")])
+                }
+                Expr::Binary(op, a, b) => {
+                    let (t, h) = ops::binary(*op, operand_dtype(*a));
+                    self.use_helpers(h);
+                    ops::fill(t, &[&format!("e{a}"), &format!("e{b}")])
+                }
+                Expr::Where(c, a, b) => format!("select(e{b}, e{a}, e{c})"),
+                Expr::Cast(a) => {
+                    let (t, h) = ops::cast(operand_dtype(*a), d);
+                    self.use_helpers(h);
+                    ops::fill(t, &[&format!("e{a}")])
+                }
+            };
+            // f16 and bf16 results are rounded after every computing op.
+            let computes = !matches!(
+                node.expr,
+                Expr::Load(_) | Expr::LoadValid(_) | Expr::Gather { .. } | Expr::Const(_) | Expr::Where(..)
+            );
+            let val = match (computes, info(d).round) {
+                (true, Some(r)) => {
+                    self.use_helpers(&[r]);
+                    format!("{r}({val})")
+                }
+                _ => val,
+            };
+            let _ = writeln!(out, "{ind}let e{n}: {ty} = {val};");
+        }
+        Ok(())
+    }
+}

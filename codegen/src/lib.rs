@@ -1,0 +1,112 @@
+//! `kiln-codegen`: a kernel plus a schedule in, WGSL text out.
+//!
+//! The text depends only on the kernel's structure ([`kiln_ir::Kernel::key`]) and the
+//! schedule; sizes, strides and offsets are read from a uniform whose layout
+//! ([`ParamLayout`]) comes back with the text.
+
+pub mod elementwise;
+pub mod emit;
+pub mod matmul;
+pub mod ops;
+pub mod params;
+pub mod reduce;
+pub mod types;
+
+pub use params::{Param, ParamLayout};
+
+use kiln_ir::{Kernel, KernelKind};
+
+/// Errors of code generation.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CodegenError {
+    /// More workgroups than a 2-D grid can hold.
+    #[error("{groups} workgroups do not fit a 65535 x 65535 grid")]
+    GridTooLarge {
+        /// Workgroups needed.
+        groups: usize,
+    },
+    /// A schedule the kernel cannot use.
+    #[error("invalid schedule: {0}")]
+    Schedule(String),
+}
+
+/// How a kernel is mapped onto the GPU.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Schedule {
+    /// Invocations per workgroup (a power of two for reductions).
+    pub workgroup_size: u32,
+}
+
+impl Default for Schedule {
+    fn default() -> Self {
+        Schedule {
+            workgroup_size: 256,
+        }
+    }
+}
+
+/// Generated code for one kernel.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KernelSource {
+    /// The WGSL module, entry point `main`.
+    pub wgsl: String,
+    /// What each uniform slot holds.
+    pub params: ParamLayout,
+    /// The schedule it was generated for.
+    pub schedule: Schedule,
+}
+
+impl KernelSource {
+    /// Workgroups to dispatch for a concrete kernel of the same structure.
+    pub fn grid(&self, k: &Kernel, max_dim: u32) -> Result<[u32; 3], CodegenError> {
+        match &k.kind {
+            KernelKind::Elementwise => elementwise::grid_2d(
+                k.out_numel().div_ceil(self.schedule.workgroup_size as usize),
+                max_dim,
+            ),
+            KernelKind::Reduce { .. } => elementwise::grid_2d(k.out_numel(), max_dim),
+            KernelKind::Matmul => {
+                let r = k.shape.rank();
+                let (m, n) = (k.shape.0[r - 2], k.shape.0[r - 1]);
+                let batch: usize = k.shape.0[..r - 2].iter().product();
+                if k.out_numel() == 0 {
+                    return Ok([0, 0, 0]);
+                }
+                let t = matmul::TILE as usize;
+                let (x, y) = (n.div_ceil(t), m.div_ceil(t));
+                if x > max_dim as usize || y > max_dim as usize {
+                    return Err(CodegenError::GridTooLarge { groups: x * y });
+                }
+                Ok([x as u32, y as u32, batch.min(max_dim as usize) as u32])
+            }
+        }
+    }
+}
+
+/// Generates the WGSL for a kernel under a schedule.
+pub fn generate(k: &Kernel, s: &Schedule) -> Result<KernelSource, CodegenError> {
+    if matches!(k.kind, KernelKind::Reduce { .. }) && !s.workgroup_size.is_power_of_two() {
+        return Err(CodegenError::Schedule(format!(
+            "reduction workgroup size {} is not a power of two",
+            s.workgroup_size
+        )));
+    }
+    let mut e = emit::Emitter::new(k);
+    let main = match &k.kind {
+        KernelKind::Elementwise => elementwise::main(&mut e, s)?,
+        KernelKind::Reduce { op, red_rank } => reduce::main(&mut e, s, *op, *red_rank)?,
+        KernelKind::Matmul => matmul::main(&mut e)?,
+    };
+    let wgsl = format!(
+        "// kiln kernel: {}\n{}{}{}",
+        k.name.replace('\n', " "),
+        e.bindings(),
+        e.helper_text(),
+        main
+    );
+    Ok(KernelSource {
+        wgsl,
+        params: e.params,
+        schedule: *s,
+    })
+}

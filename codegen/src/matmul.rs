@@ -1,0 +1,80 @@
+//! The matmul template: 16x16 output tiles, operands staged through workgroup memory, any
+//! strides (transposed operands read in place), batches over the grid's z dimension.
+
+use crate::emit::Emitter;
+use crate::params::Param;
+use crate::types::info;
+use crate::CodegenError;
+use std::fmt::Write;
+
+/// Tile edge.
+pub const TILE: u32 = 16;
+
+/// The `main` function (and workgroup tiles) of a matmul kernel.
+pub fn main(e: &mut Emitter) -> Result<String, CodegenError> {
+    let k = e.k;
+    let r = k.shape.rank();
+    let (out_dtype, _) = k.outputs[0];
+    let (ia, ib) = (k.loads[0].input, k.loads[1].input);
+    let m = e.params.u32(Param::Dim(r - 2));
+    let n = e.params.u32(Param::Dim(r - 1));
+    let kk = e.params.u32(Param::LoadDim(0, r - 1));
+    let nb = e.params.u32(Param::Batch);
+    let (sam, sak) = (e.params.i32(Param::Stride(0, r - 2)), e.params.i32(Param::Stride(0, r - 1)));
+    let (sbk, sbn) = (e.params.i32(Param::Stride(1, r - 2)), e.params.i32(Param::Stride(1, r - 1)));
+    let mut b = String::new();
+    let _ = writeln!(b, "var<workgroup> ta: array<array<f32, {TILE}>, {TILE}>;");
+    let _ = writeln!(b, "var<workgroup> tb: array<array<f32, {TILE}>, {TILE}>;");
+    let _ = writeln!(
+        b,
+        "@compute @workgroup_size({TILE}, {TILE})\nfn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {{"
+    );
+    let _ = writeln!(b, "  let row = wid.y * {TILE}u + lid.y;");
+    let _ = writeln!(b, "  let col = wid.x * {TILE}u + lid.x;");
+    let _ = writeln!(b, "  for (var bt = wid.z; bt < {nb}; bt = bt + nwg.z) {{");
+    // Batch coordinates and base addresses.
+    let mut abase = e.params.i32(Param::Offset(0));
+    let mut bbase = e.params.i32(Param::Offset(1));
+    if r > 2 {
+        let _ = writeln!(b, "    var rem_b = bt;");
+        for d in (0..r - 2).rev() {
+            let dim = e.params.u32(Param::Dim(d));
+            let _ = writeln!(b, "    let c{d} = rem_b % {dim};\n    rem_b = rem_b / {dim};");
+            let sa = e.params.i32(Param::Stride(0, d));
+            let sb = e.params.i32(Param::Stride(1, d));
+            let _ = write!(abase, " + i32(c{d}) * {sa}");
+            let _ = write!(bbase, " + i32(c{d}) * {sb}");
+        }
+    }
+    let _ = writeln!(b, "    let abase = {abase};\n    let bbase = {bbase};");
+    let _ = writeln!(b, "    var acc = 0.0;");
+    let _ = writeln!(b, "    for (var t = 0u; t < {kk}; t = t + {TILE}u) {{");
+    let _ = writeln!(b, "      let ka = t + lid.x;\n      let kb = t + lid.y;");
+    let _ = writeln!(
+        b,
+        "      ta[lid.y][lid.x] = select(0.0, in{ia}[u32(select(0, abase + i32(row) * {sam} + i32(ka) * {sak}, row < {m} && ka < {kk}))], row < {m} && ka < {kk});"
+    );
+    let _ = writeln!(
+        b,
+        "      tb[lid.y][lid.x] = select(0.0, in{ib}[u32(select(0, bbase + i32(kb) * {sbk} + i32(col) * {sbn}, col < {n} && kb < {kk}))], col < {n} && kb < {kk});"
+    );
+    let _ = writeln!(b, "      workgroupBarrier();");
+    let _ = writeln!(
+        b,
+        "      for (var q = 0u; q < {TILE}u; q = q + 1u) {{ acc = acc + ta[lid.y][q] * tb[q][lid.x]; }}"
+    );
+    let _ = writeln!(b, "      workgroupBarrier();\n    }}");
+    let val = match info(out_dtype).round {
+        Some(rf) => {
+            e.use_helpers(&[rf]);
+            format!("{rf}(acc)")
+        }
+        None => "acc".into(),
+    };
+    let _ = writeln!(
+        b,
+        "    if (row < {m} && col < {n}) {{ out0[bt * {m} * {n} + row * {n} + col] = {val}; }}"
+    );
+    b.push_str("  }\n}\n");
+    Ok(b)
+}

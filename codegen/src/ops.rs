@@ -1,0 +1,248 @@
+//! WGSL for each op, as tables of templates (`{0}`, `{1}` are operands), plus the helper
+//! functions some templates call. Helpers are emitted only when used.
+
+use kiln_ir::ops::{BinaryOp, UnaryOp};
+use kiln_ir::DType;
+
+/// A helper function: its name and its WGSL text.
+pub struct Helper {
+    /// Function name.
+    pub name: &'static str,
+    /// Helpers it calls.
+    pub deps: &'static [&'static str],
+    /// The definition.
+    pub text: &'static str,
+}
+
+/// Every helper function a template may call.
+pub const HELPERS: &[Helper] = &[
+    Helper {
+        name: "kiln_isnan",
+        deps: &[],
+        text: "fn kiln_isnan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }",
+    },
+    Helper {
+        name: "kiln_round_f16",
+        deps: &[],
+        text: "fn kiln_round_f16(x: f32) -> f32 { return unpack2x16float(pack2x16float(vec2<f32>(x, 0.0))).x; }",
+    },
+    Helper {
+        name: "kiln_round_bf16",
+        deps: &["kiln_isnan"],
+        text: "fn kiln_round_bf16(x: f32) -> f32 {\n  let b = bitcast<u32>(x);\n  let r = (b + 0x7fffu + ((b >> 16u) & 1u)) & 0xffff0000u;\n  return select(bitcast<f32>(r), x, kiln_isnan(x));\n}",
+    },
+    Helper {
+        name: "kiln_tanh",
+        deps: &[],
+        text: "fn kiln_tanh(x: f32) -> f32 {\n  let e = exp(-2.0 * abs(x));\n  let t = (1.0 - e) / (1.0 + e);\n  return select(t, -t, x < 0.0);\n}",
+    },
+    Helper {
+        name: "kiln_erf",
+        deps: &[],
+        // Abramowitz and Stegun 7.1.26, absolute error below 1.5e-7.
+        text: "fn kiln_erf(x: f32) -> f32 {\n  let a = abs(x);\n  let t = 1.0 / (1.0 + 0.3275911 * a);\n  let p = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));\n  let r = 1.0 - p * exp(-a * a);\n  return select(r, -r, x < 0.0);\n}",
+    },
+    Helper {
+        name: "kiln_fmax",
+        deps: &["kiln_isnan"],
+        text: "fn kiln_fmax(a: f32, b: f32) -> f32 { return select(max(a, b), a + b, kiln_isnan(a) || kiln_isnan(b)); }",
+    },
+    Helper {
+        name: "kiln_fmin",
+        deps: &["kiln_isnan"],
+        text: "fn kiln_fmin(a: f32, b: f32) -> f32 { return select(min(a, b), a + b, kiln_isnan(a) || kiln_isnan(b)); }",
+    },
+    Helper {
+        name: "kiln_pow",
+        deps: &["kiln_isnan"],
+        text: "fn kiln_pow(x: f32, y: f32) -> f32 {\n  let m = pow(abs(x), y);\n  let yint = trunc(y) == y;\n  let odd = yint && abs(y) < 16777216.0 && (i32(abs(y)) & 1) == 1;\n  var r = select(m, -m, x < 0.0 && odd);\n  r = select(r, bitcast<f32>(0x7fc00000u), x < 0.0 && !yint && !kiln_isnan(y) && abs(y) != bitcast<f32>(0x7f800000u));\n  r = select(r, 1.0, y == 0.0 || x == 1.0);\n  return r;\n}",
+    },
+    Helper {
+        name: "kiln_div_i32",
+        deps: &[],
+        text: "fn kiln_div_i32(a: i32, b: i32) -> i32 {\n  let bad = b == 0 || (a == bitcast<i32>(0x80000000u) && b == -1);\n  return select(a / select(b, 1, bad), a, bad);\n}",
+    },
+    Helper {
+        name: "kiln_rem_i32",
+        deps: &[],
+        text: "fn kiln_rem_i32(a: i32, b: i32) -> i32 {\n  let bad = b == 0 || (a == bitcast<i32>(0x80000000u) && b == -1);\n  return select(a % select(b, 1, bad), 0, bad);\n}",
+    },
+    Helper {
+        name: "kiln_div_u32",
+        deps: &[],
+        text: "fn kiln_div_u32(a: u32, b: u32) -> u32 { return select(a / select(b, 1u, b == 0u), a, b == 0u); }",
+    },
+    Helper {
+        name: "kiln_rem_u32",
+        deps: &[],
+        text: "fn kiln_rem_u32(a: u32, b: u32) -> u32 { return select(a % select(b, 1u, b == 0u), 0u, b == 0u); }",
+    },
+    Helper {
+        name: "kiln_f2i",
+        deps: &["kiln_isnan"],
+        text: "fn kiln_f2i(x: f32) -> i32 {\n  var r = i32(clamp(x, -2147483648.0, 2147483520.0));\n  r = select(r, 2147483647, x >= 2147483648.0);\n  return select(r, 0, kiln_isnan(x));\n}",
+    },
+    Helper {
+        name: "kiln_f2u",
+        deps: &["kiln_isnan"],
+        text: "fn kiln_f2u(x: f32) -> u32 {\n  var r = u32(clamp(x, 0.0, 4294967040.0));\n  r = select(r, 4294967295u, x >= 4294967296.0);\n  return select(r, 0u, kiln_isnan(x));\n}",
+    },
+    Helper {
+        name: "kiln_mix",
+        deps: &[],
+        text: "fn kiln_mix(v: u32) -> u32 {\n  var x = v;\n  x = x ^ (x >> 16u);\n  x = x * 0x7feb352du;\n  x = x ^ (x >> 15u);\n  x = x * 0x846ca68bu;\n  x = x ^ (x >> 16u);\n  return x;\n}",
+    },
+    Helper {
+        name: "kiln_uniform",
+        deps: &[],
+        text: "fn kiln_uniform(h: u32) -> f32 { return f32(h >> 8u) * (1.0 / 16777216.0); }",
+    },
+];
+
+/// The helper of this name.
+pub fn helper(name: &str) -> Option<&'static Helper> {
+    HELPERS.iter().find(|h| h.name == name)
+}
+
+/// The WGSL template of a unary op on a value of dtype `d`, and the helpers it calls.
+pub fn unary(op: UnaryOp, d: DType) -> (&'static str, &'static [&'static str]) {
+    use UnaryOp::*;
+    if d == DType::Bool {
+        return ("(!{0})", &[]);
+    }
+    if !d.is_float() {
+        return match (op, d) {
+            (Neg, _) => ("(-{0})", &[]),
+            (Abs, DType::I32) => ("abs({0})", &[]),
+            (Relu, DType::I32) => ("max({0}, 0)", &[]),
+            (Sign, _) => ("sign({0})", &[]),
+            (Not, DType::I32) => ("({0} == 0)", &[]),
+            (Not, _) => ("({0} == 0u)", &[]),
+            _ => ("{0}", &[]),
+        };
+    }
+    match op {
+        Neg => ("(-{0})", &[]),
+        Abs => ("abs({0})", &[]),
+        Exp => ("exp({0})", &[]),
+        Exp2 => ("exp2({0})", &[]),
+        Log => ("log({0})", &[]),
+        Log2 => ("log2({0})", &[]),
+        Sqrt => ("sqrt({0})", &[]),
+        Rsqrt => ("(1.0 / sqrt({0}))", &[]),
+        Recip => ("(1.0 / {0})", &[]),
+        Sin => ("sin({0})", &[]),
+        Cos => ("cos({0})", &[]),
+        Tanh => ("kiln_tanh({0})", &["kiln_tanh"]),
+        Sigmoid => ("(1.0 / (1.0 + exp(-{0})))", &[]),
+        Relu => ("select(max({0}, 0.0), {0}, kiln_isnan({0}))", &["kiln_isnan"]),
+        GeluErf => (
+            "(0.5 * {0} * (1.0 + kiln_erf({0} * 0.70710678118654752)))",
+            &["kiln_erf"],
+        ),
+        GeluTanh => (
+            "(0.5 * {0} * (1.0 + kiln_tanh(0.79788456080286536 * ({0} + 0.044715 * {0} * {0} * {0}))))",
+            &["kiln_tanh"],
+        ),
+        Silu => ("({0} / (1.0 + exp(-{0})))", &[]),
+        Floor => ("floor({0})", &[]),
+        Ceil => ("ceil({0})", &[]),
+        Round => ("round({0})", &[]),
+        Sign => ("select(sign({0}), {0}, kiln_isnan({0}))", &["kiln_isnan"]),
+        Not => ("({0} == 0.0)", &[]),
+    }
+}
+
+/// The WGSL template of a binary op on operands of dtype `d`, and the helpers it calls.
+pub fn binary(op: BinaryOp, d: DType) -> (&'static str, &'static [&'static str]) {
+    use BinaryOp::*;
+    let zero_test = match d {
+        DType::Bool => ("{0}", "{1}"),
+        DType::I32 => ("({0} != 0)", "({1} != 0)"),
+        DType::U32 => ("({0} != 0u)", "({1} != 0u)"),
+        _ => ("({0} != 0.0)", "({1} != 0.0)"),
+    };
+    match op {
+        Add => ("({0} + {1})", &[]),
+        Sub => ("({0} - {1})", &[]),
+        Mul => ("({0} * {1})", &[]),
+        Div => match d {
+            DType::I32 => ("kiln_div_i32({0}, {1})", &["kiln_div_i32"]),
+            DType::U32 => ("kiln_div_u32({0}, {1})", &["kiln_div_u32"]),
+            _ => ("({0} / {1})", &[]),
+        },
+        Rem => match d {
+            DType::I32 => ("kiln_rem_i32({0}, {1})", &["kiln_rem_i32"]),
+            DType::U32 => ("kiln_rem_u32({0}, {1})", &["kiln_rem_u32"]),
+            _ => ("({0} - {1} * trunc({0} / {1}))", &[]),
+        },
+        Pow => ("kiln_pow({0}, {1})", &["kiln_pow"]),
+        Max if d.is_float() => ("kiln_fmax({0}, {1})", &["kiln_fmax"]),
+        Min if d.is_float() => ("kiln_fmin({0}, {1})", &["kiln_fmin"]),
+        Max => ("max({0}, {1})", &[]),
+        Min => ("min({0}, {1})", &[]),
+        Eq => ("({0} == {1})", &[]),
+        Ne => ("({0} != {1})", &[]),
+        Lt | Le | Gt | Ge if d == DType::Bool => match op {
+            Lt => ("(!{0} && {1})", &[]),
+            Le => ("(!{0} || {1})", &[]),
+            Gt => ("({0} && !{1})", &[]),
+            _ => ("({0} || !{1})", &[]),
+        },
+        Lt => ("({0} < {1})", &[]),
+        Le => ("({0} <= {1})", &[]),
+        Gt => ("({0} > {1})", &[]),
+        Ge => ("({0} >= {1})", &[]),
+        And | Or => {
+            let t: &'static str = match (op, zero_test.0) {
+                (And, "{0}") => "({0} && {1})",
+                (Or, "{0}") => "({0} || {1})",
+                (And, "({0} != 0)") => "(({0} != 0) && ({1} != 0))",
+                (Or, "({0} != 0)") => "(({0} != 0) || ({1} != 0))",
+                (And, "({0} != 0u)") => "(({0} != 0u) && ({1} != 0u))",
+                (Or, "({0} != 0u)") => "(({0} != 0u) || ({1} != 0u))",
+                (And, _) => "(({0} != 0.0) && ({1} != 0.0))",
+                _ => "(({0} != 0.0) || ({1} != 0.0))",
+            };
+            (t, &[])
+        }
+    }
+}
+
+/// The WGSL template converting a value of dtype `from` to dtype `to` (before rounding).
+pub fn cast(from: DType, to: DType) -> (&'static str, &'static [&'static str]) {
+    let fc = |d: DType| {
+        if d.is_float() {
+            'f'
+        } else {
+            match d {
+                DType::I32 => 'i',
+                DType::U32 => 'u',
+                _ => 'b',
+            }
+        }
+    };
+    match (fc(from), fc(to)) {
+        ('f', 'f') | ('i', 'i') | ('u', 'u') | ('b', 'b') => ("{0}", &[]),
+        ('f', 'i') => ("kiln_f2i({0})", &["kiln_f2i"]),
+        ('f', 'u') => ("kiln_f2u({0})", &["kiln_f2u"]),
+        ('f', 'b') => ("({0} != 0.0)", &[]),
+        ('i', 'f') | ('u', 'f') => ("f32({0})", &[]),
+        ('i', 'u') => ("bitcast<u32>({0})", &[]),
+        ('u', 'i') => ("bitcast<i32>({0})", &[]),
+        ('i', 'b') => ("({0} != 0)", &[]),
+        ('u', 'b') => ("({0} != 0u)", &[]),
+        ('b', 'f') => ("select(0.0, 1.0, {0})", &[]),
+        ('b', 'i') => ("select(0, 1, {0})", &[]),
+        _ => ("select(0u, 1u, {0})", &[]),
+    }
+}
+
+/// Fills a template's operand slots.
+pub fn fill(template: &str, args: &[&str]) -> String {
+    let mut s = template.to_string();
+    for (i, a) in args.iter().enumerate() {
+        s = s.replace(&format!("{{{i}}}"), a);
+    }
+    s
+}

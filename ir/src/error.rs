@@ -1,0 +1,113 @@
+//! Typed errors of the IR: everything a user can get wrong when building a graph.
+
+use crate::{DType, Shape};
+
+/// Errors raised while building or evaluating a graph.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum IrError {
+    /// Two shapes cannot be broadcast together.
+    #[error("{op}: shapes {lhs} and {rhs} cannot be broadcast together")]
+    Broadcast {
+        /// The op that failed.
+        op: &'static str,
+        /// Left shape.
+        lhs: Shape,
+        /// Right shape.
+        rhs: Shape,
+    },
+    /// Operand dtypes differ where they must agree.
+    #[error("{op}: dtype mismatch, {lhs} vs {rhs} (cast one operand explicitly)")]
+    DTypeMismatch {
+        /// The op that failed.
+        op: &'static str,
+        /// Left dtype.
+        lhs: DType,
+        /// Right dtype.
+        rhs: DType,
+    },
+    /// The op does not accept this dtype.
+    #[error("{op}: dtype {dtype} is not supported ({why})")]
+    UnsupportedDType {
+        /// The op that failed.
+        op: &'static str,
+        /// The dtype given.
+        dtype: DType,
+        /// What the op accepts.
+        why: &'static str,
+    },
+    /// An axis is out of range for the tensor's rank, or repeated.
+    #[error("{op}: axis {axis} is invalid for a tensor of shape {shape}")]
+    BadAxis {
+        /// The op that failed.
+        op: &'static str,
+        /// The axis given.
+        axis: isize,
+        /// The shape it was applied to.
+        shape: Shape,
+    },
+    /// A shape argument does not fit the input.
+    #[error("{op}: cannot turn shape {from} into {to}: {why}")]
+    BadShape {
+        /// The op that failed.
+        op: &'static str,
+        /// The input shape.
+        from: Shape,
+        /// The requested shape (or the other operand's shape).
+        to: Shape,
+        /// Why not.
+        why: String,
+    },
+    /// Matmul operands whose inner dimensions differ.
+    #[error("matmul: inner dimensions differ, {lhs} @ {rhs}")]
+    MatmulShape {
+        /// Left shape.
+        lhs: Shape,
+        /// Right shape.
+        rhs: Shape,
+    },
+    /// A tensor of rank above [`crate::MAX_RANK`].
+    #[error("rank {rank} exceeds the maximum rank {max}")]
+    RankTooHigh {
+        /// The rank asked for.
+        rank: usize,
+        /// The maximum rank.
+        max: usize,
+    },
+    /// Host data whose length does not match the shape.
+    #[error("data of length {len} does not fill shape {shape} ({numel} elements)")]
+    DataLength {
+        /// The data length.
+        len: usize,
+        /// The shape.
+        shape: Shape,
+        /// Elements the shape holds.
+        numel: usize,
+    },
+    /// Host data of another element type than asked.
+    #[error("expected {expected} data, found {found}")]
+    HostDType {
+        /// The dtype asked for.
+        expected: DType,
+        /// The dtype held.
+        found: DType,
+    },
+    /// An op was given the wrong number of operands.
+    #[error("{op}: expected {expected} operands, got {got}")]
+    Arity {
+        /// The op.
+        op: &'static str,
+        /// Operands expected.
+        expected: usize,
+        /// Operands given.
+        got: usize,
+    },
+    /// An input placeholder was not bound to a value.
+    #[error("input slot {0} has no value bound")]
+    UnboundInput(u32),
+    /// A graph that fails the IR verifier (a compiler bug, reported rather than panicking).
+    #[error("IR verification failed: {0}")]
+    Verify(String),
+}
+
+/// Result with [`IrError`].
+pub type Result<T, E = IrError> = std::result::Result<T, E>;

@@ -1,0 +1,151 @@
+//! Host-side tensors: the values the reference interpreter computes and the bytes the runtime
+//! uploads and reads back.
+
+use crate::{DType, IrError, Result, Shape};
+use half::{bf16, f16};
+
+/// Element storage by value domain. `F` holds `f32`, `f16` and `bf16` values (the latter two
+/// already rounded to their precision), as the GPU stores them.
+#[derive(Clone, Debug, PartialEq)]
+pub enum HostData {
+    /// Float values.
+    F(Vec<f32>),
+    /// `i32` values.
+    I(Vec<i32>),
+    /// `u32` values.
+    U(Vec<u32>),
+    /// Booleans.
+    B(Vec<bool>),
+}
+
+impl HostData {
+    /// The number of elements.
+    pub fn len(&self) -> usize {
+        match self {
+            HostData::F(v) => v.len(),
+            HostData::I(v) => v.len(),
+            HostData::U(v) => v.len(),
+            HostData::B(v) => v.len(),
+        }
+    }
+
+    /// True when there are no elements.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A tensor value on the host.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HostTensor {
+    /// Element type.
+    pub dtype: DType,
+    /// Shape.
+    pub shape: Shape,
+    /// Row-major elements.
+    pub data: HostData,
+}
+
+/// A Rust element type that maps to a kiln [`DType`].
+pub trait Element: Copy + Send + Sync + std::fmt::Debug + 'static {
+    /// The matching dtype.
+    const DTYPE: DType;
+    /// Packs a slice into host storage.
+    fn pack(v: &[Self]) -> HostData;
+    /// Unpacks host storage of the matching dtype.
+    fn unpack(d: &HostData) -> Option<Vec<Self>>;
+}
+
+macro_rules! element {
+    ($t:ty, $dt:expr, $var:ident, $to:expr, $from:expr) => {
+        impl Element for $t {
+            const DTYPE: DType = $dt;
+            fn pack(v: &[Self]) -> HostData {
+                HostData::$var(v.iter().map($to).collect())
+            }
+            fn unpack(d: &HostData) -> Option<Vec<Self>> {
+                match d {
+                    HostData::$var(v) => Some(v.iter().map($from).collect()),
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+element!(f32, DType::F32, F, |&x| x, |&x| x);
+element!(f16, DType::F16, F, |x: &f16| x.to_f32(), |&x| f16::from_f32(x));
+element!(bf16, DType::BF16, F, |x: &bf16| x.to_f32(), |&x| bf16::from_f32(x));
+element!(i32, DType::I32, I, |&x| x, |&x| x);
+element!(u32, DType::U32, U, |&x| x, |&x| x);
+element!(bool, DType::Bool, B, |&x| x, |&x| x);
+
+impl HostTensor {
+    /// A tensor from a slice and a shape; the lengths must agree.
+    pub fn from_slice<T: Element>(data: &[T], shape: Shape) -> Result<Self> {
+        shape.check_rank()?;
+        if data.len() != shape.numel() {
+            return Err(IrError::DataLength {
+                len: data.len(),
+                numel: shape.numel(),
+                shape,
+            });
+        }
+        Ok(HostTensor {
+            dtype: T::DTYPE,
+            shape,
+            data: T::pack(data),
+        })
+    }
+
+    /// The elements as `T`, which must be the tensor's dtype.
+    pub fn to_vec<T: Element>(&self) -> Result<Vec<T>> {
+        if T::DTYPE != self.dtype {
+            return Err(IrError::HostDType {
+                expected: T::DTYPE,
+                found: self.dtype,
+            });
+        }
+        T::unpack(&self.data).ok_or(IrError::HostDType {
+            expected: T::DTYPE,
+            found: self.dtype,
+        })
+    }
+
+    /// The number of elements.
+    pub fn numel(&self) -> usize {
+        self.shape.numel()
+    }
+
+    /// Every element as `f64` (booleans 0/1), for comparisons and checksums.
+    pub fn to_f64(&self) -> Vec<f64> {
+        match &self.data {
+            HostData::F(v) => v.iter().map(|&x| x as f64).collect(),
+            HostData::I(v) => v.iter().map(|&x| x as f64).collect(),
+            HostData::U(v) => v.iter().map(|&x| x as f64).collect(),
+            HostData::B(v) => v.iter().map(|&x| x as u8 as f64).collect(),
+        }
+    }
+
+    /// The 32-bit words of this tensor in GPU storage layout (floats as `f32`, bool as 0/1).
+    pub fn to_storage_words(&self) -> Vec<u32> {
+        match &self.data {
+            HostData::F(v) => v.iter().map(|x| x.to_bits()).collect(),
+            HostData::I(v) => v.iter().map(|&x| x as u32).collect(),
+            HostData::U(v) => v.clone(),
+            HostData::B(v) => v.iter().map(|&x| x as u32).collect(),
+        }
+    }
+
+    /// A tensor from GPU storage words.
+    pub fn from_storage_words(dtype: DType, shape: Shape, words: &[u32]) -> Self {
+        let data = match dtype {
+            DType::F32 | DType::F16 | DType::BF16 => {
+                HostData::F(words.iter().map(|&w| f32::from_bits(w)).collect())
+            }
+            DType::I32 => HostData::I(words.iter().map(|&w| w as i32).collect()),
+            DType::U32 => HostData::U(words.to_vec()),
+            DType::Bool => HostData::B(words.iter().map(|&w| w != 0).collect()),
+        };
+        HostTensor { dtype, shape, data }
+    }
+}

@@ -1,0 +1,530 @@
+//! The reference interpreter: a plain CPU evaluator of any graph, written for obviousness rather
+//! than speed. It is the oracle that every GPU result is tested against.
+
+use crate::dtype::round_float;
+use crate::host::{HostData, HostTensor};
+use crate::ops::{rand_value, BinaryOp, Op, ReduceOp, TensorType, UnaryOp};
+use crate::view::View;
+use crate::{DType, Graph, IrError, NodeId, Result, Scalar, Shape};
+use hashbrown::HashMap;
+
+/// Evaluates the graph's outputs with `inputs` bound to its input slots, in slot order.
+pub fn evaluate(graph: &Graph, inputs: &[HostTensor]) -> Result<Vec<HostTensor>> {
+    let mut vals: HashMap<NodeId, HostTensor> = HashMap::new();
+    for n in graph.topo() {
+        let node = graph.node(n);
+        let srcs: Vec<&HostTensor> = graph.srcs(n).iter().map(|s| &vals[s]).collect();
+        let v = eval_node(&node.op, &node.ty, &srcs, inputs)?;
+        vals.insert(n, v);
+    }
+    Ok(graph.outputs().iter().map(|o| vals[o].clone()).collect())
+}
+
+/// Evaluates one op on host operands; `ty` is the node's result type.
+pub fn eval_node(
+    op: &Op,
+    ty: &TensorType,
+    srcs: &[&HostTensor],
+    inputs: &[HostTensor],
+) -> Result<HostTensor> {
+    let n = ty.shape.numel();
+    let out = |data: HostData| HostTensor {
+        dtype: ty.dtype,
+        shape: ty.shape.clone(),
+        data,
+    };
+    Ok(match op {
+        Op::Input { slot } => {
+            let v = inputs
+                .get(*slot as usize)
+                .ok_or(IrError::UnboundInput(*slot))?;
+            if v.dtype != ty.dtype || v.shape != ty.shape {
+                return Err(IrError::BadShape {
+                    op: "input",
+                    from: v.shape.clone(),
+                    to: ty.shape.clone(),
+                    why: format!("bound {} value where {} was declared", v.dtype, ty.dtype),
+                });
+            }
+            v.clone()
+        }
+        Op::Const(s) => out(fill(ty.dtype, *s, n)),
+        Op::Arange { start, step } => out(match ty.dtype {
+            DType::I32 => HostData::I(
+                (0..n)
+                    .map(|i| {
+                        (start.as_i64() as i32)
+                            .wrapping_add((i as i32).wrapping_mul(step.as_i64() as i32))
+                    })
+                    .collect(),
+            ),
+            DType::U32 => HostData::U(
+                (0..n)
+                    .map(|i| {
+                        (start.as_i64() as u32)
+                            .wrapping_add((i as u32).wrapping_mul(step.as_i64() as u32))
+                    })
+                    .collect(),
+            ),
+            d => HostData::F(
+                (0..n)
+                    .map(|i| {
+                        round_float(
+                            start.as_f64() as f32 + i as f32 * step.as_f64() as f32,
+                            d,
+                        )
+                    })
+                    .collect(),
+            ),
+        }),
+        Op::Rand { seed, dist } => out(HostData::F(
+            (0..n)
+                .map(|i| round_float(rand_value(*seed, *dist, i as u32), ty.dtype))
+                .collect(),
+        )),
+        Op::Unary(u) => out(unary(*u, srcs[0], ty.dtype)),
+        Op::Binary(b) => out(binary(*b, srcs[0], srcs[1], ty.dtype)),
+        Op::Where => {
+            let HostData::B(c) = &srcs[0].data else {
+                return Err(IrError::Verify("where condition is not bool".into()));
+            };
+            out(select_data(c, &srcs[1].data, &srcs[2].data))
+        }
+        Op::Cast(d) => out(cast(srcs[0], *d)),
+        Op::Reduce { op, axes, .. } => out(reduce(*op, srcs[0], axes, ty.dtype)),
+        Op::View(v) => {
+            let view = View::contiguous(&srcs[0].shape)
+                .apply(v)
+                .ok_or_else(|| IrError::Verify("a view of a contiguous tensor failed".into()))?;
+            read_view(srcs[0], &view)
+        }
+        Op::Concat { axis } => concat(srcs, *axis, ty),
+        Op::Gather { axis } => gather(srcs[0], srcs[1], *axis, ty),
+        Op::Matmul => matmul(srcs[0], srcs[1], ty),
+    })
+}
+
+fn fill(dtype: DType, s: Scalar, n: usize) -> HostData {
+    match s.to_dtype(dtype) {
+        Scalar::F(v) => HostData::F(vec![v as f32; n]),
+        Scalar::I(v) if dtype == DType::U32 => HostData::U(vec![v as u32; n]),
+        Scalar::I(v) => HostData::I(vec![v as i32; n]),
+        Scalar::B(v) => HostData::B(vec![v; n]),
+    }
+}
+
+fn unary(op: UnaryOp, x: &HostTensor, out: DType) -> HostData {
+    match (&x.data, op) {
+        (HostData::F(v), UnaryOp::Not) => HostData::B(v.iter().map(|&a| a == 0.0).collect()),
+        (HostData::I(v), UnaryOp::Not) => HostData::B(v.iter().map(|&a| a == 0).collect()),
+        (HostData::U(v), UnaryOp::Not) => HostData::B(v.iter().map(|&a| a == 0).collect()),
+        (HostData::B(v), _) => HostData::B(v.iter().map(|&a| !a).collect()),
+        (HostData::F(v), _) => HostData::F(
+            v.iter()
+                .map(|&a| round_float(op.eval_f32(a), out))
+                .collect(),
+        ),
+        (HostData::I(v), _) => HostData::I(v.iter().map(|&a| op.eval_i32(a)).collect()),
+        (HostData::U(v), _) => HostData::U(v.iter().map(|&a| op.eval_u32(a)).collect()),
+    }
+}
+
+fn binary(op: BinaryOp, a: &HostTensor, b: &HostTensor, out: DType) -> HostData {
+    let pred = op.is_predicate();
+    match (&a.data, &b.data) {
+        (HostData::F(x), HostData::F(y)) if pred => HostData::B(
+            x.iter()
+                .zip(y)
+                .map(|(&p, &q)| op.eval_pred_f32(p, q))
+                .collect(),
+        ),
+        (HostData::F(x), HostData::F(y)) => HostData::F(
+            x.iter()
+                .zip(y)
+                .map(|(&p, &q)| round_float(op.eval_f32(p, q), out))
+                .collect(),
+        ),
+        (HostData::I(x), HostData::I(y)) if pred => HostData::B(
+            x.iter()
+                .zip(y)
+                .map(|(&p, &q)| op.eval_pred_ord(p.cmp(&q), p != 0, q != 0))
+                .collect(),
+        ),
+        (HostData::I(x), HostData::I(y)) => {
+            HostData::I(x.iter().zip(y).map(|(&p, &q)| op.eval_i32(p, q)).collect())
+        }
+        (HostData::U(x), HostData::U(y)) if pred => HostData::B(
+            x.iter()
+                .zip(y)
+                .map(|(&p, &q)| op.eval_pred_ord(p.cmp(&q), p != 0, q != 0))
+                .collect(),
+        ),
+        (HostData::U(x), HostData::U(y)) => {
+            HostData::U(x.iter().zip(y).map(|(&p, &q)| op.eval_u32(p, q)).collect())
+        }
+        (HostData::B(x), HostData::B(y)) => HostData::B(
+            x.iter()
+                .zip(y)
+                .map(|(&p, &q)| op.eval_pred_ord(p.cmp(&q), p, q))
+                .collect(),
+        ),
+        _ => HostData::B(vec![]),
+    }
+}
+
+fn select_data(c: &[bool], a: &HostData, b: &HostData) -> HostData {
+    fn pick<T: Copy>(c: &[bool], a: &[T], b: &[T]) -> Vec<T> {
+        c.iter()
+            .zip(a.iter().zip(b))
+            .map(|(&k, (&x, &y))| if k { x } else { y })
+            .collect()
+    }
+    match (a, b) {
+        (HostData::F(x), HostData::F(y)) => HostData::F(pick(c, x, y)),
+        (HostData::I(x), HostData::I(y)) => HostData::I(pick(c, x, y)),
+        (HostData::U(x), HostData::U(y)) => HostData::U(pick(c, x, y)),
+        (HostData::B(x), HostData::B(y)) => HostData::B(pick(c, x, y)),
+        _ => HostData::B(vec![]),
+    }
+}
+
+/// Converts a tensor to another dtype by the rules in `docs/OPS.md`.
+pub fn cast(x: &HostTensor, to: DType) -> HostData {
+    match (&x.data, to) {
+        (HostData::F(v), DType::F32 | DType::F16 | DType::BF16) => {
+            HostData::F(v.iter().map(|&a| round_float(a, to)).collect())
+        }
+        (HostData::F(v), DType::I32) => HostData::I(v.iter().map(|&a| a as i32).collect()),
+        (HostData::F(v), DType::U32) => HostData::U(v.iter().map(|&a| a as u32).collect()),
+        (HostData::F(v), DType::Bool) => HostData::B(v.iter().map(|&a| a != 0.0).collect()),
+        (HostData::I(v), DType::I32) => HostData::I(v.clone()),
+        (HostData::I(v), DType::U32) => HostData::U(v.iter().map(|&a| a as u32).collect()),
+        (HostData::I(v), DType::Bool) => HostData::B(v.iter().map(|&a| a != 0).collect()),
+        (HostData::I(v), f) => HostData::F(v.iter().map(|&a| round_float(a as f32, f)).collect()),
+        (HostData::U(v), DType::I32) => HostData::I(v.iter().map(|&a| a as i32).collect()),
+        (HostData::U(v), DType::U32) => HostData::U(v.clone()),
+        (HostData::U(v), DType::Bool) => HostData::B(v.iter().map(|&a| a != 0).collect()),
+        (HostData::U(v), f) => HostData::F(v.iter().map(|&a| round_float(a as f32, f)).collect()),
+        (HostData::B(v), DType::I32) => HostData::I(v.iter().map(|&a| a as i32).collect()),
+        (HostData::B(v), DType::U32) => HostData::U(v.iter().map(|&a| a as u32).collect()),
+        (HostData::B(v), DType::Bool) => HostData::B(v.clone()),
+        (HostData::B(v), _) => HostData::F(v.iter().map(|&a| a as u8 as f32).collect()),
+    }
+}
+
+/// Reads a tensor through a view (masked positions give the pad value).
+pub fn read_view(src: &HostTensor, view: &View) -> HostTensor {
+    let n = view.shape.numel();
+    let mut coords = vec![0usize; view.shape.rank()];
+    let idx: Vec<Option<usize>> = (0..n)
+        .map(|i| {
+            view.shape.unravel(i, &mut coords);
+            view.address(&coords).map(|a| a as usize)
+        })
+        .collect();
+    let pad = view.pad_value().unwrap_or(Scalar::I(0)).to_dtype(src.dtype);
+    fn take<T: Copy>(v: &[T], idx: &[Option<usize>], pad: T) -> Vec<T> {
+        idx.iter().map(|i| i.map(|i| v[i]).unwrap_or(pad)).collect()
+    }
+    let data = match (&src.data, pad) {
+        (HostData::F(v), p) => HostData::F(take(v, &idx, p.as_f64() as f32)),
+        (HostData::I(v), p) => HostData::I(take(v, &idx, p.as_i64() as i32)),
+        (HostData::U(v), p) => HostData::U(take(v, &idx, p.as_i64() as u32)),
+        (HostData::B(v), p) => HostData::B(take(v, &idx, p.as_i64() != 0)),
+    };
+    HostTensor {
+        dtype: src.dtype,
+        shape: view.shape.clone(),
+        data,
+    }
+}
+
+/// For each input element in row-major order: (output index, ordinal within its group).
+fn reduce_groups(shape: &Shape, axes: &[usize]) -> (usize, Vec<usize>, usize) {
+    let kept: Vec<usize> = (0..shape.rank()).filter(|d| !axes.contains(d)).collect();
+    let n_out: usize = kept.iter().map(|&d| shape.0[d]).product();
+    let count: usize = axes.iter().map(|&d| shape.0[d]).product();
+    let mut coords = vec![0usize; shape.rank()];
+    let out_idx = (0..shape.numel())
+        .map(|i| {
+            shape.unravel(i, &mut coords);
+            kept.iter().fold(0usize, |acc, &d| acc * shape.0[d] + coords[d])
+        })
+        .collect();
+    (n_out, out_idx, count)
+}
+
+fn reduce(op: ReduceOp, x: &HostTensor, axes: &[usize], out: DType) -> HostData {
+    let (n_out, oi, count) = reduce_groups(&x.shape, axes);
+    match &x.data {
+        HostData::F(v) => {
+            if op.is_arg() {
+                return HostData::I(arg_reduce(op, v, &oi, n_out));
+            }
+            let init = match op {
+                ReduceOp::Sum | ReduceOp::Mean => 0.0f64,
+                ReduceOp::Prod => 1.0,
+                ReduceOp::Max => f64::NEG_INFINITY,
+                _ => f64::INFINITY,
+            };
+            let mut acc = vec![init; n_out];
+            for (i, &a) in v.iter().enumerate() {
+                let r = &mut acc[oi[i]];
+                let a = a as f64;
+                *r = match op {
+                    ReduceOp::Sum | ReduceOp::Mean => *r + a,
+                    ReduceOp::Prod => *r * a,
+                    ReduceOp::Max if a.is_nan() || r.is_nan() => f64::NAN,
+                    ReduceOp::Min if a.is_nan() || r.is_nan() => f64::NAN,
+                    ReduceOp::Max => r.max(a),
+                    _ => r.min(a),
+                };
+            }
+            HostData::F(
+                acc.into_iter()
+                    .map(|r| {
+                        let r = if op == ReduceOp::Mean {
+                            r / count as f64
+                        } else {
+                            r
+                        };
+                        round_float(r as f32, out)
+                    })
+                    .collect(),
+            )
+        }
+        HostData::I(v) => {
+            if op.is_arg() {
+                let f: Vec<f32> = v.iter().map(|&a| a as f32).collect();
+                // exact for ties only when values fit f32; compare integers directly instead
+                let _ = f;
+                return HostData::I(arg_reduce_ord(op, v, &oi, n_out));
+            }
+            let init = match op {
+                ReduceOp::Prod => 1i32,
+                ReduceOp::Max => i32::MIN,
+                ReduceOp::Min => i32::MAX,
+                _ => 0,
+            };
+            let mut acc = vec![init; n_out];
+            for (i, &a) in v.iter().enumerate() {
+                let r = &mut acc[oi[i]];
+                *r = match op {
+                    ReduceOp::Prod => r.wrapping_mul(a),
+                    ReduceOp::Max => (*r).max(a),
+                    ReduceOp::Min => (*r).min(a),
+                    _ => r.wrapping_add(a),
+                };
+            }
+            HostData::I(acc)
+        }
+        HostData::U(v) => {
+            if op.is_arg() {
+                return HostData::I(arg_reduce_ord(op, v, &oi, n_out));
+            }
+            let init = match op {
+                ReduceOp::Prod => 1u32,
+                ReduceOp::Min => u32::MAX,
+                _ => 0,
+            };
+            let mut acc = vec![init; n_out];
+            for (i, &a) in v.iter().enumerate() {
+                let r = &mut acc[oi[i]];
+                *r = match op {
+                    ReduceOp::Prod => r.wrapping_mul(a),
+                    ReduceOp::Max => (*r).max(a),
+                    ReduceOp::Min => (*r).min(a),
+                    _ => r.wrapping_add(a),
+                };
+            }
+            HostData::U(acc)
+        }
+        HostData::B(_) => HostData::B(vec![]),
+    }
+}
+
+fn arg_reduce(op: ReduceOp, v: &[f32], oi: &[usize], n_out: usize) -> Vec<i32> {
+    let mut best: Vec<Option<(f32, i32)>> = vec![None; n_out];
+    let mut ord = vec![0i32; n_out];
+    for (i, &a) in v.iter().enumerate() {
+        let o = oi[i];
+        let k = ord[o];
+        ord[o] += 1;
+        best[o] = Some(match best[o] {
+            None => (a, k),
+            Some((b, j)) if b.is_nan() => (b, j),
+            Some(_) if a.is_nan() => (a, k),
+            Some((b, j)) => {
+                let better = if op == ReduceOp::ArgMax { a > b } else { a < b };
+                if better {
+                    (a, k)
+                } else {
+                    (b, j)
+                }
+            }
+        });
+    }
+    best.into_iter().map(|b| b.map(|x| x.1).unwrap_or(0)).collect()
+}
+
+fn arg_reduce_ord<T: Copy + PartialOrd>(
+    op: ReduceOp,
+    v: &[T],
+    oi: &[usize],
+    n_out: usize,
+) -> Vec<i32> {
+    let mut best: Vec<Option<(T, i32)>> = vec![None; n_out];
+    let mut ord = vec![0i32; n_out];
+    for (i, &a) in v.iter().enumerate() {
+        let o = oi[i];
+        let k = ord[o];
+        ord[o] += 1;
+        best[o] = Some(match best[o] {
+            None => (a, k),
+            Some((b, j)) => {
+                let better = if op == ReduceOp::ArgMax { a > b } else { a < b };
+                if better {
+                    (a, k)
+                } else {
+                    (b, j)
+                }
+            }
+        });
+    }
+    best.into_iter().map(|b| b.map(|x| x.1).unwrap_or(0)).collect()
+}
+
+fn concat(srcs: &[&HostTensor], axis: usize, ty: &TensorType) -> HostTensor {
+    let shape = &ty.shape;
+    let mut coords = vec![0usize; shape.rank()];
+    let bounds: Vec<usize> = srcs
+        .iter()
+        .scan(0, |acc, s| {
+            *acc += s.shape.0[axis];
+            Some(*acc)
+        })
+        .collect();
+    let mut picks: Vec<(usize, usize)> = Vec::with_capacity(shape.numel());
+    for i in 0..shape.numel() {
+        shape.unravel(i, &mut coords);
+        let k = bounds.iter().position(|&b| coords[axis] < b).unwrap_or(0);
+        let start = if k == 0 { 0 } else { bounds[k - 1] };
+        coords[axis] -= start;
+        let addr = View::contiguous(&srcs[k].shape).address(&coords).unwrap_or(0);
+        picks.push((k, addr as usize));
+    }
+    let data = match &srcs[0].data {
+        HostData::F(_) => HostData::F(
+            picks
+                .iter()
+                .map(|&(k, a)| match &srcs[k].data {
+                    HostData::F(v) => v[a],
+                    _ => 0.0,
+                })
+                .collect(),
+        ),
+        HostData::I(_) => HostData::I(
+            picks
+                .iter()
+                .map(|&(k, a)| match &srcs[k].data {
+                    HostData::I(v) => v[a],
+                    _ => 0,
+                })
+                .collect(),
+        ),
+        HostData::U(_) => HostData::U(
+            picks
+                .iter()
+                .map(|&(k, a)| match &srcs[k].data {
+                    HostData::U(v) => v[a],
+                    _ => 0,
+                })
+                .collect(),
+        ),
+        HostData::B(_) => HostData::B(
+            picks
+                .iter()
+                .map(|&(k, a)| match &srcs[k].data {
+                    HostData::B(v) => v[a],
+                    _ => false,
+                })
+                .collect(),
+        ),
+    };
+    HostTensor {
+        dtype: ty.dtype,
+        shape: shape.clone(),
+        data,
+    }
+}
+
+fn gather(x: &HostTensor, idx: &HostTensor, axis: usize, ty: &TensorType) -> HostTensor {
+    let HostData::I(iv) = &idx.data else {
+        return HostTensor {
+            dtype: ty.dtype,
+            shape: ty.shape.clone(),
+            data: fill(ty.dtype, Scalar::I(0), ty.shape.numel()),
+        };
+    };
+    let n = x.shape.0[axis] as i64;
+    let xv = View::contiguous(&x.shape);
+    let mut coords = vec![0usize; ty.shape.rank()];
+    let addrs: Vec<Option<usize>> = (0..ty.shape.numel())
+        .map(|i| {
+            ty.shape.unravel(i, &mut coords);
+            let mut j = iv[i] as i64;
+            if j < 0 {
+                j += n;
+            }
+            if j < 0 || j >= n {
+                return None;
+            }
+            coords[axis] = j as usize;
+            xv.address(&coords).map(|a| a as usize)
+        })
+        .collect();
+    fn take<T: Copy>(v: &[T], idx: &[Option<usize>], zero: T) -> Vec<T> {
+        idx.iter().map(|i| i.map(|i| v[i]).unwrap_or(zero)).collect()
+    }
+    let data = match &x.data {
+        HostData::F(v) => HostData::F(take(v, &addrs, 0.0)),
+        HostData::I(v) => HostData::I(take(v, &addrs, 0)),
+        HostData::U(v) => HostData::U(take(v, &addrs, 0)),
+        HostData::B(v) => HostData::B(take(v, &addrs, false)),
+    };
+    HostTensor {
+        dtype: ty.dtype,
+        shape: ty.shape.clone(),
+        data,
+    }
+}
+
+fn matmul(a: &HostTensor, b: &HostTensor, ty: &TensorType) -> HostTensor {
+    let (HostData::F(av), HostData::F(bv)) = (&a.data, &b.data) else {
+        return HostTensor {
+            dtype: ty.dtype,
+            shape: ty.shape.clone(),
+            data: HostData::F(vec![]),
+        };
+    };
+    let r = a.shape.rank();
+    let (m, k, n) = (a.shape.0[r - 2], a.shape.0[r - 1], b.shape.0[r - 1]);
+    let batch: usize = a.shape.0[..r - 2].iter().product();
+    let mut out = vec![0f32; batch * m * n];
+    for bi in 0..batch {
+        for i in 0..m {
+            for j in 0..n {
+                let mut acc = 0f64;
+                for p in 0..k {
+                    acc += av[bi * m * k + i * k + p] as f64 * bv[bi * k * n + p * n + j] as f64;
+                }
+                out[bi * m * n + i * n + j] = round_float(acc as f32, ty.dtype);
+            }
+        }
+    }
+    HostTensor {
+        dtype: ty.dtype,
+        shape: ty.shape.clone(),
+        data: HostData::F(out),
+    }
+}

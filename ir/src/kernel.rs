@@ -1,0 +1,200 @@
+//! Kernels: what the compiler hands to code generation. A kernel is an iteration space, the
+//! buffers it binds, the loads it makes through views, a small SSA expression DAG evaluated per
+//! point, and what it stores. Sizes live only in the views and the shape, which travel to the GPU
+//! in a uniform; everything else is structure, and [`Kernel::key`] names that structure.
+
+use crate::ops::{BinaryOp, RandDist, ReduceOp, UnaryOp};
+use crate::view::{View, ViewKind};
+use crate::{DType, Scalar, Shape};
+use std::fmt::Write;
+
+/// Index of an expression in [`Kernel::exprs`].
+pub type ExprId = usize;
+
+/// A read of one input buffer through a view over the kernel's iteration coordinates.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Load {
+    /// Which input binding.
+    pub input: usize,
+    /// Coordinates to address (and mask). For a gather, the view's shape is the gathered
+    /// tensor's and the indexed axis is substituted at run time.
+    pub view: View,
+}
+
+/// One expression of a kernel body.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Expr {
+    /// The value of load `l` at the current coordinates (the pad value where masked).
+    Load(usize),
+    /// Whether load `l`'s mask covers the current coordinates.
+    LoadValid(usize),
+    /// Load `l` at the current coordinates with coordinate `axis` replaced by the `I32` value
+    /// of `index` (negative counts from the end; out of range reads 0).
+    Gather {
+        /// The load.
+        load: usize,
+        /// The substituted axis.
+        axis: usize,
+        /// The expression giving the index.
+        index: ExprId,
+    },
+    /// A constant.
+    Const(Scalar),
+    /// `start + linear_index * step`.
+    Arange {
+        /// First value.
+        start: Scalar,
+        /// Increment.
+        step: Scalar,
+    },
+    /// The counter-based random value of the linear index.
+    Rand {
+        /// Seed.
+        seed: u64,
+        /// Distribution.
+        dist: RandDist,
+    },
+    /// A unary op.
+    Unary(UnaryOp, ExprId),
+    /// A binary op.
+    Binary(BinaryOp, ExprId, ExprId),
+    /// `where(c, a, b)`.
+    Where(ExprId, ExprId, ExprId),
+    /// A conversion of the operand to this expression's dtype.
+    Cast(ExprId),
+}
+
+/// An expression with its result dtype.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExprNode {
+    /// The expression.
+    pub expr: Expr,
+    /// Its dtype.
+    pub dtype: DType,
+}
+
+/// The kernel's computation pattern.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum KernelKind {
+    /// One invocation per element of `shape`; each output stores one expression at the linear
+    /// index.
+    Elementwise,
+    /// `shape` is `[kept..., reduced...]`; the expression `outputs[0].1` is evaluated over the
+    /// whole space and reduced over the last `red_rank` dims into an output of the kept dims.
+    Reduce {
+        /// The reduction.
+        op: ReduceOp,
+        /// How many trailing dims of `shape` are reduced.
+        red_rank: usize,
+    },
+    /// `shape` is the output `[batch..., m, n]`; load 0 views A as `[batch..., m, k]` and load 1
+    /// views B as `[batch..., k, n]`.
+    Matmul,
+}
+
+/// One generated kernel.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Kernel {
+    /// A readable name (the ops it covers).
+    pub name: String,
+    /// Computation pattern.
+    pub kind: KernelKind,
+    /// Iteration shape (see [`KernelKind`]).
+    pub shape: Shape,
+    /// Dtypes of the input bindings.
+    pub inputs: Vec<DType>,
+    /// Loads through views.
+    pub loads: Vec<Load>,
+    /// The expression DAG, operands before users.
+    pub exprs: Vec<ExprNode>,
+    /// Outputs: the stored dtype and the expression stored (for matmul, the dtype only).
+    pub outputs: Vec<(DType, ExprId)>,
+}
+
+impl Kernel {
+    /// Number of output elements of output 0.
+    pub fn out_numel(&self) -> usize {
+        match &self.kind {
+            KernelKind::Reduce { red_rank, .. } => {
+                self.shape.0[..self.shape.rank() - red_rank].iter().product()
+            }
+            _ => self.shape.numel(),
+        }
+    }
+
+    /// The structural cache key: everything the generated code depends on, nothing it reads
+    /// from the uniform. Grammar (see `docs/CACHE_KEYS.md`):
+    /// `kind ';' 'r' rank ';' 'in' dtypes ';' 'ld' loads ';' 'ex' exprs ';' 'out' outputs`.
+    pub fn key(&self) -> String {
+        let mut k = String::new();
+        match &self.kind {
+            KernelKind::Elementwise => k.push_str("ew"),
+            KernelKind::Reduce { op, red_rank } => {
+                let _ = write!(k, "red.{}.{}", op.name(), red_rank);
+            }
+            KernelKind::Matmul => k.push_str("mm"),
+        }
+        let _ = write!(k, ";r{};in", self.shape.rank());
+        for d in &self.inputs {
+            let _ = write!(k, ".{d}");
+        }
+        k.push_str(";ld");
+        for l in &self.loads {
+            let kind = match l.view.kind() {
+                ViewKind::Contiguous => "c".to_string(),
+                ViewKind::Strided => "s".to_string(),
+                ViewKind::Masked => {
+                    let dt = self.inputs[l.input];
+                    format!("m{:x}", l.view.pad_value().unwrap_or(Scalar::I(0)).storage_bits(dt))
+                }
+            };
+            let _ = write!(k, ".{}{}r{}", l.input, kind, l.view.shape.rank());
+        }
+        k.push_str(";ex");
+        for e in &self.exprs {
+            let _ = write!(k, ".{}:", e.dtype);
+            match &e.expr {
+                Expr::Load(l) => {
+                    let _ = write!(k, "ld{l}");
+                }
+                Expr::LoadValid(l) => {
+                    let _ = write!(k, "ok{l}");
+                }
+                Expr::Gather { load, axis, index } => {
+                    let _ = write!(k, "ga{load},{axis},{index}");
+                }
+                Expr::Const(s) => {
+                    let _ = write!(k, "k{:x}", s.storage_bits(e.dtype));
+                }
+                Expr::Arange { start, step } => {
+                    let _ = write!(
+                        k,
+                        "ar{:x},{:x}",
+                        start.storage_bits(e.dtype),
+                        step.storage_bits(e.dtype)
+                    );
+                }
+                Expr::Rand { seed, dist } => {
+                    let _ = write!(k, "rn{},{seed:x}", dist.name());
+                }
+                Expr::Unary(u, a) => {
+                    let _ = write!(k, "{}({a})", u.name());
+                }
+                Expr::Binary(b, x, y) => {
+                    let _ = write!(k, "{}({x},{y})", b.name());
+                }
+                Expr::Where(c, x, y) => {
+                    let _ = write!(k, "where({c},{x},{y})");
+                }
+                Expr::Cast(a) => {
+                    let _ = write!(k, "cast({a})");
+                }
+            }
+        }
+        k.push_str(";out");
+        for (d, e) in &self.outputs {
+            let _ = write!(k, ".{d}:{e}");
+        }
+        k
+    }
+}

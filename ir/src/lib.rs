@@ -1,0 +1,25 @@
+//! `kiln-ir`: kiln's tensor IR.
+//!
+//! dtypes ([`DType`]), shapes ([`Shape`]), views as index expressions ([`View`]), the op set
+//! ([`ops`]), the hash-consed graph ([`Graph`]) and the reference interpreter ([`interp`]),
+//! the oracle for every test. Nothing here knows about GPUs.
+
+pub mod dtype;
+pub mod error;
+pub mod graph;
+pub mod host;
+pub mod kernel;
+pub mod lower;
+pub mod interp;
+pub mod ops;
+pub mod shape;
+pub mod view;
+
+pub use dtype::{round_float, DType, Scalar, ALL_DTYPES};
+pub use error::{IrError, Result};
+pub use graph::{Graph, Node, NodeId};
+pub use host::{Element, HostData, HostTensor};
+pub use kernel::{Expr, ExprId, ExprNode, Kernel, KernelKind, Load};
+pub use ops::{Op, TensorType};
+pub use shape::{Axes, Shape, MAX_RANK};
+pub use view::{Mask, View, ViewKind};
