@@ -1,0 +1,46 @@
+//! # kiln
+//!
+//! A JIT kernel-fusion tensor compiler: a program builds a lazy tensor graph, kiln lowers it to
+//! generated WGSL compute kernels and runs them on wgpu (Vulkan, Metal, DX12, WebGPU). With no
+//! GPU adapter it runs on the reference interpreter (see [`Device`]).
+//!
+//! ```no_run
+//! use kiln::{DType, Tensor};
+//! # fn main() -> kiln::Result<()> {
+//! let x = Tensor::from_slice(&[1.0f32, 2.0, 3.0], &[3])?;
+//! let y = (&x.exp()? * 2.0)?.sum(&[], false)?;
+//! println!("{:?}", y.to_vec::<f32>()?);
+//! # Ok(()) }
+//! ```
+//!
+//! Frameworks that capture their own graphs use [`Program`]: placeholders in, compile once,
+//! run many times on device-resident inputs.
+
+mod compile;
+mod device;
+mod error;
+mod program;
+mod realize;
+pub mod runtime;
+mod tensor;
+
+pub use device::{Device, DeviceOptions};
+pub use error::{Error, Result};
+pub use kiln_ir as ir;
+pub use kiln_ir::{DType, Element, HostTensor, Shape};
+pub use program::Program;
+pub use tensor::Tensor;
+
+/// Lowers the computation behind `outputs` and returns the kernels' generated WGSL, in launch
+/// order (for inspection and tests; nothing runs).
+pub fn generated_wgsl(outputs: &[&Tensor]) -> Result<Vec<(String, String)>> {
+    let cap = realize::capture(outputs)?;
+    let prog = compile::lower(&cap.graph)?;
+    prog.calls
+        .iter()
+        .map(|c| {
+            let src = kiln_codegen::generate(&c.kernel, &kiln_codegen::Schedule::default())?;
+            Ok((c.kernel.name.clone(), src.wgsl))
+        })
+        .collect()
+}

@@ -24,7 +24,11 @@ pub fn main(e: &mut Emitter, s: &Schedule) -> Result<String, CodegenError> {
     }
     e.exprs(&mut b, "  ", "i")?;
     for (o, (d, ex)) in e.k.outputs.iter().enumerate() {
-        let _ = writeln!(b, "  out{o}[i] = {};", types::to_storage(&format!("e{ex}"), *d));
+        let _ = writeln!(
+            b,
+            "  out{o}[i] = {};",
+            types::to_storage(&format!("e{ex}"), *d)
+        );
     }
     b.push_str("}\n");
     Ok(b)

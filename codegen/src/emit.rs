@@ -98,7 +98,10 @@ impl<'k> Emitter<'k> {
 
     /// True if any expression needs per-dimension coordinates (not just the linear index).
     pub fn needs_coords(&self) -> bool {
-        self.k.loads.iter().any(|l| l.view.kind() != ViewKind::Contiguous)
+        self.k
+            .loads
+            .iter()
+            .any(|l| l.view.kind() != ViewKind::Contiguous)
             || self
                 .k
                 .exprs
@@ -125,7 +128,10 @@ impl<'k> Emitter<'k> {
         let k = self.k;
         // Address and validity of each load that is used.
         for (l, load) in k.loads.iter().enumerate() {
-            let used_plain = k.exprs.iter().any(|e| matches!(e.expr, Expr::Load(x) | Expr::LoadValid(x) if x == l));
+            let used_plain = k
+                .exprs
+                .iter()
+                .any(|e| matches!(e.expr, Expr::Load(x) | Expr::LoadValid(x) if x == l));
             if !used_plain {
                 continue;
             }
@@ -186,7 +192,10 @@ impl<'k> Emitter<'k> {
                     let s = self.params.i32(Param::Stride(l, *axis));
                     let zero = types::literal(Scalar::I(0), d);
                     let _ = writeln!(out, "{ind}let gi{n} = e{index};");
-                    let _ = writeln!(out, "{ind}let gj{n} = select(gi{n}, gi{n} + {n_ax}, gi{n} < 0);");
+                    let _ = writeln!(
+                        out,
+                        "{ind}let gj{n} = select(gi{n}, gi{n} + {n_ax}, gi{n} < 0);"
+                    );
                     let _ = writeln!(out, "{ind}let gok{n} = gj{n} >= 0 && gj{n} < {n_ax};");
                     let _ = writeln!(
                         out,
@@ -238,7 +247,11 @@ impl<'k> Emitter<'k> {
             // f16 and bf16 results are rounded after every computing op.
             let computes = !matches!(
                 node.expr,
-                Expr::Load(_) | Expr::LoadValid(_) | Expr::Gather { .. } | Expr::Const(_) | Expr::Where(..)
+                Expr::Load(_)
+                    | Expr::LoadValid(_)
+                    | Expr::Gather { .. }
+                    | Expr::Const(_)
+                    | Expr::Where(..)
             );
             let val = match (computes, info(d).round) {
                 (true, Some(r)) => {

@@ -61,7 +61,8 @@ impl KernelSource {
     pub fn grid(&self, k: &Kernel, max_dim: u32) -> Result<[u32; 3], CodegenError> {
         match &k.kind {
             KernelKind::Elementwise => elementwise::grid_2d(
-                k.out_numel().div_ceil(self.schedule.workgroup_size as usize),
+                k.out_numel()
+                    .div_ceil(self.schedule.workgroup_size as usize),
                 max_dim,
             ),
             KernelKind::Reduce { .. } => elementwise::grid_2d(k.out_numel(), max_dim),

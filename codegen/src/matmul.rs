@@ -20,8 +20,14 @@ pub fn main(e: &mut Emitter) -> Result<String, CodegenError> {
     let n = e.params.u32(Param::Dim(r - 1));
     let kk = e.params.u32(Param::LoadDim(0, r - 1));
     let nb = e.params.u32(Param::Batch);
-    let (sam, sak) = (e.params.i32(Param::Stride(0, r - 2)), e.params.i32(Param::Stride(0, r - 1)));
-    let (sbk, sbn) = (e.params.i32(Param::Stride(1, r - 2)), e.params.i32(Param::Stride(1, r - 1)));
+    let (sam, sak) = (
+        e.params.i32(Param::Stride(0, r - 2)),
+        e.params.i32(Param::Stride(0, r - 1)),
+    );
+    let (sbk, sbn) = (
+        e.params.i32(Param::Stride(1, r - 2)),
+        e.params.i32(Param::Stride(1, r - 1)),
+    );
     let mut b = String::new();
     let _ = writeln!(b, "var<workgroup> ta: array<array<f32, {TILE}>, {TILE}>;");
     let _ = writeln!(b, "var<workgroup> tb: array<array<f32, {TILE}>, {TILE}>;");
@@ -39,7 +45,10 @@ pub fn main(e: &mut Emitter) -> Result<String, CodegenError> {
         let _ = writeln!(b, "    var rem_b = bt;");
         for d in (0..r - 2).rev() {
             let dim = e.params.u32(Param::Dim(d));
-            let _ = writeln!(b, "    let c{d} = rem_b % {dim};\n    rem_b = rem_b / {dim};");
+            let _ = writeln!(
+                b,
+                "    let c{d} = rem_b % {dim};\n    rem_b = rem_b / {dim};"
+            );
             let sa = e.params.i32(Param::Stride(0, d));
             let sb = e.params.i32(Param::Stride(1, d));
             let _ = write!(abase, " + i32(c{d}) * {sa}");

@@ -74,7 +74,8 @@ impl ParamLayout {
                 Param::Count => match &k.kind {
                     KernelKind::Reduce { red_rank, .. } => k.shape.0[k.shape.rank() - red_rank..]
                         .iter()
-                        .product::<usize>() as u32,
+                        .product::<usize>()
+                        as u32,
                     _ => 0,
                 },
                 Param::Batch => {
@@ -83,12 +84,15 @@ impl ParamLayout {
                 }
                 Param::Offset(l) => k.loads[l].view.offset as i32 as u32,
                 Param::Stride(l, d) => k.loads[l].view.strides[d] as i32 as u32,
-                Param::MaskLo(l, d) => k.loads[l].view.mask.as_ref().map_or(0, |m| m.ranges[d].0) as u32,
+                Param::MaskLo(l, d) => {
+                    k.loads[l].view.mask.as_ref().map_or(0, |m| m.ranges[d].0) as u32
+                }
                 Param::MaskHi(l, d) => k.loads[l]
                     .view
                     .mask
                     .as_ref()
-                    .map_or(u32::MAX as usize, |m| m.ranges[d].1) as u32,
+                    .map_or(u32::MAX as usize, |m| m.ranges[d].1)
+                    as u32,
                 Param::LoadDim(l, d) => k.loads[l].view.shape.0[d] as u32,
             };
         }

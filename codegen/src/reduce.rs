@@ -72,7 +72,12 @@ fn arg_better(op: ReduceOp, ty: &str) -> String {
 }
 
 /// The `main` function (and workgroup arrays) of a reduction kernel.
-pub fn main(e: &mut Emitter, s: &Schedule, op: ReduceOp, red_rank: usize) -> Result<String, CodegenError> {
+pub fn main(
+    e: &mut Emitter,
+    s: &Schedule,
+    op: ReduceOp,
+    red_rank: usize,
+) -> Result<String, CodegenError> {
     let wg = s.workgroup_size;
     let (out_dtype, ex) = e.k.outputs[0];
     let in_dtype = e.k.exprs[ex].dtype;
@@ -96,10 +101,10 @@ pub fn main(e: &mut Emitter, s: &Schedule, op: ReduceOp, red_rank: usize) -> Res
         "@compute @workgroup_size({wg})\nfn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {{"
     );
     let _ = writeln!(b, "  let o = wid.y * nwg.x + wid.x;");
-    let _ = writeln!(b, "  let active = o < {numel};");
+    let _ = writeln!(b, "  let live = o < {numel};");
     let _ = writeln!(b, "  var acc: {} = {};", a.ty, a.init);
     let _ = writeln!(b, "  var acci: u32 = 0xffffffffu;");
-    let _ = writeln!(b, "  if (active) {{");
+    let _ = writeln!(b, "  if (live) {{");
     if e.needs_coords() {
         e.coords(&mut b, "    ", "o", 0..kept);
     }
@@ -156,7 +161,7 @@ pub fn main(e: &mut Emitter, s: &Schedule, op: ReduceOp, red_rank: usize) -> Res
     };
     let _ = writeln!(
         b,
-        "  if (active && lid == 0u) {{ out0[o] = {}; }}\n}}",
+        "  if (live && lid == 0u) {{ out0[o] = {}; }}\n}}",
         types::to_storage(&fin, out_dtype)
     );
     Ok(b)

@@ -196,7 +196,10 @@ mod tests {
 
     #[test]
     fn scalar_casts_saturate() {
-        assert_eq!(Scalar::F(1e20).to_dtype(DType::I32), Scalar::I(i32::MAX as i64));
+        assert_eq!(
+            Scalar::F(1e20).to_dtype(DType::I32),
+            Scalar::I(i32::MAX as i64)
+        );
         assert_eq!(Scalar::F(-3.0).to_dtype(DType::U32), Scalar::I(0));
         assert_eq!(Scalar::F(f64::NAN).to_dtype(DType::I32), Scalar::I(0));
         assert_eq!(Scalar::I(2).to_dtype(DType::Bool), Scalar::B(true));

@@ -133,10 +133,8 @@ impl Graph {
 
     /// The nodes that read `id` (each once, in no particular order).
     pub fn users(&self, id: NodeId) -> SmallVec<[NodeId; 4]> {
-        let mut u: SmallVec<[NodeId; 4]> = self
-            .g
-            .neighbors_directed(id, Direction::Outgoing)
-            .collect();
+        let mut u: SmallVec<[NodeId; 4]> =
+            self.g.neighbors_directed(id, Direction::Outgoing).collect();
         u.sort_unstable();
         u.dedup();
         u

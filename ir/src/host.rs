@@ -73,8 +73,16 @@ macro_rules! element {
     };
 }
 element!(f32, DType::F32, F, |&x| x, |&x| x);
-element!(f16, DType::F16, F, |x: &f16| x.to_f32(), |&x| f16::from_f32(x));
-element!(bf16, DType::BF16, F, |x: &bf16| x.to_f32(), |&x| bf16::from_f32(x));
+element!(
+    f16,
+    DType::F16,
+    F,
+    |x: &f16| x.to_f32(),
+    |&x| f16::from_f32(x)
+);
+element!(bf16, DType::BF16, F, |x: &bf16| x.to_f32(), |&x| {
+    bf16::from_f32(x)
+});
 element!(i32, DType::I32, I, |&x| x, |&x| x);
 element!(u32, DType::U32, U, |&x| x, |&x| x);
 element!(bool, DType::Bool, B, |&x| x, |&x| x);

@@ -69,10 +69,7 @@ pub fn eval_node(
             d => HostData::F(
                 (0..n)
                     .map(|i| {
-                        round_float(
-                            start.as_f64() as f32 + i as f32 * step.as_f64() as f32,
-                            d,
-                        )
+                        round_float(start.as_f64() as f32 + i as f32 * step.as_f64() as f32, d)
                     })
                     .collect(),
             ),
@@ -248,7 +245,8 @@ fn reduce_groups(shape: &Shape, axes: &[usize]) -> (usize, Vec<usize>, usize) {
     let out_idx = (0..shape.numel())
         .map(|i| {
             shape.unravel(i, &mut coords);
-            kept.iter().fold(0usize, |acc, &d| acc * shape.0[d] + coords[d])
+            kept.iter()
+                .fold(0usize, |acc, &d| acc * shape.0[d] + coords[d])
         })
         .collect();
     (n_out, out_idx, count)
@@ -364,7 +362,9 @@ fn arg_reduce(op: ReduceOp, v: &[f32], oi: &[usize], n_out: usize) -> Vec<i32> {
             }
         });
     }
-    best.into_iter().map(|b| b.map(|x| x.1).unwrap_or(0)).collect()
+    best.into_iter()
+        .map(|b| b.map(|x| x.1).unwrap_or(0))
+        .collect()
 }
 
 fn arg_reduce_ord<T: Copy + PartialOrd>(
@@ -391,7 +391,9 @@ fn arg_reduce_ord<T: Copy + PartialOrd>(
             }
         });
     }
-    best.into_iter().map(|b| b.map(|x| x.1).unwrap_or(0)).collect()
+    best.into_iter()
+        .map(|b| b.map(|x| x.1).unwrap_or(0))
+        .collect()
 }
 
 fn concat(srcs: &[&HostTensor], axis: usize, ty: &TensorType) -> HostTensor {
@@ -410,7 +412,9 @@ fn concat(srcs: &[&HostTensor], axis: usize, ty: &TensorType) -> HostTensor {
         let k = bounds.iter().position(|&b| coords[axis] < b).unwrap_or(0);
         let start = if k == 0 { 0 } else { bounds[k - 1] };
         coords[axis] -= start;
-        let addr = View::contiguous(&srcs[k].shape).address(&coords).unwrap_or(0);
+        let addr = View::contiguous(&srcs[k].shape)
+            .address(&coords)
+            .unwrap_or(0);
         picks.push((k, addr as usize));
     }
     let data = match &srcs[0].data {
@@ -484,7 +488,9 @@ fn gather(x: &HostTensor, idx: &HostTensor, axis: usize, ty: &TensorType) -> Hos
         })
         .collect();
     fn take<T: Copy>(v: &[T], idx: &[Option<usize>], zero: T) -> Vec<T> {
-        idx.iter().map(|i| i.map(|i| v[i]).unwrap_or(zero)).collect()
+        idx.iter()
+            .map(|i| i.map(|i| v[i]).unwrap_or(zero))
+            .collect()
     }
     let data = match &x.data {
         HostData::F(v) => HostData::F(take(v, &addrs, 0.0)),

@@ -115,9 +115,9 @@ impl Kernel {
     /// Number of output elements of output 0.
     pub fn out_numel(&self) -> usize {
         match &self.kind {
-            KernelKind::Reduce { red_rank, .. } => {
-                self.shape.0[..self.shape.rank() - red_rank].iter().product()
-            }
+            KernelKind::Reduce { red_rank, .. } => self.shape.0[..self.shape.rank() - red_rank]
+                .iter()
+                .product(),
             _ => self.shape.numel(),
         }
     }
@@ -145,7 +145,10 @@ impl Kernel {
                 ViewKind::Strided => "s".to_string(),
                 ViewKind::Masked => {
                     let dt = self.inputs[l.input];
-                    format!("m{:x}", l.view.pad_value().unwrap_or(Scalar::I(0)).storage_bits(dt))
+                    format!(
+                        "m{:x}",
+                        l.view.pad_value().unwrap_or(Scalar::I(0)).storage_bits(dt)
+                    )
                 }
             };
             let _ = write!(k, ".{}{}r{}", l.input, kind, l.view.shape.rank());

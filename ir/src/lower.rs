@@ -447,7 +447,11 @@ impl<'g> Lowering<'g> {
         match a {
             Access::Const(s) => match v {
                 ViewOp::Pad { value, .. } if value.to_dtype(self.g.node(n).dtype()) != s => {
-                    let buf = self.materialize(Access::Const(s), src, "a constant padded with another value")?;
+                    let buf = self.materialize(
+                        Access::Const(s),
+                        src,
+                        "a constant padded with another value",
+                    )?;
                     let view = View::contiguous(self.g.node(src).shape());
                     self.view_of(n, src, buf, view, v)
                 }

@@ -111,7 +111,11 @@ impl BinaryOp {
                 why,
             });
         }
-        Ok(if self.is_predicate() { DType::Bool } else { lhs })
+        Ok(if self.is_predicate() {
+            DType::Bool
+        } else {
+            lhs
+        })
     }
 
     /// Reference semantics on `f32` for arithmetic ops (before rounding).
@@ -244,7 +248,9 @@ mod tests {
     fn dtype_rules() {
         assert!(BinaryOp::Add.result_dtype(DType::F32, DType::I32).is_err());
         assert!(BinaryOp::Pow.result_dtype(DType::I32, DType::I32).is_err());
-        assert!(BinaryOp::Add.result_dtype(DType::Bool, DType::Bool).is_err());
+        assert!(BinaryOp::Add
+            .result_dtype(DType::Bool, DType::Bool)
+            .is_err());
         assert_eq!(
             BinaryOp::Lt.result_dtype(DType::U32, DType::U32).unwrap(),
             DType::Bool

@@ -145,7 +145,9 @@ impl Op {
             Ok(())
         };
         let leaf = || -> Result<TensorType> {
-            declared.cloned().ok_or(IrError::Verify("leaf without a declared type".into()))
+            declared
+                .cloned()
+                .ok_or(IrError::Verify("leaf without a declared type".into()))
         };
         let t = match self {
             Op::Input { .. } | Op::Const(_) => {
@@ -311,8 +313,7 @@ impl Op {
                     });
                 }
                 let ok = idx.shape.rank() == x.shape.rank()
-                    && (0..x.shape.rank())
-                        .all(|d| d == *axis || idx.shape.0[d] <= x.shape.0[d]);
+                    && (0..x.shape.rank()).all(|d| d == *axis || idx.shape.0[d] <= x.shape.0[d]);
                 if !ok {
                     return Err(IrError::BadShape {
                         op: "gather",

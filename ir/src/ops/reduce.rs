@@ -70,7 +70,8 @@ impl ReduceOp {
                 },
             });
         }
-        if count == 0 && matches!(self, ReduceOp::Max | ReduceOp::Min) || count == 0 && self.is_arg()
+        if count == 0 && matches!(self, ReduceOp::Max | ReduceOp::Min)
+            || count == 0 && self.is_arg()
         {
             return Err(IrError::BadShape {
                 op: self.name(),

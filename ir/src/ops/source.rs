@@ -60,7 +60,9 @@ mod tests {
     #[test]
     fn uniform_moments() {
         let n = 20000;
-        let v: Vec<f32> = (0..n).map(|i| rand_value(7, RandDist::Uniform, i)).collect();
+        let v: Vec<f32> = (0..n)
+            .map(|i| rand_value(7, RandDist::Uniform, i))
+            .collect();
         let mean = v.iter().sum::<f32>() / n as f32;
         assert!((mean - 0.5).abs() < 0.01, "{mean}");
         assert!(v.iter().all(|&x| (0.0..1.0).contains(&x)));
@@ -68,7 +70,10 @@ mod tests {
         let m = z.iter().sum::<f32>() / n as f32;
         let var = z.iter().map(|x| (x - m) * (x - m)).sum::<f32>() / n as f32;
         assert!(m.abs() < 0.03 && (var - 1.0).abs() < 0.05, "{m} {var}");
-        assert_ne!(rand_value(7, RandDist::Uniform, 0), rand_value(8, RandDist::Uniform, 0));
+        assert_ne!(
+            rand_value(7, RandDist::Uniform, 0),
+            rand_value(8, RandDist::Uniform, 0)
+        );
     }
 }
 

@@ -1,0 +1,154 @@
+//! Devices: the wgpu adapter kiln runs on, or the reference interpreter when there is none.
+//!
+//! The default device takes the best adapter (discrete over integrated over virtual over CPU).
+//! `KILN_ADAPTER` picks another by a case-insensitive substring of its name (`interpreter`
+//! chooses the CPU reference), and `KILN_REQUIRE_ADAPTER=1` turns "no adapter" into an error
+//! instead of a fallback. [`DeviceOptions`] does the same from code.
+
+use crate::runtime::GpuContext;
+use crate::{Error, Result};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+
+/// How to pick a device.
+#[derive(Clone, Debug, Default)]
+pub struct DeviceOptions {
+    /// A case-insensitive substring of the adapter name; `"interpreter"` selects the CPU
+    /// reference interpreter.
+    pub adapter: Option<String>,
+    /// Fail instead of falling back to the interpreter when no adapter can be opened.
+    pub require_adapter: bool,
+}
+
+impl DeviceOptions {
+    /// Options from `KILN_ADAPTER` and `KILN_REQUIRE_ADAPTER`.
+    pub fn from_env() -> Self {
+        DeviceOptions {
+            adapter: std::env::var("KILN_ADAPTER").ok().filter(|s| !s.is_empty()),
+            require_adapter: std::env::var("KILN_REQUIRE_ADAPTER")
+                .map(|v| v == "1" || v.eq_ignore_ascii_case("true"))
+                .unwrap_or(false),
+        }
+    }
+}
+
+pub(crate) enum Backend {
+    Gpu(Arc<GpuContext>),
+    Interpreter { reason: String },
+}
+
+struct DeviceInner {
+    id: u64,
+    backend: Backend,
+}
+
+/// A device tensors live on. Cheap to clone.
+#[derive(Clone)]
+pub struct Device {
+    inner: Arc<DeviceInner>,
+}
+
+impl std::fmt::Debug for Device {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Device({})", self.describe())
+    }
+}
+
+impl PartialEq for Device {
+    fn eq(&self, other: &Self) -> bool {
+        self.inner.id == other.inner.id
+    }
+}
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+static DEFAULT: OnceLock<std::result::Result<Device, Error>> = OnceLock::new();
+
+impl Device {
+    fn wrap(backend: Backend) -> Device {
+        Device {
+            inner: Arc::new(DeviceInner {
+                id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+                backend,
+            }),
+        }
+    }
+
+    /// The CPU reference interpreter as a device.
+    pub fn interpreter() -> Device {
+        Self::wrap(Backend::Interpreter {
+            reason: "chosen explicitly".into(),
+        })
+    }
+
+    /// Opens a device by the given options (blocking; see [`Device::new_async`]).
+    pub fn new(opts: &DeviceOptions) -> Result<Device> {
+        pollster::block_on(Self::new_async(opts))
+    }
+
+    /// Opens a device by the given options without blocking a thread.
+    pub async fn new_async(opts: &DeviceOptions) -> Result<Device> {
+        if let Some(a) = &opts.adapter {
+            if a.eq_ignore_ascii_case("interpreter") || a.eq_ignore_ascii_case("cpu-reference") {
+                return Ok(Self::interpreter());
+            }
+        }
+        match GpuContext::open(opts.adapter.as_deref()).await {
+            Ok(ctx) => {
+                log::info!("kiln: using adapter {}", ctx.describe());
+                Ok(Self::wrap(Backend::Gpu(Arc::new(ctx))))
+            }
+            Err(e @ Error::AdapterNotFound { .. }) => Err(e),
+            Err(e) if opts.require_adapter => Err(match e {
+                Error::NoAdapter(_) => e,
+                other => Error::NoAdapter(other.to_string()),
+            }),
+            Err(e) => {
+                log::warn!(
+                    "kiln: no GPU adapter ({e}); running on the reference interpreter. \
+                     Set KILN_REQUIRE_ADAPTER=1 to make this an error."
+                );
+                Ok(Self::wrap(Backend::Interpreter {
+                    reason: e.to_string(),
+                }))
+            }
+        }
+    }
+
+    /// The process-wide default device, opened once from the environment
+    /// ([`DeviceOptions::from_env`]).
+    pub fn default_device() -> Result<Device> {
+        DEFAULT
+            .get_or_init(|| Device::new(&DeviceOptions::from_env()))
+            .clone()
+    }
+
+    /// Names of the adapters wgpu can see.
+    pub fn list_adapters() -> Vec<String> {
+        pollster::block_on(GpuContext::list())
+    }
+
+    /// True when this device runs kernels on a GPU adapter.
+    pub fn is_gpu(&self) -> bool {
+        matches!(self.inner.backend, Backend::Gpu(_))
+    }
+
+    /// One line saying what this device is.
+    pub fn describe(&self) -> String {
+        match &self.inner.backend {
+            Backend::Gpu(g) => g.describe(),
+            Backend::Interpreter { reason } => format!("reference interpreter ({reason})"),
+        }
+    }
+
+    pub(crate) fn backend(&self) -> &Backend {
+        &self.inner.backend
+    }
+
+    /// The GPU context, when there is one.
+    pub fn gpu(&self) -> Option<&Arc<GpuContext>> {
+        match &self.inner.backend {
+            Backend::Gpu(g) => Some(g),
+            Backend::Interpreter { .. } => None,
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! kiln's error type: every fallible call returns [`Result`].
+
+use kiln_ir::{DType, IrError};
+
+/// Everything that can go wrong in kiln, typed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum Error {
+    /// A shape, dtype or axis error in the graph being built (messages name the shapes).
+    #[error(transparent)]
+    Ir(#[from] IrError),
+    /// Code generation failed.
+    #[error(transparent)]
+    Codegen(#[from] kiln_codegen::CodegenError),
+    /// `KILN_REQUIRE_ADAPTER=1` (or [`crate::DeviceOptions::require_adapter`]) is set and no
+    /// GPU adapter could be opened.
+    #[error("no GPU adapter is available ({0}); install a Vulkan driver (lavapipe: apt-get install mesa-vulkan-drivers) or unset KILN_REQUIRE_ADAPTER to run on the reference interpreter")]
+    NoAdapter(String),
+    /// The adapter asked for by name does not exist.
+    #[error("no adapter matches {wanted:?}; available: {available:?}")]
+    AdapterNotFound {
+        /// The selector given.
+        wanted: String,
+        /// The adapters seen.
+        available: Vec<String>,
+    },
+    /// A buffer larger than the device allows.
+    #[error("{what} needs {bytes} bytes, over the device's limit of {limit} bytes")]
+    TooLarge {
+        /// What needed it.
+        what: String,
+        /// Bytes needed.
+        bytes: u64,
+        /// The device's limit.
+        limit: u64,
+    },
+    /// The device ran out of memory.
+    #[error("the device ran out of memory: {0}")]
+    OutOfMemory(String),
+    /// The device was lost (driver reset, removal, destroy).
+    #[error("the GPU device was lost: {0}")]
+    DeviceLost(String),
+    /// wgpu reported a validation or internal error (a kiln bug if it ever happens).
+    #[error("GPU error: {0}")]
+    Gpu(String),
+    /// Reading a buffer back failed.
+    #[error("reading back from the GPU failed: {0}")]
+    Readback(String),
+    /// Tensors from different devices were combined.
+    #[error("tensors live on different devices ({0} and {1})")]
+    DeviceMismatch(String, String),
+    /// A placeholder was realized without a value bound to it.
+    #[error("placeholder {0} has no value; run it through a compiled Program")]
+    UnboundPlaceholder(String),
+    /// A program was run with the wrong inputs.
+    #[error("program input {index}: expected {expected_dtype}{expected_shape}, got {got_dtype}{got_shape}")]
+    InputMismatch {
+        /// Input position.
+        index: usize,
+        /// Declared dtype.
+        expected_dtype: DType,
+        /// Declared shape.
+        expected_shape: kiln_ir::Shape,
+        /// Given dtype.
+        got_dtype: DType,
+        /// Given shape.
+        got_shape: kiln_ir::Shape,
+    },
+    /// A program was run with the wrong number of inputs.
+    #[error("program expects {expected} inputs, got {got}")]
+    InputCount {
+        /// Declared inputs.
+        expected: usize,
+        /// Given inputs.
+        got: usize,
+    },
+}
+
+/// `Result` with kiln's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

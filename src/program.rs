@@ -1,0 +1,185 @@
+//! The explicit level for frameworks that capture their own graphs: build with placeholders,
+//! compile once, run many times on new inputs whose buffers stay on the device.
+
+use crate::device::{Backend, Device};
+use crate::realize::{capture, gpu_value, run_graph};
+use crate::runtime::exec;
+use crate::tensor::{Tensor, Value};
+use crate::{Error, Result};
+use kiln_ir::lower::Program as Lowered;
+use kiln_ir::{Graph, TensorType};
+use std::sync::Arc;
+
+/// What fills each graph input slot at run time.
+#[derive(Clone)]
+enum Slot {
+    /// The program input at this position.
+    Input(usize),
+    /// A tensor captured at compile time (weights, constants).
+    Captured(Tensor),
+}
+
+/// A compiled graph: run it with [`Program::run`].
+pub struct Program {
+    device: Device,
+    graph: Graph,
+    slots: Vec<Slot>,
+    inputs: Vec<TensorType>,
+    outputs: Vec<TensorType>,
+    lowered: Option<Lowered>,
+}
+
+impl Program {
+    /// Compiles the computation of `outputs` from the placeholders `inputs` (made with
+    /// [`Tensor::placeholder`]). Other leaves (realized tensors, data) are captured by value.
+    /// GPU pipelines are compiled here, not at the first run.
+    pub fn compile(inputs: &[&Tensor], outputs: &[&Tensor]) -> Result<Program> {
+        let device = outputs
+            .first()
+            .or(inputs.first())
+            .map(|t| t.device().clone())
+            .ok_or(Error::InputCount {
+                expected: 1,
+                got: 0,
+            })?;
+        let cap = capture(outputs)?;
+        let mut slots = Vec::with_capacity(cap.leaves.len());
+        for leaf in &cap.leaves {
+            if leaf.node.placeholder {
+                let pos = inputs
+                    .iter()
+                    .position(|i| i.id() == leaf.id())
+                    .ok_or_else(|| {
+                        Error::UnboundPlaceholder(format!("{leaf:?} is not in the input list"))
+                    })?;
+                slots.push(Slot::Input(pos));
+            } else {
+                slots.push(Slot::Captured(leaf.clone()));
+            }
+        }
+        let lowered = match device.backend() {
+            Backend::Gpu(ctx) => {
+                let prog = crate::compile::lower(&cap.graph)?;
+                for call in &prog.calls {
+                    ctx.pipeline(&call.kernel, &kiln_codegen::Schedule::default())?;
+                }
+                Some(prog)
+            }
+            Backend::Interpreter { .. } => None,
+        };
+        Ok(Program {
+            device,
+            slots,
+            inputs: inputs.iter().map(|t| t.node.ty.clone()).collect(),
+            outputs: outputs.iter().map(|t| t.node.ty.clone()).collect(),
+            graph: cap.graph,
+            lowered,
+        })
+    }
+
+    /// The number of kernels one run dispatches (0 on the interpreter).
+    pub fn kernel_count(&self) -> usize {
+        self.lowered.as_ref().map_or(0, |p| p.calls.len())
+    }
+
+    /// The declared input types.
+    pub fn input_types(&self) -> &[TensorType] {
+        &self.inputs
+    }
+
+    /// Runs the program. Inputs must match the placeholders' dtypes and shapes; results are
+    /// realized tensors that stay on the device until read.
+    pub fn run(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>> {
+        self.check_inputs(inputs)?;
+        let leaves: Vec<Tensor> = self
+            .slots
+            .iter()
+            .map(|s| match s {
+                Slot::Input(i) => inputs[*i].clone(),
+                Slot::Captured(t) => t.clone(),
+            })
+            .collect();
+        let values = match (self.device.backend(), &self.lowered) {
+            (Backend::Gpu(ctx), Some(prog)) => {
+                let bufs = leaves
+                    .iter()
+                    .map(|l| gpu_value(ctx, l))
+                    .collect::<Result<Vec<_>>>()?;
+                exec::run(ctx, prog, &bufs, None)?
+                    .into_iter()
+                    .map(Value::Gpu)
+                    .collect()
+            }
+            _ => run_graph(&self.device, &self.graph, &leaves)?,
+        };
+        Ok(self.wrap_outputs(values))
+    }
+
+    fn wrap_outputs(&self, values: Vec<Value>) -> Vec<Tensor> {
+        values
+            .into_iter()
+            .zip(&self.outputs)
+            .map(|(v, ty)| {
+                Tensor::make(
+                    self.device.clone(),
+                    kiln_ir::Op::Input { slot: 0 },
+                    vec![],
+                    ty.clone(),
+                    false,
+                    Some(v),
+                )
+            })
+            .collect()
+    }
+
+    fn check_inputs(&self, inputs: &[&Tensor]) -> Result<()> {
+        if inputs.len() != self.inputs.len() {
+            return Err(Error::InputCount {
+                expected: self.inputs.len(),
+                got: inputs.len(),
+            });
+        }
+        for (i, (t, ty)) in inputs.iter().zip(&self.inputs).enumerate() {
+            if t.dtype() != ty.dtype || *t.shape() != ty.shape {
+                return Err(Error::InputMismatch {
+                    index: i,
+                    expected_dtype: ty.dtype,
+                    expected_shape: ty.shape.clone(),
+                    got_dtype: t.dtype(),
+                    got_shape: t.shape().clone(),
+                });
+            }
+            if *t.device() != self.device {
+                return Err(Error::DeviceMismatch(
+                    self.device.describe(),
+                    t.device().describe(),
+                ));
+            }
+        }
+        Tensor::realize_all(inputs)
+    }
+
+    /// Runs with GPU timing: returns the outputs and the GPU milliseconds of the pass, where
+    /// the adapter has timestamp queries.
+    pub fn run_timed(&self, inputs: &[&Tensor]) -> Result<(Vec<Tensor>, Option<f64>)> {
+        let (Backend::Gpu(ctx), Some(prog)) = (self.device.backend(), &self.lowered) else {
+            return Ok((self.run(inputs)?, None));
+        };
+        let Some(timing) = exec::Timing::new(ctx) else {
+            return Ok((self.run(inputs)?, None));
+        };
+        self.check_inputs(inputs)?;
+        let leaves: Vec<Arc<crate::runtime::GpuBuffer>> = self
+            .slots
+            .iter()
+            .map(|s| match s {
+                Slot::Input(i) => gpu_value(ctx, inputs[*i]),
+                Slot::Captured(t) => gpu_value(ctx, t),
+            })
+            .collect::<Result<_>>()?;
+        let outs = exec::run(ctx, prog, &leaves, Some(&timing))?;
+        let ms = timing.read_ms(ctx)?;
+        let tensors = self.wrap_outputs(outs.into_iter().map(Value::Gpu).collect());
+        Ok((tensors, Some(ms)))
+    }
+}

@@ -1,0 +1,503 @@
+//! The wgpu side of a device: adapter choice, the device and queue, its limits, the pipeline
+//! cache, and buffer upload and readback.
+
+use crate::{Error, Result};
+use hashbrown::HashMap;
+use kiln_codegen::{KernelSource, Schedule};
+use kiln_ir::{DType, HostTensor, Kernel, Shape};
+use std::sync::{Arc, Mutex};
+use wgpu::util::DeviceExt;
+
+/// A compiled kernel: its generated source and its pipeline.
+pub struct CompiledKernel {
+    /// The generated source and uniform layout.
+    pub source: KernelSource,
+    /// The pipeline.
+    pub pipeline: wgpu::ComputePipeline,
+    /// Its bind group layout.
+    pub layout: wgpu::BindGroupLayout,
+}
+
+/// A device buffer holding one tensor in storage layout (4 bytes an element).
+pub struct GpuBuffer {
+    /// The wgpu buffer (at least 4 bytes).
+    pub buffer: wgpu::Buffer,
+    /// Element type.
+    pub dtype: DType,
+    /// Element count.
+    pub numel: usize,
+}
+
+/// Counters of what the context has done.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Pipelines compiled.
+    pub pipelines_compiled: u64,
+    /// Pipeline cache hits.
+    pub pipeline_hits: u64,
+    /// Kernels dispatched.
+    pub dispatches: u64,
+    /// Submits.
+    pub submits: u64,
+}
+
+/// An open wgpu device with kiln's caches.
+pub struct GpuContext {
+    /// The adapter.
+    pub adapter: wgpu::Adapter,
+    /// The device.
+    pub device: wgpu::Device,
+    /// The queue.
+    pub queue: wgpu::Queue,
+    /// Adapter facts.
+    pub info: wgpu::AdapterInfo,
+    /// Limits in force.
+    pub limits: wgpu::Limits,
+    /// Features enabled.
+    pub features: wgpu::Features,
+    pipelines: Mutex<HashMap<(String, Schedule), Arc<CompiledKernel>>>,
+    lost: Arc<Mutex<Option<String>>>,
+    errored: Arc<Mutex<Option<String>>>,
+    counters: Mutex<Counters>,
+}
+
+fn rank(a: &wgpu::AdapterInfo) -> u32 {
+    let kind = match a.device_type {
+        wgpu::DeviceType::DiscreteGpu => 40,
+        wgpu::DeviceType::IntegratedGpu => 30,
+        wgpu::DeviceType::VirtualGpu => 20,
+        wgpu::DeviceType::Cpu => 10,
+        wgpu::DeviceType::Other => 0,
+    };
+    let backend = match a.backend {
+        wgpu::Backend::Vulkan | wgpu::Backend::Metal | wgpu::Backend::Dx12 => 2,
+        wgpu::Backend::BrowserWebGpu => 2,
+        _ => 0,
+    };
+    kind + backend
+}
+
+fn instance() -> wgpu::Instance {
+    wgpu::Instance::new(wgpu::InstanceDescriptor {
+        backends: wgpu::Backends::VULKAN
+            | wgpu::Backends::METAL
+            | wgpu::Backends::DX12
+            | wgpu::Backends::BROWSER_WEBGPU,
+        ..wgpu::InstanceDescriptor::new_without_display_handle()
+    })
+}
+
+impl GpuContext {
+    /// Names of the adapters wgpu can see.
+    pub async fn list() -> Vec<String> {
+        instance()
+            .enumerate_adapters(wgpu::Backends::all())
+            .await
+            .iter()
+            .map(|a| {
+                let i = a.get_info();
+                format!("{} ({:?}, {:?})", i.name, i.backend, i.device_type)
+            })
+            .collect()
+    }
+
+    /// Opens the best adapter, or the first whose name contains `wanted`.
+    pub async fn open(wanted: Option<&str>) -> Result<GpuContext> {
+        let inst = instance();
+        let mut adapters = inst.enumerate_adapters(wgpu::Backends::all()).await;
+        adapters.retain(|a| {
+            let d = a.get_downlevel_capabilities();
+            d.flags.contains(wgpu::DownlevelFlags::COMPUTE_SHADERS)
+        });
+        let names: Vec<String> = adapters.iter().map(|a| a.get_info().name).collect();
+        let adapter = match wanted {
+            Some(w) => {
+                let wl = w.to_lowercase();
+                let pos = names
+                    .iter()
+                    .position(|n| n.to_lowercase().contains(&wl))
+                    .ok_or_else(|| Error::AdapterNotFound {
+                        wanted: w.to_string(),
+                        available: names.clone(),
+                    })?;
+                adapters.swap_remove(pos)
+            }
+            None => {
+                adapters.sort_by_key(|a| std::cmp::Reverse(rank(&a.get_info())));
+                if adapters.is_empty() {
+                    return Err(Error::NoAdapter(
+                        "wgpu found no adapter with compute shaders".into(),
+                    ));
+                }
+                adapters.remove(0)
+            }
+        };
+        let info = adapter.get_info();
+        let mut features = wgpu::Features::empty();
+        let wanted_features = wgpu::Features::TIMESTAMP_QUERY
+            | wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS
+            | wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES;
+        features |= adapter.features() & wanted_features;
+        let limits = adapter.limits();
+        let (device, queue) = adapter
+            .request_device(&wgpu::DeviceDescriptor {
+                label: Some("kiln"),
+                required_features: features,
+                required_limits: limits.clone(),
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| Error::NoAdapter(format!("{}: {e}", info.name)))?;
+        let lost = Arc::new(Mutex::new(None));
+        let lost2 = lost.clone();
+        device.set_device_lost_callback(move |reason, msg| {
+            log::error!("kiln: device lost ({reason:?}): {msg}");
+            if let Ok(mut l) = lost2.lock() {
+                *l = Some(format!("{reason:?}: {msg}"));
+            }
+        });
+        let errored = Arc::new(Mutex::new(None));
+        let errored2 = errored.clone();
+        device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+            log::error!("kiln: uncaptured wgpu error: {e}");
+            if let Ok(mut l) = errored2.lock() {
+                *l = Some(e.to_string());
+            }
+        }));
+        Ok(GpuContext {
+            limits: device.limits(),
+            features: device.features(),
+            adapter,
+            device,
+            queue,
+            info,
+            pipelines: Mutex::new(HashMap::new()),
+            lost,
+            errored,
+            counters: Mutex::new(Counters::default()),
+        })
+    }
+
+    /// One line naming the adapter.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} ({:?}, {:?}, driver {} {})",
+            self.info.name,
+            self.info.backend,
+            self.info.device_type,
+            self.info.driver,
+            self.info.driver_info
+        )
+    }
+
+    /// What the context has done so far.
+    pub fn counters(&self) -> Counters {
+        self.counters.lock().map(|c| *c).unwrap_or_default()
+    }
+
+    pub(crate) fn count(&self, f: impl FnOnce(&mut Counters)) {
+        if let Ok(mut c) = self.counters.lock() {
+            f(&mut c);
+        }
+    }
+
+    /// Fails with [`Error::DeviceLost`] once the device is gone, or with a captured wgpu error.
+    pub fn check_alive(&self) -> Result<()> {
+        if let Some(m) = self.lost.lock().ok().and_then(|l| l.clone()) {
+            return Err(Error::DeviceLost(m));
+        }
+        if let Some(m) = self.errored.lock().ok().and_then(|mut l| l.take()) {
+            return Err(Error::Gpu(m));
+        }
+        Ok(())
+    }
+
+    /// The largest buffer one binding may cover.
+    pub fn max_binding_bytes(&self) -> u64 {
+        (self.limits.max_storage_buffer_binding_size as u64).min(self.limits.max_buffer_size)
+    }
+
+    /// Checks `bytes` fits one storage binding.
+    pub fn check_size(&self, what: &str, bytes: u64) -> Result<()> {
+        let limit = self.max_binding_bytes();
+        if bytes > limit {
+            return Err(Error::TooLarge {
+                what: what.to_string(),
+                bytes,
+                limit,
+            });
+        }
+        Ok(())
+    }
+
+    /// Allocates an uninitialized tensor buffer.
+    pub fn alloc(&self, dtype: DType, numel: usize) -> Result<Arc<GpuBuffer>> {
+        let bytes = (numel as u64) * 4;
+        self.check_size(&format!("a {dtype} tensor of {numel} elements"), bytes)?;
+        let scope = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+        let buffer = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("kiln tensor"),
+            size: bytes.max(4),
+            usage: wgpu::BufferUsages::STORAGE
+                | wgpu::BufferUsages::COPY_SRC
+                | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        if let Some(e) = pollster::block_on(scope.pop()) {
+            return Err(Error::OutOfMemory(e.to_string()));
+        }
+        Ok(Arc::new(GpuBuffer {
+            buffer,
+            dtype,
+            numel,
+        }))
+    }
+
+    /// Uploads a host tensor.
+    pub fn upload(&self, t: &HostTensor) -> Result<Arc<GpuBuffer>> {
+        let bytes = (t.numel() as u64) * 4;
+        self.check_size(&format!("a {} tensor of shape {}", t.dtype, t.shape), bytes)?;
+        let mut words = t.to_storage_words();
+        if words.is_empty() {
+            words.push(0);
+        }
+        let scope = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+        let buffer = self
+            .device
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some("kiln input"),
+                contents: bytemuck::cast_slice(&words),
+                usage: wgpu::BufferUsages::STORAGE
+                    | wgpu::BufferUsages::COPY_SRC
+                    | wgpu::BufferUsages::COPY_DST,
+            });
+        if let Some(e) = pollster::block_on(scope.pop()) {
+            return Err(Error::OutOfMemory(e.to_string()));
+        }
+        Ok(Arc::new(GpuBuffer {
+            buffer,
+            dtype: t.dtype,
+            numel: t.numel(),
+        }))
+    }
+
+    /// Starts copying a buffer into a mappable one; returns it and its size in bytes.
+    fn stage_readback(&self, b: &GpuBuffer) -> (wgpu::Buffer, u64) {
+        let bytes = (b.numel as u64 * 4).max(4);
+        let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("kiln readback"),
+            size: bytes,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let mut enc = self
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("kiln readback"),
+            });
+        enc.copy_buffer_to_buffer(&b.buffer, 0, &staging, 0, bytes);
+        self.queue.submit([enc.finish()]);
+        self.count(|c| c.submits += 1);
+        (staging, bytes)
+    }
+
+    /// Reads a buffer back into a host tensor of `shape`, blocking until it is done.
+    pub fn read(&self, b: &GpuBuffer, shape: &Shape) -> Result<HostTensor> {
+        self.check_alive()?;
+        let (staging, _) = self.stage_readback(b);
+        let slot: Arc<Mutex<Option<std::result::Result<(), wgpu::BufferAsyncError>>>> =
+            Arc::new(Mutex::new(None));
+        let slot2 = slot.clone();
+        staging.map_async(wgpu::MapMode::Read, .., move |r| {
+            if let Ok(mut s) = slot2.lock() {
+                *s = Some(r);
+            }
+        });
+        self.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| Error::Readback(e.to_string()))?;
+        self.check_alive()?;
+        match slot.lock().ok().and_then(|mut s| s.take()) {
+            Some(Ok(())) => {}
+            Some(Err(e)) => return Err(Error::Readback(e.to_string())),
+            None => return Err(Error::Readback("the map callback never ran".into())),
+        }
+        self.finish_read(&staging, b, shape)
+    }
+
+    /// Reads a buffer back without blocking the thread: the future resolves when the copy is
+    /// mapped (polling the device as it is polled, so it also works without an event loop).
+    pub async fn read_async(&self, b: &GpuBuffer, shape: &Shape) -> Result<HostTensor> {
+        self.check_alive()?;
+        let (staging, _) = self.stage_readback(b);
+        let (tx, rx) = futures_channel();
+        staging.map_async(wgpu::MapMode::Read, .., move |r| tx.send(r));
+        let res = PollUntil {
+            device: &self.device,
+            rx,
+        }
+        .await;
+        res.map_err(|e| Error::Readback(e.to_string()))?;
+        self.finish_read(&staging, b, shape)
+    }
+
+    fn finish_read(
+        &self,
+        staging: &wgpu::Buffer,
+        b: &GpuBuffer,
+        shape: &Shape,
+    ) -> Result<HostTensor> {
+        let words: Vec<u32> = {
+            let view = staging
+                .get_mapped_range(..)
+                .map_err(|e| Error::Readback(e.to_string()))?;
+            bytemuck::cast_slice::<u8, u32>(&view)[..b.numel].to_vec()
+        };
+        staging.unmap();
+        Ok(HostTensor::from_storage_words(
+            b.dtype,
+            shape.clone(),
+            &words,
+        ))
+    }
+
+    /// The compiled pipeline for a kernel's structure and schedule, compiling it on a miss.
+    pub fn pipeline(&self, k: &Kernel, s: &Schedule) -> Result<Arc<CompiledKernel>> {
+        let key = (k.key(), *s);
+        if let Some(p) = self
+            .pipelines
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&key).cloned())
+        {
+            self.count(|c| c.pipeline_hits += 1);
+            return Ok(p);
+        }
+        let source = kiln_codegen::generate(k, s)?;
+        log::debug!("kiln: compiling kernel {}\n{}", k.name, source.wgsl);
+        let mut entries = vec![wgpu::BindGroupLayoutEntry {
+            binding: 0,
+            visibility: wgpu::ShaderStages::COMPUTE,
+            ty: wgpu::BindingType::Buffer {
+                ty: wgpu::BufferBindingType::Uniform,
+                has_dynamic_offset: false,
+                min_binding_size: None,
+            },
+            count: None,
+        }];
+        let n_in = k.inputs.len();
+        for i in 0..n_in + k.outputs.len() {
+            entries.push(wgpu::BindGroupLayoutEntry {
+                binding: 1 + i as u32,
+                visibility: wgpu::ShaderStages::COMPUTE,
+                ty: wgpu::BindingType::Buffer {
+                    ty: wgpu::BufferBindingType::Storage {
+                        read_only: i < n_in,
+                    },
+                    has_dynamic_offset: false,
+                    min_binding_size: None,
+                },
+                count: None,
+            });
+        }
+        let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let layout = self
+            .device
+            .create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+                label: Some("kiln"),
+                entries: &entries,
+            });
+        let pl = self
+            .device
+            .create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+                label: Some("kiln"),
+                bind_group_layouts: &[Some(&layout)],
+                immediate_size: 0,
+            });
+        let module = self
+            .device
+            .create_shader_module(wgpu::ShaderModuleDescriptor {
+                label: Some(&k.name),
+                source: wgpu::ShaderSource::Wgsl(source.wgsl.as_str().into()),
+            });
+        let pipeline = self
+            .device
+            .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(&k.name),
+                layout: Some(&pl),
+                module: &module,
+                entry_point: Some("main"),
+                compilation_options: Default::default(),
+                cache: None,
+            });
+        if let Some(e) = pollster::block_on(scope.pop()) {
+            return Err(Error::Gpu(format!(
+                "kernel {} failed to compile: {e}\n{}",
+                k.name, source.wgsl
+            )));
+        }
+        self.count(|c| c.pipelines_compiled += 1);
+        let ck = Arc::new(CompiledKernel {
+            source,
+            pipeline,
+            layout,
+        });
+        if let Ok(mut m) = self.pipelines.lock() {
+            m.insert(key, ck.clone());
+        }
+        Ok(ck)
+    }
+}
+
+/// A one-shot channel for the map callback (no extra dependency).
+struct Tx(Arc<Mutex<ChanState>>);
+struct Rx(Arc<Mutex<ChanState>>);
+#[derive(Default)]
+struct ChanState {
+    value: Option<std::result::Result<(), wgpu::BufferAsyncError>>,
+    waker: Option<std::task::Waker>,
+}
+
+fn futures_channel() -> (Tx, Rx) {
+    let s = Arc::new(Mutex::new(ChanState::default()));
+    (Tx(s.clone()), Rx(s))
+}
+
+impl Tx {
+    fn send(self, v: std::result::Result<(), wgpu::BufferAsyncError>) {
+        if let Ok(mut s) = self.0.lock() {
+            s.value = Some(v);
+            if let Some(w) = s.waker.take() {
+                w.wake();
+            }
+        }
+    }
+}
+
+struct PollUntil<'a> {
+    device: &'a wgpu::Device,
+    rx: Rx,
+}
+
+impl std::future::Future for PollUntil<'_> {
+    type Output = std::result::Result<(), wgpu::BufferAsyncError>;
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        // Non-blocking progress on native; a no-op in the browser, where the event loop does it.
+        let _ = self.device.poll(wgpu::PollType::Poll);
+        let Ok(mut s) = self.rx.0.lock() else {
+            return std::task::Poll::Ready(Err(wgpu::BufferAsyncError));
+        };
+        match s.value.take() {
+            Some(v) => std::task::Poll::Ready(v),
+            None => {
+                s.waker = Some(cx.waker().clone());
+                // Native backends need polling to make progress: ask to be polled again.
+                cx.waker().wake_by_ref();
+                std::task::Poll::Pending
+            }
+        }
+    }
+}

@@ -1,0 +1,7 @@
+//! The runtime on wgpu: device context, buffers, execution.
+
+pub mod context;
+pub mod exec;
+
+pub use context::{CompiledKernel, Counters, GpuBuffer, GpuContext};
+pub use exec::Timing;

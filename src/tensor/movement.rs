@@ -1,0 +1,194 @@
+//! Movement ops (views): reshape, permute, expand, slice, pad, flip, plus concat and gather.
+//! Views cost nothing at run time: the compiler folds them into the reader's indexing.
+
+use super::Tensor;
+use crate::{Error, Result};
+use kiln_ir::ops::{SliceDim, ViewOp};
+use kiln_ir::{IrError, Op, Shape};
+use smallvec::SmallVec;
+
+impl Tensor {
+    fn view(&self, v: ViewOp) -> Result<Tensor> {
+        Tensor::op(Op::View(v), &[self])
+    }
+
+    /// The same elements with another shape (element counts must agree).
+    pub fn reshape(&self, shape: &[usize]) -> Result<Tensor> {
+        if shape == self.dims() {
+            return Ok(self.clone());
+        }
+        self.view(ViewOp::Reshape(Shape::new(shape)))
+    }
+
+    /// Flattens to one dimension.
+    pub fn flatten(&self) -> Result<Tensor> {
+        self.reshape(&[self.numel()])
+    }
+
+    /// Reorders axes: output axis `i` is input axis `perm[i]` (negative axes count from the end).
+    pub fn permute(&self, perm: &[isize]) -> Result<Tensor> {
+        if perm.len() != self.rank() {
+            return Err(Error::Ir(IrError::BadShape {
+                op: "permute",
+                from: self.shape().clone(),
+                to: Shape::new(&perm.iter().map(|&p| p.unsigned_abs()).collect::<Vec<_>>()),
+                why: "the permutation must name every axis once".into(),
+            }));
+        }
+        let p = self.shape().axes("permute", perm)?;
+        if p.len() != perm.len() {
+            return Err(Error::Ir(IrError::BadAxis {
+                op: "permute",
+                axis: perm[0],
+                shape: self.shape().clone(),
+            }));
+        }
+        let resolved: SmallVec<[usize; 6]> = perm
+            .iter()
+            .map(|&a| self.shape().axis("permute", a))
+            .collect::<kiln_ir::Result<_>>()?;
+        self.view(ViewOp::Permute(resolved))
+    }
+
+    /// Swaps two axes.
+    pub fn transpose(&self, a: isize, b: isize) -> Result<Tensor> {
+        let (a, b) = (
+            self.shape().axis("transpose", a)?,
+            self.shape().axis("transpose", b)?,
+        );
+        let mut p: Vec<isize> = (0..self.rank() as isize).collect();
+        p.swap(a, b);
+        self.permute(&p)
+    }
+
+    /// numpy `broadcast_to`.
+    pub fn broadcast_to(&self, shape: &[usize]) -> Result<Tensor> {
+        if shape == self.dims() {
+            return Ok(self.clone());
+        }
+        self.view(ViewOp::Expand(Shape::new(shape)))
+    }
+
+    /// Alias of [`Tensor::broadcast_to`].
+    pub fn expand(&self, shape: &[usize]) -> Result<Tensor> {
+        self.broadcast_to(shape)
+    }
+
+    /// Inserts a size-1 axis at `axis` (in `0..=rank`, negative counts from the end).
+    pub fn unsqueeze(&self, axis: isize) -> Result<Tensor> {
+        let r = self.rank() as isize + 1;
+        let a = if axis < 0 { axis + r } else { axis };
+        if a < 0 || a >= r {
+            return Err(Error::Ir(IrError::BadAxis {
+                op: "unsqueeze",
+                axis,
+                shape: self.shape().clone(),
+            }));
+        }
+        let mut d = self.dims().to_vec();
+        d.insert(a as usize, 1);
+        self.reshape(&d)
+    }
+
+    /// Removes a size-1 axis.
+    pub fn squeeze(&self, axis: isize) -> Result<Tensor> {
+        let a = self.shape().axis("squeeze", axis)?;
+        if self.dims()[a] != 1 {
+            return Err(Error::Ir(IrError::BadAxis {
+                op: "squeeze",
+                axis,
+                shape: self.shape().clone(),
+            }));
+        }
+        let mut d = self.dims().to_vec();
+        d.remove(a);
+        self.reshape(&d)
+    }
+
+    /// Python-style slice of one axis: `start..end` by `step` (negative bounds count from the
+    /// end and are clamped; `step >= 1`).
+    pub fn slice(&self, axis: isize, start: isize, end: isize, step: usize) -> Result<Tensor> {
+        let a = self.shape().axis("slice", axis)?;
+        let n = self.dims()[a] as isize;
+        let clampi = |i: isize| -> usize {
+            let i = if i < 0 { i + n } else { i };
+            i.clamp(0, n) as usize
+        };
+        let (s, e) = (clampi(start), clampi(end));
+        let mut dims: SmallVec<[SliceDim; 6]> = self
+            .dims()
+            .iter()
+            .map(|&d| SliceDim {
+                start: 0,
+                end: d,
+                step: 1,
+            })
+            .collect();
+        dims[a] = SliceDim {
+            start: s,
+            end: e.max(s),
+            step,
+        };
+        self.view(ViewOp::Slice(dims))
+    }
+
+    /// `len` elements of `axis` from `start`.
+    pub fn narrow(&self, axis: isize, start: usize, len: usize) -> Result<Tensor> {
+        self.slice(axis, start as isize, (start + len) as isize, 1)
+    }
+
+    /// Pads every dimension with `(before, after)` elements of `value`.
+    pub fn pad(&self, widths: &[(usize, usize)], value: f64) -> Result<Tensor> {
+        let value = super::creation::scalar_for(self.dtype(), value);
+        self.view(ViewOp::Pad {
+            before: widths.iter().map(|w| w.0).collect(),
+            after: widths.iter().map(|w| w.1).collect(),
+            value,
+        })
+    }
+
+    /// Reverses the listed axes.
+    pub fn flip(&self, axes: &[isize]) -> Result<Tensor> {
+        let a = self.shape().axes("flip", axes)?;
+        self.view(ViewOp::Flip(a))
+    }
+
+    /// Concatenates tensors along `axis`.
+    pub fn concat(tensors: &[&Tensor], axis: isize) -> Result<Tensor> {
+        let first = tensors.first().ok_or(Error::Ir(IrError::Arity {
+            op: "concat",
+            expected: 1,
+            got: 0,
+        }))?;
+        let a = first.shape().axis("concat", axis)?;
+        if tensors.len() == 1 {
+            return Ok((*first).clone());
+        }
+        Tensor::op(Op::Concat { axis: a }, tensors)
+    }
+
+    /// `torch.gather`: `out[c] = self[c with c[axis] = index[c]]`.
+    pub fn gather(&self, axis: isize, index: &Tensor) -> Result<Tensor> {
+        let a = self.shape().axis("gather", axis)?;
+        Tensor::op(Op::Gather { axis: a }, &[self, index])
+    }
+
+    /// Picks entries `index` (a 1-D `I32` tensor) along `axis`.
+    pub fn index_select(&self, axis: isize, index: &Tensor) -> Result<Tensor> {
+        let a = self.shape().axis("index_select", axis)?;
+        if index.rank() != 1 {
+            return Err(Error::Ir(IrError::BadShape {
+                op: "index_select",
+                from: index.shape().clone(),
+                to: Shape::new(&[index.numel()]),
+                why: "the index must be 1-D".into(),
+            }));
+        }
+        let mut ishape = vec![1usize; self.rank()];
+        ishape[a] = index.numel();
+        let mut out = self.dims().to_vec();
+        out[a] = index.numel();
+        let idx = index.reshape(&ishape)?.broadcast_to(&out)?;
+        self.gather(axis, &idx)
+    }
+}

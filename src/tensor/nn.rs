@@ -1,0 +1,104 @@
+//! Composite ops built from primitives: matmul with broadcasting, softmax, log-softmax,
+//! layer norm and RMS norm.
+
+use super::Tensor;
+use crate::{Error, Result};
+use kiln_ir::{IrError, Op, Shape};
+
+impl Tensor {
+    /// Matrix product with numpy semantics: 1-D operands are promoted and the added dim
+    /// removed, batch dims broadcast.
+    pub fn matmul(&self, other: &Tensor) -> Result<Tensor> {
+        let err = || {
+            Error::Ir(IrError::MatmulShape {
+                lhs: self.shape().clone(),
+                rhs: other.shape().clone(),
+            })
+        };
+        if self.rank() == 0 || other.rank() == 0 {
+            return Err(err());
+        }
+        let a = if self.rank() == 1 {
+            self.unsqueeze(0)?
+        } else {
+            self.clone()
+        };
+        let b = if other.rank() == 1 {
+            other.unsqueeze(1)?
+        } else {
+            other.clone()
+        };
+        let (ra, rb) = (a.rank(), b.rank());
+        let (m, k) = (a.dims()[ra - 2], a.dims()[ra - 1]);
+        let (k2, n) = (b.dims()[rb - 2], b.dims()[rb - 1]);
+        if k != k2 {
+            return Err(err());
+        }
+        let batch = Shape::broadcast(
+            "matmul",
+            &Shape::new(&a.dims()[..ra - 2]),
+            &Shape::new(&b.dims()[..rb - 2]),
+        )
+        .map_err(|_| err())?;
+        let mut sa = batch.dims().to_vec();
+        sa.extend([m, k]);
+        let mut sb = batch.dims().to_vec();
+        sb.extend([k, n]);
+        let a = a.reshape(&[&vec![1; sa.len() - ra][..], a.dims()].concat())?;
+        let b = b.reshape(&[&vec![1; sb.len() - rb][..], b.dims()].concat())?;
+        let out = Tensor::op(Op::Matmul, &[&a.broadcast_to(&sa)?, &b.broadcast_to(&sb)?])?;
+        let mut out = out;
+        if self.rank() == 1 {
+            out = out.squeeze(-2)?;
+        }
+        if other.rank() == 1 {
+            out = out.squeeze(-1)?;
+        }
+        Ok(out)
+    }
+
+    /// Softmax along `axis`: `exp(x - max) / sum(exp(x - max))`.
+    pub fn softmax(&self, axis: isize) -> Result<Tensor> {
+        let m = self.max(&[axis], true)?;
+        let e = self.sub(&m)?.exp()?;
+        e.div(&e.sum(&[axis], true)?)
+    }
+
+    /// Log-softmax along `axis`: `x - max - log(sum(exp(x - max)))`.
+    pub fn log_softmax(&self, axis: isize) -> Result<Tensor> {
+        let m = self.max(&[axis], true)?;
+        let z = self.sub(&m)?;
+        z.sub(&z.exp()?.sum(&[axis], true)?.log()?)
+    }
+
+    /// Layer norm over the last dim: `(x - mean) / sqrt(var + eps) * weight + bias`
+    /// (biased variance).
+    pub fn layer_norm(
+        &self,
+        weight: Option<&Tensor>,
+        bias: Option<&Tensor>,
+        eps: f64,
+    ) -> Result<Tensor> {
+        let mean = self.mean(&[-1], true)?;
+        let xc = self.sub(&mean)?;
+        let var = xc.mul(&xc)?.mean(&[-1], true)?;
+        let mut y = xc.mul(&var.add_scalar(eps)?.rsqrt()?)?;
+        if let Some(w) = weight {
+            y = y.mul(w)?;
+        }
+        if let Some(b) = bias {
+            y = y.add(b)?;
+        }
+        Ok(y)
+    }
+
+    /// RMS norm over the last dim: `x / sqrt(mean(x^2) + eps) * weight`.
+    pub fn rms_norm(&self, weight: Option<&Tensor>, eps: f64) -> Result<Tensor> {
+        let ms = self.mul(self)?.mean(&[-1], true)?;
+        let mut y = self.mul(&ms.add_scalar(eps)?.rsqrt()?)?;
+        if let Some(w) = weight {
+            y = y.mul(w)?;
+        }
+        Ok(y)
+    }
+}
