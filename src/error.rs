@@ -1,13 +1,13 @@
 //! kiln's error type: every fallible call returns [`Result`].
 
-use kiln_ir::{DType, IrError};
+use kiln_ir::{IrError, TensorType};
 
 /// Everything that can go wrong in kiln, typed.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum Error {
     /// A shape, dtype or axis error in the graph being built (messages name the shapes).
     #[error(transparent)]
-    Ir(#[from] IrError),
+    Ir(Box<IrError>),
     /// Code generation failed.
     #[error(transparent)]
     Codegen(#[from] kiln_codegen::CodegenError),
@@ -52,18 +52,14 @@ pub enum Error {
     #[error("placeholder {0} has no value; run it through a compiled Program")]
     UnboundPlaceholder(String),
     /// A program was run with the wrong inputs.
-    #[error("program input {index}: expected {expected_dtype}{expected_shape}, got {got_dtype}{got_shape}")]
+    #[error("program input {index}: expected {} {}, got {} {}", expected.dtype, expected.shape, got.dtype, got.shape)]
     InputMismatch {
         /// Input position.
         index: usize,
-        /// Declared dtype.
-        expected_dtype: DType,
-        /// Declared shape.
-        expected_shape: kiln_ir::Shape,
-        /// Given dtype.
-        got_dtype: DType,
-        /// Given shape.
-        got_shape: kiln_ir::Shape,
+        /// Declared type.
+        expected: Box<TensorType>,
+        /// Given type.
+        got: Box<TensorType>,
     },
     /// A program was run with the wrong number of inputs.
     #[error("program expects {expected} inputs, got {got}")]
@@ -77,3 +73,19 @@ pub enum Error {
 
 /// `Result` with kiln's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<IrError> for Error {
+    fn from(e: IrError) -> Self {
+        Error::Ir(Box::new(e))
+    }
+}
+
+impl Error {
+    /// The graph-building error inside, if this is one.
+    pub fn ir(&self) -> Option<&IrError> {
+        match self {
+            Error::Ir(e) => Some(e),
+            _ => None,
+        }
+    }
+}

@@ -143,10 +143,8 @@ impl Program {
             if t.dtype() != ty.dtype || *t.shape() != ty.shape {
                 return Err(Error::InputMismatch {
                     index: i,
-                    expected_dtype: ty.dtype,
-                    expected_shape: ty.shape.clone(),
-                    got_dtype: t.dtype(),
-                    got_shape: t.shape().clone(),
+                    expected: Box::new(ty.clone()),
+                    got: Box::new(t.node.ty.clone()),
                 });
             }
             if *t.device() != self.device {

@@ -19,6 +19,13 @@ pub(crate) struct Captured {
 
 /// Captures the DAG behind `outputs`, stopping at realized tensors and placeholders.
 pub(crate) fn capture(outputs: &[&Tensor]) -> Result<Captured> {
+    capture_with(outputs, false)
+}
+
+/// Captures the DAG behind `outputs`. With `from_sources`, realized intermediate results are
+/// recomputed from the original inputs (what the reference interpreter needs, so that it never
+/// checks a GPU result against itself).
+fn capture_with(outputs: &[&Tensor], from_sources: bool) -> Result<Captured> {
     let mut graph = Graph::new();
     let mut leaves = Vec::new();
     let mut ids: HashMap<u64, NodeId> = HashMap::new();
@@ -32,7 +39,12 @@ pub(crate) fn capture(outputs: &[&Tensor]) -> Result<Captured> {
         if ids.contains_key(&t.node.id) {
             continue;
         }
-        let is_leaf = t.node.placeholder || t.value().is_some();
+        let is_input = matches!(t.node.op, kiln_ir::Op::Input { .. });
+        let is_leaf = if from_sources {
+            is_input
+        } else {
+            t.node.placeholder || t.value().is_some()
+        };
         if is_leaf {
             let id = graph.input(t.dtype(), t.shape().clone())?;
             leaves.push(t.clone());
@@ -152,7 +164,7 @@ pub(crate) fn run_graph(
 
 /// Evaluates a tensor with the reference interpreter, whatever its device.
 pub(crate) fn reference(t: &Tensor) -> Result<HostTensor> {
-    let cap = capture(&[t])?;
+    let cap = capture_with(&[t], true)?;
     let inputs: Vec<HostTensor> = cap
         .leaves
         .iter()

@@ -3,6 +3,7 @@
 //! The text depends only on the kernel's structure ([`kiln_ir::Kernel::key`]) and the
 //! schedule; sizes, strides and offsets are read from a uniform whose layout
 //! ([`ParamLayout`]) comes back with the text.
+#![warn(missing_docs)]
 
 pub mod elementwise;
 pub mod emit;

@@ -22,6 +22,16 @@ pub const HELPERS: &[Helper] = &[
         text: "fn kiln_isnan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }",
     },
     Helper {
+        name: "kiln_truthy",
+        deps: &["kiln_isnan"],
+        text: "fn kiln_truthy(x: f32) -> bool { return x != 0.0 || kiln_isnan(x); }",
+    },
+    Helper {
+        name: "kiln_fne",
+        deps: &["kiln_isnan"],
+        text: "fn kiln_fne(a: f32, b: f32) -> bool { return a != b || kiln_isnan(a) || kiln_isnan(b); }",
+    },
+    Helper {
         name: "kiln_round_f16",
         deps: &[],
         text: "fn kiln_round_f16(x: f32) -> f32 { return unpack2x16float(pack2x16float(vec2<f32>(x, 0.0))).x; }",
@@ -182,6 +192,7 @@ pub fn binary(op: BinaryOp, d: DType) -> (&'static str, &'static [&'static str])
         Max => ("max({0}, {1})", &[]),
         Min => ("min({0}, {1})", &[]),
         Eq => ("({0} == {1})", &[]),
+        Ne if d.is_float() => ("kiln_fne({0}, {1})", &["kiln_fne"]),
         Ne => ("({0} != {1})", &[]),
         Lt | Le | Gt | Ge if d == DType::Bool => match op {
             Lt => ("(!{0} && {1})", &[]),
@@ -201,10 +212,10 @@ pub fn binary(op: BinaryOp, d: DType) -> (&'static str, &'static [&'static str])
                 (Or, "({0} != 0)") => "(({0} != 0) || ({1} != 0))",
                 (And, "({0} != 0u)") => "(({0} != 0u) && ({1} != 0u))",
                 (Or, "({0} != 0u)") => "(({0} != 0u) || ({1} != 0u))",
-                (And, _) => "(({0} != 0.0) && ({1} != 0.0))",
-                _ => "(({0} != 0.0) || ({1} != 0.0))",
+                (And, _) => "(kiln_truthy({0}) && kiln_truthy({1}))",
+                _ => "(kiln_truthy({0}) || kiln_truthy({1}))",
             };
-            (t, &[])
+            (t, if d.is_float() { &["kiln_truthy"] } else { &[] })
         }
     }
 }
@@ -226,7 +237,7 @@ pub fn cast(from: DType, to: DType) -> (&'static str, &'static [&'static str]) {
         ('f', 'f') | ('i', 'i') | ('u', 'u') | ('b', 'b') => ("{0}", &[]),
         ('f', 'i') => ("kiln_f2i({0})", &["kiln_f2i"]),
         ('f', 'u') => ("kiln_f2u({0})", &["kiln_f2u"]),
-        ('f', 'b') => ("({0} != 0.0)", &[]),
+        ('f', 'b') => ("kiln_truthy({0})", &["kiln_truthy"]),
         ('i', 'f') | ('u', 'f') => ("f32({0})", &[]),
         ('i', 'u') => ("bitcast<u32>({0})", &[]),
         ('u', 'i') => ("bitcast<i32>({0})", &[]),

@@ -3,6 +3,11 @@
 //! dtypes ([`DType`]), shapes ([`Shape`]), views as index expressions ([`View`]), the op set
 //! ([`ops`]), the hash-consed graph ([`Graph`]) and the reference interpreter ([`interp`]),
 //! the oracle for every test. Nothing here knows about GPUs.
+#![warn(missing_docs)]
+
+// Errors carry the offending shapes so that messages can name them; they are built only on
+// the cold error path, so their size is not worth boxing.
+#![allow(clippy::result_large_err)]
 
 pub mod dtype;
 pub mod error;

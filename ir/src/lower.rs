@@ -58,6 +58,7 @@ pub struct Program {
 
 /// How a node's value can be read.
 #[derive(Clone, Debug)]
+#[allow(clippy::large_enum_variant)]
 enum Access {
     /// Through a view of a buffer.
     Buf { buf: BufRef, view: View },
@@ -182,6 +183,7 @@ impl<'g> Lowering<'g> {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn emit(
         &mut self,
         b: KernelBuilder,

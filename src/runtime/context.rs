@@ -214,7 +214,9 @@ impl GpuContext {
 
     /// The largest buffer one binding may cover.
     pub fn max_binding_bytes(&self) -> u64 {
-        (self.limits.max_storage_buffer_binding_size as u64).min(self.limits.max_buffer_size)
+        self.limits
+            .max_storage_buffer_binding_size
+            .min(self.limits.max_buffer_size)
     }
 
     /// Checks `bytes` fits one storage binding.
@@ -313,15 +315,22 @@ impl GpuContext {
                 *s = Some(r);
             }
         });
-        self.device
-            .poll(wgpu::PollType::wait_indefinitely())
-            .map_err(|e| Error::Readback(e.to_string()))?;
-        self.check_alive()?;
-        match slot.lock().ok().and_then(|mut s| s.take()) {
-            Some(Ok(())) => {}
-            Some(Err(e)) => return Err(Error::Readback(e.to_string())),
-            None => return Err(Error::Readback("the map callback never ran".into())),
-        }
+        // Another thread's poll may be the one that runs our callback: wait until it has run.
+        let start = std::time::Instant::now();
+        let result = loop {
+            self.device
+                .poll(wgpu::PollType::wait_indefinitely())
+                .map_err(|e| Error::Readback(e.to_string()))?;
+            if let Some(r) = slot.lock().ok().and_then(|mut s| s.take()) {
+                break r;
+            }
+            self.check_alive()?;
+            if start.elapsed() > std::time::Duration::from_secs(300) {
+                return Err(Error::Readback("the map callback never ran".into()));
+            }
+            std::thread::yield_now();
+        };
+        result.map_err(|e| Error::Readback(e.to_string()))?;
         self.finish_read(&staging, b, shape)
     }
 

@@ -48,10 +48,18 @@ impl Timing {
     /// The GPU time of the timed pass in milliseconds (blocks until it is known).
     pub fn read_ms(&self, ctx: &GpuContext) -> Result<f64> {
         let slice = self.readback.slice(..);
-        slice.map_async(wgpu::MapMode::Read, |_| {});
-        ctx.device
-            .poll(wgpu::PollType::wait_indefinitely())
-            .map_err(|e| Error::Readback(e.to_string()))?;
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let done2 = done.clone();
+        slice.map_async(wgpu::MapMode::Read, move |_| {
+            done2.store(true, std::sync::atomic::Ordering::Release)
+        });
+        while !done.load(std::sync::atomic::Ordering::Acquire) {
+            ctx.device
+                .poll(wgpu::PollType::wait_indefinitely())
+                .map_err(|e| Error::Readback(e.to_string()))?;
+            ctx.check_alive()?;
+            std::thread::yield_now();
+        }
         let ts: Vec<u64> = {
             let v = slice
                 .get_mapped_range()
@@ -82,7 +90,7 @@ pub fn run(
         match r {
             BufRef::Input(s) => inputs
                 .get(*s as usize)
-                .ok_or(Error::Ir(kiln_ir::IrError::UnboundInput(*s))),
+                .ok_or(Error::from(kiln_ir::IrError::UnboundInput(*s))),
             BufRef::Temp(t) => Ok(&temps[*t]),
         }
     };

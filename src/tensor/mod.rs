@@ -84,14 +84,13 @@ impl Tensor {
     /// Records an op over `srcs` (same device), checking types now so that errors point at the
     /// call that caused them.
     pub(crate) fn op(op: Op, srcs: &[&Tensor]) -> Result<Tensor> {
-        let device =
-            srcs.first()
-                .map(|t| t.device().clone())
-                .ok_or(Error::Ir(kiln_ir::IrError::Arity {
-                    op: "op",
-                    expected: 1,
-                    got: 0,
-                }))?;
+        let device = srcs.first().map(|t| t.device().clone()).ok_or(Error::from(
+            kiln_ir::IrError::Arity {
+                op: "op",
+                expected: 1,
+                got: 0,
+            },
+        ))?;
         for s in srcs {
             if *s.device() != device {
                 return Err(Error::DeviceMismatch(
@@ -227,7 +226,7 @@ impl Tensor {
     pub fn item<T: Element>(&self) -> Result<T> {
         let v = self.to_vec::<T>()?;
         if v.len() != 1 {
-            return Err(Error::Ir(kiln_ir::IrError::BadShape {
+            return Err(Error::from(kiln_ir::IrError::BadShape {
                 op: "item",
                 from: self.shape().clone(),
                 to: Shape::scalar(),
@@ -245,7 +244,7 @@ impl Tensor {
 
 fn check_elem<T: Element>(d: DType) -> Result<()> {
     if T::DTYPE != d {
-        return Err(Error::Ir(kiln_ir::IrError::HostDType {
+        return Err(Error::from(kiln_ir::IrError::HostDType {
             expected: T::DTYPE,
             found: d,
         }));

@@ -28,7 +28,7 @@ impl Tensor {
     /// Reorders axes: output axis `i` is input axis `perm[i]` (negative axes count from the end).
     pub fn permute(&self, perm: &[isize]) -> Result<Tensor> {
         if perm.len() != self.rank() {
-            return Err(Error::Ir(IrError::BadShape {
+            return Err(Error::from(IrError::BadShape {
                 op: "permute",
                 from: self.shape().clone(),
                 to: Shape::new(&perm.iter().map(|&p| p.unsigned_abs()).collect::<Vec<_>>()),
@@ -37,7 +37,7 @@ impl Tensor {
         }
         let p = self.shape().axes("permute", perm)?;
         if p.len() != perm.len() {
-            return Err(Error::Ir(IrError::BadAxis {
+            return Err(Error::from(IrError::BadAxis {
                 op: "permute",
                 axis: perm[0],
                 shape: self.shape().clone(),
@@ -79,7 +79,7 @@ impl Tensor {
         let r = self.rank() as isize + 1;
         let a = if axis < 0 { axis + r } else { axis };
         if a < 0 || a >= r {
-            return Err(Error::Ir(IrError::BadAxis {
+            return Err(Error::from(IrError::BadAxis {
                 op: "unsqueeze",
                 axis,
                 shape: self.shape().clone(),
@@ -94,7 +94,7 @@ impl Tensor {
     pub fn squeeze(&self, axis: isize) -> Result<Tensor> {
         let a = self.shape().axis("squeeze", axis)?;
         if self.dims()[a] != 1 {
-            return Err(Error::Ir(IrError::BadAxis {
+            return Err(Error::from(IrError::BadAxis {
                 op: "squeeze",
                 axis,
                 shape: self.shape().clone(),
@@ -155,7 +155,7 @@ impl Tensor {
 
     /// Concatenates tensors along `axis`.
     pub fn concat(tensors: &[&Tensor], axis: isize) -> Result<Tensor> {
-        let first = tensors.first().ok_or(Error::Ir(IrError::Arity {
+        let first = tensors.first().ok_or(Error::from(IrError::Arity {
             op: "concat",
             expected: 1,
             got: 0,
@@ -177,7 +177,7 @@ impl Tensor {
     pub fn index_select(&self, axis: isize, index: &Tensor) -> Result<Tensor> {
         let a = self.shape().axis("index_select", axis)?;
         if index.rank() != 1 {
-            return Err(Error::Ir(IrError::BadShape {
+            return Err(Error::from(IrError::BadShape {
                 op: "index_select",
                 from: index.shape().clone(),
                 to: Shape::new(&[index.numel()]),

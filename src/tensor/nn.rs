@@ -10,7 +10,7 @@ impl Tensor {
     /// removed, batch dims broadcast.
     pub fn matmul(&self, other: &Tensor) -> Result<Tensor> {
         let err = || {
-            Error::Ir(IrError::MatmulShape {
+            Error::from(IrError::MatmulShape {
                 lhs: self.shape().clone(),
                 rhs: other.shape().clone(),
             })

@@ -70,9 +70,8 @@ impl ReduceOp {
                 },
             });
         }
-        if count == 0 && matches!(self, ReduceOp::Max | ReduceOp::Min)
-            || count == 0 && self.is_arg()
-        {
+        let no_identity = matches!(self, ReduceOp::Max | ReduceOp::Min) || self.is_arg();
+        if count == 0 && no_identity {
             return Err(IrError::BadShape {
                 op: self.name(),
                 from: Default::default(),

@@ -53,6 +53,11 @@ pub fn rand_value(seed: u64, dist: RandDist, index: u32) -> f32 {
     }
 }
 
+/// The per-stream key that [`rand_bits`] mixes into every index; code generators bake it in.
+pub fn rand_key(seed: u64, stream: u32) -> u32 {
+    mix32((seed as u32) ^ mix32((seed >> 32) as u32 ^ stream.wrapping_mul(0x9e37_79b9)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -75,9 +80,4 @@ mod tests {
             rand_value(8, RandDist::Uniform, 0)
         );
     }
-}
-
-/// The per-stream key that [`rand_bits`] mixes into every index; code generators bake it in.
-pub fn rand_key(seed: u64, stream: u32) -> u32 {
-    mix32((seed as u32) ^ mix32((seed >> 32) as u32 ^ stream.wrapping_mul(0x9e37_79b9)))
 }

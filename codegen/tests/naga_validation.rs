@@ -1,0 +1,186 @@
+//! Every kernel shape the lowering can produce, for every op and dtype it accepts, generates
+//! WGSL that naga parses and validates.
+
+use kiln_codegen::{generate, Schedule};
+use kiln_ir::lower::lower_unfused;
+use kiln_ir::ops::{
+    BinaryOp, RandDist, SliceDim, UnaryOp, ViewOp, ALL_BINARY, ALL_REDUCE, ALL_UNARY,
+};
+use kiln_ir::{DType, Graph, NodeId, Op, Scalar, Shape, TensorType, ALL_DTYPES};
+use smallvec::smallvec;
+
+fn validate_graph(g: &Graph, what: &str) -> usize {
+    let prog = lower_unfused(g).unwrap_or_else(|e| panic!("{what}: lowering: {e}"));
+    for call in &prog.calls {
+        for wg in [64, 256] {
+            let src = generate(&call.kernel, &Schedule { workgroup_size: wg })
+                .unwrap_or_else(|e| panic!("{what}: codegen: {e}"));
+            let module = naga::front::wgsl::parse_str(&src.wgsl).unwrap_or_else(|e| {
+                panic!(
+                    "{what}: parse: {}\n{}",
+                    e.emit_to_string(&src.wgsl),
+                    src.wgsl
+                )
+            });
+            naga::valid::Validator::new(
+                naga::valid::ValidationFlags::all(),
+                naga::valid::Capabilities::all(),
+            )
+            .validate(&module)
+            .unwrap_or_else(|e| panic!("{what}: validate: {e:?}\n{}", src.wgsl));
+            assert!(
+                !src.wgsl.contains("1031"),
+                "{what}: a size leaked into the shader text"
+            );
+        }
+    }
+    prog.calls.len()
+}
+
+fn graph_with(
+    dtype: DType,
+    shape: &[usize],
+    build: impl FnOnce(&mut Graph, NodeId) -> Option<NodeId>,
+) -> Option<Graph> {
+    let mut g = Graph::new();
+    let x = g.input(dtype, Shape::new(shape)).unwrap();
+    let y = build(&mut g, x)?;
+    g.mark_output(y);
+    Some(g)
+}
+
+#[test]
+fn unary_binary_cast_all_dtypes() {
+    let mut n = 0;
+    for dt in ALL_DTYPES {
+        for op in ALL_UNARY {
+            if let Some(g) = graph_with(dt, &[1031], |g, x| g.add(Op::Unary(op), &[x]).ok()) {
+                n += validate_graph(&g, &format!("{} {dt}", op.name()));
+            }
+        }
+        for op in ALL_BINARY {
+            if let Some(g) = graph_with(dt, &[3, 1031], |g, x| g.add(Op::Binary(op), &[x, x]).ok())
+            {
+                n += validate_graph(&g, &format!("{} {dt}", op.name()));
+            }
+        }
+        for to in ALL_DTYPES {
+            let g = graph_with(dt, &[1031], |g, x| g.add(Op::Cast(to), &[x]).ok()).unwrap();
+            n += validate_graph(&g, &format!("cast {dt}->{to}"));
+        }
+    }
+    assert!(n > 150, "{n} kernels validated");
+}
+
+#[test]
+fn reductions_views_and_the_rest() {
+    for dt in ALL_DTYPES {
+        for op in ALL_REDUCE {
+            for axes in [vec![1usize], vec![0, 2]] {
+                let g = graph_with(dt, &[3, 1031, 5], |g, x| {
+                    let p = g
+                        .add(Op::View(ViewOp::Permute(smallvec![2, 0, 1])), &[x])
+                        .ok()?;
+                    g.add(
+                        Op::Reduce {
+                            op,
+                            axes: axes.clone().into(),
+                            keepdim: false,
+                        },
+                        &[p],
+                    )
+                    .ok()
+                });
+                if let Some(g) = g {
+                    validate_graph(&g, &format!("{} {dt}", op.name()));
+                }
+            }
+        }
+    }
+    // Masked, strided, flipped and expanded loads, concat and gather.
+    let g = graph_with(DType::F32, &[7, 1031], |g, x| {
+        let p = g
+            .add(
+                Op::View(ViewOp::Pad {
+                    before: smallvec![1, 0],
+                    after: smallvec![0, 2],
+                    value: Scalar::F(1.5),
+                }),
+                &[x],
+            )
+            .ok()?;
+        let s = g
+            .add(
+                Op::View(ViewOp::Slice(smallvec![
+                    SliceDim {
+                        start: 0,
+                        end: 8,
+                        step: 1
+                    },
+                    SliceDim {
+                        start: 0,
+                        end: 1033,
+                        step: 1
+                    }
+                ])),
+                &[p],
+            )
+            .ok()?;
+        let f = g.add(Op::View(ViewOp::Flip(smallvec![1])), &[s]).ok()?;
+        let c = g.add(Op::Concat { axis: 0 }, &[f, p]).ok()?;
+        let e = g.add(Op::Unary(UnaryOp::Exp), &[c]).ok()?;
+        let t = g
+            .add(Op::View(ViewOp::Permute(smallvec![1, 0])), &[e])
+            .ok()?;
+        g.add(Op::Binary(BinaryOp::Add), &[t, t]).ok()
+    })
+    .unwrap();
+    assert!(validate_graph(&g, "views") >= 3);
+    let mut g = Graph::new();
+    let x = g.input(DType::F32, Shape::new(&[1031, 4])).unwrap();
+    let i = g.input(DType::I32, Shape::new(&[9, 4])).unwrap();
+    let y = g.add(Op::Gather { axis: 0 }, &[x, i]).unwrap();
+    let a = g
+        .add_leaf(
+            Op::Arange {
+                start: Scalar::I(3),
+                step: Scalar::I(2),
+            },
+            TensorType::new(DType::I32, Shape::new(&[9])),
+        )
+        .unwrap();
+    let r = g
+        .add_leaf(
+            Op::Rand {
+                seed: 5,
+                dist: RandDist::Normal,
+            },
+            TensorType::new(DType::BF16, Shape::new(&[9, 4])),
+        )
+        .unwrap();
+    g.mark_output(y);
+    g.mark_output(a);
+    g.mark_output(r);
+    validate_graph(&g, "gather, arange, rand");
+}
+
+#[test]
+fn matmuls() {
+    for dt in [DType::F32, DType::F16, DType::BF16] {
+        let mut g = Graph::new();
+        let a = g.input(dt, Shape::new(&[2, 3, 1031, 7])).unwrap();
+        let b = g.input(dt, Shape::new(&[2, 3, 9, 7])).unwrap();
+        let bt = g
+            .add(Op::View(ViewOp::Permute(smallvec![0, 1, 3, 2])), &[b])
+            .unwrap();
+        let y = g.add(Op::Matmul, &[a, bt]).unwrap();
+        g.mark_output(y);
+        validate_graph(&g, &format!("matmul {dt}"));
+    }
+    let mut g = Graph::new();
+    let a = g.input(DType::F32, Shape::new(&[5, 1031])).unwrap();
+    let b = g.input(DType::F32, Shape::new(&[1031, 1])).unwrap();
+    let y = g.add(Op::Matmul, &[a, b]).unwrap();
+    g.mark_output(y);
+    validate_graph(&g, "matmul rank 2");
+}

@@ -1,0 +1,141 @@
+//! Shared helpers of the integration tests: the device, random inputs that are never all zeros,
+//! and comparison against the reference interpreter with documented tolerances.
+#![allow(dead_code)]
+
+use kiln::{DType, Device, HostTensor, Tensor};
+use kiln_ir::HostData;
+
+/// The device under test: the default device. With `KILN_REQUIRE_ADAPTER=1` (as CI sets) a
+/// missing adapter fails here instead of silently testing the interpreter against itself.
+pub fn device() -> Device {
+    let d = Device::default_device().expect("opening the default device");
+    if std::env::var("KILN_REQUIRE_ADAPTER").as_deref() == Ok("1") {
+        assert!(
+            d.is_gpu(),
+            "KILN_REQUIRE_ADAPTER=1 but the device is {}",
+            d.describe()
+        );
+    }
+    d
+}
+
+/// Sizes every op is tested at.
+pub const SIZES: [usize; 5] = [1, 3, 7, 1000, 1031];
+
+/// A small deterministic generator (xorshift), independent of kiln's own.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1)
+    }
+    pub fn next_u64(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+    /// Uniform in [lo, hi), never exactly zero.
+    pub fn f32(&mut self, lo: f32, hi: f32) -> f32 {
+        loop {
+            let u = (self.next_u64() >> 40) as f32 / (1u64 << 24) as f32;
+            let v = lo + (hi - lo) * u;
+            if v != 0.0 {
+                return v;
+            }
+        }
+    }
+    pub fn i32(&mut self, lo: i32, hi: i32) -> i32 {
+        lo + (self.next_u64() % (hi - lo) as u64) as i32
+    }
+}
+
+/// A random tensor of `dtype` with values in `[lo, hi)` (ints: the integer range, bool: coin
+/// flips), never all zeros.
+pub fn random(dev: &Device, dtype: DType, shape: &[usize], lo: f32, hi: f32, seed: u64) -> Tensor {
+    let n: usize = shape.iter().product();
+    let mut r = Rng::new(seed);
+    let h = match dtype {
+        DType::F32 => HostTensor::from_slice(
+            &(0..n).map(|_| r.f32(lo, hi)).collect::<Vec<_>>(),
+            shape.into(),
+        ),
+        DType::F16 => HostTensor::from_slice(
+            &(0..n)
+                .map(|_| half::f16::from_f32(r.f32(lo, hi)))
+                .collect::<Vec<_>>(),
+            shape.into(),
+        ),
+        DType::BF16 => HostTensor::from_slice(
+            &(0..n)
+                .map(|_| half::bf16::from_f32(r.f32(lo, hi)))
+                .collect::<Vec<_>>(),
+            shape.into(),
+        ),
+        DType::I32 => HostTensor::from_slice(
+            &(0..n)
+                .map(|_| r.i32(lo as i32, hi as i32))
+                .collect::<Vec<_>>(),
+            shape.into(),
+        ),
+        DType::U32 => HostTensor::from_slice(
+            &(0..n)
+                .map(|_| r.i32(lo.max(0.0) as i32, hi as i32) as u32)
+                .collect::<Vec<_>>(),
+            shape.into(),
+        ),
+        DType::Bool => HostTensor::from_slice(
+            &(0..n).map(|_| r.next_u64() & 1 == 1).collect::<Vec<_>>(),
+            shape.into(),
+        ),
+    }
+    .expect("host tensor");
+    Tensor::from_host_on(dev, h).expect("tensor")
+}
+
+/// Extra relative tolerance for rounding to a narrow float type (one unit in its last place).
+pub fn dtype_ulp(d: DType) -> f32 {
+    match d {
+        DType::F16 => 1.0 / 1024.0,
+        DType::BF16 => 1.0 / 128.0,
+        _ => 0.0,
+    }
+}
+
+/// Asserts two host tensors agree: same dtype and shape; floats within
+/// `atol + rtol * |want|` (plus one ulp of f16/bf16), NaN where the reference has NaN, infinities
+/// equal; integers and bools exactly.
+pub fn assert_close(got: &HostTensor, want: &HostTensor, atol: f32, rtol: f32, what: &str) {
+    assert_eq!(got.dtype, want.dtype, "{what}: dtype");
+    assert_eq!(got.shape, want.shape, "{what}: shape");
+    match (&got.data, &want.data) {
+        (HostData::F(g), HostData::F(w)) => {
+            let rtol = rtol + dtype_ulp(got.dtype);
+            for (i, (&a, &b)) in g.iter().zip(w).enumerate() {
+                let ok = if b.is_nan() {
+                    a.is_nan()
+                } else if b.is_infinite() {
+                    a == b
+                } else {
+                    (a - b).abs() <= atol + rtol * b.abs()
+                };
+                assert!(
+                    ok,
+                    "{what}: element {i}: got {a}, reference {b} (atol {atol}, rtol {rtol})"
+                );
+            }
+        }
+        (g, w) => assert_eq!(g, w, "{what}"),
+    }
+}
+
+/// Realizes `t` on the device and checks it against the reference interpreter.
+pub fn check(t: &Tensor, atol: f32, rtol: f32, what: &str) {
+    let got = t.to_host().unwrap_or_else(|e| panic!("{what}: {e}"));
+    let want = t
+        .reference()
+        .unwrap_or_else(|e| panic!("{what}: reference: {e}"));
+    assert_close(&got, &want, atol, rtol, what);
+}

@@ -1,0 +1,106 @@
+//! Matmul and composite ops against the reference interpreter.
+
+mod common;
+use common::*;
+use kiln::{DType, Tensor};
+
+fn mm_tol(k: usize) -> (f32, f32) {
+    (1e-6 * k as f32, 1e-5)
+}
+
+#[test]
+fn matmul_shapes() {
+    let dev = device();
+    let cases: [(&[usize], &[usize]); 9] = [
+        (&[1, 1], &[1, 1]),
+        (&[3, 5], &[5, 7]),
+        (&[127, 129], &[129, 131]),
+        (&[1, 1031], &[1031, 1]),
+        (&[1031], &[1031, 3]),
+        (&[7, 3], &[3]),
+        (&[2, 3, 5, 4], &[4, 6]),
+        (&[3, 1, 5, 4], &[1, 2, 4, 6]),
+        (&[0, 4], &[4, 3]),
+    ];
+    for (i, (sa, sb)) in cases.iter().enumerate() {
+        let a = random(&dev, DType::F32, sa, -1.0, 1.0, 100 + i as u64);
+        let b = random(&dev, DType::F32, sb, -1.0, 1.0, 200 + i as u64);
+        let k = sa[sa.len() - 1];
+        let (at, rt) = mm_tol(k);
+        check(&a.matmul(&b).unwrap(), at, rt, &format!("{sa:?} @ {sb:?}"));
+    }
+}
+
+#[test]
+fn matmul_transposed_and_narrow_types() {
+    let dev = device();
+    let a = random(&dev, DType::F32, &[33, 17], -1.0, 1.0, 1);
+    let b = random(&dev, DType::F32, &[40, 33], -1.0, 1.0, 2);
+    check(
+        &a.transpose(0, 1)
+            .unwrap()
+            .matmul(&b.transpose(0, 1).unwrap())
+            .unwrap(),
+        4e-5,
+        1e-5,
+        "A^T B^T",
+    );
+    let p = a.pad(&[(0, 0), (1, 2)], 0.5).unwrap();
+    check(
+        &p.transpose(0, 1).unwrap().matmul(&a).unwrap(),
+        4e-5,
+        1e-5,
+        "padded operand",
+    );
+    for dt in [DType::F16, DType::BF16] {
+        let x = random(&dev, dt, &[9, 31], -1.0, 1.0, 3);
+        let y = random(&dev, dt, &[31, 5], -1.0, 1.0, 4);
+        check(&x.matmul(&y).unwrap(), 1e-4, 1e-4, &format!("matmul {dt}"));
+    }
+}
+
+#[test]
+fn composites() {
+    let dev = device();
+    for &n in &[1usize, 7, 1031] {
+        let x = random(&dev, DType::F32, &[5, n], -3.0, 3.0, n as u64);
+        check(&x.softmax(-1).unwrap(), 1e-6, 1e-5, &format!("softmax {n}"));
+        check(
+            &x.log_softmax(-1).unwrap(),
+            1e-5,
+            1e-5,
+            &format!("log_softmax {n}"),
+        );
+        let g = random(&dev, DType::F32, &[n], 0.5, 1.5, 1);
+        let b = random(&dev, DType::F32, &[n], -0.5, 0.5, 2);
+        check(
+            &x.layer_norm(Some(&g), Some(&b), 1e-5).unwrap(),
+            1e-4,
+            1e-4,
+            &format!("layer_norm {n}"),
+        );
+        check(
+            &x.rms_norm(Some(&g), 1e-6).unwrap(),
+            1e-5,
+            1e-4,
+            &format!("rms_norm {n}"),
+        );
+    }
+    let x = random(&dev, DType::F32, &[4, 5000], -3.0, 3.0, 9);
+    check(&x.softmax(1).unwrap(), 1e-6, 1e-4, "softmax 5000");
+    check(
+        &x.transpose(0, 1).unwrap().softmax(0).unwrap(),
+        1e-6,
+        1e-4,
+        "softmax over a non-innermost axis",
+    );
+    let sm = x
+        .softmax(-1)
+        .unwrap()
+        .sum(&[-1], false)
+        .unwrap()
+        .to_vec::<f32>()
+        .unwrap();
+    assert!(sm.iter().all(|s| (s - 1.0).abs() < 1e-4), "{sm:?}");
+    let _ = Tensor::zeros(&[1], DType::F32).unwrap();
+}

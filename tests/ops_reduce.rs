@@ -1,0 +1,128 @@
+//! Reductions against the reference interpreter: every reduction, dtypes, axes sets, keepdim,
+//! odd sizes, views as inputs, NaN and empty inputs.
+
+mod common;
+use common::*;
+use kiln::ir::ops::{ReduceOp, ALL_REDUCE};
+use kiln::{DType, Tensor};
+
+fn tol(op: ReduceOp, n: usize) -> (f32, f32) {
+    match op {
+        // |error| grows with the number of terms; inputs are in [-1, 1].
+        ReduceOp::Sum => (1e-6 * n as f32, 1e-5),
+        ReduceOp::Mean => (1e-6, 1e-5),
+        ReduceOp::Prod => (1e-30, 1e-5),
+        _ => (0.0, 0.0),
+    }
+}
+
+#[test]
+fn every_reduction_every_size() {
+    let dev = device();
+    for op in ALL_REDUCE {
+        for &n in &SIZES {
+            for dt in [DType::F32, DType::BF16, DType::I32] {
+                let x = random(&dev, dt, &[n], -1.0, 1.0, n as u64);
+                let x = if dt == DType::I32 {
+                    random(&dev, dt, &[n], -20.0, 20.0, 3)
+                } else {
+                    x
+                };
+                match x.reduce(op, &[0], false) {
+                    Ok(y) => {
+                        let (a, r) = tol(op, n);
+                        check(&y, a, r, &format!("{} {dt} [{n}]", op.name()))
+                    }
+                    Err(e) => assert!(op == ReduceOp::Mean && dt == DType::I32, "{e}"),
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn axes_sets_and_keepdim() {
+    let dev = device();
+    let x = random(&dev, DType::F32, &[3, 7, 5, 2], -1.0, 1.0, 11);
+    let sets: [&[isize]; 6] = [&[0], &[1], &[-1], &[0, 2], &[1, 2, 3], &[]];
+    for op in ALL_REDUCE {
+        for axes in sets {
+            if op.is_arg() && axes.len() != 1 {
+                continue;
+            }
+            for keep in [false, true] {
+                let y = x.reduce(op, axes, keep).unwrap();
+                let (a, r) = tol(op, 210);
+                check(&y, a, r, &format!("{} {axes:?} keepdim={keep}", op.name()));
+            }
+        }
+    }
+}
+
+#[test]
+fn reductions_of_views_and_large_rows() {
+    let dev = device();
+    let x = random(&dev, DType::F32, &[33, 1031], -1.0, 1.0, 12);
+    check(
+        &x.transpose(0, 1).unwrap().sum(&[-1], false).unwrap(),
+        1e-4,
+        1e-5,
+        "sum of transpose",
+    );
+    check(
+        &x.slice(1, 0, 1031, 4).unwrap().max(&[1], false).unwrap(),
+        0.0,
+        0.0,
+        "max of step slice",
+    );
+    check(
+        &x.flip(&[1]).unwrap().argmax(1, false).unwrap(),
+        0.0,
+        0.0,
+        "argmax of flip",
+    );
+    let big = random(&dev, DType::F32, &[100003], -1.0, 1.0, 13);
+    check(&big.sum(&[], false).unwrap(), 1e-2, 1e-5, "sum of 100003");
+    check(&big.argmin(0, false).unwrap(), 0.0, 0.0, "argmin of 100003");
+}
+
+#[test]
+fn nan_ties_and_empty() {
+    let dev = device();
+    let x = Tensor::from_slice_on(&dev, &[1.0f32, 5.0, f32::NAN, 5.0, f32::NAN, -1.0], &[2, 3])
+        .unwrap();
+    assert_eq!(
+        x.argmax(1, false).unwrap().to_vec::<i32>().unwrap(),
+        vec![2, 1]
+    );
+    assert_eq!(
+        x.argmin(1, false).unwrap().to_vec::<i32>().unwrap(),
+        vec![2, 1]
+    );
+    let m = x.max(&[1], false).unwrap().to_vec::<f32>().unwrap();
+    assert!(m[0].is_nan() && m[1].is_nan());
+    let ties = Tensor::from_slice_on(&dev, &[3i32, 7, 7, 1, 7], &[5]).unwrap();
+    assert_eq!(
+        ties.argmax(0, false).unwrap().to_vec::<i32>().unwrap(),
+        vec![1]
+    );
+    let e = Tensor::zeros(&[0, 4], DType::F32).unwrap();
+    let e = e.add_scalar(1.0).unwrap();
+    assert_eq!(
+        e.sum(&[0], false).unwrap().to_vec::<f32>().unwrap(),
+        vec![0.0; 4]
+    );
+    assert_eq!(
+        e.prod(&[0], false).unwrap().to_vec::<f32>().unwrap(),
+        vec![1.0; 4]
+    );
+    assert!(e.mean(&[0], false).unwrap().to_vec::<f32>().unwrap()[0].is_nan());
+    assert!(
+        e.max(&[0], false).is_err(),
+        "max over nothing has no identity"
+    );
+    assert_eq!(
+        e.sum(&[1], false).unwrap().to_vec::<f32>().unwrap(),
+        Vec::<f32>::new()
+    );
+}

@@ -1,0 +1,85 @@
+//! The explicit level: compile once, run many times on device-resident inputs.
+
+mod common;
+use common::*;
+use kiln::{DType, Program, Tensor};
+
+#[test]
+fn compile_once_run_many() {
+    let dev = device();
+    let x = Tensor::placeholder_on(&dev, DType::F32, &[7, 33]).unwrap();
+    let w = random(&dev, DType::F32, &[33, 5], -1.0, 1.0, 1);
+    let y = x.matmul(&w).unwrap().relu().unwrap().softmax(-1).unwrap();
+    let prog = Program::compile(&[&x], &[&y]).unwrap();
+    for seed in 0..3 {
+        let xi = random(&dev, DType::F32, &[7, 33], -1.0, 1.0, 10 + seed);
+        let out = prog.run(&[&xi]).unwrap();
+        // The same graph built eagerly on this input is the reference.
+        let want = xi
+            .matmul(&w)
+            .unwrap()
+            .relu()
+            .unwrap()
+            .softmax(-1)
+            .unwrap()
+            .reference()
+            .unwrap();
+        assert_close(&out[0].to_host().unwrap(), &want, 1e-6, 1e-5, "program run");
+        // Outputs stay on the device and feed further work.
+        check(
+            &out[0].sum(&[-1], false).unwrap(),
+            1e-6,
+            1e-5,
+            "chained after a run",
+        );
+    }
+    if dev.is_gpu() {
+        assert!(prog.kernel_count() > 0);
+        let xi = random(&dev, DType::F32, &[7, 33], -1.0, 1.0, 99);
+        let (out, _ms) = prog.run_timed(&[&xi]).unwrap();
+        assert_eq!(out[0].dims(), &[7, 5]);
+    }
+}
+
+#[test]
+fn shared_subexpressions_are_computed_once() {
+    let dev = device();
+    let x = random(&dev, DType::F32, &[1000], -1.0, 1.0, 1);
+    let a = x.exp().unwrap();
+    let b = x.exp().unwrap();
+    let y = (&a + &b).unwrap();
+    let wgsl = kiln::generated_wgsl(&[&y]).unwrap();
+    assert_eq!(
+        wgsl.len(),
+        2,
+        "exp once, add once: {:?}",
+        wgsl.iter().map(|k| &k.0).collect::<Vec<_>>()
+    );
+    check(&y, 1e-6, 1e-6, "cse");
+}
+
+#[test]
+fn async_readback() {
+    let dev = device();
+    let x = random(&dev, DType::F32, &[1031], -1.0, 1.0, 2);
+    let y = x.sin().unwrap();
+    let got = pollster::block_on(y.to_vec_async::<f32>()).unwrap();
+    assert_eq!(got, y.to_vec::<f32>().unwrap());
+}
+
+#[test]
+fn threads_share_a_device() {
+    let dev = device();
+    let handles: Vec<_> = (0..4)
+        .map(|t| {
+            let dev = dev.clone();
+            std::thread::spawn(move || {
+                let x = random(&dev, DType::F32, &[257, 9], -1.0, 1.0, t);
+                check(&x.softmax(-1).unwrap(), 1e-6, 1e-5, "thread");
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+}
