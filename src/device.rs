@@ -140,6 +140,18 @@ impl Device {
         }
     }
 
+    /// Blocks until all work submitted to the device has finished (a no-op on the
+    /// interpreter). Not for the browser, where waits are the event loop's.
+    pub fn synchronize(&self) -> Result<()> {
+        if let Backend::Gpu(g) = &self.inner.backend {
+            g.device
+                .poll(wgpu::PollType::wait_indefinitely())
+                .map_err(|e| Error::Gpu(e.to_string()))?;
+            g.check_alive()?;
+        }
+        Ok(())
+    }
+
     pub(crate) fn backend(&self) -> &Backend {
         &self.inner.backend
     }

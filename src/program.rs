@@ -2,7 +2,7 @@
 //! compile once, run many times on new inputs whose buffers stay on the device.
 
 use crate::device::{Backend, Device};
-use crate::realize::{capture, gpu_value, run_graph};
+use crate::realize::{capture, gpu_value, host_value, run_graph};
 use crate::runtime::exec;
 use crate::tensor::{Tensor, Value};
 use crate::{Error, Result};
@@ -155,6 +155,21 @@ impl Program {
             }
         }
         Tensor::realize_all(inputs)
+    }
+
+    /// Evaluates the program with the reference interpreter on these inputs (for checking a
+    /// run's results).
+    pub fn reference(&self, inputs: &[&Tensor]) -> Result<Vec<kiln_ir::HostTensor>> {
+        self.check_inputs(inputs)?;
+        let values: Vec<kiln_ir::HostTensor> = self
+            .slots
+            .iter()
+            .map(|s| match s {
+                Slot::Input(i) => host_value(inputs[*i]).map(|h| (*h).clone()),
+                Slot::Captured(t) => host_value(t).map(|h| (*h).clone()),
+            })
+            .collect::<Result<_>>()?;
+        Ok(kiln_ir::interp::evaluate(&self.graph, &values)?)
     }
 
     /// Runs with GPU timing: returns the outputs and the GPU milliseconds of the pass, where

@@ -220,6 +220,12 @@ fn pow_special_cases() {
     assert!(got[5].is_nan());
     assert_eq!(got[6], 1.0);
     check(&a.pow(&b).unwrap(), 1e-5, 1e-4, "pow");
+    let inf = f32::INFINITY;
+    let x = Tensor::from_slice_on(&dev, &[-0.0f32, -inf, -1.0, -1.0, -inf, 0.5, -2.0, 2.0], &[8]).unwrap();
+    let y = Tensor::from_slice_on(&dev, &[-3.0f32, 0.5, inf, -inf, 3.0, inf, -inf, -inf], &[8]).unwrap();
+    check(&x.pow(&y).unwrap(), 1e-5, 1e-4, "pow zeros and infinities");
+    let t = Tensor::from_slice_on(&dev, &[1e-9f32, -3e-5, 0.004, -0.02], &[4]).unwrap();
+    check(&t.tanh().unwrap(), 0.0, 1e-5, "tanh keeps relative accuracy near 0");
 }
 
 #[test]

@@ -205,7 +205,9 @@ impl<'k> Emitter<'k> {
                     format!("select({zero}, {v}, gok{n})")
                 }
                 Expr::Arange { start, step } => {
-                    let (a, b) = (types::literal(*start, d), types::literal(*step, d));
+                    // Floats compute in f32 from f32 start and step, then round (as the reference).
+                    let ld = if d.is_float() { DType::F32 } else { d };
+                    let (a, b) = (types::literal(*start, ld), types::literal(*step, ld));
                     match d {
                         DType::I32 => format!("({a} + bitcast<i32>({lin}) * {b})"),
                         DType::U32 => format!("({a} + {lin} * {b})"),

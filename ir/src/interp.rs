@@ -293,9 +293,6 @@ fn reduce(op: ReduceOp, x: &HostTensor, axes: &[usize], out: DType) -> HostData 
         }
         HostData::I(v) => {
             if op.is_arg() {
-                let f: Vec<f32> = v.iter().map(|&a| a as f32).collect();
-                // exact for ties only when values fit f32; compare integers directly instead
-                let _ = f;
                 return HostData::I(arg_reduce_ord(op, v, &oi, n_out));
             }
             let init = match op {

@@ -86,6 +86,19 @@ impl KernelBuilder {
         self.exprs.len() - 1
     }
 
+    /// Adds a load that is never merged with an equal one (for kernels whose template
+    /// addresses loads by position, like matmul's A and B).
+    pub fn load_distinct(&mut self, buf: BufRef, dtype: DType, view: View) -> usize {
+        let n = self.loads.len();
+        let l = self.load(buf, dtype, view);
+        if l < n {
+            let dup = self.loads[l].clone();
+            self.loads.push(dup);
+            return self.loads.len() - 1;
+        }
+        l
+    }
+
     /// Adds (or reuses) a load of `buf` through `view`, returning the load index.
     pub fn load(&mut self, buf: BufRef, dtype: DType, view: View) -> usize {
         let input = match self.inputs.iter().position(|b| *b == buf) {
@@ -158,7 +171,12 @@ impl<'g> Lowering<'g> {
                 Access::Buf {
                     buf: BufRef::Temp(t),
                     view,
-                } if view.is_contiguous() && view.offset == 0 => BufRef::Temp(t),
+                } if view.is_contiguous()
+                    && view.offset == 0
+                    && self.prog.temps[t].numel == node.shape().numel() =>
+                {
+                    BufRef::Temp(t)
+                }
                 a => self.materialize(a, o, "graph output needs its own contiguous buffer")?,
             };
             self.prog
@@ -350,8 +368,8 @@ impl<'g> Lowering<'g> {
                 let (ab, av) = self.buf_access(srcs[0], false)?;
                 let (bb, bv) = self.buf_access(srcs[1], false)?;
                 let mut b = KernelBuilder::default();
-                let la = b.load(ab, dtype, av);
-                let lb = b.load(bb, dtype, bv);
+                let la = b.load_distinct(ab, dtype, av);
+                let lb = b.load_distinct(bb, dtype, bv);
                 let ea = b.expr(Expr::Load(la), dtype);
                 let _eb = b.expr(Expr::Load(lb), dtype);
                 let out = self.emit(

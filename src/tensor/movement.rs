@@ -164,6 +164,17 @@ impl Tensor {
         if tensors.len() == 1 {
             return Ok((*first).clone());
         }
+        // One kernel binds its parts plus its output; WebGPU guarantees only 8 storage buffers
+        // per stage, so long lists become a tree of concats of at most 7 parts.
+        const MAX_PARTS: usize = 7;
+        if tensors.len() > MAX_PARTS {
+            let parts: Vec<Tensor> = tensors
+                .chunks(MAX_PARTS)
+                .map(|c| Tensor::concat(c, axis))
+                .collect::<Result<_>>()?;
+            let refs: Vec<&Tensor> = parts.iter().collect();
+            return Tensor::concat(&refs, axis);
+        }
         Tensor::op(Op::Concat { axis: a }, tensors)
     }
 

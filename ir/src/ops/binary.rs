@@ -1,4 +1,5 @@
-//! Binary elementwise ops with numpy broadcasting: names, dtype rules, reference semantics.
+//! Binary elementwise ops on same-shape operands (the front end makes numpy broadcasting
+//! explicit): names, dtype rules, reference semantics.
 
 use crate::{DType, IrError, Result};
 

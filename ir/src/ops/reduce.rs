@@ -82,8 +82,9 @@ impl ReduceOp {
         Ok(if self.is_arg() { DType::I32 } else { dtype })
     }
 
-    /// The documented tolerance of an `f32` result relative to `sum(|x|)` of the reduced
-    /// elements (sums and means) or absolute (the rest): see `docs/OPS.md`.
+    /// The documented relative tolerance of an `f32` result: for sums and means relative to
+    /// `sum(|x|)` (resp. its mean) of the reduced elements, for products relative to the
+    /// product, exact for the rest (see `docs/OPS.md`).
     pub fn tolerance_f32(self) -> f32 {
         match self {
             ReduceOp::Sum | ReduceOp::Mean => 1e-5,

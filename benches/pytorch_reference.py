@@ -1,0 +1,90 @@
+"""PyTorch reference timings for kiln-bench's standard workloads on the same GPU.
+
+Run on the GPU machine:  python3 benches/pytorch_reference.py [--size large|small]
+Prints one JSON line per workload in kiln-bench's format (peer "pytorch"), timed with CUDA
+events: 3 warm-up runs, then the median and min of 20 runs. TF32 is off.
+"""
+import json
+import sys
+
+import torch
+import torch.nn.functional as F
+
+torch.backends.cuda.matmul.allow_tf32 = False
+torch.backends.cudnn.allow_tf32 = False
+large = "--size" not in sys.argv or sys.argv[sys.argv.index("--size") + 1] == "large"
+dev = "cuda"
+
+
+def timeit(fn):
+    for _ in range(3):
+        fn()
+    torch.cuda.synchronize()
+    times = []
+    for _ in range(20):
+        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        a.record()
+        out = fn()
+        b.record()
+        torch.cuda.synchronize()
+        times.append(a.elapsed_time(b))
+    times.sort()
+    return times[len(times) // 2], times[0], out
+
+
+def report(name, shape, fn, metric):
+    med, mn, out = timeit(fn)
+    value, unit = metric(med)
+    print(json.dumps({"peer": "pytorch", "workload": name, "shape": shape, "median_ms": med,
+                      "min_ms": mn, "metric": value, "unit": unit,
+                      "checksum": float(out.double().sum())}), flush=True)
+
+
+def gbs(nbytes):
+    return lambda ms: (nbytes / (ms * 1e-3) / 1e9, "GB/s")
+
+
+def tflops(f):
+    return lambda ms: (f / (ms * 1e-3) / 1e12, "TFLOP/s")
+
+
+def rand(*s):
+    return torch.rand(*s, device=dev) * 2 - 1
+
+
+n = 1 << 28 if large else 1 << 20
+rows, cols = (8192, 4096) if large else (256, 1024)
+x = rand(n)
+report("copy", str(n), lambda: x.clone(), gbs(8 * n))
+report("gelu_chain", str(n), lambda: torch.tanh(torch.exp(F.gelu(x * 1.5 + 0.5))), gbs(8 * n))
+gelu_c = torch.compile(lambda t: torch.tanh(torch.exp(F.gelu(t * 1.5 + 0.5))))
+report("gelu_chain_compiled", str(n), lambda: gelu_c(x), gbs(8 * n))
+del x
+m = rand(rows, cols)
+g, b = rand(cols), rand(cols)
+report("softmax", f"{rows}x{cols}", lambda: torch.softmax(m, -1), gbs(8 * rows * cols))
+report("layernorm", f"{rows}x{cols}", lambda: F.layer_norm(m, (cols,), g, b, 1e-5), gbs(8 * rows * cols))
+report("row_sum", f"{rows}x{cols}", lambda: m.sum(-1), gbs(4 * rows * cols))
+k = 4096 if large else 512
+a1, b1 = rand(k, k), rand(k, k)
+report("matmul", f"{k}x{k}x{k}", lambda: a1 @ b1, tflops(2 * k ** 3))
+bt, k2 = (16, 2048) if large else (2, 256)
+a2, b2, bias = rand(bt, k2, k2), rand(bt, k2, k2), rand(k2) * 0.1
+report("matmul_bias_gelu", f"{bt}x{k2}x{k2}x{k2}", lambda: F.gelu(a2 @ b2 + bias), tflops(2 * bt * k2 ** 3))
+s = rand(64)
+
+
+def chain():
+    y = s
+    for i in range(1000):
+        y = y * 0.999 if i % 2 == 0 else y + 0.001
+    return y
+
+
+report("launch_overhead", "64 x 1000 ops", chain, lambda ms: (ms * 1e3 / 1000, "us per op"))
+bsz, seq = (8, 512) if large else (1, 64)
+layer = torch.nn.TransformerEncoderLayer(768, 12, 3072, dropout=0.0, activation="gelu",
+                                         batch_first=True).to(dev).eval()
+xt = rand(bsz, seq, 768)
+with torch.no_grad():
+    report("transformer_layer", f"b{bsz} s{seq} d768 h12 ff3072", lambda: layer(xt), lambda ms: (ms, "ms"))

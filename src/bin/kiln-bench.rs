@@ -1,0 +1,204 @@
+//! `kiln-bench`: the standard workloads of `docs/PERFORMANCE.md` on the default adapter.
+//!
+//! `kiln-bench [--size small|large] [--only NAME] [--check]`
+//!
+//! Per workload: 3 warm-up runs (compile and any tuning happen there; the first is reported as
+//! `first_run_ms`), then 20 timed runs, each ending when the result is complete on the device.
+//! One JSON line per workload on stdout, a table on stderr.
+
+use kiln::workloads::{self, Size};
+use kiln::Device;
+use std::time::Instant;
+
+const WARMUP: usize = 3;
+const TIMED: usize = 20;
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    let n = v.len();
+    if n == 0 {
+        return f64::NAN;
+    }
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        0.5 * (v[n / 2 - 1] + v[n / 2])
+    }
+}
+
+fn json_num(v: f64) -> String {
+    if v.is_finite() {
+        format!("{v:.6}")
+    } else {
+        "null".into()
+    }
+}
+
+struct Row {
+    name: &'static str,
+    shape: String,
+    median_ms: f64,
+    min_ms: f64,
+    gpu_ms: Option<f64>,
+    first_ms: f64,
+    kernels: usize,
+    metric: f64,
+    unit: &'static str,
+}
+
+fn run_one(dev: &Device, name: &str, size: Size, check: bool) -> kiln::Result<Option<Row>> {
+    let Some(w) = workloads::build(dev, name, size)? else {
+        return Ok(None);
+    };
+    dev.synchronize()?;
+    let inputs = w.input_refs();
+    let t0 = Instant::now();
+    let prog = w.compile()?;
+    let mut first_ms = 0.0;
+    let mut out = Vec::new();
+    for i in 0..WARMUP {
+        out = prog.run(&inputs)?;
+        dev.synchronize()?;
+        if i == 0 {
+            // Compile (codegen, pipeline creation) plus the first run.
+            first_ms = t0.elapsed().as_secs_f64() * 1e3;
+        }
+    }
+    let mut times = Vec::with_capacity(TIMED);
+    for _ in 0..TIMED {
+        let t = Instant::now();
+        out = prog.run(&inputs)?;
+        dev.synchronize()?;
+        times.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    let mut gpu = Vec::new();
+    for _ in 0..TIMED {
+        match prog.run_timed(&inputs)? {
+            (_, Some(ms)) => gpu.push(ms),
+            (_, None) => break,
+        }
+    }
+    let min_ms = times.iter().cloned().fold(f64::INFINITY, f64::min);
+    let median_ms = median(&mut times);
+    let gpu_ms = if gpu.is_empty() { None } else { Some(median(&mut gpu)) };
+    let host = out[0].to_host()?;
+    let checksum: f64 = host.to_f64().iter().sum();
+    if check {
+        let want = prog.reference(&inputs)?;
+        let (g, r) = (host.to_f64(), want[0].to_f64());
+        let scale = r.iter().fold(0f64, |m, v| m.max(v.abs())).max(1e-30);
+        let err = g.iter().zip(&r).fold(0f64, |m, (a, b)| m.max((a - b).abs()));
+        eprintln!("{name}: max |kiln - reference| = {err:.3e} (max |reference| {scale:.3e})");
+        if !(err <= 1e-3 * scale) {
+            return Err(kiln::Error::Gpu(format!("{name}: result differs from the reference interpreter")));
+        }
+    }
+    let (metric, unit) = w.metric.value(median_ms);
+    Ok(Some(Row {
+        name: w.name,
+        shape: w.shape,
+        median_ms,
+        min_ms,
+        gpu_ms,
+        first_ms,
+        kernels: prog.kernel_count(),
+        metric,
+        unit,
+    }))
+    .map(|r| {
+        if let Some(r) = &r {
+            println!(
+                "{{\"peer\":\"kiln\",\"workload\":\"{}\",\"shape\":\"{}\",\"median_ms\":{},\"min_ms\":{},\"gpu_ms\":{},\"first_run_ms\":{},\"kernels\":{},\"metric\":{},\"unit\":\"{}\",\"checksum\":{}}}",
+                r.name,
+                r.shape,
+                json_num(r.median_ms),
+                json_num(r.min_ms),
+                r.gpu_ms.map_or("null".into(), json_num),
+                json_num(r.first_ms),
+                r.kernels,
+                json_num(r.metric),
+                r.unit,
+                json_num(checksum)
+            );
+        }
+        r
+    })
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut size = Size::Small;
+    let mut only: Option<String> = None;
+    let mut check = false;
+    let mut i = 0;
+    while i < args.len() {
+        match args[i].as_str() {
+            "--size" => {
+                size = match args.get(i + 1).map(String::as_str) {
+                    Some("large") => Size::Large,
+                    Some("small") => Size::Small,
+                    other => {
+                        eprintln!("--size takes small or large, got {other:?}");
+                        std::process::exit(2);
+                    }
+                };
+                i += 1;
+            }
+            "--only" => {
+                only = args.get(i + 1).cloned();
+                i += 1;
+            }
+            "--check" => check = true,
+            "-h" | "--help" => {
+                eprintln!("kiln-bench [--size small|large] [--only NAME] [--check]\nworkloads: {}", workloads::NAMES.join(", "));
+                return;
+            }
+            other => {
+                eprintln!("unknown argument {other:?} (try --help)");
+                std::process::exit(2);
+            }
+        }
+        i += 1;
+    }
+    let dev = match Device::default_device() {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("kiln-bench: {e}");
+            std::process::exit(1);
+        }
+    };
+    eprintln!("kiln-bench on {}", dev.describe());
+    let names: Vec<&str> = match &only {
+        Some(n) => vec![n.as_str()],
+        None => workloads::NAMES.to_vec(),
+    };
+    let mut rows = Vec::new();
+    for name in names {
+        match run_one(&dev, name, size, check) {
+            Ok(Some(r)) => rows.push(r),
+            Ok(None) => {
+                eprintln!("unknown workload {name:?}; workloads: {}", workloads::NAMES.join(", "));
+                std::process::exit(2);
+            }
+            Err(e) => eprintln!("{name}: error: {e}"),
+        }
+    }
+    eprintln!(
+        "\n{:<18} {:>22} {:>10} {:>10} {:>10} {:>12} {:>8} {:>12}",
+        "workload", "shape", "median ms", "min ms", "gpu ms", "first ms", "kernels", "metric"
+    );
+    for r in &rows {
+        eprintln!(
+            "{:<18} {:>22} {:>10.3} {:>10.3} {:>10} {:>12.1} {:>8} {:>9.2} {}",
+            r.name,
+            r.shape,
+            r.median_ms,
+            r.min_ms,
+            r.gpu_ms.map_or("-".into(), |g| format!("{g:.3}")),
+            r.first_ms,
+            r.kernels,
+            r.metric,
+            r.unit
+        );
+    }
+}

@@ -1,0 +1,268 @@
+//! The standard workloads of `kiln-bench` and the criterion benches (see `docs/PERFORMANCE.md`),
+//! built with kiln's own Tensor API. Each builds a [`Workload`]: placeholders, inputs, the
+//! compiled program and the numbers needed to turn a time into a metric.
+
+use crate::{DType, Device, Program, Result, Tensor};
+
+/// Problem sizes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Size {
+    /// For lavapipe and CI-sized machines.
+    Small,
+    /// For a datacenter GPU.
+    Large,
+}
+
+/// Names of the standard workloads, in run order.
+pub const NAMES: [&str; 9] = [
+    "copy",
+    "gelu_chain",
+    "softmax",
+    "layernorm",
+    "row_sum",
+    "matmul",
+    "matmul_bias_gelu",
+    "launch_overhead",
+    "transformer_layer",
+];
+
+/// How a workload's time becomes its metric.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Metric {
+    /// Bytes moved per run: reported in GB/s.
+    Bytes(f64),
+    /// Floating-point operations per run: reported in TFLOP/s.
+    Flops(f64),
+    /// Ops per run: reported in microseconds per op.
+    PerOp(f64),
+    /// Reported as milliseconds.
+    Millis,
+}
+
+impl Metric {
+    /// The metric value for a run time in milliseconds, and its unit.
+    pub fn value(self, ms: f64) -> (f64, &'static str) {
+        match self {
+            Metric::Bytes(b) => (b / (ms * 1e-3) / 1e9, "GB/s"),
+            Metric::Flops(f) => (f / (ms * 1e-3) / 1e12, "TFLOP/s"),
+            Metric::PerOp(n) => (ms * 1e3 / n, "us per op"),
+            Metric::Millis => (ms, "ms"),
+        }
+    }
+}
+
+/// A built workload.
+pub struct Workload {
+    /// Its name.
+    pub name: &'static str,
+    /// Its shape, as reported.
+    pub shape: String,
+    /// The inputs bound to the program's placeholders (realized, on the device).
+    pub inputs: Vec<Tensor>,
+    /// The output tensors, as built lazily from the placeholders (for reference checks).
+    pub lazy_outputs: Vec<Tensor>,
+    /// The placeholders.
+    pub placeholders: Vec<Tensor>,
+    /// How time becomes the metric.
+    pub metric: Metric,
+}
+
+impl Workload {
+    /// Compiles the workload into a program.
+    pub fn compile(&self) -> Result<Program> {
+        let ph: Vec<&Tensor> = self.placeholders.iter().collect();
+        let out: Vec<&Tensor> = self.lazy_outputs.iter().collect();
+        Program::compile(&ph, &out)
+    }
+
+    /// Input references in placeholder order.
+    pub fn input_refs(&self) -> Vec<&Tensor> {
+        self.inputs.iter().collect()
+    }
+}
+
+struct Builder<'d> {
+    dev: &'d Device,
+    seed: u64,
+    placeholders: Vec<Tensor>,
+    inputs: Vec<Tensor>,
+}
+
+impl<'d> Builder<'d> {
+    /// A placeholder with a random input in [-1, 1] bound to it.
+    fn input(&mut self, shape: &[usize]) -> Result<Tensor> {
+        self.seed += 1;
+        let value = Tensor::rand_on(self.dev, shape, -1.0, 1.0, self.seed, DType::F32)?;
+        value.realize()?;
+        let p = Tensor::placeholder_on(self.dev, DType::F32, shape)?;
+        self.placeholders.push(p.clone());
+        self.inputs.push(value);
+        Ok(p)
+    }
+
+    /// A weight captured into the program (scaled for a stable forward pass).
+    fn weight(&mut self, shape: &[usize], scale: f64) -> Result<Tensor> {
+        self.seed += 1;
+        let w = Tensor::rand_on(self.dev, shape, -scale, scale, self.seed, DType::F32)?;
+        w.realize()?;
+        Ok(w)
+    }
+
+    fn finish(self, name: &'static str, shape: String, out: Vec<Tensor>, metric: Metric) -> Workload {
+        Workload {
+            name,
+            shape,
+            inputs: self.inputs,
+            lazy_outputs: out,
+            placeholders: self.placeholders,
+            metric,
+        }
+    }
+}
+
+/// The encoder layer of `transformer_layer`: multi-head attention, two layer norms and a GELU
+/// MLP, post-norm.
+pub struct EncoderLayer {
+    wq: Tensor,
+    wk: Tensor,
+    wv: Tensor,
+    wo: Tensor,
+    bq: Tensor,
+    bk: Tensor,
+    bv: Tensor,
+    bo: Tensor,
+    w1: Tensor,
+    b1: Tensor,
+    w2: Tensor,
+    b2: Tensor,
+    g1: Tensor,
+    be1: Tensor,
+    g2: Tensor,
+    be2: Tensor,
+    heads: usize,
+}
+
+impl EncoderLayer {
+    fn new(b: &mut Builder, d: usize, ff: usize, heads: usize) -> Result<Self> {
+        let s = 1.0 / (d as f64).sqrt();
+        let sf = 1.0 / (ff as f64).sqrt();
+        Ok(EncoderLayer {
+            wq: b.weight(&[d, d], s)?,
+            wk: b.weight(&[d, d], s)?,
+            wv: b.weight(&[d, d], s)?,
+            wo: b.weight(&[d, d], s)?,
+            bq: b.weight(&[d], 0.02)?,
+            bk: b.weight(&[d], 0.02)?,
+            bv: b.weight(&[d], 0.02)?,
+            bo: b.weight(&[d], 0.02)?,
+            w1: b.weight(&[d, ff], s)?,
+            b1: b.weight(&[ff], 0.02)?,
+            w2: b.weight(&[ff, d], sf)?,
+            b2: b.weight(&[d], 0.02)?,
+            g1: b.weight(&[d], 1.0)?.abs()?.add_scalar(0.5)?,
+            be1: b.weight(&[d], 0.1)?,
+            g2: b.weight(&[d], 1.0)?.abs()?.add_scalar(0.5)?,
+            be2: b.weight(&[d], 0.1)?,
+            heads,
+        })
+    }
+
+    /// The layer applied to `x` of shape `[batch, seq, d_model]`.
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let (bsz, seq, d) = (x.dims()[0], x.dims()[1], x.dims()[2]);
+        let hd = d / self.heads;
+        let split = |t: Tensor| -> Result<Tensor> {
+            t.reshape(&[bsz, seq, self.heads, hd])?.permute(&[0, 2, 1, 3])
+        };
+        let q = split(x.matmul(&self.wq)?.add(&self.bq)?)?;
+        let k = split(x.matmul(&self.wk)?.add(&self.bk)?)?;
+        let v = split(x.matmul(&self.wv)?.add(&self.bv)?)?;
+        let scores = q.matmul(&k.transpose(-1, -2)?)?.mul_scalar(1.0 / (hd as f64).sqrt())?;
+        let attn = scores.softmax(-1)?.matmul(&v)?;
+        let attn = attn.permute(&[0, 2, 1, 3])?.reshape(&[bsz, seq, d])?;
+        let attn = attn.matmul(&self.wo)?.add(&self.bo)?;
+        let x1 = x.add(&attn)?.layer_norm(Some(&self.g1), Some(&self.be1), 1e-5)?;
+        let h = x1.matmul(&self.w1)?.add(&self.b1)?.gelu()?;
+        let mlp = h.matmul(&self.w2)?.add(&self.b2)?;
+        x1.add(&mlp)?.layer_norm(Some(&self.g2), Some(&self.be2), 1e-5)
+    }
+}
+
+/// Builds the named workload at a size, or `None` for an unknown name.
+pub fn build(dev: &Device, name: &str, size: Size) -> Result<Option<Workload>> {
+    let large = size == Size::Large;
+    let mut b = Builder {
+        dev,
+        seed: 0x5eed,
+        placeholders: vec![],
+        inputs: vec![],
+    };
+    let f = 4.0f64;
+    let (rows, cols) = if large { (8192, 4096) } else { (256, 1024) };
+    let rc = format!("{rows}x{cols}");
+    let w = match name {
+        "copy" => {
+            let n = if large { 1 << 28 } else { 1 << 20 };
+            let x = b.input(&[n])?;
+            b.finish("copy", format!("{n}"), vec![x], Metric::Bytes(2.0 * n as f64 * f))
+        }
+        "gelu_chain" => {
+            let n = if large { 1 << 28 } else { 1 << 20 };
+            let x = b.input(&[n])?;
+            let y = x.mul_scalar(1.5)?.add_scalar(0.5)?.gelu()?.exp()?.tanh()?;
+            b.finish("gelu_chain", format!("{n}"), vec![y], Metric::Bytes(2.0 * n as f64 * f))
+        }
+        "softmax" => {
+            let x = b.input(&[rows, cols])?;
+            let y = x.softmax(-1)?;
+            b.finish("softmax", rc, vec![y], Metric::Bytes(2.0 * (rows * cols) as f64 * f))
+        }
+        "layernorm" => {
+            let x = b.input(&[rows, cols])?;
+            let g = b.weight(&[cols], 1.0)?;
+            let be = b.weight(&[cols], 1.0)?;
+            let y = x.layer_norm(Some(&g), Some(&be), 1e-5)?;
+            b.finish("layernorm", rc, vec![y], Metric::Bytes(2.0 * (rows * cols) as f64 * f))
+        }
+        "row_sum" => {
+            let x = b.input(&[rows, cols])?;
+            let y = x.sum(&[-1], false)?;
+            b.finish("row_sum", rc, vec![y], Metric::Bytes((rows * cols) as f64 * f))
+        }
+        "matmul" => {
+            let n = if large { 4096 } else { 512 };
+            let x = b.input(&[n, n])?;
+            let y = b.input(&[n, n])?;
+            let z = x.matmul(&y)?;
+            let flops = 2.0 * (n as f64).powi(3);
+            b.finish("matmul", format!("{n}x{n}x{n}"), vec![z], Metric::Flops(flops))
+        }
+        "matmul_bias_gelu" => {
+            let (bt, n) = if large { (16, 2048) } else { (2, 256) };
+            let x = b.input(&[bt, n, n])?;
+            let y = b.input(&[bt, n, n])?;
+            let bias = b.weight(&[n], 0.1)?;
+            let z = x.matmul(&y)?.add(&bias)?.gelu()?;
+            let flops = 2.0 * bt as f64 * (n as f64).powi(3);
+            b.finish("matmul_bias_gelu", format!("{bt}x{n}x{n}x{n}"), vec![z], Metric::Flops(flops))
+        }
+        "launch_overhead" => {
+            let ops = 1000;
+            let x = b.input(&[64])?;
+            let mut y = x.clone();
+            for i in 0..ops {
+                y = if i % 2 == 0 { y.mul_scalar(0.999)? } else { y.add_scalar(0.001)? };
+            }
+            b.finish("launch_overhead", format!("64 x {ops} ops"), vec![y], Metric::PerOp(ops as f64))
+        }
+        "transformer_layer" => {
+            let (bsz, seq) = if large { (8, 512) } else { (1, 64) };
+            let layer = EncoderLayer::new(&mut b, 768, 3072, 12)?;
+            let x = b.input(&[bsz, seq, 768])?;
+            let y = layer.forward(&x)?;
+            b.finish("transformer_layer", format!("b{bsz} s{seq} d768 h12 ff3072"), vec![y], Metric::Millis)
+        }
+        _ => return Ok(None),
+    };
+    Ok(Some(w))
+}

@@ -1,0 +1,24 @@
+//! The standard workloads of kiln-bench, checked once against the reference interpreter at
+//! small size (the transformer layer included).
+
+mod common;
+use common::*;
+use kiln::workloads::{self, Size};
+
+#[test]
+fn standard_workloads_match_reference_at_small_size() {
+    let dev = device();
+    for name in workloads::NAMES {
+        if name == "matmul" || name == "matmul_bias_gelu" {
+            // Covered by ops_matmul at odd sizes; the 512^3 reference is slow in debug builds.
+            continue;
+        }
+        let w = workloads::build(&dev, name, Size::Small).unwrap().unwrap();
+        let prog = w.compile().unwrap();
+        let out = prog.run(&w.input_refs()).unwrap();
+        let want = prog.reference(&w.input_refs()).unwrap();
+        let tol = if name == "transformer_layer" { 1e-4 } else { 1e-5 };
+        assert_close(&out[0].to_host().unwrap(), &want[0], tol, tol, name);
+    }
+    assert!(workloads::build(&dev, "nope", Size::Small).unwrap().is_none());
+}
