@@ -15,7 +15,10 @@ fn bench(c: &mut Criterion) {
         }
     };
     let mut group = c.benchmark_group("small");
-    group.sample_size(10).warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(3));
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3));
     for name in workloads::NAMES {
         let Ok(Some(w)) = workloads::build(&dev, name, Size::Small) else {
             continue;

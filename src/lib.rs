@@ -16,7 +16,6 @@
 //! Frameworks that capture their own graphs use [`Program`]: placeholders in, compile once,
 //! run many times on device-resident inputs.
 #![warn(missing_docs)]
-
 // Errors carry the offending shapes so that messages can name them; they are built only on
 // the cold error path, so their size is not worth boxing.
 #![allow(clippy::result_large_err)]

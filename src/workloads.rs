@@ -108,7 +108,13 @@ impl<'d> Builder<'d> {
         Ok(w)
     }
 
-    fn finish(self, name: &'static str, shape: String, out: Vec<Tensor>, metric: Metric) -> Workload {
+    fn finish(
+        self,
+        name: &'static str,
+        shape: String,
+        out: Vec<Tensor>,
+        metric: Metric,
+    ) -> Workload {
         Workload {
             name,
             shape,
@@ -172,19 +178,25 @@ impl EncoderLayer {
         let (bsz, seq, d) = (x.dims()[0], x.dims()[1], x.dims()[2]);
         let hd = d / self.heads;
         let split = |t: Tensor| -> Result<Tensor> {
-            t.reshape(&[bsz, seq, self.heads, hd])?.permute(&[0, 2, 1, 3])
+            t.reshape(&[bsz, seq, self.heads, hd])?
+                .permute(&[0, 2, 1, 3])
         };
         let q = split(x.matmul(&self.wq)?.add(&self.bq)?)?;
         let k = split(x.matmul(&self.wk)?.add(&self.bk)?)?;
         let v = split(x.matmul(&self.wv)?.add(&self.bv)?)?;
-        let scores = q.matmul(&k.transpose(-1, -2)?)?.mul_scalar(1.0 / (hd as f64).sqrt())?;
+        let scores = q
+            .matmul(&k.transpose(-1, -2)?)?
+            .mul_scalar(1.0 / (hd as f64).sqrt())?;
         let attn = scores.softmax(-1)?.matmul(&v)?;
         let attn = attn.permute(&[0, 2, 1, 3])?.reshape(&[bsz, seq, d])?;
         let attn = attn.matmul(&self.wo)?.add(&self.bo)?;
-        let x1 = x.add(&attn)?.layer_norm(Some(&self.g1), Some(&self.be1), 1e-5)?;
+        let x1 = x
+            .add(&attn)?
+            .layer_norm(Some(&self.g1), Some(&self.be1), 1e-5)?;
         let h = x1.matmul(&self.w1)?.add(&self.b1)?.gelu()?;
         let mlp = h.matmul(&self.w2)?.add(&self.b2)?;
-        x1.add(&mlp)?.layer_norm(Some(&self.g2), Some(&self.be2), 1e-5)
+        x1.add(&mlp)?
+            .layer_norm(Some(&self.g2), Some(&self.be2), 1e-5)
     }
 }
 
@@ -204,30 +216,55 @@ pub fn build(dev: &Device, name: &str, size: Size) -> Result<Option<Workload>> {
         "copy" => {
             let n = if large { 1 << 28 } else { 1 << 20 };
             let x = b.input(&[n])?;
-            b.finish("copy", format!("{n}"), vec![x], Metric::Bytes(2.0 * n as f64 * f))
+            b.finish(
+                "copy",
+                format!("{n}"),
+                vec![x],
+                Metric::Bytes(2.0 * n as f64 * f),
+            )
         }
         "gelu_chain" => {
             let n = if large { 1 << 28 } else { 1 << 20 };
             let x = b.input(&[n])?;
             let y = x.mul_scalar(1.5)?.add_scalar(0.5)?.gelu()?.exp()?.tanh()?;
-            b.finish("gelu_chain", format!("{n}"), vec![y], Metric::Bytes(2.0 * n as f64 * f))
+            b.finish(
+                "gelu_chain",
+                format!("{n}"),
+                vec![y],
+                Metric::Bytes(2.0 * n as f64 * f),
+            )
         }
         "softmax" => {
             let x = b.input(&[rows, cols])?;
             let y = x.softmax(-1)?;
-            b.finish("softmax", rc, vec![y], Metric::Bytes(2.0 * (rows * cols) as f64 * f))
+            b.finish(
+                "softmax",
+                rc,
+                vec![y],
+                Metric::Bytes(2.0 * (rows * cols) as f64 * f),
+            )
         }
         "layernorm" => {
             let x = b.input(&[rows, cols])?;
             let g = b.weight(&[cols], 1.0)?;
             let be = b.weight(&[cols], 1.0)?;
             let y = x.layer_norm(Some(&g), Some(&be), 1e-5)?;
-            b.finish("layernorm", rc, vec![y], Metric::Bytes(2.0 * (rows * cols) as f64 * f))
+            b.finish(
+                "layernorm",
+                rc,
+                vec![y],
+                Metric::Bytes(2.0 * (rows * cols) as f64 * f),
+            )
         }
         "row_sum" => {
             let x = b.input(&[rows, cols])?;
             let y = x.sum(&[-1], false)?;
-            b.finish("row_sum", rc, vec![y], Metric::Bytes((rows * cols) as f64 * f))
+            b.finish(
+                "row_sum",
+                rc,
+                vec![y],
+                Metric::Bytes((rows * cols) as f64 * f),
+            )
         }
         "matmul" => {
             let n = if large { 4096 } else { 512 };
@@ -235,7 +272,12 @@ pub fn build(dev: &Device, name: &str, size: Size) -> Result<Option<Workload>> {
             let y = b.input(&[n, n])?;
             let z = x.matmul(&y)?;
             let flops = 2.0 * (n as f64).powi(3);
-            b.finish("matmul", format!("{n}x{n}x{n}"), vec![z], Metric::Flops(flops))
+            b.finish(
+                "matmul",
+                format!("{n}x{n}x{n}"),
+                vec![z],
+                Metric::Flops(flops),
+            )
         }
         "matmul_bias_gelu" => {
             let (bt, n) = if large { (16, 2048) } else { (2, 256) };
@@ -244,23 +286,42 @@ pub fn build(dev: &Device, name: &str, size: Size) -> Result<Option<Workload>> {
             let bias = b.weight(&[n], 0.1)?;
             let z = x.matmul(&y)?.add(&bias)?.gelu()?;
             let flops = 2.0 * bt as f64 * (n as f64).powi(3);
-            b.finish("matmul_bias_gelu", format!("{bt}x{n}x{n}x{n}"), vec![z], Metric::Flops(flops))
+            b.finish(
+                "matmul_bias_gelu",
+                format!("{bt}x{n}x{n}x{n}"),
+                vec![z],
+                Metric::Flops(flops),
+            )
         }
         "launch_overhead" => {
             let ops = 1000;
             let x = b.input(&[64])?;
             let mut y = x.clone();
             for i in 0..ops {
-                y = if i % 2 == 0 { y.mul_scalar(0.999)? } else { y.add_scalar(0.001)? };
+                y = if i % 2 == 0 {
+                    y.mul_scalar(0.999)?
+                } else {
+                    y.add_scalar(0.001)?
+                };
             }
-            b.finish("launch_overhead", format!("64 x {ops} ops"), vec![y], Metric::PerOp(ops as f64))
+            b.finish(
+                "launch_overhead",
+                format!("64 x {ops} ops"),
+                vec![y],
+                Metric::PerOp(ops as f64),
+            )
         }
         "transformer_layer" => {
             let (bsz, seq) = if large { (8, 512) } else { (1, 64) };
             let layer = EncoderLayer::new(&mut b, 768, 3072, 12)?;
             let x = b.input(&[bsz, seq, 768])?;
             let y = layer.forward(&x)?;
-            b.finish("transformer_layer", format!("b{bsz} s{seq} d768 h12 ff3072"), vec![y], Metric::Millis)
+            b.finish(
+                "transformer_layer",
+                format!("b{bsz} s{seq} d768 h12 ff3072"),
+                vec![y],
+                Metric::Millis,
+            )
         }
         _ => return Ok(None),
     };

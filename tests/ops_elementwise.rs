@@ -42,10 +42,7 @@ fn unary_int_ops() {
             match x.unary(op) {
                 Ok(y) => check(&y, 0.0, 0.0, &format!("{} {dt}", op.name())),
                 Err(e) => assert!(
-                    matches!(
-                        e.ir(),
-                        Some(kiln::ir::IrError::UnsupportedDType { .. })
-                    ),
+                    matches!(e.ir(), Some(kiln::ir::IrError::UnsupportedDType { .. })),
                     "{}: {e}",
                     op.name()
                 ),
@@ -120,10 +117,7 @@ fn binary_int_and_bool_ops() {
             match a.binary(op, &b) {
                 Ok(y) => check(&y, 0.0, 0.0, &format!("{} {dt}", op.name())),
                 Err(e) => assert!(
-                    matches!(
-                        e.ir(),
-                        Some(kiln::ir::IrError::UnsupportedDType { .. })
-                    ),
+                    matches!(e.ir(), Some(kiln::ir::IrError::UnsupportedDType { .. })),
                     "{}: {e}",
                     op.name()
                 ),
@@ -221,11 +215,22 @@ fn pow_special_cases() {
     assert_eq!(got[6], 1.0);
     check(&a.pow(&b).unwrap(), 1e-5, 1e-4, "pow");
     let inf = f32::INFINITY;
-    let x = Tensor::from_slice_on(&dev, &[-0.0f32, -inf, -1.0, -1.0, -inf, 0.5, -2.0, 2.0], &[8]).unwrap();
-    let y = Tensor::from_slice_on(&dev, &[-3.0f32, 0.5, inf, -inf, 3.0, inf, -inf, -inf], &[8]).unwrap();
+    let x = Tensor::from_slice_on(
+        &dev,
+        &[-0.0f32, -inf, -1.0, -1.0, -inf, 0.5, -2.0, 2.0],
+        &[8],
+    )
+    .unwrap();
+    let y = Tensor::from_slice_on(&dev, &[-3.0f32, 0.5, inf, -inf, 3.0, inf, -inf, -inf], &[8])
+        .unwrap();
     check(&x.pow(&y).unwrap(), 1e-5, 1e-4, "pow zeros and infinities");
     let t = Tensor::from_slice_on(&dev, &[1e-9f32, -3e-5, 0.004, -0.02], &[4]).unwrap();
-    check(&t.tanh().unwrap(), 0.0, 1e-5, "tanh keeps relative accuracy near 0");
+    check(
+        &t.tanh().unwrap(),
+        0.0,
+        1e-5,
+        "tanh keeps relative accuracy near 0",
+    );
 }
 
 #[test]

@@ -158,9 +158,16 @@ fn regressions_from_review() {
     assert_eq!(y.to_vec::<f32>().unwrap().len(), 18);
     check(&y, 1e-6, 1e-5, "leading slice");
     // Concat of more parts than a kernel may bind.
-    let parts: Vec<Tensor> = (0..20).map(|i| random(&dev, DType::F32, &[2, 3], -1.0, 1.0, i)).collect();
+    let parts: Vec<Tensor> = (0..20)
+        .map(|i| random(&dev, DType::F32, &[2, 3], -1.0, 1.0, i))
+        .collect();
     let refs: Vec<&Tensor> = parts.iter().collect();
     check(&Tensor::concat(&refs, 1).unwrap(), 0.0, 0.0, "concat of 20");
     // f16 arange with a step that f16 cannot hold exactly.
-    check(&Tensor::arange_on(&dev, 0.1, 0.3, 1031, DType::F16).unwrap(), 0.0, 0.0, "f16 arange");
+    check(
+        &Tensor::arange_on(&dev, 0.1, 0.3, 1031, DType::F16).unwrap(),
+        0.0,
+        0.0,
+        "f16 arange",
+    );
 }

@@ -17,8 +17,14 @@ fn standard_workloads_match_reference_at_small_size() {
         let prog = w.compile().unwrap();
         let out = prog.run(&w.input_refs()).unwrap();
         let want = prog.reference(&w.input_refs()).unwrap();
-        let tol = if name == "transformer_layer" { 1e-4 } else { 1e-5 };
+        let tol = if name == "transformer_layer" {
+            1e-4
+        } else {
+            1e-5
+        };
         assert_close(&out[0].to_host().unwrap(), &want[0], tol, tol, name);
     }
-    assert!(workloads::build(&dev, "nope", Size::Small).unwrap().is_none());
+    assert!(workloads::build(&dev, "nope", Size::Small)
+        .unwrap()
+        .is_none());
 }

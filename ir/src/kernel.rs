@@ -170,8 +170,17 @@ impl Kernel {
                     let _ = write!(k, "k{:x}", s.storage_bits(e.dtype));
                 }
                 Expr::Arange { start, step } => {
-                    let ld = if e.dtype.is_float() { DType::F32 } else { e.dtype };
-                    let _ = write!(k, "ar{:x},{:x}", start.storage_bits(ld), step.storage_bits(ld));
+                    let ld = if e.dtype.is_float() {
+                        DType::F32
+                    } else {
+                        e.dtype
+                    };
+                    let _ = write!(
+                        k,
+                        "ar{:x},{:x}",
+                        start.storage_bits(ld),
+                        step.storage_bits(ld)
+                    );
                 }
                 Expr::Rand { seed, dist } => {
                     let _ = write!(k, "rn{},{seed:x}", dist.name());

@@ -4,7 +4,6 @@
 //! ([`ops`]), the hash-consed graph ([`Graph`]) and the reference interpreter ([`interp`]),
 //! the oracle for every test. Nothing here knows about GPUs.
 #![warn(missing_docs)]
-
 // Errors carry the offending shapes so that messages can name them; they are built only on
 // the cold error path, so their size is not worth boxing.
 #![allow(clippy::result_large_err)]

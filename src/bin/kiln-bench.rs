@@ -80,17 +80,26 @@ fn run_one(dev: &Device, name: &str, size: Size, check: bool) -> kiln::Result<Op
     }
     let min_ms = times.iter().cloned().fold(f64::INFINITY, f64::min);
     let median_ms = median(&mut times);
-    let gpu_ms = if gpu.is_empty() { None } else { Some(median(&mut gpu)) };
+    let gpu_ms = if gpu.is_empty() {
+        None
+    } else {
+        Some(median(&mut gpu))
+    };
     let host = out[0].to_host()?;
     let checksum: f64 = host.to_f64().iter().sum();
     if check {
         let want = prog.reference(&inputs)?;
         let (g, r) = (host.to_f64(), want[0].to_f64());
         let scale = r.iter().fold(0f64, |m, v| m.max(v.abs())).max(1e-30);
-        let err = g.iter().zip(&r).fold(0f64, |m, (a, b)| m.max((a - b).abs()));
+        let err = g
+            .iter()
+            .zip(&r)
+            .fold(0f64, |m, (a, b)| m.max((a - b).abs()));
         eprintln!("{name}: max |kiln - reference| = {err:.3e} (max |reference| {scale:.3e})");
         if !(err <= 1e-3 * scale) {
-            return Err(kiln::Error::Gpu(format!("{name}: result differs from the reference interpreter")));
+            return Err(kiln::Error::Gpu(format!(
+                "{name}: result differs from the reference interpreter"
+            )));
         }
     }
     let (metric, unit) = w.metric.value(median_ms);
@@ -150,7 +159,10 @@ fn main() {
             }
             "--check" => check = true,
             "-h" | "--help" => {
-                eprintln!("kiln-bench [--size small|large] [--only NAME] [--check]\nworkloads: {}", workloads::NAMES.join(", "));
+                eprintln!(
+                    "kiln-bench [--size small|large] [--only NAME] [--check]\nworkloads: {}",
+                    workloads::NAMES.join(", ")
+                );
                 return;
             }
             other => {
@@ -177,7 +189,10 @@ fn main() {
         match run_one(&dev, name, size, check) {
             Ok(Some(r)) => rows.push(r),
             Ok(None) => {
-                eprintln!("unknown workload {name:?}; workloads: {}", workloads::NAMES.join(", "));
+                eprintln!(
+                    "unknown workload {name:?}; workloads: {}",
+                    workloads::NAMES.join(", ")
+                );
                 std::process::exit(2);
             }
             Err(e) => eprintln!("{name}: error: {e}"),
