@@ -96,14 +96,14 @@ fn run_one(dev: &Device, name: &str, size: Size, check: bool) -> kiln::Result<Op
             .zip(&r)
             .fold(0f64, |m, (a, b)| m.max((a - b).abs()));
         eprintln!("{name}: max |kiln - reference| = {err:.3e} (max |reference| {scale:.3e})");
-        if !(err <= 1e-3 * scale) {
+        if err.is_nan() || err > 1e-3 * scale {
             return Err(kiln::Error::Gpu(format!(
                 "{name}: result differs from the reference interpreter"
             )));
         }
     }
     let (metric, unit) = w.metric.value(median_ms);
-    Ok(Some(Row {
+    let row = Row {
         name: w.name,
         shape: w.shape,
         median_ms,
@@ -113,25 +113,21 @@ fn run_one(dev: &Device, name: &str, size: Size, check: bool) -> kiln::Result<Op
         kernels: prog.kernel_count(),
         metric,
         unit,
-    }))
-    .map(|r| {
-        if let Some(r) = &r {
-            println!(
-                "{{\"peer\":\"kiln\",\"workload\":\"{}\",\"shape\":\"{}\",\"median_ms\":{},\"min_ms\":{},\"gpu_ms\":{},\"first_run_ms\":{},\"kernels\":{},\"metric\":{},\"unit\":\"{}\",\"checksum\":{}}}",
-                r.name,
-                r.shape,
-                json_num(r.median_ms),
-                json_num(r.min_ms),
-                r.gpu_ms.map_or("null".into(), json_num),
-                json_num(r.first_ms),
-                r.kernels,
-                json_num(r.metric),
-                r.unit,
-                json_num(checksum)
-            );
-        }
-        r
-    })
+    };
+    println!(
+        "{{\"peer\":\"kiln\",\"workload\":\"{}\",\"shape\":\"{}\",\"median_ms\":{},\"min_ms\":{},\"gpu_ms\":{},\"first_run_ms\":{},\"kernels\":{},\"metric\":{},\"unit\":\"{}\",\"checksum\":{}}}",
+        row.name,
+        row.shape,
+        json_num(row.median_ms),
+        json_num(row.min_ms),
+        row.gpu_ms.map_or("null".into(), json_num),
+        json_num(row.first_ms),
+        row.kernels,
+        json_num(row.metric),
+        row.unit,
+        json_num(checksum)
+    );
+    Ok(Some(row))
 }
 
 fn main() {
