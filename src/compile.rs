@@ -1,20 +1,32 @@
 //! The compiler pipeline from a captured graph to a lowered program: verify, then lower
-//! (movement ops folded into views, one kernel per computing op).
+//! (movement ops folded into views, ops fused into kernels by the rules of `docs/FUSION.md`).
 
-use crate::Result;
-use kiln_ir::lower::{lower_unfused, Program};
+use crate::{Device, Result};
+use kiln_ir::lower::{lower as lower_graph, Program};
 use kiln_ir::Graph;
 
-/// Compiles a graph into kernel launches.
-pub fn lower(graph: &Graph) -> Result<Program> {
+/// Compiles a graph into kernel launches for `device`.
+pub fn lower(graph: &Graph, device: &Device) -> Result<Program> {
     if cfg!(debug_assertions) {
         graph.verify()?;
     }
-    let prog = lower_unfused(graph)?;
-    log::debug!(
-        "kiln: lowered {} nodes into {} kernels",
-        graph.len(),
-        prog.calls.len()
-    );
+    let prog = lower_graph(graph, &device.fusion_options())?;
+    if log::log_enabled!(log::Level::Debug) {
+        log::debug!(
+            "kiln: lowered {} nodes into {} kernels (fusion {})",
+            graph.len(),
+            prog.calls.len(),
+            if device.fusion() { "on" } else { "off" }
+        );
+        for (i, c) in prog.calls.iter().enumerate() {
+            log::debug!("kiln: kernel {i}: {} ({})", c.kernel.name, c.reason);
+            for (n, why) in &c.boundaries {
+                log::debug!(
+                    "kiln:   reads {} from memory: {why}",
+                    graph.node(*n).op.name()
+                );
+            }
+        }
+    }
     Ok(prog)
 }

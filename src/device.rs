@@ -7,17 +7,29 @@
 
 use crate::runtime::GpuContext;
 use crate::{Error, Result};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 /// How to pick a device.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct DeviceOptions {
     /// A case-insensitive substring of the adapter name; `"interpreter"` selects the CPU
     /// reference interpreter.
     pub adapter: Option<String>,
     /// Fail instead of falling back to the interpreter when no adapter can be opened.
     pub require_adapter: bool,
+    /// Fuse ops into kernels (`KILN_FUSION=0` turns it off, for comparison).
+    pub fusion: bool,
+}
+
+impl Default for DeviceOptions {
+    fn default() -> Self {
+        DeviceOptions {
+            adapter: None,
+            require_adapter: false,
+            fusion: true,
+        }
+    }
 }
 
 impl DeviceOptions {
@@ -28,6 +40,9 @@ impl DeviceOptions {
             require_adapter: std::env::var("KILN_REQUIRE_ADAPTER")
                 .map(|v| v == "1" || v.eq_ignore_ascii_case("true"))
                 .unwrap_or(false),
+            fusion: std::env::var("KILN_FUSION")
+                .map(|v| v != "0" && !v.eq_ignore_ascii_case("false"))
+                .unwrap_or(true),
         }
     }
 }
@@ -40,6 +55,7 @@ pub(crate) enum Backend {
 struct DeviceInner {
     id: u64,
     backend: Backend,
+    fusion: AtomicBool,
 }
 
 /// A device tensors live on. Cheap to clone.
@@ -64,20 +80,46 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 static DEFAULT: OnceLock<std::result::Result<Device, Error>> = OnceLock::new();
 
 impl Device {
-    fn wrap(backend: Backend) -> Device {
+    fn wrap(backend: Backend, fusion: bool) -> Device {
         Device {
             inner: Arc::new(DeviceInner {
                 id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
                 backend,
+                fusion: AtomicBool::new(fusion),
             }),
         }
     }
 
+    /// Turns fusion on or off for graphs compiled from now on (off: one kernel per op).
+    pub fn set_fusion(&self, on: bool) {
+        self.inner.fusion.store(on, Ordering::Relaxed);
+    }
+
+    /// Whether fusion is on.
+    pub fn fusion(&self) -> bool {
+        self.inner.fusion.load(Ordering::Relaxed)
+    }
+
+    /// The lowering options for this device: fusion switch and the adapter's limits.
+    pub fn fusion_options(&self) -> kiln_ir::lower::FusionOptions {
+        let mut o = kiln_ir::lower::FusionOptions {
+            enabled: self.fusion(),
+            ..Default::default()
+        };
+        if let Backend::Gpu(g) = &self.inner.backend {
+            o.max_storage_buffers = g.limits.max_storage_buffers_per_shader_stage as usize;
+        }
+        o
+    }
+
     /// The CPU reference interpreter as a device.
     pub fn interpreter() -> Device {
-        Self::wrap(Backend::Interpreter {
-            reason: "chosen explicitly".into(),
-        })
+        Self::wrap(
+            Backend::Interpreter {
+                reason: "chosen explicitly".into(),
+            },
+            true,
+        )
     }
 
     /// Opens a device by the given options (blocking; see [`Device::new_async`]).
@@ -89,13 +131,15 @@ impl Device {
     pub async fn new_async(opts: &DeviceOptions) -> Result<Device> {
         if let Some(a) = &opts.adapter {
             if a.eq_ignore_ascii_case("interpreter") || a.eq_ignore_ascii_case("cpu-reference") {
-                return Ok(Self::interpreter());
+                let d = Self::interpreter();
+                d.set_fusion(opts.fusion);
+                return Ok(d);
             }
         }
         match GpuContext::open(opts.adapter.as_deref()).await {
             Ok(ctx) => {
                 log::info!("kiln: using adapter {}", ctx.describe());
-                Ok(Self::wrap(Backend::Gpu(Arc::new(ctx))))
+                Ok(Self::wrap(Backend::Gpu(Arc::new(ctx)), opts.fusion))
             }
             Err(e @ Error::AdapterNotFound { .. }) => Err(e),
             Err(e) if opts.require_adapter => Err(match e {
@@ -107,9 +151,12 @@ impl Device {
                     "kiln: no GPU adapter ({e}); running on the reference interpreter. \
                      Set KILN_REQUIRE_ADAPTER=1 to make this an error."
                 );
-                Ok(Self::wrap(Backend::Interpreter {
-                    reason: e.to_string(),
-                }))
+                Ok(Self::wrap(
+                    Backend::Interpreter {
+                        reason: e.to_string(),
+                    },
+                    opts.fusion,
+                ))
             }
         }
     }

@@ -23,6 +23,7 @@
 mod compile;
 mod device;
 mod error;
+mod explain;
 mod program;
 mod realize;
 pub mod runtime;
@@ -31,21 +32,18 @@ pub mod workloads;
 
 pub use device::{Device, DeviceOptions};
 pub use error::{Error, Result};
+pub use explain::{KernelInfo, Plan};
 pub use kiln_ir as ir;
 pub use kiln_ir::{DType, Element, HostTensor, Shape};
 pub use program::Program;
 pub use tensor::Tensor;
 
-/// Lowers the computation behind `outputs` and returns the kernels' generated WGSL, in launch
-/// order (for inspection and tests; nothing runs).
+/// Lowers the computation behind `outputs` and returns the kernels' names and generated WGSL,
+/// in launch order (for inspection and tests; nothing runs).
 pub fn generated_wgsl(outputs: &[&Tensor]) -> Result<Vec<(String, String)>> {
-    let cap = realize::capture(outputs)?;
-    let prog = compile::lower(&cap.graph)?;
-    prog.calls
-        .iter()
-        .map(|c| {
-            let src = kiln_codegen::generate(&c.kernel, &kiln_codegen::Schedule::default())?;
-            Ok((c.kernel.name.clone(), src.wgsl))
-        })
-        .collect()
+    Ok(explain::Plan::of(outputs)?
+        .kernels
+        .into_iter()
+        .map(|k| (k.name, k.wgsl))
+        .collect())
 }

@@ -59,7 +59,7 @@ impl Program {
         }
         let lowered = match device.backend() {
             Backend::Gpu(ctx) => {
-                let prog = crate::compile::lower(&cap.graph)?;
+                let prog = crate::compile::lower(&cap.graph, &device)?;
                 for call in &prog.calls {
                     ctx.pipeline(&call.kernel, &kiln_codegen::Schedule::default())?;
                 }

@@ -152,6 +152,11 @@ impl EncoderLayer {
     fn new(b: &mut Builder, d: usize, ff: usize, heads: usize) -> Result<Self> {
         let s = 1.0 / (d as f64).sqrt();
         let sf = 1.0 / (ff as f64).sqrt();
+        let gain = |b: &mut Builder| -> Result<Tensor> {
+            let g = b.weight(&[d], 1.0)?.abs()?.add_scalar(0.5)?;
+            g.realize()?;
+            Ok(g)
+        };
         Ok(EncoderLayer {
             wq: b.weight(&[d, d], s)?,
             wk: b.weight(&[d, d], s)?,
@@ -165,9 +170,9 @@ impl EncoderLayer {
             b1: b.weight(&[ff], 0.02)?,
             w2: b.weight(&[ff, d], sf)?,
             b2: b.weight(&[d], 0.02)?,
-            g1: b.weight(&[d], 1.0)?.abs()?.add_scalar(0.5)?,
+            g1: gain(b)?,
             be1: b.weight(&[d], 0.1)?,
-            g2: b.weight(&[d], 1.0)?.abs()?.add_scalar(0.5)?,
+            g2: gain(b)?,
             be2: b.weight(&[d], 0.1)?,
             heads,
         })

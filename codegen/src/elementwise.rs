@@ -18,16 +18,17 @@ pub fn main(e: &mut Emitter, s: &Schedule) -> Result<String, CodegenError> {
     );
     let _ = writeln!(b, "  let i = (wid.y * nwg.x + wid.x) * {wg}u + lid;");
     let _ = writeln!(b, "  if (i >= {numel}) {{ return; }}");
-    if e.needs_coords() {
+    let roots: Vec<usize> = e.k.outputs.iter().map(|o| o.expr).collect();
+    if e.roots_need_coords(&roots) {
         let rank = e.k.shape.rank();
         e.coords(&mut b, "  ", "i", 0..rank);
     }
-    e.exprs(&mut b, "  ", "i")?;
-    for (o, (d, ex)) in e.k.outputs.iter().enumerate() {
+    e.exprs(&mut b, "  ", "i", &roots)?;
+    for (o, out) in e.k.outputs.iter().enumerate() {
         let _ = writeln!(
             b,
             "  out{o}[i] = {};",
-            types::to_storage(&format!("e{ex}"), *d)
+            types::to_storage(&format!("e{}", out.expr), out.dtype)
         );
     }
     b.push_str("}\n");

@@ -67,12 +67,12 @@ impl<'k> Emitter<'k> {
                 info(*d).storage
             );
         }
-        for (o, (d, _)) in self.k.outputs.iter().enumerate() {
+        for (o, out) in self.k.outputs.iter().enumerate() {
             let _ = writeln!(
                 s,
                 "@group(0) @binding({}) var<storage, read_write> out{o}: array<{}>;",
                 1 + self.k.inputs.len() + o,
-                info(*d).storage
+                info(out.dtype).storage
             );
         }
         s
@@ -96,19 +96,6 @@ impl<'k> Emitter<'k> {
         }
     }
 
-    /// True if any expression needs per-dimension coordinates (not just the linear index).
-    pub fn needs_coords(&self) -> bool {
-        self.k
-            .loads
-            .iter()
-            .any(|l| l.view.kind() != ViewKind::Contiguous)
-            || self
-                .k
-                .exprs
-                .iter()
-                .any(|e| matches!(e.expr, Expr::Gather { .. }))
-    }
-
     /// The signed address of load `l` at coordinates `c*`, skipping dim `skip`.
     fn address(&mut self, l: usize, skip: Option<usize>) -> String {
         let rank = self.k.loads[l].view.shape.rank();
@@ -123,15 +110,57 @@ impl<'k> Emitter<'k> {
         a
     }
 
-    /// Emits the loads and expressions, one `let e{n}` each, into `out`.
-    pub fn exprs(&mut self, out: &mut String, ind: &str, lin: &str) -> Result<(), CodegenError> {
+    /// The expressions that `roots` depend on (themselves included), as a mask.
+    pub fn needed(&self, roots: &[usize]) -> Vec<bool> {
+        let mut need = vec![false; self.k.exprs.len()];
+        let mut stack: Vec<usize> = roots.to_vec();
+        while let Some(e) = stack.pop() {
+            if need[e] {
+                continue;
+            }
+            need[e] = true;
+            match &self.k.exprs[e].expr {
+                Expr::Gather { index, .. } => stack.push(*index),
+                Expr::Unary(_, a) | Expr::Cast(a) => stack.push(*a),
+                Expr::Binary(_, a, b) => stack.extend([*a, *b]),
+                Expr::Where(c, a, b) => stack.extend([*c, *a, *b]),
+                _ => {}
+            }
+        }
+        need
+    }
+
+    /// True if any of the expressions `roots` need per-dimension coordinates.
+    pub fn roots_need_coords(&self, roots: &[usize]) -> bool {
+        let need = self.needed(roots);
+        self.k.exprs.iter().enumerate().any(|(i, e)| {
+            need[i]
+                && match e.expr {
+                    Expr::Load(l) | Expr::LoadValid(l) => {
+                        self.k.loads[l].view.kind() != ViewKind::Contiguous
+                    }
+                    Expr::Gather { .. } => true,
+                    _ => false,
+                }
+        })
+    }
+
+    /// Emits the loads and expressions that `roots` need, one `let e{n}` each, into `out`.
+    /// `Acc(s)` reads the variable `red{s}`, which the template defines.
+    pub fn exprs(
+        &mut self,
+        out: &mut String,
+        ind: &str,
+        lin: &str,
+        roots: &[usize],
+    ) -> Result<(), CodegenError> {
         let k = self.k;
+        let need = self.needed(roots);
         // Address and validity of each load that is used.
         for (l, load) in k.loads.iter().enumerate() {
-            let used_plain = k
-                .exprs
-                .iter()
-                .any(|e| matches!(e.expr, Expr::Load(x) | Expr::LoadValid(x) if x == l));
+            let used_plain = k.exprs.iter().enumerate().any(|(i, e)| {
+                need[i] && matches!(e.expr, Expr::Load(x) | Expr::LoadValid(x) if x == l)
+            });
             if !used_plain {
                 continue;
             }
@@ -177,6 +206,9 @@ impl<'k> Emitter<'k> {
             }
         }
         for (n, node) in k.exprs.iter().enumerate() {
+            if !need[n] {
+                continue;
+            }
             let d = node.dtype;
             let ty = info(d).value;
             let operand_dtype = |i: usize| k.exprs[i].dtype;
@@ -240,6 +272,7 @@ impl<'k> Emitter<'k> {
                     ops::fill(t, &[&format!("e{a}"), &format!("e{b}")])
                 }
                 Expr::Where(c, a, b) => format!("select(e{b}, e{a}, e{c})"),
+                Expr::Acc(s) => format!("red{s}"),
                 Expr::Cast(a) => {
                     let (t, h) = ops::cast(operand_dtype(*a), d);
                     self.use_helpers(h);
@@ -254,6 +287,7 @@ impl<'k> Emitter<'k> {
                     | Expr::Gather { .. }
                     | Expr::Const(_)
                     | Expr::Where(..)
+                    | Expr::Acc(_)
             );
             let val = match (computes, info(d).round) {
                 (true, Some(r)) => {

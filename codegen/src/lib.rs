@@ -67,7 +67,7 @@ impl KernelSource {
                 max_dim,
             ),
             KernelKind::Reduce { .. } => elementwise::grid_2d(k.out_numel(), max_dim),
-            KernelKind::Matmul => {
+            KernelKind::Matmul { .. } => {
                 let r = k.shape.rank();
                 let (m, n) = (k.shape.0[r - 2], k.shape.0[r - 1]);
                 let batch: usize = k.shape.0[..r - 2].iter().product();
@@ -96,8 +96,8 @@ pub fn generate(k: &Kernel, s: &Schedule) -> Result<KernelSource, CodegenError> 
     let mut e = emit::Emitter::new(k);
     let main = match &k.kind {
         KernelKind::Elementwise => elementwise::main(&mut e, s)?,
-        KernelKind::Reduce { op, red_rank } => reduce::main(&mut e, s, *op, *red_rank)?,
-        KernelKind::Matmul => matmul::main(&mut e)?,
+        KernelKind::Reduce { stages, red_rank } => reduce::main(&mut e, s, stages, *red_rank)?,
+        KernelKind::Matmul { a, b, dtype } => matmul::main(&mut e, *a, *b, *dtype)?,
     };
     let wgsl = format!(
         "// kiln kernel: {}\n{}{}{}",

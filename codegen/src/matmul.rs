@@ -3,30 +3,30 @@
 
 use crate::emit::Emitter;
 use crate::params::Param;
-use crate::types::info;
+use crate::types::{self, info};
 use crate::CodegenError;
+use kiln_ir::DType;
 use std::fmt::Write;
 
 /// Tile edge.
 pub const TILE: u32 = 16;
 
 /// The `main` function (and workgroup tiles) of a matmul kernel.
-pub fn main(e: &mut Emitter) -> Result<String, CodegenError> {
+pub fn main(e: &mut Emitter, la: usize, lb: usize, dtype: DType) -> Result<String, CodegenError> {
     let k = e.k;
     let r = k.shape.rank();
-    let (out_dtype, _) = k.outputs[0];
-    let (ia, ib) = (k.loads[0].input, k.loads[1].input);
+    let (ia, ib) = (k.loads[la].input, k.loads[lb].input);
     let m = e.params.u32(Param::Dim(r - 2));
     let n = e.params.u32(Param::Dim(r - 1));
-    let kk = e.params.u32(Param::LoadDim(0, r - 1));
+    let kk = e.params.u32(Param::LoadDim(la, r - 1));
     let nb = e.params.u32(Param::Batch);
     let (sam, sak) = (
-        e.params.i32(Param::Stride(0, r - 2)),
-        e.params.i32(Param::Stride(0, r - 1)),
+        e.params.i32(Param::Stride(la, r - 2)),
+        e.params.i32(Param::Stride(la, r - 1)),
     );
     let (sbk, sbn) = (
-        e.params.i32(Param::Stride(1, r - 2)),
-        e.params.i32(Param::Stride(1, r - 1)),
+        e.params.i32(Param::Stride(lb, r - 2)),
+        e.params.i32(Param::Stride(lb, r - 1)),
     );
     let mut b = String::new();
     let _ = writeln!(b, "var<workgroup> ta: array<array<f32, {TILE}>, {TILE}>;");
@@ -39,8 +39,8 @@ pub fn main(e: &mut Emitter) -> Result<String, CodegenError> {
     let _ = writeln!(b, "  let col = wid.x * {TILE}u + lid.x;");
     let _ = writeln!(b, "  for (var bt = wid.z; bt < {nb}; bt = bt + nwg.z) {{");
     // Batch coordinates and base addresses.
-    let mut abase = e.params.i32(Param::Offset(0));
-    let mut bbase = e.params.i32(Param::Offset(1));
+    let mut abase = e.params.i32(Param::Offset(la));
+    let mut bbase = e.params.i32(Param::Offset(lb));
     if r > 2 {
         let _ = writeln!(b, "    var rem_b = bt;");
         for d in (0..r - 2).rev() {
@@ -49,8 +49,8 @@ pub fn main(e: &mut Emitter) -> Result<String, CodegenError> {
                 b,
                 "    let c{d} = rem_b % {dim};\n    rem_b = rem_b / {dim};"
             );
-            let sa = e.params.i32(Param::Stride(0, d));
-            let sb = e.params.i32(Param::Stride(1, d));
+            let sa = e.params.i32(Param::Stride(la, d));
+            let sb = e.params.i32(Param::Stride(lb, d));
             let _ = write!(abase, " + i32(c{d}) * {sa}");
             let _ = write!(bbase, " + i32(c{d}) * {sb}");
         }
@@ -73,17 +73,33 @@ pub fn main(e: &mut Emitter) -> Result<String, CodegenError> {
         "      for (var q = 0u; q < {TILE}u; q = q + 1u) {{ acc = acc + ta[lid.y][q] * tb[q][lid.x]; }}"
     );
     let _ = writeln!(b, "      workgroupBarrier();\n    }}");
-    let val = match info(out_dtype).round {
+    // The epilogue: every output is an expression of the product and loads at (row, col).
+    let val = match info(dtype).round {
         Some(rf) => {
             e.use_helpers(&[rf]);
             format!("{rf}(acc)")
         }
         None => "acc".into(),
     };
+    let _ = writeln!(b, "    if (row < {m} && col < {n}) {{");
+    let _ = writeln!(b, "      let red0: f32 = {val};");
+    let _ = writeln!(b, "      let i = bt * {m} * {n} + row * {n} + col;");
     let _ = writeln!(
         b,
-        "    if (row < {m} && col < {n}) {{ out0[bt * {m} * {n} + row * {n} + col] = {val}; }}"
+        "      let c{} = row;\n      let c{} = col;",
+        r - 2,
+        r - 1
     );
+    let roots: Vec<usize> = k.outputs.iter().map(|o| o.expr).collect();
+    e.exprs(&mut b, "      ", "i", &roots)?;
+    for (o, out) in k.outputs.iter().enumerate() {
+        let _ = writeln!(
+            b,
+            "      out{o}[i] = {};",
+            types::to_storage(&format!("e{}", out.expr), out.dtype)
+        );
+    }
+    let _ = writeln!(b, "    }}");
     b.push_str("  }\n}\n");
     Ok(b)
 }

@@ -2,7 +2,7 @@
 //! [`Param`] sits in which slot; the runtime fills the slots from the concrete kernel, so the
 //! generated text never contains a size.
 
-use kiln_ir::{Kernel, KernelKind};
+use kiln_ir::Kernel;
 
 /// One 32-bit slot of a kernel's uniform.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -71,13 +71,7 @@ impl ParamLayout {
             out[i] = match *p {
                 Param::Numel => k.out_numel() as u32,
                 Param::Dim(d) => k.shape.0[d] as u32,
-                Param::Count => match &k.kind {
-                    KernelKind::Reduce { red_rank, .. } => k.shape.0[k.shape.rank() - red_rank..]
-                        .iter()
-                        .product::<usize>()
-                        as u32,
-                    _ => 0,
-                },
+                Param::Count => k.red_count() as u32,
                 Param::Batch => {
                     let r = k.shape.rank();
                     k.shape.0[..r.saturating_sub(2)].iter().product::<usize>() as u32

@@ -6,10 +6,10 @@ use crate::params::Param;
 use crate::types::{self, info};
 use crate::{CodegenError, Schedule};
 use kiln_ir::ops::ReduceOp;
-use kiln_ir::DType;
+use kiln_ir::{DType, Expr, Output, Stage, Store};
 use std::fmt::Write;
 
-/// The accumulator type, identity and combine step of a reduction over values of dtype `d`.
+/// The accumulator type and identity of a reduction over values of dtype `d`.
 struct Acc {
     ty: &'static str,
     init: String,
@@ -58,111 +58,184 @@ fn combine(e: &mut Emitter, op: ReduceOp, ty: &str, a: &str, b: &str) -> String 
 
 /// True when candidate (bv, bi) beats (av, ai) for argmax/argmin: the first NaN wins, then the
 /// better value, then the smaller index.
-fn arg_better(op: ReduceOp, ty: &str) -> String {
+fn arg_better(name: &str, op: ReduceOp, ty: &str) -> String {
     let cmp = if op == ReduceOp::ArgMax { ">" } else { "<" };
     if ty == "f32" {
         format!(
-            "fn kiln_better(av: f32, ai: u32, bv: f32, bi: u32) -> bool {{\n  let an = kiln_isnan(av);\n  let bn = kiln_isnan(bv);\n  if (an || bn) {{ return bn && (!an || bi < ai); }}\n  return bv {cmp} av || (bv == av && bi < ai);\n}}\n"
+            "fn {name}(av: f32, ai: u32, bv: f32, bi: u32) -> bool {{\n  let an = kiln_isnan(av);\n  let bn = kiln_isnan(bv);\n  if (an || bn) {{ return bn && (!an || bi < ai); }}\n  return bv {cmp} av || (bv == av && bi < ai);\n}}\n"
         )
     } else {
         format!(
-            "fn kiln_better(av: {ty}, ai: u32, bv: {ty}, bi: u32) -> bool {{ return bv {cmp} av || (bv == av && bi < ai); }}\n"
+            "fn {name}(av: {ty}, ai: u32, bv: {ty}, bi: u32) -> bool {{ return bv {cmp} av || (bv == av && bi < ai); }}\n"
         )
     }
 }
 
-/// The `main` function (and workgroup arrays) of a reduction kernel.
+/// The `main` function (and workgroup arrays) of a reduce kernel: its stages in order, then
+/// its per-row and per-element outputs.
 pub fn main(
     e: &mut Emitter,
     s: &Schedule,
-    op: ReduceOp,
+    stages: &[Stage],
     red_rank: usize,
 ) -> Result<String, CodegenError> {
     let wg = s.workgroup_size;
-    let (out_dtype, ex) = e.k.outputs[0];
-    let in_dtype = e.k.exprs[ex].dtype;
-    let a = acc(op, in_dtype);
-    let arg = op.is_arg();
-    let rank = e.k.shape.rank();
+    let k = e.k;
+    let rank = k.shape.rank();
     let kept = rank - red_rank;
-    let mut b = String::new();
-    if arg {
-        e.use_helpers(&["kiln_isnan"]);
-        b.push_str(&arg_better(op, a.ty));
-    }
-    let _ = writeln!(b, "var<workgroup> sv: array<{}, {wg}>;", a.ty);
-    if arg {
-        let _ = writeln!(b, "var<workgroup> si: array<u32, {wg}>;");
-    }
     let numel = e.params.u32(Param::Numel);
     let count = e.params.u32(Param::Count);
+    let mut head = String::new();
+    let mut b = String::new();
+    let mut shared: Vec<&'static str> = Vec::new();
+    let any_arg = stages.iter().any(|st| st.op.is_arg());
     let _ = writeln!(
         b,
         "@compute @workgroup_size({wg})\nfn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {{"
     );
     let _ = writeln!(b, "  let o = wid.y * nwg.x + wid.x;");
     let _ = writeln!(b, "  let live = o < {numel};");
-    let _ = writeln!(b, "  var acc: {} = {};", a.ty, a.init);
-    let _ = writeln!(b, "  var acci: u32 = 0xffffffffu;");
-    let _ = writeln!(b, "  if (live) {{");
-    if e.needs_coords() {
-        e.coords(&mut b, "    ", "o", 0..kept);
+    let all_roots: Vec<usize> = stages
+        .iter()
+        .map(|st| st.expr)
+        .chain(k.outputs.iter().map(|o| o.expr))
+        .collect();
+    let coords = e.roots_need_coords(&all_roots);
+    if coords {
+        e.coords(&mut b, "  ", "o", 0..kept);
     }
-    let _ = writeln!(b, "    for (var r = lid; r < {count}; r = r + {wg}u) {{");
-    let _ = writeln!(b, "      let i = o * {count} + r;");
-    if e.needs_coords() {
-        e.coords(&mut b, "      ", "r", kept..rank);
-    }
-    e.exprs(&mut b, "      ", "i")?;
-    let v = match in_dtype {
-        DType::Bool => format!("select(0u, 1u, e{ex})"),
-        _ => format!("e{ex}"),
-    };
-    if arg {
-        let _ = writeln!(
-            b,
-            "      if (kiln_better(acc, acci, {v}, r)) {{ acc = {v}; acci = r; }}"
-        );
-    } else {
-        let c = combine(e, op, a.ty, "acc", &v);
-        let _ = writeln!(b, "      acc = {c};");
-    }
-    let _ = writeln!(b, "    }}\n  }}");
-    let _ = writeln!(b, "  sv[lid] = acc;");
-    if arg {
-        let _ = writeln!(b, "  si[lid] = acci;");
-    }
-    let _ = writeln!(b, "  workgroupBarrier();");
-    let _ = writeln!(b, "  for (var s = {}u; s > 0u; s = s >> 1u) {{", wg / 2);
-    let _ = writeln!(b, "    if (lid < s) {{");
-    if arg {
-        let _ = writeln!(
-            b,
-            "      if (kiln_better(sv[lid], si[lid], sv[lid + s], si[lid + s])) {{ sv[lid] = sv[lid + s]; si[lid] = si[lid + s]; }}"
-        );
-    } else {
-        let c = combine(e, op, a.ty, "sv[lid]", "sv[lid + s]");
-        let _ = writeln!(b, "      sv[lid] = {c};");
-    }
-    let _ = writeln!(b, "    }}\n    workgroupBarrier();\n  }}");
-    let fin = if arg {
-        "bitcast<i32>(select(si[0], 0u, si[0] == 0xffffffffu))".to_string()
-    } else if op == ReduceOp::Mean {
-        format!("sv[0] / f32({count})")
-    } else {
-        "sv[0]".to_string()
-    };
-    let fin = match info(out_dtype).round {
-        Some(r) if out_dtype.is_float() => {
-            e.use_helpers(&[r]);
-            format!("{r}({fin})")
+    for (si, st) in stages.iter().enumerate() {
+        let in_dtype = k.exprs[st.expr].dtype;
+        let a = acc(st.op, in_dtype);
+        if !shared.contains(&a.ty) {
+            shared.push(a.ty);
         }
-        _ => fin,
-    };
-    let _ = writeln!(
-        b,
-        "  if (live && lid == 0u) {{ out0[o] = {}; }}\n}}",
-        types::to_storage(&fin, out_dtype)
-    );
-    Ok(b)
+        let arg = st.op.is_arg();
+        let _ = writeln!(b, "  var acc{si}: {} = {};", a.ty, a.init);
+        if arg {
+            let _ = writeln!(b, "  var acci{si}: u32 = 0xffffffffu;");
+        }
+        let _ = writeln!(b, "  if (live) {{");
+        let _ = writeln!(b, "    for (var r = lid; r < {count}; r = r + {wg}u) {{");
+        let _ = writeln!(b, "      let i = o * {count} + r;");
+        if e.roots_need_coords(&[st.expr]) {
+            e.coords(&mut b, "      ", "r", kept..rank);
+        }
+        e.exprs(&mut b, "      ", "i", &[st.expr])?;
+        let v = format!("e{}", st.expr);
+        if arg {
+            let better = format!("kiln_better_{}_{}", st.op.name(), a.ty);
+            let _ = writeln!(
+                b,
+                "      if ({better}(acc{si}, acci{si}, {v}, r)) {{ acc{si} = {v}; acci{si} = r; }}"
+            );
+        } else {
+            let c = combine(e, st.op, a.ty, &format!("acc{si}"), &v);
+            let _ = writeln!(b, "      acc{si} = {c};");
+        }
+        let _ = writeln!(b, "    }}\n  }}");
+        let sv = format!("sv_{}", a.ty);
+        let _ = writeln!(b, "  {sv}[lid] = acc{si};");
+        if arg {
+            let _ = writeln!(b, "  si[lid] = acci{si};");
+        }
+        let _ = writeln!(b, "  workgroupBarrier();");
+        let _ = writeln!(b, "  for (var s = {}u; s > 0u; s = s >> 1u) {{", wg / 2);
+        let _ = writeln!(b, "    if (lid < s) {{");
+        if arg {
+            let better = format!("kiln_better_{}_{}", st.op.name(), a.ty);
+            if !head.contains(&format!("fn {better}(")) {
+                e.use_helpers(&["kiln_isnan"]);
+                head.push_str(&arg_better(&better, st.op, a.ty));
+            }
+            let _ = writeln!(
+                b,
+                "      if ({better}({sv}[lid], si[lid], {sv}[lid + s], si[lid + s])) {{ {sv}[lid] = {sv}[lid + s]; si[lid] = si[lid + s]; }}"
+            );
+        } else {
+            let c = combine(
+                e,
+                st.op,
+                a.ty,
+                &format!("{sv}[lid]"),
+                &format!("{sv}[lid + s]"),
+            );
+            let _ = writeln!(b, "      {sv}[lid] = {c};");
+        }
+        let _ = writeln!(b, "    }}\n    workgroupBarrier();\n  }}");
+        // The finalized, rounded result, the same in every invocation of the workgroup.
+        let out_dtype = k
+            .exprs
+            .iter()
+            .find(|x| matches!(x.expr, Expr::Acc(j) if j == si))
+            .map_or(in_dtype, |x| x.dtype);
+        let fin = if arg {
+            "bitcast<i32>(select(si[0], 0u, si[0] == 0xffffffffu))".to_string()
+        } else if st.op == ReduceOp::Mean {
+            format!("{sv}[0] / f32({count})")
+        } else {
+            format!("{sv}[0]")
+        };
+        let fin = match info(out_dtype).round {
+            Some(r) if out_dtype.is_float() => {
+                e.use_helpers(&[r]);
+                format!("{r}({fin})")
+            }
+            _ => fin,
+        };
+        let _ = writeln!(b, "  let red{si}: {} = {fin};", info(out_dtype).value);
+        let _ = writeln!(b, "  workgroupBarrier();");
+    }
+    let row: Vec<(usize, &Output)> = k
+        .outputs
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| o.store == Store::Row)
+        .collect();
+    let full: Vec<(usize, &Output)> = k
+        .outputs
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| o.store == Store::Full)
+        .collect();
+    if !row.is_empty() {
+        let roots: Vec<usize> = row.iter().map(|(_, o)| o.expr).collect();
+        let _ = writeln!(b, "  if (live && lid == 0u) {{");
+        let _ = writeln!(b, "    let i = o;");
+        e.exprs(&mut b, "    ", "i", &roots)?;
+        for (oi, o) in &row {
+            let _ = writeln!(
+                b,
+                "    out{oi}[o] = {};",
+                types::to_storage(&format!("e{}", o.expr), o.dtype)
+            );
+        }
+        let _ = writeln!(b, "  }}");
+    }
+    if !full.is_empty() {
+        let roots: Vec<usize> = full.iter().map(|(_, o)| o.expr).collect();
+        let _ = writeln!(b, "  if (live) {{");
+        let _ = writeln!(b, "    for (var r = lid; r < {count}; r = r + {wg}u) {{");
+        let _ = writeln!(b, "      let i = o * {count} + r;");
+        if e.roots_need_coords(&roots) {
+            e.coords(&mut b, "      ", "r", kept..rank);
+        }
+        e.exprs(&mut b, "      ", "i", &roots)?;
+        for (oi, o) in &full {
+            let _ = writeln!(
+                b,
+                "      out{oi}[i] = {};",
+                types::to_storage(&format!("e{}", o.expr), o.dtype)
+            );
+        }
+        let _ = writeln!(b, "    }}\n  }}");
+    }
+    b.push_str("}\n");
+    for ty in shared {
+        let _ = writeln!(head, "var<workgroup> sv_{ty}: array<{ty}, {wg}>;");
+    }
+    if any_arg {
+        let _ = writeln!(head, "var<workgroup> si: array<u32, {wg}>;");
+    }
+    Ok(head + &b)
 }

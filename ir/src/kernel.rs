@@ -62,6 +62,38 @@ pub enum Expr {
     Where(ExprId, ExprId, ExprId),
     /// A conversion of the operand to this expression's dtype.
     Cast(ExprId),
+    /// The result of reduction stage `s` of this row (reduce kernels), or the accumulated
+    /// product (matmul kernels, `s = 0`), already finalized and rounded to this dtype.
+    Acc(usize),
+}
+
+/// One reduction of a reduce kernel: `op` over the reduced dims of expression `expr`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Stage {
+    /// The reduction.
+    pub op: ReduceOp,
+    /// The reduced expression (evaluated at every point of the iteration space).
+    pub expr: ExprId,
+}
+
+/// Where an output is stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Store {
+    /// One element per point of the iteration space, at its row-major linear index.
+    Full,
+    /// One element per row (per point of the kept dims) of a reduce kernel.
+    Row,
+}
+
+/// One output of a kernel.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Output {
+    /// The stored dtype.
+    pub dtype: DType,
+    /// The expression stored.
+    pub expr: ExprId,
+    /// Per element or per row.
+    pub store: Store,
 }
 
 /// An expression with its result dtype.
@@ -79,17 +111,27 @@ pub enum KernelKind {
     /// One invocation per element of `shape`; each output stores one expression at the linear
     /// index.
     Elementwise,
-    /// `shape` is `[kept..., reduced...]`; the expression `outputs[0].1` is evaluated over the
-    /// whole space and reduced over the last `red_rank` dims into an output of the kept dims.
+    /// `shape` is `[kept..., reduced...]`; one workgroup per row (point of the kept dims) runs
+    /// the stages in order, each reducing its expression over the last `red_rank` dims (later
+    /// stages may read earlier results through [`Expr::Acc`]); then `Row` outputs are stored
+    /// once per row and `Full` outputs at every point.
     Reduce {
-        /// The reduction.
-        op: ReduceOp,
         /// How many trailing dims of `shape` are reduced.
         red_rank: usize,
+        /// The reductions, in order.
+        stages: Vec<Stage>,
     },
-    /// `shape` is the output `[batch..., m, n]`; load 0 views A as `[batch..., m, k]` and load 1
-    /// views B as `[batch..., k, n]`.
-    Matmul,
+    /// `shape` is the output `[batch..., m, n]`; load `a` views A as `[batch..., m, k]` and load
+    /// `b` views B as `[batch..., k, n]`; outputs are epilogue expressions over
+    /// [`Expr::Acc`]`(0)` and loads at the output coordinates.
+    Matmul {
+        /// The load of A.
+        a: usize,
+        /// The load of B.
+        b: usize,
+        /// The dtype of the product before the epilogue.
+        dtype: DType,
+    },
 }
 
 /// One generated kernel.
@@ -107,18 +149,37 @@ pub struct Kernel {
     pub loads: Vec<Load>,
     /// The expression DAG, operands before users.
     pub exprs: Vec<ExprNode>,
-    /// Outputs: the stored dtype and the expression stored (for matmul, the dtype only).
-    pub outputs: Vec<(DType, ExprId)>,
+    /// Outputs, in binding order.
+    pub outputs: Vec<Output>,
 }
 
 impl Kernel {
-    /// Number of output elements of output 0.
+    /// Rows of a reduce kernel, elements of the iteration space otherwise: what the grid
+    /// covers.
     pub fn out_numel(&self) -> usize {
         match &self.kind {
             KernelKind::Reduce { red_rank, .. } => self.shape.0[..self.shape.rank() - red_rank]
                 .iter()
                 .product(),
             _ => self.shape.numel(),
+        }
+    }
+
+    /// Elements reduced per row (1 for other kernels).
+    pub fn red_count(&self) -> usize {
+        match &self.kind {
+            KernelKind::Reduce { red_rank, .. } => self.shape.0[self.shape.rank() - red_rank..]
+                .iter()
+                .product(),
+            _ => 1,
+        }
+    }
+
+    /// Elements of output `o`'s buffer.
+    pub fn output_numel(&self, o: usize) -> usize {
+        match self.outputs[o].store {
+            Store::Full => self.shape.numel(),
+            Store::Row => self.out_numel(),
         }
     }
 
@@ -129,10 +190,15 @@ impl Kernel {
         let mut k = String::new();
         match &self.kind {
             KernelKind::Elementwise => k.push_str("ew"),
-            KernelKind::Reduce { op, red_rank } => {
-                let _ = write!(k, "red.{}.{}", op.name(), red_rank);
+            KernelKind::Reduce { red_rank, stages } => {
+                let _ = write!(k, "red.{red_rank}");
+                for st in stages {
+                    let _ = write!(k, ".{}:{}", st.op.name(), st.expr);
+                }
             }
-            KernelKind::Matmul => k.push_str("mm"),
+            KernelKind::Matmul { a, b, dtype } => {
+                let _ = write!(k, "mm.{a}.{b}.{dtype}");
+            }
         }
         let _ = write!(k, ";r{};in", self.shape.rank());
         for d in &self.inputs {
@@ -197,11 +263,15 @@ impl Kernel {
                 Expr::Cast(a) => {
                     let _ = write!(k, "cast({a})");
                 }
+                Expr::Acc(s) => {
+                    let _ = write!(k, "acc{s}");
+                }
             }
         }
         k.push_str(";out");
-        for (d, e) in &self.outputs {
-            let _ = write!(k, ".{d}:{e}");
+        for o in &self.outputs {
+            let st = if o.store == Store::Row { "r" } else { "f" };
+            let _ = write!(k, ".{}:{}{}", o.dtype, st, o.expr);
         }
         k
     }

@@ -23,7 +23,7 @@ pub use dtype::{round_float, DType, Scalar, ALL_DTYPES};
 pub use error::{IrError, Result};
 pub use graph::{Graph, Node, NodeId};
 pub use host::{Element, HostData, HostTensor};
-pub use kernel::{Expr, ExprId, ExprNode, Kernel, KernelKind, Load};
+pub use kernel::{Expr, ExprId, ExprNode, Kernel, KernelKind, Load, Output, Stage, Store};
 pub use ops::{Op, TensorType};
 pub use shape::{Axes, Shape, MAX_RANK};
 pub use view::{Mask, View, ViewKind};

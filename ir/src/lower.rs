@@ -1,14 +1,28 @@
-//! Lowering a graph to kernels. Movement ops never become kernels: they compose into the view
-//! through which the next kernel reads ([`View::apply`]); a copy kernel is made only where no
-//! single view can describe the result. Constants are inlined into their readers. Every other
-//! op becomes one kernel here; fusion (grouping several ops into one kernel) builds on the same
-//! [`KernelBuilder`].
+//! Lowering a graph to kernels, with fusion.
+//!
+//! Movement ops never become kernels: they compose into the view through which a kernel reads
+//! ([`View::apply`]); a copy is made only where no single view describes the result. Constants
+//! are inlined. With fusion on, a kernel is grown from a root node by inlining its producers
+//! (see `docs/FUSION.md` for each rule and its reason):
+//!
+//! 1. elementwise chains of any length, with broadcasts and views on the loads;
+//! 2. elementwise prologues into a reduction;
+//! 3. reduction epilogues (`mean` divides before the store; per-row expressions);
+//! 4. sibling reductions over the same space in one kernel, and extra outputs where a fused
+//!    value is also needed elsewhere;
+//! 5. reduce-then-broadcast in one kernel (softmax, layer norm, ...) when the reduced axes are
+//!    the innermost ones;
+//! 6. matmul epilogues (bias, activation, residual, cast) before the store;
+//! 9. a store-versus-recompute policy: shared producers are recomputed by each reader only
+//!    while cheap; reductions and matmuls are never recomputed.
+//!
+//! With fusion off every computing op is its own kernel, through the same code.
 
-use crate::kernel::{Expr, ExprId, ExprNode, Kernel, KernelKind, Load};
-use crate::ops::{Op, ViewOp};
+use crate::kernel::{Expr, ExprId, ExprNode, Kernel, KernelKind, Load, Output, Stage, Store};
+use crate::ops::{Op, ReduceOp, ViewOp};
 use crate::view::View;
-use crate::{DType, Graph, NodeId, Result, Scalar, Shape};
-use hashbrown::HashMap;
+use crate::{DType, Graph, IrError, NodeId, Result, Scalar, Shape};
+use hashbrown::{HashMap, HashSet};
 use smallvec::SmallVec;
 
 /// A buffer a kernel reads or writes.
@@ -40,8 +54,11 @@ pub struct KernelCall {
     pub outputs: Vec<usize>,
     /// The graph nodes computed inside (movement ops folded into its loads included).
     pub nodes: Vec<NodeId>,
-    /// Why this kernel ends where it does.
+    /// Why this kernel exists (its root).
     pub reason: String,
+    /// For each computed value this kernel reads from memory instead of fusing: the producer
+    /// and why the boundary is there.
+    pub boundaries: Vec<(NodeId, String)>,
 }
 
 /// A lowered graph: kernel launches in execution order, the buffers they need, and where each
@@ -54,6 +71,30 @@ pub struct Program {
     pub temps: Vec<TempInfo>,
     /// Per graph output: its buffer, dtype and shape.
     pub outputs: Vec<(BufRef, DType, Shape)>,
+}
+
+/// What the lowering may do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FusionOptions {
+    /// Fuse at all (off: one kernel per computing op).
+    pub enabled: bool,
+    /// Storage buffers one kernel may bind (the adapter's per-stage limit).
+    pub max_storage_buffers: usize,
+    /// A producer read by several kernels is recomputed in each only up to this many ops...
+    pub recompute_max_ops: usize,
+    /// ...and this many distinct buffer reads; beyond, it is stored once and loaded.
+    pub recompute_max_loads: usize,
+}
+
+impl Default for FusionOptions {
+    fn default() -> Self {
+        FusionOptions {
+            enabled: true,
+            max_storage_buffers: 8,
+            recompute_max_ops: 30,
+            recompute_max_loads: 3,
+        }
+    }
 }
 
 /// How a node's value can be read.
@@ -117,73 +158,248 @@ impl KernelBuilder {
         self.loads.len() - 1
     }
 
-    /// Finishes the kernel.
-    pub fn finish(
-        self,
-        name: String,
-        kind: KernelKind,
-        shape: Shape,
-        outputs: Vec<(DType, ExprId)>,
-    ) -> (Kernel, Vec<BufRef>) {
-        (
-            Kernel {
-                name,
-                kind,
-                shape,
-                inputs: self.input_dtypes,
-                loads: self.loads,
-                exprs: self.exprs,
-                outputs,
-            },
-            self.inputs,
-        )
+    /// Distinct buffers bound so far.
+    pub fn input_count(&self) -> usize {
+        self.inputs.len()
+    }
+}
+
+/// The kernel being grown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Ctx {
+    /// One point per element of the root's shape.
+    Elementwise,
+    /// A reduce kernel over the same space with the reduced axes innermost (identity order).
+    Row,
+    /// A reduce kernel whose reduced axes are not innermost: loads are permuted at the end,
+    /// and nothing may depend on the linear index.
+    PermutedReduce,
+    /// A matmul with an epilogue.
+    Matmul,
+}
+
+struct Grow {
+    b: KernelBuilder,
+    ctx: Ctx,
+    /// The iteration space in natural (unpermuted) order.
+    shape: Shape,
+    /// Reduced axes (sorted) for reduce contexts.
+    axes: SmallVec<[usize; 6]>,
+    stages: Vec<Stage>,
+    stage_of: HashMap<NodeId, usize>,
+    matmul: Option<(NodeId, usize, usize)>,
+    memo: HashMap<NodeId, ExprId>,
+    covered: Vec<NodeId>,
+    covered_set: HashSet<NodeId>,
+    boundaries: Vec<(NodeId, String)>,
+}
+
+impl Grow {
+    fn new(ctx: Ctx, shape: Shape) -> Self {
+        Grow {
+            b: KernelBuilder::default(),
+            ctx,
+            shape,
+            axes: SmallVec::new(),
+            stages: Vec::new(),
+            stage_of: HashMap::new(),
+            matmul: None,
+            memo: HashMap::new(),
+            covered: Vec::new(),
+            covered_set: HashSet::new(),
+            boundaries: Vec::new(),
+        }
+    }
+
+    fn cover(&mut self, n: NodeId) {
+        if self.covered_set.insert(n) {
+            self.covered.push(n);
+        }
     }
 }
 
 /// Lowers a graph with one kernel per computing op.
 pub fn lower_unfused(graph: &Graph) -> Result<Program> {
-    Lowering::new(graph).run()
+    lower(
+        graph,
+        &FusionOptions {
+            enabled: false,
+            ..FusionOptions::default()
+        },
+    )
+}
+
+/// Lowers a graph into kernel launches under `opts`.
+pub fn lower(graph: &Graph, opts: &FusionOptions) -> Result<Program> {
+    let mut l = Lowering::new(graph, opts.clone());
+    for n in graph.topo() {
+        l.note_consumers(n);
+    }
+    for &o in graph.outputs() {
+        let base = l.strip_views(o);
+        l.output_bases.insert(base);
+    }
+    if opts.enabled {
+        l.mark_epilogue_ends();
+        // Build the values that must be stored in dependency order, so that no kernel inlines
+        // a producer that a later kernel stores anyway.
+        for n in graph.topo() {
+            if let Some(why) = l.must_store(n) {
+                l.access(n, why)?;
+            }
+        }
+    }
+    for &o in graph.outputs() {
+        let node = graph.node(o);
+        let a = l.access(o, "graph output")?;
+        let buf = match a {
+            Access::Buf {
+                buf: BufRef::Temp(t),
+                view,
+            } if view.is_contiguous()
+                && view.offset == 0
+                && l.prog.temps[t].numel == node.shape().numel() =>
+            {
+                BufRef::Temp(t)
+            }
+            a => l.materialize(a, o, "a graph output needs its own contiguous buffer")?,
+        };
+        l.prog
+            .outputs
+            .push((buf, node.dtype(), node.shape().clone()));
+    }
+    Ok(l.prog)
 }
 
 struct Lowering<'g> {
     g: &'g Graph,
+    opts: FusionOptions,
     prog: Program,
     access: HashMap<NodeId, Access>,
+    consumers: HashMap<NodeId, Vec<NodeId>>,
+    output_bases: HashSet<NodeId>,
+    in_progress: HashSet<NodeId>,
+    /// Tops of matmul epilogue chains whose value has several consumers: stored there, so that
+    /// no consumer recomputes the matmul.
+    epilogue_ends: HashSet<NodeId>,
+}
+
+fn is_view(op: &Op) -> bool {
+    matches!(op, Op::View(_))
+}
+
+fn is_elementwise_like(op: &Op) -> bool {
+    matches!(
+        op,
+        Op::Unary(_)
+            | Op::Binary(_)
+            | Op::Where
+            | Op::Cast(_)
+            | Op::Concat { .. }
+            | Op::Gather { .. }
+            | Op::Arange { .. }
+            | Op::Rand { .. }
+    )
 }
 
 impl<'g> Lowering<'g> {
-    fn new(g: &'g Graph) -> Self {
+    fn new(g: &'g Graph, opts: FusionOptions) -> Self {
         Lowering {
             g,
+            opts,
             prog: Program::default(),
             access: HashMap::new(),
+            consumers: HashMap::new(),
+            output_bases: HashSet::new(),
+            in_progress: HashSet::new(),
+            epilogue_ends: HashSet::new(),
         }
     }
 
-    fn run(mut self) -> Result<Program> {
-        for n in self.g.topo() {
-            let a = self.lower_node(n)?;
-            self.access.insert(n, a);
+    /// The first non-view node under a chain of views.
+    fn strip_views(&self, mut n: NodeId) -> NodeId {
+        while is_view(&self.g.node(n).op) {
+            n = self.g.srcs(n)[0];
         }
-        for &o in self.g.outputs() {
-            let node = self.g.node(o);
-            let buf = match self.access[&o].clone() {
-                Access::Buf {
-                    buf: BufRef::Temp(t),
-                    view,
-                } if view.is_contiguous()
-                    && view.offset == 0
-                    && self.prog.temps[t].numel == node.shape().numel() =>
-                {
-                    BufRef::Temp(t)
+        n
+    }
+
+    /// Why `n` must be stored whatever fuses around it, if it must.
+    fn must_store(&self, n: NodeId) -> Option<&'static str> {
+        let node = self.g.node(n);
+        if matches!(node.op, Op::Input { .. } | Op::Const(_) | Op::View(_)) {
+            return None;
+        }
+        if self.output_bases.contains(&n) {
+            return Some("graph output");
+        }
+        if self.epilogue_ends.contains(&n) {
+            return Some("a matmul epilogue ends here: its value has several consumers");
+        }
+        let consumers = self.consumers.get(&n).map(|c| c.as_slice()).unwrap_or(&[]);
+        for &c in consumers {
+            let cop = &self.g.node(c).op;
+            let srcs = self.g.srcs(c);
+            match cop {
+                Op::Matmul if srcs.iter().any(|&s| self.strip_views(s) == n) => {
+                    return Some("matmul operand");
                 }
-                a => self.materialize(a, o, "graph output needs its own contiguous buffer")?,
-            };
-            self.prog
-                .outputs
-                .push((buf, node.dtype(), node.shape().clone()));
+                Op::Gather { .. } if self.strip_views(srcs[0]) == n => {
+                    return Some("gather source");
+                }
+                Op::Concat { .. } => return Some("concat part"),
+                _ => {}
+            }
+            let through_view = srcs.iter().any(|&s| s != n && self.strip_views(s) == n);
+            // Per-row values (reductions and expressions of them) may fuse as row broadcasts.
+            if through_view && !self.reads_reduction(n) {
+                return Some("a computed value read through a view (stored, then indexed)");
+            }
         }
-        Ok(self.prog)
+        None
+    }
+
+    /// Follows each matmul up its chain of sole consumers (elementwise, same shape, no view in
+    /// between) and marks where the chain meets a value with several consumers.
+    fn mark_epilogue_ends(&mut self) {
+        for n in self.g.topo() {
+            if !matches!(self.g.node(n).op, Op::Matmul) {
+                continue;
+            }
+            let mut top = n;
+            loop {
+                let cs = self.consumers.get(&top).cloned().unwrap_or_default();
+                if cs.len() != 1 || self.output_bases.contains(&top) {
+                    break;
+                }
+                let c = cs[0];
+                let direct = self.g.srcs(c).contains(&top);
+                let cn = self.g.node(c);
+                if !direct
+                    || cn.shape() != self.g.node(n).shape()
+                    || !matches!(
+                        cn.op,
+                        Op::Unary(_) | Op::Binary(_) | Op::Where | Op::Cast(_)
+                    )
+                {
+                    break;
+                }
+                top = c;
+            }
+            if self.consumers.get(&top).is_some_and(|c| c.len() > 1) {
+                self.epilogue_ends.insert(top);
+            }
+        }
+    }
+
+    fn note_consumers(&mut self, n: NodeId) {
+        if is_view(&self.g.node(n).op) {
+            return;
+        }
+        for s in self.g.srcs(n) {
+            let base = self.strip_views(s);
+            self.consumers.entry(base).or_default().push(n);
+        }
     }
 
     fn temp(&mut self, dtype: DType, numel: usize) -> usize {
@@ -191,232 +407,634 @@ impl<'g> Lowering<'g> {
         self.prog.temps.len() - 1
     }
 
-    fn read(&self, b: &mut KernelBuilder, a: &Access, dtype: DType) -> ExprId {
+    /// Reads an access inside a kernel being grown.
+    fn read(&self, gr: &mut Grow, a: &Access, dtype: DType) -> ExprId {
         match a {
-            Access::Const(s) => b.expr(Expr::Const(*s), dtype),
+            Access::Const(s) => gr.b.expr(Expr::Const(*s), dtype),
             Access::Buf { buf, view } => {
-                let l = b.load(*buf, dtype, view.clone());
-                b.expr(Expr::Load(l), dtype)
+                let l = gr.b.load(*buf, dtype, view.clone());
+                gr.b.expr(Expr::Load(l), dtype)
             }
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn emit(
+    /// How to read `n` as a buffer view, computing it in a kernel of its own if needed.
+    fn access(&mut self, n: NodeId, why: &str) -> Result<Access> {
+        if let Some(a) = self.access.get(&n) {
+            return Ok(a.clone());
+        }
+        let node = self.g.node(n).clone();
+        let a = match &node.op {
+            Op::Input { slot } => Access::Buf {
+                buf: BufRef::Input(*slot),
+                view: View::contiguous(node.shape()),
+            },
+            Op::Const(s) => Access::Const(s.to_dtype(node.dtype())),
+            Op::View(v) => {
+                let src = self.g.srcs(n)[0];
+                let sa = self.access(src, why)?;
+                self.view_of(src, sa, v)?
+            }
+            _ => {
+                if self.in_progress.contains(&n) {
+                    return Err(IrError::Verify(format!(
+                        "node {} is needed while its own kernel is being built ({why})",
+                        n.index()
+                    )));
+                }
+                self.build_root(n, why)?;
+                return self
+                    .access
+                    .get(&n)
+                    .cloned()
+                    .ok_or_else(|| IrError::Verify("a built kernel left no buffer".into()));
+            }
+        };
+        self.access.insert(n, a.clone());
+        Ok(a)
+    }
+
+    fn view_of(&mut self, src: NodeId, a: Access, v: &ViewOp) -> Result<Access> {
+        match a {
+            Access::Const(s) => match v {
+                ViewOp::Pad { value, .. } if value.to_dtype(self.g.node(src).dtype()) != s => {
+                    let buf = self.materialize(
+                        Access::Const(s),
+                        src,
+                        "a constant padded with another value",
+                    )?;
+                    let base = View::contiguous(self.g.node(src).shape());
+                    Ok(Access::Buf {
+                        buf,
+                        view: base.apply(v).ok_or_else(|| {
+                            IrError::Verify("view of a contiguous buffer failed".into())
+                        })?,
+                    })
+                }
+                _ => Ok(Access::Const(s)),
+            },
+            Access::Buf { buf, view } => {
+                if let Some(nv) = view.apply(v) {
+                    return Ok(Access::Buf { buf, view: nv });
+                }
+                let reason = format!("no single view describes {} of this view", v.name());
+                let b2 = self.materialize(Access::Buf { buf, view }, src, &reason)?;
+                let base = View::contiguous(self.g.node(src).shape());
+                let nv = base
+                    .apply(v)
+                    .ok_or_else(|| IrError::Verify("view of a contiguous buffer failed".into()))?;
+                Ok(Access::Buf { buf: b2, view: nv })
+            }
+        }
+    }
+
+    /// Copies an access into a fresh contiguous buffer of node `n`'s shape.
+    fn materialize(&mut self, a: Access, n: NodeId, reason: &str) -> Result<BufRef> {
+        let node = self.g.node(n).clone();
+        let mut gr = Grow::new(Ctx::Elementwise, node.shape().clone());
+        let e = self.read(&mut gr, &a, node.dtype());
+        gr.cover(n);
+        let outs = vec![(
+            Output {
+                dtype: node.dtype(),
+                expr: e,
+                store: Store::Full,
+            },
+            None,
+        )];
+        let t = self.finish(gr, outs, format!("copy: {reason}"))?;
+        Ok(BufRef::Temp(t[0]))
+    }
+
+    /// Emits the kernel grown in `gr` with its outputs (each optionally the value of a node,
+    /// whose access becomes the output buffer). Returns the output temps.
+    fn finish(
         &mut self,
-        b: KernelBuilder,
-        kind: KernelKind,
-        shape: Shape,
-        out: (DType, ExprId),
-        out_numel: usize,
-        nodes: Vec<NodeId>,
-        reason: &str,
-    ) -> BufRef {
-        let name = nodes
+        gr: Grow,
+        outputs: Vec<(Output, Option<NodeId>)>,
+        reason: String,
+    ) -> Result<Vec<usize>> {
+        let Grow {
+            b,
+            ctx,
+            shape,
+            axes,
+            stages,
+            covered,
+            boundaries,
+            matmul,
+            ..
+        } = gr;
+        let (kind, iter_shape, loads, exprs) = match ctx {
+            Ctx::Elementwise => (KernelKind::Elementwise, shape.clone(), b.loads, b.exprs),
+            Ctx::Matmul => {
+                let (m, a, bb) = matmul
+                    .ok_or_else(|| IrError::Verify("matmul kernel without a matmul".into()))?;
+                if !stages.is_empty() {
+                    return Err(IrError::Verify("matmul with stages".into()));
+                }
+                let dtype = self.g.node(m).dtype();
+                (
+                    KernelKind::Matmul { a, b: bb, dtype },
+                    shape.clone(),
+                    b.loads,
+                    b.exprs,
+                )
+            }
+            Ctx::Row | Ctx::PermutedReduce => {
+                let mut perm: SmallVec<[usize; 6]> =
+                    (0..shape.rank()).filter(|d| !axes.contains(d)).collect();
+                perm.extend(axes.iter().copied());
+                let permute = ViewOp::Permute(perm.clone());
+                let loads = b
+                    .loads
+                    .into_iter()
+                    .map(|l| {
+                        Ok(Load {
+                            input: l.input,
+                            view: l
+                                .view
+                                .apply(&permute)
+                                .ok_or_else(|| IrError::Verify("permute failed".into()))?,
+                        })
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                let exprs = b
+                    .exprs
+                    .into_iter()
+                    .map(|mut e| {
+                        if let Expr::Gather { axis, .. } = &mut e.expr {
+                            *axis = perm.iter().position(|&p| p == *axis).unwrap_or(*axis);
+                        }
+                        e
+                    })
+                    .collect();
+                let iter_shape = Shape(perm.iter().map(|&d| shape.0[d]).collect());
+                (
+                    KernelKind::Reduce {
+                        red_rank: axes.len(),
+                        stages,
+                    },
+                    iter_shape,
+                    loads,
+                    exprs,
+                )
+            }
+        };
+        let name = covered
             .iter()
+            .filter(|&&n| !is_view(&self.g.node(n).op))
             .map(|&n| self.g.node(n).op.name())
             .collect::<Vec<_>>()
             .join("+");
-        let (kernel, inputs) = b.finish(name, kind, shape, vec![out]);
-        let t = self.temp(out.0, out_numel);
+        let mut kernel = Kernel {
+            name: if name.is_empty() { "copy".into() } else { name },
+            kind,
+            shape: iter_shape,
+            inputs: b.input_dtypes,
+            loads,
+            exprs,
+            outputs: outputs.iter().map(|o| o.0.clone()).collect(),
+        };
+        let mut temps = Vec::new();
+        for (i, (o, node)) in outputs.iter().enumerate() {
+            let t = self.temp(o.dtype, kernel.output_numel(i));
+            temps.push(t);
+            if let Some(n) = node {
+                let nshape = self.g.node(*n).shape().clone();
+                self.access.insert(
+                    *n,
+                    Access::Buf {
+                        buf: BufRef::Temp(t),
+                        view: View::contiguous(&nshape),
+                    },
+                );
+            }
+        }
+        if kernel.name.len() > 120 {
+            kernel.name.truncate(117);
+            kernel.name.push_str("...");
+        }
         self.prog.calls.push(KernelCall {
             kernel,
-            inputs,
-            outputs: vec![t],
-            nodes,
-            reason: reason.to_string(),
-        });
-        BufRef::Temp(t)
-    }
-
-    /// Writes a node's current access into a fresh contiguous buffer.
-    fn materialize(&mut self, a: Access, n: NodeId, reason: &str) -> Result<BufRef> {
-        let node = self.g.node(n);
-        let mut b = KernelBuilder::default();
-        let e = self.read(&mut b, &a, node.dtype());
-        Ok(self.emit(
-            b,
-            KernelKind::Elementwise,
-            node.shape().clone(),
-            (node.dtype(), e),
-            node.shape().numel(),
-            vec![n],
+            inputs: b.inputs,
+            outputs: temps.clone(),
+            nodes: covered,
             reason,
-        ))
+            boundaries,
+        });
+        Ok(temps)
     }
 
-    /// The node's access as an unmasked buffer view, copying where needed.
-    fn buf_access(&mut self, src: NodeId, allow_mask: bool) -> Result<(BufRef, View)> {
-        match self.access[&src].clone() {
-            Access::Buf { buf, view } if allow_mask || view.mask.is_none() => Ok((buf, view)),
-            a => {
-                let buf = self.materialize(a, src, "the reader needs a plain strided view")?;
-                Ok((buf, View::contiguous(self.g.node(src).shape())))
+    /// Builds the kernel rooted at computing node `root` (and whatever fuses into it).
+    fn build_root(&mut self, root: NodeId, why: &str) -> Result<()> {
+        self.in_progress.insert(root);
+        let node = self.g.node(root).clone();
+        let srcs = self.g.srcs(root);
+        let result = match &node.op {
+            Op::Reduce { axes, .. } => {
+                let in_shape = self.g.node(srcs[0]).shape().clone();
+                let trailing = axes
+                    .iter()
+                    .enumerate()
+                    .all(|(i, &a)| a == in_shape.rank() - axes.len() + i);
+                let ctx = if trailing {
+                    Ctx::Row
+                } else {
+                    Ctx::PermutedReduce
+                };
+                let mut gr = Grow::new(ctx, in_shape.clone());
+                gr.axes = axes.clone();
+                let acc = self.add_stage(&mut gr, root)?;
+                let mut outs = vec![(
+                    Output {
+                        dtype: node.dtype(),
+                        expr: acc,
+                        store: Store::Row,
+                    },
+                    Some(root),
+                )];
+                if self.opts.enabled {
+                    self.add_sibling_stages(&mut gr, root, srcs[0], &mut outs)?;
+                }
+                self.add_stored_extras(&mut gr, &mut outs, &[root]);
+                self.finish(gr, outs, format!("reduction ({why})"))
+            }
+            Op::Matmul => {
+                let mut gr = Grow::new(Ctx::Matmul, node.shape().clone());
+                let acc = self.absorb_matmul(&mut gr, root)?;
+                let outs = vec![(
+                    Output {
+                        dtype: node.dtype(),
+                        expr: acc,
+                        store: Store::Full,
+                    },
+                    Some(root),
+                )];
+                self.finish(gr, outs, format!("matmul ({why})"))
+            }
+            op if is_elementwise_like(op) => {
+                let mut gr = Grow::new(Ctx::Elementwise, node.shape().clone());
+                let e = self.inline(&mut gr, root, true)?;
+                let mut outs = vec![(
+                    Output {
+                        dtype: node.dtype(),
+                        expr: e,
+                        store: Store::Full,
+                    },
+                    Some(root),
+                )];
+                self.add_stored_extras(&mut gr, &mut outs, &[root]);
+                let kind = match gr.ctx {
+                    Ctx::Matmul => "matmul with epilogue",
+                    Ctx::Row => "row kernel: reductions broadcast back over their rows",
+                    _ => "elementwise",
+                };
+                self.finish(gr, outs, format!("{kind} ({why})"))
+            }
+            other => Err(IrError::Verify(format!(
+                "{} cannot root a kernel",
+                other.name()
+            ))),
+        };
+        self.in_progress.remove(&root);
+        result.map(|_| ())
+    }
+
+    /// Adds outputs for fused reductions and matmuls that are also needed outside this kernel
+    /// (or are graph outputs): they are stored, never recomputed.
+    fn add_stored_extras(
+        &self,
+        gr: &mut Grow,
+        outs: &mut Vec<(Output, Option<NodeId>)>,
+        roots: &[NodeId],
+    ) {
+        let needed_outside = |n: NodeId| -> bool {
+            self.output_bases.contains(&n)
+                || self
+                    .consumers
+                    .get(&n)
+                    .is_some_and(|cs| cs.iter().any(|c| !gr.covered_set.contains(c)))
+        };
+        let mut stage_nodes: Vec<(NodeId, usize)> =
+            gr.stage_of.iter().map(|(&n, &s)| (n, s)).collect();
+        stage_nodes.sort_by_key(|x| x.1);
+        for (n, _) in stage_nodes {
+            if roots.contains(&n) || outs.iter().any(|o| o.1 == Some(n)) || !needed_outside(n) {
+                continue;
+            }
+            let e = gr.memo[&n];
+            outs.push((
+                Output {
+                    dtype: self.g.node(n).dtype(),
+                    expr: e,
+                    store: Store::Row,
+                },
+                Some(n),
+            ));
+        }
+        if let Some((m, _, _)) = gr.matmul {
+            if !roots.contains(&m) && needed_outside(m) {
+                let e = gr.memo[&m];
+                outs.push((
+                    Output {
+                        dtype: self.g.node(m).dtype(),
+                        expr: e,
+                        store: Store::Full,
+                    },
+                    Some(m),
+                ));
             }
         }
     }
 
-    fn lower_node(&mut self, n: NodeId) -> Result<Access> {
+    /// Adds reduction `q` (over `gr`'s space and axes) as a stage; returns its `Acc` expr.
+    fn add_stage(&mut self, gr: &mut Grow, q: NodeId) -> Result<ExprId> {
+        if let Some(&e) = gr.memo.get(&q) {
+            return Ok(e);
+        }
+        let node = self.g.node(q).clone();
+        let Op::Reduce { op, .. } = node.op else {
+            return Err(IrError::Verify("stage of a non-reduction".into()));
+        };
+        let src = self.g.srcs(q)[0];
+        let e = self.inline(gr, src, false)?;
+        gr.stages.push(Stage { op, expr: e });
+        let s = gr.stages.len() - 1;
+        gr.stage_of.insert(q, s);
+        let acc = gr.b.expr(Expr::Acc(s), node.dtype());
+        gr.memo.insert(q, acc);
+        gr.cover(q);
+        Ok(acc)
+    }
+
+    /// Other reductions of the same space and axes that can join this kernel as stages.
+    fn add_sibling_stages(
+        &mut self,
+        gr: &mut Grow,
+        root: NodeId,
+        src: NodeId,
+        outs: &mut Vec<(Output, Option<NodeId>)>,
+    ) -> Result<()> {
+        let siblings: Vec<NodeId> = self
+            .consumers
+            .get(&src)
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|&c| {
+                c != root
+                    && !self.access.contains_key(&c)
+                    && !self.in_progress.contains(&c)
+                    && matches!(&self.g.node(c).op, Op::Reduce { axes, .. } if *axes == gr.axes)
+                    && self.g.srcs(c)[0] == src
+            })
+            .collect();
+        for c in siblings {
+            let acc = self.add_stage(gr, c)?;
+            outs.push((
+                Output {
+                    dtype: self.g.node(c).dtype(),
+                    expr: acc,
+                    store: Store::Row,
+                },
+                Some(c),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Makes matmul `m` the kernel's product; returns its `Acc` expr.
+    fn absorb_matmul(&mut self, gr: &mut Grow, m: NodeId) -> Result<ExprId> {
+        let srcs = self.g.srcs(m);
+        let dtype = self.g.node(m).dtype();
+        let (ab, av) = self.plain_access(srcs[0])?;
+        let (bb, bv) = self.plain_access(srcs[1])?;
+        let la = gr.b.load_distinct(ab, dtype, av);
+        let lb = gr.b.load_distinct(bb, dtype, bv);
+        gr.ctx = Ctx::Matmul;
+        gr.matmul = Some((m, la, lb));
+        let acc = gr.b.expr(Expr::Acc(0), dtype);
+        gr.memo.insert(m, acc);
+        gr.cover(m);
+        Ok(acc)
+    }
+
+    /// A node as an unmasked buffer view, copying where needed (matmul operands).
+    fn plain_access(&mut self, n: NodeId) -> Result<(BufRef, View)> {
+        match self.access(n, "matmul operand")? {
+            Access::Buf { buf, view } if view.mask.is_none() => Ok((buf, view)),
+            a => {
+                let buf = self.materialize(a, n, "a matmul operand needs a plain strided view")?;
+                Ok((buf, View::contiguous(self.g.node(n).shape())))
+            }
+        }
+    }
+
+    /// Loads `n` from memory, recording why it is a kernel boundary.
+    fn load_boundary(&mut self, gr: &mut Grow, n: NodeId, why: &str) -> Result<ExprId> {
+        let dtype = self.g.node(n).dtype();
+        let a = self.access(n, why)?;
+        let base = self.strip_views(n);
+        if !matches!(self.g.node(base).op, Op::Input { .. } | Op::Const(_)) {
+            gr.boundaries.push((base, why.to_string()));
+        }
+        Ok(self.read(gr, &a, dtype))
+    }
+
+    /// Estimated ops and distinct loads of inlining `n` (for the recompute policy).
+    fn inline_cost(&self, n: NodeId) -> (usize, usize) {
+        let mut ops = 0;
+        let mut loads: HashSet<NodeId> = HashSet::new();
+        let mut seen: HashSet<NodeId> = HashSet::new();
+        let mut stack = vec![n];
+        while let Some(x) = stack.pop() {
+            if !seen.insert(x) {
+                continue;
+            }
+            let node = self.g.node(x);
+            let stored = (self.access.contains_key(&x) && !is_view(&node.op))
+                || self.epilogue_ends.contains(&x)
+                || self.output_bases.contains(&x)
+                || matches!(node.op, Op::Input { .. } | Op::Matmul);
+            if stored && x != n {
+                loads.insert(self.strip_views(x));
+                continue;
+            }
+            match &node.op {
+                Op::Const(_) | Op::Input { .. } => {}
+                Op::View(_) => stack.extend(self.g.srcs(x)),
+                // A reduction read here is a stage of this kernel (computed once per row) or
+                // a load: either way not an elementwise cost.
+                Op::Reduce { .. } => {}
+                _ => {
+                    ops += 1;
+                    stack.extend(self.g.srcs(x));
+                }
+            }
+        }
+        (ops, loads.len())
+    }
+
+    /// True if inlining `n` would pull in a matmul that has no buffer yet (views are loads or
+    /// row broadcasts, so the walk stops there).
+    fn holds_unbuilt_matmul(&self, n: NodeId) -> bool {
+        let node = self.g.node(n);
+        if self.access.contains_key(&n) || self.epilogue_ends.contains(&n) {
+            return false;
+        }
+        match &node.op {
+            Op::Matmul => true,
+            Op::View(_) | Op::Input { .. } | Op::Const(_) | Op::Reduce { .. } => false,
+            _ => self.g.srcs(n).iter().any(|&s| self.holds_unbuilt_matmul(s)),
+        }
+    }
+
+    /// The expression of `n` inside the kernel being grown, fusing what the rules allow.
+    fn inline(&mut self, gr: &mut Grow, n: NodeId, is_root: bool) -> Result<ExprId> {
+        if let Some(&e) = gr.memo.get(&n) {
+            return Ok(e);
+        }
         let node = self.g.node(n).clone();
-        let srcs: SmallVec<[NodeId; 4]> = self.g.srcs(n);
         let dtype = node.dtype();
-        let shape = node.shape().clone();
-        let numel = shape.numel();
-        let single = |me: &mut Self, expr: Expr, reason: &str| -> Access {
-            let mut b = KernelBuilder::default();
-            let e = b.expr(expr, dtype);
-            let buf = me.emit(
-                b,
-                KernelKind::Elementwise,
-                shape.clone(),
-                (dtype, e),
-                numel,
-                vec![n],
-                reason,
-            );
-            Access::Buf {
-                buf,
-                view: View::contiguous(&shape),
+        let fusing = self.opts.enabled;
+        // Decide whether `n` is computed here or read from memory.
+        let boundary: Option<String> = if is_root {
+            None
+        } else {
+            match &node.op {
+                Op::Input { .. } | Op::Const(_) => Some(String::new()),
+                _ if self.access.contains_key(&n) && !is_view(&node.op) => {
+                    Some("already computed by an earlier kernel".into())
+                }
+                Op::View(_) => None,
+                _ if !fusing => Some("fusion is off".into()),
+                _ if self.output_bases.contains(&n) => {
+                    Some("a graph output is stored by its own kernel".into())
+                }
+                _ if self.epilogue_ends.contains(&n) => {
+                    Some("a matmul epilogue ends here: its value has several consumers".into())
+                }
+                Op::Reduce { .. } => {
+                    Some("a reduction read elementwise without a row broadcast".into())
+                }
+                Op::Matmul => {
+                    let sole = self.consumers.get(&n).is_some_and(|c| c.len() == 1);
+                    if !sole {
+                        Some("a matmul read by several consumers is stored once".into())
+                    } else if gr.ctx == Ctx::Elementwise
+                        && gr.matmul.is_none()
+                        && node.shape() == &gr.shape
+                    {
+                        None
+                    } else {
+                        Some("matmul: one per kernel, and not inside a reduction".into())
+                    }
+                }
+                Op::Arange { .. } | Op::Rand { .. } if gr.ctx == Ctx::PermutedReduce => {
+                    Some("source op read in permuted order".into())
+                }
+                _ => {
+                    let shared = self.consumers.get(&n).map_or(0, |c| c.len()) > 1;
+                    let (ops, loads) = self.inline_cost(n);
+                    if shared && self.holds_unbuilt_matmul(n) {
+                        Some("shared, and recomputing it would repeat a matmul".into())
+                    } else if shared
+                        && (ops > self.opts.recompute_max_ops
+                            || loads > self.opts.recompute_max_loads)
+                    {
+                        Some(format!(
+                            "shared by several readers and too costly to recompute ({ops} ops, {loads} loads)"
+                        ))
+                    } else if gr.b.input_count() + loads + 1 > self.opts.max_storage_buffers {
+                        Some(format!(
+                            "fusing would bind more than {} storage buffers",
+                            self.opts.max_storage_buffers
+                        ))
+                    } else {
+                        None
+                    }
+                }
             }
         };
-        Ok(match &node.op {
-            Op::Input { slot } => Access::Buf {
-                buf: BufRef::Input(*slot),
-                view: View::contiguous(&shape),
-            },
-            Op::Const(s) => Access::Const(s.to_dtype(dtype)),
-            Op::Arange { start, step } => single(
-                self,
+        if let Some(why) = boundary {
+            let e = self.load_boundary(gr, n, &why)?;
+            gr.memo.insert(n, e);
+            return Ok(e);
+        }
+        let srcs = self.g.srcs(n);
+        let e = match &node.op {
+            Op::View(_) => {
+                if let Some(e) = self.try_row_broadcast(gr, n)? {
+                    e
+                } else {
+                    let base = self.strip_views(n);
+                    let why = match &self.g.node(base).op {
+                        Op::Input { .. } | Op::Const(_) => String::new(),
+                        _ if !fusing => "fusion is off".into(),
+                        _ => "a computed value read through a view (stored, then indexed)".into(),
+                    };
+                    let e = self.load_boundary(gr, n, &why)?;
+                    gr.memo.insert(n, e);
+                    return Ok(e);
+                }
+            }
+            Op::Matmul => self.absorb_matmul(gr, n)?,
+            Op::Unary(u) => {
+                let a = self.inline(gr, srcs[0], false)?;
+                gr.b.expr(Expr::Unary(*u, a), dtype)
+            }
+            Op::Binary(o) => {
+                let a = self.inline(gr, srcs[0], false)?;
+                let b = self.inline(gr, srcs[1], false)?;
+                gr.b.expr(Expr::Binary(*o, a, b), dtype)
+            }
+            Op::Where => {
+                let c = self.inline(gr, srcs[0], false)?;
+                let a = self.inline(gr, srcs[1], false)?;
+                let b = self.inline(gr, srcs[2], false)?;
+                gr.b.expr(Expr::Where(c, a, b), dtype)
+            }
+            Op::Cast(_) => {
+                let a = self.inline(gr, srcs[0], false)?;
+                gr.b.expr(Expr::Cast(a), dtype)
+            }
+            Op::Arange { start, step } => gr.b.expr(
                 Expr::Arange {
                     start: *start,
                     step: *step,
                 },
-                "source op",
+                dtype,
             ),
-            Op::Rand { seed, dist } => single(
-                self,
+            Op::Rand { seed, dist } => gr.b.expr(
                 Expr::Rand {
                     seed: *seed,
                     dist: *dist,
                 },
-                "source op",
+                dtype,
             ),
-            Op::View(v) => self.lower_view(n, srcs[0], v)?,
-            Op::Unary(_) | Op::Binary(_) | Op::Where | Op::Cast(_) => {
-                let mut b = KernelBuilder::default();
-                let ids: SmallVec<[ExprId; 3]> = srcs
-                    .iter()
-                    .map(|&s| {
-                        let a = self.access[&s].clone();
-                        self.read(&mut b, &a, self.g.node(s).dtype())
-                    })
-                    .collect();
-                let expr = match &node.op {
-                    Op::Unary(u) => Expr::Unary(*u, ids[0]),
-                    Op::Binary(o) => Expr::Binary(*o, ids[0], ids[1]),
-                    Op::Where => Expr::Where(ids[0], ids[1], ids[2]),
-                    _ => Expr::Cast(ids[0]),
-                };
-                let e = b.expr(expr, dtype);
-                let buf = self.emit(
-                    b,
-                    KernelKind::Elementwise,
-                    shape.clone(),
-                    (dtype, e),
-                    numel,
-                    vec![n],
-                    "one kernel per op (fusion off)",
-                );
-                Access::Buf {
-                    buf,
-                    view: View::contiguous(&shape),
-                }
-            }
-            Op::Reduce { op, axes, .. } => {
-                let src_shape = self.g.node(srcs[0]).shape().clone();
-                let src_dtype = self.g.node(srcs[0]).dtype();
-                let (buf, view) = self.buf_access(srcs[0], true)?;
-                let mut perm: SmallVec<[usize; 6]> = (0..src_shape.rank())
-                    .filter(|d| !axes.contains(d))
-                    .collect();
-                perm.extend(axes.iter().copied());
-                let pview = view
-                    .apply(&ViewOp::Permute(perm.clone()))
-                    .ok_or_else(|| crate::IrError::Verify("permute failed".into()))?;
-                let iter_shape = pview.shape.clone();
-                let mut b = KernelBuilder::default();
-                let l = b.load(buf, src_dtype, pview);
-                let e = b.expr(Expr::Load(l), src_dtype);
-                let out = self.emit(
-                    b,
-                    KernelKind::Reduce {
-                        op: *op,
-                        red_rank: axes.len(),
-                    },
-                    iter_shape,
-                    (dtype, e),
-                    numel,
-                    vec![n],
-                    "a reduction ends a kernel",
-                );
-                Access::Buf {
-                    buf: out,
-                    view: View::contiguous(&shape),
-                }
-            }
-            Op::Matmul => {
-                let (ab, av) = self.buf_access(srcs[0], false)?;
-                let (bb, bv) = self.buf_access(srcs[1], false)?;
-                let mut b = KernelBuilder::default();
-                let la = b.load_distinct(ab, dtype, av);
-                let lb = b.load_distinct(bb, dtype, bv);
-                let ea = b.expr(Expr::Load(la), dtype);
-                let _eb = b.expr(Expr::Load(lb), dtype);
-                let out = self.emit(
-                    b,
-                    KernelKind::Matmul,
-                    shape.clone(),
-                    (dtype, ea),
-                    numel,
-                    vec![n],
-                    "matmul is its own kernel",
-                );
-                Access::Buf {
-                    buf: out,
-                    view: View::contiguous(&shape),
-                }
-            }
             Op::Gather { axis } => {
-                let (xb, xv) = self.buf_access(srcs[0], false)?;
-                let mut b = KernelBuilder::default();
-                let ia = self.access[&srcs[1]].clone();
-                let idx = self.read(&mut b, &ia, DType::I32);
-                let lx = b.load(xb, dtype, xv);
-                let e = b.expr(
+                let idx = self.inline(gr, srcs[1], false)?;
+                let (xb, xv) = self.plain_access(srcs[0])?;
+                let base = self.strip_views(srcs[0]);
+                if !matches!(self.g.node(base).op, Op::Input { .. }) {
+                    gr.boundaries.push((
+                        base,
+                        "gather reads its source through computed indices".into(),
+                    ));
+                }
+                let lx = gr.b.load(xb, dtype, xv);
+                gr.b.expr(
                     Expr::Gather {
                         load: lx,
                         axis: *axis,
                         index: idx,
                     },
                     dtype,
-                );
-                let out = self.emit(
-                    b,
-                    KernelKind::Elementwise,
-                    shape.clone(),
-                    (dtype, e),
-                    numel,
-                    vec![n],
-                    "gather reads through data-dependent indices",
-                );
-                Access::Buf {
-                    buf: out,
-                    view: View::contiguous(&shape),
-                }
+                )
             }
             Op::Concat { axis } => {
-                let total = shape.0[*axis];
-                let mut b = KernelBuilder::default();
+                let total = node.shape().0[*axis];
                 let mut parts: Vec<(ExprId, ExprId)> = Vec::new();
                 let mut start = 0usize;
                 for &s in srcs.iter() {
@@ -431,73 +1049,212 @@ impl<'g> Lowering<'g> {
                         after,
                         value: Scalar::I(0),
                     };
-                    let (buf, view) = self.buf_access(s, false)?;
+                    let (buf, view) = self.plain_access(s)?;
+                    let base = self.strip_views(s);
+                    if !matches!(self.g.node(base).op, Op::Input { .. }) {
+                        gr.boundaries
+                            .push((base, "concat reads its parts from memory".into()));
+                    }
                     let pv = view
                         .apply(&pad)
-                        .ok_or_else(|| crate::IrError::Verify("pad failed".into()))?;
-                    let l = b.load(buf, dtype, pv);
-                    let v = b.expr(Expr::Load(l), dtype);
-                    let ok = b.expr(Expr::LoadValid(l), DType::Bool);
+                        .ok_or_else(|| IrError::Verify("pad failed".into()))?;
+                    let l = gr.b.load(buf, dtype, pv);
+                    let v = gr.b.expr(Expr::Load(l), dtype);
+                    let ok = gr.b.expr(Expr::LoadValid(l), DType::Bool);
                     parts.push((ok, v));
                     start += len;
                 }
                 let mut e = parts.last().map(|p| p.1).unwrap_or(0);
                 for &(ok, v) in parts.iter().rev().skip(1) {
-                    e = b.expr(Expr::Where(ok, v, e), dtype);
+                    e = gr.b.expr(Expr::Where(ok, v, e), dtype);
                 }
-                let out = self.emit(
-                    b,
-                    KernelKind::Elementwise,
-                    shape.clone(),
-                    (dtype, e),
-                    numel,
-                    vec![n],
-                    "concat selects between its inputs by coordinate",
-                );
-                Access::Buf {
-                    buf: out,
-                    view: View::contiguous(&shape),
+                e
+            }
+            other => {
+                return Err(IrError::Verify(format!("cannot inline {}", other.name())));
+            }
+        };
+        gr.memo.insert(n, e);
+        gr.cover(n);
+        Ok(e)
+    }
+
+    /// If view node `n` broadcasts a per-row value (a reduction over this kernel's space, or an
+    /// elementwise expression of such reductions) back over the rows, fuses it as a stage.
+    fn try_row_broadcast(&mut self, gr: &mut Grow, n: NodeId) -> Result<Option<ExprId>> {
+        if !self.opts.enabled
+            || !matches!(gr.ctx, Ctx::Elementwise | Ctx::Row | Ctx::PermutedReduce)
+        {
+            return Ok(None);
+        }
+        // Compose the view chain over the base's contiguous layout.
+        let mut chain = Vec::new();
+        let mut x = n;
+        while let Op::View(v) = &self.g.node(x).op {
+            chain.push(v.clone());
+            x = self.g.srcs(x)[0];
+        }
+        let base = x;
+        let bshape = self.g.node(base).shape().clone();
+        let mut view = View::contiguous(&bshape);
+        for v in chain.iter().rev() {
+            match view.apply(v) {
+                Some(nv) => view = nv,
+                None => return Ok(None),
+            }
+        }
+        if view.mask.is_some() || view.offset != 0 || view.shape != gr.shape {
+            return Ok(None);
+        }
+        // Which axes the view broadcasts: stride 0 on dims of size > 1.
+        let r = gr.shape.rank();
+        let axes: SmallVec<[usize; 6]> = (0..r)
+            .filter(|&d| view.strides[d] == 0 && gr.shape.0[d] > 1)
+            .collect();
+        if axes.is_empty() {
+            return Ok(None);
+        }
+        // The kept coordinates must address the base in row-major order.
+        let kept: Vec<usize> = (0..r).filter(|d| !axes.contains(d)).collect();
+        let kept_shape = Shape(kept.iter().map(|&d| gr.shape.0[d]).collect());
+        let cs = kept_shape.contiguous_strides();
+        if kept
+            .iter()
+            .enumerate()
+            .any(|(i, &d)| gr.shape.0[d] > 1 && view.strides[d] != cs[i])
+            || kept_shape.numel() != bshape.numel()
+        {
+            return Ok(None);
+        }
+        match gr.ctx {
+            Ctx::Elementwise => {
+                let trailing = axes
+                    .iter()
+                    .enumerate()
+                    .all(|(i, &a)| a == r - axes.len() + i);
+                if !trailing || gr.matmul.is_some() {
+                    return Ok(None);
                 }
             }
-        })
-    }
-
-    fn lower_view(&mut self, n: NodeId, src: NodeId, v: &ViewOp) -> Result<Access> {
-        let a = self.access[&src].clone();
-        match a {
-            Access::Const(s) => match v {
-                ViewOp::Pad { value, .. } if value.to_dtype(self.g.node(n).dtype()) != s => {
-                    let buf = self.materialize(
-                        Access::Const(s),
-                        src,
-                        "a constant padded with another value",
-                    )?;
-                    let view = View::contiguous(self.g.node(src).shape());
-                    self.view_of(n, src, buf, view, v)
+            _ => {
+                if gr.axes != axes {
+                    return Ok(None);
                 }
-                _ => Ok(Access::Const(s)),
-            },
-            Access::Buf { buf, view } => self.view_of(n, src, buf, view, v),
+            }
+        }
+        if !self.row_evaluable(gr, base, &axes) || !self.reads_reduction(base) {
+            return Ok(None);
+        }
+        if gr.ctx == Ctx::Elementwise {
+            gr.ctx = Ctx::Row;
+            gr.axes = axes.clone();
+        }
+        let e = self.inline_row(gr, base)?;
+        let mut x = n;
+        while is_view(&self.g.node(x).op) {
+            gr.cover(x);
+            gr.memo.insert(x, e);
+            x = self.g.srcs(x)[0];
+        }
+        Ok(Some(e))
+    }
+
+    /// True if `n` can be computed once per row of `gr` from stages and constants.
+    fn row_evaluable(&self, gr: &Grow, n: NodeId, axes: &[usize]) -> bool {
+        if gr.memo.contains_key(&n) && gr.stage_of.contains_key(&n) {
+            return true;
+        }
+        let node = self.g.node(n);
+        match &node.op {
+            Op::Const(_) => true,
+            Op::Reduce { axes: qa, .. } => {
+                let src = self.g.srcs(n)[0];
+                qa.as_slice() == axes
+                    && self.g.node(src).shape() == &gr.shape
+                    && !self.access.contains_key(&n)
+                    && !self.in_progress.contains(&n)
+            }
+            Op::View(v) => {
+                let src = self.g.srcs(n)[0];
+                let only_unit_dims = |a: &Shape, b: &Shape| {
+                    a.0.iter()
+                        .filter(|&&d| d != 1)
+                        .eq(b.0.iter().filter(|&&d| d != 1))
+                };
+                let ok = match v {
+                    ViewOp::Reshape(to) => only_unit_dims(to, self.g.node(src).shape()),
+                    ViewOp::Expand(_) => {
+                        matches!(self.g.node(self.strip_views(src)).op, Op::Const(_))
+                    }
+                    _ => false,
+                };
+                ok && self.row_evaluable(gr, src, axes)
+            }
+            Op::Unary(_) | Op::Binary(_) | Op::Where | Op::Cast(_) => {
+                !self.output_bases.contains(&n)
+                    && !self.access.contains_key(&n)
+                    && self
+                        .g
+                        .srcs(n)
+                        .iter()
+                        .all(|&s| self.row_evaluable(gr, s, axes))
+            }
+            _ => false,
         }
     }
 
-    fn view_of(
-        &mut self,
-        _n: NodeId,
-        src: NodeId,
-        buf: BufRef,
-        view: View,
-        v: &ViewOp,
-    ) -> Result<Access> {
-        if let Some(nv) = view.apply(v) {
-            return Ok(Access::Buf { buf, view: nv });
+    /// True if a reduction lies under `n` (through elementwise ops and views).
+    fn reads_reduction(&self, n: NodeId) -> bool {
+        match &self.g.node(n).op {
+            Op::Reduce { .. } => true,
+            Op::Const(_) | Op::Input { .. } => false,
+            _ => self.g.srcs(n).iter().any(|&s| self.reads_reduction(s)),
         }
-        let reason = format!("no single view describes {} of this view", v.name());
-        let b2 = self.materialize(Access::Buf { buf, view }, src, &reason)?;
-        let base = View::contiguous(self.g.node(src).shape());
-        let nv = base
-            .apply(v)
-            .ok_or_else(|| crate::IrError::Verify("view of a contiguous buffer failed".into()))?;
-        Ok(Access::Buf { buf: b2, view: nv })
+    }
+
+    /// Inlines a row-evaluable node (see [`Self::row_evaluable`]).
+    fn inline_row(&mut self, gr: &mut Grow, n: NodeId) -> Result<ExprId> {
+        if let Some(&e) = gr.memo.get(&n) {
+            return Ok(e);
+        }
+        let node = self.g.node(n).clone();
+        let dtype = node.dtype();
+        let srcs = self.g.srcs(n);
+        let e = match &node.op {
+            Op::Const(s) => gr.b.expr(Expr::Const(s.to_dtype(dtype)), dtype),
+            Op::Reduce { .. } => return self.add_stage(gr, n),
+            Op::View(_) => self.inline_row(gr, srcs[0])?,
+            Op::Unary(u) => {
+                let a = self.inline_row(gr, srcs[0])?;
+                gr.b.expr(Expr::Unary(*u, a), dtype)
+            }
+            Op::Binary(o) => {
+                let a = self.inline_row(gr, srcs[0])?;
+                let b = self.inline_row(gr, srcs[1])?;
+                gr.b.expr(Expr::Binary(*o, a, b), dtype)
+            }
+            Op::Where => {
+                let c = self.inline_row(gr, srcs[0])?;
+                let a = self.inline_row(gr, srcs[1])?;
+                let b = self.inline_row(gr, srcs[2])?;
+                gr.b.expr(Expr::Where(c, a, b), dtype)
+            }
+            Op::Cast(_) => {
+                let a = self.inline_row(gr, srcs[0])?;
+                gr.b.expr(Expr::Cast(a), dtype)
+            }
+            other => return Err(IrError::Verify(format!("{} is not per-row", other.name()))),
+        };
+        gr.memo.insert(n, e);
+        gr.cover(n);
+        Ok(e)
+    }
+}
+
+/// The reduction ops a kernel's stages use (for explain output).
+pub fn stage_ops(k: &Kernel) -> Vec<ReduceOp> {
+    match &k.kind {
+        KernelKind::Reduce { stages, .. } => stages.iter().map(|s| s.op).collect(),
+        _ => vec![],
     }
 }

@@ -1,0 +1,162 @@
+//! Seeing what the compiler did: for a set of tensors, the kernels of their plan, the ops fused
+//! into each, why each kernel boundary is where it is, each kernel's WGSL, and DOT graphs of
+//! the ops and of the kernels.
+
+use crate::{realize, Result, Tensor};
+use kiln_codegen::Schedule;
+use kiln_ir::lower::{BufRef, Program};
+use kiln_ir::{Graph, KernelKind};
+use std::fmt;
+
+/// One kernel of a plan.
+#[derive(Clone, Debug)]
+pub struct KernelInfo {
+    /// The kernel's name (its ops).
+    pub name: String,
+    /// Elementwise, reduce (with its stages) or matmul.
+    pub kind: String,
+    /// The graph ops computed inside, movement ops included.
+    pub ops: Vec<String>,
+    /// Why the kernel exists.
+    pub reason: String,
+    /// Each computed value it reads from memory, and why that is not fused.
+    pub boundaries: Vec<String>,
+    /// The generated WGSL.
+    pub wgsl: String,
+}
+
+/// The plan of a set of tensors.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    /// The kernels, in launch order.
+    pub kernels: Vec<KernelInfo>,
+    graph: Graph,
+    program: Program,
+}
+
+impl Plan {
+    /// Compiles (without running) the computation behind `outputs` on their device.
+    pub fn of(outputs: &[&Tensor]) -> Result<Plan> {
+        let device =
+            outputs
+                .first()
+                .map(|t| t.device().clone())
+                .ok_or(crate::Error::InputCount {
+                    expected: 1,
+                    got: 0,
+                })?;
+        let cap = realize::capture(outputs)?;
+        let program = crate::compile::lower(&cap.graph, &device)?;
+        let kernels = describe(&cap.graph, &program)?;
+        Ok(Plan {
+            kernels,
+            graph: cap.graph,
+            program,
+        })
+    }
+
+    /// The op graph in Graphviz DOT.
+    pub fn op_dot(&self) -> String {
+        self.graph.to_dot()
+    }
+
+    /// The kernel graph in Graphviz DOT: kernels as boxes, buffers as edges.
+    pub fn kernel_dot(&self) -> String {
+        let mut s = String::from("digraph kernels {\n  node [shape=box, fontname=monospace];\n");
+        let mut producer = std::collections::HashMap::new();
+        for (i, c) in self.program.calls.iter().enumerate() {
+            s.push_str(&format!(
+                "  k{i} [label=\"{i}: {}\"];\n",
+                c.kernel.name.replace('"', "'")
+            ));
+            for &t in &c.outputs {
+                producer.insert(t, i);
+            }
+        }
+        for (i, c) in self.program.calls.iter().enumerate() {
+            for b in &c.inputs {
+                match b {
+                    BufRef::Temp(t) => {
+                        if let Some(p) = producer.get(t) {
+                            s.push_str(&format!("  k{p} -> k{i};\n"));
+                        }
+                    }
+                    BufRef::Input(slot) => s.push_str(&format!(
+                        "  in{slot} [shape=ellipse];\n  in{slot} -> k{i};\n"
+                    )),
+                }
+            }
+        }
+        s.push_str("}\n");
+        s
+    }
+}
+
+pub(crate) fn describe(graph: &Graph, program: &Program) -> Result<Vec<KernelInfo>> {
+    program
+        .calls
+        .iter()
+        .map(|c| {
+            let kind = match &c.kernel.kind {
+                KernelKind::Elementwise => "elementwise".to_string(),
+                KernelKind::Reduce { stages, red_rank } => format!(
+                    "reduce over the last {red_rank} dims, stages [{}]",
+                    stages
+                        .iter()
+                        .map(|s| s.op.name())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                KernelKind::Matmul { .. } => "matmul".to_string(),
+            };
+            let wgsl = kiln_codegen::generate(&c.kernel, &Schedule::default())?.wgsl;
+            Ok(KernelInfo {
+                name: c.kernel.name.clone(),
+                kind,
+                ops: c
+                    .nodes
+                    .iter()
+                    .map(|&n| {
+                        let node = graph.node(n);
+                        format!("{} {}{}", node.op.name(), node.dtype(), node.shape())
+                    })
+                    .collect(),
+                reason: c.reason.clone(),
+                boundaries: c
+                    .boundaries
+                    .iter()
+                    .map(|(n, why)| {
+                        format!("reads {} from memory: {why}", graph.node(*n).op.name())
+                    })
+                    .collect(),
+                wgsl,
+            })
+        })
+        .collect()
+}
+
+impl fmt::Display for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{} kernel(s)", self.kernels.len())?;
+        for (i, k) in self.kernels.iter().enumerate() {
+            writeln!(f, "\nkernel {i}: {} [{}]", k.name, k.kind)?;
+            writeln!(f, "  why: {}", k.reason)?;
+            writeln!(f, "  ops: {}", k.ops.join(", "))?;
+            for b in &k.boundaries {
+                writeln!(f, "  boundary: {b}")?;
+            }
+            writeln!(f, "  wgsl:")?;
+            for line in k.wgsl.lines() {
+                writeln!(f, "    {line}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Tensor {
+    /// The plan that computing this tensor would run: kernels, fused ops, boundaries and WGSL.
+    pub fn explain(&self) -> Result<Plan> {
+        Plan::of(&[self])
+    }
+}

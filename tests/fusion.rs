@@ -1,0 +1,312 @@
+//! Fusion: kernel counts for canonical graphs (with the ideal beside any that kiln does not
+//! reach yet), fused vs unfused vs interpreter on random graphs, and golden WGSL snapshots.
+
+mod common;
+use common::*;
+use kiln::workloads::{self, Size};
+use kiln::{DType, Device, DeviceOptions, Plan, Tensor};
+use proptest::prelude::*;
+
+fn kernels(t: &Tensor) -> usize {
+    Plan::of(&[t]).unwrap().kernels.len()
+}
+
+fn unfused_device() -> Device {
+    let mut o = DeviceOptions::from_env();
+    o.fusion = false;
+    let d = Device::new(&o).unwrap();
+    assert!(!d.fusion());
+    d
+}
+
+#[test]
+fn kernel_counts_of_canonical_graphs() {
+    let dev = device();
+    let x = random(&dev, DType::F32, &[64, 1031], -2.0, 2.0, 1);
+    let g = random(&dev, DType::F32, &[1031], 0.5, 1.5, 2);
+    let b = random(&dev, DType::F32, &[1031], -0.5, 0.5, 3);
+    let gelu_chain = x
+        .mul_scalar(1.5)
+        .unwrap()
+        .add_scalar(0.5)
+        .unwrap()
+        .gelu()
+        .unwrap()
+        .exp()
+        .unwrap()
+        .tanh()
+        .unwrap();
+    let cases: Vec<(&str, Tensor, usize)> = vec![
+        ("gelu_chain", gelu_chain, 1),
+        ("softmax", x.softmax(-1).unwrap(), 1),
+        ("log_softmax", x.log_softmax(-1).unwrap(), 1),
+        (
+            "layer_norm",
+            x.layer_norm(Some(&g), Some(&b), 1e-5).unwrap(),
+            1,
+        ),
+        ("rms_norm", x.rms_norm(Some(&g), 1e-6).unwrap(), 1),
+        (
+            "sum(exp(x))",
+            x.exp().unwrap().sum(&[-1], false).unwrap(),
+            1,
+        ),
+        // Ideal 1; kiln reaches it.
+        (
+            "x - mean(x)",
+            x.sub(&x.mean(&[-1], true).unwrap()).unwrap(),
+            1,
+        ),
+    ];
+    for (name, t, want) in cases {
+        assert_eq!(kernels(&t), want, "{name}:\n{}", Plan::of(&[&t]).unwrap());
+        check(&t, 1e-5, 1e-4, name);
+    }
+    // matmul + bias + gelu, batched.
+    let a = random(&dev, DType::F32, &[2, 33, 17], -1.0, 1.0, 4);
+    let w = random(&dev, DType::F32, &[2, 17, 9], -1.0, 1.0, 5);
+    let bias = random(&dev, DType::F32, &[9], -1.0, 1.0, 6);
+    let mbg = a.matmul(&w).unwrap().add(&bias).unwrap().gelu().unwrap();
+    assert_eq!(kernels(&mbg), 1, "{}", Plan::of(&[&mbg]).unwrap());
+    check(&mbg, 1e-5, 1e-4, "matmul+bias+gelu");
+    // Residual add and cast in a matmul epilogue.
+    let res = random(&dev, DType::F32, &[2, 33, 9], -1.0, 1.0, 7);
+    let epi = a
+        .matmul(&w)
+        .unwrap()
+        .add(&res)
+        .unwrap()
+        .cast(DType::BF16)
+        .unwrap();
+    assert_eq!(kernels(&epi), 1);
+    check(&epi, 1e-5, 1e-4, "matmul+residual+cast");
+    // Two reductions of one input over one axis: one kernel, two outputs.
+    let s = x.sum(&[-1], false).unwrap();
+    let m = x.max(&[-1], false).unwrap();
+    let plan = Plan::of(&[&s, &m]).unwrap();
+    assert_eq!(plan.kernels.len(), 1, "{plan}");
+    Tensor::realize_all(&[&s, &m]).unwrap();
+    check(&s, 1e-4, 1e-5, "sibling sum");
+    check(&m, 0.0, 0.0, "sibling max");
+}
+
+#[test]
+fn transformer_layer_kernel_count() {
+    let dev = device();
+    let w = workloads::build(&dev, "transformer_layer", Size::Small)
+        .unwrap()
+        .unwrap();
+    let n = w.compile().unwrap().kernel_count();
+    // Today 12: Q, K, V projections with bias (3), scores with the scale fused (1), softmax
+    // (1), attention x V (1), a copy for the head merge (1), output projection + bias +
+    // residual (1), layer norm (1), MLP up + bias + GELU (1), MLP down + bias + residual (1),
+    // layer norm (1). The ideal is about 7: fused attention (scores, softmax and x V in one
+    // kernel), the head merge stored by the matmul's epilogue, and each layer norm fused into
+    // the matmul that reads it.
+    assert!(n <= 12, "transformer layer: {n} kernels");
+    eprintln!("transformer layer: {n} kernels (ideal about 7)");
+}
+
+#[test]
+fn fusion_switch_and_explain() {
+    let dev = unfused_device();
+    let x = random(&dev, DType::F32, &[8, 31], -1.0, 1.0, 1);
+    let y = x.softmax(-1).unwrap();
+    let plan = y.explain().unwrap();
+    assert_eq!(plan.kernels.len(), 5, "{plan}");
+    assert!(plan.kernels.iter().all(|k| k
+        .boundaries
+        .iter()
+        .all(|b| b.contains("fusion is off") || b.contains("already computed"))));
+    let text = plan.to_string();
+    assert!(text.contains("kernel 4") && text.contains("@compute"));
+    assert!(plan.op_dot().starts_with("digraph ops") && plan.kernel_dot().contains("k3 -> k4"));
+    check(&y, 1e-6, 1e-5, "unfused softmax");
+}
+
+#[test]
+fn limits_split_instead_of_failing() {
+    let dev = device();
+    // Twelve distinct inputs summed: more than 8 storage buffers in one kernel would be refused
+    // on WebGPU, so the fused plan must split while staying correct.
+    let xs: Vec<Tensor> = (0..12)
+        .map(|i| random(&dev, DType::F32, &[1000], -1.0, 1.0, i))
+        .collect();
+    let mut y = xs[0].clone();
+    for x in &xs[1..] {
+        y = y.add(x).unwrap().sin().unwrap();
+    }
+    let plan = Plan::of(&[&y]).unwrap();
+    let max = dev.fusion_options().max_storage_buffers;
+    for k in &plan.kernels {
+        let binds = k.wgsl.matches("var<storage").count();
+        assert!(binds <= max, "{binds} bindings > {max}");
+    }
+    check(&y, 1e-5, 1e-5, "many inputs");
+}
+
+#[derive(Clone, Debug)]
+enum G {
+    Leaf(usize),
+    Unary(u8, Box<G>),
+    Binary(u8, Box<G>, Box<G>),
+    /// Reduce over the last axis and broadcast back (keepdim).
+    RowReduce(u8, Box<G>),
+    /// Transpose twice through a materializing view (permute + reshape).
+    View(Box<G>),
+    /// `x @ W` with a fixed square weight, then bias.
+    Matmul(Box<G>),
+}
+
+fn gtree() -> impl Strategy<Value = G> {
+    (0usize..3)
+        .prop_map(G::Leaf)
+        .prop_recursive(5, 32, 2, |inner| {
+            prop_oneof![
+                (0u8..4, inner.clone()).prop_map(|(o, a)| G::Unary(o, Box::new(a))),
+                (0u8..3, inner.clone(), inner.clone()).prop_map(|(o, a, b)| G::Binary(
+                    o,
+                    Box::new(a),
+                    Box::new(b)
+                )),
+                (0u8..4, inner.clone()).prop_map(|(o, a)| G::RowReduce(o, Box::new(a))),
+                inner.clone().prop_map(|a| G::View(Box::new(a))),
+                inner.prop_map(|a| G::Matmul(Box::new(a))),
+            ]
+        })
+}
+
+fn gbuild(g: &G, leaves: &[Tensor], w: &Tensor) -> Tensor {
+    match g {
+        G::Leaf(i) => leaves[*i].clone(),
+        G::Unary(o, a) => {
+            let a = gbuild(a, leaves, w);
+            match o {
+                0 => a.tanh(),
+                1 => a.sigmoid(),
+                2 => a.neg(),
+                _ => a.sin(),
+            }
+            .unwrap()
+        }
+        G::Binary(o, a, b) => {
+            let (a, b) = (gbuild(a, leaves, w), gbuild(b, leaves, w));
+            match o {
+                0 => a.add(&b),
+                1 => a.mul(&b),
+                _ => a.maximum(&b),
+            }
+            .unwrap()
+        }
+        G::RowReduce(o, a) => {
+            let a = gbuild(a, leaves, w);
+            match o {
+                0 => a.sub(&a.mean(&[-1], true).unwrap()),
+                1 => a.softmax(-1),
+                2 => a.div(
+                    &a.abs()
+                        .unwrap()
+                        .max(&[-1], true)
+                        .unwrap()
+                        .add_scalar(1.0)
+                        .unwrap(),
+                ),
+                _ => a.mul(&a.sum(&[0], true).unwrap().tanh().unwrap()),
+            }
+            .unwrap()
+        }
+        G::View(a) => {
+            let a = gbuild(a, leaves, w);
+            let d = a.dims().to_vec();
+            a.transpose(0, 1)
+                .unwrap()
+                .reshape(&[d[1], d[0]])
+                .unwrap()
+                .transpose(0, 1)
+                .unwrap()
+        }
+        G::Matmul(a) => gbuild(a, leaves, w).matmul(w).unwrap().tanh().unwrap(),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+    #[test]
+    fn fused_unfused_and_reference_agree(g in gtree(), seed in 0u64..1000, rows in prop::sample::select(vec![1usize, 3, 7]), cols in prop::sample::select(vec![1usize, 5, 33])) {
+        let fused = device();
+        let unfused = unfused_device();
+        let host: Vec<kiln::HostTensor> = (0..3)
+            .map(|i| random(&fused, DType::F32, &[rows, cols], -1.0, 1.0, seed + i).to_host().unwrap())
+            .collect();
+        let wh = random(&fused, DType::F32, &[cols, cols], -0.5, 0.5, seed + 9).to_host().unwrap();
+        let run = |dev: &Device| {
+            let leaves: Vec<Tensor> = host.iter().map(|h| Tensor::from_host_on(dev, h.clone()).unwrap()).collect();
+            let w = Tensor::from_host_on(dev, wh.clone()).unwrap();
+            gbuild(&g, &leaves, &w)
+        };
+        let yf = run(&fused);
+        let yu = run(&unfused);
+        let want = yf.reference().unwrap();
+        assert_close(&yf.to_host().unwrap(), &want, 1e-5, 1e-4, &format!("fused {g:?}"));
+        assert_close(&yu.to_host().unwrap(), &want, 1e-5, 1e-4, &format!("unfused {g:?}"));
+    }
+}
+
+/// Golden WGSL of canonical fused kernels: `tests/golden/NAME.K.wgsl`. Set `KILN_BLESS=1` to
+/// rewrite them; review the diff.
+#[test]
+fn golden_wgsl() {
+    let dev = device();
+    let x = random(&dev, DType::F32, &[4, 33], -1.0, 1.0, 1);
+    let g = random(&dev, DType::F32, &[33], -1.0, 1.0, 2);
+    let w = random(&dev, DType::F32, &[33, 5], -1.0, 1.0, 3);
+    let cases: Vec<(&str, Tensor)> = vec![
+        (
+            "gelu_chain",
+            x.mul_scalar(1.5)
+                .unwrap()
+                .add_scalar(0.5)
+                .unwrap()
+                .gelu()
+                .unwrap()
+                .exp()
+                .unwrap()
+                .tanh()
+                .unwrap(),
+        ),
+        ("softmax", x.softmax(-1).unwrap()),
+        (
+            "layer_norm",
+            x.layer_norm(Some(&g), Some(&g), 1e-5).unwrap(),
+        ),
+        (
+            "matmul_bias_gelu",
+            x.matmul(&w)
+                .unwrap()
+                .add(&g.narrow(0, 0, 5).unwrap())
+                .unwrap()
+                .gelu()
+                .unwrap(),
+        ),
+        ("sum_exp", x.exp().unwrap().sum(&[-1], false).unwrap()),
+    ];
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    let bless = std::env::var("KILN_BLESS").as_deref() == Ok("1");
+    let mut stale = Vec::new();
+    for (name, t) in cases {
+        let plan = Plan::of(&[&t]).unwrap();
+        for (i, k) in plan.kernels.iter().enumerate() {
+            let path = dir.join(format!("{name}.{i}.wgsl"));
+            if bless {
+                std::fs::create_dir_all(&dir).unwrap();
+                std::fs::write(&path, &k.wgsl).unwrap();
+            } else {
+                match std::fs::read_to_string(&path) {
+                    Ok(want) if want == k.wgsl => {}
+                    _ => stale.push(path.display().to_string()),
+                }
+            }
+        }
+    }
+    assert!(stale.is_empty(), "generated WGSL differs from the golden files (run with KILN_BLESS=1 and review the diff): {stale:?}");
+}

@@ -1,0 +1,81 @@
+// kiln kernel: mean[1]+sub+mul+mean[1]+const(0.000009999999747378752)+add+rsqrt+mul+mul+add
+struct Params { p: array<vec4<u32>, 2> }
+@group(0) @binding(0) var<uniform> P: Params;
+@group(0) @binding(1) var<storage, read> in0: array<f32>;
+@group(0) @binding(2) var<storage, read> in1: array<f32>;
+@group(0) @binding(3) var<storage, read_write> out0: array<f32>;
+var<workgroup> sv_f32: array<f32, 256>;
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let o = wid.y * nwg.x + wid.x;
+  let live = o < P.p[0].x;
+  var rem_o = o;
+  let c0 = rem_o;
+  var acc0: f32 = 0.0;
+  if (live) {
+    for (var r = lid; r < P.p[0].y; r = r + 256u) {
+      let i = o * P.p[0].y + r;
+      let ld0 = in0[i + P.p[0].z];
+      let ok0 = true;
+      let e0: f32 = ld0;
+      acc0 = acc0 + e0;
+    }
+  }
+  sv_f32[lid] = acc0;
+  workgroupBarrier();
+  for (var s = 128u; s > 0u; s = s >> 1u) {
+    if (lid < s) {
+      sv_f32[lid] = sv_f32[lid] + sv_f32[lid + s];
+    }
+    workgroupBarrier();
+  }
+  let red0: f32 = sv_f32[0] / f32(P.p[0].y);
+  workgroupBarrier();
+  var acc1: f32 = 0.0;
+  if (live) {
+    for (var r = lid; r < P.p[0].y; r = r + 256u) {
+      let i = o * P.p[0].y + r;
+      let ld0 = in0[i + P.p[0].z];
+      let ok0 = true;
+      let e0: f32 = ld0;
+      let e1: f32 = red0;
+      let e2: f32 = (e0 - e1);
+      let e3: f32 = (e2 * e2);
+      acc1 = acc1 + e3;
+    }
+  }
+  sv_f32[lid] = acc1;
+  workgroupBarrier();
+  for (var s = 128u; s > 0u; s = s >> 1u) {
+    if (lid < s) {
+      sv_f32[lid] = sv_f32[lid] + sv_f32[lid + s];
+    }
+    workgroupBarrier();
+  }
+  let red1: f32 = sv_f32[0] / f32(P.p[0].y);
+  workgroupBarrier();
+  if (live) {
+    for (var r = lid; r < P.p[0].y; r = r + 256u) {
+      let i = o * P.p[0].y + r;
+      var rem_r = r;
+      let c1 = rem_r;
+      let ld0 = in0[i + P.p[0].z];
+      let ok0 = true;
+      let a1 = bitcast<i32>(P.p[0].w) + i32(c0) * bitcast<i32>(P.p[1].x) + i32(c1) * bitcast<i32>(P.p[1].y);
+      let ld1 = in1[u32(a1)];
+      let ok1 = true;
+      let e0: f32 = ld0;
+      let e1: f32 = red0;
+      let e2: f32 = (e0 - e1);
+      let e4: f32 = red1;
+      let e5: f32 = bitcast<f32>(0x3727c5acu);
+      let e6: f32 = (e4 + e5);
+      let e7: f32 = (1.0 / sqrt(e6));
+      let e8: f32 = (e2 * e7);
+      let e9: f32 = ld1;
+      let e10: f32 = (e8 * e9);
+      let e11: f32 = (e10 + e9);
+      out0[i] = e11;
+    }
+  }
+}
