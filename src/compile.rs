@@ -1,15 +1,19 @@
-//! The compiler pipeline from a captured graph to a lowered program: verify, then lower
+//! The compiler pipeline from a captured graph to a lowered program: verify, the graph passes
+//! (`kiln_ir::passes::default_pipeline`, verified after each in debug builds), then lower
 //! (movement ops folded into views, ops fused into kernels by the rules of `docs/FUSION.md`).
 
 use crate::{Device, Result};
 use kiln_ir::lower::{lower as lower_graph, Program};
-use kiln_ir::Graph;
+use kiln_ir::{passes, Graph};
 
 /// Compiles a graph into kernel launches for `device`.
 pub fn lower(graph: &Graph, device: &Device) -> Result<Program> {
-    if cfg!(debug_assertions) {
+    let verify = cfg!(debug_assertions);
+    if verify {
         graph.verify()?;
     }
+    let optimized = passes::run_pipeline(graph, &passes::default_pipeline(), verify)?;
+    let graph = &optimized;
     let prog = lower_graph(graph, &device.fusion_options())?;
     if log::log_enabled!(log::Level::Debug) {
         log::debug!(

@@ -16,6 +16,7 @@ pub mod interp;
 pub mod kernel;
 pub mod lower;
 pub mod ops;
+pub mod passes;
 pub mod shape;
 pub mod view;
 

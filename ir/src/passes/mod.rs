@@ -1,0 +1,173 @@
+//! Graph passes: named rewrites, each a small type whose doc comment states its rewrite, run as
+//! a listed pipeline with the IR verifier after each pass in debug builds.
+//!
+//! Every pass rebuilds the graph from its outputs through [`rewrite`], so unreachable nodes
+//! disappear and equal nodes merge (the graph hash-conses on insert) as a side effect of any
+//! pass; [`DeadCodeElimination`] and [`CommonSubexpressionElimination`] are exactly that.
+//! Folding movement ops into index expressions happens later, in lowering
+//! ([`crate::lower`]); [`ViewFolding`] only canonicalizes chains of views.
+
+mod algebraic;
+mod casts;
+mod constants;
+mod views;
+
+pub use algebraic::AlgebraicSimplification;
+pub use casts::CastElimination;
+pub use constants::ConstantFolding;
+pub use views::ViewFolding;
+
+use crate::{Graph, Node, NodeId, Result};
+use hashbrown::HashMap;
+
+/// A graph-to-graph rewrite.
+pub trait Pass {
+    /// The pass's name, for logs.
+    fn name(&self) -> &'static str;
+    /// Rewrites the graph; outputs keep their order and inputs their slots.
+    fn run(&self, g: &Graph) -> Result<Graph>;
+}
+
+/// Removes nodes no output depends on.
+pub struct DeadCodeElimination;
+
+impl Pass for DeadCodeElimination {
+    fn name(&self) -> &'static str {
+        "dead-code-elimination"
+    }
+    fn run(&self, g: &Graph) -> Result<Graph> {
+        rewrite(g, |_, _, _| Ok(None))
+    }
+}
+
+/// Merges nodes with the same op, type and operands (re-inserting every node into a fresh
+/// hash-consed graph).
+pub struct CommonSubexpressionElimination;
+
+impl Pass for CommonSubexpressionElimination {
+    fn name(&self) -> &'static str {
+        "common-subexpression-elimination"
+    }
+    fn run(&self, g: &Graph) -> Result<Graph> {
+        rewrite(g, |_, _, _| Ok(None))
+    }
+}
+
+/// The default pipeline, in order.
+pub fn default_pipeline() -> Vec<Box<dyn Pass>> {
+    vec![
+        Box::new(DeadCodeElimination),
+        Box::new(ViewFolding),
+        Box::new(CastElimination),
+        Box::new(ConstantFolding),
+        Box::new(AlgebraicSimplification),
+        Box::new(CommonSubexpressionElimination),
+    ]
+}
+
+/// Runs passes in order; with `verify`, checks the IR after each and names the pass that broke
+/// it.
+pub fn run_pipeline(g: &Graph, passes: &[Box<dyn Pass>], verify: bool) -> Result<Graph> {
+    let mut cur = g.clone();
+    for p in passes {
+        cur = p.run(&cur)?;
+        if verify {
+            cur.verify().map_err(|e| {
+                crate::IrError::Verify(format!("after pass {}: {e}", p.name()))
+            })?;
+        }
+        log::trace!("kiln: pass {} left {} nodes", p.name(), cur.len());
+    }
+    Ok(cur)
+}
+
+/// Rebuilds `g` from its outputs. For each node (operands first), `f` gets the new graph, the
+/// old node and its operands already rewritten, and may return a replacement; otherwise the
+/// node is re-inserted as it was.
+pub fn rewrite(
+    g: &Graph,
+    mut f: impl FnMut(&mut Graph, &Node, &[NodeId]) -> Result<Option<NodeId>>,
+) -> Result<Graph> {
+    let mut ng = Graph::new();
+    let mut map: HashMap<NodeId, NodeId> = HashMap::new();
+    for &i in g.inputs() {
+        let node = g.node(i);
+        let ni = ng.input(node.dtype(), node.shape().clone())?;
+        map.insert(i, ni);
+    }
+    for n in g.topo() {
+        if map.contains_key(&n) {
+            continue;
+        }
+        let node = g.node(n);
+        let srcs: Vec<NodeId> = g.srcs(n).iter().map(|s| map[s]).collect();
+        let id = match f(&mut ng, node, &srcs)? {
+            Some(id) => id,
+            None if srcs.is_empty() => ng.add_leaf(node.op.clone(), node.ty.clone())?,
+            None => ng.add(node.op.clone(), &srcs)?,
+        };
+        map.insert(n, id);
+    }
+    for &o in g.outputs() {
+        ng.mark_output(map[&o]);
+    }
+    Ok(ng)
+}
+
+/// The constant a node holds everywhere, if it is a constant or a view of one.
+pub fn broadcast_const(g: &Graph, mut n: NodeId) -> Option<crate::Scalar> {
+    loop {
+        match &g.node(n).op {
+            crate::Op::Const(s) => return Some(s.to_dtype(g.node(n).dtype())),
+            crate::Op::View(v) if !matches!(v, crate::ops::ViewOp::Pad { .. }) => {
+                n = g.srcs(n)[0];
+            }
+            _ => return None,
+        }
+    }
+}
+
+/// A constant of `node`'s type: a rank-0 constant broadcast to its shape.
+pub fn const_like(ng: &mut Graph, ty: &crate::TensorType, v: crate::Scalar) -> Result<NodeId> {
+    let c = ng.add_leaf(
+        crate::Op::Const(v),
+        crate::TensorType::new(ty.dtype, crate::Shape::scalar()),
+    )?;
+    if ty.shape.rank() == 0 {
+        return Ok(c);
+    }
+    ng.add(
+        crate::Op::View(crate::ops::ViewOp::Expand(ty.shape.clone())),
+        &[c],
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::UnaryOp;
+    use crate::{DType, Op, Shape};
+
+    #[test]
+    fn dead_code_goes_and_slots_stay() {
+        let mut g = Graph::new();
+        let a = g.input(DType::F32, Shape::new(&[3])).unwrap();
+        let b = g.input(DType::F32, Shape::new(&[3])).unwrap();
+        let _dead = g.add(Op::Unary(UnaryOp::Exp), &[a]).unwrap();
+        let y = g.add(Op::Unary(UnaryOp::Sin), &[b]).unwrap();
+        g.mark_output(y);
+        let out = DeadCodeElimination.run(&g).unwrap();
+        assert_eq!(out.len(), 3, "two inputs and sin");
+        assert_eq!(out.inputs().len(), 2);
+    }
+
+    #[test]
+    fn pipeline_verifies() {
+        let mut g = Graph::new();
+        let a = g.input(DType::F32, Shape::new(&[3])).unwrap();
+        let y = g.add(Op::Unary(UnaryOp::Exp), &[a]).unwrap();
+        g.mark_output(y);
+        let out = run_pipeline(&g, &default_pipeline(), true).unwrap();
+        assert_eq!(out.structural_hash(), g.structural_hash());
+    }
+}
