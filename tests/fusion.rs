@@ -310,3 +310,19 @@ fn golden_wgsl() {
     }
     assert!(stale.is_empty(), "generated WGSL differs from the golden files (run with KILN_BLESS=1 and review the diff): {stale:?}");
 }
+
+#[test]
+fn long_chains_are_cut_not_overflowed() {
+    for dev in [device(), unfused_device()] {
+        let x = random(&dev, DType::F32, &[7], -1.0, 1.0, 1);
+        let mut y = x.clone();
+        for i in 0..3000 {
+            y = if i % 2 == 0 {
+                y.mul_scalar(0.999).unwrap()
+            } else {
+                y.add_scalar(0.001).unwrap()
+            };
+        }
+        check(&y, 1e-5, 1e-4, "3000-op chain");
+    }
+}

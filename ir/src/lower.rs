@@ -241,12 +241,13 @@ pub fn lower(graph: &Graph, opts: &FusionOptions) -> Result<Program> {
     }
     if opts.enabled {
         l.mark_epilogue_ends();
-        // Build the values that must be stored in dependency order, so that no kernel inlines
-        // a producer that a later kernel stores anyway.
-        for n in graph.topo() {
-            if let Some(why) = l.must_store(n) {
-                l.access(n, why)?;
-            }
+        l.mark_deep_chains();
+    }
+    // Build what must be stored in dependency order, so that no kernel inlines a producer that
+    // a later kernel stores anyway, and so that no build recurses deeply.
+    for n in graph.topo() {
+        if let Some(why) = l.must_store(n) {
+            l.access(n, why)?;
         }
     }
     for &o in graph.outputs() {
@@ -282,6 +283,8 @@ struct Lowering<'g> {
     /// Tops of matmul epilogue chains whose value has several consumers: stored there, so that
     /// no consumer recomputes the matmul.
     epilogue_ends: HashSet<NodeId>,
+    /// Nodes that cut long chains.
+    deep: HashSet<NodeId>,
 }
 
 fn is_view(op: &Op) -> bool {
@@ -313,6 +316,7 @@ impl<'g> Lowering<'g> {
             output_bases: HashSet::new(),
             in_progress: HashSet::new(),
             epilogue_ends: HashSet::new(),
+            deep: HashSet::new(),
         }
     }
 
@@ -324,11 +328,46 @@ impl<'g> Lowering<'g> {
         n
     }
 
+    /// Stores every `MAX_CHAIN`-th node of long elementwise chains, so that kernels (and the
+    /// recursion that builds them) stay bounded.
+    fn mark_deep_chains(&mut self) {
+        const MAX_CHAIN: usize = 128;
+        let mut depth: HashMap<NodeId, usize> = HashMap::new();
+        for n in self.g.topo() {
+            let node = self.g.node(n);
+            let d = match &node.op {
+                Op::Input { .. } | Op::Const(_) | Op::Reduce { .. } | Op::Matmul => 0,
+                _ => {
+                    1 + self
+                        .g
+                        .srcs(n)
+                        .iter()
+                        .map(|s| depth.get(s).copied().unwrap_or(0))
+                        .max()
+                        .unwrap_or(0)
+                }
+            };
+            let d = if d >= MAX_CHAIN && !is_view(&node.op) {
+                self.deep.insert(n);
+                0
+            } else {
+                d
+            };
+            depth.insert(n, d);
+        }
+    }
+
     /// Why `n` must be stored whatever fuses around it, if it must.
     fn must_store(&self, n: NodeId) -> Option<&'static str> {
         let node = self.g.node(n);
         if matches!(node.op, Op::Input { .. } | Op::Const(_) | Op::View(_)) {
             return None;
+        }
+        if !self.opts.enabled {
+            return Some("fusion is off");
+        }
+        if self.deep.contains(&n) {
+            return Some("a long chain is cut into kernels of at most 128 ops");
         }
         if self.output_bases.contains(&n) {
             return Some("graph output");
@@ -879,15 +918,19 @@ impl<'g> Lowering<'g> {
     /// True if inlining `n` would pull in a matmul that has no buffer yet (views are loads or
     /// row broadcasts, so the walk stops there).
     fn holds_unbuilt_matmul(&self, n: NodeId) -> bool {
-        let node = self.g.node(n);
-        if self.access.contains_key(&n) || self.epilogue_ends.contains(&n) {
-            return false;
+        let mut seen: HashSet<NodeId> = HashSet::new();
+        let mut stack = vec![n];
+        while let Some(x) = stack.pop() {
+            if !seen.insert(x) || self.access.contains_key(&x) || self.epilogue_ends.contains(&x) {
+                continue;
+            }
+            match &self.g.node(x).op {
+                Op::Matmul => return true,
+                Op::View(_) | Op::Input { .. } | Op::Const(_) | Op::Reduce { .. } => {}
+                _ => stack.extend(self.g.srcs(x)),
+            }
         }
-        match &node.op {
-            Op::Matmul => true,
-            Op::View(_) | Op::Input { .. } | Op::Const(_) | Op::Reduce { .. } => false,
-            _ => self.g.srcs(n).iter().any(|&s| self.holds_unbuilt_matmul(s)),
-        }
+        false
     }
 
     /// The expression of `n` inside the kernel being grown, fusing what the rules allow.
@@ -912,6 +955,7 @@ impl<'g> Lowering<'g> {
                 _ if self.output_bases.contains(&n) => {
                     Some("a graph output is stored by its own kernel".into())
                 }
+                _ if self.deep.contains(&n) => Some("a long chain is cut into kernels".into()),
                 _ if self.epilogue_ends.contains(&n) => {
                     Some("a matmul epilogue ends here: its value has several consumers".into())
                 }
@@ -1205,11 +1249,19 @@ impl<'g> Lowering<'g> {
 
     /// True if a reduction lies under `n` (through elementwise ops and views).
     fn reads_reduction(&self, n: NodeId) -> bool {
-        match &self.g.node(n).op {
-            Op::Reduce { .. } => true,
-            Op::Const(_) | Op::Input { .. } => false,
-            _ => self.g.srcs(n).iter().any(|&s| self.reads_reduction(s)),
+        let mut seen: HashSet<NodeId> = HashSet::new();
+        let mut stack = vec![n];
+        while let Some(x) = stack.pop() {
+            if !seen.insert(x) {
+                continue;
+            }
+            match &self.g.node(x).op {
+                Op::Reduce { .. } => return true,
+                Op::Const(_) | Op::Input { .. } => {}
+                _ => stack.extend(self.g.srcs(x)),
+            }
         }
+        false
     }
 
     /// Inlines a row-evaluable node (see [`Self::row_evaluable`]).

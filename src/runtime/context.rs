@@ -26,6 +26,50 @@ pub struct GpuBuffer {
     pub dtype: DType,
     /// Element count.
     pub numel: usize,
+    /// Where the buffer goes back when dropped (none for buffers that are not pooled).
+    pool: Option<Arc<Pool>>,
+}
+
+impl Drop for GpuBuffer {
+    fn drop(&mut self) {
+        if let Some(p) = &self.pool {
+            p.give_back(self.buffer.clone());
+        }
+    }
+}
+
+/// Device buffers no tensor holds any more, by size, for reuse by later runs. Bounded: past
+/// `max_bytes` a returned buffer is destroyed instead. Reuse is safe without clearing because
+/// every kernel writes all of its outputs, and the queue orders a reuse after earlier work.
+pub struct Pool {
+    free: Mutex<(HashMap<u64, Vec<wgpu::Buffer>>, u64)>,
+    max_bytes: u64,
+}
+
+impl Pool {
+    fn take(&self, size: u64) -> Option<wgpu::Buffer> {
+        let mut g = self.free.lock().ok()?;
+        let b = g.0.get_mut(&size)?.pop()?;
+        g.1 -= size;
+        Some(b)
+    }
+
+    fn give_back(&self, b: wgpu::Buffer) {
+        let size = b.size();
+        if let Ok(mut g) = self.free.lock() {
+            if g.1 + size <= self.max_bytes {
+                g.1 += size;
+                g.0.entry(size).or_default().push(b);
+                return;
+            }
+        }
+        b.destroy();
+    }
+
+    /// Bytes held for reuse.
+    pub fn held_bytes(&self) -> u64 {
+        self.free.lock().map(|g| g.1).unwrap_or(0)
+    }
 }
 
 /// Counters of what the context has done.
@@ -59,6 +103,7 @@ pub struct GpuContext {
     lost: Arc<Mutex<Option<String>>>,
     errored: Arc<Mutex<Option<String>>>,
     counters: Mutex<Counters>,
+    pool: Arc<Pool>,
 }
 
 fn rank(a: &wgpu::AdapterInfo) -> u32 {
@@ -175,6 +220,10 @@ impl GpuContext {
             lost,
             errored,
             counters: Mutex::new(Counters::default()),
+            pool: Arc::new(Pool {
+                free: Mutex::new((HashMap::new(), 0)),
+                max_bytes: (limits.max_buffer_size / 2).min(4 << 30),
+            }),
         })
     }
 
@@ -212,6 +261,11 @@ impl GpuContext {
         Ok(())
     }
 
+    /// Device memory held for reuse by later runs.
+    pub fn pooled_bytes(&self) -> u64 {
+        self.pool.held_bytes()
+    }
+
     /// The largest buffer one binding may cover.
     pub fn max_binding_bytes(&self) -> u64 {
         self.limits
@@ -236,6 +290,14 @@ impl GpuContext {
     pub fn alloc(&self, dtype: DType, numel: usize) -> Result<Arc<GpuBuffer>> {
         let bytes = (numel as u64) * 4;
         self.check_size(&format!("a {dtype} tensor of {numel} elements"), bytes)?;
+        if let Some(buffer) = self.pool.take(bytes.max(4)) {
+            return Ok(Arc::new(GpuBuffer {
+                buffer,
+                dtype,
+                numel,
+                pool: Some(self.pool.clone()),
+            }));
+        }
         let scope = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
         let buffer = self.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("kiln tensor"),
@@ -252,6 +314,7 @@ impl GpuContext {
             buffer,
             dtype,
             numel,
+            pool: Some(self.pool.clone()),
         }))
     }
 
@@ -280,6 +343,7 @@ impl GpuContext {
             buffer,
             dtype: t.dtype,
             numel: t.numel(),
+            pool: None,
         }))
     }
 

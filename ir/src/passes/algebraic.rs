@@ -68,9 +68,14 @@ mod tests {
         let mut g = Graph::new();
         let x = g.input(DType::F32, Shape::new(&[4])).unwrap();
         let k = g
-            .add_leaf(Op::Const(Scalar::F(c)), TensorType::new(DType::F32, Shape::scalar()))
+            .add_leaf(
+                Op::Const(Scalar::F(c)),
+                TensorType::new(DType::F32, Shape::scalar()),
+            )
             .unwrap();
-        let k = g.add(Op::View(ViewOp::Expand(Shape::new(&[4]))), &[k]).unwrap();
+        let k = g
+            .add(Op::View(ViewOp::Expand(Shape::new(&[4]))), &[k])
+            .unwrap();
         let y = g.add(Op::Binary(op), &[x, k]).unwrap();
         let n = g.len();
         g.mark_output(y);
@@ -79,7 +84,9 @@ mod tests {
 
     #[test]
     fn exact_identities_only() {
-        let input = HostTensor::from_slice(&[-0.0f32, f32::NAN, f32::INFINITY, 2.5], Shape::new(&[4])).unwrap();
+        let input =
+            HostTensor::from_slice(&[-0.0f32, f32::NAN, f32::INFINITY, 2.5], Shape::new(&[4]))
+                .unwrap();
         for (op, c, removed) in [
             (BinaryOp::Mul, 1.0, true),
             (BinaryOp::Div, 1.0, true),
@@ -91,7 +98,10 @@ mod tests {
         ] {
             let (g, _) = graph(op, c);
             let out = AlgebraicSimplification.run(&g).unwrap();
-            let simplified = out.topo().iter().all(|&n| !matches!(out.node(n).op, Op::Binary(_)));
+            let simplified = out
+                .topo()
+                .iter()
+                .all(|&n| !matches!(out.node(n).op, Op::Binary(_)));
             assert_eq!(simplified, removed, "{} {c}", op.name());
             let a = crate::interp::evaluate(&g, std::slice::from_ref(&input)).unwrap();
             let b = crate::interp::evaluate(&out, std::slice::from_ref(&input)).unwrap();
@@ -99,7 +109,12 @@ mod tests {
                 crate::HostData::F(v) => v.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
                 _ => vec![],
             };
-            assert_eq!(bits(&a[0]), bits(&b[0]), "{} {c} must not change bits", op.name());
+            assert_eq!(
+                bits(&a[0]),
+                bits(&b[0]),
+                "{} {c} must not change bits",
+                op.name()
+            );
         }
     }
 }

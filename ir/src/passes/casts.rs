@@ -63,7 +63,15 @@ mod tests {
         g.mark_output(b);
         g.mark_output(j);
         let out = CastElimination.run(&g).unwrap();
-        assert_eq!(out.outputs()[0], out.inputs()[0], "f16 -> f32 -> f16 is the identity");
-        assert_ne!(out.outputs()[1], out.inputs()[1], "i32 -> f32 -> i32 loses precision: kept");
+        assert_eq!(
+            out.outputs()[0],
+            out.inputs()[0],
+            "f16 -> f32 -> f16 is the identity"
+        );
+        assert_ne!(
+            out.outputs()[1],
+            out.inputs()[1],
+            "i32 -> f32 -> i32 loses precision: kept"
+        );
     }
 }

@@ -15,8 +15,10 @@ impl Pass for ConstantFolding {
     }
     fn run(&self, g: &Graph) -> Result<Graph> {
         rewrite(g, |ng, node, srcs| {
-            if !matches!(node.op, Op::Unary(_) | Op::Binary(_) | Op::Where | Op::Cast(_))
-                || srcs.is_empty()
+            if !matches!(
+                node.op,
+                Op::Unary(_) | Op::Binary(_) | Op::Where | Op::Cast(_)
+            ) || srcs.is_empty()
             {
                 return Ok(None);
             }
@@ -58,7 +60,9 @@ mod tests {
         let b = g.add_leaf(Op::Const(Scalar::F(0.0)), one).unwrap();
         let c = g.add(Op::Binary(BinaryOp::Div), &[a, b]).unwrap(); // inf
         let e = g.add(Op::Unary(UnaryOp::Neg), &[c]).unwrap(); // -inf
-        let ex = g.add(Op::View(ViewOp::Expand(Shape::new(&[4]))), &[e]).unwrap();
+        let ex = g
+            .add(Op::View(ViewOp::Expand(Shape::new(&[4]))), &[e])
+            .unwrap();
         let y = g.add(Op::Binary(BinaryOp::Max), &[x, ex]).unwrap();
         g.mark_output(y);
         let out = ConstantFolding.run(&g).unwrap();

@@ -72,9 +72,8 @@ pub fn run_pipeline(g: &Graph, passes: &[Box<dyn Pass>], verify: bool) -> Result
     for p in passes {
         cur = p.run(&cur)?;
         if verify {
-            cur.verify().map_err(|e| {
-                crate::IrError::Verify(format!("after pass {}: {e}", p.name()))
-            })?;
+            cur.verify()
+                .map_err(|e| crate::IrError::Verify(format!("after pass {}: {e}", p.name())))?;
         }
         log::trace!("kiln: pass {} left {} nodes", p.name(), cur.len());
     }

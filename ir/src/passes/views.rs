@@ -46,7 +46,8 @@ impl Pass for ViewFolding {
                     if ng.node(inner).shape() == to {
                         return Ok(Some(inner));
                     }
-                    ng.add(Op::View(ViewOp::Reshape(to.clone())), &[inner]).map(Some)
+                    ng.add(Op::View(ViewOp::Reshape(to.clone())), &[inner])
+                        .map(Some)
                 }
                 (ViewOp::Permute(p2), Op::View(ViewOp::Permute(p1))) => {
                     let inner = ng.srcs(s)[0];
@@ -72,14 +73,27 @@ mod tests {
     fn chains_collapse_and_values_stay() {
         let mut g = Graph::new();
         let x = g.input(DType::F32, Shape::new(&[2, 3, 4])).unwrap();
-        let p1 = g.add(Op::View(ViewOp::Permute(smallvec![1, 2, 0])), &[x]).unwrap();
-        let p2 = g.add(Op::View(ViewOp::Permute(smallvec![2, 0, 1])), &[p1]).unwrap();
-        let r1 = g.add(Op::View(ViewOp::Reshape(Shape::new(&[6, 4]))), &[p2]).unwrap();
-        let r2 = g.add(Op::View(ViewOp::Reshape(Shape::new(&[24]))), &[r1]).unwrap();
+        let p1 = g
+            .add(Op::View(ViewOp::Permute(smallvec![1, 2, 0])), &[x])
+            .unwrap();
+        let p2 = g
+            .add(Op::View(ViewOp::Permute(smallvec![2, 0, 1])), &[p1])
+            .unwrap();
+        let r1 = g
+            .add(Op::View(ViewOp::Reshape(Shape::new(&[6, 4]))), &[p2])
+            .unwrap();
+        let r2 = g
+            .add(Op::View(ViewOp::Reshape(Shape::new(&[24]))), &[r1])
+            .unwrap();
         g.mark_output(r2);
         let out = ViewFolding.run(&g).unwrap();
         out.verify().unwrap();
-        assert_eq!(out.topo().len(), 2, "input and one reshape:\n{}", out.to_dot());
+        assert_eq!(
+            out.topo().len(),
+            2,
+            "input and one reshape:\n{}",
+            out.to_dot()
+        );
         let data: Vec<f32> = (0..24).map(|i| i as f32 + 0.5).collect();
         let h = HostTensor::from_slice(&data, Shape::new(&[2, 3, 4])).unwrap();
         assert_eq!(
