@@ -47,7 +47,8 @@ impl Plan {
                 })?;
         let cap = realize::capture(outputs)?;
         let program = crate::compile::lower(&cap.graph, &device)?;
-        let kernels = describe(&cap.graph, &program)?;
+        let schedule = device.gpu().map(|g| g.schedule()).unwrap_or_default();
+        let kernels = describe(&cap.graph, &program, &schedule)?;
         Ok(Plan {
             kernels,
             graph: cap.graph,
@@ -92,7 +93,11 @@ impl Plan {
     }
 }
 
-pub(crate) fn describe(graph: &Graph, program: &Program) -> Result<Vec<KernelInfo>> {
+pub(crate) fn describe(
+    graph: &Graph,
+    program: &Program,
+    schedule: &Schedule,
+) -> Result<Vec<KernelInfo>> {
     program
         .calls
         .iter()
@@ -109,7 +114,7 @@ pub(crate) fn describe(graph: &Graph, program: &Program) -> Result<Vec<KernelInf
                 ),
                 KernelKind::Matmul { .. } => "matmul".to_string(),
             };
-            let wgsl = kiln_codegen::generate(&c.kernel, &Schedule::default())?.wgsl;
+            let wgsl = kiln_codegen::generate(&c.kernel, schedule)?.wgsl;
             Ok(KernelInfo {
                 name: c.kernel.name.clone(),
                 kind,

@@ -61,7 +61,7 @@ impl Program {
             Backend::Gpu(ctx) => {
                 let prog = crate::compile::lower(&cap.graph, &device)?;
                 for call in &prog.calls {
-                    ctx.pipeline(&call.kernel, &kiln_codegen::Schedule::default())?;
+                    ctx.pipeline(&call.kernel, &ctx.schedule())?;
                 }
                 Some(prog)
             }

@@ -7,29 +7,53 @@ use crate::types;
 use crate::{CodegenError, Schedule};
 use std::fmt::Write;
 
-/// The `main` function of an elementwise kernel.
+/// The `main` function of an elementwise kernel. Each invocation handles `s.unroll` elements,
+/// `workgroup_size` apart (coalesced), computing all of them before storing any, so that
+/// their loads are in flight together.
 pub fn main(e: &mut Emitter, s: &Schedule) -> Result<String, CodegenError> {
     let wg = s.workgroup_size;
+    let u = s.unroll.max(1);
     let mut b = String::new();
     let numel = e.params.u32(Param::Numel);
     let _ = writeln!(
         b,
         "@compute @workgroup_size({wg})\nfn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {{"
     );
-    let _ = writeln!(b, "  let i = (wid.y * nwg.x + wid.x) * {wg}u + lid;");
-    let _ = writeln!(b, "  if (i >= {numel}) {{ return; }}");
+    let _ = writeln!(
+        b,
+        "  let base = (wid.y * nwg.x + wid.x) * {}u + lid;",
+        wg * u
+    );
     let roots: Vec<usize> = e.k.outputs.iter().map(|o| o.expr).collect();
-    if e.roots_need_coords(&roots) {
-        let rank = e.k.shape.rank();
-        e.coords(&mut b, "  ", "i", 0..rank);
+    let coords = e.roots_need_coords(&roots);
+    let outs = e.k.outputs.clone();
+    for k in 0..u {
+        for (o, out) in outs.iter().enumerate() {
+            let _ = writeln!(b, "  var v{k}_{o}: {};", types::info(out.dtype).value);
+        }
+        let _ = writeln!(b, "  let i{k} = base + {}u;", k * wg);
+        let _ = writeln!(b, "  if (i{k} < {numel}) {{");
+        let _ = writeln!(b, "    let i = i{k};");
+        if coords {
+            let rank = e.k.shape.rank();
+            e.coords(&mut b, "    ", "i", 0..rank);
+        }
+        e.exprs(&mut b, "    ", "i", &roots)?;
+        for (o, out) in outs.iter().enumerate() {
+            let _ = writeln!(b, "    v{k}_{o} = e{};", out.expr);
+        }
+        let _ = writeln!(b, "  }}");
     }
-    e.exprs(&mut b, "  ", "i", &roots)?;
-    for (o, out) in e.k.outputs.iter().enumerate() {
-        let _ = writeln!(
-            b,
-            "  out{o}[i] = {};",
-            types::to_storage(&format!("e{}", out.expr), out.dtype)
-        );
+    for k in 0..u {
+        let _ = writeln!(b, "  if (i{k} < {numel}) {{");
+        for (o, out) in outs.iter().enumerate() {
+            let _ = writeln!(
+                b,
+                "    out{o}[i{k}] = {};",
+                types::to_storage(&format!("v{k}_{o}"), out.dtype)
+            );
+        }
+        let _ = writeln!(b, "  }}");
     }
     b.push_str("}\n");
     Ok(b)

@@ -36,12 +36,16 @@ pub enum CodegenError {
 pub struct Schedule {
     /// Invocations per workgroup (a power of two for reductions).
     pub workgroup_size: u32,
+    /// Elements each invocation handles per step, computed before any is stored or combined
+    /// (more loads in flight per invocation).
+    pub unroll: u32,
 }
 
 impl Default for Schedule {
     fn default() -> Self {
         Schedule {
             workgroup_size: 256,
+            unroll: 4,
         }
     }
 }

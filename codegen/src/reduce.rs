@@ -115,16 +115,59 @@ pub fn main(
         if arg {
             let _ = writeln!(b, "  var acci{si}: u32 = 0xffffffffu;");
         }
+        let u = s.unroll.max(1);
+        let better = format!("kiln_better_{}_{}", st.op.name(), a.ty);
         let _ = writeln!(b, "  if (live) {{");
-        let _ = writeln!(b, "    for (var r = lid; r < {count}; r = r + {wg}u) {{");
-        let _ = writeln!(b, "      let i = o * {count} + r;");
+        let _ = writeln!(b, "    var r = lid;");
+        // Main loop: `u` elements per step, all loaded before any is combined.
+        if u > 1 {
+            let _ = writeln!(
+                b,
+                "    for (; r + {}u < {count}; r = r + {}u) {{",
+                (u - 1) * wg,
+                u * wg
+            );
+            for k in 0..u {
+                let _ = writeln!(b, "      var v{k}: {};", info(in_dtype).value);
+                let _ = writeln!(b, "      {{");
+                let _ = writeln!(b, "        let rr = r + {}u;", k * wg);
+                let _ = writeln!(b, "        let i = o * {count} + rr;");
+                if e.roots_need_coords(&[st.expr]) {
+                    e.coords(&mut b, "        ", "rr", kept..rank);
+                }
+                e.exprs(&mut b, "        ", "i", &[st.expr])?;
+                let _ = writeln!(b, "        v{k} = e{};", st.expr);
+                let _ = writeln!(b, "      }}");
+            }
+            for k in 0..u {
+                let v = match in_dtype {
+                    DType::Bool => format!("select(0u, 1u, v{k})"),
+                    _ => format!("v{k}"),
+                };
+                if arg {
+                    let _ = writeln!(
+                        b,
+                        "      if ({better}(acc{si}, acci{si}, {v}, r + {}u)) {{ acc{si} = {v}; acci{si} = r + {}u; }}",
+                        k * wg,
+                        k * wg
+                    );
+                } else {
+                    let c = combine(e, st.op, a.ty, &format!("acc{si}"), &v);
+                    let _ = writeln!(b, "      acc{si} = {c};");
+                }
+            }
+            let _ = writeln!(b, "    }}");
+        }
+        // Tail: one element per step.
+        let _ = writeln!(b, "    for (; r < {count}; r = r + {wg}u) {{");
+        let _ = writeln!(b, "      let rr = r;");
+        let _ = writeln!(b, "      let i = o * {count} + rr;");
         if e.roots_need_coords(&[st.expr]) {
-            e.coords(&mut b, "      ", "r", kept..rank);
+            e.coords(&mut b, "      ", "rr", kept..rank);
         }
         e.exprs(&mut b, "      ", "i", &[st.expr])?;
         let v = format!("e{}", st.expr);
         if arg {
-            let better = format!("kiln_better_{}_{}", st.op.name(), a.ty);
             let _ = writeln!(
                 b,
                 "      if ({better}(acc{si}, acci{si}, {v}, r)) {{ acc{si} = {v}; acci{si} = r; }}"
@@ -143,7 +186,6 @@ pub fn main(
         let _ = writeln!(b, "  for (var s = {}u; s > 0u; s = s >> 1u) {{", wg / 2);
         let _ = writeln!(b, "    if (lid < s) {{");
         if arg {
-            let better = format!("kiln_better_{}_{}", st.op.name(), a.ty);
             if !head.contains(&format!("fn {better}(")) {
                 e.use_helpers(&["kiln_isnan"]);
                 head.push_str(&arg_better(&better, st.op, a.ty));
@@ -214,19 +256,41 @@ pub fn main(
     }
     if !full.is_empty() {
         let roots: Vec<usize> = full.iter().map(|(_, o)| o.expr).collect();
+        let u = s.unroll.max(1);
+        let needs = e.roots_need_coords(&roots);
         let _ = writeln!(b, "  if (live) {{");
-        let _ = writeln!(b, "    for (var r = lid; r < {count}; r = r + {wg}u) {{");
-        let _ = writeln!(b, "      let i = o * {count} + r;");
-        if e.roots_need_coords(&roots) {
-            e.coords(&mut b, "      ", "r", kept..rank);
+        let _ = writeln!(
+            b,
+            "    for (var r = lid; r < {count}; r = r + {}u) {{",
+            u * wg
+        );
+        for k in 0..u {
+            for (oi, o) in &full {
+                let _ = writeln!(b, "      var v{k}_{oi}: {};", info(o.dtype).value);
+            }
+            let _ = writeln!(b, "      let rr{k} = r + {}u;", k * wg);
+            let _ = writeln!(b, "      if (rr{k} < {count}) {{");
+            let _ = writeln!(b, "        let rr = rr{k};");
+            let _ = writeln!(b, "        let i = o * {count} + rr;");
+            if needs {
+                e.coords(&mut b, "        ", "rr", kept..rank);
+            }
+            e.exprs(&mut b, "        ", "i", &roots)?;
+            for (oi, o) in &full {
+                let _ = writeln!(b, "        v{k}_{oi} = e{};", o.expr);
+            }
+            let _ = writeln!(b, "      }}");
         }
-        e.exprs(&mut b, "      ", "i", &roots)?;
-        for (oi, o) in &full {
-            let _ = writeln!(
-                b,
-                "      out{oi}[i] = {};",
-                types::to_storage(&format!("e{}", o.expr), o.dtype)
-            );
+        for k in 0..u {
+            let _ = writeln!(b, "      if (rr{k} < {count}) {{");
+            for (oi, o) in &full {
+                let _ = writeln!(
+                    b,
+                    "        out{oi}[o * {count} + rr{k}] = {};",
+                    types::to_storage(&format!("v{k}_{oi}"), o.dtype)
+                );
+            }
+            let _ = writeln!(b, "      }}");
         }
         let _ = writeln!(b, "    }}\n  }}");
     }

@@ -12,9 +12,15 @@ use smallvec::smallvec;
 fn validate_graph(g: &Graph, what: &str) -> usize {
     let prog = lower_unfused(g).unwrap_or_else(|e| panic!("{what}: lowering: {e}"));
     for call in &prog.calls {
-        for wg in [64, 256] {
-            let src = generate(&call.kernel, &Schedule { workgroup_size: wg })
-                .unwrap_or_else(|e| panic!("{what}: codegen: {e}"));
+        for (wg, unroll) in [(64, 1), (256, 4), (128, 3)] {
+            let src = generate(
+                &call.kernel,
+                &Schedule {
+                    workgroup_size: wg,
+                    unroll,
+                },
+            )
+            .unwrap_or_else(|e| panic!("{what}: codegen: {e}"));
             let module = naga::front::wgsl::parse_str(&src.wgsl).unwrap_or_else(|e| {
                 panic!(
                     "{what}: parse: {}\n{}",

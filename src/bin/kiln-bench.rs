@@ -1,6 +1,7 @@
 //! `kiln-bench`: the standard workloads of `docs/PERFORMANCE.md` on the default adapter.
 //!
-//! `kiln-bench [--size small|large] [--only NAME] [--check]`
+//! `kiln-bench [--size small|large] [--only NAME] [--check] [--unroll N] [--workgroup N]`
+//! (`--unroll`/`--workgroup` override the adapter's default schedule, for comparisons)
 //!
 //! Per workload: 3 warm-up runs (compile and any tuning happen there; the first is reported as
 //! `first_run_ms`), then 20 timed runs, each ending when the result is complete on the device.
@@ -135,6 +136,8 @@ fn main() {
     let mut size = Size::Small;
     let mut only: Option<String> = None;
     let mut check = false;
+    let mut unroll: Option<u32> = None;
+    let mut workgroup: Option<u32> = None;
     let mut i = 0;
     while i < args.len() {
         match args[i].as_str() {
@@ -154,9 +157,21 @@ fn main() {
                 i += 1;
             }
             "--check" => check = true,
+            "--unroll" | "--workgroup" => {
+                let v: Option<u32> = args.get(i + 1).and_then(|v| v.parse().ok());
+                match v {
+                    Some(v) if args[i] == "--unroll" => unroll = Some(v),
+                    Some(v) => workgroup = Some(v),
+                    None => {
+                        eprintln!("{} takes a number", args[i]);
+                        std::process::exit(2);
+                    }
+                }
+                i += 1;
+            }
             "-h" | "--help" => {
                 eprintln!(
-                    "kiln-bench [--size small|large] [--only NAME] [--check]\nworkloads: {}",
+                    "kiln-bench [--size small|large] [--only NAME] [--check] [--unroll N] [--workgroup N]\nworkloads: {}",
                     workloads::NAMES.join(", ")
                 );
                 return;
@@ -175,7 +190,19 @@ fn main() {
             std::process::exit(1);
         }
     };
-    eprintln!("kiln-bench on {}", dev.describe());
+    if let Some(g) = dev.gpu() {
+        let mut s = g.schedule();
+        s.unroll = unroll.unwrap_or(s.unroll);
+        s.workgroup_size = workgroup.unwrap_or(s.workgroup_size);
+        g.set_schedule(s);
+        eprintln!(
+            "kiln-bench on {} (schedule {:?})",
+            dev.describe(),
+            g.schedule()
+        );
+    } else {
+        eprintln!("kiln-bench on {}", dev.describe());
+    }
     let names: Vec<&str> = match &only {
         Some(n) => vec![n.as_str()],
         None => workloads::NAMES.to_vec(),

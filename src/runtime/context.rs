@@ -104,7 +104,19 @@ pub struct GpuContext {
     errored: Arc<Mutex<Option<String>>>,
     counters: Mutex<Counters>,
     pool: Arc<Pool>,
+    schedule: Mutex<Schedule>,
 }
+
+/// The default schedule by adapter type, as data: CPU adapters (lavapipe) vectorize across
+/// invocations and run best with one element each; GPUs want several loads in flight per
+/// invocation.
+const SCHEDULES: &[(wgpu::DeviceType, Schedule)] = &[(
+    wgpu::DeviceType::Cpu,
+    Schedule {
+        workgroup_size: 256,
+        unroll: 1,
+    },
+)];
 
 fn rank(a: &wgpu::AdapterInfo) -> u32 {
     let kind = match a.device_type {
@@ -178,6 +190,11 @@ impl GpuContext {
             }
         };
         let info = adapter.get_info();
+        let schedule = SCHEDULES
+            .iter()
+            .find(|(t, _)| *t == info.device_type)
+            .map(|(_, s)| *s)
+            .unwrap_or_default();
         let mut features = wgpu::Features::empty();
         let wanted_features = wgpu::Features::TIMESTAMP_QUERY
             | wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS
@@ -220,6 +237,7 @@ impl GpuContext {
             lost,
             errored,
             counters: Mutex::new(Counters::default()),
+            schedule: Mutex::new(schedule),
             pool: Arc::new(Pool {
                 free: Mutex::new((HashMap::new(), 0)),
                 max_bytes: (limits.max_buffer_size / 2).min(4 << 30),
@@ -259,6 +277,25 @@ impl GpuContext {
             return Err(Error::Gpu(m));
         }
         Ok(())
+    }
+
+    /// The schedule kernels are generated with (see `SCHEDULES`).
+    pub fn schedule(&self) -> Schedule {
+        self.schedule.lock().map(|s| *s).unwrap_or_default()
+    }
+
+    /// Sets the schedule for kernels compiled from now on (workgroup size is capped by the
+    /// device's limit, and rounded down to a power of two).
+    pub fn set_schedule(&self, s: Schedule) {
+        let max = self.limits.max_compute_invocations_per_workgroup.max(1);
+        let wg = s.workgroup_size.clamp(1, max);
+        let wg = 1u32 << (31 - wg.leading_zeros());
+        if let Ok(mut cur) = self.schedule.lock() {
+            *cur = Schedule {
+                workgroup_size: wg,
+                unroll: s.unroll.clamp(1, 16),
+            };
+        }
     }
 
     /// Device memory held for reuse by later runs.

@@ -3,7 +3,6 @@
 
 use super::context::{GpuBuffer, GpuContext};
 use crate::{Error, Result};
-use kiln_codegen::Schedule;
 use kiln_ir::lower::{BufRef, Program};
 use std::sync::Arc;
 use wgpu::util::DeviceExt;
@@ -106,7 +105,7 @@ pub fn run(
                 limit: max_storage as u64,
             });
         }
-        let schedule = Schedule::default();
+        let schedule = ctx.schedule();
         let ck = ctx.pipeline(k, &schedule)?;
         let grid = ck.source.grid(k, max_dim)?;
         if grid.contains(&0) {

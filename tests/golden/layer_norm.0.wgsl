@@ -13,8 +13,52 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let c0 = rem_o;
   var acc0: f32 = 0.0;
   if (live) {
-    for (var r = lid; r < P.p[0].y; r = r + 256u) {
-      let i = o * P.p[0].y + r;
+    var r = lid;
+    for (; r + 768u < P.p[0].y; r = r + 1024u) {
+      var v0: f32;
+      {
+        let rr = r + 0u;
+        let i = o * P.p[0].y + rr;
+        let ld0 = in0[i + P.p[0].z];
+        let ok0 = true;
+        let e0: f32 = ld0;
+        v0 = e0;
+      }
+      var v1: f32;
+      {
+        let rr = r + 256u;
+        let i = o * P.p[0].y + rr;
+        let ld0 = in0[i + P.p[0].z];
+        let ok0 = true;
+        let e0: f32 = ld0;
+        v1 = e0;
+      }
+      var v2: f32;
+      {
+        let rr = r + 512u;
+        let i = o * P.p[0].y + rr;
+        let ld0 = in0[i + P.p[0].z];
+        let ok0 = true;
+        let e0: f32 = ld0;
+        v2 = e0;
+      }
+      var v3: f32;
+      {
+        let rr = r + 768u;
+        let i = o * P.p[0].y + rr;
+        let ld0 = in0[i + P.p[0].z];
+        let ok0 = true;
+        let e0: f32 = ld0;
+        v3 = e0;
+      }
+      acc0 = acc0 + v0;
+      acc0 = acc0 + v1;
+      acc0 = acc0 + v2;
+      acc0 = acc0 + v3;
+    }
+    for (; r < P.p[0].y; r = r + 256u) {
+      let rr = r;
+      let i = o * P.p[0].y + rr;
       let ld0 = in0[i + P.p[0].z];
       let ok0 = true;
       let e0: f32 = ld0;
@@ -33,8 +77,64 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   workgroupBarrier();
   var acc1: f32 = 0.0;
   if (live) {
-    for (var r = lid; r < P.p[0].y; r = r + 256u) {
-      let i = o * P.p[0].y + r;
+    var r = lid;
+    for (; r + 768u < P.p[0].y; r = r + 1024u) {
+      var v0: f32;
+      {
+        let rr = r + 0u;
+        let i = o * P.p[0].y + rr;
+        let ld0 = in0[i + P.p[0].z];
+        let ok0 = true;
+        let e0: f32 = ld0;
+        let e1: f32 = red0;
+        let e2: f32 = (e0 - e1);
+        let e3: f32 = (e2 * e2);
+        v0 = e3;
+      }
+      var v1: f32;
+      {
+        let rr = r + 256u;
+        let i = o * P.p[0].y + rr;
+        let ld0 = in0[i + P.p[0].z];
+        let ok0 = true;
+        let e0: f32 = ld0;
+        let e1: f32 = red0;
+        let e2: f32 = (e0 - e1);
+        let e3: f32 = (e2 * e2);
+        v1 = e3;
+      }
+      var v2: f32;
+      {
+        let rr = r + 512u;
+        let i = o * P.p[0].y + rr;
+        let ld0 = in0[i + P.p[0].z];
+        let ok0 = true;
+        let e0: f32 = ld0;
+        let e1: f32 = red0;
+        let e2: f32 = (e0 - e1);
+        let e3: f32 = (e2 * e2);
+        v2 = e3;
+      }
+      var v3: f32;
+      {
+        let rr = r + 768u;
+        let i = o * P.p[0].y + rr;
+        let ld0 = in0[i + P.p[0].z];
+        let ok0 = true;
+        let e0: f32 = ld0;
+        let e1: f32 = red0;
+        let e2: f32 = (e0 - e1);
+        let e3: f32 = (e2 * e2);
+        v3 = e3;
+      }
+      acc1 = acc1 + v0;
+      acc1 = acc1 + v1;
+      acc1 = acc1 + v2;
+      acc1 = acc1 + v3;
+    }
+    for (; r < P.p[0].y; r = r + 256u) {
+      let rr = r;
+      let i = o * P.p[0].y + rr;
       let ld0 = in0[i + P.p[0].z];
       let ok0 = true;
       let e0: f32 = ld0;
@@ -55,27 +155,119 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let red1: f32 = sv_f32[0] / f32(P.p[0].y);
   workgroupBarrier();
   if (live) {
-    for (var r = lid; r < P.p[0].y; r = r + 256u) {
-      let i = o * P.p[0].y + r;
-      var rem_r = r;
-      let c1 = rem_r;
-      let ld0 = in0[i + P.p[0].z];
-      let ok0 = true;
-      let a1 = bitcast<i32>(P.p[0].w) + i32(c0) * bitcast<i32>(P.p[1].x) + i32(c1) * bitcast<i32>(P.p[1].y);
-      let ld1 = in1[u32(a1)];
-      let ok1 = true;
-      let e0: f32 = ld0;
-      let e1: f32 = red0;
-      let e2: f32 = (e0 - e1);
-      let e4: f32 = red1;
-      let e5: f32 = bitcast<f32>(0x3727c5acu);
-      let e6: f32 = (e4 + e5);
-      let e7: f32 = (1.0 / sqrt(e6));
-      let e8: f32 = (e2 * e7);
-      let e9: f32 = ld1;
-      let e10: f32 = (e8 * e9);
-      let e11: f32 = (e10 + e9);
-      out0[i] = e11;
+    for (var r = lid; r < P.p[0].y; r = r + 1024u) {
+      var v0_0: f32;
+      let rr0 = r + 0u;
+      if (rr0 < P.p[0].y) {
+        let rr = rr0;
+        let i = o * P.p[0].y + rr;
+        var rem_rr = rr;
+        let c1 = rem_rr;
+        let ld0 = in0[i + P.p[0].z];
+        let ok0 = true;
+        let a1 = bitcast<i32>(P.p[0].w) + i32(c0) * bitcast<i32>(P.p[1].x) + i32(c1) * bitcast<i32>(P.p[1].y);
+        let ld1 = in1[u32(a1)];
+        let ok1 = true;
+        let e0: f32 = ld0;
+        let e1: f32 = red0;
+        let e2: f32 = (e0 - e1);
+        let e4: f32 = red1;
+        let e5: f32 = bitcast<f32>(0x3727c5acu);
+        let e6: f32 = (e4 + e5);
+        let e7: f32 = (1.0 / sqrt(e6));
+        let e8: f32 = (e2 * e7);
+        let e9: f32 = ld1;
+        let e10: f32 = (e8 * e9);
+        let e11: f32 = (e10 + e9);
+        v0_0 = e11;
+      }
+      var v1_0: f32;
+      let rr1 = r + 256u;
+      if (rr1 < P.p[0].y) {
+        let rr = rr1;
+        let i = o * P.p[0].y + rr;
+        var rem_rr = rr;
+        let c1 = rem_rr;
+        let ld0 = in0[i + P.p[0].z];
+        let ok0 = true;
+        let a1 = bitcast<i32>(P.p[0].w) + i32(c0) * bitcast<i32>(P.p[1].x) + i32(c1) * bitcast<i32>(P.p[1].y);
+        let ld1 = in1[u32(a1)];
+        let ok1 = true;
+        let e0: f32 = ld0;
+        let e1: f32 = red0;
+        let e2: f32 = (e0 - e1);
+        let e4: f32 = red1;
+        let e5: f32 = bitcast<f32>(0x3727c5acu);
+        let e6: f32 = (e4 + e5);
+        let e7: f32 = (1.0 / sqrt(e6));
+        let e8: f32 = (e2 * e7);
+        let e9: f32 = ld1;
+        let e10: f32 = (e8 * e9);
+        let e11: f32 = (e10 + e9);
+        v1_0 = e11;
+      }
+      var v2_0: f32;
+      let rr2 = r + 512u;
+      if (rr2 < P.p[0].y) {
+        let rr = rr2;
+        let i = o * P.p[0].y + rr;
+        var rem_rr = rr;
+        let c1 = rem_rr;
+        let ld0 = in0[i + P.p[0].z];
+        let ok0 = true;
+        let a1 = bitcast<i32>(P.p[0].w) + i32(c0) * bitcast<i32>(P.p[1].x) + i32(c1) * bitcast<i32>(P.p[1].y);
+        let ld1 = in1[u32(a1)];
+        let ok1 = true;
+        let e0: f32 = ld0;
+        let e1: f32 = red0;
+        let e2: f32 = (e0 - e1);
+        let e4: f32 = red1;
+        let e5: f32 = bitcast<f32>(0x3727c5acu);
+        let e6: f32 = (e4 + e5);
+        let e7: f32 = (1.0 / sqrt(e6));
+        let e8: f32 = (e2 * e7);
+        let e9: f32 = ld1;
+        let e10: f32 = (e8 * e9);
+        let e11: f32 = (e10 + e9);
+        v2_0 = e11;
+      }
+      var v3_0: f32;
+      let rr3 = r + 768u;
+      if (rr3 < P.p[0].y) {
+        let rr = rr3;
+        let i = o * P.p[0].y + rr;
+        var rem_rr = rr;
+        let c1 = rem_rr;
+        let ld0 = in0[i + P.p[0].z];
+        let ok0 = true;
+        let a1 = bitcast<i32>(P.p[0].w) + i32(c0) * bitcast<i32>(P.p[1].x) + i32(c1) * bitcast<i32>(P.p[1].y);
+        let ld1 = in1[u32(a1)];
+        let ok1 = true;
+        let e0: f32 = ld0;
+        let e1: f32 = red0;
+        let e2: f32 = (e0 - e1);
+        let e4: f32 = red1;
+        let e5: f32 = bitcast<f32>(0x3727c5acu);
+        let e6: f32 = (e4 + e5);
+        let e7: f32 = (1.0 / sqrt(e6));
+        let e8: f32 = (e2 * e7);
+        let e9: f32 = ld1;
+        let e10: f32 = (e8 * e9);
+        let e11: f32 = (e10 + e9);
+        v3_0 = e11;
+      }
+      if (rr0 < P.p[0].y) {
+        out0[o * P.p[0].y + rr0] = v0_0;
+      }
+      if (rr1 < P.p[0].y) {
+        out0[o * P.p[0].y + rr1] = v1_0;
+      }
+      if (rr2 < P.p[0].y) {
+        out0[o * P.p[0].y + rr2] = v2_0;
+      }
+      if (rr3 < P.p[0].y) {
+        out0[o * P.p[0].y + rr3] = v3_0;
+      }
     }
   }
 }

@@ -10,8 +10,56 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let live = o < P.p[0].x;
   var acc0: f32 = 0.0;
   if (live) {
-    for (var r = lid; r < P.p[0].y; r = r + 256u) {
-      let i = o * P.p[0].y + r;
+    var r = lid;
+    for (; r + 768u < P.p[0].y; r = r + 1024u) {
+      var v0: f32;
+      {
+        let rr = r + 0u;
+        let i = o * P.p[0].y + rr;
+        let ld0 = in0[i + P.p[0].z];
+        let ok0 = true;
+        let e0: f32 = ld0;
+        let e1: f32 = exp(e0);
+        v0 = e1;
+      }
+      var v1: f32;
+      {
+        let rr = r + 256u;
+        let i = o * P.p[0].y + rr;
+        let ld0 = in0[i + P.p[0].z];
+        let ok0 = true;
+        let e0: f32 = ld0;
+        let e1: f32 = exp(e0);
+        v1 = e1;
+      }
+      var v2: f32;
+      {
+        let rr = r + 512u;
+        let i = o * P.p[0].y + rr;
+        let ld0 = in0[i + P.p[0].z];
+        let ok0 = true;
+        let e0: f32 = ld0;
+        let e1: f32 = exp(e0);
+        v2 = e1;
+      }
+      var v3: f32;
+      {
+        let rr = r + 768u;
+        let i = o * P.p[0].y + rr;
+        let ld0 = in0[i + P.p[0].z];
+        let ok0 = true;
+        let e0: f32 = ld0;
+        let e1: f32 = exp(e0);
+        v3 = e1;
+      }
+      acc0 = acc0 + v0;
+      acc0 = acc0 + v1;
+      acc0 = acc0 + v2;
+      acc0 = acc0 + v3;
+    }
+    for (; r < P.p[0].y; r = r + 256u) {
+      let rr = r;
+      let i = o * P.p[0].y + rr;
       let ld0 = in0[i + P.p[0].z];
       let ok0 = true;
       let e0: f32 = ld0;
