@@ -3,7 +3,7 @@
 //! the ops and of the kernels.
 
 use crate::{realize, Result, Tensor};
-use kiln_codegen::Schedule;
+pub use kiln_codegen::Schedule;
 use kiln_ir::lower::{BufRef, Program};
 use kiln_ir::{Graph, KernelKind};
 use std::fmt;
@@ -54,6 +54,16 @@ impl Plan {
             graph: cap.graph,
             program,
         })
+    }
+
+    /// Each kernel's WGSL under another schedule (for comparing schedules, and golden files
+    /// that must not depend on the adapter).
+    pub fn wgsl_for(&self, schedule: &Schedule) -> Result<Vec<String>> {
+        self.program
+            .calls
+            .iter()
+            .map(|c| Ok(kiln_codegen::generate(&c.kernel, schedule)?.wgsl))
+            .collect()
     }
 
     /// The op graph in Graphviz DOT.
