@@ -27,6 +27,7 @@ pub struct Program {
     inputs: Vec<TensorType>,
     outputs: Vec<TensorType>,
     lowered: Option<Lowered>,
+    prepared: Option<exec::Prepared>,
 }
 
 impl Program {
@@ -57,15 +58,13 @@ impl Program {
                 slots.push(Slot::Captured(leaf.clone()));
             }
         }
-        let lowered = match device.backend() {
+        let (lowered, prepared) = match device.backend() {
             Backend::Gpu(ctx) => {
                 let prog = crate::compile::lower(&cap.graph, &device)?;
-                for call in &prog.calls {
-                    ctx.pipeline(&call.kernel, &ctx.schedule())?;
-                }
-                Some(prog)
+                let prepared = exec::prepare(ctx, &prog)?;
+                (Some(prog), Some(prepared))
             }
-            Backend::Interpreter { .. } => None,
+            Backend::Interpreter { .. } => (None, None),
         };
         Ok(Program {
             device,
@@ -74,12 +73,18 @@ impl Program {
             outputs: outputs.iter().map(|t| t.node.ty.clone()).collect(),
             graph: cap.graph,
             lowered,
+            prepared,
         })
     }
 
-    /// The number of kernels one run dispatches (0 on the interpreter).
+    /// The number of kernels in the plan (0 on the interpreter).
     pub fn kernel_count(&self) -> usize {
         self.lowered.as_ref().map_or(0, |p| p.calls.len())
+    }
+
+    /// The number of kernels one run dispatches (kernels over empty tensors are skipped).
+    pub fn dispatch_count(&self) -> usize {
+        self.prepared.as_ref().map_or(0, |p| p.dispatches())
     }
 
     /// The declared input types.
@@ -99,13 +104,13 @@ impl Program {
                 Slot::Captured(t) => t.clone(),
             })
             .collect();
-        let values = match (self.device.backend(), &self.lowered) {
-            (Backend::Gpu(ctx), Some(prog)) => {
+        let values = match (self.device.backend(), &self.lowered, &self.prepared) {
+            (Backend::Gpu(ctx), Some(prog), Some(prepared)) => {
                 let bufs = leaves
                     .iter()
                     .map(|l| gpu_value(ctx, l))
                     .collect::<Result<Vec<_>>>()?;
-                exec::run(ctx, prog, &bufs, None)?
+                exec::run_prepared(ctx, prog, prepared, &bufs, None)?
                     .into_iter()
                     .map(Value::Gpu)
                     .collect()
@@ -175,7 +180,9 @@ impl Program {
     /// Runs with GPU timing: returns the outputs and the GPU milliseconds of the pass, where
     /// the adapter has timestamp queries.
     pub fn run_timed(&self, inputs: &[&Tensor]) -> Result<(Vec<Tensor>, Option<f64>)> {
-        let (Backend::Gpu(ctx), Some(prog)) = (self.device.backend(), &self.lowered) else {
+        let (Backend::Gpu(ctx), Some(prog), Some(prepared)) =
+            (self.device.backend(), &self.lowered, &self.prepared)
+        else {
             return Ok((self.run(inputs)?, None));
         };
         let Some(timing) = exec::Timing::new(ctx) else {
@@ -190,7 +197,7 @@ impl Program {
                 Slot::Captured(t) => gpu_value(ctx, t),
             })
             .collect::<Result<_>>()?;
-        let outs = exec::run(ctx, prog, &leaves, Some(&timing))?;
+        let outs = exec::run_prepared(ctx, prog, prepared, &leaves, Some(&timing))?;
         let ms = timing.read_ms(ctx)?;
         let tensors = self.wrap_outputs(outs.into_iter().map(Value::Gpu).collect());
         Ok((tensors, Some(ms)))

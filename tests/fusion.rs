@@ -328,3 +328,32 @@ fn long_chains_are_cut_not_overflowed() {
         check(&y, 1e-5, 1e-4, "3000-op chain");
     }
 }
+
+/// Every schedule the code generator offers computes the same values (the unrolled paths run
+/// here even where the adapter's default schedule does not use them).
+#[test]
+fn schedules_agree_with_reference() {
+    let dev = Device::new(&DeviceOptions::from_env()).unwrap();
+    let Some(ctx) = dev.gpu() else { return };
+    for (wg, unroll, reduce_unroll) in [(64, 1, 1), (256, 4, 8), (128, 3, 5), (32, 2, 16)] {
+        ctx.set_schedule(kiln::Schedule {
+            workgroup_size: wg,
+            unroll,
+            reduce_unroll,
+        });
+        for &n in &[1usize, 7, 1031, 5000] {
+            let what = format!("wg {wg} unroll {unroll}/{reduce_unroll} n {n}");
+            let x = random(&dev, DType::F32, &[3, n], -2.0, 2.0, n as u64);
+            check(&x.softmax(-1).unwrap(), 1e-6, 1e-4, &what);
+            check(&x.layer_norm(None, None, 1e-5).unwrap(), 1e-4, 1e-4, &what);
+            check(&x.argmax(-1, false).unwrap(), 0.0, 0.0, &what);
+            check(&x.sum(&[0], false).unwrap(), 1e-5, 1e-5, &what);
+            check(
+                &x.transpose(0, 1).unwrap().exp().unwrap(),
+                1e-6,
+                1e-5,
+                &what,
+            );
+        }
+    }
+}

@@ -36,16 +36,22 @@ pub enum CodegenError {
 pub struct Schedule {
     /// Invocations per workgroup (a power of two for reductions).
     pub workgroup_size: u32,
-    /// Elements each invocation handles per step, computed before any is stored or combined
-    /// (more loads in flight per invocation).
+    /// Elements each invocation of an elementwise kernel handles, computed before any is
+    /// stored (more loads in flight per invocation).
     pub unroll: u32,
+    /// Elements each invocation of a reduce kernel loads per step of its row loops before
+    /// combining them.
+    pub reduce_unroll: u32,
 }
 
 impl Default for Schedule {
+    /// The GPU default, measured on an H100 (docs/PERFORMANCE.md): one element per invocation
+    /// for elementwise kernels, eight per step for row loops.
     fn default() -> Self {
         Schedule {
             workgroup_size: 256,
-            unroll: 4,
+            unroll: 1,
+            reduce_unroll: 8,
         }
     }
 }

@@ -115,7 +115,7 @@ pub fn main(
         if arg {
             let _ = writeln!(b, "  var acci{si}: u32 = 0xffffffffu;");
         }
-        let u = s.unroll.max(1);
+        let u = s.reduce_unroll.max(1);
         let better = format!("kiln_better_{}_{}", st.op.name(), a.ty);
         let _ = writeln!(b, "  if (live) {{");
         let _ = writeln!(b, "    var r = lid;");
@@ -256,7 +256,7 @@ pub fn main(
     }
     if !full.is_empty() {
         let roots: Vec<usize> = full.iter().map(|(_, o)| o.expr).collect();
-        let u = s.unroll.max(1);
+        let u = s.reduce_unroll.max(1);
         let needs = e.roots_need_coords(&roots);
         let _ = writeln!(b, "  if (live) {{");
         let _ = writeln!(

@@ -13,11 +13,13 @@ fn validate_graph(g: &Graph, what: &str) -> usize {
     let prog = lower_unfused(g).unwrap_or_else(|e| panic!("{what}: lowering: {e}"));
     for call in &prog.calls {
         for (wg, unroll) in [(64, 1), (256, 4), (128, 3)] {
+            let reduce_unroll = unroll + 1;
             let src = generate(
                 &call.kernel,
                 &Schedule {
                     workgroup_size: wg,
                     unroll,
+                    reduce_unroll,
                 },
             )
             .unwrap_or_else(|e| panic!("{what}: codegen: {e}"));

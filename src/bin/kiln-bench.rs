@@ -1,6 +1,6 @@
 //! `kiln-bench`: the standard workloads of `docs/PERFORMANCE.md` on the default adapter.
 //!
-//! `kiln-bench [--size small|large] [--only NAME] [--check] [--unroll N] [--workgroup N]`
+//! `kiln-bench [--size small|large] [--only NAME] [--check] [--unroll N] [--reduce-unroll N] [--workgroup N]`
 //! (`--unroll`/`--workgroup` override the adapter's default schedule, for comparisons)
 //!
 //! Per workload: 3 warm-up runs (compile and any tuning happen there; the first is reported as
@@ -137,6 +137,7 @@ fn main() {
     let mut only: Option<String> = None;
     let mut check = false;
     let mut unroll: Option<u32> = None;
+    let mut reduce_unroll: Option<u32> = None;
     let mut workgroup: Option<u32> = None;
     let mut i = 0;
     while i < args.len() {
@@ -157,10 +158,11 @@ fn main() {
                 i += 1;
             }
             "--check" => check = true,
-            "--unroll" | "--workgroup" => {
+            "--unroll" | "--workgroup" | "--reduce-unroll" => {
                 let v: Option<u32> = args.get(i + 1).and_then(|v| v.parse().ok());
                 match v {
                     Some(v) if args[i] == "--unroll" => unroll = Some(v),
+                    Some(v) if args[i] == "--reduce-unroll" => reduce_unroll = Some(v),
                     Some(v) => workgroup = Some(v),
                     None => {
                         eprintln!("{} takes a number", args[i]);
@@ -171,7 +173,7 @@ fn main() {
             }
             "-h" | "--help" => {
                 eprintln!(
-                    "kiln-bench [--size small|large] [--only NAME] [--check] [--unroll N] [--workgroup N]\nworkloads: {}",
+                    "kiln-bench [--size small|large] [--only NAME] [--check] [--unroll N] [--reduce-unroll N] [--workgroup N]\nworkloads: {}",
                     workloads::NAMES.join(", ")
                 );
                 return;
@@ -193,6 +195,7 @@ fn main() {
     if let Some(g) = dev.gpu() {
         let mut s = g.schedule();
         s.unroll = unroll.unwrap_or(s.unroll);
+        s.reduce_unroll = reduce_unroll.unwrap_or(s.reduce_unroll);
         s.workgroup_size = workgroup.unwrap_or(s.workgroup_size);
         g.set_schedule(s);
         eprintln!(

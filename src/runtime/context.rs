@@ -115,6 +115,7 @@ const SCHEDULES: &[(wgpu::DeviceType, Schedule)] = &[(
     Schedule {
         workgroup_size: 256,
         unroll: 1,
+        reduce_unroll: 1,
     },
 )];
 
@@ -294,6 +295,7 @@ impl GpuContext {
             *cur = Schedule {
                 workgroup_size: wg,
                 unroll: s.unroll.clamp(1, 16),
+                reduce_unroll: s.reduce_unroll.clamp(1, 16),
             };
         }
     }

@@ -1,7 +1,7 @@
 //! Running a lowered program on the GPU: buffers for its temporaries, one uniform and bind
 //! group per launch, every launch in one compute pass, one submit.
 
-use super::context::{GpuBuffer, GpuContext};
+use super::context::{CompiledKernel, GpuBuffer, GpuContext};
 use crate::{Error, Result};
 use kiln_ir::lower::{BufRef, Program};
 use std::sync::Arc;
@@ -71,31 +71,35 @@ impl Timing {
     }
 }
 
-/// Runs `prog` with `inputs` bound to its input slots; returns one buffer per program output.
-pub fn run(
-    ctx: &GpuContext,
-    prog: &Program,
-    inputs: &[Arc<GpuBuffer>],
-    timing: Option<&Timing>,
-) -> Result<Vec<Arc<GpuBuffer>>> {
-    ctx.check_alive()?;
+/// One launch made ready: its pipeline, its uniform (sizes are fixed for a compiled program)
+/// and its grid.
+struct PreparedCall {
+    call: usize,
+    ck: Arc<CompiledKernel>,
+    uniform: wgpu::Buffer,
+    grid: [u32; 3],
+}
+
+/// A lowered program made ready to run: everything that does not depend on the buffers of a
+/// run (pipelines, uniforms, grids) is built once here.
+pub struct Prepared {
+    calls: Vec<PreparedCall>,
+}
+
+impl Prepared {
+    /// Kernels dispatched per run (empty ones are skipped).
+    pub fn dispatches(&self) -> usize {
+        self.calls.len()
+    }
+}
+
+/// Compiles (or finds) every pipeline of `prog` and writes its uniforms.
+pub fn prepare(ctx: &GpuContext, prog: &Program) -> Result<Prepared> {
     let max_storage = ctx.limits.max_storage_buffers_per_shader_stage as usize;
     let max_dim = ctx.limits.max_compute_workgroups_per_dimension;
-    let mut temps = Vec::with_capacity(prog.temps.len());
-    for t in &prog.temps {
-        temps.push(ctx.alloc(t.dtype, t.numel)?);
-    }
-    let buf = |r: &BufRef| -> Result<&Arc<GpuBuffer>> {
-        match r {
-            BufRef::Input(s) => inputs
-                .get(*s as usize)
-                .ok_or(Error::from(kiln_ir::IrError::UnboundInput(*s))),
-            BufRef::Temp(t) => Ok(&temps[*t]),
-        }
-    };
-    // Build everything first, then record one pass.
-    let mut launches = Vec::with_capacity(prog.calls.len());
-    for call in &prog.calls {
+    let schedule = ctx.schedule();
+    let mut calls = Vec::with_capacity(prog.calls.len());
+    for (ci, call) in prog.calls.iter().enumerate() {
         let k = &call.kernel;
         let n_bind = call.inputs.len() + call.outputs.len();
         if n_bind > max_storage {
@@ -105,7 +109,6 @@ pub fn run(
                 limit: max_storage as u64,
             });
         }
-        let schedule = ctx.schedule();
         let ck = ctx.pipeline(k, &schedule)?;
         let grid = ck.source.grid(k, max_dim)?;
         if grid.contains(&0) {
@@ -119,29 +122,77 @@ pub fn run(
                 contents: bytemuck::cast_slice(&params),
                 usage: wgpu::BufferUsages::UNIFORM,
             });
-        let mut bufs: Vec<&wgpu::Buffer> = Vec::with_capacity(n_bind);
-        for r in &call.inputs {
-            bufs.push(&buf(r)?.buffer);
+        calls.push(PreparedCall {
+            call: ci,
+            ck,
+            uniform,
+            grid,
+        });
+    }
+    Ok(Prepared { calls })
+}
+
+/// Runs `prog` with `inputs` bound to its input slots; returns one buffer per program output.
+pub fn run(
+    ctx: &GpuContext,
+    prog: &Program,
+    inputs: &[Arc<GpuBuffer>],
+    timing: Option<&Timing>,
+) -> Result<Vec<Arc<GpuBuffer>>> {
+    let prepared = prepare(ctx, prog)?;
+    run_prepared(ctx, prog, &prepared, inputs, timing)
+}
+
+/// Runs a prepared program: buffers for its temporaries (from the pool), one bind group per
+/// launch, every launch in one compute pass, one submit.
+pub fn run_prepared(
+    ctx: &GpuContext,
+    prog: &Program,
+    prepared: &Prepared,
+    inputs: &[Arc<GpuBuffer>],
+    timing: Option<&Timing>,
+) -> Result<Vec<Arc<GpuBuffer>>> {
+    ctx.check_alive()?;
+    let mut temps = Vec::with_capacity(prog.temps.len());
+    for t in &prog.temps {
+        temps.push(ctx.alloc(t.dtype, t.numel)?);
+    }
+    let buf = |r: &BufRef| -> Result<&Arc<GpuBuffer>> {
+        match r {
+            BufRef::Input(s) => inputs
+                .get(*s as usize)
+                .ok_or(Error::from(kiln_ir::IrError::UnboundInput(*s))),
+            BufRef::Temp(t) => Ok(&temps[*t]),
         }
-        for &t in &call.outputs {
-            bufs.push(&temps[t].buffer);
-        }
+    };
+    let mut launches = Vec::with_capacity(prepared.calls.len());
+    for pc in &prepared.calls {
+        let call = &prog.calls[pc.call];
         let mut entries = vec![wgpu::BindGroupEntry {
             binding: 0,
-            resource: uniform.as_entire_binding(),
+            resource: pc.uniform.as_entire_binding(),
         }];
-        for (i, b) in bufs.iter().enumerate() {
+        let mut slot = 1u32;
+        for r in &call.inputs {
             entries.push(wgpu::BindGroupEntry {
-                binding: 1 + i as u32,
-                resource: b.as_entire_binding(),
+                binding: slot,
+                resource: buf(r)?.buffer.as_entire_binding(),
             });
+            slot += 1;
+        }
+        for &t in &call.outputs {
+            entries.push(wgpu::BindGroupEntry {
+                binding: slot,
+                resource: temps[t].buffer.as_entire_binding(),
+            });
+            slot += 1;
         }
         let bg = ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some(&k.name),
-            layout: &ck.layout,
+            label: Some(&call.kernel.name),
+            layout: &pc.ck.layout,
             entries: &entries,
         });
-        launches.push((ck, bg, grid, uniform));
+        launches.push((&pc.ck, bg, pc.grid));
     }
     let mut enc = ctx
         .device
@@ -157,7 +208,7 @@ pub fn run(
                 end_of_pass_write_index: Some(1),
             }),
         });
-        for (ck, bg, grid, _) in &launches {
+        for (ck, bg, grid) in &launches {
             pass.set_pipeline(&ck.pipeline);
             pass.set_bind_group(0, bg, &[]);
             pass.dispatch_workgroups(grid[0], grid[1], grid[2]);

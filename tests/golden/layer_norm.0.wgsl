@@ -14,7 +14,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   var acc0: f32 = 0.0;
   if (live) {
     var r = lid;
-    for (; r + 768u < P.p[0].y; r = r + 1024u) {
+    for (; r + 1792u < P.p[0].y; r = r + 2048u) {
       var v0: f32;
       {
         let rr = r + 0u;
@@ -51,10 +51,50 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let e0: f32 = ld0;
         v3 = e0;
       }
+      var v4: f32;
+      {
+        let rr = r + 1024u;
+        let i = o * P.p[0].y + rr;
+        let ld0 = in0[i + P.p[0].z];
+        let ok0 = true;
+        let e0: f32 = ld0;
+        v4 = e0;
+      }
+      var v5: f32;
+      {
+        let rr = r + 1280u;
+        let i = o * P.p[0].y + rr;
+        let ld0 = in0[i + P.p[0].z];
+        let ok0 = true;
+        let e0: f32 = ld0;
+        v5 = e0;
+      }
+      var v6: f32;
+      {
+        let rr = r + 1536u;
+        let i = o * P.p[0].y + rr;
+        let ld0 = in0[i + P.p[0].z];
+        let ok0 = true;
+        let e0: f32 = ld0;
+        v6 = e0;
+      }
+      var v7: f32;
+      {
+        let rr = r + 1792u;
+        let i = o * P.p[0].y + rr;
+        let ld0 = in0[i + P.p[0].z];
+        let ok0 = true;
+        let e0: f32 = ld0;
+        v7 = e0;
+      }
       acc0 = acc0 + v0;
       acc0 = acc0 + v1;
       acc0 = acc0 + v2;
       acc0 = acc0 + v3;
+      acc0 = acc0 + v4;
+      acc0 = acc0 + v5;
+      acc0 = acc0 + v6;
+      acc0 = acc0 + v7;
     }
     for (; r < P.p[0].y; r = r + 256u) {
       let rr = r;
@@ -78,7 +118,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   var acc1: f32 = 0.0;
   if (live) {
     var r = lid;
-    for (; r + 768u < P.p[0].y; r = r + 1024u) {
+    for (; r + 1792u < P.p[0].y; r = r + 2048u) {
       var v0: f32;
       {
         let rr = r + 0u;
@@ -127,10 +167,62 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let e3: f32 = (e2 * e2);
         v3 = e3;
       }
+      var v4: f32;
+      {
+        let rr = r + 1024u;
+        let i = o * P.p[0].y + rr;
+        let ld0 = in0[i + P.p[0].z];
+        let ok0 = true;
+        let e0: f32 = ld0;
+        let e1: f32 = red0;
+        let e2: f32 = (e0 - e1);
+        let e3: f32 = (e2 * e2);
+        v4 = e3;
+      }
+      var v5: f32;
+      {
+        let rr = r + 1280u;
+        let i = o * P.p[0].y + rr;
+        let ld0 = in0[i + P.p[0].z];
+        let ok0 = true;
+        let e0: f32 = ld0;
+        let e1: f32 = red0;
+        let e2: f32 = (e0 - e1);
+        let e3: f32 = (e2 * e2);
+        v5 = e3;
+      }
+      var v6: f32;
+      {
+        let rr = r + 1536u;
+        let i = o * P.p[0].y + rr;
+        let ld0 = in0[i + P.p[0].z];
+        let ok0 = true;
+        let e0: f32 = ld0;
+        let e1: f32 = red0;
+        let e2: f32 = (e0 - e1);
+        let e3: f32 = (e2 * e2);
+        v6 = e3;
+      }
+      var v7: f32;
+      {
+        let rr = r + 1792u;
+        let i = o * P.p[0].y + rr;
+        let ld0 = in0[i + P.p[0].z];
+        let ok0 = true;
+        let e0: f32 = ld0;
+        let e1: f32 = red0;
+        let e2: f32 = (e0 - e1);
+        let e3: f32 = (e2 * e2);
+        v7 = e3;
+      }
       acc1 = acc1 + v0;
       acc1 = acc1 + v1;
       acc1 = acc1 + v2;
       acc1 = acc1 + v3;
+      acc1 = acc1 + v4;
+      acc1 = acc1 + v5;
+      acc1 = acc1 + v6;
+      acc1 = acc1 + v7;
     }
     for (; r < P.p[0].y; r = r + 256u) {
       let rr = r;
@@ -155,7 +247,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let red1: f32 = sv_f32[0] / f32(P.p[0].y);
   workgroupBarrier();
   if (live) {
-    for (var r = lid; r < P.p[0].y; r = r + 1024u) {
+    for (var r = lid; r < P.p[0].y; r = r + 2048u) {
       var v0_0: f32;
       let rr0 = r + 0u;
       if (rr0 < P.p[0].y) {
@@ -256,6 +348,106 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let e11: f32 = (e10 + e9);
         v3_0 = e11;
       }
+      var v4_0: f32;
+      let rr4 = r + 1024u;
+      if (rr4 < P.p[0].y) {
+        let rr = rr4;
+        let i = o * P.p[0].y + rr;
+        var rem_rr = rr;
+        let c1 = rem_rr;
+        let ld0 = in0[i + P.p[0].z];
+        let ok0 = true;
+        let a1 = bitcast<i32>(P.p[0].w) + i32(c0) * bitcast<i32>(P.p[1].x) + i32(c1) * bitcast<i32>(P.p[1].y);
+        let ld1 = in1[u32(a1)];
+        let ok1 = true;
+        let e0: f32 = ld0;
+        let e1: f32 = red0;
+        let e2: f32 = (e0 - e1);
+        let e4: f32 = red1;
+        let e5: f32 = bitcast<f32>(0x3727c5acu);
+        let e6: f32 = (e4 + e5);
+        let e7: f32 = (1.0 / sqrt(e6));
+        let e8: f32 = (e2 * e7);
+        let e9: f32 = ld1;
+        let e10: f32 = (e8 * e9);
+        let e11: f32 = (e10 + e9);
+        v4_0 = e11;
+      }
+      var v5_0: f32;
+      let rr5 = r + 1280u;
+      if (rr5 < P.p[0].y) {
+        let rr = rr5;
+        let i = o * P.p[0].y + rr;
+        var rem_rr = rr;
+        let c1 = rem_rr;
+        let ld0 = in0[i + P.p[0].z];
+        let ok0 = true;
+        let a1 = bitcast<i32>(P.p[0].w) + i32(c0) * bitcast<i32>(P.p[1].x) + i32(c1) * bitcast<i32>(P.p[1].y);
+        let ld1 = in1[u32(a1)];
+        let ok1 = true;
+        let e0: f32 = ld0;
+        let e1: f32 = red0;
+        let e2: f32 = (e0 - e1);
+        let e4: f32 = red1;
+        let e5: f32 = bitcast<f32>(0x3727c5acu);
+        let e6: f32 = (e4 + e5);
+        let e7: f32 = (1.0 / sqrt(e6));
+        let e8: f32 = (e2 * e7);
+        let e9: f32 = ld1;
+        let e10: f32 = (e8 * e9);
+        let e11: f32 = (e10 + e9);
+        v5_0 = e11;
+      }
+      var v6_0: f32;
+      let rr6 = r + 1536u;
+      if (rr6 < P.p[0].y) {
+        let rr = rr6;
+        let i = o * P.p[0].y + rr;
+        var rem_rr = rr;
+        let c1 = rem_rr;
+        let ld0 = in0[i + P.p[0].z];
+        let ok0 = true;
+        let a1 = bitcast<i32>(P.p[0].w) + i32(c0) * bitcast<i32>(P.p[1].x) + i32(c1) * bitcast<i32>(P.p[1].y);
+        let ld1 = in1[u32(a1)];
+        let ok1 = true;
+        let e0: f32 = ld0;
+        let e1: f32 = red0;
+        let e2: f32 = (e0 - e1);
+        let e4: f32 = red1;
+        let e5: f32 = bitcast<f32>(0x3727c5acu);
+        let e6: f32 = (e4 + e5);
+        let e7: f32 = (1.0 / sqrt(e6));
+        let e8: f32 = (e2 * e7);
+        let e9: f32 = ld1;
+        let e10: f32 = (e8 * e9);
+        let e11: f32 = (e10 + e9);
+        v6_0 = e11;
+      }
+      var v7_0: f32;
+      let rr7 = r + 1792u;
+      if (rr7 < P.p[0].y) {
+        let rr = rr7;
+        let i = o * P.p[0].y + rr;
+        var rem_rr = rr;
+        let c1 = rem_rr;
+        let ld0 = in0[i + P.p[0].z];
+        let ok0 = true;
+        let a1 = bitcast<i32>(P.p[0].w) + i32(c0) * bitcast<i32>(P.p[1].x) + i32(c1) * bitcast<i32>(P.p[1].y);
+        let ld1 = in1[u32(a1)];
+        let ok1 = true;
+        let e0: f32 = ld0;
+        let e1: f32 = red0;
+        let e2: f32 = (e0 - e1);
+        let e4: f32 = red1;
+        let e5: f32 = bitcast<f32>(0x3727c5acu);
+        let e6: f32 = (e4 + e5);
+        let e7: f32 = (1.0 / sqrt(e6));
+        let e8: f32 = (e2 * e7);
+        let e9: f32 = ld1;
+        let e10: f32 = (e8 * e9);
+        let e11: f32 = (e10 + e9);
+        v7_0 = e11;
+      }
       if (rr0 < P.p[0].y) {
         out0[o * P.p[0].y + rr0] = v0_0;
       }
@@ -267,6 +459,18 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       if (rr3 < P.p[0].y) {
         out0[o * P.p[0].y + rr3] = v3_0;
+      }
+      if (rr4 < P.p[0].y) {
+        out0[o * P.p[0].y + rr4] = v4_0;
+      }
+      if (rr5 < P.p[0].y) {
+        out0[o * P.p[0].y + rr5] = v5_0;
+      }
+      if (rr6 < P.p[0].y) {
+        out0[o * P.p[0].y + rr6] = v6_0;
+      }
+      if (rr7 < P.p[0].y) {
+        out0[o * P.p[0].y + rr7] = v7_0;
       }
     }
   }

@@ -11,7 +11,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   var acc0: f32 = 0.0;
   if (live) {
     var r = lid;
-    for (; r + 768u < P.p[0].y; r = r + 1024u) {
+    for (; r + 1792u < P.p[0].y; r = r + 2048u) {
       var v0: f32;
       {
         let rr = r + 0u;
@@ -52,10 +52,54 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let e1: f32 = exp(e0);
         v3 = e1;
       }
+      var v4: f32;
+      {
+        let rr = r + 1024u;
+        let i = o * P.p[0].y + rr;
+        let ld0 = in0[i + P.p[0].z];
+        let ok0 = true;
+        let e0: f32 = ld0;
+        let e1: f32 = exp(e0);
+        v4 = e1;
+      }
+      var v5: f32;
+      {
+        let rr = r + 1280u;
+        let i = o * P.p[0].y + rr;
+        let ld0 = in0[i + P.p[0].z];
+        let ok0 = true;
+        let e0: f32 = ld0;
+        let e1: f32 = exp(e0);
+        v5 = e1;
+      }
+      var v6: f32;
+      {
+        let rr = r + 1536u;
+        let i = o * P.p[0].y + rr;
+        let ld0 = in0[i + P.p[0].z];
+        let ok0 = true;
+        let e0: f32 = ld0;
+        let e1: f32 = exp(e0);
+        v6 = e1;
+      }
+      var v7: f32;
+      {
+        let rr = r + 1792u;
+        let i = o * P.p[0].y + rr;
+        let ld0 = in0[i + P.p[0].z];
+        let ok0 = true;
+        let e0: f32 = ld0;
+        let e1: f32 = exp(e0);
+        v7 = e1;
+      }
       acc0 = acc0 + v0;
       acc0 = acc0 + v1;
       acc0 = acc0 + v2;
       acc0 = acc0 + v3;
+      acc0 = acc0 + v4;
+      acc0 = acc0 + v5;
+      acc0 = acc0 + v6;
+      acc0 = acc0 + v7;
     }
     for (; r < P.p[0].y; r = r + 256u) {
       let rr = r;
