@@ -339,6 +339,7 @@ fn schedules_agree_with_reference() {
         ctx.set_schedule(kiln::Schedule {
             workgroup_size: wg,
             unroll,
+            reduce_workgroup: wg / 2,
             reduce_unroll,
         });
         for &n in &[1usize, 7, 1031, 5000] {

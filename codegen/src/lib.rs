@@ -39,6 +39,8 @@ pub struct Schedule {
     /// Elements each invocation of an elementwise kernel handles, computed before any is
     /// stored (more loads in flight per invocation).
     pub unroll: u32,
+    /// Invocations per workgroup of a reduce kernel (one workgroup per row; a power of two).
+    pub reduce_workgroup: u32,
     /// Elements each invocation of a reduce kernel loads per step of its row loops before
     /// combining them.
     pub reduce_unroll: u32,
@@ -51,6 +53,7 @@ impl Default for Schedule {
         Schedule {
             workgroup_size: 256,
             unroll: 1,
+            reduce_workgroup: 256,
             reduce_unroll: 8,
         }
     }
@@ -97,10 +100,10 @@ impl KernelSource {
 
 /// Generates the WGSL for a kernel under a schedule.
 pub fn generate(k: &Kernel, s: &Schedule) -> Result<KernelSource, CodegenError> {
-    if matches!(k.kind, KernelKind::Reduce { .. }) && !s.workgroup_size.is_power_of_two() {
+    if matches!(k.kind, KernelKind::Reduce { .. }) && !s.reduce_workgroup.is_power_of_two() {
         return Err(CodegenError::Schedule(format!(
             "reduction workgroup size {} is not a power of two",
-            s.workgroup_size
+            s.reduce_workgroup
         )));
     }
     let mut e = emit::Emitter::new(k);

@@ -79,7 +79,7 @@ pub fn main(
     stages: &[Stage],
     red_rank: usize,
 ) -> Result<String, CodegenError> {
-    let wg = s.workgroup_size;
+    let wg = s.reduce_workgroup;
     let k = e.k;
     let rank = k.shape.rank();
     let kept = rank - red_rank;

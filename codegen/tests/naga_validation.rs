@@ -19,6 +19,7 @@ fn validate_graph(g: &Graph, what: &str) -> usize {
                 &Schedule {
                     workgroup_size: wg,
                     unroll,
+                    reduce_workgroup: wg,
                     reduce_unroll,
                 },
             )

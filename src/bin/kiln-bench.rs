@@ -1,6 +1,6 @@
 //! `kiln-bench`: the standard workloads of `docs/PERFORMANCE.md` on the default adapter.
 //!
-//! `kiln-bench [--size small|large] [--only NAME] [--check] [--unroll N] [--reduce-unroll N] [--workgroup N]`
+//! `kiln-bench [--size small|large] [--only NAME[,NAME...]] [--check] [--unroll N] [--reduce-unroll N] [--workgroup N] [--reduce-workgroup N] [--pool-mb N]`
 //! (`--unroll`/`--workgroup` override the adapter's default schedule, for comparisons)
 //!
 //! Per workload: 3 warm-up runs (compile and any tuning happen there; the first is reported as
@@ -138,6 +138,8 @@ fn main() {
     let mut check = false;
     let mut unroll: Option<u32> = None;
     let mut reduce_unroll: Option<u32> = None;
+    let mut pool_mb: Option<u64> = None;
+    let mut reduce_wg: Option<u32> = None;
     let mut workgroup: Option<u32> = None;
     let mut i = 0;
     while i < args.len() {
@@ -158,10 +160,15 @@ fn main() {
                 i += 1;
             }
             "--check" => check = true,
-            "--unroll" | "--workgroup" | "--reduce-unroll" => {
+            "--pool-mb" => {
+                pool_mb = args.get(i + 1).and_then(|v| v.parse().ok());
+                i += 1;
+            }
+            "--unroll" | "--workgroup" | "--reduce-unroll" | "--reduce-workgroup" => {
                 let v: Option<u32> = args.get(i + 1).and_then(|v| v.parse().ok());
                 match v {
                     Some(v) if args[i] == "--unroll" => unroll = Some(v),
+                    Some(v) if args[i] == "--reduce-workgroup" => reduce_wg = Some(v),
                     Some(v) if args[i] == "--reduce-unroll" => reduce_unroll = Some(v),
                     Some(v) => workgroup = Some(v),
                     None => {
@@ -173,7 +180,7 @@ fn main() {
             }
             "-h" | "--help" => {
                 eprintln!(
-                    "kiln-bench [--size small|large] [--only NAME] [--check] [--unroll N] [--reduce-unroll N] [--workgroup N]\nworkloads: {}",
+                    "kiln-bench [--size small|large] [--only NAME[,NAME...]] [--check] [--unroll N] [--reduce-unroll N] [--workgroup N] [--reduce-workgroup N] [--pool-mb N]\nworkloads: {}",
                     workloads::NAMES.join(", ")
                 );
                 return;
@@ -196,8 +203,12 @@ fn main() {
         let mut s = g.schedule();
         s.unroll = unroll.unwrap_or(s.unroll);
         s.reduce_unroll = reduce_unroll.unwrap_or(s.reduce_unroll);
+        s.reduce_workgroup = reduce_wg.unwrap_or(s.reduce_workgroup);
         s.workgroup_size = workgroup.unwrap_or(s.workgroup_size);
         g.set_schedule(s);
+        if let Some(mb) = pool_mb {
+            g.set_pool_limit(mb << 20);
+        }
         eprintln!(
             "kiln-bench on {} (schedule {:?})",
             dev.describe(),
@@ -207,7 +218,7 @@ fn main() {
         eprintln!("kiln-bench on {}", dev.describe());
     }
     let names: Vec<&str> = match &only {
-        Some(n) => vec![n.as_str()],
+        Some(n) => n.split(',').collect(),
         None => workloads::NAMES.to_vec(),
     };
     let mut rows = Vec::new();

@@ -43,7 +43,7 @@ impl Drop for GpuBuffer {
 /// every kernel writes all of its outputs, and the queue orders a reuse after earlier work.
 pub struct Pool {
     free: Mutex<(HashMap<u64, Vec<wgpu::Buffer>>, u64)>,
-    max_bytes: u64,
+    max_bytes: std::sync::atomic::AtomicU64,
 }
 
 impl Pool {
@@ -57,7 +57,7 @@ impl Pool {
     fn give_back(&self, b: wgpu::Buffer) {
         let size = b.size();
         if let Ok(mut g) = self.free.lock() {
-            if g.1 + size <= self.max_bytes {
+            if g.1 + size <= self.max_bytes.load(std::sync::atomic::Ordering::Relaxed) {
                 g.1 += size;
                 g.0.entry(size).or_default().push(b);
                 return;
@@ -107,14 +107,16 @@ pub struct GpuContext {
     schedule: Mutex<Schedule>,
 }
 
-/// The default schedule by adapter type, as data: CPU adapters (lavapipe) vectorize across
-/// invocations and run best with one element each; GPUs want several loads in flight per
-/// invocation.
+/// The default schedule by adapter type, as data (measured in docs/PERFORMANCE.md): CPU
+/// adapters (lavapipe) vectorize across invocations, want one element each and small
+/// workgroups for reductions (each barrier switches every invocation); GPUs use
+/// `Schedule::default()`.
 const SCHEDULES: &[(wgpu::DeviceType, Schedule)] = &[(
     wgpu::DeviceType::Cpu,
     Schedule {
         workgroup_size: 256,
         unroll: 1,
+        reduce_workgroup: 16,
         reduce_unroll: 1,
     },
 )];
@@ -241,7 +243,9 @@ impl GpuContext {
             schedule: Mutex::new(schedule),
             pool: Arc::new(Pool {
                 free: Mutex::new((HashMap::new(), 0)),
-                max_bytes: (limits.max_buffer_size / 2).min(4 << 30),
+                max_bytes: std::sync::atomic::AtomicU64::new(
+                    (limits.max_buffer_size / 2).min(4 << 30),
+                ),
             }),
         })
     }
@@ -289,14 +293,34 @@ impl GpuContext {
     /// device's limit, and rounded down to a power of two).
     pub fn set_schedule(&self, s: Schedule) {
         let max = self.limits.max_compute_invocations_per_workgroup.max(1);
-        let wg = s.workgroup_size.clamp(1, max);
-        let wg = 1u32 << (31 - wg.leading_zeros());
+        let pow2 = |w: u32| {
+            let w = w.clamp(1, max);
+            1u32 << (31 - w.leading_zeros())
+        };
         if let Ok(mut cur) = self.schedule.lock() {
             *cur = Schedule {
-                workgroup_size: wg,
+                workgroup_size: pow2(s.workgroup_size),
                 unroll: s.unroll.clamp(1, 16),
+                reduce_workgroup: pow2(s.reduce_workgroup),
                 reduce_unroll: s.reduce_unroll.clamp(1, 16),
             };
+        }
+    }
+
+    /// Caps the memory held for reuse (0 turns reuse off); what is held beyond is freed.
+    pub fn set_pool_limit(&self, bytes: u64) {
+        self.pool
+            .max_bytes
+            .store(bytes, std::sync::atomic::Ordering::Relaxed);
+        if let Ok(mut g) = self.pool.free.lock() {
+            if g.1 > bytes {
+                for (_, v) in g.0.drain() {
+                    for b in v {
+                        b.destroy();
+                    }
+                }
+                g.1 = 0;
+            }
         }
     }
 
