@@ -6,8 +6,9 @@ use crate::{Device, Result};
 use kiln_ir::lower::{lower as lower_graph, Program};
 use kiln_ir::{passes, Graph};
 
-/// Compiles a graph into kernel launches for `device`.
-pub fn lower(graph: &Graph, device: &Device) -> Result<Program> {
+/// Compiles a graph into kernel launches for `device`. Returns the optimized graph (whose node
+/// ids the program's calls refer to) and the program.
+pub fn lower(graph: &Graph, device: &Device) -> Result<(Graph, Program)> {
     let verify = cfg!(debug_assertions);
     if verify {
         graph.verify()?;
@@ -32,5 +33,5 @@ pub fn lower(graph: &Graph, device: &Device) -> Result<Program> {
             }
         }
     }
-    Ok(prog)
+    Ok((optimized, prog))
 }

@@ -46,12 +46,12 @@ impl Plan {
                     got: 0,
                 })?;
         let cap = realize::capture(outputs)?;
-        let program = crate::compile::lower(&cap.graph, &device)?;
+        let (graph, program) = crate::compile::lower(&cap.graph, &device)?;
         let schedule = device.gpu().map(|g| g.schedule()).unwrap_or_default();
-        let kernels = describe(&cap.graph, &program, &schedule)?;
+        let kernels = describe(&graph, &program, &schedule)?;
         Ok(Plan {
             kernels,
-            graph: cap.graph,
+            graph,
             program,
         })
     }

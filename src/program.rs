@@ -60,7 +60,7 @@ impl Program {
         }
         let (lowered, prepared) = match device.backend() {
             Backend::Gpu(ctx) => {
-                let prog = crate::compile::lower(&cap.graph, &device)?;
+                let (_, prog) = crate::compile::lower(&cap.graph, &device)?;
                 let prepared = exec::prepare(ctx, &prog)?;
                 (Some(prog), Some(prepared))
             }

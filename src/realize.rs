@@ -155,7 +155,7 @@ pub(crate) fn run_graph(
                 .iter()
                 .map(|l| gpu_value(ctx, l))
                 .collect::<Result<_>>()?;
-            let prog = crate::compile::lower(graph, device)?;
+            let (_, prog) = crate::compile::lower(graph, device)?;
             let outs = exec::run(ctx, &prog, &inputs, None)?;
             Ok(outs.into_iter().map(Value::Gpu).collect())
         }

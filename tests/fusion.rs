@@ -80,6 +80,23 @@ fn kernel_counts_of_canonical_graphs() {
         .unwrap();
     assert_eq!(kernels(&epi), 1);
     check(&epi, 1e-5, 1e-4, "matmul+residual+cast");
+    // Casts on load: the matmul rounds its operands as it reads them (a view in between too).
+    let a32 = random(&dev, DType::F32, &[37, 19], -1.0, 1.0, 8);
+    let w32 = random(&dev, DType::F32, &[23, 19], -1.0, 1.0, 9);
+    let cl = a32
+        .cast(DType::BF16)
+        .unwrap()
+        .matmul(&w32.cast(DType::BF16).unwrap().transpose(0, 1).unwrap())
+        .unwrap();
+    assert_eq!(kernels(&cl), 1, "{}", Plan::of(&[&cl]).unwrap());
+    check(&cl, 1e-4, 1e-4, "cast on load");
+    let ch = a32
+        .cast(DType::F16)
+        .unwrap()
+        .matmul(&w32.transpose(0, 1).unwrap().cast(DType::F16).unwrap())
+        .unwrap();
+    assert_eq!(kernels(&ch), 1, "{}", Plan::of(&[&ch]).unwrap());
+    check(&ch, 1e-4, 1e-4, "f16 cast on load");
     // Two reductions of one input over one axis: one kernel, two outputs.
     let s = x.sum(&[-1], false).unwrap();
     let m = x.max(&[-1], false).unwrap();
@@ -122,6 +139,17 @@ fn fusion_switch_and_explain() {
     assert!(text.contains("kernel 4") && text.contains("@compute"));
     assert!(plan.op_dot().starts_with("digraph ops") && plan.kernel_dot().contains("k3 -> k4"));
     check(&y, 1e-6, 1e-5, "unfused softmax");
+    // Explain names the ops of the optimized graph: `x * 1` is gone after the passes.
+    let dev = device();
+    let x = random(&dev, DType::F32, &[8, 31], -1.0, 1.0, 2);
+    let z = x.mul_scalar(1.0).unwrap().add(&x).unwrap().exp().unwrap();
+    let plan = z.explain().unwrap();
+    assert_eq!(plan.kernels.len(), 1);
+    let ops = plan.kernels[0].ops.join(" ");
+    assert!(
+        ops.contains("add") && ops.contains("exp") && !ops.contains("mul"),
+        "{ops}"
+    );
 }
 
 #[test]

@@ -224,6 +224,22 @@ fn pow_special_cases() {
     let y = Tensor::from_slice_on(&dev, &[-3.0f32, 0.5, inf, -inf, 3.0, inf, -inf, -inf], &[8])
         .unwrap();
     check(&x.pow(&y).unwrap(), 1e-5, 1e-4, "pow zeros and infinities");
+    let z = Tensor::from_slice_on(&dev, &[-0.0f32, -0.0, 0.0], &[3]).unwrap();
+    let e = Tensor::from_slice_on(&dev, &[0.5f32, -0.5, -2.5], &[3]).unwrap();
+    check(
+        &z.pow(&e).unwrap(),
+        0.0,
+        0.0,
+        "pow of zeros to non-integers",
+    );
+    let t0 = Tensor::from_slice_on(&dev, &[-0.0f32], &[1])
+        .unwrap()
+        .tanh()
+        .unwrap();
+    assert!(
+        t0.to_vec::<f32>().unwrap()[0].is_sign_negative(),
+        "tanh(-0) = -0"
+    );
     let t = Tensor::from_slice_on(&dev, &[1e-9f32, -3e-5, 0.004, -0.02], &[4]).unwrap();
     check(
         &t.tanh().unwrap(),

@@ -75,8 +75,9 @@ impl KernelSource {
     pub fn grid(&self, k: &Kernel, max_dim: u32) -> Result<[u32; 3], CodegenError> {
         match &k.kind {
             KernelKind::Elementwise => elementwise::grid_2d(
-                k.out_numel()
-                    .div_ceil(self.schedule.workgroup_size as usize),
+                k.out_numel().div_ceil(
+                    self.schedule.workgroup_size as usize * self.schedule.unroll.max(1) as usize,
+                ),
                 max_dim,
             ),
             KernelKind::Reduce { .. } => elementwise::grid_2d(k.out_numel(), max_dim),
@@ -110,7 +111,13 @@ pub fn generate(k: &Kernel, s: &Schedule) -> Result<KernelSource, CodegenError> 
     let main = match &k.kind {
         KernelKind::Elementwise => elementwise::main(&mut e, s)?,
         KernelKind::Reduce { stages, red_rank } => reduce::main(&mut e, s, stages, *red_rank)?,
-        KernelKind::Matmul { a, b, dtype } => matmul::main(&mut e, *a, *b, *dtype)?,
+        KernelKind::Matmul {
+            a,
+            b,
+            dtype,
+            a_round,
+            b_round,
+        } => matmul::main(&mut e, (*a, *a_round), (*b, *b_round), *dtype)?,
     };
     let wgsl = format!(
         "// kiln kernel: {}\n{}{}{}",

@@ -12,8 +12,25 @@ use std::fmt::Write;
 pub const TILE: u32 = 16;
 
 /// The `main` function (and workgroup tiles) of a matmul kernel.
-pub fn main(e: &mut Emitter, la: usize, lb: usize, dtype: DType) -> Result<String, CodegenError> {
+pub fn main(
+    e: &mut Emitter,
+    (la, ra): (usize, Option<DType>),
+    (lb, rb): (usize, Option<DType>),
+    dtype: DType,
+) -> Result<String, CodegenError> {
     let k = e.k;
+    // A cast fused into a load rounds each element as it enters the tile.
+    let mut round = |r: Option<DType>| -> (String, String) {
+        match r.and_then(|d| info(d).round) {
+            Some(f) => {
+                e.use_helpers(&[f]);
+                (format!("{f}("), ")".to_string())
+            }
+            None => (String::new(), String::new()),
+        }
+    };
+    let (ra0, ra1) = round(ra);
+    let (rb0, rb1) = round(rb);
     let r = k.shape.rank();
     let (ia, ib) = (k.loads[la].input, k.loads[lb].input);
     let m = e.params.u32(Param::Dim(r - 2));
@@ -61,11 +78,11 @@ pub fn main(e: &mut Emitter, la: usize, lb: usize, dtype: DType) -> Result<Strin
     let _ = writeln!(b, "      let ka = t + lid.x;\n      let kb = t + lid.y;");
     let _ = writeln!(
         b,
-        "      ta[lid.y][lid.x] = select(0.0, in{ia}[u32(select(0, abase + i32(row) * {sam} + i32(ka) * {sak}, row < {m} && ka < {kk}))], row < {m} && ka < {kk});"
+        "      ta[lid.y][lid.x] = select(0.0, {ra0}in{ia}[u32(select(0, abase + i32(row) * {sam} + i32(ka) * {sak}, row < {m} && ka < {kk}))]{ra1}, row < {m} && ka < {kk});"
     );
     let _ = writeln!(
         b,
-        "      tb[lid.y][lid.x] = select(0.0, in{ib}[u32(select(0, bbase + i32(kb) * {sbk} + i32(col) * {sbn}, col < {n} && kb < {kk}))], col < {n} && kb < {kk});"
+        "      tb[lid.y][lid.x] = select(0.0, {rb0}in{ib}[u32(select(0, bbase + i32(kb) * {sbk} + i32(col) * {sbn}, col < {n} && kb < {kk}))]{rb1}, col < {n} && kb < {kk});"
     );
     let _ = writeln!(b, "      workgroupBarrier();");
     let _ = writeln!(

@@ -45,7 +45,7 @@ pub const HELPERS: &[Helper] = &[
         name: "kiln_tanh",
         deps: &[],
         // Small |x| uses the series so that tiny inputs keep their relative accuracy.
-        text: "fn kiln_tanh(x: f32) -> f32 {\n  let e = exp(-2.0 * abs(x));\n  let t = (1.0 - e) / (1.0 + e);\n  return select(select(t, -t, x < 0.0), x - x * x * x / 3.0, abs(x) < 0.01);\n}",
+        text: "fn kiln_tanh(x: f32) -> f32 {\n  let e = exp(-2.0 * abs(x));\n  let t = (1.0 - e) / (1.0 + e);\n  return select(select(t, -t, x < 0.0), x * (1.0 - x * x / 3.0), abs(x) < 0.01);\n}",
     },
     Helper {
         name: "kiln_erf",
@@ -68,7 +68,7 @@ pub const HELPERS: &[Helper] = &[
         deps: &["kiln_isnan"],
         // C99 pow: the magnitude from WGSL pow, zeros and infinities of x and the sign of odd
         // integer powers made explicit (WGSL leaves pow undefined for x < 0).
-        text: "fn kiln_pow(x: f32, y: f32) -> f32 {\n  let inf = bitcast<f32>(0x7f800000u);\n  let ax = abs(x);\n  let neg = (bitcast<u32>(x) & 0x80000000u) != 0u;\n  let yinf = abs(y) == inf;\n  let yint = trunc(y) == y;\n  let odd = yint && !yinf && abs(y) < 16777216.0 && (i32(abs(y)) & 1) == 1;\n  var m = pow(ax, y);\n  m = select(m, select(inf, 0.0, y > 0.0), ax == 0.0);\n  m = select(m, select(0.0, inf, y > 0.0), ax == inf);\n  m = select(m, 1.0, ax == 1.0 && yinf);\n  var r = select(m, -m, neg && odd);\n  r = select(r, bitcast<f32>(0x7fc00000u), neg && !yint && ax != inf);\n  r = select(r, bitcast<f32>(0x7fc00000u), kiln_isnan(x) || kiln_isnan(y));\n  return select(r, 1.0, y == 0.0 || x == 1.0);\n}",
+        text: "fn kiln_pow(x: f32, y: f32) -> f32 {\n  let inf = bitcast<f32>(0x7f800000u);\n  let ax = abs(x);\n  let neg = (bitcast<u32>(x) & 0x80000000u) != 0u;\n  let yinf = abs(y) == inf;\n  let yint = trunc(y) == y;\n  let odd = yint && !yinf && abs(y) < 16777216.0 && (i32(abs(y)) & 1) == 1;\n  var m = pow(ax, y);\n  m = select(m, select(inf, 0.0, y > 0.0), ax == 0.0);\n  m = select(m, select(0.0, inf, y > 0.0), ax == inf);\n  m = select(m, 1.0, ax == 1.0 && yinf);\n  var r = select(m, -m, neg && odd);\n  r = select(r, bitcast<f32>(0x7fc00000u), neg && !yint && ax != inf && ax != 0.0);\n  r = select(r, bitcast<f32>(0x7fc00000u), kiln_isnan(x) || kiln_isnan(y));\n  return select(r, 1.0, y == 0.0 || x == 1.0);\n}",
     },
     Helper {
         name: "kiln_div_i32",

@@ -131,6 +131,10 @@ pub enum KernelKind {
         b: usize,
         /// The dtype of the product before the epilogue.
         dtype: DType,
+        /// A cast fused into A's loads: round each element to this dtype.
+        a_round: Option<DType>,
+        /// A cast fused into B's loads.
+        b_round: Option<DType>,
     },
 }
 
@@ -196,8 +200,22 @@ impl Kernel {
                     let _ = write!(k, ".{}:{}", st.op.name(), st.expr);
                 }
             }
-            KernelKind::Matmul { a, b, dtype } => {
+            KernelKind::Matmul {
+                a,
+                b,
+                dtype,
+                a_round,
+                b_round,
+            } => {
                 let _ = write!(k, "mm.{a}.{b}.{dtype}");
+                for r in [a_round, b_round] {
+                    match r {
+                        Some(d) => {
+                            let _ = write!(k, ".{d}");
+                        }
+                        None => k.push_str(".-"),
+                    }
+                }
             }
         }
         let _ = write!(k, ";r{};in", self.shape.rank());

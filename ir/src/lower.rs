@@ -188,6 +188,7 @@ struct Grow {
     stages: Vec<Stage>,
     stage_of: HashMap<NodeId, usize>,
     matmul: Option<(NodeId, usize, usize)>,
+    matmul_round: (Option<DType>, Option<DType>),
     memo: HashMap<NodeId, ExprId>,
     covered: Vec<NodeId>,
     covered_set: HashSet<NodeId>,
@@ -204,6 +205,7 @@ impl Grow {
             stages: Vec::new(),
             stage_of: HashMap::new(),
             matmul: None,
+            matmul_round: (None, None),
             memo: HashMap::new(),
             covered: Vec::new(),
             covered_set: HashSet::new(),
@@ -380,8 +382,19 @@ impl<'g> Lowering<'g> {
             let cop = &self.g.node(c).op;
             let srcs = self.g.srcs(c);
             match cop {
-                Op::Matmul if srcs.iter().any(|&s| self.strip_views(s) == n) => {
-                    return Some("matmul operand");
+                Op::Matmul => {
+                    let reads = srcs.iter().filter(|&&s| self.strip_views(s) == n);
+                    let mut fused_cast = true;
+                    for &s in reads {
+                        if self.cast_on_load(s).is_none() {
+                            fused_cast = false;
+                        }
+                    }
+                    if !fused_cast {
+                        return Some("matmul operand");
+                    }
+                    // A cast the matmul applies on load: its views fold into the load.
+                    continue;
                 }
                 Op::Gather { .. } if self.strip_views(srcs[0]) == n => {
                     return Some("gather source");
@@ -562,6 +575,7 @@ impl<'g> Lowering<'g> {
             covered,
             boundaries,
             matmul,
+            matmul_round,
             ..
         } = gr;
         let (kind, iter_shape, loads, exprs) = match ctx {
@@ -574,7 +588,13 @@ impl<'g> Lowering<'g> {
                 }
                 let dtype = self.g.node(m).dtype();
                 (
-                    KernelKind::Matmul { a, b: bb, dtype },
+                    KernelKind::Matmul {
+                        a,
+                        b: bb,
+                        dtype,
+                        a_round: matmul_round.0,
+                        b_round: matmul_round.1,
+                    },
                     shape.clone(),
                     b.loads,
                     b.exprs,
@@ -762,6 +782,11 @@ impl<'g> Lowering<'g> {
             if roots.contains(&n) || outs.iter().any(|o| o.1 == Some(n)) || !needed_outside(n) {
                 continue;
             }
+            if gr.b.input_count() + outs.len() + 1 > self.opts.max_storage_buffers {
+                // No binding left: the reduction is recomputed by its other readers instead of
+                // stored here (correct, and only past the adapter's limit).
+                break;
+            }
             let e = gr.memo[&n];
             outs.push((
                 Output {
@@ -830,6 +855,10 @@ impl<'g> Lowering<'g> {
             })
             .collect();
         for c in siblings {
+            // Each sibling adds an output binding: stop at the adapter's limit.
+            if gr.b.input_count() + outs.len() + 1 > self.opts.max_storage_buffers {
+                break;
+            }
             let acc = self.add_stage(gr, c)?;
             outs.push((
                 Output {
@@ -847,16 +876,74 @@ impl<'g> Lowering<'g> {
     fn absorb_matmul(&mut self, gr: &mut Grow, m: NodeId) -> Result<ExprId> {
         let srcs = self.g.srcs(m);
         let dtype = self.g.node(m).dtype();
-        let (ab, av) = self.plain_access(srcs[0])?;
-        let (bb, bv) = self.plain_access(srcs[1])?;
+        let (ab, av, ar) = self.matmul_operand(gr, srcs[0])?;
+        let (bb, bv, br) = self.matmul_operand(gr, srcs[1])?;
         let la = gr.b.load_distinct(ab, dtype, av);
         let lb = gr.b.load_distinct(bb, dtype, bv);
         gr.ctx = Ctx::Matmul;
         gr.matmul = Some((m, la, lb));
+        gr.matmul_round = (ar, br);
         let acc = gr.b.expr(Expr::Acc(0), dtype);
         gr.memo.insert(m, acc);
         gr.cover(m);
         Ok(acc)
+    }
+
+    /// A float-to-float cast under matmul operand `n` (through views only) that the matmul can
+    /// apply while loading: the cast and its source, if fusion is on and nothing else reads
+    /// the cast.
+    fn cast_on_load(&self, n: NodeId) -> Option<(NodeId, NodeId)> {
+        if !self.opts.enabled {
+            return None;
+        }
+        let base = self.strip_views(n);
+        let Op::Cast(to) = self.g.node(base).op else {
+            return None;
+        };
+        let src = self.g.srcs(base)[0];
+        let sole = self.consumers.get(&base).is_some_and(|c| c.len() == 1);
+        (to.is_float()
+            && self.g.node(src).dtype().is_float()
+            && sole
+            && !self.output_bases.contains(&base))
+        .then_some((base, src))
+    }
+
+    /// A matmul operand as an unmasked buffer view, with the rounding a fused cast applies on
+    /// load (`None`: values are used as stored).
+    fn matmul_operand(
+        &mut self,
+        gr: &mut Grow,
+        n: NodeId,
+    ) -> Result<(BufRef, View, Option<DType>)> {
+        if let Some((cast, src)) = self.cast_on_load(n) {
+            let mut chain = Vec::new();
+            let mut x = n;
+            while x != cast {
+                if let Op::View(v) = &self.g.node(x).op {
+                    chain.push((x, v.clone()));
+                }
+                x = self.g.srcs(x)[0];
+            }
+            let mut a = self.access(src, "source of a cast fused into a matmul")?;
+            let mut prev = src;
+            for (vn, v) in chain.iter().rev() {
+                a = self.view_of(prev, a, v)?;
+                prev = *vn;
+                gr.cover(*vn);
+            }
+            gr.cover(cast);
+            if let Access::Buf { buf, view } = a {
+                if view.mask.is_none() {
+                    let to = self.g.node(cast).dtype();
+                    // Widening to f32 is exact: only narrowing needs rounding on load.
+                    let round = (to != DType::F32).then_some(to);
+                    return Ok((buf, view, round));
+                }
+            }
+        }
+        let (b, v) = self.plain_access(n)?;
+        Ok((b, v, None))
     }
 
     /// A node as an unmasked buffer view, copying where needed (matmul operands).

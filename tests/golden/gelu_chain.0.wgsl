@@ -6,7 +6,7 @@ struct Params { p: array<vec4<u32>, 1> }
 fn kiln_tanh(x: f32) -> f32 {
   let e = exp(-2.0 * abs(x));
   let t = (1.0 - e) / (1.0 + e);
-  return select(select(t, -t, x < 0.0), x - x * x * x / 3.0, abs(x) < 0.01);
+  return select(select(t, -t, x < 0.0), x * (1.0 - x * x / 3.0), abs(x) < 0.01);
 }
 fn kiln_erf(x: f32) -> f32 {
   let a = abs(x);
