@@ -47,12 +47,12 @@ pub struct Schedule {
 }
 
 impl Default for Schedule {
-    /// The GPU default, measured on an H100 (docs/PERFORMANCE.md): one element per invocation
-    /// for elementwise kernels, eight per step for row loops.
+    /// The GPU default, measured on an H100 (docs/PERFORMANCE.md): four elements per
+    /// invocation for elementwise kernels, eight per step for row loops.
     fn default() -> Self {
         Schedule {
             workgroup_size: 256,
-            unroll: 1,
+            unroll: 4,
             reduce_workgroup: 256,
             reduce_unroll: 8,
         }

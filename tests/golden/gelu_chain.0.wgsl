@@ -17,7 +17,7 @@ fn kiln_erf(x: f32) -> f32 {
 }
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let base = (wid.y * nwg.x + wid.x) * 256u + lid;
+  let base = (wid.y * nwg.x + wid.x) * 1024u + lid;
   var v0_0: f32;
   let i0 = base + 0u;
   if (i0 < P.p[0].x) {
@@ -34,7 +34,64 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let e7: f32 = kiln_tanh(e6);
     v0_0 = e7;
   }
+  var v1_0: f32;
+  let i1 = base + 256u;
+  if (i1 < P.p[0].x) {
+    let i = i1;
+    let ld0 = in0[i + P.p[0].y];
+    let ok0 = true;
+    let e0: f32 = ld0;
+    let e1: f32 = bitcast<f32>(0x3fc00000u);
+    let e2: f32 = (e0 * e1);
+    let e3: f32 = bitcast<f32>(0x3f000000u);
+    let e4: f32 = (e2 + e3);
+    let e5: f32 = (0.5 * e4 * (1.0 + kiln_erf(e4 * 0.70710678118654752)));
+    let e6: f32 = exp(e5);
+    let e7: f32 = kiln_tanh(e6);
+    v1_0 = e7;
+  }
+  var v2_0: f32;
+  let i2 = base + 512u;
+  if (i2 < P.p[0].x) {
+    let i = i2;
+    let ld0 = in0[i + P.p[0].y];
+    let ok0 = true;
+    let e0: f32 = ld0;
+    let e1: f32 = bitcast<f32>(0x3fc00000u);
+    let e2: f32 = (e0 * e1);
+    let e3: f32 = bitcast<f32>(0x3f000000u);
+    let e4: f32 = (e2 + e3);
+    let e5: f32 = (0.5 * e4 * (1.0 + kiln_erf(e4 * 0.70710678118654752)));
+    let e6: f32 = exp(e5);
+    let e7: f32 = kiln_tanh(e6);
+    v2_0 = e7;
+  }
+  var v3_0: f32;
+  let i3 = base + 768u;
+  if (i3 < P.p[0].x) {
+    let i = i3;
+    let ld0 = in0[i + P.p[0].y];
+    let ok0 = true;
+    let e0: f32 = ld0;
+    let e1: f32 = bitcast<f32>(0x3fc00000u);
+    let e2: f32 = (e0 * e1);
+    let e3: f32 = bitcast<f32>(0x3f000000u);
+    let e4: f32 = (e2 + e3);
+    let e5: f32 = (0.5 * e4 * (1.0 + kiln_erf(e4 * 0.70710678118654752)));
+    let e6: f32 = exp(e5);
+    let e7: f32 = kiln_tanh(e6);
+    v3_0 = e7;
+  }
   if (i0 < P.p[0].x) {
     out0[i0] = v0_0;
+  }
+  if (i1 < P.p[0].x) {
+    out0[i1] = v1_0;
+  }
+  if (i2 < P.p[0].x) {
+    out0[i2] = v2_0;
+  }
+  if (i3 < P.p[0].x) {
+    out0[i3] = v3_0;
   }
 }
