@@ -155,8 +155,20 @@ pub(crate) fn run_graph(
                 .iter()
                 .map(|l| gpu_value(ctx, l))
                 .collect::<Result<_>>()?;
-            let (_, prog) = crate::compile::lower(graph, device)?;
-            let outs = exec::run(ctx, &prog, &inputs, None)?;
+            // A structure seen before (same ops, dtypes, shapes, constants, wiring) reuses its
+            // plan: no passes, no lowering, no codegen, no pipeline or uniform creation.
+            let key = (graph.structure(), device.fusion(), ctx.schedule());
+            let plan = match ctx.cached_plan(&key) {
+                Some(p) => p,
+                None => {
+                    let (_, program) = crate::compile::lower(graph, device)?;
+                    let prepared = exec::prepare(ctx, &program)?;
+                    let p = Arc::new(crate::runtime::CachedPlan { program, prepared });
+                    ctx.keep_plan(key, p.clone());
+                    p
+                }
+            };
+            let outs = exec::run_prepared(ctx, &plan.program, &plan.prepared, &inputs, None)?;
             Ok(outs.into_iter().map(Value::Gpu).collect())
         }
     }

@@ -90,3 +90,35 @@ fn threads_share_a_device() {
         h.join().unwrap();
     }
 }
+
+#[test]
+fn a_second_realize_of_the_same_structure_compiles_nothing() {
+    let dev = kiln::Device::new(&kiln::DeviceOptions::from_env()).unwrap();
+    let Some(ctx) = dev.gpu() else { return };
+    let build = |seed: u64| {
+        let x = random(&dev, DType::F32, &[31, 7], -1.0, 1.0, seed);
+        x.softmax(-1).unwrap().mul_scalar(2.0).unwrap()
+    };
+    check(&build(1), 1e-6, 1e-5, "first");
+    let before = ctx.counters();
+    let y = build(2);
+    check(&y, 1e-6, 1e-5, "second");
+    let after = ctx.counters();
+    assert_eq!(
+        after.pipelines_compiled, before.pipelines_compiled,
+        "no pipeline compiled"
+    );
+    assert!(
+        after.plan_hits > before.plan_hits,
+        "{before:?} -> {after:?}"
+    );
+    // Another constant is another structure: a new plan.
+    let x = random(&dev, DType::F32, &[31, 7], -1.0, 1.0, 3);
+    check(
+        &x.softmax(-1).unwrap().mul_scalar(3.0).unwrap(),
+        1e-6,
+        1e-5,
+        "third",
+    );
+    assert!(ctx.counters().plan_misses > after.plan_misses);
+}

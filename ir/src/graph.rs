@@ -35,6 +35,13 @@ impl Node {
 
 type ConsKey = (Node, SmallVec<[NodeId; 4]>);
 
+/// A graph's structure: see [`Graph::structure`].
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Structure {
+    nodes: Vec<(Node, SmallVec<[usize; 4]>)>,
+    outputs: Vec<usize>,
+}
+
 /// A tensor program: typed nodes, ordered operand edges (the edge weight is the operand
 /// position), input slots and outputs.
 #[derive(Clone, Debug, Default)]
@@ -170,21 +177,31 @@ impl Graph {
         self.topo_from(&self.outputs)
     }
 
-    /// A hash of the structure reachable from the outputs: ops, types and wiring, independent of
-    /// node numbering. Equal graphs hash equal.
-    pub fn structural_hash(&self) -> u64 {
-        let mut h = std::collections::hash_map::DefaultHasher::new();
+    /// The structure reachable from the outputs, independent of node numbering: each node
+    /// (op and type) with its operands' positions, in topological order, then the outputs'
+    /// positions. Two graphs compute the same thing the same way exactly when their
+    /// structures are equal; it is the plan cache's key.
+    pub fn structure(&self) -> Structure {
         let order = self.topo();
         let pos: HashMap<NodeId, usize> = order.iter().enumerate().map(|(i, &n)| (n, i)).collect();
-        for &n in &order {
-            self.g[n].hash(&mut h);
-            for s in self.srcs(n) {
-                pos[&s].hash(&mut h);
-            }
+        Structure {
+            nodes: order
+                .iter()
+                .map(|&n| {
+                    (
+                        self.g[n].clone(),
+                        self.srcs(n).iter().map(|s| pos[s]).collect(),
+                    )
+                })
+                .collect(),
+            outputs: self.outputs.iter().map(|o| pos[o]).collect(),
         }
-        for o in &self.outputs {
-            pos[o].hash(&mut h);
-        }
+    }
+
+    /// A hash of [`Graph::structure`]: equal structures hash equal.
+    pub fn structural_hash(&self) -> u64 {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        self.structure().hash(&mut h);
         h.finish()
     }
 

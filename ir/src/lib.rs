@@ -22,7 +22,7 @@ pub mod view;
 
 pub use dtype::{round_float, DType, Scalar, ALL_DTYPES};
 pub use error::{IrError, Result};
-pub use graph::{Graph, Node, NodeId};
+pub use graph::{Graph, Node, NodeId, Structure};
 pub use host::{Element, HostData, HostTensor};
 pub use kernel::{Expr, ExprId, ExprNode, Kernel, KernelKind, Load, Output, Stage, Store};
 pub use ops::{Op, TensorType};

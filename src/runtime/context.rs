@@ -83,7 +83,25 @@ pub struct Counters {
     pub dispatches: u64,
     /// Submits.
     pub submits: u64,
+    /// Realizations whose plan was found in the plan cache.
+    pub plan_hits: u64,
+    /// Realizations that had to compile a plan.
+    pub plan_misses: u64,
 }
+
+/// A compiled and prepared plan, cached by graph structure.
+pub struct CachedPlan {
+    /// The lowered program.
+    pub program: kiln_ir::lower::Program,
+    /// Its pipelines, uniforms and grids.
+    pub prepared: super::exec::Prepared,
+}
+
+/// What identifies a plan: the graph's structure, whether fusion was on, the schedule.
+pub type PlanKey = (kiln_ir::Structure, bool, Schedule);
+
+/// How many plans the cache keeps before it starts over.
+const PLAN_CACHE_CAPACITY: usize = 512;
 
 /// An open wgpu device with kiln's caches.
 pub struct GpuContext {
@@ -103,6 +121,7 @@ pub struct GpuContext {
     lost: Arc<Mutex<Option<String>>>,
     errored: Arc<Mutex<Option<String>>>,
     counters: Mutex<Counters>,
+    plans: Mutex<HashMap<PlanKey, Arc<CachedPlan>>>,
     pool: Arc<Pool>,
     schedule: Mutex<Schedule>,
 }
@@ -240,6 +259,7 @@ impl GpuContext {
             lost,
             errored,
             counters: Mutex::new(Counters::default()),
+            plans: Mutex::new(HashMap::new()),
             schedule: Mutex::new(schedule),
             pool: Arc::new(Pool {
                 free: Mutex::new((HashMap::new(), 0)),
@@ -282,6 +302,30 @@ impl GpuContext {
             return Err(Error::Gpu(m));
         }
         Ok(())
+    }
+
+    /// The cached plan for a structure key, counting the hit or miss.
+    pub fn cached_plan(&self, key: &PlanKey) -> Option<Arc<CachedPlan>> {
+        let hit = self.plans.lock().ok().and_then(|m| m.get(key).cloned());
+        self.count(|c| {
+            if hit.is_some() {
+                c.plan_hits += 1
+            } else {
+                c.plan_misses += 1
+            }
+        });
+        hit
+    }
+
+    /// Keeps a plan for later realizations of the same structure (bounded: a full cache starts
+    /// over).
+    pub fn keep_plan(&self, key: PlanKey, plan: Arc<CachedPlan>) {
+        if let Ok(mut m) = self.plans.lock() {
+            if m.len() >= PLAN_CACHE_CAPACITY {
+                m.clear();
+            }
+            m.insert(key, plan);
+        }
     }
 
     /// The schedule kernels are generated with (see `SCHEDULES`).

@@ -3,5 +3,5 @@
 pub mod context;
 pub mod exec;
 
-pub use context::{CompiledKernel, Counters, GpuBuffer, GpuContext};
+pub use context::{CachedPlan, CompiledKernel, Counters, GpuBuffer, GpuContext, PlanKey};
 pub use exec::Timing;
