@@ -82,6 +82,12 @@ impl Program {
         self.lowered.as_ref().map_or(0, |p| p.calls.len())
     }
 
+    /// The memory plan of a run (GPU only): which temporaries share buffers, the bytes it
+    /// allocates, and the lower bound (the peak of live temporaries).
+    pub fn memory(&self) -> Option<&crate::runtime::MemoryPlan> {
+        self.prepared.as_ref().map(|p| p.memory())
+    }
+
     /// The number of kernels one run dispatches (kernels over empty tensors are skipped).
     pub fn dispatch_count(&self) -> usize {
         self.prepared.as_ref().map_or(0, |p| p.dispatches())

@@ -122,3 +122,68 @@ fn a_second_realize_of_the_same_structure_compiles_nothing() {
     );
     assert!(ctx.counters().plan_misses > after.plan_misses);
 }
+
+#[test]
+fn memory_plan_shares_dead_buffers() {
+    let dev = device();
+    if !dev.is_gpu() {
+        return;
+    }
+    // A 40-op chain cut at every op (fusion off): 40 temporaries, at most 2 live at once.
+    let mut o = kiln::DeviceOptions::from_env();
+    o.fusion = false;
+    let unfused = kiln::Device::new(&o).unwrap();
+    let x = Tensor::placeholder_on(&unfused, DType::F32, &[1031]).unwrap();
+    let mut y = x.clone();
+    for i in 0..40 {
+        y = if i % 2 == 0 {
+            y.sin().unwrap()
+        } else {
+            y.mul_scalar(1.5).unwrap()
+        };
+    }
+    let prog = Program::compile(&[&x], &[&y]).unwrap();
+    let mem = prog.memory().unwrap();
+    assert_eq!(mem.naive_bytes, 40 * 1031 * 4);
+    assert!(mem.planned_bytes() <= 3 * 1031 * 4, "{mem:?}");
+    assert!(mem.live_peak_bytes <= mem.planned_bytes());
+    let xi = random(&unfused, DType::F32, &[1031], -1.0, 1.0, 5);
+    let out = prog.run(&[&xi]).unwrap();
+    let want = prog.reference(&[&xi]).unwrap();
+    assert_close(
+        &out[0].to_host().unwrap(),
+        &want[0],
+        1e-5,
+        1e-5,
+        "shared buffers",
+    );
+}
+
+#[test]
+fn transformer_layer_memory() {
+    let dev = device();
+    if !dev.is_gpu() {
+        return;
+    }
+    let w = kiln::workloads::build(&dev, "transformer_layer", kiln::workloads::Size::Small)
+        .unwrap()
+        .unwrap();
+    let prog = w.compile().unwrap();
+    let m = prog.memory().unwrap();
+    eprintln!(
+        "transformer layer b1 s64: temporaries {} bytes unplanned, {} planned, live peak {}",
+        m.naive_bytes,
+        m.planned_bytes(),
+        m.live_peak_bytes
+    );
+    assert!(m.planned_bytes() < m.naive_bytes);
+    let out = prog.run(&w.input_refs()).unwrap();
+    let want = prog.reference(&w.input_refs()).unwrap();
+    assert_close(
+        &out[0].to_host().unwrap(),
+        &want[0],
+        1e-4,
+        1e-4,
+        "transformer with a memory plan",
+    );
+}

@@ -2,6 +2,7 @@
 //! group per launch, every launch in one compute pass, one submit.
 
 use super::context::{CompiledKernel, GpuBuffer, GpuContext};
+use super::memory::MemoryPlan;
 use crate::{Error, Result};
 use kiln_ir::lower::{BufRef, Program};
 use std::sync::Arc;
@@ -84,9 +85,15 @@ struct PreparedCall {
 /// run (pipelines, uniforms, grids) is built once here.
 pub struct Prepared {
     calls: Vec<PreparedCall>,
+    memory: MemoryPlan,
 }
 
 impl Prepared {
+    /// Which temporaries share buffers, and what that saves.
+    pub fn memory(&self) -> &MemoryPlan {
+        &self.memory
+    }
+
     /// Kernels dispatched per run (empty ones are skipped).
     pub fn dispatches(&self) -> usize {
         self.calls.len()
@@ -129,7 +136,10 @@ pub fn prepare(ctx: &GpuContext, prog: &Program) -> Result<Prepared> {
             grid,
         });
     }
-    Ok(Prepared { calls })
+    Ok(Prepared {
+        calls,
+        memory: MemoryPlan::of(prog),
+    })
 }
 
 /// Runs `prog` with `inputs` bound to its input slots; returns one buffer per program output.
@@ -153,10 +163,15 @@ pub fn run_prepared(
     timing: Option<&Timing>,
 ) -> Result<Vec<Arc<GpuBuffer>>> {
     ctx.check_alive()?;
-    let mut temps = Vec::with_capacity(prog.temps.len());
-    for t in &prog.temps {
-        temps.push(ctx.alloc(t.dtype, t.numel)?);
+    let mem = &prepared.memory;
+    let mut slots = Vec::with_capacity(mem.slot_numel.len());
+    for (s, &n) in mem.slot_numel.iter().enumerate() {
+        let dtype = (0..prog.temps.len())
+            .find(|&t| mem.slot_of[t] == s)
+            .map_or(kiln_ir::DType::F32, |t| prog.temps[t].dtype);
+        slots.push(ctx.alloc(dtype, n)?);
     }
+    let temps: Vec<Arc<GpuBuffer>> = mem.slot_of.iter().map(|&s| slots[s].clone()).collect();
     let buf = |r: &BufRef| -> Result<&Arc<GpuBuffer>> {
         match r {
             BufRef::Input(s) => inputs

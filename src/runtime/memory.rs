@@ -1,0 +1,102 @@
+//! The memory plan of a program: which temporaries share a buffer. A temporary lives from the
+//! launch that writes it to the last launch that reads it; buffers whose temporaries are dead
+//! are given to later ones, best fit by size (greedy). Program outputs get buffers of their
+//! own, exact in size, since they outlive the run. A launch never shares a buffer between its
+//! inputs and its outputs (a binding cannot be read-only and writable at once).
+
+use kiln_ir::lower::{BufRef, Program};
+
+/// Where each temporary of a program lives.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MemoryPlan {
+    /// The buffer slot of each temporary.
+    pub slot_of: Vec<usize>,
+    /// Each slot's size in elements (4 bytes each).
+    pub slot_numel: Vec<usize>,
+    /// Bytes if every temporary had its own buffer.
+    pub naive_bytes: u64,
+    /// The largest sum of live temporaries at any launch: the lower bound for any plan.
+    pub live_peak_bytes: u64,
+}
+
+impl MemoryPlan {
+    /// Bytes the slots take.
+    pub fn planned_bytes(&self) -> u64 {
+        self.slot_numel.iter().map(|&n| n.max(1) as u64 * 4).sum()
+    }
+
+    /// Plans a program's temporaries.
+    pub fn of(prog: &Program) -> MemoryPlan {
+        let n = prog.temps.len();
+        let never = usize::MAX;
+        let mut last_use = vec![0usize; n];
+        let mut def = vec![never; n];
+        for (ci, c) in prog.calls.iter().enumerate() {
+            for &t in &c.outputs {
+                def[t] = def[t].min(ci);
+                last_use[t] = last_use[t].max(ci);
+            }
+            for b in &c.inputs {
+                if let BufRef::Temp(t) = b {
+                    last_use[*t] = last_use[*t].max(ci);
+                }
+            }
+        }
+        let mut is_output = vec![false; n];
+        for (b, _, _) in &prog.outputs {
+            if let BufRef::Temp(t) = b {
+                is_output[*t] = true;
+            }
+        }
+        let mut plan = MemoryPlan {
+            slot_of: vec![never; n],
+            ..Default::default()
+        };
+        let mut free: Vec<usize> = Vec::new();
+        let mut live: Vec<usize> = Vec::new();
+        for (ci, c) in prog.calls.iter().enumerate() {
+            for &t in &c.outputs {
+                if plan.slot_of[t] != never {
+                    continue;
+                }
+                let need = prog.temps[t].numel;
+                let pick = if is_output[t] {
+                    None
+                } else {
+                    free.iter()
+                        .enumerate()
+                        .filter(|(_, &s)| plan.slot_numel[s] >= need)
+                        .min_by_key(|(_, &s)| plan.slot_numel[s])
+                        .map(|(i, _)| i)
+                };
+                plan.slot_of[t] = match pick {
+                    Some(i) => free.swap_remove(i),
+                    None => {
+                        plan.slot_numel.push(need);
+                        plan.slot_numel.len() - 1
+                    }
+                };
+                live.push(t);
+            }
+            let live_bytes: u64 = live.iter().map(|&t| prog.temps[t].numel as u64 * 4).sum();
+            plan.live_peak_bytes = plan.live_peak_bytes.max(live_bytes);
+            // Temporaries read for the last time here are dead after this launch.
+            live.retain(|&t| {
+                let dead = last_use[t] <= ci && !is_output[t];
+                if dead {
+                    free.push(plan.slot_of[t]);
+                }
+                !dead
+            });
+        }
+        // Temporaries no launch writes (none today) get slots of their own.
+        for t in 0..n {
+            if plan.slot_of[t] == never {
+                plan.slot_numel.push(prog.temps[t].numel);
+                plan.slot_of[t] = plan.slot_numel.len() - 1;
+            }
+        }
+        plan.naive_bytes = prog.temps.iter().map(|t| t.numel.max(1) as u64 * 4).sum();
+        plan
+    }
+}
