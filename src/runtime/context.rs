@@ -136,7 +136,7 @@ const SCHEDULES: &[(wgpu::DeviceType, Schedule)] = &[(
         workgroup_size: 256,
         unroll: 1,
         reduce_workgroup: 16,
-        reduce_unroll: 1,
+        reduce_unroll: 2,
     },
 )];
 
