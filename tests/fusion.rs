@@ -386,3 +386,35 @@ fn schedules_agree_with_reference() {
         }
     }
 }
+
+#[test]
+fn vec4_where_contiguous_aligned_and_divisible() {
+    let dev = device();
+    let a = random(&dev, DType::F32, &[1000], -1.0, 1.0, 1);
+    let b = random(&dev, DType::F32, &[1031], -1.0, 1.0, 2);
+    let wa = Plan::of(&[&a.exp().unwrap()]).unwrap().kernels[0]
+        .wgsl
+        .clone();
+    let wb = Plan::of(&[&b.exp().unwrap()]).unwrap().kernels[0]
+        .wgsl
+        .clone();
+    assert!(wa.contains("array<vec4<f32>>"), "{wa}");
+    assert!(!wb.contains("vec4<f32>>"), "{wb}");
+    // Offset views: aligned slice (offset 4) vectorizes, unaligned (offset 1) does not.
+    let x = random(&dev, DType::F32, &[2000], -1.0, 1.0, 3);
+    for (start, vec) in [(4isize, true), (1, false)] {
+        let y = x.slice(0, start, start + 996, 1).unwrap().sin().unwrap();
+        let w = &Plan::of(&[&y]).unwrap().kernels[0].wgsl;
+        assert_eq!(w.contains("array<vec4<f32>>"), vec, "slice from {start}");
+        check(&y, 1e-6, 1e-5, "sliced");
+    }
+    let c = random(&dev, DType::Bool, &[1000], 0.0, 1.0, 4);
+    let i = random(&dev, DType::I32, &[1000], -9.0, 9.0, 5);
+    check(
+        &Tensor::where_(&c, &i, &i.neg().unwrap()).unwrap(),
+        0.0,
+        0.0,
+        "vec4 bool/i32",
+    );
+    check(&c.logical_not().unwrap(), 0.0, 0.0, "vec4 bool store");
+}

@@ -11,6 +11,9 @@ use std::fmt::Write;
 /// `workgroup_size` apart (coalesced), computing all of them before storing any, so that
 /// their loads are in flight together.
 pub fn main(e: &mut Emitter, s: &Schedule) -> Result<String, CodegenError> {
+    if e.k.vector == 4 {
+        return main_vec4(e, s);
+    }
     let wg = s.workgroup_size;
     let u = s.unroll.max(1);
     let mut b = String::new();
@@ -54,6 +57,59 @@ pub fn main(e: &mut Emitter, s: &Schedule) -> Result<String, CodegenError> {
             );
         }
         let _ = writeln!(b, "  }}");
+    }
+    b.push_str("}\n");
+    Ok(b)
+}
+
+/// The vectorized form: each invocation loads one `vec4` per input, evaluates the expression
+/// once per component, and stores one `vec4` per output. Chosen only where every access is
+/// contiguous, aligned and divisible by 4 ([`kiln_ir::Kernel::choose_vector`]).
+fn main_vec4(e: &mut Emitter, s: &Schedule) -> Result<String, CodegenError> {
+    let wg = s.workgroup_size;
+    let mut b = String::new();
+    let numel = e.params.u32(Param::Numel);
+    let _ = writeln!(
+        b,
+        "@compute @workgroup_size({wg})\nfn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {{"
+    );
+    let _ = writeln!(b, "  let j = (wid.y * nwg.x + wid.x) * {wg}u + lid;");
+    let _ = writeln!(b, "  if (j >= {numel} / 4u) {{ return; }}");
+    let roots: Vec<usize> = e.k.outputs.iter().map(|o| o.expr).collect();
+    let need = e.needed(&roots);
+    let loads = e.k.loads.clone();
+    for (l, load) in loads.iter().enumerate() {
+        let used =
+            e.k.exprs
+                .iter()
+                .enumerate()
+                .any(|(i, x)| need[i] && matches!(x.expr, kiln_ir::Expr::Load(y) if y == l));
+        if used {
+            let off = e.params.u32(Param::Offset(l));
+            let _ = writeln!(b, "  let V{l} = in{}[j + {off} / 4u];", load.input);
+        }
+    }
+    let outs = e.k.outputs.clone();
+    for c in 0..4 {
+        for (o, out) in outs.iter().enumerate() {
+            let _ = writeln!(b, "  var r{c}_{o}: {};", types::info(out.dtype).value);
+        }
+        let _ = writeln!(b, "  {{");
+        let _ = writeln!(b, "    let i = j * 4u + {c}u;");
+        e.lane = Some(c);
+        e.exprs(&mut b, "    ", "i", &roots)?;
+        e.lane = None;
+        for (o, out) in outs.iter().enumerate() {
+            let _ = writeln!(b, "    r{c}_{o} = e{};", out.expr);
+        }
+        let _ = writeln!(b, "  }}");
+    }
+    for (o, out) in outs.iter().enumerate() {
+        let st = types::info(out.dtype).storage;
+        let comps: Vec<String> = (0..4)
+            .map(|c| types::to_storage(&format!("r{c}_{o}"), out.dtype))
+            .collect();
+        let _ = writeln!(b, "  out{o}[j] = vec4<{st}>({});", comps.join(", "));
     }
     b.push_str("}\n");
     Ok(b)

@@ -18,6 +18,8 @@ pub struct Emitter<'k> {
     pub params: ParamLayout,
     /// Helper functions used so far.
     pub helpers: BTreeSet<&'static str>,
+    /// In a vectorized kernel, the component being emitted: loads read it from `V{l}`.
+    pub lane: Option<usize>,
 }
 
 impl<'k> Emitter<'k> {
@@ -27,6 +29,7 @@ impl<'k> Emitter<'k> {
             k,
             params: ParamLayout::default(),
             helpers: BTreeSet::new(),
+            lane: None,
         }
     }
 
@@ -59,12 +62,19 @@ impl<'k> Emitter<'k> {
             "struct Params {{ p: array<vec4<u32>, {}> }}\n@group(0) @binding(0) var<uniform> P: Params;\n",
             self.params.vec4s()
         );
+        let elem = |d: DType| {
+            if self.k.vector == 4 {
+                format!("vec4<{}>", info(d).storage)
+            } else {
+                info(d).storage.to_string()
+            }
+        };
         for (i, d) in self.k.inputs.iter().enumerate() {
             let _ = writeln!(
                 s,
                 "@group(0) @binding({}) var<storage, read> in{i}: array<{}>;",
                 i + 1,
-                info(*d).storage
+                elem(*d)
             );
         }
         for (o, out) in self.k.outputs.iter().enumerate() {
@@ -72,7 +82,7 @@ impl<'k> Emitter<'k> {
                 s,
                 "@group(0) @binding({}) var<storage, read_write> out{o}: array<{}>;",
                 1 + self.k.inputs.len() + o,
-                info(out.dtype).storage
+                elem(out.dtype)
             );
         }
         s
@@ -165,6 +175,12 @@ impl<'k> Emitter<'k> {
                 continue;
             }
             let dt = k.inputs[load.input];
+            if let Some(c) = self.lane {
+                let v = types::from_storage(&format!("V{l}[{c}]"), dt);
+                let _ = writeln!(out, "{ind}let ld{l} = {v};");
+                let _ = writeln!(out, "{ind}let ok{l} = true;");
+                continue;
+            }
             match load.view.kind() {
                 ViewKind::Contiguous => {
                     let off = self.params.u32(Param::Offset(l));

@@ -74,6 +74,10 @@ impl KernelSource {
     /// Workgroups to dispatch for a concrete kernel of the same structure.
     pub fn grid(&self, k: &Kernel, max_dim: u32) -> Result<[u32; 3], CodegenError> {
         match &k.kind {
+            KernelKind::Elementwise if k.vector == 4 => elementwise::grid_2d(
+                (k.out_numel() / 4).div_ceil(self.schedule.workgroup_size as usize),
+                max_dim,
+            ),
             KernelKind::Elementwise => elementwise::grid_2d(
                 k.out_numel().div_ceil(
                     self.schedule.workgroup_size as usize * self.schedule.unroll.max(1) as usize,

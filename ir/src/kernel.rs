@@ -155,6 +155,9 @@ pub struct Kernel {
     pub exprs: Vec<ExprNode>,
     /// Outputs, in binding order.
     pub outputs: Vec<Output>,
+    /// Elements per vector access: 4 where every load and store is contiguous, aligned and
+    /// divisible (elementwise kernels only), else 1. Part of the structure (and the key).
+    pub vector: u32,
 }
 
 impl Kernel {
@@ -167,6 +170,30 @@ impl Kernel {
                 .product(),
             _ => self.shape.numel(),
         }
+    }
+
+    /// Chooses the vector width from the concrete sizes: 4 when the kernel is elementwise,
+    /// every load is contiguous with an offset divisible by 4, the element count is a nonzero
+    /// multiple of 4, and nothing depends on coordinates (gather, concat masks, arange, rand).
+    pub fn choose_vector(&mut self) {
+        let n = self.shape.numel();
+        let ok = matches!(self.kind, KernelKind::Elementwise)
+            && n > 0
+            && n.is_multiple_of(4)
+            && self
+                .loads
+                .iter()
+                .all(|l| l.view.kind() == ViewKind::Contiguous && l.view.offset % 4 == 0)
+            && self.exprs.iter().all(|e| {
+                !matches!(
+                    e.expr,
+                    Expr::Gather { .. }
+                        | Expr::LoadValid(_)
+                        | Expr::Arange { .. }
+                        | Expr::Rand { .. }
+                )
+            });
+        self.vector = if ok { 4 } else { 1 };
     }
 
     /// Elements reduced per row (1 for other kernels).
@@ -218,7 +245,7 @@ impl Kernel {
                 }
             }
         }
-        let _ = write!(k, ";r{};in", self.shape.rank());
+        let _ = write!(k, ";v{};r{};in", self.vector, self.shape.rank());
         for d in &self.inputs {
             let _ = write!(k, ".{d}");
         }

@@ -654,7 +654,9 @@ impl<'g> Lowering<'g> {
             loads,
             exprs,
             outputs: outputs.iter().map(|o| o.0.clone()).collect(),
+            vector: 1,
         };
+        kernel.choose_vector();
         let mut temps = Vec::new();
         for (i, (o, node)) in outputs.iter().enumerate() {
             let t = self.temp(o.dtype, kernel.output_numel(i));

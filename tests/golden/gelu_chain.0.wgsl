@@ -1,8 +1,8 @@
 // kiln kernel: mul+add+gelu+exp+tanh
 struct Params { p: array<vec4<u32>, 1> }
 @group(0) @binding(0) var<uniform> P: Params;
-@group(0) @binding(1) var<storage, read> in0: array<f32>;
-@group(0) @binding(2) var<storage, read_write> out0: array<f32>;
+@group(0) @binding(1) var<storage, read> in0: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> out0: array<vec4<f32>>;
 fn kiln_tanh(x: f32) -> f32 {
   let e = exp(-2.0 * abs(x));
   let t = (1.0 - e) / (1.0 + e);
@@ -17,12 +17,13 @@ fn kiln_erf(x: f32) -> f32 {
 }
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let base = (wid.y * nwg.x + wid.x) * 1024u + lid;
-  var v0_0: f32;
-  let i0 = base + 0u;
-  if (i0 < P.p[0].x) {
-    let i = i0;
-    let ld0 = in0[i + P.p[0].y];
+  let j = (wid.y * nwg.x + wid.x) * 256u + lid;
+  if (j >= P.p[0].x / 4u) { return; }
+  let V0 = in0[j + P.p[0].y / 4u];
+  var r0_0: f32;
+  {
+    let i = j * 4u + 0u;
+    let ld0 = V0[0];
     let ok0 = true;
     let e0: f32 = ld0;
     let e1: f32 = bitcast<f32>(0x3fc00000u);
@@ -32,13 +33,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let e5: f32 = (0.5 * e4 * (1.0 + kiln_erf(e4 * 0.70710678118654752)));
     let e6: f32 = exp(e5);
     let e7: f32 = kiln_tanh(e6);
-    v0_0 = e7;
+    r0_0 = e7;
   }
-  var v1_0: f32;
-  let i1 = base + 256u;
-  if (i1 < P.p[0].x) {
-    let i = i1;
-    let ld0 = in0[i + P.p[0].y];
+  var r1_0: f32;
+  {
+    let i = j * 4u + 1u;
+    let ld0 = V0[1];
     let ok0 = true;
     let e0: f32 = ld0;
     let e1: f32 = bitcast<f32>(0x3fc00000u);
@@ -48,13 +48,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let e5: f32 = (0.5 * e4 * (1.0 + kiln_erf(e4 * 0.70710678118654752)));
     let e6: f32 = exp(e5);
     let e7: f32 = kiln_tanh(e6);
-    v1_0 = e7;
+    r1_0 = e7;
   }
-  var v2_0: f32;
-  let i2 = base + 512u;
-  if (i2 < P.p[0].x) {
-    let i = i2;
-    let ld0 = in0[i + P.p[0].y];
+  var r2_0: f32;
+  {
+    let i = j * 4u + 2u;
+    let ld0 = V0[2];
     let ok0 = true;
     let e0: f32 = ld0;
     let e1: f32 = bitcast<f32>(0x3fc00000u);
@@ -64,13 +63,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let e5: f32 = (0.5 * e4 * (1.0 + kiln_erf(e4 * 0.70710678118654752)));
     let e6: f32 = exp(e5);
     let e7: f32 = kiln_tanh(e6);
-    v2_0 = e7;
+    r2_0 = e7;
   }
-  var v3_0: f32;
-  let i3 = base + 768u;
-  if (i3 < P.p[0].x) {
-    let i = i3;
-    let ld0 = in0[i + P.p[0].y];
+  var r3_0: f32;
+  {
+    let i = j * 4u + 3u;
+    let ld0 = V0[3];
     let ok0 = true;
     let e0: f32 = ld0;
     let e1: f32 = bitcast<f32>(0x3fc00000u);
@@ -80,18 +78,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let e5: f32 = (0.5 * e4 * (1.0 + kiln_erf(e4 * 0.70710678118654752)));
     let e6: f32 = exp(e5);
     let e7: f32 = kiln_tanh(e6);
-    v3_0 = e7;
+    r3_0 = e7;
   }
-  if (i0 < P.p[0].x) {
-    out0[i0] = v0_0;
-  }
-  if (i1 < P.p[0].x) {
-    out0[i1] = v1_0;
-  }
-  if (i2 < P.p[0].x) {
-    out0[i2] = v2_0;
-  }
-  if (i3 < P.p[0].x) {
-    out0[i3] = v3_0;
-  }
+  out0[j] = vec4<f32>(r0_0, r1_0, r2_0, r3_0);
 }
