@@ -87,17 +87,18 @@ pub(crate) fn gpu_value(ctx: &GpuContext, t: &Tensor) -> Result<Arc<GpuBuffer>> 
     }
 }
 
+/// The GPU context of a tensor that holds a GPU buffer.
+pub(crate) fn gpu_of(t: &Tensor) -> Result<&Arc<GpuContext>> {
+    t.device()
+        .gpu()
+        .ok_or_else(|| Error::Readback("a GPU buffer on a CPU device".into()))
+}
+
 /// A leaf's value on the host.
 pub(crate) fn host_value(t: &Tensor) -> Result<Arc<HostTensor>> {
     match t.value() {
         Some(Value::Host(h)) => Ok(h),
-        Some(Value::Gpu(b)) => {
-            let ctx = t
-                .device()
-                .gpu()
-                .ok_or_else(|| Error::Readback("a GPU buffer on a CPU device".into()))?;
-            Ok(Arc::new(ctx.read(&b, t.shape())?))
-        }
+        Some(Value::Gpu(b)) => Ok(Arc::new(gpu_of(t)?.read(&b, t.shape())?)),
         None => Err(Error::UnboundPlaceholder(format!("{t:?}"))),
     }
 }

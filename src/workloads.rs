@@ -205,6 +205,11 @@ impl EncoderLayer {
     }
 }
 
+/// The `gelu_chain` expression: `tanh(exp(gelu(x * 1.5 + 0.5)))`.
+pub fn gelu_chain(x: &Tensor) -> Result<Tensor> {
+    x.mul_scalar(1.5)?.add_scalar(0.5)?.gelu()?.exp()?.tanh()
+}
+
 /// Builds the named workload at a size, or `None` for an unknown name.
 pub fn build(dev: &Device, name: &str, size: Size) -> Result<Option<Workload>> {
     let large = size == Size::Large;
@@ -231,7 +236,7 @@ pub fn build(dev: &Device, name: &str, size: Size) -> Result<Option<Workload>> {
         "gelu_chain" => {
             let n = if large { 1 << 28 } else { 1 << 20 };
             let x = b.input(&[n])?;
-            let y = x.mul_scalar(1.5)?.add_scalar(0.5)?.gelu()?.exp()?.tanh()?;
+            let y = gelu_chain(&x)?;
             b.finish(
                 "gelu_chain",
                 format!("{n}"),

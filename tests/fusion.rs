@@ -25,17 +25,7 @@ fn kernel_counts_of_canonical_graphs() {
     let x = random(&dev, DType::F32, &[64, 1031], -2.0, 2.0, 1);
     let g = random(&dev, DType::F32, &[1031], 0.5, 1.5, 2);
     let b = random(&dev, DType::F32, &[1031], -0.5, 0.5, 3);
-    let gelu_chain = x
-        .mul_scalar(1.5)
-        .unwrap()
-        .add_scalar(0.5)
-        .unwrap()
-        .gelu()
-        .unwrap()
-        .exp()
-        .unwrap()
-        .tanh()
-        .unwrap();
+    let gelu_chain = workloads::gelu_chain(&x).unwrap();
     let cases: Vec<(&str, Tensor, usize)> = vec![
         ("gelu_chain", gelu_chain, 1),
         ("softmax", x.softmax(-1).unwrap(), 1),
@@ -289,19 +279,7 @@ fn golden_wgsl() {
     let g = random(&dev, DType::F32, &[33], -1.0, 1.0, 2);
     let w = random(&dev, DType::F32, &[33, 5], -1.0, 1.0, 3);
     let cases: Vec<(&str, Tensor)> = vec![
-        (
-            "gelu_chain",
-            x.mul_scalar(1.5)
-                .unwrap()
-                .add_scalar(0.5)
-                .unwrap()
-                .gelu()
-                .unwrap()
-                .exp()
-                .unwrap()
-                .tanh()
-                .unwrap(),
-        ),
+        ("gelu_chain", workloads::gelu_chain(&x).unwrap()),
         ("softmax", x.softmax(-1).unwrap()),
         (
             "layer_norm",

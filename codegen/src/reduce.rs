@@ -56,6 +56,31 @@ fn combine(e: &mut Emitter, op: ReduceOp, ty: &str, a: &str, b: &str) -> String 
     }
 }
 
+/// One accumulation step of stage `si` inside a row loop.
+struct Step<'a> {
+    si: usize,
+    op: ReduceOp,
+    ty: &'static str,
+    /// The comparison helper of argmax/argmin stages.
+    better: &'a str,
+}
+
+impl Step<'_> {
+    /// Folds value `v`, found at reduced index `idx`, into the stage's accumulator.
+    fn emit(&self, e: &mut Emitter, b: &mut String, v: &str, idx: &str) {
+        let (si, better) = (self.si, self.better);
+        if self.op.is_arg() {
+            let _ = writeln!(
+                b,
+                "      if ({better}(acc{si}, acci{si}, {v}, {idx})) {{ acc{si} = {v}; acci{si} = {idx}; }}"
+            );
+        } else {
+            let c = combine(e, self.op, self.ty, &format!("acc{si}"), v);
+            let _ = writeln!(b, "      acc{si} = {c};");
+        }
+    }
+}
+
 /// True when candidate (bv, bi) beats (av, ai) for argmax/argmin: the first NaN wins, then the
 /// better value, then the smaller index.
 fn arg_better(name: &str, op: ReduceOp, ty: &str) -> String {
@@ -140,21 +165,13 @@ pub fn main(
                 let _ = writeln!(b, "      }}");
             }
             for k in 0..u {
-                let v = match in_dtype {
-                    DType::Bool => format!("select(0u, 1u, v{k})"),
-                    _ => format!("v{k}"),
+                let step = Step {
+                    si,
+                    op: st.op,
+                    ty: a.ty,
+                    better: &better,
                 };
-                if arg {
-                    let _ = writeln!(
-                        b,
-                        "      if ({better}(acc{si}, acci{si}, {v}, r + {}u)) {{ acc{si} = {v}; acci{si} = r + {}u; }}",
-                        k * wg,
-                        k * wg
-                    );
-                } else {
-                    let c = combine(e, st.op, a.ty, &format!("acc{si}"), &v);
-                    let _ = writeln!(b, "      acc{si} = {c};");
-                }
+                step.emit(e, &mut b, &format!("v{k}"), &format!("r + {}u", k * wg));
             }
             let _ = writeln!(b, "    }}");
         }
@@ -166,16 +183,13 @@ pub fn main(
             e.coords(&mut b, "      ", "rr", kept..rank);
         }
         e.exprs(&mut b, "      ", "i", &[st.expr])?;
-        let v = format!("e{}", st.expr);
-        if arg {
-            let _ = writeln!(
-                b,
-                "      if ({better}(acc{si}, acci{si}, {v}, r)) {{ acc{si} = {v}; acci{si} = r; }}"
-            );
-        } else {
-            let c = combine(e, st.op, a.ty, &format!("acc{si}"), &v);
-            let _ = writeln!(b, "      acc{si} = {c};");
-        }
+        let step = Step {
+            si,
+            op: st.op,
+            ty: a.ty,
+            better: &better,
+        };
+        step.emit(e, &mut b, &format!("e{}", st.expr), "r");
         let _ = writeln!(b, "    }}\n  }}");
         let sv = format!("sv_{}", a.ty);
         let _ = writeln!(b, "  {sv}[lid] = acc{si};");

@@ -293,7 +293,7 @@ fn reduce(op: ReduceOp, x: &HostTensor, axes: &[usize], out: DType) -> HostData 
         }
         HostData::I(v) => {
             if op.is_arg() {
-                return HostData::I(arg_reduce_ord(op, v, &oi, n_out));
+                return HostData::I(arg_reduce(op, v, &oi, n_out));
             }
             let init = match op {
                 ReduceOp::Prod => 1i32,
@@ -315,7 +315,7 @@ fn reduce(op: ReduceOp, x: &HostTensor, axes: &[usize], out: DType) -> HostData 
         }
         HostData::U(v) => {
             if op.is_arg() {
-                return HostData::I(arg_reduce_ord(op, v, &oi, n_out));
+                return HostData::I(arg_reduce(op, v, &oi, n_out));
             }
             let init = match op {
                 ReduceOp::Prod => 1u32,
@@ -338,38 +338,11 @@ fn reduce(op: ReduceOp, x: &HostTensor, axes: &[usize], out: DType) -> HostData 
     }
 }
 
-fn arg_reduce(op: ReduceOp, v: &[f32], oi: &[usize], n_out: usize) -> Vec<i32> {
-    let mut best: Vec<Option<(f32, i32)>> = vec![None; n_out];
-    let mut ord = vec![0i32; n_out];
-    for (i, &a) in v.iter().enumerate() {
-        let o = oi[i];
-        let k = ord[o];
-        ord[o] += 1;
-        best[o] = Some(match best[o] {
-            None => (a, k),
-            Some((b, j)) if b.is_nan() => (b, j),
-            Some(_) if a.is_nan() => (a, k),
-            Some((b, j)) => {
-                let better = if op == ReduceOp::ArgMax { a > b } else { a < b };
-                if better {
-                    (a, k)
-                } else {
-                    (b, j)
-                }
-            }
-        });
-    }
-    best.into_iter()
-        .map(|b| b.map(|x| x.1).unwrap_or(0))
-        .collect()
-}
-
-fn arg_reduce_ord<T: Copy + PartialOrd>(
-    op: ReduceOp,
-    v: &[T],
-    oi: &[usize],
-    n_out: usize,
-) -> Vec<i32> {
+/// Index (row-major over the reduced axes) of the first best element of each group: the first
+/// NaN if any (`x != x` holds only for NaN), else the first maximum (minimum).
+fn arg_reduce<T: Copy + PartialOrd>(op: ReduceOp, v: &[T], oi: &[usize], n_out: usize) -> Vec<i32> {
+    #[allow(clippy::eq_op)]
+    let is_nan = |x: T| x != x;
     let mut best: Vec<Option<(T, i32)>> = vec![None; n_out];
     let mut ord = vec![0i32; n_out];
     for (i, &a) in v.iter().enumerate() {
@@ -378,6 +351,8 @@ fn arg_reduce_ord<T: Copy + PartialOrd>(
         ord[o] += 1;
         best[o] = Some(match best[o] {
             None => (a, k),
+            Some((b, j)) if is_nan(b) => (b, j),
+            Some(_) if is_nan(a) => (a, k),
             Some((b, j)) => {
                 let better = if op == ReduceOp::ArgMax { a > b } else { a < b };
                 if better {

@@ -19,7 +19,7 @@
 //! With fusion off every computing op is its own kernel, through the same code.
 
 use crate::kernel::{Expr, ExprId, ExprNode, Kernel, KernelKind, Load, Output, Stage, Store};
-use crate::ops::{Op, ReduceOp, ViewOp};
+use crate::ops::{Op, ViewOp};
 use crate::view::View;
 use crate::{DType, Graph, IrError, NodeId, Result, Scalar, Shape};
 use hashbrown::{HashMap, HashSet};
@@ -789,29 +789,25 @@ impl<'g> Lowering<'g> {
                 // stored here (correct, and only past the adapter's limit).
                 break;
             }
-            let e = gr.memo[&n];
-            outs.push((
-                Output {
-                    dtype: self.g.node(n).dtype(),
-                    expr: e,
-                    store: Store::Row,
-                },
-                Some(n),
-            ));
+            outs.push(self.stored(gr, n, Store::Row));
         }
         if let Some((m, _, _)) = gr.matmul {
             if !roots.contains(&m) && needed_outside(m) {
-                let e = gr.memo[&m];
-                outs.push((
-                    Output {
-                        dtype: self.g.node(m).dtype(),
-                        expr: e,
-                        store: Store::Full,
-                    },
-                    Some(m),
-                ));
+                outs.push(self.stored(gr, m, Store::Full));
             }
         }
+    }
+
+    /// An extra output storing fused node `n`'s value (its expression in `gr`).
+    fn stored(&self, gr: &Grow, n: NodeId, store: Store) -> (Output, Option<NodeId>) {
+        (
+            Output {
+                dtype: self.g.node(n).dtype(),
+                expr: gr.memo[&n],
+                store,
+            },
+            Some(n),
+        )
     }
 
     /// Adds reduction `q` (over `gr`'s space and axes) as a stage; returns its `Acc` expr.
@@ -1389,13 +1385,5 @@ impl<'g> Lowering<'g> {
         gr.memo.insert(n, e);
         gr.cover(n);
         Ok(e)
-    }
-}
-
-/// The reduction ops a kernel's stages use (for explain output).
-pub fn stage_ops(k: &Kernel) -> Vec<ReduceOp> {
-    match &k.kind {
-        KernelKind::Reduce { stages, .. } => stages.iter().map(|s| s.op).collect(),
-        _ => vec![],
     }
 }

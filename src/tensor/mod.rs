@@ -183,13 +183,7 @@ impl Tensor {
         self.realize()?;
         match self.value() {
             Some(Value::Host(h)) => Ok((*h).clone()),
-            Some(Value::Gpu(b)) => {
-                let ctx = self
-                    .device()
-                    .gpu()
-                    .ok_or_else(|| Error::Readback("a GPU buffer on a CPU device".into()))?;
-                ctx.read(&b, self.shape())
-            }
+            Some(Value::Gpu(b)) => realize::gpu_of(self)?.read(&b, self.shape()),
             None => Err(Error::Readback("realize produced no value".into())),
         }
     }
@@ -199,13 +193,7 @@ impl Tensor {
         self.realize()?;
         match self.value() {
             Some(Value::Host(h)) => Ok((*h).clone()),
-            Some(Value::Gpu(b)) => {
-                let ctx = self
-                    .device()
-                    .gpu()
-                    .ok_or_else(|| Error::Readback("a GPU buffer on a CPU device".into()))?;
-                ctx.read_async(&b, self.shape()).await
-            }
+            Some(Value::Gpu(b)) => realize::gpu_of(self)?.read_async(&b, self.shape()).await,
             None => Err(Error::Readback("realize produced no value".into())),
         }
     }

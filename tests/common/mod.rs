@@ -139,3 +139,15 @@ pub fn check(t: &Tensor, atol: f32, rtol: f32, what: &str) {
         .unwrap_or_else(|e| panic!("{what}: reference: {e}"));
     assert_close(&got, &want, atol, rtol, what);
 }
+
+/// Checks an op's result against the reference, or, where the op refuses the dtype, that the
+/// refusal is the typed `UnsupportedDType` error.
+pub fn check_or_unsupported(r: kiln::Result<Tensor>, what: &str) {
+    match r {
+        Ok(y) => check(&y, 0.0, 0.0, what),
+        Err(e) => assert!(
+            matches!(e.ir(), Some(kiln::ir::IrError::UnsupportedDType { .. })),
+            "{what}: {e}"
+        ),
+    }
+}
