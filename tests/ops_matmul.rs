@@ -2,7 +2,7 @@
 
 mod common;
 use common::*;
-use kiln::{DType, Tensor};
+use kiln::DType;
 
 fn mm_tol(k: usize) -> (f32, f32) {
     (1e-6 * k as f32, 1e-5)
