@@ -47,8 +47,11 @@ impl Plan {
                 })?;
         let cap = realize::capture(outputs)?;
         let (graph, program) = crate::compile::lower(&cap.graph, &device)?;
-        let schedule = device.gpu().map(|g| g.schedule()).unwrap_or_default();
-        let kernels = describe(&graph, &program, &schedule)?;
+        let schedule_of = |k: &kiln_ir::Kernel| match device.gpu() {
+            Some(g) => g.schedule_for(k, &g.schedule()),
+            None => Schedule::default().resolve(k),
+        };
+        let kernels = describe(&graph, &program, &schedule_of)?;
         Ok(Plan {
             kernels,
             graph,
@@ -62,7 +65,7 @@ impl Plan {
         self.program
             .calls
             .iter()
-            .map(|c| Ok(kiln_codegen::generate(&c.kernel, schedule)?.wgsl))
+            .map(|c| Ok(kiln_codegen::generate(&c.kernel, &schedule.resolve(&c.kernel))?.wgsl))
             .collect()
     }
 
@@ -106,7 +109,7 @@ impl Plan {
 pub(crate) fn describe(
     graph: &Graph,
     program: &Program,
-    schedule: &Schedule,
+    schedule_of: &dyn Fn(&kiln_ir::Kernel) -> Schedule,
 ) -> Result<Vec<KernelInfo>> {
     program
         .calls
@@ -124,7 +127,7 @@ pub(crate) fn describe(
                 ),
                 KernelKind::Matmul { .. } => "matmul".to_string(),
             };
-            let wgsl = kiln_codegen::generate(&c.kernel, schedule)?.wgsl;
+            let wgsl = kiln_codegen::generate(&c.kernel, &schedule_of(&c.kernel))?.wgsl;
             Ok(KernelInfo {
                 name: c.kernel.name.clone(),
                 kind,

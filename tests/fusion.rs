@@ -295,6 +295,15 @@ fn golden_wgsl() {
                 .unwrap(),
         ),
         ("sum_exp", x.exp().unwrap().sum(&[-1], false).unwrap()),
+        // 64 x 64 register-tiled (the schedule picks the block from the sizes).
+        (
+            "matmul_tiled_bias",
+            random(&dev, DType::F32, &[64, 40], -1.0, 1.0, 4)
+                .matmul(&random(&dev, DType::F32, &[40, 96], -1.0, 1.0, 5))
+                .unwrap()
+                .add(&random(&dev, DType::F32, &[96], -1.0, 1.0, 6))
+                .unwrap(),
+        ),
     ];
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
     let bless = std::env::var("KILN_BLESS").as_deref() == Ok("1");
@@ -341,12 +350,18 @@ fn long_chains_are_cut_not_overflowed() {
 fn schedules_agree_with_reference() {
     let dev = Device::new(&DeviceOptions::from_env()).unwrap();
     let Some(ctx) = dev.gpu() else { return };
-    for (wg, unroll, reduce_unroll) in [(64, 1, 1), (256, 4, 8), (128, 3, 5), (32, 2, 16)] {
+    for (wg, unroll, reduce_unroll, matmul_block) in [
+        (64, 1, 1, 1),
+        (256, 4, 8, 8),
+        (128, 3, 5, 4),
+        (32, 2, 16, 0),
+    ] {
         ctx.set_schedule(kiln::Schedule {
             workgroup_size: wg,
             unroll,
             reduce_workgroup: wg / 2,
             reduce_unroll,
+            matmul_block,
         });
         for &n in &[1usize, 7, 1031, 5000] {
             let what = format!("wg {wg} unroll {unroll}/{reduce_unroll} n {n}");
@@ -361,6 +376,31 @@ fn schedules_agree_with_reference() {
                 1e-5,
                 &what,
             );
+        }
+        // Matmuls: thin, odd, tile-sized and not, batched with broadcast, transposed, with an
+        // epilogue.
+        for (m, k, n) in [
+            (1, 1031, 1),
+            (3, 5, 7),
+            (127, 129, 131),
+            (64, 16, 128),
+            (130, 33, 65),
+        ] {
+            let what = format!("matmul block {matmul_block} {m}x{k}x{n}");
+            let a = random(&dev, DType::F32, &[2, m, k], -1.0, 1.0, m as u64);
+            let b = random(&dev, DType::F32, &[k, n], -1.0, 1.0, n as u64);
+            let bias = random(&dev, DType::F32, &[n], -1.0, 1.0, 9);
+            let (at, rt) = (2e-6 * k as f32, 1e-5);
+            let y = a.matmul(&b).unwrap().add(&bias).unwrap().gelu().unwrap();
+            check(&y, at, rt, &what);
+            let bt = random(&dev, DType::F32, &[n, k], -1.0, 1.0, 3);
+            let at_ = random(&dev, DType::F32, &[k, m], -1.0, 1.0, 4);
+            let y = at_
+                .transpose(0, 1)
+                .unwrap()
+                .matmul(&bt.transpose(0, 1).unwrap())
+                .unwrap();
+            check(&y, at, rt, &format!("{what} transposed"));
         }
     }
 }

@@ -44,6 +44,10 @@ pub struct Schedule {
     /// Elements each invocation of a reduce kernel loads per step of its row loops before
     /// combining them.
     pub reduce_unroll: u32,
+    /// Outputs along each edge of the square each invocation of a matmul computes: 1, 4 or 8
+    /// (16 x 16, 64 x 64 or 128 x 128 outputs per workgroup; see [`matmul`]). 0 in a device's
+    /// schedule means "chosen per kernel from its sizes"; code generation needs a concrete one.
+    pub matmul_block: u32,
 }
 
 impl Default for Schedule {
@@ -55,9 +59,47 @@ impl Default for Schedule {
             unroll: 4,
             reduce_workgroup: 256,
             reduce_unroll: 8,
+            matmul_block: 0,
         }
     }
 }
+
+impl Schedule {
+    /// The concrete schedule for kernel `k`: a `matmul_block` of 0 becomes the largest block
+    /// whose grid still has at least [`MATMUL_MIN_WORKGROUPS`] workgroups (1 for products
+    /// thinner than 32 in `m` or `n`, where bigger tiles would mostly compute padding).
+    pub fn resolve(&self, k: &Kernel) -> Schedule {
+        let mut s = *self;
+        if s.matmul_block == 0 {
+            s.matmul_block = match &k.kind {
+                KernelKind::Matmul { .. } => {
+                    let r = k.shape.rank();
+                    let (m, n) = (k.shape.0[r - 2], k.shape.0[r - 1]);
+                    let batch: usize = k.shape.0[..r - 2].iter().product();
+                    let groups = |b: u32| {
+                        let t = matmul::tile(b) as usize;
+                        m.div_ceil(t) * n.div_ceil(t) * batch
+                    };
+                    if m.min(n) < 32 {
+                        1
+                    } else if groups(8) >= MATMUL_MIN_WORKGROUPS {
+                        8
+                    } else if m.min(n) >= 64 {
+                        4
+                    } else {
+                        1
+                    }
+                }
+                _ => 1,
+            };
+        }
+        s
+    }
+}
+
+/// Workgroups a matmul grid should have before its tiles grow (enough to occupy a large
+/// GPU's compute units).
+pub const MATMUL_MIN_WORKGROUPS: usize = 128;
 
 /// Generated code for one kernel.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -92,7 +134,7 @@ impl KernelSource {
                 if k.out_numel() == 0 {
                     return Ok([0, 0, 0]);
                 }
-                let t = matmul::TILE as usize;
+                let t = matmul::tile(self.schedule.matmul_block) as usize;
                 let (x, y) = (n.div_ceil(t), m.div_ceil(t));
                 if x > max_dim as usize || y > max_dim as usize {
                     return Err(CodegenError::GridTooLarge { groups: x * y });
@@ -121,7 +163,13 @@ pub fn generate(k: &Kernel, s: &Schedule) -> Result<KernelSource, CodegenError> 
             dtype,
             a_round,
             b_round,
-        } => matmul::main(&mut e, (*a, *a_round), (*b, *b_round), *dtype)?,
+        } => matmul::main(
+            &mut e,
+            (*a, *a_round),
+            (*b, *b_round),
+            *dtype,
+            s.matmul_block,
+        )?,
     };
     let wgsl = format!(
         "// kiln kernel: {}\n{}{}{}",

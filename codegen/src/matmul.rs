@@ -1,5 +1,18 @@
-//! The matmul template: 16x16 output tiles, operands staged through workgroup memory, any
-//! strides (transposed operands read in place), batches over the grid's z dimension.
+//! The matmul template. A workgroup of 16 x 16 invocations computes one output tile; each
+//! invocation computes a `block` x `block` square of it (the schedule's `matmul_block`):
+//!
+//! - `block = 1`: a 16 x 16 tile, operands staged through workgroup memory a 16 x 16 square
+//!   at a time; cheap for small or thin products.
+//! - `block = 4` or `8`: a 64 x 64 or 128 x 128 tile, register-tiled. Each step stages a
+//!   `BK`-deep slice of both operands in workgroup memory as `vec4` columns, and each
+//!   invocation reads `block / 4` vectors of A and of B per `k` and issues `block * block / 4`
+//!   vector FMAs: a high ratio of arithmetic to workgroup-memory traffic. The next slice is
+//!   loaded into registers while the current one is multiplied (register double buffering).
+//!
+//! Operands are read through their views with any strides (transposed operands in place),
+//! bounds are checked on every load (zero fill) and store, batches run over the grid's `z`
+//! dimension with broadcast batch strides. Every output goes through one `epilogue` function
+//! that evaluates the fused expressions at (batch, row, col) and stores them.
 
 use crate::emit::Emitter;
 use crate::params::Param;
@@ -8,8 +21,33 @@ use crate::CodegenError;
 use kiln_ir::DType;
 use std::fmt::Write;
 
-/// Tile edge.
-pub const TILE: u32 = 16;
+/// Invocations along each edge of the workgroup.
+pub const THREADS: u32 = 16;
+
+/// Depth of the operand slices of the register-tiled kernel.
+const BK: u32 = 16;
+
+/// The block edges the template accepts.
+pub const BLOCKS: [u32; 3] = [1, 4, 8];
+
+/// Output tile edge of a workgroup for a block edge.
+pub fn tile(block: u32) -> u32 {
+    THREADS * block
+}
+
+/// Uniform reads shared by the templates.
+struct Dims {
+    m: String,
+    n: String,
+    kk: String,
+    nb: String,
+    sam: String,
+    sak: String,
+    sbk: String,
+    sbn: String,
+    abase: String,
+    bbase: String,
+}
 
 /// The `main` function (and workgroup tiles) of a matmul kernel.
 pub fn main(
@@ -17,80 +55,139 @@ pub fn main(
     (la, ra): (usize, Option<DType>),
     (lb, rb): (usize, Option<DType>),
     dtype: DType,
+    block: u32,
 ) -> Result<String, CodegenError> {
+    if !BLOCKS.contains(&block) {
+        return Err(CodegenError::Schedule(format!(
+            "matmul block {block} is not one of {BLOCKS:?}"
+        )));
+    }
     let k = e.k;
-    // A cast fused into a load rounds each element as it enters the tile.
-    let mut round = |r: Option<DType>| -> (String, String) {
-        match r.and_then(|d| info(d).round) {
-            Some(f) => {
-                e.use_helpers(&[f]);
-                (format!("{f}("), ")".to_string())
-            }
-            None => (String::new(), String::new()),
-        }
-    };
-    let (ra0, ra1) = round(ra);
-    let (rb0, rb1) = round(rb);
     let r = k.shape.rank();
-    let (ia, ib) = (k.loads[la].input, k.loads[lb].input);
-    let m = e.params.u32(Param::Dim(r - 2));
-    let n = e.params.u32(Param::Dim(r - 1));
-    let kk = e.params.u32(Param::LoadDim(la, r - 1));
-    let nb = e.params.u32(Param::Batch);
-    let (sam, sak) = (
-        e.params.i32(Param::Stride(la, r - 2)),
-        e.params.i32(Param::Stride(la, r - 1)),
-    );
-    let (sbk, sbn) = (
-        e.params.i32(Param::Stride(lb, r - 2)),
-        e.params.i32(Param::Stride(lb, r - 1)),
-    );
-    let mut b = String::new();
-    let _ = writeln!(b, "var<workgroup> ta: array<array<f32, {TILE}>, {TILE}>;");
-    let _ = writeln!(b, "var<workgroup> tb: array<array<f32, {TILE}>, {TILE}>;");
-    let _ = writeln!(
-        b,
-        "@compute @workgroup_size({TILE}, {TILE})\nfn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {{"
-    );
-    let _ = writeln!(b, "  let row = wid.y * {TILE}u + lid.y;");
-    let _ = writeln!(b, "  let col = wid.x * {TILE}u + lid.x;");
-    let _ = writeln!(b, "  for (var bt = wid.z; bt < {nb}; bt = bt + nwg.z) {{");
-    // Batch coordinates and base addresses.
     let mut abase = e.params.i32(Param::Offset(la));
     let mut bbase = e.params.i32(Param::Offset(lb));
-    if r > 2 {
-        let _ = writeln!(b, "    var rem_b = bt;");
-        for d in (0..r - 2).rev() {
-            let dim = e.params.u32(Param::Dim(d));
-            let _ = writeln!(
-                b,
-                "    let c{d} = rem_b % {dim};\n    rem_b = rem_b / {dim};"
-            );
-            let sa = e.params.i32(Param::Stride(la, d));
-            let sb = e.params.i32(Param::Stride(lb, d));
-            let _ = write!(abase, " + i32(c{d}) * {sa}");
-            let _ = write!(bbase, " + i32(c{d}) * {sb}");
-        }
+    for d in 0..r - 2 {
+        let sa = e.params.i32(Param::Stride(la, d));
+        let sb = e.params.i32(Param::Stride(lb, d));
+        let _ = write!(abase, " + i32(c{d}) * {sa}");
+        let _ = write!(bbase, " + i32(c{d}) * {sb}");
     }
-    let _ = writeln!(b, "    let abase = {abase};\n    let bbase = {bbase};");
-    let _ = writeln!(b, "    var acc = 0.0;");
-    let _ = writeln!(b, "    for (var t = 0u; t < {kk}; t = t + {TILE}u) {{");
-    let _ = writeln!(b, "      let ka = t + lid.x;\n      let kb = t + lid.y;");
+    let d = Dims {
+        m: e.params.u32(Param::Dim(r - 2)),
+        n: e.params.u32(Param::Dim(r - 1)),
+        kk: e.params.u32(Param::LoadDim(la, r - 1)),
+        nb: e.params.u32(Param::Batch),
+        sam: e.params.i32(Param::Stride(la, r - 2)),
+        sak: e.params.i32(Param::Stride(la, r - 1)),
+        sbk: e.params.i32(Param::Stride(lb, r - 2)),
+        sbn: e.params.i32(Param::Stride(lb, r - 1)),
+        abase,
+        bbase,
+    };
+    let ta = load_text(e, k.loads[la].input, ra);
+    let tb = load_text(e, k.loads[lb].input, rb);
+    let mut b = accessors(&d, &ta, &tb);
+    b += &epilogue(e, dtype, &d)?;
     let _ = writeln!(
         b,
-        "      ta[lid.y][lid.x] = select(0.0, {ra0}in{ia}[u32(select(0, abase + i32(row) * {sam} + i32(ka) * {sak}, row < {m} && ka < {kk}))]{ra1}, row < {m} && ka < {kk});"
+        "@compute @workgroup_size({THREADS}, {THREADS})\nfn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {{"
     );
     let _ = writeln!(
         b,
-        "      tb[lid.y][lid.x] = select(0.0, {rb0}in{ib}[u32(select(0, bbase + i32(kb) * {sbk} + i32(col) * {sbn}, col < {n} && kb < {kk}))]{rb1}, col < {n} && kb < {kk});"
+        "  for (var bt = wid.z; bt < {}; bt = bt + nwg.z) {{",
+        d.nb
     );
-    let _ = writeln!(b, "      workgroupBarrier();");
+    batch_coords(e, &mut b, "    ", "bt");
     let _ = writeln!(
         b,
-        "      for (var q = 0u; q < {TILE}u; q = q + 1u) {{ acc = acc + ta[lid.y][q] * tb[q][lid.x]; }}"
+        "    let abase = {};\n    let bbase = {};",
+        d.abase, d.bbase
     );
-    let _ = writeln!(b, "      workgroupBarrier();\n    }}");
-    // The epilogue: every output is an expression of the product and loads at (row, col).
+    if block == 1 {
+        small(&mut b, &d);
+    } else {
+        tiled(&mut b, &d, block);
+    }
+    b.push_str("  }\n}\n");
+    // Workgroup tiles go before the entry point.
+    let tiles = if block == 1 {
+        format!(
+            "var<workgroup> ta: array<array<f32, {THREADS}>, {THREADS}>;\nvar<workgroup> tb: array<array<f32, {THREADS}>, {THREADS}>;\n"
+        )
+    } else {
+        let t = tile(block) / 4;
+        format!(
+            "var<workgroup> ta: array<vec4<f32>, {}>;\nvar<workgroup> tb: array<vec4<f32>, {}>;\n",
+            BK * (t + 1),
+            BK * t
+        )
+    };
+    Ok(tiles + &b)
+}
+
+/// `let c{d} = ...` for the batch dims of batch index `bt`.
+fn batch_coords(e: &mut Emitter, b: &mut String, ind: &str, bt: &str) {
+    let r = e.k.shape.rank();
+    if r <= 2 {
+        return;
+    }
+    let _ = writeln!(b, "{ind}var rem_b = {bt};");
+    for d in (0..r - 2).rev() {
+        let dim = e.params.u32(Param::Dim(d));
+        let _ = writeln!(
+            b,
+            "{ind}let c{d} = rem_b % {dim};\n{ind}rem_b = rem_b / {dim};"
+        );
+    }
+}
+
+/// A load of operand `input` at a signed address `{}` as f32, rounded where a cast was fused
+/// into it.
+fn load_text(e: &mut Emitter, input: usize, round: Option<DType>) -> String {
+    match round.and_then(|d| info(d).round) {
+        Some(f) => {
+            e.use_helpers(&[f]);
+            format!("{f}(in{input}[u32({{}})])")
+        }
+        None => format!("in{input}[u32({{}})]"),
+    }
+}
+
+/// `a_at(base, row, k)` and `b_at(base, k, col)`: one operand element through its view, 0
+/// outside the operand (so partial tiles add nothing).
+fn accessors(d: &Dims, ta: &str, tb: &str) -> String {
+    let Dims {
+        m,
+        n,
+        kk,
+        sam,
+        sak,
+        sbk,
+        sbn,
+        ..
+    } = d;
+    let la = ta.replace(
+        "{}",
+        &format!("select(0, base + i32(r) * {sam} + i32(k) * {sak}, ok)"),
+    );
+    let lb = tb.replace(
+        "{}",
+        &format!("select(0, base + i32(k) * {sbk} + i32(c) * {sbn}, ok)"),
+    );
+    format!(
+        "fn a_at(base: i32, r: u32, k: u32) -> f32 {{\n  let ok = r < {m} && k < {kk};\n  return select(0.0, {la}, ok);\n}}\n\
+         fn b_at(base: i32, k: u32, c: u32) -> f32 {{\n  let ok = c < {n} && k < {kk};\n  return select(0.0, {lb}, ok);\n}}\n"
+    )
+}
+
+/// The `epilogue(bt, row, col, acc)` function: bounds check, the fused expressions at that
+/// output, the stores.
+fn epilogue(e: &mut Emitter, dtype: DType, d: &Dims) -> Result<String, CodegenError> {
+    let k = e.k;
+    let r = k.shape.rank();
+    let mut b = String::from("fn epilogue(bt: u32, row: u32, col: u32, acc: f32) {\n");
+    let _ = writeln!(b, "  if (row >= {} || col >= {}) {{ return; }}", d.m, d.n);
+    batch_coords(e, &mut b, "  ", "bt");
     let val = match info(dtype).round {
         Some(rf) => {
             e.use_helpers(&[rf]);
@@ -98,25 +195,140 @@ pub fn main(
         }
         None => "acc".into(),
     };
-    let _ = writeln!(b, "    if (row < {m} && col < {n}) {{");
-    let _ = writeln!(b, "      let red0: f32 = {val};");
-    let _ = writeln!(b, "      let i = bt * {m} * {n} + row * {n} + col;");
-    let _ = writeln!(
-        b,
-        "      let c{} = row;\n      let c{} = col;",
-        r - 2,
-        r - 1
-    );
+    let _ = writeln!(b, "  let red0: f32 = {val};");
+    let _ = writeln!(b, "  let i = (bt * {} + row) * {} + col;", d.m, d.n);
+    let _ = writeln!(b, "  let c{} = row;\n  let c{} = col;", r - 2, r - 1);
     let roots: Vec<usize> = k.outputs.iter().map(|o| o.expr).collect();
-    e.exprs(&mut b, "      ", "i", &roots)?;
+    e.exprs(&mut b, "  ", "i", &roots)?;
     for (o, out) in k.outputs.iter().enumerate() {
         let _ = writeln!(
             b,
-            "      out{o}[i] = {};",
+            "  out{o}[i] = {};",
             types::to_storage(&format!("e{}", out.expr), out.dtype)
         );
     }
-    let _ = writeln!(b, "    }}");
-    b.push_str("  }\n}\n");
+    b.push_str("}\n");
     Ok(b)
+}
+
+/// One output per invocation, 16 x 16 squares through workgroup memory.
+fn small(b: &mut String, d: &Dims) {
+    let kk = &d.kk;
+    let _ = writeln!(b, "    let row = wid.y * {THREADS}u + lid.y;");
+    let _ = writeln!(b, "    let col = wid.x * {THREADS}u + lid.x;");
+    let _ = writeln!(b, "    var acc = 0.0;");
+    let _ = writeln!(b, "    for (var t = 0u; t < {kk}; t = t + {THREADS}u) {{");
+    let _ = writeln!(b, "      ta[lid.y][lid.x] = a_at(abase, row, t + lid.x);");
+    let _ = writeln!(b, "      tb[lid.y][lid.x] = b_at(bbase, t + lid.y, col);");
+    let _ = writeln!(b, "      workgroupBarrier();");
+    let _ = writeln!(
+        b,
+        "      for (var q = 0u; q < {THREADS}u; q = q + 1u) {{ acc = fma(ta[lid.y][q], tb[q][lid.x], acc); }}"
+    );
+    let _ = writeln!(b, "      workgroupBarrier();\n    }}");
+    let _ = writeln!(b, "    epilogue(bt, row, col, acc);");
+}
+
+/// The register-tiled kernel: a `16 * block` square tile per workgroup, `block x block`
+/// outputs per invocation.
+///
+/// Workgroup memory holds a `BK`-deep slice of A as `ta[k * (T/4 + 1) + row/4]` (one padding
+/// vector per `k` spreads the transposing writes over banks) and of B as
+/// `tb[k * T/4 + col/4]`, `T` the tile edge. Invocation `(x, y)` owns rows
+/// `g * 64 + 4y + 0..4` and columns `g * 64 + 4x + 0..4` for `g < block / 4`, so the
+/// vectors it reads are adjacent to its neighbours'.
+fn tiled(b: &mut String, d: &Dims, block: u32) {
+    let kk = &d.kk;
+    let t = tile(block);
+    let (sa, sb) = (t / 4 + 1, t / 4);
+    let groups = block / 4;
+    // Vectors of each operand slice each invocation stages.
+    let per = BK * t / 4 / (THREADS * THREADS);
+    let _ = writeln!(
+        b,
+        "    let row0 = wid.y * {t}u;\n    let col0 = wid.x * {t}u;"
+    );
+    let _ = writeln!(b, "    let flat = lid.y * {THREADS}u + lid.x;");
+    for i in 0..block {
+        for g in 0..groups {
+            let _ = writeln!(b, "    var acc{i}_{g} = vec4<f32>(0.0);");
+        }
+    }
+    for p in 0..per {
+        let _ = writeln!(b, "    var pa{p}: vec4<f32>;\n    var pb{p}: vec4<f32>;");
+    }
+    // Staging: vector p of A is rows 4 * (v / BK) + 0..4 at k = v % BK (k fastest, so a
+    // row-major A is read along its rows); of B, k = v / (T/4), columns 4 * (v % (T/4)) + 0..4.
+    let mut fetch = String::new();
+    for p in 0..per {
+        let v = format!("(flat + {}u)", p * THREADS * THREADS);
+        let _ = writeln!(
+            fetch,
+            "      {{\n        let k = t + {v} % {BK}u;\n        let r = row0 + {v} / {BK}u * 4u;"
+        );
+        let _ = writeln!(
+            fetch,
+            "        pa{p} = vec4<f32>(a_at(abase, r, k), a_at(abase, r + 1u, k), a_at(abase, r + 2u, k), a_at(abase, r + 3u, k));"
+        );
+        let _ = writeln!(
+            fetch,
+            "      }}\n      {{\n        let k = t + {v} / {sb}u;\n        let c = col0 + {v} % {sb}u * 4u;"
+        );
+        let _ = writeln!(
+            fetch,
+            "        pb{p} = vec4<f32>(b_at(bbase, k, c), b_at(bbase, k, c + 1u), b_at(bbase, k, c + 2u), b_at(bbase, k, c + 3u));\n      }}"
+        );
+    }
+    let mut stage = String::new();
+    for p in 0..per {
+        let v = format!("(flat + {}u)", p * THREADS * THREADS);
+        let _ = writeln!(
+            stage,
+            "      ta[{v} % {BK}u * {sa}u + {v} / {BK}u] = pa{p};\n      tb[{v}] = pb{p};"
+        );
+    }
+    // Prologue: stage the first slice.
+    let _ = writeln!(b, "    {{\n      let t = 0u;\n{fetch}{stage}    }}");
+    let _ = writeln!(b, "    workgroupBarrier();");
+    let _ = writeln!(b, "    for (var t0 = 0u; t0 < {kk}; t0 = t0 + {BK}u) {{");
+    let _ = writeln!(b, "      let t = t0 + {BK}u;");
+    let _ = writeln!(b, "      let more = t < {kk};");
+    let _ = writeln!(b, "      if (more) {{\n{fetch}      }}");
+    let _ = writeln!(b, "      for (var q = 0u; q < {BK}u; q = q + 1u) {{");
+    for g in 0..groups {
+        let _ = writeln!(
+            b,
+            "        let a{g} = ta[q * {sa}u + {}u + lid.y];",
+            g * THREADS
+        );
+        let _ = writeln!(
+            b,
+            "        let b{g} = tb[q * {sb}u + {}u + lid.x];",
+            g * THREADS
+        );
+    }
+    for i in 0..block {
+        let (ga, comp) = (i / 4, ["x", "y", "z", "w"][(i % 4) as usize]);
+        for g in 0..groups {
+            let _ = writeln!(
+                b,
+                "        acc{i}_{g} = fma(vec4<f32>(a{ga}.{comp}), b{g}, acc{i}_{g});"
+            );
+        }
+    }
+    let _ = writeln!(b, "      }}");
+    let _ = writeln!(b, "      workgroupBarrier();");
+    let _ = writeln!(b, "      if (more) {{\n{stage}      }}");
+    let _ = writeln!(b, "      workgroupBarrier();");
+    let _ = writeln!(b, "    }}");
+    // Epilogue: every output of the block.
+    for i in 0..block {
+        let row = format!("row0 + {}u + lid.y * 4u + {}u", i / 4 * THREADS * 4, i % 4);
+        for g in 0..groups {
+            for (j, comp) in ["x", "y", "z", "w"].iter().enumerate() {
+                let col = format!("col0 + {}u + lid.x * 4u + {j}u", g * THREADS * 4);
+                let _ = writeln!(b, "    epilogue(bt, {row}, {col}, acc{i}_{g}.{comp});");
+            }
+        }
+    }
 }

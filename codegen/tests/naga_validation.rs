@@ -12,7 +12,7 @@ use smallvec::smallvec;
 fn validate_graph(g: &Graph, what: &str) -> usize {
     let prog = lower_unfused(g).unwrap_or_else(|e| panic!("{what}: lowering: {e}"));
     for call in &prog.calls {
-        for (wg, unroll) in [(64, 1), (256, 4), (128, 3)] {
+        for (wg, unroll, matmul_block) in [(64, 1, 1), (256, 4, 8), (128, 3, 4)] {
             let reduce_unroll = unroll + 1;
             let src = generate(
                 &call.kernel,
@@ -21,6 +21,7 @@ fn validate_graph(g: &Graph, what: &str) -> usize {
                     unroll,
                     reduce_workgroup: wg,
                     reduce_unroll,
+                    matmul_block,
                 },
             )
             .unwrap_or_else(|e| panic!("{what}: codegen: {e}"));

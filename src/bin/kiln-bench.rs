@@ -1,10 +1,13 @@
 //! `kiln-bench`: the standard workloads of `docs/PERFORMANCE.md` on the default adapter.
 //!
-//! `kiln-bench [--size small|large] [--only NAME[,NAME...]] [--check] [--unroll N] [--reduce-unroll N] [--workgroup N] [--reduce-workgroup N] [--pool-mb N]`
+//! `kiln-bench [--size small|large] [--only NAME[,NAME...]] [--check] [--unroll N] [--reduce-unroll N] [--workgroup N] [--reduce-workgroup N] [--matmul-block N] [--pool-mb N]`
 //! (`--unroll`/`--workgroup` override the adapter's default schedule, for comparisons)
 //!
 //! Per workload: 3 warm-up runs (compile and any tuning happen there; the first is reported as
-//! `first_run_ms`), then 20 timed runs, each ending when the result is complete on the device.
+//! `first_run_ms`), then 20 timed runs, each ending when the result is complete on the device
+//! (`median_ms`, `min_ms`: latency), then 20 runs queued back to back with one wait at the end
+//! (`pipelined_ms`: throughput, the time the metric is computed from), then 20 runs with
+//! timestamp queries (`gpu_ms`: the compute pass alone).
 //! One JSON line per workload on stdout, a table on stderr.
 
 use kiln::workloads::{self, Size};
@@ -40,6 +43,7 @@ struct Row {
     shape: String,
     median_ms: f64,
     min_ms: f64,
+    pipelined_ms: f64,
     gpu_ms: Option<f64>,
     first_ms: f64,
     kernels: usize,
@@ -72,6 +76,19 @@ fn run_one(dev: &Device, name: &str, size: Size, check: bool) -> kiln::Result<Op
         dev.synchronize()?;
         times.push(t.elapsed().as_secs_f64() * 1e3);
     }
+    // Throughput: the runs queued back to back, one wait at the end (how CUDA timings with a
+    // final synchronize measure); per-run host and wait costs overlap the GPU's work.
+    let t = Instant::now();
+    for _ in 0..TIMED {
+        out = prog.run(&inputs)?;
+    }
+    let enqueue_ms = t.elapsed().as_secs_f64() * 1e3 / TIMED as f64;
+    dev.synchronize()?;
+    eprintln!(
+        "{name}: host time to enqueue one run {:.1} us",
+        enqueue_ms * 1e3
+    );
+    let pipelined_ms = t.elapsed().as_secs_f64() * 1e3 / TIMED as f64;
     let mut gpu = Vec::new();
     for _ in 0..TIMED {
         match prog.run_timed(&inputs)? {
@@ -103,12 +120,13 @@ fn run_one(dev: &Device, name: &str, size: Size, check: bool) -> kiln::Result<Op
             )));
         }
     }
-    let (metric, unit) = w.metric.value(median_ms);
+    let (metric, unit) = w.metric.value(pipelined_ms);
     let row = Row {
         name: w.name,
         shape: w.shape,
         median_ms,
         min_ms,
+        pipelined_ms,
         gpu_ms,
         first_ms,
         kernels: prog.kernel_count(),
@@ -116,11 +134,12 @@ fn run_one(dev: &Device, name: &str, size: Size, check: bool) -> kiln::Result<Op
         unit,
     };
     println!(
-        "{{\"peer\":\"kiln\",\"workload\":\"{}\",\"shape\":\"{}\",\"median_ms\":{},\"min_ms\":{},\"gpu_ms\":{},\"first_run_ms\":{},\"kernels\":{},\"metric\":{},\"unit\":\"{}\",\"checksum\":{}}}",
+        "{{\"peer\":\"kiln\",\"workload\":\"{}\",\"shape\":\"{}\",\"median_ms\":{},\"min_ms\":{},\"pipelined_ms\":{},\"gpu_ms\":{},\"first_run_ms\":{},\"kernels\":{},\"metric\":{},\"unit\":\"{}\",\"checksum\":{}}}",
         row.name,
         row.shape,
         json_num(row.median_ms),
         json_num(row.min_ms),
+        json_num(row.pipelined_ms),
         row.gpu_ms.map_or("null".into(), json_num),
         json_num(row.first_ms),
         row.kernels,
@@ -138,6 +157,7 @@ fn main() {
     let mut check = false;
     let mut unroll: Option<u32> = None;
     let mut reduce_unroll: Option<u32> = None;
+    let mut matmul_block: Option<u32> = None;
     let mut pool_mb: Option<u64> = None;
     let mut reduce_wg: Option<u32> = None;
     let mut workgroup: Option<u32> = None;
@@ -164,12 +184,14 @@ fn main() {
                 pool_mb = args.get(i + 1).and_then(|v| v.parse().ok());
                 i += 1;
             }
-            "--unroll" | "--workgroup" | "--reduce-unroll" | "--reduce-workgroup" => {
+            "--unroll" | "--workgroup" | "--reduce-unroll" | "--reduce-workgroup"
+            | "--matmul-block" => {
                 let v: Option<u32> = args.get(i + 1).and_then(|v| v.parse().ok());
                 match v {
                     Some(v) if args[i] == "--unroll" => unroll = Some(v),
                     Some(v) if args[i] == "--reduce-workgroup" => reduce_wg = Some(v),
                     Some(v) if args[i] == "--reduce-unroll" => reduce_unroll = Some(v),
+                    Some(v) if args[i] == "--matmul-block" => matmul_block = Some(v),
                     Some(v) => workgroup = Some(v),
                     None => {
                         eprintln!("{} takes a number", args[i]);
@@ -180,7 +202,7 @@ fn main() {
             }
             "-h" | "--help" => {
                 eprintln!(
-                    "kiln-bench [--size small|large] [--only NAME[,NAME...]] [--check] [--unroll N] [--reduce-unroll N] [--workgroup N] [--reduce-workgroup N] [--pool-mb N]\nworkloads: {}",
+                    "kiln-bench [--size small|large] [--only NAME[,NAME...]] [--check] [--unroll N] [--reduce-unroll N] [--workgroup N] [--reduce-workgroup N] [--matmul-block N] [--pool-mb N]\nworkloads: {}",
                     workloads::NAMES.join(", ")
                 );
                 return;
@@ -203,6 +225,7 @@ fn main() {
         let mut s = g.schedule();
         s.unroll = unroll.unwrap_or(s.unroll);
         s.reduce_unroll = reduce_unroll.unwrap_or(s.reduce_unroll);
+        s.matmul_block = matmul_block.unwrap_or(s.matmul_block);
         s.reduce_workgroup = reduce_wg.unwrap_or(s.reduce_workgroup);
         s.workgroup_size = workgroup.unwrap_or(s.workgroup_size);
         g.set_schedule(s);
@@ -236,16 +259,25 @@ fn main() {
         }
     }
     eprintln!(
-        "\n{:<18} {:>22} {:>10} {:>10} {:>10} {:>12} {:>8} {:>12}",
-        "workload", "shape", "median ms", "min ms", "gpu ms", "first ms", "kernels", "metric"
+        "\n{:<18} {:>22} {:>10} {:>10} {:>10} {:>10} {:>12} {:>8} {:>12}",
+        "workload",
+        "shape",
+        "median ms",
+        "min ms",
+        "queued ms",
+        "gpu ms",
+        "first ms",
+        "kernels",
+        "metric"
     );
     for r in &rows {
         eprintln!(
-            "{:<18} {:>22} {:>10.3} {:>10.3} {:>10} {:>12.1} {:>8} {:>9.2} {}",
+            "{:<18} {:>22} {:>10.3} {:>10.3} {:>10.3} {:>10} {:>12.1} {:>8} {:>9.2} {}",
             r.name,
             r.shape,
             r.median_ms,
             r.min_ms,
+            r.pipelined_ms,
             r.gpu_ms.map_or("-".into(), |g| format!("{g:.3}")),
             r.first_ms,
             r.kernels,

@@ -137,6 +137,7 @@ const SCHEDULES: &[(wgpu::DeviceType, Schedule)] = &[(
         unroll: 1,
         reduce_workgroup: 16,
         reduce_unroll: 2,
+        matmul_block: 0,
     },
 )];
 
@@ -333,6 +334,11 @@ impl GpuContext {
         self.schedule.lock().map(|s| *s).unwrap_or_default()
     }
 
+    /// The concrete schedule kernel `k` runs with under the device schedule `base`.
+    pub fn schedule_for(&self, k: &Kernel, base: &Schedule) -> Schedule {
+        base.resolve(k)
+    }
+
     /// Sets the schedule for kernels compiled from now on (workgroup size is capped by the
     /// device's limit, and rounded down to a power of two).
     pub fn set_schedule(&self, s: Schedule) {
@@ -347,6 +353,11 @@ impl GpuContext {
                 unroll: s.unroll.clamp(1, 16),
                 reduce_workgroup: pow2(s.reduce_workgroup),
                 reduce_unroll: s.reduce_unroll.clamp(1, 16),
+                matmul_block: if kiln_codegen::matmul::BLOCKS.contains(&s.matmul_block) {
+                    s.matmul_block
+                } else {
+                    0
+                },
             };
         }
     }

@@ -116,7 +116,7 @@ pub fn prepare(ctx: &GpuContext, prog: &Program) -> Result<Prepared> {
                 limit: max_storage as u64,
             });
         }
-        let ck = ctx.pipeline(k, &schedule)?;
+        let ck = ctx.pipeline(k, &ctx.schedule_for(k, &schedule))?;
         let grid = ck.source.grid(k, max_dim)?;
         if grid.contains(&0) {
             continue;

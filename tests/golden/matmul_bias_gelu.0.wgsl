@@ -14,36 +14,44 @@ fn kiln_erf(x: f32) -> f32 {
 }
 var<workgroup> ta: array<array<f32, 16>, 16>;
 var<workgroup> tb: array<array<f32, 16>, 16>;
+fn a_at(base: i32, r: u32, k: u32) -> f32 {
+  let ok = r < P.p[0].z && k < P.p[1].x;
+  return select(0.0, in0[u32(select(0, base + i32(r) * bitcast<i32>(P.p[1].z) + i32(k) * bitcast<i32>(P.p[1].w), ok))], ok);
+}
+fn b_at(base: i32, k: u32, c: u32) -> f32 {
+  let ok = c < P.p[0].w && k < P.p[1].x;
+  return select(0.0, in1[u32(select(0, base + i32(k) * bitcast<i32>(P.p[2].x) + i32(c) * bitcast<i32>(P.p[2].y), ok))], ok);
+}
+fn epilogue(bt: u32, row: u32, col: u32, acc: f32) {
+  if (row >= P.p[0].z || col >= P.p[0].w) { return; }
+  let red0: f32 = acc;
+  let i = (bt * P.p[0].z + row) * P.p[0].w + col;
+  let c0 = row;
+  let c1 = col;
+  let a2 = bitcast<i32>(P.p[2].z) + i32(c0) * bitcast<i32>(P.p[2].w) + i32(c1) * bitcast<i32>(P.p[3].x);
+  let ld2 = in2[u32(a2)];
+  let ok2 = true;
+  let e0: f32 = red0;
+  let e1: f32 = ld2;
+  let e2: f32 = (e0 + e1);
+  let e3: f32 = (0.5 * e2 * (1.0 + kiln_erf(e2 * 0.70710678118654752)));
+  out0[i] = e3;
+}
 @compute @workgroup_size(16, 16)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let row = wid.y * 16u + lid.y;
-  let col = wid.x * 16u + lid.x;
-  for (var bt = wid.z; bt < P.p[0].w; bt = bt + nwg.z) {
-    let abase = bitcast<i32>(P.p[2].x);
-    let bbase = bitcast<i32>(P.p[2].y);
+  for (var bt = wid.z; bt < P.p[1].y; bt = bt + nwg.z) {
+    let abase = bitcast<i32>(P.p[0].x);
+    let bbase = bitcast<i32>(P.p[0].y);
+    let row = wid.y * 16u + lid.y;
+    let col = wid.x * 16u + lid.x;
     var acc = 0.0;
-    for (var t = 0u; t < P.p[0].z; t = t + 16u) {
-      let ka = t + lid.x;
-      let kb = t + lid.y;
-      ta[lid.y][lid.x] = select(0.0, in0[u32(select(0, abase + i32(row) * bitcast<i32>(P.p[1].x) + i32(ka) * bitcast<i32>(P.p[1].y), row < P.p[0].x && ka < P.p[0].z))], row < P.p[0].x && ka < P.p[0].z);
-      tb[lid.y][lid.x] = select(0.0, in1[u32(select(0, bbase + i32(kb) * bitcast<i32>(P.p[1].z) + i32(col) * bitcast<i32>(P.p[1].w), col < P.p[0].y && kb < P.p[0].z))], col < P.p[0].y && kb < P.p[0].z);
+    for (var t = 0u; t < P.p[1].x; t = t + 16u) {
+      ta[lid.y][lid.x] = a_at(abase, row, t + lid.x);
+      tb[lid.y][lid.x] = b_at(bbase, t + lid.y, col);
       workgroupBarrier();
-      for (var q = 0u; q < 16u; q = q + 1u) { acc = acc + ta[lid.y][q] * tb[q][lid.x]; }
+      for (var q = 0u; q < 16u; q = q + 1u) { acc = fma(ta[lid.y][q], tb[q][lid.x], acc); }
       workgroupBarrier();
     }
-    if (row < P.p[0].x && col < P.p[0].y) {
-      let red0: f32 = acc;
-      let i = bt * P.p[0].x * P.p[0].y + row * P.p[0].y + col;
-      let c0 = row;
-      let c1 = col;
-      let a2 = bitcast<i32>(P.p[2].z) + i32(c0) * bitcast<i32>(P.p[2].w) + i32(c1) * bitcast<i32>(P.p[3].x);
-      let ld2 = in2[u32(a2)];
-      let ok2 = true;
-      let e0: f32 = red0;
-      let e1: f32 = ld2;
-      let e2: f32 = (e0 + e1);
-      let e3: f32 = (0.5 * e2 * (1.0 + kiln_erf(e2 * 0.70710678118654752)));
-      out0[i] = e3;
-    }
+    epilogue(bt, row, col, acc);
   }
 }

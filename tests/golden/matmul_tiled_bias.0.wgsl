@@ -1,0 +1,109 @@
+// kiln kernel: matmul+add
+struct Params { p: array<vec4<u32>, 4> }
+@group(0) @binding(0) var<uniform> P: Params;
+@group(0) @binding(1) var<storage, read> in0: array<f32>;
+@group(0) @binding(2) var<storage, read> in1: array<f32>;
+@group(0) @binding(3) var<storage, read> in2: array<f32>;
+@group(0) @binding(4) var<storage, read_write> out0: array<f32>;
+var<workgroup> ta: array<vec4<f32>, 272>;
+var<workgroup> tb: array<vec4<f32>, 256>;
+fn a_at(base: i32, r: u32, k: u32) -> f32 {
+  let ok = r < P.p[0].z && k < P.p[1].x;
+  return select(0.0, in0[u32(select(0, base + i32(r) * bitcast<i32>(P.p[1].z) + i32(k) * bitcast<i32>(P.p[1].w), ok))], ok);
+}
+fn b_at(base: i32, k: u32, c: u32) -> f32 {
+  let ok = c < P.p[0].w && k < P.p[1].x;
+  return select(0.0, in1[u32(select(0, base + i32(k) * bitcast<i32>(P.p[2].x) + i32(c) * bitcast<i32>(P.p[2].y), ok))], ok);
+}
+fn epilogue(bt: u32, row: u32, col: u32, acc: f32) {
+  if (row >= P.p[0].z || col >= P.p[0].w) { return; }
+  let red0: f32 = acc;
+  let i = (bt * P.p[0].z + row) * P.p[0].w + col;
+  let c0 = row;
+  let c1 = col;
+  let a2 = bitcast<i32>(P.p[2].z) + i32(c0) * bitcast<i32>(P.p[2].w) + i32(c1) * bitcast<i32>(P.p[3].x);
+  let ld2 = in2[u32(a2)];
+  let ok2 = true;
+  let e0: f32 = red0;
+  let e1: f32 = ld2;
+  let e2: f32 = (e0 + e1);
+  out0[i] = e2;
+}
+@compute @workgroup_size(16, 16)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  for (var bt = wid.z; bt < P.p[1].y; bt = bt + nwg.z) {
+    let abase = bitcast<i32>(P.p[0].x);
+    let bbase = bitcast<i32>(P.p[0].y);
+    let row0 = wid.y * 64u;
+    let col0 = wid.x * 64u;
+    let flat = lid.y * 16u + lid.x;
+    var acc0_0 = vec4<f32>(0.0);
+    var acc1_0 = vec4<f32>(0.0);
+    var acc2_0 = vec4<f32>(0.0);
+    var acc3_0 = vec4<f32>(0.0);
+    var pa0: vec4<f32>;
+    var pb0: vec4<f32>;
+    {
+      let t = 0u;
+      {
+        let k = t + (flat + 0u) % 16u;
+        let r = row0 + (flat + 0u) / 16u * 4u;
+        pa0 = vec4<f32>(a_at(abase, r, k), a_at(abase, r + 1u, k), a_at(abase, r + 2u, k), a_at(abase, r + 3u, k));
+      }
+      {
+        let k = t + (flat + 0u) / 16u;
+        let c = col0 + (flat + 0u) % 16u * 4u;
+        pb0 = vec4<f32>(b_at(bbase, k, c), b_at(bbase, k, c + 1u), b_at(bbase, k, c + 2u), b_at(bbase, k, c + 3u));
+      }
+      ta[(flat + 0u) % 16u * 17u + (flat + 0u) / 16u] = pa0;
+      tb[(flat + 0u)] = pb0;
+    }
+    workgroupBarrier();
+    for (var t0 = 0u; t0 < P.p[1].x; t0 = t0 + 16u) {
+      let t = t0 + 16u;
+      let more = t < P.p[1].x;
+      if (more) {
+      {
+        let k = t + (flat + 0u) % 16u;
+        let r = row0 + (flat + 0u) / 16u * 4u;
+        pa0 = vec4<f32>(a_at(abase, r, k), a_at(abase, r + 1u, k), a_at(abase, r + 2u, k), a_at(abase, r + 3u, k));
+      }
+      {
+        let k = t + (flat + 0u) / 16u;
+        let c = col0 + (flat + 0u) % 16u * 4u;
+        pb0 = vec4<f32>(b_at(bbase, k, c), b_at(bbase, k, c + 1u), b_at(bbase, k, c + 2u), b_at(bbase, k, c + 3u));
+      }
+      }
+      for (var q = 0u; q < 16u; q = q + 1u) {
+        let a0 = ta[q * 17u + 0u + lid.y];
+        let b0 = tb[q * 16u + 0u + lid.x];
+        acc0_0 = fma(vec4<f32>(a0.x), b0, acc0_0);
+        acc1_0 = fma(vec4<f32>(a0.y), b0, acc1_0);
+        acc2_0 = fma(vec4<f32>(a0.z), b0, acc2_0);
+        acc3_0 = fma(vec4<f32>(a0.w), b0, acc3_0);
+      }
+      workgroupBarrier();
+      if (more) {
+      ta[(flat + 0u) % 16u * 17u + (flat + 0u) / 16u] = pa0;
+      tb[(flat + 0u)] = pb0;
+      }
+      workgroupBarrier();
+    }
+    epilogue(bt, row0 + 0u + lid.y * 4u + 0u, col0 + 0u + lid.x * 4u + 0u, acc0_0.x);
+    epilogue(bt, row0 + 0u + lid.y * 4u + 0u, col0 + 0u + lid.x * 4u + 1u, acc0_0.y);
+    epilogue(bt, row0 + 0u + lid.y * 4u + 0u, col0 + 0u + lid.x * 4u + 2u, acc0_0.z);
+    epilogue(bt, row0 + 0u + lid.y * 4u + 0u, col0 + 0u + lid.x * 4u + 3u, acc0_0.w);
+    epilogue(bt, row0 + 0u + lid.y * 4u + 1u, col0 + 0u + lid.x * 4u + 0u, acc1_0.x);
+    epilogue(bt, row0 + 0u + lid.y * 4u + 1u, col0 + 0u + lid.x * 4u + 1u, acc1_0.y);
+    epilogue(bt, row0 + 0u + lid.y * 4u + 1u, col0 + 0u + lid.x * 4u + 2u, acc1_0.z);
+    epilogue(bt, row0 + 0u + lid.y * 4u + 1u, col0 + 0u + lid.x * 4u + 3u, acc1_0.w);
+    epilogue(bt, row0 + 0u + lid.y * 4u + 2u, col0 + 0u + lid.x * 4u + 0u, acc2_0.x);
+    epilogue(bt, row0 + 0u + lid.y * 4u + 2u, col0 + 0u + lid.x * 4u + 1u, acc2_0.y);
+    epilogue(bt, row0 + 0u + lid.y * 4u + 2u, col0 + 0u + lid.x * 4u + 2u, acc2_0.z);
+    epilogue(bt, row0 + 0u + lid.y * 4u + 2u, col0 + 0u + lid.x * 4u + 3u, acc2_0.w);
+    epilogue(bt, row0 + 0u + lid.y * 4u + 3u, col0 + 0u + lid.x * 4u + 0u, acc3_0.x);
+    epilogue(bt, row0 + 0u + lid.y * 4u + 3u, col0 + 0u + lid.x * 4u + 1u, acc3_0.y);
+    epilogue(bt, row0 + 0u + lid.y * 4u + 3u, col0 + 0u + lid.x * 4u + 2u, acc3_0.z);
+    epilogue(bt, row0 + 0u + lid.y * 4u + 3u, col0 + 0u + lid.x * 4u + 3u, acc3_0.w);
+  }
+}
