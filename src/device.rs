@@ -3,9 +3,12 @@
 //! The default device takes the best adapter (discrete over integrated over virtual over CPU).
 //! `KILN_ADAPTER` picks another by a case-insensitive substring of its name (`interpreter`
 //! chooses the CPU reference), and `KILN_REQUIRE_ADAPTER=1` turns "no adapter" into an error
-//! instead of a fallback. [`DeviceOptions`] does the same from code.
+//! instead of a fallback. `KILN_AUTOTUNE=off|fast|full` sets the autotuner's mode (default
+//! fast), `KILN_CACHE_DIR` where autotune results and compiled pipelines are kept across
+//! processes (default: the platform cache directory; empty: no disk cache). [`DeviceOptions`]
+//! does the same from code; the environment is read only in [`DeviceOptions::from_env`].
 
-use crate::runtime::GpuContext;
+use crate::runtime::{Autotune, GpuContext};
 use crate::{Error, Result};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -20,6 +23,10 @@ pub struct DeviceOptions {
     pub require_adapter: bool,
     /// Fuse ops into kernels (`KILN_FUSION=0` turns it off, for comparison).
     pub fusion: bool,
+    /// How much the autotuner searches.
+    pub autotune: Autotune,
+    /// The root of the on-disk caches (`None`: none on disk).
+    pub cache_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for DeviceOptions {
@@ -28,12 +35,15 @@ impl Default for DeviceOptions {
             adapter: None,
             require_adapter: false,
             fusion: true,
+            autotune: Autotune::default(),
+            cache_dir: crate::runtime::disk::default_root(),
         }
     }
 }
 
 impl DeviceOptions {
-    /// Options from `KILN_ADAPTER` and `KILN_REQUIRE_ADAPTER`.
+    /// Options from `KILN_ADAPTER`, `KILN_REQUIRE_ADAPTER`, `KILN_FUSION`, `KILN_AUTOTUNE` and
+    /// `KILN_CACHE_DIR` (an unreadable value is warned about and the default kept).
     pub fn from_env() -> Self {
         DeviceOptions {
             adapter: std::env::var("KILN_ADAPTER").ok().filter(|s| !s.is_empty()),
@@ -43,6 +53,18 @@ impl DeviceOptions {
             fusion: std::env::var("KILN_FUSION")
                 .map(|v| v != "0" && !v.eq_ignore_ascii_case("false"))
                 .unwrap_or(true),
+            autotune: match std::env::var("KILN_AUTOTUNE") {
+                Ok(v) => v.parse().unwrap_or_else(|e| {
+                    log::warn!("kiln: KILN_AUTOTUNE: {e}; using fast");
+                    Autotune::Fast
+                }),
+                Err(_) => Autotune::default(),
+            },
+            cache_dir: match std::env::var_os("KILN_CACHE_DIR") {
+                Some(v) if v.is_empty() => None,
+                Some(v) => Some(v.into()),
+                None => crate::runtime::disk::default_root(),
+            },
         }
     }
 }
@@ -136,7 +158,7 @@ impl Device {
                 return Ok(d);
             }
         }
-        match GpuContext::open(opts.adapter.as_deref()).await {
+        match GpuContext::open(opts).await {
             Ok(ctx) => {
                 log::info!("kiln: using adapter {}", ctx.describe());
                 Ok(Self::wrap(Backend::Gpu(Arc::new(ctx)), opts.fusion))
@@ -190,13 +212,33 @@ impl Device {
     /// Blocks until all work submitted to the device has finished (a no-op on the
     /// interpreter). Not for the browser, where waits are the event loop's.
     pub fn synchronize(&self) -> Result<()> {
-        if let Backend::Gpu(g) = &self.inner.backend {
-            g.device
-                .poll(wgpu::PollType::wait_indefinitely())
-                .map_err(|e| Error::Gpu(e.to_string()))?;
-            g.check_alive()?;
+        match &self.inner.backend {
+            Backend::Gpu(g) => g.wait(),
+            Backend::Interpreter { .. } => Ok(()),
         }
-        Ok(())
+    }
+
+    /// Sets the autotuner's mode for kernels compiled from now on.
+    pub fn set_autotune(&self, mode: Autotune) {
+        if let Backend::Gpu(g) = &self.inner.backend {
+            g.set_autotune(mode);
+        }
+    }
+
+    /// Caps the device memory kiln may occupy (tensors and buffers held for reuse); beyond it
+    /// allocations fail with [`Error::OutOfMemory`]. No effect on the interpreter.
+    pub fn set_memory_limit(&self, bytes: u64) {
+        if let Backend::Gpu(g) = &self.inner.backend {
+            g.set_memory_limit(bytes);
+        }
+    }
+
+    /// What the device has done so far (`None` for the interpreter).
+    pub fn counters(&self) -> Option<crate::runtime::Counters> {
+        match &self.inner.backend {
+            Backend::Gpu(g) => Some(g.counters()),
+            Backend::Interpreter { .. } => None,
+        }
     }
 
     pub(crate) fn backend(&self) -> &Backend {

@@ -30,6 +30,9 @@ pub struct KernelInfo {
 pub struct Plan {
     /// The kernels, in launch order.
     pub kernels: Vec<KernelInfo>,
+    /// The device's counters when the plan was made (plan hits and misses, pipelines compiled,
+    /// bytes allocated, peak bytes, kernels tuned); `None` on the interpreter.
+    pub counters: Option<crate::Counters>,
     graph: Graph,
     program: Program,
 }
@@ -54,6 +57,7 @@ impl Plan {
         let kernels = describe(&graph, &program, &schedule_of)?;
         Ok(Plan {
             kernels,
+            counters: device.counters(),
             graph,
             program,
         })
@@ -67,6 +71,11 @@ impl Plan {
             .iter()
             .map(|c| Ok(kiln_codegen::generate(&c.kernel, &schedule.resolve(&c.kernel))?.wgsl))
             .collect()
+    }
+
+    /// The lowered program: the kernels as data, with their buffers.
+    pub fn lowered(&self) -> &Program {
+        &self.program
     }
 
     /// The op graph in Graphviz DOT.
@@ -156,6 +165,21 @@ pub(crate) fn describe(
 impl fmt::Display for Plan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "{} kernel(s)", self.kernels.len())?;
+        if let Some(c) = &self.counters {
+            writeln!(
+                f,
+                "device so far: plans {} hit / {} compiled, {} pipelines compiled ({} reused), {} kernels tuned ({} candidates skipped), {} bytes allocated, {} bytes now, peak {} bytes",
+                c.plan_hits,
+                c.plan_misses,
+                c.pipelines_compiled,
+                c.pipeline_hits,
+                c.kernels_tuned,
+                c.candidates_skipped,
+                c.bytes_allocated,
+                c.device_bytes,
+                c.peak_bytes
+            )?;
+        }
         for (i, k) in self.kernels.iter().enumerate() {
             writeln!(f, "\nkernel {i}: {} [{}]", k.name, k.kind)?;
             writeln!(f, "  why: {}", k.reason)?;

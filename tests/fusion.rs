@@ -13,6 +13,7 @@ fn kernels(t: &Tensor) -> usize {
 
 fn unfused_device() -> Device {
     let mut o = DeviceOptions::from_env();
+    o.autotune = kiln::Autotune::Off;
     o.fusion = false;
     let d = Device::new(&o).unwrap();
     assert!(!d.fusion());
@@ -348,7 +349,11 @@ fn long_chains_are_cut_not_overflowed() {
 /// here even where the adapter's default schedule does not use them).
 #[test]
 fn schedules_agree_with_reference() {
-    let dev = Device::new(&DeviceOptions::from_env()).unwrap();
+    let dev = Device::new(&DeviceOptions {
+        autotune: kiln::Autotune::Off,
+        ..DeviceOptions::from_env()
+    })
+    .unwrap();
     let Some(ctx) = dev.gpu() else { return };
     for (wg, unroll, reduce_unroll, matmul_block) in [
         (64, 1, 1, 1),

@@ -93,7 +93,11 @@ fn threads_share_a_device() {
 
 #[test]
 fn a_second_realize_of_the_same_structure_compiles_nothing() {
-    let dev = kiln::Device::new(&kiln::DeviceOptions::from_env()).unwrap();
+    let dev = kiln::Device::new(&kiln::DeviceOptions {
+        autotune: kiln::Autotune::Off,
+        ..kiln::DeviceOptions::from_env()
+    })
+    .unwrap();
     let Some(ctx) = dev.gpu() else { return };
     let build = |seed: u64| {
         let x = random(&dev, DType::F32, &[31, 7], -1.0, 1.0, seed);
@@ -131,6 +135,7 @@ fn memory_plan_shares_dead_buffers() {
     }
     // A 40-op chain cut at every op (fusion off): 40 temporaries, at most 2 live at once.
     let mut o = kiln::DeviceOptions::from_env();
+    o.autotune = kiln::Autotune::Off;
     o.fusion = false;
     let unfused = kiln::Device::new(&o).unwrap();
     let x = Tensor::placeholder_on(&unfused, DType::F32, &[1031]).unwrap();

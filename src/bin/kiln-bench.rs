@@ -228,13 +228,19 @@ fn main() {
         s.matmul_block = matmul_block.unwrap_or(s.matmul_block);
         s.reduce_workgroup = reduce_wg.unwrap_or(s.reduce_workgroup);
         s.workgroup_size = workgroup.unwrap_or(s.workgroup_size);
+        if s != g.schedule() {
+            // An explicit schedule is for comparing schedules: the tuner would override it.
+            g.set_autotune(kiln::Autotune::Off);
+        }
         g.set_schedule(s);
         if let Some(mb) = pool_mb {
             g.set_pool_limit(mb << 20);
         }
         eprintln!(
-            "kiln-bench on {} (schedule {:?})",
+            "kiln-bench on {} (autotune {:?}, cache {:?}, schedule {:?})",
             dev.describe(),
+            g.autotune(),
+            g.cache_dir(),
             g.schedule()
         );
     } else {

@@ -1,10 +1,13 @@
 //! The wgpu side of a device: adapter choice, the device and queue, its limits, the pipeline
 //! cache, and buffer upload and readback.
 
+use super::disk::CacheDir;
+use super::tune::{self, Autotune};
 use crate::{Error, Result};
 use hashbrown::HashMap;
 use kiln_codegen::{KernelSource, Schedule};
 use kiln_ir::{DType, HostTensor, Kernel, Shape};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use wgpu::util::DeviceExt;
 
@@ -26,15 +29,13 @@ pub struct GpuBuffer {
     pub dtype: DType,
     /// Element count.
     pub numel: usize,
-    /// Where the buffer goes back when dropped (none for buffers that are not pooled).
-    pool: Option<Arc<Pool>>,
+    /// Where the buffer goes back when dropped.
+    pool: Arc<Pool>,
 }
 
 impl Drop for GpuBuffer {
     fn drop(&mut self) {
-        if let Some(p) = &self.pool {
-            p.give_back(self.buffer.clone());
-        }
+        self.pool.give_back(self.buffer.clone());
     }
 }
 
@@ -43,10 +44,40 @@ impl Drop for GpuBuffer {
 /// every kernel writes all of its outputs, and the queue orders a reuse after earlier work.
 pub struct Pool {
     free: Mutex<(HashMap<u64, Vec<wgpu::Buffer>>, u64)>,
-    max_bytes: std::sync::atomic::AtomicU64,
+    max_bytes: AtomicU64,
+    /// Bytes of device buffers that exist (held by tensors or by the pool).
+    live: AtomicU64,
+    /// The most `live` has been.
+    peak: AtomicU64,
+    /// Bytes of device buffers ever created.
+    created: AtomicU64,
+    /// The most `live` may be ([`GpuContext::set_memory_limit`]).
+    limit: AtomicU64,
 }
 
 impl Pool {
+    fn new(max_bytes: u64) -> Pool {
+        Pool {
+            free: Mutex::new((HashMap::new(), 0)),
+            max_bytes: AtomicU64::new(max_bytes),
+            live: AtomicU64::new(0),
+            peak: AtomicU64::new(0),
+            created: AtomicU64::new(0),
+            limit: AtomicU64::new(u64::MAX),
+        }
+    }
+
+    fn note_created(&self, size: u64) {
+        self.created.fetch_add(size, Ordering::Relaxed);
+        let live = self.live.fetch_add(size, Ordering::Relaxed) + size;
+        self.peak.fetch_max(live, Ordering::Relaxed);
+    }
+
+    fn destroy(&self, b: wgpu::Buffer) {
+        self.live.fetch_sub(b.size(), Ordering::Relaxed);
+        b.destroy();
+    }
+
     fn take(&self, size: u64) -> Option<wgpu::Buffer> {
         let mut g = self.free.lock().ok()?;
         let b = g.0.get_mut(&size)?.pop()?;
@@ -57,13 +88,13 @@ impl Pool {
     fn give_back(&self, b: wgpu::Buffer) {
         let size = b.size();
         if let Ok(mut g) = self.free.lock() {
-            if g.1 + size <= self.max_bytes.load(std::sync::atomic::Ordering::Relaxed) {
+            if g.1 + size <= self.max_bytes.load(Ordering::Relaxed) {
                 g.1 += size;
                 g.0.entry(size).or_default().push(b);
                 return;
             }
         }
-        b.destroy();
+        self.destroy(b);
     }
 
     /// Bytes held for reuse.
@@ -87,6 +118,16 @@ pub struct Counters {
     pub plan_hits: u64,
     /// Realizations that had to compile a plan.
     pub plan_misses: u64,
+    /// Bytes of device buffers created so far (reuse from the pool creates none).
+    pub bytes_allocated: u64,
+    /// Bytes of device buffers that exist now, in tensors or held by the pool for reuse.
+    pub device_bytes: u64,
+    /// The most `device_bytes` has been.
+    pub peak_bytes: u64,
+    /// Kernels the autotuner tuned (found on disk or in memory: not counted).
+    pub kernels_tuned: u64,
+    /// Autotune candidates skipped because they failed or disagreed with the default.
+    pub candidates_skipped: u64,
 }
 
 /// A compiled and prepared plan, cached by graph structure.
@@ -124,6 +165,42 @@ pub struct GpuContext {
     plans: Mutex<HashMap<PlanKey, Arc<CachedPlan>>>,
     pool: Arc<Pool>,
     schedule: Mutex<Schedule>,
+    autotune: Mutex<Autotune>,
+    /// Tuned schedule fields by autotune key ([`tune::tune_key`]).
+    tuned: Mutex<HashMap<String, (u32, u32)>>,
+    disk: Option<CacheDir>,
+    pipeline_cache: Option<wgpu::PipelineCache>,
+    pipelines_dirty: AtomicBool,
+}
+
+/// The autotune results file in an adapter's cache directory.
+const AUTOTUNE_FILE: &str = "autotune.v1";
+/// wgpu's pipeline cache data in an adapter's cache directory.
+const PIPELINE_FILE: &str = "pipelines.v1";
+
+/// Autotune results as stored: one `key TAB a TAB b` line each.
+fn parse_tuned(b: &[u8]) -> HashMap<String, (u32, u32)> {
+    let mut m = HashMap::new();
+    for line in String::from_utf8_lossy(b).lines() {
+        let mut f = line.split('\t');
+        if let (Some(k), Some(a), Some(b), None) = (f.next(), f.next(), f.next(), f.next()) {
+            if let (Ok(a), Ok(b)) = (a.parse(), b.parse()) {
+                m.insert(k.to_string(), (a, b));
+                continue;
+            }
+        }
+        log::warn!("kiln: skipping a malformed autotune line {line:?}");
+    }
+    m
+}
+
+fn format_tuned(m: &HashMap<String, (u32, u32)>) -> Vec<u8> {
+    let mut lines: Vec<String> = m
+        .iter()
+        .map(|(k, (a, b))| format!("{k}\t{a}\t{b}\n"))
+        .collect();
+    lines.sort();
+    lines.concat().into_bytes()
 }
 
 /// The default schedule by adapter type, as data (measured in docs/PERFORMANCE.md): CPU
@@ -182,7 +259,8 @@ impl GpuContext {
     }
 
     /// Opens the best adapter, or the first whose name contains `wanted`.
-    pub async fn open(wanted: Option<&str>) -> Result<GpuContext> {
+    pub async fn open(opts: &crate::DeviceOptions) -> Result<GpuContext> {
+        let wanted = opts.adapter.as_deref();
         let inst = instance();
         let mut adapters = inst.enumerate_adapters(wgpu::Backends::all()).await;
         adapters.retain(|a| {
@@ -221,7 +299,8 @@ impl GpuContext {
         let mut features = wgpu::Features::empty();
         let wanted_features = wgpu::Features::TIMESTAMP_QUERY
             | wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS
-            | wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES;
+            | wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES
+            | wgpu::Features::PIPELINE_CACHE;
         features |= adapter.features() & wanted_features;
         let limits = adapter.limits();
         let (device, queue) = adapter
@@ -249,7 +328,36 @@ impl GpuContext {
                 *l = Some(e.to_string());
             }
         }));
+        let disk = opts
+            .cache_dir
+            .as_deref()
+            .map(|root| CacheDir::for_adapter(root, &info));
+        let tuned = disk
+            .as_ref()
+            .and_then(|d| d.load(AUTOTUNE_FILE))
+            .map(|b| parse_tuned(&b))
+            .unwrap_or_default();
+        let pipeline_cache = if device.features().contains(wgpu::Features::PIPELINE_CACHE) {
+            let data = disk.as_ref().and_then(|d| d.load(PIPELINE_FILE));
+            // SAFETY: `data` comes from `PipelineCache::get_data` of an earlier process on
+            // this adapter, driver and kiln version (the container's identity and checksum say
+            // so); wgpu validates its own header too and falls back to an empty cache.
+            Some(unsafe {
+                device.create_pipeline_cache(&wgpu::PipelineCacheDescriptor {
+                    label: Some("kiln"),
+                    data: data.as_deref(),
+                    fallback: true,
+                })
+            })
+        } else {
+            None
+        };
         Ok(GpuContext {
+            autotune: Mutex::new(opts.autotune),
+            tuned: Mutex::new(tuned),
+            disk,
+            pipeline_cache,
+            pipelines_dirty: AtomicBool::new(false),
             limits: device.limits(),
             features: device.features(),
             adapter,
@@ -262,12 +370,7 @@ impl GpuContext {
             counters: Mutex::new(Counters::default()),
             plans: Mutex::new(HashMap::new()),
             schedule: Mutex::new(schedule),
-            pool: Arc::new(Pool {
-                free: Mutex::new((HashMap::new(), 0)),
-                max_bytes: std::sync::atomic::AtomicU64::new(
-                    (limits.max_buffer_size / 2).min(4 << 30),
-                ),
-            }),
+            pool: Arc::new(Pool::new((limits.max_buffer_size / 2).min(4 << 30))),
         })
     }
 
@@ -285,7 +388,11 @@ impl GpuContext {
 
     /// What the context has done so far.
     pub fn counters(&self) -> Counters {
-        self.counters.lock().map(|c| *c).unwrap_or_default()
+        let mut c = self.counters.lock().map(|c| *c).unwrap_or_default();
+        c.bytes_allocated = self.pool.created.load(Ordering::Relaxed);
+        c.device_bytes = self.pool.live.load(Ordering::Relaxed);
+        c.peak_bytes = self.pool.peak.load(Ordering::Relaxed);
+        c
     }
 
     pub(crate) fn count(&self, f: impl FnOnce(&mut Counters)) {
@@ -334,9 +441,103 @@ impl GpuContext {
         self.schedule.lock().map(|s| *s).unwrap_or_default()
     }
 
-    /// The concrete schedule kernel `k` runs with under the device schedule `base`.
+    /// The concrete schedule kernel `k` runs with under the device schedule `base`: its tuned
+    /// schedule when one is known for its autotune key, else (when the mode allows and the
+    /// kernel has a space) the outcome of tuning it now, else `base` resolved for its sizes.
     pub fn schedule_for(&self, k: &Kernel, base: &Schedule) -> Schedule {
-        base.resolve(k)
+        let mode = self.autotune();
+        if mode == Autotune::Off {
+            return base.resolve(k);
+        }
+        let key = tune::tune_key(k);
+        if let Some(f) = self.tuned.lock().ok().and_then(|m| m.get(&key).copied()) {
+            return tune::apply(k, base, f);
+        }
+        let max_wg = self.limits.max_compute_invocations_per_workgroup;
+        let cands = tune::candidates(k, base, mode, max_wg);
+        if cands.is_empty() {
+            return base.resolve(k);
+        }
+        match tune::tune(self, k, &cands) {
+            Ok((s, skipped)) => {
+                log::debug!("kiln: autotune {}: chose {s:?}", k.name);
+                self.count(|c| {
+                    c.kernels_tuned += 1;
+                    c.candidates_skipped += skipped as u64;
+                });
+                if let Ok(mut m) = self.tuned.lock() {
+                    m.insert(key, tune::fields(k, &s));
+                }
+                self.save_tuned();
+                s
+            }
+            Err(e) => {
+                log::warn!("kiln: autotune {}: {e}; using the default schedule", k.name);
+                base.resolve(k)
+            }
+        }
+    }
+
+    /// The autotuner's mode.
+    pub fn autotune(&self) -> Autotune {
+        self.autotune.lock().map(|m| *m).unwrap_or_default()
+    }
+
+    /// Sets the autotuner's mode for kernels compiled from now on.
+    pub fn set_autotune(&self, mode: Autotune) {
+        if let Ok(mut m) = self.autotune.lock() {
+            *m = mode;
+        }
+    }
+
+    /// Where the on-disk caches of this adapter live, if anywhere.
+    pub fn cache_dir(&self) -> Option<&std::path::Path> {
+        self.disk.as_ref().map(|d| d.path())
+    }
+
+    /// Writes the autotune results to disk, merged with what another process may have written
+    /// there since (entries of this process win).
+    fn save_tuned(&self) {
+        let Some(d) = &self.disk else { return };
+        let mut all = d
+            .load(AUTOTUNE_FILE)
+            .map(|b| parse_tuned(&b))
+            .unwrap_or_default();
+        if let Ok(m) = self.tuned.lock() {
+            all.extend(m.iter().map(|(k, v)| (k.clone(), *v)));
+        }
+        if let Err(e) = d.store(AUTOTUNE_FILE, &format_tuned(&all)) {
+            log::warn!(
+                "kiln: cannot write the autotune cache in {}: {e}",
+                d.path().display()
+            );
+        }
+    }
+
+    /// Writes wgpu's pipeline cache to disk if pipelines were compiled since the last write.
+    pub fn save_pipeline_cache(&self) {
+        let (Some(d), Some(c)) = (&self.disk, &self.pipeline_cache) else {
+            return;
+        };
+        if !self.pipelines_dirty.swap(false, Ordering::AcqRel) {
+            return;
+        }
+        if let Some(data) = c.get_data() {
+            if let Err(e) = d.store(PIPELINE_FILE, &data) {
+                log::warn!(
+                    "kiln: cannot write the pipeline cache in {}: {e}",
+                    d.path().display()
+                );
+            }
+        }
+    }
+
+    /// Waits until all submitted work is done; fails if the device was lost.
+    pub fn wait(&self) -> Result<()> {
+        self.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| Error::Gpu(e.to_string()))?;
+        self.check_alive()
     }
 
     /// Sets the schedule for kernels compiled from now on (workgroup size is capped by the
@@ -364,18 +565,9 @@ impl GpuContext {
 
     /// Caps the memory held for reuse (0 turns reuse off); what is held beyond is freed.
     pub fn set_pool_limit(&self, bytes: u64) {
-        self.pool
-            .max_bytes
-            .store(bytes, std::sync::atomic::Ordering::Relaxed);
-        if let Ok(mut g) = self.pool.free.lock() {
-            if g.1 > bytes {
-                for (_, v) in g.0.drain() {
-                    for b in v {
-                        b.destroy();
-                    }
-                }
-                g.1 = 0;
-            }
+        self.pool.max_bytes.store(bytes, Ordering::Relaxed);
+        if self.pool.held_bytes() > bytes {
+            self.trim_pool();
         }
     }
 
@@ -413,27 +605,78 @@ impl GpuContext {
                 buffer,
                 dtype,
                 numel,
-                pool: Some(self.pool.clone()),
+                pool: self.pool.clone(),
             }));
         }
-        let scope = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
-        let buffer = self.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("kiln tensor"),
-            size: bytes.max(4),
-            usage: wgpu::BufferUsages::STORAGE
-                | wgpu::BufferUsages::COPY_SRC
-                | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
-        if let Some(e) = pollster::block_on(scope.pop()) {
-            return Err(Error::OutOfMemory(e.to_string()));
-        }
+        let buffer = self.create(bytes.max(4), |size| {
+            self.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("kiln tensor"),
+                size,
+                usage: wgpu::BufferUsages::STORAGE
+                    | wgpu::BufferUsages::COPY_SRC
+                    | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            })
+        })?;
         Ok(Arc::new(GpuBuffer {
             buffer,
             dtype,
             numel,
-            pool: Some(self.pool.clone()),
+            pool: self.pool.clone(),
         }))
+    }
+
+    /// Creates a device buffer of `size` bytes with `make`, within the memory limit: when the
+    /// limit or the device would be exceeded, the buffers held for reuse are freed and it is
+    /// tried once more; then it is [`Error::OutOfMemory`].
+    fn create(&self, size: u64, make: impl Fn(u64) -> wgpu::Buffer) -> Result<wgpu::Buffer> {
+        let limit = self.pool.limit.load(Ordering::Relaxed);
+        let fits = || self.pool.live.load(Ordering::Relaxed).saturating_add(size) <= limit;
+        if !fits() {
+            self.trim_pool();
+            if !fits() {
+                return Err(Error::OutOfMemory(format!(
+                    "{size} more bytes would exceed the device memory limit of {limit} bytes ({} in use)",
+                    self.pool.live.load(Ordering::Relaxed)
+                )));
+            }
+        }
+        let attempt = || {
+            let scope = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+            let b = make(size);
+            match pollster::block_on(scope.pop()) {
+                Some(e) => Err(e),
+                None => Ok(b),
+            }
+        };
+        let buffer = match attempt() {
+            Ok(b) => b,
+            Err(_) => {
+                self.trim_pool();
+                attempt().map_err(|e| Error::OutOfMemory(format!("{size} bytes: {e}")))?
+            }
+        };
+        self.pool.note_created(buffer.size());
+        Ok(buffer)
+    }
+
+    /// Frees every buffer held for reuse.
+    fn trim_pool(&self) {
+        if let Ok(mut g) = self.pool.free.lock() {
+            for (_, v) in g.0.drain() {
+                for b in v {
+                    self.pool.destroy(b);
+                }
+            }
+            g.1 = 0;
+        }
+    }
+
+    /// Caps the device memory kiln's buffers may occupy (tensors and the reuse pool together);
+    /// past it, allocations fail with [`Error::OutOfMemory`]. `u64::MAX` (the default): only
+    /// the device's own memory limits.
+    pub fn set_memory_limit(&self, bytes: u64) {
+        self.pool.limit.store(bytes, Ordering::Relaxed);
     }
 
     /// Uploads a host tensor.
@@ -444,24 +687,21 @@ impl GpuContext {
         if words.is_empty() {
             words.push(0);
         }
-        let scope = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
-        let buffer = self
-            .device
-            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some("kiln input"),
-                contents: bytemuck::cast_slice(&words),
-                usage: wgpu::BufferUsages::STORAGE
-                    | wgpu::BufferUsages::COPY_SRC
-                    | wgpu::BufferUsages::COPY_DST,
-            });
-        if let Some(e) = pollster::block_on(scope.pop()) {
-            return Err(Error::OutOfMemory(e.to_string()));
-        }
+        let buffer = self.create(words.len() as u64 * 4, |_| {
+            self.device
+                .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                    label: Some("kiln input"),
+                    contents: bytemuck::cast_slice(&words),
+                    usage: wgpu::BufferUsages::STORAGE
+                        | wgpu::BufferUsages::COPY_SRC
+                        | wgpu::BufferUsages::COPY_DST,
+                })
+        })?;
         Ok(Arc::new(GpuBuffer {
             buffer,
             dtype: t.dtype,
             numel: t.numel(),
-            pool: None,
+            pool: self.pool.clone(),
         }))
     }
 
@@ -619,7 +859,7 @@ impl GpuContext {
                 module: &module,
                 entry_point: Some("main"),
                 compilation_options: Default::default(),
-                cache: None,
+                cache: self.pipeline_cache.as_ref(),
             });
         if let Some(e) = pollster::block_on(scope.pop()) {
             return Err(Error::Gpu(format!(
@@ -628,6 +868,7 @@ impl GpuContext {
             )));
         }
         self.count(|c| c.pipelines_compiled += 1);
+        self.pipelines_dirty.store(true, Ordering::Release);
         let ck = Arc::new(CompiledKernel {
             source,
             pipeline,

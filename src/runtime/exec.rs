@@ -45,6 +45,21 @@ impl Timing {
         })
     }
 
+    /// Timestamps at the start and end of a pass.
+    fn writes(&self) -> wgpu::ComputePassTimestampWrites<'_> {
+        wgpu::ComputePassTimestampWrites {
+            query_set: &self.query,
+            beginning_of_pass_write_index: Some(0),
+            end_of_pass_write_index: Some(1),
+        }
+    }
+
+    /// Copies the timestamps where [`Timing::read_ms`] reads them.
+    fn resolve(&self, enc: &mut wgpu::CommandEncoder) {
+        enc.resolve_query_set(&self.query, 0..2, &self.resolve, 0);
+        enc.copy_buffer_to_buffer(&self.resolve, 0, &self.readback, 0, 16);
+    }
+
     /// The GPU time of the timed pass in milliseconds (blocks until it is known).
     pub fn read_ms(&self, ctx: &GpuContext) -> Result<f64> {
         let slice = self.readback.slice(..);
@@ -121,14 +136,7 @@ pub fn prepare(ctx: &GpuContext, prog: &Program) -> Result<Prepared> {
         if grid.contains(&0) {
             continue;
         }
-        let params = ck.source.params.values(k);
-        let uniform = ctx
-            .device
-            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some("kiln params"),
-                contents: bytemuck::cast_slice(&params),
-                usage: wgpu::BufferUsages::UNIFORM,
-            });
+        let uniform = uniform(ctx, &ck, k);
         calls.push(PreparedCall {
             call: ci,
             ck,
@@ -136,10 +144,113 @@ pub fn prepare(ctx: &GpuContext, prog: &Program) -> Result<Prepared> {
             grid,
         });
     }
+    ctx.save_pipeline_cache();
     Ok(Prepared {
         calls,
         memory: MemoryPlan::of(prog),
     })
+}
+
+/// The bind group of one launch: the uniform at 0, then `bufs` (inputs, then outputs).
+fn bind_group(
+    ctx: &GpuContext,
+    ck: &CompiledKernel,
+    uniform: &wgpu::Buffer,
+    bufs: &[&wgpu::Buffer],
+    label: &str,
+) -> wgpu::BindGroup {
+    let mut entries = Vec::with_capacity(1 + bufs.len());
+    entries.push(wgpu::BindGroupEntry {
+        binding: 0,
+        resource: uniform.as_entire_binding(),
+    });
+    for (i, b) in bufs.iter().enumerate() {
+        entries.push(wgpu::BindGroupEntry {
+            binding: 1 + i as u32,
+            resource: b.as_entire_binding(),
+        });
+    }
+    ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
+        label: Some(label),
+        layout: &ck.layout,
+        entries: &entries,
+    })
+}
+
+/// The uniform of kernel `k` under the layout its source was generated with.
+fn uniform(ctx: &GpuContext, ck: &CompiledKernel, k: &kiln_ir::Kernel) -> wgpu::Buffer {
+    let params = ck.source.params.values(k);
+    ctx.device
+        .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some("kiln params"),
+            contents: bytemuck::cast_slice(&params),
+            usage: wgpu::BufferUsages::UNIFORM,
+        })
+}
+
+/// Dispatches of a kernel per timing in [`time_kernel`].
+const TIMING_REPS: u32 = 5;
+
+/// The time of one dispatch of `k` under schedule `s` on the given buffers, in milliseconds:
+/// one warm-up dispatch, then [`TIMING_REPS`] in one pass, timed with timestamp queries (wall
+/// clock around submit and wait where the adapter has none). Compilation errors, validation
+/// errors and a lost device are errors.
+pub fn time_kernel(
+    ctx: &GpuContext,
+    k: &kiln_ir::Kernel,
+    s: &kiln_codegen::Schedule,
+    inputs: &[&wgpu::Buffer],
+    outputs: &[&wgpu::Buffer],
+) -> Result<f64> {
+    let ck = ctx.pipeline(k, s)?;
+    let grid = ck
+        .source
+        .grid(k, ctx.limits.max_compute_workgroups_per_dimension)?;
+    let u = uniform(ctx, &ck, k);
+    let bufs: Vec<&wgpu::Buffer> = inputs.iter().chain(outputs).copied().collect();
+    let scope = ctx.device.push_error_scope(wgpu::ErrorFilter::Validation);
+    let bg = bind_group(ctx, &ck, &u, &bufs, &k.name);
+    let timing = Timing::new(ctx);
+    let submit = |reps: u32, timing: Option<&Timing>| {
+        let mut enc = ctx
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("kiln autotune"),
+            });
+        {
+            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("kiln autotune"),
+                timestamp_writes: timing.map(|t| t.writes()),
+            });
+            pass.set_pipeline(&ck.pipeline);
+            pass.set_bind_group(0, &bg, &[]);
+            if !grid.contains(&0) {
+                for _ in 0..reps {
+                    pass.dispatch_workgroups(grid[0], grid[1], grid[2]);
+                }
+            }
+        }
+        if let Some(t) = timing {
+            t.resolve(&mut enc);
+        }
+        ctx.queue.submit([enc.finish()]);
+    };
+    submit(1, None);
+    ctx.wait()?;
+    let t0 = std::time::Instant::now();
+    submit(TIMING_REPS, timing.as_ref());
+    let ms = match &timing {
+        Some(t) => t.read_ms(ctx)?,
+        None => {
+            ctx.wait()?;
+            t0.elapsed().as_secs_f64() * 1e3
+        }
+    };
+    if let Some(e) = pollster::block_on(scope.pop()) {
+        return Err(Error::Gpu(e.to_string()));
+    }
+    ctx.check_alive()?;
+    Ok(ms / TIMING_REPS as f64)
 }
 
 /// Runs `prog` with `inputs` bound to its input slots; returns one buffer per program output.
@@ -183,30 +294,14 @@ pub fn run_prepared(
     let mut launches = Vec::with_capacity(prepared.calls.len());
     for pc in &prepared.calls {
         let call = &prog.calls[pc.call];
-        let mut entries = vec![wgpu::BindGroupEntry {
-            binding: 0,
-            resource: pc.uniform.as_entire_binding(),
-        }];
-        let mut slot = 1u32;
+        let mut bufs = Vec::with_capacity(call.inputs.len() + call.outputs.len());
         for r in &call.inputs {
-            entries.push(wgpu::BindGroupEntry {
-                binding: slot,
-                resource: buf(r)?.buffer.as_entire_binding(),
-            });
-            slot += 1;
+            bufs.push(&buf(r)?.buffer);
         }
         for &t in &call.outputs {
-            entries.push(wgpu::BindGroupEntry {
-                binding: slot,
-                resource: temps[t].buffer.as_entire_binding(),
-            });
-            slot += 1;
+            bufs.push(&temps[t].buffer);
         }
-        let bg = ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some(&call.kernel.name),
-            layout: &pc.ck.layout,
-            entries: &entries,
-        });
+        let bg = bind_group(ctx, &pc.ck, &pc.uniform, &bufs, &call.kernel.name);
         launches.push((&pc.ck, bg, pc.grid));
     }
     let mut enc = ctx
@@ -217,11 +312,7 @@ pub fn run_prepared(
     {
         let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
             label: Some("kiln"),
-            timestamp_writes: timing.map(|t| wgpu::ComputePassTimestampWrites {
-                query_set: &t.query,
-                beginning_of_pass_write_index: Some(0),
-                end_of_pass_write_index: Some(1),
-            }),
+            timestamp_writes: timing.map(|t| t.writes()),
         });
         for (ck, bg, grid) in &launches {
             pass.set_pipeline(&ck.pipeline);
@@ -230,8 +321,7 @@ pub fn run_prepared(
         }
     }
     if let Some(t) = timing {
-        enc.resolve_query_set(&t.query, 0..2, &t.resolve, 0);
-        enc.copy_buffer_to_buffer(&t.resolve, 0, &t.readback, 0, 16);
+        t.resolve(&mut enc);
     }
     ctx.queue.submit([enc.finish()]);
     ctx.count(|c| {

@@ -1,9 +1,12 @@
 //! The runtime on wgpu: device context, buffers, execution.
 
 pub mod context;
+pub mod disk;
 pub mod exec;
 pub mod memory;
+pub mod tune;
 
 pub use context::{CachedPlan, CompiledKernel, Counters, GpuBuffer, GpuContext, PlanKey};
 pub use exec::Timing;
 pub use memory::MemoryPlan;
+pub use tune::Autotune;

@@ -1,0 +1,324 @@
+//! The autotuner: for a kernel with a schedule space, run each candidate schedule on random
+//! inputs of the kernel's sizes, keep those whose outputs match the default schedule's, and
+//! pick the fastest (timestamp queries; wall clock where the adapter has none). A candidate that
+//! fails to compile or run is skipped, never fatal. Results are keyed by the kernel's structure
+//! and its sizes rounded up to powers of two ([`tune_key`]), kept in memory and on disk.
+//!
+//! The spaces are data (the tables below), one per kernel class.
+
+use super::context::GpuContext;
+use super::exec;
+use crate::{Error, Result};
+use kiln_codegen::{matmul, Schedule};
+use kiln_ir::{DType, HostTensor, Kernel, KernelKind, Shape, View};
+use std::fmt::Write;
+
+/// How much the autotuner searches.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Autotune {
+    /// Never: every kernel runs with the device schedule.
+    Off,
+    /// A few candidates, for kernels big enough to matter ([`FAST_MIN_WORK`]).
+    #[default]
+    Fast,
+    /// Every candidate of the space, for every kernel with more than one.
+    Full,
+}
+
+impl std::str::FromStr for Autotune {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "off" | "0" | "false" => Ok(Autotune::Off),
+            "fast" | "1" | "on" | "true" => Ok(Autotune::Fast),
+            "full" => Ok(Autotune::Full),
+            other => Err(format!("autotune mode {other:?} is not off, fast or full")),
+        }
+    }
+}
+
+/// Elements a kernel must touch (or, for a matmul, multiply-adds it must do, over 64) before
+/// the fast mode tunes it: smaller kernels cost less than tuning them.
+pub const FAST_MIN_WORK: usize = 1 << 20;
+
+/// Elementwise kernels: (workgroup size, elements per invocation).
+const ELEMENTWISE_FAST: &[(u32, u32)] = &[(256, 4), (256, 1), (128, 2), (64, 4)];
+const ELEMENTWISE_FULL: &[(u32, u32)] = &[
+    (64, 1),
+    (64, 2),
+    (64, 4),
+    (64, 8),
+    (128, 1),
+    (128, 2),
+    (128, 4),
+    (128, 8),
+    (256, 1),
+    (256, 2),
+    (256, 4),
+    (256, 8),
+];
+/// Reductions: (workgroup size, loads per step).
+const REDUCE_FAST: &[(u32, u32)] = &[(256, 8), (256, 4), (128, 4), (64, 4), (32, 2)];
+const REDUCE_FULL: &[(u32, u32)] = &[
+    (16, 2),
+    (32, 1),
+    (32, 2),
+    (32, 4),
+    (64, 2),
+    (64, 4),
+    (64, 8),
+    (128, 2),
+    (128, 4),
+    (128, 8),
+    (256, 2),
+    (256, 4),
+    (256, 8),
+    (512, 4),
+    (512, 8),
+];
+
+/// The schedules to try for `k`, the resolved base first (the reference every other candidate
+/// is checked against), without repeats; none where the mode or the kernel's size says no.
+pub fn candidates(k: &Kernel, base: &Schedule, mode: Autotune, max_wg: u32) -> Vec<Schedule> {
+    let base = base.resolve(k);
+    if mode == Autotune::Off || (mode == Autotune::Fast && work(k) < FAST_MIN_WORK) {
+        return vec![];
+    }
+    let full = mode == Autotune::Full;
+    let mut out = vec![base];
+    let mut push = |s: Schedule| {
+        if !out.contains(&s) {
+            out.push(s);
+        }
+    };
+    match &k.kind {
+        KernelKind::Elementwise => {
+            let table = if full {
+                ELEMENTWISE_FULL
+            } else {
+                ELEMENTWISE_FAST
+            };
+            for &(wg, unroll) in table {
+                if wg <= max_wg {
+                    // A vec4 kernel handles four elements per invocation whatever the unroll.
+                    let unroll = if k.vector == 4 { base.unroll } else { unroll };
+                    push(Schedule {
+                        workgroup_size: wg,
+                        unroll,
+                        ..base
+                    });
+                }
+            }
+        }
+        KernelKind::Reduce { .. } => {
+            for &(wg, u) in if full { REDUCE_FULL } else { REDUCE_FAST } {
+                if wg <= max_wg {
+                    push(Schedule {
+                        reduce_workgroup: wg,
+                        reduce_unroll: u,
+                        ..base
+                    });
+                }
+            }
+        }
+        KernelKind::Matmul { .. } => {
+            for b in matmul::BLOCKS {
+                push(Schedule {
+                    matmul_block: b,
+                    ..base
+                });
+            }
+        }
+    }
+    if out.len() < 2 {
+        out.clear();
+    }
+    out
+}
+
+/// Elements touched (multiply-adds over 64 for a matmul).
+fn work(k: &Kernel) -> usize {
+    match &k.kind {
+        KernelKind::Matmul { a, .. } => {
+            let r = k.shape.rank();
+            k.shape.numel() * k.loads[*a].view.shape.0[r - 1] / 64
+        }
+        _ => k.shape.numel(),
+    }
+}
+
+/// The autotune key of a kernel. Grammar (docs/CACHE_KEYS.md):
+/// `kernel-key "|" dim { "x" dim } [ "|k" k ]`, every size rounded up to a power of two; `k` is
+/// a matmul's inner size.
+pub fn tune_key(k: &Kernel) -> String {
+    let p2 = |n: usize| n.max(1).next_power_of_two();
+    let mut s = k.key();
+    s.push('|');
+    let dims: Vec<String> = k.shape.0.iter().map(|&d| p2(d).to_string()).collect();
+    s.push_str(&dims.join("x"));
+    if let KernelKind::Matmul { a, .. } = &k.kind {
+        let r = k.shape.rank();
+        let _ = write!(s, "|k{}", p2(k.loads[*a].view.shape.0[r - 1]));
+    }
+    s
+}
+
+/// The fields of a schedule that the kernel's class reads, as stored on disk.
+pub fn fields(k: &Kernel, s: &Schedule) -> (u32, u32) {
+    match &k.kind {
+        KernelKind::Elementwise => (s.workgroup_size, s.unroll),
+        KernelKind::Reduce { .. } => (s.reduce_workgroup, s.reduce_unroll),
+        KernelKind::Matmul { .. } => (s.matmul_block, 0),
+    }
+}
+
+/// `base` with the class fields of `k` replaced by tuned values.
+pub fn apply(k: &Kernel, base: &Schedule, (a, b): (u32, u32)) -> Schedule {
+    let mut s = base.resolve(k);
+    match &k.kind {
+        KernelKind::Elementwise => {
+            s.workgroup_size = a;
+            s.unroll = b;
+        }
+        KernelKind::Reduce { .. } => {
+            s.reduce_workgroup = a;
+            s.reduce_unroll = b;
+        }
+        KernelKind::Matmul { .. } => s.matmul_block = a,
+    }
+    s
+}
+
+/// Elements a buffer read through `view` must hold.
+fn extent(view: &View) -> usize {
+    if view.shape.numel() == 0 {
+        return 1;
+    }
+    let mut hi = view.offset as i64;
+    for (&d, &st) in view.shape.0.iter().zip(&view.strides) {
+        if st > 0 {
+            hi += (d as i64 - 1) * st as i64;
+        }
+    }
+    (hi.max(0) as usize) + 1
+}
+
+/// Random storage words of `dtype` (no zeros, small integers so integer ops stay defined).
+fn random_words(dtype: DType, n: usize, seed: u32) -> Vec<u32> {
+    (0..n as u32)
+        .map(|i| {
+            let r = kiln_ir::ops::mix32(i.wrapping_mul(0x9e37_79b9) ^ seed);
+            match dtype {
+                DType::F32 | DType::F16 | DType::BF16 => {
+                    let u = (r >> 8) as f32 / (1u32 << 24) as f32;
+                    let v = 0.0625 + 0.9375 * u;
+                    let v = if r & 1 == 0 { v } else { -v };
+                    kiln_ir::round_float(v, dtype).to_bits()
+                }
+                DType::I32 => ((r % 15) as i32 - 7).max(1) as u32,
+                DType::U32 => 1 + r % 15,
+                DType::Bool => r & 1,
+            }
+        })
+        .collect()
+}
+
+/// Where candidate outputs may differ from the reference's (summation order changes with the
+/// schedule): 1e-3 of the output's magnitude.
+fn agrees(a: &HostTensor, b: &HostTensor) -> bool {
+    let (x, y) = (a.to_f64(), b.to_f64());
+    let scale = y
+        .iter()
+        .fold(1f64, |m, v| if v.is_finite() { m.max(v.abs()) } else { m });
+    x.len() == y.len()
+        && x.iter()
+            .zip(&y)
+            .all(|(p, q)| (p.is_nan() && q.is_nan()) || p == q || (p - q).abs() <= 1e-3 * scale)
+}
+
+/// Tunes `k`: the fastest of `cands` whose outputs agree with the first's, and how many
+/// candidates were skipped. Errors only when the reference itself cannot run.
+pub fn tune(ctx: &GpuContext, k: &Kernel, cands: &[Schedule]) -> Result<(Schedule, usize)> {
+    let Some(&reference) = cands.first() else {
+        return Err(Error::Gpu("autotune: no candidates".into()));
+    };
+    let mut inputs = Vec::with_capacity(k.inputs.len());
+    for (i, &dt) in k.inputs.iter().enumerate() {
+        let n = k
+            .loads
+            .iter()
+            .filter(|l| l.input == i)
+            .map(|l| extent(&l.view))
+            .max()
+            .unwrap_or(1);
+        let words = random_words(dt, n, 0x5eed ^ i as u32);
+        let host = HostTensor::from_storage_words(dt, Shape::new(&[n]), &words);
+        inputs.push(ctx.upload(&host)?);
+    }
+    let mut outputs = Vec::with_capacity(k.outputs.len());
+    for (o, out) in k.outputs.iter().enumerate() {
+        outputs.push((
+            ctx.alloc(out.dtype, k.output_numel(o))?,
+            Shape::new(&[k.output_numel(o)]),
+        ));
+    }
+    let in_refs: Vec<&wgpu::Buffer> = inputs.iter().map(|b| &b.buffer).collect();
+    let out_refs: Vec<&wgpu::Buffer> = outputs.iter().map(|(b, _)| &b.buffer).collect();
+    let read =
+        || -> Result<Vec<HostTensor>> { outputs.iter().map(|(b, s)| ctx.read(b, s)).collect() };
+    let mut want: Option<Vec<HostTensor>> = None;
+    let mut best: Option<(f64, Schedule)> = None;
+    let mut skipped = 0;
+    for (ci, s) in cands.iter().enumerate() {
+        let outcome = (|| -> Result<Option<f64>> {
+            let ms = exec::time_kernel(ctx, k, s, &in_refs, &out_refs)?;
+            let got = read()?;
+            ctx.check_alive()?;
+            match &want {
+                None => {
+                    want = Some(got);
+                    Ok(Some(ms))
+                }
+                Some(w) if w.iter().zip(&got).all(|(a, b)| agrees(b, a)) => Ok(Some(ms)),
+                Some(_) => Ok(None),
+            }
+        })();
+        match outcome {
+            Ok(Some(ms)) => {
+                log::debug!("kiln: autotune {}: {s:?} {ms:.4} ms", k.name);
+                if best.is_none_or(|(b, _)| ms < b) {
+                    best = Some((ms, *s));
+                }
+            }
+            Ok(None) => {
+                log::warn!(
+                    "kiln: autotune {}: candidate {s:?} disagrees with the default schedule; skipped",
+                    k.name
+                );
+                skipped += 1;
+            }
+            Err(e) if ci == 0 => return Err(e),
+            Err(e) => {
+                log::warn!(
+                    "kiln: autotune {}: candidate {s:?} failed ({e}); skipped",
+                    k.name
+                );
+                skipped += 1;
+            }
+        }
+    }
+    Ok((best.map_or(reference, |(_, s)| s), skipped))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modes_parse() {
+        assert_eq!("OFF".parse::<Autotune>(), Ok(Autotune::Off));
+        assert_eq!("fast".parse::<Autotune>(), Ok(Autotune::Fast));
+        assert_eq!(" full".parse::<Autotune>(), Ok(Autotune::Full));
+        assert!("fastest".parse::<Autotune>().is_err());
+    }
+}

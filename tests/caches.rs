@@ -1,0 +1,307 @@
+//! Autotuning and the on-disk caches: tuned schedules agree with the interpreter, a failing
+//! candidate is skipped, cache files that are corrupted, truncated or foreign are rebuilt, two
+//! processes can share one cache directory, and running out of memory is a typed error.
+
+mod common;
+use common::*;
+use kiln::ir::lower::{lower, FusionOptions};
+use kiln::ir::{Graph, Op, Shape};
+use kiln::runtime::tune;
+use kiln::{Autotune, DType, Device, DeviceOptions, Error, Tensor};
+use std::path::{Path, PathBuf};
+
+fn temp_dir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("kiln-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn device_with(cache: &Path, mode: Autotune) -> Device {
+    Device::new(&DeviceOptions {
+        autotune: mode,
+        cache_dir: Some(cache.to_path_buf()),
+        ..DeviceOptions::from_env()
+    })
+    .unwrap()
+}
+
+/// Softmax and a matmul with an epilogue at odd sizes: kernels of all three classes.
+fn workload(dev: &Device, seed: u64) -> Vec<Tensor> {
+    let x = random(dev, DType::F32, &[7, 1031], -2.0, 2.0, seed);
+    let a = random(dev, DType::F32, &[127, 129], -1.0, 1.0, seed + 1);
+    let b = random(dev, DType::F32, &[129, 131], -1.0, 1.0, seed + 2);
+    vec![
+        x.softmax(-1).unwrap(),
+        a.matmul(&b).unwrap().relu().unwrap(),
+        x.exp().unwrap(),
+    ]
+}
+
+fn check_workload(dev: &Device, seed: u64, what: &str) {
+    let ys = workload(dev, seed);
+    check(&ys[0], 1e-6, 1e-4, &format!("{what}: softmax"));
+    check(&ys[1], 3e-4, 1e-4, &format!("{what}: matmul"));
+    check(&ys[2], 1e-6, 1e-5, &format!("{what}: exp"));
+}
+
+fn autotune_file(dev: &Device) -> PathBuf {
+    dev.gpu()
+        .and_then(|g| g.cache_dir())
+        .expect("a cache dir")
+        .join("autotune.v1")
+}
+
+#[test]
+fn tuned_schedules_agree_with_the_interpreter() {
+    let cache = temp_dir("tuned");
+    let dev = device_with(&cache, Autotune::Full);
+    let Some(ctx) = dev.gpu() else { return };
+    check_workload(&dev, 1, "full autotune");
+    let c = ctx.counters();
+    assert!(c.kernels_tuned >= 3, "tuned {} kernels", c.kernels_tuned);
+    assert!(autotune_file(&dev).exists());
+    // A second device on the same directory finds every result: it tunes nothing.
+    let dev2 = device_with(&cache, Autotune::Full);
+    check_workload(&dev2, 2, "tuned from disk");
+    assert_eq!(dev2.counters().unwrap().kernels_tuned, 0);
+    let _ = std::fs::remove_dir_all(&cache);
+}
+
+/// Every candidate of the full space of matmul and reduction kernels at the odd sizes,
+/// run as the device schedule, agrees with the interpreter.
+#[test]
+fn every_candidate_agrees_with_the_interpreter() {
+    let dev = Device::new(&DeviceOptions {
+        autotune: Autotune::Off,
+        cache_dir: None,
+        ..DeviceOptions::from_env()
+    })
+    .unwrap();
+    let Some(ctx) = dev.gpu() else { return };
+    let base = ctx.schedule();
+    let max_wg = ctx.limits.max_compute_invocations_per_workgroup;
+    let cases: Vec<(&str, Box<dyn Fn() -> Tensor>)> = vec![
+        (
+            "matmul 127x129x131",
+            Box::new(|| {
+                random(&dev, DType::F32, &[127, 129], -1.0, 1.0, 1)
+                    .matmul(&random(&dev, DType::F32, &[129, 131], -1.0, 1.0, 2))
+                    .unwrap()
+            }),
+        ),
+        (
+            "gemv 1x1031x1",
+            Box::new(|| {
+                random(&dev, DType::F32, &[1, 1031], -1.0, 1.0, 3)
+                    .matmul(&random(&dev, DType::F32, &[1031, 1], -1.0, 1.0, 4))
+                    .unwrap()
+            }),
+        ),
+        (
+            "softmax rows of 5000",
+            Box::new(|| {
+                random(&dev, DType::F32, &[3, 5000], -3.0, 3.0, 5)
+                    .softmax(-1)
+                    .unwrap()
+            }),
+        ),
+        (
+            "sum of 100003",
+            Box::new(|| {
+                random(&dev, DType::F32, &[100003], -1.0, 1.0, 6)
+                    .sum(&[0], false)
+                    .unwrap()
+            }),
+        ),
+    ];
+    for (what, build) in &cases {
+        let plan = build().explain().unwrap();
+        assert_eq!(plan.kernels.len(), 1, "{what}");
+        let kernel = plan.lowered().calls[0].kernel.clone();
+        let cands = tune::candidates(&kernel, &base, Autotune::Full, max_wg);
+        assert!(cands.len() > 1, "{what}: {} candidates", cands.len());
+        for s in cands {
+            ctx.set_schedule(s);
+            let tol = if what.contains("sum") { 1e-3 } else { 3e-4 };
+            check(&build(), tol, 1e-4, &format!("{what} under {s:?}"));
+        }
+    }
+    ctx.set_schedule(base);
+}
+
+#[test]
+fn a_failing_candidate_is_skipped() {
+    let dev = Device::new(&DeviceOptions {
+        autotune: Autotune::Off,
+        cache_dir: None,
+        ..DeviceOptions::from_env()
+    })
+    .unwrap();
+    let Some(ctx) = dev.gpu() else { return };
+    let mut g = Graph::new();
+    let x = g.input(DType::F32, Shape::new(&[5, 300])).unwrap();
+    let y = g
+        .add(
+            Op::Reduce {
+                op: kiln::ir::ops::ReduceOp::Sum,
+                axes: kiln::ir::Axes::from_slice(&[1]),
+                keepdim: false,
+            },
+            &[x],
+        )
+        .unwrap();
+    g.mark_output(y);
+    let prog = lower(&g, &FusionOptions::default()).unwrap();
+    let k = &prog.calls[0].kernel;
+    let good = ctx.schedule().resolve(k);
+    // Not a power of two: code generation refuses it.
+    let bad = kiln::Schedule {
+        reduce_workgroup: 48,
+        ..good
+    };
+    let (chosen, skipped) = tune::tune(ctx, k, &[good, bad]).unwrap();
+    assert_eq!(chosen, good);
+    assert_eq!(skipped, 1);
+    // The device is still usable.
+    check(
+        &random(&dev, DType::F32, &[5, 300], -1.0, 1.0, 1)
+            .sum(&[1], false)
+            .unwrap(),
+        1e-4,
+        1e-5,
+        "after a failed candidate",
+    );
+}
+
+#[test]
+fn bad_cache_files_are_rebuilt() {
+    let cache = temp_dir("corrupt");
+    let dev = device_with(&cache, Autotune::Full);
+    if dev.gpu().is_none() {
+        return;
+    }
+    check_workload(&dev, 1, "first");
+    let file = autotune_file(&dev);
+    let good = std::fs::read(&file).unwrap();
+    let mut flipped = good.clone();
+    let mid = flipped.len() / 2;
+    flipped[mid] ^= 0x40;
+    let damaged: Vec<(&str, Vec<u8>)> = vec![
+        ("truncated", good[..good.len() / 3].to_vec()),
+        ("empty", vec![]),
+        ("bit flip", flipped),
+        ("garbage", b"not a cache file at all".repeat(20)),
+    ];
+    for (what, bytes) in damaged {
+        std::fs::write(&file, &bytes).unwrap();
+        let d = device_with(&cache, Autotune::Full);
+        check_workload(&d, 3, what);
+        assert!(
+            d.counters().unwrap().kernels_tuned > 0,
+            "{what}: the damaged file was used"
+        );
+        // ... and rewritten whole: a third device tunes nothing.
+        let d2 = device_with(&cache, Autotune::Full);
+        check_workload(&d2, 4, what);
+        assert_eq!(
+            d2.counters().unwrap().kernels_tuned,
+            0,
+            "{what}: not rebuilt"
+        );
+    }
+    // A pipeline cache file that is garbage is ignored too.
+    if let Some(p) = std::fs::read_dir(file.parent().unwrap())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.ends_with("pipelines.v1"))
+    {
+        std::fs::write(&p, b"garbage").unwrap();
+        check_workload(
+            &device_with(&cache, Autotune::Full),
+            5,
+            "bad pipeline cache",
+        );
+    }
+    let _ = std::fs::remove_dir_all(&cache);
+}
+
+/// Run by `two_processes_share_a_cache_dir` in child processes (ignored on its own).
+#[test]
+#[ignore]
+fn child_tunes_into_shared_dir() {
+    let Ok(dir) = std::env::var("KILN_TEST_SHARED_CACHE") else {
+        return;
+    };
+    let seed: u64 = std::env::var("KILN_TEST_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1);
+    for round in 0..3 {
+        let dev = device_with(Path::new(&dir), Autotune::Full);
+        check_workload(&dev, seed + round, "child");
+    }
+}
+
+#[test]
+fn two_processes_share_a_cache_dir() {
+    let cache = temp_dir("shared");
+    if device().gpu().is_none() {
+        return;
+    }
+    let exe = std::env::current_exe().unwrap();
+    let children: Vec<_> = (0..2)
+        .map(|i| {
+            std::process::Command::new(&exe)
+                .args(["--exact", "child_tunes_into_shared_dir", "--ignored"])
+                .env("KILN_TEST_SHARED_CACHE", &cache)
+                .env("KILN_TEST_SEED", (10 * i + 1).to_string())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut c in children {
+        assert!(c.wait().unwrap().success(), "a child failed");
+    }
+    // What they left is one whole file that a new device uses without tuning anything.
+    let dev = device_with(&cache, Autotune::Full);
+    check_workload(&dev, 7, "after two writers");
+    assert_eq!(dev.counters().unwrap().kernels_tuned, 0);
+    let leftovers: Vec<_> = std::fs::read_dir(autotune_file(&dev).parent().unwrap())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left behind");
+    let _ = std::fs::remove_dir_all(&cache);
+}
+
+#[test]
+fn out_of_memory_is_a_typed_error() {
+    let dev = Device::new(&DeviceOptions {
+        autotune: Autotune::Off,
+        cache_dir: None,
+        ..DeviceOptions::from_env()
+    })
+    .unwrap();
+    if dev.gpu().is_none() {
+        return;
+    }
+    dev.set_memory_limit(8 << 20);
+    let mut held = Vec::new();
+    let err = loop {
+        let t = Tensor::full_on(&dev, &[1 << 18], 1.5, DType::F32).and_then(|t| t.exp());
+        match t.and_then(|t| t.realize().map(|_| t.clone())) {
+            Ok(t) => held.push(t),
+            Err(e) => break e,
+        }
+        assert!(held.len() < 64, "the limit was not enforced");
+    };
+    assert!(matches!(err, Error::OutOfMemory(_)), "{err}");
+    assert!(held.len() >= 4, "only {} tensors fit", held.len());
+    // Memory comes back when tensors drop; results are still right.
+    held.clear();
+    let x = random(&dev, DType::F32, &[1 << 18], -1.0, 1.0, 1);
+    check(&x.exp().unwrap(), 1e-6, 1e-5, "after running out");
+    dev.set_memory_limit(u64::MAX);
+}
