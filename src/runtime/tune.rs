@@ -194,10 +194,10 @@ fn extent(view: &View) -> usize {
     if view.shape.numel() == 0 {
         return 1;
     }
-    let mut hi = view.offset as i64;
+    let mut hi = view.offset;
     for (&d, &st) in view.shape.0.iter().zip(&view.strides) {
         if st > 0 {
-            hi += (d as i64 - 1) * st as i64;
+            hi += (d as i64 - 1) * st;
         }
     }
     (hi.max(0) as usize) + 1
