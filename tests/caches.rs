@@ -80,7 +80,8 @@ fn every_candidate_agrees_with_the_interpreter() {
     let Some(ctx) = dev.gpu() else { return };
     let base = ctx.schedule();
     let max_wg = ctx.limits.max_compute_invocations_per_workgroup;
-    let cases: Vec<(&str, Box<dyn Fn() -> Tensor>)> = vec![
+    type Build<'a> = Box<dyn Fn() -> Tensor + 'a>;
+    let cases: Vec<(&str, Build)> = vec![
         (
             "matmul 127x129x131",
             Box::new(|| {
