@@ -1,10 +1,12 @@
 //! `kiln-bench`: the standard workloads of `docs/PERFORMANCE.md` on the default adapter.
 //!
-//! `kiln-bench [--size small|large] [--only NAME[,NAME...]] [--check] [--unroll N] [--reduce-unroll N] [--workgroup N] [--reduce-workgroup N] [--matmul-block N] [--pool-mb N]`
+//! `kiln-bench [--size small|large] [--only NAME[,NAME...]] [--check] [--unroll N] [--reduce-unroll N] [--workgroup N] [--reduce-workgroup N] [--matmul-block N] [--pool-mb N] [--warmup-ms N]`
 //! (`--unroll`/`--workgroup` override the adapter's default schedule, for comparisons)
 //!
 //! Per workload: 3 warm-up runs (compile and any tuning happen there; the first is reported as
-//! `first_run_ms`), then 20 timed runs, each ending when the result is complete on the device
+//! `first_run_ms`), then `--warmup-ms` (default 1000) of back-to-back runs that bring the GPU
+//! from idle clocks to full clocks (an H100 left idle for ~10 s runs a bandwidth-bound kernel
+//! 4x slower until it ramps up), then 20 timed runs, each ending when the result is complete on the device
 //! (`median_ms`, `min_ms`: latency), then 20 runs queued back to back with one wait at the end
 //! (`pipelined_ms`: throughput, the time the metric is computed from), then 20 runs with
 //! timestamp queries (`gpu_ms`: the compute pass alone).
@@ -51,7 +53,13 @@ struct Row {
     unit: &'static str,
 }
 
-fn run_one(dev: &Device, name: &str, size: Size, check: bool) -> kiln::Result<Option<Row>> {
+fn run_one(
+    dev: &Device,
+    name: &str,
+    size: Size,
+    check: bool,
+    warmup_ms: u64,
+) -> kiln::Result<Option<Row>> {
     let Some(w) = workloads::build(dev, name, size)? else {
         return Ok(None);
     };
@@ -68,6 +76,15 @@ fn run_one(dev: &Device, name: &str, size: Size, check: bool) -> kiln::Result<Op
             // Compile (codegen, pipeline creation) plus the first run.
             first_ms = t0.elapsed().as_secs_f64() * 1e3;
         }
+    }
+    // A GPU left idle for a few seconds (compiling, tuning, checking on the host) drops to idle
+    // clocks and takes a while to come back: keep it busy before timing anything.
+    let t = Instant::now();
+    while t.elapsed().as_millis() < warmup_ms as u128 {
+        for _ in 0..4 {
+            out = prog.run(&inputs)?;
+        }
+        dev.synchronize()?;
     }
     let mut times = Vec::with_capacity(TIMED);
     for _ in 0..TIMED {
@@ -158,6 +175,7 @@ fn main() {
     let mut unroll: Option<u32> = None;
     let mut reduce_unroll: Option<u32> = None;
     let mut matmul_block: Option<u32> = None;
+    let mut warmup_ms: u64 = 1000;
     let mut pool_mb: Option<u64> = None;
     let mut reduce_wg: Option<u32> = None;
     let mut workgroup: Option<u32> = None;
@@ -180,6 +198,16 @@ fn main() {
                 i += 1;
             }
             "--check" => check = true,
+            "--warmup-ms" => {
+                match args.get(i + 1).and_then(|v| v.parse().ok()) {
+                    Some(v) => warmup_ms = v,
+                    None => {
+                        eprintln!("--warmup-ms takes a number");
+                        std::process::exit(2);
+                    }
+                }
+                i += 1;
+            }
             "--pool-mb" => {
                 pool_mb = args.get(i + 1).and_then(|v| v.parse().ok());
                 i += 1;
@@ -202,7 +230,7 @@ fn main() {
             }
             "-h" | "--help" => {
                 eprintln!(
-                    "kiln-bench [--size small|large] [--only NAME[,NAME...]] [--check] [--unroll N] [--reduce-unroll N] [--workgroup N] [--reduce-workgroup N] [--matmul-block N] [--pool-mb N]\nworkloads: {}",
+                    "kiln-bench [--size small|large] [--only NAME[,NAME...]] [--check] [--unroll N] [--reduce-unroll N] [--workgroup N] [--reduce-workgroup N] [--matmul-block N] [--pool-mb N] [--warmup-ms N]\nworkloads: {}",
                     workloads::NAMES.join(", ")
                 );
                 return;
@@ -252,7 +280,7 @@ fn main() {
     };
     let mut rows = Vec::new();
     for name in names {
-        match run_one(&dev, name, size, check) {
+        match run_one(&dev, name, size, check, warmup_ms) {
             Ok(Some(r)) => rows.push(r),
             Ok(None) => {
                 eprintln!(

@@ -188,19 +188,17 @@ fn uniform(ctx: &GpuContext, ck: &CompiledKernel, k: &kiln_ir::Kernel) -> wgpu::
         })
 }
 
-/// Dispatches of a kernel per timing in [`time_kernel`].
-const TIMING_REPS: u32 = 5;
-
 /// The time of one dispatch of `k` under schedule `s` on the given buffers, in milliseconds:
-/// one warm-up dispatch, then [`TIMING_REPS`] in one pass, timed with timestamp queries (wall
-/// clock around submit and wait where the adapter has none). Compilation errors, validation
-/// errors and a lost device are errors.
+/// `reps` dispatches in one pass, timed with timestamp queries (wall clock around submit and
+/// wait where the adapter has none), after one untimed dispatch. Compilation errors,
+/// validation errors and a lost device are errors.
 pub fn time_kernel(
     ctx: &GpuContext,
     k: &kiln_ir::Kernel,
     s: &kiln_codegen::Schedule,
     inputs: &[&wgpu::Buffer],
     outputs: &[&wgpu::Buffer],
+    reps: u32,
 ) -> Result<f64> {
     let ck = ctx.pipeline(k, s)?;
     let grid = ck
@@ -238,7 +236,7 @@ pub fn time_kernel(
     submit(1, None);
     ctx.wait()?;
     let t0 = std::time::Instant::now();
-    submit(TIMING_REPS, timing.as_ref());
+    submit(reps, timing.as_ref());
     let ms = match &timing {
         Some(t) => t.read_ms(ctx)?,
         None => {
@@ -250,7 +248,7 @@ pub fn time_kernel(
         return Err(Error::Gpu(e.to_string()));
     }
     ctx.check_alive()?;
-    Ok(ms / TIMING_REPS as f64)
+    Ok(ms / reps.max(1) as f64)
 }
 
 /// Runs `prog` with `inputs` bound to its input slots; returns one buffer per program output.
