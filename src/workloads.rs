@@ -14,13 +14,15 @@ pub enum Size {
 }
 
 /// Names of the standard workloads, in run order.
-pub const NAMES: [&str; 9] = [
+pub const NAMES: [&str; 11] = [
     "copy",
     "gelu_chain",
     "softmax",
     "layernorm",
     "row_sum",
+    "full_sum",
     "matmul",
+    "matmul_batched",
     "matmul_bias_gelu",
     "launch_overhead",
     "transformer_layer",
@@ -274,6 +276,30 @@ pub fn build(dev: &Device, name: &str, size: Size) -> Result<Option<Workload>> {
                 rc,
                 vec![y],
                 Metric::Bytes((rows * cols) as f64 * f),
+            )
+        }
+        "full_sum" => {
+            let x = b.input(&[rows, cols])?;
+            let y = x.sum(&[], false)?;
+            b.finish(
+                "full_sum",
+                rc,
+                vec![y],
+                Metric::Bytes((rows * cols) as f64 * f),
+            )
+        }
+        "matmul_batched" => {
+            // matmul_bias_gelu without its epilogue: the pair measures the epilogue's cost.
+            let (bt, n) = if large { (16, 2048) } else { (2, 256) };
+            let x = b.input(&[bt, n, n])?;
+            let y = b.input(&[bt, n, n])?;
+            let z = x.matmul(&y)?;
+            let flops = 2.0 * bt as f64 * (n as f64).powi(3);
+            b.finish(
+                "matmul_batched",
+                format!("{bt}x{n}x{n}x{n}"),
+                vec![z],
+                Metric::Flops(flops),
             )
         }
         "matmul" => {

@@ -126,3 +126,66 @@ fn nan_ties_and_empty() {
         Vec::<f32>::new()
     );
 }
+
+/// Reductions with few outputs and many elements each are split in two levels (so that they
+/// fill the GPU); every op, non-innermost axes, keepdim, narrow floats and NaN still agree with
+/// the reference.
+#[test]
+fn split_reductions() {
+    let dev = device();
+    let cases: [(&[usize], &[isize], bool); 5] = [
+        (&[100003], &[0], false),
+        (&[3, 40000], &[1], true),
+        (&[40000, 3], &[0], false),
+        (&[300, 300], &[0, 1], true),
+        (&[2, 70001], &[-1], false),
+    ];
+    for (shape, axes, keepdim) in cases {
+        let n: usize = axes
+            .iter()
+            .map(|&a| shape[a.rem_euclid(shape.len() as isize) as usize])
+            .product();
+        for op in [
+            ReduceOp::Sum,
+            ReduceOp::Mean,
+            ReduceOp::Max,
+            ReduceOp::Min,
+            ReduceOp::Prod,
+            ReduceOp::ArgMax,
+        ] {
+            for dt in [DType::F32, DType::F16, DType::I32] {
+                let (lo, hi) = match (op, dt) {
+                    (ReduceOp::Prod, DType::I32) => (1.0, 2.0),
+                    (ReduceOp::Prod, _) => (0.9999, 1.0001),
+                    (_, DType::I32) => (-50.0, 50.0),
+                    _ => (-1.0, 1.0),
+                };
+                let x = random(&dev, dt, shape, lo, hi, n as u64);
+                let Ok(y) = x.reduce(op, axes, keepdim) else {
+                    assert!(op == ReduceOp::Mean && dt == DType::I32);
+                    continue;
+                };
+                let what = format!("{} {dt} {shape:?} over {axes:?}", op.name());
+                let (a, r) = match (op, dt) {
+                    (_, DType::F16) => (1e-2 * (1.0 + (n as f32).sqrt() / 64.0), 2e-3),
+                    (ReduceOp::Sum, _) => (2e-6 * n as f32, 1e-5),
+                    // Each f32 product step rounds (relative 6e-8); the reference keeps f64.
+                    (ReduceOp::Prod, _) => (1e-6, 2e-8 * n as f32),
+                    _ => tol(op, n),
+                };
+                if op != ReduceOp::ArgMax {
+                    assert!(y.explain().unwrap().kernels.len() > 1, "{what}: not split");
+                }
+                check(&y, a, r, &what);
+            }
+        }
+    }
+    // NaN anywhere propagates through both levels.
+    let mut v = vec![0.5f32; 100003];
+    v[77777] = f32::NAN;
+    let x = Tensor::from_slice_on(&dev, &v, &[100003]).unwrap();
+    for op in [ReduceOp::Sum, ReduceOp::Max, ReduceOp::Min] {
+        let y = x.reduce(op, &[0], false).unwrap();
+        assert!(y.to_vec::<f32>().unwrap()[0].is_nan(), "{}", op.name());
+    }
+}

@@ -10,11 +10,13 @@
 mod algebraic;
 mod casts;
 mod constants;
+mod split;
 mod views;
 
 pub use algebraic::AlgebraicSimplification;
 pub use casts::CastElimination;
 pub use constants::ConstantFolding;
+pub use split::SplitReductions;
 pub use views::ViewFolding;
 
 use crate::{Graph, Node, NodeId, Result};
@@ -62,6 +64,7 @@ pub fn default_pipeline() -> Vec<Box<dyn Pass>> {
         Box::new(ConstantFolding),
         Box::new(AlgebraicSimplification),
         Box::new(CommonSubexpressionElimination),
+        Box::new(SplitReductions),
     ]
 }
 
