@@ -48,7 +48,7 @@ fn autotune_file(dev: &Device) -> PathBuf {
     dev.gpu()
         .and_then(|g| g.cache_dir())
         .expect("a cache dir")
-        .join("autotune.v1")
+        .join(kiln::runtime::context::AUTOTUNE_FILE)
 }
 
 #[test]
@@ -107,10 +107,18 @@ fn every_candidate_agrees_with_the_interpreter() {
             }),
         ),
         (
-            "sum of 100003",
+            "column sums of 1031",
             Box::new(|| {
-                random(&dev, DType::F32, &[100003], -1.0, 1.0, 6)
+                random(&dev, DType::F32, &[1031, 3], -1.0, 1.0, 6)
                     .sum(&[0], false)
+                    .unwrap()
+            }),
+        ),
+        (
+            "layer norm rows of 7",
+            Box::new(|| {
+                random(&dev, DType::F32, &[5, 7], -1.0, 1.0, 7)
+                    .layer_norm(None, None, 1e-5)
                     .unwrap()
             }),
         ),
@@ -215,7 +223,7 @@ fn bad_cache_files_are_rebuilt() {
         .unwrap()
         .flatten()
         .map(|e| e.path())
-        .find(|p| p.ends_with("pipelines.v1"))
+        .find(|p| p.ends_with(kiln::runtime::context::PIPELINE_FILE))
     {
         std::fs::write(&p, b"garbage").unwrap();
         check_workload(

@@ -355,21 +355,25 @@ fn schedules_agree_with_reference() {
     })
     .unwrap();
     let Some(ctx) = dev.gpu() else { return };
-    for (wg, unroll, reduce_unroll, matmul_block) in [
-        (64, 1, 1, 1),
-        (256, 4, 8, 8),
-        (128, 3, 5, 4),
-        (32, 2, 16, 0),
+    // Register caches of 0 (off), 3 (rows of up to 192 in registers: 7 fits, 1031 does not),
+    // 16 and 64 (every row here fits).
+    for (wg, unroll, reduce_unroll, reduce_cache, matmul_block) in [
+        (64, 1, 1, 0, 1),
+        (256, 4, 8, 16, 8),
+        (128, 3, 5, 3, 4),
+        (32, 2, 16, 64, 0),
     ] {
         ctx.set_schedule(kiln::Schedule {
             workgroup_size: wg,
             unroll,
             reduce_workgroup: wg / 2,
             reduce_unroll,
+            reduce_cache,
             matmul_block,
         });
         for &n in &[1usize, 7, 1031, 5000] {
-            let what = format!("wg {wg} unroll {unroll}/{reduce_unroll} n {n}");
+            let what =
+                format!("wg {wg} unroll {unroll}/{reduce_unroll} cache {reduce_cache} n {n}");
             let x = random(&dev, DType::F32, &[3, n], -2.0, 2.0, n as u64);
             check(&x.softmax(-1).unwrap(), 1e-6, 1e-4, &what);
             check(&x.layer_norm(None, None, 1e-5).unwrap(), 1e-4, 1e-4, &what);

@@ -20,6 +20,9 @@ pub struct Emitter<'k> {
     pub helpers: BTreeSet<&'static str>,
     /// In a vectorized kernel, the component being emitted: loads read it from `V{l}`.
     pub lane: Option<usize>,
+    /// In a row kernel that keeps its row in registers, the slot being emitted: loads read
+    /// `rc{l}_{slot}` and `rq{l}_{slot}` (value and validity) instead of memory.
+    pub cached: Option<u32>,
 }
 
 impl<'k> Emitter<'k> {
@@ -30,6 +33,7 @@ impl<'k> Emitter<'k> {
             params: ParamLayout::default(),
             helpers: BTreeSet::new(),
             lane: None,
+            cached: None,
         }
     }
 
@@ -155,30 +159,34 @@ impl<'k> Emitter<'k> {
         })
     }
 
-    /// Emits the loads and expressions that `roots` need, one `let e{n}` each, into `out`.
-    /// `Acc(s)` reads the variable `red{s}`, which the template defines.
-    pub fn exprs(
-        &mut self,
-        out: &mut String,
-        ind: &str,
-        lin: &str,
-        roots: &[usize],
-    ) -> Result<(), CodegenError> {
-        let k = self.k;
+    /// The loads (plain, not gathers) that the expressions `roots` read.
+    pub fn loads_of(&self, roots: &[usize]) -> Vec<usize> {
         let need = self.needed(roots);
-        // Address and validity of each load that is used.
-        for (l, load) in k.loads.iter().enumerate() {
-            let used_plain = k.exprs.iter().enumerate().any(|(i, e)| {
-                need[i] && matches!(e.expr, Expr::Load(x) | Expr::LoadValid(x) if x == l)
-            });
-            if !used_plain {
-                continue;
-            }
+        (0..self.k.loads.len())
+            .filter(|&l| {
+                self.k.exprs.iter().enumerate().any(|(i, e)| {
+                    need[i] && matches!(e.expr, Expr::Load(x) | Expr::LoadValid(x) if x == l)
+                })
+            })
+            .collect()
+    }
+
+    /// Emits `let ld{l}` (value) and `let ok{l}` (inside the view) for each load `l` of `loads`
+    /// at linear index `lin` and coordinates `c*`.
+    pub fn load_values(&mut self, out: &mut String, ind: &str, lin: &str, loads: &[usize]) {
+        let k = self.k;
+        for &l in loads {
+            let load = &k.loads[l];
             let dt = k.inputs[load.input];
             if let Some(c) = self.lane {
                 let v = types::from_storage(&format!("V{l}[{c}]"), dt);
                 let _ = writeln!(out, "{ind}let ld{l} = {v};");
                 let _ = writeln!(out, "{ind}let ok{l} = true;");
+                continue;
+            }
+            if let Some(j) = self.cached {
+                let _ = writeln!(out, "{ind}let ld{l} = rc{l}_{j};");
+                let _ = writeln!(out, "{ind}let ok{l} = rq{l}_{j};");
                 continue;
             }
             match load.view.kind() {
@@ -221,6 +229,21 @@ impl<'k> Emitter<'k> {
                 }
             }
         }
+    }
+
+    /// Emits the loads and expressions that `roots` need, one `let e{n}` each, into `out`.
+    /// `Acc(s)` reads the variable `red{s}`, which the template defines.
+    pub fn exprs(
+        &mut self,
+        out: &mut String,
+        ind: &str,
+        lin: &str,
+        roots: &[usize],
+    ) -> Result<(), CodegenError> {
+        let k = self.k;
+        let need = self.needed(roots);
+        let loads = self.loads_of(roots);
+        self.load_values(out, ind, lin, &loads);
         for (n, node) in k.exprs.iter().enumerate() {
             if !need[n] {
                 continue;

@@ -44,6 +44,10 @@ pub struct Schedule {
     /// Elements each invocation of a reduce kernel loads per step of its row loops before
     /// combining them.
     pub reduce_unroll: u32,
+    /// Elements of a row each invocation of a reduce kernel keeps in registers, so that a row
+    /// of up to `reduce_workgroup * reduce_cache` elements is read from memory once whatever
+    /// the number of stages (0: every stage reads memory).
+    pub reduce_cache: u32,
     /// Outputs along each edge of the square each invocation of a matmul computes: 1, 4 or 8
     /// (16 x 16, 64 x 64 or 128 x 128 outputs per workgroup; see [`matmul`]). 0 in a device's
     /// schedule means "chosen per kernel from its sizes"; code generation needs a concrete one.
@@ -59,6 +63,7 @@ impl Default for Schedule {
             unroll: 4,
             reduce_workgroup: 256,
             reduce_unroll: 8,
+            reduce_cache: 16,
             matmul_block: 0,
         }
     }

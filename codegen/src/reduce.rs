@@ -96,8 +96,12 @@ fn arg_better(name: &str, op: ReduceOp, ty: &str) -> String {
     }
 }
 
-/// The `main` function (and workgroup arrays) of a reduce kernel: its stages in order, then
-/// its per-row and per-element outputs.
+/// The `main` function (and workgroup arrays) of a reduce kernel: one workgroup per row, which
+/// runs the row's stages in order, then its per-row and per-element outputs (in a function
+/// `rows_*`). With `s.reduce_cache = C > 0`, a row of at most `C` elements per invocation is
+/// read from memory once into registers (`rows_cached`) and every stage and output reads the
+/// registers; longer rows take the looping path (`rows_looped`), which reads memory in each
+/// stage.
 pub fn main(
     e: &mut Emitter,
     s: &Schedule,
@@ -105,30 +109,142 @@ pub fn main(
     red_rank: usize,
 ) -> Result<String, CodegenError> {
     let wg = s.reduce_workgroup;
-    let k = e.k;
-    let rank = k.shape.rank();
-    let kept = rank - red_rank;
     let numel = e.params.u32(Param::Numel);
     let count = e.params.u32(Param::Count);
     let mut head = String::new();
-    let mut b = String::new();
     let mut shared: Vec<&'static str> = Vec::new();
-    let any_arg = stages.iter().any(|st| st.op.is_arg());
+    let looped = rows(e, &mut head, &mut shared, s, stages, red_rank, None)?;
+    let mut b = looped;
+    let cache = s.reduce_cache;
+    if cache > 0 {
+        b += &rows(e, &mut head, &mut shared, s, stages, red_rank, Some(cache))?;
+    }
     let _ = writeln!(
         b,
         "@compute @workgroup_size({wg})\nfn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {{"
     );
     let _ = writeln!(b, "  let o = wid.y * nwg.x + wid.x;");
     let _ = writeln!(b, "  let live = o < {numel};");
+    if cache > 0 {
+        let _ = writeln!(
+            b,
+            "  if ({count} <= {}u) {{\n    rows_cached(o, live, lid);\n  }} else {{\n    rows_looped(o, live, lid);\n  }}",
+            wg * cache
+        );
+    } else {
+        let _ = writeln!(b, "  rows_looped(o, live, lid);");
+    }
+    b.push_str("}\n");
+    for ty in shared {
+        let _ = writeln!(head, "var<workgroup> sv_{ty}: array<{ty}, {wg}>;");
+    }
+    if stages.iter().any(|st| st.op.is_arg()) {
+        let _ = writeln!(head, "var<workgroup> si: array<u32, {wg}>;");
+    }
+    Ok(head + &b)
+}
+
+/// Opens the block of slot `j` of a cached row: `rr` is its element, skipped past the row's end.
+fn open_slot(b: &mut String, j: u32, wg: u32, count: &str) {
+    let _ = writeln!(
+        b,
+        "    if (lid + {}u < {count}) {{\n      let rr = lid + {}u;",
+        j * wg,
+        j * wg
+    );
+}
+
+/// True when the expressions `roots` gather (and so need coordinates even where every load is
+/// held in registers).
+fn gathers(e: &Emitter, roots: &[usize]) -> bool {
+    let need = e.needed(roots);
+    e.k.exprs
+        .iter()
+        .enumerate()
+        .any(|(i, x)| need[i] && matches!(x.expr, Expr::Gather { .. }))
+}
+
+/// The function `rows_looped` (cache `None`) or `rows_cached` (`Some(C)`): every stage of row
+/// `o`, then the outputs.
+fn rows(
+    e: &mut Emitter,
+    head: &mut String,
+    shared: &mut Vec<&'static str>,
+    s: &Schedule,
+    stages: &[Stage],
+    red_rank: usize,
+    cache: Option<u32>,
+) -> Result<String, CodegenError> {
+    let wg = s.reduce_workgroup;
+    let k = e.k;
+    let rank = k.shape.rank();
+    let kept = rank - red_rank;
+    let count = e.params.u32(Param::Count);
+    let mut b = String::new();
+    let name = if cache.is_some() { "cached" } else { "looped" };
+    let _ = writeln!(b, "fn rows_{name}(o: u32, live: bool, lid: u32) {{");
     let all_roots: Vec<usize> = stages
         .iter()
         .map(|st| st.expr)
         .chain(k.outputs.iter().map(|o| o.expr))
         .collect();
-    let coords = e.roots_need_coords(&all_roots);
-    if coords {
+    if e.roots_need_coords(&all_roots) {
         e.coords(&mut b, "  ", "o", 0..kept);
     }
+    // Elements handled per invocation and, when cached, the loads held in registers.
+    let row_roots: Vec<usize> = stages
+        .iter()
+        .map(|st| st.expr)
+        .chain(
+            k.outputs
+                .iter()
+                .filter(|o| o.store == Store::Full)
+                .map(|o| o.expr),
+        )
+        .collect();
+    let held = e.loads_of(&row_roots);
+    // Slot `j` of invocation `lid` holds element `lid + j * wg` of the row, in variables
+    // (not an array: drivers keep arrays indexed in a loop in memory, 3x slower on an H100;
+    // docs/PERFORMANCE.md).
+    if let Some(c) = cache {
+        for j in 0..c {
+            for &l in &held {
+                let ty = info(k.inputs[k.loads[l].input]).value;
+                let _ = writeln!(b, "  var rc{l}_{j}: {ty};\n  var rq{l}_{j}: bool;");
+            }
+        }
+        let coords = e.roots_need_coords(&row_roots);
+        let _ = writeln!(b, "  if (live) {{");
+        for j in 0..c {
+            open_slot(&mut b, j, wg, &count);
+            let _ = writeln!(b, "      let i = o * {count} + rr;");
+            if coords {
+                e.coords(&mut b, "      ", "rr", kept..rank);
+            }
+            e.load_values(&mut b, "      ", "i", &held);
+            for &l in &held {
+                let _ = writeln!(b, "      rc{l}_{j} = ld{l};\n      rq{l}_{j} = ok{l};");
+            }
+            let _ = writeln!(b, "    }}");
+        }
+        let _ = writeln!(b, "  }}");
+    }
+    // One element of the row at `rr` (slot `j` when cached): `let i`, coordinates, the
+    // expressions of `roots`.
+    let element = |e: &mut Emitter, b: &mut String, ind: &str, j: Option<u32>, roots: &[usize]| {
+        let _ = writeln!(b, "{ind}let i = o * {count} + rr;");
+        let coords = match j {
+            Some(_) => gathers(e, roots),
+            None => e.roots_need_coords(roots),
+        };
+        if coords {
+            e.coords(b, ind, "rr", kept..rank);
+        }
+        e.cached = j;
+        let r = e.exprs(b, ind, "i", roots);
+        e.cached = None;
+        r
+    };
     for (si, st) in stages.iter().enumerate() {
         let in_dtype = k.exprs[st.expr].dtype;
         let a = acc(st.op, in_dtype);
@@ -140,57 +256,51 @@ pub fn main(
         if arg {
             let _ = writeln!(b, "  var acci{si}: u32 = 0xffffffffu;");
         }
-        let u = s.reduce_unroll.max(1);
         let better = format!("kiln_better_{}_{}", st.op.name(), a.ty);
-        let _ = writeln!(b, "  if (live) {{");
-        let _ = writeln!(b, "    var r = lid;");
-        // Main loop: `u` elements per step, all loaded before any is combined.
-        if u > 1 {
-            let _ = writeln!(
-                b,
-                "    for (; r + {}u < {count}; r = r + {}u) {{",
-                (u - 1) * wg,
-                u * wg
-            );
-            for k in 0..u {
-                let _ = writeln!(b, "      var v{k}: {};", info(in_dtype).value);
-                let _ = writeln!(b, "      {{");
-                let _ = writeln!(b, "        let rr = r + {}u;", k * wg);
-                let _ = writeln!(b, "        let i = o * {count} + rr;");
-                if e.roots_need_coords(&[st.expr]) {
-                    e.coords(&mut b, "        ", "rr", kept..rank);
-                }
-                e.exprs(&mut b, "        ", "i", &[st.expr])?;
-                let _ = writeln!(b, "        v{k} = e{};", st.expr);
-                let _ = writeln!(b, "      }}");
-            }
-            for k in 0..u {
-                let step = Step {
-                    si,
-                    op: st.op,
-                    ty: a.ty,
-                    better: &better,
-                };
-                step.emit(e, &mut b, &format!("v{k}"), &format!("r + {}u", k * wg));
-            }
-            let _ = writeln!(b, "    }}");
-        }
-        // Tail: one element per step.
-        let _ = writeln!(b, "    for (; r < {count}; r = r + {wg}u) {{");
-        let _ = writeln!(b, "      let rr = r;");
-        let _ = writeln!(b, "      let i = o * {count} + rr;");
-        if e.roots_need_coords(&[st.expr]) {
-            e.coords(&mut b, "      ", "rr", kept..rank);
-        }
-        e.exprs(&mut b, "      ", "i", &[st.expr])?;
         let step = Step {
             si,
             op: st.op,
             ty: a.ty,
             better: &better,
         };
-        step.emit(e, &mut b, &format!("e{}", st.expr), "r");
-        let _ = writeln!(b, "    }}\n  }}");
+        let _ = writeln!(b, "  if (live) {{");
+        if let Some(c) = cache {
+            for j in 0..c {
+                open_slot(&mut b, j, wg, &count);
+                element(e, &mut b, "      ", Some(j), &[st.expr])?;
+                step.emit(e, &mut b, &format!("e{}", st.expr), "rr");
+                let _ = writeln!(b, "    }}");
+            }
+        } else {
+            let u = s.reduce_unroll.max(1);
+            let _ = writeln!(b, "    var r = lid;");
+            // Main loop: `u` elements per step, all loaded before any is combined.
+            if u > 1 {
+                let _ = writeln!(
+                    b,
+                    "    for (; r + {}u < {count}; r = r + {}u) {{",
+                    (u - 1) * wg,
+                    u * wg
+                );
+                for kk in 0..u {
+                    let _ = writeln!(b, "      var v{kk}: {};", info(in_dtype).value);
+                    let _ = writeln!(b, "      {{\n        let rr = r + {}u;", kk * wg);
+                    element(e, &mut b, "        ", None, &[st.expr])?;
+                    let _ = writeln!(b, "        v{kk} = e{};\n      }}", st.expr);
+                }
+                for kk in 0..u {
+                    step.emit(e, &mut b, &format!("v{kk}"), &format!("r + {}u", kk * wg));
+                }
+                let _ = writeln!(b, "    }}");
+            }
+            // Tail: one element per step.
+            let _ = writeln!(b, "    for (; r < {count}; r = r + {wg}u) {{");
+            let _ = writeln!(b, "      let rr = r;");
+            element(e, &mut b, "      ", None, &[st.expr])?;
+            step.emit(e, &mut b, &format!("e{}", st.expr), "r");
+            let _ = writeln!(b, "    }}");
+        }
+        let _ = writeln!(b, "  }}");
         let sv = format!("sv_{}", a.ty);
         let _ = writeln!(b, "  {sv}[lid] = acc{si};");
         if arg {
@@ -270,50 +380,55 @@ pub fn main(
     }
     if !full.is_empty() {
         let roots: Vec<usize> = full.iter().map(|(_, o)| o.expr).collect();
-        let u = s.reduce_unroll.max(1);
-        let needs = e.roots_need_coords(&roots);
         let _ = writeln!(b, "  if (live) {{");
-        let _ = writeln!(
-            b,
-            "    for (var r = lid; r < {count}; r = r + {}u) {{",
-            u * wg
-        );
-        for k in 0..u {
-            for (oi, o) in &full {
-                let _ = writeln!(b, "      var v{k}_{oi}: {};", info(o.dtype).value);
+        if let Some(c) = cache {
+            for j in 0..c {
+                open_slot(&mut b, j, wg, &count);
+                element(e, &mut b, "      ", Some(j), &roots)?;
+                for (oi, o) in &full {
+                    let _ = writeln!(
+                        b,
+                        "      out{oi}[i] = {};",
+                        types::to_storage(&format!("e{}", o.expr), o.dtype)
+                    );
+                }
+                let _ = writeln!(b, "    }}");
             }
-            let _ = writeln!(b, "      let rr{k} = r + {}u;", k * wg);
-            let _ = writeln!(b, "      if (rr{k} < {count}) {{");
-            let _ = writeln!(b, "        let rr = rr{k};");
-            let _ = writeln!(b, "        let i = o * {count} + rr;");
-            if needs {
-                e.coords(&mut b, "        ", "rr", kept..rank);
+        } else {
+            let u = s.reduce_unroll.max(1);
+            let _ = writeln!(
+                b,
+                "    for (var r = lid; r < {count}; r = r + {}u) {{",
+                u * wg
+            );
+            for kk in 0..u {
+                for (oi, o) in &full {
+                    let _ = writeln!(b, "      var v{kk}_{oi}: {};", info(o.dtype).value);
+                }
+                let _ = writeln!(b, "      let rr{kk} = r + {}u;", kk * wg);
+                let _ = writeln!(b, "      if (rr{kk} < {count}) {{");
+                let _ = writeln!(b, "        let rr = rr{kk};");
+                element(e, &mut b, "        ", None, &roots)?;
+                for (oi, o) in &full {
+                    let _ = writeln!(b, "        v{kk}_{oi} = e{};", o.expr);
+                }
+                let _ = writeln!(b, "      }}");
             }
-            e.exprs(&mut b, "        ", "i", &roots)?;
-            for (oi, o) in &full {
-                let _ = writeln!(b, "        v{k}_{oi} = e{};", o.expr);
+            for kk in 0..u {
+                let _ = writeln!(b, "      if (rr{kk} < {count}) {{");
+                for (oi, o) in &full {
+                    let _ = writeln!(
+                        b,
+                        "        out{oi}[o * {count} + rr{kk}] = {};",
+                        types::to_storage(&format!("v{kk}_{oi}"), o.dtype)
+                    );
+                }
+                let _ = writeln!(b, "      }}");
             }
-            let _ = writeln!(b, "      }}");
+            let _ = writeln!(b, "    }}");
         }
-        for k in 0..u {
-            let _ = writeln!(b, "      if (rr{k} < {count}) {{");
-            for (oi, o) in &full {
-                let _ = writeln!(
-                    b,
-                    "        out{oi}[o * {count} + rr{k}] = {};",
-                    types::to_storage(&format!("v{k}_{oi}"), o.dtype)
-                );
-            }
-            let _ = writeln!(b, "      }}");
-        }
-        let _ = writeln!(b, "    }}\n  }}");
+        let _ = writeln!(b, "  }}");
     }
     b.push_str("}\n");
-    for ty in shared {
-        let _ = writeln!(head, "var<workgroup> sv_{ty}: array<{ty}, {wg}>;");
-    }
-    if any_arg {
-        let _ = writeln!(head, "var<workgroup> si: array<u32, {wg}>;");
-    }
-    Ok(head + &b)
+    Ok(b)
 }

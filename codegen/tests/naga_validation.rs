@@ -12,7 +12,9 @@ use smallvec::smallvec;
 fn validate_graph(g: &Graph, what: &str) -> usize {
     let prog = lower_unfused(g).unwrap_or_else(|e| panic!("{what}: lowering: {e}"));
     for call in &prog.calls {
-        for (wg, unroll, matmul_block) in [(64, 1, 1), (256, 4, 8), (128, 3, 4)] {
+        for (wg, unroll, matmul_block, reduce_cache) in
+            [(64, 1, 1, 0), (256, 4, 8, 16), (128, 3, 4, 3)]
+        {
             let reduce_unroll = unroll + 1;
             let src = generate(
                 &call.kernel,
@@ -22,6 +24,7 @@ fn validate_graph(g: &Graph, what: &str) -> usize {
                     reduce_workgroup: wg,
                     reduce_unroll,
                     matmul_block,
+                    reduce_cache,
                 },
             )
             .unwrap_or_else(|e| panic!("{what}: codegen: {e}"));

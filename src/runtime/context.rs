@@ -167,25 +167,25 @@ pub struct GpuContext {
     schedule: Mutex<Schedule>,
     autotune: Mutex<Autotune>,
     /// Tuned schedule fields by autotune key ([`tune::tune_key`]).
-    tuned: Mutex<HashMap<String, (u32, u32)>>,
+    tuned: Mutex<HashMap<String, [u32; 3]>>,
     disk: Option<CacheDir>,
     pipeline_cache: Option<wgpu::PipelineCache>,
     pipelines_dirty: AtomicBool,
 }
 
 /// The autotune results file in an adapter's cache directory.
-const AUTOTUNE_FILE: &str = "autotune.v1";
+pub const AUTOTUNE_FILE: &str = "autotune.v2";
 /// wgpu's pipeline cache data in an adapter's cache directory.
-const PIPELINE_FILE: &str = "pipelines.v1";
+pub const PIPELINE_FILE: &str = "pipelines.v1";
 
-/// Autotune results as stored: one `key TAB a TAB b` line each.
-fn parse_tuned(b: &[u8]) -> HashMap<String, (u32, u32)> {
+/// Autotune results as stored: one `key TAB a TAB b TAB c` line each.
+fn parse_tuned(b: &[u8]) -> HashMap<String, [u32; 3]> {
     let mut m = HashMap::new();
     for line in String::from_utf8_lossy(b).lines() {
-        let mut f = line.split('\t');
-        if let (Some(k), Some(a), Some(b), None) = (f.next(), f.next(), f.next(), f.next()) {
-            if let (Ok(a), Ok(b)) = (a.parse(), b.parse()) {
-                m.insert(k.to_string(), (a, b));
+        let f: Vec<&str> = line.split('\t').collect();
+        if let [k, a, b, c] = f[..] {
+            if let (Ok(a), Ok(b), Ok(c)) = (a.parse(), b.parse(), c.parse()) {
+                m.insert(k.to_string(), [a, b, c]);
                 continue;
             }
         }
@@ -194,10 +194,10 @@ fn parse_tuned(b: &[u8]) -> HashMap<String, (u32, u32)> {
     m
 }
 
-fn format_tuned(m: &HashMap<String, (u32, u32)>) -> Vec<u8> {
+fn format_tuned(m: &HashMap<String, [u32; 3]>) -> Vec<u8> {
     let mut lines: Vec<String> = m
         .iter()
-        .map(|(k, (a, b))| format!("{k}\t{a}\t{b}\n"))
+        .map(|(k, [a, b, c])| format!("{k}\t{a}\t{b}\t{c}\n"))
         .collect();
     lines.sort();
     lines.concat().into_bytes()
@@ -214,6 +214,7 @@ const SCHEDULES: &[(wgpu::DeviceType, Schedule)] = &[(
         unroll: 1,
         reduce_workgroup: 16,
         reduce_unroll: 2,
+        reduce_cache: 0,
         matmul_block: 0,
     },
 )];
@@ -554,6 +555,7 @@ impl GpuContext {
                 unroll: s.unroll.clamp(1, 16),
                 reduce_workgroup: pow2(s.reduce_workgroup),
                 reduce_unroll: s.reduce_unroll.clamp(1, 16),
+                reduce_cache: s.reduce_cache.min(64),
                 matmul_block: if kiln_codegen::matmul::BLOCKS.contains(&s.matmul_block) {
                     s.matmul_block
                 } else {

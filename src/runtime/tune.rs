@@ -57,7 +57,7 @@ const ELEMENTWISE_FULL: &[(u32, u32)] = &[
     (256, 4),
     (256, 8),
 ];
-/// Reductions: (workgroup size, loads per step).
+/// Reductions: (workgroup size, loads per step), each with every register cache size.
 const REDUCE_FAST: &[(u32, u32)] = &[(256, 8), (256, 4), (128, 4), (64, 4), (32, 2)];
 const REDUCE_FULL: &[(u32, u32)] = &[
     (16, 2),
@@ -76,6 +76,9 @@ const REDUCE_FULL: &[(u32, u32)] = &[
     (512, 4),
     (512, 8),
 ];
+/// Reductions: elements per invocation kept in registers (0: none).
+const REDUCE_CACHE_FAST: &[u32] = &[0, 16];
+const REDUCE_CACHE_FULL: &[u32] = &[0, 8, 16, 32];
 
 /// The schedules to try for `k`, the resolved base first (the reference every other candidate
 /// is checked against), without repeats; none where the mode or the kernel's size says no.
@@ -111,13 +114,21 @@ pub fn candidates(k: &Kernel, base: &Schedule, mode: Autotune, max_wg: u32) -> V
             }
         }
         KernelKind::Reduce { .. } => {
+            let caches = if full {
+                REDUCE_CACHE_FULL
+            } else {
+                REDUCE_CACHE_FAST
+            };
             for &(wg, u) in if full { REDUCE_FULL } else { REDUCE_FAST } {
-                if wg <= max_wg {
-                    push(Schedule {
-                        reduce_workgroup: wg,
-                        reduce_unroll: u,
-                        ..base
-                    });
+                for &c in caches {
+                    if wg <= max_wg {
+                        push(Schedule {
+                            reduce_workgroup: wg,
+                            reduce_unroll: u,
+                            reduce_cache: c,
+                            ..base
+                        });
+                    }
                 }
             }
         }
@@ -164,16 +175,16 @@ pub fn tune_key(k: &Kernel) -> String {
 }
 
 /// The fields of a schedule that the kernel's class reads, as stored on disk.
-pub fn fields(k: &Kernel, s: &Schedule) -> (u32, u32) {
+pub fn fields(k: &Kernel, s: &Schedule) -> [u32; 3] {
     match &k.kind {
-        KernelKind::Elementwise => (s.workgroup_size, s.unroll),
-        KernelKind::Reduce { .. } => (s.reduce_workgroup, s.reduce_unroll),
-        KernelKind::Matmul { .. } => (s.matmul_block, 0),
+        KernelKind::Elementwise => [s.workgroup_size, s.unroll, 0],
+        KernelKind::Reduce { .. } => [s.reduce_workgroup, s.reduce_unroll, s.reduce_cache],
+        KernelKind::Matmul { .. } => [s.matmul_block, 0, 0],
     }
 }
 
 /// `base` with the class fields of `k` replaced by tuned values.
-pub fn apply(k: &Kernel, base: &Schedule, (a, b): (u32, u32)) -> Schedule {
+pub fn apply(k: &Kernel, base: &Schedule, [a, b, c]: [u32; 3]) -> Schedule {
     let mut s = base.resolve(k);
     match &k.kind {
         KernelKind::Elementwise => {
@@ -183,6 +194,7 @@ pub fn apply(k: &Kernel, base: &Schedule, (a, b): (u32, u32)) -> Schedule {
         KernelKind::Reduce { .. } => {
             s.reduce_workgroup = a;
             s.reduce_unroll = b;
+            s.reduce_cache = c;
         }
         KernelKind::Matmul { .. } => s.matmul_block = a,
     }

@@ -5,10 +5,7 @@ struct Params { p: array<vec4<u32>, 2> }
 @group(0) @binding(2) var<storage, read> in1: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out0: array<f32>;
 var<workgroup> sv_f32: array<f32, 256>;
-@compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let o = wid.y * nwg.x + wid.x;
-  let live = o < P.p[0].x;
+fn rows_looped(o: u32, live: bool, lid: u32) {
   var rem_o = o;
   let c0 = rem_o;
   var acc0: f32 = 0.0;
@@ -473,5 +470,977 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         out0[o * P.p[0].y + rr7] = v7_0;
       }
     }
+  }
+}
+fn rows_cached(o: u32, live: bool, lid: u32) {
+  var rem_o = o;
+  let c0 = rem_o;
+  var rc0_0: f32;
+  var rq0_0: bool;
+  var rc1_0: f32;
+  var rq1_0: bool;
+  var rc0_1: f32;
+  var rq0_1: bool;
+  var rc1_1: f32;
+  var rq1_1: bool;
+  var rc0_2: f32;
+  var rq0_2: bool;
+  var rc1_2: f32;
+  var rq1_2: bool;
+  var rc0_3: f32;
+  var rq0_3: bool;
+  var rc1_3: f32;
+  var rq1_3: bool;
+  var rc0_4: f32;
+  var rq0_4: bool;
+  var rc1_4: f32;
+  var rq1_4: bool;
+  var rc0_5: f32;
+  var rq0_5: bool;
+  var rc1_5: f32;
+  var rq1_5: bool;
+  var rc0_6: f32;
+  var rq0_6: bool;
+  var rc1_6: f32;
+  var rq1_6: bool;
+  var rc0_7: f32;
+  var rq0_7: bool;
+  var rc1_7: f32;
+  var rq1_7: bool;
+  var rc0_8: f32;
+  var rq0_8: bool;
+  var rc1_8: f32;
+  var rq1_8: bool;
+  var rc0_9: f32;
+  var rq0_9: bool;
+  var rc1_9: f32;
+  var rq1_9: bool;
+  var rc0_10: f32;
+  var rq0_10: bool;
+  var rc1_10: f32;
+  var rq1_10: bool;
+  var rc0_11: f32;
+  var rq0_11: bool;
+  var rc1_11: f32;
+  var rq1_11: bool;
+  var rc0_12: f32;
+  var rq0_12: bool;
+  var rc1_12: f32;
+  var rq1_12: bool;
+  var rc0_13: f32;
+  var rq0_13: bool;
+  var rc1_13: f32;
+  var rq1_13: bool;
+  var rc0_14: f32;
+  var rq0_14: bool;
+  var rc1_14: f32;
+  var rq1_14: bool;
+  var rc0_15: f32;
+  var rq0_15: bool;
+  var rc1_15: f32;
+  var rq1_15: bool;
+  if (live) {
+    if (lid + 0u < P.p[0].y) {
+      let rr = lid + 0u;
+      let i = o * P.p[0].y + rr;
+      var rem_rr = rr;
+      let c1 = rem_rr;
+      let ld0 = in0[i + P.p[0].z];
+      let ok0 = true;
+      let a1 = bitcast<i32>(P.p[0].w) + i32(c0) * bitcast<i32>(P.p[1].x) + i32(c1) * bitcast<i32>(P.p[1].y);
+      let ld1 = in1[u32(a1)];
+      let ok1 = true;
+      rc0_0 = ld0;
+      rq0_0 = ok0;
+      rc1_0 = ld1;
+      rq1_0 = ok1;
+    }
+    if (lid + 256u < P.p[0].y) {
+      let rr = lid + 256u;
+      let i = o * P.p[0].y + rr;
+      var rem_rr = rr;
+      let c1 = rem_rr;
+      let ld0 = in0[i + P.p[0].z];
+      let ok0 = true;
+      let a1 = bitcast<i32>(P.p[0].w) + i32(c0) * bitcast<i32>(P.p[1].x) + i32(c1) * bitcast<i32>(P.p[1].y);
+      let ld1 = in1[u32(a1)];
+      let ok1 = true;
+      rc0_1 = ld0;
+      rq0_1 = ok0;
+      rc1_1 = ld1;
+      rq1_1 = ok1;
+    }
+    if (lid + 512u < P.p[0].y) {
+      let rr = lid + 512u;
+      let i = o * P.p[0].y + rr;
+      var rem_rr = rr;
+      let c1 = rem_rr;
+      let ld0 = in0[i + P.p[0].z];
+      let ok0 = true;
+      let a1 = bitcast<i32>(P.p[0].w) + i32(c0) * bitcast<i32>(P.p[1].x) + i32(c1) * bitcast<i32>(P.p[1].y);
+      let ld1 = in1[u32(a1)];
+      let ok1 = true;
+      rc0_2 = ld0;
+      rq0_2 = ok0;
+      rc1_2 = ld1;
+      rq1_2 = ok1;
+    }
+    if (lid + 768u < P.p[0].y) {
+      let rr = lid + 768u;
+      let i = o * P.p[0].y + rr;
+      var rem_rr = rr;
+      let c1 = rem_rr;
+      let ld0 = in0[i + P.p[0].z];
+      let ok0 = true;
+      let a1 = bitcast<i32>(P.p[0].w) + i32(c0) * bitcast<i32>(P.p[1].x) + i32(c1) * bitcast<i32>(P.p[1].y);
+      let ld1 = in1[u32(a1)];
+      let ok1 = true;
+      rc0_3 = ld0;
+      rq0_3 = ok0;
+      rc1_3 = ld1;
+      rq1_3 = ok1;
+    }
+    if (lid + 1024u < P.p[0].y) {
+      let rr = lid + 1024u;
+      let i = o * P.p[0].y + rr;
+      var rem_rr = rr;
+      let c1 = rem_rr;
+      let ld0 = in0[i + P.p[0].z];
+      let ok0 = true;
+      let a1 = bitcast<i32>(P.p[0].w) + i32(c0) * bitcast<i32>(P.p[1].x) + i32(c1) * bitcast<i32>(P.p[1].y);
+      let ld1 = in1[u32(a1)];
+      let ok1 = true;
+      rc0_4 = ld0;
+      rq0_4 = ok0;
+      rc1_4 = ld1;
+      rq1_4 = ok1;
+    }
+    if (lid + 1280u < P.p[0].y) {
+      let rr = lid + 1280u;
+      let i = o * P.p[0].y + rr;
+      var rem_rr = rr;
+      let c1 = rem_rr;
+      let ld0 = in0[i + P.p[0].z];
+      let ok0 = true;
+      let a1 = bitcast<i32>(P.p[0].w) + i32(c0) * bitcast<i32>(P.p[1].x) + i32(c1) * bitcast<i32>(P.p[1].y);
+      let ld1 = in1[u32(a1)];
+      let ok1 = true;
+      rc0_5 = ld0;
+      rq0_5 = ok0;
+      rc1_5 = ld1;
+      rq1_5 = ok1;
+    }
+    if (lid + 1536u < P.p[0].y) {
+      let rr = lid + 1536u;
+      let i = o * P.p[0].y + rr;
+      var rem_rr = rr;
+      let c1 = rem_rr;
+      let ld0 = in0[i + P.p[0].z];
+      let ok0 = true;
+      let a1 = bitcast<i32>(P.p[0].w) + i32(c0) * bitcast<i32>(P.p[1].x) + i32(c1) * bitcast<i32>(P.p[1].y);
+      let ld1 = in1[u32(a1)];
+      let ok1 = true;
+      rc0_6 = ld0;
+      rq0_6 = ok0;
+      rc1_6 = ld1;
+      rq1_6 = ok1;
+    }
+    if (lid + 1792u < P.p[0].y) {
+      let rr = lid + 1792u;
+      let i = o * P.p[0].y + rr;
+      var rem_rr = rr;
+      let c1 = rem_rr;
+      let ld0 = in0[i + P.p[0].z];
+      let ok0 = true;
+      let a1 = bitcast<i32>(P.p[0].w) + i32(c0) * bitcast<i32>(P.p[1].x) + i32(c1) * bitcast<i32>(P.p[1].y);
+      let ld1 = in1[u32(a1)];
+      let ok1 = true;
+      rc0_7 = ld0;
+      rq0_7 = ok0;
+      rc1_7 = ld1;
+      rq1_7 = ok1;
+    }
+    if (lid + 2048u < P.p[0].y) {
+      let rr = lid + 2048u;
+      let i = o * P.p[0].y + rr;
+      var rem_rr = rr;
+      let c1 = rem_rr;
+      let ld0 = in0[i + P.p[0].z];
+      let ok0 = true;
+      let a1 = bitcast<i32>(P.p[0].w) + i32(c0) * bitcast<i32>(P.p[1].x) + i32(c1) * bitcast<i32>(P.p[1].y);
+      let ld1 = in1[u32(a1)];
+      let ok1 = true;
+      rc0_8 = ld0;
+      rq0_8 = ok0;
+      rc1_8 = ld1;
+      rq1_8 = ok1;
+    }
+    if (lid + 2304u < P.p[0].y) {
+      let rr = lid + 2304u;
+      let i = o * P.p[0].y + rr;
+      var rem_rr = rr;
+      let c1 = rem_rr;
+      let ld0 = in0[i + P.p[0].z];
+      let ok0 = true;
+      let a1 = bitcast<i32>(P.p[0].w) + i32(c0) * bitcast<i32>(P.p[1].x) + i32(c1) * bitcast<i32>(P.p[1].y);
+      let ld1 = in1[u32(a1)];
+      let ok1 = true;
+      rc0_9 = ld0;
+      rq0_9 = ok0;
+      rc1_9 = ld1;
+      rq1_9 = ok1;
+    }
+    if (lid + 2560u < P.p[0].y) {
+      let rr = lid + 2560u;
+      let i = o * P.p[0].y + rr;
+      var rem_rr = rr;
+      let c1 = rem_rr;
+      let ld0 = in0[i + P.p[0].z];
+      let ok0 = true;
+      let a1 = bitcast<i32>(P.p[0].w) + i32(c0) * bitcast<i32>(P.p[1].x) + i32(c1) * bitcast<i32>(P.p[1].y);
+      let ld1 = in1[u32(a1)];
+      let ok1 = true;
+      rc0_10 = ld0;
+      rq0_10 = ok0;
+      rc1_10 = ld1;
+      rq1_10 = ok1;
+    }
+    if (lid + 2816u < P.p[0].y) {
+      let rr = lid + 2816u;
+      let i = o * P.p[0].y + rr;
+      var rem_rr = rr;
+      let c1 = rem_rr;
+      let ld0 = in0[i + P.p[0].z];
+      let ok0 = true;
+      let a1 = bitcast<i32>(P.p[0].w) + i32(c0) * bitcast<i32>(P.p[1].x) + i32(c1) * bitcast<i32>(P.p[1].y);
+      let ld1 = in1[u32(a1)];
+      let ok1 = true;
+      rc0_11 = ld0;
+      rq0_11 = ok0;
+      rc1_11 = ld1;
+      rq1_11 = ok1;
+    }
+    if (lid + 3072u < P.p[0].y) {
+      let rr = lid + 3072u;
+      let i = o * P.p[0].y + rr;
+      var rem_rr = rr;
+      let c1 = rem_rr;
+      let ld0 = in0[i + P.p[0].z];
+      let ok0 = true;
+      let a1 = bitcast<i32>(P.p[0].w) + i32(c0) * bitcast<i32>(P.p[1].x) + i32(c1) * bitcast<i32>(P.p[1].y);
+      let ld1 = in1[u32(a1)];
+      let ok1 = true;
+      rc0_12 = ld0;
+      rq0_12 = ok0;
+      rc1_12 = ld1;
+      rq1_12 = ok1;
+    }
+    if (lid + 3328u < P.p[0].y) {
+      let rr = lid + 3328u;
+      let i = o * P.p[0].y + rr;
+      var rem_rr = rr;
+      let c1 = rem_rr;
+      let ld0 = in0[i + P.p[0].z];
+      let ok0 = true;
+      let a1 = bitcast<i32>(P.p[0].w) + i32(c0) * bitcast<i32>(P.p[1].x) + i32(c1) * bitcast<i32>(P.p[1].y);
+      let ld1 = in1[u32(a1)];
+      let ok1 = true;
+      rc0_13 = ld0;
+      rq0_13 = ok0;
+      rc1_13 = ld1;
+      rq1_13 = ok1;
+    }
+    if (lid + 3584u < P.p[0].y) {
+      let rr = lid + 3584u;
+      let i = o * P.p[0].y + rr;
+      var rem_rr = rr;
+      let c1 = rem_rr;
+      let ld0 = in0[i + P.p[0].z];
+      let ok0 = true;
+      let a1 = bitcast<i32>(P.p[0].w) + i32(c0) * bitcast<i32>(P.p[1].x) + i32(c1) * bitcast<i32>(P.p[1].y);
+      let ld1 = in1[u32(a1)];
+      let ok1 = true;
+      rc0_14 = ld0;
+      rq0_14 = ok0;
+      rc1_14 = ld1;
+      rq1_14 = ok1;
+    }
+    if (lid + 3840u < P.p[0].y) {
+      let rr = lid + 3840u;
+      let i = o * P.p[0].y + rr;
+      var rem_rr = rr;
+      let c1 = rem_rr;
+      let ld0 = in0[i + P.p[0].z];
+      let ok0 = true;
+      let a1 = bitcast<i32>(P.p[0].w) + i32(c0) * bitcast<i32>(P.p[1].x) + i32(c1) * bitcast<i32>(P.p[1].y);
+      let ld1 = in1[u32(a1)];
+      let ok1 = true;
+      rc0_15 = ld0;
+      rq0_15 = ok0;
+      rc1_15 = ld1;
+      rq1_15 = ok1;
+    }
+  }
+  var acc0: f32 = 0.0;
+  if (live) {
+    if (lid + 0u < P.p[0].y) {
+      let rr = lid + 0u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_0;
+      let ok0 = rq0_0;
+      let e0: f32 = ld0;
+      acc0 = acc0 + e0;
+    }
+    if (lid + 256u < P.p[0].y) {
+      let rr = lid + 256u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_1;
+      let ok0 = rq0_1;
+      let e0: f32 = ld0;
+      acc0 = acc0 + e0;
+    }
+    if (lid + 512u < P.p[0].y) {
+      let rr = lid + 512u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_2;
+      let ok0 = rq0_2;
+      let e0: f32 = ld0;
+      acc0 = acc0 + e0;
+    }
+    if (lid + 768u < P.p[0].y) {
+      let rr = lid + 768u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_3;
+      let ok0 = rq0_3;
+      let e0: f32 = ld0;
+      acc0 = acc0 + e0;
+    }
+    if (lid + 1024u < P.p[0].y) {
+      let rr = lid + 1024u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_4;
+      let ok0 = rq0_4;
+      let e0: f32 = ld0;
+      acc0 = acc0 + e0;
+    }
+    if (lid + 1280u < P.p[0].y) {
+      let rr = lid + 1280u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_5;
+      let ok0 = rq0_5;
+      let e0: f32 = ld0;
+      acc0 = acc0 + e0;
+    }
+    if (lid + 1536u < P.p[0].y) {
+      let rr = lid + 1536u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_6;
+      let ok0 = rq0_6;
+      let e0: f32 = ld0;
+      acc0 = acc0 + e0;
+    }
+    if (lid + 1792u < P.p[0].y) {
+      let rr = lid + 1792u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_7;
+      let ok0 = rq0_7;
+      let e0: f32 = ld0;
+      acc0 = acc0 + e0;
+    }
+    if (lid + 2048u < P.p[0].y) {
+      let rr = lid + 2048u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_8;
+      let ok0 = rq0_8;
+      let e0: f32 = ld0;
+      acc0 = acc0 + e0;
+    }
+    if (lid + 2304u < P.p[0].y) {
+      let rr = lid + 2304u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_9;
+      let ok0 = rq0_9;
+      let e0: f32 = ld0;
+      acc0 = acc0 + e0;
+    }
+    if (lid + 2560u < P.p[0].y) {
+      let rr = lid + 2560u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_10;
+      let ok0 = rq0_10;
+      let e0: f32 = ld0;
+      acc0 = acc0 + e0;
+    }
+    if (lid + 2816u < P.p[0].y) {
+      let rr = lid + 2816u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_11;
+      let ok0 = rq0_11;
+      let e0: f32 = ld0;
+      acc0 = acc0 + e0;
+    }
+    if (lid + 3072u < P.p[0].y) {
+      let rr = lid + 3072u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_12;
+      let ok0 = rq0_12;
+      let e0: f32 = ld0;
+      acc0 = acc0 + e0;
+    }
+    if (lid + 3328u < P.p[0].y) {
+      let rr = lid + 3328u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_13;
+      let ok0 = rq0_13;
+      let e0: f32 = ld0;
+      acc0 = acc0 + e0;
+    }
+    if (lid + 3584u < P.p[0].y) {
+      let rr = lid + 3584u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_14;
+      let ok0 = rq0_14;
+      let e0: f32 = ld0;
+      acc0 = acc0 + e0;
+    }
+    if (lid + 3840u < P.p[0].y) {
+      let rr = lid + 3840u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_15;
+      let ok0 = rq0_15;
+      let e0: f32 = ld0;
+      acc0 = acc0 + e0;
+    }
+  }
+  sv_f32[lid] = acc0;
+  workgroupBarrier();
+  for (var s = 128u; s > 0u; s = s >> 1u) {
+    if (lid < s) {
+      sv_f32[lid] = sv_f32[lid] + sv_f32[lid + s];
+    }
+    workgroupBarrier();
+  }
+  let red0: f32 = sv_f32[0] / f32(P.p[0].y);
+  workgroupBarrier();
+  var acc1: f32 = 0.0;
+  if (live) {
+    if (lid + 0u < P.p[0].y) {
+      let rr = lid + 0u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_0;
+      let ok0 = rq0_0;
+      let e0: f32 = ld0;
+      let e1: f32 = red0;
+      let e2: f32 = (e0 - e1);
+      let e3: f32 = (e2 * e2);
+      acc1 = acc1 + e3;
+    }
+    if (lid + 256u < P.p[0].y) {
+      let rr = lid + 256u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_1;
+      let ok0 = rq0_1;
+      let e0: f32 = ld0;
+      let e1: f32 = red0;
+      let e2: f32 = (e0 - e1);
+      let e3: f32 = (e2 * e2);
+      acc1 = acc1 + e3;
+    }
+    if (lid + 512u < P.p[0].y) {
+      let rr = lid + 512u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_2;
+      let ok0 = rq0_2;
+      let e0: f32 = ld0;
+      let e1: f32 = red0;
+      let e2: f32 = (e0 - e1);
+      let e3: f32 = (e2 * e2);
+      acc1 = acc1 + e3;
+    }
+    if (lid + 768u < P.p[0].y) {
+      let rr = lid + 768u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_3;
+      let ok0 = rq0_3;
+      let e0: f32 = ld0;
+      let e1: f32 = red0;
+      let e2: f32 = (e0 - e1);
+      let e3: f32 = (e2 * e2);
+      acc1 = acc1 + e3;
+    }
+    if (lid + 1024u < P.p[0].y) {
+      let rr = lid + 1024u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_4;
+      let ok0 = rq0_4;
+      let e0: f32 = ld0;
+      let e1: f32 = red0;
+      let e2: f32 = (e0 - e1);
+      let e3: f32 = (e2 * e2);
+      acc1 = acc1 + e3;
+    }
+    if (lid + 1280u < P.p[0].y) {
+      let rr = lid + 1280u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_5;
+      let ok0 = rq0_5;
+      let e0: f32 = ld0;
+      let e1: f32 = red0;
+      let e2: f32 = (e0 - e1);
+      let e3: f32 = (e2 * e2);
+      acc1 = acc1 + e3;
+    }
+    if (lid + 1536u < P.p[0].y) {
+      let rr = lid + 1536u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_6;
+      let ok0 = rq0_6;
+      let e0: f32 = ld0;
+      let e1: f32 = red0;
+      let e2: f32 = (e0 - e1);
+      let e3: f32 = (e2 * e2);
+      acc1 = acc1 + e3;
+    }
+    if (lid + 1792u < P.p[0].y) {
+      let rr = lid + 1792u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_7;
+      let ok0 = rq0_7;
+      let e0: f32 = ld0;
+      let e1: f32 = red0;
+      let e2: f32 = (e0 - e1);
+      let e3: f32 = (e2 * e2);
+      acc1 = acc1 + e3;
+    }
+    if (lid + 2048u < P.p[0].y) {
+      let rr = lid + 2048u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_8;
+      let ok0 = rq0_8;
+      let e0: f32 = ld0;
+      let e1: f32 = red0;
+      let e2: f32 = (e0 - e1);
+      let e3: f32 = (e2 * e2);
+      acc1 = acc1 + e3;
+    }
+    if (lid + 2304u < P.p[0].y) {
+      let rr = lid + 2304u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_9;
+      let ok0 = rq0_9;
+      let e0: f32 = ld0;
+      let e1: f32 = red0;
+      let e2: f32 = (e0 - e1);
+      let e3: f32 = (e2 * e2);
+      acc1 = acc1 + e3;
+    }
+    if (lid + 2560u < P.p[0].y) {
+      let rr = lid + 2560u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_10;
+      let ok0 = rq0_10;
+      let e0: f32 = ld0;
+      let e1: f32 = red0;
+      let e2: f32 = (e0 - e1);
+      let e3: f32 = (e2 * e2);
+      acc1 = acc1 + e3;
+    }
+    if (lid + 2816u < P.p[0].y) {
+      let rr = lid + 2816u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_11;
+      let ok0 = rq0_11;
+      let e0: f32 = ld0;
+      let e1: f32 = red0;
+      let e2: f32 = (e0 - e1);
+      let e3: f32 = (e2 * e2);
+      acc1 = acc1 + e3;
+    }
+    if (lid + 3072u < P.p[0].y) {
+      let rr = lid + 3072u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_12;
+      let ok0 = rq0_12;
+      let e0: f32 = ld0;
+      let e1: f32 = red0;
+      let e2: f32 = (e0 - e1);
+      let e3: f32 = (e2 * e2);
+      acc1 = acc1 + e3;
+    }
+    if (lid + 3328u < P.p[0].y) {
+      let rr = lid + 3328u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_13;
+      let ok0 = rq0_13;
+      let e0: f32 = ld0;
+      let e1: f32 = red0;
+      let e2: f32 = (e0 - e1);
+      let e3: f32 = (e2 * e2);
+      acc1 = acc1 + e3;
+    }
+    if (lid + 3584u < P.p[0].y) {
+      let rr = lid + 3584u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_14;
+      let ok0 = rq0_14;
+      let e0: f32 = ld0;
+      let e1: f32 = red0;
+      let e2: f32 = (e0 - e1);
+      let e3: f32 = (e2 * e2);
+      acc1 = acc1 + e3;
+    }
+    if (lid + 3840u < P.p[0].y) {
+      let rr = lid + 3840u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_15;
+      let ok0 = rq0_15;
+      let e0: f32 = ld0;
+      let e1: f32 = red0;
+      let e2: f32 = (e0 - e1);
+      let e3: f32 = (e2 * e2);
+      acc1 = acc1 + e3;
+    }
+  }
+  sv_f32[lid] = acc1;
+  workgroupBarrier();
+  for (var s = 128u; s > 0u; s = s >> 1u) {
+    if (lid < s) {
+      sv_f32[lid] = sv_f32[lid] + sv_f32[lid + s];
+    }
+    workgroupBarrier();
+  }
+  let red1: f32 = sv_f32[0] / f32(P.p[0].y);
+  workgroupBarrier();
+  if (live) {
+    if (lid + 0u < P.p[0].y) {
+      let rr = lid + 0u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_0;
+      let ok0 = rq0_0;
+      let ld1 = rc1_0;
+      let ok1 = rq1_0;
+      let e0: f32 = ld0;
+      let e1: f32 = red0;
+      let e2: f32 = (e0 - e1);
+      let e4: f32 = red1;
+      let e5: f32 = bitcast<f32>(0x3727c5acu);
+      let e6: f32 = (e4 + e5);
+      let e7: f32 = (1.0 / sqrt(e6));
+      let e8: f32 = (e2 * e7);
+      let e9: f32 = ld1;
+      let e10: f32 = (e8 * e9);
+      let e11: f32 = (e10 + e9);
+      out0[i] = e11;
+    }
+    if (lid + 256u < P.p[0].y) {
+      let rr = lid + 256u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_1;
+      let ok0 = rq0_1;
+      let ld1 = rc1_1;
+      let ok1 = rq1_1;
+      let e0: f32 = ld0;
+      let e1: f32 = red0;
+      let e2: f32 = (e0 - e1);
+      let e4: f32 = red1;
+      let e5: f32 = bitcast<f32>(0x3727c5acu);
+      let e6: f32 = (e4 + e5);
+      let e7: f32 = (1.0 / sqrt(e6));
+      let e8: f32 = (e2 * e7);
+      let e9: f32 = ld1;
+      let e10: f32 = (e8 * e9);
+      let e11: f32 = (e10 + e9);
+      out0[i] = e11;
+    }
+    if (lid + 512u < P.p[0].y) {
+      let rr = lid + 512u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_2;
+      let ok0 = rq0_2;
+      let ld1 = rc1_2;
+      let ok1 = rq1_2;
+      let e0: f32 = ld0;
+      let e1: f32 = red0;
+      let e2: f32 = (e0 - e1);
+      let e4: f32 = red1;
+      let e5: f32 = bitcast<f32>(0x3727c5acu);
+      let e6: f32 = (e4 + e5);
+      let e7: f32 = (1.0 / sqrt(e6));
+      let e8: f32 = (e2 * e7);
+      let e9: f32 = ld1;
+      let e10: f32 = (e8 * e9);
+      let e11: f32 = (e10 + e9);
+      out0[i] = e11;
+    }
+    if (lid + 768u < P.p[0].y) {
+      let rr = lid + 768u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_3;
+      let ok0 = rq0_3;
+      let ld1 = rc1_3;
+      let ok1 = rq1_3;
+      let e0: f32 = ld0;
+      let e1: f32 = red0;
+      let e2: f32 = (e0 - e1);
+      let e4: f32 = red1;
+      let e5: f32 = bitcast<f32>(0x3727c5acu);
+      let e6: f32 = (e4 + e5);
+      let e7: f32 = (1.0 / sqrt(e6));
+      let e8: f32 = (e2 * e7);
+      let e9: f32 = ld1;
+      let e10: f32 = (e8 * e9);
+      let e11: f32 = (e10 + e9);
+      out0[i] = e11;
+    }
+    if (lid + 1024u < P.p[0].y) {
+      let rr = lid + 1024u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_4;
+      let ok0 = rq0_4;
+      let ld1 = rc1_4;
+      let ok1 = rq1_4;
+      let e0: f32 = ld0;
+      let e1: f32 = red0;
+      let e2: f32 = (e0 - e1);
+      let e4: f32 = red1;
+      let e5: f32 = bitcast<f32>(0x3727c5acu);
+      let e6: f32 = (e4 + e5);
+      let e7: f32 = (1.0 / sqrt(e6));
+      let e8: f32 = (e2 * e7);
+      let e9: f32 = ld1;
+      let e10: f32 = (e8 * e9);
+      let e11: f32 = (e10 + e9);
+      out0[i] = e11;
+    }
+    if (lid + 1280u < P.p[0].y) {
+      let rr = lid + 1280u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_5;
+      let ok0 = rq0_5;
+      let ld1 = rc1_5;
+      let ok1 = rq1_5;
+      let e0: f32 = ld0;
+      let e1: f32 = red0;
+      let e2: f32 = (e0 - e1);
+      let e4: f32 = red1;
+      let e5: f32 = bitcast<f32>(0x3727c5acu);
+      let e6: f32 = (e4 + e5);
+      let e7: f32 = (1.0 / sqrt(e6));
+      let e8: f32 = (e2 * e7);
+      let e9: f32 = ld1;
+      let e10: f32 = (e8 * e9);
+      let e11: f32 = (e10 + e9);
+      out0[i] = e11;
+    }
+    if (lid + 1536u < P.p[0].y) {
+      let rr = lid + 1536u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_6;
+      let ok0 = rq0_6;
+      let ld1 = rc1_6;
+      let ok1 = rq1_6;
+      let e0: f32 = ld0;
+      let e1: f32 = red0;
+      let e2: f32 = (e0 - e1);
+      let e4: f32 = red1;
+      let e5: f32 = bitcast<f32>(0x3727c5acu);
+      let e6: f32 = (e4 + e5);
+      let e7: f32 = (1.0 / sqrt(e6));
+      let e8: f32 = (e2 * e7);
+      let e9: f32 = ld1;
+      let e10: f32 = (e8 * e9);
+      let e11: f32 = (e10 + e9);
+      out0[i] = e11;
+    }
+    if (lid + 1792u < P.p[0].y) {
+      let rr = lid + 1792u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_7;
+      let ok0 = rq0_7;
+      let ld1 = rc1_7;
+      let ok1 = rq1_7;
+      let e0: f32 = ld0;
+      let e1: f32 = red0;
+      let e2: f32 = (e0 - e1);
+      let e4: f32 = red1;
+      let e5: f32 = bitcast<f32>(0x3727c5acu);
+      let e6: f32 = (e4 + e5);
+      let e7: f32 = (1.0 / sqrt(e6));
+      let e8: f32 = (e2 * e7);
+      let e9: f32 = ld1;
+      let e10: f32 = (e8 * e9);
+      let e11: f32 = (e10 + e9);
+      out0[i] = e11;
+    }
+    if (lid + 2048u < P.p[0].y) {
+      let rr = lid + 2048u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_8;
+      let ok0 = rq0_8;
+      let ld1 = rc1_8;
+      let ok1 = rq1_8;
+      let e0: f32 = ld0;
+      let e1: f32 = red0;
+      let e2: f32 = (e0 - e1);
+      let e4: f32 = red1;
+      let e5: f32 = bitcast<f32>(0x3727c5acu);
+      let e6: f32 = (e4 + e5);
+      let e7: f32 = (1.0 / sqrt(e6));
+      let e8: f32 = (e2 * e7);
+      let e9: f32 = ld1;
+      let e10: f32 = (e8 * e9);
+      let e11: f32 = (e10 + e9);
+      out0[i] = e11;
+    }
+    if (lid + 2304u < P.p[0].y) {
+      let rr = lid + 2304u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_9;
+      let ok0 = rq0_9;
+      let ld1 = rc1_9;
+      let ok1 = rq1_9;
+      let e0: f32 = ld0;
+      let e1: f32 = red0;
+      let e2: f32 = (e0 - e1);
+      let e4: f32 = red1;
+      let e5: f32 = bitcast<f32>(0x3727c5acu);
+      let e6: f32 = (e4 + e5);
+      let e7: f32 = (1.0 / sqrt(e6));
+      let e8: f32 = (e2 * e7);
+      let e9: f32 = ld1;
+      let e10: f32 = (e8 * e9);
+      let e11: f32 = (e10 + e9);
+      out0[i] = e11;
+    }
+    if (lid + 2560u < P.p[0].y) {
+      let rr = lid + 2560u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_10;
+      let ok0 = rq0_10;
+      let ld1 = rc1_10;
+      let ok1 = rq1_10;
+      let e0: f32 = ld0;
+      let e1: f32 = red0;
+      let e2: f32 = (e0 - e1);
+      let e4: f32 = red1;
+      let e5: f32 = bitcast<f32>(0x3727c5acu);
+      let e6: f32 = (e4 + e5);
+      let e7: f32 = (1.0 / sqrt(e6));
+      let e8: f32 = (e2 * e7);
+      let e9: f32 = ld1;
+      let e10: f32 = (e8 * e9);
+      let e11: f32 = (e10 + e9);
+      out0[i] = e11;
+    }
+    if (lid + 2816u < P.p[0].y) {
+      let rr = lid + 2816u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_11;
+      let ok0 = rq0_11;
+      let ld1 = rc1_11;
+      let ok1 = rq1_11;
+      let e0: f32 = ld0;
+      let e1: f32 = red0;
+      let e2: f32 = (e0 - e1);
+      let e4: f32 = red1;
+      let e5: f32 = bitcast<f32>(0x3727c5acu);
+      let e6: f32 = (e4 + e5);
+      let e7: f32 = (1.0 / sqrt(e6));
+      let e8: f32 = (e2 * e7);
+      let e9: f32 = ld1;
+      let e10: f32 = (e8 * e9);
+      let e11: f32 = (e10 + e9);
+      out0[i] = e11;
+    }
+    if (lid + 3072u < P.p[0].y) {
+      let rr = lid + 3072u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_12;
+      let ok0 = rq0_12;
+      let ld1 = rc1_12;
+      let ok1 = rq1_12;
+      let e0: f32 = ld0;
+      let e1: f32 = red0;
+      let e2: f32 = (e0 - e1);
+      let e4: f32 = red1;
+      let e5: f32 = bitcast<f32>(0x3727c5acu);
+      let e6: f32 = (e4 + e5);
+      let e7: f32 = (1.0 / sqrt(e6));
+      let e8: f32 = (e2 * e7);
+      let e9: f32 = ld1;
+      let e10: f32 = (e8 * e9);
+      let e11: f32 = (e10 + e9);
+      out0[i] = e11;
+    }
+    if (lid + 3328u < P.p[0].y) {
+      let rr = lid + 3328u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_13;
+      let ok0 = rq0_13;
+      let ld1 = rc1_13;
+      let ok1 = rq1_13;
+      let e0: f32 = ld0;
+      let e1: f32 = red0;
+      let e2: f32 = (e0 - e1);
+      let e4: f32 = red1;
+      let e5: f32 = bitcast<f32>(0x3727c5acu);
+      let e6: f32 = (e4 + e5);
+      let e7: f32 = (1.0 / sqrt(e6));
+      let e8: f32 = (e2 * e7);
+      let e9: f32 = ld1;
+      let e10: f32 = (e8 * e9);
+      let e11: f32 = (e10 + e9);
+      out0[i] = e11;
+    }
+    if (lid + 3584u < P.p[0].y) {
+      let rr = lid + 3584u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_14;
+      let ok0 = rq0_14;
+      let ld1 = rc1_14;
+      let ok1 = rq1_14;
+      let e0: f32 = ld0;
+      let e1: f32 = red0;
+      let e2: f32 = (e0 - e1);
+      let e4: f32 = red1;
+      let e5: f32 = bitcast<f32>(0x3727c5acu);
+      let e6: f32 = (e4 + e5);
+      let e7: f32 = (1.0 / sqrt(e6));
+      let e8: f32 = (e2 * e7);
+      let e9: f32 = ld1;
+      let e10: f32 = (e8 * e9);
+      let e11: f32 = (e10 + e9);
+      out0[i] = e11;
+    }
+    if (lid + 3840u < P.p[0].y) {
+      let rr = lid + 3840u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_15;
+      let ok0 = rq0_15;
+      let ld1 = rc1_15;
+      let ok1 = rq1_15;
+      let e0: f32 = ld0;
+      let e1: f32 = red0;
+      let e2: f32 = (e0 - e1);
+      let e4: f32 = red1;
+      let e5: f32 = bitcast<f32>(0x3727c5acu);
+      let e6: f32 = (e4 + e5);
+      let e7: f32 = (1.0 / sqrt(e6));
+      let e8: f32 = (e2 * e7);
+      let e9: f32 = ld1;
+      let e10: f32 = (e8 * e9);
+      let e11: f32 = (e10 + e9);
+      out0[i] = e11;
+    }
+  }
+}
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let o = wid.y * nwg.x + wid.x;
+  let live = o < P.p[0].x;
+  if (P.p[0].y <= 4096u) {
+    rows_cached(o, live, lid);
+  } else {
+    rows_looped(o, live, lid);
   }
 }

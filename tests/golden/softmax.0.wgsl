@@ -6,10 +6,7 @@ struct Params { p: array<vec4<u32>, 1> }
 fn kiln_isnan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }
 fn kiln_fmax(a: f32, b: f32) -> f32 { return select(max(a, b), a + b, kiln_isnan(a) || kiln_isnan(b)); }
 var<workgroup> sv_f32: array<f32, 256>;
-@compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let o = wid.y * nwg.x + wid.x;
-  let live = o < P.p[0].x;
+fn rows_looped(o: u32, live: bool, lid: u32) {
   var acc0: f32 = bitcast<f32>(0xff800000u);
   if (live) {
     var r = lid;
@@ -392,5 +389,719 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         out0[o * P.p[0].y + rr7] = v7_0;
       }
     }
+  }
+}
+fn rows_cached(o: u32, live: bool, lid: u32) {
+  var rc0_0: f32;
+  var rq0_0: bool;
+  var rc0_1: f32;
+  var rq0_1: bool;
+  var rc0_2: f32;
+  var rq0_2: bool;
+  var rc0_3: f32;
+  var rq0_3: bool;
+  var rc0_4: f32;
+  var rq0_4: bool;
+  var rc0_5: f32;
+  var rq0_5: bool;
+  var rc0_6: f32;
+  var rq0_6: bool;
+  var rc0_7: f32;
+  var rq0_7: bool;
+  var rc0_8: f32;
+  var rq0_8: bool;
+  var rc0_9: f32;
+  var rq0_9: bool;
+  var rc0_10: f32;
+  var rq0_10: bool;
+  var rc0_11: f32;
+  var rq0_11: bool;
+  var rc0_12: f32;
+  var rq0_12: bool;
+  var rc0_13: f32;
+  var rq0_13: bool;
+  var rc0_14: f32;
+  var rq0_14: bool;
+  var rc0_15: f32;
+  var rq0_15: bool;
+  if (live) {
+    if (lid + 0u < P.p[0].y) {
+      let rr = lid + 0u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = in0[i + P.p[0].z];
+      let ok0 = true;
+      rc0_0 = ld0;
+      rq0_0 = ok0;
+    }
+    if (lid + 256u < P.p[0].y) {
+      let rr = lid + 256u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = in0[i + P.p[0].z];
+      let ok0 = true;
+      rc0_1 = ld0;
+      rq0_1 = ok0;
+    }
+    if (lid + 512u < P.p[0].y) {
+      let rr = lid + 512u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = in0[i + P.p[0].z];
+      let ok0 = true;
+      rc0_2 = ld0;
+      rq0_2 = ok0;
+    }
+    if (lid + 768u < P.p[0].y) {
+      let rr = lid + 768u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = in0[i + P.p[0].z];
+      let ok0 = true;
+      rc0_3 = ld0;
+      rq0_3 = ok0;
+    }
+    if (lid + 1024u < P.p[0].y) {
+      let rr = lid + 1024u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = in0[i + P.p[0].z];
+      let ok0 = true;
+      rc0_4 = ld0;
+      rq0_4 = ok0;
+    }
+    if (lid + 1280u < P.p[0].y) {
+      let rr = lid + 1280u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = in0[i + P.p[0].z];
+      let ok0 = true;
+      rc0_5 = ld0;
+      rq0_5 = ok0;
+    }
+    if (lid + 1536u < P.p[0].y) {
+      let rr = lid + 1536u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = in0[i + P.p[0].z];
+      let ok0 = true;
+      rc0_6 = ld0;
+      rq0_6 = ok0;
+    }
+    if (lid + 1792u < P.p[0].y) {
+      let rr = lid + 1792u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = in0[i + P.p[0].z];
+      let ok0 = true;
+      rc0_7 = ld0;
+      rq0_7 = ok0;
+    }
+    if (lid + 2048u < P.p[0].y) {
+      let rr = lid + 2048u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = in0[i + P.p[0].z];
+      let ok0 = true;
+      rc0_8 = ld0;
+      rq0_8 = ok0;
+    }
+    if (lid + 2304u < P.p[0].y) {
+      let rr = lid + 2304u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = in0[i + P.p[0].z];
+      let ok0 = true;
+      rc0_9 = ld0;
+      rq0_9 = ok0;
+    }
+    if (lid + 2560u < P.p[0].y) {
+      let rr = lid + 2560u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = in0[i + P.p[0].z];
+      let ok0 = true;
+      rc0_10 = ld0;
+      rq0_10 = ok0;
+    }
+    if (lid + 2816u < P.p[0].y) {
+      let rr = lid + 2816u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = in0[i + P.p[0].z];
+      let ok0 = true;
+      rc0_11 = ld0;
+      rq0_11 = ok0;
+    }
+    if (lid + 3072u < P.p[0].y) {
+      let rr = lid + 3072u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = in0[i + P.p[0].z];
+      let ok0 = true;
+      rc0_12 = ld0;
+      rq0_12 = ok0;
+    }
+    if (lid + 3328u < P.p[0].y) {
+      let rr = lid + 3328u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = in0[i + P.p[0].z];
+      let ok0 = true;
+      rc0_13 = ld0;
+      rq0_13 = ok0;
+    }
+    if (lid + 3584u < P.p[0].y) {
+      let rr = lid + 3584u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = in0[i + P.p[0].z];
+      let ok0 = true;
+      rc0_14 = ld0;
+      rq0_14 = ok0;
+    }
+    if (lid + 3840u < P.p[0].y) {
+      let rr = lid + 3840u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = in0[i + P.p[0].z];
+      let ok0 = true;
+      rc0_15 = ld0;
+      rq0_15 = ok0;
+    }
+  }
+  var acc0: f32 = bitcast<f32>(0xff800000u);
+  if (live) {
+    if (lid + 0u < P.p[0].y) {
+      let rr = lid + 0u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_0;
+      let ok0 = rq0_0;
+      let e0: f32 = ld0;
+      acc0 = kiln_fmax(acc0, e0);
+    }
+    if (lid + 256u < P.p[0].y) {
+      let rr = lid + 256u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_1;
+      let ok0 = rq0_1;
+      let e0: f32 = ld0;
+      acc0 = kiln_fmax(acc0, e0);
+    }
+    if (lid + 512u < P.p[0].y) {
+      let rr = lid + 512u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_2;
+      let ok0 = rq0_2;
+      let e0: f32 = ld0;
+      acc0 = kiln_fmax(acc0, e0);
+    }
+    if (lid + 768u < P.p[0].y) {
+      let rr = lid + 768u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_3;
+      let ok0 = rq0_3;
+      let e0: f32 = ld0;
+      acc0 = kiln_fmax(acc0, e0);
+    }
+    if (lid + 1024u < P.p[0].y) {
+      let rr = lid + 1024u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_4;
+      let ok0 = rq0_4;
+      let e0: f32 = ld0;
+      acc0 = kiln_fmax(acc0, e0);
+    }
+    if (lid + 1280u < P.p[0].y) {
+      let rr = lid + 1280u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_5;
+      let ok0 = rq0_5;
+      let e0: f32 = ld0;
+      acc0 = kiln_fmax(acc0, e0);
+    }
+    if (lid + 1536u < P.p[0].y) {
+      let rr = lid + 1536u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_6;
+      let ok0 = rq0_6;
+      let e0: f32 = ld0;
+      acc0 = kiln_fmax(acc0, e0);
+    }
+    if (lid + 1792u < P.p[0].y) {
+      let rr = lid + 1792u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_7;
+      let ok0 = rq0_7;
+      let e0: f32 = ld0;
+      acc0 = kiln_fmax(acc0, e0);
+    }
+    if (lid + 2048u < P.p[0].y) {
+      let rr = lid + 2048u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_8;
+      let ok0 = rq0_8;
+      let e0: f32 = ld0;
+      acc0 = kiln_fmax(acc0, e0);
+    }
+    if (lid + 2304u < P.p[0].y) {
+      let rr = lid + 2304u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_9;
+      let ok0 = rq0_9;
+      let e0: f32 = ld0;
+      acc0 = kiln_fmax(acc0, e0);
+    }
+    if (lid + 2560u < P.p[0].y) {
+      let rr = lid + 2560u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_10;
+      let ok0 = rq0_10;
+      let e0: f32 = ld0;
+      acc0 = kiln_fmax(acc0, e0);
+    }
+    if (lid + 2816u < P.p[0].y) {
+      let rr = lid + 2816u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_11;
+      let ok0 = rq0_11;
+      let e0: f32 = ld0;
+      acc0 = kiln_fmax(acc0, e0);
+    }
+    if (lid + 3072u < P.p[0].y) {
+      let rr = lid + 3072u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_12;
+      let ok0 = rq0_12;
+      let e0: f32 = ld0;
+      acc0 = kiln_fmax(acc0, e0);
+    }
+    if (lid + 3328u < P.p[0].y) {
+      let rr = lid + 3328u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_13;
+      let ok0 = rq0_13;
+      let e0: f32 = ld0;
+      acc0 = kiln_fmax(acc0, e0);
+    }
+    if (lid + 3584u < P.p[0].y) {
+      let rr = lid + 3584u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_14;
+      let ok0 = rq0_14;
+      let e0: f32 = ld0;
+      acc0 = kiln_fmax(acc0, e0);
+    }
+    if (lid + 3840u < P.p[0].y) {
+      let rr = lid + 3840u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_15;
+      let ok0 = rq0_15;
+      let e0: f32 = ld0;
+      acc0 = kiln_fmax(acc0, e0);
+    }
+  }
+  sv_f32[lid] = acc0;
+  workgroupBarrier();
+  for (var s = 128u; s > 0u; s = s >> 1u) {
+    if (lid < s) {
+      sv_f32[lid] = kiln_fmax(sv_f32[lid], sv_f32[lid + s]);
+    }
+    workgroupBarrier();
+  }
+  let red0: f32 = sv_f32[0];
+  workgroupBarrier();
+  var acc1: f32 = 0.0;
+  if (live) {
+    if (lid + 0u < P.p[0].y) {
+      let rr = lid + 0u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_0;
+      let ok0 = rq0_0;
+      let e0: f32 = ld0;
+      let e1: f32 = red0;
+      let e2: f32 = (e0 - e1);
+      let e3: f32 = exp(e2);
+      acc1 = acc1 + e3;
+    }
+    if (lid + 256u < P.p[0].y) {
+      let rr = lid + 256u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_1;
+      let ok0 = rq0_1;
+      let e0: f32 = ld0;
+      let e1: f32 = red0;
+      let e2: f32 = (e0 - e1);
+      let e3: f32 = exp(e2);
+      acc1 = acc1 + e3;
+    }
+    if (lid + 512u < P.p[0].y) {
+      let rr = lid + 512u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_2;
+      let ok0 = rq0_2;
+      let e0: f32 = ld0;
+      let e1: f32 = red0;
+      let e2: f32 = (e0 - e1);
+      let e3: f32 = exp(e2);
+      acc1 = acc1 + e3;
+    }
+    if (lid + 768u < P.p[0].y) {
+      let rr = lid + 768u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_3;
+      let ok0 = rq0_3;
+      let e0: f32 = ld0;
+      let e1: f32 = red0;
+      let e2: f32 = (e0 - e1);
+      let e3: f32 = exp(e2);
+      acc1 = acc1 + e3;
+    }
+    if (lid + 1024u < P.p[0].y) {
+      let rr = lid + 1024u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_4;
+      let ok0 = rq0_4;
+      let e0: f32 = ld0;
+      let e1: f32 = red0;
+      let e2: f32 = (e0 - e1);
+      let e3: f32 = exp(e2);
+      acc1 = acc1 + e3;
+    }
+    if (lid + 1280u < P.p[0].y) {
+      let rr = lid + 1280u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_5;
+      let ok0 = rq0_5;
+      let e0: f32 = ld0;
+      let e1: f32 = red0;
+      let e2: f32 = (e0 - e1);
+      let e3: f32 = exp(e2);
+      acc1 = acc1 + e3;
+    }
+    if (lid + 1536u < P.p[0].y) {
+      let rr = lid + 1536u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_6;
+      let ok0 = rq0_6;
+      let e0: f32 = ld0;
+      let e1: f32 = red0;
+      let e2: f32 = (e0 - e1);
+      let e3: f32 = exp(e2);
+      acc1 = acc1 + e3;
+    }
+    if (lid + 1792u < P.p[0].y) {
+      let rr = lid + 1792u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_7;
+      let ok0 = rq0_7;
+      let e0: f32 = ld0;
+      let e1: f32 = red0;
+      let e2: f32 = (e0 - e1);
+      let e3: f32 = exp(e2);
+      acc1 = acc1 + e3;
+    }
+    if (lid + 2048u < P.p[0].y) {
+      let rr = lid + 2048u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_8;
+      let ok0 = rq0_8;
+      let e0: f32 = ld0;
+      let e1: f32 = red0;
+      let e2: f32 = (e0 - e1);
+      let e3: f32 = exp(e2);
+      acc1 = acc1 + e3;
+    }
+    if (lid + 2304u < P.p[0].y) {
+      let rr = lid + 2304u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_9;
+      let ok0 = rq0_9;
+      let e0: f32 = ld0;
+      let e1: f32 = red0;
+      let e2: f32 = (e0 - e1);
+      let e3: f32 = exp(e2);
+      acc1 = acc1 + e3;
+    }
+    if (lid + 2560u < P.p[0].y) {
+      let rr = lid + 2560u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_10;
+      let ok0 = rq0_10;
+      let e0: f32 = ld0;
+      let e1: f32 = red0;
+      let e2: f32 = (e0 - e1);
+      let e3: f32 = exp(e2);
+      acc1 = acc1 + e3;
+    }
+    if (lid + 2816u < P.p[0].y) {
+      let rr = lid + 2816u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_11;
+      let ok0 = rq0_11;
+      let e0: f32 = ld0;
+      let e1: f32 = red0;
+      let e2: f32 = (e0 - e1);
+      let e3: f32 = exp(e2);
+      acc1 = acc1 + e3;
+    }
+    if (lid + 3072u < P.p[0].y) {
+      let rr = lid + 3072u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_12;
+      let ok0 = rq0_12;
+      let e0: f32 = ld0;
+      let e1: f32 = red0;
+      let e2: f32 = (e0 - e1);
+      let e3: f32 = exp(e2);
+      acc1 = acc1 + e3;
+    }
+    if (lid + 3328u < P.p[0].y) {
+      let rr = lid + 3328u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_13;
+      let ok0 = rq0_13;
+      let e0: f32 = ld0;
+      let e1: f32 = red0;
+      let e2: f32 = (e0 - e1);
+      let e3: f32 = exp(e2);
+      acc1 = acc1 + e3;
+    }
+    if (lid + 3584u < P.p[0].y) {
+      let rr = lid + 3584u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_14;
+      let ok0 = rq0_14;
+      let e0: f32 = ld0;
+      let e1: f32 = red0;
+      let e2: f32 = (e0 - e1);
+      let e3: f32 = exp(e2);
+      acc1 = acc1 + e3;
+    }
+    if (lid + 3840u < P.p[0].y) {
+      let rr = lid + 3840u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_15;
+      let ok0 = rq0_15;
+      let e0: f32 = ld0;
+      let e1: f32 = red0;
+      let e2: f32 = (e0 - e1);
+      let e3: f32 = exp(e2);
+      acc1 = acc1 + e3;
+    }
+  }
+  sv_f32[lid] = acc1;
+  workgroupBarrier();
+  for (var s = 128u; s > 0u; s = s >> 1u) {
+    if (lid < s) {
+      sv_f32[lid] = sv_f32[lid] + sv_f32[lid + s];
+    }
+    workgroupBarrier();
+  }
+  let red1: f32 = sv_f32[0];
+  workgroupBarrier();
+  if (live) {
+    if (lid + 0u < P.p[0].y) {
+      let rr = lid + 0u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_0;
+      let ok0 = rq0_0;
+      let e0: f32 = ld0;
+      let e1: f32 = red0;
+      let e2: f32 = (e0 - e1);
+      let e3: f32 = exp(e2);
+      let e4: f32 = red1;
+      let e5: f32 = (e3 / e4);
+      out0[i] = e5;
+    }
+    if (lid + 256u < P.p[0].y) {
+      let rr = lid + 256u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_1;
+      let ok0 = rq0_1;
+      let e0: f32 = ld0;
+      let e1: f32 = red0;
+      let e2: f32 = (e0 - e1);
+      let e3: f32 = exp(e2);
+      let e4: f32 = red1;
+      let e5: f32 = (e3 / e4);
+      out0[i] = e5;
+    }
+    if (lid + 512u < P.p[0].y) {
+      let rr = lid + 512u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_2;
+      let ok0 = rq0_2;
+      let e0: f32 = ld0;
+      let e1: f32 = red0;
+      let e2: f32 = (e0 - e1);
+      let e3: f32 = exp(e2);
+      let e4: f32 = red1;
+      let e5: f32 = (e3 / e4);
+      out0[i] = e5;
+    }
+    if (lid + 768u < P.p[0].y) {
+      let rr = lid + 768u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_3;
+      let ok0 = rq0_3;
+      let e0: f32 = ld0;
+      let e1: f32 = red0;
+      let e2: f32 = (e0 - e1);
+      let e3: f32 = exp(e2);
+      let e4: f32 = red1;
+      let e5: f32 = (e3 / e4);
+      out0[i] = e5;
+    }
+    if (lid + 1024u < P.p[0].y) {
+      let rr = lid + 1024u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_4;
+      let ok0 = rq0_4;
+      let e0: f32 = ld0;
+      let e1: f32 = red0;
+      let e2: f32 = (e0 - e1);
+      let e3: f32 = exp(e2);
+      let e4: f32 = red1;
+      let e5: f32 = (e3 / e4);
+      out0[i] = e5;
+    }
+    if (lid + 1280u < P.p[0].y) {
+      let rr = lid + 1280u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_5;
+      let ok0 = rq0_5;
+      let e0: f32 = ld0;
+      let e1: f32 = red0;
+      let e2: f32 = (e0 - e1);
+      let e3: f32 = exp(e2);
+      let e4: f32 = red1;
+      let e5: f32 = (e3 / e4);
+      out0[i] = e5;
+    }
+    if (lid + 1536u < P.p[0].y) {
+      let rr = lid + 1536u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_6;
+      let ok0 = rq0_6;
+      let e0: f32 = ld0;
+      let e1: f32 = red0;
+      let e2: f32 = (e0 - e1);
+      let e3: f32 = exp(e2);
+      let e4: f32 = red1;
+      let e5: f32 = (e3 / e4);
+      out0[i] = e5;
+    }
+    if (lid + 1792u < P.p[0].y) {
+      let rr = lid + 1792u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_7;
+      let ok0 = rq0_7;
+      let e0: f32 = ld0;
+      let e1: f32 = red0;
+      let e2: f32 = (e0 - e1);
+      let e3: f32 = exp(e2);
+      let e4: f32 = red1;
+      let e5: f32 = (e3 / e4);
+      out0[i] = e5;
+    }
+    if (lid + 2048u < P.p[0].y) {
+      let rr = lid + 2048u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_8;
+      let ok0 = rq0_8;
+      let e0: f32 = ld0;
+      let e1: f32 = red0;
+      let e2: f32 = (e0 - e1);
+      let e3: f32 = exp(e2);
+      let e4: f32 = red1;
+      let e5: f32 = (e3 / e4);
+      out0[i] = e5;
+    }
+    if (lid + 2304u < P.p[0].y) {
+      let rr = lid + 2304u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_9;
+      let ok0 = rq0_9;
+      let e0: f32 = ld0;
+      let e1: f32 = red0;
+      let e2: f32 = (e0 - e1);
+      let e3: f32 = exp(e2);
+      let e4: f32 = red1;
+      let e5: f32 = (e3 / e4);
+      out0[i] = e5;
+    }
+    if (lid + 2560u < P.p[0].y) {
+      let rr = lid + 2560u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_10;
+      let ok0 = rq0_10;
+      let e0: f32 = ld0;
+      let e1: f32 = red0;
+      let e2: f32 = (e0 - e1);
+      let e3: f32 = exp(e2);
+      let e4: f32 = red1;
+      let e5: f32 = (e3 / e4);
+      out0[i] = e5;
+    }
+    if (lid + 2816u < P.p[0].y) {
+      let rr = lid + 2816u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_11;
+      let ok0 = rq0_11;
+      let e0: f32 = ld0;
+      let e1: f32 = red0;
+      let e2: f32 = (e0 - e1);
+      let e3: f32 = exp(e2);
+      let e4: f32 = red1;
+      let e5: f32 = (e3 / e4);
+      out0[i] = e5;
+    }
+    if (lid + 3072u < P.p[0].y) {
+      let rr = lid + 3072u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_12;
+      let ok0 = rq0_12;
+      let e0: f32 = ld0;
+      let e1: f32 = red0;
+      let e2: f32 = (e0 - e1);
+      let e3: f32 = exp(e2);
+      let e4: f32 = red1;
+      let e5: f32 = (e3 / e4);
+      out0[i] = e5;
+    }
+    if (lid + 3328u < P.p[0].y) {
+      let rr = lid + 3328u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_13;
+      let ok0 = rq0_13;
+      let e0: f32 = ld0;
+      let e1: f32 = red0;
+      let e2: f32 = (e0 - e1);
+      let e3: f32 = exp(e2);
+      let e4: f32 = red1;
+      let e5: f32 = (e3 / e4);
+      out0[i] = e5;
+    }
+    if (lid + 3584u < P.p[0].y) {
+      let rr = lid + 3584u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_14;
+      let ok0 = rq0_14;
+      let e0: f32 = ld0;
+      let e1: f32 = red0;
+      let e2: f32 = (e0 - e1);
+      let e3: f32 = exp(e2);
+      let e4: f32 = red1;
+      let e5: f32 = (e3 / e4);
+      out0[i] = e5;
+    }
+    if (lid + 3840u < P.p[0].y) {
+      let rr = lid + 3840u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_15;
+      let ok0 = rq0_15;
+      let e0: f32 = ld0;
+      let e1: f32 = red0;
+      let e2: f32 = (e0 - e1);
+      let e3: f32 = exp(e2);
+      let e4: f32 = red1;
+      let e5: f32 = (e3 / e4);
+      out0[i] = e5;
+    }
+  }
+}
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let o = wid.y * nwg.x + wid.x;
+  let live = o < P.p[0].x;
+  if (P.p[0].y <= 4096u) {
+    rows_cached(o, live, lid);
+  } else {
+    rows_looped(o, live, lid);
   }
 }
