@@ -86,7 +86,7 @@ pub fn main(
     };
     let ta = load_text(e, k.loads[la].input, ra);
     let tb = load_text(e, k.loads[lb].input, rb);
-    let mut b = accessors(&d, &ta, &tb);
+    let mut b = accessors(&d, &ta, &tb, block > 1);
     b += &epilogue(e, dtype, &d)?;
     let _ = writeln!(
         b,
@@ -117,7 +117,9 @@ pub fn main(
     } else {
         let t = tile(block) / 4;
         format!(
-            "var<workgroup> ta: array<vec4<f32>, {}>;\nvar<workgroup> tb: array<vec4<f32>, {}>;\n",
+            "var<workgroup> ta: array<vec4<f32>, {}>;\nvar<workgroup> tb: array<vec4<f32>, {}>;\n\
+             fn a_slot(v: u32, mk: bool) -> vec2<u32> {{ return select(vec2<u32>(v % {BK}u, v / {BK}u), vec2<u32>(v / {t}u, v % {t}u), mk); }}\n\
+             fn b_slot(v: u32, km: bool) -> vec2<u32> {{ return select(vec2<u32>(v / {t}u, v % {t}u), vec2<u32>(v % {BK}u, v / {BK}u), km); }}\n",
             BK * (t + 1),
             BK * t
         )
@@ -154,8 +156,9 @@ fn load_text(e: &mut Emitter, input: usize, round: Option<DType>) -> String {
 }
 
 /// `a_at(base, row, k)` and `b_at(base, k, col)`: one operand element through its view, 0
-/// outside the operand (so partial tiles add nothing).
-fn accessors(d: &Dims, ta: &str, tb: &str) -> String {
+/// outside the operand (so partial tiles add nothing); `a_in` and `b_in` the same without the
+/// check, for tiles wholly inside both operands.
+fn accessors(d: &Dims, ta: &str, tb: &str, unchecked: bool) -> String {
     let Dims {
         m,
         n,
@@ -174,10 +177,19 @@ fn accessors(d: &Dims, ta: &str, tb: &str) -> String {
         "{}",
         &format!("select(0, base + i32(k) * {sbk} + i32(c) * {sbn}, ok)"),
     );
-    format!(
+    let mut out = format!(
         "fn a_at(base: i32, r: u32, k: u32) -> f32 {{\n  let ok = r < {m} && k < {kk};\n  return select(0.0, {la}, ok);\n}}\n\
          fn b_at(base: i32, k: u32, c: u32) -> f32 {{\n  let ok = c < {n} && k < {kk};\n  return select(0.0, {lb}, ok);\n}}\n"
-    )
+    );
+    if unchecked {
+        let ra = ta.replace("{}", &format!("base + i32(r) * {sam} + i32(k) * {sak}"));
+        let rb = tb.replace("{}", &format!("base + i32(k) * {sbk} + i32(c) * {sbn}"));
+        let _ = writeln!(
+            out,
+            "fn a_in(base: i32, r: u32, k: u32) -> f32 {{ return {ra}; }}\nfn b_in(base: i32, k: u32, c: u32) -> f32 {{ return {rb}; }}"
+        );
+    }
+    out
 }
 
 /// The `epilogue(bt, row, col, acc)` function: bounds check, the fused expressions at that
@@ -257,34 +269,46 @@ fn tiled(b: &mut String, d: &Dims, block: u32) {
     for p in 0..per {
         let _ = writeln!(b, "    var pa{p}: vec4<f32>;\n    var pb{p}: vec4<f32>;");
     }
-    // Staging: vector p of A is rows 4 * (v / BK) + 0..4 at k = v % BK (k fastest, so a
-    // row-major A is read along its rows); of B, k = v / (T/4), columns 4 * (v % (T/4)) + 0..4.
+    // Staging: vector `v` of a slice holds four adjacent rows of A at one `k`, or four adjacent
+    // columns of B. Consecutive invocations take consecutive `k` where the operand is
+    // contiguous along `k` (row-major A, transposed B), else consecutive vectors, so that
+    // global reads coalesce either way; `a_slot`/`b_slot` give (k, vector).
+    let (m, n) = (&d.m, &d.n);
+    let _ = writeln!(
+        b,
+        "    let acm = {} == 1 && {} != 1;\n    let bkm = {} == 1 && {} != 1;",
+        d.sam, d.sak, d.sbk, d.sbn
+    );
     let mut fetch = String::new();
+    let _ = writeln!(
+        fetch,
+        "      let inside = row0 + {t}u <= {m} && col0 + {t}u <= {n} && t + {BK}u <= {kk};"
+    );
     for p in 0..per {
-        let v = format!("(flat + {}u)", p * THREADS * THREADS);
+        let v = format!("flat + {}u", p * THREADS * THREADS);
         let _ = writeln!(
             fetch,
-            "      {{\n        let k = t + {v} % {BK}u;\n        let r = row0 + {v} / {BK}u * 4u;"
+            "      {{\n        let sa = a_slot({v}, acm);\n        let k = t + sa.x;\n        let r = row0 + sa.y * 4u;"
         );
         let _ = writeln!(
             fetch,
-            "        pa{p} = vec4<f32>(a_at(abase, r, k), a_at(abase, r + 1u, k), a_at(abase, r + 2u, k), a_at(abase, r + 3u, k));"
+            "        if (inside) {{\n          pa{p} = vec4<f32>(a_in(abase, r, k), a_in(abase, r + 1u, k), a_in(abase, r + 2u, k), a_in(abase, r + 3u, k));\n        }} else {{\n          pa{p} = vec4<f32>(a_at(abase, r, k), a_at(abase, r + 1u, k), a_at(abase, r + 2u, k), a_at(abase, r + 3u, k));\n        }}"
         );
         let _ = writeln!(
             fetch,
-            "      }}\n      {{\n        let k = t + {v} / {sb}u;\n        let c = col0 + {v} % {sb}u * 4u;"
+            "      }}\n      {{\n        let sb = b_slot({v}, bkm);\n        let k = t + sb.x;\n        let c = col0 + sb.y * 4u;"
         );
         let _ = writeln!(
             fetch,
-            "        pb{p} = vec4<f32>(b_at(bbase, k, c), b_at(bbase, k, c + 1u), b_at(bbase, k, c + 2u), b_at(bbase, k, c + 3u));\n      }}"
+            "        if (inside) {{\n          pb{p} = vec4<f32>(b_in(bbase, k, c), b_in(bbase, k, c + 1u), b_in(bbase, k, c + 2u), b_in(bbase, k, c + 3u));\n        }} else {{\n          pb{p} = vec4<f32>(b_at(bbase, k, c), b_at(bbase, k, c + 1u), b_at(bbase, k, c + 2u), b_at(bbase, k, c + 3u));\n        }}\n      }}"
         );
     }
     let mut stage = String::new();
     for p in 0..per {
-        let v = format!("(flat + {}u)", p * THREADS * THREADS);
+        let v = format!("flat + {}u", p * THREADS * THREADS);
         let _ = writeln!(
             stage,
-            "      ta[{v} % {BK}u * {sa}u + {v} / {BK}u] = pa{p};\n      tb[{v}] = pb{p};"
+            "      {{\n        let sa = a_slot({v}, acm);\n        ta[sa.x * {sa}u + sa.y] = pa{p};\n        let sb = b_slot({v}, bkm);\n        tb[sb.x * {sb}u + sb.y] = pb{p};\n      }}"
         );
     }
     // Prologue: stage the first slice.

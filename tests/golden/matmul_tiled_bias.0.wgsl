@@ -7,6 +7,8 @@ struct Params { p: array<vec4<u32>, 4> }
 @group(0) @binding(4) var<storage, read_write> out0: array<f32>;
 var<workgroup> ta: array<vec4<f32>, 272>;
 var<workgroup> tb: array<vec4<f32>, 256>;
+fn a_slot(v: u32, mk: bool) -> vec2<u32> { return select(vec2<u32>(v % 16u, v / 16u), vec2<u32>(v / 16u, v % 16u), mk); }
+fn b_slot(v: u32, km: bool) -> vec2<u32> { return select(vec2<u32>(v / 16u, v % 16u), vec2<u32>(v % 16u, v / 16u), km); }
 fn a_at(base: i32, r: u32, k: u32) -> f32 {
   let ok = r < P.p[0].z && k < P.p[1].x;
   return select(0.0, in0[u32(select(0, base + i32(r) * bitcast<i32>(P.p[1].z) + i32(k) * bitcast<i32>(P.p[1].w), ok))], ok);
@@ -15,6 +17,8 @@ fn b_at(base: i32, k: u32, c: u32) -> f32 {
   let ok = c < P.p[0].w && k < P.p[1].x;
   return select(0.0, in1[u32(select(0, base + i32(k) * bitcast<i32>(P.p[2].x) + i32(c) * bitcast<i32>(P.p[2].y), ok))], ok);
 }
+fn a_in(base: i32, r: u32, k: u32) -> f32 { return in0[u32(base + i32(r) * bitcast<i32>(P.p[1].z) + i32(k) * bitcast<i32>(P.p[1].w))]; }
+fn b_in(base: i32, k: u32, c: u32) -> f32 { return in1[u32(base + i32(k) * bitcast<i32>(P.p[2].x) + i32(c) * bitcast<i32>(P.p[2].y))]; }
 fn epilogue(bt: u32, row: u32, col: u32, acc: f32) {
   if (row >= P.p[0].z || col >= P.p[0].w) { return; }
   let red0: f32 = acc;
@@ -43,35 +47,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc3_0 = vec4<f32>(0.0);
     var pa0: vec4<f32>;
     var pb0: vec4<f32>;
+    let acm = bitcast<i32>(P.p[1].z) == 1 && bitcast<i32>(P.p[1].w) != 1;
+    let bkm = bitcast<i32>(P.p[2].x) == 1 && bitcast<i32>(P.p[2].y) != 1;
     {
       let t = 0u;
+      let inside = row0 + 64u <= P.p[0].z && col0 + 64u <= P.p[0].w && t + 16u <= P.p[1].x;
       {
-        let k = t + (flat + 0u) % 16u;
-        let r = row0 + (flat + 0u) / 16u * 4u;
-        pa0 = vec4<f32>(a_at(abase, r, k), a_at(abase, r + 1u, k), a_at(abase, r + 2u, k), a_at(abase, r + 3u, k));
+        let sa = a_slot(flat + 0u, acm);
+        let k = t + sa.x;
+        let r = row0 + sa.y * 4u;
+        if (inside) {
+          pa0 = vec4<f32>(a_in(abase, r, k), a_in(abase, r + 1u, k), a_in(abase, r + 2u, k), a_in(abase, r + 3u, k));
+        } else {
+          pa0 = vec4<f32>(a_at(abase, r, k), a_at(abase, r + 1u, k), a_at(abase, r + 2u, k), a_at(abase, r + 3u, k));
+        }
       }
       {
-        let k = t + (flat + 0u) / 16u;
-        let c = col0 + (flat + 0u) % 16u * 4u;
-        pb0 = vec4<f32>(b_at(bbase, k, c), b_at(bbase, k, c + 1u), b_at(bbase, k, c + 2u), b_at(bbase, k, c + 3u));
+        let sb = b_slot(flat + 0u, bkm);
+        let k = t + sb.x;
+        let c = col0 + sb.y * 4u;
+        if (inside) {
+          pb0 = vec4<f32>(b_in(bbase, k, c), b_in(bbase, k, c + 1u), b_in(bbase, k, c + 2u), b_in(bbase, k, c + 3u));
+        } else {
+          pb0 = vec4<f32>(b_at(bbase, k, c), b_at(bbase, k, c + 1u), b_at(bbase, k, c + 2u), b_at(bbase, k, c + 3u));
+        }
       }
-      ta[(flat + 0u) % 16u * 17u + (flat + 0u) / 16u] = pa0;
-      tb[(flat + 0u)] = pb0;
+      {
+        let sa = a_slot(flat + 0u, acm);
+        ta[sa.x * 17u + sa.y] = pa0;
+        let sb = b_slot(flat + 0u, bkm);
+        tb[sb.x * 16u + sb.y] = pb0;
+      }
     }
     workgroupBarrier();
     for (var t0 = 0u; t0 < P.p[1].x; t0 = t0 + 16u) {
       let t = t0 + 16u;
       let more = t < P.p[1].x;
       if (more) {
+      let inside = row0 + 64u <= P.p[0].z && col0 + 64u <= P.p[0].w && t + 16u <= P.p[1].x;
       {
-        let k = t + (flat + 0u) % 16u;
-        let r = row0 + (flat + 0u) / 16u * 4u;
-        pa0 = vec4<f32>(a_at(abase, r, k), a_at(abase, r + 1u, k), a_at(abase, r + 2u, k), a_at(abase, r + 3u, k));
+        let sa = a_slot(flat + 0u, acm);
+        let k = t + sa.x;
+        let r = row0 + sa.y * 4u;
+        if (inside) {
+          pa0 = vec4<f32>(a_in(abase, r, k), a_in(abase, r + 1u, k), a_in(abase, r + 2u, k), a_in(abase, r + 3u, k));
+        } else {
+          pa0 = vec4<f32>(a_at(abase, r, k), a_at(abase, r + 1u, k), a_at(abase, r + 2u, k), a_at(abase, r + 3u, k));
+        }
       }
       {
-        let k = t + (flat + 0u) / 16u;
-        let c = col0 + (flat + 0u) % 16u * 4u;
-        pb0 = vec4<f32>(b_at(bbase, k, c), b_at(bbase, k, c + 1u), b_at(bbase, k, c + 2u), b_at(bbase, k, c + 3u));
+        let sb = b_slot(flat + 0u, bkm);
+        let k = t + sb.x;
+        let c = col0 + sb.y * 4u;
+        if (inside) {
+          pb0 = vec4<f32>(b_in(bbase, k, c), b_in(bbase, k, c + 1u), b_in(bbase, k, c + 2u), b_in(bbase, k, c + 3u));
+        } else {
+          pb0 = vec4<f32>(b_at(bbase, k, c), b_at(bbase, k, c + 1u), b_at(bbase, k, c + 2u), b_at(bbase, k, c + 3u));
+        }
       }
       }
       for (var q = 0u; q < 16u; q = q + 1u) {
@@ -84,8 +116,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       workgroupBarrier();
       if (more) {
-      ta[(flat + 0u) % 16u * 17u + (flat + 0u) / 16u] = pa0;
-      tb[(flat + 0u)] = pb0;
+      {
+        let sa = a_slot(flat + 0u, acm);
+        ta[sa.x * 17u + sa.y] = pa0;
+        let sb = b_slot(flat + 0u, bkm);
+        tb[sb.x * 16u + sb.y] = pb0;
+      }
       }
       workgroupBarrier();
     }
