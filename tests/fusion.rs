@@ -357,11 +357,11 @@ fn schedules_agree_with_reference() {
     let Some(ctx) = dev.gpu() else { return };
     // Register caches of 0 (off), 3 (rows of up to 192 in registers: 7 fits, 1031 does not),
     // 16 and 64 (every row here fits).
-    for (wg, unroll, reduce_unroll, reduce_cache, matmul_block) in [
-        (64, 1, 1, 0, 1),
-        (256, 4, 8, 16, 8),
-        (128, 3, 5, 3, 4),
-        (32, 2, 16, 64, 0),
+    for (wg, unroll, reduce_unroll, reduce_cache, matmul_block, matmul_unroll) in [
+        (64, 1, 1, 0, 1, 1),
+        (256, 4, 8, 16, 8, 4),
+        (128, 3, 5, 3, 4, 3),
+        (32, 2, 16, 64, 0, 16),
     ] {
         ctx.set_schedule(kiln::Schedule {
             workgroup_size: wg,
@@ -370,6 +370,7 @@ fn schedules_agree_with_reference() {
             reduce_unroll,
             reduce_cache,
             matmul_block,
+            matmul_unroll,
         });
         for &n in &[1usize, 7, 1031, 5000] {
             let what =

@@ -52,6 +52,8 @@ pub struct Schedule {
     /// (16 x 16, 64 x 64 or 128 x 128 outputs per workgroup; see [`matmul`]). 0 in a device's
     /// schedule means "chosen per kernel from its sizes"; code generation needs a concrete one.
     pub matmul_block: u32,
+    /// Steps of a register-tiled matmul's inner loop written out per iteration (1 to 16).
+    pub matmul_unroll: u32,
 }
 
 impl Default for Schedule {
@@ -65,6 +67,7 @@ impl Default for Schedule {
             reduce_unroll: 8,
             reduce_cache: 16,
             matmul_block: 0,
+            matmul_unroll: 4,
         }
     }
 }
@@ -174,6 +177,7 @@ pub fn generate(k: &Kernel, s: &Schedule) -> Result<KernelSource, CodegenError> 
             (*b, *b_round),
             *dtype,
             s.matmul_block,
+            s.matmul_unroll,
         )?,
     };
     let wgsl = format!(

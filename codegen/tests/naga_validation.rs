@@ -25,6 +25,7 @@ fn validate_graph(g: &Graph, what: &str) -> usize {
                     reduce_unroll,
                     matmul_block,
                     reduce_cache,
+                    matmul_unroll: reduce_cache.max(1),
                 },
             )
             .unwrap_or_else(|e| panic!("{what}: codegen: {e}"));

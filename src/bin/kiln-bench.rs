@@ -1,6 +1,6 @@
 //! `kiln-bench`: the standard workloads of `docs/PERFORMANCE.md` on the default adapter.
 //!
-//! `kiln-bench [--size small|large] [--only NAME[,NAME...]] [--check] [--unroll N] [--reduce-unroll N] [--workgroup N] [--reduce-workgroup N] [--matmul-block N] [--pool-mb N] [--warmup-ms N]`
+//! `kiln-bench [--size small|large] [--only NAME[,NAME...]] [--check] [--unroll N] [--reduce-unroll N] [--workgroup N] [--reduce-workgroup N] [--matmul-block N] [--matmul-unroll N] [--pool-mb N] [--warmup-ms N]`
 //! (`--unroll`/`--workgroup` override the adapter's default schedule, for comparisons)
 //!
 //! Per workload: 3 warm-up runs (compile and any tuning happen there; the first is reported as
@@ -175,6 +175,7 @@ fn main() {
     let mut unroll: Option<u32> = None;
     let mut reduce_unroll: Option<u32> = None;
     let mut matmul_block: Option<u32> = None;
+    let mut matmul_unroll: Option<u32> = None;
     let mut warmup_ms: u64 = 1000;
     let mut pool_mb: Option<u64> = None;
     let mut reduce_wg: Option<u32> = None;
@@ -213,13 +214,14 @@ fn main() {
                 i += 1;
             }
             "--unroll" | "--workgroup" | "--reduce-unroll" | "--reduce-workgroup"
-            | "--matmul-block" => {
+            | "--matmul-block" | "--matmul-unroll" => {
                 let v: Option<u32> = args.get(i + 1).and_then(|v| v.parse().ok());
                 match v {
                     Some(v) if args[i] == "--unroll" => unroll = Some(v),
                     Some(v) if args[i] == "--reduce-workgroup" => reduce_wg = Some(v),
                     Some(v) if args[i] == "--reduce-unroll" => reduce_unroll = Some(v),
                     Some(v) if args[i] == "--matmul-block" => matmul_block = Some(v),
+                    Some(v) if args[i] == "--matmul-unroll" => matmul_unroll = Some(v),
                     Some(v) => workgroup = Some(v),
                     None => {
                         eprintln!("{} takes a number", args[i]);
@@ -230,7 +232,7 @@ fn main() {
             }
             "-h" | "--help" => {
                 eprintln!(
-                    "kiln-bench [--size small|large] [--only NAME[,NAME...]] [--check] [--unroll N] [--reduce-unroll N] [--workgroup N] [--reduce-workgroup N] [--matmul-block N] [--pool-mb N] [--warmup-ms N]\nworkloads: {}",
+                    "kiln-bench [--size small|large] [--only NAME[,NAME...]] [--check] [--unroll N] [--reduce-unroll N] [--workgroup N] [--reduce-workgroup N] [--matmul-block N] [--matmul-unroll N] [--pool-mb N] [--warmup-ms N]\nworkloads: {}",
                     workloads::NAMES.join(", ")
                 );
                 return;
@@ -254,6 +256,7 @@ fn main() {
         s.unroll = unroll.unwrap_or(s.unroll);
         s.reduce_unroll = reduce_unroll.unwrap_or(s.reduce_unroll);
         s.matmul_block = matmul_block.unwrap_or(s.matmul_block);
+        s.matmul_unroll = matmul_unroll.unwrap_or(s.matmul_unroll);
         s.reduce_workgroup = reduce_wg.unwrap_or(s.reduce_workgroup);
         s.workgroup_size = workgroup.unwrap_or(s.workgroup_size);
         if s != g.schedule() {

@@ -216,6 +216,7 @@ const SCHEDULES: &[(wgpu::DeviceType, Schedule)] = &[(
         reduce_unroll: 2,
         reduce_cache: 0,
         matmul_block: 0,
+        matmul_unroll: 4,
     },
 )];
 
@@ -561,6 +562,7 @@ impl GpuContext {
                 } else {
                     0
                 },
+                matmul_unroll: s.matmul_unroll.clamp(1, 16),
             };
         }
     }

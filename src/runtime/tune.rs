@@ -133,11 +133,16 @@ pub fn candidates(k: &Kernel, base: &Schedule, mode: Autotune, max_wg: u32) -> V
             }
         }
         KernelKind::Matmul { .. } => {
+            let fast = [base.matmul_unroll];
+            let unrolls: &[u32] = if full { &[1, 2, 4, 8] } else { &fast };
             for b in matmul::BLOCKS {
-                push(Schedule {
-                    matmul_block: b,
-                    ..base
-                });
+                for &u in unrolls {
+                    push(Schedule {
+                        matmul_block: b,
+                        matmul_unroll: u,
+                        ..base
+                    });
+                }
             }
         }
     }
@@ -179,7 +184,7 @@ pub fn fields(k: &Kernel, s: &Schedule) -> [u32; 3] {
     match &k.kind {
         KernelKind::Elementwise => [s.workgroup_size, s.unroll, 0],
         KernelKind::Reduce { .. } => [s.reduce_workgroup, s.reduce_unroll, s.reduce_cache],
-        KernelKind::Matmul { .. } => [s.matmul_block, 0, 0],
+        KernelKind::Matmul { .. } => [s.matmul_block, s.matmul_unroll, 0],
     }
 }
 
@@ -196,7 +201,10 @@ pub fn apply(k: &Kernel, base: &Schedule, [a, b, c]: [u32; 3]) -> Schedule {
             s.reduce_unroll = b;
             s.reduce_cache = c;
         }
-        KernelKind::Matmul { .. } => s.matmul_block = a,
+        KernelKind::Matmul { .. } => {
+            s.matmul_block = a;
+            s.matmul_unroll = b;
+        }
     }
     s
 }
