@@ -183,6 +183,39 @@ impl Program {
         Ok(kiln_ir::interp::evaluate(&self.graph, &values)?)
     }
 
+    /// The GPU time of each kernel of one run, in launch order: `(kernel name, milliseconds)`,
+    /// from timestamps written between dispatches. `None` where the adapter cannot write
+    /// timestamps inside a pass, or on the interpreter.
+    pub fn profile(&self, inputs: &[&Tensor]) -> Result<Option<Vec<(String, f64)>>> {
+        let (Backend::Gpu(ctx), Some(prog), Some(prepared)) =
+            (self.device.backend(), &self.lowered, &self.prepared)
+        else {
+            return Ok(None);
+        };
+        let Some(timing) = exec::Timing::per_dispatch(ctx, prepared.dispatches()) else {
+            return Ok(None);
+        };
+        self.check_inputs(inputs)?;
+        let leaves: Vec<Arc<crate::runtime::GpuBuffer>> = self
+            .slots
+            .iter()
+            .map(|s| match s {
+                Slot::Input(i) => gpu_value(ctx, inputs[*i]),
+                Slot::Captured(t) => gpu_value(ctx, t),
+            })
+            .collect::<Result<_>>()?;
+        exec::run_prepared(ctx, prog, prepared, &leaves, Some(&timing))?;
+        let times = timing.read_all(ctx)?;
+        Ok(Some(
+            prepared
+                .dispatched_calls()
+                .into_iter()
+                .zip(times)
+                .map(|(c, ms)| (prog.calls[c].kernel.name.clone(), ms))
+                .collect(),
+        ))
+    }
+
     /// Runs with GPU timing: returns the outputs and the GPU milliseconds of the pass, where
     /// the adapter has timestamp queries.
     pub fn run_timed(&self, inputs: &[&Tensor]) -> Result<(Vec<Tensor>, Option<f64>)> {

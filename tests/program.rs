@@ -192,3 +192,28 @@ fn transformer_layer_memory() {
         "transformer with a memory plan",
     );
 }
+
+#[test]
+fn profile_times_every_kernel() {
+    let dev = device();
+    let x = Tensor::placeholder_on(&dev, DType::F32, &[64, 33]).unwrap();
+    let w = random(&dev, DType::F32, &[33, 16], -1.0, 1.0, 1);
+    let y = x
+        .matmul(&w)
+        .unwrap()
+        .softmax(-1)
+        .unwrap()
+        .sum(&[0], false)
+        .unwrap();
+    let prog = Program::compile(&[&x], &[&y]).unwrap();
+    let xi = random(&dev, DType::F32, &[64, 33], -1.0, 1.0, 2);
+    match prog.profile(&[&xi]).unwrap() {
+        Some(ks) => {
+            assert_eq!(ks.len(), prog.dispatch_count(), "{ks:?}");
+            assert!(ks
+                .iter()
+                .all(|(n, ms)| !n.is_empty() && ms.is_finite() && *ms >= 0.0));
+        }
+        None => eprintln!("this adapter cannot write timestamps inside passes"),
+    }
+}

@@ -1,6 +1,6 @@
 //! `kiln-bench`: the standard workloads of `docs/PERFORMANCE.md` on the default adapter.
 //!
-//! `kiln-bench [--size small|large] [--only NAME[,NAME...]] [--check] [--unroll N] [--reduce-unroll N] [--workgroup N] [--reduce-workgroup N] [--matmul-block N] [--matmul-unroll N] [--pool-mb N] [--warmup-ms N]`
+//! `kiln-bench [--size small|large] [--only NAME[,NAME...]] [--check] [--unroll N] [--reduce-unroll N] [--workgroup N] [--reduce-workgroup N] [--matmul-block N] [--matmul-unroll N] [--pool-mb N] [--warmup-ms N] [--profile]`
 //! (`--unroll`/`--workgroup` override the adapter's default schedule, for comparisons)
 //!
 //! Per workload: 3 warm-up runs (compile and any tuning happen there; the first is reported as
@@ -59,6 +59,7 @@ fn run_one(
     size: Size,
     check: bool,
     warmup_ms: u64,
+    profile: bool,
 ) -> kiln::Result<Option<Row>> {
     let Some(w) = workloads::build(dev, name, size)? else {
         return Ok(None);
@@ -120,6 +121,13 @@ fn run_one(
     } else {
         Some(median(&mut gpu))
     };
+    if profile {
+        if let Some(ks) = prog.profile(&inputs)? {
+            for (name, ms) in ks {
+                eprintln!("{name:>60}: {ms:.4} ms");
+            }
+        }
+    }
     let host = out[0].to_host()?;
     let checksum: f64 = host.to_f64().iter().sum();
     if check {
@@ -177,6 +185,7 @@ fn main() {
     let mut matmul_block: Option<u32> = None;
     let mut matmul_unroll: Option<u32> = None;
     let mut warmup_ms: u64 = 1000;
+    let mut profile = false;
     let mut pool_mb: Option<u64> = None;
     let mut reduce_wg: Option<u32> = None;
     let mut workgroup: Option<u32> = None;
@@ -199,6 +208,7 @@ fn main() {
                 i += 1;
             }
             "--check" => check = true,
+            "--profile" => profile = true,
             "--warmup-ms" => {
                 match args.get(i + 1).and_then(|v| v.parse().ok()) {
                     Some(v) => warmup_ms = v,
@@ -232,7 +242,7 @@ fn main() {
             }
             "-h" | "--help" => {
                 eprintln!(
-                    "kiln-bench [--size small|large] [--only NAME[,NAME...]] [--check] [--unroll N] [--reduce-unroll N] [--workgroup N] [--reduce-workgroup N] [--matmul-block N] [--matmul-unroll N] [--pool-mb N] [--warmup-ms N]\nworkloads: {}",
+                    "kiln-bench [--size small|large] [--only NAME[,NAME...]] [--check] [--unroll N] [--reduce-unroll N] [--workgroup N] [--reduce-workgroup N] [--matmul-block N] [--matmul-unroll N] [--pool-mb N] [--warmup-ms N] [--profile]\nworkloads: {}",
                     workloads::NAMES.join(", ")
                 );
                 return;
@@ -283,7 +293,7 @@ fn main() {
     };
     let mut rows = Vec::new();
     for name in names {
-        match run_one(&dev, name, size, check, warmup_ms) {
+        match run_one(&dev, name, size, check, warmup_ms, profile) {
             Ok(Some(r)) => rows.push(r),
             Ok(None) => {
                 eprintln!(

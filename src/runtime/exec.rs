@@ -8,33 +8,54 @@ use kiln_ir::lower::{BufRef, Program};
 use std::sync::Arc;
 use wgpu::util::DeviceExt;
 
-/// Optional GPU timing of one run.
+/// GPU timing of one run with timestamp queries: of the whole compute pass, or of each
+/// dispatch in it ([`Timing::per_dispatch`]).
 pub struct Timing {
     query: wgpu::QuerySet,
     resolve: wgpu::Buffer,
     readback: wgpu::Buffer,
+    /// Timestamps: 2 for the pass, dispatches + 1 per dispatch.
+    count: u32,
+    per_dispatch: bool,
 }
 
 impl Timing {
-    /// Timestamp queries for one pass, if the device has them.
+    /// Timestamp queries at the start and end of one pass, if the device has them.
     pub fn new(ctx: &GpuContext) -> Option<Timing> {
+        Self::with(ctx, 2, false)
+    }
+
+    /// Timestamp queries between the `dispatches` dispatches of one pass, if the device can
+    /// write timestamps inside passes.
+    pub fn per_dispatch(ctx: &GpuContext, dispatches: usize) -> Option<Timing> {
+        if !ctx
+            .features
+            .contains(wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES)
+        {
+            return None;
+        }
+        Self::with(ctx, dispatches as u32 + 1, true)
+    }
+
+    fn with(ctx: &GpuContext, count: u32, per_dispatch: bool) -> Option<Timing> {
         if !ctx.features.contains(wgpu::Features::TIMESTAMP_QUERY) {
             return None;
         }
         let query = ctx.device.create_query_set(&wgpu::QuerySetDescriptor {
             label: Some("kiln timing"),
             ty: wgpu::QueryType::Timestamp,
-            count: 2,
+            count,
         });
+        let bytes = 8 * count as u64;
         let resolve = ctx.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("kiln timing resolve"),
-            size: 16,
+            size: bytes,
             usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
             mapped_at_creation: false,
         });
         let readback = ctx.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("kiln timing readback"),
-            size: 16,
+            size: bytes,
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
@@ -42,26 +63,42 @@ impl Timing {
             query,
             resolve,
             readback,
+            count,
+            per_dispatch,
         })
     }
 
-    /// Timestamps at the start and end of a pass.
-    fn writes(&self) -> wgpu::ComputePassTimestampWrites<'_> {
-        wgpu::ComputePassTimestampWrites {
+    /// Timestamps at the start and end of a pass (none when timing each dispatch).
+    fn writes(&self) -> Option<wgpu::ComputePassTimestampWrites<'_>> {
+        (!self.per_dispatch).then_some(wgpu::ComputePassTimestampWrites {
             query_set: &self.query,
             beginning_of_pass_write_index: Some(0),
             end_of_pass_write_index: Some(1),
+        })
+    }
+
+    /// Inside a pass timed per dispatch, the timestamp before dispatch `i` (after the last,
+    /// for `i` = the number of dispatches).
+    fn mark(&self, pass: &mut wgpu::ComputePass<'_>, i: usize) {
+        if self.per_dispatch && (i as u32) < self.count {
+            pass.write_timestamp(&self.query, i as u32);
         }
     }
 
     /// Copies the timestamps where [`Timing::read_ms`] reads them.
     fn resolve(&self, enc: &mut wgpu::CommandEncoder) {
-        enc.resolve_query_set(&self.query, 0..2, &self.resolve, 0);
-        enc.copy_buffer_to_buffer(&self.resolve, 0, &self.readback, 0, 16);
+        enc.resolve_query_set(&self.query, 0..self.count, &self.resolve, 0);
+        enc.copy_buffer_to_buffer(&self.resolve, 0, &self.readback, 0, 8 * self.count as u64);
     }
 
     /// The GPU time of the timed pass in milliseconds (blocks until it is known).
     pub fn read_ms(&self, ctx: &GpuContext) -> Result<f64> {
+        let t = self.read_all(ctx)?;
+        Ok(t.iter().sum())
+    }
+
+    /// The time of each timed interval in milliseconds: one (the pass), or one per dispatch.
+    pub fn read_all(&self, ctx: &GpuContext) -> Result<Vec<f64>> {
         let slice = self.readback.slice(..);
         let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let done2 = done.clone();
@@ -83,7 +120,10 @@ impl Timing {
         };
         self.readback.unmap();
         let period = ctx.queue.get_timestamp_period() as f64;
-        Ok(ts[1].saturating_sub(ts[0]) as f64 * period / 1e6)
+        Ok(ts
+            .windows(2)
+            .map(|w| w[1].saturating_sub(w[0]) as f64 * period / 1e6)
+            .collect())
     }
 }
 
@@ -112,6 +152,11 @@ impl Prepared {
     /// Kernels dispatched per run (empty ones are skipped).
     pub fn dispatches(&self) -> usize {
         self.calls.len()
+    }
+
+    /// The program call behind each dispatch, in order.
+    pub fn dispatched_calls(&self) -> Vec<usize> {
+        self.calls.iter().map(|c| c.call).collect()
     }
 }
 
@@ -218,7 +263,7 @@ pub fn time_kernel(
         {
             let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
                 label: Some("kiln autotune"),
-                timestamp_writes: timing.map(|t| t.writes()),
+                timestamp_writes: timing.and_then(|t| t.writes()),
             });
             pass.set_pipeline(&ck.pipeline);
             pass.set_bind_group(0, &bg, &[]);
@@ -310,12 +355,18 @@ pub fn run_prepared(
     {
         let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
             label: Some("kiln"),
-            timestamp_writes: timing.map(|t| t.writes()),
+            timestamp_writes: timing.and_then(|t| t.writes()),
         });
-        for (ck, bg, grid) in &launches {
+        for (i, (ck, bg, grid)) in launches.iter().enumerate() {
+            if let Some(t) = timing {
+                t.mark(&mut pass, i);
+            }
             pass.set_pipeline(&ck.pipeline);
             pass.set_bind_group(0, bg, &[]);
             pass.dispatch_workgroups(grid[0], grid[1], grid[2]);
+        }
+        if let Some(t) = timing {
+            t.mark(&mut pass, launches.len());
         }
     }
     if let Some(t) = timing {
