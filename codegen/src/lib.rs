@@ -73,33 +73,42 @@ impl Default for Schedule {
 }
 
 impl Schedule {
-    /// The concrete schedule for kernel `k`: a `matmul_block` of 0 becomes the largest block
-    /// whose grid still has at least [`MATMUL_MIN_WORKGROUPS`] workgroups (1 for products
-    /// thinner than 32 in `m` or `n`, where bigger tiles would mostly compute padding).
+    /// The concrete schedule for kernel `k`, from its sizes:
+    /// - a `matmul_block` of 0 becomes 8 (128 x 128 tiles) where `m` and `n` are both at least
+    ///   128 and the grid still has [`MATMUL_MIN_WORKGROUPS`] workgroups, else 4 (64 x 64)
+    ///   where both are at least 64, else 1 (thin products and matrix-vector products, where
+    ///   larger tiles would mostly compute padding);
+    /// - a reduction over short rows gets a smaller workgroup: about 8 elements per
+    ///   invocation, at least 32 invocations, at most `reduce_workgroup` (a row of 512 gets
+    ///   64; tree steps and barriers cost more than they share on short rows).
     pub fn resolve(&self, k: &Kernel) -> Schedule {
         let mut s = *self;
-        if s.matmul_block == 0 {
-            s.matmul_block = match &k.kind {
-                KernelKind::Matmul { .. } => {
-                    let r = k.shape.rank();
-                    let (m, n) = (k.shape.0[r - 2], k.shape.0[r - 1]);
-                    let batch: usize = k.shape.0[..r - 2].iter().product();
-                    let groups = |b: u32| {
-                        let t = matmul::tile(b) as usize;
-                        m.div_ceil(t) * n.div_ceil(t) * batch
-                    };
-                    if m.min(n) < 32 {
-                        1
-                    } else if groups(8) >= MATMUL_MIN_WORKGROUPS {
-                        8
-                    } else if m.min(n) >= 64 {
-                        4
-                    } else {
-                        1
-                    }
-                }
-                _ => 1,
-            };
+        match &k.kind {
+            KernelKind::Matmul { .. } if s.matmul_block == 0 => {
+                let r = k.shape.rank();
+                let (m, n) = (k.shape.0[r - 2], k.shape.0[r - 1]);
+                let batch: usize = k.shape.0[..r - 2].iter().product();
+                let groups = |b: u32| {
+                    let t = matmul::tile(b) as usize;
+                    m.div_ceil(t) * n.div_ceil(t) * batch
+                };
+                let edge = m.min(n);
+                s.matmul_block = if edge >= 128 && groups(8) >= MATMUL_MIN_WORKGROUPS {
+                    8
+                } else if edge >= 64 {
+                    4
+                } else {
+                    1
+                };
+            }
+            KernelKind::Matmul { .. } => {}
+            KernelKind::Reduce { .. } => {
+                let want = (k.red_count() / 8).max(1);
+                let pow2 = 1u32 << (usize::BITS - 1 - want.leading_zeros()).min(31);
+                s.reduce_workgroup = s.reduce_workgroup.min(pow2.max(32));
+                s.matmul_block = s.matmul_block.max(1);
+            }
+            KernelKind::Elementwise => s.matmul_block = s.matmul_block.max(1),
         }
         s
     }

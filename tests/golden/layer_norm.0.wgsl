@@ -4,14 +4,14 @@ struct Params { p: array<vec4<u32>, 2> }
 @group(0) @binding(1) var<storage, read> in0: array<f32>;
 @group(0) @binding(2) var<storage, read> in1: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out0: array<f32>;
-var<workgroup> sv_f32: array<f32, 256>;
+var<workgroup> sv_f32: array<f32, 32>;
 fn rows_looped(o: u32, live: bool, lid: u32) {
   var rem_o = o;
   let c0 = rem_o;
   var acc0: f32 = 0.0;
   if (live) {
     var r = lid;
-    for (; r + 1792u < P.p[0].y; r = r + 2048u) {
+    for (; r + 224u < P.p[0].y; r = r + 256u) {
       var v0: f32;
       {
         let rr = r + 0u;
@@ -23,7 +23,7 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
       }
       var v1: f32;
       {
-        let rr = r + 256u;
+        let rr = r + 32u;
         let i = o * P.p[0].y + rr;
         let ld0 = in0[i + P.p[0].z];
         let ok0 = true;
@@ -32,7 +32,7 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
       }
       var v2: f32;
       {
-        let rr = r + 512u;
+        let rr = r + 64u;
         let i = o * P.p[0].y + rr;
         let ld0 = in0[i + P.p[0].z];
         let ok0 = true;
@@ -41,7 +41,7 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
       }
       var v3: f32;
       {
-        let rr = r + 768u;
+        let rr = r + 96u;
         let i = o * P.p[0].y + rr;
         let ld0 = in0[i + P.p[0].z];
         let ok0 = true;
@@ -50,7 +50,7 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
       }
       var v4: f32;
       {
-        let rr = r + 1024u;
+        let rr = r + 128u;
         let i = o * P.p[0].y + rr;
         let ld0 = in0[i + P.p[0].z];
         let ok0 = true;
@@ -59,7 +59,7 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
       }
       var v5: f32;
       {
-        let rr = r + 1280u;
+        let rr = r + 160u;
         let i = o * P.p[0].y + rr;
         let ld0 = in0[i + P.p[0].z];
         let ok0 = true;
@@ -68,7 +68,7 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
       }
       var v6: f32;
       {
-        let rr = r + 1536u;
+        let rr = r + 192u;
         let i = o * P.p[0].y + rr;
         let ld0 = in0[i + P.p[0].z];
         let ok0 = true;
@@ -77,7 +77,7 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
       }
       var v7: f32;
       {
-        let rr = r + 1792u;
+        let rr = r + 224u;
         let i = o * P.p[0].y + rr;
         let ld0 = in0[i + P.p[0].z];
         let ok0 = true;
@@ -93,7 +93,7 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
       acc0 = acc0 + v6;
       acc0 = acc0 + v7;
     }
-    for (; r < P.p[0].y; r = r + 256u) {
+    for (; r < P.p[0].y; r = r + 32u) {
       let rr = r;
       let i = o * P.p[0].y + rr;
       let ld0 = in0[i + P.p[0].z];
@@ -104,7 +104,7 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
   }
   sv_f32[lid] = acc0;
   workgroupBarrier();
-  for (var s = 128u; s > 0u; s = s >> 1u) {
+  for (var s = 16u; s > 0u; s = s >> 1u) {
     if (lid < s) {
       sv_f32[lid] = sv_f32[lid] + sv_f32[lid + s];
     }
@@ -115,7 +115,7 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
   var acc1: f32 = 0.0;
   if (live) {
     var r = lid;
-    for (; r + 1792u < P.p[0].y; r = r + 2048u) {
+    for (; r + 224u < P.p[0].y; r = r + 256u) {
       var v0: f32;
       {
         let rr = r + 0u;
@@ -130,7 +130,7 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
       }
       var v1: f32;
       {
-        let rr = r + 256u;
+        let rr = r + 32u;
         let i = o * P.p[0].y + rr;
         let ld0 = in0[i + P.p[0].z];
         let ok0 = true;
@@ -142,7 +142,7 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
       }
       var v2: f32;
       {
-        let rr = r + 512u;
+        let rr = r + 64u;
         let i = o * P.p[0].y + rr;
         let ld0 = in0[i + P.p[0].z];
         let ok0 = true;
@@ -154,7 +154,7 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
       }
       var v3: f32;
       {
-        let rr = r + 768u;
+        let rr = r + 96u;
         let i = o * P.p[0].y + rr;
         let ld0 = in0[i + P.p[0].z];
         let ok0 = true;
@@ -166,7 +166,7 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
       }
       var v4: f32;
       {
-        let rr = r + 1024u;
+        let rr = r + 128u;
         let i = o * P.p[0].y + rr;
         let ld0 = in0[i + P.p[0].z];
         let ok0 = true;
@@ -178,7 +178,7 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
       }
       var v5: f32;
       {
-        let rr = r + 1280u;
+        let rr = r + 160u;
         let i = o * P.p[0].y + rr;
         let ld0 = in0[i + P.p[0].z];
         let ok0 = true;
@@ -190,7 +190,7 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
       }
       var v6: f32;
       {
-        let rr = r + 1536u;
+        let rr = r + 192u;
         let i = o * P.p[0].y + rr;
         let ld0 = in0[i + P.p[0].z];
         let ok0 = true;
@@ -202,7 +202,7 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
       }
       var v7: f32;
       {
-        let rr = r + 1792u;
+        let rr = r + 224u;
         let i = o * P.p[0].y + rr;
         let ld0 = in0[i + P.p[0].z];
         let ok0 = true;
@@ -221,7 +221,7 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
       acc1 = acc1 + v6;
       acc1 = acc1 + v7;
     }
-    for (; r < P.p[0].y; r = r + 256u) {
+    for (; r < P.p[0].y; r = r + 32u) {
       let rr = r;
       let i = o * P.p[0].y + rr;
       let ld0 = in0[i + P.p[0].z];
@@ -235,7 +235,7 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
   }
   sv_f32[lid] = acc1;
   workgroupBarrier();
-  for (var s = 128u; s > 0u; s = s >> 1u) {
+  for (var s = 16u; s > 0u; s = s >> 1u) {
     if (lid < s) {
       sv_f32[lid] = sv_f32[lid] + sv_f32[lid + s];
     }
@@ -244,7 +244,7 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
   let red1: f32 = sv_f32[0] / f32(P.p[0].y);
   workgroupBarrier();
   if (live) {
-    for (var r = lid; r < P.p[0].y; r = r + 2048u) {
+    for (var r = lid; r < P.p[0].y; r = r + 256u) {
       var v0_0: f32;
       let rr0 = r + 0u;
       if (rr0 < P.p[0].y) {
@@ -271,7 +271,7 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
         v0_0 = e11;
       }
       var v1_0: f32;
-      let rr1 = r + 256u;
+      let rr1 = r + 32u;
       if (rr1 < P.p[0].y) {
         let rr = rr1;
         let i = o * P.p[0].y + rr;
@@ -296,7 +296,7 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
         v1_0 = e11;
       }
       var v2_0: f32;
-      let rr2 = r + 512u;
+      let rr2 = r + 64u;
       if (rr2 < P.p[0].y) {
         let rr = rr2;
         let i = o * P.p[0].y + rr;
@@ -321,7 +321,7 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
         v2_0 = e11;
       }
       var v3_0: f32;
-      let rr3 = r + 768u;
+      let rr3 = r + 96u;
       if (rr3 < P.p[0].y) {
         let rr = rr3;
         let i = o * P.p[0].y + rr;
@@ -346,7 +346,7 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
         v3_0 = e11;
       }
       var v4_0: f32;
-      let rr4 = r + 1024u;
+      let rr4 = r + 128u;
       if (rr4 < P.p[0].y) {
         let rr = rr4;
         let i = o * P.p[0].y + rr;
@@ -371,7 +371,7 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
         v4_0 = e11;
       }
       var v5_0: f32;
-      let rr5 = r + 1280u;
+      let rr5 = r + 160u;
       if (rr5 < P.p[0].y) {
         let rr = rr5;
         let i = o * P.p[0].y + rr;
@@ -396,7 +396,7 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
         v5_0 = e11;
       }
       var v6_0: f32;
-      let rr6 = r + 1536u;
+      let rr6 = r + 192u;
       if (rr6 < P.p[0].y) {
         let rr = rr6;
         let i = o * P.p[0].y + rr;
@@ -421,7 +421,7 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
         v6_0 = e11;
       }
       var v7_0: f32;
-      let rr7 = r + 1792u;
+      let rr7 = r + 224u;
       if (rr7 < P.p[0].y) {
         let rr = rr7;
         let i = o * P.p[0].y + rr;
@@ -555,8 +555,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       rc1_0 = ld1;
       rq1_0 = ok1;
     }
-    if (lid + 256u < P.p[0].y) {
-      let rr = lid + 256u;
+    if (lid + 32u < P.p[0].y) {
+      let rr = lid + 32u;
       let i = o * P.p[0].y + rr;
       var rem_rr = rr;
       let c1 = rem_rr;
@@ -570,8 +570,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       rc1_1 = ld1;
       rq1_1 = ok1;
     }
-    if (lid + 512u < P.p[0].y) {
-      let rr = lid + 512u;
+    if (lid + 64u < P.p[0].y) {
+      let rr = lid + 64u;
       let i = o * P.p[0].y + rr;
       var rem_rr = rr;
       let c1 = rem_rr;
@@ -585,8 +585,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       rc1_2 = ld1;
       rq1_2 = ok1;
     }
-    if (lid + 768u < P.p[0].y) {
-      let rr = lid + 768u;
+    if (lid + 96u < P.p[0].y) {
+      let rr = lid + 96u;
       let i = o * P.p[0].y + rr;
       var rem_rr = rr;
       let c1 = rem_rr;
@@ -600,8 +600,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       rc1_3 = ld1;
       rq1_3 = ok1;
     }
-    if (lid + 1024u < P.p[0].y) {
-      let rr = lid + 1024u;
+    if (lid + 128u < P.p[0].y) {
+      let rr = lid + 128u;
       let i = o * P.p[0].y + rr;
       var rem_rr = rr;
       let c1 = rem_rr;
@@ -615,8 +615,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       rc1_4 = ld1;
       rq1_4 = ok1;
     }
-    if (lid + 1280u < P.p[0].y) {
-      let rr = lid + 1280u;
+    if (lid + 160u < P.p[0].y) {
+      let rr = lid + 160u;
       let i = o * P.p[0].y + rr;
       var rem_rr = rr;
       let c1 = rem_rr;
@@ -630,8 +630,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       rc1_5 = ld1;
       rq1_5 = ok1;
     }
-    if (lid + 1536u < P.p[0].y) {
-      let rr = lid + 1536u;
+    if (lid + 192u < P.p[0].y) {
+      let rr = lid + 192u;
       let i = o * P.p[0].y + rr;
       var rem_rr = rr;
       let c1 = rem_rr;
@@ -645,8 +645,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       rc1_6 = ld1;
       rq1_6 = ok1;
     }
-    if (lid + 1792u < P.p[0].y) {
-      let rr = lid + 1792u;
+    if (lid + 224u < P.p[0].y) {
+      let rr = lid + 224u;
       let i = o * P.p[0].y + rr;
       var rem_rr = rr;
       let c1 = rem_rr;
@@ -660,8 +660,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       rc1_7 = ld1;
       rq1_7 = ok1;
     }
-    if (lid + 2048u < P.p[0].y) {
-      let rr = lid + 2048u;
+    if (lid + 256u < P.p[0].y) {
+      let rr = lid + 256u;
       let i = o * P.p[0].y + rr;
       var rem_rr = rr;
       let c1 = rem_rr;
@@ -675,8 +675,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       rc1_8 = ld1;
       rq1_8 = ok1;
     }
-    if (lid + 2304u < P.p[0].y) {
-      let rr = lid + 2304u;
+    if (lid + 288u < P.p[0].y) {
+      let rr = lid + 288u;
       let i = o * P.p[0].y + rr;
       var rem_rr = rr;
       let c1 = rem_rr;
@@ -690,8 +690,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       rc1_9 = ld1;
       rq1_9 = ok1;
     }
-    if (lid + 2560u < P.p[0].y) {
-      let rr = lid + 2560u;
+    if (lid + 320u < P.p[0].y) {
+      let rr = lid + 320u;
       let i = o * P.p[0].y + rr;
       var rem_rr = rr;
       let c1 = rem_rr;
@@ -705,8 +705,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       rc1_10 = ld1;
       rq1_10 = ok1;
     }
-    if (lid + 2816u < P.p[0].y) {
-      let rr = lid + 2816u;
+    if (lid + 352u < P.p[0].y) {
+      let rr = lid + 352u;
       let i = o * P.p[0].y + rr;
       var rem_rr = rr;
       let c1 = rem_rr;
@@ -720,8 +720,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       rc1_11 = ld1;
       rq1_11 = ok1;
     }
-    if (lid + 3072u < P.p[0].y) {
-      let rr = lid + 3072u;
+    if (lid + 384u < P.p[0].y) {
+      let rr = lid + 384u;
       let i = o * P.p[0].y + rr;
       var rem_rr = rr;
       let c1 = rem_rr;
@@ -735,8 +735,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       rc1_12 = ld1;
       rq1_12 = ok1;
     }
-    if (lid + 3328u < P.p[0].y) {
-      let rr = lid + 3328u;
+    if (lid + 416u < P.p[0].y) {
+      let rr = lid + 416u;
       let i = o * P.p[0].y + rr;
       var rem_rr = rr;
       let c1 = rem_rr;
@@ -750,8 +750,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       rc1_13 = ld1;
       rq1_13 = ok1;
     }
-    if (lid + 3584u < P.p[0].y) {
-      let rr = lid + 3584u;
+    if (lid + 448u < P.p[0].y) {
+      let rr = lid + 448u;
       let i = o * P.p[0].y + rr;
       var rem_rr = rr;
       let c1 = rem_rr;
@@ -765,8 +765,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       rc1_14 = ld1;
       rq1_14 = ok1;
     }
-    if (lid + 3840u < P.p[0].y) {
-      let rr = lid + 3840u;
+    if (lid + 480u < P.p[0].y) {
+      let rr = lid + 480u;
       let i = o * P.p[0].y + rr;
       var rem_rr = rr;
       let c1 = rem_rr;
@@ -791,120 +791,120 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e0: f32 = ld0;
       acc0 = acc0 + e0;
     }
-    if (lid + 256u < P.p[0].y) {
-      let rr = lid + 256u;
+    if (lid + 32u < P.p[0].y) {
+      let rr = lid + 32u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_1;
       let ok0 = rq0_1;
       let e0: f32 = ld0;
       acc0 = acc0 + e0;
     }
-    if (lid + 512u < P.p[0].y) {
-      let rr = lid + 512u;
+    if (lid + 64u < P.p[0].y) {
+      let rr = lid + 64u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_2;
       let ok0 = rq0_2;
       let e0: f32 = ld0;
       acc0 = acc0 + e0;
     }
-    if (lid + 768u < P.p[0].y) {
-      let rr = lid + 768u;
+    if (lid + 96u < P.p[0].y) {
+      let rr = lid + 96u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_3;
       let ok0 = rq0_3;
       let e0: f32 = ld0;
       acc0 = acc0 + e0;
     }
-    if (lid + 1024u < P.p[0].y) {
-      let rr = lid + 1024u;
+    if (lid + 128u < P.p[0].y) {
+      let rr = lid + 128u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_4;
       let ok0 = rq0_4;
       let e0: f32 = ld0;
       acc0 = acc0 + e0;
     }
-    if (lid + 1280u < P.p[0].y) {
-      let rr = lid + 1280u;
+    if (lid + 160u < P.p[0].y) {
+      let rr = lid + 160u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_5;
       let ok0 = rq0_5;
       let e0: f32 = ld0;
       acc0 = acc0 + e0;
     }
-    if (lid + 1536u < P.p[0].y) {
-      let rr = lid + 1536u;
+    if (lid + 192u < P.p[0].y) {
+      let rr = lid + 192u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_6;
       let ok0 = rq0_6;
       let e0: f32 = ld0;
       acc0 = acc0 + e0;
     }
-    if (lid + 1792u < P.p[0].y) {
-      let rr = lid + 1792u;
+    if (lid + 224u < P.p[0].y) {
+      let rr = lid + 224u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_7;
       let ok0 = rq0_7;
       let e0: f32 = ld0;
       acc0 = acc0 + e0;
     }
-    if (lid + 2048u < P.p[0].y) {
-      let rr = lid + 2048u;
+    if (lid + 256u < P.p[0].y) {
+      let rr = lid + 256u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_8;
       let ok0 = rq0_8;
       let e0: f32 = ld0;
       acc0 = acc0 + e0;
     }
-    if (lid + 2304u < P.p[0].y) {
-      let rr = lid + 2304u;
+    if (lid + 288u < P.p[0].y) {
+      let rr = lid + 288u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_9;
       let ok0 = rq0_9;
       let e0: f32 = ld0;
       acc0 = acc0 + e0;
     }
-    if (lid + 2560u < P.p[0].y) {
-      let rr = lid + 2560u;
+    if (lid + 320u < P.p[0].y) {
+      let rr = lid + 320u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_10;
       let ok0 = rq0_10;
       let e0: f32 = ld0;
       acc0 = acc0 + e0;
     }
-    if (lid + 2816u < P.p[0].y) {
-      let rr = lid + 2816u;
+    if (lid + 352u < P.p[0].y) {
+      let rr = lid + 352u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_11;
       let ok0 = rq0_11;
       let e0: f32 = ld0;
       acc0 = acc0 + e0;
     }
-    if (lid + 3072u < P.p[0].y) {
-      let rr = lid + 3072u;
+    if (lid + 384u < P.p[0].y) {
+      let rr = lid + 384u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_12;
       let ok0 = rq0_12;
       let e0: f32 = ld0;
       acc0 = acc0 + e0;
     }
-    if (lid + 3328u < P.p[0].y) {
-      let rr = lid + 3328u;
+    if (lid + 416u < P.p[0].y) {
+      let rr = lid + 416u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_13;
       let ok0 = rq0_13;
       let e0: f32 = ld0;
       acc0 = acc0 + e0;
     }
-    if (lid + 3584u < P.p[0].y) {
-      let rr = lid + 3584u;
+    if (lid + 448u < P.p[0].y) {
+      let rr = lid + 448u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_14;
       let ok0 = rq0_14;
       let e0: f32 = ld0;
       acc0 = acc0 + e0;
     }
-    if (lid + 3840u < P.p[0].y) {
-      let rr = lid + 3840u;
+    if (lid + 480u < P.p[0].y) {
+      let rr = lid + 480u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_15;
       let ok0 = rq0_15;
@@ -914,7 +914,7 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
   }
   sv_f32[lid] = acc0;
   workgroupBarrier();
-  for (var s = 128u; s > 0u; s = s >> 1u) {
+  for (var s = 16u; s > 0u; s = s >> 1u) {
     if (lid < s) {
       sv_f32[lid] = sv_f32[lid] + sv_f32[lid + s];
     }
@@ -935,8 +935,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e3: f32 = (e2 * e2);
       acc1 = acc1 + e3;
     }
-    if (lid + 256u < P.p[0].y) {
-      let rr = lid + 256u;
+    if (lid + 32u < P.p[0].y) {
+      let rr = lid + 32u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_1;
       let ok0 = rq0_1;
@@ -946,8 +946,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e3: f32 = (e2 * e2);
       acc1 = acc1 + e3;
     }
-    if (lid + 512u < P.p[0].y) {
-      let rr = lid + 512u;
+    if (lid + 64u < P.p[0].y) {
+      let rr = lid + 64u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_2;
       let ok0 = rq0_2;
@@ -957,8 +957,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e3: f32 = (e2 * e2);
       acc1 = acc1 + e3;
     }
-    if (lid + 768u < P.p[0].y) {
-      let rr = lid + 768u;
+    if (lid + 96u < P.p[0].y) {
+      let rr = lid + 96u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_3;
       let ok0 = rq0_3;
@@ -968,8 +968,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e3: f32 = (e2 * e2);
       acc1 = acc1 + e3;
     }
-    if (lid + 1024u < P.p[0].y) {
-      let rr = lid + 1024u;
+    if (lid + 128u < P.p[0].y) {
+      let rr = lid + 128u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_4;
       let ok0 = rq0_4;
@@ -979,8 +979,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e3: f32 = (e2 * e2);
       acc1 = acc1 + e3;
     }
-    if (lid + 1280u < P.p[0].y) {
-      let rr = lid + 1280u;
+    if (lid + 160u < P.p[0].y) {
+      let rr = lid + 160u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_5;
       let ok0 = rq0_5;
@@ -990,8 +990,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e3: f32 = (e2 * e2);
       acc1 = acc1 + e3;
     }
-    if (lid + 1536u < P.p[0].y) {
-      let rr = lid + 1536u;
+    if (lid + 192u < P.p[0].y) {
+      let rr = lid + 192u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_6;
       let ok0 = rq0_6;
@@ -1001,8 +1001,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e3: f32 = (e2 * e2);
       acc1 = acc1 + e3;
     }
-    if (lid + 1792u < P.p[0].y) {
-      let rr = lid + 1792u;
+    if (lid + 224u < P.p[0].y) {
+      let rr = lid + 224u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_7;
       let ok0 = rq0_7;
@@ -1012,8 +1012,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e3: f32 = (e2 * e2);
       acc1 = acc1 + e3;
     }
-    if (lid + 2048u < P.p[0].y) {
-      let rr = lid + 2048u;
+    if (lid + 256u < P.p[0].y) {
+      let rr = lid + 256u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_8;
       let ok0 = rq0_8;
@@ -1023,8 +1023,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e3: f32 = (e2 * e2);
       acc1 = acc1 + e3;
     }
-    if (lid + 2304u < P.p[0].y) {
-      let rr = lid + 2304u;
+    if (lid + 288u < P.p[0].y) {
+      let rr = lid + 288u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_9;
       let ok0 = rq0_9;
@@ -1034,8 +1034,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e3: f32 = (e2 * e2);
       acc1 = acc1 + e3;
     }
-    if (lid + 2560u < P.p[0].y) {
-      let rr = lid + 2560u;
+    if (lid + 320u < P.p[0].y) {
+      let rr = lid + 320u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_10;
       let ok0 = rq0_10;
@@ -1045,8 +1045,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e3: f32 = (e2 * e2);
       acc1 = acc1 + e3;
     }
-    if (lid + 2816u < P.p[0].y) {
-      let rr = lid + 2816u;
+    if (lid + 352u < P.p[0].y) {
+      let rr = lid + 352u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_11;
       let ok0 = rq0_11;
@@ -1056,8 +1056,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e3: f32 = (e2 * e2);
       acc1 = acc1 + e3;
     }
-    if (lid + 3072u < P.p[0].y) {
-      let rr = lid + 3072u;
+    if (lid + 384u < P.p[0].y) {
+      let rr = lid + 384u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_12;
       let ok0 = rq0_12;
@@ -1067,8 +1067,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e3: f32 = (e2 * e2);
       acc1 = acc1 + e3;
     }
-    if (lid + 3328u < P.p[0].y) {
-      let rr = lid + 3328u;
+    if (lid + 416u < P.p[0].y) {
+      let rr = lid + 416u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_13;
       let ok0 = rq0_13;
@@ -1078,8 +1078,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e3: f32 = (e2 * e2);
       acc1 = acc1 + e3;
     }
-    if (lid + 3584u < P.p[0].y) {
-      let rr = lid + 3584u;
+    if (lid + 448u < P.p[0].y) {
+      let rr = lid + 448u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_14;
       let ok0 = rq0_14;
@@ -1089,8 +1089,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e3: f32 = (e2 * e2);
       acc1 = acc1 + e3;
     }
-    if (lid + 3840u < P.p[0].y) {
-      let rr = lid + 3840u;
+    if (lid + 480u < P.p[0].y) {
+      let rr = lid + 480u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_15;
       let ok0 = rq0_15;
@@ -1103,7 +1103,7 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
   }
   sv_f32[lid] = acc1;
   workgroupBarrier();
-  for (var s = 128u; s > 0u; s = s >> 1u) {
+  for (var s = 16u; s > 0u; s = s >> 1u) {
     if (lid < s) {
       sv_f32[lid] = sv_f32[lid] + sv_f32[lid + s];
     }
@@ -1132,8 +1132,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e11: f32 = (e10 + e9);
       out0[i] = e11;
     }
-    if (lid + 256u < P.p[0].y) {
-      let rr = lid + 256u;
+    if (lid + 32u < P.p[0].y) {
+      let rr = lid + 32u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_1;
       let ok0 = rq0_1;
@@ -1152,8 +1152,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e11: f32 = (e10 + e9);
       out0[i] = e11;
     }
-    if (lid + 512u < P.p[0].y) {
-      let rr = lid + 512u;
+    if (lid + 64u < P.p[0].y) {
+      let rr = lid + 64u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_2;
       let ok0 = rq0_2;
@@ -1172,8 +1172,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e11: f32 = (e10 + e9);
       out0[i] = e11;
     }
-    if (lid + 768u < P.p[0].y) {
-      let rr = lid + 768u;
+    if (lid + 96u < P.p[0].y) {
+      let rr = lid + 96u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_3;
       let ok0 = rq0_3;
@@ -1192,8 +1192,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e11: f32 = (e10 + e9);
       out0[i] = e11;
     }
-    if (lid + 1024u < P.p[0].y) {
-      let rr = lid + 1024u;
+    if (lid + 128u < P.p[0].y) {
+      let rr = lid + 128u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_4;
       let ok0 = rq0_4;
@@ -1212,8 +1212,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e11: f32 = (e10 + e9);
       out0[i] = e11;
     }
-    if (lid + 1280u < P.p[0].y) {
-      let rr = lid + 1280u;
+    if (lid + 160u < P.p[0].y) {
+      let rr = lid + 160u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_5;
       let ok0 = rq0_5;
@@ -1232,8 +1232,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e11: f32 = (e10 + e9);
       out0[i] = e11;
     }
-    if (lid + 1536u < P.p[0].y) {
-      let rr = lid + 1536u;
+    if (lid + 192u < P.p[0].y) {
+      let rr = lid + 192u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_6;
       let ok0 = rq0_6;
@@ -1252,8 +1252,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e11: f32 = (e10 + e9);
       out0[i] = e11;
     }
-    if (lid + 1792u < P.p[0].y) {
-      let rr = lid + 1792u;
+    if (lid + 224u < P.p[0].y) {
+      let rr = lid + 224u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_7;
       let ok0 = rq0_7;
@@ -1272,8 +1272,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e11: f32 = (e10 + e9);
       out0[i] = e11;
     }
-    if (lid + 2048u < P.p[0].y) {
-      let rr = lid + 2048u;
+    if (lid + 256u < P.p[0].y) {
+      let rr = lid + 256u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_8;
       let ok0 = rq0_8;
@@ -1292,8 +1292,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e11: f32 = (e10 + e9);
       out0[i] = e11;
     }
-    if (lid + 2304u < P.p[0].y) {
-      let rr = lid + 2304u;
+    if (lid + 288u < P.p[0].y) {
+      let rr = lid + 288u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_9;
       let ok0 = rq0_9;
@@ -1312,8 +1312,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e11: f32 = (e10 + e9);
       out0[i] = e11;
     }
-    if (lid + 2560u < P.p[0].y) {
-      let rr = lid + 2560u;
+    if (lid + 320u < P.p[0].y) {
+      let rr = lid + 320u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_10;
       let ok0 = rq0_10;
@@ -1332,8 +1332,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e11: f32 = (e10 + e9);
       out0[i] = e11;
     }
-    if (lid + 2816u < P.p[0].y) {
-      let rr = lid + 2816u;
+    if (lid + 352u < P.p[0].y) {
+      let rr = lid + 352u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_11;
       let ok0 = rq0_11;
@@ -1352,8 +1352,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e11: f32 = (e10 + e9);
       out0[i] = e11;
     }
-    if (lid + 3072u < P.p[0].y) {
-      let rr = lid + 3072u;
+    if (lid + 384u < P.p[0].y) {
+      let rr = lid + 384u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_12;
       let ok0 = rq0_12;
@@ -1372,8 +1372,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e11: f32 = (e10 + e9);
       out0[i] = e11;
     }
-    if (lid + 3328u < P.p[0].y) {
-      let rr = lid + 3328u;
+    if (lid + 416u < P.p[0].y) {
+      let rr = lid + 416u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_13;
       let ok0 = rq0_13;
@@ -1392,8 +1392,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e11: f32 = (e10 + e9);
       out0[i] = e11;
     }
-    if (lid + 3584u < P.p[0].y) {
-      let rr = lid + 3584u;
+    if (lid + 448u < P.p[0].y) {
+      let rr = lid + 448u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_14;
       let ok0 = rq0_14;
@@ -1412,8 +1412,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e11: f32 = (e10 + e9);
       out0[i] = e11;
     }
-    if (lid + 3840u < P.p[0].y) {
-      let rr = lid + 3840u;
+    if (lid + 480u < P.p[0].y) {
+      let rr = lid + 480u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_15;
       let ok0 = rq0_15;
@@ -1434,11 +1434,11 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
     }
   }
 }
-@compute @workgroup_size(256)
+@compute @workgroup_size(32)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let o = wid.y * nwg.x + wid.x;
   let live = o < P.p[0].x;
-  if (P.p[0].y <= 4096u) {
+  if (P.p[0].y <= 512u) {
     rows_cached(o, live, lid);
   } else {
     rows_looped(o, live, lid);

@@ -5,12 +5,12 @@ struct Params { p: array<vec4<u32>, 1> }
 @group(0) @binding(2) var<storage, read_write> out0: array<f32>;
 fn kiln_isnan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }
 fn kiln_fmax(a: f32, b: f32) -> f32 { return select(max(a, b), a + b, kiln_isnan(a) || kiln_isnan(b)); }
-var<workgroup> sv_f32: array<f32, 256>;
+var<workgroup> sv_f32: array<f32, 32>;
 fn rows_looped(o: u32, live: bool, lid: u32) {
   var acc0: f32 = bitcast<f32>(0xff800000u);
   if (live) {
     var r = lid;
-    for (; r + 1792u < P.p[0].y; r = r + 2048u) {
+    for (; r + 224u < P.p[0].y; r = r + 256u) {
       var v0: f32;
       {
         let rr = r + 0u;
@@ -22,7 +22,7 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
       }
       var v1: f32;
       {
-        let rr = r + 256u;
+        let rr = r + 32u;
         let i = o * P.p[0].y + rr;
         let ld0 = in0[i + P.p[0].z];
         let ok0 = true;
@@ -31,7 +31,7 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
       }
       var v2: f32;
       {
-        let rr = r + 512u;
+        let rr = r + 64u;
         let i = o * P.p[0].y + rr;
         let ld0 = in0[i + P.p[0].z];
         let ok0 = true;
@@ -40,7 +40,7 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
       }
       var v3: f32;
       {
-        let rr = r + 768u;
+        let rr = r + 96u;
         let i = o * P.p[0].y + rr;
         let ld0 = in0[i + P.p[0].z];
         let ok0 = true;
@@ -49,7 +49,7 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
       }
       var v4: f32;
       {
-        let rr = r + 1024u;
+        let rr = r + 128u;
         let i = o * P.p[0].y + rr;
         let ld0 = in0[i + P.p[0].z];
         let ok0 = true;
@@ -58,7 +58,7 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
       }
       var v5: f32;
       {
-        let rr = r + 1280u;
+        let rr = r + 160u;
         let i = o * P.p[0].y + rr;
         let ld0 = in0[i + P.p[0].z];
         let ok0 = true;
@@ -67,7 +67,7 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
       }
       var v6: f32;
       {
-        let rr = r + 1536u;
+        let rr = r + 192u;
         let i = o * P.p[0].y + rr;
         let ld0 = in0[i + P.p[0].z];
         let ok0 = true;
@@ -76,7 +76,7 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
       }
       var v7: f32;
       {
-        let rr = r + 1792u;
+        let rr = r + 224u;
         let i = o * P.p[0].y + rr;
         let ld0 = in0[i + P.p[0].z];
         let ok0 = true;
@@ -92,7 +92,7 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
       acc0 = kiln_fmax(acc0, v6);
       acc0 = kiln_fmax(acc0, v7);
     }
-    for (; r < P.p[0].y; r = r + 256u) {
+    for (; r < P.p[0].y; r = r + 32u) {
       let rr = r;
       let i = o * P.p[0].y + rr;
       let ld0 = in0[i + P.p[0].z];
@@ -103,7 +103,7 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
   }
   sv_f32[lid] = acc0;
   workgroupBarrier();
-  for (var s = 128u; s > 0u; s = s >> 1u) {
+  for (var s = 16u; s > 0u; s = s >> 1u) {
     if (lid < s) {
       sv_f32[lid] = kiln_fmax(sv_f32[lid], sv_f32[lid + s]);
     }
@@ -114,7 +114,7 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
   var acc1: f32 = 0.0;
   if (live) {
     var r = lid;
-    for (; r + 1792u < P.p[0].y; r = r + 2048u) {
+    for (; r + 224u < P.p[0].y; r = r + 256u) {
       var v0: f32;
       {
         let rr = r + 0u;
@@ -129,7 +129,7 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
       }
       var v1: f32;
       {
-        let rr = r + 256u;
+        let rr = r + 32u;
         let i = o * P.p[0].y + rr;
         let ld0 = in0[i + P.p[0].z];
         let ok0 = true;
@@ -141,7 +141,7 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
       }
       var v2: f32;
       {
-        let rr = r + 512u;
+        let rr = r + 64u;
         let i = o * P.p[0].y + rr;
         let ld0 = in0[i + P.p[0].z];
         let ok0 = true;
@@ -153,7 +153,7 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
       }
       var v3: f32;
       {
-        let rr = r + 768u;
+        let rr = r + 96u;
         let i = o * P.p[0].y + rr;
         let ld0 = in0[i + P.p[0].z];
         let ok0 = true;
@@ -165,7 +165,7 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
       }
       var v4: f32;
       {
-        let rr = r + 1024u;
+        let rr = r + 128u;
         let i = o * P.p[0].y + rr;
         let ld0 = in0[i + P.p[0].z];
         let ok0 = true;
@@ -177,7 +177,7 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
       }
       var v5: f32;
       {
-        let rr = r + 1280u;
+        let rr = r + 160u;
         let i = o * P.p[0].y + rr;
         let ld0 = in0[i + P.p[0].z];
         let ok0 = true;
@@ -189,7 +189,7 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
       }
       var v6: f32;
       {
-        let rr = r + 1536u;
+        let rr = r + 192u;
         let i = o * P.p[0].y + rr;
         let ld0 = in0[i + P.p[0].z];
         let ok0 = true;
@@ -201,7 +201,7 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
       }
       var v7: f32;
       {
-        let rr = r + 1792u;
+        let rr = r + 224u;
         let i = o * P.p[0].y + rr;
         let ld0 = in0[i + P.p[0].z];
         let ok0 = true;
@@ -220,7 +220,7 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
       acc1 = acc1 + v6;
       acc1 = acc1 + v7;
     }
-    for (; r < P.p[0].y; r = r + 256u) {
+    for (; r < P.p[0].y; r = r + 32u) {
       let rr = r;
       let i = o * P.p[0].y + rr;
       let ld0 = in0[i + P.p[0].z];
@@ -234,7 +234,7 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
   }
   sv_f32[lid] = acc1;
   workgroupBarrier();
-  for (var s = 128u; s > 0u; s = s >> 1u) {
+  for (var s = 16u; s > 0u; s = s >> 1u) {
     if (lid < s) {
       sv_f32[lid] = sv_f32[lid] + sv_f32[lid + s];
     }
@@ -243,7 +243,7 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
   let red1: f32 = sv_f32[0];
   workgroupBarrier();
   if (live) {
-    for (var r = lid; r < P.p[0].y; r = r + 2048u) {
+    for (var r = lid; r < P.p[0].y; r = r + 256u) {
       var v0_0: f32;
       let rr0 = r + 0u;
       if (rr0 < P.p[0].y) {
@@ -260,7 +260,7 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
         v0_0 = e5;
       }
       var v1_0: f32;
-      let rr1 = r + 256u;
+      let rr1 = r + 32u;
       if (rr1 < P.p[0].y) {
         let rr = rr1;
         let i = o * P.p[0].y + rr;
@@ -275,7 +275,7 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
         v1_0 = e5;
       }
       var v2_0: f32;
-      let rr2 = r + 512u;
+      let rr2 = r + 64u;
       if (rr2 < P.p[0].y) {
         let rr = rr2;
         let i = o * P.p[0].y + rr;
@@ -290,7 +290,7 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
         v2_0 = e5;
       }
       var v3_0: f32;
-      let rr3 = r + 768u;
+      let rr3 = r + 96u;
       if (rr3 < P.p[0].y) {
         let rr = rr3;
         let i = o * P.p[0].y + rr;
@@ -305,7 +305,7 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
         v3_0 = e5;
       }
       var v4_0: f32;
-      let rr4 = r + 1024u;
+      let rr4 = r + 128u;
       if (rr4 < P.p[0].y) {
         let rr = rr4;
         let i = o * P.p[0].y + rr;
@@ -320,7 +320,7 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
         v4_0 = e5;
       }
       var v5_0: f32;
-      let rr5 = r + 1280u;
+      let rr5 = r + 160u;
       if (rr5 < P.p[0].y) {
         let rr = rr5;
         let i = o * P.p[0].y + rr;
@@ -335,7 +335,7 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
         v5_0 = e5;
       }
       var v6_0: f32;
-      let rr6 = r + 1536u;
+      let rr6 = r + 192u;
       if (rr6 < P.p[0].y) {
         let rr = rr6;
         let i = o * P.p[0].y + rr;
@@ -350,7 +350,7 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
         v6_0 = e5;
       }
       var v7_0: f32;
-      let rr7 = r + 1792u;
+      let rr7 = r + 224u;
       if (rr7 < P.p[0].y) {
         let rr = rr7;
         let i = o * P.p[0].y + rr;
@@ -433,120 +433,120 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       rc0_0 = ld0;
       rq0_0 = ok0;
     }
-    if (lid + 256u < P.p[0].y) {
-      let rr = lid + 256u;
+    if (lid + 32u < P.p[0].y) {
+      let rr = lid + 32u;
       let i = o * P.p[0].y + rr;
       let ld0 = in0[i + P.p[0].z];
       let ok0 = true;
       rc0_1 = ld0;
       rq0_1 = ok0;
     }
-    if (lid + 512u < P.p[0].y) {
-      let rr = lid + 512u;
+    if (lid + 64u < P.p[0].y) {
+      let rr = lid + 64u;
       let i = o * P.p[0].y + rr;
       let ld0 = in0[i + P.p[0].z];
       let ok0 = true;
       rc0_2 = ld0;
       rq0_2 = ok0;
     }
-    if (lid + 768u < P.p[0].y) {
-      let rr = lid + 768u;
+    if (lid + 96u < P.p[0].y) {
+      let rr = lid + 96u;
       let i = o * P.p[0].y + rr;
       let ld0 = in0[i + P.p[0].z];
       let ok0 = true;
       rc0_3 = ld0;
       rq0_3 = ok0;
     }
-    if (lid + 1024u < P.p[0].y) {
-      let rr = lid + 1024u;
+    if (lid + 128u < P.p[0].y) {
+      let rr = lid + 128u;
       let i = o * P.p[0].y + rr;
       let ld0 = in0[i + P.p[0].z];
       let ok0 = true;
       rc0_4 = ld0;
       rq0_4 = ok0;
     }
-    if (lid + 1280u < P.p[0].y) {
-      let rr = lid + 1280u;
+    if (lid + 160u < P.p[0].y) {
+      let rr = lid + 160u;
       let i = o * P.p[0].y + rr;
       let ld0 = in0[i + P.p[0].z];
       let ok0 = true;
       rc0_5 = ld0;
       rq0_5 = ok0;
     }
-    if (lid + 1536u < P.p[0].y) {
-      let rr = lid + 1536u;
+    if (lid + 192u < P.p[0].y) {
+      let rr = lid + 192u;
       let i = o * P.p[0].y + rr;
       let ld0 = in0[i + P.p[0].z];
       let ok0 = true;
       rc0_6 = ld0;
       rq0_6 = ok0;
     }
-    if (lid + 1792u < P.p[0].y) {
-      let rr = lid + 1792u;
+    if (lid + 224u < P.p[0].y) {
+      let rr = lid + 224u;
       let i = o * P.p[0].y + rr;
       let ld0 = in0[i + P.p[0].z];
       let ok0 = true;
       rc0_7 = ld0;
       rq0_7 = ok0;
     }
-    if (lid + 2048u < P.p[0].y) {
-      let rr = lid + 2048u;
+    if (lid + 256u < P.p[0].y) {
+      let rr = lid + 256u;
       let i = o * P.p[0].y + rr;
       let ld0 = in0[i + P.p[0].z];
       let ok0 = true;
       rc0_8 = ld0;
       rq0_8 = ok0;
     }
-    if (lid + 2304u < P.p[0].y) {
-      let rr = lid + 2304u;
+    if (lid + 288u < P.p[0].y) {
+      let rr = lid + 288u;
       let i = o * P.p[0].y + rr;
       let ld0 = in0[i + P.p[0].z];
       let ok0 = true;
       rc0_9 = ld0;
       rq0_9 = ok0;
     }
-    if (lid + 2560u < P.p[0].y) {
-      let rr = lid + 2560u;
+    if (lid + 320u < P.p[0].y) {
+      let rr = lid + 320u;
       let i = o * P.p[0].y + rr;
       let ld0 = in0[i + P.p[0].z];
       let ok0 = true;
       rc0_10 = ld0;
       rq0_10 = ok0;
     }
-    if (lid + 2816u < P.p[0].y) {
-      let rr = lid + 2816u;
+    if (lid + 352u < P.p[0].y) {
+      let rr = lid + 352u;
       let i = o * P.p[0].y + rr;
       let ld0 = in0[i + P.p[0].z];
       let ok0 = true;
       rc0_11 = ld0;
       rq0_11 = ok0;
     }
-    if (lid + 3072u < P.p[0].y) {
-      let rr = lid + 3072u;
+    if (lid + 384u < P.p[0].y) {
+      let rr = lid + 384u;
       let i = o * P.p[0].y + rr;
       let ld0 = in0[i + P.p[0].z];
       let ok0 = true;
       rc0_12 = ld0;
       rq0_12 = ok0;
     }
-    if (lid + 3328u < P.p[0].y) {
-      let rr = lid + 3328u;
+    if (lid + 416u < P.p[0].y) {
+      let rr = lid + 416u;
       let i = o * P.p[0].y + rr;
       let ld0 = in0[i + P.p[0].z];
       let ok0 = true;
       rc0_13 = ld0;
       rq0_13 = ok0;
     }
-    if (lid + 3584u < P.p[0].y) {
-      let rr = lid + 3584u;
+    if (lid + 448u < P.p[0].y) {
+      let rr = lid + 448u;
       let i = o * P.p[0].y + rr;
       let ld0 = in0[i + P.p[0].z];
       let ok0 = true;
       rc0_14 = ld0;
       rq0_14 = ok0;
     }
-    if (lid + 3840u < P.p[0].y) {
-      let rr = lid + 3840u;
+    if (lid + 480u < P.p[0].y) {
+      let rr = lid + 480u;
       let i = o * P.p[0].y + rr;
       let ld0 = in0[i + P.p[0].z];
       let ok0 = true;
@@ -564,120 +564,120 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e0: f32 = ld0;
       acc0 = kiln_fmax(acc0, e0);
     }
-    if (lid + 256u < P.p[0].y) {
-      let rr = lid + 256u;
+    if (lid + 32u < P.p[0].y) {
+      let rr = lid + 32u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_1;
       let ok0 = rq0_1;
       let e0: f32 = ld0;
       acc0 = kiln_fmax(acc0, e0);
     }
-    if (lid + 512u < P.p[0].y) {
-      let rr = lid + 512u;
+    if (lid + 64u < P.p[0].y) {
+      let rr = lid + 64u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_2;
       let ok0 = rq0_2;
       let e0: f32 = ld0;
       acc0 = kiln_fmax(acc0, e0);
     }
-    if (lid + 768u < P.p[0].y) {
-      let rr = lid + 768u;
+    if (lid + 96u < P.p[0].y) {
+      let rr = lid + 96u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_3;
       let ok0 = rq0_3;
       let e0: f32 = ld0;
       acc0 = kiln_fmax(acc0, e0);
     }
-    if (lid + 1024u < P.p[0].y) {
-      let rr = lid + 1024u;
+    if (lid + 128u < P.p[0].y) {
+      let rr = lid + 128u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_4;
       let ok0 = rq0_4;
       let e0: f32 = ld0;
       acc0 = kiln_fmax(acc0, e0);
     }
-    if (lid + 1280u < P.p[0].y) {
-      let rr = lid + 1280u;
+    if (lid + 160u < P.p[0].y) {
+      let rr = lid + 160u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_5;
       let ok0 = rq0_5;
       let e0: f32 = ld0;
       acc0 = kiln_fmax(acc0, e0);
     }
-    if (lid + 1536u < P.p[0].y) {
-      let rr = lid + 1536u;
+    if (lid + 192u < P.p[0].y) {
+      let rr = lid + 192u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_6;
       let ok0 = rq0_6;
       let e0: f32 = ld0;
       acc0 = kiln_fmax(acc0, e0);
     }
-    if (lid + 1792u < P.p[0].y) {
-      let rr = lid + 1792u;
+    if (lid + 224u < P.p[0].y) {
+      let rr = lid + 224u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_7;
       let ok0 = rq0_7;
       let e0: f32 = ld0;
       acc0 = kiln_fmax(acc0, e0);
     }
-    if (lid + 2048u < P.p[0].y) {
-      let rr = lid + 2048u;
+    if (lid + 256u < P.p[0].y) {
+      let rr = lid + 256u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_8;
       let ok0 = rq0_8;
       let e0: f32 = ld0;
       acc0 = kiln_fmax(acc0, e0);
     }
-    if (lid + 2304u < P.p[0].y) {
-      let rr = lid + 2304u;
+    if (lid + 288u < P.p[0].y) {
+      let rr = lid + 288u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_9;
       let ok0 = rq0_9;
       let e0: f32 = ld0;
       acc0 = kiln_fmax(acc0, e0);
     }
-    if (lid + 2560u < P.p[0].y) {
-      let rr = lid + 2560u;
+    if (lid + 320u < P.p[0].y) {
+      let rr = lid + 320u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_10;
       let ok0 = rq0_10;
       let e0: f32 = ld0;
       acc0 = kiln_fmax(acc0, e0);
     }
-    if (lid + 2816u < P.p[0].y) {
-      let rr = lid + 2816u;
+    if (lid + 352u < P.p[0].y) {
+      let rr = lid + 352u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_11;
       let ok0 = rq0_11;
       let e0: f32 = ld0;
       acc0 = kiln_fmax(acc0, e0);
     }
-    if (lid + 3072u < P.p[0].y) {
-      let rr = lid + 3072u;
+    if (lid + 384u < P.p[0].y) {
+      let rr = lid + 384u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_12;
       let ok0 = rq0_12;
       let e0: f32 = ld0;
       acc0 = kiln_fmax(acc0, e0);
     }
-    if (lid + 3328u < P.p[0].y) {
-      let rr = lid + 3328u;
+    if (lid + 416u < P.p[0].y) {
+      let rr = lid + 416u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_13;
       let ok0 = rq0_13;
       let e0: f32 = ld0;
       acc0 = kiln_fmax(acc0, e0);
     }
-    if (lid + 3584u < P.p[0].y) {
-      let rr = lid + 3584u;
+    if (lid + 448u < P.p[0].y) {
+      let rr = lid + 448u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_14;
       let ok0 = rq0_14;
       let e0: f32 = ld0;
       acc0 = kiln_fmax(acc0, e0);
     }
-    if (lid + 3840u < P.p[0].y) {
-      let rr = lid + 3840u;
+    if (lid + 480u < P.p[0].y) {
+      let rr = lid + 480u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_15;
       let ok0 = rq0_15;
@@ -687,7 +687,7 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
   }
   sv_f32[lid] = acc0;
   workgroupBarrier();
-  for (var s = 128u; s > 0u; s = s >> 1u) {
+  for (var s = 16u; s > 0u; s = s >> 1u) {
     if (lid < s) {
       sv_f32[lid] = kiln_fmax(sv_f32[lid], sv_f32[lid + s]);
     }
@@ -708,8 +708,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e3: f32 = exp(e2);
       acc1 = acc1 + e3;
     }
-    if (lid + 256u < P.p[0].y) {
-      let rr = lid + 256u;
+    if (lid + 32u < P.p[0].y) {
+      let rr = lid + 32u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_1;
       let ok0 = rq0_1;
@@ -719,8 +719,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e3: f32 = exp(e2);
       acc1 = acc1 + e3;
     }
-    if (lid + 512u < P.p[0].y) {
-      let rr = lid + 512u;
+    if (lid + 64u < P.p[0].y) {
+      let rr = lid + 64u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_2;
       let ok0 = rq0_2;
@@ -730,8 +730,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e3: f32 = exp(e2);
       acc1 = acc1 + e3;
     }
-    if (lid + 768u < P.p[0].y) {
-      let rr = lid + 768u;
+    if (lid + 96u < P.p[0].y) {
+      let rr = lid + 96u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_3;
       let ok0 = rq0_3;
@@ -741,8 +741,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e3: f32 = exp(e2);
       acc1 = acc1 + e3;
     }
-    if (lid + 1024u < P.p[0].y) {
-      let rr = lid + 1024u;
+    if (lid + 128u < P.p[0].y) {
+      let rr = lid + 128u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_4;
       let ok0 = rq0_4;
@@ -752,8 +752,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e3: f32 = exp(e2);
       acc1 = acc1 + e3;
     }
-    if (lid + 1280u < P.p[0].y) {
-      let rr = lid + 1280u;
+    if (lid + 160u < P.p[0].y) {
+      let rr = lid + 160u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_5;
       let ok0 = rq0_5;
@@ -763,8 +763,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e3: f32 = exp(e2);
       acc1 = acc1 + e3;
     }
-    if (lid + 1536u < P.p[0].y) {
-      let rr = lid + 1536u;
+    if (lid + 192u < P.p[0].y) {
+      let rr = lid + 192u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_6;
       let ok0 = rq0_6;
@@ -774,8 +774,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e3: f32 = exp(e2);
       acc1 = acc1 + e3;
     }
-    if (lid + 1792u < P.p[0].y) {
-      let rr = lid + 1792u;
+    if (lid + 224u < P.p[0].y) {
+      let rr = lid + 224u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_7;
       let ok0 = rq0_7;
@@ -785,8 +785,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e3: f32 = exp(e2);
       acc1 = acc1 + e3;
     }
-    if (lid + 2048u < P.p[0].y) {
-      let rr = lid + 2048u;
+    if (lid + 256u < P.p[0].y) {
+      let rr = lid + 256u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_8;
       let ok0 = rq0_8;
@@ -796,8 +796,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e3: f32 = exp(e2);
       acc1 = acc1 + e3;
     }
-    if (lid + 2304u < P.p[0].y) {
-      let rr = lid + 2304u;
+    if (lid + 288u < P.p[0].y) {
+      let rr = lid + 288u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_9;
       let ok0 = rq0_9;
@@ -807,8 +807,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e3: f32 = exp(e2);
       acc1 = acc1 + e3;
     }
-    if (lid + 2560u < P.p[0].y) {
-      let rr = lid + 2560u;
+    if (lid + 320u < P.p[0].y) {
+      let rr = lid + 320u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_10;
       let ok0 = rq0_10;
@@ -818,8 +818,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e3: f32 = exp(e2);
       acc1 = acc1 + e3;
     }
-    if (lid + 2816u < P.p[0].y) {
-      let rr = lid + 2816u;
+    if (lid + 352u < P.p[0].y) {
+      let rr = lid + 352u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_11;
       let ok0 = rq0_11;
@@ -829,8 +829,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e3: f32 = exp(e2);
       acc1 = acc1 + e3;
     }
-    if (lid + 3072u < P.p[0].y) {
-      let rr = lid + 3072u;
+    if (lid + 384u < P.p[0].y) {
+      let rr = lid + 384u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_12;
       let ok0 = rq0_12;
@@ -840,8 +840,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e3: f32 = exp(e2);
       acc1 = acc1 + e3;
     }
-    if (lid + 3328u < P.p[0].y) {
-      let rr = lid + 3328u;
+    if (lid + 416u < P.p[0].y) {
+      let rr = lid + 416u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_13;
       let ok0 = rq0_13;
@@ -851,8 +851,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e3: f32 = exp(e2);
       acc1 = acc1 + e3;
     }
-    if (lid + 3584u < P.p[0].y) {
-      let rr = lid + 3584u;
+    if (lid + 448u < P.p[0].y) {
+      let rr = lid + 448u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_14;
       let ok0 = rq0_14;
@@ -862,8 +862,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e3: f32 = exp(e2);
       acc1 = acc1 + e3;
     }
-    if (lid + 3840u < P.p[0].y) {
-      let rr = lid + 3840u;
+    if (lid + 480u < P.p[0].y) {
+      let rr = lid + 480u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_15;
       let ok0 = rq0_15;
@@ -876,7 +876,7 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
   }
   sv_f32[lid] = acc1;
   workgroupBarrier();
-  for (var s = 128u; s > 0u; s = s >> 1u) {
+  for (var s = 16u; s > 0u; s = s >> 1u) {
     if (lid < s) {
       sv_f32[lid] = sv_f32[lid] + sv_f32[lid + s];
     }
@@ -898,8 +898,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e5: f32 = (e3 / e4);
       out0[i] = e5;
     }
-    if (lid + 256u < P.p[0].y) {
-      let rr = lid + 256u;
+    if (lid + 32u < P.p[0].y) {
+      let rr = lid + 32u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_1;
       let ok0 = rq0_1;
@@ -911,8 +911,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e5: f32 = (e3 / e4);
       out0[i] = e5;
     }
-    if (lid + 512u < P.p[0].y) {
-      let rr = lid + 512u;
+    if (lid + 64u < P.p[0].y) {
+      let rr = lid + 64u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_2;
       let ok0 = rq0_2;
@@ -924,8 +924,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e5: f32 = (e3 / e4);
       out0[i] = e5;
     }
-    if (lid + 768u < P.p[0].y) {
-      let rr = lid + 768u;
+    if (lid + 96u < P.p[0].y) {
+      let rr = lid + 96u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_3;
       let ok0 = rq0_3;
@@ -937,8 +937,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e5: f32 = (e3 / e4);
       out0[i] = e5;
     }
-    if (lid + 1024u < P.p[0].y) {
-      let rr = lid + 1024u;
+    if (lid + 128u < P.p[0].y) {
+      let rr = lid + 128u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_4;
       let ok0 = rq0_4;
@@ -950,8 +950,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e5: f32 = (e3 / e4);
       out0[i] = e5;
     }
-    if (lid + 1280u < P.p[0].y) {
-      let rr = lid + 1280u;
+    if (lid + 160u < P.p[0].y) {
+      let rr = lid + 160u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_5;
       let ok0 = rq0_5;
@@ -963,8 +963,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e5: f32 = (e3 / e4);
       out0[i] = e5;
     }
-    if (lid + 1536u < P.p[0].y) {
-      let rr = lid + 1536u;
+    if (lid + 192u < P.p[0].y) {
+      let rr = lid + 192u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_6;
       let ok0 = rq0_6;
@@ -976,8 +976,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e5: f32 = (e3 / e4);
       out0[i] = e5;
     }
-    if (lid + 1792u < P.p[0].y) {
-      let rr = lid + 1792u;
+    if (lid + 224u < P.p[0].y) {
+      let rr = lid + 224u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_7;
       let ok0 = rq0_7;
@@ -989,8 +989,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e5: f32 = (e3 / e4);
       out0[i] = e5;
     }
-    if (lid + 2048u < P.p[0].y) {
-      let rr = lid + 2048u;
+    if (lid + 256u < P.p[0].y) {
+      let rr = lid + 256u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_8;
       let ok0 = rq0_8;
@@ -1002,8 +1002,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e5: f32 = (e3 / e4);
       out0[i] = e5;
     }
-    if (lid + 2304u < P.p[0].y) {
-      let rr = lid + 2304u;
+    if (lid + 288u < P.p[0].y) {
+      let rr = lid + 288u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_9;
       let ok0 = rq0_9;
@@ -1015,8 +1015,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e5: f32 = (e3 / e4);
       out0[i] = e5;
     }
-    if (lid + 2560u < P.p[0].y) {
-      let rr = lid + 2560u;
+    if (lid + 320u < P.p[0].y) {
+      let rr = lid + 320u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_10;
       let ok0 = rq0_10;
@@ -1028,8 +1028,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e5: f32 = (e3 / e4);
       out0[i] = e5;
     }
-    if (lid + 2816u < P.p[0].y) {
-      let rr = lid + 2816u;
+    if (lid + 352u < P.p[0].y) {
+      let rr = lid + 352u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_11;
       let ok0 = rq0_11;
@@ -1041,8 +1041,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e5: f32 = (e3 / e4);
       out0[i] = e5;
     }
-    if (lid + 3072u < P.p[0].y) {
-      let rr = lid + 3072u;
+    if (lid + 384u < P.p[0].y) {
+      let rr = lid + 384u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_12;
       let ok0 = rq0_12;
@@ -1054,8 +1054,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e5: f32 = (e3 / e4);
       out0[i] = e5;
     }
-    if (lid + 3328u < P.p[0].y) {
-      let rr = lid + 3328u;
+    if (lid + 416u < P.p[0].y) {
+      let rr = lid + 416u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_13;
       let ok0 = rq0_13;
@@ -1067,8 +1067,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e5: f32 = (e3 / e4);
       out0[i] = e5;
     }
-    if (lid + 3584u < P.p[0].y) {
-      let rr = lid + 3584u;
+    if (lid + 448u < P.p[0].y) {
+      let rr = lid + 448u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_14;
       let ok0 = rq0_14;
@@ -1080,8 +1080,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e5: f32 = (e3 / e4);
       out0[i] = e5;
     }
-    if (lid + 3840u < P.p[0].y) {
-      let rr = lid + 3840u;
+    if (lid + 480u < P.p[0].y) {
+      let rr = lid + 480u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_15;
       let ok0 = rq0_15;
@@ -1095,11 +1095,11 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
     }
   }
 }
-@compute @workgroup_size(256)
+@compute @workgroup_size(32)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let o = wid.y * nwg.x + wid.x;
   let live = o < P.p[0].x;
-  if (P.p[0].y <= 4096u) {
+  if (P.p[0].y <= 512u) {
     rows_cached(o, live, lid);
   } else {
     rows_looped(o, live, lid);

@@ -3,12 +3,12 @@ struct Params { p: array<vec4<u32>, 1> }
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read> in0: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out0: array<f32>;
-var<workgroup> sv_f32: array<f32, 256>;
+var<workgroup> sv_f32: array<f32, 32>;
 fn rows_looped(o: u32, live: bool, lid: u32) {
   var acc0: f32 = 0.0;
   if (live) {
     var r = lid;
-    for (; r + 1792u < P.p[0].y; r = r + 2048u) {
+    for (; r + 224u < P.p[0].y; r = r + 256u) {
       var v0: f32;
       {
         let rr = r + 0u;
@@ -21,7 +21,7 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
       }
       var v1: f32;
       {
-        let rr = r + 256u;
+        let rr = r + 32u;
         let i = o * P.p[0].y + rr;
         let ld0 = in0[i + P.p[0].z];
         let ok0 = true;
@@ -31,7 +31,7 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
       }
       var v2: f32;
       {
-        let rr = r + 512u;
+        let rr = r + 64u;
         let i = o * P.p[0].y + rr;
         let ld0 = in0[i + P.p[0].z];
         let ok0 = true;
@@ -41,7 +41,7 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
       }
       var v3: f32;
       {
-        let rr = r + 768u;
+        let rr = r + 96u;
         let i = o * P.p[0].y + rr;
         let ld0 = in0[i + P.p[0].z];
         let ok0 = true;
@@ -51,7 +51,7 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
       }
       var v4: f32;
       {
-        let rr = r + 1024u;
+        let rr = r + 128u;
         let i = o * P.p[0].y + rr;
         let ld0 = in0[i + P.p[0].z];
         let ok0 = true;
@@ -61,7 +61,7 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
       }
       var v5: f32;
       {
-        let rr = r + 1280u;
+        let rr = r + 160u;
         let i = o * P.p[0].y + rr;
         let ld0 = in0[i + P.p[0].z];
         let ok0 = true;
@@ -71,7 +71,7 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
       }
       var v6: f32;
       {
-        let rr = r + 1536u;
+        let rr = r + 192u;
         let i = o * P.p[0].y + rr;
         let ld0 = in0[i + P.p[0].z];
         let ok0 = true;
@@ -81,7 +81,7 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
       }
       var v7: f32;
       {
-        let rr = r + 1792u;
+        let rr = r + 224u;
         let i = o * P.p[0].y + rr;
         let ld0 = in0[i + P.p[0].z];
         let ok0 = true;
@@ -98,7 +98,7 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
       acc0 = acc0 + v6;
       acc0 = acc0 + v7;
     }
-    for (; r < P.p[0].y; r = r + 256u) {
+    for (; r < P.p[0].y; r = r + 32u) {
       let rr = r;
       let i = o * P.p[0].y + rr;
       let ld0 = in0[i + P.p[0].z];
@@ -110,7 +110,7 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
   }
   sv_f32[lid] = acc0;
   workgroupBarrier();
-  for (var s = 128u; s > 0u; s = s >> 1u) {
+  for (var s = 16u; s > 0u; s = s >> 1u) {
     if (lid < s) {
       sv_f32[lid] = sv_f32[lid] + sv_f32[lid + s];
     }
@@ -166,120 +166,120 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       rc0_0 = ld0;
       rq0_0 = ok0;
     }
-    if (lid + 256u < P.p[0].y) {
-      let rr = lid + 256u;
+    if (lid + 32u < P.p[0].y) {
+      let rr = lid + 32u;
       let i = o * P.p[0].y + rr;
       let ld0 = in0[i + P.p[0].z];
       let ok0 = true;
       rc0_1 = ld0;
       rq0_1 = ok0;
     }
-    if (lid + 512u < P.p[0].y) {
-      let rr = lid + 512u;
+    if (lid + 64u < P.p[0].y) {
+      let rr = lid + 64u;
       let i = o * P.p[0].y + rr;
       let ld0 = in0[i + P.p[0].z];
       let ok0 = true;
       rc0_2 = ld0;
       rq0_2 = ok0;
     }
-    if (lid + 768u < P.p[0].y) {
-      let rr = lid + 768u;
+    if (lid + 96u < P.p[0].y) {
+      let rr = lid + 96u;
       let i = o * P.p[0].y + rr;
       let ld0 = in0[i + P.p[0].z];
       let ok0 = true;
       rc0_3 = ld0;
       rq0_3 = ok0;
     }
-    if (lid + 1024u < P.p[0].y) {
-      let rr = lid + 1024u;
+    if (lid + 128u < P.p[0].y) {
+      let rr = lid + 128u;
       let i = o * P.p[0].y + rr;
       let ld0 = in0[i + P.p[0].z];
       let ok0 = true;
       rc0_4 = ld0;
       rq0_4 = ok0;
     }
-    if (lid + 1280u < P.p[0].y) {
-      let rr = lid + 1280u;
+    if (lid + 160u < P.p[0].y) {
+      let rr = lid + 160u;
       let i = o * P.p[0].y + rr;
       let ld0 = in0[i + P.p[0].z];
       let ok0 = true;
       rc0_5 = ld0;
       rq0_5 = ok0;
     }
-    if (lid + 1536u < P.p[0].y) {
-      let rr = lid + 1536u;
+    if (lid + 192u < P.p[0].y) {
+      let rr = lid + 192u;
       let i = o * P.p[0].y + rr;
       let ld0 = in0[i + P.p[0].z];
       let ok0 = true;
       rc0_6 = ld0;
       rq0_6 = ok0;
     }
-    if (lid + 1792u < P.p[0].y) {
-      let rr = lid + 1792u;
+    if (lid + 224u < P.p[0].y) {
+      let rr = lid + 224u;
       let i = o * P.p[0].y + rr;
       let ld0 = in0[i + P.p[0].z];
       let ok0 = true;
       rc0_7 = ld0;
       rq0_7 = ok0;
     }
-    if (lid + 2048u < P.p[0].y) {
-      let rr = lid + 2048u;
+    if (lid + 256u < P.p[0].y) {
+      let rr = lid + 256u;
       let i = o * P.p[0].y + rr;
       let ld0 = in0[i + P.p[0].z];
       let ok0 = true;
       rc0_8 = ld0;
       rq0_8 = ok0;
     }
-    if (lid + 2304u < P.p[0].y) {
-      let rr = lid + 2304u;
+    if (lid + 288u < P.p[0].y) {
+      let rr = lid + 288u;
       let i = o * P.p[0].y + rr;
       let ld0 = in0[i + P.p[0].z];
       let ok0 = true;
       rc0_9 = ld0;
       rq0_9 = ok0;
     }
-    if (lid + 2560u < P.p[0].y) {
-      let rr = lid + 2560u;
+    if (lid + 320u < P.p[0].y) {
+      let rr = lid + 320u;
       let i = o * P.p[0].y + rr;
       let ld0 = in0[i + P.p[0].z];
       let ok0 = true;
       rc0_10 = ld0;
       rq0_10 = ok0;
     }
-    if (lid + 2816u < P.p[0].y) {
-      let rr = lid + 2816u;
+    if (lid + 352u < P.p[0].y) {
+      let rr = lid + 352u;
       let i = o * P.p[0].y + rr;
       let ld0 = in0[i + P.p[0].z];
       let ok0 = true;
       rc0_11 = ld0;
       rq0_11 = ok0;
     }
-    if (lid + 3072u < P.p[0].y) {
-      let rr = lid + 3072u;
+    if (lid + 384u < P.p[0].y) {
+      let rr = lid + 384u;
       let i = o * P.p[0].y + rr;
       let ld0 = in0[i + P.p[0].z];
       let ok0 = true;
       rc0_12 = ld0;
       rq0_12 = ok0;
     }
-    if (lid + 3328u < P.p[0].y) {
-      let rr = lid + 3328u;
+    if (lid + 416u < P.p[0].y) {
+      let rr = lid + 416u;
       let i = o * P.p[0].y + rr;
       let ld0 = in0[i + P.p[0].z];
       let ok0 = true;
       rc0_13 = ld0;
       rq0_13 = ok0;
     }
-    if (lid + 3584u < P.p[0].y) {
-      let rr = lid + 3584u;
+    if (lid + 448u < P.p[0].y) {
+      let rr = lid + 448u;
       let i = o * P.p[0].y + rr;
       let ld0 = in0[i + P.p[0].z];
       let ok0 = true;
       rc0_14 = ld0;
       rq0_14 = ok0;
     }
-    if (lid + 3840u < P.p[0].y) {
-      let rr = lid + 3840u;
+    if (lid + 480u < P.p[0].y) {
+      let rr = lid + 480u;
       let i = o * P.p[0].y + rr;
       let ld0 = in0[i + P.p[0].z];
       let ok0 = true;
@@ -298,8 +298,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e1: f32 = exp(e0);
       acc0 = acc0 + e1;
     }
-    if (lid + 256u < P.p[0].y) {
-      let rr = lid + 256u;
+    if (lid + 32u < P.p[0].y) {
+      let rr = lid + 32u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_1;
       let ok0 = rq0_1;
@@ -307,8 +307,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e1: f32 = exp(e0);
       acc0 = acc0 + e1;
     }
-    if (lid + 512u < P.p[0].y) {
-      let rr = lid + 512u;
+    if (lid + 64u < P.p[0].y) {
+      let rr = lid + 64u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_2;
       let ok0 = rq0_2;
@@ -316,8 +316,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e1: f32 = exp(e0);
       acc0 = acc0 + e1;
     }
-    if (lid + 768u < P.p[0].y) {
-      let rr = lid + 768u;
+    if (lid + 96u < P.p[0].y) {
+      let rr = lid + 96u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_3;
       let ok0 = rq0_3;
@@ -325,8 +325,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e1: f32 = exp(e0);
       acc0 = acc0 + e1;
     }
-    if (lid + 1024u < P.p[0].y) {
-      let rr = lid + 1024u;
+    if (lid + 128u < P.p[0].y) {
+      let rr = lid + 128u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_4;
       let ok0 = rq0_4;
@@ -334,8 +334,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e1: f32 = exp(e0);
       acc0 = acc0 + e1;
     }
-    if (lid + 1280u < P.p[0].y) {
-      let rr = lid + 1280u;
+    if (lid + 160u < P.p[0].y) {
+      let rr = lid + 160u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_5;
       let ok0 = rq0_5;
@@ -343,8 +343,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e1: f32 = exp(e0);
       acc0 = acc0 + e1;
     }
-    if (lid + 1536u < P.p[0].y) {
-      let rr = lid + 1536u;
+    if (lid + 192u < P.p[0].y) {
+      let rr = lid + 192u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_6;
       let ok0 = rq0_6;
@@ -352,8 +352,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e1: f32 = exp(e0);
       acc0 = acc0 + e1;
     }
-    if (lid + 1792u < P.p[0].y) {
-      let rr = lid + 1792u;
+    if (lid + 224u < P.p[0].y) {
+      let rr = lid + 224u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_7;
       let ok0 = rq0_7;
@@ -361,8 +361,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e1: f32 = exp(e0);
       acc0 = acc0 + e1;
     }
-    if (lid + 2048u < P.p[0].y) {
-      let rr = lid + 2048u;
+    if (lid + 256u < P.p[0].y) {
+      let rr = lid + 256u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_8;
       let ok0 = rq0_8;
@@ -370,8 +370,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e1: f32 = exp(e0);
       acc0 = acc0 + e1;
     }
-    if (lid + 2304u < P.p[0].y) {
-      let rr = lid + 2304u;
+    if (lid + 288u < P.p[0].y) {
+      let rr = lid + 288u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_9;
       let ok0 = rq0_9;
@@ -379,8 +379,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e1: f32 = exp(e0);
       acc0 = acc0 + e1;
     }
-    if (lid + 2560u < P.p[0].y) {
-      let rr = lid + 2560u;
+    if (lid + 320u < P.p[0].y) {
+      let rr = lid + 320u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_10;
       let ok0 = rq0_10;
@@ -388,8 +388,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e1: f32 = exp(e0);
       acc0 = acc0 + e1;
     }
-    if (lid + 2816u < P.p[0].y) {
-      let rr = lid + 2816u;
+    if (lid + 352u < P.p[0].y) {
+      let rr = lid + 352u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_11;
       let ok0 = rq0_11;
@@ -397,8 +397,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e1: f32 = exp(e0);
       acc0 = acc0 + e1;
     }
-    if (lid + 3072u < P.p[0].y) {
-      let rr = lid + 3072u;
+    if (lid + 384u < P.p[0].y) {
+      let rr = lid + 384u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_12;
       let ok0 = rq0_12;
@@ -406,8 +406,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e1: f32 = exp(e0);
       acc0 = acc0 + e1;
     }
-    if (lid + 3328u < P.p[0].y) {
-      let rr = lid + 3328u;
+    if (lid + 416u < P.p[0].y) {
+      let rr = lid + 416u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_13;
       let ok0 = rq0_13;
@@ -415,8 +415,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e1: f32 = exp(e0);
       acc0 = acc0 + e1;
     }
-    if (lid + 3584u < P.p[0].y) {
-      let rr = lid + 3584u;
+    if (lid + 448u < P.p[0].y) {
+      let rr = lid + 448u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_14;
       let ok0 = rq0_14;
@@ -424,8 +424,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e1: f32 = exp(e0);
       acc0 = acc0 + e1;
     }
-    if (lid + 3840u < P.p[0].y) {
-      let rr = lid + 3840u;
+    if (lid + 480u < P.p[0].y) {
+      let rr = lid + 480u;
       let i = o * P.p[0].y + rr;
       let ld0 = rc0_15;
       let ok0 = rq0_15;
@@ -436,7 +436,7 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
   }
   sv_f32[lid] = acc0;
   workgroupBarrier();
-  for (var s = 128u; s > 0u; s = s >> 1u) {
+  for (var s = 16u; s > 0u; s = s >> 1u) {
     if (lid < s) {
       sv_f32[lid] = sv_f32[lid] + sv_f32[lid + s];
     }
@@ -450,11 +450,11 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
     out0[o] = e2;
   }
 }
-@compute @workgroup_size(256)
+@compute @workgroup_size(32)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let o = wid.y * nwg.x + wid.x;
   let live = o < P.p[0].x;
-  if (P.p[0].y <= 4096u) {
+  if (P.p[0].y <= 512u) {
     rows_cached(o, live, lid);
   } else {
     rows_looped(o, live, lid);
