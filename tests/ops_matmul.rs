@@ -103,3 +103,33 @@ fn composites() {
         .unwrap();
     assert!(sm.iter().all(|s| (s - 1.0).abs() < 1e-4), "{sm:?}");
 }
+
+/// Long inner sizes with few outputs run split-K (partial products in one batched matmul,
+/// summed by an elementwise kernel that also takes the epilogue).
+#[test]
+fn split_k() {
+    let dev = device();
+    let cases: [(&[usize], &[usize]); 4] = [
+        (&[16, 4096], &[4096, 8]),
+        (&[2, 8, 2048], &[2048, 24]),
+        (&[3, 5000], &[5000, 7]),
+        (&[3, 4099], &[4099, 7]),
+    ];
+    for (sa, sb) in cases {
+        let a = random(&dev, DType::F32, sa, -1.0, 1.0, 1);
+        let b = random(&dev, DType::F32, sb, -1.0, 1.0, 2);
+        let n = sb[sb.len() - 1];
+        let bias = random(&dev, DType::F32, &[n], -1.0, 1.0, 3);
+        let y = a.matmul(&b).unwrap().add(&bias).unwrap().relu().unwrap();
+        let kernels = y.explain().unwrap().kernels.len();
+        // 4099 has no power-of-two split (5000 = 8 x 625 has).
+        let splits = sa[sa.len() - 1] % 2 == 0;
+        assert_eq!(kernels, if splits { 2 } else { 1 }, "{sa:?} @ {sb:?}");
+        let (at, rt) = mm_tol(sa[sa.len() - 1]);
+        check(&y, at, rt, &format!("{sa:?} @ {sb:?}"));
+    }
+    // Narrow floats keep one matmul (partials would round to f16).
+    let a = random(&dev, DType::F16, &[4, 4096], -1.0, 1.0, 4);
+    let b = random(&dev, DType::F16, &[4096, 4], -1.0, 1.0, 5);
+    assert_eq!(a.matmul(&b).unwrap().explain().unwrap().kernels.len(), 1);
+}

@@ -11,12 +11,14 @@ mod algebraic;
 mod casts;
 mod constants;
 mod split;
+mod split_k;
 mod views;
 
 pub use algebraic::AlgebraicSimplification;
 pub use casts::CastElimination;
 pub use constants::ConstantFolding;
 pub use split::SplitReductions;
+pub use split_k::SplitK;
 pub use views::ViewFolding;
 
 use crate::{Graph, Node, NodeId, Result};
@@ -65,6 +67,7 @@ pub fn default_pipeline() -> Vec<Box<dyn Pass>> {
         Box::new(AlgebraicSimplification),
         Box::new(CommonSubexpressionElimination),
         Box::new(SplitReductions),
+        Box::new(SplitK),
     ]
 }
 

@@ -1,0 +1,177 @@
+//! Split-K matmuls.
+
+use super::{rewrite, Pass};
+use crate::ops::{BinaryOp, SliceDim, ViewOp};
+use crate::{DType, Graph, NodeId, Op, Result, Shape, MAX_RANK};
+use smallvec::SmallVec;
+
+/// Matmuls with an inner size at least this are considered.
+pub const SPLIT_K_MIN_K: usize = 2048;
+/// ... when they have at most this many outputs (fewer than about 256 tiles of 128 x 128: not
+/// enough to fill a large GPU twice).
+pub const SPLIT_K_MAX_OUTPUTS: usize = 1 << 22;
+/// Parts are added until the partial products have about this many outputs.
+pub const SPLIT_K_TARGET: usize = 1 << 23;
+/// Most parts.
+pub const SPLIT_K_MAX_PARTS: usize = 8;
+/// Least inner size of a part.
+pub const SPLIT_K_MIN_PART: usize = 256;
+
+/// Rewrites an `f32` matmul with few outputs and a long inner dimension, whose grid would
+/// leave much of the GPU idle, into `S` matmuls over `K / S` each, batched in one launch
+/// (`A[.., m, s*K/S + k]` and `B[.., s*K/S + k, n]` are views), and the sum of the `S`
+/// partial products (an elementwise kernel, into which the matmul's epilogue then fuses):
+///
+/// `a @ b` → `p[0] + p[1] + ... + p[S-1]` where `p = a' @ b'`, `a' = permute(reshape(a))`
+/// and `b' = permute(reshape(b))` put the parts in a new leading batch dimension.
+///
+/// `S` is the least power of two that brings the partial products to about
+/// [`SPLIT_K_TARGET`] outputs, at most [`SPLIT_K_MAX_PARTS`], dividing `K` into parts of at
+/// least [`SPLIT_K_MIN_PART`]. Sums are reassociated (float rounding changes within the
+/// matmul tolerance); narrow floats are left alone, so that partials are not rounded.
+pub struct SplitK;
+
+impl Pass for SplitK {
+    fn name(&self) -> &'static str {
+        "split-k"
+    }
+    fn run(&self, g: &Graph) -> Result<Graph> {
+        rewrite(g, |ng, node, srcs| {
+            if node.op != Op::Matmul || node.dtype() != DType::F32 {
+                return Ok(None);
+            }
+            let (a, b) = (srcs[0], srcs[1]);
+            let sa = ng.node(a).shape().clone();
+            let r = sa.rank();
+            let k = sa.0[r - 1];
+            let outputs = node.shape().numel();
+            if r + 1 > MAX_RANK || k < SPLIT_K_MIN_K || outputs > SPLIT_K_MAX_OUTPUTS {
+                return Ok(None);
+            }
+            let mut s = 2;
+            while s < SPLIT_K_MAX_PARTS && outputs * s < SPLIT_K_TARGET {
+                s *= 2;
+            }
+            while s > 1 && (!k.is_multiple_of(s) || k / s < SPLIT_K_MIN_PART) {
+                s /= 2;
+            }
+            if s < 2 {
+                return Ok(None);
+            }
+            split(ng, a, b, s).map(Some)
+        })
+    }
+}
+
+/// Moves axis `from` of an `r`-dim tensor to the front.
+fn to_front(g: &mut Graph, x: NodeId, from: usize, r: usize) -> Result<NodeId> {
+    let perm: SmallVec<[usize; MAX_RANK]> = std::iter::once(from)
+        .chain((0..r).filter(|&d| d != from))
+        .collect();
+    g.add(Op::View(ViewOp::Permute(perm)), &[x])
+}
+
+fn split(g: &mut Graph, a: NodeId, b: NodeId, s: usize) -> Result<NodeId> {
+    let sa = g.node(a).shape().clone();
+    let sb = g.node(b).shape().clone();
+    let r = sa.rank();
+    let k = sa.0[r - 1];
+    // a: [.., m, k] -> [.., m, s, k/s] -> [s, .., m, k/s]
+    let mut da = sa.0.to_vec();
+    da.splice(r - 1.., [s, k / s]);
+    let a2 = g.add(Op::View(ViewOp::Reshape(Shape::new(&da))), &[a])?;
+    let a3 = to_front(g, a2, r - 1, r + 1)?;
+    // b: [.., k, n] -> [.., s, k/s, n] -> [s, .., k/s, n]
+    let mut db = sb.0.to_vec();
+    db.splice(r - 2..r - 1, [s, k / s]);
+    let b2 = g.add(Op::View(ViewOp::Reshape(Shape::new(&db))), &[b])?;
+    let b3 = to_front(g, b2, r - 2, r + 1)?;
+    let p = g.add(Op::Matmul, &[a3, b3])?;
+    let ps = g.node(p).shape().clone();
+    let out = Shape::new(&ps.0[1..]);
+    let mut sum: Option<NodeId> = None;
+    for i in 0..s {
+        let dims: SmallVec<[SliceDim; MAX_RANK]> =
+            ps.0.iter()
+                .enumerate()
+                .map(|(d, &n)| {
+                    let (start, end) = if d == 0 { (i, i + 1) } else { (0, n) };
+                    SliceDim {
+                        start,
+                        end,
+                        step: 1,
+                    }
+                })
+                .collect();
+        let part = g.add(Op::View(ViewOp::Slice(dims)), &[p])?;
+        let part = g.add(Op::View(ViewOp::Reshape(out.clone())), &[part])?;
+        sum = Some(match sum {
+            None => part,
+            Some(acc) => g.add(Op::Binary(BinaryOp::Add), &[acc, part])?,
+        });
+    }
+    Ok(sum.expect("at least two parts"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{interp, HostTensor};
+
+    fn graph(sa: &[usize], sb: &[usize]) -> Graph {
+        let mut g = Graph::new();
+        let a = g.input(DType::F32, Shape::new(sa)).unwrap();
+        let b = g.input(DType::F32, Shape::new(sb)).unwrap();
+        let y = g.add(Op::Matmul, &[a, b]).unwrap();
+        g.mark_output(y);
+        g
+    }
+
+    fn matmuls(g: &Graph) -> usize {
+        g.topo()
+            .iter()
+            .filter(|&&n| g.node(n).op == Op::Matmul)
+            .count()
+    }
+
+    #[test]
+    fn long_thin_products_split_and_agree() {
+        for (sa, sb, splits) in [
+            (vec![16, 4096], vec![4096, 8], true),
+            (vec![2, 8, 2048], vec![2, 2048, 24], true),
+            (vec![64, 1024], vec![1024, 64], false),
+            (vec![4096, 4096], vec![4096, 4096], false),
+        ] {
+            let g = graph(&sa, &sb);
+            let s = SplitK.run(&g).unwrap();
+            s.verify().unwrap();
+            assert_eq!(
+                s.node(s.outputs()[0]).shape(),
+                g.node(g.outputs()[0]).shape()
+            );
+            assert_eq!(
+                s.len() > g.len(),
+                splits,
+                "{sa:?} @ {sb:?}: {} nodes",
+                s.len()
+            );
+            if !splits {
+                continue;
+            }
+            assert_eq!(matmuls(&s), 1);
+            let fill = |shape: &[usize], seed: usize| {
+                let n: usize = shape.iter().product();
+                let v: Vec<f32> = (0..n)
+                    .map(|i| ((i * 7919 + seed * 104729) % 1009) as f32 / 1009.0 - 0.5)
+                    .collect();
+                HostTensor::from_slice(&v, Shape::new(shape)).unwrap()
+            };
+            let inputs = [fill(&sa, 1), fill(&sb, 2)];
+            let want = interp::evaluate(&g, &inputs).unwrap()[0].to_f64();
+            let got = interp::evaluate(&s, &inputs).unwrap()[0].to_f64();
+            for (w, x) in want.iter().zip(&got) {
+                assert!((w - x).abs() < 1e-3, "{sa:?} @ {sb:?}: {w} vs {x}");
+            }
+        }
+    }
+}
