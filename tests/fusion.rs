@@ -357,11 +357,12 @@ fn schedules_agree_with_reference() {
     let Some(ctx) = dev.gpu() else { return };
     // Register caches of 0 (off), 3 (rows of up to 192 in registers: 7 fits, 1031 does not),
     // 16 and 64 (every row here fits).
-    for (wg, unroll, reduce_unroll, reduce_cache, matmul_block, matmul_unroll) in [
-        (64, 1, 1, 0, 1, 1),
-        (256, 4, 8, 16, 8, 4),
-        (128, 3, 5, 3, 4, 3),
-        (32, 2, 16, 64, 0, 16),
+    for (wg, unroll, reduce_unroll, reduce_cache, matmul_block, matmul_unroll, matmul_block_n) in [
+        (64, 1, 1, 0, 1, 1, 0),
+        (256, 4, 8, 16, 8, 4, 0),
+        (128, 3, 5, 3, 4, 3, 8),
+        (32, 2, 16, 64, 8, 16, 4),
+        (32, 2, 16, 64, 0, 4, 0),
     ] {
         ctx.set_schedule(kiln::Schedule {
             workgroup_size: wg,
@@ -371,6 +372,7 @@ fn schedules_agree_with_reference() {
             reduce_cache,
             matmul_block,
             matmul_unroll,
+            matmul_block_n,
         });
         for &n in &[1usize, 7, 1031, 5000] {
             let what =
@@ -396,7 +398,7 @@ fn schedules_agree_with_reference() {
             (64, 16, 128),
             (130, 33, 65),
         ] {
-            let what = format!("matmul block {matmul_block} {m}x{k}x{n}");
+            let what = format!("matmul block {matmul_block}x{matmul_block_n} {m}x{k}x{n}");
             let a = random(&dev, DType::F32, &[2, m, k], -1.0, 1.0, m as u64);
             let b = random(&dev, DType::F32, &[k, n], -1.0, 1.0, n as u64);
             let bias = random(&dev, DType::F32, &[n], -1.0, 1.0, 9);

@@ -54,6 +54,9 @@ pub struct Schedule {
     pub matmul_block: u32,
     /// Steps of a register-tiled matmul's inner loop written out per iteration (1 to 16).
     pub matmul_unroll: u32,
+    /// Output columns per invocation of a register-tiled matmul (4 or 8), when they differ
+    /// from its rows (`matmul_block`); 0: the same as `matmul_block` (square tiles).
+    pub matmul_block_n: u32,
 }
 
 impl Default for Schedule {
@@ -68,11 +71,20 @@ impl Default for Schedule {
             reduce_cache: 16,
             matmul_block: 0,
             matmul_unroll: 4,
+            matmul_block_n: 0,
         }
     }
 }
 
 impl Schedule {
+    /// Output rows and columns per invocation of a matmul.
+    pub fn matmul_blocks(&self) -> (u32, u32) {
+        match self.matmul_block_n {
+            0 => (self.matmul_block, self.matmul_block),
+            n => (self.matmul_block, n),
+        }
+    }
+
     /// The concrete schedule for kernel `k`, from its sizes:
     /// - a `matmul_block` of 0 becomes 8 (128 x 128 tiles) where `m` and `n` are both at least
     ///   128 and the grid still has [`MATMUL_MIN_WORKGROUPS`] workgroups, else 4 (64 x 64)
@@ -100,8 +112,15 @@ impl Schedule {
                 } else {
                     1
                 };
+                if s.matmul_block == 1 {
+                    s.matmul_block_n = 0;
+                }
             }
-            KernelKind::Matmul { .. } => {}
+            KernelKind::Matmul { .. } => {
+                if s.matmul_block == 1 {
+                    s.matmul_block_n = 0;
+                }
+            }
             KernelKind::Reduce { .. } => {
                 let want = (k.red_count() / 8).max(1);
                 let pow2 = 1u32 << (usize::BITS - 1 - want.leading_zeros()).min(31);
@@ -151,8 +170,9 @@ impl KernelSource {
                 if k.out_numel() == 0 {
                     return Ok([0, 0, 0]);
                 }
-                let t = matmul::tile(self.schedule.matmul_block) as usize;
-                let (x, y) = (n.div_ceil(t), m.div_ceil(t));
+                let (bm, bn) = self.schedule.matmul_blocks();
+                let (tm, tn) = (matmul::tile(bm) as usize, matmul::tile(bn) as usize);
+                let (x, y) = (n.div_ceil(tn), m.div_ceil(tm));
                 if x > max_dim as usize || y > max_dim as usize {
                     return Err(CodegenError::GridTooLarge { groups: x * y });
                 }
@@ -185,7 +205,7 @@ pub fn generate(k: &Kernel, s: &Schedule) -> Result<KernelSource, CodegenError> 
             (*a, *a_round),
             (*b, *b_round),
             *dtype,
-            s.matmul_block,
+            s.matmul_blocks(),
             s.matmul_unroll,
         )?,
     };

@@ -1,9 +1,10 @@
 //! The matmul template. A workgroup of 16 x 16 invocations computes one output tile; each
-//! invocation computes a `block` x `block` square of it (the schedule's `matmul_block`):
+//! invocation computes a `block` x `block_n` piece of it (the schedule's `matmul_block` and
+//! `matmul_block_n`):
 //!
 //! - `block = 1`: a 16 x 16 tile, operands staged through workgroup memory a 16 x 16 square
 //!   at a time; cheap for small or thin products.
-//! - `block = 4` or `8`: a 64 x 64 or 128 x 128 tile, register-tiled. Each step stages a
+//! - `block`, `block_n` = 4 or 8: a 64 or 128 by 64 or 128 tile, register-tiled. Each step stages a
 //!   `BK`-deep slice of both operands in workgroup memory as `vec4` columns, and each
 //!   invocation reads `block / 4` vectors of A and of B per `k` and issues `block * block / 4`
 //!   vector FMAs: a high ratio of arithmetic to workgroup-memory traffic. The next slice is
@@ -55,12 +56,12 @@ pub fn main(
     (la, ra): (usize, Option<DType>),
     (lb, rb): (usize, Option<DType>),
     dtype: DType,
-    block: u32,
+    (block, block_n): (u32, u32),
     unroll: u32,
 ) -> Result<String, CodegenError> {
-    if !BLOCKS.contains(&block) {
+    if !BLOCKS.contains(&block) || !BLOCKS.contains(&block_n) || (block == 1) != (block_n == 1) {
         return Err(CodegenError::Schedule(format!(
-            "matmul block {block} is not one of {BLOCKS:?}"
+            "matmul block {block} x {block_n}: each must be one of {BLOCKS:?}, and 1 only with 1"
         )));
     }
     let k = e.k;
@@ -107,7 +108,7 @@ pub fn main(
     if block == 1 {
         small(&mut b, &d);
     } else {
-        tiled(&mut b, &d, block, unroll);
+        tiled(&mut b, &d, (block, block_n), unroll);
     }
     b.push_str("  }\n}\n");
     // Workgroup tiles go before the entry point.
@@ -116,13 +117,13 @@ pub fn main(
             "var<workgroup> ta: array<array<f32, {THREADS}>, {THREADS}>;\nvar<workgroup> tb: array<array<f32, {THREADS}>, {THREADS}>;\n"
         )
     } else {
-        let t = tile(block) / 4;
+        let (vm, vn) = (tile(block) / 4, tile(block_n) / 4);
         format!(
             "var<workgroup> ta: array<vec4<f32>, {}>;\nvar<workgroup> tb: array<vec4<f32>, {}>;\n\
-             fn a_slot(v: u32, mk: bool) -> vec2<u32> {{ return select(vec2<u32>(v % {BK}u, v / {BK}u), vec2<u32>(v / {t}u, v % {t}u), mk); }}\n\
-             fn b_slot(v: u32, km: bool) -> vec2<u32> {{ return select(vec2<u32>(v / {t}u, v % {t}u), vec2<u32>(v % {BK}u, v / {BK}u), km); }}\n",
-            BK * (t + 1),
-            BK * t
+             fn a_slot(v: u32, mk: bool) -> vec2<u32> {{ return select(vec2<u32>(v % {BK}u, v / {BK}u), vec2<u32>(v / {vm}u, v % {vm}u), mk); }}\n\
+             fn b_slot(v: u32, km: bool) -> vec2<u32> {{ return select(vec2<u32>(v / {vn}u, v % {vn}u), vec2<u32>(v % {BK}u, v / {BK}u), km); }}\n",
+            BK * (vm + 1),
+            BK * vn
         )
     };
     Ok(tiles + &b)
@@ -242,33 +243,37 @@ fn small(b: &mut String, d: &Dims) {
     let _ = writeln!(b, "    epilogue(bt, row, col, acc);");
 }
 
-/// The register-tiled kernel: a `16 * block` square tile per workgroup, `block x block`
+/// The register-tiled kernel: a `16 * bm` x `16 * bn` tile per workgroup, `bm x bn`
 /// outputs per invocation.
 ///
-/// Workgroup memory holds a `BK`-deep slice of A as `ta[k * (T/4 + 1) + row/4]` (one padding
+/// Workgroup memory holds a `BK`-deep slice of A as `ta[k * (TM/4 + 1) + row/4]` (one padding
 /// vector per `k` spreads the transposing writes over banks) and of B as
-/// `tb[k * T/4 + col/4]`, `T` the tile edge. Invocation `(x, y)` owns rows
-/// `g * 64 + 4y + 0..4` and columns `g * 64 + 4x + 0..4` for `g < block / 4`, so the
-/// vectors it reads are adjacent to its neighbours'.
-fn tiled(b: &mut String, d: &Dims, block: u32, unroll: u32) {
+/// `tb[k * TN/4 + col/4]`. Invocation `(x, y)` owns rows `g * 64 + 4y + 0..4` for
+/// `g < bm / 4` and columns `g * 64 + 4x + 0..4` for `g < bn / 4`, so the vectors it reads
+/// are adjacent to its neighbours'.
+fn tiled(b: &mut String, d: &Dims, (bm, bn): (u32, u32), unroll: u32) {
     let kk = &d.kk;
-    let t = tile(block);
-    let (sa, sb) = (t / 4 + 1, t / 4);
-    let groups = block / 4;
+    let (tm, tn) = (tile(bm), tile(bn));
+    let (sa, sb) = (tm / 4 + 1, tn / 4);
+    let (gm, gn) = (bm / 4, bn / 4);
     // Vectors of each operand slice each invocation stages.
-    let per = BK * t / 4 / (THREADS * THREADS);
+    let per_a = BK * tm / 4 / (THREADS * THREADS);
+    let per_b = BK * tn / 4 / (THREADS * THREADS);
     let _ = writeln!(
         b,
-        "    let row0 = wid.y * {t}u;\n    let col0 = wid.x * {t}u;"
+        "    let row0 = wid.y * {tm}u;\n    let col0 = wid.x * {tn}u;"
     );
     let _ = writeln!(b, "    let flat = lid.y * {THREADS}u + lid.x;");
-    for i in 0..block {
-        for g in 0..groups {
+    for i in 0..bm {
+        for g in 0..gn {
             let _ = writeln!(b, "    var acc{i}_{g} = vec4<f32>(0.0);");
         }
     }
-    for p in 0..per {
-        let _ = writeln!(b, "    var pa{p}: vec4<f32>;\n    var pb{p}: vec4<f32>;");
+    for p in 0..per_a {
+        let _ = writeln!(b, "    var pa{p}: vec4<f32>;");
+    }
+    for p in 0..per_b {
+        let _ = writeln!(b, "    var pb{p}: vec4<f32>;");
     }
     // Staging: vector `v` of a slice holds four adjacent rows of A at one `k`, or four adjacent
     // columns of B. Consecutive invocations take consecutive `k` where the operand is
@@ -283,9 +288,9 @@ fn tiled(b: &mut String, d: &Dims, block: u32, unroll: u32) {
     let mut fetch = String::new();
     let _ = writeln!(
         fetch,
-        "      let inside = row0 + {t}u <= {m} && col0 + {t}u <= {n} && t + {BK}u <= {kk};"
+        "      let inside = row0 + {tm}u <= {m} && col0 + {tn}u <= {n} && t + {BK}u <= {kk};"
     );
-    for p in 0..per {
+    for p in 0..per_a {
         let v = format!("flat + {}u", p * THREADS * THREADS);
         let _ = writeln!(
             fetch,
@@ -293,11 +298,14 @@ fn tiled(b: &mut String, d: &Dims, block: u32, unroll: u32) {
         );
         let _ = writeln!(
             fetch,
-            "        if (inside) {{\n          pa{p} = vec4<f32>(a_in(abase, r, k), a_in(abase, r + 1u, k), a_in(abase, r + 2u, k), a_in(abase, r + 3u, k));\n        }} else {{\n          pa{p} = vec4<f32>(a_at(abase, r, k), a_at(abase, r + 1u, k), a_at(abase, r + 2u, k), a_at(abase, r + 3u, k));\n        }}"
+            "        if (inside) {{\n          pa{p} = vec4<f32>(a_in(abase, r, k), a_in(abase, r + 1u, k), a_in(abase, r + 2u, k), a_in(abase, r + 3u, k));\n        }} else {{\n          pa{p} = vec4<f32>(a_at(abase, r, k), a_at(abase, r + 1u, k), a_at(abase, r + 2u, k), a_at(abase, r + 3u, k));\n        }}\n      }}"
         );
+    }
+    for p in 0..per_b {
+        let v = format!("flat + {}u", p * THREADS * THREADS);
         let _ = writeln!(
             fetch,
-            "      }}\n      {{\n        let sb = b_slot({v}, bkm);\n        let k = t + sb.x;\n        let c = col0 + sb.y * 4u;"
+            "      {{\n        let sb = b_slot({v}, bkm);\n        let k = t + sb.x;\n        let c = col0 + sb.y * 4u;"
         );
         let _ = writeln!(
             fetch,
@@ -305,11 +313,18 @@ fn tiled(b: &mut String, d: &Dims, block: u32, unroll: u32) {
         );
     }
     let mut stage = String::new();
-    for p in 0..per {
+    for p in 0..per_a {
         let v = format!("flat + {}u", p * THREADS * THREADS);
         let _ = writeln!(
             stage,
-            "      {{\n        let sa = a_slot({v}, acm);\n        ta[sa.x * {sa}u + sa.y] = pa{p};\n        let sb = b_slot({v}, bkm);\n        tb[sb.x * {sb}u + sb.y] = pb{p};\n      }}"
+            "      {{\n        let sa = a_slot({v}, acm);\n        ta[sa.x * {sa}u + sa.y] = pa{p};\n      }}"
+        );
+    }
+    for p in 0..per_b {
+        let v = format!("flat + {}u", p * THREADS * THREADS);
+        let _ = writeln!(
+            stage,
+            "      {{\n        let sb = b_slot({v}, bkm);\n        tb[sb.x * {sb}u + sb.y] = pb{p};\n      }}"
         );
     }
     // Prologue: stage the first slice.
@@ -318,7 +333,6 @@ fn tiled(b: &mut String, d: &Dims, block: u32, unroll: u32) {
     let _ = writeln!(b, "    for (var t0 = 0u; t0 < {kk}; t0 = t0 + {BK}u) {{");
     let _ = writeln!(b, "      let t = t0 + {BK}u;");
     let _ = writeln!(b, "      let more = t < {kk};");
-
     let _ = writeln!(b, "      if (more) {{\n{fetch}      }}");
     // `unroll` steps of the slice written out per iteration (H100, 4096: 1 step 26.6, 2 steps
     // 28.8, 4 steps 32.1 TFLOP/s; all 16 ran slower than 1).
@@ -329,21 +343,23 @@ fn tiled(b: &mut String, d: &Dims, block: u32, unroll: u32) {
     );
     for qu in 0..unroll {
         let _ = writeln!(b, "      {{\n        let q = q0 + {qu}u;");
-        for g in 0..groups {
+        for g in 0..gm {
             let _ = writeln!(
                 b,
                 "        let a{g} = ta[q * {sa}u + {}u + lid.y];",
                 g * THREADS
             );
+        }
+        for g in 0..gn {
             let _ = writeln!(
                 b,
                 "        let b{g} = tb[q * {sb}u + {}u + lid.x];",
                 g * THREADS
             );
         }
-        for i in 0..block {
+        for i in 0..bm {
             let (ga, comp) = (i / 4, ["x", "y", "z", "w"][(i % 4) as usize]);
-            for g in 0..groups {
+            for g in 0..gn {
                 let _ = writeln!(
                     b,
                     "        acc{i}_{g} = fma(vec4<f32>(a{ga}.{comp}), b{g}, acc{i}_{g});"
@@ -358,9 +374,9 @@ fn tiled(b: &mut String, d: &Dims, block: u32, unroll: u32) {
     let _ = writeln!(b, "      workgroupBarrier();");
     let _ = writeln!(b, "    }}");
     // Epilogue: every output of the block.
-    for i in 0..block {
+    for i in 0..bm {
         let row = format!("row0 + {}u + lid.y * 4u + {}u", i / 4 * THREADS * 4, i % 4);
-        for g in 0..groups {
+        for g in 0..gn {
             for (j, comp) in ["x", "y", "z", "w"].iter().enumerate() {
                 let col = format!("col0 + {}u + lid.x * 4u + {j}u", g * THREADS * 4);
                 let _ = writeln!(b, "    epilogue(bt, {row}, {col}, acc{i}_{g}.{comp});");

@@ -217,6 +217,7 @@ const SCHEDULES: &[(wgpu::DeviceType, Schedule)] = &[(
         reduce_cache: 0,
         matmul_block: 0,
         matmul_unroll: 4,
+        matmul_block_n: 0,
     },
 )];
 
@@ -563,6 +564,11 @@ impl GpuContext {
                     0
                 },
                 matmul_unroll: s.matmul_unroll.clamp(1, 16),
+                matmul_block_n: if [4, 8].contains(&s.matmul_block_n) {
+                    s.matmul_block_n
+                } else {
+                    0
+                },
             };
         }
     }

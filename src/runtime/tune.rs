@@ -9,7 +9,7 @@
 use super::context::GpuContext;
 use super::exec;
 use crate::{Error, Result};
-use kiln_codegen::{matmul, Schedule};
+use kiln_codegen::Schedule;
 use kiln_ir::{DType, HostTensor, Kernel, KernelKind, Shape, View};
 use std::fmt::Write;
 
@@ -80,6 +80,9 @@ const REDUCE_FULL: &[(u32, u32)] = &[
 const REDUCE_CACHE_FAST: &[u32] = &[0, 16];
 const REDUCE_CACHE_FULL: &[u32] = &[0, 8, 16, 32];
 
+/// Matmuls: (rows, columns) per invocation; 0 columns: square.
+const MATMUL_BLOCKS: [(u32, u32); 5] = [(1, 0), (4, 0), (8, 0), (8, 4), (4, 8)];
+
 /// The schedules to try for `k`, the resolved base first (the reference every other candidate
 /// is checked against), without repeats; none where the mode or the kernel's size says no.
 pub fn candidates(k: &Kernel, base: &Schedule, mode: Autotune, max_wg: u32) -> Vec<Schedule> {
@@ -135,10 +138,11 @@ pub fn candidates(k: &Kernel, base: &Schedule, mode: Autotune, max_wg: u32) -> V
         KernelKind::Matmul { .. } => {
             let fast = [base.matmul_unroll];
             let unrolls: &[u32] = if full { &[1, 2, 4, 8] } else { &fast };
-            for b in matmul::BLOCKS {
+            for (bm, bn) in MATMUL_BLOCKS {
                 for &u in unrolls {
                     push(Schedule {
-                        matmul_block: b,
+                        matmul_block: bm,
+                        matmul_block_n: bn,
                         matmul_unroll: u,
                         ..base
                     });
@@ -184,7 +188,7 @@ pub fn fields(k: &Kernel, s: &Schedule) -> [u32; 3] {
     match &k.kind {
         KernelKind::Elementwise => [s.workgroup_size, s.unroll, 0],
         KernelKind::Reduce { .. } => [s.reduce_workgroup, s.reduce_unroll, s.reduce_cache],
-        KernelKind::Matmul { .. } => [s.matmul_block, s.matmul_unroll, 0],
+        KernelKind::Matmul { .. } => [s.matmul_block, s.matmul_unroll, s.matmul_block_n],
     }
 }
 
@@ -204,6 +208,7 @@ pub fn apply(k: &Kernel, base: &Schedule, [a, b, c]: [u32; 3]) -> Schedule {
         KernelKind::Matmul { .. } => {
             s.matmul_block = a;
             s.matmul_unroll = b;
+            s.matmul_block_n = c;
         }
     }
     s

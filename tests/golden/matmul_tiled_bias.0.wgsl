@@ -75,6 +75,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let sa = a_slot(flat + 0u, acm);
         ta[sa.x * 17u + sa.y] = pa0;
+      }
+      {
         let sb = b_slot(flat + 0u, bkm);
         tb[sb.x * 16u + sb.y] = pb0;
       }
@@ -149,6 +151,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let sa = a_slot(flat + 0u, acm);
         ta[sa.x * 17u + sa.y] = pa0;
+      }
+      {
         let sb = b_slot(flat + 0u, bkm);
         tb[sb.x * 16u + sb.y] = pb0;
       }
