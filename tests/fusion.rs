@@ -357,12 +357,23 @@ fn schedules_agree_with_reference() {
     let Some(ctx) = dev.gpu() else { return };
     // Register caches of 0 (off), 3 (rows of up to 192 in registers: 7 fits, 1031 does not),
     // 16 and 64 (every row here fits).
-    for (wg, unroll, reduce_unroll, reduce_cache, matmul_block, matmul_unroll, matmul_block_n) in [
-        (64, 1, 1, 0, 1, 1, 0),
-        (256, 4, 8, 16, 8, 4, 0),
-        (128, 3, 5, 3, 4, 3, 8),
-        (32, 2, 16, 64, 8, 16, 4),
-        (32, 2, 16, 64, 0, 4, 0),
+    // Subgroup reductions where the adapter has them (set_schedule turns them off otherwise).
+    for (
+        wg,
+        unroll,
+        reduce_unroll,
+        reduce_cache,
+        matmul_block,
+        matmul_unroll,
+        matmul_block_n,
+        sg,
+    ) in [
+        (64, 1, 1, 0, 1, 1, 0, 0),
+        (256, 4, 8, 16, 8, 4, 0, 1),
+        (128, 3, 5, 3, 4, 3, 8, 0),
+        (32, 2, 16, 64, 8, 16, 4, 1),
+        (32, 2, 16, 64, 0, 4, 0, 1),
+        (1024, 2, 4, 8, 0, 4, 0, 1),
     ] {
         ctx.set_schedule(kiln::Schedule {
             workgroup_size: wg,
@@ -373,6 +384,7 @@ fn schedules_agree_with_reference() {
             matmul_block,
             matmul_unroll,
             matmul_block_n,
+            reduce_subgroups: sg,
         });
         for &n in &[1usize, 7, 1031, 5000] {
             let what =

@@ -48,6 +48,9 @@ pub struct Schedule {
     /// of up to `reduce_workgroup * reduce_cache` elements is read from memory once whatever
     /// the number of stages (0: every stage reads memory).
     pub reduce_cache: u32,
+    /// Reductions combine across a workgroup with subgroup shuffles (1) instead of a
+    /// shared-memory tree (0). Only for adapters with `Features::SUBGROUP`.
+    pub reduce_subgroups: u32,
     /// Outputs along each edge of the square each invocation of a matmul computes: 1, 4 or 8
     /// (16 x 16, 64 x 64 or 128 x 128 outputs per workgroup; see [`matmul`]). 0 in a device's
     /// schedule means "chosen per kernel from its sizes"; code generation needs a concrete one.
@@ -69,6 +72,7 @@ impl Default for Schedule {
             reduce_workgroup: 256,
             reduce_unroll: 8,
             reduce_cache: 16,
+            reduce_subgroups: 0,
             matmul_block: 0,
             matmul_unroll: 4,
             matmul_block_n: 0,

@@ -119,20 +119,28 @@ pub fn main(
     if cache > 0 {
         b += &rows(e, &mut head, &mut shared, s, stages, red_rank, Some(cache))?;
     }
+    let (sg_in, sg_args) = if s.reduce_subgroups != 0 {
+        (
+            ", @builtin(subgroup_invocation_id) sg_lane: u32, @builtin(subgroup_size) sg_size: u32, @builtin(subgroup_id) sg_id: u32, @builtin(num_subgroups) n_sg: u32",
+            ", sg_lane, sg_size, sg_id, n_sg",
+        )
+    } else {
+        ("", "")
+    };
     let _ = writeln!(
         b,
-        "@compute @workgroup_size({wg})\nfn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {{"
+        "@compute @workgroup_size({wg})\nfn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32{sg_in}) {{"
     );
     let _ = writeln!(b, "  let o = wid.y * nwg.x + wid.x;");
     let _ = writeln!(b, "  let live = o < {numel};");
     if cache > 0 {
         let _ = writeln!(
             b,
-            "  if ({count} <= {}u) {{\n    rows_cached(o, live, lid);\n  }} else {{\n    rows_looped(o, live, lid);\n  }}",
+            "  if ({count} <= {}u) {{\n    rows_cached(o, live, lid{sg_args});\n  }} else {{\n    rows_looped(o, live, lid{sg_args});\n  }}",
             wg * cache
         );
     } else {
-        let _ = writeln!(b, "  rows_looped(o, live, lid);");
+        let _ = writeln!(b, "  rows_looped(o, live, lid{sg_args});");
     }
     b.push_str("}\n");
     for ty in shared {
@@ -142,6 +150,119 @@ pub fn main(
         let _ = writeln!(head, "var<workgroup> si: array<u32, {wg}>;");
     }
     Ok(head + &b)
+}
+
+/// The workgroup total of stage `si` by a shared-memory tree: `log2(wg)` steps, a barrier each.
+fn tree_total(
+    e: &mut Emitter,
+    b: &mut String,
+    si: usize,
+    op: ReduceOp,
+    a: &Acc,
+    better: &str,
+    wg: u32,
+) {
+    let sv = format!("sv_{}", a.ty);
+    let arg = op.is_arg();
+    let _ = writeln!(b, "  {sv}[lid] = acc{si};");
+    if arg {
+        let _ = writeln!(b, "  si[lid] = acci{si};");
+    }
+    let _ = writeln!(b, "  workgroupBarrier();");
+    let _ = writeln!(b, "  for (var s = {}u; s > 0u; s = s >> 1u) {{", wg / 2);
+    let _ = writeln!(b, "    if (lid < s) {{");
+    if arg {
+        let _ = writeln!(
+            b,
+            "      if ({better}({sv}[lid], si[lid], {sv}[lid + s], si[lid + s])) {{ {sv}[lid] = {sv}[lid + s]; si[lid] = si[lid + s]; }}"
+        );
+    } else {
+        let c = combine(
+            e,
+            op,
+            a.ty,
+            &format!("{sv}[lid]"),
+            &format!("{sv}[lid + s]"),
+        );
+        let _ = writeln!(b, "      {sv}[lid] = {c};");
+    }
+    let _ = writeln!(b, "    }}\n    workgroupBarrier();\n  }}");
+    let _ = writeln!(b, "  let tot{si} = {sv}[0];");
+    if arg {
+        let _ = writeln!(b, "  let toti{si} = si[0];");
+    }
+}
+
+/// Folds `v` (and index `vi`) across a subgroup with a butterfly of shuffles, so that every
+/// lane ends with the subgroup's total (the op's own NaN and tie rules, unlike the
+/// built-in subgroup reductions).
+fn butterfly(e: &mut Emitter, b: &mut String, ind: &str, op: ReduceOp, ty: &str, better: &str) {
+    let _ = writeln!(
+        b,
+        "{ind}for (var m = sg_size >> 1u; m > 0u; m = m >> 1u) {{"
+    );
+    let _ = writeln!(b, "{ind}  let w = subgroupShuffleXor(v, m);");
+    if op.is_arg() {
+        let _ = writeln!(b, "{ind}  let wi = subgroupShuffleXor(vi, m);");
+        let _ = writeln!(
+            b,
+            "{ind}  if ({better}(v, vi, w, wi)) {{ v = w; vi = wi; }}"
+        );
+    } else {
+        let c = combine(e, op, ty, "v", "w");
+        let _ = writeln!(b, "{ind}  v = {c};");
+    }
+    let _ = writeln!(b, "{ind}}}");
+}
+
+/// The workgroup total of stage `si` with subgroup shuffles (wgpu's native subgroup built-ins;
+/// naga 30 does not take WGSL's `enable subgroups;` yet): a butterfly in each subgroup,
+/// one slot per subgroup in workgroup memory, one barrier, then every subgroup folds the slots
+/// (in chunks of its size) the same way.
+fn subgroup_total(e: &mut Emitter, b: &mut String, si: usize, op: ReduceOp, a: &Acc, better: &str) {
+    let sv = format!("sv_{}", a.ty);
+    let arg = op.is_arg();
+    let _ = writeln!(b, "  var tot{si}: {} = {};", a.ty, a.init);
+    if arg {
+        let _ = writeln!(b, "  var toti{si}: u32 = 0xffffffffu;");
+    }
+    let _ = writeln!(b, "  {{\n    var v = acc{si};");
+    if arg {
+        let _ = writeln!(b, "    var vi = acci{si};");
+    }
+    butterfly(e, b, "    ", op, a.ty, better);
+    let _ = writeln!(b, "    if (sg_lane == 0u) {{\n      {sv}[sg_id] = v;");
+    if arg {
+        let _ = writeln!(b, "      si[sg_id] = vi;");
+    }
+    let _ = writeln!(b, "    }}\n  }}\n  workgroupBarrier();");
+    let _ = writeln!(
+        b,
+        "  for (var base = 0u; base < n_sg; base = base + sg_size) {{"
+    );
+    let _ = writeln!(b, "    var v: {} = {};", a.ty, a.init);
+    if arg {
+        let _ = writeln!(b, "    var vi = 0xffffffffu;");
+    }
+    let _ = writeln!(
+        b,
+        "    if (base + sg_lane < n_sg) {{\n      v = {sv}[base + sg_lane];"
+    );
+    if arg {
+        let _ = writeln!(b, "      vi = si[base + sg_lane];");
+    }
+    let _ = writeln!(b, "    }}");
+    butterfly(e, b, "    ", op, a.ty, better);
+    if arg {
+        let _ = writeln!(
+            b,
+            "    if ({better}(tot{si}, toti{si}, v, vi)) {{ tot{si} = v; toti{si} = vi; }}"
+        );
+    } else {
+        let c = combine(e, op, a.ty, &format!("tot{si}"), "v");
+        let _ = writeln!(b, "    tot{si} = {c};");
+    }
+    let _ = writeln!(b, "  }}");
 }
 
 /// Opens the block of slot `j` of a cached row: `rr` is its element, skipped past the row's end.
@@ -182,7 +303,15 @@ fn rows(
     let count = e.params.u32(Param::Count);
     let mut b = String::new();
     let name = if cache.is_some() { "cached" } else { "looped" };
-    let _ = writeln!(b, "fn rows_{name}(o: u32, live: bool, lid: u32) {{");
+    let sg_params = if s.reduce_subgroups != 0 {
+        ", sg_lane: u32, sg_size: u32, sg_id: u32, n_sg: u32"
+    } else {
+        ""
+    };
+    let _ = writeln!(
+        b,
+        "fn rows_{name}(o: u32, live: bool, lid: u32{sg_params}) {{"
+    );
     let all_roots: Vec<usize> = stages
         .iter()
         .map(|st| st.expr)
@@ -301,34 +430,16 @@ fn rows(
             let _ = writeln!(b, "    }}");
         }
         let _ = writeln!(b, "  }}");
-        let sv = format!("sv_{}", a.ty);
-        let _ = writeln!(b, "  {sv}[lid] = acc{si};");
-        if arg {
-            let _ = writeln!(b, "  si[lid] = acci{si};");
+        if arg && !head.contains(&format!("fn {better}(")) {
+            e.use_helpers(&["kiln_isnan"]);
+            head.push_str(&arg_better(&better, st.op, a.ty));
         }
-        let _ = writeln!(b, "  workgroupBarrier();");
-        let _ = writeln!(b, "  for (var s = {}u; s > 0u; s = s >> 1u) {{", wg / 2);
-        let _ = writeln!(b, "    if (lid < s) {{");
-        if arg {
-            if !head.contains(&format!("fn {better}(")) {
-                e.use_helpers(&["kiln_isnan"]);
-                head.push_str(&arg_better(&better, st.op, a.ty));
-            }
-            let _ = writeln!(
-                b,
-                "      if ({better}({sv}[lid], si[lid], {sv}[lid + s], si[lid + s])) {{ {sv}[lid] = {sv}[lid + s]; si[lid] = si[lid + s]; }}"
-            );
+        // The workgroup's total, in `tot{si}` (and `toti{si}`).
+        if s.reduce_subgroups != 0 {
+            subgroup_total(e, &mut b, si, st.op, &a, &better);
         } else {
-            let c = combine(
-                e,
-                st.op,
-                a.ty,
-                &format!("{sv}[lid]"),
-                &format!("{sv}[lid + s]"),
-            );
-            let _ = writeln!(b, "      {sv}[lid] = {c};");
+            tree_total(e, &mut b, si, st.op, &a, &better, wg);
         }
-        let _ = writeln!(b, "    }}\n    workgroupBarrier();\n  }}");
         // The finalized, rounded result, the same in every invocation of the workgroup.
         let out_dtype = k
             .exprs
@@ -336,11 +447,11 @@ fn rows(
             .find(|x| matches!(x.expr, Expr::Acc(j) if j == si))
             .map_or(in_dtype, |x| x.dtype);
         let fin = if arg {
-            "bitcast<i32>(select(si[0], 0u, si[0] == 0xffffffffu))".to_string()
+            format!("bitcast<i32>(select(toti{si}, 0u, toti{si} == 0xffffffffu))")
         } else if st.op == ReduceOp::Mean {
-            format!("{sv}[0] / f32({count})")
+            format!("tot{si} / f32({count})")
         } else {
-            format!("{sv}[0]")
+            format!("tot{si}")
         };
         let fin = match info(out_dtype).round {
             Some(r) if out_dtype.is_float() => {

@@ -27,6 +27,7 @@ fn validate_graph(g: &Graph, what: &str) -> usize {
                     reduce_cache,
                     matmul_unroll: reduce_cache.max(1),
                     matmul_block_n: if matmul_block == 8 { 4 } else { 0 },
+                    reduce_subgroups: u32::from(matmul_block == 4),
                 },
             )
             .unwrap_or_else(|e| panic!("{what}: codegen: {e}"));

@@ -215,6 +215,7 @@ const SCHEDULES: &[(wgpu::DeviceType, Schedule)] = &[(
         reduce_workgroup: 16,
         reduce_unroll: 2,
         reduce_cache: 0,
+        reduce_subgroups: 0,
         matmul_block: 0,
         matmul_unroll: 4,
         matmul_block_n: 0,
@@ -303,7 +304,8 @@ impl GpuContext {
         let wanted_features = wgpu::Features::TIMESTAMP_QUERY
             | wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS
             | wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES
-            | wgpu::Features::PIPELINE_CACHE;
+            | wgpu::Features::PIPELINE_CACHE
+            | wgpu::Features::SUBGROUP;
         features |= adapter.features() & wanted_features;
         let limits = adapter.limits();
         let (device, queue) = adapter
@@ -558,6 +560,9 @@ impl GpuContext {
                 reduce_workgroup: pow2(s.reduce_workgroup),
                 reduce_unroll: s.reduce_unroll.clamp(1, 16),
                 reduce_cache: s.reduce_cache.min(64),
+                reduce_subgroups: u32::from(
+                    s.reduce_subgroups != 0 && self.features.contains(wgpu::Features::SUBGROUP),
+                ),
                 matmul_block: if kiln_codegen::matmul::BLOCKS.contains(&s.matmul_block) {
                     s.matmul_block
                 } else {

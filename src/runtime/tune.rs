@@ -18,7 +18,10 @@ use std::fmt::Write;
 pub enum Autotune {
     /// Never: every kernel runs with the device schedule.
     Off,
-    /// A few candidates, for kernels big enough to matter ([`FAST_MIN_WORK`]).
+    /// A few candidates, for kernels big enough to matter ([`FAST_MIN_WORK`]); not for vec4
+    /// elementwise kernels, whose space is only the workgroup size (at copy speed with the
+    /// default on an H100, and the costliest to tune: their outputs are the largest to read
+    /// back and compare).
     #[default]
     Fast,
     /// Every candidate of the space, for every kernel with more than one.
@@ -87,7 +90,10 @@ const MATMUL_BLOCKS: [(u32, u32); 5] = [(1, 0), (4, 0), (8, 0), (8, 4), (4, 8)];
 /// is checked against), without repeats; none where the mode or the kernel's size says no.
 pub fn candidates(k: &Kernel, base: &Schedule, mode: Autotune, max_wg: u32) -> Vec<Schedule> {
     let base = base.resolve(k);
-    if mode == Autotune::Off || (mode == Autotune::Fast && work(k) < FAST_MIN_WORK) {
+    let vec4_elementwise = matches!(k.kind, KernelKind::Elementwise) && k.vector == 4;
+    if mode == Autotune::Off
+        || (mode == Autotune::Fast && (work(k) < FAST_MIN_WORK || vec4_elementwise))
+    {
         return vec![];
     }
     let full = mode == Autotune::Full;

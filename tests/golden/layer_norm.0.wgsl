@@ -110,7 +110,8 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
     }
     workgroupBarrier();
   }
-  let red0: f32 = sv_f32[0] / f32(P.p[0].y);
+  let tot0 = sv_f32[0];
+  let red0: f32 = tot0 / f32(P.p[0].y);
   workgroupBarrier();
   var acc1: f32 = 0.0;
   if (live) {
@@ -241,7 +242,8 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
     }
     workgroupBarrier();
   }
-  let red1: f32 = sv_f32[0] / f32(P.p[0].y);
+  let tot1 = sv_f32[0];
+  let red1: f32 = tot1 / f32(P.p[0].y);
   workgroupBarrier();
   if (live) {
     for (var r = lid; r < P.p[0].y; r = r + 256u) {
@@ -920,7 +922,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
     }
     workgroupBarrier();
   }
-  let red0: f32 = sv_f32[0] / f32(P.p[0].y);
+  let tot0 = sv_f32[0];
+  let red0: f32 = tot0 / f32(P.p[0].y);
   workgroupBarrier();
   var acc1: f32 = 0.0;
   if (live) {
@@ -1109,7 +1112,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
     }
     workgroupBarrier();
   }
-  let red1: f32 = sv_f32[0] / f32(P.p[0].y);
+  let tot1 = sv_f32[0];
+  let red1: f32 = tot1 / f32(P.p[0].y);
   workgroupBarrier();
   if (live) {
     if (lid + 0u < P.p[0].y) {

@@ -109,7 +109,8 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
     }
     workgroupBarrier();
   }
-  let red0: f32 = sv_f32[0];
+  let tot0 = sv_f32[0];
+  let red0: f32 = tot0;
   workgroupBarrier();
   var acc1: f32 = 0.0;
   if (live) {
@@ -240,7 +241,8 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
     }
     workgroupBarrier();
   }
-  let red1: f32 = sv_f32[0];
+  let tot1 = sv_f32[0];
+  let red1: f32 = tot1;
   workgroupBarrier();
   if (live) {
     for (var r = lid; r < P.p[0].y; r = r + 256u) {
@@ -693,7 +695,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
     }
     workgroupBarrier();
   }
-  let red0: f32 = sv_f32[0];
+  let tot0 = sv_f32[0];
+  let red0: f32 = tot0;
   workgroupBarrier();
   var acc1: f32 = 0.0;
   if (live) {
@@ -882,7 +885,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
     }
     workgroupBarrier();
   }
-  let red1: f32 = sv_f32[0];
+  let tot1 = sv_f32[0];
+  let red1: f32 = tot1;
   workgroupBarrier();
   if (live) {
     if (lid + 0u < P.p[0].y) {

@@ -116,7 +116,8 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
     }
     workgroupBarrier();
   }
-  let red0: f32 = sv_f32[0];
+  let tot0 = sv_f32[0];
+  let red0: f32 = tot0;
   workgroupBarrier();
   if (live && lid == 0u) {
     let i = o;
@@ -442,7 +443,8 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
     }
     workgroupBarrier();
   }
-  let red0: f32 = sv_f32[0];
+  let tot0 = sv_f32[0];
+  let red0: f32 = tot0;
   workgroupBarrier();
   if (live && lid == 0u) {
     let i = o;
