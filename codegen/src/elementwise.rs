@@ -86,7 +86,11 @@ fn main_vec4(e: &mut Emitter, s: &Schedule) -> Result<String, CodegenError> {
                 .any(|(i, x)| need[i] && matches!(x.expr, kiln_ir::Expr::Load(y) if y == l));
         if used {
             let off = e.params.u32(Param::Offset(l));
-            let _ = writeln!(b, "  let V{l} = in{}[j + {off} / 4u];", load.input);
+            let _ = writeln!(
+                b,
+                "  let V{l} = {}[j + {off} / 4u];",
+                e.input_buf(load.input)
+            );
         }
     }
     let outs = e.k.outputs.clone();

@@ -73,23 +73,35 @@ impl<'k> Emitter<'k> {
                 info(d).storage.to_string()
             }
         };
+        let mut binding = 1;
         for (i, d) in self.k.inputs.iter().enumerate() {
+            if self.k.inplace.is_some_and(|(a, _)| a == i) {
+                continue;
+            }
             let _ = writeln!(
                 s,
-                "@group(0) @binding({}) var<storage, read> in{i}: array<{}>;",
-                i + 1,
+                "@group(0) @binding({binding}) var<storage, read> in{i}: array<{}>;",
                 elem(*d)
             );
+            binding += 1;
         }
         for (o, out) in self.k.outputs.iter().enumerate() {
             let _ = writeln!(
                 s,
-                "@group(0) @binding({}) var<storage, read_write> out{o}: array<{}>;",
-                1 + self.k.inputs.len() + o,
+                "@group(0) @binding({binding}) var<storage, read_write> out{o}: array<{}>;",
                 elem(out.dtype)
             );
+            binding += 1;
         }
         s
+    }
+
+    /// The buffer input `input` is read from: `in{input}`, or the output it runs in place of.
+    pub fn input_buf(&self, input: usize) -> String {
+        match self.k.inplace {
+            Some((i, o)) if i == input => format!("out{o}"),
+            _ => format!("in{input}"),
+        }
     }
 
     /// Emits `let c{d} = ...` for dims `dims` of the iteration shape from the linear index `lin`.
@@ -192,14 +204,16 @@ impl<'k> Emitter<'k> {
             match load.view.kind() {
                 ViewKind::Contiguous => {
                     let off = self.params.u32(Param::Offset(l));
-                    let v = types::from_storage(&format!("in{}[{lin} + {off}]", load.input), dt);
+                    let buf = self.input_buf(load.input);
+                    let v = types::from_storage(&format!("{buf}[{lin} + {off}]"), dt);
                     let _ = writeln!(out, "{ind}let ld{l} = {v};");
                     let _ = writeln!(out, "{ind}let ok{l} = true;");
                 }
                 ViewKind::Strided => {
                     let a = self.address(l, None);
                     let _ = writeln!(out, "{ind}let a{l} = {a};");
-                    let v = types::from_storage(&format!("in{}[u32(a{l})]", load.input), dt);
+                    let buf = self.input_buf(load.input);
+                    let v = types::from_storage(&format!("{buf}[u32(a{l})]"), dt);
                     let _ = writeln!(out, "{ind}let ld{l} = {v};");
                     let _ = writeln!(out, "{ind}let ok{l} = true;");
                 }
@@ -220,7 +234,8 @@ impl<'k> Emitter<'k> {
                     let pad = load.view.pad_value().unwrap_or(Scalar::I(0));
                     let _ = writeln!(out, "{ind}let ok{l} = {cond};");
                     let _ = writeln!(out, "{ind}let a{l} = select(0, {a}, ok{l});");
-                    let v = types::from_storage(&format!("in{}[u32(a{l})]", load.input), dt);
+                    let buf = self.input_buf(load.input);
+                    let v = types::from_storage(&format!("{buf}[u32(a{l})]"), dt);
                     let _ = writeln!(
                         out,
                         "{ind}let ld{l} = select({}, {v}, ok{l});",
@@ -272,7 +287,8 @@ impl<'k> Emitter<'k> {
                         out,
                         "{ind}let ga{n} = select(0, {base} + gj{n} * {s}, gok{n});"
                     );
-                    let v = types::from_storage(&format!("in{input}[u32(ga{n})]"), d);
+                    let buf = self.input_buf(input);
+                    let v = types::from_storage(&format!("{buf}[u32(ga{n})]"), d);
                     format!("select({zero}, {v}, gok{n})")
                 }
                 Expr::Arange { start, step } => {

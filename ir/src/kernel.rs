@@ -158,6 +158,10 @@ pub struct Kernel {
     /// Elements per vector access: 4 where every load and store is contiguous, aligned and
     /// divisible (elementwise kernels only), else 1. Part of the structure (and the key).
     pub vector: u32,
+    /// `(input, output)`: the input is read from the output's buffer, which the runtime gives
+    /// the input's data (in-place execution; see [`Kernel::can_run_in_place`]). The input then
+    /// has no binding of its own. Part of the key.
+    pub inplace: Option<(usize, usize)>,
 }
 
 impl Kernel {
@@ -318,6 +322,31 @@ impl Kernel {
             let st = if o.store == Store::Row { "r" } else { "f" };
             let _ = write!(k, ".{}:{}{}", o.dtype, st, o.expr);
         }
+        if let Some((i, o)) = self.inplace {
+            let _ = write!(k, ";ip{i}>{o}");
+        }
         k
+    }
+
+    /// True when output `o` may be written over input `i`'s buffer: an elementwise kernel
+    /// (each invocation loads all of its elements before it stores any) whose every load of
+    /// `i` is contiguous from offset 0 over the whole iteration space, so that element `j` of
+    /// the output depends on element `j` of the input and on no other, and whose output is as
+    /// large as the input, of the same dtype.
+    pub fn can_run_in_place(&self, i: usize, o: usize) -> bool {
+        let n = self.shape.numel();
+        matches!(self.kind, KernelKind::Elementwise)
+            && self.inputs[i] == self.outputs[o].dtype
+            && self.outputs[o].store == Store::Full
+            && self.loads.iter().any(|l| l.input == i)
+            && self.loads.iter().filter(|l| l.input == i).all(|l| {
+                l.view.kind() == ViewKind::Contiguous
+                    && l.view.offset == 0
+                    && l.view.shape.numel() == n
+            })
+            && !self
+                .exprs
+                .iter()
+                .any(|e| matches!(e.expr, Expr::Gather { load, .. } if self.loads[load].input == i))
     }
 }

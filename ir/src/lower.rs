@@ -655,6 +655,7 @@ impl<'g> Lowering<'g> {
             exprs,
             outputs: outputs.iter().map(|o| o.0.clone()).collect(),
             vector: 1,
+            inplace: None,
         };
         kernel.choose_vector();
         let mut temps = Vec::new();

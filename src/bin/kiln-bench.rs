@@ -1,6 +1,6 @@
 //! `kiln-bench`: the standard workloads of `docs/PERFORMANCE.md` on the default adapter.
 //!
-//! `kiln-bench [--size small|large] [--only NAME[,NAME...]] [--check] [--unroll N] [--reduce-unroll N] [--workgroup N] [--reduce-workgroup N] [--reduce-subgroups 0|1] [--matmul-block N] [--matmul-block-n N] [--matmul-unroll N] [--pool-mb N] [--warmup-ms N] [--profile]`
+//! `kiln-bench [--size small|large] [--only NAME[,NAME...]] [--check] [--unroll N] [--reduce-unroll N] [--workgroup N] [--reduce-workgroup N] [--reduce-cache N] [--reduce-subgroups 0|1] [--matmul-block N] [--matmul-block-n N] [--matmul-unroll N] [--pool-mb N] [--warmup-ms N] [--profile]`
 //! (`--unroll`/`--workgroup` override the adapter's default schedule, for comparisons)
 //!
 //! Per workload: 3 warm-up runs (compile and any tuning happen there; the first is reported as
@@ -186,6 +186,7 @@ fn main() {
     let mut matmul_unroll: Option<u32> = None;
     let mut matmul_block_n: Option<u32> = None;
     let mut reduce_subgroups: Option<u32> = None;
+    let mut reduce_cache: Option<u32> = None;
     let mut warmup_ms: u64 = 1000;
     let mut profile = false;
     let mut pool_mb: Option<u64> = None;
@@ -226,7 +227,8 @@ fn main() {
                 i += 1;
             }
             "--unroll" | "--workgroup" | "--reduce-unroll" | "--reduce-workgroup"
-            | "--matmul-block" | "--matmul-block-n" | "--matmul-unroll" | "--reduce-subgroups" => {
+            | "--matmul-block" | "--matmul-block-n" | "--matmul-unroll" | "--reduce-subgroups"
+            | "--reduce-cache" => {
                 let v: Option<u32> = args.get(i + 1).and_then(|v| v.parse().ok());
                 match v {
                     Some(v) if args[i] == "--unroll" => unroll = Some(v),
@@ -236,6 +238,7 @@ fn main() {
                     Some(v) if args[i] == "--matmul-unroll" => matmul_unroll = Some(v),
                     Some(v) if args[i] == "--matmul-block-n" => matmul_block_n = Some(v),
                     Some(v) if args[i] == "--reduce-subgroups" => reduce_subgroups = Some(v),
+                    Some(v) if args[i] == "--reduce-cache" => reduce_cache = Some(v),
                     Some(v) => workgroup = Some(v),
                     None => {
                         eprintln!("{} takes a number", args[i]);
@@ -246,7 +249,7 @@ fn main() {
             }
             "-h" | "--help" => {
                 eprintln!(
-                    "kiln-bench [--size small|large] [--only NAME[,NAME...]] [--check] [--unroll N] [--reduce-unroll N] [--workgroup N] [--reduce-workgroup N] [--reduce-subgroups 0|1] [--matmul-block N] [--matmul-block-n N] [--matmul-unroll N] [--pool-mb N] [--warmup-ms N] [--profile]\nworkloads: {}",
+                    "kiln-bench [--size small|large] [--only NAME[,NAME...]] [--check] [--unroll N] [--reduce-unroll N] [--workgroup N] [--reduce-workgroup N] [--reduce-cache N] [--reduce-subgroups 0|1] [--matmul-block N] [--matmul-block-n N] [--matmul-unroll N] [--pool-mb N] [--warmup-ms N] [--profile]\nworkloads: {}",
                     workloads::NAMES.join(", ")
                 );
                 return;
@@ -273,6 +276,7 @@ fn main() {
         s.matmul_unroll = matmul_unroll.unwrap_or(s.matmul_unroll);
         s.matmul_block_n = matmul_block_n.unwrap_or(s.matmul_block_n);
         s.reduce_subgroups = reduce_subgroups.unwrap_or(s.reduce_subgroups);
+        s.reduce_cache = reduce_cache.unwrap_or(s.reduce_cache);
         s.reduce_workgroup = reduce_wg.unwrap_or(s.reduce_workgroup);
         s.workgroup_size = workgroup.unwrap_or(s.workgroup_size);
         if s != g.schedule() {

@@ -134,6 +134,8 @@ struct PreparedCall {
     ck: Arc<CompiledKernel>,
     uniform: wgpu::Buffer,
     grid: [u32; 3],
+    /// The input read through an output's binding (in place), not bound itself.
+    skip_input: Option<usize>,
 }
 
 /// A lowered program made ready to run: everything that does not depend on the buffers of a
@@ -165,9 +167,20 @@ pub fn prepare(ctx: &GpuContext, prog: &Program) -> Result<Prepared> {
     let max_storage = ctx.limits.max_storage_buffers_per_shader_stage as usize;
     let max_dim = ctx.limits.max_compute_workgroups_per_dimension;
     let schedule = ctx.schedule();
+    let memory = MemoryPlan::of(prog);
     let mut calls = Vec::with_capacity(prog.calls.len());
     for (ci, call) in prog.calls.iter().enumerate() {
-        let k = &call.kernel;
+        let inplace_kernel;
+        let k = match memory.inplace[ci] {
+            Some(pair) => {
+                inplace_kernel = kiln_ir::Kernel {
+                    inplace: Some(pair),
+                    ..call.kernel.clone()
+                };
+                &inplace_kernel
+            }
+            None => &call.kernel,
+        };
         let n_bind = call.inputs.len() + call.outputs.len();
         if n_bind > max_storage {
             return Err(Error::TooLarge {
@@ -187,13 +200,11 @@ pub fn prepare(ctx: &GpuContext, prog: &Program) -> Result<Prepared> {
             ck,
             uniform,
             grid,
+            skip_input: memory.inplace[ci].map(|(i, _)| i),
         });
     }
     ctx.save_pipeline_cache();
-    Ok(Prepared {
-        calls,
-        memory: MemoryPlan::of(prog),
-    })
+    Ok(Prepared { calls, memory })
 }
 
 /// The bind group of one launch: the uniform at 0, then `bufs` (inputs, then outputs).
@@ -338,8 +349,10 @@ pub fn run_prepared(
     for pc in &prepared.calls {
         let call = &prog.calls[pc.call];
         let mut bufs = Vec::with_capacity(call.inputs.len() + call.outputs.len());
-        for r in &call.inputs {
-            bufs.push(&buf(r)?.buffer);
+        for (i, r) in call.inputs.iter().enumerate() {
+            if pc.skip_input != Some(i) {
+                bufs.push(&buf(r)?.buffer);
+            }
         }
         for &t in &call.outputs {
             bufs.push(&temps[t].buffer);

@@ -1,8 +1,12 @@
 //! The memory plan of a program: which temporaries share a buffer. A temporary lives from the
 //! launch that writes it to the last launch that reads it; buffers whose temporaries are dead
 //! are given to later ones, best fit by size (greedy). Program outputs get buffers of their
-//! own, exact in size, since they outlive the run. A launch never shares a buffer between its
-//! inputs and its outputs (a binding cannot be read-only and writable at once).
+//! own, exact in size, since they outlive the run.
+//!
+//! In place: where a launch reads a temporary for the last time, and its kernel may write an
+//! output over that input ([`Kernel::can_run_in_place`](kiln_ir::Kernel::can_run_in_place)),
+//! the output takes the input's buffer and the kernel reads the input through the output's
+//! binding (a buffer cannot be bound read-only and writable in one launch).
 
 use kiln_ir::lower::{BufRef, Program};
 
@@ -17,6 +21,8 @@ pub struct MemoryPlan {
     pub naive_bytes: u64,
     /// The largest sum of live temporaries at any launch: the lower bound for any plan.
     pub live_peak_bytes: u64,
+    /// Per launch, `(input, output)` when it runs in place.
+    pub inplace: Vec<Option<(usize, usize)>>,
 }
 
 impl MemoryPlan {
@@ -50,11 +56,34 @@ impl MemoryPlan {
         }
         let mut plan = MemoryPlan {
             slot_of: vec![never; n],
+            inplace: vec![None; prog.calls.len()],
             ..Default::default()
         };
         let mut free: Vec<usize> = Vec::new();
         let mut live: Vec<usize> = Vec::new();
         for (ci, c) in prog.calls.iter().enumerate() {
+            // An input read for the last time here, written over by an output.
+            let pair = c.inputs.iter().enumerate().find_map(|(j, b)| {
+                let BufRef::Temp(ti) = *b else { return None };
+                let once = c.inputs.iter().filter(|x| **x == BufRef::Temp(ti)).count() == 1;
+                if last_use[ti] != ci || is_output[ti] || !once || plan.slot_of[ti] == never {
+                    return None;
+                }
+                c.outputs.iter().enumerate().find_map(|(o, &to)| {
+                    (!is_output[to]
+                        && plan.slot_of[to] == never
+                        && prog.temps[to].numel == prog.temps[ti].numel
+                        && c.kernel.can_run_in_place(j, o))
+                    .then_some((j, o, ti, to))
+                })
+            });
+            if let Some((j, o, ti, to)) = pair {
+                plan.slot_of[to] = plan.slot_of[ti];
+                plan.inplace[ci] = Some((j, o));
+                live.push(to);
+                // The input's buffer now belongs to the output: not freed below.
+                live.retain(|&t| t != ti);
+            }
             for &t in &c.outputs {
                 if plan.slot_of[t] != never {
                     continue;
