@@ -183,6 +183,22 @@ impl Program {
         Ok(kiln_ir::interp::evaluate(&self.graph, &values)?)
     }
 
+    /// The device buffers of the program's leaves: the inputs given, then captured tensors.
+    fn gpu_leaves(
+        &self,
+        ctx: &crate::runtime::GpuContext,
+        inputs: &[&Tensor],
+    ) -> Result<Vec<Arc<crate::runtime::GpuBuffer>>> {
+        self.check_inputs(inputs)?;
+        self.slots
+            .iter()
+            .map(|s| match s {
+                Slot::Input(i) => gpu_value(ctx, inputs[*i]),
+                Slot::Captured(t) => gpu_value(ctx, t),
+            })
+            .collect()
+    }
+
     /// The GPU time of each kernel of one run, in launch order: `(kernel name, milliseconds)`,
     /// from timestamps written between dispatches. `None` where the adapter cannot write
     /// timestamps inside a pass, or on the interpreter.
@@ -195,15 +211,7 @@ impl Program {
         let Some(timing) = exec::Timing::per_dispatch(ctx, prepared.dispatches()) else {
             return Ok(None);
         };
-        self.check_inputs(inputs)?;
-        let leaves: Vec<Arc<crate::runtime::GpuBuffer>> = self
-            .slots
-            .iter()
-            .map(|s| match s {
-                Slot::Input(i) => gpu_value(ctx, inputs[*i]),
-                Slot::Captured(t) => gpu_value(ctx, t),
-            })
-            .collect::<Result<_>>()?;
+        let leaves = self.gpu_leaves(ctx, inputs)?;
         exec::run_prepared(ctx, prog, prepared, &leaves, Some(&timing))?;
         let times = timing.read_all(ctx)?;
         Ok(Some(
@@ -227,15 +235,7 @@ impl Program {
         let Some(timing) = exec::Timing::new(ctx) else {
             return Ok((self.run(inputs)?, None));
         };
-        self.check_inputs(inputs)?;
-        let leaves: Vec<Arc<crate::runtime::GpuBuffer>> = self
-            .slots
-            .iter()
-            .map(|s| match s {
-                Slot::Input(i) => gpu_value(ctx, inputs[*i]),
-                Slot::Captured(t) => gpu_value(ctx, t),
-            })
-            .collect::<Result<_>>()?;
+        let leaves = self.gpu_leaves(ctx, inputs)?;
         let outs = exec::run_prepared(ctx, prog, prepared, &leaves, Some(&timing))?;
         let ms = timing.read_ms(ctx)?;
         let tensors = self.wrap_outputs(outs.into_iter().map(Value::Gpu).collect());

@@ -25,6 +25,16 @@ fn device_with(cache: &Path, mode: Autotune) -> Device {
     .unwrap()
 }
 
+/// A device of its own, untuned, with no disk cache.
+fn untuned_device() -> Device {
+    Device::new(&DeviceOptions {
+        autotune: Autotune::Off,
+        cache_dir: None,
+        ..DeviceOptions::from_env()
+    })
+    .unwrap()
+}
+
 /// Softmax and a matmul with an epilogue at odd sizes: kernels of all three classes.
 fn workload(dev: &Device, seed: u64) -> Vec<Tensor> {
     let x = random(dev, DType::F32, &[7, 1031], -2.0, 2.0, seed);
@@ -71,12 +81,7 @@ fn tuned_schedules_agree_with_the_interpreter() {
 /// run as the device schedule, agrees with the interpreter.
 #[test]
 fn every_candidate_agrees_with_the_interpreter() {
-    let dev = Device::new(&DeviceOptions {
-        autotune: Autotune::Off,
-        cache_dir: None,
-        ..DeviceOptions::from_env()
-    })
-    .unwrap();
+    let dev = untuned_device();
     let Some(ctx) = dev.gpu() else { return };
     let base = ctx.schedule();
     let max_wg = ctx.limits.max_compute_invocations_per_workgroup;
@@ -140,12 +145,7 @@ fn every_candidate_agrees_with_the_interpreter() {
 
 #[test]
 fn a_failing_candidate_is_skipped() {
-    let dev = Device::new(&DeviceOptions {
-        autotune: Autotune::Off,
-        cache_dir: None,
-        ..DeviceOptions::from_env()
-    })
-    .unwrap();
+    let dev = untuned_device();
     let Some(ctx) = dev.gpu() else { return };
     let mut g = Graph::new();
     let x = g.input(DType::F32, Shape::new(&[5, 300])).unwrap();
@@ -287,12 +287,7 @@ fn two_processes_share_a_cache_dir() {
 
 #[test]
 fn out_of_memory_is_a_typed_error() {
-    let dev = Device::new(&DeviceOptions {
-        autotune: Autotune::Off,
-        cache_dir: None,
-        ..DeviceOptions::from_env()
-    })
-    .unwrap();
+    let dev = untuned_device();
     if dev.gpu().is_none() {
         return;
     }

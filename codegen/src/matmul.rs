@@ -243,6 +243,28 @@ fn small(b: &mut String, d: &Dims) {
     let _ = writeln!(b, "    epilogue(bt, row, col, acc);");
 }
 
+/// How the register-tiled kernel stages one operand.
+struct Operand {
+    /// Its prefetch registers (`pa0`, `pa1`, ...).
+    reg: &'static str,
+    /// Its slot function: vector `v` of a slice -> (k, vector within the tile's edge).
+    slot: &'static str,
+    /// The run-time flag that picks the staging order.
+    flag: &'static str,
+    /// The tile's first row (A) or column (B).
+    origin: &'static str,
+    /// Vectors each invocation stages per slice.
+    per: u32,
+    /// Vectors per `k` in the workgroup tile.
+    stride: u32,
+    /// The workgroup tile.
+    tile: &'static str,
+    /// The unchecked and checked element accessors.
+    access: (&'static str, &'static str),
+    /// The accessor `f` at edge position `x` and depth `k`.
+    at: fn(&str, &str) -> String,
+}
+
 /// The register-tiled kernel: a `16 * bm` x `16 * bn` tile per workgroup, `bm x bn`
 /// outputs per invocation.
 ///
@@ -290,42 +312,64 @@ fn tiled(b: &mut String, d: &Dims, (bm, bn): (u32, u32), unroll: u32) {
         fetch,
         "      let inside = row0 + {tm}u <= {m} && col0 + {tn}u <= {n} && t + {BK}u <= {kk};"
     );
-    for p in 0..per_a {
-        let v = format!("flat + {}u", p * THREADS * THREADS);
-        let _ = writeln!(
-            fetch,
-            "      {{\n        let sa = a_slot({v}, acm);\n        let k = t + sa.x;\n        let r = row0 + sa.y * 4u;"
-        );
-        let _ = writeln!(
-            fetch,
-            "        if (inside) {{\n          pa{p} = vec4<f32>(a_in(abase, r, k), a_in(abase, r + 1u, k), a_in(abase, r + 2u, k), a_in(abase, r + 3u, k));\n        }} else {{\n          pa{p} = vec4<f32>(a_at(abase, r, k), a_at(abase, r + 1u, k), a_at(abase, r + 2u, k), a_at(abase, r + 3u, k));\n        }}\n      }}"
-        );
-    }
-    for p in 0..per_b {
-        let v = format!("flat + {}u", p * THREADS * THREADS);
-        let _ = writeln!(
-            fetch,
-            "      {{\n        let sb = b_slot({v}, bkm);\n        let k = t + sb.x;\n        let c = col0 + sb.y * 4u;"
-        );
-        let _ = writeln!(
-            fetch,
-            "        if (inside) {{\n          pb{p} = vec4<f32>(b_in(bbase, k, c), b_in(bbase, k, c + 1u), b_in(bbase, k, c + 2u), b_in(bbase, k, c + 3u));\n        }} else {{\n          pb{p} = vec4<f32>(b_at(bbase, k, c), b_at(bbase, k, c + 1u), b_at(bbase, k, c + 2u), b_at(bbase, k, c + 3u));\n        }}\n      }}"
-        );
-    }
+    let operands = [
+        Operand {
+            reg: "pa",
+            slot: "a_slot",
+            flag: "acm",
+            origin: "row0",
+            per: per_a,
+            stride: sa,
+            tile: "ta",
+            access: ("a_in", "a_at"),
+            at: |f, x| format!("{f}(abase, {x}, k)"),
+        },
+        Operand {
+            reg: "pb",
+            slot: "b_slot",
+            flag: "bkm",
+            origin: "col0",
+            per: per_b,
+            stride: sb,
+            tile: "tb",
+            access: ("b_in", "b_at"),
+            at: |f, x| format!("{f}(bbase, k, {x})"),
+        },
+    ];
     let mut stage = String::new();
-    for p in 0..per_a {
-        let v = format!("flat + {}u", p * THREADS * THREADS);
-        let _ = writeln!(
-            stage,
-            "      {{\n        let sa = a_slot({v}, acm);\n        ta[sa.x * {sa}u + sa.y] = pa{p};\n      }}"
-        );
-    }
-    for p in 0..per_b {
-        let v = format!("flat + {}u", p * THREADS * THREADS);
-        let _ = writeln!(
-            stage,
-            "      {{\n        let sb = b_slot({v}, bkm);\n        tb[sb.x * {sb}u + sb.y] = pb{p};\n      }}"
-        );
+    for op in &operands {
+        let Operand {
+            reg,
+            slot,
+            flag,
+            origin,
+            tile,
+            stride,
+            ..
+        } = op;
+        let four = |f: &str| -> String {
+            (0..4)
+                .map(|j| (op.at)(f, &format!("x + {j}u")))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        for p in 0..op.per {
+            let v = format!("flat + {}u", p * THREADS * THREADS);
+            let _ = writeln!(
+                fetch,
+                "      {{\n        let s = {slot}({v}, {flag});\n        let k = t + s.x;\n        let x = {origin} + s.y * 4u;"
+            );
+            let _ = writeln!(
+                fetch,
+                "        if (inside) {{\n          {reg}{p} = vec4<f32>({});\n        }} else {{\n          {reg}{p} = vec4<f32>({});\n        }}\n      }}",
+                four(op.access.0),
+                four(op.access.1)
+            );
+            let _ = writeln!(
+                stage,
+                "      {{\n        let s = {slot}({v}, {flag});\n        {tile}[s.x * {stride}u + s.y] = {reg}{p};\n      }}"
+            );
+        }
     }
     // Prologue: stage the first slice.
     let _ = writeln!(b, "    {{\n      let t = 0u;\n{fetch}{stage}    }}");

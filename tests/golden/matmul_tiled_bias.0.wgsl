@@ -53,32 +53,32 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let t = 0u;
       let inside = row0 + 64u <= P.p[0].z && col0 + 64u <= P.p[0].w && t + 16u <= P.p[1].x;
       {
-        let sa = a_slot(flat + 0u, acm);
-        let k = t + sa.x;
-        let r = row0 + sa.y * 4u;
+        let s = a_slot(flat + 0u, acm);
+        let k = t + s.x;
+        let x = row0 + s.y * 4u;
         if (inside) {
-          pa0 = vec4<f32>(a_in(abase, r, k), a_in(abase, r + 1u, k), a_in(abase, r + 2u, k), a_in(abase, r + 3u, k));
+          pa0 = vec4<f32>(a_in(abase, x + 0u, k), a_in(abase, x + 1u, k), a_in(abase, x + 2u, k), a_in(abase, x + 3u, k));
         } else {
-          pa0 = vec4<f32>(a_at(abase, r, k), a_at(abase, r + 1u, k), a_at(abase, r + 2u, k), a_at(abase, r + 3u, k));
+          pa0 = vec4<f32>(a_at(abase, x + 0u, k), a_at(abase, x + 1u, k), a_at(abase, x + 2u, k), a_at(abase, x + 3u, k));
         }
       }
       {
-        let sb = b_slot(flat + 0u, bkm);
-        let k = t + sb.x;
-        let c = col0 + sb.y * 4u;
+        let s = b_slot(flat + 0u, bkm);
+        let k = t + s.x;
+        let x = col0 + s.y * 4u;
         if (inside) {
-          pb0 = vec4<f32>(b_in(bbase, k, c), b_in(bbase, k, c + 1u), b_in(bbase, k, c + 2u), b_in(bbase, k, c + 3u));
+          pb0 = vec4<f32>(b_in(bbase, k, x + 0u), b_in(bbase, k, x + 1u), b_in(bbase, k, x + 2u), b_in(bbase, k, x + 3u));
         } else {
-          pb0 = vec4<f32>(b_at(bbase, k, c), b_at(bbase, k, c + 1u), b_at(bbase, k, c + 2u), b_at(bbase, k, c + 3u));
+          pb0 = vec4<f32>(b_at(bbase, k, x + 0u), b_at(bbase, k, x + 1u), b_at(bbase, k, x + 2u), b_at(bbase, k, x + 3u));
         }
       }
       {
-        let sa = a_slot(flat + 0u, acm);
-        ta[sa.x * 17u + sa.y] = pa0;
+        let s = a_slot(flat + 0u, acm);
+        ta[s.x * 17u + s.y] = pa0;
       }
       {
-        let sb = b_slot(flat + 0u, bkm);
-        tb[sb.x * 16u + sb.y] = pb0;
+        let s = b_slot(flat + 0u, bkm);
+        tb[s.x * 16u + s.y] = pb0;
       }
     }
     workgroupBarrier();
@@ -88,23 +88,23 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       if (more) {
       let inside = row0 + 64u <= P.p[0].z && col0 + 64u <= P.p[0].w && t + 16u <= P.p[1].x;
       {
-        let sa = a_slot(flat + 0u, acm);
-        let k = t + sa.x;
-        let r = row0 + sa.y * 4u;
+        let s = a_slot(flat + 0u, acm);
+        let k = t + s.x;
+        let x = row0 + s.y * 4u;
         if (inside) {
-          pa0 = vec4<f32>(a_in(abase, r, k), a_in(abase, r + 1u, k), a_in(abase, r + 2u, k), a_in(abase, r + 3u, k));
+          pa0 = vec4<f32>(a_in(abase, x + 0u, k), a_in(abase, x + 1u, k), a_in(abase, x + 2u, k), a_in(abase, x + 3u, k));
         } else {
-          pa0 = vec4<f32>(a_at(abase, r, k), a_at(abase, r + 1u, k), a_at(abase, r + 2u, k), a_at(abase, r + 3u, k));
+          pa0 = vec4<f32>(a_at(abase, x + 0u, k), a_at(abase, x + 1u, k), a_at(abase, x + 2u, k), a_at(abase, x + 3u, k));
         }
       }
       {
-        let sb = b_slot(flat + 0u, bkm);
-        let k = t + sb.x;
-        let c = col0 + sb.y * 4u;
+        let s = b_slot(flat + 0u, bkm);
+        let k = t + s.x;
+        let x = col0 + s.y * 4u;
         if (inside) {
-          pb0 = vec4<f32>(b_in(bbase, k, c), b_in(bbase, k, c + 1u), b_in(bbase, k, c + 2u), b_in(bbase, k, c + 3u));
+          pb0 = vec4<f32>(b_in(bbase, k, x + 0u), b_in(bbase, k, x + 1u), b_in(bbase, k, x + 2u), b_in(bbase, k, x + 3u));
         } else {
-          pb0 = vec4<f32>(b_at(bbase, k, c), b_at(bbase, k, c + 1u), b_at(bbase, k, c + 2u), b_at(bbase, k, c + 3u));
+          pb0 = vec4<f32>(b_at(bbase, k, x + 0u), b_at(bbase, k, x + 1u), b_at(bbase, k, x + 2u), b_at(bbase, k, x + 3u));
         }
       }
       }
@@ -149,12 +149,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       workgroupBarrier();
       if (more) {
       {
-        let sa = a_slot(flat + 0u, acm);
-        ta[sa.x * 17u + sa.y] = pa0;
+        let s = a_slot(flat + 0u, acm);
+        ta[s.x * 17u + s.y] = pa0;
       }
       {
-        let sb = b_slot(flat + 0u, bkm);
-        tb[sb.x * 16u + sb.y] = pb0;
+        let s = b_slot(flat + 0u, bkm);
+        tb[s.x * 16u + s.y] = pb0;
       }
       }
       workgroupBarrier();

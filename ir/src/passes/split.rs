@@ -267,7 +267,7 @@ mod tests {
                     })
                     .collect();
                 let input = crate::HostTensor::from_slice(&vals, Shape::new(&shape)).unwrap();
-                let want = interp::evaluate(&g, &[input.clone()]).unwrap();
+                let want = interp::evaluate(&g, std::slice::from_ref(&input)).unwrap();
                 let s = SplitReductions.run(&g).unwrap();
                 let got = interp::evaluate(&s, &[input]).unwrap();
                 let (w, gt) = (want[0].to_f64(), got[0].to_f64());

@@ -26,8 +26,8 @@ pub const SPLIT_K_MIN_PART: usize = 256;
 /// and `b' = permute(reshape(b))` put the parts in a new leading batch dimension.
 ///
 /// `S` is the least power of two that brings the partial products to about
-/// [`SPLIT_K_TARGET`] outputs, at most [`SPLIT_K_MAX_PARTS`], dividing `K` into parts of at
-/// least [`SPLIT_K_MIN_PART`]. Sums are reassociated (float rounding changes within the
+/// `SPLIT_K_TARGET` outputs, at most `SPLIT_K_MAX_PARTS`, dividing `K` into parts of at
+/// least `SPLIT_K_MIN_PART`. Sums are reassociated (float rounding changes within the
 /// matmul tolerance); narrow floats are left alone, so that partials are not rounded.
 pub struct SplitK;
 
