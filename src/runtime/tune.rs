@@ -290,7 +290,7 @@ const SPIN_MS: f64 = 300.0;
 
 /// Tunes `k`: the fastest of `cands` whose outputs agree with the first's, and how many
 /// candidates were skipped. Each candidate runs once and is checked; then the reference runs
-/// for [`SPIN_MS`], and the survivors are timed in [`ROUNDS`] round-robin rounds (so a clock
+/// for `SPIN_MS`, and the survivors are timed in `ROUNDS` round-robin rounds (so a clock
 /// change during tuning touches every candidate alike). Errors only when the reference itself
 /// cannot run.
 pub fn tune(ctx: &GpuContext, k: &Kernel, cands: &[Schedule]) -> Result<(Schedule, usize)> {
