@@ -89,7 +89,8 @@ impl Schedule {
         }
     }
 
-    /// The concrete schedule for kernel `k`, from its sizes:
+    /// The concrete schedule for kernel `k`, from its sizes rounded up to powers of two (so
+    /// that every size of a class gets the same schedule, and so the same pipelines):
     /// - a `matmul_block` of 0 becomes 8 (128 x 128 tiles) where `m` and `n` are both at least
     ///   128 and the grid still has [`MATMUL_MIN_WORKGROUPS`] workgroups, else 4 (64 x 64)
     ///   where both are at least 64, else 1 (thin products and matrix-vector products, where
@@ -101,9 +102,12 @@ impl Schedule {
         let mut s = *self;
         match &k.kind {
             KernelKind::Matmul { .. } if s.matmul_block == 0 => {
+                // Sizes rounded up to powers of two: one choice per size class, as the tuner's
+                // keys (sizes of one class share pipelines and tuned results).
                 let r = k.shape.rank();
-                let (m, n) = (k.shape.0[r - 2], k.shape.0[r - 1]);
-                let batch: usize = k.shape.0[..r - 2].iter().product();
+                let p2 = |v: usize| v.max(1).next_power_of_two();
+                let (m, n) = (p2(k.shape.0[r - 2]), p2(k.shape.0[r - 1]));
+                let batch: usize = p2(k.shape.0[..r - 2].iter().product());
                 let groups = |b: u32| {
                     let t = matmul::tile(b) as usize;
                     m.div_ceil(t) * n.div_ceil(t) * batch
@@ -126,7 +130,7 @@ impl Schedule {
                 }
             }
             KernelKind::Reduce { .. } => {
-                let want = (k.red_count() / 8).max(1);
+                let want = (k.red_count().max(1).next_power_of_two() / 8).max(1);
                 let pow2 = 1u32 << (usize::BITS - 1 - want.leading_zeros()).min(31);
                 s.reduce_workgroup = s.reduce_workgroup.min(pow2.max(32));
                 s.matmul_block = s.matmul_block.max(1);
@@ -168,9 +172,12 @@ impl KernelSource {
             ),
             KernelKind::Reduce { .. } => elementwise::grid_2d(k.out_numel(), max_dim),
             KernelKind::Matmul { .. } => {
+                // Sizes rounded up to powers of two: one choice per size class, as the tuner's
+                // keys (sizes of one class share pipelines and tuned results).
                 let r = k.shape.rank();
-                let (m, n) = (k.shape.0[r - 2], k.shape.0[r - 1]);
-                let batch: usize = k.shape.0[..r - 2].iter().product();
+                let p2 = |v: usize| v.max(1).next_power_of_two();
+                let (m, n) = (p2(k.shape.0[r - 2]), p2(k.shape.0[r - 1]));
+                let batch: usize = p2(k.shape.0[..r - 2].iter().product());
                 if k.out_numel() == 0 {
                     return Ok([0, 0, 0]);
                 }
