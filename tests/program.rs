@@ -125,6 +125,30 @@ fn a_second_realize_of_the_same_structure_compiles_nothing() {
         "third",
     );
     assert!(ctx.counters().plan_misses > after.plan_misses);
+    // Other sizes of the same size classes (rows 17..32, columns 5..8; matmul edges 33..64)
+    // compile no pipeline: kernels are shape-generic and schedules are chosen per class.
+    let graph = |rows: usize, cols: usize, seed: u64| {
+        let x = random(&dev, DType::F32, &[rows, cols], -1.0, 1.0, seed);
+        let w = random(&dev, DType::F32, &[cols, 40], -1.0, 1.0, seed + 1);
+        x.softmax(-1)
+            .unwrap()
+            .matmul(&w)
+            .unwrap()
+            .relu()
+            .unwrap()
+            .sum(&[-1], false)
+            .unwrap()
+    };
+    check(&graph(31, 7, 4), 1e-5, 1e-5, "class 32x8");
+    let before = ctx.counters();
+    for (rows, cols) in [(17, 5), (32, 8), (20, 6)] {
+        check(&graph(rows, cols, 5), 1e-5, 1e-5, &format!("{rows}x{cols}"));
+    }
+    let after = ctx.counters();
+    assert_eq!(
+        after.pipelines_compiled, before.pipelines_compiled,
+        "{after:?}"
+    );
 }
 
 #[test]
