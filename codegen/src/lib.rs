@@ -172,12 +172,9 @@ impl KernelSource {
             ),
             KernelKind::Reduce { .. } => elementwise::grid_2d(k.out_numel(), max_dim),
             KernelKind::Matmul { .. } => {
-                // Sizes rounded up to powers of two: one choice per size class, as the tuner's
-                // keys (sizes of one class share pipelines and tuned results).
                 let r = k.shape.rank();
-                let p2 = |v: usize| v.max(1).next_power_of_two();
-                let (m, n) = (p2(k.shape.0[r - 2]), p2(k.shape.0[r - 1]));
-                let batch: usize = p2(k.shape.0[..r - 2].iter().product());
+                let (m, n) = (k.shape.0[r - 2], k.shape.0[r - 1]);
+                let batch: usize = k.shape.0[..r - 2].iter().product();
                 if k.out_numel() == 0 {
                     return Ok([0, 0, 0]);
                 }

@@ -200,3 +200,30 @@ fn matmuls() {
     g.mark_output(y);
     validate_graph(&g, "matmul rank 2");
 }
+
+/// A matmul's grid covers its output with as few tiles as the schedule's tile allows: sizes
+/// are not rounded to their class there (that would launch idle tiles).
+#[test]
+fn matmul_grids_cover_the_output_exactly() {
+    let mut g = Graph::new();
+    let a = g.input(DType::F32, Shape::new(&[2, 300, 70])).unwrap();
+    let b = g.input(DType::F32, Shape::new(&[2, 70, 520])).unwrap();
+    let y = g.add(Op::Matmul, &[a, b]).unwrap();
+    g.mark_output(y);
+    let prog = lower_unfused(&g).unwrap();
+    let k = &prog.calls[0].kernel;
+    for (bm, bn, want) in [
+        (1, 0, [33, 19, 2]),
+        (4, 0, [9, 5, 2]),
+        (8, 0, [5, 3, 2]),
+        (8, 4, [9, 3, 2]),
+    ] {
+        let s = Schedule {
+            matmul_block: bm,
+            matmul_block_n: bn,
+            ..Schedule::default()
+        };
+        let src = generate(k, &s).unwrap();
+        assert_eq!(src.grid(k, 65535).unwrap(), want, "block {bm}x{bn}");
+    }
+}
