@@ -62,7 +62,9 @@ fn matmul_transposed_and_narrow_types() {
 #[test]
 fn composites() {
     let dev = device();
-    for &n in &[1usize, 7, 1031] {
+    // Rows of 1 and 7 (held in registers), 1031 and 5000 (past the CPU schedule's register
+    // cache of 16 x 64: the looping path).
+    for &n in &[1usize, 7, 1031, 5000] {
         let x = random(&dev, DType::F32, &[5, n], -3.0, 3.0, n as u64);
         check(&x.softmax(-1).unwrap(), 1e-6, 1e-5, &format!("softmax {n}"));
         check(
@@ -87,7 +89,6 @@ fn composites() {
         );
     }
     let x = random(&dev, DType::F32, &[4, 5000], -3.0, 3.0, 9);
-    check(&x.softmax(1).unwrap(), 1e-6, 1e-4, "softmax 5000");
     check(
         &x.transpose(0, 1).unwrap().softmax(0).unwrap(),
         1e-6,
