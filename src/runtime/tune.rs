@@ -143,7 +143,7 @@ pub fn candidates(k: &Kernel, base: &Schedule, mode: Autotune, max_wg: u32) -> V
         }
         KernelKind::Matmul { .. } => {
             let fast = [base.matmul_unroll];
-            let unrolls: &[u32] = if full { &[1, 2, 4, 8] } else { &fast };
+            let unrolls: &[u32] = if full { &[2, 4, 8, 16] } else { &fast };
             for (bm, bn) in MATMUL_BLOCKS {
                 for &u in unrolls {
                     push(Schedule {

@@ -108,7 +108,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         }
       }
       }
-      for (var q0 = 0u; q0 < 16u; q0 = q0 + 4u) {
+      for (var q0 = 0u; q0 < 16u; q0 = q0 + 8u) {
       {
         let q = q0 + 0u;
         let a0 = ta[q * 17u + 0u + lid.y];
@@ -138,6 +138,42 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       {
         let q = q0 + 3u;
+        let a0 = ta[q * 17u + 0u + lid.y];
+        let b0 = tb[q * 16u + 0u + lid.x];
+        acc0_0 = fma(vec4<f32>(a0.x), b0, acc0_0);
+        acc1_0 = fma(vec4<f32>(a0.y), b0, acc1_0);
+        acc2_0 = fma(vec4<f32>(a0.z), b0, acc2_0);
+        acc3_0 = fma(vec4<f32>(a0.w), b0, acc3_0);
+      }
+      {
+        let q = q0 + 4u;
+        let a0 = ta[q * 17u + 0u + lid.y];
+        let b0 = tb[q * 16u + 0u + lid.x];
+        acc0_0 = fma(vec4<f32>(a0.x), b0, acc0_0);
+        acc1_0 = fma(vec4<f32>(a0.y), b0, acc1_0);
+        acc2_0 = fma(vec4<f32>(a0.z), b0, acc2_0);
+        acc3_0 = fma(vec4<f32>(a0.w), b0, acc3_0);
+      }
+      {
+        let q = q0 + 5u;
+        let a0 = ta[q * 17u + 0u + lid.y];
+        let b0 = tb[q * 16u + 0u + lid.x];
+        acc0_0 = fma(vec4<f32>(a0.x), b0, acc0_0);
+        acc1_0 = fma(vec4<f32>(a0.y), b0, acc1_0);
+        acc2_0 = fma(vec4<f32>(a0.z), b0, acc2_0);
+        acc3_0 = fma(vec4<f32>(a0.w), b0, acc3_0);
+      }
+      {
+        let q = q0 + 6u;
+        let a0 = ta[q * 17u + 0u + lid.y];
+        let b0 = tb[q * 16u + 0u + lid.x];
+        acc0_0 = fma(vec4<f32>(a0.x), b0, acc0_0);
+        acc1_0 = fma(vec4<f32>(a0.y), b0, acc1_0);
+        acc2_0 = fma(vec4<f32>(a0.z), b0, acc2_0);
+        acc3_0 = fma(vec4<f32>(a0.w), b0, acc3_0);
+      }
+      {
+        let q = q0 + 7u;
         let a0 = ta[q * 17u + 0u + lid.y];
         let b0 = tb[q * 16u + 0u + lid.x];
         acc0_0 = fma(vec4<f32>(a0.x), b0, acc0_0);
