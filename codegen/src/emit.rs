@@ -37,6 +37,18 @@ impl<'k> Emitter<'k> {
         }
     }
 
+    /// `expr` rounded to `d`'s precision where `d` is stored wider than it computes (f16, bf16),
+    /// else `expr` unchanged.
+    pub fn round(&mut self, d: DType, expr: String) -> String {
+        match info(d).round {
+            Some(r) => {
+                self.use_helpers(&[r]);
+                format!("{r}({expr})")
+            }
+            None => expr,
+        }
+    }
+
     /// Notes helpers (and their dependencies) as used.
     pub fn use_helpers(&mut self, names: &[&'static str]) {
         for &n in names {
@@ -344,13 +356,7 @@ impl<'k> Emitter<'k> {
                     | Expr::Where(..)
                     | Expr::Acc(_)
             );
-            let val = match (computes, info(d).round) {
-                (true, Some(r)) => {
-                    self.use_helpers(&[r]);
-                    format!("{r}({val})")
-                }
-                _ => val,
-            };
+            let val = if computes { self.round(d, val) } else { val };
             let _ = writeln!(out, "{ind}let e{n}: {ty} = {val};");
         }
         Ok(())

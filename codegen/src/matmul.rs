@@ -17,7 +17,7 @@
 
 use crate::emit::Emitter;
 use crate::params::Param;
-use crate::types::{self, info};
+use crate::types;
 use crate::CodegenError;
 use kiln_ir::DType;
 use std::fmt::Write;
@@ -148,12 +148,10 @@ fn batch_coords(e: &mut Emitter, b: &mut String, ind: &str, bt: &str) {
 /// A load of operand `input` at a signed address `{}` as f32, rounded where a cast was fused
 /// into it.
 fn load_text(e: &mut Emitter, input: usize, round: Option<DType>) -> String {
-    match round.and_then(|d| info(d).round) {
-        Some(f) => {
-            e.use_helpers(&[f]);
-            format!("{f}(in{input}[u32({{}})])")
-        }
-        None => format!("in{input}[u32({{}})]"),
+    let load = format!("in{input}[u32({{}})]");
+    match round {
+        Some(d) => e.round(d, load),
+        None => load,
     }
 }
 
@@ -202,13 +200,7 @@ fn epilogue(e: &mut Emitter, dtype: DType, d: &Dims) -> Result<String, CodegenEr
     let mut b = String::from("fn epilogue(bt: u32, row: u32, col: u32, acc: f32) {\n");
     let _ = writeln!(b, "  if (row >= {} || col >= {}) {{ return; }}", d.m, d.n);
     batch_coords(e, &mut b, "  ", "bt");
-    let val = match info(dtype).round {
-        Some(rf) => {
-            e.use_helpers(&[rf]);
-            format!("{rf}(acc)")
-        }
-        None => "acc".into(),
-    };
+    let val = e.round(dtype, "acc".into());
     let _ = writeln!(b, "  let red0: f32 = {val};");
     let _ = writeln!(b, "  let i = (bt * {} + row) * {} + col;", d.m, d.n);
     let _ = writeln!(b, "  let c{} = row;\n  let c{} = col;", r - 2, r - 1);

@@ -453,13 +453,7 @@ fn rows(
         } else {
             format!("tot{si}")
         };
-        let fin = match info(out_dtype).round {
-            Some(r) if out_dtype.is_float() => {
-                e.use_helpers(&[r]);
-                format!("{r}({fin})")
-            }
-            _ => fin,
-        };
+        let fin = e.round(out_dtype, fin);
         let _ = writeln!(b, "  let red{si}: {} = {fin};", info(out_dtype).value);
         let _ = writeln!(b, "  workgroupBarrier();");
     }

@@ -102,11 +102,11 @@ fn run_one(
     }
     let enqueue_ms = t.elapsed().as_secs_f64() * 1e3 / TIMED as f64;
     dev.synchronize()?;
+    let pipelined_ms = t.elapsed().as_secs_f64() * 1e3 / TIMED as f64;
     eprintln!(
         "{name}: host time to enqueue one run {:.1} us",
         enqueue_ms * 1e3
     );
-    let pipelined_ms = t.elapsed().as_secs_f64() * 1e3 / TIMED as f64;
     let mut gpu = Vec::new();
     for _ in 0..TIMED {
         match prog.run_timed(&inputs)? {
@@ -279,7 +279,20 @@ fn main() {
         s.reduce_cache = reduce_cache.unwrap_or(s.reduce_cache);
         s.reduce_workgroup = reduce_wg.unwrap_or(s.reduce_workgroup);
         s.workgroup_size = workgroup.unwrap_or(s.workgroup_size);
-        if s != g.schedule() {
+        let explicit = [
+            unroll,
+            reduce_unroll,
+            matmul_block,
+            matmul_unroll,
+            matmul_block_n,
+            reduce_subgroups,
+            reduce_cache,
+            reduce_wg,
+            workgroup,
+        ]
+        .iter()
+        .any(Option::is_some);
+        if explicit {
             // An explicit schedule is for comparing schedules: the tuner would override it.
             g.set_autotune(kiln::Autotune::Off);
         }
@@ -302,6 +315,7 @@ fn main() {
         None => workloads::NAMES.to_vec(),
     };
     let mut rows = Vec::new();
+    let mut failed = false;
     for name in names {
         match run_one(&dev, name, size, check, warmup_ms, profile) {
             Ok(Some(r)) => rows.push(r),
@@ -312,7 +326,10 @@ fn main() {
                 );
                 std::process::exit(2);
             }
-            Err(e) => eprintln!("{name}: error: {e}"),
+            Err(e) => {
+                eprintln!("{name}: error: {e}");
+                failed = true;
+            }
         }
     }
     eprintln!(
@@ -341,5 +358,9 @@ fn main() {
             r.metric,
             r.unit
         );
+    }
+    if failed {
+        // A workload that failed (or differed from the reference with --check) fails the run.
+        std::process::exit(1);
     }
 }

@@ -189,7 +189,9 @@ pub fn prepare(ctx: &GpuContext, prog: &Program) -> Result<Prepared> {
                 limit: max_storage as u64,
             });
         }
-        let ck = ctx.pipeline(k, &ctx.schedule_for(k, &schedule))?;
+        // Tuned on the kernel as lowered (the in-place variant binds one buffer fewer; both
+        // share the schedule).
+        let ck = ctx.pipeline(k, &ctx.schedule_for(&call.kernel, &schedule))?;
         let grid = ck.source.grid(k, max_dim)?;
         if grid.contains(&0) {
             continue;

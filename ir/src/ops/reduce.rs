@@ -48,6 +48,19 @@ impl ReduceOp {
         }
     }
 
+    /// The binary op that combines two partial results of this reduction (`None` for mean,
+    /// argmax and argmin, whose partials need more than their values).
+    pub fn combine(self) -> Option<crate::ops::BinaryOp> {
+        use crate::ops::BinaryOp;
+        match self {
+            ReduceOp::Sum => Some(BinaryOp::Add),
+            ReduceOp::Prod => Some(BinaryOp::Mul),
+            ReduceOp::Max => Some(BinaryOp::Max),
+            ReduceOp::Min => Some(BinaryOp::Min),
+            ReduceOp::Mean | ReduceOp::ArgMax | ReduceOp::ArgMin => None,
+        }
+    }
+
     /// True for argmax and argmin.
     pub fn is_arg(self) -> bool {
         matches!(self, ReduceOp::ArgMax | ReduceOp::ArgMin)

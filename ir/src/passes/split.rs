@@ -39,32 +39,43 @@ impl Pass for SplitReductions {
     }
     fn run(&self, g: &Graph) -> Result<Graph> {
         rewrite(g, |ng, node, srcs| {
-            let Op::Reduce { op, axes, keepdim } = &node.op else {
+            let Op::Reduce { op, axes, .. } = &node.op else {
                 return Ok(None);
             };
             let x = srcs[0];
-            let shape = ng.node(x).shape().clone();
-            let count: usize = axes.iter().map(|&a| shape.0[a]).product();
-            let outputs = shape.numel() / count.max(1);
-            if op.is_arg() || outputs > SPLIT_MAX_OUTPUTS || count < SPLIT_MIN_COUNT {
+            let Some(plan) = plan(ng.node(x).shape(), *op, axes) else {
                 return Ok(None);
-            }
-            let a = largest(&shape, axes);
-            let (p, _) = parts(shape.0[a], count / shape.0[a]);
-            if p < 2 {
-                return Ok(None);
-            }
-            split(ng, x, *op, axes, *keepdim, node.dtype()).map(Some)
+            };
+            split(ng, x, *op, axes, plan, &node.ty).map(Some)
         })
     }
 }
 
-/// The reduced axis that splits: the largest (the first of equals).
-fn largest(shape: &Shape, axes: &Axes) -> usize {
-    *axes
+/// How a reduction splits: the reduced axis `a` that splits (the largest, the first of
+/// equals) into `p` parts of `q`; `None` where it does not (argmax/argmin, many outputs, few
+/// elements, one part, or no rank left for the extra dimension).
+#[derive(Clone, Copy)]
+struct Plan {
+    a: usize,
+    p: usize,
+    q: usize,
+}
+
+fn plan(shape: &Shape, op: ReduceOp, axes: &Axes) -> Option<Plan> {
+    let count: usize = axes.iter().map(|&a| shape.0[a]).product();
+    let outputs = shape.numel() / count.max(1);
+    if op.is_arg()
+        || outputs > SPLIT_MAX_OUTPUTS
+        || count < SPLIT_MIN_COUNT
+        || shape.rank() + 1 > crate::MAX_RANK
+    {
+        return None;
+    }
+    let a = *axes
         .iter()
-        .max_by_key(|&&d| (shape.0[d], std::cmp::Reverse(d)))
-        .unwrap_or(&0)
+        .max_by_key(|&&d| (shape.0[d], std::cmp::Reverse(d)))?;
+    let (p, q) = parts(shape.0[a], count / shape.0[a]);
+    (p >= 2).then_some(Plan { a, p, q })
 }
 
 /// `(P, Q)` for an axis of `r` elements reduced together with `others` elements of the other
@@ -83,8 +94,8 @@ fn split(
     x: NodeId,
     op: ReduceOp,
     axes: &Axes,
-    keepdim: bool,
-    out_dtype: DType,
+    Plan { a, p, q }: Plan,
+    out: &crate::TensorType,
 ) -> Result<NodeId> {
     let narrow = matches!(g.node(x).dtype(), DType::F16 | DType::BF16);
     let x = if narrow {
@@ -96,9 +107,7 @@ fn split(
     let rank = shape.rank();
     let count: usize = axes.iter().map(|&a| shape.0[a]).product();
     // The largest reduced axis splits; the others are reduced in the first level.
-    let a = largest(&shape, axes);
     let r = shape.0[a];
-    let (p, q) = parts(r, count / r);
     let sum_like = if op == ReduceOp::Mean {
         ReduceOp::Sum
     } else {
@@ -155,29 +164,22 @@ fn split(
             },
             &[tail],
         )?;
-        let bin = match sum_like {
-            ReduceOp::Sum => BinaryOp::Add,
-            ReduceOp::Max => BinaryOp::Max,
-            ReduceOp::Min => BinaryOp::Min,
-            _ => BinaryOp::Mul,
-        };
+        let bin = sum_like
+            .combine()
+            .expect("a split reduction combines its partials with a binary op");
         y = g.add(Op::Binary(bin), &[y, t])?;
     }
     if op == ReduceOp::Mean {
-        let n = g.add_leaf(
-            Op::Const(Scalar::F(count as f64)),
-            crate::TensorType::new(DType::F32, g.node(y).shape().clone()),
-        )?;
+        let ty = g.node(y).ty.clone();
+        let n = super::const_like(g, &ty, Scalar::F(count as f64))?;
         y = g.add(Op::Binary(BinaryOp::Div), &[y, n])?;
     }
-    if keepdim {
-        let kept: Vec<usize> = (0..rank)
-            .map(|d| if axes.contains(&d) { 1 } else { shape.0[d] })
-            .collect();
-        y = g.add(Op::View(ViewOp::Reshape(Shape::new(&kept))), &[y])?;
+    // keepdim: the reduction's own shape, with its size-1 axes.
+    if g.node(y).shape() != &out.shape {
+        y = g.add(Op::View(ViewOp::Reshape(out.shape.clone())), &[y])?;
     }
-    if g.node(y).dtype() != out_dtype {
-        y = g.add(Op::Cast(out_dtype), &[y])?;
+    if g.node(y).dtype() != out.dtype {
+        y = g.add(Op::Cast(out.dtype), &[y])?;
     }
     Ok(y)
 }
@@ -204,6 +206,8 @@ mod tests {
             (vec![1000, 1000], vec![0, 1], true),
             (vec![1031], vec![0], false),
             (vec![4096, 40], vec![1], false),
+            // Rank 6 leaves no room for the extra dimension: left alone, not an error.
+            (vec![1, 1, 1, 1, 2, 65536], vec![5], false),
         ] {
             let mut g = Graph::new();
             let x = g.input(DType::F32, Shape::new(&shape)).unwrap();
