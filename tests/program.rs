@@ -162,33 +162,36 @@ fn memory_plan_shares_dead_buffers() {
     o.autotune = kiln::Autotune::Off;
     o.fusion = false;
     let unfused = kiln::Device::new(&o).unwrap();
-    let x = Tensor::placeholder_on(&unfused, DType::F32, &[1031]).unwrap();
-    let mut y = x.clone();
-    for i in 0..40 {
-        y = if i % 2 == 0 {
-            y.sin().unwrap()
-        } else {
-            y.mul_scalar(1.5).unwrap()
-        };
+    // 1031: scalar kernels; 1000: vec4 kernels (in place too).
+    for n in [1031usize, 1000] {
+        let x = Tensor::placeholder_on(&unfused, DType::F32, &[n]).unwrap();
+        let mut y = x.clone();
+        for i in 0..40 {
+            y = if i % 2 == 0 {
+                y.sin().unwrap()
+            } else {
+                y.mul_scalar(1.5).unwrap()
+            };
+        }
+        let prog = Program::compile(&[&x], &[&y]).unwrap();
+        let mem = prog.memory().unwrap();
+        assert_eq!(mem.naive_bytes, 40 * n as u64 * 4);
+        // In place: every launch after the first writes over its input, and the result has a
+        // buffer of its own: 2 buffers.
+        assert_eq!(mem.planned_bytes(), 2 * n as u64 * 4, "{mem:?}");
+        assert_eq!(mem.inplace.iter().flatten().count(), 38, "{mem:?}");
+        assert!(mem.live_peak_bytes <= mem.planned_bytes());
+        let xi = random(&unfused, DType::F32, &[n], -1.0, 1.0, 5);
+        let out = prog.run(&[&xi]).unwrap();
+        let want = prog.reference(&[&xi]).unwrap();
+        assert_close(
+            &out[0].to_host().unwrap(),
+            &want[0],
+            1e-5,
+            1e-5,
+            "shared buffers",
+        );
     }
-    let prog = Program::compile(&[&x], &[&y]).unwrap();
-    let mem = prog.memory().unwrap();
-    assert_eq!(mem.naive_bytes, 40 * 1031 * 4);
-    // In place: every launch after the first writes over its input, and the result has a
-    // buffer of its own: 2 buffers.
-    assert_eq!(mem.planned_bytes(), 2 * 1031 * 4, "{mem:?}");
-    assert_eq!(mem.inplace.iter().flatten().count(), 38, "{mem:?}");
-    assert!(mem.live_peak_bytes <= mem.planned_bytes());
-    let xi = random(&unfused, DType::F32, &[1031], -1.0, 1.0, 5);
-    let out = prog.run(&[&xi]).unwrap();
-    let want = prog.reference(&[&xi]).unwrap();
-    assert_close(
-        &out[0].to_host().unwrap(),
-        &want[0],
-        1e-5,
-        1e-5,
-        "shared buffers",
-    );
     // A value read twice is not overwritten by its first reader: t feeds sin(t) and the sum.
     let x = Tensor::placeholder_on(&unfused, DType::F32, &[7, 33]).unwrap();
     let t = x.mul_scalar(1.5).unwrap();

@@ -45,7 +45,7 @@ fn validate_graph(g: &Graph, what: &str) -> usize {
             .validate(&module)
             .unwrap_or_else(|e| panic!("{what}: validate: {e:?}\n{}", src.wgsl));
             assert!(
-                !src.wgsl.contains("1031"),
+                !src.wgsl.contains("1031") && !src.wgsl.contains("1032"),
                 "{what}: a size leaked into the shader text"
             );
         }
@@ -68,21 +68,25 @@ fn graph_with(
 #[test]
 fn unary_binary_cast_all_dtypes() {
     let mut n = 0;
-    for dt in ALL_DTYPES {
-        for op in ALL_UNARY {
-            if let Some(g) = graph_with(dt, &[1031], |g, x| g.add(Op::Unary(op), &[x]).ok()) {
-                n += validate_graph(&g, &format!("{} {dt}", op.name()));
+    // 1031: scalar kernels; 1032: vec4 kernels (packing of every storage type).
+    for size in [1031, 1032] {
+        for dt in ALL_DTYPES {
+            for op in ALL_UNARY {
+                if let Some(g) = graph_with(dt, &[size], |g, x| g.add(Op::Unary(op), &[x]).ok()) {
+                    n += validate_graph(&g, &format!("{} {dt} [{size}]", op.name()));
+                }
             }
-        }
-        for op in ALL_BINARY {
-            if let Some(g) = graph_with(dt, &[3, 1031], |g, x| g.add(Op::Binary(op), &[x, x]).ok())
-            {
-                n += validate_graph(&g, &format!("{} {dt}", op.name()));
+            for op in ALL_BINARY {
+                if let Some(g) =
+                    graph_with(dt, &[3, size], |g, x| g.add(Op::Binary(op), &[x, x]).ok())
+                {
+                    n += validate_graph(&g, &format!("{} {dt} [3, {size}]", op.name()));
+                }
             }
-        }
-        for to in ALL_DTYPES {
-            let g = graph_with(dt, &[1031], |g, x| g.add(Op::Cast(to), &[x]).ok()).unwrap();
-            n += validate_graph(&g, &format!("cast {dt}->{to}"));
+            for to in ALL_DTYPES {
+                let g = graph_with(dt, &[size], |g, x| g.add(Op::Cast(to), &[x]).ok()).unwrap();
+                n += validate_graph(&g, &format!("cast {dt}->{to} [{size}]"));
+            }
         }
     }
     assert!(n > 150, "{n} kernels validated");

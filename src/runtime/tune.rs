@@ -392,4 +392,26 @@ mod tests {
         assert_eq!(" full".parse::<Autotune>(), Ok(Autotune::Full));
         assert!("fastest".parse::<Autotune>().is_err());
     }
+
+    fn f(v: &[f32]) -> HostTensor {
+        HostTensor::from_slice(v, Shape::new(&[v.len()])).unwrap()
+    }
+
+    /// The gate that keeps wrong schedules out: reassociation-sized differences pass; a wrong
+    /// element, a NaN on one side only, a length or dtype mismatch do not.
+    #[test]
+    fn agreement_gate() {
+        let want = f(&[1.0, -2.0, 3.0, f32::NAN]);
+        assert!(agrees(&f(&[1.0, -2.0, 3.000_001, f32::NAN]), &want));
+        assert!(!agrees(&f(&[1.0, -2.0, 3.1, f32::NAN]), &want));
+        assert!(!agrees(&f(&[1.0, -2.0, 3.0, 0.0]), &want));
+        assert!(!agrees(&f(&[1.0, -2.0, 3.0]), &want));
+        let ints = HostTensor::from_slice(&[1i32, 2], Shape::new(&[2])).unwrap();
+        assert!(agrees(&ints, &ints));
+        assert!(!agrees(
+            &HostTensor::from_slice(&[1i32, 3], Shape::new(&[2])).unwrap(),
+            &ints
+        ));
+        assert!(!agrees(&f(&[1.0, 2.0]), &ints));
+    }
 }

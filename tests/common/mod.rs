@@ -9,7 +9,7 @@ use kiln_ir::HostData;
 /// missing adapter fails here instead of silently testing the interpreter against itself.
 pub fn device() -> Device {
     let d = Device::default_device().expect("opening the default device");
-    // Tests run untuned unless they test the tuner (tests/autotune.rs).
+    // Tests run untuned unless they test the tuner (tests/caches.rs).
     d.set_autotune(kiln::Autotune::Off);
     if std::env::var("KILN_REQUIRE_ADAPTER").as_deref() == Ok("1") {
         assert!(
