@@ -43,7 +43,8 @@ impl Default for DeviceOptions {
 
 impl DeviceOptions {
     /// Options from `KILN_ADAPTER`, `KILN_REQUIRE_ADAPTER`, `KILN_FUSION`, `KILN_AUTOTUNE` and
-    /// `KILN_CACHE_DIR` (an unreadable value is warned about and the default kept).
+    /// `KILN_CACHE_DIR` (an unreadable `KILN_AUTOTUNE` is warned about and `fast` kept; the
+    /// flags are on for `1` or `true`, `KILN_FUSION` off for `0` or `false`).
     pub fn from_env() -> Self {
         DeviceOptions {
             adapter: std::env::var("KILN_ADAPTER").ok().filter(|s| !s.is_empty()),

@@ -1,8 +1,8 @@
 //! `kiln-codegen`: a kernel plus a schedule in, WGSL text out.
 //!
-//! The text depends only on the kernel's structure ([`kiln_ir::Kernel::key`]) and the
-//! schedule; sizes, strides and offsets are read from a uniform whose layout
-//! ([`ParamLayout`]) comes back with the text.
+//! The code depends only on the kernel's structure ([`kiln_ir::Kernel::key`]) and the
+//! schedule (the first line, a comment, also names the kernel); sizes, strides and offsets
+//! are read from a uniform whose layout ([`ParamLayout`]) comes back with the text.
 #![warn(missing_docs)]
 
 pub mod elementwise;
@@ -34,10 +34,11 @@ pub enum CodegenError {
 /// How a kernel is mapped onto the GPU.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Schedule {
-    /// Invocations per workgroup (a power of two for reductions).
+    /// Invocations per workgroup of an elementwise kernel.
     pub workgroup_size: u32,
-    /// Elements each invocation of an elementwise kernel handles, computed before any is
-    /// stored (more loads in flight per invocation).
+    /// Elements each invocation of a scalar elementwise kernel handles, computed before any is
+    /// stored (more loads in flight per invocation); vec4 kernels handle one vector each and
+    /// ignore it.
     pub unroll: u32,
     /// Invocations per workgroup of a reduce kernel (one workgroup per row; a power of two).
     pub reduce_workgroup: u32,
@@ -51,9 +52,10 @@ pub struct Schedule {
     /// Reductions combine across a workgroup with subgroup shuffles (1) instead of a
     /// shared-memory tree (0). Only for adapters with `Features::SUBGROUP`.
     pub reduce_subgroups: u32,
-    /// Outputs along each edge of the square each invocation of a matmul computes: 1, 4 or 8
-    /// (16 x 16, 64 x 64 or 128 x 128 outputs per workgroup; see [`matmul`]). 0 in a device's
-    /// schedule means "chosen per kernel from its sizes"; code generation needs a concrete one.
+    /// Output rows each invocation of a matmul computes: 1, 4 or 8 (16, 64 or 128 rows per
+    /// workgroup; columns too unless `matmul_block_n` says otherwise; see [`matmul`]). 0 in a
+    /// device's schedule means "chosen per kernel from its sizes" ([`Schedule::resolve`]);
+    /// code generation needs a concrete one.
     pub matmul_block: u32,
     /// Steps of a register-tiled matmul's inner loop written out per iteration (1 to 16).
     pub matmul_unroll: u32,

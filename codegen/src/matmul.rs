@@ -4,15 +4,16 @@
 //!
 //! - `block = 1`: a 16 x 16 tile, operands staged through workgroup memory a 16 x 16 square
 //!   at a time; cheap for small or thin products.
-//! - `block`, `block_n` = 4 or 8: a 64 or 128 by 64 or 128 tile, register-tiled. Each step stages a
-//!   `BK`-deep slice of both operands in workgroup memory as `vec4` columns, and each
-//!   invocation reads `block / 4` vectors of A and of B per `k` and issues `block * block / 4`
-//!   vector FMAs: a high ratio of arithmetic to workgroup-memory traffic. The next slice is
-//!   loaded into registers while the current one is multiplied (register double buffering).
+//! - `block`, `block_n` = 4 or 8: a 64 or 128 by 64 or 128 tile, register-tiled. Each step
+//!   stages a `BK`-deep slice of both operands in workgroup memory as `vec4` columns, and each
+//!   invocation reads `block / 4` vectors of A and `block_n / 4` of B per `k` and issues
+//!   `block * block_n / 4` vector FMAs: a high ratio of arithmetic to workgroup-memory
+//!   traffic. The next slice is loaded into registers while the current one is multiplied
+//!   (register double buffering).
 //!
-//! Operands are read through their views with any strides (transposed operands in place),
-//! bounds are checked on every load (zero fill) and store, batches run over the grid's `z`
-//! dimension with broadcast batch strides. Every output goes through one `epilogue` function
+//! Operands are read through their views with any strides (transposed operands in place).
+//! Loads are bounds-checked (zero fill) except in slices wholly inside both operands; stores
+//! always are. Batches run over the grid's `z` dimension with broadcast batch strides. Every output goes through one `epilogue` function
 //! that evaluates the fused expressions at (batch, row, col) and stores them.
 
 use crate::emit::Emitter;

@@ -1,5 +1,9 @@
-//! The reduction template: one workgroup per output element; each invocation strides over the
-//! reduced elements with its own accumulator, then a shared-memory tree combines them.
+//! The reduction template: one workgroup per row (output element). A kernel runs its stages
+//! in order (softmax: max, then sum), each stage's total being the next stage's input, then
+//! writes its per-row and per-element outputs. In each stage every invocation accumulates its
+//! share of the row (`reduce_unroll` loads per step, or from the row held in registers when
+//! it fits `reduce_workgroup * reduce_cache`), and the workgroup combines the invocations'
+//! accumulators through a shared-memory tree or, with `reduce_subgroups`, subgroup shuffles.
 
 use crate::emit::Emitter;
 use crate::params::Param;

@@ -331,8 +331,8 @@ impl Kernel {
     /// True when output `o` may be written over input `i`'s buffer: an elementwise kernel
     /// (each invocation loads all of its elements before it stores any) whose every load of
     /// `i` is contiguous from offset 0 over the whole iteration space, so that element `j` of
-    /// the output depends on element `j` of the input and on no other, and whose output is as
-    /// large as the input, of the same dtype.
+    /// the output depends on element `j` of the input and on no other, and whose output has
+    /// the input's dtype. That the two buffers are as large is the memory plan's check.
     pub fn can_run_in_place(&self, i: usize, o: usize) -> bool {
         let n = self.shape.numel();
         matches!(self.kind, KernelKind::Elementwise)

@@ -13,6 +13,8 @@
 //! 5. reduce-then-broadcast in one kernel (softmax, layer norm, ...) when the reduced axes are
 //!    the innermost ones;
 //! 6. matmul epilogues (bias, activation, residual, cast) before the store;
+//! 7. casts on a matmul's operand loads (`cast_on_load`);
+//! 8. (split reductions are a graph pass, `passes::SplitReductions`, before lowering);
 //! 9. a store-versus-recompute policy: shared producers are recomputed by each reader only
 //!    while cheap; reductions and matmuls are never recomputed.
 //!

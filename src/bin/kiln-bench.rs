@@ -3,8 +3,8 @@
 //! `kiln-bench [--size small|large] [--only NAME[,NAME...]] [--check] [--unroll N] [--reduce-unroll N] [--workgroup N] [--reduce-workgroup N] [--reduce-cache N] [--reduce-subgroups 0|1] [--matmul-block N] [--matmul-block-n N] [--matmul-unroll N] [--pool-mb N] [--warmup-ms N] [--profile]`
 //! (`--unroll`/`--workgroup` override the adapter's default schedule, for comparisons)
 //!
-//! Per workload: 3 warm-up runs (compile and any tuning happen there; the first is reported as
-//! `first_run_ms`), then `--warmup-ms` (default 1000) of back-to-back runs that bring the GPU
+//! Per workload: `Program::compile` (lowering, code generation, pipelines, any tuning) and 3
+//! warm-up runs (compile plus the first run is reported as `first_run_ms`), then `--warmup-ms` (default 1000) of back-to-back runs that bring the GPU
 //! from idle clocks to full clocks (an H100 left idle for ~10 s runs a bandwidth-bound kernel
 //! 4x slower until it ramps up), then 20 timed runs, each ending when the result is complete on the device
 //! (`median_ms`, `min_ms`: latency), then 20 runs queued back to back with one wait at the end
