@@ -100,7 +100,7 @@ pub fn main(
         "  for (var bt = wid.z; bt < {}; bt = bt + nwg.z) {{",
         d.nb
     );
-    batch_coords(e, &mut b, "    ", "bt");
+    e.coords(&mut b, "    ", "bt", 0..r - 2);
     let _ = writeln!(
         b,
         "    let abase = {};\n    let bbase = {};",
@@ -128,22 +128,6 @@ pub fn main(
         )
     };
     Ok(tiles + &b)
-}
-
-/// `let c{d} = ...` for the batch dims of batch index `bt`.
-fn batch_coords(e: &mut Emitter, b: &mut String, ind: &str, bt: &str) {
-    let r = e.k.shape.rank();
-    if r <= 2 {
-        return;
-    }
-    let _ = writeln!(b, "{ind}var rem_b = {bt};");
-    for d in (0..r - 2).rev() {
-        let dim = e.params.u32(Param::Dim(d));
-        let _ = writeln!(
-            b,
-            "{ind}let c{d} = rem_b % {dim};\n{ind}rem_b = rem_b / {dim};"
-        );
-    }
 }
 
 /// A load of operand `input` at a signed address `{}` as f32, rounded where a cast was fused
@@ -200,7 +184,7 @@ fn epilogue(e: &mut Emitter, dtype: DType, d: &Dims) -> Result<String, CodegenEr
     let r = k.shape.rank();
     let mut b = String::from("fn epilogue(bt: u32, row: u32, col: u32, acc: f32) {\n");
     let _ = writeln!(b, "  if (row >= {} || col >= {}) {{ return; }}", d.m, d.n);
-    batch_coords(e, &mut b, "  ", "bt");
+    e.coords(&mut b, "  ", "bt", 0..r - 2);
     let val = e.round(dtype, "acc".into());
     let _ = writeln!(b, "  let red0: f32 = {val};");
     let _ = writeln!(b, "  let i = (bt * {} + row) * {} + col;", d.m, d.n);

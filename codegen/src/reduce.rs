@@ -60,6 +60,23 @@ fn combine(e: &mut Emitter, op: ReduceOp, ty: &str, a: &str, b: &str) -> String 
     }
 }
 
+/// The statement that folds `b` (with index `bi`, for argmax/argmin) into `a` (and `ai`):
+/// the one place the combining rules (NaN first, then value, then lower index) are written.
+fn fold(
+    e: &mut Emitter,
+    op: ReduceOp,
+    ty: &str,
+    better: &str,
+    (a, ai): (&str, &str),
+    (b, bi): (&str, &str),
+) -> String {
+    if op.is_arg() {
+        format!("if ({better}({a}, {ai}, {b}, {bi})) {{ {a} = {b}; {ai} = {bi}; }}")
+    } else {
+        format!("{a} = {};", combine(e, op, ty, a, b))
+    }
+}
+
 /// One accumulation step of stage `si` inside a row loop.
 struct Step<'a> {
     si: usize,
@@ -72,16 +89,10 @@ struct Step<'a> {
 impl Step<'_> {
     /// Folds value `v`, found at reduced index `idx`, into the stage's accumulator.
     fn emit(&self, e: &mut Emitter, b: &mut String, v: &str, idx: &str) {
-        let (si, better) = (self.si, self.better);
-        if self.op.is_arg() {
-            let _ = writeln!(
-                b,
-                "      if ({better}(acc{si}, acci{si}, {v}, {idx})) {{ acc{si} = {v}; acci{si} = {idx}; }}"
-            );
-        } else {
-            let c = combine(e, self.op, self.ty, &format!("acc{si}"), v);
-            let _ = writeln!(b, "      acc{si} = {c};");
-        }
+        let si = self.si;
+        let (acc, acci) = (format!("acc{si}"), format!("acci{si}"));
+        let f = fold(e, self.op, self.ty, self.better, (&acc, &acci), (v, idx));
+        let _ = writeln!(b, "      {f}");
     }
 }
 
@@ -175,21 +186,9 @@ fn tree_total(
     let _ = writeln!(b, "  workgroupBarrier();");
     let _ = writeln!(b, "  for (var s = {}u; s > 0u; s = s >> 1u) {{", wg / 2);
     let _ = writeln!(b, "    if (lid < s) {{");
-    if arg {
-        let _ = writeln!(
-            b,
-            "      if ({better}({sv}[lid], si[lid], {sv}[lid + s], si[lid + s])) {{ {sv}[lid] = {sv}[lid + s]; si[lid] = si[lid + s]; }}"
-        );
-    } else {
-        let c = combine(
-            e,
-            op,
-            a.ty,
-            &format!("{sv}[lid]"),
-            &format!("{sv}[lid + s]"),
-        );
-        let _ = writeln!(b, "      {sv}[lid] = {c};");
-    }
+    let (x, y) = (format!("{sv}[lid]"), format!("{sv}[lid + s]"));
+    let f = fold(e, op, a.ty, better, (&x, "si[lid]"), (&y, "si[lid + s]"));
+    let _ = writeln!(b, "      {f}");
     let _ = writeln!(b, "    }}\n    workgroupBarrier();\n  }}");
     let _ = writeln!(b, "  let tot{si} = {sv}[0];");
     if arg {
@@ -208,14 +207,9 @@ fn butterfly(e: &mut Emitter, b: &mut String, ind: &str, op: ReduceOp, ty: &str,
     let _ = writeln!(b, "{ind}  let w = subgroupShuffleXor(v, m);");
     if op.is_arg() {
         let _ = writeln!(b, "{ind}  let wi = subgroupShuffleXor(vi, m);");
-        let _ = writeln!(
-            b,
-            "{ind}  if ({better}(v, vi, w, wi)) {{ v = w; vi = wi; }}"
-        );
-    } else {
-        let c = combine(e, op, ty, "v", "w");
-        let _ = writeln!(b, "{ind}  v = {c};");
     }
+    let f = fold(e, op, ty, better, ("v", "vi"), ("w", "wi"));
+    let _ = writeln!(b, "{ind}  {f}");
     let _ = writeln!(b, "{ind}}}");
 }
 
@@ -257,15 +251,9 @@ fn subgroup_total(e: &mut Emitter, b: &mut String, si: usize, op: ReduceOp, a: &
     }
     let _ = writeln!(b, "    }}");
     butterfly(e, b, "    ", op, a.ty, better);
-    if arg {
-        let _ = writeln!(
-            b,
-            "    if ({better}(tot{si}, toti{si}, v, vi)) {{ tot{si} = v; toti{si} = vi; }}"
-        );
-    } else {
-        let c = combine(e, op, a.ty, &format!("tot{si}"), "v");
-        let _ = writeln!(b, "    tot{si} = {c};");
-    }
+    let (tot, toti) = (format!("tot{si}"), format!("toti{si}"));
+    let f = fold(e, op, a.ty, better, (&tot, &toti), ("v", "vi"));
+    let _ = writeln!(b, "    {f}");
     let _ = writeln!(b, "  }}");
 }
 
