@@ -744,10 +744,17 @@ impl GpuContext {
     pub fn read(&self, b: &GpuBuffer, shape: &Shape) -> Result<HostTensor> {
         self.check_alive()?;
         let (staging, _) = self.stage_readback(b);
+        self.map_blocking(&staging)?;
+        self.finish_read(&staging, b, shape)
+    }
+
+    /// Maps `buffer` for reading and waits until it is mapped, failing if the map fails, the
+    /// device is lost, or the callback never runs (300 s).
+    pub fn map_blocking(&self, buffer: &wgpu::Buffer) -> Result<()> {
         let slot: Arc<Mutex<Option<std::result::Result<(), wgpu::BufferAsyncError>>>> =
             Arc::new(Mutex::new(None));
         let slot2 = slot.clone();
-        staging.map_async(wgpu::MapMode::Read, .., move |r| {
+        buffer.map_async(wgpu::MapMode::Read, .., move |r| {
             if let Ok(mut s) = slot2.lock() {
                 *s = Some(r);
             }
@@ -767,8 +774,7 @@ impl GpuContext {
             }
             std::thread::yield_now();
         };
-        result.map_err(|e| Error::Readback(e.to_string()))?;
-        self.finish_read(&staging, b, shape)
+        result.map_err(|e| Error::Readback(e.to_string()))
     }
 
     /// Reads a buffer back without blocking the thread: the future resolves when the copy is

@@ -99,19 +99,8 @@ impl Timing {
 
     /// The time of each timed interval in milliseconds: one (the pass), or one per dispatch.
     pub fn read_all(&self, ctx: &GpuContext) -> Result<Vec<f64>> {
+        ctx.map_blocking(&self.readback)?;
         let slice = self.readback.slice(..);
-        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let done2 = done.clone();
-        slice.map_async(wgpu::MapMode::Read, move |_| {
-            done2.store(true, std::sync::atomic::Ordering::Release)
-        });
-        while !done.load(std::sync::atomic::Ordering::Acquire) {
-            ctx.device
-                .poll(wgpu::PollType::wait_indefinitely())
-                .map_err(|e| Error::Readback(e.to_string()))?;
-            ctx.check_alive()?;
-            std::thread::yield_now();
-        }
         let ts: Vec<u64> = {
             let v = slice
                 .get_mapped_range()
