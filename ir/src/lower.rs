@@ -877,10 +877,10 @@ impl<'g> Lowering<'g> {
     fn absorb_matmul(&mut self, gr: &mut Grow, m: NodeId) -> Result<ExprId> {
         let srcs = self.g.srcs(m);
         let dtype = self.g.node(m).dtype();
-        let (ab, av, ar) = self.matmul_operand(gr, srcs[0])?;
-        let (bb, bv, br) = self.matmul_operand(gr, srcs[1])?;
-        let la = gr.b.load_distinct(ab, dtype, av);
-        let lb = gr.b.load_distinct(bb, dtype, bv);
+        let (ab, av, ad, ar) = self.matmul_operand(gr, srcs[0])?;
+        let (bb, bv, bd, br) = self.matmul_operand(gr, srcs[1])?;
+        let la = gr.b.load_distinct(ab, ad, av);
+        let lb = gr.b.load_distinct(bb, bd, bv);
         gr.ctx = Ctx::Matmul;
         gr.matmul = Some((m, la, lb));
         gr.matmul_round = (ar, br);
@@ -910,13 +910,14 @@ impl<'g> Lowering<'g> {
         .then_some((base, src))
     }
 
-    /// A matmul operand as an unmasked buffer view, with the rounding a fused cast applies on
-    /// load (`None`: values are used as stored).
+    /// A matmul operand as an unmasked buffer view, the dtype the buffer holds (a fused cast's
+    /// source dtype), and the rounding that cast applies on load (`None`: values are used as
+    /// stored).
     fn matmul_operand(
         &mut self,
         gr: &mut Grow,
         n: NodeId,
-    ) -> Result<(BufRef, View, Option<DType>)> {
+    ) -> Result<(BufRef, View, DType, Option<DType>)> {
         if let Some((cast, src)) = self.cast_on_load(n) {
             let mut chain = Vec::new();
             let mut x = n;
@@ -939,12 +940,12 @@ impl<'g> Lowering<'g> {
                     let to = self.g.node(cast).dtype();
                     // Widening to f32 is exact: only narrowing needs rounding on load.
                     let round = (to != DType::F32).then_some(to);
-                    return Ok((buf, view, round));
+                    return Ok((buf, view, self.g.node(src).dtype(), round));
                 }
             }
         }
         let (b, v) = self.plain_access(n)?;
-        Ok((b, v, None))
+        Ok((b, v, self.g.node(n).dtype(), None))
     }
 
     /// A node as an unmasked buffer view, copying where needed (matmul operands).
