@@ -33,8 +33,10 @@ pub const HELPERS: &[Helper] = &[
     },
     Helper {
         name: "kiln_round_f16",
-        deps: &[],
-        text: "fn kiln_round_f16(x: f32) -> f32 { return unpack2x16float(pack2x16float(vec2<f32>(x, 0.0))).x; }",
+        deps: &["kiln_isnan"],
+        // pack2x16float is indeterminate outside f16's finite range: clamp into it, and give
+        // the infinity that round-to-nearest-even gives from 65520 (halfway to 2^16) on.
+        text: "fn kiln_round_f16(x: f32) -> f32 {\n  let r = unpack2x16float(pack2x16float(vec2<f32>(clamp(x, -65504.0, 65504.0), 0.0))).x;\n  let inf = bitcast<f32>((bitcast<u32>(x) & 0x80000000u) | 0x7f800000u);\n  return select(select(r, inf, abs(x) >= 65520.0), x, kiln_isnan(x));\n}",
     },
     Helper {
         name: "kiln_round_bf16",
