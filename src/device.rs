@@ -27,6 +27,12 @@ pub struct DeviceOptions {
     pub autotune: Autotune,
     /// The root of the on-disk caches (`None`: none on disk).
     pub cache_dir: Option<std::path::PathBuf>,
+    /// Store `f16` tensors as 16-bit `f16` where the adapter has `SHADER_F16`: half the memory,
+    /// and bandwidth-bound f16 kernels up to twice as fast, the same values to the bit. Off by
+    /// default (and on adapters without the feature): f16 is stored widened to `f32`, because
+    /// the matmul reads 16-bit operands slower (docs/PERFORMANCE.md: 21 against 33 TFLOP/s
+    /// at 4096 on an H100).
+    pub f16_storage: bool,
 }
 
 impl Default for DeviceOptions {
@@ -37,14 +43,16 @@ impl Default for DeviceOptions {
             fusion: true,
             autotune: Autotune::default(),
             cache_dir: crate::runtime::disk::default_root(),
+            f16_storage: false,
         }
     }
 }
 
 impl DeviceOptions {
-    /// Options from `KILN_ADAPTER`, `KILN_REQUIRE_ADAPTER`, `KILN_FUSION`, `KILN_AUTOTUNE` and
-    /// `KILN_CACHE_DIR` (an unreadable `KILN_AUTOTUNE` is warned about and `fast` kept; the
-    /// flags are on for `1` or `true`, `KILN_FUSION` off for `0` or `false`).
+    /// Options from `KILN_ADAPTER`, `KILN_REQUIRE_ADAPTER`, `KILN_FUSION`, `KILN_AUTOTUNE`,
+    /// `KILN_CACHE_DIR` and `KILN_F16_STORAGE` (an unreadable `KILN_AUTOTUNE` is warned about
+    /// and `fast` kept; the flags are on for `1` or `true`, `KILN_FUSION` off for `0` or
+    /// `false`).
     pub fn from_env() -> Self {
         DeviceOptions {
             adapter: std::env::var("KILN_ADAPTER").ok().filter(|s| !s.is_empty()),
@@ -66,6 +74,9 @@ impl DeviceOptions {
                 Some(v) => Some(v.into()),
                 None => crate::runtime::disk::default_root(),
             },
+            f16_storage: std::env::var("KILN_F16_STORAGE")
+                .map(|v| v == "1" || v.eq_ignore_ascii_case("true"))
+                .unwrap_or(false),
         }
     }
 }

@@ -54,7 +54,8 @@ impl Plan {
             Some(g) => g.schedule_for(k, &g.schedule()),
             None => Schedule::default().resolve(k),
         };
-        let kernels = describe(&graph, &program, &schedule_of)?;
+        let target = device.gpu().map(|g| g.target).unwrap_or_default();
+        let kernels = describe(&graph, &program, &schedule_of, &target)?;
         Ok(Plan {
             kernels,
             counters: device.counters(),
@@ -63,13 +64,16 @@ impl Plan {
         })
     }
 
-    /// Each kernel's WGSL under another schedule (for comparing schedules, and golden files
-    /// that must not depend on the adapter).
+    /// Each kernel's WGSL under another schedule, for the default storage target (for
+    /// comparing schedules, and golden files that must not depend on the adapter).
     pub fn wgsl_for(&self, schedule: &Schedule) -> Result<Vec<String>> {
         self.program
             .calls
             .iter()
-            .map(|c| Ok(kiln_codegen::generate(&c.kernel, &schedule.resolve(&c.kernel))?.wgsl))
+            .map(|c| {
+                let s = schedule.resolve(&c.kernel);
+                Ok(kiln_codegen::generate(&c.kernel, &s, &Default::default())?.wgsl)
+            })
             .collect()
     }
 
@@ -119,6 +123,7 @@ pub(crate) fn describe(
     graph: &Graph,
     program: &Program,
     schedule_of: &dyn Fn(&kiln_ir::Kernel) -> Schedule,
+    target: &kiln_codegen::Target,
 ) -> Result<Vec<KernelInfo>> {
     program
         .calls
@@ -136,7 +141,7 @@ pub(crate) fn describe(
                 ),
                 KernelKind::Matmul { .. } => "matmul".to_string(),
             };
-            let wgsl = kiln_codegen::generate(&c.kernel, &schedule_of(&c.kernel))?.wgsl;
+            let wgsl = kiln_codegen::generate(&c.kernel, &schedule_of(&c.kernel), target)?.wgsl;
             Ok(KernelInfo {
                 name: c.kernel.name.clone(),
                 kind,

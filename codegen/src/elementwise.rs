@@ -53,7 +53,7 @@ pub fn main(e: &mut Emitter, s: &Schedule) -> Result<String, CodegenError> {
             let _ = writeln!(
                 b,
                 "    out{o}[i{k}] = {};",
-                types::to_storage(&format!("v{k}_{o}"), out.dtype)
+                e.target.to_storage(&format!("v{k}_{o}"), out.dtype)
             );
         }
         let _ = writeln!(b, "  }}");
@@ -109,9 +109,9 @@ fn main_vec4(e: &mut Emitter, s: &Schedule) -> Result<String, CodegenError> {
         let _ = writeln!(b, "  }}");
     }
     for (o, out) in outs.iter().enumerate() {
-        let st = types::info(out.dtype).storage;
+        let st = e.target.storage(out.dtype);
         let comps: Vec<String> = (0..4)
-            .map(|c| types::to_storage(&format!("r{c}_{o}"), out.dtype))
+            .map(|c| e.target.to_storage(&format!("r{c}_{o}"), out.dtype))
             .collect();
         let _ = writeln!(b, "  out{o}[j] = vec4<{st}>({});", comps.join(", "));
     }

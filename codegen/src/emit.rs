@@ -23,13 +23,16 @@ pub struct Emitter<'k> {
     /// In a row kernel that keeps its row in registers, the slot being emitted: loads read
     /// `rc{l}_{slot}` and `rq{l}_{slot}` (value and validity) instead of memory.
     pub cached: Option<u32>,
+    /// How the device stores tensors.
+    pub target: types::Target,
 }
 
 impl<'k> Emitter<'k> {
     /// A fresh emitter.
-    pub fn new(k: &'k Kernel) -> Self {
+    pub fn new(k: &'k Kernel, target: types::Target) -> Self {
         Emitter {
             k,
+            target,
             params: ParamLayout::default(),
             helpers: BTreeSet::new(),
             lane: None,
@@ -72,17 +75,27 @@ impl<'k> Emitter<'k> {
         s
     }
 
-    /// The binding declarations: uniform at 0, inputs, then outputs.
+    /// The binding declarations: uniform at 0, inputs, then outputs (after `enable f16;` where
+    /// a binding holds `f16`).
     pub fn bindings(&self) -> String {
-        let mut s = format!(
+        let dtypes = self.k.inputs.iter().copied();
+        let f16 = self
+            .target
+            .needs_f16(dtypes.chain(self.k.outputs.iter().map(|o| o.dtype)));
+        let mut s = if f16 {
+            "enable f16;\n".to_string()
+        } else {
+            String::new()
+        };
+        let _ = write!(s,
             "struct Params {{ p: array<vec4<u32>, {}> }}\n@group(0) @binding(0) var<uniform> P: Params;\n",
             self.params.vec4s()
         );
         let elem = |d: DType| {
             if self.k.vector == 4 {
-                format!("vec4<{}>", info(d).storage)
+                format!("vec4<{}>", self.target.storage(d))
             } else {
-                info(d).storage.to_string()
+                self.target.storage(d).to_string()
             }
         };
         let mut binding = 1;
@@ -203,7 +216,7 @@ impl<'k> Emitter<'k> {
             let load = &k.loads[l];
             let dt = k.inputs[load.input];
             if let Some(c) = self.lane {
-                let v = types::from_storage(&format!("V{l}[{c}]"), dt);
+                let v = self.target.from_storage(&format!("V{l}[{c}]"), dt);
                 let _ = writeln!(out, "{ind}let ld{l} = {v};");
                 let _ = writeln!(out, "{ind}let ok{l} = true;");
                 continue;
@@ -217,7 +230,9 @@ impl<'k> Emitter<'k> {
                 ViewKind::Contiguous => {
                     let off = self.params.u32(Param::Offset(l));
                     let buf = self.input_buf(load.input);
-                    let v = types::from_storage(&format!("{buf}[{lin} + {off}]"), dt);
+                    let v = self
+                        .target
+                        .from_storage(&format!("{buf}[{lin} + {off}]"), dt);
                     let _ = writeln!(out, "{ind}let ld{l} = {v};");
                     let _ = writeln!(out, "{ind}let ok{l} = true;");
                 }
@@ -225,7 +240,7 @@ impl<'k> Emitter<'k> {
                     let a = self.address(l, None);
                     let _ = writeln!(out, "{ind}let a{l} = {a};");
                     let buf = self.input_buf(load.input);
-                    let v = types::from_storage(&format!("{buf}[u32(a{l})]"), dt);
+                    let v = self.target.from_storage(&format!("{buf}[u32(a{l})]"), dt);
                     let _ = writeln!(out, "{ind}let ld{l} = {v};");
                     let _ = writeln!(out, "{ind}let ok{l} = true;");
                 }
@@ -247,7 +262,7 @@ impl<'k> Emitter<'k> {
                     let _ = writeln!(out, "{ind}let ok{l} = {cond};");
                     let _ = writeln!(out, "{ind}let a{l} = select(0, {a}, ok{l});");
                     let buf = self.input_buf(load.input);
-                    let v = types::from_storage(&format!("{buf}[u32(a{l})]"), dt);
+                    let v = self.target.from_storage(&format!("{buf}[u32(a{l})]"), dt);
                     let _ = writeln!(
                         out,
                         "{ind}let ld{l} = select({}, {v}, ok{l});",
@@ -300,7 +315,7 @@ impl<'k> Emitter<'k> {
                         "{ind}let ga{n} = select(0, {base} + gj{n} * {s}, gok{n});"
                     );
                     let buf = self.input_buf(input);
-                    let v = types::from_storage(&format!("{buf}[u32(ga{n})]"), d);
+                    let v = self.target.from_storage(&format!("{buf}[u32(ga{n})]"), d);
                     format!("select({zero}, {v}, gok{n})")
                 }
                 Expr::Arange { start, step } => {

@@ -1,7 +1,8 @@
 //! `kiln-codegen`: a kernel plus a schedule in, WGSL text out.
 //!
-//! The code depends only on the kernel's structure ([`kiln_ir::Kernel::key`]) and the
-//! schedule (the first line, a comment, also names the kernel); sizes, strides and offsets
+//! The code depends only on the kernel's structure ([`kiln_ir::Kernel::key`]), the
+//! schedule and the device's storage [`Target`] (the first line, a comment, also names the
+//! kernel); sizes, strides and offsets
 //! are read from a uniform whose layout ([`ParamLayout`]) comes back with the text.
 #![warn(missing_docs)]
 
@@ -14,6 +15,7 @@ pub mod reduce;
 pub mod types;
 
 pub use params::{Param, ParamLayout};
+pub use types::Target;
 
 use kiln_ir::{Kernel, KernelKind};
 
@@ -194,14 +196,14 @@ impl KernelSource {
 }
 
 /// Generates the WGSL for a kernel under a schedule.
-pub fn generate(k: &Kernel, s: &Schedule) -> Result<KernelSource, CodegenError> {
+pub fn generate(k: &Kernel, s: &Schedule, t: &Target) -> Result<KernelSource, CodegenError> {
     if matches!(k.kind, KernelKind::Reduce { .. }) && !s.reduce_workgroup.is_power_of_two() {
         return Err(CodegenError::Schedule(format!(
             "reduction workgroup size {} is not a power of two",
             s.reduce_workgroup
         )));
     }
-    let mut e = emit::Emitter::new(k);
+    let mut e = emit::Emitter::new(k, *t);
     let main = match &k.kind {
         KernelKind::Elementwise => elementwise::main(&mut e, s)?,
         KernelKind::Reduce { stages, red_rank } => reduce::main(&mut e, s, stages, *red_rank)?,

@@ -18,7 +18,6 @@
 
 use crate::emit::Emitter;
 use crate::params::Param;
-use crate::types;
 use crate::CodegenError;
 use kiln_ir::DType;
 use std::fmt::Write;
@@ -133,7 +132,9 @@ pub fn main(
 /// A load of operand `input` at a signed address `{}` as f32, rounded where a cast was fused
 /// into it.
 fn load_text(e: &mut Emitter, input: usize, round: Option<DType>) -> String {
-    let load = format!("in{input}[u32({{}})]");
+    let load = e
+        .target
+        .from_storage(&format!("in{input}[u32({{}})]"), e.k.inputs[input]);
     match round {
         Some(d) => e.round(d, load),
         None => load,
@@ -195,7 +196,7 @@ fn epilogue(e: &mut Emitter, dtype: DType, d: &Dims) -> Result<String, CodegenEr
         let _ = writeln!(
             b,
             "  out{o}[i] = {};",
-            types::to_storage(&format!("e{}", out.expr), out.dtype)
+            e.target.to_storage(&format!("e{}", out.expr), out.dtype)
         );
     }
     b.push_str("}\n");

@@ -7,7 +7,7 @@
 
 use crate::emit::Emitter;
 use crate::params::Param;
-use crate::types::{self, info};
+use crate::types::info;
 use crate::{CodegenError, Schedule};
 use kiln_ir::ops::ReduceOp;
 use kiln_ir::{DType, Expr, Output, Stage, Store};
@@ -470,7 +470,7 @@ fn rows(
             let _ = writeln!(
                 b,
                 "    out{oi}[o] = {};",
-                types::to_storage(&format!("e{}", o.expr), o.dtype)
+                e.target.to_storage(&format!("e{}", o.expr), o.dtype)
             );
         }
         let _ = writeln!(b, "  }}");
@@ -486,7 +486,7 @@ fn rows(
                     let _ = writeln!(
                         b,
                         "      out{oi}[i] = {};",
-                        types::to_storage(&format!("e{}", o.expr), o.dtype)
+                        e.target.to_storage(&format!("e{}", o.expr), o.dtype)
                     );
                 }
                 let _ = writeln!(b, "    }}");
@@ -517,7 +517,7 @@ fn rows(
                     let _ = writeln!(
                         b,
                         "        out{oi}[o * {count} + rr{kk}] = {};",
-                        types::to_storage(&format!("v{kk}_{oi}"), o.dtype)
+                        e.target.to_storage(&format!("v{kk}_{oi}"), o.dtype)
                     );
                 }
                 let _ = writeln!(b, "      }}");

@@ -1,14 +1,110 @@
 //! How kiln dtypes live in WGSL: as values in expressions and as elements of storage buffers.
-//! `f16` and `bf16` are stored widened to `f32` and rounded after every op; `bool` is stored as
-//! `u32`. These are data, kept in one table.
+//! Every float computes in `f32`; `f16` and `bf16` results are rounded after every op. `f16`
+//! is stored as 16-bit WGSL `f16` on a [`Target`] that has it (the adapter's `SHADER_F16`),
+//! else widened to `f32` like `bf16`; `bool` is stored as `u32`. These are data, kept in one
+//! table, and the host side of the same layout ([`Target::encode`], [`Target::decode`]).
 
-use kiln_ir::{DType, Scalar};
+use kiln_ir::{DType, HostTensor, Scalar, Shape};
+
+/// What the device offers that changes how tensors are stored (one per device, never tuned).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Target {
+    /// `f16` tensors are stored as 16-bit `f16` (WGSL `enable f16;`, the adapter's
+    /// `SHADER_F16`): half the bytes to move. Without it they are stored widened to `f32`.
+    pub f16: bool,
+}
+
+impl Target {
+    /// The WGSL element type of a storage buffer of `d`.
+    pub fn storage(&self, d: DType) -> &'static str {
+        if d == DType::F16 && self.f16 {
+            "f16"
+        } else {
+            info(d).storage
+        }
+    }
+
+    /// Bytes per element of `d` in a storage buffer.
+    pub fn storage_bytes(&self, d: DType) -> u64 {
+        if d == DType::F16 && self.f16 {
+            2
+        } else {
+            4
+        }
+    }
+
+    /// Bytes of a buffer of `numel` elements of `d`: a whole number of 4-byte words, at least
+    /// one (bindings are sized in words).
+    pub fn buffer_bytes(&self, d: DType, numel: usize) -> u64 {
+        (numel as u64 * self.storage_bytes(d)).div_ceil(4).max(1) * 4
+    }
+
+    /// Whether a kernel over these dtypes needs `enable f16;`.
+    pub fn needs_f16(&self, dtypes: impl IntoIterator<Item = DType>) -> bool {
+        self.f16 && dtypes.into_iter().any(|d| d == DType::F16)
+    }
+
+    /// Converts a loaded storage element to a value.
+    pub fn from_storage(&self, expr: &str, d: DType) -> String {
+        match d {
+            DType::Bool => format!("({expr} != 0u)"),
+            DType::F16 if self.f16 => format!("f32({expr})"),
+            _ => expr.to_string(),
+        }
+    }
+
+    /// Converts a value to its storage element. An `f16` value is already rounded to `f16`
+    /// precision, so the conversion is exact (infinities and NaN included).
+    pub fn to_storage(&self, expr: &str, d: DType) -> String {
+        match d {
+            DType::Bool => format!("select(0u, 1u, {expr})"),
+            DType::F16 if self.f16 => format!("f16({expr})"),
+            _ => expr.to_string(),
+        }
+    }
+
+    /// A host tensor's bytes in this target's storage layout, padded to whole words.
+    pub fn encode(&self, t: &HostTensor) -> Vec<u8> {
+        let words = t.to_storage_words();
+        let mut bytes: Vec<u8> = if t.dtype == DType::F16 && self.f16 {
+            words
+                .iter()
+                .flat_map(|&w| half::f16::from_f32(f32::from_bits(w)).to_le_bytes())
+                .collect()
+        } else {
+            words.iter().flat_map(|w| w.to_le_bytes()).collect()
+        };
+        bytes.resize(self.buffer_bytes(t.dtype, t.numel()) as usize, 0);
+        bytes
+    }
+
+    /// A host tensor of `dtype` and `shape` from bytes in this target's storage layout (at
+    /// least [`Target::buffer_bytes`] of them; more are ignored).
+    pub fn decode(&self, dtype: DType, shape: Shape, bytes: &[u8]) -> HostTensor {
+        let n = shape.numel();
+        let words: Vec<u32> = if dtype == DType::F16 && self.f16 {
+            bytes
+                .chunks_exact(2)
+                .take(n)
+                .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32().to_bits())
+                .collect()
+        } else {
+            bytes
+                .chunks_exact(4)
+                .take(n)
+                .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect()
+        };
+        HostTensor::from_storage_words(dtype, shape, &words)
+    }
+}
 
 /// Per-dtype WGSL facts.
 pub struct TypeInfo {
     /// The type of a value in expressions.
     pub value: &'static str,
-    /// The element type of a storage buffer.
+    /// The element type of a storage buffer on a target without 16-bit storage
+    /// ([`Target::storage`] gives it for any target).
     pub storage: &'static str,
     /// The helper that rounds an `f32` to this precision, if any.
     pub round: Option<&'static str>,
@@ -58,23 +154,5 @@ pub fn literal(v: Scalar, d: DType) -> String {
         DType::I32 => format!("bitcast<i32>({bits:#010x}u)"),
         DType::U32 => format!("{bits:#x}u"),
         DType::Bool => (bits != 0).to_string(),
-    }
-}
-
-/// Converts a loaded storage element to a value.
-pub fn from_storage(expr: &str, d: DType) -> String {
-    if d == DType::Bool {
-        format!("({expr} != 0u)")
-    } else {
-        expr.to_string()
-    }
-}
-
-/// Converts a value to its storage element.
-pub fn to_storage(expr: &str, d: DType) -> String {
-    if d == DType::Bool {
-        format!("select(0u, 1u, {expr})")
-    } else {
-        expr.to_string()
     }
 }

@@ -1,7 +1,7 @@
 //! Every kernel shape the lowering can produce, for every op and dtype it accepts, generates
 //! WGSL that naga parses and validates.
 
-use kiln_codegen::{generate, Schedule};
+use kiln_codegen::{generate, Schedule, Target};
 use kiln_ir::lower::lower_unfused;
 use kiln_ir::ops::{
     BinaryOp, RandDist, SliceDim, UnaryOp, ViewOp, ALL_BINARY, ALL_REDUCE, ALL_UNARY,
@@ -12,8 +12,14 @@ use smallvec::smallvec;
 fn validate_graph(g: &Graph, what: &str) -> usize {
     let prog = lower_unfused(g).unwrap_or_else(|e| panic!("{what}: lowering: {e}"));
     for call in &prog.calls {
-        for (wg, unroll, matmul_block, reduce_cache) in
+        let k = &call.kernel;
+        let f16 = k.inputs.contains(&DType::F16) || k.outputs.iter().any(|o| o.dtype == DType::F16);
+        // f16 kernels also as stored in 16 bits (`enable f16;`), under every schedule.
+        let targets: &[bool] = if f16 { &[false, true] } else { &[false] };
+        for (wg, unroll, matmul_block, reduce_cache, f16) in
             [(64, 1, 1, 0), (256, 4, 8, 16), (128, 3, 4, 3)]
+                .into_iter()
+                .flat_map(|(a, b, c, d)| targets.iter().map(move |&t| (a, b, c, d, t)))
         {
             let reduce_unroll = unroll + 1;
             let src = generate(
@@ -29,6 +35,7 @@ fn validate_graph(g: &Graph, what: &str) -> usize {
                     matmul_block_n: if matmul_block == 8 { 4 } else { 0 },
                     reduce_subgroups: u32::from(matmul_block == 4),
                 },
+                &Target { f16 },
             )
             .unwrap_or_else(|e| panic!("{what}: codegen: {e}"));
             let module = naga::front::wgsl::parse_str(&src.wgsl).unwrap_or_else(|e| {
@@ -227,7 +234,7 @@ fn matmul_grids_cover_the_output_exactly() {
             matmul_block_n: bn,
             ..Schedule::default()
         };
-        let src = generate(k, &s).unwrap();
+        let src = generate(k, &s, &Target::default()).unwrap();
         assert_eq!(src.grid(k, 65535).unwrap(), want, "block {bm}x{bn}");
     }
 }

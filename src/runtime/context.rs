@@ -158,6 +158,8 @@ pub struct GpuContext {
     pub limits: wgpu::Limits,
     /// Features enabled.
     pub features: wgpu::Features,
+    /// How tensors are stored (from the features).
+    pub target: kiln_codegen::Target,
     pipelines: Mutex<HashMap<(String, Schedule), Arc<CompiledKernel>>>,
     lost: Arc<Mutex<Option<String>>>,
     errored: Arc<Mutex<Option<String>>>,
@@ -306,6 +308,11 @@ impl GpuContext {
             | wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES
             | wgpu::Features::PIPELINE_CACHE
             | wgpu::Features::SUBGROUP;
+        let wanted_features = if opts.f16_storage {
+            wanted_features | wgpu::Features::SHADER_F16
+        } else {
+            wanted_features
+        };
         features |= adapter.features() & wanted_features;
         let limits = adapter.limits();
         let (device, queue) = adapter
@@ -365,6 +372,9 @@ impl GpuContext {
             pipelines_dirty: AtomicBool::new(false),
             limits: device.limits(),
             features: device.features(),
+            target: kiln_codegen::Target {
+                f16: device.features().contains(wgpu::Features::SHADER_F16),
+            },
             adapter,
             device,
             queue,
@@ -613,9 +623,9 @@ impl GpuContext {
 
     /// Allocates an uninitialized tensor buffer.
     pub fn alloc(&self, dtype: DType, numel: usize) -> Result<Arc<GpuBuffer>> {
-        let bytes = (numel as u64) * 4;
+        let bytes = self.target.buffer_bytes(dtype, numel);
         self.check_size(&format!("a {dtype} tensor of {numel} elements"), bytes)?;
-        if let Some(buffer) = self.pool.take(bytes.max(4)) {
+        if let Some(buffer) = self.pool.take(bytes) {
             return Ok(Arc::new(GpuBuffer {
                 buffer,
                 dtype,
@@ -623,7 +633,7 @@ impl GpuContext {
                 pool: self.pool.clone(),
             }));
         }
-        let buffer = self.create(bytes.max(4), |size| {
+        let buffer = self.create(bytes, |size| {
             self.device.create_buffer(&wgpu::BufferDescriptor {
                 label: Some("kiln tensor"),
                 size,
@@ -696,17 +706,14 @@ impl GpuContext {
 
     /// Uploads a host tensor.
     pub fn upload(&self, t: &HostTensor) -> Result<Arc<GpuBuffer>> {
-        let bytes = (t.numel() as u64) * 4;
+        let bytes = self.target.buffer_bytes(t.dtype, t.numel());
         self.check_size(&format!("a {} tensor of shape {}", t.dtype, t.shape), bytes)?;
-        let mut words = t.to_storage_words();
-        if words.is_empty() {
-            words.push(0);
-        }
-        let buffer = self.create(words.len() as u64 * 4, |_| {
+        let contents = self.target.encode(t);
+        let buffer = self.create(bytes, |_| {
             self.device
                 .create_buffer_init(&wgpu::util::BufferInitDescriptor {
                     label: Some("kiln input"),
-                    contents: bytemuck::cast_slice(&words),
+                    contents: &contents,
                     usage: wgpu::BufferUsages::STORAGE
                         | wgpu::BufferUsages::COPY_SRC
                         | wgpu::BufferUsages::COPY_DST,
@@ -722,7 +729,7 @@ impl GpuContext {
 
     /// Starts copying a buffer into a mappable one; returns it and its size in bytes.
     fn stage_readback(&self, b: &GpuBuffer) -> (wgpu::Buffer, u64) {
-        let bytes = (b.numel as u64 * 4).max(4);
+        let bytes = self.target.buffer_bytes(b.dtype, b.numel);
         let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("kiln readback"),
             size: bytes,
@@ -799,18 +806,14 @@ impl GpuContext {
         b: &GpuBuffer,
         shape: &Shape,
     ) -> Result<HostTensor> {
-        let words: Vec<u32> = {
+        let host = {
             let view = staging
                 .get_mapped_range(..)
                 .map_err(|e| Error::Readback(e.to_string()))?;
-            bytemuck::cast_slice::<u8, u32>(&view)[..b.numel].to_vec()
+            self.target.decode(b.dtype, shape.clone(), &view)
         };
         staging.unmap();
-        Ok(HostTensor::from_storage_words(
-            b.dtype,
-            shape.clone(),
-            &words,
-        ))
+        Ok(host)
     }
 
     /// The compiled pipeline for a kernel's structure and schedule, compiling it on a miss.
@@ -825,7 +828,7 @@ impl GpuContext {
             self.count(|c| c.pipeline_hits += 1);
             return Ok(p);
         }
-        let source = kiln_codegen::generate(k, s)?;
+        let source = kiln_codegen::generate(k, s, &self.target)?;
         log::debug!("kiln: compiling kernel {}\n{}", k.name, source.wgsl);
         let mut entries = vec![wgpu::BindGroupLayoutEntry {
             binding: 0,

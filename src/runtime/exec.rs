@@ -156,7 +156,7 @@ pub fn prepare(ctx: &GpuContext, prog: &Program) -> Result<Prepared> {
     let max_storage = ctx.limits.max_storage_buffers_per_shader_stage as usize;
     let max_dim = ctx.limits.max_compute_workgroups_per_dimension;
     let schedule = ctx.schedule();
-    let memory = MemoryPlan::of(prog);
+    let memory = MemoryPlan::of(prog, &ctx.target);
     let mut calls = Vec::with_capacity(prog.calls.len());
     for (ci, call) in prog.calls.iter().enumerate() {
         let inplace_kernel;
@@ -320,12 +320,9 @@ pub fn run_prepared(
 ) -> Result<Vec<Arc<GpuBuffer>>> {
     ctx.check_alive()?;
     let mem = &prepared.memory;
-    let mut slots = Vec::with_capacity(mem.slot_numel.len());
-    for (s, &n) in mem.slot_numel.iter().enumerate() {
-        let dtype = (0..prog.temps.len())
-            .find(|&t| mem.slot_of[t] == s)
-            .map_or(kiln_ir::DType::F32, |t| prog.temps[t].dtype);
-        slots.push(ctx.alloc(dtype, n)?);
+    let mut slots = Vec::with_capacity(mem.slot_temp.len());
+    for &t in &mem.slot_temp {
+        slots.push(ctx.alloc(prog.temps[t].dtype, prog.temps[t].numel)?);
     }
     let temps: Vec<Arc<GpuBuffer>> = mem.slot_of.iter().map(|&s| slots[s].clone()).collect();
     let buf = |r: &BufRef| -> Result<&Arc<GpuBuffer>> {

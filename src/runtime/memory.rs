@@ -8,6 +8,7 @@
 //! the output takes the input's buffer and the kernel reads the input through the output's
 //! binding (a buffer cannot be bound read-only and writable in one launch).
 
+use kiln_codegen::Target;
 use kiln_ir::lower::{BufRef, Program};
 
 /// Where each temporary of a program lives.
@@ -15,8 +16,11 @@ use kiln_ir::lower::{BufRef, Program};
 pub struct MemoryPlan {
     /// The buffer slot of each temporary.
     pub slot_of: Vec<usize>,
-    /// Each slot's size in elements (4 bytes each).
-    pub slot_numel: Vec<usize>,
+    /// Each slot's size in bytes (whole words).
+    pub slot_bytes: Vec<u64>,
+    /// The temporary each slot was sized for (its buffer is allocated as that one's dtype and
+    /// element count).
+    pub slot_temp: Vec<usize>,
     /// Bytes if every temporary had its own buffer.
     pub naive_bytes: u64,
     /// The largest sum of live temporaries at any launch: the lower bound for any plan.
@@ -28,12 +32,13 @@ pub struct MemoryPlan {
 impl MemoryPlan {
     /// Bytes the slots take.
     pub fn planned_bytes(&self) -> u64 {
-        self.slot_numel.iter().map(|&n| n.max(1) as u64 * 4).sum()
+        self.slot_bytes.iter().sum()
     }
 
-    /// Plans a program's temporaries.
-    pub fn of(prog: &Program) -> MemoryPlan {
+    /// Plans a program's temporaries, stored as `target` stores them.
+    pub fn of(prog: &Program, target: &Target) -> MemoryPlan {
         let n = prog.temps.len();
+        let bytes = |t: usize| target.buffer_bytes(prog.temps[t].dtype, prog.temps[t].numel);
         let never = usize::MAX;
         let mut last_use = vec![0usize; n];
         let mut def = vec![never; n];
@@ -72,7 +77,7 @@ impl MemoryPlan {
                 c.outputs.iter().enumerate().find_map(|(o, &to)| {
                     (!is_output[to]
                         && plan.slot_of[to] == never
-                        && prog.temps[to].numel == prog.temps[ti].numel
+                        && bytes(to) == bytes(ti)
                         && c.kernel.can_run_in_place(j, o))
                     .then_some((j, o, ti, to))
                 })
@@ -88,26 +93,27 @@ impl MemoryPlan {
                 if plan.slot_of[t] != never {
                     continue;
                 }
-                let need = prog.temps[t].numel;
+                let need = bytes(t);
                 let pick = if is_output[t] {
                     None
                 } else {
                     free.iter()
                         .enumerate()
-                        .filter(|(_, &s)| plan.slot_numel[s] >= need)
-                        .min_by_key(|(_, &s)| plan.slot_numel[s])
+                        .filter(|(_, &s)| plan.slot_bytes[s] >= need)
+                        .min_by_key(|(_, &s)| plan.slot_bytes[s])
                         .map(|(i, _)| i)
                 };
                 plan.slot_of[t] = match pick {
                     Some(i) => free.swap_remove(i),
                     None => {
-                        plan.slot_numel.push(need);
-                        plan.slot_numel.len() - 1
+                        plan.slot_bytes.push(need);
+                        plan.slot_temp.push(t);
+                        plan.slot_bytes.len() - 1
                     }
                 };
                 live.push(t);
             }
-            let live_bytes: u64 = live.iter().map(|&t| prog.temps[t].numel as u64 * 4).sum();
+            let live_bytes: u64 = live.iter().map(|&t| bytes(t)).sum();
             plan.live_peak_bytes = plan.live_peak_bytes.max(live_bytes);
             // Temporaries read for the last time here are dead after this launch.
             live.retain(|&t| {
@@ -121,11 +127,12 @@ impl MemoryPlan {
         // Temporaries no launch writes (none today) get slots of their own.
         for t in 0..n {
             if plan.slot_of[t] == never {
-                plan.slot_numel.push(prog.temps[t].numel);
-                plan.slot_of[t] = plan.slot_numel.len() - 1;
+                plan.slot_bytes.push(bytes(t));
+                plan.slot_temp.push(t);
+                plan.slot_of[t] = plan.slot_bytes.len() - 1;
             }
         }
-        plan.naive_bytes = prog.temps.iter().map(|t| t.numel.max(1) as u64 * 4).sum();
+        plan.naive_bytes = (0..n).map(bytes).sum();
         plan
     }
 }
