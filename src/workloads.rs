@@ -14,14 +14,17 @@ pub enum Size {
 }
 
 /// Names of the standard workloads, in run order.
-pub const NAMES: [&str; 11] = [
+pub const NAMES: [&str; 14] = [
     "copy",
+    "copy_f16",
     "gelu_chain",
     "softmax",
+    "softmax_f16",
     "layernorm",
     "row_sum",
     "full_sum",
     "matmul",
+    "matmul_f16",
     "matmul_batched",
     "matmul_bias_gelu",
     "launch_overhead",
@@ -93,10 +96,15 @@ struct Builder<'d> {
 impl<'d> Builder<'d> {
     /// A placeholder with a random input in [-1, 1] bound to it.
     fn input(&mut self, shape: &[usize]) -> Result<Tensor> {
+        self.input_of(shape, DType::F32)
+    }
+
+    /// [`Builder::input`] of another dtype.
+    fn input_of(&mut self, shape: &[usize], dtype: DType) -> Result<Tensor> {
         self.seed += 1;
-        let value = Tensor::rand_on(self.dev, shape, -1.0, 1.0, self.seed, DType::F32)?;
+        let value = Tensor::rand_on(self.dev, shape, -1.0, 1.0, self.seed, dtype)?;
         value.realize()?;
-        let p = Tensor::placeholder_on(self.dev, DType::F32, shape)?;
+        let p = Tensor::placeholder_on(self.dev, dtype, shape)?;
         self.placeholders.push(p.clone());
         self.inputs.push(value);
         Ok(p)
@@ -235,6 +243,22 @@ pub fn build(dev: &Device, name: &str, size: Size) -> Result<Option<Workload>> {
                 Metric::Bytes(2.0 * n as f64 * f),
             )
         }
+        "copy_f16" => {
+            // The copy of an f16 tensor: the bytes 16-bit storage saves.
+            let n = if large { 1 << 28 } else { 1 << 20 };
+            let x = b.input_of(&[n], DType::F16)?;
+            let f = if dev.gpu().is_some_and(|g| g.target.f16) {
+                2.0
+            } else {
+                4.0
+            };
+            b.finish(
+                "copy_f16",
+                format!("{n}"),
+                vec![x],
+                Metric::Bytes(2.0 * n as f64 * f),
+            )
+        }
         "gelu_chain" => {
             let n = if large { 1 << 28 } else { 1 << 20 };
             let x = b.input(&[n])?;
@@ -251,6 +275,22 @@ pub fn build(dev: &Device, name: &str, size: Size) -> Result<Option<Workload>> {
             let y = x.softmax(-1)?;
             b.finish(
                 "softmax",
+                rc,
+                vec![y],
+                Metric::Bytes(2.0 * (rows * cols) as f64 * f),
+            )
+        }
+        "softmax_f16" => {
+            // f16 in and out, f32 inside: half softmax's bytes where f16 is stored in 16 bits.
+            let x = b.input_of(&[rows, cols], DType::F16)?;
+            let y = x.softmax(-1)?;
+            let f = if dev.gpu().is_some_and(|g| g.target.f16) {
+                2.0
+            } else {
+                4.0
+            };
+            b.finish(
+                "softmax_f16",
                 rc,
                 vec![y],
                 Metric::Bytes(2.0 * (rows * cols) as f64 * f),
@@ -310,6 +350,20 @@ pub fn build(dev: &Device, name: &str, size: Size) -> Result<Option<Workload>> {
             let flops = 2.0 * (n as f64).powi(3);
             b.finish(
                 "matmul",
+                format!("{n}x{n}x{n}"),
+                vec![z],
+                Metric::Flops(flops),
+            )
+        }
+        "matmul_f16" => {
+            // f16 operands and result, f32 accumulation.
+            let n = if large { 4096 } else { 512 };
+            let x = b.input_of(&[n, n], DType::F16)?;
+            let y = b.input_of(&[n, n], DType::F16)?;
+            let z = x.matmul(&y)?;
+            let flops = 2.0 * (n as f64).powi(3);
+            b.finish(
+                "matmul_f16",
                 format!("{n}x{n}x{n}"),
                 vec![z],
                 Metric::Flops(flops),
