@@ -220,6 +220,11 @@ pub fn gelu_chain(x: &Tensor) -> Result<Tensor> {
     x.mul_scalar(1.5)?.add_scalar(0.5)?.gelu()?.exp()?.tanh()
 }
 
+/// Bytes an f16 element takes on `dev`, as its storage target stores it.
+fn f16_bytes(dev: &Device) -> f64 {
+    dev.gpu().map_or(4, |g| g.target.storage_bytes(DType::F16)) as f64
+}
+
 /// Builds the named workload at a size, or `None` for an unknown name.
 pub fn build(dev: &Device, name: &str, size: Size) -> Result<Option<Workload>> {
     let large = size == Size::Large;
@@ -247,11 +252,7 @@ pub fn build(dev: &Device, name: &str, size: Size) -> Result<Option<Workload>> {
             // The copy of an f16 tensor: the bytes 16-bit storage saves.
             let n = if large { 1 << 28 } else { 1 << 20 };
             let x = b.input_of(&[n], DType::F16)?;
-            let f = if dev.gpu().is_some_and(|g| g.target.f16) {
-                2.0
-            } else {
-                4.0
-            };
+            let f = f16_bytes(dev);
             b.finish(
                 "copy_f16",
                 format!("{n}"),
@@ -284,11 +285,7 @@ pub fn build(dev: &Device, name: &str, size: Size) -> Result<Option<Workload>> {
             // f16 in and out, f32 inside: half softmax's bytes where f16 is stored in 16 bits.
             let x = b.input_of(&[rows, cols], DType::F16)?;
             let y = x.softmax(-1)?;
-            let f = if dev.gpu().is_some_and(|g| g.target.f16) {
-                2.0
-            } else {
-                4.0
-            };
+            let f = f16_bytes(dev);
             b.finish(
                 "softmax_f16",
                 rc,

@@ -13,9 +13,17 @@ fn validate_graph(g: &Graph, what: &str) -> usize {
     let prog = lower_unfused(g).unwrap_or_else(|e| panic!("{what}: lowering: {e}"));
     for call in &prog.calls {
         let k = &call.kernel;
-        let f16 = k.inputs.contains(&DType::F16) || k.outputs.iter().any(|o| o.dtype == DType::F16);
         // f16 kernels also as stored in 16 bits (`enable f16;`), under every schedule.
-        let targets: &[bool] = if f16 { &[false, true] } else { &[false] };
+        let dtypes = k
+            .inputs
+            .iter()
+            .copied()
+            .chain(k.outputs.iter().map(|o| o.dtype));
+        let targets: &[bool] = if (Target { f16: true }).needs_f16(dtypes) {
+            &[false, true]
+        } else {
+            &[false]
+        };
         for (wg, unroll, matmul_block, reduce_cache, f16) in
             [(64, 1, 1, 0), (256, 4, 8, 16), (128, 3, 4, 3)]
                 .into_iter()
