@@ -14,7 +14,7 @@ pub enum Size {
 }
 
 /// Names of the standard workloads, in run order.
-pub const NAMES: [&str; 14] = [
+pub const NAMES: [&str; 16] = [
     "copy",
     "copy_f16",
     "gelu_chain",
@@ -27,6 +27,8 @@ pub const NAMES: [&str; 14] = [
     "matmul_f16",
     "matmul_batched",
     "matmul_bias_gelu",
+    "gemv",
+    "gemv_t",
     "launch_overhead",
     "transformer_layer",
 ];
@@ -364,6 +366,25 @@ pub fn build(dev: &Device, name: &str, size: Size) -> Result<Option<Workload>> {
                 format!("{n}x{n}x{n}"),
                 vec![z],
                 Metric::Flops(flops),
+            )
+        }
+        "gemv" | "gemv_t" => {
+            // A matrix-vector product (decode-time linear layer): every matrix element read
+            // once. `gemv`: W stored [k, n] (x @ W); `gemv_t`: W stored [n, k] (x @ W^T, as
+            // nn.Linear keeps it).
+            let n = if large { 8192 } else { 1024 };
+            let x = b.input(&[1, n])?;
+            let z = if name == "gemv" {
+                x.matmul(&b.input(&[n, n])?)?
+            } else {
+                x.matmul(&b.input(&[n, n])?.transpose(0, 1)?)?
+            };
+            let bytes = (n * n + 2 * n) as f64 * f;
+            b.finish(
+                if name == "gemv" { "gemv" } else { "gemv_t" },
+                format!("1x{n}x{n}"),
+                vec![z],
+                Metric::Bytes(bytes),
             )
         }
         "matmul_bias_gelu" => {

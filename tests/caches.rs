@@ -104,6 +104,18 @@ fn every_candidate_agrees_with_the_interpreter() {
             }),
         ),
         (
+            "gemv 1x1031x77, the matrix contiguous along k",
+            Box::new(|| {
+                random(&dev, DType::F32, &[1, 1031], -1.0, 1.0, 8)
+                    .matmul(
+                        &random(&dev, DType::F32, &[77, 1031], -1.0, 1.0, 9)
+                            .transpose(0, 1)
+                            .unwrap(),
+                    )
+                    .unwrap()
+            }),
+        ),
+        (
             "softmax rows of 5000",
             Box::new(|| {
                 random(&dev, DType::F32, &[3, 5000], -3.0, 3.0, 5)

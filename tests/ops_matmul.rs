@@ -136,3 +136,69 @@ fn split_k() {
     assert_eq!(y.explain().unwrap().kernels.len(), 1);
     check(&y, 1e-6 * 4096.0, 1e-4, "f16 4x4096x4");
 }
+
+/// Matrix-vector products (an output edge of 1) take the gemv path of the block-1 kernel:
+/// both storage orders of the matrix (lanes along `k` or along the outputs), `m = 1` and
+/// `n = 1`, odd sizes, batches with broadcast, an epilogue, split-K, and NaN propagation.
+#[test]
+fn gemv() {
+    let dev = device();
+    for &k in &[1usize, 7, 1031] {
+        for &n in &[1usize, 33, 1000] {
+            let what = format!("1x{k}x{n}");
+            let (at, rt) = mm_tol(k);
+            let x = random(&dev, DType::F32, &[1, k], -1.0, 1.0, k as u64);
+            let w = random(&dev, DType::F32, &[k, n], -1.0, 1.0, n as u64);
+            check(&x.matmul(&w).unwrap(), at, rt, &format!("{what} x @ W"));
+            let wt = random(&dev, DType::F32, &[n, k], -1.0, 1.0, 7 + n as u64);
+            let xwt = x.matmul(&wt.transpose(0, 1).unwrap()).unwrap();
+            check(&xwt, at, rt, &format!("{what} x @ W^T"));
+            // n = 1: the matrix is A, in both orders.
+            let a = random(&dev, DType::F32, &[n, k], -1.0, 1.0, 11);
+            let v = random(&dev, DType::F32, &[k, 1], -1.0, 1.0, 12);
+            check(&a.matmul(&v).unwrap(), at, rt, &format!("{what} A v"));
+            let at_ = random(&dev, DType::F32, &[k, n], -1.0, 1.0, 13);
+            let atv = at_.transpose(0, 1).unwrap().matmul(&v).unwrap();
+            check(&atv, at, rt, &format!("{what} A^T v"));
+        }
+    }
+    // Batched with a broadcast matrix, and an epilogue (bias, gelu).
+    let x = random(&dev, DType::F32, &[3, 1, 130], -1.0, 1.0, 20);
+    let w = random(&dev, DType::F32, &[130, 77], -1.0, 1.0, 21);
+    let bias = random(&dev, DType::F32, &[77], -1.0, 1.0, 22);
+    let y = x.matmul(&w).unwrap().add(&bias).unwrap().gelu().unwrap();
+    assert_eq!(y.explain().unwrap().kernels.len(), 1);
+    check(&y, 2e-6 * 130.0, 1e-5, "batched gemv with bias and gelu");
+    // A long inner size: split-K partials of gemvs, summed, where the matrix is strided along
+    // `k`; one kernel (32 lanes per output) where it is contiguous along `k`.
+    let (at, rt) = mm_tol(4096);
+    let x = random(&dev, DType::F32, &[1, 4096], -1.0, 1.0, 23);
+    let w = random(&dev, DType::F32, &[4096, 300], -1.0, 1.0, 24);
+    let y = x.matmul(&w).unwrap();
+    assert_eq!(y.explain().unwrap().kernels.len(), 2);
+    check(&y, at, rt, "split-K gemv 1x4096x300");
+    let wt = random(&dev, DType::F32, &[300, 4096], -1.0, 1.0, 29);
+    let y = x.matmul(&wt.transpose(0, 1).unwrap()).unwrap();
+    assert_eq!(y.explain().unwrap().kernels.len(), 1);
+    check(&y, at, rt, "gemv 1x4096x300 along k");
+    let a = random(&dev, DType::F32, &[300, 4096], -1.0, 1.0, 27);
+    let v = random(&dev, DType::F32, &[4096, 1], -1.0, 1.0, 28);
+    let y = a.matmul(&v).unwrap();
+    assert_eq!(y.explain().unwrap().kernels.len(), 1);
+    check(&y, at, rt, "gemv 300x4096x1 along k");
+    // A NaN in the matrix reaches exactly its own output.
+    let mut host: Vec<f32> = random(&dev, DType::F32, &[9, 5], -1.0, 1.0, 25)
+        .to_host()
+        .unwrap()
+        .to_f64()
+        .iter()
+        .map(|&v| v as f32)
+        .collect();
+    host[2 * 5 + 3] = f32::NAN;
+    let w = kiln::Tensor::from_slice_on(&dev, &host, &[9, 5]).unwrap();
+    let x = random(&dev, DType::F32, &[1, 9], -1.0, 1.0, 26);
+    let got = x.matmul(&w).unwrap().to_host().unwrap().to_f64();
+    for (j, v) in got.iter().enumerate() {
+        assert_eq!(v.is_nan(), j == 3, "output {j}: {v}");
+    }
+}

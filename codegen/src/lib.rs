@@ -99,7 +99,8 @@ impl Schedule {
     /// - a `matmul_block` of 0 becomes 8 (128 x 128 tiles) where `m` and `n` are both at least
     ///   128 and the grid still has [`MATMUL_MIN_WORKGROUPS`] workgroups, else 4 (64 x 64)
     ///   where both are at least 64, else 1 (thin products and matrix-vector products, where
-    ///   larger tiles would mostly compute padding);
+    ///   larger tiles would mostly compute padding); a matrix-vector product (an output edge
+    ///   of 1: the gemv path) also gets `matmul::GEMV_UNROLL` steps per iteration;
     /// - a reduction over short rows gets a smaller workgroup: about 8 elements per
     ///   invocation, at least 32 invocations, at most `reduce_workgroup` (a row of 512 gets
     ///   64; tree steps and barriers cost more than they share on short rows).
@@ -127,6 +128,9 @@ impl Schedule {
                 };
                 if s.matmul_block == 1 {
                     s.matmul_block_n = 0;
+                }
+                if s.matmul_block == 1 && matmul::is_gemv(m, n) {
+                    s.matmul_unroll = matmul::GEMV_UNROLL;
                 }
             }
             KernelKind::Matmul { .. } => {
@@ -176,7 +180,7 @@ impl KernelSource {
                 max_dim,
             ),
             KernelKind::Reduce { .. } => elementwise::grid_2d(k.out_numel(), max_dim),
-            KernelKind::Matmul { .. } => {
+            KernelKind::Matmul { a, b, .. } => {
                 let r = k.shape.rank();
                 let (m, n) = (k.shape.0[r - 2], k.shape.0[r - 1]);
                 let batch: usize = k.shape.0[..r - 2].iter().product();
@@ -184,6 +188,23 @@ impl KernelSource {
                     return Ok([0, 0, 0]);
                 }
                 let (bm, bn) = self.schedule.matmul_blocks();
+                if bm == 1 && matmul::is_gemv(m, n) {
+                    let fast = matmul::gemv_k_contiguous(
+                        m,
+                        k.loads[*a].view.strides[r - 1],
+                        k.loads[*b].view.strides[r - 2],
+                    );
+                    let (outs, _) = if fast {
+                        matmul::GEMV_K_CONTIGUOUS
+                    } else {
+                        matmul::GEMV_K_STRIDED
+                    };
+                    let x = (m * n).div_ceil(outs as usize);
+                    if x > max_dim as usize {
+                        return Err(CodegenError::GridTooLarge { groups: x });
+                    }
+                    return Ok([x as u32, 1, batch.min(max_dim as usize) as u32]);
+                }
                 let (tm, tn) = (matmul::tile(bm) as usize, matmul::tile(bn) as usize);
                 let (x, y) = (n.div_ceil(tn), m.div_ceil(tm));
                 if x > max_dim as usize || y > max_dim as usize {

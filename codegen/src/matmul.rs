@@ -3,7 +3,14 @@
 //! `matmul_block_n`):
 //!
 //! - `block = 1`: a 16 x 16 tile, operands staged through workgroup memory a 16 x 16 square
-//!   at a time; cheap for small or thin products.
+//!   at a time; cheap for small or thin products. Where an output edge is 1 (a
+//!   matrix-vector product, `m = 1` or `n = 1`: [`is_gemv`], checked at run time, since the
+//!   kernel key holds no sizes) the same kernel runs the gemv path instead: each workgroup
+//!   owns a few outputs, with several invocations (lanes) splitting each output's inner
+//!   sum, laid out so that a warp's loads coalesce whichever way the matrix is stored: 32
+//!   lanes along `k` where it is contiguous along `k` (`x @ W^T` with `W` row-major,
+//!   [`GEMV_K_CONTIGUOUS`]), else 32 outputs along the contiguous edge
+//!   ([`GEMV_K_STRIDED`]). Every element of the matrix is read once.
 //! - `block`, `block_n` = 4 or 8: a 64 or 128 by 64 or 128 tile, register-tiled. Each step
 //!   stages a `BK`-deep slice of both operands in workgroup memory as `vec4` columns, and each
 //!   invocation reads `block / 4` vectors of A and `block_n / 4` of B per `k` and issues
@@ -34,6 +41,35 @@ pub const BLOCKS: [u32; 3] = [1, 4, 8];
 /// Output tile edge of a workgroup for a block edge.
 pub fn tile(block: u32) -> u32 {
     THREADS * block
+}
+
+/// The gemv path's split of a workgroup's `THREADS^2` invocations into (outputs, lanes per
+/// output) where the matrix is contiguous along `k` (a warp reads 32 consecutive `k` of one
+/// row) ...
+pub const GEMV_K_CONTIGUOUS: (u32, u32) = (8, 32);
+/// ... and where it is not (a warp reads 32 consecutive outputs at one `k`). Measured on an
+/// H100 against the other three combinations (docs/PERFORMANCE.md).
+pub const GEMV_K_STRIDED: (u32, u32) = (32, 8);
+
+/// Steps (independent accumulators, loads in flight) per iteration of the gemv path when
+/// the schedule is chosen by size (H100, 1 x 8192 x 8192: 4 and 8 steps 0.115 ms, 16 steps
+/// 0.101 ms; docs/PERFORMANCE.md).
+pub const GEMV_UNROLL: u32 = 16;
+
+/// Whether a block-1 matmul with output edges `m` x `n` runs the gemv path (the host's grid
+/// and the kernel's run-time branch agree on this).
+pub fn is_gemv(m: usize, n: usize) -> bool {
+    m == 1 || n == 1
+}
+
+/// Whether the gemv path reads its matrix along `k` with unit stride: B's `k` stride where
+/// `m = 1`, else A's (the same test the kernel makes on its uniform).
+pub fn gemv_k_contiguous(m: usize, a_k_stride: i64, b_k_stride: i64) -> bool {
+    if m == 1 {
+        b_k_stride == 1
+    } else {
+        a_k_stride == 1
+    }
 }
 
 /// Uniform reads shared by the templates.
@@ -88,7 +124,7 @@ pub fn main(
     };
     let ta = load_text(e, k.loads[la].input, ra);
     let tb = load_text(e, k.loads[lb].input, rb);
-    let mut b = accessors(&d, &ta, &tb, block > 1);
+    let mut b = accessors(&d, &ta, &tb);
     b += &epilogue(e, dtype, &d)?;
     let _ = writeln!(
         b,
@@ -106,7 +142,7 @@ pub fn main(
         d.abase, d.bbase
     );
     if block == 1 {
-        small(&mut b, &d);
+        small(&mut b, &d, unroll);
     } else {
         tiled(&mut b, &d, (block, block_n), unroll);
     }
@@ -143,8 +179,8 @@ fn load_text(e: &mut Emitter, input: usize, round: Option<DType>) -> String {
 
 /// `a_at(base, row, k)` and `b_at(base, k, col)`: one operand element through its view, 0
 /// outside the operand (so partial tiles add nothing); `a_in` and `b_in` the same without the
-/// check, for tiles wholly inside both operands.
-fn accessors(d: &Dims, ta: &str, tb: &str, unchecked: bool) -> String {
+/// check, for tiles (and gemv steps) wholly inside both operands.
+fn accessors(d: &Dims, ta: &str, tb: &str) -> String {
     let Dims {
         m,
         n,
@@ -167,14 +203,12 @@ fn accessors(d: &Dims, ta: &str, tb: &str, unchecked: bool) -> String {
         "fn a_at(base: i32, r: u32, k: u32) -> f32 {{\n  let ok = r < {m} && k < {kk};\n  return select(0.0, {la}, ok);\n}}\n\
          fn b_at(base: i32, k: u32, c: u32) -> f32 {{\n  let ok = c < {n} && k < {kk};\n  return select(0.0, {lb}, ok);\n}}\n"
     );
-    if unchecked {
-        let ra = ta.replace("{}", &format!("base + i32(r) * {sam} + i32(k) * {sak}"));
-        let rb = tb.replace("{}", &format!("base + i32(k) * {sbk} + i32(c) * {sbn}"));
-        let _ = writeln!(
-            out,
-            "fn a_in(base: i32, r: u32, k: u32) -> f32 {{ return {ra}; }}\nfn b_in(base: i32, k: u32, c: u32) -> f32 {{ return {rb}; }}"
-        );
-    }
+    let ra = ta.replace("{}", &format!("base + i32(r) * {sam} + i32(k) * {sak}"));
+    let rb = tb.replace("{}", &format!("base + i32(k) * {sbk} + i32(c) * {sbn}"));
+    let _ = writeln!(
+        out,
+        "fn a_in(base: i32, r: u32, k: u32) -> f32 {{ return {ra}; }}\nfn b_in(base: i32, k: u32, c: u32) -> f32 {{ return {rb}; }}"
+    );
     out
 }
 
@@ -203,8 +237,13 @@ fn epilogue(e: &mut Emitter, dtype: DType, d: &Dims) -> Result<String, CodegenEr
     Ok(b)
 }
 
-/// One output per invocation, 16 x 16 squares through workgroup memory.
-fn small(b: &mut String, d: &Dims) {
+/// One output per invocation, 16 x 16 squares through workgroup memory; or, where an output
+/// edge is 1, the gemv path.
+fn small(b: &mut String, d: &Dims, unroll: u32) {
+    let (m, n) = (&d.m, &d.n);
+    let _ = writeln!(b, "    if ({m} == 1u || {n} == 1u) {{");
+    gemv(b, d, unroll);
+    let _ = writeln!(b, "      continue;\n    }}");
     let kk = &d.kk;
     let _ = writeln!(b, "    let row = wid.y * {THREADS}u + lid.y;");
     let _ = writeln!(b, "    let col = wid.x * {THREADS}u + lid.x;");
@@ -219,6 +258,84 @@ fn small(b: &mut String, d: &Dims) {
     );
     let _ = writeln!(b, "      workgroupBarrier();\n    }}");
     let _ = writeln!(b, "    epilogue(bt, row, col, acc);");
+}
+
+/// The gemv path of the block-1 kernel (see the module doc): per workgroup, `outs` outputs
+/// and `lanes` invocations per output each summing every `lanes`-th `k` (the split by
+/// layout, [`GEMV_K_CONTIGUOUS`] or [`GEMV_K_STRIDED`]; `unroll` independent accumulators,
+/// so that as many loads are in flight; unchecked loads while all the steps are inside the
+/// operand, clamped onto the last output for invocations past it), then the lanes' sums
+/// added in order through workgroup memory (`ta` reused) and one lane per output running
+/// the epilogue.
+fn gemv(b: &mut String, d: &Dims, unroll: u32) {
+    let u = unroll.clamp(1, 16);
+    let Dims {
+        m, n, kk, sak, sbk, ..
+    } = d;
+    let ((fo, fl), (so, sl)) = (GEMV_K_CONTIGUOUS, GEMV_K_STRIDED);
+    let _ = writeln!(
+        b,
+        "      let flat = lid.y * {THREADS}u + lid.x;\n      \
+         let along_n = {m} == 1u;\n      \
+         let kfast = select({sak} == 1, {sbk} == 1, along_n);\n      \
+         let outs = select({so}u, {fo}u, kfast);\n      \
+         let l = select({sl}u, {fl}u, kfast);\n      \
+         let og = select(flat % {so}u, flat / {fl}u, kfast);\n      \
+         let lane = select(flat / {so}u, flat % {fl}u, kfast);\n      \
+         let o = wid.x * outs + og;\n      \
+         let oc = min(o, {m} * {n} - 1u);\n      \
+         let row = select(o, 0u, along_n);\n      \
+         let col = select(0u, o, along_n);\n      \
+         let rowc = select(oc, 0u, along_n);\n      \
+         let colc = select(0u, oc, along_n);\n      \
+         var q = lane;"
+    );
+    for i in 0..u {
+        let _ = writeln!(b, "      var acc{i} = 0.0;");
+    }
+    let _ = writeln!(
+        b,
+        "      for (; q + {}u * l < {kk}; q = q + {u}u * l) {{",
+        u - 1
+    );
+    for i in 0..u {
+        let q = match i {
+            0 => "q".to_string(),
+            _ => format!("q + {i}u * l"),
+        };
+        let _ = writeln!(
+            b,
+            "        acc{i} = fma(a_in(abase, rowc, {q}), b_in(bbase, {q}, colc), acc{i});"
+        );
+    }
+    let _ = writeln!(b, "      }}");
+    let _ = writeln!(
+        b,
+        "      for (; q < {kk}; q = q + l) {{ acc0 = fma(a_at(abase, row, q), b_at(bbase, q, col), acc0); }}"
+    );
+    // The accumulators added pairwise.
+    let mut terms: Vec<String> = (0..u).map(|i| format!("acc{i}")).collect();
+    while terms.len() > 1 {
+        terms = terms
+            .chunks(2)
+            .map(|c| format!("({})", c.join(" + ")))
+            .collect();
+    }
+    let _ = writeln!(
+        b,
+        "      ta[flat / {THREADS}u][flat % {THREADS}u] = {};\n      \
+         workgroupBarrier();\n      \
+         if (lane == 0u) {{\n        \
+           var total = 0.0;\n        \
+           for (var j = 0u; j < l; j = j + 1u) {{\n          \
+             let p = select(j * {so}u + og, og * {fl}u + j, kfast);\n          \
+             total = total + ta[p / {THREADS}u][p % {THREADS}u];\n        \
+           }}\n        \
+           epilogue(bt, row, col, total);\n      \
+         }}\n      \
+         workgroupBarrier();",
+        terms[0]
+    );
 }
 
 /// How the register-tiled kernel stages one operand.

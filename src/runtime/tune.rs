@@ -83,6 +83,8 @@ const REDUCE_FULL: &[(u32, u32)] = &[
 const REDUCE_CACHE_FAST: &[u32] = &[0, 16];
 const REDUCE_CACHE_FULL: &[u32] = &[0, 8, 16, 32];
 
+/// Matrix-vector products: steps per iteration of the gemv path.
+const GEMV_UNROLLS: &[u32] = &[4, 8, 16];
 /// Matmuls: (rows, columns) per invocation; 0 columns: square.
 const MATMUL_BLOCKS: [(u32, u32); 5] = [(1, 0), (4, 0), (8, 0), (8, 4), (4, 8)];
 
@@ -141,6 +143,15 @@ pub fn candidates(k: &Kernel, base: &Schedule, mode: Autotune, max_wg: u32) -> V
                 }
             }
         }
+        KernelKind::Matmul { .. } if base.matmul_block == 1 && gemv(k) => {
+            // The gemv path: only its loads in flight vary (tiles would compute padding).
+            for &u in GEMV_UNROLLS {
+                push(Schedule {
+                    matmul_unroll: u,
+                    ..base
+                });
+            }
+        }
         KernelKind::Matmul { .. } => {
             let fast = [base.matmul_unroll];
             let unrolls: &[u32] = if full { &[2, 4, 8, 16] } else { &fast };
@@ -160,6 +171,13 @@ pub fn candidates(k: &Kernel, base: &Schedule, mode: Autotune, max_wg: u32) -> V
         out.clear();
     }
     out
+}
+
+/// Whether a matmul kernel is a matrix-vector product (an output edge of 1), which block 1
+/// runs on its gemv path.
+fn gemv(k: &Kernel) -> bool {
+    let r = k.shape.rank();
+    kiln_codegen::matmul::is_gemv(k.shape.0[r - 2], k.shape.0[r - 1])
 }
 
 /// Elements touched (multiply-adds over 64 for a matmul).

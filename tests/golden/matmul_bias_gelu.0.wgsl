@@ -22,6 +22,8 @@ fn b_at(base: i32, k: u32, c: u32) -> f32 {
   let ok = c < P.p[0].w && k < P.p[1].x;
   return select(0.0, in1[u32(select(0, base + i32(k) * bitcast<i32>(P.p[2].x) + i32(c) * bitcast<i32>(P.p[2].y), ok))], ok);
 }
+fn a_in(base: i32, r: u32, k: u32) -> f32 { return in0[u32(base + i32(r) * bitcast<i32>(P.p[1].z) + i32(k) * bitcast<i32>(P.p[1].w))]; }
+fn b_in(base: i32, k: u32, c: u32) -> f32 { return in1[u32(base + i32(k) * bitcast<i32>(P.p[2].x) + i32(c) * bitcast<i32>(P.p[2].y))]; }
 fn epilogue(bt: u32, row: u32, col: u32, acc: f32) {
   if (row >= P.p[0].z || col >= P.p[0].w) { return; }
   let red0: f32 = acc;
@@ -42,6 +44,53 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   for (var bt = wid.z; bt < P.p[1].y; bt = bt + nwg.z) {
     let abase = bitcast<i32>(P.p[0].x);
     let bbase = bitcast<i32>(P.p[0].y);
+    if (P.p[0].z == 1u || P.p[0].w == 1u) {
+      let flat = lid.y * 16u + lid.x;
+      let along_n = P.p[0].z == 1u;
+      let kfast = select(bitcast<i32>(P.p[1].w) == 1, bitcast<i32>(P.p[2].x) == 1, along_n);
+      let outs = select(32u, 8u, kfast);
+      let l = select(8u, 32u, kfast);
+      let og = select(flat % 32u, flat / 32u, kfast);
+      let lane = select(flat / 32u, flat % 32u, kfast);
+      let o = wid.x * outs + og;
+      let oc = min(o, P.p[0].z * P.p[0].w - 1u);
+      let row = select(o, 0u, along_n);
+      let col = select(0u, o, along_n);
+      let rowc = select(oc, 0u, along_n);
+      let colc = select(0u, oc, along_n);
+      var q = lane;
+      var acc0 = 0.0;
+      var acc1 = 0.0;
+      var acc2 = 0.0;
+      var acc3 = 0.0;
+      var acc4 = 0.0;
+      var acc5 = 0.0;
+      var acc6 = 0.0;
+      var acc7 = 0.0;
+      for (; q + 7u * l < P.p[1].x; q = q + 8u * l) {
+        acc0 = fma(a_in(abase, rowc, q), b_in(bbase, q, colc), acc0);
+        acc1 = fma(a_in(abase, rowc, q + 1u * l), b_in(bbase, q + 1u * l, colc), acc1);
+        acc2 = fma(a_in(abase, rowc, q + 2u * l), b_in(bbase, q + 2u * l, colc), acc2);
+        acc3 = fma(a_in(abase, rowc, q + 3u * l), b_in(bbase, q + 3u * l, colc), acc3);
+        acc4 = fma(a_in(abase, rowc, q + 4u * l), b_in(bbase, q + 4u * l, colc), acc4);
+        acc5 = fma(a_in(abase, rowc, q + 5u * l), b_in(bbase, q + 5u * l, colc), acc5);
+        acc6 = fma(a_in(abase, rowc, q + 6u * l), b_in(bbase, q + 6u * l, colc), acc6);
+        acc7 = fma(a_in(abase, rowc, q + 7u * l), b_in(bbase, q + 7u * l, colc), acc7);
+      }
+      for (; q < P.p[1].x; q = q + l) { acc0 = fma(a_at(abase, row, q), b_at(bbase, q, col), acc0); }
+      ta[flat / 16u][flat % 16u] = (((acc0 + acc1) + (acc2 + acc3)) + ((acc4 + acc5) + (acc6 + acc7)));
+      workgroupBarrier();
+      if (lane == 0u) {
+        var total = 0.0;
+        for (var j = 0u; j < l; j = j + 1u) {
+          let p = select(j * 32u + og, og * 32u + j, kfast);
+          total = total + ta[p / 16u][p % 16u];
+        }
+        epilogue(bt, row, col, total);
+      }
+      workgroupBarrier();
+      continue;
+    }
     let row = wid.y * 16u + lid.y;
     let col = wid.x * 16u + lid.x;
     var acc = 0.0;

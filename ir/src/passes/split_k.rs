@@ -2,7 +2,7 @@
 
 use super::{rewrite, Pass};
 use crate::ops::{BinaryOp, SliceDim, ViewOp};
-use crate::{DType, Graph, NodeId, Op, Result, Shape, MAX_RANK};
+use crate::{DType, Graph, NodeId, Op, Result, Shape, View, MAX_RANK};
 use smallvec::SmallVec;
 
 /// Matmuls with an inner size at least this are considered.
@@ -29,6 +29,12 @@ pub const SPLIT_K_MIN_PART: usize = 256;
 /// `SPLIT_K_TARGET` outputs, at most `SPLIT_K_MAX_PARTS`, dividing `K` into parts of at
 /// least `SPLIT_K_MIN_PART`. Sums are reassociated (float rounding changes within the
 /// matmul tolerance); narrow floats are left alone, so that partials are not rounded.
+///
+/// Matrix-vector products (`m = 1` or `n = 1`) whose matrix is read with unit stride along
+/// `k` (`x @ W^T` with `W` row-major) are left whole too: codegen's gemv path spreads each
+/// inner sum over 32 lanes of a workgroup there, which measured faster on an H100 than
+/// split partials plus the kernel that sums them (docs/PERFORMANCE.md). Where the matrix is
+/// strided along `k` the gemv path has 8 lanes per output, and splitting still pays.
 pub struct SplitK;
 
 impl Pass for SplitK {
@@ -48,6 +54,9 @@ impl Pass for SplitK {
             if r + 1 > MAX_RANK || k < SPLIT_K_MIN_K || outputs > SPLIT_K_MAX_OUTPUTS {
                 return Ok(None);
             }
+            if gemv_along_k(ng, a, b) {
+                return Ok(None);
+            }
             let mut s = 2;
             while s < SPLIT_K_MAX_PARTS && outputs * s < SPLIT_K_TARGET {
                 s *= 2;
@@ -61,6 +70,42 @@ impl Pass for SplitK {
             split(ng, a, b, s).map(Some)
         })
     }
+}
+
+/// Whether `a @ b` is a matrix-vector product whose matrix (`b` where `m = 1`, else `a`
+/// where `n = 1`) has unit stride along `k`, as read through its views.
+fn gemv_along_k(g: &Graph, a: NodeId, b: NodeId) -> bool {
+    let (sa, sb) = (g.node(a).shape(), g.node(b).shape());
+    let (ra, rb) = (sa.rank(), sb.rank());
+    if ra < 2 || rb < 2 {
+        return false;
+    }
+    if sa.0[ra - 2] == 1 {
+        unit_stride(g, b, rb - 2)
+    } else if sb.0[rb - 1] == 1 {
+        unit_stride(g, a, ra - 1)
+    } else {
+        false
+    }
+}
+
+/// Whether `n` has unit stride along `axis`, as its chain of views reads the first
+/// non-view node under it (stored row-major).
+fn unit_stride(g: &Graph, n: NodeId, axis: usize) -> bool {
+    let mut chain = vec![];
+    let mut cur = n;
+    while let Op::View(v) = &g.node(cur).op {
+        chain.push(v);
+        cur = g.srcs(cur)[0];
+    }
+    let mut view = View::contiguous(g.node(cur).shape());
+    for v in chain.iter().rev() {
+        match view.apply(v) {
+            Some(next) => view = next,
+            None => return false,
+        }
+    }
+    view.strides.get(axis) == Some(&1)
 }
 
 /// Moves axis `from` of an `r`-dim tensor to the front.
@@ -178,5 +223,42 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// Matrix-vector products split only where the matrix is strided along `k`.
+    #[test]
+    fn gemv_splits_only_where_the_matrix_is_strided_along_k() {
+        // x @ W with W [k, n]: strided along k; split.
+        let g = graph(&[1, 4096], &[4096, 300]);
+        assert!(SplitK.run(&g).unwrap().len() > g.len());
+        // A @ v with A [m, k]: contiguous along k; whole.
+        let g = graph(&[300, 4096], &[4096, 1]);
+        assert_eq!(SplitK.run(&g).unwrap().len(), g.len());
+        // x @ W^T with W [n, k] read through a transpose: contiguous along k; whole.
+        let mut g = Graph::new();
+        let x = g.input(DType::F32, Shape::new(&[1, 4096])).unwrap();
+        let w = g.input(DType::F32, Shape::new(&[300, 4096])).unwrap();
+        let wt = g
+            .add(
+                Op::View(ViewOp::Permute([1, 0].into_iter().collect())),
+                &[w],
+            )
+            .unwrap();
+        let y = g.add(Op::Matmul, &[x, wt]).unwrap();
+        g.mark_output(y);
+        assert_eq!(SplitK.run(&g).unwrap().len(), g.len());
+        // A^T @ v: A read through a transpose, strided along k; split.
+        let mut g = Graph::new();
+        let a = g.input(DType::F32, Shape::new(&[4096, 300])).unwrap();
+        let at = g
+            .add(
+                Op::View(ViewOp::Permute([1, 0].into_iter().collect())),
+                &[a],
+            )
+            .unwrap();
+        let v = g.input(DType::F32, Shape::new(&[4096, 1])).unwrap();
+        let y = g.add(Op::Matmul, &[at, v]).unwrap();
+        g.mark_output(y);
+        assert!(SplitK.run(&g).unwrap().len() > g.len());
     }
 }
