@@ -221,8 +221,25 @@ impl Device {
         }
     }
 
-    /// Blocks until all work submitted to the device has finished (a no-op on the
-    /// interpreter). Not for the browser, where waits are the event loop's.
+    /// Runs `f` with the device's batch open: the GPU runs it makes (`Program::run`, tensors
+    /// realized) are recorded into one compute pass and submitted together when it returns,
+    /// rather than one submission each. Each submission costs the GPU 10-15 µs outside the
+    /// work it carries on Vulkan (docs/PERFORMANCE.md), so a loop of short runs gains that
+    /// much per run. The batch goes to the GPU in chunks that double from one dispatch up to
+    /// [`MAX_BATCH_DISPATCHES`](crate::runtime::batch::MAX_BATCH_DISPATCHES), so the GPU starts
+    /// at once and records ahead of it. Nothing is reordered: reads, waits and timed runs
+    /// inside `f` first submit what was gathered. Batches nest (the outermost submits), and belong to the device: runs other threads make
+    /// meanwhile join it. On the interpreter it just runs `f`.
+    pub fn batch<R>(&self, f: impl FnOnce() -> Result<R>) -> Result<R> {
+        match &self.inner.backend {
+            Backend::Gpu(g) => g.batched(f),
+            Backend::Interpreter { .. } => f(),
+        }
+    }
+
+    /// Blocks until all work submitted to the device has finished, submitting an open
+    /// batch's first (a no-op on the interpreter). Not for the browser, where waits are the
+    /// event loop's.
     pub fn synchronize(&self) -> Result<()> {
         match &self.inner.backend {
             Backend::Gpu(g) => g.wait(),

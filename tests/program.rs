@@ -265,3 +265,132 @@ fn profile_times_every_kernel() {
         None => eprintln!("this adapter cannot write timestamps inside passes"),
     }
 }
+
+/// Runs made inside `Device::batch` are submitted together, in order: results equal the
+/// unbatched ones, reads inside the batch see every earlier run, outputs feed later runs and
+/// their buffers are reused within the batch, and batches nest.
+#[test]
+fn batched_runs_keep_their_order() {
+    let dev = device();
+    let x = Tensor::placeholder_on(&dev, DType::F32, &[5, 1031]).unwrap();
+    let y = x.exp().unwrap().sum(&[-1], true).unwrap().mul(&x).unwrap();
+    let prog = Program::compile(&[&x], &[&y]).unwrap();
+    let inputs: Vec<Tensor> = (0..6)
+        .map(|i| random(&dev, DType::F32, &[5, 1031], -1.0, 1.0, 40 + i))
+        .collect();
+    let want: Vec<_> = inputs
+        .iter()
+        .map(|xi| prog.run(&[xi]).unwrap()[0].to_host().unwrap())
+        .collect();
+    let before = dev.counters();
+    let got = dev
+        .batch(|| {
+            let mut outs = vec![];
+            for (i, xi) in inputs.iter().enumerate() {
+                // Each run's output is dropped after the next run reads it, so the pool
+                // hands its buffer to a later run of the same batch.
+                let o = prog.run(&[xi])?.remove(0);
+                let chained = prog.run(&[&o])?.remove(0);
+                drop(o);
+                outs.push(chained);
+                if i == 2 {
+                    // A read inside the batch sees every run before it.
+                    let h = outs[2].to_host()?;
+                    let w = prog.run(&[&prog.run(&[&inputs[2]])?[0]])?[0].to_host()?;
+                    assert_close(&h, &w, 0.0, 0.0, "read inside a batch");
+                }
+            }
+            // A nested batch joins the outer one.
+            let inner = dev.batch(|| prog.run(&[&inputs[0]]))?;
+            outs.push(inner.into_iter().next().unwrap());
+            Ok(outs)
+        })
+        .unwrap();
+    let after = dev.counters();
+    for (i, xi) in inputs.iter().enumerate() {
+        let twice = prog.run(&[&prog.run(&[xi]).unwrap()[0]]).unwrap()[0]
+            .to_host()
+            .unwrap();
+        assert_close(
+            &got[i].to_host().unwrap(),
+            &twice,
+            0.0,
+            0.0,
+            "batched chain",
+        );
+    }
+    assert_close(
+        &got[6].to_host().unwrap(),
+        &want[0],
+        0.0,
+        0.0,
+        "nested batch",
+    );
+    if let (Some(b), Some(a)) = (before, after) {
+        // 15 runs (2 inside the check at i == 2) in chunks of 1, 2, 4, ... dispatches,
+        // restarted by the two reads (which submit copies of their own).
+        let dispatches = a.dispatches - b.dispatches;
+        let chunks = |n: u64| (0..).find(|&c: &u64| (1u64 << c) > n).unwrap();
+        assert!(dispatches >= 15 * prog.kernel_count() as u64);
+        assert!(
+            a.submits - b.submits <= 3 * chunks(dispatches) + 2,
+            "{} submissions for {dispatches} batched dispatches",
+            a.submits - b.submits
+        );
+    }
+}
+
+/// A long batch is submitted in chunks of at most `MAX_BATCH_DISPATCHES` dispatches, and an
+/// error inside a batch still closes it.
+#[test]
+fn long_batches_and_errors() {
+    let dev = device();
+    let x = Tensor::placeholder_on(&dev, DType::F32, &[3, 7]).unwrap();
+    let y = x.add_scalar(1.0).unwrap();
+    let prog = Program::compile(&[&x], &[&y]).unwrap();
+    let x0 = random(&dev, DType::F32, &[3, 7], -1.0, 1.0, 3);
+    let n = 10 * kiln::runtime::batch::MAX_BATCH_DISPATCHES + 44;
+    let before = dev.counters();
+    let out = dev
+        .batch(|| {
+            let mut v = x0.clone();
+            for _ in 0..n {
+                v = prog.run(&[&v])?.remove(0);
+            }
+            Ok(v)
+        })
+        .unwrap();
+    if let (Some(b), Some(a)) = (before, dev.counters()) {
+        // Chunks of 1, 2, 4, ... up to the most a submission carries, then that.
+        let most = kiln::runtime::batch::MAX_BATCH_DISPATCHES as u64;
+        let submits = a.submits - b.submits;
+        assert!(
+            submits <= n as u64 / most + most.ilog2() as u64 + 2,
+            "{submits} submissions for {n} runs"
+        );
+        assert!(
+            submits > n as u64 / most,
+            "{submits} submissions for {n} runs"
+        );
+    }
+    let want = x0.add_scalar(n as f64).unwrap();
+    check(&want, 1e-6, 1e-6, "reference of the long chain");
+    assert_close(
+        &out.to_host().unwrap(),
+        &want.to_host().unwrap(),
+        1e-4,
+        1e-6,
+        "a batch longer than one submission",
+    );
+    let bad = random(&dev, DType::F32, &[2, 7], -1.0, 1.0, 4);
+    let err = dev.batch(|| prog.run(&[&bad])).unwrap_err();
+    assert!(matches!(err, kiln::Error::InputMismatch { .. }), "{err}");
+    // The device works on after the failed batch.
+    let again = prog.run(&[&x0]).unwrap();
+    check(
+        &again[0].sub(&x0).unwrap(),
+        1e-6,
+        1e-6,
+        "after a failed batch",
+    );
+}

@@ -8,7 +8,8 @@
 //! from idle clocks to full clocks (an H100 left idle for ~10 s runs a bandwidth-bound kernel
 //! 4x slower until it ramps up), then 20 timed runs, each ending when the result is complete on the device
 //! (`median_ms`, `min_ms`: latency), then 20 runs queued back to back with one wait at the end
-//! (`pipelined_ms`: throughput, the time the metric is computed from), then 20 runs with
+//! (`pipelined_ms`: throughput, the time the metric is computed from), then the same 20 runs
+//! inside one `Device::batch` (`batched_ms`: one submission for all of them), then 20 runs with
 //! timestamp queries (`gpu_ms`: the compute pass alone).
 //! One JSON line per workload on stdout, a table on stderr.
 
@@ -46,6 +47,7 @@ struct Row {
     median_ms: f64,
     min_ms: f64,
     pipelined_ms: f64,
+    batched_ms: f64,
     gpu_ms: Option<f64>,
     first_ms: f64,
     kernels: usize,
@@ -107,6 +109,16 @@ fn run_one(
         "{name}: host time to enqueue one run {:.1} us",
         enqueue_ms * 1e3
     );
+    // The same, inside one batch: one submission for the 20 runs.
+    let t = Instant::now();
+    dev.batch(|| {
+        for _ in 0..TIMED {
+            out = prog.run(&inputs)?;
+        }
+        Ok(())
+    })?;
+    dev.synchronize()?;
+    let batched_ms = t.elapsed().as_secs_f64() * 1e3 / TIMED as f64;
     let mut gpu = Vec::new();
     for _ in 0..TIMED {
         match prog.run_timed(&inputs)? {
@@ -152,6 +164,7 @@ fn run_one(
         median_ms,
         min_ms,
         pipelined_ms,
+        batched_ms,
         gpu_ms,
         first_ms,
         kernels: prog.kernel_count(),
@@ -159,12 +172,13 @@ fn run_one(
         unit,
     };
     println!(
-        "{{\"peer\":\"kiln\",\"workload\":\"{}\",\"shape\":\"{}\",\"median_ms\":{},\"min_ms\":{},\"pipelined_ms\":{},\"gpu_ms\":{},\"first_run_ms\":{},\"kernels\":{},\"metric\":{},\"unit\":\"{}\",\"checksum\":{}}}",
+        "{{\"peer\":\"kiln\",\"workload\":\"{}\",\"shape\":\"{}\",\"median_ms\":{},\"min_ms\":{},\"pipelined_ms\":{},\"batched_ms\":{},\"gpu_ms\":{},\"first_run_ms\":{},\"kernels\":{},\"metric\":{},\"unit\":\"{}\",\"checksum\":{}}}",
         row.name,
         row.shape,
         json_num(row.median_ms),
         json_num(row.min_ms),
         json_num(row.pipelined_ms),
+        json_num(row.batched_ms),
         row.gpu_ms.map_or("null".into(), json_num),
         json_num(row.first_ms),
         row.kernels,
@@ -333,12 +347,13 @@ fn main() {
         }
     }
     eprintln!(
-        "\n{:<18} {:>22} {:>10} {:>10} {:>10} {:>10} {:>12} {:>8} {:>12}",
+        "\n{:<18} {:>22} {:>10} {:>10} {:>10} {:>11} {:>10} {:>12} {:>8} {:>12}",
         "workload",
         "shape",
         "median ms",
         "min ms",
         "queued ms",
+        "batched ms",
         "gpu ms",
         "first ms",
         "kernels",
@@ -346,12 +361,13 @@ fn main() {
     );
     for r in &rows {
         eprintln!(
-            "{:<18} {:>22} {:>10.3} {:>10.3} {:>10.3} {:>10} {:>12.1} {:>8} {:>9.2} {}",
+            "{:<18} {:>22} {:>10.3} {:>10.3} {:>10.3} {:>11.3} {:>10} {:>12.1} {:>8} {:>9.2} {}",
             r.name,
             r.shape,
             r.median_ms,
             r.min_ms,
             r.pipelined_ms,
+            r.batched_ms,
             r.gpu_ms.map_or("-".into(), |g| format!("{g:.3}")),
             r.first_ms,
             r.kernels,

@@ -73,9 +73,11 @@ impl Pool {
         self.peak.fetch_max(live, Ordering::Relaxed);
     }
 
+    /// Lets a buffer go. It is dropped, not destroyed: commands recorded into an open batch
+    /// may still use it, and wgpu frees it once nothing does (at once when idle).
     fn destroy(&self, b: wgpu::Buffer) {
         self.live.fetch_sub(b.size(), Ordering::Relaxed);
-        b.destroy();
+        drop(b);
     }
 
     fn take(&self, size: u64) -> Option<wgpu::Buffer> {
@@ -173,6 +175,8 @@ pub struct GpuContext {
     disk: Option<CacheDir>,
     pipeline_cache: Option<wgpu::PipelineCache>,
     pipelines_dirty: AtomicBool,
+    /// Runs gathered into one submission while a batch is open (`batch.rs`).
+    batch: Mutex<super::batch::Batch>,
 }
 
 /// The autotune results file in an adapter's cache directory.
@@ -370,6 +374,7 @@ impl GpuContext {
             disk,
             pipeline_cache,
             pipelines_dirty: AtomicBool::new(false),
+            batch: Mutex::new(super::batch::Batch::default()),
             limits: device.limits(),
             features: device.features(),
             target: kiln_codegen::Target {
@@ -549,6 +554,7 @@ impl GpuContext {
 
     /// Waits until all submitted work is done; fails if the device was lost.
     pub fn wait(&self) -> Result<()> {
+        self.flush_batch();
         self.device
             .poll(wgpu::PollType::wait_indefinitely())
             .map_err(|e| Error::Gpu(e.to_string()))?;
@@ -727,8 +733,16 @@ impl GpuContext {
         }))
     }
 
+    /// Runs `f` on the device's batch (a poisoned lock is taken over: the batch holds no
+    /// invariant a panic could break).
+    pub(crate) fn with_batch<R>(&self, f: impl FnOnce(&mut super::batch::Batch, &Self) -> R) -> R {
+        let mut b = self.batch.lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut b, self)
+    }
+
     /// Starts copying a buffer into a mappable one; returns it and its size in bytes.
     fn stage_readback(&self, b: &GpuBuffer) -> (wgpu::Buffer, u64) {
+        self.flush_batch();
         let bytes = self.target.buffer_bytes(b.dtype, b.numel);
         let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("kiln readback"),

@@ -1,5 +1,6 @@
 //! Running a lowered program on the GPU: buffers for its temporaries, one uniform and bind
-//! group per launch, every launch in one compute pass, one submit.
+//! group per launch, every launch in one compute pass, one submit (or recorded into the
+//! device's open batch, `batch.rs`).
 
 use super::context::{CompiledKernel, GpuBuffer, GpuContext};
 use super::memory::MemoryPlan;
@@ -256,6 +257,7 @@ pub fn time_kernel(
     let scope = ctx.device.push_error_scope(wgpu::ErrorFilter::Validation);
     let bg = bind_group(ctx, &ck, &u, &bufs, &k.name);
     let timing = Timing::new(ctx);
+    ctx.flush_batch();
     let submit = |reps: u32, timing: Option<&Timing>| {
         let mut enc = ctx
             .device
@@ -346,8 +348,25 @@ pub fn run_prepared(
             bufs.push(&temps[t].buffer);
         }
         let bg = bind_group(ctx, &pc.ck, &pc.uniform, &bufs, &call.kernel.name);
-        launches.push((&pc.ck, bg, pc.grid));
+        launches.push((&*pc.ck, bg, pc.grid));
     }
+    let mut outs = Vec::with_capacity(prog.outputs.len());
+    for (r, _, _) in &prog.outputs {
+        outs.push(buf(r)?.clone());
+    }
+    let batched = timing.is_none()
+        && ctx.with_batch(|b, ctx| {
+            if b.is_open() {
+                b.record(ctx, &launches);
+            }
+            b.is_open()
+        });
+    ctx.count(|c| c.dispatches += launches.len() as u64);
+    if batched {
+        return Ok(outs);
+    }
+    // A timed run is measured alone.
+    ctx.flush_batch();
     let mut enc = ctx
         .device
         .create_command_encoder(&wgpu::CommandEncoderDescriptor {
@@ -374,13 +393,6 @@ pub fn run_prepared(
         t.resolve(&mut enc);
     }
     ctx.queue.submit([enc.finish()]);
-    ctx.count(|c| {
-        c.submits += 1;
-        c.dispatches += launches.len() as u64;
-    });
-    let mut outs = Vec::with_capacity(prog.outputs.len());
-    for (r, _, _) in &prog.outputs {
-        outs.push(buf(r)?.clone());
-    }
+    ctx.count(|c| c.submits += 1);
     Ok(outs)
 }

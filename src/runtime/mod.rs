@@ -1,5 +1,6 @@
 //! The runtime on wgpu: device context, buffers, execution.
 
+pub mod batch;
 pub mod context;
 pub mod disk;
 pub mod exec;

@@ -1,0 +1,153 @@
+//! Batching: the runs made while a batch is open are recorded into one compute pass, which
+//! is submitted once when the batch closes (or sooner: see [`Batch::flush`]).
+//!
+//! Why: on Vulkan through wgpu every submission costs the GPU time outside the work it
+//! carries. Measured on an H200 (docs/PERFORMANCE.md, session 4), a row sum whose pass takes
+//! 37 µs took 52 µs a run with a submission each, 43 µs with eight passes in one submission,
+//! and 36 µs with eight runs in one pass. Batching gives the last.
+//!
+//! What stays the same: the queue order. Runs are recorded in the order they are made, and
+//! everything else that goes through the queue (readbacks, timed runs, autotuning) or waits
+//! for it first submits what the batch holds, so results and waits see every earlier run.
+//! A batch belongs to the device, not to a thread: runs other threads make while it is open
+//! join it.
+
+use super::context::{CompiledKernel, GpuContext};
+use crate::Result;
+
+/// The most dispatches one submission of a batch carries.
+///
+/// A batch is submitted in chunks that double from one dispatch up to this: the first run
+/// starts the GPU at once, each later chunk is recorded while the GPU works through the one
+/// before, and the per-submission cost is shared by more and more runs (H200, 20 runs of a
+/// row sum: everything submitted at the end, 0.048 ms a run, because the GPU waited for all
+/// of the recording; doubling chunks: see docs/PERFORMANCE.md).
+pub const MAX_BATCH_DISPATCHES: usize = 32;
+
+/// The device's batch: how many scopes are open, the pass being recorded, and the size of
+/// the chunk it is submitted at.
+pub struct Batch {
+    depth: usize,
+    open: Option<OpenPass>,
+    chunk: usize,
+}
+
+impl Default for Batch {
+    fn default() -> Self {
+        Batch {
+            depth: 0,
+            open: None,
+            chunk: 1,
+        }
+    }
+}
+
+/// A command encoder with its compute pass, recorded but not yet submitted.
+struct OpenPass {
+    // Field order matters: the pass must end before the encoder finishes (`submit` drops it
+    // first explicitly).
+    pass: wgpu::ComputePass<'static>,
+    encoder: wgpu::CommandEncoder,
+    dispatches: usize,
+}
+
+impl Batch {
+    /// Whether runs are being gathered.
+    pub fn is_open(&self) -> bool {
+        self.depth > 0
+    }
+
+    /// Opens a scope (scopes nest; the batch closes with the outermost).
+    pub fn enter(&mut self) {
+        self.depth += 1;
+    }
+
+    /// Closes a scope; the outermost one submits what was gathered.
+    pub fn leave(&mut self, ctx: &GpuContext) {
+        self.depth = self.depth.saturating_sub(1);
+        if self.depth == 0 {
+            self.flush(ctx);
+        }
+    }
+
+    /// Records the launches of one run into the open pass (opening one if needed); submits
+    /// when the pass holds a chunk (see [`MAX_BATCH_DISPATCHES`]).
+    pub fn record(
+        &mut self,
+        ctx: &GpuContext,
+        launches: &[(&CompiledKernel, wgpu::BindGroup, [u32; 3])],
+    ) {
+        let open = self.open.get_or_insert_with(|| {
+            let mut encoder = ctx
+                .device
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                    label: Some("kiln batch"),
+                });
+            let pass = encoder
+                .begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: Some("kiln batch"),
+                    timestamp_writes: None,
+                })
+                .forget_lifetime();
+            OpenPass {
+                pass,
+                encoder,
+                dispatches: 0,
+            }
+        });
+        for (ck, bg, grid) in launches {
+            open.pass.set_pipeline(&ck.pipeline);
+            open.pass.set_bind_group(0, bg, &[]);
+            open.pass.dispatch_workgroups(grid[0], grid[1], grid[2]);
+        }
+        open.dispatches += launches.len();
+        if open.dispatches >= self.chunk {
+            let next = (self.chunk * 2).min(MAX_BATCH_DISPATCHES);
+            self.submit(ctx);
+            self.chunk = next;
+        }
+    }
+
+    /// Submits what the batch holds, if anything, because something else needs the queue or
+    /// waits for it; the batch stays open for later runs, starting again from a chunk of one
+    /// (the GPU is about to be idle).
+    pub fn flush(&mut self, ctx: &GpuContext) {
+        self.submit(ctx);
+        self.chunk = 1;
+    }
+
+    fn submit(&mut self, ctx: &GpuContext) {
+        if let Some(OpenPass { pass, encoder, .. }) = self.open.take() {
+            drop(pass);
+            ctx.queue.submit([encoder.finish()]);
+            ctx.count(|c| c.submits += 1);
+        }
+    }
+}
+
+impl GpuContext {
+    /// Runs `f` with a batch open: the runs it makes are submitted together when it returns
+    /// (see the module doc). Errors of the runs surface as usual, from the run or from the
+    /// next check of the device.
+    pub fn batched<R>(&self, f: impl FnOnce() -> Result<R>) -> Result<R> {
+        /// Closes the scope even if `f` panics.
+        struct Scope<'a>(&'a GpuContext);
+        impl Drop for Scope<'_> {
+            fn drop(&mut self) {
+                self.0.with_batch(|b, ctx| b.leave(ctx));
+            }
+        }
+        self.with_batch(|b, _| b.enter());
+        let scope = Scope(self);
+        let r = f();
+        drop(scope);
+        self.check_alive()?;
+        r
+    }
+
+    /// Submits the open batch's work, before anything else goes through the queue or waits
+    /// for it.
+    pub fn flush_batch(&self) {
+        self.with_batch(|b, ctx| b.flush(ctx));
+    }
+}
