@@ -326,3 +326,39 @@ fn out_of_memory_is_a_typed_error() {
     check(&x.exp().unwrap(), 1e-6, 1e-5, "after running out");
     dev.set_memory_limit(u64::MAX);
 }
+
+/// Constants are read from the uniform: graphs that differ only in their constants share one
+/// pipeline, and arithmetic on a constant is not folded by the shader compiler
+/// (`inf * 0.0` and `NaN * 0.0` stay NaN).
+#[test]
+fn constants_share_pipelines_and_are_not_folded() {
+    let dev = untuned_device();
+    let Some(ctx) = dev.gpu() else { return };
+    let x = random(&dev, DType::F32, &[7, 1031], -1.0, 1.0, 11);
+    check(
+        &x.mul_scalar(1.5).unwrap().add_scalar(0.25).unwrap(),
+        0.0,
+        0.0,
+        "first",
+    );
+    let compiled = ctx.counters().pipelines_compiled;
+    for (a, b) in [(2.0, -3.0), (-0.5, 7.0), (0.0, 1.0)] {
+        let y = x.mul_scalar(a).unwrap().add_scalar(b).unwrap();
+        check(&y, 0.0, 0.0, &format!("x * {a} + {b}"));
+    }
+    assert_eq!(
+        ctx.counters().pipelines_compiled,
+        compiled,
+        "a new constant compiled a pipeline"
+    );
+    let special = Tensor::from_slice_on(
+        &dev,
+        &[f32::INFINITY, f32::NEG_INFINITY, f32::NAN, -0.0, 2.0],
+        &[5],
+    )
+    .unwrap();
+    let got = special.mul_scalar(0.0).unwrap().to_host().unwrap().to_f64();
+    assert!(got[..3].iter().all(|v| v.is_nan()), "{got:?}");
+    // Signed zeros are implementation-defined on GPUs (docs/OPS.md): compared as values.
+    assert_eq!(&got[3..], &[0.0, 0.0]);
+}

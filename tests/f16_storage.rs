@@ -43,13 +43,17 @@ fn results(dev: &Device, n: usize) -> Vec<(String, Tensor)> {
                 .cast(DType::F16)
                 .unwrap(),
         ),
-        // 4 * 20000 overflows f16 to infinity; inf * 0 is NaN. The zeros are a tensor: a
-        // literal 0 lets the driver fold `x * 0` to 0 (Vulkan does not promise NaN and
-        // infinity there).
+        // 4 * 20000 overflows f16 to infinity; inf * 0 is NaN, whether the zeros are a
+        // tensor or a scalar (constants are read from the uniform, so no driver folds
+        // `x * 0` to 0).
         ("overflow".into(), x.mul_scalar(20000.0).unwrap()),
         (
             "nan".into(),
             x.mul_scalar(20000.0).unwrap().mul(&zeros).unwrap(),
+        ),
+        (
+            "nan from a scalar zero".into(),
+            x.mul_scalar(20000.0).unwrap().mul_scalar(0.0).unwrap(),
         ),
         ("sum axis 0".into(), m.sum(&[0], false).unwrap()),
         ("softmax".into(), m.softmax(-1).unwrap()),

@@ -296,7 +296,18 @@ impl<'k> Emitter<'k> {
             let val = match &node.expr {
                 Expr::Load(l) => format!("ld{l}"),
                 Expr::LoadValid(l) => format!("ok{l}"),
-                Expr::Const(s) => types::literal(*s, d),
+                Expr::Const(s) => match d {
+                    // Booleans take no arithmetic to fold; the text keeps them.
+                    DType::Bool => types::literal(*s, d),
+                    _ => {
+                        let bits = self.params.u32(Param::Const(n));
+                        match d {
+                            DType::U32 => bits,
+                            DType::I32 => format!("bitcast<i32>({bits})"),
+                            _ => format!("bitcast<f32>({bits})"),
+                        }
+                    }
+                },
                 Expr::Gather { load, axis, index } => {
                     let l = *load;
                     let input = k.loads[l].input;

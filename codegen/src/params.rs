@@ -2,7 +2,7 @@
 //! [`Param`] sits in which slot; the runtime fills the slots from the concrete kernel, so the
 //! generated text never contains a size.
 
-use kiln_ir::Kernel;
+use kiln_ir::{Expr, Kernel};
 
 /// One 32-bit slot of a kernel's uniform.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -25,6 +25,11 @@ pub enum Param {
     MaskHi(usize, usize),
     /// Size of dim `d` of load `l`'s own view (gather bounds, matmul `k`).
     LoadDim(usize, usize),
+    /// The value of constant expression `e` (`Expr::Const`), as its storage bits. Constants
+    /// live in the uniform, not in the text: a shader compiler may fold `x * 0.0` to `0.0`
+    /// when the zero is a literal (lavapipe does), which loses `inf * 0 = NaN`; and kernels
+    /// that differ only in their constants share one pipeline.
+    Const(usize),
 }
 
 /// The slots of a kernel's uniform, in order.
@@ -88,6 +93,10 @@ impl ParamLayout {
                     .map_or(u32::MAX as usize, |m| m.ranges[d].1)
                     as u32,
                 Param::LoadDim(l, d) => k.loads[l].view.shape.0[d] as u32,
+                Param::Const(e) => match &k.exprs[e].expr {
+                    Expr::Const(v) => v.storage_bits(k.exprs[e].dtype),
+                    _ => 0,
+                },
             };
         }
         out

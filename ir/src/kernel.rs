@@ -281,9 +281,12 @@ impl Kernel {
                 Expr::Gather { load, axis, index } => {
                     let _ = write!(k, "ga{load},{axis},{index}");
                 }
-                Expr::Const(s) => {
+                // Constant values live in the uniform (`Param::Const`); booleans stay in the
+                // text, so their value is part of the key.
+                Expr::Const(s) if e.dtype == DType::Bool => {
                     let _ = write!(k, "k{:x}", s.storage_bits(e.dtype));
                 }
+                Expr::Const(_) => k.push('k'),
                 Expr::Arange { start, step } => {
                     let ld = if e.dtype.is_float() {
                         DType::F32

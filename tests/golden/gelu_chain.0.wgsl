@@ -26,9 +26,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let ld0 = V0[0];
     let ok0 = true;
     let e0: f32 = ld0;
-    let e1: f32 = bitcast<f32>(0x3fc00000u);
+    let e1: f32 = bitcast<f32>(P.p[0].z);
     let e2: f32 = (e0 * e1);
-    let e3: f32 = bitcast<f32>(0x3f000000u);
+    let e3: f32 = bitcast<f32>(P.p[0].w);
     let e4: f32 = (e2 + e3);
     let e5: f32 = (0.5 * e4 * (1.0 + kiln_erf(e4 * 0.70710678118654752)));
     let e6: f32 = exp(e5);
@@ -41,9 +41,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let ld0 = V0[1];
     let ok0 = true;
     let e0: f32 = ld0;
-    let e1: f32 = bitcast<f32>(0x3fc00000u);
+    let e1: f32 = bitcast<f32>(P.p[0].z);
     let e2: f32 = (e0 * e1);
-    let e3: f32 = bitcast<f32>(0x3f000000u);
+    let e3: f32 = bitcast<f32>(P.p[0].w);
     let e4: f32 = (e2 + e3);
     let e5: f32 = (0.5 * e4 * (1.0 + kiln_erf(e4 * 0.70710678118654752)));
     let e6: f32 = exp(e5);
@@ -56,9 +56,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let ld0 = V0[2];
     let ok0 = true;
     let e0: f32 = ld0;
-    let e1: f32 = bitcast<f32>(0x3fc00000u);
+    let e1: f32 = bitcast<f32>(P.p[0].z);
     let e2: f32 = (e0 * e1);
-    let e3: f32 = bitcast<f32>(0x3f000000u);
+    let e3: f32 = bitcast<f32>(P.p[0].w);
     let e4: f32 = (e2 + e3);
     let e5: f32 = (0.5 * e4 * (1.0 + kiln_erf(e4 * 0.70710678118654752)));
     let e6: f32 = exp(e5);
@@ -71,9 +71,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let ld0 = V0[3];
     let ok0 = true;
     let e0: f32 = ld0;
-    let e1: f32 = bitcast<f32>(0x3fc00000u);
+    let e1: f32 = bitcast<f32>(P.p[0].z);
     let e2: f32 = (e0 * e1);
-    let e3: f32 = bitcast<f32>(0x3f000000u);
+    let e3: f32 = bitcast<f32>(P.p[0].w);
     let e4: f32 = (e2 + e3);
     let e5: f32 = (0.5 * e4 * (1.0 + kiln_erf(e4 * 0.70710678118654752)));
     let e6: f32 = exp(e5);

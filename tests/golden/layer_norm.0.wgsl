@@ -263,7 +263,7 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
         let e1: f32 = red0;
         let e2: f32 = (e0 - e1);
         let e4: f32 = red1;
-        let e5: f32 = bitcast<f32>(0x3727c5acu);
+        let e5: f32 = bitcast<f32>(P.p[1].z);
         let e6: f32 = (e4 + e5);
         let e7: f32 = (1.0 / sqrt(e6));
         let e8: f32 = (e2 * e7);
@@ -288,7 +288,7 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
         let e1: f32 = red0;
         let e2: f32 = (e0 - e1);
         let e4: f32 = red1;
-        let e5: f32 = bitcast<f32>(0x3727c5acu);
+        let e5: f32 = bitcast<f32>(P.p[1].z);
         let e6: f32 = (e4 + e5);
         let e7: f32 = (1.0 / sqrt(e6));
         let e8: f32 = (e2 * e7);
@@ -313,7 +313,7 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
         let e1: f32 = red0;
         let e2: f32 = (e0 - e1);
         let e4: f32 = red1;
-        let e5: f32 = bitcast<f32>(0x3727c5acu);
+        let e5: f32 = bitcast<f32>(P.p[1].z);
         let e6: f32 = (e4 + e5);
         let e7: f32 = (1.0 / sqrt(e6));
         let e8: f32 = (e2 * e7);
@@ -338,7 +338,7 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
         let e1: f32 = red0;
         let e2: f32 = (e0 - e1);
         let e4: f32 = red1;
-        let e5: f32 = bitcast<f32>(0x3727c5acu);
+        let e5: f32 = bitcast<f32>(P.p[1].z);
         let e6: f32 = (e4 + e5);
         let e7: f32 = (1.0 / sqrt(e6));
         let e8: f32 = (e2 * e7);
@@ -363,7 +363,7 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
         let e1: f32 = red0;
         let e2: f32 = (e0 - e1);
         let e4: f32 = red1;
-        let e5: f32 = bitcast<f32>(0x3727c5acu);
+        let e5: f32 = bitcast<f32>(P.p[1].z);
         let e6: f32 = (e4 + e5);
         let e7: f32 = (1.0 / sqrt(e6));
         let e8: f32 = (e2 * e7);
@@ -388,7 +388,7 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
         let e1: f32 = red0;
         let e2: f32 = (e0 - e1);
         let e4: f32 = red1;
-        let e5: f32 = bitcast<f32>(0x3727c5acu);
+        let e5: f32 = bitcast<f32>(P.p[1].z);
         let e6: f32 = (e4 + e5);
         let e7: f32 = (1.0 / sqrt(e6));
         let e8: f32 = (e2 * e7);
@@ -413,7 +413,7 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
         let e1: f32 = red0;
         let e2: f32 = (e0 - e1);
         let e4: f32 = red1;
-        let e5: f32 = bitcast<f32>(0x3727c5acu);
+        let e5: f32 = bitcast<f32>(P.p[1].z);
         let e6: f32 = (e4 + e5);
         let e7: f32 = (1.0 / sqrt(e6));
         let e8: f32 = (e2 * e7);
@@ -438,7 +438,7 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
         let e1: f32 = red0;
         let e2: f32 = (e0 - e1);
         let e4: f32 = red1;
-        let e5: f32 = bitcast<f32>(0x3727c5acu);
+        let e5: f32 = bitcast<f32>(P.p[1].z);
         let e6: f32 = (e4 + e5);
         let e7: f32 = (1.0 / sqrt(e6));
         let e8: f32 = (e2 * e7);
@@ -1127,7 +1127,7 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e1: f32 = red0;
       let e2: f32 = (e0 - e1);
       let e4: f32 = red1;
-      let e5: f32 = bitcast<f32>(0x3727c5acu);
+      let e5: f32 = bitcast<f32>(P.p[1].z);
       let e6: f32 = (e4 + e5);
       let e7: f32 = (1.0 / sqrt(e6));
       let e8: f32 = (e2 * e7);
@@ -1147,7 +1147,7 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e1: f32 = red0;
       let e2: f32 = (e0 - e1);
       let e4: f32 = red1;
-      let e5: f32 = bitcast<f32>(0x3727c5acu);
+      let e5: f32 = bitcast<f32>(P.p[1].z);
       let e6: f32 = (e4 + e5);
       let e7: f32 = (1.0 / sqrt(e6));
       let e8: f32 = (e2 * e7);
@@ -1167,7 +1167,7 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e1: f32 = red0;
       let e2: f32 = (e0 - e1);
       let e4: f32 = red1;
-      let e5: f32 = bitcast<f32>(0x3727c5acu);
+      let e5: f32 = bitcast<f32>(P.p[1].z);
       let e6: f32 = (e4 + e5);
       let e7: f32 = (1.0 / sqrt(e6));
       let e8: f32 = (e2 * e7);
@@ -1187,7 +1187,7 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e1: f32 = red0;
       let e2: f32 = (e0 - e1);
       let e4: f32 = red1;
-      let e5: f32 = bitcast<f32>(0x3727c5acu);
+      let e5: f32 = bitcast<f32>(P.p[1].z);
       let e6: f32 = (e4 + e5);
       let e7: f32 = (1.0 / sqrt(e6));
       let e8: f32 = (e2 * e7);
@@ -1207,7 +1207,7 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e1: f32 = red0;
       let e2: f32 = (e0 - e1);
       let e4: f32 = red1;
-      let e5: f32 = bitcast<f32>(0x3727c5acu);
+      let e5: f32 = bitcast<f32>(P.p[1].z);
       let e6: f32 = (e4 + e5);
       let e7: f32 = (1.0 / sqrt(e6));
       let e8: f32 = (e2 * e7);
@@ -1227,7 +1227,7 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e1: f32 = red0;
       let e2: f32 = (e0 - e1);
       let e4: f32 = red1;
-      let e5: f32 = bitcast<f32>(0x3727c5acu);
+      let e5: f32 = bitcast<f32>(P.p[1].z);
       let e6: f32 = (e4 + e5);
       let e7: f32 = (1.0 / sqrt(e6));
       let e8: f32 = (e2 * e7);
@@ -1247,7 +1247,7 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e1: f32 = red0;
       let e2: f32 = (e0 - e1);
       let e4: f32 = red1;
-      let e5: f32 = bitcast<f32>(0x3727c5acu);
+      let e5: f32 = bitcast<f32>(P.p[1].z);
       let e6: f32 = (e4 + e5);
       let e7: f32 = (1.0 / sqrt(e6));
       let e8: f32 = (e2 * e7);
@@ -1267,7 +1267,7 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e1: f32 = red0;
       let e2: f32 = (e0 - e1);
       let e4: f32 = red1;
-      let e5: f32 = bitcast<f32>(0x3727c5acu);
+      let e5: f32 = bitcast<f32>(P.p[1].z);
       let e6: f32 = (e4 + e5);
       let e7: f32 = (1.0 / sqrt(e6));
       let e8: f32 = (e2 * e7);
@@ -1287,7 +1287,7 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e1: f32 = red0;
       let e2: f32 = (e0 - e1);
       let e4: f32 = red1;
-      let e5: f32 = bitcast<f32>(0x3727c5acu);
+      let e5: f32 = bitcast<f32>(P.p[1].z);
       let e6: f32 = (e4 + e5);
       let e7: f32 = (1.0 / sqrt(e6));
       let e8: f32 = (e2 * e7);
@@ -1307,7 +1307,7 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e1: f32 = red0;
       let e2: f32 = (e0 - e1);
       let e4: f32 = red1;
-      let e5: f32 = bitcast<f32>(0x3727c5acu);
+      let e5: f32 = bitcast<f32>(P.p[1].z);
       let e6: f32 = (e4 + e5);
       let e7: f32 = (1.0 / sqrt(e6));
       let e8: f32 = (e2 * e7);
@@ -1327,7 +1327,7 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e1: f32 = red0;
       let e2: f32 = (e0 - e1);
       let e4: f32 = red1;
-      let e5: f32 = bitcast<f32>(0x3727c5acu);
+      let e5: f32 = bitcast<f32>(P.p[1].z);
       let e6: f32 = (e4 + e5);
       let e7: f32 = (1.0 / sqrt(e6));
       let e8: f32 = (e2 * e7);
@@ -1347,7 +1347,7 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e1: f32 = red0;
       let e2: f32 = (e0 - e1);
       let e4: f32 = red1;
-      let e5: f32 = bitcast<f32>(0x3727c5acu);
+      let e5: f32 = bitcast<f32>(P.p[1].z);
       let e6: f32 = (e4 + e5);
       let e7: f32 = (1.0 / sqrt(e6));
       let e8: f32 = (e2 * e7);
@@ -1367,7 +1367,7 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e1: f32 = red0;
       let e2: f32 = (e0 - e1);
       let e4: f32 = red1;
-      let e5: f32 = bitcast<f32>(0x3727c5acu);
+      let e5: f32 = bitcast<f32>(P.p[1].z);
       let e6: f32 = (e4 + e5);
       let e7: f32 = (1.0 / sqrt(e6));
       let e8: f32 = (e2 * e7);
@@ -1387,7 +1387,7 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e1: f32 = red0;
       let e2: f32 = (e0 - e1);
       let e4: f32 = red1;
-      let e5: f32 = bitcast<f32>(0x3727c5acu);
+      let e5: f32 = bitcast<f32>(P.p[1].z);
       let e6: f32 = (e4 + e5);
       let e7: f32 = (1.0 / sqrt(e6));
       let e8: f32 = (e2 * e7);
@@ -1407,7 +1407,7 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e1: f32 = red0;
       let e2: f32 = (e0 - e1);
       let e4: f32 = red1;
-      let e5: f32 = bitcast<f32>(0x3727c5acu);
+      let e5: f32 = bitcast<f32>(P.p[1].z);
       let e6: f32 = (e4 + e5);
       let e7: f32 = (1.0 / sqrt(e6));
       let e8: f32 = (e2 * e7);
@@ -1427,7 +1427,7 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e1: f32 = red0;
       let e2: f32 = (e0 - e1);
       let e4: f32 = red1;
-      let e5: f32 = bitcast<f32>(0x3727c5acu);
+      let e5: f32 = bitcast<f32>(P.p[1].z);
       let e6: f32 = (e4 + e5);
       let e7: f32 = (1.0 / sqrt(e6));
       let e8: f32 = (e2 * e7);
