@@ -35,6 +35,9 @@ pub const THREADS: u32 = 16;
 /// Depth of the operand slices of the register-tiled kernel.
 const BK: u32 = 16;
 
+/// Rows of tiles a group of consecutive workgroups of the register-tiled kernel covers.
+const SWIZZLE: u32 = 8;
+
 /// The block edges the template accepts.
 pub const BLOCKS: [u32; 3] = [1, 4, 8];
 
@@ -376,9 +379,17 @@ fn tiled(b: &mut String, d: &Dims, (bm, bn): (u32, u32), unroll: u32) {
     // Vectors of each operand slice each invocation stages.
     let per_a = BK * tm / 4 / (THREADS * THREADS);
     let per_b = BK * tn / 4 / (THREADS * THREADS);
+    // Grouped tile order: consecutive workgroups walk `SWIZZLE` rows of tiles column by
+    // column, so that the A rows and B columns they read stay in L2 (a bijection on the grid).
+    let g = SWIZZLE;
     let _ = writeln!(
         b,
-        "    let row0 = wid.y * {tm}u;\n    let col0 = wid.x * {tn}u;"
+        "    let gid = wid.y * nwg.x + wid.x;\n    \
+         let per_group = {g}u * nwg.x;\n    \
+         let first = (gid / per_group) * {g}u;\n    \
+         let rows = min(nwg.y - first, {g}u);\n    \
+         let row0 = (first + (gid % per_group) % rows) * {tm}u;\n    \
+         let col0 = ((gid % per_group) / rows) * {tn}u;"
     );
     let _ = writeln!(b, "    let flat = lid.y * {THREADS}u + lid.x;");
     for i in 0..bm {

@@ -38,8 +38,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   for (var bt = wid.z; bt < P.p[1].y; bt = bt + nwg.z) {
     let abase = bitcast<i32>(P.p[0].x);
     let bbase = bitcast<i32>(P.p[0].y);
-    let row0 = wid.y * 64u;
-    let col0 = wid.x * 64u;
+    let gid = wid.y * nwg.x + wid.x;
+    let per_group = 8u * nwg.x;
+    let first = (gid / per_group) * 8u;
+    let rows = min(nwg.y - first, 8u);
+    let row0 = (first + (gid % per_group) % rows) * 64u;
+    let col0 = ((gid % per_group) / rows) * 64u;
     let flat = lid.y * 16u + lid.x;
     var acc0_0 = vec4<f32>(0.0);
     var acc1_0 = vec4<f32>(0.0);
