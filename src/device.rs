@@ -222,14 +222,15 @@ impl Device {
     }
 
     /// Runs `f` with the device's batch open: the GPU runs it makes (`Program::run`, tensors
-    /// realized) are recorded into one compute pass and submitted together when it returns,
-    /// rather than one submission each. Each submission costs the GPU 10-15 µs outside the
-    /// work it carries on Vulkan (docs/PERFORMANCE.md), so a loop of short runs gains that
-    /// much per run. The batch goes to the GPU in chunks that double from one dispatch up to
+    /// realized) are recorded into one compute pass and submitted together, rather than one
+    /// submission each. Each submission costs the GPU 10-15 µs outside the work it carries on
+    /// Vulkan (docs/PERFORMANCE.md), so a loop of short runs gains that much per run. The
+    /// batch goes to the GPU in chunks that double from one dispatch up to
     /// [`MAX_BATCH_DISPATCHES`](crate::runtime::batch::MAX_BATCH_DISPATCHES), so the GPU starts
-    /// at once and records ahead of it. Nothing is reordered: reads, waits and timed runs
-    /// inside `f` first submit what was gathered. Batches nest (the outermost submits), and belong to the device: runs other threads make
-    /// meanwhile join it. On the interpreter it just runs `f`.
+    /// at once and the host records ahead of it. Nothing is reordered: reads, waits and timed
+    /// runs inside `f` first submit what was gathered. Batches nest (the outermost submits)
+    /// and belong to the device: runs other threads make meanwhile join it. An error or a
+    /// panic in `f` still closes the batch. On the interpreter it just runs `f`.
     pub fn batch<R>(&self, f: impl FnOnce() -> Result<R>) -> Result<R> {
         match &self.inner.backend {
             Backend::Gpu(g) => g.batched(f),

@@ -11,7 +11,7 @@ fn mm_tol(k: usize) -> (f32, f32) {
 #[test]
 fn matmul_shapes() {
     let dev = device();
-    let cases: [(&[usize], &[usize]); 9] = [
+    let cases: [(&[usize], &[usize]); 10] = [
         (&[1, 1], &[1, 1]),
         (&[3, 5], &[5, 7]),
         (&[127, 129], &[129, 131]),
@@ -21,6 +21,8 @@ fn matmul_shapes() {
         (&[2, 3, 5, 4], &[4, 6]),
         (&[3, 1, 5, 4], &[1, 2, 4, 6]),
         (&[0, 4], &[4, 3]),
+        // 18 rows of 64-row tiles: more than one group of the grouped tile order.
+        (&[1100, 40], &[40, 70]),
     ];
     for (i, (sa, sb)) in cases.iter().enumerate() {
         let a = random(&dev, DType::F32, sa, -1.0, 1.0, 100 + i as u64);
@@ -170,22 +172,29 @@ fn gemv() {
     assert_eq!(y.explain().unwrap().kernels.len(), 1);
     check(&y, 2e-6 * 130.0, 1e-5, "batched gemv with bias and gelu");
     // A long inner size: split-K partials of gemvs, summed, where the matrix is strided along
-    // `k`; one kernel (32 lanes per output) where it is contiguous along `k`.
-    let (at, rt) = mm_tol(4096);
-    let x = random(&dev, DType::F32, &[1, 4096], -1.0, 1.0, 23);
-    let w = random(&dev, DType::F32, &[4096, 300], -1.0, 1.0, 24);
-    let y = x.matmul(&w).unwrap();
-    assert_eq!(y.explain().unwrap().kernels.len(), 2);
-    check(&y, at, rt, "split-K gemv 1x4096x300");
-    let wt = random(&dev, DType::F32, &[300, 4096], -1.0, 1.0, 29);
-    let y = x.matmul(&wt.transpose(0, 1).unwrap()).unwrap();
-    assert_eq!(y.explain().unwrap().kernels.len(), 1);
-    check(&y, at, rt, "gemv 1x4096x300 along k");
-    let a = random(&dev, DType::F32, &[300, 4096], -1.0, 1.0, 27);
-    let v = random(&dev, DType::F32, &[4096, 1], -1.0, 1.0, 28);
-    let y = a.matmul(&v).unwrap();
-    assert_eq!(y.explain().unwrap().kernels.len(), 1);
-    check(&y, at, rt, "gemv 300x4096x1 along k");
+    // `k` or the outputs are few; one kernel (32 lanes per output) where it is contiguous
+    // along `k` and the outputs many.
+    let (at, rt) = mm_tol(2048);
+    let x = random(&dev, DType::F32, &[1, 2048], -1.0, 1.0, 23);
+    for (n, kernels_w, kernels_wt) in [(300, 2, 2), (1100, 2, 1)] {
+        let w = random(&dev, DType::F32, &[2048, n], -1.0, 1.0, 24);
+        let y = x.matmul(&w).unwrap();
+        assert_eq!(y.explain().unwrap().kernels.len(), kernels_w, "1x2048x{n}");
+        check(&y, at, rt, &format!("gemv 1x2048x{n}"));
+        let wt = random(&dev, DType::F32, &[n, 2048], -1.0, 1.0, 29);
+        let y = x.matmul(&wt.transpose(0, 1).unwrap()).unwrap();
+        assert_eq!(
+            y.explain().unwrap().kernels.len(),
+            kernels_wt,
+            "1x2048x{n} along k"
+        );
+        check(&y, at, rt, &format!("gemv 1x2048x{n} along k"));
+        let a = random(&dev, DType::F32, &[n, 2048], -1.0, 1.0, 27);
+        let v = random(&dev, DType::F32, &[2048, 1], -1.0, 1.0, 28);
+        let y = a.matmul(&v).unwrap();
+        assert_eq!(y.explain().unwrap().kernels.len(), kernels_wt, "{n}x2048x1");
+        check(&y, at, rt, &format!("gemv {n}x2048x1 along k"));
+    }
     // A NaN in the matrix reaches exactly its own output.
     let mut host: Vec<f32> = random(&dev, DType::F32, &[9, 5], -1.0, 1.0, 25)
         .to_host()
@@ -201,4 +210,17 @@ fn gemv() {
     for (j, v) in got.iter().enumerate() {
         assert_eq!(v.is_nan(), j == 3, "output {j}: {v}");
     }
+}
+
+/// A gemv with more output groups than a grid dimension holds spreads them over x and y.
+#[test]
+fn gemv_past_one_grid_dimension() {
+    let dev = device();
+    // 8 outputs per workgroup where the matrix is contiguous along k: 530000 outputs need
+    // 66250 workgroups, past 65535.
+    let n = 530_000;
+    let x = random(&dev, DType::F32, &[1, 3], -1.0, 1.0, 1);
+    let w = random(&dev, DType::F32, &[n, 3], -1.0, 1.0, 2);
+    let y = x.matmul(&w.transpose(0, 1).unwrap()).unwrap();
+    check(&y, 1e-5, 1e-5, "1x3x530000 along k");
 }

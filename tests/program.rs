@@ -337,11 +337,17 @@ fn batched_runs_keep_their_order() {
             "{} submissions for {dispatches} batched dispatches",
             a.submits - b.submits
         );
+        // Unbatched, each of the 15 runs and each of the two reads would submit.
+        assert!(
+            a.submits - b.submits < 15,
+            "{} submissions",
+            a.submits - b.submits
+        );
     }
 }
 
 /// A long batch is submitted in chunks of at most `MAX_BATCH_DISPATCHES` dispatches, and an
-/// error inside a batch still closes it.
+/// error or a panic inside a batch still closes it.
 #[test]
 fn long_batches_and_errors() {
     let dev = device();
@@ -383,14 +389,40 @@ fn long_batches_and_errors() {
         "a batch longer than one submission",
     );
     let bad = random(&dev, DType::F32, &[2, 7], -1.0, 1.0, 4);
-    let err = dev.batch(|| prog.run(&[&bad])).unwrap_err();
+    let err = dev
+        .batch(|| {
+            prog.run(&[&x0])?;
+            prog.run(&[&bad])
+        })
+        .unwrap_err();
     assert!(matches!(err, kiln::Error::InputMismatch { .. }), "{err}");
-    // The device works on after the failed batch.
+    // The failed batch is closed: a run after it is submitted at once.
+    let before = dev.counters();
     let again = prog.run(&[&x0]).unwrap();
+    if let (Some(b), Some(a)) = (before, dev.counters()) {
+        assert_eq!(a.submits - b.submits, 1, "the batch stayed open");
+    }
     check(
         &again[0].sub(&x0).unwrap(),
         1e-6,
         1e-6,
         "after a failed batch",
     );
+    // So is one whose closure panicked.
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _ = dev.batch(|| -> kiln::Result<()> {
+            prog.run(&[&x0])?;
+            panic!("inside a batch")
+        });
+    }));
+    assert!(caught.is_err());
+    let before = dev.counters();
+    prog.run(&[&x0]).unwrap();
+    if let (Some(b), Some(a)) = (before, dev.counters()) {
+        assert_eq!(
+            a.submits - b.submits,
+            1,
+            "the batch stayed open after a panic"
+        );
+    }
 }

@@ -199,11 +199,9 @@ impl KernelSource {
                     } else {
                         matmul::GEMV_K_STRIDED
                     };
-                    let x = (m * n).div_ceil(outs as usize);
-                    if x > max_dim as usize {
-                        return Err(CodegenError::GridTooLarge { groups: x });
-                    }
-                    return Ok([x as u32, 1, batch.min(max_dim as usize) as u32]);
+                    // Output groups over x and y (the kernel numbers them `y * nwg.x + x`).
+                    let [x, y, _] = elementwise::grid_2d((m * n).div_ceil(outs as usize), max_dim)?;
+                    return Ok([x, y, batch.min(max_dim as usize) as u32]);
                 }
                 let (tm, tn) = (matmul::tile(bm) as usize, matmul::tile(bn) as usize);
                 let (x, y) = (n.div_ceil(tn), m.div_ceil(tm));

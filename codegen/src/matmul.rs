@@ -285,7 +285,7 @@ fn gemv(b: &mut String, d: &Dims, unroll: u32) {
          let l = select({sl}u, {fl}u, kfast);\n      \
          let og = select(flat % {so}u, flat / {fl}u, kfast);\n      \
          let lane = select(flat / {so}u, flat % {fl}u, kfast);\n      \
-         let o = wid.x * outs + og;\n      \
+         let o = (wid.y * nwg.x + wid.x) * outs + og;\n      \
          let oc = min(o, {m} * {n} - 1u);\n      \
          let row = select(o, 0u, along_n);\n      \
          let col = select(0u, o, along_n);\n      \

@@ -95,6 +95,7 @@ impl ParamLayout {
                 Param::LoadDim(l, d) => k.loads[l].view.shape.0[d] as u32,
                 Param::Const(e) => match &k.exprs[e].expr {
                     Expr::Const(v) => v.storage_bits(k.exprs[e].dtype),
+                    // Codegen makes this slot only for constant expressions.
                     _ => 0,
                 },
             };

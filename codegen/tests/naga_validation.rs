@@ -246,3 +246,39 @@ fn matmul_grids_cover_the_output_exactly() {
         assert_eq!(src.grid(k, 65535).unwrap(), want, "block {bm}x{bn}");
     }
 }
+
+#[test]
+fn gemv_grids_cover_the_outputs() {
+    for (sb, outs) in [([8usize, 1000], 32usize), ([1000, 8], 8)] {
+        let mut g = Graph::new();
+        let a = g.input(DType::F32, Shape::new(&[1, 8])).unwrap();
+        let b = g.input(DType::F32, Shape::new(&sb)).unwrap();
+        // [1000, 8] is read transposed: contiguous along k.
+        let b = if sb[0] == 1000 {
+            g.add(
+                Op::View(ViewOp::Permute([1, 0].into_iter().collect())),
+                &[b],
+            )
+            .unwrap()
+        } else {
+            b
+        };
+        let y = g.add(Op::Matmul, &[a, b]).unwrap();
+        g.mark_output(y);
+        let prog = lower_unfused(&g).unwrap();
+        let k = &prog.calls[0].kernel;
+        let s = Schedule {
+            matmul_block: 1,
+            ..Schedule::default()
+        };
+        let src = generate(k, &s, &Target::default()).unwrap();
+        let groups = 1000usize.div_ceil(outs);
+        assert_eq!(src.grid(k, 65535).unwrap(), [groups as u32, 1, 1]);
+        // A small grid limit spreads the groups over y.
+        let [x, y, z] = src.grid(k, 16).unwrap();
+        assert!(
+            x <= 16 && y > 1 && (x * y) as usize >= groups && z == 1,
+            "{x} {y} {z}"
+        );
+    }
+}

@@ -77,6 +77,9 @@ impl Batch {
         ctx: &GpuContext,
         launches: &[(&CompiledKernel, wgpu::BindGroup, [u32; 3])],
     ) {
+        if launches.is_empty() {
+            return;
+        }
         let open = self.open.get_or_insert_with(|| {
             let mut encoder = ctx
                 .device

@@ -180,7 +180,7 @@ pub struct GpuContext {
 }
 
 /// The autotune results file in an adapter's cache directory.
-pub const AUTOTUNE_FILE: &str = "autotune.v2";
+pub const AUTOTUNE_FILE: &str = "autotune.v3";
 /// wgpu's pipeline cache data in an adapter's cache directory.
 pub const PIPELINE_FILE: &str = "pipelines.v1";
 

@@ -248,6 +248,8 @@ pub fn time_kernel(
     outputs: &[&wgpu::Buffer],
     reps: u32,
 ) -> Result<f64> {
+    // An open batch goes first, outside the error scope below: its errors are the user's.
+    ctx.flush_batch();
     let ck = ctx.pipeline(k, s)?;
     let grid = ck
         .source
@@ -257,7 +259,6 @@ pub fn time_kernel(
     let scope = ctx.device.push_error_scope(wgpu::ErrorFilter::Validation);
     let bg = bind_group(ctx, &ck, &u, &bufs, &k.name);
     let timing = Timing::new(ctx);
-    ctx.flush_batch();
     let submit = |reps: u32, timing: Option<&Timing>| {
         let mut enc = ctx
             .device

@@ -52,7 +52,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let l = select(8u, 32u, kfast);
       let og = select(flat % 32u, flat / 32u, kfast);
       let lane = select(flat / 32u, flat % 32u, kfast);
-      let o = wid.x * outs + og;
+      let o = (wid.y * nwg.x + wid.x) * outs + og;
       let oc = min(o, P.p[0].z * P.p[0].w - 1u);
       let row = select(o, 0u, along_n);
       let col = select(0u, o, along_n);

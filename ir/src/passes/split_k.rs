@@ -16,6 +16,9 @@ pub const SPLIT_K_TARGET: usize = 1 << 23;
 pub const SPLIT_K_MAX_PARTS: usize = 8;
 /// Least inner size of a part.
 pub const SPLIT_K_MIN_PART: usize = 256;
+/// Matrix-vector products contiguous along `k` with at least this many outputs are left
+/// whole (codegen's gemv path puts 8 outputs in a workgroup: 128 workgroups and more).
+pub const SPLIT_K_GEMV_WHOLE: usize = 1024;
 
 /// Rewrites an `f32` matmul with few outputs and a long inner dimension, whose grid would
 /// leave much of the GPU idle, into `S` matmuls over `K / S` each, batched in one launch
@@ -31,10 +34,12 @@ pub const SPLIT_K_MIN_PART: usize = 256;
 /// matmul tolerance); narrow floats are left alone, so that partials are not rounded.
 ///
 /// Matrix-vector products (`m = 1` or `n = 1`) whose matrix is read with unit stride along
-/// `k` (`x @ W^T` with `W` row-major) are left whole too: codegen's gemv path spreads each
-/// inner sum over 32 lanes of a workgroup there, which measured faster on an H100 than
-/// split partials plus the kernel that sums them (docs/PERFORMANCE.md). Where the matrix is
-/// strided along `k` the gemv path has 8 lanes per output, and splitting still pays.
+/// `k` (`x @ W^T` with `W` row-major) and that have at least `SPLIT_K_GEMV_WHOLE` outputs
+/// are left whole too: codegen's gemv path spreads each inner sum over 32 lanes of a
+/// workgroup there, which measured faster on an H100 than split partials plus the kernel
+/// that sums them (1 x 8192 x 8192: 0.101 against 0.111 ms, docs/PERFORMANCE.md). Where the
+/// matrix is strided along `k` the gemv path has 8 lanes per output, and splitting still
+/// pays; with fewer outputs, whole products would leave most of the GPU idle.
 pub struct SplitK;
 
 impl Pass for SplitK {
@@ -54,7 +59,7 @@ impl Pass for SplitK {
             if r + 1 > MAX_RANK || k < SPLIT_K_MIN_K || outputs > SPLIT_K_MAX_OUTPUTS {
                 return Ok(None);
             }
-            if gemv_along_k(ng, a, b) {
+            if outputs >= SPLIT_K_GEMV_WHOLE && gemv_along_k(ng, a, b) {
                 return Ok(None);
             }
             let mut s = 2;
@@ -225,19 +230,23 @@ mod tests {
         }
     }
 
-    /// Matrix-vector products split only where the matrix is strided along `k`.
+    /// Matrix-vector products with many outputs split only where the matrix is strided
+    /// along `k`; with few outputs they split either way.
     #[test]
     fn gemv_splits_only_where_the_matrix_is_strided_along_k() {
         // x @ W with W [k, n]: strided along k; split.
-        let g = graph(&[1, 4096], &[4096, 300]);
+        let g = graph(&[1, 4096], &[4096, 1100]);
         assert!(SplitK.run(&g).unwrap().len() > g.len());
         // A @ v with A [m, k]: contiguous along k; whole.
-        let g = graph(&[300, 4096], &[4096, 1]);
+        let g = graph(&[1100, 4096], &[4096, 1]);
         assert_eq!(SplitK.run(&g).unwrap().len(), g.len());
+        // ... but split with fewer outputs than SPLIT_K_GEMV_WHOLE.
+        let g = graph(&[300, 4096], &[4096, 1]);
+        assert!(SplitK.run(&g).unwrap().len() > g.len());
         // x @ W^T with W [n, k] read through a transpose: contiguous along k; whole.
         let mut g = Graph::new();
         let x = g.input(DType::F32, Shape::new(&[1, 4096])).unwrap();
-        let w = g.input(DType::F32, Shape::new(&[300, 4096])).unwrap();
+        let w = g.input(DType::F32, Shape::new(&[1100, 4096])).unwrap();
         let wt = g
             .add(
                 Op::View(ViewOp::Permute([1, 0].into_iter().collect())),
@@ -249,7 +258,7 @@ mod tests {
         assert_eq!(SplitK.run(&g).unwrap().len(), g.len());
         // A^T @ v: A read through a transpose, strided along k; split.
         let mut g = Graph::new();
-        let a = g.input(DType::F32, Shape::new(&[4096, 300])).unwrap();
+        let a = g.input(DType::F32, Shape::new(&[4096, 1100])).unwrap();
         let at = g
             .add(
                 Op::View(ViewOp::Permute([1, 0].into_iter().collect())),
