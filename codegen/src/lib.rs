@@ -150,6 +150,36 @@ impl Schedule {
     }
 }
 
+impl Schedule {
+    /// This schedule with the matmul blocks of `k` made small enough for `limit` bytes of
+    /// workgroup memory (the adapter's `max_compute_workgroup_storage_size`): eights become
+    /// fours, then block 1. The register-tiled kernel takes 33 KiB at 8 x 8, 25 KiB at 8 x 4
+    /// and 17 KiB at 4 x 4 ([`matmul::workgroup_bytes`]); WebGPU's default limit is 16 KiB,
+    /// many adapters have 32 KiB.
+    pub fn fit_workgroup_memory(&self, k: &Kernel, limit: u32) -> Schedule {
+        let mut s = *self;
+        if !matches!(k.kind, KernelKind::Matmul { .. }) {
+            return s;
+        }
+        let bytes = |s: &Schedule| matmul::workgroup_bytes(s.matmul_block, s.matmul_block_n);
+        if bytes(&s) > limit && s.matmul_block == 8 && s.matmul_block_n != 4 {
+            s.matmul_block_n = 4;
+        }
+        if bytes(&s) > limit && s.matmul_block == 8 {
+            s.matmul_block = 4;
+            s.matmul_block_n = 0;
+        }
+        if bytes(&s) > limit && s.matmul_block_n == 8 {
+            s.matmul_block_n = 0;
+        }
+        if bytes(&s) > limit {
+            s.matmul_block = 1;
+            s.matmul_block_n = 0;
+        }
+        s
+    }
+}
+
 /// Workgroups a matmul grid should have before its tiles grow (enough to occupy a large
 /// GPU's compute units).
 pub const MATMUL_MIN_WORKGROUPS: usize = 128;

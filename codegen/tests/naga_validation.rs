@@ -282,3 +282,51 @@ fn gemv_grids_cover_the_outputs() {
         );
     }
 }
+
+#[test]
+fn matmul_schedules_fit_the_workgroup_memory_limit() {
+    let mut g = Graph::new();
+    let a = g.input(DType::F32, Shape::new(&[512, 64])).unwrap();
+    let b = g.input(DType::F32, Shape::new(&[64, 512])).unwrap();
+    let y = g.add(Op::Matmul, &[a, b]).unwrap();
+    g.mark_output(y);
+    let prog = lower_unfused(&g).unwrap();
+    let k = &prog.calls[0].kernel;
+    let s = Schedule {
+        matmul_block: 8,
+        matmul_block_n: 0,
+        ..Schedule::default()
+    };
+    for (limit, want) in [
+        (49152, (8, 0)),
+        (32768, (8, 4)),
+        (20000, (4, 0)),
+        (16384, (1, 0)),
+    ] {
+        let f = s.fit_workgroup_memory(k, limit);
+        assert_eq!((f.matmul_block, f.matmul_block_n), want, "limit {limit}");
+        let bytes = kiln_codegen::matmul::workgroup_bytes(f.matmul_block, f.matmul_block_n);
+        assert!(bytes <= limit, "limit {limit}: {bytes} bytes");
+        // The generated text declares exactly that much workgroup memory.
+        let src = generate(k, &f, &Target::default()).unwrap();
+        let declared: u32 = src
+            .wgsl
+            .lines()
+            .filter(|l| l.starts_with("var<workgroup>"))
+            .map(|l| {
+                let n: u32 = l
+                    .rsplit(", ")
+                    .next()
+                    .and_then(|t| t.trim_end_matches(">;").parse().ok())
+                    .unwrap_or(0);
+                if l.contains("vec4<f32>") {
+                    16 * n
+                } else {
+                    // array<array<f32, 16>, 16>
+                    4 * 16 * n
+                }
+            })
+            .sum();
+        assert_eq!(declared, bytes, "limit {limit}");
+    }
+}

@@ -465,18 +465,22 @@ impl GpuContext {
     /// schedule when one is known for its autotune key, else (when the mode allows and the
     /// kernel has a space) the outcome of tuning it now, else `base` resolved for its sizes.
     pub fn schedule_for(&self, k: &Kernel, base: &Schedule) -> Schedule {
+        // Every schedule a kernel gets fits the adapter's workgroup memory.
+        let limit = self.limits.max_compute_workgroup_storage_size;
+        let fit = |s: Schedule| s.fit_workgroup_memory(k, limit);
         let mode = self.autotune();
         if mode == Autotune::Off {
-            return base.resolve(k);
+            return fit(base.resolve(k));
         }
         let key = tune::tune_key(k);
         if let Some(f) = self.tuned.lock().ok().and_then(|m| m.get(&key).copied()) {
-            return tune::apply(k, base, f);
+            return fit(tune::apply(k, base, f));
         }
         let max_wg = self.limits.max_compute_invocations_per_workgroup;
-        let cands = tune::candidates(k, base, mode, max_wg);
-        if cands.is_empty() {
-            return base.resolve(k);
+        let mut cands = tune::candidates(k, base, mode, max_wg);
+        cands.retain(|&c| fit(c) == c);
+        if cands.len() < 2 {
+            return fit(base.resolve(k));
         }
         match tune::tune(self, k, &cands) {
             Ok((s, skipped)) => {
@@ -493,7 +497,7 @@ impl GpuContext {
             }
             Err(e) => {
                 log::warn!("kiln: autotune {}: {e}; using the default schedule", k.name);
-                base.resolve(k)
+                fit(base.resolve(k))
             }
         }
     }
