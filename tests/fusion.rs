@@ -367,13 +367,14 @@ fn schedules_agree_with_reference() {
         matmul_unroll,
         matmul_block_n,
         sg,
+        matmul_depth,
     ) in [
-        (64, 1, 1, 0, 1, 1, 0, 0),
-        (256, 4, 8, 16, 8, 4, 0, 1),
-        (128, 3, 5, 3, 4, 3, 8, 0),
-        (32, 2, 16, 64, 8, 16, 4, 1),
-        (32, 2, 16, 64, 0, 4, 0, 1),
-        (1024, 2, 4, 8, 0, 4, 0, 1),
+        (64, 1, 1, 0, 1, 1, 0, 0, 0),
+        (256, 4, 8, 16, 8, 4, 0, 1, 32),
+        (128, 3, 5, 3, 4, 3, 8, 0, 16),
+        (32, 2, 16, 64, 8, 16, 4, 1, 16),
+        (32, 2, 16, 64, 0, 4, 0, 1, 32),
+        (1024, 2, 4, 8, 0, 4, 0, 1, 0),
     ] {
         ctx.set_schedule(kiln::Schedule {
             workgroup_size: wg,
@@ -385,6 +386,7 @@ fn schedules_agree_with_reference() {
             matmul_unroll,
             matmul_block_n,
             reduce_subgroups: sg,
+            matmul_depth,
         });
         for &n in &[1usize, 7, 1031, 5000] {
             let what =
@@ -410,7 +412,9 @@ fn schedules_agree_with_reference() {
             (64, 16, 128),
             (130, 33, 65),
         ] {
-            let what = format!("matmul block {matmul_block}x{matmul_block_n} {m}x{k}x{n}");
+            let what = format!(
+                "matmul block {matmul_block}x{matmul_block_n} depth {matmul_depth} {m}x{k}x{n}"
+            );
             let a = random(&dev, DType::F32, &[2, m, k], -1.0, 1.0, m as u64);
             let b = random(&dev, DType::F32, &[k, n], -1.0, 1.0, n as u64);
             let bias = random(&dev, DType::F32, &[n], -1.0, 1.0, 9);

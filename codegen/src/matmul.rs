@@ -12,7 +12,7 @@
 //!   [`GEMV_K_CONTIGUOUS`]), else 32 outputs along the contiguous edge
 //!   ([`GEMV_K_STRIDED`]). Every element of the matrix is read once.
 //! - `block`, `block_n` = 4 or 8: a 64 or 128 by 64 or 128 tile, register-tiled. Each step
-//!   stages a `BK`-deep slice of both operands in workgroup memory as `vec4` columns, and each
+//!   stages a `matmul_depth`-deep slice of both operands in workgroup memory as `vec4` columns, and each
 //!   invocation reads `block / 4` vectors of A and `block_n / 4` of B per `k` and issues
 //!   `block * block_n / 4` vector FMAs: a high ratio of arithmetic to workgroup-memory
 //!   traffic. The next slice is loaded into registers while the current one is multiplied
@@ -32,9 +32,11 @@ use std::fmt::Write;
 /// Invocations along each edge of the workgroup.
 pub const THREADS: u32 = 16;
 
-/// Depth of the operand slices of the register-tiled kernel (H100, 4096 f32, untuned: 16
-/// deep 33.6 TFLOP/s, 32 deep 36.0; half the barriers and staging rounds per FMA).
-const BK: u32 = 32;
+/// Depths of the operand slices the register-tiled kernel accepts (`Schedule::matmul_depth`).
+/// Deeper slices halve the barriers and staging rounds per FMA and pay off for long inner
+/// sizes (H100, 4096 f32, untuned: 16 deep 33.6 TFLOP/s, 32 deep 36.0); on the transformer
+/// layer's inner size of 768, tuned, 16 deep was 12% faster (docs/PERFORMANCE.md).
+pub const DEPTHS: [u32; 2] = [16, 32];
 
 /// Rows of tiles a group of consecutive workgroups of the register-tiled kernel covers.
 const SWIZZLE: u32 = 8;
@@ -48,14 +50,15 @@ pub fn tile(block: u32) -> u32 {
 }
 
 /// Bytes of workgroup memory the template declares for a block of `block` x `block_n`
-/// (`block_n` 0: square): two 16 x 16 f32 squares for block 1; the `BK`-deep `vec4` slices
-/// of both operands (A padded by one vector per `k`) for the register-tiled kernel.
-pub fn workgroup_bytes(block: u32, block_n: u32) -> u32 {
+/// (`block_n` 0: square) and slices `depth` deep: two 16 x 16 f32 squares for block 1; the
+/// `vec4` slices of both operands (A padded by one vector per `k`) for the register-tiled
+/// kernel.
+pub fn workgroup_bytes(block: u32, block_n: u32, depth: u32) -> u32 {
     let bn = if block_n == 0 { block } else { block_n };
     if block == 1 {
         2 * THREADS * THREADS * 4
     } else {
-        16 * BK * (tile(block) / 4 + 1) + 16 * BK * tile(bn) / 4
+        16 * depth * (tile(block) / 4 + 1) + 16 * depth * tile(bn) / 4
     }
 }
 
@@ -110,12 +113,19 @@ pub fn main(
     dtype: DType,
     (block, block_n): (u32, u32),
     unroll: u32,
+    depth: u32,
 ) -> Result<String, CodegenError> {
     if !BLOCKS.contains(&block) || !BLOCKS.contains(&block_n) || (block == 1) != (block_n == 1) {
         return Err(CodegenError::Schedule(format!(
             "matmul block {block} x {block_n}: each must be one of {BLOCKS:?}, and 1 only with 1"
         )));
     }
+    if block > 1 && !DEPTHS.contains(&depth) {
+        return Err(CodegenError::Schedule(format!(
+            "matmul depth {depth}: must be one of {DEPTHS:?}"
+        )));
+    }
+    let bk = depth;
     let k = e.k;
     let r = k.shape.rank();
     let mut abase = e.params.i32(Param::Offset(la));
@@ -160,7 +170,7 @@ pub fn main(
     if block == 1 {
         small(&mut b, &d, unroll);
     } else {
-        tiled(&mut b, &d, (block, block_n), unroll);
+        tiled(&mut b, &d, (block, block_n), unroll, bk);
     }
     b.push_str("  }\n}\n");
     // Workgroup tiles go before the entry point.
@@ -172,10 +182,10 @@ pub fn main(
         let (vm, vn) = (tile(block) / 4, tile(block_n) / 4);
         format!(
             "var<workgroup> ta: array<vec4<f32>, {}>;\nvar<workgroup> tb: array<vec4<f32>, {}>;\n\
-             fn a_slot(v: u32, mk: bool) -> vec2<u32> {{ return select(vec2<u32>(v % {BK}u, v / {BK}u), vec2<u32>(v / {vm}u, v % {vm}u), mk); }}\n\
-             fn b_slot(v: u32, km: bool) -> vec2<u32> {{ return select(vec2<u32>(v / {vn}u, v % {vn}u), vec2<u32>(v % {BK}u, v / {BK}u), km); }}\n",
-            BK * (vm + 1),
-            BK * vn
+             fn a_slot(v: u32, mk: bool) -> vec2<u32> {{ return select(vec2<u32>(v % {bk}u, v / {bk}u), vec2<u32>(v / {vm}u, v % {vm}u), mk); }}\n\
+             fn b_slot(v: u32, km: bool) -> vec2<u32> {{ return select(vec2<u32>(v / {vn}u, v % {vn}u), vec2<u32>(v % {bk}u, v / {bk}u), km); }}\n",
+            bk * (vm + 1),
+            bk * vn
         )
     };
     Ok(tiles + &b)
@@ -379,19 +389,19 @@ struct Operand {
 /// The register-tiled kernel: a `16 * bm` x `16 * bn` tile per workgroup, `bm x bn`
 /// outputs per invocation.
 ///
-/// Workgroup memory holds a `BK`-deep slice of A as `ta[k * (TM/4 + 1) + row/4]` (one padding
+/// Workgroup memory holds a `bk`-deep slice of A as `ta[k * (TM/4 + 1) + row/4]` (one padding
 /// vector per `k` spreads the transposing writes over banks) and of B as
 /// `tb[k * TN/4 + col/4]`. Invocation `(x, y)` owns rows `g * 64 + 4y + 0..4` for
 /// `g < bm / 4` and columns `g * 64 + 4x + 0..4` for `g < bn / 4`, so the vectors it reads
 /// are adjacent to its neighbours'.
-fn tiled(b: &mut String, d: &Dims, (bm, bn): (u32, u32), unroll: u32) {
+fn tiled(b: &mut String, d: &Dims, (bm, bn): (u32, u32), unroll: u32, bk: u32) {
     let kk = &d.kk;
     let (tm, tn) = (tile(bm), tile(bn));
     let (sa, sb) = (tm / 4 + 1, tn / 4);
     let (gm, gn) = (bm / 4, bn / 4);
     // Vectors of each operand slice each invocation stages.
-    let per_a = BK * tm / 4 / (THREADS * THREADS);
-    let per_b = BK * tn / 4 / (THREADS * THREADS);
+    let per_a = bk * tm / 4 / (THREADS * THREADS);
+    let per_b = bk * tn / 4 / (THREADS * THREADS);
     // Grouped tile order: consecutive workgroups walk `SWIZZLE` rows of tiles column by
     // column, so that the A rows and B columns they read stay in L2 (a bijection on the grid).
     let g = SWIZZLE;
@@ -429,7 +439,7 @@ fn tiled(b: &mut String, d: &Dims, (bm, bn): (u32, u32), unroll: u32) {
     let mut fetch = String::new();
     let _ = writeln!(
         fetch,
-        "      let inside = row0 + {tm}u <= {m} && col0 + {tn}u <= {n} && t + {BK}u <= {kk};"
+        "      let inside = row0 + {tm}u <= {m} && col0 + {tn}u <= {n} && t + {bk}u <= {kk};"
     );
     let operands = [
         Operand {
@@ -493,16 +503,16 @@ fn tiled(b: &mut String, d: &Dims, (bm, bn): (u32, u32), unroll: u32) {
     // Prologue: stage the first slice.
     let _ = writeln!(b, "    {{\n      let t = 0u;\n{fetch}{stage}    }}");
     let _ = writeln!(b, "    workgroupBarrier();");
-    let _ = writeln!(b, "    for (var t0 = 0u; t0 < {kk}; t0 = t0 + {BK}u) {{");
-    let _ = writeln!(b, "      let t = t0 + {BK}u;");
+    let _ = writeln!(b, "    for (var t0 = 0u; t0 < {kk}; t0 = t0 + {bk}u) {{");
+    let _ = writeln!(b, "      let t = t0 + {bk}u;");
     let _ = writeln!(b, "      let more = t < {kk};");
     let _ = writeln!(b, "      if (more) {{\n{fetch}      }}");
     // `unroll` steps of the slice written out per iteration (H100, 4096: 1 step 26.6, 2 steps
     // 28.8, 4 steps 32.1, 8 steps 33.7 TFLOP/s; all 16, in an earlier version, slower than 1).
-    let unroll = unroll.clamp(1, BK);
+    let unroll = unroll.clamp(1, bk);
     let _ = writeln!(
         b,
-        "      for (var q0 = 0u; q0 < {BK}u; q0 = q0 + {unroll}u) {{"
+        "      for (var q0 = 0u; q0 < {bk}u; q0 = q0 + {unroll}u) {{"
     );
     for qu in 0..unroll {
         let _ = writeln!(b, "      {{\n        let q = q0 + {qu}u;");

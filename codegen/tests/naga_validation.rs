@@ -42,6 +42,7 @@ fn validate_graph(g: &Graph, what: &str) -> usize {
                     matmul_unroll: reduce_cache.max(1),
                     matmul_block_n: if matmul_block == 8 { 4 } else { 0 },
                     reduce_subgroups: u32::from(matmul_block == 4),
+                    matmul_depth: if matmul_block == 8 { 32 } else { 16 },
                 },
                 &Target { f16 },
             )
@@ -241,7 +242,8 @@ fn matmul_grids_cover_the_output_exactly() {
             matmul_block: bm,
             matmul_block_n: bn,
             ..Schedule::default()
-        };
+        }
+        .resolve(k);
         let src = generate(k, &s, &Target::default()).unwrap();
         assert_eq!(src.grid(k, 65535).unwrap(), want, "block {bm}x{bn}");
     }
@@ -295,17 +297,24 @@ fn matmul_schedules_fit_the_workgroup_memory_limit() {
     let s = Schedule {
         matmul_block: 8,
         matmul_block_n: 0,
+        matmul_depth: 32,
         ..Schedule::default()
     };
     for (limit, want) in [
-        (49152, (8, 0)),
-        (32768, (8, 4)),
-        (20000, (4, 0)),
-        (16384, (1, 0)),
+        (49152, (8, 0, 32)),
+        (32768, (8, 0, 16)),
+        (16384, (8, 4, 16)),
+        (10000, (4, 0, 16)),
+        (8000, (1, 0, 16)),
     ] {
         let f = s.fit_workgroup_memory(k, limit);
-        assert_eq!((f.matmul_block, f.matmul_block_n), want, "limit {limit}");
-        let bytes = kiln_codegen::matmul::workgroup_bytes(f.matmul_block, f.matmul_block_n);
+        assert_eq!(
+            (f.matmul_block, f.matmul_block_n, f.matmul_depth),
+            want,
+            "limit {limit}"
+        );
+        let bytes =
+            kiln_codegen::matmul::workgroup_bytes(f.matmul_block, f.matmul_block_n, f.matmul_depth);
         assert!(bytes <= limit, "limit {limit}: {bytes} bytes");
         // The generated text declares exactly that much workgroup memory.
         let src = generate(k, &f, &Target::default()).unwrap();

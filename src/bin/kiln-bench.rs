@@ -1,6 +1,6 @@
 //! `kiln-bench`: the standard workloads of `docs/PERFORMANCE.md` on the default adapter.
 //!
-//! `kiln-bench [--size small|large] [--only NAME[,NAME...]] [--check] [--unroll N] [--reduce-unroll N] [--workgroup N] [--reduce-workgroup N] [--reduce-cache N] [--reduce-subgroups 0|1] [--matmul-block N] [--matmul-block-n N] [--matmul-unroll N] [--pool-mb N] [--warmup-ms N] [--profile]`
+//! `kiln-bench [--size small|large] [--only NAME[,NAME...]] [--check] [--unroll N] [--reduce-unroll N] [--workgroup N] [--reduce-workgroup N] [--reduce-cache N] [--reduce-subgroups 0|1] [--matmul-block N] [--matmul-block-n N] [--matmul-depth 16|32] [--matmul-unroll N] [--pool-mb N] [--warmup-ms N] [--profile]`
 //! (`--unroll`/`--workgroup` override the adapter's default schedule, for comparisons)
 //!
 //! Per workload: `Program::compile` (lowering, code generation, pipelines, any tuning) and 3
@@ -199,6 +199,7 @@ fn main() {
     let mut matmul_block: Option<u32> = None;
     let mut matmul_unroll: Option<u32> = None;
     let mut matmul_block_n: Option<u32> = None;
+    let mut matmul_depth: Option<u32> = None;
     let mut reduce_subgroups: Option<u32> = None;
     let mut reduce_cache: Option<u32> = None;
     let mut warmup_ms: u64 = 1000;
@@ -241,8 +242,8 @@ fn main() {
                 i += 1;
             }
             "--unroll" | "--workgroup" | "--reduce-unroll" | "--reduce-workgroup"
-            | "--matmul-block" | "--matmul-block-n" | "--matmul-unroll" | "--reduce-subgroups"
-            | "--reduce-cache" => {
+            | "--matmul-block" | "--matmul-block-n" | "--matmul-depth" | "--matmul-unroll"
+            | "--reduce-subgroups" | "--reduce-cache" => {
                 let v: Option<u32> = args.get(i + 1).and_then(|v| v.parse().ok());
                 match v {
                     Some(v) if args[i] == "--unroll" => unroll = Some(v),
@@ -251,6 +252,7 @@ fn main() {
                     Some(v) if args[i] == "--matmul-block" => matmul_block = Some(v),
                     Some(v) if args[i] == "--matmul-unroll" => matmul_unroll = Some(v),
                     Some(v) if args[i] == "--matmul-block-n" => matmul_block_n = Some(v),
+                    Some(v) if args[i] == "--matmul-depth" => matmul_depth = Some(v),
                     Some(v) if args[i] == "--reduce-subgroups" => reduce_subgroups = Some(v),
                     Some(v) if args[i] == "--reduce-cache" => reduce_cache = Some(v),
                     Some(v) => workgroup = Some(v),
@@ -263,7 +265,7 @@ fn main() {
             }
             "-h" | "--help" => {
                 eprintln!(
-                    "kiln-bench [--size small|large] [--only NAME[,NAME...]] [--check] [--unroll N] [--reduce-unroll N] [--workgroup N] [--reduce-workgroup N] [--reduce-cache N] [--reduce-subgroups 0|1] [--matmul-block N] [--matmul-block-n N] [--matmul-unroll N] [--pool-mb N] [--warmup-ms N] [--profile]\nworkloads: {}",
+                    "kiln-bench [--size small|large] [--only NAME[,NAME...]] [--check] [--unroll N] [--reduce-unroll N] [--workgroup N] [--reduce-workgroup N] [--reduce-cache N] [--reduce-subgroups 0|1] [--matmul-block N] [--matmul-block-n N] [--matmul-depth 16|32] [--matmul-unroll N] [--pool-mb N] [--warmup-ms N] [--profile]\nworkloads: {}",
                     workloads::NAMES.join(", ")
                 );
                 return;
@@ -289,6 +291,7 @@ fn main() {
         s.matmul_block = matmul_block.unwrap_or(s.matmul_block);
         s.matmul_unroll = matmul_unroll.unwrap_or(s.matmul_unroll);
         s.matmul_block_n = matmul_block_n.unwrap_or(s.matmul_block_n);
+        s.matmul_depth = matmul_depth.unwrap_or(s.matmul_depth);
         s.reduce_subgroups = reduce_subgroups.unwrap_or(s.reduce_subgroups);
         s.reduce_cache = reduce_cache.unwrap_or(s.reduce_cache);
         s.reduce_workgroup = reduce_wg.unwrap_or(s.reduce_workgroup);
@@ -299,6 +302,7 @@ fn main() {
             matmul_block,
             matmul_unroll,
             matmul_block_n,
+            matmul_depth,
             reduce_subgroups,
             reduce_cache,
             reduce_wg,

@@ -225,6 +225,7 @@ const SCHEDULES: &[(wgpu::DeviceType, Schedule)] = &[(
         matmul_block: 0,
         matmul_unroll: 4,
         matmul_block_n: 0,
+        matmul_depth: 0,
     },
 )];
 
@@ -591,6 +592,11 @@ impl GpuContext {
                 matmul_unroll: s.matmul_unroll.clamp(1, 16),
                 matmul_block_n: if [4, 8].contains(&s.matmul_block_n) {
                     s.matmul_block_n
+                } else {
+                    0
+                },
+                matmul_depth: if kiln_codegen::matmul::DEPTHS.contains(&s.matmul_depth) {
+                    s.matmul_depth
                 } else {
                     0
                 },

@@ -5,10 +5,10 @@ struct Params { p: array<vec4<u32>, 4> }
 @group(0) @binding(2) var<storage, read> in1: array<f32>;
 @group(0) @binding(3) var<storage, read> in2: array<f32>;
 @group(0) @binding(4) var<storage, read_write> out0: array<f32>;
-var<workgroup> ta: array<vec4<f32>, 544>;
-var<workgroup> tb: array<vec4<f32>, 512>;
-fn a_slot(v: u32, mk: bool) -> vec2<u32> { return select(vec2<u32>(v % 32u, v / 32u), vec2<u32>(v / 16u, v % 16u), mk); }
-fn b_slot(v: u32, km: bool) -> vec2<u32> { return select(vec2<u32>(v / 16u, v % 16u), vec2<u32>(v % 32u, v / 32u), km); }
+var<workgroup> ta: array<vec4<f32>, 272>;
+var<workgroup> tb: array<vec4<f32>, 256>;
+fn a_slot(v: u32, mk: bool) -> vec2<u32> { return select(vec2<u32>(v % 16u, v / 16u), vec2<u32>(v / 16u, v % 16u), mk); }
+fn b_slot(v: u32, km: bool) -> vec2<u32> { return select(vec2<u32>(v / 16u, v % 16u), vec2<u32>(v % 16u, v / 16u), km); }
 fn a_at(base: i32, r: u32, k: u32) -> f32 {
   let ok = r < P.p[0].z && k < P.p[1].x;
   return select(0.0, in0[u32(select(0, base + i32(r) * bitcast<i32>(P.p[1].z) + i32(k) * bitcast<i32>(P.p[1].w), ok))], ok);
@@ -50,14 +50,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc2_0 = vec4<f32>(0.0);
     var acc3_0 = vec4<f32>(0.0);
     var pa0: vec4<f32>;
-    var pa1: vec4<f32>;
     var pb0: vec4<f32>;
-    var pb1: vec4<f32>;
     let acm = bitcast<i32>(P.p[1].z) == 1 && bitcast<i32>(P.p[1].w) != 1;
     let bkm = bitcast<i32>(P.p[2].x) == 1 && bitcast<i32>(P.p[2].y) != 1;
     {
       let t = 0u;
-      let inside = row0 + 64u <= P.p[0].z && col0 + 64u <= P.p[0].w && t + 32u <= P.p[1].x;
+      let inside = row0 + 64u <= P.p[0].z && col0 + 64u <= P.p[0].w && t + 16u <= P.p[1].x;
       {
         let s = a_slot(flat + 0u, acm);
         let k = t + s.x;
@@ -69,16 +67,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         }
       }
       {
-        let s = a_slot(flat + 256u, acm);
-        let k = t + s.x;
-        let x = row0 + s.y * 4u;
-        if (inside) {
-          pa1 = vec4<f32>(a_in(abase, x + 0u, k), a_in(abase, x + 1u, k), a_in(abase, x + 2u, k), a_in(abase, x + 3u, k));
-        } else {
-          pa1 = vec4<f32>(a_at(abase, x + 0u, k), a_at(abase, x + 1u, k), a_at(abase, x + 2u, k), a_at(abase, x + 3u, k));
-        }
-      }
-      {
         let s = b_slot(flat + 0u, bkm);
         let k = t + s.x;
         let x = col0 + s.y * 4u;
@@ -86,16 +74,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           pb0 = vec4<f32>(b_in(bbase, k, x + 0u), b_in(bbase, k, x + 1u), b_in(bbase, k, x + 2u), b_in(bbase, k, x + 3u));
         } else {
           pb0 = vec4<f32>(b_at(bbase, k, x + 0u), b_at(bbase, k, x + 1u), b_at(bbase, k, x + 2u), b_at(bbase, k, x + 3u));
-        }
-      }
-      {
-        let s = b_slot(flat + 256u, bkm);
-        let k = t + s.x;
-        let x = col0 + s.y * 4u;
-        if (inside) {
-          pb1 = vec4<f32>(b_in(bbase, k, x + 0u), b_in(bbase, k, x + 1u), b_in(bbase, k, x + 2u), b_in(bbase, k, x + 3u));
-        } else {
-          pb1 = vec4<f32>(b_at(bbase, k, x + 0u), b_at(bbase, k, x + 1u), b_at(bbase, k, x + 2u), b_at(bbase, k, x + 3u));
         }
       }
       {
@@ -103,24 +81,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ta[s.x * 17u + s.y] = pa0;
       }
       {
-        let s = a_slot(flat + 256u, acm);
-        ta[s.x * 17u + s.y] = pa1;
-      }
-      {
         let s = b_slot(flat + 0u, bkm);
         tb[s.x * 16u + s.y] = pb0;
       }
-      {
-        let s = b_slot(flat + 256u, bkm);
-        tb[s.x * 16u + s.y] = pb1;
-      }
     }
     workgroupBarrier();
-    for (var t0 = 0u; t0 < P.p[1].x; t0 = t0 + 32u) {
-      let t = t0 + 32u;
+    for (var t0 = 0u; t0 < P.p[1].x; t0 = t0 + 16u) {
+      let t = t0 + 16u;
       let more = t < P.p[1].x;
       if (more) {
-      let inside = row0 + 64u <= P.p[0].z && col0 + 64u <= P.p[0].w && t + 32u <= P.p[1].x;
+      let inside = row0 + 64u <= P.p[0].z && col0 + 64u <= P.p[0].w && t + 16u <= P.p[1].x;
       {
         let s = a_slot(flat + 0u, acm);
         let k = t + s.x;
@@ -129,16 +99,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           pa0 = vec4<f32>(a_in(abase, x + 0u, k), a_in(abase, x + 1u, k), a_in(abase, x + 2u, k), a_in(abase, x + 3u, k));
         } else {
           pa0 = vec4<f32>(a_at(abase, x + 0u, k), a_at(abase, x + 1u, k), a_at(abase, x + 2u, k), a_at(abase, x + 3u, k));
-        }
-      }
-      {
-        let s = a_slot(flat + 256u, acm);
-        let k = t + s.x;
-        let x = row0 + s.y * 4u;
-        if (inside) {
-          pa1 = vec4<f32>(a_in(abase, x + 0u, k), a_in(abase, x + 1u, k), a_in(abase, x + 2u, k), a_in(abase, x + 3u, k));
-        } else {
-          pa1 = vec4<f32>(a_at(abase, x + 0u, k), a_at(abase, x + 1u, k), a_at(abase, x + 2u, k), a_at(abase, x + 3u, k));
         }
       }
       {
@@ -151,18 +111,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           pb0 = vec4<f32>(b_at(bbase, k, x + 0u), b_at(bbase, k, x + 1u), b_at(bbase, k, x + 2u), b_at(bbase, k, x + 3u));
         }
       }
-      {
-        let s = b_slot(flat + 256u, bkm);
-        let k = t + s.x;
-        let x = col0 + s.y * 4u;
-        if (inside) {
-          pb1 = vec4<f32>(b_in(bbase, k, x + 0u), b_in(bbase, k, x + 1u), b_in(bbase, k, x + 2u), b_in(bbase, k, x + 3u));
-        } else {
-          pb1 = vec4<f32>(b_at(bbase, k, x + 0u), b_at(bbase, k, x + 1u), b_at(bbase, k, x + 2u), b_at(bbase, k, x + 3u));
-        }
       }
-      }
-      for (var q0 = 0u; q0 < 32u; q0 = q0 + 8u) {
+      for (var q0 = 0u; q0 < 16u; q0 = q0 + 8u) {
       {
         let q = q0 + 0u;
         let a0 = ta[q * 17u + 0u + lid.y];
@@ -243,16 +193,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ta[s.x * 17u + s.y] = pa0;
       }
       {
-        let s = a_slot(flat + 256u, acm);
-        ta[s.x * 17u + s.y] = pa1;
-      }
-      {
         let s = b_slot(flat + 0u, bkm);
         tb[s.x * 16u + s.y] = pb0;
-      }
-      {
-        let s = b_slot(flat + 256u, bkm);
-        tb[s.x * 16u + s.y] = pb1;
       }
       }
       workgroupBarrier();
