@@ -1,5 +1,6 @@
 //! criterion benches of the standard workloads at small size (lavapipe-sized), on the default
-//! device. `cargo bench --bench workloads [-- NAME]`. GPU-sized runs use `kiln-bench`.
+//! device. `cargo bench --bench workloads [-- NAME]`. GPU-sized runs use `kiln-bench`. A few
+//! short workloads are also timed as 20 runs inside one `Device::batch` (`NAME_batched_x20`).
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use kiln::workloads::{self, Size};
@@ -31,9 +32,33 @@ fn bench(c: &mut Criterion) {
                 dev.synchronize().expect("sync");
             })
         });
+        // Short kernels also as 20 runs in one `Device::batch` (one iteration = 20 runs).
+        if BATCHED.contains(&name) {
+            group.bench_function(format!("{name}_batched_x20"), |b| {
+                b.iter(|| {
+                    dev.batch(|| {
+                        for _ in 0..20 {
+                            prog.run(&inputs)?;
+                        }
+                        Ok(())
+                    })
+                    .expect("batch");
+                    dev.synchronize().expect("sync");
+                })
+            });
+        }
     }
     group.finish();
 }
+
+/// Workloads whose runs are short enough for the per-submission cost to show.
+const BATCHED: [&str; 5] = [
+    "softmax",
+    "layernorm",
+    "row_sum",
+    "gemv_t",
+    "launch_overhead",
+];
 
 criterion_group!(benches, bench);
 criterion_main!(benches);
