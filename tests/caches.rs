@@ -362,3 +362,26 @@ fn constants_share_pipelines_and_are_not_folded() {
     // Signed zeros are implementation-defined on GPUs (docs/OPS.md): compared as values.
     assert_eq!(&got[3..], &[0.0, 0.0]);
 }
+
+/// Stored autotune results are used only when code generation would accept them: a damaged
+/// or foreign file cannot make a kernel fail to compile.
+#[test]
+fn invalid_stored_schedules_are_rejected() {
+    let mut g = Graph::new();
+    let a = g.input(DType::F32, Shape::new(&[64, 32])).unwrap();
+    let b = g.input(DType::F32, Shape::new(&[32, 48])).unwrap();
+    let y = g.add(Op::Matmul, &[a, b]).unwrap();
+    g.mark_output(y);
+    let prog = lower(&g, &FusionOptions::default()).unwrap();
+    let k = &prog.calls[0].kernel;
+    let base = kiln::Schedule::default();
+    let ok = tune::apply(k, &base, [4, 8, 0]);
+    assert!(tune::valid(k, &ok, 256));
+    for bad in [[7, 8, 0], [0, 8, 0], [4, 0, 0], [4, 8, 5], [8, 99, 4]] {
+        let s = tune::apply(k, &base, bad);
+        assert!(!tune::valid(k, &s, 256), "{bad:?} -> {s:?}");
+    }
+    // Block 1 with 8 columns per invocation is not a kernel the template has.
+    let s = tune::apply(k, &base, [1, 8, 8]);
+    assert!(!tune::valid(k, &s, 256));
+}

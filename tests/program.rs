@@ -266,12 +266,22 @@ fn profile_times_every_kernel() {
     }
 }
 
+/// A device of its own, so that other tests' submissions and batches (on the shared default
+/// device, in parallel) do not reach this test's counters or batch.
+fn private_device() -> kiln::Device {
+    kiln::Device::new(&kiln::DeviceOptions {
+        autotune: kiln::Autotune::Off,
+        ..kiln::DeviceOptions::from_env()
+    })
+    .unwrap()
+}
+
 /// Runs made inside `Device::batch` are submitted together, in order: results equal the
 /// unbatched ones, reads inside the batch see every earlier run, outputs feed later runs and
 /// their buffers are reused within the batch, and batches nest.
 #[test]
 fn batched_runs_keep_their_order() {
-    let dev = device();
+    let dev = private_device();
     let x = Tensor::placeholder_on(&dev, DType::F32, &[5, 1031]).unwrap();
     let y = x.exp().unwrap().sum(&[-1], true).unwrap().mul(&x).unwrap();
     let prog = Program::compile(&[&x], &[&y]).unwrap();
@@ -350,7 +360,7 @@ fn batched_runs_keep_their_order() {
 /// error or a panic inside a batch still closes it.
 #[test]
 fn long_batches_and_errors() {
-    let dev = device();
+    let dev = private_device();
     let x = Tensor::placeholder_on(&dev, DType::F32, &[3, 7]).unwrap();
     let y = x.add_scalar(1.0).unwrap();
     let prog = Program::compile(&[&x], &[&y]).unwrap();

@@ -124,9 +124,11 @@ pub fn grid_2d(groups: usize, max_dim: u32) -> Result<[u32; 3], CodegenError> {
     if groups == 0 {
         return Ok([0, 0, 0]);
     }
-    let x = groups.min(max_dim as usize);
-    let y = groups.div_ceil(x);
-    if y > max_dim as usize {
+    // As few rows as needed, then as few columns: at most a row's worth of idle workgroups.
+    let max = (max_dim as usize).max(1);
+    let y = groups.div_ceil(max);
+    let x = groups.div_ceil(y);
+    if y > max {
         return Err(CodegenError::GridTooLarge { groups });
     }
     Ok([x as u32, y as u32, 1])

@@ -153,6 +153,10 @@ impl Schedule {
             }
             KernelKind::Elementwise => s.matmul_block = s.matmul_block.max(1),
         }
+        // Block 1 stages no slices: one depth for all, so that its pipelines are shared.
+        if s.matmul_block == 1 {
+            s.matmul_depth = 16;
+        }
         if s.matmul_depth == 0 {
             s.matmul_depth = match &k.kind {
                 KernelKind::Matmul { a, .. } => {
@@ -175,9 +179,9 @@ impl Schedule {
     /// This schedule with the matmul slices and blocks of `k` made small enough for `limit`
     /// bytes of workgroup memory (the adapter's `max_compute_workgroup_storage_size`): depth
     /// 32 becomes 16, then eights become fours, then block 1. The register-tiled kernel takes
-    /// 33, 25 and 17 KiB at 8 x 8, 8 x 4 and 4 x 4 with 32-deep slices, about half that with
-    /// 16-deep ones ([`matmul::workgroup_bytes`]); WebGPU's default limit is 16 KiB, many
-    /// adapters have 32 KiB.
+    /// 33,280, 25,088 and 16,896 bytes at 8 x 8, 8 x 4 and 4 x 4 with 32-deep slices, about
+    /// half that with 16-deep ones ([`matmul::workgroup_bytes`]); WebGPU's default limit is
+    /// 16,384 bytes, many adapters have 32,768.
     pub fn fit_workgroup_memory(&self, k: &Kernel, limit: u32) -> Schedule {
         let mut s = *self;
         if !matches!(k.kind, KernelKind::Matmul { .. }) {
@@ -209,7 +213,7 @@ impl Schedule {
 
 /// Inner sizes (rounded up to a power of two) from which a matmul stages 32-deep slices
 /// rather than 16 (H100: 4096^3 33.6 -> 36.0 TFLOP/s, 16 x 2048^3 33.4 -> 34.1; the
-/// transformer layer's inner size of 768, tuned, was 12% faster at 16).
+/// transformer layer's inner size of 768, tuned, was 12% slower at 32).
 pub const MATMUL_DEEP_K: usize = 2048;
 
 /// Workgroups a matmul grid should have before its tiles grow (enough to occupy a large

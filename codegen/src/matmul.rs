@@ -35,7 +35,7 @@ pub const THREADS: u32 = 16;
 /// Depths of the operand slices the register-tiled kernel accepts (`Schedule::matmul_depth`).
 /// Deeper slices halve the barriers and staging rounds per FMA and pay off for long inner
 /// sizes (H100, 4096 f32, untuned: 16 deep 33.6 TFLOP/s, 32 deep 36.0); on the transformer
-/// layer's inner size of 768, tuned, 16 deep was 12% faster (docs/PERFORMANCE.md).
+/// layer's inner size of 768, tuned, 32 deep was 12% slower (docs/PERFORMANCE.md).
 pub const DEPTHS: [u32; 2] = [16, 32];
 
 /// Rows of tiles a group of consecutive workgroups of the register-tiled kernel covers.
@@ -507,9 +507,10 @@ fn tiled(b: &mut String, d: &Dims, (bm, bn): (u32, u32), unroll: u32, bk: u32) {
     let _ = writeln!(b, "      let t = t0 + {bk}u;");
     let _ = writeln!(b, "      let more = t < {kk};");
     let _ = writeln!(b, "      if (more) {{\n{fetch}      }}");
-    // `unroll` steps of the slice written out per iteration (H100, 4096: 1 step 26.6, 2 steps
-    // 28.8, 4 steps 32.1, 8 steps 33.7 TFLOP/s; all 16, in an earlier version, slower than 1).
-    let unroll = unroll.clamp(1, bk);
+    // `unroll` steps of the slice written out per iteration (H100, 4096, 16 deep: 1 step 26.6,
+    // 2 steps 28.8, 4 steps 32.1, 8 steps 33.7 TFLOP/s; all 16, in an earlier version, slower
+    // than 1). Rounded down to a power of two, so that it divides the slice's depth.
+    let unroll = 1u32 << (31 - unroll.clamp(1, bk).leading_zeros());
     let _ = writeln!(
         b,
         "      for (var q0 = 0u; q0 < {bk}u; q0 = q0 + {unroll}u) {{"

@@ -179,6 +179,11 @@ pub struct GpuContext {
     batch: Mutex<super::batch::Batch>,
 }
 
+/// Invocations a workgroup may have on the adapter.
+fn max_wg_of(limits: &wgpu::Limits) -> u32 {
+    limits.max_compute_invocations_per_workgroup
+}
+
 /// The autotune results file in an adapter's cache directory.
 pub const AUTOTUNE_FILE: &str = "autotune.v3";
 /// wgpu's pipeline cache data in an adapter's cache directory.
@@ -475,11 +480,25 @@ impl GpuContext {
         }
         let key = tune::tune_key(k);
         if let Some(f) = self.tuned.lock().ok().and_then(|m| m.get(&key).copied()) {
-            return fit(tune::apply(k, base, f));
+            // A result from disk may be damaged or foreign: used only if valid for the kernel.
+            let s = tune::apply(k, base, f);
+            if tune::valid(k, &s, max_wg_of(&self.limits)) {
+                return fit(s);
+            }
+            log::warn!(
+                "kiln: ignoring an invalid autotune result for {}: {f:?}",
+                k.name
+            );
         }
-        let max_wg = self.limits.max_compute_invocations_per_workgroup;
-        let mut cands = tune::candidates(k, base, mode, max_wg);
-        cands.retain(|&c| fit(c) == c);
+        let max_wg = max_wg_of(&self.limits);
+        // Fitted in order, repeats dropped: the resolved base stays first (the reference).
+        let mut cands: Vec<Schedule> = Vec::new();
+        for c in tune::candidates(k, base, mode, max_wg) {
+            let c = fit(c);
+            if !cands.contains(&c) {
+                cands.push(c);
+            }
+        }
         if cands.len() < 2 {
             return fit(base.resolve(k));
         }

@@ -216,6 +216,28 @@ pub fn fields(k: &Kernel, s: &Schedule) -> [u32; 3] {
     }
 }
 
+/// Whether `s` (a schedule made by [`apply`] from stored fields) is one code generation
+/// accepts for `k` on an adapter with `max_wg` invocations per workgroup: power-of-two
+/// workgroups within the limit, unrolls of 1 to 16, matmul blocks of `BLOCKS` with columns of
+/// 0, 4 or 8 (only 0 with block 1). Stored results are checked with it, so that a damaged
+/// or foreign file cannot make a kernel fail to compile.
+pub fn valid(k: &Kernel, s: &Schedule, max_wg: u32) -> bool {
+    let wg = |w: u32| w.is_power_of_two() && w <= max_wg.max(1);
+    let unroll = |u: u32| (1..=16).contains(&u);
+    match &k.kind {
+        KernelKind::Elementwise => wg(s.workgroup_size) && unroll(s.unroll),
+        KernelKind::Reduce { .. } => {
+            wg(s.reduce_workgroup) && unroll(s.reduce_unroll) && s.reduce_cache <= 64
+        }
+        KernelKind::Matmul { .. } => {
+            kiln_codegen::matmul::BLOCKS.contains(&s.matmul_block)
+                && [0, 4, 8].contains(&s.matmul_block_n)
+                && (s.matmul_block > 1 || s.matmul_block_n == 0)
+                && unroll(s.matmul_unroll)
+        }
+    }
+}
+
 /// `base` with the class fields of `k` replaced by tuned values.
 pub fn apply(k: &Kernel, base: &Schedule, [a, b, c]: [u32; 3]) -> Schedule {
     let mut s = base.resolve(k);
