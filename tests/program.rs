@@ -436,3 +436,48 @@ fn long_batches_and_errors() {
         );
     }
 }
+
+/// Lazy tensors realized inside a batch run in the batch too, in order, with the same
+/// results as outside it; a chain that feeds each realized tensor into the next works.
+#[test]
+fn realizations_inside_a_batch() {
+    let dev = private_device();
+    let x = random(&dev, DType::F32, &[9, 1031], -1.0, 1.0, 5);
+    let step = |t: &Tensor| -> kiln::Result<Tensor> {
+        let y = t.softmax(-1)?.mul_scalar(3.0)?.add(t)?;
+        y.realize()?;
+        Ok(y)
+    };
+    let mut want = x.clone();
+    for _ in 0..5 {
+        want = step(&want).unwrap();
+    }
+    let want = want.to_host().unwrap();
+    let before = dev.counters();
+    let got = dev
+        .batch(|| {
+            let mut v = x.clone();
+            for _ in 0..5 {
+                v = step(&v)?;
+            }
+            Ok(v)
+        })
+        .unwrap();
+    let after = dev.counters();
+    assert_close(
+        &got.to_host().unwrap(),
+        &want,
+        0.0,
+        0.0,
+        "realized in a batch",
+    );
+    if let (Some(b), Some(a)) = (before, after) {
+        assert!(a.dispatches - b.dispatches >= 5);
+        assert!(
+            a.submits - b.submits < a.dispatches - b.dispatches,
+            "{} submissions for {} dispatches",
+            a.submits - b.submits,
+            a.dispatches - b.dispatches
+        );
+    }
+}
