@@ -341,32 +341,19 @@ pub fn build(dev: &Device, name: &str, size: Size) -> Result<Option<Workload>> {
                 Metric::Flops(flops),
             )
         }
-        "matmul" => {
+        "matmul" | "matmul_f16" => {
+            // matmul_f16: f16 operands and result, f32 accumulation.
+            let (name, dtype) = if name == "matmul" {
+                ("matmul", DType::F32)
+            } else {
+                ("matmul_f16", DType::F16)
+            };
             let n = if large { 4096 } else { 512 };
-            let x = b.input(&[n, n])?;
-            let y = b.input(&[n, n])?;
+            let x = b.input_of(&[n, n], dtype)?;
+            let y = b.input_of(&[n, n], dtype)?;
             let z = x.matmul(&y)?;
             let flops = 2.0 * (n as f64).powi(3);
-            b.finish(
-                "matmul",
-                format!("{n}x{n}x{n}"),
-                vec![z],
-                Metric::Flops(flops),
-            )
-        }
-        "matmul_f16" => {
-            // f16 operands and result, f32 accumulation.
-            let n = if large { 4096 } else { 512 };
-            let x = b.input_of(&[n, n], DType::F16)?;
-            let y = b.input_of(&[n, n], DType::F16)?;
-            let z = x.matmul(&y)?;
-            let flops = 2.0 * (n as f64).powi(3);
-            b.finish(
-                "matmul_f16",
-                format!("{n}x{n}x{n}"),
-                vec![z],
-                Metric::Flops(flops),
-            )
+            b.finish(name, format!("{n}x{n}x{n}"), vec![z], Metric::Flops(flops))
         }
         "gemv" | "gemv_t" => {
             // A matrix-vector product (decode-time linear layer): every matrix element read

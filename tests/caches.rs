@@ -25,16 +25,6 @@ fn device_with(cache: &Path, mode: Autotune) -> Device {
     .unwrap()
 }
 
-/// A device of its own, untuned, with no disk cache.
-fn untuned_device() -> Device {
-    Device::new(&DeviceOptions {
-        autotune: Autotune::Off,
-        cache_dir: None,
-        ..DeviceOptions::from_env()
-    })
-    .unwrap()
-}
-
 /// Softmax and a matmul with an epilogue at odd sizes: kernels of all three classes.
 fn workload(dev: &Device, seed: u64) -> Vec<Tensor> {
     let x = random(dev, DType::F32, &[7, 1031], -2.0, 2.0, seed);
@@ -81,7 +71,7 @@ fn tuned_schedules_agree_with_the_interpreter() {
 /// run as the device schedule, agrees with the interpreter.
 #[test]
 fn every_candidate_agrees_with_the_interpreter() {
-    let dev = untuned_device();
+    let dev = private_device();
     let Some(ctx) = dev.gpu() else { return };
     let base = ctx.schedule();
     let max_wg = ctx.limits.max_compute_invocations_per_workgroup;
@@ -162,7 +152,7 @@ fn every_candidate_agrees_with_the_interpreter() {
 
 #[test]
 fn a_failing_candidate_is_skipped() {
-    let dev = untuned_device();
+    let dev = private_device();
     let Some(ctx) = dev.gpu() else { return };
     let mut g = Graph::new();
     let x = g.input(DType::F32, Shape::new(&[5, 300])).unwrap();
@@ -304,7 +294,7 @@ fn two_processes_share_a_cache_dir() {
 
 #[test]
 fn out_of_memory_is_a_typed_error() {
-    let dev = untuned_device();
+    let dev = private_device();
     if dev.gpu().is_none() {
         return;
     }
@@ -332,7 +322,7 @@ fn out_of_memory_is_a_typed_error() {
 /// (`inf * 0.0` and `NaN * 0.0` stay NaN).
 #[test]
 fn constants_share_pipelines_and_are_not_folded() {
-    let dev = untuned_device();
+    let dev = private_device();
     let Some(ctx) = dev.gpu() else { return };
     let x = random(&dev, DType::F32, &[7, 1031], -1.0, 1.0, 11);
     check(

@@ -349,11 +349,7 @@ fn long_chains_are_cut_not_overflowed() {
 /// here even where the adapter's default schedule does not use them).
 #[test]
 fn schedules_agree_with_reference() {
-    let dev = Device::new(&DeviceOptions {
-        autotune: kiln::Autotune::Off,
-        ..DeviceOptions::from_env()
-    })
-    .unwrap();
+    let dev = private_device();
     let Some(ctx) = dev.gpu() else { return };
     // Register caches of 0 (off), 3 (rows of up to 192 in registers: 7 fits, 1031 does not),
     // 16 and 64 (every row here fits).

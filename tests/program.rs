@@ -93,11 +93,7 @@ fn threads_share_a_device() {
 
 #[test]
 fn a_second_realize_of_the_same_structure_compiles_nothing() {
-    let dev = kiln::Device::new(&kiln::DeviceOptions {
-        autotune: kiln::Autotune::Off,
-        ..kiln::DeviceOptions::from_env()
-    })
-    .unwrap();
+    let dev = private_device();
     let Some(ctx) = dev.gpu() else { return };
     let build = |seed: u64| {
         let x = random(&dev, DType::F32, &[31, 7], -1.0, 1.0, seed);
@@ -264,16 +260,6 @@ fn profile_times_every_kernel() {
         }
         None => eprintln!("this adapter cannot write timestamps inside passes"),
     }
-}
-
-/// A device of its own, so that other tests' submissions and batches (on the shared default
-/// device, in parallel) do not reach this test's counters or batch.
-fn private_device() -> kiln::Device {
-    kiln::Device::new(&kiln::DeviceOptions {
-        autotune: kiln::Autotune::Off,
-        ..kiln::DeviceOptions::from_env()
-    })
-    .unwrap()
 }
 
 /// Runs made inside `Device::batch` are submitted together, in order: results equal the

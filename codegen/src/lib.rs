@@ -158,18 +158,10 @@ impl Schedule {
             s.matmul_depth = 16;
         }
         if s.matmul_depth == 0 {
-            s.matmul_depth = match &k.kind {
-                KernelKind::Matmul { a, .. } => {
-                    let r = k.shape.rank();
-                    let kk = k.loads[*a].view.shape.0[r - 1].max(1).next_power_of_two();
-                    if kk >= MATMUL_DEEP_K {
-                        32
-                    } else {
-                        16
-                    }
-                }
-                _ => 16,
-            };
+            let deep = k
+                .matmul_k()
+                .is_some_and(|kk| kk.max(1).next_power_of_two() >= MATMUL_DEEP_K);
+            s.matmul_depth = if deep { 32 } else { 16 };
         }
         s
     }

@@ -200,6 +200,17 @@ impl Kernel {
         self.vector = if ok { 4 } else { 1 };
     }
 
+    /// A matmul's inner size `k` (the last dim of A's view); `None` for other kernels.
+    pub fn matmul_k(&self) -> Option<usize> {
+        match &self.kind {
+            KernelKind::Matmul { a, .. } => {
+                let r = self.shape.rank();
+                Some(self.loads[*a].view.shape.0[r - 1])
+            }
+            _ => None,
+        }
+    }
+
     /// Elements reduced per row (1 for other kernels).
     pub fn red_count(&self) -> usize {
         match &self.kind {

@@ -12,7 +12,8 @@
 //! A batch belongs to the device, not to a thread: runs other threads make while it is open
 //! join it.
 
-use super::context::{CompiledKernel, GpuContext};
+use super::context::GpuContext;
+use super::exec::{dispatch, Launch};
 use crate::Result;
 
 /// The most dispatches one submission of a batch carries.
@@ -72,11 +73,7 @@ impl Batch {
 
     /// Records the launches of one run into the open pass (opening one if needed); submits
     /// when the pass holds a chunk (see [`MAX_BATCH_DISPATCHES`]).
-    pub fn record(
-        &mut self,
-        ctx: &GpuContext,
-        launches: &[(&CompiledKernel, wgpu::BindGroup, [u32; 3])],
-    ) {
+    pub fn record(&mut self, ctx: &GpuContext, launches: &[Launch]) {
         if launches.is_empty() {
             return;
         }
@@ -98,10 +95,8 @@ impl Batch {
                 dispatches: 0,
             }
         });
-        for (ck, bg, grid) in launches {
-            open.pass.set_pipeline(&ck.pipeline);
-            open.pass.set_bind_group(0, bg, &[]);
-            open.pass.dispatch_workgroups(grid[0], grid[1], grid[2]);
+        for l in launches {
+            dispatch(&mut open.pass, l);
         }
         open.dispatches += launches.len();
         if open.dispatches >= self.chunk {
@@ -152,5 +147,13 @@ impl GpuContext {
     /// for it.
     pub fn flush_batch(&self) {
         self.with_batch(|b, ctx| b.flush(ctx));
+    }
+
+    /// Submits `cb` after whatever the open batch holds, so that the queue keeps the order in
+    /// which work was made, and counts the submission.
+    pub fn submit(&self, cb: wgpu::CommandBuffer) {
+        self.flush_batch();
+        self.queue.submit([cb]);
+        self.count(|c| c.submits += 1);
     }
 }

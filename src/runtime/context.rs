@@ -179,11 +179,6 @@ pub struct GpuContext {
     batch: Mutex<super::batch::Batch>,
 }
 
-/// Invocations a workgroup may have on the adapter.
-fn max_wg_of(limits: &wgpu::Limits) -> u32 {
-    limits.max_compute_invocations_per_workgroup
-}
-
 /// The autotune results file in an adapter's cache directory.
 pub const AUTOTUNE_FILE: &str = "autotune.v3";
 /// wgpu's pipeline cache data in an adapter's cache directory.
@@ -479,10 +474,11 @@ impl GpuContext {
             return fit(base.resolve(k));
         }
         let key = tune::tune_key(k);
+        let max_wg = self.limits.max_compute_invocations_per_workgroup;
         if let Some(f) = self.tuned.lock().ok().and_then(|m| m.get(&key).copied()) {
             // A result from disk may be damaged or foreign: used only if valid for the kernel.
             let s = tune::apply(k, base, f);
-            if tune::valid(k, &s, max_wg_of(&self.limits)) {
+            if tune::valid(k, &s, max_wg) {
                 return fit(s);
             }
             log::warn!(
@@ -490,7 +486,6 @@ impl GpuContext {
                 k.name
             );
         }
-        let max_wg = max_wg_of(&self.limits);
         // Fitted in order, repeats dropped: the resolved base stays first (the reference).
         let mut cands: Vec<Schedule> = Vec::new();
         for c in tune::candidates(k, base, mode, max_wg) {
@@ -588,38 +583,10 @@ impl GpuContext {
     /// Sets the schedule for kernels compiled from now on (workgroup size is capped by the
     /// device's limit, and rounded down to a power of two).
     pub fn set_schedule(&self, s: Schedule) {
-        let max = self.limits.max_compute_invocations_per_workgroup.max(1);
-        let pow2 = |w: u32| {
-            let w = w.clamp(1, max);
-            1u32 << (31 - w.leading_zeros())
-        };
+        let max = self.limits.max_compute_invocations_per_workgroup;
+        let subgroups = self.features.contains(wgpu::Features::SUBGROUP);
         if let Ok(mut cur) = self.schedule.lock() {
-            *cur = Schedule {
-                workgroup_size: pow2(s.workgroup_size),
-                unroll: s.unroll.clamp(1, 16),
-                reduce_workgroup: pow2(s.reduce_workgroup),
-                reduce_unroll: s.reduce_unroll.clamp(1, 16),
-                reduce_cache: s.reduce_cache.min(64),
-                reduce_subgroups: u32::from(
-                    s.reduce_subgroups != 0 && self.features.contains(wgpu::Features::SUBGROUP),
-                ),
-                matmul_block: if kiln_codegen::matmul::BLOCKS.contains(&s.matmul_block) {
-                    s.matmul_block
-                } else {
-                    0
-                },
-                matmul_unroll: s.matmul_unroll.clamp(1, 16),
-                matmul_block_n: if [4, 8].contains(&s.matmul_block_n) {
-                    s.matmul_block_n
-                } else {
-                    0
-                },
-                matmul_depth: if kiln_codegen::matmul::DEPTHS.contains(&s.matmul_depth) {
-                    s.matmul_depth
-                } else {
-                    0
-                },
-            };
+            *cur = tune::sanitize(s, max, subgroups);
         }
     }
 
@@ -771,7 +738,6 @@ impl GpuContext {
 
     /// Starts copying a buffer into a mappable one; returns it and its size in bytes.
     fn stage_readback(&self, b: &GpuBuffer) -> (wgpu::Buffer, u64) {
-        self.flush_batch();
         let bytes = self.target.buffer_bytes(b.dtype, b.numel);
         let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("kiln readback"),
@@ -785,8 +751,7 @@ impl GpuContext {
                 label: Some("kiln readback"),
             });
         enc.copy_buffer_to_buffer(&b.buffer, 0, &staging, 0, bytes);
-        self.queue.submit([enc.finish()]);
-        self.count(|c| c.submits += 1);
+        self.submit(enc.finish());
         (staging, bytes)
     }
 

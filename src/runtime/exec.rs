@@ -366,8 +366,7 @@ pub fn run_prepared(
     if batched {
         return Ok(outs);
     }
-    // A timed run is measured alone.
-    ctx.flush_batch();
+    // A timed run is measured alone (`submit` sends the open batch first).
     let mut enc = ctx
         .device
         .create_command_encoder(&wgpu::CommandEncoderDescriptor {
@@ -378,13 +377,11 @@ pub fn run_prepared(
             label: Some("kiln"),
             timestamp_writes: timing.and_then(|t| t.writes()),
         });
-        for (i, (ck, bg, grid)) in launches.iter().enumerate() {
+        for (i, l) in launches.iter().enumerate() {
             if let Some(t) = timing {
                 t.mark(&mut pass, i);
             }
-            pass.set_pipeline(&ck.pipeline);
-            pass.set_bind_group(0, bg, &[]);
-            pass.dispatch_workgroups(grid[0], grid[1], grid[2]);
+            dispatch(&mut pass, l);
         }
         if let Some(t) = timing {
             t.mark(&mut pass, launches.len());
@@ -393,7 +390,16 @@ pub fn run_prepared(
     if let Some(t) = timing {
         t.resolve(&mut enc);
     }
-    ctx.queue.submit([enc.finish()]);
-    ctx.count(|c| c.submits += 1);
+    ctx.submit(enc.finish());
     Ok(outs)
+}
+
+/// One launch made ready for a pass: its pipeline, bind group and grid.
+pub(crate) type Launch<'a> = (&'a CompiledKernel, wgpu::BindGroup, [u32; 3]);
+
+/// Records launch `l` into `pass`.
+pub(crate) fn dispatch(pass: &mut wgpu::ComputePass<'_>, (ck, bg, grid): &Launch) {
+    pass.set_pipeline(&ck.pipeline);
+    pass.set_bind_group(0, bg, &[]);
+    pass.dispatch_workgroups(grid[0], grid[1], grid[2]);
 }

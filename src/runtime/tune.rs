@@ -182,12 +182,9 @@ fn gemv(k: &Kernel) -> bool {
 
 /// Elements touched (multiply-adds over 64 for a matmul).
 fn work(k: &Kernel) -> usize {
-    match &k.kind {
-        KernelKind::Matmul { a, .. } => {
-            let r = k.shape.rank();
-            k.shape.numel() * k.loads[*a].view.shape.0[r - 1] / 64
-        }
-        _ => k.shape.numel(),
+    match k.matmul_k() {
+        Some(kk) => k.shape.numel() * kk / 64,
+        None => k.shape.numel(),
     }
 }
 
@@ -200,9 +197,8 @@ pub fn tune_key(k: &Kernel) -> String {
     s.push('|');
     let dims: Vec<String> = k.shape.0.iter().map(|&d| p2(d).to_string()).collect();
     s.push_str(&dims.join("x"));
-    if let KernelKind::Matmul { a, .. } = &k.kind {
-        let r = k.shape.rank();
-        let _ = write!(s, "|k{}", p2(k.loads[*a].view.shape.0[r - 1]));
+    if let Some(kk) = k.matmul_k() {
+        let _ = write!(s, "|k{}", p2(kk));
     }
     s
 }
@@ -216,26 +212,43 @@ pub fn fields(k: &Kernel, s: &Schedule) -> [u32; 3] {
     }
 }
 
-/// Whether `s` (a schedule made by [`apply`] from stored fields) is one code generation
-/// accepts for `k` on an adapter with `max_wg` invocations per workgroup: power-of-two
-/// workgroups within the limit, unrolls of 1 to 16, matmul blocks of `BLOCKS` with columns of
-/// 0, 4 or 8 (only 0 with block 1). Stored results are checked with it, so that a damaged
-/// or foreign file cannot make a kernel fail to compile.
-pub fn valid(k: &Kernel, s: &Schedule, max_wg: u32) -> bool {
-    let wg = |w: u32| w.is_power_of_two() && w <= max_wg.max(1);
-    let unroll = |u: u32| (1..=16).contains(&u);
-    match &k.kind {
-        KernelKind::Elementwise => wg(s.workgroup_size) && unroll(s.unroll),
-        KernelKind::Reduce { .. } => {
-            wg(s.reduce_workgroup) && unroll(s.reduce_unroll) && s.reduce_cache <= 64
-        }
-        KernelKind::Matmul { .. } => {
-            kiln_codegen::matmul::BLOCKS.contains(&s.matmul_block)
-                && [0, 4, 8].contains(&s.matmul_block_n)
-                && (s.matmul_block > 1 || s.matmul_block_n == 0)
-                && unroll(s.matmul_unroll)
-        }
+/// `s` with every field brought into the range code generation accepts, on an adapter with
+/// `max_wg` invocations per workgroup (and subgroups where `subgroups`): power-of-two
+/// workgroups within the limit, unrolls of 1 to 16, a register cache of at most 64, matmul
+/// blocks of `BLOCKS` (else 0, by size), columns of 4 or 8 (else 0, square), depths of
+/// `DEPTHS` (else 0, by `k`). `GpuContext::set_schedule` applies it; [`valid`] checks with it.
+pub fn sanitize(s: Schedule, max_wg: u32, subgroups: bool) -> Schedule {
+    let pow2 = |w: u32| 1u32 << (31 - w.clamp(1, max_wg.max(1)).leading_zeros());
+    let one_of = |v: u32, set: &[u32]| if set.contains(&v) { v } else { 0 };
+    Schedule {
+        workgroup_size: pow2(s.workgroup_size),
+        unroll: s.unroll.clamp(1, 16),
+        reduce_workgroup: pow2(s.reduce_workgroup),
+        reduce_unroll: s.reduce_unroll.clamp(1, 16),
+        reduce_cache: s.reduce_cache.min(64),
+        reduce_subgroups: u32::from(s.reduce_subgroups != 0 && subgroups),
+        matmul_block: one_of(s.matmul_block, &kiln_codegen::matmul::BLOCKS),
+        matmul_unroll: s.matmul_unroll.clamp(1, 16),
+        matmul_block_n: one_of(s.matmul_block_n, &[4, 8]),
+        matmul_depth: one_of(s.matmul_depth, &kiln_codegen::matmul::DEPTHS),
     }
+}
+
+/// Whether `s` (a schedule made by [`apply`] from stored fields) is one code generation
+/// accepts for `k` on an adapter with `max_wg` invocations per workgroup: [`sanitize`] leaves
+/// it as it is, and a matmul's block and depth are concrete, with columns only beside a
+/// register-tiled block. Stored results are checked with it, so that a damaged or foreign
+/// file cannot make a kernel fail to compile.
+pub fn valid(k: &Kernel, s: &Schedule, max_wg: u32) -> bool {
+    let concrete = match &k.kind {
+        KernelKind::Matmul { .. } => {
+            s.matmul_block != 0
+                && s.matmul_depth != 0
+                && (s.matmul_block > 1 || s.matmul_block_n == 0)
+        }
+        _ => true,
+    };
+    concrete && sanitize(*s, max_wg, s.reduce_subgroups != 0) == *s
 }
 
 /// `base` with the class fields of `k` replaced by tuned values.

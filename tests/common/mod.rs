@@ -21,6 +21,18 @@ pub fn device() -> Device {
     d
 }
 
+/// A device of its own, untuned and without a disk cache: for tests that change its schedule
+/// or count its work, which tests running in parallel on the shared default device would
+/// disturb.
+pub fn private_device() -> Device {
+    Device::new(&kiln::DeviceOptions {
+        autotune: kiln::Autotune::Off,
+        cache_dir: None,
+        ..kiln::DeviceOptions::from_env()
+    })
+    .expect("opening a device")
+}
+
 /// Sizes every op is tested at.
 pub const SIZES: [usize; 5] = [1, 3, 7, 1000, 1031];
 
