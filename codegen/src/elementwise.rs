@@ -1,7 +1,7 @@
 //! The elementwise template: one invocation per element of the iteration space, a 2-D grid of
 //! workgroups so that more than 65535 workgroups fit.
 
-use crate::emit::Emitter;
+use crate::emit::{value_name, Emitter};
 use crate::params::Param;
 use crate::types;
 use crate::{CodegenError, Schedule};
@@ -63,7 +63,8 @@ pub fn main(e: &mut Emitter, s: &Schedule) -> Result<String, CodegenError> {
 }
 
 /// The vectorized form: each invocation loads one `vec4` per input, evaluates the expression
-/// once per component, and stores one `vec4` per output. Chosen only where every access is
+/// once per component (the components interleaved statement by statement, see
+/// [`Emitter::lanes`]), and stores one `vec4` per output. Chosen only where every access is
 /// contiguous, aligned and divisible by 4 ([`kiln_ir::Kernel::choose_vector`]).
 fn main_vec4(e: &mut Emitter, s: &Schedule) -> Result<String, CodegenError> {
     let wg = s.workgroup_size;
@@ -93,25 +94,18 @@ fn main_vec4(e: &mut Emitter, s: &Schedule) -> Result<String, CodegenError> {
             );
         }
     }
-    let outs = e.k.outputs.clone();
-    for c in 0..4 {
-        for (o, out) in outs.iter().enumerate() {
-            let _ = writeln!(b, "  var r{c}_{o}: {};", types::info(out.dtype).value);
-        }
-        let _ = writeln!(b, "  {{");
-        let _ = writeln!(b, "    let i = j * 4u + {c}u;");
-        e.lane = Some(c);
-        e.exprs(&mut b, "    ", "i", &roots)?;
-        e.lane = None;
-        for (o, out) in outs.iter().enumerate() {
-            let _ = writeln!(b, "    r{c}_{o} = e{};", out.expr);
-        }
-        let _ = writeln!(b, "  }}");
-    }
-    for (o, out) in outs.iter().enumerate() {
+    // The loads above are whole vectors; everything after is per component, interleaved.
+    e.lanes = 4;
+    let r = e.exprs(&mut b, "  ", "j", &roots);
+    e.lanes = 1;
+    r?;
+    for (o, out) in e.k.outputs.iter().enumerate() {
         let st = e.target.storage(out.dtype);
         let comps: Vec<String> = (0..4)
-            .map(|c| e.target.to_storage(&format!("r{c}_{o}"), out.dtype))
+            .map(|c| {
+                e.target
+                    .to_storage(&value_name(out.expr, Some(c)), out.dtype)
+            })
             .collect();
         let _ = writeln!(b, "  out{o}[j] = vec4<{st}>({});", comps.join(", "));
     }

@@ -18,8 +18,16 @@ pub struct Emitter<'k> {
     pub params: ParamLayout,
     /// Helper functions used so far.
     pub helpers: BTreeSet<&'static str>,
-    /// In a vectorized kernel, the component being emitted: loads read it from `V{l}`.
-    pub lane: Option<usize>,
+    /// Components of each value: 4 in a vectorized kernel, else 1. With 4, [`Emitter::exprs`]
+    /// emits every load and expression once per component (named by [`value_name`]), one
+    /// statement for all four components before the next, and loads read component `c` from
+    /// `V{l}`. CPU adapters run each statement for a whole SIMD row of invocations, so
+    /// interleaved components are four independent chains the core overlaps; one component's
+    /// chain after another left lavapipe waiting on each op's latency (docs/PERFORMANCE.md,
+    /// session 5).
+    pub lanes: usize,
+    /// The component being emitted, while `lanes` > 1.
+    lane: Option<usize>,
     /// In a row kernel that keeps its row in registers, the slot being emitted: loads read
     /// `rc{l}_{slot}` and `rq{l}_{slot}` (value and validity) instead of memory.
     pub cached: Option<u32>,
@@ -35,6 +43,7 @@ impl<'k> Emitter<'k> {
             target,
             params: ParamLayout::default(),
             helpers: BTreeSet::new(),
+            lanes: 1,
             lane: None,
             cached: None,
         }
@@ -215,10 +224,12 @@ impl<'k> Emitter<'k> {
         for &l in loads {
             let load = &k.loads[l];
             let dt = k.inputs[load.input];
-            if let Some(c) = self.lane {
-                let v = self.target.from_storage(&format!("V{l}[{c}]"), dt);
-                let _ = writeln!(out, "{ind}let ld{l} = {v};");
-                let _ = writeln!(out, "{ind}let ok{l} = true;");
+            if self.lanes > 1 {
+                for c in 0..self.lanes {
+                    let v = self.target.from_storage(&format!("V{l}[{c}]"), dt);
+                    let _ = writeln!(out, "{ind}let ld{l}_{c} = {v};");
+                    let _ = writeln!(out, "{ind}let ok{l}_{c} = true;");
+                }
                 continue;
             }
             if let Some(j) = self.cached {
@@ -273,8 +284,9 @@ impl<'k> Emitter<'k> {
         }
     }
 
-    /// Emits the loads and expressions that `roots` need, one `let e{n}` each, into `out`.
-    /// `Acc(s)` reads the variable `red{s}`, which the template defines.
+    /// Emits the loads and expressions that `roots` need, one `let e{n}` each (per component
+    /// where `lanes` > 1), into `out`. `Acc(s)` reads the variable `red{s}`, which the template
+    /// defines.
     pub fn exprs(
         &mut self,
         out: &mut String,
@@ -282,70 +294,94 @@ impl<'k> Emitter<'k> {
         lin: &str,
         roots: &[usize],
     ) -> Result<(), CodegenError> {
-        let k = self.k;
         let need = self.needed(roots);
         let loads = self.loads_of(roots);
         self.load_values(out, ind, lin, &loads);
-        for (n, node) in k.exprs.iter().enumerate() {
-            if !need[n] {
-                continue;
+        let lanes: Vec<Option<usize>> = if self.lanes > 1 {
+            (0..self.lanes).map(Some).collect()
+        } else {
+            vec![None]
+        };
+        for n in (0..self.k.exprs.len()).filter(|&n| need[n]) {
+            for &c in &lanes {
+                self.lane = c;
+                let val = self.value(out, ind, lin, n);
+                self.lane = None;
+                let ty = info(self.k.exprs[n].dtype).value;
+                let _ = writeln!(out, "{ind}let {}: {ty} = {};", value_name(n, c), val?);
             }
-            let d = node.dtype;
-            let ty = info(d).value;
-            let operand_dtype = |i: usize| k.exprs[i].dtype;
-            let val = match &node.expr {
-                Expr::Load(l) => format!("ld{l}"),
-                Expr::LoadValid(l) => format!("ok{l}"),
-                Expr::Const(s) => match d {
-                    // Booleans take no arithmetic to fold; the text keeps them.
-                    DType::Bool => types::literal(*s, d),
-                    _ => {
-                        let bits = self.params.u32(Param::Const(n));
-                        match d {
-                            DType::U32 => bits,
-                            DType::I32 => format!("bitcast<i32>({bits})"),
-                            _ => format!("bitcast<f32>({bits})"),
-                        }
-                    }
-                },
-                Expr::Gather { load, axis, index } => {
-                    let l = *load;
-                    let input = k.loads[l].input;
-                    let n_ax = self.params.i32(Param::LoadDim(l, *axis));
-                    let base = self.address(l, Some(*axis));
-                    let s = self.params.i32(Param::Stride(l, *axis));
-                    let zero = types::literal(Scalar::I(0), d);
-                    let _ = writeln!(out, "{ind}let gi{n} = e{index};");
-                    let _ = writeln!(
-                        out,
-                        "{ind}let gj{n} = select(gi{n}, gi{n} + {n_ax}, gi{n} < 0);"
-                    );
-                    let _ = writeln!(out, "{ind}let gok{n} = gj{n} >= 0 && gj{n} < {n_ax};");
-                    let _ = writeln!(
-                        out,
-                        "{ind}let ga{n} = select(0, {base} + gj{n} * {s}, gok{n});"
-                    );
-                    let buf = self.input_buf(input);
-                    let v = self.target.from_storage(&format!("{buf}[u32(ga{n})]"), d);
-                    format!("select({zero}, {v}, gok{n})")
-                }
-                Expr::Arange { start, step } => {
-                    // Floats compute in f32 from f32 start and step, then round (as the reference).
-                    let ld = if d.is_float() { DType::F32 } else { d };
-                    let (a, b) = (types::literal(*start, ld), types::literal(*step, ld));
+        }
+        Ok(())
+    }
+
+    /// The WGSL value of expression `n` in the component being emitted; statements it needs
+    /// first (a gather's index arithmetic) go to `out`.
+    fn value(
+        &mut self,
+        out: &mut String,
+        ind: &str,
+        lin: &str,
+        n: usize,
+    ) -> Result<String, CodegenError> {
+        let k = self.k;
+        let node = &k.exprs[n];
+        let d = node.dtype;
+        let operand_dtype = |i: usize| k.exprs[i].dtype;
+        let lane = self.lane;
+        let e = |i: usize| value_name(i, lane);
+        let val = match &node.expr {
+            Expr::Load(l) => lane_name("ld", *l, lane),
+            Expr::LoadValid(l) => lane_name("ok", *l, lane),
+            Expr::Const(s) => match d {
+                // Booleans take no arithmetic to fold; the text keeps them.
+                DType::Bool => types::literal(*s, d),
+                _ => {
+                    let bits = self.params.u32(Param::Const(n));
                     match d {
-                        DType::I32 => format!("({a} + bitcast<i32>({lin}) * {b})"),
-                        DType::U32 => format!("({a} + {lin} * {b})"),
-                        _ => format!("({a} + f32({lin}) * {b})"),
+                        DType::U32 => bits,
+                        DType::I32 => format!("bitcast<i32>({bits})"),
+                        _ => format!("bitcast<f32>({bits})"),
                     }
                 }
-                Expr::Rand { seed, dist } => {
-                    self.use_helpers(&["kiln_mix", "kiln_uniform"]);
-                    let h = |stream: u32| {
-                        let key = rand_key(*seed, stream);
-                        format!("kiln_mix(kiln_mix({lin} ^ {key:#x}u) + {key:#x}u)")
-                    };
-                    match dist {
+            },
+            Expr::Gather { load, axis, index } => {
+                let l = *load;
+                let input = k.loads[l].input;
+                let n_ax = self.params.i32(Param::LoadDim(l, *axis));
+                let base = self.address(l, Some(*axis));
+                let s = self.params.i32(Param::Stride(l, *axis));
+                let zero = types::literal(Scalar::I(0), d);
+                let _ = writeln!(out, "{ind}let gi{n} = {};", e(*index));
+                let _ = writeln!(
+                    out,
+                    "{ind}let gj{n} = select(gi{n}, gi{n} + {n_ax}, gi{n} < 0);"
+                );
+                let _ = writeln!(out, "{ind}let gok{n} = gj{n} >= 0 && gj{n} < {n_ax};");
+                let _ = writeln!(
+                    out,
+                    "{ind}let ga{n} = select(0, {base} + gj{n} * {s}, gok{n});"
+                );
+                let buf = self.input_buf(input);
+                let v = self.target.from_storage(&format!("{buf}[u32(ga{n})]"), d);
+                format!("select({zero}, {v}, gok{n})")
+            }
+            Expr::Arange { start, step } => {
+                // Floats compute in f32 from f32 start and step, then round (as the reference).
+                let ld = if d.is_float() { DType::F32 } else { d };
+                let (a, b) = (types::literal(*start, ld), types::literal(*step, ld));
+                match d {
+                    DType::I32 => format!("({a} + bitcast<i32>({lin}) * {b})"),
+                    DType::U32 => format!("({a} + {lin} * {b})"),
+                    _ => format!("({a} + f32({lin}) * {b})"),
+                }
+            }
+            Expr::Rand { seed, dist } => {
+                self.use_helpers(&["kiln_mix", "kiln_uniform"]);
+                let h = |stream: u32| {
+                    let key = rand_key(*seed, stream);
+                    format!("kiln_mix(kiln_mix({lin} ^ {key:#x}u) + {key:#x}u)")
+                };
+                match dist {
                         RandDist::Uniform => format!("kiln_uniform({})", h(0)),
                         RandDist::Normal => format!(
                             "(sqrt(-2.0 * log(1.0 - kiln_uniform({}))) * -cos(6.28318530717958648 * kiln_uniform({}) - 3.14159265358979324))",
@@ -353,38 +389,49 @@ impl<'k> Emitter<'k> {
                             h(1)
                         ),
                     }
-                }
-                Expr::Unary(op, a) => {
-                    let (t, h) = ops::unary(*op, operand_dtype(*a));
-                    self.use_helpers(h);
-                    ops::fill(t, &[&format!("e{a}")])
-                }
-                Expr::Binary(op, a, b) => {
-                    let (t, h) = ops::binary(*op, operand_dtype(*a));
-                    self.use_helpers(h);
-                    ops::fill(t, &[&format!("e{a}"), &format!("e{b}")])
-                }
-                Expr::Where(c, a, b) => format!("select(e{b}, e{a}, e{c})"),
-                Expr::Acc(s) => format!("red{s}"),
-                Expr::Cast(a) => {
-                    let (t, h) = ops::cast(operand_dtype(*a), d);
-                    self.use_helpers(h);
-                    ops::fill(t, &[&format!("e{a}")])
-                }
-            };
-            // f16 and bf16 results are rounded after every computing op.
-            let computes = !matches!(
-                node.expr,
-                Expr::Load(_)
-                    | Expr::LoadValid(_)
-                    | Expr::Gather { .. }
-                    | Expr::Const(_)
-                    | Expr::Where(..)
-                    | Expr::Acc(_)
-            );
-            let val = if computes { self.round(d, val) } else { val };
-            let _ = writeln!(out, "{ind}let e{n}: {ty} = {val};");
-        }
-        Ok(())
+            }
+            Expr::Unary(op, a) => {
+                let (t, h) = ops::unary(*op, operand_dtype(*a));
+                self.use_helpers(h);
+                ops::fill(t, &[&e(*a)])
+            }
+            Expr::Binary(op, a, b) => {
+                let (t, h) = ops::binary(*op, operand_dtype(*a));
+                self.use_helpers(h);
+                ops::fill(t, &[&e(*a), &e(*b)])
+            }
+            Expr::Where(c, a, b) => format!("select({}, {}, {})", e(*b), e(*a), e(*c)),
+            Expr::Acc(s) => format!("red{s}"),
+            Expr::Cast(a) => {
+                let (t, h) = ops::cast(operand_dtype(*a), d);
+                self.use_helpers(h);
+                ops::fill(t, &[&e(*a)])
+            }
+        };
+        // f16 and bf16 results are rounded after every computing op.
+        let computes = !matches!(
+            node.expr,
+            Expr::Load(_)
+                | Expr::LoadValid(_)
+                | Expr::Gather { .. }
+                | Expr::Const(_)
+                | Expr::Where(..)
+                | Expr::Acc(_)
+        );
+        Ok(if computes { self.round(d, val) } else { val })
+    }
+}
+
+/// The WGSL name of expression `n`'s value: `e{n}`, or `e{n}_{c}` for component `c` of a
+/// vectorized kernel.
+pub fn value_name(n: usize, lane: Option<usize>) -> String {
+    lane_name("e", n, lane)
+}
+
+/// `{prefix}{n}`, suffixed `_{c}` for component `c`.
+fn lane_name(prefix: &str, n: usize, lane: Option<usize>) -> String {
+    match lane {
+        Some(c) => format!("{prefix}{n}_{c}"),
+        None => format!("{prefix}{n}"),
     }
 }

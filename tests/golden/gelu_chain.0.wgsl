@@ -20,65 +20,45 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let j = (wid.y * nwg.x + wid.x) * 256u + lid;
   if (j >= P.p[0].x / 4u) { return; }
   let V0 = in0[j + P.p[0].y / 4u];
-  var r0_0: f32;
-  {
-    let i = j * 4u + 0u;
-    let ld0 = V0[0];
-    let ok0 = true;
-    let e0: f32 = ld0;
-    let e1: f32 = bitcast<f32>(P.p[0].z);
-    let e2: f32 = (e0 * e1);
-    let e3: f32 = bitcast<f32>(P.p[0].w);
-    let e4: f32 = (e2 + e3);
-    let e5: f32 = (0.5 * e4 * (1.0 + kiln_erf(e4 * 0.70710678118654752)));
-    let e6: f32 = exp(e5);
-    let e7: f32 = kiln_tanh(e6);
-    r0_0 = e7;
-  }
-  var r1_0: f32;
-  {
-    let i = j * 4u + 1u;
-    let ld0 = V0[1];
-    let ok0 = true;
-    let e0: f32 = ld0;
-    let e1: f32 = bitcast<f32>(P.p[0].z);
-    let e2: f32 = (e0 * e1);
-    let e3: f32 = bitcast<f32>(P.p[0].w);
-    let e4: f32 = (e2 + e3);
-    let e5: f32 = (0.5 * e4 * (1.0 + kiln_erf(e4 * 0.70710678118654752)));
-    let e6: f32 = exp(e5);
-    let e7: f32 = kiln_tanh(e6);
-    r1_0 = e7;
-  }
-  var r2_0: f32;
-  {
-    let i = j * 4u + 2u;
-    let ld0 = V0[2];
-    let ok0 = true;
-    let e0: f32 = ld0;
-    let e1: f32 = bitcast<f32>(P.p[0].z);
-    let e2: f32 = (e0 * e1);
-    let e3: f32 = bitcast<f32>(P.p[0].w);
-    let e4: f32 = (e2 + e3);
-    let e5: f32 = (0.5 * e4 * (1.0 + kiln_erf(e4 * 0.70710678118654752)));
-    let e6: f32 = exp(e5);
-    let e7: f32 = kiln_tanh(e6);
-    r2_0 = e7;
-  }
-  var r3_0: f32;
-  {
-    let i = j * 4u + 3u;
-    let ld0 = V0[3];
-    let ok0 = true;
-    let e0: f32 = ld0;
-    let e1: f32 = bitcast<f32>(P.p[0].z);
-    let e2: f32 = (e0 * e1);
-    let e3: f32 = bitcast<f32>(P.p[0].w);
-    let e4: f32 = (e2 + e3);
-    let e5: f32 = (0.5 * e4 * (1.0 + kiln_erf(e4 * 0.70710678118654752)));
-    let e6: f32 = exp(e5);
-    let e7: f32 = kiln_tanh(e6);
-    r3_0 = e7;
-  }
-  out0[j] = vec4<f32>(r0_0, r1_0, r2_0, r3_0);
+  let ld0_0 = V0[0];
+  let ok0_0 = true;
+  let ld0_1 = V0[1];
+  let ok0_1 = true;
+  let ld0_2 = V0[2];
+  let ok0_2 = true;
+  let ld0_3 = V0[3];
+  let ok0_3 = true;
+  let e0_0: f32 = ld0_0;
+  let e0_1: f32 = ld0_1;
+  let e0_2: f32 = ld0_2;
+  let e0_3: f32 = ld0_3;
+  let e1_0: f32 = bitcast<f32>(P.p[0].z);
+  let e1_1: f32 = bitcast<f32>(P.p[0].z);
+  let e1_2: f32 = bitcast<f32>(P.p[0].z);
+  let e1_3: f32 = bitcast<f32>(P.p[0].z);
+  let e2_0: f32 = (e0_0 * e1_0);
+  let e2_1: f32 = (e0_1 * e1_1);
+  let e2_2: f32 = (e0_2 * e1_2);
+  let e2_3: f32 = (e0_3 * e1_3);
+  let e3_0: f32 = bitcast<f32>(P.p[0].w);
+  let e3_1: f32 = bitcast<f32>(P.p[0].w);
+  let e3_2: f32 = bitcast<f32>(P.p[0].w);
+  let e3_3: f32 = bitcast<f32>(P.p[0].w);
+  let e4_0: f32 = (e2_0 + e3_0);
+  let e4_1: f32 = (e2_1 + e3_1);
+  let e4_2: f32 = (e2_2 + e3_2);
+  let e4_3: f32 = (e2_3 + e3_3);
+  let e5_0: f32 = (0.5 * e4_0 * (1.0 + kiln_erf(e4_0 * 0.70710678118654752)));
+  let e5_1: f32 = (0.5 * e4_1 * (1.0 + kiln_erf(e4_1 * 0.70710678118654752)));
+  let e5_2: f32 = (0.5 * e4_2 * (1.0 + kiln_erf(e4_2 * 0.70710678118654752)));
+  let e5_3: f32 = (0.5 * e4_3 * (1.0 + kiln_erf(e4_3 * 0.70710678118654752)));
+  let e6_0: f32 = exp(e5_0);
+  let e6_1: f32 = exp(e5_1);
+  let e6_2: f32 = exp(e5_2);
+  let e6_3: f32 = exp(e5_3);
+  let e7_0: f32 = kiln_tanh(e6_0);
+  let e7_1: f32 = kiln_tanh(e6_1);
+  let e7_2: f32 = kiln_tanh(e6_2);
+  let e7_3: f32 = kiln_tanh(e6_3);
+  out0[j] = vec4<f32>(e7_0, e7_1, e7_2, e7_3);
 }
