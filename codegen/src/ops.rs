@@ -45,15 +45,20 @@ pub const HELPERS: &[Helper] = &[
     },
     Helper {
         name: "kiln_tanh",
-        deps: &[],
-        // Small |x| uses the series so that tiny inputs keep their relative accuracy.
-        text: "fn kiln_tanh(x: f32) -> f32 {\n  let e = exp(-2.0 * abs(x));\n  let t = (1.0 - e) / (1.0 + e);\n  return select(select(t, -t, x < 0.0), x * (1.0 - x * x / 3.0), abs(x) < 0.01);\n}",
+        deps: &["kiln_isnan"],
+        // A rational minimax fit (relative error < 6.7e-7, tiny inputs included) of the
+        // clamped argument, reaching ±1 at ±9 and clamped there; no `exp`, which on CPU
+        // adapters costs more than the polynomial (docs/OPS.md, docs/PERFORMANCE.md). WGSL
+        // leaves `clamp` of NaN open, so NaN is passed through explicitly.
+        text: "fn kiln_tanh(x: f32) -> f32 {\n  let c = clamp(x, -9.0, 9.0);\n  let s = c * c;\n  let p = 0.99999964 + s * (1.2853494e-1 + s * (2.8539994e-3 + s * (8.750021e-6 + s * (-1.1605741e-8 + s * 1.6214717e-11))));\n  let q = 1.0 + s * (4.6186596e-1 + s * (2.3478797e-2 + s * 2.1947079e-4));\n  return select(clamp(c * p / q, -1.0, 1.0), x, kiln_isnan(x));\n}",
     },
     Helper {
         name: "kiln_erf",
         deps: &[],
-        // Abramowitz and Stegun 7.1.26, absolute error below 1.5e-7.
-        text: "fn kiln_erf(x: f32) -> f32 {\n  let a = abs(x);\n  let t = 1.0 / (1.0 + 0.3275911 * a);\n  let p = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));\n  let r = 1.0 - p * exp(-a * a);\n  return select(r, -r, x < 0.0);\n}",
+        // A rational minimax fit (absolute error < 6.1e-7) of the clamped argument, reaching
+        // ±1 at ±4.5 and clamped there, so that `1 + erf(-inf)` is exactly 0. Only `gelu` calls
+        // it, whose `x *` factor propagates NaN.
+        text: "fn kiln_erf(x: f32) -> f32 {\n  let c = clamp(x, -4.5, 4.5);\n  let s = c * c;\n  let p = 1.1283811 + s * (1.5786092e-1 + s * (4.7825754e-2 + s * (2.1804306e-3 + s * (2.1679353e-4 + s * 1.8902327e-6))));\n  let q = 1.0 + s * (4.7325224e-1 + s * (1.00080565e-1 + s * (1.1850965e-2 + s * (7.157837e-4 + s * 3.283491e-5))));\n  return clamp(c * p / q, -1.0, 1.0);\n}",
     },
     Helper {
         name: "kiln_fmax",

@@ -3,17 +3,20 @@ struct Params { p: array<vec4<u32>, 1> }
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read> in0: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> out0: array<vec4<f32>>;
+fn kiln_isnan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }
 fn kiln_tanh(x: f32) -> f32 {
-  let e = exp(-2.0 * abs(x));
-  let t = (1.0 - e) / (1.0 + e);
-  return select(select(t, -t, x < 0.0), x * (1.0 - x * x / 3.0), abs(x) < 0.01);
+  let c = clamp(x, -9.0, 9.0);
+  let s = c * c;
+  let p = 0.99999964 + s * (1.2853494e-1 + s * (2.8539994e-3 + s * (8.750021e-6 + s * (-1.1605741e-8 + s * 1.6214717e-11))));
+  let q = 1.0 + s * (4.6186596e-1 + s * (2.3478797e-2 + s * 2.1947079e-4));
+  return select(clamp(c * p / q, -1.0, 1.0), x, kiln_isnan(x));
 }
 fn kiln_erf(x: f32) -> f32 {
-  let a = abs(x);
-  let t = 1.0 / (1.0 + 0.3275911 * a);
-  let p = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
-  let r = 1.0 - p * exp(-a * a);
-  return select(r, -r, x < 0.0);
+  let c = clamp(x, -4.5, 4.5);
+  let s = c * c;
+  let p = 1.1283811 + s * (1.5786092e-1 + s * (4.7825754e-2 + s * (2.1804306e-3 + s * (2.1679353e-4 + s * 1.8902327e-6))));
+  let q = 1.0 + s * (4.7325224e-1 + s * (1.00080565e-1 + s * (1.1850965e-2 + s * (7.157837e-4 + s * 3.283491e-5))));
+  return clamp(c * p / q, -1.0, 1.0);
 }
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {

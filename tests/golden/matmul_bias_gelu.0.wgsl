@@ -6,11 +6,11 @@ struct Params { p: array<vec4<u32>, 4> }
 @group(0) @binding(3) var<storage, read> in2: array<f32>;
 @group(0) @binding(4) var<storage, read_write> out0: array<f32>;
 fn kiln_erf(x: f32) -> f32 {
-  let a = abs(x);
-  let t = 1.0 / (1.0 + 0.3275911 * a);
-  let p = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
-  let r = 1.0 - p * exp(-a * a);
-  return select(r, -r, x < 0.0);
+  let c = clamp(x, -4.5, 4.5);
+  let s = c * c;
+  let p = 1.1283811 + s * (1.5786092e-1 + s * (4.7825754e-2 + s * (2.1804306e-3 + s * (2.1679353e-4 + s * 1.8902327e-6))));
+  let q = 1.0 + s * (4.7325224e-1 + s * (1.00080565e-1 + s * (1.1850965e-2 + s * (7.157837e-4 + s * 3.283491e-5))));
+  return clamp(c * p / q, -1.0, 1.0);
 }
 var<workgroup> ta: array<array<f32, 16>, 16>;
 var<workgroup> tb: array<array<f32, 16>, 16>;
