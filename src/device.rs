@@ -221,20 +221,41 @@ impl Device {
         }
     }
 
-    /// Runs `f` with the device's batch open: the GPU runs it makes (`Program::run`, tensors
-    /// realized) are recorded into one compute pass and submitted together, rather than one
-    /// submission each. Each submission costs the GPU 10-15 µs outside the work it carries on
-    /// Vulkan (docs/PERFORMANCE.md), so a loop of short runs gains that much per run. The
-    /// batch goes to the GPU in chunks that double from one dispatch up to
-    /// [`MAX_BATCH_DISPATCHES`](crate::runtime::batch::MAX_BATCH_DISPATCHES), so the GPU starts
-    /// at once and the host records ahead of it. Nothing is reordered: reads, waits and timed
-    /// runs inside `f` first submit what was gathered. Batches nest (the outermost submits)
-    /// and belong to the device: runs other threads make meanwhile join it. An error or a
-    /// panic in `f` still closes the batch. On the interpreter it just runs `f`.
+    /// Runs `f` as one batch: the GPU runs it makes (`Program::run`, tensors realized) are
+    /// recorded into one compute pass, as they are by default
+    /// ([`Submission::Gathered`](crate::Submission::Gathered)) and also under
+    /// `Submission::PerRun`, and what is left is submitted
+    /// when `f` returns, so the GPU has all of it. Each submission costs the GPU 10-15 µs
+    /// outside the work it carries on Vulkan (docs/PERFORMANCE.md), so a loop of short runs
+    /// gains that much per run. The batch goes to the GPU in chunks that double from one
+    /// dispatch up to [`MAX_BATCH_DISPATCHES`](crate::runtime::batch::MAX_BATCH_DISPATCHES), so
+    /// the GPU starts at once and the host records ahead of it. Nothing is reordered: reads,
+    /// waits and timed runs inside `f` first submit what was gathered. Batches nest (the
+    /// outermost submits) and belong to the device: runs other threads make meanwhile join
+    /// it. An error or a panic in `f` still closes the batch. On the interpreter it just runs
+    /// `f`.
     pub fn batch<R>(&self, f: impl FnOnce() -> Result<R>) -> Result<R> {
         match &self.inner.backend {
             Backend::Gpu(g) => g.batched(f),
             Backend::Interpreter { .. } => f(),
+        }
+    }
+
+    /// Sets when the GPU work of runs is submitted: gathered into chunks (the default) or one
+    /// submission a run. See [`Submission`](crate::Submission). A no-op on the
+    /// interpreter.
+    pub fn set_submission(&self, policy: crate::Submission) {
+        if let Backend::Gpu(g) = &self.inner.backend {
+            g.set_submission(policy);
+        }
+    }
+
+    /// Hands the runs gathered so far to the GPU without waiting for them (reads and waits do
+    /// this themselves). Call it before leaving the device alone for a while with work
+    /// recorded, so that the GPU works meanwhile. A no-op on the interpreter.
+    pub fn flush(&self) {
+        if let Backend::Gpu(g) = &self.inner.backend {
+            g.flush_batch();
         }
     }
 

@@ -36,7 +36,7 @@ pub use explain::{KernelInfo, Plan, Schedule};
 pub use kiln_ir as ir;
 pub use kiln_ir::{DType, Element, HostTensor, Shape};
 pub use program::Program;
-pub use runtime::{Autotune, Counters};
+pub use runtime::{Autotune, Counters, Submission};
 pub use tensor::Tensor;
 
 /// Lowers the computation behind `outputs` and returns the kernels' names and generated WGSL,

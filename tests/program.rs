@@ -2,7 +2,7 @@
 
 mod common;
 use common::*;
-use kiln::{DType, Program, Tensor};
+use kiln::{DType, Program, Submission, Tensor};
 
 #[test]
 fn compile_once_run_many() {
@@ -465,5 +465,62 @@ fn realizations_inside_a_batch() {
             a.submits - b.submits,
             a.dispatches - b.dispatches
         );
+    }
+}
+
+/// By default runs are gathered (`Submission::Gathered`): never more submissions than
+/// dispatches, a run made after a read (the GPU idle, the chunk back to one) is submitted at
+/// once, results are those of a submission a run, and `Device::flush` with nothing gathered
+/// submits nothing. Under `Submission::PerRun` every run is one submission.
+#[test]
+fn submission_policies() {
+    let dev = private_device();
+    let x = Tensor::placeholder_on(&dev, DType::F32, &[3, 1031]).unwrap();
+    let y = x.softmax(-1).unwrap().add(&x).unwrap();
+    let prog = Program::compile(&[&x], &[&y]).unwrap();
+    let x0 = random(&dev, DType::F32, &[3, 1031], -1.0, 1.0, 8);
+    let chain = |n: usize| -> (Tensor, Option<(u64, u64)>) {
+        dev.synchronize().unwrap();
+        let b = dev.counters();
+        let mut v = x0.clone();
+        for _ in 0..n {
+            v = prog.run(&[&v]).unwrap().remove(0);
+        }
+        let a = dev.counters();
+        let d = b
+            .zip(a)
+            .map(|(b, a)| (a.submits - b.submits, a.dispatches - b.dispatches));
+        (v, d)
+    };
+    dev.set_submission(Submission::PerRun);
+    let (want, per_run) = chain(40);
+    if let Some((submits, _)) = per_run {
+        assert_eq!(submits, 40, "one submission a run");
+    }
+    dev.set_submission(Submission::Gathered);
+    let (got, gathered) = chain(40);
+    if let Some((submits, dispatches)) = gathered {
+        assert!(
+            submits <= dispatches,
+            "{submits} submissions, {dispatches} dispatches"
+        );
+    }
+    assert_close(
+        &got.to_host().unwrap(),
+        &want.to_host().unwrap(),
+        0.0,
+        0.0,
+        "gathered against a submission a run",
+    );
+    // After the read the GPU is idle and the chunk is one dispatch: a lone run goes at once.
+    let (_, lone) = chain(1);
+    if let Some((submits, _)) = lone {
+        assert_eq!(submits, 1, "a lone run waited");
+    }
+    dev.flush();
+    let b = dev.counters();
+    dev.flush();
+    if let (Some(b), Some(a)) = (b, dev.counters()) {
+        assert_eq!(a.submits, b.submits, "an empty flush submitted");
     }
 }

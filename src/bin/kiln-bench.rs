@@ -8,13 +8,14 @@
 //! from idle clocks to full clocks (an H100 left idle for ~10 s runs a bandwidth-bound kernel
 //! 4x slower until it ramps up), then 20 timed runs, each ending when the result is complete on the device
 //! (`median_ms`, `min_ms`: latency), then 20 runs queued back to back with one wait at the end
-//! (`pipelined_ms`: throughput, the time the metric is computed from), then the same 20 runs
-//! inside one `Device::batch` (`batched_ms`: one submission for all of them), then 20 runs with
-//! timestamp queries (`gpu_ms`: the compute pass alone).
+//! (`pipelined_ms`: throughput, the time the metric is computed from; runs are gathered into
+//! chunked submissions, kiln's default `Submission::Gathered`), then the same 20 runs with
+//! `Submission::PerRun` (`per_run_ms`: one submission a run, for comparison), then 20 runs
+//! with timestamp queries (`gpu_ms`: the compute pass alone).
 //! One JSON line per workload on stdout, a table on stderr.
 
 use kiln::workloads::{self, Size};
-use kiln::Device;
+use kiln::{Device, Submission};
 use std::time::Instant;
 
 const WARMUP: usize = 3;
@@ -47,7 +48,7 @@ struct Row {
     median_ms: f64,
     min_ms: f64,
     pipelined_ms: f64,
-    batched_ms: f64,
+    per_run_ms: f64,
     gpu_ms: Option<f64>,
     first_ms: f64,
     kernels: usize,
@@ -109,16 +110,14 @@ fn run_one(
         "{name}: host time to enqueue one run {:.1} us",
         enqueue_ms * 1e3
     );
-    // The same, inside one batch: one submission for the 20 runs.
+    // The same with a submission a run.
+    dev.set_submission(Submission::PerRun);
     let t = Instant::now();
-    dev.batch(|| {
-        for _ in 0..TIMED {
-            out = prog.run(&inputs)?;
-        }
-        Ok(())
-    })?;
-    dev.synchronize()?;
-    let batched_ms = t.elapsed().as_secs_f64() * 1e3 / TIMED as f64;
+    let per_run = (0..TIMED).try_for_each(|_| prog.run(&inputs).map(|o| out = o));
+    let sync = dev.synchronize();
+    let per_run_ms = t.elapsed().as_secs_f64() * 1e3 / TIMED as f64;
+    dev.set_submission(Submission::Gathered);
+    per_run.and(sync)?;
     let mut gpu = Vec::new();
     for _ in 0..TIMED {
         match prog.run_timed(&inputs)? {
@@ -164,7 +163,7 @@ fn run_one(
         median_ms,
         min_ms,
         pipelined_ms,
-        batched_ms,
+        per_run_ms,
         gpu_ms,
         first_ms,
         kernels: prog.kernel_count(),
@@ -172,13 +171,13 @@ fn run_one(
         unit,
     };
     println!(
-        "{{\"peer\":\"kiln\",\"workload\":\"{}\",\"shape\":\"{}\",\"median_ms\":{},\"min_ms\":{},\"pipelined_ms\":{},\"batched_ms\":{},\"gpu_ms\":{},\"first_run_ms\":{},\"kernels\":{},\"metric\":{},\"unit\":\"{}\",\"checksum\":{}}}",
+        "{{\"peer\":\"kiln\",\"workload\":\"{}\",\"shape\":\"{}\",\"median_ms\":{},\"min_ms\":{},\"pipelined_ms\":{},\"per_run_ms\":{},\"gpu_ms\":{},\"first_run_ms\":{},\"kernels\":{},\"metric\":{},\"unit\":\"{}\",\"checksum\":{}}}",
         row.name,
         row.shape,
         json_num(row.median_ms),
         json_num(row.min_ms),
         json_num(row.pipelined_ms),
-        json_num(row.batched_ms),
+        json_num(row.per_run_ms),
         row.gpu_ms.map_or("null".into(), json_num),
         json_num(row.first_ms),
         row.kernels,
@@ -357,7 +356,7 @@ fn main() {
         "median ms",
         "min ms",
         "queued ms",
-        "batched ms",
+        "per-run ms",
         "gpu ms",
         "first ms",
         "kernels",
@@ -371,7 +370,7 @@ fn main() {
             r.median_ms,
             r.min_ms,
             r.pipelined_ms,
-            r.batched_ms,
+            r.per_run_ms,
             r.gpu_ms.map_or("-".into(), |g| format!("{g:.3}")),
             r.first_ms,
             r.kernels,

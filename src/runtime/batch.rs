@@ -1,10 +1,17 @@
-//! Batching: the runs made while a batch is open are recorded into one compute pass, which
-//! is submitted once when the batch closes (or sooner: see [`Batch::flush`]).
+//! Batching: runs are recorded into one open compute pass, which goes to the GPU in chunks
+//! (see [`MAX_BATCH_DISPATCHES`]), at once when the GPU has nothing else to do, and before
+//! anything reads, waits or flushes. That is the default ([`Submission::Gathered`]); with
+//! [`Submission::PerRun`] only the runs made inside [`GpuContext::batched`] scopes are
+//! gathered, and such a scope submits what it gathered when it closes.
 //!
 //! Why: on Vulkan through wgpu every submission costs the GPU time outside the work it
 //! carries. Measured on an H200 (docs/PERFORMANCE.md, session 4), a row sum whose pass takes
 //! 37 µs took 52 µs a run with a submission each, 43 µs with eight passes in one submission,
 //! and 36 µs with eight runs in one pass. Batching gives the last.
+//!
+//! The price: work recorded while the GPU is busy waits for a later chunk, a read, a wait or
+//! [`GpuContext::flush_batch`]. A host that makes a run and then leaves the device alone for a
+//! while (no read) should flush, as with CubeCL's task batching, which does the same.
 //!
 //! What stays the same: the queue order. Runs are recorded in the order they are made, and
 //! everything else that goes through the queue (readbacks, timed runs, autotuning) or waits
@@ -25,9 +32,24 @@ use crate::Result;
 /// of the recording; doubling chunks: see docs/PERFORMANCE.md).
 pub const MAX_BATCH_DISPATCHES: usize = 32;
 
-/// The device's batch: how many scopes are open, the pass being recorded, and the size of
-/// the chunk it is submitted at.
+/// When the GPU work of runs goes to the driver.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Submission {
+    /// Runs are recorded into one open compute pass, which is submitted once it holds a chunk
+    /// of dispatches (chunks double from one to [`MAX_BATCH_DISPATCHES`] after each idle
+    /// spell), as soon as a run finds the GPU idle, and before anything reads, waits, times
+    /// or flushes. A loop of short runs then pays the per-submission cost once a chunk.
+    #[default]
+    Gathered,
+    /// Each run outside a batch scope is submitted on its own, at once: one submission and
+    /// one pass a run.
+    PerRun,
+}
+
+/// The device's batch: the policy, how many scopes are open, the pass being recorded, and the
+/// size of the chunk it is submitted at.
 pub struct Batch {
+    policy: Submission,
     depth: usize,
     open: Option<OpenPass>,
     chunk: usize,
@@ -36,6 +58,7 @@ pub struct Batch {
 impl Default for Batch {
     fn default() -> Self {
         Batch {
+            policy: Submission::default(),
             depth: 0,
             open: None,
             chunk: 1,
@@ -53,9 +76,16 @@ struct OpenPass {
 }
 
 impl Batch {
-    /// Whether runs are being gathered.
+    /// Whether runs are being gathered: always under [`Submission::Gathered`], else inside a
+    /// scope.
     pub fn is_open(&self) -> bool {
-        self.depth > 0
+        self.depth > 0 || self.policy == Submission::Gathered
+    }
+
+    /// Sets the policy; what was gathered so far is submitted first.
+    pub fn set_policy(&mut self, ctx: &GpuContext, policy: Submission) {
+        self.flush(ctx);
+        self.policy = policy;
     }
 
     /// Opens a scope (scopes nest; the batch closes with the outermost).
@@ -63,7 +93,7 @@ impl Batch {
         self.depth += 1;
     }
 
-    /// Closes a scope; the outermost one submits what was gathered.
+    /// Closes a scope; the outermost one submits what was gathered (under either policy).
     pub fn leave(&mut self, ctx: &GpuContext) {
         self.depth = self.depth.saturating_sub(1);
         if self.depth == 0 {
@@ -72,7 +102,8 @@ impl Batch {
     }
 
     /// Records the launches of one run into the open pass (opening one if needed); submits
-    /// when the pass holds a chunk (see [`MAX_BATCH_DISPATCHES`]).
+    /// when the pass holds a chunk (see [`MAX_BATCH_DISPATCHES`]) or, outside a batch scope,
+    /// when the GPU is idle (holding the work back would only delay it).
     pub fn record(&mut self, ctx: &GpuContext, launches: &[Launch]) {
         if launches.is_empty() {
             return;
@@ -99,7 +130,8 @@ impl Batch {
             dispatch(&mut open.pass, l);
         }
         open.dispatches += launches.len();
-        if open.dispatches >= self.chunk {
+        // Outside a scope an idle GPU takes the work at once; a scope submits in chunks only.
+        if open.dispatches >= self.chunk || (self.depth == 0 && ctx.idle()) {
             let next = (self.chunk * 2).min(MAX_BATCH_DISPATCHES);
             self.submit(ctx);
             self.chunk = next;
@@ -144,9 +176,27 @@ impl GpuContext {
     }
 
     /// Submits the open batch's work, before anything else goes through the queue or waits
-    /// for it.
+    /// for it, or because the caller wants the GPU to start on it now.
     pub fn flush_batch(&self) {
         self.with_batch(|b, ctx| b.flush(ctx));
+    }
+
+    /// Sets when runs are submitted (see [`Submission`]); gathered work is submitted first.
+    pub fn set_submission(&self, policy: Submission) {
+        self.with_batch(|b, ctx| b.set_policy(ctx, policy));
+    }
+
+    /// Whether the GPU has finished everything submitted so far (a poll that does not block).
+    /// A failed poll counts as idle, so that the work is submitted and the failure surfaces
+    /// where the device is checked.
+    pub(crate) fn idle(&self) -> bool {
+        match self.device.poll(wgpu::PollType::Poll) {
+            Ok(status) => status.is_queue_empty(),
+            Err(e) => {
+                log::debug!("kiln: poll failed ({e}); submitting");
+                true
+            }
+        }
     }
 
     /// Submits `cb` after whatever the open batch holds, so that the queue keeps the order in

@@ -7,6 +7,7 @@ pub mod exec;
 pub mod memory;
 pub mod tune;
 
+pub use batch::Submission;
 pub use context::{CachedPlan, CompiledKernel, Counters, GpuBuffer, GpuContext, PlanKey};
 pub use exec::Timing;
 pub use memory::MemoryPlan;
