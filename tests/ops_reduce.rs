@@ -229,3 +229,60 @@ fn split_reductions() {
         assert!(y.to_vec::<f32>().unwrap()[0].is_nan(), "{}", op.name());
     }
 }
+
+/// Rows whose length divides by 4 are read (and written) as `vec4`s (`Kernel::vector`), held
+/// in registers as vectors where they fit and read element by element where they do not
+/// (4100 > 256 x 16); rows of views too (a padded row stride, an offset of 4), while an offset
+/// of 2 falls back to scalars. Every reduction and the row kernels (softmax, log-softmax,
+/// layer norm with weight and bias, RMS norm), under the adapter's schedule and the GPU
+/// default (256 invocations x 16 registers a row).
+#[test]
+fn vector_rows() {
+    let dev = private_device();
+    for gpu_schedule in [false, true] {
+        if let (true, Some(g)) = (gpu_schedule, dev.gpu()) {
+            g.set_schedule(kiln::Schedule::default());
+        }
+        for &n in &[4usize, 8, 1000, 4096, 4100] {
+            let what = |w: &str| format!("{w} [5, {n}] (GPU schedule: {gpu_schedule})");
+            let x = random(&dev, DType::F32, &[5, n], -1.0, 1.0, n as u64);
+            for op in ALL_REDUCE {
+                let (a, r) = tol(op, n);
+                check(&x.reduce(op, &[-1], false).unwrap(), a, r, &what(op.name()));
+            }
+            let w = random(&dev, DType::F32, &[n], 0.5, 1.5, 1);
+            let b = random(&dev, DType::F32, &[n], -0.5, 0.5, 2);
+            check(&x.softmax(-1).unwrap(), 1e-6, 1e-5, &what("softmax"));
+            check(
+                &x.log_softmax(-1).unwrap(),
+                1e-5,
+                1e-5,
+                &what("log_softmax"),
+            );
+            let ln = x.layer_norm(Some(&w), Some(&b), 1e-5).unwrap();
+            check(&ln, 1e-5, 1e-5, &what("layer_norm"));
+            check(
+                &x.rms_norm(Some(&w), 1e-5).unwrap(),
+                1e-5,
+                1e-5,
+                &what("rms_norm"),
+            );
+            let h = random(&dev, DType::F16, &[5, n], -1.0, 1.0, 3);
+            check(&h.softmax(-1).unwrap(), 1e-3, 1e-3, &what("softmax f16"));
+        }
+        let wide = random(&dev, DType::F32, &[5, 1004], -1.0, 1.0, 9);
+        for start in [4, 2] {
+            let v = wide.narrow(1, start, 1000).unwrap();
+            let y = v.softmax(-1).unwrap();
+            let wgsl = y.explain().unwrap().to_string();
+            check(&y, 1e-6, 1e-5, &format!("softmax of columns {start}.."));
+            if dev.is_gpu() {
+                assert_eq!(
+                    wgsl.contains("array<vec4<f32>>"),
+                    start == 4,
+                    "vector rows from column {start}"
+                );
+            }
+        }
+    }
+}

@@ -77,26 +77,10 @@ fn main_vec4(e: &mut Emitter, s: &Schedule) -> Result<String, CodegenError> {
     let _ = writeln!(b, "  let j = (wid.y * nwg.x + wid.x) * {wg}u + lid;");
     let _ = writeln!(b, "  if (j >= {numel} / 4u) {{ return; }}");
     let roots: Vec<usize> = e.k.outputs.iter().map(|o| o.expr).collect();
-    let need = e.needed(&roots);
-    let loads = e.k.loads.clone();
-    for (l, load) in loads.iter().enumerate() {
-        let used =
-            e.k.exprs
-                .iter()
-                .enumerate()
-                .any(|(i, x)| need[i] && matches!(x.expr, kiln_ir::Expr::Load(y) if y == l));
-        if used {
-            let off = e.params.u32(Param::Offset(l));
-            let _ = writeln!(
-                b,
-                "  let V{l} = {}[j + {off} / 4u];",
-                e.input_buf(load.input)
-            );
-        }
-    }
-    // The loads above are whole vectors; everything after is per component, interleaved.
+    let _ = writeln!(b, "  let i = j * 4u;");
+    // Loads read whole vectors; everything after is per component, interleaved.
     e.lanes = 4;
-    let r = e.exprs(&mut b, "  ", "j", &roots);
+    let r = e.exprs(&mut b, "  ", "i", &roots);
     e.lanes = 1;
     r?;
     for (o, out) in e.k.outputs.iter().enumerate() {

@@ -6,7 +6,7 @@ use crate::params::{Param, ParamLayout};
 use crate::types::{self, info};
 use crate::CodegenError;
 use kiln_ir::ops::{rand_key, RandDist};
-use kiln_ir::{DType, Expr, Kernel, Scalar, ViewKind};
+use kiln_ir::{DType, Expr, Kernel, Scalar, Store, ViewKind};
 use std::collections::BTreeSet;
 use std::fmt::Write;
 
@@ -28,9 +28,12 @@ pub struct Emitter<'k> {
     pub lanes: usize,
     /// The component being emitted, while `lanes` > 1.
     lane: Option<usize>,
-    /// In a row kernel that keeps its row in registers, the slot being emitted: loads read
-    /// `rc{l}_{slot}` and `rq{l}_{slot}` (value and validity) instead of memory.
+    /// In a row kernel that keeps its row in registers, the slot being emitted: the loads in
+    /// `held` read `rc{l}_{slot}` and `rq{l}_{slot}` (value and validity) instead of memory.
     pub cached: Option<u32>,
+    /// The loads a row kernel holds in registers (those its reduction stages read); the
+    /// others are read from memory where used.
+    pub held: Vec<usize>,
     /// How the device stores tensors.
     pub target: types::Target,
 }
@@ -46,6 +49,7 @@ impl<'k> Emitter<'k> {
             lanes: 1,
             lane: None,
             cached: None,
+            held: Vec::new(),
         }
     }
 
@@ -100,13 +104,14 @@ impl<'k> Emitter<'k> {
             "struct Params {{ p: array<vec4<u32>, {}> }}\n@group(0) @binding(0) var<uniform> P: Params;\n",
             self.params.vec4s()
         );
-        let elem = |d: DType| {
-            if self.k.vector == 4 {
+        let elem = |d: DType, vector: bool| {
+            if vector {
                 format!("vec4<{}>", self.target.storage(d))
             } else {
                 self.target.storage(d).to_string()
             }
         };
+        let vector = self.k.vector == 4;
         let mut binding = 1;
         for (i, d) in self.k.inputs.iter().enumerate() {
             if self.k.inplace.is_some_and(|(a, _)| a == i) {
@@ -115,7 +120,7 @@ impl<'k> Emitter<'k> {
             let _ = writeln!(
                 s,
                 "@group(0) @binding({binding}) var<storage, read> in{i}: array<{}>;",
-                elem(*d)
+                elem(*d, vector)
             );
             binding += 1;
         }
@@ -123,7 +128,8 @@ impl<'k> Emitter<'k> {
             let _ = writeln!(
                 s,
                 "@group(0) @binding({binding}) var<storage, read_write> out{o}: array<{}>;",
-                elem(out.dtype)
+                // Per-row outputs of a reduce kernel stay scalar.
+                elem(out.dtype, vector && out.store == Store::Full)
             );
             binding += 1;
         }
@@ -217,6 +223,32 @@ impl<'k> Emitter<'k> {
             .collect()
     }
 
+    /// Element `idx` of buffer `buf` as WGSL: `buf[idx]`, or the component of a `vec4` where
+    /// the kernel's bindings are vectors ([`Kernel::vector`](kiln_ir::Kernel) 4), for the
+    /// accesses that go element by element (a reduce kernel's long rows and row outputs).
+    pub fn elem(&self, buf: &str, idx: &str) -> String {
+        if self.k.vector == 4 {
+            format!("{buf}[({idx}) / 4u][({idx}) % 4u]")
+        } else {
+            format!("{buf}[{idx}]")
+        }
+    }
+
+    /// The aligned `vec4` of load `l` holding the 4 elements from linear index `lin` on (its
+    /// first element's coordinates `c*` emitted already where the view needs them);
+    /// [`Kernel::choose_vector`](kiln_ir::Kernel::choose_vector) makes it a whole vector.
+    pub fn vector_at(&mut self, out: &mut String, ind: &str, lin: &str, l: usize) -> String {
+        let buf = self.input_buf(self.k.loads[l].input);
+        if self.k.loads[l].view.kind() == ViewKind::Contiguous {
+            let off = self.params.u32(Param::Offset(l));
+            format!("{buf}[({lin} + {off}) / 4u]")
+        } else {
+            let a = self.address(l, None);
+            let _ = writeln!(out, "{ind}let a{l} = {a};");
+            format!("{buf}[u32(a{l}) / 4u]")
+        }
+    }
+
     /// Emits `let ld{l}` (value) and `let ok{l}` (inside the view) for each load `l` of `loads`
     /// at linear index `lin` and coordinates `c*`.
     pub fn load_values(&mut self, out: &mut String, ind: &str, lin: &str, loads: &[usize]) {
@@ -225,14 +257,24 @@ impl<'k> Emitter<'k> {
             let load = &k.loads[l];
             let dt = k.inputs[load.input];
             if self.lanes > 1 {
+                // The vector of the elements from `lin` on: a register slot of a row kernel,
+                // else one aligned read.
+                let v = match self.cached.filter(|_| self.held.contains(&l)) {
+                    Some(j) => format!("rc{l}_{j}"),
+                    None => {
+                        let v = self.vector_at(out, ind, lin, l);
+                        let _ = writeln!(out, "{ind}let V{l} = {v};");
+                        format!("V{l}")
+                    }
+                };
                 for c in 0..self.lanes {
-                    let v = self.target.from_storage(&format!("V{l}[{c}]"), dt);
+                    let v = self.target.from_storage(&format!("{v}[{c}]"), dt);
                     let _ = writeln!(out, "{ind}let ld{l}_{c} = {v};");
                     let _ = writeln!(out, "{ind}let ok{l}_{c} = true;");
                 }
                 continue;
             }
-            if let Some(j) = self.cached {
+            if let Some(j) = self.cached.filter(|_| self.held.contains(&l)) {
                 let _ = writeln!(out, "{ind}let ld{l} = rc{l}_{j};");
                 let _ = writeln!(out, "{ind}let ok{l} = rq{l}_{j};");
                 continue;
@@ -243,7 +285,7 @@ impl<'k> Emitter<'k> {
                     let buf = self.input_buf(load.input);
                     let v = self
                         .target
-                        .from_storage(&format!("{buf}[{lin} + {off}]"), dt);
+                        .from_storage(&self.elem(&buf, &format!("{lin} + {off}")), dt);
                     let _ = writeln!(out, "{ind}let ld{l} = {v};");
                     let _ = writeln!(out, "{ind}let ok{l} = true;");
                 }
@@ -251,7 +293,9 @@ impl<'k> Emitter<'k> {
                     let a = self.address(l, None);
                     let _ = writeln!(out, "{ind}let a{l} = {a};");
                     let buf = self.input_buf(load.input);
-                    let v = self.target.from_storage(&format!("{buf}[u32(a{l})]"), dt);
+                    let v = self
+                        .target
+                        .from_storage(&self.elem(&buf, &format!("u32(a{l})")), dt);
                     let _ = writeln!(out, "{ind}let ld{l} = {v};");
                     let _ = writeln!(out, "{ind}let ok{l} = true;");
                 }
@@ -273,7 +317,9 @@ impl<'k> Emitter<'k> {
                     let _ = writeln!(out, "{ind}let ok{l} = {cond};");
                     let _ = writeln!(out, "{ind}let a{l} = select(0, {a}, ok{l});");
                     let buf = self.input_buf(load.input);
-                    let v = self.target.from_storage(&format!("{buf}[u32(a{l})]"), dt);
+                    let v = self
+                        .target
+                        .from_storage(&self.elem(&buf, &format!("u32(a{l})")), dt);
                     let _ = writeln!(
                         out,
                         "{ind}let ld{l} = select({}, {v}, ok{l});",

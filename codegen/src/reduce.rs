@@ -5,12 +5,12 @@
 //! it fits `reduce_workgroup * reduce_cache`), and the workgroup combines the invocations'
 //! accumulators through a shared-memory tree or, with `reduce_subgroups`, subgroup shuffles.
 
-use crate::emit::Emitter;
+use crate::emit::{value_name, Emitter};
 use crate::params::Param;
 use crate::types::info;
 use crate::{CodegenError, Schedule};
 use kiln_ir::ops::ReduceOp;
-use kiln_ir::{DType, Expr, Output, Stage, Store};
+use kiln_ir::{DType, Expr, Output, Stage, Store, ViewKind};
 use std::fmt::Write;
 
 /// The accumulator type and identity of a reduction over values of dtype `d`.
@@ -257,6 +257,17 @@ fn subgroup_total(e: &mut Emitter, b: &mut String, si: usize, op: ReduceOp, a: &
     let _ = writeln!(b, "  }}");
 }
 
+/// Opens the block of vector slot `j` of a cached row of `vec4`s: `rr` is the first of its
+/// four elements, skipped past the row's end (whole vectors: the row length divides by 4).
+fn open_vector_slot(b: &mut String, j: u32, wg: u32, count: &str) {
+    let _ = writeln!(
+        b,
+        "    if (lid + {}u < {count} / 4u) {{\n      let rr = (lid + {}u) * 4u;",
+        j * wg,
+        j * wg
+    );
+}
+
 /// Opens the block of slot `j` of a cached row: `rr` is its element, skipped past the row's end.
 fn open_slot(b: &mut String, j: u32, wg: u32, count: &str) {
     let _ = writeln!(
@@ -265,6 +276,13 @@ fn open_slot(b: &mut String, j: u32, wg: u32, count: &str) {
         j * wg,
         j * wg
     );
+}
+
+/// True if a load of `roots` that the row's registers do not hold needs coordinates.
+fn unheld_need_coords(e: &Emitter, roots: &[usize]) -> bool {
+    e.loads_of(roots)
+        .iter()
+        .any(|l| !e.held.contains(l) && e.k.loads[*l].view.kind() != ViewKind::Contiguous)
 }
 
 /// True when the expressions `roots` gather (and so need coordinates even where every load is
@@ -312,29 +330,52 @@ fn rows(
     if e.roots_need_coords(&all_roots) {
         e.coords(&mut b, "  ", "o", 0..kept);
     }
-    // Elements handled per invocation and, when cached, the loads held in registers.
-    let row_roots: Vec<usize> = stages
-        .iter()
-        .map(|st| st.expr)
-        .chain(
-            k.outputs
-                .iter()
-                .filter(|o| o.store == Store::Full)
-                .map(|o| o.expr),
-        )
-        .collect();
-    let held = e.loads_of(&row_roots);
+    // When cached, the loads held in registers: those the stages read. A load that only the
+    // per-element outputs read (layer norm's weight and bias) is read where it is used, so
+    // that the registers hold one row rather than three (more rows resident per SM).
+    let stage_roots: Vec<usize> = stages.iter().map(|st| st.expr).collect();
+    let held = e.loads_of(&stage_roots);
+    e.held = if cache.is_some() {
+        held.clone()
+    } else {
+        vec![]
+    };
     // Slot `j` of invocation `lid` holds element `lid + j * wg` of the row, in variables
     // (not an array: drivers keep arrays indexed in a loop in memory, 3x slower on an H100;
     // docs/PERFORMANCE.md).
-    if let Some(c) = cache {
+    // A vector kernel's cached rows hold `vec4`s: slot `j` of invocation `lid` is elements
+    // `4 * (lid + j * wg)` to `+ 3` of the row, read as one aligned vector.
+    let vec = k.vector == 4 && cache.is_some_and(|c| c % 4 == 0);
+    if let (Some(c), true) = (cache, vec) {
+        for j in 0..c / 4 {
+            for &l in &held {
+                let st = e.target.storage(k.inputs[k.loads[l].input]);
+                let _ = writeln!(b, "  var rc{l}_{j}: vec4<{st}>;");
+            }
+        }
+        let coords = e.roots_need_coords(&stage_roots);
+        let _ = writeln!(b, "  if (live) {{");
+        for j in 0..c / 4 {
+            open_vector_slot(&mut b, j, wg, &count);
+            let _ = writeln!(b, "      let i = o * {count} + rr;");
+            if coords {
+                e.coords(&mut b, "      ", "rr", kept..rank);
+            }
+            for &l in &held {
+                let v = e.vector_at(&mut b, "      ", "i", l);
+                let _ = writeln!(b, "      rc{l}_{j} = {v};");
+            }
+            let _ = writeln!(b, "    }}");
+        }
+        let _ = writeln!(b, "  }}");
+    } else if let Some(c) = cache {
         for j in 0..c {
             for &l in &held {
                 let ty = info(k.inputs[k.loads[l].input]).value;
                 let _ = writeln!(b, "  var rc{l}_{j}: {ty};\n  var rq{l}_{j}: bool;");
             }
         }
-        let coords = e.roots_need_coords(&row_roots);
+        let coords = e.roots_need_coords(&stage_roots);
         let _ = writeln!(b, "  if (live) {{");
         for j in 0..c {
             open_slot(&mut b, j, wg, &count);
@@ -355,7 +396,7 @@ fn rows(
     let element = |e: &mut Emitter, b: &mut String, ind: &str, j: Option<u32>, roots: &[usize]| {
         let _ = writeln!(b, "{ind}let i = o * {count} + rr;");
         let coords = match j {
-            Some(_) => gathers(e, roots),
+            Some(_) => gathers(e, roots) || unheld_need_coords(e, roots),
             None => e.roots_need_coords(roots),
         };
         if coords {
@@ -385,7 +426,34 @@ fn rows(
             better: &better,
         };
         let _ = writeln!(b, "  if (live) {{");
-        if let Some(c) = cache {
+        if let (Some(c), true) = (cache, vec) {
+            for j in 0..c / 4 {
+                open_vector_slot(&mut b, j, wg, &count);
+                e.lanes = 4;
+                let r = element(e, &mut b, "      ", Some(j), &[st.expr]);
+                e.lanes = 1;
+                r?;
+                let v = |lane| value_name(st.expr, Some(lane));
+                if arg {
+                    // Index-aware folds, in element order.
+                    for lane in 0..4 {
+                        step.emit(e, &mut b, &v(lane), &format!("rr + {lane}u"));
+                    }
+                } else {
+                    // The four components pairwise first, so that the chain through the
+                    // accumulator is one step a vector, not four.
+                    let lo = combine(e, st.op, a.ty, &v(0), &v(1));
+                    let hi = combine(e, st.op, a.ty, &v(2), &v(3));
+                    let _ = writeln!(
+                        b,
+                        "      let q{si} = {};",
+                        combine(e, st.op, a.ty, &format!("({lo})"), &format!("({hi})"))
+                    );
+                    step.emit(e, &mut b, &format!("q{si}"), "rr");
+                }
+                let _ = writeln!(b, "    }}");
+            }
+        } else if let Some(c) = cache {
             for j in 0..c {
                 open_slot(&mut b, j, wg, &count);
                 element(e, &mut b, "      ", Some(j), &[st.expr])?;
@@ -478,14 +546,38 @@ fn rows(
     if !full.is_empty() {
         let roots: Vec<usize> = full.iter().map(|(_, o)| o.expr).collect();
         let _ = writeln!(b, "  if (live) {{");
-        if let Some(c) = cache {
+        if let (Some(c), true) = (cache, vec) {
+            for j in 0..c / 4 {
+                open_vector_slot(&mut b, j, wg, &count);
+                e.lanes = 4;
+                let r = element(e, &mut b, "      ", Some(j), &roots);
+                e.lanes = 1;
+                r?;
+                for (oi, o) in &full {
+                    let st = e.target.storage(o.dtype);
+                    let comps: Vec<String> = (0..4)
+                        .map(|lane| {
+                            e.target
+                                .to_storage(&value_name(o.expr, Some(lane)), o.dtype)
+                        })
+                        .collect();
+                    let _ = writeln!(
+                        b,
+                        "      out{oi}[i / 4u] = vec4<{st}>({});",
+                        comps.join(", ")
+                    );
+                }
+                let _ = writeln!(b, "    }}");
+            }
+        } else if let Some(c) = cache {
             for j in 0..c {
                 open_slot(&mut b, j, wg, &count);
                 element(e, &mut b, "      ", Some(j), &roots)?;
                 for (oi, o) in &full {
                     let _ = writeln!(
                         b,
-                        "      out{oi}[i] = {};",
+                        "      {} = {};",
+                        e.elem(&format!("out{oi}"), "i"),
                         e.target.to_storage(&format!("e{}", o.expr), o.dtype)
                     );
                 }
@@ -516,7 +608,8 @@ fn rows(
                 for (oi, o) in &full {
                     let _ = writeln!(
                         b,
-                        "        out{oi}[o * {count} + rr{kk}] = {};",
+                        "        {} = {};",
+                        e.elem(&format!("out{oi}"), &format!("o * {count} + rr{kk}")),
                         e.target.to_storage(&format!("v{kk}_{oi}"), o.dtype)
                     );
                 }
@@ -527,5 +620,6 @@ fn rows(
         let _ = writeln!(b, "  }}");
     }
     b.push_str("}\n");
+    e.held.clear();
     Ok(b)
 }

@@ -155,8 +155,9 @@ pub struct Kernel {
     pub exprs: Vec<ExprNode>,
     /// Outputs, in binding order.
     pub outputs: Vec<Output>,
-    /// Elements per vector access: 4 where every load and store is contiguous, aligned and
-    /// divisible (elementwise kernels only), else 1. Part of the structure (and the key).
+    /// Elements per vector access: 4 where 4 consecutive elements (of the iteration space, or
+    /// of a reduce kernel's row) are one aligned `vec4` of every input and per-element output
+    /// ([`Kernel::choose_vector`]), else 1. Part of the structure (and the key).
     pub vector: u32,
     /// `(input, output)`: the input is read from the output's buffer, which the runtime gives
     /// the input's data (in-place execution; see [`Kernel::can_run_in_place`]). The input then
@@ -176,27 +177,43 @@ impl Kernel {
         }
     }
 
-    /// Chooses the vector width from the concrete sizes: 4 when the kernel is elementwise,
-    /// every load is contiguous with an offset divisible by 4, the element count is a nonzero
-    /// multiple of 4, and nothing depends on coordinates (gather, concat masks, arange, rand).
+    /// Chooses the vector width from the concrete sizes, 4 or 1. Elementwise kernels: 4 when
+    /// every load is contiguous with an offset divisible by 4 and the element count is a
+    /// nonzero multiple of 4. Reduce kernels: 4 when the innermost reduced dim is a nonzero
+    /// multiple of 4 and every load steps 1 along it, with its offset and every other stride
+    /// divisible by 4, unmasked (so that 4 consecutive elements of a row are one aligned
+    /// `vec4` of each input, and of each per-element output). Never where an expression depends
+    /// on coordinates element by element (gather, masks, arange, rand).
     pub fn choose_vector(&mut self) {
         let n = self.shape.numel();
-        let ok = matches!(self.kind, KernelKind::Elementwise)
+        let simple = self.exprs.iter().all(|e| {
+            !matches!(
+                e.expr,
+                Expr::Gather { .. } | Expr::LoadValid(_) | Expr::Arange { .. } | Expr::Rand { .. }
+            )
+        });
+        let ok = simple
             && n > 0
-            && n.is_multiple_of(4)
-            && self
-                .loads
-                .iter()
-                .all(|l| l.view.kind() == ViewKind::Contiguous && l.view.offset % 4 == 0)
-            && self.exprs.iter().all(|e| {
-                !matches!(
-                    e.expr,
-                    Expr::Gather { .. }
-                        | Expr::LoadValid(_)
-                        | Expr::Arange { .. }
-                        | Expr::Rand { .. }
-                )
-            });
+            && match self.kind {
+                KernelKind::Elementwise => {
+                    n.is_multiple_of(4)
+                        && self.loads.iter().all(|l| {
+                            l.view.kind() == ViewKind::Contiguous && l.view.offset % 4 == 0
+                        })
+                }
+                KernelKind::Reduce { red_rank, .. } => {
+                    let r = self.shape.rank();
+                    red_rank > 0
+                        && self.shape.0[r - 1].is_multiple_of(4)
+                        && self.loads.iter().all(|l| {
+                            l.view.mask.is_none()
+                                && l.view.strides[r - 1] == 1
+                                && l.view.offset % 4 == 0
+                                && l.view.strides[..r - 1].iter().all(|s| s % 4 == 0)
+                        })
+                }
+                KernelKind::Matmul { .. } => false,
+            };
         self.vector = if ok { 4 } else { 1 };
     }
 

@@ -22,7 +22,8 @@ fn kiln_erf(x: f32) -> f32 {
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let j = (wid.y * nwg.x + wid.x) * 256u + lid;
   if (j >= P.p[0].x / 4u) { return; }
-  let V0 = in0[j + P.p[0].y / 4u];
+  let i = j * 4u;
+  let V0 = in0[(i + P.p[0].y) / 4u];
   let ld0_0 = V0[0];
   let ok0_0 = true;
   let ld0_1 = V0[1];

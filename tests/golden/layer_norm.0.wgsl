@@ -479,308 +479,164 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
   let c0 = rem_o;
   var rc0_0: f32;
   var rq0_0: bool;
-  var rc1_0: f32;
-  var rq1_0: bool;
   var rc0_1: f32;
   var rq0_1: bool;
-  var rc1_1: f32;
-  var rq1_1: bool;
   var rc0_2: f32;
   var rq0_2: bool;
-  var rc1_2: f32;
-  var rq1_2: bool;
   var rc0_3: f32;
   var rq0_3: bool;
-  var rc1_3: f32;
-  var rq1_3: bool;
   var rc0_4: f32;
   var rq0_4: bool;
-  var rc1_4: f32;
-  var rq1_4: bool;
   var rc0_5: f32;
   var rq0_5: bool;
-  var rc1_5: f32;
-  var rq1_5: bool;
   var rc0_6: f32;
   var rq0_6: bool;
-  var rc1_6: f32;
-  var rq1_6: bool;
   var rc0_7: f32;
   var rq0_7: bool;
-  var rc1_7: f32;
-  var rq1_7: bool;
   var rc0_8: f32;
   var rq0_8: bool;
-  var rc1_8: f32;
-  var rq1_8: bool;
   var rc0_9: f32;
   var rq0_9: bool;
-  var rc1_9: f32;
-  var rq1_9: bool;
   var rc0_10: f32;
   var rq0_10: bool;
-  var rc1_10: f32;
-  var rq1_10: bool;
   var rc0_11: f32;
   var rq0_11: bool;
-  var rc1_11: f32;
-  var rq1_11: bool;
   var rc0_12: f32;
   var rq0_12: bool;
-  var rc1_12: f32;
-  var rq1_12: bool;
   var rc0_13: f32;
   var rq0_13: bool;
-  var rc1_13: f32;
-  var rq1_13: bool;
   var rc0_14: f32;
   var rq0_14: bool;
-  var rc1_14: f32;
-  var rq1_14: bool;
   var rc0_15: f32;
   var rq0_15: bool;
-  var rc1_15: f32;
-  var rq1_15: bool;
   if (live) {
     if (lid + 0u < P.p[0].y) {
       let rr = lid + 0u;
       let i = o * P.p[0].y + rr;
-      var rem_rr = rr;
-      let c1 = rem_rr;
       let ld0 = in0[i + P.p[0].z];
       let ok0 = true;
-      let a1 = bitcast<i32>(P.p[0].w) + i32(c0) * bitcast<i32>(P.p[1].x) + i32(c1) * bitcast<i32>(P.p[1].y);
-      let ld1 = in1[u32(a1)];
-      let ok1 = true;
       rc0_0 = ld0;
       rq0_0 = ok0;
-      rc1_0 = ld1;
-      rq1_0 = ok1;
     }
     if (lid + 32u < P.p[0].y) {
       let rr = lid + 32u;
       let i = o * P.p[0].y + rr;
-      var rem_rr = rr;
-      let c1 = rem_rr;
       let ld0 = in0[i + P.p[0].z];
       let ok0 = true;
-      let a1 = bitcast<i32>(P.p[0].w) + i32(c0) * bitcast<i32>(P.p[1].x) + i32(c1) * bitcast<i32>(P.p[1].y);
-      let ld1 = in1[u32(a1)];
-      let ok1 = true;
       rc0_1 = ld0;
       rq0_1 = ok0;
-      rc1_1 = ld1;
-      rq1_1 = ok1;
     }
     if (lid + 64u < P.p[0].y) {
       let rr = lid + 64u;
       let i = o * P.p[0].y + rr;
-      var rem_rr = rr;
-      let c1 = rem_rr;
       let ld0 = in0[i + P.p[0].z];
       let ok0 = true;
-      let a1 = bitcast<i32>(P.p[0].w) + i32(c0) * bitcast<i32>(P.p[1].x) + i32(c1) * bitcast<i32>(P.p[1].y);
-      let ld1 = in1[u32(a1)];
-      let ok1 = true;
       rc0_2 = ld0;
       rq0_2 = ok0;
-      rc1_2 = ld1;
-      rq1_2 = ok1;
     }
     if (lid + 96u < P.p[0].y) {
       let rr = lid + 96u;
       let i = o * P.p[0].y + rr;
-      var rem_rr = rr;
-      let c1 = rem_rr;
       let ld0 = in0[i + P.p[0].z];
       let ok0 = true;
-      let a1 = bitcast<i32>(P.p[0].w) + i32(c0) * bitcast<i32>(P.p[1].x) + i32(c1) * bitcast<i32>(P.p[1].y);
-      let ld1 = in1[u32(a1)];
-      let ok1 = true;
       rc0_3 = ld0;
       rq0_3 = ok0;
-      rc1_3 = ld1;
-      rq1_3 = ok1;
     }
     if (lid + 128u < P.p[0].y) {
       let rr = lid + 128u;
       let i = o * P.p[0].y + rr;
-      var rem_rr = rr;
-      let c1 = rem_rr;
       let ld0 = in0[i + P.p[0].z];
       let ok0 = true;
-      let a1 = bitcast<i32>(P.p[0].w) + i32(c0) * bitcast<i32>(P.p[1].x) + i32(c1) * bitcast<i32>(P.p[1].y);
-      let ld1 = in1[u32(a1)];
-      let ok1 = true;
       rc0_4 = ld0;
       rq0_4 = ok0;
-      rc1_4 = ld1;
-      rq1_4 = ok1;
     }
     if (lid + 160u < P.p[0].y) {
       let rr = lid + 160u;
       let i = o * P.p[0].y + rr;
-      var rem_rr = rr;
-      let c1 = rem_rr;
       let ld0 = in0[i + P.p[0].z];
       let ok0 = true;
-      let a1 = bitcast<i32>(P.p[0].w) + i32(c0) * bitcast<i32>(P.p[1].x) + i32(c1) * bitcast<i32>(P.p[1].y);
-      let ld1 = in1[u32(a1)];
-      let ok1 = true;
       rc0_5 = ld0;
       rq0_5 = ok0;
-      rc1_5 = ld1;
-      rq1_5 = ok1;
     }
     if (lid + 192u < P.p[0].y) {
       let rr = lid + 192u;
       let i = o * P.p[0].y + rr;
-      var rem_rr = rr;
-      let c1 = rem_rr;
       let ld0 = in0[i + P.p[0].z];
       let ok0 = true;
-      let a1 = bitcast<i32>(P.p[0].w) + i32(c0) * bitcast<i32>(P.p[1].x) + i32(c1) * bitcast<i32>(P.p[1].y);
-      let ld1 = in1[u32(a1)];
-      let ok1 = true;
       rc0_6 = ld0;
       rq0_6 = ok0;
-      rc1_6 = ld1;
-      rq1_6 = ok1;
     }
     if (lid + 224u < P.p[0].y) {
       let rr = lid + 224u;
       let i = o * P.p[0].y + rr;
-      var rem_rr = rr;
-      let c1 = rem_rr;
       let ld0 = in0[i + P.p[0].z];
       let ok0 = true;
-      let a1 = bitcast<i32>(P.p[0].w) + i32(c0) * bitcast<i32>(P.p[1].x) + i32(c1) * bitcast<i32>(P.p[1].y);
-      let ld1 = in1[u32(a1)];
-      let ok1 = true;
       rc0_7 = ld0;
       rq0_7 = ok0;
-      rc1_7 = ld1;
-      rq1_7 = ok1;
     }
     if (lid + 256u < P.p[0].y) {
       let rr = lid + 256u;
       let i = o * P.p[0].y + rr;
-      var rem_rr = rr;
-      let c1 = rem_rr;
       let ld0 = in0[i + P.p[0].z];
       let ok0 = true;
-      let a1 = bitcast<i32>(P.p[0].w) + i32(c0) * bitcast<i32>(P.p[1].x) + i32(c1) * bitcast<i32>(P.p[1].y);
-      let ld1 = in1[u32(a1)];
-      let ok1 = true;
       rc0_8 = ld0;
       rq0_8 = ok0;
-      rc1_8 = ld1;
-      rq1_8 = ok1;
     }
     if (lid + 288u < P.p[0].y) {
       let rr = lid + 288u;
       let i = o * P.p[0].y + rr;
-      var rem_rr = rr;
-      let c1 = rem_rr;
       let ld0 = in0[i + P.p[0].z];
       let ok0 = true;
-      let a1 = bitcast<i32>(P.p[0].w) + i32(c0) * bitcast<i32>(P.p[1].x) + i32(c1) * bitcast<i32>(P.p[1].y);
-      let ld1 = in1[u32(a1)];
-      let ok1 = true;
       rc0_9 = ld0;
       rq0_9 = ok0;
-      rc1_9 = ld1;
-      rq1_9 = ok1;
     }
     if (lid + 320u < P.p[0].y) {
       let rr = lid + 320u;
       let i = o * P.p[0].y + rr;
-      var rem_rr = rr;
-      let c1 = rem_rr;
       let ld0 = in0[i + P.p[0].z];
       let ok0 = true;
-      let a1 = bitcast<i32>(P.p[0].w) + i32(c0) * bitcast<i32>(P.p[1].x) + i32(c1) * bitcast<i32>(P.p[1].y);
-      let ld1 = in1[u32(a1)];
-      let ok1 = true;
       rc0_10 = ld0;
       rq0_10 = ok0;
-      rc1_10 = ld1;
-      rq1_10 = ok1;
     }
     if (lid + 352u < P.p[0].y) {
       let rr = lid + 352u;
       let i = o * P.p[0].y + rr;
-      var rem_rr = rr;
-      let c1 = rem_rr;
       let ld0 = in0[i + P.p[0].z];
       let ok0 = true;
-      let a1 = bitcast<i32>(P.p[0].w) + i32(c0) * bitcast<i32>(P.p[1].x) + i32(c1) * bitcast<i32>(P.p[1].y);
-      let ld1 = in1[u32(a1)];
-      let ok1 = true;
       rc0_11 = ld0;
       rq0_11 = ok0;
-      rc1_11 = ld1;
-      rq1_11 = ok1;
     }
     if (lid + 384u < P.p[0].y) {
       let rr = lid + 384u;
       let i = o * P.p[0].y + rr;
-      var rem_rr = rr;
-      let c1 = rem_rr;
       let ld0 = in0[i + P.p[0].z];
       let ok0 = true;
-      let a1 = bitcast<i32>(P.p[0].w) + i32(c0) * bitcast<i32>(P.p[1].x) + i32(c1) * bitcast<i32>(P.p[1].y);
-      let ld1 = in1[u32(a1)];
-      let ok1 = true;
       rc0_12 = ld0;
       rq0_12 = ok0;
-      rc1_12 = ld1;
-      rq1_12 = ok1;
     }
     if (lid + 416u < P.p[0].y) {
       let rr = lid + 416u;
       let i = o * P.p[0].y + rr;
-      var rem_rr = rr;
-      let c1 = rem_rr;
       let ld0 = in0[i + P.p[0].z];
       let ok0 = true;
-      let a1 = bitcast<i32>(P.p[0].w) + i32(c0) * bitcast<i32>(P.p[1].x) + i32(c1) * bitcast<i32>(P.p[1].y);
-      let ld1 = in1[u32(a1)];
-      let ok1 = true;
       rc0_13 = ld0;
       rq0_13 = ok0;
-      rc1_13 = ld1;
-      rq1_13 = ok1;
     }
     if (lid + 448u < P.p[0].y) {
       let rr = lid + 448u;
       let i = o * P.p[0].y + rr;
-      var rem_rr = rr;
-      let c1 = rem_rr;
       let ld0 = in0[i + P.p[0].z];
       let ok0 = true;
-      let a1 = bitcast<i32>(P.p[0].w) + i32(c0) * bitcast<i32>(P.p[1].x) + i32(c1) * bitcast<i32>(P.p[1].y);
-      let ld1 = in1[u32(a1)];
-      let ok1 = true;
       rc0_14 = ld0;
       rq0_14 = ok0;
-      rc1_14 = ld1;
-      rq1_14 = ok1;
     }
     if (lid + 480u < P.p[0].y) {
       let rr = lid + 480u;
       let i = o * P.p[0].y + rr;
-      var rem_rr = rr;
-      let c1 = rem_rr;
       let ld0 = in0[i + P.p[0].z];
       let ok0 = true;
-      let a1 = bitcast<i32>(P.p[0].w) + i32(c0) * bitcast<i32>(P.p[1].x) + i32(c1) * bitcast<i32>(P.p[1].y);
-      let ld1 = in1[u32(a1)];
-      let ok1 = true;
       rc0_15 = ld0;
       rq0_15 = ok0;
-      rc1_15 = ld1;
-      rq1_15 = ok1;
     }
   }
   var acc0: f32 = 0.0;
@@ -1119,10 +975,13 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
     if (lid + 0u < P.p[0].y) {
       let rr = lid + 0u;
       let i = o * P.p[0].y + rr;
+      var rem_rr = rr;
+      let c1 = rem_rr;
       let ld0 = rc0_0;
       let ok0 = rq0_0;
-      let ld1 = rc1_0;
-      let ok1 = rq1_0;
+      let a1 = bitcast<i32>(P.p[0].w) + i32(c0) * bitcast<i32>(P.p[1].x) + i32(c1) * bitcast<i32>(P.p[1].y);
+      let ld1 = in1[u32(a1)];
+      let ok1 = true;
       let e0: f32 = ld0;
       let e1: f32 = red0;
       let e2: f32 = (e0 - e1);
@@ -1139,10 +998,13 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
     if (lid + 32u < P.p[0].y) {
       let rr = lid + 32u;
       let i = o * P.p[0].y + rr;
+      var rem_rr = rr;
+      let c1 = rem_rr;
       let ld0 = rc0_1;
       let ok0 = rq0_1;
-      let ld1 = rc1_1;
-      let ok1 = rq1_1;
+      let a1 = bitcast<i32>(P.p[0].w) + i32(c0) * bitcast<i32>(P.p[1].x) + i32(c1) * bitcast<i32>(P.p[1].y);
+      let ld1 = in1[u32(a1)];
+      let ok1 = true;
       let e0: f32 = ld0;
       let e1: f32 = red0;
       let e2: f32 = (e0 - e1);
@@ -1159,10 +1021,13 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
     if (lid + 64u < P.p[0].y) {
       let rr = lid + 64u;
       let i = o * P.p[0].y + rr;
+      var rem_rr = rr;
+      let c1 = rem_rr;
       let ld0 = rc0_2;
       let ok0 = rq0_2;
-      let ld1 = rc1_2;
-      let ok1 = rq1_2;
+      let a1 = bitcast<i32>(P.p[0].w) + i32(c0) * bitcast<i32>(P.p[1].x) + i32(c1) * bitcast<i32>(P.p[1].y);
+      let ld1 = in1[u32(a1)];
+      let ok1 = true;
       let e0: f32 = ld0;
       let e1: f32 = red0;
       let e2: f32 = (e0 - e1);
@@ -1179,10 +1044,13 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
     if (lid + 96u < P.p[0].y) {
       let rr = lid + 96u;
       let i = o * P.p[0].y + rr;
+      var rem_rr = rr;
+      let c1 = rem_rr;
       let ld0 = rc0_3;
       let ok0 = rq0_3;
-      let ld1 = rc1_3;
-      let ok1 = rq1_3;
+      let a1 = bitcast<i32>(P.p[0].w) + i32(c0) * bitcast<i32>(P.p[1].x) + i32(c1) * bitcast<i32>(P.p[1].y);
+      let ld1 = in1[u32(a1)];
+      let ok1 = true;
       let e0: f32 = ld0;
       let e1: f32 = red0;
       let e2: f32 = (e0 - e1);
@@ -1199,10 +1067,13 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
     if (lid + 128u < P.p[0].y) {
       let rr = lid + 128u;
       let i = o * P.p[0].y + rr;
+      var rem_rr = rr;
+      let c1 = rem_rr;
       let ld0 = rc0_4;
       let ok0 = rq0_4;
-      let ld1 = rc1_4;
-      let ok1 = rq1_4;
+      let a1 = bitcast<i32>(P.p[0].w) + i32(c0) * bitcast<i32>(P.p[1].x) + i32(c1) * bitcast<i32>(P.p[1].y);
+      let ld1 = in1[u32(a1)];
+      let ok1 = true;
       let e0: f32 = ld0;
       let e1: f32 = red0;
       let e2: f32 = (e0 - e1);
@@ -1219,10 +1090,13 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
     if (lid + 160u < P.p[0].y) {
       let rr = lid + 160u;
       let i = o * P.p[0].y + rr;
+      var rem_rr = rr;
+      let c1 = rem_rr;
       let ld0 = rc0_5;
       let ok0 = rq0_5;
-      let ld1 = rc1_5;
-      let ok1 = rq1_5;
+      let a1 = bitcast<i32>(P.p[0].w) + i32(c0) * bitcast<i32>(P.p[1].x) + i32(c1) * bitcast<i32>(P.p[1].y);
+      let ld1 = in1[u32(a1)];
+      let ok1 = true;
       let e0: f32 = ld0;
       let e1: f32 = red0;
       let e2: f32 = (e0 - e1);
@@ -1239,10 +1113,13 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
     if (lid + 192u < P.p[0].y) {
       let rr = lid + 192u;
       let i = o * P.p[0].y + rr;
+      var rem_rr = rr;
+      let c1 = rem_rr;
       let ld0 = rc0_6;
       let ok0 = rq0_6;
-      let ld1 = rc1_6;
-      let ok1 = rq1_6;
+      let a1 = bitcast<i32>(P.p[0].w) + i32(c0) * bitcast<i32>(P.p[1].x) + i32(c1) * bitcast<i32>(P.p[1].y);
+      let ld1 = in1[u32(a1)];
+      let ok1 = true;
       let e0: f32 = ld0;
       let e1: f32 = red0;
       let e2: f32 = (e0 - e1);
@@ -1259,10 +1136,13 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
     if (lid + 224u < P.p[0].y) {
       let rr = lid + 224u;
       let i = o * P.p[0].y + rr;
+      var rem_rr = rr;
+      let c1 = rem_rr;
       let ld0 = rc0_7;
       let ok0 = rq0_7;
-      let ld1 = rc1_7;
-      let ok1 = rq1_7;
+      let a1 = bitcast<i32>(P.p[0].w) + i32(c0) * bitcast<i32>(P.p[1].x) + i32(c1) * bitcast<i32>(P.p[1].y);
+      let ld1 = in1[u32(a1)];
+      let ok1 = true;
       let e0: f32 = ld0;
       let e1: f32 = red0;
       let e2: f32 = (e0 - e1);
@@ -1279,10 +1159,13 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
     if (lid + 256u < P.p[0].y) {
       let rr = lid + 256u;
       let i = o * P.p[0].y + rr;
+      var rem_rr = rr;
+      let c1 = rem_rr;
       let ld0 = rc0_8;
       let ok0 = rq0_8;
-      let ld1 = rc1_8;
-      let ok1 = rq1_8;
+      let a1 = bitcast<i32>(P.p[0].w) + i32(c0) * bitcast<i32>(P.p[1].x) + i32(c1) * bitcast<i32>(P.p[1].y);
+      let ld1 = in1[u32(a1)];
+      let ok1 = true;
       let e0: f32 = ld0;
       let e1: f32 = red0;
       let e2: f32 = (e0 - e1);
@@ -1299,10 +1182,13 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
     if (lid + 288u < P.p[0].y) {
       let rr = lid + 288u;
       let i = o * P.p[0].y + rr;
+      var rem_rr = rr;
+      let c1 = rem_rr;
       let ld0 = rc0_9;
       let ok0 = rq0_9;
-      let ld1 = rc1_9;
-      let ok1 = rq1_9;
+      let a1 = bitcast<i32>(P.p[0].w) + i32(c0) * bitcast<i32>(P.p[1].x) + i32(c1) * bitcast<i32>(P.p[1].y);
+      let ld1 = in1[u32(a1)];
+      let ok1 = true;
       let e0: f32 = ld0;
       let e1: f32 = red0;
       let e2: f32 = (e0 - e1);
@@ -1319,10 +1205,13 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
     if (lid + 320u < P.p[0].y) {
       let rr = lid + 320u;
       let i = o * P.p[0].y + rr;
+      var rem_rr = rr;
+      let c1 = rem_rr;
       let ld0 = rc0_10;
       let ok0 = rq0_10;
-      let ld1 = rc1_10;
-      let ok1 = rq1_10;
+      let a1 = bitcast<i32>(P.p[0].w) + i32(c0) * bitcast<i32>(P.p[1].x) + i32(c1) * bitcast<i32>(P.p[1].y);
+      let ld1 = in1[u32(a1)];
+      let ok1 = true;
       let e0: f32 = ld0;
       let e1: f32 = red0;
       let e2: f32 = (e0 - e1);
@@ -1339,10 +1228,13 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
     if (lid + 352u < P.p[0].y) {
       let rr = lid + 352u;
       let i = o * P.p[0].y + rr;
+      var rem_rr = rr;
+      let c1 = rem_rr;
       let ld0 = rc0_11;
       let ok0 = rq0_11;
-      let ld1 = rc1_11;
-      let ok1 = rq1_11;
+      let a1 = bitcast<i32>(P.p[0].w) + i32(c0) * bitcast<i32>(P.p[1].x) + i32(c1) * bitcast<i32>(P.p[1].y);
+      let ld1 = in1[u32(a1)];
+      let ok1 = true;
       let e0: f32 = ld0;
       let e1: f32 = red0;
       let e2: f32 = (e0 - e1);
@@ -1359,10 +1251,13 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
     if (lid + 384u < P.p[0].y) {
       let rr = lid + 384u;
       let i = o * P.p[0].y + rr;
+      var rem_rr = rr;
+      let c1 = rem_rr;
       let ld0 = rc0_12;
       let ok0 = rq0_12;
-      let ld1 = rc1_12;
-      let ok1 = rq1_12;
+      let a1 = bitcast<i32>(P.p[0].w) + i32(c0) * bitcast<i32>(P.p[1].x) + i32(c1) * bitcast<i32>(P.p[1].y);
+      let ld1 = in1[u32(a1)];
+      let ok1 = true;
       let e0: f32 = ld0;
       let e1: f32 = red0;
       let e2: f32 = (e0 - e1);
@@ -1379,10 +1274,13 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
     if (lid + 416u < P.p[0].y) {
       let rr = lid + 416u;
       let i = o * P.p[0].y + rr;
+      var rem_rr = rr;
+      let c1 = rem_rr;
       let ld0 = rc0_13;
       let ok0 = rq0_13;
-      let ld1 = rc1_13;
-      let ok1 = rq1_13;
+      let a1 = bitcast<i32>(P.p[0].w) + i32(c0) * bitcast<i32>(P.p[1].x) + i32(c1) * bitcast<i32>(P.p[1].y);
+      let ld1 = in1[u32(a1)];
+      let ok1 = true;
       let e0: f32 = ld0;
       let e1: f32 = red0;
       let e2: f32 = (e0 - e1);
@@ -1399,10 +1297,13 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
     if (lid + 448u < P.p[0].y) {
       let rr = lid + 448u;
       let i = o * P.p[0].y + rr;
+      var rem_rr = rr;
+      let c1 = rem_rr;
       let ld0 = rc0_14;
       let ok0 = rq0_14;
-      let ld1 = rc1_14;
-      let ok1 = rq1_14;
+      let a1 = bitcast<i32>(P.p[0].w) + i32(c0) * bitcast<i32>(P.p[1].x) + i32(c1) * bitcast<i32>(P.p[1].y);
+      let ld1 = in1[u32(a1)];
+      let ok1 = true;
       let e0: f32 = ld0;
       let e1: f32 = red0;
       let e2: f32 = (e0 - e1);
@@ -1419,10 +1320,13 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
     if (lid + 480u < P.p[0].y) {
       let rr = lid + 480u;
       let i = o * P.p[0].y + rr;
+      var rem_rr = rr;
+      let c1 = rem_rr;
       let ld0 = rc0_15;
       let ok0 = rq0_15;
-      let ld1 = rc1_15;
-      let ok1 = rq1_15;
+      let a1 = bitcast<i32>(P.p[0].w) + i32(c0) * bitcast<i32>(P.p[1].x) + i32(c1) * bitcast<i32>(P.p[1].y);
+      let ld1 = in1[u32(a1)];
+      let ok1 = true;
       let e0: f32 = ld0;
       let e1: f32 = red0;
       let e2: f32 = (e0 - e1);
