@@ -382,6 +382,7 @@ fn schedules_agree_with_reference() {
             matmul_unroll,
             matmul_block_n,
             reduce_subgroups: sg,
+            gemv_subgroups: sg,
             matmul_depth,
         });
         for &n in &[1usize, 7, 1031, 5000] {

@@ -144,7 +144,32 @@ fn split_k() {
 /// `n = 1`, odd sizes, batches with broadcast, an epilogue, split-K, and NaN propagation.
 #[test]
 fn gemv() {
-    let dev = device();
+    gemv_cases(&device());
+}
+
+/// The same cases with subgroups off and on (`gemv_subgroups`): where the adapter has them and
+/// the flag is on, a matrix contiguous along `k` is summed with `subgroupAdd`.
+#[test]
+fn gemv_with_subgroups() {
+    let dev = private_device();
+    let Some(ctx) = dev.gpu() else { return };
+    let has = ctx.features.contains(wgpu::Features::SUBGROUP);
+    for on in [0, 1] {
+        ctx.set_schedule(kiln::Schedule {
+            gemv_subgroups: on,
+            ..ctx.schedule()
+        });
+        let x = random(&dev, DType::F32, &[1, 300], -1.0, 1.0, 1);
+        let w = random(&dev, DType::F32, &[50, 300], -1.0, 1.0, 2);
+        let y = x.matmul(&w.transpose(0, 1).unwrap()).unwrap();
+        let wgsl = y.explain().unwrap().to_string();
+        assert_eq!(wgsl.contains("subgroupAdd"), has && on == 1, "{wgsl}");
+        gemv_cases(&dev);
+    }
+}
+
+fn gemv_cases(dev: &kiln::Device) {
+    let dev = dev.clone();
     for &k in &[1usize, 7, 1031] {
         for &n in &[1usize, 33, 1000] {
             let what = format!("1x{k}x{n}");

@@ -54,6 +54,10 @@ pub struct Schedule {
     /// Reductions combine across a workgroup with subgroup shuffles (1) instead of a
     /// shared-memory tree (0). Only for adapters with `Features::SUBGROUP`.
     pub reduce_subgroups: u32,
+    /// The matmul's gemv path sums a matrix contiguous along `k` over whole subgroups with
+    /// `subgroupAdd` (1) instead of lanes added through workgroup memory (0). Only for
+    /// adapters with `Features::SUBGROUP`.
+    pub gemv_subgroups: u32,
     /// Output rows each invocation of a matmul computes: 1, 4 or 8 (16, 64 or 128 rows per
     /// workgroup; columns too unless `matmul_block_n` says otherwise; see [`matmul`]). 0 in a
     /// device's schedule means "chosen per kernel from its sizes" ([`Schedule::resolve`]);
@@ -82,6 +86,7 @@ impl Default for Schedule {
             reduce_unroll: 8,
             reduce_cache: 16,
             reduce_subgroups: 0,
+            gemv_subgroups: 1,
             matmul_block: 0,
             matmul_unroll: 8,
             matmul_block_n: 0,
@@ -290,15 +295,7 @@ pub fn generate(k: &Kernel, s: &Schedule, t: &Target) -> Result<KernelSource, Co
             dtype,
             a_round,
             b_round,
-        } => matmul::main(
-            &mut e,
-            (*a, *a_round),
-            (*b, *b_round),
-            *dtype,
-            s.matmul_blocks(),
-            s.matmul_unroll,
-            s.matmul_depth,
-        )?,
+        } => matmul::main(&mut e, (*a, *a_round), (*b, *b_round), *dtype, s)?,
     };
     let wgsl = format!(
         "// kiln kernel: {}\n{}{}{}",

@@ -10,7 +10,11 @@
 //!   sum, laid out so that a warp's loads coalesce whichever way the matrix is stored: 32
 //!   lanes along `k` where it is contiguous along `k` (`x @ W^T` with `W` row-major,
 //!   [`GEMV_K_CONTIGUOUS`]), else 32 outputs along the contiguous edge
-//!   ([`GEMV_K_STRIDED`]). Every element of the matrix is read once.
+//!   ([`GEMV_K_STRIDED`]). Every element of the matrix is read once. With subgroups
+//!   (`Schedule::gemv_subgroups`, on adapters with `SUBGROUP`), a matrix contiguous along
+//!   `k` is instead summed by whole subgroups: each subgroup takes the workgroup's outputs in
+//!   turn, its lanes striding `k`, and adds its lanes' sums with `subgroupAdd` (no workgroup
+//!   memory, no barrier; right for any subgroup size, since a subgroup is the unit).
 //! - `block`, `block_n` = 4 or 8: a 64 or 128 by 64 or 128 tile, register-tiled. Each step
 //!   stages a `matmul_depth`-deep slice of both operands in workgroup memory as `vec4` columns, and each
 //!   invocation reads `block / 4` vectors of A and `block_n / 4` of B per `k` and issues
@@ -25,7 +29,7 @@
 
 use crate::emit::Emitter;
 use crate::params::Param;
-use crate::CodegenError;
+use crate::{CodegenError, Schedule};
 use kiln_ir::DType;
 use std::fmt::Write;
 
@@ -111,10 +115,11 @@ pub fn main(
     (la, ra): (usize, Option<DType>),
     (lb, rb): (usize, Option<DType>),
     dtype: DType,
-    (block, block_n): (u32, u32),
-    unroll: u32,
-    depth: u32,
+    s: &Schedule,
 ) -> Result<String, CodegenError> {
+    let (block, block_n) = s.matmul_blocks();
+    let (unroll, depth) = (s.matmul_unroll, s.matmul_depth);
+    let subgroups = s.gemv_subgroups != 0;
     if !BLOCKS.contains(&block) || !BLOCKS.contains(&block_n) || (block == 1) != (block_n == 1) {
         return Err(CodegenError::Schedule(format!(
             "matmul block {block} x {block_n}: each must be one of {BLOCKS:?}, and 1 only with 1"
@@ -152,10 +157,21 @@ pub fn main(
     let tb = load_text(e, k.loads[lb].input, rb);
     let mut b = accessors(&d, &ta, &tb);
     b += &epilogue(e, dtype, &d)?;
-    let _ = writeln!(
-        b,
-        "@compute @workgroup_size({THREADS}, {THREADS})\nfn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {{"
-    );
+    // Only the gemv path uses subgroups. Subgroup ids need a one-dimensional workgroup, so
+    // that kernel declares 256 invocations and derives the 16 x 16 `lid` from the index.
+    let sg = subgroups && block == 1;
+    if sg {
+        let _ = writeln!(
+            b,
+            "@compute @workgroup_size({})\nfn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lidx: u32, @builtin(subgroup_invocation_id) sg_lane: u32, @builtin(subgroup_size) sg_size: u32, @builtin(subgroup_id) sg_id: u32, @builtin(num_subgroups) n_sg: u32) {{\n  let lid = vec3<u32>(lidx % {THREADS}u, lidx / {THREADS}u, 0u);",
+            THREADS * THREADS
+        );
+    } else {
+        let _ = writeln!(
+            b,
+            "@compute @workgroup_size({THREADS}, {THREADS})\nfn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {{"
+        );
+    }
     let _ = writeln!(
         b,
         "  for (var bt = wid.z; bt < {}; bt = bt + nwg.z) {{",
@@ -168,7 +184,7 @@ pub fn main(
         d.abase, d.bbase
     );
     if block == 1 {
-        small(&mut b, &d, unroll);
+        small(&mut b, &d, unroll, sg);
     } else {
         tiled(&mut b, &d, (block, block_n), unroll, bk);
     }
@@ -265,9 +281,12 @@ fn epilogue(e: &mut Emitter, dtype: DType, d: &Dims) -> Result<String, CodegenEr
 
 /// One output per invocation, 16 x 16 squares through workgroup memory; or, where an output
 /// edge is 1, the gemv path.
-fn small(b: &mut String, d: &Dims, unroll: u32) {
+fn small(b: &mut String, d: &Dims, unroll: u32, subgroups: bool) {
     let (m, n) = (&d.m, &d.n);
     let _ = writeln!(b, "    if ({m} == 1u || {n} == 1u) {{");
+    if subgroups {
+        gemv_subgroups(b, d, unroll);
+    }
     gemv(b, d, unroll);
     let _ = writeln!(b, "      continue;\n    }}");
     let kk = &d.kk;
@@ -284,6 +303,73 @@ fn small(b: &mut String, d: &Dims, unroll: u32) {
     );
     let _ = writeln!(b, "      workgroupBarrier();\n    }}");
     let _ = writeln!(b, "    epilogue(bt, row, col, acc);");
+}
+
+/// `acc0 + acc1 + ...` added pairwise.
+fn pairwise(u: u32) -> String {
+    let mut terms: Vec<String> = (0..u).map(|i| format!("acc{i}")).collect();
+    while terms.len() > 1 {
+        terms = terms
+            .chunks(2)
+            .map(|c| format!("({})", c.join(" + ")))
+            .collect();
+    }
+    terms.remove(0)
+}
+
+/// The subgroup form of the gemv path, for a matrix contiguous along `k`: the workgroup's
+/// [`GEMV_K_CONTIGUOUS`] outputs (so the host's grid is the same) taken by its subgroups in
+/// turn, each output's `k` strided over one subgroup's lanes (`unroll` accumulators), summed
+/// with `subgroupAdd`, and lane 0 running the epilogue. Every branch around `subgroupAdd` is
+/// uniform within the subgroup. Other layouts fall through to [`gemv`].
+fn gemv_subgroups(b: &mut String, d: &Dims, unroll: u32) {
+    let u = unroll.clamp(1, 16);
+    let Dims {
+        m, n, kk, sak, sbk, ..
+    } = d;
+    let fo = GEMV_K_CONTIGUOUS.0;
+    let _ = writeln!(
+        b,
+        "      let along_n_sg = {m} == 1u;\n      \
+         if (select({sak} == 1, {sbk} == 1, along_n_sg)) {{\n        \
+         for (var og = sg_id; og < {fo}u; og = og + n_sg) {{\n          \
+         let o = (wid.y * nwg.x + wid.x) * {fo}u + og;\n          \
+         let oc = min(o, {m} * {n} - 1u);\n          \
+         let row = select(o, 0u, along_n_sg);\n          \
+         let col = select(0u, o, along_n_sg);\n          \
+         let rowc = select(oc, 0u, along_n_sg);\n          \
+         let colc = select(0u, oc, along_n_sg);\n          \
+         var q = sg_lane;"
+    );
+    for i in 0..u {
+        let _ = writeln!(b, "          var acc{i} = 0.0;");
+    }
+    let _ = writeln!(
+        b,
+        "          for (; q + {}u * sg_size < {kk}; q = q + {u}u * sg_size) {{",
+        u - 1
+    );
+    for i in 0..u {
+        let q = match i {
+            0 => "q".to_string(),
+            _ => format!("q + {i}u * sg_size"),
+        };
+        let _ = writeln!(
+            b,
+            "            acc{i} = fma(a_in(abase, rowc, {q}), b_in(bbase, {q}, colc), acc{i});"
+        );
+    }
+    let _ = writeln!(
+        b,
+        "          }}\n          \
+         for (; q < {kk}; q = q + sg_size) {{ acc0 = fma(a_at(abase, row, q), b_at(bbase, q, col), acc0); }}\n          \
+         let total = subgroupAdd({});\n          \
+         if (sg_lane == 0u) {{ epilogue(bt, row, col, total); }}\n        \
+         }}\n        \
+         continue;\n      \
+         }}",
+        pairwise(u)
+    );
 }
 
 /// The gemv path of the block-1 kernel (see the module doc): per workgroup, `outs` outputs
@@ -339,14 +425,6 @@ fn gemv(b: &mut String, d: &Dims, unroll: u32) {
         b,
         "      for (; q < {kk}; q = q + l) {{ acc0 = fma(a_at(abase, row, q), b_at(bbase, q, col), acc0); }}"
     );
-    // The accumulators added pairwise.
-    let mut terms: Vec<String> = (0..u).map(|i| format!("acc{i}")).collect();
-    while terms.len() > 1 {
-        terms = terms
-            .chunks(2)
-            .map(|c| format!("({})", c.join(" + ")))
-            .collect();
-    }
     let _ = writeln!(
         b,
         "      ta[flat / {THREADS}u][flat % {THREADS}u] = {};\n      \
@@ -360,7 +438,7 @@ fn gemv(b: &mut String, d: &Dims, unroll: u32) {
            epilogue(bt, row, col, total);\n      \
          }}\n      \
          workgroupBarrier();",
-        terms[0]
+        pairwise(u)
     );
 }
 

@@ -42,6 +42,7 @@ fn validate_graph(g: &Graph, what: &str) -> usize {
                     matmul_unroll: reduce_cache.max(1),
                     matmul_block_n: if matmul_block == 8 { 4 } else { 0 },
                     reduce_subgroups: u32::from(matmul_block == 4),
+                    gemv_subgroups: u32::from(matmul_block <= 1),
                     matmul_depth: if matmul_block == 8 { 32 } else { 16 },
                 },
                 &Target { f16 },

@@ -1,6 +1,6 @@
 //! `kiln-bench`: the standard workloads of `docs/PERFORMANCE.md` on the default adapter.
 //!
-//! `kiln-bench [--size small|large] [--only NAME[,NAME...]] [--check] [--unroll N] [--reduce-unroll N] [--workgroup N] [--reduce-workgroup N] [--reduce-cache N] [--reduce-subgroups 0|1] [--matmul-block N] [--matmul-block-n N] [--matmul-depth 16|32] [--matmul-unroll N] [--pool-mb N] [--warmup-ms N] [--profile]`
+//! `kiln-bench [--size small|large] [--only NAME[,NAME...]] [--check] [--unroll N] [--reduce-unroll N] [--workgroup N] [--reduce-workgroup N] [--reduce-cache N] [--reduce-subgroups 0|1] [--gemv-subgroups 0|1] [--matmul-block N] [--matmul-block-n N] [--matmul-depth 16|32] [--matmul-unroll N] [--pool-mb N] [--warmup-ms N] [--profile]`
 //! (`--unroll`/`--workgroup` override the adapter's default schedule, for comparisons)
 //!
 //! Per workload: `Program::compile` (lowering, code generation, pipelines, any tuning) and 3
@@ -200,6 +200,7 @@ fn main() {
     let mut matmul_block_n: Option<u32> = None;
     let mut matmul_depth: Option<u32> = None;
     let mut reduce_subgroups: Option<u32> = None;
+    let mut gemv_subgroups: Option<u32> = None;
     let mut reduce_cache: Option<u32> = None;
     let mut warmup_ms: u64 = 1000;
     let mut profile = false;
@@ -242,7 +243,7 @@ fn main() {
             }
             "--unroll" | "--workgroup" | "--reduce-unroll" | "--reduce-workgroup"
             | "--matmul-block" | "--matmul-block-n" | "--matmul-depth" | "--matmul-unroll"
-            | "--reduce-subgroups" | "--reduce-cache" => {
+            | "--reduce-subgroups" | "--gemv-subgroups" | "--reduce-cache" => {
                 let v: Option<u32> = args.get(i + 1).and_then(|v| v.parse().ok());
                 match v {
                     Some(v) if args[i] == "--unroll" => unroll = Some(v),
@@ -253,6 +254,7 @@ fn main() {
                     Some(v) if args[i] == "--matmul-block-n" => matmul_block_n = Some(v),
                     Some(v) if args[i] == "--matmul-depth" => matmul_depth = Some(v),
                     Some(v) if args[i] == "--reduce-subgroups" => reduce_subgroups = Some(v),
+                    Some(v) if args[i] == "--gemv-subgroups" => gemv_subgroups = Some(v),
                     Some(v) if args[i] == "--reduce-cache" => reduce_cache = Some(v),
                     Some(v) => workgroup = Some(v),
                     None => {
@@ -264,7 +266,7 @@ fn main() {
             }
             "-h" | "--help" => {
                 eprintln!(
-                    "kiln-bench [--size small|large] [--only NAME[,NAME...]] [--check] [--unroll N] [--reduce-unroll N] [--workgroup N] [--reduce-workgroup N] [--reduce-cache N] [--reduce-subgroups 0|1] [--matmul-block N] [--matmul-block-n N] [--matmul-depth 16|32] [--matmul-unroll N] [--pool-mb N] [--warmup-ms N] [--profile]\nworkloads: {}",
+                    "kiln-bench [--size small|large] [--only NAME[,NAME...]] [--check] [--unroll N] [--reduce-unroll N] [--workgroup N] [--reduce-workgroup N] [--reduce-cache N] [--reduce-subgroups 0|1] [--gemv-subgroups 0|1] [--matmul-block N] [--matmul-block-n N] [--matmul-depth 16|32] [--matmul-unroll N] [--pool-mb N] [--warmup-ms N] [--profile]\nworkloads: {}",
                     workloads::NAMES.join(", ")
                 );
                 return;
@@ -292,6 +294,7 @@ fn main() {
         s.matmul_block_n = matmul_block_n.unwrap_or(s.matmul_block_n);
         s.matmul_depth = matmul_depth.unwrap_or(s.matmul_depth);
         s.reduce_subgroups = reduce_subgroups.unwrap_or(s.reduce_subgroups);
+        s.gemv_subgroups = gemv_subgroups.unwrap_or(s.gemv_subgroups);
         s.reduce_cache = reduce_cache.unwrap_or(s.reduce_cache);
         s.reduce_workgroup = reduce_wg.unwrap_or(s.reduce_workgroup);
         s.workgroup_size = workgroup.unwrap_or(s.workgroup_size);
@@ -303,6 +306,7 @@ fn main() {
             matmul_block_n,
             matmul_depth,
             reduce_subgroups,
+            gemv_subgroups,
             reduce_cache,
             reduce_wg,
             workgroup,

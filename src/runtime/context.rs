@@ -212,7 +212,9 @@ fn format_tuned(m: &HashMap<String, [u32; 3]>) -> Vec<u8> {
 /// The default schedule by adapter type, as data (measured in docs/PERFORMANCE.md): CPU
 /// adapters (lavapipe) vectorize across invocations, want one element each, small workgroups
 /// for reductions (each barrier switches every invocation) and rows of up to 1024 held in
-/// registers (softmax over 1024: 1.88 -> 1.20 ms); GPUs use `Schedule::default()`.
+/// registers (softmax over 1024: 1.88 -> 1.20 ms), and gemvs summed through workgroup memory
+/// (llvmpipe's subgroups of 8 left three quarters of the invocations idle: 1x1024x1024 along
+/// `k`, 8.6 -> 10.3 ms); GPUs use `Schedule::default()`.
 const SCHEDULES: &[(wgpu::DeviceType, Schedule)] = &[(
     wgpu::DeviceType::Cpu,
     Schedule {
@@ -222,6 +224,7 @@ const SCHEDULES: &[(wgpu::DeviceType, Schedule)] = &[(
         reduce_unroll: 2,
         reduce_cache: 64,
         reduce_subgroups: 0,
+        gemv_subgroups: 0,
         matmul_block: 0,
         matmul_unroll: 4,
         matmul_block_n: 0,

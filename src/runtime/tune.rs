@@ -227,6 +227,7 @@ pub fn sanitize(s: Schedule, max_wg: u32, subgroups: bool) -> Schedule {
         reduce_unroll: s.reduce_unroll.clamp(1, 16),
         reduce_cache: s.reduce_cache.min(64),
         reduce_subgroups: u32::from(s.reduce_subgroups != 0 && subgroups),
+        gemv_subgroups: u32::from(s.gemv_subgroups != 0 && subgroups),
         matmul_block: one_of(s.matmul_block, &kiln_codegen::matmul::BLOCKS),
         matmul_unroll: s.matmul_unroll.clamp(1, 16),
         matmul_block_n: one_of(s.matmul_block_n, &[4, 8]),
@@ -248,7 +249,8 @@ pub fn valid(k: &Kernel, s: &Schedule, max_wg: u32) -> bool {
         }
         _ => true,
     };
-    concrete && sanitize(*s, max_wg, s.reduce_subgroups != 0) == *s
+    let subgroups = s.reduce_subgroups != 0 || s.gemv_subgroups != 0;
+    concrete && sanitize(*s, max_wg, subgroups) == *s
 }
 
 /// `base` with the class fields of `k` replaced by tuned values.

@@ -39,12 +39,47 @@ fn epilogue(bt: u32, row: u32, col: u32, acc: f32) {
   let e3: f32 = (0.5 * e2 * (1.0 + kiln_erf(e2 * 0.70710678118654752)));
   out0[i] = e3;
 }
-@compute @workgroup_size(16, 16)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lidx: u32, @builtin(subgroup_invocation_id) sg_lane: u32, @builtin(subgroup_size) sg_size: u32, @builtin(subgroup_id) sg_id: u32, @builtin(num_subgroups) n_sg: u32) {
+  let lid = vec3<u32>(lidx % 16u, lidx / 16u, 0u);
   for (var bt = wid.z; bt < P.p[1].y; bt = bt + nwg.z) {
     let abase = bitcast<i32>(P.p[0].x);
     let bbase = bitcast<i32>(P.p[0].y);
     if (P.p[0].z == 1u || P.p[0].w == 1u) {
+      let along_n_sg = P.p[0].z == 1u;
+      if (select(bitcast<i32>(P.p[1].w) == 1, bitcast<i32>(P.p[2].x) == 1, along_n_sg)) {
+        for (var og = sg_id; og < 8u; og = og + n_sg) {
+          let o = (wid.y * nwg.x + wid.x) * 8u + og;
+          let oc = min(o, P.p[0].z * P.p[0].w - 1u);
+          let row = select(o, 0u, along_n_sg);
+          let col = select(0u, o, along_n_sg);
+          let rowc = select(oc, 0u, along_n_sg);
+          let colc = select(0u, oc, along_n_sg);
+          var q = sg_lane;
+          var acc0 = 0.0;
+          var acc1 = 0.0;
+          var acc2 = 0.0;
+          var acc3 = 0.0;
+          var acc4 = 0.0;
+          var acc5 = 0.0;
+          var acc6 = 0.0;
+          var acc7 = 0.0;
+          for (; q + 7u * sg_size < P.p[1].x; q = q + 8u * sg_size) {
+            acc0 = fma(a_in(abase, rowc, q), b_in(bbase, q, colc), acc0);
+            acc1 = fma(a_in(abase, rowc, q + 1u * sg_size), b_in(bbase, q + 1u * sg_size, colc), acc1);
+            acc2 = fma(a_in(abase, rowc, q + 2u * sg_size), b_in(bbase, q + 2u * sg_size, colc), acc2);
+            acc3 = fma(a_in(abase, rowc, q + 3u * sg_size), b_in(bbase, q + 3u * sg_size, colc), acc3);
+            acc4 = fma(a_in(abase, rowc, q + 4u * sg_size), b_in(bbase, q + 4u * sg_size, colc), acc4);
+            acc5 = fma(a_in(abase, rowc, q + 5u * sg_size), b_in(bbase, q + 5u * sg_size, colc), acc5);
+            acc6 = fma(a_in(abase, rowc, q + 6u * sg_size), b_in(bbase, q + 6u * sg_size, colc), acc6);
+            acc7 = fma(a_in(abase, rowc, q + 7u * sg_size), b_in(bbase, q + 7u * sg_size, colc), acc7);
+          }
+          for (; q < P.p[1].x; q = q + sg_size) { acc0 = fma(a_at(abase, row, q), b_at(bbase, q, col), acc0); }
+          let total = subgroupAdd((((acc0 + acc1) + (acc2 + acc3)) + ((acc4 + acc5) + (acc6 + acc7))));
+          if (sg_lane == 0u) { epilogue(bt, row, col, total); }
+        }
+        continue;
+      }
       let flat = lid.y * 16u + lid.x;
       let along_n = P.p[0].z == 1u;
       let kfast = select(bitcast<i32>(P.p[1].w) == 1, bitcast<i32>(P.p[2].x) == 1, along_n);
