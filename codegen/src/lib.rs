@@ -106,11 +106,15 @@ impl Schedule {
 
     /// The concrete schedule for kernel `k`, from its sizes rounded up to powers of two (so
     /// that every size of a class gets the same schedule, and so the same pipelines):
-    /// - a `matmul_block` of 0 becomes 8 (128 x 128 tiles) where `m` and `n` are both at least
-    ///   128 and the grid still has [`MATMUL_MIN_WORKGROUPS`] workgroups, else 4 (64 x 64)
-    ///   where both are at least 64, else 1 (thin products and matrix-vector products, where
-    ///   larger tiles would mostly compute padding); a matrix-vector product (an output edge
-    ///   of 1: the gemv path) also gets `matmul::GEMV_UNROLL` steps per iteration;
+    /// - a `matmul_block` of 0 becomes 8 (128-row tiles) where `m` and `n` are both at least
+    ///   128 and the grid still has [`MATMUL_MIN_WORKGROUPS`] workgroups: 128 x 128 tiles,
+    ///   or 128 x 64 (`matmul_block_n` 4, where that is 0) where the square grid has fewer
+    ///   than [`MATMUL_WIDE_WORKGROUPS`] workgroups or `k` is at most 64 (attention scores);
+    ///   128 x 64 also where `n` is 64 and `m` at least 128 (attention times values); else 4
+    ///   (64 x 64) where both are at least 64, else 1 (thin products and matrix-vector
+    ///   products, where larger tiles would mostly compute padding); a matrix-vector product
+    ///   (an output edge of 1: the gemv path) also gets `matmul::GEMV_UNROLL` steps per
+    ///   iteration;
     /// - a `matmul_depth` of 0 becomes 32 where the inner size is at least [`MATMUL_DEEP_K`]
     ///   (rounded up to a power of two), else 16;
     /// - a reduction over short rows gets a smaller workgroup: about 8 elements per
@@ -126,18 +130,26 @@ impl Schedule {
                 let p2 = |v: usize| v.max(1).next_power_of_two();
                 let (m, n) = (p2(k.shape.0[r - 2]), p2(k.shape.0[r - 1]));
                 let batch: usize = p2(k.shape.0[..r - 2].iter().product());
-                let groups = |b: u32| {
-                    let t = matmul::tile(b) as usize;
-                    m.div_ceil(t) * n.div_ceil(t) * batch
+                let kk = p2(k.matmul_k().unwrap_or(1));
+                let groups = |bm: u32, bn: u32| {
+                    let (tm, tn) = (matmul::tile(bm) as usize, matmul::tile(bn) as usize);
+                    m.div_ceil(tm) * n.div_ceil(tn) * batch
                 };
                 let edge = m.min(n);
-                s.matmul_block = if edge >= 128 && groups(8) >= MATMUL_MIN_WORKGROUPS {
-                    8
+                let (block, block_n) = if edge >= 128 && groups(8, 8) >= MATMUL_MIN_WORKGROUPS {
+                    let narrow = groups(8, 8) < MATMUL_WIDE_WORKGROUPS || kk <= 64;
+                    (8, if narrow { 4 } else { 0 })
+                } else if m >= 128 && n >= 64 && groups(8, 4) >= MATMUL_MIN_WORKGROUPS {
+                    (8, 4)
                 } else if edge >= 64 {
-                    4
+                    (4, 0)
                 } else {
-                    1
+                    (1, 0)
                 };
+                s.matmul_block = block;
+                if s.matmul_block_n == 0 {
+                    s.matmul_block_n = block_n;
+                }
                 if s.matmul_block == 1 {
                     s.matmul_block_n = 0;
                 }
@@ -216,6 +228,12 @@ pub const MATMUL_DEEP_K: usize = 2048;
 /// Workgroups a matmul grid should have before its tiles grow (enough to occupy a large
 /// GPU's compute units).
 pub const MATMUL_MIN_WORKGROUPS: usize = 128;
+
+/// Workgroups of 128 x 128 tiles below which a matmul takes 128 x 64 tiles instead: fewer,
+/// larger tiles leave part of a large GPU idle in the last wave (H100, the transformer
+/// layer's 4096 x 768 projections, 8 x 6 x 32 = 192 square tiles: 0.227 -> 0.185 ms with
+/// 128 x 64, which the tuner had picked; docs/PERFORMANCE.md, session 5).
+pub const MATMUL_WIDE_WORKGROUPS: usize = 512;
 
 /// Generated code for one kernel.
 #[derive(Clone, Debug, PartialEq, Eq)]
