@@ -270,6 +270,37 @@ fn vector_rows() {
             let h = random(&dev, DType::F16, &[5, n], -1.0, 1.0, 3);
             check(&h.softmax(-1).unwrap(), 1e-3, 1e-3, &what("softmax f16"));
         }
+        // Ties and NaNs inside one vector: the first maximum (minimum), the first NaN.
+        let nan = f32::NAN;
+        let t = Tensor::from_slice_on(
+            &dev,
+            &[
+                1.0f32, 5.0, 2.0, 5.0, 0.0, 5.0, 1.0, 0.0, 1.0, 2.0, nan, 3.0, nan, 0.0, -4.0, -4.0,
+            ],
+            &[2, 8],
+        )
+        .unwrap();
+        for op in [
+            ReduceOp::ArgMax,
+            ReduceOp::ArgMin,
+            ReduceOp::Max,
+            ReduceOp::Min,
+        ] {
+            check(&t.reduce(op, &[-1], false).unwrap(), 0.0, 0.0, op.name());
+        }
+        // Integers, and two reduced dims (rows of 4 x 8).
+        let i = random(&dev, DType::I32, &[5, 1000], -20.0, 20.0, 4);
+        for op in [ReduceOp::Sum, ReduceOp::Max, ReduceOp::ArgMin] {
+            check(&i.reduce(op, &[-1], false).unwrap(), 0.0, 0.0, op.name());
+        }
+        let x3 = random(&dev, DType::F32, &[3, 4, 8], -1.0, 1.0, 5);
+        check(
+            &x3.sum(&[1, 2], false).unwrap(),
+            1e-5,
+            1e-5,
+            "sum over [4, 8]",
+        );
+        check(&x3.softmax(-1).unwrap(), 1e-6, 1e-5, "softmax [3, 4, 8]");
         let wide = random(&dev, DType::F32, &[5, 1004], -1.0, 1.0, 9);
         for start in [4, 2] {
             let v = wide.narrow(1, start, 1000).unwrap();

@@ -533,4 +533,22 @@ fn submission_policies() {
     if let (Some(b), Some(a)) = (b, dev.counters()) {
         assert_eq!(a.submits, b.submits, "an empty flush submitted");
     }
+    // Inside a scope (no idle submissions): the first run goes at once (a chunk of one), the
+    // second waits for a chunk of two, and a flush sends it, in one submission.
+    dev.batch(|| {
+        let b = dev.counters();
+        let v = prog.run(&[&x0])?.remove(0);
+        let one = dev.counters();
+        prog.run(&[&v])?;
+        let two = dev.counters();
+        dev.flush();
+        let flushed = dev.counters();
+        if let (Some(b), Some(one), Some(two), Some(f)) = (b, one, two, flushed) {
+            assert_eq!(one.submits - b.submits, 1, "the first run waited");
+            assert_eq!(two.submits, one.submits, "the second run did not wait");
+            assert_eq!(f.submits - two.submits, 1, "the flush");
+        }
+        Ok(())
+    })
+    .unwrap();
 }

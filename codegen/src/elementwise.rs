@@ -1,7 +1,7 @@
 //! The elementwise template: one invocation per element of the iteration space, a 2-D grid of
 //! workgroups so that more than 65535 workgroups fit.
 
-use crate::emit::{value_name, Emitter};
+use crate::emit::Emitter;
 use crate::params::Param;
 use crate::types;
 use crate::{CodegenError, Schedule};
@@ -79,19 +79,9 @@ fn main_vec4(e: &mut Emitter, s: &Schedule) -> Result<String, CodegenError> {
     let roots: Vec<usize> = e.k.outputs.iter().map(|o| o.expr).collect();
     let _ = writeln!(b, "  let i = j * 4u;");
     // Loads read whole vectors; everything after is per component, interleaved.
-    e.lanes = 4;
-    let r = e.exprs(&mut b, "  ", "i", &roots);
-    e.lanes = 1;
-    r?;
+    e.with_lanes(4, |e| e.exprs(&mut b, "  ", "i", &roots))?;
     for (o, out) in e.k.outputs.iter().enumerate() {
-        let st = e.target.storage(out.dtype);
-        let comps: Vec<String> = (0..4)
-            .map(|c| {
-                e.target
-                    .to_storage(&value_name(out.expr, Some(c)), out.dtype)
-            })
-            .collect();
-        let _ = writeln!(b, "  out{o}[j] = vec4<{st}>({});", comps.join(", "));
+        let _ = writeln!(b, "  out{o}[j] = {};", e.stored_vector(out.expr, out.dtype));
     }
     b.push_str("}\n");
     Ok(b)

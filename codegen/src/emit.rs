@@ -20,8 +20,8 @@ pub struct Emitter<'k> {
     pub helpers: BTreeSet<&'static str>,
     /// Components of each value: 4 in a vectorized kernel, else 1. With 4, [`Emitter::exprs`]
     /// emits every load and expression once per component (named by [`value_name`]), one
-    /// statement for all four components before the next, and loads read component `c` from
-    /// `V{l}`. CPU adapters run each statement for a whole SIMD row of invocations, so
+    /// statement for all four components before the next; loads read component `c` of one
+    /// aligned vector (`V{l}`, or the register slot `rc{l}_{j}` of a cached row). CPU adapters run each statement for a whole SIMD row of invocations, so
     /// interleaved components are four independent chains the core overlaps; one component's
     /// chain after another left lavapipe waiting on each op's latency (docs/PERFORMANCE.md,
     /// session 5).
@@ -223,9 +223,27 @@ impl<'k> Emitter<'k> {
             .collect()
     }
 
+    /// Runs `f` with `lanes` components per value (see [`Emitter::lanes`]), then back to one.
+    pub fn with_lanes<R>(&mut self, lanes: usize, f: impl FnOnce(&mut Self) -> R) -> R {
+        self.lanes = lanes;
+        let r = f(self);
+        self.lanes = 1;
+        r
+    }
+
+    /// The `vec4` of output dtype `d` holding the four components of expression `n` (emitted
+    /// with [`Emitter::lanes`] 4), converted to storage.
+    pub fn stored_vector(&self, n: usize, d: DType) -> String {
+        let comps: Vec<String> = (0..4)
+            .map(|c| self.target.to_storage(&value_name(n, Some(c)), d))
+            .collect();
+        format!("vec4<{}>({})", self.target.storage(d), comps.join(", "))
+    }
+
     /// Element `idx` of buffer `buf` as WGSL: `buf[idx]`, or the component of a `vec4` where
     /// the kernel's bindings are vectors ([`Kernel::vector`](kiln_ir::Kernel) 4), for the
-    /// accesses that go element by element (a reduce kernel's long rows and row outputs).
+    /// accesses that go element by element in a vector kernel (a reduce kernel's long rows,
+    /// and the loads and per-element stores of its scalar paths).
     pub fn elem(&self, buf: &str, idx: &str) -> String {
         if self.k.vector == 4 {
             format!("{buf}[({idx}) / 4u][({idx}) % 4u]")
@@ -375,6 +393,19 @@ impl<'k> Emitter<'k> {
         let operand_dtype = |i: usize| k.exprs[i].dtype;
         let lane = self.lane;
         let e = |i: usize| value_name(i, lane);
+        // Per-component values come from whole vectors; `choose_vector` keeps out whatever
+        // depends on an element's own index or coordinates.
+        if lane.is_some()
+            && matches!(
+                node.expr,
+                Expr::Gather { .. } | Expr::LoadValid(_) | Expr::Arange { .. } | Expr::Rand { .. }
+            )
+        {
+            return Err(CodegenError::Structure {
+                kernel: k.name.clone(),
+                why: "an index-dependent expression in a vectorized kernel".into(),
+            });
+        }
         let val = match &node.expr {
             Expr::Load(l) => lane_name("ld", *l, lane),
             Expr::LoadValid(l) => lane_name("ok", *l, lane),

@@ -31,6 +31,14 @@ pub enum CodegenError {
     /// A schedule the kernel cannot use.
     #[error("invalid schedule: {0}")]
     Schedule(String),
+    /// A kernel whose structure code generation cannot emit.
+    #[error("kernel {kernel}: {why}")]
+    Structure {
+        /// The kernel's name.
+        kernel: String,
+        /// What is wrong.
+        why: String,
+    },
 }
 
 /// How a kernel is mapped onto the GPU.
@@ -139,7 +147,7 @@ impl Schedule {
                 let (block, block_n) = if edge >= 128 && groups(8, 8) >= MATMUL_MIN_WORKGROUPS {
                     let narrow = groups(8, 8) < MATMUL_WIDE_WORKGROUPS || kk <= 64;
                     (8, if narrow { 4 } else { 0 })
-                } else if m >= 128 && n >= 64 && groups(8, 4) >= MATMUL_MIN_WORKGROUPS {
+                } else if m >= 128 && n == 64 && groups(8, 4) >= MATMUL_MIN_WORKGROUPS {
                     (8, 4)
                 } else if edge >= 64 {
                     (4, 0)
@@ -327,4 +335,70 @@ pub fn generate(k: &Kernel, s: &Schedule, t: &Target) -> Result<KernelSource, Co
         params: e.params,
         schedule: *s,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kiln_ir::{DType, Expr, ExprNode, Kernel, KernelKind, Load, Output, Shape, Store, View};
+
+    /// A matmul kernel of `[batch..., m, n]` with inner size `k` (contiguous operands).
+    fn matmul(batch: &[usize], m: usize, n: usize, k: usize) -> Kernel {
+        let dims = |a: usize, b: usize| {
+            let mut d = batch.to_vec();
+            d.extend([a, b]);
+            Shape::new(&d)
+        };
+        let load = |input, shape: Shape| Load {
+            input,
+            view: View::contiguous(&shape),
+        };
+        Kernel {
+            name: "matmul".into(),
+            kind: KernelKind::Matmul {
+                a: 0,
+                b: 1,
+                dtype: DType::F32,
+                a_round: None,
+                b_round: None,
+            },
+            shape: dims(m, n),
+            inputs: vec![DType::F32, DType::F32],
+            loads: vec![load(0, dims(m, k)), load(1, dims(k, n))],
+            exprs: vec![ExprNode {
+                expr: Expr::Acc(0),
+                dtype: DType::F32,
+            }],
+            outputs: vec![Output {
+                dtype: DType::F32,
+                expr: 0,
+                store: Store::Full,
+            }],
+            vector: 1,
+            inplace: None,
+        }
+    }
+
+    /// `resolve`'s matmul tiles, as measured in docs/PERFORMANCE.md.
+    #[test]
+    fn matmul_tiles_by_size() {
+        let tiles = |batch: &[usize], m, n, k| {
+            let s = Schedule::default().resolve(&matmul(batch, m, n, k));
+            s.matmul_blocks()
+        };
+        // Many square tiles: 128 x 128.
+        assert_eq!(tiles(&[], 4096, 4096, 4096), (8, 8));
+        assert_eq!(tiles(&[16], 2048, 2048, 2048), (8, 8));
+        // Few (the 4096 x 768 projections: 256 in their size class): 128 x 64.
+        assert_eq!(tiles(&[8], 512, 768, 768), (8, 4));
+        // k at most 64 (attention scores): 128 x 64.
+        assert_eq!(tiles(&[8, 16], 512, 512, 64), (8, 4));
+        // n = 64 (attention times values): 128 x 64; other narrow products 64 x 64.
+        assert_eq!(tiles(&[8, 16], 512, 64, 512), (8, 4));
+        assert_eq!(tiles(&[], 64, 4096, 512), (4, 4));
+        assert_eq!(tiles(&[], 4096, 100, 512), (4, 4));
+        // Thin and matrix-vector products: block 1.
+        assert_eq!(tiles(&[], 1, 4096, 4096), (1, 1));
+        assert_eq!(tiles(&[], 32, 4096, 4096), (1, 1));
+    }
 }

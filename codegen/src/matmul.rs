@@ -305,6 +305,35 @@ fn small(b: &mut String, d: &Dims, unroll: u32, subgroups: bool) {
     let _ = writeln!(b, "    epilogue(bt, row, col, acc);");
 }
 
+/// One output's share of a gemv, for the lane starting at `q` and stepping `step` along `k`:
+/// `u` accumulators over unchecked steps while all are inside the operand (at `rowc`/`colc`,
+/// clamped onto the last output), then a checked tail (at `row`/`col`); the sum is
+/// [`pairwise`]`(u)`.
+fn gemv_steps(b: &mut String, kk: &str, u: u32, step: &str, ind: &str) {
+    for i in 0..u {
+        let _ = writeln!(b, "{ind}var acc{i} = 0.0;");
+    }
+    let _ = writeln!(
+        b,
+        "{ind}for (; q + {}u * {step} < {kk}; q = q + {u}u * {step}) {{",
+        u - 1
+    );
+    for i in 0..u {
+        let q = match i {
+            0 => "q".to_string(),
+            _ => format!("q + {i}u * {step}"),
+        };
+        let _ = writeln!(
+            b,
+            "{ind}  acc{i} = fma(a_in(abase, rowc, {q}), b_in(bbase, {q}, colc), acc{i});"
+        );
+    }
+    let _ = writeln!(
+        b,
+        "{ind}}}\n{ind}for (; q < {kk}; q = q + {step}) {{ acc0 = fma(a_at(abase, row, q), b_at(bbase, q, col), acc0); }}"
+    );
+}
+
 /// `acc0 + acc1 + ...` added pairwise.
 fn pairwise(u: u32) -> String {
     let mut terms: Vec<String> = (0..u).map(|i| format!("acc{i}")).collect();
@@ -341,29 +370,10 @@ fn gemv_subgroups(b: &mut String, d: &Dims, unroll: u32) {
          let colc = select(0u, oc, along_n_sg);\n          \
          var q = sg_lane;"
     );
-    for i in 0..u {
-        let _ = writeln!(b, "          var acc{i} = 0.0;");
-    }
+    gemv_steps(b, kk, u, "sg_size", "          ");
     let _ = writeln!(
         b,
-        "          for (; q + {}u * sg_size < {kk}; q = q + {u}u * sg_size) {{",
-        u - 1
-    );
-    for i in 0..u {
-        let q = match i {
-            0 => "q".to_string(),
-            _ => format!("q + {i}u * sg_size"),
-        };
-        let _ = writeln!(
-            b,
-            "            acc{i} = fma(a_in(abase, rowc, {q}), b_in(bbase, {q}, colc), acc{i});"
-        );
-    }
-    let _ = writeln!(
-        b,
-        "          }}\n          \
-         for (; q < {kk}; q = q + sg_size) {{ acc0 = fma(a_at(abase, row, q), b_at(bbase, q, col), acc0); }}\n          \
-         let total = subgroupAdd({});\n          \
+        "          let total = subgroupAdd({});\n          \
          if (sg_lane == 0u) {{ epilogue(bt, row, col, total); }}\n        \
          }}\n        \
          continue;\n      \
@@ -402,29 +412,7 @@ fn gemv(b: &mut String, d: &Dims, unroll: u32) {
          let colc = select(0u, oc, along_n);\n      \
          var q = lane;"
     );
-    for i in 0..u {
-        let _ = writeln!(b, "      var acc{i} = 0.0;");
-    }
-    let _ = writeln!(
-        b,
-        "      for (; q + {}u * l < {kk}; q = q + {u}u * l) {{",
-        u - 1
-    );
-    for i in 0..u {
-        let q = match i {
-            0 => "q".to_string(),
-            _ => format!("q + {i}u * l"),
-        };
-        let _ = writeln!(
-            b,
-            "        acc{i} = fma(a_in(abase, rowc, {q}), b_in(bbase, {q}, colc), acc{i});"
-        );
-    }
-    let _ = writeln!(b, "      }}");
-    let _ = writeln!(
-        b,
-        "      for (; q < {kk}; q = q + l) {{ acc0 = fma(a_at(abase, row, q), b_at(bbase, q, col), acc0); }}"
-    );
+    gemv_steps(b, kk, u, "l", "      ");
     let _ = writeln!(
         b,
         "      ta[flat / {THREADS}u][flat % {THREADS}u] = {};\n      \

@@ -429,10 +429,7 @@ fn rows(
         if let (Some(c), true) = (cache, vec) {
             for j in 0..c / 4 {
                 open_vector_slot(&mut b, j, wg, &count);
-                e.lanes = 4;
-                let r = element(e, &mut b, "      ", Some(j), &[st.expr]);
-                e.lanes = 1;
-                r?;
+                e.with_lanes(4, |e| element(e, &mut b, "      ", Some(j), &[st.expr]))?;
                 let v = |lane| value_name(st.expr, Some(lane));
                 if arg {
                     // Index-aware folds, in element order.
@@ -549,23 +546,10 @@ fn rows(
         if let (Some(c), true) = (cache, vec) {
             for j in 0..c / 4 {
                 open_vector_slot(&mut b, j, wg, &count);
-                e.lanes = 4;
-                let r = element(e, &mut b, "      ", Some(j), &roots);
-                e.lanes = 1;
-                r?;
+                e.with_lanes(4, |e| element(e, &mut b, "      ", Some(j), &roots))?;
                 for (oi, o) in &full {
-                    let st = e.target.storage(o.dtype);
-                    let comps: Vec<String> = (0..4)
-                        .map(|lane| {
-                            e.target
-                                .to_storage(&value_name(o.expr, Some(lane)), o.dtype)
-                        })
-                        .collect();
-                    let _ = writeln!(
-                        b,
-                        "      out{oi}[i / 4u] = vec4<{st}>({});",
-                        comps.join(", ")
-                    );
+                    let v = e.stored_vector(o.expr, o.dtype);
+                    let _ = writeln!(b, "      out{oi}[i / 4u] = {v};");
                 }
                 let _ = writeln!(b, "    }}");
             }

@@ -24,10 +24,14 @@ fn validate_graph(g: &Graph, what: &str) -> usize {
         } else {
             &[false]
         };
-        for (wg, unroll, matmul_block, reduce_cache, f16) in
-            [(64, 1, 1, 0), (256, 4, 8, 16), (128, 3, 4, 3)]
-                .into_iter()
-                .flat_map(|(a, b, c, d)| targets.iter().map(move |&t| (a, b, c, d, t)))
+        for (wg, unroll, matmul_block, reduce_cache, f16) in [
+            (64, 1, 1, 0),
+            (256, 4, 8, 16),
+            (128, 3, 4, 3),
+            (32, 2, 1, 8),
+        ]
+        .into_iter()
+        .flat_map(|(a, b, c, d)| targets.iter().map(move |&t| (a, b, c, d, t)))
         {
             let reduce_unroll = unroll + 1;
             let src = generate(
@@ -42,7 +46,8 @@ fn validate_graph(g: &Graph, what: &str) -> usize {
                     matmul_unroll: reduce_cache.max(1),
                     matmul_block_n: if matmul_block == 8 { 4 } else { 0 },
                     reduce_subgroups: u32::from(matmul_block == 4),
-                    gemv_subgroups: u32::from(matmul_block <= 1),
+                    // Block 1 with the subgroup gemv (wg 64) and without (wg 32).
+                    gemv_subgroups: u32::from(wg == 64),
                     matmul_depth: if matmul_block == 8 { 32 } else { 16 },
                 },
                 &Target { f16 },

@@ -36,9 +36,11 @@ pub const MAX_BATCH_DISPATCHES: usize = 32;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Submission {
     /// Runs are recorded into one open compute pass, which is submitted once it holds a chunk
-    /// of dispatches (chunks double from one to [`MAX_BATCH_DISPATCHES`] after each idle
-    /// spell), as soon as a run finds the GPU idle, and before anything reads, waits, times
-    /// or flushes. A loop of short runs then pays the per-submission cost once a chunk.
+    /// of dispatches (chunks double from one to [`MAX_BATCH_DISPATCHES`], starting again from
+    /// one after each flush and at the start of a batch scope), as soon as a run outside a
+    /// scope finds the GPU idle, and before anything reads, waits, times or flushes. A loop of
+    /// short runs then pays the per-submission cost once a chunk. On the browser's WebGPU a
+    /// poll always finds the queue empty, so there every run is submitted at once.
     #[default]
     Gathered,
     /// Each run outside a batch scope is submitted on its own, at once: one submission and
@@ -88,8 +90,12 @@ impl Batch {
         self.policy = policy;
     }
 
-    /// Opens a scope (scopes nest; the batch closes with the outermost).
+    /// Opens a scope (scopes nest; the batch closes with the outermost). The outermost starts
+    /// from a chunk of one, so that its first run starts the GPU at once.
     pub fn enter(&mut self) {
+        if self.depth == 0 {
+            self.chunk = 1;
+        }
         self.depth += 1;
     }
 
@@ -139,8 +145,8 @@ impl Batch {
     }
 
     /// Submits what the batch holds, if anything, because something else needs the queue or
-    /// waits for it; the batch stays open for later runs, starting again from a chunk of one
-    /// (the GPU is about to be idle).
+    /// waits for it, or the caller asks; the batch stays open for later runs, starting again
+    /// from a chunk of one (a read or a wait is about to leave the GPU idle).
     pub fn flush(&mut self, ctx: &GpuContext) {
         self.submit(ctx);
         self.chunk = 1;

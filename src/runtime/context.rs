@@ -175,7 +175,7 @@ pub struct GpuContext {
     disk: Option<CacheDir>,
     pipeline_cache: Option<wgpu::PipelineCache>,
     pipelines_dirty: AtomicBool,
-    /// Runs gathered into one submission while a batch is open (`batch.rs`).
+    /// The open pass runs are gathered into, and when it is submitted (`batch.rs`).
     batch: Mutex<super::batch::Batch>,
 }
 
@@ -231,6 +231,14 @@ const SCHEDULES: &[(wgpu::DeviceType, Schedule)] = &[(
         matmul_depth: 0,
     },
 )];
+
+/// Whether kernels may use subgroup operations: the adapter has `SUBGROUP`, and the WGSL is
+/// not handed to a browser as is (naga 30 cannot parse `enable subgroups;`, which a browser's
+/// WGSL compiler requires, so kiln's shaders call the built-ins without it; on native
+/// backends naga translates them).
+fn subgroups_usable(features: wgpu::Features, backend: wgpu::Backend) -> bool {
+    features.contains(wgpu::Features::SUBGROUP) && backend != wgpu::Backend::BrowserWebGpu
+}
 
 fn rank(a: &wgpu::AdapterInfo) -> u32 {
     let kind = match a.device_type {
@@ -305,6 +313,8 @@ impl GpuContext {
             }
         };
         let info = adapter.get_info();
+        // The adapter type's schedule, brought within what this device accepts (subgroups
+        // where it has them).
         let schedule = SCHEDULES
             .iter()
             .find(|(t, _)| *t == info.device_type)
@@ -332,6 +342,11 @@ impl GpuContext {
             })
             .await
             .map_err(|e| Error::NoAdapter(format!("{}: {e}", info.name)))?;
+        let schedule = tune::sanitize(
+            schedule,
+            limits.max_compute_invocations_per_workgroup,
+            subgroups_usable(device.features(), info.backend),
+        );
         let lost = Arc::new(Mutex::new(None));
         let lost2 = lost.clone();
         device.set_device_lost_callback(move |reason, msg| {
@@ -462,7 +477,7 @@ impl GpuContext {
 
     /// The schedule kernels are generated with (see `SCHEDULES`).
     pub fn schedule(&self) -> Schedule {
-        self.schedule.lock().map(|s| *s).unwrap_or_default()
+        *self.schedule.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The concrete schedule kernel `k` runs with under the device schedule `base`: its tuned
@@ -587,7 +602,7 @@ impl GpuContext {
     /// device's limit, and rounded down to a power of two).
     pub fn set_schedule(&self, s: Schedule) {
         let max = self.limits.max_compute_invocations_per_workgroup;
-        let subgroups = self.features.contains(wgpu::Features::SUBGROUP);
+        let subgroups = subgroups_usable(self.features, self.info.backend);
         if let Ok(mut cur) = self.schedule.lock() {
             *cur = tune::sanitize(s, max, subgroups);
         }
@@ -967,5 +982,22 @@ impl std::future::Future for PollUntil<'_> {
                 std::task::Poll::Pending
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::subgroups_usable;
+    use wgpu::{Backend, Features};
+
+    /// Subgroups only where the adapter has them and naga translates the shaders.
+    #[test]
+    fn subgroups_where_usable() {
+        assert!(subgroups_usable(Features::SUBGROUP, Backend::Vulkan));
+        assert!(!subgroups_usable(Features::empty(), Backend::Vulkan));
+        assert!(!subgroups_usable(
+            Features::SUBGROUP,
+            Backend::BrowserWebGpu
+        ));
     }
 }

@@ -1,6 +1,7 @@
 //! Running a lowered program on the GPU: buffers for its temporaries, one uniform and bind
-//! group per launch, every launch in one compute pass, one submit (or recorded into the
-//! device's open batch, `batch.rs`).
+//! group per launch, every launch recorded into the device's open batch pass (`batch.rs`), or,
+//! for a timed run or under `Submission::PerRun` outside a batch scope, into a compute pass
+//! and a submission of its own.
 
 use super::context::{CompiledKernel, GpuBuffer, GpuContext};
 use super::memory::MemoryPlan;
@@ -313,7 +314,8 @@ pub fn run(
 }
 
 /// Runs a prepared program: buffers for its temporaries (from the pool), one bind group per
-/// launch, every launch in one compute pass, one submit.
+/// launch, every launch recorded into the batch's open pass (or one pass and one submission
+/// of its own when timed or submitted per run).
 pub fn run_prepared(
     ctx: &GpuContext,
     prog: &Program,

@@ -452,6 +452,20 @@ mod tests {
         HostTensor::from_slice(v, Shape::new(&[v.len()])).unwrap()
     }
 
+    /// Without subgroups (an adapter lacking `SUBGROUP`, or a browser) no schedule keeps a
+    /// subgroup flag, the GPU default (gemv subgroups on) included; with them the flags stay.
+    #[test]
+    fn subgroup_flags_need_subgroups() {
+        let on = Schedule {
+            reduce_subgroups: 1,
+            ..Schedule::default()
+        };
+        let off = sanitize(on, 1024, false);
+        assert_eq!((off.reduce_subgroups, off.gemv_subgroups), (0, 0));
+        let kept = sanitize(on, 1024, true);
+        assert_eq!((kept.reduce_subgroups, kept.gemv_subgroups), (1, 1));
+    }
+
     /// The gate that keeps wrong schedules out: reassociation-sized differences pass; a wrong
     /// element, a NaN on one side only, a length or dtype mismatch do not.
     #[test]
