@@ -284,6 +284,7 @@ fn epilogue(e: &mut Emitter, dtype: DType, d: &Dims) -> Result<String, CodegenEr
 fn small(b: &mut String, d: &Dims, unroll: u32, subgroups: bool) {
     let (m, n) = (&d.m, &d.n);
     let _ = writeln!(b, "    if ({m} == 1u || {n} == 1u) {{");
+    let _ = writeln!(b, "      let along_n = {m} == 1u;");
     if subgroups {
         gemv_subgroups(b, d, unroll);
     }
@@ -303,6 +304,22 @@ fn small(b: &mut String, d: &Dims, unroll: u32, subgroups: bool) {
     );
     let _ = writeln!(b, "      workgroupBarrier();\n    }}");
     let _ = writeln!(b, "    epilogue(bt, row, col, acc);");
+}
+
+/// Output `o` of a gemv from the workgroup's `outs` outputs and the output group `og`: its
+/// `row`/`col` (past the end for invocations beyond the last output) and `rowc`/`colc`
+/// (clamped onto the last output, for unchecked loads), along `n` where `along_n` (m = 1).
+fn gemv_output(b: &mut String, d: &Dims, outs: &str, ind: &str) {
+    let (m, n) = (&d.m, &d.n);
+    let _ = writeln!(
+        b,
+        "{ind}let o = (wid.y * nwg.x + wid.x) * {outs} + og;\n\
+         {ind}let oc = min(o, {m} * {n} - 1u);\n\
+         {ind}let row = select(o, 0u, along_n);\n\
+         {ind}let col = select(0u, o, along_n);\n\
+         {ind}let rowc = select(oc, 0u, along_n);\n\
+         {ind}let colc = select(0u, oc, along_n);"
+    );
 }
 
 /// One output's share of a gemv, for the lane starting at `q` and stepping `step` along `k`:
@@ -353,23 +370,15 @@ fn pairwise(u: u32) -> String {
 /// uniform within the subgroup. Other layouts fall through to [`gemv`].
 fn gemv_subgroups(b: &mut String, d: &Dims, unroll: u32) {
     let u = unroll.clamp(1, 16);
-    let Dims {
-        m, n, kk, sak, sbk, ..
-    } = d;
+    let Dims { kk, sak, sbk, .. } = d;
     let fo = GEMV_K_CONTIGUOUS.0;
     let _ = writeln!(
         b,
-        "      let along_n_sg = {m} == 1u;\n      \
-         if (select({sak} == 1, {sbk} == 1, along_n_sg)) {{\n        \
-         for (var og = sg_id; og < {fo}u; og = og + n_sg) {{\n          \
-         let o = (wid.y * nwg.x + wid.x) * {fo}u + og;\n          \
-         let oc = min(o, {m} * {n} - 1u);\n          \
-         let row = select(o, 0u, along_n_sg);\n          \
-         let col = select(0u, o, along_n_sg);\n          \
-         let rowc = select(oc, 0u, along_n_sg);\n          \
-         let colc = select(0u, oc, along_n_sg);\n          \
-         var q = sg_lane;"
+        "      if (select({sak} == 1, {sbk} == 1, along_n)) {{\n        \
+         for (var og = sg_id; og < {fo}u; og = og + n_sg) {{"
     );
+    gemv_output(b, d, &format!("{fo}u"), "          ");
+    let _ = writeln!(b, "          var q = sg_lane;");
     gemv_steps(b, kk, u, "sg_size", "          ");
     let _ = writeln!(
         b,
@@ -391,27 +400,19 @@ fn gemv_subgroups(b: &mut String, d: &Dims, unroll: u32) {
 /// the epilogue.
 fn gemv(b: &mut String, d: &Dims, unroll: u32) {
     let u = unroll.clamp(1, 16);
-    let Dims {
-        m, n, kk, sak, sbk, ..
-    } = d;
+    let Dims { kk, sak, sbk, .. } = d;
     let ((fo, fl), (so, sl)) = (GEMV_K_CONTIGUOUS, GEMV_K_STRIDED);
     let _ = writeln!(
         b,
         "      let flat = lid.y * {THREADS}u + lid.x;\n      \
-         let along_n = {m} == 1u;\n      \
          let kfast = select({sak} == 1, {sbk} == 1, along_n);\n      \
          let outs = select({so}u, {fo}u, kfast);\n      \
          let l = select({sl}u, {fl}u, kfast);\n      \
          let og = select(flat % {so}u, flat / {fl}u, kfast);\n      \
-         let lane = select(flat / {so}u, flat % {fl}u, kfast);\n      \
-         let o = (wid.y * nwg.x + wid.x) * outs + og;\n      \
-         let oc = min(o, {m} * {n} - 1u);\n      \
-         let row = select(o, 0u, along_n);\n      \
-         let col = select(0u, o, along_n);\n      \
-         let rowc = select(oc, 0u, along_n);\n      \
-         let colc = select(0u, oc, along_n);\n      \
-         var q = lane;"
+         let lane = select(flat / {so}u, flat % {fl}u, kfast);"
     );
+    gemv_output(b, d, "outs", "      ");
+    let _ = writeln!(b, "      var q = lane;");
     gemv_steps(b, kk, u, "l", "      ");
     let _ = writeln!(
         b,

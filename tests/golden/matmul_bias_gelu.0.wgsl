@@ -46,15 +46,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let abase = bitcast<i32>(P.p[0].x);
     let bbase = bitcast<i32>(P.p[0].y);
     if (P.p[0].z == 1u || P.p[0].w == 1u) {
-      let along_n_sg = P.p[0].z == 1u;
-      if (select(bitcast<i32>(P.p[1].w) == 1, bitcast<i32>(P.p[2].x) == 1, along_n_sg)) {
+      let along_n = P.p[0].z == 1u;
+      if (select(bitcast<i32>(P.p[1].w) == 1, bitcast<i32>(P.p[2].x) == 1, along_n)) {
         for (var og = sg_id; og < 8u; og = og + n_sg) {
           let o = (wid.y * nwg.x + wid.x) * 8u + og;
           let oc = min(o, P.p[0].z * P.p[0].w - 1u);
-          let row = select(o, 0u, along_n_sg);
-          let col = select(0u, o, along_n_sg);
-          let rowc = select(oc, 0u, along_n_sg);
-          let colc = select(0u, oc, along_n_sg);
+          let row = select(o, 0u, along_n);
+          let col = select(0u, o, along_n);
+          let rowc = select(oc, 0u, along_n);
+          let colc = select(0u, oc, along_n);
           var q = sg_lane;
           var acc0 = 0.0;
           var acc1 = 0.0;
@@ -81,7 +81,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         continue;
       }
       let flat = lid.y * 16u + lid.x;
-      let along_n = P.p[0].z == 1u;
       let kfast = select(bitcast<i32>(P.p[1].w) == 1, bitcast<i32>(P.p[2].x) == 1, along_n);
       let outs = select(32u, 8u, kfast);
       let l = select(8u, 32u, kfast);
