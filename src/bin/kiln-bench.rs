@@ -1,6 +1,6 @@
 //! `kiln-bench`: the standard workloads of `docs/PERFORMANCE.md` on the default adapter.
 //!
-//! `kiln-bench [--size small|large] [--only NAME[,NAME...]] [--check] [--unroll N] [--reduce-unroll N] [--workgroup N] [--reduce-workgroup N] [--reduce-cache N] [--reduce-subgroups 0|1] [--gemv-subgroups 0|1] [--matmul-block N] [--matmul-block-n N] [--matmul-depth 16|32] [--matmul-unroll N] [--pool-mb N] [--warmup-ms N] [--profile]`
+//! `kiln-bench [--size small|large] [--only NAME[,NAME...]] [--check] [--unroll N] [--reduce-unroll N] [--workgroup N] [--reduce-workgroup N] [--reduce-cache N] [--reduce-subgroups 0|1] [--gemv-subgroups 0|1] [--matmul-block N] [--matmul-block-n N] [--matmul-depth 16|32] [--matmul-unroll N] [--pool-mb N] [--warmup-ms N] [--queued-runs N] [--profile]`
 //! (`--unroll`/`--workgroup` override the adapter's default schedule, for comparisons)
 //!
 //! Per workload: `Program::compile` (lowering, code generation, pipelines, any tuning) and 3
@@ -9,9 +9,10 @@
 //! 4x slower until it ramps up), then 20 timed runs, each ending when the result is complete on the device
 //! (`median_ms`, `min_ms`: latency), then 20 runs queued back to back with one wait at the end
 //! (`pipelined_ms`: throughput, the time the metric is computed from; runs are gathered into
-//! chunked submissions, kiln's default `Submission::Gathered`), then the same 20 runs with
-//! `Submission::PerRun` (`per_run_ms`: one submission a run, for comparison), then 20 runs
-//! with timestamp queries (`gpu_ms`: the compute pass alone).
+//! chunked submissions, kiln's default `Submission::Gathered`), then as many with
+//! `Submission::PerRun` (`per_run_ms`: one submission a run, for comparison); `--queued-runs
+//! N` sets how many (the first submission's start and the final wait's wake-up are shared
+//! by them), then 20 runs with timestamp queries (`gpu_ms`: the compute pass alone).
 //! One JSON line per workload on stdout, a table on stderr.
 
 use kiln::workloads::{self, Size};
@@ -63,6 +64,7 @@ fn run_one(
     check: bool,
     warmup_ms: u64,
     profile: bool,
+    queued_runs: usize,
 ) -> kiln::Result<Option<Row>> {
     let Some(w) = workloads::build(dev, name, size)? else {
         return Ok(None);
@@ -100,12 +102,12 @@ fn run_one(
     // Throughput: the runs queued back to back, one wait at the end (how CUDA timings with a
     // final synchronize measure); per-run host and wait costs overlap the GPU's work.
     let t = Instant::now();
-    for _ in 0..TIMED {
+    for _ in 0..queued_runs {
         out = prog.run(&inputs)?;
     }
-    let enqueue_ms = t.elapsed().as_secs_f64() * 1e3 / TIMED as f64;
+    let enqueue_ms = t.elapsed().as_secs_f64() * 1e3 / queued_runs as f64;
     dev.synchronize()?;
-    let pipelined_ms = t.elapsed().as_secs_f64() * 1e3 / TIMED as f64;
+    let pipelined_ms = t.elapsed().as_secs_f64() * 1e3 / queued_runs as f64;
     eprintln!(
         "{name}: host time to enqueue one run {:.1} us",
         enqueue_ms * 1e3
@@ -113,9 +115,9 @@ fn run_one(
     // The same with a submission a run.
     dev.set_submission(Submission::PerRun);
     let t = Instant::now();
-    let per_run = (0..TIMED).try_for_each(|_| prog.run(&inputs).map(|o| out = o));
+    let per_run = (0..queued_runs).try_for_each(|_| prog.run(&inputs).map(|o| out = o));
     let sync = dev.synchronize();
-    let per_run_ms = t.elapsed().as_secs_f64() * 1e3 / TIMED as f64;
+    let per_run_ms = t.elapsed().as_secs_f64() * 1e3 / queued_runs as f64;
     dev.set_submission(Submission::Gathered);
     per_run.and(sync)?;
     let mut gpu = Vec::new();
@@ -203,6 +205,7 @@ fn main() {
     let mut gemv_subgroups: Option<u32> = None;
     let mut reduce_cache: Option<u32> = None;
     let mut warmup_ms: u64 = 1000;
+    let mut queued_runs: usize = TIMED;
     let mut profile = false;
     let mut pool_mb: Option<u64> = None;
     let mut reduce_wg: Option<u32> = None;
@@ -237,6 +240,16 @@ fn main() {
                 }
                 i += 1;
             }
+            "--queued-runs" => {
+                match args.get(i + 1).and_then(|v| v.parse().ok()) {
+                    Some(v) if v > 0 => queued_runs = v,
+                    _ => {
+                        eprintln!("--queued-runs takes a positive number");
+                        std::process::exit(2);
+                    }
+                }
+                i += 1;
+            }
             "--pool-mb" => {
                 pool_mb = args.get(i + 1).and_then(|v| v.parse().ok());
                 i += 1;
@@ -266,7 +279,7 @@ fn main() {
             }
             "-h" | "--help" => {
                 eprintln!(
-                    "kiln-bench [--size small|large] [--only NAME[,NAME...]] [--check] [--unroll N] [--reduce-unroll N] [--workgroup N] [--reduce-workgroup N] [--reduce-cache N] [--reduce-subgroups 0|1] [--gemv-subgroups 0|1] [--matmul-block N] [--matmul-block-n N] [--matmul-depth 16|32] [--matmul-unroll N] [--pool-mb N] [--warmup-ms N] [--profile]\nworkloads: {}",
+                    "kiln-bench [--size small|large] [--only NAME[,NAME...]] [--check] [--unroll N] [--reduce-unroll N] [--workgroup N] [--reduce-workgroup N] [--reduce-cache N] [--reduce-subgroups 0|1] [--gemv-subgroups 0|1] [--matmul-block N] [--matmul-block-n N] [--matmul-depth 16|32] [--matmul-unroll N] [--pool-mb N] [--warmup-ms N] [--queued-runs N] [--profile]\nworkloads: {}",
                     workloads::NAMES.join(", ")
                 );
                 return;
@@ -338,7 +351,7 @@ fn main() {
     let mut rows = Vec::new();
     let mut failed = false;
     for name in names {
-        match run_one(&dev, name, size, check, warmup_ms, profile) {
+        match run_one(&dev, name, size, check, warmup_ms, profile, queued_runs) {
             Ok(Some(r)) => rows.push(r),
             Ok(None) => {
                 eprintln!(
