@@ -395,12 +395,7 @@ impl<'k> Emitter<'k> {
         let e = |i: usize| value_name(i, lane);
         // Per-component values come from whole vectors; `choose_vector` keeps out whatever
         // depends on an element's own index or coordinates.
-        if lane.is_some()
-            && matches!(
-                node.expr,
-                Expr::Gather { .. } | Expr::LoadValid(_) | Expr::Arange { .. } | Expr::Rand { .. }
-            )
-        {
+        if lane.is_some() && node.expr.depends_on_index() {
             return Err(CodegenError::Structure {
                 kernel: k.name.clone(),
                 why: "an index-dependent expression in a vectorized kernel".into(),

@@ -257,25 +257,16 @@ fn subgroup_total(e: &mut Emitter, b: &mut String, si: usize, op: ReduceOp, a: &
     let _ = writeln!(b, "  }}");
 }
 
-/// Opens the block of vector slot `j` of a cached row of `vec4`s: `rr` is the first of its
-/// four elements, skipped past the row's end (whole vectors: the row length divides by 4).
-fn open_vector_slot(b: &mut String, j: u32, wg: u32, count: &str) {
-    let _ = writeln!(
-        b,
-        "    if (lid + {}u < {count} / 4u) {{\n      let rr = (lid + {}u) * 4u;",
-        j * wg,
-        j * wg
-    );
-}
-
-/// Opens the block of slot `j` of a cached row: `rr` is its element, skipped past the row's end.
-fn open_slot(b: &mut String, j: u32, wg: u32, count: &str) {
-    let _ = writeln!(
-        b,
-        "    if (lid + {}u < {count}) {{\n      let rr = lid + {}u;",
-        j * wg,
-        j * wg
-    );
+/// Opens the block of slot `j` of a cached row, skipped past the row's end: `rr` is its
+/// element, or with `width` 4 the first of its vector's four (whole vectors: the row length
+/// divides by 4).
+fn open_slot(b: &mut String, j: u32, wg: u32, count: &str, width: u32) {
+    let slot = format!("lid + {}u", j * wg);
+    let (bound, rr) = match width {
+        1 => (count.to_string(), slot.clone()),
+        w => (format!("{count} / {w}u"), format!("({slot}) * {w}u")),
+    };
+    let _ = writeln!(b, "    if ({slot} < {bound}) {{\n      let rr = {rr};");
 }
 
 /// True if a load of `roots` that the row's registers do not hold needs coordinates.
@@ -356,7 +347,7 @@ fn rows(
         let coords = e.roots_need_coords(&stage_roots);
         let _ = writeln!(b, "  if (live) {{");
         for j in 0..c / 4 {
-            open_vector_slot(&mut b, j, wg, &count);
+            open_slot(&mut b, j, wg, &count, 4);
             let _ = writeln!(b, "      let i = o * {count} + rr;");
             if coords {
                 e.coords(&mut b, "      ", "rr", kept..rank);
@@ -378,7 +369,7 @@ fn rows(
         let coords = e.roots_need_coords(&stage_roots);
         let _ = writeln!(b, "  if (live) {{");
         for j in 0..c {
-            open_slot(&mut b, j, wg, &count);
+            open_slot(&mut b, j, wg, &count, 1);
             let _ = writeln!(b, "      let i = o * {count} + rr;");
             if coords {
                 e.coords(&mut b, "      ", "rr", kept..rank);
@@ -428,7 +419,7 @@ fn rows(
         let _ = writeln!(b, "  if (live) {{");
         if let (Some(c), true) = (cache, vec) {
             for j in 0..c / 4 {
-                open_vector_slot(&mut b, j, wg, &count);
+                open_slot(&mut b, j, wg, &count, 4);
                 e.with_lanes(4, |e| element(e, &mut b, "      ", Some(j), &[st.expr]))?;
                 let v = |lane| value_name(st.expr, Some(lane));
                 if arg {
@@ -452,7 +443,7 @@ fn rows(
             }
         } else if let Some(c) = cache {
             for j in 0..c {
-                open_slot(&mut b, j, wg, &count);
+                open_slot(&mut b, j, wg, &count, 1);
                 element(e, &mut b, "      ", Some(j), &[st.expr])?;
                 step.emit(e, &mut b, &format!("e{}", st.expr), "rr");
                 let _ = writeln!(b, "    }}");
@@ -545,7 +536,7 @@ fn rows(
         let _ = writeln!(b, "  if (live) {{");
         if let (Some(c), true) = (cache, vec) {
             for j in 0..c / 4 {
-                open_vector_slot(&mut b, j, wg, &count);
+                open_slot(&mut b, j, wg, &count, 4);
                 e.with_lanes(4, |e| element(e, &mut b, "      ", Some(j), &roots))?;
                 for (oi, o) in &full {
                     let v = e.stored_vector(o.expr, o.dtype);
@@ -555,7 +546,7 @@ fn rows(
             }
         } else if let Some(c) = cache {
             for j in 0..c {
-                open_slot(&mut b, j, wg, &count);
+                open_slot(&mut b, j, wg, &count, 1);
                 element(e, &mut b, "      ", Some(j), &roots)?;
                 for (oi, o) in &full {
                     let _ = writeln!(

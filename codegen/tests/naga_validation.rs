@@ -6,7 +6,7 @@ use kiln_ir::lower::lower_unfused;
 use kiln_ir::ops::{
     BinaryOp, RandDist, SliceDim, UnaryOp, ViewOp, ALL_BINARY, ALL_REDUCE, ALL_UNARY,
 };
-use kiln_ir::{DType, Graph, NodeId, Op, Scalar, Shape, TensorType, ALL_DTYPES};
+use kiln_ir::{DType, Graph, Kernel, NodeId, Op, Scalar, Shape, TensorType, ALL_DTYPES};
 use smallvec::smallvec;
 
 fn validate_graph(g: &Graph, what: &str) -> usize {
@@ -227,17 +227,26 @@ fn matmuls() {
     validate_graph(&g, "matmul rank 2");
 }
 
+/// The kernel of `A @ B` for inputs stored with shapes `sa` and `sb`, B read through a
+/// transpose of its two dims where `b_transposed`.
+fn matmul_kernel(sa: &[usize], sb: &[usize], b_transposed: bool) -> Kernel {
+    let mut g = Graph::new();
+    let a = g.input(DType::F32, Shape::new(sa)).unwrap();
+    let mut b = g.input(DType::F32, Shape::new(sb)).unwrap();
+    if b_transposed {
+        let perm = Op::View(ViewOp::Permute([1, 0].into_iter().collect()));
+        b = g.add(perm, &[b]).unwrap();
+    }
+    let y = g.add(Op::Matmul, &[a, b]).unwrap();
+    g.mark_output(y);
+    lower_unfused(&g).unwrap().calls.remove(0).kernel
+}
+
 /// A matmul's grid covers its output with as few tiles as the schedule's tile allows: sizes
 /// are not rounded to their class there (that would launch idle tiles).
 #[test]
 fn matmul_grids_cover_the_output_exactly() {
-    let mut g = Graph::new();
-    let a = g.input(DType::F32, Shape::new(&[2, 300, 70])).unwrap();
-    let b = g.input(DType::F32, Shape::new(&[2, 70, 520])).unwrap();
-    let y = g.add(Op::Matmul, &[a, b]).unwrap();
-    g.mark_output(y);
-    let prog = lower_unfused(&g).unwrap();
-    let k = &prog.calls[0].kernel;
+    let k = &matmul_kernel(&[2, 300, 70], &[2, 70, 520], false);
     for (bm, bn, want) in [
         (1, 0, [33, 19, 2]),
         (4, 0, [9, 5, 2]),
@@ -258,23 +267,8 @@ fn matmul_grids_cover_the_output_exactly() {
 #[test]
 fn gemv_grids_cover_the_outputs() {
     for (sb, outs) in [([8usize, 1000], 32usize), ([1000, 8], 8)] {
-        let mut g = Graph::new();
-        let a = g.input(DType::F32, Shape::new(&[1, 8])).unwrap();
-        let b = g.input(DType::F32, Shape::new(&sb)).unwrap();
         // [1000, 8] is read transposed: contiguous along k.
-        let b = if sb[0] == 1000 {
-            g.add(
-                Op::View(ViewOp::Permute([1, 0].into_iter().collect())),
-                &[b],
-            )
-            .unwrap()
-        } else {
-            b
-        };
-        let y = g.add(Op::Matmul, &[a, b]).unwrap();
-        g.mark_output(y);
-        let prog = lower_unfused(&g).unwrap();
-        let k = &prog.calls[0].kernel;
+        let k = &matmul_kernel(&[1, 8], &sb, sb[0] == 1000);
         let s = Schedule {
             matmul_block: 1,
             ..Schedule::default()
@@ -293,13 +287,7 @@ fn gemv_grids_cover_the_outputs() {
 
 #[test]
 fn matmul_schedules_fit_the_workgroup_memory_limit() {
-    let mut g = Graph::new();
-    let a = g.input(DType::F32, Shape::new(&[512, 64])).unwrap();
-    let b = g.input(DType::F32, Shape::new(&[64, 512])).unwrap();
-    let y = g.add(Op::Matmul, &[a, b]).unwrap();
-    g.mark_output(y);
-    let prog = lower_unfused(&g).unwrap();
-    let k = &prog.calls[0].kernel;
+    let k = &matmul_kernel(&[512, 64], &[64, 512], false);
     let s = Schedule {
         matmul_block: 8,
         matmul_block_n: 0,
@@ -344,4 +332,28 @@ fn matmul_schedules_fit_the_workgroup_memory_limit() {
             .sum();
         assert_eq!(declared, bytes, "limit {limit}");
     }
+}
+
+/// `Schedule::resolve`'s matmul tiles by size, as measured in docs/PERFORMANCE.md.
+#[test]
+fn matmul_tiles_by_size() {
+    let tiles = |sa: &[usize], sb: &[usize]| {
+        Schedule::default()
+            .resolve(&matmul_kernel(sa, sb, false))
+            .matmul_blocks()
+    };
+    // Many square tiles: 128 x 128.
+    assert_eq!(tiles(&[4096, 4096], &[4096, 4096]), (8, 8));
+    assert_eq!(tiles(&[16, 2048, 2048], &[16, 2048, 2048]), (8, 8));
+    // Few (the 4096 x 768 projections: 256 in their size class): 128 x 64.
+    assert_eq!(tiles(&[8, 512, 768], &[8, 768, 768]), (8, 4));
+    // k at most 64 (attention scores): 128 x 64.
+    assert_eq!(tiles(&[128, 512, 64], &[128, 64, 512]), (8, 4));
+    // n = 64 (attention times values): 128 x 64; other narrow products 64 x 64.
+    assert_eq!(tiles(&[128, 512, 512], &[128, 512, 64]), (8, 4));
+    assert_eq!(tiles(&[64, 512], &[512, 4096]), (4, 4));
+    assert_eq!(tiles(&[4096, 512], &[512, 100]), (4, 4));
+    // Thin and matrix-vector products: block 1.
+    assert_eq!(tiles(&[1, 4096], &[4096, 4096]), (1, 1));
+    assert_eq!(tiles(&[32, 4096], &[4096, 4096]), (1, 1));
 }

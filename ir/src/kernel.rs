@@ -67,6 +67,18 @@ pub enum Expr {
     Acc(usize),
 }
 
+impl Expr {
+    /// True when the value depends on its element's own index or coordinates (a gather, a
+    /// mask's validity, arange, rand), so it cannot be computed for four elements from one
+    /// aligned vector ([`Kernel::choose_vector`]).
+    pub fn depends_on_index(&self) -> bool {
+        matches!(
+            self,
+            Expr::Gather { .. } | Expr::LoadValid(_) | Expr::Arange { .. } | Expr::Rand { .. }
+        )
+    }
+}
+
 /// One reduction of a reduce kernel: `op` over the reduced dims of expression `expr`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Stage {
@@ -186,12 +198,7 @@ impl Kernel {
     /// on coordinates element by element (gather, masks, arange, rand).
     pub fn choose_vector(&mut self) {
         let n = self.shape.numel();
-        let simple = self.exprs.iter().all(|e| {
-            !matches!(
-                e.expr,
-                Expr::Gather { .. } | Expr::LoadValid(_) | Expr::Arange { .. } | Expr::Rand { .. }
-            )
-        });
+        let simple = self.exprs.iter().all(|e| !e.expr.depends_on_index());
         let ok = simple
             && n > 0
             && match self.kind {

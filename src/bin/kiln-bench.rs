@@ -22,6 +22,21 @@ use std::time::Instant;
 const WARMUP: usize = 3;
 const TIMED: usize = 20;
 
+/// The number after flag `args[i]`, at least `min`; exits with a message otherwise.
+fn number<T: std::str::FromStr + PartialOrd + std::fmt::Display>(
+    args: &[String],
+    i: usize,
+    min: T,
+) -> T {
+    match args.get(i + 1).and_then(|v| v.parse::<T>().ok()) {
+        Some(v) if v >= min => v,
+        _ => {
+            eprintln!("{} takes a number of at least {min}", args[i]);
+            std::process::exit(2);
+        }
+    }
+}
+
 fn median(v: &mut [f64]) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     let n = v.len();
@@ -231,23 +246,11 @@ fn main() {
             "--check" => check = true,
             "--profile" => profile = true,
             "--warmup-ms" => {
-                match args.get(i + 1).and_then(|v| v.parse().ok()) {
-                    Some(v) => warmup_ms = v,
-                    None => {
-                        eprintln!("--warmup-ms takes a number");
-                        std::process::exit(2);
-                    }
-                }
+                warmup_ms = number(&args, i, 0);
                 i += 1;
             }
             "--queued-runs" => {
-                match args.get(i + 1).and_then(|v| v.parse().ok()) {
-                    Some(v) if v > 0 => queued_runs = v,
-                    _ => {
-                        eprintln!("--queued-runs takes a positive number");
-                        std::process::exit(2);
-                    }
-                }
+                queued_runs = number(&args, i, 1);
                 i += 1;
             }
             "--pool-mb" => {

@@ -169,9 +169,24 @@ mod tests {
     use crate::{interp, HostTensor};
 
     fn graph(sa: &[usize], sb: &[usize]) -> Graph {
+        graph_t((sa, false), (sb, false))
+    }
+
+    /// `A @ B` of inputs stored with shapes `sa` and `sb`, each read through a transpose of
+    /// its two dims where its flag says so.
+    fn graph_t((sa, ta): (&[usize], bool), (sb, tb): (&[usize], bool)) -> Graph {
         let mut g = Graph::new();
-        let a = g.input(DType::F32, Shape::new(sa)).unwrap();
-        let b = g.input(DType::F32, Shape::new(sb)).unwrap();
+        let mut operand = |shape: &[usize], t: bool| {
+            let x = g.input(DType::F32, Shape::new(shape)).unwrap();
+            if t {
+                let perm = Op::View(ViewOp::Permute([1, 0].into_iter().collect()));
+                g.add(perm, &[x]).unwrap()
+            } else {
+                x
+            }
+        };
+        let a = operand(sa, ta);
+        let b = operand(sb, tb);
         let y = g.add(Op::Matmul, &[a, b]).unwrap();
         g.mark_output(y);
         g
@@ -244,30 +259,10 @@ mod tests {
         let g = graph(&[300, 4096], &[4096, 1]);
         assert!(SplitK.run(&g).unwrap().len() > g.len());
         // x @ W^T with W [n, k] read through a transpose: contiguous along k; whole.
-        let mut g = Graph::new();
-        let x = g.input(DType::F32, Shape::new(&[1, 4096])).unwrap();
-        let w = g.input(DType::F32, Shape::new(&[1100, 4096])).unwrap();
-        let wt = g
-            .add(
-                Op::View(ViewOp::Permute([1, 0].into_iter().collect())),
-                &[w],
-            )
-            .unwrap();
-        let y = g.add(Op::Matmul, &[x, wt]).unwrap();
-        g.mark_output(y);
+        let g = graph_t((&[1, 4096], false), (&[1100, 4096], true));
         assert_eq!(SplitK.run(&g).unwrap().len(), g.len());
         // A^T @ v: A read through a transpose, strided along k; split.
-        let mut g = Graph::new();
-        let a = g.input(DType::F32, Shape::new(&[4096, 1100])).unwrap();
-        let at = g
-            .add(
-                Op::View(ViewOp::Permute([1, 0].into_iter().collect())),
-                &[a],
-            )
-            .unwrap();
-        let v = g.input(DType::F32, Shape::new(&[4096, 1])).unwrap();
-        let y = g.add(Op::Matmul, &[at, v]).unwrap();
-        g.mark_output(y);
+        let g = graph_t((&[4096, 1100], true), (&[4096, 1], false));
         assert!(SplitK.run(&g).unwrap().len() > g.len());
     }
 }
