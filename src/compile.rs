@@ -13,7 +13,11 @@ pub fn lower(graph: &Graph, device: &Device) -> Result<(Graph, Program)> {
     if verify {
         graph.verify()?;
     }
-    let optimized = passes::run_pipeline(graph, &passes::default_pipeline(), verify)?;
+    let optimized = passes::run_pipeline(
+        graph,
+        &passes::default_pipeline(device.loop_limits()),
+        verify,
+    )?;
     let graph = &optimized;
     let prog = lower_graph(graph, &device.fusion_options())?;
     if log::log_enabled!(log::Level::Debug) {

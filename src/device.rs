@@ -146,6 +146,15 @@ impl Device {
         o
     }
 
+    /// The graph sizes one kernel may loop over on this device (the split passes cut longer
+    /// rows and inner dimensions; no limit on the interpreter).
+    pub fn loop_limits(&self) -> kiln_ir::passes::LoopLimits {
+        match &self.inner.backend {
+            Backend::Gpu(g) => crate::runtime::quirks::loop_limits(&g.quirks),
+            Backend::Interpreter { .. } => Default::default(),
+        }
+    }
+
     /// The CPU reference interpreter as a device.
     pub fn interpreter() -> Device {
         Self::wrap(

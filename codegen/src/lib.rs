@@ -233,6 +233,10 @@ impl Schedule {
 /// transformer layer's inner size of 768, tuned, was 12% slower at 32).
 pub const MATMUL_DEEP_K: usize = 2048;
 
+/// The fewest invocations a reduction kernel puts on a row: loop limits (the runtime's
+/// quirk table) are derived from it, so no schedule may go below it.
+pub const MIN_REDUCE_WORKGROUP: u32 = 16;
+
 /// Workgroups a matmul grid should have before its tiles grow (enough to occupy a large
 /// GPU's compute units).
 pub const MATMUL_MIN_WORKGROUPS: usize = 128;

@@ -162,6 +162,8 @@ pub struct GpuContext {
     pub features: wgpu::Features,
     /// How tensors are stored (from the features).
     pub target: kiln_codegen::Target,
+    /// What this adapter needs worked around (`quirks.rs`).
+    pub quirks: super::quirks::Quirks,
     pipelines: Mutex<HashMap<(String, Schedule), Arc<CompiledKernel>>>,
     lost: Arc<Mutex<Option<String>>>,
     errored: Arc<Mutex<Option<String>>>,
@@ -399,6 +401,7 @@ impl GpuContext {
             target: kiln_codegen::Target {
                 f16: device.features().contains(wgpu::Features::SHADER_F16),
             },
+            quirks: super::quirks::quirks(&info.name),
             adapter,
             device,
             queue,

@@ -5,6 +5,7 @@ pub mod context;
 pub mod disk;
 pub mod exec;
 pub mod memory;
+pub mod quirks;
 pub mod tune;
 
 pub use batch::Submission;

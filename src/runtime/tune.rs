@@ -223,7 +223,7 @@ pub fn sanitize(s: Schedule, max_wg: u32, subgroups: bool) -> Schedule {
     Schedule {
         workgroup_size: pow2(s.workgroup_size),
         unroll: s.unroll.clamp(1, 16),
-        reduce_workgroup: pow2(s.reduce_workgroup),
+        reduce_workgroup: pow2(s.reduce_workgroup.max(kiln_codegen::MIN_REDUCE_WORKGROUP)),
         reduce_unroll: s.reduce_unroll.clamp(1, 16),
         reduce_cache: s.reduce_cache.min(64),
         reduce_subgroups: u32::from(s.reduce_subgroups != 0 && subgroups),

@@ -57,8 +57,21 @@ impl Pass for CommonSubexpressionElimination {
     }
 }
 
-/// The default pipeline, in order.
-pub fn default_pipeline() -> Vec<Box<dyn Pass>> {
+/// How long a loop one shader invocation of the target adapter may run, as graph sizes: the
+/// longest reduced row one reduction kernel may loop over, and the longest inner dimension
+/// one matmul kernel may. `None`: no limit. The runtime derives them from the adapter's
+/// loop budget (its quirk table) and the smallest workgroups its schedules use; the split
+/// passes cut longer rows and inner dimensions into parts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct LoopLimits {
+    /// Longest reduced row (elements per output) of one reduction kernel.
+    pub max_row: Option<usize>,
+    /// Longest inner dimension of one matmul kernel.
+    pub max_k: Option<usize>,
+}
+
+/// The default pipeline, in order, for an adapter with `limits`.
+pub fn default_pipeline(limits: LoopLimits) -> Vec<Box<dyn Pass>> {
     vec![
         Box::new(DeadCodeElimination),
         Box::new(ViewFolding),
@@ -66,8 +79,13 @@ pub fn default_pipeline() -> Vec<Box<dyn Pass>> {
         Box::new(ConstantFolding),
         Box::new(AlgebraicSimplification),
         Box::new(CommonSubexpressionElimination),
-        Box::new(SplitReductions),
-        Box::new(SplitK),
+        // Split-K first: the sum over its parts is a reduction, which the next pass may split.
+        Box::new(SplitK {
+            max_k: limits.max_k,
+        }),
+        Box::new(SplitReductions {
+            max_row: limits.max_row,
+        }),
     ]
 }
 
@@ -172,7 +190,7 @@ mod tests {
         let a = g.input(DType::F32, Shape::new(&[3])).unwrap();
         let y = g.add(Op::Unary(UnaryOp::Exp), &[a]).unwrap();
         g.mark_output(y);
-        let out = run_pipeline(&g, &default_pipeline(), true).unwrap();
+        let out = run_pipeline(&g, &default_pipeline(LoopLimits::default()), true).unwrap();
         assert_eq!(out.structural_hash(), g.structural_hash());
     }
 }

@@ -40,7 +40,18 @@ pub const SPLIT_K_GEMV_WHOLE: usize = 1024;
 /// that sums them (1 x 8192 x 8192: 0.101 against 0.111 ms, docs/PERFORMANCE.md). Where the
 /// matrix is strided along `k` the gemv path has 8 lanes per output, and splitting still
 /// pays; with fewer outputs, whole products would leave most of the GPU idle.
-pub struct SplitK;
+///
+/// A matmul of any dtype whose inner size passes `max_k` (the adapter's loop limit, from
+/// [`super::LoopLimits`]) is always split, into `S = ceil(K / max_k)` parts of `Q = K / S`
+/// (a tail `A[.., K - T..] @ B[.., K - T.., ..]` of `T = K - S * Q < S` is a matmul of its
+/// own): one invocation of the kernel must not loop past what the adapter allows. More than
+/// [`SPLIT_K_MAX_PARTS`] partials are added by a sum over the part axis, which splits in
+/// turn. Narrow floats are computed in `f32` there and rounded once.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SplitK {
+    /// The longest inner dimension one matmul kernel may loop over (`None`: no limit).
+    pub max_k: Option<usize>,
+}
 
 impl Pass for SplitK {
     fn name(&self) -> &'static str {
@@ -48,13 +59,19 @@ impl Pass for SplitK {
     }
     fn run(&self, g: &Graph) -> Result<Graph> {
         rewrite(g, |ng, node, srcs| {
-            if node.op != Op::Matmul || node.dtype() != DType::F32 {
+            if node.op != Op::Matmul {
                 return Ok(None);
             }
             let (a, b) = (srcs[0], srcs[1]);
             let sa = ng.node(a).shape().clone();
             let r = sa.rank();
             let k = sa.0[r - 1];
+            if let Some(m) = self.max_k.filter(|&m| k > m && r < MAX_RANK) {
+                return split_long(ng, a, b, k.div_ceil(m.max(1)), node.dtype()).map(Some);
+            }
+            if node.dtype() != DType::F32 {
+                return Ok(None);
+            }
             let outputs = node.shape().numel();
             if r + 1 > MAX_RANK || k < SPLIT_K_MIN_K || outputs > SPLIT_K_MAX_OUTPUTS {
                 return Ok(None);
@@ -121,7 +138,75 @@ fn to_front(g: &mut Graph, x: NodeId, from: usize, r: usize) -> Result<NodeId> {
     g.add(Op::View(ViewOp::Permute(perm)), &[x])
 }
 
-fn split(g: &mut Graph, a: NodeId, b: NodeId, s: usize) -> Result<NodeId> {
+/// `a @ b` over an inner size `K` too long for one kernel: `S` parts of `Q = K / S` summed
+/// over the part axis, plus the tail matmul of the last `K - S * Q` where that is not 0;
+/// narrow floats in `f32`, rounded once at the end.
+fn split_long(g: &mut Graph, a: NodeId, b: NodeId, s: usize, dtype: DType) -> Result<NodeId> {
+    let narrow = matches!(dtype, DType::F16 | DType::BF16);
+    let (a, b) = if narrow {
+        (
+            g.add(Op::Cast(DType::F32), &[a])?,
+            g.add(Op::Cast(DType::F32), &[b])?,
+        )
+    } else {
+        (a, b)
+    };
+    let sa = g.node(a).shape().clone();
+    let sb = g.node(b).shape().clone();
+    let r = sa.rank();
+    let k = sa.0[r - 1];
+    let q = k / s;
+    let slice = |g: &mut Graph, x: NodeId, axis: usize, lo: usize, hi: usize| {
+        let dims: SmallVec<[SliceDim; MAX_RANK]> = g
+            .node(x)
+            .shape()
+            .0
+            .iter()
+            .enumerate()
+            .map(|(d, &n)| {
+                let (start, end) = if d == axis { (lo, hi) } else { (0, n) };
+                SliceDim {
+                    start,
+                    end,
+                    step: 1,
+                }
+            })
+            .collect();
+        g.add(Op::View(ViewOp::Slice(dims)), &[x])
+    };
+    let (main_a, main_b) = if s * q == k {
+        (a, b)
+    } else {
+        (
+            slice(g, a, r - 1, 0, s * q)?,
+            slice(g, b, sb.rank() - 2, 0, s * q)?,
+        )
+    };
+    let (a3, b3) = parts(g, main_a, main_b, s)?;
+    let p = g.add(Op::Matmul, &[a3, b3])?;
+    let mut y = g.add(
+        Op::Reduce {
+            op: crate::ops::ReduceOp::Sum,
+            axes: [0].into_iter().collect(),
+            keepdim: false,
+        },
+        &[p],
+    )?;
+    if s * q < k {
+        let ta = slice(g, a, r - 1, s * q, k)?;
+        let tb = slice(g, b, sb.rank() - 2, s * q, k)?;
+        let t = g.add(Op::Matmul, &[ta, tb])?;
+        y = g.add(Op::Binary(BinaryOp::Add), &[y, t])?;
+    }
+    if narrow {
+        y = g.add(Op::Cast(dtype), &[y])?;
+    }
+    Ok(y)
+}
+
+/// `a` and `b` with their inner dimension cut into `s` equal parts, the parts a new leading
+/// batch dimension (views).
+fn parts(g: &mut Graph, a: NodeId, b: NodeId, s: usize) -> Result<(NodeId, NodeId)> {
     let sa = g.node(a).shape().clone();
     let sb = g.node(b).shape().clone();
     let r = sa.rank();
@@ -136,6 +221,11 @@ fn split(g: &mut Graph, a: NodeId, b: NodeId, s: usize) -> Result<NodeId> {
     db.splice(r - 2..r - 1, [s, k / s]);
     let b2 = g.add(Op::View(ViewOp::Reshape(Shape::new(&db))), &[b])?;
     let b3 = to_front(g, b2, r - 2, r + 1)?;
+    Ok((a3, b3))
+}
+
+fn split(g: &mut Graph, a: NodeId, b: NodeId, s: usize) -> Result<NodeId> {
+    let (a3, b3) = parts(g, a, b, s)?;
     let p = g.add(Op::Matmul, &[a3, b3])?;
     let ps = g.node(p).shape().clone();
     let out = Shape::new(&ps.0[1..]);
@@ -210,7 +300,7 @@ mod tests {
             (vec![4096, 4096], vec![4096, 4096], false),
         ] {
             let g = graph(&sa, &sb);
-            let s = SplitK.run(&g).unwrap();
+            let s = SplitK::default().run(&g).unwrap();
             s.verify().unwrap();
             assert_eq!(
                 s.node(s.outputs()[0]).shape(),
@@ -245,24 +335,85 @@ mod tests {
         }
     }
 
+    /// Under a loop limit every matmul with a longer inner size splits, whatever its dtype,
+    /// with a tail where the parts do not divide it, and no matmul left loops past the limit.
+    #[test]
+    fn long_inner_sizes_split_under_a_loop_limit() {
+        for (sa, sb) in [
+            (vec![3, 1031], vec![1031, 5]),
+            (vec![1, 1000], vec![1000, 7]),
+            (vec![2, 4, 777], vec![2, 777, 3]),
+            (vec![9, 100], vec![100, 9]),
+        ] {
+            for dtype in [DType::F32, DType::F16, DType::BF16] {
+                let mut g = Graph::new();
+                let a = g.input(DType::F32, Shape::new(&sa)).unwrap();
+                let b = g.input(DType::F32, Shape::new(&sb)).unwrap();
+                let (a, b) = if dtype == DType::F32 {
+                    (a, b)
+                } else {
+                    (
+                        g.add(Op::Cast(dtype), &[a]).unwrap(),
+                        g.add(Op::Cast(dtype), &[b]).unwrap(),
+                    )
+                };
+                let y = g.add(Op::Matmul, &[a, b]).unwrap();
+                g.mark_output(y);
+                let max_k = 64;
+                let s = SplitK { max_k: Some(max_k) }.run(&g).unwrap();
+                s.verify().unwrap();
+                assert_eq!(s.node(s.outputs()[0]).ty, g.node(y).ty);
+                for n in s.topo() {
+                    if s.node(n).op == Op::Matmul {
+                        let k = *s.node(s.srcs(n)[0]).shape().0.last().unwrap();
+                        assert!(k <= max_k, "{sa:?} @ {sb:?} {dtype}: k {k} left");
+                    }
+                }
+                let fill = |shape: &[usize], seed: usize| {
+                    let n: usize = shape.iter().product();
+                    let v: Vec<f32> = (0..n)
+                        .map(|i| ((i * 7919 + seed * 104729) % 1009) as f32 / 101.0 - 4.9)
+                        .collect();
+                    HostTensor::from_slice(&v, Shape::new(shape)).unwrap()
+                };
+                let inputs = [fill(&sa, 1), fill(&sb, 2)];
+                let want = interp::evaluate(&g, &inputs).unwrap()[0].to_f64();
+                let got = interp::evaluate(&s, &inputs).unwrap()[0].to_f64();
+                // Narrow floats: both round the f32 sum once; reassociation may move it by
+                // one unit of the narrow type.
+                let tol = match dtype {
+                    DType::F16 => 1e-3,
+                    DType::BF16 => 8e-3,
+                    _ => 1e-5,
+                };
+                for (w, x) in want.iter().zip(&got) {
+                    assert!(
+                        (w - x).abs() <= tol * (1.0 + w.abs()),
+                        "{sa:?} @ {sb:?} {dtype}: {w} vs {x}"
+                    );
+                }
+            }
+        }
+    }
+
     /// Matrix-vector products with many outputs split only where the matrix is strided
     /// along `k`; with few outputs they split either way.
     #[test]
     fn gemv_splits_only_where_the_matrix_is_strided_along_k() {
         // x @ W with W [k, n]: strided along k; split.
         let g = graph(&[1, 4096], &[4096, 1100]);
-        assert!(SplitK.run(&g).unwrap().len() > g.len());
+        assert!(SplitK::default().run(&g).unwrap().len() > g.len());
         // A @ v with A [m, k]: contiguous along k; whole.
         let g = graph(&[1100, 4096], &[4096, 1]);
-        assert_eq!(SplitK.run(&g).unwrap().len(), g.len());
+        assert_eq!(SplitK::default().run(&g).unwrap().len(), g.len());
         // ... but split with fewer outputs than SPLIT_K_GEMV_WHOLE.
         let g = graph(&[300, 4096], &[4096, 1]);
-        assert!(SplitK.run(&g).unwrap().len() > g.len());
+        assert!(SplitK::default().run(&g).unwrap().len() > g.len());
         // x @ W^T with W [n, k] read through a transpose: contiguous along k; whole.
         let g = graph_t((&[1, 4096], false), (&[1100, 4096], true));
-        assert_eq!(SplitK.run(&g).unwrap().len(), g.len());
+        assert_eq!(SplitK::default().run(&g).unwrap().len(), g.len());
         // A^T @ v: A read through a transpose, strided along k; split.
         let g = graph_t((&[4096, 1100], true), (&[4096, 1], false));
-        assert!(SplitK.run(&g).unwrap().len() > g.len());
+        assert!(SplitK::default().run(&g).unwrap().len() > g.len());
     }
 }
