@@ -33,6 +33,10 @@ pub struct DeviceOptions {
     /// the matmul reads 16-bit operands slower (docs/PERFORMANCE.md: 21 against 33 TFLOP/s
     /// at 4096 on an H100).
     pub f16_storage: bool,
+    /// At most this many storage buffers per shader stage, below the adapter's own limit
+    /// (`None`: the adapter's). Fusion splits kernels to stay under it; tests use it to stand
+    /// in for WebGPU's minimum of 8.
+    pub max_storage_buffers: Option<u32>,
 }
 
 impl Default for DeviceOptions {
@@ -44,6 +48,7 @@ impl Default for DeviceOptions {
             autotune: Autotune::default(),
             cache_dir: crate::runtime::disk::default_root(),
             f16_storage: false,
+            max_storage_buffers: None,
         }
     }
 }
@@ -77,6 +82,7 @@ impl DeviceOptions {
             f16_storage: std::env::var("KILN_F16_STORAGE")
                 .map(|v| v == "1" || v.eq_ignore_ascii_case("true"))
                 .unwrap_or(false),
+            max_storage_buffers: None,
         }
     }
 }

@@ -33,6 +33,17 @@ pub enum Error {
         /// The device's limit.
         limit: u64,
     },
+    /// A kernel would bind more storage buffers than the device allows (a kiln bug: fusion
+    /// splits kernels to stay under the limit).
+    #[error("kernel {kernel} binds {bindings} storage buffers, over the device's limit of {limit} per shader stage")]
+    TooManyBindings {
+        /// The kernel.
+        kernel: String,
+        /// Storage buffers it binds.
+        bindings: usize,
+        /// The device's limit.
+        limit: usize,
+    },
     /// The device ran out of memory.
     #[error("the device ran out of memory: {0}")]
     OutOfMemory(String),

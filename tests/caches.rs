@@ -175,7 +175,8 @@ fn a_failing_candidate_is_skipped() {
         reduce_workgroup: 48,
         ..good
     };
-    let (chosen, skipped) = tune::tune(ctx, k, &[good, bad]).unwrap();
+    let budget = tune::Budget::of(kiln::Autotune::Full).unwrap();
+    let (chosen, skipped) = tune::tune(ctx, k, &[good, bad], budget).unwrap();
     assert_eq!(chosen, good);
     assert_eq!(skipped, 1);
     // The device is still usable.

@@ -5,7 +5,7 @@ use crate::ops;
 use crate::params::{Param, ParamLayout};
 use crate::types::{self, info};
 use crate::CodegenError;
-use kiln_ir::ops::{rand_key, RandDist};
+use kiln_ir::ops::RandDist;
 use kiln_ir::{DType, Expr, Kernel, Scalar, Store, ViewKind};
 use std::collections::BTreeSet;
 use std::fmt::Write;
@@ -437,21 +437,32 @@ impl<'k> Emitter<'k> {
                 let v = self.target.from_storage(&format!("{buf}[u32(ga{n})]"), d);
                 format!("select({zero}, {v}, gok{n})")
             }
-            Expr::Arange { start, step } => {
+            Expr::Arange { .. } => {
                 // Floats compute in f32 from f32 start and step, then round (as the reference).
-                let ld = if d.is_float() { DType::F32 } else { d };
-                let (a, b) = (types::literal(*start, ld), types::literal(*step, ld));
+                // Start and step are read from the uniform: another range is the same kernel.
+                let a = self.params.u32(Param::ArangeStart(n));
+                let b = self.params.u32(Param::ArangeStep(n));
                 match d {
-                    DType::I32 => format!("({a} + bitcast<i32>({lin}) * {b})"),
+                    DType::I32 => {
+                        format!("(bitcast<i32>({a}) + bitcast<i32>({lin}) * bitcast<i32>({b}))")
+                    }
                     DType::U32 => format!("({a} + {lin} * {b})"),
-                    _ => format!("({a} + f32({lin}) * {b})"),
+                    _ => format!("(bitcast<f32>({a}) + f32({lin}) * bitcast<f32>({b}))"),
                 }
             }
-            Expr::Rand { seed, dist } => {
+            Expr::Rand { dist, .. } => {
                 self.use_helpers(&["kiln_mix", "kiln_uniform"]);
-                let h = |stream: u32| {
-                    let key = rand_key(*seed, stream);
-                    format!("kiln_mix(kiln_mix({lin} ^ {key:#x}u) + {key:#x}u)")
+                // The stream keys are read from the uniform: a new seed is the same kernel.
+                let streams = match dist {
+                    RandDist::Uniform => 1,
+                    RandDist::Normal => 2,
+                };
+                let keys: Vec<String> = (0..streams)
+                    .map(|s| self.params.u32(Param::RandKey(n, s)))
+                    .collect();
+                let h = |stream: usize| {
+                    let key = &keys[stream];
+                    format!("kiln_mix(kiln_mix({lin} ^ {key}) + {key})")
                 };
                 match dist {
                         RandDist::Uniform => format!("kiln_uniform({})", h(0)),

@@ -30,6 +30,14 @@ pub enum Param {
     /// when the zero is a literal (lavapipe does), which loses `inf * 0 = NaN`; and kernels
     /// that differ only in their constants share one pipeline.
     Const(usize),
+    /// The start of arange expression `e` (`Expr::Arange`), as 32-bit storage bits of its
+    /// computing type (`f32` for floats).
+    ArangeStart(usize),
+    /// The step of arange expression `e`, likewise.
+    ArangeStep(usize),
+    /// The key of random stream `s` of random expression `e` (`Expr::Rand`), from its seed:
+    /// a new seed is the same kernel.
+    RandKey(usize, u32),
 }
 
 /// The slots of a kernel's uniform, in order.
@@ -96,6 +104,25 @@ impl ParamLayout {
                 Param::Const(e) => match &k.exprs[e].expr {
                     Expr::Const(v) => v.storage_bits(k.exprs[e].dtype),
                     // Codegen makes this slot only for constant expressions.
+                    _ => 0,
+                },
+                Param::ArangeStart(e) | Param::ArangeStep(e) => match &k.exprs[e].expr {
+                    Expr::Arange { start, step } => {
+                        let d = k.exprs[e].dtype;
+                        let ld = if d.is_float() { kiln_ir::DType::F32 } else { d };
+                        let v = if matches!(*p, Param::ArangeStart(_)) {
+                            start
+                        } else {
+                            step
+                        };
+                        v.storage_bits(ld)
+                    }
+                    // Codegen makes these slots only for arange expressions.
+                    _ => 0,
+                },
+                Param::RandKey(e, stream) => match &k.exprs[e].expr {
+                    Expr::Rand { seed, .. } => kiln_ir::ops::rand_key(*seed, stream),
+                    // Codegen makes this slot only for random expressions.
                     _ => 0,
                 },
             };

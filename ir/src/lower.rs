@@ -195,6 +195,10 @@ struct Grow {
     covered: Vec<NodeId>,
     covered_set: HashSet<NodeId>,
     boundaries: Vec<(NodeId, String)>,
+    /// Bindings promised to operands not inlined yet (of the ops being inlined above).
+    reserve: usize,
+    /// True below a node whose whole subtree was found to fit the bindings left.
+    fits: bool,
 }
 
 impl Grow {
@@ -212,6 +216,8 @@ impl Grow {
             covered: Vec::new(),
             covered_set: HashSet::new(),
             boundaries: Vec::new(),
+            reserve: 0,
+            fits: false,
         }
     }
 
@@ -970,6 +976,61 @@ impl<'g> Lowering<'g> {
         Ok(self.read(gr, &a, dtype))
     }
 
+    /// The operands `srcs` inlined in order, each with one binding reserved for every later
+    /// operand that reads memory, so that an earlier operand cannot take the bindings a later
+    /// one needs.
+    fn inline_operands(&mut self, gr: &mut Grow, srcs: &[NodeId]) -> Result<SmallVec<[ExprId; 3]>> {
+        let mut out = SmallVec::new();
+        for (i, &s) in srcs.iter().enumerate() {
+            let later = self.binding_operands(gr, &srcs[i + 1..]);
+            gr.reserve += later;
+            let e = self.inline(gr, s, false);
+            gr.reserve -= later;
+            out.push(e?);
+        }
+        Ok(out)
+    }
+
+    /// How many of `srcs` may need a binding of their own (not constants, not already in
+    /// the kernel).
+    fn binding_operands(&self, gr: &Grow, srcs: &[NodeId]) -> usize {
+        srcs.iter()
+            .filter(|&&s| {
+                !gr.memo.contains_key(&s)
+                    && !matches!(self.g.node(self.strip_views(s)).op, Op::Const(_))
+            })
+            .count()
+    }
+
+    /// The boundary the storage-buffer limit puts at `n` (whose inlined subtree reads `loads`
+    /// distinct buffers), given the bindings the kernel holds, those promised to operands
+    /// not inlined yet and one for the output:
+    /// - `None` where the whole subtree fits (nothing below is checked again), or where there
+    ///   is room for each of `n`'s operands to take at least one binding: `n` is inlined and
+    ///   its operands decide in turn, each with a binding kept for every later one;
+    /// - else `n` is stored by a kernel of its own and read here through one binding.
+    ///
+    /// So every operand reached has at least one binding left, and no kernel binds more
+    /// than the adapter allows: a valid graph is split, never rejected.
+    fn binding_boundary(&self, gr: &mut Grow, n: NodeId, loads: usize) -> Option<String> {
+        if gr.fits {
+            return None;
+        }
+        let max = self.opts.max_storage_buffers;
+        let left = max.saturating_sub(gr.b.input_count() + gr.reserve + 1);
+        if loads <= left {
+            gr.fits = true;
+            return None;
+        }
+        let operands = self.binding_operands(gr, &self.g.srcs(n));
+        if left >= operands.max(2) {
+            return None;
+        }
+        Some(format!(
+            "the kernel would bind more than {max} storage buffers (inputs and outputs)"
+        ))
+    }
+
     /// Estimated ops and distinct loads of inlining `n` (for the recompute policy).
     fn inline_cost(&self, n: NodeId) -> (usize, usize) {
         let mut ops = 0;
@@ -1030,6 +1091,7 @@ impl<'g> Lowering<'g> {
         let node = self.g.node(n).clone();
         let dtype = node.dtype();
         let fusing = self.opts.enabled;
+        let fits_above = gr.fits;
         // Decide whether `n` is computed here or read from memory.
         let boundary: Option<String> = if is_root {
             None
@@ -1079,13 +1141,8 @@ impl<'g> Lowering<'g> {
                         Some(format!(
                             "shared by several readers and too costly to recompute ({ops} ops, {loads} loads)"
                         ))
-                    } else if gr.b.input_count() + loads + 1 > self.opts.max_storage_buffers {
-                        Some(format!(
-                            "fusing would bind more than {} storage buffers",
-                            self.opts.max_storage_buffers
-                        ))
                     } else {
-                        None
+                        self.binding_boundary(gr, n, loads)
                     }
                 }
             }
@@ -1114,23 +1171,20 @@ impl<'g> Lowering<'g> {
             }
             Op::Matmul => self.absorb_matmul(gr, n)?,
             Op::Unary(u) => {
-                let a = self.inline(gr, srcs[0], false)?;
-                gr.b.expr(Expr::Unary(*u, a), dtype)
+                let a = self.inline_operands(gr, &srcs)?;
+                gr.b.expr(Expr::Unary(*u, a[0]), dtype)
             }
             Op::Binary(o) => {
-                let a = self.inline(gr, srcs[0], false)?;
-                let b = self.inline(gr, srcs[1], false)?;
-                gr.b.expr(Expr::Binary(*o, a, b), dtype)
+                let a = self.inline_operands(gr, &srcs)?;
+                gr.b.expr(Expr::Binary(*o, a[0], a[1]), dtype)
             }
             Op::Where => {
-                let c = self.inline(gr, srcs[0], false)?;
-                let a = self.inline(gr, srcs[1], false)?;
-                let b = self.inline(gr, srcs[2], false)?;
-                gr.b.expr(Expr::Where(c, a, b), dtype)
+                let a = self.inline_operands(gr, &srcs)?;
+                gr.b.expr(Expr::Where(a[0], a[1], a[2]), dtype)
             }
             Op::Cast(_) => {
-                let a = self.inline(gr, srcs[0], false)?;
-                gr.b.expr(Expr::Cast(a), dtype)
+                let a = self.inline_operands(gr, &srcs)?;
+                gr.b.expr(Expr::Cast(a[0]), dtype)
             }
             Op::Arange { start, step } => gr.b.expr(
                 Expr::Arange {
@@ -1147,7 +1201,11 @@ impl<'g> Lowering<'g> {
                 dtype,
             ),
             Op::Gather { axis } => {
-                let idx = self.inline(gr, srcs[1], false)?;
+                // The source is loaded after the index: one binding kept for it.
+                gr.reserve += 1;
+                let idx = self.inline(gr, srcs[1], false);
+                gr.reserve -= 1;
+                let idx = idx?;
                 let (xb, xv) = self.plain_access(srcs[0])?;
                 let base = self.strip_views(srcs[0]);
                 if !matches!(self.g.node(base).op, Op::Input { .. }) {
@@ -1207,6 +1265,7 @@ impl<'g> Lowering<'g> {
                 return Err(IrError::Verify(format!("cannot inline {}", other.name())));
             }
         };
+        gr.fits = fits_above;
         gr.memo.insert(n, e);
         gr.cover(n);
         Ok(e)

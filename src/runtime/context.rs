@@ -2,6 +2,7 @@
 //! cache, and buffer upload and readback.
 
 use super::disk::CacheDir;
+use super::lru::Lru;
 use super::tune::{self, Autotune};
 use crate::{Error, Result};
 use hashbrown::HashMap;
@@ -39,11 +40,17 @@ impl Drop for GpuBuffer {
     }
 }
 
-/// Device buffers no tensor holds any more, by size, for reuse by later runs. Bounded: past
-/// `max_bytes` a returned buffer is destroyed instead. Reuse is safe without clearing because
-/// every kernel writes all of its outputs, and the queue orders a reuse after earlier work.
+/// Device buffers no tensor holds any more, by size, for reuse by later runs and uploads.
+/// Reuse is safe without clearing because every kernel writes all of its outputs, the queue
+/// orders a reuse after earlier work, and an upload into a reused buffer submits the work
+/// recorded before it first.
+///
+/// Bounded by what the program really uses: the pool holds at most as many bytes as tensors
+/// have held at once (at least [`POOL_MIN_BYTES`], at most `max_bytes`), since a program
+/// never needs more spare buffers than it has ever used together. A buffer that sits unused
+/// through [`POOL_IDLE_OPS`] later pool operations is freed.
 pub struct Pool {
-    free: Mutex<(HashMap<u64, Vec<wgpu::Buffer>>, u64)>,
+    free: Mutex<Free>,
     max_bytes: AtomicU64,
     /// Bytes of device buffers that exist (held by tensors or by the pool).
     live: AtomicU64,
@@ -55,10 +62,26 @@ pub struct Pool {
     limit: AtomicU64,
 }
 
+/// The pool's buffers: by size, each with the pool operation that returned it.
+#[derive(Default)]
+struct Free {
+    by_size: HashMap<u64, Vec<(wgpu::Buffer, u64)>>,
+    bytes: u64,
+    /// Pool operations so far (takes and returns): the pool's clock.
+    clock: u64,
+    /// The most bytes tensors have held at once.
+    in_use_peak: u64,
+}
+
+/// The pool may always hold this much, whatever the program's use so far.
+pub const POOL_MIN_BYTES: u64 = 16 << 20;
+/// A pooled buffer not reused within this many pool operations is freed.
+pub const POOL_IDLE_OPS: u64 = 4096;
+
 impl Pool {
     fn new(max_bytes: u64) -> Pool {
         Pool {
-            free: Mutex::new((HashMap::new(), 0)),
+            free: Mutex::new(Free::default()),
             max_bytes: AtomicU64::new(max_bytes),
             live: AtomicU64::new(0),
             peak: AtomicU64::new(0),
@@ -82,28 +105,60 @@ impl Pool {
 
     fn take(&self, size: u64) -> Option<wgpu::Buffer> {
         let mut g = self.free.lock().ok()?;
-        let b = g.0.get_mut(&size)?.pop()?;
-        g.1 -= size;
+        g.clock += 1;
+        let (b, _) = g.by_size.get_mut(&size)?.pop()?;
+        g.bytes -= size;
         Some(b)
     }
 
     fn give_back(&self, b: wgpu::Buffer) {
         let size = b.size();
         if let Ok(mut g) = self.free.lock() {
-            if g.1 + size <= self.max_bytes.load(Ordering::Relaxed) {
-                g.1 += size;
-                g.0.entry(size).or_default().push(b);
+            g.clock += 1;
+            let live = self.live.load(Ordering::Relaxed);
+            // Bytes in tensors now, this buffer's included (it was in use until this call).
+            g.in_use_peak = g.in_use_peak.max(live.saturating_sub(g.bytes));
+            if g.clock.is_multiple_of(POOL_SWEEP_EVERY) {
+                self.sweep(&mut g);
+            }
+            let cap = g
+                .in_use_peak
+                .max(POOL_MIN_BYTES)
+                .min(self.max_bytes.load(Ordering::Relaxed));
+            if g.bytes + size <= cap {
+                g.bytes += size;
+                let now = g.clock;
+                g.by_size.entry(size).or_default().push((b, now));
                 return;
             }
         }
         self.destroy(b);
     }
 
+    /// Frees the buffers that went unused through [`POOL_IDLE_OPS`] pool operations.
+    fn sweep(&self, g: &mut Free) {
+        let cutoff = g.clock.saturating_sub(POOL_IDLE_OPS);
+        let mut freed = 0;
+        for list in g.by_size.values_mut() {
+            let (stale, keep): (Vec<_>, Vec<_>) = list.drain(..).partition(|(_, t)| *t < cutoff);
+            *list = keep;
+            for (b, _) in stale {
+                freed += b.size();
+                self.destroy(b);
+            }
+        }
+        g.by_size.retain(|_, l| !l.is_empty());
+        g.bytes -= freed;
+    }
+
     /// Bytes held for reuse.
     pub fn held_bytes(&self) -> u64 {
-        self.free.lock().map(|g| g.1).unwrap_or(0)
+        self.free.lock().map(|g| g.bytes).unwrap_or(0)
     }
 }
+
+/// How often (in pool operations) the pool looks for idle buffers.
+const POOL_SWEEP_EVERY: u64 = 256;
 
 /// Counters of what the context has done.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -130,6 +185,14 @@ pub struct Counters {
     pub kernels_tuned: u64,
     /// Autotune candidates skipped because they failed or disagreed with the default.
     pub candidates_skipped: u64,
+    /// Pipelines held by the in-memory cache now (bounded).
+    pub pipelines_cached: u64,
+    /// Pipelines the in-memory cache let go to stay within its bound.
+    pub pipelines_evicted: u64,
+    /// Plans held by the in-memory cache now (bounded).
+    pub plans_cached: u64,
+    /// Plans the in-memory cache let go to stay within its bound.
+    pub plans_evicted: u64,
 }
 
 /// A compiled and prepared plan, cached by graph structure.
@@ -143,8 +206,12 @@ pub struct CachedPlan {
 /// What identifies a plan: the graph's structure, whether fusion was on, the schedule.
 pub type PlanKey = (kiln_ir::Structure, bool, Schedule);
 
-/// How many plans the cache keeps before it starts over.
-const PLAN_CACHE_CAPACITY: usize = 512;
+/// How many plans the in-memory cache keeps (least recently used go first). A plan holds
+/// its pipelines, so this also bounds the pipelines kept alive through plans.
+const PLAN_CACHE_CAPACITY: usize = 256;
+/// How many compiled pipelines the in-memory cache keeps (least recently used go first).
+/// llvmpipe holds about 3.5 MB of machine code and state per pipeline.
+const PIPELINE_CACHE_CAPACITY: usize = 256;
 
 /// An open wgpu device with kiln's caches.
 pub struct GpuContext {
@@ -164,11 +231,11 @@ pub struct GpuContext {
     pub target: kiln_codegen::Target,
     /// What this adapter needs worked around (`quirks.rs`).
     pub quirks: super::quirks::Quirks,
-    pipelines: Mutex<HashMap<(String, Schedule), Arc<CompiledKernel>>>,
+    pipelines: Mutex<Lru<(String, Schedule), Arc<CompiledKernel>>>,
     lost: Arc<Mutex<Option<String>>>,
     errored: Arc<Mutex<Option<String>>>,
     counters: Mutex<Counters>,
-    plans: Mutex<HashMap<PlanKey, Arc<CachedPlan>>>,
+    plans: Mutex<Lru<PlanKey, Arc<CachedPlan>>>,
     pool: Arc<Pool>,
     schedule: Mutex<Schedule>,
     autotune: Mutex<Autotune>,
@@ -334,7 +401,11 @@ impl GpuContext {
             wanted_features
         };
         features |= adapter.features() & wanted_features;
-        let limits = adapter.limits();
+        let mut limits = adapter.limits();
+        if let Some(m) = opts.max_storage_buffers {
+            limits.max_storage_buffers_per_shader_stage =
+                limits.max_storage_buffers_per_shader_stage.min(m);
+        }
         let (device, queue) = adapter
             .request_device(&wgpu::DeviceDescriptor {
                 label: Some("kiln"),
@@ -406,11 +477,11 @@ impl GpuContext {
             device,
             queue,
             info,
-            pipelines: Mutex::new(HashMap::new()),
+            pipelines: Mutex::new(Lru::new(PIPELINE_CACHE_CAPACITY)),
             lost,
             errored,
             counters: Mutex::new(Counters::default()),
-            plans: Mutex::new(HashMap::new()),
+            plans: Mutex::new(Lru::new(PLAN_CACHE_CAPACITY)),
             schedule: Mutex::new(schedule),
             pool: Arc::new(Pool::new((limits.max_buffer_size / 2).min(4 << 30))),
         })
@@ -434,6 +505,14 @@ impl GpuContext {
         c.bytes_allocated = self.pool.created.load(Ordering::Relaxed);
         c.device_bytes = self.pool.live.load(Ordering::Relaxed);
         c.peak_bytes = self.pool.peak.load(Ordering::Relaxed);
+        if let Ok(m) = self.pipelines.lock() {
+            c.pipelines_cached = m.len() as u64;
+            c.pipelines_evicted = m.evicted();
+        }
+        if let Ok(m) = self.plans.lock() {
+            c.plans_cached = m.len() as u64;
+            c.plans_evicted = m.evicted();
+        }
         c
     }
 
@@ -456,7 +535,7 @@ impl GpuContext {
 
     /// The cached plan for a structure key, counting the hit or miss.
     pub fn cached_plan(&self, key: &PlanKey) -> Option<Arc<CachedPlan>> {
-        let hit = self.plans.lock().ok().and_then(|m| m.get(key).cloned());
+        let hit = self.plans.lock().ok().and_then(|mut m| m.get(key));
         self.count(|c| {
             if hit.is_some() {
                 c.plan_hits += 1
@@ -467,14 +546,19 @@ impl GpuContext {
         hit
     }
 
-    /// Keeps a plan for later realizations of the same structure (bounded: a full cache starts
-    /// over).
+    /// Keeps a plan for later realizations of the same structure (bounded: the least
+    /// recently used plan goes first).
     pub fn keep_plan(&self, key: PlanKey, plan: Arc<CachedPlan>) {
         if let Ok(mut m) = self.plans.lock() {
-            if m.len() >= PLAN_CACHE_CAPACITY {
-                m.clear();
-            }
             m.insert(key, plan);
+        }
+    }
+
+    /// Forgets the pipeline of `k` under `s` (the autotuner's losing candidates): plans that
+    /// hold it keep it alive until they go.
+    pub fn forget_pipeline(&self, k: &Kernel, s: &Schedule) {
+        if let Ok(mut m) = self.pipelines.lock() {
+            m.remove(&(k.key(), *s));
         }
     }
 
@@ -518,7 +602,10 @@ impl GpuContext {
         if cands.len() < 2 {
             return fit(base.resolve(k));
         }
-        match tune::tune(self, k, &cands) {
+        let Some(budget) = tune::Budget::of(mode) else {
+            return fit(base.resolve(k));
+        };
+        match tune::tune(self, k, &cands, budget) {
             Ok((s, skipped)) => {
                 log::debug!("kiln: autotune {}: chose {s:?}", k.name);
                 self.count(|c| {
@@ -711,12 +798,12 @@ impl GpuContext {
     /// Frees every buffer held for reuse.
     fn trim_pool(&self) {
         if let Ok(mut g) = self.pool.free.lock() {
-            for (_, v) in g.0.drain() {
-                for b in v {
+            for (_, v) in g.by_size.drain() {
+                for (b, _) in v {
                     self.pool.destroy(b);
                 }
             }
-            g.1 = 0;
+            g.bytes = 0;
         }
     }
 
@@ -727,11 +814,23 @@ impl GpuContext {
         self.pool.limit.store(bytes, Ordering::Relaxed);
     }
 
-    /// Uploads a host tensor.
+    /// Uploads a host tensor, into a buffer from the pool where one of its size is free.
     pub fn upload(&self, t: &HostTensor) -> Result<Arc<GpuBuffer>> {
         let bytes = self.target.buffer_bytes(t.dtype, t.numel());
         self.check_size(&format!("a {} tensor of shape {}", t.dtype, t.shape), bytes)?;
         let contents = self.target.encode(t);
+        if let Some(buffer) = self.pool.take(bytes) {
+            // The queue writes before the next submission's commands: work recorded into the
+            // open batch that may still read this buffer's old contents goes first.
+            self.flush_batch();
+            self.queue.write_buffer(&buffer, 0, &contents);
+            return Ok(Arc::new(GpuBuffer {
+                buffer,
+                dtype: t.dtype,
+                numel: t.numel(),
+                pool: self.pool.clone(),
+            }));
+        }
         let buffer = self.create(bytes, |_| {
             self.device
                 .create_buffer_init(&wgpu::util::BufferInitDescriptor {
@@ -848,12 +947,7 @@ impl GpuContext {
     /// The compiled pipeline for a kernel's structure and schedule, compiling it on a miss.
     pub fn pipeline(&self, k: &Kernel, s: &Schedule) -> Result<Arc<CompiledKernel>> {
         let key = (k.key(), *s);
-        if let Some(p) = self
-            .pipelines
-            .lock()
-            .ok()
-            .and_then(|m| m.get(&key).cloned())
-        {
+        if let Some(p) = self.pipelines.lock().ok().and_then(|mut m| m.get(&key)) {
             self.count(|c| c.pipeline_hits += 1);
             return Ok(p);
         }

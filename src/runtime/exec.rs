@@ -174,10 +174,10 @@ pub fn prepare(ctx: &GpuContext, prog: &Program) -> Result<Prepared> {
         };
         let n_bind = call.inputs.len() + call.outputs.len();
         if n_bind > max_storage {
-            return Err(Error::TooLarge {
-                what: format!("kernel {} binds {n_bind} storage buffers", k.name),
-                bytes: n_bind as u64,
-                limit: max_storage as u64,
+            return Err(Error::TooManyBindings {
+                kernel: k.name.clone(),
+                bindings: n_bind,
+                limit: max_storage,
             });
         }
         // Tuned on the kernel as lowered (the in-place variant binds one buffer fewer; both
@@ -239,15 +239,15 @@ fn uniform(ctx: &GpuContext, ck: &CompiledKernel, k: &kiln_ir::Kernel) -> wgpu::
 
 /// The time of one dispatch of `k` under schedule `s` on the given buffers, in milliseconds:
 /// `reps` dispatches in one pass, timed with timestamp queries (wall clock around submit and
-/// wait where the adapter has none), after one untimed dispatch. Compilation errors,
-/// validation errors and a lost device are errors.
+/// wait where the adapter has none), after one untimed dispatch where `warm`. Compilation
+/// errors, validation errors and a lost device are errors.
 pub fn time_kernel(
     ctx: &GpuContext,
     k: &kiln_ir::Kernel,
     s: &kiln_codegen::Schedule,
-    inputs: &[&wgpu::Buffer],
-    outputs: &[&wgpu::Buffer],
+    (inputs, outputs): (&[&wgpu::Buffer], &[&wgpu::Buffer]),
     reps: u32,
+    warm: bool,
 ) -> Result<f64> {
     // An open batch goes first, outside the error scope below: its errors are the user's.
     ctx.flush_batch();
@@ -284,8 +284,10 @@ pub fn time_kernel(
         }
         ctx.queue.submit([enc.finish()]);
     };
-    submit(1, None);
-    ctx.wait()?;
+    if warm {
+        submit(1, None);
+        ctx.wait()?;
+    }
     let t0 = std::time::Instant::now();
     submit(reps, timing.as_ref());
     let ms = match &timing {

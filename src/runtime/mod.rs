@@ -4,6 +4,7 @@ pub mod batch;
 pub mod context;
 pub mod disk;
 pub mod exec;
+pub mod lru;
 pub mod memory;
 pub mod quirks;
 pub mod tune;

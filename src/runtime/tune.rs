@@ -100,8 +100,11 @@ pub fn candidates(k: &Kernel, base: &Schedule, mode: Autotune, max_wg: u32) -> V
     }
     let full = mode == Autotune::Full;
     let mut out = vec![base];
+    // Candidates fitted to the kernel's sizes (as the base is): a reduction's workgroup no
+    // wider than its rows need, so that differently written equal schedules collapse.
     let mut push = |s: Schedule| {
-        if !out.contains(&s) {
+        let s = s.resolve(k);
+        if fits_sizes(k, &s) && !out.contains(&s) {
             out.push(s);
         }
     };
@@ -171,6 +174,25 @@ pub fn candidates(k: &Kernel, base: &Schedule, mode: Autotune, max_wg: u32) -> V
         out.clear();
     }
     out
+}
+
+/// Whether schedule `s` suits `k`'s sizes: an elementwise workgroup no larger than the
+/// elements (rounded up to a power of two), a matmul tile no larger than twice the output's
+/// rows and columns (a larger one computes mostly padding).
+fn fits_sizes(k: &Kernel, s: &Schedule) -> bool {
+    let p2 = |n: usize| n.max(1).next_power_of_two();
+    match &k.kind {
+        KernelKind::Elementwise => s.workgroup_size as usize <= p2(k.shape.numel()).max(64),
+        KernelKind::Reduce { .. } => true,
+        KernelKind::Matmul { .. } => {
+            let r = k.shape.rank();
+            let (m, n) = (p2(k.shape.0[r - 2]), p2(k.shape.0[r - 1]));
+            let (bm, bn) = s.matmul_blocks();
+            s.matmul_block <= 1
+                || (kiln_codegen::matmul::tile(bm) as usize <= 2 * m
+                    && kiln_codegen::matmul::tile(bn) as usize <= 2 * n)
+        }
+    }
 }
 
 /// Whether a matmul kernel is a matrix-vector product (an output edge of 1), which block 1
@@ -339,16 +361,74 @@ fn agrees(got: &HostTensor, want: &HostTensor) -> bool {
 /// Timing rounds over the candidates that pass the check; each keeps its fastest round.
 const ROUNDS: usize = 3;
 
-/// Busy time on the reference before timing (clocks come up from idle; see
-/// docs/PERFORMANCE.md).
+/// Busy time on the reference before timing, at most (clocks come up from idle; see
+/// docs/PERFORMANCE.md); never more than a third of what is left of the budget.
 const SPIN_MS: f64 = 300.0;
 
+/// After a timing round, a candidate this many times slower than the best so far is timed no
+/// more.
+const DROP_SLOWER: f64 = 1.5;
+
+/// How long tuning one kernel may take: `factor` times what the default schedule took to
+/// compile, run once and read back (so tuning stays a small multiple of an untuned first
+/// run), and never more than `cap_ms`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Budget {
+    /// Multiple of the default schedule's first run.
+    pub factor: f64,
+    /// Milliseconds at most.
+    pub cap_ms: f64,
+}
+
+impl Budget {
+    /// The budget of a mode (`None` when it does not tune).
+    pub fn of(mode: Autotune) -> Option<Budget> {
+        match mode {
+            Autotune::Off => None,
+            Autotune::Fast => Some(Budget {
+                factor: 2.0,
+                cap_ms: 2_000.0,
+            }),
+            Autotune::Full => Some(Budget {
+                factor: 50.0,
+                cap_ms: 30_000.0,
+            }),
+        }
+    }
+}
+
 /// Tunes `k`: the fastest of `cands` whose outputs agree with the first's, and how many
-/// candidates were skipped. Each candidate runs once and is checked; then the reference runs
-/// for `SPIN_MS`, and the survivors are timed in `ROUNDS` round-robin rounds (so a clock
-/// change during tuning touches every candidate alike). Errors only when the reference itself
-/// cannot run.
-pub fn tune(ctx: &GpuContext, k: &Kernel, cands: &[Schedule]) -> Result<(Schedule, usize)> {
+/// candidates were skipped. The reference (the first) runs once, which sets the time budget;
+/// then each other candidate runs once and is checked, while the budget lasts; then the
+/// reference runs for up to `SPIN_MS`, and the survivors are timed in `ROUNDS` round-robin
+/// rounds (so a clock change during tuning touches every candidate alike), dropping those
+/// clearly slower than the best after each round, with as many dispatches per timing as the
+/// budget allows (1 to `TIMING_REPS`). The pipelines of candidates not chosen are let go.
+/// Errors only when the reference itself cannot run.
+pub fn tune(
+    ctx: &GpuContext,
+    k: &Kernel,
+    cands: &[Schedule],
+    budget: Budget,
+) -> Result<(Schedule, usize)> {
+    let chosen = tune_within(ctx, k, cands, budget);
+    let keep = chosen.as_ref().map(|(s, _)| *s).ok();
+    for s in cands {
+        if Some(*s) != keep {
+            ctx.forget_pipeline(k, s);
+        }
+    }
+    chosen
+}
+
+fn tune_within(
+    ctx: &GpuContext,
+    k: &Kernel,
+    cands: &[Schedule],
+    budget: Budget,
+) -> Result<(Schedule, usize)> {
+    let start = std::time::Instant::now();
+    let elapsed = || start.elapsed().as_secs_f64() * 1e3;
     let Some(&reference) = cands.first() else {
         return Err(Error::Gpu("autotune: no candidates".into()));
     };
@@ -374,14 +454,34 @@ pub fn tune(ctx: &GpuContext, k: &Kernel, cands: &[Schedule]) -> Result<(Schedul
     }
     let in_refs: Vec<&wgpu::Buffer> = inputs.iter().map(|b| &b.buffer).collect();
     let out_refs: Vec<&wgpu::Buffer> = outputs.iter().map(|(b, _)| &b.buffer).collect();
+    let bufs = (&in_refs[..], &out_refs[..]);
     let read =
         || -> Result<Vec<HostTensor>> { outputs.iter().map(|(b, s)| ctx.read(b, s)).collect() };
-    // Check every candidate against the reference's outputs.
+    // Check candidates against the reference's outputs while the budget lasts; the
+    // reference's own first run sets the budget.
     let mut want: Option<Vec<HostTensor>> = None;
     let mut ok = Vec::with_capacity(cands.len());
+    let mut once = Vec::with_capacity(cands.len());
+    let mut limit_ms = budget.cap_ms;
+    // What the reference's check cost (inputs made, compiled, run once, read back): a
+    // candidate is checked only where that much still fits the budget.
+    let mut check_ms = 0.0;
     for (ci, s) in cands.iter().enumerate() {
+        if ci == 1 {
+            check_ms = elapsed();
+            limit_ms = (budget.factor * check_ms).min(budget.cap_ms);
+        }
+        if ci > 0 && elapsed() + check_ms > limit_ms {
+            log::debug!(
+                "kiln: autotune {}: budget of {limit_ms:.0} ms spent after {ci} of {} candidates",
+                k.name,
+                cands.len()
+            );
+            break;
+        }
+        let mut ms = 0.0;
         let outcome = (|| -> Result<bool> {
-            exec::time_kernel(ctx, k, s, &in_refs, &out_refs, 1)?;
+            ms = exec::time_kernel(ctx, k, s, bufs, 1, false)?;
             let got = read()?;
             ctx.check_alive()?;
             Ok(match &want {
@@ -393,7 +493,10 @@ pub fn tune(ctx: &GpuContext, k: &Kernel, cands: &[Schedule]) -> Result<(Schedul
             })
         })();
         match outcome {
-            Ok(true) => ok.push(*s),
+            Ok(true) => {
+                ok.push(*s);
+                once.push(ms);
+            }
             Ok(false) => log::warn!(
                 "kiln: autotune {}: candidate {s:?} disagrees with the default schedule; skipped",
                 k.name
@@ -411,15 +514,34 @@ pub fn tune(ctx: &GpuContext, k: &Kernel, cands: &[Schedule]) -> Result<(Schedul
     if ok.len() < 2 {
         return Ok((reference, skipped));
     }
-    let start = std::time::Instant::now();
-    while start.elapsed().as_secs_f64() * 1e3 < SPIN_MS {
-        exec::time_kernel(ctx, k, &reference, &in_refs, &out_refs, 1)?;
+    let spin_end = elapsed() + SPIN_MS.min((limit_ms - elapsed()).max(0.0) / 3.0);
+    while elapsed() < spin_end {
+        exec::time_kernel(ctx, k, &reference, bufs, 1, false)?;
     }
-    let mut best = vec![f64::INFINITY; ok.len()];
-    for _ in 0..ROUNDS {
-        for (i, s) in ok.iter().enumerate() {
-            let ms = exec::time_kernel(ctx, k, s, &in_refs, &out_refs, TIMING_REPS)?;
+    // The single runs of the check are the first measurement.
+    let mut best = once;
+    let mut alive = vec![true; ok.len()];
+    for round in 0..ROUNDS {
+        let left = limit_ms - elapsed();
+        let n = alive.iter().filter(|&&a| a).count();
+        if left <= 0.0 || n < 2 {
+            break;
+        }
+        for i in 0..ok.len() {
+            // Dispatches the budget allows this timing (one untimed run comes first); none
+            // where even one would pass it.
+            let per = best[i].max(1e-3) * 2.0;
+            if !alive[i] || elapsed() + 2.0 * per > limit_ms {
+                continue;
+            }
+            let share = left / (n * (ROUNDS - round)) as f64;
+            let reps = ((share / per) as u32).clamp(1, TIMING_REPS);
+            let ms = exec::time_kernel(ctx, k, &ok[i], bufs, reps, true)?;
             best[i] = best[i].min(ms);
+        }
+        let top = best.iter().copied().fold(f64::INFINITY, f64::min);
+        for i in 0..ok.len() {
+            alive[i] &= best[i] <= DROP_SLOWER * top;
         }
     }
     for (s, ms) in ok.iter().zip(&best) {

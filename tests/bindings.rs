@@ -1,0 +1,110 @@
+//! Kernels never bind more storage buffers than the device allows: fusion splits them, so a
+//! valid graph with many inputs computes instead of failing. The limit is forced down to
+//! WebGPU's minimum of 8 through `DeviceOptions`.
+
+mod common;
+
+use common::{check, random};
+use kiln::{DType, Device, DeviceOptions, Tensor};
+
+fn device_with(max: Option<u32>) -> Device {
+    Device::new(&DeviceOptions {
+        autotune: kiln::Autotune::Off,
+        cache_dir: None,
+        max_storage_buffers: max,
+        ..DeviceOptions::from_env()
+    })
+    .expect("opening a device")
+}
+
+fn inputs(dev: &Device, n: usize, shape: &[usize]) -> Vec<Tensor> {
+    (0..n)
+        .map(|i| random(dev, DType::F32, shape, -1.0, 1.0, 100 + i as u64))
+        .collect()
+}
+
+/// The kernels of `y`'s plan, after checking that none binds more than `max` buffers.
+fn kernels_within(y: &Tensor, max: usize, what: &str) -> usize {
+    let plan = y.explain().unwrap();
+    for k in &plan.kernels {
+        let bindings = k.wgsl.matches("var<storage").count();
+        assert!(
+            bindings <= max,
+            "{what}: kernel {} binds {bindings} buffers\n{}",
+            k.name,
+            k.wgsl
+        );
+    }
+    plan.kernels.len()
+}
+
+#[test]
+fn long_chains_of_inputs_split_under_eight_bindings() {
+    let dev = device_with(Some(8));
+    for n in [8, 33, 100] {
+        let xs = inputs(&dev, n, &[7, 3]);
+        // Left-folded: ((a0 + a1) + a2) + ...
+        let mut left = xs[0].clone();
+        for x in &xs[1..] {
+            left = (&left + x).unwrap();
+        }
+        let k = kernels_within(&left, 8, "left fold");
+        assert!(k <= n.div_ceil(5), "left fold of {n}: {k} kernels");
+        check(&left, 1e-5, 1e-5, &format!("left fold of {n}"));
+        // Right-folded: a0 * (a1 + (a2 * ...)), mixed ops.
+        let mut right = xs[n - 1].clone();
+        for (i, x) in xs[..n - 1].iter().enumerate().rev() {
+            right = if i % 2 == 0 { x * &right } else { x + &right }.unwrap();
+        }
+        kernels_within(&right, 8, "right fold");
+        check(&right, 1e-5, 1e-5, &format!("right fold of {n}"));
+        // A balanced tree, and where() with three operands at every level.
+        let mut level = xs.clone();
+        while level.len() > 1 {
+            level = level
+                .chunks(3)
+                .map(|c| match c {
+                    [a, b, c] => {
+                        let m = a.gt(b).unwrap();
+                        Tensor::where_(&m, c, &(a - b).unwrap()).unwrap()
+                    }
+                    [a, b] => (a + b).unwrap(),
+                    [a] => a.clone(),
+                    _ => unreachable!(),
+                })
+                .collect();
+        }
+        kernels_within(&level[0], 8, "tree");
+        check(&level[0], 1e-5, 1e-5, &format!("tree of {n}"));
+    }
+}
+
+#[test]
+fn reductions_and_broadcasts_of_many_inputs_fit() {
+    let dev = device_with(Some(8));
+    let xs = inputs(&dev, 20, &[5, 1031]);
+    let row = random(&dev, DType::F32, &[1, 1031], -1.0, 1.0, 9);
+    let mut acc = xs[0].clone();
+    for x in &xs[1..] {
+        acc = (&acc + &(x * &row).unwrap()).unwrap();
+    }
+    let y = acc.exp().unwrap().sum(&[-1], false).unwrap();
+    kernels_within(&y, 8, "sum of 20 inputs");
+    check(&y, 1e-4, 1e-4, "sum of 20 inputs");
+    let s = acc.softmax(-1).unwrap();
+    kernels_within(&s, 8, "softmax of 20 inputs");
+    check(&s, 1e-6, 1e-4, "softmax of 20 inputs");
+}
+
+#[test]
+fn the_adapters_own_limit_holds_past_32_inputs() {
+    let dev = device_with(None);
+    for n in [33, 100] {
+        let xs = inputs(&dev, n, &[3]);
+        let mut left = xs[0].clone();
+        for x in &xs[1..] {
+            left = (&left + x).unwrap();
+        }
+        check(&left, 1e-5, 1e-5, &format!("left fold of {n}"));
+    }
+}
