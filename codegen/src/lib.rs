@@ -31,6 +31,14 @@ pub enum CodegenError {
     /// A schedule the kernel cannot use.
     #[error("invalid schedule: {0}")]
     Schedule(String),
+    /// A size, stride or offset of a kernel that does not fit its 32-bit uniform slot.
+    #[error("kernel {kernel}: {what} does not fit the 32 bits shaders index with")]
+    Overflow {
+        /// The kernel's name.
+        kernel: String,
+        /// The value and its slot.
+        what: String,
+    },
     /// A kernel whose structure code generation cannot emit.
     #[error("kernel {kernel}: {why}")]
     Structure {

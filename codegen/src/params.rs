@@ -2,6 +2,7 @@
 //! [`Param`] sits in which slot; the runtime fills the slots from the concrete kernel, so the
 //! generated text never contains a size.
 
+use crate::CodegenError;
 use kiln_ir::{Expr, Kernel};
 
 /// One 32-bit slot of a kernel's uniform.
@@ -77,30 +78,45 @@ impl ParamLayout {
         &self.slots
     }
 
-    /// The uniform's contents for a concrete kernel (padded to whole `vec4`s).
-    pub fn values(&self, k: &Kernel) -> Vec<u32> {
+    /// The uniform's contents for a concrete kernel (padded to whole `vec4`s); a size, stride
+    /// or offset that does not fit its 32-bit slot is an error, never truncated.
+    pub fn values(&self, k: &Kernel) -> Result<Vec<u32>, CodegenError> {
         let mut out = vec![0u32; self.vec4s() * 4];
+        let unsigned = |v: usize, p: Param| {
+            u32::try_from(v).map_err(|_| CodegenError::Overflow {
+                kernel: k.name.clone(),
+                what: format!("{p:?} = {v}"),
+            })
+        };
+        let signed = |v: i64, p: Param| {
+            i32::try_from(v)
+                .map(|v| v as u32)
+                .map_err(|_| CodegenError::Overflow {
+                    kernel: k.name.clone(),
+                    what: format!("{p:?} = {v}"),
+                })
+        };
         for (i, p) in self.slots.iter().enumerate() {
             out[i] = match *p {
-                Param::Numel => k.out_numel() as u32,
-                Param::Dim(d) => k.shape.0[d] as u32,
-                Param::Count => k.red_count() as u32,
+                Param::Numel => unsigned(k.out_numel(), *p)?,
+                Param::Dim(d) => unsigned(k.shape.0[d], *p)?,
+                Param::Count => unsigned(k.red_count(), *p)?,
                 Param::Batch => {
                     let r = k.shape.rank();
-                    k.shape.0[..r.saturating_sub(2)].iter().product::<usize>() as u32
+                    unsigned(k.shape.0[..r.saturating_sub(2)].iter().product(), *p)?
                 }
-                Param::Offset(l) => k.loads[l].view.offset as i32 as u32,
-                Param::Stride(l, d) => k.loads[l].view.strides[d] as i32 as u32,
-                Param::MaskLo(l, d) => {
-                    k.loads[l].view.mask.as_ref().map_or(0, |m| m.ranges[d].0) as u32
-                }
-                Param::MaskHi(l, d) => k.loads[l]
-                    .view
-                    .mask
-                    .as_ref()
-                    .map_or(u32::MAX as usize, |m| m.ranges[d].1)
-                    as u32,
-                Param::LoadDim(l, d) => k.loads[l].view.shape.0[d] as u32,
+                Param::Offset(l) => signed(k.loads[l].view.offset, *p)?,
+                Param::Stride(l, d) => signed(k.loads[l].view.strides[d], *p)?,
+                Param::MaskLo(l, d) => unsigned(
+                    k.loads[l].view.mask.as_ref().map_or(0, |m| m.ranges[d].0),
+                    *p,
+                )?,
+                // An open end is "no bound".
+                Param::MaskHi(l, d) => match k.loads[l].view.mask.as_ref() {
+                    Some(m) => unsigned(m.ranges[d].1, *p)?,
+                    None => u32::MAX,
+                },
+                Param::LoadDim(l, d) => unsigned(k.loads[l].view.shape.0[d], *p)?,
                 Param::Const(e) => match &k.exprs[e].expr {
                     Expr::Const(v) => v.storage_bits(k.exprs[e].dtype),
                     // Codegen makes this slot only for constant expressions.
@@ -127,6 +143,36 @@ impl ParamLayout {
                 },
             };
         }
-        out
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use kiln_ir::lower::{lower, FusionOptions};
+    use kiln_ir::ops::UnaryOp;
+    use kiln_ir::{DType, Graph, Op, Shape};
+
+    /// A kernel over more elements than 32 bits count is refused with a typed error, where
+    /// the slot would have been truncated.
+    #[test]
+    fn sizes_past_32_bits_are_errors() {
+        for (shape, ok) in [(vec![3, 1031], true), (vec![1 << 33], false)] {
+            let mut g = Graph::new();
+            let x = g.input(DType::F32, Shape::new(&shape)).unwrap();
+            let y = g.add(Op::Unary(UnaryOp::Exp), &[x]).unwrap();
+            g.mark_output(y);
+            let prog = lower(&g, &FusionOptions::default()).unwrap();
+            let k = &prog.calls[0].kernel;
+            let src =
+                crate::generate(k, &crate::Schedule::default(), &crate::Target::default()).unwrap();
+            match src.params.values(k) {
+                Ok(v) => assert!(ok, "{shape:?}: {v:?}"),
+                Err(e) => {
+                    assert!(!ok, "{shape:?}: {e}");
+                    assert!(matches!(e, crate::CodegenError::Overflow { .. }), "{e}");
+                }
+            }
+        }
     }
 }

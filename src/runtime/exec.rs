@@ -187,7 +187,7 @@ pub fn prepare(ctx: &GpuContext, prog: &Program) -> Result<Prepared> {
         if grid.contains(&0) {
             continue;
         }
-        let uniform = uniform(ctx, &ck, k);
+        let uniform = uniform(ctx, &ck, k)?;
         calls.push(PreparedCall {
             call: ci,
             ck,
@@ -227,14 +227,15 @@ fn bind_group(
 }
 
 /// The uniform of kernel `k` under the layout its source was generated with.
-fn uniform(ctx: &GpuContext, ck: &CompiledKernel, k: &kiln_ir::Kernel) -> wgpu::Buffer {
-    let params = ck.source.params.values(k);
-    ctx.device
+fn uniform(ctx: &GpuContext, ck: &CompiledKernel, k: &kiln_ir::Kernel) -> Result<wgpu::Buffer> {
+    let params = ck.source.params.values(k)?;
+    Ok(ctx
+        .device
         .create_buffer_init(&wgpu::util::BufferInitDescriptor {
             label: Some("kiln params"),
             contents: bytemuck::cast_slice(&params),
             usage: wgpu::BufferUsages::UNIFORM,
-        })
+        }))
 }
 
 /// The time of one dispatch of `k` under schedule `s` on the given buffers, in milliseconds:
@@ -255,7 +256,7 @@ pub fn time_kernel(
     let grid = ck
         .source
         .grid(k, ctx.limits.max_compute_workgroups_per_dimension)?;
-    let u = uniform(ctx, &ck, k);
+    let u = uniform(ctx, &ck, k)?;
     let bufs: Vec<&wgpu::Buffer> = inputs.iter().chain(outputs).copied().collect();
     let scope = ctx.device.push_error_scope(wgpu::ErrorFilter::Validation);
     let bg = bind_group(ctx, &ck, &u, &bufs, &k.name);

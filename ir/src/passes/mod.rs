@@ -70,6 +70,22 @@ pub struct LoopLimits {
     pub max_k: Option<usize>,
 }
 
+/// The longest row or inner dimension one kernel loops over on any adapter: shaders index
+/// with 32-bit integers (signed in places), so longer ones always split.
+pub const MAX_LOOP: usize = i32::MAX as usize;
+
+impl LoopLimits {
+    /// The longest row of one reduction kernel, at most [`MAX_LOOP`].
+    pub fn row(&self) -> usize {
+        self.max_row.map_or(MAX_LOOP, |m| m.min(MAX_LOOP))
+    }
+
+    /// The longest inner dimension of one matmul kernel, at most [`MAX_LOOP`].
+    pub fn k(&self) -> usize {
+        self.max_k.map_or(MAX_LOOP, |m| m.min(MAX_LOOP))
+    }
+}
+
 /// The default pipeline, in order, for an adapter with `limits`.
 pub fn default_pipeline(limits: LoopLimits) -> Vec<Box<dyn Pass>> {
     vec![

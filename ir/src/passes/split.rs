@@ -48,6 +48,15 @@ pub struct SplitReductions {
     pub max_row: Option<usize>,
 }
 
+impl SplitReductions {
+    fn limits(&self) -> super::LoopLimits {
+        super::LoopLimits {
+            max_row: self.max_row,
+            max_k: None,
+        }
+    }
+}
+
 impl Pass for SplitReductions {
     fn name(&self) -> &'static str {
         "split-reductions"
@@ -58,10 +67,11 @@ impl Pass for SplitReductions {
                 return Ok(None);
             };
             let x = srcs[0];
-            let Some(plan) = plan(ng.node(x).shape(), *op, axes, self.max_row) else {
+            let max_row = Some(self.limits().row());
+            let Some(plan) = plan(ng.node(x).shape(), *op, axes, max_row) else {
                 return Ok(None);
             };
-            split(ng, x, *op, axes, plan, &node.ty, self.max_row).map(Some)
+            split(ng, x, *op, axes, plan, &node.ty, max_row).map(Some)
         })
     }
 }

@@ -66,8 +66,13 @@ impl Pass for SplitK {
             let sa = ng.node(a).shape().clone();
             let r = sa.rank();
             let k = sa.0[r - 1];
-            if let Some(m) = self.max_k.filter(|&m| k > m && r < MAX_RANK) {
-                return split_long(ng, a, b, k.div_ceil(m.max(1)), node.dtype()).map(Some);
+            let max_k = super::LoopLimits {
+                max_row: None,
+                max_k: self.max_k,
+            }
+            .k();
+            if k > max_k && r < MAX_RANK {
+                return split_long(ng, a, b, k.div_ceil(max_k.max(1)), node.dtype()).map(Some);
             }
             if node.dtype() != DType::F32 {
                 return Ok(None);
