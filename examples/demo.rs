@@ -7,6 +7,8 @@ use kiln::{DType, Device, Tensor};
 use std::time::Instant;
 
 fn main() -> kiln::Result<()> {
+    // `RUST_LOG=debug` shows the plan and each kernel's compile time.
+    env_logger::init();
     let device = Device::default_device()?;
     println!("device: {}", device.describe());
 

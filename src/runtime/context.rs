@@ -951,8 +951,10 @@ impl GpuContext {
             self.count(|c| c.pipeline_hits += 1);
             return Ok(p);
         }
+        let t0 = std::time::Instant::now();
         let source = kiln_codegen::generate(k, s, &self.target)?;
         log::debug!("kiln: compiling kernel {}\n{}", k.name, source.wgsl);
+        let t_gen = t0.elapsed();
         let mut entries = vec![wgpu::BindGroupLayoutEntry {
             binding: 0,
             visibility: wgpu::ShaderStages::COMPUTE,
@@ -999,6 +1001,7 @@ impl GpuContext {
                 label: Some(&k.name),
                 source: wgpu::ShaderSource::Wgsl(source.wgsl.as_str().into()),
             });
+        let t_module = t0.elapsed();
         let pipeline = self
             .device
             .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
@@ -1015,6 +1018,16 @@ impl GpuContext {
                 k.name, source.wgsl
             )));
         }
+        let t_all = t0.elapsed();
+        log::debug!(
+            "kiln: kernel {} ({} lines) compiled in {:.1} ms: WGSL {:.1}, shader module {:.1}, pipeline {:.1}",
+            k.name,
+            source.wgsl.lines().count(),
+            t_all.as_secs_f64() * 1e3,
+            t_gen.as_secs_f64() * 1e3,
+            (t_module - t_gen).as_secs_f64() * 1e3,
+            (t_all - t_module).as_secs_f64() * 1e3
+        );
         self.count(|c| c.pipelines_compiled += 1);
         self.pipelines_dirty.store(true, Ordering::Release);
         let ck = Arc::new(CompiledKernel {
