@@ -726,6 +726,8 @@ impl GpuContext {
 
     /// Uploads a host tensor.
     pub fn upload(&self, t: &HostTensor) -> Result<Arc<GpuBuffer>> {
+        // Never upload fewer bytes than the shape says kernels may read.
+        t.validate()?;
         let bytes = self.target.buffer_bytes(t.dtype, t.numel());
         self.check_size(&format!("a {} tensor of shape {}", t.dtype, t.shape), bytes)?;
         let contents = self.target.encode(t);

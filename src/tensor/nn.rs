@@ -34,12 +34,18 @@ impl Tensor {
         if k != k2 {
             return Err(err());
         }
-        let batch = Shape::broadcast(
-            "matmul",
-            &Shape::new(&a.dims()[..ra - 2]),
-            &Shape::new(&b.dims()[..rb - 2]),
-        )
-        .map_err(|_| err())?;
+        let (ba, bb) = (
+            Shape::new(&a.dims()[..ra - 2]),
+            Shape::new(&b.dims()[..rb - 2]),
+        );
+        let batch = Shape::broadcast("matmul", &ba, &bb).map_err(|_| {
+            Error::from(IrError::MatmulBatch {
+                lhs: self.shape().clone(),
+                rhs: other.shape().clone(),
+                lhs_batch: ba.clone(),
+                rhs_batch: bb.clone(),
+            })
+        })?;
         let mut sa = batch.dims().to_vec();
         sa.extend([m, k]);
         let mut sb = batch.dims().to_vec();
