@@ -72,7 +72,7 @@ pub const HELPERS: &[Helper] = &[
         // exact): exp(-z^2 + P) = 2^-n exp(r - l (w + h)/2 + P), exp of an argument in
         // [-1.7, 0.4]. The power of two is applied last, to the whole product, so that nothing
         // is subnormal before the result is, in two halves so that neither ldexp leaves the
-        // normal range (where WGSL allows 0).
+        // normal range (where WGSL allows 0). The template calls it for -14.85 <= x < 0 only.
         text: "fn kiln_gelu_left(x: f32) -> f32 {\n  let w = clamp(-x, 0.0, 14.85);\n  let t = 1.0 / (1.0 + 0.35355339 * w);\n  let p = -1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277))))))));\n  let h = bitcast<f32>(bitcast<u32>(w) & 0xfffff000u);\n  let l = w - h;\n  let h2 = 0.5 * (h * h);\n  let n = round(h2 * 1.44269504);\n  let r = (n * 0.693145751953125 - h2) + n * 1.42860677e-6;\n  let k = i32(n);\n  let m = 0.5 * x * t * exp(r - 0.5 * l * (w + h) + p);\n  return ldexp(ldexp(m, -(k / 2)), (k / 2) - k);\n}",
     },
     Helper {
@@ -171,10 +171,11 @@ pub fn unary(op: UnaryOp, d: DType) -> (&'static str, &'static [&'static str]) {
         Tanh => ("kiln_tanh({0})", &["kiln_tanh"]),
         Sigmoid => ("(1.0 / (1.0 + exp(-{0})))", &[]),
         Relu => ("select(max({0}, 0.0), {0}, kiln_isnan({0}))", &["kiln_isnan"]),
-        // x >= 0 (and NaN): 0.5 x (1 + erf(x/√2)); x < 0: 0.5 x erfc(-x/√2), which does not
-        // cancel in the left tail.
+        // -14.85 <= x < 0: 0.5 x erfc(-x/√2), which does not cancel in the left tail. Else
+        // (and NaN): 0.5 x (1 + erf(x/√2)), where below -14.85 (gelu under f32's subnormals)
+        // `1 + kiln_erf` is exactly 0, giving -0, and NaN for -inf as in the reference.
         GeluErf => (
-            "select(0.5 * {0} * (1.0 + kiln_erf({0} * 0.70710678118654752)), kiln_gelu_left({0}), {0} < 0.0)",
+            "select(0.5 * {0} * (1.0 + kiln_erf({0} * 0.70710678118654752)), kiln_gelu_left({0}), {0} < 0.0 && {0} >= -14.85)",
             &["kiln_erf", "kiln_gelu_left"],
         ),
         GeluTanh => (
