@@ -62,6 +62,19 @@ pub enum Error {
     /// A placeholder was realized without a value bound to it.
     #[error("placeholder {0} has no value; run it through a compiled Program")]
     UnboundPlaceholder(String),
+    /// A program's outputs depend on a placeholder missing from its input list.
+    #[error("the outputs read placeholder {0}, which is not in the program's input list")]
+    PlaceholderNotInput(String),
+    /// The same tensor was given twice as a program input.
+    #[error(
+        "program input {index} is the same tensor as input {first}; list each placeholder once"
+    )]
+    DuplicateInput {
+        /// The first position of the tensor.
+        first: usize,
+        /// The repeated position.
+        index: usize,
+    },
     /// A program was run with the wrong inputs.
     #[error("program input {index}: expected {} {}, got {} {}", expected.dtype, expected.shape, got.dtype, got.shape)]
     InputMismatch {

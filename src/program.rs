@@ -43,6 +43,11 @@ impl Program {
                 expected: 1,
                 got: 0,
             })?;
+        for (index, t) in inputs.iter().enumerate() {
+            if let Some(first) = inputs[..index].iter().position(|u| u.id() == t.id()) {
+                return Err(Error::DuplicateInput { first, index });
+            }
+        }
         let cap = capture(outputs)?;
         let mut slots = Vec::with_capacity(cap.leaves.len());
         for leaf in &cap.leaves {
@@ -50,9 +55,7 @@ impl Program {
                 let pos = inputs
                     .iter()
                     .position(|i| i.id() == leaf.id())
-                    .ok_or_else(|| {
-                        Error::UnboundPlaceholder(format!("{leaf:?} is not in the input list"))
-                    })?;
+                    .ok_or_else(|| Error::PlaceholderNotInput(format!("{leaf:?}")))?;
                 slots.push(Slot::Input(pos));
             } else {
                 slots.push(Slot::Captured(leaf.clone()));

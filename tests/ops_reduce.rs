@@ -317,3 +317,57 @@ fn vector_rows() {
         }
     }
 }
+
+/// Layer norm of a constant row is exactly 0 (with weight and bias: exactly the bias), as in
+/// PyTorch, on the device's schedule and on the GPU one (rows held in registers, looped,
+/// vectorized), and in the interpreter. Rows of 1, 7 and 4096 elements of random nonzero
+/// constants with full mantissas, whose f32 sum divided by the length is not the constant.
+#[test]
+fn layer_norm_of_constant_rows_is_exactly_zero() {
+    let dev = private_device();
+    let mut rng = Rng::new(13);
+    for gpu_schedule in [false, true] {
+        if let (true, Some(g)) = (gpu_schedule, dev.gpu()) {
+            g.set_schedule(kiln::Schedule::default());
+        }
+        for &n in &[1usize, 7, 4096] {
+            let rows = 9;
+            let mut v = Vec::with_capacity(rows * n);
+            for _ in 0..rows {
+                let c = rng.f32(-100.0, 100.0);
+                v.extend(std::iter::repeat_n(c, n));
+            }
+            let x = Tensor::from_slice_on(&dev, &v, &[rows, n]).unwrap();
+            let w = random(&dev, DType::F32, &[n], 0.5, 1.5, 1);
+            let b = random(&dev, DType::F32, &[n], -0.5, 0.5, 2);
+            let what = format!("[{rows}, {n}] (GPU schedule: {gpu_schedule})");
+            let plain = x.layer_norm(None, None, 1e-5).unwrap();
+            let affine = x.layer_norm(Some(&w), Some(&b), 1e-5).unwrap();
+            let bias = b.to_vec::<f32>().unwrap();
+            for (got, name) in [
+                (plain.to_vec::<f32>().unwrap(), "device"),
+                (
+                    plain.reference().unwrap().to_vec::<f32>().unwrap(),
+                    "reference",
+                ),
+            ] {
+                assert!(
+                    got.iter().all(|&y| y == 0.0),
+                    "{what} {name}: not all 0: {:?}",
+                    got.iter().find(|&&y| y != 0.0)
+                );
+            }
+            for (got, name) in [
+                (affine.to_vec::<f32>().unwrap(), "device"),
+                (
+                    affine.reference().unwrap().to_vec::<f32>().unwrap(),
+                    "reference",
+                ),
+            ] {
+                for (i, &y) in got.iter().enumerate() {
+                    assert_eq!(y, bias[i % n], "{what} {name}: element {i} is not the bias");
+                }
+            }
+        }
+    }
+}

@@ -57,13 +57,50 @@ pub enum IrError {
         /// Why not.
         why: String,
     },
-    /// Matmul operands whose inner dimensions differ.
+    /// Matmul operands whose inner dimensions differ (or that are not matrices).
     #[error("matmul: inner dimensions differ, {lhs} @ {rhs}")]
     MatmulShape {
         /// Left shape.
         lhs: Shape,
         /// Right shape.
         rhs: Shape,
+    },
+    /// Matmul operands whose batch (leading) dimensions differ or do not broadcast.
+    #[error("matmul: batch dimensions {lhs_batch} and {rhs_batch} differ, {lhs} @ {rhs}")]
+    MatmulBatch {
+        /// Left shape.
+        lhs: Shape,
+        /// Right shape.
+        rhs: Shape,
+        /// Left batch dims.
+        lhs_batch: Shape,
+        /// Right batch dims.
+        rhs_batch: Shape,
+    },
+    /// A size computed from the arguments does not fit: an element count above `usize`, a
+    /// byte size above `usize`/`u64`, or an index sum that overflows.
+    #[error("{op}: size overflow: {why}")]
+    SizeOverflow {
+        /// The op that failed.
+        op: &'static str,
+        /// What overflowed.
+        why: String,
+    },
+    /// A range of indices that does not lie inside a dimension.
+    #[error("{op}: range start {start}, length {len} is out of bounds for axis {axis} of size {dim} (shape {shape})")]
+    OutOfRange {
+        /// The op that failed.
+        op: &'static str,
+        /// The axis.
+        axis: usize,
+        /// First index asked for.
+        start: usize,
+        /// Number of indices asked for.
+        len: usize,
+        /// The axis' size.
+        dim: usize,
+        /// The tensor's shape.
+        shape: Shape,
     },
     /// A tensor of rank above [`crate::MAX_RANK`].
     #[error("rank {rank} exceeds the maximum rank {max}")]
@@ -90,6 +127,15 @@ pub enum IrError {
         expected: DType,
         /// The dtype held.
         found: DType,
+    },
+    /// Host data whose element kind does not match the declared dtype (for example `i32`
+    /// declared over float data).
+    #[error("host tensor declares dtype {dtype} but holds {data} data")]
+    HostDataKind {
+        /// The declared dtype.
+        dtype: DType,
+        /// The kind of data held.
+        data: &'static str,
     },
     /// An op was given the wrong number of operands.
     #[error("{op}: expected {expected} operands, got {got}")]

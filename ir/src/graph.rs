@@ -61,7 +61,7 @@ impl Graph {
     /// Adds an input placeholder of the given type, returning its node. Its slot is its position
     /// in [`Graph::inputs`].
     pub fn input(&mut self, dtype: DType, shape: Shape) -> Result<NodeId> {
-        shape.check_rank()?;
+        shape.check_size("input")?;
         let slot = self.inputs.len() as u32;
         let id = self.add_leaf(Op::Input { slot }, TensorType::new(dtype, shape))?;
         self.inputs.push(id);

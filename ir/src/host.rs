@@ -33,6 +33,27 @@ impl HostData {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// The kind of element held, for messages: `float`, `i32`, `u32` or `bool`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            HostData::F(_) => "float",
+            HostData::I(_) => "i32",
+            HostData::U(_) => "u32",
+            HostData::B(_) => "bool",
+        }
+    }
+
+    /// True when this storage is the one `dtype` uses (`F` for the float dtypes).
+    pub fn holds(&self, dtype: DType) -> bool {
+        matches!(
+            (self, dtype),
+            (HostData::F(_), DType::F32 | DType::F16 | DType::BF16)
+                | (HostData::I(_), DType::I32)
+                | (HostData::U(_), DType::U32)
+                | (HostData::B(_), DType::Bool)
+        )
+    }
 }
 
 /// A tensor value on the host.
@@ -90,11 +111,11 @@ element!(bool, DType::Bool, B, |&x| x, |&x| x);
 impl HostTensor {
     /// A tensor from a slice and a shape; the lengths must agree.
     pub fn from_slice<T: Element>(data: &[T], shape: Shape) -> Result<Self> {
-        shape.check_rank()?;
-        if data.len() != shape.numel() {
+        let numel = shape.check_size("from_slice")?;
+        if data.len() != numel {
             return Err(IrError::DataLength {
                 len: data.len(),
-                numel: shape.numel(),
+                numel,
                 shape,
             });
         }
@@ -105,6 +126,28 @@ impl HostTensor {
         })
     }
 
+    /// Checks what the public fields do not guarantee: the shape's rank and size are valid
+    /// ([`Shape::check_size`]), the data holds exactly the shape's element count, and its
+    /// storage is the dtype's (`F` for float dtypes, `I` for `I32`, ...). Every host tensor
+    /// kiln is given passes here before it is read or uploaded.
+    pub fn validate(&self) -> Result<()> {
+        let numel = self.shape.check_size("host tensor")?;
+        if !self.data.holds(self.dtype) {
+            return Err(IrError::HostDataKind {
+                dtype: self.dtype,
+                data: self.data.kind(),
+            });
+        }
+        if self.data.len() != numel {
+            return Err(IrError::DataLength {
+                len: self.data.len(),
+                numel,
+                shape: self.shape.clone(),
+            });
+        }
+        Ok(())
+    }
+
     /// The elements as `T`, which must be the tensor's dtype.
     pub fn to_vec<T: Element>(&self) -> Result<Vec<T>> {
         if T::DTYPE != self.dtype {
@@ -113,9 +156,9 @@ impl HostTensor {
                 found: self.dtype,
             });
         }
-        T::unpack(&self.data).ok_or(IrError::HostDType {
-            expected: T::DTYPE,
-            found: self.dtype,
+        T::unpack(&self.data).ok_or(IrError::HostDataKind {
+            dtype: self.dtype,
+            data: self.data.kind(),
         })
     }
 

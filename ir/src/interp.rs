@@ -38,6 +38,7 @@ pub fn eval_node(
             let v = inputs
                 .get(*slot as usize)
                 .ok_or(IrError::UnboundInput(*slot))?;
+            v.validate()?;
             if v.dtype != ty.dtype || v.shape != ty.shape {
                 return Err(IrError::BadShape {
                     op: "input",

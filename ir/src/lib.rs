@@ -26,5 +26,5 @@ pub use graph::{Graph, Node, NodeId, Structure};
 pub use host::{Element, HostData, HostTensor};
 pub use kernel::{Expr, ExprId, ExprNode, Kernel, KernelKind, Load, Output, Stage, Store};
 pub use ops::{Op, TensorType};
-pub use shape::{Axes, Shape, MAX_RANK};
+pub use shape::{Axes, Shape, MAX_RANK, STORAGE_BYTES};
 pub use view::{Mask, View, ViewKind};

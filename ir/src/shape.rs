@@ -7,6 +7,10 @@ use std::fmt;
 /// The largest rank kiln accepts.
 pub const MAX_RANK: usize = 6;
 
+/// The bytes of storage one element may take (32-bit words on the GPU and for the host's
+/// storage words); [`Shape::check_size`] bounds sizes with it.
+pub const STORAGE_BYTES: usize = 4;
+
 /// A list of axes (sorted and deduplicated once normalized).
 pub type Axes = SmallVec<[usize; MAX_RANK]>;
 
@@ -35,9 +39,42 @@ impl Shape {
         self.0.len()
     }
 
-    /// The number of elements (1 for rank 0, 0 if any dim is 0).
+    /// The number of elements (1 for rank 0, 0 if any dim is 0). Saturates at `usize::MAX`
+    /// where the product overflows; every shape a graph or tensor holds has passed
+    /// [`Shape::check_size`], so for those it is exact.
     pub fn numel(&self) -> usize {
-        self.0.iter().product()
+        self.checked_numel().unwrap_or(usize::MAX)
+    }
+
+    /// The number of elements, or `None` if it overflows `usize`.
+    pub fn checked_numel(&self) -> Option<usize> {
+        self.0.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d))
+    }
+
+    /// Checks that a tensor of this shape can exist: rank at most [`MAX_RANK`], element count
+    /// within `usize`, and storage size ([`STORAGE_BYTES`] per element) within `usize` and
+    /// `u64`. The product of the nonzero dims must fit as well (strides are computed from
+    /// it, so an empty `[0, 2^40, 2^40]` is refused too). Returns the element count. `op`
+    /// names the caller in the error.
+    pub fn check_size(&self, op: &'static str) -> Result<usize> {
+        self.check_rank()?;
+        let nonzero = self
+            .0
+            .iter()
+            .try_fold(1usize, |acc, &d| acc.checked_mul(d.max(1)))
+            .ok_or_else(|| IrError::SizeOverflow {
+                op,
+                why: format!("the element count of shape {self} does not fit in usize"),
+            })?;
+        let n = self.numel();
+        nonzero
+            .checked_mul(STORAGE_BYTES)
+            .filter(|&b| u64::try_from(b).is_ok())
+            .ok_or_else(|| IrError::SizeOverflow {
+                op,
+                why: format!("shape {self} needs more than usize::MAX bytes"),
+            })?;
+        Ok(n)
     }
 
     /// Row-major strides, in elements.

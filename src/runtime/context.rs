@@ -253,9 +253,11 @@ pub const AUTOTUNE_FILE: &str = "autotune.v3";
 /// wgpu's pipeline cache data in an adapter's cache directory.
 pub const PIPELINE_FILE: &str = "pipelines.v1";
 
-/// Autotune results as stored: one `key TAB a TAB b TAB c` line each.
-fn parse_tuned(b: &[u8]) -> HashMap<String, [u32; 3]> {
+/// Autotune results as stored: one `key TAB a TAB b TAB c` line each. The flag is true when
+/// a line was malformed (and skipped).
+fn parse_tuned(b: &[u8]) -> (HashMap<String, [u32; 3]>, bool) {
     let mut m = HashMap::new();
+    let mut malformed = false;
     for line in String::from_utf8_lossy(b).lines() {
         let f: Vec<&str> = line.split('\t').collect();
         if let [k, a, b, c] = f[..] {
@@ -265,8 +267,9 @@ fn parse_tuned(b: &[u8]) -> HashMap<String, [u32; 3]> {
             }
         }
         log::warn!("kiln: skipping a malformed autotune line {line:?}");
+        malformed = true;
     }
-    m
+    (m, malformed)
 }
 
 fn format_tuned(m: &HashMap<String, [u32; 3]>) -> Vec<u8> {
@@ -440,11 +443,23 @@ impl GpuContext {
             .cache_dir
             .as_deref()
             .map(|root| CacheDir::for_adapter(root, &info));
-        let tuned = disk
-            .as_ref()
-            .and_then(|d| d.load(AUTOTUNE_FILE))
-            .map(|b| parse_tuned(&b))
-            .unwrap_or_default();
+        // A damaged file is removed by `load`; one whose lines are partly malformed is
+        // rewritten with the good ones now, so that it does not warn at every start.
+        let mut tuned = HashMap::new();
+        if let Some(d) = &disk {
+            if let Some(b) = d.load(AUTOTUNE_FILE) {
+                let (m, malformed) = parse_tuned(&b);
+                if malformed {
+                    if let Err(e) = d.store(AUTOTUNE_FILE, &format_tuned(&m)) {
+                        log::warn!(
+                            "kiln: cannot rewrite the autotune cache in {}: {e}",
+                            d.path().display()
+                        );
+                    }
+                }
+                tuned = m;
+            }
+        }
         let pipeline_cache = if device.features().contains(wgpu::Features::PIPELINE_CACHE) {
             let data = disk.as_ref().and_then(|d| d.load(PIPELINE_FILE));
             // SAFETY: `data` comes from `PipelineCache::get_data` of an earlier process on
@@ -648,7 +663,7 @@ impl GpuContext {
         let Some(d) = &self.disk else { return };
         let mut all = d
             .load(AUTOTUNE_FILE)
-            .map(|b| parse_tuned(&b))
+            .map(|b| parse_tuned(&b).0)
             .unwrap_or_default();
         if let Ok(m) = self.tuned.lock() {
             all.extend(m.iter().map(|(k, v)| (k.clone(), *v)));
@@ -816,6 +831,8 @@ impl GpuContext {
 
     /// Uploads a host tensor, into a buffer from the pool where one of its size is free.
     pub fn upload(&self, t: &HostTensor) -> Result<Arc<GpuBuffer>> {
+        // Never upload fewer bytes than the shape says kernels may read.
+        t.validate()?;
         let bytes = self.target.buffer_bytes(t.dtype, t.numel());
         self.check_size(&format!("a {} tensor of shape {}", t.dtype, t.shape), bytes)?;
         let contents = self.target.encode(t);

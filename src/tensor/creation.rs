@@ -31,8 +31,11 @@ impl Tensor {
         Self::from_host_on(device, HostTensor::from_slice(data, Shape::new(shape))?)
     }
 
-    /// A tensor holding a host tensor's values on `device`.
+    /// A tensor holding a host tensor's values on `device`. The host tensor's fields are
+    /// public, so they are checked here: the shape's size, the data's length against it, and
+    /// the data's kind against the dtype ([`HostTensor::validate`]).
     pub fn from_host_on(device: &Device, h: HostTensor) -> Result<Tensor> {
+        h.validate()?;
         let ty = TensorType::new(h.dtype, h.shape.clone());
         Ok(Tensor::make(
             device.clone(),
@@ -52,7 +55,7 @@ impl Tensor {
     /// A placeholder on `device`.
     pub fn placeholder_on(device: &Device, dtype: DType, shape: &[usize]) -> Result<Tensor> {
         let shape = Shape::new(shape);
-        shape.check_rank()?;
+        shape.check_size("placeholder")?;
         Ok(Tensor::make(
             device.clone(),
             Op::Input { slot: 0 },

@@ -132,9 +132,42 @@ impl Tensor {
         self.view(ViewOp::Slice(dims))
     }
 
-    /// `len` elements of `axis` from `start`.
+    /// `len` elements of `axis` from `start`. As in PyTorch, the range must lie inside the
+    /// axis: one past its end is a typed error ([`IrError::OutOfRange`]), not clamped.
     pub fn narrow(&self, axis: isize, start: usize, len: usize) -> Result<Tensor> {
-        self.slice(axis, start as isize, (start + len) as isize, 1)
+        let a = self.shape().axis("narrow", axis)?;
+        let dim = self.dims()[a];
+        let end = start
+            .checked_add(len)
+            .ok_or_else(|| IrError::SizeOverflow {
+                op: "narrow",
+                why: format!("start {start} + length {len} overflows"),
+            })?;
+        if end > dim {
+            return Err(Error::from(IrError::OutOfRange {
+                op: "narrow",
+                axis: a,
+                start,
+                len,
+                dim,
+                shape: self.shape().clone(),
+            }));
+        }
+        let mut dims: SmallVec<[SliceDim; 6]> = self
+            .dims()
+            .iter()
+            .map(|&d| SliceDim {
+                start: 0,
+                end: d,
+                step: 1,
+            })
+            .collect();
+        dims[a] = SliceDim {
+            start,
+            end,
+            step: 1,
+        };
+        self.view(ViewOp::Slice(dims))
     }
 
     /// Pads every dimension with `(before, after)` elements of `value`.

@@ -34,12 +34,18 @@ impl Tensor {
         if k != k2 {
             return Err(err());
         }
-        let batch = Shape::broadcast(
-            "matmul",
-            &Shape::new(&a.dims()[..ra - 2]),
-            &Shape::new(&b.dims()[..rb - 2]),
-        )
-        .map_err(|_| err())?;
+        let (ba, bb) = (
+            Shape::new(&a.dims()[..ra - 2]),
+            Shape::new(&b.dims()[..rb - 2]),
+        );
+        let batch = Shape::broadcast("matmul", &ba, &bb).map_err(|_| {
+            Error::from(IrError::MatmulBatch {
+                lhs: self.shape().clone(),
+                rhs: other.shape().clone(),
+                lhs_batch: ba.clone(),
+                rhs_batch: bb.clone(),
+            })
+        })?;
         let mut sa = batch.dims().to_vec();
         sa.extend([m, k]);
         let mut sb = batch.dims().to_vec();
@@ -73,14 +79,29 @@ impl Tensor {
 
     /// Layer norm over the last dim: `(x - mean) / sqrt(var + eps) * weight + bias`
     /// (biased variance).
+    ///
+    /// The row is first shifted by its maximum, `s = x - max(x)`, and centred as
+    /// `xc = s - mean(s)`, before any scaling. Mathematically the same, but a constant row
+    /// gives `s = 0` exactly (a maximum is exact in any order), so `mean(s)`, `xc`, the
+    /// variance and the output are exactly 0 (the output exactly `bias`), however the GPU
+    /// orders the sum, rounds the division by the row length, or contracts `xc * rstd`
+    /// (+ bias) into FMAs. Without the shift, `mean(x)` of a constant row `c` need not be `c`
+    /// exactly in f32, and `(x - mean) * rstd` amplifies that ulp by up to `1/sqrt(eps)`.
+    /// The maximum is one more reduction of the same row, in the same kernel (as in
+    /// softmax); shifting by the row's first element instead would read the input through a
+    /// view, which stops a computed input from fusing into the layer norm's kernel.
     pub fn layer_norm(
         &self,
         weight: Option<&Tensor>,
         bias: Option<&Tensor>,
         eps: f64,
     ) -> Result<Tensor> {
-        let mean = self.mean(&[-1], true)?;
-        let xc = self.sub(&mean)?;
+        let shifted = match self.dims().last() {
+            Some(&n) if n > 0 => self.sub(&self.max(&[-1], true)?)?,
+            _ => self.clone(),
+        };
+        let mean = shifted.mean(&[-1], true)?;
+        let xc = shifted.sub(&mean)?;
         let var = xc.mul(&xc)?.mean(&[-1], true)?;
         let mut y = xc.mul(&var.add_scalar(eps)?.rsqrt()?)?;
         if let Some(w) = weight {

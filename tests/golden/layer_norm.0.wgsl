@@ -1,14 +1,16 @@
-// kiln kernel: mean[1]+sub+mul+mean[1]+const(0.000009999999747378752)+add+rsqrt+mul+mul+add
+// kiln kernel: max[1]+sub+mean[1]+sub+mul+mean[1]+const(0.000009999999747378752)+add+rsqrt+mul+mul+add
 struct Params { p: array<vec4<u32>, 2> }
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read> in0: array<f32>;
 @group(0) @binding(2) var<storage, read> in1: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out0: array<f32>;
+fn kiln_isnan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }
+fn kiln_fmax(a: f32, b: f32) -> f32 { return select(max(a, b), a + b, kiln_isnan(a) || kiln_isnan(b)); }
 var<workgroup> sv_f32: array<f32, 32>;
 fn rows_looped(o: u32, live: bool, lid: u32) {
   var rem_o = o;
   let c0 = rem_o;
-  var acc0: f32 = 0.0;
+  var acc0: f32 = bitcast<f32>(0xff800000u);
   if (live) {
     var r = lid;
     for (; r + 224u < P.p[0].y; r = r + 256u) {
@@ -84,14 +86,14 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
         let e0: f32 = ld0;
         v7 = e0;
       }
-      acc0 = acc0 + v0;
-      acc0 = acc0 + v1;
-      acc0 = acc0 + v2;
-      acc0 = acc0 + v3;
-      acc0 = acc0 + v4;
-      acc0 = acc0 + v5;
-      acc0 = acc0 + v6;
-      acc0 = acc0 + v7;
+      acc0 = kiln_fmax(acc0, v0);
+      acc0 = kiln_fmax(acc0, v1);
+      acc0 = kiln_fmax(acc0, v2);
+      acc0 = kiln_fmax(acc0, v3);
+      acc0 = kiln_fmax(acc0, v4);
+      acc0 = kiln_fmax(acc0, v5);
+      acc0 = kiln_fmax(acc0, v6);
+      acc0 = kiln_fmax(acc0, v7);
     }
     for (; r < P.p[0].y; r = r + 32u) {
       let rr = r;
@@ -99,19 +101,19 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
       let ld0 = in0[i + P.p[0].z];
       let ok0 = true;
       let e0: f32 = ld0;
-      acc0 = acc0 + e0;
+      acc0 = kiln_fmax(acc0, e0);
     }
   }
   sv_f32[lid] = acc0;
   workgroupBarrier();
   for (var s = 16u; s > 0u; s = s >> 1u) {
     if (lid < s) {
-      sv_f32[lid] = sv_f32[lid] + sv_f32[lid + s];
+      sv_f32[lid] = kiln_fmax(sv_f32[lid], sv_f32[lid + s]);
     }
     workgroupBarrier();
   }
   let tot0 = sv_f32[0];
-  let red0: f32 = tot0 / f32(P.p[0].y);
+  let red0: f32 = tot0;
   workgroupBarrier();
   var acc1: f32 = 0.0;
   if (live) {
@@ -126,8 +128,7 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
         let e0: f32 = ld0;
         let e1: f32 = red0;
         let e2: f32 = (e0 - e1);
-        let e3: f32 = (e2 * e2);
-        v0 = e3;
+        v0 = e2;
       }
       var v1: f32;
       {
@@ -138,8 +139,7 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
         let e0: f32 = ld0;
         let e1: f32 = red0;
         let e2: f32 = (e0 - e1);
-        let e3: f32 = (e2 * e2);
-        v1 = e3;
+        v1 = e2;
       }
       var v2: f32;
       {
@@ -150,8 +150,7 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
         let e0: f32 = ld0;
         let e1: f32 = red0;
         let e2: f32 = (e0 - e1);
-        let e3: f32 = (e2 * e2);
-        v2 = e3;
+        v2 = e2;
       }
       var v3: f32;
       {
@@ -162,8 +161,7 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
         let e0: f32 = ld0;
         let e1: f32 = red0;
         let e2: f32 = (e0 - e1);
-        let e3: f32 = (e2 * e2);
-        v3 = e3;
+        v3 = e2;
       }
       var v4: f32;
       {
@@ -174,8 +172,7 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
         let e0: f32 = ld0;
         let e1: f32 = red0;
         let e2: f32 = (e0 - e1);
-        let e3: f32 = (e2 * e2);
-        v4 = e3;
+        v4 = e2;
       }
       var v5: f32;
       {
@@ -186,8 +183,7 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
         let e0: f32 = ld0;
         let e1: f32 = red0;
         let e2: f32 = (e0 - e1);
-        let e3: f32 = (e2 * e2);
-        v5 = e3;
+        v5 = e2;
       }
       var v6: f32;
       {
@@ -198,8 +194,7 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
         let e0: f32 = ld0;
         let e1: f32 = red0;
         let e2: f32 = (e0 - e1);
-        let e3: f32 = (e2 * e2);
-        v6 = e3;
+        v6 = e2;
       }
       var v7: f32;
       {
@@ -210,8 +205,7 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
         let e0: f32 = ld0;
         let e1: f32 = red0;
         let e2: f32 = (e0 - e1);
-        let e3: f32 = (e2 * e2);
-        v7 = e3;
+        v7 = e2;
       }
       acc1 = acc1 + v0;
       acc1 = acc1 + v1;
@@ -230,8 +224,7 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
       let e0: f32 = ld0;
       let e1: f32 = red0;
       let e2: f32 = (e0 - e1);
-      let e3: f32 = (e2 * e2);
-      acc1 = acc1 + e3;
+      acc1 = acc1 + e2;
     }
   }
   sv_f32[lid] = acc1;
@@ -244,6 +237,156 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
   }
   let tot1 = sv_f32[0];
   let red1: f32 = tot1 / f32(P.p[0].y);
+  workgroupBarrier();
+  var acc2: f32 = 0.0;
+  if (live) {
+    var r = lid;
+    for (; r + 224u < P.p[0].y; r = r + 256u) {
+      var v0: f32;
+      {
+        let rr = r + 0u;
+        let i = o * P.p[0].y + rr;
+        let ld0 = in0[i + P.p[0].z];
+        let ok0 = true;
+        let e0: f32 = ld0;
+        let e1: f32 = red0;
+        let e2: f32 = (e0 - e1);
+        let e3: f32 = red1;
+        let e4: f32 = (e2 - e3);
+        let e5: f32 = (e4 * e4);
+        v0 = e5;
+      }
+      var v1: f32;
+      {
+        let rr = r + 32u;
+        let i = o * P.p[0].y + rr;
+        let ld0 = in0[i + P.p[0].z];
+        let ok0 = true;
+        let e0: f32 = ld0;
+        let e1: f32 = red0;
+        let e2: f32 = (e0 - e1);
+        let e3: f32 = red1;
+        let e4: f32 = (e2 - e3);
+        let e5: f32 = (e4 * e4);
+        v1 = e5;
+      }
+      var v2: f32;
+      {
+        let rr = r + 64u;
+        let i = o * P.p[0].y + rr;
+        let ld0 = in0[i + P.p[0].z];
+        let ok0 = true;
+        let e0: f32 = ld0;
+        let e1: f32 = red0;
+        let e2: f32 = (e0 - e1);
+        let e3: f32 = red1;
+        let e4: f32 = (e2 - e3);
+        let e5: f32 = (e4 * e4);
+        v2 = e5;
+      }
+      var v3: f32;
+      {
+        let rr = r + 96u;
+        let i = o * P.p[0].y + rr;
+        let ld0 = in0[i + P.p[0].z];
+        let ok0 = true;
+        let e0: f32 = ld0;
+        let e1: f32 = red0;
+        let e2: f32 = (e0 - e1);
+        let e3: f32 = red1;
+        let e4: f32 = (e2 - e3);
+        let e5: f32 = (e4 * e4);
+        v3 = e5;
+      }
+      var v4: f32;
+      {
+        let rr = r + 128u;
+        let i = o * P.p[0].y + rr;
+        let ld0 = in0[i + P.p[0].z];
+        let ok0 = true;
+        let e0: f32 = ld0;
+        let e1: f32 = red0;
+        let e2: f32 = (e0 - e1);
+        let e3: f32 = red1;
+        let e4: f32 = (e2 - e3);
+        let e5: f32 = (e4 * e4);
+        v4 = e5;
+      }
+      var v5: f32;
+      {
+        let rr = r + 160u;
+        let i = o * P.p[0].y + rr;
+        let ld0 = in0[i + P.p[0].z];
+        let ok0 = true;
+        let e0: f32 = ld0;
+        let e1: f32 = red0;
+        let e2: f32 = (e0 - e1);
+        let e3: f32 = red1;
+        let e4: f32 = (e2 - e3);
+        let e5: f32 = (e4 * e4);
+        v5 = e5;
+      }
+      var v6: f32;
+      {
+        let rr = r + 192u;
+        let i = o * P.p[0].y + rr;
+        let ld0 = in0[i + P.p[0].z];
+        let ok0 = true;
+        let e0: f32 = ld0;
+        let e1: f32 = red0;
+        let e2: f32 = (e0 - e1);
+        let e3: f32 = red1;
+        let e4: f32 = (e2 - e3);
+        let e5: f32 = (e4 * e4);
+        v6 = e5;
+      }
+      var v7: f32;
+      {
+        let rr = r + 224u;
+        let i = o * P.p[0].y + rr;
+        let ld0 = in0[i + P.p[0].z];
+        let ok0 = true;
+        let e0: f32 = ld0;
+        let e1: f32 = red0;
+        let e2: f32 = (e0 - e1);
+        let e3: f32 = red1;
+        let e4: f32 = (e2 - e3);
+        let e5: f32 = (e4 * e4);
+        v7 = e5;
+      }
+      acc2 = acc2 + v0;
+      acc2 = acc2 + v1;
+      acc2 = acc2 + v2;
+      acc2 = acc2 + v3;
+      acc2 = acc2 + v4;
+      acc2 = acc2 + v5;
+      acc2 = acc2 + v6;
+      acc2 = acc2 + v7;
+    }
+    for (; r < P.p[0].y; r = r + 32u) {
+      let rr = r;
+      let i = o * P.p[0].y + rr;
+      let ld0 = in0[i + P.p[0].z];
+      let ok0 = true;
+      let e0: f32 = ld0;
+      let e1: f32 = red0;
+      let e2: f32 = (e0 - e1);
+      let e3: f32 = red1;
+      let e4: f32 = (e2 - e3);
+      let e5: f32 = (e4 * e4);
+      acc2 = acc2 + e5;
+    }
+  }
+  sv_f32[lid] = acc2;
+  workgroupBarrier();
+  for (var s = 16u; s > 0u; s = s >> 1u) {
+    if (lid < s) {
+      sv_f32[lid] = sv_f32[lid] + sv_f32[lid + s];
+    }
+    workgroupBarrier();
+  }
+  let tot2 = sv_f32[0];
+  let red2: f32 = tot2 / f32(P.p[0].y);
   workgroupBarrier();
   if (live) {
     for (var r = lid; r < P.p[0].y; r = r + 256u) {
@@ -262,15 +405,17 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
         let e0: f32 = ld0;
         let e1: f32 = red0;
         let e2: f32 = (e0 - e1);
-        let e4: f32 = red1;
-        let e5: f32 = bitcast<f32>(P.p[1].z);
-        let e6: f32 = (e4 + e5);
-        let e7: f32 = (1.0 / sqrt(e6));
-        let e8: f32 = (e2 * e7);
-        let e9: f32 = ld1;
-        let e10: f32 = (e8 * e9);
-        let e11: f32 = (e10 + e9);
-        v0_0 = e11;
+        let e3: f32 = red1;
+        let e4: f32 = (e2 - e3);
+        let e6: f32 = red2;
+        let e7: f32 = bitcast<f32>(P.p[1].z);
+        let e8: f32 = (e6 + e7);
+        let e9: f32 = (1.0 / sqrt(e8));
+        let e10: f32 = (e4 * e9);
+        let e11: f32 = ld1;
+        let e12: f32 = (e10 * e11);
+        let e13: f32 = (e12 + e11);
+        v0_0 = e13;
       }
       var v1_0: f32;
       let rr1 = r + 32u;
@@ -287,15 +432,17 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
         let e0: f32 = ld0;
         let e1: f32 = red0;
         let e2: f32 = (e0 - e1);
-        let e4: f32 = red1;
-        let e5: f32 = bitcast<f32>(P.p[1].z);
-        let e6: f32 = (e4 + e5);
-        let e7: f32 = (1.0 / sqrt(e6));
-        let e8: f32 = (e2 * e7);
-        let e9: f32 = ld1;
-        let e10: f32 = (e8 * e9);
-        let e11: f32 = (e10 + e9);
-        v1_0 = e11;
+        let e3: f32 = red1;
+        let e4: f32 = (e2 - e3);
+        let e6: f32 = red2;
+        let e7: f32 = bitcast<f32>(P.p[1].z);
+        let e8: f32 = (e6 + e7);
+        let e9: f32 = (1.0 / sqrt(e8));
+        let e10: f32 = (e4 * e9);
+        let e11: f32 = ld1;
+        let e12: f32 = (e10 * e11);
+        let e13: f32 = (e12 + e11);
+        v1_0 = e13;
       }
       var v2_0: f32;
       let rr2 = r + 64u;
@@ -312,15 +459,17 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
         let e0: f32 = ld0;
         let e1: f32 = red0;
         let e2: f32 = (e0 - e1);
-        let e4: f32 = red1;
-        let e5: f32 = bitcast<f32>(P.p[1].z);
-        let e6: f32 = (e4 + e5);
-        let e7: f32 = (1.0 / sqrt(e6));
-        let e8: f32 = (e2 * e7);
-        let e9: f32 = ld1;
-        let e10: f32 = (e8 * e9);
-        let e11: f32 = (e10 + e9);
-        v2_0 = e11;
+        let e3: f32 = red1;
+        let e4: f32 = (e2 - e3);
+        let e6: f32 = red2;
+        let e7: f32 = bitcast<f32>(P.p[1].z);
+        let e8: f32 = (e6 + e7);
+        let e9: f32 = (1.0 / sqrt(e8));
+        let e10: f32 = (e4 * e9);
+        let e11: f32 = ld1;
+        let e12: f32 = (e10 * e11);
+        let e13: f32 = (e12 + e11);
+        v2_0 = e13;
       }
       var v3_0: f32;
       let rr3 = r + 96u;
@@ -337,15 +486,17 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
         let e0: f32 = ld0;
         let e1: f32 = red0;
         let e2: f32 = (e0 - e1);
-        let e4: f32 = red1;
-        let e5: f32 = bitcast<f32>(P.p[1].z);
-        let e6: f32 = (e4 + e5);
-        let e7: f32 = (1.0 / sqrt(e6));
-        let e8: f32 = (e2 * e7);
-        let e9: f32 = ld1;
-        let e10: f32 = (e8 * e9);
-        let e11: f32 = (e10 + e9);
-        v3_0 = e11;
+        let e3: f32 = red1;
+        let e4: f32 = (e2 - e3);
+        let e6: f32 = red2;
+        let e7: f32 = bitcast<f32>(P.p[1].z);
+        let e8: f32 = (e6 + e7);
+        let e9: f32 = (1.0 / sqrt(e8));
+        let e10: f32 = (e4 * e9);
+        let e11: f32 = ld1;
+        let e12: f32 = (e10 * e11);
+        let e13: f32 = (e12 + e11);
+        v3_0 = e13;
       }
       var v4_0: f32;
       let rr4 = r + 128u;
@@ -362,15 +513,17 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
         let e0: f32 = ld0;
         let e1: f32 = red0;
         let e2: f32 = (e0 - e1);
-        let e4: f32 = red1;
-        let e5: f32 = bitcast<f32>(P.p[1].z);
-        let e6: f32 = (e4 + e5);
-        let e7: f32 = (1.0 / sqrt(e6));
-        let e8: f32 = (e2 * e7);
-        let e9: f32 = ld1;
-        let e10: f32 = (e8 * e9);
-        let e11: f32 = (e10 + e9);
-        v4_0 = e11;
+        let e3: f32 = red1;
+        let e4: f32 = (e2 - e3);
+        let e6: f32 = red2;
+        let e7: f32 = bitcast<f32>(P.p[1].z);
+        let e8: f32 = (e6 + e7);
+        let e9: f32 = (1.0 / sqrt(e8));
+        let e10: f32 = (e4 * e9);
+        let e11: f32 = ld1;
+        let e12: f32 = (e10 * e11);
+        let e13: f32 = (e12 + e11);
+        v4_0 = e13;
       }
       var v5_0: f32;
       let rr5 = r + 160u;
@@ -387,15 +540,17 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
         let e0: f32 = ld0;
         let e1: f32 = red0;
         let e2: f32 = (e0 - e1);
-        let e4: f32 = red1;
-        let e5: f32 = bitcast<f32>(P.p[1].z);
-        let e6: f32 = (e4 + e5);
-        let e7: f32 = (1.0 / sqrt(e6));
-        let e8: f32 = (e2 * e7);
-        let e9: f32 = ld1;
-        let e10: f32 = (e8 * e9);
-        let e11: f32 = (e10 + e9);
-        v5_0 = e11;
+        let e3: f32 = red1;
+        let e4: f32 = (e2 - e3);
+        let e6: f32 = red2;
+        let e7: f32 = bitcast<f32>(P.p[1].z);
+        let e8: f32 = (e6 + e7);
+        let e9: f32 = (1.0 / sqrt(e8));
+        let e10: f32 = (e4 * e9);
+        let e11: f32 = ld1;
+        let e12: f32 = (e10 * e11);
+        let e13: f32 = (e12 + e11);
+        v5_0 = e13;
       }
       var v6_0: f32;
       let rr6 = r + 192u;
@@ -412,15 +567,17 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
         let e0: f32 = ld0;
         let e1: f32 = red0;
         let e2: f32 = (e0 - e1);
-        let e4: f32 = red1;
-        let e5: f32 = bitcast<f32>(P.p[1].z);
-        let e6: f32 = (e4 + e5);
-        let e7: f32 = (1.0 / sqrt(e6));
-        let e8: f32 = (e2 * e7);
-        let e9: f32 = ld1;
-        let e10: f32 = (e8 * e9);
-        let e11: f32 = (e10 + e9);
-        v6_0 = e11;
+        let e3: f32 = red1;
+        let e4: f32 = (e2 - e3);
+        let e6: f32 = red2;
+        let e7: f32 = bitcast<f32>(P.p[1].z);
+        let e8: f32 = (e6 + e7);
+        let e9: f32 = (1.0 / sqrt(e8));
+        let e10: f32 = (e4 * e9);
+        let e11: f32 = ld1;
+        let e12: f32 = (e10 * e11);
+        let e13: f32 = (e12 + e11);
+        v6_0 = e13;
       }
       var v7_0: f32;
       let rr7 = r + 224u;
@@ -437,15 +594,17 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
         let e0: f32 = ld0;
         let e1: f32 = red0;
         let e2: f32 = (e0 - e1);
-        let e4: f32 = red1;
-        let e5: f32 = bitcast<f32>(P.p[1].z);
-        let e6: f32 = (e4 + e5);
-        let e7: f32 = (1.0 / sqrt(e6));
-        let e8: f32 = (e2 * e7);
-        let e9: f32 = ld1;
-        let e10: f32 = (e8 * e9);
-        let e11: f32 = (e10 + e9);
-        v7_0 = e11;
+        let e3: f32 = red1;
+        let e4: f32 = (e2 - e3);
+        let e6: f32 = red2;
+        let e7: f32 = bitcast<f32>(P.p[1].z);
+        let e8: f32 = (e6 + e7);
+        let e9: f32 = (1.0 / sqrt(e8));
+        let e10: f32 = (e4 * e9);
+        let e11: f32 = ld1;
+        let e12: f32 = (e10 * e11);
+        let e13: f32 = (e12 + e11);
+        v7_0 = e13;
       }
       if (rr0 < P.p[0].y) {
         out0[o * P.p[0].y + rr0] = v0_0;
@@ -639,7 +798,7 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       rq0_15 = ok0;
     }
   }
-  var acc0: f32 = 0.0;
+  var acc0: f32 = bitcast<f32>(0xff800000u);
   if (live) {
     if (lid + 0u < P.p[0].y) {
       let rr = lid + 0u;
@@ -647,7 +806,7 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let ld0 = rc0_0;
       let ok0 = rq0_0;
       let e0: f32 = ld0;
-      acc0 = acc0 + e0;
+      acc0 = kiln_fmax(acc0, e0);
     }
     if (lid + 32u < P.p[0].y) {
       let rr = lid + 32u;
@@ -655,7 +814,7 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let ld0 = rc0_1;
       let ok0 = rq0_1;
       let e0: f32 = ld0;
-      acc0 = acc0 + e0;
+      acc0 = kiln_fmax(acc0, e0);
     }
     if (lid + 64u < P.p[0].y) {
       let rr = lid + 64u;
@@ -663,7 +822,7 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let ld0 = rc0_2;
       let ok0 = rq0_2;
       let e0: f32 = ld0;
-      acc0 = acc0 + e0;
+      acc0 = kiln_fmax(acc0, e0);
     }
     if (lid + 96u < P.p[0].y) {
       let rr = lid + 96u;
@@ -671,7 +830,7 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let ld0 = rc0_3;
       let ok0 = rq0_3;
       let e0: f32 = ld0;
-      acc0 = acc0 + e0;
+      acc0 = kiln_fmax(acc0, e0);
     }
     if (lid + 128u < P.p[0].y) {
       let rr = lid + 128u;
@@ -679,7 +838,7 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let ld0 = rc0_4;
       let ok0 = rq0_4;
       let e0: f32 = ld0;
-      acc0 = acc0 + e0;
+      acc0 = kiln_fmax(acc0, e0);
     }
     if (lid + 160u < P.p[0].y) {
       let rr = lid + 160u;
@@ -687,7 +846,7 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let ld0 = rc0_5;
       let ok0 = rq0_5;
       let e0: f32 = ld0;
-      acc0 = acc0 + e0;
+      acc0 = kiln_fmax(acc0, e0);
     }
     if (lid + 192u < P.p[0].y) {
       let rr = lid + 192u;
@@ -695,7 +854,7 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let ld0 = rc0_6;
       let ok0 = rq0_6;
       let e0: f32 = ld0;
-      acc0 = acc0 + e0;
+      acc0 = kiln_fmax(acc0, e0);
     }
     if (lid + 224u < P.p[0].y) {
       let rr = lid + 224u;
@@ -703,7 +862,7 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let ld0 = rc0_7;
       let ok0 = rq0_7;
       let e0: f32 = ld0;
-      acc0 = acc0 + e0;
+      acc0 = kiln_fmax(acc0, e0);
     }
     if (lid + 256u < P.p[0].y) {
       let rr = lid + 256u;
@@ -711,7 +870,7 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let ld0 = rc0_8;
       let ok0 = rq0_8;
       let e0: f32 = ld0;
-      acc0 = acc0 + e0;
+      acc0 = kiln_fmax(acc0, e0);
     }
     if (lid + 288u < P.p[0].y) {
       let rr = lid + 288u;
@@ -719,7 +878,7 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let ld0 = rc0_9;
       let ok0 = rq0_9;
       let e0: f32 = ld0;
-      acc0 = acc0 + e0;
+      acc0 = kiln_fmax(acc0, e0);
     }
     if (lid + 320u < P.p[0].y) {
       let rr = lid + 320u;
@@ -727,7 +886,7 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let ld0 = rc0_10;
       let ok0 = rq0_10;
       let e0: f32 = ld0;
-      acc0 = acc0 + e0;
+      acc0 = kiln_fmax(acc0, e0);
     }
     if (lid + 352u < P.p[0].y) {
       let rr = lid + 352u;
@@ -735,7 +894,7 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let ld0 = rc0_11;
       let ok0 = rq0_11;
       let e0: f32 = ld0;
-      acc0 = acc0 + e0;
+      acc0 = kiln_fmax(acc0, e0);
     }
     if (lid + 384u < P.p[0].y) {
       let rr = lid + 384u;
@@ -743,7 +902,7 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let ld0 = rc0_12;
       let ok0 = rq0_12;
       let e0: f32 = ld0;
-      acc0 = acc0 + e0;
+      acc0 = kiln_fmax(acc0, e0);
     }
     if (lid + 416u < P.p[0].y) {
       let rr = lid + 416u;
@@ -751,7 +910,7 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let ld0 = rc0_13;
       let ok0 = rq0_13;
       let e0: f32 = ld0;
-      acc0 = acc0 + e0;
+      acc0 = kiln_fmax(acc0, e0);
     }
     if (lid + 448u < P.p[0].y) {
       let rr = lid + 448u;
@@ -759,7 +918,7 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let ld0 = rc0_14;
       let ok0 = rq0_14;
       let e0: f32 = ld0;
-      acc0 = acc0 + e0;
+      acc0 = kiln_fmax(acc0, e0);
     }
     if (lid + 480u < P.p[0].y) {
       let rr = lid + 480u;
@@ -767,19 +926,19 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let ld0 = rc0_15;
       let ok0 = rq0_15;
       let e0: f32 = ld0;
-      acc0 = acc0 + e0;
+      acc0 = kiln_fmax(acc0, e0);
     }
   }
   sv_f32[lid] = acc0;
   workgroupBarrier();
   for (var s = 16u; s > 0u; s = s >> 1u) {
     if (lid < s) {
-      sv_f32[lid] = sv_f32[lid] + sv_f32[lid + s];
+      sv_f32[lid] = kiln_fmax(sv_f32[lid], sv_f32[lid + s]);
     }
     workgroupBarrier();
   }
   let tot0 = sv_f32[0];
-  let red0: f32 = tot0 / f32(P.p[0].y);
+  let red0: f32 = tot0;
   workgroupBarrier();
   var acc1: f32 = 0.0;
   if (live) {
@@ -791,8 +950,7 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e0: f32 = ld0;
       let e1: f32 = red0;
       let e2: f32 = (e0 - e1);
-      let e3: f32 = (e2 * e2);
-      acc1 = acc1 + e3;
+      acc1 = acc1 + e2;
     }
     if (lid + 32u < P.p[0].y) {
       let rr = lid + 32u;
@@ -802,8 +960,7 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e0: f32 = ld0;
       let e1: f32 = red0;
       let e2: f32 = (e0 - e1);
-      let e3: f32 = (e2 * e2);
-      acc1 = acc1 + e3;
+      acc1 = acc1 + e2;
     }
     if (lid + 64u < P.p[0].y) {
       let rr = lid + 64u;
@@ -813,8 +970,7 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e0: f32 = ld0;
       let e1: f32 = red0;
       let e2: f32 = (e0 - e1);
-      let e3: f32 = (e2 * e2);
-      acc1 = acc1 + e3;
+      acc1 = acc1 + e2;
     }
     if (lid + 96u < P.p[0].y) {
       let rr = lid + 96u;
@@ -824,8 +980,7 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e0: f32 = ld0;
       let e1: f32 = red0;
       let e2: f32 = (e0 - e1);
-      let e3: f32 = (e2 * e2);
-      acc1 = acc1 + e3;
+      acc1 = acc1 + e2;
     }
     if (lid + 128u < P.p[0].y) {
       let rr = lid + 128u;
@@ -835,8 +990,7 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e0: f32 = ld0;
       let e1: f32 = red0;
       let e2: f32 = (e0 - e1);
-      let e3: f32 = (e2 * e2);
-      acc1 = acc1 + e3;
+      acc1 = acc1 + e2;
     }
     if (lid + 160u < P.p[0].y) {
       let rr = lid + 160u;
@@ -846,8 +1000,7 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e0: f32 = ld0;
       let e1: f32 = red0;
       let e2: f32 = (e0 - e1);
-      let e3: f32 = (e2 * e2);
-      acc1 = acc1 + e3;
+      acc1 = acc1 + e2;
     }
     if (lid + 192u < P.p[0].y) {
       let rr = lid + 192u;
@@ -857,8 +1010,7 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e0: f32 = ld0;
       let e1: f32 = red0;
       let e2: f32 = (e0 - e1);
-      let e3: f32 = (e2 * e2);
-      acc1 = acc1 + e3;
+      acc1 = acc1 + e2;
     }
     if (lid + 224u < P.p[0].y) {
       let rr = lid + 224u;
@@ -868,8 +1020,7 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e0: f32 = ld0;
       let e1: f32 = red0;
       let e2: f32 = (e0 - e1);
-      let e3: f32 = (e2 * e2);
-      acc1 = acc1 + e3;
+      acc1 = acc1 + e2;
     }
     if (lid + 256u < P.p[0].y) {
       let rr = lid + 256u;
@@ -879,8 +1030,7 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e0: f32 = ld0;
       let e1: f32 = red0;
       let e2: f32 = (e0 - e1);
-      let e3: f32 = (e2 * e2);
-      acc1 = acc1 + e3;
+      acc1 = acc1 + e2;
     }
     if (lid + 288u < P.p[0].y) {
       let rr = lid + 288u;
@@ -890,8 +1040,7 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e0: f32 = ld0;
       let e1: f32 = red0;
       let e2: f32 = (e0 - e1);
-      let e3: f32 = (e2 * e2);
-      acc1 = acc1 + e3;
+      acc1 = acc1 + e2;
     }
     if (lid + 320u < P.p[0].y) {
       let rr = lid + 320u;
@@ -901,8 +1050,7 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e0: f32 = ld0;
       let e1: f32 = red0;
       let e2: f32 = (e0 - e1);
-      let e3: f32 = (e2 * e2);
-      acc1 = acc1 + e3;
+      acc1 = acc1 + e2;
     }
     if (lid + 352u < P.p[0].y) {
       let rr = lid + 352u;
@@ -912,8 +1060,7 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e0: f32 = ld0;
       let e1: f32 = red0;
       let e2: f32 = (e0 - e1);
-      let e3: f32 = (e2 * e2);
-      acc1 = acc1 + e3;
+      acc1 = acc1 + e2;
     }
     if (lid + 384u < P.p[0].y) {
       let rr = lid + 384u;
@@ -923,8 +1070,7 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e0: f32 = ld0;
       let e1: f32 = red0;
       let e2: f32 = (e0 - e1);
-      let e3: f32 = (e2 * e2);
-      acc1 = acc1 + e3;
+      acc1 = acc1 + e2;
     }
     if (lid + 416u < P.p[0].y) {
       let rr = lid + 416u;
@@ -934,8 +1080,7 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e0: f32 = ld0;
       let e1: f32 = red0;
       let e2: f32 = (e0 - e1);
-      let e3: f32 = (e2 * e2);
-      acc1 = acc1 + e3;
+      acc1 = acc1 + e2;
     }
     if (lid + 448u < P.p[0].y) {
       let rr = lid + 448u;
@@ -945,8 +1090,7 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e0: f32 = ld0;
       let e1: f32 = red0;
       let e2: f32 = (e0 - e1);
-      let e3: f32 = (e2 * e2);
-      acc1 = acc1 + e3;
+      acc1 = acc1 + e2;
     }
     if (lid + 480u < P.p[0].y) {
       let rr = lid + 480u;
@@ -956,8 +1100,7 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e0: f32 = ld0;
       let e1: f32 = red0;
       let e2: f32 = (e0 - e1);
-      let e3: f32 = (e2 * e2);
-      acc1 = acc1 + e3;
+      acc1 = acc1 + e2;
     }
   }
   sv_f32[lid] = acc1;
@@ -971,6 +1114,228 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
   let tot1 = sv_f32[0];
   let red1: f32 = tot1 / f32(P.p[0].y);
   workgroupBarrier();
+  var acc2: f32 = 0.0;
+  if (live) {
+    if (lid + 0u < P.p[0].y) {
+      let rr = lid + 0u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_0;
+      let ok0 = rq0_0;
+      let e0: f32 = ld0;
+      let e1: f32 = red0;
+      let e2: f32 = (e0 - e1);
+      let e3: f32 = red1;
+      let e4: f32 = (e2 - e3);
+      let e5: f32 = (e4 * e4);
+      acc2 = acc2 + e5;
+    }
+    if (lid + 32u < P.p[0].y) {
+      let rr = lid + 32u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_1;
+      let ok0 = rq0_1;
+      let e0: f32 = ld0;
+      let e1: f32 = red0;
+      let e2: f32 = (e0 - e1);
+      let e3: f32 = red1;
+      let e4: f32 = (e2 - e3);
+      let e5: f32 = (e4 * e4);
+      acc2 = acc2 + e5;
+    }
+    if (lid + 64u < P.p[0].y) {
+      let rr = lid + 64u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_2;
+      let ok0 = rq0_2;
+      let e0: f32 = ld0;
+      let e1: f32 = red0;
+      let e2: f32 = (e0 - e1);
+      let e3: f32 = red1;
+      let e4: f32 = (e2 - e3);
+      let e5: f32 = (e4 * e4);
+      acc2 = acc2 + e5;
+    }
+    if (lid + 96u < P.p[0].y) {
+      let rr = lid + 96u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_3;
+      let ok0 = rq0_3;
+      let e0: f32 = ld0;
+      let e1: f32 = red0;
+      let e2: f32 = (e0 - e1);
+      let e3: f32 = red1;
+      let e4: f32 = (e2 - e3);
+      let e5: f32 = (e4 * e4);
+      acc2 = acc2 + e5;
+    }
+    if (lid + 128u < P.p[0].y) {
+      let rr = lid + 128u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_4;
+      let ok0 = rq0_4;
+      let e0: f32 = ld0;
+      let e1: f32 = red0;
+      let e2: f32 = (e0 - e1);
+      let e3: f32 = red1;
+      let e4: f32 = (e2 - e3);
+      let e5: f32 = (e4 * e4);
+      acc2 = acc2 + e5;
+    }
+    if (lid + 160u < P.p[0].y) {
+      let rr = lid + 160u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_5;
+      let ok0 = rq0_5;
+      let e0: f32 = ld0;
+      let e1: f32 = red0;
+      let e2: f32 = (e0 - e1);
+      let e3: f32 = red1;
+      let e4: f32 = (e2 - e3);
+      let e5: f32 = (e4 * e4);
+      acc2 = acc2 + e5;
+    }
+    if (lid + 192u < P.p[0].y) {
+      let rr = lid + 192u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_6;
+      let ok0 = rq0_6;
+      let e0: f32 = ld0;
+      let e1: f32 = red0;
+      let e2: f32 = (e0 - e1);
+      let e3: f32 = red1;
+      let e4: f32 = (e2 - e3);
+      let e5: f32 = (e4 * e4);
+      acc2 = acc2 + e5;
+    }
+    if (lid + 224u < P.p[0].y) {
+      let rr = lid + 224u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_7;
+      let ok0 = rq0_7;
+      let e0: f32 = ld0;
+      let e1: f32 = red0;
+      let e2: f32 = (e0 - e1);
+      let e3: f32 = red1;
+      let e4: f32 = (e2 - e3);
+      let e5: f32 = (e4 * e4);
+      acc2 = acc2 + e5;
+    }
+    if (lid + 256u < P.p[0].y) {
+      let rr = lid + 256u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_8;
+      let ok0 = rq0_8;
+      let e0: f32 = ld0;
+      let e1: f32 = red0;
+      let e2: f32 = (e0 - e1);
+      let e3: f32 = red1;
+      let e4: f32 = (e2 - e3);
+      let e5: f32 = (e4 * e4);
+      acc2 = acc2 + e5;
+    }
+    if (lid + 288u < P.p[0].y) {
+      let rr = lid + 288u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_9;
+      let ok0 = rq0_9;
+      let e0: f32 = ld0;
+      let e1: f32 = red0;
+      let e2: f32 = (e0 - e1);
+      let e3: f32 = red1;
+      let e4: f32 = (e2 - e3);
+      let e5: f32 = (e4 * e4);
+      acc2 = acc2 + e5;
+    }
+    if (lid + 320u < P.p[0].y) {
+      let rr = lid + 320u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_10;
+      let ok0 = rq0_10;
+      let e0: f32 = ld0;
+      let e1: f32 = red0;
+      let e2: f32 = (e0 - e1);
+      let e3: f32 = red1;
+      let e4: f32 = (e2 - e3);
+      let e5: f32 = (e4 * e4);
+      acc2 = acc2 + e5;
+    }
+    if (lid + 352u < P.p[0].y) {
+      let rr = lid + 352u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_11;
+      let ok0 = rq0_11;
+      let e0: f32 = ld0;
+      let e1: f32 = red0;
+      let e2: f32 = (e0 - e1);
+      let e3: f32 = red1;
+      let e4: f32 = (e2 - e3);
+      let e5: f32 = (e4 * e4);
+      acc2 = acc2 + e5;
+    }
+    if (lid + 384u < P.p[0].y) {
+      let rr = lid + 384u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_12;
+      let ok0 = rq0_12;
+      let e0: f32 = ld0;
+      let e1: f32 = red0;
+      let e2: f32 = (e0 - e1);
+      let e3: f32 = red1;
+      let e4: f32 = (e2 - e3);
+      let e5: f32 = (e4 * e4);
+      acc2 = acc2 + e5;
+    }
+    if (lid + 416u < P.p[0].y) {
+      let rr = lid + 416u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_13;
+      let ok0 = rq0_13;
+      let e0: f32 = ld0;
+      let e1: f32 = red0;
+      let e2: f32 = (e0 - e1);
+      let e3: f32 = red1;
+      let e4: f32 = (e2 - e3);
+      let e5: f32 = (e4 * e4);
+      acc2 = acc2 + e5;
+    }
+    if (lid + 448u < P.p[0].y) {
+      let rr = lid + 448u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_14;
+      let ok0 = rq0_14;
+      let e0: f32 = ld0;
+      let e1: f32 = red0;
+      let e2: f32 = (e0 - e1);
+      let e3: f32 = red1;
+      let e4: f32 = (e2 - e3);
+      let e5: f32 = (e4 * e4);
+      acc2 = acc2 + e5;
+    }
+    if (lid + 480u < P.p[0].y) {
+      let rr = lid + 480u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_15;
+      let ok0 = rq0_15;
+      let e0: f32 = ld0;
+      let e1: f32 = red0;
+      let e2: f32 = (e0 - e1);
+      let e3: f32 = red1;
+      let e4: f32 = (e2 - e3);
+      let e5: f32 = (e4 * e4);
+      acc2 = acc2 + e5;
+    }
+  }
+  sv_f32[lid] = acc2;
+  workgroupBarrier();
+  for (var s = 16u; s > 0u; s = s >> 1u) {
+    if (lid < s) {
+      sv_f32[lid] = sv_f32[lid] + sv_f32[lid + s];
+    }
+    workgroupBarrier();
+  }
+  let tot2 = sv_f32[0];
+  let red2: f32 = tot2 / f32(P.p[0].y);
+  workgroupBarrier();
   if (live) {
     if (lid + 0u < P.p[0].y) {
       let rr = lid + 0u;
@@ -985,15 +1350,17 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e0: f32 = ld0;
       let e1: f32 = red0;
       let e2: f32 = (e0 - e1);
-      let e4: f32 = red1;
-      let e5: f32 = bitcast<f32>(P.p[1].z);
-      let e6: f32 = (e4 + e5);
-      let e7: f32 = (1.0 / sqrt(e6));
-      let e8: f32 = (e2 * e7);
-      let e9: f32 = ld1;
-      let e10: f32 = (e8 * e9);
-      let e11: f32 = (e10 + e9);
-      out0[i] = e11;
+      let e3: f32 = red1;
+      let e4: f32 = (e2 - e3);
+      let e6: f32 = red2;
+      let e7: f32 = bitcast<f32>(P.p[1].z);
+      let e8: f32 = (e6 + e7);
+      let e9: f32 = (1.0 / sqrt(e8));
+      let e10: f32 = (e4 * e9);
+      let e11: f32 = ld1;
+      let e12: f32 = (e10 * e11);
+      let e13: f32 = (e12 + e11);
+      out0[i] = e13;
     }
     if (lid + 32u < P.p[0].y) {
       let rr = lid + 32u;
@@ -1008,15 +1375,17 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e0: f32 = ld0;
       let e1: f32 = red0;
       let e2: f32 = (e0 - e1);
-      let e4: f32 = red1;
-      let e5: f32 = bitcast<f32>(P.p[1].z);
-      let e6: f32 = (e4 + e5);
-      let e7: f32 = (1.0 / sqrt(e6));
-      let e8: f32 = (e2 * e7);
-      let e9: f32 = ld1;
-      let e10: f32 = (e8 * e9);
-      let e11: f32 = (e10 + e9);
-      out0[i] = e11;
+      let e3: f32 = red1;
+      let e4: f32 = (e2 - e3);
+      let e6: f32 = red2;
+      let e7: f32 = bitcast<f32>(P.p[1].z);
+      let e8: f32 = (e6 + e7);
+      let e9: f32 = (1.0 / sqrt(e8));
+      let e10: f32 = (e4 * e9);
+      let e11: f32 = ld1;
+      let e12: f32 = (e10 * e11);
+      let e13: f32 = (e12 + e11);
+      out0[i] = e13;
     }
     if (lid + 64u < P.p[0].y) {
       let rr = lid + 64u;
@@ -1031,15 +1400,17 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e0: f32 = ld0;
       let e1: f32 = red0;
       let e2: f32 = (e0 - e1);
-      let e4: f32 = red1;
-      let e5: f32 = bitcast<f32>(P.p[1].z);
-      let e6: f32 = (e4 + e5);
-      let e7: f32 = (1.0 / sqrt(e6));
-      let e8: f32 = (e2 * e7);
-      let e9: f32 = ld1;
-      let e10: f32 = (e8 * e9);
-      let e11: f32 = (e10 + e9);
-      out0[i] = e11;
+      let e3: f32 = red1;
+      let e4: f32 = (e2 - e3);
+      let e6: f32 = red2;
+      let e7: f32 = bitcast<f32>(P.p[1].z);
+      let e8: f32 = (e6 + e7);
+      let e9: f32 = (1.0 / sqrt(e8));
+      let e10: f32 = (e4 * e9);
+      let e11: f32 = ld1;
+      let e12: f32 = (e10 * e11);
+      let e13: f32 = (e12 + e11);
+      out0[i] = e13;
     }
     if (lid + 96u < P.p[0].y) {
       let rr = lid + 96u;
@@ -1054,15 +1425,17 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e0: f32 = ld0;
       let e1: f32 = red0;
       let e2: f32 = (e0 - e1);
-      let e4: f32 = red1;
-      let e5: f32 = bitcast<f32>(P.p[1].z);
-      let e6: f32 = (e4 + e5);
-      let e7: f32 = (1.0 / sqrt(e6));
-      let e8: f32 = (e2 * e7);
-      let e9: f32 = ld1;
-      let e10: f32 = (e8 * e9);
-      let e11: f32 = (e10 + e9);
-      out0[i] = e11;
+      let e3: f32 = red1;
+      let e4: f32 = (e2 - e3);
+      let e6: f32 = red2;
+      let e7: f32 = bitcast<f32>(P.p[1].z);
+      let e8: f32 = (e6 + e7);
+      let e9: f32 = (1.0 / sqrt(e8));
+      let e10: f32 = (e4 * e9);
+      let e11: f32 = ld1;
+      let e12: f32 = (e10 * e11);
+      let e13: f32 = (e12 + e11);
+      out0[i] = e13;
     }
     if (lid + 128u < P.p[0].y) {
       let rr = lid + 128u;
@@ -1077,15 +1450,17 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e0: f32 = ld0;
       let e1: f32 = red0;
       let e2: f32 = (e0 - e1);
-      let e4: f32 = red1;
-      let e5: f32 = bitcast<f32>(P.p[1].z);
-      let e6: f32 = (e4 + e5);
-      let e7: f32 = (1.0 / sqrt(e6));
-      let e8: f32 = (e2 * e7);
-      let e9: f32 = ld1;
-      let e10: f32 = (e8 * e9);
-      let e11: f32 = (e10 + e9);
-      out0[i] = e11;
+      let e3: f32 = red1;
+      let e4: f32 = (e2 - e3);
+      let e6: f32 = red2;
+      let e7: f32 = bitcast<f32>(P.p[1].z);
+      let e8: f32 = (e6 + e7);
+      let e9: f32 = (1.0 / sqrt(e8));
+      let e10: f32 = (e4 * e9);
+      let e11: f32 = ld1;
+      let e12: f32 = (e10 * e11);
+      let e13: f32 = (e12 + e11);
+      out0[i] = e13;
     }
     if (lid + 160u < P.p[0].y) {
       let rr = lid + 160u;
@@ -1100,15 +1475,17 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e0: f32 = ld0;
       let e1: f32 = red0;
       let e2: f32 = (e0 - e1);
-      let e4: f32 = red1;
-      let e5: f32 = bitcast<f32>(P.p[1].z);
-      let e6: f32 = (e4 + e5);
-      let e7: f32 = (1.0 / sqrt(e6));
-      let e8: f32 = (e2 * e7);
-      let e9: f32 = ld1;
-      let e10: f32 = (e8 * e9);
-      let e11: f32 = (e10 + e9);
-      out0[i] = e11;
+      let e3: f32 = red1;
+      let e4: f32 = (e2 - e3);
+      let e6: f32 = red2;
+      let e7: f32 = bitcast<f32>(P.p[1].z);
+      let e8: f32 = (e6 + e7);
+      let e9: f32 = (1.0 / sqrt(e8));
+      let e10: f32 = (e4 * e9);
+      let e11: f32 = ld1;
+      let e12: f32 = (e10 * e11);
+      let e13: f32 = (e12 + e11);
+      out0[i] = e13;
     }
     if (lid + 192u < P.p[0].y) {
       let rr = lid + 192u;
@@ -1123,15 +1500,17 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e0: f32 = ld0;
       let e1: f32 = red0;
       let e2: f32 = (e0 - e1);
-      let e4: f32 = red1;
-      let e5: f32 = bitcast<f32>(P.p[1].z);
-      let e6: f32 = (e4 + e5);
-      let e7: f32 = (1.0 / sqrt(e6));
-      let e8: f32 = (e2 * e7);
-      let e9: f32 = ld1;
-      let e10: f32 = (e8 * e9);
-      let e11: f32 = (e10 + e9);
-      out0[i] = e11;
+      let e3: f32 = red1;
+      let e4: f32 = (e2 - e3);
+      let e6: f32 = red2;
+      let e7: f32 = bitcast<f32>(P.p[1].z);
+      let e8: f32 = (e6 + e7);
+      let e9: f32 = (1.0 / sqrt(e8));
+      let e10: f32 = (e4 * e9);
+      let e11: f32 = ld1;
+      let e12: f32 = (e10 * e11);
+      let e13: f32 = (e12 + e11);
+      out0[i] = e13;
     }
     if (lid + 224u < P.p[0].y) {
       let rr = lid + 224u;
@@ -1146,15 +1525,17 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e0: f32 = ld0;
       let e1: f32 = red0;
       let e2: f32 = (e0 - e1);
-      let e4: f32 = red1;
-      let e5: f32 = bitcast<f32>(P.p[1].z);
-      let e6: f32 = (e4 + e5);
-      let e7: f32 = (1.0 / sqrt(e6));
-      let e8: f32 = (e2 * e7);
-      let e9: f32 = ld1;
-      let e10: f32 = (e8 * e9);
-      let e11: f32 = (e10 + e9);
-      out0[i] = e11;
+      let e3: f32 = red1;
+      let e4: f32 = (e2 - e3);
+      let e6: f32 = red2;
+      let e7: f32 = bitcast<f32>(P.p[1].z);
+      let e8: f32 = (e6 + e7);
+      let e9: f32 = (1.0 / sqrt(e8));
+      let e10: f32 = (e4 * e9);
+      let e11: f32 = ld1;
+      let e12: f32 = (e10 * e11);
+      let e13: f32 = (e12 + e11);
+      out0[i] = e13;
     }
     if (lid + 256u < P.p[0].y) {
       let rr = lid + 256u;
@@ -1169,15 +1550,17 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e0: f32 = ld0;
       let e1: f32 = red0;
       let e2: f32 = (e0 - e1);
-      let e4: f32 = red1;
-      let e5: f32 = bitcast<f32>(P.p[1].z);
-      let e6: f32 = (e4 + e5);
-      let e7: f32 = (1.0 / sqrt(e6));
-      let e8: f32 = (e2 * e7);
-      let e9: f32 = ld1;
-      let e10: f32 = (e8 * e9);
-      let e11: f32 = (e10 + e9);
-      out0[i] = e11;
+      let e3: f32 = red1;
+      let e4: f32 = (e2 - e3);
+      let e6: f32 = red2;
+      let e7: f32 = bitcast<f32>(P.p[1].z);
+      let e8: f32 = (e6 + e7);
+      let e9: f32 = (1.0 / sqrt(e8));
+      let e10: f32 = (e4 * e9);
+      let e11: f32 = ld1;
+      let e12: f32 = (e10 * e11);
+      let e13: f32 = (e12 + e11);
+      out0[i] = e13;
     }
     if (lid + 288u < P.p[0].y) {
       let rr = lid + 288u;
@@ -1192,15 +1575,17 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e0: f32 = ld0;
       let e1: f32 = red0;
       let e2: f32 = (e0 - e1);
-      let e4: f32 = red1;
-      let e5: f32 = bitcast<f32>(P.p[1].z);
-      let e6: f32 = (e4 + e5);
-      let e7: f32 = (1.0 / sqrt(e6));
-      let e8: f32 = (e2 * e7);
-      let e9: f32 = ld1;
-      let e10: f32 = (e8 * e9);
-      let e11: f32 = (e10 + e9);
-      out0[i] = e11;
+      let e3: f32 = red1;
+      let e4: f32 = (e2 - e3);
+      let e6: f32 = red2;
+      let e7: f32 = bitcast<f32>(P.p[1].z);
+      let e8: f32 = (e6 + e7);
+      let e9: f32 = (1.0 / sqrt(e8));
+      let e10: f32 = (e4 * e9);
+      let e11: f32 = ld1;
+      let e12: f32 = (e10 * e11);
+      let e13: f32 = (e12 + e11);
+      out0[i] = e13;
     }
     if (lid + 320u < P.p[0].y) {
       let rr = lid + 320u;
@@ -1215,15 +1600,17 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e0: f32 = ld0;
       let e1: f32 = red0;
       let e2: f32 = (e0 - e1);
-      let e4: f32 = red1;
-      let e5: f32 = bitcast<f32>(P.p[1].z);
-      let e6: f32 = (e4 + e5);
-      let e7: f32 = (1.0 / sqrt(e6));
-      let e8: f32 = (e2 * e7);
-      let e9: f32 = ld1;
-      let e10: f32 = (e8 * e9);
-      let e11: f32 = (e10 + e9);
-      out0[i] = e11;
+      let e3: f32 = red1;
+      let e4: f32 = (e2 - e3);
+      let e6: f32 = red2;
+      let e7: f32 = bitcast<f32>(P.p[1].z);
+      let e8: f32 = (e6 + e7);
+      let e9: f32 = (1.0 / sqrt(e8));
+      let e10: f32 = (e4 * e9);
+      let e11: f32 = ld1;
+      let e12: f32 = (e10 * e11);
+      let e13: f32 = (e12 + e11);
+      out0[i] = e13;
     }
     if (lid + 352u < P.p[0].y) {
       let rr = lid + 352u;
@@ -1238,15 +1625,17 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e0: f32 = ld0;
       let e1: f32 = red0;
       let e2: f32 = (e0 - e1);
-      let e4: f32 = red1;
-      let e5: f32 = bitcast<f32>(P.p[1].z);
-      let e6: f32 = (e4 + e5);
-      let e7: f32 = (1.0 / sqrt(e6));
-      let e8: f32 = (e2 * e7);
-      let e9: f32 = ld1;
-      let e10: f32 = (e8 * e9);
-      let e11: f32 = (e10 + e9);
-      out0[i] = e11;
+      let e3: f32 = red1;
+      let e4: f32 = (e2 - e3);
+      let e6: f32 = red2;
+      let e7: f32 = bitcast<f32>(P.p[1].z);
+      let e8: f32 = (e6 + e7);
+      let e9: f32 = (1.0 / sqrt(e8));
+      let e10: f32 = (e4 * e9);
+      let e11: f32 = ld1;
+      let e12: f32 = (e10 * e11);
+      let e13: f32 = (e12 + e11);
+      out0[i] = e13;
     }
     if (lid + 384u < P.p[0].y) {
       let rr = lid + 384u;
@@ -1261,15 +1650,17 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e0: f32 = ld0;
       let e1: f32 = red0;
       let e2: f32 = (e0 - e1);
-      let e4: f32 = red1;
-      let e5: f32 = bitcast<f32>(P.p[1].z);
-      let e6: f32 = (e4 + e5);
-      let e7: f32 = (1.0 / sqrt(e6));
-      let e8: f32 = (e2 * e7);
-      let e9: f32 = ld1;
-      let e10: f32 = (e8 * e9);
-      let e11: f32 = (e10 + e9);
-      out0[i] = e11;
+      let e3: f32 = red1;
+      let e4: f32 = (e2 - e3);
+      let e6: f32 = red2;
+      let e7: f32 = bitcast<f32>(P.p[1].z);
+      let e8: f32 = (e6 + e7);
+      let e9: f32 = (1.0 / sqrt(e8));
+      let e10: f32 = (e4 * e9);
+      let e11: f32 = ld1;
+      let e12: f32 = (e10 * e11);
+      let e13: f32 = (e12 + e11);
+      out0[i] = e13;
     }
     if (lid + 416u < P.p[0].y) {
       let rr = lid + 416u;
@@ -1284,15 +1675,17 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e0: f32 = ld0;
       let e1: f32 = red0;
       let e2: f32 = (e0 - e1);
-      let e4: f32 = red1;
-      let e5: f32 = bitcast<f32>(P.p[1].z);
-      let e6: f32 = (e4 + e5);
-      let e7: f32 = (1.0 / sqrt(e6));
-      let e8: f32 = (e2 * e7);
-      let e9: f32 = ld1;
-      let e10: f32 = (e8 * e9);
-      let e11: f32 = (e10 + e9);
-      out0[i] = e11;
+      let e3: f32 = red1;
+      let e4: f32 = (e2 - e3);
+      let e6: f32 = red2;
+      let e7: f32 = bitcast<f32>(P.p[1].z);
+      let e8: f32 = (e6 + e7);
+      let e9: f32 = (1.0 / sqrt(e8));
+      let e10: f32 = (e4 * e9);
+      let e11: f32 = ld1;
+      let e12: f32 = (e10 * e11);
+      let e13: f32 = (e12 + e11);
+      out0[i] = e13;
     }
     if (lid + 448u < P.p[0].y) {
       let rr = lid + 448u;
@@ -1307,15 +1700,17 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e0: f32 = ld0;
       let e1: f32 = red0;
       let e2: f32 = (e0 - e1);
-      let e4: f32 = red1;
-      let e5: f32 = bitcast<f32>(P.p[1].z);
-      let e6: f32 = (e4 + e5);
-      let e7: f32 = (1.0 / sqrt(e6));
-      let e8: f32 = (e2 * e7);
-      let e9: f32 = ld1;
-      let e10: f32 = (e8 * e9);
-      let e11: f32 = (e10 + e9);
-      out0[i] = e11;
+      let e3: f32 = red1;
+      let e4: f32 = (e2 - e3);
+      let e6: f32 = red2;
+      let e7: f32 = bitcast<f32>(P.p[1].z);
+      let e8: f32 = (e6 + e7);
+      let e9: f32 = (1.0 / sqrt(e8));
+      let e10: f32 = (e4 * e9);
+      let e11: f32 = ld1;
+      let e12: f32 = (e10 * e11);
+      let e13: f32 = (e12 + e11);
+      out0[i] = e13;
     }
     if (lid + 480u < P.p[0].y) {
       let rr = lid + 480u;
@@ -1330,15 +1725,17 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e0: f32 = ld0;
       let e1: f32 = red0;
       let e2: f32 = (e0 - e1);
-      let e4: f32 = red1;
-      let e5: f32 = bitcast<f32>(P.p[1].z);
-      let e6: f32 = (e4 + e5);
-      let e7: f32 = (1.0 / sqrt(e6));
-      let e8: f32 = (e2 * e7);
-      let e9: f32 = ld1;
-      let e10: f32 = (e8 * e9);
-      let e11: f32 = (e10 + e9);
-      out0[i] = e11;
+      let e3: f32 = red1;
+      let e4: f32 = (e2 - e3);
+      let e6: f32 = red2;
+      let e7: f32 = bitcast<f32>(P.p[1].z);
+      let e8: f32 = (e6 + e7);
+      let e9: f32 = (1.0 / sqrt(e8));
+      let e10: f32 = (e4 * e9);
+      let e11: f32 = ld1;
+      let e12: f32 = (e10 * e11);
+      let e13: f32 = (e12 + e11);
+      out0[i] = e13;
     }
   }
 }

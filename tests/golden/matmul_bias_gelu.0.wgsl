@@ -12,6 +12,19 @@ fn kiln_erf(x: f32) -> f32 {
   let q = 1.0 + s * (4.7325224e-1 + s * (1.00080565e-1 + s * (1.1850965e-2 + s * (7.157837e-4 + s * 3.283491e-5))));
   return clamp(c * p / q, -1.0, 1.0);
 }
+fn kiln_gelu_left(x: f32) -> f32 {
+  let w = clamp(-x, 0.0, 14.85);
+  let t = 1.0 / (1.0 + 0.35355339 * w);
+  let p = -1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277))))))));
+  let h = bitcast<f32>(bitcast<u32>(w) & 0xfffff000u);
+  let l = w - h;
+  let h2 = 0.5 * (h * h);
+  let n = round(h2 * 1.44269504);
+  let r = (n * 0.693145751953125 - h2) + n * 1.42860677e-6;
+  let k = i32(n);
+  let m = 0.5 * x * t * exp(r - 0.5 * l * (w + h) + p);
+  return ldexp(ldexp(m, -(k / 2)), (k / 2) - k);
+}
 var<workgroup> ta: array<array<f32, 16>, 16>;
 var<workgroup> tb: array<array<f32, 16>, 16>;
 fn a_at(base: i32, r: u32, k: u32) -> f32 {
@@ -36,7 +49,7 @@ fn epilogue(bt: u32, row: u32, col: u32, acc: f32) {
   let e0: f32 = red0;
   let e1: f32 = ld2;
   let e2: f32 = (e0 + e1);
-  let e3: f32 = (0.5 * e2 * (1.0 + kiln_erf(e2 * 0.70710678118654752)));
+  let e3: f32 = select(0.5 * e2 * (1.0 + kiln_erf(e2 * 0.70710678118654752)), kiln_gelu_left(e2), e2 < 0.0 && e2 >= -14.85);
   out0[i] = e3;
 }
 @compute @workgroup_size(256)

@@ -113,6 +113,25 @@ impl Op {
         }
     }
 
+    /// A static name of the op's kind, for error messages.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Op::Input { .. } => "input",
+            Op::Const(_) => "const",
+            Op::Arange { .. } => "arange",
+            Op::Rand { .. } => "rand",
+            Op::Unary(u) => u.name(),
+            Op::Binary(b) => b.name(),
+            Op::Where => "where",
+            Op::Cast(_) => "cast",
+            Op::Reduce { op, .. } => op.name(),
+            Op::View(v) => v.name(),
+            Op::Concat { .. } => "concat",
+            Op::Gather { .. } => "gather",
+            Op::Matmul => "matmul",
+        }
+    }
+
     /// True for ops computed per element with no reduction or data-dependent indexing.
     pub fn is_elementwise(&self) -> bool {
         matches!(
@@ -226,7 +245,12 @@ impl Op {
                             shape: s.clone(),
                         });
                     }
-                    count *= s.0[a];
+                    count = count
+                        .checked_mul(s.0[a])
+                        .ok_or_else(|| IrError::SizeOverflow {
+                            op: op.name(),
+                            why: format!("the count of reduced elements of {s} overflows"),
+                        })?;
                 }
                 let dtype = op.result_dtype(srcs[0].dtype, count).map_err(|e| match e {
                     IrError::BadShape { op, why, .. } => IrError::BadShape {
@@ -291,7 +315,12 @@ impl Op {
                             why: format!("shapes must agree except on axis {axis}"),
                         });
                     }
-                    out.0[*axis] += s.shape.0[*axis];
+                    out.0[*axis] = out.0[*axis].checked_add(s.shape.0[*axis]).ok_or_else(|| {
+                        IrError::SizeOverflow {
+                            op: "concat",
+                            why: format!("the sizes along axis {axis} overflow"),
+                        }
+                    })?;
                 }
                 TensorType::new(first.dtype, out)
             }
@@ -343,14 +372,18 @@ impl Op {
                     });
                 }
                 let (ra, rb) = (a.shape.rank(), b.shape.rank());
-                if ra < 2
-                    || ra != rb
-                    || a.shape.0[ra - 1] != b.shape.0[rb - 2]
-                    || a.shape.0[..ra - 2] != b.shape.0[..rb - 2]
-                {
+                if ra < 2 || rb < 2 || a.shape.0[ra - 1] != b.shape.0[rb - 2] {
                     return Err(IrError::MatmulShape {
                         lhs: a.shape.clone(),
                         rhs: b.shape.clone(),
+                    });
+                }
+                if a.shape.0[..ra - 2] != b.shape.0[..rb - 2] {
+                    return Err(IrError::MatmulBatch {
+                        lhs: a.shape.clone(),
+                        rhs: b.shape.clone(),
+                        lhs_batch: Shape::new(&a.shape.0[..ra - 2]),
+                        rhs_batch: Shape::new(&b.shape.0[..rb - 2]),
                     });
                 }
                 let mut out = a.shape.clone();
@@ -358,7 +391,7 @@ impl Op {
                 TensorType::new(a.dtype, out)
             }
         };
-        t.shape.check_rank()?;
+        t.shape.check_size(self.kind())?;
         Ok(t)
     }
 }

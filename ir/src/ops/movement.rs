@@ -78,7 +78,7 @@ impl ViewOp {
         };
         match self {
             ViewOp::Reshape(to) => {
-                to.check_rank()?;
+                to.check_size("reshape")?;
                 if to.numel() != s.numel() {
                     return Err(bad(to.clone(), "element counts differ"));
                 }
@@ -98,7 +98,7 @@ impl ViewOp {
                 Ok(Shape(p.iter().map(|&a| s.0[a]).collect()))
             }
             ViewOp::Expand(to) => {
-                to.check_rank()?;
+                to.check_size("expand")?;
                 if to.rank() < s.rank() {
                     return Err(bad(to.clone(), "cannot expand to a lower rank"));
                 }
@@ -127,11 +127,21 @@ impl ViewOp {
                 if before.len() != s.rank() || after.len() != s.rank() {
                     return Err(bad(s.clone(), "one pad width per dimension is needed"));
                 }
-                Ok(Shape(
-                    (0..s.rank())
-                        .map(|d| s.0[d] + before[d] + after[d])
-                        .collect(),
-                ))
+                (0..s.rank())
+                    .map(|d| {
+                        s.0[d]
+                            .checked_add(before[d])
+                            .and_then(|n| n.checked_add(after[d]))
+                            .ok_or_else(|| IrError::SizeOverflow {
+                                op: "pad",
+                                why: format!(
+                                    "dim {d} of {s} padded by ({}, {}) overflows",
+                                    before[d], after[d]
+                                ),
+                            })
+                    })
+                    .collect::<Result<_>>()
+                    .map(Shape)
             }
             ViewOp::Flip(axes) => {
                 if axes.iter().any(|&a| a >= s.rank()) {
