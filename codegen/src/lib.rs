@@ -135,7 +135,9 @@ impl Schedule {
     ///   (rounded up to a power of two), else 16;
     /// - a reduction over short rows gets a smaller workgroup: about 8 elements per
     ///   invocation, at least 32 invocations, at most `reduce_workgroup` (a row of 512 gets
-    ///   64; tree steps and barriers cost more than they share on short rows).
+    ///   64; tree steps and barriers cost more than they share on short rows), and a
+    ///   register cache of no more elements per invocation than the row's size class needs
+    ///   (at least 4, where the cache is a multiple of 4);
     pub fn resolve(&self, k: &Kernel) -> Schedule {
         let mut s = *self;
         match &k.kind {
@@ -182,6 +184,15 @@ impl Schedule {
                 let want = (k.red_count().max(1).next_power_of_two() / 8).max(1);
                 let pow2 = 1u32 << (usize::BITS - 1 - want.leading_zeros()).min(31);
                 s.reduce_workgroup = s.reduce_workgroup.min(pow2.max(32));
+                // Registers for the row's elements, no more than its size class needs: slots
+                // past them would only lengthen the shader (4 at least, so that a vec4 row
+                // keeps its vector slots).
+                if s.reduce_cache > 0 {
+                    let row = k.red_count().max(1).next_power_of_two();
+                    let need = (row / s.reduce_workgroup.max(1) as usize).max(1) as u32;
+                    let floor = if s.reduce_cache.is_multiple_of(4) { 4 } else { 1 };
+                    s.reduce_cache = s.reduce_cache.min(need.max(floor));
+                }
                 s.matmul_block = s.matmul_block.max(1);
             }
             KernelKind::Elementwise => s.matmul_block = s.matmul_block.max(1),

@@ -961,6 +961,60 @@ impl GpuContext {
         Ok(host)
     }
 
+    /// Compiles the pipelines of `jobs` that are not cached yet, on as many threads as the
+    /// machine has (up to one a pipeline; one on the web, which has no threads here): the
+    /// driver's shader compiler is most of a cold start. The first error is returned.
+    pub fn compile_all(&self, jobs: &[(&Kernel, Schedule)]) -> Result<()> {
+        let mut missing: Vec<(&Kernel, Schedule)> = Vec::new();
+        let mut keys: Vec<(String, Schedule)> = Vec::new();
+        if let Ok(m) = self.pipelines.lock() {
+            for &(k, s) in jobs {
+                let key = (k.key(), s);
+                if !m.contains(&key) && !keys.contains(&key) {
+                    keys.push(key);
+                    missing.push((k, s));
+                }
+            }
+        }
+        let threads = if cfg!(target_arch = "wasm32") {
+            1
+        } else {
+            std::thread::available_parallelism()
+                .map_or(1, |n| n.get())
+                .min(missing.len())
+        };
+        if threads <= 1 {
+            for (k, s) in &missing {
+                self.pipeline(k, s)?;
+            }
+            return Ok(());
+        }
+        let per = missing.len().div_ceil(threads);
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = missing
+                .chunks(per)
+                .map(|chunk| {
+                    scope.spawn(move || {
+                        for (k, s) in chunk {
+                            self.pipeline(k, s)?;
+                        }
+                        Ok::<(), Error>(())
+                    })
+                })
+                .collect();
+            let mut first = Ok(());
+            for h in handles {
+                let r = h.join().unwrap_or_else(|_| {
+                    Err(Error::Gpu("a pipeline compile thread panicked".into()))
+                });
+                if first.is_ok() {
+                    first = r;
+                }
+            }
+            first
+        })
+    }
+
     /// The compiled pipeline for a kernel's structure and schedule, compiling it on a miss.
     pub fn pipeline(&self, k: &Kernel, s: &Schedule) -> Result<Arc<CompiledKernel>> {
         let key = (k.key(), *s);

@@ -159,18 +159,20 @@ pub fn prepare(ctx: &GpuContext, prog: &Program) -> Result<Prepared> {
     let max_dim = ctx.limits.max_compute_workgroups_per_dimension;
     let schedule = ctx.schedule();
     let memory = MemoryPlan::of(prog, &ctx.target);
-    let mut calls = Vec::with_capacity(prog.calls.len());
+    // Each call's kernel as it runs (the in-place variant binds one buffer fewer) and its
+    // schedule, tuned on the kernel as lowered (both variants share it). Tuning times one
+    // kernel at a time; then the pipelines not compiled yet are compiled together.
+    let mut jobs: Vec<(
+        std::borrow::Cow<'_, kiln_ir::Kernel>,
+        kiln_codegen::Schedule,
+    )> = Vec::with_capacity(prog.calls.len());
     for (ci, call) in prog.calls.iter().enumerate() {
-        let inplace_kernel;
         let k = match memory.inplace[ci] {
-            Some(pair) => {
-                inplace_kernel = kiln_ir::Kernel {
-                    inplace: Some(pair),
-                    ..call.kernel.clone()
-                };
-                &inplace_kernel
-            }
-            None => &call.kernel,
+            Some(pair) => std::borrow::Cow::Owned(kiln_ir::Kernel {
+                inplace: Some(pair),
+                ..call.kernel.clone()
+            }),
+            None => std::borrow::Cow::Borrowed(&call.kernel),
         };
         let n_bind = call.inputs.len() + call.outputs.len();
         if n_bind > max_storage {
@@ -180,9 +182,14 @@ pub fn prepare(ctx: &GpuContext, prog: &Program) -> Result<Prepared> {
                 limit: max_storage,
             });
         }
-        // Tuned on the kernel as lowered (the in-place variant binds one buffer fewer; both
-        // share the schedule).
-        let ck = ctx.pipeline(k, &ctx.schedule_for(&call.kernel, &schedule))?;
+        jobs.push((k, ctx.schedule_for(&call.kernel, &schedule)));
+    }
+    let refs: Vec<(&kiln_ir::Kernel, kiln_codegen::Schedule)> =
+        jobs.iter().map(|(k, s)| (k.as_ref(), *s)).collect();
+    ctx.compile_all(&refs)?;
+    let mut calls = Vec::with_capacity(prog.calls.len());
+    for (ci, (k, s)) in refs.into_iter().enumerate() {
+        let ck = ctx.pipeline(k, &s)?;
         let grid = ck.source.grid(k, max_dim)?;
         if grid.contains(&0) {
             continue;

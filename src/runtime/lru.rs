@@ -51,6 +51,11 @@ impl<K: Hash + Eq + Clone, V: Clone> Lru<K, V> {
         self.map.insert(k, (v, self.tick));
     }
 
+    /// Whether `k` is held (without making it recently used).
+    pub fn contains(&self, k: &K) -> bool {
+        self.map.contains_key(k)
+    }
+
     /// Forgets `k`.
     pub fn remove(&mut self, k: &K) -> Option<V> {
         self.map.remove(k).map(|(v, _)| v)

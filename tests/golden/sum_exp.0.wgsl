@@ -134,30 +134,6 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
   var rq0_2: bool;
   var rc0_3: f32;
   var rq0_3: bool;
-  var rc0_4: f32;
-  var rq0_4: bool;
-  var rc0_5: f32;
-  var rq0_5: bool;
-  var rc0_6: f32;
-  var rq0_6: bool;
-  var rc0_7: f32;
-  var rq0_7: bool;
-  var rc0_8: f32;
-  var rq0_8: bool;
-  var rc0_9: f32;
-  var rq0_9: bool;
-  var rc0_10: f32;
-  var rq0_10: bool;
-  var rc0_11: f32;
-  var rq0_11: bool;
-  var rc0_12: f32;
-  var rq0_12: bool;
-  var rc0_13: f32;
-  var rq0_13: bool;
-  var rc0_14: f32;
-  var rq0_14: bool;
-  var rc0_15: f32;
-  var rq0_15: bool;
   if (live) {
     if (lid + 0u < P.p[0].y) {
       let rr = lid + 0u;
@@ -190,102 +166,6 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let ok0 = true;
       rc0_3 = ld0;
       rq0_3 = ok0;
-    }
-    if (lid + 128u < P.p[0].y) {
-      let rr = lid + 128u;
-      let i = o * P.p[0].y + rr;
-      let ld0 = in0[i + P.p[0].z];
-      let ok0 = true;
-      rc0_4 = ld0;
-      rq0_4 = ok0;
-    }
-    if (lid + 160u < P.p[0].y) {
-      let rr = lid + 160u;
-      let i = o * P.p[0].y + rr;
-      let ld0 = in0[i + P.p[0].z];
-      let ok0 = true;
-      rc0_5 = ld0;
-      rq0_5 = ok0;
-    }
-    if (lid + 192u < P.p[0].y) {
-      let rr = lid + 192u;
-      let i = o * P.p[0].y + rr;
-      let ld0 = in0[i + P.p[0].z];
-      let ok0 = true;
-      rc0_6 = ld0;
-      rq0_6 = ok0;
-    }
-    if (lid + 224u < P.p[0].y) {
-      let rr = lid + 224u;
-      let i = o * P.p[0].y + rr;
-      let ld0 = in0[i + P.p[0].z];
-      let ok0 = true;
-      rc0_7 = ld0;
-      rq0_7 = ok0;
-    }
-    if (lid + 256u < P.p[0].y) {
-      let rr = lid + 256u;
-      let i = o * P.p[0].y + rr;
-      let ld0 = in0[i + P.p[0].z];
-      let ok0 = true;
-      rc0_8 = ld0;
-      rq0_8 = ok0;
-    }
-    if (lid + 288u < P.p[0].y) {
-      let rr = lid + 288u;
-      let i = o * P.p[0].y + rr;
-      let ld0 = in0[i + P.p[0].z];
-      let ok0 = true;
-      rc0_9 = ld0;
-      rq0_9 = ok0;
-    }
-    if (lid + 320u < P.p[0].y) {
-      let rr = lid + 320u;
-      let i = o * P.p[0].y + rr;
-      let ld0 = in0[i + P.p[0].z];
-      let ok0 = true;
-      rc0_10 = ld0;
-      rq0_10 = ok0;
-    }
-    if (lid + 352u < P.p[0].y) {
-      let rr = lid + 352u;
-      let i = o * P.p[0].y + rr;
-      let ld0 = in0[i + P.p[0].z];
-      let ok0 = true;
-      rc0_11 = ld0;
-      rq0_11 = ok0;
-    }
-    if (lid + 384u < P.p[0].y) {
-      let rr = lid + 384u;
-      let i = o * P.p[0].y + rr;
-      let ld0 = in0[i + P.p[0].z];
-      let ok0 = true;
-      rc0_12 = ld0;
-      rq0_12 = ok0;
-    }
-    if (lid + 416u < P.p[0].y) {
-      let rr = lid + 416u;
-      let i = o * P.p[0].y + rr;
-      let ld0 = in0[i + P.p[0].z];
-      let ok0 = true;
-      rc0_13 = ld0;
-      rq0_13 = ok0;
-    }
-    if (lid + 448u < P.p[0].y) {
-      let rr = lid + 448u;
-      let i = o * P.p[0].y + rr;
-      let ld0 = in0[i + P.p[0].z];
-      let ok0 = true;
-      rc0_14 = ld0;
-      rq0_14 = ok0;
-    }
-    if (lid + 480u < P.p[0].y) {
-      let rr = lid + 480u;
-      let i = o * P.p[0].y + rr;
-      let ld0 = in0[i + P.p[0].z];
-      let ok0 = true;
-      rc0_15 = ld0;
-      rq0_15 = ok0;
     }
   }
   var acc0: f32 = 0.0;
@@ -326,114 +206,6 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let e1: f32 = exp(e0);
       acc0 = acc0 + e1;
     }
-    if (lid + 128u < P.p[0].y) {
-      let rr = lid + 128u;
-      let i = o * P.p[0].y + rr;
-      let ld0 = rc0_4;
-      let ok0 = rq0_4;
-      let e0: f32 = ld0;
-      let e1: f32 = exp(e0);
-      acc0 = acc0 + e1;
-    }
-    if (lid + 160u < P.p[0].y) {
-      let rr = lid + 160u;
-      let i = o * P.p[0].y + rr;
-      let ld0 = rc0_5;
-      let ok0 = rq0_5;
-      let e0: f32 = ld0;
-      let e1: f32 = exp(e0);
-      acc0 = acc0 + e1;
-    }
-    if (lid + 192u < P.p[0].y) {
-      let rr = lid + 192u;
-      let i = o * P.p[0].y + rr;
-      let ld0 = rc0_6;
-      let ok0 = rq0_6;
-      let e0: f32 = ld0;
-      let e1: f32 = exp(e0);
-      acc0 = acc0 + e1;
-    }
-    if (lid + 224u < P.p[0].y) {
-      let rr = lid + 224u;
-      let i = o * P.p[0].y + rr;
-      let ld0 = rc0_7;
-      let ok0 = rq0_7;
-      let e0: f32 = ld0;
-      let e1: f32 = exp(e0);
-      acc0 = acc0 + e1;
-    }
-    if (lid + 256u < P.p[0].y) {
-      let rr = lid + 256u;
-      let i = o * P.p[0].y + rr;
-      let ld0 = rc0_8;
-      let ok0 = rq0_8;
-      let e0: f32 = ld0;
-      let e1: f32 = exp(e0);
-      acc0 = acc0 + e1;
-    }
-    if (lid + 288u < P.p[0].y) {
-      let rr = lid + 288u;
-      let i = o * P.p[0].y + rr;
-      let ld0 = rc0_9;
-      let ok0 = rq0_9;
-      let e0: f32 = ld0;
-      let e1: f32 = exp(e0);
-      acc0 = acc0 + e1;
-    }
-    if (lid + 320u < P.p[0].y) {
-      let rr = lid + 320u;
-      let i = o * P.p[0].y + rr;
-      let ld0 = rc0_10;
-      let ok0 = rq0_10;
-      let e0: f32 = ld0;
-      let e1: f32 = exp(e0);
-      acc0 = acc0 + e1;
-    }
-    if (lid + 352u < P.p[0].y) {
-      let rr = lid + 352u;
-      let i = o * P.p[0].y + rr;
-      let ld0 = rc0_11;
-      let ok0 = rq0_11;
-      let e0: f32 = ld0;
-      let e1: f32 = exp(e0);
-      acc0 = acc0 + e1;
-    }
-    if (lid + 384u < P.p[0].y) {
-      let rr = lid + 384u;
-      let i = o * P.p[0].y + rr;
-      let ld0 = rc0_12;
-      let ok0 = rq0_12;
-      let e0: f32 = ld0;
-      let e1: f32 = exp(e0);
-      acc0 = acc0 + e1;
-    }
-    if (lid + 416u < P.p[0].y) {
-      let rr = lid + 416u;
-      let i = o * P.p[0].y + rr;
-      let ld0 = rc0_13;
-      let ok0 = rq0_13;
-      let e0: f32 = ld0;
-      let e1: f32 = exp(e0);
-      acc0 = acc0 + e1;
-    }
-    if (lid + 448u < P.p[0].y) {
-      let rr = lid + 448u;
-      let i = o * P.p[0].y + rr;
-      let ld0 = rc0_14;
-      let ok0 = rq0_14;
-      let e0: f32 = ld0;
-      let e1: f32 = exp(e0);
-      acc0 = acc0 + e1;
-    }
-    if (lid + 480u < P.p[0].y) {
-      let rr = lid + 480u;
-      let i = o * P.p[0].y + rr;
-      let ld0 = rc0_15;
-      let ok0 = rq0_15;
-      let e0: f32 = ld0;
-      let e1: f32 = exp(e0);
-      acc0 = acc0 + e1;
-    }
   }
   sv_f32[lid] = acc0;
   workgroupBarrier();
@@ -456,7 +228,7 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let o = wid.y * nwg.x + wid.x;
   let live = o < P.p[0].x;
-  if (P.p[0].y <= 512u) {
+  if (P.p[0].y <= 128u) {
     rows_cached(o, live, lid);
   } else {
     rows_looped(o, live, lid);
