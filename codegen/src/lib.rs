@@ -190,7 +190,11 @@ impl Schedule {
                 if s.reduce_cache > 0 {
                     let row = k.red_count().max(1).next_power_of_two();
                     let need = (row / s.reduce_workgroup.max(1) as usize).max(1) as u32;
-                    let floor = if s.reduce_cache.is_multiple_of(4) { 4 } else { 1 };
+                    let floor = if s.reduce_cache.is_multiple_of(4) {
+                        4
+                    } else {
+                        1
+                    };
                     s.reduce_cache = s.reduce_cache.min(need.max(floor));
                 }
                 s.matmul_block = s.matmul_block.max(1);

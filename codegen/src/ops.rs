@@ -56,24 +56,36 @@ pub const HELPERS: &[Helper] = &[
         name: "kiln_erf",
         deps: &[],
         // A rational minimax fit (absolute error < 6.1e-7) of the clamped argument, reaching
-        // ±1 at ±4.5 and clamped there, so that `1 + erf(-inf)` is exactly 0. Only `gelu` calls
-        // it, whose `x *` factor propagates NaN.
+        // ±1 at ±4.5 and clamped there. Only `kiln_gelu` calls it, for x >= -1, where
+        // `1 + erf(x/√2)` >= 0.31 keeps that error small relative to the result.
         text: "fn kiln_erf(x: f32) -> f32 {\n  let c = clamp(x, -4.5, 4.5);\n  let s = c * c;\n  let p = 1.1283811 + s * (1.5786092e-1 + s * (4.7825754e-2 + s * (2.1804306e-3 + s * (2.1679353e-4 + s * 1.8902327e-6))));\n  let q = 1.0 + s * (4.7325224e-1 + s * (1.00080565e-1 + s * (1.1850965e-2 + s * (7.157837e-4 + s * 3.283491e-5))));\n  return clamp(c * p / q, -1.0, 1.0);\n}",
     },
     Helper {
-        name: "kiln_gelu_left",
+        name: "kiln_gelu",
+        deps: &["kiln_erf", "kiln_isnan"],
+        // gelu(x) = 0.5 x (1 + erf(x/√2)) for x >= -1 (and NaN, +inf), the rational erf above,
+        // and below -14.85, where gelu is under f32's subnormals and `1 + erf` is exactly 0
+        // (-0, and -inf * 0 = NaN for -inf, as the reference). Between, where `1 + erf`
+        // cancels, 0.5 x erfc(z), z = -x/√2, by Numerical Recipes' `erfcc` (relative error
+        // < 1.2e-7): erfc(z) = t exp(-z^2 + P(t)), t = 1/(1 + z/2). A relative error e in z^2 becomes z^2 e in
+        // the result (87 e at the normal range's end), so z^2 = w^2/2 is formed from w = -x
+        // exactly: w = h + l with h holding 12 bits (h^2 exact), z^2 = h^2/2 + l (w + h)/2, and
+        // h^2/2 = n ln2 - r with ln2 split in two (n ln2_hi exact): exp(-z^2 + P) =
+        // 2^-n exp(r - l (w + h)/2 + P), exp of an argument in [-1.7, 0.4]. The power of two
+        // is applied last, to the whole product, so that nothing is subnormal before the
+        // result is, in two halves so that neither `ldexp` leaves the normal range (where WGSL
+        // allows 0). A branch, not a select: the tail costs nothing where no element is in it.
+        text: "fn kiln_gelu(x: f32) -> f32 {\n  if (x >= -1.0 || x < -14.85 || kiln_isnan(x)) {\n    return 0.5 * x * (1.0 + kiln_erf(x * 0.70710678118654752));\n  }\n  let w = -x;\n  let t = 1.0 / (1.0 + 0.35355339 * w);\n  let p = -1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277))))))));\n  let h = bitcast<f32>(bitcast<u32>(w) & 0xfffff000u);\n  let l = w - h;\n  let h2 = 0.5 * (h * h);\n  let n = round(h2 * 1.44269504);\n  let r = (n * 0.693145751953125 - h2) + n * 1.42860677e-6;\n  let k = i32(n);\n  let m = 0.5 * x * t * exp(r - 0.5 * l * (w + h) + p);\n  return ldexp(ldexp(m, -(k / 2)), (k / 2) - k);\n}",
+    },
+    Helper {
+        name: "kiln_fmod",
         deps: &[],
-        // gelu(x) = 0.5 x erfc(z), z = -x/√2, for x < 0, where `1 + erf` cancels; -x is
-        // clamped to 14.85 (erfc(10.5) is below f32's subnormals). Numerical Recipes' `erfcc`
-        // (relative error < 1.2e-7): erfc(z) = t exp(-z^2 + P(t)), t = 1/(1 + z/2). A relative
-        // error e in z^2 becomes z^2 e in the result (87 e at the normal range's end), so
-        // z^2 = w^2/2 is formed from w = -x exactly: w = h + l with h holding 12 bits (h^2 exact),
-        // z^2 = h^2/2 + l (w + h)/2, and h^2/2 = n ln2 - r with ln2 split in two (n ln2_hi
-        // exact): exp(-z^2 + P) = 2^-n exp(r - l (w + h)/2 + P), exp of an argument in
-        // [-1.7, 0.4]. The power of two is applied last, to the whole product, so that nothing
-        // is subnormal before the result is, in two halves so that neither ldexp leaves the
-        // normal range (where WGSL allows 0). The template calls it for -14.85 <= x < 0 only.
-        text: "fn kiln_gelu_left(x: f32) -> f32 {\n  let w = clamp(-x, 0.0, 14.85);\n  let t = 1.0 / (1.0 + 0.35355339 * w);\n  let p = -1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277))))))));\n  let h = bitcast<f32>(bitcast<u32>(w) & 0xfffff000u);\n  let l = w - h;\n  let h2 = 0.5 * (h * h);\n  let n = round(h2 * 1.44269504);\n  let r = (n * 0.693145751953125 - h2) + n * 1.42860677e-6;\n  let k = i32(n);\n  let m = 0.5 * x * t * exp(r - 0.5 * l * (w + h) + p);\n  return ldexp(ldexp(m, -(k / 2)), (k / 2) - k);\n}",
+        // x - y trunc(x / y), then one correction: GPUs divide approximately (NVIDIA's `/` is
+        // within 2.5 ulp), so where x / y is an integer the quotient may truncate to one
+        // less, leaving a remainder of ±y instead of 0 (seen on an H200). A correctly rounded
+        // quotient never leaves |r| >= |y|, so such a remainder is moved by |y| towards 0, as
+        // the reference's would be.
+        text: "fn kiln_fmod(x: f32, y: f32) -> f32 {\n  let r = x - y * trunc(x / y);\n  let ay = abs(y);\n  return select(r, r - sign(r) * ay, abs(r) >= ay);\n}",
     },
     Helper {
         name: "kiln_fmax",
@@ -171,13 +183,8 @@ pub fn unary(op: UnaryOp, d: DType) -> (&'static str, &'static [&'static str]) {
         Tanh => ("kiln_tanh({0})", &["kiln_tanh"]),
         Sigmoid => ("(1.0 / (1.0 + exp(-{0})))", &[]),
         Relu => ("select(max({0}, 0.0), {0}, kiln_isnan({0}))", &["kiln_isnan"]),
-        // -14.85 <= x < 0: 0.5 x erfc(-x/√2), which does not cancel in the left tail. Else
-        // (and NaN): 0.5 x (1 + erf(x/√2)), where below -14.85 (gelu under f32's subnormals)
-        // `1 + kiln_erf` is exactly 0, giving -0, and NaN for -inf as in the reference.
-        GeluErf => (
-            "select(0.5 * {0} * (1.0 + kiln_erf({0} * 0.70710678118654752)), kiln_gelu_left({0}), {0} < 0.0 && {0} >= -14.85)",
-            &["kiln_erf", "kiln_gelu_left"],
-        ),
+        // Accurate relative to the result in the left tail, where `1 + erf` would cancel.
+        GeluErf => ("kiln_gelu({0})", &["kiln_gelu"]),
         GeluTanh => (
             "(0.5 * {0} * (1.0 + kiln_tanh(0.79788456080286536 * ({0} + 0.044715 * {0} * {0} * {0}))))",
             &["kiln_tanh"],
@@ -212,7 +219,7 @@ pub fn binary(op: BinaryOp, d: DType) -> (&'static str, &'static [&'static str])
         Rem => match d {
             DType::I32 => ("kiln_rem_i32({0}, {1})", &["kiln_rem_i32"]),
             DType::U32 => ("kiln_rem_u32({0}, {1})", &["kiln_rem_u32"]),
-            _ => ("({0} - {1} * trunc({0} / {1}))", &[]),
+            _ => ("kiln_fmod({0}, {1})", &["kiln_fmod"]),
         },
         Pow => ("kiln_pow({0}, {1})", &["kiln_pow"]),
         Max if d.is_float() => ("kiln_fmax({0}, {1})", &["kiln_fmax"]),

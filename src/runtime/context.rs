@@ -423,6 +423,7 @@ impl GpuContext {
             limits.max_compute_invocations_per_workgroup,
             subgroups_usable(device.features(), info.backend),
         );
+        let quirks = super::quirks::quirks(&info.name);
         let lost = Arc::new(Mutex::new(None));
         let lost2 = lost.clone();
         device.set_device_lost_callback(move |reason, msg| {
@@ -487,7 +488,7 @@ impl GpuContext {
             target: kiln_codegen::Target {
                 f16: device.features().contains(wgpu::Features::SHADER_F16),
             },
-            quirks: super::quirks::quirks(&info.name),
+            quirks,
             adapter,
             device,
             queue,

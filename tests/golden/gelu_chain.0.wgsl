@@ -18,8 +18,11 @@ fn kiln_erf(x: f32) -> f32 {
   let q = 1.0 + s * (4.7325224e-1 + s * (1.00080565e-1 + s * (1.1850965e-2 + s * (7.157837e-4 + s * 3.283491e-5))));
   return clamp(c * p / q, -1.0, 1.0);
 }
-fn kiln_gelu_left(x: f32) -> f32 {
-  let w = clamp(-x, 0.0, 14.85);
+fn kiln_gelu(x: f32) -> f32 {
+  if (x >= -1.0 || x < -14.85 || kiln_isnan(x)) {
+    return 0.5 * x * (1.0 + kiln_erf(x * 0.70710678118654752));
+  }
+  let w = -x;
   let t = 1.0 / (1.0 + 0.35355339 * w);
   let p = -1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277))))))));
   let h = bitcast<f32>(bitcast<u32>(w) & 0xfffff000u);
@@ -65,10 +68,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let e4_1: f32 = (e2_1 + e3_1);
   let e4_2: f32 = (e2_2 + e3_2);
   let e4_3: f32 = (e2_3 + e3_3);
-  let e5_0: f32 = select(0.5 * e4_0 * (1.0 + kiln_erf(e4_0 * 0.70710678118654752)), kiln_gelu_left(e4_0), e4_0 < 0.0 && e4_0 >= -14.85);
-  let e5_1: f32 = select(0.5 * e4_1 * (1.0 + kiln_erf(e4_1 * 0.70710678118654752)), kiln_gelu_left(e4_1), e4_1 < 0.0 && e4_1 >= -14.85);
-  let e5_2: f32 = select(0.5 * e4_2 * (1.0 + kiln_erf(e4_2 * 0.70710678118654752)), kiln_gelu_left(e4_2), e4_2 < 0.0 && e4_2 >= -14.85);
-  let e5_3: f32 = select(0.5 * e4_3 * (1.0 + kiln_erf(e4_3 * 0.70710678118654752)), kiln_gelu_left(e4_3), e4_3 < 0.0 && e4_3 >= -14.85);
+  let e5_0: f32 = kiln_gelu(e4_0);
+  let e5_1: f32 = kiln_gelu(e4_1);
+  let e5_2: f32 = kiln_gelu(e4_2);
+  let e5_3: f32 = kiln_gelu(e4_3);
   let e6_0: f32 = exp(e5_0);
   let e6_1: f32 = exp(e5_1);
   let e6_2: f32 = exp(e5_2);

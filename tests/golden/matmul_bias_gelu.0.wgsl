@@ -5,6 +5,7 @@ struct Params { p: array<vec4<u32>, 4> }
 @group(0) @binding(2) var<storage, read> in1: array<f32>;
 @group(0) @binding(3) var<storage, read> in2: array<f32>;
 @group(0) @binding(4) var<storage, read_write> out0: array<f32>;
+fn kiln_isnan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }
 fn kiln_erf(x: f32) -> f32 {
   let c = clamp(x, -4.5, 4.5);
   let s = c * c;
@@ -12,8 +13,11 @@ fn kiln_erf(x: f32) -> f32 {
   let q = 1.0 + s * (4.7325224e-1 + s * (1.00080565e-1 + s * (1.1850965e-2 + s * (7.157837e-4 + s * 3.283491e-5))));
   return clamp(c * p / q, -1.0, 1.0);
 }
-fn kiln_gelu_left(x: f32) -> f32 {
-  let w = clamp(-x, 0.0, 14.85);
+fn kiln_gelu(x: f32) -> f32 {
+  if (x >= -1.0 || x < -14.85 || kiln_isnan(x)) {
+    return 0.5 * x * (1.0 + kiln_erf(x * 0.70710678118654752));
+  }
+  let w = -x;
   let t = 1.0 / (1.0 + 0.35355339 * w);
   let p = -1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277))))))));
   let h = bitcast<f32>(bitcast<u32>(w) & 0xfffff000u);
@@ -49,7 +53,7 @@ fn epilogue(bt: u32, row: u32, col: u32, acc: f32) {
   let e0: f32 = red0;
   let e1: f32 = ld2;
   let e2: f32 = (e0 + e1);
-  let e3: f32 = select(0.5 * e2 * (1.0 + kiln_erf(e2 * 0.70710678118654752)), kiln_gelu_left(e2), e2 < 0.0 && e2 >= -14.85);
+  let e3: f32 = kiln_gelu(e2);
   out0[i] = e3;
 }
 @compute @workgroup_size(256)

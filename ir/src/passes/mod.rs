@@ -70,14 +70,20 @@ pub struct LoopLimits {
     pub max_k: Option<usize>,
 }
 
-/// The longest row or inner dimension one kernel loops over on any adapter: shaders index
-/// with 32-bit integers (signed in places), so longer ones always split.
+/// The longest inner dimension one kernel loops over on any adapter: shaders index with
+/// 32-bit integers (signed in places), so longer ones always split.
 pub const MAX_LOOP: usize = i32::MAX as usize;
 
+/// The longest row one reduction kernel reduces on any adapter. A workgroup's f32
+/// accumulators would each sum more than 256 elements of a longer row, and their rounding
+/// passes the documented 1e-5 (a row of 2.1M elements on an H200: 1e-4), while one workgroup
+/// per row of such length leaves the GPU idle anyway.
+pub const MAX_ROW: usize = 1 << 16;
+
 impl LoopLimits {
-    /// The longest row of one reduction kernel, at most [`MAX_LOOP`].
+    /// The longest row of one reduction kernel, at most [`MAX_ROW`].
     pub fn row(&self) -> usize {
-        self.max_row.map_or(MAX_LOOP, |m| m.min(MAX_LOOP))
+        self.max_row.map_or(MAX_ROW, |m| m.min(MAX_ROW))
     }
 
     /// The longest inner dimension of one matmul kernel, at most [`MAX_LOOP`].
