@@ -18,7 +18,7 @@ pub const SPLIT_MAX_PARTS: usize = 1024;
 /// Rewrites a reduction into two levels where one kernel would be a poor or a wrong fit:
 ///
 /// - few outputs with many elements each, which as one workgroup per output would leave most
-///   of the GPU idle (at most [`SPLIT_MAX_OUTPUTS`] outputs of at least [`SPLIT_MIN_COUNT`]);
+///   of the GPU idle (at most `SPLIT_MAX_OUTPUTS` outputs of at least `SPLIT_MIN_COUNT`);
 /// - rows longer than the adapter lets one invocation loop over (`max_row`, from
 ///   [`super::LoopLimits`]): llvmpipe ends every shader loop past a fixed trip count, so a
 ///   longer row would be summed in part, silently.

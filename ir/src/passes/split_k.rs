@@ -45,7 +45,7 @@ pub const SPLIT_K_GEMV_WHOLE: usize = 1024;
 /// [`super::LoopLimits`]) is always split, into `S = ceil(K / max_k)` parts of `Q = K / S`
 /// (a tail `A[.., K - T..] @ B[.., K - T.., ..]` of `T = K - S * Q < S` is a matmul of its
 /// own): one invocation of the kernel must not loop past what the adapter allows. More than
-/// [`SPLIT_K_MAX_PARTS`] partials are added by a sum over the part axis, which splits in
+/// `SPLIT_K_MAX_PARTS` partials are added by a sum over the part axis, which splits in
 /// turn. Narrow floats are computed in `f32` there and rounded once.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct SplitK {
