@@ -30,9 +30,9 @@ fn kiln_gelu(x: f32) -> f32 {
   let h2 = 0.5 * (h * h);
   let n = round(h2 * 1.44269504);
   let r = (n * 0.693145751953125 - h2) + n * 1.42860677e-6;
-  let k = i32(n);
+  let k = u32(n);
   let m = 0.5 * x * t * exp(r - 0.5 * l * (w + h) + p);
-  return ldexp(ldexp(m, -(k / 2)), (k / 2) - k);
+  return (m * bitcast<f32>((127u - k / 2u) << 23u)) * bitcast<f32>((127u - (k - k / 2u)) << 23u);
 }
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {

@@ -25,9 +25,9 @@ fn kiln_gelu(x: f32) -> f32 {
   let h2 = 0.5 * (h * h);
   let n = round(h2 * 1.44269504);
   let r = (n * 0.693145751953125 - h2) + n * 1.42860677e-6;
-  let k = i32(n);
+  let k = u32(n);
   let m = 0.5 * x * t * exp(r - 0.5 * l * (w + h) + p);
-  return ldexp(ldexp(m, -(k / 2)), (k / 2) - k);
+  return (m * bitcast<f32>((127u - k / 2u) << 23u)) * bitcast<f32>((127u - (k - k / 2u)) << 23u);
 }
 var<workgroup> ta: array<array<f32, 16>, 16>;
 var<workgroup> tb: array<array<f32, 16>, 16>;
