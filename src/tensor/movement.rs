@@ -115,6 +115,11 @@ impl Tensor {
             i.clamp(0, n) as usize
         };
         let (s, e) = (clampi(start), clampi(end));
+        self.slice_axis(a, s, e.max(s), step)
+    }
+
+    /// The view of elements `start..end` (every `step`-th) of axis `a`, whole along the others.
+    fn slice_axis(&self, a: usize, start: usize, end: usize, step: usize) -> Result<Tensor> {
         let mut dims: SmallVec<[SliceDim; 6]> = self
             .dims()
             .iter()
@@ -124,11 +129,7 @@ impl Tensor {
                 step: 1,
             })
             .collect();
-        dims[a] = SliceDim {
-            start: s,
-            end: e.max(s),
-            step,
-        };
+        dims[a] = SliceDim { start, end, step };
         self.view(ViewOp::Slice(dims))
     }
 
@@ -153,21 +154,7 @@ impl Tensor {
                 shape: self.shape().clone(),
             }));
         }
-        let mut dims: SmallVec<[SliceDim; 6]> = self
-            .dims()
-            .iter()
-            .map(|&d| SliceDim {
-                start: 0,
-                end: d,
-                step: 1,
-            })
-            .collect();
-        dims[a] = SliceDim {
-            start,
-            end,
-            step: 1,
-        };
-        self.view(ViewOp::Slice(dims))
+        self.slice_axis(a, start, end, 1)
     }
 
     /// Pads every dimension with `(before, after)` elements of `value`.
