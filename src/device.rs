@@ -34,8 +34,8 @@ pub struct DeviceOptions {
     /// at 4096 on an H100).
     pub f16_storage: bool,
     /// At most this many storage buffers per shader stage, below the adapter's own limit
-    /// (`None`: the adapter's). Fusion splits kernels to stay under it; tests use it to stand
-    /// in for WebGPU's minimum of 8.
+    /// (`None`: the adapter's; values under 8, WebGPU's minimum, count as 8). Fusion splits
+    /// kernels to stay under it; tests use it to stand in for a WebGPU adapter.
     pub max_storage_buffers: Option<u32>,
 }
 

@@ -108,3 +108,28 @@ fn the_adapters_own_limit_holds_past_32_inputs() {
         check(&left, 1e-5, 1e-5, &format!("left fold of {n}"));
     }
 }
+
+/// Shapes that once slipped past the count: a row broadcast that pulls a reduction's seven
+/// inputs into the kernel, and a matmul absorbed as an epilogue's operand (two bindings).
+#[test]
+fn row_broadcasts_and_absorbed_matmuls_count_every_binding() {
+    let dev = device_with(Some(8));
+    let xs = inputs(&dev, 9, &[6, 33]);
+    let mut prod = xs[2].clone();
+    for x in &xs[3..] {
+        prod = (&prod * x).unwrap();
+    }
+    let s = prod.sum(&[-1], true).unwrap();
+    let z = (&(&xs[0] * &s).unwrap() + &xs[1]).unwrap();
+    kernels_within(&z, 8, "row broadcast of a 7-input reduction");
+    check(&z, 1e-5, 1e-4, "row broadcast of a 7-input reduction");
+
+    let xs = inputs(&dev, 7, &[5, 6]);
+    let a = random(&dev, DType::F32, &[5, 7], -1.0, 1.0, 40);
+    let b = random(&dev, DType::F32, &[7, 6], -1.0, 1.0, 41);
+    let left = (&(&xs[0] + &xs[1]).unwrap() + &(&xs[2] + &xs[3]).unwrap()).unwrap();
+    let right = (&(&xs[4] + &xs[5]).unwrap() + &xs[6]).unwrap();
+    let y = (&(&left + &right).unwrap() + &a.matmul(&b).unwrap()).unwrap();
+    kernels_within(&y, 8, "matmul beside seven inputs");
+    check(&y, 1e-5, 1e-5, "matmul beside seven inputs");
+}

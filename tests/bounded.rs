@@ -120,6 +120,8 @@ fn fast_tuning_costs_a_few_untuned_runs() {
         fast <= 5.0 * off + 0.5,
         "first run {fast:.3} s tuned (fast) against {off:.3} s untuned"
     );
+    // It was tuned, candidates were measured, and only the chosen one's pipeline stays.
+    assert_eq!(c.kernels_tuned, 1, "no candidate measured: {c:?}");
     assert!(
         c.pipelines_cached <= 2,
         "{} pipelines kept after tuning one kernel",

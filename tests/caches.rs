@@ -176,9 +176,9 @@ fn a_failing_candidate_is_skipped() {
         ..good
     };
     let budget = tune::Budget::of(kiln::Autotune::Full).unwrap();
-    let (chosen, skipped) = tune::tune(ctx, k, &[good, bad], budget).unwrap();
-    assert_eq!(chosen, good);
-    assert_eq!(skipped, 1);
+    let t = tune::tune(ctx, k, &[good, bad], budget).unwrap();
+    assert_eq!(t.schedule, good);
+    assert_eq!(t.skipped, 1);
     // The device is still usable.
     check(
         &random(&dev, DType::F32, &[5, 300], -1.0, 1.0, 1)

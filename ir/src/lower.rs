@@ -991,15 +991,17 @@ impl<'g> Lowering<'g> {
         Ok(out)
     }
 
-    /// How many of `srcs` may need a binding of their own (not constants, not already in
-    /// the kernel).
+    /// How many bindings `srcs` need at least (not constants, not already in the kernel): one
+    /// each, two for a matmul that would be absorbed (both its operands).
     fn binding_operands(&self, gr: &Grow, srcs: &[NodeId]) -> usize {
         srcs.iter()
-            .filter(|&&s| {
-                !gr.memo.contains_key(&s)
-                    && !matches!(self.g.node(self.strip_views(s)).op, Op::Const(_))
+            .filter(|&&s| !gr.memo.contains_key(&s))
+            .map(|&s| match &self.g.node(self.strip_views(s)).op {
+                Op::Const(_) => 0,
+                Op::Matmul if !self.access.contains_key(&s) => 2,
+                _ => 1,
             })
-            .count()
+            .sum()
     }
 
     /// The boundary the storage-buffer limit puts at `n` (whose inlined subtree reads `loads`
@@ -1012,13 +1014,13 @@ impl<'g> Lowering<'g> {
     ///
     /// So every operand reached has at least one binding left, and no kernel binds more
     /// than the adapter allows: a valid graph is split, never rejected.
-    fn binding_boundary(&self, gr: &mut Grow, n: NodeId, loads: usize) -> Option<String> {
+    fn binding_boundary(&self, gr: &mut Grow, n: NodeId) -> Option<String> {
         if gr.fits {
             return None;
         }
         let max = self.opts.max_storage_buffers;
         let left = max.saturating_sub(gr.b.input_count() + gr.reserve + 1);
-        if loads <= left {
+        if self.binding_cost(n) <= left {
             gr.fits = true;
             return None;
         }
@@ -1029,6 +1031,59 @@ impl<'g> Lowering<'g> {
         Some(format!(
             "the kernel would bind more than {max} storage buffers (inputs and outputs)"
         ))
+    }
+
+    /// At most how many storage buffers inlining all of `n` would bind: each stored value
+    /// (an input, or a value an earlier kernel or this one's boundary computes) once, a view
+    /// of a computed value as that value and as what it reads (a row broadcast pulls a
+    /// reduction's sources into the kernel), the sources of a gather or concat as one each,
+    /// and a matmul's operands at least one each. An upper bound, so that a subtree found to
+    /// fit needs no check below.
+    fn binding_cost(&self, n: NodeId) -> usize {
+        let mut bound: HashSet<NodeId> = HashSet::new();
+        let mut seen: HashSet<NodeId> = HashSet::new();
+        let mut stack = vec![n];
+        while let Some(x) = stack.pop() {
+            if !seen.insert(x) {
+                continue;
+            }
+            let node = self.g.node(x);
+            let stored = (self.access.contains_key(&x) && !is_view(&node.op))
+                || self.epilogue_ends.contains(&x)
+                || self.output_bases.contains(&x)
+                || matches!(node.op, Op::Input { .. });
+            if stored && x != n {
+                bound.insert(self.strip_views(x));
+                continue;
+            }
+            let srcs = self.g.srcs(x);
+            match &node.op {
+                Op::Const(_) | Op::Input { .. } => {}
+                // Stored and read through the view (one binding), or, broadcast per row,
+                // computed here from what it reads: both counted.
+                Op::View(_) => {
+                    let base = self.strip_views(x);
+                    if matches!(self.g.node(base).op, Op::Const(_)) {
+                        continue;
+                    }
+                    bound.insert(base);
+                    stack.push(base);
+                }
+                Op::Gather { .. } => {
+                    bound.insert(self.strip_views(srcs[0]));
+                    stack.push(srcs[1]);
+                }
+                Op::Concat { .. } => {
+                    bound.extend(srcs.iter().map(|&s| self.strip_views(s)));
+                }
+                Op::Matmul => {
+                    bound.extend(srcs.iter().map(|&s| self.strip_views(s)));
+                    stack.extend(srcs);
+                }
+                _ => stack.extend(srcs),
+            }
+        }
+        bound.len()
     }
 
     /// Estimated ops and distinct loads of inlining `n` (for the recompute policy).
@@ -1121,7 +1176,12 @@ impl<'g> Lowering<'g> {
                         && gr.matmul.is_none()
                         && node.shape() == &gr.shape
                     {
-                        None
+                        // Absorbing it binds both operands.
+                        let max = self.opts.max_storage_buffers;
+                        let left = max.saturating_sub(gr.b.input_count() + gr.reserve + 1);
+                        (left < 2).then(|| {
+                            format!("the kernel would bind more than {max} storage buffers (inputs and outputs)")
+                        })
                     } else {
                         Some("matmul: one per kernel, and not inside a reduction".into())
                     }
@@ -1142,7 +1202,7 @@ impl<'g> Lowering<'g> {
                             "shared by several readers and too costly to recompute ({ops} ops, {loads} loads)"
                         ))
                     } else {
-                        self.binding_boundary(gr, n, loads)
+                        self.binding_boundary(gr, n)
                     }
                 }
             }

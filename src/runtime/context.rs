@@ -69,6 +69,8 @@ struct Free {
     bytes: u64,
     /// Pool operations so far (takes and returns): the pool's clock.
     clock: u64,
+    /// The clock at the last look for idle buffers.
+    last_sweep: u64,
     /// The most bytes tensors have held at once.
     in_use_peak: u64,
 }
@@ -105,7 +107,7 @@ impl Pool {
 
     fn take(&self, size: u64) -> Option<wgpu::Buffer> {
         let mut g = self.free.lock().ok()?;
-        g.clock += 1;
+        self.tick(&mut g);
         let (b, _) = g.by_size.get_mut(&size)?.pop()?;
         g.bytes -= size;
         Some(b)
@@ -114,13 +116,10 @@ impl Pool {
     fn give_back(&self, b: wgpu::Buffer) {
         let size = b.size();
         if let Ok(mut g) = self.free.lock() {
-            g.clock += 1;
+            self.tick(&mut g);
             let live = self.live.load(Ordering::Relaxed);
             // Bytes in tensors now, this buffer's included (it was in use until this call).
             g.in_use_peak = g.in_use_peak.max(live.saturating_sub(g.bytes));
-            if g.clock.is_multiple_of(POOL_SWEEP_EVERY) {
-                self.sweep(&mut g);
-            }
             let cap = g
                 .in_use_peak
                 .max(POOL_MIN_BYTES)
@@ -133,6 +132,16 @@ impl Pool {
             }
         }
         self.destroy(b);
+    }
+
+    /// Advances the pool's clock, and every [`POOL_SWEEP_EVERY`] operations frees the buffers
+    /// that went unused through [`POOL_IDLE_OPS`] of them.
+    fn tick(&self, g: &mut Free) {
+        g.clock += 1;
+        if g.clock - g.last_sweep >= POOL_SWEEP_EVERY {
+            g.last_sweep = g.clock;
+            self.sweep(g);
+        }
     }
 
     /// Frees the buffers that went unused through [`POOL_IDLE_OPS`] pool operations.
@@ -406,8 +415,9 @@ impl GpuContext {
         features |= adapter.features() & wanted_features;
         let mut limits = adapter.limits();
         if let Some(m) = opts.max_storage_buffers {
+            // At least WebGPU's minimum of 8: a concat of 7 parts and its output needs them.
             limits.max_storage_buffers_per_shader_stage =
-                limits.max_storage_buffers_per_shader_stage.min(m);
+                limits.max_storage_buffers_per_shader_stage.min(m.max(8));
         }
         let (device, queue) = adapter
             .request_device(&wgpu::DeviceDescriptor {
@@ -622,17 +632,27 @@ impl GpuContext {
             return fit(base.resolve(k));
         };
         match tune::tune(self, k, &cands, budget) {
-            Ok((s, skipped)) => {
+            Ok(t) if t.measured => {
+                let s = t.schedule;
                 log::debug!("kiln: autotune {}: chose {s:?}", k.name);
                 self.count(|c| {
                     c.kernels_tuned += 1;
-                    c.candidates_skipped += skipped as u64;
+                    c.candidates_skipped += t.skipped as u64;
                 });
                 if let Ok(mut m) = self.tuned.lock() {
                     m.insert(key, tune::fields(k, &s));
                 }
                 self.save_tuned();
                 s
+            }
+            // The budget allowed no measurement: the default, not kept as a tuned result.
+            Ok(t) => {
+                log::debug!(
+                    "kiln: autotune {}: no candidate timed within the budget",
+                    k.name
+                );
+                self.count(|c| c.candidates_skipped += t.skipped as u64);
+                t.schedule
             }
             Err(e) => {
                 log::warn!("kiln: autotune {}: {e}; using the default schedule", k.name);
@@ -962,18 +982,25 @@ impl GpuContext {
         Ok(host)
     }
 
-    /// Compiles the pipelines of `jobs` that are not cached yet, on as many threads as the
-    /// machine has (up to one a pipeline; one on the web, which has no threads here): the
-    /// driver's shader compiler is most of a cold start. The first error is returned.
-    pub fn compile_all(&self, jobs: &[(&Kernel, Schedule)]) -> Result<()> {
-        let mut missing: Vec<(&Kernel, Schedule)> = Vec::new();
-        let mut keys: Vec<(String, Schedule)> = Vec::new();
-        if let Ok(m) = self.pipelines.lock() {
-            for &(k, s) in jobs {
-                let key = (k.key(), s);
-                if !m.contains(&key) && !keys.contains(&key) {
-                    keys.push(key);
-                    missing.push((k, s));
+    /// The pipelines of `jobs`, in order: those not cached yet compiled on as many threads as
+    /// the machine has (up to one a pipeline; one on the web, which has no threads here),
+    /// since the driver's shader compiler is most of a cold start. Returned rather than read
+    /// back from the bounded cache, which a plan of more pipelines than it holds would
+    /// overrun. The first error is returned.
+    pub fn compile_all(&self, jobs: &[(&Kernel, Schedule)]) -> Result<Vec<Arc<CompiledKernel>>> {
+        let keys: Vec<(String, Schedule)> = jobs.iter().map(|(k, s)| (k.key(), *s)).collect();
+        let mut done: HashMap<(String, Schedule), Arc<CompiledKernel>> = HashMap::new();
+        let mut missing: Vec<usize> = Vec::new();
+        if let Ok(mut m) = self.pipelines.lock() {
+            for (i, key) in keys.iter().enumerate() {
+                if done.contains_key(key) || missing.iter().any(|&j| keys[j] == *key) {
+                    continue;
+                }
+                match m.get(key) {
+                    Some(ck) => {
+                        done.insert(key.clone(), ck);
+                    }
+                    None => missing.push(i),
                 }
             }
         }
@@ -984,36 +1011,43 @@ impl GpuContext {
                 .map_or(1, |n| n.get())
                 .min(missing.len())
         };
-        if threads <= 1 {
-            for (k, s) in &missing {
-                self.pipeline(k, s)?;
-            }
-            return Ok(());
-        }
-        let per = missing.len().div_ceil(threads);
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = missing
-                .chunks(per)
-                .map(|chunk| {
-                    scope.spawn(move || {
-                        for (k, s) in chunk {
-                            self.pipeline(k, s)?;
-                        }
-                        Ok::<(), Error>(())
+        let compile = |i: usize| self.pipeline(jobs[i].0, &jobs[i].1).map(|ck| (i, ck));
+        let compiled: Vec<(usize, Arc<CompiledKernel>)> = if threads <= 1 {
+            missing.iter().map(|&i| compile(i)).collect::<Result<_>>()?
+        } else {
+            let per = missing.len().div_ceil(threads);
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = missing
+                    .chunks(per)
+                    .map(|chunk| {
+                        scope.spawn(move || {
+                            chunk
+                                .iter()
+                                .map(|&i| compile(i))
+                                .collect::<Result<Vec<_>>>()
+                        })
                     })
-                })
-                .collect();
-            let mut first = Ok(());
-            for h in handles {
-                let r = h.join().unwrap_or_else(|_| {
-                    Err(Error::Gpu("a pipeline compile thread panicked".into()))
-                });
-                if first.is_ok() {
-                    first = r;
+                    .collect();
+                let mut out = Vec::new();
+                for h in handles {
+                    let r = h.join().unwrap_or_else(|_| {
+                        Err(Error::Gpu("a pipeline compile thread panicked".into()))
+                    })?;
+                    out.extend(r);
                 }
-            }
-            first
-        })
+                Ok::<_, Error>(out)
+            })?
+        };
+        for (i, ck) in compiled {
+            done.insert(keys[i].clone(), ck);
+        }
+        keys.iter()
+            .map(|key| {
+                done.get(key)
+                    .cloned()
+                    .ok_or_else(|| Error::Gpu("a pipeline was neither cached nor compiled".into()))
+            })
+            .collect()
     }
 
     /// The compiled pipeline for a kernel's structure and schedule, compiling it on a miss.

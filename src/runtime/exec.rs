@@ -186,10 +186,9 @@ pub fn prepare(ctx: &GpuContext, prog: &Program) -> Result<Prepared> {
     }
     let refs: Vec<(&kiln_ir::Kernel, kiln_codegen::Schedule)> =
         jobs.iter().map(|(k, s)| (k.as_ref(), *s)).collect();
-    ctx.compile_all(&refs)?;
+    let compiled = ctx.compile_all(&refs)?;
     let mut calls = Vec::with_capacity(prog.calls.len());
-    for (ci, (k, s)) in refs.into_iter().enumerate() {
-        let ck = ctx.pipeline(k, &s)?;
+    for (ci, ((k, _), ck)) in refs.into_iter().zip(compiled).enumerate() {
         let grid = ck.source.grid(k, max_dim)?;
         if grid.contains(&0) {
             continue;

@@ -369,9 +369,9 @@ const SPIN_MS: f64 = 300.0;
 /// more.
 const DROP_SLOWER: f64 = 1.5;
 
-/// How long tuning one kernel may take: `factor` times what the default schedule took to
-/// compile, run once and read back (so tuning stays a small multiple of an untuned first
-/// run), and never more than `cap_ms`.
+/// How long tuning one kernel may take beyond its reference (the default schedule: inputs
+/// made, compiled, run once, read back): `factor` times that, and never more than `cap_ms`,
+/// so that tuning stays a small multiple of an untuned first run.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Budget {
     /// Multiple of the default schedule's first run.
@@ -397,22 +397,29 @@ impl Budget {
     }
 }
 
-/// Tunes `k`: the fastest of `cands` whose outputs agree with the first's, and how many
-/// candidates were skipped. The reference (the first) runs once, which sets the time budget;
+/// The outcome of tuning one kernel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tuned {
+    /// The schedule chosen.
+    pub schedule: Schedule,
+    /// Candidates that failed or disagreed with the reference.
+    pub skipped: usize,
+    /// Whether at least two candidates passed the check and were compared, so that the
+    /// choice is a measurement and worth keeping; otherwise the reference stands in.
+    pub measured: bool,
+}
+
+/// Tunes `k`: the fastest of `cands` whose outputs agree with the first's. The reference (the first) runs once, which sets the time budget;
 /// then each other candidate runs once and is checked, while the budget lasts; then the
 /// reference runs for up to `SPIN_MS`, and the survivors are timed in `ROUNDS` round-robin
 /// rounds (so a clock change during tuning touches every candidate alike), dropping those
 /// clearly slower than the best after each round, with as many dispatches per timing as the
-/// budget allows (1 to `TIMING_REPS`). The pipelines of candidates not chosen are let go.
-/// Errors only when the reference itself cannot run.
-pub fn tune(
-    ctx: &GpuContext,
-    k: &Kernel,
-    cands: &[Schedule],
-    budget: Budget,
-) -> Result<(Schedule, usize)> {
+/// budget allows (1 to `TIMING_REPS`); only candidates timed in a round compete. The
+/// pipelines of candidates not chosen are let go. Errors only when the reference itself
+/// cannot run.
+pub fn tune(ctx: &GpuContext, k: &Kernel, cands: &[Schedule], budget: Budget) -> Result<Tuned> {
     let chosen = tune_within(ctx, k, cands, budget);
-    let keep = chosen.as_ref().map(|(s, _)| *s).ok();
+    let keep = chosen.as_ref().map(|t| t.schedule).ok();
     for s in cands {
         if Some(*s) != keep {
             ctx.forget_pipeline(k, s);
@@ -421,12 +428,7 @@ pub fn tune(
     chosen
 }
 
-fn tune_within(
-    ctx: &GpuContext,
-    k: &Kernel,
-    cands: &[Schedule],
-    budget: Budget,
-) -> Result<(Schedule, usize)> {
+fn tune_within(ctx: &GpuContext, k: &Kernel, cands: &[Schedule], budget: Budget) -> Result<Tuned> {
     let start = std::time::Instant::now();
     let elapsed = || start.elapsed().as_secs_f64() * 1e3;
     let Some(&reference) = cands.first() else {
@@ -463,13 +465,19 @@ fn tune_within(
     let mut ok = Vec::with_capacity(cands.len());
     let mut once = Vec::with_capacity(cands.len());
     let mut limit_ms = budget.cap_ms;
-    // What the reference's check cost (inputs made, compiled, run once, read back): a
-    // candidate is checked only where that much still fits the budget.
+    // The budget comes on top of what the reference took (inputs made, compiled, run once,
+    // read back); a candidate is checked only where what the reference's check took (its
+    // compile, run and read back) still fits.
     let mut check_ms = 0.0;
+    let mut ref_start = 0.0;
+    let mut checked = 0;
     for (ci, s) in cands.iter().enumerate() {
+        if ci == 0 {
+            ref_start = elapsed();
+        }
         if ci == 1 {
-            check_ms = elapsed();
-            limit_ms = (budget.factor * check_ms).min(budget.cap_ms);
+            check_ms = elapsed() - ref_start;
+            limit_ms = elapsed() + (budget.factor * elapsed()).min(budget.cap_ms);
         }
         if ci > 0 && elapsed() + check_ms > limit_ms {
             log::debug!(
@@ -479,6 +487,7 @@ fn tune_within(
             );
             break;
         }
+        checked += 1;
         let mut ms = 0.0;
         let outcome = (|| -> Result<bool> {
             ms = exec::time_kernel(ctx, k, s, bufs, 1, false)?;
@@ -510,17 +519,23 @@ fn tune_within(
             }
         }
     }
-    let skipped = cands.len() - ok.len();
+    let skipped = checked - ok.len();
+    let unmeasured = Tuned {
+        schedule: reference,
+        skipped,
+        measured: false,
+    };
     if ok.len() < 2 {
-        return Ok((reference, skipped));
+        return Ok(unmeasured);
     }
     let spin_end = elapsed() + SPIN_MS.min((limit_ms - elapsed()).max(0.0) / 3.0);
     while elapsed() < spin_end {
         exec::time_kernel(ctx, k, &reference, bufs, 1, false)?;
     }
     // The single runs of the check are the first measurement.
-    let mut best = once;
+    let mut best = once.clone();
     let mut alive = vec![true; ok.len()];
+    let mut timed = vec![false; ok.len()];
     for round in 0..ROUNDS {
         let left = limit_ms - elapsed();
         let n = alive.iter().filter(|&&a| a).count();
@@ -538,6 +553,7 @@ fn tune_within(
             let reps = ((share / per) as u32).clamp(1, TIMING_REPS);
             let ms = exec::time_kernel(ctx, k, &ok[i], bufs, reps, true)?;
             best[i] = best[i].min(ms);
+            timed[i] = true;
         }
         let top = best.iter().copied().fold(f64::INFINITY, f64::min);
         for i in 0..ok.len() {
@@ -547,12 +563,33 @@ fn tune_within(
     for (s, ms) in ok.iter().zip(&best) {
         log::debug!("kiln: autotune {}: {s:?} {ms:.4} ms", k.name);
     }
-    let (i, _) =
-        best.iter().enumerate().fold(
+    // Like is compared with like: the candidates timed after the warm-up, where at least two
+    // were; else (the budget allowed no rounds) the single check runs, each the first
+    // dispatch after its compile.
+    let (times, competing) = if timed.iter().filter(|&&t| t).count() >= 2 {
+        (&best, timed)
+    } else {
+        (&once, vec![true; ok.len()])
+    };
+    let (i, _) = times
+        .iter()
+        .enumerate()
+        .filter(|&(i, _)| competing[i])
+        .fold(
             (0, f64::INFINITY),
-            |(bi, bm), (i, &m)| if m < bm { (i, m) } else { (bi, bm) },
+            |(bi, bm), (i, &m)| {
+                if m < bm {
+                    (i, m)
+                } else {
+                    (bi, bm)
+                }
+            },
         );
-    Ok((ok[i], skipped))
+    Ok(Tuned {
+        schedule: ok[i],
+        skipped,
+        measured: true,
+    })
 }
 
 /// Dispatches per timing.

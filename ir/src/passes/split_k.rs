@@ -42,9 +42,10 @@ pub const SPLIT_K_GEMV_WHOLE: usize = 1024;
 /// pays; with fewer outputs, whole products would leave most of the GPU idle.
 ///
 /// A matmul of any dtype whose inner size passes `max_k` (the adapter's loop limit, from
-/// [`super::LoopLimits`]) is always split, into `S = ceil(K / max_k)` parts of `Q = K / S`
-/// (a tail `A[.., K - T..] @ B[.., K - T.., ..]` of `T = K - S * Q < S` is a matmul of its
-/// own): one invocation of the kernel must not loop past what the adapter allows. More than
+/// [`super::LoopLimits`]) is always split, into `S = K / max_k` parts of `Q = max_k` (the
+/// tail `A[.., S * Q..] @ B[.., S * Q.., ..]`, shorter than a part, is a matmul of its own;
+/// at rank 6 the two outer batch dims are merged first, to make room for the part axis):
+/// one invocation of the kernel must not loop past what the adapter allows. More than
 /// `SPLIT_K_MAX_PARTS` partials are added by a sum over the part axis, which splits in
 /// turn. Narrow floats are computed in `f32` there and rounded once.
 #[derive(Clone, Copy, Debug, Default)]
@@ -71,8 +72,8 @@ impl Pass for SplitK {
                 max_k: self.max_k,
             }
             .k();
-            if k > max_k && r < MAX_RANK {
-                return split_long(ng, a, b, k.div_ceil(max_k.max(1)), node.dtype()).map(Some);
+            if k > max_k {
+                return split_long(ng, a, b, max_k.max(1), node.dtype()).map(Some);
             }
             if node.dtype() != DType::F32 {
                 return Ok(None);
@@ -146,7 +147,23 @@ fn to_front(g: &mut Graph, x: NodeId, from: usize, r: usize) -> Result<NodeId> {
 /// `a @ b` over an inner size `K` too long for one kernel: `S` parts of `Q = K / S` summed
 /// over the part axis, plus the tail matmul of the last `K - S * Q` where that is not 0;
 /// narrow floats in `f32`, rounded once at the end.
-fn split_long(g: &mut Graph, a: NodeId, b: NodeId, s: usize, dtype: DType) -> Result<NodeId> {
+fn split_long(g: &mut Graph, a: NodeId, b: NodeId, q: usize, dtype: DType) -> Result<NodeId> {
+    let sa = g.node(a).shape().clone();
+    if sa.rank() >= MAX_RANK {
+        // No room for the part axis: the two outer batch dims merged into one, and back.
+        let sb = g.node(b).shape().clone();
+        let merged = |s: &Shape| -> Vec<usize> {
+            std::iter::once(s.0[0] * s.0[1])
+                .chain(s.0[2..].iter().copied())
+                .collect()
+        };
+        let a2 = g.add(Op::View(ViewOp::Reshape(Shape::new(&merged(&sa)))), &[a])?;
+        let b2 = g.add(Op::View(ViewOp::Reshape(Shape::new(&merged(&sb)))), &[b])?;
+        let y = split_long(g, a2, b2, q, dtype)?;
+        let mut out: Vec<usize> = sa.0[..sa.rank() - 1].to_vec();
+        out.push(sb.0[sb.rank() - 1]);
+        return g.add(Op::View(ViewOp::Reshape(Shape::new(&out))), &[y]);
+    }
     let narrow = matches!(dtype, DType::F16 | DType::BF16);
     let (a, b) = if narrow {
         (
@@ -160,7 +177,8 @@ fn split_long(g: &mut Graph, a: NodeId, b: NodeId, s: usize, dtype: DType) -> Re
     let sb = g.node(b).shape().clone();
     let r = sa.rank();
     let k = sa.0[r - 1];
-    let q = k / s;
+    // Parts of `q`, the tail (shorter than a part) on its own.
+    let s = k / q;
     let slice = |g: &mut Graph, x: NodeId, axis: usize, lo: usize, hi: usize| {
         let dims: SmallVec<[SliceDim; MAX_RANK]> = g
             .node(x)
@@ -349,6 +367,10 @@ mod tests {
             (vec![1, 1000], vec![1000, 7]),
             (vec![2, 4, 777], vec![2, 777, 3]),
             (vec![9, 100], vec![100, 9]),
+            // Many parts: the tail (10000 - 156 x 64 = 16) stays under the limit.
+            (vec![3, 10000], vec![10000, 2]),
+            // Rank 6: no room for a part axis until two batch dims merge.
+            (vec![1, 2, 1, 2, 3, 1031], vec![1, 2, 1, 2, 1031, 2]),
         ] {
             for dtype in [DType::F32, DType::F16, DType::BF16] {
                 let mut g = Graph::new();
