@@ -604,27 +604,11 @@ impl GpuContext {
         if mode == Autotune::Off {
             return fit(base.resolve(k));
         }
+        if let Some(s) = self.known_schedule(k, base) {
+            return fit(s);
+        }
         let key = tune::tune_key(k);
-        let max_wg = self.limits.max_compute_invocations_per_workgroup;
-        if let Some(f) = self.tuned.lock().ok().and_then(|m| m.get(&key).copied()) {
-            // A result from disk may be damaged or foreign: used only if valid for the kernel.
-            let s = tune::apply(k, base, f);
-            if tune::valid(k, &s, max_wg) {
-                return fit(s);
-            }
-            log::warn!(
-                "kiln: ignoring an invalid autotune result for {}: {f:?}",
-                k.name
-            );
-        }
-        // Fitted in order, repeats dropped: the resolved base stays first (the reference).
-        let mut cands: Vec<Schedule> = Vec::new();
-        for c in tune::candidates(k, base, mode, max_wg) {
-            let c = fit(c);
-            if !cands.contains(&c) {
-                cands.push(c);
-            }
-        }
+        let cands = self.tuning_candidates(k, base);
         if cands.len() < 2 {
             return fit(base.resolve(k));
         }
@@ -659,6 +643,46 @@ impl GpuContext {
                 fit(base.resolve(k))
             }
         }
+    }
+
+    /// The tuned schedule of `k` over `base`, if one is known (in memory, or from disk) and
+    /// valid for it.
+    fn known_schedule(&self, k: &Kernel, base: &Schedule) -> Option<Schedule> {
+        let key = tune::tune_key(k);
+        let f = self.tuned.lock().ok().and_then(|m| m.get(&key).copied())?;
+        // A result from disk may be damaged or foreign: used only if valid for the kernel.
+        let s = tune::apply(k, base, f);
+        if tune::valid(k, &s, self.limits.max_compute_invocations_per_workgroup) {
+            return Some(s);
+        }
+        log::warn!(
+            "kiln: ignoring an invalid autotune result for {}: {f:?}",
+            k.name
+        );
+        None
+    }
+
+    /// The schedules kernel `k` would be tuned over now, the reference first, fitted to the
+    /// adapter and without repeats: none where the mode is off, a tuned result is known, or
+    /// the space holds fewer than two.
+    pub fn tuning_candidates(&self, k: &Kernel, base: &Schedule) -> Vec<Schedule> {
+        let mode = self.autotune();
+        if mode == Autotune::Off || self.known_schedule(k, base).is_some() {
+            return vec![];
+        }
+        let limit = self.limits.max_compute_workgroup_storage_size;
+        let max_wg = self.limits.max_compute_invocations_per_workgroup;
+        let mut cands: Vec<Schedule> = Vec::new();
+        for c in tune::candidates(k, base, mode, max_wg) {
+            let c = c.fit_workgroup_memory(k, limit);
+            if !cands.contains(&c) {
+                cands.push(c);
+            }
+        }
+        if cands.len() < 2 {
+            cands.clear();
+        }
+        cands
     }
 
     /// The autotuner's mode.
@@ -983,24 +1007,58 @@ impl GpuContext {
     }
 
     /// The pipelines of `jobs`, in order: those not cached yet compiled on as many threads as
-    /// the machine has (up to one a pipeline; one on the web, which has no threads here),
-    /// since the driver's shader compiler is most of a cold start. Returned rather than read
-    /// back from the bounded cache, which a plan of more pipelines than it holds would
-    /// overrun. The first error is returned.
+    /// the machine has (see [`GpuContext::compile_missing`]). Returned rather than read back
+    /// from the bounded cache, which a plan of more pipelines than it holds would overrun.
+    /// The first error is returned.
     pub fn compile_all(&self, jobs: &[(&Kernel, Schedule)]) -> Result<Vec<Arc<CompiledKernel>>> {
         let keys: Vec<(String, Schedule)> = jobs.iter().map(|(k, s)| (k.key(), *s)).collect();
         let mut done: HashMap<(String, Schedule), Arc<CompiledKernel>> = HashMap::new();
-        let mut missing: Vec<usize> = Vec::new();
+        for (key, r) in self.compile_missing(jobs) {
+            done.insert(key, r?);
+        }
+        keys.iter()
+            .map(|key| {
+                done.get(key)
+                    .cloned()
+                    .ok_or_else(|| Error::Gpu("a pipeline was neither cached nor compiled".into()))
+            })
+            .collect()
+    }
+
+    /// Compiles, together, the pipelines of `jobs` not cached yet: the candidates of the
+    /// kernels about to be tuned, so that tuning times them rather than waits on the driver
+    /// one at a time. A candidate that fails to compile is left for the tuner to skip.
+    pub fn precompile(&self, jobs: &[(&Kernel, Schedule)]) {
+        for (key, r) in self.compile_missing(jobs) {
+            if let Err(e) = r {
+                log::debug!(
+                    "kiln: candidate {:?} of {} failed to compile: {e}",
+                    key.1,
+                    key.0
+                );
+            }
+        }
+    }
+
+    /// Each distinct pipeline of `jobs`, from the cache or compiled; those not cached are
+    /// compiled on as many threads as the machine has (up to one a pipeline; one on the web,
+    /// which has no threads here), since the driver's shader compiler is most of a cold start.
+    #[allow(clippy::type_complexity)]
+    fn compile_missing(
+        &self,
+        jobs: &[(&Kernel, Schedule)],
+    ) -> Vec<((String, Schedule), Result<Arc<CompiledKernel>>)> {
+        let mut out = Vec::new();
+        let mut missing: Vec<(usize, (String, Schedule))> = Vec::new();
         if let Ok(mut m) = self.pipelines.lock() {
-            for (i, key) in keys.iter().enumerate() {
-                if done.contains_key(key) || missing.iter().any(|&j| keys[j] == *key) {
+            for (i, (k, s)) in jobs.iter().enumerate() {
+                let key = (k.key(), *s);
+                if out.iter().any(|(o, _)| *o == key) || missing.iter().any(|(_, o)| *o == key) {
                     continue;
                 }
-                match m.get(key) {
-                    Some(ck) => {
-                        done.insert(key.clone(), ck);
-                    }
-                    None => missing.push(i),
+                match m.get(&key) {
+                    Some(ck) => out.push((key, Ok(ck))),
+                    None => missing.push((i, key)),
                 }
             }
         }
@@ -1011,43 +1069,37 @@ impl GpuContext {
                 .map_or(1, |n| n.get())
                 .min(missing.len())
         };
-        let compile = |i: usize| self.pipeline(jobs[i].0, &jobs[i].1).map(|ck| (i, ck));
-        let compiled: Vec<(usize, Arc<CompiledKernel>)> = if threads <= 1 {
-            missing.iter().map(|&i| compile(i)).collect::<Result<_>>()?
-        } else {
-            let per = missing.len().div_ceil(threads);
-            std::thread::scope(|scope| {
-                let handles: Vec<_> = missing
-                    .chunks(per)
-                    .map(|chunk| {
-                        scope.spawn(move || {
-                            chunk
-                                .iter()
-                                .map(|&i| compile(i))
-                                .collect::<Result<Vec<_>>>()
-                        })
-                    })
-                    .collect();
-                let mut out = Vec::new();
-                for h in handles {
-                    let r = h.join().unwrap_or_else(|_| {
-                        Err(Error::Gpu("a pipeline compile thread panicked".into()))
-                    })?;
-                    out.extend(r);
-                }
-                Ok::<_, Error>(out)
-            })?
+        let compile = |(i, key): &(usize, (String, Schedule))| {
+            (key.clone(), self.pipeline(jobs[*i].0, &jobs[*i].1))
         };
-        for (i, ck) in compiled {
-            done.insert(keys[i].clone(), ck);
+        if threads <= 1 {
+            out.extend(missing.iter().map(compile));
+            return out;
         }
-        keys.iter()
-            .map(|key| {
-                done.get(key)
-                    .cloned()
-                    .ok_or_else(|| Error::Gpu("a pipeline was neither cached nor compiled".into()))
-            })
-            .collect()
+        let per = missing.len().div_ceil(threads);
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = missing
+                .chunks(per)
+                .map(|chunk| {
+                    (
+                        chunk,
+                        scope.spawn(move || chunk.iter().map(compile).collect::<Vec<_>>()),
+                    )
+                })
+                .collect();
+            for (chunk, h) in handles {
+                match h.join() {
+                    Ok(r) => out.extend(r),
+                    Err(_) => out.extend(chunk.iter().map(|(_, key)| {
+                        (
+                            key.clone(),
+                            Err(Error::Gpu("a pipeline compile thread panicked".into())),
+                        )
+                    })),
+                }
+            }
+        });
+        out
     }
 
     /// The compiled pipeline for a kernel's structure and schedule, compiling it on a miss.

@@ -162,6 +162,14 @@ pub fn prepare(ctx: &GpuContext, prog: &Program) -> Result<Prepared> {
     // Each call's kernel as it runs (the in-place variant binds one buffer fewer) and its
     // schedule, tuned on the kernel as lowered (both variants share it). Tuning times one
     // kernel at a time; then the pipelines not compiled yet are compiled together.
+    // The candidates of the kernels about to be tuned, compiled together first.
+    let mut candidates: Vec<(&kiln_ir::Kernel, kiln_codegen::Schedule)> = Vec::new();
+    for call in &prog.calls {
+        for s in ctx.tuning_candidates(&call.kernel, &schedule) {
+            candidates.push((&call.kernel, s));
+        }
+    }
+    ctx.precompile(&candidates);
     let mut jobs: Vec<(
         std::borrow::Cow<'_, kiln_ir::Kernel>,
         kiln_codegen::Schedule,

@@ -370,12 +370,15 @@ const SPIN_MS: f64 = 300.0;
 const DROP_SLOWER: f64 = 1.5;
 
 /// How long tuning one kernel may take beyond its reference (the default schedule: inputs
-/// made, compiled, run once, read back): `factor` times that, and never more than `cap_ms`,
-/// so that tuning stays a small multiple of an untuned first run.
+/// made, run once, read back; its candidates were compiled together before): `factor` times
+/// that, at least `floor_ms` (a fast kernel still gets a few candidates timed) and never more
+/// than `cap_ms`, so that tuning stays a small multiple of an untuned first run.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Budget {
     /// Multiple of the default schedule's first run.
     pub factor: f64,
+    /// Milliseconds at least.
+    pub floor_ms: f64,
     /// Milliseconds at most.
     pub cap_ms: f64,
 }
@@ -387,10 +390,12 @@ impl Budget {
             Autotune::Off => None,
             Autotune::Fast => Some(Budget {
                 factor: 2.0,
+                floor_ms: 100.0,
                 cap_ms: 2_000.0,
             }),
             Autotune::Full => Some(Budget {
                 factor: 50.0,
+                floor_ms: 1_000.0,
                 cap_ms: 30_000.0,
             }),
         }
@@ -477,7 +482,10 @@ fn tune_within(ctx: &GpuContext, k: &Kernel, cands: &[Schedule], budget: Budget)
         }
         if ci == 1 {
             check_ms = elapsed() - ref_start;
-            limit_ms = elapsed() + (budget.factor * elapsed()).min(budget.cap_ms);
+            limit_ms = elapsed()
+                + (budget.factor * elapsed())
+                    .max(budget.floor_ms)
+                    .min(budget.cap_ms);
         }
         if ci > 0 && elapsed() + check_ms > limit_ms {
             log::debug!(
