@@ -389,8 +389,8 @@ impl Budget {
         match mode {
             Autotune::Off => None,
             Autotune::Fast => Some(Budget {
-                factor: 2.0,
-                floor_ms: 100.0,
+                factor: 4.0,
+                floor_ms: 200.0,
                 cap_ms: 2_000.0,
             }),
             Autotune::Full => Some(Budget {
@@ -409,8 +409,9 @@ pub struct Tuned {
     pub schedule: Schedule,
     /// Candidates that failed or disagreed with the reference.
     pub skipped: usize,
-    /// Whether at least two candidates passed the check and were compared, so that the
-    /// choice is a measurement and worth keeping; otherwise the reference stands in.
+    /// Whether at least two candidates were timed after the warm-up, so that the choice is a
+    /// measurement and worth keeping; otherwise the budget allowed none and the reference
+    /// stands in.
     pub measured: bool,
 }
 
@@ -476,18 +477,21 @@ fn tune_within(ctx: &GpuContext, k: &Kernel, cands: &[Schedule], budget: Budget)
     let mut check_ms = 0.0;
     let mut ref_start = 0.0;
     let mut checked = 0;
+    // Checks may take half of the budget; the rest is for the warm-up and the timings.
+    let mut checks_until = limit_ms;
     for (ci, s) in cands.iter().enumerate() {
         if ci == 0 {
             ref_start = elapsed();
         }
         if ci == 1 {
             check_ms = elapsed() - ref_start;
-            limit_ms = elapsed()
-                + (budget.factor * elapsed())
-                    .max(budget.floor_ms)
-                    .min(budget.cap_ms);
+            let b = (budget.factor * elapsed())
+                .max(budget.floor_ms)
+                .min(budget.cap_ms);
+            limit_ms = elapsed() + b;
+            checks_until = elapsed() + b / 2.0;
         }
-        if ci > 0 && elapsed() + check_ms > limit_ms {
+        if ci > 0 && elapsed() + check_ms > checks_until {
             log::debug!(
                 "kiln: autotune {}: budget of {limit_ms:.0} ms spent after {ci} of {} candidates",
                 k.name,
@@ -536,12 +540,12 @@ fn tune_within(ctx: &GpuContext, k: &Kernel, cands: &[Schedule], budget: Budget)
     if ok.len() < 2 {
         return Ok(unmeasured);
     }
-    let spin_end = elapsed() + SPIN_MS.min((limit_ms - elapsed()).max(0.0) / 3.0);
+    let spin_end = elapsed() + SPIN_MS.min((limit_ms - elapsed()).max(0.0) / 4.0);
     while elapsed() < spin_end {
         exec::time_kernel(ctx, k, &reference, bufs, 1, false)?;
     }
-    // The single runs of the check are the first measurement.
-    let mut best = once.clone();
+    // Times after the warm-up; the check runs only estimate what a timing will cost.
+    let mut best = vec![f64::INFINITY; ok.len()];
     let mut alive = vec![true; ok.len()];
     let mut timed = vec![false; ok.len()];
     for round in 0..ROUNDS {
@@ -553,7 +557,7 @@ fn tune_within(ctx: &GpuContext, k: &Kernel, cands: &[Schedule], budget: Budget)
         for i in 0..ok.len() {
             // Dispatches the budget allows this timing (one untimed run comes first); none
             // where even one would pass it.
-            let per = best[i].max(1e-3) * 2.0;
+            let per = best[i].min(once[i]).max(1e-3);
             if !alive[i] || elapsed() + 2.0 * per > limit_ms {
                 continue;
             }
@@ -565,34 +569,27 @@ fn tune_within(ctx: &GpuContext, k: &Kernel, cands: &[Schedule], budget: Budget)
         }
         let top = best.iter().copied().fold(f64::INFINITY, f64::min);
         for i in 0..ok.len() {
-            alive[i] &= best[i] <= DROP_SLOWER * top;
+            alive[i] &= timed[i] && best[i] <= DROP_SLOWER * top;
         }
     }
     for (s, ms) in ok.iter().zip(&best) {
         log::debug!("kiln: autotune {}: {s:?} {ms:.4} ms", k.name);
     }
-    // Like is compared with like: the candidates timed after the warm-up, where at least two
-    // were; else (the budget allowed no rounds) the single check runs, each the first
-    // dispatch after its compile.
-    let (times, competing) = if timed.iter().filter(|&&t| t).count() >= 2 {
-        (&best, timed)
-    } else {
-        (&once, vec![true; ok.len()])
-    };
-    let (i, _) = times
-        .iter()
-        .enumerate()
-        .filter(|&(i, _)| competing[i])
-        .fold(
-            (0, f64::INFINITY),
-            |(bi, bm), (i, &m)| {
-                if m < bm {
-                    (i, m)
-                } else {
-                    (bi, bm)
-                }
-            },
-        );
+    // Only candidates timed after the warm-up compete: a single check run, made while the
+    // clocks were still coming up, is no match for them (a later one looks faster).
+    if timed.iter().filter(|&&t| t).count() < 2 {
+        return Ok(unmeasured);
+    }
+    let (i, _) = best.iter().enumerate().filter(|&(i, _)| timed[i]).fold(
+        (0, f64::INFINITY),
+        |(bi, bm), (i, &m)| {
+            if m < bm {
+                (i, m)
+            } else {
+                (bi, bm)
+            }
+        },
+    );
     Ok(Tuned {
         schedule: ok[i],
         skipped,
