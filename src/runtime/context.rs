@@ -1007,7 +1007,7 @@ impl GpuContext {
     }
 
     /// The pipelines of `jobs`, in order: those not cached yet compiled on as many threads as
-    /// the machine has (see [`GpuContext::compile_missing`]). Returned rather than read back
+    /// the machine has (see `GpuContext::compile_missing`). Returned rather than read back
     /// from the bounded cache, which a plan of more pipelines than it holds would overrun.
     /// The first error is returned.
     pub fn compile_all(&self, jobs: &[(&Kernel, Schedule)]) -> Result<Vec<Arc<CompiledKernel>>> {
