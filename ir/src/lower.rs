@@ -1048,11 +1048,7 @@ impl<'g> Lowering<'g> {
                 continue;
             }
             let node = self.g.node(x);
-            let stored = (self.access.contains_key(&x) && !is_view(&node.op))
-                || self.epilogue_ends.contains(&x)
-                || self.output_bases.contains(&x)
-                || matches!(node.op, Op::Input { .. });
-            if stored && x != n {
+            if self.read_from_memory(x) && x != n {
                 bound.insert(self.strip_views(x));
                 continue;
             }
@@ -1086,6 +1082,16 @@ impl<'g> Lowering<'g> {
         bound.len()
     }
 
+    /// Whether a kernel reading `x` reads it from memory whatever it fuses: an input, a value
+    /// an earlier kernel stored, a matmul epilogue's end, or a graph output's base.
+    fn read_from_memory(&self, x: NodeId) -> bool {
+        let op = &self.g.node(x).op;
+        (self.access.contains_key(&x) && !is_view(op))
+            || self.epilogue_ends.contains(&x)
+            || self.output_bases.contains(&x)
+            || matches!(op, Op::Input { .. })
+    }
+
     /// Estimated ops and distinct loads of inlining `n` (for the recompute policy).
     fn inline_cost(&self, n: NodeId) -> (usize, usize) {
         let mut ops = 0;
@@ -1097,10 +1103,7 @@ impl<'g> Lowering<'g> {
                 continue;
             }
             let node = self.g.node(x);
-            let stored = (self.access.contains_key(&x) && !is_view(&node.op))
-                || self.epilogue_ends.contains(&x)
-                || self.output_bases.contains(&x)
-                || matches!(node.op, Op::Input { .. } | Op::Matmul);
+            let stored = self.read_from_memory(x) || node.op == Op::Matmul;
             if stored && x != n {
                 loads.insert(self.strip_views(x));
                 continue;
