@@ -28,7 +28,6 @@ mod program;
 mod realize;
 pub mod runtime;
 mod tensor;
-pub mod workloads;
 
 pub use device::{Device, DeviceOptions};
 pub use error::{Error, Result};

@@ -3,8 +3,8 @@
 
 mod common;
 use common::*;
-use kiln::workloads::{self, Size};
 use kiln::{DType, Device, DeviceOptions, Plan, Tensor};
+use kiln_bench::workloads::{self, Size};
 use proptest::prelude::*;
 
 fn kernels(t: &Tensor) -> usize {

@@ -224,9 +224,13 @@ fn transformer_layer_memory() {
     if !dev.is_gpu() {
         return;
     }
-    let w = kiln::workloads::build(&dev, "transformer_layer", kiln::workloads::Size::Small)
-        .unwrap()
-        .unwrap();
+    let w = kiln_bench::workloads::build(
+        &dev,
+        "transformer_layer",
+        kiln_bench::workloads::Size::Small,
+    )
+    .unwrap()
+    .unwrap();
     let prog = w.compile().unwrap();
     let m = prog.memory().unwrap();
     eprintln!(

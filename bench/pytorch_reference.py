@@ -1,6 +1,6 @@
 """PyTorch reference timings for kiln-bench's standard workloads on the same GPU.
 
-Run on the GPU machine:  python3 benches/pytorch_reference.py [--size large|small]
+Run on the GPU machine:  python3 bench/pytorch_reference.py [--size large|small]
 Prints one JSON line per workload in kiln-bench's format (peer "pytorch"), timed with CUDA
 events: 3 warm-up runs, then the median and min of 20 runs. TF32 is off.
 """

@@ -15,8 +15,8 @@
 //! by them), then 20 runs with timestamp queries (`gpu_ms`: the compute pass alone).
 //! One JSON line per workload on stdout, a table on stderr.
 
-use kiln::workloads::{self, Size};
 use kiln::{Device, Submission};
+use kiln_bench::workloads::{self, Size};
 use std::time::Instant;
 
 const WARMUP: usize = 3;

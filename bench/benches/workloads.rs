@@ -3,8 +3,8 @@
 //! short workloads are also timed as 20 runs inside one `Device::batch` (`NAME_batched_x20`).
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use kiln::workloads::{self, Size};
 use kiln::Device;
+use kiln_bench::workloads::{self, Size};
 use std::time::Duration;
 
 fn bench(c: &mut Criterion) {

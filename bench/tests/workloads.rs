@@ -1,9 +1,10 @@
 //! The standard workloads of kiln-bench, checked once against the reference interpreter at
 //! small size (the transformer layer included).
 
+#[path = "../../tests/common/mod.rs"]
 mod common;
 use common::*;
-use kiln::workloads::{self, Size};
+use kiln_bench::workloads::{self, Size};
 
 #[test]
 fn standard_workloads_match_reference_at_small_size() {

@@ -2,7 +2,7 @@
 //! built with kiln's own Tensor API. Each builds a [`Workload`]: placeholders, inputs, the
 //! compiled program and the numbers needed to turn a time into a metric.
 
-use crate::{DType, Device, Program, Result, Tensor};
+use kiln::{DType, Device, Program, Result, Tensor};
 
 /// Problem sizes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
