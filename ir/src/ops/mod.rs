@@ -2,6 +2,7 @@
 //! [`Op`] ties them together and infers every node's dtype and shape.
 
 pub mod binary;
+pub mod docs;
 pub mod movement;
 pub mod reduce;
 pub mod source;
