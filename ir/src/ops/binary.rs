@@ -2,65 +2,49 @@
 //! explicit): the table of every op's name, accepted dtypes, reference semantics, WGSL
 //! template and tolerance, one entry per op in [`BinaryOp::spec`].
 
-use super::spec::{imp, wgsl, wgsl_with, Accepts, Class, Impl, PerClass, Tol, Wgsl};
+use super::spec::{imp, op_enum, wgsl, wgsl_with, Accepts, Class, Impl, PerClass, Tol, Wgsl};
 use crate::{DType, IrError, Result};
 
-/// A binary elementwise op. Both operands must have the same dtype (cast explicitly).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum BinaryOp {
-    /// `a + b` (wrapping for integers).
-    Add,
-    /// `a - b` (wrapping for integers).
-    Sub,
-    /// `a * b` (wrapping for integers).
-    Mul,
-    /// `a / b`; integer division truncates, and `x / 0 = x` as in WGSL.
-    Div,
-    /// `a ^ b` for floats, with C99 `pow` special cases.
-    Pow,
-    /// Elementwise maximum; NaN if either is NaN.
-    Max,
-    /// Elementwise minimum; NaN if either is NaN.
-    Min,
-    /// Truncated remainder `a - b * trunc(a / b)`; integer `x % 0 = 0` as in WGSL.
-    Rem,
-    /// `a == b`, result `Bool`.
-    Eq,
-    /// `a != b`, result `Bool`.
-    Ne,
-    /// `a < b`, result `Bool`.
-    Lt,
-    /// `a <= b`, result `Bool`.
-    Le,
-    /// `a > b`, result `Bool`.
-    Gt,
-    /// `a >= b`, result `Bool`.
-    Ge,
-    /// Logical and of truthiness (`x != 0`), result `Bool`.
-    And,
-    /// Logical or of truthiness, result `Bool`.
-    Or,
+op_enum! {
+    /// A binary elementwise op. Both operands must have the same dtype (cast explicitly).
+    pub enum BinaryOp;
+    /// Every binary op, in table order.
+    pub const ALL_BINARY;
+    {
+        /// `a + b` (wrapping for integers).
+        Add,
+        /// `a - b` (wrapping for integers).
+        Sub,
+        /// `a * b` (wrapping for integers).
+        Mul,
+        /// `a / b`; integer division truncates, and `x / 0 = x` as in WGSL.
+        Div,
+        /// `a ^ b` for floats, with C99 `pow` special cases.
+        Pow,
+        /// Elementwise maximum; NaN if either is NaN.
+        Max,
+        /// Elementwise minimum; NaN if either is NaN.
+        Min,
+        /// Truncated remainder `a - b * trunc(a / b)`; integer `x % 0 = 0` as in WGSL.
+        Rem,
+        /// `a == b`, result `Bool`.
+        Eq,
+        /// `a != b`, result `Bool`.
+        Ne,
+        /// `a < b`, result `Bool`.
+        Lt,
+        /// `a <= b`, result `Bool`.
+        Le,
+        /// `a > b`, result `Bool`.
+        Gt,
+        /// `a >= b`, result `Bool`.
+        Ge,
+        /// Logical and of truthiness (`x != 0`), result `Bool`.
+        And,
+        /// Logical or of truthiness, result `Bool`.
+        Or,
+    }
 }
-
-/// Every binary op, in table order.
-pub const ALL_BINARY: [BinaryOp; 16] = [
-    BinaryOp::Add,
-    BinaryOp::Sub,
-    BinaryOp::Mul,
-    BinaryOp::Div,
-    BinaryOp::Pow,
-    BinaryOp::Max,
-    BinaryOp::Min,
-    BinaryOp::Rem,
-    BinaryOp::Eq,
-    BinaryOp::Ne,
-    BinaryOp::Lt,
-    BinaryOp::Le,
-    BinaryOp::Gt,
-    BinaryOp::Ge,
-    BinaryOp::And,
-    BinaryOp::Or,
-];
 
 /// Implementations of an op whose result has the operands' dtype.
 pub type MapImpls = PerClass<

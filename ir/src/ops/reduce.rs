@@ -2,41 +2,34 @@
 //! identity and combining function (reference and WGSL), how it splits, and its tolerance,
 //! one entry per op in [`ReduceOp::spec`].
 
-use super::spec::{wgsl, wgsl_with, Accepts, Class, PerClass, Wgsl};
+use super::spec::{op_enum, wgsl, wgsl_with, Accepts, Class, PerClass, Wgsl};
 use super::BinaryOp;
 use crate::{DType, IrError, Result, Scalar};
 
-/// A reduction. Float folds accumulate in `f32` on the GPU (the reference uses `f64`), and
-/// `f16`/`bf16` round once at the end.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum ReduceOp {
-    /// Sum; empty gives 0.
-    Sum,
-    /// Arithmetic mean (floats only); empty gives NaN.
-    Mean,
-    /// Maximum; NaN if any element is NaN; empty is an error.
-    Max,
-    /// Minimum; NaN if any element is NaN; empty is an error.
-    Min,
-    /// Product; empty gives 1.
-    Prod,
-    /// Index of the first maximum (the first NaN if any), as `I32`, row-major over the
-    /// reduced axes.
-    ArgMax,
-    /// Index of the first minimum (the first NaN if any), as `I32`.
-    ArgMin,
+op_enum! {
+    /// A reduction. Float folds accumulate in `f32` on the GPU (the reference uses `f64`), and
+    /// `f16`/`bf16` round once at the end.
+    pub enum ReduceOp;
+    /// Every reduction, in table order.
+    pub const ALL_REDUCE;
+    {
+        /// Sum; empty gives 0.
+        Sum,
+        /// Arithmetic mean (floats only); empty gives NaN.
+        Mean,
+        /// Maximum; NaN if any element is NaN; empty is an error.
+        Max,
+        /// Minimum; NaN if any element is NaN; empty is an error.
+        Min,
+        /// Product; empty gives 1.
+        Prod,
+        /// Index of the first maximum (the first NaN if any), as `I32`, row-major over the
+        /// reduced axes.
+        ArgMax,
+        /// Index of the first minimum (the first NaN if any), as `I32`.
+        ArgMin,
+    }
 }
-
-/// Every reduction, in table order.
-pub const ALL_REDUCE: [ReduceOp; 7] = [
-    ReduceOp::Sum,
-    ReduceOp::Mean,
-    ReduceOp::Max,
-    ReduceOp::Min,
-    ReduceOp::Prod,
-    ReduceOp::ArgMax,
-    ReduceOp::ArgMin,
-];
 
 /// One class's fold: the identity, the reference combining function (floats in `f64`) and
 /// its WGSL (`{0}` the accumulator, `{1}` the value; written without outer parentheses, as
@@ -71,6 +64,15 @@ pub enum Finish {
     DivideByCount,
 }
 
+/// What a reduction of no elements gives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Empty {
+    /// The identity, finished (`sum`: 0, `mean`: 0 / 0).
+    Identity,
+    /// A `BadShape` error when the op is built (the identity is not a value of the op).
+    Error,
+}
+
 /// How a long reduction splits in two levels (`passes::split`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Split {
@@ -99,6 +101,8 @@ pub enum ReduceRule {
         impls: FoldImpls,
         /// What the total becomes.
         finish: Finish,
+        /// What an empty reduction gives.
+        empty: Empty,
         /// How it splits.
         split: Split,
     },
@@ -166,7 +170,7 @@ pub struct ReduceSpec {
 const fn fold(
     name: &'static str,
     impls: FoldImpls,
-    finish: Finish,
+    (finish, empty): (Finish, Empty),
     split: Split,
     tol: ReduceTol,
 ) -> ReduceSpec {
@@ -175,6 +179,7 @@ const fn fold(
         rule: ReduceRule::Fold {
             impls,
             finish,
+            empty,
             split,
         },
         tol,
@@ -244,7 +249,7 @@ impl ReduceOp {
             Sum => fold(
                 "sum",
                 sum_impls(),
-                Finish::Total,
+                (Finish::Total, Empty::Identity),
                 split(Sum, BinaryOp::Add),
                 SUM_TOL,
             ),
@@ -256,7 +261,7 @@ impl ReduceOp {
                     u32: None,
                     bool: None,
                 },
-                Finish::DivideByCount,
+                (Finish::DivideByCount, Empty::Identity),
                 split(Sum, BinaryOp::Add),
                 ReduceTol {
                     atol: 1e-6,
@@ -276,7 +281,7 @@ impl ReduceOp {
                     u32: Some(fold_impl(0, u32::max, wgsl("max({0}, {1})"))),
                     bool: None,
                 },
-                Finish::Total,
+                (Finish::Total, Empty::Error),
                 split(Max, BinaryOp::Max),
                 ReduceTol::EXACT,
             ),
@@ -292,7 +297,7 @@ impl ReduceOp {
                     u32: Some(fold_impl(u32::MAX, u32::min, wgsl("min({0}, {1})"))),
                     bool: None,
                 },
-                Finish::Total,
+                (Finish::Total, Empty::Error),
                 split(Min, BinaryOp::Min),
                 ReduceTol::EXACT,
             ),
@@ -304,7 +309,7 @@ impl ReduceOp {
                     (1, u32::wrapping_mul),
                     wgsl("{0} * {1}"),
                 ),
-                Finish::Total,
+                (Finish::Total, Empty::Identity),
                 split(Prod, BinaryOp::Mul),
                 ReduceTol {
                     atol: 1e-30,
@@ -360,9 +365,9 @@ impl ReduceOp {
     /// True where an empty reduction has a value (the identity, finished).
     pub const fn has_empty_value(self) -> bool {
         match self.spec().rule {
-            ReduceRule::Fold { impls, .. } => match impls.float {
-                Some(f) => f.identity.is_finite(),
-                None => true,
+            ReduceRule::Fold { empty, .. } => match empty {
+                Empty::Identity => true,
+                Empty::Error => false,
             },
             ReduceRule::Arg { .. } => false,
         }

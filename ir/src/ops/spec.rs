@@ -5,6 +5,29 @@
 
 use crate::DType;
 
+/// Declares an op family's enum and the list of all its ops (in declaration order) from one
+/// list of variants, so that an op cannot be missing from the list the tests, docs and tables
+/// iterate.
+macro_rules! op_enum {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident;
+        $(#[$all_meta:meta])*
+        pub const $all:ident;
+        { $($(#[$vmeta:meta])* $variant:ident,)* }
+    ) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum $name {
+            $($(#[$vmeta])* $variant,)*
+        }
+
+        $(#[$all_meta])*
+        pub const $all: [$name; [$(stringify!($variant)),*].len()] = [$($name::$variant),*];
+    };
+}
+pub(crate) use op_enum;
+
 /// The classes of dtypes an op is defined on. `F32`, `F16` and `BF16` share one class: they
 /// compute in `f32` and round to their own precision afterwards.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

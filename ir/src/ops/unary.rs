@@ -1,83 +1,61 @@
 //! Unary elementwise ops: the table of every op's name, accepted dtypes, reference semantics,
 //! WGSL template and tolerance, one entry per op in [`UnaryOp::spec`].
 
-use super::spec::{imp, wgsl, wgsl_with, Accepts, Class, Impl, PerClass, Tol, Wgsl};
+use super::spec::{imp, op_enum, wgsl, wgsl_with, Accepts, Class, Impl, PerClass, Tol, Wgsl};
 use crate::{DType, IrError, Result};
 
-/// A unary elementwise op. Float ops are computed in `f32` (see `docs/OPS.md`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum UnaryOp {
-    /// `-x` (wrapping for integers).
-    Neg,
-    /// `|x|` (wrapping for `i32::MIN`).
-    Abs,
-    /// `e^x`.
-    Exp,
-    /// `2^x`.
-    Exp2,
-    /// Natural logarithm; `log(0) = -inf`, `log(x<0) = NaN`.
-    Log,
-    /// Base-2 logarithm.
-    Log2,
-    /// Square root; negative gives NaN.
-    Sqrt,
-    /// `1 / sqrt(x)`.
-    Rsqrt,
-    /// `1 / x`.
-    Recip,
-    /// Sine.
-    Sin,
-    /// Cosine.
-    Cos,
-    /// Hyperbolic tangent.
-    Tanh,
-    /// `1 / (1 + e^-x)`.
-    Sigmoid,
-    /// `max(x, 0)`; NaN stays NaN.
-    Relu,
-    /// `x * Phi(x)` with the exact normal CDF (erf form).
-    GeluErf,
-    /// `0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))`.
-    GeluTanh,
-    /// `x * sigmoid(x)`.
-    Silu,
-    /// Round toward -inf.
-    Floor,
-    /// Round toward +inf.
-    Ceil,
-    /// Round half to even.
-    Round,
-    /// -1, 0 or 1 (NaN stays NaN).
-    Sign,
-    /// Logical not: `x == 0`, result `Bool`.
-    Not,
+op_enum! {
+    /// A unary elementwise op. Float ops are computed in `f32` (see `docs/OPS.md`).
+    pub enum UnaryOp;
+    /// Every unary op, in table order.
+    pub const ALL_UNARY;
+    {
+        /// `-x` (wrapping for integers).
+        Neg,
+        /// `|x|` (wrapping for `i32::MIN`).
+        Abs,
+        /// `e^x`.
+        Exp,
+        /// `2^x`.
+        Exp2,
+        /// Natural logarithm; `log(0) = -inf`, `log(x<0) = NaN`.
+        Log,
+        /// Base-2 logarithm.
+        Log2,
+        /// Square root; negative gives NaN.
+        Sqrt,
+        /// `1 / sqrt(x)`.
+        Rsqrt,
+        /// `1 / x`.
+        Recip,
+        /// Sine.
+        Sin,
+        /// Cosine.
+        Cos,
+        /// Hyperbolic tangent.
+        Tanh,
+        /// `1 / (1 + e^-x)`.
+        Sigmoid,
+        /// `max(x, 0)`; NaN stays NaN.
+        Relu,
+        /// `x * Phi(x)` with the exact normal CDF (erf form).
+        GeluErf,
+        /// `0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))`.
+        GeluTanh,
+        /// `x * sigmoid(x)`.
+        Silu,
+        /// Round toward -inf.
+        Floor,
+        /// Round toward +inf.
+        Ceil,
+        /// Round half to even.
+        Round,
+        /// -1, 0 or 1 (NaN stays NaN).
+        Sign,
+        /// Logical not: `x == 0`, result `Bool`.
+        Not,
+    }
 }
-
-/// Every unary op, in table order.
-pub const ALL_UNARY: [UnaryOp; 22] = [
-    UnaryOp::Neg,
-    UnaryOp::Abs,
-    UnaryOp::Exp,
-    UnaryOp::Exp2,
-    UnaryOp::Log,
-    UnaryOp::Log2,
-    UnaryOp::Sqrt,
-    UnaryOp::Rsqrt,
-    UnaryOp::Recip,
-    UnaryOp::Sin,
-    UnaryOp::Cos,
-    UnaryOp::Tanh,
-    UnaryOp::Sigmoid,
-    UnaryOp::Relu,
-    UnaryOp::GeluErf,
-    UnaryOp::GeluTanh,
-    UnaryOp::Silu,
-    UnaryOp::Floor,
-    UnaryOp::Ceil,
-    UnaryOp::Round,
-    UnaryOp::Sign,
-    UnaryOp::Not,
-];
 
 /// Implementations of an op whose result has the operand's dtype.
 pub type MapImpls = PerClass<
