@@ -5,7 +5,7 @@ use crate::ops;
 use crate::params::{Param, ParamLayout};
 use crate::types::{self, info};
 use crate::CodegenError;
-use kiln_ir::ops::RandDist;
+use kiln_ir::ops::{Class, RandDist};
 use kiln_ir::{DType, Expr, Kernel, Scalar, Store, ViewKind};
 use std::collections::BTreeSet;
 use std::fmt::Write;
@@ -393,6 +393,10 @@ impl<'k> Emitter<'k> {
         let operand_dtype = |i: usize| k.exprs[i].dtype;
         let lane = self.lane;
         let e = |i: usize| value_name(i, lane);
+        let refused = |why| CodegenError::Structure {
+            kernel: k.name.clone(),
+            why,
+        };
         // Per-component values come from whole vectors; `choose_vector` keeps out whatever
         // depends on an element's own index or coordinates.
         if lane.is_some() && node.expr.depends_on_index() {
@@ -474,21 +478,21 @@ impl<'k> Emitter<'k> {
                     }
             }
             Expr::Unary(op, a) => {
-                let (t, h) = ops::unary(*op, operand_dtype(*a));
-                self.use_helpers(h);
-                ops::fill(t, &[&e(*a)])
+                let t = ops::unary(*op, operand_dtype(*a)).map_err(refused)?;
+                self.use_helpers(t.helpers);
+                ops::render(&t, Class::of(operand_dtype(*a)), &[&e(*a)])
             }
             Expr::Binary(op, a, b) => {
-                let (t, h) = ops::binary(*op, operand_dtype(*a));
-                self.use_helpers(h);
-                ops::fill(t, &[&e(*a), &e(*b)])
+                let t = ops::binary(*op, operand_dtype(*a)).map_err(refused)?;
+                self.use_helpers(t.helpers);
+                ops::render(&t, Class::of(operand_dtype(*a)), &[&e(*a), &e(*b)])
             }
             Expr::Where(c, a, b) => format!("select({}, {}, {})", e(*b), e(*a), e(*c)),
             Expr::Acc(s) => format!("red{s}"),
             Expr::Cast(a) => {
-                let (t, h) = ops::cast(operand_dtype(*a), d);
-                self.use_helpers(h);
-                ops::fill(t, &[&e(*a)])
+                let t = ops::cast(operand_dtype(*a), d);
+                self.use_helpers(t.helpers);
+                ops::render(&t, Class::of(operand_dtype(*a)), &[&e(*a)])
             }
         };
         // f16 and bf16 results are rounded after every computing op.

@@ -8,6 +8,7 @@
 
 pub mod elementwise;
 pub mod emit;
+mod fold;
 pub mod matmul;
 pub mod ops;
 pub mod params;

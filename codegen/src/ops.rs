@@ -1,7 +1,9 @@
-//! WGSL for each op, as tables of templates (`{0}`, `{1}` are operands), plus the helper
-//! functions some templates call. Helpers are emitted only when used.
+//! WGSL for each op: the templates of the op tables (`kiln_ir::ops`) rendered with their
+//! operands, the cast templates, and the helper functions templates call. Helpers are
+//! emitted only when used.
 
-use kiln_ir::ops::{BinaryOp, UnaryOp};
+use kiln_ir::ops::spec::{wgsl, wgsl_with};
+use kiln_ir::ops::{BinaryOp, Class, UnaryOp, Wgsl};
 use kiln_ir::DType;
 
 /// A helper function: its name and its WGSL text.
@@ -152,144 +154,162 @@ pub fn helper(name: &str) -> Option<&'static Helper> {
     HELPERS.iter().find(|h| h.name == name)
 }
 
-/// The WGSL template of a unary op on a value of dtype `d`, and the helpers it calls.
-pub fn unary(op: UnaryOp, d: DType) -> (&'static str, &'static [&'static str]) {
-    use UnaryOp::*;
-    if d == DType::Bool {
-        return ("(!{0})", &[]);
-    }
-    if !d.is_float() {
-        return match (op, d) {
-            (Neg, _) => ("(-{0})", &[]),
-            (Abs, DType::I32) => ("abs({0})", &[]),
-            (Relu, DType::I32) => ("max({0}, 0)", &[]),
-            (Sign, _) => ("sign({0})", &[]),
-            (Not, DType::I32) => ("({0} == 0)", &[]),
-            (Not, _) => ("({0} == 0u)", &[]),
-            _ => ("{0}", &[]),
-        };
-    }
-    match op {
-        Neg => ("(-{0})", &[]),
-        Abs => ("abs({0})", &[]),
-        Exp => ("exp({0})", &[]),
-        Exp2 => ("exp2({0})", &[]),
-        Log => ("log({0})", &[]),
-        Log2 => ("log2({0})", &[]),
-        Sqrt => ("sqrt({0})", &[]),
-        Rsqrt => ("(1.0 / sqrt({0}))", &[]),
-        Recip => ("(1.0 / {0})", &[]),
-        Sin => ("sin({0})", &[]),
-        Cos => ("cos({0})", &[]),
-        Tanh => ("kiln_tanh({0})", &["kiln_tanh"]),
-        Sigmoid => ("(1.0 / (1.0 + exp(-{0})))", &[]),
-        Relu => ("select(max({0}, 0.0), {0}, kiln_isnan({0}))", &["kiln_isnan"]),
-        // Accurate relative to the result in the left tail, where `1 + erf` would cancel.
-        GeluErf => ("kiln_gelu({0})", &["kiln_gelu"]),
-        GeluTanh => (
-            "(0.5 * {0} * (1.0 + kiln_tanh(0.79788456080286536 * ({0} + 0.044715 * {0} * {0} * {0}))))",
-            &["kiln_tanh"],
-        ),
-        Silu => ("({0} / (1.0 + exp(-{0})))", &[]),
-        Floor => ("floor({0})", &[]),
-        Ceil => ("ceil({0})", &[]),
-        Round => ("round({0})", &[]),
-        Sign => ("select(sign({0}), {0}, kiln_isnan({0}))", &["kiln_isnan"]),
-        Not => ("({0} == 0.0)", &[]),
-    }
+/// The WGSL template of a unary op on a value of dtype `d` (from the op's table entry), or
+/// why there is none.
+pub fn unary(op: UnaryOp, d: DType) -> Result<Wgsl, String> {
+    op.wgsl(Class::of(d))
+        .ok_or_else(|| format!("{} is not defined on {d}", op.name()))
 }
 
-/// The WGSL template of a binary op on operands of dtype `d`, and the helpers it calls.
-pub fn binary(op: BinaryOp, d: DType) -> (&'static str, &'static [&'static str]) {
-    use BinaryOp::*;
-    let zero_test = match d {
-        DType::Bool => ("{0}", "{1}"),
-        DType::I32 => ("({0} != 0)", "({1} != 0)"),
-        DType::U32 => ("({0} != 0u)", "({1} != 0u)"),
-        _ => ("({0} != 0.0)", "({1} != 0.0)"),
-    };
-    match op {
-        Add => ("({0} + {1})", &[]),
-        Sub => ("({0} - {1})", &[]),
-        Mul => ("({0} * {1})", &[]),
-        Div => match d {
-            DType::I32 => ("kiln_div_i32({0}, {1})", &["kiln_div_i32"]),
-            DType::U32 => ("kiln_div_u32({0}, {1})", &["kiln_div_u32"]),
-            _ => ("({0} / {1})", &[]),
-        },
-        Rem => match d {
-            DType::I32 => ("kiln_rem_i32({0}, {1})", &["kiln_rem_i32"]),
-            DType::U32 => ("kiln_rem_u32({0}, {1})", &["kiln_rem_u32"]),
-            _ => ("kiln_fmod({0}, {1})", &["kiln_fmod"]),
-        },
-        Pow => ("kiln_pow({0}, {1})", &["kiln_pow"]),
-        Max if d.is_float() => ("kiln_fmax({0}, {1})", &["kiln_fmax"]),
-        Min if d.is_float() => ("kiln_fmin({0}, {1})", &["kiln_fmin"]),
-        Max => ("max({0}, {1})", &[]),
-        Min => ("min({0}, {1})", &[]),
-        Eq => ("({0} == {1})", &[]),
-        Ne if d.is_float() => ("kiln_fne({0}, {1})", &["kiln_fne"]),
-        Ne => ("({0} != {1})", &[]),
-        Lt | Le | Gt | Ge if d == DType::Bool => match op {
-            Lt => ("(!{0} && {1})", &[]),
-            Le => ("(!{0} || {1})", &[]),
-            Gt => ("({0} && !{1})", &[]),
-            _ => ("({0} || !{1})", &[]),
-        },
-        Lt => ("({0} < {1})", &[]),
-        Le => ("({0} <= {1})", &[]),
-        Gt => ("({0} > {1})", &[]),
-        Ge => ("({0} >= {1})", &[]),
-        And | Or => {
-            let t: &'static str = match (op, zero_test.0) {
-                (And, "{0}") => "({0} && {1})",
-                (Or, "{0}") => "({0} || {1})",
-                (And, "({0} != 0)") => "(({0} != 0) && ({1} != 0))",
-                (Or, "({0} != 0)") => "(({0} != 0) || ({1} != 0))",
-                (And, "({0} != 0u)") => "(({0} != 0u) && ({1} != 0u))",
-                (Or, "({0} != 0u)") => "(({0} != 0u) || ({1} != 0u))",
-                (And, _) => "(kiln_truthy({0}) && kiln_truthy({1}))",
-                _ => "(kiln_truthy({0}) || kiln_truthy({1}))",
-            };
-            (t, if d.is_float() { &["kiln_truthy"] } else { &[] })
-        }
-    }
+/// The WGSL template of a binary op on operands of dtype `d` (from the op's table entry), or
+/// why there is none.
+pub fn binary(op: BinaryOp, d: DType) -> Result<Wgsl, String> {
+    op.wgsl(Class::of(d))
+        .ok_or_else(|| format!("{} is not defined on {d}", op.name()))
 }
 
 /// The WGSL template converting a value of dtype `from` to dtype `to` (before rounding).
-pub fn cast(from: DType, to: DType) -> (&'static str, &'static [&'static str]) {
-    let fc = |d: DType| {
-        if d.is_float() {
-            'f'
-        } else {
-            match d {
-                DType::I32 => 'i',
-                DType::U32 => 'u',
-                _ => 'b',
-            }
-        }
-    };
-    match (fc(from), fc(to)) {
-        ('f', 'f') | ('i', 'i') | ('u', 'u') | ('b', 'b') => ("{0}", &[]),
-        ('f', 'i') => ("kiln_f2i({0})", &["kiln_f2i"]),
-        ('f', 'u') => ("kiln_f2u({0})", &["kiln_f2u"]),
-        ('f', 'b') => ("kiln_truthy({0})", &["kiln_truthy"]),
-        ('i', 'f') | ('u', 'f') => ("f32({0})", &[]),
-        ('i', 'u') => ("bitcast<u32>({0})", &[]),
-        ('u', 'i') => ("bitcast<i32>({0})", &[]),
-        ('i', 'b') => ("({0} != 0)", &[]),
-        ('u', 'b') => ("({0} != 0u)", &[]),
-        ('b', 'f') => ("select(0.0, 1.0, {0})", &[]),
-        ('b', 'i') => ("select(0, 1, {0})", &[]),
-        _ => ("select(0u, 1u, {0})", &[]),
+pub fn cast(from: DType, to: DType) -> Wgsl {
+    use Class::*;
+    match (Class::of(from), Class::of(to)) {
+        (Float, Float) | (I32, I32) | (U32, U32) | (Bool, Bool) => wgsl("{0}"),
+        (Float, I32) => wgsl_with("kiln_f2i({0})", &["kiln_f2i"]),
+        (Float, U32) => wgsl_with("kiln_f2u({0})", &["kiln_f2u"]),
+        (Float, Bool) => wgsl_with("kiln_truthy({0})", &["kiln_truthy"]),
+        (I32 | U32, Float) => wgsl("f32({0})"),
+        (I32, U32) => wgsl("bitcast<u32>({0})"),
+        (U32, I32) => wgsl("bitcast<i32>({0})"),
+        (I32 | U32, Bool) => wgsl("({0} != {Z})"),
+        (Bool, Float) => wgsl("select(0.0, 1.0, {0})"),
+        (Bool, I32) => wgsl("select(0, 1, {0})"),
+        (Bool, U32) => wgsl("select(0u, 1u, {0})"),
     }
 }
 
-/// Fills a template's operand slots.
-pub fn fill(template: &str, args: &[&str]) -> String {
-    let mut s = template.to_string();
-    for (i, a) in args.iter().enumerate() {
-        s = s.replace(&format!("{{{i}}}"), a);
+/// The WGSL literal zero of a class's value type.
+fn zero(c: Class) -> &'static str {
+    match c {
+        Class::Float => "0.0",
+        Class::I32 => "0",
+        Class::U32 => "0u",
+        Class::Bool => "false",
     }
-    s
+}
+
+/// Renders a template: `{0}`, `{1}`, ... become `args`, `{T}` the WGSL value type of class
+/// `c` and `{Z}` its zero. Anything else is copied; the op tables' tests check that every
+/// template uses only these placeholders and operands it has.
+pub fn render(t: &Wgsl, c: Class, args: &[&str]) -> String {
+    let mut out = String::with_capacity(t.template.len() + 16);
+    let mut rest = t.template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let close = after.find('}').map(|k| (k, &after[..k]));
+        let sub = match close {
+            Some((_, "T")) => Some(c.wgsl_type()),
+            Some((_, "Z")) => Some(zero(c)),
+            Some((_, n)) => n.parse::<usize>().ok().and_then(|i| args.get(i).copied()),
+            None => None,
+        };
+        match (sub, close) {
+            (Some(v), Some((k, _))) => {
+                out.push_str(v);
+                rest = &after[k + 1..];
+            }
+            (None, _) | (Some(_), None) => {
+                out.push('{');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The placeholders of a template that [`render`] does not fill for `arity` operands.
+pub fn unknown_placeholders(t: &Wgsl, arity: usize) -> Vec<String> {
+    let mut bad = Vec::new();
+    let mut rest = t.template;
+    while let Some(open) = rest.find('{') {
+        let after = &rest[open + 1..];
+        let Some(k) = after.find('}') else {
+            bad.push(after.to_string());
+            break;
+        };
+        let name = &after[..k];
+        let known = matches!(name, "T" | "Z") || name.parse::<usize>().is_ok_and(|i| i < arity);
+        if !known {
+            bad.push(name.to_string());
+        }
+        rest = &after[k + 1..];
+    }
+    bad
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kiln_ir::ops::{ALL_BINARY, ALL_REDUCE, ALL_UNARY};
+    use kiln_ir::ALL_DTYPES;
+
+    /// Every template of every table entry uses known placeholders and helpers.
+    #[test]
+    fn table_templates_render() {
+        let mut checked = 0;
+        let mut check = |w: Wgsl, arity: usize, what: String| {
+            assert!(
+                unknown_placeholders(&w, arity).is_empty(),
+                "{what}: {}",
+                w.template
+            );
+            for h in w.helpers {
+                assert!(helper(h).is_some(), "{what}: unknown helper {h}");
+            }
+            checked += 1;
+        };
+        for d in ALL_DTYPES {
+            let c = Class::of(d);
+            for op in ALL_UNARY {
+                if let Some(w) = op.wgsl(c) {
+                    check(w, 1, format!("{} {d}", op.name()));
+                }
+            }
+            for op in ALL_BINARY {
+                if let Some(w) = op.wgsl(c) {
+                    check(w, 2, format!("{} {d}", op.name()));
+                }
+            }
+            for op in ALL_REDUCE {
+                let f = op.folds();
+                let w = match c {
+                    Class::Float => f.float.map(|i| i.wgsl),
+                    Class::I32 => f.i32.map(|i| i.wgsl),
+                    Class::U32 => f.u32.map(|i| i.wgsl),
+                    Class::Bool => f.bool.map(|i| i.wgsl),
+                };
+                if let Some(w) = w {
+                    check(w, 2, format!("{} {d}", op.name()));
+                }
+            }
+            for to in ALL_DTYPES {
+                check(cast(d, to), 1, format!("cast {d} {to}"));
+            }
+        }
+        assert!(checked > 100, "{checked}");
+    }
+
+    #[test]
+    fn render_fills_operands_type_and_zero() {
+        let w = wgsl("max({0}, {Z}) + {T}({1}) {x}");
+        assert_eq!(
+            render(&w, Class::U32, &["a", "b"]),
+            "max(a, 0u) + u32(b) {x}"
+        );
+        assert_eq!(unknown_placeholders(&w, 2), vec!["x".to_string()]);
+        assert_eq!(
+            unknown_placeholders(&w, 1),
+            vec!["1".to_string(), "x".to_string()]
+        );
+    }
 }

@@ -6,66 +6,21 @@
 //! accumulators through a shared-memory tree or, with `reduce_subgroups`, subgroup shuffles.
 
 use crate::emit::{value_name, Emitter};
+use crate::fold::{acc, arg_better, combine, Acc};
 use crate::params::Param;
 use crate::types::info;
 use crate::{CodegenError, Schedule};
-use kiln_ir::ops::ReduceOp;
-use kiln_ir::{DType, Expr, Output, Stage, Store, ViewKind};
+use kiln_ir::ops::reduce::Finish;
+use kiln_ir::ops::{ReduceOp, ReduceRule};
+use kiln_ir::{Expr, Output, Stage, Store, ViewKind};
 use std::fmt::Write;
-
-/// The accumulator type and identity of a reduction over values of dtype `d`.
-struct Acc {
-    ty: &'static str,
-    init: String,
-}
-
-fn acc(op: ReduceOp, d: DType) -> Acc {
-    let ty = match d {
-        DType::I32 => "i32",
-        DType::U32 => "u32",
-        _ => "f32",
-    };
-    let init = match (op, ty) {
-        (ReduceOp::Sum | ReduceOp::Mean, "f32") => "0.0".into(),
-        (ReduceOp::Sum | ReduceOp::Mean, "i32") => "0".into(),
-        (ReduceOp::Sum | ReduceOp::Mean, _) => "0u".into(),
-        (ReduceOp::Prod, "f32") => "1.0".into(),
-        (ReduceOp::Prod, "i32") => "1".into(),
-        (ReduceOp::Prod, _) => "1u".into(),
-        (ReduceOp::Max | ReduceOp::ArgMax, "f32") => "bitcast<f32>(0xff800000u)".into(),
-        (ReduceOp::Max | ReduceOp::ArgMax, "i32") => "bitcast<i32>(0x80000000u)".into(),
-        (ReduceOp::Max | ReduceOp::ArgMax, _) => "0u".into(),
-        (_, "f32") => "bitcast<f32>(0x7f800000u)".into(),
-        (_, "i32") => "2147483647".into(),
-        _ => "4294967295u".into(),
-    };
-    Acc { ty, init }
-}
-
-/// A WGSL expression combining accumulators `a` and `b`.
-fn combine(e: &mut Emitter, op: ReduceOp, ty: &str, a: &str, b: &str) -> String {
-    match (op, ty) {
-        (ReduceOp::Sum | ReduceOp::Mean, _) => format!("{a} + {b}"),
-        (ReduceOp::Prod, _) => format!("{a} * {b}"),
-        (ReduceOp::Max, "f32") => {
-            e.use_helpers(&["kiln_fmax"]);
-            format!("kiln_fmax({a}, {b})")
-        }
-        (ReduceOp::Min, "f32") => {
-            e.use_helpers(&["kiln_fmin"]);
-            format!("kiln_fmin({a}, {b})")
-        }
-        (ReduceOp::Max, _) => format!("max({a}, {b})"),
-        _ => format!("min({a}, {b})"),
-    }
-}
 
 /// The statement that folds `b` (with index `bi`, for argmax/argmin) into `a` (and `ai`):
 /// the one place the combining rules (NaN first, then value, then lower index) are written.
 fn fold(
     e: &mut Emitter,
     op: ReduceOp,
-    ty: &str,
+    acc: &Acc,
     better: &str,
     (a, ai): (&str, &str),
     (b, bi): (&str, &str),
@@ -73,7 +28,7 @@ fn fold(
     if op.is_arg() {
         format!("if ({better}({a}, {ai}, {b}, {bi})) {{ {a} = {b}; {ai} = {bi}; }}")
     } else {
-        format!("{a} = {};", combine(e, op, ty, a, b))
+        format!("{a} = {};", combine(e, acc, a, b))
     }
 }
 
@@ -81,7 +36,7 @@ fn fold(
 struct Step<'a> {
     si: usize,
     op: ReduceOp,
-    ty: &'static str,
+    acc: &'a Acc,
     /// The comparison helper of argmax/argmin stages.
     better: &'a str,
 }
@@ -91,23 +46,8 @@ impl Step<'_> {
     fn emit(&self, e: &mut Emitter, b: &mut String, v: &str, idx: &str) {
         let si = self.si;
         let (acc, acci) = (format!("acc{si}"), format!("acci{si}"));
-        let f = fold(e, self.op, self.ty, self.better, (&acc, &acci), (v, idx));
+        let f = fold(e, self.op, self.acc, self.better, (&acc, &acci), (v, idx));
         let _ = writeln!(b, "      {f}");
-    }
-}
-
-/// True when candidate (bv, bi) beats (av, ai) for argmax/argmin: the first NaN wins, then the
-/// better value, then the smaller index.
-fn arg_better(name: &str, op: ReduceOp, ty: &str) -> String {
-    let cmp = if op == ReduceOp::ArgMax { ">" } else { "<" };
-    if ty == "f32" {
-        format!(
-            "fn {name}(av: f32, ai: u32, bv: f32, bi: u32) -> bool {{\n  let an = kiln_isnan(av);\n  let bn = kiln_isnan(bv);\n  if (an || bn) {{ return bn && (!an || bi < ai); }}\n  return bv {cmp} av || (bv == av && bi < ai);\n}}\n"
-        )
-    } else {
-        format!(
-            "fn {name}(av: {ty}, ai: u32, bv: {ty}, bi: u32) -> bool {{ return bv {cmp} av || (bv == av && bi < ai); }}\n"
-        )
     }
 }
 
@@ -187,7 +127,7 @@ fn tree_total(
     let _ = writeln!(b, "  for (var s = {}u; s > 0u; s = s >> 1u) {{", wg / 2);
     let _ = writeln!(b, "    if (lid < s) {{");
     let (x, y) = (format!("{sv}[lid]"), format!("{sv}[lid + s]"));
-    let f = fold(e, op, a.ty, better, (&x, "si[lid]"), (&y, "si[lid + s]"));
+    let f = fold(e, op, a, better, (&x, "si[lid]"), (&y, "si[lid + s]"));
     let _ = writeln!(b, "      {f}");
     let _ = writeln!(b, "    }}\n    workgroupBarrier();\n  }}");
     let _ = writeln!(b, "  let tot{si} = {sv}[0];");
@@ -199,7 +139,7 @@ fn tree_total(
 /// Folds `v` (and index `vi`) across a subgroup with a butterfly of shuffles, so that every
 /// lane ends with the subgroup's total (the op's own NaN and tie rules, unlike the
 /// built-in subgroup reductions).
-fn butterfly(e: &mut Emitter, b: &mut String, ind: &str, op: ReduceOp, ty: &str, better: &str) {
+fn butterfly(e: &mut Emitter, b: &mut String, ind: &str, op: ReduceOp, a: &Acc, better: &str) {
     let _ = writeln!(
         b,
         "{ind}for (var m = sg_size >> 1u; m > 0u; m = m >> 1u) {{"
@@ -208,7 +148,7 @@ fn butterfly(e: &mut Emitter, b: &mut String, ind: &str, op: ReduceOp, ty: &str,
     if op.is_arg() {
         let _ = writeln!(b, "{ind}  let wi = subgroupShuffleXor(vi, m);");
     }
-    let f = fold(e, op, ty, better, ("v", "vi"), ("w", "wi"));
+    let f = fold(e, op, a, better, ("v", "vi"), ("w", "wi"));
     let _ = writeln!(b, "{ind}  {f}");
     let _ = writeln!(b, "{ind}}}");
 }
@@ -228,7 +168,7 @@ fn subgroup_total(e: &mut Emitter, b: &mut String, si: usize, op: ReduceOp, a: &
     if arg {
         let _ = writeln!(b, "    var vi = acci{si};");
     }
-    butterfly(e, b, "    ", op, a.ty, better);
+    butterfly(e, b, "    ", op, a, better);
     let _ = writeln!(b, "    if (sg_lane == 0u) {{\n      {sv}[sg_id] = v;");
     if arg {
         let _ = writeln!(b, "      si[sg_id] = vi;");
@@ -250,9 +190,9 @@ fn subgroup_total(e: &mut Emitter, b: &mut String, si: usize, op: ReduceOp, a: &
         let _ = writeln!(b, "      vi = si[base + sg_lane];");
     }
     let _ = writeln!(b, "    }}");
-    butterfly(e, b, "    ", op, a.ty, better);
+    butterfly(e, b, "    ", op, a, better);
     let (tot, toti) = (format!("tot{si}"), format!("toti{si}"));
-    let f = fold(e, op, a.ty, better, (&tot, &toti), ("v", "vi"));
+    let f = fold(e, op, a, better, (&tot, &toti), ("v", "vi"));
     let _ = writeln!(b, "    {f}");
     let _ = writeln!(b, "  }}");
 }
@@ -400,7 +340,10 @@ fn rows(
     };
     for (si, st) in stages.iter().enumerate() {
         let in_dtype = k.exprs[st.expr].dtype;
-        let a = acc(st.op, in_dtype);
+        let a = acc(st.op, in_dtype).map_err(|why| CodegenError::Structure {
+            kernel: k.name.clone(),
+            why,
+        })?;
         if !shared.contains(&a.ty) {
             shared.push(a.ty);
         }
@@ -413,7 +356,7 @@ fn rows(
         let step = Step {
             si,
             op: st.op,
-            ty: a.ty,
+            acc: &a,
             better: &better,
         };
         let _ = writeln!(b, "  if (live) {{");
@@ -430,12 +373,12 @@ fn rows(
                 } else {
                     // The four components pairwise first, so that the chain through the
                     // accumulator is one step a vector, not four.
-                    let lo = combine(e, st.op, a.ty, &v(0), &v(1));
-                    let hi = combine(e, st.op, a.ty, &v(2), &v(3));
+                    let lo = combine(e, &a, &v(0), &v(1));
+                    let hi = combine(e, &a, &v(2), &v(3));
                     let _ = writeln!(
                         b,
                         "      let q{si} = {};",
-                        combine(e, st.op, a.ty, &format!("({lo})"), &format!("({hi})"))
+                        combine(e, &a, &format!("({lo})"), &format!("({hi})"))
                     );
                     step.emit(e, &mut b, &format!("q{si}"), "rr");
                 }
@@ -480,7 +423,9 @@ fn rows(
         let _ = writeln!(b, "  }}");
         if arg && !head.contains(&format!("fn {better}(")) {
             e.use_helpers(&["kiln_isnan"]);
-            head.push_str(&arg_better(&better, st.op, a.ty));
+            if let ReduceRule::Arg { better: wins, .. } = st.op.spec().rule {
+                head.push_str(&arg_better(&better, wins, a.class));
+            }
         }
         // The workgroup's total, in `tot{si}` (and `toti{si}`).
         if s.reduce_subgroups != 0 {
@@ -494,12 +439,18 @@ fn rows(
             .iter()
             .find(|x| matches!(x.expr, Expr::Acc(j) if j == si))
             .map_or(in_dtype, |x| x.dtype);
-        let fin = if arg {
-            format!("bitcast<i32>(select(toti{si}, 0u, toti{si} == 0xffffffffu))")
-        } else if st.op == ReduceOp::Mean {
-            format!("tot{si} / f32({count})")
-        } else {
-            format!("tot{si}")
+        let fin = match st.op.spec().rule {
+            ReduceRule::Arg { .. } => {
+                format!("bitcast<i32>(select(toti{si}, 0u, toti{si} == 0xffffffffu))")
+            }
+            ReduceRule::Fold {
+                finish: Finish::DivideByCount,
+                ..
+            } => format!("tot{si} / f32({count})"),
+            ReduceRule::Fold {
+                finish: Finish::Total,
+                ..
+            } => format!("tot{si}"),
         };
         let fin = e.round(out_dtype, fin);
         let _ = writeln!(b, "  let red{si}: {} = {fin};", info(out_dtype).value);

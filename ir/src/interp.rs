@@ -3,7 +3,10 @@
 
 use crate::dtype::round_float;
 use crate::host::{HostData, HostTensor};
-use crate::ops::{rand_value, BinaryOp, Op, ReduceOp, TensorType, UnaryOp};
+use crate::ops::binary::BinaryRule;
+use crate::ops::reduce::{Better, Finish, FoldImpl};
+use crate::ops::unary::UnaryRule;
+use crate::ops::{rand_value, BinaryOp, Op, ReduceOp, ReduceRule, TensorType, UnaryOp};
 use crate::view::View;
 use crate::{DType, Graph, IrError, NodeId, Result, Scalar, Shape};
 use hashbrown::HashMap;
@@ -80,8 +83,8 @@ pub fn eval_node(
                 .map(|i| round_float(rand_value(*seed, *dist, i as u32), ty.dtype))
                 .collect(),
         )),
-        Op::Unary(u) => out(unary(*u, srcs[0], ty.dtype)),
-        Op::Binary(b) => out(binary(*b, srcs[0], srcs[1], ty.dtype)),
+        Op::Unary(u) => out(unary(*u, srcs[0], ty.dtype)?),
+        Op::Binary(b) => out(binary(*b, srcs[0], srcs[1], ty.dtype)?),
         Op::Where => {
             let HostData::B(c) = &srcs[0].data else {
                 return Err(IrError::Verify("where condition is not bool".into()));
@@ -89,7 +92,7 @@ pub fn eval_node(
             out(select_data(c, &srcs[1].data, &srcs[2].data))
         }
         Op::Cast(d) => out(cast(srcs[0], *d)),
-        Op::Reduce { op, axes, .. } => out(reduce(*op, srcs[0], axes, ty.dtype)),
+        Op::Reduce { op, axes, .. } => out(reduce(*op, srcs[0], axes, ty.dtype)?),
         Op::View(v) => {
             let view = View::contiguous(&srcs[0].shape)
                 .apply(v)
@@ -111,63 +114,62 @@ fn fill(dtype: DType, s: Scalar, n: usize) -> HostData {
     }
 }
 
-fn unary(op: UnaryOp, x: &HostTensor, out: DType) -> HostData {
-    match (&x.data, op) {
-        (HostData::F(v), UnaryOp::Not) => HostData::B(v.iter().map(|&a| a == 0.0).collect()),
-        (HostData::I(v), UnaryOp::Not) => HostData::B(v.iter().map(|&a| a == 0).collect()),
-        (HostData::U(v), UnaryOp::Not) => HostData::B(v.iter().map(|&a| a == 0).collect()),
-        (HostData::B(v), _) => HostData::B(v.iter().map(|&a| !a).collect()),
-        (HostData::F(v), _) => HostData::F(
-            v.iter()
-                .map(|&a| round_float(op.eval_f32(a), out))
-                .collect(),
-        ),
-        (HostData::I(v), _) => HostData::I(v.iter().map(|&a| op.eval_i32(a)).collect()),
-        (HostData::U(v), _) => HostData::U(v.iter().map(|&a| op.eval_u32(a)).collect()),
+/// The error for an op applied to a dtype its table entry does not implement (type inference
+/// refuses such graphs first).
+fn refused(op: &'static str, dtype: DType) -> IrError {
+    IrError::UnsupportedDType {
+        op,
+        dtype,
+        why: "no reference semantics for this dtype",
     }
 }
 
-fn binary(op: BinaryOp, a: &HostTensor, b: &HostTensor, out: DType) -> HostData {
-    let pred = op.is_predicate();
-    match (&a.data, &b.data) {
-        (HostData::F(x), HostData::F(y)) if pred => HostData::B(
-            x.iter()
-                .zip(y)
-                .map(|(&p, &q)| op.eval_pred_f32(p, q))
-                .collect(),
-        ),
-        (HostData::F(x), HostData::F(y)) => HostData::F(
-            x.iter()
-                .zip(y)
-                .map(|(&p, &q)| round_float(op.eval_f32(p, q), out))
-                .collect(),
-        ),
-        (HostData::I(x), HostData::I(y)) if pred => HostData::B(
-            x.iter()
-                .zip(y)
-                .map(|(&p, &q)| op.eval_pred_ord(p.cmp(&q), p != 0, q != 0))
-                .collect(),
-        ),
-        (HostData::I(x), HostData::I(y)) => {
-            HostData::I(x.iter().zip(y).map(|(&p, &q)| op.eval_i32(p, q)).collect())
-        }
-        (HostData::U(x), HostData::U(y)) if pred => HostData::B(
-            x.iter()
-                .zip(y)
-                .map(|(&p, &q)| op.eval_pred_ord(p.cmp(&q), p != 0, q != 0))
-                .collect(),
-        ),
-        (HostData::U(x), HostData::U(y)) => {
-            HostData::U(x.iter().zip(y).map(|(&p, &q)| op.eval_u32(p, q)).collect())
-        }
-        (HostData::B(x), HostData::B(y)) => HostData::B(
-            x.iter()
-                .zip(y)
-                .map(|(&p, &q)| op.eval_pred_ord(p.cmp(&q), p, q))
-                .collect(),
-        ),
-        _ => HostData::B(vec![]),
+fn unary(op: UnaryOp, x: &HostTensor, out: DType) -> Result<HostData> {
+    let no = || refused(op.name(), x.dtype);
+    fn map<T: Copy, R>(v: &[T], f: impl Fn(T) -> R) -> Vec<R> {
+        v.iter().map(|&a| f(a)).collect()
     }
+    Ok(match (op.spec().rule, &x.data) {
+        (UnaryRule::Map(m), HostData::F(v)) => {
+            let f = m.float.ok_or_else(no)?.eval;
+            HostData::F(map(v, |a| round_float(f(a), out)))
+        }
+        (UnaryRule::Map(m), HostData::I(v)) => HostData::I(map(v, m.i32.ok_or_else(no)?.eval)),
+        (UnaryRule::Map(m), HostData::U(v)) => HostData::U(map(v, m.u32.ok_or_else(no)?.eval)),
+        (UnaryRule::Map(m), HostData::B(v)) => HostData::B(map(v, m.bool.ok_or_else(no)?.eval)),
+        (UnaryRule::Test(t), HostData::F(v)) => HostData::B(map(v, t.float.ok_or_else(no)?.eval)),
+        (UnaryRule::Test(t), HostData::I(v)) => HostData::B(map(v, t.i32.ok_or_else(no)?.eval)),
+        (UnaryRule::Test(t), HostData::U(v)) => HostData::B(map(v, t.u32.ok_or_else(no)?.eval)),
+        (UnaryRule::Test(t), HostData::B(v)) => HostData::B(map(v, t.bool.ok_or_else(no)?.eval)),
+    })
+}
+
+fn binary(op: BinaryOp, a: &HostTensor, b: &HostTensor, out: DType) -> Result<HostData> {
+    let no = || refused(op.name(), a.dtype);
+    fn zip<T: Copy, R>(x: &[T], y: &[T], f: impl Fn(T, T) -> R) -> Vec<R> {
+        x.iter().zip(y).map(|(&p, &q)| f(p, q)).collect()
+    }
+    use HostData as H;
+    Ok(match (op.spec().rule, &a.data, &b.data) {
+        (BinaryRule::Map(m), H::F(x), H::F(y)) => {
+            let f = m.float.ok_or_else(no)?.eval;
+            H::F(zip(x, y, |p, q| round_float(f(p, q), out)))
+        }
+        (BinaryRule::Map(m), H::I(x), H::I(y)) => H::I(zip(x, y, m.i32.ok_or_else(no)?.eval)),
+        (BinaryRule::Map(m), H::U(x), H::U(y)) => H::U(zip(x, y, m.u32.ok_or_else(no)?.eval)),
+        (BinaryRule::Map(m), H::B(x), H::B(y)) => H::B(zip(x, y, m.bool.ok_or_else(no)?.eval)),
+        (BinaryRule::Test(t), H::F(x), H::F(y)) => H::B(zip(x, y, t.float.ok_or_else(no)?.eval)),
+        (BinaryRule::Test(t), H::I(x), H::I(y)) => H::B(zip(x, y, t.i32.ok_or_else(no)?.eval)),
+        (BinaryRule::Test(t), H::U(x), H::U(y)) => H::B(zip(x, y, t.u32.ok_or_else(no)?.eval)),
+        (BinaryRule::Test(t), H::B(x), H::B(y)) => H::B(zip(x, y, t.bool.ok_or_else(no)?.eval)),
+        (_, H::F(_) | H::I(_) | H::U(_) | H::B(_), _) => {
+            return Err(IrError::DTypeMismatch {
+                op: op.name(),
+                lhs: a.dtype,
+                rhs: b.dtype,
+            })
+        }
+    })
 }
 
 fn select_data(c: &[bool], a: &HostData, b: &HostData) -> HostData {
@@ -253,95 +255,58 @@ fn reduce_groups(shape: &Shape, axes: &[usize]) -> (usize, Vec<usize>, usize) {
     (n_out, out_idx, count)
 }
 
-fn reduce(op: ReduceOp, x: &HostTensor, axes: &[usize], out: DType) -> HostData {
+fn reduce(op: ReduceOp, x: &HostTensor, axes: &[usize], out: DType) -> Result<HostData> {
     let (n_out, oi, count) = reduce_groups(&x.shape, axes);
-    match &x.data {
+    let no = || refused(op.name(), x.dtype);
+    /// Folds each group from the identity, in input order.
+    fn fold<T: Copy>(f: FoldImpl<T>, v: &[T], oi: &[usize], n_out: usize) -> Vec<T> {
+        let mut acc = vec![f.identity; n_out];
+        for (i, &a) in v.iter().enumerate() {
+            acc[oi[i]] = (f.combine)(acc[oi[i]], a);
+        }
+        acc
+    }
+    let (impls, finish) = match op.spec().rule {
+        ReduceRule::Arg { better, .. } => {
+            return Ok(HostData::I(match &x.data {
+                HostData::F(v) => arg_reduce(better, v, &oi, n_out),
+                HostData::I(v) => arg_reduce(better, v, &oi, n_out),
+                HostData::U(v) => arg_reduce(better, v, &oi, n_out),
+                HostData::B(v) => arg_reduce(better, v, &oi, n_out),
+            }))
+        }
+        ReduceRule::Fold { impls, finish, .. } => (impls, finish),
+    };
+    Ok(match &x.data {
         HostData::F(v) => {
-            if op.is_arg() {
-                return HostData::I(arg_reduce(op, v, &oi, n_out));
-            }
-            let init = match op {
-                ReduceOp::Sum | ReduceOp::Mean => 0.0f64,
-                ReduceOp::Prod => 1.0,
-                ReduceOp::Max => f64::NEG_INFINITY,
-                _ => f64::INFINITY,
-            };
-            let mut acc = vec![init; n_out];
-            for (i, &a) in v.iter().enumerate() {
-                let r = &mut acc[oi[i]];
-                let a = a as f64;
-                *r = match op {
-                    ReduceOp::Sum | ReduceOp::Mean => *r + a,
-                    ReduceOp::Prod => *r * a,
-                    ReduceOp::Max if a.is_nan() || r.is_nan() => f64::NAN,
-                    ReduceOp::Min if a.is_nan() || r.is_nan() => f64::NAN,
-                    ReduceOp::Max => r.max(a),
-                    _ => r.min(a),
-                };
-            }
+            let wide: Vec<f64> = v.iter().map(|&a| a as f64).collect();
+            let acc = fold(impls.float.ok_or_else(no)?, &wide, &oi, n_out);
             HostData::F(
                 acc.into_iter()
                     .map(|r| {
-                        let r = if op == ReduceOp::Mean {
-                            r / count as f64
-                        } else {
-                            r
+                        let r = match finish {
+                            Finish::Total => r,
+                            Finish::DivideByCount => r / count as f64,
                         };
                         round_float(r as f32, out)
                     })
                     .collect(),
             )
         }
-        HostData::I(v) => {
-            if op.is_arg() {
-                return HostData::I(arg_reduce(op, v, &oi, n_out));
-            }
-            let init = match op {
-                ReduceOp::Prod => 1i32,
-                ReduceOp::Max => i32::MIN,
-                ReduceOp::Min => i32::MAX,
-                _ => 0,
-            };
-            let mut acc = vec![init; n_out];
-            for (i, &a) in v.iter().enumerate() {
-                let r = &mut acc[oi[i]];
-                *r = match op {
-                    ReduceOp::Prod => r.wrapping_mul(a),
-                    ReduceOp::Max => (*r).max(a),
-                    ReduceOp::Min => (*r).min(a),
-                    _ => r.wrapping_add(a),
-                };
-            }
-            HostData::I(acc)
-        }
-        HostData::U(v) => {
-            if op.is_arg() {
-                return HostData::I(arg_reduce(op, v, &oi, n_out));
-            }
-            let init = match op {
-                ReduceOp::Prod => 1u32,
-                ReduceOp::Min => u32::MAX,
-                _ => 0,
-            };
-            let mut acc = vec![init; n_out];
-            for (i, &a) in v.iter().enumerate() {
-                let r = &mut acc[oi[i]];
-                *r = match op {
-                    ReduceOp::Prod => r.wrapping_mul(a),
-                    ReduceOp::Max => (*r).max(a),
-                    ReduceOp::Min => (*r).min(a),
-                    _ => r.wrapping_add(a),
-                };
-            }
-            HostData::U(acc)
-        }
-        HostData::B(_) => HostData::B(vec![]),
-    }
+        HostData::I(v) => HostData::I(fold(impls.i32.ok_or_else(no)?, v, &oi, n_out)),
+        HostData::U(v) => HostData::U(fold(impls.u32.ok_or_else(no)?, v, &oi, n_out)),
+        HostData::B(v) => HostData::B(fold(impls.bool.ok_or_else(no)?, v, &oi, n_out)),
+    })
 }
 
 /// Index (row-major over the reduced axes) of the first best element of each group: the first
 /// NaN if any (`x != x` holds only for NaN), else the first maximum (minimum).
-fn arg_reduce<T: Copy + PartialOrd>(op: ReduceOp, v: &[T], oi: &[usize], n_out: usize) -> Vec<i32> {
+fn arg_reduce<T: Copy + PartialOrd>(
+    better: Better,
+    v: &[T],
+    oi: &[usize],
+    n_out: usize,
+) -> Vec<i32> {
     #[allow(clippy::eq_op)]
     let is_nan = |x: T| x != x;
     let mut best: Vec<Option<(T, i32)>> = vec![None; n_out];
@@ -355,8 +320,11 @@ fn arg_reduce<T: Copy + PartialOrd>(op: ReduceOp, v: &[T], oi: &[usize], n_out: 
             Some((b, j)) if is_nan(b) => (b, j),
             Some(_) if is_nan(a) => (a, k),
             Some((b, j)) => {
-                let better = if op == ReduceOp::ArgMax { a > b } else { a < b };
-                if better {
+                let wins = match better {
+                    Better::Greater => a > b,
+                    Better::Less => a < b,
+                };
+                if wins {
                     (a, k)
                 } else {
                     (b, j)

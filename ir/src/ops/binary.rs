@@ -1,93 +1,385 @@
 //! Binary elementwise ops on same-shape operands (the front end makes numpy broadcasting
-//! explicit): names, dtype rules, reference semantics.
+//! explicit): the table of every op's name, accepted dtypes, reference semantics, WGSL
+//! template and tolerance, one entry per op in [`BinaryOp::spec`].
 
+use super::spec::{imp, op_enum, wgsl, wgsl_with, Accepts, Class, Impl, PerClass, Tol, Wgsl};
 use crate::{DType, IrError, Result};
 
-/// A binary elementwise op. Both operands must have the same dtype (cast explicitly).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum BinaryOp {
-    /// `a + b` (wrapping for integers).
-    Add,
-    /// `a - b` (wrapping for integers).
-    Sub,
-    /// `a * b` (wrapping for integers).
-    Mul,
-    /// `a / b`; integer division truncates, and `x / 0 = x` as in WGSL.
-    Div,
-    /// `a ^ b` for floats, with C99 `pow` special cases.
-    Pow,
-    /// Elementwise maximum; NaN if either is NaN.
-    Max,
-    /// Elementwise minimum; NaN if either is NaN.
-    Min,
-    /// Truncated remainder `a - b * trunc(a / b)`; integer `x % 0 = 0` as in WGSL.
-    Rem,
-    /// `a == b`, result `Bool`.
-    Eq,
-    /// `a != b`, result `Bool`.
-    Ne,
-    /// `a < b`, result `Bool`.
-    Lt,
-    /// `a <= b`, result `Bool`.
-    Le,
-    /// `a > b`, result `Bool`.
-    Gt,
-    /// `a >= b`, result `Bool`.
-    Ge,
-    /// Logical and of truthiness (`x != 0`), result `Bool`.
-    And,
-    /// Logical or of truthiness, result `Bool`.
-    Or,
+op_enum! {
+    /// A binary elementwise op. Both operands must have the same dtype (cast explicitly).
+    pub enum BinaryOp;
+    /// Every binary op, in table order.
+    pub const ALL_BINARY;
+    {
+        /// `a + b` (wrapping for integers).
+        Add,
+        /// `a - b` (wrapping for integers).
+        Sub,
+        /// `a * b` (wrapping for integers).
+        Mul,
+        /// `a / b`; integer division truncates, and `x / 0 = x` as in WGSL.
+        Div,
+        /// `a ^ b` for floats, with C99 `pow` special cases.
+        Pow,
+        /// Elementwise maximum; NaN if either is NaN.
+        Max,
+        /// Elementwise minimum; NaN if either is NaN.
+        Min,
+        /// Truncated remainder `a - b * trunc(a / b)`; integer `x % 0 = 0` as in WGSL.
+        Rem,
+        /// `a == b`, result `Bool`.
+        Eq,
+        /// `a != b`, result `Bool`.
+        Ne,
+        /// `a < b`, result `Bool`.
+        Lt,
+        /// `a <= b`, result `Bool`.
+        Le,
+        /// `a > b`, result `Bool`.
+        Gt,
+        /// `a >= b`, result `Bool`.
+        Ge,
+        /// Logical and of truthiness (`x != 0`), result `Bool`.
+        And,
+        /// Logical or of truthiness, result `Bool`.
+        Or,
+    }
 }
 
-/// Every binary op, for tests and tables.
-pub const ALL_BINARY: [BinaryOp; 16] = [
-    BinaryOp::Add,
-    BinaryOp::Sub,
-    BinaryOp::Mul,
-    BinaryOp::Div,
-    BinaryOp::Pow,
-    BinaryOp::Max,
-    BinaryOp::Min,
-    BinaryOp::Rem,
-    BinaryOp::Eq,
-    BinaryOp::Ne,
-    BinaryOp::Lt,
-    BinaryOp::Le,
-    BinaryOp::Gt,
-    BinaryOp::Ge,
-    BinaryOp::And,
-    BinaryOp::Or,
-];
+/// Implementations of an op whose result has the operands' dtype.
+pub type MapImpls = PerClass<
+    Impl<fn(f32, f32) -> f32>,
+    Impl<fn(i32, i32) -> i32>,
+    Impl<fn(u32, u32) -> u32>,
+    Impl<fn(bool, bool) -> bool>,
+>;
+
+/// Implementations of a predicate, whose result is `Bool`.
+pub type TestImpls = PerClass<
+    Impl<fn(f32, f32) -> bool>,
+    Impl<fn(i32, i32) -> bool>,
+    Impl<fn(u32, u32) -> bool>,
+    Impl<fn(bool, bool) -> bool>,
+>;
+
+/// What a binary op computes, per dtype class.
+#[derive(Clone, Copy, Debug)]
+pub enum BinaryRule {
+    /// A value of the operands' dtype.
+    Map(MapImpls),
+    /// A `Bool` (comparisons and logical ops).
+    Test(TestImpls),
+}
+
+/// Everything about one binary op.
+#[derive(Clone, Copy, Debug)]
+pub struct BinarySpec {
+    /// The op's name, as in the API and in `docs/OPS.md`.
+    pub name: &'static str,
+    /// Semantics and WGSL per accepted class.
+    pub rule: BinaryRule,
+    /// Tolerance of `f32` results.
+    pub tol: Tol,
+}
+
+const fn spec(name: &'static str, rule: BinaryRule, tol: Tol) -> BinarySpec {
+    BinarySpec { name, rule, tol }
+}
+
+/// Arithmetic on floats and integers.
+const fn numeric(
+    f: Impl<fn(f32, f32) -> f32>,
+    i: Impl<fn(i32, i32) -> i32>,
+    u: Impl<fn(u32, u32) -> u32>,
+) -> BinaryRule {
+    BinaryRule::Map(PerClass {
+        float: Some(f),
+        i32: Some(i),
+        u32: Some(u),
+        bool: None,
+    })
+}
+
+/// A comparison of every dtype: the same template for all, except where `bool_wgsl` spells
+/// out the order `false < true` as logic.
+const fn compare(
+    f: fn(f32, f32) -> bool,
+    i: fn(i32, i32) -> bool,
+    u: fn(u32, u32) -> bool,
+    b: fn(bool, bool) -> bool,
+    w: Wgsl,
+    bool_wgsl: Wgsl,
+) -> BinaryRule {
+    BinaryRule::Test(PerClass {
+        float: Some(imp(f, w)),
+        i32: Some(imp(i, w)),
+        u32: Some(imp(u, w)),
+        bool: Some(imp(b, bool_wgsl)),
+    })
+}
+
+/// The truthiness of a float: nonzero, NaN included.
+fn truthy(x: f32) -> bool {
+    x != 0.0
+}
+
+fn max_f32(a: f32, b: f32) -> f32 {
+    if a.is_nan() || b.is_nan() {
+        f32::NAN
+    } else {
+        a.max(b)
+    }
+}
+
+fn min_f32(a: f32, b: f32) -> f32 {
+    if a.is_nan() || b.is_nan() {
+        f32::NAN
+    } else {
+        a.min(b)
+    }
+}
 
 impl BinaryOp {
-    /// The op's name, as in the API and in `docs/OPS.md`.
-    pub fn name(self) -> &'static str {
+    /// The op's table entry.
+    pub const fn spec(self) -> BinarySpec {
         use BinaryOp::*;
         match self {
-            Add => "add",
-            Sub => "sub",
-            Mul => "mul",
-            Div => "div",
-            Pow => "pow",
-            Max => "maximum",
-            Min => "minimum",
-            Rem => "rem",
-            Eq => "eq",
-            Ne => "ne",
-            Lt => "lt",
-            Le => "le",
-            Gt => "gt",
-            Ge => "ge",
-            And => "logical_and",
-            Or => "logical_or",
+            Add => spec(
+                "add",
+                numeric(
+                    imp(|a, b| a + b, wgsl("({0} + {1})")),
+                    imp(i32::wrapping_add, wgsl("({0} + {1})")),
+                    imp(u32::wrapping_add, wgsl("({0} + {1})")),
+                ),
+                Tol::EXACT,
+            ),
+            Sub => spec(
+                "sub",
+                numeric(
+                    imp(|a, b| a - b, wgsl("({0} - {1})")),
+                    imp(i32::wrapping_sub, wgsl("({0} - {1})")),
+                    imp(u32::wrapping_sub, wgsl("({0} - {1})")),
+                ),
+                Tol::EXACT,
+            ),
+            Mul => spec(
+                "mul",
+                numeric(
+                    imp(|a, b| a * b, wgsl("({0} * {1})")),
+                    imp(i32::wrapping_mul, wgsl("({0} * {1})")),
+                    imp(u32::wrapping_mul, wgsl("({0} * {1})")),
+                ),
+                Tol::EXACT,
+            ),
+            // Integer division truncates and `x / 0 = x` (and `i32::MIN / -1 = i32::MIN`), as
+            // WGSL's own division, made explicit by helpers.
+            Div => spec(
+                "div",
+                numeric(
+                    imp(|a, b| a / b, wgsl("({0} / {1})")),
+                    imp(
+                        |a, b| a.checked_div(b).unwrap_or(a),
+                        wgsl_with("kiln_div_i32({0}, {1})", &["kiln_div_i32"]),
+                    ),
+                    imp(
+                        |a, b| a.checked_div(b).unwrap_or(a),
+                        wgsl_with("kiln_div_u32({0}, {1})", &["kiln_div_u32"]),
+                    ),
+                ),
+                Tol::new(1e-6, 1e-6),
+            ),
+            Pow => spec(
+                "pow",
+                BinaryRule::Map(PerClass {
+                    float: Some(imp(
+                        f32::powf,
+                        wgsl_with("kiln_pow({0}, {1})", &["kiln_pow"]),
+                    )),
+                    i32: None,
+                    u32: None,
+                    bool: None,
+                }),
+                Tol::new(1e-5, 1e-4),
+            ),
+            Max => spec(
+                "maximum",
+                numeric(
+                    imp(max_f32, wgsl_with("kiln_fmax({0}, {1})", &["kiln_fmax"])),
+                    imp(i32::max, wgsl("max({0}, {1})")),
+                    imp(u32::max, wgsl("max({0}, {1})")),
+                ),
+                Tol::EXACT,
+            ),
+            Min => spec(
+                "minimum",
+                numeric(
+                    imp(min_f32, wgsl_with("kiln_fmin({0}, {1})", &["kiln_fmin"])),
+                    imp(i32::min, wgsl("min({0}, {1})")),
+                    imp(u32::min, wgsl("min({0}, {1})")),
+                ),
+                Tol::EXACT,
+            ),
+            // Integer `x % 0 = 0`, as WGSL.
+            Rem => spec(
+                "rem",
+                numeric(
+                    imp(
+                        |a, b| a - b * (a / b).trunc(),
+                        wgsl_with("kiln_fmod({0}, {1})", &["kiln_fmod"]),
+                    ),
+                    imp(
+                        |a, b| a.checked_rem(b).unwrap_or(0),
+                        wgsl_with("kiln_rem_i32({0}, {1})", &["kiln_rem_i32"]),
+                    ),
+                    imp(
+                        |a, b| a.checked_rem(b).unwrap_or(0),
+                        wgsl_with("kiln_rem_u32({0}, {1})", &["kiln_rem_u32"]),
+                    ),
+                ),
+                Tol::new(1e-5, 1e-5),
+            ),
+            Eq => spec(
+                "eq",
+                compare(
+                    |a, b| a == b,
+                    |a, b| a == b,
+                    |a, b| a == b,
+                    |a, b| a == b,
+                    wgsl("({0} == {1})"),
+                    wgsl("({0} == {1})"),
+                ),
+                Tol::EXACT,
+            ),
+            // Float `ne` is true for NaN even where a compiler assumes finite math.
+            Ne => spec(
+                "ne",
+                BinaryRule::Test(PerClass {
+                    float: Some(imp(
+                        |a, b| a != b,
+                        wgsl_with("kiln_fne({0}, {1})", &["kiln_fne"]),
+                    )),
+                    i32: Some(imp(|a, b| a != b, wgsl("({0} != {1})"))),
+                    u32: Some(imp(|a, b| a != b, wgsl("({0} != {1})"))),
+                    bool: Some(imp(|a, b| a != b, wgsl("({0} != {1})"))),
+                }),
+                Tol::EXACT,
+            ),
+            Lt => spec(
+                "lt",
+                compare(
+                    |a, b| a < b,
+                    |a, b| a < b,
+                    |a, b| a < b,
+                    |a, b| !a & b,
+                    wgsl("({0} < {1})"),
+                    wgsl("(!{0} && {1})"),
+                ),
+                Tol::EXACT,
+            ),
+            Le => spec(
+                "le",
+                compare(
+                    |a, b| a <= b,
+                    |a, b| a <= b,
+                    |a, b| a <= b,
+                    |a, b| !a | b,
+                    wgsl("({0} <= {1})"),
+                    wgsl("(!{0} || {1})"),
+                ),
+                Tol::EXACT,
+            ),
+            Gt => spec(
+                "gt",
+                compare(
+                    |a, b| a > b,
+                    |a, b| a > b,
+                    |a, b| a > b,
+                    |a, b| a & !b,
+                    wgsl("({0} > {1})"),
+                    wgsl("({0} && !{1})"),
+                ),
+                Tol::EXACT,
+            ),
+            Ge => spec(
+                "ge",
+                compare(
+                    |a, b| a >= b,
+                    |a, b| a >= b,
+                    |a, b| a >= b,
+                    |a, b| a | !b,
+                    wgsl("({0} >= {1})"),
+                    wgsl("({0} || !{1})"),
+                ),
+                Tol::EXACT,
+            ),
+            And => spec(
+                "logical_and",
+                BinaryRule::Test(PerClass {
+                    float: Some(imp(
+                        |a, b| truthy(a) && truthy(b),
+                        wgsl_with("(kiln_truthy({0}) && kiln_truthy({1}))", &["kiln_truthy"]),
+                    )),
+                    i32: Some(imp(
+                        |a, b| a != 0 && b != 0,
+                        wgsl("(({0} != {Z}) && ({1} != {Z}))"),
+                    )),
+                    u32: Some(imp(
+                        |a, b| a != 0 && b != 0,
+                        wgsl("(({0} != {Z}) && ({1} != {Z}))"),
+                    )),
+                    bool: Some(imp(|a, b| a && b, wgsl("({0} && {1})"))),
+                }),
+                Tol::EXACT,
+            ),
+            Or => spec(
+                "logical_or",
+                BinaryRule::Test(PerClass {
+                    float: Some(imp(
+                        |a, b| truthy(a) || truthy(b),
+                        wgsl_with("(kiln_truthy({0}) || kiln_truthy({1}))", &["kiln_truthy"]),
+                    )),
+                    i32: Some(imp(
+                        |a, b| a != 0 || b != 0,
+                        wgsl("(({0} != {Z}) || ({1} != {Z}))"),
+                    )),
+                    u32: Some(imp(
+                        |a, b| a != 0 || b != 0,
+                        wgsl("(({0} != {Z}) || ({1} != {Z}))"),
+                    )),
+                    bool: Some(imp(|a, b| a || b, wgsl("({0} || {1})"))),
+                }),
+                Tol::EXACT,
+            ),
         }
     }
 
+    /// The op's name, as in the API and in `docs/OPS.md`.
+    pub const fn name(self) -> &'static str {
+        self.spec().name
+    }
+
     /// True for comparisons and logical ops, whose result is `Bool`.
-    pub fn is_predicate(self) -> bool {
-        use BinaryOp::*;
-        matches!(self, Eq | Ne | Lt | Le | Gt | Ge | And | Or)
+    pub const fn is_predicate(self) -> bool {
+        match self.spec().rule {
+            BinaryRule::Map(_) => false,
+            BinaryRule::Test(_) => true,
+        }
+    }
+
+    /// The dtypes the op accepts.
+    pub const fn accepts(self) -> Accepts {
+        match self.spec().rule {
+            BinaryRule::Map(m) => m.accepted(),
+            BinaryRule::Test(t) => t.accepted(),
+        }
+    }
+
+    /// True if the op accepts dtype class `c`.
+    pub const fn accepts_class(self, c: Class) -> bool {
+        match self.spec().rule {
+            BinaryRule::Map(m) => m.accepts_class(c),
+            BinaryRule::Test(t) => t.accepts_class(c),
+        }
     }
 
     /// The result dtype for operands of `lhs` and `rhs`, or a typed error.
@@ -99,17 +391,11 @@ impl BinaryOp {
                 rhs,
             });
         }
-        use BinaryOp::*;
-        let (ok, why) = match self {
-            Pow => (lhs.is_float(), "float dtypes only"),
-            Add | Sub | Mul | Div | Max | Min | Rem => (lhs.is_numeric(), "numeric dtypes only"),
-            _ => (true, ""),
-        };
-        if !ok {
+        if !self.accepts_class(Class::of(lhs)) {
             return Err(IrError::UnsupportedDType {
                 op: self.name(),
                 dtype: lhs,
-                why,
+                why: self.accepts().why(),
             });
         }
         Ok(if self.is_predicate() {
@@ -119,107 +405,64 @@ impl BinaryOp {
         })
     }
 
-    /// Reference semantics on `f32` for arithmetic ops (before rounding).
-    pub fn eval_f32(self, a: f32, b: f32) -> f32 {
-        use BinaryOp::*;
-        match self {
-            Add => a + b,
-            Sub => a - b,
-            Mul => a * b,
-            Div => a / b,
-            Pow => a.powf(b),
-            Max => {
-                if a.is_nan() || b.is_nan() {
-                    f32::NAN
-                } else {
-                    a.max(b)
+    /// The WGSL template of the op on operands of class `c` (`None` where it refuses `c`).
+    pub const fn wgsl(self, c: Class) -> Option<Wgsl> {
+        macro_rules! pick {
+            ($p:expr) => {
+                match c {
+                    Class::Float => match $p.float {
+                        Some(i) => Some(i.wgsl),
+                        None => None,
+                    },
+                    Class::I32 => match $p.i32 {
+                        Some(i) => Some(i.wgsl),
+                        None => None,
+                    },
+                    Class::U32 => match $p.u32 {
+                        Some(i) => Some(i.wgsl),
+                        None => None,
+                    },
+                    Class::Bool => match $p.bool {
+                        Some(i) => Some(i.wgsl),
+                        None => None,
+                    },
                 }
-            }
-            Min => {
-                if a.is_nan() || b.is_nan() {
-                    f32::NAN
-                } else {
-                    a.min(b)
-                }
-            }
-            Rem => a - b * (a / b).trunc(),
-            _ => self.eval_pred_f32(a, b) as u8 as f32,
+            };
+        }
+        match self.spec().rule {
+            BinaryRule::Map(m) => pick!(m),
+            BinaryRule::Test(t) => pick!(t),
         }
     }
 
-    /// Reference semantics of comparisons and logical ops on `f32`.
-    pub fn eval_pred_f32(self, a: f32, b: f32) -> bool {
-        use BinaryOp::*;
-        match self {
-            Eq => a == b,
-            Ne => a != b,
-            Lt => a < b,
-            Le => a <= b,
-            Gt => a > b,
-            Ge => a >= b,
-            And => a != 0.0 && b != 0.0,
-            Or => a != 0.0 || b != 0.0,
-            _ => false,
+    /// Reference semantics on `f32` (before rounding); a predicate gives 0 or 1. `None` where
+    /// the op refuses floats.
+    pub fn eval_f32(self, a: f32, b: f32) -> Option<f32> {
+        match self.spec().rule {
+            BinaryRule::Map(m) => m.float.map(|i| (i.eval)(a, b)),
+            BinaryRule::Test(t) => t.float.map(|i| (i.eval)(a, b) as u8 as f32),
         }
     }
 
-    /// Reference semantics on `i32` (wrapping; division and remainder as in WGSL).
-    pub fn eval_i32(self, a: i32, b: i32) -> i32 {
-        use BinaryOp::*;
-        match self {
-            Add => a.wrapping_add(b),
-            Sub => a.wrapping_sub(b),
-            Mul => a.wrapping_mul(b),
-            Div => a.checked_div(b).unwrap_or(a),
-            Rem => a.checked_rem(b).unwrap_or(0),
-            Max => a.max(b),
-            Min => a.min(b),
-            Pow => 0,
-            _ => self.eval_pred_ord(a.cmp(&b), a != 0, b != 0) as i32,
+    /// Reference semantics on `i32` of an op whose result is `i32`.
+    pub fn eval_i32(self, a: i32, b: i32) -> Option<i32> {
+        match self.spec().rule {
+            BinaryRule::Map(m) => m.i32.map(|i| (i.eval)(a, b)),
+            BinaryRule::Test(_) => None,
         }
     }
 
-    /// Reference semantics on `u32` (wrapping; division and remainder as in WGSL).
-    pub fn eval_u32(self, a: u32, b: u32) -> u32 {
-        use BinaryOp::*;
-        match self {
-            Add => a.wrapping_add(b),
-            Sub => a.wrapping_sub(b),
-            Mul => a.wrapping_mul(b),
-            Div => a.checked_div(b).unwrap_or(a),
-            Rem => a.checked_rem(b).unwrap_or(0),
-            Max => a.max(b),
-            Min => a.min(b),
-            Pow => 0,
-            _ => self.eval_pred_ord(a.cmp(&b), a != 0, b != 0) as u32,
-        }
-    }
-
-    /// Reference semantics of a predicate from an ordering and the operands' truthiness.
-    pub fn eval_pred_ord(self, ord: std::cmp::Ordering, ta: bool, tb: bool) -> bool {
-        use std::cmp::Ordering::*;
-        use BinaryOp::*;
-        match self {
-            Eq => ord == Equal,
-            Ne => ord != Equal,
-            Lt => ord == Less,
-            Le => ord != Greater,
-            Gt => ord == Greater,
-            Ge => ord != Less,
-            And => ta && tb,
-            Or => ta || tb,
-            _ => false,
+    /// Reference semantics on `u32` of an op whose result is `u32`.
+    pub fn eval_u32(self, a: u32, b: u32) -> Option<u32> {
+        match self.spec().rule {
+            BinaryRule::Map(m) => m.u32.map(|i| (i.eval)(a, b)),
+            BinaryRule::Test(_) => None,
         }
     }
 
     /// Documented absolute and relative tolerance against the reference for `f32`.
-    pub fn tolerance_f32(self) -> (f32, f32) {
-        match self {
-            BinaryOp::Div => (1e-6, 1e-6),
-            BinaryOp::Pow => (1e-5, 1e-4),
-            BinaryOp::Rem => (1e-5, 1e-5),
-            _ => (0.0, 0.0),
-        }
+    pub const fn tolerance_f32(self) -> (f32, f32) {
+        self.spec().tol.pair()
     }
 }
 
@@ -229,20 +472,30 @@ mod tests {
 
     #[test]
     fn wgsl_integer_division_rules() {
-        assert_eq!(BinaryOp::Div.eval_i32(7, 0), 7);
-        assert_eq!(BinaryOp::Div.eval_i32(i32::MIN, -1), i32::MIN);
-        assert_eq!(BinaryOp::Rem.eval_i32(7, 0), 0);
-        assert_eq!(BinaryOp::Rem.eval_i32(-7, 2), -1);
-        assert_eq!(BinaryOp::Div.eval_u32(9, 0), 9);
+        assert_eq!(BinaryOp::Div.eval_i32(7, 0), Some(7));
+        assert_eq!(BinaryOp::Div.eval_i32(i32::MIN, -1), Some(i32::MIN));
+        assert_eq!(BinaryOp::Rem.eval_i32(7, 0), Some(0));
+        assert_eq!(BinaryOp::Rem.eval_i32(-7, 2), Some(-1));
+        assert_eq!(BinaryOp::Div.eval_u32(9, 0), Some(9));
+        assert_eq!(BinaryOp::Pow.eval_i32(2, 3), None);
     }
 
     #[test]
     fn float_rules() {
-        assert!(BinaryOp::Max.eval_f32(f32::NAN, 1.0).is_nan());
-        assert!(BinaryOp::Min.eval_f32(1.0, f32::NAN).is_nan());
-        assert_eq!(BinaryOp::Pow.eval_f32(-2.0, 3.0), -8.0);
-        assert_eq!(BinaryOp::Pow.eval_f32(0.0, 0.0), 1.0);
-        assert_eq!(BinaryOp::Rem.eval_f32(-7.5, 2.0), -1.5);
+        let f = |op: BinaryOp, a, b| op.eval_f32(a, b).unwrap();
+        assert!(f(BinaryOp::Max, f32::NAN, 1.0).is_nan());
+        assert!(f(BinaryOp::Min, 1.0, f32::NAN).is_nan());
+        assert_eq!(f(BinaryOp::Pow, -2.0, 3.0), -8.0);
+        assert_eq!(f(BinaryOp::Pow, 0.0, 0.0), 1.0);
+        assert_eq!(f(BinaryOp::Rem, -7.5, 2.0), -1.5);
+        assert_eq!(f(BinaryOp::And, f32::NAN, -1.0), 1.0);
+    }
+
+    #[test]
+    fn every_entry_names_a_known_dtype_set() {
+        for op in ALL_BINARY {
+            assert_ne!(op.accepts(), Accepts::Other, "{}", op.name());
+        }
     }
 
     #[test]

@@ -2,15 +2,18 @@
 //! [`Op`] ties them together and infers every node's dtype and shape.
 
 pub mod binary;
+pub mod docs;
 pub mod movement;
 pub mod reduce;
 pub mod source;
+pub mod spec;
 pub mod unary;
 
 pub use binary::{BinaryOp, ALL_BINARY};
 pub use movement::{SliceDim, ViewOp};
-pub use reduce::{ReduceOp, ALL_REDUCE};
+pub use reduce::{ReduceOp, ReduceRule, ALL_REDUCE};
 pub use source::{mix32, rand_bits, rand_key, rand_value, uniform_from_bits, RandDist};
+pub use spec::{Class, Tol, Wgsl};
 pub use unary::{UnaryOp, ALL_UNARY};
 
 use crate::{Axes, DType, IrError, Result, Scalar, Shape};

@@ -1,7 +1,8 @@
 //! Split reductions.
 
 use super::{rewrite, Pass};
-use crate::ops::{BinaryOp, ReduceOp, SliceDim, ViewOp};
+use crate::ops::reduce::Finish;
+use crate::ops::{BinaryOp, ReduceOp, ReduceRule, SliceDim, ViewOp};
 use crate::{Axes, DType, Graph, NodeId, Op, Result, Scalar, Shape};
 use smallvec::SmallVec;
 
@@ -28,9 +29,11 @@ pub const SPLIT_MAX_PARTS: usize = 1024;
 /// reduces the `P` partials. Where `P * Q < R` the tail `R - P * Q` is reduced on its own (a
 /// slice) and combined with the same op:
 ///
-/// - `sum(x)` → `sum(sum(split(x[..PQ]), inner), parts) + sum(x[PQ..])`, and likewise `max`,
-///   `min`, `prod` (combined with the binary op of the same NaN rule);
-/// - `mean(x)` → that sum, divided by the reduced count;
+/// - `sum(x)` → `sum(sum(split(x[..PQ]), inner), parts) + sum(x[PQ..])`, and likewise every
+///   fold whose table entry names a binary op for the tail (`max`, `min`, `prod`: the binary
+///   op of the same NaN rule); a fold without one is flattened and padded with its identity;
+/// - a fold with a finish (`mean(x)`): the split of its levels' fold (that sum), then the
+///   finish (divided by the reduced count);
 /// - `f16`/`bf16` inputs are cast to `f32` first (a cast fused into the load) and the result
 ///   cast back, so partials are not rounded to the narrow type: the result rounds once, as
 ///   the reference does;
@@ -96,7 +99,11 @@ fn plan(shape: &Shape, op: ReduceOp, axes: &Axes, max_row: Option<usize>) -> Opt
     if !(too_long || idle) {
         return None;
     }
-    let flat = op.is_arg() || shape.rank() + 1 > crate::MAX_RANK;
+    let tail = match op.spec().rule {
+        ReduceRule::Fold { split, .. } => split.tail,
+        ReduceRule::Arg { .. } => None,
+    };
+    let flat = tail.is_none() || shape.rank() + 1 > crate::MAX_RANK;
     if flat {
         // One flattened axis of `count`, padded up to whole parts.
         let q = chunk(count, 1, max_row);
@@ -206,11 +213,18 @@ fn split_axis(
     let count: usize = axes.iter().map(|&a| shape.0[a]).product();
     // The largest reduced axis splits; the others are reduced in the first level.
     let r = shape.0[a];
-    let sum_like = if op == ReduceOp::Mean {
-        ReduceOp::Sum
-    } else {
-        op
+    let ReduceRule::Fold {
+        split: rule,
+        finish,
+        ..
+    } = op.spec().rule
+    else {
+        return Err(crate::IrError::Verify(format!(
+            "{} is split along an axis, but it is not a fold",
+            op.name()
+        )));
     };
+    let sum_like = rule.levels;
     let slice = |g: &mut Graph, lo: usize, hi: usize| -> Result<NodeId> {
         let dims: SmallVec<[SliceDim; crate::MAX_RANK]> = (0..rank)
             .map(|d| {
@@ -241,17 +255,24 @@ fn split_axis(
     if p * q < r {
         let tail = slice(g, p * q, r)?;
         let t = reduce(g, tail, sum_like, axes, max_row)?;
-        let bin = sum_like
-            .combine()
-            .expect("a split reduction combines its partials with a binary op");
+        let bin = rule.tail.ok_or_else(|| {
+            crate::IrError::Verify(format!("{} has no binary op for a tail", op.name()))
+        })?;
         y = g.add(Op::Binary(bin), &[y, t])?;
     }
-    if op == ReduceOp::Mean {
-        let ty = g.node(y).ty.clone();
-        let n = super::const_like(g, &ty, Scalar::F(count as f64))?;
-        y = g.add(Op::Binary(BinaryOp::Div), &[y, n])?;
+    finish_split(g, y, finish, count)
+}
+
+/// Applies a fold's finish to the total of its split levels.
+fn finish_split(g: &mut Graph, y: NodeId, finish: Finish, count: usize) -> Result<NodeId> {
+    match finish {
+        Finish::Total => Ok(y),
+        Finish::DivideByCount => {
+            let ty = g.node(y).ty.clone();
+            let n = super::const_like(g, &ty, Scalar::F(count as f64))?;
+            g.add(Op::Binary(BinaryOp::Div), &[y, n])
+        }
     }
-    Ok(y)
 }
 
 /// The split of a reduction over the reduced axes flattened into one: `[kept, C]` (the
@@ -281,7 +302,11 @@ fn split_flat(
     };
     let flat = reshape(g, moved, &[outer, count])?;
     let padded = if p * q > count {
-        let value = loser(op, dtype);
+        // The identity of the fold (of the value order for argmax/argmin, whose padding then
+        // loses to every element: ties go to the lower index, and padding comes last).
+        let value = op.identity(dtype).ok_or_else(|| {
+            crate::IrError::Verify(format!("{} has no identity for {dtype}", op.name()))
+        })?;
         view(
             g,
             ViewOp::Pad {
@@ -295,25 +320,13 @@ fn split_flat(
         flat
     };
     let parts = reshape(g, padded, &[outer, p, q])?;
-    if !op.is_arg() {
-        let sum_like = if op == ReduceOp::Mean {
-            ReduceOp::Sum
-        } else {
-            op
-        };
-        let partial = reduce(g, parts, sum_like, &[2], max_row)?;
-        let mut y = reduce(g, partial, sum_like, &[1], max_row)?;
-        if op == ReduceOp::Mean {
-            let ty = g.node(y).ty.clone();
-            let n = super::const_like(g, &ty, Scalar::F(count as f64))?;
-            y = g.add(Op::Binary(BinaryOp::Div), &[y, n])?;
+    let value_op = match op.spec().rule {
+        ReduceRule::Fold { split, finish, .. } => {
+            let partial = reduce(g, parts, split.levels, &[2], max_row)?;
+            let y = reduce(g, partial, split.levels, &[1], max_row)?;
+            return finish_split(g, y, finish, count);
         }
-        return Ok(y);
-    }
-    let value_op = if op == ReduceOp::ArgMax {
-        ReduceOp::Max
-    } else {
-        ReduceOp::Min
+        ReduceRule::Arg { value, .. } => value,
     };
     let vals = reduce(g, parts, value_op, &[2], max_row)?;
     let local = reduce(g, parts, op, &[2], max_row)?;
@@ -324,27 +337,6 @@ fn split_flat(
     let qc = super::const_like(g, &ty, Scalar::I(q as i64))?;
     let base = g.add(Op::Binary(BinaryOp::Mul), &[best, qc])?;
     g.add(Op::Binary(BinaryOp::Add), &[base, at])
-}
-
-/// The padding of a flattened reduction that never decides its result: the identity of a
-/// value reduction, and for argmax/argmin the value that loses to every other (ties go to
-/// the lower index, and padding comes last).
-fn loser(op: ReduceOp, dtype: DType) -> Scalar {
-    let low = match op {
-        ReduceOp::ArgMax | ReduceOp::Max => true,
-        ReduceOp::ArgMin | ReduceOp::Min => false,
-        ReduceOp::Sum | ReduceOp::Mean => return Scalar::F(0.0).to_dtype(dtype),
-        ReduceOp::Prod => return Scalar::F(1.0).to_dtype(dtype),
-    };
-    match (dtype, low) {
-        (DType::I32, true) => Scalar::I(i32::MIN as i64),
-        (DType::I32, false) => Scalar::I(i32::MAX as i64),
-        (DType::U32, true) => Scalar::I(0),
-        (DType::U32, false) => Scalar::I(u32::MAX as i64),
-        (DType::F32 | DType::F16 | DType::BF16, true) => Scalar::F(f64::NEG_INFINITY),
-        (DType::F32 | DType::F16 | DType::BF16, false) => Scalar::F(f64::INFINITY),
-        (DType::Bool, low) => Scalar::B(!low),
-    }
 }
 
 #[cfg(test)]
@@ -394,14 +386,7 @@ mod tests {
 
     #[test]
     fn split_results_match_the_unsplit_reference() {
-        let ops = [
-            ReduceOp::Sum,
-            ReduceOp::Mean,
-            ReduceOp::Max,
-            ReduceOp::Min,
-            ReduceOp::Prod,
-        ];
-        for op in ops {
+        for op in crate::ops::ALL_REDUCE.into_iter().filter(|op| !op.is_arg()) {
             for (shape, axes, keepdim) in [
                 (vec![100003], vec![0], false),
                 (vec![2, 50001], vec![1], true),
@@ -535,7 +520,7 @@ mod limit_tests {
             (vec![2, 3, 4, 5, 6, 7], vec![5]),
         ] {
             let n: usize = shape.iter().product();
-            for op in [ReduceOp::ArgMax, ReduceOp::ArgMin] {
+            for op in crate::ops::ALL_REDUCE.into_iter().filter(|op| op.is_arg()) {
                 for dtype in [DType::F32, DType::I32, DType::F16] {
                     let mut v = values(n, 7);
                     if dtype == DType::I32 {
@@ -543,10 +528,12 @@ mod limit_tests {
                         v.iter_mut().for_each(|x| *x = (*x * 2.0).round());
                     }
                     // The winner in the last part, once as a NaN.
-                    v[n - 2] = if op == ReduceOp::ArgMax {
-                        100.0
-                    } else {
-                        -100.0
+                    v[n - 2] = match op.spec().rule {
+                        ReduceRule::Arg {
+                            better: crate::ops::reduce::Better::Greater,
+                            ..
+                        } => 100.0,
+                        ReduceRule::Arg { .. } | ReduceRule::Fold { .. } => -100.0,
                     };
                     for max_row in [8, 64, 1000] {
                         let (w, g, reduces) = both(op, dtype, &shape, &axes, false, &v, max_row);
