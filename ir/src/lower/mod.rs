@@ -2,8 +2,8 @@
 //!
 //! Movement ops never become kernels: they compose into the view through which a kernel reads
 //! ([`View::apply`](crate::view::View::apply)); a copy is made only where no single view
-//! describes the result. Constants are inlined. With fusion on, a kernel is grown from a root node by inlining its producers
-//! (see `docs/FUSION.md` for each rule and its reason):
+//! describes the result. Constants are inlined. With fusion on, a kernel is grown from a root
+//! node by inlining its producers (see `docs/FUSION.md` for each rule and its reason):
 //!
 //! 1. elementwise chains of any length, with broadcasts and views on the loads;
 //! 2. elementwise prologues into a reduction;
