@@ -6,7 +6,10 @@
 use super::plan::{BufRef, KernelCall};
 use super::policy::Boundary;
 use super::{is_view, Lowering};
-use crate::kernel::{Expr, ExprId, ExprNode, Kernel, KernelKind, Load, Output, Stage, Store};
+use crate::kernel::{
+    Expr, ExprId, ExprNode, InputId, Kernel, KernelKind, Load, LoadId, Output, OutputId, Stage,
+    StageId, Store,
+};
 use crate::ops::{Op, ViewOp};
 use crate::view::View;
 use crate::{DType, IrError, NodeId, Result, Scalar, Shape};
@@ -37,41 +40,41 @@ impl KernelBuilder {
     pub fn expr(&mut self, expr: Expr, dtype: DType) -> ExprId {
         let node = ExprNode { expr, dtype };
         if let Some(i) = self.exprs.iter().position(|e| *e == node) {
-            return i;
+            return ExprId::new(i);
         }
         self.exprs.push(node);
-        self.exprs.len() - 1
+        ExprId::new(self.exprs.len() - 1)
     }
 
     /// Adds a load that is never merged with an equal one (for kernels whose template
     /// addresses loads by position, like matmul's A and B).
-    pub fn load_distinct(&mut self, buf: BufRef, dtype: DType, view: View) -> usize {
+    pub fn load_distinct(&mut self, buf: BufRef, dtype: DType, view: View) -> LoadId {
         let n = self.loads.len();
         let l = self.load(buf, dtype, view);
-        if l < n {
-            let dup = self.loads[l].clone();
+        if l.index() < n {
+            let dup = self.loads[l.index()].clone();
             self.loads.push(dup);
-            return self.loads.len() - 1;
+            return LoadId::new(self.loads.len() - 1);
         }
         l
     }
 
-    /// Adds (or reuses) a load of `buf` through `view`, returning the load index.
-    pub fn load(&mut self, buf: BufRef, dtype: DType, view: View) -> usize {
+    /// Adds (or reuses) a load of `buf` through `view`.
+    pub fn load(&mut self, buf: BufRef, dtype: DType, view: View) -> LoadId {
         let input = match self.inputs.iter().position(|b| *b == buf) {
-            Some(i) => i,
+            Some(i) => InputId::new(i),
             None => {
                 self.inputs.push(buf);
                 self.input_dtypes.push(dtype);
-                self.inputs.len() - 1
+                InputId::new(self.inputs.len() - 1)
             }
         };
         let load = Load { input, view };
         if let Some(i) = self.loads.iter().position(|l| *l == load) {
-            return i;
+            return LoadId::new(i);
         }
         self.loads.push(load);
-        self.loads.len() - 1
+        LoadId::new(self.loads.len() - 1)
     }
 
     /// Distinct buffers bound so far.
@@ -102,8 +105,8 @@ pub(super) struct Grow {
     /// Reduced axes (sorted) for reduce contexts.
     pub(super) axes: SmallVec<[usize; 6]>,
     pub(super) stages: Vec<Stage>,
-    pub(super) stage_of: HashMap<NodeId, usize>,
-    pub(super) matmul: Option<(NodeId, usize, usize)>,
+    pub(super) stage_of: HashMap<NodeId, StageId>,
+    pub(super) matmul: Option<(NodeId, LoadId, LoadId)>,
     pub(super) matmul_round: (Option<DType>, Option<DType>),
     pub(super) memo: HashMap<NodeId, ExprId>,
     pub(super) covered: Vec<NodeId>,
@@ -344,7 +347,7 @@ impl Lowering<'_> {
         kernel.choose_vector();
         let mut temps = Vec::new();
         for (i, (o, node)) in outputs.iter().enumerate() {
-            let t = self.temp(o.dtype, kernel.output_numel(i));
+            let t = self.temp(o.dtype, kernel.output_numel(OutputId::new(i)));
             temps.push(t);
             if let Some(n) = node {
                 let nshape = self.g.node(*n).shape().clone();

@@ -7,7 +7,7 @@ use super::builder::{Ctx, Grow};
 use super::facts::NodeFacts;
 use super::policy::{self, Boundary, Decision};
 use super::{is_elementwise_like, Lowering};
-use crate::kernel::{Expr, ExprId, Output, Stage, Store};
+use crate::kernel::{Expr, ExprId, Output, Stage, StageId, Store};
 use crate::ops::{Op, ViewOp};
 use crate::{DType, IrError, NodeId, Result, Scalar};
 use smallvec::SmallVec;
@@ -103,7 +103,7 @@ impl Lowering<'_> {
                     .get(&n)
                     .is_some_and(|cs| cs.iter().any(|c| !gr.covered_set.contains(c)))
         };
-        let mut stage_nodes: Vec<(NodeId, usize)> =
+        let mut stage_nodes: Vec<(NodeId, StageId)> =
             gr.stage_of.iter().map(|(&n, &s)| (n, s)).collect();
         stage_nodes.sort_by_key(|x| x.1);
         for (n, _) in stage_nodes {
@@ -148,7 +148,7 @@ impl Lowering<'_> {
         let src = self.g.srcs(q)[0];
         let e = self.inline(gr, src, false)?;
         gr.stages.push(Stage { op, expr: e });
-        let s = gr.stages.len() - 1;
+        let s = StageId::new(gr.stages.len() - 1);
         gr.stage_of.insert(q, s);
         let acc = gr.b.expr(Expr::Acc(s), node.dtype());
         gr.memo.insert(q, acc);
@@ -353,7 +353,10 @@ impl Lowering<'_> {
                     parts.push((ok, v));
                     start += len;
                 }
-                let mut e = parts.last().map(|p| p.1).unwrap_or(0);
+                let mut e = parts
+                    .last()
+                    .map(|p| p.1)
+                    .ok_or_else(|| IrError::Verify("concat without parts".into()))?;
                 for &(ok, v) in parts.iter().rev().skip(1) {
                     e = gr.b.expr(Expr::Where(ok, v, e), dtype);
                 }

@@ -6,7 +6,7 @@
 use super::builder::{Access, Ctx, Grow};
 use super::plan::BufRef;
 use super::Lowering;
-use crate::kernel::{Expr, ExprId};
+use crate::kernel::{Expr, ExprId, StageId};
 use crate::ops::Op;
 use crate::view::View;
 use crate::{DType, NodeId, Result};
@@ -56,7 +56,7 @@ impl Lowering<'_> {
         gr.ctx = Ctx::Matmul;
         gr.matmul = Some((m, la, lb));
         gr.matmul_round = (ar, br);
-        let acc = gr.b.expr(Expr::Acc(0), dtype);
+        let acc = gr.b.expr(Expr::Acc(StageId::new(0)), dtype);
         gr.memo.insert(m, acc);
         gr.cover(m);
         Ok(acc)

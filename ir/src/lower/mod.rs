@@ -40,7 +40,7 @@ pub use plan::{BufRef, KernelCall, Program, TempInfo};
 pub use policy::Boundary;
 
 use crate::ops::Op;
-use crate::{DType, Graph, NodeId, Result};
+use crate::{DType, Graph, IrError, NodeId, Result};
 use builder::Access;
 use hashbrown::{HashMap, HashSet};
 
@@ -112,6 +112,14 @@ pub fn lower(graph: &Graph, opts: &FusionOptions) -> Result<Program> {
     let mut l = Lowering::new(graph, opts.clone());
     for step in STEPS {
         l.run(step)?;
+    }
+    if cfg!(debug_assertions) {
+        for c in &l.prog.calls {
+            c.kernel.verify().map_err(|error| IrError::Kernel {
+                kernel: c.kernel.name.clone(),
+                error,
+            })?;
+        }
     }
     Ok(l.prog)
 }
