@@ -84,16 +84,20 @@ pub enum Step {
     StoreValues,
     /// Give each graph output a contiguous buffer of its own.
     BindOutputs,
+    /// In debug builds (and so in tests): check every kernel with
+    /// [`Kernel::verify`](crate::Kernel::verify) before code generation sees it.
+    VerifyKernels,
 }
 
 /// The steps of lowering, in order.
-pub const STEPS: [Step; 6] = [
+pub const STEPS: [Step; 7] = [
     Step::NoteConsumers,
     Step::MarkOutputs,
     Step::MarkEpilogueEnds,
     Step::CutLongChains,
     Step::StoreValues,
     Step::BindOutputs,
+    Step::VerifyKernels,
 ];
 
 /// Lowers a graph with one kernel per computing op.
@@ -113,17 +117,10 @@ pub fn lower(graph: &Graph, opts: &FusionOptions) -> Result<Program> {
     for step in STEPS {
         l.run(step)?;
     }
-    if cfg!(debug_assertions) {
-        for c in &l.prog.calls {
-            c.kernel.verify().map_err(|error| IrError::Kernel {
-                kernel: c.kernel.name.clone(),
-                error,
-            })?;
-        }
-    }
     Ok(l.prog)
 }
 
+/// The state of one lowering: the graph, what is known about its nodes, and the plan so far.
 struct Lowering<'g> {
     g: &'g Graph,
     opts: FusionOptions,
@@ -209,6 +206,16 @@ impl<'g> Lowering<'g> {
             Step::BindOutputs => {
                 for &o in g.outputs() {
                     self.bind_output(o)?;
+                }
+            }
+            Step::VerifyKernels => {
+                if cfg!(debug_assertions) {
+                    for c in &self.prog.calls {
+                        c.kernel.verify().map_err(|error| IrError::Kernel {
+                            kernel: c.kernel.name.clone(),
+                            error,
+                        })?;
+                    }
                 }
             }
         }
