@@ -5,6 +5,7 @@ use crate::emit::Emitter;
 use crate::params::Param;
 use crate::types;
 use crate::{CodegenError, Schedule};
+use kiln_ir::ExprId;
 use std::fmt::Write;
 
 /// The `main` function of an elementwise kernel. Each invocation handles `s.unroll` elements,
@@ -27,7 +28,7 @@ pub fn main(e: &mut Emitter, s: &Schedule) -> Result<String, CodegenError> {
         "  let base = (wid.y * nwg.x + wid.x) * {}u + lid;",
         wg * u
     );
-    let roots: Vec<usize> = e.k.outputs.iter().map(|o| o.expr).collect();
+    let roots: Vec<ExprId> = e.k.outputs.iter().map(|o| o.expr).collect();
     let coords = e.roots_need_coords(&roots);
     let outs = e.k.outputs.clone();
     for k in 0..u {
@@ -76,7 +77,7 @@ fn main_vec4(e: &mut Emitter, s: &Schedule) -> Result<String, CodegenError> {
     );
     let _ = writeln!(b, "  let j = (wid.y * nwg.x + wid.x) * {wg}u + lid;");
     let _ = writeln!(b, "  if (j >= {numel} / 4u) {{ return; }}");
-    let roots: Vec<usize> = e.k.outputs.iter().map(|o| o.expr).collect();
+    let roots: Vec<ExprId> = e.k.outputs.iter().map(|o| o.expr).collect();
     let _ = writeln!(b, "  let i = j * 4u;");
     // Loads read whole vectors; everything after is per component, interleaved.
     e.with_lanes(4, |e| e.exprs(&mut b, "  ", "i", &roots))?;

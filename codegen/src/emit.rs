@@ -6,7 +6,7 @@ use crate::params::{Param, ParamLayout};
 use crate::types::{self, info};
 use crate::CodegenError;
 use kiln_ir::ops::{Class, RandDist};
-use kiln_ir::{DType, Expr, Kernel, Scalar, Store, ViewKind};
+use kiln_ir::{DType, Expr, ExprId, InputId, Kernel, LoadId, Scalar, Store, ViewKind};
 use std::collections::BTreeSet;
 use std::fmt::Write;
 
@@ -33,7 +33,7 @@ pub struct Emitter<'k> {
     pub cached: Option<u32>,
     /// The loads a row kernel holds in registers (those its reduction stages read); the
     /// others are read from memory where used.
-    pub held: Vec<usize>,
+    pub held: Vec<LoadId>,
     /// How the device stores tensors.
     pub target: types::Target,
 }
@@ -114,7 +114,7 @@ impl<'k> Emitter<'k> {
         let vector = self.k.vector == 4;
         let mut binding = 1;
         for (i, d) in self.k.inputs.iter().enumerate() {
-            if self.k.inplace.is_some_and(|(a, _)| a == i) {
+            if self.k.inplace.is_some_and(|(a, _)| a.index() == i) {
                 continue;
             }
             let _ = writeln!(
@@ -137,7 +137,7 @@ impl<'k> Emitter<'k> {
     }
 
     /// The buffer input `input` is read from: `in{input}`, or the output it runs in place of.
-    pub fn input_buf(&self, input: usize) -> String {
+    pub fn input_buf(&self, input: InputId) -> String {
         match self.k.inplace {
             Some((i, o)) if i == input => format!("out{o}"),
             _ => format!("in{input}"),
@@ -163,8 +163,8 @@ impl<'k> Emitter<'k> {
     }
 
     /// The signed address of load `l` at coordinates `c*`, skipping dim `skip`.
-    fn address(&mut self, l: usize, skip: Option<usize>) -> String {
-        let rank = self.k.loads[l].view.shape.rank();
+    fn address(&mut self, l: LoadId, skip: Option<usize>) -> String {
+        let rank = self.k.load(l).view.shape.rank();
         let mut a = self.params.i32(Param::Offset(l));
         for d in 0..rank {
             if Some(d) == skip {
@@ -177,15 +177,15 @@ impl<'k> Emitter<'k> {
     }
 
     /// The expressions that `roots` depend on (themselves included), as a mask.
-    pub fn needed(&self, roots: &[usize]) -> Vec<bool> {
+    pub fn needed(&self, roots: &[ExprId]) -> Vec<bool> {
         let mut need = vec![false; self.k.exprs.len()];
-        let mut stack: Vec<usize> = roots.to_vec();
+        let mut stack: Vec<ExprId> = roots.to_vec();
         while let Some(e) = stack.pop() {
-            if need[e] {
+            if need[e.index()] {
                 continue;
             }
-            need[e] = true;
-            match &self.k.exprs[e].expr {
+            need[e.index()] = true;
+            match &self.k.expr(e).expr {
                 Expr::Gather { index, .. } => stack.push(*index),
                 Expr::Unary(_, a) | Expr::Cast(a) => stack.push(*a),
                 Expr::Binary(_, a, b) => stack.extend([*a, *b]),
@@ -197,13 +197,13 @@ impl<'k> Emitter<'k> {
     }
 
     /// True if any of the expressions `roots` need per-dimension coordinates.
-    pub fn roots_need_coords(&self, roots: &[usize]) -> bool {
+    pub fn roots_need_coords(&self, roots: &[ExprId]) -> bool {
         let need = self.needed(roots);
         self.k.exprs.iter().enumerate().any(|(i, e)| {
             need[i]
                 && match e.expr {
                     Expr::Load(l) | Expr::LoadValid(l) => {
-                        self.k.loads[l].view.kind() != ViewKind::Contiguous
+                        self.k.load(l).view.kind() != ViewKind::Contiguous
                     }
                     Expr::Gather { .. } => true,
                     _ => false,
@@ -212,9 +212,10 @@ impl<'k> Emitter<'k> {
     }
 
     /// The loads (plain, not gathers) that the expressions `roots` read.
-    pub fn loads_of(&self, roots: &[usize]) -> Vec<usize> {
+    pub fn loads_of(&self, roots: &[ExprId]) -> Vec<LoadId> {
         let need = self.needed(roots);
         (0..self.k.loads.len())
+            .map(LoadId::new)
             .filter(|&l| {
                 self.k.exprs.iter().enumerate().any(|(i, e)| {
                     need[i] && matches!(e.expr, Expr::Load(x) | Expr::LoadValid(x) if x == l)
@@ -233,7 +234,7 @@ impl<'k> Emitter<'k> {
 
     /// The `vec4` of output dtype `d` holding the four components of expression `n` (emitted
     /// with [`Emitter::lanes`] 4), converted to storage.
-    pub fn stored_vector(&self, n: usize, d: DType) -> String {
+    pub fn stored_vector(&self, n: ExprId, d: DType) -> String {
         let comps: Vec<String> = (0..4)
             .map(|c| self.target.to_storage(&value_name(n, Some(c)), d))
             .collect();
@@ -255,9 +256,9 @@ impl<'k> Emitter<'k> {
     /// The aligned `vec4` of load `l` holding the 4 elements from linear index `lin` on (its
     /// first element's coordinates `c*` emitted already where the view needs them);
     /// [`Kernel::choose_vector`](kiln_ir::Kernel::choose_vector) makes it a whole vector.
-    pub fn vector_at(&mut self, out: &mut String, ind: &str, lin: &str, l: usize) -> String {
-        let buf = self.input_buf(self.k.loads[l].input);
-        if self.k.loads[l].view.kind() == ViewKind::Contiguous {
+    pub fn vector_at(&mut self, out: &mut String, ind: &str, lin: &str, l: LoadId) -> String {
+        let buf = self.input_buf(self.k.load(l).input);
+        if self.k.load(l).view.kind() == ViewKind::Contiguous {
             let off = self.params.u32(Param::Offset(l));
             format!("{buf}[({lin} + {off}) / 4u]")
         } else {
@@ -269,11 +270,11 @@ impl<'k> Emitter<'k> {
 
     /// Emits `let ld{l}` (value) and `let ok{l}` (inside the view) for each load `l` of `loads`
     /// at linear index `lin` and coordinates `c*`.
-    pub fn load_values(&mut self, out: &mut String, ind: &str, lin: &str, loads: &[usize]) {
+    pub fn load_values(&mut self, out: &mut String, ind: &str, lin: &str, loads: &[LoadId]) {
         let k = self.k;
         for &l in loads {
-            let load = &k.loads[l];
-            let dt = k.inputs[load.input];
+            let load = &k.load(l);
+            let dt = k.input(load.input);
             if self.lanes > 1 {
                 // The vector of the elements from `lin` on: a register slot of a row kernel,
                 // else one aligned read.
@@ -356,7 +357,7 @@ impl<'k> Emitter<'k> {
         out: &mut String,
         ind: &str,
         lin: &str,
-        roots: &[usize],
+        roots: &[ExprId],
     ) -> Result<(), CodegenError> {
         let need = self.needed(roots);
         let loads = self.loads_of(roots);
@@ -366,12 +367,15 @@ impl<'k> Emitter<'k> {
         } else {
             vec![None]
         };
-        for n in (0..self.k.exprs.len()).filter(|&n| need[n]) {
+        for n in (0..self.k.exprs.len())
+            .filter(|&n| need[n])
+            .map(ExprId::new)
+        {
             for &c in &lanes {
                 self.lane = c;
                 let val = self.value(out, ind, lin, n);
                 self.lane = None;
-                let ty = info(self.k.exprs[n].dtype).value;
+                let ty = info(self.k.expr(n).dtype).value;
                 let _ = writeln!(out, "{ind}let {}: {ty} = {};", value_name(n, c), val?);
             }
         }
@@ -385,14 +389,14 @@ impl<'k> Emitter<'k> {
         out: &mut String,
         ind: &str,
         lin: &str,
-        n: usize,
+        n: ExprId,
     ) -> Result<String, CodegenError> {
         let k = self.k;
-        let node = &k.exprs[n];
+        let node = &k.expr(n);
         let d = node.dtype;
-        let operand_dtype = |i: usize| k.exprs[i].dtype;
+        let operand_dtype = |i: ExprId| k.expr(i).dtype;
         let lane = self.lane;
-        let e = |i: usize| value_name(i, lane);
+        let e = |i: ExprId| value_name(i, lane);
         let refused = |why| CodegenError::Structure {
             kernel: k.name.clone(),
             why,
@@ -422,7 +426,7 @@ impl<'k> Emitter<'k> {
             },
             Expr::Gather { load, axis, index } => {
                 let l = *load;
-                let input = k.loads[l].input;
+                let input = k.load(l).input;
                 let n_ax = self.params.i32(Param::LoadDim(l, *axis));
                 let base = self.address(l, Some(*axis));
                 let s = self.params.i32(Param::Stride(l, *axis));
@@ -511,12 +515,12 @@ impl<'k> Emitter<'k> {
 
 /// The WGSL name of expression `n`'s value: `e{n}`, or `e{n}_{c}` for component `c` of a
 /// vectorized kernel.
-pub fn value_name(n: usize, lane: Option<usize>) -> String {
+pub fn value_name(n: ExprId, lane: Option<usize>) -> String {
     lane_name("e", n, lane)
 }
 
 /// `{prefix}{n}`, suffixed `_{c}` for component `c`.
-fn lane_name(prefix: &str, n: usize, lane: Option<usize>) -> String {
+fn lane_name(prefix: &str, n: impl std::fmt::Display, lane: Option<usize>) -> String {
     match lane {
         Some(c) => format!("{prefix}{n}_{c}"),
         None => format!("{prefix}{n}"),

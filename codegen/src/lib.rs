@@ -308,8 +308,8 @@ impl KernelSource {
                 if bm == 1 && matmul::is_gemv(m, n) {
                     let fast = matmul::gemv_k_contiguous(
                         m,
-                        k.loads[*a].view.strides[r - 1],
-                        k.loads[*b].view.strides[r - 2],
+                        k.load(*a).view.strides[r - 1],
+                        k.load(*b).view.strides[r - 2],
                     );
                     let (outs, _) = if fast {
                         matmul::GEMV_K_CONTIGUOUS

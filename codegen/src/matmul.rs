@@ -30,7 +30,7 @@
 use crate::emit::Emitter;
 use crate::params::Param;
 use crate::{CodegenError, Schedule};
-use kiln_ir::DType;
+use kiln_ir::{DType, ExprId, InputId, LoadId};
 use std::fmt::Write;
 
 /// Invocations along each edge of the workgroup.
@@ -112,8 +112,8 @@ struct Dims {
 /// The `main` function (and workgroup tiles) of a matmul kernel.
 pub fn main(
     e: &mut Emitter,
-    (la, ra): (usize, Option<DType>),
-    (lb, rb): (usize, Option<DType>),
+    (la, ra): (LoadId, Option<DType>),
+    (lb, rb): (LoadId, Option<DType>),
     dtype: DType,
     s: &Schedule,
 ) -> Result<String, CodegenError> {
@@ -153,8 +153,8 @@ pub fn main(
         abase,
         bbase,
     };
-    let ta = load_text(e, k.loads[la].input, ra);
-    let tb = load_text(e, k.loads[lb].input, rb);
+    let ta = load_text(e, k.load(la).input, ra);
+    let tb = load_text(e, k.load(lb).input, rb);
     let mut b = accessors(&d, &ta, &tb);
     b += &epilogue(e, dtype, &d)?;
     // Only the gemv path uses subgroups. Subgroup ids need a one-dimensional workgroup, so
@@ -209,10 +209,10 @@ pub fn main(
 
 /// A load of operand `input` at a signed address `{}` as f32, rounded where a cast was fused
 /// into it.
-fn load_text(e: &mut Emitter, input: usize, round: Option<DType>) -> String {
+fn load_text(e: &mut Emitter, input: InputId, round: Option<DType>) -> String {
     let load = e
         .target
-        .from_storage(&format!("in{input}[u32({{}})]"), e.k.inputs[input]);
+        .from_storage(&format!("in{input}[u32({{}})]"), e.k.input(input));
     match round {
         Some(d) => e.round(d, load),
         None => load,
@@ -266,7 +266,7 @@ fn epilogue(e: &mut Emitter, dtype: DType, d: &Dims) -> Result<String, CodegenEr
     let _ = writeln!(b, "  let red0: f32 = {val};");
     let _ = writeln!(b, "  let i = (bt * {} + row) * {} + col;", d.m, d.n);
     let _ = writeln!(b, "  let c{} = row;\n  let c{} = col;", r - 2, r - 1);
-    let roots: Vec<usize> = k.outputs.iter().map(|o| o.expr).collect();
+    let roots: Vec<ExprId> = k.outputs.iter().map(|o| o.expr).collect();
     e.exprs(&mut b, "  ", "i", &roots)?;
     for (o, out) in k.outputs.iter().enumerate() {
         let _ = writeln!(

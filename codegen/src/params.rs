@@ -3,7 +3,7 @@
 //! generated text never contains a size.
 
 use crate::CodegenError;
-use kiln_ir::{Expr, Kernel};
+use kiln_ir::{Expr, ExprId, Kernel, LoadId};
 
 /// One 32-bit slot of a kernel's uniform.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -17,28 +17,28 @@ pub enum Param {
     /// Batch count of a matmul.
     Batch,
     /// Offset of load `l` (as `i32` bits).
-    Offset(usize),
+    Offset(LoadId),
     /// Stride of load `l` in dim `d` (as `i32` bits).
-    Stride(usize, usize),
+    Stride(LoadId, usize),
     /// Mask start of load `l` in dim `d`.
-    MaskLo(usize, usize),
+    MaskLo(LoadId, usize),
     /// Mask end of load `l` in dim `d`.
-    MaskHi(usize, usize),
+    MaskHi(LoadId, usize),
     /// Size of dim `d` of load `l`'s own view (gather bounds, matmul `k`).
-    LoadDim(usize, usize),
+    LoadDim(LoadId, usize),
     /// The value of constant expression `e` (`Expr::Const`), as its storage bits. Constants
     /// live in the uniform, not in the text: a shader compiler may fold `x * 0.0` to `0.0`
     /// when the zero is a literal (lavapipe does), which loses `inf * 0 = NaN`; and kernels
     /// that differ only in their constants share one pipeline.
-    Const(usize),
+    Const(ExprId),
     /// The start of arange expression `e` (`Expr::Arange`), as 32-bit storage bits of its
     /// computing type (`f32` for floats).
-    ArangeStart(usize),
+    ArangeStart(ExprId),
     /// The step of arange expression `e`, likewise.
-    ArangeStep(usize),
+    ArangeStep(ExprId),
     /// The key of random stream `s` of random expression `e` (`Expr::Rand`), from its seed:
     /// a new seed is the same kernel.
-    RandKey(usize, u32),
+    RandKey(ExprId, u32),
 }
 
 /// The slots of a kernel's uniform, in order.
@@ -105,26 +105,26 @@ impl ParamLayout {
                     let r = k.shape.rank();
                     unsigned(k.shape.0[..r.saturating_sub(2)].iter().product(), *p)?
                 }
-                Param::Offset(l) => signed(k.loads[l].view.offset, *p)?,
-                Param::Stride(l, d) => signed(k.loads[l].view.strides[d], *p)?,
+                Param::Offset(l) => signed(k.load(l).view.offset, *p)?,
+                Param::Stride(l, d) => signed(k.load(l).view.strides[d], *p)?,
                 Param::MaskLo(l, d) => unsigned(
-                    k.loads[l].view.mask.as_ref().map_or(0, |m| m.ranges[d].0),
+                    k.load(l).view.mask.as_ref().map_or(0, |m| m.ranges[d].0),
                     *p,
                 )?,
                 // An open end is "no bound".
-                Param::MaskHi(l, d) => match k.loads[l].view.mask.as_ref() {
+                Param::MaskHi(l, d) => match k.load(l).view.mask.as_ref() {
                     Some(m) => unsigned(m.ranges[d].1, *p)?,
                     None => u32::MAX,
                 },
-                Param::LoadDim(l, d) => unsigned(k.loads[l].view.shape.0[d], *p)?,
-                Param::Const(e) => match &k.exprs[e].expr {
-                    Expr::Const(v) => v.storage_bits(k.exprs[e].dtype),
+                Param::LoadDim(l, d) => unsigned(k.load(l).view.shape.0[d], *p)?,
+                Param::Const(e) => match &k.expr(e).expr {
+                    Expr::Const(v) => v.storage_bits(k.expr(e).dtype),
                     // Codegen makes this slot only for constant expressions.
                     _ => 0,
                 },
-                Param::ArangeStart(e) | Param::ArangeStep(e) => match &k.exprs[e].expr {
+                Param::ArangeStart(e) | Param::ArangeStep(e) => match &k.expr(e).expr {
                     Expr::Arange { start, step } => {
-                        let d = k.exprs[e].dtype;
+                        let d = k.expr(e).dtype;
                         let ld = if d.is_float() { kiln_ir::DType::F32 } else { d };
                         let v = if matches!(*p, Param::ArangeStart(_)) {
                             start
@@ -136,7 +136,7 @@ impl ParamLayout {
                     // Codegen makes these slots only for arange expressions.
                     _ => 0,
                 },
-                Param::RandKey(e, stream) => match &k.exprs[e].expr {
+                Param::RandKey(e, stream) => match &k.expr(e).expr {
                     Expr::Rand { seed, .. } => kiln_ir::ops::rand_key(*seed, stream),
                     // Codegen makes this slot only for random expressions.
                     _ => 0,

@@ -12,7 +12,7 @@ use crate::types::info;
 use crate::{CodegenError, Schedule};
 use kiln_ir::ops::reduce::Finish;
 use kiln_ir::ops::{ReduceOp, ReduceRule};
-use kiln_ir::{Expr, Output, Stage, Store, ViewKind};
+use kiln_ir::{Expr, ExprId, Output, Stage, Store, ViewKind};
 use std::fmt::Write;
 
 /// The statement that folds `b` (with index `bi`, for argmax/argmin) into `a` (and `ai`):
@@ -210,15 +210,15 @@ fn open_slot(b: &mut String, j: u32, wg: u32, count: &str, width: u32) {
 }
 
 /// True if a load of `roots` that the row's registers do not hold needs coordinates.
-fn unheld_need_coords(e: &Emitter, roots: &[usize]) -> bool {
+fn unheld_need_coords(e: &Emitter, roots: &[ExprId]) -> bool {
     e.loads_of(roots)
         .iter()
-        .any(|l| !e.held.contains(l) && e.k.loads[*l].view.kind() != ViewKind::Contiguous)
+        .any(|l| !e.held.contains(l) && e.k.load(*l).view.kind() != ViewKind::Contiguous)
 }
 
 /// True when the expressions `roots` gather (and so need coordinates even where every load is
 /// held in registers).
-fn gathers(e: &Emitter, roots: &[usize]) -> bool {
+fn gathers(e: &Emitter, roots: &[ExprId]) -> bool {
     let need = e.needed(roots);
     e.k.exprs
         .iter()
@@ -253,7 +253,7 @@ fn rows(
         b,
         "fn rows_{name}(o: u32, live: bool, lid: u32{sg_params}) {{"
     );
-    let all_roots: Vec<usize> = stages
+    let all_roots: Vec<ExprId> = stages
         .iter()
         .map(|st| st.expr)
         .chain(k.outputs.iter().map(|o| o.expr))
@@ -264,7 +264,7 @@ fn rows(
     // When cached, the loads held in registers: those the stages read. A load that only the
     // per-element outputs read (layer norm's weight and bias) is read where it is used, so
     // that the registers hold one row rather than three (more rows resident per SM).
-    let stage_roots: Vec<usize> = stages.iter().map(|st| st.expr).collect();
+    let stage_roots: Vec<ExprId> = stages.iter().map(|st| st.expr).collect();
     let held = e.loads_of(&stage_roots);
     e.held = if cache.is_some() {
         held.clone()
@@ -280,7 +280,7 @@ fn rows(
     if let (Some(c), true) = (cache, vec) {
         for j in 0..c / 4 {
             for &l in &held {
-                let st = e.target.storage(k.inputs[k.loads[l].input]);
+                let st = e.target.storage(k.input(k.load(l).input));
                 let _ = writeln!(b, "  var rc{l}_{j}: vec4<{st}>;");
             }
         }
@@ -302,7 +302,7 @@ fn rows(
     } else if let Some(c) = cache {
         for j in 0..c {
             for &l in &held {
-                let ty = info(k.inputs[k.loads[l].input]).value;
+                let ty = info(k.input(k.load(l).input)).value;
                 let _ = writeln!(b, "  var rc{l}_{j}: {ty};\n  var rq{l}_{j}: bool;");
             }
         }
@@ -324,7 +324,7 @@ fn rows(
     }
     // One element of the row at `rr` (slot `j` when cached): `let i`, coordinates, the
     // expressions of `roots`.
-    let element = |e: &mut Emitter, b: &mut String, ind: &str, j: Option<u32>, roots: &[usize]| {
+    let element = |e: &mut Emitter, b: &mut String, ind: &str, j: Option<u32>, roots: &[ExprId]| {
         let _ = writeln!(b, "{ind}let i = o * {count} + rr;");
         let coords = match j {
             Some(_) => gathers(e, roots) || unheld_need_coords(e, roots),
@@ -339,7 +339,7 @@ fn rows(
         r
     };
     for (si, st) in stages.iter().enumerate() {
-        let in_dtype = k.exprs[st.expr].dtype;
+        let in_dtype = k.expr(st.expr).dtype;
         let a = acc(st.op, in_dtype).map_err(|why| CodegenError::Structure {
             kernel: k.name.clone(),
             why,
@@ -437,7 +437,7 @@ fn rows(
         let out_dtype = k
             .exprs
             .iter()
-            .find(|x| matches!(x.expr, Expr::Acc(j) if j == si))
+            .find(|x| matches!(x.expr, Expr::Acc(j) if j.index() == si))
             .map_or(in_dtype, |x| x.dtype);
         let fin = match st.op.spec().rule {
             ReduceRule::Arg { .. } => {
@@ -469,7 +469,7 @@ fn rows(
         .filter(|(_, o)| o.store == Store::Full)
         .collect();
     if !row.is_empty() {
-        let roots: Vec<usize> = row.iter().map(|(_, o)| o.expr).collect();
+        let roots: Vec<ExprId> = row.iter().map(|(_, o)| o.expr).collect();
         let _ = writeln!(b, "  if (live && lid == 0u) {{");
         let _ = writeln!(b, "    let i = o;");
         e.exprs(&mut b, "    ", "i", &roots)?;
@@ -483,7 +483,7 @@ fn rows(
         let _ = writeln!(b, "  }}");
     }
     if !full.is_empty() {
-        let roots: Vec<usize> = full.iter().map(|(_, o)| o.expr).collect();
+        let roots: Vec<ExprId> = full.iter().map(|(_, o)| o.expr).collect();
         let _ = writeln!(b, "  if (live) {{");
         if let (Some(c), true) = (cache, vec) {
             for j in 0..c / 4 {

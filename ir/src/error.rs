@@ -153,6 +153,14 @@ pub enum IrError {
     /// A graph that fails the IR verifier (a compiler bug, reported rather than panicking).
     #[error("IR verification failed: {0}")]
     Verify(String),
+    /// A lowered kernel that fails the kernel verifier (a compiler bug).
+    #[error("kernel {kernel} failed verification: {error}")]
+    Kernel {
+        /// The kernel's name.
+        kernel: String,
+        /// What is wrong with it.
+        error: crate::kernel::KernelError,
+    },
 }
 
 /// Result with [`IrError`].

@@ -24,7 +24,10 @@ pub use dtype::{round_float, DType, Scalar, ALL_DTYPES};
 pub use error::{IrError, Result};
 pub use graph::{Graph, Node, NodeId, Structure};
 pub use host::{Element, HostData, HostTensor};
-pub use kernel::{Expr, ExprId, ExprNode, Kernel, KernelKind, Load, Output, Stage, Store};
+pub use kernel::{
+    Expr, ExprId, ExprNode, InputId, Kernel, KernelError, KernelKind, Load, LoadId, Output,
+    OutputId, Stage, StageId, Store,
+};
 pub use ops::{Op, TensorType};
 pub use shape::{Axes, Shape, MAX_RANK, STORAGE_BYTES};
 pub use view::{Mask, View, ViewKind};

@@ -207,7 +207,7 @@ pub fn prepare(ctx: &GpuContext, prog: &Program) -> Result<Prepared> {
             ck,
             uniform,
             grid,
-            skip_input: memory.inplace[ci].map(|(i, _)| i),
+            skip_input: memory.inplace[ci].map(|(i, _)| i.index()),
         });
     }
     ctx.save_pipeline_cache();

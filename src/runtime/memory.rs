@@ -10,6 +10,7 @@
 
 use kiln_codegen::Target;
 use kiln_ir::lower::{BufRef, Program};
+use kiln_ir::{InputId, OutputId};
 
 /// Where each temporary of a program lives.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -26,7 +27,7 @@ pub struct MemoryPlan {
     /// The largest sum of live temporaries at any launch: the lower bound for any plan.
     pub live_peak_bytes: u64,
     /// Per launch, `(input, output)` when it runs in place.
-    pub inplace: Vec<Option<(usize, usize)>>,
+    pub inplace: Vec<Option<(InputId, OutputId)>>,
 }
 
 impl MemoryPlan {
@@ -78,8 +79,8 @@ impl MemoryPlan {
                     (!is_output[to]
                         && plan.slot_of[to] == never
                         && bytes(to) == bytes(ti)
-                        && c.kernel.can_run_in_place(j, o))
-                    .then_some((j, o, ti, to))
+                        && c.kernel.can_run_in_place(InputId::new(j), OutputId::new(o)))
+                    .then_some((InputId::new(j), OutputId::new(o), ti, to))
                 })
             });
             if let Some((j, o, ti, to)) = pair {

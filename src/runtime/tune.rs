@@ -445,7 +445,7 @@ fn tune_within(ctx: &GpuContext, k: &Kernel, cands: &[Schedule], budget: Budget)
         let n = k
             .loads
             .iter()
-            .filter(|l| l.input == i)
+            .filter(|l| l.input.index() == i)
             .map(|l| extent(&l.view))
             .max()
             .unwrap_or(1);
@@ -456,8 +456,8 @@ fn tune_within(ctx: &GpuContext, k: &Kernel, cands: &[Schedule], budget: Budget)
     let mut outputs = Vec::with_capacity(k.outputs.len());
     for (o, out) in k.outputs.iter().enumerate() {
         outputs.push((
-            ctx.alloc(out.dtype, k.output_numel(o))?,
-            Shape::new(&[k.output_numel(o)]),
+            ctx.alloc(out.dtype, k.output_numel(kiln_ir::OutputId::new(o)))?,
+            Shape::new(&[k.output_numel(kiln_ir::OutputId::new(o))]),
         ));
     }
     let in_refs: Vec<&wgpu::Buffer> = inputs.iter().map(|b| &b.buffer).collect();

@@ -8,14 +8,17 @@ use crate::view::{View, ViewKind};
 use crate::{DType, Scalar, Shape};
 use std::fmt::Write;
 
-/// Index of an expression in [`Kernel::exprs`].
-pub type ExprId = usize;
+mod ids;
+mod verify;
+
+pub use ids::{ExprId, InputId, LoadId, OutputId, StageId};
+pub use verify::KernelError;
 
 /// A read of one input buffer through a view over the kernel's iteration coordinates.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Load {
     /// Which input binding.
-    pub input: usize,
+    pub input: InputId,
     /// Coordinates to address (and mask). For a gather, the view's shape is the gathered
     /// tensor's and the indexed axis is substituted at run time.
     pub view: View,
@@ -25,14 +28,14 @@ pub struct Load {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Expr {
     /// The value of load `l` at the current coordinates (the pad value where masked).
-    Load(usize),
+    Load(LoadId),
     /// Whether load `l`'s mask covers the current coordinates.
-    LoadValid(usize),
+    LoadValid(LoadId),
     /// Load `l` at the current coordinates with coordinate `axis` replaced by the `I32` value
     /// of `index` (negative counts from the end; out of range reads 0).
     Gather {
         /// The load.
-        load: usize,
+        load: LoadId,
         /// The substituted axis.
         axis: usize,
         /// The expression giving the index.
@@ -64,7 +67,7 @@ pub enum Expr {
     Cast(ExprId),
     /// The result of reduction stage `s` of this row (reduce kernels), or the accumulated
     /// product (matmul kernels, `s = 0`), already finalized and rounded to this dtype.
-    Acc(usize),
+    Acc(StageId),
 }
 
 impl Expr {
@@ -138,9 +141,9 @@ pub enum KernelKind {
     /// [`Expr::Acc`]`(0)` and loads at the output coordinates.
     Matmul {
         /// The load of A.
-        a: usize,
+        a: LoadId,
         /// The load of B.
-        b: usize,
+        b: LoadId,
         /// The dtype of the product before the epilogue.
         dtype: DType,
         /// A cast fused into A's loads: round each element to this dtype.
@@ -174,10 +177,38 @@ pub struct Kernel {
     /// `(input, output)`: the input is read from the output's buffer, which the runtime gives
     /// the input's data (in-place execution; see [`Kernel::can_run_in_place`]). The input then
     /// has no binding of its own. Part of the key.
-    pub inplace: Option<(usize, usize)>,
+    pub inplace: Option<(InputId, OutputId)>,
 }
 
 impl Kernel {
+    /// Expression `e`.
+    ///
+    /// # Panics
+    /// If `e` is not an expression of this kernel ([`Kernel::verify`] checks every id).
+    pub fn expr(&self, e: ExprId) -> &ExprNode {
+        &self.exprs[e.index()]
+    }
+
+    /// Load `l` (panics like [`Kernel::expr`]).
+    pub fn load(&self, l: LoadId) -> &Load {
+        &self.loads[l.index()]
+    }
+
+    /// The dtype of input binding `i` (panics like [`Kernel::expr`]).
+    pub fn input(&self, i: InputId) -> DType {
+        self.inputs[i.index()]
+    }
+
+    /// Output `o` (panics like [`Kernel::expr`]).
+    pub fn output(&self, o: OutputId) -> &Output {
+        &self.outputs[o.index()]
+    }
+
+    /// The ids of the outputs, in binding order.
+    pub fn output_ids(&self) -> impl Iterator<Item = OutputId> {
+        (0..self.outputs.len()).map(OutputId::new)
+    }
+
     /// Rows of a reduce kernel, elements of the iteration space otherwise: what the grid
     /// covers.
     pub fn out_numel(&self) -> usize {
@@ -229,7 +260,7 @@ impl Kernel {
         match &self.kind {
             KernelKind::Matmul { a, .. } => {
                 let r = self.shape.rank();
-                Some(self.loads[*a].view.shape.0[r - 1])
+                Some(self.load(*a).view.shape.0[r - 1])
             }
             _ => None,
         }
@@ -246,8 +277,8 @@ impl Kernel {
     }
 
     /// Elements of output `o`'s buffer.
-    pub fn output_numel(&self, o: usize) -> usize {
-        match self.outputs[o].store {
+    pub fn output_numel(&self, o: OutputId) -> usize {
+        match self.output(o).store {
             Store::Full => self.shape.numel(),
             Store::Row => self.out_numel(),
         }
@@ -294,7 +325,7 @@ impl Kernel {
                 ViewKind::Contiguous => "c".to_string(),
                 ViewKind::Strided => "s".to_string(),
                 ViewKind::Masked => {
-                    let dt = self.inputs[l.input];
+                    let dt = self.input(l.input);
                     format!(
                         "m{:x}",
                         l.view.pad_value().unwrap_or(Scalar::I(0)).storage_bits(dt)
@@ -360,11 +391,11 @@ impl Kernel {
     /// `i` is contiguous from offset 0 over the whole iteration space, so that element `j` of
     /// the output depends on element `j` of the input and on no other, and whose output has
     /// the input's dtype. That the two buffers are as large is the memory plan's check.
-    pub fn can_run_in_place(&self, i: usize, o: usize) -> bool {
+    pub fn can_run_in_place(&self, i: InputId, o: OutputId) -> bool {
         let n = self.shape.numel();
         matches!(self.kind, KernelKind::Elementwise)
-            && self.inputs[i] == self.outputs[o].dtype
-            && self.outputs[o].store == Store::Full
+            && self.input(i) == self.output(o).dtype
+            && self.output(o).store == Store::Full
             && self.loads.iter().any(|l| l.input == i)
             && self.loads.iter().filter(|l| l.input == i).all(|l| {
                 l.view.kind() == ViewKind::Contiguous
@@ -374,6 +405,6 @@ impl Kernel {
             && !self
                 .exprs
                 .iter()
-                .any(|e| matches!(e.expr, Expr::Gather { load, .. } if self.loads[load].input == i))
+                .any(|e| matches!(e.expr, Expr::Gather { load, .. } if self.load(load).input == i))
     }
 }

@@ -1,0 +1,361 @@
+//! Each check of the kernel verifier, shown a kernel broken in exactly that way.
+
+use super::KernelError;
+use crate::kernel::{
+    Expr, ExprId, ExprNode, InputId, Kernel, KernelKind, Load, LoadId, Output, OutputId, Stage,
+    StageId, Store,
+};
+use crate::lower::{lower, FusionOptions};
+use crate::ops::{BinaryOp, Op, ReduceOp, UnaryOp, ViewOp};
+use crate::view::View;
+use crate::{Axes, DType, Graph, Scalar, Shape};
+
+fn e(i: usize) -> ExprId {
+    ExprId::new(i)
+}
+
+fn node(expr: Expr, dtype: DType) -> ExprNode {
+    ExprNode { expr, dtype }
+}
+
+fn load(input: usize, shape: &[usize]) -> Load {
+    Load {
+        input: InputId::new(input),
+        view: View::contiguous(&Shape::new(shape)),
+    }
+}
+
+/// `out0 = exp(in0) + in1` over `[4, 8]`.
+fn elementwise() -> Kernel {
+    Kernel {
+        name: "add".into(),
+        kind: KernelKind::Elementwise,
+        shape: Shape::new(&[4, 8]),
+        inputs: vec![DType::F32, DType::F32],
+        loads: vec![load(0, &[4, 8]), load(1, &[4, 8])],
+        exprs: vec![
+            node(Expr::Load(LoadId::new(0)), DType::F32),
+            node(Expr::Unary(UnaryOp::Exp, e(0)), DType::F32),
+            node(Expr::Load(LoadId::new(1)), DType::F32),
+            node(Expr::Binary(BinaryOp::Add, e(1), e(2)), DType::F32),
+        ],
+        outputs: vec![Output {
+            dtype: DType::F32,
+            expr: e(3),
+            store: Store::Full,
+        }],
+        vector: 1,
+        inplace: None,
+    }
+}
+
+/// Rows of `[4, 8]`: stage 0 the max, stage 1 the sum of `x - max`; both stored per row.
+fn reduce() -> Kernel {
+    Kernel {
+        name: "max+sum".into(),
+        kind: KernelKind::Reduce {
+            red_rank: 1,
+            stages: vec![
+                Stage {
+                    op: ReduceOp::Max,
+                    expr: e(0),
+                },
+                Stage {
+                    op: ReduceOp::Sum,
+                    expr: e(2),
+                },
+            ],
+        },
+        shape: Shape::new(&[4, 8]),
+        inputs: vec![DType::F32],
+        loads: vec![load(0, &[4, 8])],
+        exprs: vec![
+            node(Expr::Load(LoadId::new(0)), DType::F32),
+            node(Expr::Acc(StageId::new(0)), DType::F32),
+            node(Expr::Binary(BinaryOp::Sub, e(0), e(1)), DType::F32),
+            node(Expr::Acc(StageId::new(1)), DType::F32),
+        ],
+        outputs: vec![
+            Output {
+                dtype: DType::F32,
+                expr: e(1),
+                store: Store::Row,
+            },
+            Output {
+                dtype: DType::F32,
+                expr: e(3),
+                store: Store::Row,
+            },
+        ],
+        vector: 1,
+        inplace: None,
+    }
+}
+
+/// `[2, 3] @ [3, 5]` with a relu epilogue.
+fn matmul() -> Kernel {
+    Kernel {
+        name: "matmul+relu".into(),
+        kind: KernelKind::Matmul {
+            a: LoadId::new(0),
+            b: LoadId::new(1),
+            dtype: DType::F32,
+            a_round: None,
+            b_round: None,
+        },
+        shape: Shape::new(&[2, 5]),
+        inputs: vec![DType::F32, DType::F32],
+        loads: vec![load(0, &[2, 3]), load(1, &[3, 5])],
+        exprs: vec![
+            node(Expr::Acc(StageId::new(0)), DType::F32),
+            node(Expr::Unary(UnaryOp::Relu, e(0)), DType::F32),
+        ],
+        outputs: vec![Output {
+            dtype: DType::F32,
+            expr: e(1),
+            store: Store::Full,
+        }],
+        vector: 1,
+        inplace: None,
+    }
+}
+
+fn rejected(k: &Kernel) -> KernelError {
+    match k.verify() {
+        Err(err) => err,
+        Ok(()) => panic!("a broken kernel passed the verifier: {k:?}"),
+    }
+}
+
+#[test]
+fn well_formed_kernels_pass() {
+    for k in [elementwise(), reduce(), matmul()] {
+        assert_eq!(k.verify(), Ok(()), "{}", k.name);
+    }
+    let mut k = elementwise();
+    k.inplace = Some((InputId::new(1), OutputId::new(0)));
+    assert_eq!(k.verify(), Ok(()));
+    k.vector = 4;
+    assert_eq!(k.verify(), Ok(()));
+}
+
+#[test]
+fn lowered_kernels_pass() {
+    // Softmax's numerator: a reduction broadcast back over its rows.
+    let mut g = Graph::new();
+    let x = g.input(DType::F32, Shape::new(&[4, 8])).unwrap();
+    let reduce = Op::Reduce {
+        op: ReduceOp::Max,
+        axes: Axes::from_slice(&[1]),
+        keepdim: true,
+    };
+    let m = g.add(reduce, &[x]).unwrap();
+    let m = g
+        .add(Op::View(ViewOp::Expand(Shape::new(&[4, 8]))), &[m])
+        .unwrap();
+    let d = g.add(Op::Binary(BinaryOp::Sub), &[x, m]).unwrap();
+    let y = g.add(Op::Unary(UnaryOp::Exp), &[d]).unwrap();
+    g.mark_output(y);
+    for enabled in [true, false] {
+        let prog = lower(
+            &g,
+            &FusionOptions {
+                enabled,
+                ..FusionOptions::default()
+            },
+        )
+        .unwrap();
+        for c in &prog.calls {
+            assert_eq!(c.kernel.verify(), Ok(()), "{}", c.kernel.name);
+        }
+    }
+}
+
+#[test]
+fn operands_must_come_before_their_readers() {
+    let mut k = elementwise();
+    k.exprs[1].expr = Expr::Unary(UnaryOp::Exp, e(1));
+    assert_eq!(
+        rejected(&k),
+        KernelError::ExprOrder {
+            expr: e(1),
+            operand: e(1)
+        }
+    );
+    k.exprs[1].expr = Expr::Unary(UnaryOp::Exp, e(9));
+    assert!(matches!(rejected(&k), KernelError::ExprOrder { .. }));
+}
+
+#[test]
+fn load_ids_must_be_in_range() {
+    let mut k = elementwise();
+    k.exprs[2].expr = Expr::Load(LoadId::new(2));
+    assert!(matches!(
+        rejected(&k),
+        KernelError::LoadOutOfRange { count: 2, .. }
+    ));
+    let mut k = elementwise();
+    k.kind = KernelKind::Elementwise;
+    k.exprs[0] = node(Expr::LoadValid(LoadId::new(7)), DType::Bool);
+    assert!(matches!(rejected(&k), KernelError::LoadOutOfRange { .. }));
+}
+
+#[test]
+fn input_ids_must_be_in_range() {
+    let mut k = elementwise();
+    k.loads[1].input = InputId::new(2);
+    assert!(matches!(
+        rejected(&k),
+        KernelError::InputOutOfRange { count: 2, .. }
+    ));
+}
+
+#[test]
+fn loads_have_the_kernel_rank() {
+    let mut k = elementwise();
+    k.loads[0] = load(0, &[32]);
+    assert!(matches!(
+        rejected(&k),
+        KernelError::LoadRank { rank: 1, .. }
+    ));
+}
+
+#[test]
+fn accumulators_must_exist_and_come_from_earlier_stages() {
+    let mut k = elementwise();
+    k.exprs.push(node(Expr::Acc(StageId::new(0)), DType::F32));
+    assert!(matches!(rejected(&k), KernelError::BadAcc { .. }));
+    let mut k = reduce();
+    k.exprs[3].expr = Expr::Acc(StageId::new(2));
+    assert!(matches!(rejected(&k), KernelError::BadAcc { .. }));
+    // Stage 0 reading its own result.
+    let mut k = reduce();
+    if let KernelKind::Reduce { stages, .. } = &mut k.kind {
+        stages[0].expr = e(2);
+    }
+    assert!(matches!(
+        rejected(&k),
+        KernelError::BadAcc {
+            why: "read by a stage that is not after it",
+            ..
+        }
+    ));
+}
+
+#[test]
+fn dtypes_follow_the_ops() {
+    let mut k = elementwise();
+    k.exprs[3].dtype = DType::I32;
+    assert!(matches!(rejected(&k), KernelError::ExprDType { .. }));
+    // A predicate gives bool.
+    let mut k = elementwise();
+    k.exprs[3].expr = Expr::Binary(BinaryOp::Lt, e(1), e(2));
+    assert!(matches!(rejected(&k), KernelError::ExprDType { .. }));
+    // A load has its input's dtype.
+    let mut k = elementwise();
+    k.inputs[1] = DType::I32;
+    assert!(matches!(rejected(&k), KernelError::ExprDType { .. }));
+    // Where takes a bool condition.
+    let mut k = elementwise();
+    k.exprs[3].expr = Expr::Where(e(0), e(1), e(2));
+    assert!(matches!(rejected(&k), KernelError::ExprDType { .. }));
+    // Argmax gives i32.
+    let mut k = reduce();
+    if let KernelKind::Reduce { stages, .. } = &mut k.kind {
+        stages[0].op = ReduceOp::ArgMax;
+    }
+    assert!(matches!(rejected(&k), KernelError::ExprDType { .. }));
+    // A matmul's product has the kernel's product dtype.
+    let mut k = matmul();
+    k.exprs[0].dtype = DType::F16;
+    assert!(matches!(rejected(&k), KernelError::ExprDType { .. }));
+    // A constant of any dtype is fine.
+    let mut k = elementwise();
+    k.exprs.push(node(Expr::Const(Scalar::F(1.0)), DType::F32));
+    assert_eq!(k.verify(), Ok(()));
+}
+
+#[test]
+fn outputs_fit_the_kernel() {
+    let mut k = elementwise();
+    k.outputs[0].expr = e(4);
+    assert!(matches!(rejected(&k), KernelError::ExprOutOfRange { .. }));
+    let mut k = elementwise();
+    k.outputs[0].dtype = DType::F16;
+    assert!(matches!(rejected(&k), KernelError::OutputDType { .. }));
+    let mut k = elementwise();
+    k.outputs[0].store = Store::Row;
+    assert!(matches!(rejected(&k), KernelError::Outputs(_)));
+    let mut k = elementwise();
+    k.outputs.clear();
+    assert!(matches!(rejected(&k), KernelError::Outputs(_)));
+}
+
+#[test]
+fn shapes_fit_the_kernel_kind() {
+    let mut k = reduce();
+    if let KernelKind::Reduce { red_rank, .. } = &mut k.kind {
+        *red_rank = 3;
+    }
+    assert!(matches!(rejected(&k), KernelError::Shape(_)));
+    let mut k = reduce();
+    if let KernelKind::Reduce { stages, .. } = &mut k.kind {
+        stages[1].expr = e(8);
+    }
+    assert!(matches!(rejected(&k), KernelError::ExprOutOfRange { .. }));
+    let mut k = matmul();
+    k.vector = 4;
+    assert_eq!(rejected(&k), KernelError::Vector(4));
+    let mut k = elementwise();
+    k.vector = 2;
+    assert_eq!(rejected(&k), KernelError::Vector(2));
+}
+
+#[test]
+fn matmul_operands_are_valid() {
+    let mut k = matmul();
+    if let KernelKind::Matmul { b, .. } = &mut k.kind {
+        *b = LoadId::new(0);
+    }
+    assert!(matches!(rejected(&k), KernelError::Matmul(_)));
+    let mut k = matmul();
+    if let KernelKind::Matmul { a, .. } = &mut k.kind {
+        *a = LoadId::new(5);
+    }
+    assert!(matches!(rejected(&k), KernelError::LoadOutOfRange { .. }));
+    // Inner dimensions that differ.
+    let mut k = matmul();
+    k.loads[1] = load(1, &[4, 5]);
+    assert!(matches!(rejected(&k), KernelError::Matmul(_)));
+    // Rounding on load to an integer type.
+    let mut k = matmul();
+    if let KernelKind::Matmul { a_round, .. } = &mut k.kind {
+        *a_round = Some(DType::I32);
+    }
+    assert!(matches!(rejected(&k), KernelError::Matmul(_)));
+}
+
+#[test]
+fn in_place_pairs_are_valid() {
+    let mut k = elementwise();
+    k.inplace = Some((InputId::new(2), OutputId::new(0)));
+    assert!(matches!(
+        rejected(&k),
+        KernelError::InPlace {
+            why: "out of range",
+            ..
+        }
+    ));
+    k.inplace = Some((InputId::new(0), OutputId::new(1)));
+    assert!(matches!(rejected(&k), KernelError::InPlace { .. }));
+    // A reduce kernel never runs in place.
+    let mut k = reduce();
+    k.inplace = Some((InputId::new(0), OutputId::new(0)));
+    assert!(matches!(
+        rejected(&k),
+        KernelError::InPlace {
+            why: "the output may not overwrite that input",
+            ..
+        }
+    ));
+}

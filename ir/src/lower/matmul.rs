@@ -1,0 +1,133 @@
+//! Matmul absorption: a matmul becomes the product of the kernel being grown, whose epilogue
+//! (bias, activation, residual, cast) is applied before the store; float casts on its
+//! operands are applied on load; and the tops of epilogue chains with several consumers are
+//! marked to be stored, so that no consumer recomputes the matmul.
+
+use super::builder::{Access, Ctx, Grow};
+use super::plan::BufRef;
+use super::Lowering;
+use crate::kernel::{Expr, ExprId, StageId};
+use crate::ops::Op;
+use crate::view::View;
+use crate::{DType, NodeId, Result};
+
+impl Lowering<'_> {
+    /// Follows each matmul up its chain of sole consumers (elementwise, same shape, no view in
+    /// between) and marks where the chain meets a value with several consumers.
+    pub(super) fn mark_epilogue_ends(&mut self) {
+        for n in self.g.topo() {
+            if !matches!(self.g.node(n).op, Op::Matmul) {
+                continue;
+            }
+            let mut top = n;
+            loop {
+                let cs = self.consumers.get(&top).cloned().unwrap_or_default();
+                if cs.len() != 1 || self.output_bases.contains(&top) {
+                    break;
+                }
+                let c = cs[0];
+                let direct = self.g.srcs(c).contains(&top);
+                let cn = self.g.node(c);
+                if !direct
+                    || cn.shape() != self.g.node(n).shape()
+                    || !matches!(
+                        cn.op,
+                        Op::Unary(_) | Op::Binary(_) | Op::Where | Op::Cast(_)
+                    )
+                {
+                    break;
+                }
+                top = c;
+            }
+            if self.consumers.get(&top).is_some_and(|c| c.len() > 1) {
+                self.epilogue_ends.insert(top);
+            }
+        }
+    }
+
+    /// Makes matmul `m` the kernel's product; returns its `Acc` expr.
+    pub(super) fn absorb_matmul(&mut self, gr: &mut Grow, m: NodeId) -> Result<ExprId> {
+        let srcs = self.g.srcs(m);
+        let dtype = self.g.node(m).dtype();
+        let (ab, av, ad, ar) = self.matmul_operand(gr, srcs[0])?;
+        let (bb, bv, bd, br) = self.matmul_operand(gr, srcs[1])?;
+        let la = gr.b.load_distinct(ab, ad, av);
+        let lb = gr.b.load_distinct(bb, bd, bv);
+        gr.ctx = Ctx::Matmul;
+        gr.matmul = Some((m, la, lb));
+        gr.matmul_round = (ar, br);
+        let acc = gr.b.expr(Expr::Acc(StageId::new(0)), dtype);
+        gr.memo.insert(m, acc);
+        gr.cover(m);
+        Ok(acc)
+    }
+
+    /// A float-to-float cast under matmul operand `n` (through views only) that the matmul can
+    /// apply while loading: the cast and its source, if fusion is on and nothing else reads
+    /// the cast.
+    pub(super) fn cast_on_load(&self, n: NodeId) -> Option<(NodeId, NodeId)> {
+        if !self.opts.enabled {
+            return None;
+        }
+        let base = self.strip_views(n);
+        let Op::Cast(to) = self.g.node(base).op else {
+            return None;
+        };
+        let src = self.g.srcs(base)[0];
+        let sole = self.consumers.get(&base).is_some_and(|c| c.len() == 1);
+        (to.is_float()
+            && self.g.node(src).dtype().is_float()
+            && sole
+            && !self.output_bases.contains(&base))
+        .then_some((base, src))
+    }
+
+    /// A matmul operand as an unmasked buffer view, the dtype the buffer holds (a fused cast's
+    /// source dtype), and the rounding that cast applies on load (`None`: values are used as
+    /// stored).
+    pub(super) fn matmul_operand(
+        &mut self,
+        gr: &mut Grow,
+        n: NodeId,
+    ) -> Result<(BufRef, View, DType, Option<DType>)> {
+        if let Some((cast, src)) = self.cast_on_load(n) {
+            let mut chain = Vec::new();
+            let mut x = n;
+            while x != cast {
+                if let Op::View(v) = &self.g.node(x).op {
+                    chain.push((x, v.clone()));
+                }
+                x = self.g.srcs(x)[0];
+            }
+            let mut a = self.access(src, "source of a cast fused into a matmul")?;
+            let mut prev = src;
+            for (vn, v) in chain.iter().rev() {
+                a = self.view_of(prev, a, v)?;
+                prev = *vn;
+                gr.cover(*vn);
+            }
+            gr.cover(cast);
+            if let Access::Buf { buf, view } = a {
+                if view.mask.is_none() {
+                    let to = self.g.node(cast).dtype();
+                    // Widening to f32 is exact: only narrowing needs rounding on load.
+                    let round = (to != DType::F32).then_some(to);
+                    return Ok((buf, view, self.g.node(src).dtype(), round));
+                }
+            }
+        }
+        let (b, v) = self.plain_access(n)?;
+        Ok((b, v, self.g.node(n).dtype(), None))
+    }
+
+    /// A node as an unmasked buffer view, copying where needed (matmul operands).
+    pub(super) fn plain_access(&mut self, n: NodeId) -> Result<(BufRef, View)> {
+        match self.access(n, "matmul operand")? {
+            Access::Buf { buf, view } if view.mask.is_none() => Ok((buf, view)),
+            a => {
+                let buf = self.materialize(a, n, "a matmul operand needs a plain strided view")?;
+                Ok((buf, View::contiguous(self.g.node(n).shape())))
+            }
+        }
+    }
+}
