@@ -76,7 +76,7 @@ pub const MAX_LOOP: usize = i32::MAX as usize;
 
 /// The longest row one reduction kernel reduces on any adapter. A workgroup's f32
 /// accumulators would each sum more than 256 elements of a longer row, and their rounding
-/// passes the documented 1e-5 (a row of 2.1M elements on an H200: 1e-4), while one workgroup
+/// passes the documented 1e-5 (rows of millions of elements reach 1e-4), while one workgroup
 /// per row of such length leaves the GPU idle anyway.
 pub const MAX_ROW: usize = 1 << 16;
 

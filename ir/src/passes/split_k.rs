@@ -36,8 +36,8 @@ pub const SPLIT_K_GEMV_WHOLE: usize = 1024;
 /// Matrix-vector products (`m = 1` or `n = 1`) whose matrix is read with unit stride along
 /// `k` (`x @ W^T` with `W` row-major) and that have at least `SPLIT_K_GEMV_WHOLE` outputs
 /// are left whole too: codegen's gemv path spreads each inner sum over 32 lanes of a
-/// workgroup there, which measured faster on an H100 than split partials plus the kernel
-/// that sums them (1 x 8192 x 8192: 0.101 against 0.111 ms, docs/PERFORMANCE.md). Where the
+/// workgroup there, which is faster than split partials plus the kernel that sums them
+/// (the measurement is in docs/journal/). Where the
 /// matrix is strided along `k` the gemv path has 8 lanes per output, and splitting still
 /// pays; with fewer outputs, whole products would leave most of the GPU idle.
 ///
