@@ -117,20 +117,19 @@ pub fn main(
     s: &Schedule,
 ) -> Result<String, CodegenError> {
     let (block, block_n) = s.matmul.blocks().ok_or_else(crate::unresolved_block)?;
-    let unroll = s.matmul.unroll;
-    let subgroups = s.matmul.gemv_subgroups;
+    let (unroll, subgroups) = (s.matmul.unroll, s.matmul.gemv_subgroups);
     if !BLOCKS.contains(&block) || !BLOCKS.contains(&block_n) || (block == 1) != (block_n == 1) {
         return Err(CodegenError::Schedule(format!(
             "matmul block {block} x {block_n}: each must be one of {BLOCKS:?}, and 1 only with 1"
         )));
     }
+    // Block 1 stages no slices: its depth is never read.
     let bk = match s.matmul.depth {
-        Some(d) if DEPTHS.contains(&d) => d,
-        // Block 1 stages no slices: its depth is never read.
-        _ if block == 1 => DEPTHS[0],
+        Some(d) if block == 1 || DEPTHS.contains(&d) => d,
+        None if block == 1 => DEPTHS[0],
         d => {
             return Err(CodegenError::Schedule(format!(
-                "matmul depth {d:?}: must be one of {DEPTHS:?}"
+                "matmul depth {d:?}: not in {DEPTHS:?}"
             )))
         }
     };

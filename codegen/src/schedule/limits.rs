@@ -78,9 +78,15 @@ mod tests {
             subgroups,
         };
         let off = sanitize(on, limits(false));
-        assert_eq!((off.reduce.subgroups, off.matmul.gemv_subgroups), (false, false));
+        assert_eq!(
+            (off.reduce.subgroups, off.matmul.gemv_subgroups),
+            (false, false)
+        );
         let kept = sanitize(on, limits(true));
-        assert_eq!((kept.reduce.subgroups, kept.matmul.gemv_subgroups), (true, true));
+        assert_eq!(
+            (kept.reduce.subgroups, kept.matmul.gemv_subgroups),
+            (true, true)
+        );
     }
 
     /// Out-of-range values come back within range; unknown blocks and depths become `None`.
@@ -104,7 +110,10 @@ mod tests {
         assert_eq!(t.elementwise.workgroup, 256);
         assert_eq!(t.reduce.workgroup, MIN_REDUCE_WORKGROUP);
         assert_eq!(t.reduce.cache, 64);
-        assert_eq!((t.matmul.block, t.matmul.block_n, t.matmul.depth), (None, None, None));
+        assert_eq!(
+            (t.matmul.block, t.matmul.block_n, t.matmul.depth),
+            (None, None, None)
+        );
         assert_eq!(t.matmul.unroll, 1);
     }
 }

@@ -77,13 +77,8 @@ const REDUCE_CACHE_FULL: &[u32] = &[0, 8, 16, 32];
 /// Matrix-vector products: steps per iteration of the gemv path.
 const GEMV_UNROLLS: &[u32] = &[4, 8, 16];
 /// Matmuls: (rows, columns) per invocation; `None` columns: square.
-const MATMUL_BLOCKS: [(u32, Option<u32>); 5] = [
-    (1, None),
-    (4, None),
-    (8, None),
-    (8, Some(4)),
-    (4, Some(8)),
-];
+const MATMUL_BLOCKS: [(u32, Option<u32>); 5] =
+    [(1, None), (4, None), (8, None), (8, Some(4)), (4, Some(8))];
 /// Matmuls in the full space: inner steps per iteration (the fast space keeps the base's).
 const MATMUL_UNROLLS_FULL: &[u32] = &[2, 4, 8, 16];
 
@@ -179,9 +174,7 @@ pub fn candidates(k: &Kernel, base: &Schedule, mode: Autotune, max_wg: u32) -> V
 fn fits_sizes(k: &Kernel, s: &Schedule) -> bool {
     let p2 = |n: usize| n.max(1).next_power_of_two();
     match &k.kind {
-        KernelKind::Elementwise => {
-            s.elementwise.workgroup as usize <= p2(k.shape.numel()).max(64)
-        }
+        KernelKind::Elementwise => s.elementwise.workgroup as usize <= p2(k.shape.numel()).max(64),
         KernelKind::Reduce { .. } => true,
         KernelKind::Matmul { .. } => {
             let r = k.shape.rank();

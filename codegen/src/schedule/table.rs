@@ -38,10 +38,8 @@ pub const CPU: Schedule = Schedule {
 
 /// The starting schedule of each device class. It still has to be brought within what the
 /// adapter accepts ([`super::limits::sanitize`]).
-pub const DEVICE_SCHEDULES: [(DeviceClass, Schedule); 2] = [
-    (DeviceClass::Gpu, Schedule::GPU),
-    (DeviceClass::Cpu, CPU),
-];
+pub const DEVICE_SCHEDULES: [(DeviceClass, Schedule); 2] =
+    [(DeviceClass::Gpu, Schedule::GPU), (DeviceClass::Cpu, CPU)];
 
 /// The starting schedule of a device of class `class`.
 pub fn for_device(class: DeviceClass) -> Schedule {

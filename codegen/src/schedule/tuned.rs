@@ -289,7 +289,9 @@ mod tests {
             },
         );
         let text = format(&t);
-        assert!(text.contains("mm|128x128|k64\tmatmul.block=8 matmul.unroll=8 matmul.block_n=none\n"));
+        assert!(
+            text.contains("mm|128x128|k64\tmatmul.block=8 matmul.unroll=8 matmul.block_n=none\n")
+        );
         assert_eq!(parse(&text), (t, vec![]));
     }
 
