@@ -1,9 +1,9 @@
 //! The reduction template: one workgroup per row (output element). A kernel runs its stages
 //! in order (softmax: max, then sum), each stage's total being the next stage's input, then
 //! writes its per-row and per-element outputs. In each stage every invocation accumulates its
-//! share of the row (`reduce_unroll` loads per step, or from the row held in registers when
-//! it fits `reduce_workgroup * reduce_cache`), and the workgroup combines the invocations'
-//! accumulators through a shared-memory tree or, with `reduce_subgroups`, subgroup shuffles.
+//! share of the row (`reduce.unroll` loads per step, or from the row held in registers when
+//! it fits `reduce.workgroup * reduce.cache`), and the workgroup combines the invocations'
+//! accumulators through a shared-memory tree or, with `reduce.subgroups`, subgroup shuffles.
 
 use crate::emit::{value_name, Emitter};
 use crate::params::Param;

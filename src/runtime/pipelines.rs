@@ -110,7 +110,7 @@ impl Pipelines {
     }
 
     /// The pipelines of `jobs`, in order: those not cached yet compiled on as many threads as
-    /// the machine has (see [`Pipelines::compile_missing`]). Returned rather than read back
+    /// the machine has (see `Pipelines::compile_missing`). Returned rather than read back
     /// from the bounded cache, which a plan of more pipelines than it holds would overrun.
     /// The first error is returned.
     pub fn compile_all(

@@ -1,6 +1,6 @@
 //! What a tuning result stores: the fields of its kernel's class that the candidate space
 //! varies ([`TunedFields`]), under a key of the kernel's structure and size class
-//! ([`tune_key`]), and their text form on disk ([`parse`], [`format`]).
+//! ([`tune_key`]), and their text form on disk ([`parse`], [`format()`]).
 //!
 //! One result a line: the key, a tab, then `name=value` fields separated by spaces, named as
 //! the schedule's fields are (`reduce.workgroup=64 reduce.unroll=4 reduce.cache=16`); an
