@@ -31,7 +31,10 @@ mod tensor;
 
 pub use device::{Device, DeviceOptions};
 pub use error::{Error, Result};
-pub use explain::{KernelInfo, Plan, Schedule};
+pub use explain::{
+    ElementwiseSchedule, KernelInfo, MatmulSchedule, Plan, ReduceSchedule, Schedule,
+};
+pub use kiln_codegen::schedule;
 pub use kiln_ir as ir;
 pub use kiln_ir::{DType, Element, HostTensor, Shape};
 pub use program::Program;

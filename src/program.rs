@@ -27,7 +27,7 @@ pub struct Program {
     inputs: Vec<TensorType>,
     outputs: Vec<TensorType>,
     lowered: Option<Lowered>,
-    prepared: Option<exec::Prepared>,
+    prepared: Option<crate::runtime::plans::Prepared>,
 }
 
 impl Program {
@@ -211,7 +211,7 @@ impl Program {
         else {
             return Ok(None);
         };
-        let Some(timing) = exec::Timing::per_dispatch(ctx, prepared.dispatches()) else {
+        let Some(timing) = crate::runtime::Timing::per_dispatch(ctx, prepared.dispatches()) else {
             return Ok(None);
         };
         let leaves = self.gpu_leaves(ctx, inputs)?;
@@ -235,7 +235,7 @@ impl Program {
         else {
             return Ok((self.run(inputs)?, None));
         };
-        let Some(timing) = exec::Timing::new(ctx) else {
+        let Some(timing) = crate::runtime::Timing::new(ctx) else {
             return Ok((self.run(inputs)?, None));
         };
         let leaves = self.gpu_leaves(ctx, inputs)?;

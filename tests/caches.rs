@@ -6,7 +6,10 @@ mod common;
 use common::*;
 use kiln::ir::lower::{lower, FusionOptions};
 use kiln::ir::{Graph, Op, Shape};
-use kiln::runtime::tune;
+use kiln::runtime::{autotune, tune};
+use kiln::schedule::limits;
+use kiln::schedule::space;
+use kiln::schedule::tuned::TunedFields;
 use kiln::{Autotune, DType, Device, DeviceOptions, Error, Tensor};
 use std::path::{Path, PathBuf};
 
@@ -48,7 +51,7 @@ fn autotune_file(dev: &Device) -> PathBuf {
     dev.gpu()
         .and_then(|g| g.cache_dir())
         .expect("a cache dir")
-        .join(kiln::runtime::context::AUTOTUNE_FILE)
+        .join(kiln::runtime::schedules::AUTOTUNE_FILE)
 }
 
 #[test]
@@ -134,7 +137,7 @@ fn every_candidate_agrees_with_the_interpreter() {
         let plan = build().explain().unwrap();
         assert_eq!(plan.kernels.len(), 1, "{what}");
         let kernel = plan.lowered().calls[0].kernel.clone();
-        let cands = tune::candidates(&kernel, &base, Autotune::Full, max_wg);
+        let cands = space::candidates(&kernel, &base, Autotune::Full, max_wg);
         assert!(cands.len() > 1, "{what}: {} candidates", cands.len());
         // Softmax outputs are about 2e-4: relative tolerance only.
         let (atol, rtol) = if what.contains("softmax") {
@@ -171,12 +174,10 @@ fn a_failing_candidate_is_skipped() {
     let k = &prog.calls[0].kernel;
     let good = ctx.schedule().resolve(k);
     // Not a power of two: code generation refuses it.
-    let bad = kiln::Schedule {
-        reduce_workgroup: 48,
-        ..good
-    };
+    let mut bad = good;
+    bad.reduce.workgroup = 48;
     let budget = tune::Budget::of(kiln::Autotune::Full).unwrap();
-    let t = tune::tune(ctx, k, &[good, bad], budget).unwrap();
+    let t = autotune::tune_kernel(ctx, k, &[good, bad], budget).unwrap();
     assert_eq!(t.schedule, good);
     assert_eq!(t.skipped, 1);
     // The device is still usable.
@@ -188,6 +189,38 @@ fn a_failing_candidate_is_skipped() {
         1e-5,
         "after a failed candidate",
     );
+}
+
+/// Tuned results are stored with named fields, in a file whose name carries the format's
+/// version: a file of another version is never read (the device tunes again) and left alone.
+#[test]
+fn tuned_results_have_named_fields_and_a_versioned_file() {
+    let cache = temp_dir("named");
+    let dev = device_with(&cache, Autotune::Full);
+    if dev.gpu().is_none() {
+        return;
+    }
+    check_workload(&dev, 1, "first");
+    let file = autotune_file(&dev);
+    let text = String::from_utf8_lossy(&std::fs::read(&file).unwrap()).into_owned();
+    for field in [
+        "reduce.workgroup=",
+        "reduce.cache=",
+        "matmul.block=",
+        "matmul.unroll=",
+    ] {
+        assert!(text.contains(field), "{field} not in {text:?}");
+    }
+    let old = file.with_file_name("autotune.v3");
+    std::fs::rename(&file, &old).unwrap();
+    let d = device_with(&cache, Autotune::Full);
+    check_workload(&d, 2, "with an old file only");
+    assert!(
+        d.counters().unwrap().kernels_tuned > 0,
+        "the old file was read"
+    );
+    assert!(old.exists() && file.exists());
+    let _ = std::fs::remove_dir_all(&cache);
 }
 
 #[test]
@@ -234,7 +267,7 @@ fn bad_cache_files_are_rebuilt() {
         .unwrap()
         .flatten()
         .map(|e| e.path())
-        .find(|p| p.ends_with(kiln::runtime::context::PIPELINE_FILE))
+        .find(|p| p.ends_with(kiln::runtime::pipelines::PIPELINE_FILE))
     {
         std::fs::write(&p, b"garbage").unwrap();
         check_workload(
@@ -369,13 +402,31 @@ fn invalid_stored_schedules_are_rejected() {
     let prog = lower(&g, &FusionOptions::default()).unwrap();
     let k = &prog.calls[0].kernel;
     let base = kiln::Schedule::default();
-    let ok = tune::apply(k, &base, [4, 8, 0]);
-    assert!(tune::valid(k, &ok, 256));
-    for bad in [[7, 8, 0], [0, 8, 0], [4, 0, 0], [4, 8, 5], [8, 99, 4]] {
-        let s = tune::apply(k, &base, bad);
-        assert!(!tune::valid(k, &s, 256), "{bad:?} -> {s:?}");
+    let fields = |block: Option<u32>, unroll: u32, block_n: Option<u32>| TunedFields::Matmul {
+        block,
+        unroll,
+        block_n,
+    };
+    let ok = fields(Some(4), 8, None).apply(k, &base).unwrap();
+    assert!(limits::valid(k, &ok, 256));
+    for bad in [
+        fields(Some(7), 8, None),
+        fields(Some(0), 8, None),
+        fields(None, 8, None),
+        fields(Some(4), 0, None),
+        fields(Some(4), 8, Some(5)),
+        fields(Some(8), 99, Some(4)),
+        // Block 1 with 8 columns per invocation is not a kernel the template has.
+        fields(Some(1), 8, Some(8)),
+    ] {
+        let s = bad.apply(k, &base).unwrap();
+        assert!(!limits::valid(k, &s, 256), "{bad:?} -> {s:?}");
     }
-    // Block 1 with 8 columns per invocation is not a kernel the template has.
-    let s = tune::apply(k, &base, [1, 8, 8]);
-    assert!(!tune::valid(k, &s, 256));
+    // Another class's fields do not apply to a matmul.
+    let reduce = TunedFields::Reduce {
+        workgroup: 64,
+        unroll: 4,
+        cache: 0,
+    };
+    assert_eq!(reduce.apply(k, &base), None);
 }

@@ -365,25 +365,31 @@ fn schedules_agree_with_reference() {
         sg,
         matmul_depth,
     ) in [
-        (64, 1, 1, 0, 1, 1, 0, 0, 0),
-        (256, 4, 8, 16, 8, 4, 0, 1, 32),
-        (128, 3, 5, 3, 4, 3, 8, 0, 16),
-        (32, 2, 16, 64, 8, 16, 4, 1, 16),
-        (32, 2, 16, 64, 0, 4, 0, 1, 32),
-        (1024, 2, 4, 8, 0, 4, 0, 1, 0),
+        (64, 1, 1, 0, Some(1), 1, None, false, None),
+        (256, 4, 8, 16, Some(8), 4, None, true, Some(32)),
+        (128, 3, 5, 3, Some(4), 3, Some(8), false, Some(16)),
+        (32, 2, 16, 64, Some(8), 16, Some(4), true, Some(16)),
+        (32, 2, 16, 64, None, 4, None, true, Some(32)),
+        (1024, 2, 4, 8, None, 4, None, true, None),
     ] {
         ctx.set_schedule(kiln::Schedule {
-            workgroup_size: wg,
-            unroll,
-            reduce_workgroup: wg / 2,
-            reduce_unroll,
-            reduce_cache,
-            matmul_block,
-            matmul_unroll,
-            matmul_block_n,
-            reduce_subgroups: sg,
-            gemv_subgroups: sg,
-            matmul_depth,
+            elementwise: kiln::ElementwiseSchedule {
+                workgroup: wg,
+                unroll,
+            },
+            reduce: kiln::ReduceSchedule {
+                workgroup: wg / 2,
+                unroll: reduce_unroll,
+                cache: reduce_cache,
+                subgroups: sg,
+            },
+            matmul: kiln::MatmulSchedule {
+                block: matmul_block,
+                block_n: matmul_block_n,
+                unroll: matmul_unroll,
+                depth: matmul_depth,
+                gemv_subgroups: sg,
+            },
         });
         for &n in &[1usize, 7, 1031, 5000] {
             let what =
@@ -410,7 +416,7 @@ fn schedules_agree_with_reference() {
             (130, 33, 65),
         ] {
             let what = format!(
-                "matmul block {matmul_block}x{matmul_block_n} depth {matmul_depth} {m}x{k}x{n}"
+                "matmul block {matmul_block:?}x{matmul_block_n:?} depth {matmul_depth:?} {m}x{k}x{n}"
             );
             let a = random(&dev, DType::F32, &[2, m, k], -1.0, 1.0, m as u64);
             let b = random(&dev, DType::F32, &[k, n], -1.0, 1.0, n as u64);

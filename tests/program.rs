@@ -58,7 +58,8 @@ fn shared_subexpressions_are_computed_once() {
     // Once per element: the kernel handles `unroll` elements per invocation.
     assert_eq!(
         wgsl[0].1.matches("exp(").count(),
-        dev.gpu().map_or(1, |g| g.schedule().unroll as usize),
+        dev.gpu()
+            .map_or(1, |g| g.schedule().elementwise.unroll as usize),
         "exp computed once per element:\n{}",
         wgsl[0].1
     );

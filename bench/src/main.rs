@@ -303,17 +303,23 @@ fn main() {
     };
     if let Some(g) = dev.gpu() {
         let mut s = g.schedule();
-        s.unroll = unroll.unwrap_or(s.unroll);
-        s.reduce_unroll = reduce_unroll.unwrap_or(s.reduce_unroll);
-        s.matmul_block = matmul_block.unwrap_or(s.matmul_block);
-        s.matmul_unroll = matmul_unroll.unwrap_or(s.matmul_unroll);
-        s.matmul_block_n = matmul_block_n.unwrap_or(s.matmul_block_n);
-        s.matmul_depth = matmul_depth.unwrap_or(s.matmul_depth);
-        s.reduce_subgroups = reduce_subgroups.unwrap_or(s.reduce_subgroups);
-        s.gemv_subgroups = gemv_subgroups.unwrap_or(s.gemv_subgroups);
-        s.reduce_cache = reduce_cache.unwrap_or(s.reduce_cache);
-        s.reduce_workgroup = reduce_wg.unwrap_or(s.reduce_workgroup);
-        s.workgroup_size = workgroup.unwrap_or(s.workgroup_size);
+        // On the command line 0 means "by size" for the matmul's block, columns and depth,
+        // and 0 or 1 turn the subgroup paths off or on.
+        let by_size = |v: u32| (v != 0).then_some(v);
+        let e = &mut s.elementwise;
+        e.unroll = unroll.unwrap_or(e.unroll);
+        e.workgroup = workgroup.unwrap_or(e.workgroup);
+        let r = &mut s.reduce;
+        r.unroll = reduce_unroll.unwrap_or(r.unroll);
+        r.subgroups = reduce_subgroups.map_or(r.subgroups, |v| v != 0);
+        r.cache = reduce_cache.unwrap_or(r.cache);
+        r.workgroup = reduce_wg.unwrap_or(r.workgroup);
+        let m = &mut s.matmul;
+        m.block = matmul_block.map_or(m.block, by_size);
+        m.unroll = matmul_unroll.unwrap_or(m.unroll);
+        m.block_n = matmul_block_n.map_or(m.block_n, by_size);
+        m.depth = matmul_depth.map_or(m.depth, by_size);
+        m.gemv_subgroups = gemv_subgroups.map_or(m.gemv_subgroups, |v| v != 0);
         let explicit = [
             unroll,
             reduce_unroll,

@@ -8,15 +8,15 @@ use crate::{CodegenError, Schedule};
 use kiln_ir::ExprId;
 use std::fmt::Write;
 
-/// The `main` function of an elementwise kernel. Each invocation handles `s.unroll` elements,
-/// `workgroup_size` apart (coalesced), computing all of them before storing any, so that
+/// The `main` function of an elementwise kernel. Each invocation handles `s.elementwise.unroll`
+/// elements, `workgroup` apart (coalesced), computing all of them before storing any, so that
 /// their loads are in flight together.
 pub fn main(e: &mut Emitter, s: &Schedule) -> Result<String, CodegenError> {
     if e.k.vector == 4 {
         return main_vec4(e, s);
     }
-    let wg = s.workgroup_size;
-    let u = s.unroll.max(1);
+    let wg = s.elementwise.workgroup;
+    let u = s.elementwise.unroll.max(1);
     let mut b = String::new();
     let numel = e.params.u32(Param::Numel);
     let _ = writeln!(
@@ -68,7 +68,7 @@ pub fn main(e: &mut Emitter, s: &Schedule) -> Result<String, CodegenError> {
 /// [`Emitter::lanes`]), and stores one `vec4` per output. Chosen only where every access is
 /// contiguous, aligned and divisible by 4 ([`kiln_ir::Kernel::choose_vector`]).
 fn main_vec4(e: &mut Emitter, s: &Schedule) -> Result<String, CodegenError> {
-    let wg = s.workgroup_size;
+    let wg = s.elementwise.workgroup;
     let mut b = String::new();
     let numel = e.params.u32(Param::Numel);
     let _ = writeln!(

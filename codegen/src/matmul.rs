@@ -1,6 +1,6 @@
 //! The matmul template. A workgroup of 16 x 16 invocations computes one output tile; each
-//! invocation computes a `block` x `block_n` piece of it (the schedule's `matmul_block` and
-//! `matmul_block_n`):
+//! invocation computes a `block` x `block_n` piece of it (the schedule's `matmul.block` and
+//! `matmul.block_n`):
 //!
 //! - `block = 1`: a 16 x 16 tile, operands staged through workgroup memory a 16 x 16 square
 //!   at a time; cheap for small or thin products. Where an output edge is 1 (a
@@ -11,12 +11,12 @@
 //!   lanes along `k` where it is contiguous along `k` (`x @ W^T` with `W` row-major,
 //!   [`GEMV_K_CONTIGUOUS`]), else 32 outputs along the contiguous edge
 //!   ([`GEMV_K_STRIDED`]). Every element of the matrix is read once. With subgroups
-//!   (`Schedule::gemv_subgroups`, on adapters with `SUBGROUP`), a matrix contiguous along
+//!   (`MatmulSchedule::gemv_subgroups`, on adapters with `SUBGROUP`), a matrix contiguous along
 //!   `k` is instead summed by whole subgroups: each subgroup takes the workgroup's outputs in
 //!   turn, its lanes striding `k`, and adds its lanes' sums with `subgroupAdd` (no workgroup
 //!   memory, no barrier; right for any subgroup size, since a subgroup is the unit).
 //! - `block`, `block_n` = 4 or 8: a 64 or 128 by 64 or 128 tile, register-tiled. Each step
-//!   stages a `matmul_depth`-deep slice of both operands in workgroup memory as `vec4` columns, and each
+//!   stages a `depth`-deep slice of both operands in workgroup memory as `vec4` columns, and each
 //!   invocation reads `block / 4` vectors of A and `block_n / 4` of B per `k` and issues
 //!   `block * block_n / 4` vector FMAs: a high ratio of arithmetic to workgroup-memory
 //!   traffic. The next slice is loaded into registers while the current one is multiplied
@@ -36,7 +36,7 @@ use std::fmt::Write;
 /// Invocations along each edge of the workgroup.
 pub const THREADS: u32 = 16;
 
-/// Depths of the operand slices the register-tiled kernel accepts (`Schedule::matmul_depth`).
+/// Depths of the operand slices the register-tiled kernel accepts (`MatmulSchedule::depth`).
 /// Deeper slices halve the barriers and staging rounds per FMA and pay off for long inner
 /// sizes (H100, 4096 f32, untuned: 16 deep 33.6 TFLOP/s, 32 deep 36.0); on the transformer
 /// layer's inner size of 768, tuned, 32 deep was 12% slower (docs/PERFORMANCE.md).
@@ -54,11 +54,10 @@ pub fn tile(block: u32) -> u32 {
 }
 
 /// Bytes of workgroup memory the template declares for a block of `block` x `block_n`
-/// (`block_n` 0: square) and slices `depth` deep: two 16 x 16 f32 squares for block 1; the
+/// and slices `depth` deep: two 16 x 16 f32 squares for block 1; the
 /// `vec4` slices of both operands (A padded by one vector per `k`) for the register-tiled
 /// kernel.
-pub fn workgroup_bytes(block: u32, block_n: u32, depth: u32) -> u32 {
-    let bn = if block_n == 0 { block } else { block_n };
+pub fn workgroup_bytes(block: u32, bn: u32, depth: u32) -> u32 {
     if block == 1 {
         2 * THREADS * THREADS * 4
     } else {
@@ -117,20 +116,23 @@ pub fn main(
     dtype: DType,
     s: &Schedule,
 ) -> Result<String, CodegenError> {
-    let (block, block_n) = s.matmul_blocks();
-    let (unroll, depth) = (s.matmul_unroll, s.matmul_depth);
-    let subgroups = s.gemv_subgroups != 0;
+    let (block, block_n) = s.matmul.blocks().ok_or_else(crate::unresolved_block)?;
+    let (unroll, subgroups) = (s.matmul.unroll, s.matmul.gemv_subgroups);
     if !BLOCKS.contains(&block) || !BLOCKS.contains(&block_n) || (block == 1) != (block_n == 1) {
         return Err(CodegenError::Schedule(format!(
             "matmul block {block} x {block_n}: each must be one of {BLOCKS:?}, and 1 only with 1"
         )));
     }
-    if block > 1 && !DEPTHS.contains(&depth) {
-        return Err(CodegenError::Schedule(format!(
-            "matmul depth {depth}: must be one of {DEPTHS:?}"
-        )));
-    }
-    let bk = depth;
+    // Block 1 stages no slices: its depth is never read.
+    let bk = match s.matmul.depth {
+        Some(d) if block == 1 || DEPTHS.contains(&d) => d,
+        None if block == 1 => DEPTHS[0],
+        d => {
+            return Err(CodegenError::Schedule(format!(
+                "matmul depth {d:?}: not in {DEPTHS:?}"
+            )))
+        }
+    };
     let k = e.k;
     let r = k.shape.rank();
     let mut abase = e.params.i32(Param::Offset(la));

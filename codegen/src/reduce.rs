@@ -1,9 +1,9 @@
 //! The reduction template: one workgroup per row (output element). A kernel runs its stages
 //! in order (softmax: max, then sum), each stage's total being the next stage's input, then
 //! writes its per-row and per-element outputs. In each stage every invocation accumulates its
-//! share of the row (`reduce_unroll` loads per step, or from the row held in registers when
-//! it fits `reduce_workgroup * reduce_cache`), and the workgroup combines the invocations'
-//! accumulators through a shared-memory tree or, with `reduce_subgroups`, subgroup shuffles.
+//! share of the row (`reduce.unroll` loads per step, or from the row held in registers when
+//! it fits `reduce.workgroup * reduce.cache`), and the workgroup combines the invocations'
+//! accumulators through a shared-memory tree or, with `reduce.subgroups`, subgroup shuffles.
 
 use crate::emit::{value_name, Emitter};
 use crate::fold::{acc, arg_better, combine, Acc};
@@ -53,7 +53,7 @@ impl Step<'_> {
 
 /// The `main` function (and workgroup arrays) of a reduce kernel: one workgroup per row, which
 /// runs the row's stages in order, then its per-row and per-element outputs (in a function
-/// `rows_*`). With `s.reduce_cache = C > 0`, a row of at most `C` elements per invocation is
+/// `rows_*`). With `s.reduce.cache = C > 0`, a row of at most `C` elements per invocation is
 /// read from memory once into registers (`rows_cached`) and every stage and output reads the
 /// registers; longer rows take the looping path (`rows_looped`), which reads memory in each
 /// stage.
@@ -63,18 +63,18 @@ pub fn main(
     stages: &[Stage],
     red_rank: usize,
 ) -> Result<String, CodegenError> {
-    let wg = s.reduce_workgroup;
+    let wg = s.reduce.workgroup;
     let numel = e.params.u32(Param::Numel);
     let count = e.params.u32(Param::Count);
     let mut head = String::new();
     let mut shared: Vec<&'static str> = Vec::new();
     let looped = rows(e, &mut head, &mut shared, s, stages, red_rank, None)?;
     let mut b = looped;
-    let cache = s.reduce_cache;
+    let cache = s.reduce.cache;
     if cache > 0 {
         b += &rows(e, &mut head, &mut shared, s, stages, red_rank, Some(cache))?;
     }
-    let (sg_in, sg_args) = if s.reduce_subgroups != 0 {
+    let (sg_in, sg_args) = if s.reduce.subgroups {
         (
             ", @builtin(subgroup_invocation_id) sg_lane: u32, @builtin(subgroup_size) sg_size: u32, @builtin(subgroup_id) sg_id: u32, @builtin(num_subgroups) n_sg: u32",
             ", sg_lane, sg_size, sg_id, n_sg",
@@ -237,14 +237,14 @@ fn rows(
     red_rank: usize,
     cache: Option<u32>,
 ) -> Result<String, CodegenError> {
-    let wg = s.reduce_workgroup;
+    let wg = s.reduce.workgroup;
     let k = e.k;
     let rank = k.shape.rank();
     let kept = rank - red_rank;
     let count = e.params.u32(Param::Count);
     let mut b = String::new();
     let name = if cache.is_some() { "cached" } else { "looped" };
-    let sg_params = if s.reduce_subgroups != 0 {
+    let sg_params = if s.reduce.subgroups {
         ", sg_lane: u32, sg_size: u32, sg_id: u32, n_sg: u32"
     } else {
         ""
@@ -392,7 +392,7 @@ fn rows(
                 let _ = writeln!(b, "    }}");
             }
         } else {
-            let u = s.reduce_unroll.max(1);
+            let u = s.reduce.unroll.max(1);
             let _ = writeln!(b, "    var r = lid;");
             // Main loop: `u` elements per step, all loaded before any is combined.
             if u > 1 {
@@ -428,7 +428,7 @@ fn rows(
             }
         }
         // The workgroup's total, in `tot{si}` (and `toti{si}`).
-        if s.reduce_subgroups != 0 {
+        if s.reduce.subgroups {
             subgroup_total(e, &mut b, si, st.op, &a, &better);
         } else {
             tree_total(e, &mut b, si, st.op, &a, &better, wg);
@@ -510,7 +510,7 @@ fn rows(
                 let _ = writeln!(b, "    }}");
             }
         } else {
-            let u = s.reduce_unroll.max(1);
+            let u = s.reduce.unroll.max(1);
             let _ = writeln!(
                 b,
                 "    for (var r = lid; r < {count}; r = r + {}u) {{",

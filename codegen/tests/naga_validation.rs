@@ -1,7 +1,9 @@
 //! Every kernel shape the lowering can produce, for every op and dtype it accepts, generates
 //! WGSL that naga parses and validates.
 
-use kiln_codegen::{generate, Schedule, Target};
+use kiln_codegen::{
+    generate, ElementwiseSchedule, MatmulSchedule, ReduceSchedule, Schedule, Target,
+};
 use kiln_ir::lower::lower_unfused;
 use kiln_ir::ops::{
     BinaryOp, RandDist, SliceDim, UnaryOp, ViewOp, ALL_BINARY, ALL_REDUCE, ALL_UNARY,
@@ -33,22 +35,27 @@ fn validate_graph(g: &Graph, what: &str) -> usize {
         .into_iter()
         .flat_map(|(a, b, c, d)| targets.iter().map(move |&t| (a, b, c, d, t)))
         {
-            let reduce_unroll = unroll + 1;
             let src = generate(
                 &call.kernel,
                 &Schedule {
-                    workgroup_size: wg,
-                    unroll,
-                    reduce_workgroup: wg,
-                    reduce_unroll,
-                    matmul_block,
-                    reduce_cache,
-                    matmul_unroll: reduce_cache.max(1),
-                    matmul_block_n: if matmul_block == 8 { 4 } else { 0 },
-                    reduce_subgroups: u32::from(matmul_block == 4),
-                    // Block 1 with the subgroup gemv (wg 64) and without (wg 32).
-                    gemv_subgroups: u32::from(wg == 64),
-                    matmul_depth: if matmul_block == 8 { 32 } else { 16 },
+                    elementwise: ElementwiseSchedule {
+                        workgroup: wg,
+                        unroll,
+                    },
+                    reduce: ReduceSchedule {
+                        workgroup: wg,
+                        unroll: unroll + 1,
+                        cache: reduce_cache,
+                        subgroups: matmul_block == 4,
+                    },
+                    matmul: MatmulSchedule {
+                        block: Some(matmul_block),
+                        block_n: (matmul_block == 8).then_some(4),
+                        unroll: reduce_cache.max(1),
+                        depth: Some(if matmul_block == 8 { 32 } else { 16 }),
+                        // Block 1 with the subgroup gemv (wg 64) and without (wg 32).
+                        gemv_subgroups: wg == 64,
+                    },
                 },
                 &Target { f16 },
             )
@@ -248,19 +255,17 @@ fn matmul_kernel(sa: &[usize], sb: &[usize], b_transposed: bool) -> Kernel {
 fn matmul_grids_cover_the_output_exactly() {
     let k = &matmul_kernel(&[2, 300, 70], &[2, 70, 520], false);
     for (bm, bn, want) in [
-        (1, 0, [33, 19, 2]),
-        (4, 0, [9, 5, 2]),
-        (8, 0, [5, 3, 2]),
-        (8, 4, [9, 3, 2]),
+        (1, None, [33, 19, 2]),
+        (4, None, [9, 5, 2]),
+        (8, None, [5, 3, 2]),
+        (8, Some(4), [9, 3, 2]),
     ] {
-        let s = Schedule {
-            matmul_block: bm,
-            matmul_block_n: bn,
-            ..Schedule::default()
-        }
-        .resolve(k);
+        let mut s = Schedule::default();
+        s.matmul.block = Some(bm);
+        s.matmul.block_n = bn;
+        let s = s.resolve(k);
         let src = generate(k, &s, &Target::default()).unwrap();
-        assert_eq!(src.grid(k, 65535).unwrap(), want, "block {bm}x{bn}");
+        assert_eq!(src.grid(k, 65535).unwrap(), want, "block {bm}x{bn:?}");
     }
 }
 
@@ -269,10 +274,8 @@ fn gemv_grids_cover_the_outputs() {
     for (sb, outs) in [([8usize, 1000], 32usize), ([1000, 8], 8)] {
         // [1000, 8] is read transposed: contiguous along k.
         let k = &matmul_kernel(&[1, 8], &sb, sb[0] == 1000);
-        let s = Schedule {
-            matmul_block: 1,
-            ..Schedule::default()
-        };
+        let mut s = Schedule::default();
+        s.matmul.block = Some(1);
         let src = generate(k, &s, &Target::default()).unwrap();
         let groups = 1000usize.div_ceil(outs);
         assert_eq!(src.grid(k, 65535).unwrap(), [groups as u32, 1, 1]);
@@ -288,27 +291,26 @@ fn gemv_grids_cover_the_outputs() {
 #[test]
 fn matmul_schedules_fit_the_workgroup_memory_limit() {
     let k = &matmul_kernel(&[512, 64], &[64, 512], false);
-    let s = Schedule {
-        matmul_block: 8,
-        matmul_block_n: 0,
-        matmul_depth: 32,
-        ..Schedule::default()
-    };
+    let mut s = Schedule::default();
+    s.matmul.block = Some(8);
+    s.matmul.block_n = None;
+    s.matmul.depth = Some(32);
     for (limit, want) in [
-        (49152, (8, 0, 32)),
-        (32768, (8, 0, 16)),
-        (16384, (8, 4, 16)),
-        (10000, (4, 0, 16)),
-        (8000, (1, 0, 16)),
+        (49152, (8, None, 32)),
+        (32768, (8, None, 16)),
+        (16384, (8, Some(4), 16)),
+        (10000, (4, None, 16)),
+        (8000, (1, None, 16)),
     ] {
         let f = s.fit_workgroup_memory(k, limit);
+        let (want_block, want_n, want_depth) = want;
         assert_eq!(
-            (f.matmul_block, f.matmul_block_n, f.matmul_depth),
-            want,
+            (f.matmul.block, f.matmul.block_n, f.matmul.depth),
+            (Some(want_block), want_n, Some(want_depth)),
             "limit {limit}"
         );
-        let bytes =
-            kiln_codegen::matmul::workgroup_bytes(f.matmul_block, f.matmul_block_n, f.matmul_depth);
+        let (bm, bn) = f.matmul.blocks().unwrap();
+        let bytes = kiln_codegen::matmul::workgroup_bytes(bm, bn, want_depth);
         assert!(bytes <= limit, "limit {limit}: {bytes} bytes");
         // The generated text declares exactly that much workgroup memory.
         let src = generate(k, &f, &Target::default()).unwrap();
@@ -340,7 +342,9 @@ fn matmul_tiles_by_size() {
     let tiles = |sa: &[usize], sb: &[usize]| {
         Schedule::default()
             .resolve(&matmul_kernel(sa, sb, false))
-            .matmul_blocks()
+            .matmul
+            .blocks()
+            .unwrap()
     };
     // Many square tiles: 128 x 128.
     assert_eq!(tiles(&[4096, 4096], &[4096, 4096]), (8, 8));

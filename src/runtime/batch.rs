@@ -1,7 +1,7 @@
 //! Batching: runs are recorded into one open compute pass, which goes to the GPU in chunks
 //! (see [`MAX_BATCH_DISPATCHES`]), at once when the GPU has nothing else to do, and before
 //! anything reads, waits or flushes. That is the default ([`Submission::Gathered`]); with
-//! [`Submission::PerRun`] only the runs made inside [`GpuContext::batched`] scopes are
+//! [`Submission::PerRun`] only the runs made inside `GpuContext::batched` scopes are
 //! gathered, and such a scope submits what it gathered when it closes.
 //!
 //! Why: on Vulkan through wgpu every submission costs the GPU time outside the work it
@@ -10,7 +10,7 @@
 //! and 36 µs with eight runs in one pass. Batching gives the last.
 //!
 //! The price: work recorded while the GPU is busy waits for a later chunk, a read, a wait or
-//! [`GpuContext::flush_batch`]. A host that makes a run and then leaves the device alone for a
+//! `GpuContext::flush_batch`. A host that makes a run and then leaves the device alone for a
 //! while (no read) should flush, as with CubeCL's task batching, which does the same.
 //!
 //! What stays the same: the queue order. Runs are recorded in the order they are made, and
@@ -19,9 +19,44 @@
 //! A batch belongs to the device, not to a thread: runs other threads make while it is open
 //! join it.
 
-use super::context::GpuContext;
-use super::exec::{dispatch, Launch};
-use crate::Result;
+use super::counters::CounterCell;
+use super::pipelines::CompiledKernel;
+
+/// One launch made ready for a pass: its pipeline, bind group and grid.
+pub(crate) type Launch<'a> = (&'a CompiledKernel, wgpu::BindGroup, [u32; 3]);
+
+/// Records launch `l` into `pass`.
+pub(crate) fn dispatch(pass: &mut wgpu::ComputePass<'_>, (ck, bg, grid): &Launch) {
+    pass.set_pipeline(&ck.pipeline);
+    pass.set_bind_group(0, bg, &[]);
+    pass.dispatch_workgroups(grid[0], grid[1], grid[2]);
+}
+
+/// What a batch submits through: the device's queue, and where submissions are counted.
+#[derive(Clone, Copy)]
+pub struct Queue<'a> {
+    /// The device (polled to see whether the GPU is idle).
+    pub device: &'a wgpu::Device,
+    /// Its queue.
+    pub queue: &'a wgpu::Queue,
+    /// Where submissions are counted.
+    pub counters: &'a CounterCell,
+}
+
+impl Queue<'_> {
+    /// Whether the GPU has finished everything submitted so far (a poll that does not
+    /// block). A failed poll counts as idle, so that the work is submitted and the failure
+    /// surfaces where the device is checked.
+    pub fn idle(&self) -> bool {
+        match self.device.poll(wgpu::PollType::Poll) {
+            Ok(status) => status.is_queue_empty(),
+            Err(e) => {
+                log::debug!("kiln: poll failed ({e}); submitting");
+                true
+            }
+        }
+    }
+}
 
 /// The most dispatches one submission of a batch carries.
 ///
@@ -85,7 +120,7 @@ impl Batch {
     }
 
     /// Sets the policy; what was gathered so far is submitted first.
-    pub fn set_policy(&mut self, ctx: &GpuContext, policy: Submission) {
+    pub fn set_policy(&mut self, ctx: Queue<'_>, policy: Submission) {
         self.flush(ctx);
         self.policy = policy;
     }
@@ -100,7 +135,7 @@ impl Batch {
     }
 
     /// Closes a scope; the outermost one submits what was gathered (under either policy).
-    pub fn leave(&mut self, ctx: &GpuContext) {
+    pub fn leave(&mut self, ctx: Queue<'_>) {
         self.depth = self.depth.saturating_sub(1);
         if self.depth == 0 {
             self.flush(ctx);
@@ -110,7 +145,7 @@ impl Batch {
     /// Records the launches of one run into the open pass (opening one if needed); submits
     /// when the pass holds a chunk (see [`MAX_BATCH_DISPATCHES`]) or, outside a batch scope,
     /// when the GPU is idle (holding the work back would only delay it).
-    pub fn record(&mut self, ctx: &GpuContext, launches: &[Launch]) {
+    pub fn record(&mut self, ctx: Queue<'_>, launches: &[Launch]) {
         if launches.is_empty() {
             return;
         }
@@ -147,69 +182,16 @@ impl Batch {
     /// Submits what the batch holds, if anything, because something else needs the queue or
     /// waits for it, or the caller asks; the batch stays open for later runs, starting again
     /// from a chunk of one (a read or a wait is about to leave the GPU idle).
-    pub fn flush(&mut self, ctx: &GpuContext) {
+    pub fn flush(&mut self, ctx: Queue<'_>) {
         self.submit(ctx);
         self.chunk = 1;
     }
 
-    fn submit(&mut self, ctx: &GpuContext) {
+    fn submit(&mut self, ctx: Queue<'_>) {
         if let Some(OpenPass { pass, encoder, .. }) = self.open.take() {
             drop(pass);
             ctx.queue.submit([encoder.finish()]);
-            ctx.count(|c| c.submits += 1);
+            ctx.counters.count(|c| c.submits += 1);
         }
-    }
-}
-
-impl GpuContext {
-    /// Runs `f` with a batch open: the runs it makes are submitted together when it returns
-    /// (see the module doc). Errors of the runs surface as usual, from the run or from the
-    /// next check of the device.
-    pub fn batched<R>(&self, f: impl FnOnce() -> Result<R>) -> Result<R> {
-        /// Closes the scope even if `f` panics.
-        struct Scope<'a>(&'a GpuContext);
-        impl Drop for Scope<'_> {
-            fn drop(&mut self) {
-                self.0.with_batch(|b, ctx| b.leave(ctx));
-            }
-        }
-        self.with_batch(|b, _| b.enter());
-        let scope = Scope(self);
-        let r = f();
-        drop(scope);
-        self.check_alive()?;
-        r
-    }
-
-    /// Submits the open batch's work, before anything else goes through the queue or waits
-    /// for it, or because the caller wants the GPU to start on it now.
-    pub fn flush_batch(&self) {
-        self.with_batch(|b, ctx| b.flush(ctx));
-    }
-
-    /// Sets when runs are submitted (see [`Submission`]); gathered work is submitted first.
-    pub fn set_submission(&self, policy: Submission) {
-        self.with_batch(|b, ctx| b.set_policy(ctx, policy));
-    }
-
-    /// Whether the GPU has finished everything submitted so far (a poll that does not block).
-    /// A failed poll counts as idle, so that the work is submitted and the failure surfaces
-    /// where the device is checked.
-    pub(crate) fn idle(&self) -> bool {
-        match self.device.poll(wgpu::PollType::Poll) {
-            Ok(status) => status.is_queue_empty(),
-            Err(e) => {
-                log::debug!("kiln: poll failed ({e}); submitting");
-                true
-            }
-        }
-    }
-
-    /// Submits `cb` after whatever the open batch holds, so that the queue keeps the order in
-    /// which work was made, and counts the submission.
-    pub fn submit(&self, cb: wgpu::CommandBuffer) {
-        self.flush_batch();
-        self.queue.submit([cb]);
-        self.count(|c| c.submits += 1);
     }
 }

@@ -1,0 +1,119 @@
+//! Bringing a schedule within what code generation and an adapter accept, and checking one.
+
+use super::{ElementwiseSchedule, MatmulSchedule, ReduceSchedule, Schedule, MIN_REDUCE_WORKGROUP};
+use crate::matmul;
+use kiln_ir::{Kernel, KernelKind};
+
+/// What an adapter allows a schedule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AdapterLimits {
+    /// Invocations per workgroup at most (`max_compute_invocations_per_workgroup`).
+    pub max_workgroup: u32,
+    /// Whether kernels may use subgroup operations.
+    pub subgroups: bool,
+}
+
+/// `s` with every field brought into the range code generation accepts on an adapter with
+/// `limits`: power-of-two workgroups within the limit (a reduction's at least
+/// [`MIN_REDUCE_WORKGROUP`]), unrolls of 1 to 16, a register cache of at most 64, subgroups
+/// only where the adapter has them, matmul blocks of [`matmul::BLOCKS`] (else `None`, by
+/// size), columns of 4 or 8 (else `None`, square), depths of [`matmul::DEPTHS`] (else
+/// `None`, by `k`). The runtime applies it to every device schedule; [`valid`] checks with it.
+pub fn sanitize(s: Schedule, limits: AdapterLimits) -> Schedule {
+    let max_wg = limits.max_workgroup.max(1);
+    let pow2 = |w: u32| 1u32 << (31 - w.clamp(1, max_wg).leading_zeros());
+    let one_of = |v: Option<u32>, set: &[u32]| v.filter(|v| set.contains(v));
+    Schedule {
+        elementwise: ElementwiseSchedule {
+            workgroup: pow2(s.elementwise.workgroup),
+            unroll: s.elementwise.unroll.clamp(1, 16),
+        },
+        reduce: ReduceSchedule {
+            workgroup: pow2(s.reduce.workgroup.max(MIN_REDUCE_WORKGROUP)),
+            unroll: s.reduce.unroll.clamp(1, 16),
+            cache: s.reduce.cache.min(64),
+            subgroups: s.reduce.subgroups && limits.subgroups,
+        },
+        matmul: MatmulSchedule {
+            block: one_of(s.matmul.block, &matmul::BLOCKS),
+            block_n: one_of(s.matmul.block_n, &[4, 8]),
+            unroll: s.matmul.unroll.clamp(1, 16),
+            depth: one_of(s.matmul.depth, &matmul::DEPTHS),
+            gemv_subgroups: s.matmul.gemv_subgroups && limits.subgroups,
+        },
+    }
+}
+
+/// Whether `s` is a schedule code generation accepts for `k` on an adapter with `max_wg`
+/// invocations per workgroup: [`sanitize`] leaves it as it is, and a matmul's block and depth
+/// are concrete, with columns only beside a register-tiled block. Stored tuning results are
+/// checked with it, so that a damaged or foreign file cannot make a kernel fail to compile.
+pub fn valid(k: &Kernel, s: &Schedule, max_wg: u32) -> bool {
+    let concrete = match &k.kind {
+        KernelKind::Matmul { .. } => match (s.matmul.block, s.matmul.depth) {
+            (Some(block), Some(_)) => block > 1 || s.matmul.block_n.is_none(),
+            _ => false,
+        },
+        KernelKind::Elementwise | KernelKind::Reduce { .. } => true,
+    };
+    let limits = AdapterLimits {
+        max_workgroup: max_wg,
+        subgroups: s.reduce.subgroups || s.matmul.gemv_subgroups,
+    };
+    concrete && sanitize(*s, limits) == *s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Without subgroups (an adapter lacking `SUBGROUP`, or a browser) no schedule keeps a
+    /// subgroup flag, the GPU default (gemv subgroups on) included; with them the flags stay.
+    #[test]
+    fn subgroup_flags_need_subgroups() {
+        let mut on = Schedule::default();
+        on.reduce.subgroups = true;
+        let limits = |subgroups| AdapterLimits {
+            max_workgroup: 1024,
+            subgroups,
+        };
+        let off = sanitize(on, limits(false));
+        assert_eq!(
+            (off.reduce.subgroups, off.matmul.gemv_subgroups),
+            (false, false)
+        );
+        let kept = sanitize(on, limits(true));
+        assert_eq!(
+            (kept.reduce.subgroups, kept.matmul.gemv_subgroups),
+            (true, true)
+        );
+    }
+
+    /// Out-of-range values come back within range; unknown blocks and depths become `None`.
+    #[test]
+    fn sanitize_brings_fields_into_range() {
+        let mut s = Schedule::default();
+        s.elementwise.workgroup = 300;
+        s.reduce.workgroup = 3;
+        s.reduce.cache = 100;
+        s.matmul.block = Some(7);
+        s.matmul.block_n = Some(5);
+        s.matmul.depth = Some(24);
+        s.matmul.unroll = 0;
+        let t = sanitize(
+            s,
+            AdapterLimits {
+                max_workgroup: 256,
+                subgroups: true,
+            },
+        );
+        assert_eq!(t.elementwise.workgroup, 256);
+        assert_eq!(t.reduce.workgroup, MIN_REDUCE_WORKGROUP);
+        assert_eq!(t.reduce.cache, 64);
+        assert_eq!(
+            (t.matmul.block, t.matmul.block_n, t.matmul.depth),
+            (None, None, None)
+        );
+        assert_eq!(t.matmul.unroll, 1);
+    }
+}

@@ -1,0 +1,274 @@
+//! Schedules: how a kernel is mapped onto the GPU, one typed part per kernel class.
+//!
+//! - this file: the [`Schedule`] type and the concrete schedule of a kernel
+//!   ([`Schedule::resolve`], [`Schedule::fit_workgroup_memory`]);
+//! - [`table`]: the schedule each kind of device starts from, as data;
+//! - [`limits`]: bringing a schedule within what code generation and an adapter accept
+//!   ([`limits::sanitize`]) and checking one ([`limits::valid`]);
+//! - [`space`]: the candidates the autotuner searches, per kernel class;
+//! - [`tuned`]: what a tuning result stores, its key and its text form on disk.
+//!
+//! A [`Schedule`] is also a cache key (pipelines and plans): two schedules are equal exactly
+//! when they generate the same code.
+
+pub mod limits;
+pub mod space;
+pub mod table;
+pub mod tuned;
+
+use crate::matmul;
+use kiln_ir::{Kernel, KernelKind};
+
+/// How a kernel is mapped onto the GPU: one part per kernel class, each read only by the
+/// template of its class.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Schedule {
+    /// Elementwise kernels.
+    pub elementwise: ElementwiseSchedule,
+    /// Reduce kernels.
+    pub reduce: ReduceSchedule,
+    /// Matmul kernels.
+    pub matmul: MatmulSchedule,
+}
+
+/// How an elementwise kernel is mapped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ElementwiseSchedule {
+    /// Invocations per workgroup.
+    pub workgroup: u32,
+    /// Elements each invocation of a scalar kernel handles, computed before any is stored
+    /// (more loads in flight per invocation); vec4 kernels handle one vector each and ignore
+    /// it.
+    pub unroll: u32,
+}
+
+/// How a reduce kernel is mapped (one workgroup per row).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ReduceSchedule {
+    /// Invocations per workgroup (a power of two).
+    pub workgroup: u32,
+    /// Elements each invocation loads per step of its row loops before combining them.
+    pub unroll: u32,
+    /// Elements of a row each invocation keeps in registers, so that a row of up to
+    /// `workgroup * cache` elements is read from memory once whatever the number of stages
+    /// (0: none, every stage reads memory).
+    pub cache: u32,
+    /// Combine across a workgroup with subgroup shuffles instead of a shared-memory tree.
+    /// Only for adapters with `Features::SUBGROUP`.
+    pub subgroups: bool,
+}
+
+/// How a matmul kernel is mapped (see [`matmul`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct MatmulSchedule {
+    /// Output rows each invocation computes: 1, 4 or 8 (16, 64 or 128 rows per workgroup;
+    /// columns too unless `block_n` says otherwise). `None` in a device's schedule: chosen per
+    /// kernel from its sizes ([`Schedule::resolve`]); code generation needs a concrete one.
+    pub block: Option<u32>,
+    /// Output columns per invocation of the register-tiled kernel (4 or 8) where they differ
+    /// from its rows; `None`: the same as `block` (square tiles).
+    pub block_n: Option<u32>,
+    /// Steps of the inner loop written out per iteration (1 to 16); on the gemv path, its
+    /// steps per iteration.
+    pub unroll: u32,
+    /// Depth of the operand slices the register-tiled kernel stages per step, one of
+    /// [`matmul::DEPTHS`]. `None` in a device's schedule: chosen per kernel from its inner
+    /// size ([`Schedule::resolve`]).
+    pub depth: Option<u32>,
+    /// The gemv path sums a matrix contiguous along `k` over whole subgroups with
+    /// `subgroupAdd` instead of lanes added through workgroup memory. Only for adapters with
+    /// `Features::SUBGROUP`.
+    pub gemv_subgroups: bool,
+}
+
+impl MatmulSchedule {
+    /// Output rows and columns per invocation, once the block is concrete.
+    pub fn blocks(&self) -> Option<(u32, u32)> {
+        self.block.map(|b| (b, self.block_n.unwrap_or(b)))
+    }
+}
+
+impl Schedule {
+    /// The GPU schedule, measured on an H100 (docs/PERFORMANCE.md): four elements per
+    /// invocation for elementwise kernels, eight per step for row loops, rows of up to 4096 in
+    /// registers, matmul tiles by size with 8 inner steps written out per iteration.
+    pub const GPU: Schedule = Schedule {
+        elementwise: ElementwiseSchedule {
+            workgroup: 256,
+            unroll: 4,
+        },
+        reduce: ReduceSchedule {
+            workgroup: 256,
+            unroll: 8,
+            cache: 16,
+            subgroups: false,
+        },
+        matmul: MatmulSchedule {
+            block: None,
+            block_n: None,
+            unroll: 8,
+            depth: None,
+            gemv_subgroups: true,
+        },
+    };
+}
+
+impl Default for Schedule {
+    /// [`Schedule::GPU`].
+    fn default() -> Self {
+        Schedule::GPU
+    }
+}
+
+/// Inner sizes (rounded up to a power of two) from which a matmul stages 32-deep slices
+/// rather than 16 (H100: 4096^3 33.6 -> 36.0 TFLOP/s, 16 x 2048^3 33.4 -> 34.1; the
+/// transformer layer's inner size of 768, tuned, was 12% slower at 32).
+pub const MATMUL_DEEP_K: usize = 2048;
+
+/// The fewest invocations a reduction kernel puts on a row: loop limits (the runtime's
+/// quirk table) are derived from it, so no schedule may go below it.
+pub const MIN_REDUCE_WORKGROUP: u32 = 16;
+
+/// Workgroups a matmul grid should have before its tiles grow (enough to occupy a large
+/// GPU's compute units).
+pub const MATMUL_MIN_WORKGROUPS: usize = 128;
+
+/// Workgroups of 128 x 128 tiles below which a matmul takes 128 x 64 tiles instead: fewer,
+/// larger tiles leave part of a large GPU idle in the last wave (H100, the transformer
+/// layer's 4096 x 768 projections, 8 x 6 x 32 = 192 square tiles: 0.227 -> 0.185 ms with
+/// 128 x 64, which the tuner had picked; docs/PERFORMANCE.md).
+pub const MATMUL_WIDE_WORKGROUPS: usize = 512;
+
+impl Schedule {
+    /// The concrete schedule for kernel `k`, from its sizes rounded up to powers of two (so
+    /// that every size of a class gets the same schedule, and so the same pipelines):
+    /// - a matmul `block` of `None` becomes 8 (128-row tiles) where `m` and `n` are both at
+    ///   least 128 and the grid still has [`MATMUL_MIN_WORKGROUPS`] workgroups: 128 x 128
+    ///   tiles, or 128 x 64 (`block_n` 4, where that is `None`) where the square grid has
+    ///   fewer than [`MATMUL_WIDE_WORKGROUPS`] workgroups or `k` is at most 64 (attention
+    ///   scores); 128 x 64 also where `n` is 64 and `m` at least 128 (attention times
+    ///   values); else 4 (64 x 64) where both are at least 64, else 1 (thin products and
+    ///   matrix-vector products, where larger tiles would mostly compute padding); a
+    ///   matrix-vector product (an output edge of 1: the gemv path) also gets
+    ///   `matmul::GEMV_UNROLL` steps per iteration;
+    /// - a matmul `depth` of `None` becomes 32 where the inner size is at least
+    ///   [`MATMUL_DEEP_K`] (rounded up to a power of two), else 16;
+    /// - a reduction over short rows gets a smaller workgroup: about 8 elements per
+    ///   invocation, at least 32 invocations, at most its `workgroup` (a row of 512 gets 64;
+    ///   tree steps and barriers cost more than they share on short rows), and a register
+    ///   cache of no more elements per invocation than the row's size class needs (at least 4,
+    ///   where the cache is a multiple of 4).
+    pub fn resolve(&self, k: &Kernel) -> Schedule {
+        let mut s = *self;
+        match &k.kind {
+            KernelKind::Matmul { .. } => match s.matmul.block {
+                None => resolve_matmul_block(&mut s.matmul, k),
+                Some(1) => s.matmul.block_n = None,
+                Some(_) => {}
+            },
+            KernelKind::Reduce { .. } => {
+                let r = &mut s.reduce;
+                let want = (k.red_count().max(1).next_power_of_two() / 8).max(1);
+                let pow2 = 1u32 << (usize::BITS - 1 - want.leading_zeros()).min(31);
+                r.workgroup = r.workgroup.min(pow2.max(32));
+                // Registers for the row's elements, no more than its size class needs: slots
+                // past them would only lengthen the shader (4 at least, so that a vec4 row
+                // keeps its vector slots).
+                if r.cache > 0 {
+                    let row = k.red_count().max(1).next_power_of_two();
+                    let need = (row / r.workgroup.max(1) as usize).max(1) as u32;
+                    let floor = if r.cache.is_multiple_of(4) { 4 } else { 1 };
+                    r.cache = r.cache.min(need.max(floor));
+                }
+                s.matmul.block = Some(s.matmul.block.unwrap_or(1));
+            }
+            KernelKind::Elementwise => s.matmul.block = Some(s.matmul.block.unwrap_or(1)),
+        }
+        // Block 1 stages no slices: one depth for all, so that its pipelines are shared.
+        if s.matmul.block == Some(1) {
+            s.matmul.depth = Some(16);
+        }
+        if s.matmul.depth.is_none() {
+            let deep = k
+                .matmul_k()
+                .is_some_and(|kk| kk.max(1).next_power_of_two() >= MATMUL_DEEP_K);
+            s.matmul.depth = Some(if deep { 32 } else { 16 });
+        }
+        s
+    }
+
+    /// This schedule with the matmul slices and blocks of `k` made small enough for `limit`
+    /// bytes of workgroup memory (the adapter's `max_compute_workgroup_storage_size`): depth
+    /// 32 becomes 16, then eights become fours, then block 1. The register-tiled kernel takes
+    /// 33,280, 25,088 and 16,896 bytes at 8 x 8, 8 x 4 and 4 x 4 with 32-deep slices, about
+    /// half that with 16-deep ones ([`matmul::workgroup_bytes`]); WebGPU's default limit is
+    /// 16,384 bytes, many adapters have 32,768. A schedule not resolved yet is left as it is.
+    pub fn fit_workgroup_memory(&self, k: &Kernel, limit: u32) -> Schedule {
+        let mut s = *self;
+        if !matches!(k.kind, KernelKind::Matmul { .. }) {
+            return s;
+        }
+        let m = &mut s.matmul;
+        let (Some(_), Some(_)) = (m.block, m.depth) else {
+            return s;
+        };
+        let bytes = |m: &MatmulSchedule| match (m.blocks(), m.depth) {
+            (Some((bm, bn)), Some(depth)) => matmul::workgroup_bytes(bm, bn, depth),
+            _ => 0,
+        };
+        if bytes(m) > limit && m.depth > Some(16) {
+            m.depth = Some(16);
+        }
+        if bytes(m) > limit && m.block == Some(8) && m.block_n != Some(4) {
+            m.block_n = Some(4);
+        }
+        if bytes(m) > limit && m.block == Some(8) {
+            m.block = Some(4);
+            m.block_n = None;
+        }
+        if bytes(m) > limit && m.block_n == Some(8) {
+            m.block_n = None;
+        }
+        if bytes(m) > limit {
+            m.block = Some(1);
+            m.block_n = None;
+        }
+        s
+    }
+}
+
+/// The matmul tiles `resolve` chooses for `k` by its sizes (see there).
+fn resolve_matmul_block(m: &mut MatmulSchedule, k: &Kernel) {
+    // Sizes rounded up to powers of two: one choice per size class, as the tuner's keys
+    // (sizes of one class share pipelines and tuned results).
+    let r = k.shape.rank();
+    let p2 = |v: usize| v.max(1).next_power_of_two();
+    let (rows, cols) = (p2(k.shape.0[r - 2]), p2(k.shape.0[r - 1]));
+    let batch: usize = p2(k.shape.0[..r - 2].iter().product());
+    let kk = p2(k.matmul_k().unwrap_or(1));
+    let groups = |bm: u32, bn: u32| {
+        let (tm, tn) = (matmul::tile(bm) as usize, matmul::tile(bn) as usize);
+        rows.div_ceil(tm) * cols.div_ceil(tn) * batch
+    };
+    let edge = rows.min(cols);
+    let (block, block_n) = if edge >= 128 && groups(8, 8) >= MATMUL_MIN_WORKGROUPS {
+        let narrow = groups(8, 8) < MATMUL_WIDE_WORKGROUPS || kk <= 64;
+        (8, narrow.then_some(4))
+    } else if rows >= 128 && cols == 64 && groups(8, 4) >= MATMUL_MIN_WORKGROUPS {
+        (8, Some(4))
+    } else if edge >= 64 {
+        (4, None)
+    } else {
+        (1, None)
+    };
+    m.block = Some(block);
+    if m.block_n.is_none() {
+        m.block_n = block_n;
+    }
+    if block == 1 {
+        m.block_n = None;
+        if matmul::is_gemv(rows, cols) {
+            m.unroll = matmul::GEMV_UNROLL;
+        }
+    }
+}

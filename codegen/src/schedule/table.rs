@@ -1,0 +1,50 @@
+//! The schedule each kind of device starts from, as data (measured in docs/PERFORMANCE.md).
+
+use super::{ElementwiseSchedule, MatmulSchedule, ReduceSchedule, Schedule};
+
+/// The kinds of device whose schedules differ.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DeviceClass {
+    /// A GPU (discrete, integrated, virtual, or of unknown type).
+    Gpu,
+    /// A CPU adapter (lavapipe, llvmpipe, WARP).
+    Cpu,
+}
+
+/// CPU adapters (lavapipe) vectorize across invocations, want one element each, small
+/// workgroups for reductions (each barrier switches every invocation) and rows of up to 1024
+/// held in registers (softmax over 1024: 1.88 -> 1.20 ms), and gemvs summed through
+/// workgroup memory (llvmpipe's subgroups of 8 left three quarters of the invocations idle:
+/// 1x1024x1024 along `k`, 8.6 -> 10.3 ms).
+pub const CPU: Schedule = Schedule {
+    elementwise: ElementwiseSchedule {
+        workgroup: 256,
+        unroll: 1,
+    },
+    reduce: ReduceSchedule {
+        workgroup: 16,
+        unroll: 2,
+        cache: 64,
+        subgroups: false,
+    },
+    matmul: MatmulSchedule {
+        block: None,
+        block_n: None,
+        unroll: 4,
+        depth: None,
+        gemv_subgroups: false,
+    },
+};
+
+/// The starting schedule of each device class. It still has to be brought within what the
+/// adapter accepts ([`super::limits::sanitize`]).
+pub const DEVICE_SCHEDULES: [(DeviceClass, Schedule); 2] =
+    [(DeviceClass::Gpu, Schedule::GPU), (DeviceClass::Cpu, CPU)];
+
+/// The starting schedule of a device of class `class`.
+pub fn for_device(class: DeviceClass) -> Schedule {
+    DEVICE_SCHEDULES
+        .iter()
+        .find(|(c, _)| *c == class)
+        .map_or(Schedule::GPU, |(_, s)| *s)
+}

@@ -1,0 +1,328 @@
+//! What a tuning result stores: the fields of its kernel's class that the candidate space
+//! varies ([`TunedFields`]), under a key of the kernel's structure and size class
+//! ([`tune_key`]), and their text form on disk ([`parse`], [`format()`]).
+//!
+//! One result a line: the key, a tab, then `name=value` fields separated by spaces, named as
+//! the schedule's fields are (`reduce.workgroup=64 reduce.unroll=4 reduce.cache=16`); an
+//! optional field with no value is written `none`. A line that does not name exactly the
+//! fields of one class, each once with a value of its type, is malformed. The runtime keeps
+//! these lines in a file named with a version (`autotune.v4`), so that files of another
+//! format are never read.
+
+use super::Schedule;
+use kiln_ir::{Kernel, KernelKind};
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// The fields of a kernel class's schedule that tuning chooses; every other field comes from
+/// the device schedule resolved for the kernel ([`TunedFields::apply`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TunedFields {
+    /// An elementwise kernel's.
+    Elementwise {
+        /// `elementwise.workgroup`.
+        workgroup: u32,
+        /// `elementwise.unroll`.
+        unroll: u32,
+    },
+    /// A reduce kernel's.
+    Reduce {
+        /// `reduce.workgroup`.
+        workgroup: u32,
+        /// `reduce.unroll`.
+        unroll: u32,
+        /// `reduce.cache`.
+        cache: u32,
+    },
+    /// A matmul kernel's.
+    Matmul {
+        /// `matmul.block`.
+        block: Option<u32>,
+        /// `matmul.unroll`.
+        unroll: u32,
+        /// `matmul.block_n`.
+        block_n: Option<u32>,
+    },
+}
+
+impl TunedFields {
+    /// The fields of `s` that `k`'s class tunes.
+    pub fn of(k: &Kernel, s: &Schedule) -> TunedFields {
+        match &k.kind {
+            KernelKind::Elementwise => TunedFields::Elementwise {
+                workgroup: s.elementwise.workgroup,
+                unroll: s.elementwise.unroll,
+            },
+            KernelKind::Reduce { .. } => TunedFields::Reduce {
+                workgroup: s.reduce.workgroup,
+                unroll: s.reduce.unroll,
+                cache: s.reduce.cache,
+            },
+            KernelKind::Matmul { .. } => TunedFields::Matmul {
+                block: s.matmul.block,
+                unroll: s.matmul.unroll,
+                block_n: s.matmul.block_n,
+            },
+        }
+    }
+
+    /// `base` resolved for `k`, with these fields written over it; `None` where they are
+    /// another class's (a damaged or foreign result). The outcome may still be invalid:
+    /// check it with [`super::limits::valid`].
+    pub fn apply(&self, k: &Kernel, base: &Schedule) -> Option<Schedule> {
+        let mut s = base.resolve(k);
+        match (*self, &k.kind) {
+            (TunedFields::Elementwise { workgroup, unroll }, KernelKind::Elementwise) => {
+                s.elementwise.workgroup = workgroup;
+                s.elementwise.unroll = unroll;
+            }
+            (
+                TunedFields::Reduce {
+                    workgroup,
+                    unroll,
+                    cache,
+                },
+                KernelKind::Reduce { .. },
+            ) => {
+                s.reduce.workgroup = workgroup;
+                s.reduce.unroll = unroll;
+                s.reduce.cache = cache;
+            }
+            (
+                TunedFields::Matmul {
+                    block,
+                    unroll,
+                    block_n,
+                },
+                KernelKind::Matmul { .. },
+            ) => {
+                s.matmul.block = block;
+                s.matmul.unroll = unroll;
+                s.matmul.block_n = block_n;
+            }
+            (TunedFields::Elementwise { .. }, _)
+            | (TunedFields::Reduce { .. }, _)
+            | (TunedFields::Matmul { .. }, _) => return None,
+        }
+        Some(s)
+    }
+}
+
+/// An optional value as stored: the number, or `none`.
+struct Opt(Option<u32>);
+
+impl fmt::Display for Opt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(v) => write!(f, "{v}"),
+            None => f.write_str("none"),
+        }
+    }
+}
+
+impl fmt::Display for TunedFields {
+    /// The stored form: `name=value` fields separated by spaces.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            TunedFields::Elementwise { workgroup, unroll } => write!(
+                f,
+                "elementwise.workgroup={workgroup} elementwise.unroll={unroll}"
+            ),
+            TunedFields::Reduce {
+                workgroup,
+                unroll,
+                cache,
+            } => write!(
+                f,
+                "reduce.workgroup={workgroup} reduce.unroll={unroll} reduce.cache={cache}"
+            ),
+            TunedFields::Matmul {
+                block,
+                unroll,
+                block_n,
+            } => write!(
+                f,
+                "matmul.block={} matmul.unroll={unroll} matmul.block_n={}",
+                Opt(block),
+                Opt(block_n)
+            ),
+        }
+    }
+}
+
+impl std::str::FromStr for TunedFields {
+    type Err = String;
+
+    /// Parses the stored form: exactly the fields of one class, each once, in any order.
+    fn from_str(text: &str) -> Result<Self, String> {
+        let mut fields: BTreeMap<&str, &str> = BTreeMap::new();
+        for part in text.split(' ').filter(|p| !p.is_empty()) {
+            let (name, value) = part
+                .split_once('=')
+                .ok_or_else(|| format!("{part:?} is not name=value"))?;
+            if fields.insert(name, value).is_some() {
+                return Err(format!("{name} given twice"));
+            }
+        }
+        let num = |name: &str| -> Result<u32, String> {
+            let v = fields.get(name).ok_or_else(|| format!("{name} missing"))?;
+            v.parse().map_err(|_| format!("{name}={v} is not a number"))
+        };
+        let opt = |name: &str| -> Result<Option<u32>, String> {
+            match fields.get(name) {
+                Some(&"none") => Ok(None),
+                Some(_) => num(name).map(Some),
+                None => Err(format!("{name} missing")),
+            }
+        };
+        let class = fields
+            .keys()
+            .next()
+            .and_then(|n| n.split_once('.'))
+            .map(|(c, _)| c)
+            .ok_or("no fields")?;
+        let (parsed, count) = match class {
+            "elementwise" => (
+                TunedFields::Elementwise {
+                    workgroup: num("elementwise.workgroup")?,
+                    unroll: num("elementwise.unroll")?,
+                },
+                2,
+            ),
+            "reduce" => (
+                TunedFields::Reduce {
+                    workgroup: num("reduce.workgroup")?,
+                    unroll: num("reduce.unroll")?,
+                    cache: num("reduce.cache")?,
+                },
+                3,
+            ),
+            "matmul" => (
+                TunedFields::Matmul {
+                    block: opt("matmul.block")?,
+                    unroll: num("matmul.unroll")?,
+                    block_n: opt("matmul.block_n")?,
+                },
+                3,
+            ),
+            other => return Err(format!("unknown kernel class {other:?}")),
+        };
+        if fields.len() != count {
+            return Err(format!("fields other than the {class} class's"));
+        }
+        Ok(parsed)
+    }
+}
+
+/// The key of a tuning result. Grammar (docs/CACHE_KEYS.md):
+/// `kernel-key "|" dim { "x" dim } [ "|k" k ]`, every size rounded up to a power of two; `k` is
+/// a matmul's inner size.
+pub fn tune_key(k: &Kernel) -> String {
+    let p2 = |n: usize| n.max(1).next_power_of_two();
+    let dims: Vec<String> = k.shape.0.iter().map(|&d| p2(d).to_string()).collect();
+    let mut s = format!("{}|{}", k.key(), dims.join("x"));
+    if let Some(kk) = k.matmul_k() {
+        s.push_str(&format!("|k{}", p2(kk)));
+    }
+    s
+}
+
+/// Tuning results by key.
+pub type TunedTable = BTreeMap<String, TunedFields>;
+
+/// The results in a stored text, and the malformed lines (skipped), each with what is wrong
+/// with it.
+pub fn parse(text: &str) -> (TunedTable, Vec<String>) {
+    let mut table = TunedTable::new();
+    let mut malformed = Vec::new();
+    for line in text.lines() {
+        let parsed = line
+            .split_once('\t')
+            .ok_or_else(|| "no tab after the key".to_string())
+            .and_then(|(key, fields)| Ok((key, fields.parse::<TunedFields>()?)));
+        match parsed {
+            Ok((key, fields)) => {
+                table.insert(key.to_string(), fields);
+            }
+            Err(why) => malformed.push(format!("{line:?}: {why}")),
+        }
+    }
+    (table, malformed)
+}
+
+/// The stored text of `table`: one line a result, sorted by key.
+pub fn format(table: &TunedTable) -> String {
+    table
+        .iter()
+        .map(|(key, fields)| format!("{key}\t{fields}\n"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_round_trip() {
+        let mut t = TunedTable::new();
+        t.insert(
+            "ew;v1|1024".into(),
+            TunedFields::Elementwise {
+                workgroup: 128,
+                unroll: 2,
+            },
+        );
+        t.insert(
+            "red.1|8x1024".into(),
+            TunedFields::Reduce {
+                workgroup: 64,
+                unroll: 4,
+                cache: 0,
+            },
+        );
+        t.insert(
+            "mm|128x128|k64".into(),
+            TunedFields::Matmul {
+                block: Some(8),
+                unroll: 8,
+                block_n: None,
+            },
+        );
+        let text = format(&t);
+        assert!(
+            text.contains("mm|128x128|k64\tmatmul.block=8 matmul.unroll=8 matmul.block_n=none\n")
+        );
+        assert_eq!(parse(&text), (t, vec![]));
+    }
+
+    /// Old positional lines, unknown or missing or repeated fields, fields of two classes and
+    /// bad numbers are malformed; the good lines around them are kept.
+    #[test]
+    fn malformed_lines_are_skipped() {
+        let good = "k\treduce.cache=16 reduce.workgroup=32 reduce.unroll=2";
+        for bad in [
+            "k\t4\t8\t0",
+            "k reduce.workgroup=32 reduce.unroll=2 reduce.cache=16",
+            "k\treduce.workgroup=32 reduce.unroll=2",
+            "k\treduce.workgroup=32 reduce.unroll=2 reduce.cache=16 reduce.extra=1",
+            "k\treduce.workgroup=32 reduce.workgroup=32 reduce.unroll=2 reduce.cache=16",
+            "k\telementwise.workgroup=32 elementwise.unroll=2 matmul.unroll=2",
+            "k\tmatmul.block=x matmul.unroll=2 matmul.block_n=none",
+            "k\tmatmul.block=8 matmul.unroll=none matmul.block_n=none",
+            "k\tconv.block=8",
+            "k\t",
+        ] {
+            let (t, malformed) = parse(&format!("{bad}\n{good}\n"));
+            assert_eq!(malformed.len(), 1, "{bad:?} was accepted");
+            assert_eq!(t.len(), 1, "{bad:?}");
+            assert_eq!(
+                t["k"],
+                TunedFields::Reduce {
+                    workgroup: 32,
+                    unroll: 2,
+                    cache: 16
+                }
+            );
+        }
+    }
+}

@@ -1,0 +1,224 @@
+//! Launching single kernels: timestamp timing, a launch's uniform and bind group, and timing
+//! one kernel under a schedule on given buffers (what the autotuner measures).
+
+use super::context::GpuContext;
+use super::pipelines::CompiledKernel;
+use crate::{Error, Result};
+use wgpu::util::DeviceExt;
+
+/// GPU timing of one run with timestamp queries: of the whole compute pass, or of each
+/// dispatch in it ([`Timing::per_dispatch`]).
+pub struct Timing {
+    query: wgpu::QuerySet,
+    resolve: wgpu::Buffer,
+    readback: wgpu::Buffer,
+    /// Timestamps: 2 for the pass, dispatches + 1 per dispatch.
+    count: u32,
+    per_dispatch: bool,
+}
+
+impl Timing {
+    /// Timestamp queries at the start and end of one pass, if the device has them.
+    pub fn new(ctx: &GpuContext) -> Option<Timing> {
+        Self::with(ctx, 2, false)
+    }
+
+    /// Timestamp queries between the `dispatches` dispatches of one pass, if the device can
+    /// write timestamps inside passes.
+    pub fn per_dispatch(ctx: &GpuContext, dispatches: usize) -> Option<Timing> {
+        if !ctx
+            .features
+            .contains(wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES)
+        {
+            return None;
+        }
+        Self::with(ctx, dispatches as u32 + 1, true)
+    }
+
+    fn with(ctx: &GpuContext, count: u32, per_dispatch: bool) -> Option<Timing> {
+        if !ctx.features.contains(wgpu::Features::TIMESTAMP_QUERY) {
+            return None;
+        }
+        let query = ctx.device.create_query_set(&wgpu::QuerySetDescriptor {
+            label: Some("kiln timing"),
+            ty: wgpu::QueryType::Timestamp,
+            count,
+        });
+        let bytes = 8 * count as u64;
+        let resolve = ctx.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("kiln timing resolve"),
+            size: bytes,
+            usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
+            mapped_at_creation: false,
+        });
+        let readback = ctx.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("kiln timing readback"),
+            size: bytes,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        Some(Timing {
+            query,
+            resolve,
+            readback,
+            count,
+            per_dispatch,
+        })
+    }
+
+    /// Timestamps at the start and end of a pass (none when timing each dispatch).
+    pub(crate) fn writes(&self) -> Option<wgpu::ComputePassTimestampWrites<'_>> {
+        (!self.per_dispatch).then_some(wgpu::ComputePassTimestampWrites {
+            query_set: &self.query,
+            beginning_of_pass_write_index: Some(0),
+            end_of_pass_write_index: Some(1),
+        })
+    }
+
+    /// Inside a pass timed per dispatch, the timestamp before dispatch `i` (after the last,
+    /// for `i` = the number of dispatches).
+    pub(crate) fn mark(&self, pass: &mut wgpu::ComputePass<'_>, i: usize) {
+        if self.per_dispatch && (i as u32) < self.count {
+            pass.write_timestamp(&self.query, i as u32);
+        }
+    }
+
+    /// Copies the timestamps where [`Timing::read_ms`] reads them.
+    pub(crate) fn resolve(&self, enc: &mut wgpu::CommandEncoder) {
+        enc.resolve_query_set(&self.query, 0..self.count, &self.resolve, 0);
+        enc.copy_buffer_to_buffer(&self.resolve, 0, &self.readback, 0, 8 * self.count as u64);
+    }
+
+    /// The GPU time of the timed pass in milliseconds (blocks until it is known).
+    pub fn read_ms(&self, ctx: &GpuContext) -> Result<f64> {
+        let t = self.read_all(ctx)?;
+        Ok(t.iter().sum())
+    }
+
+    /// The time of each timed interval in milliseconds: one (the pass), or one per dispatch.
+    pub fn read_all(&self, ctx: &GpuContext) -> Result<Vec<f64>> {
+        ctx.map_blocking(&self.readback)?;
+        let slice = self.readback.slice(..);
+        let ts: Vec<u64> = {
+            let v = slice
+                .get_mapped_range()
+                .map_err(|e| Error::Readback(e.to_string()))?;
+            bytemuck::cast_slice::<u8, u64>(&v).to_vec()
+        };
+        self.readback.unmap();
+        let period = ctx.queue.get_timestamp_period() as f64;
+        Ok(ts
+            .windows(2)
+            .map(|w| w[1].saturating_sub(w[0]) as f64 * period / 1e6)
+            .collect())
+    }
+}
+
+/// The bind group of one launch: the uniform at 0, then `bufs` (inputs, then outputs).
+pub(crate) fn bind_group(
+    ctx: &GpuContext,
+    ck: &CompiledKernel,
+    uniform: &wgpu::Buffer,
+    bufs: &[&wgpu::Buffer],
+    label: &str,
+) -> wgpu::BindGroup {
+    let mut entries = Vec::with_capacity(1 + bufs.len());
+    entries.push(wgpu::BindGroupEntry {
+        binding: 0,
+        resource: uniform.as_entire_binding(),
+    });
+    for (i, b) in bufs.iter().enumerate() {
+        entries.push(wgpu::BindGroupEntry {
+            binding: 1 + i as u32,
+            resource: b.as_entire_binding(),
+        });
+    }
+    ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
+        label: Some(label),
+        layout: &ck.layout,
+        entries: &entries,
+    })
+}
+
+/// The uniform of kernel `k` under the layout its source was generated with.
+pub(crate) fn uniform(
+    ctx: &GpuContext,
+    ck: &CompiledKernel,
+    k: &kiln_ir::Kernel,
+) -> Result<wgpu::Buffer> {
+    let params = ck.source.params.values(k)?;
+    Ok(ctx
+        .device
+        .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some("kiln params"),
+            contents: bytemuck::cast_slice(&params),
+            usage: wgpu::BufferUsages::UNIFORM,
+        }))
+}
+
+/// The time of one dispatch of `k` under schedule `s` on the given buffers, in milliseconds:
+/// `reps` dispatches in one pass, timed with timestamp queries (wall clock around submit and
+/// wait where the adapter has none), after one untimed dispatch where `warm`. Compilation
+/// errors, validation errors and a lost device are errors.
+pub fn time_kernel(
+    ctx: &GpuContext,
+    k: &kiln_ir::Kernel,
+    s: &kiln_codegen::Schedule,
+    (inputs, outputs): (&[&wgpu::Buffer], &[&wgpu::Buffer]),
+    reps: u32,
+    warm: bool,
+) -> Result<f64> {
+    // An open batch goes first, outside the error scope below: its errors are the user's.
+    ctx.flush_batch();
+    let ck = ctx.pipeline(k, s)?;
+    let grid = ck
+        .source
+        .grid(k, ctx.limits.max_compute_workgroups_per_dimension)?;
+    let u = uniform(ctx, &ck, k)?;
+    let bufs: Vec<&wgpu::Buffer> = inputs.iter().chain(outputs).copied().collect();
+    let scope = ctx.device.push_error_scope(wgpu::ErrorFilter::Validation);
+    let bg = bind_group(ctx, &ck, &u, &bufs, &k.name);
+    let timing = Timing::new(ctx);
+    let submit = |reps: u32, timing: Option<&Timing>| {
+        let mut enc = ctx
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("kiln autotune"),
+            });
+        {
+            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("kiln autotune"),
+                timestamp_writes: timing.and_then(|t| t.writes()),
+            });
+            pass.set_pipeline(&ck.pipeline);
+            pass.set_bind_group(0, &bg, &[]);
+            if !grid.contains(&0) {
+                for _ in 0..reps {
+                    pass.dispatch_workgroups(grid[0], grid[1], grid[2]);
+                }
+            }
+        }
+        if let Some(t) = timing {
+            t.resolve(&mut enc);
+        }
+        ctx.queue.submit([enc.finish()]);
+    };
+    if warm {
+        submit(1, None);
+        ctx.wait()?;
+    }
+    let t0 = std::time::Instant::now();
+    submit(reps, timing.as_ref());
+    let ms = match &timing {
+        Some(t) => t.read_ms(ctx)?,
+        None => {
+            ctx.wait()?;
+            t0.elapsed().as_secs_f64() * 1e3
+        }
+    };
+    if let Some(e) = pollster::block_on(scope.pop()) {
+        return Err(Error::Gpu(e.to_string()));
+    }
+    ctx.check_alive()?;
+    Ok(ms / reps.max(1) as f64)
+}
