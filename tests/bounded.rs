@@ -127,8 +127,10 @@ fn fast_tuning_costs_a_few_untuned_runs() {
         "{} pipelines kept after tuning one kernel",
         c.pipelines_cached
     );
-    // A quick one: the budget leaves room to time candidates, so the kernel is tuned.
-    let (_, c) = first_run(kiln::Autotune::Fast, &[4096, 256]);
+    // With room to time candidates, a kernel is tuned and only the chosen pipeline is kept.
+    // The full budget gives that room whatever else shares the CPU (how the fast budget
+    // chooses is tested on the search alone, in the runtime's tuner).
+    let (_, c) = first_run(kiln::Autotune::Full, &[1024, 256]);
     assert_eq!(c.kernels_tuned, 1, "no candidate measured: {c:?}");
     assert!(c.pipelines_cached <= 2, "{c:?}");
 }

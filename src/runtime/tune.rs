@@ -273,4 +273,99 @@ mod tests {
         ));
         assert!(!agrees(&f(&[1.0, 2.0]), &ints));
     }
+
+    /// Candidates that differ only in their elementwise unroll, the reference first.
+    fn candidates(n: u32) -> Vec<Schedule> {
+        (1..=n)
+            .map(|u| {
+                let mut s = Schedule::GPU;
+                s.elementwise.unroll = u;
+                s
+            })
+            .collect()
+    }
+
+    fn fast() -> Budget {
+        Budget::of(Autotune::Fast).unwrap()
+    }
+
+    /// Cheap checks and timings: every candidate is checked and timed, and the fastest wins.
+    #[test]
+    fn search_picks_the_fastest_timed_candidate() {
+        let cands = candidates(4);
+        let t = search(
+            "k",
+            &cands,
+            fast(),
+            std::time::Instant::now(),
+            |_| Ok((0.1, vec![f(&[1.0, 2.0])])),
+            |s, _, _| Ok(if s.elementwise.unroll == 3 { 0.5 } else { 1.0 }),
+        )
+        .unwrap();
+        assert!(t.measured);
+        assert_eq!(t.skipped, 0);
+        assert_eq!(t.schedule, cands[2]);
+    }
+
+    /// A candidate whose output disagrees, or that fails, is skipped and never chosen; a
+    /// failing reference is an error.
+    #[test]
+    fn search_skips_wrong_and_failing_candidates() {
+        let cands = candidates(4);
+        let t = search(
+            "k",
+            &cands,
+            fast(),
+            std::time::Instant::now(),
+            |s| match s.elementwise.unroll {
+                2 => Ok((0.1, vec![f(&[1.0, 2.5])])),
+                3 => Err(Error::Gpu("compile failed".into())),
+                _ => Ok((0.1, vec![f(&[1.0, 2.0])])),
+            },
+            |s, _, _| Ok(if s.elementwise.unroll == 4 { 1.0 } else { 2.0 }),
+        )
+        .unwrap();
+        assert!(t.measured);
+        assert_eq!(t.skipped, 2);
+        assert_eq!(t.schedule, cands[3]);
+        let r = search(
+            "k",
+            &cands,
+            fast(),
+            std::time::Instant::now(),
+            |_| Err(Error::Gpu("compile failed".into())),
+            |_, _, _| Ok(1.0),
+        );
+        assert!(r.is_err());
+    }
+
+    /// Slow checks: the budget, a multiple of the reference's first run, stops the search
+    /// long before every candidate is checked, and without two timed candidates the
+    /// reference is kept, unmeasured.
+    #[test]
+    fn search_stops_at_the_budget() {
+        let cands = candidates(40);
+        let check_ms = 60.0;
+        let started = std::time::Instant::now();
+        let mut checked = 0;
+        let t = search(
+            "k",
+            &cands,
+            fast(),
+            started,
+            |_| {
+                checked += 1;
+                std::thread::sleep(std::time::Duration::from_secs_f64(check_ms / 1e3));
+                Ok((check_ms, vec![f(&[1.0])]))
+            },
+            |_, _, _| Ok(check_ms),
+        )
+        .unwrap();
+        // The reference's check, then at most half of a budget of 4 references' worth.
+        assert!(checked < 10, "{checked} of 40 candidates checked");
+        assert!(!t.measured, "{t:?}");
+        assert_eq!(t.schedule, cands[0]);
+        let spent = started.elapsed().as_secs_f64() * 1e3;
+        assert!(spent >= check_ms * checked as f64);
+    }
 }
