@@ -30,8 +30,7 @@ pub struct DeviceOptions {
     /// Store `f16` tensors as 16-bit `f16` where the adapter has `SHADER_F16`: half the memory,
     /// and bandwidth-bound f16 kernels up to twice as fast, the same values to the bit. Off by
     /// default (and on adapters without the feature): f16 is stored widened to `f32`, because
-    /// the matmul reads 16-bit operands slower (docs/PERFORMANCE.md: 21 against 33 TFLOP/s
-    /// at 4096 on an H100).
+    /// the scalar matmul reads 16-bit operands slower than widened ones (docs/journal/).
     pub f16_storage: bool,
     /// At most this many storage buffers per shader stage, below the adapter's own limit
     /// (`None`: the adapter's; values under 8, WebGPU's minimum, count as 8). Fusion splits
@@ -240,9 +239,8 @@ impl Device {
     /// recorded into one compute pass, as they are by default
     /// ([`Submission::Gathered`](crate::Submission::Gathered)) and also under
     /// `Submission::PerRun`, and what is left is submitted
-    /// when `f` returns, so the GPU has all of it. Each submission costs the GPU 10-15 µs
-    /// outside the work it carries on Vulkan (docs/PERFORMANCE.md), so a loop of short runs
-    /// gains that much per run. The batch goes to the GPU in chunks that double from one
+    /// when `f` returns, so the GPU has all of it. Each submission costs the GPU time outside
+    /// the work it carries, so a loop of short runs gains that much per run. The batch goes to the GPU in chunks that double from one
     /// dispatch up to [`MAX_BATCH_DISPATCHES`](crate::runtime::batch::MAX_BATCH_DISPATCHES), so
     /// the GPU starts at once and the host records ahead of it. Nothing is reordered: reads,
     /// waits and timed runs inside `f` first submit what was gathered. Batches nest (the

@@ -5,9 +5,8 @@
 //! gathered, and such a scope submits what it gathered when it closes.
 //!
 //! Why: on Vulkan through wgpu every submission costs the GPU time outside the work it
-//! carries. Measured on an H200 (docs/PERFORMANCE.md, session 4), a row sum whose pass takes
-//! 37 µs took 52 µs a run with a submission each, 43 µs with eight passes in one submission,
-//! and 36 µs with eight runs in one pass. Batching gives the last.
+//! carries, and each compute pass costs a little more: short runs go fastest as many runs in
+//! one pass, which is what batching gives (the measurements are in docs/journal/).
 //!
 //! The price: work recorded while the GPU is busy waits for a later chunk, a read, a wait or
 //! `GpuContext::flush_batch`. A host that makes a run and then leaves the device alone for a
@@ -62,9 +61,8 @@ impl Queue<'_> {
 ///
 /// A batch is submitted in chunks that double from one dispatch up to this: the first run
 /// starts the GPU at once, each later chunk is recorded while the GPU works through the one
-/// before, and the per-submission cost is shared by more and more runs (H200, 20 runs of a
-/// row sum: everything submitted at the end, 0.048 ms a run, because the GPU waited for all
-/// of the recording; doubling chunks: see docs/PERFORMANCE.md).
+/// before, and the per-submission cost is shared by more and more runs. Submitting
+/// everything at the end instead leaves the GPU idle while the host records all of it.
 pub const MAX_BATCH_DISPATCHES: usize = 32;
 
 /// When the GPU work of runs goes to the driver.
