@@ -16,7 +16,7 @@ pub mod space;
 pub mod table;
 pub mod tuned;
 
-use crate::matmul;
+use crate::{gemv, matmul};
 use kiln_ir::{Kernel, KernelKind};
 
 /// How a kernel is mapped onto the GPU: one part per kernel class, each read only by the
@@ -150,7 +150,7 @@ impl Schedule {
     ///   values); else 4 (64 x 64) where both are at least 64, else 1 (thin products and
     ///   matrix-vector products, where larger tiles would mostly compute padding); a
     ///   matrix-vector product (an output edge of 1: the gemv path) also gets
-    ///   `matmul::GEMV_UNROLL` steps per iteration;
+    ///   `gemv::GEMV_UNROLL` steps per iteration;
     /// - a matmul `depth` of `None` becomes 32 where the inner size is at least
     ///   [`MATMUL_DEEP_K`] (rounded up to a power of two), else 16;
     /// - a reduction over short rows gets a smaller workgroup: about 8 elements per
@@ -267,8 +267,8 @@ fn resolve_matmul_block(m: &mut MatmulSchedule, k: &Kernel) {
     }
     if block == 1 {
         m.block_n = None;
-        if matmul::is_gemv(rows, cols) {
-            m.unroll = matmul::GEMV_UNROLL;
+        if gemv::is_gemv(rows, cols) {
+            m.unroll = gemv::GEMV_UNROLL;
         }
     }
 }

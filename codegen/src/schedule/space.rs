@@ -1,7 +1,7 @@
 //! The candidate schedules the autotuner searches, one space per kernel class, as data.
 
 use super::Schedule;
-use crate::matmul;
+use crate::{gemv, matmul};
 use kiln_ir::{Kernel, KernelKind};
 
 /// How much the autotuner searches.
@@ -193,7 +193,7 @@ fn fits_sizes(k: &Kernel, s: &Schedule) -> bool {
 /// runs on its gemv path.
 fn gemv(k: &Kernel) -> bool {
     let r = k.shape.rank();
-    matmul::is_gemv(k.shape.0[r - 2], k.shape.0[r - 1])
+    gemv::is_gemv(k.shape.0[r - 2], k.shape.0[r - 1])
 }
 
 /// Elements touched (multiply-adds over 64 for a matmul).
