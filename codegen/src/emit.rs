@@ -23,8 +23,8 @@ pub struct Emitter<'k> {
     /// statement for all four components before the next; loads read component `c` of one
     /// aligned vector (`V{l}`, or the register slot `rc{l}_{j}` of a cached row). CPU adapters run each statement for a whole SIMD row of invocations, so
     /// interleaved components are four independent chains the core overlaps; one component's
-    /// chain after another left lavapipe waiting on each op's latency (docs/PERFORMANCE.md,
-    /// session 5).
+    /// chain after another leaves a CPU adapter waiting on each op's latency (the measurement
+    /// is in docs/journal/).
     pub lanes: usize,
     /// The component being emitted, while `lanes` > 1.
     lane: Option<usize>,

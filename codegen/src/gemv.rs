@@ -11,13 +11,13 @@ use crate::matmul::{Dims, THREADS};
 /// output) where the matrix is contiguous along `k` (a warp reads 32 consecutive `k` of one
 /// row) ...
 pub const GEMV_K_CONTIGUOUS: (u32, u32) = (8, 32);
-/// ... and where it is not (a warp reads 32 consecutive outputs at one `k`). Measured on an
-/// H100 against the other three combinations (docs/PERFORMANCE.md).
+/// ... and where it is not (a warp reads 32 consecutive outputs at one `k`). The fastest of
+/// the four combinations of the two splits and the two layouts (docs/journal/).
 pub const GEMV_K_STRIDED: (u32, u32) = (32, 8);
 
 /// Steps (independent accumulators, loads in flight) per iteration of the gemv path when
-/// the schedule is chosen by size (H100, 1 x 8192 x 8192: 4 and 8 steps 0.115 ms, 16 steps
-/// 0.101 ms; docs/PERFORMANCE.md).
+/// the schedule is chosen by size: a gemv is bound by memory latency, and 16 loads in flight
+/// per lane hid it better than 4 or 8 (the measurement is in docs/journal/).
 pub const GEMV_UNROLL: u32 = 16;
 
 /// Whether a block-1 matmul with output edges `m` x `n` runs the gemv path (the host's grid

@@ -39,8 +39,8 @@ pub const THREADS: u32 = 16;
 
 /// Depths of the operand slices the register-tiled kernel accepts (`MatmulSchedule::depth`).
 /// Deeper slices halve the barriers and staging rounds per FMA and pay off for long inner
-/// sizes (H100, 4096 f32, untuned: 16 deep 33.6 TFLOP/s, 32 deep 36.0); on the transformer
-/// layer's inner size of 768, tuned, 32 deep was 12% slower (docs/PERFORMANCE.md).
+/// sizes, not for short ones (see [`crate::MATMUL_DEEP_K`]; the measurements are in
+/// docs/journal/).
 pub const DEPTHS: [u32; 2] = [16, 32];
 
 /// Rows of tiles a group of consecutive workgroups of the register-tiled kernel covers.
@@ -452,9 +452,10 @@ fn tiled(b: &mut Code, d: &Dims, (bm, bn): (u32, u32), unroll: u32, bk: u32) {
     b.push_str("      if (more) {\n");
     b.append(fetch);
     b.push_str("      }\n");
-    // `unroll` steps of the slice written out per iteration (H100, 4096, 16 deep: 1 step 26.6,
-    // 2 steps 28.8, 4 steps 32.1, 8 steps 33.7 TFLOP/s; all 16, in an earlier version, slower
-    // than 1). Rounded down to a power of two, so that it divides the slice's depth.
+    // `unroll` steps of the slice written out per iteration: more independent FMAs between
+    // loop branches, up to 8 (writing out a whole slice grows the code past what pays; the
+    // measurements are in docs/journal/). Rounded down to a power of two, so that it divides
+    // the slice's depth.
     let unroll = 1u32 << (31 - unroll.clamp(1, bk).leading_zeros());
     writeln!(
         b,

@@ -285,8 +285,8 @@ fn rows(
         vec![]
     };
     // Slot `j` of invocation `lid` holds element `lid + j * wg` of the row, in variables
-    // (not an array: drivers keep arrays indexed in a loop in memory, 3x slower on an H100;
-    // docs/PERFORMANCE.md).
+    // (not an array: drivers keep an array indexed in a loop in memory, not in registers,
+    // which made these kernels several times slower; docs/journal/).
     // A vector kernel's cached rows hold `vec4`s: slot `j` of invocation `lid` is elements
     // `4 * (lid + j * wg)` to `+ 3` of the row, read as one aligned vector.
     let vec = k.vector == 4 && cache.is_some_and(|c| c % 4 == 0);

@@ -10,9 +10,9 @@ pub enum Autotune {
     /// Never: every kernel runs with the device schedule.
     Off,
     /// A few candidates, for kernels big enough to matter ([`FAST_MIN_WORK`]); not for vec4
-    /// elementwise kernels, whose space is only the workgroup size (at copy speed with the
-    /// default on an H100, and the costliest to tune: their outputs are the largest to read
-    /// back and compare).
+    /// elementwise kernels, whose space is only the workgroup size (the default already runs
+    /// them at copy speed on a large GPU, and they are the costliest to tune: their outputs
+    /// are the largest to read back and compare).
     #[default]
     Fast,
     /// Every candidate of the space, for every kernel with more than one.
