@@ -4,17 +4,18 @@
 //!
 //! - `block = 1`: a 16 x 16 tile, operands staged through workgroup memory a 16 x 16 square
 //!   at a time; cheap for small or thin products. Where an output edge is 1 (a
-//!   matrix-vector product, `m = 1` or `n = 1`: [`is_gemv`], checked at run time, since the
-//!   kernel key holds no sizes) the same kernel runs the gemv path instead: each workgroup
-//!   owns a few outputs, with several invocations (lanes) splitting each output's inner
-//!   sum, laid out so that a warp's loads coalesce whichever way the matrix is stored: 32
-//!   lanes along `k` where it is contiguous along `k` (`x @ W^T` with `W` row-major,
-//!   [`GEMV_K_CONTIGUOUS`]), else 32 outputs along the contiguous edge
-//!   ([`GEMV_K_STRIDED`]). Every element of the matrix is read once. With subgroups
-//!   (`MatmulSchedule::gemv_subgroups`, on adapters with `SUBGROUP`), a matrix contiguous along
-//!   `k` is instead summed by whole subgroups: each subgroup takes the workgroup's outputs in
-//!   turn, its lanes striding `k`, and adds its lanes' sums with `subgroupAdd` (no workgroup
-//!   memory, no barrier; right for any subgroup size, since a subgroup is the unit).
+//!   matrix-vector product, `m = 1` or `n = 1`: [`gemv::is_gemv`], checked at run time,
+//!   since the kernel key holds no sizes) the same kernel runs the gemv path instead (in
+//!   [`gemv`]): each workgroup owns a few outputs, with several invocations (lanes)
+//!   splitting each output's inner sum, laid out so that a warp's loads coalesce whichever
+//!   way the matrix is stored: 32 lanes along `k` where it is contiguous along `k`
+//!   (`x @ W^T` with `W` row-major, [`gemv::GEMV_K_CONTIGUOUS`]), else 32 outputs along the
+//!   contiguous edge ([`gemv::GEMV_K_STRIDED`]). Every element of the matrix is read once.
+//!   With subgroups (`MatmulSchedule::gemv_subgroups`, on adapters with `SUBGROUP`), a
+//!   matrix contiguous along `k` is instead summed by whole subgroups: each subgroup takes
+//!   the workgroup's outputs in turn, its lanes striding `k`, and adds its lanes' sums with
+//!   `subgroupAdd` (no workgroup memory, no barrier; right for any subgroup size, since a
+//!   subgroup is the unit).
 //! - `block`, `block_n` = 4 or 8: a 64 or 128 by 64 or 128 tile, register-tiled. Each step
 //!   stages a `depth`-deep slice of both operands in workgroup memory as `vec4` columns, and each
 //!   invocation reads `block / 4` vectors of A and `block_n / 4` of B per `k` and issues
@@ -24,8 +25,9 @@
 //!
 //! Operands are read through their views with any strides (transposed operands in place).
 //! Loads are bounds-checked (zero fill) except in slices wholly inside both operands; stores
-//! always are. Batches run over the grid's `z` dimension with broadcast batch strides. Every output goes through one `epilogue` function
-//! that evaluates the fused expressions at (batch, row, col) and stores them.
+//! always are. Batches run over the grid's `z` dimension with broadcast batch strides. Every
+//! output goes through one `epilogue` function that evaluates the fused expressions at
+//! (batch, row, col) and stores them.
 
 use crate::code::Code;
 use crate::emit::Emitter;
