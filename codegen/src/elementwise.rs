@@ -1,12 +1,12 @@
 //! The elementwise template: one invocation per element of the iteration space, a 2-D grid of
 //! workgroups so that more than 65535 workgroups fit.
 
+use crate::code::Code;
 use crate::emit::Emitter;
 use crate::params::Param;
 use crate::types;
 use crate::{CodegenError, Schedule};
 use kiln_ir::ExprId;
-use std::fmt::Write;
 
 /// The `main` function of an elementwise kernel. Each invocation handles `s.elementwise.unroll`
 /// elements, `workgroup` apart (coalesced), computing all of them before storing any, so that
@@ -17,13 +17,13 @@ pub fn main(e: &mut Emitter, s: &Schedule) -> Result<String, CodegenError> {
     }
     let wg = s.elementwise.workgroup;
     let u = s.elementwise.unroll.max(1);
-    let mut b = String::new();
+    let mut b = Code::new();
     let numel = e.params.u32(Param::Numel);
-    let _ = writeln!(
+    writeln!(
         b,
         "@compute @workgroup_size({wg})\nfn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {{"
     );
-    let _ = writeln!(
+    writeln!(
         b,
         "  let base = (wid.y * nwg.x + wid.x) * {}u + lid;",
         wg * u
@@ -33,34 +33,34 @@ pub fn main(e: &mut Emitter, s: &Schedule) -> Result<String, CodegenError> {
     let outs = e.k.outputs.clone();
     for k in 0..u {
         for (o, out) in outs.iter().enumerate() {
-            let _ = writeln!(b, "  var v{k}_{o}: {};", types::info(out.dtype).value);
+            writeln!(b, "  var v{k}_{o}: {};", types::info(out.dtype).value);
         }
-        let _ = writeln!(b, "  let i{k} = base + {}u;", k * wg);
-        let _ = writeln!(b, "  if (i{k} < {numel}) {{");
-        let _ = writeln!(b, "    let i = i{k};");
+        writeln!(b, "  let i{k} = base + {}u;", k * wg);
+        writeln!(b, "  if (i{k} < {numel}) {{");
+        writeln!(b, "    let i = i{k};");
         if coords {
             let rank = e.k.shape.rank();
             e.coords(&mut b, "    ", "i", 0..rank);
         }
         e.exprs(&mut b, "    ", "i", &roots)?;
         for (o, out) in outs.iter().enumerate() {
-            let _ = writeln!(b, "    v{k}_{o} = e{};", out.expr);
+            writeln!(b, "    v{k}_{o} = e{};", out.expr);
         }
-        let _ = writeln!(b, "  }}");
+        writeln!(b, "  }}");
     }
     for k in 0..u {
-        let _ = writeln!(b, "  if (i{k} < {numel}) {{");
+        writeln!(b, "  if (i{k} < {numel}) {{");
         for (o, out) in outs.iter().enumerate() {
-            let _ = writeln!(
+            writeln!(
                 b,
                 "    out{o}[i{k}] = {};",
                 e.target.to_storage(&format!("v{k}_{o}"), out.dtype)
             );
         }
-        let _ = writeln!(b, "  }}");
+        writeln!(b, "  }}");
     }
     b.push_str("}\n");
-    Ok(b)
+    b.finish()
 }
 
 /// The vectorized form: each invocation loads one `vec4` per input, evaluates the expression
@@ -69,23 +69,23 @@ pub fn main(e: &mut Emitter, s: &Schedule) -> Result<String, CodegenError> {
 /// contiguous, aligned and divisible by 4 ([`kiln_ir::Kernel::choose_vector`]).
 fn main_vec4(e: &mut Emitter, s: &Schedule) -> Result<String, CodegenError> {
     let wg = s.elementwise.workgroup;
-    let mut b = String::new();
+    let mut b = Code::new();
     let numel = e.params.u32(Param::Numel);
-    let _ = writeln!(
+    writeln!(
         b,
         "@compute @workgroup_size({wg})\nfn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {{"
     );
-    let _ = writeln!(b, "  let j = (wid.y * nwg.x + wid.x) * {wg}u + lid;");
-    let _ = writeln!(b, "  if (j >= {numel} / 4u) {{ return; }}");
+    writeln!(b, "  let j = (wid.y * nwg.x + wid.x) * {wg}u + lid;");
+    writeln!(b, "  if (j >= {numel} / 4u) {{ return; }}");
     let roots: Vec<ExprId> = e.k.outputs.iter().map(|o| o.expr).collect();
-    let _ = writeln!(b, "  let i = j * 4u;");
+    writeln!(b, "  let i = j * 4u;");
     // Loads read whole vectors; everything after is per component, interleaved.
     e.with_lanes(4, |e| e.exprs(&mut b, "  ", "i", &roots))?;
     for (o, out) in e.k.outputs.iter().enumerate() {
-        let _ = writeln!(b, "  out{o}[j] = {};", e.stored_vector(out.expr, out.dtype));
+        writeln!(b, "  out{o}[j] = {};", e.stored_vector(out.expr, out.dtype));
     }
     b.push_str("}\n");
-    Ok(b)
+    b.finish()
 }
 
 /// Workgroups to dispatch for `groups` workgroups in total, as a 2-D grid.

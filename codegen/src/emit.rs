@@ -1,6 +1,7 @@
 //! The shared part of every kernel body: coordinates from a linear index, loads through views,
 //! and the expression DAG. Kernel templates (elementwise, reduce, matmul) call into this.
 
+use crate::code::Code;
 use crate::ops;
 use crate::params::{Param, ParamLayout};
 use crate::types::{self, info};
@@ -8,7 +9,6 @@ use crate::CodegenError;
 use kiln_ir::ops::{Class, RandDist};
 use kiln_ir::{DType, Expr, ExprId, InputId, Kernel, LoadId, Scalar, Store, ViewKind};
 use std::collections::BTreeSet;
-use std::fmt::Write;
 
 /// Body-building state for one kernel.
 pub struct Emitter<'k> {
@@ -23,8 +23,8 @@ pub struct Emitter<'k> {
     /// statement for all four components before the next; loads read component `c` of one
     /// aligned vector (`V{l}`, or the register slot `rc{l}_{j}` of a cached row). CPU adapters run each statement for a whole SIMD row of invocations, so
     /// interleaved components are four independent chains the core overlaps; one component's
-    /// chain after another left lavapipe waiting on each op's latency (docs/PERFORMANCE.md,
-    /// session 5).
+    /// chain after another leaves a CPU adapter waiting on each op's latency (the measurement
+    /// is in docs/journal/).
     pub lanes: usize,
     /// The component being emitted, while `lanes` > 1.
     lane: Option<usize>,
@@ -76,31 +76,27 @@ impl<'k> Emitter<'k> {
         }
     }
 
-    /// The helper definitions used, in a stable order.
-    pub fn helper_text(&self) -> String {
-        let mut s = String::new();
+    /// Writes the helper definitions used, in a stable order.
+    pub fn helper_text(&self, out: &mut Code) {
         for h in ops::HELPERS {
             if self.helpers.contains(h.name) {
-                s.push_str(h.text);
-                s.push('\n');
+                out.push_str(h.text);
+                out.push_str("\n");
             }
         }
-        s
     }
 
-    /// The binding declarations: uniform at 0, inputs, then outputs (after `enable f16;` where
-    /// a binding holds `f16`).
-    pub fn bindings(&self) -> String {
+    /// Writes the binding declarations: uniform at 0, inputs, then outputs (after
+    /// `enable f16;` where a binding holds `f16`).
+    pub fn bindings(&self, s: &mut Code) {
         let dtypes = self.k.inputs.iter().copied();
         let f16 = self
             .target
             .needs_f16(dtypes.chain(self.k.outputs.iter().map(|o| o.dtype)));
-        let mut s = if f16 {
-            "enable f16;\n".to_string()
-        } else {
-            String::new()
-        };
-        let _ = write!(s,
+        if f16 {
+            s.push_str("enable f16;\n");
+        }
+        write!(s,
             "struct Params {{ p: array<vec4<u32>, {}> }}\n@group(0) @binding(0) var<uniform> P: Params;\n",
             self.params.vec4s()
         );
@@ -117,7 +113,7 @@ impl<'k> Emitter<'k> {
             if self.k.inplace.is_some_and(|(a, _)| a.index() == i) {
                 continue;
             }
-            let _ = writeln!(
+            writeln!(
                 s,
                 "@group(0) @binding({binding}) var<storage, read> in{i}: array<{}>;",
                 elem(*d, vector)
@@ -125,7 +121,7 @@ impl<'k> Emitter<'k> {
             binding += 1;
         }
         for (o, out) in self.k.outputs.iter().enumerate() {
-            let _ = writeln!(
+            writeln!(
                 s,
                 "@group(0) @binding({binding}) var<storage, read_write> out{o}: array<{}>;",
                 // Per-row outputs of a reduce kernel stay scalar.
@@ -133,7 +129,6 @@ impl<'k> Emitter<'k> {
             );
             binding += 1;
         }
-        s
     }
 
     /// The buffer input `input` is read from: `in{input}`, or the output it runs in place of.
@@ -145,19 +140,19 @@ impl<'k> Emitter<'k> {
     }
 
     /// Emits `let c{d} = ...` for dims `dims` of the iteration shape from the linear index `lin`.
-    pub fn coords(&mut self, out: &mut String, ind: &str, lin: &str, dims: std::ops::Range<usize>) {
+    pub fn coords(&mut self, out: &mut Code, ind: &str, lin: &str, dims: std::ops::Range<usize>) {
         if dims.is_empty() {
             return;
         }
-        let _ = writeln!(out, "{ind}var rem_{lin} = {lin};");
+        writeln!(out, "{ind}var rem_{lin} = {lin};");
         let first = dims.start;
         for d in dims.rev() {
             if d == first {
-                let _ = writeln!(out, "{ind}let c{d} = rem_{lin};");
+                writeln!(out, "{ind}let c{d} = rem_{lin};");
             } else {
                 let dim = self.params.u32(Param::Dim(d));
-                let _ = writeln!(out, "{ind}let c{d} = rem_{lin} % {dim};");
-                let _ = writeln!(out, "{ind}rem_{lin} = rem_{lin} / {dim};");
+                writeln!(out, "{ind}let c{d} = rem_{lin} % {dim};");
+                writeln!(out, "{ind}rem_{lin} = rem_{lin} / {dim};");
             }
         }
     }
@@ -171,7 +166,7 @@ impl<'k> Emitter<'k> {
                 continue;
             }
             let s = self.params.i32(Param::Stride(l, d));
-            let _ = write!(a, " + i32(c{d}) * {s}");
+            a.push_str(&format!(" + i32(c{d}) * {s}"));
         }
         a
     }
@@ -256,21 +251,21 @@ impl<'k> Emitter<'k> {
     /// The aligned `vec4` of load `l` holding the 4 elements from linear index `lin` on (its
     /// first element's coordinates `c*` emitted already where the view needs them);
     /// [`Kernel::choose_vector`](kiln_ir::Kernel::choose_vector) makes it a whole vector.
-    pub fn vector_at(&mut self, out: &mut String, ind: &str, lin: &str, l: LoadId) -> String {
+    pub fn vector_at(&mut self, out: &mut Code, ind: &str, lin: &str, l: LoadId) -> String {
         let buf = self.input_buf(self.k.load(l).input);
         if self.k.load(l).view.kind() == ViewKind::Contiguous {
             let off = self.params.u32(Param::Offset(l));
             format!("{buf}[({lin} + {off}) / 4u]")
         } else {
             let a = self.address(l, None);
-            let _ = writeln!(out, "{ind}let a{l} = {a};");
+            writeln!(out, "{ind}let a{l} = {a};");
             format!("{buf}[u32(a{l}) / 4u]")
         }
     }
 
     /// Emits `let ld{l}` (value) and `let ok{l}` (inside the view) for each load `l` of `loads`
     /// at linear index `lin` and coordinates `c*`.
-    pub fn load_values(&mut self, out: &mut String, ind: &str, lin: &str, loads: &[LoadId]) {
+    pub fn load_values(&mut self, out: &mut Code, ind: &str, lin: &str, loads: &[LoadId]) {
         let k = self.k;
         for &l in loads {
             let load = &k.load(l);
@@ -282,20 +277,20 @@ impl<'k> Emitter<'k> {
                     Some(j) => format!("rc{l}_{j}"),
                     None => {
                         let v = self.vector_at(out, ind, lin, l);
-                        let _ = writeln!(out, "{ind}let V{l} = {v};");
+                        writeln!(out, "{ind}let V{l} = {v};");
                         format!("V{l}")
                     }
                 };
                 for c in 0..self.lanes {
                     let v = self.target.from_storage(&format!("{v}[{c}]"), dt);
-                    let _ = writeln!(out, "{ind}let ld{l}_{c} = {v};");
-                    let _ = writeln!(out, "{ind}let ok{l}_{c} = true;");
+                    writeln!(out, "{ind}let ld{l}_{c} = {v};");
+                    writeln!(out, "{ind}let ok{l}_{c} = true;");
                 }
                 continue;
             }
             if let Some(j) = self.cached.filter(|_| self.held.contains(&l)) {
-                let _ = writeln!(out, "{ind}let ld{l} = rc{l}_{j};");
-                let _ = writeln!(out, "{ind}let ok{l} = rq{l}_{j};");
+                writeln!(out, "{ind}let ld{l} = rc{l}_{j};");
+                writeln!(out, "{ind}let ok{l} = rq{l}_{j};");
                 continue;
             }
             match load.view.kind() {
@@ -305,18 +300,18 @@ impl<'k> Emitter<'k> {
                     let v = self
                         .target
                         .from_storage(&self.elem(&buf, &format!("{lin} + {off}")), dt);
-                    let _ = writeln!(out, "{ind}let ld{l} = {v};");
-                    let _ = writeln!(out, "{ind}let ok{l} = true;");
+                    writeln!(out, "{ind}let ld{l} = {v};");
+                    writeln!(out, "{ind}let ok{l} = true;");
                 }
                 ViewKind::Strided => {
                     let a = self.address(l, None);
-                    let _ = writeln!(out, "{ind}let a{l} = {a};");
+                    writeln!(out, "{ind}let a{l} = {a};");
                     let buf = self.input_buf(load.input);
                     let v = self
                         .target
                         .from_storage(&self.elem(&buf, &format!("u32(a{l})")), dt);
-                    let _ = writeln!(out, "{ind}let ld{l} = {v};");
-                    let _ = writeln!(out, "{ind}let ok{l} = true;");
+                    writeln!(out, "{ind}let ld{l} = {v};");
+                    writeln!(out, "{ind}let ok{l} = true;");
                 }
                 ViewKind::Masked => {
                     let rank = load.view.shape.rank();
@@ -333,13 +328,13 @@ impl<'k> Emitter<'k> {
                     };
                     let a = self.address(l, None);
                     let pad = load.view.pad_value().unwrap_or(Scalar::I(0));
-                    let _ = writeln!(out, "{ind}let ok{l} = {cond};");
-                    let _ = writeln!(out, "{ind}let a{l} = select(0, {a}, ok{l});");
+                    writeln!(out, "{ind}let ok{l} = {cond};");
+                    writeln!(out, "{ind}let a{l} = select(0, {a}, ok{l});");
                     let buf = self.input_buf(load.input);
                     let v = self
                         .target
                         .from_storage(&self.elem(&buf, &format!("u32(a{l})")), dt);
-                    let _ = writeln!(
+                    writeln!(
                         out,
                         "{ind}let ld{l} = select({}, {v}, ok{l});",
                         types::literal(pad, dt)
@@ -354,7 +349,7 @@ impl<'k> Emitter<'k> {
     /// defines.
     pub fn exprs(
         &mut self,
-        out: &mut String,
+        out: &mut Code,
         ind: &str,
         lin: &str,
         roots: &[ExprId],
@@ -376,7 +371,7 @@ impl<'k> Emitter<'k> {
                 let val = self.value(out, ind, lin, n);
                 self.lane = None;
                 let ty = info(self.k.expr(n).dtype).value;
-                let _ = writeln!(out, "{ind}let {}: {ty} = {};", value_name(n, c), val?);
+                writeln!(out, "{ind}let {}: {ty} = {};", value_name(n, c), val?);
             }
         }
         Ok(())
@@ -386,7 +381,7 @@ impl<'k> Emitter<'k> {
     /// first (a gather's index arithmetic) go to `out`.
     fn value(
         &mut self,
-        out: &mut String,
+        out: &mut Code,
         ind: &str,
         lin: &str,
         n: ExprId,
@@ -431,13 +426,13 @@ impl<'k> Emitter<'k> {
                 let base = self.address(l, Some(*axis));
                 let s = self.params.i32(Param::Stride(l, *axis));
                 let zero = types::literal(Scalar::I(0), d);
-                let _ = writeln!(out, "{ind}let gi{n} = {};", e(*index));
-                let _ = writeln!(
+                writeln!(out, "{ind}let gi{n} = {};", e(*index));
+                writeln!(
                     out,
                     "{ind}let gj{n} = select(gi{n}, gi{n} + {n_ax}, gi{n} < 0);"
                 );
-                let _ = writeln!(out, "{ind}let gok{n} = gj{n} >= 0 && gj{n} < {n_ax};");
-                let _ = writeln!(
+                writeln!(out, "{ind}let gok{n} = gj{n} >= 0 && gj{n} < {n_ax};");
+                writeln!(
                     out,
                     "{ind}let ga{n} = select(0, {base} + gj{n} * {s}, gok{n});"
                 );

@@ -6,9 +6,11 @@
 //! are read from a uniform whose layout ([`ParamLayout`]) comes back with the text.
 #![warn(missing_docs)]
 
+pub mod code;
 pub mod elementwise;
 pub mod emit;
 mod fold;
+pub mod gemv;
 pub mod matmul;
 pub mod ops;
 pub mod params;
@@ -23,6 +25,7 @@ pub use schedule::{
 };
 pub use types::Target;
 
+use code::Code;
 use kiln_ir::{Kernel, KernelKind};
 
 /// Errors of code generation.
@@ -53,6 +56,9 @@ pub enum CodegenError {
         /// What is wrong.
         why: String,
     },
+    /// A value whose `Display` failed while its text was written (see [`code::Code`]).
+    #[error("formatting generated code failed")]
+    Format(#[from] std::fmt::Error),
 }
 
 /// Generated code for one kernel.
@@ -90,16 +96,16 @@ impl KernelSource {
                     return Ok([0, 0, 0]);
                 }
                 let (bm, bn) = self.schedule.matmul.blocks().ok_or_else(unresolved_block)?;
-                if bm == 1 && matmul::is_gemv(m, n) {
-                    let fast = matmul::gemv_k_contiguous(
+                if bm == 1 && gemv::is_gemv(m, n) {
+                    let fast = gemv::gemv_k_contiguous(
                         m,
                         k.load(*a).view.strides[r - 1],
                         k.load(*b).view.strides[r - 2],
                     );
                     let (outs, _) = if fast {
-                        matmul::GEMV_K_CONTIGUOUS
+                        gemv::GEMV_K_CONTIGUOUS
                     } else {
-                        matmul::GEMV_K_STRIDED
+                        gemv::GEMV_K_STRIDED
                     };
                     // Output groups over x and y (the kernel numbers them `y * nwg.x + x`).
                     let [x, y, _] = elementwise::grid_2d((m * n).div_ceil(outs as usize), max_dim)?;
@@ -141,13 +147,12 @@ pub fn generate(k: &Kernel, s: &Schedule, t: &Target) -> Result<KernelSource, Co
             b_round,
         } => matmul::main(&mut e, (*a, *a_round), (*b, *b_round), *dtype, s)?,
     };
-    let wgsl = format!(
-        "// kiln kernel: {}\n{}{}{}",
-        k.name.replace('\n', " "),
-        e.bindings(),
-        e.helper_text(),
-        main
-    );
+    let mut code = Code::new();
+    writeln!(code, "// kiln kernel: {}", k.name.replace('\n', " "));
+    e.bindings(&mut code);
+    e.helper_text(&mut code);
+    code.push_str(&main);
+    let wgsl = code.finish()?;
     Ok(KernelSource {
         wgsl,
         params: e.params,

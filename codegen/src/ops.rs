@@ -85,7 +85,7 @@ pub const HELPERS: &[Helper] = &[
         deps: &[],
         // x - y trunc(x / y), then one correction: GPUs divide approximately (NVIDIA's `/` is
         // within 2.5 ulp), so where x / y is an integer the quotient may truncate to one
-        // less, leaving a remainder of ±y instead of 0 (seen on an H200). A correctly rounded
+        // less, leaving a remainder of ±y instead of 0. A correctly rounded
         // quotient never leaves |r| >= |y|, so such a remainder is moved by |y| towards 0, as
         // the reference's would be.
         text: "fn kiln_fmod(x: f32, y: f32) -> f32 {\n  let r = x - y * trunc(x / y);\n  let ay = abs(y);\n  return select(r, r - sign(r) * ay, abs(r) >= ay);\n}",

@@ -5,6 +5,7 @@
 //! it fits `reduce.workgroup * reduce.cache`), and the workgroup combines the invocations'
 //! accumulators through a shared-memory tree or, with `reduce.subgroups`, subgroup shuffles.
 
+use crate::code::Code;
 use crate::emit::{value_name, Emitter};
 use crate::fold::{acc, arg_better, combine, Acc};
 use crate::params::Param;
@@ -13,7 +14,7 @@ use crate::{CodegenError, Schedule};
 use kiln_ir::ops::reduce::Finish;
 use kiln_ir::ops::{ReduceOp, ReduceRule};
 use kiln_ir::{Expr, ExprId, Output, Stage, Store, ViewKind};
-use std::fmt::Write;
+use std::collections::BTreeSet;
 
 /// The statement that folds `b` (with index `bi`, for argmax/argmin) into `a` (and `ai`):
 /// the one place the combining rules (NaN first, then value, then lower index) are written.
@@ -43,11 +44,11 @@ struct Step<'a> {
 
 impl Step<'_> {
     /// Folds value `v`, found at reduced index `idx`, into the stage's accumulator.
-    fn emit(&self, e: &mut Emitter, b: &mut String, v: &str, idx: &str) {
+    fn emit(&self, e: &mut Emitter, b: &mut Code, v: &str, idx: &str) {
         let si = self.si;
         let (acc, acci) = (format!("acc{si}"), format!("acci{si}"));
         let f = fold(e, self.op, self.acc, self.better, (&acc, &acci), (v, idx));
-        let _ = writeln!(b, "      {f}");
+        writeln!(b, "      {f}");
     }
 }
 
@@ -66,13 +67,11 @@ pub fn main(
     let wg = s.reduce.workgroup;
     let numel = e.params.u32(Param::Numel);
     let count = e.params.u32(Param::Count);
-    let mut head = String::new();
-    let mut shared: Vec<&'static str> = Vec::new();
-    let looped = rows(e, &mut head, &mut shared, s, stages, red_rank, None)?;
-    let mut b = looped;
+    let mut head = Head::default();
+    let mut b = rows(e, &mut head, s, stages, red_rank, None)?;
     let cache = s.reduce.cache;
     if cache > 0 {
-        b += &rows(e, &mut head, &mut shared, s, stages, red_rank, Some(cache))?;
+        b.append(rows(e, &mut head, s, stages, red_rank, Some(cache))?);
     }
     let (sg_in, sg_args) = if s.reduce.subgroups {
         (
@@ -82,35 +81,50 @@ pub fn main(
     } else {
         ("", "")
     };
-    let _ = writeln!(
+    writeln!(
         b,
         "@compute @workgroup_size({wg})\nfn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32{sg_in}) {{"
     );
-    let _ = writeln!(b, "  let o = wid.y * nwg.x + wid.x;");
-    let _ = writeln!(b, "  let live = o < {numel};");
+    writeln!(b, "  let o = wid.y * nwg.x + wid.x;");
+    writeln!(b, "  let live = o < {numel};");
     if cache > 0 {
-        let _ = writeln!(
+        writeln!(
             b,
             "  if ({count} <= {}u) {{\n    rows_cached(o, live, lid{sg_args});\n  }} else {{\n    rows_looped(o, live, lid{sg_args});\n  }}",
             wg * cache
         );
     } else {
-        let _ = writeln!(b, "  rows_looped(o, live, lid{sg_args});");
+        writeln!(b, "  rows_looped(o, live, lid{sg_args});");
     }
     b.push_str("}\n");
-    for ty in shared {
-        let _ = writeln!(head, "var<workgroup> sv_{ty}: array<{ty}, {wg}>;");
+    let mut out = head.text;
+    for ty in head.shared {
+        writeln!(out, "var<workgroup> sv_{ty}: array<{ty}, {wg}>;");
     }
     if stages.iter().any(|st| st.op.is_arg()) {
-        let _ = writeln!(head, "var<workgroup> si: array<u32, {wg}>;");
+        writeln!(out, "var<workgroup> si: array<u32, {wg}>;");
     }
-    Ok(head + &b)
+    out.append(b);
+    out.finish()
+}
+
+/// What goes before a reduce kernel's row functions, gathered while they are written: the
+/// argmax/argmin comparison functions, and the accumulator types the workgroup combines
+/// through shared memory.
+#[derive(Default)]
+struct Head {
+    /// The comparison functions written so far.
+    text: Code,
+    /// The names of the functions in `text`, each written once however many stages use it.
+    betters: BTreeSet<String>,
+    /// The accumulator types, in order of first use (one workgroup array each).
+    shared: Vec<&'static str>,
 }
 
 /// The workgroup total of stage `si` by a shared-memory tree: `log2(wg)` steps, a barrier each.
 fn tree_total(
     e: &mut Emitter,
-    b: &mut String,
+    b: &mut Code,
     si: usize,
     op: ReduceOp,
     a: &Acc,
@@ -119,94 +133,94 @@ fn tree_total(
 ) {
     let sv = format!("sv_{}", a.ty);
     let arg = op.is_arg();
-    let _ = writeln!(b, "  {sv}[lid] = acc{si};");
+    writeln!(b, "  {sv}[lid] = acc{si};");
     if arg {
-        let _ = writeln!(b, "  si[lid] = acci{si};");
+        writeln!(b, "  si[lid] = acci{si};");
     }
-    let _ = writeln!(b, "  workgroupBarrier();");
-    let _ = writeln!(b, "  for (var s = {}u; s > 0u; s = s >> 1u) {{", wg / 2);
-    let _ = writeln!(b, "    if (lid < s) {{");
+    writeln!(b, "  workgroupBarrier();");
+    writeln!(b, "  for (var s = {}u; s > 0u; s = s >> 1u) {{", wg / 2);
+    writeln!(b, "    if (lid < s) {{");
     let (x, y) = (format!("{sv}[lid]"), format!("{sv}[lid + s]"));
     let f = fold(e, op, a, better, (&x, "si[lid]"), (&y, "si[lid + s]"));
-    let _ = writeln!(b, "      {f}");
-    let _ = writeln!(b, "    }}\n    workgroupBarrier();\n  }}");
-    let _ = writeln!(b, "  let tot{si} = {sv}[0];");
+    writeln!(b, "      {f}");
+    writeln!(b, "    }}\n    workgroupBarrier();\n  }}");
+    writeln!(b, "  let tot{si} = {sv}[0];");
     if arg {
-        let _ = writeln!(b, "  let toti{si} = si[0];");
+        writeln!(b, "  let toti{si} = si[0];");
     }
 }
 
 /// Folds `v` (and index `vi`) across a subgroup with a butterfly of shuffles, so that every
 /// lane ends with the subgroup's total (the op's own NaN and tie rules, unlike the
 /// built-in subgroup reductions).
-fn butterfly(e: &mut Emitter, b: &mut String, ind: &str, op: ReduceOp, a: &Acc, better: &str) {
-    let _ = writeln!(
+fn butterfly(e: &mut Emitter, b: &mut Code, ind: &str, op: ReduceOp, a: &Acc, better: &str) {
+    writeln!(
         b,
         "{ind}for (var m = sg_size >> 1u; m > 0u; m = m >> 1u) {{"
     );
-    let _ = writeln!(b, "{ind}  let w = subgroupShuffleXor(v, m);");
+    writeln!(b, "{ind}  let w = subgroupShuffleXor(v, m);");
     if op.is_arg() {
-        let _ = writeln!(b, "{ind}  let wi = subgroupShuffleXor(vi, m);");
+        writeln!(b, "{ind}  let wi = subgroupShuffleXor(vi, m);");
     }
     let f = fold(e, op, a, better, ("v", "vi"), ("w", "wi"));
-    let _ = writeln!(b, "{ind}  {f}");
-    let _ = writeln!(b, "{ind}}}");
+    writeln!(b, "{ind}  {f}");
+    writeln!(b, "{ind}}}");
 }
 
 /// The workgroup total of stage `si` with subgroup shuffles (wgpu's native subgroup built-ins;
 /// naga 30 does not take WGSL's `enable subgroups;` yet): a butterfly in each subgroup,
 /// one slot per subgroup in workgroup memory, one barrier, then every subgroup folds the slots
 /// (in chunks of its size) the same way.
-fn subgroup_total(e: &mut Emitter, b: &mut String, si: usize, op: ReduceOp, a: &Acc, better: &str) {
+fn subgroup_total(e: &mut Emitter, b: &mut Code, si: usize, op: ReduceOp, a: &Acc, better: &str) {
     let sv = format!("sv_{}", a.ty);
     let arg = op.is_arg();
-    let _ = writeln!(b, "  var tot{si}: {} = {};", a.ty, a.init);
+    writeln!(b, "  var tot{si}: {} = {};", a.ty, a.init);
     if arg {
-        let _ = writeln!(b, "  var toti{si}: u32 = 0xffffffffu;");
+        writeln!(b, "  var toti{si}: u32 = 0xffffffffu;");
     }
-    let _ = writeln!(b, "  {{\n    var v = acc{si};");
+    writeln!(b, "  {{\n    var v = acc{si};");
     if arg {
-        let _ = writeln!(b, "    var vi = acci{si};");
+        writeln!(b, "    var vi = acci{si};");
     }
     butterfly(e, b, "    ", op, a, better);
-    let _ = writeln!(b, "    if (sg_lane == 0u) {{\n      {sv}[sg_id] = v;");
+    writeln!(b, "    if (sg_lane == 0u) {{\n      {sv}[sg_id] = v;");
     if arg {
-        let _ = writeln!(b, "      si[sg_id] = vi;");
+        writeln!(b, "      si[sg_id] = vi;");
     }
-    let _ = writeln!(b, "    }}\n  }}\n  workgroupBarrier();");
-    let _ = writeln!(
+    writeln!(b, "    }}\n  }}\n  workgroupBarrier();");
+    writeln!(
         b,
         "  for (var base = 0u; base < n_sg; base = base + sg_size) {{"
     );
-    let _ = writeln!(b, "    var v: {} = {};", a.ty, a.init);
+    writeln!(b, "    var v: {} = {};", a.ty, a.init);
     if arg {
-        let _ = writeln!(b, "    var vi = 0xffffffffu;");
+        writeln!(b, "    var vi = 0xffffffffu;");
     }
-    let _ = writeln!(
+    writeln!(
         b,
         "    if (base + sg_lane < n_sg) {{\n      v = {sv}[base + sg_lane];"
     );
     if arg {
-        let _ = writeln!(b, "      vi = si[base + sg_lane];");
+        writeln!(b, "      vi = si[base + sg_lane];");
     }
-    let _ = writeln!(b, "    }}");
+    writeln!(b, "    }}");
     butterfly(e, b, "    ", op, a, better);
     let (tot, toti) = (format!("tot{si}"), format!("toti{si}"));
     let f = fold(e, op, a, better, (&tot, &toti), ("v", "vi"));
-    let _ = writeln!(b, "    {f}");
-    let _ = writeln!(b, "  }}");
+    writeln!(b, "    {f}");
+    writeln!(b, "  }}");
 }
 
 /// Opens the block of slot `j` of a cached row, skipped past the row's end: `rr` is its
 /// element, or with `width` 4 the first of its vector's four (whole vectors: the row length
 /// divides by 4).
-fn open_slot(b: &mut String, j: u32, wg: u32, count: &str, width: u32) {
+fn open_slot(b: &mut Code, j: u32, wg: u32, count: &str, width: u32) {
     let slot = format!("lid + {}u", j * wg);
     let (bound, rr) = match width {
         1 => (count.to_string(), slot.clone()),
         w => (format!("{count} / {w}u"), format!("({slot}) * {w}u")),
     };
-    let _ = writeln!(b, "    if ({slot} < {bound}) {{\n      let rr = {rr};");
+    writeln!(b, "    if ({slot} < {bound}) {{\n      let rr = {rr};");
 }
 
 /// True if a load of `roots` that the row's registers do not hold needs coordinates.
@@ -227,29 +241,28 @@ fn gathers(e: &Emitter, roots: &[ExprId]) -> bool {
 }
 
 /// The function `rows_looped` (cache `None`) or `rows_cached` (`Some(C)`): every stage of row
-/// `o`, then the outputs.
+/// `o`, then the outputs; the functions and arrays it needs before it go to `head`.
 fn rows(
     e: &mut Emitter,
-    head: &mut String,
-    shared: &mut Vec<&'static str>,
+    head: &mut Head,
     s: &Schedule,
     stages: &[Stage],
     red_rank: usize,
     cache: Option<u32>,
-) -> Result<String, CodegenError> {
+) -> Result<Code, CodegenError> {
     let wg = s.reduce.workgroup;
     let k = e.k;
     let rank = k.shape.rank();
     let kept = rank - red_rank;
     let count = e.params.u32(Param::Count);
-    let mut b = String::new();
+    let mut b = Code::new();
     let name = if cache.is_some() { "cached" } else { "looped" };
     let sg_params = if s.reduce.subgroups {
         ", sg_lane: u32, sg_size: u32, sg_id: u32, n_sg: u32"
     } else {
         ""
     };
-    let _ = writeln!(
+    writeln!(
         b,
         "fn rows_{name}(o: u32, live: bool, lid: u32{sg_params}) {{"
     );
@@ -272,8 +285,8 @@ fn rows(
         vec![]
     };
     // Slot `j` of invocation `lid` holds element `lid + j * wg` of the row, in variables
-    // (not an array: drivers keep arrays indexed in a loop in memory, 3x slower on an H100;
-    // docs/PERFORMANCE.md).
+    // (not an array: drivers keep an array indexed in a loop in memory, not in registers,
+    // which made these kernels several times slower; docs/journal/).
     // A vector kernel's cached rows hold `vec4`s: slot `j` of invocation `lid` is elements
     // `4 * (lid + j * wg)` to `+ 3` of the row, read as one aligned vector.
     let vec = k.vector == 4 && cache.is_some_and(|c| c % 4 == 0);
@@ -281,51 +294,51 @@ fn rows(
         for j in 0..c / 4 {
             for &l in &held {
                 let st = e.target.storage(k.input(k.load(l).input));
-                let _ = writeln!(b, "  var rc{l}_{j}: vec4<{st}>;");
+                writeln!(b, "  var rc{l}_{j}: vec4<{st}>;");
             }
         }
         let coords = e.roots_need_coords(&stage_roots);
-        let _ = writeln!(b, "  if (live) {{");
+        writeln!(b, "  if (live) {{");
         for j in 0..c / 4 {
             open_slot(&mut b, j, wg, &count, 4);
-            let _ = writeln!(b, "      let i = o * {count} + rr;");
+            writeln!(b, "      let i = o * {count} + rr;");
             if coords {
                 e.coords(&mut b, "      ", "rr", kept..rank);
             }
             for &l in &held {
                 let v = e.vector_at(&mut b, "      ", "i", l);
-                let _ = writeln!(b, "      rc{l}_{j} = {v};");
+                writeln!(b, "      rc{l}_{j} = {v};");
             }
-            let _ = writeln!(b, "    }}");
+            writeln!(b, "    }}");
         }
-        let _ = writeln!(b, "  }}");
+        writeln!(b, "  }}");
     } else if let Some(c) = cache {
         for j in 0..c {
             for &l in &held {
                 let ty = info(k.input(k.load(l).input)).value;
-                let _ = writeln!(b, "  var rc{l}_{j}: {ty};\n  var rq{l}_{j}: bool;");
+                writeln!(b, "  var rc{l}_{j}: {ty};\n  var rq{l}_{j}: bool;");
             }
         }
         let coords = e.roots_need_coords(&stage_roots);
-        let _ = writeln!(b, "  if (live) {{");
+        writeln!(b, "  if (live) {{");
         for j in 0..c {
             open_slot(&mut b, j, wg, &count, 1);
-            let _ = writeln!(b, "      let i = o * {count} + rr;");
+            writeln!(b, "      let i = o * {count} + rr;");
             if coords {
                 e.coords(&mut b, "      ", "rr", kept..rank);
             }
             e.load_values(&mut b, "      ", "i", &held);
             for &l in &held {
-                let _ = writeln!(b, "      rc{l}_{j} = ld{l};\n      rq{l}_{j} = ok{l};");
+                writeln!(b, "      rc{l}_{j} = ld{l};\n      rq{l}_{j} = ok{l};");
             }
-            let _ = writeln!(b, "    }}");
+            writeln!(b, "    }}");
         }
-        let _ = writeln!(b, "  }}");
+        writeln!(b, "  }}");
     }
     // One element of the row at `rr` (slot `j` when cached): `let i`, coordinates, the
     // expressions of `roots`.
-    let element = |e: &mut Emitter, b: &mut String, ind: &str, j: Option<u32>, roots: &[ExprId]| {
-        let _ = writeln!(b, "{ind}let i = o * {count} + rr;");
+    let element = |e: &mut Emitter, b: &mut Code, ind: &str, j: Option<u32>, roots: &[ExprId]| {
+        writeln!(b, "{ind}let i = o * {count} + rr;");
         let coords = match j {
             Some(_) => gathers(e, roots) || unheld_need_coords(e, roots),
             None => e.roots_need_coords(roots),
@@ -344,13 +357,13 @@ fn rows(
             kernel: k.name.clone(),
             why,
         })?;
-        if !shared.contains(&a.ty) {
-            shared.push(a.ty);
+        if !head.shared.contains(&a.ty) {
+            head.shared.push(a.ty);
         }
         let arg = st.op.is_arg();
-        let _ = writeln!(b, "  var acc{si}: {} = {};", a.ty, a.init);
+        writeln!(b, "  var acc{si}: {} = {};", a.ty, a.init);
         if arg {
-            let _ = writeln!(b, "  var acci{si}: u32 = 0xffffffffu;");
+            writeln!(b, "  var acci{si}: u32 = 0xffffffffu;");
         }
         let better = format!("kiln_better_{}_{}", st.op.name(), a.ty);
         let step = Step {
@@ -359,7 +372,7 @@ fn rows(
             acc: &a,
             better: &better,
         };
-        let _ = writeln!(b, "  if (live) {{");
+        writeln!(b, "  if (live) {{");
         if let (Some(c), true) = (cache, vec) {
             for j in 0..c / 4 {
                 open_slot(&mut b, j, wg, &count, 4);
@@ -375,56 +388,56 @@ fn rows(
                     // accumulator is one step a vector, not four.
                     let lo = combine(e, &a, &v(0), &v(1));
                     let hi = combine(e, &a, &v(2), &v(3));
-                    let _ = writeln!(
+                    writeln!(
                         b,
                         "      let q{si} = {};",
                         combine(e, &a, &format!("({lo})"), &format!("({hi})"))
                     );
                     step.emit(e, &mut b, &format!("q{si}"), "rr");
                 }
-                let _ = writeln!(b, "    }}");
+                writeln!(b, "    }}");
             }
         } else if let Some(c) = cache {
             for j in 0..c {
                 open_slot(&mut b, j, wg, &count, 1);
                 element(e, &mut b, "      ", Some(j), &[st.expr])?;
                 step.emit(e, &mut b, &format!("e{}", st.expr), "rr");
-                let _ = writeln!(b, "    }}");
+                writeln!(b, "    }}");
             }
         } else {
             let u = s.reduce.unroll.max(1);
-            let _ = writeln!(b, "    var r = lid;");
+            writeln!(b, "    var r = lid;");
             // Main loop: `u` elements per step, all loaded before any is combined.
             if u > 1 {
-                let _ = writeln!(
+                writeln!(
                     b,
                     "    for (; r + {}u < {count}; r = r + {}u) {{",
                     (u - 1) * wg,
                     u * wg
                 );
                 for kk in 0..u {
-                    let _ = writeln!(b, "      var v{kk}: {};", info(in_dtype).value);
-                    let _ = writeln!(b, "      {{\n        let rr = r + {}u;", kk * wg);
+                    writeln!(b, "      var v{kk}: {};", info(in_dtype).value);
+                    writeln!(b, "      {{\n        let rr = r + {}u;", kk * wg);
                     element(e, &mut b, "        ", None, &[st.expr])?;
-                    let _ = writeln!(b, "        v{kk} = e{};\n      }}", st.expr);
+                    writeln!(b, "        v{kk} = e{};\n      }}", st.expr);
                 }
                 for kk in 0..u {
                     step.emit(e, &mut b, &format!("v{kk}"), &format!("r + {}u", kk * wg));
                 }
-                let _ = writeln!(b, "    }}");
+                writeln!(b, "    }}");
             }
             // Tail: one element per step.
-            let _ = writeln!(b, "    for (; r < {count}; r = r + {wg}u) {{");
-            let _ = writeln!(b, "      let rr = r;");
+            writeln!(b, "    for (; r < {count}; r = r + {wg}u) {{");
+            writeln!(b, "      let rr = r;");
             element(e, &mut b, "      ", None, &[st.expr])?;
             step.emit(e, &mut b, &format!("e{}", st.expr), "r");
-            let _ = writeln!(b, "    }}");
+            writeln!(b, "    }}");
         }
-        let _ = writeln!(b, "  }}");
-        if arg && !head.contains(&format!("fn {better}(")) {
+        writeln!(b, "  }}");
+        if arg && head.betters.insert(better.clone()) {
             e.use_helpers(&["kiln_isnan"]);
             if let ReduceRule::Arg { better: wins, .. } = st.op.spec().rule {
-                head.push_str(&arg_better(&better, wins, a.class));
+                head.text.push_str(&arg_better(&better, wins, a.class));
             }
         }
         // The workgroup's total, in `tot{si}` (and `toti{si}`).
@@ -453,8 +466,8 @@ fn rows(
             } => format!("tot{si}"),
         };
         let fin = e.round(out_dtype, fin);
-        let _ = writeln!(b, "  let red{si}: {} = {fin};", info(out_dtype).value);
-        let _ = writeln!(b, "  workgroupBarrier();");
+        writeln!(b, "  let red{si}: {} = {fin};", info(out_dtype).value);
+        writeln!(b, "  workgroupBarrier();");
     }
     let row: Vec<(usize, &Output)> = k
         .outputs
@@ -470,80 +483,80 @@ fn rows(
         .collect();
     if !row.is_empty() {
         let roots: Vec<ExprId> = row.iter().map(|(_, o)| o.expr).collect();
-        let _ = writeln!(b, "  if (live && lid == 0u) {{");
-        let _ = writeln!(b, "    let i = o;");
+        writeln!(b, "  if (live && lid == 0u) {{");
+        writeln!(b, "    let i = o;");
         e.exprs(&mut b, "    ", "i", &roots)?;
         for (oi, o) in &row {
-            let _ = writeln!(
+            writeln!(
                 b,
                 "    out{oi}[o] = {};",
                 e.target.to_storage(&format!("e{}", o.expr), o.dtype)
             );
         }
-        let _ = writeln!(b, "  }}");
+        writeln!(b, "  }}");
     }
     if !full.is_empty() {
         let roots: Vec<ExprId> = full.iter().map(|(_, o)| o.expr).collect();
-        let _ = writeln!(b, "  if (live) {{");
+        writeln!(b, "  if (live) {{");
         if let (Some(c), true) = (cache, vec) {
             for j in 0..c / 4 {
                 open_slot(&mut b, j, wg, &count, 4);
                 e.with_lanes(4, |e| element(e, &mut b, "      ", Some(j), &roots))?;
                 for (oi, o) in &full {
                     let v = e.stored_vector(o.expr, o.dtype);
-                    let _ = writeln!(b, "      out{oi}[i / 4u] = {v};");
+                    writeln!(b, "      out{oi}[i / 4u] = {v};");
                 }
-                let _ = writeln!(b, "    }}");
+                writeln!(b, "    }}");
             }
         } else if let Some(c) = cache {
             for j in 0..c {
                 open_slot(&mut b, j, wg, &count, 1);
                 element(e, &mut b, "      ", Some(j), &roots)?;
                 for (oi, o) in &full {
-                    let _ = writeln!(
+                    writeln!(
                         b,
                         "      {} = {};",
                         e.elem(&format!("out{oi}"), "i"),
                         e.target.to_storage(&format!("e{}", o.expr), o.dtype)
                     );
                 }
-                let _ = writeln!(b, "    }}");
+                writeln!(b, "    }}");
             }
         } else {
             let u = s.reduce.unroll.max(1);
-            let _ = writeln!(
+            writeln!(
                 b,
                 "    for (var r = lid; r < {count}; r = r + {}u) {{",
                 u * wg
             );
             for kk in 0..u {
                 for (oi, o) in &full {
-                    let _ = writeln!(b, "      var v{kk}_{oi}: {};", info(o.dtype).value);
+                    writeln!(b, "      var v{kk}_{oi}: {};", info(o.dtype).value);
                 }
-                let _ = writeln!(b, "      let rr{kk} = r + {}u;", kk * wg);
-                let _ = writeln!(b, "      if (rr{kk} < {count}) {{");
-                let _ = writeln!(b, "        let rr = rr{kk};");
+                writeln!(b, "      let rr{kk} = r + {}u;", kk * wg);
+                writeln!(b, "      if (rr{kk} < {count}) {{");
+                writeln!(b, "        let rr = rr{kk};");
                 element(e, &mut b, "        ", None, &roots)?;
                 for (oi, o) in &full {
-                    let _ = writeln!(b, "        v{kk}_{oi} = e{};", o.expr);
+                    writeln!(b, "        v{kk}_{oi} = e{};", o.expr);
                 }
-                let _ = writeln!(b, "      }}");
+                writeln!(b, "      }}");
             }
             for kk in 0..u {
-                let _ = writeln!(b, "      if (rr{kk} < {count}) {{");
+                writeln!(b, "      if (rr{kk} < {count}) {{");
                 for (oi, o) in &full {
-                    let _ = writeln!(
+                    writeln!(
                         b,
                         "        {} = {};",
                         e.elem(&format!("out{oi}"), &format!("o * {count} + rr{kk}")),
                         e.target.to_storage(&format!("v{kk}_{oi}"), o.dtype)
                     );
                 }
-                let _ = writeln!(b, "      }}");
+                writeln!(b, "      }}");
             }
-            let _ = writeln!(b, "    }}");
+            writeln!(b, "    }}");
         }
-        let _ = writeln!(b, "  }}");
+        writeln!(b, "  }}");
     }
     b.push_str("}\n");
     e.held.clear();

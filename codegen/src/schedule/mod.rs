@@ -16,7 +16,7 @@ pub mod space;
 pub mod table;
 pub mod tuned;
 
-use crate::matmul;
+use crate::{gemv, matmul};
 use kiln_ir::{Kernel, KernelKind};
 
 /// How a kernel is mapped onto the GPU: one part per kernel class, each read only by the
@@ -89,9 +89,11 @@ impl MatmulSchedule {
 }
 
 impl Schedule {
-    /// The GPU schedule, measured on an H100 (docs/PERFORMANCE.md): four elements per
-    /// invocation for elementwise kernels, eight per step for row loops, rows of up to 4096 in
-    /// registers, matmul tiles by size with 8 inner steps written out per iteration.
+    /// The GPU schedule: four elements per invocation for elementwise kernels (their loads in
+    /// flight together), eight per step for row loops, rows of up to 4096 in registers (read
+    /// from memory once for all the stages), matmul tiles by size with 8 inner steps written
+    /// out per iteration. Chosen by measurement on a large discrete GPU (the measurements
+    /// are in docs/journal/).
     pub const GPU: Schedule = Schedule {
         elementwise: ElementwiseSchedule {
             workgroup: 256,
@@ -121,8 +123,9 @@ impl Default for Schedule {
 }
 
 /// Inner sizes (rounded up to a power of two) from which a matmul stages 32-deep slices
-/// rather than 16 (H100: 4096^3 33.6 -> 36.0 TFLOP/s, 16 x 2048^3 33.4 -> 34.1; the
-/// transformer layer's inner size of 768, tuned, was 12% slower at 32).
+/// rather than 16: deeper slices halve the barriers and staging rounds per FMA, which pays on
+/// long inner sums, while on short ones (the transformer layer's 768) 32-deep slices were
+/// slower (the measurements are in docs/journal/).
 pub const MATMUL_DEEP_K: usize = 2048;
 
 /// The fewest invocations a reduction kernel puts on a row: loop limits (the runtime's
@@ -134,9 +137,9 @@ pub const MIN_REDUCE_WORKGROUP: u32 = 16;
 pub const MATMUL_MIN_WORKGROUPS: usize = 128;
 
 /// Workgroups of 128 x 128 tiles below which a matmul takes 128 x 64 tiles instead: fewer,
-/// larger tiles leave part of a large GPU idle in the last wave (H100, the transformer
-/// layer's 4096 x 768 projections, 8 x 6 x 32 = 192 square tiles: 0.227 -> 0.185 ms with
-/// 128 x 64, which the tuner had picked; docs/PERFORMANCE.md).
+/// larger tiles leave part of a large GPU idle in the last wave (as in the transformer
+/// layer's projections, where the tuner picked 128 x 64 too; the measurement is in
+/// docs/journal/).
 pub const MATMUL_WIDE_WORKGROUPS: usize = 512;
 
 impl Schedule {
@@ -150,7 +153,7 @@ impl Schedule {
     ///   values); else 4 (64 x 64) where both are at least 64, else 1 (thin products and
     ///   matrix-vector products, where larger tiles would mostly compute padding); a
     ///   matrix-vector product (an output edge of 1: the gemv path) also gets
-    ///   `matmul::GEMV_UNROLL` steps per iteration;
+    ///   `gemv::GEMV_UNROLL` steps per iteration;
     /// - a matmul `depth` of `None` becomes 32 where the inner size is at least
     ///   [`MATMUL_DEEP_K`] (rounded up to a power of two), else 16;
     /// - a reduction over short rows gets a smaller workgroup: about 8 elements per
@@ -267,8 +270,8 @@ fn resolve_matmul_block(m: &mut MatmulSchedule, k: &Kernel) {
     }
     if block == 1 {
         m.block_n = None;
-        if matmul::is_gemv(rows, cols) {
-            m.unroll = matmul::GEMV_UNROLL;
+        if gemv::is_gemv(rows, cols) {
+            m.unroll = gemv::GEMV_UNROLL;
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The candidate schedules the autotuner searches, one space per kernel class, as data.
 
 use super::Schedule;
-use crate::matmul;
+use crate::{gemv, matmul};
 use kiln_ir::{Kernel, KernelKind};
 
 /// How much the autotuner searches.
@@ -10,9 +10,9 @@ pub enum Autotune {
     /// Never: every kernel runs with the device schedule.
     Off,
     /// A few candidates, for kernels big enough to matter ([`FAST_MIN_WORK`]); not for vec4
-    /// elementwise kernels, whose space is only the workgroup size (at copy speed with the
-    /// default on an H100, and the costliest to tune: their outputs are the largest to read
-    /// back and compare).
+    /// elementwise kernels, whose space is only the workgroup size (the default already runs
+    /// them at copy speed on a large GPU, and they are the costliest to tune: their outputs
+    /// are the largest to read back and compare).
     #[default]
     Fast,
     /// Every candidate of the space, for every kernel with more than one.
@@ -193,7 +193,7 @@ fn fits_sizes(k: &Kernel, s: &Schedule) -> bool {
 /// runs on its gemv path.
 fn gemv(k: &Kernel) -> bool {
     let r = k.shape.rank();
-    matmul::is_gemv(k.shape.0[r - 2], k.shape.0[r - 1])
+    gemv::is_gemv(k.shape.0[r - 2], k.shape.0[r - 1])
 }
 
 /// Elements touched (multiply-adds over 64 for a matmul).
