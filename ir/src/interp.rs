@@ -89,7 +89,7 @@ pub fn eval_node(
             let HostData::B(c) = &srcs[0].data else {
                 return Err(IrError::Verify("where condition is not bool".into()));
             };
-            out(select_data(c, &srcs[1].data, &srcs[2].data))
+            out(select_data(c, srcs[1], srcs[2])?)
         }
         Op::Cast(d) => out(cast(srcs[0], *d)),
         Op::Reduce { op, axes, .. } => out(reduce(*op, srcs[0], axes, ty.dtype)?),
@@ -99,7 +99,7 @@ pub fn eval_node(
                 .ok_or_else(|| IrError::Verify("a view of a contiguous tensor failed".into()))?;
             read_view(srcs[0], &view)
         }
-        Op::Concat { axis } => concat(srcs, *axis, ty),
+        Op::Concat { axis } => concat(srcs, *axis, ty)?,
         Op::Gather { axis } => gather(srcs[0], srcs[1], *axis, ty),
         Op::Matmul => matmul(srcs[0], srcs[1], ty),
     })
@@ -172,20 +172,26 @@ fn binary(op: BinaryOp, a: &HostTensor, b: &HostTensor, out: DType) -> Result<Ho
     })
 }
 
-fn select_data(c: &[bool], a: &HostData, b: &HostData) -> HostData {
+fn select_data(c: &[bool], a: &HostTensor, b: &HostTensor) -> Result<HostData> {
     fn pick<T: Copy>(c: &[bool], a: &[T], b: &[T]) -> Vec<T> {
         c.iter()
             .zip(a.iter().zip(b))
             .map(|(&k, (&x, &y))| if k { x } else { y })
             .collect()
     }
-    match (a, b) {
+    Ok(match (&a.data, &b.data) {
         (HostData::F(x), HostData::F(y)) => HostData::F(pick(c, x, y)),
         (HostData::I(x), HostData::I(y)) => HostData::I(pick(c, x, y)),
         (HostData::U(x), HostData::U(y)) => HostData::U(pick(c, x, y)),
         (HostData::B(x), HostData::B(y)) => HostData::B(pick(c, x, y)),
-        _ => HostData::B(vec![]),
-    }
+        (HostData::F(_) | HostData::I(_) | HostData::U(_) | HostData::B(_), _) => {
+            return Err(IrError::DTypeMismatch {
+                op: "where",
+                lhs: a.dtype,
+                rhs: b.dtype,
+            })
+        }
+    })
 }
 
 /// Converts a tensor to another dtype by the rules in `docs/OPS.md`.
@@ -337,7 +343,7 @@ fn arg_reduce<T: Copy + PartialOrd>(
         .collect()
 }
 
-fn concat(srcs: &[&HostTensor], axis: usize, ty: &TensorType) -> HostTensor {
+fn concat(srcs: &[&HostTensor], axis: usize, ty: &TensorType) -> Result<HostTensor> {
     let shape = &ty.shape;
     let mut coords = vec![0usize; shape.rank()];
     let bounds: Vec<usize> = srcs
@@ -358,49 +364,51 @@ fn concat(srcs: &[&HostTensor], axis: usize, ty: &TensorType) -> HostTensor {
             .unwrap_or(0);
         picks.push((k, addr as usize));
     }
+    // Every part has the output's dtype (the graph verifier checks it); a part that does
+    // not is refused rather than read as zeros.
+    fn gather_parts<T: Copy>(
+        picks: &[(usize, usize)],
+        srcs: &[&HostTensor],
+        dtype: DType,
+        part: impl Fn(&HostData) -> Option<&[T]>,
+    ) -> Result<Vec<T>> {
+        picks
+            .iter()
+            .map(|&(k, a)| {
+                part(&srcs[k].data)
+                    .map(|v| v[a])
+                    .ok_or(IrError::DTypeMismatch {
+                        op: "concat",
+                        lhs: dtype,
+                        rhs: srcs[k].dtype,
+                    })
+            })
+            .collect()
+    }
+    let d = srcs[0].dtype;
     let data = match &srcs[0].data {
-        HostData::F(_) => HostData::F(
-            picks
-                .iter()
-                .map(|&(k, a)| match &srcs[k].data {
-                    HostData::F(v) => v[a],
-                    _ => 0.0,
-                })
-                .collect(),
-        ),
-        HostData::I(_) => HostData::I(
-            picks
-                .iter()
-                .map(|&(k, a)| match &srcs[k].data {
-                    HostData::I(v) => v[a],
-                    _ => 0,
-                })
-                .collect(),
-        ),
-        HostData::U(_) => HostData::U(
-            picks
-                .iter()
-                .map(|&(k, a)| match &srcs[k].data {
-                    HostData::U(v) => v[a],
-                    _ => 0,
-                })
-                .collect(),
-        ),
-        HostData::B(_) => HostData::B(
-            picks
-                .iter()
-                .map(|&(k, a)| match &srcs[k].data {
-                    HostData::B(v) => v[a],
-                    _ => false,
-                })
-                .collect(),
-        ),
+        HostData::F(_) => HostData::F(gather_parts(&picks, srcs, d, |h| match h {
+            HostData::F(v) => Some(v),
+            HostData::I(_) | HostData::U(_) | HostData::B(_) => None,
+        })?),
+        HostData::I(_) => HostData::I(gather_parts(&picks, srcs, d, |h| match h {
+            HostData::I(v) => Some(v),
+            HostData::F(_) | HostData::U(_) | HostData::B(_) => None,
+        })?),
+        HostData::U(_) => HostData::U(gather_parts(&picks, srcs, d, |h| match h {
+            HostData::U(v) => Some(v),
+            HostData::F(_) | HostData::I(_) | HostData::B(_) => None,
+        })?),
+        HostData::B(_) => HostData::B(gather_parts(&picks, srcs, d, |h| match h {
+            HostData::B(v) => Some(v),
+            HostData::F(_) | HostData::I(_) | HostData::U(_) => None,
+        })?),
     };
-    HostTensor {
+    Ok(HostTensor {
         dtype: ty.dtype,
         shape: shape.clone(),
         data,
-    }
+    })
 }
 
 fn gather(x: &HostTensor, idx: &HostTensor, axis: usize, ty: &TensorType) -> HostTensor {

@@ -6,7 +6,6 @@
 use crate::ops::{BinaryOp, RandDist, ReduceOp, UnaryOp};
 use crate::view::{View, ViewKind};
 use crate::{DType, Scalar, Shape};
-use std::fmt::Write;
 
 mod ids;
 mod verify;
@@ -292,9 +291,9 @@ impl Kernel {
         match &self.kind {
             KernelKind::Elementwise => k.push_str("ew"),
             KernelKind::Reduce { red_rank, stages } => {
-                let _ = write!(k, "red.{red_rank}");
+                k.push_str(&format!("red.{red_rank}"));
                 for st in stages {
-                    let _ = write!(k, ".{}:{}", st.op.name(), st.expr);
+                    k.push_str(&format!(".{}:{}", st.op.name(), st.expr));
                 }
             }
             KernelKind::Matmul {
@@ -304,20 +303,20 @@ impl Kernel {
                 a_round,
                 b_round,
             } => {
-                let _ = write!(k, "mm.{a}.{b}.{dtype}");
+                k.push_str(&format!("mm.{a}.{b}.{dtype}"));
                 for r in [a_round, b_round] {
                     match r {
                         Some(d) => {
-                            let _ = write!(k, ".{d}");
+                            k.push_str(&format!(".{d}"));
                         }
                         None => k.push_str(".-"),
                     }
                 }
             }
         }
-        let _ = write!(k, ";v{};r{};in", self.vector, self.shape.rank());
+        k.push_str(&format!(";v{};r{};in", self.vector, self.shape.rank()));
         for d in &self.inputs {
-            let _ = write!(k, ".{d}");
+            k.push_str(&format!(".{d}"));
         }
         k.push_str(";ld");
         for l in &self.loads {
@@ -332,56 +331,56 @@ impl Kernel {
                     )
                 }
             };
-            let _ = write!(k, ".{}{}r{}", l.input, kind, l.view.shape.rank());
+            k.push_str(&format!(".{}{}r{}", l.input, kind, l.view.shape.rank()));
         }
         k.push_str(";ex");
         for e in &self.exprs {
-            let _ = write!(k, ".{}:", e.dtype);
+            k.push_str(&format!(".{}:", e.dtype));
             match &e.expr {
                 Expr::Load(l) => {
-                    let _ = write!(k, "ld{l}");
+                    k.push_str(&format!("ld{l}"));
                 }
                 Expr::LoadValid(l) => {
-                    let _ = write!(k, "ok{l}");
+                    k.push_str(&format!("ok{l}"));
                 }
                 Expr::Gather { load, axis, index } => {
-                    let _ = write!(k, "ga{load},{axis},{index}");
+                    k.push_str(&format!("ga{load},{axis},{index}"));
                 }
                 // Constant values live in the uniform (`Param::Const`); booleans stay in the
                 // text, so their value is part of the key.
                 Expr::Const(s) if e.dtype == DType::Bool => {
-                    let _ = write!(k, "k{:x}", s.storage_bits(e.dtype));
+                    k.push_str(&format!("k{:x}", s.storage_bits(e.dtype)));
                 }
                 Expr::Const(_) => k.push('k'),
                 // Start, step and the random keys are in the uniform.
                 Expr::Arange { .. } => k.push_str("ar"),
                 Expr::Rand { dist, .. } => {
-                    let _ = write!(k, "rn{}", dist.name());
+                    k.push_str(&format!("rn{}", dist.name()));
                 }
                 Expr::Unary(u, a) => {
-                    let _ = write!(k, "{}({a})", u.name());
+                    k.push_str(&format!("{}({a})", u.name()));
                 }
                 Expr::Binary(b, x, y) => {
-                    let _ = write!(k, "{}({x},{y})", b.name());
+                    k.push_str(&format!("{}({x},{y})", b.name()));
                 }
                 Expr::Where(c, x, y) => {
-                    let _ = write!(k, "where({c},{x},{y})");
+                    k.push_str(&format!("where({c},{x},{y})"));
                 }
                 Expr::Cast(a) => {
-                    let _ = write!(k, "cast({a})");
+                    k.push_str(&format!("cast({a})"));
                 }
                 Expr::Acc(s) => {
-                    let _ = write!(k, "acc{s}");
+                    k.push_str(&format!("acc{s}"));
                 }
             }
         }
         k.push_str(";out");
         for o in &self.outputs {
             let st = if o.store == Store::Row { "r" } else { "f" };
-            let _ = write!(k, ".{}:{}{}", o.dtype, st, o.expr);
+            k.push_str(&format!(".{}:{}{}", o.dtype, st, o.expr));
         }
         if let Some((i, o)) = self.inplace {
-            let _ = write!(k, ";ip{i}>{o}");
+            k.push_str(&format!(";ip{i}>{o}"));
         }
         k
     }

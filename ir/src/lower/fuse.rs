@@ -75,7 +75,7 @@ impl Lowering<'_> {
                 let kind = match gr.ctx {
                     Ctx::Matmul => "matmul with epilogue",
                     Ctx::Row => "row kernel: reductions broadcast back over their rows",
-                    _ => "elementwise",
+                    Ctx::Elementwise | Ctx::PermutedReduce => "elementwise",
                 };
                 self.finish(gr, outs, format!("{kind} ({why})"))
             }
