@@ -407,31 +407,9 @@ impl BinaryOp {
 
     /// The WGSL template of the op on operands of class `c` (`None` where it refuses `c`).
     pub const fn wgsl(self, c: Class) -> Option<Wgsl> {
-        macro_rules! pick {
-            ($p:expr) => {
-                match c {
-                    Class::Float => match $p.float {
-                        Some(i) => Some(i.wgsl),
-                        None => None,
-                    },
-                    Class::I32 => match $p.i32 {
-                        Some(i) => Some(i.wgsl),
-                        None => None,
-                    },
-                    Class::U32 => match $p.u32 {
-                        Some(i) => Some(i.wgsl),
-                        None => None,
-                    },
-                    Class::Bool => match $p.bool {
-                        Some(i) => Some(i.wgsl),
-                        None => None,
-                    },
-                }
-            };
-        }
         match self.spec().rule {
-            BinaryRule::Map(m) => pick!(m),
-            BinaryRule::Test(t) => pick!(t),
+            BinaryRule::Map(m) => m.wgsl(c),
+            BinaryRule::Test(t) => t.wgsl(c),
         }
     }
 

@@ -115,6 +115,30 @@ pub struct PerClass<F, I, U, B> {
     pub bool: Option<B>,
 }
 
+impl<F, I, U, B> PerClass<Impl<F>, Impl<I>, Impl<U>, Impl<B>> {
+    /// The WGSL template for operands of class `c` (`None` where the op refuses `c`).
+    pub const fn wgsl(&self, c: Class) -> Option<Wgsl> {
+        match c {
+            Class::Float => match &self.float {
+                Some(i) => Some(i.wgsl),
+                None => None,
+            },
+            Class::I32 => match &self.i32 {
+                Some(i) => Some(i.wgsl),
+                None => None,
+            },
+            Class::U32 => match &self.u32 {
+                Some(i) => Some(i.wgsl),
+                None => None,
+            },
+            Class::Bool => match &self.bool {
+                Some(i) => Some(i.wgsl),
+                None => None,
+            },
+        }
+    }
+}
+
 impl<F, I, U, B> PerClass<F, I, U, B> {
     /// True if the op accepts class `c`.
     pub const fn accepts_class(&self, c: Class) -> bool {

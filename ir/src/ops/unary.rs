@@ -323,31 +323,9 @@ impl UnaryOp {
 
     /// The WGSL template of the op on operands of class `c` (`None` where it refuses `c`).
     pub const fn wgsl(self, c: Class) -> Option<Wgsl> {
-        macro_rules! pick {
-            ($p:expr) => {
-                match c {
-                    Class::Float => match $p.float {
-                        Some(i) => Some(i.wgsl),
-                        None => None,
-                    },
-                    Class::I32 => match $p.i32 {
-                        Some(i) => Some(i.wgsl),
-                        None => None,
-                    },
-                    Class::U32 => match $p.u32 {
-                        Some(i) => Some(i.wgsl),
-                        None => None,
-                    },
-                    Class::Bool => match $p.bool {
-                        Some(i) => Some(i.wgsl),
-                        None => None,
-                    },
-                }
-            };
-        }
         match self.spec().rule {
-            UnaryRule::Map(m) => pick!(m),
-            UnaryRule::Test(t) => pick!(t),
+            UnaryRule::Map(m) => m.wgsl(c),
+            UnaryRule::Test(t) => t.wgsl(c),
         }
     }
 
