@@ -37,7 +37,11 @@ mod row_broadcast;
 
 pub use builder::KernelBuilder;
 pub use plan::{BufRef, KernelCall, Program, TempInfo};
-pub use policy::Boundary;
+pub use policy::{Boundary, StoreReason};
+
+/// The most elementwise ops one kernel's chain holds before it is cut: bounds kernel size and
+/// the recursion that builds kernels.
+const MAX_CHAIN: usize = 128;
 
 use crate::ops::Op;
 use crate::{DType, Graph, IrError, NodeId, Result};
@@ -199,7 +203,7 @@ impl<'g> Lowering<'g> {
             Step::StoreValues => {
                 for n in g.topo() {
                     if let Some(why) = self.must_store(n) {
-                        self.access(n, why)?;
+                        self.access(n, &why.to_string())?;
                     }
                 }
             }
@@ -267,7 +271,6 @@ impl<'g> Lowering<'g> {
     /// Stores every `MAX_CHAIN`-th node of long elementwise chains, so that kernels (and the
     /// recursion that builds them) stay bounded.
     fn mark_deep_chains(&mut self) {
-        const MAX_CHAIN: usize = 128;
         let mut depth: HashMap<NodeId, usize> = HashMap::new();
         for n in self.g.topo() {
             let node = self.g.node(n);
@@ -294,22 +297,22 @@ impl<'g> Lowering<'g> {
     }
 
     /// Why `n` must be stored whatever fuses around it, if it must.
-    fn must_store(&self, n: NodeId) -> Option<&'static str> {
+    fn must_store(&self, n: NodeId) -> Option<StoreReason> {
         let node = self.g.node(n);
         if matches!(node.op, Op::Input { .. } | Op::Const(_) | Op::View(_)) {
             return None;
         }
         if !self.opts.enabled {
-            return Some("fusion is off");
+            return Some(StoreReason::FusionOff);
         }
         if self.deep.contains(&n) {
-            return Some("a long chain is cut into kernels of at most 128 ops");
+            return Some(StoreReason::LongChain { max_ops: MAX_CHAIN });
         }
         if self.output_bases.contains(&n) {
-            return Some("graph output");
+            return Some(StoreReason::GraphOutput);
         }
         if self.epilogue_ends.contains(&n) {
-            return Some("a matmul epilogue ends here: its value has several consumers");
+            return Some(StoreReason::EpilogueEnd);
         }
         let consumers = self.consumers.get(&n).map(|c| c.as_slice()).unwrap_or(&[]);
         for &c in consumers {
@@ -325,21 +328,21 @@ impl<'g> Lowering<'g> {
                         }
                     }
                     if !fused_cast {
-                        return Some("matmul operand");
+                        return Some(StoreReason::MatmulOperand);
                     }
                     // A cast the matmul applies on load: its views fold into the load.
                     continue;
                 }
                 Op::Gather { .. } if self.strip_views(srcs[0]) == n => {
-                    return Some("gather source");
+                    return Some(StoreReason::GatherSource);
                 }
-                Op::Concat { .. } => return Some("concat part"),
+                Op::Concat { .. } => return Some(StoreReason::ConcatPart),
                 _ => {}
             }
             let through_view = srcs.iter().any(|&s| s != n && self.strip_views(s) == n);
             // Per-row values (reductions and expressions of them) may fuse as row broadcasts.
             if through_view && !self.reads_reduction(n) {
-                return Some("a computed value read through a view (stored, then indexed)");
+                return Some(StoreReason::ComputedThroughView);
             }
         }
         None

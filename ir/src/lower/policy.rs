@@ -108,6 +108,55 @@ impl fmt::Display for Boundary {
     }
 }
 
+/// Why a node is stored by a kernel of its own whatever fuses around it: the lowering
+/// builds these first. Its `Display` is the reason `explain()` gives for the kernel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoreReason {
+    /// Fusion is disabled.
+    FusionOff,
+    /// A long elementwise chain is cut here.
+    LongChain {
+        /// The most ops one kernel's chain holds.
+        max_ops: usize,
+    },
+    /// It is (the value under) a graph output.
+    GraphOutput,
+    /// A matmul epilogue chain ends here, and its value has several consumers.
+    EpilogueEnd,
+    /// A matmul reads it, other than through a cast applied on load.
+    MatmulOperand,
+    /// A gather reads it at computed indices.
+    GatherSource,
+    /// A concat reads it as a part.
+    ConcatPart,
+    /// A consumer reads the computed value through a view that is not a row broadcast.
+    ComputedThroughView,
+}
+
+impl fmt::Display for StoreReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreReason::FusionOff => f.write_str("fusion is off"),
+            StoreReason::LongChain { max_ops } => {
+                write!(
+                    f,
+                    "a long chain is cut into kernels of at most {max_ops} ops"
+                )
+            }
+            StoreReason::GraphOutput => f.write_str("graph output"),
+            StoreReason::EpilogueEnd => {
+                f.write_str("a matmul epilogue ends here: its value has several consumers")
+            }
+            StoreReason::MatmulOperand => f.write_str("matmul operand"),
+            StoreReason::GatherSource => f.write_str("gather source"),
+            StoreReason::ConcatPart => f.write_str("concat part"),
+            StoreReason::ComputedThroughView => {
+                f.write_str("a computed value read through a view (stored, then indexed)")
+            }
+        }
+    }
+}
+
 /// The policy's answer for one node.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Decision {
