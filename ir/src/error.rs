@@ -120,6 +120,16 @@ pub enum IrError {
         /// Elements the shape holds.
         numel: usize,
     },
+    /// Quantized data that is not whole blocks of its format, or not the values asked for.
+    #[error("{format}: {bytes} bytes are not whole blocks holding {values} values")]
+    QuantizedLength {
+        /// The block format's name.
+        format: &'static str,
+        /// Bytes given.
+        bytes: usize,
+        /// Values asked for.
+        values: usize,
+    },
     /// Host data of another element type than asked.
     #[error("expected {expected} data, found {found}")]
     HostDType {

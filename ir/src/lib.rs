@@ -17,6 +17,7 @@ pub mod kernel;
 pub mod lower;
 pub mod ops;
 pub mod passes;
+pub mod quant;
 pub mod shape;
 pub mod view;
 
@@ -29,5 +30,6 @@ pub use kernel::{
     OutputId, Stage, StageId, Store,
 };
 pub use ops::{Op, TensorType};
+pub use quant::{BlockFormat, ALL_BLOCK_FORMATS};
 pub use shape::{Axes, Shape, MAX_RANK, STORAGE_BYTES};
 pub use view::{Mask, View, ViewKind};
