@@ -8,6 +8,9 @@ pub enum Error {
     /// A shape, dtype or axis error in the graph being built (messages name the shapes).
     #[error(transparent)]
     Ir(Box<IrError>),
+    /// A GGUF model file that cannot be read (shared, since I/O errors are not `Clone`).
+    #[error(transparent)]
+    Gguf(std::sync::Arc<crate::io::GgufError>),
     /// Code generation failed.
     #[error(transparent)]
     Codegen(#[from] kiln_codegen::CodegenError),
@@ -101,6 +104,12 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl From<IrError> for Error {
     fn from(e: IrError) -> Self {
         Error::Ir(Box::new(e))
+    }
+}
+
+impl From<crate::io::GgufError> for Error {
+    fn from(e: crate::io::GgufError) -> Self {
+        Error::Gguf(std::sync::Arc::new(e))
     }
 }
 

@@ -24,6 +24,7 @@ mod compile;
 mod device;
 mod error;
 mod explain;
+pub mod io;
 mod program;
 mod realize;
 pub mod runtime;

@@ -1,0 +1,5 @@
+//! Model files: readers that turn weights on disk into host tensors.
+
+pub mod gguf;
+
+pub use gguf::{Gguf, GgufError, TensorInfo, TensorType, Value};

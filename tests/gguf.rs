@@ -1,0 +1,312 @@
+//! The GGUF reader against files written by an independent writer: the `gguf` Python package
+//! (llama.cpp's gguf-py), by `tests/fixtures/gguf/make_fixtures.py`. Every quantized or 16-bit
+//! tensor `X` there has a twin `expect.X` in F32, holding gguf-py's own dequantization of it.
+//! Corrupt files are made here from the valid ones, one defect each.
+
+use kiln::io::{Gguf, GgufError, TensorType, Value};
+use kiln::ir::BlockFormat;
+use kiln::DType;
+use std::path::PathBuf;
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/gguf")
+        .join(name)
+}
+
+/// Writes `bytes` to a file of its own and opens it.
+fn open_bytes(tag: &str, bytes: &[u8]) -> Result<Gguf, GgufError> {
+    let p = std::env::temp_dir().join(format!("kiln-gguf-{}-{tag}.gguf", std::process::id()));
+    std::fs::write(&p, bytes).unwrap();
+    let r = Gguf::open(&p);
+    std::fs::remove_file(&p).unwrap();
+    r
+}
+
+/// Where tensor `name`'s description starts in `bytes` (its name's length field).
+fn tensor_info_at(bytes: &[u8], name: &str) -> usize {
+    let mut pat = (name.len() as u64).to_le_bytes().to_vec();
+    pat.extend(name.as_bytes());
+    pat.extend(2u32.to_le_bytes()); // every fixture tensor has two dimensions
+    bytes
+        .windows(pat.len())
+        .position(|w| w == pat)
+        .unwrap_or_else(|| panic!("no tensor {name} in the fixture"))
+}
+
+#[test]
+fn metadata_of_every_value_type() {
+    let g = Gguf::open(fixture("types.gguf")).unwrap();
+    assert_eq!((g.version, g.alignment), (3, 32));
+    assert_eq!(g.data_start % 32, 0);
+    let want = [
+        ("general.architecture", Value::String("kiln-test".into())),
+        ("test.u8", Value::U8(200)),
+        ("test.i8", Value::I8(-100)),
+        ("test.u16", Value::U16(60000)),
+        ("test.i16", Value::I16(-30000)),
+        ("test.u32", Value::U32(4_000_000_000)),
+        ("test.i32", Value::I32(-2_000_000_000)),
+        ("test.u64", Value::U64((1 << 40) + 7)),
+        ("test.i64", Value::I64(-(1 << 40) - 7)),
+        ("test.f32", Value::F32(1.5)),
+        ("test.f64", Value::F64(-2.25)),
+        ("test.bool", Value::Bool(true)),
+        ("test.string", Value::String("héllo wörld".into())),
+        (
+            "test.arr_u32",
+            Value::Array(vec![
+                Value::U32(1),
+                Value::U32(2),
+                Value::U32(3),
+                Value::U32(u32::MAX),
+            ]),
+        ),
+        (
+            "test.arr_str",
+            Value::Array(vec![
+                Value::String("a".into()),
+                Value::String("bé".into()),
+                Value::String(String::new()),
+            ]),
+        ),
+        (
+            "test.arr_f32",
+            Value::Array(vec![Value::F32(0.5), Value::F32(-1.0)]),
+        ),
+        (
+            "test.nested",
+            Value::Array(vec![
+                Value::Array(vec![Value::I32(1), Value::I32(2)]),
+                Value::Array(vec![Value::I32(3), Value::I32(4), Value::I32(5)]),
+            ]),
+        ),
+    ];
+    for (k, v) in &want {
+        assert_eq!(g.get(k), Some(v), "{k}");
+    }
+    assert_eq!(g.metadata().len(), want.len());
+    assert_eq!(
+        g.get("test.u64").and_then(Value::as_u64),
+        Some((1 << 40) + 7)
+    );
+    assert_eq!(g.get("test.i8").and_then(Value::as_u64), None);
+    assert_eq!(g.get("test.f64").and_then(Value::as_f64), Some(-2.25));
+}
+
+#[test]
+fn tensors_of_every_type_match_the_writers_values() {
+    let g = Gguf::open(fixture("types.gguf")).unwrap();
+    let cases = [
+        ("f16", TensorType::F16, [5, 3], DType::F16),
+        ("bf16", TensorType::BF16, [2, 9], DType::BF16),
+        (
+            "q8_0",
+            TensorType::Quantized(BlockFormat::Q8_0),
+            [3, 64],
+            DType::F32,
+        ),
+        (
+            "q4_0",
+            TensorType::Quantized(BlockFormat::Q4_0),
+            [5, 32],
+            DType::F32,
+        ),
+        (
+            "q4_k",
+            TensorType::Quantized(BlockFormat::Q4K),
+            [3, 256],
+            DType::F32,
+        ),
+        (
+            "q6_k",
+            TensorType::Quantized(BlockFormat::Q6K),
+            [2, 512],
+            DType::F32,
+        ),
+    ];
+    for (name, ty, shape, dtype) in cases {
+        let info = g.tensor(name).unwrap();
+        assert_eq!(info.ty, ty, "{name}");
+        assert_eq!(info.shape.0.as_slice(), shape, "{name}");
+        assert_eq!(info.start % g.alignment, 0, "{name}");
+        let got = g.host_tensor(name).unwrap();
+        assert_eq!(got.dtype, dtype, "{name}");
+        let want = g.host_tensor(&format!("expect.{name}")).unwrap();
+        assert_eq!(want.shape, got.shape, "{name}");
+        let (got, want) = (got.to_f64(), want.to_f64());
+        let scale = want.iter().fold(0f64, |m, v| m.max(v.abs()));
+        assert!(scale > 0.0, "{name}: the writer's values are all zero");
+        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+            // f16/bf16 widen exactly; the quantized formats differ at most by the rounding
+            // of one multiply-add (llama.cpp's order of operations, in f32).
+            assert!(
+                (g - w).abs() <= 1e-6 * w.abs().max(scale * 1e-3),
+                "{name}[{i}]: {g} against the writer's {w}"
+            );
+        }
+    }
+    let f = g.host_tensor("f32").unwrap();
+    assert_eq!(
+        (f.dtype, f.shape.0.as_slice()),
+        (DType::F32, &[3usize, 7][..])
+    );
+    assert!(matches!(
+        g.tensor("missing"),
+        Err(GgufError::NoSuchTensor(_))
+    ));
+}
+
+#[test]
+fn custom_alignment_and_version_2() {
+    let g = Gguf::open(fixture("align64.gguf")).unwrap();
+    assert_eq!(g.alignment, 64);
+    assert_eq!(g.data_start % 64, 0);
+    for t in g.tensors() {
+        assert_eq!(t.start % 64, 0, "{}", t.name);
+    }
+    let (got, want) = (
+        g.host_tensor("q8_0").unwrap().to_f64(),
+        g.host_tensor("expect.q8_0").unwrap().to_f64(),
+    );
+    assert_eq!(got, want);
+
+    // An alignment that is not a power of two cannot place tensors.
+    let mut b = std::fs::read(fixture("align64.gguf")).unwrap();
+    let key = b
+        .windows(17)
+        .position(|w| w == b"general.alignment")
+        .unwrap();
+    b[key + 17 + 4..key + 17 + 8].copy_from_slice(&48u32.to_le_bytes());
+    let r = open_bytes("align", &b);
+    assert!(matches!(r, Err(GgufError::BadMetadata { .. })), "{r:?}");
+
+    let g = Gguf::open(fixture("v2.gguf")).unwrap();
+    assert_eq!(g.version, 2);
+    assert_eq!(g.get("test.u32"), Some(&Value::U32(7)));
+    assert_eq!(g.tensor("f32").unwrap().shape.0.as_slice(), [3, 7]);
+}
+
+#[test]
+fn every_truncation_is_an_error() {
+    for file in ["v2.gguf", "align64.gguf"] {
+        let b = std::fs::read(fixture(file)).unwrap();
+        let last_tensor_end = Gguf::open(fixture(file))
+            .unwrap()
+            .tensors()
+            .iter()
+            .map(|t| t.start + t.bytes)
+            .max()
+            .unwrap() as usize;
+        for n in 0..last_tensor_end {
+            let r = open_bytes("trunc", &b[..n]);
+            assert!(
+                matches!(
+                    r,
+                    Err(GgufError::Truncated { .. } | GgufError::OutOfRange { .. })
+                ),
+                "{file} cut to {n} bytes: {r:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn each_corruption_has_its_error() {
+    let good = std::fs::read(fixture("v2.gguf")).unwrap();
+    let patched = |at: usize, bytes: &[u8]| {
+        let mut b = good.clone();
+        b[at..at + bytes.len()].copy_from_slice(bytes);
+        b
+    };
+    let r = open_bytes("magic", &patched(0, b"GGUG"));
+    assert!(matches!(r, Err(GgufError::BadMagic { .. })), "{r:?}");
+    for v in [1u32, 4, 0x0300_0000] {
+        let r = open_bytes("version", &patched(4, &v.to_le_bytes()));
+        assert!(
+            matches!(r, Err(GgufError::UnsupportedVersion(x)) if x == v),
+            "{r:?}"
+        );
+    }
+    // The first metadata key's length, then an absurd array count in place of a value.
+    let r = open_bytes("keylen", &patched(24, &u64::MAX.to_le_bytes()));
+    assert!(matches!(r, Err(GgufError::Truncated { .. })), "{r:?}");
+
+    let info = tensor_info_at(&good, "f32");
+    let ty_at = info + 8 + 3 + 4 + 16;
+    let off_at = ty_at + 4;
+    let r = open_bytes("type", &patched(ty_at, &99u32.to_le_bytes()));
+    assert!(
+        matches!(
+            &r,
+            Err(GgufError::UnsupportedTensorType {
+                type_id: 99,
+                type_name: "unknown",
+                ..
+            })
+        ),
+        "{r:?}"
+    );
+    let r = open_bytes("type", &patched(ty_at, &3u32.to_le_bytes()));
+    assert!(
+        matches!(
+            &r,
+            Err(GgufError::UnsupportedTensorType {
+                type_name: "Q4_1",
+                ..
+            })
+        ),
+        "{r:?}"
+    );
+    // Q8_0 rows must be whole blocks of 32; this tensor's rows are 7.
+    let r = open_bytes("type", &patched(ty_at, &8u32.to_le_bytes()));
+    assert!(matches!(r, Err(GgufError::BadDims { .. })), "{r:?}");
+    let r = open_bytes("offset", &patched(off_at, &1u64.to_le_bytes()));
+    assert!(matches!(r, Err(GgufError::Misaligned { .. })), "{r:?}");
+    for off in [1u64 << 20, u64::MAX / 64 * 32] {
+        let r = open_bytes("offset", &patched(off_at, &off.to_le_bytes()));
+        assert!(matches!(r, Err(GgufError::OutOfRange { .. })), "{r:?}");
+    }
+    let r = open_bytes("dims", &patched(info + 8 + 3, &9u32.to_le_bytes()));
+    assert!(matches!(r, Err(GgufError::BadDims { .. })), "{r:?}");
+    let r = open_bytes("dims", &patched(info + 8 + 3 + 4, &u64::MAX.to_le_bytes()));
+    assert!(matches!(r, Err(GgufError::BadDims { .. })), "{r:?}");
+
+    let types = std::fs::read(fixture("types.gguf")).unwrap();
+    let key = types.windows(9).position(|w| w == b"test.bool").unwrap();
+    let mut b = types.clone();
+    b[key + 9 + 4] = 2;
+    let r = open_bytes("bool", &b);
+    assert!(
+        matches!(r, Err(GgufError::BadBool { byte: 2, .. })),
+        "{r:?}"
+    );
+    let mut b = types.clone();
+    b[key + 9..key + 13].copy_from_slice(&77u32.to_le_bytes());
+    let r = open_bytes("vtype", &b);
+    assert!(
+        matches!(r, Err(GgufError::UnknownValueType { type_id: 77, .. })),
+        "{r:?}"
+    );
+    let mut b = types.clone();
+    let f16 = tensor_info_at(&types, "f16");
+    b[f16 + 8..f16 + 11].copy_from_slice(b"f32");
+    let r = open_bytes("duptensor", &b);
+    assert!(
+        matches!(&r, Err(GgufError::DuplicateTensor(n)) if n == "f32"),
+        "{r:?}"
+    );
+    let mut b = types.clone();
+    let i8_key = types.windows(7).position(|w| w == b"test.i8").unwrap();
+    b[i8_key..i8_key + 7].copy_from_slice(b"test.u8");
+    let r = open_bytes("dupkey", &b);
+    assert!(
+        matches!(&r, Err(GgufError::DuplicateKey(k)) if k == "test.u8"),
+        "{r:?}"
+    );
+    // A missing file is an I/O error naming the path, and kiln's error wraps every one.
+    let r = Gguf::open(fixture("missing.gguf"));
+    assert!(matches!(r, Err(GgufError::Io { .. })), "{r:?}");
+    let e: kiln::Error = r.unwrap_err().into();
+    assert!(e.to_string().contains("missing.gguf"), "{e}");
+}
