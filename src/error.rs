@@ -11,6 +11,9 @@ pub enum Error {
     /// A GGUF model file that cannot be read (shared, since I/O errors are not `Clone`).
     #[error(transparent)]
     Gguf(std::sync::Arc<crate::io::GgufError>),
+    /// A safetensors file that cannot be read (shared, since I/O errors are not `Clone`).
+    #[error(transparent)]
+    Safetensors(std::sync::Arc<crate::io::SafetensorsError>),
     /// Code generation failed.
     #[error(transparent)]
     Codegen(#[from] kiln_codegen::CodegenError),
@@ -110,6 +113,12 @@ impl From<IrError> for Error {
 impl From<crate::io::GgufError> for Error {
     fn from(e: crate::io::GgufError) -> Self {
         Error::Gguf(std::sync::Arc::new(e))
+    }
+}
+
+impl From<crate::io::SafetensorsError> for Error {
+    fn from(e: crate::io::SafetensorsError) -> Self {
+        Error::Safetensors(std::sync::Arc::new(e))
     }
 }
 
