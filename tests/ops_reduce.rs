@@ -141,7 +141,7 @@ fn planted(dev: &kiln::Device, dt: DType, shape: &[usize], op: ReduceOp, seed: u
     let big = if int { 90.0 } else { 3.0 };
     match op {
         ReduceOp::Sum | ReduceOp::Mean => v[total - 1] += 7.0 * big,
-        ReduceOp::Max | ReduceOp::ArgMax => v[total - 1] = big,
+        ReduceOp::Max | ReduceOp::ArgMax | ReduceOp::LogSumExp => v[total - 1] = big,
         ReduceOp::Min | ReduceOp::ArgMin => v[total / 2] = -big,
         ReduceOp::Prod => {
             v[total - 1] = 2.0;

@@ -59,6 +59,8 @@ unary_methods! {
     sign => Sign;
     /// `x == 0`, as bool.
     logical_not => Not;
+    /// `log(1 + e^x)`, without overflow.
+    softplus => Softplus;
 }
 
 macro_rules! binary_methods {

@@ -41,6 +41,11 @@ impl Tensor {
         self.reduce(ReduceOp::Prod, axes, keepdim)
     }
 
+    /// `log(sum(exp(x)))` over `axes` (all if empty; floats), without overflow.
+    pub fn logsumexp(&self, axes: &[isize], keepdim: bool) -> Result<Tensor> {
+        self.reduce(ReduceOp::LogSumExp, axes, keepdim)
+    }
+
     /// Index of the maximum along `axis` (`I32`).
     pub fn argmax(&self, axis: isize, keepdim: bool) -> Result<Tensor> {
         self.reduce(ReduceOp::ArgMax, &[axis], keepdim)

@@ -28,6 +28,9 @@ op_enum! {
         ArgMax,
         /// Index of the first minimum (the first NaN if any), as `I32`.
         ArgMin,
+        /// `log(sum(e^x))`, folded pairwise as `max(a, b) + log(1 + e^-|a - b|)` (floats only);
+        /// NaN if any element is NaN; empty is an error.
+        LogSumExp,
     }
 }
 
@@ -314,6 +317,41 @@ impl ReduceOp {
                 ReduceTol {
                     atol: 1e-30,
                     atol_per_element: 0.0,
+                    rtol: 1e-5,
+                },
+            ),
+            // `a - b` is NaN for a NaN operand and for equal infinities, where `a + b` is the
+            // result; the fold of -inf (the identity, and padding) with `a` is `a` exactly.
+            LogSumExp => fold(
+                "logsumexp",
+                PerClass {
+                    float: Some(fold_impl(
+                        f64::NEG_INFINITY,
+                        |a, b| {
+                            let d = a - b;
+                            if d.is_nan() {
+                                a + b
+                            } else {
+                                a.max(b) + (-d.abs()).exp().ln_1p()
+                            }
+                        },
+                        wgsl_with(
+                            "select(max({0}, {1}) + log(1.0 + exp(-abs({0} - {1}))), {0} + {1}, kiln_isnan({0} - {1}))",
+                            &["kiln_isnan"],
+                        ),
+                    )),
+                    i32: None,
+                    u32: None,
+                    bool: None,
+                },
+                (Finish::Total, Empty::Error),
+                Split {
+                    levels: LogSumExp,
+                    tail: None,
+                },
+                ReduceTol {
+                    atol: 1e-6,
+                    atol_per_element: 1e-7,
                     rtol: 1e-5,
                 },
             ),

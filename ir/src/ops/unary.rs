@@ -54,6 +54,8 @@ op_enum! {
         Sign,
         /// Logical not: `x == 0`, result `Bool`.
         Not,
+        /// `log(1 + e^x)`, as `max(x, 0) + log(1 + e^-|x|)` (no overflow).
+        Softplus,
     }
 }
 
@@ -271,6 +273,17 @@ impl UnaryOp {
                     None,
                 ),
                 Tol::EXACT,
+            ),
+            Softplus => spec(
+                "softplus",
+                float(
+                    |x| {
+                        let xd = x as f64;
+                        (xd.max(0.0) + (-xd.abs()).exp().ln_1p()) as f32
+                    },
+                    wgsl("(max({0}, 0.0) + log(1.0 + exp(-abs({0}))))"),
+                ),
+                TRANSCENDENTAL,
             ),
             Not => spec(
                 "logical_not",
