@@ -143,26 +143,7 @@ impl Safetensors {
             .ok_or_else(|| SafetensorsError::NoSuchTensor(name.into()))?;
         let (start, end) = t.data_offsets;
         let b = &self.bytes.as_slice()[self.data_start + start..self.data_start + end];
-        fn le<const N: usize, T>(b: &[u8], f: fn([u8; N]) -> T) -> Vec<T> {
-            b.chunks_exact(N)
-                .map(|c| {
-                    let mut a = [0u8; N];
-                    a.copy_from_slice(c);
-                    f(a)
-                })
-                .collect()
-        }
-        Ok(match dtype {
-            DType::F32 => HostTensor::from_slice(&le(b, f32::from_le_bytes), shape)?,
-            DType::F16 => HostTensor::from_slice(&le(b, half::f16::from_le_bytes), shape)?,
-            DType::BF16 => HostTensor::from_slice(&le(b, half::bf16::from_le_bytes), shape)?,
-            DType::I32 => HostTensor::from_slice(&le(b, i32::from_le_bytes), shape)?,
-            DType::U32 => HostTensor::from_slice(&le(b, u32::from_le_bytes), shape)?,
-            DType::Bool => {
-                let v: Vec<bool> = b.iter().map(|&x| x != 0).collect();
-                HostTensor::from_slice(&v, shape)?
-            }
-        })
+        super::from_le_bytes(dtype, shape, b)
     }
 }
 

@@ -21,7 +21,7 @@ pub use value::Value;
 
 use cursor::Cursor;
 use hashbrown::HashSet;
-use kiln_ir::{HostTensor, Shape};
+use kiln_ir::{DType, HostTensor, Shape};
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -213,35 +213,16 @@ impl Gguf {
         let t = self.tensor(name)?;
         let b = self.read(name)?;
         let shape = t.shape.clone();
-        let words = |n: usize| -> Vec<u16> {
-            b.chunks_exact(2)
-                .take(n)
-                .map(|c| u16::from_le_bytes([c[0], c[1]]))
-                .collect()
-        };
-        let n = shape.numel();
-        Ok(match t.ty {
-            TensorType::F32 => {
-                let v: Vec<f32> = b
-                    .chunks_exact(4)
-                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                    .collect();
-                HostTensor::from_slice(&v, shape)?
-            }
-            TensorType::F16 => {
-                let v: Vec<half::f16> = words(n).into_iter().map(half::f16::from_bits).collect();
-                HostTensor::from_slice(&v, shape)?
-            }
-            TensorType::BF16 => {
-                let v: Vec<half::bf16> = words(n).into_iter().map(half::bf16::from_bits).collect();
-                HostTensor::from_slice(&v, shape)?
-            }
+        match t.ty {
+            TensorType::F32 => super::from_le_bytes(DType::F32, shape, &b),
+            TensorType::F16 => super::from_le_bytes(DType::F16, shape, &b),
+            TensorType::BF16 => super::from_le_bytes(DType::BF16, shape, &b),
             TensorType::Quantized(f) => {
-                let mut v = vec![0f32; n];
+                let mut v = vec![0f32; shape.numel()];
                 f.dequantize(&b, &mut v)?;
-                HostTensor::from_slice(&v, shape)?
+                Ok(HostTensor::from_slice(&v, shape)?)
             }
-        })
+        }
     }
 }
 
