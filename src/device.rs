@@ -238,10 +238,10 @@ impl Device {
     /// Runs `f` as one batch: the GPU runs it makes (`Program::run`, tensors realized) are
     /// recorded into one compute pass, as they are by default
     /// ([`Submission::Gathered`](crate::Submission::Gathered)) and also under
-    /// `Submission::PerRun`, and what is left is submitted
-    /// when `f` returns, so the GPU has all of it. Each submission costs the GPU time outside
-    /// the work it carries, so a loop of short runs gains that much per run. The batch goes to the GPU in chunks that double from one
-    /// dispatch up to [`MAX_BATCH_DISPATCHES`](crate::runtime::batch::MAX_BATCH_DISPATCHES), so
+    /// `Submission::PerRun`, and what is left is submitted when `f` returns, so the GPU has all
+    /// of it. Each submission costs the GPU time outside the work it carries, so a loop of
+    /// short runs saves that cost per run. The batch goes to the GPU in chunks that double
+    /// from one dispatch up to [`MAX_BATCH_DISPATCHES`](crate::runtime::batch::MAX_BATCH_DISPATCHES), so
     /// the GPU starts at once and the host records ahead of it. Nothing is reordered: reads,
     /// waits and timed runs inside `f` first submit what was gathered. Batches nest (the
     /// outermost submits) and belong to the device: runs other threads make meanwhile join

@@ -6,11 +6,6 @@ use common::*;
 use kiln::ir::ops::{ReduceOp, ALL_REDUCE};
 use kiln::{DType, HostTensor, Tensor};
 
-/// The table's tolerance for `n` reduced elements (inputs are in [-1, 1]).
-fn tol(op: ReduceOp, n: usize) -> (f32, f32) {
-    op.tolerance_f32(n)
-}
-
 #[test]
 fn every_reduction_every_size() {
     let dev = device();
@@ -25,7 +20,7 @@ fn every_reduction_every_size() {
                 };
                 match x.reduce(op, &[0], false) {
                     Ok(y) => {
-                        let (a, r) = tol(op, n);
+                        let (a, r) = op.tolerance_f32(n);
                         check(&y, a, r, &format!("{} {dt} [{n}]", op.name()))
                     }
                     Err(e) => assert!(!op.folds().accepts(dt), "{e}"),
@@ -47,7 +42,7 @@ fn axes_sets_and_keepdim() {
             }
             for keep in [false, true] {
                 let y = x.reduce(op, axes, keep).unwrap();
-                let (a, r) = tol(op, 210);
+                let (a, r) = op.tolerance_f32(210);
                 check(&y, a, r, &format!("{} {axes:?} keepdim={keep}", op.name()));
             }
         }
@@ -199,7 +194,7 @@ fn split_reductions() {
                 // tolerance. Products of exact powers of two are exact.
                 let (a, r) = match op {
                     ReduceOp::Prod => (0.0, 0.0),
-                    _ => tol(op, 2 * n),
+                    _ => op.tolerance_f32(2 * n),
                 };
                 if !op.is_arg() {
                     assert!(y.explain().unwrap().kernels.len() > 1, "{what}: not split");
@@ -235,7 +230,7 @@ fn vector_rows() {
             let what = |w: &str| format!("{w} [5, {n}] (GPU schedule: {gpu_schedule})");
             let x = random(&dev, DType::F32, &[5, n], -1.0, 1.0, n as u64);
             for op in ALL_REDUCE {
-                let (a, r) = tol(op, n);
+                let (a, r) = op.tolerance_f32(n);
                 check(&x.reduce(op, &[-1], false).unwrap(), a, r, &what(op.name()));
             }
             let w = random(&dev, DType::F32, &[n], 0.5, 1.5, 1);

@@ -173,22 +173,7 @@ impl<'k> Emitter<'k> {
 
     /// The expressions that `roots` depend on (themselves included), as a mask.
     pub fn needed(&self, roots: &[ExprId]) -> Vec<bool> {
-        let mut need = vec![false; self.k.exprs.len()];
-        let mut stack: Vec<ExprId> = roots.to_vec();
-        while let Some(e) = stack.pop() {
-            if need[e.index()] {
-                continue;
-            }
-            need[e.index()] = true;
-            match &self.k.expr(e).expr {
-                Expr::Gather { index, .. } => stack.push(*index),
-                Expr::Unary(_, a) | Expr::Cast(a) => stack.push(*a),
-                Expr::Binary(_, a, b) => stack.extend([*a, *b]),
-                Expr::Where(c, a, b) => stack.extend([*c, *a, *b]),
-                _ => {}
-            }
-        }
-        need
+        self.k.needed(roots)
     }
 
     /// True if any of the expressions `roots` need per-dimension coordinates.
@@ -410,14 +395,7 @@ impl<'k> Emitter<'k> {
             Expr::Const(s) => match d {
                 // Booleans take no arithmetic to fold; the text keeps them.
                 DType::Bool => types::literal(*s, d),
-                _ => {
-                    let bits = self.params.u32(Param::Const(n));
-                    match d {
-                        DType::U32 => bits,
-                        DType::I32 => format!("bitcast<i32>({bits})"),
-                        _ => format!("bitcast<f32>({bits})"),
-                    }
-                }
+                _ => types::from_bits(d, &self.params.u32(Param::Const(n))),
             },
             Expr::Gather { load, axis, index } => {
                 let l = *load;
@@ -443,24 +421,18 @@ impl<'k> Emitter<'k> {
             Expr::Arange { .. } => {
                 // Floats compute in f32 from f32 start and step, then round (as the reference).
                 // Start and step are read from the uniform: another range is the same kernel.
-                let a = self.params.u32(Param::ArangeStart(n));
-                let b = self.params.u32(Param::ArangeStep(n));
+                let a = types::from_bits(d, &self.params.u32(Param::ArangeStart(n)));
+                let b = types::from_bits(d, &self.params.u32(Param::ArangeStep(n)));
                 match d {
-                    DType::I32 => {
-                        format!("(bitcast<i32>({a}) + bitcast<i32>({lin}) * bitcast<i32>({b}))")
-                    }
+                    DType::I32 => format!("({a} + bitcast<i32>({lin}) * {b})"),
                     DType::U32 => format!("({a} + {lin} * {b})"),
-                    _ => format!("(bitcast<f32>({a}) + f32({lin}) * bitcast<f32>({b}))"),
+                    _ => format!("({a} + f32({lin}) * {b})"),
                 }
             }
             Expr::Rand { dist, .. } => {
                 self.use_helpers(&["kiln_mix", "kiln_uniform"]);
                 // The stream keys are read from the uniform: a new seed is the same kernel.
-                let streams = match dist {
-                    RandDist::Uniform => 1,
-                    RandDist::Normal => 2,
-                };
-                let keys: Vec<String> = (0..streams)
+                let keys: Vec<String> = (0..dist.streams())
                     .map(|s| self.params.u32(Param::RandKey(n, s)))
                     .collect();
                 let h = |stream: usize| {

@@ -146,6 +146,16 @@ pub fn info(d: DType) -> TypeInfo {
     }
 }
 
+/// The value of dtype `d` whose storage bits are the `u32` expression `bits` (a uniform slot).
+pub fn from_bits(d: DType, bits: &str) -> String {
+    match d {
+        DType::F32 | DType::F16 | DType::BF16 => format!("bitcast<f32>({bits})"),
+        DType::I32 => format!("bitcast<i32>({bits})"),
+        DType::U32 => bits.to_string(),
+        DType::Bool => format!("({bits} != 0u)"),
+    }
+}
+
 /// A WGSL literal of `v` as a value of dtype `d`, exact to the bit.
 pub fn literal(v: Scalar, d: DType) -> String {
     let bits = v.storage_bits(d);

@@ -125,25 +125,26 @@ impl Safetensors {
             .map(String::as_str)
     }
 
+    /// The header's entry for tensor `name`.
+    fn entry(&self, name: &str) -> Result<&safetensors::tensor::TensorInfo, SafetensorsError> {
+        self.metadata
+            .info(name)
+            .ok_or_else(|| SafetensorsError::NoSuchTensor(name.into()))
+    }
+
     /// Tensor `name`'s kiln dtype and shape.
     pub fn info(&self, name: &str) -> Result<(DType, Shape), SafetensorsError> {
-        let t = self
-            .metadata
-            .info(name)
-            .ok_or_else(|| SafetensorsError::NoSuchTensor(name.into()))?;
+        let t = self.entry(name)?;
         Ok((dtype_of(name, t.dtype)?, Shape::new(&t.shape)))
     }
 
     /// Tensor `name` as a host tensor of its own dtype.
     pub fn host_tensor(&self, name: &str) -> crate::Result<HostTensor> {
-        let (dtype, shape) = self.info(name)?;
-        let t = self
-            .metadata
-            .info(name)
-            .ok_or_else(|| SafetensorsError::NoSuchTensor(name.into()))?;
+        let t = self.entry(name)?;
+        let dtype = dtype_of(name, t.dtype)?;
         let (start, end) = t.data_offsets;
         let b = &self.bytes.as_slice()[self.data_start + start..self.data_start + end];
-        super::from_le_bytes(dtype, shape, b)
+        super::from_le_bytes(dtype, Shape::new(&t.shape), b)
     }
 }
 

@@ -19,9 +19,6 @@ pub fn prepare(ctx: &GpuContext, prog: &Program) -> Result<Prepared> {
     let max_dim = ctx.limits.max_compute_workgroups_per_dimension;
     let schedule = ctx.schedule();
     let memory = MemoryPlan::of(prog, &ctx.target);
-    // Each call's kernel as it runs (the in-place variant binds one buffer fewer) and its
-    // schedule, tuned on the kernel as lowered (both variants share it). Tuning times one
-    // kernel at a time; then the pipelines not compiled yet are compiled together.
     // The candidates of the kernels about to be tuned, compiled together first.
     let mut candidates: Vec<(&kiln_ir::Kernel, kiln_codegen::Schedule)> = Vec::new();
     for call in &prog.calls {
@@ -30,6 +27,9 @@ pub fn prepare(ctx: &GpuContext, prog: &Program) -> Result<Prepared> {
         }
     }
     ctx.precompile(&candidates);
+    // Each call's kernel as it runs (the in-place variant binds one buffer fewer) and its
+    // schedule, tuned on the kernel as lowered (both variants share it). Tuning times one
+    // kernel at a time; then the pipelines not compiled yet are compiled together.
     let mut jobs: Vec<(
         std::borrow::Cow<'_, kiln_ir::Kernel>,
         kiln_codegen::Schedule,

@@ -75,6 +75,11 @@ impl<K: Hash + Eq + Clone, V: Clone> Lru<K, V> {
     pub fn evicted(&self) -> u64 {
         self.evicted
     }
+
+    /// Entries held and entries evicted so far, for the counters.
+    pub fn sizes(&self) -> (u64, u64) {
+        (self.len() as u64, self.evicted())
+    }
 }
 
 #[cfg(test)]

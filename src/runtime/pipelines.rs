@@ -78,10 +78,7 @@ impl Pipelines {
 
     /// Pipelines held now, and pipelines let go to stay within the bound.
     pub fn sizes(&self) -> (u64, u64) {
-        self.cache
-            .lock()
-            .map(|m| (m.len() as u64, m.evicted()))
-            .unwrap_or_default()
+        self.cache.lock().map(|m| m.sizes()).unwrap_or_default()
     }
 
     /// Forgets the pipeline of `k` under `s`: plans that hold it keep it alive until they go.

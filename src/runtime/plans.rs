@@ -91,9 +91,6 @@ impl Plans {
 
     /// Plans held now, and plans let go to stay within the bound.
     pub fn sizes(&self) -> (u64, u64) {
-        self.0
-            .lock()
-            .map(|m| (m.len() as u64, m.evicted()))
-            .unwrap_or_default()
+        self.0.lock().map(|m| m.sizes()).unwrap_or_default()
     }
 }

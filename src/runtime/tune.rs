@@ -10,8 +10,8 @@ use kiln_codegen::Schedule;
 use kiln_ir::HostTensor;
 
 /// Where candidate outputs may differ from the reference's (summation order changes with the
-/// schedule): floats within 1e-3 of the output's largest magnitude, NaN where the reference has
-/// NaN; everything else exactly.
+/// schedule): floats within 1e-3 of the larger of 1 and the output's largest magnitude, NaN
+/// where the reference has NaN; everything else exactly.
 fn agrees(got: &HostTensor, want: &HostTensor) -> bool {
     use kiln_ir::HostData as D;
     match (&got.data, &want.data) {
@@ -35,7 +35,7 @@ fn agrees(got: &HostTensor, want: &HostTensor) -> bool {
 const ROUNDS: usize = 3;
 
 /// Busy time on the reference before timing, at most (clocks come up from idle; see
-/// docs/PERFORMANCE.md); never more than a third of what is left of the budget.
+/// docs/PERFORMANCE.md); never more than a quarter of what is left of the budget.
 const SPIN_MS: f64 = 300.0;
 
 /// After a timing round, a candidate this many times slower than the best so far is timed no

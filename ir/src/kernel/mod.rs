@@ -6,6 +6,7 @@
 use crate::ops::{BinaryOp, RandDist, ReduceOp, UnaryOp};
 use crate::view::{View, ViewKind};
 use crate::{DType, Scalar, Shape};
+use smallvec::{smallvec, SmallVec};
 
 mod ids;
 mod verify;
@@ -70,6 +71,22 @@ pub enum Expr {
 }
 
 impl Expr {
+    /// The expressions this one reads, in operand order.
+    pub fn operands(&self) -> SmallVec<[ExprId; 3]> {
+        match self {
+            Expr::Load(_)
+            | Expr::LoadValid(_)
+            | Expr::Const(_)
+            | Expr::Arange { .. }
+            | Expr::Rand { .. }
+            | Expr::Acc(_) => SmallVec::new(),
+            Expr::Gather { index, .. } => smallvec![*index],
+            Expr::Unary(_, a) | Expr::Cast(a) => smallvec![*a],
+            Expr::Binary(_, a, b) => smallvec![*a, *b],
+            Expr::Where(c, a, b) => smallvec![*c, *a, *b],
+        }
+    }
+
     /// True when the value depends on its element's own index or coordinates (a gather, a
     /// mask's validity, arange, rand), so it cannot be computed for four elements from one
     /// aligned vector ([`Kernel::choose_vector`]).
@@ -283,9 +300,23 @@ impl Kernel {
         }
     }
 
+    /// The expressions that `roots` depend on (themselves included), as a mask over
+    /// [`Kernel::exprs`].
+    pub fn needed(&self, roots: &[ExprId]) -> Vec<bool> {
+        let mut need = vec![false; self.exprs.len()];
+        let mut stack: Vec<ExprId> = roots.to_vec();
+        while let Some(e) = stack.pop() {
+            if !std::mem::replace(&mut need[e.index()], true) {
+                stack.extend(self.expr(e).expr.operands());
+            }
+        }
+        need
+    }
+
     /// The structural cache key: everything the generated code depends on, nothing it reads
     /// from the uniform. Grammar (see `docs/CACHE_KEYS.md`):
-    /// `kind ';' 'r' rank ';' 'in' dtypes ';' 'ld' loads ';' 'ex' exprs ';' 'out' outputs`.
+    /// `kind ';v' vector ';r' rank ';in' dtypes ';ld' loads ';ex' exprs ';out' outputs
+    /// [';ip' input '>' output]`.
     pub fn key(&self) -> String {
         let mut k = String::new();
         match &self.kind {

@@ -373,30 +373,16 @@ impl Kernel {
 
     /// Stage `stage` may read only the results of stages before it.
     fn stage_reads_earlier(&self, stage: StageId, root: ExprId) -> Check {
-        let mut stack = vec![root];
-        let mut seen = vec![false; self.exprs.len()];
-        while let Some(e) = stack.pop() {
-            if std::mem::replace(&mut seen[e.index()], true) {
-                continue;
-            }
-            match &self.expr(e).expr {
-                Expr::Acc(s) if *s >= stage => {
+        let need = self.needed(&[root]);
+        for (i, node) in self.exprs.iter().enumerate() {
+            if let (true, Expr::Acc(s)) = (need[i], &node.expr) {
+                if *s >= stage {
                     return Err(KernelError::BadAcc {
-                        expr: e,
+                        expr: ExprId::new(i),
                         stage: *s,
                         why: "read by a stage that is not after it",
                     });
                 }
-                Expr::Acc(_)
-                | Expr::Load(_)
-                | Expr::LoadValid(_)
-                | Expr::Const(_)
-                | Expr::Arange { .. }
-                | Expr::Rand { .. } => {}
-                Expr::Gather { index, .. } => stack.push(*index),
-                Expr::Unary(_, a) | Expr::Cast(a) => stack.push(*a),
-                Expr::Binary(_, a, b) => stack.extend([*a, *b]),
-                Expr::Where(c, a, b) => stack.extend([*c, *a, *b]),
             }
         }
         Ok(())

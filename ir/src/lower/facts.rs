@@ -24,19 +24,7 @@ impl NodeFacts<'_, '_> {
 
 impl Facts for NodeFacts<'_, '_> {
     fn class(&self) -> NodeClass {
-        match self.op() {
-            Op::Input { .. } | Op::Const(_) => NodeClass::Source,
-            Op::View(_) => NodeClass::View,
-            Op::Reduce { .. } => NodeClass::Reduce,
-            Op::Matmul => NodeClass::Matmul,
-            Op::Arange { .. } | Op::Rand { .. } => NodeClass::IndexSource,
-            Op::Unary(_)
-            | Op::Binary(_)
-            | Op::Where
-            | Op::Cast(_)
-            | Op::Concat { .. }
-            | Op::Gather { .. } => NodeClass::Compute,
-        }
+        NodeClass::of(self.op())
     }
     fn is_root(&self) -> bool {
         self.is_root

@@ -5,8 +5,9 @@
 
 use super::builder::{Ctx, Grow};
 use super::facts::NodeFacts;
+use super::policy::NodeClass;
 use super::policy::{self, Boundary, Decision};
-use super::{is_elementwise_like, Lowering};
+use super::Lowering;
 use crate::kernel::{Expr, ExprId, Output, Stage, StageId, Store};
 use crate::ops::{Op, ViewOp};
 use crate::{DType, IrError, NodeId, Result, Scalar};
@@ -60,7 +61,7 @@ impl Lowering<'_> {
                 )];
                 self.finish(gr, outs, format!("matmul ({why})"))
             }
-            op if is_elementwise_like(op) => {
+            op if NodeClass::of(op).is_elementwise() => {
                 let mut gr = Grow::new(Ctx::Elementwise, node.shape().clone());
                 let e = self.inline(&mut gr, root, true)?;
                 let mut outs = vec![(
@@ -212,7 +213,7 @@ impl Lowering<'_> {
         let a = self.access(n, &text)?;
         let base = self.strip_views(n);
         if let Some(why) = why {
-            if !matches!(self.g.node(base).op, Op::Input { .. } | Op::Const(_)) {
+            if NodeClass::of(&self.g.node(base).op) != NodeClass::Source {
                 gr.boundaries.push((base, why));
             }
         }
@@ -266,7 +267,7 @@ impl Lowering<'_> {
                     e
                 } else {
                     let base = self.strip_views(n);
-                    let source = matches!(self.g.node(base).op, Op::Input { .. } | Op::Const(_));
+                    let source = NodeClass::of(&self.g.node(base).op) == NodeClass::Source;
                     let why = policy::view_boundary(source, self.opts.enabled);
                     return self.read_boundary(gr, n, why);
                 }

@@ -5,6 +5,7 @@
 
 use super::builder::{Access, Ctx, Grow};
 use super::plan::BufRef;
+use super::policy::StoreReason;
 use super::Lowering;
 use crate::kernel::{Expr, ExprId, StageId};
 use crate::ops::Op;
@@ -122,7 +123,7 @@ impl Lowering<'_> {
 
     /// A node as an unmasked buffer view, copying where needed (matmul operands).
     pub(super) fn plain_access(&mut self, n: NodeId) -> Result<(BufRef, View)> {
-        match self.access(n, "matmul operand")? {
+        match self.access(n, &StoreReason::MatmulOperand.to_string())? {
             Access::Buf { buf, view } if view.mask.is_none() => Ok((buf, view)),
             a => {
                 let buf = self.materialize(a, n, "a matmul operand needs a plain strided view")?;

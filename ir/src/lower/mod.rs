@@ -37,7 +37,7 @@ mod row_broadcast;
 
 pub use builder::KernelBuilder;
 pub use plan::{BufRef, KernelCall, Program, TempInfo};
-pub use policy::{Boundary, StoreReason};
+pub use policy::{Boundary, NodeClass, StoreReason};
 
 /// The most elementwise ops one kernel's chain holds before it is cut: bounds kernel size and
 /// the recursion that builds kernels.
@@ -144,20 +144,6 @@ fn is_view(op: &Op) -> bool {
     matches!(op, Op::View(_))
 }
 
-fn is_elementwise_like(op: &Op) -> bool {
-    matches!(
-        op,
-        Op::Unary(_)
-            | Op::Binary(_)
-            | Op::Where
-            | Op::Cast(_)
-            | Op::Concat { .. }
-            | Op::Gather { .. }
-            | Op::Arange { .. }
-            | Op::Rand { .. }
-    )
-}
-
 impl<'g> Lowering<'g> {
     fn new(g: &'g Graph, opts: FusionOptions) -> Self {
         Lowering {
@@ -231,7 +217,7 @@ impl<'g> Lowering<'g> {
     fn bind_output(&mut self, o: NodeId) -> Result<()> {
         let g = self.g;
         let node = g.node(o);
-        let a = self.access(o, "graph output")?;
+        let a = self.access(o, &StoreReason::GraphOutput.to_string())?;
         let buf = match a {
             Access::Buf {
                 buf: BufRef::Temp(t),
@@ -299,7 +285,7 @@ impl<'g> Lowering<'g> {
     /// Why `n` must be stored whatever fuses around it, if it must.
     fn must_store(&self, n: NodeId) -> Option<StoreReason> {
         let node = self.g.node(n);
-        if matches!(node.op, Op::Input { .. } | Op::Const(_) | Op::View(_)) {
+        if matches!(NodeClass::of(&node.op), NodeClass::Source | NodeClass::View) {
             return None;
         }
         if !self.opts.enabled {

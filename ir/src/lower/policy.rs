@@ -22,6 +22,32 @@ pub enum NodeClass {
     Compute,
 }
 
+impl NodeClass {
+    /// The class of a node computing `op`: the one place the lowering sorts ops.
+    pub fn of(op: &crate::ops::Op) -> NodeClass {
+        use crate::ops::Op;
+        match op {
+            Op::Input { .. } | Op::Const(_) => NodeClass::Source,
+            Op::View(_) => NodeClass::View,
+            Op::Reduce { .. } => NodeClass::Reduce,
+            Op::Matmul => NodeClass::Matmul,
+            Op::Arange { .. } | Op::Rand { .. } => NodeClass::IndexSource,
+            Op::Unary(_)
+            | Op::Binary(_)
+            | Op::Where
+            | Op::Cast(_)
+            | Op::Concat { .. }
+            | Op::Gather { .. } => NodeClass::Compute,
+        }
+    }
+
+    /// Computed per element from its operands or its index (grown into an elementwise
+    /// kernel).
+    pub fn is_elementwise(self) -> bool {
+        matches!(self, NodeClass::Compute | NodeClass::IndexSource)
+    }
+}
+
 /// Why a value is read from memory instead of computed in the kernel that reads it. Its
 /// `Display` is the text `explain()` and the debug log print.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -136,7 +162,8 @@ pub enum StoreReason {
 impl fmt::Display for StoreReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            StoreReason::FusionOff => f.write_str("fusion is off"),
+            // Where a reason is also a boundary, the texts are the boundary's.
+            StoreReason::FusionOff => Boundary::FusionOff.fmt(f),
             StoreReason::LongChain { max_ops } => {
                 write!(
                     f,
@@ -144,15 +171,11 @@ impl fmt::Display for StoreReason {
                 )
             }
             StoreReason::GraphOutput => f.write_str("graph output"),
-            StoreReason::EpilogueEnd => {
-                f.write_str("a matmul epilogue ends here: its value has several consumers")
-            }
+            StoreReason::EpilogueEnd => Boundary::EpilogueEnd.fmt(f),
             StoreReason::MatmulOperand => f.write_str("matmul operand"),
             StoreReason::GatherSource => f.write_str("gather source"),
             StoreReason::ConcatPart => f.write_str("concat part"),
-            StoreReason::ComputedThroughView => {
-                f.write_str("a computed value read through a view (stored, then indexed)")
-            }
+            StoreReason::ComputedThroughView => Boundary::ComputedThroughView.fmt(f),
         }
     }
 }

@@ -327,14 +327,7 @@ impl ReduceOp {
                 PerClass {
                     float: Some(fold_impl(
                         f64::NEG_INFINITY,
-                        |a, b| {
-                            let d = a - b;
-                            if d.is_nan() {
-                                a + b
-                            } else {
-                                a.max(b) + (-d.abs()).exp().ln_1p()
-                            }
-                        },
+                        super::spec::log_add_exp,
                         wgsl_with(
                             "select(max({0}, {1}) + log(1.0 + exp(-abs({0} - {1}))), {0} + {1}, kiln_isnan({0} - {1}))",
                             &["kiln_isnan"],

@@ -18,6 +18,14 @@ impl RandDist {
             RandDist::Normal => "normal",
         }
     }
+
+    /// The random streams one value draws on: one for uniform, two for Box-Muller's pair.
+    pub fn streams(self) -> u32 {
+        match self {
+            RandDist::Uniform => 1,
+            RandDist::Normal => 2,
+        }
+    }
 }
 
 /// An integer mixer (the "lowbias32" finalizer). The WGSL code generator emits the same steps.
@@ -53,7 +61,8 @@ pub fn rand_value(seed: u64, dist: RandDist, index: u32) -> f32 {
     }
 }
 
-/// The per-stream key that [`rand_bits`] mixes into every index; code generators bake it in.
+/// The per-stream key that [`rand_bits`] mixes into every index; kernels read it from their
+/// uniform, so that a new seed reuses the pipeline.
 pub fn rand_key(seed: u64, stream: u32) -> u32 {
     mix32((seed as u32) ^ mix32((seed >> 32) as u32 ^ stream.wrapping_mul(0x9e37_79b9)))
 }

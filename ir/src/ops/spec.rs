@@ -262,3 +262,15 @@ impl Tol {
         }
     }
 }
+
+/// `log(e^a + e^b)` without overflow: `max(a, b) + log(1 + e^-|a - b|)`. Where `a - b` is NaN
+/// (a NaN operand, or equal infinities) the result is `a + b`. Softplus is `log_add_exp(x, 0)`;
+/// `logsumexp` folds it.
+pub(crate) fn log_add_exp(a: f64, b: f64) -> f64 {
+    let d = a - b;
+    if d.is_nan() {
+        a + b
+    } else {
+        a.max(b) + (-d.abs()).exp().ln_1p()
+    }
+}

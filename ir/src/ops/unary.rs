@@ -277,10 +277,7 @@ impl UnaryOp {
             Softplus => spec(
                 "softplus",
                 float(
-                    |x| {
-                        let xd = x as f64;
-                        (xd.max(0.0) + (-xd.abs()).exp().ln_1p()) as f32
-                    },
+                    |x| super::spec::log_add_exp(x as f64, 0.0) as f32,
                     wgsl("(max({0}, 0.0) + log(1.0 + exp(-abs({0}))))"),
                 ),
                 TRANSCENDENTAL,

@@ -59,7 +59,8 @@ impl Pass for CommonSubexpressionElimination {
 
 /// How long a loop one shader invocation of the target adapter may run, as graph sizes: the
 /// longest reduced row one reduction kernel may loop over, and the longest inner dimension
-/// one matmul kernel may. `None`: no limit. The runtime derives them from the adapter's
+/// one matmul kernel may. `None`: only the caps every adapter has ([`MAX_ROW`], [`MAX_LOOP`]).
+/// The runtime derives them from the adapter's
 /// loop budget (its quirk table) and the smallest workgroups its schedules use; the split
 /// passes cut longer rows and inner dimensions into parts.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]

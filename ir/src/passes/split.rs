@@ -47,7 +47,7 @@ pub const SPLIT_MAX_PARTS: usize = 1024;
 /// reassociated, which changes float rounding within the documented tolerances.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct SplitReductions {
-    /// The longest row one reduction kernel may loop over (`None`: no limit).
+    /// The longest row one reduction kernel may loop over (`None`: [`super::MAX_ROW`]).
     pub max_row: Option<usize>,
 }
 

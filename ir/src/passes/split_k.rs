@@ -20,8 +20,8 @@ pub const SPLIT_K_MIN_PART: usize = 256;
 /// whole (codegen's gemv path puts 8 outputs in a workgroup: 128 workgroups and more).
 pub const SPLIT_K_GEMV_WHOLE: usize = 1024;
 
-/// Rewrites an `f32` matmul with few outputs and a long inner dimension, whose grid would
-/// leave much of the GPU idle, into `S` matmuls over `K / S` each, batched in one launch
+/// Two rules. First, it rewrites an `f32` matmul with few outputs and a long inner dimension,
+/// whose grid would leave much of the GPU idle, into `S` matmuls over `K / S` each, batched in one launch
 /// (`A[.., m, s*K/S + k]` and `B[.., s*K/S + k, n]` are views), and the sum of the `S`
 /// partial products (an elementwise kernel, into which the matmul's epilogue then fuses):
 ///
@@ -41,16 +41,17 @@ pub const SPLIT_K_GEMV_WHOLE: usize = 1024;
 /// matrix is strided along `k` the gemv path has 8 lanes per output, and splitting still
 /// pays; with fewer outputs, whole products would leave most of the GPU idle.
 ///
-/// A matmul of any dtype whose inner size passes `max_k` (the adapter's loop limit, from
+/// Second, a matmul of any dtype whose inner size passes `max_k` (the adapter's loop limit, from
 /// [`super::LoopLimits`]) is always split, into `S = K / max_k` parts of `Q = max_k` (the
 /// tail `A[.., S * Q..] @ B[.., S * Q.., ..]`, shorter than a part, is a matmul of its own;
 /// at rank 6 the two outer batch dims are merged first, to make room for the part axis):
-/// one invocation of the kernel must not loop past what the adapter allows. More than
-/// `SPLIT_K_MAX_PARTS` partials are added by a sum over the part axis, which splits in
-/// turn. Narrow floats are computed in `f32` there and rounded once.
+/// one invocation of the kernel must not loop past what the adapter allows. The partials
+/// are added by a sum over the part axis (a reduction, which `SplitReductions` may split in
+/// turn). Narrow floats are computed in `f32` there and rounded once.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct SplitK {
-    /// The longest inner dimension one matmul kernel may loop over (`None`: no limit).
+    /// The longest inner dimension one matmul kernel may loop over (`None`:
+    /// [`super::MAX_LOOP`]).
     pub max_k: Option<usize>,
 }
 
