@@ -42,16 +42,19 @@ fn new_seeds_and_ranges_reuse_their_pipelines() {
 #[test]
 fn uploads_in_a_loop_reuse_the_pool() {
     let dev = private_device();
-    let data: Vec<f32> = (0..16384).map(|i| (i % 97) as f32 * 0.25 + 1.0).collect();
+    let mut data: Vec<f32> = (0..16384).map(|i| (i % 97) as f32 * 0.25 + 1.0).collect();
     let mut first = None;
     for i in 0..2000 {
+        // Each upload differs from the last, so that a reused buffer holding the previous
+        // upload's values would show.
+        data[i % 16384] += 0.5;
         let x = Tensor::from_slice_on(&dev, &data, &[16384]).unwrap();
         let y = (&x * 2.0).unwrap().sum(&[], false).unwrap();
         y.realize().unwrap();
         if i == 10 {
             first = Some(dev.counters().unwrap());
         }
-        if i == 1999 {
+        if i % 500 == 499 {
             let v: Vec<f32> = y.to_vec().unwrap();
             let want: f64 = data.iter().map(|&d| 2.0 * d as f64).sum();
             assert!((v[0] as f64 - want).abs() <= 1e-5 * want);

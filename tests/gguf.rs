@@ -189,16 +189,13 @@ fn custom_alignment_and_version_2() {
 
 #[test]
 fn every_truncation_is_an_error() {
-    for file in ["v2.gguf", "align64.gguf"] {
+    for file in ["v2.gguf", "align64.gguf", "types.gguf"] {
         let b = std::fs::read(fixture(file)).unwrap();
-        let last_tensor_end = Gguf::open(fixture(file))
-            .unwrap()
-            .tensors()
-            .iter()
-            .map(|t| t.start + t.bytes)
-            .max()
-            .unwrap() as usize;
-        for n in 0..last_tensor_end {
+        let g = Gguf::open(fixture(file)).unwrap();
+        let last_tensor_end = g.tensors().iter().map(|t| t.start + t.bytes).max().unwrap() as usize;
+        // Every cut in the header, every 7th in the tensors' bytes.
+        let cuts = (0..last_tensor_end).filter(|&n| n < g.data_start as usize || n % 7 == 0);
+        for n in cuts {
             let r = open_bytes("trunc", &b[..n]);
             assert!(
                 matches!(
@@ -228,7 +225,7 @@ fn each_corruption_has_its_error() {
             "{r:?}"
         );
     }
-    // The first metadata key's length, then an absurd array count in place of a value.
+    // An absurd length for the first metadata key.
     let r = open_bytes("keylen", &patched(24, &u64::MAX.to_le_bytes()));
     assert!(matches!(r, Err(GgufError::Truncated { .. })), "{r:?}");
 
@@ -274,6 +271,15 @@ fn each_corruption_has_its_error() {
 
     let types = std::fs::read(fixture("types.gguf")).unwrap();
     let key = types.windows(9).position(|w| w == b"test.bool").unwrap();
+    // An absurd element count for an array: refused before anything is allocated for it.
+    let arr = types
+        .windows(12)
+        .position(|w| w == b"test.arr_u32")
+        .unwrap();
+    let mut b = types.clone();
+    b[arr + 12 + 8..arr + 12 + 16].copy_from_slice(&u64::MAX.to_le_bytes());
+    let r = open_bytes("arrlen", &b);
+    assert!(matches!(r, Err(GgufError::Truncated { .. })), "{r:?}");
     let mut b = types.clone();
     b[key + 9 + 4] = 2;
     let r = open_bytes("bool", &b);

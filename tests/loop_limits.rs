@@ -43,6 +43,17 @@ fn long_rows_sum_in_full() {
             "row {i}: {g} for {want}"
         );
     }
+    // Rows that differ along their length, so that a part read twice or skipped shows.
+    let x = random(&dev, DType::F32, &[3, n], 0.5, 1.5, 4);
+    let got: Vec<f32> = x.sum(&[-1], false).unwrap().to_vec().unwrap();
+    let xs: Vec<f32> = x.to_vec().unwrap();
+    for (i, g) in got.iter().enumerate() {
+        let want: f64 = xs[i * n..(i + 1) * n].iter().map(|&v| v as f64).sum();
+        assert!(
+            ((*g as f64) - want).abs() <= 1e-5 * want,
+            "random row {i}: {g} for {want}"
+        );
+    }
 }
 
 #[test]
@@ -57,8 +68,26 @@ fn a_sum_of_two_to_the_32_ones() {
 fn a_bf16_matmul_with_a_long_inner_dimension() {
     let dev = device();
     let k = 1 << 21;
-    let a = Tensor::full_on(&dev, &[4, k], 1.0, DType::BF16).unwrap();
-    let b = Tensor::full_on(&dev, &[k, 4], 1.0, DType::BF16).unwrap();
+    // Small integers that differ by row, column and position along k, so that a part read
+    // twice, a part skipped or operands swapped change the result; every partial sum is an
+    // integer below 2^24, exact in f32, and the result is rounded to bf16 once.
+    let av = |i: usize, p: usize| 1 + ((p + i) % 2) as i64;
+    let bv = |p: usize, j: usize| 1 + (p + j).is_multiple_of(3) as i64;
+    let ah: Vec<half::bf16> = (0..4 * k)
+        .map(|x| half::bf16::from_f32(av(x / k, x % k) as f32))
+        .collect();
+    let bh: Vec<half::bf16> = (0..k * 4)
+        .map(|x| half::bf16::from_f32(bv(x / 4, x % 4) as f32))
+        .collect();
+    let a = Tensor::from_slice_on(&dev, &ah, &[4, k]).unwrap();
+    let b = Tensor::from_slice_on(&dev, &bh, &[k, 4]).unwrap();
+    let want: Vec<f32> = (0..16)
+        .map(|o| {
+            let (i, j) = (o / 4, o % 4);
+            let s: i64 = (0..k).map(|p| av(i, p) * bv(p, j)).sum();
+            half::bf16::from_f32(s as f32).to_f32()
+        })
+        .collect();
     let y: Vec<f32> = a
         .matmul(&b)
         .unwrap()
@@ -66,7 +95,7 @@ fn a_bf16_matmul_with_a_long_inner_dimension() {
         .unwrap()
         .to_vec()
         .unwrap();
-    assert_eq!(y, vec![2_097_152.0; 16]);
+    assert_eq!(y, want);
 }
 
 #[test]

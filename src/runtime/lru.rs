@@ -90,13 +90,13 @@ mod tests {
     fn keeps_the_recently_used_within_capacity() {
         let mut l: Lru<u32, u32> = Lru::new(3);
         for i in 0..3 {
-            l.insert(i, i * 10);
+            l.insert(i, i * 10 + 1);
         }
-        assert_eq!(l.get(&0), Some(0));
-        l.insert(3, 30);
+        assert_eq!(l.get(&0), Some(1));
+        l.insert(3, 31);
         assert_eq!(l.len(), 3);
         assert_eq!(l.get(&1), None, "the least recently used went");
-        assert_eq!(l.get(&0), Some(0));
+        assert_eq!(l.get(&0), Some(1));
         assert_eq!(l.evicted(), 1);
         for i in 10..1000 {
             l.insert(i, i);

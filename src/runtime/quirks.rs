@@ -69,6 +69,7 @@ mod tests {
         assert_eq!(quirks("NVIDIA H200"), Quirks::default());
         let lim = loop_limits(&l);
         assert_eq!(lim.max_row, Some(8192));
+        assert_eq!(lim.max_k, Some(8192));
         assert_eq!(loop_limits(&Quirks::default()), LoopLimits::default());
     }
 }

@@ -408,15 +408,18 @@ mod tests {
                 g.mark_output(y);
                 let n: usize = shape.iter().product();
                 // Products of many values stay finite near 1.
-                // Not periodic (so every part differs), an offset per outer index (so rows
-                // cannot be swapped unseen), and the extreme of the whole input in the tail.
+                // Not periodic (so every part differs), a ramp along axis 0 (so rows and
+                // parts cannot be swapped unseen), and the extreme of the whole input, for
+                // `max` and `min` alike, in the tail that a split reduces on its own.
+                let top = 10.0 * shape[0] as f32 + 50.0;
                 let vals: Vec<f32> = (0..n)
                     .map(|i| {
                         let v = crate::ops::mix32(i as u32) as f32 / u32::MAX as f32;
                         let row = (i * shape[0] / n) as f32;
                         match op {
                             ReduceOp::Prod => 1.0 + (v - 0.5) * 1e-4,
-                            _ if i == n - 1 => 50.0,
+                            ReduceOp::Min if i == n - 1 => -50.0,
+                            _ if i == n - 1 => top,
                             _ => v - 0.4 + row * 10.0,
                         }
                     })

@@ -195,7 +195,6 @@ fn load_ids_must_be_in_range() {
         KernelError::LoadOutOfRange { count: 2, .. }
     ));
     let mut k = elementwise();
-    k.kind = KernelKind::Elementwise;
     k.exprs[0] = node(Expr::LoadValid(LoadId::new(7)), DType::Bool);
     assert!(matches!(rejected(&k), KernelError::LoadOutOfRange { .. }));
 }
@@ -270,9 +269,11 @@ fn dtypes_follow_the_ops() {
     k.exprs[0].dtype = DType::F16;
     assert!(matches!(rejected(&k), KernelError::ExprDType { .. }));
     // A constant of any dtype is fine.
-    let mut k = elementwise();
-    k.exprs.push(node(Expr::Const(Scalar::F(1.0)), DType::F32));
-    assert_eq!(k.verify(), Ok(()));
+    for d in crate::ALL_DTYPES {
+        let mut k = elementwise();
+        k.exprs.push(node(Expr::Const(Scalar::F(1.0)), d));
+        assert_eq!(k.verify(), Ok(()), "{d}");
+    }
 }
 
 #[test]
@@ -348,6 +349,17 @@ fn in_place_pairs_are_valid() {
     ));
     k.inplace = Some((InputId::new(0), OutputId::new(1)));
     assert!(matches!(rejected(&k), KernelError::InPlace { .. }));
+    // A pair the kernel allows, then the same pair once the input is read at an offset.
+    k.inplace = Some((InputId::new(0), OutputId::new(0)));
+    assert_eq!(k.verify(), Ok(()));
+    k.loads[0].view.offset = 1;
+    assert!(matches!(
+        rejected(&k),
+        KernelError::InPlace {
+            why: "the output may not overwrite that input",
+            ..
+        }
+    ));
     // A reduce kernel never runs in place.
     let mut k = reduce();
     k.inplace = Some((InputId::new(0), OutputId::new(0)));

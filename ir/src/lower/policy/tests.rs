@@ -38,9 +38,10 @@ impl Default for Given {
             permuted: false,
             unbuilt_matmul: false,
             cost: (1, 1),
+            // The subtree takes every binding left: each check that it fits is at the edge.
             left: 5,
             fits_above: false,
-            subtree: 1,
+            subtree: 5,
             operands: 1,
         }
     }
@@ -203,6 +204,11 @@ fn matmuls_are_absorbed_once_when_sole_and_there_is_room() {
         ..mm.clone()
     };
     assert_eq!(boundary(placed), Boundary::MatmulPlacement);
+    let edge = Given {
+        left: 2,
+        ..mm.clone()
+    };
+    assert_eq!(decide(&edge), INLINE);
     let tight = Given { left: 1, ..mm };
     assert_eq!(boundary(tight), Boundary::BindingLimit { max: 8 });
 }
