@@ -310,6 +310,25 @@ fn each_corruption_has_its_error() {
         matches!(&r, Err(GgufError::DuplicateKey(k)) if k == "test.u8"),
         "{r:?}"
     );
+    // Arrays nested far deeper than any model's: refused, not a stack overflow.
+    let mut b = b"GGUF".to_vec();
+    b.extend(3u32.to_le_bytes());
+    b.extend(0u64.to_le_bytes()); // tensors
+    b.extend(1u64.to_le_bytes()); // metadata
+    b.extend(4u64.to_le_bytes());
+    b.extend(b"deep");
+    b.extend(9u32.to_le_bytes()); // an array
+    for _ in 0..100_000 {
+        b.extend(9u32.to_le_bytes()); // of arrays
+        b.extend(1u64.to_le_bytes()); // of one element
+    }
+    b.extend(4u32.to_le_bytes());
+    b.extend(0u64.to_le_bytes());
+    let r = open_bytes("deep", &b);
+    assert!(
+        matches!(&r, Err(GgufError::BadMetadata { key, .. }) if key == "deep"),
+        "{r:?}"
+    );
     // A missing file is an I/O error naming the path, and kiln's error wraps every one.
     let r = Gguf::open(fixture("missing.gguf"));
     assert!(matches!(r, Err(GgufError::Io { .. })), "{r:?}");

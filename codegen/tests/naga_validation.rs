@@ -361,3 +361,47 @@ fn matmul_tiles_by_size() {
     assert_eq!(tiles(&[1, 4096], &[4096, 4096]), (1, 1));
     assert_eq!(tiles(&[32, 4096], &[4096, 4096]), (1, 1));
 }
+
+/// A stored tuning result gives back exactly the schedule that was tuned, for every candidate
+/// of every kernel class: equal code keeps one pipeline cache key across processes.
+#[test]
+fn tuned_results_round_trip_every_candidate() {
+    use kiln_codegen::schedule::space::{candidates, Autotune};
+    use kiln_codegen::schedule::tuned::TunedFields;
+    let mut g = Graph::new();
+    let x = g.input(DType::F32, Shape::new(&[1024, 1031])).unwrap();
+    let e = g.add(Op::Unary(UnaryOp::Exp), &[x]).unwrap();
+    let r = g
+        .add(
+            Op::Reduce {
+                op: kiln_ir::ops::ReduceOp::Sum,
+                axes: smallvec![1],
+                keepdim: false,
+            },
+            &[x],
+        )
+        .unwrap();
+    g.mark_output(e);
+    g.mark_output(r);
+    let mut kernels: Vec<Kernel> = lower_unfused(&g)
+        .unwrap()
+        .calls
+        .into_iter()
+        .map(|c| c.kernel)
+        .collect();
+    // A deep inner dimension (32-deep slices by default) and a thin one (block 1 candidates).
+    kernels.push(matmul_kernel(&[256, 4096], &[4096, 256], false));
+    kernels.push(matmul_kernel(&[3, 4096], &[4096, 1031], false));
+    for k in &kernels {
+        let cands = candidates(k, &Schedule::GPU, Autotune::Full, 1024);
+        assert!(cands.len() > 1, "{}: no candidates", k.name);
+        for c in cands {
+            assert_eq!(
+                TunedFields::of(k, &c).apply(k, &Schedule::GPU),
+                Some(c),
+                "{}",
+                k.name
+            );
+        }
+    }
+}

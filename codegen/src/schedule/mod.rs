@@ -86,6 +86,15 @@ impl MatmulSchedule {
     pub fn blocks(&self) -> Option<(u32, u32)> {
         self.block.map(|b| (b, self.block_n.unwrap_or(b)))
     }
+
+    /// Block 1 stages no slices: one depth for all, so that its pipelines are shared. Every
+    /// way a schedule becomes concrete ([`Schedule::resolve`], a stored tuning result) ends
+    /// with this, so that equal code has one cache key.
+    pub(crate) fn settle_block_one(&mut self) {
+        if self.block == Some(1) {
+            self.depth = Some(16);
+        }
+    }
 }
 
 impl Schedule {
@@ -187,10 +196,7 @@ impl Schedule {
             }
             KernelKind::Elementwise => s.matmul.block = Some(s.matmul.block.unwrap_or(1)),
         }
-        // Block 1 stages no slices: one depth for all, so that its pipelines are shared.
-        if s.matmul.block == Some(1) {
-            s.matmul.depth = Some(16);
-        }
+        s.matmul.settle_block_one();
         if s.matmul.depth.is_none() {
             let deep = k
                 .matmul_k()

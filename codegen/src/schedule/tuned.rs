@@ -99,6 +99,7 @@ impl TunedFields {
                 s.matmul.block = block;
                 s.matmul.unroll = unroll;
                 s.matmul.block_n = block_n;
+                s.matmul.settle_block_one();
             }
             (TunedFields::Elementwise { .. }, _)
             | (TunedFields::Reduce { .. }, _)

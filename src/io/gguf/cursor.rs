@@ -4,6 +4,9 @@ use super::value::{Value, ValueType};
 use super::GgufError;
 use std::io::Read;
 
+/// The deepest nesting of arrays in a metadata value (GGUF files in use nest at most 2).
+pub(super) const MAX_NESTING: usize = 32;
+
 /// A reader that knows how many bytes are left, so that no length read from the file makes
 /// it allocate or seek past the end.
 pub(super) struct Cursor<R> {
@@ -68,8 +71,13 @@ impl<R: Read> Cursor<R> {
         })
     }
 
-    /// A metadata value of type `t` (arrays recursively).
+    /// A metadata value of type `t` (arrays recursively, nested at most [`MAX_NESTING`] deep,
+    /// so that a crafted file cannot exhaust the stack).
     pub(super) fn value(&mut self, t: u32, key: &str) -> Result<Value, GgufError> {
+        self.value_at(t, key, 0)
+    }
+
+    fn value_at(&mut self, t: u32, key: &str, depth: usize) -> Result<Value, GgufError> {
         let what = || format!("the value of {key:?}");
         let ty = ValueType::of(t).ok_or_else(|| GgufError::UnknownValueType {
             key: key.into(),
@@ -98,6 +106,12 @@ impl<R: Read> Cursor<R> {
             },
             ValueType::String => Value::String(self.string(&what)?),
             ValueType::Array => {
+                if depth == MAX_NESTING {
+                    return Err(GgufError::BadMetadata {
+                        key: key.into(),
+                        why: format!("arrays nested more than {MAX_NESTING} deep"),
+                    });
+                }
                 let et = self.u32(&what)?;
                 let n = self.u64(&what)?;
                 // Every element takes at least one byte: a count past the bytes left is a
@@ -113,7 +127,7 @@ impl<R: Read> Cursor<R> {
                 }
                 let mut items = Vec::with_capacity(n as usize);
                 for _ in 0..n {
-                    items.push(self.value(et, key)?);
+                    items.push(self.value_at(et, key, depth + 1)?);
                 }
                 Value::Array(items)
             }
