@@ -37,7 +37,7 @@ pub use explain::{
 };
 pub use kiln_codegen::schedule;
 pub use kiln_ir as ir;
-pub use kiln_ir::{DType, Element, HostTensor, Shape};
+pub use kiln_ir::{BlockFormat, DType, Element, HostTensor, Shape};
 pub use program::Program;
 pub use runtime::{Autotune, Counters, Submission};
 pub use tensor::Tensor;

@@ -104,25 +104,25 @@ fn tensors_of_every_type_match_the_writers_values() {
             "q8_0",
             TensorType::Quantized(BlockFormat::Q8_0),
             [3, 64],
-            DType::F32,
+            DType::Quant(BlockFormat::Q8_0),
         ),
         (
             "q4_0",
             TensorType::Quantized(BlockFormat::Q4_0),
             [5, 32],
-            DType::F32,
+            DType::Quant(BlockFormat::Q4_0),
         ),
         (
             "q4_k",
             TensorType::Quantized(BlockFormat::Q4K),
             [3, 256],
-            DType::F32,
+            DType::Quant(BlockFormat::Q4K),
         ),
         (
             "q6_k",
             TensorType::Quantized(BlockFormat::Q6K),
             [2, 512],
-            DType::F32,
+            DType::Quant(BlockFormat::Q6K),
         ),
     ];
     for (name, ty, shape, dtype) in cases {

@@ -2,13 +2,15 @@
 //! and the expression DAG. Kernel templates (elementwise, reduce, matmul) call into this.
 
 use crate::code::Code;
+use crate::dequant;
 use crate::ops;
 use crate::params::{Param, ParamLayout};
 use crate::types::{self, info};
 use crate::CodegenError;
 use kiln_ir::ops::{Class, RandDist};
+use kiln_ir::quant::BlockFormat;
 use kiln_ir::{DType, Expr, ExprId, InputId, Kernel, LoadId, Scalar, Store, ViewKind};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Body-building state for one kernel.
 pub struct Emitter<'k> {
@@ -18,6 +20,9 @@ pub struct Emitter<'k> {
     pub params: ParamLayout,
     /// Helper functions used so far.
     pub helpers: BTreeSet<&'static str>,
+    /// Quantized bindings read so far, with their formats (each gets its decoding
+    /// functions, [`crate::dequant`]).
+    quantized: BTreeMap<String, BlockFormat>,
     /// Components of each value: 4 in a vectorized kernel, else 1. With 4, [`Emitter::exprs`]
     /// emits every load and expression once per component (named by [`value_name`]), one
     /// statement for all four components before the next; loads read component `c` of one
@@ -46,6 +51,7 @@ impl<'k> Emitter<'k> {
             target,
             params: ParamLayout::default(),
             helpers: BTreeSet::new(),
+            quantized: BTreeMap::new(),
             lanes: 1,
             lane: None,
             cached: None,
@@ -76,13 +82,31 @@ impl<'k> Emitter<'k> {
         }
     }
 
-    /// Writes the helper definitions used, in a stable order.
+    /// Writes the helper definitions used, in a stable order, then the decoding functions of
+    /// the quantized bindings read.
     pub fn helper_text(&self, out: &mut Code) {
         for h in ops::HELPERS {
             if self.helpers.contains(h.name) {
                 out.push_str(h.text);
                 out.push_str("\n");
             }
+        }
+        for (buf, f) in &self.quantized {
+            dequant::define(out, *f, buf);
+        }
+    }
+
+    /// Element `idx` (a `u32` expression) of input `input`'s buffer `buf` as a value: the
+    /// stored element converted ([`Emitter::elem`]), or a quantized element decoded from its
+    /// block.
+    pub fn read(&mut self, input: InputId, buf: &str, idx: &str) -> String {
+        let d = self.k.input(input);
+        match d.quant() {
+            Some(f) => {
+                self.quantized.insert(buf.to_string(), f);
+                format!("{}({idx})", dequant::reader(buf))
+            }
+            None => self.target.from_storage(&self.elem(buf, idx), d),
         }
     }
 
@@ -282,9 +306,7 @@ impl<'k> Emitter<'k> {
                 ViewKind::Contiguous => {
                     let off = self.params.u32(Param::Offset(l));
                     let buf = self.input_buf(load.input);
-                    let v = self
-                        .target
-                        .from_storage(&self.elem(&buf, &format!("{lin} + {off}")), dt);
+                    let v = self.read(load.input, &buf, &format!("{lin} + {off}"));
                     writeln!(out, "{ind}let ld{l} = {v};");
                     writeln!(out, "{ind}let ok{l} = true;");
                 }
@@ -292,9 +314,7 @@ impl<'k> Emitter<'k> {
                     let a = self.address(l, None);
                     writeln!(out, "{ind}let a{l} = {a};");
                     let buf = self.input_buf(load.input);
-                    let v = self
-                        .target
-                        .from_storage(&self.elem(&buf, &format!("u32(a{l})")), dt);
+                    let v = self.read(load.input, &buf, &format!("u32(a{l})"));
                     writeln!(out, "{ind}let ld{l} = {v};");
                     writeln!(out, "{ind}let ok{l} = true;");
                 }
@@ -316,9 +336,7 @@ impl<'k> Emitter<'k> {
                     writeln!(out, "{ind}let ok{l} = {cond};");
                     writeln!(out, "{ind}let a{l} = select(0, {a}, ok{l});");
                     let buf = self.input_buf(load.input);
-                    let v = self
-                        .target
-                        .from_storage(&self.elem(&buf, &format!("u32(a{l})")), dt);
+                    let v = self.read(load.input, &buf, &format!("u32(a{l})"));
                     writeln!(
                         out,
                         "{ind}let ld{l} = select({}, {v}, ok{l});",
@@ -415,7 +433,7 @@ impl<'k> Emitter<'k> {
                     "{ind}let ga{n} = select(0, {base} + gj{n} * {s}, gok{n});"
                 );
                 let buf = self.input_buf(input);
-                let v = self.target.from_storage(&format!("{buf}[u32(ga{n})]"), d);
+                let v = self.read(input, &buf, &format!("u32(ga{n})"));
                 format!("select({zero}, {v}, gok{n})")
             }
             Expr::Arange { .. } => {

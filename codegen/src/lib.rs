@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 pub mod code;
+pub mod dequant;
 pub mod elementwise;
 pub mod emit;
 mod fold;

@@ -214,8 +214,11 @@ struct OperandLoad {
 impl OperandLoad {
     /// The element at signed address `addr` (a WGSL expression), as f32.
     fn at(&self, e: &mut Emitter, addr: &str) -> String {
-        let buf = format!("in{}[u32({addr})]", self.input);
-        let load = e.target.from_storage(&buf, e.k.input(self.input));
+        let load = e.read(
+            self.input,
+            &format!("in{}", self.input),
+            &format!("u32({addr})"),
+        );
         match self.round {
             Some(d) => e.round(d, load),
             None => load,

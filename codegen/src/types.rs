@@ -33,10 +33,15 @@ impl Target {
         }
     }
 
-    /// Bytes of a buffer of `numel` elements of `d`: a whole number of 4-byte words, at least
-    /// one (bindings are sized in words).
+    /// Bytes of a buffer of `numel` elements of `d` (a quantized dtype: of their blocks): a
+    /// whole number of 4-byte words, at least one (bindings are sized in words).
     pub fn buffer_bytes(&self, d: DType, numel: usize) -> u64 {
-        (numel as u64 * self.storage_bytes(d)).div_ceil(4).max(1) * 4
+        let bytes = match d.quant() {
+            // A quantized shape is whole blocks (`HostTensor::validate`, `Graph::input`).
+            Some(f) => f.bytes_for(numel).unwrap_or(0) as u64,
+            None => numel as u64 * self.storage_bytes(d),
+        };
+        bytes.div_ceil(4).max(1) * 4
     }
 
     /// Whether a kernel over these dtypes needs `enable f16;`.
@@ -143,13 +148,21 @@ pub fn info(d: DType) -> TypeInfo {
             storage: "u32",
             round: None,
         },
+        // Words of blocks, decoded where read (`crate::dequant`).
+        DType::Quant(_) => TypeInfo {
+            value: "f32",
+            storage: "u32",
+            round: None,
+        },
     }
 }
 
 /// The value of dtype `d` whose storage bits are the `u32` expression `bits` (a uniform slot).
 pub fn from_bits(d: DType, bits: &str) -> String {
     match d {
-        DType::F32 | DType::F16 | DType::BF16 => format!("bitcast<f32>({bits})"),
+        DType::F32 | DType::F16 | DType::BF16 | DType::Quant(_) => {
+            format!("bitcast<f32>({bits})")
+        }
         DType::I32 => format!("bitcast<i32>({bits})"),
         DType::U32 => bits.to_string(),
         DType::Bool => format!("({bits} != 0u)"),
@@ -160,7 +173,9 @@ pub fn from_bits(d: DType, bits: &str) -> String {
 pub fn literal(v: Scalar, d: DType) -> String {
     let bits = v.storage_bits(d);
     match d {
-        DType::F32 | DType::F16 | DType::BF16 => format!("bitcast<f32>({bits:#010x}u)"),
+        DType::F32 | DType::F16 | DType::BF16 | DType::Quant(_) => {
+            format!("bitcast<f32>({bits:#010x}u)")
+        }
         DType::I32 => format!("bitcast<i32>({bits:#010x}u)"),
         DType::U32 => format!("{bits:#x}u"),
         DType::Bool => (bits != 0).to_string(),

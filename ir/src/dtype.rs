@@ -1,5 +1,6 @@
 //! Element types and typed scalar constants.
 
+use crate::quant::BlockFormat;
 use std::fmt;
 use std::hash::{Hash, Hasher};
 
@@ -21,9 +22,14 @@ pub enum DType {
     U32,
     /// Boolean.
     Bool,
+    /// A block-quantized weight ([`BlockFormat`]): stored in its blocks, read as `f32`.
+    /// Only views, gathers and casts to a float dtype take it; a cast dequantizes, and the
+    /// lowering applies it where the value is loaded, so no dequantized copy is stored.
+    Quant(BlockFormat),
 }
 
-/// Every dtype, in declaration order; handy for tests.
+/// Every dtype that values compute in, in declaration order (the quantized storage dtypes,
+/// [`DType::Quant`], are not among them); handy for tests.
 pub const ALL_DTYPES: [DType; 6] = [
     DType::F32,
     DType::F16,
@@ -34,13 +40,28 @@ pub const ALL_DTYPES: [DType; 6] = [
 ];
 
 impl DType {
-    /// Size in bytes of one element as the user sees it (host side).
-    pub fn size_bytes(self) -> usize {
+    /// Bytes of `numel` elements as the user holds them on the host (whole blocks for a
+    /// quantized dtype); `None` where that overflows or is not whole blocks.
+    pub fn bytes_for(self, numel: usize) -> Option<usize> {
         match self {
-            DType::F32 | DType::I32 | DType::U32 => 4,
-            DType::F16 | DType::BF16 => 2,
-            DType::Bool => 1,
+            DType::F32 | DType::I32 | DType::U32 => numel.checked_mul(4),
+            DType::F16 | DType::BF16 => numel.checked_mul(2),
+            DType::Bool => Some(numel),
+            DType::Quant(f) => f.bytes_for(numel),
         }
+    }
+
+    /// The block format of a quantized dtype.
+    pub fn quant(self) -> Option<BlockFormat> {
+        match self {
+            DType::Quant(f) => Some(f),
+            _ => None,
+        }
+    }
+
+    /// True for the block-quantized dtypes.
+    pub fn is_quantized(self) -> bool {
+        self.quant().is_some()
     }
 
     /// True for `F32`, `F16` and `BF16`.
@@ -53,9 +74,9 @@ impl DType {
         matches!(self, DType::I32 | DType::U32)
     }
 
-    /// True for numeric types (everything but `Bool`).
+    /// True for the types values compute in with arithmetic (not `Bool`, not quantized).
     pub fn is_numeric(self) -> bool {
-        self != DType::Bool
+        self != DType::Bool && !self.is_quantized()
     }
 
     /// The short name used in cache keys, WGSL identifiers and messages.
@@ -67,6 +88,7 @@ impl DType {
             DType::I32 => "i32",
             DType::U32 => "u32",
             DType::Bool => "bool",
+            DType::Quant(f) => f.dtype_name(),
         }
     }
 }
@@ -113,7 +135,8 @@ impl Scalar {
     /// The value converted to `dtype` by the rules of [`crate::Op::Cast`].
     pub fn to_dtype(self, dtype: DType) -> Scalar {
         match dtype {
-            DType::F32 | DType::F16 | DType::BF16 => {
+            // A quantized dtype's values are read as f32.
+            DType::F32 | DType::F16 | DType::BF16 | DType::Quant(_) => {
                 Scalar::F(round_float(self.as_f64() as f32, dtype) as f64)
             }
             DType::I32 => Scalar::I(match self {

@@ -130,6 +130,17 @@ pub enum IrError {
         /// Values asked for.
         values: usize,
     },
+    /// A quantized tensor's shape is not whole blocks along its innermost dimension, or its
+    /// bytes are not those blocks.
+    #[error("a {format} tensor of shape {shape}: {why}")]
+    QuantizedShape {
+        /// The block format's name.
+        format: &'static str,
+        /// The shape.
+        shape: Shape,
+        /// What is wrong.
+        why: String,
+    },
     /// Host data of another element type than asked.
     #[error("expected {expected} data, found {found}")]
     HostDType {

@@ -1,6 +1,7 @@
 //! Host-side tensors: the values the reference interpreter computes and the bytes the runtime
 //! uploads and reads back.
 
+use crate::quant::BlockFormat;
 use crate::{DType, IrError, Result, Shape};
 use half::{bf16, f16};
 
@@ -19,7 +20,7 @@ pub enum HostData {
 }
 
 impl HostData {
-    /// The number of elements.
+    /// The number of elements held (of 32-bit words, for a quantized tensor's blocks).
     pub fn len(&self) -> usize {
         match self {
             HostData::F(v) => v.len(),
@@ -52,6 +53,7 @@ impl HostData {
                 | (HostData::I(_), DType::I32)
                 | (HostData::U(_), DType::U32)
                 | (HostData::B(_), DType::Bool)
+                | (HostData::U(_), DType::Quant(_))
         )
     }
 }
@@ -126,10 +128,44 @@ impl HostTensor {
         })
     }
 
+    /// A quantized tensor of `shape` from its blocks: whole blocks along the innermost
+    /// dimension, exactly as many bytes as they take.
+    pub fn quantized(format: BlockFormat, shape: Shape, blocks: &[u8]) -> Result<Self> {
+        let numel = shape.check_size("quantized tensor")?;
+        if format.bytes_for(numel) != Some(blocks.len()) {
+            return Err(IrError::QuantizedShape {
+                format: format.name(),
+                shape,
+                why: format!("{} bytes are not its blocks", blocks.len()),
+            });
+        }
+        let t = HostTensor {
+            dtype: DType::Quant(format),
+            shape,
+            data: HostData::U(words_of(blocks)),
+        };
+        t.validate()?;
+        Ok(t)
+    }
+
+    /// A quantized tensor's blocks as bytes (without the last word's padding).
+    pub fn blocks(&self) -> Result<Vec<u8>> {
+        let (DType::Quant(f), HostData::U(w)) = (self.dtype, &self.data) else {
+            return Err(IrError::HostDataKind {
+                dtype: self.dtype,
+                data: self.data.kind(),
+            });
+        };
+        let n = f.bytes_for(self.numel()).unwrap_or(0);
+        Ok(w.iter().flat_map(|w| w.to_le_bytes()).take(n).collect())
+    }
+
     /// Checks what the public fields do not guarantee: the shape's rank and size are valid
-    /// ([`Shape::check_size`]), the data holds exactly the shape's element count, and its
-    /// storage is the dtype's (`F` for float dtypes, `I` for `I32`, ...). Every host tensor
-    /// kiln is given passes here before it is read or uploaded.
+    /// ([`Shape::check_size`]), the data holds exactly the shape's element count (a quantized
+    /// tensor: whole blocks along its innermost dimension, as many 32-bit words as their
+    /// bytes fill), and its storage is the dtype's (`F` for float dtypes, `I` for `I32`, `U`
+    /// words of blocks for a quantized dtype, ...). Every host tensor kiln is
+    /// given passes here before it is read or uploaded.
     pub fn validate(&self) -> Result<()> {
         let numel = self.shape.check_size("host tensor")?;
         if !self.data.holds(self.dtype) {
@@ -137,6 +173,23 @@ impl HostTensor {
                 dtype: self.dtype,
                 data: self.data.kind(),
             });
+        }
+        if let DType::Quant(f) = self.dtype {
+            let row = self.shape.0.last().copied().unwrap_or(1);
+            let words = f.bytes_for(numel).map(|b| b.div_ceil(4));
+            if !row.is_multiple_of(f.block_values()) || words != Some(self.data.len()) {
+                return Err(IrError::QuantizedShape {
+                    format: f.name(),
+                    shape: self.shape.clone(),
+                    why: format!(
+                        "rows must be whole blocks of {}, held in {} words ({} given)",
+                        f.block_values(),
+                        words.map_or("too many".to_string(), |w| w.to_string()),
+                        self.data.len()
+                    ),
+                });
+            }
+            return Ok(());
         }
         if self.data.len() != numel {
             return Err(IrError::DataLength {
@@ -172,12 +225,32 @@ impl HostTensor {
         match &self.data {
             HostData::F(v) => v.iter().map(|&x| x as f64).collect(),
             HostData::I(v) => v.iter().map(|&x| x as f64).collect(),
-            HostData::U(v) => v.iter().map(|&x| x as f64).collect(),
+            HostData::U(v) if !self.dtype.is_quantized() => v.iter().map(|&x| x as f64).collect(),
+            // Blocks that fail `validate` have no values to compare.
+            HostData::U(_) => match self.dequantized() {
+                Ok(v) => v.iter().map(|&x| x as f64).collect(),
+                Err(_) => Vec::new(),
+            },
             HostData::B(v) => v.iter().map(|&x| x as u8 as f64).collect(),
         }
     }
 
-    /// The 32-bit words of this tensor in GPU storage layout (floats as `f32`, bool as 0/1).
+    /// The values of a quantized tensor, dequantized as llama.cpp does. Another dtype, or
+    /// blocks that do not match the shape, is an error.
+    pub fn dequantized(&self) -> Result<Vec<f32>> {
+        let DType::Quant(f) = self.dtype else {
+            return Err(IrError::HostDataKind {
+                dtype: self.dtype,
+                data: self.data.kind(),
+            });
+        };
+        let mut y = vec![0.0; self.numel()];
+        f.dequantize(&self.blocks()?, &mut y)?;
+        Ok(y)
+    }
+
+    /// The 32-bit words of this tensor in GPU storage layout (floats as `f32`, bool as 0/1,
+    /// quantized blocks as their words).
     pub fn to_storage_words(&self) -> Vec<u32> {
         match &self.data {
             HostData::F(v) => v.iter().map(|x| x.to_bits()).collect(),
@@ -187,9 +260,13 @@ impl HostTensor {
         }
     }
 
-    /// A tensor from GPU storage words.
+    /// A tensor from GPU storage words (for a quantized dtype, the words of its blocks).
     pub fn from_storage_words(dtype: DType, shape: Shape, words: &[u32]) -> Self {
         let data = match dtype {
+            DType::Quant(f) => {
+                let n = f.bytes_for(shape.numel()).unwrap_or(0).div_ceil(4);
+                HostData::U(words.iter().take(n).copied().collect())
+            }
             DType::F32 | DType::F16 | DType::BF16 => {
                 HostData::F(words.iter().map(|&w| f32::from_bits(w)).collect())
             }
@@ -199,4 +276,16 @@ impl HostTensor {
         };
         HostTensor { dtype, shape, data }
     }
+}
+
+/// Bytes as little-endian 32-bit words, the last padded with zeros.
+pub fn words_of(bytes: &[u8]) -> Vec<u32> {
+    bytes
+        .chunks(4)
+        .map(|c| {
+            let mut w = [0u8; 4];
+            w[..c.len()].copy_from_slice(c);
+            u32::from_le_bytes(w)
+        })
+        .collect()
 }

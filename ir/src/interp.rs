@@ -50,7 +50,16 @@ pub fn eval_node(
                     why: format!("bound {} value where {} was declared", v.dtype, ty.dtype),
                 });
             }
-            v.clone()
+            match v.dtype {
+                // Quantized blocks enter as their values, dequantized as llama.cpp does; every
+                // op after reads them as f32.
+                DType::Quant(_) => HostTensor {
+                    dtype: v.dtype,
+                    shape: v.shape.clone(),
+                    data: HostData::F(v.dequantized()?),
+                },
+                _ => v.clone(),
+            }
         }
         Op::Const(s) => out(fill(ty.dtype, *s, n)),
         Op::Arange { start, step } => out(match ty.dtype {
@@ -197,7 +206,8 @@ fn select_data(c: &[bool], a: &HostTensor, b: &HostTensor) -> Result<HostData> {
 /// Converts a tensor to another dtype by the rules in `docs/OPS.md`.
 pub fn cast(x: &HostTensor, to: DType) -> HostData {
     match (&x.data, to) {
-        (HostData::F(v), DType::F32 | DType::F16 | DType::BF16) => {
+        // A quantized value is held dequantized (see `Op::Input`); no op casts to one.
+        (HostData::F(v), DType::F32 | DType::F16 | DType::BF16 | DType::Quant(_)) => {
             HostData::F(v.iter().map(|&a| round_float(a, to)).collect())
         }
         (HostData::F(v), DType::I32) => HostData::I(v.iter().map(|&a| a as i32).collect()),

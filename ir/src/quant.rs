@@ -11,7 +11,7 @@ use crate::{IrError, Result};
 use half::f16;
 
 /// A block-quantized format.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum BlockFormat {
     /// 32 values: an `f16` scale `d`, then 32 `i8`; `x = d * q`.
     Q8_0,
@@ -43,6 +43,16 @@ impl BlockFormat {
             BlockFormat::Q4_0 => "Q4_0",
             BlockFormat::Q4K => "Q4_K",
             BlockFormat::Q6K => "Q6_K",
+        }
+    }
+
+    /// The name of its [`crate::DType::Quant`] in keys, WGSL identifiers and messages.
+    pub const fn dtype_name(self) -> &'static str {
+        match self {
+            BlockFormat::Q8_0 => "q8_0",
+            BlockFormat::Q4_0 => "q4_0",
+            BlockFormat::Q4K => "q4_k",
+            BlockFormat::Q6K => "q6_k",
         }
     }
 

@@ -9,8 +9,8 @@ pub use safetensors::{Safetensors, SafetensorsError};
 use kiln_ir::{DType, HostTensor, Shape};
 
 /// A host tensor from the little-endian elements a weight file stores for `dtype`: 4 bytes for
-/// `F32`, `I32` and `U32`, 2 for `F16` and `BF16`, 1 for `Bool` (nonzero is true). A length
-/// that is not the shape's elements is an error.
+/// `F32`, `I32` and `U32`, 2 for `F16` and `BF16`, 1 for `Bool` (nonzero is true), whole
+/// blocks for a quantized dtype. A length that is not the shape's elements is an error.
 pub(crate) fn from_le_bytes(dtype: DType, shape: Shape, b: &[u8]) -> crate::Result<HostTensor> {
     fn le<const N: usize, T>(b: &[u8], f: fn([u8; N]) -> T) -> Vec<T> {
         b.chunks_exact(N)
@@ -31,5 +31,6 @@ pub(crate) fn from_le_bytes(dtype: DType, shape: Shape, b: &[u8]) -> crate::Resu
             let v: Vec<bool> = b.iter().map(|&x| x != 0).collect();
             HostTensor::from_slice(&v, shape)?
         }
+        DType::Quant(f) => HostTensor::quantized(f, shape, b)?,
     })
 }

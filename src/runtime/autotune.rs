@@ -174,6 +174,9 @@ fn random_words(dtype: DType, n: usize, seed: u32) -> Vec<u32> {
                 DType::I32 => ((r % 15) as i32 - 7).max(1) as u32,
                 DType::U32 => 1 + r % 15,
                 DType::Bool => r & 1,
+                // Bytes below 0x40: every f16 scale in a block is finite, positive and
+                // below 2, every i8 scale positive.
+                DType::Quant(_) => r & 0x3f3f_3f3f,
             }
         })
         .collect();

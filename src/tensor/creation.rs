@@ -10,7 +10,7 @@ use std::sync::Arc;
 /// A constant of a dtype from an `f64` (integers truncate, bool is `v != 0`).
 pub(crate) fn scalar_for(dtype: DType, v: f64) -> Scalar {
     match dtype {
-        DType::F32 | DType::F16 | DType::BF16 => Scalar::F(v),
+        DType::F32 | DType::F16 | DType::BF16 | DType::Quant(_) => Scalar::F(v),
         DType::I32 | DType::U32 => Scalar::I(v as i64),
         DType::Bool => Scalar::B(v != 0.0),
     }

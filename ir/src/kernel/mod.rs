@@ -245,7 +245,9 @@ impl Kernel {
     /// on coordinates element by element (gather, masks, arange, rand).
     pub fn choose_vector(&mut self) {
         let n = self.shape.numel();
-        let simple = self.exprs.iter().all(|e| !e.expr.depends_on_index());
+        // A quantized element is decoded from its block one at a time.
+        let simple = self.exprs.iter().all(|e| !e.expr.depends_on_index())
+            && self.inputs.iter().all(|d| !d.is_quantized());
         let ok = simple
             && n > 0
             && match self.kind {

@@ -253,6 +253,13 @@ impl Lowering<'_> {
         outputs: Vec<(Output, Option<NodeId>)>,
         reason: String,
     ) -> Result<Vec<usize>> {
+        if let Some(o) = outputs.iter().find(|(o, _)| o.dtype.is_quantized()) {
+            return Err(IrError::UnsupportedDType {
+                op: "store",
+                dtype: o.0.dtype,
+                why: "quantized values are read, never stored (cast to a float dtype first)",
+            });
+        }
         let Grow {
             b,
             ctx,

@@ -76,8 +76,9 @@ impl Lowering<'_> {
         };
         let src = self.g.srcs(base)[0];
         let sole = self.consumers.get(&base).is_some_and(|c| c.len() == 1);
+        let from = self.g.node(src).dtype();
         (to.is_float()
-            && self.g.node(src).dtype().is_float()
+            && (from.is_float() || from.is_quantized())
             && sole
             && !self.output_bases.contains(&base))
         .then_some((base, src))

@@ -143,6 +143,63 @@ impl Op {
         )
     }
 
+    /// Refuses a quantized dtype ([`DType::Quant`]) anywhere but an input, a view's or a
+    /// gather's source, or the source of a cast to a float dtype: quantized values are read,
+    /// never computed or stored.
+    fn check_quantized(&self, srcs: &[&TensorType], declared: Option<&TensorType>) -> Result<()> {
+        let reads_quantized = match self {
+            Op::Input { .. } | Op::View(_) => true,
+            Op::Gather { .. } => srcs.get(1).is_none_or(|i| !i.dtype.is_quantized()),
+            Op::Cast(to) => to.is_float(),
+            Op::Const(_)
+            | Op::Arange { .. }
+            | Op::Rand { .. }
+            | Op::Unary(_)
+            | Op::Binary(_)
+            | Op::Where
+            | Op::Reduce { .. }
+            | Op::Concat { .. }
+            | Op::Matmul => false,
+        };
+        let quantized = srcs
+            .iter()
+            .copied()
+            .chain(declared)
+            .map(|t| t.dtype)
+            .chain(match self {
+                Op::Cast(to) => Some(*to),
+                _ => None,
+            })
+            .find(|d| d.is_quantized());
+        match (quantized, declared) {
+            (Some(dtype), _) if !reads_quantized => Err(IrError::UnsupportedDType {
+                op: self.kind(),
+                dtype,
+                why: "a quantized tensor is only viewed, gathered, or cast to a float dtype \
+                      (cast it first)",
+            }),
+            // An input's rows are whole blocks.
+            (
+                _,
+                Some(TensorType {
+                    dtype: DType::Quant(f),
+                    shape,
+                }),
+            ) if !shape
+                .0
+                .last()
+                .is_some_and(|r| r.is_multiple_of(f.block_values())) =>
+            {
+                Err(IrError::QuantizedShape {
+                    format: f.name(),
+                    shape: shape.clone(),
+                    why: format!("rows must be whole blocks of {}", f.block_values()),
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Infers the result type from the operand types; `declared` is the node's own type for
     /// leaves (`Input`, `Const`, `Arange`, `Rand`, whose type is not implied by operands).
     pub fn infer(&self, srcs: &[&TensorType], declared: Option<&TensorType>) -> Result<TensorType> {
@@ -171,6 +228,7 @@ impl Op {
                 .cloned()
                 .ok_or(IrError::Verify("leaf without a declared type".into()))
         };
+        self.check_quantized(srcs, declared)?;
         let t = match self {
             Op::Input { .. } | Op::Const(_) => {
                 arity(0)?;

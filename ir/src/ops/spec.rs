@@ -50,6 +50,8 @@ impl Class {
             DType::I32 => Class::I32,
             DType::U32 => Class::U32,
             DType::Bool => Class::Bool,
+            // Read as f32; `Op::infer` lets no computing op take one.
+            DType::Quant(_) => Class::Float,
         }
     }
 

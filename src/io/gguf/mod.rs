@@ -207,8 +207,9 @@ impl Gguf {
         Ok(v)
     }
 
-    /// Tensor `name` as a host tensor: F32, F16 and BF16 as themselves, quantized types
-    /// dequantized to F32 exactly as llama.cpp dequantizes them ([`kiln_ir::BlockFormat::dequantize`]).
+    /// Tensor `name` as a host tensor: F32, F16 and BF16 as themselves, quantized types as
+    /// their blocks ([`DType::Quant`]; [`HostTensor::dequantized`] gives the values as
+    /// llama.cpp computes them).
     pub fn host_tensor(&self, name: &str) -> crate::Result<HostTensor> {
         let t = self.tensor(name)?;
         let b = self.read(name)?;
@@ -217,11 +218,7 @@ impl Gguf {
             TensorType::F32 => super::from_le_bytes(DType::F32, shape, &b),
             TensorType::F16 => super::from_le_bytes(DType::F16, shape, &b),
             TensorType::BF16 => super::from_le_bytes(DType::BF16, shape, &b),
-            TensorType::Quantized(f) => {
-                let mut v = vec![0f32; shape.numel()];
-                f.dequantize(&b, &mut v)?;
-                Ok(HostTensor::from_slice(&v, shape)?)
-            }
+            TensorType::Quantized(f) => super::from_le_bytes(DType::Quant(f), shape, &b),
         }
     }
 }

@@ -1,0 +1,190 @@
+//! Quantized weights on the device: every block format read by elementwise, gemv, matmul and
+//! gather kernels against the reference interpreter (which dequantizes as llama.cpp does), at
+//! odd sizes, with blocks that straddle the lanes and steps of a workgroup; the dequantization
+//! fused into its consumer; and the typed errors.
+
+mod common;
+use common::*;
+use kiln::ir::IrError;
+use kiln::{BlockFormat, DType, HostTensor, Plan, Shape, Tensor};
+
+const FORMATS: [BlockFormat; 4] = [
+    BlockFormat::Q8_0,
+    BlockFormat::Q4_0,
+    BlockFormat::Q4K,
+    BlockFormat::Q6K,
+];
+
+fn kernels(t: &Tensor) -> usize {
+    Plan::of(&[t]).unwrap().kernels.len()
+}
+
+/// True when exactly one kernel reads the blocks, decoding them where it loads them (its
+/// WGSL calls a `kiln_dq_` reader), and it is the kernel of `consumer` (`matmul`,
+/// `gather[0]`): no kernel stores a dequantized copy for another to read.
+fn decoded_in(t: &Tensor, consumer: &str) -> bool {
+    let plan = Plan::of(&[t]).unwrap();
+    let readers: Vec<_> = plan
+        .kernels
+        .iter()
+        .filter(|k| k.wgsl.contains("kiln_dq_"))
+        .collect();
+    readers.len() == 1 && readers[0].ops.iter().any(|o| o.starts_with(consumer))
+}
+
+/// Dequantized values are llama.cpp's up to one contraction of `a * b - c` into a fused
+/// multiply-add (Q4_K's `d * scale * q - dmin * min`): a few ulps of the larger term. The
+/// values here are below 1.5 (scales below 0.1 times codes below 64 times 6-bit scales for the
+/// K-quants, which reach about 400 times 0.1).
+const DEQUANT_ATOL: f32 = 1e-5;
+
+/// A matmul's tolerance over an inner size `k` (as in `tests/ops_matmul.rs`), for values up to
+/// about `scale`.
+fn mm_tol(k: usize, scale: f32) -> (f32, f32) {
+    (2e-6 * k as f32 * scale, 1e-5)
+}
+
+#[test]
+fn every_format_dequantizes_like_the_reference() {
+    let dev = device();
+    for (i, f) in FORMATS.into_iter().enumerate() {
+        let bv = f.block_values();
+        for (j, shape) in [[1, bv], [3, 3 * bv], [7, 5 * bv]].iter().enumerate() {
+            let w = random(&dev, DType::Quant(f), shape, 0.0, 0.0, (10 * i + j) as u64);
+            let y = w.cast(DType::F32).unwrap();
+            check(&y, DEQUANT_ATOL * 400.0, 1e-6, &format!("{f:?} {shape:?}"));
+            // Not all zeros: the blocks carry information.
+            let v = y.to_host().unwrap().to_f64();
+            assert!(v.iter().filter(|x| **x != 0.0).count() > v.len() / 2);
+            // A cast to f16 rounds the decoded value.
+            check(
+                &w.cast(DType::F16).unwrap(),
+                DEQUANT_ATOL * 400.0,
+                1e-6,
+                &format!("{f:?} {shape:?} to f16"),
+            );
+        }
+    }
+}
+
+/// `x @ W^T` with `W` `[n, k]` as a GGUF file stores it: the gemv of a decode step (m = 1), and
+/// a matmul of a prefill (m > 1), at odd n and at k of 1 block, an odd number of blocks, and
+/// more blocks than a workgroup's lanes cover in one step.
+#[test]
+fn gemv_and_matmul_read_blocks_in_registers() {
+    let dev = device();
+    for (i, f) in FORMATS.into_iter().enumerate() {
+        let bv = f.block_values();
+        for (j, &(m, n, blocks)) in [(1, 1, 1), (1, 7, 3), (1, 33, 9), (3, 5, 3), (17, 31, 2)]
+            .iter()
+            .enumerate()
+        {
+            let k = blocks * bv;
+            let seed = (100 * i + 10 * j) as u64;
+            let w = random(&dev, DType::Quant(f), &[n, k], 0.0, 0.0, seed);
+            let x = random(&dev, DType::F32, &[m, k], -1.0, 1.0, seed + 1);
+            let y = x
+                .matmul(&w.cast(DType::F32).unwrap().transpose(0, 1).unwrap())
+                .unwrap();
+            let what = format!("{f:?}: [{m}, {k}] @ [{n}, {k}]^T");
+            assert!(
+                decoded_in(&y, "matmul"),
+                "{what}: the dequantization is not fused"
+            );
+            let scale = if bv == 256 { 40.0 } else { 1.0 };
+            let (at, rt) = mm_tol(k, scale);
+            check(&y, at, rt, &what);
+            // The transposed layout (W stored [k, n]) and an epilogue read it the same way.
+            let wt = random(
+                &dev,
+                DType::Quant(f),
+                &[k / bv * bv, bv],
+                0.0,
+                0.0,
+                seed + 2,
+            );
+            let z = x
+                .matmul(&wt.cast(DType::F32).unwrap())
+                .unwrap()
+                .relu()
+                .unwrap();
+            assert!(decoded_in(&z, "matmul"), "{what}: W as [k, n]");
+            check(&z, at, rt, &format!("{what}, W as [k, n], relu"));
+        }
+    }
+}
+
+/// An embedding lookup gathers rows of a quantized table and decodes only those.
+#[test]
+fn embedding_rows_are_gathered_from_blocks() {
+    let dev = device();
+    for (i, f) in FORMATS.into_iter().enumerate() {
+        let d = 2 * f.block_values();
+        let vocab = 11;
+        let table = random(&dev, DType::Quant(f), &[vocab, d], 0.0, 0.0, 7 + i as u64);
+        let ids: Vec<i32> = vec![3, 0, 10, 3, 7];
+        let idx = Tensor::from_slice_on(&dev, &ids, &[ids.len(), 1])
+            .unwrap()
+            .expand(&[ids.len(), d])
+            .unwrap();
+        let e = table
+            .gather(0, &idx)
+            .unwrap()
+            .cast(DType::F32)
+            .unwrap()
+            .mul_scalar(2.0)
+            .unwrap();
+        assert_eq!(kernels(&e), 1, "{f:?}");
+        assert!(decoded_in(&e, "gather[0]"), "{f:?}");
+        check(&e, DEQUANT_ATOL * 800.0, 1e-6, &format!("{f:?} embedding"));
+        // A tied output head reads the same table as a matmul operand.
+        let h = random(&dev, DType::F32, &[1, d], -1.0, 1.0, 9);
+        let logits = h
+            .matmul(&table.cast(DType::F32).unwrap().transpose(0, 1).unwrap())
+            .unwrap();
+        let (at, rt) = mm_tol(d, 40.0);
+        assert!(decoded_in(&logits, "matmul"), "{f:?} tied head");
+        check(&logits, at, rt, &format!("{f:?} tied head"));
+    }
+}
+
+#[test]
+fn quantized_misuse_is_a_typed_error() {
+    let dev = device();
+    let w = random(&dev, DType::Quant(BlockFormat::Q4_0), &[3, 64], 0.0, 0.0, 1);
+    // Arithmetic on blocks, a matmul of blocks, a cast to blocks: cast to a float first.
+    for r in [
+        w.relu(),
+        w.add(&w),
+        w.sum(&[-1], false),
+        w.matmul(&w.transpose(0, 1).unwrap()),
+        w.cast(DType::F32)
+            .unwrap()
+            .cast(DType::Quant(BlockFormat::Q8_0)),
+    ] {
+        let e = r.err().expect("refused");
+        assert!(
+            matches!(e.ir(), Some(IrError::UnsupportedDType { .. })),
+            "{e}"
+        );
+    }
+    // A view of blocks is read, never stored.
+    let e = w.transpose(0, 1).unwrap().to_host().unwrap_err();
+    assert!(
+        matches!(e.ir(), Some(IrError::UnsupportedDType { op: "store", .. })),
+        "{e}"
+    );
+    // Rows of partial blocks, and bytes that are not the shape's blocks.
+    let e = HostTensor::quantized(BlockFormat::Q4_0, Shape::new(&[2, 31]), &[0; 36]).unwrap_err();
+    assert!(matches!(e, IrError::QuantizedShape { .. }), "{e}");
+    let e = HostTensor::quantized(BlockFormat::Q4K, Shape::new(&[1, 256]), &[0; 143]).unwrap_err();
+    assert!(matches!(e, IrError::QuantizedShape { .. }), "{e}");
+    // The blocks themselves read back unchanged.
+    let blocks = random_blocks(BlockFormat::Q6K, 512, 3);
+    let t = Tensor::from_host_on(
+        &dev,
+        HostTensor::quantized(BlockFormat::Q6K, Shape::new(&[2, 256]), &blocks).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(t.to_host().unwrap().blocks().unwrap(), blocks);
+}
