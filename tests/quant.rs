@@ -162,7 +162,7 @@ fn quantized_misuse_is_a_typed_error() {
             .unwrap()
             .cast(DType::Quant(BlockFormat::Q8_0)),
     ] {
-        let e = r.err().expect("refused");
+        let e = r.expect_err("refused");
         assert!(
             matches!(e.ir(), Some(IrError::UnsupportedDType { .. })),
             "{e}"
@@ -187,4 +187,34 @@ fn quantized_misuse_is_a_typed_error() {
     )
     .unwrap();
     assert_eq!(t.to_host().unwrap().blocks().unwrap(), blocks);
+}
+
+/// With fusion off every op is a kernel of its own, but blocks are still decoded where read:
+/// a gather of them runs inside its consumer.
+#[test]
+fn fusion_off_still_reads_blocks() {
+    let mut o = kiln::DeviceOptions::from_env();
+    o.fusion = false;
+    let dev = kiln::Device::new(&o).unwrap();
+    for (i, f) in FORMATS.into_iter().enumerate() {
+        let d = f.block_values();
+        let table = random(&dev, DType::Quant(f), &[5, d], 0.0, 0.0, 40 + i as u64);
+        let idx = Tensor::from_slice_on(&dev, &[4i32, 1], &[2, 1])
+            .unwrap()
+            .expand(&[2, d])
+            .unwrap();
+        let e = table.gather(0, &idx).unwrap().cast(DType::F32).unwrap();
+        check(
+            &e,
+            DEQUANT_ATOL * 400.0,
+            1e-6,
+            &format!("{f:?} unfused gather"),
+        );
+        let x = random(&dev, DType::F32, &[1, d], -1.0, 1.0, 50 + i as u64);
+        let y = x
+            .matmul(&table.cast(DType::F32).unwrap().transpose(0, 1).unwrap())
+            .unwrap();
+        let (at, rt) = mm_tol(d, 40.0);
+        check(&y, at, rt, &format!("{f:?} unfused matmul"));
+    }
 }

@@ -2,7 +2,7 @@
 //! built with kiln's own Tensor API. Each builds a [`Workload`]: placeholders, inputs, the
 //! compiled program and the numbers needed to turn a time into a metric.
 
-use kiln::{DType, Device, Program, Result, Tensor};
+use kiln::{BlockFormat, DType, Device, HostTensor, Program, Result, Shape, Tensor};
 
 /// Problem sizes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -14,7 +14,7 @@ pub enum Size {
 }
 
 /// Names of the standard workloads, in run order.
-pub const NAMES: [&str; 16] = [
+pub const NAMES: [&str; 20] = [
     "copy",
     "copy_f16",
     "gelu_chain",
@@ -29,6 +29,10 @@ pub const NAMES: [&str; 16] = [
     "matmul_bias_gelu",
     "gemv",
     "gemv_t",
+    "gemv_q8_0",
+    "gemv_q4_0",
+    "gemv_q4_k",
+    "gemv_q6_k",
     "launch_overhead",
     "transformer_layer",
 ];
@@ -107,6 +111,23 @@ impl<'d> Builder<'d> {
         let value = Tensor::rand_on(self.dev, shape, -1.0, 1.0, self.seed, dtype)?;
         value.realize()?;
         let p = Tensor::placeholder_on(self.dev, dtype, shape)?;
+        self.placeholders.push(p.clone());
+        self.inputs.push(value);
+        Ok(p)
+    }
+
+    /// A placeholder bound to seeded random blocks of `format` (values up to about 0.1 times
+    /// the format's largest code).
+    fn quantized_input(&mut self, shape: &[usize], format: BlockFormat) -> Result<Tensor> {
+        self.seed += 1;
+        let n = shape.iter().product();
+        let h = HostTensor::quantized(
+            format,
+            Shape::new(shape),
+            &format.random_blocks(n, self.seed),
+        )?;
+        let value = Tensor::from_host_on(self.dev, h)?;
+        let p = Tensor::placeholder_on(self.dev, DType::Quant(format), shape)?;
         self.placeholders.push(p.clone());
         self.inputs.push(value);
         Ok(p)
@@ -373,6 +394,23 @@ pub fn build(dev: &Device, name: &str, size: Size) -> Result<Option<Workload>> {
                 vec![z],
                 Metric::Bytes(bytes),
             )
+        }
+        "gemv_q8_0" | "gemv_q4_0" | "gemv_q4_k" | "gemv_q6_k" => {
+            // A decode step's linear layer on llama.cpp's weights: x @ W^T, W [n, k] in blocks.
+            // The metric counts the blocks' bytes only (the vector and the result add 0.05%).
+            let (name, format) = match name {
+                "gemv_q8_0" => ("gemv_q8_0", BlockFormat::Q8_0),
+                "gemv_q4_0" => ("gemv_q4_0", BlockFormat::Q4_0),
+                "gemv_q4_k" => ("gemv_q4_k", BlockFormat::Q4K),
+                "gemv_q6_k" => ("gemv_q6_k", BlockFormat::Q6K),
+                _ => return Ok(None),
+            };
+            let n = if large { 8192 } else { 1024 };
+            let x = b.input(&[1, n])?;
+            let w = b.quantized_input(&[n, n], format)?;
+            let z = x.matmul(&w.cast(DType::F32)?.transpose(0, 1)?)?;
+            let bytes = format.bytes_for(n * n).unwrap_or(0) as f64;
+            b.finish(name, format!("1x{n}x{n}"), vec![z], Metric::Bytes(bytes))
         }
         "matmul_bias_gelu" => {
             let (bt, n) = if large { (16, 2048) } else { (2, 256) };

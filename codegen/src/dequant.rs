@@ -65,3 +65,82 @@ pub fn define(out: &mut Code, format: BlockFormat, buf: &str) {
         ),
     }
 }
+
+/// Values per unit of [`define_word`]: a `Q8_0`/`Q4_0` block, a `Q4_K` sub-block, a quarter
+/// of a `Q6_K` half-block.
+pub const DOT_UNIT: u32 = 32;
+
+/// Words of codes per unit that [`define_word`] takes one at a time: 8 (four values each),
+/// or 4 for `Q4_0`, whose word holds eight (four in its low nibbles, four 16 values on).
+pub fn unit_words(format: BlockFormat) -> u32 {
+    match format {
+        BlockFormat::Q4_0 => 4,
+        BlockFormat::Q8_0 | BlockFormat::Q4K | BlockFormat::Q6K => 8,
+    }
+}
+
+/// Writes `kiln_qword_{buf}(u, t, x, x16) -> f32`: the dot product of word `t` of unit `u`
+/// (32 consecutive values, [`DOT_UNIT`]) of binding `buf` with the four elements of A's row
+/// that meet the word's values, `x` (and, for `Q4_0`'s high nibbles, the four 16 on, `x16`),
+/// for the quantized gemv ([`crate::qgemv`]); and `kiln_x4_{buf}(abase, k)`, which reads
+/// four elements of A's row from `k` on. It converts four codes at once: the same values as
+/// [`define`]'s reader, summed in another order (a word's scale applied once).
+pub fn define_word(out: &mut Code, format: BlockFormat, buf: &str) {
+    let (u8_, f16_, w_) = (
+        format!("kiln_u8_{buf}"),
+        format!("kiln_f16_{buf}"),
+        format!("kiln_w_{buf}"),
+    );
+    // A word at a 2-byte aligned offset; `kiln_u2f(v, c)` gives `v - c` for small integers
+    // `v` and `c`, exactly, through the mantissa of 2^23 (a full-rate OR and subtract instead
+    // of a quarter-rate convert and a subtract).
+    writeln!(
+        out,
+        "fn {w_}(o: u32) -> u32 {{\n  let i = o >> 2u;\n  let w0 = {buf}[i];\n  \
+         if ((o & 2u) == 0u) {{ return w0; }}\n  \
+         return (w0 >> 16u) | ({buf}[i + 1u] << 16u);\n}}\n\
+         fn kiln_u2f_{buf}(v: vec4<u32>, c: f32) -> vec4<f32> {{ return bitcast<vec4<f32>>(v | vec4<u32>(0x4b000000u)) - vec4<f32>(8388608.0 + c); }}\n\
+         fn kiln_x4_{buf}(abase: i32, k: u32) -> vec4<f32> {{ return vec4<f32>(a_in(abase, 0u, k), a_in(abase, 0u, k + 1u), a_in(abase, 0u, k + 2u), a_in(abase, 0u, k + 3u)); }}"
+    );
+    let u2f = format!("kiln_u2f_{buf}");
+    let bytes = "vec4<u32>(0u, 8u, 16u, 24u)";
+    let head =
+        format!("fn kiln_qword_{buf}(u: u32, t: u32, x: vec4<f32>, x16: vec4<f32>) -> f32 {{");
+    match format {
+        BlockFormat::Q8_0 => writeln!(
+            out,
+            "{head}\n  let o = u * 34u;\n  \
+             let q = bitcast<vec4<i32>>(vec4<u32>({w_}(o + 2u + 4u * t)) << (vec4<u32>(24u) - {bytes})) >> vec4<u32>(24u);\n  \
+             return dot(vec4<f32>(q), x) * {f16_}(o);\n}}"
+        ),
+        BlockFormat::Q4_0 => writeln!(
+            out,
+            "{head}\n  let o = u * 18u;\n  \
+             let w = vec4<u32>({w_}(o + 2u + 4u * t)) >> {bytes};\n  \
+             let lo = {u2f}(w & vec4<u32>(15u), 8.0);\n  \
+             let hi = {u2f}((w >> vec4<u32>(4u)) & vec4<u32>(15u), 8.0);\n  \
+             return (dot(lo, x) + dot(hi, x16)) * {f16_}(o);\n}}"
+        ),
+        BlockFormat::Q4K => writeln!(
+            out,
+            "{head}\n  let o = (u / 8u) * 144u;\n  \
+             let s = u % 8u;\n  let dm = unpack2x16float({buf}[o >> 2u]);\n  \
+             let b0 = {u8_}(o + 4u + s);\n  let b4 = {u8_}(o + 8u + s);\n  \
+             let bm = {u8_}(o + 4u + (s & 3u));\n  \
+             let sc = select((b4 & 15u) | ((bm >> 6u) << 4u), b0 & 63u, s < 4u);\n  \
+             let mn = select((b4 >> 4u) | ((b0 >> 6u) << 4u), b4 & 63u, s < 4u);\n  \
+             let q = {u2f}((vec4<u32>({buf}[((o + 16u + (s / 2u) * 32u) >> 2u) + t]) >> ({bytes} + vec4<u32>((s & 1u) * 4u))) & vec4<u32>(15u), 0.0);\n  \
+             return (dm.x * f32(sc)) * dot(q, x) - (dm.y * f32(mn)) * dot(x, vec4<f32>(1.0));\n}}"
+        ),
+        BlockFormat::Q6K => writeln!(
+            out,
+            "{head}\n  let o = (u / 8u) * 210u;\n  \
+             let r = u % 8u;\n  let h = r / 4u;\n  let qd = r % 4u;\n  \
+             let lo = (vec4<u32>({w_}(o + 64u * h + (qd & 1u) * 32u + 4u * t)) >> (vec4<u32>((qd >> 1u) * 4u) + {bytes})) & vec4<u32>(15u);\n  \
+             let hi = (vec4<u32>({w_}(o + 128u + 32u * h + 4u * t)) >> (vec4<u32>(qd * 2u) + {bytes})) & vec4<u32>(3u);\n  \
+             let q = {u2f}(lo | (hi << vec4<u32>(4u)), 32.0);\n  \
+             let sc = f32(bitcast<i32>({u8_}(o + 192u + 8u * h + 2u * qd + t / 4u) << 24u) >> 24u);\n  \
+             return ({f16_}(o + 208u) * sc) * dot(q, x);\n}}"
+        ),
+    }
+}

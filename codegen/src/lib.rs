@@ -15,6 +15,7 @@ pub mod gemv;
 pub mod matmul;
 pub mod ops;
 pub mod params;
+mod qgemv;
 pub mod reduce;
 pub mod schedule;
 pub mod types;

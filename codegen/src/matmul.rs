@@ -33,7 +33,9 @@ use crate::code::Code;
 use crate::emit::Emitter;
 use crate::gemv;
 use crate::params::Param;
+use crate::qgemv;
 use crate::{CodegenError, Schedule};
+use kiln_ir::quant::BlockFormat;
 use kiln_ir::{DType, ExprId, InputId, LoadId};
 
 /// Invocations along each edge of the workgroup.
@@ -176,12 +178,17 @@ pub fn main(
         "    let abase = {};\n    let bbase = {};",
         d.abase, d.bbase
     );
+    // A quantized B gets the quantized gemv path's decoding dot product, after `main`.
+    let mut fns = Code::new();
     if block == 1 {
-        small(&mut b, &d, unroll, sg);
+        let quantized = k.input(ob.input).quant();
+        let q = quantized.map(|f| (f, format!("in{}", ob.input)));
+        small(&mut b, &mut fns, &d, unroll, sg, q.as_ref());
     } else {
         tiled(&mut b, &d, (block, block_n), unroll, bk);
     }
     b.push_str("  }\n}\n");
+    b.append(fns);
     // Workgroup tiles go before the entry point.
     let mut tiles = Code::new();
     if block == 1 {
@@ -283,11 +290,22 @@ fn epilogue(e: &mut Emitter, b: &mut Code, dtype: DType, d: &Dims) -> Result<(),
 }
 
 /// One output per invocation, 16 x 16 squares through workgroup memory; or, where an output
-/// edge is 1, the gemv path.
-fn small(b: &mut Code, d: &Dims, unroll: u32, subgroups: bool) {
+/// edge is 1, the gemv path (first the quantized one where B is quantized: its functions go
+/// to `fns`).
+fn small(
+    b: &mut Code,
+    fns: &mut Code,
+    d: &Dims,
+    unroll: u32,
+    subgroups: bool,
+    quantized_b: Option<&(BlockFormat, String)>,
+) {
     let (m, n) = (&d.m, &d.n);
     writeln!(b, "    if ({m} == 1u || {n} == 1u) {{");
     writeln!(b, "      let along_n = {m} == 1u;");
+    if let Some((f, buf)) = quantized_b {
+        qgemv::path(b, fns, d, *f, buf);
+    }
     if subgroups {
         gemv::gemv_subgroups(b, d, unroll);
     }

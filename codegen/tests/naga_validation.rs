@@ -4,15 +4,21 @@
 use kiln_codegen::{
     generate, ElementwiseSchedule, MatmulSchedule, ReduceSchedule, Schedule, Target,
 };
-use kiln_ir::lower::lower_unfused;
+use kiln_ir::lower::{lower, lower_unfused, FusionOptions};
 use kiln_ir::ops::{
     BinaryOp, RandDist, SliceDim, UnaryOp, ViewOp, ALL_BINARY, ALL_REDUCE, ALL_UNARY,
 };
-use kiln_ir::{DType, Graph, Kernel, NodeId, Op, Scalar, Shape, TensorType, ALL_DTYPES};
+use kiln_ir::{
+    DType, Graph, Kernel, NodeId, Op, Scalar, Shape, TensorType, ALL_BLOCK_FORMATS, ALL_DTYPES,
+};
 use smallvec::smallvec;
 
 fn validate_graph(g: &Graph, what: &str) -> usize {
     let prog = lower_unfused(g).unwrap_or_else(|e| panic!("{what}: lowering: {e}"));
+    validate_program(&prog, what)
+}
+
+fn validate_program(prog: &kiln_ir::lower::Program, what: &str) -> usize {
     for call in &prog.calls {
         let k = &call.kernel;
         // f16 kernels also as stored in 16 bits (`enable f16;`), under every schedule.
@@ -232,6 +238,44 @@ fn matmuls() {
     let y = g.add(Op::Matmul, &[a, b]).unwrap();
     g.mark_output(y);
     validate_graph(&g, "matmul rank 2");
+}
+
+/// Kernels reading quantized blocks: a cast (elementwise), a gather, and `x @ W^T` fused
+/// (the gemv path decoding whole words, and the element-wise paths), for every format.
+#[test]
+fn quantized_reads() {
+    for f in ALL_BLOCK_FORMATS {
+        let q = DType::Quant(f);
+        let k = 3 * f.block_values();
+        let g = graph_with(q, &[5, k], |g, x| g.add(Op::Cast(DType::F16), &[x]).ok()).unwrap();
+        assert_eq!(validate_graph(&g, &format!("cast {f:?}")), 1);
+        let mut g = Graph::new();
+        let w = g.input(q, Shape::new(&[9, k])).unwrap();
+        let idx = g.input(DType::I32, Shape::new(&[4, k])).unwrap();
+        let e = g.add(Op::Gather { axis: 0 }, &[w, idx]).unwrap();
+        let y = g.add(Op::Cast(DType::F32), &[e]).unwrap();
+        g.mark_output(y);
+        validate_graph(&g, &format!("gather {f:?}"));
+        for m in [1, 7] {
+            let mut g = Graph::new();
+            let x = g.input(DType::F32, Shape::new(&[m, k])).unwrap();
+            let w = g.input(q, Shape::new(&[1031, k])).unwrap();
+            let c = g.add(Op::Cast(DType::F32), &[w]).unwrap();
+            let t = g
+                .add(Op::View(ViewOp::Permute(smallvec![1, 0])), &[c])
+                .unwrap();
+            let y = g.add(Op::Matmul, &[x, t]).unwrap();
+            g.mark_output(y);
+            let prog = lower(&g, &FusionOptions::default()).unwrap();
+            assert!(
+                prog.calls
+                    .iter()
+                    .any(|c| c.kernel.inputs.contains(&q) && c.kernel.matmul_k().is_some()),
+                "{f:?}: the matmul reads the blocks"
+            );
+            validate_program(&prog, &format!("x[{m}] @ W^T {f:?}"));
+        }
+    }
 }
 
 /// The kernel of `A @ B` for inputs stored with shapes `sa` and `sb`, B read through a

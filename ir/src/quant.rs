@@ -83,6 +83,32 @@ impl BlockFormat {
         (values / self.block_values()).checked_mul(self.block_bytes())
     }
 
+    /// Seeded random blocks holding `values` values (whole blocks): random codes and
+    /// sub-block scales, and `f16` scales in [0.01, 0.1), so that every value is finite and
+    /// most are nonzero. For tests, benchmarks and random models.
+    pub fn random_blocks(self, values: usize, seed: u64) -> Vec<u8> {
+        let (bb, bv) = (self.block_bytes(), self.block_values());
+        let key = crate::ops::rand_key(seed, 0x51);
+        let byte = |i: usize| crate::ops::mix32(i as u32 ^ key) as u8;
+        let mut b: Vec<u8> = (0..values / bv * bb).map(byte).collect();
+        let halves: &[usize] = match self {
+            BlockFormat::Q8_0 | BlockFormat::Q4_0 => &[0],
+            BlockFormat::Q4K => &[0, 2],
+            BlockFormat::Q6K => &[208],
+        };
+        for (i, blk) in b.chunks_exact_mut(bb).enumerate() {
+            for (j, &at) in halves.iter().enumerate() {
+                let u = crate::ops::uniform_from_bits(crate::ops::rand_bits(
+                    seed,
+                    i as u32,
+                    j as u32 + 1,
+                ));
+                blk[at..at + 2].copy_from_slice(&f16::from_f32(0.01 + 0.09 * u).to_le_bytes());
+            }
+        }
+        b
+    }
+
     /// Dequantizes whole blocks: `out` receives `block_values()` values per
     /// `block_bytes()` bytes of `blocks`. A length that is not whole blocks, or an `out` that
     /// is not exactly their values, is an error.

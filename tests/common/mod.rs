@@ -167,23 +167,7 @@ pub fn check_or_unsupported(r: kiln::Result<Tensor>, what: &str) {
     }
 }
 
-/// Random blocks of `format` holding `n` values: random bytes, with each block's `f16`
-/// scales set to finite values in [0.01, 0.1) so that no value is NaN or infinite.
+/// Random blocks of `format` holding `n` values (see [`kiln::BlockFormat::random_blocks`]).
 pub fn random_blocks(format: kiln::BlockFormat, n: usize, seed: u64) -> Vec<u8> {
-    use kiln::BlockFormat;
-    let mut r = Rng::new(seed ^ 0x5eed);
-    let (bb, bv) = (format.block_bytes(), format.block_values());
-    let mut b: Vec<u8> = (0..n / bv * bb).map(|_| r.next_u64() as u8).collect();
-    let halves: &[usize] = match format {
-        BlockFormat::Q8_0 | BlockFormat::Q4_0 => &[0],
-        BlockFormat::Q4K => &[0, 2],
-        BlockFormat::Q6K => &[208],
-    };
-    for blk in b.chunks_exact_mut(bb) {
-        for &at in halves {
-            let d = half::f16::from_f32(r.f32(0.01, 0.1));
-            blk[at..at + 2].copy_from_slice(&d.to_le_bytes());
-        }
-    }
-    b
+    format.random_blocks(n, seed)
 }

@@ -58,6 +58,9 @@ impl Facts for NodeFacts<'_, '_> {
     fn holds_unbuilt_matmul(&self) -> bool {
         self.l.holds_unbuilt_matmul(self.n)
     }
+    fn quantized(&self) -> bool {
+        self.l.g.node(self.n).dtype().is_quantized()
+    }
     fn inline_cost(&self) -> (usize, usize) {
         self.l.inline_cost(self.n)
     }

@@ -288,6 +288,11 @@ impl<'g> Lowering<'g> {
         if matches!(NodeClass::of(&node.op), NodeClass::Source | NodeClass::View) {
             return None;
         }
+        // Quantized blocks (gathered) are decoded where they are read; only a graph output
+        // would store them, which the kernel builder refuses.
+        if node.dtype().is_quantized() && !self.output_bases.contains(&n) {
+            return None;
+        }
         if !self.opts.enabled {
             return Some(StoreReason::FusionOff);
         }

@@ -236,6 +236,8 @@ pub trait Facts {
     fn subtree_bindings(&self) -> usize;
     /// At least how many bindings the node's operands need.
     fn operand_bindings(&self) -> usize;
+    /// The node's value is quantized blocks (a gather of them), which no kernel stores.
+    fn quantized(&self) -> bool;
 }
 
 /// Decides whether the node `f` describes is computed in the kernel or read from memory.
@@ -250,6 +252,8 @@ pub fn decide(f: &impl Facts) -> Decision {
     let boundary = match class {
         NodeClass::Source => return Decision::Source,
         NodeClass::View => return inline,
+        // Blocks are decoded where they are read: a gather of them is too.
+        _ if f.quantized() => return inline,
         _ if f.stored_earlier() => Boundary::AlreadyComputed,
         _ if !f.fusion_enabled() => Boundary::FusionOff,
         _ if f.graph_output() => Boundary::GraphOutput,

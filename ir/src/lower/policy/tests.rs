@@ -21,6 +21,7 @@ struct Given {
     fits_above: bool,
     subtree: usize,
     operands: usize,
+    quantized: bool,
 }
 
 impl Default for Given {
@@ -43,6 +44,7 @@ impl Default for Given {
             fits_above: false,
             subtree: 5,
             operands: 1,
+            quantized: false,
         }
     }
 }
@@ -101,6 +103,9 @@ impl Facts for Given {
     }
     fn operand_bindings(&self) -> usize {
         self.operands
+    }
+    fn quantized(&self) -> bool {
+        self.quantized
     }
 }
 
@@ -335,4 +340,32 @@ fn boundaries_print_what_explain_printed() {
     for (b, text) in cases {
         assert_eq!(b.to_string(), text);
     }
+}
+
+/// Quantized blocks gathered cannot be stored: the gather is computed where it is read,
+/// even with fusion off or shared.
+#[test]
+fn quantized_values_are_always_inlined() {
+    for g in [
+        Given {
+            quantized: true,
+            fusion: false,
+            ..Given::default()
+        },
+        Given {
+            quantized: true,
+            consumers: 3,
+            cost: (100, 100),
+            ..Given::default()
+        },
+    ] {
+        assert!(matches!(decide(&g), Decision::Inline { .. }));
+    }
+    assert_eq!(
+        boundary(Given {
+            fusion: false,
+            ..Given::default()
+        }),
+        Boundary::FusionOff
+    );
 }
