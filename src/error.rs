@@ -14,6 +14,9 @@ pub enum Error {
     /// A safetensors file that cannot be read (shared, since I/O errors are not `Clone`).
     #[error(transparent)]
     Safetensors(std::sync::Arc<crate::io::SafetensorsError>),
+    /// A model that cannot be built from its file, or a generation request it cannot serve.
+    #[error(transparent)]
+    Llm(#[from] crate::llm::LlmError),
     /// Code generation failed.
     #[error(transparent)]
     Codegen(#[from] kiln_codegen::CodegenError),

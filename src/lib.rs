@@ -25,6 +25,7 @@ mod device;
 mod error;
 mod explain;
 pub mod io;
+pub mod llm;
 mod program;
 mod realize;
 pub mod runtime;

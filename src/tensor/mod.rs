@@ -173,6 +173,17 @@ impl Tensor {
         Ok(self)
     }
 
+    /// Moves a tensor given as host data to its device now (instead of at its first use),
+    /// dropping the host copy: how a model's weights are loaded one at a time. A computed
+    /// tensor is realized; on the reference interpreter this does nothing more.
+    pub fn upload(&self) -> Result<&Self> {
+        self.realize()?;
+        if let (Some(ctx), Some(Value::Host(_))) = (self.device().gpu(), self.value()) {
+            realize::gpu_value(ctx, self)?;
+        }
+        Ok(self)
+    }
+
     /// Computes several tensors in one plan (shared work is done once).
     pub fn realize_all(tensors: &[&Tensor]) -> Result<()> {
         realize::realize(tensors)

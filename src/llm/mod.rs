@@ -1,0 +1,13 @@
+//! Llama-family decoders (llama, mistral, qwen2) from GGUF files, written with kiln's public
+//! Tensor API: an example of its use, not a second framework. Quantized weights stay in
+//! their blocks on the device and are decoded inside the matmuls that read them.
+
+mod config;
+mod error;
+mod model;
+mod weights;
+
+pub use config::{Arch, Config, RopeStyle, ARCHS};
+pub use error::LlmError;
+pub use model::{Model, Session, MAX_PROGRAMS};
+pub use weights::{Layer, Weights};

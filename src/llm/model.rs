@@ -1,0 +1,302 @@
+//! The decoder's forward pass, built from kiln's public Tensor API, and a session that holds
+//! the KV cache on the device.
+//!
+//! One graph serves prefill and decode: `t` new tokens at positions `pos0..pos0 + t`, the
+//! start position a run-time input, so the decode step is one [`Program`] compiled once and
+//! run for every token. Each layer's cache is `[kv_heads, context, head_dim]` for K and for
+//! V; a step writes its keys and values into their slots (a gather of the new rows and a
+//! select, so the shapes never change) and attends over the whole cache with a mask that
+//! admits the slots at or before each query's position. Query heads share their group's
+//! key/value head through a broadcast batch dimension, never a copy.
+
+use super::{Config, LlmError, RopeStyle, Weights};
+use crate::io::Gguf;
+use crate::{DType, Device, Program, Result, Tensor};
+
+/// Programs a session keeps compiled (one per distinct step length and logits choice; the
+/// oldest is dropped past this, so prompts of many lengths cannot grow memory).
+pub const MAX_PROGRAMS: usize = 8;
+
+/// A loaded decoder.
+pub struct Model {
+    /// Its configuration.
+    pub config: Config,
+    /// Its weights, on the device.
+    pub weights: Weights,
+    device: Device,
+    /// RoPE's angle per position for each pair of dimensions: `base^(-2i/d) / freq[i] /
+    /// scale`.
+    theta: Vec<f32>,
+}
+
+impl Model {
+    /// Loads the decoder in `g` onto `device` (see [`Weights::load`] for `progress`).
+    pub fn load(
+        g: &Gguf,
+        device: &Device,
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<Model> {
+        let config = Config::from_gguf(g)?;
+        let weights = Weights::load(g, &config, device, progress)?;
+        let half = config.head_dim / 2;
+        let theta = (0..half)
+            .map(|i| {
+                let f = weights.rope_freqs.as_ref().map_or(1.0, |f| f[i] as f64);
+                (config
+                    .rope_base
+                    .powf(-2.0 * i as f64 / config.head_dim as f64)
+                    / f
+                    / config.rope_scale) as f32
+            })
+            .collect();
+        Ok(Model {
+            config,
+            weights,
+            device: device.clone(),
+            theta,
+        })
+    }
+
+    /// The vocabulary size.
+    pub fn vocab(&self) -> usize {
+        self.weights.vocab()
+    }
+
+    /// The device the weights are on.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// `x @ w^T` for a weight `[out, in]`, quantized blocks decoded where the product reads
+    /// them.
+    fn linear(x: &Tensor, w: &Tensor) -> Result<Tensor> {
+        let w = if w.dtype().is_quantized() {
+            w.cast(DType::F32)?
+        } else {
+            w.clone()
+        };
+        x.matmul(&w.transpose(0, 1)?)
+    }
+
+    /// RoPE's tables for positions `pos` (`[t]`, `f32`): `C` and `S`, `[t, 1, head_dim]`,
+    /// with `rope(x) = x * C + rot(x) * S` ([`Model::rotate`]).
+    fn rope_tables(&self, pos: &Tensor, t: usize) -> Result<(Tensor, Tensor)> {
+        let (hd, half) = (self.config.head_dim, self.config.head_dim / 2);
+        let theta = Tensor::from_slice_on(&self.device, &self.theta, &[1, half])?;
+        let ang = pos.reshape(&[t, 1])?.mul(&theta)?;
+        let (cos, sin) = (ang.cos()?, ang.sin()?);
+        // The pair's first element takes -sin, its second +sin.
+        let (expand_at, sign, sign_shape): (isize, [f32; 2], [usize; 2]) =
+            match self.config.arch.rope {
+                RopeStyle::Adjacent => (-1, [-1.0, 1.0], [1, 2]),
+                RopeStyle::Halves => (1, [-1.0, 1.0], [2, 1]),
+            };
+        let sign = Tensor::from_slice_on(&self.device, &sign, &sign_shape)?;
+        let pair = |v: &Tensor| -> Result<Tensor> {
+            let u = v.unsqueeze(expand_at)?;
+            match self.config.arch.rope {
+                RopeStyle::Adjacent => u.expand(&[t, half, 2]),
+                RopeStyle::Halves => u.expand(&[t, 2, half]),
+            }
+        };
+        let c = pair(&cos)?.reshape(&[t, 1, hd])?;
+        let s = pair(&sin)?.mul(&sign)?.reshape(&[t, 1, hd])?;
+        Ok((c, s))
+    }
+
+    /// `rot(x)` of RoPE for `x` `[t, heads, head_dim]`: each pair's elements swapped.
+    fn rotate(&self, x: &Tensor) -> Result<Tensor> {
+        let (t, h, hd) = (x.dims()[0], x.dims()[1], x.dims()[2]);
+        match self.config.arch.rope {
+            RopeStyle::Adjacent => x.reshape(&[t, h, hd / 2, 2])?.flip(&[-1])?,
+            RopeStyle::Halves => x.reshape(&[t, h, 2, hd / 2])?.flip(&[-2])?,
+        }
+        .reshape(&[t, h, hd])
+    }
+
+    /// The step graph for `t` tokens: placeholders `[tokens [t, 1] i32, pos0 [1] i32, K0, V0,
+    /// K1, ...]` and outputs `[logits, K0', V0', ...]`; logits for every token where
+    /// `all_logits`, else for the last.
+    fn step(
+        &self,
+        t: usize,
+        context: usize,
+        all_logits: bool,
+    ) -> Result<(Vec<Tensor>, Vec<Tensor>)> {
+        let cfg = &self.config;
+        let w = &self.weights;
+        let dev = &self.device;
+        let (d, h, kvh, hd) = (cfg.dim, cfg.heads, cfg.kv_heads, cfg.head_dim);
+        let g = h / kvh;
+        let tokens = Tensor::placeholder_on(dev, DType::I32, &[t, 1])?;
+        let pos0 = Tensor::placeholder_on(dev, DType::I32, &[1])?;
+        let mut inputs = vec![tokens.clone(), pos0.clone()];
+        let mut outputs = Vec::new();
+
+        let mut x = w
+            .embed
+            .gather(0, &tokens.expand(&[t, w.embed.dims()[1]])?)?;
+        if x.dtype() != DType::F32 {
+            x = x.cast(DType::F32)?;
+        }
+        let pos = pos0.add(&Tensor::arange_on(dev, 0.0, 1.0, t, DType::I32)?)?;
+        let (rc, rs) = self.rope_tables(&pos.cast(DType::F32)?, t)?;
+        let rope = |x: &Tensor| -> Result<Tensor> { x.mul(&rc)?.add(&self.rotate(x)?.mul(&rs)?) };
+
+        // Cache slot `j` takes new row `j - pos0` where that is in `0..t`.
+        let slot = Tensor::arange_on(dev, 0.0, 1.0, context, DType::I32)?;
+        let rel = slot.sub(&pos0)?;
+        let fresh = rel
+            .ge(&rel.scalar_like(0.0)?)?
+            .logical_and(&rel.lt(&rel.scalar_like(t as f64)?)?)?
+            .reshape(&[1, context, 1])?;
+        let place = rel
+            .clamp(0.0, (t - 1) as f64)?
+            .reshape(&[1, context, 1])?
+            .expand(&[kvh, context, hd])?;
+        // Query `i` (at pos0 + i) sees the slots at or before its position.
+        let visible = slot.reshape(&[1, context])?.le(&pos.reshape(&[t, 1])?)?;
+        let zero = Tensor::full_on(dev, &[], 0.0, DType::F32)?;
+        let neg = Tensor::full_on(dev, &[], f64::NEG_INFINITY, DType::F32)?;
+        let mask = Tensor::where_(&visible, &zero, &neg)?;
+        let scale = 1.0 / (hd as f64).sqrt();
+
+        for l in &w.layers {
+            let k_cache = Tensor::placeholder_on(dev, DType::F32, &[kvh, context, hd])?;
+            let v_cache = Tensor::placeholder_on(dev, DType::F32, &[kvh, context, hd])?;
+            inputs.push(k_cache.clone());
+            inputs.push(v_cache.clone());
+
+            let hn = x.rms_norm(Some(&l.attn_norm), cfg.eps)?;
+            let (mut q, mut k, mut v) = (
+                Model::linear(&hn, &l.wq)?,
+                Model::linear(&hn, &l.wk)?,
+                Model::linear(&hn, &l.wv)?,
+            );
+            if let Some([bq, bk, bv]) = &l.bias {
+                (q, k, v) = (q.add(bq)?, k.add(bk)?, v.add(bv)?);
+            }
+            let q = rope(&q.reshape(&[t, h, hd])?)?;
+            let k = rope(&k.reshape(&[t, kvh, hd])?)?;
+            let v = v.reshape(&[t, kvh, hd])?;
+            let write = |new: &Tensor, cache: &Tensor| -> Result<Tensor> {
+                let placed = new.permute(&[1, 0, 2])?.gather(1, &place)?;
+                Tensor::where_(&fresh, &placed, cache)
+            };
+            let k_cache = write(&k, &k_cache)?;
+            let v_cache = write(&v, &v_cache)?;
+            outputs.push(k_cache.clone());
+            outputs.push(v_cache.clone());
+
+            let qg = q.permute(&[1, 0, 2])?.reshape(&[kvh, g, t, hd])?;
+            let kt = k_cache
+                .unsqueeze(1)?
+                .transpose(-1, -2)?
+                .expand(&[kvh, g, hd, context])?;
+            let scores = qg.matmul(&kt)?.mul_scalar(scale)?.add(&mask)?;
+            let vv = v_cache.unsqueeze(1)?.expand(&[kvh, g, context, hd])?;
+            let o = scores
+                .softmax(-1)?
+                .matmul(&vv)?
+                .reshape(&[h, t, hd])?
+                .permute(&[1, 0, 2])?
+                .reshape(&[t, d])?;
+            x = x.add(&Model::linear(&o, &l.wo)?)?;
+            let hn = x.rms_norm(Some(&l.ffn_norm), cfg.eps)?;
+            let ff = Model::linear(&hn, &l.gate)?
+                .silu()?
+                .mul(&Model::linear(&hn, &l.up)?)?;
+            x = x.add(&Model::linear(&ff, &l.down)?)?;
+        }
+        let mut x = x.rms_norm(Some(&w.norm), cfg.eps)?;
+        if !all_logits {
+            x = x.narrow(0, t - 1, 1)?;
+        }
+        outputs.insert(0, Model::linear(&x, &w.head)?);
+        Ok((inputs, outputs))
+    }
+}
+
+/// A generation in progress: the KV cache on the device and the compiled step programs.
+pub struct Session<'m> {
+    model: &'m Model,
+    context: usize,
+    caches: Vec<Tensor>,
+    pos: usize,
+    programs: Vec<((usize, bool), Program)>,
+}
+
+impl<'m> Session<'m> {
+    /// An empty session with room for `context` positions.
+    pub fn new(model: &'m Model, context: usize) -> Result<Session<'m>> {
+        let cfg = &model.config;
+        let shape = [cfg.kv_heads, context, cfg.head_dim];
+        let zero = Tensor::full_on(&model.device, &shape, 0.0, DType::F32)?;
+        zero.realize()?;
+        Ok(Session {
+            model,
+            context,
+            caches: vec![zero; 2 * cfg.layers],
+            pos: 0,
+            programs: Vec::new(),
+        })
+    }
+
+    /// Positions used so far.
+    pub fn position(&self) -> usize {
+        self.pos
+    }
+
+    /// Runs `tokens` at the next positions and returns the logits, `[tokens.len(), vocab]`
+    /// where `all_logits`, else `[1, vocab]` for the last token (left on the device).
+    pub fn forward(&mut self, tokens: &[u32], all_logits: bool) -> Result<Tensor> {
+        let t = tokens.len();
+        let vocab = self.model.vocab();
+        if t == 0 || self.pos + t > self.context {
+            return Err(LlmError::ContextFull {
+                needed: self.pos + t,
+                context: self.context,
+            }
+            .into());
+        }
+        if let Some(&token) = tokens.iter().find(|&&x| x as usize >= vocab) {
+            return Err(LlmError::Token { token, vocab }.into());
+        }
+        let key = (t, all_logits);
+        let at = match self.programs.iter().position(|(k, _)| *k == key) {
+            Some(i) => i,
+            None => {
+                let (ph, out) = self.model.step(t, self.context, all_logits)?;
+                let ph: Vec<&Tensor> = ph.iter().collect();
+                let out: Vec<&Tensor> = out.iter().collect();
+                if self.programs.len() == MAX_PROGRAMS {
+                    self.programs.remove(0);
+                }
+                self.programs.push((key, Program::compile(&ph, &out)?));
+                self.programs.len() - 1
+            }
+        };
+        let dev = &self.model.device;
+        let ids: Vec<i32> = tokens.iter().map(|&x| x as i32).collect();
+        let tok = Tensor::from_slice_on(dev, &ids, &[t, 1])?;
+        let pos0 = Tensor::from_slice_on(dev, &[self.pos as i32], &[1])?;
+        let mut inputs = vec![&tok, &pos0];
+        inputs.extend(self.caches.iter());
+        let mut out = self.programs[at].1.run(&inputs)?;
+        let logits = out.remove(0);
+        self.caches = out;
+        self.pos += t;
+        Ok(logits)
+    }
+}
+
+impl Model {
+    /// Opens and loads a GGUF model file (see [`Model::load`]).
+    pub fn open(
+        path: impl AsRef<std::path::Path>,
+        device: &Device,
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<Model> {
+        Model::load(&Gguf::open(path)?, device, progress)
+    }
+}

@@ -1,0 +1,166 @@
+//! The llama-family decoder against an independent reference: numpy, written from the
+//! architectures' definitions (tests/fixtures/llm/make_fixtures.py), on tiny random models
+//! in GGUF files written by the `gguf` package: llama at f32 (tied head), llama with Q8_0 and
+//! Q4_0 weights (untied head, linear RoPE scaling, frequency factors), and qwen2 (biases,
+//! RoPE on halves). Logits of a 5-token prompt, 16 greedy tokens, and the KV cache.
+
+mod common;
+use common::*;
+use kiln::io::Gguf;
+use kiln::llm::{LlmError, Model, Session};
+use kiln::Error;
+
+const MODELS: [&str; 3] = ["llama_f32", "llama_q", "qwen2_f32"];
+
+fn fixture(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/llm")
+        .join(name)
+}
+
+fn expect() -> Gguf {
+    Gguf::open(fixture("expect.gguf")).unwrap()
+}
+
+fn tokens(g: &Gguf, key: &str) -> Vec<u32> {
+    match g.get(key) {
+        Some(kiln::io::Value::Array(v)) => v.iter().map(|x| x.as_u64().unwrap() as u32).collect(),
+        v => panic!("{key}: {v:?}"),
+    }
+}
+
+fn load(name: &str) -> Model {
+    let dev = device();
+    Model::open(fixture(&format!("{name}.gguf")), &dev, &mut |_, _| {}).unwrap()
+}
+
+fn argmax(v: &[f32]) -> u32 {
+    let mut best = 0;
+    for (i, &x) in v.iter().enumerate() {
+        if x > v[best] {
+            best = i;
+        }
+    }
+    best as u32
+}
+
+/// Logits agree with the float64 reference within f32 rounding of a few hundred operations
+/// per value: 1e-4 of the largest logit.
+fn assert_logits(got: &[f32], want: &[f64], what: &str) {
+    let scale = want.iter().fold(0f64, |m, v| m.max(v.abs()));
+    assert!(scale > 0.5, "{what}: the reference logits are degenerate");
+    assert_eq!(got.len(), want.len(), "{what}");
+    for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
+        assert!(
+            (g as f64 - w).abs() <= 1e-4 * scale,
+            "{what}[{i}]: {g} against the reference's {w}"
+        );
+    }
+}
+
+#[test]
+fn prompt_logits_match_the_reference() {
+    let e = expect();
+    let prompt = tokens(&e, "prompt");
+    for name in MODELS {
+        let m = load(name);
+        let mut s = Session::new(&m, 32).unwrap();
+        let got = s.forward(&prompt, true).unwrap().to_vec::<f32>().unwrap();
+        let want = e.host_tensor(&format!("logits.{name}")).unwrap().to_f64();
+        assert_logits(&got, &want, name);
+        assert_eq!(s.position(), prompt.len());
+    }
+}
+
+#[test]
+fn greedy_decoding_matches_the_reference() {
+    let e = expect();
+    let prompt = tokens(&e, "prompt");
+    for name in MODELS {
+        let m = load(name);
+        let mut s = Session::new(&m, 32).unwrap();
+        let mut logits = s.forward(&prompt, false).unwrap();
+        let mut out = Vec::new();
+        for _ in 0..16 {
+            let t = argmax(&logits.to_vec::<f32>().unwrap());
+            out.push(t);
+            logits = s.forward(&[t], false).unwrap();
+        }
+        assert_eq!(out, tokens(&e, &format!("greedy.{name}")), "{name}");
+    }
+}
+
+/// Decoding token by token through the cache gives the logits of prefilling the whole
+/// sequence, and prefill in two chunks does too.
+#[test]
+fn kv_cache_matches_prefill() {
+    let e = expect();
+    let prompt = tokens(&e, "prompt");
+    for name in MODELS {
+        let m = load(name);
+        let mut whole = Session::new(&m, 16).unwrap();
+        let all = whole
+            .forward(&prompt, true)
+            .unwrap()
+            .to_vec::<f32>()
+            .unwrap();
+        let vocab = m.vocab();
+        let mut step = Session::new(&m, 16).unwrap();
+        for (i, &t) in prompt.iter().enumerate() {
+            let got = step.forward(&[t], false).unwrap().to_vec::<f32>().unwrap();
+            let want: Vec<f64> = all[i * vocab..(i + 1) * vocab]
+                .iter()
+                .map(|&x| x as f64)
+                .collect();
+            assert_logits(&got, &want, &format!("{name} token {i} by itself"));
+        }
+        let mut chunks = Session::new(&m, 16).unwrap();
+        chunks.forward(&prompt[..2], false).unwrap();
+        let got = chunks
+            .forward(&prompt[2..], true)
+            .unwrap()
+            .to_vec::<f32>()
+            .unwrap();
+        let want: Vec<f64> = all[2 * vocab..].iter().map(|&x| x as f64).collect();
+        assert_logits(&got, &want, &format!("{name} second chunk"));
+    }
+}
+
+#[test]
+fn bad_requests_are_typed_errors() {
+    let m = load("llama_f32");
+    let mut s = Session::new(&m, 4).unwrap();
+    let e = s.forward(&[1, 2, 3, 4, 5], false).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::Llm(LlmError::ContextFull {
+                needed: 5,
+                context: 4
+            })
+        ),
+        "{e}"
+    );
+    let e = s.forward(&[64], false).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::Llm(LlmError::Token {
+                token: 64,
+                vocab: 64
+            })
+        ),
+        "{e}"
+    );
+    let e = s.forward(&[], false).unwrap_err();
+    assert!(matches!(e, Error::Llm(LlmError::ContextFull { .. })), "{e}");
+    // A file that is not a decoder.
+    let e = Model::open(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/gguf/types.gguf"),
+        &device(),
+        &mut |_, _| {},
+    )
+    .err()
+    .expect("refused");
+    assert!(matches!(e, Error::Llm(LlmError::Architecture(_))), "{e}");
+}
