@@ -5,9 +5,11 @@
 mod config;
 mod error;
 mod model;
+mod tokenizer;
 mod weights;
 
 pub use config::{Arch, Config, RopeStyle, ARCHS};
 pub use error::LlmError;
 pub use model::{Model, Session, MAX_PROGRAMS};
+pub use tokenizer::{pre_tokens, PreTokenizer, Tokenizer, PRE_TOKENIZERS};
 pub use weights::{Layer, Weights};
