@@ -3,7 +3,7 @@
 pub mod gguf;
 pub mod safetensors;
 
-pub use gguf::{Gguf, GgufError, TensorInfo, TensorType, Value};
+pub use gguf::{Gguf, GgufError, GgufWriter, TensorInfo, TensorType, Value};
 pub use safetensors::{Safetensors, SafetensorsError};
 
 use kiln_ir::{DType, HostTensor, Shape};

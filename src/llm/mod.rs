@@ -5,11 +5,15 @@
 mod config;
 mod error;
 mod model;
+mod random;
+mod sampler;
 mod tokenizer;
 mod weights;
 
 pub use config::{Arch, Config, RopeStyle, ARCHS};
 pub use error::LlmError;
-pub use model::{Model, Session, MAX_PROGRAMS};
+pub use model::{Model, Session, Timing, MAX_PROGRAMS};
+pub use random::RandomSpec;
+pub use sampler::{Sampler, Sampling};
 pub use tokenizer::{pre_tokens, PreTokenizer, Tokenizer, PRE_TOKENIZERS};
 pub use weights::{Layer, Weights};

@@ -242,6 +242,23 @@ impl<'m> Session<'m> {
         })
     }
 
+    /// Compiles the step program for `t` tokens (see [`Session::forward`]) unless it is
+    /// compiled already, and returns its index.
+    pub fn prepare(&mut self, t: usize, all_logits: bool) -> Result<usize> {
+        let key = (t, all_logits);
+        if let Some(i) = self.programs.iter().position(|(k, _)| *k == key) {
+            return Ok(i);
+        }
+        let (ph, out) = self.model.step(t, self.context, all_logits)?;
+        let ph: Vec<&Tensor> = ph.iter().collect();
+        let out: Vec<&Tensor> = out.iter().collect();
+        if self.programs.len() == MAX_PROGRAMS {
+            self.programs.remove(0);
+        }
+        self.programs.push((key, Program::compile(&ph, &out)?));
+        Ok(self.programs.len() - 1)
+    }
+
     /// Positions used so far.
     pub fn position(&self) -> usize {
         self.pos
@@ -262,24 +279,8 @@ impl<'m> Session<'m> {
         if let Some(&token) = tokens.iter().find(|&&x| x as usize >= vocab) {
             return Err(LlmError::Token { token, vocab }.into());
         }
-        let key = (t, all_logits);
-        let at = match self.programs.iter().position(|(k, _)| *k == key) {
-            Some(i) => i,
-            None => {
-                let (ph, out) = self.model.step(t, self.context, all_logits)?;
-                let ph: Vec<&Tensor> = ph.iter().collect();
-                let out: Vec<&Tensor> = out.iter().collect();
-                if self.programs.len() == MAX_PROGRAMS {
-                    self.programs.remove(0);
-                }
-                self.programs.push((key, Program::compile(&ph, &out)?));
-                self.programs.len() - 1
-            }
-        };
-        let dev = &self.model.device;
-        let ids: Vec<i32> = tokens.iter().map(|&x| x as i32).collect();
-        let tok = Tensor::from_slice_on(dev, &ids, &[t, 1])?;
-        let pos0 = Tensor::from_slice_on(dev, &[self.pos as i32], &[1])?;
+        let at = self.prepare(t, all_logits)?;
+        let (tok, pos0) = self.step_inputs(tokens)?;
         let mut inputs = vec![&tok, &pos0];
         inputs.extend(self.caches.iter());
         let mut out = self.programs[at].1.run(&inputs)?;
@@ -287,6 +288,27 @@ impl<'m> Session<'m> {
         self.caches = out;
         self.pos += t;
         Ok(logits)
+    }
+
+    /// The logits [`Session::forward`] would give for `tokens`, computed by the reference
+    /// interpreter from the same program and cache, leaving the session as it is (for
+    /// checking results).
+    pub fn reference(&mut self, tokens: &[u32], all_logits: bool) -> Result<kiln_ir::HostTensor> {
+        let at = self.prepare(tokens.len(), all_logits)?;
+        let (tok, pos0) = self.step_inputs(tokens)?;
+        let mut inputs = vec![&tok, &pos0];
+        inputs.extend(self.caches.iter());
+        let mut out = self.programs[at].1.reference(&inputs)?;
+        Ok(out.remove(0))
+    }
+
+    /// The token and start-position inputs of a step.
+    fn step_inputs(&self, tokens: &[u32]) -> Result<(Tensor, Tensor)> {
+        let dev = &self.model.device;
+        let ids: Vec<i32> = tokens.iter().map(|&x| x as i32).collect();
+        let tok = Tensor::from_slice_on(dev, &ids, &[tokens.len(), 1])?;
+        let pos0 = Tensor::from_slice_on(dev, &[self.pos as i32], &[1])?;
+        Ok((tok, pos0))
     }
 }
 
@@ -298,5 +320,74 @@ impl Model {
         progress: &mut dyn FnMut(usize, usize),
     ) -> Result<Model> {
         Model::load(&Gguf::open(path)?, device, progress)
+    }
+}
+
+/// Where the time of a generation went (wall time, logits read back included).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Timing {
+    /// Prompt tokens run as one batch.
+    pub prefill_tokens: usize,
+    /// Seconds for the prompt, up to its logits on the host.
+    pub prefill_s: f64,
+    /// Tokens decoded one at a time after the first.
+    pub decode_tokens: usize,
+    /// Seconds for those steps.
+    pub decode_s: f64,
+    /// Seconds compiling the prefill and decode programs, before either ran.
+    pub compile_s: f64,
+}
+
+impl Timing {
+    /// Prompt tokens per second.
+    pub fn prefill_rate(&self) -> f64 {
+        self.prefill_tokens as f64 / self.prefill_s.max(f64::MIN_POSITIVE)
+    }
+
+    /// Decoded tokens per second.
+    pub fn decode_rate(&self) -> f64 {
+        self.decode_tokens as f64 / self.decode_s.max(f64::MIN_POSITIVE)
+    }
+}
+
+impl Session<'_> {
+    /// Runs `prompt` as one batch, then samples up to `max_tokens` tokens one step at a time
+    /// (stopping after `stop` where given), calling `on_token` with each as it comes.
+    pub fn generate(
+        &mut self,
+        prompt: &[u32],
+        max_tokens: usize,
+        sampler: &mut super::Sampler,
+        stop: Option<u32>,
+        on_token: &mut dyn FnMut(u32),
+    ) -> Result<(Vec<u32>, Timing)> {
+        let mut timing = Timing {
+            prefill_tokens: prompt.len(),
+            ..Timing::default()
+        };
+        let mut out = Vec::new();
+        if max_tokens == 0 {
+            return Ok((out, timing));
+        }
+        let start = std::time::Instant::now();
+        self.prepare(prompt.len(), false)?;
+        self.prepare(1, false)?;
+        timing.compile_s = start.elapsed().as_secs_f64();
+        let start = std::time::Instant::now();
+        let mut logits = self.forward(prompt, false)?.to_vec::<f32>()?;
+        timing.prefill_s = start.elapsed().as_secs_f64();
+        let start = std::time::Instant::now();
+        loop {
+            let t = sampler.sample(&logits)?;
+            out.push(t);
+            on_token(t);
+            if out.len() == max_tokens || Some(t) == stop {
+                break;
+            }
+            logits = self.forward(&[t], false)?.to_vec::<f32>()?;
+            timing.decode_tokens += 1;
+        }
+        timing.decode_s = start.elapsed().as_secs_f64();
+        Ok((out, timing))
     }
 }

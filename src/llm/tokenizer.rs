@@ -79,7 +79,7 @@ fn strings(g: &Gguf, key: &str) -> Result<Vec<String>, LlmError> {
 
 /// GPT-2's byte-to-unicode table: printable Latin-1 bytes stand for themselves, the others
 /// for the code points from 256 on, in byte order.
-fn byte_chars() -> [char; 256] {
+pub(crate) fn byte_chars() -> [char; 256] {
     let mut table = ['\0'; 256];
     let mut next = 256u32;
     for b in 0..=255u8 {
@@ -207,9 +207,10 @@ impl Tokenizer {
                         .map(|b| byte_char[b as usize].to_string())
                         .collect();
                     for s in merge_by_rank(symbols, ranks) {
-                        let id = self.ids.get(&s).ok_or_else(|| {
-                            LlmError::Tokenizer(format!("{s:?} is in no token"))
-                        })?;
+                        let id = self
+                            .ids
+                            .get(&s)
+                            .ok_or_else(|| LlmError::Tokenizer(format!("{s:?} is in no token")))?;
                         out.push(*id);
                     }
                 }
@@ -292,7 +293,11 @@ impl Tokenizer {
 fn merge_by_rank(mut s: Vec<String>, ranks: &HashMap<(String, String), usize>) -> Vec<String> {
     loop {
         let best = (0..s.len().saturating_sub(1))
-            .filter_map(|i| ranks.get(&(s[i].clone(), s[i + 1].clone())).map(|&r| (r, i)))
+            .filter_map(|i| {
+                ranks
+                    .get(&(s[i].clone(), s[i + 1].clone()))
+                    .map(|&r| (r, i))
+            })
             .min();
         let Some((_, i)) = best else { return s };
         let (a, b) = (s[i].clone(), s[i + 1].clone());

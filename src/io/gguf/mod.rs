@@ -14,10 +14,12 @@ mod cursor;
 mod error;
 mod tensor_type;
 mod value;
+mod writer;
 
 pub use error::GgufError;
 pub use tensor_type::TensorType;
 pub use value::Value;
+pub use writer::GgufWriter;
 
 use cursor::Cursor;
 use hashbrown::HashSet;

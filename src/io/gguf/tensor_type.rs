@@ -69,6 +69,14 @@ impl TensorType {
         }
     }
 
+    /// The GGML type number.
+    pub fn id(self) -> u32 {
+        GGML_TYPES
+            .iter()
+            .find(|(_, _, t)| *t == Some(self))
+            .map_or(u32::MAX, |(n, _, _)| *n)
+    }
+
     /// The GGML name.
     pub fn name(self) -> &'static str {
         match self {
