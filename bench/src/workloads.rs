@@ -2,6 +2,7 @@
 //! built with kiln's own Tensor API. Each builds a [`Workload`]: placeholders, inputs, the
 //! compiled program and the numbers needed to turn a time into a metric.
 
+use kiln::llm::{Model, RandomSpec};
 use kiln::{BlockFormat, DType, Device, HostTensor, Program, Result, Shape, Tensor};
 
 /// Problem sizes.
@@ -14,7 +15,7 @@ pub enum Size {
 }
 
 /// Names of the standard workloads, in run order.
-pub const NAMES: [&str; 20] = [
+pub const NAMES: [&str; 23] = [
     "copy",
     "copy_f16",
     "gelu_chain",
@@ -35,6 +36,9 @@ pub const NAMES: [&str; 20] = [
     "gemv_q6_k",
     "launch_overhead",
     "transformer_layer",
+    "llm_decode_1b",
+    "llm_decode_8b",
+    "llm_prefill_1b",
 ];
 
 /// How a workload's time becomes its metric.
@@ -46,6 +50,8 @@ pub enum Metric {
     Flops(f64),
     /// Ops per run: reported in microseconds per op.
     PerOp(f64),
+    /// Tokens per run: reported in tokens per second.
+    Tokens(f64),
     /// Reported as milliseconds.
     Millis,
 }
@@ -57,6 +63,7 @@ impl Metric {
             Metric::Bytes(b) => (b / (ms * 1e-3) / 1e9, "GB/s"),
             Metric::Flops(f) => (f / (ms * 1e-3) / 1e12, "TFLOP/s"),
             Metric::PerOp(n) => (ms * 1e3 / n, "us per op"),
+            Metric::Tokens(n) => (n / (ms * 1e-3), "tokens/s"),
             Metric::Millis => (ms, "ms"),
         }
     }
@@ -411,6 +418,85 @@ pub fn build(dev: &Device, name: &str, size: Size) -> Result<Option<Workload>> {
             let z = x.matmul(&w.cast(DType::F32)?.transpose(0, 1)?)?;
             let bytes = format.bytes_for(n * n).unwrap_or(0) as f64;
             b.finish(name, format!("1x{n}x{n}"), vec![z], Metric::Bytes(bytes))
+        }
+        "llm_decode_1b" | "llm_decode_8b" | "llm_prefill_1b" => {
+            // A llama decoder's step on random Q4_K weights with a Q6_K head (Llama 3.2 1B
+            // and Llama 3.1 8B shapes), the KV cache 512 positions long: one token at the
+            // cache's last position, or a 512-token prompt.
+            let (name, eight, prefill) = match name {
+                "llm_decode_1b" => ("llm_decode_1b", false, false),
+                "llm_decode_8b" => ("llm_decode_8b", true, false),
+                "llm_prefill_1b" => ("llm_prefill_1b", false, true),
+                _ => return Ok(None),
+            };
+            let spec = match (large, eight) {
+                (true, false) => RandomSpec {
+                    layers: 16,
+                    dim: 2048,
+                    ffn: 8192,
+                    heads: 32,
+                    kv_heads: 8,
+                    vocab: 128_256,
+                    ..RandomSpec::default()
+                },
+                (true, true) => RandomSpec {
+                    layers: 32,
+                    dim: 4096,
+                    ffn: 14_336,
+                    heads: 32,
+                    kv_heads: 8,
+                    vocab: 128_256,
+                    ..RandomSpec::default()
+                },
+                (false, _) => RandomSpec {
+                    layers: 2,
+                    dim: 256,
+                    ffn: 512,
+                    heads: 4,
+                    kv_heads: 2,
+                    vocab: 1024,
+                    ..RandomSpec::default()
+                },
+            };
+            let spec = RandomSpec {
+                attn_format: BlockFormat::Q4K,
+                ffn_format: BlockFormat::Q4K,
+                head_format: BlockFormat::Q6K,
+                context: 512,
+                ..spec
+            };
+            let context = if large { 512 } else { 32 };
+            let model = Model::from_source(spec.config(), &spec, b.dev, &mut |done, total| {
+                if done == total || done % 32 == 0 {
+                    eprintln!("{name}: {done}/{total} weights");
+                }
+            })?;
+            let t = if prefill { context } else { 1 };
+            let (ph, out) = model.step_graph(t, context, false)?;
+            let c = &model.config;
+            let cache = Tensor::full_on(b.dev, &[c.kv_heads, context, c.head_dim], 0.5, DType::F32)?;
+            cache.realize()?;
+            let tokens: Vec<i32> = (0..t as i32).map(|i| (i * 7919) % spec.vocab() as i32).collect();
+            let mut inputs = vec![
+                Tensor::from_slice_on(b.dev, &tokens, &[t, 1])?,
+                Tensor::from_slice_on(b.dev, &[(context - t) as i32], &[1])?,
+            ];
+            inputs.extend(std::iter::repeat_n(cache, 2 * c.layers));
+            let shape = format!(
+                "{}L d{} ff{} ctx{context}{}",
+                c.layers,
+                c.dim,
+                c.ffn,
+                if prefill { " prompt" } else { "" }
+            );
+            return Ok(Some(Workload {
+                name,
+                shape,
+                inputs,
+                lazy_outputs: out,
+                placeholders: ph,
+                metric: Metric::Tokens(t as f64),
+            }));
         }
         "matmul_bias_gelu" => {
             let (bt, n) = if large { (16, 2048) } else { (2, 256) };

@@ -15,7 +15,7 @@ pub mod gemv;
 pub mod matmul;
 pub mod ops;
 pub mod params;
-mod qgemv;
+pub mod qgemv;
 pub mod reduce;
 pub mod schedule;
 pub mod types;
@@ -104,10 +104,12 @@ impl KernelSource {
                         k.load(*a).view.strides[r - 1],
                         k.load(*b).view.strides[r - 2],
                     );
-                    let (outs, _) = if fast {
-                        gemv::GEMV_K_CONTIGUOUS
+                    let outs = if qgemv::applies(k) {
+                        qgemv::QGEMV_ROWS
+                    } else if fast {
+                        gemv::GEMV_K_CONTIGUOUS.0
                     } else {
-                        gemv::GEMV_K_STRIDED
+                        gemv::GEMV_K_STRIDED.0
                     };
                     // Output groups over x and y (the kernel numbers them `y * nwg.x + x`).
                     let [x, y, _] = elementwise::grid_2d((m * n).div_ceil(outs as usize), max_dim)?;

@@ -92,6 +92,8 @@ pub(crate) struct Dims {
     abase: String,
     /// B's first element of the batch at coordinates `c*`.
     bbase: String,
+    /// B's offset and batch strides (the quantized gemv path's alignment test).
+    pub(crate) b_offset_and_batch: Vec<String>,
 }
 
 /// The `main` function (and workgroup tiles) of a matmul kernel.
@@ -123,11 +125,13 @@ pub fn main(
     let r = k.shape.rank();
     let mut abase = e.params.i32(Param::Offset(la));
     let mut bbase = e.params.i32(Param::Offset(lb));
+    let mut b_offset_and_batch = vec![bbase.clone()];
     for d in 0..r - 2 {
         let sa = e.params.i32(Param::Stride(la, d));
         let sb = e.params.i32(Param::Stride(lb, d));
         abase.push_str(&format!(" + i32(c{d}) * {sa}"));
         bbase.push_str(&format!(" + i32(c{d}) * {sb}"));
+        b_offset_and_batch.push(sb);
     }
     let d = Dims {
         m: e.params.u32(Param::Dim(r - 2)),
@@ -140,6 +144,7 @@ pub fn main(
         sbn: e.params.i32(Param::Stride(lb, r - 1)),
         abase,
         bbase,
+        b_offset_and_batch,
     };
     let oa = OperandLoad {
         input: k.load(la).input,

@@ -1,8 +1,8 @@
 //! The quantized gemv path of the block-1 matmul kernel: where `m = 1` and B is a quantized
 //! matrix read as `W^T` with `W`'s rows whole blocks (`x @ W^T`, the decode step's linear
 //! layer on a GGUF weight; checked at run time on the uniform, like [`crate::gemv`]), each
-//! workgroup owns [`GEMV_K_CONTIGUOUS`]`.0` outputs, as the plain gemv path does (so the
-//! host's grid is the same). Its [`QGEMV_LANES`] invocations take the words of codes of a
+//! workgroup owns [`QGEMV_ROWS`] outputs (the host's grid tests [`applies`] as the kernel
+//! does). Its [`QGEMV_LANES`] invocations take the words of codes of a
 //! row in turn, and each does so for all the workgroup's rows at once
 //! ([`dequant::define_word`]): the four (or eight) elements of the vector that meet a word
 //! are read once for every row, adjacent invocations read adjacent words of each row, and
@@ -17,26 +17,57 @@
 
 use crate::code::Code;
 use crate::dequant::{self, DOT_UNIT};
-use crate::gemv::GEMV_K_CONTIGUOUS;
 use crate::matmul::{Dims, THREADS};
 use kiln_ir::quant::BlockFormat;
+use kiln_ir::{Kernel, KernelKind};
 
 /// Invocations of a workgroup splitting each row.
 pub const QGEMV_LANES: u32 = THREADS * THREADS;
+
+/// Rows (outputs) of a workgroup of the quantized gemv path.
+pub const QGEMV_ROWS: u32 = 4;
+
+/// Whether a block-1 matmul kernel runs the quantized gemv path: `m = 1`, B quantized and
+/// read as `W^T` with unit stride along `k`, and B's offset, batch strides and row stride,
+/// and `k`, whole blocks. The host's grid and the kernel's run-time branch test the same.
+pub fn applies(k: &Kernel) -> bool {
+    let KernelKind::Matmul { a, b, .. } = &k.kind else {
+        return false;
+    };
+    let Some(f) = k.input(k.load(*b).input).quant() else {
+        return false;
+    };
+    let r = k.shape.rank();
+    let bv = f.block_values() as i64;
+    let v = &k.load(*b).view;
+    let kk = k.load(*a).view.shape.0[r - 1] as i64;
+    k.shape.0[r - 2] == 1
+        && v.strides[r - 2] == 1
+        && v.offset % bv == 0
+        && v.strides[r - 1] % bv == 0
+        && v.strides[..r - 2].iter().all(|s| s % bv == 0)
+        && kk % bv == 0
+}
 
 /// Writes the word decoder of binding `buf` and the workgroup's partial sums into `fns`, and
 /// the path into `b` (inside the block-1 kernel's `m = 1 || n = 1` branch, after `along_n`).
 pub(crate) fn path(b: &mut Code, fns: &mut Code, d: &Dims, format: BlockFormat, buf: &str) {
     dequant::define_word(fns, format, buf);
-    let rows = GEMV_K_CONTIGUOUS.0;
+    let rows = QGEMV_ROWS;
     let lanes = QGEMV_LANES;
     writeln!(fns, "var<workgroup> tq: array<f32, {}>;", rows * lanes);
     let Dims { kk, sbk, sbn, .. } = d;
     let bv = format.block_values();
     let w = dequant::unit_words(format);
+    // The test of `applies`, on the uniform.
+    let aligned: String = d
+        .b_offset_and_batch
+        .iter()
+        .map(|x| format!(" && {x} % {bv} == 0"))
+        .collect();
     writeln!(
         b,
-        "      if (along_n && {sbk} == 1 && bbase % {bv} == 0 && {sbn} % {bv} == 0 && {kk} % {bv}u == 0u) {{\n        \
+        "      if (along_n && {sbk} == 1{aligned} && {sbn} % {bv} == 0 && {kk} % {bv}u == 0u) {{\n        \
          let flat = lid.y * {THREADS}u + lid.x;\n        \
          let o0 = (wid.y * nwg.x + wid.x) * {rows}u;\n        \
          let ni = ({kk} / {DOT_UNIT}u) * {w}u;"

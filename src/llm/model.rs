@@ -9,7 +9,7 @@
 //! admits the slots at or before each query's position. Query heads share their group's
 //! key/value head through a broadcast batch dimension, never a copy.
 
-use super::{Config, LlmError, RopeStyle, Weights};
+use super::{Config, LlmError, RopeStyle, Source, Weights};
 use crate::io::Gguf;
 use crate::{DType, Device, Program, Result, Tensor};
 
@@ -36,8 +36,17 @@ impl Model {
         device: &Device,
         progress: &mut dyn FnMut(usize, usize),
     ) -> Result<Model> {
-        let config = Config::from_gguf(g)?;
-        let weights = Weights::load(g, &config, device, progress)?;
+        Model::from_source(Config::from_gguf(g)?, g, device, progress)
+    }
+
+    /// Loads a decoder of configuration `config` from `src` onto `device`.
+    pub fn from_source(
+        config: Config,
+        src: &dyn Source,
+        device: &Device,
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<Model> {
+        let weights = Weights::load(src, &config, device, progress)?;
         let half = config.head_dim / 2;
         let theta = (0..half)
             .map(|i| {
@@ -114,10 +123,11 @@ impl Model {
         .reshape(&[t, h, hd])
     }
 
-    /// The step graph for `t` tokens: placeholders `[tokens [t, 1] i32, pos0 [1] i32, K0, V0,
-    /// K1, ...]` and outputs `[logits, K0', V0', ...]`; logits for every token where
-    /// `all_logits`, else for the last.
-    fn step(
+    /// The step graph for `t` tokens over a cache of `context` positions: placeholders
+    /// `[tokens [t, 1] i32, pos0 [1] i32, K0, V0, K1, ...]` (caches `[kv_heads, context,
+    /// head_dim]` f32) and outputs `[logits, K0', V0', ...]`; logits for every token where
+    /// `all_logits`, else for the last. [`Session`] compiles it; benchmarks time it.
+    pub fn step_graph(
         &self,
         t: usize,
         context: usize,
@@ -249,7 +259,7 @@ impl<'m> Session<'m> {
         if let Some(i) = self.programs.iter().position(|(k, _)| *k == key) {
             return Ok(i);
         }
-        let (ph, out) = self.model.step(t, self.context, all_logits)?;
+        let (ph, out) = self.model.step_graph(t, self.context, all_logits)?;
         let ph: Vec<&Tensor> = ph.iter().collect();
         let out: Vec<&Tensor> = out.iter().collect();
         if self.programs.len() == MAX_PROGRAMS {

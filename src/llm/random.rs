@@ -4,10 +4,20 @@
 //! sensible size, with a byte-level BPE tokenizer (the 256 bytes, a few English merges, and
 //! begin/end tokens).
 
-use crate::io::{GgufError, GgufWriter, TensorType, Value};
-use crate::Shape;
+use super::{Config, Source, ARCHS};
+use crate::io::{GgufWriter, TensorType, Value};
+use crate::{HostTensor, Result, Shape};
 use kiln_ir::quant::BlockFormat;
 use std::path::Path;
+
+/// What a random tensor is.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Fill {
+    /// An RMSNorm gain of ones (`f32`).
+    Ones,
+    /// Random blocks of a format, values about this size.
+    Blocks(BlockFormat, f32),
+}
 
 /// The shape and formats of a random model.
 #[derive(Clone, Debug, PartialEq)]
@@ -30,6 +40,8 @@ pub struct RandomSpec {
     pub ffn_format: BlockFormat,
     /// Format of the output head.
     pub head_format: BlockFormat,
+    /// Vocabulary size (at least the tokenizer's 270 tokens; reserved ones past them).
+    pub vocab: usize,
     /// The seed.
     pub seed: u64,
 }
@@ -47,6 +59,7 @@ impl Default for RandomSpec {
             attn_format: BlockFormat::Q8_0,
             ffn_format: BlockFormat::Q4K,
             head_format: BlockFormat::Q8_0,
+            vocab: 270,
             seed: 0,
         }
     }
@@ -69,14 +82,72 @@ fn magnitude(f: BlockFormat) -> f32 {
 }
 
 impl RandomSpec {
-    /// The tokenizer's vocabulary: the 256 byte characters, the merges, then
-    /// `<|begin_of_text|>` and `<|end_of_text|>`.
-    fn tokens() -> Vec<String> {
+    /// The tokenizer's vocabulary: the 256 byte characters, the merges,
+    /// `<|begin_of_text|>` and `<|end_of_text|>`, then `<|reserved_N|>` up to `vocab`.
+    fn tokens(&self) -> Vec<String> {
         let table = super::tokenizer::byte_chars();
         let mut t: Vec<String> = table.iter().map(|c| c.to_string()).collect();
         t.extend(MERGES.iter().map(|m| m.replace(' ', "")));
         t.push("<|begin_of_text|>".into());
         t.push("<|end_of_text|>".into());
+        let base = t.len();
+        t.extend((base..self.vocab()).map(|i| format!("<|reserved_{i}|>")));
+        t
+    }
+
+    /// The vocabulary size: `vocab`, or the tokenizer's tokens where that is more.
+    pub fn vocab(&self) -> usize {
+        self.vocab.max(258 + MERGES.len())
+    }
+
+    /// The configuration the model has.
+    pub fn config(&self) -> Config {
+        Config {
+            arch: ARCHS[0],
+            layers: self.layers,
+            dim: self.dim,
+            ffn: self.ffn,
+            heads: self.heads,
+            kv_heads: self.kv_heads,
+            head_dim: self.dim / self.heads,
+            eps: 1e-5,
+            rope_base: 500_000.0,
+            rope_scale: 1.0,
+            context: self.context,
+        }
+    }
+
+    /// Every tensor: name, shape, contents.
+    fn tensors(&self) -> Vec<(String, Shape, Fill)> {
+        let (d, kv) = (self.dim, self.kv_heads * (self.dim / self.heads));
+        let s = 1.0 / (d as f32).sqrt();
+        let sf = 1.0 / (self.ffn as f32).sqrt();
+        let (a, f) = (self.attn_format, self.ffn_format);
+        let mut t = vec![(
+            "token_embd.weight".to_string(),
+            Shape::new(&[self.vocab(), d]),
+            Fill::Blocks(a, 1.0),
+        )];
+        for l in 0..self.layers {
+            let n = |x: &str| format!("blk.{l}.{x}");
+            t.extend([
+                (n("attn_norm.weight"), Shape::new(&[d]), Fill::Ones),
+                (n("attn_q.weight"), Shape::new(&[d, d]), Fill::Blocks(a, s)),
+                (n("attn_k.weight"), Shape::new(&[kv, d]), Fill::Blocks(a, s)),
+                (n("attn_v.weight"), Shape::new(&[kv, d]), Fill::Blocks(a, s)),
+                (n("attn_output.weight"), Shape::new(&[d, d]), Fill::Blocks(a, s)),
+                (n("ffn_norm.weight"), Shape::new(&[d]), Fill::Ones),
+                (n("ffn_gate.weight"), Shape::new(&[self.ffn, d]), Fill::Blocks(f, s)),
+                (n("ffn_up.weight"), Shape::new(&[self.ffn, d]), Fill::Blocks(f, s)),
+                (n("ffn_down.weight"), Shape::new(&[d, self.ffn]), Fill::Blocks(f, sf)),
+            ]);
+        }
+        t.push(("output_norm.weight".into(), Shape::new(&[d]), Fill::Ones));
+        t.push((
+            "output.weight".into(),
+            Shape::new(&[self.vocab(), d]),
+            Fill::Blocks(self.head_format, 4.0 * s),
+        ));
         t
     }
 
@@ -109,23 +180,21 @@ impl RandomSpec {
     }
 
     /// Writes the model to `path` (GGUF v3, architecture `llama`).
-    pub fn write(&self, path: &Path) -> Result<(), GgufError> {
-        let tokens = RandomSpec::tokens();
-        let vocab = tokens.len();
-        let (d, hd) = (self.dim, self.dim / self.heads);
-        let kv = self.kv_heads * hd;
-        let mut w = GgufWriter::new();
+    pub fn write(&self, path: &Path) -> Result<()> {
+        let tokens = self.tokens();
         let u = |v: usize| Value::U32(v as u32);
+        let c = self.config();
+        let mut w = GgufWriter::new();
         w.meta("general.architecture", Value::String("llama".into()))
             .meta("general.name", Value::String("kiln random".into()))
-            .meta("llama.context_length", u(self.context))
-            .meta("llama.embedding_length", u(d))
-            .meta("llama.block_count", u(self.layers))
-            .meta("llama.feed_forward_length", u(self.ffn))
-            .meta("llama.attention.head_count", u(self.heads))
-            .meta("llama.attention.head_count_kv", u(self.kv_heads))
-            .meta("llama.attention.layer_norm_rms_epsilon", Value::F32(1e-5))
-            .meta("llama.rope.freq_base", Value::F32(500_000.0))
+            .meta("llama.context_length", u(c.context))
+            .meta("llama.embedding_length", u(c.dim))
+            .meta("llama.block_count", u(c.layers))
+            .meta("llama.feed_forward_length", u(c.ffn))
+            .meta("llama.attention.head_count", u(c.heads))
+            .meta("llama.attention.head_count_kv", u(c.kv_heads))
+            .meta("llama.attention.layer_norm_rms_epsilon", Value::F32(c.eps as f32))
+            .meta("llama.rope.freq_base", Value::F32(c.rope_base as f32))
             .meta("tokenizer.ggml.model", Value::String("gpt2".into()))
             .meta("tokenizer.ggml.pre", Value::String("llama-bpe".into()))
             .meta(
@@ -134,75 +203,51 @@ impl RandomSpec {
             )
             .meta(
                 "tokenizer.ggml.merges",
-                Value::Array(
-                    MERGES
-                        .iter()
-                        .map(|m| Value::String(m.to_string()))
-                        .collect(),
-                ),
+                Value::Array(MERGES.iter().map(|m| Value::String(m.to_string())).collect()),
             )
-            .meta("tokenizer.ggml.bos_token_id", u(vocab - 2))
-            .meta("tokenizer.ggml.eos_token_id", u(vocab - 1))
+            .meta("tokenizer.ggml.bos_token_id", u(256 + MERGES.len()))
+            .meta("tokenizer.ggml.eos_token_id", u(257 + MERGES.len()))
             .meta("tokenizer.ggml.add_bos_token", Value::Bool(true));
-        let ones = |n: usize| -> Vec<u8> { (0..n).flat_map(|_| 1f32.to_le_bytes()).collect() };
-        let mut salt = 0;
-        let mut q = |w: &mut GgufWriter,
-                     name: &str,
-                     f: BlockFormat,
-                     rows: usize,
-                     cols: usize,
-                     scale: f32| {
-            salt += 1;
-            let b = self.blocks(f, rows, cols, salt, scale);
-            w.tensor(name, Shape::new(&[rows, cols]), TensorType::Quantized(f), b)
-                .map(|_| ())
-        };
-        q(&mut w, "token_embd.weight", self.attn_format, vocab, d, 1.0)?;
-        let s = 1.0 / (d as f32).sqrt();
-        for l in 0..self.layers {
-            let n = |x: &str| format!("blk.{l}.{x}");
-            w.tensor(
-                &n("attn_norm.weight"),
-                Shape::new(&[d]),
-                TensorType::F32,
-                ones(d),
-            )?;
-            q(&mut w, &n("attn_q.weight"), self.attn_format, d, d, s)?;
-            q(&mut w, &n("attn_k.weight"), self.attn_format, kv, d, s)?;
-            q(&mut w, &n("attn_v.weight"), self.attn_format, kv, d, s)?;
-            q(&mut w, &n("attn_output.weight"), self.attn_format, d, d, s)?;
-            w.tensor(
-                &n("ffn_norm.weight"),
-                Shape::new(&[d]),
-                TensorType::F32,
-                ones(d),
-            )?;
-            q(
-                &mut w,
-                &n("ffn_gate.weight"),
-                self.ffn_format,
-                self.ffn,
-                d,
-                s,
-            )?;
-            q(&mut w, &n("ffn_up.weight"), self.ffn_format, self.ffn, d, s)?;
-            let sf = 1.0 / (self.ffn as f32).sqrt();
-            q(
-                &mut w,
-                &n("ffn_down.weight"),
-                self.ffn_format,
-                d,
-                self.ffn,
-                sf,
-            )?;
+        for (name, shape, fill) in self.tensors() {
+            let h = self.read(&name)?;
+            let (ty, bytes) = match fill {
+                Fill::Ones => (
+                    TensorType::F32,
+                    h.to_vec::<f32>()?.iter().flat_map(|x| x.to_le_bytes()).collect(),
+                ),
+                Fill::Blocks(f, _) => (TensorType::Quantized(f), h.blocks()?),
+            };
+            w.tensor(&name, shape, ty, bytes)?;
         }
-        w.tensor(
-            "output_norm.weight",
-            Shape::new(&[d]),
-            TensorType::F32,
-            ones(d),
-        )?;
-        q(&mut w, "output.weight", self.head_format, vocab, d, s * 4.0)?;
-        w.write(path)
+        Ok(w.write(path)?)
+    }
+}
+
+impl Source for RandomSpec {
+    fn shape(&self, name: &str) -> Option<Shape> {
+        self.tensors()
+            .into_iter()
+            .find(|(n, _, _)| n == name)
+            .map(|(_, s, _)| s)
+    }
+
+    fn read(&self, name: &str) -> Result<HostTensor> {
+        let all = self.tensors();
+        let (salt, (_, shape, fill)) = all
+            .into_iter()
+            .enumerate()
+            .find(|(_, (n, _, _))| n == name)
+            .ok_or_else(|| super::LlmError::Tensor {
+                name: name.into(),
+                why: "missing".into(),
+            })?;
+        Ok(match fill {
+            Fill::Ones => HostTensor::from_slice(&vec![1f32; shape.numel()], shape)?,
+            Fill::Blocks(f, scale) => {
+                let (rows, cols) = (shape.dims()[0], shape.dims()[1]);
+                let b = self.blocks(f, rows, cols, salt as u64, scale);
+                HostTensor::quantized(f, shape, &b)?
+            }
+        })
     }
 }

@@ -4,7 +4,24 @@
 
 use super::{Config, LlmError};
 use crate::io::Gguf;
-use crate::{DType, Device, Result, Tensor};
+use crate::{DType, Device, HostTensor, Result, Shape, Tensor};
+
+/// Where weights come from: a GGUF file, or a generator ([`super::RandomSpec`]).
+pub trait Source {
+    /// The shape of tensor `name`, `None` where there is no such tensor.
+    fn shape(&self, name: &str) -> Option<Shape>;
+    /// Tensor `name` as a host tensor (quantized ones as their blocks).
+    fn read(&self, name: &str) -> Result<HostTensor>;
+}
+
+impl Source for Gguf {
+    fn shape(&self, name: &str) -> Option<Shape> {
+        self.tensor(name).ok().map(|t| t.shape.clone())
+    }
+    fn read(&self, name: &str) -> Result<HostTensor> {
+        self.host_tensor(name)
+    }
+}
 
 /// One layer's weights. Projections are `[out, in]`, as GGUF stores them (`y = x W^T`).
 pub struct Layer {
@@ -48,7 +65,7 @@ impl Weights {
     /// Reads every weight `cfg` needs from `g` onto `device`, checking each shape.
     /// `progress(done, total)` is called after each tensor.
     pub fn load(
-        g: &Gguf,
+        g: &dyn Source,
         cfg: &Config,
         device: &Device,
         progress: &mut dyn FnMut(usize, usize),
@@ -95,15 +112,15 @@ impl Weights {
             });
         }
         let norm = load("output_norm.weight", &[d])?;
-        let head = if g.tensors().iter().any(|t| t.name == "output.weight") {
+        let head = if g.shape("output.weight").is_some() {
             load("output.weight", &[vocab, d])?
         } else {
             done += 1;
             progress(done, total);
             embed.clone()
         };
-        let rope_freqs = if g.tensors().iter().any(|t| t.name == "rope_freqs.weight") {
-            let t = g.host_tensor("rope_freqs.weight")?;
+        let rope_freqs = if g.shape("rope_freqs.weight").is_some() {
+            let t = g.read("rope_freqs.weight")?;
             let v = t.to_f64();
             if v.len() != cfg.head_dim / 2 || v.iter().any(|f| !(f.is_finite() && *f > 0.0)) {
                 return Err(LlmError::Tensor {
@@ -133,17 +150,20 @@ impl Weights {
 
 /// Tensor `name` of `shape` (a 0 matches any size) on `device`: quantized blocks as they
 /// are, other types as `f32`.
-fn read(g: &Gguf, device: &Device, name: &str, shape: &[usize]) -> Result<Tensor> {
-    let info = g.tensor(name)?;
-    let dims = info.shape.dims();
+fn read(g: &dyn Source, device: &Device, name: &str, shape: &[usize]) -> Result<Tensor> {
+    let found = g.shape(name).ok_or_else(|| LlmError::Tensor {
+        name: name.into(),
+        why: "missing".into(),
+    })?;
+    let dims = found.dims();
     if dims.len() != shape.len() || dims.iter().zip(shape).any(|(&a, &b)| b != 0 && a != b) {
         return Err(LlmError::Tensor {
             name: name.into(),
-            why: format!("shape {} where {shape:?} is needed", info.shape),
+            why: format!("shape {found} where {shape:?} is needed"),
         }
         .into());
     }
-    let h = g.host_tensor(name)?;
+    let h = g.read(name)?;
     let t = Tensor::from_host_on(device, h)?;
     let t = match t.dtype() {
         DType::F32 | DType::Quant(_) => t,
