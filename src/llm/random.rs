@@ -135,11 +135,27 @@ impl RandomSpec {
                 (n("attn_q.weight"), Shape::new(&[d, d]), Fill::Blocks(a, s)),
                 (n("attn_k.weight"), Shape::new(&[kv, d]), Fill::Blocks(a, s)),
                 (n("attn_v.weight"), Shape::new(&[kv, d]), Fill::Blocks(a, s)),
-                (n("attn_output.weight"), Shape::new(&[d, d]), Fill::Blocks(a, s)),
+                (
+                    n("attn_output.weight"),
+                    Shape::new(&[d, d]),
+                    Fill::Blocks(a, s),
+                ),
                 (n("ffn_norm.weight"), Shape::new(&[d]), Fill::Ones),
-                (n("ffn_gate.weight"), Shape::new(&[self.ffn, d]), Fill::Blocks(f, s)),
-                (n("ffn_up.weight"), Shape::new(&[self.ffn, d]), Fill::Blocks(f, s)),
-                (n("ffn_down.weight"), Shape::new(&[d, self.ffn]), Fill::Blocks(f, sf)),
+                (
+                    n("ffn_gate.weight"),
+                    Shape::new(&[self.ffn, d]),
+                    Fill::Blocks(f, s),
+                ),
+                (
+                    n("ffn_up.weight"),
+                    Shape::new(&[self.ffn, d]),
+                    Fill::Blocks(f, s),
+                ),
+                (
+                    n("ffn_down.weight"),
+                    Shape::new(&[d, self.ffn]),
+                    Fill::Blocks(f, sf),
+                ),
             ]);
         }
         t.push(("output_norm.weight".into(), Shape::new(&[d]), Fill::Ones));
@@ -193,7 +209,10 @@ impl RandomSpec {
             .meta("llama.feed_forward_length", u(c.ffn))
             .meta("llama.attention.head_count", u(c.heads))
             .meta("llama.attention.head_count_kv", u(c.kv_heads))
-            .meta("llama.attention.layer_norm_rms_epsilon", Value::F32(c.eps as f32))
+            .meta(
+                "llama.attention.layer_norm_rms_epsilon",
+                Value::F32(c.eps as f32),
+            )
             .meta("llama.rope.freq_base", Value::F32(c.rope_base as f32))
             .meta("tokenizer.ggml.model", Value::String("gpt2".into()))
             .meta("tokenizer.ggml.pre", Value::String("llama-bpe".into()))
@@ -203,7 +222,12 @@ impl RandomSpec {
             )
             .meta(
                 "tokenizer.ggml.merges",
-                Value::Array(MERGES.iter().map(|m| Value::String(m.to_string())).collect()),
+                Value::Array(
+                    MERGES
+                        .iter()
+                        .map(|m| Value::String(m.to_string()))
+                        .collect(),
+                ),
             )
             .meta("tokenizer.ggml.bos_token_id", u(256 + MERGES.len()))
             .meta("tokenizer.ggml.eos_token_id", u(257 + MERGES.len()))
@@ -213,7 +237,10 @@ impl RandomSpec {
             let (ty, bytes) = match fill {
                 Fill::Ones => (
                     TensorType::F32,
-                    h.to_vec::<f32>()?.iter().flat_map(|x| x.to_le_bytes()).collect(),
+                    h.to_vec::<f32>()?
+                        .iter()
+                        .flat_map(|x| x.to_le_bytes())
+                        .collect(),
                 ),
                 Fill::Blocks(f, _) => (TensorType::Quantized(f), h.blocks()?),
             };

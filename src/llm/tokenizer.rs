@@ -42,7 +42,7 @@ enum Kind {
         ranks: HashMap<(String, String), usize>,
         pre: PreTokenizer,
         /// Byte to its printable character, and back.
-        byte_char: [char; 256],
+        byte_char: Box<[char; 256]>,
         char_byte: HashMap<char, u8>,
     },
     Spm {
@@ -134,7 +134,7 @@ impl Tokenizer {
                         .ok_or_else(|| LlmError::Tokenizer(format!("merge {m:?}: no space")))?;
                     ranks.insert((a.to_string(), b.to_string()), r);
                 }
-                let byte_char = byte_chars();
+                let byte_char = Box::new(byte_chars());
                 let char_byte = byte_char
                     .iter()
                     .enumerate()

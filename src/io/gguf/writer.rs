@@ -39,7 +39,7 @@ impl GgufWriter {
     ) -> Result<&mut Self, GgufError> {
         let (per, unit) = ty.unit();
         let n = shape.numel() as u64;
-        if n % per != 0 || n / per * unit != bytes.len() as u64 {
+        if !n.is_multiple_of(per) || n / per * unit != bytes.len() as u64 {
             return Err(GgufError::BadDims {
                 name: name.into(),
                 dims: shape.dims().iter().rev().map(|&d| d as u64).collect(),
