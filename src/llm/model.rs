@@ -9,7 +9,7 @@
 //! admits the slots at or before each query's position. Query heads share their group's
 //! key/value head through a broadcast batch dimension, never a copy.
 
-use super::{Config, LlmError, RopeStyle, Source, Weights};
+use super::{Config, LlmError, Qkv, RopeStyle, Source, Weights};
 use crate::io::Gguf;
 use crate::{DType, Device, Program, Result, Tensor};
 
@@ -113,14 +113,20 @@ impl Model {
         Ok((c, s))
     }
 
-    /// `rot(x)` of RoPE for `x` `[t, heads, head_dim]`: each pair's elements swapped.
+    /// `rot(x)` of RoPE for `x` `[t, heads, head_dim]`: each pair's elements swapped, read
+    /// by a gather at the partner's index, which fuses into the kernel that applies RoPE (a
+    /// flipped view reshaped back is no single view, and would be copied).
     fn rotate(&self, x: &Tensor) -> Result<Tensor> {
         let (t, h, hd) = (x.dims()[0], x.dims()[1], x.dims()[2]);
-        match self.config.arch.rope {
-            RopeStyle::Adjacent => x.reshape(&[t, h, hd / 2, 2])?.flip(&[-1])?,
-            RopeStyle::Halves => x.reshape(&[t, h, 2, hd / 2])?.flip(&[-2])?,
-        }
-        .reshape(&[t, h, hd])
+        let partner: Vec<i32> = (0..hd as i32)
+            .map(|i| match self.config.arch.rope {
+                RopeStyle::Adjacent => i ^ 1,
+                RopeStyle::Halves => (i + hd as i32 / 2) % hd as i32,
+            })
+            .collect();
+        let idx =
+            Tensor::from_slice_on(&self.device, &partner, &[1, 1, hd])?.expand(&[t, h, hd])?;
+        x.gather(-1, &idx)
     }
 
     /// The step graph for `t` tokens over a cache of `context` positions: placeholders
@@ -178,11 +184,21 @@ impl Model {
             inputs.push(v_cache.clone());
 
             let hn = x.rms_norm(Some(&l.attn_norm), cfg.eps)?;
-            let (mut q, mut k, mut v) = (
-                Model::linear(&hn, &l.wq)?,
-                Model::linear(&hn, &l.wk)?,
-                Model::linear(&hn, &l.wv)?,
-            );
+            let (mut q, mut k, mut v) = match &l.qkv {
+                Qkv::Fused(w, [nq, nk, nv]) => {
+                    let y = Model::linear(&hn, w)?;
+                    (
+                        y.narrow(1, 0, *nq)?,
+                        y.narrow(1, *nq, *nk)?,
+                        y.narrow(1, nq + nk, *nv)?,
+                    )
+                }
+                Qkv::Separate([wq, wk, wv]) => (
+                    Model::linear(&hn, wq)?,
+                    Model::linear(&hn, wk)?,
+                    Model::linear(&hn, wv)?,
+                ),
+            };
             if let Some([bq, bk, bv]) = &l.bias {
                 (q, k, v) = (q.add(bq)?, k.add(bk)?, v.add(bv)?);
             }

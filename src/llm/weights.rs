@@ -27,12 +27,8 @@ impl Source for Gguf {
 pub struct Layer {
     /// RMSNorm gain before attention.
     pub attn_norm: Tensor,
-    /// Query projection.
-    pub wq: Tensor,
-    /// Key projection.
-    pub wk: Tensor,
-    /// Value projection.
-    pub wv: Tensor,
+    /// The query, key and value projections.
+    pub qkv: Qkv,
     /// Query, key and value biases (qwen2).
     pub bias: Option<[Tensor; 3]>,
     /// Attention output projection.
@@ -72,51 +68,53 @@ impl Weights {
     ) -> Result<Weights> {
         let (d, kv) = (cfg.dim, cfg.kv_heads * cfg.head_dim);
         let per_layer = if cfg.arch.qkv_bias { 12 } else { 9 };
-        let total = 3 + cfg.layers * per_layer;
+        let untied = g.shape("output.weight").is_some();
+        let total = 2 + usize::from(untied) + cfg.layers * per_layer;
         let mut done = 0;
-        let mut load = |name: &str, shape: &[usize]| -> Result<Tensor> {
-            let t = read(g, device, name, shape)?;
+        let mut host = |name: &str, shape: &[usize]| -> Result<HostTensor> {
+            let t = read(g, name, shape)?;
             done += 1;
             progress(done, total);
             Ok(t)
         };
-        let embed = load("token_embd.weight", &[0, d])?;
+        let embed = to_device(device, host("token_embd.weight", &[0, d])?)?;
         let vocab = embed.dims()[0];
         let mut layers = Vec::with_capacity(cfg.layers);
         for l in 0..cfg.layers {
             let n = |s: &str| format!("blk.{l}.{s}");
-            let attn_norm = load(&n("attn_norm.weight"), &[d])?;
-            let wq = load(&n("attn_q.weight"), &[d, d])?;
-            let wk = load(&n("attn_k.weight"), &[kv, d])?;
-            let wv = load(&n("attn_v.weight"), &[kv, d])?;
+            let attn_norm = to_device(device, host(&n("attn_norm.weight"), &[d])?)?;
+            let qkv = Qkv::new(
+                device,
+                [
+                    host(&n("attn_q.weight"), &[d, d])?,
+                    host(&n("attn_k.weight"), &[kv, d])?,
+                    host(&n("attn_v.weight"), &[kv, d])?,
+                ],
+            )?;
             let bias = if cfg.arch.qkv_bias {
                 Some([
-                    load(&n("attn_q.bias"), &[d])?,
-                    load(&n("attn_k.bias"), &[kv])?,
-                    load(&n("attn_v.bias"), &[kv])?,
+                    to_device(device, host(&n("attn_q.bias"), &[d])?)?,
+                    to_device(device, host(&n("attn_k.bias"), &[kv])?)?,
+                    to_device(device, host(&n("attn_v.bias"), &[kv])?)?,
                 ])
             } else {
                 None
             };
             layers.push(Layer {
                 attn_norm,
-                wq,
-                wk,
-                wv,
+                qkv,
                 bias,
-                wo: load(&n("attn_output.weight"), &[d, d])?,
-                ffn_norm: load(&n("ffn_norm.weight"), &[d])?,
-                gate: load(&n("ffn_gate.weight"), &[cfg.ffn, d])?,
-                up: load(&n("ffn_up.weight"), &[cfg.ffn, d])?,
-                down: load(&n("ffn_down.weight"), &[d, cfg.ffn])?,
+                wo: to_device(device, host(&n("attn_output.weight"), &[d, d])?)?,
+                ffn_norm: to_device(device, host(&n("ffn_norm.weight"), &[d])?)?,
+                gate: to_device(device, host(&n("ffn_gate.weight"), &[cfg.ffn, d])?)?,
+                up: to_device(device, host(&n("ffn_up.weight"), &[cfg.ffn, d])?)?,
+                down: to_device(device, host(&n("ffn_down.weight"), &[d, cfg.ffn])?)?,
             });
         }
-        let norm = load("output_norm.weight", &[d])?;
-        let head = if g.shape("output.weight").is_some() {
-            load("output.weight", &[vocab, d])?
+        let norm = to_device(device, host("output_norm.weight", &[d])?)?;
+        let head = if untied {
+            to_device(device, host("output.weight", &[vocab, d])?)?
         } else {
-            done += 1;
-            progress(done, total);
             embed.clone()
         };
         let rope_freqs = if g.shape("rope_freqs.weight").is_some() {
@@ -148,9 +146,9 @@ impl Weights {
     }
 }
 
-/// Tensor `name` of `shape` (a 0 matches any size) on `device`: quantized blocks as they
-/// are, other types as `f32`.
-fn read(g: &dyn Source, device: &Device, name: &str, shape: &[usize]) -> Result<Tensor> {
+/// Tensor `name` of `shape` (a 0 matches any size) on the host: quantized blocks as they
+/// are.
+fn read(g: &dyn Source, name: &str, shape: &[usize]) -> Result<HostTensor> {
     let found = g.shape(name).ok_or_else(|| LlmError::Tensor {
         name: name.into(),
         why: "missing".into(),
@@ -163,7 +161,11 @@ fn read(g: &dyn Source, device: &Device, name: &str, shape: &[usize]) -> Result<
         }
         .into());
     }
-    let h = g.read(name)?;
+    g.read(name)
+}
+
+/// A host tensor on `device`: quantized blocks as they are, other types as `f32`.
+fn to_device(device: &Device, h: HostTensor) -> Result<Tensor> {
     let t = Tensor::from_host_on(device, h)?;
     let t = match t.dtype() {
         DType::F32 | DType::Quant(_) => t,
@@ -171,4 +173,57 @@ fn read(g: &dyn Source, device: &Device, name: &str, shape: &[usize]) -> Result<
     };
     t.upload()?;
     Ok(t)
+}
+
+/// The query, key and value projections: one `[q + k + v rows, dim]` weight where the three
+/// can be stacked (one product instead of three, and one kernel), else three.
+pub enum Qkv {
+    /// Stacked rows, and the rows of each of Q, K and V.
+    Fused(Tensor, [usize; 3]),
+    /// Separate weights (quantized in different formats).
+    Separate([Tensor; 3]),
+}
+
+impl Qkv {
+    /// Stacks `[q, k, v]` where they are blocks of one format (rows are whole blocks, so the
+    /// blocks of the stacked rows are the three tensors' blocks in turn) or all unquantized
+    /// (stacked as `f32`, exactly).
+    fn new(device: &Device, w: [HostTensor; 3]) -> Result<Qkv> {
+        let rows = [0, 1, 2].map(|i| w[i].shape.0[0]);
+        let cols = w[0].shape.0[1];
+        let total = rows.iter().sum::<usize>();
+        let fused = match (w[0].dtype, w[1].dtype, w[2].dtype) {
+            (DType::Quant(a), DType::Quant(b), DType::Quant(c)) if a == b && b == c => {
+                let mut blocks = Vec::new();
+                for h in &w {
+                    blocks.extend(h.blocks()?);
+                }
+                Some(HostTensor::quantized(
+                    a,
+                    Shape::new(&[total, cols]),
+                    &blocks,
+                )?)
+            }
+            (a, b, c) if !a.is_quantized() && !b.is_quantized() && !c.is_quantized() => {
+                let v: Vec<f32> = w
+                    .iter()
+                    .flat_map(|h| h.to_f64())
+                    .map(|x| x as f32)
+                    .collect();
+                Some(HostTensor::from_slice(&v, Shape::new(&[total, cols]))?)
+            }
+            _ => None,
+        };
+        Ok(match fused {
+            Some(h) => Qkv::Fused(to_device(device, h)?, rows),
+            None => {
+                let [q, k, v] = w;
+                Qkv::Separate([
+                    to_device(device, q)?,
+                    to_device(device, k)?,
+                    to_device(device, v)?,
+                ])
+            }
+        })
+    }
 }
