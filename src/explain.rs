@@ -17,6 +17,9 @@ pub struct KernelInfo {
     pub kind: String,
     /// The graph ops computed inside, movement ops included.
     pub ops: Vec<String>,
+    /// The dtypes of the buffers it reads, in binding order (a quantized one is read as its
+    /// blocks and decoded where loaded).
+    pub inputs: Vec<kiln_ir::DType>,
     /// Why the kernel exists.
     pub reason: String,
     /// Each computed value it reads from memory, and why that is not fused.
@@ -153,6 +156,7 @@ pub(crate) fn describe(
                         format!("{} {}{}", node.op.name(), node.dtype(), node.shape())
                     })
                     .collect(),
+                inputs: c.kernel.inputs.clone(),
                 reason: c.reason.clone(),
                 boundaries: c
                     .boundaries
@@ -189,6 +193,15 @@ impl fmt::Display for Plan {
             writeln!(f, "\nkernel {i}: {} [{}]", k.name, k.kind)?;
             writeln!(f, "  why: {}", k.reason)?;
             writeln!(f, "  ops: {}", k.ops.join(", "))?;
+            let reads: Vec<String> = k
+                .inputs
+                .iter()
+                .map(|d| match d.quant() {
+                    Some(_) => format!("{d} blocks (decoded where loaded)"),
+                    None => d.to_string(),
+                })
+                .collect();
+            writeln!(f, "  reads: {}", reads.join(", "))?;
             for b in &k.boundaries {
                 writeln!(f, "  boundary: {b}")?;
             }

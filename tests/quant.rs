@@ -19,27 +19,28 @@ fn kernels(t: &Tensor) -> usize {
     Plan::of(&[t]).unwrap().kernels.len()
 }
 
-/// True when the kernels that read the blocks decode them where they load them (their WGSL
-/// calls a `kiln_dq_` reader) and are kernels of `consumer` (`matmul`, `gather[0]`; a split
-/// matmul has two, its parts and its tail): no kernel stores a dequantized copy for another
-/// to read.
+/// True when the kernels that read the blocks (a quantized input in `explain()`'s plan) are
+/// kernels of `consumer` (`matmul`, `gather[0]`; a split matmul has two, its parts and its
+/// tail) and decode them in their WGSL (a `kiln_dq_` reader): no kernel stores a dequantized
+/// copy for another to read.
 fn decoded_in(t: &Tensor, consumer: &str) -> bool {
     let plan = Plan::of(&[t]).unwrap();
+    assert!(plan.to_string().contains("blocks (decoded where loaded)"));
     let readers: Vec<_> = plan
         .kernels
         .iter()
-        .filter(|k| k.wgsl.contains("kiln_dq_"))
+        .filter(|k| k.inputs.iter().any(|d| d.is_quantized()))
         .collect();
     !readers.is_empty()
         && readers
             .iter()
-            .all(|r| r.ops.iter().any(|o| o.starts_with(consumer)))
+            .all(|r| r.wgsl.contains("kiln_dq_") && r.ops.iter().any(|o| o.starts_with(consumer)))
 }
 
 /// Dequantized values are llama.cpp's up to one contraction of `a * b - c` into a fused
-/// multiply-add (Q4_K's `d * scale * q - dmin * min`): a few ulps of the larger term. The
-/// values here are below 1.5 (scales below 0.1 times codes below 64 times 6-bit scales for the
-/// K-quants, which reach about 400 times 0.1).
+/// multiply-add (Q4_K's `d * scale * q - dmin * min`): a few ulps of the larger term. This is
+/// per unit of value size: the random blocks' values reach about 12 (Q8_0: 0.1 x 127) and
+/// about 400 (the K-quants: 0.1 x 63 x 63), so the checks scale it by 400.
 const DEQUANT_ATOL: f32 = 1e-5;
 
 /// A matmul's tolerance over an inner size `k` (as in `tests/ops_matmul.rs`), for values up to

@@ -148,6 +148,18 @@ impl HostTensor {
         Ok(t)
     }
 
+    /// A quantized tensor of `shape` from its blocks already in little-endian 32-bit words
+    /// (the last one padded), without a copy: how a model file's tensor is read.
+    pub fn quantized_words(format: BlockFormat, shape: Shape, words: Vec<u32>) -> Result<Self> {
+        let t = HostTensor {
+            dtype: DType::Quant(format),
+            shape,
+            data: HostData::U(words),
+        };
+        t.validate()?;
+        Ok(t)
+    }
+
     /// A quantized tensor's blocks as bytes (without the last word's padding).
     pub fn blocks(&self) -> Result<Vec<u8>> {
         let (DType::Quant(f), HostData::U(w)) = (self.dtype, &self.data) else {

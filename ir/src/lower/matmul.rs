@@ -65,7 +65,8 @@ impl Lowering<'_> {
 
     /// A float-to-float cast under matmul operand `n` (through views only) that the matmul can
     /// apply while loading: the cast and its source, if fusion is on and nothing else reads
-    /// the cast.
+    /// the cast, or its source is quantized blocks (decoded by every matmul that reads them,
+    /// a split matmul's parts and tail both, since a dequantized copy is never stored).
     pub(super) fn cast_on_load(&self, n: NodeId) -> Option<(NodeId, NodeId)> {
         if !self.opts.enabled {
             return None;
@@ -79,7 +80,7 @@ impl Lowering<'_> {
         let from = self.g.node(src).dtype();
         (to.is_float()
             && (from.is_float() || from.is_quantized())
-            && sole
+            && (sole || from.is_quantized())
             && !self.output_bases.contains(&base))
         .then_some((base, src))
     }

@@ -189,6 +189,14 @@ impl Gguf {
     /// The bytes of tensor `name`, as stored (quantized blocks stay blocks).
     pub fn read(&self, name: &str) -> Result<Vec<u8>, GgufError> {
         let t = self.tensor(name)?;
+        let mut v = vec![0u8; t.bytes as usize];
+        self.read_into(name, &mut v)?;
+        Ok(v)
+    }
+
+    /// Reads tensor `name`'s bytes into `out`, which must hold exactly them.
+    fn read_into(&self, name: &str, out: &mut [u8]) -> Result<(), GgufError> {
+        let t = self.tensor(name)?;
         let io = |error| GgufError::Io {
             path: self.path.clone(),
             error,
@@ -204,9 +212,22 @@ impl Gguf {
             });
         }
         f.seek(SeekFrom::Start(t.start)).map_err(io)?;
-        let mut v = vec![0u8; t.bytes as usize];
-        f.read_exact(&mut v).map_err(io)?;
-        Ok(v)
+        f.read_exact(out).map_err(io)
+    }
+
+    /// Quantized tensor `name`'s blocks as little-endian 32-bit words, read straight into
+    /// them (one copy of the tensor in memory, not two).
+    fn read_words(&self, name: &str) -> Result<Vec<u32>, GgufError> {
+        let bytes = self.tensor(name)?.bytes as usize;
+        let mut words = vec![0u32; bytes.div_ceil(4)];
+        self.read_into(
+            name,
+            &mut bytemuck::cast_slice_mut::<u32, u8>(&mut words)[..bytes],
+        )?;
+        for w in &mut words {
+            *w = u32::from_le(*w);
+        }
+        Ok(words)
     }
 
     /// Tensor `name` as a host tensor: F32, F16 and BF16 as themselves, quantized types as
@@ -214,13 +235,16 @@ impl Gguf {
     /// llama.cpp computes them).
     pub fn host_tensor(&self, name: &str) -> crate::Result<HostTensor> {
         let t = self.tensor(name)?;
-        let b = self.read(name)?;
         let shape = t.shape.clone();
         match t.ty {
-            TensorType::F32 => super::from_le_bytes(DType::F32, shape, &b),
-            TensorType::F16 => super::from_le_bytes(DType::F16, shape, &b),
-            TensorType::BF16 => super::from_le_bytes(DType::BF16, shape, &b),
-            TensorType::Quantized(f) => super::from_le_bytes(DType::Quant(f), shape, &b),
+            TensorType::F32 => super::from_le_bytes(DType::F32, shape, &self.read(name)?),
+            TensorType::F16 => super::from_le_bytes(DType::F16, shape, &self.read(name)?),
+            TensorType::BF16 => super::from_le_bytes(DType::BF16, shape, &self.read(name)?),
+            TensorType::Quantized(f) => Ok(HostTensor::quantized_words(
+                f,
+                shape,
+                self.read_words(name)?,
+            )?),
         }
     }
 }
