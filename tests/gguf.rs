@@ -335,3 +335,81 @@ fn each_corruption_has_its_error() {
     let e: kiln::Error = r.unwrap_err().into();
     assert!(e.to_string().contains("missing.gguf"), "{e}");
 }
+
+/// kiln's writer: what it writes reads back (through the reader the gguf-py fixtures check),
+/// and it refuses mixed arrays and repeated keys or tensor names.
+#[test]
+fn writer_round_trips_and_refuses_bad_input() {
+    use kiln::io::GgufWriter;
+    use kiln::{BlockFormat, HostTensor, Shape};
+    let dir = std::env::temp_dir().join(format!("kiln-writer-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("w.gguf");
+    let meta = [
+        ("a.u32", Value::U32(7)),
+        ("a.f32", Value::F32(-1.5)),
+        ("a.bool", Value::Bool(true)),
+        ("a.str", Value::String("héllo".into())),
+        (
+            "a.arr",
+            Value::Array(vec![Value::String("x".into()), Value::String("".into())]),
+        ),
+        (
+            "a.nested",
+            Value::Array(vec![
+                Value::Array(vec![Value::I32(1)]),
+                Value::Array(vec![Value::I32(2), Value::I32(3)]),
+            ]),
+        ),
+    ];
+    let blocks = BlockFormat::Q4_0.random_blocks(3 * 64, 5);
+    let floats: Vec<f32> = (0..21).map(|i| i as f32 * 0.5 - 3.0).collect();
+    let mut w = GgufWriter::new();
+    for (k, v) in &meta {
+        w.meta(k, v.clone());
+    }
+    w.tensor(
+        "q",
+        Shape::new(&[3, 64]),
+        TensorType::Quantized(BlockFormat::Q4_0),
+        blocks.clone(),
+    )
+    .unwrap();
+    w.tensor(
+        "f",
+        Shape::new(&[3, 7]),
+        TensorType::F32,
+        floats.iter().flat_map(|x| x.to_le_bytes()).collect(),
+    )
+    .unwrap();
+    w.write(&path).unwrap();
+    let g = Gguf::open(&path).unwrap();
+    for (k, v) in &meta {
+        assert_eq!(g.get(k), Some(v), "{k}");
+    }
+    assert_eq!(
+        g.host_tensor("q").unwrap(),
+        HostTensor::quantized(BlockFormat::Q4_0, Shape::new(&[3, 64]), &blocks).unwrap()
+    );
+    assert_eq!(g.host_tensor("f").unwrap().to_vec::<f32>().unwrap(), floats);
+    assert_eq!(g.tensor("f").unwrap().start % g.alignment, 0);
+    // Bytes that are not the shape's, mixed arrays, repeated keys and names.
+    assert!(GgufWriter::new()
+        .tensor(
+            "x",
+            Shape::new(&[2, 32]),
+            TensorType::Quantized(BlockFormat::Q8_0),
+            vec![0; 67]
+        )
+        .is_err());
+    let mixed = Value::Array(vec![Value::U32(1), Value::F32(2.0)]);
+    let e = GgufWriter::new().meta("m", mixed).write(&path).unwrap_err();
+    assert!(matches!(e, GgufError::BadMetadata { .. }), "{e}");
+    let e = GgufWriter::new()
+        .meta("k", Value::U32(1))
+        .meta("k", Value::U32(2))
+        .write(&path)
+        .unwrap_err();
+    assert!(matches!(e, GgufError::DuplicateKey(_)), "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

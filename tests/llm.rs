@@ -222,3 +222,61 @@ fn random_model_runs_through_the_loader() {
     assert_close(&got, &want, 1e-4 * scale, 1e-4, "random model logits");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Metadata a decoder cannot be built from is a typed error before any tensor is read: zero
+/// or inconsistent head counts, a corrupt layer count, an unsupported RoPE scaling; a random
+/// model of inconsistent shape too.
+#[test]
+fn bad_metadata_is_a_typed_error() {
+    use kiln::io::GgufWriter;
+    use kiln::io::Value;
+    use kiln::llm::{Config, RandomSpec};
+    let dir = std::env::temp_dir().join(format!("kiln-meta-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("m.gguf");
+    let base = [
+        ("llama.context_length", Value::U32(32)),
+        ("llama.embedding_length", Value::U32(32)),
+        ("llama.block_count", Value::U32(2)),
+        ("llama.feed_forward_length", Value::U32(64)),
+        ("llama.attention.head_count", Value::U32(4)),
+        ("llama.attention.head_count_kv", Value::U32(2)),
+        ("llama.attention.layer_norm_rms_epsilon", Value::F32(1e-5)),
+    ];
+    let config = |over: &[(&str, Value)]| {
+        let mut w = GgufWriter::new();
+        w.meta("general.architecture", Value::String("llama".into()));
+        for (k, v) in &base {
+            let v = over.iter().find(|(o, _)| o == k).map_or(v, |(_, v)| v);
+            w.meta(k, v.clone());
+        }
+        for (k, v) in over {
+            if !base.iter().any(|(b, _)| b == k) {
+                w.meta(k, v.clone());
+            }
+        }
+        w.write(&path).unwrap();
+        Config::from_gguf(&Gguf::open(&path).unwrap())
+    };
+    assert!(config(&[]).is_ok());
+    for over in [
+        ("llama.attention.head_count", Value::U32(0)),
+        ("llama.attention.head_count_kv", Value::U32(3)),
+        ("llama.attention.head_count", Value::U32(5)),
+        ("llama.block_count", Value::U32(1 << 30)),
+        ("llama.rope.scaling.type", Value::String("yarn".into())),
+        ("llama.rope.freq_base", Value::F32(-1.0)),
+    ] {
+        let what = format!("{over:?}");
+        let e = config(&[over]).expect_err(&what);
+        assert!(matches!(e, LlmError::Metadata { .. }), "{what}: {e}");
+    }
+    let e = RandomSpec {
+        heads: 0,
+        ..RandomSpec::default()
+    }
+    .write(&path)
+    .unwrap_err();
+    assert!(matches!(e, Error::Llm(LlmError::Metadata { .. })), "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -232,3 +232,21 @@ fn fusion_off_still_reads_blocks() {
         check(&y, at, rt, &format!("{f:?} unfused matmul"));
     }
 }
+
+/// Blocks cast to f16 are rounded to f16 as the product loads them, in the gemv too (which
+/// then takes the element-wise path).
+#[test]
+fn blocks_cast_to_f16_round_on_load() {
+    let dev = device();
+    for (i, f) in FORMATS.into_iter().enumerate() {
+        let k = 2 * f.block_values();
+        let w = random(&dev, DType::Quant(f), &[7, k], 0.0, 0.0, 60 + i as u64);
+        let x = random(&dev, DType::F16, &[1, k], -1.0, 1.0, 70 + i as u64);
+        let y = x
+            .matmul(&w.cast(DType::F16).unwrap().transpose(0, 1).unwrap())
+            .unwrap();
+        assert!(decoded_in(&y, "matmul"), "{f:?}");
+        let (at, rt) = mm_tol(k, 40.0);
+        check(&y, at, rt, &format!("{f:?} as f16"));
+    }
+}

@@ -186,7 +186,8 @@ pub fn main(
     // A quantized B gets the quantized gemv path's decoding dot product, after `main`.
     let mut fns = Code::new();
     if block == 1 {
-        let quantized = k.input(ob.input).quant();
+        // A value rounded on load (a cast to f16 of blocks) takes the element-wise paths.
+        let quantized = k.input(ob.input).quant().filter(|_| ob.round.is_none());
         let q = quantized.map(|f| (f, format!("in{}", ob.input)));
         small(&mut b, &mut fns, &d, unroll, sg, q.as_ref());
     } else {

@@ -27,11 +27,18 @@ pub const QGEMV_LANES: u32 = THREADS * THREADS;
 /// Rows (outputs) of a workgroup of the quantized gemv path.
 pub const QGEMV_ROWS: u32 = 4;
 
-/// Whether a block-1 matmul kernel runs the quantized gemv path: `m = 1`, B quantized and
-/// read as `W^T` with unit stride along `k`, and B's offset, batch strides and row stride,
+/// Whether a block-1 matmul kernel runs the quantized gemv path: `m = 1`, B quantized (and
+/// used as decoded, not rounded to a narrower float on load) and read as `W^T` with unit
+/// stride along `k`, and B's offset, batch strides and row stride,
 /// and `k`, whole blocks. The host's grid and the kernel's run-time branch test the same.
 pub fn applies(k: &Kernel) -> bool {
-    let KernelKind::Matmul { a, b, .. } = &k.kind else {
+    let KernelKind::Matmul {
+        a,
+        b,
+        b_round: None,
+        ..
+    } = &k.kind
+    else {
         return false;
     };
     let Some(f) = k.input(k.load(*b).input).quant() else {

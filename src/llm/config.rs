@@ -117,23 +117,17 @@ impl Config {
             None => dim / heads,
             Some(_) => int("attention.key_length")?,
         };
-        if heads % kv_heads != 0 || head_dim % 2 != 0 || head_dim * heads != dim {
-            return Err(LlmError::Metadata {
-                key: key("attention.head_count_kv"),
-                why: "heads must be a multiple of the KV heads, with an even head width \
-                      that times the heads is the model width",
-            });
-        }
-        let linear = g
-            .get(&key("rope.scaling.type"))
-            .and_then(|v| v.as_str())
-            .is_some_and(|t| t == "linear");
-        let rope_scale = if linear {
-            float("rope.scaling.factor", Some(1.0))?
-        } else {
-            1.0
+        let rope_scale = match g.get(&key("rope.scaling.type")).map(|v| v.as_str()) {
+            None | Some(Some("none")) => 1.0,
+            Some(Some("linear")) => float("rope.scaling.factor", Some(1.0))?,
+            Some(_) => {
+                return Err(LlmError::Metadata {
+                    key: key("rope.scaling.type"),
+                    why: "only linear RoPE scaling (or none) is supported",
+                })
+            }
         };
-        Ok(Config {
+        let c = Config {
             arch,
             layers: int("block_count")?,
             dim,
@@ -145,6 +139,63 @@ impl Config {
             rope_base: float("rope.freq_base", Some(10_000.0))?,
             rope_scale,
             context: int("context_length")?,
-        })
+        };
+        c.validate()?;
+        Ok(c)
+    }
+
+    /// Checks what the shapes built from the configuration rely on: nonzero sizes, query
+    /// heads a multiple of the KV heads, an even head width that times the heads is the model
+    /// width, and a layer count a model could have.
+    pub fn validate(&self) -> Result<(), LlmError> {
+        let bad = |key: &str, why: &'static str| {
+            Err(LlmError::Metadata {
+                key: format!("{}.{key}", self.arch.name),
+                why,
+            })
+        };
+        let sizes = [
+            self.layers,
+            self.dim,
+            self.ffn,
+            self.heads,
+            self.kv_heads,
+            self.context,
+        ];
+        if sizes.contains(&0) || self.head_dim == 0 {
+            return bad("embedding_length", "every size must be positive");
+        }
+        if self.layers > MAX_LAYERS {
+            return bad(
+                "block_count",
+                "more layers than any model has (at most 1024)",
+            );
+        }
+        let width = self.head_dim.checked_mul(self.heads);
+        if !self.heads.is_multiple_of(self.kv_heads)
+            || !self.head_dim.is_multiple_of(2)
+            || width != Some(self.dim)
+        {
+            return bad(
+                "attention.head_count_kv",
+                "heads must be a multiple of the KV heads, with an even head width that times \
+                 the heads is the model width",
+            );
+        }
+        let positive = |x: f64| x.is_finite() && x > 0.0;
+        if ![self.eps, self.rope_base, self.rope_scale]
+            .into_iter()
+            .all(positive)
+        {
+            return bad(
+                "rope.freq_base",
+                "epsilon, RoPE base and scale must be positive",
+            );
+        }
+        Ok(())
     }
 }
+
+/// The most layers a configuration may declare (a corrupt count is refused before anything is
+/// allocated for it).
+pub const MAX_LAYERS: usize = 1024;

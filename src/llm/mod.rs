@@ -10,7 +10,7 @@ mod sampler;
 mod tokenizer;
 mod weights;
 
-pub use config::{Arch, Config, RopeStyle, ARCHS};
+pub use config::{Arch, Config, RopeStyle, ARCHS, MAX_LAYERS};
 pub use error::LlmError;
 pub use model::{Model, Session, Timing, MAX_PROGRAMS};
 pub use random::RandomSpec;

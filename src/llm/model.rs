@@ -46,6 +46,7 @@ impl Model {
         device: &Device,
         progress: &mut dyn FnMut(usize, usize),
     ) -> Result<Model> {
+        config.validate()?;
         let weights = Weights::load(src, &config, device, progress)?;
         let half = config.head_dim / 2;
         let theta = (0..half)
@@ -139,6 +140,9 @@ impl Model {
         context: usize,
         all_logits: bool,
     ) -> Result<(Vec<Tensor>, Vec<Tensor>)> {
+        if t == 0 || t > context {
+            return Err(LlmError::ContextFull { needed: t, context }.into());
+        }
         let cfg = &self.config;
         let w = &self.weights;
         let dev = &self.device;
@@ -293,6 +297,21 @@ impl<'m> Session<'m> {
     /// Runs `tokens` at the next positions and returns the logits, `[tokens.len(), vocab]`
     /// where `all_logits`, else `[1, vocab]` for the last token (left on the device).
     pub fn forward(&mut self, tokens: &[u32], all_logits: bool) -> Result<Tensor> {
+        self.check(tokens)?;
+        let t = tokens.len();
+        let at = self.prepare(t, all_logits)?;
+        let (tok, pos0) = self.step_inputs(tokens)?;
+        let mut inputs = vec![&tok, &pos0];
+        inputs.extend(self.caches.iter());
+        let mut out = self.programs[at].1.run(&inputs)?;
+        let logits = out.remove(0);
+        self.caches = out;
+        self.pos += t;
+        Ok(logits)
+    }
+
+    /// Refuses a step of no tokens, one past the cache, or a token outside the vocabulary.
+    fn check(&self, tokens: &[u32]) -> Result<()> {
         let t = tokens.len();
         let vocab = self.model.vocab();
         if t == 0 || self.pos + t > self.context {
@@ -305,21 +324,14 @@ impl<'m> Session<'m> {
         if let Some(&token) = tokens.iter().find(|&&x| x as usize >= vocab) {
             return Err(LlmError::Token { token, vocab }.into());
         }
-        let at = self.prepare(t, all_logits)?;
-        let (tok, pos0) = self.step_inputs(tokens)?;
-        let mut inputs = vec![&tok, &pos0];
-        inputs.extend(self.caches.iter());
-        let mut out = self.programs[at].1.run(&inputs)?;
-        let logits = out.remove(0);
-        self.caches = out;
-        self.pos += t;
-        Ok(logits)
+        Ok(())
     }
 
     /// The logits [`Session::forward`] would give for `tokens`, computed by the reference
     /// interpreter from the same program and cache, leaving the session as it is (for
     /// checking results).
     pub fn reference(&mut self, tokens: &[u32], all_logits: bool) -> Result<kiln_ir::HostTensor> {
+        self.check(tokens)?;
         let at = self.prepare(tokens.len(), all_logits)?;
         let (tok, pos0) = self.step_inputs(tokens)?;
         let mut inputs = vec![&tok, &pos0];
@@ -395,6 +407,7 @@ impl Session<'_> {
         if max_tokens == 0 {
             return Ok((out, timing));
         }
+        self.check(prompt)?;
         let start = std::time::Instant::now();
         self.prepare(prompt.len(), false)?;
         self.prepare(1, false)?;

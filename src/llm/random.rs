@@ -109,7 +109,7 @@ impl RandomSpec {
             ffn: self.ffn,
             heads: self.heads,
             kv_heads: self.kv_heads,
-            head_dim: self.dim / self.heads,
+            head_dim: self.dim.checked_div(self.heads).unwrap_or(0),
             eps: 1e-5,
             rope_base: 500_000.0,
             rope_scale: 1.0,
@@ -119,7 +119,7 @@ impl RandomSpec {
 
     /// Every tensor: name, shape, contents.
     fn tensors(&self) -> Vec<(String, Shape, Fill)> {
-        let (d, kv) = (self.dim, self.kv_heads * (self.dim / self.heads));
+        let (d, kv) = (self.dim, self.kv_heads * self.config().head_dim);
         let s = 1.0 / (d as f32).sqrt();
         let sf = 1.0 / (self.ffn as f32).sqrt();
         let (a, f) = (self.attn_format, self.ffn_format);
@@ -197,6 +197,7 @@ impl RandomSpec {
 
     /// Writes the model to `path` (GGUF v3, architecture `llama`).
     pub fn write(&self, path: &Path) -> Result<()> {
+        self.config().validate()?;
         let tokens = self.tokens();
         let u = |v: usize| Value::U32(v as u32);
         let c = self.config();

@@ -1,5 +1,6 @@
-//! Choosing the next token from logits: greedy, or a seeded draw after temperature, top-k and
-//! top-p (nucleus) filtering, in llama.cpp's order.
+//! Choosing the next token from logits: greedy, or a seeded draw after top-k and top-p
+//! (nucleus, on the probabilities at temperature 1) filtering and temperature, in llama.cpp's
+//! order.
 
 use super::LlmError;
 
@@ -87,22 +88,31 @@ impl Sampler {
             order.truncate(self.cfg.top_k);
         }
         let top = key(logits[order[0] as usize]) as f64;
-        let t = self.cfg.temperature as f64;
-        let mut p: Vec<f64> = order
-            .iter()
-            .map(|&i| ((key(logits[i as usize]) as f64 - top) / t).exp())
-            .collect();
-        let total: f64 = p.iter().sum();
-        p.iter_mut().for_each(|x| *x /= total);
-        let mut keep = p.len();
+        if !top.is_finite() {
+            // An infinite largest logit, or none finite: nothing to weigh.
+            return Ok(order[0]);
+        }
+        // Probabilities at temperature 1 choose the nucleus; the temperature then reshapes
+        // the draw among what is kept (llama.cpp's order: top-k, top-p, temperature).
+        let weights = |t: f64| -> Vec<f64> {
+            let w: Vec<f64> = order
+                .iter()
+                .map(|&i| ((key(logits[i as usize]) as f64 - top) / t).exp())
+                .collect();
+            let total: f64 = w.iter().sum();
+            w.into_iter().map(|x| x / total).collect()
+        };
+        let p1 = weights(1.0);
+        let mut keep = p1.len();
         let mut acc = 0.0;
-        for (i, &x) in p.iter().enumerate() {
+        for (i, &x) in p1.iter().enumerate() {
             acc += x;
             if acc >= self.cfg.top_p as f64 {
                 keep = i + 1;
                 break;
             }
         }
+        let p = weights(self.cfg.temperature as f64);
         let mass: f64 = p[..keep].iter().sum();
         let mut u = self.uniform() * mass;
         for (i, &x) in p[..keep].iter().enumerate() {
@@ -159,6 +169,24 @@ mod tests {
         // top-p 0.5 keeps the first two only.
         let b = draw(Sampling { top_p: 0.5, ..cfg });
         assert!(b.iter().all(|&x| x == 1 || x == 3));
+        // The nucleus is chosen at temperature 1: logits [2, 1, 0] with top-p 0.8 keep two
+        // tokens (0.665 + 0.245 covers it) at any temperature, where the probabilities at
+        // temperature 3 (0.448, 0.321, 0.230) would need all three.
+        let hot = Sampling {
+            temperature: 3.0,
+            top_k: 0,
+            top_p: 0.8,
+            seed: 1,
+        };
+        let mut s = Sampler::new(hot).unwrap();
+        let c: Vec<u32> = (0..2000)
+            .map(|_| s.sample(&[2.0, 1.0, 0.0]).unwrap())
+            .collect();
+        assert!(c.contains(&0) && c.contains(&1) && !c.contains(&2));
+        // An infinite logit wins outright.
+        let mut s = Sampler::new(cfg).unwrap();
+        assert_eq!(s.sample(&[0.0, f32::INFINITY, 1.0]).unwrap(), 1);
+        assert_eq!(s.sample(&[f32::NAN, f32::NEG_INFINITY]).unwrap(), 0);
     }
 
     #[test]

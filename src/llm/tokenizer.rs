@@ -27,13 +27,14 @@ pub enum PreTokenizer {
     },
 }
 
-/// `tokenizer.ggml.pre` names and their patterns, as data.
-pub const PRE_TOKENIZERS: [(&str, PreTokenizer); 5] = [
-    ("default", PreTokenizer::Gpt2),
-    ("gpt-2", PreTokenizer::Gpt2),
-    ("llama-bpe", PreTokenizer::Llama3 { digits: 3 }),
-    ("llama3", PreTokenizer::Llama3 { digits: 3 }),
-    ("qwen2", PreTokenizer::Llama3 { digits: 1 }),
+/// `tokenizer.ggml.pre` names, their patterns, and whether a pre-token that is itself a
+/// token is taken whole before any merge (llama.cpp's `ignore_merges`, llama 3's), as data.
+pub const PRE_TOKENIZERS: [(&str, PreTokenizer, bool); 5] = [
+    ("default", PreTokenizer::Gpt2, false),
+    ("gpt-2", PreTokenizer::Gpt2, false),
+    ("llama-bpe", PreTokenizer::Llama3 { digits: 3 }, true),
+    ("llama3", PreTokenizer::Llama3 { digits: 3 }, true),
+    ("qwen2", PreTokenizer::Llama3 { digits: 1 }, false),
 ];
 
 #[derive(Clone, Debug)]
@@ -41,6 +42,7 @@ enum Kind {
     Bpe {
         ranks: HashMap<(String, String), usize>,
         pre: PreTokenizer,
+        ignore_merges: bool,
         /// Byte to its printable character, and back.
         byte_char: Box<[char; 256]>,
         char_byte: HashMap<char, u8>,
@@ -111,8 +113,8 @@ impl Tokenizer {
         let id = |key: &str| {
             g.get(key)
                 .and_then(Value::as_u64)
+                .filter(|&v| v < tokens.len() as u64)
                 .map(|v| v as u32)
-                .filter(|&v| (v as usize) < tokens.len())
         };
         let kind = match model {
             "gpt2" => {
@@ -120,10 +122,10 @@ impl Tokenizer {
                     .get("tokenizer.ggml.pre")
                     .and_then(Value::as_str)
                     .unwrap_or("default");
-                let pre = PRE_TOKENIZERS
+                let (pre, ignore_merges) = PRE_TOKENIZERS
                     .iter()
-                    .find(|(n, _)| *n == pre_name)
-                    .map(|&(_, p)| p)
+                    .find(|(n, _, _)| *n == pre_name)
+                    .map(|&(_, p, i)| (p, i))
                     .ok_or_else(|| {
                         LlmError::Tokenizer(format!("pre-tokenizer {pre_name:?} is not supported"))
                     })?;
@@ -143,6 +145,7 @@ impl Tokenizer {
                 Kind::Bpe {
                     ranks,
                     pre,
+                    ignore_merges,
                     byte_char,
                     char_byte,
                 }
@@ -198,6 +201,7 @@ impl Tokenizer {
             Kind::Bpe {
                 ranks,
                 pre,
+                ignore_merges,
                 byte_char,
                 ..
             } => {
@@ -206,6 +210,12 @@ impl Tokenizer {
                         .bytes()
                         .map(|b| byte_char[b as usize].to_string())
                         .collect();
+                    if *ignore_merges {
+                        if let Some(&id) = self.ids.get(&symbols.concat()) {
+                            out.push(id);
+                            continue;
+                        }
+                    }
                     for s in merge_by_rank(symbols, ranks) {
                         let id = self
                             .ids
@@ -316,8 +326,12 @@ fn merge_by_rank(mut s: Vec<String>, ranks: &HashMap<(String, String), usize>) -
     }
 }
 
+/// `\p{L}`, approximated: alphabetic and not a number (letter numbers such as `Ⅻ` are
+/// `\p{N}`). Combining marks that Unicode counts as alphabetic (some vowel signs) are
+/// letters here but not in the pattern; texts in those scripts may split differently from
+/// llama.cpp's.
 fn is_letter(c: char) -> bool {
-    c.is_alphabetic()
+    c.is_alphabetic() && !c.is_numeric()
 }
 
 fn is_number(c: char) -> bool {

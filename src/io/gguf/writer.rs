@@ -50,8 +50,27 @@ impl GgufWriter {
         Ok(self)
     }
 
-    /// Writes the file.
+    /// Writes the file. Keys and tensor names must be unique, and an array's elements of one
+    /// type (GGUF stores the type once per array).
     pub fn write(&self, path: &Path) -> Result<(), GgufError> {
+        let mut keys = hashbrown::HashSet::new();
+        for (k, v) in &self.metadata {
+            if !keys.insert(k) {
+                return Err(GgufError::DuplicateKey(k.clone()));
+            }
+            if !uniform(v) {
+                return Err(GgufError::BadMetadata {
+                    key: k.clone(),
+                    why: "an array's elements must share one type".into(),
+                });
+            }
+        }
+        let mut names = hashbrown::HashSet::new();
+        for (name, ..) in &self.tensors {
+            if !names.insert(name) {
+                return Err(GgufError::DuplicateTensor(name.clone()));
+            }
+        }
         let a = DEFAULT_ALIGNMENT as usize;
         let mut head = Vec::new();
         head.extend(MAGIC);
@@ -87,5 +106,18 @@ impl GgufWriter {
             f.write_all(&vec![0u8; pad]).map_err(io)?;
         }
         f.flush().map_err(io)
+    }
+}
+
+/// True when every array in `v` holds elements of one type (arrays of arrays included).
+fn uniform(v: &Value) -> bool {
+    match v {
+        Value::Array(items) => {
+            items.iter().all(uniform)
+                && items
+                    .iter()
+                    .all(|i| Some(i.type_number()) == items.first().map(Value::type_number))
+        }
+        _ => true,
     }
 }
