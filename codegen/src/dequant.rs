@@ -70,8 +70,8 @@ pub fn define(out: &mut Code, format: BlockFormat, buf: &str) {
 /// of a `Q6_K` half-block.
 pub const DOT_UNIT: u32 = 32;
 
-/// Words of codes per unit that [`define_word`] takes one at a time: 8 (four values each),
-/// or 4 for `Q4_0`, whose word holds eight (four in its low nibbles, four 16 values on).
+/// Words of codes per unit: 8 (four values each), or 4 for `Q4_0`, whose word holds eight
+/// (four in its low nibbles, four 16 values on).
 pub fn unit_words(format: BlockFormat) -> u32 {
     match format {
         BlockFormat::Q4_0 => 4,
@@ -79,12 +79,23 @@ pub fn unit_words(format: BlockFormat) -> u32 {
     }
 }
 
-/// Writes `kiln_qword_{buf}(u, t, x, x16) -> f32`: the dot product of word `t` of unit `u`
-/// (32 consecutive values, [`DOT_UNIT`]) of binding `buf` with the four elements of A's row
-/// that meet the word's values, `x` (and, for `Q4_0`'s high nibbles, the four 16 on, `x16`),
-/// for the quantized gemv ([`crate::qgemv`]); and `kiln_x4_{buf}(abase, k)`, which reads
-/// four elements of A's row from `k` on. It converts four codes at once: the same values as
-/// [`define`]'s reader, summed in another order (a word's scale applied once).
+/// Words of one item of [`define_word`]: two (eight values, one scale decoded for both), or
+/// one for `Q4_0` (already eight values; two ran 30% slower on an H200, its rows too short
+/// for the lanes: see docs/journal/).
+pub fn item_words(format: BlockFormat) -> u32 {
+    match format {
+        BlockFormat::Q4_0 => 1,
+        BlockFormat::Q8_0 | BlockFormat::Q4K | BlockFormat::Q6K => 2,
+    }
+}
+
+/// Writes `kiln_qitem_{buf}(u, t, x, xb, y, yb) -> f32`: the dot product of an item (the
+/// [`item_words`] words from word `t` of unit `u`, 32 consecutive values, [`DOT_UNIT`]) of
+/// binding `buf` with the elements of A's row that meet its values: `x` and `xb`, four each
+/// (`Q4_0`: `x` for its word's low nibbles and `y`, 16 values on, for its high ones), for the
+/// quantized gemv ([`crate::qgemv`]); and `kiln_x4_{buf}(abase, k)`, which reads four
+/// elements of A's row from `k` on. It converts four codes at once and applies the item's
+/// scale once: the same values as [`define`]'s reader, summed in another order.
 pub fn define_word(out: &mut Code, format: BlockFormat, buf: &str) {
     let (u8_, f16_, w_) = (
         format!("kiln_u8_{buf}"),
@@ -104,22 +115,23 @@ pub fn define_word(out: &mut Code, format: BlockFormat, buf: &str) {
     );
     let u2f = format!("kiln_u2f_{buf}");
     let bytes = "vec4<u32>(0u, 8u, 16u, 24u)";
-    let head =
-        format!("fn kiln_qword_{buf}(u: u32, t: u32, x: vec4<f32>, x16: vec4<f32>) -> f32 {{");
+    let head = format!(
+        "fn kiln_qitem_{buf}(u: u32, t: u32, x: vec4<f32>, xb: vec4<f32>, y: vec4<f32>, yb: vec4<f32>) -> f32 {{"
+    );
     match format {
         BlockFormat::Q8_0 => writeln!(
             out,
             "{head}\n  let o = u * 34u;\n  \
-             let q = bitcast<vec4<i32>>(vec4<u32>({w_}(o + 2u + 4u * t)) << (vec4<u32>(24u) - {bytes})) >> vec4<u32>(24u);\n  \
-             return dot(vec4<f32>(q), x) * {f16_}(o);\n}}"
+             let q0 = bitcast<vec4<i32>>(vec4<u32>({w_}(o + 2u + 4u * t)) << (vec4<u32>(24u) - {bytes})) >> vec4<u32>(24u);\n  \
+             let q1 = bitcast<vec4<i32>>(vec4<u32>({w_}(o + 6u + 4u * t)) << (vec4<u32>(24u) - {bytes})) >> vec4<u32>(24u);\n  \
+             return (dot(vec4<f32>(q0), x) + dot(vec4<f32>(q1), xb)) * {f16_}(o);\n}}"
         ),
         BlockFormat::Q4_0 => writeln!(
             out,
             "{head}\n  let o = u * 18u;\n  \
              let w = vec4<u32>({w_}(o + 2u + 4u * t)) >> {bytes};\n  \
-             let lo = {u2f}(w & vec4<u32>(15u), 8.0);\n  \
-             let hi = {u2f}((w >> vec4<u32>(4u)) & vec4<u32>(15u), 8.0);\n  \
-             return (dot(lo, x) + dot(hi, x16)) * {f16_}(o);\n}}"
+             let m = vec4<u32>(15u);\n  \
+             return (dot({u2f}(w & m, 8.0), x) + dot({u2f}((w >> vec4<u32>(4u)) & m, 8.0), y)) * {f16_}(o);\n}}"
         ),
         BlockFormat::Q4K => writeln!(
             out,
@@ -129,18 +141,22 @@ pub fn define_word(out: &mut Code, format: BlockFormat, buf: &str) {
              let bm = {u8_}(o + 4u + (s & 3u));\n  \
              let sc = select((b4 & 15u) | ((bm >> 6u) << 4u), b0 & 63u, s < 4u);\n  \
              let mn = select((b4 >> 4u) | ((b0 >> 6u) << 4u), b4 & 63u, s < 4u);\n  \
-             let q = {u2f}((vec4<u32>({buf}[((o + 16u + (s / 2u) * 32u) >> 2u) + t]) >> ({bytes} + vec4<u32>((s & 1u) * 4u))) & vec4<u32>(15u), 0.0);\n  \
-             return (dm.x * f32(sc)) * dot(q, x) - (dm.y * f32(mn)) * dot(x, vec4<f32>(1.0));\n}}"
+             let at = ((o + 16u + (s / 2u) * 32u) >> 2u) + t;\n  \
+             let sh = {bytes} + vec4<u32>((s & 1u) * 4u);\n  \
+             let q0 = {u2f}((vec4<u32>({buf}[at]) >> sh) & vec4<u32>(15u), 0.0);\n  \
+             let q1 = {u2f}((vec4<u32>({buf}[at + 1u]) >> sh) & vec4<u32>(15u), 0.0);\n  \
+             return (dm.x * f32(sc)) * (dot(q0, x) + dot(q1, xb)) - (dm.y * f32(mn)) * dot(x + xb, vec4<f32>(1.0));\n}}"
         ),
         BlockFormat::Q6K => writeln!(
             out,
             "{head}\n  let o = (u / 8u) * 210u;\n  \
              let r = u % 8u;\n  let h = r / 4u;\n  let qd = r % 4u;\n  \
-             let lo = (vec4<u32>({w_}(o + 64u * h + (qd & 1u) * 32u + 4u * t)) >> (vec4<u32>((qd >> 1u) * 4u) + {bytes})) & vec4<u32>(15u);\n  \
-             let hi = (vec4<u32>({w_}(o + 128u + 32u * h + 4u * t)) >> (vec4<u32>(qd * 2u) + {bytes})) & vec4<u32>(3u);\n  \
-             let q = {u2f}(lo | (hi << vec4<u32>(4u)), 32.0);\n  \
+             let ql = o + 64u * h + (qd & 1u) * 32u + 4u * t;\n  let qh = o + 128u + 32u * h + 4u * t;\n  \
+             let sl = vec4<u32>((qd >> 1u) * 4u) + {bytes};\n  let sh = vec4<u32>(qd * 2u) + {bytes};\n  \
+             let q0 = {u2f}(((vec4<u32>({w_}(ql)) >> sl) & vec4<u32>(15u)) | (((vec4<u32>({w_}(qh)) >> sh) & vec4<u32>(3u)) << vec4<u32>(4u)), 32.0);\n  \
+             let q1 = {u2f}(((vec4<u32>({w_}(ql + 4u)) >> sl) & vec4<u32>(15u)) | (((vec4<u32>({w_}(qh + 4u)) >> sh) & vec4<u32>(3u)) << vec4<u32>(4u)), 32.0);\n  \
              let sc = f32(bitcast<i32>({u8_}(o + 192u + 8u * h + 2u * qd + t / 4u) << 24u) >> 24u);\n  \
-             return ({f16_}(o + 208u) * sc) * dot(q, x);\n}}"
+             return ({f16_}(o + 208u) * sc) * (dot(q0, x) + dot(q1, xb));\n}}"
         ),
     }
 }

@@ -2,12 +2,12 @@
 //! matrix read as `W^T` with `W`'s rows whole blocks (`x @ W^T`, the decode step's linear
 //! layer on a GGUF weight; checked at run time on the uniform, like [`crate::gemv`]), each
 //! workgroup owns [`QGEMV_ROWS`] outputs (the host's grid tests [`applies`] as the kernel
-//! does). Its [`QGEMV_LANES`] invocations take the words of codes of a
-//! row in turn, and each does so for all the workgroup's rows at once
-//! ([`dequant::define_word`]): the four (or eight) elements of the vector that meet a word
-//! are read once for every row, adjacent invocations read adjacent words of each row, and
-//! each decodes four codes at once. The rows' partial sums are added through workgroup
-//! memory. Other layouts fall through to the element-wise gemv path, which decodes element
+//! does). Its [`QGEMV_LANES`] invocations take the items of codes of a row in turn (two
+//! words, or Q4_0's one: [`dequant::item_words`]), and each does so for all the workgroup's
+//! rows at once ([`dequant::define_word`]): the eight elements of the vector that meet an item
+//! are read once for every row, adjacent invocations read adjacent items of each row, and
+//! each decodes four codes at once and applies an item's scale once. The rows' partial sums
+//! are added through workgroup memory. Other layouts fall through to the element-wise gemv path, which decodes element
 //! by element.
 //!
 //! (The vector's reads bound the first forms measured on an H200: a lane per whole unit reads
@@ -65,7 +65,7 @@ pub(crate) fn path(b: &mut Code, fns: &mut Code, d: &Dims, format: BlockFormat, 
     writeln!(fns, "var<workgroup> tq: array<f32, {}>;", rows * lanes);
     let Dims { kk, sbk, sbn, .. } = d;
     let bv = format.block_values();
-    let w = dequant::unit_words(format);
+    let (w, iw) = (dequant::unit_words(format), dequant::item_words(format));
     // The test of `applies`, on the uniform.
     let aligned: String = d
         .b_offset_and_batch
@@ -77,7 +77,8 @@ pub(crate) fn path(b: &mut Code, fns: &mut Code, d: &Dims, format: BlockFormat, 
         "      if (along_n && {sbk} == 1{aligned} && {sbn} % {bv} == 0 && {kk} % {bv}u == 0u) {{\n        \
          let flat = lid.y * {THREADS}u + lid.x;\n        \
          let o0 = (wid.y * nwg.x + wid.x) * {rows}u;\n        \
-         let ni = ({kk} / {DOT_UNIT}u) * {w}u;"
+         let ni = ({kk} / {DOT_UNIT}u) * {}u;",
+        w / iw
     );
     for r in 0..rows {
         writeln!(
@@ -87,25 +88,31 @@ pub(crate) fn path(b: &mut Code, fns: &mut Code, d: &Dims, format: BlockFormat, 
             n = d.n
         );
     }
-    // Item `i` of a row: word `i % w` of its unit `i / w`, meeting the vector at `k` (and,
-    // for Q4_0's high nibbles, at `k + 16`).
-    let x16 = match format {
-        BlockFormat::Q4_0 => format!("kiln_x4_{buf}(abase, k + 16u)"),
-        BlockFormat::Q8_0 | BlockFormat::Q4K | BlockFormat::Q6K => "vec4<f32>(0.0)".to_string(),
+    // Item `i` of a row: words `t` on (`iw` of them) of its unit, meeting the vector at `k`
+    // (Q4_0: its one word's high nibbles at `k + 16`).
+    let items = w / iw;
+    let zero = "vec4<f32>(0.0)".to_string();
+    let (xb, y) = match format {
+        BlockFormat::Q4_0 => (zero.clone(), format!("kiln_x4_{buf}(abase, k + 16u)")),
+        BlockFormat::Q8_0 | BlockFormat::Q4K | BlockFormat::Q6K => {
+            (format!("kiln_x4_{buf}(abase, k + 4u)"), zero.clone())
+        }
     };
     writeln!(
         b,
         "        for (var i = flat; i < ni; i = i + {lanes}u) {{\n          \
-         let ul = i / {w}u;\n          \
-         let t = i % {w}u;\n          \
+         let ul = i / {items}u;\n          \
+         let t = (i % {items}u) * {iw}u;\n          \
          let k = ul * {DOT_UNIT}u + t * 4u;\n          \
          let x = kiln_x4_{buf}(abase, k);\n          \
-         let x16 = {x16};"
+         let xb = {xb};\n          \
+         let y = {y};\n          \
+         let yb = {zero};"
     );
     for r in 0..rows {
         writeln!(
             b,
-            "          acc{r} = acc{r} + kiln_qword_{buf}(u{r} + ul, t, x, x16);"
+            "          acc{r} = acc{r} + kiln_qitem_{buf}(u{r} + ul, t, x, xb, y, yb);"
         );
     }
     writeln!(b, "        }}");
