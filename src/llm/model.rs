@@ -209,8 +209,15 @@ impl Model {
             let q = rope(&q.reshape(&[t, h, hd])?)?;
             let k = rope(&k.reshape(&[t, kvh, hd])?)?;
             let v = v.reshape(&[t, kvh, hd])?;
+            // One new row (a decode step) is broadcast over the slots (no index kernel, no
+            // gather); several are gathered into theirs.
             let write = |new: &Tensor, cache: &Tensor| -> Result<Tensor> {
-                let placed = new.permute(&[1, 0, 2])?.gather(1, &place)?;
+                let rows = new.permute(&[1, 0, 2])?;
+                let placed = if t == 1 {
+                    rows.expand(&[kvh, context, hd])?
+                } else {
+                    rows.gather(1, &place)?
+                };
                 Tensor::where_(&fresh, &placed, cache)
             };
             let k_cache = write(&k, &k_cache)?;
