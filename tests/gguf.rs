@@ -3,15 +3,14 @@
 //! tensor `X` there has a twin `expect.X` in F32, holding gguf-py's own dequantization of it.
 //! Corrupt files are made here from the valid ones, one defect each.
 
+mod common;
 use kiln::io::{Gguf, GgufError, TensorType, Value};
 use kiln::ir::BlockFormat;
 use kiln::DType;
 use std::path::PathBuf;
 
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/gguf")
-        .join(name)
+    common::fixture("gguf", name)
 }
 
 /// Writes `bytes` to a file of its own and opens it.
@@ -342,8 +341,7 @@ fn each_corruption_has_its_error() {
 fn writer_round_trips_and_refuses_bad_input() {
     use kiln::io::GgufWriter;
     use kiln::{BlockFormat, HostTensor, Shape};
-    let dir = std::env::temp_dir().join(format!("kiln-writer-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::scratch_dir("gguf-writer");
     let path = dir.join("w.gguf");
     let meta = [
         ("a.u32", Value::U32(7)),

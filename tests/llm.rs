@@ -13,9 +13,7 @@ use kiln::Error;
 const MODELS: [&str; 3] = ["llama_f32", "llama_q", "qwen2_f32"];
 
 fn fixture(name: &str) -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/llm")
-        .join(name)
+    common::fixture("llm", name)
 }
 
 fn expect() -> Gguf {
@@ -171,8 +169,7 @@ fn bad_requests_are_typed_errors() {
 #[test]
 fn random_model_runs_through_the_loader() {
     use kiln::llm::{RandomSpec, Sampler, Sampling, Tokenizer};
-    let dir = std::env::temp_dir().join(format!("kiln-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch_dir("random-model");
     let path = dir.join("random.gguf");
     let spec = RandomSpec {
         layers: 1,
@@ -231,8 +228,7 @@ fn bad_metadata_is_a_typed_error() {
     use kiln::io::GgufWriter;
     use kiln::io::Value;
     use kiln::llm::{Config, RandomSpec};
-    let dir = std::env::temp_dir().join(format!("kiln-meta-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch_dir("bad-metadata");
     let path = dir.join("m.gguf");
     let base = [
         ("llama.context_length", Value::U32(32)),

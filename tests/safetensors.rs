@@ -2,15 +2,14 @@
 //! (`tests/fixtures/safetensors/make_fixtures.py`), whose values are also listed as text in
 //! `weights.txt`, so that expected values do not come through the reader under test.
 
+mod common;
 use kiln::io::{Safetensors, SafetensorsError};
 use kiln::DType;
 use std::collections::HashMap;
 use std::path::PathBuf;
 
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/safetensors")
-        .join(name)
+    common::fixture("safetensors", name)
 }
 
 /// `weights.txt`: each tensor's values, row-major, as text.

@@ -3,16 +3,13 @@
 //! GPT-2 pre-tokenizers, on text with contractions in both cases, long numbers, runs of
 //! spaces and newlines, tabs, accents, CJK, Cyrillic and emoji.
 
+mod common;
+use common::{fixture as fixture_path, scratch_dir};
 use kiln::io::{Gguf, Value};
 use kiln::llm::Tokenizer;
 
 fn fixture(name: &str) -> Gguf {
-    Gguf::open(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures/tokenizer")
-            .join(name),
-    )
-    .unwrap()
+    Gguf::open(fixture_path("tokenizer", name)).unwrap()
 }
 
 #[test]
@@ -74,8 +71,7 @@ fn sentencepiece_merges_by_score_with_byte_fallback() {
         scores.push(s);
     }
     let id = |p: &str| first_piece + pieces.iter().position(|(q, _)| *q == p).unwrap() as u32;
-    let dir = std::env::temp_dir().join(format!("kiln-spm-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch_dir("spm");
     let path = dir.join("spm.gguf");
     let mut w = GgufWriter::new();
     w.meta("tokenizer.ggml.model", Value::String("llama".into()))

@@ -16,21 +16,41 @@ pub fn reader(buf: &str) -> String {
     format!("kiln_dq_{buf}")
 }
 
-/// Writes the decoding functions of binding `buf` holding `format` blocks.
+/// Writes the decoding functions of binding `buf` holding `format` blocks: its byte, signed
+/// byte and `f16` readers (and Q4_K's sub-block scale and min), which [`define_word`]'s
+/// functions call too, and the element reader.
 pub fn define(out: &mut Code, format: BlockFormat, buf: &str) {
     let dq = reader(buf);
-    let (u8_, f16_) = (format!("kiln_u8_{buf}"), format!("kiln_f16_{buf}"));
+    let (u8_, i8_, f16_) = (
+        format!("kiln_u8_{buf}"),
+        format!("kiln_i8_{buf}"),
+        format!("kiln_f16_{buf}"),
+    );
     writeln!(
         out,
         "fn {u8_}(o: u32) -> u32 {{ return ({buf}[o >> 2u] >> ((o & 3u) << 3u)) & 0xffu; }}\n\
+         fn {i8_}(o: u32) -> i32 {{ return bitcast<i32>({u8_}(o) << 24u) >> 24u; }}\n\
          fn {f16_}(o: u32) -> f32 {{ return unpack2x16float({buf}[o >> 2u] >> ((o & 2u) << 3u)).x; }}"
     );
+    // Sub-block s's 6-bit scale and min of the Q4_K block at byte o: for s < 4 the low 6 bits
+    // of scale bytes s and s + 4; past that the nibbles of byte s + 4 with their top bits from
+    // the top bits of bytes s - 4 (scale) and s (min). [`define_word`] reads them too.
+    if format == BlockFormat::Q4K {
+        writeln!(
+            out,
+            "fn kiln_sm_{buf}(o: u32, s: u32) -> vec2<f32> {{\n  \
+             let b0 = {u8_}(o + 4u + s);\n  let b4 = {u8_}(o + 8u + s);\n  \
+             let bm = {u8_}(o + 4u + (s & 3u));\n  \
+             let sc = select((b4 & 15u) | ((bm >> 6u) << 4u), b0 & 63u, s < 4u);\n  \
+             let mn = select((b4 >> 4u) | ((b0 >> 6u) << 4u), b4 & 63u, s < 4u);\n  \
+             return vec2<f32>(f32(sc), f32(mn));\n}}"
+        );
+    }
     match format {
         BlockFormat::Q8_0 => writeln!(
             out,
             "fn {dq}(i: u32) -> f32 {{\n  let o = (i / 32u) * 34u;\n  \
-             let q = bitcast<i32>({u8_}(o + 2u + i % 32u) << 24u) >> 24u;\n  \
-             return f32(q) * {f16_}(o);\n}}"
+             return f32({i8_}(o + 2u + i % 32u)) * {f16_}(o);\n}}"
         ),
         BlockFormat::Q4_0 => writeln!(
             out,
@@ -38,19 +58,13 @@ pub fn define(out: &mut Code, format: BlockFormat, buf: &str) {
              let q = ({u8_}(o + 2u + j % 16u) >> ((j / 16u) * 4u)) & 15u;\n  \
              return f32(i32(q) - 8) * {f16_}(o);\n}}"
         ),
-        // Sub-block s's 6-bit scale and min: for s < 4 the low 6 bits of scale bytes s and
-        // s + 4; past that the nibbles of byte s + 4 with their top bits from the top bits
-        // of bytes s - 4 (scale) and s (min).
         BlockFormat::Q4K => writeln!(
             out,
             "fn {dq}(i: u32) -> f32 {{\n  let o = (i / 256u) * 144u;\n  let j = i % 256u;\n  \
              let s = j / 32u;\n  let dm = unpack2x16float({buf}[o >> 2u]);\n  \
-             let b0 = {u8_}(o + 4u + s);\n  let b4 = {u8_}(o + 8u + s);\n  \
-             let bm = {u8_}(o + 4u + (s & 3u));\n  \
-             let sc = select((b4 & 15u) | ((bm >> 6u) << 4u), b0 & 63u, s < 4u);\n  \
-             let mn = select((b4 >> 4u) | ((b0 >> 6u) << 4u), b4 & 63u, s < 4u);\n  \
+             let sm = kiln_sm_{buf}(o, s);\n  \
              let q = ({u8_}(o + 16u + (j / 64u) * 32u + j % 32u) >> ((s & 1u) * 4u)) & 15u;\n  \
-             return (dm.x * f32(sc)) * f32(q) - dm.y * f32(mn);\n}}"
+             return (dm.x * sm.x) * f32(q) - dm.y * sm.y;\n}}"
         ),
         // Two halves of 128 values; value r of a half is quarter r / 32 (low or high nibble
         // of the first or second 32 `ql` bytes, and a 2-bit field of `qh`) at lane r % 32.
@@ -60,7 +74,7 @@ pub fn define(out: &mut Code, format: BlockFormat, buf: &str) {
              let h = j / 128u;\n  let qd = (j % 128u) / 32u;\n  let l = j % 32u;\n  \
              let ql = ({u8_}(o + 64u * h + l + (qd & 1u) * 32u) >> ((qd >> 1u) * 4u)) & 15u;\n  \
              let qh = ({u8_}(o + 128u + 32u * h + l) >> (qd * 2u)) & 3u;\n  \
-             let sc = bitcast<i32>({u8_}(o + 192u + 8u * h + l / 16u + 2u * qd) << 24u) >> 24u;\n  \
+             let sc = {i8_}(o + 192u + 8u * h + l / 16u + 2u * qd);\n  \
              return ({f16_}(o + 208u) * f32(sc)) * f32(i32(ql | (qh << 4u)) - 32);\n}}"
         ),
     }
@@ -97,8 +111,8 @@ pub fn item_words(format: BlockFormat) -> u32 {
 /// elements of A's row from `k` on. It converts four codes at once and applies the item's
 /// scale once: the same values as [`define`]'s reader, summed in another order.
 pub fn define_word(out: &mut Code, format: BlockFormat, buf: &str) {
-    let (u8_, f16_, w_) = (
-        format!("kiln_u8_{buf}"),
+    let (i8_, f16_, w_) = (
+        format!("kiln_i8_{buf}"),
         format!("kiln_f16_{buf}"),
         format!("kiln_w_{buf}"),
     );
@@ -137,15 +151,12 @@ pub fn define_word(out: &mut Code, format: BlockFormat, buf: &str) {
             out,
             "{head}\n  let o = (u / 8u) * 144u;\n  \
              let s = u % 8u;\n  let dm = unpack2x16float({buf}[o >> 2u]);\n  \
-             let b0 = {u8_}(o + 4u + s);\n  let b4 = {u8_}(o + 8u + s);\n  \
-             let bm = {u8_}(o + 4u + (s & 3u));\n  \
-             let sc = select((b4 & 15u) | ((bm >> 6u) << 4u), b0 & 63u, s < 4u);\n  \
-             let mn = select((b4 >> 4u) | ((b0 >> 6u) << 4u), b4 & 63u, s < 4u);\n  \
+             let sm = kiln_sm_{buf}(o, s);\n  \
              let at = ((o + 16u + (s / 2u) * 32u) >> 2u) + t;\n  \
              let sh = {bytes} + vec4<u32>((s & 1u) * 4u);\n  \
              let q0 = {u2f}((vec4<u32>({buf}[at]) >> sh) & vec4<u32>(15u), 0.0);\n  \
              let q1 = {u2f}((vec4<u32>({buf}[at + 1u]) >> sh) & vec4<u32>(15u), 0.0);\n  \
-             return (dm.x * f32(sc)) * (dot(q0, x) + dot(q1, xb)) - (dm.y * f32(mn)) * dot(x + xb, vec4<f32>(1.0));\n}}"
+             return (dm.x * sm.x) * (dot(q0, x) + dot(q1, xb)) - (dm.y * sm.y) * dot(x + xb, vec4<f32>(1.0));\n}}"
         ),
         BlockFormat::Q6K => writeln!(
             out,
@@ -155,7 +166,7 @@ pub fn define_word(out: &mut Code, format: BlockFormat, buf: &str) {
              let sl = vec4<u32>((qd >> 1u) * 4u) + {bytes};\n  let sh = vec4<u32>(qd * 2u) + {bytes};\n  \
              let q0 = {u2f}(((vec4<u32>({w_}(ql)) >> sl) & vec4<u32>(15u)) | (((vec4<u32>({w_}(qh)) >> sh) & vec4<u32>(3u)) << vec4<u32>(4u)), 32.0);\n  \
              let q1 = {u2f}(((vec4<u32>({w_}(ql + 4u)) >> sl) & vec4<u32>(15u)) | (((vec4<u32>({w_}(qh + 4u)) >> sh) & vec4<u32>(3u)) << vec4<u32>(4u)), 32.0);\n  \
-             let sc = f32(bitcast<i32>({u8_}(o + 192u + 8u * h + 2u * qd + t / 4u) << 24u) >> 24u);\n  \
+             let sc = f32({i8_}(o + 192u + 8u * h + 2u * qd + t / 4u));\n  \
              return ({f16_}(o + 208u) * sc) * (dot(q0, x) + dot(q1, xb));\n}}"
         ),
     }

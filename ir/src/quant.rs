@@ -83,6 +83,15 @@ impl BlockFormat {
         (values / self.block_values()).checked_mul(self.block_bytes())
     }
 
+    /// Byte offsets in a block of its `f16` scales (`d`, and Q4_K's `dmin`).
+    pub const fn scale_offsets(self) -> &'static [usize] {
+        match self {
+            BlockFormat::Q8_0 | BlockFormat::Q4_0 => &[0],
+            BlockFormat::Q4K => &[0, 2],
+            BlockFormat::Q6K => &[208],
+        }
+    }
+
     /// Seeded random blocks holding `values` values (whole blocks): random codes and
     /// sub-block scales, and `f16` scales in [0.01, 0.1), so that every value is finite and
     /// most are nonzero. For tests, benchmarks and random models.
@@ -91,13 +100,8 @@ impl BlockFormat {
         let key = crate::ops::rand_key(seed, 0x51);
         let byte = |i: usize| crate::ops::mix32(i as u32 ^ key) as u8;
         let mut b: Vec<u8> = (0..values / bv * bb).map(byte).collect();
-        let halves: &[usize] = match self {
-            BlockFormat::Q8_0 | BlockFormat::Q4_0 => &[0],
-            BlockFormat::Q4K => &[0, 2],
-            BlockFormat::Q6K => &[208],
-        };
         for (i, blk) in b.chunks_exact_mut(bb).enumerate() {
-            for (j, &at) in halves.iter().enumerate() {
+            for (j, &at) in self.scale_offsets().iter().enumerate() {
                 let u = crate::ops::uniform_from_bits(crate::ops::rand_bits(
                     seed,
                     i as u32,

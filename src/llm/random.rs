@@ -179,15 +179,10 @@ impl RandomSpec {
     ) -> Vec<u8> {
         let mut b =
             format.random_blocks(rows * cols, self.seed.wrapping_mul(1000).wrapping_add(salt));
-        // Rescale every f16 scale of every block (at the offsets `random_blocks` sets).
-        let halves: &[usize] = match format {
-            BlockFormat::Q8_0 | BlockFormat::Q4_0 => &[0],
-            BlockFormat::Q4K => &[0, 2],
-            BlockFormat::Q6K => &[208],
-        };
+        // Rescale every f16 scale of every block.
         let k = scale / magnitude(format) / 0.055;
         for blk in b.chunks_exact_mut(format.block_bytes()) {
-            for &at in halves {
+            for &at in format.scale_offsets() {
                 let d = half::f16::from_le_bytes([blk[at], blk[at + 1]]).to_f32() * k;
                 blk[at..at + 2].copy_from_slice(&half::f16::from_f32(d).to_le_bytes());
             }

@@ -104,7 +104,7 @@ pub fn random(dev: &Device, dtype: DType, shape: &[usize], lo: f32, hi: f32, see
             &(0..n).map(|_| r.next_u64() & 1 == 1).collect::<Vec<_>>(),
             shape.into(),
         ),
-        DType::Quant(f) => HostTensor::quantized(f, shape.into(), &random_blocks(f, n, seed)),
+        DType::Quant(f) => HostTensor::quantized(f, shape.into(), &f.random_blocks(n, seed)),
     }
     .expect("host tensor");
     Tensor::from_host_on(dev, h).expect("tensor")
@@ -167,7 +167,21 @@ pub fn check_or_unsupported(r: kiln::Result<Tensor>, what: &str) {
     }
 }
 
-/// Random blocks of `format` holding `n` values (see [`kiln::BlockFormat::random_blocks`]).
-pub fn random_blocks(format: kiln::BlockFormat, n: usize, seed: u64) -> Vec<u8> {
-    format.random_blocks(n, seed)
+/// `tests/fixtures/<dir>/<name>`.
+pub fn fixture(dir: &str, name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(dir)
+        .join(name)
+}
+
+/// A fresh, empty directory of this test process for files a test writes (`tag` tells tests
+/// apart); the test removes it when done.
+pub fn scratch_dir(tag: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("kiln-{tag}-{}", std::process::id()));
+    if d.exists() {
+        std::fs::remove_dir_all(&d).expect("clearing a scratch directory");
+    }
+    std::fs::create_dir_all(&d).expect("creating a scratch directory");
+    d
 }
