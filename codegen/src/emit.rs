@@ -337,6 +337,7 @@ impl<'k> Emitter<'k> {
                     writeln!(out, "{ind}let a{l} = select(0, {a}, ok{l});");
                     let buf = self.input_buf(load.input);
                     let v = self.read(load.input, &buf, &format!("u32(a{l})"));
+                    self.use_helpers(types::literal_helpers(pad, dt));
                     writeln!(
                         out,
                         "{ind}let ld{l} = select({}, {v}, ok{l});",

@@ -13,6 +13,8 @@ use kiln_ir::DType;
 pub(crate) struct Acc {
     pub(crate) ty: &'static str,
     pub(crate) init: String,
+    /// Helpers `init` calls.
+    pub(crate) init_helpers: &'static [&'static str],
     combine: Wgsl,
     pub(crate) class: Class,
 }
@@ -35,20 +37,28 @@ pub(crate) fn acc(op: ReduceOp, d: DType) -> Result<Acc, String> {
         Class::Bool => f.bool.map(|i| (i.identity.to_string(), i.wgsl)),
     }
     .ok_or_else(refused)?;
+    let init_helpers = match f.float {
+        Some(i) if class == Class::Float => {
+            crate::types::literal_helpers(kiln_ir::Scalar::F(i.identity), DType::F32)
+        }
+        _ => &[],
+    };
     Ok(Acc {
         ty: class.wgsl_type(),
         init,
+        init_helpers,
         combine,
         class,
     })
 }
 
-/// An f32 identity as WGSL: infinities by their bits, finite values as decimals.
+/// An f32 identity as WGSL: finite values as decimals, infinities from their bits at run
+/// time (`types::f32_bits`).
 fn float_literal(v: f32) -> String {
     if v.is_finite() {
         format!("{v:?}")
     } else {
-        format!("bitcast<f32>({:#010x}u)", v.to_bits())
+        crate::types::f32_bits(v.to_bits())
     }
 }
 

@@ -16,8 +16,19 @@ pub struct Helper {
     pub text: &'static str,
 }
 
+/// The helper that writes a non-finite float (see [`crate::types::literal`]).
+pub const NONFINITE: &str = "kiln_f32_bits";
+
 /// Every helper function a template may call.
 pub const HELPERS: &[Helper] = &[
+    // A float from its bits at run time. WGSL makes a constant expression that evaluates to
+    // an infinity or NaN a shader-creation error; naga accepts one, browsers' compilers
+    // (Tint) refuse it. A call of a user function is never a constant expression.
+    Helper {
+        name: NONFINITE,
+        deps: &[],
+        text: "fn kiln_f32_bits(b: u32) -> f32 { return bitcast<f32>(b); }",
+    },
     Helper {
         name: "kiln_isnan",
         deps: &[],
@@ -102,10 +113,10 @@ pub const HELPERS: &[Helper] = &[
     },
     Helper {
         name: "kiln_pow",
-        deps: &["kiln_isnan"],
+        deps: &["kiln_isnan", NONFINITE],
         // C99 pow: the magnitude from WGSL pow, zeros and infinities of x and the sign of odd
         // integer powers made explicit (WGSL leaves pow undefined for x < 0).
-        text: "fn kiln_pow(x: f32, y: f32) -> f32 {\n  let inf = bitcast<f32>(0x7f800000u);\n  let ax = abs(x);\n  let neg = (bitcast<u32>(x) & 0x80000000u) != 0u;\n  let yinf = abs(y) == inf;\n  let yint = trunc(y) == y;\n  let odd = yint && !yinf && abs(y) < 16777216.0 && (i32(abs(y)) & 1) == 1;\n  var m = pow(ax, y);\n  m = select(m, select(inf, 0.0, y > 0.0), ax == 0.0);\n  m = select(m, select(0.0, inf, y > 0.0), ax == inf);\n  m = select(m, 1.0, ax == 1.0 && yinf);\n  var r = select(m, -m, neg && odd);\n  r = select(r, bitcast<f32>(0x7fc00000u), neg && !yint && ax != inf && ax != 0.0);\n  r = select(r, bitcast<f32>(0x7fc00000u), kiln_isnan(x) || kiln_isnan(y));\n  return select(r, 1.0, y == 0.0 || x == 1.0);\n}",
+        text: "fn kiln_pow(x: f32, y: f32) -> f32 {\n  let inf = kiln_f32_bits(0x7f800000u);\n  let ax = abs(x);\n  let neg = (bitcast<u32>(x) & 0x80000000u) != 0u;\n  let yinf = abs(y) == inf;\n  let yint = trunc(y) == y;\n  let odd = yint && !yinf && abs(y) < 16777216.0 && (i32(abs(y)) & 1) == 1;\n  var m = pow(ax, y);\n  m = select(m, select(inf, 0.0, y > 0.0), ax == 0.0);\n  m = select(m, select(0.0, inf, y > 0.0), ax == inf);\n  m = select(m, 1.0, ax == 1.0 && yinf);\n  var r = select(m, -m, neg && odd);\n  r = select(r, kiln_f32_bits(0x7fc00000u), neg && !yint && ax != inf && ax != 0.0);\n  r = select(r, kiln_f32_bits(0x7fc00000u), kiln_isnan(x) || kiln_isnan(y));\n  return select(r, 1.0, y == 0.0 || x == 1.0);\n}",
     },
     Helper {
         name: "kiln_div_i32",

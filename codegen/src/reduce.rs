@@ -357,6 +357,7 @@ fn rows(
             kernel: k.name.clone(),
             why,
         })?;
+        e.use_helpers(a.init_helpers);
         if !head.shared.contains(&a.ty) {
             head.shared.push(a.ty);
         }

@@ -169,15 +169,36 @@ pub fn from_bits(d: DType, bits: &str) -> String {
     }
 }
 
-/// A WGSL literal of `v` as a value of dtype `d`, exact to the bit.
+/// A WGSL literal of `v` as a value of dtype `d`, exact to the bit. A non-finite float calls
+/// the helper [`literal_helpers`] names.
 pub fn literal(v: Scalar, d: DType) -> String {
     let bits = v.storage_bits(d);
     match d {
-        DType::F32 | DType::F16 | DType::BF16 | DType::Quant(_) => {
-            format!("bitcast<f32>({bits:#010x}u)")
-        }
+        DType::F32 | DType::F16 | DType::BF16 | DType::Quant(_) => f32_bits(bits),
         DType::I32 => format!("bitcast<i32>({bits:#010x}u)"),
         DType::U32 => format!("{bits:#x}u"),
         DType::Bool => (bits != 0).to_string(),
+    }
+}
+
+/// The f32 of `bits` as WGSL: a constant where it is finite, the run-time helper
+/// [`ops::NONFINITE`](crate::ops::NONFINITE) where it is an infinity or NaN.
+pub fn f32_bits(bits: u32) -> String {
+    if f32::from_bits(bits).is_finite() {
+        format!("bitcast<f32>({bits:#010x}u)")
+    } else {
+        format!("{}({bits:#010x}u)", crate::ops::NONFINITE)
+    }
+}
+
+/// The helpers [`literal`] calls for `v` as dtype `d`.
+pub fn literal_helpers(v: Scalar, d: DType) -> &'static [&'static str] {
+    match d {
+        DType::F32 | DType::F16 | DType::BF16 | DType::Quant(_)
+            if !f32::from_bits(v.storage_bits(d)).is_finite() =>
+        {
+            &[crate::ops::NONFINITE]
+        }
+        _ => &[],
     }
 }

@@ -79,6 +79,12 @@ fn validate_program(prog: &kiln_ir::lower::Program, what: &str) -> usize {
             )
             .validate(&module)
             .unwrap_or_else(|e| panic!("{what}: validate: {e:?}\n{}", src.wgsl));
+            if let Some(v) = nonfinite_constant(&module) {
+                panic!(
+                    "{what}: the constant {v} (browsers refuse the shader)\n{}",
+                    src.wgsl
+                );
+            }
             assert!(
                 !src.wgsl.contains("1031") && !src.wgsl.contains("1032"),
                 "{what}: a size leaked into the shader text"
@@ -86,6 +92,54 @@ fn validate_program(prog: &kiln_ir::lower::Program, what: &str) -> usize {
         }
     }
     prog.calls.len()
+}
+
+/// A non-finite f32 that naga folded as a constant expression. WGSL makes those a
+/// shader-creation error, which browsers' compilers (Tint) enforce and naga does not.
+fn nonfinite_constant(module: &naga::Module) -> Option<f32> {
+    let arenas = std::iter::once(&module.global_expressions)
+        .chain(module.functions.iter().map(|(_, f)| &f.expressions))
+        .chain(
+            module
+                .entry_points
+                .iter()
+                .map(|ep| &ep.function.expressions),
+        );
+    arenas
+        .flat_map(|a| a.iter().map(move |(_, e)| (a, e)))
+        .find_map(|(a, e)| {
+            let v = match e {
+                naga::Expression::Literal(naga::Literal::F32(v)) => *v,
+                // `bitcast<f32>` of a constant the front end left unfolded.
+                naga::Expression::As {
+                    expr,
+                    kind: naga::ScalarKind::Float,
+                    convert: None,
+                } => match a[*expr] {
+                    naga::Expression::Literal(naga::Literal::U32(b)) => f32::from_bits(b),
+                    naga::Expression::Literal(naga::Literal::I32(b)) => f32::from_bits(b as u32),
+                    _ => return None,
+                },
+                _ => return None,
+            };
+            (!v.is_finite()).then_some(v)
+        })
+}
+
+/// The check above sees a constant infinity or NaN written through `bitcast`, and not one
+/// made at run time by kiln's helper.
+#[test]
+fn nonfinite_constants_are_seen() {
+    let parse = |src: &str| naga::front::wgsl::parse_str(src).unwrap();
+    let folded = parse("fn f() -> f32 { var a: f32 = bitcast<f32>(0xff800000u); return a; }");
+    assert_eq!(nonfinite_constant(&folded), Some(f32::NEG_INFINITY));
+    let nan = parse("fn f() -> f32 { return bitcast<f32>(0x7fc00000u) + 1.0; }");
+    assert!(nonfinite_constant(&nan).is_some_and(f32::is_nan));
+    let helper = parse(
+        "fn kiln_f32_bits(b: u32) -> f32 { return bitcast<f32>(b); }\n\
+         fn f() -> f32 { var a: f32 = kiln_f32_bits(0xff800000u); return a; }",
+    );
+    assert_eq!(nonfinite_constant(&helper), None);
 }
 
 fn graph_with(

@@ -4,13 +4,14 @@ struct Params { p: array<vec4<u32>, 2> }
 @group(0) @binding(1) var<storage, read> in0: array<f32>;
 @group(0) @binding(2) var<storage, read> in1: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out0: array<f32>;
+fn kiln_f32_bits(b: u32) -> f32 { return bitcast<f32>(b); }
 fn kiln_isnan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }
 fn kiln_fmax(a: f32, b: f32) -> f32 { return select(max(a, b), a + b, kiln_isnan(a) || kiln_isnan(b)); }
 var<workgroup> sv_f32: array<f32, 32>;
 fn rows_looped(o: u32, live: bool, lid: u32) {
   var rem_o = o;
   let c0 = rem_o;
-  var acc0: f32 = bitcast<f32>(0xff800000u);
+  var acc0: f32 = kiln_f32_bits(0xff800000u);
   if (live) {
     var r = lid;
     for (; r + 224u < P.p[0].y; r = r + 256u) {
@@ -678,7 +679,7 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       rq0_3 = ok0;
     }
   }
-  var acc0: f32 = bitcast<f32>(0xff800000u);
+  var acc0: f32 = kiln_f32_bits(0xff800000u);
   if (live) {
     if (lid + 0u < P.p[0].y) {
       let rr = lid + 0u;
