@@ -192,6 +192,17 @@ impl RandomSpec {
 
     /// Writes the model to `path` (GGUF v3, architecture `llama`).
     pub fn write(&self, path: &Path) -> Result<()> {
+        Ok(self.writer()?.write(path)?)
+    }
+
+    /// The model's GGUF file in memory (what [`RandomSpec::write`] writes): how a browser page,
+    /// with no file system, loads it through the same reader as a file.
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        Ok(self.writer()?.to_bytes()?)
+    }
+
+    /// The model as a GGUF writer, ready to write.
+    fn writer(&self) -> Result<GgufWriter> {
         self.config().validate()?;
         let tokens = self.tokens();
         let u = |v: usize| Value::U32(v as u32);
@@ -242,7 +253,7 @@ impl RandomSpec {
             };
             w.tensor(&name, shape, ty, bytes)?;
         }
-        Ok(w.write(path)?)
+        Ok(w)
     }
 }
 

@@ -1,7 +1,8 @@
 //! GGUF, llama.cpp's model file: a header, typed metadata, tensor descriptions, then the
 //! tensors' bytes, each at an aligned offset in the data section.
 //!
-//! [`Gguf::open`] reads the header, metadata and tensor descriptions and checks every
+//! [`Gguf::open`] (a file) or [`Gguf::from_bytes`] (a file already in memory, as a browser
+//! page gets one) reads the header, metadata and tensor descriptions and checks every
 //! tensor against the file: a known type, a whole number of blocks per row, an aligned offset
 //! and bytes inside the file. Tensor bytes are read only when asked for, one tensor at a time
 //! ([`Gguf::read`]), so a model is never held twice in host memory. Versions 2 and 3
@@ -50,10 +51,30 @@ pub struct TensorInfo {
     pub bytes: u64,
 }
 
-/// An open GGUF file: its metadata and tensor descriptions, the tensors' bytes left on disk.
+/// Where a GGUF file's bytes are.
+#[derive(Clone, Debug)]
+enum Origin {
+    /// On disk, read one tensor at a time.
+    File(PathBuf),
+    /// In memory, whole (shared, never copied).
+    Bytes(std::sync::Arc<[u8]>),
+}
+
+impl Origin {
+    /// The path errors name (`<memory>` for bytes).
+    fn path(&self) -> PathBuf {
+        match self {
+            Origin::File(p) => p.clone(),
+            Origin::Bytes(_) => PathBuf::from("<memory>"),
+        }
+    }
+}
+
+/// An open GGUF file: its metadata and tensor descriptions, the tensors' bytes left where
+/// they are (on disk or in the caller's memory).
 #[derive(Debug)]
 pub struct Gguf {
-    path: PathBuf,
+    origin: Origin,
     /// The format version (2 or 3).
     pub version: u32,
     /// The data section's alignment.
@@ -79,11 +100,24 @@ impl Gguf {
         };
         let file = File::open(&path).map_err(io)?;
         let len = file.metadata().map_err(io)?.len();
-        let mut c = Cursor {
-            r: BufReader::new(file),
-            at: 0,
+        Gguf::parse(BufReader::new(file), len, Origin::File(path))
+    }
+
+    /// Reads a GGUF file held in memory, as [`Gguf::open`] reads one on disk; tensors are
+    /// then read from `bytes`, which the `Gguf` keeps.
+    pub fn from_bytes(bytes: impl Into<std::sync::Arc<[u8]>>) -> Result<Gguf, GgufError> {
+        let bytes: std::sync::Arc<[u8]> = bytes.into();
+        let len = bytes.len() as u64;
+        Gguf::parse(
+            std::io::Cursor::new(bytes.clone()),
             len,
-        };
+            Origin::Bytes(bytes),
+        )
+    }
+
+    /// Reads everything but the tensors' bytes from `r`, a file of `len` bytes.
+    fn parse(r: impl Read, len: u64, origin: Origin) -> Result<Gguf, GgufError> {
+        let mut c = Cursor { r, at: 0, len };
         let magic = c.array::<4>(&|| "the magic".into())?;
         if magic != MAGIC {
             return Err(GgufError::BadMagic { found: magic });
@@ -149,12 +183,12 @@ impl Gguf {
         }
         log::debug!(
             "kiln: {}: GGUF v{version}, {} metadata keys, {} tensors",
-            path.display(),
+            origin.path().display(),
             metadata.len(),
             tensors.len()
         );
         Ok(Gguf {
-            path,
+            origin,
             version,
             alignment,
             data_start,
@@ -197,22 +231,35 @@ impl Gguf {
     /// Reads tensor `name`'s bytes into `out`, which must hold exactly them.
     fn read_into(&self, name: &str, out: &mut [u8]) -> Result<(), GgufError> {
         let t = self.tensor(name)?;
-        let io = |error| GgufError::Io {
-            path: self.path.clone(),
-            error,
+        let out_of_range = |file_len| GgufError::OutOfRange {
+            name: name.into(),
+            start: t.start,
+            end: t.start + t.bytes,
+            file_len,
         };
-        let mut f = File::open(&self.path).map_err(io)?;
-        let len = f.metadata().map_err(io)?.len();
-        if t.start + t.bytes > len {
-            return Err(GgufError::OutOfRange {
-                name: name.into(),
-                start: t.start,
-                end: t.start + t.bytes,
-                file_len: len,
-            });
+        match &self.origin {
+            Origin::File(path) => {
+                let io = |error| GgufError::Io {
+                    path: path.clone(),
+                    error,
+                };
+                let mut f = File::open(path).map_err(io)?;
+                let len = f.metadata().map_err(io)?.len();
+                if t.start + t.bytes > len {
+                    return Err(out_of_range(len));
+                }
+                f.seek(SeekFrom::Start(t.start)).map_err(io)?;
+                f.read_exact(out).map_err(io)
+            }
+            Origin::Bytes(b) => {
+                let src = usize::try_from(t.start)
+                    .ok()
+                    .and_then(|s| b.get(s..s.checked_add(out.len())?))
+                    .ok_or_else(|| out_of_range(b.len() as u64))?;
+                out.copy_from_slice(src);
+                Ok(())
+            }
         }
-        f.seek(SeekFrom::Start(t.start)).map_err(io)?;
-        f.read_exact(out).map_err(io)
     }
 
     /// Quantized tensor `name`'s blocks as little-endian 32-bit words, read straight into

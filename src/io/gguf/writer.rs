@@ -53,6 +53,24 @@ impl GgufWriter {
     /// Writes the file. Keys and tensor names must be unique, and an array's elements of one
     /// type (GGUF stores the type once per array).
     pub fn write(&self, path: &Path) -> Result<(), GgufError> {
+        let io = |error| GgufError::Io {
+            path: path.to_path_buf(),
+            error,
+        };
+        let mut f = std::io::BufWriter::new(std::fs::File::create(path).map_err(io)?);
+        self.write_to(&mut f, path)?;
+        f.flush().map_err(io)
+    }
+
+    /// The file's bytes, in memory (as [`GgufWriter::write`] writes them).
+    pub fn to_bytes(&self) -> Result<Vec<u8>, GgufError> {
+        let mut v = Vec::new();
+        self.write_to(&mut v, Path::new("<memory>"))?;
+        Ok(v)
+    }
+
+    /// Writes the file to `f`; errors name `path`.
+    fn write_to(&self, f: &mut impl Write, path: &Path) -> Result<(), GgufError> {
         let mut keys = hashbrown::HashSet::new();
         for (k, v) in &self.metadata {
             if !keys.insert(k) {
@@ -98,14 +116,13 @@ impl GgufWriter {
             path: path.to_path_buf(),
             error,
         };
-        let mut f = std::io::BufWriter::new(std::fs::File::create(path).map_err(io)?);
         f.write_all(&head).map_err(io)?;
         for (_, _, _, bytes) in &self.tensors {
             f.write_all(bytes).map_err(io)?;
             let pad = bytes.len().div_ceil(a) * a - bytes.len();
             f.write_all(&vec![0u8; pad]).map_err(io)?;
         }
-        f.flush().map_err(io)
+        Ok(())
     }
 }
 
