@@ -172,7 +172,7 @@ impl Device {
 
     /// Opens a device by the given options (blocking; see [`Device::new_async`]).
     pub fn new(opts: &DeviceOptions) -> Result<Device> {
-        pollster::block_on(Self::new_async(opts))
+        crate::runtime::platform::block_on("Device::new", Self::new_async(opts))?
     }
 
     /// Opens a device by the given options without blocking a thread.
@@ -211,15 +211,38 @@ impl Device {
 
     /// The process-wide default device, opened once from the environment
     /// ([`DeviceOptions::from_env`]).
+    /// In the browser, where opening a device is a wait, the first call must be
+    /// [`Device::default_device_async`]; until then this is an [`Error::Blocking`].
     pub fn default_device() -> Result<Device> {
+        if let Some(d) = DEFAULT.get() {
+            return d.clone();
+        }
+        crate::runtime::platform::ensure_can_block(
+            "opening the default device (await Device::default_device_async first)",
+        )?;
         DEFAULT
             .get_or_init(|| Device::new(&DeviceOptions::from_env()))
             .clone()
     }
 
+    /// [`Device::default_device`] without blocking a thread: opens it on the first call.
+    pub async fn default_device_async() -> Result<Device> {
+        if let Some(d) = DEFAULT.get() {
+            return d.clone();
+        }
+        let opened = Device::new_async(&DeviceOptions::from_env()).await;
+        // Another caller may have opened it meanwhile: theirs stays, this one is dropped.
+        DEFAULT.get_or_init(|| opened).clone()
+    }
+
     /// Names of the adapters wgpu can see.
-    pub fn list_adapters() -> Vec<String> {
-        pollster::block_on(GpuContext::list())
+    pub fn list_adapters() -> Result<Vec<String>> {
+        crate::runtime::platform::block_on("Device::list_adapters", GpuContext::list())
+    }
+
+    /// [`Device::list_adapters`] without blocking a thread.
+    pub async fn list_adapters_async() -> Vec<String> {
+        GpuContext::list().await
     }
 
     /// True when this device runs kernels on a GPU adapter.

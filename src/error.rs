@@ -62,6 +62,9 @@ pub enum Error {
     /// wgpu reported a validation or internal error (a kiln bug if it ever happens).
     #[error("GPU error: {0}")]
     Gpu(String),
+    /// A blocking call in the browser, where the page's thread may not wait.
+    #[error("{0} blocks the thread, which the browser does not allow: use its async form")]
+    Blocking(&'static str),
     /// Reading a buffer back failed.
     #[error("reading back from the GPU failed: {0}")]
     Readback(String),

@@ -398,7 +398,24 @@ impl Timing {
 impl Session<'_> {
     /// Runs `prompt` as one batch, then samples up to `max_tokens` tokens one step at a time
     /// (stopping after `stop` where given), calling `on_token` with each as it comes.
+    /// Blocking: in the browser, use [`Session::generate_async`].
     pub fn generate(
+        &mut self,
+        prompt: &[u32],
+        max_tokens: usize,
+        sampler: &mut super::Sampler,
+        stop: Option<u32>,
+        on_token: &mut dyn FnMut(u32),
+    ) -> Result<(Vec<u32>, Timing)> {
+        crate::runtime::platform::block_on(
+            "Session::generate",
+            self.generate_async(prompt, max_tokens, sampler, stop, on_token),
+        )?
+    }
+
+    /// [`Session::generate`] without blocking the thread: each step's logits are read back
+    /// asynchronously.
+    pub async fn generate_async(
         &mut self,
         prompt: &[u32],
         max_tokens: usize,
@@ -415,14 +432,14 @@ impl Session<'_> {
             return Ok((out, timing));
         }
         self.check(prompt)?;
-        let start = std::time::Instant::now();
+        let start = crate::runtime::platform::Instant::now();
         self.prepare(prompt.len(), false)?;
         self.prepare(1, false)?;
         timing.compile_s = start.elapsed().as_secs_f64();
-        let start = std::time::Instant::now();
-        let mut logits = self.forward(prompt, false)?.to_vec::<f32>()?;
+        let start = crate::runtime::platform::Instant::now();
+        let mut logits = self.forward(prompt, false)?.to_vec_async::<f32>().await?;
         timing.prefill_s = start.elapsed().as_secs_f64();
-        let start = std::time::Instant::now();
+        let start = crate::runtime::platform::Instant::now();
         loop {
             let t = sampler.sample(&logits)?;
             out.push(t);
@@ -430,7 +447,7 @@ impl Session<'_> {
             if out.len() == max_tokens || Some(t) == stop {
                 break;
             }
-            logits = self.forward(&[t], false)?.to_vec::<f32>()?;
+            logits = self.forward(&[t], false)?.to_vec_async::<f32>().await?;
             timing.decode_tokens += 1;
         }
         timing.decode_s = start.elapsed().as_secs_f64();

@@ -109,7 +109,7 @@ fn tune_on_random_inputs(
     cands: &[Schedule],
     budget: Budget,
 ) -> Result<Tuned> {
-    let started = std::time::Instant::now();
+    let started = super::platform::Instant::now();
     let mut inputs = Vec::with_capacity(k.inputs.len());
     for (i, &dt) in k.inputs.iter().enumerate() {
         let n = k

@@ -9,6 +9,7 @@ use super::counters::{CounterCell, Counters};
 use super::disk::CacheDir;
 use super::pipelines::{CompiledKernel, Compiler, Pipelines};
 use super::plans::{CachedPlan, PlanKey, Plans};
+use super::platform;
 use super::pool::{GpuBuffer, Pool};
 use super::schedules::Schedules;
 use super::transfer;
@@ -76,20 +77,22 @@ impl GpuContext {
         let errored2 = errored.clone();
         device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
             log::error!("kiln: uncaptured wgpu error: {e}");
+            // The first error is the cause; later ones (invalid command buffers) follow it.
             if let Ok(mut l) = errored2.lock() {
-                *l = Some(e.to_string());
+                l.get_or_insert_with(|| e.to_string());
             }
         }));
         let disk = opts
             .cache_dir
             .as_deref()
+            .filter(|_| platform::HAS_FILE_SYSTEM)
             .map(|root| CacheDir::for_adapter(root, &info));
         // The adapter type's schedule, brought within what this device accepts (subgroups
         // where it has them).
         let schedules = Schedules::new(
             table::for_device(adapter::device_class(info.device_type)),
             adapter::schedule_limits(&limits, features, info.backend),
-            opts.autotune,
+            usable_autotune(opts.autotune),
             disk.as_ref(),
         );
         Ok(GpuContext {
@@ -156,6 +159,7 @@ impl GpuContext {
 
     /// Waits until all submitted work is done; fails if the device was lost.
     pub fn wait(&self) -> Result<()> {
+        super::platform::ensure_can_block("waiting for the GPU (synchronize, timed runs)")?;
         self.flush_batch();
         self.device
             .poll(wgpu::PollType::wait_indefinitely())
@@ -230,7 +234,7 @@ impl GpuContext {
 
     /// Sets the autotuner's mode for kernels compiled from now on.
     pub fn set_autotune(&self, mode: Autotune) {
-        self.schedules.set_mode(mode);
+        self.schedules.set_mode(usable_autotune(mode));
     }
 
     /// Where the on-disk caches of this adapter live, if anywhere.
@@ -356,6 +360,8 @@ impl GpuContext {
         self.check_alive()?;
         let staging = self.stage_readback(b);
         transfer::map_async(&self.device, &staging).await?;
+        // In the browser, errors of the work before the read arrive by now (`platform`).
+        self.check_alive()?;
         transfer::finish_read(&self.target, &staging, b, shape)
     }
 
@@ -410,5 +416,14 @@ impl GpuContext {
         self.flush_batch();
         self.queue.submit([cb]);
         self.count(|c| c.submits += 1);
+    }
+}
+
+/// `mode` where the host can wait for timings; `Off` in the browser (see `platform`).
+fn usable_autotune(mode: Autotune) -> Autotune {
+    if platform::CAN_BLOCK {
+        mode
+    } else {
+        Autotune::Off
     }
 }

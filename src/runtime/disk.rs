@@ -83,6 +83,7 @@ pub struct CacheDir {
     dir: PathBuf,
     identity: String,
     /// The uid that owns files this process creates (unix), found once by creating a file.
+    #[cfg_attr(not(unix), allow(dead_code))]
     owner: std::sync::Arc<std::sync::OnceLock<Option<u32>>>,
 }
 

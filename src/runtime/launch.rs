@@ -168,6 +168,7 @@ pub fn time_kernel(
     reps: u32,
     warm: bool,
 ) -> Result<f64> {
+    super::platform::ensure_can_block("timing a kernel")?;
     // An open batch goes first, outside the error scope below: its errors are the user's.
     ctx.flush_batch();
     let ck = ctx.pipeline(k, s)?;
@@ -207,7 +208,7 @@ pub fn time_kernel(
         submit(1, None);
         ctx.wait()?;
     }
-    let t0 = std::time::Instant::now();
+    let t0 = super::platform::Instant::now();
     submit(reps, timing.as_ref());
     let ms = match &timing {
         Some(t) => t.read_ms(ctx)?,
@@ -216,7 +217,7 @@ pub fn time_kernel(
             t0.elapsed().as_secs_f64() * 1e3
         }
     };
-    if let Some(e) = pollster::block_on(scope.pop()) {
+    if let Some(e) = super::platform::block_on("timing a kernel", scope.pop())? {
         return Err(Error::Gpu(e.to_string()));
     }
     ctx.check_alive()?;

@@ -4,7 +4,8 @@
 //! - parts of a device: `adapter` (choosing and opening one), `pool` (buffers),
 //!   `counters`, `pipelines`, `plans`, `batch` (gathered submissions), `transfer`
 //!   (uploads and readbacks), `schedules` (device schedule and tuning results), and the
-//!   helpers `disk`, `lru`, `memory`, `quirks`;
+//!   helpers `disk`, `lru`, `memory`, `quirks`, and `platform` (what differs in the
+//!   browser);
 //! - `tune`: the autotuner's search, given closures that run a kernel;
 //! - `context`: [`GpuContext`], composing the parts;
 //! - `launch`: timing and launching single kernels;
@@ -23,6 +24,7 @@ pub mod lru;
 pub mod memory;
 pub mod pipelines;
 pub mod plans;
+pub mod platform;
 pub mod pool;
 pub mod quirks;
 pub mod schedules;

@@ -223,7 +223,7 @@ impl Pipelines {
     /// Generates and compiles the pipeline of `k` under `s`.
     fn compile(&self, c: Compiler<'_>, k: &Kernel, s: &Schedule) -> Result<CompiledKernel> {
         let device = c.device;
-        let t0 = std::time::Instant::now();
+        let t0 = super::platform::Instant::now();
         let source = kiln_codegen::generate(k, s, c.target)?;
         log::debug!("kiln: compiling kernel {}\n{}", k.name, source.wgsl);
         let t_gen = t0.elapsed();
@@ -253,30 +253,33 @@ impl Pipelines {
                 count: None,
             });
         }
-        let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-            label: Some("kiln"),
-            entries: &entries,
-        });
-        let pl = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-            label: Some("kiln"),
-            bind_group_layouts: &[Some(&layout)],
-            immediate_size: 0,
-        });
-        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-            label: Some(&k.name),
-            source: wgpu::ShaderSource::Wgsl(source.wgsl.as_str().into()),
-        });
-        let t_module = t0.elapsed();
-        let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-            label: Some(&k.name),
-            layout: Some(&pl),
-            module: &module,
-            entry_point: Some("main"),
-            compilation_options: Default::default(),
-            cache: self.driver_cache.as_ref(),
-        });
-        if let Some(e) = pollster::block_on(scope.pop()) {
+        let ((layout, pipeline, t_module), error) =
+            super::platform::scoped(device, wgpu::ErrorFilter::Validation, || {
+                let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+                    label: Some("kiln"),
+                    entries: &entries,
+                });
+                let pl = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+                    label: Some("kiln"),
+                    bind_group_layouts: &[Some(&layout)],
+                    immediate_size: 0,
+                });
+                let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+                    label: Some(&k.name),
+                    source: wgpu::ShaderSource::Wgsl(source.wgsl.as_str().into()),
+                });
+                let t_module = t0.elapsed();
+                let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                    label: Some(&k.name),
+                    layout: Some(&pl),
+                    module: &module,
+                    entry_point: Some("main"),
+                    compilation_options: Default::default(),
+                    cache: self.driver_cache.as_ref(),
+                });
+                (layout, pipeline, t_module)
+            });
+        if let Some(e) = error {
             return Err(Error::Gpu(format!(
                 "kernel {} failed to compile: {e}\n{}",
                 k.name, source.wgsl

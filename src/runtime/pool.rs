@@ -1,6 +1,7 @@
 //! Device buffers: the tensor buffer ([`GpuBuffer`]) and the pool that takes them back for
 //! reuse ([`Pool`]), within an optional memory limit.
 
+use super::platform;
 use crate::{Error, Result};
 use hashbrown::HashMap;
 use kiln_ir::DType;
@@ -231,14 +232,11 @@ impl Pool {
                 )));
             }
         }
-        let attempt = || {
-            let scope = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
-            let b = make(size);
-            match pollster::block_on(scope.pop()) {
-                Some(e) => Err(e),
-                None => Ok(b),
-            }
-        };
+        let attempt =
+            || match platform::scoped(device, wgpu::ErrorFilter::OutOfMemory, || make(size)) {
+                (b, None) => Ok(b),
+                (_, Some(e)) => Err(e),
+            };
         let buffer = match attempt() {
             Ok(b) => b,
             Err(_) => {

@@ -34,6 +34,7 @@ pub fn map_blocking(
     buffer: &wgpu::Buffer,
     check_alive: impl Fn() -> Result<()>,
 ) -> Result<()> {
+    super::platform::ensure_can_block("a blocking readback (to_vec, to_host, item)")?;
     let slot: Arc<Mutex<Option<std::result::Result<(), wgpu::BufferAsyncError>>>> =
         Arc::new(Mutex::new(None));
     let slot2 = slot.clone();
@@ -43,7 +44,7 @@ pub fn map_blocking(
         }
     });
     // Another thread's poll may be the one that runs our callback: wait until it has run.
-    let start = std::time::Instant::now();
+    let start = super::platform::Instant::now();
     let result = loop {
         device
             .poll(wgpu::PollType::wait_indefinitely())
@@ -135,8 +136,12 @@ impl std::future::Future for PollUntil<'_> {
             Some(v) => std::task::Poll::Ready(v),
             None => {
                 s.waker = Some(cx.waker().clone());
-                // Native backends need polling to make progress: ask to be polled again.
-                cx.waker().wake_by_ref();
+                // Native backends need polling to make progress: ask to be polled again. Not
+                // in the browser: a task that wakes itself there runs as a microtask forever
+                // and starves the event loop that delivers the map's callback.
+                if super::platform::CAN_BLOCK {
+                    cx.waker().wake_by_ref();
+                }
                 std::task::Poll::Pending
             }
         }

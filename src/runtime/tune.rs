@@ -105,7 +105,7 @@ pub fn search(
     name: &str,
     cands: &[Schedule],
     budget: Budget,
-    started: std::time::Instant,
+    started: super::platform::Instant,
     mut check: impl FnMut(&Schedule) -> Result<(f64, Vec<HostTensor>)>,
     mut time: impl FnMut(&Schedule, u32, bool) -> Result<f64>,
 ) -> Result<Tuned> {
