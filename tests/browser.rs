@@ -1,0 +1,298 @@
+//! kiln in the browser: a representative part of the op suite, run on the page's WebGPU adapter
+//! (headless Chromium, SwiftShader in CI) and checked against the reference interpreter, with
+//! the tolerances of the native suite (docs/OPS.md). Built only for wasm32; `.ci/run` runs it
+//! with `cargo test --target wasm32-unknown-unknown --test browser` under
+//! `wasm-bindgen-test-runner`.
+#![cfg(target_arch = "wasm32")]
+
+mod common;
+
+use common::{assert_close, random};
+use kiln::ir::BlockFormat;
+use kiln::{DType, Device, DeviceOptions, Error, Program, Tensor};
+use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+/// The sizes run here: the native suite's odd ones (1000 and its vec4 neighbours are covered
+/// natively; SwiftShader runs every invocation on the CPU).
+const SIZES: [usize; 4] = [1, 3, 7, 1031];
+
+/// A device on the browser's adapter, which must be a WebGPU one (no silent interpreter).
+async fn gpu() -> Device {
+    gpu_with(DeviceOptions {
+        require_adapter: true,
+        ..DeviceOptions::default()
+    })
+    .await
+}
+
+async fn gpu_with(opts: DeviceOptions) -> Device {
+    let d = Device::new_async(&opts)
+        .await
+        .expect("opening a WebGPU device");
+    assert!(d.is_gpu(), "not a GPU device: {}", d.describe());
+    assert!(
+        d.describe().contains("BrowserWebGpu"),
+        "not the browser's WebGPU: {}",
+        d.describe()
+    );
+    d
+}
+
+/// The tensor `build` makes on `d`, read back without blocking, against the same graph built
+/// on the interpreter from the same seeds (a GPU leaf cannot be read for `reference()` here
+/// without blocking).
+async fn check(d: &Device, what: &str, atol: f32, rtol: f32, build: impl Fn(&Device) -> Tensor) {
+    let want = build(&Device::interpreter())
+        .to_host()
+        .unwrap_or_else(|e| panic!("{what}: reference: {e}"));
+    let got = build(d)
+        .to_host_async()
+        .await
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
+    assert_close(&got, &want, atol, rtol, what);
+}
+
+#[wasm_bindgen_test]
+async fn elementwise_with_broadcasts_and_strided_views() {
+    let d = gpu().await;
+    for (i, &n) in SIZES.iter().enumerate() {
+        let s = 10 * i as u64;
+        let x = |d: &Device| random(d, DType::F32, &[3, n], -2.0, 2.0, s + 1);
+        let row = |d: &Device| random(d, DType::F32, &[1, n], 0.5, 2.0, s + 2);
+        let col = |d: &Device| random(d, DType::F32, &[3, 1], -1.0, 1.0, s + 3);
+        check(&d, &format!("tanh(x*row+col) n={n}"), 1e-6, 1e-5, |d| {
+            x(d).mul(&row(d))
+                .unwrap()
+                .add(&col(d))
+                .unwrap()
+                .tanh()
+                .unwrap()
+        })
+        .await;
+        check(&d, &format!("sqrt(exp(x)/row) n={n}"), 1e-6, 1e-5, |d| {
+            x(d).exp().unwrap().div(&row(d)).unwrap().sqrt().unwrap()
+        })
+        .await;
+        // A transposed view read in place.
+        check(&d, &format!("x^T - 0.5 n={n}"), 0.0, 0.0, |d| {
+            x(d).transpose(0, 1).unwrap().sub_scalar(0.5).unwrap()
+        })
+        .await;
+        check(
+            &d,
+            &format!("where(x > row, x, col) n={n}"),
+            0.0,
+            0.0,
+            |d| {
+                let x = x(d);
+                Tensor::where_(&x.gt(&row(d)).unwrap(), &x, &col(d)).unwrap()
+            },
+        )
+        .await;
+    }
+}
+
+#[wasm_bindgen_test]
+async fn reductions_over_each_axis() {
+    let d = gpu().await;
+    for (i, &n) in SIZES.iter().enumerate() {
+        let x = |d: &Device| random(d, DType::F32, &[5, n], -3.0, 3.0, 100 + i as u64);
+        check(&d, &format!("sum rows n={n}"), 1e-5, 1e-5, |d| {
+            x(d).sum(&[-1], false).unwrap()
+        })
+        .await;
+        check(&d, &format!("sum columns n={n}"), 1e-5, 1e-5, |d| {
+            x(d).sum(&[0], true).unwrap()
+        })
+        .await;
+        check(&d, &format!("max n={n}"), 0.0, 0.0, |d| {
+            x(d).max(&[-1], false).unwrap()
+        })
+        .await;
+        check(&d, &format!("mean n={n}"), 1e-5, 1e-5, |d| {
+            x(d).mean(&[0, 1], false).unwrap()
+        })
+        .await;
+        check(&d, &format!("argmax n={n}"), 0.0, 0.0, |d| {
+            x(d).argmax(-1, false).unwrap()
+        })
+        .await;
+    }
+}
+
+#[wasm_bindgen_test]
+async fn softmax_and_norms() {
+    let d = gpu().await;
+    for (i, &n) in SIZES.iter().enumerate() {
+        let s = 200 + 10 * i as u64;
+        let x = |d: &Device| random(d, DType::F32, &[4, n], -5.0, 5.0, s);
+        let w = |d: &Device| random(d, DType::F32, &[n], 0.5, 1.5, s + 1);
+        let b = |d: &Device| random(d, DType::F32, &[n], -0.5, 0.5, s + 2);
+        check(&d, &format!("softmax n={n}"), 1e-6, 1e-5, |d| {
+            x(d).softmax(-1).unwrap()
+        })
+        .await;
+        if n > 1 {
+            check(&d, &format!("layer_norm n={n}"), 1e-5, 1e-4, |d| {
+                x(d).layer_norm(Some(&w(d)), Some(&b(d)), 1e-5).unwrap()
+            })
+            .await;
+        }
+        check(&d, &format!("rms_norm n={n}"), 1e-5, 1e-4, |d| {
+            x(d).rms_norm(Some(&w(d)), 1e-6).unwrap()
+        })
+        .await;
+    }
+}
+
+#[wasm_bindgen_test]
+async fn matmuls_at_odd_sizes_batched_and_transposed() {
+    let d = gpu().await;
+    for (m, k, n) in [(1, 1, 1), (7, 33, 5), (1, 1031, 3), (65, 7, 129)] {
+        let a = |d: &Device| random(d, DType::F32, &[m, k], -1.0, 1.0, (m * k) as u64);
+        let b = |d: &Device| random(d, DType::F32, &[k, n], -1.0, 1.0, (k * n + 1) as u64);
+        let tol = 1e-5 * k as f32;
+        check(&d, &format!("{m}x{k}x{n}"), tol, 1e-4, |d| {
+            a(d).matmul(&b(d)).unwrap()
+        })
+        .await;
+        // B read through a transposed view, A broadcast over a batch.
+        check(&d, &format!("batched {m}x{k}x{n}^T"), tol, 1e-4, |d| {
+            let bt = random(d, DType::F32, &[2, n, k], -1.0, 1.0, 7 + n as u64);
+            a(d).matmul(&bt.transpose(1, 2).unwrap()).unwrap()
+        })
+        .await;
+    }
+}
+
+/// A chain that fuses into one kernel (checked through `explain()`), and a matmul with its
+/// epilogue fused.
+#[wasm_bindgen_test]
+async fn a_fused_chain_is_one_kernel() {
+    let d = gpu().await;
+    let chain = |d: &Device| {
+        let x = random(d, DType::F32, &[8, 1031], -2.0, 2.0, 300);
+        let y = random(d, DType::F32, &[1031], 0.5, 1.5, 301);
+        let z = x.mul(&y).unwrap().add_scalar(1.0).unwrap().relu().unwrap();
+        z.mul(&x).unwrap().sigmoid().unwrap()
+    };
+    let plan = chain(&d).explain().unwrap();
+    assert_eq!(plan.kernels.len(), 1, "{:?}", plan.kernels);
+    check(&d, "fused chain", 1e-6, 1e-5, chain).await;
+    let mlp = |d: &Device| {
+        let a = random(d, DType::F32, &[9, 40], -1.0, 1.0, 302);
+        let w = random(d, DType::F32, &[40, 24], -1.0, 1.0, 303);
+        let bias = random(d, DType::F32, &[24], -1.0, 1.0, 304);
+        a.matmul(&w).unwrap().add(&bias).unwrap().gelu().unwrap()
+    };
+    assert_eq!(mlp(&d).explain().unwrap().kernels.len(), 1);
+    check(&d, "matmul + bias + gelu", 1e-4, 1e-4, mlp).await;
+}
+
+/// More inputs than one kernel may bind: fusion splits the concat so every kernel stays under
+/// the adapter's storage-buffer limit.
+#[wasm_bindgen_test]
+async fn more_inputs_than_binding_slots() {
+    let d = gpu().await;
+    check(&d, "concat of 20", 0.0, 0.0, |d| {
+        let parts: Vec<Tensor> = (0..20)
+            .map(|i| random(d, DType::F32, &[3, 1 + i], -1.0, 1.0, 400 + i as u64))
+            .collect();
+        let refs: Vec<&Tensor> = parts.iter().collect();
+        Tensor::concat(&refs, 1).unwrap().mul_scalar(2.0).unwrap()
+    })
+    .await;
+}
+
+/// f16 tensors: widened to f32 everywhere, and stored in 16 bits where the adapter has
+/// `shader-f16` (SwiftShader does not; then the device falls back to widened storage).
+#[wasm_bindgen_test]
+async fn f16_tensors() {
+    for f16_storage in [false, true] {
+        let d = gpu_with(DeviceOptions {
+            require_adapter: true,
+            f16_storage,
+            ..DeviceOptions::default()
+        })
+        .await;
+        let x = |d: &Device| random(d, DType::F16, &[5, 1031], -4.0, 4.0, 500);
+        let y = |d: &Device| random(d, DType::F16, &[1031], 0.5, 2.0, 501);
+        let what = format!("f16 (16-bit storage asked: {f16_storage})");
+        check(&d, &what, 0.0, 0.0, |d| {
+            x(d).mul(&y(d)).unwrap().add(&x(d)).unwrap()
+        })
+        .await;
+        check(&d, &what, 1e-3, 1e-3, |d| x(d).softmax(-1).unwrap()).await;
+        check(&d, &what, 1e-2, 1e-2, |d| {
+            let w = random(d, DType::F16, &[1031, 6], -1.0, 1.0, 502);
+            x(d).matmul(&w).unwrap()
+        })
+        .await;
+    }
+}
+
+/// Quantized weights in a gemv and an embedding gather, decoded where they are loaded.
+#[wasm_bindgen_test]
+async fn quantized_gemv_and_gather() {
+    let d = gpu().await;
+    for (i, f) in [BlockFormat::Q8_0, BlockFormat::Q4K]
+        .into_iter()
+        .enumerate()
+    {
+        let w = |d: &Device| random(d, DType::Quant(f), &[7, 512], 0.0, 0.0, 600 + i as u64);
+        check(&d, &format!("{f:?} gemv"), 1e-3, 1e-4, |d| {
+            let x = random(d, DType::F32, &[1, 512], -1.0, 1.0, 610 + i as u64);
+            let wt = w(d).cast(DType::F32).unwrap().transpose(0, 1).unwrap();
+            x.matmul(&wt).unwrap()
+        })
+        .await;
+        check(&d, &format!("{f:?} gather"), 0.0, 0.0, |d| {
+            let idx = Tensor::from_slice_on(d, &[6i32, 0, 3], &[3, 1]).unwrap();
+            let idx = idx.expand(&[3, 512]).unwrap();
+            w(d).gather(0, &idx).unwrap().cast(DType::F32).unwrap()
+        })
+        .await;
+    }
+}
+
+/// A compiled program run twice with new inputs; its results read without blocking.
+#[wasm_bindgen_test]
+async fn a_program_runs_with_new_inputs() {
+    let d = gpu().await;
+    let x = Tensor::placeholder_on(&d, DType::F32, &[3, 7]).unwrap();
+    let y = x.softmax(-1).unwrap().mul_scalar(3.0).unwrap();
+    let p = Program::compile(&[&x], &[&y]).unwrap();
+    for seed in [700, 701] {
+        let input = random(&d, DType::F32, &[3, 7], -2.0, 2.0, seed);
+        let want = p.reference(&[&input]).unwrap().remove(0);
+        let got = p.run(&[&input]).unwrap().remove(0);
+        let got = got.to_host_async().await.unwrap();
+        assert_close(&got, &want, 1e-6, 1e-5, "program");
+    }
+}
+
+/// Bad input is a typed error in the browser too, and a blocking call is refused with
+/// `Error::Blocking` instead of hanging the page.
+#[wasm_bindgen_test]
+async fn errors_are_typed() {
+    let d = gpu().await;
+    let a = random(&d, DType::F32, &[3, 4], -1.0, 1.0, 800);
+    let b = random(&d, DType::F32, &[5, 6], -1.0, 1.0, 801);
+    let e = a.matmul(&b).unwrap_err();
+    assert!(e.ir().is_some(), "{e}");
+    let e = a.add(&b).unwrap_err();
+    assert!(e.ir().is_some(), "{e}");
+    let y = a.exp().unwrap();
+    assert!(matches!(y.to_vec::<f32>(), Err(Error::Blocking(_))));
+    assert!(matches!(
+        Device::new(&DeviceOptions::default()),
+        Err(Error::Blocking(_))
+    ));
+    assert!(matches!(d.synchronize(), Err(Error::Blocking(_))));
+    // The refused read left the device usable.
+    let got = y.to_vec_async::<f32>().await.unwrap();
+    assert_eq!(got.len(), 12);
+    assert!(got.iter().all(|v| v.is_finite() && *v > 0.0), "{got:?}");
+}
