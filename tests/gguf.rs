@@ -13,13 +13,39 @@ fn fixture(name: &str) -> PathBuf {
     common::fixture("gguf", name)
 }
 
-/// Writes `bytes` to a file of its own and opens it.
+/// Writes `bytes` to a file of its own and opens it; reading the same bytes from memory
+/// (`Gguf::from_bytes`) must give the same metadata and tensors, or the same error.
 fn open_bytes(tag: &str, bytes: &[u8]) -> Result<Gguf, GgufError> {
     let p = std::env::temp_dir().join(format!("kiln-gguf-{}-{tag}.gguf", std::process::id()));
     std::fs::write(&p, bytes).unwrap();
     let r = Gguf::open(&p);
     std::fs::remove_file(&p).unwrap();
+    same_from_memory(&r, bytes);
     r
+}
+
+/// Checks that `bytes` read from memory give what reading them from a file gave (`file`).
+fn same_from_memory(file: &Result<Gguf, GgufError>, bytes: &[u8]) {
+    let mem = Gguf::from_bytes(bytes.to_vec());
+    match (file, &mem) {
+        (Ok(f), Ok(m)) => {
+            assert_eq!(f.metadata(), m.metadata());
+            assert_eq!(f.tensors(), m.tensors());
+            for t in f.tensors() {
+                let (a, b) = (f.host_tensor(&t.name), m.host_tensor(&t.name));
+                match (a, b) {
+                    (Ok(a), Ok(b)) => assert_eq!(a, b, "{}", t.name),
+                    (a, b) => assert_eq!(a.is_ok(), b.is_ok(), "{}: {a:?} / {b:?}", t.name),
+                }
+            }
+        }
+        (Err(f), Err(m)) => assert_eq!(
+            std::mem::discriminant(f),
+            std::mem::discriminant(m),
+            "{f} / {m}"
+        ),
+        (f, m) => panic!("from a file {f:?}, from memory {m:?}"),
+    }
 }
 
 /// Where tensor `name`'s description starts in `bytes` (its name's length field).
@@ -184,6 +210,15 @@ fn custom_alignment_and_version_2() {
     assert_eq!(g.version, 2);
     assert_eq!(g.get("test.u32"), Some(&Value::U32(7)));
     assert_eq!(g.tensor("f32").unwrap().shape.0.as_slice(), [3, 7]);
+}
+
+/// Every fixture reads the same from memory as from its file.
+#[test]
+fn fixtures_read_the_same_from_memory() {
+    for file in ["v2.gguf", "align64.gguf", "types.gguf"] {
+        let bytes = std::fs::read(fixture(file)).unwrap();
+        same_from_memory(&Gguf::open(fixture(file)), &bytes);
+    }
 }
 
 #[test]
@@ -381,6 +416,8 @@ fn writer_round_trips_and_refuses_bad_input() {
     )
     .unwrap();
     w.write(&path).unwrap();
+    // The file in memory is the file on disk, byte for byte.
+    assert_eq!(w.to_bytes().unwrap(), std::fs::read(&path).unwrap());
     let g = Gguf::open(&path).unwrap();
     for (k, v) in &meta {
         assert_eq!(g.get(k), Some(v), "{k}");
