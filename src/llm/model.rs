@@ -407,10 +407,10 @@ impl Session<'_> {
         stop: Option<u32>,
         on_token: &mut dyn FnMut(u32),
     ) -> Result<(Vec<u32>, Timing)> {
-        crate::runtime::platform::block_on(
-            "Session::generate",
-            self.generate_async(prompt, max_tokens, sampler, stop, on_token),
-        )?
+        // Each read waits for the GPU in the driver rather than polling for it.
+        let read = |t: Tensor| std::future::ready(t.to_vec::<f32>());
+        let run = self.generate_with(prompt, max_tokens, sampler, stop, on_token, read);
+        crate::runtime::platform::block_on("Session::generate", run)?
     }
 
     /// [`Session::generate`] without blocking the thread: each step's logits are read back
@@ -422,6 +422,21 @@ impl Session<'_> {
         sampler: &mut super::Sampler,
         stop: Option<u32>,
         on_token: &mut dyn FnMut(u32),
+    ) -> Result<(Vec<u32>, Timing)> {
+        let read = |t: Tensor| async move { t.to_vec_async::<f32>().await };
+        self.generate_with(prompt, max_tokens, sampler, stop, on_token, read)
+            .await
+    }
+
+    /// The generation loop, with `read` bringing each step's logits to the host.
+    async fn generate_with<F: std::future::Future<Output = Result<Vec<f32>>>>(
+        &mut self,
+        prompt: &[u32],
+        max_tokens: usize,
+        sampler: &mut super::Sampler,
+        stop: Option<u32>,
+        on_token: &mut dyn FnMut(u32),
+        read: impl Fn(Tensor) -> F,
     ) -> Result<(Vec<u32>, Timing)> {
         let mut timing = Timing {
             prefill_tokens: prompt.len(),
@@ -437,7 +452,7 @@ impl Session<'_> {
         self.prepare(1, false)?;
         timing.compile_s = start.elapsed().as_secs_f64();
         let start = crate::runtime::platform::Instant::now();
-        let mut logits = self.forward(prompt, false)?.to_vec_async::<f32>().await?;
+        let mut logits = read(self.forward(prompt, false)?).await?;
         timing.prefill_s = start.elapsed().as_secs_f64();
         let start = crate::runtime::platform::Instant::now();
         loop {
@@ -447,7 +462,7 @@ impl Session<'_> {
             if out.len() == max_tokens || Some(t) == stop {
                 break;
             }
-            logits = self.forward(&[t], false)?.to_vec_async::<f32>().await?;
+            logits = read(self.forward(&[t], false)?).await?;
             timing.decode_tokens += 1;
         }
         timing.decode_s = start.elapsed().as_secs_f64();
