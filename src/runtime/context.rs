@@ -122,7 +122,12 @@ impl GpuContext {
     pub fn describe(&self) -> String {
         format!(
             "{} ({:?}, {:?}, driver {} {})",
-            self.info.name,
+            // Browsers do not tell pages their adapter's name.
+            if self.info.name.is_empty() {
+                "unnamed adapter"
+            } else {
+                &self.info.name
+            },
             self.info.backend,
             self.info.device_type,
             self.info.driver,

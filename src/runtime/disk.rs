@@ -312,10 +312,12 @@ impl CacheDir {
             std::thread::current().id()
         ));
         let result = (|| {
-            let mut f = private_file().open(&tmp)?;
-            f.write_all(&self.encode(name, payload))?;
-            f.sync_all()?;
-            drop(f);
+            {
+                // Closed before the rename.
+                let mut f = private_file().open(&tmp)?;
+                f.write_all(&self.encode(name, payload))?;
+                f.sync_all()?;
+            }
             std::fs::rename(&tmp, self.dir.join(name))
         })();
         if result.is_err() {

@@ -301,7 +301,7 @@ mod tests {
             "k",
             &cands,
             fast(),
-            std::time::Instant::now(),
+            super::super::platform::Instant::now(),
             // The check runs rank the candidates the other way: only the timings choose.
             |s| {
                 Ok((
@@ -326,7 +326,7 @@ mod tests {
             "k",
             &cands,
             fast(),
-            std::time::Instant::now(),
+            super::super::platform::Instant::now(),
             |s| match s.elementwise.unroll {
                 2 => Ok((0.1, vec![f(&[1.0, 2.5])])),
                 3 => Err(Error::Gpu("compile failed".into())),
@@ -342,7 +342,7 @@ mod tests {
             "k",
             &cands,
             fast(),
-            std::time::Instant::now(),
+            super::super::platform::Instant::now(),
             |_| Err(Error::Gpu("compile failed".into())),
             |_, _, _| Ok(1.0),
         );
@@ -355,7 +355,7 @@ mod tests {
     fn search_stops_at_the_budget() {
         let cands = candidates(40);
         let check_ms = 60.0;
-        let started = std::time::Instant::now();
+        let started = super::super::platform::Instant::now();
         let mut checked = 0;
         let t = search(
             "k",
