@@ -1,0 +1,88 @@
+// The demo page: loads kiln's wasm, a model (built in, or a GGUF file the user picks), and
+// generates on the page's GPU. With ?auto=1 it runs the built-in model greedily (?runs=N
+// times: the first pays for the browser's shader compiles) and leaves the last run's outcome
+// as JSON in #result (data-state "done" or "error"): what e2e.py reads.
+import init, { Demo } from "./pkg/kiln_web.js";
+
+const $ = (id) => document.getElementById(id);
+const params = new URLSearchParams(location.search);
+let demo = null;
+
+function status(text, error = false) {
+  $("status").textContent = text;
+  $("status").className = error ? "error" : "";
+}
+
+function progress(done, total) {
+  $("progress").max = total;
+  $("progress").value = done;
+  $("loaded").textContent = `${done}/${total} tensors`;
+}
+
+async function load(make, what) {
+  status(`loading ${what}`);
+  $("run").disabled = true;
+  const t0 = performance.now();
+  demo = await make();
+  $("device").textContent = demo.device();
+  $("model").textContent = demo.describe();
+  $("plan").textContent = demo.plan(Number($("max").value) + 16);
+  $("run").disabled = false;
+  status(`loaded ${what} in ${((performance.now() - t0) / 1000).toFixed(2)} s`);
+}
+
+async function generate() {
+  $("run").disabled = true;
+  $("text").textContent = "";
+  status("generating");
+  const prompt = $("prompt").value;
+  const json = await demo.generate(
+    prompt,
+    Number($("max").value),
+    Number($("temp").value),
+    Number($("topk").value),
+    Number($("topp").value),
+    Number($("seed").value),
+    (_id, text) => { $("text").textContent = prompt + text; },
+  );
+  const out = JSON.parse(json);
+  $("timings").textContent =
+    `load ${out.load_s.toFixed(2)} s · compile ${out.compile_s.toFixed(2)} s · ` +
+    `prefill ${out.prefill_rate.toFixed(1)} tokens/s · decode ${out.decode_rate.toFixed(1)} tokens/s · ` +
+    `${out.decode_kernels} kernels per decode step`;
+  $("run").disabled = false;
+  status("done");
+  return json;
+}
+
+function fail(e) {
+  status(`error: ${e.message ?? e}`, true);
+  $("result").textContent = JSON.stringify({ error: String(e.message ?? e) });
+  $("result").dataset.state = "error";
+}
+
+$("builtin").onclick = () =>
+  load(() => Demo.builtin(Number($("seed").value), progress), "the built-in model").catch(fail);
+$("file").onchange = async () => {
+  const f = $("file").files[0];
+  if (!f) return;
+  const bytes = new Uint8Array(await f.arrayBuffer());
+  await load(() => Demo.fromGguf(bytes, progress), f.name).catch(fail);
+};
+$("run").onclick = () => generate().catch(fail);
+
+try {
+  await init();
+  if (!navigator.gpu) status("this browser has no WebGPU: kiln runs on its CPU interpreter", true);
+  else status("ready: load a model");
+  if (params.get("auto") === "1") {
+    $("max").value = params.get("max") ?? "8";
+    await load(() => Demo.builtin(Number(params.get("seed") ?? 0), progress), "the built-in model");
+    let json = null;
+    for (let i = 0; i < Number(params.get("runs") ?? 1); i++) json = await generate();
+    $("result").textContent = json;
+    $("result").dataset.state = "done";
+  }
+} catch (e) {
+  fail(e);
+}

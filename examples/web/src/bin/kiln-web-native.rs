@@ -1,0 +1,35 @@
+//! The demo's run on a native adapter, printed as the page's outcome JSON: what the browser
+//! test (`examples/web/e2e.py`) compares the page with.
+//!
+//! ```text
+//! cargo run -p kiln-web --bin kiln-web-native -- [--seed S] [--prompt TEXT] [--max-tokens N]
+//! ```
+
+#[cfg(not(target_arch = "wasm32"))]
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    use kiln_web::{Demo, Request};
+    let mut req = Request::default();
+    let mut seed = 0u64;
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    for pair in argv.chunks(2) {
+        let [flag, v] = pair else {
+            return Err(format!("{} needs a value", pair[0]).into());
+        };
+        match flag.as_str() {
+            "--seed" => seed = v.parse()?,
+            "--prompt" => req.prompt = v.clone(),
+            "--max-tokens" => req.max_tokens = v.parse()?,
+            other => return Err(format!("unknown argument {other}").into()),
+        }
+    }
+    let device = kiln::Device::default_device()?;
+    let demo = Demo::builtin(&device, seed, &mut |_, _| {})?;
+    // Twice, as the browser test runs the page: the second run is timed warm.
+    pollster::block_on(demo.run(&req, &mut |_, _| {}))?;
+    let out = pollster::block_on(demo.run(&req, &mut |_, _| {}))?;
+    println!("{}", serde_json::to_string(&out)?);
+    Ok(())
+}
+
+#[cfg(target_arch = "wasm32")]
+fn main() {}
