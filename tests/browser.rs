@@ -257,6 +257,33 @@ async fn quantized_gemv_and_gather() {
     }
 }
 
+/// The device has the adapter's own limits, not WebGPU's defaults (SwiftShader's storage
+/// bindings go to 1 GiB, the default is 128 MiB), and no wgpu-only feature.
+#[wasm_bindgen_test]
+async fn the_adapters_real_limits() {
+    let d = gpu().await;
+    let g = d.gpu().unwrap();
+    let adapter = g.adapter.limits();
+    assert_eq!(
+        g.limits.max_storage_buffer_binding_size,
+        adapter.max_storage_buffer_binding_size
+    );
+    assert_eq!(g.limits.max_buffer_size, adapter.max_buffer_size);
+    assert_eq!(
+        g.limits.max_compute_invocations_per_workgroup,
+        adapter.max_compute_invocations_per_workgroup
+    );
+    assert!(
+        adapter.max_storage_buffer_binding_size > 128 << 20,
+        "{adapter:?}"
+    );
+    // Shaders sent to the browser use no subgroups (see runtime::adapter::subgroups_usable).
+    assert!(!kiln::runtime::adapter::subgroups_usable(
+        g.features,
+        g.info.backend
+    ));
+}
+
 /// A compiled program run twice with new inputs; its results read without blocking.
 #[wasm_bindgen_test]
 async fn a_program_runs_with_new_inputs() {
