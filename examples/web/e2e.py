@@ -1,13 +1,16 @@
 #!/usr/bin/env python3
-"""The demo page end to end in headless Chromium: serve the page on 127.0.0.1, open it with
-?auto=1 (the built-in model, greedy), wait for its outcome, save a screenshot, and compare the
-outcome with the native run of the same seeded model.
+"""The demo page end to end in headless Chromium, against the native run of the same models.
 
-    e2e.py PAGE_DIR NATIVE.json OUT_DIR
+    e2e.py PAGE_DIR OUT_DIR NATIVE.json [MODEL.gguf NATIVE_MODEL.json]
 
-PAGE_DIR holds index.html, main.js and pkg/ (the wasm); NATIVE.json is kiln-web-native's
-output; OUT_DIR receives page.png and page.json. Only the standard library: WebDriver is
-plain HTTP to chromedriver ($CHROMEDRIVER, else chromedriver on the PATH).
+Serves PAGE_DIR (index.html, main.js, pkg/) on 127.0.0.1 and opens the page with ?auto=1: it
+runs the built-in model greedily, twice (the second run is compared and timed; the first pays
+for the browser's shader compiles). Then, where MODEL.gguf is given, picks that file in the
+page's file input, as a user would, and generates from it. Each outcome must match the
+native run's (NATIVE.json, NATIVE_MODEL.json: kiln-web's `Outcome`): the same prompt tokens,
+prompt logits within a tolerance, the same greedy tokens and text. OUT_DIR receives page.png
+and the page's outcomes. Only the standard library: WebDriver is plain HTTP to chromedriver
+($CHROMEDRIVER, else chromedriver on the PATH; $CHROME, else /usr/bin/chromium).
 """
 import base64
 import functools
@@ -22,8 +25,7 @@ import threading
 import time
 import urllib.request
 
-# Runs on the page; the last is compared and timed (the first pays for shader compiles), as
-# the native run does.
+# Runs of the built-in model on the page; the last is compared and timed, as natively.
 RUNS = 2
 # Prompt logits from SwiftShader against a native adapter: f32 sums in another order.
 ATOL, RTOL = 1e-3, 1e-3
@@ -32,6 +34,7 @@ CHROME_ARGS = [
     "--disable-quic", "--no-first-run", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--window-size=1100,1400",
 ]
+ELEMENT = "element-6066-11e4-a52e-4f735466cecf"
 
 
 def free_port():
@@ -53,16 +56,87 @@ class Quiet(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+class Page:
+    """One WebDriver session on the page."""
+
+    def __init__(self, base, sid):
+        self.base, self.sid = base, sid
+
+    def js(self, script):
+        return call(self.base, "POST", f"/session/{self.sid}/execute/sync",
+                    {"script": script, "args": []})
+
+    def element(self, css):
+        e = call(self.base, "POST", f"/session/{self.sid}/element",
+                 {"using": "css selector", "value": css})
+        return e[ELEMENT]
+
+    def wait(self, script, what, seconds=600):
+        deadline = time.time() + seconds
+        while time.time() < deadline:
+            if self.js(script):
+                return
+            time.sleep(0.5)
+        fail(f"the page did not {what} in {seconds} s: {self.js(STATUS)}")
+
+    def screenshot(self, path):
+        png = base64.b64decode(call(self.base, "GET", f"/session/{self.sid}/screenshot"))
+        open(path, "wb").write(png)
+
+
+STATUS = "return document.getElementById('status').textContent"
+RESULT = "return document.getElementById('result')"
+
+
+def fail(msg):
+    sys.exit(f"e2e: {msg}")
+
+
+def outcome(page, out_dir, name):
+    """The page's last outcome (failing on its error), saved as OUT_DIR/name."""
+    state = page.js(RESULT + ".dataset.state")
+    text = page.js(RESULT + ".textContent")
+    open(os.path.join(out_dir, name), "w").write(text or "")
+    if state != "done":
+        fail(f"the page ended in state {state}: {page.js(STATUS)}: {text}")
+    return json.loads(text)
+
+
+def compare(what, web, native):
+    if "BrowserWebGpu" not in web["device"]:
+        fail(f"{what}: the page did not run on WebGPU: {web['device']}")
+    for key in ["model", "prompt_tokens", "decode_kernels"]:
+        if web[key] != native[key]:
+            fail(f"{what}: {key} differs: page {web[key]!r}, native {native[key]!r}")
+    a, b = web["prompt_logits"], native["prompt_logits"]
+    if len(a) != len(b):
+        fail(f"{what}: {len(a)} logits on the page, {len(b)} natively")
+    worst = max(abs(x - y) - (ATOL + RTOL * abs(y)) for x, y in zip(a, b))
+    if not worst <= 0 or any(math.isnan(x) for x in a):
+        fail(f"{what}: prompt logits differ beyond atol {ATOL} + rtol {RTOL} (by {worst})")
+    if web["tokens"] != native["tokens"] or web["text"] != native["text"]:
+        fail(f"{what}: greedy tokens differ: page {web['tokens']}, native {native['tokens']}")
+    for side, o in [("page", web), ("native", native)]:
+        print(f"e2e: {what}, {side} on {o['device']}: prefill {o['prefill_rate']:.1f} tokens/s, "
+              f"decode {o['decode_rate']:.2f} tokens/s, compile {o['compile_s']:.2f} s, "
+              f"load {o['load_s']:.2f} s, {o['decode_kernels']} kernels a decode step")
+    print(f"e2e: {what}: {len(a)} prompt logits and {len(web['tokens'])} greedy tokens "
+          f"match the native run")
+
+
 def main():
-    page_dir, native_path, out_dir = sys.argv[1:4]
+    if len(sys.argv) not in (4, 6):
+        fail(__doc__)
+    page_dir, out_dir, native_path = sys.argv[1:4]
+    model = sys.argv[4:6]
     os.makedirs(out_dir, exist_ok=True)
     native = json.load(open(native_path))
 
     server = http.server.ThreadingHTTPServer(
         ("127.0.0.1", 0), functools.partial(Quiet, directory=page_dir))
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    page = (f"http://127.0.0.1:{server.server_address[1]}/index.html"
-            f"?auto=1&runs={RUNS}&max={len(native['tokens'])}")
+    url = (f"http://127.0.0.1:{server.server_address[1]}/index.html"
+           f"?auto=1&runs={RUNS}&max={len(native['tokens'])}")
 
     port = free_port()
     driver = subprocess.Popen([os.environ.get("CHROMEDRIVER", "chromedriver"), f"--port={port}"],
@@ -77,51 +151,33 @@ def main():
                 time.sleep(0.1)
         caps = {"capabilities": {"alwaysMatch": {"goog:chromeOptions": {
             "binary": os.environ.get("CHROME", "/usr/bin/chromium"), "args": CHROME_ARGS}}}}
-        sid = call(base, "POST", "/session", caps)["sessionId"]
+        page = Page(base, call(base, "POST", "/session", caps)["sessionId"])
         try:
-            call(base, "POST", f"/session/{sid}/url", {"url": page})
-            state, deadline = "pending", time.time() + 600
-            while state == "pending" and time.time() < deadline:
-                time.sleep(0.5)
-                state = call(base, "POST", f"/session/{sid}/execute/sync", {
-                    "script": "return document.getElementById('result').dataset.state", "args": []})
-            text = call(base, "POST", f"/session/{sid}/execute/sync", {
-                "script": "return document.getElementById('result').textContent", "args": []})
-            status = call(base, "POST", f"/session/{sid}/execute/sync", {
-                "script": "return document.getElementById('status').textContent", "args": []})
-            png = base64.b64decode(call(base, "GET", f"/session/{sid}/screenshot"))
-            open(os.path.join(out_dir, "page.png"), "wb").write(png)
-            open(os.path.join(out_dir, "page.json"), "w").write(text or "")
+            call(base, "POST", f"/session/{page.sid}/url", {"url": url})
+            page.wait("return document.body.dataset.auto === 'done' || "
+                      "document.getElementById('result').dataset.state === 'error'",
+                      "run the built-in model")
+            page.screenshot(os.path.join(out_dir, "page.png"))
+            compare("built-in model", outcome(page, out_dir, "page.json"), native)
+            if model:
+                gguf, native_model = os.path.abspath(model[0]), json.load(open(model[1]))
+                page.js("document.getElementById('status').textContent = 'picking a file'")
+                call(base, "POST", f"/session/{page.sid}/element/{page.element('#file')}/value",
+                     {"text": gguf})
+                page.wait(STATUS + ".startsWith('loaded') || "
+                          "document.getElementById('result').dataset.state === 'error'",
+                          "load the file")
+                call(base, "POST", f"/session/{page.sid}/element/{page.element('#run')}/click", {})
+                page.wait(RESULT + ".dataset.state !== 'running'", "generate from the file")
+                page.screenshot(os.path.join(out_dir, "page-file.png"))
+                compare(f"file {os.path.basename(gguf)}",
+                        outcome(page, out_dir, "page-file.json"), native_model)
         finally:
-            call(base, "DELETE", f"/session/{sid}")
+            call(base, "DELETE", f"/session/{page.sid}")
     finally:
         driver.terminate()
         server.shutdown()
-
-    if state != "done":
-        sys.exit(f"e2e: the page did not finish ({state}): {status}: {text}")
-    web = json.loads(text)
-    print(f"e2e: page on {web['device']}: prefill {web['prefill_rate']:.1f} tokens/s, "
-          f"decode {web['decode_rate']:.1f} tokens/s, compile {web['compile_s']:.2f} s, "
-          f"load {web['load_s']:.2f} s")
-    print(f"e2e: native on {native['device']}: prefill {native['prefill_rate']:.1f} tokens/s, "
-          f"decode {native['decode_rate']:.1f} tokens/s, compile {native['compile_s']:.2f} s, "
-          f"load {native['load_s']:.2f} s")
-    if "BrowserWebGpu" not in web["device"]:
-        sys.exit(f"e2e: the page did not run on WebGPU: {web['device']}")
-    for key in ["model", "prompt_tokens", "decode_kernels"]:
-        if web[key] != native[key]:
-            sys.exit(f"e2e: {key} differs: page {web[key]!r}, native {native[key]!r}")
-    a, b = web["prompt_logits"], native["prompt_logits"]
-    if len(a) != len(b):
-        sys.exit(f"e2e: {len(a)} logits on the page, {len(b)} natively")
-    worst = max(abs(x - y) - (ATOL + RTOL * abs(y)) for x, y in zip(a, b))
-    if not worst <= 0 or any(math.isnan(x) for x in a):
-        sys.exit(f"e2e: prompt logits differ beyond atol {ATOL} + rtol {RTOL} (by {worst})")
-    if web["tokens"] != native["tokens"] or web["text"] != native["text"]:
-        sys.exit(f"e2e: greedy tokens differ: page {web['tokens']}, native {native['tokens']}")
-    print(f"e2e: the page's {len(a)} prompt logits and {len(web['tokens'])} greedy tokens "
-          f"match the native run; screenshot in {out_dir}/page.png")
+    print(f"e2e: screenshots in {out_dir}")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 // The demo page: loads kiln's wasm, a model (built in, or a GGUF file the user picks), and
-// generates on the page's GPU. With ?auto=1 it runs the built-in model greedily (?runs=N
-// times: the first pays for the browser's shader compiles) and leaves the last run's outcome
-// as JSON in #result (data-state "done" or "error"): what e2e.py reads.
+// generates on the page's GPU. Each generation leaves its outcome as JSON in #result
+// (data-state "running", then "done" or "error"): what e2e.py reads. With ?auto=1 the page
+// runs the built-in model greedily on its own (?runs=N times: the first pays for the
+// browser's shader compiles).
 import init, { Demo } from "./pkg/kiln_web.js";
 
 const $ = (id) => document.getElementById(id);
@@ -33,6 +34,7 @@ async function load(make, what) {
 
 async function generate() {
   $("run").disabled = true;
+  $("result").dataset.state = "running";
   $("text").textContent = "";
   status("generating");
   const prompt = $("prompt").value;
@@ -52,6 +54,8 @@ async function generate() {
     `${out.decode_kernels} kernels per decode step`;
   $("run").disabled = false;
   status("done");
+  $("result").textContent = json;
+  $("result").dataset.state = "done";
   return json;
 }
 
@@ -78,10 +82,8 @@ try {
   if (params.get("auto") === "1") {
     $("max").value = params.get("max") ?? "8";
     await load(() => Demo.builtin(Number(params.get("seed") ?? 0), progress), "the built-in model");
-    let json = null;
-    for (let i = 0; i < Number(params.get("runs") ?? 1); i++) json = await generate();
-    $("result").textContent = json;
-    $("result").dataset.state = "done";
+    for (let i = 0; i < Number(params.get("runs") ?? 1); i++) await generate();
+    document.body.dataset.auto = "done";
   }
 } catch (e) {
   fail(e);

@@ -137,33 +137,44 @@ fn demo_page_matches_the_native_run() {
         .expect("running wasm-bindgen");
     assert!(bindgen.success(), "wasm-bindgen failed");
 
-    // The native run of the same model and request.
+    // The native runs of the same models and request: the built-in one twice, as the page
+    // runs it (the second is timed warm), and a model file in other formats, which the test
+    // picks in the page's file input.
     let device = kiln::Device::default_device().expect("the native device");
     device.set_autotune(kiln::Autotune::Off);
-    let demo = kiln_web::Demo::builtin(&device, 0, &mut |_, _| {}).unwrap();
     let req = kiln_web::Request {
         max_tokens: 8,
         ..Default::default()
     };
-    // Twice, as the page runs (e2e.py's RUNS): the second run is timed warm.
-    let mut native = None;
-    for _ in 0..2 {
-        native = Some(pollster::block_on(demo.run(&req, &mut |_, _| {})).unwrap());
-    }
-    let native = native.unwrap();
-    let native_json = target_dir().join("native.json");
-    std::fs::write(&native_json, serde_json::to_string(&native).unwrap()).unwrap();
+    let run = |demo: &kiln_web::Demo, name: &str| {
+        let out = pollster::block_on(demo.run(&req, &mut |_, _| {})).unwrap();
+        let path = target_dir().join(name);
+        std::fs::write(&path, serde_json::to_string(&out).unwrap()).unwrap();
+        path
+    };
+    let builtin = kiln_web::Demo::builtin(&device, 0, &mut |_, _| {}).unwrap();
+    run(&builtin, "native.json");
+    let native_builtin = run(&builtin, "native.json");
+    let spec = kiln::llm::RandomSpec {
+        seed: 7,
+        attn_format: kiln::BlockFormat::Q4_0,
+        head_format: kiln::BlockFormat::Q6K,
+        ..Default::default()
+    };
+    let gguf = target_dir().join("picked.gguf");
+    spec.write(&gguf).unwrap();
+    let picked =
+        kiln_web::Demo::from_gguf(&device, std::fs::read(&gguf).unwrap(), &mut |_, _| {}).unwrap();
+    let native_picked = run(&picked, "native-picked.json");
 
-    // Screenshots and the page's outcome are kept where CI collects artifacts.
+    // Screenshots and the page's outcomes are kept where CI collects artifacts.
     let artifacts = Path::new(env!("CARGO_TARGET_TMPDIR"))
         .parent()
         .unwrap()
         .join("artifacts/web");
     let o = Command::new("python3")
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("e2e.py"))
-        .arg(&page)
-        .arg(&native_json)
-        .arg(&artifacts)
+        .args([&page, &artifacts, &native_builtin, &gguf, &native_picked])
         .env("CHROMEDRIVER", chromedriver())
         .env("CHROME", chrome())
         .output()

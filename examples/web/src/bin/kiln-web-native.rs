@@ -2,7 +2,8 @@
 //! test (`examples/web/e2e.py`) compares the page with.
 //!
 //! ```text
-//! cargo run -p kiln-web --bin kiln-web-native -- [--seed S] [--prompt TEXT] [--max-tokens N]
+//! cargo run -p kiln-web --bin kiln-web-native -- [--model FILE.gguf | --seed S] [--prompt TEXT]
+//!     [--max-tokens N]
 //! ```
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -10,6 +11,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     use kiln_web::{Demo, Request};
     let mut req = Request::default();
     let mut seed = 0u64;
+    let mut model = None;
     let argv: Vec<String> = std::env::args().skip(1).collect();
     for pair in argv.chunks(2) {
         let [flag, v] = pair else {
@@ -17,13 +19,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         };
         match flag.as_str() {
             "--seed" => seed = v.parse()?,
+            "--model" => model = Some(v.clone()),
             "--prompt" => req.prompt = v.clone(),
             "--max-tokens" => req.max_tokens = v.parse()?,
             other => return Err(format!("unknown argument {other}").into()),
         }
     }
     let device = kiln::Device::default_device()?;
-    let demo = Demo::builtin(&device, seed, &mut |_, _| {})?;
+    let demo = match model {
+        Some(path) => Demo::from_gguf(&device, std::fs::read(path)?, &mut |_, _| {})?,
+        None => Demo::builtin(&device, seed, &mut |_, _| {})?,
+    };
     // Twice, as the browser test runs the page: the second run is timed warm.
     pollster::block_on(demo.run(&req, &mut |_, _| {}))?;
     let out = pollster::block_on(demo.run(&req, &mut |_, _| {}))?;
