@@ -93,15 +93,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let tokenizer = Tokenizer::from_gguf(&gguf)?;
     let model = Model::load(&gguf, &device, &mut bar)?;
     let c = &model.config;
-    eprintln!(
-        "{}: {} layers, width {}, {} heads ({} KV), vocab {}",
-        c.arch.name,
-        c.layers,
-        c.dim,
-        c.heads,
-        c.kv_heads,
-        model.vocab()
-    );
+    eprintln!("{}", model.describe());
     let prompt = tokenizer.encode(&args.prompt)?;
     let context = args
         .context

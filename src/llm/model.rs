@@ -67,6 +67,20 @@ impl Model {
         })
     }
 
+    /// The model in one line: architecture, layers, width, heads and vocabulary.
+    pub fn describe(&self) -> String {
+        let c = &self.config;
+        format!(
+            "{}: {} layers, width {}, {} heads ({} KV), vocab {}",
+            c.arch.name,
+            c.layers,
+            c.dim,
+            c.heads,
+            c.kv_heads,
+            self.vocab()
+        )
+    }
+
     /// The vocabulary size.
     pub fn vocab(&self) -> usize {
         self.weights.vocab()

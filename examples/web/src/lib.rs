@@ -106,16 +106,7 @@ impl Demo {
 
     /// The model, in words.
     pub fn describe(&self) -> String {
-        let c = &self.model.config;
-        format!(
-            "{}: {} layers, width {}, {} heads ({} KV), vocab {}",
-            c.arch.name,
-            c.layers,
-            c.dim,
-            c.heads,
-            c.kv_heads,
-            self.model.vocab()
-        )
+        self.model.describe()
     }
 
     /// The cache length a request needs: its tokens, within the model's trained context.

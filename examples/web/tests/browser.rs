@@ -88,21 +88,25 @@ fn target_dir() -> PathBuf {
 /// Runs `cargo args` for wasm32 in the nested target directory, failing with its output.
 fn cargo_wasm(args: &[&str]) {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let o = Command::new(cargo)
-        .args(args)
+    let mut c = Command::new(cargo);
+    c.args(args)
         .args(["--target", "wasm32-unknown-unknown"])
         .current_dir(WORKSPACE)
         .env("CARGO_TARGET_DIR", target_dir())
         .env("CHROMEDRIVER", chromedriver())
-        .env("WASM_BINDGEN_TEST_TIMEOUT", "900")
-        .output()
-        .expect("running cargo");
+        .env("WASM_BINDGEN_TEST_TIMEOUT", "900");
+    run(c, &format!("cargo {args:?}"));
+}
+
+/// Runs `c`, failing with its output; shows the output (with `--nocapture`) when it passes.
+fn run(mut c: Command, what: &str) {
+    let o = c.output().unwrap_or_else(|e| panic!("{what}: {e}"));
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     );
-    assert!(o.status.success(), "cargo {args:?} failed:\n{text}");
+    assert!(o.status.success(), "{what} failed:\n{text}");
     eprintln!("{text}");
 }
 
@@ -129,13 +133,12 @@ fn demo_page_matches_the_native_run() {
         std::fs::copy(Path::new(env!("CARGO_MANIFEST_DIR")).join(f), page.join(f)).unwrap();
     }
     let wasm = target_dir().join("wasm32-unknown-unknown/debug/kiln_web.wasm");
-    let bindgen = Command::new("wasm-bindgen")
+    let mut bindgen = Command::new("wasm-bindgen");
+    bindgen
         .args(["--target", "web", "--no-typescript", "--out-dir"])
         .arg(page.join("pkg"))
-        .arg(&wasm)
-        .status()
-        .expect("running wasm-bindgen");
-    assert!(bindgen.success(), "wasm-bindgen failed");
+        .arg(&wasm);
+    run(bindgen, "wasm-bindgen");
 
     // The native runs of the same models and request: the built-in one twice, as the page
     // runs it (the second is timed warm), and a model file in other formats, which the test
@@ -146,15 +149,15 @@ fn demo_page_matches_the_native_run() {
         max_tokens: 8,
         ..Default::default()
     };
-    let run = |demo: &kiln_web::Demo, name: &str| {
+    let native_run = |demo: &kiln_web::Demo, name: &str| {
         let out = pollster::block_on(demo.run(&req, &mut |_, _| {})).unwrap();
         let path = target_dir().join(name);
         std::fs::write(&path, serde_json::to_string(&out).unwrap()).unwrap();
         path
     };
     let builtin = kiln_web::Demo::builtin(&device, 0, &mut |_, _| {}).unwrap();
-    run(&builtin, "native.json");
-    let native_builtin = run(&builtin, "native.json");
+    native_run(&builtin, "native.json");
+    let native_builtin = native_run(&builtin, "native.json");
     let spec = kiln::llm::RandomSpec {
         seed: 7,
         attn_format: kiln::BlockFormat::Q4_0,
@@ -165,25 +168,17 @@ fn demo_page_matches_the_native_run() {
     spec.write(&gguf).unwrap();
     let picked =
         kiln_web::Demo::from_gguf(&device, std::fs::read(&gguf).unwrap(), &mut |_, _| {}).unwrap();
-    let native_picked = run(&picked, "native-picked.json");
+    let native_picked = native_run(&picked, "native-picked.json");
 
     // Screenshots and the page's outcomes are kept where CI collects artifacts.
     let artifacts = Path::new(env!("CARGO_TARGET_TMPDIR"))
         .parent()
         .unwrap()
         .join("artifacts/web");
-    let o = Command::new("python3")
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("e2e.py"))
+    let mut e2e = Command::new("python3");
+    e2e.arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("e2e.py"))
         .args([&page, &artifacts, &native_builtin, &gguf, &native_picked])
         .env("CHROMEDRIVER", chromedriver())
-        .env("CHROME", chrome())
-        .output()
-        .expect("running e2e.py");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    assert!(o.status.success(), "the page test failed:\n{text}");
-    eprintln!("{text}");
+        .env("CHROME", chrome());
+    run(e2e, "the page test (e2e.py)");
 }
