@@ -3,7 +3,7 @@
 
 use crate::device::{Backend, Device};
 use crate::realize::{capture, gpu_value, host_value, run_graph};
-use crate::runtime::exec;
+use crate::runtime::{exec, GpuContext};
 use crate::tensor::{Tensor, Value};
 use crate::{Error, Result};
 use kiln_ir::lower::Program as Lowered;
@@ -203,9 +203,34 @@ impl Program {
     }
 
     /// The GPU time of each kernel of one run, in launch order: `(kernel name, milliseconds)`,
-    /// from timestamps written between dispatches. `None` where the adapter cannot write
-    /// timestamps inside a pass, or on the interpreter.
+    /// from timestamps written between dispatches, or, where the adapter writes them only at
+    /// pass boundaries (browsers), around each dispatch run in a pass of its own. `None`
+    /// without timestamp queries, or on the interpreter. Blocking: in the browser, use
+    /// [`Program::profile_async`].
     pub fn profile(&self, inputs: &[&Tensor]) -> Result<Option<Vec<(String, f64)>>> {
+        crate::runtime::platform::ensure_can_block("Program::profile")?;
+        let Some((ctx, timing, names)) = self.start_profile(inputs)? else {
+            return Ok(None);
+        };
+        Ok(Some(names.into_iter().zip(timing.read_all(ctx)?).collect()))
+    }
+
+    /// [`Program::profile`] without blocking the thread.
+    pub async fn profile_async(&self, inputs: &[&Tensor]) -> Result<Option<Vec<(String, f64)>>> {
+        let Some((ctx, timing, names)) = self.start_profile(inputs)? else {
+            return Ok(None);
+        };
+        let times = timing.read_all_async(ctx).await?;
+        Ok(Some(names.into_iter().zip(times).collect()))
+    }
+
+    /// Starts a run timed dispatch by dispatch: its context, timing and the kernel name of each
+    /// dispatch. `None` where it cannot be timed so.
+    #[allow(clippy::type_complexity)]
+    fn start_profile(
+        &self,
+        inputs: &[&Tensor],
+    ) -> Result<Option<(&GpuContext, crate::runtime::Timing, Vec<String>)>> {
         let (Backend::Gpu(ctx), Some(prog), Some(prepared)) =
             (self.device.backend(), &self.lowered, &self.prepared)
         else {
@@ -216,15 +241,12 @@ impl Program {
         };
         let leaves = self.gpu_leaves(ctx, inputs)?;
         exec::run_prepared(ctx, prog, prepared, &leaves, Some(&timing))?;
-        let times = timing.read_all(ctx)?;
-        Ok(Some(
-            prepared
-                .dispatched_calls()
-                .into_iter()
-                .zip(times)
-                .map(|(c, ms)| (prog.calls[c].kernel.name.clone(), ms))
-                .collect(),
-        ))
+        let names = prepared
+            .dispatched_calls()
+            .into_iter()
+            .map(|c| prog.calls[c].kernel.name.clone())
+            .collect();
+        Ok(Some((ctx, timing, names)))
     }
 
     /// Runs with GPU timing: returns the outputs and the GPU milliseconds of the pass, where

@@ -300,6 +300,28 @@ async fn a_program_runs_with_new_inputs() {
     }
 }
 
+/// Each kernel's GPU time, read without blocking, wherever the browser's adapter has
+/// timestamp queries (browsers write them only at pass boundaries: a pass a dispatch).
+#[wasm_bindgen_test]
+async fn a_program_is_profiled() {
+    let d = gpu().await;
+    let x = Tensor::placeholder_on(&d, DType::F32, &[64, 33]).unwrap();
+    let w = random(&d, DType::F32, &[33, 16], -1.0, 1.0, 900);
+    let y = x.matmul(&w).unwrap().softmax(-1).unwrap();
+    let p = Program::compile(&[&x], &[&y.sum(&[0], false).unwrap()]).unwrap();
+    let input = random(&d, DType::F32, &[64, 33], -1.0, 1.0, 901);
+    assert!(matches!(p.profile(&[&input]), Err(Error::Blocking(_))));
+    let timing = kiln::runtime::Timing::per_dispatch(d.gpu().unwrap(), p.dispatch_count());
+    let profiled = p.profile_async(&[&input]).await.unwrap();
+    assert_eq!(profiled.is_some(), timing.is_some());
+    if let Some(ks) = profiled {
+        assert_eq!(ks.len(), p.dispatch_count(), "{ks:?}");
+        assert!(ks
+            .iter()
+            .all(|(n, ms)| !n.is_empty() && ms.is_finite() && *ms >= 0.0));
+    }
+}
+
 /// Bad input is a typed error in the browser too, and a blocking call is refused with
 /// `Error::Blocking` instead of hanging the page.
 #[wasm_bindgen_test]

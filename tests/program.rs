@@ -266,14 +266,21 @@ fn profile_times_every_kernel() {
         .unwrap();
     let prog = Program::compile(&[&x], &[&y]).unwrap();
     let xi = random(&dev, DType::F32, &[64, 33], -1.0, 1.0, 2);
-    match prog.profile(&[&xi]).unwrap() {
-        Some(ks) => {
+    let profiled = prog.profile(&[&xi]).unwrap();
+    // The async form (the browser's) times the same kernels.
+    let profiled_async = pollster::block_on(prog.profile_async(&[&xi])).unwrap();
+    match (profiled, profiled_async) {
+        (Some(ks), Some(ka)) => {
             assert_eq!(ks.len(), prog.dispatch_count(), "{ks:?}");
             assert!(ks
                 .iter()
                 .all(|(n, ms)| !n.is_empty() && ms.is_finite() && *ms >= 0.0));
+            let names = |k: &[(String, f64)]| k.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+            assert_eq!(names(&ks), names(&ka));
+            assert!(ka.iter().all(|(_, ms)| ms.is_finite() && *ms >= 0.0));
         }
-        None => eprintln!("this adapter cannot write timestamps inside passes"),
+        (None, None) => eprintln!("this adapter cannot write timestamps inside passes"),
+        (a, b) => panic!("profile {a:?}, profile_async {b:?}"),
     }
 }
 

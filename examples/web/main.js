@@ -52,11 +52,26 @@ async function generate() {
     `load ${out.load_s.toFixed(2)} s · compile ${out.compile_s.toFixed(2)} s · ` +
     `prefill ${out.prefill_rate.toFixed(1)} tokens/s · decode ${out.decode_rate.toFixed(1)} tokens/s · ` +
     `${out.decode_kernels} kernels per decode step`;
+  await showProfile(out.prompt_tokens.length + out.tokens.length);
   $("run").disabled = false;
   status("done");
   $("result").textContent = json;
   $("result").dataset.state = "done";
   return json;
+}
+
+// The decode step's kernels by GPU time, from timestamps between dispatches.
+async function showProfile(context) {
+  const times = JSON.parse(await demo.profile(context));
+  if (times === null) {
+    $("profile").textContent = "this adapter cannot write timestamps between dispatches";
+    return;
+  }
+  const total = times.reduce((s, [, ms]) => s + ms, 0);
+  const top = [...times].sort((a, b) => b[1] - a[1]).slice(0, 12);
+  $("profile").textContent =
+    `${times.length} kernels, ${total.toFixed(2)} ms in all; the slowest:\n` +
+    top.map(([name, ms]) => `${ms.toFixed(3).padStart(9)} ms  ${name}`).join("\n");
 }
 
 function fail(e) {

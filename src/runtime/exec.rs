@@ -5,7 +5,7 @@
 
 use super::batch::dispatch;
 use super::context::GpuContext;
-use super::launch::{bind_group, uniform, Timing};
+use super::launch::{bind_group, uniform, Timing, TimingMode};
 use super::memory::MemoryPlan;
 use super::plans::{Prepared, PreparedCall};
 use super::pool::GpuBuffer;
@@ -146,10 +146,18 @@ pub fn run_prepared(
         .create_command_encoder(&wgpu::CommandEncoderDescriptor {
             label: Some("kiln"),
         });
-    {
+    if let Some(t) = timing.filter(|t| t.mode() == TimingMode::PassPerDispatch) {
+        for (i, l) in launches.iter().enumerate() {
+            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("kiln"),
+                timestamp_writes: t.writes(Some(i)),
+            });
+            dispatch(&mut pass, l);
+        }
+    } else {
         let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
             label: Some("kiln"),
-            timestamp_writes: timing.and_then(|t| t.writes()),
+            timestamp_writes: timing.and_then(|t| t.writes(None)),
         });
         for (i, l) in launches.iter().enumerate() {
             if let Some(t) = timing {

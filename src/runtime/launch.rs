@@ -7,36 +7,61 @@ use crate::{Error, Result};
 use wgpu::util::DeviceExt;
 
 /// GPU timing of one run with timestamp queries: of the whole compute pass, or of each
-/// dispatch in it ([`Timing::per_dispatch`]).
+/// dispatch ([`Timing::per_dispatch`]).
 pub struct Timing {
     query: wgpu::QuerySet,
     resolve: wgpu::Buffer,
     readback: wgpu::Buffer,
-    /// Timestamps: 2 for the pass, dispatches + 1 per dispatch.
+    /// Timestamps: 2 for the pass, dispatches + 1 between dispatches, 2 a dispatch for a
+    /// pass each.
     count: u32,
-    per_dispatch: bool,
+    mode: TimingMode,
+}
+
+/// What a [`Timing`] times.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimingMode {
+    /// The one compute pass, from its start to its end.
+    Pass,
+    /// Each dispatch of one pass, by timestamps written between them (the adapter writes
+    /// timestamps inside passes).
+    BetweenDispatches,
+    /// Each dispatch in a compute pass of its own, timed at the pass's start and end (where
+    /// timestamps exist only at pass boundaries, as in browsers).
+    PassPerDispatch,
 }
 
 impl Timing {
     /// Timestamp queries at the start and end of one pass, if the device has them.
     pub fn new(ctx: &GpuContext) -> Option<Timing> {
-        Self::with(ctx, 2, false)
+        Self::with(ctx, 2, TimingMode::Pass)
     }
 
-    /// Timestamp queries between the `dispatches` dispatches of one pass, if the device can
-    /// write timestamps inside passes.
+    /// Timestamp queries around each of `dispatches` dispatches: between them inside one
+    /// pass where the device can write timestamps inside passes, else at the boundaries of a
+    /// pass each. `None` without timestamps, or past a query set's size.
     pub fn per_dispatch(ctx: &GpuContext, dispatches: usize) -> Option<Timing> {
-        if !ctx
+        let n = u32::try_from(dispatches).ok()?;
+        if ctx
             .features
             .contains(wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES)
         {
-            return None;
+            Self::with(ctx, n.checked_add(1)?, TimingMode::BetweenDispatches)
+        } else {
+            Self::with(ctx, n.checked_mul(2)?, TimingMode::PassPerDispatch)
         }
-        Self::with(ctx, dispatches as u32 + 1, true)
     }
 
-    fn with(ctx: &GpuContext, count: u32, per_dispatch: bool) -> Option<Timing> {
-        if !ctx.features.contains(wgpu::Features::TIMESTAMP_QUERY) {
+    /// What this timing times.
+    pub fn mode(&self) -> TimingMode {
+        self.mode
+    }
+
+    fn with(ctx: &GpuContext, count: u32, mode: TimingMode) -> Option<Timing> {
+        if !ctx.features.contains(wgpu::Features::TIMESTAMP_QUERY)
+            || count == 0
+            || count > wgpu::QUERY_SET_MAX_QUERIES
+        {
             return None;
         }
         let query = ctx.device.create_query_set(&wgpu::QuerySetDescriptor {
@@ -62,23 +87,29 @@ impl Timing {
             resolve,
             readback,
             count,
-            per_dispatch,
+            mode,
         })
     }
 
-    /// Timestamps at the start and end of a pass (none when timing each dispatch).
-    pub(crate) fn writes(&self) -> Option<wgpu::ComputePassTimestampWrites<'_>> {
-        (!self.per_dispatch).then_some(wgpu::ComputePassTimestampWrites {
+    /// The timestamps at the start and end of the pass that holds dispatch `i` (`None`: the
+    /// one pass of all dispatches), where this timing writes them.
+    pub(crate) fn writes(&self, i: Option<usize>) -> Option<wgpu::ComputePassTimestampWrites<'_>> {
+        let first = match (self.mode, i) {
+            (TimingMode::Pass, None) => 0,
+            (TimingMode::PassPerDispatch, Some(i)) => 2 * i as u32,
+            _ => return None,
+        };
+        (first + 1 < self.count).then_some(wgpu::ComputePassTimestampWrites {
             query_set: &self.query,
-            beginning_of_pass_write_index: Some(0),
-            end_of_pass_write_index: Some(1),
+            beginning_of_pass_write_index: Some(first),
+            end_of_pass_write_index: Some(first + 1),
         })
     }
 
-    /// Inside a pass timed per dispatch, the timestamp before dispatch `i` (after the last,
-    /// for `i` = the number of dispatches).
+    /// Inside a pass timed between dispatches, the timestamp before dispatch `i` (after the
+    /// last, for `i` = the number of dispatches).
     pub(crate) fn mark(&self, pass: &mut wgpu::ComputePass<'_>, i: usize) {
-        if self.per_dispatch && (i as u32) < self.count {
+        if self.mode == TimingMode::BetweenDispatches && (i as u32) < self.count {
             pass.write_timestamp(&self.query, i as u32);
         }
     }
@@ -98,6 +129,19 @@ impl Timing {
     /// The time of each timed interval in milliseconds: one (the pass), or one per dispatch.
     pub fn read_all(&self, ctx: &GpuContext) -> Result<Vec<f64>> {
         ctx.map_blocking(&self.readback)?;
+        self.mapped_ms(ctx)
+    }
+
+    /// [`Timing::read_all`] without blocking the thread (the browser's way).
+    pub async fn read_all_async(&self, ctx: &GpuContext) -> Result<Vec<f64>> {
+        ctx.flush_batch();
+        super::transfer::map_async(&ctx.device, &self.readback).await?;
+        ctx.check_alive()?;
+        self.mapped_ms(ctx)
+    }
+
+    /// The intervals of the mapped readback buffer; unmaps it.
+    fn mapped_ms(&self, ctx: &GpuContext) -> Result<Vec<f64>> {
         let slice = self.readback.slice(..);
         let ts: Vec<u64> = {
             let v = slice
@@ -107,10 +151,13 @@ impl Timing {
         };
         self.readback.unmap();
         let period = ctx.queue.get_timestamp_period() as f64;
-        Ok(ts
-            .windows(2)
-            .map(|w| w[1].saturating_sub(w[0]) as f64 * period / 1e6)
-            .collect())
+        let ms = |a: u64, b: u64| b.saturating_sub(a) as f64 * period / 1e6;
+        Ok(match self.mode {
+            TimingMode::Pass | TimingMode::BetweenDispatches => {
+                ts.windows(2).map(|w| ms(w[0], w[1])).collect()
+            }
+            TimingMode::PassPerDispatch => ts.chunks_exact(2).map(|w| ms(w[0], w[1])).collect(),
+        })
     }
 }
 
@@ -189,7 +236,7 @@ pub fn time_kernel(
         {
             let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
                 label: Some("kiln autotune"),
-                timestamp_writes: timing.and_then(|t| t.writes()),
+                timestamp_writes: timing.and_then(|t| t.writes(None)),
             });
             pass.set_pipeline(&ck.pipeline);
             pass.set_bind_group(0, &bg, &[]);

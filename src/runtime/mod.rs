@@ -34,7 +34,7 @@ pub mod tune;
 pub use batch::Submission;
 pub use context::GpuContext;
 pub use counters::Counters;
-pub use launch::Timing;
+pub use launch::{Timing, TimingMode};
 pub use memory::MemoryPlan;
 pub use pipelines::CompiledKernel;
 pub use plans::{CachedPlan, PlanKey};

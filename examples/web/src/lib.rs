@@ -9,7 +9,7 @@
 
 use kiln::io::Gguf;
 use kiln::llm::{Model, RandomSpec, Sampler, Sampling, Session, Tokenizer};
-use kiln::{Device, Plan, Result};
+use kiln::{DType, Device, Plan, Program, Result, Tensor};
 use serde::Serialize;
 
 /// The prompt the page starts with.
@@ -137,6 +137,28 @@ impl Demo {
             ));
         }
         Ok(s)
+    }
+
+    /// The GPU time of each kernel of one decode step over a cache of `context` positions
+    /// (`(kernel, milliseconds)` in launch order, the step run twice and the second timed), or
+    /// `None` where the adapter cannot write timestamps between dispatches.
+    pub async fn profile_decode(&self, context: usize) -> Result<Option<Vec<(String, f64)>>> {
+        let (inputs, outputs) = self.model.step_graph(1, context, false)?;
+        let program = Program::compile(
+            &inputs.iter().collect::<Vec<_>>(),
+            &outputs.iter().collect::<Vec<_>>(),
+        )?;
+        let dev = self.model.device();
+        let mut values = vec![
+            Tensor::from_slice_on(dev, &[1i32], &[1, 1])?,
+            Tensor::from_slice_on(dev, &[0i32], &[1])?,
+        ];
+        for cache in &inputs[2..] {
+            values.push(Tensor::full_on(dev, cache.dims(), 0.0, DType::F32)?);
+        }
+        let values: Vec<&Tensor> = values.iter().collect();
+        program.profile_async(&values).await?;
+        program.profile_async(&values).await
     }
 
     /// Runs `req`: the prompt's logits, then the generated tokens, each passed to `on_token`

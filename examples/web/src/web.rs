@@ -83,6 +83,22 @@ impl WebDemo {
         self.demo.plan_summary(context).map_err(js)
     }
 
+    /// The GPU time of each kernel of one decode step over `context` positions: a promise of
+    /// JSON `[[kernel, ms], ...]`, or of `null` where the adapter has no timestamps between
+    /// dispatches.
+    pub fn profile(&self, context: usize) -> js_sys::Promise {
+        let demo = self.demo.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let times = demo
+                .profile_decode(context)
+                .await
+                .map_err(|e| JsValue::from(js(e)))?;
+            serde_json::to_string(&times)
+                .map(JsValue::from)
+                .map_err(|e| JsValue::from(JsError::new(&e.to_string())))
+        })
+    }
+
     /// Generates from `prompt`; `on_token(id, text_so_far)` sees each token as it comes. The
     /// promise resolves to the run's outcome as JSON.
     #[allow(clippy::too_many_arguments)]
