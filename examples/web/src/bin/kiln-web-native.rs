@@ -1,9 +1,10 @@
 //! The demo's run on a native adapter, printed as the page's outcome JSON: what the browser
-//! test (`examples/web/e2e.py`) compares the page with.
+//! test (`examples/web/e2e.py`) compares the page with. `--profile 1` also prints, on stderr,
+//! each kernel of one decode step by GPU time, as the page shows them.
 //!
 //! ```text
 //! cargo run -p kiln-web --bin kiln-web-native -- [--model FILE.gguf | --seed S] [--prompt TEXT]
-//!     [--max-tokens N]
+//!     [--max-tokens N] [--profile 1]
 //! ```
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -12,6 +13,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut req = Request::default();
     let mut seed = 0u64;
     let mut model = None;
+    let mut profile = false;
     let argv: Vec<String> = std::env::args().skip(1).collect();
     for pair in argv.chunks(2) {
         let [flag, v] = pair else {
@@ -22,6 +24,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "--model" => model = Some(v.clone()),
             "--prompt" => req.prompt = v.clone(),
             "--max-tokens" => req.max_tokens = v.parse()?,
+            "--profile" => profile = v == "1",
             other => return Err(format!("unknown argument {other}").into()),
         }
     }
@@ -34,6 +37,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     pollster::block_on(demo.run(&req, &mut |_, _| {}))?;
     let out = pollster::block_on(demo.run(&req, &mut |_, _| {}))?;
     println!("{}", serde_json::to_string(&out)?);
+    if profile {
+        let context = out.prompt_tokens.len() + out.tokens.len();
+        match pollster::block_on(demo.profile_decode(context))? {
+            Some(mut times) => {
+                let total: f64 = times.iter().map(|(_, ms)| ms).sum();
+                eprintln!(
+                    "{} kernels, {total:.3} ms in all; the slowest:",
+                    times.len()
+                );
+                times.sort_by(|a, b| b.1.total_cmp(&a.1));
+                for (name, ms) in times.iter().take(12) {
+                    eprintln!("{ms:9.3} ms  {name}");
+                }
+            }
+            None => eprintln!("this adapter has no timestamp queries"),
+        }
+    }
     Ok(())
 }
 
