@@ -389,6 +389,7 @@ fn schedules_agree_with_reference() {
                 unroll: matmul_unroll,
                 depth: matmul_depth,
                 gemv_subgroups: sg,
+                quantized_gemv: !sg,
             },
         });
         for &n in &[1usize, 7, 1031, 5000] {

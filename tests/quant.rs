@@ -8,6 +8,18 @@ use common::*;
 use kiln::ir::IrError;
 use kiln::{BlockFormat, DType, HostTensor, Plan, Shape, Tensor};
 
+/// A device of its own whose schedule runs quantized gemvs on the quantized gemv path or not
+/// (the path is off by default on CPU adapters, on by default on GPUs; both are tested here).
+fn device_with_qgemv(on: bool) -> kiln::Device {
+    let dev = private_device();
+    if let Some(g) = dev.gpu() {
+        let mut s = g.schedule();
+        s.matmul.quantized_gemv = on;
+        g.set_schedule(s);
+    }
+    dev
+}
+
 const FORMATS: [BlockFormat; 4] = [
     BlockFormat::Q8_0,
     BlockFormat::Q4_0,
@@ -87,7 +99,13 @@ fn every_format_dequantizes_like_the_reference() {
 /// invocations take in one step (80 blocks).
 #[test]
 fn gemv_and_matmul_read_blocks_in_registers() {
-    let dev = device();
+    for qgemv in [true, false] {
+        gemv_and_matmul_with(&device_with_qgemv(qgemv), qgemv);
+    }
+}
+
+fn gemv_and_matmul_with(dev: &kiln::Device, qgemv: bool) {
+    let dev = dev.clone();
     for (i, f) in FORMATS.into_iter().enumerate() {
         let bv = f.block_values();
         for (j, &(m, n, blocks)) in [
@@ -109,7 +127,7 @@ fn gemv_and_matmul_read_blocks_in_registers() {
             let y = x
                 .matmul(&w.cast(DType::F32).unwrap().transpose(0, 1).unwrap())
                 .unwrap();
-            let what = format!("{f:?}: [{m}, {k}] @ [{n}, {k}]^T");
+            let what = format!("{f:?}: [{m}, {k}] @ [{n}, {k}]^T (quantized gemv path: {qgemv})");
             assert!(
                 decoded_in(&y, "matmul"),
                 "{what}: the dequantization is not fused"
@@ -254,7 +272,7 @@ fn fusion_off_still_reads_blocks() {
 /// checked exactly by `every_format_dequantizes_like_the_reference`.
 #[test]
 fn blocks_cast_to_f16_round_on_load() {
-    let dev = device();
+    let dev = device_with_qgemv(true);
     for (i, f) in FORMATS.into_iter().enumerate() {
         let k = 2 * f.block_values();
         let w = random(&dev, DType::Quant(f), &[7, k], 0.0, 0.0, 60 + i as u64);

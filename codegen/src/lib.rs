@@ -104,7 +104,7 @@ impl KernelSource {
                         k.load(*a).view.strides[r - 1],
                         k.load(*b).view.strides[r - 2],
                     );
-                    let outs = if qgemv::applies(k) {
+                    let outs = if self.schedule.matmul.quantized_gemv && qgemv::applies(k) {
                         qgemv::QGEMV_ROWS
                     } else if fast {
                         gemv::GEMV_K_CONTIGUOUS.0

@@ -186,8 +186,12 @@ pub fn main(
     // A quantized B gets the quantized gemv path's decoding dot product, after `main`.
     let mut fns = Code::new();
     if block == 1 {
-        // A value rounded on load (a cast to f16 of blocks) takes the element-wise paths.
-        let quantized = k.input(ob.input).quant().filter(|_| ob.round.is_none());
+        // A value rounded on load (a cast to f16 of blocks) takes the element-wise paths, as
+        // every quantized B does where the schedule turns the quantized gemv path off.
+        let quantized = k
+            .input(ob.input)
+            .quant()
+            .filter(|_| ob.round.is_none() && s.matmul.quantized_gemv);
         let q = quantized.map(|f| (f, format!("in{}", ob.input)));
         small(&mut b, &mut fns, &d, unroll, sg, q.as_ref());
     } else {

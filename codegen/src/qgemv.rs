@@ -27,7 +27,8 @@ pub const QGEMV_LANES: u32 = THREADS * THREADS;
 /// Rows (outputs) of a workgroup of the quantized gemv path.
 pub const QGEMV_ROWS: u32 = 4;
 
-/// Whether a block-1 matmul kernel runs the quantized gemv path: `m = 1`, B quantized (and
+/// Whether a block-1 matmul kernel runs the quantized gemv path where its schedule allows it
+/// (`MatmulSchedule::quantized_gemv`): `m = 1`, B quantized (and
 /// used as decoded, not rounded to a narrower float on load) and read as `W^T` with unit
 /// stride along `k`, and B's offset, batch strides and row stride,
 /// and `k`, whole blocks. The host's grid and the kernel's run-time branch test the same.

@@ -61,6 +61,7 @@ fn validate_program(prog: &kiln_ir::lower::Program, what: &str) -> usize {
                         depth: Some(if matmul_block == 8 { 32 } else { 16 }),
                         // Block 1 with the subgroup gemv (wg 64) and without (wg 32).
                         gemv_subgroups: wg == 64,
+                        quantized_gemv: wg != 32,
                     },
                 },
                 &Target { f16 },

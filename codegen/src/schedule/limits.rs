@@ -40,6 +40,7 @@ pub fn sanitize(s: Schedule, limits: AdapterLimits) -> Schedule {
             unroll: s.matmul.unroll.clamp(1, 16),
             depth: one_of(s.matmul.depth, &matmul::DEPTHS),
             gemv_subgroups: s.matmul.gemv_subgroups && limits.subgroups,
+            quantized_gemv: s.matmul.quantized_gemv,
         },
     }
 }

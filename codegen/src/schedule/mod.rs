@@ -79,6 +79,10 @@ pub struct MatmulSchedule {
     /// `subgroupAdd` instead of lanes added through workgroup memory. Only for adapters with
     /// `Features::SUBGROUP`.
     pub gemv_subgroups: bool,
+    /// A gemv on a quantized matrix runs the quantized gemv path (`qgemv`: a workgroup of
+    /// 256 invocations per 4 rows, decoding words of blocks); off, it decodes element by
+    /// element in the gemv path.
+    pub quantized_gemv: bool,
 }
 
 impl MatmulSchedule {
@@ -120,6 +124,7 @@ impl Schedule {
             unroll: 8,
             depth: None,
             gemv_subgroups: true,
+            quantized_gemv: true,
         },
     };
 }

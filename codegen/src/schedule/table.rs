@@ -13,9 +13,11 @@ pub enum DeviceClass {
 
 /// CPU adapters (lavapipe) vectorize across invocations, want one element each, small
 /// workgroups for reductions (each barrier switches every invocation) and rows of up to 1024
-/// held in registers (a softmax row is then read from memory once), and gemvs summed through
+/// held in registers (a softmax row is then read from memory once), gemvs summed through
 /// workgroup memory (llvmpipe's subgroups of 8 leave three quarters of the invocations
-/// idle). The measurements are in docs/journal/.
+/// idle), and quantized gemvs decoded element by element (the quantized gemv path's
+/// 256-invocation workgroups took lavapipe twice as long a decode step). The measurements
+/// are in docs/journal/.
 pub const CPU: Schedule = Schedule {
     elementwise: ElementwiseSchedule {
         workgroup: 256,
@@ -33,6 +35,7 @@ pub const CPU: Schedule = Schedule {
         unroll: 4,
         depth: None,
         gemv_subgroups: false,
+        quantized_gemv: false,
     },
 };
 
