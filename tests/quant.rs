@@ -20,6 +20,15 @@ fn device_with_qgemv(on: bool) -> kiln::Device {
     dev
 }
 
+/// Whether `t`'s plan runs the quantized gemv path (its word decoder).
+fn takes_qgemv_path(t: &Tensor) -> bool {
+    Plan::of(&[t])
+        .unwrap()
+        .kernels
+        .iter()
+        .any(|k| k.wgsl.contains("kiln_qitem_"))
+}
+
 const FORMATS: [BlockFormat; 4] = [
     BlockFormat::Q8_0,
     BlockFormat::Q4_0,
@@ -105,7 +114,6 @@ fn gemv_and_matmul_read_blocks_in_registers() {
 }
 
 fn gemv_and_matmul_with(dev: &kiln::Device, qgemv: bool) {
-    let dev = dev.clone();
     for (i, f) in FORMATS.into_iter().enumerate() {
         let bv = f.block_values();
         for (j, &(m, n, blocks)) in [
@@ -122,8 +130,8 @@ fn gemv_and_matmul_with(dev: &kiln::Device, qgemv: bool) {
         {
             let k = blocks * bv;
             let seed = (100 * i + 10 * j) as u64;
-            let w = random(&dev, DType::Quant(f), &[n, k], 0.0, 0.0, seed);
-            let x = random(&dev, DType::F32, &[m, k], -1.0, 1.0, seed + 1);
+            let w = random(dev, DType::Quant(f), &[n, k], 0.0, 0.0, seed);
+            let x = random(dev, DType::F32, &[m, k], -1.0, 1.0, seed + 1);
             let y = x
                 .matmul(&w.cast(DType::F32).unwrap().transpose(0, 1).unwrap())
                 .unwrap();
@@ -132,18 +140,19 @@ fn gemv_and_matmul_with(dev: &kiln::Device, qgemv: bool) {
                 decoded_in(&y, "matmul"),
                 "{what}: the dequantization is not fused"
             );
+            // The schedule decides: a gemv takes the quantized gemv path where it is on, and
+            // no kernel has it where it is off (a block-1 kernel carries it for m = 1 only
+            // at run time, so other shapes may hold it too where it is on).
+            let path = takes_qgemv_path(&y);
+            assert!(qgemv || !path, "{what}: the path where the schedule is off");
+            if m == 1 {
+                assert_eq!(path, qgemv, "{what}");
+            }
             let scale = if bv == 256 { 40.0 } else { 1.0 };
             let (at, rt) = mm_tol(k, scale);
             check(&y, at, rt, &what);
             // The transposed layout (W stored [k, n]) and an epilogue read it the same way.
-            let wt = random(
-                &dev,
-                DType::Quant(f),
-                &[k / bv * bv, bv],
-                0.0,
-                0.0,
-                seed + 2,
-            );
+            let wt = random(dev, DType::Quant(f), &[k / bv * bv, bv], 0.0, 0.0, seed + 2);
             let z = x
                 .matmul(&wt.cast(DType::F32).unwrap())
                 .unwrap()
@@ -281,15 +290,8 @@ fn blocks_cast_to_f16_round_on_load() {
             .matmul(&w.cast(DType::F16).unwrap().transpose(0, 1).unwrap())
             .unwrap();
         assert!(decoded_in(&y, "matmul"), "{f:?}");
-        let word_path = |t: &Tensor| {
-            Plan::of(&[t])
-                .unwrap()
-                .kernels
-                .iter()
-                .any(|k| k.wgsl.contains("kiln_qitem_"))
-        };
         assert!(
-            !word_path(&y),
+            !takes_qgemv_path(&y),
             "{f:?}: the f16 product took the quantized gemv path"
         );
         let y32 = x
@@ -298,7 +300,7 @@ fn blocks_cast_to_f16_round_on_load() {
             .matmul(&w.cast(DType::F32).unwrap().transpose(0, 1).unwrap())
             .unwrap();
         assert!(
-            word_path(&y32),
+            takes_qgemv_path(&y32),
             "{f:?}: the f32 product left the quantized gemv path"
         );
         let (at, rt) = mm_tol(k, 40.0);

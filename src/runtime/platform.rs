@@ -24,10 +24,10 @@ pub const CAN_BLOCK: bool = !cfg!(target_arch = "wasm32");
 pub const HAS_FILE_SYSTEM: bool = !cfg!(target_arch = "wasm32");
 
 /// Waits for `f` on native; in the browser, the typed refusal naming `what`.
+#[cfg_attr(not(target_arch = "wasm32"), allow(unused_variables))]
 pub fn block_on<F: Future>(what: &'static str, f: F) -> Result<F::Output> {
     #[cfg(not(target_arch = "wasm32"))]
     {
-        let _ = what;
         Ok(pollster::block_on(f))
     }
     #[cfg(target_arch = "wasm32")]
@@ -40,6 +40,7 @@ pub fn block_on<F: Future>(what: &'static str, f: F) -> Result<F::Output> {
 /// Runs `f` (wgpu calls on `device`) and returns its result with the first error of kind
 /// `filter` it raised. Native: inside an error scope, waited for. Browser: no scope; an error
 /// goes to the uncaptured-error handler, and `None` comes back here.
+#[cfg_attr(target_arch = "wasm32", allow(unused_variables))]
 pub fn scoped<T>(
     device: &wgpu::Device,
     filter: wgpu::ErrorFilter,
@@ -53,7 +54,6 @@ pub fn scoped<T>(
     }
     #[cfg(target_arch = "wasm32")]
     {
-        let _ = (device, filter);
         (f(), None)
     }
 }

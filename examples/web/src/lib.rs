@@ -109,6 +109,11 @@ impl Demo {
         self.model.describe()
     }
 
+    /// The device the model is on, in words.
+    pub fn describe_device(&self) -> String {
+        self.model.device().describe()
+    }
+
     /// The cache length a request needs: its tokens, within the model's trained context.
     fn context(&self, prompt: &[u32], req: &Request) -> usize {
         (prompt.len() + req.max_tokens).min(self.model.config.context)
@@ -187,7 +192,7 @@ impl Demo {
             )
             .await?;
         Ok(Outcome {
-            device: self.model.device().describe(),
+            device: self.describe_device(),
             model: self.describe(),
             text: self.tokenizer.decode(&tokens),
             prompt_tokens: prompt,

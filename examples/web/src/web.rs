@@ -73,9 +73,7 @@ impl WebDemo {
 
     /// The device, in words.
     pub fn device(&self) -> String {
-        kiln::Device::default_device()
-            .map(|d| d.describe())
-            .unwrap_or_else(|e| e.to_string())
+        self.demo.describe_device()
     }
 
     /// The fused plan of one decode step over `context` positions, a few lines a kernel.
