@@ -132,18 +132,27 @@ pub(crate) fn describe(
         .calls
         .iter()
         .map(|c| {
-            let kind = match &c.kernel.kind {
-                KernelKind::Elementwise => "elementwise".to_string(),
-                KernelKind::Reduce { stages, red_rank } => format!(
-                    "reduce over the last {red_rank} dims, stages [{}]",
-                    stages
-                        .iter()
-                        .map(|s| s.op.name())
-                        .collect::<Vec<_>>()
-                        .join(", ")
+            let kind =
+                match &c.kernel.kind {
+                    KernelKind::Elementwise => "elementwise".to_string(),
+                    KernelKind::Reduce { stages, red_rank } => format!(
+                        "reduce over the last {red_rank} dims, stages [{}]",
+                        stages
+                            .iter()
+                            .map(|s| s.op.name())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                    KernelKind::Matmul { .. } => "matmul".to_string(),
+                    KernelKind::Attention {
+                        causal, partial, ..
+                    } => format!(
+                    "fused attention{}{}: scores, softmax and values in one kernel, the scores \
+                     never stored",
+                    if *causal { ", causal" } else { "" },
+                    if *partial { ", one run of a split (decode) attention" } else { "" }
                 ),
-                KernelKind::Matmul { .. } => "matmul".to_string(),
-            };
+                };
             let wgsl = kiln_codegen::generate(&c.kernel, &schedule_of(&c.kernel), target)?.wgsl;
             Ok(KernelInfo {
                 name: c.kernel.name.clone(),

@@ -6,6 +6,7 @@
 //! are read from a uniform whose layout ([`ParamLayout`]) comes back with the text.
 #![warn(missing_docs)]
 
+pub mod attention;
 pub mod code;
 pub mod dequant;
 pub mod elementwise;
@@ -22,8 +23,8 @@ pub mod types;
 
 pub use params::{Param, ParamLayout};
 pub use schedule::{
-    ElementwiseSchedule, MatmulSchedule, ReduceSchedule, Schedule, MATMUL_DEEP_K,
-    MATMUL_MIN_WORKGROUPS, MATMUL_WIDE_WORKGROUPS, MIN_REDUCE_WORKGROUP,
+    AttentionSchedule, ElementwiseSchedule, MatmulSchedule, ReduceSchedule, Schedule,
+    MATMUL_DEEP_K, MATMUL_MIN_WORKGROUPS, MATMUL_WIDE_WORKGROUPS, MIN_REDUCE_WORKGROUP,
 };
 pub use types::Target;
 
@@ -90,6 +91,9 @@ impl KernelSource {
                 max_dim,
             ),
             KernelKind::Reduce { .. } => elementwise::grid_2d(k.out_numel(), max_dim),
+            KernelKind::Attention { .. } => {
+                elementwise::grid_2d(attention::groups(k, &self.schedule)?, max_dim)
+            }
             KernelKind::Matmul { a, b, .. } => {
                 let r = k.shape.rank();
                 let (m, n) = (k.shape.0[r - 2], k.shape.0[r - 1]);
@@ -150,6 +154,7 @@ pub fn generate(k: &Kernel, s: &Schedule, t: &Target) -> Result<KernelSource, Co
             a_round,
             b_round,
         } => matmul::main(&mut e, (*a, *a_round), (*b, *b_round), *dtype, s)?,
+        KernelKind::Attention { .. } => attention::main(&mut e, s)?,
     };
     let mut code = Code::new();
     writeln!(code, "// kiln kernel: {}", k.name.replace('\n', " "));

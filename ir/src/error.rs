@@ -77,6 +77,18 @@ pub enum IrError {
         /// Right batch dims.
         rhs_batch: Shape,
     },
+    /// Attention operands whose shapes do not fit together.
+    #[error("attention: q {q}, k {k}, v {v}: {why}")]
+    AttentionShape {
+        /// The queries' shape.
+        q: Shape,
+        /// The keys' shape.
+        k: Shape,
+        /// The values' shape.
+        v: Shape,
+        /// What is wrong.
+        why: String,
+    },
     /// A size computed from the arguments does not fit: an element count above `usize`, a
     /// byte size above `usize`/`u64`, or an index sum that overflows.
     #[error("{op}: size overflow: {why}")]

@@ -111,6 +111,7 @@ pub fn eval_node(
         Op::Concat { axis } => concat(srcs, *axis, ty)?,
         Op::Gather { axis } => gather(srcs[0], srcs[1], *axis, ty),
         Op::Matmul => matmul(srcs[0], srcs[1], ty),
+        Op::Attention(a) => a.eval(srcs, ty)?,
     })
 }
 

@@ -1,6 +1,7 @@
 //! The lazy [`Tensor`]: ops record nodes; nothing runs until a value is asked for
 //! ([`Tensor::to_vec`], [`Tensor::realize`]).
 
+mod attention;
 mod creation;
 mod elementwise;
 mod movement;

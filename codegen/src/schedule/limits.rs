@@ -1,7 +1,10 @@
 //! Bringing a schedule within what code generation and an adapter accept, and checking one.
 
-use super::{ElementwiseSchedule, MatmulSchedule, ReduceSchedule, Schedule, MIN_REDUCE_WORKGROUP};
-use crate::matmul;
+use super::{
+    AttentionSchedule, ElementwiseSchedule, MatmulSchedule, ReduceSchedule, Schedule,
+    MIN_REDUCE_WORKGROUP,
+};
+use crate::{attention, matmul};
 use kiln_ir::{Kernel, KernelKind};
 
 /// What an adapter allows a schedule.
@@ -17,7 +20,8 @@ pub struct AdapterLimits {
 /// `limits`: power-of-two workgroups within the limit (a reduction's at least
 /// [`MIN_REDUCE_WORKGROUP`]), unrolls of 1 to 16, a register cache of at most 64, subgroups
 /// only where the adapter has them, matmul blocks of [`matmul::BLOCKS`] (else `None`, by
-/// size), columns of 4 or 8 (else `None`, square), depths of [`matmul::DEPTHS`] (else
+/// size), columns of 4 or 8 (else `None`, square), attention rows, keys and heads that
+/// [`attention`] accepts (else `None`), depths of [`matmul::DEPTHS`] (else
 /// `None`, by `k`). The runtime applies it to every device schedule; [`valid`] checks with it.
 pub fn sanitize(s: Schedule, limits: AdapterLimits) -> Schedule {
     let max_wg = limits.max_workgroup.max(1);
@@ -42,6 +46,14 @@ pub fn sanitize(s: Schedule, limits: AdapterLimits) -> Schedule {
             gemv_subgroups: s.matmul.gemv_subgroups && limits.subgroups,
             quantized_gemv: s.matmul.quantized_gemv,
         },
+        attention: AttentionSchedule {
+            rows: one_of(s.attention.rows, &attention::ROWS),
+            keys: one_of(s.attention.keys, &attention::KEYS),
+            head: s
+                .attention
+                .head
+                .filter(|h| h.is_multiple_of(16) && (16..=attention::MAX_HEAD).contains(h)),
+        },
     }
 }
 
@@ -55,6 +67,7 @@ pub fn valid(k: &Kernel, s: &Schedule, max_wg: u32) -> bool {
             (Some(block), Some(_)) => block > 1 || s.matmul.block_n.is_none(),
             _ => false,
         },
+        KernelKind::Attention { .. } => s.attention.concrete().is_some(),
         KernelKind::Elementwise | KernelKind::Reduce { .. } => true,
     };
     let limits = AdapterLimits {

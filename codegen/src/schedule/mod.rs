@@ -16,7 +16,7 @@ pub mod space;
 pub mod table;
 pub mod tuned;
 
-use crate::{gemv, matmul};
+use crate::{attention, gemv, matmul};
 use kiln_ir::{Kernel, KernelKind};
 
 /// How a kernel is mapped onto the GPU: one part per kernel class, each read only by the
@@ -29,6 +29,30 @@ pub struct Schedule {
     pub reduce: ReduceSchedule,
     /// Matmul kernels.
     pub matmul: MatmulSchedule,
+    /// Attention kernels.
+    pub attention: AttentionSchedule,
+}
+
+/// How an attention kernel is mapped (see [`attention`]): a workgroup of
+/// [`attention::THREADS`] invocations takes `rows` query rows and streams the keys of its run
+/// through workgroup memory `keys` at a time. `None` in a device's schedule: chosen per
+/// kernel ([`Schedule::resolve`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct AttentionSchedule {
+    /// Query rows per workgroup, one of [`attention::ROWS`].
+    pub rows: Option<u32>,
+    /// Keys per tile, one of [`attention::KEYS`].
+    pub keys: Option<u32>,
+    /// Elements of a head the workgroup tiles hold (at least `d` and `dv`, a multiple of
+    /// 16): always chosen from the kernel's sizes, never tuned.
+    pub head: Option<u32>,
+}
+
+impl AttentionSchedule {
+    /// Rows, keys and head once concrete.
+    pub fn concrete(&self) -> Option<(u32, u32, u32)> {
+        Some((self.rows?, self.keys?, self.head?))
+    }
 }
 
 /// How an elementwise kernel is mapped.
@@ -126,6 +150,11 @@ impl Schedule {
             gemv_subgroups: true,
             quantized_gemv: true,
         },
+        attention: AttentionSchedule {
+            rows: None,
+            keys: None,
+            head: None,
+        },
     };
 }
 
@@ -200,6 +229,10 @@ impl Schedule {
                 s.matmul.block = Some(s.matmul.block.unwrap_or(1));
             }
             KernelKind::Elementwise => s.matmul.block = Some(s.matmul.block.unwrap_or(1)),
+            KernelKind::Attention { .. } => {
+                attention::resolve(&mut s.attention, k);
+                s.matmul.block = Some(s.matmul.block.unwrap_or(1));
+            }
         }
         s.matmul.settle_block_one();
         if s.matmul.depth.is_none() {
@@ -219,6 +252,10 @@ impl Schedule {
     /// 16,384 bytes, many adapters have 32,768. A schedule not resolved yet is left as it is.
     pub fn fit_workgroup_memory(&self, k: &Kernel, limit: u32) -> Schedule {
         let mut s = *self;
+        if matches!(k.kind, KernelKind::Attention { .. }) {
+            attention::fit(&mut s.attention, limit);
+            return s;
+        }
         if !matches!(k.kind, KernelKind::Matmul { .. }) {
             return s;
         }

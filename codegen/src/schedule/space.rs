@@ -148,6 +148,16 @@ pub fn candidates(k: &Kernel, base: &Schedule, mode: Autotune, max_wg: u32) -> V
                 push(s);
             }
         }
+        KernelKind::Attention { .. } => {
+            for rows in crate::attention::ROWS {
+                for keys in crate::attention::KEYS {
+                    let mut s = base;
+                    s.attention.rows = Some(rows);
+                    s.attention.keys = Some(keys);
+                    push(s);
+                }
+            }
+        }
         KernelKind::Matmul { .. } => {
             let fast = [base.matmul.unroll];
             let unrolls: &[u32] = if full { MATMUL_UNROLLS_FULL } else { &fast };
@@ -176,6 +186,14 @@ fn fits_sizes(k: &Kernel, s: &Schedule) -> bool {
     match &k.kind {
         KernelKind::Elementwise => s.elementwise.workgroup as usize <= p2(k.shape.numel()).max(64),
         KernelKind::Reduce { .. } => true,
+        // No more rows per workgroup than the queries need.
+        KernelKind::Attention { q, .. } => {
+            let r = k.load_rank();
+            let sq = k.load(*q).view.shape.0[r - 2];
+            s.attention
+                .rows
+                .is_none_or(|rows| rows == 1 || rows as usize <= p2(sq))
+        }
         KernelKind::Matmul { .. } => {
             let r = k.shape.rank();
             let (m, n) = (p2(k.shape.0[r - 2]), p2(k.shape.0[r - 1]));
@@ -198,6 +216,11 @@ fn gemv(k: &Kernel) -> bool {
 
 /// Elements touched (multiply-adds over 64 for a matmul).
 fn work(k: &Kernel) -> usize {
+    if let KernelKind::Attention { k: keys, .. } = &k.kind {
+        let r = k.load_rank();
+        let v = &k.load(*keys).view.shape.0;
+        return k.shape.numel() * v[r - 2] * v[r - 1] / 64;
+    }
     match k.matmul_k() {
         Some(kk) => k.shape.numel() * kk / 64,
         None => k.shape.numel(),

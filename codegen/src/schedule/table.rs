@@ -1,6 +1,6 @@
 //! The schedule each kind of device starts from, as data (measured in docs/PERFORMANCE.md).
 
-use super::{ElementwiseSchedule, MatmulSchedule, ReduceSchedule, Schedule};
+use super::{AttentionSchedule, ElementwiseSchedule, MatmulSchedule, ReduceSchedule, Schedule};
 
 /// The kinds of device whose schedules differ.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -36,6 +36,11 @@ pub const CPU: Schedule = Schedule {
         depth: None,
         gemv_subgroups: false,
         quantized_gemv: false,
+    },
+    attention: AttentionSchedule {
+        rows: None,
+        keys: None,
+        head: None,
     },
 };
 

@@ -43,6 +43,13 @@ pub enum TunedFields {
         /// `matmul.block_n`.
         block_n: Option<u32>,
     },
+    /// An attention kernel's.
+    Attention {
+        /// `attention.rows`.
+        rows: Option<u32>,
+        /// `attention.keys`.
+        keys: Option<u32>,
+    },
 }
 
 impl TunedFields {
@@ -62,6 +69,10 @@ impl TunedFields {
                 block: s.matmul.block,
                 unroll: s.matmul.unroll,
                 block_n: s.matmul.block_n,
+            },
+            KernelKind::Attention { .. } => TunedFields::Attention {
+                rows: s.attention.rows,
+                keys: s.attention.keys,
             },
         }
     }
@@ -101,9 +112,14 @@ impl TunedFields {
                 s.matmul.block_n = block_n;
                 s.matmul.settle_block_one();
             }
+            (TunedFields::Attention { rows, keys }, KernelKind::Attention { .. }) => {
+                s.attention.rows = rows;
+                s.attention.keys = keys;
+            }
             (TunedFields::Elementwise { .. }, _)
             | (TunedFields::Reduce { .. }, _)
-            | (TunedFields::Matmul { .. }, _) => return None,
+            | (TunedFields::Matmul { .. }, _)
+            | (TunedFields::Attention { .. }, _) => return None,
         }
         Some(s)
     }
@@ -146,6 +162,12 @@ impl fmt::Display for TunedFields {
                 "matmul.block={} matmul.unroll={unroll} matmul.block_n={}",
                 Opt(block),
                 Opt(block_n)
+            ),
+            TunedFields::Attention { rows, keys } => write!(
+                f,
+                "attention.rows={} attention.keys={}",
+                Opt(rows),
+                Opt(keys)
             ),
         }
     }
@@ -205,6 +227,13 @@ impl std::str::FromStr for TunedFields {
                     block_n: opt("matmul.block_n")?,
                 },
                 3,
+            ),
+            "attention" => (
+                TunedFields::Attention {
+                    rows: opt("attention.rows")?,
+                    keys: opt("attention.keys")?,
+                },
+                2,
             ),
             other => return Err(format!("unknown kernel class {other:?}")),
         };

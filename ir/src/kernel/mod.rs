@@ -167,6 +167,26 @@ pub enum KernelKind {
         /// A cast fused into B's loads.
         b_round: Option<DType>,
     },
+    /// Fused attention (`kiln_ir::ops::attention`). `shape` is the output, `[batch..., sq,
+    /// dv]`, or `[batch..., sq, S, dv + 2]` for a part of a split attention (`partial`);
+    /// loads view q as `[batch..., sq, d]`, k as `[batch..., sk, d]`, v as `[batch..., sk,
+    /// dv]` and the mask as `[batch..., sq, sk]`. The one output stores [`Expr::Acc`]`(0)`.
+    Attention {
+        /// The load of q.
+        q: LoadId,
+        /// The load of k.
+        k: LoadId,
+        /// The load of v.
+        v: LoadId,
+        /// The load of the additive mask.
+        mask: Option<LoadId>,
+        /// The `Expr::Const` holding the scale (its value travels in the uniform).
+        scale: ExprId,
+        /// Leave out keys past each query's position.
+        causal: bool,
+        /// A part of a split attention: store each run's `acc`, `m` and `l`.
+        partial: bool,
+    },
 }
 
 /// One generated kernel.
@@ -268,7 +288,7 @@ impl Kernel {
                                 && l.view.strides[..r - 1].iter().all(|s| s % 4 == 0)
                         })
                 }
-                KernelKind::Matmul { .. } => false,
+                KernelKind::Matmul { .. } | KernelKind::Attention { .. } => false,
             };
         self.vector = if ok { 4 } else { 1 };
     }
@@ -281,6 +301,15 @@ impl Kernel {
                 Some(self.load(*a).view.shape.0[r - 1])
             }
             _ => None,
+        }
+    }
+
+    /// The rank of the loads' views: the iteration space's, but one less for a part of a
+    /// split attention (whose output has the runs' dim).
+    pub fn load_rank(&self) -> usize {
+        match &self.kind {
+            KernelKind::Attention { partial: true, .. } => self.shape.rank().saturating_sub(1),
+            _ => self.shape.rank(),
         }
     }
 
@@ -345,6 +374,23 @@ impl Kernel {
                         None => k.push_str(".-"),
                     }
                 }
+            }
+            KernelKind::Attention {
+                q,
+                k: kl,
+                v,
+                mask,
+                scale,
+                causal,
+                partial,
+            } => {
+                k.push_str(&format!("att.{q}.{kl}.{v}.{scale}"));
+                match mask {
+                    Some(m) => k.push_str(&format!(".m{m}")),
+                    None => k.push_str(".-"),
+                }
+                k.push_str(if *causal { ".c" } else { ".-" });
+                k.push_str(if *partial { ".p" } else { ".-" });
             }
         }
         k.push_str(&format!(";v{};r{};in", self.vector, self.shape.rank()));

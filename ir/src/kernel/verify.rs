@@ -95,6 +95,9 @@ pub enum KernelError {
     /// A matmul whose operands are not two distinct, unmasked loads of matching shapes.
     #[error("matmul: {0}")]
     Matmul(String),
+    /// An attention kernel whose operands, scale or output do not fit together.
+    #[error("attention: {0}")]
+    Attention(String),
     /// An in-place pair that is out of range or not allowed.
     #[error("in place: input {input} over output {output} is not allowed ({why})")]
     InPlace {
@@ -153,7 +156,7 @@ impl Kernel {
     }
 
     fn verify_loads(&self) -> Check {
-        let rank = self.shape.rank();
+        let rank = self.load_rank();
         for (i, l) in self.loads.iter().enumerate() {
             let load = LoadId::new(i);
             if l.input.index() >= self.inputs.len() {
@@ -179,7 +182,7 @@ impl Kernel {
         match &self.kind {
             KernelKind::Elementwise => 0,
             KernelKind::Reduce { stages, .. } => stages.len(),
-            KernelKind::Matmul { .. } => 1,
+            KernelKind::Matmul { .. } | KernelKind::Attention { .. } => 1,
         }
     }
 
@@ -289,6 +292,14 @@ impl Kernel {
                 })?
             }
             KernelKind::Matmul { dtype, .. } => *dtype,
+            // The output's dtype: q's, or f32 for the parts of a split attention.
+            KernelKind::Attention { partial, q, .. } => {
+                if *partial {
+                    DType::F32
+                } else {
+                    self.input(self.load(*q).input)
+                }
+            }
         };
         if found == expected {
             return Ok(());
@@ -358,6 +369,78 @@ impl Kernel {
                 }
                 Ok(())
             }
+            KernelKind::Attention {
+                q,
+                k,
+                v,
+                mask,
+                scale,
+                partial,
+                ..
+            } => self.verify_attention([*q, *k, *v], *mask, *scale, *partial),
+        }
+    }
+
+    /// An attention kernel: distinct unmasked float loads of matching shapes (see
+    /// [`KernelKind::Attention`]), a constant scale, and one output of its `Acc(0)`.
+    fn verify_attention(
+        &self,
+        qkv: [LoadId; 3],
+        mask: Option<LoadId>,
+        scale: ExprId,
+        partial: bool,
+    ) -> Check {
+        let bad = |why: String| Err(KernelError::Attention(why));
+        let loads: Vec<LoadId> = qkv.iter().copied().chain(mask).collect();
+        for (i, &l) in loads.iter().enumerate() {
+            self.check_load(|| format!("attention operand {i}"), l)?;
+            if loads[..i].contains(&l) {
+                return bad(format!("load {l} is two operands"));
+            }
+            if self.load(l).view.mask.is_some() {
+                return bad(format!("operand {i} is masked"));
+            }
+            if !self.input(self.load(l).input).is_float() {
+                return bad(format!("operand {i} is not float"));
+            }
+        }
+        self.check_expr(|| "attention scale".into(), scale)?;
+        if !matches!(self.expr(scale).expr, Expr::Const(_)) {
+            return bad(format!("the scale {scale} is not a constant"));
+        }
+        let r = self.load_rank();
+        if r < 2 {
+            return bad(format!("operands of rank {r}"));
+        }
+        let [q, k, v] = qkv.map(|l| &self.load(l).view.shape.0);
+        let (sq, d, sk, dv) = (q[r - 2], q[r - 1], k[r - 2], v[r - 1]);
+        let mut out = q[..r - 1].to_vec();
+        if partial {
+            out.push(self.shape.0.get(r - 1).copied().unwrap_or(0));
+            out.push(dv + 2);
+        } else {
+            out.push(dv);
+        }
+        let batch = ..r - 2;
+        if k[batch] != q[batch] || v[batch] != q[batch] || k[r - 1] != d || v[r - 2] != sk {
+            return bad(format!("q {q:?}, k {k:?}, v {v:?} do not fit"));
+        }
+        if self.shape.0.as_slice() != out.as_slice() {
+            return bad(format!("output {} where {out:?} is due", self.shape));
+        }
+        if let Some(m) = mask {
+            let ms = &self.load(m).view.shape.0;
+            if ms[batch] != q[batch] || ms[r - 2] != sq || ms[r - 1] != sk {
+                return bad(format!("mask {ms:?} for q {q:?}, k {k:?}"));
+            }
+        }
+        let acc = self
+            .exprs
+            .iter()
+            .position(|e| e.expr == Expr::Acc(StageId::new(0)));
+        match self.outputs.as_slice() {
+            [o] if Some(o.expr.index()) == acc && o.store == Store::Full => Ok(()),
+            _ => bad("one output, of the attention's value".into()),
         }
     }
 

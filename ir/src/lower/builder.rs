@@ -95,6 +95,8 @@ pub(super) enum Ctx {
     PermutedReduce,
     /// A matmul with an epilogue.
     Matmul,
+    /// Fused attention (its kind is in `Grow::attention`).
+    Attention,
 }
 
 pub(super) struct Grow {
@@ -108,6 +110,8 @@ pub(super) struct Grow {
     pub(super) stage_of: HashMap<NodeId, StageId>,
     pub(super) matmul: Option<(NodeId, LoadId, LoadId)>,
     pub(super) matmul_round: (Option<DType>, Option<DType>),
+    /// The kind of an attention kernel, once its operands are loaded.
+    pub(super) attention: Option<KernelKind>,
     pub(super) memo: HashMap<NodeId, ExprId>,
     pub(super) covered: Vec<NodeId>,
     pub(super) covered_set: HashSet<NodeId>,
@@ -129,6 +133,7 @@ impl Grow {
             stage_of: HashMap::new(),
             matmul: None,
             matmul_round: (None, None),
+            attention: None,
             memo: HashMap::new(),
             covered: Vec::new(),
             covered_set: HashSet::new(),
@@ -270,6 +275,7 @@ impl Lowering<'_> {
             boundaries,
             matmul,
             matmul_round,
+            attention,
             ..
         } = gr;
         let (kind, iter_shape, loads, exprs) = match ctx {
@@ -294,6 +300,13 @@ impl Lowering<'_> {
                     b.exprs,
                 )
             }
+            Ctx::Attention => (
+                attention
+                    .ok_or_else(|| IrError::Verify("attention kernel without its kind".into()))?,
+                shape.clone(),
+                b.loads,
+                b.exprs,
+            ),
             Ctx::Row | Ctx::PermutedReduce => {
                 let mut perm: SmallVec<[usize; 6]> =
                     (0..shape.rank()).filter(|d| !axes.contains(d)).collect();

@@ -6,7 +6,7 @@
 use super::builder::{Ctx, Grow};
 use super::facts::NodeFacts;
 use super::policy::NodeClass;
-use super::policy::{self, Boundary, Decision};
+use super::policy::{self, Boundary, Decision, StoreReason};
 use super::Lowering;
 use crate::kernel::{Expr, ExprId, Output, Stage, StageId, Store};
 use crate::ops::{Op, ViewOp};
@@ -61,6 +61,39 @@ impl Lowering<'_> {
                 )];
                 self.finish(gr, outs, format!("matmul ({why})"))
             }
+            Op::Attention(att) => {
+                let mut gr = Grow::new(Ctx::Attention, node.shape().clone());
+                let mut loads = SmallVec::<[crate::kernel::LoadId; 4]>::new();
+                for &s in &srcs {
+                    let (buf, view) = self.plain_access(s, StoreReason::AttentionOperand)?;
+                    let base = self.strip_views(s);
+                    if !matches!(self.g.node(base).op, Op::Input { .. }) {
+                        gr.boundaries.push((base, Boundary::AlreadyComputed));
+                    }
+                    loads.push(gr.b.load_distinct(buf, self.g.node(s).dtype(), view));
+                }
+                let scale = gr.b.expr(Expr::Const(att.scale), DType::F32);
+                let acc = gr.b.expr(Expr::Acc(StageId::new(0)), node.dtype());
+                gr.attention = Some(crate::kernel::KernelKind::Attention {
+                    q: loads[0],
+                    k: loads[1],
+                    v: loads[2],
+                    mask: loads.get(3).copied(),
+                    scale,
+                    causal: att.causal,
+                    partial: att.splits > 1,
+                });
+                gr.cover(root);
+                let outs = vec![(
+                    Output {
+                        dtype: node.dtype(),
+                        expr: acc,
+                        store: Store::Full,
+                    },
+                    Some(root),
+                )];
+                self.finish(gr, outs, format!("{} ({why})", att.name()))
+            }
             op if NodeClass::of(op).is_elementwise() => {
                 let mut gr = Grow::new(Ctx::Elementwise, node.shape().clone());
                 let e = self.inline(&mut gr, root, true)?;
@@ -76,7 +109,7 @@ impl Lowering<'_> {
                 let kind = match gr.ctx {
                     Ctx::Matmul => "matmul with epilogue",
                     Ctx::Row => "row kernel: reductions broadcast back over their rows",
-                    Ctx::Elementwise | Ctx::PermutedReduce => "elementwise",
+                    Ctx::Elementwise | Ctx::PermutedReduce | Ctx::Attention => "elementwise",
                 };
                 self.finish(gr, outs, format!("{kind} ({why})"))
             }
@@ -309,7 +342,7 @@ impl Lowering<'_> {
                 let idx = self.inline(gr, srcs[1], false);
                 gr.reserve -= 1;
                 let idx = idx?;
-                let (xb, xv) = self.plain_access(srcs[0])?;
+                let (xb, xv) = self.plain_access(srcs[0], StoreReason::GatherSource)?;
                 let base = self.strip_views(srcs[0]);
                 if !matches!(self.g.node(base).op, Op::Input { .. }) {
                     gr.boundaries.push((base, Boundary::GatherSource));
@@ -340,7 +373,7 @@ impl Lowering<'_> {
                         after,
                         value: Scalar::I(0),
                     };
-                    let (buf, view) = self.plain_access(s)?;
+                    let (buf, view) = self.plain_access(s, StoreReason::ConcatPart)?;
                     let base = self.strip_views(s);
                     if !matches!(self.g.node(base).op, Op::Input { .. }) {
                         gr.boundaries.push((base, Boundary::ConcatPart));

@@ -119,16 +119,17 @@ impl Lowering<'_> {
                 }
             }
         }
-        let (b, v) = self.plain_access(n)?;
+        let (b, v) = self.plain_access(n, StoreReason::MatmulOperand)?;
         Ok((b, v, self.g.node(n).dtype(), None))
     }
 
-    /// A node as an unmasked buffer view, copying where needed (matmul operands).
-    pub(super) fn plain_access(&mut self, n: NodeId) -> Result<(BufRef, View)> {
-        match self.access(n, &StoreReason::MatmulOperand.to_string())? {
+    /// A node as an unmasked buffer view, copying where needed (the operands of matmuls,
+    /// attention, gathers and concats; `why` says which where it is stored).
+    pub(super) fn plain_access(&mut self, n: NodeId, why: StoreReason) -> Result<(BufRef, View)> {
+        match self.access(n, &why.to_string())? {
             Access::Buf { buf, view } if view.mask.is_none() => Ok((buf, view)),
             a => {
-                let buf = self.materialize(a, n, "a matmul operand needs a plain strided view")?;
+                let buf = self.materialize(a, n, &format!("a {why} needs a plain strided view"))?;
                 Ok((buf, View::contiguous(self.g.node(n).shape())))
             }
         }

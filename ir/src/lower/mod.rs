@@ -261,7 +261,11 @@ impl<'g> Lowering<'g> {
         for n in self.g.topo() {
             let node = self.g.node(n);
             let d = match &node.op {
-                Op::Input { .. } | Op::Const(_) | Op::Reduce { .. } | Op::Matmul => 0,
+                Op::Input { .. }
+                | Op::Const(_)
+                | Op::Reduce { .. }
+                | Op::Matmul
+                | Op::Attention(_) => 0,
                 _ => {
                     1 + self
                         .g
@@ -324,6 +328,7 @@ impl<'g> Lowering<'g> {
                     // A cast the matmul applies on load: its views fold into the load.
                     continue;
                 }
+                Op::Attention(_) => return Some(StoreReason::AttentionOperand),
                 Op::Gather { .. } if self.strip_views(srcs[0]) == n => {
                     return Some(StoreReason::GatherSource);
                 }

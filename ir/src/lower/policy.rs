@@ -16,6 +16,8 @@ pub enum NodeClass {
     Reduce,
     /// A matmul.
     Matmul,
+    /// Fused attention: always a kernel of its own.
+    Attention,
     /// `arange` or `rand`: computed from the linear index.
     IndexSource,
     /// Any other computing op (elementwise, cast, where, gather, concat).
@@ -31,6 +33,7 @@ impl NodeClass {
             Op::View(_) => NodeClass::View,
             Op::Reduce { .. } => NodeClass::Reduce,
             Op::Matmul => NodeClass::Matmul,
+            Op::Attention(_) => NodeClass::Attention,
             Op::Arange { .. } | Op::Rand { .. } => NodeClass::IndexSource,
             Op::Unary(_)
             | Op::Binary(_)
@@ -68,6 +71,8 @@ pub enum Boundary {
     SharedMatmul,
     /// A matmul that cannot be this kernel's product (one per kernel, none in a reduction).
     MatmulPlacement,
+    /// Fused attention is a kernel of its own.
+    AttentionResult,
     /// Computing it here would bind more storage buffers than the adapter allows.
     BindingLimit {
         /// The adapter's limit.
@@ -111,6 +116,7 @@ impl fmt::Display for Boundary {
             Boundary::MatmulPlacement => {
                 f.write_str("matmul: one per kernel, and not inside a reduction")
             }
+            Boundary::AttentionResult => f.write_str("fused attention is a kernel of its own"),
             Boundary::BindingLimit { max } => write!(
                 f,
                 "the kernel would bind more than {max} storage buffers (inputs and outputs)"
@@ -151,6 +157,8 @@ pub enum StoreReason {
     EpilogueEnd,
     /// A matmul reads it, other than through a cast applied on load.
     MatmulOperand,
+    /// Fused attention reads it (q, k, v or the mask).
+    AttentionOperand,
     /// A gather reads it at computed indices.
     GatherSource,
     /// A concat reads it as a part.
@@ -173,6 +181,7 @@ impl fmt::Display for StoreReason {
             StoreReason::GraphOutput => f.write_str("graph output"),
             StoreReason::EpilogueEnd => Boundary::EpilogueEnd.fmt(f),
             StoreReason::MatmulOperand => f.write_str("matmul operand"),
+            StoreReason::AttentionOperand => f.write_str("attention operand"),
             StoreReason::GatherSource => f.write_str("gather source"),
             StoreReason::ConcatPart => f.write_str("concat part"),
             StoreReason::ComputedThroughView => Boundary::ComputedThroughView.fmt(f),
@@ -272,6 +281,7 @@ pub fn decide(f: &impl Facts) -> Decision {
             }
         }
         NodeClass::Matmul => Boundary::MatmulPlacement,
+        NodeClass::Attention => Boundary::AttentionResult,
         NodeClass::IndexSource if f.permuted_reduce() => Boundary::SourceInPermutedOrder,
         NodeClass::IndexSource | NodeClass::Compute => {
             let shared = f.consumers() > 1;

@@ -1,6 +1,7 @@
 //! The op set. Each family lives in its own file with its dtype rules and reference semantics;
 //! [`Op`] ties them together and infers every node's dtype and shape.
 
+pub mod attention;
 pub mod binary;
 pub mod docs;
 pub mod movement;
@@ -9,6 +10,7 @@ pub mod source;
 pub mod spec;
 pub mod unary;
 
+pub use attention::Attention;
 pub use binary::{BinaryOp, ALL_BINARY};
 pub use movement::{SliceDim, ViewOp};
 pub use reduce::{ReduceOp, ReduceRule, ALL_REDUCE};
@@ -78,6 +80,9 @@ pub enum Op {
     },
     /// Matrix product of `[..., m, k]` and `[..., k, n]` with equal batch dims.
     Matmul,
+    /// Fused scaled dot-product attention over `q`, `k`, `v` and an optional additive mask
+    /// (see [`attention`]).
+    Attention(Attention),
 }
 
 /// The type of a node: its dtype and shape.
@@ -113,6 +118,7 @@ impl Op {
             Op::Concat { axis } => format!("concat[{axis}]"),
             Op::Gather { axis } => format!("gather[{axis}]"),
             Op::Matmul => "matmul".into(),
+            Op::Attention(a) => a.name(),
         }
     }
 
@@ -132,6 +138,7 @@ impl Op {
             Op::Concat { .. } => "concat",
             Op::Gather { .. } => "gather",
             Op::Matmul => "matmul",
+            Op::Attention(_) => "attention",
         }
     }
 
@@ -159,7 +166,8 @@ impl Op {
             | Op::Where
             | Op::Reduce { .. }
             | Op::Concat { .. }
-            | Op::Matmul => false,
+            | Op::Matmul
+            | Op::Attention(_) => false,
         };
         let quantized = srcs
             .iter()
@@ -451,6 +459,7 @@ impl Op {
                 out.0[ra - 1] = b.shape.0[rb - 1];
                 TensorType::new(a.dtype, out)
             }
+            Op::Attention(a) => a.infer(srcs)?,
         };
         t.shape.check_size(self.kind())?;
         Ok(t)

@@ -1,0 +1,354 @@
+//! The fused attention template (flash-style): one workgroup of [`THREADS`] invocations per
+//! block of `rows` query rows (per batch, and per run of keys for a part of a split
+//! attention) streams its keys through workgroup memory, `keys` at a time, with an online
+//! softmax, so that no score leaves the workgroup. Per tile:
+//!
+//! 1. the K and V tiles are staged (the query block was staged once, before the loop);
+//! 2. each score `q . k * scale + mask` is computed once, `-inf` where the key is past the
+//!    run, past the causal diagonal, or the row past the queries;
+//! 3. one invocation per row takes the tile's maximum, the row's new running maximum `m`,
+//!    and the factor `exp(m_old - m)` that rescales what the row holds;
+//! 4. each score becomes `p = exp(s - m)` (0 in a row that has seen no key yet);
+//! 5. each invocation rescales its accumulators, a row's `G = THREADS / rows` invocations
+//!    holding every `G`-th column of its output, and adds `p * v` over the tile; the first
+//!    of them also keeps the row's sum `l`.
+//!
+//! The output is `acc / l` rounded to the dtype, or, for a part, `acc`, `m` and `l` in f32
+//! (see `kiln_ir::ops::attention`). With `causal`, a block stops at the last key its last
+//! row sees. `rows = 1` is the decode form: one query row per workgroup, every invocation
+//! on a score of its own, then on a column. Shared arrays are padded so that invocations
+//! reading along keys hit distinct banks.
+
+use crate::code::Code;
+use crate::emit::Emitter;
+use crate::params::Param;
+use crate::types;
+use crate::{CodegenError, Schedule};
+use kiln_ir::{DType, ExprId, Kernel, KernelKind, LoadId};
+
+/// Invocations per workgroup.
+pub const THREADS: u32 = 64;
+
+/// Query rows per workgroup the template accepts.
+pub const ROWS: [u32; 5] = [1, 2, 4, 8, 16];
+
+/// Keys per tile the template accepts.
+pub const KEYS: [u32; 5] = [4, 8, 16, 32, 64];
+
+/// The largest head (`d`, `dv`) the template holds.
+pub const MAX_HEAD: u32 = 512;
+
+/// Bytes of workgroup memory for `rows` x `keys` tiles of heads of `head`: the query block
+/// and the K tile (rows padded by one), the V tile, the scores (rows padded by one) and three
+/// values per row.
+pub fn workgroup_bytes(rows: u32, keys: u32, head: u32) -> u32 {
+    4 * (rows * (head + 1) + keys * (head + 1) + keys * head + rows * (keys + 1) + 3 * rows)
+}
+
+/// The sizes of an attention kernel: `(sq, d, sk, dv)`.
+pub fn sizes(k: &Kernel) -> Option<(usize, usize, usize, usize)> {
+    let KernelKind::Attention { q, k: kl, v, .. } = &k.kind else {
+        return None;
+    };
+    let r = k.load_rank();
+    let (qs, ks, vs) = (
+        &k.load(*q).view.shape.0,
+        &k.load(*kl).view.shape.0,
+        &k.load(*v).view.shape.0,
+    );
+    Some((qs[r - 2], qs[r - 1], ks[r - 2], vs[r - 1]))
+}
+
+/// Chooses what is still `None` in `a` from kernel `k`'s sizes: a head of `max(d, dv)`
+/// rounded up to 16; as many rows as the queries (rounded up to a power of two, at most 16);
+/// 64 keys per tile for one row, else 32.
+pub fn resolve(a: &mut crate::schedule::AttentionSchedule, k: &Kernel) {
+    let Some((sq, d, _, dv)) = sizes(k) else {
+        return;
+    };
+    let head = d.max(dv).max(1).next_multiple_of(16);
+    a.head = Some(u32::try_from(head).unwrap_or(u32::MAX));
+    let rows = *a
+        .rows
+        .get_or_insert(sq.max(1).next_power_of_two().min(16) as u32);
+    a.keys.get_or_insert(if rows == 1 { 64 } else { 32 });
+}
+
+/// Shrinks `a`'s tiles to fit `limit` bytes of workgroup memory: keys first (to 8), then
+/// rows, then keys to 4. Left as it is where not concrete or where nothing fits.
+pub fn fit(a: &mut crate::schedule::AttentionSchedule, limit: u32) {
+    let Some((mut rows, mut keys, head)) = a.concrete() else {
+        return;
+    };
+    let fits = |r: u32, k: u32| workgroup_bytes(r, k, head) <= limit;
+    while !fits(rows, keys) && keys > 8 {
+        keys /= 2;
+    }
+    while !fits(rows, keys) && rows > 1 {
+        rows /= 2;
+    }
+    while !fits(rows, keys) && keys > 4 {
+        keys /= 2;
+    }
+    a.rows = Some(rows);
+    a.keys = Some(keys);
+}
+
+/// Workgroups to dispatch: one per batch, query block and run.
+pub fn groups(k: &Kernel, s: &Schedule) -> Result<usize, CodegenError> {
+    let (rows, _, _) = concrete(k, s)?;
+    let (sq, _, _, _) = sizes(k).ok_or_else(|| not_attention(k))?;
+    let r = k.load_rank();
+    let batch: usize = k.shape.0[..r - 2].iter().product();
+    Ok(batch * sq.div_ceil(rows as usize) * runs(k))
+}
+
+/// The runs of keys: the parts' dim of a part of a split attention, else 1.
+fn runs(k: &Kernel) -> usize {
+    match &k.kind {
+        KernelKind::Attention { partial: true, .. } => k.shape.0[k.shape.rank() - 2],
+        _ => 1,
+    }
+}
+
+fn not_attention(k: &Kernel) -> CodegenError {
+    CodegenError::Structure {
+        kernel: k.name.clone(),
+        why: "not an attention kernel".into(),
+    }
+}
+
+/// The schedule's rows, keys and head, checked against the template and the kernel.
+fn concrete(k: &Kernel, s: &Schedule) -> Result<(u32, u32, u32), CodegenError> {
+    let (rows, keys, head) = s.attention.concrete().ok_or_else(|| {
+        CodegenError::Schedule("attention tiles not chosen yet (see `Schedule::resolve`)".into())
+    })?;
+    if !ROWS.contains(&rows) || !KEYS.contains(&keys) {
+        return Err(CodegenError::Schedule(format!(
+            "attention rows {rows}, keys {keys}: not in {ROWS:?}, {KEYS:?}"
+        )));
+    }
+    let (_, d, _, dv) = sizes(k).ok_or_else(|| not_attention(k))?;
+    if head > MAX_HEAD || !head.is_multiple_of(16) || (d.max(dv) as u64) > head as u64 {
+        return Err(CodegenError::Schedule(format!(
+            "attention head {head} for d = {d}, dv = {dv}: a multiple of 16 up to {MAX_HEAD}, \
+             at least both"
+        )));
+    }
+    Ok((rows, keys, head))
+}
+
+/// The operands' loads.
+struct Operands {
+    q: LoadId,
+    k: LoadId,
+    v: LoadId,
+    mask: Option<LoadId>,
+    scale: ExprId,
+    causal: bool,
+    partial: bool,
+}
+
+/// The module text after the bindings and helpers: workgroup arrays and `main`.
+pub fn main(e: &mut Emitter, s: &Schedule) -> Result<String, CodegenError> {
+    let k = e.k;
+    let (rows, keys, head) = concrete(k, s)?;
+    let ops = match &k.kind {
+        KernelKind::Attention {
+            q,
+            k: kl,
+            v,
+            mask,
+            scale,
+            causal,
+            partial,
+        } => Operands {
+            q: *q,
+            k: *kl,
+            v: *v,
+            mask: *mask,
+            scale: *scale,
+            causal: *causal,
+            partial: *partial,
+        },
+        _ => return Err(not_attention(k)),
+    };
+    let r = k.load_rank();
+    let g = THREADS / rows;
+    let per = head.div_ceil(g);
+    let (ds, ps) = (head + 1, keys + 1);
+    e.use_helpers(&[crate::ops::NONFINITE]);
+    let ninf = types::f32_bits(0xff80_0000);
+
+    let mut c = Code::new();
+    writeln!(
+        c,
+        "const T = {THREADS}u;\nconst BQ = {rows}u;\nconst BK = {keys}u;\nconst H = {head}u;\n\
+         const DS = {ds}u;\nconst PS = {ps}u;\nconst G = {g}u;\n\
+         var<workgroup> qs: array<f32, {}>;\nvar<workgroup> ks: array<f32, {}>;\n\
+         var<workgroup> vs: array<f32, {}>;\nvar<workgroup> ps: array<f32, {}>;\n\
+         var<workgroup> mrow: array<f32, {rows}>;\nvar<workgroup> lrow: array<f32, {rows}>;\n\
+         var<workgroup> crow: array<f32, {rows}>;",
+        rows * ds,
+        keys * ds,
+        keys * head,
+        rows * ps
+    );
+    writeln!(
+        c,
+        "@compute @workgroup_size({THREADS})\nfn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {{"
+    );
+    let dim = |e: &mut Emitter, l: LoadId, d: usize| e.params.u32(Param::LoadDim(l, d));
+    let sq = dim(e, ops.q, r - 2);
+    let d = dim(e, ops.q, r - 1);
+    let sk = dim(e, ops.k, r - 2);
+    let dv = dim(e, ops.v, r - 1);
+    let runs = if ops.partial {
+        e.params.u32(Param::Dim(r - 1))
+    } else {
+        "1u".into()
+    };
+    let mut nb = String::from("1u");
+    for i in 0..r - 2 {
+        nb.push_str(&format!(" * {}", e.params.u32(Param::Dim(i))));
+    }
+    let scale = types::from_bits(DType::F32, &e.params.u32(Param::Const(ops.scale)));
+    writeln!(
+        c,
+        "  let sq = {sq};\n  let d = {d};\n  let sk = {sk};\n  let dv = {dv};\n  let runs = {runs};\n  let nb = {nb};\n  let scale = {scale};\n  let ninf = {ninf};\n\
+         \x20 let qblocks = (sq + BQ - 1u) / BQ;\n  let w = wid.y * nwg.x + wid.x;\n  if (w >= nb * qblocks * runs) {{ return; }}\n\
+         \x20 let s = w % runs;\n  let qb = (w / runs) % qblocks;\n  let bt = w / (runs * qblocks);"
+    );
+    e.coords(&mut c, "  ", "bt", 0..r - 2);
+    let mut bases = Vec::new();
+    for l in [Some(ops.q), Some(ops.k), Some(ops.v), ops.mask]
+        .into_iter()
+        .flatten()
+    {
+        let mut a = e.params.i32(Param::Offset(l));
+        for i in 0..r - 2 {
+            a.push_str(&format!(
+                " + i32(c{i}) * {}",
+                e.params.i32(Param::Stride(l, i))
+            ));
+        }
+        bases.push(a);
+    }
+    for (name, b) in ["qbase", "kbase", "vbase", "mbase"].iter().zip(&bases) {
+        writeln!(c, "  let {name} = {b};");
+    }
+    // Element (row, col) of an operand, as f32.
+    let at = |e: &mut Emitter, l: LoadId, base: &str, row: &str, col: &str| {
+        let sr = e.params.i32(Param::Stride(l, r - 2));
+        let sc = e.params.i32(Param::Stride(l, r - 1));
+        let input = k.load(l).input;
+        e.read(
+            input,
+            &format!("in{input}"),
+            &format!("u32({base} + i32({row}) * {sr} + i32({col}) * {sc})"),
+        )
+    };
+    let qv = at(e, ops.q, "qbase", "i", "x % d");
+    let kv = at(e, ops.k, "kbase", "key", "x % d");
+    let vv = at(e, ops.v, "vbase", "key", "x % dv");
+    let mv = ops.mask.map(|m| at(e, m, "mbase", "i", "key"));
+    writeln!(
+        c,
+        "  let run = (sk + runs - 1u) / runs;\n  let k0 = min(s * run, sk);\n  var k1 = min(k0 + run, sk);\n  let i0 = qb * BQ;"
+    );
+    // Key `key` is visible to row `i` where `key <= i + sk - sq`.
+    let diag = "i32(i) + i32(sk) - i32(sq)";
+    if ops.causal {
+        writeln!(
+            c,
+            "  {{\n    let i = min(i0 + BQ, sq) - 1u;\n    k1 = u32(clamp({diag} + 1, i32(k0), i32(k1)));\n  }}"
+        );
+    }
+    writeln!(
+        c,
+        "  for (var x = lid; x < BQ * d; x = x + T) {{\n    let i = i0 + x / d;\n    qs[(x / d) * DS + x % d] = select(0.0, {qv}, i < sq);\n  }}\n\
+         \x20 if (lid < BQ) {{ mrow[lid] = ninf; lrow[lid] = 0.0; }}\n  let r = lid / G;\n  let g = lid % G;"
+    );
+    for u in 0..per {
+        writeln!(c, "  var acc{u} = 0.0;");
+    }
+    writeln!(
+        c,
+        "  for (var t0 = k0; t0 < k1; t0 = t0 + BK) {{\n    workgroupBarrier();\n\
+         \x20   for (var x = lid; x < BK * d; x = x + T) {{\n      let key = t0 + x / d;\n      ks[(x / d) * DS + x % d] = select(0.0, {kv}, key < k1);\n    }}\n\
+         \x20   for (var x = lid; x < BK * dv; x = x + T) {{\n      let key = t0 + x / dv;\n      vs[(x / dv) * H + x % dv] = select(0.0, {vv}, key < k1);\n    }}\n\
+         \x20   workgroupBarrier();\n\
+         \x20   for (var x = lid; x < BQ * BK; x = x + T) {{\n      let rr = x / BK;\n      let j = x % BK;\n      let i = i0 + rr;\n      let key = t0 + j;\n\
+         \x20     var dot = 0.0;\n      for (var q = 0u; q < d; q = q + 1u) {{\n        dot = fma(qs[rr * DS + q], ks[j * DS + q], dot);\n      }}"
+    );
+    let mut ok = String::from("i < sq && key < k1");
+    if ops.causal {
+        ok.push_str(&format!(" && i32(key) <= {diag}"));
+    }
+    match &mv {
+        Some(m) => writeln!(
+            c,
+            "      let ok = {ok};\n      var sc = ninf;\n      if (ok) {{ sc = dot * scale + {m}; }}\n      ps[rr * PS + j] = sc;\n    }}"
+        ),
+        None => writeln!(
+            c,
+            "      ps[rr * PS + j] = select(ninf, dot * scale, {ok});\n    }}"
+        ),
+    }
+    writeln!(
+        c,
+        "    workgroupBarrier();\n\
+         \x20   if (lid < BQ) {{\n      var mx = ninf;\n      for (var j = 0u; j < BK; j = j + 1u) {{ mx = max(mx, ps[lid * PS + j]); }}\n\
+         \x20     let mo = mrow[lid];\n      let mn = max(mo, mx);\n      mrow[lid] = mn;\n      crow[lid] = select(exp(mo - mn), 1.0, mn == ninf);\n    }}\n\
+         \x20   workgroupBarrier();\n\
+         \x20   for (var x = lid; x < BQ * BK; x = x + T) {{\n      let m = mrow[x / BK];\n      let pa = (x / BK) * PS + x % BK;\n      ps[pa] = select(exp(ps[pa] - m), 0.0, m == ninf);\n    }}\n\
+         \x20   workgroupBarrier();\n    let cr = crow[r];\n    var lsum = 0.0;"
+    );
+    for u in 0..per {
+        writeln!(c, "    acc{u} = acc{u} * cr;");
+    }
+    writeln!(
+        c,
+        "    for (var j = 0u; j < BK; j = j + 1u) {{\n      let p = ps[r * PS + j];\n      lsum = lsum + p;"
+    );
+    for u in 0..per {
+        writeln!(
+            c,
+            "      acc{u} = fma(p, vs[j * H + min(g + {}u, H - 1u)], acc{u});",
+            u * g
+        );
+    }
+    writeln!(
+        c,
+        "    }}\n    if (g == 0u) {{ lrow[r] = lrow[r] * cr + lsum; }}\n  }}\n  workgroupBarrier();\n  let i = i0 + r;\n  if (i >= sq) {{ return; }}\n  let l = lrow[r];"
+    );
+    let out = &k.outputs[0];
+    if ops.partial {
+        writeln!(
+            c,
+            "  let ob = ((bt * sq + i) * runs + s) * (dv + 2u);\n  if (g == 0u) {{ out0[ob + dv] = mrow[r]; out0[ob + dv + 1u] = l; }}"
+        );
+        for u in 0..per {
+            writeln!(
+                c,
+                "  if (g + {}u < dv) {{ out0[ob + g + {}u] = acc{u}; }}",
+                u * g,
+                u * g
+            );
+        }
+    } else {
+        writeln!(c, "  let ob = (bt * sq + i) * dv;");
+        for u in 0..per {
+            let v = e.round(out.dtype, format!("acc{u} / l"));
+            let st = e.target.to_storage(&v, out.dtype);
+            writeln!(
+                c,
+                "  if (g + {}u < dv) {{ out0[ob + g + {}u] = {st}; }}",
+                u * g,
+                u * g
+            );
+        }
+    }
+    c.push_str("}\n");
+    c.finish()
+}
