@@ -1,5 +1,5 @@
 //! The compiler pipeline from a captured graph to a lowered program: verify, the graph passes
-//! (`kiln_ir::passes::default_pipeline`, verified after each in debug builds), then lower
+//! (`kiln_ir::passes::pipeline`, verified after each in debug builds), then lower
 //! (movement ops folded into views, ops fused into kernels by the rules of `docs/FUSION.md`).
 
 use crate::{Device, Result};
@@ -15,7 +15,7 @@ pub fn lower(graph: &Graph, device: &Device) -> Result<(Graph, Program)> {
     }
     let optimized = passes::run_pipeline(
         graph,
-        &passes::default_pipeline(device.loop_limits()),
+        &passes::pipeline(device.loop_limits(), device.fusion()),
         verify,
     )?;
     let graph = &optimized;

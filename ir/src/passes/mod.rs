@@ -8,6 +8,7 @@
 //! ([`crate::lower`]); [`ViewFolding`] only canonicalizes chains of views.
 
 mod algebraic;
+mod attention;
 mod casts;
 mod constants;
 mod split;
@@ -15,6 +16,10 @@ mod split_k;
 mod views;
 
 pub use algebraic::AlgebraicSimplification;
+pub use attention::{
+    FuseAttention, SplitAttention, PATTERN as ATTENTION_PATTERN, SPLIT_ATTENTION_MIN_RUN,
+    SPLIT_ATTENTION_TARGET,
+};
 pub use casts::CastElimination;
 pub use constants::ConstantFolding;
 pub use split::SplitReductions;
@@ -93,15 +98,37 @@ impl LoopLimits {
     }
 }
 
-/// The default pipeline, in order, for an adapter with `limits`.
+/// The default pipeline, in order, for an adapter with `limits`, with fusion on.
 pub fn default_pipeline(limits: LoopLimits) -> Vec<Box<dyn Pass>> {
-    vec![
+    pipeline(limits, true)
+}
+
+/// The pipeline, in order, for an adapter with `limits`; with `fusion` off, the unfused
+/// attention pattern is left as the user wrote it (one kernel per op).
+pub fn pipeline(limits: LoopLimits, fusion: bool) -> Vec<Box<dyn Pass>> {
+    let mut passes: Vec<Box<dyn Pass>> = vec![
         Box::new(DeadCodeElimination),
         Box::new(ViewFolding),
         Box::new(CastElimination),
         Box::new(ConstantFolding),
         Box::new(AlgebraicSimplification),
         Box::new(CommonSubexpressionElimination),
+    ];
+    if fusion {
+        passes.push(Box::new(FuseAttention));
+    }
+    passes.extend(rest(limits));
+    passes
+}
+
+/// The passes after attention fusion.
+fn rest(limits: LoopLimits) -> Vec<Box<dyn Pass>> {
+    vec![
+        // Before split-K: the combine of a split attention is reductions (which the last
+        // pass may split), and an attention's loop must stay within the adapter's limit.
+        Box::new(SplitAttention {
+            max_k: limits.max_k,
+        }),
         // Split-K first: the sum over its parts is a reduction, which the next pass may split.
         Box::new(SplitK {
             max_k: limits.max_k,
@@ -134,6 +161,21 @@ pub fn rewrite(
     g: &Graph,
     mut f: impl FnMut(&mut Graph, &Node, &[NodeId]) -> Result<Option<NodeId>>,
 ) -> Result<Graph> {
+    rewrite_ids(g, |ng, _, node, srcs, _| f(ng, node, srcs))
+}
+
+/// [`rewrite`], with `f` also given the old node's id and the map from old ids to new ones
+/// (every operand of the node, and everything before it, is in the map).
+pub fn rewrite_ids(
+    g: &Graph,
+    mut f: impl FnMut(
+        &mut Graph,
+        NodeId,
+        &Node,
+        &[NodeId],
+        &HashMap<NodeId, NodeId>,
+    ) -> Result<Option<NodeId>>,
+) -> Result<Graph> {
     let mut ng = Graph::new();
     let mut map: HashMap<NodeId, NodeId> = HashMap::new();
     for &i in g.inputs() {
@@ -147,7 +189,7 @@ pub fn rewrite(
         }
         let node = g.node(n);
         let srcs: Vec<NodeId> = g.srcs(n).iter().map(|s| map[s]).collect();
-        let id = match f(&mut ng, node, &srcs)? {
+        let id = match f(&mut ng, n, node, &srcs, &map)? {
             Some(id) => id,
             None if srcs.is_empty() => ng.add_leaf(node.op.clone(), node.ty.clone())?,
             None => ng.add(node.op.clone(), &srcs)?,

@@ -1,0 +1,322 @@
+//! Attention passes: recognizing the unfused pattern ([`FuseAttention`]) and splitting the
+//! keys of a decode-shaped attention over many workgroups ([`SplitAttention`]).
+
+use super::{broadcast_const, rewrite, rewrite_ids, Pass};
+use crate::ops::{Attention, BinaryOp, ReduceOp, SliceDim, UnaryOp, ViewOp};
+use crate::{DType, Graph, NodeId, Op, Result, Shape};
+use hashbrown::{HashMap, HashSet};
+use smallvec::SmallVec;
+
+/// The pattern [`FuseAttention`] recognizes, as `explain()` names it.
+pub const PATTERN: &str = "matmul -> scale -> add mask -> softmax -> matmul";
+
+/// Rewrites `softmax(q @ kt * c + mask, -1) @ v` into one [`Op::Attention`] over `q`,
+/// `kt` transposed back (a view), `v` and the mask, wherever it appears:
+///
+/// - the scale is a constant multiplied on either side, a division by a constant, or absent;
+/// - the mask, added on either side, is optional;
+/// - the softmax is the one `Tensor::softmax` records: `e = exp(x - max(x))`,
+///   `e / sum(e)`, over the last axis, the reductions kept as size 1 and broadcast back;
+/// - every value inside the pattern is read only by the pattern and is no graph output (a
+///   score matrix someone reads must still be computed), and all of it has one float dtype.
+///
+/// The fused op computes in f32 and rounds once, so a narrow float's result is at least as
+/// accurate as the unfused graph's (within the attention tolerance of docs/OPS.md).
+pub struct FuseAttention;
+
+/// What was found under a final matmul: the operands of the fused op.
+struct Found {
+    q: NodeId,
+    kt: NodeId,
+    v: NodeId,
+    mask: Option<NodeId>,
+    scale: f64,
+}
+
+impl Pass for FuseAttention {
+    fn name(&self) -> &'static str {
+        "fuse-attention"
+    }
+
+    fn run(&self, g: &Graph) -> Result<Graph> {
+        let found: HashMap<NodeId, Found> = g
+            .topo()
+            .into_iter()
+            .filter_map(|n| recognize(g, n).map(|f| (n, f)))
+            .collect();
+        rewrite_ids(g, |ng, old, _, _, map| {
+            let Some(f) = found.get(&old) else {
+                return Ok(None);
+            };
+            let kt = map[&f.kt];
+            let r = ng.node(kt).shape().rank();
+            let mut perm: SmallVec<[usize; crate::MAX_RANK]> = (0..r).collect();
+            perm.swap(r - 2, r - 1);
+            let k = ng.add(Op::View(ViewOp::Permute(perm)), &[kt])?;
+            let mut srcs = vec![map[&f.q], k, map[&f.v]];
+            srcs.extend(f.mask.map(|m| map[&m]));
+            let mut att = Attention::new(f.scale, false);
+            att.pattern = Some(PATTERN);
+            ng.add(Op::Attention(att), &srcs).map(Some)
+        })
+    }
+}
+
+/// The node under a chain of `Expand` and `Reshape` views (how a kept reduction is
+/// broadcast back).
+fn under_broadcast(g: &Graph, mut n: NodeId) -> NodeId {
+    while let Op::View(ViewOp::Expand(_) | ViewOp::Reshape(_)) = g.node(n).op {
+        n = g.srcs(n)[0];
+    }
+    n
+}
+
+/// Whether every reader of `n` (seen through views) is in `allowed`, and `n` is no output.
+fn read_only_by(g: &Graph, n: NodeId, allowed: &[NodeId]) -> bool {
+    let mut stack = vec![n];
+    let mut seen = HashSet::new();
+    while let Some(x) = stack.pop() {
+        if g.outputs().contains(&x) {
+            return false;
+        }
+        if !seen.insert(x) {
+            continue;
+        }
+        for u in g.users(x) {
+            if matches!(g.node(u).op, Op::View(_)) {
+                stack.push(u);
+            } else if !allowed.contains(&u) {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+/// A reduction `op` of `x` over its last axis, kept as size 1, under broadcast views.
+fn last_axis_reduce(g: &Graph, n: NodeId, op: ReduceOp, x: NodeId) -> Option<NodeId> {
+    let base = under_broadcast(g, n);
+    let r = g.node(x).shape().rank();
+    match &g.node(base).op {
+        Op::Reduce {
+            op: o,
+            axes,
+            keepdim: true,
+        } if *o == op && axes.as_slice() == [r - 1] && g.srcs(base)[0] == x => Some(base),
+        _ => None,
+    }
+}
+
+/// The binary op `op` at `n`, with its operands.
+fn binary(g: &Graph, n: NodeId, op: BinaryOp) -> Option<(NodeId, NodeId)> {
+    match g.node(n).op {
+        Op::Binary(o) if o == op => {
+            let s = g.srcs(n);
+            Some((s[0], s[1]))
+        }
+        _ => None,
+    }
+}
+
+/// The pattern under final matmul `n`, if it is one.
+fn recognize(g: &Graph, n: NodeId) -> Option<Found> {
+    if g.node(n).op != Op::Matmul {
+        return None;
+    }
+    let (p, v) = (g.srcs(n)[0], g.srcs(n)[1]);
+    // p = e / sum(e), e = exp(z), z = x - max(x)
+    let (e, sb) = binary(g, p, BinaryOp::Div)?;
+    let sum = last_axis_reduce(g, sb, ReduceOp::Sum, e)?;
+    let z = match g.node(e).op {
+        Op::Unary(UnaryOp::Exp) => g.srcs(e)[0],
+        _ => return None,
+    };
+    let (x, mb) = binary(g, z, BinaryOp::Sub)?;
+    let max = last_axis_reduce(g, mb, ReduceOp::Max, x)?;
+    // x = scaled (+ mask)
+    let scaled_of = |s: NodeId| -> Option<(NodeId, f64)> {
+        if g.node(s).op == Op::Matmul {
+            return Some((s, 1.0));
+        }
+        if let Some((a, b)) = binary(g, s, BinaryOp::Mul) {
+            for (m, c) in [(a, b), (b, a)] {
+                if let (Op::Matmul, Some(c)) = (&g.node(m).op, broadcast_const(g, c)) {
+                    return Some((m, c.as_f64()));
+                }
+            }
+        }
+        let (m, c) = binary(g, s, BinaryOp::Div)?;
+        match (&g.node(m).op, broadcast_const(g, c)) {
+            (Op::Matmul, Some(c)) => Some((m, 1.0 / c.as_f64())),
+            _ => None,
+        }
+    };
+    let (scaled, mask, scores, scale) = match scaled_of(x) {
+        Some((m, c)) => (x, None, m, c),
+        None => {
+            let (a, b) = binary(g, x, BinaryOp::Add)?;
+            [(a, b), (b, a)]
+                .into_iter()
+                .find_map(|(s, mask)| scaled_of(s).map(|(m, c)| (s, Some(mask), m, c)))?
+        }
+    };
+    let (q, kt) = (g.srcs(scores)[0], g.srcs(scores)[1]);
+    let dtype = g.node(n).dtype();
+    let ok = dtype.is_float()
+        && [q, kt, v, x, p].iter().all(|&t| g.node(t).dtype() == dtype)
+        && mask.is_none_or(|m| g.node(m).dtype() == dtype)
+        && g.node(q).shape().rank() >= 2
+        && scale.is_finite()
+        && read_only_by(g, scores, &[scaled, x, z, max])
+        && (scaled == scores || read_only_by(g, scaled, &[x, z, max]))
+        && (x == scaled || read_only_by(g, x, &[z, max]))
+        && read_only_by(g, max, &[z])
+        && read_only_by(g, z, &[e])
+        && read_only_by(g, e, &[p, sum])
+        && read_only_by(g, sum, &[p])
+        && read_only_by(g, p, &[n]);
+    ok.then_some(Found {
+        q,
+        kt,
+        v,
+        mask,
+        scale,
+    })
+}
+
+/// Splits the keys of an attention with few query rows and many keys (decoding against a
+/// KV cache) into runs, one workgroup each, and combines the runs with ordinary ops:
+///
+/// `attention(q, k, v)` → `parts = attention[split S](q, k, v)` (`[.., sq, S, dv + 2]`:
+/// each run's `acc`, `m`, `l`), then `w = exp(m - max_s m)` and
+/// `sum_s(acc * w) / sum_s(l * w)`, in f32, cast to the dtype.
+///
+/// `S` brings the workgroups (one per batch and block of up to 16 query rows, per run) to
+/// about [`SPLIT_ATTENTION_TARGET`], with runs of at least [`SPLIT_ATTENTION_MIN_RUN`] keys;
+/// an attention with that many workgroups already, or with fewer than
+/// `2 * SPLIT_ATTENTION_MIN_RUN` keys, is left whole. Runs are also cut to at most `max_k`
+/// keys (the adapter's loop limit), whatever the workgroups.
+pub struct SplitAttention {
+    /// The longest loop one kernel may run (`None`: no limit below [`super::MAX_LOOP`]).
+    pub max_k: Option<usize>,
+}
+
+/// Workgroups a split attention aims at (several per compute unit of a large GPU).
+pub const SPLIT_ATTENTION_TARGET: usize = 1024;
+/// The fewest keys of a run.
+pub const SPLIT_ATTENTION_MIN_RUN: usize = 64;
+
+impl SplitAttention {
+    /// The runs for an attention over `batch` batches of `sq` rows and `sk` keys (1: whole).
+    pub fn runs(&self, batch: usize, sq: usize, sk: usize) -> usize {
+        let groups = batch * sq.div_ceil(16);
+        let by_groups = if groups >= SPLIT_ATTENTION_TARGET {
+            1
+        } else {
+            SPLIT_ATTENTION_TARGET
+                .div_ceil(groups.max(1))
+                .min(sk / SPLIT_ATTENTION_MIN_RUN)
+                .max(1)
+        };
+        let by_loop = sk.div_ceil(self.max_k.unwrap_or(super::MAX_LOOP).max(1));
+        by_groups.max(by_loop)
+    }
+}
+
+impl Pass for SplitAttention {
+    fn name(&self) -> &'static str {
+        "split-attention"
+    }
+
+    fn run(&self, g: &Graph) -> Result<Graph> {
+        rewrite(g, |ng, node, srcs| {
+            let Op::Attention(att) = node.op else {
+                return Ok(None);
+            };
+            if att.splits != 1 {
+                return Ok(None);
+            }
+            let qs = ng.node(srcs[0]).shape().clone();
+            let r = qs.rank();
+            let (sq, sk) = (qs.0[r - 2], ng.node(srcs[1]).shape().0[r - 2]);
+            let batch: usize = qs.0[..r - 2].iter().product();
+            let runs = self.runs(batch, sq, sk);
+            if runs < 2 {
+                return Ok(None);
+            }
+            let split = Attention {
+                splits: u32::try_from(runs).unwrap_or(u32::MAX),
+                ..att
+            };
+            let parts = ng.add(Op::Attention(split), srcs)?;
+            combine(ng, parts, node.dtype()).map(Some)
+        })
+    }
+}
+
+/// The combine of a split attention's `parts` (`[.., sq, S, dv + 2]`, f32) into the output
+/// of `dtype`.
+fn combine(ng: &mut Graph, parts: NodeId, dtype: DType) -> Result<NodeId> {
+    let ps = ng.node(parts).shape().clone();
+    let r = ps.rank();
+    let (s, w) = (ps.0[r - 2], ps.0[r - 1]);
+    let dv = w - 2;
+    let cols = |ng: &mut Graph, start: usize, end: usize| {
+        let mut dims: SmallVec<[SliceDim; crate::MAX_RANK]> =
+            ps.0.iter()
+                .map(|&d| SliceDim {
+                    start: 0,
+                    end: d,
+                    step: 1,
+                })
+                .collect();
+        dims[r - 1] = SliceDim {
+            start,
+            end,
+            step: 1,
+        };
+        ng.add(Op::View(ViewOp::Slice(dims)), &[parts])
+    };
+    let with_last = |last: &[usize]| {
+        let mut d = ps.0[..r - 2].to_vec();
+        d.extend_from_slice(last);
+        Shape::new(&d)
+    };
+    let acc = cols(ng, 0, dv)?;
+    let m = cols(ng, dv, dv + 1)?;
+    let l = cols(ng, dv + 1, dv + 2)?;
+    let runs_axis: crate::Axes = [r - 2].into_iter().collect();
+    let top = ng.add(
+        Op::Reduce {
+            op: ReduceOp::Max,
+            axes: runs_axis.clone(),
+            keepdim: true,
+        },
+        &[m],
+    )?;
+    let top = ng.add(Op::View(ViewOp::Expand(with_last(&[s, 1]))), &[top])?;
+    let shift = ng.add(Op::Binary(BinaryOp::Sub), &[m, top])?;
+    let weight = ng.add(Op::Unary(UnaryOp::Exp), &[shift])?;
+    let sum = |ng: &mut Graph, x: NodeId| {
+        ng.add(
+            Op::Reduce {
+                op: ReduceOp::Sum,
+                axes: runs_axis.clone(),
+                keepdim: false,
+            },
+            &[x],
+        )
+    };
+    let wide = ng.add(Op::View(ViewOp::Expand(with_last(&[s, dv]))), &[weight])?;
+    let num = ng.add(Op::Binary(BinaryOp::Mul), &[acc, wide])?;
+    let num = sum(ng, num)?;
+    let den = ng.add(Op::Binary(BinaryOp::Mul), &[l, weight])?;
+    let den = sum(ng, den)?;
+    let den = ng.add(Op::View(ViewOp::Expand(with_last(&[dv]))), &[den])?;
+    let out = ng.add(Op::Binary(BinaryOp::Div), &[num, den])?;
+    if dtype == DType::F32 {
+        Ok(out)
+    } else {
+        ng.add(Op::Cast(dtype), &[out])
+    }
+}
