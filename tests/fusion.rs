@@ -391,6 +391,7 @@ fn schedules_agree_with_reference() {
                 gemv_subgroups: sg,
                 quantized_gemv: !sg,
             },
+            attention: kiln::Schedule::GPU.attention,
         });
         for &n in &[1usize, 7, 1031, 5000] {
             let what =

@@ -185,14 +185,10 @@ pub fn main(e: &mut Emitter, s: &Schedule) -> Result<String, CodegenError> {
         c,
         "const T = {THREADS}u;\nconst BQ = {rows}u;\nconst BK = {keys}u;\nconst H = {head}u;\n\
          const DS = {ds}u;\nconst PS = {ps}u;\nconst G = {g}u;\n\
-         var<workgroup> qs: array<f32, {}>;\nvar<workgroup> ks: array<f32, {}>;\n\
-         var<workgroup> vs: array<f32, {}>;\nvar<workgroup> ps: array<f32, {}>;\n\
-         var<workgroup> mrow: array<f32, {rows}>;\nvar<workgroup> lrow: array<f32, {rows}>;\n\
-         var<workgroup> crow: array<f32, {rows}>;",
-        rows * ds,
-        keys * ds,
-        keys * head,
-        rows * ps
+         var<workgroup> qs: array<f32, BQ * DS>;\nvar<workgroup> ks: array<f32, BK * DS>;\n\
+         var<workgroup> vs: array<f32, BK * H>;\nvar<workgroup> ps: array<f32, BQ * PS>;\n\
+         var<workgroup> mrow: array<f32, BQ>;\nvar<workgroup> lrow: array<f32, BQ>;\n\
+         var<workgroup> crow: array<f32, BQ>;"
     );
     writeln!(
         c,

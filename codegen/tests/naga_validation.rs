@@ -2,7 +2,8 @@
 //! WGSL that naga parses and validates.
 
 use kiln_codegen::{
-    generate, ElementwiseSchedule, MatmulSchedule, ReduceSchedule, Schedule, Target,
+    generate, AttentionSchedule, ElementwiseSchedule, MatmulSchedule, ReduceSchedule, Schedule,
+    Target,
 };
 use kiln_ir::lower::{lower, lower_unfused, FusionOptions};
 use kiln_ir::ops::{
@@ -41,6 +42,13 @@ fn validate_program(prog: &kiln_ir::lower::Program, what: &str) -> usize {
         .into_iter()
         .flat_map(|(a, b, c, d)| targets.iter().map(move |&t| (a, b, c, d, t)))
         {
+            // Attention tiles of every shape the template takes, across the rows above.
+            let mut attention = AttentionSchedule {
+                rows: Some([1, 16, 4, 2][(wg as usize / 32) % 4]),
+                keys: Some([64, 32, 8, 4][unroll as usize - 1]),
+                head: None,
+            };
+            kiln_codegen::attention::resolve(&mut attention, k);
             let src = generate(
                 &call.kernel,
                 &Schedule {
@@ -63,6 +71,7 @@ fn validate_program(prog: &kiln_ir::lower::Program, what: &str) -> usize {
                         gemv_subgroups: wg == 64,
                         quantized_gemv: wg != 32,
                     },
+                    attention,
                 },
                 &Target { f16 },
             )
@@ -293,6 +302,48 @@ fn matmuls() {
     let y = g.add(Op::Matmul, &[a, b]).unwrap();
     g.mark_output(y);
     validate_graph(&g, "matmul rank 2");
+}
+
+/// Attention kernels: with and without a mask, causal, a part of a split attention, strided
+/// and broadcast operands, head sizes 32 to 128 (80 not a power of two), every float dtype.
+#[test]
+fn attention() {
+    use kiln_ir::ops::Attention;
+    for dt in [DType::F32, DType::F16, DType::BF16] {
+        for (d, masked, causal, splits) in [
+            (32, false, false, 1),
+            (80, true, true, 1),
+            (128, true, false, 3),
+            (64, false, true, 7),
+        ] {
+            let mut g = Graph::new();
+            let q = g.input(dt, Shape::new(&[2, 1031, 3, d])).unwrap();
+            let q = g
+                .add(Op::View(ViewOp::Permute(smallvec![0, 2, 1, 3])), &[q])
+                .unwrap();
+            let k = g.input(dt, Shape::new(&[2, 1, 9, d])).unwrap();
+            let k = g
+                .add(Op::View(ViewOp::Expand(Shape::new(&[2, 3, 9, d]))), &[k])
+                .unwrap();
+            let v = g.input(dt, Shape::new(&[2, 3, 9, 48])).unwrap();
+            let mut srcs = vec![q, k, v];
+            if masked {
+                let m = g.input(dt, Shape::new(&[1031, 9])).unwrap();
+                let m = g
+                    .add(Op::View(ViewOp::Expand(Shape::new(&[2, 3, 1031, 9]))), &[m])
+                    .unwrap();
+                srcs.push(m);
+            }
+            let att = Attention {
+                splits,
+                ..Attention::new(0.125, causal)
+            };
+            let y = g.add(Op::Attention(att), &srcs).unwrap();
+            g.mark_output(y);
+            let what = format!("attention {dt} d {d} masked {masked} causal {causal} {splits}");
+            validate_graph(&g, &what);
+        }
+    }
 }
 
 /// Kernels reading quantized blocks: a cast (elementwise), a gather, and `x @ W^T` fused
