@@ -68,6 +68,9 @@ report("row_sum", f"{rows}x{cols}", lambda: m.sum(-1), gbs(4 * rows * cols))
 k = 4096 if large else 512
 a1, b1 = rand(k, k), rand(k, k)
 report("matmul", f"{k}x{k}x{k}", lambda: a1 @ b1, tflops(2 * k ** 3))
+h1, h2 = a1.half(), b1.half()
+report("matmul_f16", f"{k}x{k}x{k}", lambda: h1 @ h2, tflops(2 * k ** 3))
+del h1, h2
 bt, k2 = (16, 2048) if large else (2, 256)
 a2, b2, bias = rand(bt, k2, k2), rand(bt, k2, k2), rand(k2) * 0.1
 report("matmul_bias_gelu", f"{bt}x{k2}x{k2}x{k2}", lambda: F.gelu(a2 @ b2 + bias), tflops(2 * bt * k2 ** 3))
@@ -88,3 +91,21 @@ layer = torch.nn.TransformerEncoderLayer(768, 12, 3072, dropout=0.0, activation=
 xt = rand(bsz, seq, 768)
 with torch.no_grad():
     report("transformer_layer", f"b{bsz} s{seq} d768 h12 ff3072", lambda: layer(xt), lambda ms: (ms, "ms"))
+layer_h = layer.half()
+xh = xt.half()
+with torch.no_grad():
+    report("transformer_layer_f16", f"b{bsz} s{seq} d768 h12 ff3072", lambda: layer_h(xh),
+           lambda ms: (ms, "ms"))
+del layer, layer_h
+ab, ah, asq, ad = (8, 12, 2048, 64) if large else (1, 2, 256, 64)
+for dt, suffix in ((torch.float32, ""), (torch.float16, "_f16")):
+    q, k_, v = (rand(ab, ah, asq, ad).to(dt) for _ in range(3))
+    for causal in (False, True):
+        name = ("attention_causal" if causal else "attention") + suffix
+        flops = 4 * ab * ah * asq * asq * ad / (2 if causal else 1)
+        report(name, f"b{ab} h{ah} s{asq} d{ad}",
+               lambda: F.scaled_dot_product_attention(q, k_, v, is_causal=causal), tflops(flops))
+db, dh, dctx, dd = (8, 12, 4096, 64) if large else (1, 4, 1024, 64)
+q, k_, v = rand(db, dh, 1, dd), rand(db, dh, dctx, dd), rand(db, dh, dctx, dd)
+report("attention_decode", f"b{db} h{dh} 1x{dctx} d{dd}",
+       lambda: F.scaled_dot_product_attention(q, k_, v), gbs(2 * db * dh * dctx * dd * 4))

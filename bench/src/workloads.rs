@@ -15,7 +15,7 @@ pub enum Size {
 }
 
 /// Names of the standard workloads, in run order.
-pub const NAMES: [&str; 23] = [
+pub const NAMES: [&str; 29] = [
     "copy",
     "copy_f16",
     "gelu_chain",
@@ -36,6 +36,12 @@ pub const NAMES: [&str; 23] = [
     "gemv_q6_k",
     "launch_overhead",
     "transformer_layer",
+    "transformer_layer_f16",
+    "attention",
+    "attention_causal",
+    "attention_f16",
+    "attention_causal_f16",
+    "attention_decode",
     "llm_decode_1b",
     "llm_decode_8b",
     "llm_prefill_1b",
@@ -189,31 +195,36 @@ pub struct EncoderLayer {
 }
 
 impl EncoderLayer {
-    fn new(b: &mut Builder, d: usize, ff: usize, heads: usize) -> Result<Self> {
+    fn new(b: &mut Builder, d: usize, ff: usize, heads: usize, dtype: DType) -> Result<Self> {
         let s = 1.0 / (d as f64).sqrt();
         let sf = 1.0 / (ff as f64).sqrt();
         let gain = |b: &mut Builder| -> Result<Tensor> {
-            let g = b.weight(&[d], 1.0)?.abs()?.add_scalar(0.5)?;
+            let g = b.weight(&[d], 1.0)?.abs()?.add_scalar(0.5)?.cast(dtype)?;
             g.realize()?;
             Ok(g)
         };
+        let weight = |b: &mut Builder, shape: &[usize], scale: f64| -> Result<Tensor> {
+            let w = b.weight(shape, scale)?.cast(dtype)?;
+            w.realize()?;
+            Ok(w)
+        };
         Ok(EncoderLayer {
-            wq: b.weight(&[d, d], s)?,
-            wk: b.weight(&[d, d], s)?,
-            wv: b.weight(&[d, d], s)?,
-            wo: b.weight(&[d, d], s)?,
-            bq: b.weight(&[d], 0.02)?,
-            bk: b.weight(&[d], 0.02)?,
-            bv: b.weight(&[d], 0.02)?,
-            bo: b.weight(&[d], 0.02)?,
-            w1: b.weight(&[d, ff], s)?,
-            b1: b.weight(&[ff], 0.02)?,
-            w2: b.weight(&[ff, d], sf)?,
-            b2: b.weight(&[d], 0.02)?,
+            wq: weight(b, &[d, d], s)?,
+            wk: weight(b, &[d, d], s)?,
+            wv: weight(b, &[d, d], s)?,
+            wo: weight(b, &[d, d], s)?,
+            bq: weight(b, &[d], 0.02)?,
+            bk: weight(b, &[d], 0.02)?,
+            bv: weight(b, &[d], 0.02)?,
+            bo: weight(b, &[d], 0.02)?,
+            w1: weight(b, &[d, ff], s)?,
+            b1: weight(b, &[ff], 0.02)?,
+            w2: weight(b, &[ff, d], sf)?,
+            b2: weight(b, &[d], 0.02)?,
             g1: gain(b)?,
-            be1: b.weight(&[d], 0.1)?,
+            be1: weight(b, &[d], 0.1)?,
             g2: gain(b)?,
-            be2: b.weight(&[d], 0.1)?,
+            be2: weight(b, &[d], 0.1)?,
             heads,
         })
     }
@@ -533,16 +544,65 @@ pub fn build(dev: &Device, name: &str, size: Size) -> Result<Option<Workload>> {
                 Metric::PerOp(ops as f64),
             )
         }
-        "transformer_layer" => {
+        "transformer_layer" | "transformer_layer_f16" => {
+            let (name, dtype) = if name == "transformer_layer" {
+                ("transformer_layer", DType::F32)
+            } else {
+                ("transformer_layer_f16", DType::F16)
+            };
             let (bsz, seq) = if large { (8, 512) } else { (1, 64) };
-            let layer = EncoderLayer::new(&mut b, 768, 3072, 12)?;
-            let x = b.input(&[bsz, seq, 768])?;
+            let layer = EncoderLayer::new(&mut b, 768, 3072, 12, dtype)?;
+            let x = b.input_of(&[bsz, seq, 768], dtype)?;
             let y = layer.forward(&x)?;
             b.finish(
-                "transformer_layer",
+                name,
                 format!("b{bsz} s{seq} d768 h12 ff3072"),
                 vec![y],
                 Metric::Millis,
+            )
+        }
+        "attention" | "attention_causal" | "attention_f16" | "attention_causal_f16" => {
+            // Prefill attention through the API's fused op. FLOPs: 4 b h s^2 d, half of it
+            // where causal (the usual count).
+            let (name, dtype, causal) = match name {
+                "attention" => ("attention", DType::F32, false),
+                "attention_causal" => ("attention_causal", DType::F32, true),
+                "attention_f16" => ("attention_f16", DType::F16, false),
+                _ => ("attention_causal_f16", DType::F16, true),
+            };
+            let (bsz, h, seq, d) = if large {
+                (8, 12, 2048, 64)
+            } else {
+                (1, 2, 256, 64)
+            };
+            let q = b.input_of(&[bsz, h, seq, d], dtype)?;
+            let k = b.input_of(&[bsz, h, seq, d], dtype)?;
+            let v = b.input_of(&[bsz, h, seq, d], dtype)?;
+            let y = q.scaled_dot_product_attention(&k, &v, None, None, causal)?;
+            let flops = 4.0 * (bsz * h * seq * seq * d) as f64 / if causal { 2.0 } else { 1.0 };
+            b.finish(
+                name,
+                format!("b{bsz} h{h} s{seq} d{d}"),
+                vec![y],
+                Metric::Flops(flops),
+            )
+        }
+        "attention_decode" => {
+            // One query row per head against a KV cache: bytes of K and V read.
+            let (bsz, h, ctx, d) = if large {
+                (8, 12, 4096, 64)
+            } else {
+                (1, 4, 1024, 64)
+            };
+            let q = b.input(&[bsz, h, 1, d])?;
+            let k = b.input(&[bsz, h, ctx, d])?;
+            let v = b.input(&[bsz, h, ctx, d])?;
+            let y = q.scaled_dot_product_attention(&k, &v, None, None, false)?;
+            b.finish(
+                "attention_decode",
+                format!("b{bsz} h{h} 1x{ctx} d{d}"),
+                vec![y],
+                Metric::Bytes(2.0 * (bsz * h * ctx * d) as f64 * f),
             )
         }
         _ => return Ok(None),
