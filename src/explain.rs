@@ -3,7 +3,9 @@
 //! the ops and of the kernels.
 
 use crate::{realize, Result, Tensor};
-pub use kiln_codegen::{ElementwiseSchedule, MatmulSchedule, ReduceSchedule, Schedule};
+pub use kiln_codegen::{
+    AttentionSchedule, ElementwiseSchedule, MatmulSchedule, ReduceSchedule, Schedule,
+};
 use kiln_ir::lower::{BufRef, Program};
 use kiln_ir::{Graph, KernelKind};
 use std::fmt;

@@ -34,7 +34,8 @@ mod tensor;
 pub use device::{Device, DeviceOptions};
 pub use error::{Error, Result};
 pub use explain::{
-    ElementwiseSchedule, KernelInfo, MatmulSchedule, Plan, ReduceSchedule, Schedule,
+    AttentionSchedule, ElementwiseSchedule, KernelInfo, MatmulSchedule, Plan, ReduceSchedule,
+    Schedule,
 };
 pub use kiln_codegen::schedule;
 pub use kiln_ir as ir;

@@ -131,6 +131,18 @@ fn odd_lengths_heads_causal_masked() {
     }
 }
 
+/// A long causal prefill with a mask: lavapipe's loop budget splits its keys into runs
+/// (`SplitAttention`'s loop rule), so no invocation's loops are cut short.
+#[test]
+fn long_prefill_within_the_loop_budget() {
+    let dev = device();
+    let (q, k, v, mask) = operands(&dev, DType::F32, (1, 1, 1031, 1031, 64, 64), 2024);
+    let y = q
+        .scaled_dot_product_attention(&k, &v, Some(&mask), None, true)
+        .unwrap();
+    check(&y, 2e-5, 1e-4, "1031 x 1031 causal, masked");
+}
+
 /// The causal rule's alignment: with as many queries as keys it is PyTorch's `is_causal`
 /// (the composition with a lower-triangular mask), and a single query sees every key.
 #[test]

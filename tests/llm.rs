@@ -124,6 +124,37 @@ fn kv_cache_matches_prefill() {
     }
 }
 
+/// Every layer's attention is one fused kernel (the unfused pattern the decoder writes is
+/// recognized); over a long cache a decode step's attention is split over the keys, and its
+/// logits are the interpreter's, token by token past the first run of keys.
+#[test]
+fn decode_attention_is_fused_and_split() {
+    let e = expect();
+    let prompt = tokens(&e, "prompt");
+    let m = load("llama_q");
+    let (_, outputs) = m.step_graph(1, 700, false).unwrap();
+    let plan = kiln::Plan::of(&outputs.iter().collect::<Vec<_>>()).unwrap();
+    let att: Vec<&str> = plan
+        .kernels
+        .iter()
+        .filter(|k| k.kind.starts_with("fused attention"))
+        .map(|k| k.kind.as_str())
+        .collect();
+    assert!(
+        !att.is_empty(),
+        "{:?}",
+        plan.kernels.iter().map(|k| &k.kind).collect::<Vec<_>>()
+    );
+    assert!(att.iter().all(|k| k.contains("split")), "{att:?}");
+    let mut s = Session::new(&m, 700).unwrap();
+    for (i, &t) in prompt.iter().enumerate() {
+        let want = s.reference(&[t], false).unwrap();
+        let got = s.forward(&[t], false).unwrap().to_vec::<f32>().unwrap();
+        let want: Vec<f64> = want.to_f64();
+        assert_logits(&got, &want, &format!("long cache, token {i}"));
+    }
+}
+
 #[test]
 fn bad_requests_are_typed_errors() {
     let m = load("llama_f32");

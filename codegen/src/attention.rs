@@ -348,3 +348,38 @@ pub fn main(e: &mut Emitter, s: &Schedule) -> Result<String, CodegenError> {
     c.push_str("}\n");
     c.finish()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The template keeps the loop-trip contract of `kiln_ir::passes::attention_trips`: 64
+    /// invocations, at most 16 rows, so that a split over the adapter's loop budget holds.
+    #[test]
+    fn loop_contract() {
+        assert_eq!(THREADS, 64);
+        let t = THREADS as usize;
+        for (keys, d, dv) in [
+            (64usize, 64usize, 64usize),
+            (1031, 128, 80),
+            (7, 32, 32),
+            (1, 1, 1),
+        ] {
+            for rows in ROWS {
+                for bk in KEYS {
+                    assert!(rows <= 16 && bk >= 4 && THREADS.is_multiple_of(rows));
+                    let (rows, bk) = (rows as usize, bk as usize);
+                    let tiles = keys.div_ceil(bk);
+                    let staging = (bk * d).div_ceil(t) + (bk * dv).div_ceil(t);
+                    let entries = (rows * bk).div_ceil(t);
+                    let per_tile = staging + entries * (d + 1) + bk + entries + bk;
+                    let trips = (rows * d).div_ceil(t) + tiles * per_tile;
+                    assert!(
+                        trips <= kiln_ir::passes::attention_trips(keys, d, dv),
+                        "{rows} x {bk}, keys {keys}, d {d}, dv {dv}: {trips}"
+                    );
+                }
+            }
+        }
+    }
+}

@@ -45,6 +45,8 @@ pub fn quirks(name: &str) -> Quirks {
 ///   one-output-per-invocation kernel steps through `k` in slices and then within each
 ///   slice: `k * (1 + 1/16)` trips), so half the budget leaves room for that and its
 ///   batch loop.
+/// - An attention kernel's trips are counted by `kiln_ir::passes::attention_trips` (the
+///   template's contract); half the budget leaves room for its other loops.
 pub fn loop_limits(q: &Quirks) -> LoopLimits {
     match q.loop_budget {
         None => LoopLimits::default(),
@@ -53,6 +55,7 @@ pub fn loop_limits(q: &Quirks) -> LoopLimits {
             LoopLimits {
                 max_row: Some(half.max(1)),
                 max_k: Some(half.max(1)),
+                attention_trips: Some(half.max(1)),
             }
         }
     }
@@ -70,6 +73,7 @@ mod tests {
         let lim = loop_limits(&l);
         assert_eq!(lim.max_row, Some(8192));
         assert_eq!(lim.max_k, Some(8192));
+        assert_eq!(lim.attention_trips, Some(8192));
         assert_eq!(loop_limits(&Quirks::default()), LoopLimits::default());
     }
 }

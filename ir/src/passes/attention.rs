@@ -194,11 +194,24 @@ fn recognize(g: &Graph, n: NodeId) -> Option<Found> {
 /// `S` brings the workgroups (one per batch and block of up to 16 query rows, per run) to
 /// about [`SPLIT_ATTENTION_TARGET`], with runs of at least [`SPLIT_ATTENTION_MIN_RUN`] keys;
 /// an attention with that many workgroups already, or with fewer than
-/// `2 * SPLIT_ATTENTION_MIN_RUN` keys, is left whole. Runs are also cut to at most `max_k`
-/// keys (the adapter's loop limit), whatever the workgroups.
+/// `2 * SPLIT_ATTENTION_MIN_RUN` keys, is left whole. Runs are also cut short enough that
+/// one invocation's loops stay within `max_trips` ([`attention_trips`]; the adapter's loop
+/// budget), whatever the workgroups.
 pub struct SplitAttention {
-    /// The longest loop one kernel may run (`None`: no limit below [`super::MAX_LOOP`]).
-    pub max_k: Option<usize>,
+    /// Loop trips one attention invocation may run (`None`: no limit).
+    pub max_trips: Option<usize>,
+}
+
+/// At most how many loop trips one invocation of an attention kernel runs over `keys` keys
+/// of head sizes `d` and `dv`: the contract code generation's template keeps (64 invocations
+/// a workgroup, at most 16 query rows, tiles of at least 4 keys): the query block's staging
+/// (`16 d / 64`), then per key its share of the K and V staging (`(d + dv) / 64`, plus half a
+/// trip of rounding), of the scores (`16 d / 64`, plus a trip of the loop over them), and one
+/// trip each in the row maximum, the exponentials and the accumulation; keys counted in
+/// whole tiles of the largest size (64).
+pub fn attention_trips(keys: usize, d: usize, dv: usize) -> usize {
+    let per_key = d.div_ceil(4) + (d + dv).div_ceil(64) + 5;
+    d.div_ceil(4) + keys.next_multiple_of(64) * per_key + 64
 }
 
 /// Workgroups a split attention aims at (several per compute unit of a large GPU).
@@ -207,8 +220,9 @@ pub const SPLIT_ATTENTION_TARGET: usize = 1024;
 pub const SPLIT_ATTENTION_MIN_RUN: usize = 64;
 
 impl SplitAttention {
-    /// The runs for an attention over `batch` batches of `sq` rows and `sk` keys (1: whole).
-    pub fn runs(&self, batch: usize, sq: usize, sk: usize) -> usize {
+    /// The runs for an attention over `batch` batches of `sq` rows, `sk` keys and heads of
+    /// `d` and `dv` (1: whole).
+    pub fn runs(&self, batch: usize, sq: usize, sk: usize, d: usize, dv: usize) -> usize {
         let groups = batch * sq.div_ceil(16);
         let by_groups = if groups >= SPLIT_ATTENTION_TARGET {
             1
@@ -218,7 +232,16 @@ impl SplitAttention {
                 .min(sk / SPLIT_ATTENTION_MIN_RUN)
                 .max(1)
         };
-        let by_loop = sk.div_ceil(self.max_k.unwrap_or(super::MAX_LOOP).max(1));
+        let by_loop = match self.max_trips {
+            Some(max) => {
+                let mut runs = 1;
+                while runs < sk && attention_trips(sk.div_ceil(runs), d, dv) > max {
+                    runs += 1;
+                }
+                runs
+            }
+            None => 1,
+        };
         by_groups.max(by_loop)
     }
 }
@@ -238,9 +261,11 @@ impl Pass for SplitAttention {
             }
             let qs = ng.node(srcs[0]).shape().clone();
             let r = qs.rank();
-            let (sq, sk) = (qs.0[r - 2], ng.node(srcs[1]).shape().0[r - 2]);
+            let (sq, d) = (qs.0[r - 2], qs.0[r - 1]);
+            let sk = ng.node(srcs[1]).shape().0[r - 2];
+            let dv = ng.node(srcs[2]).shape().0[r - 1];
             let batch: usize = qs.0[..r - 2].iter().product();
-            let runs = self.runs(batch, sq, sk);
+            let runs = self.runs(batch, sq, sk, d, dv);
             if runs < 2 {
                 return Ok(None);
             }

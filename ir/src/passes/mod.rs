@@ -17,8 +17,8 @@ mod views;
 
 pub use algebraic::AlgebraicSimplification;
 pub use attention::{
-    FuseAttention, SplitAttention, PATTERN as ATTENTION_PATTERN, SPLIT_ATTENTION_MIN_RUN,
-    SPLIT_ATTENTION_TARGET,
+    attention_trips, FuseAttention, SplitAttention, PATTERN as ATTENTION_PATTERN,
+    SPLIT_ATTENTION_MIN_RUN, SPLIT_ATTENTION_TARGET,
 };
 pub use casts::CastElimination;
 pub use constants::ConstantFolding;
@@ -74,6 +74,9 @@ pub struct LoopLimits {
     pub max_row: Option<usize>,
     /// Longest inner dimension of one matmul kernel.
     pub max_k: Option<usize>,
+    /// Loop trips one attention invocation may run in all (`None`: no limit); see
+    /// [`attention_trips`].
+    pub attention_trips: Option<usize>,
 }
 
 /// The longest inner dimension one kernel loops over on any adapter: shaders index with
@@ -127,7 +130,7 @@ fn rest(limits: LoopLimits) -> Vec<Box<dyn Pass>> {
         // Before split-K: the combine of a split attention is reductions (which the last
         // pass may split), and an attention's loop must stay within the adapter's limit.
         Box::new(SplitAttention {
-            max_k: limits.max_k,
+            max_trips: limits.attention_trips,
         }),
         // Split-K first: the sum over its parts is a reduction, which the next pass may split.
         Box::new(SplitK {

@@ -55,7 +55,7 @@ impl SplitReductions {
     fn limits(&self) -> super::LoopLimits {
         super::LoopLimits {
             max_row: self.max_row,
-            max_k: None,
+            ..super::LoopLimits::default()
         }
     }
 }

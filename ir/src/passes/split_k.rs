@@ -69,8 +69,8 @@ impl Pass for SplitK {
             let r = sa.rank();
             let k = sa.0[r - 1];
             let max_k = super::LoopLimits {
-                max_row: None,
                 max_k: self.max_k,
+                ..super::LoopLimits::default()
             }
             .k();
             if k > max_k {
