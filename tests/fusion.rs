@@ -305,6 +305,31 @@ fn golden_wgsl() {
                 .add(&random(&dev, DType::F32, &[96], -1.0, 1.0, 6))
                 .unwrap(),
         ),
+        (
+            "attention_causal_masked",
+            random(&dev, DType::F32, &[2, 3, 9, 16], -1.0, 1.0, 7)
+                .scaled_dot_product_attention(
+                    &random(&dev, DType::F32, &[2, 3, 11, 16], -1.0, 1.0, 8),
+                    &random(&dev, DType::F32, &[2, 3, 11, 16], -1.0, 1.0, 9),
+                    Some(&random(&dev, DType::F32, &[9, 11], -1.0, 1.0, 10)),
+                    None,
+                    true,
+                )
+                .unwrap(),
+        ),
+        // One query row against 300 keys: split into runs, then the combine.
+        (
+            "attention_split",
+            random(&dev, DType::F32, &[2, 1, 16], -1.0, 1.0, 11)
+                .scaled_dot_product_attention(
+                    &random(&dev, DType::F32, &[2, 300, 16], -1.0, 1.0, 12),
+                    &random(&dev, DType::F32, &[2, 300, 16], -1.0, 1.0, 13),
+                    None,
+                    None,
+                    false,
+                )
+                .unwrap(),
+        ),
     ];
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
     let bless = std::env::var("KILN_BLESS").as_deref() == Ok("1");

@@ -103,10 +103,10 @@ pub fn groups(k: &Kernel, s: &Schedule) -> Result<usize, CodegenError> {
     Ok(batch * sq.div_ceil(rows as usize) * runs(k))
 }
 
-/// The runs of keys: the parts' dim of a part of a split attention, else 1.
+/// The runs of keys: the runs' dim of a part of a split attention, else 1.
 fn runs(k: &Kernel) -> usize {
     match &k.kind {
-        KernelKind::Attention { partial: true, .. } => k.shape.0[k.shape.rank() - 2],
+        KernelKind::Attention { partial: true, .. } => k.shape.0[k.shape.rank() - 1],
         _ => 1,
     }
 }
@@ -200,7 +200,7 @@ pub fn main(e: &mut Emitter, s: &Schedule) -> Result<String, CodegenError> {
     let sk = dim(e, ops.k, r - 2);
     let dv = dim(e, ops.v, r - 1);
     let runs = if ops.partial {
-        e.params.u32(Param::Dim(r - 1))
+        e.params.u32(Param::Dim(r + 1))
     } else {
         "1u".into()
     };
@@ -320,14 +320,12 @@ pub fn main(e: &mut Emitter, s: &Schedule) -> Result<String, CodegenError> {
     );
     let out = &k.outputs[0];
     if ops.partial {
-        writeln!(
-            c,
-            "  let ob = ((bt * sq + i) * runs + s) * (dv + 2u);\n  if (g == 0u) {{ out0[ob + dv] = mrow[r]; out0[ob + dv + 1u] = l; }}"
-        );
+        // Per column: `acc`, `m`, `l`, each over the runs.
+        writeln!(c, "  let ob = (bt * sq + i) * dv;\n  let m = mrow[r];");
         for u in 0..per {
             writeln!(
                 c,
-                "  if (g + {}u < dv) {{ out0[ob + g + {}u] = acc{u}; }}",
+                "  if (g + {}u < dv) {{\n    let at = (ob + g + {}u) * 3u * runs + s;\n    out0[at] = acc{u};\n    out0[at + runs] = m;\n    out0[at + 2u * runs] = l;\n  }}",
                 u * g,
                 u * g
             );

@@ -12,7 +12,7 @@ use std::sync::Mutex;
 /// The autotune results file in an adapter's cache directory: one result a line, with named
 /// fields (`kiln_codegen::schedule::tuned`). Files of earlier versions, with positional
 /// fields, have other names and are never read.
-pub const AUTOTUNE_FILE: &str = "autotune.v4";
+pub const AUTOTUNE_FILE: &str = "autotune.v5";
 
 /// The schedules of one device.
 pub struct Schedules {

@@ -6,7 +6,7 @@
 //! the schedule's fields are (`reduce.workgroup=64 reduce.unroll=4 reduce.cache=16`); an
 //! optional field with no value is written `none`. A line that does not name exactly the
 //! fields of one class, each once with a value of its type, is malformed. The runtime keeps
-//! these lines in a file named with a version (`autotune.v4`), so that files of another
+//! these lines in a file named with a version (`autotune.v5`), so that files of another
 //! format are never read.
 
 use super::Schedule;
@@ -246,12 +246,15 @@ impl std::str::FromStr for TunedFields {
 
 /// The key of a tuning result. Grammar (docs/CACHE_KEYS.md):
 /// `kernel-key "|" dim { "x" dim } [ "|k" k ]`, every size rounded up to a power of two; `k` is
-/// a matmul's inner size.
+/// a matmul's inner size or an attention's keys.
 pub fn tune_key(k: &Kernel) -> String {
     let p2 = |n: usize| n.max(1).next_power_of_two();
     let dims: Vec<String> = k.shape.0.iter().map(|&d| p2(d).to_string()).collect();
     let mut s = format!("{}|{}", k.key(), dims.join("x"));
-    if let Some(kk) = k.matmul_k() {
+    let inner = k
+        .matmul_k()
+        .or_else(|| crate::attention::sizes(k).map(|(_, _, sk, _)| sk));
+    if let Some(kk) = inner {
         s.push_str(&format!("|k{}", p2(kk)));
     }
     s

@@ -168,7 +168,7 @@ pub enum KernelKind {
         b_round: Option<DType>,
     },
     /// Fused attention (`kiln_ir::ops::attention`). `shape` is the output, `[batch..., sq,
-    /// dv]`, or `[batch..., sq, S, dv + 2]` for a part of a split attention (`partial`);
+    /// dv]`, or `[batch..., sq, dv, 3, S]` for a part of a split attention (`partial`);
     /// loads view q as `[batch..., sq, d]`, k as `[batch..., sk, d]`, v as `[batch..., sk,
     /// dv]` and the mask as `[batch..., sq, sk]`. The one output stores [`Expr::Acc`]`(0)`.
     Attention {
@@ -304,11 +304,11 @@ impl Kernel {
         }
     }
 
-    /// The rank of the loads' views: the iteration space's, but one less for a part of a
-    /// split attention (whose output has the runs' dim).
+    /// The rank of the loads' views: the iteration space's, but two less for a part of a
+    /// split attention (whose output adds the values' and the runs' dims).
     pub fn load_rank(&self) -> usize {
         match &self.kind {
-            KernelKind::Attention { partial: true, .. } => self.shape.rank().saturating_sub(1),
+            KernelKind::Attention { partial: true, .. } => self.shape.rank().saturating_sub(2),
             _ => self.shape.rank(),
         }
     }

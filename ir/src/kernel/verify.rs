@@ -415,11 +415,10 @@ impl Kernel {
         let [q, k, v] = qkv.map(|l| &self.load(l).view.shape.0);
         let (sq, d, sk, dv) = (q[r - 2], q[r - 1], k[r - 2], v[r - 1]);
         let mut out = q[..r - 1].to_vec();
+        out.push(dv);
         if partial {
-            out.push(self.shape.0.get(r - 1).copied().unwrap_or(0));
-            out.push(dv + 2);
-        } else {
-            out.push(dv);
+            out.push(3);
+            out.push(self.shape.0.get(r + 1).copied().unwrap_or(0));
         }
         let batch = ..r - 2;
         if k[batch] != q[batch] || v[batch] != q[batch] || k[r - 1] != d || v[r - 2] != sk {

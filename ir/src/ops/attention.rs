@@ -18,9 +18,10 @@
 //!
 //! With `splits = S > 1` the op is one part of a split attention (the decode form, `passes::
 //! SplitAttention`): keys are cut into `S` runs of `ceil(sk / S)`, and the output
-//! `[B.., sq, S, dv + 2]` holds, per run, `acc` (over that run, relative to that run's `m`),
-//! then `m` and `l`, in f32. A run with no visible key holds `0`, `-inf`, `0`. The combine
-//! (ordinary ops) rescales the runs by `exp(m_s - max m)`.
+//! `[B.., sq, dv, 3, S]` holds, for each output column and run, `acc` (over that run,
+//! relative to that run's `m`), `m` and `l`, in f32, the runs innermost (so that the combine,
+//! ordinary ops that rescale the runs by `exp(m_s - max m)`, is one row kernel). A run with no
+//! visible key holds `0`, `-inf`, `0`.
 
 use super::TensorType;
 use crate::dtype::round_float;
@@ -145,15 +146,12 @@ impl Attention {
             }
         }
         let mut out = q.shape.clone();
+        out.0[r - 1] = dv;
         if self.splits == 1 {
-            out.0[r - 1] = dv;
             Ok(TensorType::new(q.dtype, out))
         } else {
-            out.0[r - 1] = self.splits as usize;
-            out.0.push(
-                dv.checked_add(2)
-                    .ok_or_else(|| bad("dv overflows".into()))?,
-            );
+            out.0.push(3);
+            out.0.push(self.splits as usize);
             Ok(TensorType::new(DType::F32, out))
         }
     }
@@ -175,8 +173,7 @@ impl Attention {
         let scale = self.scale.as_f64();
         let runs = self.splits.max(1) as usize;
         let run = self.run_len(sk);
-        let width = if runs == 1 { dv } else { dv + 2 };
-        let mut out = vec![0f32; batch * sq * runs * width];
+        let mut out = vec![0f32; batch * sq * dv * if runs == 1 { 1 } else { 3 * runs }];
         let mut scores = vec![f64::NEG_INFINITY; sk];
         let mut acc = vec![0f64; dv];
         for b in 0..batch {
@@ -212,17 +209,16 @@ impl Attention {
                         let vj = &v[(b * sk + j) * dv..][..dv];
                         acc.iter_mut().zip(vj).for_each(|(a, x)| *a += p * x);
                     }
-                    let o = &mut out[((b * sq + i) * runs + s) * width..][..width];
-                    if runs == 1 {
-                        for (x, a) in o.iter_mut().zip(&acc) {
-                            *x = round_float((a / l) as f32, ty.dtype);
+                    let row = (b * sq + i) * dv;
+                    for (c, a) in acc.iter().enumerate() {
+                        if runs == 1 {
+                            out[row + c] = round_float((a / l) as f32, ty.dtype);
+                        } else {
+                            let at = (row + c) * 3 * runs + s;
+                            out[at] = *a as f32;
+                            out[at + runs] = m as f32;
+                            out[at + 2 * runs] = l as f32;
                         }
-                    } else {
-                        for (x, a) in o.iter_mut().zip(&acc) {
-                            *x = *a as f32;
-                        }
-                        o[dv] = m as f32;
-                        o[dv + 1] = l as f32;
                     }
                 }
             }

@@ -187,9 +187,9 @@ fn recognize(g: &Graph, n: NodeId) -> Option<Found> {
 /// Splits the keys of an attention with few query rows and many keys (decoding against a
 /// KV cache) into runs, one workgroup each, and combines the runs with ordinary ops:
 ///
-/// `attention(q, k, v)` → `parts = attention[split S](q, k, v)` (`[.., sq, S, dv + 2]`:
-/// each run's `acc`, `m`, `l`), then `w = exp(m - max_s m)` and
-/// `sum_s(acc * w) / sum_s(l * w)`, in f32, cast to the dtype.
+/// `attention(q, k, v)` → `parts = attention[split S](q, k, v)` (`[.., sq, dv, 3, S]`:
+/// each run's `acc`, `m`, `l` per output column), then `w = exp(m - max_s m)` and
+/// `sum_s(acc * w / sum_s(l * w))`, in f32, cast to the dtype: one row kernel.
 ///
 /// `S` brings the workgroups (one per batch and block of up to 16 query rows, per run) to
 /// about [`SPLIT_ATTENTION_TARGET`], with runs of at least [`SPLIT_ATTENTION_MIN_RUN`] keys;
@@ -279,14 +279,18 @@ impl Pass for SplitAttention {
     }
 }
 
-/// The combine of a split attention's `parts` (`[.., sq, S, dv + 2]`, f32) into the output
-/// of `dtype`.
+/// The combine of a split attention's `parts` (`[.., sq, dv, 3, S]`, f32) into the output
+/// of `dtype`: per output element, a row of `S` runs reduced with the maximum broadcast back,
+/// which the lowering makes one row kernel.
 fn combine(ng: &mut Graph, parts: NodeId, dtype: DType) -> Result<NodeId> {
     let ps = ng.node(parts).shape().clone();
     let r = ps.rank();
-    let (s, w) = (ps.0[r - 2], ps.0[r - 1]);
-    let dv = w - 2;
-    let cols = |ng: &mut Graph, start: usize, end: usize| {
+    let runs = ps.0[r - 1];
+    let mut rows = ps.0[..r - 2].to_vec();
+    rows.push(runs);
+    let rows = Shape::new(&rows);
+    // Field `f` (0: acc, 1: m, 2: l) of every run, as `[.., sq, dv, S]`.
+    let field = |ng: &mut Graph, f: usize| {
         let mut dims: SmallVec<[SliceDim; crate::MAX_RANK]> =
             ps.0.iter()
                 .map(|&d| SliceDim {
@@ -295,53 +299,155 @@ fn combine(ng: &mut Graph, parts: NodeId, dtype: DType) -> Result<NodeId> {
                     step: 1,
                 })
                 .collect();
-        dims[r - 1] = SliceDim {
-            start,
-            end,
+        dims[r - 2] = SliceDim {
+            start: f,
+            end: f + 1,
             step: 1,
         };
-        ng.add(Op::View(ViewOp::Slice(dims)), &[parts])
+        let x = ng.add(Op::View(ViewOp::Slice(dims)), &[parts])?;
+        ng.add(Op::View(ViewOp::Reshape(rows.clone())), &[x])
     };
-    let with_last = |last: &[usize]| {
-        let mut d = ps.0[..r - 2].to_vec();
-        d.extend_from_slice(last);
-        Shape::new(&d)
+    let acc = field(ng, 0)?;
+    let m = field(ng, 1)?;
+    let l = field(ng, 2)?;
+    let over_runs = |op, keepdim| Op::Reduce {
+        op,
+        axes: [r - 2].into_iter().collect(),
+        keepdim,
     };
-    let acc = cols(ng, 0, dv)?;
-    let m = cols(ng, dv, dv + 1)?;
-    let l = cols(ng, dv + 1, dv + 2)?;
-    let runs_axis: crate::Axes = [r - 2].into_iter().collect();
-    let top = ng.add(
-        Op::Reduce {
-            op: ReduceOp::Max,
-            axes: runs_axis.clone(),
-            keepdim: true,
-        },
-        &[m],
-    )?;
-    let top = ng.add(Op::View(ViewOp::Expand(with_last(&[s, 1]))), &[top])?;
+    let top = ng.add(over_runs(ReduceOp::Max, true), &[m])?;
+    let top = ng.add(Op::View(ViewOp::Expand(rows.clone())), &[top])?;
     let shift = ng.add(Op::Binary(BinaryOp::Sub), &[m, top])?;
     let weight = ng.add(Op::Unary(UnaryOp::Exp), &[shift])?;
-    let sum = |ng: &mut Graph, x: NodeId| {
-        ng.add(
-            Op::Reduce {
-                op: ReduceOp::Sum,
-                axes: runs_axis.clone(),
-                keepdim: false,
-            },
-            &[x],
-        )
-    };
-    let wide = ng.add(Op::View(ViewOp::Expand(with_last(&[s, dv]))), &[weight])?;
-    let num = ng.add(Op::Binary(BinaryOp::Mul), &[acc, wide])?;
-    let num = sum(ng, num)?;
+    // The sum of weights broadcast back, then the weighted sum over it: every reduction is
+    // over the innermost axis and read through a row broadcast, so all three are stages of
+    // one row kernel.
     let den = ng.add(Op::Binary(BinaryOp::Mul), &[l, weight])?;
-    let den = sum(ng, den)?;
-    let den = ng.add(Op::View(ViewOp::Expand(with_last(&[dv]))), &[den])?;
-    let out = ng.add(Op::Binary(BinaryOp::Div), &[num, den])?;
+    let den = ng.add(over_runs(ReduceOp::Sum, true), &[den])?;
+    let den = ng.add(Op::View(ViewOp::Expand(rows.clone())), &[den])?;
+    let share = ng.add(Op::Binary(BinaryOp::Div), &[weight, den])?;
+    let out = ng.add(Op::Binary(BinaryOp::Mul), &[acc, share])?;
+    let out = ng.add(over_runs(ReduceOp::Sum, false), &[out])?;
     if dtype == DType::F32 {
         Ok(out)
     } else {
         ng.add(Op::Cast(dtype), &[out])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::HostTensor;
+    use crate::interp::evaluate;
+
+    /// `softmax(q @ kt * c + mask) @ v` over inputs `[2, sq, d]`, `[2, d, sk]`, `[2, sk, dv]`
+    /// and `[2, sq, sk]`.
+    fn pattern(sq: usize, sk: usize, d: usize, masked: bool) -> (Graph, NodeId) {
+        let mut g = Graph::new();
+        let f = DType::F32;
+        let q = g.input(f, Shape::new(&[2, sq, d])).unwrap();
+        let kt = g.input(f, Shape::new(&[2, d, sk])).unwrap();
+        let v = g.input(f, Shape::new(&[2, sk, 5])).unwrap();
+        let s = g.add(Op::Matmul, &[q, kt]).unwrap();
+        let ty = g.node(s).ty.clone();
+        let c = super::super::const_like(&mut g, &ty, crate::Scalar::F(0.5)).unwrap();
+        let mut x = g.add(Op::Binary(BinaryOp::Mul), &[c, s]).unwrap();
+        if masked {
+            let m = g.input(f, Shape::new(&[2, sq, sk])).unwrap();
+            x = g.add(Op::Binary(BinaryOp::Add), &[m, x]).unwrap();
+        }
+        let red = |g: &mut Graph, op, x| {
+            let r = g
+                .add(
+                    Op::Reduce {
+                        op,
+                        axes: [2].into_iter().collect(),
+                        keepdim: true,
+                    },
+                    &[x],
+                )
+                .unwrap();
+            g.add(Op::View(ViewOp::Expand(Shape::new(&[2, sq, sk]))), &[r])
+                .unwrap()
+        };
+        let mx = red(&mut g, ReduceOp::Max, x);
+        let z = g.add(Op::Binary(BinaryOp::Sub), &[x, mx]).unwrap();
+        let e = g.add(Op::Unary(UnaryOp::Exp), &[z]).unwrap();
+        let sm = red(&mut g, ReduceOp::Sum, e);
+        let p = g.add(Op::Binary(BinaryOp::Div), &[e, sm]).unwrap();
+        let y = g.add(Op::Matmul, &[p, v]).unwrap();
+        (g, y)
+    }
+
+    fn inputs(g: &Graph) -> Vec<HostTensor> {
+        g.inputs()
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| {
+                let shape = g.node(n).shape().clone();
+                let v: Vec<f32> = (0..shape.numel())
+                    .map(|j| ((j * 7 + i * 13) % 17) as f32 / 8.0 - 1.0)
+                    .collect();
+                HostTensor::from_slice(&v, shape).unwrap()
+            })
+            .collect()
+    }
+
+    fn close(a: &HostTensor, b: &HostTensor) {
+        for (x, y) in a.to_f64().iter().zip(b.to_f64()) {
+            assert!((x - y).abs() <= 1e-5 * (1.0 + y.abs()), "{x} vs {y}");
+        }
+    }
+
+    #[test]
+    fn pattern_becomes_one_op_with_the_same_values() {
+        for masked in [false, true] {
+            let (mut g, y) = pattern(3, 7, 4, masked);
+            g.mark_output(y);
+            let fused = FuseAttention.run(&g).unwrap();
+            let att = fused
+                .topo()
+                .into_iter()
+                .filter(|&n| matches!(fused.node(n).op, Op::Attention(_)))
+                .count();
+            assert_eq!(att, 1, "masked {masked}");
+            assert!(fused.topo().iter().all(|&n| fused.node(n).op != Op::Matmul));
+            let x = inputs(&g);
+            close(
+                &evaluate(&fused, &x).unwrap()[0],
+                &evaluate(&g, &x).unwrap()[0],
+            );
+            // Split into three runs: the same values again.
+            let split = SplitAttention { max_trips: None };
+            assert!(split.runs(1, 1, 4096, 64, 64) > 1);
+            assert_eq!(split.runs(4096, 16, 4096, 64, 64), 1);
+            let limited = SplitAttention {
+                max_trips: Some(attention_trips(7, 4, 5) - 1),
+            };
+            let parts = limited.run(&fused).unwrap();
+            assert!(parts
+                .topo()
+                .iter()
+                .any(|&n| matches!(parts.node(n).op, Op::Attention(a) if a.splits > 1)));
+            close(
+                &evaluate(&parts, &x).unwrap()[0],
+                &evaluate(&g, &x).unwrap()[0],
+            );
+        }
+    }
+
+    #[test]
+    fn shared_or_output_intermediates_are_left_alone() {
+        let (mut g, y) = pattern(3, 7, 4, true);
+        g.mark_output(y);
+        // The probabilities are an output too.
+        let p = g.srcs(y)[0];
+        g.mark_output(p);
+        let out = FuseAttention.run(&g).unwrap();
+        assert!(out
+            .topo()
+            .iter()
+            .all(|&n| !matches!(out.node(n).op, Op::Attention(_))));
     }
 }

@@ -1,0 +1,133 @@
+// kiln kernel: attention[causal]
+struct Params { p: array<vec4<u32>, 7> }
+@group(0) @binding(0) var<uniform> P: Params;
+@group(0) @binding(1) var<storage, read> in0: array<f32>;
+@group(0) @binding(2) var<storage, read> in1: array<f32>;
+@group(0) @binding(3) var<storage, read> in2: array<f32>;
+@group(0) @binding(4) var<storage, read> in3: array<f32>;
+@group(0) @binding(5) var<storage, read_write> out0: array<f32>;
+fn kiln_f32_bits(b: u32) -> f32 { return bitcast<f32>(b); }
+const T = 64u;
+const BQ = 16u;
+const BK = 32u;
+const H = 16u;
+const DS = 17u;
+const PS = 33u;
+const G = 4u;
+var<workgroup> qs: array<f32, BQ * DS>;
+var<workgroup> ks: array<f32, BK * DS>;
+var<workgroup> vs: array<f32, BK * H>;
+var<workgroup> ps: array<f32, BQ * PS>;
+var<workgroup> mrow: array<f32, BQ>;
+var<workgroup> lrow: array<f32, BQ>;
+var<workgroup> crow: array<f32, BQ>;
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let sq = P.p[0].x;
+  let d = P.p[0].y;
+  let sk = P.p[0].z;
+  let dv = P.p[0].w;
+  let runs = 1u;
+  let nb = 1u * P.p[1].x * P.p[1].y;
+  let scale = bitcast<f32>(P.p[1].z);
+  let ninf = kiln_f32_bits(0xff800000u);
+  let qblocks = (sq + BQ - 1u) / BQ;
+  let w = wid.y * nwg.x + wid.x;
+  if (w >= nb * qblocks * runs) { return; }
+  let s = w % runs;
+  let qb = (w / runs) % qblocks;
+  let bt = w / (runs * qblocks);
+  var rem_bt = bt;
+  let c1 = rem_bt % P.p[1].y;
+  rem_bt = rem_bt / P.p[1].y;
+  let c0 = rem_bt;
+  let qbase = bitcast<i32>(P.p[1].w) + i32(c0) * bitcast<i32>(P.p[2].x) + i32(c1) * bitcast<i32>(P.p[2].y);
+  let kbase = bitcast<i32>(P.p[2].z) + i32(c0) * bitcast<i32>(P.p[2].w) + i32(c1) * bitcast<i32>(P.p[3].x);
+  let vbase = bitcast<i32>(P.p[3].y) + i32(c0) * bitcast<i32>(P.p[3].z) + i32(c1) * bitcast<i32>(P.p[3].w);
+  let mbase = bitcast<i32>(P.p[4].x) + i32(c0) * bitcast<i32>(P.p[4].y) + i32(c1) * bitcast<i32>(P.p[4].z);
+  let run = (sk + runs - 1u) / runs;
+  let k0 = min(s * run, sk);
+  var k1 = min(k0 + run, sk);
+  let i0 = qb * BQ;
+  {
+    let i = min(i0 + BQ, sq) - 1u;
+    k1 = u32(clamp(i32(i) + i32(sk) - i32(sq) + 1, i32(k0), i32(k1)));
+  }
+  for (var x = lid; x < BQ * d; x = x + T) {
+    let i = i0 + x / d;
+    qs[(x / d) * DS + x % d] = select(0.0, in0[u32(qbase + i32(i) * bitcast<i32>(P.p[4].w) + i32(x % d) * bitcast<i32>(P.p[5].x))], i < sq);
+  }
+  if (lid < BQ) { mrow[lid] = ninf; lrow[lid] = 0.0; }
+  let r = lid / G;
+  let g = lid % G;
+  var acc0 = 0.0;
+  var acc1 = 0.0;
+  var acc2 = 0.0;
+  var acc3 = 0.0;
+  for (var t0 = k0; t0 < k1; t0 = t0 + BK) {
+    workgroupBarrier();
+    for (var x = lid; x < BK * d; x = x + T) {
+      let key = t0 + x / d;
+      ks[(x / d) * DS + x % d] = select(0.0, in1[u32(kbase + i32(key) * bitcast<i32>(P.p[5].y) + i32(x % d) * bitcast<i32>(P.p[5].z))], key < k1);
+    }
+    for (var x = lid; x < BK * dv; x = x + T) {
+      let key = t0 + x / dv;
+      vs[(x / dv) * H + x % dv] = select(0.0, in2[u32(vbase + i32(key) * bitcast<i32>(P.p[5].w) + i32(x % dv) * bitcast<i32>(P.p[6].x))], key < k1);
+    }
+    workgroupBarrier();
+    for (var x = lid; x < BQ * BK; x = x + T) {
+      let rr = x / BK;
+      let j = x % BK;
+      let i = i0 + rr;
+      let key = t0 + j;
+      var dot = 0.0;
+      for (var q = 0u; q < d; q = q + 1u) {
+        dot = fma(qs[rr * DS + q], ks[j * DS + q], dot);
+      }
+      let ok = i < sq && key < k1 && i32(key) <= i32(i) + i32(sk) - i32(sq);
+      var sc = ninf;
+      if (ok) { sc = dot * scale + in3[u32(mbase + i32(i) * bitcast<i32>(P.p[6].y) + i32(key) * bitcast<i32>(P.p[6].z))]; }
+      ps[rr * PS + j] = sc;
+    }
+    workgroupBarrier();
+    if (lid < BQ) {
+      var mx = ninf;
+      for (var j = 0u; j < BK; j = j + 1u) { mx = max(mx, ps[lid * PS + j]); }
+      let mo = mrow[lid];
+      let mn = max(mo, mx);
+      mrow[lid] = mn;
+      crow[lid] = select(exp(mo - mn), 1.0, mn == ninf);
+    }
+    workgroupBarrier();
+    for (var x = lid; x < BQ * BK; x = x + T) {
+      let m = mrow[x / BK];
+      let pa = (x / BK) * PS + x % BK;
+      ps[pa] = select(exp(ps[pa] - m), 0.0, m == ninf);
+    }
+    workgroupBarrier();
+    let cr = crow[r];
+    var lsum = 0.0;
+    acc0 = acc0 * cr;
+    acc1 = acc1 * cr;
+    acc2 = acc2 * cr;
+    acc3 = acc3 * cr;
+    for (var j = 0u; j < BK; j = j + 1u) {
+      let p = ps[r * PS + j];
+      lsum = lsum + p;
+      acc0 = fma(p, vs[j * H + min(g + 0u, H - 1u)], acc0);
+      acc1 = fma(p, vs[j * H + min(g + 4u, H - 1u)], acc1);
+      acc2 = fma(p, vs[j * H + min(g + 8u, H - 1u)], acc2);
+      acc3 = fma(p, vs[j * H + min(g + 12u, H - 1u)], acc3);
+    }
+    if (g == 0u) { lrow[r] = lrow[r] * cr + lsum; }
+  }
+  workgroupBarrier();
+  let i = i0 + r;
+  if (i >= sq) { return; }
+  let l = lrow[r];
+  let ob = (bt * sq + i) * dv;
+  if (g + 0u < dv) { out0[ob + g + 0u] = acc0 / l; }
+  if (g + 4u < dv) { out0[ob + g + 4u] = acc1 / l; }
+  if (g + 8u < dv) { out0[ob + g + 8u] = acc2 / l; }
+  if (g + 12u < dv) { out0[ob + g + 12u] = acc3 / l; }
+}
