@@ -28,10 +28,15 @@ pub struct DeviceOptions {
     /// The root of the on-disk caches (`None`: none on disk).
     pub cache_dir: Option<std::path::PathBuf>,
     /// Store `f16` tensors as 16-bit `f16` where the adapter has `SHADER_F16`: half the memory,
-    /// and bandwidth-bound f16 kernels up to twice as fast, the same values to the bit. Off by
-    /// default (and on adapters without the feature): f16 is stored widened to `f32`, because
-    /// the scalar matmul reads 16-bit operands slower than widened ones (docs/journal/).
+    /// and bandwidth-bound f16 kernels up to twice as fast, the same values to the bit. On by
+    /// default (`KILN_F16_STORAGE=0` turns it off); without the feature f16 is stored widened
+    /// to `f32`.
     pub f16_storage: bool,
+    /// The precision of f32 matmuls: `F16` lets them round their operands to f16 to run on
+    /// tensor cores where the adapter has them (f32 accumulation; like PyTorch's TF32
+    /// switch), `F32` (the default) keeps them on the f32 path. f16 operands use tensor cores
+    /// either way. `KILN_MATMUL_PRECISION=f16|f32`.
+    pub matmul_precision: MatmulPrecision,
     /// At most this many storage buffers per shader stage, below the adapter's own limit
     /// (`None`: the adapter's; values under 8, WebGPU's minimum, count as 8). Fusion splits
     /// kernels to stay under it; tests use it to stand in for a WebGPU adapter.
@@ -46,17 +51,41 @@ impl Default for DeviceOptions {
             fusion: true,
             autotune: Autotune::default(),
             cache_dir: crate::runtime::disk::default_root(),
-            f16_storage: false,
+            f16_storage: true,
+            matmul_precision: MatmulPrecision::F32,
             max_storage_buffers: None,
+        }
+    }
+}
+
+/// The precision f32 matmuls compute at ([`DeviceOptions::matmul_precision`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum MatmulPrecision {
+    /// f32 operands stay f32.
+    #[default]
+    F32,
+    /// f32 operands may be rounded to f16 for tensor cores (f32 accumulation).
+    F16,
+}
+
+impl std::str::FromStr for MatmulPrecision {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "f32" => Ok(MatmulPrecision::F32),
+            "f16" => Ok(MatmulPrecision::F16),
+            other => Err(format!("matmul precision {other:?}: f16 or f32")),
         }
     }
 }
 
 impl DeviceOptions {
     /// Options from `KILN_ADAPTER`, `KILN_REQUIRE_ADAPTER`, `KILN_FUSION`, `KILN_AUTOTUNE`,
-    /// `KILN_CACHE_DIR` and `KILN_F16_STORAGE` (an unreadable `KILN_AUTOTUNE` is warned about
-    /// and `fast` kept; the flags are on for `1` or `true`, `KILN_FUSION` off for `0` or
-    /// `false`).
+    /// `KILN_CACHE_DIR`, `KILN_F16_STORAGE` and `KILN_MATMUL_PRECISION` (an unreadable
+    /// `KILN_AUTOTUNE` or `KILN_MATMUL_PRECISION` is warned about and `fast` or `f32` kept;
+    /// `KILN_REQUIRE_ADAPTER` is on for `1` or `true`, `KILN_FUSION` and `KILN_F16_STORAGE`
+    /// off for `0` or `false`).
     pub fn from_env() -> Self {
         DeviceOptions {
             adapter: std::env::var("KILN_ADAPTER").ok().filter(|s| !s.is_empty()),
@@ -79,8 +108,15 @@ impl DeviceOptions {
                 None => crate::runtime::disk::default_root(),
             },
             f16_storage: std::env::var("KILN_F16_STORAGE")
-                .map(|v| v == "1" || v.eq_ignore_ascii_case("true"))
-                .unwrap_or(false),
+                .map(|v| v != "0" && !v.eq_ignore_ascii_case("false"))
+                .unwrap_or(true),
+            matmul_precision: match std::env::var("KILN_MATMUL_PRECISION") {
+                Ok(v) => v.parse().unwrap_or_else(|e| {
+                    log::warn!("kiln: KILN_MATMUL_PRECISION: {e}; using f32");
+                    MatmulPrecision::F32
+                }),
+                Err(_) => MatmulPrecision::F32,
+            },
             max_storage_buffers: None,
         }
     }
@@ -132,6 +168,13 @@ impl Device {
     /// Turns fusion on or off for graphs compiled from now on (off: one kernel per op).
     pub fn set_fusion(&self, on: bool) {
         self.inner.fusion.store(on, Ordering::Relaxed);
+    }
+
+    /// Whether f16 matmuls (and f32 ones under `MatmulPrecision::F16`) may run on tensor
+    /// cores here: the adapter lists the cooperative matrices kiln's template uses
+    /// (`kiln_codegen::coop`). The interpreter has none.
+    pub fn tensor_cores(&self) -> bool {
+        self.gpu().is_some_and(|g| g.tensor_cores)
     }
 
     /// Whether fusion is on.

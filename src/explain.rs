@@ -155,7 +155,13 @@ pub(crate) fn describe(
                     if *partial { ", one run of a split (decode) attention" } else { "" }
                 ),
                 };
-            let wgsl = kiln_codegen::generate(&c.kernel, &schedule_of(&c.kernel), target)?.wgsl;
+            let schedule = schedule_of(&c.kernel);
+            let kind = if schedule.matmul.tensor_cores {
+                format!("{kind} on tensor cores")
+            } else {
+                kind
+            };
+            let wgsl = kiln_codegen::generate(&c.kernel, &schedule, target)?.wgsl;
             Ok(KernelInfo {
                 name: c.kernel.name.clone(),
                 kind,

@@ -406,6 +406,8 @@ fn invalid_stored_schedules_are_rejected() {
         block,
         unroll,
         block_n,
+        tensor_cores: false,
+        coop_tile: None,
     };
     let ok = fields(Some(4), 8, None).apply(k, &base).unwrap();
     assert!(limits::valid(k, &ok, 256));
@@ -422,6 +424,19 @@ fn invalid_stored_schedules_are_rejected() {
         let s = bad.apply(k, &base).unwrap();
         assert!(!limits::valid(k, &s, 256), "{bad:?} -> {s:?}");
     }
+    // A stored result cannot turn tensor cores on where the device schedule resolved for the
+    // kernel has them off (here an f32 product at f32 precision): it applies as scalar.
+    let coop = TunedFields::Matmul {
+        block: Some(4),
+        unroll: 8,
+        block_n: None,
+        tensor_cores: true,
+        coop_tile: Some(0),
+    }
+    .apply(k, &base)
+    .unwrap();
+    assert!(!coop.matmul.tensor_cores && coop.matmul.coop_tile.is_none());
+    assert!(limits::valid(k, &coop, 256));
     // Another class's fields do not apply to a matmul.
     let reduce = TunedFields::Reduce {
         workgroup: 64,

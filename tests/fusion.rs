@@ -415,6 +415,9 @@ fn schedules_agree_with_reference() {
                 depth: matmul_depth,
                 gemv_subgroups: sg,
                 quantized_gemv: !sg,
+                tensor_cores: false,
+                coop_tile: None,
+                tensor_core_f32: false,
             },
             attention: kiln::Schedule::GPU.attention,
         });

@@ -41,6 +41,9 @@ pub struct Emitter<'k> {
     pub held: Vec<LoadId>,
     /// How the device stores tensors.
     pub target: types::Target,
+    /// WGSL extensions the kernel enables beyond `f16` for 16-bit bindings (`enable NAME;`),
+    /// noted by the template.
+    pub enables: BTreeSet<&'static str>,
 }
 
 impl<'k> Emitter<'k> {
@@ -56,6 +59,7 @@ impl<'k> Emitter<'k> {
             lane: None,
             cached: None,
             held: Vec::new(),
+            enables: BTreeSet::new(),
         }
     }
 
@@ -117,8 +121,12 @@ impl<'k> Emitter<'k> {
         let f16 = self
             .target
             .needs_f16(dtypes.chain(self.k.outputs.iter().map(|o| o.dtype)));
+        let mut enables = self.enables.clone();
         if f16 {
-            s.push_str("enable f16;\n");
+            enables.insert("f16");
+        }
+        for name in enables {
+            writeln!(s, "enable {name};");
         }
         write!(s,
             "struct Params {{ p: array<vec4<u32>, {}> }}\n@group(0) @binding(0) var<uniform> P: Params;\n",

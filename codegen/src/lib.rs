@@ -8,6 +8,7 @@
 
 pub mod attention;
 pub mod code;
+pub mod coop;
 pub mod dequant;
 pub mod elementwise;
 pub mod emit;
@@ -100,6 +101,14 @@ impl KernelSource {
                 let batch: usize = k.shape.0[..r - 2].iter().product();
                 if k.out_numel() == 0 {
                     return Ok([0, 0, 0]);
+                }
+                if self.schedule.matmul.tensor_cores {
+                    let t = coop::tile(self.schedule.matmul.coop_tile)?;
+                    let (x, y) = (n.div_ceil(t.bn as usize), m.div_ceil(t.bm as usize));
+                    if x > max_dim as usize || y > max_dim as usize {
+                        return Err(CodegenError::GridTooLarge { groups: x * y });
+                    }
+                    return Ok([x as u32, y as u32, batch.min(max_dim as usize) as u32]);
                 }
                 let (bm, bn) = self.schedule.matmul.blocks().ok_or_else(unresolved_block)?;
                 if bm == 1 && gemv::is_gemv(m, n) {

@@ -89,9 +89,9 @@ pub(crate) struct Dims {
     /// B's column stride.
     pub(crate) sbn: String,
     /// A's first element of the batch at coordinates `c*`.
-    abase: String,
+    pub(crate) abase: String,
     /// B's first element of the batch at coordinates `c*`.
-    bbase: String,
+    pub(crate) bbase: String,
     /// B's offset and batch strides (the quantized gemv path's alignment test).
     pub(crate) b_offset_and_batch: Vec<String>,
 }
@@ -157,6 +157,16 @@ pub fn main(
     let mut b = Code::new();
     accessors(e, &mut b, &d, &oa, &ob);
     epilogue(e, &mut b, dtype, &d)?;
+    if s.matmul.tensor_cores {
+        if !crate::coop::eligible(k, s.matmul.tensor_core_f32) {
+            return Err(CodegenError::Schedule(format!(
+                "tensor cores for {}: its operands are not f16 (or f32 at f16 precision), \
+                 or an output edge is under 16 (see `Schedule::resolve`)",
+                k.name
+            )));
+        }
+        return crate::coop::main(e, &d, crate::coop::tile(s.matmul.coop_tile)?, b);
+    }
     // Only the gemv path uses subgroups. Subgroup ids need a one-dimensional workgroup, so
     // that kernel declares 256 invocations and derives the 16 x 16 `lid` from the index.
     let sg = subgroups && block == 1;

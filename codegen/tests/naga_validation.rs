@@ -70,6 +70,9 @@ fn validate_program(prog: &kiln_ir::lower::Program, what: &str) -> usize {
                         // Block 1 with the subgroup gemv (wg 64) and without (wg 32).
                         gemv_subgroups: wg == 64,
                         quantized_gemv: wg != 32,
+                        tensor_cores: false,
+                        coop_tile: None,
+                        tensor_core_f32: false,
                     },
                     attention,
                 },
@@ -304,6 +307,88 @@ fn matmuls() {
     validate_graph(&g, "matmul rank 2");
 }
 
+/// Tensor-core matmuls (cooperative matrices, with the capability on): f16 operands, f32
+/// operands under the opt-in precision, a cast fused into a load, transposed and batched
+/// operands, an epilogue, odd sizes, every tile; validated, and compiled by naga's SPIR-V
+/// writer too (naga 30.0.2 panics there on some cooperative stores:
+/// `../shared/notes/tensor-cores.md`).
+#[test]
+fn tensor_core_matmuls() {
+    let mut seen = 0;
+    for (dt, f32_ok) in [(DType::F16, false), (DType::F32, true), (DType::BF16, true)] {
+        let mut g = Graph::new();
+        let a = g.input(dt, Shape::new(&[2, 3, 1031, 40])).unwrap();
+        let b = g.input(dt, Shape::new(&[2, 3, 33, 40])).unwrap();
+        let bt = g
+            .add(Op::View(ViewOp::Permute(smallvec![0, 1, 3, 2])), &[b])
+            .unwrap();
+        let y = g.add(Op::Matmul, &[a, bt]).unwrap();
+        let bias = g.input(dt, Shape::new(&[2, 3, 1031, 33])).unwrap();
+        let y = g.add(Op::Binary(BinaryOp::Add), &[y, bias]).unwrap();
+        let y = g.add(Op::Unary(UnaryOp::Tanh), &[y]).unwrap();
+        g.mark_output(y);
+        // f32 operands cast to f16 on load: tensor cores without the opt-in.
+        let x = g.input(DType::F32, Shape::new(&[17, 19])).unwrap();
+        let w = g.input(DType::F32, Shape::new(&[19, 1031])).unwrap();
+        let xc = g.add(Op::Cast(DType::F16), &[x]).unwrap();
+        let wc = g.add(Op::Cast(DType::F16), &[w]).unwrap();
+        let z = g.add(Op::Matmul, &[xc, wc]).unwrap();
+        g.mark_output(z);
+        let prog = lower(&g, &FusionOptions::default()).unwrap();
+        for call in &prog.calls {
+            let k = &call.kernel;
+            if !kiln_codegen::coop::eligible(k, f32_ok) {
+                continue;
+            }
+            for tile in 0..kiln_codegen::coop::COOP_TILES.len() as u32 {
+                for f16 in [false, true] {
+                    let mut s = Schedule::GPU;
+                    s.matmul.tensor_core_f32 = f32_ok;
+                    s.matmul.coop_tile = Some(tile);
+                    let s = s.resolve(k);
+                    assert!(s.matmul.tensor_cores, "{dt}: {}", k.name);
+                    let what = format!(
+                        "tensor cores {dt} tile {tile} f16 storage {f16}: {}",
+                        k.name
+                    );
+                    let src = generate(k, &s, &Target { f16 })
+                        .unwrap_or_else(|e| panic!("{what}: codegen: {e}"));
+                    let module = naga::front::wgsl::parse_str(&src.wgsl).unwrap_or_else(|e| {
+                        panic!(
+                            "{what}: parse: {}\n{}",
+                            e.emit_to_string(&src.wgsl),
+                            src.wgsl
+                        )
+                    });
+                    let info = naga::valid::Validator::new(
+                        naga::valid::ValidationFlags::all(),
+                        naga::valid::Capabilities::all(),
+                    )
+                    .validate(&module)
+                    .unwrap_or_else(|e| panic!("{what}: validate: {e:?}\n{}", src.wgsl));
+                    let spv = naga::back::spv::write_vec(
+                        &module,
+                        &info,
+                        &naga::back::spv::Options {
+                            lang_version: (1, 3),
+                            ..Default::default()
+                        },
+                        None,
+                    )
+                    .unwrap_or_else(|e| panic!("{what}: SPIR-V: {e}\n{}", src.wgsl));
+                    assert!(!spv.is_empty());
+                    if std::env::var("KILN_DUMP_COOP").is_ok() && tile == 1 && f16 {
+                        eprintln!("{what}\n{}", src.wgsl);
+                    }
+                    assert!(!src.wgsl.contains("1031"), "{what}: a size leaked");
+                    seen += 1;
+                }
+            }
+        }
+    }
+    assert!(seen >= 3 * 5 * 2, "{seen} tensor-core kernels checked");
+}
+
 /// Attention kernels: with and without a mask, causal, a part of a split attention, strided
 /// and broadcast operands, head sizes 32 to 128 (80 not a power of two), every float dtype.
 #[test]
@@ -426,6 +511,7 @@ fn gemv_grids_cover_the_outputs() {
         let k = &matmul_kernel(&[1, 8], &sb, sb[0] == 1000);
         let mut s = Schedule::default();
         s.matmul.block = Some(1);
+        s.matmul.tensor_cores = false;
         let src = generate(k, &s, &Target::default()).unwrap();
         let groups = 1000usize.div_ceil(outs);
         assert_eq!(src.grid(k, 65535).unwrap(), [groups as u32, 1, 1]);
@@ -445,6 +531,7 @@ fn matmul_schedules_fit_the_workgroup_memory_limit() {
     s.matmul.block = Some(8);
     s.matmul.block_n = None;
     s.matmul.depth = Some(32);
+    s.matmul.tensor_cores = false;
     for (limit, want) in [
         (49152, (8, None, 32)),
         (32768, (8, None, 16)),

@@ -13,15 +13,40 @@ pub fn subgroups_usable(features: wgpu::Features, backend: wgpu::Backend) -> boo
     features.contains(wgpu::Features::SUBGROUP) && backend != wgpu::Backend::BrowserWebGpu
 }
 
+/// Whether matmuls may run on tensor cores (`kiln_codegen::coop`): the device has
+/// cooperative matrices and 16-bit floats enabled, the adapter lists the configuration the
+/// template uses (16 x 16 x 16, f16 x f16 -> f32), and its subgroups are exactly 32
+/// invocations, as the template assumes. Using a configuration the adapter does not list is
+/// undefined behaviour, and nothing checks a shader against the list: this is the gate.
+pub fn tensor_cores_usable(
+    features: wgpu::Features,
+    info: &wgpu::AdapterInfo,
+    configs: &[wgpu::CooperativeMatrixProperties],
+) -> bool {
+    let needed = wgpu::Features::EXPERIMENTAL_COOPERATIVE_MATRIX | wgpu::Features::SHADER_F16;
+    features.contains(needed)
+        && info.subgroup_min_size == kiln_codegen::coop::SUBGROUP
+        && info.subgroup_max_size == kiln_codegen::coop::SUBGROUP
+        && configs.iter().any(|c| {
+            c.m_size == kiln_codegen::coop::FRAG
+                && c.n_size == kiln_codegen::coop::FRAG
+                && c.k_size == kiln_codegen::coop::FRAG
+                && c.ab_type == wgpu::CooperativeScalarType::F16
+                && c.cr_type == wgpu::CooperativeScalarType::F32
+        })
+}
+
 /// What an open device allows a schedule.
 pub fn schedule_limits(
     limits: &wgpu::Limits,
     features: wgpu::Features,
     backend: wgpu::Backend,
+    tensor_cores: bool,
 ) -> AdapterLimits {
     AdapterLimits {
         max_workgroup: limits.max_compute_invocations_per_workgroup,
         subgroups: subgroups_usable(features, backend),
+        tensor_cores,
     }
 }
 
@@ -109,23 +134,32 @@ pub async fn pick(wanted: Option<&str>) -> Result<wgpu::Adapter> {
 }
 
 /// Opens `adapter`'s device with the features kiln uses where it has them (timestamps,
-/// pipeline cache, subgroups, and 16-bit floats where `opts` asks) and its own limits, the
-/// storage buffers per stage capped as `opts` asks.
+/// pipeline cache, subgroups, 16-bit floats, and cooperative matrices on native backends) and
+/// its own limits, the storage buffers per stage capped as `opts` asks.
 pub async fn request_device(
     adapter: &wgpu::Adapter,
     opts: &crate::DeviceOptions,
 ) -> Result<(wgpu::Device, wgpu::Queue)> {
-    let wanted_features = wgpu::Features::TIMESTAMP_QUERY
+    let mut wanted_features = wgpu::Features::TIMESTAMP_QUERY
         | wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS
         | wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES
         | wgpu::Features::PIPELINE_CACHE
-        | wgpu::Features::SUBGROUP;
-    let wanted_features = if opts.f16_storage {
-        wanted_features | wgpu::Features::SHADER_F16
-    } else {
-        wanted_features
-    };
+        | wgpu::Features::SUBGROUP
+        | wgpu::Features::SHADER_F16;
+    if adapter.get_info().backend != wgpu::Backend::BrowserWebGpu {
+        wanted_features |= wgpu::Features::EXPERIMENTAL_COOPERATIVE_MATRIX;
+    }
     let features = adapter.features() & wanted_features;
+    let experimental = if features.contains(wgpu::Features::EXPERIMENTAL_COOPERATIVE_MATRIX) {
+        // SAFETY: wgpu's experimental token. kiln uses this feature only through the
+        // tensor-core template, only where `tensor_cores_usable` finds the configuration it
+        // uses in the adapter's own list, and keeps its shaders within the rules known for
+        // naga 30.0.2 (`kiln_codegen::coop`); the tuner checks every tensor-core schedule
+        // against the scalar template's results before it keeps one.
+        unsafe { wgpu::ExperimentalFeatures::enabled() }
+    } else {
+        wgpu::ExperimentalFeatures::disabled()
+    };
     let mut limits = adapter.limits();
     if let Some(m) = opts.max_storage_buffers {
         // At least WebGPU's minimum of 8: a concat of 7 parts and its output needs them.
@@ -137,6 +171,7 @@ pub async fn request_device(
             label: Some("kiln"),
             required_features: features,
             required_limits: limits,
+            experimental_features: experimental,
             ..Default::default()
         })
         .await

@@ -35,8 +35,10 @@ pub struct GpuContext {
     pub limits: wgpu::Limits,
     /// Features enabled.
     pub features: wgpu::Features,
-    /// How tensors are stored (from the features).
+    /// How tensors are stored (from the features and the options).
     pub target: kiln_codegen::Target,
+    /// Matmuls may run on tensor cores (`adapter::tensor_cores_usable`).
+    pub tensor_cores: bool,
     /// What this adapter needs worked around (`quirks.rs`).
     pub quirks: super::quirks::Quirks,
     lost: Arc<Mutex<Option<String>>>,
@@ -87,11 +89,22 @@ impl GpuContext {
             .as_deref()
             .filter(|_| platform::HAS_FILE_SYSTEM)
             .map(|root| CacheDir::for_adapter(root, &info));
+        let tensor_cores = adapter::tensor_cores_usable(
+            features,
+            &info,
+            &if features.contains(wgpu::Features::EXPERIMENTAL_COOPERATIVE_MATRIX) {
+                adapter.cooperative_matrix_properties()
+            } else {
+                Vec::new()
+            },
+        );
         // The adapter type's schedule, brought within what this device accepts (subgroups
-        // where it has them).
+        // and tensor cores where it has them), with the matmul precision asked for.
+        let mut base = table::for_device(adapter::device_class(info.device_type));
+        base.matmul.tensor_core_f32 = opts.matmul_precision == crate::MatmulPrecision::F16;
         let schedules = Schedules::new(
-            table::for_device(adapter::device_class(info.device_type)),
-            adapter::schedule_limits(&limits, features, info.backend),
+            base,
+            adapter::schedule_limits(&limits, features, info.backend, tensor_cores),
             usable_autotune(opts.autotune),
             disk.as_ref(),
         );
@@ -101,8 +114,9 @@ impl GpuContext {
             disk,
             batch: Mutex::new(Batch::default()),
             target: kiln_codegen::Target {
-                f16: features.contains(wgpu::Features::SHADER_F16),
+                f16: opts.f16_storage && features.contains(wgpu::Features::SHADER_F16),
             },
+            tensor_cores,
             pool: Arc::new(Pool::new((limits.max_buffer_size / 2).min(4 << 30))),
             limits,
             features,

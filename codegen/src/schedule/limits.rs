@@ -14,6 +14,10 @@ pub struct AdapterLimits {
     pub max_workgroup: u32,
     /// Whether kernels may use subgroup operations.
     pub subgroups: bool,
+    /// Whether matmuls may use the tensor-core template: the adapter lists 16 x 16 x 16
+    /// f16 x f16 -> f32 cooperative matrices, its subgroups are exactly 32 invocations, and
+    /// the device was opened with the features they need.
+    pub tensor_cores: bool,
 }
 
 /// `s` with every field brought into the range code generation accepts on an adapter with
@@ -45,6 +49,13 @@ pub fn sanitize(s: Schedule, limits: AdapterLimits) -> Schedule {
             depth: one_of(s.matmul.depth, &matmul::DEPTHS),
             gemv_subgroups: s.matmul.gemv_subgroups && limits.subgroups,
             quantized_gemv: s.matmul.quantized_gemv,
+            tensor_cores: s.matmul.tensor_cores && limits.tensor_cores,
+            coop_tile: s
+                .matmul
+                .coop_tile
+                .filter(|&t| (t as usize) < crate::coop::COOP_TILES.len())
+                .filter(|_| s.matmul.tensor_cores && limits.tensor_cores),
+            tensor_core_f32: s.matmul.tensor_core_f32,
         },
         attention: AttentionSchedule {
             rows: one_of(s.attention.rows, &attention::ROWS),
@@ -64,7 +75,12 @@ pub fn sanitize(s: Schedule, limits: AdapterLimits) -> Schedule {
 pub fn valid(k: &Kernel, s: &Schedule, max_wg: u32) -> bool {
     let concrete = match &k.kind {
         KernelKind::Matmul { .. } => match (s.matmul.block, s.matmul.depth) {
-            (Some(block), Some(_)) => block > 1 || s.matmul.block_n.is_none(),
+            (Some(block), Some(_)) => {
+                (block > 1 || s.matmul.block_n.is_none())
+                    && (!s.matmul.tensor_cores
+                        || (s.matmul.coop_tile.is_some()
+                            && crate::coop::eligible(k, s.matmul.tensor_core_f32)))
+            }
             _ => false,
         },
         KernelKind::Attention { .. } => s.attention.concrete().is_some(),
@@ -73,6 +89,7 @@ pub fn valid(k: &Kernel, s: &Schedule, max_wg: u32) -> bool {
     let limits = AdapterLimits {
         max_workgroup: max_wg,
         subgroups: s.reduce.subgroups || s.matmul.gemv_subgroups,
+        tensor_cores: s.matmul.tensor_cores,
     };
     concrete && sanitize(*s, limits) == *s
 }
@@ -90,6 +107,7 @@ mod tests {
         let limits = |subgroups| AdapterLimits {
             max_workgroup: 1024,
             subgroups,
+            tensor_cores: false,
         };
         let off = sanitize(on, limits(false));
         assert_eq!(
@@ -120,6 +138,7 @@ mod tests {
             AdapterLimits {
                 max_workgroup: 1024,
                 subgroups: true,
+                tensor_cores: true,
             },
         );
         assert_eq!(t.elementwise.workgroup, 256);
@@ -130,5 +149,26 @@ mod tests {
             (None, None, None)
         );
         assert_eq!(t.matmul.unroll, 1);
+    }
+
+    /// Tensor cores only where the adapter has them; a tile outside the table is dropped.
+    #[test]
+    fn tensor_cores_need_the_adapter() {
+        let mut s = Schedule::default();
+        s.matmul.coop_tile = Some(99);
+        let limits = |tensor_cores| AdapterLimits {
+            max_workgroup: 1024,
+            subgroups: true,
+            tensor_cores,
+        };
+        let off = sanitize(s, limits(false));
+        assert_eq!(
+            (off.matmul.tensor_cores, off.matmul.coop_tile),
+            (false, None)
+        );
+        let on = sanitize(s, limits(true));
+        assert_eq!((on.matmul.tensor_cores, on.matmul.coop_tile), (true, None));
+        s.matmul.coop_tile = Some(1);
+        assert_eq!(sanitize(s, limits(true)).matmul.coop_tile, Some(1));
     }
 }

@@ -107,6 +107,17 @@ pub struct MatmulSchedule {
     /// 256 invocations per 4 rows, decoding words of blocks); off, it decodes element by
     /// element in the gemv path.
     pub quantized_gemv: bool,
+    /// Use the tensor-core template ([`crate::coop`]) where the kernel is eligible
+    /// ([`crate::coop::eligible`]). Only for adapters that list 16 x 16 x 16 f16 x f16 -> f32
+    /// cooperative matrices and run subgroups of 32 (`limits::sanitize` clears it elsewhere);
+    /// [`Schedule::resolve`] clears it for kernels it does not suit.
+    pub tensor_cores: bool,
+    /// The tensor-core tile, an index into [`crate::coop::COOP_TILES`]. `None` in a device's
+    /// schedule: chosen per kernel from its sizes ([`crate::coop::by_size`]).
+    pub coop_tile: Option<u32>,
+    /// f32 (and bf16) operands may be rounded to f16 to run on tensor cores: the opt-in
+    /// precision of `DeviceOptions::matmul_precision` (like PyTorch's TF32 switch).
+    pub tensor_core_f32: bool,
 }
 
 impl MatmulSchedule {
@@ -149,6 +160,9 @@ impl Schedule {
             depth: None,
             gemv_subgroups: true,
             quantized_gemv: true,
+            tensor_cores: true,
+            coop_tile: None,
+            tensor_core_f32: false,
         },
         attention: AttentionSchedule {
             rows: None,
@@ -206,6 +220,15 @@ impl Schedule {
     ///   where the cache is a multiple of 4).
     pub fn resolve(&self, k: &Kernel) -> Schedule {
         let mut s = *self;
+        let coop = matches!(k.kind, KernelKind::Matmul { .. })
+            && s.matmul.tensor_cores
+            && crate::coop::eligible(k, s.matmul.tensor_core_f32);
+        if coop {
+            s.matmul.coop_tile.get_or_insert(crate::coop::by_size(k));
+        } else {
+            s.matmul.tensor_cores = false;
+            s.matmul.coop_tile = None;
+        }
         match &k.kind {
             KernelKind::Matmul { .. } => match s.matmul.block {
                 None => resolve_matmul_block(&mut s.matmul, k),
@@ -260,6 +283,13 @@ impl Schedule {
             return s;
         }
         let m = &mut s.matmul;
+        // A tensor-core tile that does not fit gives way to the scalar template.
+        if m.tensor_cores
+            && crate::coop::tile(m.coop_tile).is_ok_and(|t| t.workgroup_bytes() > limit)
+        {
+            m.tensor_cores = false;
+            m.coop_tile = None;
+        }
         let (Some(_), Some(_)) = (m.block, m.depth) else {
             return s;
         };

@@ -83,7 +83,9 @@ const MATMUL_BLOCKS: [(u32, Option<u32>); 5] =
 const MATMUL_UNROLLS_FULL: &[u32] = &[2, 4, 8, 16];
 
 /// The schedules to try for `k`, the resolved base first (the reference every other candidate
-/// is checked against), without repeats; none where the mode or the kernel's size says no.
+/// is checked against; for a tensor-core matmul, the base without tensor cores, so that every
+/// tile is checked against the scalar template), without repeats; none where the mode or the
+/// kernel's size says no.
 /// Workgroups wider than `max_wg` are left out.
 pub fn candidates(k: &Kernel, base: &Schedule, mode: Autotune, max_wg: u32) -> Vec<Schedule> {
     let base = base.resolve(k);
@@ -94,7 +96,17 @@ pub fn candidates(k: &Kernel, base: &Schedule, mode: Autotune, max_wg: u32) -> V
         return vec![];
     }
     let full = mode == Autotune::Full;
-    let mut out = vec![base];
+    // A tensor-core matmul is checked against the scalar template: the reference is the
+    // base without tensor cores, and the base's tile is a candidate like the others.
+    let reference = if base.matmul.tensor_cores {
+        let mut s = base;
+        s.matmul.tensor_cores = false;
+        s.matmul.coop_tile = None;
+        s.resolve(k)
+    } else {
+        base
+    };
+    let mut out = vec![reference];
     // Candidates fitted to the kernel's sizes (as the base is): a reduction's workgroup no
     // wider than its rows need, so that differently written equal schedules collapse.
     let mut push = |s: Schedule| {
@@ -159,11 +171,23 @@ pub fn candidates(k: &Kernel, base: &Schedule, mode: Autotune, max_wg: u32) -> V
             }
         }
         KernelKind::Matmul { .. } => {
+            // Every tensor-core tile where the base may use them; then the scalar blocks, so
+            // that the tuner is free to prefer the scalar template (some drivers' cooperative
+            // matrices are slow).
+            if base.matmul.tensor_cores {
+                for t in 0..crate::coop::COOP_TILES.len() as u32 {
+                    let mut s = base;
+                    s.matmul.coop_tile = Some(t);
+                    push(s);
+                }
+            }
             let fast = [base.matmul.unroll];
             let unrolls: &[u32] = if full { MATMUL_UNROLLS_FULL } else { &fast };
             for (bm, bn) in MATMUL_BLOCKS {
                 for &u in unrolls {
                     let mut s = base;
+                    s.matmul.tensor_cores = false;
+                    s.matmul.coop_tile = None;
                     s.matmul.block = Some(bm);
                     s.matmul.block_n = bn;
                     s.matmul.unroll = u;
@@ -197,6 +221,10 @@ fn fits_sizes(k: &Kernel, s: &Schedule) -> bool {
         KernelKind::Matmul { .. } => {
             let r = k.shape.rank();
             let (m, n) = (p2(k.shape.0[r - 2]), p2(k.shape.0[r - 1]));
+            if s.matmul.tensor_cores {
+                return crate::coop::tile(s.matmul.coop_tile)
+                    .is_ok_and(|t| t.bm as usize <= 2 * m && t.bn as usize <= 2 * n);
+            }
             match s.matmul.blocks() {
                 Some((bm, bn)) if bm > 1 => {
                     matmul::tile(bm) as usize <= 2 * m && matmul::tile(bn) as usize <= 2 * n

@@ -36,6 +36,9 @@ pub const CPU: Schedule = Schedule {
         depth: None,
         gemv_subgroups: false,
         quantized_gemv: false,
+        tensor_cores: false,
+        coop_tile: None,
+        tensor_core_f32: false,
     },
     attention: AttentionSchedule {
         rows: None,

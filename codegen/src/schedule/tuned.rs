@@ -42,6 +42,10 @@ pub enum TunedFields {
         unroll: u32,
         /// `matmul.block_n`.
         block_n: Option<u32>,
+        /// `matmul.tensor_cores`.
+        tensor_cores: bool,
+        /// `matmul.coop_tile`.
+        coop_tile: Option<u32>,
     },
     /// An attention kernel's.
     Attention {
@@ -69,6 +73,8 @@ impl TunedFields {
                 block: s.matmul.block,
                 unroll: s.matmul.unroll,
                 block_n: s.matmul.block_n,
+                tensor_cores: s.matmul.tensor_cores,
+                coop_tile: s.matmul.coop_tile,
             },
             KernelKind::Attention { .. } => TunedFields::Attention {
                 rows: s.attention.rows,
@@ -104,6 +110,8 @@ impl TunedFields {
                     block,
                     unroll,
                     block_n,
+                    tensor_cores,
+                    coop_tile,
                 },
                 KernelKind::Matmul { .. },
             ) => {
@@ -111,6 +119,10 @@ impl TunedFields {
                 s.matmul.unroll = unroll;
                 s.matmul.block_n = block_n;
                 s.matmul.settle_block_one();
+                // Tensor cores only where the device schedule allows them (a stored result
+                // from elsewhere cannot turn them on).
+                s.matmul.tensor_cores = tensor_cores && s.matmul.tensor_cores;
+                s.matmul.coop_tile = coop_tile.filter(|_| s.matmul.tensor_cores);
             }
             (TunedFields::Attention { rows, keys }, KernelKind::Attention { .. }) => {
                 s.attention.rows = rows;
@@ -157,11 +169,16 @@ impl fmt::Display for TunedFields {
                 block,
                 unroll,
                 block_n,
+                tensor_cores,
+                coop_tile,
             } => write!(
                 f,
-                "matmul.block={} matmul.unroll={unroll} matmul.block_n={}",
+                "matmul.block={} matmul.unroll={unroll} matmul.block_n={} \
+                 matmul.tensor_cores={} matmul.coop_tile={}",
                 Opt(block),
-                Opt(block_n)
+                Opt(block_n),
+                u32::from(tensor_cores),
+                Opt(coop_tile)
             ),
             TunedFields::Attention { rows, keys } => write!(
                 f,
@@ -225,8 +242,14 @@ impl std::str::FromStr for TunedFields {
                     block: opt("matmul.block")?,
                     unroll: num("matmul.unroll")?,
                     block_n: opt("matmul.block_n")?,
+                    tensor_cores: match num("matmul.tensor_cores")? {
+                        0 => false,
+                        1 => true,
+                        v => return Err(format!("matmul.tensor_cores={v} is not 0 or 1")),
+                    },
+                    coop_tile: opt("matmul.coop_tile")?,
                 },
-                3,
+                5,
             ),
             "attention" => (
                 TunedFields::Attention {
@@ -319,12 +342,23 @@ mod tests {
                 block: Some(8),
                 unroll: 8,
                 block_n: None,
+                tensor_cores: true,
+                coop_tile: Some(1),
+            },
+        );
+        t.insert(
+            "att|2x64x64".into(),
+            TunedFields::Attention {
+                rows: Some(16),
+                keys: None,
             },
         );
         let text = format(&t);
-        assert!(
-            text.contains("mm|128x128|k64\tmatmul.block=8 matmul.unroll=8 matmul.block_n=none\n")
-        );
+        assert!(text.contains(
+            "mm|128x128|k64\tmatmul.block=8 matmul.unroll=8 matmul.block_n=none \
+             matmul.tensor_cores=1 matmul.coop_tile=1\n"
+        ));
+        assert!(text.contains("att|2x64x64\tattention.rows=16 attention.keys=none\n"));
         assert_eq!(parse(&text), (t, vec![]));
     }
 
@@ -342,6 +376,8 @@ mod tests {
             "k\telementwise.workgroup=32 elementwise.unroll=2 matmul.unroll=2",
             "k\tmatmul.block=x matmul.unroll=2 matmul.block_n=none",
             "k\tmatmul.block=8 matmul.unroll=none matmul.block_n=none",
+            "k\tmatmul.block=8 matmul.unroll=2 matmul.block_n=none matmul.tensor_cores=2 matmul.coop_tile=none",
+            "k\tattention.rows=16",
             "k\tconv.block=8",
             "k\t",
         ] {

@@ -1,0 +1,112 @@
+//! Tensor-core matmuls (`kiln_codegen::coop`) against the reference interpreter, where the
+//! adapter lists the cooperative matrices the template uses; skipped with the reason printed
+//! elsewhere (lavapipe has none: CI checks the generated WGSL with naga instead,
+//! `codegen/tests/naga_validation.rs`). Odd sizes, transposed and batched operands, fused
+//! epilogues, f32 under the opt-in precision, and every tuned candidate (the tuner checks
+//! each against the scalar template, and the kept one is checked here again).
+
+mod common;
+use common::*;
+use kiln::{DType, Device, DeviceOptions, MatmulPrecision, Tensor};
+
+/// A device of the given matmul precision and tuning, or `None` (printed) where the adapter
+/// has no tensor cores kiln can use.
+fn device_with(precision: MatmulPrecision, autotune: kiln::Autotune) -> Option<Device> {
+    let dev = Device::new(&DeviceOptions {
+        matmul_precision: precision,
+        autotune,
+        cache_dir: None,
+        ..DeviceOptions::from_env()
+    })
+    .expect("opening a device");
+    if dev.tensor_cores() {
+        Some(dev)
+    } else {
+        eprintln!(
+            "tensor cores: skipped on {}: no 16x16x16 f16 x f16 -> f32 cooperative matrices \
+             with 32-wide subgroups",
+            dev.describe()
+        );
+        None
+    }
+}
+
+fn on_tensor_cores(t: &Tensor) -> bool {
+    t.explain()
+        .unwrap()
+        .kernels
+        .iter()
+        .any(|k| k.kind.ends_with("on tensor cores"))
+}
+
+/// Products of `dt` operands: `[m, k] @ [k, n]`, transposed B, batched with a bias and a
+/// GELU, at odd sizes.
+fn products(dev: &Device, dt: DType, seed: u64) -> Vec<(String, Tensor, usize)> {
+    let mut out = Vec::new();
+    for (i, &(m, k, n)) in [(16, 16, 16), (17, 19, 23), (1031, 40, 33), (130, 257, 129)]
+        .iter()
+        .enumerate()
+    {
+        let s = seed + 10 * i as u64;
+        let a = random(dev, dt, &[m, k], -1.0, 1.0, s);
+        let b = random(dev, dt, &[k, n], -1.0, 1.0, s + 1);
+        out.push((format!("{m}x{k}x{n}"), a.matmul(&b).unwrap(), k));
+        let bt = random(dev, dt, &[n, k], -1.0, 1.0, s + 2);
+        out.push((
+            format!("{m}x{k}x{n} B^T"),
+            a.matmul(&bt.transpose(0, 1).unwrap()).unwrap(),
+            k,
+        ));
+    }
+    let a = random(dev, dt, &[3, 65, 48], -1.0, 1.0, seed + 100);
+    let b = random(dev, dt, &[3, 48, 70], -1.0, 1.0, seed + 101);
+    let bias = random(dev, dt, &[70], -1.0, 1.0, seed + 102);
+    out.push((
+        "batched + bias + gelu".into(),
+        a.matmul(&b).unwrap().add(&bias).unwrap().gelu().unwrap(),
+        48,
+    ));
+    out
+}
+
+#[test]
+fn f16_matmuls_on_tensor_cores() {
+    let Some(dev) = device_with(MatmulPrecision::F32, kiln::Autotune::Off) else {
+        return;
+    };
+    for (what, y, _) in products(&dev, DType::F16, 1) {
+        assert!(on_tensor_cores(&y), "{what}: not on tensor cores");
+        // f16 products are exact in f32 and summed in f32: the scalar matmul's tolerance.
+        check(&y, 1e-4, 1e-4, &format!("f16 {what}"));
+    }
+    // f32 stays on the f32 path at the default precision.
+    let a = random(&dev, DType::F32, &[64, 64], -1.0, 1.0, 9);
+    assert!(!on_tensor_cores(&a.matmul(&a).unwrap()));
+}
+
+#[test]
+fn f32_matmuls_at_f16_precision() {
+    let Some(dev) = device_with(MatmulPrecision::F16, kiln::Autotune::Off) else {
+        return;
+    };
+    for (what, y, k) in products(&dev, DType::F32, 2) {
+        assert!(on_tensor_cores(&y), "{what}: not on tensor cores");
+        // Operands rounded to f16 (relative 2^-11 each), summed in f32.
+        check(
+            &y,
+            2e-3 * (k as f32).sqrt(),
+            1e-2,
+            &format!("f32 at f16 precision {what}"),
+        );
+    }
+}
+
+#[test]
+fn every_tuned_candidate_is_right() {
+    let Some(dev) = device_with(MatmulPrecision::F32, kiln::Autotune::Full) else {
+        return;
+    };
+    for (what, y, _) in products(&dev, DType::F16, 3) {
+        check(&y, 1e-4, 1e-4, &format!("tuned f16 {what}"));
+    }
+}
