@@ -167,6 +167,51 @@ async fn matmuls_at_odd_sizes_batched_and_transposed() {
     }
 }
 
+/// Fused attention in the browser's WGSL compiler (Tint checks uniformity strictly): causal
+/// and masked, odd lengths, a head of 80, and a decode row split over 1031 keys; the unfused
+/// pattern is recognized there too.
+#[wasm_bindgen_test]
+async fn fused_attention() {
+    let d = gpu().await;
+    for (sq, sk, dh, causal) in [(7, 7, 80, true), (3, 129, 32, false), (1, 1031, 64, false)] {
+        let what = format!("attention sq {sq} sk {sk} d {dh} causal {causal}");
+        check(&d, &what, 2e-5, 1e-4, |d| {
+            let q = random(d, DType::F32, &[2, sq, dh], -1.0, 1.0, 1 + sq as u64);
+            let k = random(d, DType::F32, &[2, sk, dh], -1.0, 1.0, 2 + sk as u64);
+            let v = random(d, DType::F32, &[2, sk, dh], -1.0, 1.0, 3 + sk as u64);
+            let mask = random(d, DType::F32, &[sq, sk], -0.5, 0.5, 4);
+            q.scaled_dot_product_attention(&k, &v, Some(&mask), None, causal)
+                .unwrap()
+        })
+        .await;
+    }
+    let pattern = |d: &Device| {
+        let q = random(d, DType::F32, &[3, 9, 16], -1.0, 1.0, 5);
+        let k = random(d, DType::F32, &[3, 11, 16], -1.0, 1.0, 6);
+        let v = random(d, DType::F32, &[3, 11, 16], -1.0, 1.0, 7);
+        q.matmul(&k.transpose(-1, -2).unwrap())
+            .unwrap()
+            .mul_scalar(0.25)
+            .unwrap()
+            .softmax(-1)
+            .unwrap()
+            .matmul(&v)
+            .unwrap()
+    };
+    let kinds: Vec<String> = pattern(&d)
+        .explain()
+        .unwrap()
+        .kernels
+        .into_iter()
+        .map(|k| k.kind)
+        .collect();
+    assert!(
+        kinds.iter().any(|k| k.starts_with("fused attention")),
+        "{kinds:?}"
+    );
+    check(&d, "attention pattern", 2e-5, 1e-4, pattern).await;
+}
+
 /// A chain that fuses into one kernel (checked through `explain()`), and a matmul with its
 /// epilogue fused.
 #[wasm_bindgen_test]
