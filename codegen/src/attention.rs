@@ -5,7 +5,9 @@
 //!
 //! 1. the K and V tiles are staged (the query block was staged once, before the loop);
 //! 2. each score `q . k * scale + mask` is computed once, `-inf` where the key is past the
-//!    run, past the causal diagonal, or the row past the queries;
+//!    run, past the causal diagonal, or the row past the queries; each invocation computes a
+//!    block of up to 2 rows by 4 keys ([`score_block`]), so that a staged value feeds several
+//!    FMAs;
 //! 3. one invocation per row takes the tile's maximum, the row's new running maximum `m`,
 //!    and the factor `exp(m_old - m)` that rescales what the row holds;
 //! 4. each score becomes `p = exp(s - m)` (0 in a row that has seen no key yet);
@@ -136,6 +138,71 @@ fn concrete(k: &Kernel, s: &Schedule) -> Result<(u32, u32, u32), CodegenError> {
         )));
     }
     Ok((rows, keys, head))
+}
+
+/// Invocations' blocks of scores for `rows` x `keys` tiles: `(rows per block, keys per
+/// block)`, as square as 8 scores allow, at most 2 rows; every invocation has one where the
+/// tile has at least [`THREADS`] scores.
+pub fn score_block(rows: u32, keys: u32) -> (u32, u32) {
+    let per = (rows * keys / THREADS).max(1);
+    let rb = per.min(rows).min(2);
+    (rb, per / rb)
+}
+
+/// The scores of one tile: invocation `(tr, tc)` computes rows `tr * RB ..` by keys
+/// `tc + TC * b`, its `RB + CB` staged values per step of the dot products feeding `RB * CB`
+/// FMAs (a score at a time would read two values per FMA); each score is `-inf` where the row,
+/// the key or the causal rule leaves it out.
+fn scores(c: &mut Code, rows: u32, keys: u32, ops: &Operands, mask: Option<&str>, diag: &str) {
+    let (rb, cb) = score_block(rows, keys);
+    let (tr, tc) = (rows / rb, keys / cb);
+    writeln!(
+        c,
+        "    if (lid < {}u) {{\n      let tr = lid / {tc}u;\n      let tc = lid % {tc}u;",
+        tr * tc
+    );
+    for a in 0..rb {
+        for b in 0..cb {
+            writeln!(c, "      var s{a}_{b} = 0.0;");
+        }
+    }
+    writeln!(c, "      for (var q = 0u; q < d; q = q + 1u) {{");
+    for a in 0..rb {
+        writeln!(c, "        let qa{a} = qs[(tr * {rb}u + {a}u) * DS + q];");
+    }
+    for b in 0..cb {
+        writeln!(c, "        let kb{b} = ks[(tc + {}u) * DS + q];", tc * b);
+    }
+    for a in 0..rb {
+        for b in 0..cb {
+            writeln!(c, "        s{a}_{b} = fma(qa{a}, kb{b}, s{a}_{b});");
+        }
+    }
+    c.push_str("      }\n");
+    for a in 0..rb {
+        for b in 0..cb {
+            writeln!(
+                c,
+                "      {{\n        let rr = tr * {rb}u + {a}u;\n        let j = tc + {}u;\n        let i = i0 + rr;\n        let key = t0 + j;",
+                tc * b
+            );
+            let mut ok = String::from("i < sq && key < k1");
+            if ops.causal {
+                ok.push_str(&format!(" && i32(key) <= {diag}"));
+            }
+            match mask {
+                Some(m) => writeln!(
+                    c,
+                    "        var sc = ninf;\n        if ({ok}) {{ sc = s{a}_{b} * scale + {m}; }}\n        ps[rr * PS + j] = sc;\n      }}"
+                ),
+                None => writeln!(
+                    c,
+                    "        ps[rr * PS + j] = select(ninf, s{a}_{b} * scale, {ok});\n      }}"
+                ),
+            }
+        }
+    }
+    c.push_str("    }\n");
 }
 
 /// The operands' loads.
@@ -273,24 +340,9 @@ pub fn main(e: &mut Emitter, s: &Schedule) -> Result<String, CodegenError> {
         "  for (var t0 = k0; t0 < k1; t0 = t0 + BK) {{\n    workgroupBarrier();\n\
          \x20   for (var x = lid; x < BK * d; x = x + T) {{\n      let key = t0 + x / d;\n      ks[(x / d) * DS + x % d] = select(0.0, {kv}, key < k1);\n    }}\n\
          \x20   for (var x = lid; x < BK * dv; x = x + T) {{\n      let key = t0 + x / dv;\n      vs[(x / dv) * H + x % dv] = select(0.0, {vv}, key < k1);\n    }}\n\
-         \x20   workgroupBarrier();\n\
-         \x20   for (var x = lid; x < BQ * BK; x = x + T) {{\n      let rr = x / BK;\n      let j = x % BK;\n      let i = i0 + rr;\n      let key = t0 + j;\n\
-         \x20     var dot = 0.0;\n      for (var q = 0u; q < d; q = q + 1u) {{\n        dot = fma(qs[rr * DS + q], ks[j * DS + q], dot);\n      }}"
+         \x20   workgroupBarrier();"
     );
-    let mut ok = String::from("i < sq && key < k1");
-    if ops.causal {
-        ok.push_str(&format!(" && i32(key) <= {diag}"));
-    }
-    match &mv {
-        Some(m) => writeln!(
-            c,
-            "      let ok = {ok};\n      var sc = ninf;\n      if (ok) {{ sc = dot * scale + {m}; }}\n      ps[rr * PS + j] = sc;\n    }}"
-        ),
-        None => writeln!(
-            c,
-            "      ps[rr * PS + j] = select(ninf, dot * scale, {ok});\n    }}"
-        ),
-    }
+    scores(&mut c, rows, keys, &ops, mv.as_deref(), diag);
     writeln!(
         c,
         "    workgroupBarrier();\n\
@@ -370,7 +422,9 @@ mod tests {
                     let tiles = keys.div_ceil(bk);
                     let staging = (bk * d).div_ceil(t) + (bk * dv).div_ceil(t);
                     let entries = (rows * bk).div_ceil(t);
-                    let per_tile = staging + entries * (d + 1) + bk + entries + bk;
+                    // Staging, the scores' dot products, the row maximum, the exponentials,
+                    // the accumulation.
+                    let per_tile = staging + d + bk + entries + bk;
                     let trips = (rows * d).div_ceil(t) + tiles * per_tile;
                     assert!(
                         trips <= kiln_ir::passes::attention_trips(keys, d, dv),
