@@ -11,9 +11,10 @@
 //! 3. one invocation per row takes the tile's maximum, the row's new running maximum `m`,
 //!    and the factor `exp(m_old - m)` that rescales what the row holds;
 //! 4. each score becomes `p = exp(s - m)` (0 in a row that has seen no key yet);
-//! 5. each invocation rescales its accumulators, a row's `G = THREADS / rows` invocations
-//!    holding every `G`-th column of its output, and adds `p * v` over the tile; the first
-//!    of them also keeps the row's sum `l`.
+//! 5. each invocation rescales its accumulators and adds `p * v` over the tile: it holds two
+//!    rows (one where the block has one) by every `G`-th column, `G = THREADS / (rows / 2)`
+//!    invocations sharing a pair of rows, so that each staged value of V feeds two FMAs; the
+//!    first of them also keeps the rows' sums `l`.
 //!
 //! The output is `acc / l` rounded to the dtype, or, for a part, `acc`, `m` and `l` in f32
 //! (see `kiln_ir::ops::attention`). With `causal`, a block stops at the last key its last
@@ -241,7 +242,9 @@ pub fn main(e: &mut Emitter, s: &Schedule) -> Result<String, CodegenError> {
         _ => return Err(not_attention(k)),
     };
     let r = k.load_rank();
-    let g = THREADS / rows;
+    // The products with V: each invocation holds `rp` rows by every `g`-th column.
+    let rp = rows.min(2);
+    let g = THREADS / (rows / rp);
     let per = head.div_ceil(g);
     let (ds, ps) = (head + 1, keys + 1);
     e.use_helpers(&[crate::ops::NONFINITE]);
@@ -330,10 +333,12 @@ pub fn main(e: &mut Emitter, s: &Schedule) -> Result<String, CodegenError> {
     writeln!(
         c,
         "  for (var x = lid; x < BQ * d; x = x + T) {{\n    let i = i0 + x / d;\n    qs[(x / d) * DS + x % d] = select(0.0, {qv}, i < sq);\n  }}\n\
-         \x20 if (lid < BQ) {{ mrow[lid] = ninf; lrow[lid] = 0.0; }}\n  let r = lid / G;\n  let g = lid % G;"
+         \x20 if (lid < BQ) {{ mrow[lid] = ninf; lrow[lid] = 0.0; }}\n  let r = (lid / G) * {rp}u;\n  let g = lid % G;"
     );
-    for u in 0..per {
-        writeln!(c, "  var acc{u} = 0.0;");
+    for a in 0..rp {
+        for u in 0..per {
+            writeln!(c, "  var acc{a}_{u} = 0.0;");
+        }
     }
     writeln!(
         c,
@@ -350,50 +355,63 @@ pub fn main(e: &mut Emitter, s: &Schedule) -> Result<String, CodegenError> {
          \x20     let mo = mrow[lid];\n      let mn = max(mo, mx);\n      mrow[lid] = mn;\n      crow[lid] = select(exp(mo - mn), 1.0, mn == ninf);\n    }}\n\
          \x20   workgroupBarrier();\n\
          \x20   for (var x = lid; x < BQ * BK; x = x + T) {{\n      let m = mrow[x / BK];\n      let pa = (x / BK) * PS + x % BK;\n      ps[pa] = select(exp(ps[pa] - m), 0.0, m == ninf);\n    }}\n\
-         \x20   workgroupBarrier();\n    let cr = crow[r];\n    var lsum = 0.0;"
+         \x20   workgroupBarrier();"
     );
-    for u in 0..per {
-        writeln!(c, "    acc{u} = acc{u} * cr;");
+    for a in 0..rp {
+        writeln!(c, "    let cr{a} = crow[r + {a}u];\n    var lsum{a} = 0.0;");
+        for u in 0..per {
+            writeln!(c, "    acc{a}_{u} = acc{a}_{u} * cr{a};");
+        }
     }
-    writeln!(
-        c,
-        "    for (var j = 0u; j < BK; j = j + 1u) {{\n      let p = ps[r * PS + j];\n      lsum = lsum + p;"
-    );
+    writeln!(c, "    for (var j = 0u; j < BK; j = j + 1u) {{");
+    for a in 0..rp {
+        writeln!(
+            c,
+            "      let p{a} = ps[(r + {a}u) * PS + j];\n      lsum{a} = lsum{a} + p{a};"
+        );
+    }
     for u in 0..per {
         writeln!(
             c,
-            "      acc{u} = fma(p, vs[j * H + min(g + {}u, H - 1u)], acc{u});",
+            "      let v{u} = vs[j * H + min(g + {}u, H - 1u)];",
             u * g
         );
+        for a in 0..rp {
+            writeln!(c, "      acc{a}_{u} = fma(p{a}, v{u}, acc{a}_{u});");
+        }
     }
-    writeln!(
-        c,
-        "    }}\n    if (g == 0u) {{ lrow[r] = lrow[r] * cr + lsum; }}\n  }}\n  workgroupBarrier();\n  let i = i0 + r;\n  if (i >= sq) {{ return; }}\n  let l = lrow[r];"
-    );
+    c.push_str("    }\n    if (g == 0u) {\n");
+    for a in 0..rp {
+        writeln!(
+            c,
+            "      lrow[r + {a}u] = lrow[r + {a}u] * cr{a} + lsum{a};"
+        );
+    }
+    c.push_str("    }\n  }\n  workgroupBarrier();\n");
     let out = &k.outputs[0];
-    if ops.partial {
-        // Per column: `acc`, `m`, `l`, each over the runs.
-        writeln!(c, "  let ob = (bt * sq + i) * dv;\n  let m = mrow[r];");
+    for a in 0..rp {
+        writeln!(
+            c,
+            "  {{\n    let i = i0 + r + {a}u;\n    let l = lrow[r + {a}u];\n    let m = mrow[r + {a}u];\n    let ob = (bt * sq + i) * dv;\n    if (i < sq) {{"
+        );
         for u in 0..per {
-            writeln!(
-                c,
-                "  if (g + {}u < dv) {{\n    let at = (ob + g + {}u) * 3u * runs + s;\n    out0[at] = acc{u};\n    out0[at + runs] = m;\n    out0[at + 2u * runs] = l;\n  }}",
-                u * g,
-                u * g
-            );
+            let col = u * g;
+            if ops.partial {
+                // Per column: `acc`, `m`, `l`, each over the runs.
+                writeln!(
+                    c,
+                    "      if (g + {col}u < dv) {{\n        let at = (ob + g + {col}u) * 3u * runs + s;\n        out0[at] = acc{a}_{u};\n        out0[at + runs] = m;\n        out0[at + 2u * runs] = l;\n      }}"
+                );
+            } else {
+                let v = e.round(out.dtype, format!("acc{a}_{u} / l"));
+                let st = e.target.to_storage(&v, out.dtype);
+                writeln!(
+                    c,
+                    "      if (g + {col}u < dv) {{ out0[ob + g + {col}u] = {st}; }}"
+                );
+            }
         }
-    } else {
-        writeln!(c, "  let ob = (bt * sq + i) * dv;");
-        for u in 0..per {
-            let v = e.round(out.dtype, format!("acc{u} / l"));
-            let st = e.target.to_storage(&v, out.dtype);
-            writeln!(
-                c,
-                "  if (g + {}u < dv) {{ out0[ob + g + {}u] = {st}; }}",
-                u * g,
-                u * g
-            );
-        }
+        c.push_str("    }\n  }\n");
     }
     c.push_str("}\n");
     c.finish()

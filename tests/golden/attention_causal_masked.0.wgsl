@@ -13,7 +13,7 @@ const BK = 32u;
 const H = 16u;
 const DS = 17u;
 const PS = 33u;
-const G = 4u;
+const G = 8u;
 var<workgroup> qs: array<f32, BQ * DS>;
 var<workgroup> ks: array<f32, BK * DS>;
 var<workgroup> vs: array<f32, BK * H>;
@@ -58,12 +58,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     qs[(x / d) * DS + x % d] = select(0.0, in0[u32(qbase + i32(i) * bitcast<i32>(P.p[4].w) + i32(x % d) * bitcast<i32>(P.p[5].x))], i < sq);
   }
   if (lid < BQ) { mrow[lid] = ninf; lrow[lid] = 0.0; }
-  let r = lid / G;
+  let r = (lid / G) * 2u;
   let g = lid % G;
-  var acc0 = 0.0;
-  var acc1 = 0.0;
-  var acc2 = 0.0;
-  var acc3 = 0.0;
+  var acc0_0 = 0.0;
+  var acc0_1 = 0.0;
+  var acc1_0 = 0.0;
+  var acc1_1 = 0.0;
   for (var t0 = k0; t0 < k1; t0 = t0 + BK) {
     workgroupBarrier();
     for (var x = lid; x < BK * d; x = x + T) {
@@ -75,19 +75,105 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       vs[(x / dv) * H + x % dv] = select(0.0, in2[u32(vbase + i32(key) * bitcast<i32>(P.p[5].w) + i32(x % dv) * bitcast<i32>(P.p[6].x))], key < k1);
     }
     workgroupBarrier();
-    for (var x = lid; x < BQ * BK; x = x + T) {
-      let rr = x / BK;
-      let j = x % BK;
-      let i = i0 + rr;
-      let key = t0 + j;
-      var dot = 0.0;
+    if (lid < 64u) {
+      let tr = lid / 8u;
+      let tc = lid % 8u;
+      var s0_0 = 0.0;
+      var s0_1 = 0.0;
+      var s0_2 = 0.0;
+      var s0_3 = 0.0;
+      var s1_0 = 0.0;
+      var s1_1 = 0.0;
+      var s1_2 = 0.0;
+      var s1_3 = 0.0;
       for (var q = 0u; q < d; q = q + 1u) {
-        dot = fma(qs[rr * DS + q], ks[j * DS + q], dot);
+        let qa0 = qs[(tr * 2u + 0u) * DS + q];
+        let qa1 = qs[(tr * 2u + 1u) * DS + q];
+        let kb0 = ks[(tc + 0u) * DS + q];
+        let kb1 = ks[(tc + 8u) * DS + q];
+        let kb2 = ks[(tc + 16u) * DS + q];
+        let kb3 = ks[(tc + 24u) * DS + q];
+        s0_0 = fma(qa0, kb0, s0_0);
+        s0_1 = fma(qa0, kb1, s0_1);
+        s0_2 = fma(qa0, kb2, s0_2);
+        s0_3 = fma(qa0, kb3, s0_3);
+        s1_0 = fma(qa1, kb0, s1_0);
+        s1_1 = fma(qa1, kb1, s1_1);
+        s1_2 = fma(qa1, kb2, s1_2);
+        s1_3 = fma(qa1, kb3, s1_3);
       }
-      let ok = i < sq && key < k1 && i32(key) <= i32(i) + i32(sk) - i32(sq);
-      var sc = ninf;
-      if (ok) { sc = dot * scale + in3[u32(mbase + i32(i) * bitcast<i32>(P.p[6].y) + i32(key) * bitcast<i32>(P.p[6].z))]; }
-      ps[rr * PS + j] = sc;
+      {
+        let rr = tr * 2u + 0u;
+        let j = tc + 0u;
+        let i = i0 + rr;
+        let key = t0 + j;
+        var sc = ninf;
+        if (i < sq && key < k1 && i32(key) <= i32(i) + i32(sk) - i32(sq)) { sc = s0_0 * scale + in3[u32(mbase + i32(i) * bitcast<i32>(P.p[6].y) + i32(key) * bitcast<i32>(P.p[6].z))]; }
+        ps[rr * PS + j] = sc;
+      }
+      {
+        let rr = tr * 2u + 0u;
+        let j = tc + 8u;
+        let i = i0 + rr;
+        let key = t0 + j;
+        var sc = ninf;
+        if (i < sq && key < k1 && i32(key) <= i32(i) + i32(sk) - i32(sq)) { sc = s0_1 * scale + in3[u32(mbase + i32(i) * bitcast<i32>(P.p[6].y) + i32(key) * bitcast<i32>(P.p[6].z))]; }
+        ps[rr * PS + j] = sc;
+      }
+      {
+        let rr = tr * 2u + 0u;
+        let j = tc + 16u;
+        let i = i0 + rr;
+        let key = t0 + j;
+        var sc = ninf;
+        if (i < sq && key < k1 && i32(key) <= i32(i) + i32(sk) - i32(sq)) { sc = s0_2 * scale + in3[u32(mbase + i32(i) * bitcast<i32>(P.p[6].y) + i32(key) * bitcast<i32>(P.p[6].z))]; }
+        ps[rr * PS + j] = sc;
+      }
+      {
+        let rr = tr * 2u + 0u;
+        let j = tc + 24u;
+        let i = i0 + rr;
+        let key = t0 + j;
+        var sc = ninf;
+        if (i < sq && key < k1 && i32(key) <= i32(i) + i32(sk) - i32(sq)) { sc = s0_3 * scale + in3[u32(mbase + i32(i) * bitcast<i32>(P.p[6].y) + i32(key) * bitcast<i32>(P.p[6].z))]; }
+        ps[rr * PS + j] = sc;
+      }
+      {
+        let rr = tr * 2u + 1u;
+        let j = tc + 0u;
+        let i = i0 + rr;
+        let key = t0 + j;
+        var sc = ninf;
+        if (i < sq && key < k1 && i32(key) <= i32(i) + i32(sk) - i32(sq)) { sc = s1_0 * scale + in3[u32(mbase + i32(i) * bitcast<i32>(P.p[6].y) + i32(key) * bitcast<i32>(P.p[6].z))]; }
+        ps[rr * PS + j] = sc;
+      }
+      {
+        let rr = tr * 2u + 1u;
+        let j = tc + 8u;
+        let i = i0 + rr;
+        let key = t0 + j;
+        var sc = ninf;
+        if (i < sq && key < k1 && i32(key) <= i32(i) + i32(sk) - i32(sq)) { sc = s1_1 * scale + in3[u32(mbase + i32(i) * bitcast<i32>(P.p[6].y) + i32(key) * bitcast<i32>(P.p[6].z))]; }
+        ps[rr * PS + j] = sc;
+      }
+      {
+        let rr = tr * 2u + 1u;
+        let j = tc + 16u;
+        let i = i0 + rr;
+        let key = t0 + j;
+        var sc = ninf;
+        if (i < sq && key < k1 && i32(key) <= i32(i) + i32(sk) - i32(sq)) { sc = s1_2 * scale + in3[u32(mbase + i32(i) * bitcast<i32>(P.p[6].y) + i32(key) * bitcast<i32>(P.p[6].z))]; }
+        ps[rr * PS + j] = sc;
+      }
+      {
+        let rr = tr * 2u + 1u;
+        let j = tc + 24u;
+        let i = i0 + rr;
+        let key = t0 + j;
+        var sc = ninf;
+        if (i < sq && key < k1 && i32(key) <= i32(i) + i32(sk) - i32(sq)) { sc = s1_3 * scale + in3[u32(mbase + i32(i) * bitcast<i32>(P.p[6].y) + i32(key) * bitcast<i32>(P.p[6].z))]; }
+        ps[rr * PS + j] = sc;
+      }
     }
     workgroupBarrier();
     if (lid < BQ) {
@@ -105,29 +191,50 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       ps[pa] = select(exp(ps[pa] - m), 0.0, m == ninf);
     }
     workgroupBarrier();
-    let cr = crow[r];
-    var lsum = 0.0;
-    acc0 = acc0 * cr;
-    acc1 = acc1 * cr;
-    acc2 = acc2 * cr;
-    acc3 = acc3 * cr;
+    let cr0 = crow[r + 0u];
+    var lsum0 = 0.0;
+    acc0_0 = acc0_0 * cr0;
+    acc0_1 = acc0_1 * cr0;
+    let cr1 = crow[r + 1u];
+    var lsum1 = 0.0;
+    acc1_0 = acc1_0 * cr1;
+    acc1_1 = acc1_1 * cr1;
     for (var j = 0u; j < BK; j = j + 1u) {
-      let p = ps[r * PS + j];
-      lsum = lsum + p;
-      acc0 = fma(p, vs[j * H + min(g + 0u, H - 1u)], acc0);
-      acc1 = fma(p, vs[j * H + min(g + 4u, H - 1u)], acc1);
-      acc2 = fma(p, vs[j * H + min(g + 8u, H - 1u)], acc2);
-      acc3 = fma(p, vs[j * H + min(g + 12u, H - 1u)], acc3);
+      let p0 = ps[(r + 0u) * PS + j];
+      lsum0 = lsum0 + p0;
+      let p1 = ps[(r + 1u) * PS + j];
+      lsum1 = lsum1 + p1;
+      let v0 = vs[j * H + min(g + 0u, H - 1u)];
+      acc0_0 = fma(p0, v0, acc0_0);
+      acc1_0 = fma(p1, v0, acc1_0);
+      let v1 = vs[j * H + min(g + 8u, H - 1u)];
+      acc0_1 = fma(p0, v1, acc0_1);
+      acc1_1 = fma(p1, v1, acc1_1);
     }
-    if (g == 0u) { lrow[r] = lrow[r] * cr + lsum; }
+    if (g == 0u) {
+      lrow[r + 0u] = lrow[r + 0u] * cr0 + lsum0;
+      lrow[r + 1u] = lrow[r + 1u] * cr1 + lsum1;
+    }
   }
   workgroupBarrier();
-  let i = i0 + r;
-  if (i >= sq) { return; }
-  let l = lrow[r];
-  let ob = (bt * sq + i) * dv;
-  if (g + 0u < dv) { out0[ob + g + 0u] = acc0 / l; }
-  if (g + 4u < dv) { out0[ob + g + 4u] = acc1 / l; }
-  if (g + 8u < dv) { out0[ob + g + 8u] = acc2 / l; }
-  if (g + 12u < dv) { out0[ob + g + 12u] = acc3 / l; }
+  {
+    let i = i0 + r + 0u;
+    let l = lrow[r + 0u];
+    let m = mrow[r + 0u];
+    let ob = (bt * sq + i) * dv;
+    if (i < sq) {
+      if (g + 0u < dv) { out0[ob + g + 0u] = acc0_0 / l; }
+      if (g + 8u < dv) { out0[ob + g + 8u] = acc0_1 / l; }
+    }
+  }
+  {
+    let i = i0 + r + 1u;
+    let l = lrow[r + 1u];
+    let m = mrow[r + 1u];
+    let ob = (bt * sq + i) * dv;
+    if (i < sq) {
+      if (g + 0u < dv) { out0[ob + g + 0u] = acc1_0 / l; }
+      if (g + 8u < dv) { out0[ob + g + 8u] = acc1_1 / l; }
+    }
+  }
 }

@@ -50,9 +50,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     qs[(x / d) * DS + x % d] = select(0.0, in0[u32(qbase + i32(i) * bitcast<i32>(P.p[3].y) + i32(x % d) * bitcast<i32>(P.p[3].z))], i < sq);
   }
   if (lid < BQ) { mrow[lid] = ninf; lrow[lid] = 0.0; }
-  let r = lid / G;
+  let r = (lid / G) * 1u;
   let g = lid % G;
-  var acc0 = 0.0;
+  var acc0_0 = 0.0;
   for (var t0 = k0; t0 < k1; t0 = t0 + BK) {
     workgroupBarrier();
     for (var x = lid; x < BK * d; x = x + T) {
@@ -64,16 +64,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       vs[(x / dv) * H + x % dv] = select(0.0, in2[u32(vbase + i32(key) * bitcast<i32>(P.p[4].y) + i32(x % dv) * bitcast<i32>(P.p[4].z))], key < k1);
     }
     workgroupBarrier();
-    for (var x = lid; x < BQ * BK; x = x + T) {
-      let rr = x / BK;
-      let j = x % BK;
-      let i = i0 + rr;
-      let key = t0 + j;
-      var dot = 0.0;
+    if (lid < 64u) {
+      let tr = lid / 64u;
+      let tc = lid % 64u;
+      var s0_0 = 0.0;
       for (var q = 0u; q < d; q = q + 1u) {
-        dot = fma(qs[rr * DS + q], ks[j * DS + q], dot);
+        let qa0 = qs[(tr * 1u + 0u) * DS + q];
+        let kb0 = ks[(tc + 0u) * DS + q];
+        s0_0 = fma(qa0, kb0, s0_0);
       }
-      ps[rr * PS + j] = select(ninf, dot * scale, i < sq && key < k1);
+      {
+        let rr = tr * 1u + 0u;
+        let j = tc + 0u;
+        let i = i0 + rr;
+        let key = t0 + j;
+        ps[rr * PS + j] = select(ninf, s0_0 * scale, i < sq && key < k1);
+      }
     }
     workgroupBarrier();
     if (lid < BQ) {
@@ -91,26 +97,32 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       ps[pa] = select(exp(ps[pa] - m), 0.0, m == ninf);
     }
     workgroupBarrier();
-    let cr = crow[r];
-    var lsum = 0.0;
-    acc0 = acc0 * cr;
+    let cr0 = crow[r + 0u];
+    var lsum0 = 0.0;
+    acc0_0 = acc0_0 * cr0;
     for (var j = 0u; j < BK; j = j + 1u) {
-      let p = ps[r * PS + j];
-      lsum = lsum + p;
-      acc0 = fma(p, vs[j * H + min(g + 0u, H - 1u)], acc0);
+      let p0 = ps[(r + 0u) * PS + j];
+      lsum0 = lsum0 + p0;
+      let v0 = vs[j * H + min(g + 0u, H - 1u)];
+      acc0_0 = fma(p0, v0, acc0_0);
     }
-    if (g == 0u) { lrow[r] = lrow[r] * cr + lsum; }
+    if (g == 0u) {
+      lrow[r + 0u] = lrow[r + 0u] * cr0 + lsum0;
+    }
   }
   workgroupBarrier();
-  let i = i0 + r;
-  if (i >= sq) { return; }
-  let l = lrow[r];
-  let ob = (bt * sq + i) * dv;
-  let m = mrow[r];
-  if (g + 0u < dv) {
-    let at = (ob + g + 0u) * 3u * runs + s;
-    out0[at] = acc0;
-    out0[at + runs] = m;
-    out0[at + 2u * runs] = l;
+  {
+    let i = i0 + r + 0u;
+    let l = lrow[r + 0u];
+    let m = mrow[r + 0u];
+    let ob = (bt * sq + i) * dv;
+    if (i < sq) {
+      if (g + 0u < dv) {
+        let at = (ob + g + 0u) * 3u * runs + s;
+        out0[at] = acc0_0;
+        out0[at + runs] = m;
+        out0[at + 2u * runs] = l;
+      }
+    }
   }
 }
