@@ -143,6 +143,21 @@ fn long_prefill_within_the_loop_budget() {
     check(&y, 2e-5, 1e-4, "1031 x 1031 causal, masked");
 }
 
+/// A head past what the kernel holds in workgroup memory runs as the unfused composition,
+/// causal and masked alike: split, never rejected.
+#[test]
+fn heads_past_the_kernel_run_unfused() {
+    let dev = device();
+    for (causal, masked) in [(true, true), (false, false)] {
+        let (q, k, v, mask) = operands(&dev, DType::F32, (1, 1, 5, 9, 600, 520), 31);
+        let y = q
+            .scaled_dot_product_attention(&k, &v, masked.then_some(&mask), None, causal)
+            .unwrap();
+        assert!(kinds(&y).iter().all(|k| !k.starts_with("fused attention")));
+        check(&y, 1e-4, 1e-4, &format!("head 600, causal {causal}"));
+    }
+}
+
 /// The causal rule's alignment: with as many queries as keys it is PyTorch's `is_causal`
 /// (the composition with a lower-triangular mask), and a single query sees every key.
 #[test]

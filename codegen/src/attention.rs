@@ -404,11 +404,8 @@ pub fn main(e: &mut Emitter, s: &Schedule) -> Result<String, CodegenError> {
                 );
             } else {
                 let v = e.round(out.dtype, format!("acc{a}_{u} / l"));
-                let st = e.target.to_storage(&v, out.dtype);
-                writeln!(
-                    c,
-                    "      if (g + {col}u < dv) {{ out0[ob + g + {col}u] = {st}; }}"
-                );
+                let st = e.store(0, &format!("ob + g + {col}u"), &v);
+                writeln!(c, "      if (g + {col}u < dv) {{ {st} }}");
             }
         }
         c.push_str("    }\n  }\n");
@@ -423,6 +420,13 @@ mod tests {
 
     /// The template keeps the loop-trip contract of `kiln_ir::passes::attention_trips`: 64
     /// invocations, at most 16 rows, so that a split over the adapter's loop budget holds.
+    /// Larger heads are the unfused composition's (the IR pass that writes them so uses the
+    /// same bound).
+    #[test]
+    fn max_head_agrees_with_the_ir() {
+        assert_eq!(MAX_HEAD as usize, kiln_ir::passes::ATTENTION_MAX_HEAD);
+    }
+
     #[test]
     fn loop_contract() {
         assert_eq!(THREADS, 64);

@@ -50,12 +50,9 @@ pub fn main(e: &mut Emitter, s: &Schedule) -> Result<String, CodegenError> {
     }
     for k in 0..u {
         writeln!(b, "  if (i{k} < {numel}) {{");
-        for (o, out) in outs.iter().enumerate() {
-            writeln!(
-                b,
-                "    out{o}[i{k}] = {};",
-                e.target.to_storage(&format!("v{k}_{o}"), out.dtype)
-            );
+        for o in 0..outs.len() {
+            let st = e.store(o, &format!("i{k}"), &format!("v{k}_{o}"));
+            writeln!(b, "    {st}");
         }
         writeln!(b, "  }}");
     }
@@ -82,7 +79,8 @@ fn main_vec4(e: &mut Emitter, s: &Schedule) -> Result<String, CodegenError> {
     // Loads read whole vectors; everything after is per component, interleaved.
     e.with_lanes(4, |e| e.exprs(&mut b, "  ", "i", &roots))?;
     for (o, out) in e.k.outputs.iter().enumerate() {
-        writeln!(b, "  out{o}[j] = {};", e.stored_vector(out.expr, out.dtype));
+        let st = e.store_vector(o, "j", out.expr);
+        writeln!(b, "  {st}");
     }
     b.push_str("}\n");
     b.finish()

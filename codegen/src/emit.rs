@@ -110,7 +110,46 @@ impl<'k> Emitter<'k> {
                 self.quantized.insert(buf.to_string(), f);
                 format!("{}({idx})", dequant::reader(buf))
             }
+            None if self.target.packed(d) => {
+                self.use_helpers(&["kiln_bf16_get"]);
+                format!(
+                    "kiln_bf16_get({}, {idx})",
+                    self.packed_word(buf, &format!("({idx}) >> 1u"))
+                )
+            }
             None => self.target.from_storage(&self.elem(buf, idx), d),
+        }
+    }
+
+    /// Word `w` of a packed buffer: an output's is atomic (its halves are written by two
+    /// invocations), read with `atomicLoad` where an input runs in place of it.
+    fn packed_word(&self, buf: &str, w: &str) -> String {
+        if buf.starts_with("out") {
+            format!("atomicLoad(&{buf}[{w}])")
+        } else {
+            format!("{buf}[{w}]")
+        }
+    }
+
+    /// The statement storing value `v` (an expression of the output's dtype, already rounded
+    /// to it) as element `idx` of output `o`: converted to storage, a component of a `vec4`
+    /// in a vector kernel, or, where packed, the element's half of its word, written with two
+    /// atomic operations that touch only that half (the other half belongs to another
+    /// invocation; pooled buffers are not cleared, so the half is cleared first).
+    pub fn store(&mut self, o: usize, idx: &str, v: &str) -> String {
+        let d = self.k.outputs[o].dtype;
+        if self.target.packed(d) {
+            self.use_helpers(&["kiln_bf16_bits"]);
+            return format!(
+                "{{ let at = {idx}; let sh = (at & 1u) * 16u; atomicAnd(&out{o}[at >> 1u], ~(0xffffu << sh)); atomicOr(&out{o}[at >> 1u], kiln_bf16_bits({v}) << sh); }}"
+            );
+        }
+        let v = self.target.to_storage(v, d);
+        // Per-row outputs of a reduce kernel are scalar bindings in a vector kernel too.
+        if self.k.outputs[o].store == Store::Row {
+            format!("out{o}[{idx}] = {v};")
+        } else {
+            format!("{} = {v};", self.elem(&format!("out{o}"), idx))
         }
     }
 
@@ -132,8 +171,12 @@ impl<'k> Emitter<'k> {
             "struct Params {{ p: array<vec4<u32>, {}> }}\n@group(0) @binding(0) var<uniform> P: Params;\n",
             self.params.vec4s()
         );
-        let elem = |d: DType, vector: bool| {
-            if vector {
+        // Packed dtypes are words even in a vector kernel (a vector is two of them), atomic
+        // where written.
+        let elem = |d: DType, vector: bool, written: bool| {
+            if self.target.packed(d) {
+                if written { "atomic<u32>" } else { "u32" }.to_string()
+            } else if vector {
                 format!("vec4<{}>", self.target.storage(d))
             } else {
                 self.target.storage(d).to_string()
@@ -148,7 +191,7 @@ impl<'k> Emitter<'k> {
             writeln!(
                 s,
                 "@group(0) @binding({binding}) var<storage, read> in{i}: array<{}>;",
-                elem(*d, vector)
+                elem(*d, vector, false)
             );
             binding += 1;
         }
@@ -157,7 +200,7 @@ impl<'k> Emitter<'k> {
                 s,
                 "@group(0) @binding({binding}) var<storage, read_write> out{o}: array<{}>;",
                 // Per-row outputs of a reduce kernel stay scalar.
-                elem(out.dtype, vector && out.store == Store::Full)
+                elem(out.dtype, vector && out.store == Store::Full, true)
             );
             binding += 1;
         }
@@ -244,13 +287,39 @@ impl<'k> Emitter<'k> {
         r
     }
 
-    /// The `vec4` of output dtype `d` holding the four components of expression `n` (emitted
-    /// with [`Emitter::lanes`] 4), converted to storage.
-    pub fn stored_vector(&self, n: ExprId, d: DType) -> String {
+    /// The statement storing the four components of expression `n` (emitted with
+    /// [`Emitter::lanes`] 4) as vector `j` of output `o`: one `vec4` in storage form, or,
+    /// where packed, two whole words (no other invocation writes them).
+    pub fn store_vector(&mut self, o: usize, j: &str, n: ExprId) -> String {
+        let d = self.k.outputs[o].dtype;
+        if self.target.packed(d) {
+            self.use_helpers(&["kiln_bf16_pack2"]);
+            let v = |c| value_name(n, Some(c));
+            return format!(
+                "atomicStore(&out{o}[2u * ({j})], kiln_bf16_pack2({}, {})); atomicStore(&out{o}[2u * ({j}) + 1u], kiln_bf16_pack2({}, {}));",
+                v(0),
+                v(1),
+                v(2),
+                v(3)
+            );
+        }
         let comps: Vec<String> = (0..4)
             .map(|c| self.target.to_storage(&value_name(n, Some(c)), d))
             .collect();
-        format!("vec4<{}>({})", self.target.storage(d), comps.join(", "))
+        format!(
+            "out{o}[{j}] = vec4<{}>({});",
+            self.target.storage(d),
+            comps.join(", ")
+        )
+    }
+
+    /// The type a vector read of input dtype `d` gives ([`Emitter::vector_at`]).
+    pub fn vector_type(&self, d: DType) -> String {
+        if self.target.packed(d) {
+            "vec4<f32>".into()
+        } else {
+            format!("vec4<{}>", self.target.storage(d))
+        }
     }
 
     /// Element `idx` of buffer `buf` as WGSL: `buf[idx]`, or the component of a `vec4` where
@@ -269,15 +338,24 @@ impl<'k> Emitter<'k> {
     /// first element's coordinates `c*` emitted already where the view needs them);
     /// [`Kernel::choose_vector`](kiln_ir::Kernel::choose_vector) makes it a whole vector.
     pub fn vector_at(&mut self, out: &mut Code, ind: &str, lin: &str, l: LoadId) -> String {
-        let buf = self.input_buf(self.k.load(l).input);
-        if self.k.load(l).view.kind() == ViewKind::Contiguous {
+        let input = self.k.load(l).input;
+        let buf = self.input_buf(input);
+        let first = if self.k.load(l).view.kind() == ViewKind::Contiguous {
             let off = self.params.u32(Param::Offset(l));
-            format!("{buf}[({lin} + {off}) / 4u]")
+            format!("({lin} + {off})")
         } else {
             let a = self.address(l, None);
             writeln!(out, "{ind}let a{l} = {a};");
-            format!("{buf}[u32(a{l}) / 4u]")
+            format!("u32(a{l})")
+        };
+        if self.target.packed(self.k.input(input)) {
+            // Elements `first..first + 4`: two whole words.
+            self.use_helpers(&["kiln_bf16_unpack4"]);
+            let w0 = self.packed_word(&buf, &format!("{first} / 2u"));
+            let w1 = self.packed_word(&buf, &format!("{first} / 2u + 1u"));
+            return format!("kiln_bf16_unpack4({w0}, {w1})");
         }
+        format!("{buf}[{first} / 4u]")
     }
 
     /// Emits `let ld{l}` (value) and `let ok{l}` (inside the view) for each load `l` of `loads`

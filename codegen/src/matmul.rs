@@ -299,11 +299,8 @@ fn epilogue(e: &mut Emitter, b: &mut Code, dtype: DType, d: &Dims) -> Result<(),
     let roots: Vec<ExprId> = k.outputs.iter().map(|o| o.expr).collect();
     e.exprs(b, "  ", "i", &roots)?;
     for (o, out) in k.outputs.iter().enumerate() {
-        writeln!(
-            b,
-            "  out{o}[i] = {};",
-            e.target.to_storage(&format!("e{}", out.expr), out.dtype)
-        );
+        let st = e.store(o, "i", &format!("e{}", out.expr));
+        writeln!(b, "  {st}");
     }
     b.push_str("}\n");
     Ok(())

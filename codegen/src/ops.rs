@@ -52,6 +52,28 @@ pub const HELPERS: &[Helper] = &[
         text: "fn kiln_round_f16(x: f32) -> f32 {\n  let r = unpack2x16float(pack2x16float(vec2<f32>(clamp(x, -65504.0, 65504.0), 0.0))).x;\n  let inf = bitcast<f32>((bitcast<u32>(x) & 0x80000000u) | 0x7f800000u);\n  return select(select(r, inf, abs(x) >= 65520.0), x, kiln_isnan(x));\n}",
     },
     Helper {
+        name: "kiln_bf16_get",
+        deps: &[],
+        text: "fn kiln_bf16_get(word: u32, i: u32) -> f32 {\n  return bitcast<f32>(select(word << 16u, word & 0xffff0000u, (i & 1u) == 1u));\n}",
+    },
+    Helper {
+        name: "kiln_bf16_bits",
+        deps: &["kiln_isnan"],
+        // The value is rounded to bf16 already: its upper half (a NaN keeps its sign and is
+        // made quiet, so that a payload in the lower half cannot leave an infinity).
+        text: "fn kiln_bf16_bits(x: f32) -> u32 {\n  let h = bitcast<u32>(x) >> 16u;\n  return select(h, h | 0x40u, kiln_isnan(x));\n}",
+    },
+    Helper {
+        name: "kiln_bf16_unpack4",
+        deps: &["kiln_bf16_get"],
+        text: "fn kiln_bf16_unpack4(a: u32, b: u32) -> vec4<f32> {\n  return vec4<f32>(kiln_bf16_get(a, 0u), kiln_bf16_get(a, 1u), kiln_bf16_get(b, 0u), kiln_bf16_get(b, 1u));\n}",
+    },
+    Helper {
+        name: "kiln_bf16_pack2",
+        deps: &["kiln_bf16_bits"],
+        text: "fn kiln_bf16_pack2(a: f32, b: f32) -> u32 {\n  return kiln_bf16_bits(a) | (kiln_bf16_bits(b) << 16u);\n}",
+    },
+    Helper {
         name: "kiln_round_bf16",
         deps: &["kiln_isnan"],
         text: "fn kiln_round_bf16(x: f32) -> f32 {\n  let b = bitcast<u32>(x);\n  let r = (b + 0x7fffu + ((b >> 16u) & 1u)) & 0xffff0000u;\n  return select(bitcast<f32>(r), x, kiln_isnan(x));\n}",

@@ -293,8 +293,8 @@ fn rows(
     if let (Some(c), true) = (cache, vec) {
         for j in 0..c / 4 {
             for &l in &held {
-                let st = e.target.storage(k.input(k.load(l).input));
-                writeln!(b, "  var rc{l}_{j}: vec4<{st}>;");
+                let ty = e.vector_type(k.input(k.load(l).input));
+                writeln!(b, "  var rc{l}_{j}: {ty};");
             }
         }
         let coords = e.roots_need_coords(&stage_roots);
@@ -488,11 +488,8 @@ fn rows(
         writeln!(b, "    let i = o;");
         e.exprs(&mut b, "    ", "i", &roots)?;
         for (oi, o) in &row {
-            writeln!(
-                b,
-                "    out{oi}[o] = {};",
-                e.target.to_storage(&format!("e{}", o.expr), o.dtype)
-            );
+            let st = e.store(*oi, "o", &format!("e{}", o.expr));
+            writeln!(b, "    {st}");
         }
         writeln!(b, "  }}");
     }
@@ -504,8 +501,8 @@ fn rows(
                 open_slot(&mut b, j, wg, &count, 4);
                 e.with_lanes(4, |e| element(e, &mut b, "      ", Some(j), &roots))?;
                 for (oi, o) in &full {
-                    let v = e.stored_vector(o.expr, o.dtype);
-                    writeln!(b, "      out{oi}[i / 4u] = {v};");
+                    let st = e.store_vector(*oi, "i / 4u", o.expr);
+                    writeln!(b, "      {st}");
                 }
                 writeln!(b, "    }}");
             }
@@ -514,12 +511,8 @@ fn rows(
                 open_slot(&mut b, j, wg, &count, 1);
                 element(e, &mut b, "      ", Some(j), &roots)?;
                 for (oi, o) in &full {
-                    writeln!(
-                        b,
-                        "      {} = {};",
-                        e.elem(&format!("out{oi}"), "i"),
-                        e.target.to_storage(&format!("e{}", o.expr), o.dtype)
-                    );
+                    let st = e.store(*oi, "i", &format!("e{}", o.expr));
+                    writeln!(b, "      {st}");
                 }
                 writeln!(b, "    }}");
             }
@@ -545,13 +538,13 @@ fn rows(
             }
             for kk in 0..u {
                 writeln!(b, "      if (rr{kk} < {count}) {{");
-                for (oi, o) in &full {
-                    writeln!(
-                        b,
-                        "        {} = {};",
-                        e.elem(&format!("out{oi}"), &format!("o * {count} + rr{kk}")),
-                        e.target.to_storage(&format!("v{kk}_{oi}"), o.dtype)
+                for (oi, _) in &full {
+                    let st = e.store(
+                        *oi,
+                        &format!("o * {count} + rr{kk}"),
+                        &format!("v{kk}_{oi}"),
                     );
+                    writeln!(b, "        {st}");
                 }
                 writeln!(b, "      }}");
             }

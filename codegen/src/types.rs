@@ -1,8 +1,11 @@
 //! How kiln dtypes live in WGSL: as values in expressions and as elements of storage buffers.
 //! Every float computes in `f32`; `f16` and `bf16` results are rounded after every op. `f16`
 //! is stored as 16-bit WGSL `f16` on a [`Target`] that has it (the adapter's `SHADER_F16`),
-//! else widened to `f32` like `bf16`; `bool` is stored as `u32`. These are data, kept in one
-//! table, and the host side of the same layout ([`Target::encode`], [`Target::decode`]).
+//! else widened to `f32`; `bf16` is stored packed, two to a `u32` word (the low half first),
+//! where the target says so (WGSL has no 16-bit integers: kernels read a word and take its
+//! half, and write a half with two atomic operations, or whole words), else widened; `bool`
+//! is stored as `u32`. These are data, kept in one table, and the host side of the same
+//! layout ([`Target::encode`], [`Target::decode`]).
 
 use kiln_ir::{DType, HostTensor, Scalar, Shape};
 
@@ -12,21 +15,32 @@ pub struct Target {
     /// `f16` tensors are stored as 16-bit `f16` (WGSL `enable f16;`, the adapter's
     /// `SHADER_F16`): half the bytes to move. Without it they are stored widened to `f32`.
     pub f16: bool,
+    /// `bf16` tensors are stored packed, two to a `u32` word: half the bytes to move, on any
+    /// adapter. Without it they are stored widened to `f32`.
+    pub bf16: bool,
 }
 
 impl Target {
-    /// The WGSL element type of a storage buffer of `d`.
+    /// The WGSL element type of a storage buffer of `d` (a word of two elements where
+    /// [`Target::packed`]).
     pub fn storage(&self, d: DType) -> &'static str {
         if d == DType::F16 && self.f16 {
             "f16"
+        } else if self.packed(d) {
+            "u32"
         } else {
             info(d).storage
         }
     }
 
+    /// Whether `d` is stored two to a `u32` word (bf16 on a target that packs it).
+    pub fn packed(&self, d: DType) -> bool {
+        d == DType::BF16 && self.bf16
+    }
+
     /// Bytes per element of `d` in a storage buffer.
     pub fn storage_bytes(&self, d: DType) -> u64 {
-        if d == DType::F16 && self.f16 {
+        if (d == DType::F16 && self.f16) || self.packed(d) {
             2
         } else {
             4
@@ -76,6 +90,21 @@ impl Target {
                 .iter()
                 .flat_map(|&w| half::f16::from_f32(f32::from_bits(w)).to_le_bytes())
                 .collect()
+        } else if self.packed(t.dtype) {
+            // The values are bf16 already: their upper halves (a NaN made quiet, keeping its
+            // sign), as kernels store them (`kiln_bf16_bits`).
+            words
+                .iter()
+                .flat_map(|&w| {
+                    let h = (w >> 16) as u16;
+                    let h = if f32::from_bits(w).is_nan() {
+                        h | 0x40
+                    } else {
+                        h
+                    };
+                    h.to_le_bytes()
+                })
+                .collect()
         } else {
             words.iter().flat_map(|w| w.to_le_bytes()).collect()
         };
@@ -92,6 +121,12 @@ impl Target {
                 .chunks_exact(2)
                 .take(n)
                 .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32().to_bits())
+                .collect()
+        } else if self.packed(dtype) {
+            bytes
+                .chunks_exact(2)
+                .take(n)
+                .map(|b| (u16::from_le_bytes([b[0], b[1]]) as u32) << 16)
                 .collect()
         } else {
             bytes

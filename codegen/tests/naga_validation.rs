@@ -22,17 +22,14 @@ fn validate_graph(g: &Graph, what: &str) -> usize {
 fn validate_program(prog: &kiln_ir::lower::Program, what: &str) -> usize {
     for call in &prog.calls {
         let k = &call.kernel;
-        // f16 kernels also as stored in 16 bits (`enable f16;`), under every schedule.
-        let dtypes = k
+        // f16 stored in 16 bits (`enable f16;`) and bf16 packed two to a word, each also as
+        // widened, under every schedule.
+        let sixteen = k
             .inputs
             .iter()
-            .copied()
-            .chain(k.outputs.iter().map(|o| o.dtype));
-        let targets: &[bool] = if (Target { f16: true }).needs_f16(dtypes) {
-            &[false, true]
-        } else {
-            &[false]
-        };
+            .chain(k.outputs.iter().map(|o| &o.dtype))
+            .any(|d| matches!(d, DType::F16 | DType::BF16));
+        let targets: &[bool] = if sixteen { &[false, true] } else { &[false] };
         for (wg, unroll, matmul_block, reduce_cache, f16) in [
             (64, 1, 1, 0),
             (256, 4, 8, 16),
@@ -76,7 +73,7 @@ fn validate_program(prog: &kiln_ir::lower::Program, what: &str) -> usize {
                     },
                     attention,
                 },
-                &Target { f16 },
+                &Target { f16, bf16: f16 },
             )
             .unwrap_or_else(|e| panic!("{what}: codegen: {e}"));
             let module = naga::front::wgsl::parse_str(&src.wgsl).unwrap_or_else(|e| {
@@ -351,7 +348,7 @@ fn tensor_core_matmuls() {
                         "tensor cores {dt} tile {tile} f16 storage {f16}: {}",
                         k.name
                     );
-                    let src = generate(k, &s, &Target { f16 })
+                    let src = generate(k, &s, &Target { f16, bf16: f16 })
                         .unwrap_or_else(|e| panic!("{what}: codegen: {e}"));
                     let module = naga::front::wgsl::parse_str(&src.wgsl).unwrap_or_else(|e| {
                         panic!(

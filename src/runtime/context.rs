@@ -115,6 +115,7 @@ impl GpuContext {
             batch: Mutex::new(Batch::default()),
             target: kiln_codegen::Target {
                 f16: opts.f16_storage && features.contains(wgpu::Features::SHADER_F16),
+                bf16: opts.bf16_storage,
             },
             tensor_cores,
             pool: Arc::new(Pool::new((limits.max_buffer_size / 2).min(4 << 30))),

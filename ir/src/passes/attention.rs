@@ -196,7 +196,9 @@ fn recognize(g: &Graph, n: NodeId) -> Option<Found> {
 /// an attention with that many workgroups already, or with fewer than
 /// `2 * SPLIT_ATTENTION_MIN_RUN` keys, is left whole. Runs are also cut short enough that
 /// one invocation's loops stay within `max_trips` ([`attention_trips`]; the adapter's loop
-/// budget), whatever the workgroups.
+/// budget), whatever the workgroups. An attention whose head passes [`ATTENTION_MAX_HEAD`]
+/// becomes the unfused composition (matmul, scale, mask, softmax, matmul): the graph is
+/// split, never rejected.
 pub struct SplitAttention {
     /// Loop trips one attention invocation may run (`None`: no limit).
     pub max_trips: Option<usize>,
@@ -213,6 +215,11 @@ pub fn attention_trips(keys: usize, d: usize, dv: usize) -> usize {
     let per_key = d.div_ceil(4) + (d + dv).div_ceil(64) + 5;
     d.div_ceil(4) + keys.next_multiple_of(64) * per_key + 64
 }
+
+/// The largest head (`d`, `dv`) an attention kernel holds in workgroup memory (code
+/// generation's `attention::MAX_HEAD`); [`SplitAttention`] writes an attention with a larger
+/// one as the unfused composition.
+pub const ATTENTION_MAX_HEAD: usize = 512;
 
 /// Workgroups a split attention aims at (several per compute unit of a large GPU).
 pub const SPLIT_ATTENTION_TARGET: usize = 1024;
@@ -264,6 +271,9 @@ impl Pass for SplitAttention {
             let (sq, d) = (qs.0[r - 2], qs.0[r - 1]);
             let sk = ng.node(srcs[1]).shape().0[r - 2];
             let dv = ng.node(srcs[2]).shape().0[r - 1];
+            if d.max(dv) > ATTENTION_MAX_HEAD {
+                return unfused(ng, att, srcs).map(Some);
+            }
             let batch: usize = qs.0[..r - 2].iter().product();
             let runs = self.runs(batch, sq, sk, d, dv);
             if runs < 2 {
@@ -277,6 +287,70 @@ impl Pass for SplitAttention {
             combine(ng, parts, node.dtype()).map(Some)
         })
     }
+}
+
+/// `att` over `srcs` as the composition it fuses: `softmax(q @ k^T * scale + mask
+/// [causal]) @ v`, in the operands' dtype.
+fn unfused(ng: &mut Graph, att: Attention, srcs: &[NodeId]) -> Result<NodeId> {
+    let (q, k, v) = (srcs[0], srcs[1], srcs[2]);
+    let qs = ng.node(q).shape().clone();
+    let r = qs.rank();
+    let (sq, sk) = (qs.0[r - 2], ng.node(k).shape().0[r - 2]);
+    let mut scores_shape = qs.clone();
+    scores_shape.0[r - 1] = sk;
+    let mut perm: SmallVec<[usize; crate::MAX_RANK]> = (0..r).collect();
+    perm.swap(r - 2, r - 1);
+    let kt = ng.add(Op::View(ViewOp::Permute(perm)), &[k])?;
+    let s = ng.add(Op::Matmul, &[q, kt])?;
+    let ty = ng.node(s).ty.clone();
+    let scale = super::const_like(ng, &ty, att.scale)?;
+    let mut s = ng.add(Op::Binary(BinaryOp::Mul), &[s, scale])?;
+    if let Some(&m) = srcs.get(3) {
+        s = ng.add(Op::Binary(BinaryOp::Add), &[s, m])?;
+    }
+    if att.causal {
+        // Key j is seen by row i where j <= i + sk - sq.
+        let iota = |ng: &mut Graph, n: usize, dims: [usize; 2]| -> Result<NodeId> {
+            let a = ng.add_leaf(
+                Op::Arange {
+                    start: crate::Scalar::I(0),
+                    step: crate::Scalar::I(1),
+                },
+                crate::TensorType::new(DType::I32, Shape::new(&[n])),
+            )?;
+            let a = ng.add(Op::View(ViewOp::Reshape(Shape::new(&dims))), &[a])?;
+            let mut lead = vec![1; r - 2];
+            lead.extend(dims);
+            let a = ng.add(Op::View(ViewOp::Reshape(Shape::new(&lead))), &[a])?;
+            ng.add(Op::View(ViewOp::Expand(scores_shape.clone())), &[a])
+        };
+        let i = iota(ng, sq, [sq, 1])?;
+        let j = iota(ng, sk, [1, sk])?;
+        let i_ty = ng.node(i).ty.clone();
+        let shift = super::const_like(ng, &i_ty, crate::Scalar::I(sk as i64 - sq as i64))?;
+        let last = ng.add(Op::Binary(BinaryOp::Add), &[i, shift])?;
+        let seen = ng.add(Op::Binary(BinaryOp::Le), &[j, last])?;
+        let ninf = super::const_like(ng, &ty, crate::Scalar::F(f64::NEG_INFINITY))?;
+        s = ng.add(Op::Where, &[seen, s, ninf])?;
+    }
+    let last: crate::Axes = [r - 1].into_iter().collect();
+    let reduce = |ng: &mut Graph, op, x| -> Result<NodeId> {
+        let t = ng.add(
+            Op::Reduce {
+                op,
+                axes: last.clone(),
+                keepdim: true,
+            },
+            &[x],
+        )?;
+        ng.add(Op::View(ViewOp::Expand(scores_shape.clone())), &[t])
+    };
+    let m = reduce(ng, ReduceOp::Max, s)?;
+    let z = ng.add(Op::Binary(BinaryOp::Sub), &[s, m])?;
+    let e = ng.add(Op::Unary(UnaryOp::Exp), &[z])?;
+    let sum = reduce(ng, ReduceOp::Sum, e)?;
+    let p = ng.add(Op::Binary(BinaryOp::Div), &[e, sum])?;
+    ng.add(Op::Matmul, &[p, v])
 }
 
 /// The combine of a split attention's `parts` (`[.., sq, dv, 3, S]`, f32) into the output

@@ -17,8 +17,8 @@ mod views;
 
 pub use algebraic::AlgebraicSimplification;
 pub use attention::{
-    attention_trips, FuseAttention, SplitAttention, PATTERN as ATTENTION_PATTERN,
-    SPLIT_ATTENTION_MIN_RUN, SPLIT_ATTENTION_TARGET,
+    attention_trips, FuseAttention, SplitAttention, ATTENTION_MAX_HEAD,
+    PATTERN as ATTENTION_PATTERN, SPLIT_ATTENTION_MIN_RUN, SPLIT_ATTENTION_TARGET,
 };
 pub use casts::CastElimination;
 pub use constants::ConstantFolding;
