@@ -156,7 +156,7 @@ pub(crate) fn describe(
                 ),
                 };
             let schedule = schedule_of(&c.kernel);
-            let kind = if schedule.matmul.tensor_cores {
+            let kind = if schedule.matmul.tensor_cores || schedule.attention.tensor_cores {
                 format!("{kind} on tensor cores")
             } else {
                 kind

@@ -101,6 +101,42 @@ fn f32_matmuls_at_f16_precision() {
     }
 }
 
+/// Fused attention with both products on tensor cores: odd lengths, causal and masked, heads
+/// of 32, 64 and 80 (padded), f16; f32 at f16 precision.
+#[test]
+fn attention_on_tensor_cores() {
+    for (precision, dt, tol) in [
+        (MatmulPrecision::F32, DType::F16, (2e-3, 2e-3)),
+        (MatmulPrecision::F16, DType::F32, (3e-3, 3e-3)),
+    ] {
+        let Some(dev) = device_with(precision, kiln::Autotune::Off) else {
+            return;
+        };
+        for (i, &(sq, sk, d, causal, masked)) in [
+            (16, 16, 32, false, false),
+            (33, 129, 64, true, false),
+            (129, 1031, 80, false, true),
+            (7, 7, 64, true, true),
+        ]
+        .iter()
+        .enumerate()
+        {
+            let s = 50 + 10 * i as u64;
+            let q = random(&dev, dt, &[2, 3, sq, d], -1.0, 1.0, s);
+            let k = random(&dev, dt, &[2, 3, sk, d], -1.0, 1.0, s + 1);
+            let v = random(&dev, dt, &[2, 3, sk, d], -1.0, 1.0, s + 2);
+            let mask = random(&dev, dt, &[sq, sk], -0.5, 0.5, s + 3);
+            let y = q
+                .scaled_dot_product_attention(&k, &v, masked.then_some(&mask), None, causal)
+                .unwrap();
+            let what = format!("{dt} sq {sq} sk {sk} d {d} causal {causal} masked {masked}");
+            // Blocks of 16 rows take tensor cores; fewer rows stay scalar.
+            assert_eq!(on_tensor_cores(&y), sq >= 9, "{what}");
+            check(&y, tol.0, tol.1, &what);
+        }
+    }
+}
+
 #[test]
 fn every_tuned_candidate_is_right() {
     let Some(dev) = device_with(MatmulPrecision::F32, kiln::Autotune::Full) else {

@@ -62,19 +62,25 @@ pub fn sizes(k: &Kernel) -> Option<(usize, usize, usize, usize)> {
     Some((qs[r - 2], qs[r - 1], ks[r - 2], vs[r - 1]))
 }
 
-/// Chooses what is still `None` in `a` from kernel `k`'s sizes: a head of `max(d, dv)`
-/// rounded up to 16; as many rows as the queries (rounded up to a power of two, at most 16);
-/// 64 keys per tile for one row, else 32.
-pub fn resolve(a: &mut crate::schedule::AttentionSchedule, k: &Kernel) {
+/// Chooses what is still `None` in `a` from kernel `k`'s sizes: as many rows as the queries
+/// (rounded up to a power of two, at most 16); 64 keys per tile for one row, else 32; tensor
+/// cores kept only where the kernel is eligible (`f32_ok`: the matmul precision lets f32
+/// operands round to f16); a head of `max(d, dv)` rounded up to 16, or to 32 on tensor cores.
+pub fn resolve(a: &mut crate::schedule::AttentionSchedule, k: &Kernel, f32_ok: bool) {
     let Some((sq, d, _, dv)) = sizes(k) else {
         return;
     };
-    let head = d.max(dv).max(1).next_multiple_of(16);
-    a.head = Some(u32::try_from(head).unwrap_or(u32::MAX));
     let rows = *a
         .rows
         .get_or_insert(sq.max(1).next_power_of_two().min(16) as u32);
-    a.keys.get_or_insert(if rows == 1 { 64 } else { 32 });
+    let keys = *a.keys.get_or_insert(if rows == 1 { 64 } else { 32 });
+    a.tensor_cores &= crate::attention_coop::eligible(k, rows, keys, f32_ok);
+    let head = if a.tensor_cores {
+        crate::attention_coop::head(d.max(dv))
+    } else {
+        d.max(dv).max(1).next_multiple_of(16)
+    };
+    a.head = Some(u32::try_from(head).unwrap_or(u32::MAX));
 }
 
 /// Shrinks `a`'s tiles to fit `limit` bytes of workgroup memory: keys first (to 8), then
@@ -83,6 +89,14 @@ pub fn fit(a: &mut crate::schedule::AttentionSchedule, limit: u32) {
     let Some((mut rows, mut keys, head)) = a.concrete() else {
         return;
     };
+    // Tensor-core tiles that do not fit give way to the scalar form (its head is a multiple
+    // of 32, so of 16 too).
+    if a.tensor_cores && crate::attention_coop::workgroup_bytes(keys, head) > limit {
+        a.tensor_cores = false;
+    }
+    if a.tensor_cores {
+        return;
+    }
     let fits = |r: u32, k: u32| workgroup_bytes(r, k, head) <= limit;
     while !fits(rows, keys) && keys > 8 {
         keys /= 2;
@@ -206,6 +220,48 @@ fn scores(c: &mut Code, rows: u32, keys: u32, ops: &Operands, mask: Option<&str>
     c.push_str("    }\n");
 }
 
+/// The scalar form's step 4 and 5 for each tile: `p = exp(s - m)` in place, then each
+/// invocation's `rp` rows by every `g`-th column (`per` of them) rescaled and given `p * v`
+/// over the tile, the rows' sums `l` kept by their first invocation; then the tile loop and
+/// a barrier are closed.
+fn scalar_values(c: &mut Code, rp: u32, per: u32, g: u32) {
+    writeln!(
+        c,
+        "    for (var x = lid; x < BQ * BK; x = x + T) {{\n      let m = mrow[x / BK];\n      let pa = (x / BK) * PS + x % BK;\n      ps[pa] = select(exp(ps[pa] - m), 0.0, m == ninf);\n    }}\n    workgroupBarrier();"
+    );
+    for a in 0..rp {
+        writeln!(c, "    let cr{a} = crow[r + {a}u];\n    var lsum{a} = 0.0;");
+        for u in 0..per {
+            writeln!(c, "    acc{a}_{u} = acc{a}_{u} * cr{a};");
+        }
+    }
+    writeln!(c, "    for (var j = 0u; j < BK; j = j + 1u) {{");
+    for a in 0..rp {
+        writeln!(
+            c,
+            "      let p{a} = ps[(r + {a}u) * PS + j];\n      lsum{a} = lsum{a} + p{a};"
+        );
+    }
+    for u in 0..per {
+        writeln!(
+            c,
+            "      let v{u} = vs[j * H + min(g + {}u, H - 1u)];",
+            u * g
+        );
+        for a in 0..rp {
+            writeln!(c, "      acc{a}_{u} = fma(p{a}, v{u}, acc{a}_{u});");
+        }
+    }
+    c.push_str("    }\n    if (g == 0u) {\n");
+    for a in 0..rp {
+        writeln!(
+            c,
+            "      lrow[r + {a}u] = lrow[r + {a}u] * cr{a} + lsum{a};"
+        );
+    }
+    c.push_str("    }\n  }\n  workgroupBarrier();\n");
+}
+
 /// The operands' loads.
 struct Operands {
     q: LoadId,
@@ -250,16 +306,35 @@ pub fn main(e: &mut Emitter, s: &Schedule) -> Result<String, CodegenError> {
     e.use_helpers(&[crate::ops::NONFINITE]);
     let ninf = types::f32_bits(0xff80_0000);
 
+    let coop = s.attention.tensor_cores;
     let mut c = Code::new();
     writeln!(
         c,
-        "const T = {THREADS}u;\nconst BQ = {rows}u;\nconst BK = {keys}u;\nconst H = {head}u;\n\
-         const DS = {ds}u;\nconst PS = {ps}u;\nconst G = {g}u;\n\
-         var<workgroup> qs: array<f32, BQ * DS>;\nvar<workgroup> ks: array<f32, BK * DS>;\n\
-         var<workgroup> vs: array<f32, BK * H>;\nvar<workgroup> ps: array<f32, BQ * PS>;\n\
-         var<workgroup> mrow: array<f32, BQ>;\nvar<workgroup> lrow: array<f32, BQ>;\n\
-         var<workgroup> crow: array<f32, BQ>;"
+        "const T = {THREADS}u;\nconst BQ = {rows}u;\nconst BK = {keys}u;\nconst H = {head}u;\nconst G = {g}u;"
     );
+    if coop {
+        if !crate::attention_coop::eligible(k, rows, keys, s.matmul.tensor_core_f32)
+            || !head.is_multiple_of(2 * crate::coop::FRAG)
+        {
+            return Err(CodegenError::Schedule(format!(
+                "tensor-core attention for {}: f16 operands (or f32 at f16 precision), 16 rows, \
+                 32 or 64 keys and a head of a multiple of 32 (got {rows}, {keys}, {head})",
+                k.name
+            )));
+        }
+        e.enables.insert("f16");
+        e.enables.insert("wgpu_cooperative_matrix");
+        crate::attention_coop::declare(&mut c, keys, head);
+    } else {
+        writeln!(
+            c,
+            "const DS = {ds}u;\nconst PS = {ps}u;\n\
+             var<workgroup> qs: array<f32, BQ * DS>;\nvar<workgroup> ks: array<f32, BK * DS>;\n\
+             var<workgroup> vs: array<f32, BK * H>;\nvar<workgroup> ps: array<f32, BQ * PS>;\n\
+             var<workgroup> mrow: array<f32, BQ>;\nvar<workgroup> lrow: array<f32, BQ>;\n\
+             var<workgroup> crow: array<f32, BQ>;"
+        );
+    }
     writeln!(
         c,
         "@compute @workgroup_size({THREADS})\nfn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {{"
@@ -330,10 +405,17 @@ pub fn main(e: &mut Emitter, s: &Schedule) -> Result<String, CodegenError> {
             "  {{\n    let i = min(i0 + BQ, sq) - 1u;\n    k1 = u32(clamp({diag} + 1, i32(k0), i32(k1)));\n  }}"
         );
     }
+    if coop {
+        crate::attention_coop::stage_queries(&mut c, &qv);
+    } else {
+        writeln!(
+            c,
+            "  for (var x = lid; x < BQ * d; x = x + T) {{\n    let i = i0 + x / d;\n    qs[(x / d) * DS + x % d] = select(0.0, {qv}, i < sq);\n  }}"
+        );
+    }
     writeln!(
         c,
-        "  for (var x = lid; x < BQ * d; x = x + T) {{\n    let i = i0 + x / d;\n    qs[(x / d) * DS + x % d] = select(0.0, {qv}, i < sq);\n  }}\n\
-         \x20 if (lid < BQ) {{ mrow[lid] = ninf; lrow[lid] = 0.0; }}\n  let r = (lid / G) * {rp}u;\n  let g = lid % G;"
+        "  if (lid < BQ) {{ mrow[lid] = ninf; lrow[lid] = 0.0; }}\n  let r = (lid / G) * {rp}u;\n  let g = lid % G;"
     );
     for a in 0..rp {
         for u in 0..per {
@@ -342,52 +424,37 @@ pub fn main(e: &mut Emitter, s: &Schedule) -> Result<String, CodegenError> {
     }
     writeln!(
         c,
-        "  for (var t0 = k0; t0 < k1; t0 = t0 + BK) {{\n    workgroupBarrier();\n\
-         \x20   for (var x = lid; x < BK * d; x = x + T) {{\n      let key = t0 + x / d;\n      ks[(x / d) * DS + x % d] = select(0.0, {kv}, key < k1);\n    }}\n\
-         \x20   for (var x = lid; x < BK * dv; x = x + T) {{\n      let key = t0 + x / dv;\n      vs[(x / dv) * H + x % dv] = select(0.0, {vv}, key < k1);\n    }}\n\
-         \x20   workgroupBarrier();"
+        "  for (var t0 = k0; t0 < k1; t0 = t0 + BK) {{\n    workgroupBarrier();"
     );
-    scores(&mut c, rows, keys, &ops, mv.as_deref(), diag);
+    if coop {
+        let mut ok = String::from("i < sq && key < k1");
+        if ops.causal {
+            ok.push_str(&format!(" && i32(key) <= {diag}"));
+        }
+        crate::attention_coop::stage_and_score(&mut c, keys, head, (&kv, &vv), &ok, mv.as_deref());
+    } else {
+        writeln!(
+            c,
+            "    for (var x = lid; x < BK * d; x = x + T) {{\n      let key = t0 + x / d;\n      ks[(x / d) * DS + x % d] = select(0.0, {kv}, key < k1);\n    }}\n\
+             \x20   for (var x = lid; x < BK * dv; x = x + T) {{\n      let key = t0 + x / dv;\n      vs[(x / dv) * H + x % dv] = select(0.0, {vv}, key < k1);\n    }}\n\
+             \x20   workgroupBarrier();"
+        );
+        scores(&mut c, rows, keys, &ops, mv.as_deref(), diag);
+    }
     writeln!(
         c,
         "    workgroupBarrier();\n\
          \x20   if (lid < BQ) {{\n      var mx = ninf;\n      for (var j = 0u; j < BK; j = j + 1u) {{ mx = max(mx, ps[lid * PS + j]); }}\n\
          \x20     let mo = mrow[lid];\n      let mn = max(mo, mx);\n      mrow[lid] = mn;\n      crow[lid] = select(exp(mo - mn), 1.0, mn == ninf);\n    }}\n\
-         \x20   workgroupBarrier();\n\
-         \x20   for (var x = lid; x < BQ * BK; x = x + T) {{\n      let m = mrow[x / BK];\n      let pa = (x / BK) * PS + x % BK;\n      ps[pa] = select(exp(ps[pa] - m), 0.0, m == ninf);\n    }}\n\
          \x20   workgroupBarrier();"
     );
-    for a in 0..rp {
-        writeln!(c, "    let cr{a} = crow[r + {a}u];\n    var lsum{a} = 0.0;");
-        for u in 0..per {
-            writeln!(c, "    acc{a}_{u} = acc{a}_{u} * cr{a};");
-        }
+    if coop {
+        crate::attention_coop::values(&mut c, head, keys, per, g);
+        c.push_str("  }\n  workgroupBarrier();\n");
+    } else {
+        scalar_values(&mut c, rp, per, g);
     }
-    writeln!(c, "    for (var j = 0u; j < BK; j = j + 1u) {{");
-    for a in 0..rp {
-        writeln!(
-            c,
-            "      let p{a} = ps[(r + {a}u) * PS + j];\n      lsum{a} = lsum{a} + p{a};"
-        );
-    }
-    for u in 0..per {
-        writeln!(
-            c,
-            "      let v{u} = vs[j * H + min(g + {}u, H - 1u)];",
-            u * g
-        );
-        for a in 0..rp {
-            writeln!(c, "      acc{a}_{u} = fma(p{a}, v{u}, acc{a}_{u});");
-        }
-    }
-    c.push_str("    }\n    if (g == 0u) {\n");
-    for a in 0..rp {
-        writeln!(
-            c,
-            "      lrow[r + {a}u] = lrow[r + {a}u] * cr{a} + lsum{a};"
-        );
-    }
-    c.push_str("    }\n  }\n  workgroupBarrier();\n");
+
     let out = &k.outputs[0];
     for a in 0..rp {
         writeln!(

@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 pub mod attention;
+pub mod attention_coop;
 pub mod code;
 pub mod coop;
 pub mod dequant;

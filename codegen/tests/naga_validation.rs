@@ -44,8 +44,9 @@ fn validate_program(prog: &kiln_ir::lower::Program, what: &str) -> usize {
                 rows: Some([1, 16, 4, 2][(wg as usize / 32) % 4]),
                 keys: Some([64, 32, 8, 4][unroll as usize - 1]),
                 head: None,
+                tensor_cores: false,
             };
-            kiln_codegen::attention::resolve(&mut attention, k);
+            kiln_codegen::attention::resolve(&mut attention, k, false);
             let src = generate(
                 &call.kernel,
                 &Schedule {
@@ -384,6 +385,73 @@ fn tensor_core_matmuls() {
         }
     }
     assert!(seen >= 3 * 5 * 2, "{seen} tensor-core kernels checked");
+}
+
+/// Attention on tensor cores: masked and causal, heads of 32 to 128 (80 padded to 96), f16
+/// operands and f32 ones at f16 precision; validated and written as SPIR-V.
+#[test]
+fn tensor_core_attention() {
+    use kiln_ir::ops::Attention;
+    let mut seen = 0;
+    for (dt, f32_ok) in [(DType::F16, false), (DType::F32, true)] {
+        for (d, masked, causal) in [(32, false, false), (80, true, true), (128, true, false)] {
+            let mut g = Graph::new();
+            let q = g.input(dt, Shape::new(&[2, 3, 1031, d])).unwrap();
+            let k = g.input(dt, Shape::new(&[2, 3, 33, d])).unwrap();
+            let v = g.input(dt, Shape::new(&[2, 3, 33, 48])).unwrap();
+            let mut srcs = vec![q, k, v];
+            if masked {
+                let m = g.input(dt, Shape::new(&[2, 3, 1031, 33])).unwrap();
+                srcs.push(m);
+            }
+            let y = g
+                .add(Op::Attention(Attention::new(0.125, causal)), &srcs)
+                .unwrap();
+            g.mark_output(y);
+            let prog = lower_unfused(&g).unwrap();
+            let kernel = &prog.calls[0].kernel;
+            for keys in [32, 64] {
+                for f16 in [false, true] {
+                    let mut s = Schedule::GPU;
+                    s.matmul.tensor_core_f32 = f32_ok;
+                    s.attention.keys = Some(keys);
+                    let s = s.resolve(kernel);
+                    assert!(s.attention.tensor_cores, "{dt} d {d}");
+                    let what = format!("tensor-core attention {dt} d {d} keys {keys} f16 {f16}");
+                    let src = generate(kernel, &s, &Target { f16, bf16: f16 })
+                        .unwrap_or_else(|e| panic!("{what}: codegen: {e}"));
+                    let module = naga::front::wgsl::parse_str(&src.wgsl).unwrap_or_else(|e| {
+                        panic!(
+                            "{what}: parse: {}\n{}",
+                            e.emit_to_string(&src.wgsl),
+                            src.wgsl
+                        )
+                    });
+                    let info = naga::valid::Validator::new(
+                        naga::valid::ValidationFlags::all(),
+                        naga::valid::Capabilities::all(),
+                    )
+                    .validate(&module)
+                    .unwrap_or_else(|e| panic!("{what}: validate: {e:?}\n{}", src.wgsl));
+                    naga::back::spv::write_vec(
+                        &module,
+                        &info,
+                        &naga::back::spv::Options {
+                            lang_version: (1, 3),
+                            ..Default::default()
+                        },
+                        None,
+                    )
+                    .unwrap_or_else(|e| panic!("{what}: SPIR-V: {e}\n{}", src.wgsl));
+                    if std::env::var("KILN_DUMP_COOP").is_ok() && d == 80 && keys == 32 && f16 {
+                        eprintln!("{what}\n{}", src.wgsl);
+                    }
+                    seen += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(seen, 2 * 3 * 2 * 2);
 }
 
 /// Attention kernels: with and without a mask, causal, a part of a split attention, strided

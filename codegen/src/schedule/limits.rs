@@ -64,6 +64,7 @@ pub fn sanitize(s: Schedule, limits: AdapterLimits) -> Schedule {
                 .attention
                 .head
                 .filter(|h| h.is_multiple_of(16) && (16..=attention::MAX_HEAD).contains(h)),
+            tensor_cores: s.attention.tensor_cores && limits.tensor_cores,
         },
     }
 }
@@ -83,13 +84,16 @@ pub fn valid(k: &Kernel, s: &Schedule, max_wg: u32) -> bool {
             }
             _ => false,
         },
-        KernelKind::Attention { .. } => s.attention.concrete().is_some(),
+        KernelKind::Attention { .. } => s.attention.concrete().is_some_and(|(rows, keys, _)| {
+            !s.attention.tensor_cores
+                || crate::attention_coop::eligible(k, rows, keys, s.matmul.tensor_core_f32)
+        }),
         KernelKind::Elementwise | KernelKind::Reduce { .. } => true,
     };
     let limits = AdapterLimits {
         max_workgroup: max_wg,
         subgroups: s.reduce.subgroups || s.matmul.gemv_subgroups,
-        tensor_cores: s.matmul.tensor_cores,
+        tensor_cores: s.matmul.tensor_cores || s.attention.tensor_cores,
     };
     concrete && sanitize(*s, limits) == *s
 }

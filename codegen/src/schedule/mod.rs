@@ -44,8 +44,12 @@ pub struct AttentionSchedule {
     /// Keys per tile, one of [`attention::KEYS`].
     pub keys: Option<u32>,
     /// Elements of a head the workgroup tiles hold (at least `d` and `dv`, a multiple of
-    /// 16): always chosen from the kernel's sizes, never tuned.
+    /// 16, of 32 on tensor cores): always chosen from the kernel's sizes, never tuned.
     pub head: Option<u32>,
+    /// Both products on tensor cores ([`crate::attention_coop`]) where the kernel is eligible
+    /// (16-row blocks of f16, or f32 at f16 precision; `limits::sanitize` keeps it only on
+    /// adapters with tensor cores); [`Schedule::resolve`] clears it elsewhere.
+    pub tensor_cores: bool,
 }
 
 impl AttentionSchedule {
@@ -168,6 +172,7 @@ impl Schedule {
             rows: None,
             keys: None,
             head: None,
+            tensor_cores: true,
         },
     };
 }
@@ -229,6 +234,10 @@ impl Schedule {
             s.matmul.tensor_cores = false;
             s.matmul.coop_tile = None;
         }
+        // Attention's tensor cores are decided below for attention kernels only.
+        if !matches!(k.kind, KernelKind::Attention { .. }) {
+            s.attention.tensor_cores = false;
+        }
         match &k.kind {
             KernelKind::Matmul { .. } => match s.matmul.block {
                 None => resolve_matmul_block(&mut s.matmul, k),
@@ -253,7 +262,7 @@ impl Schedule {
             }
             KernelKind::Elementwise => s.matmul.block = Some(s.matmul.block.unwrap_or(1)),
             KernelKind::Attention { .. } => {
-                attention::resolve(&mut s.attention, k);
+                attention::resolve(&mut s.attention, k, s.matmul.tensor_core_f32);
                 s.matmul.block = Some(s.matmul.block.unwrap_or(1));
             }
         }

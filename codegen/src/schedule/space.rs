@@ -98,10 +98,11 @@ pub fn candidates(k: &Kernel, base: &Schedule, mode: Autotune, max_wg: u32) -> V
     let full = mode == Autotune::Full;
     // A tensor-core matmul is checked against the scalar template: the reference is the
     // base without tensor cores, and the base's tile is a candidate like the others.
-    let reference = if base.matmul.tensor_cores {
+    let reference = if base.matmul.tensor_cores || base.attention.tensor_cores {
         let mut s = base;
         s.matmul.tensor_cores = false;
         s.matmul.coop_tile = None;
+        s.attention.tensor_cores = false;
         s.resolve(k)
     } else {
         base
@@ -161,11 +162,14 @@ pub fn candidates(k: &Kernel, base: &Schedule, mode: Autotune, max_wg: u32) -> V
             }
         }
         KernelKind::Attention { .. } => {
+            // The base itself (on tensor cores where it is), then every scalar tile.
+            push(base);
             for rows in crate::attention::ROWS {
                 for keys in crate::attention::KEYS {
                     let mut s = base;
                     s.attention.rows = Some(rows);
                     s.attention.keys = Some(keys);
+                    s.attention.tensor_cores = false;
                     push(s);
                 }
             }

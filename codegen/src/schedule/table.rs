@@ -44,6 +44,7 @@ pub const CPU: Schedule = Schedule {
         rows: None,
         keys: None,
         head: None,
+        tensor_cores: false,
     },
 };
 

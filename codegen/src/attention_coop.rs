@@ -1,0 +1,207 @@
+//! The tensor-core form of the attention template (`schedule.attention.tensor_cores`): the
+//! same tiles, online softmax and outputs as [`crate::attention`], with both products on
+//! cooperative matrices (16 x 16 x 16, f16 x f16 -> f32; the gate of [`crate::coop`]).
+//!
+//! A workgroup has 16 query rows and two subgroups of 32. Per tile of `keys` keys:
+//! 1. K and V are staged as f16, `head` wide, zero past `d` and `dv` (the query block was
+//!    staged so once);
+//! 2. subgroup `s` multiplies the query block by keys `s * keys / 2 ..` into f32 scores,
+//!    stored to `ps`; a scalar pass then applies the scale, the mask and the causal rule;
+//! 3. the row maxima and rescaling factors, as in the scalar form;
+//! 4. each score becomes `p = exp(s - m)`, rounded to f16 (the same `p` feeds the sum `l` and
+//!    the product, so that they agree);
+//! 5. subgroup `s` multiplies `p` by the value columns `s * head / 2 ..` into the f32 tile
+//!    `ot`; each invocation then rescales its accumulators and adds its part of `ot`.
+//!
+//! Every stride and fragment offset is a multiple of 8 elements, and every cooperative
+//! store's arguments are `let`s (`../shared/notes/tensor-cores.md`). The cooperative calls
+//! sit in uniform control flow; a subgroup's index only addresses memory.
+
+use crate::code::Code;
+use crate::coop::{FRAG, SUBGROUP};
+use kiln_ir::{DType, Kernel, KernelKind};
+
+/// Query rows of the tensor-core form.
+pub const ROWS: u32 = 16;
+
+/// Whether kernel `k` may take the tensor-core form with `keys` keys a tile: a whole attention
+/// (not a part) of f16 operands (f32 and bf16 where `f32_ok`, the matmul precision), 16-row
+/// blocks, and tiles of 32 or 64 keys (16 or 32 a subgroup).
+pub fn eligible(k: &Kernel, rows: u32, keys: u32, f32_ok: bool) -> bool {
+    let KernelKind::Attention { q, partial, .. } = &k.kind else {
+        return false;
+    };
+    let dt = k.input(k.load(*q).input);
+    !partial
+        && rows == ROWS
+        && (keys == 32 || keys == 64)
+        && (dt == DType::F16 || (f32_ok && matches!(dt, DType::F32 | DType::BF16)))
+}
+
+/// The head capacity of the tensor-core form: a multiple of 32 (16 columns a subgroup).
+pub fn head(d: usize) -> usize {
+    d.max(1).next_multiple_of(2 * FRAG as usize)
+}
+
+/// Row strides: the f16 tiles padded by 8 halves, the f32 tiles by 4.
+fn strides(keys: u32, head: u32) -> (u32, u32, u32, u32) {
+    (head + 8, keys + 4, keys + 8, head + 4)
+}
+
+/// Bytes of workgroup memory for `keys` keys a tile and heads of `head`.
+pub fn workgroup_bytes(keys: u32, head: u32) -> u32 {
+    let (lh, ps, lp, lo) = strides(keys, head);
+    2 * (ROWS * lh + 2 * keys * lh + ROWS * lp) + 4 * (ROWS * ps + ROWS * lo + 3 * ROWS)
+}
+
+/// The constants and workgroup arrays.
+pub fn declare(c: &mut Code, keys: u32, head: u32) {
+    let (lh, ps, lp, lo) = strides(keys, head);
+    writeln!(
+        c,
+        "const LH = {lh}u;\nconst PS = {ps}u;\nconst LP = {lp}u;\nconst LO = {lo}u;\n\
+         var<workgroup> qh: array<f16, {}>;\nvar<workgroup> kh: array<f16, {}>;\n\
+         var<workgroup> vh: array<f16, {}>;\nvar<workgroup> ps: array<f32, {}>;\n\
+         var<workgroup> ph: array<f16, {}>;\nvar<workgroup> ot: array<f32, {}>;\n\
+         var<workgroup> mrow: array<f32, {ROWS}>;\nvar<workgroup> lrow: array<f32, {ROWS}>;\n\
+         var<workgroup> crow: array<f32, {ROWS}>;",
+        ROWS * lh,
+        keys * lh,
+        keys * lh,
+        ROWS * ps,
+        ROWS * lp,
+        ROWS * lo
+    );
+}
+
+/// The query block staged as f16, `head` wide (`qv`: the query element at row `i`, column
+/// `x % d`, as f32).
+pub fn stage_queries(c: &mut Code, qv: &str) {
+    writeln!(
+        c,
+        "  for (var x = lid; x < BQ * H; x = x + T) {{\n    let i = i0 + x / H;\n    let col = x % H;\n    \
+         var v = 0.0;\n    if (i < sq && col < d) {{\n      let x = (x / H) * d + col;\n      v = {qv};\n    }}\n    \
+         qh[(x / H) * LH + col] = f16(v);\n  }}"
+    );
+}
+
+/// Inside the tile loop: K and V staged (`kv`, `vv`: the element at key `key`, column
+/// `x % d` or `x % dv`), the scores by tensor cores, then their scale, mask and causal rule
+/// (`ok`: the condition a score is kept on; `mask`: the mask's element at `i`, `key`).
+pub fn stage_and_score(
+    c: &mut Code,
+    keys: u32,
+    head: u32,
+    (kv, vv): (&str, &str),
+    ok: &str,
+    mask: Option<&str>,
+) {
+    writeln!(
+        c,
+        "    for (var x = lid; x < BK * H; x = x + T) {{\n      let key = t0 + x / H;\n      let col = x % H;\n      \
+         var kx = 0.0;\n      var vx = 0.0;\n      \
+         if (key < k1 && col < d) {{\n        let x = (x / H) * d + col;\n        kx = {kv};\n      }}\n      \
+         if (key < k1 && col < dv) {{\n        let x = (x / H) * dv + col;\n        vx = {vv};\n      }}\n      \
+         kh[(x / H) * LH + col] = f16(kx);\n      vh[(x / H) * LH + col] = f16(vx);\n    }}\n    \
+         workgroupBarrier();\n    let sg = lid / {SUBGROUP}u;"
+    );
+    // Scores: subgroup `sg` takes keys `sg * keys / 2 ..`, in fragments of 16.
+    let frags = keys / 2 / FRAG;
+    for f in 0..frags {
+        writeln!(c, "    var s{f} = coop_mat16x16<f32, C>();");
+    }
+    for kk in 0..head / FRAG {
+        writeln!(
+            c,
+            "    let qa{kk} = coopLoadT<coop_mat16x16<f16, A>>(&qh[{}u], LH);",
+            kk * FRAG
+        );
+        for f in 0..frags {
+            writeln!(
+                c,
+                "    s{f} = coopMultiplyAdd(qa{kk}, coopLoad<coop_mat16x16<f16, B>>(&kh[(sg * {}u + {}u) * LH + {}u], LH), s{f});",
+                keys / 2,
+                f * FRAG,
+                kk * FRAG
+            );
+        }
+    }
+    for f in 0..frags {
+        writeln!(
+            c,
+            "    {{\n      let at = sg * {}u + {}u;\n      let stride = PS;\n      coopStoreT(s{f}, &ps[at], stride);\n    }}",
+            keys / 2,
+            f * FRAG
+        );
+    }
+    let keep = match mask {
+        Some(m) => format!("if ({ok}) {{ sc = ps[pa] * scale + {m}; }}"),
+        None => format!("if ({ok}) {{ sc = ps[pa] * scale; }}"),
+    };
+    writeln!(
+        c,
+        "    workgroupBarrier();\n    for (var x = lid; x < BQ * BK; x = x + T) {{\n      let i = i0 + x / BK;\n      let key = t0 + x % BK;\n      \
+         let pa = (x / BK) * PS + x % BK;\n      var sc = ninf;\n      {keep}\n      ps[pa] = sc;\n    }}"
+    );
+}
+
+/// After the row statistics: `p` (rounded to f16, into `ps` and `ph`), the product with V by
+/// tensor cores into `ot`, and each invocation's rows `r`, `r + 1` by every `G`-th column
+/// rescaled and added (`per` columns; the sums `l` by the rows' first invocation).
+pub fn values(c: &mut Code, head: u32, keys: u32, per: u32, g: u32) {
+    writeln!(
+        c,
+        "    for (var x = lid; x < BQ * BK; x = x + T) {{\n      let m = mrow[x / BK];\n      let pa = (x / BK) * PS + x % BK;\n      \
+         let p = f16(select(exp(ps[pa] - m), 0.0, m == ninf));\n      ps[pa] = f32(p);\n      ph[(x / BK) * LP + x % BK] = p;\n    }}\n    \
+         workgroupBarrier();"
+    );
+    // Subgroup `sg` takes value columns `sg * head / 2 ..`.
+    let frags = head / 2 / FRAG;
+    for f in 0..frags {
+        writeln!(c, "    var o{f} = coop_mat16x16<f32, C>();");
+    }
+    for kk in 0..keys / FRAG {
+        writeln!(
+            c,
+            "    let pa{kk} = coopLoadT<coop_mat16x16<f16, A>>(&ph[{}u], LP);",
+            kk * FRAG
+        );
+        for f in 0..frags {
+            writeln!(
+                c,
+                "    o{f} = coopMultiplyAdd(pa{kk}, coopLoadT<coop_mat16x16<f16, B>>(&vh[{}u * LH + sg * {}u + {}u], LH), o{f});",
+                kk * FRAG,
+                head / 2,
+                f * FRAG
+            );
+        }
+    }
+    for f in 0..frags {
+        writeln!(
+            c,
+            "    {{\n      let at = sg * {}u + {}u;\n      let stride = LO;\n      coopStoreT(o{f}, &ot[at], stride);\n    }}",
+            head / 2,
+            f * FRAG
+        );
+    }
+    c.push_str("    workgroupBarrier();\n");
+    for a in 0..2 {
+        writeln!(c, "    let cr{a} = crow[r + {a}u];");
+        for u in 0..per {
+            writeln!(
+                c,
+                "    acc{a}_{u} = acc{a}_{u} * cr{a} + ot[(r + {a}u) * LO + min(g + {}u, H - 1u)];",
+                u * g
+            );
+        }
+    }
+    c.push_str("    if (g == 0u) {\n");
+    for a in 0..2 {
+        writeln!(
+            c,
+            "      var lsum{a} = 0.0;\n      for (var j = 0u; j < BK; j = j + 1u) {{ lsum{a} = lsum{a} + ps[(r + {a}u) * PS + j]; }}\n      \
+             lrow[r + {a}u] = lrow[r + {a}u] * cr{a} + lsum{a};"
+        );
+    }
+    c.push_str("    }\n");
+}
