@@ -43,6 +43,9 @@ pub struct CoopTile {
     pub wn: u32,
     /// Depth of the staged slices (a multiple of 16).
     pub bk: u32,
+    /// Register double buffering: the next slice is read from memory into registers while
+    /// the current one is multiplied, and written to workgroup memory after.
+    pub double: bool,
 }
 
 impl CoopTile {
@@ -70,14 +73,16 @@ impl CoopTile {
 
 /// The tile shapes (`MatmulSchedule::coop_tile` indexes this table): 64 x 64 with 4
 /// subgroups of 2 x 2 accumulators; 128 x 128 with 8 subgroups of 4 x 2; 128 x 64 with 8
-/// subgroups of 2 x 2; and the first two with 16-deep slices.
-pub const COOP_TILES: [CoopTile; 5] = [
+/// subgroups of 2 x 2; the first two with 16-deep slices; and the first two without double
+/// buffering.
+pub const COOP_TILES: [CoopTile; 7] = [
     CoopTile {
         bm: 64,
         bn: 64,
         wm: 2,
         wn: 2,
         bk: 32,
+        double: true,
     },
     CoopTile {
         bm: 128,
@@ -85,6 +90,7 @@ pub const COOP_TILES: [CoopTile; 5] = [
         wm: 2,
         wn: 4,
         bk: 32,
+        double: true,
     },
     CoopTile {
         bm: 128,
@@ -92,6 +98,7 @@ pub const COOP_TILES: [CoopTile; 5] = [
         wm: 4,
         wn: 2,
         bk: 32,
+        double: true,
     },
     CoopTile {
         bm: 64,
@@ -99,6 +106,7 @@ pub const COOP_TILES: [CoopTile; 5] = [
         wm: 2,
         wn: 2,
         bk: 16,
+        double: true,
     },
     CoopTile {
         bm: 128,
@@ -106,6 +114,23 @@ pub const COOP_TILES: [CoopTile; 5] = [
         wm: 2,
         wn: 4,
         bk: 16,
+        double: true,
+    },
+    CoopTile {
+        bm: 64,
+        bn: 64,
+        wm: 2,
+        wn: 2,
+        bk: 32,
+        double: false,
+    },
+    CoopTile {
+        bm: 128,
+        bn: 128,
+        wm: 2,
+        wn: 4,
+        bk: 32,
+        double: false,
     },
 ];
 
@@ -225,16 +250,87 @@ pub(crate) fn main(
             writeln!(c, "    var acc{i}_{j} = coop_mat16x16<f32, C>();");
         }
     }
-    writeln!(
-        c,
-        "    for (var t = 0u; t < {kk}; t = t + {bk}u) {{\n      \
-         for (var x = lid; x < {bm}u * {bk}u; x = x + {nt}u) {{\n        \
-         ta[(x / {bk}u) * {lda}u + x % {bk}u] = f16(a_at(abase, row0 + x / {bk}u, t + x % {bk}u));\n      }}\n      \
-         for (var x = lid; x < {bk}u * {bn}u; x = x + {nt}u) {{\n        \
-         tb[(x / {bn}u) * {ldb}u + x % {bn}u] = f16(b_at(bbase, t + x / {bn}u, col0 + x % {bn}u));\n      }}\n      \
-         workgroupBarrier();",
-        kk = d.kk
-    );
+    // Staging: invocation `lid` takes elements `lid + p * nt` of each slice; where the tile
+    // and its slice lie inside both operands (a uniform test), without bounds checks.
+    let (pa, pb) = (bm * bk / nt, bk * bn / nt);
+    let fetch = |c: &mut Code, ind: &str, t: &str, dst: &dyn Fn(&str, u32) -> String| {
+        writeln!(
+            c,
+            "{ind}let inside = row0 + {bm}u <= {m} && col0 + {bn}u <= {n} && {t} + {bk}u <= {kk};",
+            m = d.m,
+            n = d.n,
+            kk = d.kk
+        );
+        for (branch, suffix) in [("if (inside) {", "in"), ("} else {", "at")] {
+            writeln!(c, "{ind}{branch}");
+            for p in 0..pa {
+                writeln!(
+                    c,
+                    "{ind}  {{ let x = lid + {}u; {} = f16(a_{suffix}(abase, row0 + x / {bk}u, {t} + x % {bk}u)); }}",
+                    p * nt,
+                    dst("a", p)
+                );
+            }
+            for p in 0..pb {
+                writeln!(
+                    c,
+                    "{ind}  {{ let x = lid + {}u; {} = f16(b_{suffix}(bbase, {t} + x / {bn}u, col0 + x % {bn}u)); }}",
+                    p * nt,
+                    dst("b", p)
+                );
+            }
+        }
+        writeln!(c, "{ind}}}");
+    };
+    let to_tiles = |c: &mut Code, ind: &str, src: &dyn Fn(&str, u32) -> String| {
+        for (tile, per, cols, ld) in [("a", pa, bk, lda), ("b", pb, bn, ldb)] {
+            for p in 0..per {
+                writeln!(
+                    c,
+                    "{ind}{{ let x = lid + {}u; t{tile}[(x / {cols}u) * {ld}u + x % {cols}u] = {}; }}",
+                    p * nt,
+                    src(tile, p)
+                );
+            }
+        }
+    };
+    if t.double {
+        for (tile, per) in [("a", pa), ("b", pb)] {
+            for p in 0..per {
+                writeln!(c, "    var r{tile}{p}: f16;");
+            }
+        }
+        fetch(&mut c, "    ", "0u", &|tile, p| format!("r{tile}{p}"));
+        writeln!(
+            c,
+            "    for (var t = 0u; t < {kk}; t = t + {bk}u) {{",
+            kk = d.kk
+        );
+        to_tiles(&mut c, "      ", &|tile, p| format!("r{tile}{p}"));
+        writeln!(
+            c,
+            "      workgroupBarrier();\n      if (t + {bk}u < {kk}) {{",
+            kk = d.kk
+        );
+        fetch(&mut c, "        ", &format!("(t + {bk}u)"), &|tile, p| {
+            format!("r{tile}{p}")
+        });
+        c.push_str("      }\n");
+    } else {
+        writeln!(
+            c,
+            "    for (var t = 0u; t < {kk}; t = t + {bk}u) {{",
+            kk = d.kk
+        );
+        for (tile, per) in [("a", pa), ("b", pb)] {
+            for p in 0..per {
+                writeln!(c, "      var r{tile}{p}: f16;");
+            }
+        }
+        fetch(&mut c, "      ", "t", &|tile, p| format!("r{tile}{p}"));
+        to_tiles(&mut c, "      ", &|tile, p| format!("r{tile}{p}"));
+        c.push_str("      workgroupBarrier();\n");
+    }
     for s in 0..bk / FRAG {
         for i in 0..fm {
             writeln!(
