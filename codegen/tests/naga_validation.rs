@@ -376,9 +376,6 @@ fn tensor_core_matmuls() {
                     let src = generate(k, &s, &Target { f16, bf16: f16 })
                         .unwrap_or_else(|e| panic!("{what}: codegen: {e}"));
                     validate_to_spirv(&src.wgsl, &what);
-                    if std::env::var("KILN_DUMP_COOP").is_ok() && tile == 1 && f16 {
-                        eprintln!("{what}\n{}", src.wgsl);
-                    }
                     assert!(!src.wgsl.contains("1031"), "{what}: a size leaked");
                     seen += 1;
                 }
@@ -422,9 +419,6 @@ fn tensor_core_attention() {
                     let src = generate(kernel, &s, &Target { f16, bf16: f16 })
                         .unwrap_or_else(|e| panic!("{what}: codegen: {e}"));
                     validate_to_spirv(&src.wgsl, &what);
-                    if std::env::var("KILN_DUMP_COOP").is_ok() && d == 80 && keys == 32 && f16 {
-                        eprintln!("{what}\n{}", src.wgsl);
-                    }
                     seen += 1;
                 }
             }
