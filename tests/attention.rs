@@ -335,6 +335,30 @@ fn split_decode() {
     check(&y, 2e-5, 1e-4, "split, a fully masked row");
 }
 
+/// A NaN score makes its row NaN, as in the reference, even where the rest of its tile or run
+/// is masked out (a NaN key at a masked slot: NaN plus -inf is NaN).
+#[test]
+fn a_nan_score_makes_its_row_nan() {
+    let dev = device();
+    for sk in [200, 700] {
+        let (q, k, v, _) = operands(&dev, DType::F32, (1, 2, 1, sk, 32, 32), 600);
+        let m: Vec<f32> = (0..sk)
+            .map(|j| match j {
+                0 => f32::NAN,
+                1..64 => f32::NEG_INFINITY,
+                _ => 0.0,
+            })
+            .collect();
+        let mask = Tensor::from_slice_on(&dev, &m, &[1, sk]).unwrap();
+        let y = q
+            .scaled_dot_product_attention(&k, &v, Some(&mask), None, false)
+            .unwrap();
+        let got = y.to_vec::<f32>().unwrap();
+        assert!(got.iter().all(|x| x.is_nan()), "sk {sk}: {:?}", &got[..4]);
+        check(&y, 2e-5, 1e-4, &format!("NaN score, sk {sk}"));
+    }
+}
+
 /// Bad operands are typed errors at the call.
 #[test]
 fn bad_operands_are_typed_errors() {

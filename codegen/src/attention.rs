@@ -8,8 +8,9 @@
 //!    run, past the causal diagonal, or the row past the queries; each invocation computes a
 //!    block of up to 2 rows by 4 keys ([`score_block`]), so that a staged value feeds several
 //!    FMAs;
-//! 3. one invocation per row takes the tile's maximum, the row's new running maximum `m`,
-//!    and the factor `exp(m_old - m)` that rescales what the row holds;
+//! 3. one invocation per row takes the tile's maximum, the row's new running maximum `m`
+//!    (both NaN where a score is), and the factor `exp(m_old - m)` that rescales what the row
+//!    holds;
 //! 4. each score becomes `p = exp(s - m)` (0 in a row that has seen no key yet);
 //! 5. each invocation rescales its accumulators and adds `p * v` over the tile: it holds two
 //!    rows (one where the block has one) by every `G`-th column, `G = THREADS / (rows / 2)`
@@ -46,6 +47,16 @@ pub const MAX_HEAD: u32 = 512;
 /// values per row.
 pub fn workgroup_bytes(rows: u32, keys: u32, head: u32) -> u32 {
     4 * (rows * (head + 1) + keys * (head + 1) + keys * head + rows * (keys + 1) + 3 * rows)
+}
+
+/// The largest head whose smallest scalar tile (one row, 4 keys) fits `limit` bytes of
+/// workgroup memory, a multiple of 16, at most [`MAX_HEAD`]: heads past it run unfused.
+pub fn max_head(limit: u32) -> u32 {
+    let mut h = MAX_HEAD;
+    while h > 16 && workgroup_bytes(1, KEYS[0], h) > limit {
+        h -= 16;
+    }
+    h
 }
 
 /// The sizes of an attention kernel: `(sq, d, sk, dv)`.
@@ -303,7 +314,9 @@ pub fn main(e: &mut Emitter, s: &Schedule) -> Result<String, CodegenError> {
     let g = THREADS / (rows / rp);
     let per = head.div_ceil(g);
     let (ds, ps) = (head + 1, keys + 1);
-    e.use_helpers(&[crate::ops::NONFINITE]);
+    // Row maxima propagate NaN (WGSL's `max` need not), so that a NaN score makes its row
+    // NaN as in the reference, whatever the tile it falls in.
+    e.use_helpers(&[crate::ops::NONFINITE, "kiln_fmax"]);
     let ninf = types::f32_bits(0xff80_0000);
 
     let coop = s.attention.tensor_cores;
@@ -335,9 +348,15 @@ pub fn main(e: &mut Emitter, s: &Schedule) -> Result<String, CodegenError> {
              var<workgroup> crow: array<f32, BQ>;"
         );
     }
+    // The tensor-core form addresses its fragments by subgroup.
+    let sg = if coop {
+        ", @builtin(subgroup_id) sg: u32"
+    } else {
+        ""
+    };
     writeln!(
         c,
-        "@compute @workgroup_size({THREADS})\nfn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {{"
+        "@compute @workgroup_size({THREADS})\nfn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32{sg}) {{"
     );
     let dim = |e: &mut Emitter, l: LoadId, d: usize| e.params.u32(Param::LoadDim(l, d));
     let sq = dim(e, ops.q, r - 2);
@@ -444,8 +463,8 @@ pub fn main(e: &mut Emitter, s: &Schedule) -> Result<String, CodegenError> {
     writeln!(
         c,
         "    workgroupBarrier();\n\
-         \x20   if (lid < BQ) {{\n      var mx = ninf;\n      for (var j = 0u; j < BK; j = j + 1u) {{ mx = max(mx, ps[lid * PS + j]); }}\n\
-         \x20     let mo = mrow[lid];\n      let mn = max(mo, mx);\n      mrow[lid] = mn;\n      crow[lid] = select(exp(mo - mn), 1.0, mn == ninf);\n    }}\n\
+         \x20   if (lid < BQ) {{\n      var mx = ninf;\n      for (var j = 0u; j < BK; j = j + 1u) {{ mx = kiln_fmax(mx, ps[lid * PS + j]); }}\n\
+         \x20     let mo = mrow[lid];\n      let mn = kiln_fmax(mo, mx);\n      mrow[lid] = mn;\n      crow[lid] = select(exp(mo - mn), 1.0, mn == ninf);\n    }}\n\
          \x20   workgroupBarrier();"
     );
     if coop {
@@ -488,10 +507,16 @@ mod tests {
     /// The template keeps the loop-trip contract of `kiln_ir::passes::attention_trips`: 64
     /// invocations, at most 16 rows, so that a split over the adapter's loop budget holds.
     /// Larger heads are the unfused composition's (the IR pass that writes them so uses the
-    /// same bound).
+    /// same bound); on WebGPU's default 16 KiB of workgroup memory, the smallest tile of the
+    /// largest head still fits.
     #[test]
     fn max_head_agrees_with_the_ir() {
         assert_eq!(MAX_HEAD as usize, kiln_ir::passes::ATTENTION_MAX_HEAD);
+        assert_eq!(max_head(48 * 1024), MAX_HEAD);
+        let h = max_head(16 * 1024);
+        assert!((256..MAX_HEAD).contains(&h), "{h}");
+        assert!(workgroup_bytes(1, KEYS[0], h) <= 16 * 1024);
+        assert!(workgroup_bytes(1, KEYS[0], h + 16) > 16 * 1024);
     }
 
     #[test]

@@ -13,12 +13,13 @@
 //! 5. subgroup `s` multiplies `p` by the value columns `s * head / 2 ..` into the f32 tile
 //!    `ot`; each invocation then rescales its accumulators and adds its part of `ot`.
 //!
-//! Every stride and fragment offset is a multiple of 8 elements, and every cooperative
-//! store's arguments are `let`s (`../shared/notes/tensor-cores.md`). The cooperative calls
-//! sit in uniform control flow; a subgroup's index only addresses memory.
+//! Every stride and fragment offset is a multiple of 16 bytes, and every cooperative store's
+//! arguments are `let`s (`../shared/notes/tensor-cores.md`). The cooperative calls sit in
+//! uniform control flow; a subgroup's index (the `subgroup_id` built-in) only addresses
+//! memory.
 
 use crate::code::Code;
-use crate::coop::{FRAG, SUBGROUP};
+use crate::coop::FRAG;
 use kiln_ir::{DType, Kernel, KernelKind};
 
 /// Query rows of the tensor-core form.
@@ -103,7 +104,7 @@ pub fn stage_and_score(
          if (key < k1 && col < d) {{\n        let x = (x / H) * d + col;\n        kx = {kv};\n      }}\n      \
          if (key < k1 && col < dv) {{\n        let x = (x / H) * dv + col;\n        vx = {vv};\n      }}\n      \
          kh[(x / H) * LH + col] = f16(kx);\n      vh[(x / H) * LH + col] = f16(vx);\n    }}\n    \
-         workgroupBarrier();\n    let sg = lid / {SUBGROUP}u;"
+         workgroupBarrier();"
     );
     // Scores: subgroup `sg` takes keys `sg * keys / 2 ..`, in fragments of 16.
     let frags = keys / 2 / FRAG;

@@ -16,7 +16,8 @@
 //! - every argument of a cooperative store is a `let` or a constant (naga 30.0.2's SPIR-V
 //!   writer panics on expressions computed inside the call);
 //! - cooperative calls sit in uniform control flow: the loops around them run on uniform
-//!   bounds, and a subgroup's index (`local_invocation_index / 32`) only addresses memory.
+//!   bounds, and a subgroup's index (the `subgroup_id` built-in, so that no mapping of
+//!   invocations to subgroups is assumed) only addresses memory.
 
 use crate::code::Code;
 use crate::emit::Emitter;
@@ -225,7 +226,7 @@ pub(crate) fn main(
     c.append(fns);
     writeln!(
         c,
-        "@compute @workgroup_size({nt})\nfn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {{"
+        "@compute @workgroup_size({nt})\nfn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32, @builtin(subgroup_id) sg: u32, @builtin(subgroup_invocation_id) lane: u32) {{"
     );
     writeln!(
         c,
@@ -236,7 +237,6 @@ pub(crate) fn main(
     writeln!(
         c,
         "    let abase = {};\n    let bbase = {};\n    let row0 = wid.y * {bm}u;\n    let col0 = wid.x * {bn}u;\n    \
-         let sg = lid / {SUBGROUP}u;\n    let lane = lid % {SUBGROUP}u;\n    \
          let sr = (sg / {}u) * {}u;\n    let sc = (sg % {}u) * {}u;",
         d.abase,
         d.bbase,

@@ -391,7 +391,7 @@ fn tensor_core_matmuls() {
 fn tensor_core_attention() {
     use kiln_ir::ops::Attention;
     let mut seen = 0;
-    for (dt, f32_ok) in [(DType::F16, false), (DType::F32, true)] {
+    for (dt, f32_ok) in [(DType::F16, false), (DType::F32, true), (DType::BF16, true)] {
         for (d, masked, causal) in [(32, false, false), (80, true, true), (128, true, false)] {
             let mut g = Graph::new();
             let q = g.input(dt, Shape::new(&[2, 3, 1031, d])).unwrap();
@@ -424,7 +424,7 @@ fn tensor_core_attention() {
             }
         }
     }
-    assert_eq!(seen, 2 * 3 * 2 * 2);
+    assert_eq!(seen, 3 * 3 * 2 * 2);
 }
 
 /// Attention kernels: with and without a mask, causal, a part of a split attention, strided

@@ -14,16 +14,19 @@ pub fn subgroups_usable(features: wgpu::Features, backend: wgpu::Backend) -> boo
 }
 
 /// Whether matmuls may run on tensor cores (`kiln_codegen::coop`): the device has
-/// cooperative matrices and 16-bit floats enabled, the adapter lists the configuration the
-/// template uses (16 x 16 x 16, f16 x f16 -> f32), and its subgroups are exactly 32
-/// invocations, as the template assumes. Using a configuration the adapter does not list is
+/// cooperative matrices, 16-bit floats and subgroups enabled (the templates name their
+/// subgroups by the `subgroup_id` built-in), the adapter lists the configuration the
+/// templates use (16 x 16 x 16, f16 x f16 -> f32), and its subgroups are exactly 32
+/// invocations, as the templates assume. Using a configuration the adapter does not list is
 /// undefined behaviour, and nothing checks a shader against the list: this is the gate.
 pub fn tensor_cores_usable(
     features: wgpu::Features,
     info: &wgpu::AdapterInfo,
     configs: &[wgpu::CooperativeMatrixProperties],
 ) -> bool {
-    let needed = wgpu::Features::EXPERIMENTAL_COOPERATIVE_MATRIX | wgpu::Features::SHADER_F16;
+    let needed = wgpu::Features::EXPERIMENTAL_COOPERATIVE_MATRIX
+        | wgpu::Features::SHADER_F16
+        | wgpu::Features::SUBGROUP;
     features.contains(needed)
         && info.subgroup_min_size == kiln_codegen::coop::SUBGROUP
         && info.subgroup_max_size == kiln_codegen::coop::SUBGROUP

@@ -56,6 +56,7 @@ pub fn loop_limits(q: &Quirks) -> LoopLimits {
                 max_row: Some(half.max(1)),
                 max_k: Some(half.max(1)),
                 attention_trips: Some(half.max(1)),
+                attention_head: None,
             }
         }
     }

@@ -7,6 +7,8 @@ struct Params { p: array<vec4<u32>, 7> }
 @group(0) @binding(4) var<storage, read> in3: array<f32>;
 @group(0) @binding(5) var<storage, read_write> out0: array<f32>;
 fn kiln_f32_bits(b: u32) -> f32 { return bitcast<f32>(b); }
+fn kiln_isnan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }
+fn kiln_fmax(a: f32, b: f32) -> f32 { return select(max(a, b), a + b, kiln_isnan(a) || kiln_isnan(b)); }
 const T = 64u;
 const BQ = 16u;
 const BK = 32u;
@@ -178,9 +180,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     workgroupBarrier();
     if (lid < BQ) {
       var mx = ninf;
-      for (var j = 0u; j < BK; j = j + 1u) { mx = max(mx, ps[lid * PS + j]); }
+      for (var j = 0u; j < BK; j = j + 1u) { mx = kiln_fmax(mx, ps[lid * PS + j]); }
       let mo = mrow[lid];
-      let mn = max(mo, mx);
+      let mn = kiln_fmax(mo, mx);
       mrow[lid] = mn;
       crow[lid] = select(exp(mo - mn), 1.0, mn == ninf);
     }

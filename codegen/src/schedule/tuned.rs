@@ -53,6 +53,8 @@ pub enum TunedFields {
         rows: Option<u32>,
         /// `attention.keys`.
         keys: Option<u32>,
+        /// `attention.tensor_cores`.
+        tensor_cores: bool,
     },
 }
 
@@ -79,6 +81,7 @@ impl TunedFields {
             KernelKind::Attention { .. } => TunedFields::Attention {
                 rows: s.attention.rows,
                 keys: s.attention.keys,
+                tensor_cores: s.attention.tensor_cores,
             },
         }
     }
@@ -124,9 +127,19 @@ impl TunedFields {
                 s.matmul.tensor_cores = tensor_cores && s.matmul.tensor_cores;
                 s.matmul.coop_tile = coop_tile.filter(|_| s.matmul.tensor_cores);
             }
-            (TunedFields::Attention { rows, keys }, KernelKind::Attention { .. }) => {
+            (
+                TunedFields::Attention {
+                    rows,
+                    keys,
+                    tensor_cores,
+                },
+                KernelKind::Attention { .. },
+            ) => {
                 s.attention.rows = rows;
                 s.attention.keys = keys;
+                // As for matmuls: a stored result cannot turn tensor cores on, and one that
+                // chose the scalar form keeps it.
+                s.attention.tensor_cores = tensor_cores && s.attention.tensor_cores;
             }
             (TunedFields::Elementwise { .. }, _)
             | (TunedFields::Reduce { .. }, _)
@@ -180,11 +193,16 @@ impl fmt::Display for TunedFields {
                 u32::from(tensor_cores),
                 Opt(coop_tile)
             ),
-            TunedFields::Attention { rows, keys } => write!(
+            TunedFields::Attention {
+                rows,
+                keys,
+                tensor_cores,
+            } => write!(
                 f,
-                "attention.rows={} attention.keys={}",
+                "attention.rows={} attention.keys={} attention.tensor_cores={}",
                 Opt(rows),
-                Opt(keys)
+                Opt(keys),
+                u32::from(tensor_cores)
             ),
         }
     }
@@ -215,6 +233,13 @@ impl std::str::FromStr for TunedFields {
                 None => Err(format!("{name} missing")),
             }
         };
+        let flag = |name: &str| -> Result<bool, String> {
+            match num(name)? {
+                0 => Ok(false),
+                1 => Ok(true),
+                v => Err(format!("{name}={v} is not 0 or 1")),
+            }
+        };
         let class = fields
             .keys()
             .next()
@@ -242,11 +267,7 @@ impl std::str::FromStr for TunedFields {
                     block: opt("matmul.block")?,
                     unroll: num("matmul.unroll")?,
                     block_n: opt("matmul.block_n")?,
-                    tensor_cores: match num("matmul.tensor_cores")? {
-                        0 => false,
-                        1 => true,
-                        v => return Err(format!("matmul.tensor_cores={v} is not 0 or 1")),
-                    },
+                    tensor_cores: flag("matmul.tensor_cores")?,
                     coop_tile: opt("matmul.coop_tile")?,
                 },
                 5,
@@ -255,8 +276,9 @@ impl std::str::FromStr for TunedFields {
                 TunedFields::Attention {
                     rows: opt("attention.rows")?,
                     keys: opt("attention.keys")?,
+                    tensor_cores: flag("attention.tensor_cores")?,
                 },
-                2,
+                3,
             ),
             other => return Err(format!("unknown kernel class {other:?}")),
         };
@@ -351,6 +373,7 @@ mod tests {
             TunedFields::Attention {
                 rows: Some(16),
                 keys: None,
+                tensor_cores: false,
             },
         );
         let text = format(&t);
@@ -358,7 +381,9 @@ mod tests {
             "mm|128x128|k64\tmatmul.block=8 matmul.unroll=8 matmul.block_n=none \
              matmul.tensor_cores=1 matmul.coop_tile=1\n"
         ));
-        assert!(text.contains("att|2x64x64\tattention.rows=16 attention.keys=none\n"));
+        assert!(text.contains(
+            "att|2x64x64\tattention.rows=16 attention.keys=none attention.tensor_cores=0\n"
+        ));
         assert_eq!(parse(&text), (t, vec![]));
     }
 

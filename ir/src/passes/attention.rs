@@ -62,13 +62,28 @@ impl Pass for FuseAttention {
     }
 }
 
-/// The node under a chain of `Expand` and `Reshape` views (how a kept reduction is
-/// broadcast back).
-fn under_broadcast(g: &Graph, mut n: NodeId) -> NodeId {
-    while let Op::View(ViewOp::Expand(_) | ViewOp::Reshape(_)) = g.node(n).op {
-        n = g.srcs(n)[0];
+/// The node under a chain of `Expand` views and `Reshape`s that only add or drop leading
+/// 1s (how a kept reduction is broadcast back over its row), or `None` where another view
+/// is in the chain (a reshape that moves the kept axis would broadcast across rows).
+fn under_broadcast(g: &Graph, mut n: NodeId) -> Option<NodeId> {
+    let core = |s: &Shape| -> Vec<usize> {
+        let first = s.0.iter().position(|&d| d != 1).unwrap_or(s.0.len());
+        s.0[first..].to_vec()
+    };
+    loop {
+        match &g.node(n).op {
+            Op::View(ViewOp::Expand(_)) => n = g.srcs(n)[0],
+            Op::View(ViewOp::Reshape(to)) => {
+                let src = g.srcs(n)[0];
+                if core(to) != core(g.node(src).shape()) {
+                    return None;
+                }
+                n = src;
+            }
+            Op::View(_) => return None,
+            _ => return Some(n),
+        }
     }
-    n
 }
 
 /// Whether every reader of `n` (seen through views) is in `allowed`, and `n` is no output.
@@ -95,7 +110,10 @@ fn read_only_by(g: &Graph, n: NodeId, allowed: &[NodeId]) -> bool {
 
 /// A reduction `op` of `x` over its last axis, kept as size 1, under broadcast views.
 fn last_axis_reduce(g: &Graph, n: NodeId, op: ReduceOp, x: NodeId) -> Option<NodeId> {
-    let base = under_broadcast(g, n);
+    if g.node(n).shape() != g.node(x).shape() {
+        return None;
+    }
+    let base = under_broadcast(g, n)?;
     let r = g.node(x).shape().rank();
     match &g.node(base).op {
         Op::Reduce {
@@ -196,12 +214,15 @@ fn recognize(g: &Graph, n: NodeId) -> Option<Found> {
 /// an attention with that many workgroups already, or with fewer than
 /// `2 * SPLIT_ATTENTION_MIN_RUN` keys, is left whole. Runs are also cut short enough that
 /// one invocation's loops stay within `max_trips` ([`attention_trips`]; the adapter's loop
-/// budget), whatever the workgroups. An attention whose head passes [`ATTENTION_MAX_HEAD`]
-/// becomes the unfused composition (matmul, scale, mask, softmax, matmul): the graph is
+/// budget), whatever the workgroups. An attention whose head passes `max_head` (at most
+/// [`ATTENTION_MAX_HEAD`]) becomes the unfused composition (matmul, scale, mask, softmax, matmul): the graph is
 /// split, never rejected.
 pub struct SplitAttention {
     /// Loop trips one attention invocation may run (`None`: no limit).
     pub max_trips: Option<usize>,
+    /// The largest head the kernel holds ([`ATTENTION_MAX_HEAD`], or less where the
+    /// adapter's workgroup memory is small).
+    pub max_head: usize,
 }
 
 /// At most how many loop trips one invocation of an attention kernel runs over `keys` keys
@@ -271,7 +292,7 @@ impl Pass for SplitAttention {
             let (sq, d) = (qs.0[r - 2], qs.0[r - 1]);
             let sk = ng.node(srcs[1]).shape().0[r - 2];
             let dv = ng.node(srcs[2]).shape().0[r - 1];
-            if d.max(dv) > ATTENTION_MAX_HEAD {
+            if d.max(dv) > self.max_head {
                 return unfused(ng, att, srcs).map(Some);
             }
             let batch: usize = qs.0[..r - 2].iter().product();
@@ -493,11 +514,15 @@ mod tests {
                 &evaluate(&g, &x).unwrap()[0],
             );
             // Split into three runs: the same values again.
-            let split = SplitAttention { max_trips: None };
+            let split = SplitAttention {
+                max_trips: None,
+                max_head: ATTENTION_MAX_HEAD,
+            };
             assert!(split.runs(1, 1, 4096, 64, 64) > 1);
             assert_eq!(split.runs(4096, 16, 4096, 64, 64), 1);
             let limited = SplitAttention {
                 max_trips: Some(attention_trips(7, 4, 5) - 1),
+                max_head: ATTENTION_MAX_HEAD,
             };
             let parts = limited.run(&fused).unwrap();
             assert!(parts
@@ -509,6 +534,57 @@ mod tests {
                 &evaluate(&g, &x).unwrap()[0],
             );
         }
+    }
+
+    /// A maximum whose kept axis a reshape moves is broadcast across rows, not back over its
+    /// own: no softmax, no attention.
+    #[test]
+    fn a_transposed_maximum_is_no_softmax() {
+        let mut g = Graph::new();
+        let f = DType::F32;
+        let q = g.input(f, Shape::new(&[2, 5, 4])).unwrap();
+        let kt = g.input(f, Shape::new(&[2, 4, 5])).unwrap();
+        let v = g.input(f, Shape::new(&[2, 5, 3])).unwrap();
+        let x = g.add(Op::Matmul, &[q, kt]).unwrap();
+        let m = g
+            .add(
+                Op::Reduce {
+                    op: ReduceOp::Max,
+                    axes: [2].into_iter().collect(),
+                    keepdim: true,
+                },
+                &[x],
+            )
+            .unwrap();
+        let m = g
+            .add(Op::View(ViewOp::Reshape(Shape::new(&[2, 1, 5]))), &[m])
+            .unwrap();
+        let m = g
+            .add(Op::View(ViewOp::Expand(Shape::new(&[2, 5, 5]))), &[m])
+            .unwrap();
+        let z = g.add(Op::Binary(BinaryOp::Sub), &[x, m]).unwrap();
+        let e = g.add(Op::Unary(UnaryOp::Exp), &[z]).unwrap();
+        let sm = g
+            .add(
+                Op::Reduce {
+                    op: ReduceOp::Sum,
+                    axes: [2].into_iter().collect(),
+                    keepdim: true,
+                },
+                &[e],
+            )
+            .unwrap();
+        let sm = g
+            .add(Op::View(ViewOp::Expand(Shape::new(&[2, 5, 5]))), &[sm])
+            .unwrap();
+        let p = g.add(Op::Binary(BinaryOp::Div), &[e, sm]).unwrap();
+        let y = g.add(Op::Matmul, &[p, v]).unwrap();
+        g.mark_output(y);
+        let out = FuseAttention.run(&g).unwrap();
+        assert!(out
+            .topo()
+            .iter()
+            .all(|&n| !matches!(out.node(n).op, Op::Attention(_))));
     }
 
     #[test]

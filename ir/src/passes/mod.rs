@@ -77,6 +77,9 @@ pub struct LoopLimits {
     /// Loop trips one attention invocation may run in all (`None`: no limit); see
     /// [`attention_trips`].
     pub attention_trips: Option<usize>,
+    /// The largest head (`d`, `dv`) an attention kernel's workgroup memory holds on the
+    /// adapter (`None`: [`ATTENTION_MAX_HEAD`]); a larger one runs unfused.
+    pub attention_head: Option<usize>,
 }
 
 /// The longest inner dimension one kernel loops over on any adapter: shaders index with
@@ -131,6 +134,9 @@ fn rest(limits: LoopLimits) -> Vec<Box<dyn Pass>> {
         // pass may split), and an attention's loop must stay within the adapter's limit.
         Box::new(SplitAttention {
             max_trips: limits.attention_trips,
+            max_head: limits
+                .attention_head
+                .map_or(ATTENTION_MAX_HEAD, |h| h.min(ATTENTION_MAX_HEAD)),
         }),
         // Split-K first: the sum over its parts is a reduction, which the next pass may split.
         Box::new(SplitK {
