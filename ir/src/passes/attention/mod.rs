@@ -1,0 +1,15 @@
+//! Attention passes: recognizing the unfused pattern ([`FuseAttention`], `fuse.rs`) and
+//! splitting the keys of a decode-shaped attention over many workgroups ([`SplitAttention`],
+//! `split.rs`).
+
+mod fuse;
+mod split;
+
+pub use fuse::{FuseAttention, PATTERN};
+pub use split::{
+    attention_trips, SplitAttention, ATTENTION_MAX_HEAD, SPLIT_ATTENTION_MIN_RUN,
+    SPLIT_ATTENTION_TARGET,
+};
+
+#[cfg(test)]
+mod tests;
