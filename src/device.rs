@@ -97,9 +97,7 @@ impl DeviceOptions {
             require_adapter: std::env::var("KILN_REQUIRE_ADAPTER")
                 .map(|v| v == "1" || v.eq_ignore_ascii_case("true"))
                 .unwrap_or(false),
-            fusion: std::env::var("KILN_FUSION")
-                .map(|v| v != "0" && !v.eq_ignore_ascii_case("false"))
-                .unwrap_or(true),
+            fusion: on_unless_off("KILN_FUSION"),
             autotune: match std::env::var("KILN_AUTOTUNE") {
                 Ok(v) => v.parse().unwrap_or_else(|e| {
                     log::warn!("kiln: KILN_AUTOTUNE: {e}; using fast");
@@ -112,12 +110,8 @@ impl DeviceOptions {
                 Some(v) => Some(v.into()),
                 None => crate::runtime::disk::default_root(),
             },
-            f16_storage: std::env::var("KILN_F16_STORAGE")
-                .map(|v| v != "0" && !v.eq_ignore_ascii_case("false"))
-                .unwrap_or(true),
-            bf16_storage: std::env::var("KILN_BF16_STORAGE")
-                .map(|v| v != "0" && !v.eq_ignore_ascii_case("false"))
-                .unwrap_or(true),
+            f16_storage: on_unless_off("KILN_F16_STORAGE"),
+            bf16_storage: on_unless_off("KILN_BF16_STORAGE"),
             matmul_precision: match std::env::var("KILN_MATMUL_PRECISION") {
                 Ok(v) => v.parse().unwrap_or_else(|e| {
                     log::warn!("kiln: KILN_MATMUL_PRECISION: {e}; using f32");
@@ -128,6 +122,11 @@ impl DeviceOptions {
             max_storage_buffers: None,
         }
     }
+}
+
+/// A switch that is on unless the variable `name` says `0` or `false`.
+fn on_unless_off(name: &str) -> bool {
+    std::env::var(name).map_or(true, |v| v != "0" && !v.eq_ignore_ascii_case("false"))
 }
 
 pub(crate) enum Backend {

@@ -19,7 +19,7 @@
 //! memory.
 
 use crate::code::Code;
-use crate::coop::FRAG;
+use crate::coop::{store, FRAG};
 use kiln_ir::{DType, Kernel, KernelKind};
 
 /// Query rows of the tensor-core form.
@@ -128,12 +128,8 @@ pub fn stage_and_score(
         }
     }
     for f in 0..frags {
-        writeln!(
-            c,
-            "    {{\n      let at = sg * {}u + {}u;\n      let stride = PS;\n      coopStoreT(s{f}, &ps[at], stride);\n    }}",
-            keys / 2,
-            f * FRAG
-        );
+        let at = format!("sg * {}u + {}u", keys / 2, f * FRAG);
+        writeln!(c, "    {}", store(&format!("s{f}"), "ps", &at, "PS"));
     }
     let keep = match mask {
         Some(m) => format!("if ({ok}) {{ sc = ps[pa] * scale + {m}; }}"),
@@ -178,12 +174,8 @@ pub fn values(c: &mut Code, head: u32, keys: u32, per: u32, g: u32) {
         }
     }
     for f in 0..frags {
-        writeln!(
-            c,
-            "    {{\n      let at = sg * {}u + {}u;\n      let stride = LO;\n      coopStoreT(o{f}, &ot[at], stride);\n    }}",
-            head / 2,
-            f * FRAG
-        );
+        let at = format!("sg * {}u + {}u", head / 2, f * FRAG);
+        writeln!(c, "    {}", store(&format!("o{f}"), "ot", &at, "LO"));
     }
     c.push_str("    workgroupBarrier();\n");
     for a in 0..2 {

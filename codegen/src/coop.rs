@@ -135,6 +135,13 @@ pub const COOP_TILES: [CoopTile; 7] = [
     },
 ];
 
+/// The statement storing cooperative matrix `frag` row-major at `array[at]`, rows `stride`
+/// apart (`at` and `stride` WGSL expressions): its arguments bound to `let`s first, the rule
+/// that avoids naga 30.0.2's SPIR-V writer panic (`../shared/notes/tensor-cores.md`).
+pub(crate) fn store(frag: &str, array: &str, at: &str, stride: &str) -> String {
+    format!("{{ let at = {at}; let stride = {stride}; coopStoreT({frag}, &{array}[at], stride); }}")
+}
+
 /// The tile `coop_tile` names, or a schedule error.
 pub fn tile(coop_tile: Option<u32>) -> Result<CoopTile, CodegenError> {
     coop_tile
@@ -365,10 +372,11 @@ pub(crate) fn main(
         for j in 0..fn_ {
             writeln!(
                 c,
-                "    {{\n      let at = scratch;\n      let stride = {FRAG}u;\n      coopStoreT(acc{i}_{j}, &tc[at], stride);\n      workgroupBarrier();\n      \
+                "    {{\n      {}\n      workgroupBarrier();\n      \
                  for (var x = lane; x < {}u; x = x + {SUBGROUP}u) {{\n        \
                  epilogue(bt, row0 + sr + {}u + x / {FRAG}u, col0 + sc + {}u + x % {FRAG}u, tc[scratch + x]);\n      }}\n      \
                  workgroupBarrier();\n    }}",
+                store(&format!("acc{i}_{j}"), "tc", "scratch", &format!("{FRAG}u")),
                 FRAG * FRAG,
                 i * FRAG,
                 j * FRAG

@@ -114,17 +114,18 @@ impl<'k> Emitter<'k> {
                 self.use_helpers(&["kiln_bf16_get"]);
                 format!(
                     "kiln_bf16_get({}, {idx})",
-                    self.packed_word(buf, &format!("({idx}) >> 1u"))
+                    self.packed_word(input, buf, &format!("({idx}) >> 1u"))
                 )
             }
             None => self.target.from_storage(&self.elem(buf, idx), d),
         }
     }
 
-    /// Word `w` of a packed buffer: an output's is atomic (its halves are written by two
-    /// invocations), read with `atomicLoad` where an input runs in place of it.
-    fn packed_word(&self, buf: &str, w: &str) -> String {
-        if buf.starts_with("out") {
+    /// Word `w` of input `input`'s packed buffer `buf`: an output's words are atomic (their
+    /// halves are written by two invocations), so an input that runs in place of an output
+    /// reads them with `atomicLoad`.
+    fn packed_word(&self, input: InputId, buf: &str, w: &str) -> String {
+        if matches!(self.k.inplace, Some((i, _)) if i == input) {
             format!("atomicLoad(&{buf}[{w}])")
         } else {
             format!("{buf}[{w}]")
@@ -351,8 +352,8 @@ impl<'k> Emitter<'k> {
         if self.target.packed(self.k.input(input)) {
             // Elements `first..first + 4`: two whole words.
             self.use_helpers(&["kiln_bf16_unpack4"]);
-            let w0 = self.packed_word(&buf, &format!("{first} / 2u"));
-            let w1 = self.packed_word(&buf, &format!("{first} / 2u + 1u"));
+            let w0 = self.packed_word(input, &buf, &format!("{first} / 2u"));
+            let w1 = self.packed_word(input, &buf, &format!("{first} / 2u + 1u"));
             return format!("kiln_bf16_unpack4({w0}, {w1})");
         }
         format!("{buf}[{first} / 4u]")
