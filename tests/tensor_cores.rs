@@ -1,7 +1,7 @@
 //! Tensor-core matmuls (`kiln_codegen::coop`) against the reference interpreter, where the
 //! adapter lists the cooperative matrices the template uses; skipped with the reason printed
 //! elsewhere (lavapipe has none: CI checks the generated WGSL with naga instead,
-//! `codegen/tests/naga_validation.rs`). Odd sizes, transposed and batched operands, fused
+//! `codegen/tests/naga_tensor_cores.rs`). Odd sizes, transposed and batched operands, fused
 //! epilogues, f32 under the opt-in precision, and every tuned candidate (the tuner checks
 //! each against the scalar template, and the kept one is checked here again).
 

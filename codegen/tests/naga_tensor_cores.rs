@@ -1,0 +1,133 @@
+//! The tensor-core kernels (`kiln_codegen::coop`, `kiln_codegen::attention_coop`) as CI can
+//! check them without an adapter that runs them: generated for every tile and variant,
+//! validated by naga with every capability on, and written as SPIR-V (where naga 30.0.2 has a
+//! known panic on some cooperative stores). `tests/tensor_cores.rs` of the kiln crate runs
+//! them where an adapter has tensor cores.
+
+use kiln_codegen::{generate, Schedule, Target};
+use kiln_ir::lower::{lower, lower_unfused, FusionOptions};
+use kiln_ir::ops::{BinaryOp, UnaryOp, ViewOp};
+use kiln_ir::{DType, Graph, Op, Shape};
+use smallvec::smallvec;
+
+/// Parses and validates `wgsl` with every capability on, then writes it as SPIR-V (naga
+/// 30.0.2 panics in that writer on some cooperative stores: `../shared/notes/tensor-cores.md`).
+fn validate_to_spirv(wgsl: &str, what: &str) {
+    let module = naga::front::wgsl::parse_str(wgsl)
+        .unwrap_or_else(|e| panic!("{what}: parse: {}\n{wgsl}", e.emit_to_string(wgsl)));
+    let info = naga::valid::Validator::new(
+        naga::valid::ValidationFlags::all(),
+        naga::valid::Capabilities::all(),
+    )
+    .validate(&module)
+    .unwrap_or_else(|e| panic!("{what}: validate: {e:?}\n{wgsl}"));
+    let spv = naga::back::spv::write_vec(
+        &module,
+        &info,
+        &naga::back::spv::Options {
+            lang_version: (1, 3),
+            ..Default::default()
+        },
+        None,
+    )
+    .unwrap_or_else(|e| panic!("{what}: SPIR-V: {e}\n{wgsl}"));
+    assert!(!spv.is_empty(), "{what}: empty SPIR-V");
+}
+
+/// Tensor-core matmuls (cooperative matrices, with the capability on): f16 operands, f32
+/// operands under the opt-in precision, a cast fused into a load, transposed and batched
+/// operands, an epilogue, odd sizes, every tile; validated, and compiled by naga's SPIR-V
+/// writer too (naga 30.0.2 panics there on some cooperative stores:
+/// `../shared/notes/tensor-cores.md`).
+#[test]
+fn tensor_core_matmuls() {
+    let mut seen = 0;
+    for (dt, f32_ok) in [(DType::F16, false), (DType::F32, true), (DType::BF16, true)] {
+        let mut g = Graph::new();
+        let a = g.input(dt, Shape::new(&[2, 3, 1031, 40])).unwrap();
+        let b = g.input(dt, Shape::new(&[2, 3, 33, 40])).unwrap();
+        let bt = g
+            .add(Op::View(ViewOp::Permute(smallvec![0, 1, 3, 2])), &[b])
+            .unwrap();
+        let y = g.add(Op::Matmul, &[a, bt]).unwrap();
+        let bias = g.input(dt, Shape::new(&[2, 3, 1031, 33])).unwrap();
+        let y = g.add(Op::Binary(BinaryOp::Add), &[y, bias]).unwrap();
+        let y = g.add(Op::Unary(UnaryOp::Tanh), &[y]).unwrap();
+        g.mark_output(y);
+        // f32 operands cast to f16 on load: tensor cores without the opt-in.
+        let x = g.input(DType::F32, Shape::new(&[17, 19])).unwrap();
+        let w = g.input(DType::F32, Shape::new(&[19, 1031])).unwrap();
+        let xc = g.add(Op::Cast(DType::F16), &[x]).unwrap();
+        let wc = g.add(Op::Cast(DType::F16), &[w]).unwrap();
+        let z = g.add(Op::Matmul, &[xc, wc]).unwrap();
+        g.mark_output(z);
+        let prog = lower(&g, &FusionOptions::default()).unwrap();
+        for call in &prog.calls {
+            let k = &call.kernel;
+            if !kiln_codegen::coop::eligible(k, f32_ok) {
+                continue;
+            }
+            for tile in 0..kiln_codegen::coop::COOP_TILES.len() as u32 {
+                for f16 in [false, true] {
+                    let mut s = Schedule::GPU;
+                    s.matmul.tensor_core_f32 = f32_ok;
+                    s.matmul.coop_tile = Some(tile);
+                    let s = s.resolve(k);
+                    assert!(s.matmul.tensor_cores, "{dt}: {}", k.name);
+                    let what = format!(
+                        "tensor cores {dt} tile {tile} f16 storage {f16}: {}",
+                        k.name
+                    );
+                    let src = generate(k, &s, &Target { f16, bf16: f16 })
+                        .unwrap_or_else(|e| panic!("{what}: codegen: {e}"));
+                    validate_to_spirv(&src.wgsl, &what);
+                    assert!(!src.wgsl.contains("1031"), "{what}: a size leaked");
+                    seen += 1;
+                }
+            }
+        }
+    }
+    assert!(seen >= 3 * 5 * 2, "{seen} tensor-core kernels checked");
+}
+
+/// Attention on tensor cores: masked and causal, heads of 32 to 128 (80 padded to 96), f16
+/// operands and f32 ones at f16 precision; validated and written as SPIR-V.
+#[test]
+fn tensor_core_attention() {
+    use kiln_ir::ops::Attention;
+    let mut seen = 0;
+    for (dt, f32_ok) in [(DType::F16, false), (DType::F32, true), (DType::BF16, true)] {
+        for (d, masked, causal) in [(32, false, false), (80, true, true), (128, true, false)] {
+            let mut g = Graph::new();
+            let q = g.input(dt, Shape::new(&[2, 3, 1031, d])).unwrap();
+            let k = g.input(dt, Shape::new(&[2, 3, 33, d])).unwrap();
+            let v = g.input(dt, Shape::new(&[2, 3, 33, 48])).unwrap();
+            let mut srcs = vec![q, k, v];
+            if masked {
+                let m = g.input(dt, Shape::new(&[2, 3, 1031, 33])).unwrap();
+                srcs.push(m);
+            }
+            let y = g
+                .add(Op::Attention(Attention::new(0.125, causal)), &srcs)
+                .unwrap();
+            g.mark_output(y);
+            let prog = lower_unfused(&g).unwrap();
+            let kernel = &prog.calls[0].kernel;
+            for keys in [32, 64] {
+                for f16 in [false, true] {
+                    let mut s = Schedule::GPU;
+                    s.matmul.tensor_core_f32 = f32_ok;
+                    s.attention.keys = Some(keys);
+                    let s = s.resolve(kernel);
+                    assert!(s.attention.tensor_cores, "{dt} d {d}");
+                    let what = format!("tensor-core attention {dt} d {d} keys {keys} f16 {f16}");
+                    let src = generate(kernel, &s, &Target { f16, bf16: f16 })
+                        .unwrap_or_else(|e| panic!("{what}: codegen: {e}"));
+                    validate_to_spirv(&src.wgsl, &what);
+                    seen += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(seen, 3 * 3 * 2 * 2);
+}
