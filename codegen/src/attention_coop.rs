@@ -106,31 +106,25 @@ pub fn stage_and_score(
          kh[(x / H) * LH + col] = f16(kx);\n      vh[(x / H) * LH + col] = f16(vx);\n    }}\n    \
          workgroupBarrier();"
     );
-    // Scores: subgroup `sg` takes keys `sg * keys / 2 ..`, in fragments of 16.
-    let frags = keys / 2 / FRAG;
-    for f in 0..frags {
-        writeln!(c, "    var s{f} = coop_mat16x16<f32, C>();");
-    }
-    for kk in 0..head / FRAG {
-        writeln!(
-            c,
-            "    let qa{kk} = coopLoadT<coop_mat16x16<f16, A>>(&qh[{}u], LH);",
-            kk * FRAG
-        );
-        for f in 0..frags {
-            writeln!(
-                c,
-                "    s{f} = coopMultiplyAdd(qa{kk}, coopLoad<coop_mat16x16<f16, B>>(&kh[(sg * {}u + {}u) * LH + {}u], LH), s{f});",
+    // Scores: subgroup `sg` takes keys `sg * keys / 2 ..`, K read column-major (as K^T).
+    product(
+        c,
+        "s",
+        "ps",
+        "PS",
+        head / FRAG,
+        keys / 2 / FRAG,
+        &|kk| format!("coopLoadT<coop_mat16x16<f16, A>>(&qh[{}u], LH)", kk * FRAG),
+        &|kk, f| {
+            format!(
+                "coopLoad<coop_mat16x16<f16, B>>(&kh[(sg * {}u + {}u) * LH + {}u], LH)",
                 keys / 2,
                 f * FRAG,
                 kk * FRAG
-            );
-        }
-    }
-    for f in 0..frags {
-        let at = format!("sg * {}u + {}u", keys / 2, f * FRAG);
-        writeln!(c, "    {}", store(&format!("s{f}"), "ps", &at, "PS"));
-    }
+            )
+        },
+        keys / 2,
+    );
     let keep = match mask {
         Some(m) => format!("if ({ok}) {{ sc = ps[pa] * scale + {m}; }}"),
         None => format!("if ({ok}) {{ sc = ps[pa] * scale; }}"),
@@ -140,6 +134,44 @@ pub fn stage_and_score(
         "    workgroupBarrier();\n    for (var x = lid; x < BQ * BK; x = x + T) {{\n      let i = i0 + x / BK;\n      let key = t0 + x % BK;\n      \
          let pa = (x / BK) * PS + x % BK;\n      var sc = ninf;\n      {keep}\n      ps[pa] = sc;\n    }}"
     );
+}
+
+/// One subgroup's share of a product into `frags` f32 fragments named `{name}0..`: `steps`
+/// 16-deep steps of `a(step)` times `b(step, fragment)`, then stored row-major to
+/// `array[sg * width + 16 f ..]`, rows `stride` apart.
+#[allow(clippy::too_many_arguments)]
+fn product(
+    c: &mut Code,
+    name: &str,
+    array: &str,
+    stride: &str,
+    steps: u32,
+    frags: u32,
+    a: &dyn Fn(u32) -> String,
+    b: &dyn Fn(u32, u32) -> String,
+    width: u32,
+) {
+    for f in 0..frags {
+        writeln!(c, "    var {name}{f} = coop_mat16x16<f32, C>();");
+    }
+    for kk in 0..steps {
+        writeln!(c, "    let {name}a{kk} = {};", a(kk));
+        for f in 0..frags {
+            writeln!(
+                c,
+                "    {name}{f} = coopMultiplyAdd({name}a{kk}, {}, {name}{f});",
+                b(kk, f)
+            );
+        }
+    }
+    for f in 0..frags {
+        let at = format!("sg * {width}u + {}u", f * FRAG);
+        writeln!(
+            c,
+            "    {}",
+            store(&format!("{name}{f}"), array, &at, stride)
+        );
+    }
 }
 
 /// After the row statistics: `p` (rounded to f16, into `ps` and `ph`), the product with V by
@@ -153,30 +185,24 @@ pub fn values(c: &mut Code, head: u32, keys: u32, per: u32, g: u32) {
          workgroupBarrier();"
     );
     // Subgroup `sg` takes value columns `sg * head / 2 ..`.
-    let frags = head / 2 / FRAG;
-    for f in 0..frags {
-        writeln!(c, "    var o{f} = coop_mat16x16<f32, C>();");
-    }
-    for kk in 0..keys / FRAG {
-        writeln!(
-            c,
-            "    let pa{kk} = coopLoadT<coop_mat16x16<f16, A>>(&ph[{}u], LP);",
-            kk * FRAG
-        );
-        for f in 0..frags {
-            writeln!(
-                c,
-                "    o{f} = coopMultiplyAdd(pa{kk}, coopLoadT<coop_mat16x16<f16, B>>(&vh[{}u * LH + sg * {}u + {}u], LH), o{f});",
+    product(
+        c,
+        "o",
+        "ot",
+        "LO",
+        keys / FRAG,
+        head / 2 / FRAG,
+        &|kk| format!("coopLoadT<coop_mat16x16<f16, A>>(&ph[{}u], LP)", kk * FRAG),
+        &|kk, f| {
+            format!(
+                "coopLoadT<coop_mat16x16<f16, B>>(&vh[{}u * LH + sg * {}u + {}u], LH)",
                 kk * FRAG,
                 head / 2,
                 f * FRAG
-            );
-        }
-    }
-    for f in 0..frags {
-        let at = format!("sg * {}u + {}u", head / 2, f * FRAG);
-        writeln!(c, "    {}", store(&format!("o{f}"), "ot", &at, "LO"));
-    }
+            )
+        },
+        head / 2,
+    );
     c.push_str("    workgroupBarrier();\n");
     for a in 0..2 {
         writeln!(c, "    let cr{a} = crow[r + {a}u];");
