@@ -3,7 +3,7 @@
 
 mod common;
 use common::*;
-use kiln::ir::ops::{BinaryOp, UnaryOp, ALL_BINARY, ALL_UNARY};
+use kiln::ir::ops::{BinaryOp, Class, UnaryOp, ALL_BINARY, ALL_UNARY};
 use kiln::{DType, Tensor};
 
 /// The input range where an op is defined and well conditioned.
@@ -11,6 +11,10 @@ fn unary_domain(op: UnaryOp) -> (f32, f32) {
     match op {
         UnaryOp::Log | UnaryOp::Log2 | UnaryOp::Sqrt | UnaryOp::Rsqrt => (0.01, 4.0),
         UnaryOp::Exp | UnaryOp::Exp2 => (-10.0, 10.0),
+        UnaryOp::Tan => (-1.4, 1.4),
+        UnaryOp::Asin | UnaryOp::Acos | UnaryOp::Atanh => (-0.99, 0.99),
+        UnaryOp::Acosh => (1.0, 6.0),
+        UnaryOp::Log1p => (-0.99, 4.0),
         _ => (-4.0, 4.0),
     }
 }
@@ -20,7 +24,10 @@ const FLOATS: [DType; 3] = [DType::F32, DType::F16, DType::BF16];
 #[test]
 fn unary_float_ops_all_sizes() {
     let dev = device();
-    for op in ALL_UNARY {
+    for op in ALL_UNARY
+        .into_iter()
+        .filter(|op| op.accepts_class(Class::Float))
+    {
         let (lo, hi) = unary_domain(op);
         let (atol, rtol) = op.tolerance_f32();
         for dt in FLOATS {
@@ -79,6 +86,7 @@ fn binary_domain(op: BinaryOp) -> ((f32, f32), (f32, f32)) {
     match op {
         BinaryOp::Pow => ((0.1, 3.0), (-3.0, 3.0)),
         BinaryOp::Div | BinaryOp::Rem => ((-4.0, 4.0), (0.5, 3.0)),
+        BinaryOp::RemFloor => ((-4.0, 4.0), (-3.0, -0.5)),
         _ => ((-4.0, 4.0), (-4.0, 4.0)),
     }
 }
@@ -86,7 +94,10 @@ fn binary_domain(op: BinaryOp) -> ((f32, f32), (f32, f32)) {
 #[test]
 fn binary_float_ops_all_sizes() {
     let dev = device();
-    for op in ALL_BINARY {
+    for op in ALL_BINARY
+        .into_iter()
+        .filter(|op| op.accepts_class(Class::Float))
+    {
         let ((alo, ahi), (blo, bhi)) = binary_domain(op);
         let (atol, rtol) = op.tolerance_f32();
         for dt in FLOATS {

@@ -95,6 +95,49 @@ pub const HELPERS: &[Helper] = &[
         // `1 + erf(x/√2)` >= 0.31 keeps that error small relative to the result.
         text: "fn kiln_erf(x: f32) -> f32 {\n  let c = clamp(x, -4.5, 4.5);\n  let s = c * c;\n  let p = 1.1283811 + s * (1.5786092e-1 + s * (4.7825754e-2 + s * (2.1804306e-3 + s * (2.1679353e-4 + s * 1.8902327e-6))));\n  let q = 1.0 + s * (4.7325224e-1 + s * (1.00080565e-1 + s * (1.1850965e-2 + s * (7.157837e-4 + s * 3.283491e-5))));\n  return clamp(c * p / q, -1.0, 1.0);\n}",
     },
+    // Inverse and hyperbolic functions: WGSL leaves asin/acos outside [-1, 1], acosh below
+    // 1 and atanh outside (-1, 1) indeterminate, and its own forms lose accuracy near 0
+    // (asinh, atanh) or overflow early (acosh's x * x); these give the reference's NaNs and
+    // infinities, and go through log1p where the argument is near 1. asin and acos are
+    // written with atan2, the form WGSL takes their accuracy from (lavapipe's own asin was
+    // off by 2e-4).
+    Helper {
+        name: "kiln_log1p",
+        deps: &[NONFINITE],
+        // Its series to x^8 below |x| = 1/16 (truncation < 3e-11 relative), log(1 + x) above
+        // (rounding 1 + x costs at most 1e-6 relative there). Goldberg's log(u) x / (u - 1)
+        // is no good here: drivers may reassociate (1 + x) - 1 into x (lavapipe does).
+        text: "fn kiln_log1p(x: f32) -> f32 {\n  let p = x * (1.0 - x * (0.5 - x * (0.33333333 - x * (0.25 - x * (0.2 - x * (0.16666667 - x * (0.14285714 - x * 0.125)))))));\n  let r = select(log(1.0 + x), p, abs(x) < 0.0625);\n  return select(r, kiln_f32_bits(0x7fc00000u), x < -1.0);\n}",
+    },
+    Helper {
+        name: "kiln_asin",
+        deps: &[NONFINITE],
+        text: "fn kiln_asin(x: f32) -> f32 { return select(kiln_f32_bits(0x7fc00000u), atan2(x, sqrt((1.0 - x) * (1.0 + x))), abs(x) <= 1.0); }",
+    },
+    Helper {
+        name: "kiln_acos",
+        deps: &[NONFINITE],
+        text: "fn kiln_acos(x: f32) -> f32 { return select(kiln_f32_bits(0x7fc00000u), atan2(sqrt((1.0 - x) * (1.0 + x)), x), abs(x) <= 1.0); }",
+    },
+    Helper {
+        name: "kiln_asinh",
+        deps: &["kiln_log1p", "kiln_isnan"],
+        // log1p(a + a^2 / (1 + sqrt(1 + a^2))), or log(2a) past 4096 (error < 2e-8), with the
+        // sign of x (so -0 stays -0).
+        text: "fn kiln_asinh(x: f32) -> f32 {\n  let a = abs(x);\n  let b = min(a, 4096.0);\n  let r = select(kiln_log1p(b + b * b / (1.0 + sqrt(1.0 + b * b))), log(a) + 0.69314718, a > 4096.0);\n  return select(bitcast<f32>(bitcast<u32>(r) | (bitcast<u32>(x) & 0x80000000u)), x, kiln_isnan(x));\n}",
+    },
+    Helper {
+        name: "kiln_acosh",
+        deps: &["kiln_log1p", NONFINITE],
+        // log1p(t + sqrt(t (x + 1))) with t = x - 1 exact, or log(2x) past 4096.
+        text: "fn kiln_acosh(x: f32) -> f32 {\n  let b = min(x, 4096.0);\n  let t = b - 1.0;\n  let r = select(kiln_log1p(t + sqrt(t * (b + 1.0))), log(x) + 0.69314718, x > 4096.0);\n  return select(kiln_f32_bits(0x7fc00000u), r, x >= 1.0);\n}",
+    },
+    Helper {
+        name: "kiln_atanh",
+        deps: &["kiln_log1p", NONFINITE],
+        // 0.5 log1p(2a / (1 - a)) with the sign of x; ±inf at ±1, NaN beyond.
+        text: "fn kiln_atanh(x: f32) -> f32 {\n  let a = abs(x);\n  var r = select(0.5 * kiln_log1p(2.0 * a / (1.0 - a)), kiln_f32_bits(0x7f800000u), a == 1.0);\n  r = select(r, kiln_f32_bits(0x7fc00000u), a > 1.0);\n  return bitcast<f32>(bitcast<u32>(r) | (bitcast<u32>(x) & 0x80000000u));\n}",
+    },
     Helper {
         name: "kiln_gelu",
         deps: &["kiln_erf", "kiln_isnan"],
@@ -149,6 +192,22 @@ pub const HELPERS: &[Helper] = &[
         name: "kiln_rem_i32",
         deps: &[],
         text: "fn kiln_rem_i32(a: i32, b: i32) -> i32 {\n  let bad = b == 0 || (a == bitcast<i32>(0x80000000u) && b == -1);\n  return select(a % select(b, 1, bad), 0, bad);\n}",
+    },
+    Helper {
+        name: "kiln_frem_floor",
+        deps: &["kiln_fmod"],
+        text: "fn kiln_frem_floor(a: f32, b: f32) -> f32 {\n  let r = kiln_fmod(a, b);\n  return select(r, r + b, r != 0.0 && ((r < 0.0) != (b < 0.0)));\n}",
+    },
+    Helper {
+        name: "kiln_rem_floor_i32",
+        deps: &["kiln_rem_i32"],
+        text: "fn kiln_rem_floor_i32(a: i32, b: i32) -> i32 {\n  let r = kiln_rem_i32(a, b);\n  return select(r, r + b, r != 0 && ((r < 0) != (b < 0)));\n}",
+    },
+    Helper {
+        name: "kiln_atan2",
+        deps: &[],
+        // WGSL leaves atan2(±0, ±0) indeterminate: ±0 or ±pi by the sign bits, as C's atan2.
+        text: "fn kiln_atan2(y: f32, x: f32) -> f32 {\n  let s = bitcast<u32>(y) & 0x80000000u;\n  let z = select(0.0, 3.14159274, (bitcast<u32>(x) & 0x80000000u) != 0u);\n  return select(atan2(y, x), bitcast<f32>(bitcast<u32>(z) | s), x == 0.0 && y == 0.0);\n}",
     },
     Helper {
         name: "kiln_div_u32",

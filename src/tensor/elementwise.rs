@@ -61,6 +61,32 @@ unary_methods! {
     logical_not => Not;
     /// `log(1 + e^x)`, without overflow.
     softplus => Softplus;
+    /// Tangent.
+    tan => Tan;
+    /// Hyperbolic sine.
+    sinh => Sinh;
+    /// Hyperbolic cosine.
+    cosh => Cosh;
+    /// Arcsine.
+    asin => Asin;
+    /// Arccosine.
+    acos => Acos;
+    /// Arctangent.
+    atan => Atan;
+    /// Inverse hyperbolic sine.
+    asinh => Asinh;
+    /// Inverse hyperbolic cosine.
+    acosh => Acosh;
+    /// Inverse hyperbolic tangent.
+    atanh => Atanh;
+    /// `log(1 + x)`, accurate near 0.
+    log1p => Log1p;
+    /// The error function.
+    erf => Erf;
+    /// Round toward zero.
+    trunc => Trunc;
+    /// Bitwise not (integers).
+    bitwise_not => BitNot;
 }
 
 macro_rules! binary_methods {
@@ -106,6 +132,20 @@ binary_methods! {
     logical_and => And;
     /// Logical or.
     logical_or => Or;
+    /// Floored remainder, with the divisor's sign (Python's `%`).
+    rem_floor => RemFloor;
+    /// Four-quadrant arctangent of `self / other` (`self` is y).
+    atan2 => Atan2;
+    /// Bitwise and (integers).
+    bitwise_and => BitAnd;
+    /// Bitwise or (integers).
+    bitwise_or => BitOr;
+    /// Bitwise exclusive or (integers).
+    bitwise_xor => BitXor;
+    /// `self << (other mod 32)` (integers).
+    shift_left => Shl;
+    /// `self >> (other mod 32)`: arithmetic for i32, logical for u32.
+    shift_right => Shr;
 }
 
 impl Tensor {

@@ -43,6 +43,20 @@ op_enum! {
         And,
         /// Logical or of truthiness, result `Bool`.
         Or,
+        /// Floored remainder, with the divisor's sign (Python's `%`, `torch.remainder`).
+        RemFloor,
+        /// Four-quadrant arctangent of `a / b` (`a` is y, `b` is x).
+        Atan2,
+        /// Bitwise and of integers.
+        BitAnd,
+        /// Bitwise or of integers.
+        BitOr,
+        /// Bitwise exclusive or of integers.
+        BitXor,
+        /// `a << (b mod 32)`.
+        Shl,
+        /// `a >> (b mod 32)`: arithmetic for `i32`, logical for `u32`.
+        Shr,
     }
 }
 
@@ -121,6 +135,35 @@ const fn compare(
 /// The truthiness of a float: nonzero, NaN included.
 fn truthy(x: f32) -> bool {
     x != 0.0
+}
+
+/// Integers only, the same template for both.
+const fn int(i: fn(i32, i32) -> i32, u: fn(u32, u32) -> u32, w: Wgsl) -> BinaryRule {
+    BinaryRule::Map(PerClass {
+        float: None,
+        i32: Some(imp(i, w)),
+        u32: Some(imp(u, w)),
+        bool: None,
+    })
+}
+
+/// A truncated remainder moved by the divisor where their signs differ.
+fn rem_floor_f32(a: f32, b: f32) -> f32 {
+    let r = a - b * (a / b).trunc();
+    if r != 0.0 && (r < 0.0) != (b < 0.0) {
+        r + b
+    } else {
+        r
+    }
+}
+
+fn rem_floor_i32(a: i32, b: i32) -> i32 {
+    let r = a.checked_rem(b).unwrap_or(0);
+    if r != 0 && (r < 0) != (b < 0) {
+        r.wrapping_add(b)
+    } else {
+        r
+    }
 }
 
 fn max_f32(a: f32, b: f32) -> f32 {
@@ -350,6 +393,71 @@ impl BinaryOp {
                 }),
                 Tol::EXACT,
             ),
+            RemFloor => spec(
+                "rem_floor",
+                numeric(
+                    imp(
+                        rem_floor_f32,
+                        wgsl_with("kiln_frem_floor({0}, {1})", &["kiln_frem_floor"]),
+                    ),
+                    imp(
+                        rem_floor_i32,
+                        wgsl_with("kiln_rem_floor_i32({0}, {1})", &["kiln_rem_floor_i32"]),
+                    ),
+                    imp(
+                        |a, b| a.checked_rem(b).unwrap_or(0),
+                        wgsl_with("kiln_rem_u32({0}, {1})", &["kiln_rem_u32"]),
+                    ),
+                ),
+                Tol::new(1e-5, 1e-5),
+            ),
+            Atan2 => spec(
+                "atan2",
+                BinaryRule::Map(PerClass {
+                    float: Some(imp(
+                        f32::atan2,
+                        wgsl_with("kiln_atan2({0}, {1})", &["kiln_atan2"]),
+                    )),
+                    i32: None,
+                    u32: None,
+                    bool: None,
+                }),
+                Tol::new(2e-6, 1e-5),
+            ),
+            BitAnd => spec(
+                "bitwise_and",
+                int(|a, b| a & b, |a, b| a & b, wgsl("({0} & {1})")),
+                Tol::EXACT,
+            ),
+            BitOr => spec(
+                "bitwise_or",
+                int(|a, b| a | b, |a, b| a | b, wgsl("({0} | {1})")),
+                Tol::EXACT,
+            ),
+            BitXor => spec(
+                "bitwise_xor",
+                int(|a, b| a ^ b, |a, b| a ^ b, wgsl("({0} ^ {1})")),
+                Tol::EXACT,
+            ),
+            // The shift amount is taken mod 32 (Rust's `wrapping_shl`), in WGSL too.
+            Shl => spec(
+                "shift_left",
+                int(
+                    |a, b| a.wrapping_shl(b as u32),
+                    u32::wrapping_shl,
+                    wgsl("({0} << (bitcast<u32>({1}) & 31u))"),
+                ),
+                Tol::EXACT,
+            ),
+            Shr => spec(
+                "shift_right",
+                int(
+                    |a, b| a.wrapping_shr(b as u32),
+                    u32::wrapping_shr,
+                    wgsl("({0} >> (bitcast<u32>({1}) & 31u))"),
+                ),
+                Tol::EXACT,
+            ),
         }
     }
 
@@ -445,47 +553,5 @@ impl BinaryOp {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn wgsl_integer_division_rules() {
-        assert_eq!(BinaryOp::Div.eval_i32(7, 0), Some(7));
-        assert_eq!(BinaryOp::Div.eval_i32(i32::MIN, -1), Some(i32::MIN));
-        assert_eq!(BinaryOp::Rem.eval_i32(7, 0), Some(0));
-        assert_eq!(BinaryOp::Rem.eval_i32(-7, 2), Some(-1));
-        assert_eq!(BinaryOp::Div.eval_u32(9, 0), Some(9));
-        assert_eq!(BinaryOp::Pow.eval_i32(2, 3), None);
-    }
-
-    #[test]
-    fn float_rules() {
-        let f = |op: BinaryOp, a, b| op.eval_f32(a, b).unwrap();
-        assert!(f(BinaryOp::Max, f32::NAN, 1.0).is_nan());
-        assert!(f(BinaryOp::Min, 1.0, f32::NAN).is_nan());
-        assert_eq!(f(BinaryOp::Pow, -2.0, 3.0), -8.0);
-        assert_eq!(f(BinaryOp::Pow, 0.0, 0.0), 1.0);
-        assert_eq!(f(BinaryOp::Rem, -7.5, 2.0), -1.5);
-        assert_eq!(f(BinaryOp::And, f32::NAN, -1.0), 1.0);
-    }
-
-    #[test]
-    fn every_entry_names_a_known_dtype_set() {
-        for op in ALL_BINARY {
-            assert_ne!(op.accepts(), Accepts::Other, "{}", op.name());
-        }
-    }
-
-    #[test]
-    fn dtype_rules() {
-        assert!(BinaryOp::Add.result_dtype(DType::F32, DType::I32).is_err());
-        assert!(BinaryOp::Pow.result_dtype(DType::I32, DType::I32).is_err());
-        assert!(BinaryOp::Add
-            .result_dtype(DType::Bool, DType::Bool)
-            .is_err());
-        assert_eq!(
-            BinaryOp::Lt.result_dtype(DType::U32, DType::U32).unwrap(),
-            DType::Bool
-        );
-    }
-}
+#[path = "binary_tests.rs"]
+mod tests;

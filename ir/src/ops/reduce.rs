@@ -426,6 +426,7 @@ impl ReduceOp {
                     Accepts::Numeric => "numeric dtypes only (cast bool first)",
                     a @ (Accepts::Float
                     | Accepts::Signed
+                    | Accepts::Int
                     | Accepts::Any
                     | Accepts::Bool
                     | Accepts::Other) => a.why(),

@@ -169,10 +169,10 @@ impl<F, I, U, B> PerClass<F, I, U, B> {
             (true, true, true, false) => Accepts::Numeric,
             (true, true, true, true) => Accepts::Any,
             (false, false, false, true) => Accepts::Bool,
+            (false, true, true, false) => Accepts::Int,
             (false, false, false, false)
             | (false, false, true, false)
             | (false, true, false, false)
-            | (false, true, true, false)
             | (false, true, true, true)
             | (false, true, false, true)
             | (false, false, true, true)
@@ -193,6 +193,8 @@ pub enum Accepts {
     Signed,
     /// Everything but `Bool`.
     Numeric,
+    /// `I32` and `U32`.
+    Int,
     /// Every dtype.
     Any,
     /// `Bool` only.
@@ -208,6 +210,7 @@ impl Accepts {
             Accepts::Float => "float",
             Accepts::Signed => "signed",
             Accepts::Numeric => "numeric",
+            Accepts::Int => "int",
             Accepts::Any => "any",
             Accepts::Bool => "bool",
             Accepts::Other => "irregular",
@@ -220,6 +223,7 @@ impl Accepts {
             Accepts::Float => "float dtypes only",
             Accepts::Signed => "float and i32 only",
             Accepts::Numeric => "numeric dtypes only",
+            Accepts::Int => "integer dtypes (i32, u32) only",
             Accepts::Any => "",
             Accepts::Bool => "bool only",
             Accepts::Other => "not defined for this dtype",

@@ -56,6 +56,32 @@ op_enum! {
         Not,
         /// `log(1 + e^x)`, as `max(x, 0) + log(1 + e^-|x|)` (no overflow).
         Softplus,
+        /// Tangent.
+        Tan,
+        /// Hyperbolic sine.
+        Sinh,
+        /// Hyperbolic cosine.
+        Cosh,
+        /// Arcsine; NaN outside `[-1, 1]`.
+        Asin,
+        /// Arccosine; NaN outside `[-1, 1]`.
+        Acos,
+        /// Arctangent.
+        Atan,
+        /// Inverse hyperbolic sine.
+        Asinh,
+        /// Inverse hyperbolic cosine; NaN below 1.
+        Acosh,
+        /// Inverse hyperbolic tangent; `±inf` at `±1`, NaN beyond.
+        Atanh,
+        /// `log(1 + x)`, accurate for small `x`.
+        Log1p,
+        /// The error function.
+        Erf,
+        /// Round toward zero.
+        Trunc,
+        /// Bitwise not of an integer.
+        BitNot,
     }
 }
 
@@ -281,6 +307,69 @@ impl UnaryOp {
                     wgsl("(max({0}, 0.0) + log(1.0 + exp(-abs({0}))))"),
                 ),
                 TRANSCENDENTAL,
+            ),
+            Tan => spec("tan", float(|x| (x as f64).tan() as f32, wgsl("tan({0})")), Tol::new(1e-5, 1e-4)),
+            Sinh => spec("sinh", float(|x| (x as f64).sinh() as f32, wgsl("sinh({0})")), TRANSCENDENTAL),
+            Cosh => spec("cosh", float(|x| (x as f64).cosh() as f32, wgsl("cosh({0})")), TRANSCENDENTAL),
+            Asin => spec(
+                "asin",
+                float(|x| (x as f64).asin() as f32, wgsl_with("kiln_asin({0})", &["kiln_asin"])),
+                TRANSCENDENTAL,
+            ),
+            Acos => spec(
+                "acos",
+                float(|x| (x as f64).acos() as f32, wgsl_with("kiln_acos({0})", &["kiln_acos"])),
+                TRANSCENDENTAL,
+            ),
+            Atan => spec("atan", float(
+                    |x| (x as f64).atan() as f32,
+                    wgsl_with("select(atan({0}), {0}, kiln_isnan({0}))", &["kiln_isnan"]),
+                ), TRANSCENDENTAL),
+            Asinh => spec(
+                "asinh",
+                float(|x| (x as f64).asinh() as f32, wgsl_with("kiln_asinh({0})", &["kiln_asinh"])),
+                TRANSCENDENTAL,
+            ),
+            Acosh => spec(
+                "acosh",
+                float(|x| (x as f64).acosh() as f32, wgsl_with("kiln_acosh({0})", &["kiln_acosh"])),
+                TRANSCENDENTAL,
+            ),
+            Atanh => spec(
+                "atanh",
+                float(|x| (x as f64).atanh() as f32, wgsl_with("kiln_atanh({0})", &["kiln_atanh"])),
+                TRANSCENDENTAL,
+            ),
+            Log1p => spec(
+                "log1p",
+                float(|x| (x as f64).ln_1p() as f32, wgsl_with("kiln_log1p({0})", &["kiln_log1p"])),
+                TRANSCENDENTAL,
+            ),
+            Erf => spec(
+                "erf",
+                float(
+                    |x| erf(x as f64) as f32,
+                    wgsl_with(
+                        "select(kiln_erf({0}), {0}, kiln_isnan({0}))",
+                        &["kiln_erf", "kiln_isnan"],
+                    ),
+                ),
+                Tol::new(1e-6, 1e-5),
+            ),
+            Trunc => spec(
+                "trunc",
+                numeric(imp(f32::trunc, wgsl("trunc({0})")), same_i32(), same_u32()),
+                Tol::EXACT,
+            ),
+            BitNot => spec(
+                "bitwise_not",
+                UnaryRule::Map(PerClass {
+                    float: None,
+                    i32: Some(imp(|x| !x, wgsl("(~{0})"))),
+                    u32: Some(imp(|x| !x, wgsl("(~{0})"))),
+                    bool: None,
+                }),
+                Tol::EXACT,
             ),
             Not => spec(
                 "logical_not",
@@ -514,7 +603,7 @@ mod tests {
     #[test]
     fn nan_propagates() {
         for op in ALL_UNARY {
-            if op != UnaryOp::Not && op.result_dtype(DType::F32).is_ok() {
+            if op != UnaryOp::Not && op.accepts_class(Class::Float) {
                 assert!(op.eval_f32(f32::NAN).unwrap().is_nan(), "{}", op.name());
             }
         }
@@ -525,7 +614,11 @@ mod tests {
     fn every_entry_names_a_known_dtype_set() {
         for op in ALL_UNARY {
             assert_ne!(op.accepts(), Accepts::Other, "{}", op.name());
-            assert!(op.accepts_class(Class::Float), "{}", op.name());
+            assert!(
+                op.accepts_class(Class::Float) || op.accepts() == Accepts::Int,
+                "{}",
+                op.name()
+            );
         }
     }
 
