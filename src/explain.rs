@@ -154,6 +154,7 @@ pub(crate) fn describe(
                     if *causal { ", causal" } else { "" },
                     if *partial { ", one run of a split (decode) attention" } else { "" }
                 ),
+                    KernelKind::Scan { op, .. } => format!("{} along the last dim", op.name()),
                 };
             let schedule = schedule_of(&c.kernel);
             let kind = if schedule.matmul.tensor_cores || schedule.attention.tensor_cores {

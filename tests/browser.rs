@@ -147,6 +147,66 @@ async fn softmax_and_norms() {
     }
 }
 
+/// Scans (a workgroup barrier in a loop, which Tint's uniformity analysis checks) and the
+/// math and bit ops of the Burn backend, through Chromium's compiler.
+#[wasm_bindgen_test]
+async fn scans_and_math_ops() {
+    use kiln::ir::ops::{BinaryOp, ScanOp, UnaryOp, ALL_SCAN};
+    let d = gpu().await;
+    for (i, &n) in SIZES.iter().enumerate() {
+        for op in ALL_SCAN {
+            let (lo, hi) = if op == ScanOp::Prod {
+                (0.9, 1.1)
+            } else {
+                (-1.0, 1.0)
+            };
+            let (atol, rtol) = op.tolerance_f32(n);
+            check(&d, &format!("{} n={n}", op.name()), atol, rtol, |d| {
+                random(d, DType::F32, &[3, n], lo, hi, 300 + i as u64)
+                    .scan(op, 0)
+                    .unwrap()
+            })
+            .await;
+        }
+    }
+    for op in [
+        UnaryOp::Asinh,
+        UnaryOp::Atanh,
+        UnaryOp::Log1p,
+        UnaryOp::Erf,
+        UnaryOp::Tan,
+    ] {
+        let (atol, rtol) = op.tolerance_f32();
+        check(&d, op.name(), atol, rtol, |d| {
+            random(d, DType::F32, &[1031], -0.9, 0.9, 7)
+                .unary(op)
+                .unwrap()
+        })
+        .await;
+    }
+    for op in [BinaryOp::Atan2, BinaryOp::RemFloor] {
+        check(&d, op.name(), 2e-6, 1e-5, |d| {
+            let a = random(d, DType::F32, &[1031], -4.0, 4.0, 8);
+            a.binary(op, &random(d, DType::F32, &[1031], -3.0, -0.5, 9))
+                .unwrap()
+        })
+        .await;
+    }
+    for op in [
+        BinaryOp::BitXor,
+        BinaryOp::Shl,
+        BinaryOp::Shr,
+        BinaryOp::RemFloor,
+    ] {
+        check(&d, op.name(), 0.0, 0.0, |d| {
+            let a = random(d, DType::I32, &[1031], -1000.0, 1000.0, 10);
+            a.binary(op, &random(d, DType::I32, &[1031], -40.0, 40.0, 11))
+                .unwrap()
+        })
+        .await;
+    }
+}
+
 #[wasm_bindgen_test]
 async fn matmuls_at_odd_sizes_batched_and_transposed() {
     let d = gpu().await;

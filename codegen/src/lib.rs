@@ -20,6 +20,7 @@ pub mod ops;
 pub mod params;
 pub mod qgemv;
 pub mod reduce;
+pub mod scan;
 pub mod schedule;
 pub mod types;
 
@@ -92,7 +93,9 @@ impl KernelSource {
                 ),
                 max_dim,
             ),
-            KernelKind::Reduce { .. } => elementwise::grid_2d(k.out_numel(), max_dim),
+            KernelKind::Reduce { .. } | KernelKind::Scan { .. } => {
+                elementwise::grid_2d(k.out_numel(), max_dim)
+            }
             KernelKind::Attention { .. } => {
                 elementwise::grid_2d(attention::groups(k, &self.schedule)?, max_dim)
             }
@@ -147,7 +150,9 @@ pub(crate) fn unresolved_block() -> CodegenError {
 
 /// Generates the WGSL for a kernel under a schedule.
 pub fn generate(k: &Kernel, s: &Schedule, t: &Target) -> Result<KernelSource, CodegenError> {
-    if matches!(k.kind, KernelKind::Reduce { .. }) && !s.reduce.workgroup.is_power_of_two() {
+    if matches!(k.kind, KernelKind::Reduce { .. } | KernelKind::Scan { .. })
+        && !s.reduce.workgroup.is_power_of_two()
+    {
         return Err(CodegenError::Schedule(format!(
             "reduction workgroup size {} is not a power of two",
             s.reduce.workgroup
@@ -165,6 +170,7 @@ pub fn generate(k: &Kernel, s: &Schedule, t: &Target) -> Result<KernelSource, Co
             b_round,
         } => matmul::main(&mut e, (*a, *a_round), (*b, *b_round), *dtype, s)?,
         KernelKind::Attention { .. } => attention::main(&mut e, s)?,
+        KernelKind::Scan { op, expr } => scan::main(&mut e, s, *op, *expr)?,
     };
     let mut code = Code::new();
     writeln!(code, "// kiln kernel: {}", k.name.replace('\n', " "));

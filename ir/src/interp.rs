@@ -102,6 +102,7 @@ pub fn eval_node(
         }
         Op::Cast(d) => out(cast(srcs[0], *d)),
         Op::Reduce { op, axes, .. } => out(reduce(*op, srcs[0], axes, ty.dtype)?),
+        Op::Scan(op) => out(op.eval(srcs[0], ty.dtype)?),
         Op::View(v) => {
             let view = View::contiguous(&srcs[0].shape)
                 .apply(v)

@@ -40,7 +40,8 @@ pub fn quirks(name: &str) -> Quirks {
 /// - A reduction kernel has at least [`kiln_codegen::MIN_REDUCE_WORKGROUP`] invocations per
 ///   row, so a pass over a row of `n` elements costs each at most `n / 16` trips; rows of at
 ///   most half the budget leave room for 32 such passes (stages, outputs and their
-///   workgroup trees), more than any fused row kernel makes.
+///   workgroup trees), more than any fused row kernel makes. A scan kernel makes two passes
+///   over its line and one workgroup tree, and splits at the same length.
 /// - A matmul kernel loops about once per element of its inner dimension at worst (the
 ///   one-output-per-invocation kernel steps through `k` in slices and then within each
 ///   slice: `k * (1 + 1/16)` trips), so half the budget leaves room for that and its

@@ -7,6 +7,7 @@ mod elementwise;
 mod movement;
 mod nn;
 mod reduce;
+mod scan;
 
 use crate::device::Device;
 use crate::realize;

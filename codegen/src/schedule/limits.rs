@@ -88,7 +88,7 @@ pub fn valid(k: &Kernel, s: &Schedule, max_wg: u32) -> bool {
             !s.attention.tensor_cores
                 || crate::attention_coop::eligible(k, rows, keys, s.matmul.tensor_core_f32)
         }),
-        KernelKind::Elementwise | KernelKind::Reduce { .. } => true,
+        KernelKind::Elementwise | KernelKind::Reduce { .. } | KernelKind::Scan { .. } => true,
     };
     let limits = AdapterLimits {
         max_workgroup: max_wg,

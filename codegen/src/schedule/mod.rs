@@ -246,9 +246,7 @@ impl Schedule {
             },
             KernelKind::Reduce { .. } => {
                 let r = &mut s.reduce;
-                let want = (k.red_count().max(1).next_power_of_two() / 8).max(1);
-                let pow2 = 1u32 << (usize::BITS - 1 - want.leading_zeros()).min(31);
-                r.workgroup = r.workgroup.min(pow2.max(32));
+                r.workgroup = row_workgroup(k, r.workgroup);
                 // Registers for the row's elements, no more than its size class needs: slots
                 // past them would only lengthen the shader (4 at least, so that a vec4 row
                 // keeps its vector slots).
@@ -261,6 +259,13 @@ impl Schedule {
                 s.matmul.block = Some(s.matmul.block.unwrap_or(1));
             }
             KernelKind::Elementwise => s.matmul.block = Some(s.matmul.block.unwrap_or(1)),
+            // A scan holds nothing in registers and combines without subgroups.
+            KernelKind::Scan { .. } => {
+                s.reduce.workgroup = row_workgroup(k, s.reduce.workgroup);
+                s.reduce.cache = 0;
+                s.reduce.subgroups = false;
+                s.matmul.block = Some(s.matmul.block.unwrap_or(1));
+            }
             KernelKind::Attention { .. } => {
                 attention::resolve(&mut s.attention, k, s.matmul.tensor_core_f32);
                 s.matmul.block = Some(s.matmul.block.unwrap_or(1));
@@ -361,4 +366,12 @@ fn resolve_matmul_block(m: &mut MatmulSchedule, k: &Kernel) {
             m.unroll = gemv::GEMV_UNROLL;
         }
     }
+}
+
+/// The workgroup of a row kernel (reduction or scan) with rows of `k.red_count()`: at most
+/// `wg`, and no wider than about one invocation per 8 elements (32 at least).
+fn row_workgroup(k: &Kernel, wg: u32) -> u32 {
+    let want = (k.red_count().max(1).next_power_of_two() / 8).max(1);
+    let pow2 = 1u32 << (usize::BITS - 1 - want.leading_zeros()).min(31);
+    wg.min(pow2.max(32))
 }

@@ -161,6 +161,8 @@ pub fn candidates(k: &Kernel, base: &Schedule, mode: Autotune, max_wg: u32) -> V
                 push(s);
             }
         }
+        // Scans run at the base's workgroup: no candidates, no tuning.
+        KernelKind::Scan { .. } => {}
         KernelKind::Attention { .. } => {
             // The base itself (on tensor cores where it is), then every scalar tile.
             push(base);
@@ -213,7 +215,7 @@ fn fits_sizes(k: &Kernel, s: &Schedule) -> bool {
     let p2 = |n: usize| n.max(1).next_power_of_two();
     match &k.kind {
         KernelKind::Elementwise => s.elementwise.workgroup as usize <= p2(k.shape.numel()).max(64),
-        KernelKind::Reduce { .. } => true,
+        KernelKind::Reduce { .. } | KernelKind::Scan { .. } => true,
         // No more rows per workgroup than the queries need.
         KernelKind::Attention { q, .. } => {
             let r = k.load_rank();

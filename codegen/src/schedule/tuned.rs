@@ -66,7 +66,7 @@ impl TunedFields {
                 workgroup: s.elementwise.workgroup,
                 unroll: s.elementwise.unroll,
             },
-            KernelKind::Reduce { .. } => TunedFields::Reduce {
+            KernelKind::Reduce { .. } | KernelKind::Scan { .. } => TunedFields::Reduce {
                 workgroup: s.reduce.workgroup,
                 unroll: s.reduce.unroll,
                 cache: s.reduce.cache,
@@ -102,7 +102,7 @@ impl TunedFields {
                     unroll,
                     cache,
                 },
-                KernelKind::Reduce { .. },
+                KernelKind::Reduce { .. } | KernelKind::Scan { .. },
             ) => {
                 s.reduce.workgroup = workgroup;
                 s.reduce.unroll = unroll;

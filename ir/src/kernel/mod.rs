@@ -3,7 +3,7 @@
 //! point, and what it stores. Sizes live only in the views and the shape, which travel to the GPU
 //! in a uniform; everything else is structure, and [`Kernel::key`] names that structure.
 
-use crate::ops::{BinaryOp, RandDist, ReduceOp, UnaryOp};
+use crate::ops::{BinaryOp, RandDist, ReduceOp, ScanOp, UnaryOp};
 use crate::view::{View, ViewKind};
 use crate::{DType, Scalar, Shape};
 use smallvec::{smallvec, SmallVec};
@@ -187,6 +187,15 @@ pub enum KernelKind {
         /// A part of a split attention: store each run's `acc`, `m` and `l`.
         partial: bool,
     },
+    /// An inclusive scan along the last dim of `shape`: one workgroup per row (point of the
+    /// other dims) folds `expr` (a load or a constant) in order; outputs are stored at every
+    /// point and read the running value through [`Expr::Acc`]`(0)`, rounded to its dtype.
+    Scan {
+        /// The scan.
+        op: ScanOp,
+        /// The scanned value at each point.
+        expr: ExprId,
+    },
 }
 
 /// One generated kernel.
@@ -252,6 +261,9 @@ impl Kernel {
             KernelKind::Reduce { red_rank, .. } => self.shape.0[..self.shape.rank() - red_rank]
                 .iter()
                 .product(),
+            KernelKind::Scan { .. } => self.shape.0[..self.shape.rank().saturating_sub(1)]
+                .iter()
+                .product(),
             _ => self.shape.numel(),
         }
     }
@@ -288,7 +300,9 @@ impl Kernel {
                                 && l.view.strides[..r - 1].iter().all(|s| s % 4 == 0)
                         })
                 }
-                KernelKind::Matmul { .. } | KernelKind::Attention { .. } => false,
+                KernelKind::Matmul { .. }
+                | KernelKind::Attention { .. }
+                | KernelKind::Scan { .. } => false,
             };
         self.vector = if ok { 4 } else { 1 };
     }
@@ -313,12 +327,13 @@ impl Kernel {
         }
     }
 
-    /// Elements reduced per row (1 for other kernels).
+    /// Elements reduced (or scanned) per row (1 for other kernels).
     pub fn red_count(&self) -> usize {
         match &self.kind {
             KernelKind::Reduce { red_rank, .. } => self.shape.0[self.shape.rank() - red_rank..]
                 .iter()
                 .product(),
+            KernelKind::Scan { .. } => self.shape.0.last().copied().unwrap_or(1),
             _ => 1,
         }
     }
@@ -392,6 +407,7 @@ impl Kernel {
                 k.push_str(if *causal { ".c" } else { ".-" });
                 k.push_str(if *partial { ".p" } else { ".-" });
             }
+            KernelKind::Scan { op, expr } => k.push_str(&format!("scan.{}:{expr}", op.name())),
         }
         k.push_str(&format!(";v{};r{};in", self.vector, self.shape.rank()));
         for d in &self.inputs {

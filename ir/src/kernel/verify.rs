@@ -182,7 +182,7 @@ impl Kernel {
         match &self.kind {
             KernelKind::Elementwise => 0,
             KernelKind::Reduce { stages, .. } => stages.len(),
-            KernelKind::Matmul { .. } | KernelKind::Attention { .. } => 1,
+            KernelKind::Matmul { .. } | KernelKind::Attention { .. } | KernelKind::Scan { .. } => 1,
         }
     }
 
@@ -300,6 +300,13 @@ impl Kernel {
                     self.input(self.load(*q).input)
                 }
             }
+            KernelKind::Scan { op, expr: value } => op
+                .result_dtype(self.expr(*value).dtype)
+                .map_err(|e| KernelError::ExprDType {
+                    expr,
+                    found,
+                    why: e.to_string(),
+                })?,
         };
         if found == expected {
             return Ok(());
@@ -378,6 +385,18 @@ impl Kernel {
                 partial,
                 ..
             } => self.verify_attention([*q, *k, *v], *mask, *scale, *partial),
+            KernelKind::Scan { expr, .. } => {
+                if rank == 0 {
+                    return Err(KernelError::Shape("a scan of rank 0".into()));
+                }
+                self.check_expr(|| "scanned value".into(), *expr)?;
+                if !matches!(self.expr(*expr).expr, Expr::Load(_) | Expr::Const(_)) {
+                    return Err(KernelError::Shape(format!(
+                        "the scanned value {expr} is not a load or a constant"
+                    )));
+                }
+                Ok(())
+            }
         }
     }
 

@@ -95,8 +95,9 @@ pub(super) enum Ctx {
     PermutedReduce,
     /// A matmul with an epilogue.
     Matmul,
-    /// Fused attention (its kind is in `Grow::attention`).
-    Attention,
+    /// A kernel whose kind is set when it starts, computing one node from loaded operands
+    /// (fused attention, scans): the kind is in `Grow::fixed`.
+    Fixed,
 }
 
 pub(super) struct Grow {
@@ -110,8 +111,8 @@ pub(super) struct Grow {
     pub(super) stage_of: HashMap<NodeId, StageId>,
     pub(super) matmul: Option<(NodeId, LoadId, LoadId)>,
     pub(super) matmul_round: (Option<DType>, Option<DType>),
-    /// The kind of an attention kernel, once its operands are loaded.
-    pub(super) attention: Option<KernelKind>,
+    /// The kind of a `Ctx::Fixed` kernel, once its operands are loaded.
+    pub(super) fixed: Option<KernelKind>,
     pub(super) memo: HashMap<NodeId, ExprId>,
     pub(super) covered: Vec<NodeId>,
     pub(super) covered_set: HashSet<NodeId>,
@@ -133,7 +134,7 @@ impl Grow {
             stage_of: HashMap::new(),
             matmul: None,
             matmul_round: (None, None),
-            attention: None,
+            fixed: None,
             memo: HashMap::new(),
             covered: Vec::new(),
             covered_set: HashSet::new(),
@@ -275,7 +276,7 @@ impl Lowering<'_> {
             boundaries,
             matmul,
             matmul_round,
-            attention,
+            fixed,
             ..
         } = gr;
         let (kind, iter_shape, loads, exprs) = match ctx {
@@ -300,9 +301,8 @@ impl Lowering<'_> {
                     b.exprs,
                 )
             }
-            Ctx::Attention => (
-                attention
-                    .ok_or_else(|| IrError::Verify("attention kernel without its kind".into()))?,
+            Ctx::Fixed => (
+                fixed.ok_or_else(|| IrError::Verify("a fixed kernel without its kind".into()))?,
                 shape.clone(),
                 b.loads,
                 b.exprs,

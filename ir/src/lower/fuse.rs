@@ -3,7 +3,7 @@
 //! the same space join as extra stages, and fused values needed elsewhere become extra
 //! outputs.
 
-use super::builder::{Ctx, Grow};
+use super::builder::{Access, Ctx, Grow};
 use super::facts::NodeFacts;
 use super::policy::NodeClass;
 use super::policy::{self, Boundary, Decision, StoreReason};
@@ -62,7 +62,7 @@ impl Lowering<'_> {
                 self.finish(gr, outs, format!("matmul ({why})"))
             }
             Op::Attention(att) => {
-                let mut gr = Grow::new(Ctx::Attention, node.shape().clone());
+                let mut gr = Grow::new(Ctx::Fixed, node.shape().clone());
                 let mut loads = SmallVec::<[crate::kernel::LoadId; 4]>::new();
                 for &s in &srcs {
                     let (buf, view) = self.plain_access(s, StoreReason::AttentionOperand)?;
@@ -74,7 +74,7 @@ impl Lowering<'_> {
                 }
                 let scale = gr.b.expr(Expr::Const(att.scale), DType::F32);
                 let acc = gr.b.expr(Expr::Acc(StageId::new(0)), node.dtype());
-                gr.attention = Some(crate::kernel::KernelKind::Attention {
+                gr.fixed = Some(crate::kernel::KernelKind::Attention {
                     q: loads[0],
                     k: loads[1],
                     v: loads[2],
@@ -94,6 +94,34 @@ impl Lowering<'_> {
                 )];
                 self.finish(gr, outs, format!("{} ({why})", att.name()))
             }
+            &Op::Scan(op) => {
+                let mut gr = Grow::new(Ctx::Fixed, node.shape().clone());
+                let src = srcs[0];
+                let dtype = self.g.node(src).dtype();
+                let value = match self.access(src, "scan operand")? {
+                    Access::Buf { buf, view } => {
+                        let base = self.strip_views(src);
+                        if !matches!(self.g.node(base).op, Op::Input { .. }) {
+                            gr.boundaries.push((base, Boundary::AlreadyComputed));
+                        }
+                        let l = gr.b.load_distinct(buf, dtype, view);
+                        gr.b.expr(Expr::Load(l), dtype)
+                    }
+                    Access::Const(c) => gr.b.expr(Expr::Const(c), dtype),
+                };
+                let acc = gr.b.expr(Expr::Acc(StageId::new(0)), node.dtype());
+                gr.fixed = Some(crate::kernel::KernelKind::Scan { op, expr: value });
+                gr.cover(root);
+                let outs = vec![(
+                    Output {
+                        dtype: node.dtype(),
+                        expr: acc,
+                        store: Store::Full,
+                    },
+                    Some(root),
+                )];
+                self.finish(gr, outs, format!("{} ({why})", op.name()))
+            }
             op if NodeClass::of(op).is_elementwise() => {
                 let mut gr = Grow::new(Ctx::Elementwise, node.shape().clone());
                 let e = self.inline(&mut gr, root, true)?;
@@ -109,7 +137,7 @@ impl Lowering<'_> {
                 let kind = match gr.ctx {
                     Ctx::Matmul => "matmul with epilogue",
                     Ctx::Row => "row kernel: reductions broadcast back over their rows",
-                    Ctx::Elementwise | Ctx::PermutedReduce | Ctx::Attention => "elementwise",
+                    Ctx::Elementwise | Ctx::PermutedReduce | Ctx::Fixed => "elementwise",
                 };
                 self.finish(gr, outs, format!("{kind} ({why})"))
             }

@@ -265,6 +265,7 @@ impl<'g> Lowering<'g> {
                 | Op::Const(_)
                 | Op::Reduce { .. }
                 | Op::Matmul
+                | Op::Scan(_)
                 | Op::Attention(_) => 0,
                 _ => {
                     1 + self

@@ -18,6 +18,8 @@ pub enum NodeClass {
     Matmul,
     /// Fused attention: always a kernel of its own.
     Attention,
+    /// A cumulative scan: always a kernel of its own.
+    Scan,
     /// `arange` or `rand`: computed from the linear index.
     IndexSource,
     /// Any other computing op (elementwise, cast, where, gather, concat).
@@ -34,6 +36,7 @@ impl NodeClass {
             Op::Reduce { .. } => NodeClass::Reduce,
             Op::Matmul => NodeClass::Matmul,
             Op::Attention(_) => NodeClass::Attention,
+            Op::Scan(_) => NodeClass::Scan,
             Op::Arange { .. } | Op::Rand { .. } => NodeClass::IndexSource,
             Op::Unary(_)
             | Op::Binary(_)
@@ -73,6 +76,8 @@ pub enum Boundary {
     MatmulPlacement,
     /// Fused attention is a kernel of its own.
     AttentionResult,
+    /// A scan is a kernel of its own.
+    ScanResult,
     /// Computing it here would bind more storage buffers than the adapter allows.
     BindingLimit {
         /// The adapter's limit.
@@ -117,6 +122,7 @@ impl fmt::Display for Boundary {
                 f.write_str("matmul: one per kernel, and not inside a reduction")
             }
             Boundary::AttentionResult => f.write_str("fused attention is a kernel of its own"),
+            Boundary::ScanResult => f.write_str("a cumulative scan is a kernel of its own"),
             Boundary::BindingLimit { max } => write!(
                 f,
                 "the kernel would bind more than {max} storage buffers (inputs and outputs)"
@@ -282,6 +288,7 @@ pub fn decide(f: &impl Facts) -> Decision {
         }
         NodeClass::Matmul => Boundary::MatmulPlacement,
         NodeClass::Attention => Boundary::AttentionResult,
+        NodeClass::Scan => Boundary::ScanResult,
         NodeClass::IndexSource if f.permuted_reduce() => Boundary::SourceInPermutedOrder,
         NodeClass::IndexSource | NodeClass::Compute => {
             let shared = f.consumers() > 1;

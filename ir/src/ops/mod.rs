@@ -6,6 +6,7 @@ pub mod binary;
 pub mod docs;
 pub mod movement;
 pub mod reduce;
+pub mod scan;
 pub mod source;
 pub mod spec;
 pub mod unary;
@@ -14,6 +15,7 @@ pub use attention::Attention;
 pub use binary::{BinaryOp, ALL_BINARY};
 pub use movement::{SliceDim, ViewOp};
 pub use reduce::{ReduceOp, ReduceRule, ALL_REDUCE};
+pub use scan::{ScanOp, ALL_SCAN};
 pub use source::{mix32, rand_bits, rand_key, rand_value, uniform_from_bits, RandDist};
 pub use spec::{Class, Tol, Wgsl};
 pub use unary::{UnaryOp, ALL_UNARY};
@@ -65,6 +67,8 @@ pub enum Op {
         /// Keep reduced axes as size 1.
         keepdim: bool,
     },
+    /// An inclusive scan along the last axis (`cumsum`, ...; see [`scan`]).
+    Scan(ScanOp),
     /// A movement op (folded into indexing by the compiler).
     View(ViewOp),
     /// Concatenation along `axis` of operands equal in every other dimension.
@@ -114,6 +118,7 @@ impl Op {
             Op::Where => "where".into(),
             Op::Cast(d) => format!("cast_{d}"),
             Op::Reduce { op, axes, .. } => format!("{}{:?}", op.name(), axes.as_slice()),
+            Op::Scan(op) => op.name().into(),
             Op::View(v) => v.name().into(),
             Op::Concat { axis } => format!("concat[{axis}]"),
             Op::Gather { axis } => format!("gather[{axis}]"),
@@ -134,6 +139,7 @@ impl Op {
             Op::Where => "where",
             Op::Cast(_) => "cast",
             Op::Reduce { op, .. } => op.name(),
+            Op::Scan(op) => op.name(),
             Op::View(v) => v.name(),
             Op::Concat { .. } => "concat",
             Op::Gather { .. } => "gather",
@@ -165,6 +171,7 @@ impl Op {
             | Op::Binary(_)
             | Op::Where
             | Op::Reduce { .. }
+            | Op::Scan(_)
             | Op::Concat { .. }
             | Op::Matmul
             | Op::Attention(_) => false,
@@ -301,6 +308,17 @@ impl Op {
             Op::Cast(d) => {
                 arity(1)?;
                 TensorType::new(*d, srcs[0].shape.clone())
+            }
+            Op::Scan(op) => {
+                arity(1)?;
+                if srcs[0].shape.rank() == 0 {
+                    return Err(IrError::BadAxis {
+                        op: op.name(),
+                        axis: -1,
+                        shape: srcs[0].shape.clone(),
+                    });
+                }
+                TensorType::new(op.result_dtype(srcs[0].dtype)?, srcs[0].shape.clone())
             }
             Op::Reduce { op, axes, keepdim } => {
                 arity(1)?;

@@ -13,6 +13,7 @@ mod casts;
 mod constants;
 mod split;
 mod split_k;
+mod split_scan;
 mod views;
 
 pub use algebraic::AlgebraicSimplification;
@@ -24,6 +25,7 @@ pub use casts::CastElimination;
 pub use constants::ConstantFolding;
 pub use split::SplitReductions;
 pub use split_k::SplitK;
+pub use split_scan::SplitScans;
 pub use views::ViewFolding;
 
 use crate::{Graph, Node, NodeId, Result};
@@ -143,6 +145,9 @@ fn rest(limits: LoopLimits) -> Vec<Box<dyn Pass>> {
             max_k: limits.max_k,
         }),
         Box::new(SplitReductions {
+            max_row: limits.max_row,
+        }),
+        Box::new(SplitScans {
             max_row: limits.max_row,
         }),
     ]
