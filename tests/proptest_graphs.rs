@@ -16,7 +16,7 @@ enum Node {
 }
 
 /// Ops that stay finite and well conditioned on bounded inputs (others are covered per op).
-const UNARY: [UnaryOp; 9] = [
+const UNARY: [UnaryOp; 12] = [
     UnaryOp::Neg,
     UnaryOp::Abs,
     UnaryOp::Tanh,
@@ -26,6 +26,9 @@ const UNARY: [UnaryOp; 9] = [
     UnaryOp::Silu,
     UnaryOp::Floor,
     UnaryOp::GeluErf,
+    UnaryOp::Atan,
+    UnaryOp::Asinh,
+    UnaryOp::Erf,
 ];
 const BINARY: [BinaryOp; 5] = [
     BinaryOp::Add,
