@@ -8,6 +8,9 @@ mod movement;
 mod nn;
 mod reduce;
 mod scan;
+mod scatter;
+
+pub use scatter::IndexUpdate;
 
 use crate::device::Device;
 use crate::realize;

@@ -109,13 +109,8 @@ impl Tensor {
     /// end and are clamped; `step >= 1`).
     pub fn slice(&self, axis: isize, start: isize, end: isize, step: usize) -> Result<Tensor> {
         let a = self.shape().axis("slice", axis)?;
-        let n = self.dims()[a] as isize;
-        let clampi = |i: isize| -> usize {
-            let i = if i < 0 { i + n } else { i };
-            i.clamp(0, n) as usize
-        };
-        let (s, e) = (clampi(start), clampi(end));
-        self.slice_axis(a, s, e.max(s), step)
+        let (s, e) = resolve_range(self.dims()[a], start, end);
+        self.slice_axis(a, s, e, step)
     }
 
     /// The view of elements `start..end` (every `step`-th) of axis `a`, whole along the others.
@@ -222,4 +217,16 @@ impl Tensor {
         let idx = index.reshape(&ishape)?.broadcast_to(&out)?;
         self.gather(axis, &idx)
     }
+}
+
+/// `start..end` on an axis of `n` as `slice` reads it: negatives count from the end, both are
+/// clamped to `[0, n]`, and an end before the start gives an empty range.
+pub(super) fn resolve_range(n: usize, start: isize, end: isize) -> (usize, usize) {
+    let n = n as isize;
+    let clampi = |i: isize| -> usize {
+        let i = if i < 0 { i + n } else { i };
+        i.clamp(0, n) as usize
+    };
+    let (s, e) = (clampi(start), clampi(end));
+    (s, e.max(s))
 }
