@@ -9,6 +9,7 @@ mod nn;
 mod reduce;
 mod scan;
 mod scatter;
+mod sort;
 
 pub use scatter::IndexUpdate;
 
