@@ -204,6 +204,18 @@ impl View {
                 }
                 Some(v)
             }
+            // Windows of a masked view would need a mask on a sum of two coordinates: the
+            // caller copies the source first.
+            &ViewOp::Unfold { axis, step, .. } => {
+                if self.mask.is_some() {
+                    return None;
+                }
+                let mut v = self.clone();
+                v.shape = out_shape;
+                v.strides[axis] = self.strides[axis] * step as i64;
+                v.strides.push(self.strides[axis]);
+                Some(v)
+            }
         }
     }
 

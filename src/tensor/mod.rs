@@ -2,6 +2,7 @@
 //! ([`Tensor::to_vec`], [`Tensor::realize`]).
 
 mod attention;
+mod conv;
 mod creation;
 mod elementwise;
 mod movement;
@@ -10,7 +11,9 @@ mod reduce;
 mod scan;
 mod scatter;
 mod sort;
+mod window;
 
+pub use conv::{ConvOptions, ConvTransposeOptions};
 pub use scatter::IndexUpdate;
 
 use crate::device::Device;

@@ -53,6 +53,16 @@ pub enum ViewOp {
     },
     /// Reverses the listed axes.
     Flip(SmallVec<[usize; MAX_RANK]>),
+    /// Sliding windows (`torch.Tensor.unfold`): axis `axis` becomes the `(n - size) / step +
+    /// 1` window starts, and a last axis of `size` holds each window's elements.
+    Unfold {
+        /// The windowed axis.
+        axis: usize,
+        /// Elements per window (at least 1, at most the axis' length).
+        size: usize,
+        /// Distance between window starts (at least 1).
+        step: usize,
+    },
 }
 
 impl ViewOp {
@@ -65,6 +75,7 @@ impl ViewOp {
             ViewOp::Slice(_) => "slice",
             ViewOp::Pad { .. } => "pad",
             ViewOp::Flip(_) => "flip",
+            ViewOp::Unfold { .. } => "unfold",
         }
     }
 
@@ -148,6 +159,35 @@ impl ViewOp {
                     return Err(bad(s.clone(), "flip axis out of range"));
                 }
                 Ok(s.clone())
+            }
+            &ViewOp::Unfold { axis, size, step } => {
+                if axis >= s.rank() {
+                    return Err(IrError::BadAxis {
+                        op: "unfold",
+                        axis: axis as isize,
+                        shape: s.clone(),
+                    });
+                }
+                if size == 0 || step == 0 || size > s.0[axis] {
+                    return Err(bad(
+                        s.clone(),
+                        &format!(
+                            "windows of {size} every {step} along an axis of {}: size and step \
+                             must be at least 1, and size at most the axis",
+                            s.0[axis]
+                        ),
+                    ));
+                }
+                if s.rank() + 1 > MAX_RANK {
+                    return Err(IrError::RankTooHigh {
+                        rank: s.rank() + 1,
+                        max: MAX_RANK,
+                    });
+                }
+                let mut out = s.clone();
+                out.0[axis] = (s.0[axis] - size) / step + 1;
+                out.0.push(size);
+                Ok(out)
             }
         }
     }

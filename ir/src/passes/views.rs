@@ -23,6 +23,8 @@ fn is_identity(v: &ViewOp, in_shape: &crate::Shape) -> bool {
             .all(|(s, &n)| s.start == 0 && s.end == n && s.step == 1),
         ViewOp::Pad { before, after, .. } => before.iter().chain(after).all(|&w| w == 0),
         ViewOp::Flip(a) => a.is_empty(),
+        // It adds an axis.
+        ViewOp::Unfold { .. } => false,
     }
 }
 

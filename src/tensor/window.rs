@@ -1,0 +1,132 @@
+//! Window tables: for each output position of a convolution, pooling or interpolation and
+//! each of its taps, the flat index of the input element the tap reads. The tables depend only
+//! on shapes and options, so they are made on the host and uploaded (`P x K` indices); a gather
+//! through them builds the columns that a matmul or a reduction then consumes. A tap that
+//! reads padding (or nothing) holds the input's element count, an index past the end, which a
+//! gather reads as 0 and a scatter ignores.
+
+use super::Tensor;
+use crate::{Error, Result};
+use kiln_ir::IrError;
+
+/// Row-major strides of `dims`.
+pub(super) fn strides(dims: &[usize]) -> Vec<usize> {
+    let mut s = vec![1; dims.len()];
+    for d in (0..dims.len().saturating_sub(1)).rev() {
+        s[d] = s[d + 1] * dims[d + 1];
+    }
+    s
+}
+
+/// The coordinates of flat index `i` in `dims`.
+pub(super) fn unflatten(mut i: usize, dims: &[usize]) -> Vec<usize> {
+    let mut c = vec![0; dims.len()];
+    for d in (0..dims.len()).rev() {
+        let n = dims[d].max(1);
+        c[d] = i % n;
+        i /= n;
+    }
+    c
+}
+
+/// A table of `positions x taps` input indices, built by `tap(output coords, tap coords)`,
+/// which gives the input coordinates a tap reads or `None` for padding.
+pub(super) struct Table {
+    /// The output positions' dims.
+    pub out: Vec<usize>,
+    /// The taps' dims.
+    pub taps: Vec<usize>,
+    /// `P x K` flat indices into the input's spatial elements (`len` where none is read).
+    pub index: Vec<i32>,
+}
+
+impl Table {
+    pub(super) fn build(
+        op: &'static str,
+        input: &[usize],
+        out: &[usize],
+        taps: &[usize],
+        tap: impl Fn(&[usize], &[usize]) -> Option<Vec<usize>>,
+    ) -> Result<Table> {
+        let len: usize = input.iter().product();
+        let p: usize = out.iter().product();
+        let k: usize = taps.iter().product();
+        let too_large = || {
+            Error::from(IrError::SizeOverflow {
+                op,
+                why: format!(
+                    "{p} x {k} window taps over {len} input elements do not fit i32 indices"
+                ),
+            })
+        };
+        if len >= i32::MAX as usize {
+            return Err(too_large());
+        }
+        let count = p.checked_mul(k).ok_or_else(too_large)?;
+        let st = strides(input);
+        let mut index = Vec::with_capacity(count);
+        for pi in 0..p {
+            let o = unflatten(pi, out);
+            for ki in 0..k {
+                let t = unflatten(ki, taps);
+                let flat = tap(&o, &t).map_or(len, |c| c.iter().zip(&st).map(|(a, b)| a * b).sum());
+                index.push(flat as i32);
+            }
+        }
+        Ok(Table {
+            out: out.to_vec(),
+            taps: taps.to_vec(),
+            index,
+        })
+    }
+
+    /// Output positions.
+    pub(super) fn positions(&self) -> usize {
+        self.out.iter().product()
+    }
+
+    /// Taps per position.
+    pub(super) fn width(&self) -> usize {
+        self.taps.iter().product()
+    }
+
+    /// The table on `x`'s device as an `I32` tensor `[P, K]`.
+    pub(super) fn upload(&self, x: &Tensor) -> Result<Tensor> {
+        Tensor::from_slice_on(x.device(), &self.index, &[self.positions(), self.width()])
+    }
+}
+
+impl Tensor {
+    /// The columns of `self` (`[n, c, spatial..]`, `c = groups x cg`) through `table`:
+    /// `[groups, n, P, cg, K]`, element `[g, n, p, j, k]` the element of channel `g·cg + j`
+    /// that tap `k` of position `p` reads (0 for padding). One gather; its output is laid out
+    /// so that `[groups, n·P, cg·K]` is a free reshape (a grouped matmul's operand).
+    pub(super) fn columns(&self, groups: usize, table: &Table) -> Result<Tensor> {
+        let (n, c) = (self.dims()[0], self.dims()[1]);
+        let cg = c / groups.max(1);
+        let len: usize = self.dims()[2..].iter().product();
+        let (p, k) = (table.positions(), table.width());
+        let x = self
+            .reshape(&[n, groups, cg, len])?
+            .permute(&[1, 0, 2, 3])?
+            .unsqueeze(2)?
+            .broadcast_to(&[groups, n, p, cg, len])?;
+        let idx = table
+            .upload(self)?
+            .reshape(&[1, 1, p, 1, k])?
+            .broadcast_to(&[groups, n, p, cg, k])?;
+        x.gather(4, &idx)
+    }
+}
+
+/// Refuses a non-float operand of a convolution, pooling or interpolation.
+pub(super) fn float_only(op: &'static str, x: &Tensor) -> Result<()> {
+    if !x.dtype().is_float() {
+        return Err(Error::from(IrError::UnsupportedDType {
+            op,
+            dtype: x.dtype(),
+            why: "float dtypes only",
+        }));
+    }
+    Ok(())
+}
