@@ -171,3 +171,52 @@ fn regressions_from_review() {
         "f16 arange",
     );
 }
+
+#[test]
+fn unfold_windows() {
+    let dev = device();
+    let v: Vec<f32> = (0..2 * 7).map(|i| i as f32).collect();
+    let x = Tensor::from_slice_on(&dev, &v, &[2, 7]).unwrap();
+    let w = x.unfold(1, 3, 2).unwrap();
+    assert_eq!(w.dims(), &[2, 3, 3]);
+    assert_eq!(
+        w.exp()
+            .unwrap()
+            .log()
+            .unwrap()
+            .round()
+            .unwrap()
+            .to_vec::<f32>()
+            .unwrap(),
+        vec![0., 1., 2., 2., 3., 4., 4., 5., 6., 7., 8., 9., 9., 10., 11., 11., 12., 13.]
+    );
+    // Through other views, of a computed tensor, of a padded one (copied first), twice.
+    let r = random(&dev, DType::F32, &[5, 9, 4], -1.0, 1.0, 3);
+    let cases = [
+        ("axis 0", r.unfold(0, 2, 1).unwrap()),
+        (
+            "transposed",
+            r.transpose(0, 2).unwrap().unfold(-1, 4, 3).unwrap(),
+        ),
+        ("computed", r.exp().unwrap().unfold(1, 9, 1).unwrap()),
+        (
+            "padded",
+            r.pad(&[(1, 1), (0, 0), (2, 0)], 0.5)
+                .unwrap()
+                .unfold(2, 3, 2)
+                .unwrap(),
+        ),
+        ("twice", r.unfold(1, 3, 3).unwrap().unfold(0, 2, 2).unwrap()),
+    ];
+    for (name, t) in cases {
+        check(&t.mul_scalar(2.0).unwrap(), 1e-6, 1e-6, name);
+    }
+    assert!(r.unfold(1, 10, 1).is_err(), "window past the axis");
+    assert!(
+        r.unfold(1, 0, 1).is_err() && r.unfold(1, 2, 0).is_err(),
+        "size or step 0"
+    );
+    assert!(r.unfold(3, 1, 1).is_err(), "bad axis");
+    let deep = random(&dev, DType::F32, &[1, 1, 1, 1, 1, 2], -1.0, 1.0, 4);
+    assert!(deep.unfold(5, 1, 1).is_err(), "rank past the maximum");
+}

@@ -168,6 +168,14 @@ impl Tensor {
         self.view(ViewOp::Flip(a))
     }
 
+    /// Sliding windows along `axis` (`torch.Tensor.unfold`): the axis becomes the `(n - size)
+    /// / step + 1` window starts and a new last axis holds each window's `size` elements. A
+    /// view: no copy, unless the source is padded (then it is copied first).
+    pub fn unfold(&self, axis: isize, size: usize, step: usize) -> Result<Tensor> {
+        let axis = self.shape().axis("unfold", axis)?;
+        self.view(ViewOp::Unfold { axis, size, step })
+    }
+
     /// Concatenates tensors along `axis`.
     pub fn concat(tensors: &[&Tensor], axis: isize) -> Result<Tensor> {
         let first = tensors.first().ok_or(Error::from(IrError::Arity {
