@@ -7,6 +7,7 @@ mod creation;
 mod elementwise;
 mod movement;
 mod nn;
+mod pool;
 mod reduce;
 mod scan;
 mod scatter;
@@ -14,6 +15,7 @@ mod sort;
 mod window;
 
 pub use conv::{ConvOptions, ConvTransposeOptions};
+pub use pool::PoolOptions;
 pub use scatter::IndexUpdate;
 
 use crate::device::Device;
