@@ -42,7 +42,9 @@ pub use kiln_ir as ir;
 pub use kiln_ir::{BlockFormat, DType, Element, HostTensor, Shape};
 pub use program::Program;
 pub use runtime::{Autotune, Counters, Submission};
-pub use tensor::{ConvOptions, ConvTransposeOptions, IndexUpdate, PoolOptions, Tensor};
+pub use tensor::{
+    ConvOptions, ConvTransposeOptions, IndexUpdate, InterpolateMode, PoolOptions, Tensor,
+};
 
 /// Lowers the computation behind `outputs` and returns the kernels' names and generated WGSL,
 /// in launch order (for inspection and tests; nothing runs).

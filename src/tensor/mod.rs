@@ -5,6 +5,7 @@ mod attention;
 mod conv;
 mod creation;
 mod elementwise;
+mod interpolate;
 mod movement;
 mod nn;
 mod pool;
@@ -15,6 +16,7 @@ mod sort;
 mod window;
 
 pub use conv::{ConvOptions, ConvTransposeOptions};
+pub use interpolate::InterpolateMode;
 pub use pool::PoolOptions;
 pub use scatter::IndexUpdate;
 

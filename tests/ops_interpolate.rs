@@ -1,0 +1,200 @@
+//! Interpolation on the GPU: PyTorch's published results for a 2 x 2 image (bilinear and
+//! bicubic, with and without aligned corners), PyTorch's 2-D bilinear and nearest algorithms
+//! transcribed here as loops, 1-D and 3-D linear, and gradients against the adjoint (the
+//! gradient is the transpose of the linear map: `<interp(x), g> = <x, grad(g)>`).
+
+mod common;
+use common::*;
+use kiln::{DType, InterpolateMode, Tensor};
+
+fn host(t: &Tensor) -> Vec<f64> {
+    t.to_vec::<f32>()
+        .unwrap()
+        .into_iter()
+        .map(f64::from)
+        .collect()
+}
+
+fn assert_near(got: &[f64], want: &[f64], tol: f64, what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}: lengths");
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        assert!(
+            (g - w).abs() <= tol * (1.0 + w.abs()),
+            "{what} [{i}]: got {g}, want {w}"
+        );
+    }
+}
+
+#[test]
+fn pytorch_results_for_a_two_by_two_image() {
+    let dev = device();
+    let x = Tensor::from_slice_on(&dev, &[1.0f32, 2.0, 3.0, 4.0], &[1, 1, 2, 2]).unwrap();
+    let up = |mode, align| host(&x.interpolate(&[4, 4], mode, align).unwrap());
+    #[rustfmt::skip]
+    let bilinear = [
+        1.0, 1.25, 1.75, 2.0, 1.5, 1.75, 2.25, 2.5,
+        2.5, 2.75, 3.25, 3.5, 3.0, 3.25, 3.75, 4.0,
+    ];
+    assert_near(
+        &up(InterpolateMode::Linear, false),
+        &bilinear,
+        1e-6,
+        "bilinear",
+    );
+    let t = 1.0 / 3.0;
+    #[rustfmt::skip]
+    let aligned = [
+        1.0, 1.0 + t, 2.0 - t, 2.0, 1.0 + 2.0 * t, 2.0, 2.0 + t, 3.0 - t,
+        2.0 + t, 3.0 - t, 3.0, 3.0 + t, 3.0, 3.0 + t, 4.0 - t, 4.0,
+    ];
+    assert_near(
+        &up(InterpolateMode::Linear, true),
+        &aligned,
+        1e-6,
+        "bilinear aligned",
+    );
+    #[rustfmt::skip]
+    let bicubic = [
+        0.68359375, 1.015625, 1.5625, 1.89453125, 1.34765625, 1.6796875, 2.2265625, 2.55859375,
+        2.44140625, 2.7734375, 3.3203125, 3.65234375, 3.10546875, 3.4375, 3.984375, 4.31640625,
+    ];
+    assert_near(
+        &up(InterpolateMode::Cubic, false),
+        &bicubic,
+        1e-6,
+        "bicubic",
+    );
+    #[rustfmt::skip]
+    let nearest = [1.0, 1.0, 2.0, 2.0, 1.0, 1.0, 2.0, 2.0, 3.0, 3.0, 4.0, 4.0, 3.0, 3.0, 4.0, 4.0];
+    assert_near(
+        &up(InterpolateMode::Nearest, false),
+        &nearest,
+        0.0,
+        "nearest",
+    );
+}
+
+/// PyTorch's `upsample_bilinear2d` and `upsample_nearest2d` loops (area_pixel_compute_source_index,
+/// then the two neighbours with `h1p = h1 < in - 1`).
+fn torch_2d(
+    x: &[f64],
+    (h, w): (usize, usize),
+    (oh, ow): (usize, usize),
+    bilinear: bool,
+    align: bool,
+) -> Vec<f64> {
+    let src = |o: usize, n: usize, out: usize| -> f64 {
+        if align {
+            if out > 1 {
+                (n - 1) as f64 / (out - 1) as f64 * o as f64
+            } else {
+                0.0
+            }
+        } else {
+            let r = (n as f64 / out as f64) * (o as f64 + 0.5) - 0.5;
+            r.max(0.0)
+        }
+    };
+    let mut y = vec![0.0; oh * ow];
+    for i in 0..oh {
+        for j in 0..ow {
+            y[i * ow + j] = if bilinear {
+                let (hr, wr) = (src(i, h, oh), src(j, w, ow));
+                let (h1, w1) = (hr as usize, wr as usize);
+                let (h1p, w1p) = ((h1 < h - 1) as usize, (w1 < w - 1) as usize);
+                let (hl1, wl1) = (hr - h1 as f64, wr - w1 as f64);
+                let (hl0, wl0) = (1.0 - hl1, 1.0 - wl1);
+                hl0 * (wl0 * x[h1 * w + w1] + wl1 * x[h1 * w + w1 + w1p])
+                    + hl1 * (wl0 * x[(h1 + h1p) * w + w1] + wl1 * x[(h1 + h1p) * w + w1 + w1p])
+            } else {
+                let hi = ((i as f64 * h as f64 / oh as f64).floor() as usize).min(h - 1);
+                let wi = ((j as f64 * w as f64 / ow as f64).floor() as usize).min(w - 1);
+                x[hi * w + wi]
+            };
+        }
+    }
+    y
+}
+
+#[test]
+fn bilinear_and_nearest_as_pytorch_computes_them() {
+    let dev = device();
+    for (ci, (h, w, oh, ow)) in [(5, 7, 9, 4), (3, 3, 3, 3), (8, 6, 3, 11), (1, 4, 5, 1)]
+        .into_iter()
+        .enumerate()
+    {
+        let x = random(&dev, DType::F32, &[2, 3, h, w], -1.0, 1.0, ci as u64);
+        let xv = host(&x);
+        for (mode, bilinear) in [
+            (InterpolateMode::Linear, true),
+            (InterpolateMode::Nearest, false),
+        ] {
+            for align in [false, true] {
+                let y = x.interpolate(&[oh, ow], mode, align).unwrap();
+                let want: Vec<f64> = xv
+                    .chunks(h * w)
+                    .flat_map(|plane| torch_2d(plane, (h, w), (oh, ow), bilinear, align))
+                    .collect();
+                let what = format!("{mode:?} align {align} {h}x{w} -> {oh}x{ow}");
+                assert_near(&host(&y), &want, 1e-5, &what);
+                check(&y, 1e-6, 1e-5, &what);
+            }
+        }
+    }
+}
+
+/// The gradient is the adjoint: `<interp(x), g> = <x, backward(g)>` for random x and g, in
+/// every mode, 1 to 3 spatial dims.
+#[test]
+fn gradients_are_the_adjoint() {
+    let dev = device();
+    let modes = [
+        InterpolateMode::Nearest,
+        InterpolateMode::NearestExact,
+        InterpolateMode::Linear,
+        InterpolateMode::Cubic,
+    ];
+    for (ci, (xd, size)) in [
+        (vec![2, 3, 7], vec![12]),
+        (vec![1, 2, 5, 6], vec![3, 9]),
+        (vec![1, 1, 3, 4, 2], vec![5, 2, 3]),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let x = random(&dev, DType::F32, &xd, -1.0, 1.0, 10 + ci as u64);
+        for mode in modes {
+            for align in [false, true] {
+                let y = x.interpolate(&size, mode, align).unwrap();
+                let g = random(&dev, DType::F32, y.dims(), -1.0, 1.0, 20 + ci as u64);
+                let dx = x.interpolate_backward(&g, mode, align).unwrap();
+                let lhs: f64 = host(&y).iter().zip(host(&g)).map(|(a, b)| a * b).sum();
+                let rhs: f64 = host(&x).iter().zip(host(&dx)).map(|(a, b)| a * b).sum();
+                let what = format!("{mode:?} align {align} {xd:?} -> {size:?}");
+                assert!(
+                    (lhs - rhs).abs() <= 1e-4 * (1.0 + lhs.abs()),
+                    "{what}: {lhs} vs {rhs}"
+                );
+                check(&dx, 1e-5, 1e-5, &what);
+            }
+        }
+    }
+}
+
+#[test]
+fn bad_input_is_a_typed_error() {
+    let dev = device();
+    let x = random(&dev, DType::F32, &[1, 2, 4, 4], -1.0, 1.0, 1);
+    assert!(x.interpolate(&[3], InterpolateMode::Linear, false).is_err());
+    assert!(x
+        .interpolate(&[0, 3], InterpolateMode::Linear, false)
+        .is_err());
+    let i = random(&dev, DType::I32, &[1, 2, 4, 4], -3.0, 3.0, 2);
+    assert!(i
+        .interpolate(&[3, 3], InterpolateMode::Nearest, false)
+        .is_err());
+    let g = random(&dev, DType::F32, &[1, 3, 4, 4], -1.0, 1.0, 3);
+    assert!(x
+        .interpolate_backward(&g, InterpolateMode::Linear, false)
+        .is_err());
+}
