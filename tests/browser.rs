@@ -207,6 +207,52 @@ async fn scans_and_math_ops() {
     }
 }
 
+/// The compositions of the Burn backend's ops (gathers through window tables, pairwise
+/// reductions, scatters) through Chromium's compiler.
+#[wasm_bindgen_test]
+async fn convolution_pooling_sort_and_scatter() {
+    use kiln::{ConvOptions, IndexUpdate, InterpolateMode, PoolOptions};
+    let d = gpu().await;
+    let conv = ConvOptions {
+        stride: vec![2, 1],
+        padding: vec![(1, 0), (1, 1)],
+        dilation: vec![1, 2],
+        groups: 2,
+    };
+    check(&d, "conv2d", 1e-5, 1e-5, |d| {
+        let x = random(d, DType::F32, &[2, 4, 9, 7], -1.0, 1.0, 1);
+        let w = random(d, DType::F32, &[6, 2, 3, 2], -1.0, 1.0, 2);
+        x.conv(&w, None, &conv).unwrap()
+    })
+    .await;
+    check(&d, "max_pool", 0.0, 0.0, |d| {
+        let x = random(d, DType::F32, &[2, 3, 9, 8], -1.0, 1.0, 3);
+        x.max_pool_with_indices(&PoolOptions::new(&[3, 2]))
+            .unwrap()
+            .1
+    })
+    .await;
+    check(&d, "bicubic", 1e-6, 1e-5, |d| {
+        let x = random(d, DType::F32, &[1, 2, 5, 6], -1.0, 1.0, 4);
+        x.interpolate(&[8, 3], InterpolateMode::Cubic, false)
+            .unwrap()
+    })
+    .await;
+    check(&d, "argsort", 0.0, 0.0, |d| {
+        random(d, DType::F32, &[3, 129], -1.0, 1.0, 5)
+            .argsort(-1, true)
+            .unwrap()
+    })
+    .await;
+    check(&d, "scatter add", 1e-5, 1e-5, |d| {
+        let x = random(d, DType::F32, &[5, 31], -1.0, 1.0, 6);
+        let i = random(d, DType::I32, &[5, 9], -33.0, 33.0, 7);
+        let v = random(d, DType::F32, &[5, 9], -1.0, 1.0, 8);
+        x.scatter_reduce(1, &i, &v, IndexUpdate::Add).unwrap()
+    })
+    .await;
+}
+
 #[wasm_bindgen_test]
 async fn matmuls_at_odd_sizes_batched_and_transposed() {
     let d = gpu().await;

@@ -9,6 +9,7 @@ pub mod reduce;
 pub mod scan;
 pub mod source;
 pub mod spec;
+pub mod special;
 pub mod unary;
 
 pub use attention::Attention;
