@@ -44,8 +44,15 @@ fn shape_dtype_and_axis_errors() {
         "{e}"
     );
     assert!(
-        i.matmul(&i.transpose(0, 1).unwrap()).is_err(),
-        "int matmul is refused"
+        i.matmul(&i.cast(DType::F32).unwrap()).is_err(),
+        "mixed int and float matmul is refused"
+    );
+    assert!(
+        i.cast(DType::Bool)
+            .unwrap()
+            .matmul(&i.cast(DType::Bool).unwrap())
+            .is_err(),
+        "bool matmul is refused"
     );
 
     assert!(a.reshape(&[5, 3]).is_err());

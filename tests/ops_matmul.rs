@@ -2,7 +2,7 @@
 
 mod common;
 use common::*;
-use kiln::DType;
+use kiln::{DType, Tensor};
 
 fn mm_tol(k: usize) -> (f32, f32) {
     (1e-6 * k as f32, 1e-5)
@@ -247,4 +247,38 @@ fn gemv_past_one_grid_dimension() {
     let w = random(&dev, DType::F32, &[n, 3], -1.0, 1.0, 2);
     let y = x.matmul(&w.transpose(0, 1).unwrap()).unwrap();
     check(&y, 1e-5, 1e-5, "1x3x530000 along k");
+}
+
+/// Integer matmuls are exact with wrapping, with numpy's shape rules: batches broadcast,
+/// 1-D operands, odd sizes, and products past i32's range.
+#[test]
+fn integer_matmul() {
+    let dev = device();
+    for (ci, (sa, sb)) in [
+        (vec![7, 33], vec![33, 5]),
+        (vec![2, 1, 3, 4], vec![3, 4, 1]),
+        (vec![1031], vec![1031, 3]),
+        (vec![4], vec![4]),
+        (vec![2, 2, 2, 3, 4], vec![4, 2]),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        for dt in [DType::I32, DType::U32] {
+            let a = random(&dev, dt, &sa, -40000.0, 40000.0, ci as u64);
+            let b = random(&dev, dt, &sb, -40000.0, 40000.0, 10 + ci as u64);
+            check(
+                &a.matmul(&b).unwrap(),
+                0.0,
+                0.0,
+                &format!("{dt} {sa:?} @ {sb:?}"),
+            );
+        }
+    }
+    let a = Tensor::from_slice_on(&dev, &[i32::MAX, 2, -3, 4], &[2, 2]).unwrap();
+    let b = Tensor::from_slice_on(&dev, &[2i32, 0, 1, 5], &[2, 2]).unwrap();
+    assert_eq!(
+        a.matmul(&b).unwrap().to_vec::<i32>().unwrap(),
+        vec![i32::MAX.wrapping_mul(2).wrapping_add(2), 10, -2, 20]
+    );
 }

@@ -3,11 +3,12 @@
 
 use super::Tensor;
 use crate::{Error, Result};
-use kiln_ir::{IrError, Op, Shape};
+use kiln_ir::{DType, IrError, Op, Shape};
 
 impl Tensor {
     /// Matrix product with numpy semantics: 1-D operands are promoted and the added dim
-    /// removed, batch dims broadcast.
+    /// removed, batch dims broadcast. Float operands take the matmul kernels; i32 and u32
+    /// operands are exact with wrapping (see [`int_matmul`]).
     pub fn matmul(&self, other: &Tensor) -> Result<Tensor> {
         let err = || {
             Error::from(IrError::MatmulShape {
@@ -52,8 +53,13 @@ impl Tensor {
         sb.extend([k, n]);
         let a = a.reshape(&[&vec![1; sa.len() - ra][..], a.dims()].concat())?;
         let b = b.reshape(&[&vec![1; sb.len() - rb][..], b.dims()].concat())?;
-        let out = Tensor::op(Op::Matmul, &[&a.broadcast_to(&sa)?, &b.broadcast_to(&sb)?])?;
-        let mut out = out;
+        let (a, b) = (a.broadcast_to(&sa)?, b.broadcast_to(&sb)?);
+        let int = matches!(a.dtype(), DType::I32 | DType::U32) && a.dtype() == b.dtype();
+        let mut out = if int {
+            int_matmul(&a, &b, batch.dims(), (m, k, n))?
+        } else {
+            Tensor::op(Op::Matmul, &[&a, &b])?
+        };
         if self.rank() == 1 {
             out = out.squeeze(-2)?;
         }
@@ -122,4 +128,20 @@ impl Tensor {
         }
         Ok(y)
     }
+}
+
+/// An integer matmul, exact with wrapping: the products `[batch, m, k, n]` summed over `k`,
+/// one reduction whose products are computed in its kernel, never stored.
+fn int_matmul(
+    a: &Tensor,
+    b: &Tensor,
+    batch: &[usize],
+    (m, k, n): (usize, usize, usize),
+) -> Result<Tensor> {
+    let bn: usize = batch.iter().product();
+    let a = a.reshape(&[bn, m, k])?.unsqueeze(3)?;
+    let b = b.reshape(&[bn, k, n])?.unsqueeze(1)?;
+    let mut dims = batch.to_vec();
+    dims.extend([m, n]);
+    a.mul(&b)?.sum(&[2], false)?.reshape(&dims)
 }
