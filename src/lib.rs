@@ -43,7 +43,8 @@ pub use kiln_ir::{BlockFormat, DType, Element, HostTensor, Shape};
 pub use program::Program;
 pub use runtime::{Autotune, Counters, Submission};
 pub use tensor::{
-    ConvOptions, ConvTransposeOptions, IndexUpdate, InterpolateMode, PoolOptions, Tensor,
+    ConvOptions, ConvTransposeOptions, DeformConvGrads, DeformConvOptions, IndexUpdate,
+    InterpolateMode, PoolOptions, Tensor,
 };
 
 /// Lowers the computation behind `outputs` and returns the kernels' names and generated WGSL,

@@ -4,6 +4,7 @@
 mod attention;
 mod conv;
 mod creation;
+mod deform;
 mod elementwise;
 mod interpolate;
 mod movement;
@@ -16,6 +17,7 @@ mod sort;
 mod window;
 
 pub use conv::{ConvOptions, ConvTransposeOptions};
+pub use deform::{DeformConvGrads, DeformConvOptions};
 pub use interpolate::InterpolateMode;
 pub use pool::PoolOptions;
 pub use scatter::IndexUpdate;
