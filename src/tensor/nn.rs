@@ -8,7 +8,7 @@ use kiln_ir::{DType, IrError, Op, Shape};
 impl Tensor {
     /// Matrix product with numpy semantics: 1-D operands are promoted and the added dim
     /// removed, batch dims broadcast. Float operands take the matmul kernels; i32 and u32
-    /// operands are exact with wrapping (see [`int_matmul`]).
+    /// operands are exact with wrapping (a reduction of the products, docs/OPS.md).
     pub fn matmul(&self, other: &Tensor) -> Result<Tensor> {
         let err = || {
             Error::from(IrError::MatmulShape {

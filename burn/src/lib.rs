@@ -1,0 +1,19 @@
+//! kiln as a backend of Burn (issue 17): Burn's devices, tensor data and tensor primitives on
+//! kiln. The device is a handle ([`KilnDevice`]); a tensor ([`KilnTensor`]) is a lazy kiln
+//! tensor, or the typed error that kept it from being built, carried until its data is read;
+//! Burn's dtypes are stored in kiln's ([`dtype`]) and its data converted with range checks
+//! ([`data`]).
+//!
+//! Not built yet: the `Backend` trait itself (every op of `FloatTensorOps`, `IntTensorOps`,
+//! `BoolTensorOps`, `ModuleOps`, `QTensorOps`, ...), `BackendIr` and the server. The kiln ops
+//! they lower to exist (docs/OPS.md).
+
+pub mod data;
+mod device;
+pub mod dtype;
+mod error;
+mod tensor;
+
+pub use device::{KilnDevice, KILN_DEVICE_TYPE};
+pub use error::BurnError;
+pub use tensor::KilnTensor;
