@@ -176,6 +176,8 @@ fn convolutions_in_one_two_and_three_dims() {
         let b = random(&dev, DType::F32, &[wd[0]], -1.0, 1.0, s + 2);
         let bias = with_bias.then_some(&b);
         let y = x.conv(&w, bias, &o).unwrap();
+        let sizes: [&[usize]; 4] = [&[2, 4, 5], &[2, 6, 4, 6], &[1, 3, 6, 6, 2], &[3, 7, 1, 1]];
+        assert_eq!(y.dims(), sizes[ci], "output size of {xd:?}");
         let what = format!("conv {xd:?} * {wd:?}");
         let want = conv_ref(&x, &w, bias, &o, &y.dims()[2..]);
         assert_near(&host(&y), &want, 1e-5, &what);

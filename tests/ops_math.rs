@@ -84,6 +84,12 @@ fn tan_sinh_cosh_at_nan_and_infinities() {
     let s = x.sinh().unwrap().to_vec::<f32>().unwrap();
     let c = x.cosh().unwrap().to_vec::<f32>().unwrap();
     assert_eq!((s[1], s[2], c[1], c[2]), (INF, -INF, INF, INF));
+    // Finite past e^x's overflow (88.7), up to 89.4; across the series' edge at 0.5.
+    let big =
+        Tensor::from_slice_on(&dev, &[-89.2f32, 88.9, 0.4999, 0.5, 0.5001, -3.0], &[6]).unwrap();
+    for op in [UnaryOp::Sinh, UnaryOp::Cosh] {
+        check(&big.unary(op).unwrap(), 0.0, 2e-5, op.name());
+    }
 }
 
 /// log1p and asinh keep their accuracy relative to tiny arguments, where `log(1 + x)` would
@@ -93,7 +99,12 @@ fn log1p_and_asinh_are_relative_near_zero() {
     let dev = device();
     let v: Vec<f32> = (1..=40).map(|i| 1e-12 * 1.7f32.powi(i)).collect();
     let x = Tensor::from_slice_on(&dev, &v, &[v.len()]).unwrap();
-    for op in [UnaryOp::Log1p, UnaryOp::Asinh, UnaryOp::Atanh] {
+    for op in [
+        UnaryOp::Log1p,
+        UnaryOp::Asinh,
+        UnaryOp::Atanh,
+        UnaryOp::Sinh,
+    ] {
         check(&x.unary(op).unwrap(), 0.0, 1e-5, op.name());
         check(&x.neg().unwrap().unary(op).unwrap(), 0.0, 1e-5, op.name());
     }

@@ -118,6 +118,10 @@ fn max_pool_values_indices_and_gradient() {
             x = Tensor::from_slice_on(&dev, &v, &xd).unwrap();
         }
         let (y, idx) = x.max_pool_with_indices(&o).unwrap();
+        // PyTorch's output sizes, worked by hand (ceil mode drops a last window that starts
+        // past the input and its left padding).
+        let sizes: [&[usize]; 4] = [&[2, 3, 5, 4], &[1, 2, 4, 3], &[2, 2, 5], &[1, 2, 2, 6, 2]];
+        assert_eq!(y.dims(), sizes[ci], "output size of {xd:?}");
         let out = y.dims()[2..].to_vec();
         let planes = xd[0] * xd[1];
         let w = windows(&host(&x), planes, &xd[2..], &out, &o);
@@ -150,6 +154,22 @@ fn max_pool_values_indices_and_gradient() {
     }
 }
 
+/// A window whose input taps are all -inf: the first input tap wins, never the padding.
+#[test]
+fn max_pool_never_picks_padding() {
+    let dev = device();
+    let x = Tensor::full_on(&dev, &[1, 1, 4, 4], f64::NEG_INFINITY, DType::F32).unwrap();
+    let (y, idx) = x
+        .max_pool_with_indices(&opts(&[3, 3], &[2, 2], &[1, 1], &[1, 1], false))
+        .unwrap();
+    assert!(y
+        .to_vec::<f32>()
+        .unwrap()
+        .iter()
+        .all(|v| *v == f32::NEG_INFINITY));
+    assert_eq!(idx.to_vec::<i32>().unwrap(), vec![0, 1, 4, 5]);
+}
+
 #[test]
 fn avg_pool_both_counting_rules_and_gradient() {
     let dev = device();
@@ -168,6 +188,8 @@ fn avg_pool_both_counting_rules_and_gradient() {
         let x = random(&dev, DType::F32, &xd, -1.0, 1.0, 10 + ci as u64);
         for include in [false, true] {
             let y = x.avg_pool(&o, include).unwrap();
+            let sizes: [&[usize]; 3] = [&[2, 3, 5, 5], &[1, 2, 4, 4], &[2, 1, 5]];
+            assert_eq!(y.dims(), sizes[ci], "output size of {xd:?}");
             let out = y.dims()[2..].to_vec();
             let planes = xd[0] * xd[1];
             let sp = &xd[2..];

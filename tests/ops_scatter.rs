@@ -262,3 +262,23 @@ fn bad_input_is_a_typed_error() {
         .is_err());
     assert!(x.slice_assign(&[(0, 2, 1)], &v).is_err());
 }
+
+#[test]
+fn empty_indices_write_nothing() {
+    let dev = device();
+    let x = random(&dev, DType::F32, &[4, 5], -1.0, 1.0, 1);
+    let i = Tensor::from_slice_on(&dev, &[0i32; 0], &[4, 0]).unwrap();
+    let v = Tensor::from_slice_on(&dev, &[0f32; 0], &[4, 0]).unwrap();
+    for up in UPDATES {
+        let y = x.scatter_reduce(1, &i, &v, up).unwrap();
+        assert_eq!(
+            y.to_vec::<f32>().unwrap(),
+            x.to_vec::<f32>().unwrap(),
+            "{up:?}"
+        );
+    }
+    let e = Tensor::from_slice_on(&dev, &[0i32; 0], &[0]).unwrap();
+    let ev = Tensor::from_slice_on(&dev, &[0f32; 0], &[0, 5]).unwrap();
+    let y = x.index_reduce(0, &e, &ev, IndexUpdate::Max).unwrap();
+    assert_eq!(y.to_vec::<f32>().unwrap(), x.to_vec::<f32>().unwrap());
+}

@@ -131,3 +131,15 @@ fn no_pairwise_tensor_is_stored() {
         .count();
     assert_eq!(pairwise, 0, "{text}");
 }
+
+#[test]
+fn empty_lines() {
+    let dev = device();
+    let x = Tensor::from_slice_on(&dev, &[0f32; 0], &[3, 0]).unwrap();
+    let (v, i) = x.sort(-1, false).unwrap();
+    assert_eq!((v.dims(), i.dims()), (&[3usize, 0][..], &[3usize, 0][..]));
+    assert!(i.to_vec::<i32>().unwrap().is_empty());
+    let y = random(&dev, DType::F32, &[2, 5], -1.0, 1.0, 1);
+    let (tv, ti) = y.topk(0, 1, true).unwrap();
+    assert_eq!((tv.dims(), ti.dims()), (&[2usize, 0][..], &[2usize, 0][..]));
+}

@@ -63,13 +63,16 @@ pub fn to_host(data: &TensorData) -> Result<HostTensor, BurnError> {
     let to = to_kiln(d)?;
     let w = width(d)?;
     let dims = data.shape().to_vec();
-    let n: usize = dims.iter().product();
-    if data.as_bytes().len() != n * w {
+    let want = dims
+        .iter()
+        .try_fold(w, |a, &n| a.checked_mul(n))
+        .unwrap_or(usize::MAX);
+    if data.as_bytes().len() != want {
         return Err(BurnError::DataLength {
             dtype: d,
             shape: dims,
             len: data.as_bytes().len(),
-            want: n * w,
+            want,
         });
     }
     let shape = kiln::Shape::new(&dims);
@@ -115,10 +118,6 @@ pub fn to_host(data: &TensorData) -> Result<HostTensor, BurnError> {
 /// A kiln host tensor as Burn's data, in the Burn dtype of its storage (`dtype::to_burn`).
 pub fn from_host(h: &HostTensor) -> Result<TensorData, BurnError> {
     let shape = h.shape.dims().to_vec();
-    let wrong = || BurnError::UnsupportedDType {
-        dtype: crate::dtype::to_burn(h.dtype).unwrap_or(DType::F32),
-        why: "host data of another kind than its dtype",
-    };
     Ok(match (h.dtype, &h.data) {
         (kiln::DType::F32, HostData::F(v)) => TensorData::new(v.clone(), shape),
         (kiln::DType::F16, HostData::F(v)) => TensorData::new(
@@ -132,6 +131,8 @@ pub fn from_host(h: &HostTensor) -> Result<TensorData, BurnError> {
         (kiln::DType::I32, HostData::I(v)) => TensorData::new(v.clone(), shape),
         (kiln::DType::U32, HostData::U(v)) => TensorData::new(v.clone(), shape),
         (kiln::DType::Bool, HostData::B(v)) => TensorData::new(v.clone(), shape),
-        _ => return Err(wrong()),
+        (d @ kiln::DType::Quant(_), _) => return Err(BurnError::NoBurnDType(d)),
+        // Any other pairing is data of the wrong kind for its dtype.
+        (d, _) => return Err(BurnError::HostData(d)),
     })
 }

@@ -32,12 +32,7 @@ pub fn to_burn(d: kiln::DType) -> Result<DType, BurnError> {
         kiln::DType::I32 => DType::I32,
         kiln::DType::U32 => DType::U32,
         kiln::DType::Bool => DType::Bool(BoolStore::Native),
-        kiln::DType::Quant(_) => {
-            return Err(BurnError::UnsupportedDType {
-                dtype: DType::F32,
-                why: "kiln's GGUF block dtypes have no Burn dtype",
-            })
-        }
+        kiln::DType::Quant(_) => return Err(BurnError::NoBurnDType(d)),
     })
 }
 

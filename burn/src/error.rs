@@ -16,6 +16,12 @@ pub enum BurnError {
         /// What kiln has instead.
         why: &'static str,
     },
+    /// A kiln dtype with no Burn dtype (kiln's GGUF block formats).
+    #[error("kiln's {0} has no Burn dtype")]
+    NoBurnDType(kiln::DType),
+    /// Host data whose kind is not its dtype's.
+    #[error("host data of another kind than its dtype {0}")]
+    HostData(kiln::DType),
     /// A value that does not fit the kiln dtype it is stored as.
     #[error("element {index} of a {from:?} tensor ({value}) does not fit kiln's {to}")]
     OutOfRange {

@@ -4,7 +4,7 @@
 //! where it becomes Burn's `ExecutionError`: bad input never panics.
 
 use crate::data::{from_host, to_host};
-use crate::dtype::to_burn;
+use crate::dtype::{to_burn, to_kiln};
 use crate::{BurnError, KilnDevice};
 use burn_backend::TensorMetadata;
 use burn_std::{DType, ExecutionError, Shape, TensorData};
@@ -52,7 +52,14 @@ impl KilnTensor {
         });
         match built {
             Ok(t) => Self::new(t, *device),
-            Err(e) => Self::failed(e, data.shape().clone(), data.dtype(), *device),
+            Err(e) => {
+                // The dtype it would have been stored as, where there is one.
+                let dtype = match to_kiln(data.dtype()).and_then(to_burn) {
+                    Ok(d) => d,
+                    Err(_) => data.dtype(),
+                };
+                Self::failed(e, data.shape().clone(), dtype, *device)
+            }
         }
     }
 
@@ -61,15 +68,26 @@ impl KilnTensor {
         self.value.as_ref().map_err(Arc::clone)
     }
 
-    /// `op` applied to this tensor; an error (carried in, or raised by `op`) is carried out,
-    /// with `self`'s shape and dtype.
+    /// `op` applied to this tensor, for an op that keeps its shape and dtype; an error
+    /// (carried in, or raised by `op`) is carried out with them.
     pub fn map(&self, op: impl FnOnce(&kiln::Tensor) -> kiln::Result<kiln::Tensor>) -> Self {
+        self.map_to(self.shape.clone(), self.dtype, op)
+    }
+
+    /// `op` applied to this tensor, whose result Burn expects of `shape` and `dtype` (what a
+    /// failure reports, so that Burn's own shape checks see the shape they expect).
+    pub fn map_to(
+        &self,
+        shape: Shape,
+        dtype: DType,
+        op: impl FnOnce(&kiln::Tensor) -> kiln::Result<kiln::Tensor>,
+    ) -> Self {
         match self
             .tensor()
             .and_then(|t| op(t).map_err(|e| Arc::new(BurnError::Kiln(e))))
         {
             Ok(t) => Self::new(t, self.device),
-            Err(e) => Self::failed(e, self.shape.clone(), self.dtype, self.device),
+            Err(e) => Self::failed(e, shape, dtype, self.device),
         }
     }
 

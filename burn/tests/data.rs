@@ -95,6 +95,17 @@ fn bools_in_every_store() {
     assert_eq!(back.dtype(), DType::Bool(BoolStore::Native));
     assert_eq!(back.try_to_vec::<bool>().unwrap(), v);
     assert_eq!(back.shape().to_vec(), vec![2, 2]);
+    for (store, bytes) in [
+        (BoolStore::U8, vec![1u8, 0, 2, 1]),
+        (
+            BoolStore::U32,
+            vec![1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 7, 0, 0, 0],
+        ),
+    ] {
+        let data = TensorData::from_bytes_vec(bytes, [4], DType::Bool(store));
+        let back = through_gpu(data).unwrap();
+        assert_eq!(back.try_to_vec::<bool>().unwrap(), v, "{store:?}");
+    }
 }
 
 #[test]
@@ -116,5 +127,14 @@ fn errors_travel_with_tensors() {
         &KilnDevice { index: 3 },
     );
     assert!(other.read().unwrap_err().to_string().contains("device 3"));
+    // A failed upload reports the dtype it would have been stored as.
+    let wide = KilnTensor::from_data(&TensorData::new(vec![1i64 << 40], [1]), &dev);
+    assert_eq!(wide.dtype(), DType::I32);
+    let m = a.map_to([3, 3].into(), DType::F32, |x| x.reshape(&[3, 3]));
+    assert_eq!(
+        m.shape().to_vec(),
+        vec![3, 3],
+        "a failure keeps the expected shape"
+    );
     assert!(!a.can_mut());
 }

@@ -101,6 +101,19 @@ pub const HELPERS: &[Helper] = &[
     // infinities, and go through log1p where the argument is near 1. asin and acos are
     // written with atan2, the form WGSL takes their accuracy from (lavapipe's own asin was
     // off by 2e-4).
+    // sinh and cosh: WGSL takes them from (e^x ± e^-x) / 2, which loses sinh's relative
+    // accuracy near 0 and overflows e^x from 88.7 where the result is finite up to 89.4: a
+    // series below 0.5, e^(|x| - ln 2) past 88.
+    Helper {
+        name: "kiln_sinh",
+        deps: &["kiln_isnan"],
+        text: "fn kiln_sinh(x: f32) -> f32 {\n  let a = abs(x);\n  let s = a * a;\n  let series = a * (1.0 + s * (0.16666667 + s * (0.0083333333 + s * 0.00019841270)));\n  let e = exp(min(a, 88.0));\n  let m = select(select(0.5 * (e - 1.0 / e), exp(a - 0.69314718), a > 88.0), series, a < 0.5);\n  return select(bitcast<f32>(bitcast<u32>(m) | (bitcast<u32>(x) & 0x80000000u)), x, kiln_isnan(x));\n}",
+    },
+    Helper {
+        name: "kiln_cosh",
+        deps: &["kiln_isnan"],
+        text: "fn kiln_cosh(x: f32) -> f32 {\n  let a = abs(x);\n  let e = exp(min(a, 88.0));\n  return select(select(0.5 * (e + 1.0 / e), exp(a - 0.69314718), a > 88.0), x, kiln_isnan(x));\n}",
+    },
     Helper {
         name: "kiln_log1p",
         deps: &[NONFINITE],

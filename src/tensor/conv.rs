@@ -2,7 +2,7 @@
 //! dilated and grouped: the columns of the input through a window table (one gather, the
 //! `im2col` matrix) and one matmul batched over the groups, with the bias added after.
 
-use super::window::{float_only, Table};
+use super::window::{float_only, size, span, Table};
 use super::Tensor;
 use crate::{Error, Result};
 use kiln_ir::{IrError, Shape};
@@ -146,8 +146,8 @@ impl Tensor {
         let mut out = Vec::with_capacity(s);
         for d in 0..s {
             let (pb, pa) = opts.padding[d];
-            let span = opts.dilation[d] * (kernel[d].max(1) - 1) + 1;
-            let padded = input[d] + pb + pa;
+            let span = span(OP, kernel[d], opts.dilation[d])?;
+            let padded = size(OP, 1, input[d], pb).and_then(|n| size(OP, 1, n, pa))?;
             if kernel[d] == 0 || padded < span {
                 return Err(bad(
                     OP,
@@ -169,7 +169,7 @@ impl Tensor {
         let w = weight
             .reshape(&[g, o / g, cg * table.width()])?
             .transpose(1, 2)?;
-        self.grouped_product(&table, &w, o, bias)
+        self.grouped_product(OP, &table, &w, o, bias)
     }
 
     /// The transposed convolution (the gradient of [`Tensor::conv`] with respect to its
@@ -216,8 +216,13 @@ impl Tensor {
                 opts.padding[d],
                 opts.output_padding[d],
             );
-            let full = (input[d].max(1) - 1) * st + dil * (kernel[d].max(1) - 1) + op + 1;
-            if kernel[d] == 0 || input[d] == 0 || op >= st.max(dil) || full <= 2 * pad {
+            let full = size(OP, input[d].max(1) - 1, st, op)?;
+            let full = size(OP, 1, full, span(OP, kernel[d], dil)?)?;
+            if kernel[d] == 0
+                || input[d] == 0
+                || op >= st.max(dil)
+                || pad.checked_mul(2).is_none_or(|p2| full <= p2)
+            {
                 return Err(bad(
                     OP,
                     self.shape(),
@@ -245,13 +250,14 @@ impl Tensor {
             .reshape(&[g, c / g, og, k])?
             .permute(&[0, 1, 3, 2])?
             .reshape(&[g, c / g * k, og])?;
-        self.grouped_product(&table, &w, og * g, bias)
+        self.grouped_product(OP, &table, &w, og * g, bias)
     }
 
     /// `columns(table) @ w` per group (`w`: `[groups, cg·K, o / groups]`), laid out as
     /// `[n, o, out..]`, plus the bias.
     fn grouped_product(
         &self,
+        op: &'static str,
         table: &Table,
         w: &Tensor,
         o: usize,
@@ -276,7 +282,7 @@ impl Tensor {
                 bshape[1] = o;
                 y.add(&b.reshape(&bshape)?)
             }
-            Some(b) => Err(bad("conv", b.shape(), format!("the bias must be [{o}]"))),
+            Some(b) => Err(bad(op, b.shape(), format!("the bias must be [{o}]"))),
         }
     }
 }

@@ -85,15 +85,15 @@ impl DeformConvOptions {
     ) -> Result<Sizes> {
         const OP: &str = "deform_conv2d";
         super::window::float_only(OP, x)?;
-        let same = [offset, weight]
+        let odd = [offset, weight]
             .into_iter()
             .chain(mask)
-            .all(|t| t.dtype() == x.dtype());
-        if !same {
+            .find(|t| t.dtype() != x.dtype());
+        if let Some(t) = odd {
             return Err(Error::from(IrError::DTypeMismatch {
                 op: OP,
                 lhs: x.dtype(),
-                rhs: weight.dtype(),
+                rhs: t.dtype(),
             }));
         }
         if x.rank() != 4 || weight.rank() != 4 || offset.rank() != 4 {
@@ -121,8 +121,8 @@ impl DeformConvOptions {
             ));
         }
         let out = |d: usize, n: usize, k: usize| -> Result<usize> {
-            let span = self.dilation[d] * (k.max(1) - 1) + 1;
-            let padded = n + 2 * self.padding[d];
+            let span = super::window::span(OP, k, self.dilation[d])?;
+            let padded = super::window::size(OP, self.padding[d], 2, n)?;
             if k == 0 || padded < span {
                 return Err(bad(
                     OP,

@@ -41,9 +41,14 @@ fn taps(mode: InterpolateMode, align: bool, n: usize, out: usize, o: usize) -> V
         }
     };
     match mode {
-        InterpolateMode::Nearest => vec![(clamp((o as f64 * scale).floor() as isize), 1.0)],
+        // Exact integer floors (a float scale misses the boundaries: 49·2/98 would floor to 0).
+        InterpolateMode::Nearest => {
+            let i = o as u128 * n as u128 / out as u128;
+            vec![(clamp(i as isize), 1.0)]
+        }
         InterpolateMode::NearestExact => {
-            vec![(clamp(((o as f64 + 0.5) * scale).floor() as isize), 1.0)]
+            let i = (2 * o as u128 + 1) * n as u128 / (2 * out as u128);
+            vec![(clamp(i as isize), 1.0)]
         }
         InterpolateMode::Linear => {
             let s = src().max(0.0);

@@ -63,8 +63,9 @@ fn spatial(op: &'static str, x: &Tensor, dims: usize) -> Result<Vec<usize>> {
 /// The output size of a pooled dim (PyTorch's rule, `ceil_mode` included).
 fn pooled(op: &'static str, x: &Tensor, d: usize, n: usize, o: &PoolOptions) -> Result<usize> {
     let (k, s, p, dil) = (o.kernel[d], o.stride[d], o.padding[d], o.dilation[d]);
-    let span = dil * (k.max(1) - 1) + 1;
-    if k == 0 || s == 0 || dil == 0 || p > k / 2 || n + 2 * p < span {
+    let span = super::window::span(op, k, dil)?;
+    let padded = super::window::size(op, p, 2, n)?;
+    if k == 0 || s == 0 || dil == 0 || p > k / 2 || padded < span {
         return Err(bad(
             op,
             x.shape(),
@@ -74,7 +75,7 @@ fn pooled(op: &'static str, x: &Tensor, d: usize, n: usize, o: &PoolOptions) -> 
             ),
         ));
     }
-    let room = n + 2 * p - span;
+    let room = padded - span;
     let mut out = if o.ceil_mode {
         room.div_ceil(s)
     } else {
@@ -142,16 +143,36 @@ impl Tensor {
         let best = w.reduce(ReduceOp::ArgMax, &[-1], true)?;
         let (n, c, p, k) = (w.dims()[0], w.dims()[1], w.dims()[2], w.dims()[3]);
         let from = taps.reshape(&[1, 1, p, k])?.broadcast_to(&[n, c, p, k])?;
-        let index = from
-            .gather(3, &best)?
-            .squeeze(3)?
-            .unflatten_positions(&table)?;
+        let index = from.gather(3, &best)?.squeeze(3)?;
+        // A window whose input taps are all -inf ties with its padding: the first input tap
+        // wins then (every window has one: padding is at most half the window).
+        let first: Vec<i32> = table
+            .index
+            .chunks(k.max(1))
+            .map(|taps| {
+                taps.iter()
+                    .copied()
+                    .find(|&i| (i as usize) < len)
+                    .unwrap_or(0)
+            })
+            .collect();
+        let first = Tensor::from_slice_on(self.device(), &first, &[p])?;
+        let padded = index.ge(&index.scalar_like(len as f64)?)?;
+        let index = Tensor::where_(&padded, &first, &index)?.unflatten_positions(&table)?;
         Ok((values, index))
     }
 
     /// The gradient of max pooling with respect to its input `self`: each output's gradient
     /// added at the element that won (`indices` from [`Tensor::max_pool_with_indices`]).
     pub fn max_pool_backward(&self, grad: &Tensor, indices: &Tensor) -> Result<Tensor> {
+        spatial("max_pool_backward", self, self.rank().saturating_sub(2))?;
+        if indices.dtype() != kiln_ir::DType::I32 || grad.dtype() != self.dtype() {
+            return Err(Error::from(IrError::DTypeMismatch {
+                op: "max_pool_backward",
+                lhs: self.dtype(),
+                rhs: grad.dtype(),
+            }));
+        }
         let (n, c) = (self.dims()[0], self.dims()[1]);
         let len: usize = self.dims()[2..].iter().product();
         if grad.shape() != indices.shape()

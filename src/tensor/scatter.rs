@@ -113,6 +113,10 @@ impl Tensor {
             ));
         }
         let (n, k) = (self.dims()[a], index.dims()[a]);
+        if k == 0 || index.numel() == 0 {
+            // Nothing is written.
+            return Ok(self.clone());
+        }
         let dev = self.device();
         // Index and values with the index axis last, padded off it to `self`'s dims (with an
         // index that names nothing), then spread over the positions of `axis`.

@@ -38,6 +38,9 @@ impl Tensor {
         let x = self.transpose(a as isize, last as isize)?;
         let n = x.dims()[last];
         let dev = self.device();
+        if x.numel() == 0 {
+            return Tensor::full_on(dev, self.dims(), 0.0, DType::I32);
+        }
         // `[.., i, j]`: element i of the line against element j.
         let xi = x.unsqueeze(-1)?;
         let xj = x.unsqueeze(-2)?;

@@ -9,6 +9,9 @@ use super::Tensor;
 use crate::{Error, Result};
 use kiln_ir::IrError;
 
+/// The most taps one table holds.
+const MAX_TAPS: usize = 1 << 28;
+
 /// Row-major strides of `dims`.
 pub(super) fn strides(dims: &[usize]) -> Vec<usize> {
     let mut s = vec![1; dims.len()];
@@ -62,7 +65,12 @@ impl Table {
         if len >= i32::MAX as usize {
             return Err(too_large());
         }
-        let count = p.checked_mul(k).ok_or_else(too_large)?;
+        // At most 2^28 taps in all (a 1 GiB table): a larger one is a mistake, not a
+        // workload.
+        let count = p
+            .checked_mul(k)
+            .filter(|&n| n <= MAX_TAPS)
+            .ok_or_else(too_large)?;
         let st = strides(input);
         let mut index = Vec::with_capacity(count);
         for pi in 0..p {
@@ -117,6 +125,23 @@ impl Tensor {
             .broadcast_to(&[groups, n, p, cg, k])?;
         x.gather(4, &idx)
     }
+}
+
+/// `a·b + c` for sizes from a caller's options, or [`IrError::SizeOverflow`].
+pub(super) fn size(op: &'static str, a: usize, b: usize, c: usize) -> Result<usize> {
+    a.checked_mul(b)
+        .and_then(|ab| ab.checked_add(c))
+        .ok_or_else(|| {
+            Error::from(IrError::SizeOverflow {
+                op,
+                why: format!("{a} x {b} + {c} overflows"),
+            })
+        })
+}
+
+/// The extent of a window of `kernel` taps `dilation` apart: `dilation·(kernel − 1) + 1`.
+pub(super) fn span(op: &'static str, kernel: usize, dilation: usize) -> Result<usize> {
+    size(op, dilation, kernel.max(1) - 1, 1)
 }
 
 /// Refuses a non-float operand of a convolution, pooling or interpolation.

@@ -310,8 +310,16 @@ impl UnaryOp {
                 TRANSCENDENTAL,
             ),
             Tan => spec("tan", float(|x| (x as f64).tan() as f32, wgsl("tan({0})")), Tol::new(1e-5, 1e-4)),
-            Sinh => spec("sinh", float(|x| (x as f64).sinh() as f32, wgsl("sinh({0})")), TRANSCENDENTAL),
-            Cosh => spec("cosh", float(|x| (x as f64).cosh() as f32, wgsl("cosh({0})")), TRANSCENDENTAL),
+            Sinh => spec(
+                "sinh",
+                float(|x| (x as f64).sinh() as f32, wgsl_with("kiln_sinh({0})", &["kiln_sinh"])),
+                TRANSCENDENTAL,
+            ),
+            Cosh => spec(
+                "cosh",
+                float(|x| (x as f64).cosh() as f32, wgsl_with("kiln_cosh({0})", &["kiln_cosh"])),
+                TRANSCENDENTAL,
+            ),
             Asin => spec(
                 "asin",
                 float(|x| (x as f64).asin() as f32, wgsl_with("kiln_asin({0})", &["kiln_asin"])),
