@@ -109,3 +109,22 @@ db, dh, dctx, dd = (8, 12, 4096, 64) if large else (1, 4, 1024, 64)
 q, k_, v = rand(db, dh, 1, dd), rand(db, dh, dctx, dd), rand(db, dh, dctx, dd)
 report("attention_decode", f"b{db} h{dh} 1x{dctx} d{dd}",
        lambda: F.scaled_dot_product_attention(q, k_, v), gbs(2 * db * dh * dctx * dd * 4))
+# The ops the Burn backend lowers to (bench/src/workloads/burn_ops.rs).
+cn, cc, chw = (8, 64, 56) if large else (1, 16, 28)
+cx, cw = rand(cn, cc, chw, chw), rand(cc, cc, 3, 3) * 0.1
+report("conv2d", f"b{cn} c{cc} {chw}x{chw} k3", lambda: F.conv2d(cx, cw, padding=1),
+       tflops(2 * cn * cc * chw * chw * cc * 9))
+pn, pc, phw = (8, 64, 112) if large else (1, 16, 56)
+px = rand(pn, pc, phw, phw)
+report("max_pool", f"b{pn} c{pc} {phw}x{phw} k3 s2", lambda: F.max_pool2d(px, 3, 2, 1),
+       gbs(4 * (pn * pc * phw * phw + pn * pc * (phw // 2) ** 2)))
+sr, sc = (4096, 4096) if large else (256, 1024)
+sx = rand(sr, sc)
+report("cumsum", f"{sr}x{sc}", lambda: torch.cumsum(sx, -1), gbs(8 * sr * sc))
+tr, tn, tk = (64, 1024, 8) if large else (8, 256, 8)
+tx = rand(tr, tn)
+report("topk", f"{tr}x{tn} k{tk}", lambda: torch.topk(tx, tk, -1).values, lambda ms: (ms, "ms"))
+xr, xc = (4096, 32000) if large else (256, 1000)
+xx, xv = rand(xr, xc), rand(xr, 1)
+xi = (torch.arange(xr, device=dev) * 7919 % xc).unsqueeze(1)
+report("scatter_add", f"{xr}x{xc}", lambda: xx.scatter_add(1, xi, xv), gbs(8 * xr * xc))

@@ -122,6 +122,16 @@ fn max_pool_values_indices_and_gradient() {
         // past the input and its left padding).
         let sizes: [&[usize]; 4] = [&[2, 3, 5, 4], &[1, 2, 4, 3], &[2, 2, 5], &[1, 2, 2, 6, 2]];
         assert_eq!(y.dims(), sizes[ci], "output size of {xd:?}");
+        // The values alone take the unrolled path: the same bits.
+        let alone = x.max_pool(&o).unwrap().to_vec::<f32>().unwrap();
+        let with = y.to_vec::<f32>().unwrap();
+        assert!(
+            alone
+                .iter()
+                .zip(&with)
+                .all(|(a, b)| a.to_bits() == b.to_bits()),
+            "max_pool {xd:?}"
+        );
         let out = y.dims()[2..].to_vec();
         let planes = xd[0] * xd[1];
         let w = windows(&host(&x), planes, &xd[2..], &out, &o);
@@ -183,12 +193,17 @@ fn avg_pool_both_counting_rules_and_gradient() {
             opts(&[3, 3], &[2, 2], &[1, 1], &[1, 1], true),
         ),
         (vec![2, 1, 11], opts(&[4], &[3], &[2], &[1], true)),
+        // 20 taps: the reduction over stored columns.
+        (
+            vec![1, 2, 9, 8],
+            opts(&[5, 4], &[2, 3], &[2, 1], &[1, 1], false),
+        ),
     ];
     for (ci, (xd, o)) in cases.into_iter().enumerate() {
         let x = random(&dev, DType::F32, &xd, -1.0, 1.0, 10 + ci as u64);
         for include in [false, true] {
             let y = x.avg_pool(&o, include).unwrap();
-            let sizes: [&[usize]; 3] = [&[2, 3, 5, 5], &[1, 2, 4, 4], &[2, 1, 5]];
+            let sizes: [&[usize]; 4] = [&[2, 3, 5, 5], &[1, 2, 4, 4], &[2, 1, 5], &[1, 2, 5, 3]];
             assert_eq!(y.dims(), sizes[ci], "output size of {xd:?}");
             let out = y.dims()[2..].to_vec();
             let planes = xd[0] * xd[1];
@@ -241,6 +256,8 @@ fn adaptive_avg_pool_down_and_up() {
         (vec![1, 2, 4, 5], vec![6, 5]),
         (vec![2, 2, 10], vec![1]),
         (vec![1, 1, 3, 4, 5], vec![2, 3, 2]),
+        // Windows of up to 7 x 7: the reduction over stored columns.
+        (vec![1, 2, 20, 20], vec![3, 3]),
     ]
     .into_iter()
     .enumerate()

@@ -5,6 +5,7 @@
 use kiln::llm::{Model, RandomSpec};
 use kiln::{BlockFormat, DType, Device, HostTensor, Program, Result, Shape, Tensor};
 
+mod burn_ops;
 mod encoder;
 pub use encoder::EncoderLayer;
 
@@ -18,7 +19,7 @@ pub enum Size {
 }
 
 /// Names of the standard workloads, in run order.
-pub const NAMES: [&str; 29] = [
+pub const NAMES: [&str; 34] = [
     "copy",
     "copy_f16",
     "gelu_chain",
@@ -48,6 +49,11 @@ pub const NAMES: [&str; 29] = [
     "llm_decode_1b",
     "llm_decode_8b",
     "llm_prefill_1b",
+    "conv2d",
+    "max_pool",
+    "cumsum",
+    "topk",
+    "scatter_add",
 ];
 
 /// How a workload's time becomes its metric.
@@ -524,7 +530,7 @@ pub fn build(dev: &Device, name: &str, size: Size) -> Result<Option<Workload>> {
                 Metric::Bytes(2.0 * (bsz * h * ctx * d) as f64 * f),
             )
         }
-        _ => return Ok(None),
+        other => return burn_ops::build(b, other, large),
     };
     Ok(Some(w))
 }

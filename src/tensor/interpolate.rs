@@ -4,7 +4,7 @@
 //! and weights made on the host, one gather and a weighted sum. The gradient scatters the
 //! weighted output gradient back through the same taps.
 
-use super::window::{float_only, unflatten, Table};
+use super::window::{float_only, unflatten, Table, UNROLL_TAPS};
 use super::{IndexUpdate, Tensor};
 use crate::{Error, Result};
 use kiln_ir::{IrError, Shape};
@@ -129,16 +129,31 @@ impl Tensor {
         align_corners: bool,
     ) -> Result<Tensor> {
         let (table, w) = table("interpolate", self, size, mode, align_corners)?;
-        let c = self.dims()[1];
-        let cols = self
-            .columns(c, &table)?
-            .squeeze(3)?
-            .permute(&[1, 0, 2, 3])?;
         let (p, k) = (table.positions(), table.width());
-        let y = if k == 1 {
-            cols.squeeze(3)?
+        let w = Tensor::from_slice_on(self.device(), &w, &[p, k])?.cast(self.dtype())?;
+        let y = if k <= UNROLL_TAPS {
+            // One gather per tap, weighted and summed in one elementwise kernel.
+            let taps = table.upload(self)?;
+            let mut acc: Option<Tensor> = None;
+            for i in 0..k {
+                let t = self.tap(&taps, i)?;
+                let t = if k == 1 {
+                    t
+                } else {
+                    t.mul(&w.narrow(1, i, 1)?.squeeze(1)?)?
+                };
+                acc = Some(match acc {
+                    None => t,
+                    Some(a) => a.add(&t)?,
+                });
+            }
+            acc.ok_or_else(|| Error::from(IrError::Verify("an interpolation without taps".into())))?
         } else {
-            let w = Tensor::from_slice_on(self.device(), &w, &[p, k])?.cast(self.dtype())?;
+            let c = self.dims()[1];
+            let cols = self
+                .columns(c, &table)?
+                .squeeze(3)?
+                .permute(&[1, 0, 2, 3])?;
             cols.mul(&w)?.sum(&[-1], false)?
         };
         let mut dims = self.dims()[..2].to_vec();

@@ -3,7 +3,7 @@
 //! (`window.rs`) and a reduction over the taps; a gradient scatters back through the same
 //! table (`scatter_reduce`), so overlapping windows add up.
 
-use super::window::{float_only, Table};
+use super::window::{float_only, Table, UNROLL_TAPS};
 use super::{IndexUpdate, Tensor};
 use crate::{Error, Result};
 use kiln_ir::ops::ReduceOp;
@@ -117,6 +117,19 @@ impl Tensor {
         self.columns(c, table)?.squeeze(3)?.permute(&[1, 0, 2, 3])
     }
 
+    /// Each window's sum, `[n, c, P]` (padding adds 0).
+    fn window_sums(&self, table: &Table) -> Result<Tensor> {
+        if table.width() > UNROLL_TAPS {
+            return self.windows(table)?.sum(&[-1], false);
+        }
+        let taps = table.upload(self)?;
+        let mut acc = self.tap(&taps, 0)?;
+        for k in 1..table.width() {
+            acc = acc.add(&self.tap(&taps, k)?)?;
+        }
+        Ok(acc)
+    }
+
     /// `[n, c, P]` laid out as `[n, c, out..]`.
     fn unflatten_positions(&self, table: &Table) -> Result<Tensor> {
         let mut dims = self.dims()[..2].to_vec();
@@ -126,7 +139,28 @@ impl Tensor {
 
     /// Max pooling: the largest tap of each window (NaN if any is NaN); padding never wins.
     pub fn max_pool(&self, opts: &PoolOptions) -> Result<Tensor> {
-        Ok(self.max_pool_with_indices(opts)?.0)
+        let table = opts.table("max_pool", self)?;
+        if table.width() > UNROLL_TAPS {
+            return Ok(self.max_pool_with_indices(opts)?.0);
+        }
+        let taps = table.upload(self)?;
+        let len: usize = self.dims()[2..].iter().product();
+        // Which taps read the input (made on the host: a computed mask read through a view
+        // would be a kernel of its own per tap).
+        let inside: Vec<bool> = table.index.iter().map(|&i| (i as usize) < len).collect();
+        let (p, kk) = (table.positions(), table.width());
+        let inside = Tensor::from_slice_on(self.device(), &inside, &[p, kk])?;
+        let none = Tensor::full_on(self.device(), &[], f64::NEG_INFINITY, self.dtype())?;
+        let mut acc: Option<Tensor> = None;
+        for k in 0..kk {
+            let valid = inside.narrow(1, k, 1)?.squeeze(1)?;
+            let v = Tensor::where_(&valid, &self.tap(&taps, k)?, &none)?;
+            acc = Some(match acc {
+                None => v,
+                Some(a) => a.maximum(&v)?,
+            });
+        }
+        acc.unwrap_or(none).unflatten_positions(&table)
     }
 
     /// Max pooling and, for each output, the flat index (`I32`) within its `[spatial..]`
@@ -202,7 +236,7 @@ impl Tensor {
     /// input's elements (PyTorch's rule).
     pub fn avg_pool(&self, opts: &PoolOptions, count_include_pad: bool) -> Result<Tensor> {
         let (table, div) = avg_table(self, opts, count_include_pad)?;
-        let sum = self.windows(&table)?.sum(&[-1], false)?;
+        let sum = self.window_sums(&table)?;
         sum.div(&div)?.unflatten_positions(&table)
     }
 
@@ -221,7 +255,7 @@ impl Tensor {
     /// `n` averages the input's `floor(i·n/out)..ceil((i+1)·n/out)`.
     pub fn adaptive_avg_pool(&self, out: &[usize]) -> Result<Tensor> {
         let (table, div) = adaptive_table(self, out)?;
-        let sum = self.windows(&table)?.sum(&[-1], false)?;
+        let sum = self.window_sums(&table)?;
         sum.div(&div)?.unflatten_positions(&table)
     }
 

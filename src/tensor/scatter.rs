@@ -62,6 +62,61 @@ fn scalar_f64(s: Scalar) -> f64 {
     }
 }
 
+/// Index axes at most this long are folded by an elementwise chain of their slices (one
+/// kernel, every output's hits in registers) instead of a row reduction, whose one workgroup
+/// per output costs more than the work of a few hits (a cross-entropy's backward has one).
+const UNROLL: usize = 8;
+
+/// How the folded values meet the old ones: the fold's working dtype, identity and binary
+/// op, and the meeting op. An empty fold never changes the old value: max with -inf, min
+/// with +inf, a product with 1; a float sum meets by subtraction, `x - sum(-v)`, since `x +
+/// 0` would turn -0 into +0 and `x - 0` never changes `x`. Bool folds as u32 0/1: sum and max
+/// are or, product and min are and.
+struct Meeting {
+    work: DType,
+    fold: ReduceOp,
+    step: BinaryOp,
+    meet: BinaryOp,
+    negate: bool,
+    identity: Scalar,
+}
+
+impl Meeting {
+    fn of(x: &Tensor, fold: ReduceOp, meet: BinaryOp) -> Result<Meeting> {
+        let (work, fold, meet, negate) = match (x.dtype(), fold) {
+            (DType::Bool, ReduceOp::Sum | ReduceOp::Max) => {
+                (DType::U32, ReduceOp::Max, BinaryOp::Max, false)
+            }
+            (DType::Bool, _) => (DType::U32, ReduceOp::Min, BinaryOp::Min, false),
+            (d, ReduceOp::Sum) if d.is_float() => (d, fold, BinaryOp::Sub, true),
+            (d, _) => (d, fold, meet, false),
+        };
+        let step = match fold {
+            ReduceOp::Prod => BinaryOp::Mul,
+            ReduceOp::Max => BinaryOp::Max,
+            ReduceOp::Min => BinaryOp::Min,
+            ReduceOp::Sum
+            | ReduceOp::Mean
+            | ReduceOp::ArgMax
+            | ReduceOp::ArgMin
+            | ReduceOp::LogSumExp => BinaryOp::Add,
+        };
+        let identity = fold.identity(work).ok_or(IrError::UnsupportedDType {
+            op: "scatter",
+            dtype: x.dtype(),
+            why: "numeric or bool dtypes only",
+        })?;
+        Ok(Meeting {
+            work,
+            fold,
+            step,
+            meet,
+            negate,
+            identity,
+        })
+    }
+}
+
 impl Tensor {
     /// `self` with `values` written at `index` along `axis` (`torch.scatter_reduce`): for each
     /// position `c` of `index` (an `I32` tensor of `self`'s rank whose dims off `axis` are at
@@ -142,6 +197,9 @@ impl Tensor {
         pshape[a] = n;
         let pos = Tensor::arange_on(dev, 0.0, 1.0, n, DType::I32)?.reshape(&pshape)?;
         let hit = idx.eq(&pos)?;
+        if k <= UNROLL {
+            return self.scatter_unrolled(&hit, &spread(values, 0.0)?, update);
+        }
         let Some((fold, meet)) = update.fold() else {
             // The last hit along the index axis, read from the values (padded off the axis
             // to `self`'s dims) by a gather.
@@ -160,30 +218,45 @@ impl Tensor {
             let picked = values.pad(&vwidths, 0.0)?.gather(a as isize, &at)?;
             return Tensor::where_(&written, &picked, self);
         };
-        // One reduction, whose empty fold meets the old value without changing it: max with
-        // -inf, min with +inf, a product with 1. A float sum is met by subtraction, `x -
-        // sum(-v)`, since `x + 0` would turn -0 into +0 and `x - 0` never changes `x`. Bool
-        // folds as u32 0/1: sum and max are or, product and min are and.
-        let (work, fold, meet, negate) = match (self.dtype(), update) {
-            (DType::Bool, IndexUpdate::Add | IndexUpdate::Max) => {
-                (DType::U32, ReduceOp::Max, BinaryOp::Max, false)
-            }
-            (DType::Bool, _) => (DType::U32, ReduceOp::Min, BinaryOp::Min, false),
-            (d, IndexUpdate::Add) if d.is_float() => (d, fold, BinaryOp::Sub, true),
-            (d, _) => (d, fold, meet, false),
-        };
-        let identity = fold.identity(work).ok_or(IrError::UnsupportedDType {
-            op: OP,
-            dtype: self.dtype(),
-            why: "numeric or bool dtypes only",
-        })?;
-        let mut vals = spread(values, 0.0)?.cast(work)?;
-        if negate {
+        // One reduction over the index axis (see `Meeting`).
+        let m = Meeting::of(self, fold, meet)?;
+        let mut vals = spread(values, 0.0)?.cast(m.work)?;
+        if m.negate {
             vals = vals.neg()?;
         }
-        let none = Tensor::full_on(dev, &[], scalar_f64(identity), work)?;
-        let folded = Tensor::where_(&hit, &vals, &none)?.reduce(fold, &[-1], false)?;
-        self.cast(work)?.binary(meet, &folded)?.cast(self.dtype())
+        let none = Tensor::full_on(dev, &[], scalar_f64(m.identity), m.work)?;
+        let folded = Tensor::where_(&hit, &vals, &none)?.reduce(m.fold, &[-1], false)?;
+        self.cast(m.work)?
+            .binary(m.meet, &folded)?
+            .cast(self.dtype())
+    }
+
+    /// The scatter of a short index axis: its `k` slices folded in order by an elementwise
+    /// chain (`hit` and `vals` are `[x.., k]`).
+    fn scatter_unrolled(&self, hit: &Tensor, vals: &Tensor, update: IndexUpdate) -> Result<Tensor> {
+        let k = hit.dims()[hit.rank() - 1];
+        let slice = |t: &Tensor, i: usize| t.narrow(-1, i, 1)?.squeeze(-1);
+        let Some((fold, meet)) = update.fold() else {
+            // Assign: the last hit wins.
+            let mut acc = self.clone();
+            for i in 0..k {
+                acc = Tensor::where_(&slice(hit, i)?, &slice(vals, i)?, &acc)?;
+            }
+            return Ok(acc);
+        };
+        let m = Meeting::of(self, fold, meet)?;
+        let none = Tensor::full_on(self.device(), &[], scalar_f64(m.identity), m.work)?;
+        let mut folded = none.clone();
+        for i in 0..k {
+            let mut v = slice(vals, i)?.cast(m.work)?;
+            if m.negate {
+                v = v.neg()?;
+            }
+            folded = folded.binary(m.step, &Tensor::where_(&slice(hit, i)?, &v, &none)?)?;
+        }
+        self.cast(m.work)?
+            .binary(m.meet, &folded)?
+            .cast(self.dtype())
     }
 
     /// `self` with the slices of `values` along `axis` written at `index` (a 1-D `I32`

@@ -105,6 +105,19 @@ impl Table {
 }
 
 impl Tensor {
+    /// Tap `k` of every window of `self` (`[n, c, spatial..]`): `[n, c, P]`, one gather
+    /// through column `k` of the uploaded table `taps` (`[P, K]`; 0 where it reads padding).
+    pub(super) fn tap(&self, taps: &Tensor, k: usize) -> Result<Tensor> {
+        let (n, c) = (self.dims()[0], self.dims()[1]);
+        let len: usize = self.dims()[2..].iter().product();
+        let p = taps.dims()[0];
+        let idx = taps
+            .narrow(1, k, 1)?
+            .reshape(&[1, 1, p])?
+            .broadcast_to(&[n, c, p])?;
+        self.reshape(&[n, c, len])?.gather(2, &idx)
+    }
+
     /// The columns of `self` (`[n, c, spatial..]`, `c = groups x cg`) through `table`:
     /// `[groups, n, P, cg, K]`, element `[g, n, p, j, k]` the element of channel `g·cg + j`
     /// that tap `k` of position `p` reads (0 for padding). One gather; its output is laid out
@@ -143,6 +156,11 @@ pub(super) fn size(op: &'static str, a: usize, b: usize, c: usize) -> Result<usi
 pub(super) fn span(op: &'static str, kernel: usize, dilation: usize) -> Result<usize> {
     size(op, dilation, kernel.max(1) - 1, 1)
 }
+
+/// Windows of at most this many taps are folded by an elementwise chain of one gather per tap
+/// (one kernel, nothing stored) instead of a reduction over stored columns, whose one
+/// workgroup per output costs more than the few taps.
+pub(super) const UNROLL_TAPS: usize = 16;
 
 /// Refuses a non-float operand of a convolution, pooling or interpolation.
 pub(super) fn float_only(op: &'static str, x: &Tensor) -> Result<()> {
