@@ -166,9 +166,7 @@ impl Tensor {
                 })
                 .collect()
         })?;
-        let w = weight
-            .reshape(&[g, o / g, cg * table.width()])?
-            .transpose(1, 2)?;
+        let w = weight.reshape(&[g, o / g, cg * table.width()])?;
         self.grouped_product(OP, &table, &w, o, bias)
     }
 
@@ -248,12 +246,12 @@ impl Tensor {
         let k = table.width();
         let w = weight
             .reshape(&[g, c / g, og, k])?
-            .permute(&[0, 1, 3, 2])?
-            .reshape(&[g, c / g * k, og])?;
+            .permute(&[0, 2, 1, 3])?
+            .reshape(&[g, og, c / g * k])?;
         self.grouped_product(OP, &table, &w, og * g, bias)
     }
 
-    /// `columns(table) @ w` per group (`w`: `[groups, cg·K, o / groups]`), laid out as
+    /// `w @ columns(table)` per group (`w`: `[groups, o / groups, cg·K]`), laid out as
     /// `[n, o, out..]`, plus the bias.
     fn grouped_product(
         &self,
@@ -265,13 +263,11 @@ impl Tensor {
     ) -> Result<Tensor> {
         let g = w.dims()[0];
         let n = self.dims()[0];
-        let cg = self.dims()[1] / g;
-        let (p, k) = (table.positions(), table.width());
-        let cols = self.columns(g, table)?.reshape(&[g, n * p, cg * k])?;
-        let y = cols
-            .matmul(w)?
-            .reshape(&[g, n, p, o / g])?
-            .permute(&[1, 0, 3, 2])?;
+        let p = table.positions();
+        let y = w
+            .matmul(&self.columns_t(g, table)?)?
+            .reshape(&[g, o / g, n, p])?
+            .permute(&[2, 0, 1, 3])?;
         let mut dims = vec![n, o];
         dims.extend(&table.out);
         let y = y.reshape(&[n, o, p])?.reshape(&dims)?;

@@ -118,10 +118,32 @@ impl Tensor {
         self.reshape(&[n, c, len])?.gather(2, &idx)
     }
 
-    /// The columns of `self` (`[n, c, spatial..]`, `c = groups x cg`) through `table`:
-    /// `[groups, n, P, cg, K]`, element `[g, n, p, j, k]` the element of channel `g·cg + j`
-    /// that tap `k` of position `p` reads (0 for padding). One gather; its output is laid out
-    /// so that `[groups, n·P, cg·K]` is a free reshape (a grouped matmul's operand).
+    /// The columns of `self` (`[n, c, spatial..]`, `c = groups x cg`) through `table`, laid
+    /// out for a weight on the left of a grouped matmul: `[groups, cg·K, n·P]`, element `[g,
+    /// j·K + k, m·P + p]` the element of channel `g·cg + j` of sample `m` that tap `k` of
+    /// position `p` reads (0 for padding). One gather; both matmul operands are then
+    /// row-major, with the long `n·P` edge as the output's columns.
+    pub(super) fn columns_t(&self, groups: usize, table: &Table) -> Result<Tensor> {
+        let (n, c) = (self.dims()[0], self.dims()[1]);
+        let cg = c / groups.max(1);
+        let len: usize = self.dims()[2..].iter().product();
+        let (p, k) = (table.positions(), table.width());
+        let x = self
+            .reshape(&[n, groups, cg, len])?
+            .permute(&[1, 2, 0, 3])?
+            .unsqueeze(2)?
+            .broadcast_to(&[groups, cg, k, n, len])?;
+        let idx = table
+            .upload(self)?
+            .transpose(0, 1)?
+            .reshape(&[1, 1, k, 1, p])?
+            .broadcast_to(&[groups, cg, k, n, p])?;
+        x.gather(4, &idx)?.reshape(&[groups, cg * k, n * p])
+    }
+
+    /// The taps of `self` (`[n, c, spatial..]`, `c = groups x cg`) through `table`, for a
+    /// reduction over them: `[groups, n, P, cg, K]`, element `[g, m, p, j, k]` the element of
+    /// channel `g·cg + j` of sample `m` that tap `k` of position `p` reads (0 for padding).
     pub(super) fn columns(&self, groups: usize, table: &Table) -> Result<Tensor> {
         let (n, c) = (self.dims()[0], self.dims()[1]);
         let cg = c / groups.max(1);
