@@ -7,27 +7,6 @@ mod common;
 use common::*;
 use kiln::{ConvOptions, ConvTransposeOptions, DType, Tensor};
 
-fn unflatten(mut i: usize, dims: &[usize]) -> Vec<usize> {
-    let mut c = vec![0; dims.len()];
-    for d in (0..dims.len()).rev() {
-        c[d] = i % dims[d];
-        i /= dims[d];
-    }
-    c
-}
-
-fn flat(c: &[usize], dims: &[usize]) -> usize {
-    c.iter().zip(dims).fold(0, |a, (&x, &n)| a * n + x)
-}
-
-fn host(t: &Tensor) -> Vec<f64> {
-    t.to_vec::<f32>()
-        .unwrap()
-        .into_iter()
-        .map(f64::from)
-        .collect()
-}
-
 /// `y[n, o, p] = b[o] + sum over j, t of x[n, g·cg + j, p·s + t·dil - pad] · w[o, j, t]`.
 fn conv_ref(
     x: &Tensor,
@@ -37,8 +16,8 @@ fn conv_ref(
     out: &[usize],
 ) -> Vec<f64> {
     let (xd, wd) = (x.dims().to_vec(), w.dims().to_vec());
-    let (xv, wv) = (host(x), host(w));
-    let bv = b.map(host);
+    let (xv, wv) = (host_f64(x), host_f64(w));
+    let bv = b.map(host_f64);
     let (n, oc, cg) = (xd[0], wd[0], wd[1]);
     let og = oc / o.groups;
     let (sp, ker) = (&xd[2..], &wd[2..]);
@@ -77,7 +56,7 @@ fn conv_ref(
 /// Every input element scatters `x · w[c, j, t]` to output `i·s - pad + t·dil`.
 fn conv_t_ref(x: &Tensor, w: &Tensor, o: &ConvTransposeOptions, out: &[usize]) -> Vec<f64> {
     let (xd, wd) = (x.dims().to_vec(), w.dims().to_vec());
-    let (xv, wv) = (host(x), host(w));
+    let (xv, wv) = (host_f64(x), host_f64(w));
     let (n, c, og) = (xd[0], xd[1], wd[1]);
     let cg = c / o.groups;
     let oc = og * o.groups;
@@ -113,16 +92,6 @@ fn conv_t_ref(x: &Tensor, w: &Tensor, o: &ConvTransposeOptions, out: &[usize]) -
         }
     }
     y
-}
-
-fn assert_near(got: &[f64], want: &[f64], tol: f64, what: &str) {
-    assert_eq!(got.len(), want.len(), "{what}: lengths");
-    for (i, (g, w)) in got.iter().zip(want).enumerate() {
-        assert!(
-            (g - w).abs() <= tol * (1.0 + w.abs()),
-            "{what} [{i}]: got {g}, want {w}"
-        );
-    }
 }
 
 #[test]
@@ -180,7 +149,7 @@ fn convolutions_in_one_two_and_three_dims() {
         assert_eq!(y.dims(), sizes[ci], "output size of {xd:?}");
         let what = format!("conv {xd:?} * {wd:?}");
         let want = conv_ref(&x, &w, bias, &o, &y.dims()[2..]);
-        assert_near(&host(&y), &want, 1e-5, &what);
+        assert_near(&host_f64(&y), &want, 1e-5, &what);
         check(&y, 1e-5, 1e-5, &what);
     }
 }
@@ -229,7 +198,7 @@ fn transposed_convolutions() {
         let y = x.conv_transpose(&w, None, &o).unwrap();
         assert_eq!(&y.dims()[2..], out.as_slice(), "output size of {xd:?}");
         let what = format!("conv_transpose {xd:?} * {wd:?}");
-        assert_near(&host(&y), &conv_t_ref(&x, &w, &o, &out), 1e-5, &what);
+        assert_near(&host_f64(&y), &conv_t_ref(&x, &w, &o, &out), 1e-5, &what);
         check(&y, 1e-5, 1e-5, &what);
     }
     // With a bias, and f16.

@@ -8,16 +8,12 @@ mod common;
 use common::*;
 use kiln::{ConvOptions, DType, DeformConvOptions, Tensor};
 
-fn host(t: &Tensor) -> Vec<f64> {
-    t.to_vec::<f32>()
-        .unwrap()
-        .into_iter()
-        .map(f64::from)
-        .collect()
-}
-
 fn dot(a: &Tensor, b: &Tensor) -> f64 {
-    host(a).iter().zip(host(b)).map(|(x, y)| x * y).sum()
+    host_f64(a)
+        .iter()
+        .zip(host_f64(b))
+        .map(|(x, y)| x * y)
+        .sum()
 }
 
 /// torchvision's `bilinear_interpolate` of one plane.
@@ -100,11 +96,11 @@ fn forward_against_torchvision_sampling() {
     let (oc, ho, wo) = (yd[1], yd[2], yd[3]);
     let (kh, kw) = (t.weight.dims()[2], t.weight.dims()[3]);
     let (xv, ov, wv, mv, bv) = (
-        host(&t.x),
-        host(&t.offset),
-        host(&t.weight),
-        host(&t.mask),
-        host(&t.bias),
+        host_f64(&t.x),
+        host_f64(&t.offset),
+        host_f64(&t.weight),
+        host_f64(&t.mask),
+        host_f64(&t.bias),
     );
     let (cg, ocg, cog) = (c / 2, oc / 2, c / 2);
     let k = kh * kw;
@@ -134,7 +130,7 @@ fn forward_against_torchvision_sampling() {
             }
         }
     }
-    let got = host(&y);
+    let got = host_f64(&y);
     for (i, (g, w)) in got.iter().zip(&want).enumerate() {
         assert!(
             (g - w).abs() <= 1e-5 * (1.0 + w.abs()),
@@ -159,7 +155,7 @@ fn zero_offsets_are_a_convolution() {
         groups: 2,
     };
     let want = t.x.conv(&t.weight, Some(&t.bias), &conv).unwrap();
-    let (g, w) = (host(&y), host(&want));
+    let (g, w) = (host_f64(&y), host_f64(&want));
     for (i, (a, b)) in g.iter().zip(&w).enumerate() {
         assert!((a - b).abs() <= 1e-5 * (1.0 + b.abs()), "[{i}]: {a} vs {b}");
     }
@@ -188,7 +184,7 @@ fn gradients_are_the_adjoint_and_the_derivative() {
     close(lhs, dot(&t.weight, &gr.weight), "weight");
     close(lhs, dot(&t.mask, gr.mask.as_ref().unwrap()), "mask");
     let bias_want: Vec<f64> = {
-        let gv = host(&g);
+        let gv = host_f64(&g);
         let per = gv.len() / (g.dims()[0] * g.dims()[1]);
         (0..g.dims()[1])
             .map(|o| {
@@ -198,7 +194,7 @@ fn gradients_are_the_adjoint_and_the_derivative() {
             })
             .collect()
     };
-    for (a, b) in host(&gr.bias).iter().zip(&bias_want) {
+    for (a, b) in host_f64(&gr.bias).iter().zip(&bias_want) {
         close(*b, *a, "bias");
     }
     // A central difference along a random direction of the offsets.

@@ -7,29 +7,11 @@ mod common;
 use common::*;
 use kiln::{DType, InterpolateMode, Tensor};
 
-fn host(t: &Tensor) -> Vec<f64> {
-    t.to_vec::<f32>()
-        .unwrap()
-        .into_iter()
-        .map(f64::from)
-        .collect()
-}
-
-fn assert_near(got: &[f64], want: &[f64], tol: f64, what: &str) {
-    assert_eq!(got.len(), want.len(), "{what}: lengths");
-    for (i, (g, w)) in got.iter().zip(want).enumerate() {
-        assert!(
-            (g - w).abs() <= tol * (1.0 + w.abs()),
-            "{what} [{i}]: got {g}, want {w}"
-        );
-    }
-}
-
 #[test]
 fn pytorch_results_for_a_two_by_two_image() {
     let dev = device();
     let x = Tensor::from_slice_on(&dev, &[1.0f32, 2.0, 3.0, 4.0], &[1, 1, 2, 2]).unwrap();
-    let up = |mode, align| host(&x.interpolate(&[4, 4], mode, align).unwrap());
+    let up = |mode, align| host_f64(&x.interpolate(&[4, 4], mode, align).unwrap());
     #[rustfmt::skip]
     let bilinear = [
         1.0, 1.25, 1.75, 2.0, 1.5, 1.75, 2.25, 2.5,
@@ -130,7 +112,7 @@ fn bilinear_and_nearest_as_pytorch_computes_them() {
     .enumerate()
     {
         let x = random(&dev, DType::F32, &[2, 3, h, w], -1.0, 1.0, ci as u64);
-        let xv = host(&x);
+        let xv = host_f64(&x);
         for (mode, bilinear) in [
             (InterpolateMode::Linear, true),
             (InterpolateMode::Nearest, false),
@@ -142,7 +124,7 @@ fn bilinear_and_nearest_as_pytorch_computes_them() {
                     .flat_map(|plane| torch_2d(plane, (h, w), (oh, ow), bilinear, align))
                     .collect();
                 let what = format!("{mode:?} align {align} {h}x{w} -> {oh}x{ow}");
-                assert_near(&host(&y), &want, 1e-5, &what);
+                assert_near(&host_f64(&y), &want, 1e-5, &what);
                 check(&y, 1e-6, 1e-5, &what);
             }
         }
@@ -174,8 +156,16 @@ fn gradients_are_the_adjoint() {
                 let y = x.interpolate(&size, mode, align).unwrap();
                 let g = random(&dev, DType::F32, y.dims(), -1.0, 1.0, 20 + ci as u64);
                 let dx = x.interpolate_backward(&g, mode, align).unwrap();
-                let lhs: f64 = host(&y).iter().zip(host(&g)).map(|(a, b)| a * b).sum();
-                let rhs: f64 = host(&x).iter().zip(host(&dx)).map(|(a, b)| a * b).sum();
+                let lhs: f64 = host_f64(&y)
+                    .iter()
+                    .zip(host_f64(&g))
+                    .map(|(a, b)| a * b)
+                    .sum();
+                let rhs: f64 = host_f64(&x)
+                    .iter()
+                    .zip(host_f64(&dx))
+                    .map(|(a, b)| a * b)
+                    .sum();
                 let what = format!("{mode:?} align {align} {xd:?} -> {size:?}");
                 assert!(
                     (lhs - rhs).abs() <= 1e-4 * (1.0 + lhs.abs()),

@@ -6,29 +6,6 @@ mod common;
 use common::*;
 use kiln::{DType, PoolOptions, Tensor};
 
-fn host(t: &Tensor) -> Vec<f64> {
-    t.cast(DType::F32)
-        .unwrap()
-        .to_vec::<f32>()
-        .unwrap()
-        .into_iter()
-        .map(f64::from)
-        .collect()
-}
-
-fn unflatten(mut i: usize, dims: &[usize]) -> Vec<usize> {
-    let mut c = vec![0; dims.len()];
-    for d in (0..dims.len()).rev() {
-        c[d] = i % dims[d];
-        i /= dims[d];
-    }
-    c
-}
-
-fn flat(c: &[usize], dims: &[usize]) -> usize {
-    c.iter().zip(dims).fold(0, |a, (&x, &n)| a * n + x)
-}
-
 /// For each plane and output position: the window's (input flat index, value) taps inside
 /// the input, in tap order.
 fn windows(
@@ -65,14 +42,6 @@ fn windows(
                 .collect()
         })
         .collect()
-}
-
-fn assert_near(got: &[f64], want: &[f64], tol: f64, what: &str) {
-    assert_eq!(got.len(), want.len(), "{what}: lengths");
-    for (i, (g, w)) in got.iter().zip(want).enumerate() {
-        let same = (g.is_nan() && w.is_nan()) || (g - w).abs() <= tol * (1.0 + w.abs());
-        assert!(same, "{what} [{i}]: got {g}, want {w}");
-    }
 }
 
 fn opts(
@@ -134,7 +103,7 @@ fn max_pool_values_indices_and_gradient() {
         );
         let out = y.dims()[2..].to_vec();
         let planes = xd[0] * xd[1];
-        let w = windows(&host(&x), planes, &xd[2..], &out, &o);
+        let w = windows(&host_f64(&x), planes, &xd[2..], &out, &o);
         let (mut want_v, mut want_i) = (vec![], vec![]);
         for plane in &w {
             for taps in plane {
@@ -149,18 +118,18 @@ fn max_pool_values_indices_and_gradient() {
             }
         }
         let what = format!("max_pool {xd:?}");
-        assert_near(&host(&y), &want_v, 0.0, &what);
-        assert_near(&host(&idx), &want_i, 0.0, &what);
+        assert_near(&host_f64(&y), &want_v, 0.0, &what);
+        assert_near(&host_f64(&idx), &want_i, 0.0, &what);
         check(&y, 0.0, 0.0, &what);
         // The gradient adds each output's at its winner.
         let g = random(&dev, DType::F32, y.dims(), -1.0, 1.0, 50 + ci as u64);
         let dx = x.max_pool_backward(&g, &idx).unwrap();
         let sn: usize = xd[2..].iter().product();
         let mut want = vec![0.0; planes * sn];
-        for (k, (gv, iv)) in host(&g).iter().zip(&want_i).enumerate() {
+        for (k, (gv, iv)) in host_f64(&g).iter().zip(&want_i).enumerate() {
             want[(k / out.iter().product::<usize>()) * sn + *iv as usize] += gv;
         }
-        assert_near(&host(&dx), &want, 1e-6, &format!("{what} backward"));
+        assert_near(&host_f64(&dx), &want, 1e-6, &format!("{what} backward"));
     }
 }
 
@@ -208,7 +177,7 @@ fn avg_pool_both_counting_rules_and_gradient() {
             let out = y.dims()[2..].to_vec();
             let planes = xd[0] * xd[1];
             let sp = &xd[2..];
-            let w = windows(&host(&x), planes, sp, &out, &o);
+            let w = windows(&host_f64(&x), planes, sp, &out, &o);
             let mut want = vec![];
             let mut divs = vec![];
             for plane in &w {
@@ -231,19 +200,19 @@ fn avg_pool_both_counting_rules_and_gradient() {
                 }
             }
             let what = format!("avg_pool {xd:?} include_pad {include}");
-            assert_near(&host(&y), &want, 1e-6, &what);
+            assert_near(&host_f64(&y), &want, 1e-6, &what);
             check(&y, 1e-6, 1e-5, &what);
             let g = random(&dev, DType::F32, y.dims(), -1.0, 1.0, 60 + ci as u64);
             let dx = x.avg_pool_backward(&g, &o, include).unwrap();
             let sn: usize = sp.iter().product();
             let pn: usize = out.iter().product();
             let mut wdx = vec![0.0; planes * sn];
-            for (k, gv) in host(&g).iter().enumerate() {
+            for (k, gv) in host_f64(&g).iter().enumerate() {
                 for &(i, _) in &w[k / pn][k % pn] {
                     wdx[(k / pn) * sn + i] += gv / divs[k];
                 }
             }
-            assert_near(&host(&dx), &wdx, 1e-5, &format!("{what} backward"));
+            assert_near(&host_f64(&dx), &wdx, 1e-5, &format!("{what} backward"));
         }
     }
 }
@@ -266,9 +235,9 @@ fn adaptive_avg_pool_down_and_up() {
         let y = x.adaptive_avg_pool(&out).unwrap();
         let sp = &xd[2..];
         let (sn, pn) = (sp.iter().product::<usize>(), out.iter().product::<usize>());
-        let xv = host(&x);
+        let xv = host_f64(&x);
         let g = random(&dev, DType::F32, y.dims(), -1.0, 1.0, 70 + ci as u64);
-        let gv = host(&g);
+        let gv = host_f64(&g);
         let planes = xd[0] * xd[1];
         let (mut want, mut wdx) = (vec![], vec![0.0; planes * sn]);
         for pl in 0..planes {
@@ -291,10 +260,10 @@ fn adaptive_avg_pool_down_and_up() {
             }
         }
         let what = format!("adaptive_avg_pool {xd:?} -> {out:?}");
-        assert_near(&host(&y), &want, 1e-6, &what);
+        assert_near(&host_f64(&y), &want, 1e-6, &what);
         check(&y, 1e-6, 1e-5, &what);
         let dx = x.adaptive_avg_pool_backward(&g).unwrap();
-        assert_near(&host(&dx), &wdx, 1e-5, &format!("{what} backward"));
+        assert_near(&host_f64(&dx), &wdx, 1e-5, &format!("{what} backward"));
     }
 }
 

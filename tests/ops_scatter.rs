@@ -67,26 +67,6 @@ fn scatter_ref(
         .collect()
 }
 
-fn f32s(t: &Tensor) -> Vec<f64> {
-    t.cast(DType::F32)
-        .unwrap()
-        .to_vec::<f32>()
-        .unwrap()
-        .into_iter()
-        .map(|v| v as f64)
-        .collect()
-}
-
-fn assert_near(got: &[f64], want: &[f64], tol: f64, what: &str) {
-    assert_eq!(got.len(), want.len(), "{what}");
-    for (i, (g, w)) in got.iter().zip(want).enumerate() {
-        assert!(
-            (g - w).abs() <= tol * (1.0 + w.abs()),
-            "{what} [{i}]: got {g}, want {w}"
-        );
-    }
-}
-
 /// Indices in `[-n - 2, n + 2)`: negatives, and some out of range either way.
 fn indices(dev: &kiln::Device, shape: &[usize], n: usize, seed: u64) -> Tensor {
     let m = n as f32 + 2.0;
@@ -112,8 +92,8 @@ fn scatter_every_update_f32_and_i32() {
             for up in UPDATES {
                 let y = x.scatter_reduce(axis as isize, &i, &v, up).unwrap();
                 let what = format!("{up:?} {dt} {xd:?} axis {axis} index {id:?}");
-                let want = scatter_ref(&f32s(&x), xd, axis, &iv, id, &f32s(&v), up);
-                assert_near(&f32s(&y), &want, 1e-5, &what);
+                let want = scatter_ref(&host_f64(&x), xd, axis, &iv, id, &host_f64(&v), up);
+                assert_near(&host_f64(&y), &want, 1e-5, &what);
                 check(&y, 1e-4, 1e-5, &what);
             }
         }
@@ -158,8 +138,16 @@ fn index_reduce_with_duplicates_and_negatives() {
     let full: Vec<i32> = (0..10 * 33).map(|c| iv[c / 33]).collect();
     for up in UPDATES {
         let y = x.index_reduce(0, &i, &v, up).unwrap();
-        let want = scatter_ref(&f32s(&x), &[6, 33], 0, &full, &[10, 33], &f32s(&v), up);
-        assert_near(&f32s(&y), &want, 1e-5, &format!("{up:?}"));
+        let want = scatter_ref(
+            &host_f64(&x),
+            &[6, 33],
+            0,
+            &full,
+            &[10, 33],
+            &host_f64(&v),
+            up,
+        );
+        assert_near(&host_f64(&y), &want, 1e-5, &format!("{up:?}"));
         check(&y, 1e-5, 1e-5, &format!("index_reduce {up:?}"));
     }
     // Along the last axis too.

@@ -2,10 +2,10 @@
 //! dilated and grouped: the columns of the input through a window table (one gather, the
 //! `im2col` matrix) and one matmul batched over the groups, with the bias added after.
 
-use super::window::{float_only, size, span, Table};
+use super::window::{float_only, shape_error, size, span, Table};
 use super::Tensor;
 use crate::{Error, Result};
-use kiln_ir::{IrError, Shape};
+use kiln_ir::IrError;
 
 /// Options of [`Tensor::conv`], one entry per spatial dim.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -60,15 +60,6 @@ impl ConvTransposeOptions {
     }
 }
 
-fn bad(op: &'static str, from: &Shape, why: String) -> Error {
-    Error::from(IrError::BadShape {
-        op,
-        from: from.clone(),
-        to: from.clone(),
-        why,
-    })
-}
-
 /// Checks what a convolution of `x` by `w` shares with its transpose: float and one dtype,
 /// `[n, c, spatial..]` with 1 to 4 spatial dims, a weight of the same rank, every option one
 /// entry per spatial dim and at least 1 where it is a step, channels dividing by the groups.
@@ -90,7 +81,7 @@ fn check(
     }
     let r = x.rank();
     if !(3..=6).contains(&r) || w.rank() != r {
-        return Err(bad(
+        return Err(shape_error(
             op,
             x.shape(),
             format!(
@@ -101,7 +92,7 @@ fn check(
     }
     let s = r - 2;
     if lens.iter().any(|&l| l != s) || steps.iter().any(|v| v.contains(&0)) || groups == 0 {
-        return Err(bad(
+        return Err(shape_error(
             op,
             x.shape(),
             format!("options need {s} entries each, strides and dilations and groups at least 1"),
@@ -135,7 +126,7 @@ impl Tensor {
         let g = opts.groups;
         let (c, o, cg) = (self.dims()[1], weight.dims()[0], weight.dims()[1]);
         if c % g != 0 || o % g != 0 || cg != c / g {
-            return Err(bad(
+            return Err(shape_error(
                 OP,
                 weight.shape(),
                 format!("{c} input and {o} output channels in {g} groups need a weight of [{o}, {}, ..]", c / g),
@@ -149,7 +140,7 @@ impl Tensor {
             let span = span(OP, kernel[d], opts.dilation[d])?;
             let padded = size(OP, 1, input[d], pb).and_then(|n| size(OP, 1, n, pa))?;
             if kernel[d] == 0 || padded < span {
-                return Err(bad(
+                return Err(shape_error(
                     OP,
                     self.shape(),
                     format!("a window of {span} does not fit spatial dim {d} of {padded} (padded)"),
@@ -198,7 +189,7 @@ impl Tensor {
         let g = opts.groups;
         let (c, og) = (self.dims()[1], weight.dims()[1]);
         if c % g != 0 || weight.dims()[0] != c {
-            return Err(bad(
+            return Err(shape_error(
                 OP,
                 weight.shape(),
                 format!("{c} input channels in {g} groups need a weight of [{c}, o / {g}, ..]"),
@@ -221,7 +212,7 @@ impl Tensor {
                 || op >= st.max(dil)
                 || pad.checked_mul(2).is_none_or(|p2| full <= p2)
             {
-                return Err(bad(
+                return Err(shape_error(
                     OP,
                     self.shape(),
                     format!(
@@ -278,7 +269,11 @@ impl Tensor {
                 bshape[1] = o;
                 y.add(&b.reshape(&bshape)?)
             }
-            Some(b) => Err(bad(op, b.shape(), format!("the bias must be [{o}]"))),
+            Some(b) => Err(shape_error(
+                op,
+                b.shape(),
+                format!("the bias must be [{o}]"),
+            )),
         }
     }
 }

@@ -3,9 +3,10 @@
 //! interpolation (four gathers with weights computed on the device), optionally scaled by a
 //! learned mask; the columns then meet the weight in one grouped matmul, as in `conv`.
 
+use super::window::shape_error;
 use super::{IndexUpdate, Tensor};
 use crate::{Error, Result};
-use kiln_ir::{DType, IrError, Shape};
+use kiln_ir::{DType, IrError};
 
 /// Options of [`Tensor::deform_conv2d`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -65,15 +66,6 @@ type Sizes = (
     usize,
 );
 
-fn bad(op: &'static str, from: &Shape, why: String) -> Error {
-    Error::from(IrError::BadShape {
-        op,
-        from: from.clone(),
-        to: from.clone(),
-        why,
-    })
-}
-
 impl DeformConvOptions {
     /// Checks the operands and gives the sizes.
     fn sizes(
@@ -97,7 +89,7 @@ impl DeformConvOptions {
             }));
         }
         if x.rank() != 4 || weight.rank() != 4 || offset.rank() != 4 {
-            return Err(bad(
+            return Err(shape_error(
                 OP,
                 x.shape(),
                 "input, offset and weight of rank 4".into(),
@@ -114,7 +106,7 @@ impl DeformConvOptions {
         let steps = self.stride.iter().chain(&self.dilation).all(|&s| s > 0);
         if wg == 0 || og == 0 || !steps || c % wg != 0 || o % wg != 0 || cg != c / wg || c % og != 0
         {
-            return Err(bad(
+            return Err(shape_error(
                 OP,
                 weight.shape(),
                 format!("{c} channels in {wg} weight groups and {og} offset groups, strides and dilations at least 1"),
@@ -124,7 +116,7 @@ impl DeformConvOptions {
             let span = super::window::span(OP, k, self.dilation[d])?;
             let padded = super::window::size(OP, self.padding[d], 2, n)?;
             if k == 0 || padded < span {
-                return Err(bad(
+                return Err(shape_error(
                     OP,
                     x.shape(),
                     format!("the window does not fit dim {d}"),
@@ -135,7 +127,7 @@ impl DeformConvOptions {
         let (ho, wo) = (out(0, h, kh)?, out(1, w, kw)?);
         let k = kh * kw;
         if offset.dims() != [n, 2 * og * k, ho, wo] {
-            return Err(bad(
+            return Err(shape_error(
                 OP,
                 offset.shape(),
                 format!("the offset must be [{n}, {}, {ho}, {wo}]", 2 * og * k),
@@ -143,7 +135,7 @@ impl DeformConvOptions {
         }
         if let Some(m) = mask {
             if m.dims() != [n, og * k, ho, wo] {
-                return Err(bad(
+                return Err(shape_error(
                     OP,
                     m.shape(),
                     format!("the mask must be [{n}, {}, {ho}, {wo}]", og * k),
@@ -195,7 +187,7 @@ impl Tensor {
         match bias {
             None => Ok(y),
             Some(b) if b.dims() == [o] => y.add(&b.reshape(&[1, o, 1, 1])?),
-            Some(b) => Err(bad(
+            Some(b) => Err(shape_error(
                 "deform_conv2d",
                 b.shape(),
                 format!("the bias must be [{o}]"),
@@ -217,7 +209,7 @@ impl Tensor {
         let sz = opts.sizes(self, offset, weight, mask)?;
         let (n, c, h, w, o, kh, kw, ho, wo) = sz;
         if grad.dims() != [n, o, ho, wo] || grad.dtype() != self.dtype() {
-            return Err(bad(
+            return Err(shape_error(
                 "deform_conv2d_backward",
                 grad.shape(),
                 format!("the gradient must be [{n}, {o}, {ho}, {wo}]"),

@@ -149,12 +149,7 @@ impl Tensor {
             }
             acc.ok_or_else(|| Error::from(IrError::Verify("an interpolation without taps".into())))?
         } else {
-            let c = self.dims()[1];
-            let cols = self
-                .columns(c, &table)?
-                .squeeze(3)?
-                .permute(&[1, 0, 2, 3])?;
-            cols.mul(&w)?.sum(&[-1], false)?
+            self.windows(&table)?.mul(&w)?.sum(&[-1], false)?
         };
         let mut dims = self.dims()[..2].to_vec();
         dims.extend(size);

@@ -3,7 +3,7 @@
 //! (`window.rs`) and a reduction over the taps; a gradient scatters back through the same
 //! table (`scatter_reduce`), so overlapping windows add up.
 
-use super::window::{float_only, Table, UNROLL_TAPS};
+use super::window::{float_only, shape_error, Table, UNROLL_TAPS};
 use super::{IndexUpdate, Tensor};
 use crate::{Error, Result};
 use kiln_ir::ops::ReduceOp;
@@ -38,20 +38,11 @@ impl PoolOptions {
     }
 }
 
-fn bad(op: &'static str, from: &Shape, why: String) -> Error {
-    Error::from(IrError::BadShape {
-        op,
-        from: from.clone(),
-        to: from.clone(),
-        why,
-    })
-}
-
 /// The spatial dims of a pooled `[n, c, spatial..]` tensor, checked.
 fn spatial(op: &'static str, x: &Tensor, dims: usize) -> Result<Vec<usize>> {
     float_only(op, x)?;
     if !(3..=6).contains(&x.rank()) || x.rank() - 2 != dims {
-        return Err(bad(
+        return Err(shape_error(
             op,
             x.shape(),
             "input [n, c, spatial..] with 1 to 4 spatial dims, one option entry each".into(),
@@ -66,7 +57,7 @@ fn pooled(op: &'static str, x: &Tensor, d: usize, n: usize, o: &PoolOptions) -> 
     let span = super::window::span(op, k, dil)?;
     let padded = super::window::size(op, p, 2, n)?;
     if k == 0 || s == 0 || dil == 0 || p > k / 2 || padded < span {
-        return Err(bad(
+        return Err(shape_error(
             op,
             x.shape(),
             format!(
@@ -92,7 +83,11 @@ impl PoolOptions {
         let n = self.kernel.len();
         let lens = [self.stride.len(), self.padding.len(), self.dilation.len()];
         if lens.iter().any(|&l| l != n) {
-            return Err(bad(op, x.shape(), format!("options need {n} entries each")));
+            return Err(shape_error(
+                op,
+                x.shape(),
+                format!("options need {n} entries each"),
+            ));
         }
         let input = spatial(op, x, n)?;
         let out = (0..n)
@@ -111,12 +106,6 @@ impl PoolOptions {
 }
 
 impl Tensor {
-    /// The taps of every window, `[n, c, P, K]` (0 where a tap reads padding).
-    fn windows(&self, table: &Table) -> Result<Tensor> {
-        let c = self.dims()[1];
-        self.columns(c, table)?.squeeze(3)?.permute(&[1, 0, 2, 3])
-    }
-
     /// Each window's sum, `[n, c, P]` (padding adds 0).
     fn window_sums(&self, table: &Table) -> Result<Tensor> {
         if table.width() > UNROLL_TAPS {
@@ -213,7 +202,7 @@ impl Tensor {
             || grad.rank() != self.rank()
             || grad.dims()[..2] != [n, c]
         {
-            return Err(bad(
+            return Err(shape_error(
                 "max_pool_backward",
                 grad.shape(),
                 format!("a gradient and indices of one shape [{n}, {c}, ..]"),
@@ -262,7 +251,7 @@ impl Tensor {
     /// The gradient of [`Tensor::adaptive_avg_pool`] with respect to its input `self`.
     pub fn adaptive_avg_pool_backward(&self, grad: &Tensor) -> Result<Tensor> {
         if grad.rank() != self.rank() {
-            return Err(bad(
+            return Err(shape_error(
                 "adaptive_avg_pool_backward",
                 grad.shape(),
                 format!("the gradient must have rank {}", self.rank()),
@@ -286,7 +275,7 @@ impl Tensor {
         let mut want = vec![n, c];
         want.extend(&table.out);
         if grad.dims() != want.as_slice() || grad.dtype() != self.dtype() {
-            return Err(bad(
+            return Err(shape_error(
                 op,
                 grad.shape(),
                 format!("the gradient must be {}", Shape::new(&want)),
@@ -312,7 +301,7 @@ impl Tensor {
 /// Average pooling's table and its divisor per position (`[P]`, made on the host).
 fn avg_table(x: &Tensor, o: &PoolOptions, include_pad: bool) -> Result<(Table, Tensor)> {
     if o.dilation.iter().any(|&d| d != 1) {
-        return Err(bad(
+        return Err(shape_error(
             "avg_pool",
             x.shape(),
             "average pooling takes no dilation".into(),
@@ -346,7 +335,7 @@ fn adaptive_table(x: &Tensor, out: &[usize]) -> Result<(Table, Tensor)> {
     const OP: &str = "adaptive_avg_pool";
     let input = spatial(OP, x, out.len())?;
     if out.contains(&0) || input.contains(&0) {
-        return Err(bad(
+        return Err(shape_error(
             OP,
             x.shape(),
             format!("output {out:?} and input need sizes of at least 1"),

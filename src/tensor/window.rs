@@ -141,24 +141,20 @@ impl Tensor {
         x.gather(4, &idx)?.reshape(&[groups, cg * k, n * p])
     }
 
-    /// The taps of `self` (`[n, c, spatial..]`, `c = groups x cg`) through `table`, for a
-    /// reduction over them: `[groups, n, P, cg, K]`, element `[g, m, p, j, k]` the element of
-    /// channel `g·cg + j` of sample `m` that tap `k` of position `p` reads (0 for padding).
-    pub(super) fn columns(&self, groups: usize, table: &Table) -> Result<Tensor> {
+    /// The taps of every window of `self` (`[n, c, spatial..]`) through `table`, for a
+    /// reduction over them: `[n, c, P, K]` (0 where a tap reads padding). One gather.
+    pub(super) fn windows(&self, table: &Table) -> Result<Tensor> {
         let (n, c) = (self.dims()[0], self.dims()[1]);
-        let cg = c / groups.max(1);
         let len: usize = self.dims()[2..].iter().product();
         let (p, k) = (table.positions(), table.width());
         let x = self
-            .reshape(&[n, groups, cg, len])?
-            .permute(&[1, 0, 2, 3])?
-            .unsqueeze(2)?
-            .broadcast_to(&[groups, n, p, cg, len])?;
+            .reshape(&[n, c, 1, len])?
+            .broadcast_to(&[n, c, p, len])?;
         let idx = table
             .upload(self)?
-            .reshape(&[1, 1, p, 1, k])?
-            .broadcast_to(&[groups, n, p, cg, k])?;
-        x.gather(4, &idx)
+            .reshape(&[1, 1, p, k])?
+            .broadcast_to(&[n, c, p, k])?;
+        x.gather(3, &idx)
     }
 }
 
@@ -183,6 +179,16 @@ pub(super) fn span(op: &'static str, kernel: usize, dilation: usize) -> Result<u
 /// (one kernel, nothing stored) instead of a reduction over stored columns, whose one
 /// workgroup per output costs more than the few taps.
 pub(super) const UNROLL_TAPS: usize = 16;
+
+/// A `BadShape` error of `op` about `shape`.
+pub(super) fn shape_error(op: &'static str, shape: &kiln_ir::Shape, why: String) -> Error {
+    Error::from(IrError::BadShape {
+        op,
+        from: shape.clone(),
+        to: shape.clone(),
+        why,
+    })
+}
 
 /// Refuses a non-float operand of a convolution, pooling or interpolation.
 pub(super) fn float_only(op: &'static str, x: &Tensor) -> Result<()> {

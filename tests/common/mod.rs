@@ -185,3 +185,38 @@ pub fn scratch_dir(tag: &str) -> std::path::PathBuf {
     std::fs::create_dir_all(&d).expect("creating a scratch directory");
     d
 }
+
+/// A tensor's values as f64 (through f32), for loops written from an op's definition.
+pub fn host_f64(t: &Tensor) -> Vec<f64> {
+    t.cast(DType::F32)
+        .unwrap()
+        .to_vec::<f32>()
+        .unwrap()
+        .into_iter()
+        .map(f64::from)
+        .collect()
+}
+
+/// The coordinates of row-major index `i` in `dims`.
+pub fn unflatten(mut i: usize, dims: &[usize]) -> Vec<usize> {
+    let mut c = vec![0; dims.len()];
+    for d in (0..dims.len()).rev() {
+        c[d] = i % dims[d].max(1);
+        i /= dims[d].max(1);
+    }
+    c
+}
+
+/// The row-major index of coordinates `c` in `dims`.
+pub fn flat(c: &[usize], dims: &[usize]) -> usize {
+    c.iter().zip(dims).fold(0, |a, (&x, &n)| a * n + x)
+}
+
+/// `got` against a loop's `want`: within `tol · (1 + |want|)`, NaN where NaN.
+pub fn assert_near(got: &[f64], want: &[f64], tol: f64, what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}: lengths");
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        let same = (g.is_nan() && w.is_nan()) || (g - w).abs() <= tol * (1.0 + w.abs());
+        assert!(same, "{what} [{i}]: got {g}, want {w}");
+    }
+}

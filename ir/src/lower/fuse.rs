@@ -66,15 +66,10 @@ impl Lowering<'_> {
                 let mut loads = SmallVec::<[crate::kernel::LoadId; 4]>::new();
                 for &s in &srcs {
                     let (buf, view) = self.plain_access(s, StoreReason::AttentionOperand)?;
-                    let base = self.strip_views(s);
-                    if !matches!(self.g.node(base).op, Op::Input { .. }) {
-                        gr.boundaries.push((base, Boundary::AlreadyComputed));
-                    }
-                    loads.push(gr.b.load_distinct(buf, self.g.node(s).dtype(), view));
+                    loads.push(self.load_operand(&mut gr, s, buf, view));
                 }
                 let scale = gr.b.expr(Expr::Const(att.scale), DType::F32);
-                let acc = gr.b.expr(Expr::Acc(StageId::new(0)), node.dtype());
-                gr.fixed = Some(crate::kernel::KernelKind::Attention {
+                let kind = crate::kernel::KernelKind::Attention {
                     q: loads[0],
                     k: loads[1],
                     v: loads[2],
@@ -82,17 +77,8 @@ impl Lowering<'_> {
                     scale,
                     causal: att.causal,
                     partial: att.splits > 1,
-                });
-                gr.cover(root);
-                let outs = vec![(
-                    Output {
-                        dtype: node.dtype(),
-                        expr: acc,
-                        store: Store::Full,
-                    },
-                    Some(root),
-                )];
-                self.finish(gr, outs, format!("{} ({why})", att.name()))
+                };
+                self.finish_fixed(gr, root, kind, format!("{} ({why})", att.name()))
             }
             &Op::Scan(op) => {
                 let mut gr = Grow::new(Ctx::Fixed, node.shape().clone());
@@ -100,27 +86,13 @@ impl Lowering<'_> {
                 let dtype = self.g.node(src).dtype();
                 let value = match self.access(src, "scan operand")? {
                     Access::Buf { buf, view } => {
-                        let base = self.strip_views(src);
-                        if !matches!(self.g.node(base).op, Op::Input { .. }) {
-                            gr.boundaries.push((base, Boundary::AlreadyComputed));
-                        }
-                        let l = gr.b.load_distinct(buf, dtype, view);
+                        let l = self.load_operand(&mut gr, src, buf, view);
                         gr.b.expr(Expr::Load(l), dtype)
                     }
                     Access::Const(c) => gr.b.expr(Expr::Const(c), dtype),
                 };
-                let acc = gr.b.expr(Expr::Acc(StageId::new(0)), node.dtype());
-                gr.fixed = Some(crate::kernel::KernelKind::Scan { op, expr: value });
-                gr.cover(root);
-                let outs = vec![(
-                    Output {
-                        dtype: node.dtype(),
-                        expr: acc,
-                        store: Store::Full,
-                    },
-                    Some(root),
-                )];
-                self.finish(gr, outs, format!("{} ({why})", op.name()))
+                let kind = crate::kernel::KernelKind::Scan { op, expr: value };
+                self.finish_fixed(gr, root, kind, format!("{} ({why})", op.name()))
             }
             op if NodeClass::of(op).is_elementwise() => {
                 let mut gr = Grow::new(Ctx::Elementwise, node.shape().clone());
@@ -148,6 +120,45 @@ impl Lowering<'_> {
         };
         self.in_progress.remove(&root);
         result.map(|_| ())
+    }
+
+    /// A load of operand `src` (a buffer seen through `view`) in a kernel of its own; a
+    /// computed operand is a boundary the kernel reads from memory.
+    fn load_operand(
+        &self,
+        gr: &mut Grow,
+        src: NodeId,
+        buf: super::plan::BufRef,
+        view: crate::View,
+    ) -> crate::kernel::LoadId {
+        let base = self.strip_views(src);
+        if !matches!(self.g.node(base).op, Op::Input { .. }) {
+            gr.boundaries.push((base, Boundary::AlreadyComputed));
+        }
+        gr.b.load_distinct(buf, self.g.node(src).dtype(), view)
+    }
+
+    /// Finishes a `Ctx::Fixed` kernel of `kind` whose one output is its result (`Acc(0)`).
+    fn finish_fixed(
+        &mut self,
+        mut gr: Grow,
+        root: NodeId,
+        kind: crate::kernel::KernelKind,
+        why: String,
+    ) -> Result<Vec<usize>> {
+        let dtype = self.g.node(root).dtype();
+        let acc = gr.b.expr(Expr::Acc(StageId::new(0)), dtype);
+        gr.fixed = Some(kind);
+        gr.cover(root);
+        let outs = vec![(
+            Output {
+                dtype,
+                expr: acc,
+                store: Store::Full,
+            },
+            Some(root),
+        )];
+        self.finish(gr, outs, why)
     }
 
     /// Adds outputs for fused reductions and matmuls that are also needed outside this kernel
