@@ -166,4 +166,17 @@ fn explain_names_the_scan() {
     let y = x.cumsum(0).unwrap();
     let text = format!("{}", y.explain().unwrap());
     assert!(text.contains("cumsum along the last dim"), "{text}");
+    // A computed operand that others read too is stored once, as the scan's operand.
+    let e = x.exp().unwrap();
+    let y = e.cumsum(1).unwrap().add(&e).unwrap();
+    let plan = y.explain().unwrap();
+    let text = format!("{plan}");
+    let exps = plan
+        .kernels
+        .iter()
+        .filter(|k| k.name.contains("exp"))
+        .count();
+    assert_eq!(exps, 1, "{text}");
+    assert!(text.contains("scan operand"), "{text}");
+    check(&y, 1e-5, 1e-5, "scan of a shared operand");
 }

@@ -84,7 +84,7 @@ impl Lowering<'_> {
                 let mut gr = Grow::new(Ctx::Fixed, node.shape().clone());
                 let src = srcs[0];
                 let dtype = self.g.node(src).dtype();
-                let value = match self.access(src, "scan operand")? {
+                let value = match self.access(src, &StoreReason::ScanOperand.to_string())? {
                     Access::Buf { buf, view } => {
                         let l = self.load_operand(&mut gr, src, buf, view);
                         gr.b.expr(Expr::Load(l), dtype)

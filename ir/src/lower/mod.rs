@@ -334,7 +334,19 @@ impl<'g> Lowering<'g> {
                     return Some(StoreReason::GatherSource);
                 }
                 Op::Concat { .. } => return Some(StoreReason::ConcatPart),
-                _ => {}
+                Op::Scan(_) => return Some(StoreReason::ScanOperand),
+                // Readers that take the value where it is computed (or through its views).
+                Op::Input { .. }
+                | Op::Const(_)
+                | Op::Arange { .. }
+                | Op::Rand { .. }
+                | Op::Unary(_)
+                | Op::Binary(_)
+                | Op::Where
+                | Op::Cast(_)
+                | Op::Reduce { .. }
+                | Op::View(_)
+                | Op::Gather { .. } => {}
             }
             let through_view = srcs.iter().any(|&s| s != n && self.strip_views(s) == n);
             // Per-row values (reductions and expressions of them) may fuse as row broadcasts.

@@ -165,6 +165,8 @@ pub enum StoreReason {
     MatmulOperand,
     /// Fused attention reads it (q, k, v or the mask).
     AttentionOperand,
+    /// A scan reads it.
+    ScanOperand,
     /// A gather reads it at computed indices.
     GatherSource,
     /// A concat reads it as a part.
@@ -188,6 +190,7 @@ impl fmt::Display for StoreReason {
             StoreReason::EpilogueEnd => Boundary::EpilogueEnd.fmt(f),
             StoreReason::MatmulOperand => f.write_str("matmul operand"),
             StoreReason::AttentionOperand => f.write_str("attention operand"),
+            StoreReason::ScanOperand => f.write_str("scan operand"),
             StoreReason::GatherSource => f.write_str("gather source"),
             StoreReason::ConcatPart => f.write_str("concat part"),
             StoreReason::ComputedThroughView => Boundary::ComputedThroughView.fmt(f),

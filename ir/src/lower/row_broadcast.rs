@@ -119,7 +119,11 @@ impl Lowering<'_> {
                     ViewOp::Expand(_) => {
                         matches!(self.g.node(self.strip_views(src)).op, Op::Const(_))
                     }
-                    _ => false,
+                    ViewOp::Permute(_)
+                    | ViewOp::Slice(_)
+                    | ViewOp::Pad { .. }
+                    | ViewOp::Flip(_)
+                    | ViewOp::Unfold { .. } => false,
                 };
                 ok && self.row_evaluable(gr, src, axes)
             }
@@ -132,7 +136,15 @@ impl Lowering<'_> {
                         .iter()
                         .all(|&s| self.row_evaluable(gr, s, axes))
             }
-            _ => false,
+            // Values of the whole space, or kernels of their own: not once per row.
+            Op::Input { .. }
+            | Op::Arange { .. }
+            | Op::Rand { .. }
+            | Op::Scan(_)
+            | Op::Concat { .. }
+            | Op::Gather { .. }
+            | Op::Matmul
+            | Op::Attention(_) => false,
         }
     }
 
