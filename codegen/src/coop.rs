@@ -77,63 +77,26 @@ impl CoopTile {
 /// subgroups of 2 x 2; the first two with 16-deep slices; and the first two without double
 /// buffering.
 pub const COOP_TILES: [CoopTile; 7] = [
-    CoopTile {
-        bm: 64,
-        bn: 64,
-        wm: 2,
-        wn: 2,
-        bk: 32,
-        double: true,
-    },
-    CoopTile {
-        bm: 128,
-        bn: 128,
-        wm: 2,
-        wn: 4,
-        bk: 32,
-        double: true,
-    },
-    CoopTile {
-        bm: 128,
-        bn: 64,
-        wm: 4,
-        wn: 2,
-        bk: 32,
-        double: true,
-    },
-    CoopTile {
-        bm: 64,
-        bn: 64,
-        wm: 2,
-        wn: 2,
-        bk: 16,
-        double: true,
-    },
-    CoopTile {
-        bm: 128,
-        bn: 128,
-        wm: 2,
-        wn: 4,
-        bk: 16,
-        double: true,
-    },
-    CoopTile {
-        bm: 64,
-        bn: 64,
-        wm: 2,
-        wn: 2,
-        bk: 32,
-        double: false,
-    },
-    CoopTile {
-        bm: 128,
-        bn: 128,
-        wm: 2,
-        wn: 4,
-        bk: 32,
-        double: false,
-    },
+    coop_tile(64, 64, 2, 2, 32, true),
+    coop_tile(128, 128, 2, 4, 32, true),
+    coop_tile(128, 64, 4, 2, 32, true),
+    coop_tile(64, 64, 2, 2, 16, true),
+    coop_tile(128, 128, 2, 4, 16, true),
+    coop_tile(64, 64, 2, 2, 32, false),
+    coop_tile(128, 128, 2, 4, 32, false),
 ];
+
+/// A row of [`COOP_TILES`]: `bm, bn, wm, wn, bk, double`.
+const fn coop_tile(bm: u32, bn: u32, wm: u32, wn: u32, bk: u32, double: bool) -> CoopTile {
+    CoopTile {
+        bm,
+        bn,
+        wm,
+        wn,
+        bk,
+        double,
+    }
+}
 
 /// The statement storing cooperative matrix `frag` row-major at `array[at]`, rows `stride`
 /// apart (`at` and `stride` WGSL expressions): its arguments bound to `let`s first, the rule

@@ -91,16 +91,11 @@ impl Meeting {
             (d, ReduceOp::Sum) if d.is_float() => (d, fold, BinaryOp::Sub, true),
             (d, _) => (d, fold, meet, false),
         };
-        let step = match fold {
-            ReduceOp::Prod => BinaryOp::Mul,
-            ReduceOp::Max => BinaryOp::Max,
-            ReduceOp::Min => BinaryOp::Min,
-            ReduceOp::Sum
-            | ReduceOp::Mean
-            | ReduceOp::ArgMax
-            | ReduceOp::ArgMin
-            | ReduceOp::LogSumExp => BinaryOp::Add,
-        };
+        let step = fold.tail().ok_or(IrError::UnsupportedDType {
+            op: "scatter",
+            dtype: x.dtype(),
+            why: "a fold without a binary op",
+        })?;
         let identity = fold.identity(work).ok_or(IrError::UnsupportedDType {
             op: "scatter",
             dtype: x.dtype(),

@@ -372,6 +372,15 @@ impl ReduceOp {
         self.spec().name
     }
 
+    /// The binary op that combines two partial results of the fold (`add` for `sum`,
+    /// `maximum` for `max`, ...; the table's split tail), where it has one.
+    pub const fn tail(self) -> Option<BinaryOp> {
+        match self.spec().rule {
+            ReduceRule::Fold { split, .. } => split.tail,
+            ReduceRule::Arg { .. } => None,
+        }
+    }
+
     /// The folds of the values: its own, or for an index reduction that of its value order.
     pub const fn folds(self) -> FoldImpls {
         match self.spec().rule {

@@ -4,7 +4,6 @@
 //! combining expressions are written once, in the reduction table.
 
 use super::reduce::{FoldImpl, ReduceOp};
-use super::BinaryOp;
 use crate::dtype::round_float;
 use crate::host::{HostData, HostTensor};
 use crate::{DType, IrError, Result};
@@ -33,17 +32,6 @@ impl ScanOp {
             ScanOp::Prod => ReduceOp::Prod,
             ScanOp::Max => ReduceOp::Max,
             ScanOp::Min => ReduceOp::Min,
-        }
-    }
-
-    /// The binary op that combines two running values (a split scan's parts), with the
-    /// fold's NaN rule.
-    pub const fn combine(self) -> BinaryOp {
-        match self {
-            ScanOp::Sum => BinaryOp::Add,
-            ScanOp::Prod => BinaryOp::Mul,
-            ScanOp::Max => BinaryOp::Max,
-            ScanOp::Min => BinaryOp::Min,
         }
     }
 

@@ -153,6 +153,16 @@ fn rest(limits: LoopLimits) -> Vec<Box<dyn Pass>> {
     ]
 }
 
+/// A view of `x` added to `g` (the split passes build their levels from views).
+pub(crate) fn view(g: &mut Graph, v: crate::ops::ViewOp, x: NodeId) -> Result<NodeId> {
+    g.add(crate::Op::View(v), &[x])
+}
+
+/// `x` reshaped to `dims`.
+pub(crate) fn reshape(g: &mut Graph, x: NodeId, dims: &[usize]) -> Result<NodeId> {
+    view(g, crate::ops::ViewOp::Reshape(crate::Shape::new(dims)), x)
+}
+
 /// Runs passes in order; with `verify`, checks the IR after each and names the pass that broke
 /// it.
 pub fn run_pipeline(g: &Graph, passes: &[Box<dyn Pass>], verify: bool) -> Result<Graph> {

@@ -1,6 +1,6 @@
 //! Split reductions.
 
-use super::{rewrite, Pass};
+use super::{reshape, rewrite, view, Pass};
 use crate::ops::reduce::Finish;
 use crate::ops::{BinaryOp, ReduceOp, ReduceRule, SliceDim, ViewOp};
 use crate::{Axes, DType, Graph, NodeId, Op, Result, Scalar, Shape};
@@ -159,14 +159,6 @@ fn reduce(
         }
         None => g.add(red, &[x]),
     }
-}
-
-fn view(g: &mut Graph, v: ViewOp, x: NodeId) -> Result<NodeId> {
-    g.add(Op::View(v), &[x])
-}
-
-fn reshape(g: &mut Graph, x: NodeId, dims: &[usize]) -> Result<NodeId> {
-    view(g, ViewOp::Reshape(Shape::new(dims)), x)
 }
 
 fn split(

@@ -1,6 +1,6 @@
 //! Split scans: a scanned row longer than one kernel may loop over becomes two levels.
 
-use super::{rewrite, LoopLimits, Pass};
+use super::{reshape, rewrite, view, LoopLimits, Pass};
 use crate::ops::{ScanOp, SliceDim, ViewOp};
 use crate::{DType, Graph, IrError, NodeId, Op, Result, Scalar, Shape};
 use smallvec::{smallvec, SmallVec};
@@ -54,14 +54,6 @@ impl Pass for SplitScans {
             }
         })
     }
-}
-
-fn view(g: &mut Graph, v: ViewOp, x: NodeId) -> Result<NodeId> {
-    g.add(Op::View(v), &[x])
-}
-
-fn reshape(g: &mut Graph, x: NodeId, dims: &[usize]) -> Result<NodeId> {
-    view(g, ViewOp::Reshape(Shape::new(dims)), x)
 }
 
 /// `x[.., start..end]` on the last axis of a rank-2 or rank-3 node.
@@ -141,7 +133,11 @@ fn split(g: &mut Graph, x: NodeId, op: ScanOp, limit: usize) -> Result<NodeId> {
     let offsets = pad_last(g, before, 1, 0, identity)?;
     let offsets = reshape(g, offsets, &[rows, p, 1])?;
     let offsets = view(g, ViewOp::Expand(Shape::new(&[rows, p, l])), offsets)?;
-    let combined = g.add(Op::Binary(op.combine()), &[offsets, scanned])?;
+    let combine = op.fold().tail().ok_or(IrError::Verify(format!(
+        "{} has no binary op to combine its parts",
+        op.name()
+    )))?;
+    let combined = g.add(Op::Binary(combine), &[offsets, scanned])?;
     let combined = reshape(g, combined, &[rows, p * l])?;
     let cut = slice_last(g, combined, 0, n)?;
     reshape(g, cut, &dims)
