@@ -46,6 +46,12 @@ pub enum BurnError {
         /// The bytes the shape and dtype need.
         want: usize,
     },
+    /// A condition on the data failed (an index out of range), found when it was read.
+    #[error("{0}")]
+    Check(String),
+    /// Quantized data or a quantized op kiln could not serve.
+    #[error("quantized tensor: {0}")]
+    Quantized(String),
     /// A device kiln does not serve.
     #[error("device {index}: {why}")]
     Device {

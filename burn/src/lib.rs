@@ -12,7 +12,10 @@ pub mod data;
 mod device;
 pub mod dtype;
 mod error;
+mod ops;
 mod tensor;
+
+pub use ops::{Kiln, KilnQTensor};
 
 pub use device::{KilnDevice, KILN_DEVICE_TYPE};
 pub use error::BurnError;

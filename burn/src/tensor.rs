@@ -2,13 +2,38 @@
 //! shape and dtype Burn sees either way. Burn's ops return tensors, not results, so an error
 //! travels with the tensor (and with every tensor computed from it) until its data is read,
 //! where it becomes Burn's `ExecutionError`: bad input never panics.
+//!
+//! What only the data can tell (an index out of range) travels as a [`Check`]: a kiln scalar
+//! computed beside the value and read with it, so that a bad index is an error at the read,
+//! not a silent zero.
 
 use crate::data::{from_host, to_host};
 use crate::dtype::{to_burn, to_kiln};
 use crate::{BurnError, KilnDevice};
 use burn_backend::TensorMetadata;
 use burn_std::{DType, ExecutionError, Shape, TensorData};
-use std::sync::Arc;
+use kiln::ir::HostData;
+use std::sync::{Arc, OnceLock};
+
+/// A condition on data: `flag` (a kiln scalar) is nonzero where `what` failed.
+#[derive(Clone, Debug)]
+pub struct Check {
+    flag: kiln::Tensor,
+    what: Arc<str>,
+    /// Set once the flag has been read as zero: a passed check is dropped from results.
+    passed: Arc<OnceLock<()>>,
+}
+
+impl Check {
+    /// A check that fails where `flag` is nonzero.
+    pub fn new(flag: kiln::Tensor, what: String) -> Self {
+        Check {
+            flag,
+            what: what.into(),
+            passed: Arc::new(OnceLock::new()),
+        }
+    }
+}
 
 /// A Burn tensor on kiln.
 #[derive(Clone, Debug)]
@@ -17,6 +42,7 @@ pub struct KilnTensor {
     shape: Shape,
     dtype: DType,
     device: KilnDevice,
+    checks: Vec<Check>,
 }
 
 impl KilnTensor {
@@ -29,6 +55,7 @@ impl KilnTensor {
                 shape,
                 dtype,
                 device,
+                checks: Vec::new(),
             },
             Err(e) => Self::failed(Arc::new(e), shape, DType::F32, device),
         }
@@ -41,6 +68,24 @@ impl KilnTensor {
             shape,
             dtype,
             device,
+            checks: Vec::new(),
+        }
+    }
+
+    /// A tensor built on `device` by `make`; on failure, one of `shape` and `dtype` carrying
+    /// the error.
+    pub fn build<E: Into<BurnError>>(
+        device: &KilnDevice,
+        shape: Shape,
+        dtype: DType,
+        make: impl FnOnce(&kiln::Device) -> Result<kiln::Tensor, E>,
+    ) -> Self {
+        match device
+            .open()
+            .and_then(|d| make(&d).map_err(|e| Arc::new(e.into())))
+        {
+            Ok(t) => Self::new(t, *device),
+            Err(e) => Self::failed(e, shape, dtype, *device),
         }
     }
 
@@ -70,32 +115,84 @@ impl KilnTensor {
 
     /// `op` applied to this tensor, for an op that keeps its shape and dtype; an error
     /// (carried in, or raised by `op`) is carried out with them.
-    pub fn map(&self, op: impl FnOnce(&kiln::Tensor) -> kiln::Result<kiln::Tensor>) -> Self {
+    pub fn map<E: Into<BurnError>>(
+        &self,
+        op: impl FnOnce(&kiln::Tensor) -> Result<kiln::Tensor, E>,
+    ) -> Self {
         self.map_to(self.shape.clone(), self.dtype, op)
     }
 
     /// `op` applied to this tensor, whose result Burn expects of `shape` and `dtype` (what a
     /// failure reports, so that Burn's own shape checks see the shape they expect).
-    pub fn map_to(
+    pub fn map_to<E: Into<BurnError>>(
         &self,
         shape: Shape,
         dtype: DType,
-        op: impl FnOnce(&kiln::Tensor) -> kiln::Result<kiln::Tensor>,
+        op: impl FnOnce(&kiln::Tensor) -> Result<kiln::Tensor, E>,
     ) -> Self {
-        match self
-            .tensor()
-            .and_then(|t| op(t).map_err(|e| Arc::new(BurnError::Kiln(e))))
-        {
-            Ok(t) => Self::new(t, self.device),
-            Err(e) => Self::failed(e, shape, dtype, self.device),
+        Self::lift(&[self], shape, dtype, |t| op(t[0]))
+    }
+
+    /// `op` applied to several tensors (on the first one's device); the result carries the
+    /// first error among them and the checks of all.
+    pub fn lift<E: Into<BurnError>>(
+        inputs: &[&KilnTensor],
+        shape: Shape,
+        dtype: DType,
+        op: impl FnOnce(&[&kiln::Tensor]) -> Result<kiln::Tensor, E>,
+    ) -> Self {
+        let device = inputs.first().map(|t| t.device).unwrap_or_default();
+        let values: Result<Vec<&kiln::Tensor>, _> = inputs.iter().map(|t| t.tensor()).collect();
+        let mut out = match values.and_then(|v| op(&v).map_err(|e| Arc::new(e.into()))) {
+            Ok(t) => Self::new(t, device),
+            Err(e) => Self::failed(e, shape, dtype, device),
+        };
+        for t in inputs {
+            for c in &t.checks {
+                out.add_check(c.clone());
+            }
+        }
+        out
+    }
+
+    /// This tensor, valid only where `check` passes when its data is read.
+    pub fn checked(mut self, check: Result<Check, Arc<BurnError>>) -> Self {
+        match check {
+            Ok(c) => self.add_check(c),
+            Err(e) => self.value = Err(e),
+        }
+        self
+    }
+
+    fn add_check(&mut self, c: Check) {
+        let known = self.checks.iter().any(|k| k.flag.id() == c.flag.id());
+        if c.passed.get().is_none() && !known {
+            self.checks.push(c);
         }
     }
 
-    /// The values, computed and read back: Burn's data, or the carried error as Burn's
-    /// `ExecutionError`.
+    /// The values, computed and read back: Burn's data, or the carried error (or a failed
+    /// check) as Burn's `ExecutionError`.
     pub fn read(&self) -> Result<TensorData, ExecutionError> {
+        let kiln_err = |e: kiln::Error| BurnError::Kiln(e).execution();
         let t = self.tensor().map_err(|e| e.execution())?;
-        let h = t.to_host().map_err(|e| BurnError::Kiln(e).execution())?;
+        let mut all = vec![t];
+        all.extend(self.checks.iter().map(|c| &c.flag));
+        kiln::Tensor::realize_all(&all).map_err(kiln_err)?;
+        for c in &self.checks {
+            let h = c.flag.to_host().map_err(kiln_err)?;
+            let failed = match &h.data {
+                HostData::F(v) => v.iter().any(|x| *x != 0.0),
+                HostData::I(v) => v.iter().any(|x| *x != 0),
+                HostData::U(v) => v.iter().any(|x| *x != 0),
+                HostData::B(v) => v.iter().any(|x| *x),
+            };
+            if failed {
+                return Err(BurnError::Check(c.what.to_string()).execution());
+            }
+            c.passed.get_or_init(|| ());
+        }
+        let h = t.to_host().map_err(kiln_err)?;
         from_host(&h).map_err(|e| e.execution())
     }
 }

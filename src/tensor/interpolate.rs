@@ -21,6 +21,21 @@ pub enum InterpolateMode {
     /// Keys' cubic convolution (`A = -0.75`) over four inputs per dim (bicubic in 2-D), the
     /// taps clamped to the input.
     Cubic,
+    /// The Lanczos kernel of 3 lobes over six inputs per dim (`floor(src) - 2 ..= + 3`),
+    /// taps outside the input left out and the rest normalized to sum 1 (Burn's `Lanczos3`).
+    Lanczos3,
+}
+
+/// The Lanczos kernel `sinc(x) · sinc(x / 3)` on `|x| < 3`.
+fn lanczos3(x: f64) -> f64 {
+    if x == 0.0 {
+        return 1.0;
+    }
+    if x.abs() >= 3.0 {
+        return 0.0;
+    }
+    let px = std::f64::consts::PI * x;
+    (px.sin() * (px / 3.0).sin()) / (px * px / 3.0)
 }
 
 /// One dim's taps for output `o`: `(input index, weight)`.
@@ -67,6 +82,17 @@ fn taps(mode: InterpolateMode, align: bool, n: usize, out: usize, o: usize) -> V
             (0..4)
                 .map(|k| (clamp(i as isize - 1 + k as isize), w[k as usize]))
                 .collect()
+        }
+        InterpolateMode::Lanczos3 => {
+            let s = src();
+            let base = s.floor() as isize;
+            let taps: Vec<(usize, f64)> = (base - 2..=base + 3)
+                .filter(|&i| (0..=last).contains(&i))
+                .map(|i| (i as usize, lanczos3(s - i as f64)))
+                .collect();
+            let sum: f64 = taps.iter().map(|t| t.1).sum();
+            let norm = if sum != 0.0 { sum } else { 1.0 };
+            taps.into_iter().map(|(i, w)| (i, w / norm)).collect()
         }
     }
 }
