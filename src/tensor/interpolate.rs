@@ -84,11 +84,14 @@ fn taps(mode: InterpolateMode, align: bool, n: usize, out: usize, o: usize) -> V
                 .collect()
         }
         InterpolateMode::Lanczos3 => {
+            // Six taps always (a table's rows are one width): those outside the input weigh 0.
             let s = src();
             let base = s.floor() as isize;
             let taps: Vec<(usize, f64)> = (base - 2..=base + 3)
-                .filter(|&i| (0..=last).contains(&i))
-                .map(|i| (i as usize, lanczos3(s - i as f64)))
+                .map(|i| {
+                    let w = if (0..=last).contains(&i) { lanczos3(s - i as f64) } else { 0.0 };
+                    (clamp(i), w)
+                })
                 .collect();
             let sum: f64 = taps.iter().map(|t| t.1).sum();
             let norm = if sum != 0.0 { sum } else { 1.0 };
