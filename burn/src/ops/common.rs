@@ -359,3 +359,79 @@ pub fn arange(
         )?)
     })
 }
+
+/// `data` with its first `k` dims flattened into one, `indices` (`[.., k]`) as positions in it,
+/// and the check that each index lies within its dim (ONNX's GatherND and ScatterND, Burn's
+/// `gather_nd` and `scatter_nd`).
+fn nd_positions(
+    op: &str,
+    data: &KilnTensor,
+    idx: &KilnTensor,
+) -> (KilnTensor, Result<Check, Arc<BurnError>>, usize) {
+    let dims = data.shape();
+    let k = idx.shape().last().copied().unwrap_or(0);
+    let lead: Vec<usize> = dims.iter().take(k).copied().collect();
+    let m = idx.shape().num_elements() / k.max(1);
+    let pos = idx.map_to(Shape::new([m]), DType::I32, |i| {
+        let i = index(i)?.reshape(&[m, k])?;
+        let mut strides = vec![1i32; k];
+        for j in (0..k.saturating_sub(1)).rev() {
+            strides[j] = strides[j + 1] * lead[j + 1] as i32;
+        }
+        let s = Tensor::from_slice_on(i.device(), &strides, &[1, k])?;
+        i.mul(&s)?.sum(&[1], false)
+    });
+    let check = idx.tensor().and_then(|i| {
+        let flag = || -> kiln::Result<Tensor> {
+            let i = index(i)?.reshape(&[m, k])?;
+            let limits: Vec<i32> = lead.iter().map(|&n| n as i32).collect();
+            let hi = Tensor::from_slice_on(i.device(), &limits, &[1, k])?;
+            let bad = i.lt(&i.scalar_like(0.0)?)?.logical_or(&i.ge(&hi)?)?;
+            bad.cast(kiln::DType::I32)?.max(&[], false)
+        };
+        let f = flag().map_err(|e| Arc::new(BurnError::Kiln(e)))?;
+        Ok(Check::new(f, format!("{op}: an index is outside {lead:?}")))
+    });
+    (pos, check, k)
+}
+
+pub fn gather_nd(data: &KilnTensor, idx: &KilnTensor) -> KilnTensor {
+    let (pos, check, k) = nd_positions("gather_nd", data, idx);
+    let dims = data.shape();
+    let mut shape: Vec<usize> = idx
+        .shape()
+        .iter()
+        .take(idx.shape().len().saturating_sub(1))
+        .copied()
+        .collect();
+    shape.extend(dims.iter().skip(k));
+    let out = Shape::from(shape.clone());
+    KilnTensor::lift(&[data, &pos], out, data.dtype(), |v| {
+        let rest: Vec<usize> = dims.iter().skip(k).copied().collect();
+        let mut flat = vec![dims.iter().take(k).product::<usize>()];
+        flat.extend(&rest);
+        v[0].reshape(&flat)?.index_select(0, v[1])?.reshape(&shape)
+    })
+    .checked(check)
+}
+
+pub fn scatter_nd(
+    data: &KilnTensor,
+    idx: &KilnTensor,
+    values: &KilnTensor,
+    op: IndexingUpdateOp,
+) -> KilnTensor {
+    let (pos, check, k) = nd_positions("scatter_nd", data, idx);
+    let dims = data.shape();
+    KilnTensor::lift(&[data, &pos, values], dims.clone(), data.dtype(), |v| {
+        let rest: Vec<usize> = dims.iter().skip(k).copied().collect();
+        let mut flat = vec![dims.iter().take(k).product::<usize>()];
+        flat.extend(&rest);
+        let mut vals = vec![v[1].numel()];
+        vals.extend(&rest);
+        v[0].reshape(&flat)?
+            .index_reduce(0, v[1], &v[2].reshape(&vals)?, update(op))?
+            .reshape(&dims)
+    })
+    .checked(check)
+}

@@ -546,4 +546,17 @@ impl FloatTensorOps<Self> for Kiln {
     ) -> IntTensor<Self> {
         c::argsort(&tensor, dim, descending)
     }
+
+    fn float_gather_nd(data: FloatTensor<Self>, indices: IntTensor<Self>) -> FloatTensor<Self> {
+        c::gather_nd(&data, &indices)
+    }
+
+    fn float_scatter_nd(
+        data: FloatTensor<Self>,
+        indices: IntTensor<Self>,
+        values: FloatTensor<Self>,
+        reduction: IndexingUpdateOp,
+    ) -> FloatTensor<Self> {
+        c::scatter_nd(&data, &indices, &values, reduction)
+    }
 }

@@ -426,4 +426,17 @@ impl IntTensorOps<Self> for Kiln {
     fn int_argsort(tensor: IntTensor<Self>, dim: usize, descending: bool) -> IntTensor<Self> {
         c::argsort(&tensor, dim, descending)
     }
+
+    fn int_gather_nd(data: IntTensor<Self>, indices: IntTensor<Self>) -> IntTensor<Self> {
+        c::gather_nd(&data, &indices)
+    }
+
+    fn int_scatter_nd(
+        data: IntTensor<Self>,
+        indices: IntTensor<Self>,
+        values: IntTensor<Self>,
+        reduction: IndexingUpdateOp,
+    ) -> IntTensor<Self> {
+        c::scatter_nd(&data, &indices, &values, reduction)
+    }
 }

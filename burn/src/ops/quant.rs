@@ -226,13 +226,32 @@ impl QTensorOps<Self> for Kiln {
         relayout(tensor, scheme, |t| c::to_device(t, device))
     }
 
-    /// A per-tensor scheme reshapes its values; a block scheme's blocks do not survive a
-    /// reshape, so it is dequantized, reshaped and quantized again with its scales
-    /// recomputed (Burn's `quantize_dynamic`).
+    /// A per-tensor scheme reshapes its values. Blocks along the last dim only (runs of `b`
+    /// in row-major order) survive a reshape whose old and new last dims are multiples of
+    /// `b`: the values and the scale grid reshape exactly. Other block schemes are
+    /// dequantized, reshaped and quantized again with their scales recomputed (Burn's
+    /// `quantize_dynamic`, as its reference backend does).
     fn q_reshape(tensor: QuantizedTensor<Self>, shape: Shape) -> QuantizedTensor<Self> {
         let scheme = tensor.scheme;
-        if scheme.block_size().is_none() {
+        let Some(block) = scheme.block_size() else {
             return relayout(tensor, scheme, |t| c::reshape(t, shape.clone()));
+        };
+        let old = tensor.shape();
+        let b = block.to_dim_vec(old.len());
+        let run = usize::from(b.last().copied().unwrap_or(1));
+        let runs_only = b.iter().rev().skip(1).all(|&k| k == 1);
+        let fits = |s: &Shape| s.last().is_some_and(|&n| n % run == 0);
+        if runs_only && fits(&old) && fits(&shape) && !shape.is_empty() {
+            let mut grid = shape.clone();
+            if let Some(last) = grid.last_mut() {
+                *last /= run;
+            }
+            return KilnQTensor {
+                values: c::reshape(&tensor.values, shape),
+                scales: c::reshape(&tensor.scales, grid),
+                global: tensor.global,
+                scheme,
+            };
         }
         let f = Self::dequantize(tensor, FloatDType::F32);
         Self::quantize_dynamic(c::reshape(&f, shape), &scheme)

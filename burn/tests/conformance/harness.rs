@@ -19,11 +19,20 @@ pub struct Tol {
 /// Exact (integers, bools, movement).
 pub const EXACT: Tol = Tol { abs: 0.0, rel: 0.0 };
 /// f32 elementwise math: a few ulps.
-pub const F32: Tol = Tol { abs: 1e-6, rel: 1e-5 };
+pub const F32: Tol = Tol {
+    abs: 1e-6,
+    rel: 1e-5,
+};
 /// Transcendentals on the GPU (WGSL's own accuracy).
-pub const MATH: Tol = Tol { abs: 1e-5, rel: 1e-4 };
+pub const MATH: Tol = Tol {
+    abs: 1e-5,
+    rel: 1e-4,
+};
 /// Sums and products of many terms (another order of accumulation).
-pub const SUM: Tol = Tol { abs: 1e-4, rel: 1e-4 };
+pub const SUM: Tol = Tol {
+    abs: 1e-4,
+    rel: 1e-4,
+};
 
 /// Runs a future that is ready (both backends' reads complete synchronously).
 pub fn block_on<T>(f: impl Future<Output = T>) -> T {
@@ -117,7 +126,10 @@ pub fn compare(name: &str, tol: Tol, kiln: &[TensorData], flex: &[TensorData]) {
         for (j, (a, b)) in kv.iter().zip(&fv).enumerate() {
             let same = (a.is_nan() && b.is_nan()) || a == b;
             let close = (a - b).abs() <= tol.abs + tol.rel * b.abs();
-            assert!(same || close, "{name}: output {i} element {j}: kiln {a}, flex {b}");
+            assert!(
+                same || close,
+                "{name}: output {i} element {j}: kiln {a}, flex {b}"
+            );
         }
     }
 }
@@ -142,7 +154,13 @@ macro_rules! conform {
 use burn_backend::tensor::{BoolTensor, FloatTensor, IntTensor};
 
 /// A random float tensor on `[lo, hi)`.
-pub fn f<B: Backend>(d: &B::Device, shape: &[usize], lo: f64, hi: f64, seed: u64) -> FloatTensor<B> {
+pub fn f<B: Backend>(
+    d: &B::Device,
+    shape: &[usize],
+    lo: f64,
+    hi: f64,
+    seed: u64,
+) -> FloatTensor<B> {
     B::float_from_data(floats(shape, lo, hi, seed), d)
 }
 

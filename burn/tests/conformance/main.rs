@@ -10,6 +10,7 @@ mod errors;
 mod float_ops;
 mod int_ops;
 mod methods;
-mod movement;
 mod module_ops;
+mod movement;
+mod provided;
 mod quant_ops;

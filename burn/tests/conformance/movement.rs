@@ -86,15 +86,60 @@ macro_rules! movement {
     };
 }
 
-movement!(mf, rf, Scalar::Float(-3.5), float_reshape, float_swap_dims, float_permute, float_flip,
-    float_slice, float_slice_assign, float_expand, float_unfold, float_cat, float_gather,
-    float_select, float_mask_where, float_mask_fill);
-movement!(mi, ri, Scalar::Int(17), int_reshape, int_swap_dims, int_permute, int_flip, int_slice,
-    int_slice_assign, int_expand, int_unfold, int_cat, int_gather, int_select, int_mask_where,
-    int_mask_fill);
-movement!(mb, rb, Scalar::Bool(true), bool_reshape, bool_swap_dims, bool_permute, bool_flip,
-    bool_slice, bool_slice_assign, bool_expand, bool_unfold, bool_cat, bool_gather, bool_select,
-    bool_mask_where, bool_mask_fill);
+movement!(
+    mf,
+    rf,
+    Scalar::Float(-3.5),
+    float_reshape,
+    float_swap_dims,
+    float_permute,
+    float_flip,
+    float_slice,
+    float_slice_assign,
+    float_expand,
+    float_unfold,
+    float_cat,
+    float_gather,
+    float_select,
+    float_mask_where,
+    float_mask_fill
+);
+movement!(
+    mi,
+    ri,
+    Scalar::Int(17),
+    int_reshape,
+    int_swap_dims,
+    int_permute,
+    int_flip,
+    int_slice,
+    int_slice_assign,
+    int_expand,
+    int_unfold,
+    int_cat,
+    int_gather,
+    int_select,
+    int_mask_where,
+    int_mask_fill
+);
+movement!(
+    mb,
+    rb,
+    Scalar::Bool(true),
+    bool_reshape,
+    bool_swap_dims,
+    bool_permute,
+    bool_flip,
+    bool_slice,
+    bool_slice_assign,
+    bool_expand,
+    bool_unfold,
+    bool_cat,
+    bool_gather,
+    bool_select,
+    bool_mask_where,
+    bool_mask_fill
+);
 
 const UPDATES: [IndexingUpdateOp; 5] = [
     IndexingUpdateOp::Assign,
