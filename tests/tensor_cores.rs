@@ -69,6 +69,17 @@ fn products(dev: &Device, dt: DType, seed: u64) -> Vec<(String, Tensor, usize)> 
     out
 }
 
+/// f16 products are exact in f32 and summed in f32: the scalar matmul's tolerance, plus the
+/// one f16 ulp `check` adds. A fused epilogue rounds once where the reference rounds the
+/// product, the biased sum and the GELU each to f16: two more ulps (the H200 showed 2).
+fn f16_rtol(what: &str) -> f32 {
+    if what.contains("gelu") {
+        1e-4 + 2.0 * 2f32.powi(-10)
+    } else {
+        1e-4
+    }
+}
+
 #[test]
 fn f16_matmuls_on_tensor_cores() {
     let Some(dev) = device_with(MatmulPrecision::F32, kiln::Autotune::Off) else {
@@ -76,8 +87,7 @@ fn f16_matmuls_on_tensor_cores() {
     };
     for (what, y, _) in products(&dev, DType::F16, 1) {
         assert!(on_tensor_cores(&y), "{what}: not on tensor cores");
-        // f16 products are exact in f32 and summed in f32: the scalar matmul's tolerance.
-        check(&y, 1e-4, 1e-4, &format!("f16 {what}"));
+        check(&y, 1e-4, f16_rtol(&what), &format!("f16 {what}"));
     }
     // f32 stays on the f32 path at the default precision.
     let a = random(&dev, DType::F32, &[64, 64], -1.0, 1.0, 9);
@@ -130,8 +140,9 @@ fn attention_on_tensor_cores() {
                 .scaled_dot_product_attention(&k, &v, masked.then_some(&mask), None, causal)
                 .unwrap();
             let what = format!("{dt} sq {sq} sk {sk} d {d} causal {causal} masked {masked}");
-            // Blocks of 16 rows take tensor cores; fewer rows stay scalar.
-            assert_eq!(on_tensor_cores(&y), sq >= 9, "{what}");
+            // Blocks of 16 rows take tensor cores; fewer rows stay scalar, and so do the parts
+            // of a split attention (these few row blocks split from 128 keys).
+            assert_eq!(on_tensor_cores(&y), sq >= 9 && sk < 128, "{what}");
             check(&y, tol.0, tol.1, &what);
         }
     }
@@ -143,6 +154,6 @@ fn every_tuned_candidate_is_right() {
         return;
     };
     for (what, y, _) in products(&dev, DType::F16, 3) {
-        check(&y, 1e-4, 1e-4, &format!("tuned f16 {what}"));
+        check(&y, 1e-4, f16_rtol(&what), &format!("tuned f16 {what}"));
     }
 }
