@@ -4,9 +4,8 @@
 //! Burn's dtypes are stored in kiln's ([`dtype`]) and its data converted with range checks
 //! ([`data`]).
 //!
-//! Not built yet: the `Backend` trait itself (every op of `FloatTensorOps`, `IntTensorOps`,
-//! `BoolTensorOps`, `ModuleOps`, `QTensorOps`, ...), `BackendIr` and the server. The kiln ops
-//! they lower to exist (docs/OPS.md).
+//! [`Kiln`] is Burn's `Backend` on kiln: every op of Burn's op traits as a kiln lowering
+//! (`ops`). Not built yet: `BackendIr` and the `burn-remote` server.
 
 pub mod data;
 mod device;
