@@ -9,7 +9,6 @@ use burn_backend::tensor::{BoolTensor, FloatTensor, IntTensor};
 use burn_backend::{ExecutionError, Scalar, TensorData};
 use burn_std::{BoolDType, DType, FloatDType, IndexingUpdateOp, IntDType, Shape, Slice};
 use kiln::ir::ops::{BinaryOp, UnaryOp};
-use std::future::Future;
 
 impl BoolTensorOps<Self> for Kiln {
     fn bool_empty(shape: Shape, device: &KilnDevice, _: BoolDType) -> BoolTensor<Self> {
@@ -24,10 +23,8 @@ impl BoolTensorOps<Self> for Kiln {
         c::full(shape, device, BOOL, 1.0)
     }
 
-    fn bool_into_data(
-        tensor: BoolTensor<Self>,
-    ) -> impl Future<Output = Result<TensorData, ExecutionError>> + Send {
-        async move { tensor.read() }
+    async fn bool_into_data(tensor: BoolTensor<Self>) -> Result<TensorData, ExecutionError> {
+        tensor.read()
     }
 
     fn bool_from_data(data: TensorData, device: &KilnDevice) -> BoolTensor<Self> {

@@ -11,7 +11,6 @@ use burn_backend::{Distribution, ExecutionError, Scalar, TensorData, TensorMetad
 use burn_std::{BoolDType, DType, FloatDType, IndexingUpdateOp, IntDType, Shape, Slice};
 use kiln::ir::ops::{BinaryOp, ReduceOp, ScanOp, UnaryOp};
 use kiln::Tensor;
-use std::future::Future;
 
 /// Random numbers of `distribution`, stored as `dtype` is (shared with the int ops).
 pub(super) fn random(
@@ -55,10 +54,8 @@ impl FloatTensorOps<Self> for Kiln {
         random(shape, distribution, device, float_dtype(dtype))
     }
 
-    fn float_into_data(
-        tensor: FloatTensor<Self>,
-    ) -> impl Future<Output = Result<TensorData, ExecutionError>> + Send {
-        async move { tensor.read() }
+    async fn float_into_data(tensor: FloatTensor<Self>) -> Result<TensorData, ExecutionError> {
+        tensor.read()
     }
 
     fn float_to_device(tensor: FloatTensor<Self>, device: &KilnDevice) -> FloatTensor<Self> {

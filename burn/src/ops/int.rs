@@ -11,7 +11,6 @@ use burn_backend::tensor::{BoolTensor, FloatTensor, IntTensor};
 use burn_backend::{Distribution, ExecutionError, Scalar, TensorData, TensorMetadata};
 use burn_std::{BoolDType, DType, FloatDType, IndexingUpdateOp, IntDType, Shape, Slice};
 use kiln::ir::ops::{BinaryOp, ReduceOp, ScanOp, UnaryOp};
-use std::future::Future;
 use std::ops::Range;
 
 fn int_dtype(d: IntDType) -> DType {
@@ -40,10 +39,8 @@ impl IntTensorOps<Self> for Kiln {
         c::full(shape, device, int_dtype(dtype), scalar(fill_value))
     }
 
-    fn int_into_data(
-        tensor: IntTensor<Self>,
-    ) -> impl Future<Output = Result<TensorData, ExecutionError>> + Send {
-        async move { tensor.read() }
+    async fn int_into_data(tensor: IntTensor<Self>) -> Result<TensorData, ExecutionError> {
+        tensor.read()
     }
 
     fn int_from_data(data: TensorData, device: &KilnDevice) -> IntTensor<Self> {

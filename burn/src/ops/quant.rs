@@ -15,7 +15,6 @@ use burn_std::quantization::{
 };
 use burn_std::{DType, FloatDType, Shape};
 use kiln::Tensor;
-use std::future::Future;
 use std::sync::Arc;
 
 /// A quantized tensor on kiln.
@@ -257,40 +256,36 @@ impl QTensorOps<Self> for Kiln {
         Self::quantize_dynamic(c::reshape(&f, shape), &scheme)
     }
 
-    fn q_into_data(
-        tensor: QuantizedTensor<Self>,
-    ) -> impl Future<Output = Result<TensorData, ExecutionError>> + Send {
-        async move {
-            let values: Vec<i8> = tensor
-                .values
-                .read()?
-                .convert::<i8>()
-                .try_to_vec::<i8>()
-                .map_err(|e| BurnError::Quantized(format!("{e:?}")).execution())?;
-            let scales = tensor
-                .scales
+    async fn q_into_data(tensor: QuantizedTensor<Self>) -> Result<TensorData, ExecutionError> {
+        let values: Vec<i8> = tensor
+            .values
+            .read()?
+            .convert::<i8>()
+            .try_to_vec::<i8>()
+            .map_err(|e| BurnError::Quantized(format!("{e:?}")).execution())?;
+        let scales = tensor
+            .scales
+            .read()?
+            .convert::<f32>()
+            .try_to_vec::<f32>()
+            .map_err(|e| BurnError::Quantized(format!("{e:?}")).execution())?;
+        let global = match &tensor.global {
+            Some(g) => g
                 .read()?
                 .convert::<f32>()
                 .try_to_vec::<f32>()
-                .map_err(|e| BurnError::Quantized(format!("{e:?}")).execution())?;
-            let global = match &tensor.global {
-                Some(g) => g
-                    .read()?
-                    .convert::<f32>()
-                    .try_to_vec::<f32>()
-                    .map_err(|e| BurnError::Quantized(format!("{e:?}")).execution())?
-                    .first()
-                    .copied(),
-                None => None,
-            };
-            Ok(TensorData::quantized(
-                values,
-                tensor.values.shape(),
-                tensor.scheme,
-                &scales,
-                global,
-            ))
-        }
+                .map_err(|e| BurnError::Quantized(format!("{e:?}")).execution())?
+                .first()
+                .copied(),
+            None => None,
+        };
+        Ok(TensorData::quantized(
+            values,
+            tensor.values.shape(),
+            tensor.scheme,
+            &scales,
+            global,
+        ))
     }
 
     fn q_swap_dims(

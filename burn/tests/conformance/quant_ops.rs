@@ -109,7 +109,7 @@ layout! {
     q_swap_dims, |_: &QuantScheme| true, |q, _| Kiln::q_swap_dims(q, 0, 1), |x| Flex::float_swap_dims(x, 0, 1);
     q_permute, |_: &QuantScheme| true, |q, _| Kiln::q_permute(q, &[1, 0]), |x| Flex::float_permute(x, &[1, 0]);
     q_flip, |_: &QuantScheme| true, |q, _| Kiln::q_flip(q, &[0, 1]), |x| Flex::float_flip(x, &[0, 1]);
-    q_to_device, |_: &QuantScheme| true, |q, d| Kiln::q_to_device(q, d), |x| x;
+    q_to_device, |_: &QuantScheme| true, Kiln::q_to_device, |x| x;
 }
 
 /// A reshape that block scales do not survive requantizes: within half a step of the new
