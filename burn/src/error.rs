@@ -52,6 +52,14 @@ pub enum BurnError {
     /// Quantized data or a quantized op kiln could not serve.
     #[error("quantized tensor: {0}")]
     Quantized(String),
+    /// A Burn IR handle of another kind than the one asked for.
+    #[error("a tensor handle of kind {got} where kind {want} was expected")]
+    Handle {
+        /// The kind asked for.
+        want: &'static str,
+        /// The kind held.
+        got: String,
+    },
     /// A device kiln does not serve.
     #[error("device {index}: {why}")]
     Device {

@@ -7,6 +7,7 @@ mod bool;
 pub(crate) mod common;
 mod float;
 mod int;
+mod ir;
 mod module;
 mod quant;
 

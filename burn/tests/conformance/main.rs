@@ -5,6 +5,7 @@
 
 mod harness;
 
+mod backend_ir;
 mod bool_ops;
 mod errors;
 mod float_ops;
