@@ -395,6 +395,14 @@ fn nd_positions(
     (pos, check, k)
 }
 
+/// `dims` with its first `k` dims as one, and the dims after them.
+fn flattened(dims: &[usize], k: usize) -> (Vec<usize>, Vec<usize>) {
+    let rest: Vec<usize> = dims.iter().skip(k).copied().collect();
+    let mut flat = vec![dims.iter().take(k).product::<usize>()];
+    flat.extend(&rest);
+    (flat, rest)
+}
+
 pub fn gather_nd(data: &KilnTensor, idx: &KilnTensor) -> KilnTensor {
     let (pos, check, k) = nd_positions("gather_nd", data, idx);
     let dims = data.shape();
@@ -407,9 +415,7 @@ pub fn gather_nd(data: &KilnTensor, idx: &KilnTensor) -> KilnTensor {
     shape.extend(dims.iter().skip(k));
     let out = Shape::from(shape.clone());
     KilnTensor::lift(&[data, &pos], out, data.dtype(), |v| {
-        let rest: Vec<usize> = dims.iter().skip(k).copied().collect();
-        let mut flat = vec![dims.iter().take(k).product::<usize>()];
-        flat.extend(&rest);
+        let (flat, _) = flattened(&dims, k);
         v[0].reshape(&flat)?.index_select(0, v[1])?.reshape(&shape)
     })
     .checked(check)
@@ -424,9 +430,7 @@ pub fn scatter_nd(
     let (pos, check, k) = nd_positions("scatter_nd", data, idx);
     let dims = data.shape();
     KilnTensor::lift(&[data, &pos, values], dims.clone(), data.dtype(), |v| {
-        let rest: Vec<usize> = dims.iter().skip(k).copied().collect();
-        let mut flat = vec![dims.iter().take(k).product::<usize>()];
-        flat.extend(&rest);
+        let (flat, rest) = flattened(&dims, k);
         let mut vals = vec![v[1].numel()];
         vals.extend(&rest);
         v[0].reshape(&flat)?

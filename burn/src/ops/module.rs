@@ -35,6 +35,16 @@ fn conv_transpose_options<const N: usize>(
     }
 }
 
+fn deform_options(o: &DeformConvOptions<2>) -> kiln::DeformConvOptions {
+    kiln::DeformConvOptions {
+        stride: o.stride,
+        padding: o.padding,
+        dilation: o.dilation,
+        weight_groups: o.weight_groups,
+        offset_groups: o.offset_groups,
+    }
+}
+
 fn pool_options(
     kernel: [usize; 2],
     stride: [usize; 2],
@@ -212,13 +222,7 @@ impl ModuleOps<Self> for Kiln {
         bias: Option<FloatTensor<Self>>,
         options: DeformConvOptions<2>,
     ) -> FloatTensor<Self> {
-        let opts = kiln::DeformConvOptions {
-            stride: options.stride,
-            padding: options.padding,
-            dilation: options.dilation,
-            weight_groups: options.weight_groups,
-            offset_groups: options.offset_groups,
-        };
+        let opts = deform_options(&options);
         let has_mask = mask.is_some();
         KilnTensor::lift(
             &present(&[&x, &offset, &weight], &[mask.as_ref(), bias.as_ref()]),
@@ -241,13 +245,7 @@ impl ModuleOps<Self> for Kiln {
         output_grad: FloatTensor<Self>,
         options: DeformConvOptions<2>,
     ) -> DeformConv2dBackward<Self> {
-        let opts = kiln::DeformConvOptions {
-            stride: options.stride,
-            padding: options.padding,
-            dilation: options.dilation,
-            weight_groups: options.weight_groups,
-            offset_groups: options.offset_groups,
-        };
+        let opts = deform_options(&options);
         // One backward graph, built once; each gradient is one of its outputs (kiln computes
         // the shared samples once when the gradients are read together).
         let inputs = present(&[&x, &offset, &weight, &output_grad], &[mask.as_ref()]);
