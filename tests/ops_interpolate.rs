@@ -216,7 +216,10 @@ fn lanczos3_matches_its_definition() {
     };
     for out in [3usize, 12] {
         for align in [false, true] {
-            let y = host_f64(&x.interpolate(&[out], InterpolateMode::Lanczos3, align).unwrap());
+            let y = host_f64(
+                &x.interpolate(&[out], InterpolateMode::Lanczos3, align)
+                    .unwrap(),
+            );
             for (o, got) in y.iter().enumerate() {
                 let s = if align {
                     o as f64 * (n - 1) as f64 / (out - 1) as f64
@@ -231,7 +234,10 @@ fn lanczos3_matches_its_definition() {
                     wsum += w;
                 }
                 let want = acc / wsum;
-                assert!((got - want).abs() < 1e-5, "out {out} align {align} o {o}: {got} vs {want}");
+                assert!(
+                    (got - want).abs() < 1e-5,
+                    "out {out} align {align} o {o}: {got} vs {want}"
+                );
             }
         }
     }

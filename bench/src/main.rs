@@ -167,7 +167,14 @@ fn run_one(
             .zip(&r)
             .fold(0f64, |m, (a, b)| m.max((a - b).abs()));
         eprintln!("{name}: max |kiln - reference| = {err:.3e} (max |reference| {scale:.3e})");
-        if err.is_nan() || err > 1e-3 * scale {
+        // Relative to the largest value: f32 results within 1e-3; 16-bit ones within 1e-2, for
+        // a chain of kernels stores and rounds at other points than the reference's one
+        // rounding per op (the H200 gave 2.4e-3 on transformer_layer_f16, 2.5 f16 ulps).
+        let rel = match host.dtype {
+            kiln::DType::F16 | kiln::DType::BF16 => 1e-2,
+            _ => 1e-3,
+        };
+        if err.is_nan() || err > rel * scale {
             return Err(kiln::Error::Gpu(format!(
                 "{name}: result differs from the reference interpreter"
             )));

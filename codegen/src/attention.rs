@@ -253,7 +253,11 @@ fn stage(
         for u in batch.clone() {
             let x = u * THREADS;
             let whole = x + THREADS <= n;
-            let inside = if whole { String::new() } else { format!("x{u} < {n}u && ") };
+            let inside = if whole {
+                String::new()
+            } else {
+                format!("x{u} < {n}u && ")
+            };
             writeln!(
                 c,
                 "{indent}  let x{u} = lid + {x}u;\n{indent}  let row{u} = {base} + x{u} / H;\n{indent}  let col{u} = x{u} % H;\n\
@@ -473,7 +477,14 @@ pub fn main(e: &mut Emitter, s: &Schedule) -> Result<String, CodegenError> {
         crate::attention_coop::stage_queries(&mut c, &qv);
     } else {
         let mut load = |u: u32| at(e, ops.q, "qbase", &format!("row{u}"), &format!("col{u}"));
-        stage(&mut c, "  ", ("qs", "DS"), rows * head, ("i0", "sq", "d"), &mut load);
+        stage(
+            &mut c,
+            "  ",
+            ("qs", "DS"),
+            rows * head,
+            ("i0", "sq", "d"),
+            &mut load,
+        );
     }
     writeln!(
         c,
@@ -496,9 +507,23 @@ pub fn main(e: &mut Emitter, s: &Schedule) -> Result<String, CodegenError> {
         crate::attention_coop::stage_and_score(&mut c, keys, head, (&kv, &vv), &ok, mv.as_deref());
     } else {
         let mut load = |u: u32| at(e, ops.k, "kbase", &format!("row{u}"), &format!("col{u}"));
-        stage(&mut c, "    ", ("ks", "DS"), keys * head, ("t0", "k1", "d"), &mut load);
+        stage(
+            &mut c,
+            "    ",
+            ("ks", "DS"),
+            keys * head,
+            ("t0", "k1", "d"),
+            &mut load,
+        );
         let mut load = |u: u32| at(e, ops.v, "vbase", &format!("row{u}"), &format!("col{u}"));
-        stage(&mut c, "    ", ("vs", "H"), keys * head, ("t0", "k1", "dv"), &mut load);
+        stage(
+            &mut c,
+            "    ",
+            ("vs", "H"),
+            keys * head,
+            ("t0", "k1", "dv"),
+            &mut load,
+        );
         c.push_str("    workgroupBarrier();\n");
         scores(&mut c, rows, keys, &ops, mv.as_deref(), diag);
     }

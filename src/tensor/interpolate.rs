@@ -89,7 +89,11 @@ fn taps(mode: InterpolateMode, align: bool, n: usize, out: usize, o: usize) -> V
             let base = s.floor() as isize;
             let taps: Vec<(usize, f64)> = (base - 2..=base + 3)
                 .map(|i| {
-                    let w = if (0..=last).contains(&i) { lanczos3(s - i as f64) } else { 0.0 };
+                    let w = if (0..=last).contains(&i) {
+                        lanczos3(s - i as f64)
+                    } else {
+                        0.0
+                    };
                     (clamp(i), w)
                 })
                 .collect();
