@@ -8,12 +8,13 @@ use super::Kiln;
 use crate::{BurnError, KilnDevice, KilnTensor};
 use burn_backend::ops::QTensorOps;
 use burn_backend::quantization::QuantizationParametersPrimitive;
-use burn_backend::tensor::{FloatTensor, QuantizedTensor};
+use burn_backend::tensor::{FloatTensor, IntTensor, QuantizedTensor};
 use burn_backend::{ExecutionError, TensorData, TensorMetadata};
 use burn_std::quantization::{
     params_shape, quantized_data_len, QuantScheme, QuantStore, QuantizedBytes,
 };
-use burn_std::{DType, FloatDType, Shape};
+use burn_std::{DType, FloatDType, Shape, Slice};
+use kiln::ir::ops::ReduceOp;
 use kiln::Tensor;
 use std::sync::Arc;
 
@@ -127,6 +128,22 @@ fn relayout(
         global: q.global,
         scheme,
     }
+}
+
+/// An op that picks values without changing them (a slice, a selection, a maximum): on a
+/// per-tensor scheme it picks the quantized values under the same scale, exactly; a block
+/// scheme's blocks do not follow, so its tensor is dequantized, picked from and quantized
+/// again (Burn's `quantize_dynamic`).
+fn moved(q: KilnQTensor, pick: impl Fn(&KilnTensor) -> KilnTensor) -> KilnQTensor {
+    let scheme = q.scheme;
+    if scheme.block_size().is_none() {
+        return KilnQTensor {
+            values: pick(&q.values),
+            ..q
+        };
+    }
+    let f = Kiln::dequantize(q, FloatDType::F32);
+    Kiln::quantize_dynamic(pick(&f), &scheme)
 }
 
 impl QTensorOps<Self> for Kiln {
@@ -326,5 +343,33 @@ impl QTensorOps<Self> for Kiln {
         }
         let f = Self::dequantize(tensor, FloatDType::F32);
         Self::quantize_dynamic(c::flip(&f, axes), &scheme)
+    }
+
+    fn q_slice(tensor: QuantizedTensor<Self>, slices: &[Slice]) -> QuantizedTensor<Self> {
+        moved(tensor, |t| c::slice(t, slices))
+    }
+
+    fn q_select(
+        tensor: QuantizedTensor<Self>,
+        dim: usize,
+        indices: IntTensor<Self>,
+    ) -> QuantizedTensor<Self> {
+        moved(tensor, |t| c::select(t, dim, &indices))
+    }
+
+    fn q_gather(
+        dim: usize,
+        tensor: QuantizedTensor<Self>,
+        indices: IntTensor<Self>,
+    ) -> QuantizedTensor<Self> {
+        moved(tensor, |t| c::gather(dim, t, &indices))
+    }
+
+    fn q_max_dim(tensor: QuantizedTensor<Self>, dim: usize) -> QuantizedTensor<Self> {
+        moved(tensor, |t| c::reduce_dim(t, ReduceOp::Max, dim))
+    }
+
+    fn q_min_dim(tensor: QuantizedTensor<Self>, dim: usize) -> QuantizedTensor<Self> {
+        moved(tensor, |t| c::reduce_dim(t, ReduceOp::Min, dim))
     }
 }

@@ -14,4 +14,5 @@ mod methods;
 mod module_ops;
 mod movement;
 mod provided;
+mod quant_math;
 mod quant_ops;
