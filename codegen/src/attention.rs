@@ -192,8 +192,7 @@ fn scores(c: &mut Code, rows: u32, keys: u32, ops: &Operands, mask: Option<&str>
             writeln!(c, "      var s{a}_{b} = 0.0;");
         }
     }
-    // Over the padded head (zeros past `d`): a constant trip count.
-    writeln!(c, "      for (var q = 0u; q < H; q = q + 1u) {{");
+    writeln!(c, "      for (var q = 0u; q < d; q = q + 1u) {{");
     for a in 0..rb {
         writeln!(c, "        let qa{a} = qs[(tr * {rb}u + {a}u) * DS + q];");
     }
@@ -231,54 +230,6 @@ fn scores(c: &mut Code, rows: u32, keys: u32, ops: &Operands, mask: Option<&str>
     }
     c.push_str("    }\n");
 }
-
-/// One block of an operand staged into workgroup memory as straight-line code: `n` elements
-/// (`rows x H`, the head padded to `H` with zeros past `cols`) spread over the invocations,
-/// each loading its share in batches of [`STAGE_BATCH`] independent loads before storing them,
-/// so that the loads are in flight together (a loop of one load and one store a trip waits for
-/// each load). Row `base + x / H` past `limit` stages zeros. `load(u)` is the element at row
-/// `row{u}`, column `col{u}`.
-fn stage(
-    c: &mut Code,
-    indent: &str,
-    (dst, stride): (&str, &str),
-    n: u32,
-    (base, limit, cols): (&str, &str, &str),
-    load: &mut dyn FnMut(u32) -> String,
-) {
-    let per = n.div_ceil(THREADS);
-    for b0 in (0..per).step_by(STAGE_BATCH as usize) {
-        let batch = b0..per.min(b0 + STAGE_BATCH);
-        writeln!(c, "{indent}{{");
-        for u in batch.clone() {
-            let x = u * THREADS;
-            let whole = x + THREADS <= n;
-            let inside = if whole {
-                String::new()
-            } else {
-                format!("x{u} < {n}u && ")
-            };
-            writeln!(
-                c,
-                "{indent}  let x{u} = lid + {x}u;\n{indent}  let row{u} = {base} + x{u} / H;\n{indent}  let col{u} = x{u} % H;\n\
-                 {indent}  var v{u} = 0.0;\n{indent}  if ({inside}row{u} < {limit} && col{u} < {cols}) {{ v{u} = {}; }}",
-                load(u)
-            );
-        }
-        for u in batch {
-            let store = format!("{dst}[(x{u} / H) * {stride} + col{u}] = v{u};");
-            if (u + 1) * THREADS <= n {
-                writeln!(c, "{indent}  {store}");
-            } else {
-                writeln!(c, "{indent}  if (x{u} < {n}u) {{ {store} }}");
-            }
-        }
-        writeln!(c, "{indent}}}");
-    }
-}
-
-/// Loads a staging invocation keeps in flight at once.
-const STAGE_BATCH: u32 = 8;
 
 /// The scalar form's step 4 and 5 for each tile: `p = exp(s - m)` in place, then each
 /// invocation's `rp` rows by every `g`-th column (`per` of them) rescaled and given `p * v`
@@ -476,14 +427,9 @@ pub fn main(e: &mut Emitter, s: &Schedule) -> Result<String, CodegenError> {
     if coop {
         crate::attention_coop::stage_queries(&mut c, &qv);
     } else {
-        let mut load = |u: u32| at(e, ops.q, "qbase", &format!("row{u}"), &format!("col{u}"));
-        stage(
-            &mut c,
-            "  ",
-            ("qs", "DS"),
-            rows * head,
-            ("i0", "sq", "d"),
-            &mut load,
+        writeln!(
+            c,
+            "  for (var x = lid; x < BQ * d; x = x + T) {{\n    let i = i0 + x / d;\n    qs[(x / d) * DS + x % d] = select(0.0, {qv}, i < sq);\n  }}"
         );
     }
     writeln!(
@@ -506,25 +452,12 @@ pub fn main(e: &mut Emitter, s: &Schedule) -> Result<String, CodegenError> {
         }
         crate::attention_coop::stage_and_score(&mut c, keys, head, (&kv, &vv), &ok, mv.as_deref());
     } else {
-        let mut load = |u: u32| at(e, ops.k, "kbase", &format!("row{u}"), &format!("col{u}"));
-        stage(
-            &mut c,
-            "    ",
-            ("ks", "DS"),
-            keys * head,
-            ("t0", "k1", "d"),
-            &mut load,
+        writeln!(
+            c,
+            "    for (var x = lid; x < BK * d; x = x + T) {{\n      let key = t0 + x / d;\n      ks[(x / d) * DS + x % d] = select(0.0, {kv}, key < k1);\n    }}\n\
+             \x20   for (var x = lid; x < BK * dv; x = x + T) {{\n      let key = t0 + x / dv;\n      vs[(x / dv) * H + x % dv] = select(0.0, {vv}, key < k1);\n    }}\n\
+             \x20   workgroupBarrier();"
         );
-        let mut load = |u: u32| at(e, ops.v, "vbase", &format!("row{u}"), &format!("col{u}"));
-        stage(
-            &mut c,
-            "    ",
-            ("vs", "H"),
-            keys * head,
-            ("t0", "k1", "dv"),
-            &mut load,
-        );
-        c.push_str("    workgroupBarrier();\n");
         scores(&mut c, rows, keys, &ops, mv.as_deref(), diag);
     }
     writeln!(
@@ -601,16 +534,12 @@ mod tests {
                     assert!(rows <= 16 && bk >= 4 && THREADS.is_multiple_of(rows));
                     let (rows, bk) = (rows as usize, bk as usize);
                     let tiles = keys.div_ceil(bk);
-                    // The head as staged and looped over: padded to 16.
-                    let h = d.max(dv).next_multiple_of(16);
-                    // Staged elements an invocation loads (straight-line code, counted as
-                    // trips of work all the same).
-                    let staging = 2 * (bk * h).div_ceil(t);
+                    let staging = (bk * d).div_ceil(t) + (bk * dv).div_ceil(t);
                     let entries = (rows * bk).div_ceil(t);
                     // Staging, the scores' dot products, the row maximum, the exponentials,
                     // the accumulation.
-                    let per_tile = staging + h + bk + entries + bk;
-                    let trips = (rows * h).div_ceil(t) + tiles * per_tile;
+                    let per_tile = staging + d + bk + entries + bk;
+                    let trips = (rows * d).div_ceil(t) + tiles * per_tile;
                     assert!(
                         trips <= kiln_ir::passes::attention_trips(keys, d, dv),
                         "{rows} x {bk}, keys {keys}, d {d}, dv {dv}: {trips}"

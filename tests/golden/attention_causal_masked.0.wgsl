@@ -55,31 +55,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let i = min(i0 + BQ, sq) - 1u;
     k1 = u32(clamp(i32(i) + i32(sk) - i32(sq) + 1, i32(k0), i32(k1)));
   }
-  {
-    let x0 = lid + 0u;
-    let row0 = i0 + x0 / H;
-    let col0 = x0 % H;
-    var v0 = 0.0;
-    if (row0 < sq && col0 < d) { v0 = in0[u32(qbase + i32(row0) * bitcast<i32>(P.p[4].w) + i32(col0) * bitcast<i32>(P.p[5].x))]; }
-    let x1 = lid + 64u;
-    let row1 = i0 + x1 / H;
-    let col1 = x1 % H;
-    var v1 = 0.0;
-    if (row1 < sq && col1 < d) { v1 = in0[u32(qbase + i32(row1) * bitcast<i32>(P.p[4].w) + i32(col1) * bitcast<i32>(P.p[5].x))]; }
-    let x2 = lid + 128u;
-    let row2 = i0 + x2 / H;
-    let col2 = x2 % H;
-    var v2 = 0.0;
-    if (row2 < sq && col2 < d) { v2 = in0[u32(qbase + i32(row2) * bitcast<i32>(P.p[4].w) + i32(col2) * bitcast<i32>(P.p[5].x))]; }
-    let x3 = lid + 192u;
-    let row3 = i0 + x3 / H;
-    let col3 = x3 % H;
-    var v3 = 0.0;
-    if (row3 < sq && col3 < d) { v3 = in0[u32(qbase + i32(row3) * bitcast<i32>(P.p[4].w) + i32(col3) * bitcast<i32>(P.p[5].x))]; }
-    qs[(x0 / H) * DS + col0] = v0;
-    qs[(x1 / H) * DS + col1] = v1;
-    qs[(x2 / H) * DS + col2] = v2;
-    qs[(x3 / H) * DS + col3] = v3;
+  for (var x = lid; x < BQ * d; x = x + T) {
+    let i = i0 + x / d;
+    qs[(x / d) * DS + x % d] = select(0.0, in0[u32(qbase + i32(i) * bitcast<i32>(P.p[4].w) + i32(x % d) * bitcast<i32>(P.p[5].x))], i < sq);
   }
   if (lid < BQ) { mrow[lid] = ninf; lrow[lid] = 0.0; }
   let r = (lid / G) * 2u;
@@ -90,105 +68,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   var acc1_1 = 0.0;
   for (var t0 = k0; t0 < k1; t0 = t0 + BK) {
     workgroupBarrier();
-    {
-      let x0 = lid + 0u;
-      let row0 = t0 + x0 / H;
-      let col0 = x0 % H;
-      var v0 = 0.0;
-      if (row0 < k1 && col0 < d) { v0 = in1[u32(kbase + i32(row0) * bitcast<i32>(P.p[5].y) + i32(col0) * bitcast<i32>(P.p[5].z))]; }
-      let x1 = lid + 64u;
-      let row1 = t0 + x1 / H;
-      let col1 = x1 % H;
-      var v1 = 0.0;
-      if (row1 < k1 && col1 < d) { v1 = in1[u32(kbase + i32(row1) * bitcast<i32>(P.p[5].y) + i32(col1) * bitcast<i32>(P.p[5].z))]; }
-      let x2 = lid + 128u;
-      let row2 = t0 + x2 / H;
-      let col2 = x2 % H;
-      var v2 = 0.0;
-      if (row2 < k1 && col2 < d) { v2 = in1[u32(kbase + i32(row2) * bitcast<i32>(P.p[5].y) + i32(col2) * bitcast<i32>(P.p[5].z))]; }
-      let x3 = lid + 192u;
-      let row3 = t0 + x3 / H;
-      let col3 = x3 % H;
-      var v3 = 0.0;
-      if (row3 < k1 && col3 < d) { v3 = in1[u32(kbase + i32(row3) * bitcast<i32>(P.p[5].y) + i32(col3) * bitcast<i32>(P.p[5].z))]; }
-      let x4 = lid + 256u;
-      let row4 = t0 + x4 / H;
-      let col4 = x4 % H;
-      var v4 = 0.0;
-      if (row4 < k1 && col4 < d) { v4 = in1[u32(kbase + i32(row4) * bitcast<i32>(P.p[5].y) + i32(col4) * bitcast<i32>(P.p[5].z))]; }
-      let x5 = lid + 320u;
-      let row5 = t0 + x5 / H;
-      let col5 = x5 % H;
-      var v5 = 0.0;
-      if (row5 < k1 && col5 < d) { v5 = in1[u32(kbase + i32(row5) * bitcast<i32>(P.p[5].y) + i32(col5) * bitcast<i32>(P.p[5].z))]; }
-      let x6 = lid + 384u;
-      let row6 = t0 + x6 / H;
-      let col6 = x6 % H;
-      var v6 = 0.0;
-      if (row6 < k1 && col6 < d) { v6 = in1[u32(kbase + i32(row6) * bitcast<i32>(P.p[5].y) + i32(col6) * bitcast<i32>(P.p[5].z))]; }
-      let x7 = lid + 448u;
-      let row7 = t0 + x7 / H;
-      let col7 = x7 % H;
-      var v7 = 0.0;
-      if (row7 < k1 && col7 < d) { v7 = in1[u32(kbase + i32(row7) * bitcast<i32>(P.p[5].y) + i32(col7) * bitcast<i32>(P.p[5].z))]; }
-      ks[(x0 / H) * DS + col0] = v0;
-      ks[(x1 / H) * DS + col1] = v1;
-      ks[(x2 / H) * DS + col2] = v2;
-      ks[(x3 / H) * DS + col3] = v3;
-      ks[(x4 / H) * DS + col4] = v4;
-      ks[(x5 / H) * DS + col5] = v5;
-      ks[(x6 / H) * DS + col6] = v6;
-      ks[(x7 / H) * DS + col7] = v7;
+    for (var x = lid; x < BK * d; x = x + T) {
+      let key = t0 + x / d;
+      ks[(x / d) * DS + x % d] = select(0.0, in1[u32(kbase + i32(key) * bitcast<i32>(P.p[5].y) + i32(x % d) * bitcast<i32>(P.p[5].z))], key < k1);
     }
-    {
-      let x0 = lid + 0u;
-      let row0 = t0 + x0 / H;
-      let col0 = x0 % H;
-      var v0 = 0.0;
-      if (row0 < k1 && col0 < dv) { v0 = in2[u32(vbase + i32(row0) * bitcast<i32>(P.p[5].w) + i32(col0) * bitcast<i32>(P.p[6].x))]; }
-      let x1 = lid + 64u;
-      let row1 = t0 + x1 / H;
-      let col1 = x1 % H;
-      var v1 = 0.0;
-      if (row1 < k1 && col1 < dv) { v1 = in2[u32(vbase + i32(row1) * bitcast<i32>(P.p[5].w) + i32(col1) * bitcast<i32>(P.p[6].x))]; }
-      let x2 = lid + 128u;
-      let row2 = t0 + x2 / H;
-      let col2 = x2 % H;
-      var v2 = 0.0;
-      if (row2 < k1 && col2 < dv) { v2 = in2[u32(vbase + i32(row2) * bitcast<i32>(P.p[5].w) + i32(col2) * bitcast<i32>(P.p[6].x))]; }
-      let x3 = lid + 192u;
-      let row3 = t0 + x3 / H;
-      let col3 = x3 % H;
-      var v3 = 0.0;
-      if (row3 < k1 && col3 < dv) { v3 = in2[u32(vbase + i32(row3) * bitcast<i32>(P.p[5].w) + i32(col3) * bitcast<i32>(P.p[6].x))]; }
-      let x4 = lid + 256u;
-      let row4 = t0 + x4 / H;
-      let col4 = x4 % H;
-      var v4 = 0.0;
-      if (row4 < k1 && col4 < dv) { v4 = in2[u32(vbase + i32(row4) * bitcast<i32>(P.p[5].w) + i32(col4) * bitcast<i32>(P.p[6].x))]; }
-      let x5 = lid + 320u;
-      let row5 = t0 + x5 / H;
-      let col5 = x5 % H;
-      var v5 = 0.0;
-      if (row5 < k1 && col5 < dv) { v5 = in2[u32(vbase + i32(row5) * bitcast<i32>(P.p[5].w) + i32(col5) * bitcast<i32>(P.p[6].x))]; }
-      let x6 = lid + 384u;
-      let row6 = t0 + x6 / H;
-      let col6 = x6 % H;
-      var v6 = 0.0;
-      if (row6 < k1 && col6 < dv) { v6 = in2[u32(vbase + i32(row6) * bitcast<i32>(P.p[5].w) + i32(col6) * bitcast<i32>(P.p[6].x))]; }
-      let x7 = lid + 448u;
-      let row7 = t0 + x7 / H;
-      let col7 = x7 % H;
-      var v7 = 0.0;
-      if (row7 < k1 && col7 < dv) { v7 = in2[u32(vbase + i32(row7) * bitcast<i32>(P.p[5].w) + i32(col7) * bitcast<i32>(P.p[6].x))]; }
-      vs[(x0 / H) * H + col0] = v0;
-      vs[(x1 / H) * H + col1] = v1;
-      vs[(x2 / H) * H + col2] = v2;
-      vs[(x3 / H) * H + col3] = v3;
-      vs[(x4 / H) * H + col4] = v4;
-      vs[(x5 / H) * H + col5] = v5;
-      vs[(x6 / H) * H + col6] = v6;
-      vs[(x7 / H) * H + col7] = v7;
+    for (var x = lid; x < BK * dv; x = x + T) {
+      let key = t0 + x / dv;
+      vs[(x / dv) * H + x % dv] = select(0.0, in2[u32(vbase + i32(key) * bitcast<i32>(P.p[5].w) + i32(x % dv) * bitcast<i32>(P.p[6].x))], key < k1);
     }
     workgroupBarrier();
     if (lid < 64u) {
@@ -202,7 +88,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       var s1_1 = 0.0;
       var s1_2 = 0.0;
       var s1_3 = 0.0;
-      for (var q = 0u; q < H; q = q + 1u) {
+      for (var q = 0u; q < d; q = q + 1u) {
         let qa0 = qs[(tr * 2u + 0u) * DS + q];
         let qa1 = qs[(tr * 2u + 1u) * DS + q];
         let kb0 = ks[(tc + 0u) * DS + q];
