@@ -5,7 +5,7 @@
 //! ([`data`]).
 //!
 //! [`Kiln`] is Burn's `Backend` on kiln: every op of Burn's op traits as a kiln lowering
-//! (`ops`). Not built yet: `BackendIr` and the `burn-remote` server.
+//! (`ops`), and `BackendIr` over it. Not built yet: the `burn-remote` server.
 
 pub mod data;
 mod device;

@@ -183,14 +183,17 @@ fn index(t: &Tensor) -> kiln::Result<Tensor> {
 }
 
 /// The check that every index lies in `0..n` (Burn's indices do not count from the end).
+/// A scalar, nonzero where an index of `i` is below 0 or at least its bound `hi` (which
+/// broadcasts against `i`).
+fn outside(i: &Tensor, hi: &Tensor) -> kiln::Result<Tensor> {
+    let bad = i.lt(&i.scalar_like(0.0)?)?.logical_or(&i.ge(hi)?)?;
+    bad.cast(kiln::DType::I32)?.max(&[], false)
+}
+
 fn in_range(op: &str, idx: &KilnTensor, n: usize) -> Result<Check, Arc<BurnError>> {
     let flag = |i: &Tensor| -> kiln::Result<Tensor> {
         let i = index(i)?;
-        let bad = i
-            .lt(&i.scalar_like(0.0)?)?
-            .logical_or(&i.ge(&i.scalar_like(n as f64)?)?)?
-            .cast(kiln::DType::I32)?;
-        bad.max(&[], false)
+        outside(&i, &i.scalar_like(n as f64)?)
     };
     let f = flag(idx.tensor()?).map_err(|e| Arc::new(BurnError::Kiln(e)))?;
     Ok(Check::new(f, format!("{op}: an index is outside 0..{n}")))
@@ -237,11 +240,9 @@ pub fn scatter(
     value: &KilnTensor,
     op: IndexingUpdateOp,
 ) -> KilnTensor {
-    let n = axis_len(t, dim);
-    KilnTensor::lift(&[t, idx, value], t.shape(), t.dtype(), |v| {
-        v[0].scatter_reduce(dim as isize, &index(v[1])?, v[2], update(op))
+    write_at("scatter", dim, t, idx, value, |x, a, i, v| {
+        x.scatter_reduce(a, i, v, update(op))
     })
-    .checked(in_range("scatter", idx, n))
 }
 
 pub fn select_assign(
@@ -251,11 +252,26 @@ pub fn select_assign(
     value: &KilnTensor,
     op: IndexingUpdateOp,
 ) -> KilnTensor {
+    write_at("select_assign", dim, t, idx, value, |x, a, i, v| {
+        x.index_reduce(a, i, v, update(op))
+    })
+}
+
+/// `t` with `value` written at `idx` along `dim` by `write` (the index as kiln's `I32`),
+/// checked to lie in the axis.
+fn write_at(
+    op: &str,
+    dim: usize,
+    t: &KilnTensor,
+    idx: &KilnTensor,
+    value: &KilnTensor,
+    write: impl FnOnce(&Tensor, isize, &Tensor, &Tensor) -> kiln::Result<Tensor>,
+) -> KilnTensor {
     let n = axis_len(t, dim);
     KilnTensor::lift(&[t, idx, value], t.shape(), t.dtype(), |v| {
-        v[0].index_reduce(dim as isize, &index(v[1])?, v[2], update(op))
+        write(v[0], dim as isize, &index(v[1])?, v[2])
     })
-    .checked(in_range("select_assign", idx, n))
+    .checked(in_range(op, idx, n))
 }
 
 /// `value` where `mask`, else `t`.
@@ -386,8 +402,7 @@ fn nd_positions(
             let i = index(i)?.reshape(&[m, k])?;
             let limits: Vec<i32> = lead.iter().map(|&n| n as i32).collect();
             let hi = Tensor::from_slice_on(i.device(), &limits, &[1, k])?;
-            let bad = i.lt(&i.scalar_like(0.0)?)?.logical_or(&i.ge(&hi)?)?;
-            bad.cast(kiln::DType::I32)?.max(&[], false)
+            outside(&i, &hi)
         };
         let f = flag().map_err(|e| Arc::new(BurnError::Kiln(e)))?;
         Ok(Check::new(f, format!("{op}: an index is outside {lead:?}")))
