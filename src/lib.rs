@@ -44,7 +44,7 @@ pub use program::Program;
 pub use runtime::{Autotune, Counters, Submission};
 pub use tensor::{
     ConvOptions, ConvTransposeOptions, DeformConvGrads, DeformConvOptions, IndexUpdate,
-    InterpolateMode, PoolOptions, Tensor,
+    InterpolateMode, PoolOptions, Tensor, WeakTensor,
 };
 
 /// Lowers the computation behind `outputs` and returns the kernels' names and generated WGSL,

@@ -14,6 +14,7 @@ mod reduce;
 mod scan;
 mod scatter;
 mod sort;
+mod weak;
 mod window;
 
 pub use conv::{ConvOptions, ConvTransposeOptions};
@@ -21,6 +22,7 @@ pub use deform::{DeformConvGrads, DeformConvOptions};
 pub use interpolate::InterpolateMode;
 pub use pool::PoolOptions;
 pub use scatter::IndexUpdate;
+pub use weak::WeakTensor;
 
 use crate::device::Device;
 use crate::realize;
