@@ -11,6 +11,7 @@ pub mod data;
 mod device;
 pub mod dtype;
 mod error;
+mod live;
 mod ops;
 mod tensor;
 

@@ -43,12 +43,15 @@ pub struct KilnTensor {
     dtype: DType,
     device: KilnDevice,
     checks: Vec<Check>,
+    /// While any clone keeps this, the value counts as held by Burn (`crate::live`).
+    _held: Option<Arc<crate::live::Held>>,
 }
 
 impl KilnTensor {
     /// Wraps a kiln tensor (its Burn dtype from its storage).
     pub fn new(t: kiln::Tensor, device: KilnDevice) -> Self {
         let shape = Shape::from(t.dims().to_vec());
+        let held = crate::live::track(&t);
         match to_burn(t.dtype()) {
             Ok(dtype) => KilnTensor {
                 value: Ok(t),
@@ -56,6 +59,7 @@ impl KilnTensor {
                 dtype,
                 device,
                 checks: Vec::new(),
+                _held: held,
             },
             Err(e) => Self::failed(Arc::new(e), shape, DType::F32, device),
         }
@@ -69,6 +73,7 @@ impl KilnTensor {
             dtype,
             device,
             checks: Vec::new(),
+            _held: None,
         }
     }
 
@@ -172,13 +177,14 @@ impl KilnTensor {
     }
 
     /// The values, computed and read back: Burn's data, or the carried error (or a failed
-    /// check) as Burn's `ExecutionError`.
+    /// check) as Burn's `ExecutionError`. Every lazy tensor Burn still holds is computed in
+    /// the same plan (`crate::live`).
     pub fn read(&self) -> Result<TensorData, ExecutionError> {
         let kiln_err = |e: kiln::Error| BurnError::Kiln(e).execution();
         let t = self.tensor().map_err(|e| e.execution())?;
         let mut all = vec![t];
         all.extend(self.checks.iter().map(|c| &c.flag));
-        kiln::Tensor::realize_all(&all).map_err(kiln_err)?;
+        realize_with_held(&all).map_err(kiln_err)?;
         for c in &self.checks {
             let h = c.flag.to_host().map_err(kiln_err)?;
             let failed = match &h.data {
@@ -194,6 +200,29 @@ impl KilnTensor {
         }
         let h = t.to_host().map_err(kiln_err)?;
         from_host(&h).map_err(|e| e.execution())
+    }
+}
+
+/// Realizes `tensors` with every lazy tensor Burn holds. Should the larger plan fail (a held
+/// tensor that cannot be computed: it reports its own error when read), `tensors` are realized
+/// alone, so a read fails only for its own reasons.
+pub(crate) fn realize_with_held(tensors: &[&kiln::Tensor]) -> kiln::Result<()> {
+    let held = crate::live::take();
+    if held.is_empty() {
+        return kiln::Tensor::realize_all(tensors);
+    }
+    let mut all = tensors.to_vec();
+    all.extend(held.iter());
+    match kiln::Tensor::realize_all(&all) {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            log::warn!(
+                "kiln-burn: computing the {} lazy tensors Burn holds with a read failed ({e}); \
+                 reading alone",
+                held.len()
+            );
+            kiln::Tensor::realize_all(tensors)
+        }
     }
 }
 

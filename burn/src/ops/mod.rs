@@ -65,9 +65,10 @@ impl Backend for Kiln {
         Ok(())
     }
 
-    /// Waits for the work submitted to the device.
+    /// Computes every lazy tensor Burn holds and waits for the device.
     fn sync(device: &KilnDevice) -> Result<(), ExecutionError> {
         let d = device.open().map_err(|e| e.execution())?;
+        crate::tensor::realize_with_held(&[]).map_err(|e| crate::BurnError::Kiln(e).execution())?;
         d.synchronize()
             .map_err(|e| crate::BurnError::Kiln(e).execution())
     }
