@@ -60,6 +60,22 @@ pub enum BurnError {
         /// The kind held.
         got: String,
     },
+    /// Operands whose shapes the op cannot take.
+    #[error("{op}: {why}")]
+    Shape {
+        /// The op.
+        op: &'static str,
+        /// What is wrong with the shapes.
+        why: String,
+    },
+    /// An option of an op that kiln does not serve (nor does Burn's reference backend).
+    #[error("{op}: {why}")]
+    Unsupported {
+        /// The op.
+        op: &'static str,
+        /// Which option.
+        why: String,
+    },
     /// A device kiln does not serve.
     #[error("device {index}: {why}")]
     Device {

@@ -5,7 +5,7 @@
 use super::common::{self as c, scalar, BOOL};
 use super::{next_seed, Kiln};
 use crate::{BurnError, KilnDevice, KilnTensor};
-use burn_backend::ops::FloatTensorOps;
+use burn_backend::ops::{FloatTensorOps, GridSampleOptions};
 use burn_backend::tensor::{BoolTensor, FloatTensor, IntTensor};
 use burn_backend::{Distribution, ExecutionError, Scalar, TensorData, TensorMetadata};
 use burn_std::{BoolDType, DType, FloatDType, IndexingUpdateOp, IntDType, Shape, Slice};
@@ -516,6 +516,14 @@ impl FloatTensorOps<Self> for Kiln {
 
     fn float_cat(tensors: Vec<FloatTensor<Self>>, dim: usize) -> FloatTensor<Self> {
         c::concat(&tensors, dim)
+    }
+
+    fn float_grid_sample_2d(
+        tensor: FloatTensor<Self>,
+        grid: FloatTensor<Self>,
+        options: GridSampleOptions,
+    ) -> FloatTensor<Self> {
+        super::grid_sample::grid_sample_2d(tensor, grid, options)
     }
 
     fn float_is_nan(tensor: FloatTensor<Self>, _: BoolDType) -> BoolTensor<Self> {

@@ -6,6 +6,7 @@ mod activation;
 mod bool;
 pub(crate) mod common;
 mod float;
+mod grid_sample;
 mod int;
 mod ir;
 mod module;

@@ -67,3 +67,25 @@ fn corrupt_quantized_data_is_an_error() {
     let q = Kiln::q_from_data(data, &d);
     err_of(block_on(Kiln::q_into_data(q)));
 }
+
+#[test]
+fn grid_sampling_options_and_shapes_it_cannot_take_are_errors() {
+    use burn_backend::ops::{GridSampleOptions, InterpolateMode};
+    let d = kiln_device();
+    let x = f::<Kiln>(&d, &[1, 2, 4, 5], -1.0, 1.0, 1);
+    let grid = f::<Kiln>(&d, &[1, 3, 3, 2], -1.0, 1.0, 2);
+    let bicubic = GridSampleOptions::new(InterpolateMode::Bicubic);
+    let e = err_of(block_on(Kiln::float_into_data(Kiln::float_grid_sample_2d(
+        x.clone(),
+        grid,
+        bicubic,
+    ))));
+    assert!(e.contains("Bicubic"), "{e}");
+    let flat_grid = f::<Kiln>(&d, &[1, 3, 3], -1.0, 1.0, 3);
+    let e = err_of(block_on(Kiln::float_into_data(Kiln::float_grid_sample_2d(
+        x,
+        flat_grid,
+        GridSampleOptions::default(),
+    ))));
+    assert!(e.contains("grid_sample_2d"), "{e}");
+}

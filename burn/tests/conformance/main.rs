@@ -7,6 +7,7 @@ mod harness;
 
 mod backend_ir;
 mod bool_ops;
+mod defaults;
 mod errors;
 mod float_ops;
 mod int_ops;
