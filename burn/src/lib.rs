@@ -5,7 +5,12 @@
 //! ([`data`]).
 //!
 //! [`Kiln`] is Burn's `Backend` on kiln: every op of Burn's op traits as a kiln lowering
-//! (`ops`), and `BackendIr` over it. Not built yet: the `burn-remote` server.
+//! (`ops`), and `BackendIr` over it. [`server`] serves it to Burn programs through
+//! `burn-remote` (the `kiln-burn-server` binary).
+
+// Proving the server's futures `Send` walks wgpu's types through kiln's device (deeper than
+// the default limit of 128).
+#![recursion_limit = "256"]
 
 pub mod data;
 mod device;
@@ -13,6 +18,7 @@ pub mod dtype;
 mod error;
 mod live;
 mod ops;
+pub mod server;
 mod tensor;
 
 pub use ops::{Kiln, KilnQTensor};
