@@ -1,7 +1,7 @@
 //! Serving kiln to Burn programs: `burn-remote`'s `BackendServer` over its WebSocket transport.
 //! A Burn program built with the `remote-websocket` feature reaches it as
 //! `Device::remote_options(&RemoteHost::websocket("ws://127.0.0.1:3000")).init()`; every op it
-//! records is sent as Burn's IR and run by [`Kiln`](crate::Kiln) through `BackendIr`.
+//! records is sent as Burn's IR and run by [`crate::Kiln`] through `BackendIr`.
 //!
 //! The device opens before the socket is bound, so a machine without an adapter fails at start
 //! with kiln's error instead of on the first client. Errors inside a session (a shape kiln
