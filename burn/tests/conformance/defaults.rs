@@ -174,6 +174,15 @@ conform!(float_grid_sample_2d, Tol { abs: 1e-5, rel: 1e-4 }, d => {
             }
         }
     }
+    // Points halfway between pixels (exact in binary: 5 pixels, corners aligned), where
+    // nearest sampling rounds ties to even.
+    let x5 = f::<B>(d, &[1, 2, 5, 5], -1.0, 1.0, 3);
+    let halves: Vec<f32> = [-0.75f32, -0.25, 0.25, 0.75].iter().flat_map(|&a| [a, -a]).collect();
+    let ties = B::float_from_data(TensorData::new(halves, [1, 2, 2, 2]), d);
+    for mode in [InterpolateMode::Nearest, InterpolateMode::Bilinear] {
+        let o = GridSampleOptions { mode, padding_mode: GridSamplePaddingMode::Zeros, align_corners: true };
+        out.push(rf::<B>(B::float_grid_sample_2d(x5.clone(), ties.clone(), o)));
+    }
     out
 });
 
