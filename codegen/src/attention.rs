@@ -1,27 +1,30 @@
 //! The fused attention template (flash-style): one workgroup of [`THREADS`] invocations per
 //! block of `rows` query rows (per batch, and per run of keys for a part of a split
 //! attention) streams its keys through workgroup memory, `keys` at a time, with an online
-//! softmax, so that no score leaves the workgroup. Per tile:
+//! softmax, so that no score leaves the workgroup. Tiles are held as vectors of four
+//! adjacent head columns, zero past the head ([`crate::attention_stage`]). Per tile:
 //!
-//! 1. the K and V tiles are staged (the query block was staged once, before the loop);
+//! 1. the K and V tiles, fetched into registers while the tile before was multiplied, are
+//!    stored to workgroup memory, and the next tile's fetch is issued (the query block was
+//!    staged once, before the loop);
 //! 2. each score `q . k * scale + mask` is computed once, `-inf` where the key is past the
 //!    run, past the causal diagonal, or the row past the queries; each invocation computes a
-//!    block of up to 2 rows by 4 keys ([`score_block`]), so that a staged value feeds several
-//!    FMAs;
+//!    block of up to 2 rows by 4 keys ([`score_block`]), so that a staged vector feeds
+//!    several vector FMAs;
 //! 3. one invocation per row takes the tile's maximum, the row's new running maximum `m`
 //!    (both NaN where a score is), and the factor `exp(m_old - m)` that rescales what the row
 //!    holds;
 //! 4. each score becomes `p = exp(s - m)` (0 in a row that has seen no key yet);
 //! 5. each invocation rescales its accumulators and adds `p * v` over the tile: it holds two
-//!    rows (one where the block has one) by every `G`-th column, `G = THREADS / (rows / 2)`
-//!    invocations sharing a pair of rows, so that each staged value of V feeds two FMAs; the
-//!    first of them also keeps the rows' sums `l`.
+//!    rows (one where the block has one) by every `G`-th vector of columns,
+//!    `G = THREADS / (rows / 2)` invocations sharing a pair of rows, so that each staged
+//!    vector of V feeds two vector FMAs; the first of them also keeps the rows' sums `l`.
 //!
 //! The output is `acc / l` rounded to the dtype, or, for a part, `acc`, `m` and `l` in f32
 //! (see `kiln_ir::ops::attention`). With `causal`, a block stops at the last key its last
-//! row sees. `rows = 1` is the decode form: one query row per workgroup, every invocation
-//! on a score of its own, then on a column. Shared arrays are padded so that invocations
-//! reading along keys hit distinct banks.
+//! row sees. `rows = 1` is the decode form: one query row per workgroup. The query and K
+//! tiles' rows are padded by one vector, so that invocations reading along keys hit
+//! distinct banks.
 
 use crate::code::Code;
 use crate::emit::Emitter;
@@ -43,10 +46,21 @@ pub const KEYS: [u32; 5] = [4, 8, 16, 32, 64];
 pub const MAX_HEAD: u32 = 512;
 
 /// Bytes of workgroup memory for `rows` x `keys` tiles of heads of `head`: the query block
-/// and the K tile (rows padded by one), the V tile, the scores (rows padded by one) and three
-/// values per row.
+/// and the K tile (rows padded by a vector), the V tile, the scores (rows padded by one) and
+/// three values per row.
 pub fn workgroup_bytes(rows: u32, keys: u32, head: u32) -> u32 {
-    4 * (rows * (head + 1) + keys * (head + 1) + keys * head + rows * (keys + 1) + 3 * rows)
+    4 * (rows * (head + 4) + keys * (head + 4) + keys * head + rows * (keys + 1) + 3 * rows)
+}
+
+/// The keys per tile the template takes unless told: as many as keep the registers that
+/// hold the next K and V tiles at 16 vectors an invocation (32 keys of a head of 64), at
+/// least 4; 32 on tensor cores, whose tiles need 32 or 64.
+pub fn default_keys(head: u32, tensor_cores: bool) -> u32 {
+    if tensor_cores {
+        return 32;
+    }
+    let k = (2048 / head.max(16)).clamp(KEYS[0], 32);
+    1 << (31 - k.leading_zeros())
 }
 
 /// The largest head whose smallest scalar tile (one row, 4 keys) fits `limit` bytes of
@@ -74,9 +88,9 @@ pub fn sizes(k: &Kernel) -> Option<(usize, usize, usize, usize)> {
 }
 
 /// Chooses what is still `None` in `a` from kernel `k`'s sizes: as many rows as the queries
-/// (rounded up to a power of two, at most 16); 64 keys per tile for one row, else 32; tensor
-/// cores kept only where the kernel is eligible (`f32_ok`: the matmul precision lets f32
-/// operands round to f16); a head of `max(d, dv)` rounded up to 16, or to 32 on tensor cores.
+/// (rounded up to a power of two, at most 16); [`default_keys`] per tile; tensor cores kept
+/// only where the kernel is eligible (`f32_ok`: the matmul precision lets f32 operands round
+/// to f16); a head of `max(d, dv)` rounded up to 16, or to 32 on tensor cores.
 pub fn resolve(a: &mut crate::schedule::AttentionSchedule, k: &Kernel, f32_ok: bool) {
     let Some((sq, d, _, dv)) = sizes(k) else {
         return;
@@ -84,14 +98,19 @@ pub fn resolve(a: &mut crate::schedule::AttentionSchedule, k: &Kernel, f32_ok: b
     let rows = *a
         .rows
         .get_or_insert(sq.max(1).next_power_of_two().min(16) as u32);
-    let keys = *a.keys.get_or_insert(if rows == 1 { 64 } else { 32 });
-    a.tensor_cores &= crate::attention_coop::eligible(k, rows, keys, f32_ok);
-    let head = if a.tensor_cores {
-        crate::attention_coop::head(d.max(dv))
-    } else {
-        d.max(dv).max(1).next_multiple_of(16)
+    let eligible = |keys| crate::attention_coop::eligible(k, rows, keys, f32_ok);
+    let head = |tc: bool| {
+        let h = if tc {
+            crate::attention_coop::head(d.max(dv))
+        } else {
+            d.max(dv).max(1).next_multiple_of(16)
+        };
+        u32::try_from(h).unwrap_or(u32::MAX)
     };
-    a.head = Some(u32::try_from(head).unwrap_or(u32::MAX));
+    let tc = a.tensor_cores && eligible(a.keys.unwrap_or(32));
+    let keys = *a.keys.get_or_insert(default_keys(head(tc), tc));
+    a.tensor_cores &= eligible(keys);
+    a.head = Some(head(a.tensor_cores));
 }
 
 /// Shrinks `a`'s tiles to fit `limit` bytes of workgroup memory: keys first (to 8), then
@@ -176,9 +195,9 @@ pub fn score_block(rows: u32, keys: u32) -> (u32, u32) {
 }
 
 /// The scores of one tile: invocation `(tr, tc)` computes rows `tr * RB ..` by keys
-/// `tc + TC * b`, its `RB + CB` staged values per step of the dot products feeding `RB * CB`
-/// FMAs (a score at a time would read two values per FMA); each score is `-inf` where the row,
-/// the key or the causal rule leaves it out.
+/// `tc + TC * b`, its `RB + CB` staged vectors per step of the dot products feeding `RB * CB`
+/// vector FMAs (over the padded head, whose padding is zero); each score is `-inf` where the
+/// row, the key or the causal rule leaves it out.
 fn scores(c: &mut Code, rows: u32, keys: u32, ops: &Operands, mask: Option<&str>, diag: &str) {
     let (rb, cb) = score_block(rows, keys);
     let (tr, tc) = (rows / rb, keys / cb);
@@ -189,15 +208,15 @@ fn scores(c: &mut Code, rows: u32, keys: u32, ops: &Operands, mask: Option<&str>
     );
     for a in 0..rb {
         for b in 0..cb {
-            writeln!(c, "      var s{a}_{b} = 0.0;");
+            writeln!(c, "      var s{a}_{b} = vec4<f32>(0.0);");
         }
     }
-    writeln!(c, "      for (var q = 0u; q < d; q = q + 1u) {{");
+    writeln!(c, "      for (var q = 0u; q < H4; q = q + 1u) {{");
     for a in 0..rb {
-        writeln!(c, "        let qa{a} = qs[(tr * {rb}u + {a}u) * DS + q];");
+        writeln!(c, "        let qa{a} = qs[(tr * {rb}u + {a}u) * QS + q];");
     }
     for b in 0..cb {
-        writeln!(c, "        let kb{b} = ks[(tc + {}u) * DS + q];", tc * b);
+        writeln!(c, "        let kb{b} = ks[(tc + {}u) * QS + q];", tc * b);
     }
     for a in 0..rb {
         for b in 0..cb {
@@ -209,7 +228,8 @@ fn scores(c: &mut Code, rows: u32, keys: u32, ops: &Operands, mask: Option<&str>
         for b in 0..cb {
             writeln!(
                 c,
-                "      {{\n        let rr = tr * {rb}u + {a}u;\n        let j = tc + {}u;\n        let i = i0 + rr;\n        let key = t0 + j;",
+                "      {{\n        let rr = tr * {rb}u + {a}u;\n        let j = tc + {}u;\n        let i = i0 + rr;\n        let key = t0 + j;\n        \
+                 let sd = (s{a}_{b}.x + s{a}_{b}.y) + (s{a}_{b}.z + s{a}_{b}.w);",
                 tc * b
             );
             let mut ok = String::from("i < sq && key < k1");
@@ -219,11 +239,11 @@ fn scores(c: &mut Code, rows: u32, keys: u32, ops: &Operands, mask: Option<&str>
             match mask {
                 Some(m) => writeln!(
                     c,
-                    "        var sc = ninf;\n        if ({ok}) {{ sc = s{a}_{b} * scale + {m}; }}\n        ps[rr * PS + j] = sc;\n      }}"
+                    "        var sc = ninf;\n        if ({ok}) {{ sc = sd * scale + {m}; }}\n        ps[rr * PS + j] = sc;\n      }}"
                 ),
                 None => writeln!(
                     c,
-                    "        ps[rr * PS + j] = select(ninf, s{a}_{b} * scale, {ok});\n      }}"
+                    "        ps[rr * PS + j] = select(ninf, sd * scale, {ok});\n      }}"
                 ),
             }
         }
@@ -232,9 +252,9 @@ fn scores(c: &mut Code, rows: u32, keys: u32, ops: &Operands, mask: Option<&str>
 }
 
 /// The scalar form's step 4 and 5 for each tile: `p = exp(s - m)` in place, then each
-/// invocation's `rp` rows by every `g`-th column (`per` of them) rescaled and given `p * v`
-/// over the tile, the rows' sums `l` kept by their first invocation; then the tile loop and
-/// a barrier are closed.
+/// invocation's `rp` rows by every `g`-th vector of columns (`per` of them) rescaled and
+/// given `p * v` over the tile, the rows' sums `l` kept by their first invocation; then the
+/// tile loop and a barrier are closed.
 fn scalar_values(c: &mut Code, rp: u32, per: u32, g: u32) {
     writeln!(
         c,
@@ -256,11 +276,14 @@ fn scalar_values(c: &mut Code, rp: u32, per: u32, g: u32) {
     for u in 0..per {
         writeln!(
             c,
-            "      let v{u} = vs[j * H + min(g + {}u, H - 1u)];",
+            "      let v{u} = vs[j * H4 + min(g + {}u, H4 - 1u)];",
             u * g
         );
         for a in 0..rp {
-            writeln!(c, "      acc{a}_{u} = fma(p{a}, v{u}, acc{a}_{u});");
+            writeln!(
+                c,
+                "      acc{a}_{u} = fma(vec4<f32>(p{a}), v{u}, acc{a}_{u});"
+            );
         }
     }
     c.push_str("    }\n    if (g == 0u) {\n");
@@ -309,11 +332,12 @@ pub fn main(e: &mut Emitter, s: &Schedule) -> Result<String, CodegenError> {
         _ => return Err(not_attention(k)),
     };
     let r = k.load_rank();
-    // The products with V: each invocation holds `rp` rows by every `g`-th column.
+    // The products with V: each invocation holds `rp` rows by every `g`-th vector of
+    // columns.
     let rp = rows.min(2);
     let g = THREADS / (rows / rp);
-    let per = head.div_ceil(g);
-    let (ds, ps) = (head + 1, keys + 1);
+    let h4 = head / 4;
+    let per = h4.div_ceil(g);
     // Row maxima propagate NaN (WGSL's `max` need not), so that a NaN score makes its row
     // NaN as in the reference, whatever the tile it falls in.
     e.use_helpers(&[crate::ops::NONFINITE, "kiln_fmax"]);
@@ -323,7 +347,7 @@ pub fn main(e: &mut Emitter, s: &Schedule) -> Result<String, CodegenError> {
     let mut c = Code::new();
     writeln!(
         c,
-        "const T = {THREADS}u;\nconst BQ = {rows}u;\nconst BK = {keys}u;\nconst H = {head}u;\nconst G = {g}u;"
+        "const T = {THREADS}u;\nconst BQ = {rows}u;\nconst BK = {keys}u;\nconst H = {head}u;\nconst H4 = {h4}u;\nconst G = {g}u;"
     );
     if coop {
         if !crate::attention_coop::eligible(k, rows, keys, s.matmul.tensor_core_f32)
@@ -341,12 +365,17 @@ pub fn main(e: &mut Emitter, s: &Schedule) -> Result<String, CodegenError> {
     } else {
         writeln!(
             c,
-            "const DS = {ds}u;\nconst PS = {ps}u;\n\
-             var<workgroup> qs: array<f32, BQ * DS>;\nvar<workgroup> ks: array<f32, BK * DS>;\n\
-             var<workgroup> vs: array<f32, BK * H>;\nvar<workgroup> ps: array<f32, BQ * PS>;\n\
+            "const QS = {}u;\nconst PS = {}u;\n\
+             var<workgroup> qs: array<vec4<f32>, BQ * QS>;\nvar<workgroup> ks: array<vec4<f32>, BK * QS>;\n\
+             var<workgroup> vs: array<vec4<f32>, BK * H4>;\nvar<workgroup> ps: array<f32, BQ * PS>;\n\
              var<workgroup> mrow: array<f32, BQ>;\nvar<workgroup> lrow: array<f32, BQ>;\n\
-             var<workgroup> crow: array<f32, BQ>;"
+             var<workgroup> crow: array<f32, BQ>;",
+            h4 + 1,
+            keys + 1
         );
+    }
+    for (name, l) in [("q", ops.q), ("k", ops.k), ("v", ops.v)] {
+        crate::attention_stage::reader(e, &mut c, name, l, r);
     }
     // The tensor-core form addresses its fragments by subgroup.
     let sg = if coop {
@@ -397,21 +426,17 @@ pub fn main(e: &mut Emitter, s: &Schedule) -> Result<String, CodegenError> {
     for (name, b) in ["qbase", "kbase", "vbase", "mbase"].iter().zip(&bases) {
         writeln!(c, "  let {name} = {b};");
     }
-    // Element (row, col) of an operand, as f32.
-    let at = |e: &mut Emitter, l: LoadId, base: &str, row: &str, col: &str| {
+    // The mask's element at (i, key), as f32.
+    let mv = ops.mask.map(|l| {
         let sr = e.params.i32(Param::Stride(l, r - 2));
         let sc = e.params.i32(Param::Stride(l, r - 1));
         let input = k.load(l).input;
         e.read(
             input,
             &format!("in{input}"),
-            &format!("u32({base} + i32({row}) * {sr} + i32({col}) * {sc})"),
+            &format!("u32(mbase + i32(i) * {sr} + i32(key) * {sc})"),
         )
-    };
-    let qv = at(e, ops.q, "qbase", "i", "x % d");
-    let kv = at(e, ops.k, "kbase", "key", "x % d");
-    let vv = at(e, ops.v, "vbase", "key", "x % dv");
-    let mv = ops.mask.map(|m| at(e, m, "mbase", "i", "key"));
+    });
     writeln!(
         c,
         "  let run = (sk + runs - 1u) / runs;\n  let k0 = min(s * run, sk);\n  var k1 = min(k0 + run, sk);\n  let i0 = qb * BQ;"
@@ -425,12 +450,9 @@ pub fn main(e: &mut Emitter, s: &Schedule) -> Result<String, CodegenError> {
         );
     }
     if coop {
-        crate::attention_coop::stage_queries(&mut c, &qv);
+        crate::attention_stage::queries(&mut c, &crate::attention_coop::store_query());
     } else {
-        writeln!(
-            c,
-            "  for (var x = lid; x < BQ * d; x = x + T) {{\n    let i = i0 + x / d;\n    qs[(x / d) * DS + x % d] = select(0.0, {qv}, i < sq);\n  }}"
-        );
+        crate::attention_stage::queries(&mut c, "qs[(x / H4) * QS + x % H4] = v;");
     }
     writeln!(
         c,
@@ -438,26 +460,31 @@ pub fn main(e: &mut Emitter, s: &Schedule) -> Result<String, CodegenError> {
     );
     for a in 0..rp {
         for u in 0..per {
-            writeln!(c, "  var acc{a}_{u} = 0.0;");
+            writeln!(c, "  var acc{a}_{u} = vec4<f32>(0.0);");
         }
     }
+    // The first tile's fetch; then each tile stores what was fetched and fetches the next.
+    crate::attention_stage::registers(&mut c, keys, head);
+    crate::attention_stage::fetch(&mut c, "k0");
     writeln!(
         c,
         "  for (var t0 = k0; t0 < k1; t0 = t0 + BK) {{\n    workgroupBarrier();"
     );
+    let store = if coop {
+        crate::attention_coop::store_tiles()
+    } else {
+        "ks[(x / H4) * QS + x % H4] = fk[p];\n      vs[x] = fv[p];".to_string()
+    };
+    crate::attention_stage::store(&mut c, keys, head, &store);
+    c.push_str("    workgroupBarrier();\n");
+    crate::attention_stage::fetch(&mut c, "t0 + BK");
     if coop {
         let mut ok = String::from("i < sq && key < k1");
         if ops.causal {
             ok.push_str(&format!(" && i32(key) <= {diag}"));
         }
-        crate::attention_coop::stage_and_score(&mut c, keys, head, (&kv, &vv), &ok, mv.as_deref());
+        crate::attention_coop::scores(&mut c, keys, head, &ok, mv.as_deref());
     } else {
-        writeln!(
-            c,
-            "    for (var x = lid; x < BK * d; x = x + T) {{\n      let key = t0 + x / d;\n      ks[(x / d) * DS + x % d] = select(0.0, {kv}, key < k1);\n    }}\n\
-             \x20   for (var x = lid; x < BK * dv; x = x + T) {{\n      let key = t0 + x / dv;\n      vs[(x / dv) * H + x % dv] = select(0.0, {vv}, key < k1);\n    }}\n\
-             \x20   workgroupBarrier();"
-        );
         scores(&mut c, rows, keys, &ops, mv.as_deref(), diag);
     }
     writeln!(
@@ -481,17 +508,26 @@ pub fn main(e: &mut Emitter, s: &Schedule) -> Result<String, CodegenError> {
             "  {{\n    let i = i0 + r + {a}u;\n    let l = lrow[r + {a}u];\n    let m = mrow[r + {a}u];\n    let ob = (bt * sq + i) * dv;\n    if (i < sq) {{"
         );
         for u in 0..per {
-            let col = u * g;
-            if ops.partial {
-                // Per column: `acc`, `m`, `l`, each over the runs.
+            for (j, x) in ["x", "y", "z", "w"].iter().enumerate() {
+                // Column `4 (g + u G) + j`; invocations past the head hold copies of its last
+                // vector and store nothing.
                 writeln!(
                     c,
-                    "      if (g + {col}u < dv) {{\n        let at = (ob + g + {col}u) * 3u * runs + s;\n        out0[at] = acc{a}_{u};\n        out0[at + runs] = m;\n        out0[at + 2u * runs] = l;\n      }}"
+                    "      {{\n        let col = (g + {}u) * 4u + {j}u;",
+                    u * g
                 );
-            } else {
-                let v = e.round(out.dtype, format!("acc{a}_{u} / l"));
-                let st = e.store(0, &format!("ob + g + {col}u"), &v);
-                writeln!(c, "      if (g + {col}u < dv) {{ {st} }}");
+                if ops.partial {
+                    // Per column: `acc`, `m`, `l`, each over the runs.
+                    writeln!(
+                        c,
+                        "        if (col < dv) {{\n          let at = (ob + col) * 3u * runs + s;\n          out0[at] = acc{a}_{u}.{x};\n          out0[at + runs] = m;\n          out0[at + 2u * runs] = l;\n        }}"
+                    );
+                } else {
+                    let v = e.round(out.dtype, format!("acc{a}_{u}.{x} / l"));
+                    let st = e.store(0, "ob + col", &v);
+                    writeln!(c, "        if (col < dv) {{ {st} }}");
+                }
+                c.push_str("      }\n");
             }
         }
         c.push_str("    }\n  }\n");
@@ -503,6 +539,7 @@ pub fn main(e: &mut Emitter, s: &Schedule) -> Result<String, CodegenError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::attention_stage::per_invocation;
 
     /// The template keeps the loop-trip contract of `kiln_ir::passes::attention_trips`: 64
     /// invocations, at most 16 rows, so that a split over the adapter's loop budget holds.
@@ -528,18 +565,22 @@ mod tests {
             (1031, 128, 80),
             (7, 32, 32),
             (1, 1, 1),
+            (300, 1, 512),
+            (65, 512, 16),
         ] {
+            let head = d.max(dv).next_multiple_of(16);
+            let h4 = head / 4;
             for rows in ROWS {
                 for bk in KEYS {
                     assert!(rows <= 16 && bk >= 4 && THREADS.is_multiple_of(rows));
                     let (rows, bk) = (rows as usize, bk as usize);
                     let tiles = keys.div_ceil(bk);
-                    let staging = (bk * d).div_ceil(t) + (bk * dv).div_ceil(t);
+                    let np = per_invocation(bk as u32, head as u32) as usize;
                     let entries = (rows * bk).div_ceil(t);
-                    // Staging, the scores' dot products, the row maximum, the exponentials,
-                    // the accumulation.
-                    let per_tile = staging + d + bk + entries + bk;
-                    let trips = (rows * d).div_ceil(t) + tiles * per_tile;
+                    // Storing and fetching the tiles, the scores' dot products, the row
+                    // maximum, the exponentials, the accumulation.
+                    let per_tile = 2 * np + h4 + bk + entries + bk;
+                    let trips = (rows * h4).div_ceil(t) + np + tiles * per_tile;
                     assert!(
                         trips <= kiln_ir::passes::attention_trips(keys, d, dv),
                         "{rows} x {bk}, keys {keys}, d {d}, dv {dv}: {trips}"

@@ -3,8 +3,9 @@
 //! cooperative matrices (16 x 16 x 16, f16 x f16 -> f32; the gate of [`crate::coop`]).
 //!
 //! A workgroup has 16 query rows and two subgroups of 32. Per tile of `keys` keys:
-//! 1. K and V are staged as f16, `head` wide, zero past `d` and `dv` (the query block was
-//!    staged so once);
+//! 1. K and V, fetched into registers as in the scalar form ([`crate::attention_stage`]), are
+//!    stored as f16, `head` wide, zero past `d` and `dv` (the query block was staged so
+//!    once);
 //! 2. subgroup `s` multiplies the query block by keys `s * keys / 2 ..` into f32 scores,
 //!    stored to `ps`; a scalar pass then applies the scale, the mask and the causal rule;
 //! 3. the row maxima and rescaling factors, as in the scalar form;
@@ -75,37 +76,32 @@ pub fn declare(c: &mut Code, keys: u32, head: u32) {
     );
 }
 
-/// The query block staged as f16, `head` wide (`qv`: the query element at row `i`, column
-/// `x % d`, as f32).
-pub fn stage_queries(c: &mut Code, qv: &str) {
-    writeln!(
-        c,
-        "  for (var x = lid; x < BQ * H; x = x + T) {{\n    let i = i0 + x / H;\n    let col = x % H;\n    \
-         var v = 0.0;\n    if (i < sq && col < d) {{\n      let x = (x / H) * d + col;\n      v = {qv};\n    }}\n    \
-         qh[(x / H) * LH + col] = f16(v);\n  }}"
-    );
+/// The statement storing the query block's vector `v` (vector `x` of the block) as f16.
+pub fn store_query() -> String {
+    halves("qh", "v")
 }
 
-/// Inside the tile loop: K and V staged (`kv`, `vv`: the element at key `key`, column
-/// `x % d` or `x % dv`), the scores by tensor cores, then their scale, mask and causal rule
-/// (`ok`: the condition a score is kept on; `mask`: the mask's element at `i`, `key`).
-pub fn stage_and_score(
-    c: &mut Code,
-    keys: u32,
-    head: u32,
-    (kv, vv): (&str, &str),
-    ok: &str,
-    mask: Option<&str>,
-) {
-    writeln!(
-        c,
-        "    for (var x = lid; x < BK * H; x = x + T) {{\n      let key = t0 + x / H;\n      let col = x % H;\n      \
-         var kx = 0.0;\n      var vx = 0.0;\n      \
-         if (key < k1 && col < d) {{\n        let x = (x / H) * d + col;\n        kx = {kv};\n      }}\n      \
-         if (key < k1 && col < dv) {{\n        let x = (x / H) * dv + col;\n        vx = {vv};\n      }}\n      \
-         kh[(x / H) * LH + col] = f16(kx);\n      vh[(x / H) * LH + col] = f16(vx);\n    }}\n    \
-         workgroupBarrier();"
-    );
+/// The statement storing vector `x` of the K and V tiles from the registers `fk[p]` and
+/// `fv[p]` (see [`crate::attention_stage`]) as f16.
+pub fn store_tiles() -> String {
+    format!("{}\n      {}", halves("kh", "fk[p]"), halves("vh", "fv[p]"))
+}
+
+/// The statement storing the four f32 values of `v` as vector `x` of the f16 tile `array`,
+/// rows `LH` apart.
+fn halves(array: &str, v: &str) -> String {
+    let mut s = String::from("{ let o = (x / H4) * LH + (x % H4) * 4u;");
+    for (j, c) in ["x", "y", "z", "w"].iter().enumerate() {
+        s.push_str(&format!(" {array}[o + {j}u] = f16({v}.{c});"));
+    }
+    s.push_str(" }");
+    s
+}
+
+/// Inside the tile loop, after the tiles are staged: the scores by tensor cores, then their
+/// scale, mask and causal rule (`ok`: the condition a score is kept on; `mask`: the mask's
+/// element at `i`, `key`).
+pub fn scores(c: &mut Code, keys: u32, head: u32, ok: &str, mask: Option<&str>) {
     // Scores: subgroup `sg` takes keys `sg * keys / 2 ..`, K read column-major (as K^T).
     product(
         c,
@@ -175,8 +171,8 @@ fn product(
 }
 
 /// After the row statistics: `p` (rounded to f16, into `ps` and `ph`), the product with V by
-/// tensor cores into `ot`, and each invocation's rows `r`, `r + 1` by every `G`-th column
-/// rescaled and added (`per` columns; the sums `l` by the rows' first invocation).
+/// tensor cores into `ot`, and each invocation's rows `r`, `r + 1` by every `G`-th vector of
+/// columns rescaled and added (`per` vectors; the sums `l` by the rows' first invocation).
 pub fn values(c: &mut Code, head: u32, keys: u32, per: u32, g: u32) {
     writeln!(
         c,
@@ -209,7 +205,8 @@ pub fn values(c: &mut Code, head: u32, keys: u32, per: u32, g: u32) {
         for u in 0..per {
             writeln!(
                 c,
-                "    acc{a}_{u} = acc{a}_{u} * cr{a} + ot[(r + {a}u) * LO + min(g + {}u, H - 1u)];",
+                "    {{\n      let o = (r + {a}u) * LO + min(g + {}u, H4 - 1u) * 4u;\n      \
+                 acc{a}_{u} = acc{a}_{u} * cr{a} + vec4<f32>(ot[o], ot[o + 1u], ot[o + 2u], ot[o + 3u]);\n    }}",
                 u * g
             );
         }

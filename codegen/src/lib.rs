@@ -8,6 +8,7 @@
 
 pub mod attention;
 pub mod attention_coop;
+pub mod attention_stage;
 pub mod code;
 pub mod coop;
 pub mod dequant;

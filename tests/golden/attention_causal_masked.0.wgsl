@@ -13,25 +13,38 @@ const T = 64u;
 const BQ = 16u;
 const BK = 32u;
 const H = 16u;
+const H4 = 4u;
 const G = 8u;
-const DS = 17u;
+const QS = 5u;
 const PS = 33u;
-var<workgroup> qs: array<f32, BQ * DS>;
-var<workgroup> ks: array<f32, BK * DS>;
-var<workgroup> vs: array<f32, BK * H>;
+var<workgroup> qs: array<vec4<f32>, BQ * QS>;
+var<workgroup> ks: array<vec4<f32>, BK * QS>;
+var<workgroup> vs: array<vec4<f32>, BK * H4>;
 var<workgroup> ps: array<f32, BQ * PS>;
 var<workgroup> mrow: array<f32, BQ>;
 var<workgroup> lrow: array<f32, BQ>;
 var<workgroup> crow: array<f32, BQ>;
+fn kiln_at_q(base: i32, row: u32, col: u32, ok: bool) -> f32 {
+  let x = select(0, base + i32(row) * bitcast<i32>(P.p[0].x) + i32(col) * bitcast<i32>(P.p[0].y), ok);
+  return select(0.0, in0[u32(x)], ok);
+}
+fn kiln_at_k(base: i32, row: u32, col: u32, ok: bool) -> f32 {
+  let x = select(0, base + i32(row) * bitcast<i32>(P.p[0].z) + i32(col) * bitcast<i32>(P.p[0].w), ok);
+  return select(0.0, in1[u32(x)], ok);
+}
+fn kiln_at_v(base: i32, row: u32, col: u32, ok: bool) -> f32 {
+  let x = select(0, base + i32(row) * bitcast<i32>(P.p[1].x) + i32(col) * bitcast<i32>(P.p[1].y), ok);
+  return select(0.0, in2[u32(x)], ok);
+}
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let sq = P.p[0].x;
-  let d = P.p[0].y;
-  let sk = P.p[0].z;
-  let dv = P.p[0].w;
+  let sq = P.p[1].z;
+  let d = P.p[1].w;
+  let sk = P.p[2].x;
+  let dv = P.p[2].y;
   let runs = 1u;
-  let nb = 1u * P.p[1].x * P.p[1].y;
-  let scale = bitcast<f32>(P.p[1].z);
+  let nb = 1u * P.p[2].z * P.p[2].w;
+  let scale = bitcast<f32>(P.p[3].x);
   let ninf = kiln_f32_bits(0xff800000u);
   let qblocks = (sq + BQ - 1u) / BQ;
   let w = wid.y * nwg.x + wid.x;
@@ -40,13 +53,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let qb = (w / runs) % qblocks;
   let bt = w / (runs * qblocks);
   var rem_bt = bt;
-  let c1 = rem_bt % P.p[1].y;
-  rem_bt = rem_bt / P.p[1].y;
+  let c1 = rem_bt % P.p[2].w;
+  rem_bt = rem_bt / P.p[2].w;
   let c0 = rem_bt;
-  let qbase = bitcast<i32>(P.p[1].w) + i32(c0) * bitcast<i32>(P.p[2].x) + i32(c1) * bitcast<i32>(P.p[2].y);
-  let kbase = bitcast<i32>(P.p[2].z) + i32(c0) * bitcast<i32>(P.p[2].w) + i32(c1) * bitcast<i32>(P.p[3].x);
-  let vbase = bitcast<i32>(P.p[3].y) + i32(c0) * bitcast<i32>(P.p[3].z) + i32(c1) * bitcast<i32>(P.p[3].w);
-  let mbase = bitcast<i32>(P.p[4].x) + i32(c0) * bitcast<i32>(P.p[4].y) + i32(c1) * bitcast<i32>(P.p[4].z);
+  let qbase = bitcast<i32>(P.p[3].y) + i32(c0) * bitcast<i32>(P.p[3].z) + i32(c1) * bitcast<i32>(P.p[3].w);
+  let kbase = bitcast<i32>(P.p[4].x) + i32(c0) * bitcast<i32>(P.p[4].y) + i32(c1) * bitcast<i32>(P.p[4].z);
+  let vbase = bitcast<i32>(P.p[4].w) + i32(c0) * bitcast<i32>(P.p[5].x) + i32(c1) * bitcast<i32>(P.p[5].y);
+  let mbase = bitcast<i32>(P.p[5].z) + i32(c0) * bitcast<i32>(P.p[5].w) + i32(c1) * bitcast<i32>(P.p[6].x);
   let run = (sk + runs - 1u) / runs;
   let k0 = min(s * run, sk);
   var k1 = min(k0 + run, sk);
@@ -55,46 +68,70 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let i = min(i0 + BQ, sq) - 1u;
     k1 = u32(clamp(i32(i) + i32(sk) - i32(sq) + 1, i32(k0), i32(k1)));
   }
-  for (var x = lid; x < BQ * d; x = x + T) {
-    let i = i0 + x / d;
-    qs[(x / d) * DS + x % d] = select(0.0, in0[u32(qbase + i32(i) * bitcast<i32>(P.p[4].w) + i32(x % d) * bitcast<i32>(P.p[5].x))], i < sq);
+  for (var x = lid; x < BQ * H4; x = x + T) {
+    let i = i0 + x / H4;
+    let c = (x % H4) * 4u;
+    let v = vec4<f32>(kiln_at_q(qbase, i, c + 0u, i < sq && c + 0u < d), kiln_at_q(qbase, i, c + 1u, i < sq && c + 1u < d), kiln_at_q(qbase, i, c + 2u, i < sq && c + 2u < d), kiln_at_q(qbase, i, c + 3u, i < sq && c + 3u < d));
+    qs[(x / H4) * QS + x % H4] = v;
   }
   if (lid < BQ) { mrow[lid] = ninf; lrow[lid] = 0.0; }
   let r = (lid / G) * 2u;
   let g = lid % G;
-  var acc0_0 = 0.0;
-  var acc0_1 = 0.0;
-  var acc1_0 = 0.0;
-  var acc1_1 = 0.0;
+  var acc0_0 = vec4<f32>(0.0);
+  var acc1_0 = vec4<f32>(0.0);
+  const NP = 2u;
+  var fk: array<vec4<f32>, NP>;
+  var fv: array<vec4<f32>, NP>;
+  {
+    let t = k0;
+    for (var p = 0u; p < NP; p = p + 1u) {
+      let x = lid + p * T;
+      let j = x / H4;
+      let c = (x % H4) * 4u;
+      let key = t + j;
+      let ok = j < BK && key < k1;
+      fk[p] = vec4<f32>(kiln_at_k(kbase, key, c + 0u, ok && c + 0u < d), kiln_at_k(kbase, key, c + 1u, ok && c + 1u < d), kiln_at_k(kbase, key, c + 2u, ok && c + 2u < d), kiln_at_k(kbase, key, c + 3u, ok && c + 3u < d));
+      fv[p] = vec4<f32>(kiln_at_v(vbase, key, c + 0u, ok && c + 0u < dv), kiln_at_v(vbase, key, c + 1u, ok && c + 1u < dv), kiln_at_v(vbase, key, c + 2u, ok && c + 2u < dv), kiln_at_v(vbase, key, c + 3u, ok && c + 3u < dv));
+    }
+  }
   for (var t0 = k0; t0 < k1; t0 = t0 + BK) {
     workgroupBarrier();
-    for (var x = lid; x < BK * d; x = x + T) {
-      let key = t0 + x / d;
-      ks[(x / d) * DS + x % d] = select(0.0, in1[u32(kbase + i32(key) * bitcast<i32>(P.p[5].y) + i32(x % d) * bitcast<i32>(P.p[5].z))], key < k1);
-    }
-    for (var x = lid; x < BK * dv; x = x + T) {
-      let key = t0 + x / dv;
-      vs[(x / dv) * H + x % dv] = select(0.0, in2[u32(vbase + i32(key) * bitcast<i32>(P.p[5].w) + i32(x % dv) * bitcast<i32>(P.p[6].x))], key < k1);
+    for (var p = 0u; p < NP; p = p + 1u) {
+      let x = lid + p * T;
+      ks[(x / H4) * QS + x % H4] = fk[p];
+      vs[x] = fv[p];
     }
     workgroupBarrier();
+  {
+    let t = t0 + BK;
+    for (var p = 0u; p < NP; p = p + 1u) {
+      let x = lid + p * T;
+      let j = x / H4;
+      let c = (x % H4) * 4u;
+      let key = t + j;
+      let ok = j < BK && key < k1;
+      fk[p] = vec4<f32>(kiln_at_k(kbase, key, c + 0u, ok && c + 0u < d), kiln_at_k(kbase, key, c + 1u, ok && c + 1u < d), kiln_at_k(kbase, key, c + 2u, ok && c + 2u < d), kiln_at_k(kbase, key, c + 3u, ok && c + 3u < d));
+      fv[p] = vec4<f32>(kiln_at_v(vbase, key, c + 0u, ok && c + 0u < dv), kiln_at_v(vbase, key, c + 1u, ok && c + 1u < dv), kiln_at_v(vbase, key, c + 2u, ok && c + 2u < dv), kiln_at_v(vbase, key, c + 3u, ok && c + 3u < dv));
+    }
+  }
     if (lid < 64u) {
       let tr = lid / 8u;
       let tc = lid % 8u;
-      var s0_0 = 0.0;
-      var s0_1 = 0.0;
-      var s0_2 = 0.0;
-      var s0_3 = 0.0;
-      var s1_0 = 0.0;
-      var s1_1 = 0.0;
-      var s1_2 = 0.0;
-      var s1_3 = 0.0;
-      for (var q = 0u; q < d; q = q + 1u) {
-        let qa0 = qs[(tr * 2u + 0u) * DS + q];
-        let qa1 = qs[(tr * 2u + 1u) * DS + q];
-        let kb0 = ks[(tc + 0u) * DS + q];
-        let kb1 = ks[(tc + 8u) * DS + q];
-        let kb2 = ks[(tc + 16u) * DS + q];
-        let kb3 = ks[(tc + 24u) * DS + q];
+      var s0_0 = vec4<f32>(0.0);
+      var s0_1 = vec4<f32>(0.0);
+      var s0_2 = vec4<f32>(0.0);
+      var s0_3 = vec4<f32>(0.0);
+      var s1_0 = vec4<f32>(0.0);
+      var s1_1 = vec4<f32>(0.0);
+      var s1_2 = vec4<f32>(0.0);
+      var s1_3 = vec4<f32>(0.0);
+      for (var q = 0u; q < H4; q = q + 1u) {
+        let qa0 = qs[(tr * 2u + 0u) * QS + q];
+        let qa1 = qs[(tr * 2u + 1u) * QS + q];
+        let kb0 = ks[(tc + 0u) * QS + q];
+        let kb1 = ks[(tc + 8u) * QS + q];
+        let kb2 = ks[(tc + 16u) * QS + q];
+        let kb3 = ks[(tc + 24u) * QS + q];
         s0_0 = fma(qa0, kb0, s0_0);
         s0_1 = fma(qa0, kb1, s0_1);
         s0_2 = fma(qa0, kb2, s0_2);
@@ -109,8 +146,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let j = tc + 0u;
         let i = i0 + rr;
         let key = t0 + j;
+        let sd = (s0_0.x + s0_0.y) + (s0_0.z + s0_0.w);
         var sc = ninf;
-        if (i < sq && key < k1 && i32(key) <= i32(i) + i32(sk) - i32(sq)) { sc = s0_0 * scale + in3[u32(mbase + i32(i) * bitcast<i32>(P.p[6].y) + i32(key) * bitcast<i32>(P.p[6].z))]; }
+        if (i < sq && key < k1 && i32(key) <= i32(i) + i32(sk) - i32(sq)) { sc = sd * scale + in3[u32(mbase + i32(i) * bitcast<i32>(P.p[6].y) + i32(key) * bitcast<i32>(P.p[6].z))]; }
         ps[rr * PS + j] = sc;
       }
       {
@@ -118,8 +156,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let j = tc + 8u;
         let i = i0 + rr;
         let key = t0 + j;
+        let sd = (s0_1.x + s0_1.y) + (s0_1.z + s0_1.w);
         var sc = ninf;
-        if (i < sq && key < k1 && i32(key) <= i32(i) + i32(sk) - i32(sq)) { sc = s0_1 * scale + in3[u32(mbase + i32(i) * bitcast<i32>(P.p[6].y) + i32(key) * bitcast<i32>(P.p[6].z))]; }
+        if (i < sq && key < k1 && i32(key) <= i32(i) + i32(sk) - i32(sq)) { sc = sd * scale + in3[u32(mbase + i32(i) * bitcast<i32>(P.p[6].y) + i32(key) * bitcast<i32>(P.p[6].z))]; }
         ps[rr * PS + j] = sc;
       }
       {
@@ -127,8 +166,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let j = tc + 16u;
         let i = i0 + rr;
         let key = t0 + j;
+        let sd = (s0_2.x + s0_2.y) + (s0_2.z + s0_2.w);
         var sc = ninf;
-        if (i < sq && key < k1 && i32(key) <= i32(i) + i32(sk) - i32(sq)) { sc = s0_2 * scale + in3[u32(mbase + i32(i) * bitcast<i32>(P.p[6].y) + i32(key) * bitcast<i32>(P.p[6].z))]; }
+        if (i < sq && key < k1 && i32(key) <= i32(i) + i32(sk) - i32(sq)) { sc = sd * scale + in3[u32(mbase + i32(i) * bitcast<i32>(P.p[6].y) + i32(key) * bitcast<i32>(P.p[6].z))]; }
         ps[rr * PS + j] = sc;
       }
       {
@@ -136,8 +176,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let j = tc + 24u;
         let i = i0 + rr;
         let key = t0 + j;
+        let sd = (s0_3.x + s0_3.y) + (s0_3.z + s0_3.w);
         var sc = ninf;
-        if (i < sq && key < k1 && i32(key) <= i32(i) + i32(sk) - i32(sq)) { sc = s0_3 * scale + in3[u32(mbase + i32(i) * bitcast<i32>(P.p[6].y) + i32(key) * bitcast<i32>(P.p[6].z))]; }
+        if (i < sq && key < k1 && i32(key) <= i32(i) + i32(sk) - i32(sq)) { sc = sd * scale + in3[u32(mbase + i32(i) * bitcast<i32>(P.p[6].y) + i32(key) * bitcast<i32>(P.p[6].z))]; }
         ps[rr * PS + j] = sc;
       }
       {
@@ -145,8 +186,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let j = tc + 0u;
         let i = i0 + rr;
         let key = t0 + j;
+        let sd = (s1_0.x + s1_0.y) + (s1_0.z + s1_0.w);
         var sc = ninf;
-        if (i < sq && key < k1 && i32(key) <= i32(i) + i32(sk) - i32(sq)) { sc = s1_0 * scale + in3[u32(mbase + i32(i) * bitcast<i32>(P.p[6].y) + i32(key) * bitcast<i32>(P.p[6].z))]; }
+        if (i < sq && key < k1 && i32(key) <= i32(i) + i32(sk) - i32(sq)) { sc = sd * scale + in3[u32(mbase + i32(i) * bitcast<i32>(P.p[6].y) + i32(key) * bitcast<i32>(P.p[6].z))]; }
         ps[rr * PS + j] = sc;
       }
       {
@@ -154,8 +196,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let j = tc + 8u;
         let i = i0 + rr;
         let key = t0 + j;
+        let sd = (s1_1.x + s1_1.y) + (s1_1.z + s1_1.w);
         var sc = ninf;
-        if (i < sq && key < k1 && i32(key) <= i32(i) + i32(sk) - i32(sq)) { sc = s1_1 * scale + in3[u32(mbase + i32(i) * bitcast<i32>(P.p[6].y) + i32(key) * bitcast<i32>(P.p[6].z))]; }
+        if (i < sq && key < k1 && i32(key) <= i32(i) + i32(sk) - i32(sq)) { sc = sd * scale + in3[u32(mbase + i32(i) * bitcast<i32>(P.p[6].y) + i32(key) * bitcast<i32>(P.p[6].z))]; }
         ps[rr * PS + j] = sc;
       }
       {
@@ -163,8 +206,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let j = tc + 16u;
         let i = i0 + rr;
         let key = t0 + j;
+        let sd = (s1_2.x + s1_2.y) + (s1_2.z + s1_2.w);
         var sc = ninf;
-        if (i < sq && key < k1 && i32(key) <= i32(i) + i32(sk) - i32(sq)) { sc = s1_2 * scale + in3[u32(mbase + i32(i) * bitcast<i32>(P.p[6].y) + i32(key) * bitcast<i32>(P.p[6].z))]; }
+        if (i < sq && key < k1 && i32(key) <= i32(i) + i32(sk) - i32(sq)) { sc = sd * scale + in3[u32(mbase + i32(i) * bitcast<i32>(P.p[6].y) + i32(key) * bitcast<i32>(P.p[6].z))]; }
         ps[rr * PS + j] = sc;
       }
       {
@@ -172,8 +216,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let j = tc + 24u;
         let i = i0 + rr;
         let key = t0 + j;
+        let sd = (s1_3.x + s1_3.y) + (s1_3.z + s1_3.w);
         var sc = ninf;
-        if (i < sq && key < k1 && i32(key) <= i32(i) + i32(sk) - i32(sq)) { sc = s1_3 * scale + in3[u32(mbase + i32(i) * bitcast<i32>(P.p[6].y) + i32(key) * bitcast<i32>(P.p[6].z))]; }
+        if (i < sq && key < k1 && i32(key) <= i32(i) + i32(sk) - i32(sq)) { sc = sd * scale + in3[u32(mbase + i32(i) * bitcast<i32>(P.p[6].y) + i32(key) * bitcast<i32>(P.p[6].z))]; }
         ps[rr * PS + j] = sc;
       }
     }
@@ -196,22 +241,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let cr0 = crow[r + 0u];
     var lsum0 = 0.0;
     acc0_0 = acc0_0 * cr0;
-    acc0_1 = acc0_1 * cr0;
     let cr1 = crow[r + 1u];
     var lsum1 = 0.0;
     acc1_0 = acc1_0 * cr1;
-    acc1_1 = acc1_1 * cr1;
     for (var j = 0u; j < BK; j = j + 1u) {
       let p0 = ps[(r + 0u) * PS + j];
       lsum0 = lsum0 + p0;
       let p1 = ps[(r + 1u) * PS + j];
       lsum1 = lsum1 + p1;
-      let v0 = vs[j * H + min(g + 0u, H - 1u)];
-      acc0_0 = fma(p0, v0, acc0_0);
-      acc1_0 = fma(p1, v0, acc1_0);
-      let v1 = vs[j * H + min(g + 8u, H - 1u)];
-      acc0_1 = fma(p0, v1, acc0_1);
-      acc1_1 = fma(p1, v1, acc1_1);
+      let v0 = vs[j * H4 + min(g + 0u, H4 - 1u)];
+      acc0_0 = fma(vec4<f32>(p0), v0, acc0_0);
+      acc1_0 = fma(vec4<f32>(p1), v0, acc1_0);
     }
     if (g == 0u) {
       lrow[r + 0u] = lrow[r + 0u] * cr0 + lsum0;
@@ -225,8 +265,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let m = mrow[r + 0u];
     let ob = (bt * sq + i) * dv;
     if (i < sq) {
-      if (g + 0u < dv) { out0[ob + g + 0u] = acc0_0 / l; }
-      if (g + 8u < dv) { out0[ob + g + 8u] = acc0_1 / l; }
+      {
+        let col = (g + 0u) * 4u + 0u;
+        if (col < dv) { out0[ob + col] = acc0_0.x / l; }
+      }
+      {
+        let col = (g + 0u) * 4u + 1u;
+        if (col < dv) { out0[ob + col] = acc0_0.y / l; }
+      }
+      {
+        let col = (g + 0u) * 4u + 2u;
+        if (col < dv) { out0[ob + col] = acc0_0.z / l; }
+      }
+      {
+        let col = (g + 0u) * 4u + 3u;
+        if (col < dv) { out0[ob + col] = acc0_0.w / l; }
+      }
     }
   }
   {
@@ -235,8 +289,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let m = mrow[r + 1u];
     let ob = (bt * sq + i) * dv;
     if (i < sq) {
-      if (g + 0u < dv) { out0[ob + g + 0u] = acc1_0 / l; }
-      if (g + 8u < dv) { out0[ob + g + 8u] = acc1_1 / l; }
+      {
+        let col = (g + 0u) * 4u + 0u;
+        if (col < dv) { out0[ob + col] = acc1_0.x / l; }
+      }
+      {
+        let col = (g + 0u) * 4u + 1u;
+        if (col < dv) { out0[ob + col] = acc1_0.y / l; }
+      }
+      {
+        let col = (g + 0u) * 4u + 2u;
+        if (col < dv) { out0[ob + col] = acc1_0.z / l; }
+      }
+      {
+        let col = (g + 0u) * 4u + 3u;
+        if (col < dv) { out0[ob + col] = acc1_0.w / l; }
+      }
     }
   }
 }

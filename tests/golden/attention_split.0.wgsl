@@ -10,27 +10,40 @@ fn kiln_isnan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800
 fn kiln_fmax(a: f32, b: f32) -> f32 { return select(max(a, b), a + b, kiln_isnan(a) || kiln_isnan(b)); }
 const T = 64u;
 const BQ = 1u;
-const BK = 64u;
+const BK = 32u;
 const H = 16u;
+const H4 = 4u;
 const G = 64u;
-const DS = 17u;
-const PS = 65u;
-var<workgroup> qs: array<f32, BQ * DS>;
-var<workgroup> ks: array<f32, BK * DS>;
-var<workgroup> vs: array<f32, BK * H>;
+const QS = 5u;
+const PS = 33u;
+var<workgroup> qs: array<vec4<f32>, BQ * QS>;
+var<workgroup> ks: array<vec4<f32>, BK * QS>;
+var<workgroup> vs: array<vec4<f32>, BK * H4>;
 var<workgroup> ps: array<f32, BQ * PS>;
 var<workgroup> mrow: array<f32, BQ>;
 var<workgroup> lrow: array<f32, BQ>;
 var<workgroup> crow: array<f32, BQ>;
+fn kiln_at_q(base: i32, row: u32, col: u32, ok: bool) -> f32 {
+  let x = select(0, base + i32(row) * bitcast<i32>(P.p[0].x) + i32(col) * bitcast<i32>(P.p[0].y), ok);
+  return select(0.0, in0[u32(x)], ok);
+}
+fn kiln_at_k(base: i32, row: u32, col: u32, ok: bool) -> f32 {
+  let x = select(0, base + i32(row) * bitcast<i32>(P.p[0].z) + i32(col) * bitcast<i32>(P.p[0].w), ok);
+  return select(0.0, in1[u32(x)], ok);
+}
+fn kiln_at_v(base: i32, row: u32, col: u32, ok: bool) -> f32 {
+  let x = select(0, base + i32(row) * bitcast<i32>(P.p[1].x) + i32(col) * bitcast<i32>(P.p[1].y), ok);
+  return select(0.0, in2[u32(x)], ok);
+}
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let sq = P.p[0].x;
-  let d = P.p[0].y;
-  let sk = P.p[0].z;
-  let dv = P.p[0].w;
-  let runs = P.p[1].x;
-  let nb = 1u * P.p[1].y;
-  let scale = bitcast<f32>(P.p[1].z);
+  let sq = P.p[1].z;
+  let d = P.p[1].w;
+  let sk = P.p[2].x;
+  let dv = P.p[2].y;
+  let runs = P.p[2].z;
+  let nb = 1u * P.p[2].w;
+  let scale = bitcast<f32>(P.p[3].x);
   let ninf = kiln_f32_bits(0xff800000u);
   let qblocks = (sq + BQ - 1u) / BQ;
   let w = wid.y * nwg.x + wid.x;
@@ -40,39 +53,65 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let bt = w / (runs * qblocks);
   var rem_bt = bt;
   let c0 = rem_bt;
-  let qbase = bitcast<i32>(P.p[1].w) + i32(c0) * bitcast<i32>(P.p[2].x);
-  let kbase = bitcast<i32>(P.p[2].y) + i32(c0) * bitcast<i32>(P.p[2].z);
-  let vbase = bitcast<i32>(P.p[2].w) + i32(c0) * bitcast<i32>(P.p[3].x);
+  let qbase = bitcast<i32>(P.p[3].y) + i32(c0) * bitcast<i32>(P.p[3].z);
+  let kbase = bitcast<i32>(P.p[3].w) + i32(c0) * bitcast<i32>(P.p[4].x);
+  let vbase = bitcast<i32>(P.p[4].y) + i32(c0) * bitcast<i32>(P.p[4].z);
   let run = (sk + runs - 1u) / runs;
   let k0 = min(s * run, sk);
   var k1 = min(k0 + run, sk);
   let i0 = qb * BQ;
-  for (var x = lid; x < BQ * d; x = x + T) {
-    let i = i0 + x / d;
-    qs[(x / d) * DS + x % d] = select(0.0, in0[u32(qbase + i32(i) * bitcast<i32>(P.p[3].y) + i32(x % d) * bitcast<i32>(P.p[3].z))], i < sq);
+  for (var x = lid; x < BQ * H4; x = x + T) {
+    let i = i0 + x / H4;
+    let c = (x % H4) * 4u;
+    let v = vec4<f32>(kiln_at_q(qbase, i, c + 0u, i < sq && c + 0u < d), kiln_at_q(qbase, i, c + 1u, i < sq && c + 1u < d), kiln_at_q(qbase, i, c + 2u, i < sq && c + 2u < d), kiln_at_q(qbase, i, c + 3u, i < sq && c + 3u < d));
+    qs[(x / H4) * QS + x % H4] = v;
   }
   if (lid < BQ) { mrow[lid] = ninf; lrow[lid] = 0.0; }
   let r = (lid / G) * 1u;
   let g = lid % G;
-  var acc0_0 = 0.0;
+  var acc0_0 = vec4<f32>(0.0);
+  const NP = 2u;
+  var fk: array<vec4<f32>, NP>;
+  var fv: array<vec4<f32>, NP>;
+  {
+    let t = k0;
+    for (var p = 0u; p < NP; p = p + 1u) {
+      let x = lid + p * T;
+      let j = x / H4;
+      let c = (x % H4) * 4u;
+      let key = t + j;
+      let ok = j < BK && key < k1;
+      fk[p] = vec4<f32>(kiln_at_k(kbase, key, c + 0u, ok && c + 0u < d), kiln_at_k(kbase, key, c + 1u, ok && c + 1u < d), kiln_at_k(kbase, key, c + 2u, ok && c + 2u < d), kiln_at_k(kbase, key, c + 3u, ok && c + 3u < d));
+      fv[p] = vec4<f32>(kiln_at_v(vbase, key, c + 0u, ok && c + 0u < dv), kiln_at_v(vbase, key, c + 1u, ok && c + 1u < dv), kiln_at_v(vbase, key, c + 2u, ok && c + 2u < dv), kiln_at_v(vbase, key, c + 3u, ok && c + 3u < dv));
+    }
+  }
   for (var t0 = k0; t0 < k1; t0 = t0 + BK) {
     workgroupBarrier();
-    for (var x = lid; x < BK * d; x = x + T) {
-      let key = t0 + x / d;
-      ks[(x / d) * DS + x % d] = select(0.0, in1[u32(kbase + i32(key) * bitcast<i32>(P.p[3].w) + i32(x % d) * bitcast<i32>(P.p[4].x))], key < k1);
-    }
-    for (var x = lid; x < BK * dv; x = x + T) {
-      let key = t0 + x / dv;
-      vs[(x / dv) * H + x % dv] = select(0.0, in2[u32(vbase + i32(key) * bitcast<i32>(P.p[4].y) + i32(x % dv) * bitcast<i32>(P.p[4].z))], key < k1);
+    for (var p = 0u; p < NP; p = p + 1u) {
+      let x = lid + p * T;
+      ks[(x / H4) * QS + x % H4] = fk[p];
+      vs[x] = fv[p];
     }
     workgroupBarrier();
-    if (lid < 64u) {
-      let tr = lid / 64u;
-      let tc = lid % 64u;
-      var s0_0 = 0.0;
-      for (var q = 0u; q < d; q = q + 1u) {
-        let qa0 = qs[(tr * 1u + 0u) * DS + q];
-        let kb0 = ks[(tc + 0u) * DS + q];
+  {
+    let t = t0 + BK;
+    for (var p = 0u; p < NP; p = p + 1u) {
+      let x = lid + p * T;
+      let j = x / H4;
+      let c = (x % H4) * 4u;
+      let key = t + j;
+      let ok = j < BK && key < k1;
+      fk[p] = vec4<f32>(kiln_at_k(kbase, key, c + 0u, ok && c + 0u < d), kiln_at_k(kbase, key, c + 1u, ok && c + 1u < d), kiln_at_k(kbase, key, c + 2u, ok && c + 2u < d), kiln_at_k(kbase, key, c + 3u, ok && c + 3u < d));
+      fv[p] = vec4<f32>(kiln_at_v(vbase, key, c + 0u, ok && c + 0u < dv), kiln_at_v(vbase, key, c + 1u, ok && c + 1u < dv), kiln_at_v(vbase, key, c + 2u, ok && c + 2u < dv), kiln_at_v(vbase, key, c + 3u, ok && c + 3u < dv));
+    }
+  }
+    if (lid < 32u) {
+      let tr = lid / 32u;
+      let tc = lid % 32u;
+      var s0_0 = vec4<f32>(0.0);
+      for (var q = 0u; q < H4; q = q + 1u) {
+        let qa0 = qs[(tr * 1u + 0u) * QS + q];
+        let kb0 = ks[(tc + 0u) * QS + q];
         s0_0 = fma(qa0, kb0, s0_0);
       }
       {
@@ -80,7 +119,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let j = tc + 0u;
         let i = i0 + rr;
         let key = t0 + j;
-        ps[rr * PS + j] = select(ninf, s0_0 * scale, i < sq && key < k1);
+        let sd = (s0_0.x + s0_0.y) + (s0_0.z + s0_0.w);
+        ps[rr * PS + j] = select(ninf, sd * scale, i < sq && key < k1);
       }
     }
     workgroupBarrier();
@@ -105,8 +145,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     for (var j = 0u; j < BK; j = j + 1u) {
       let p0 = ps[(r + 0u) * PS + j];
       lsum0 = lsum0 + p0;
-      let v0 = vs[j * H + min(g + 0u, H - 1u)];
-      acc0_0 = fma(p0, v0, acc0_0);
+      let v0 = vs[j * H4 + min(g + 0u, H4 - 1u)];
+      acc0_0 = fma(vec4<f32>(p0), v0, acc0_0);
     }
     if (g == 0u) {
       lrow[r + 0u] = lrow[r + 0u] * cr0 + lsum0;
@@ -119,11 +159,41 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let m = mrow[r + 0u];
     let ob = (bt * sq + i) * dv;
     if (i < sq) {
-      if (g + 0u < dv) {
-        let at = (ob + g + 0u) * 3u * runs + s;
-        out0[at] = acc0_0;
-        out0[at + runs] = m;
-        out0[at + 2u * runs] = l;
+      {
+        let col = (g + 0u) * 4u + 0u;
+        if (col < dv) {
+          let at = (ob + col) * 3u * runs + s;
+          out0[at] = acc0_0.x;
+          out0[at + runs] = m;
+          out0[at + 2u * runs] = l;
+        }
+      }
+      {
+        let col = (g + 0u) * 4u + 1u;
+        if (col < dv) {
+          let at = (ob + col) * 3u * runs + s;
+          out0[at] = acc0_0.y;
+          out0[at + runs] = m;
+          out0[at + 2u * runs] = l;
+        }
+      }
+      {
+        let col = (g + 0u) * 4u + 2u;
+        if (col < dv) {
+          let at = (ob + col) * 3u * runs + s;
+          out0[at] = acc0_0.z;
+          out0[at + runs] = m;
+          out0[at + 2u * runs] = l;
+        }
+      }
+      {
+        let col = (g + 0u) * 4u + 3u;
+        if (col < dv) {
+          let at = (ob + col) * 3u * runs + s;
+          out0[at] = acc0_0.w;
+          out0[at + runs] = m;
+          out0[at + 2u * runs] = l;
+        }
       }
     }
   }

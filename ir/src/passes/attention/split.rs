@@ -31,14 +31,17 @@ pub struct SplitAttention {
 
 /// At most how many loop trips one invocation of an attention kernel runs over `keys` keys
 /// of head sizes `d` and `dv`: the contract code generation's template keeps (64 invocations
-/// a workgroup, at most 16 query rows, tiles of at least 4 keys): the query block's staging
-/// (`16 d / 64`), then per key its share of the K and V staging (`(d + dv) / 64`, plus half a
-/// trip of rounding), of the scores (`16 d / 64`, plus a trip of the loop over them), and one
-/// trip each in the row maximum, the exponentials and the accumulation; keys counted in
-/// whole tiles of the largest size (64).
+/// a workgroup, at most 16 query rows, tiles of at least 4 keys, heads padded to
+/// `h = max(d, dv)` rounded up to 16 and read as vectors of 4): the query block's staging
+/// (`16 h / 4 / 64`), then per key its share of fetching and storing the K and V tiles
+/// (`2 h / 4 / 64`, plus half a trip of rounding), of the scores (a trip of the dot
+/// products' loop over `h / 4` per 4 keys, at most `h / 16` per key, plus one), and one trip
+/// each in the row maximum, the exponentials and the accumulation; keys counted in whole
+/// tiles of the largest size (64).
 pub fn attention_trips(keys: usize, d: usize, dv: usize) -> usize {
-    let per_key = d.div_ceil(4) + (d + dv).div_ceil(64) + 5;
-    d.div_ceil(4) + keys.next_multiple_of(64) * per_key + 64
+    let h = d.max(dv).max(1).next_multiple_of(16);
+    let per_key = h / 16 + h.div_ceil(128) + 6;
+    h / 4 + keys.next_multiple_of(64) * per_key + 64
 }
 
 /// The largest head (`d`, `dv`) an attention kernel holds in workgroup memory (code
