@@ -15,7 +15,7 @@ pub fn lower(graph: &Graph, device: &Device) -> Result<(Graph, Program)> {
     }
     let optimized = passes::run_pipeline(
         graph,
-        &passes::pipeline(device.loop_limits(), device.fusion()),
+        &passes::pipeline(device.loop_limits(), device.fuse_attention()),
         verify,
     )?;
     let graph = &optimized;

@@ -45,7 +45,17 @@ pub struct DeviceOptions {
     /// (`None`: the adapter's; values under 8, WebGPU's minimum, count as 8). Fusion splits
     /// kernels to stay under it; tests use it to stand in for a WebGPU adapter.
     pub max_storage_buffers: Option<u32>,
+    /// The unfused attention pattern (`matmul -> scale -> add mask -> softmax -> matmul`) is
+    /// fused into one kernel where it has at most this many query rows per batch (`None`:
+    /// wherever it appears). Longer ones keep the two matmuls and the softmax, which ran
+    /// faster on a GPU (docs/PERFORMANCE.md); `Tensor::scaled_dot_product_attention` is one
+    /// kernel at any length. Default 16 (one block of the fused kernel's rows: decode steps
+    /// and short prompts). `KILN_FUSE_ATTENTION_ROWS=N`, or `all`.
+    pub fuse_attention_rows: Option<usize>,
 }
+
+/// [`DeviceOptions::fuse_attention_rows`]'s default.
+pub const FUSE_ATTENTION_ROWS: usize = 16;
 
 impl Default for DeviceOptions {
     fn default() -> Self {
@@ -59,6 +69,7 @@ impl Default for DeviceOptions {
             bf16_storage: true,
             matmul_precision: MatmulPrecision::F32,
             max_storage_buffers: None,
+            fuse_attention_rows: Some(FUSE_ATTENTION_ROWS),
         }
     }
 }
@@ -87,9 +98,9 @@ impl std::str::FromStr for MatmulPrecision {
 
 impl DeviceOptions {
     /// Options from `KILN_ADAPTER`, `KILN_REQUIRE_ADAPTER`, `KILN_FUSION`, `KILN_AUTOTUNE`,
-    /// `KILN_CACHE_DIR`, `KILN_F16_STORAGE`, `KILN_BF16_STORAGE` and `KILN_MATMUL_PRECISION`
-    /// (an unreadable `KILN_AUTOTUNE` or `KILN_MATMUL_PRECISION` is warned about and `fast` or
-    /// `f32` kept; `KILN_REQUIRE_ADAPTER` is on for `1` or `true`, `KILN_FUSION`,
+    /// `KILN_CACHE_DIR`, `KILN_F16_STORAGE`, `KILN_BF16_STORAGE`, `KILN_MATMUL_PRECISION` and
+    /// `KILN_FUSE_ATTENTION_ROWS` (an unreadable `KILN_AUTOTUNE`, `KILN_MATMUL_PRECISION` or
+    /// `KILN_FUSE_ATTENTION_ROWS` is warned about and its default kept; `KILN_REQUIRE_ADAPTER` is on for `1` or `true`, `KILN_FUSION`,
     /// `KILN_F16_STORAGE` and `KILN_BF16_STORAGE` off for `0` or `false`).
     pub fn from_env() -> Self {
         DeviceOptions {
@@ -120,6 +131,16 @@ impl DeviceOptions {
                 Err(_) => MatmulPrecision::F32,
             },
             max_storage_buffers: None,
+            fuse_attention_rows: match std::env::var("KILN_FUSE_ATTENTION_ROWS") {
+                Ok(v) if v.trim().eq_ignore_ascii_case("all") => None,
+                Ok(v) => Some(v.trim().parse().unwrap_or_else(|e| {
+                    log::warn!(
+                        "kiln: KILN_FUSE_ATTENTION_ROWS={v:?}: {e}; using {FUSE_ATTENTION_ROWS}"
+                    );
+                    FUSE_ATTENTION_ROWS
+                })),
+                Err(_) => Some(FUSE_ATTENTION_ROWS),
+            },
         }
     }
 }
@@ -138,6 +159,7 @@ struct DeviceInner {
     id: u64,
     backend: Backend,
     fusion: AtomicBool,
+    fuse_attention_rows: Option<usize>,
 }
 
 /// A device tensors live on. Cheap to clone.
@@ -162,14 +184,22 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 static DEFAULT: OnceLock<std::result::Result<Device, Error>> = OnceLock::new();
 
 impl Device {
-    fn wrap(backend: Backend, fusion: bool) -> Device {
+    fn wrap(backend: Backend, opts: &DeviceOptions) -> Device {
         Device {
             inner: Arc::new(DeviceInner {
                 id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
                 backend,
-                fusion: AtomicBool::new(fusion),
+                fusion: AtomicBool::new(opts.fusion),
+                fuse_attention_rows: opts.fuse_attention_rows,
             }),
         }
+    }
+
+    /// The attention-pattern pass this device's graphs run (`None` with fusion off).
+    pub fn fuse_attention(&self) -> Option<kiln_ir::passes::FuseAttention> {
+        self.fusion().then_some(kiln_ir::passes::FuseAttention {
+            max_rows: self.inner.fuse_attention_rows,
+        })
     }
 
     /// Turns fusion on or off for graphs compiled from now on (off: one kernel per op).
@@ -222,7 +252,7 @@ impl Device {
             Backend::Interpreter {
                 reason: "chosen explicitly".into(),
             },
-            true,
+            &DeviceOptions::default(),
         )
     }
 
@@ -235,15 +265,16 @@ impl Device {
     pub async fn new_async(opts: &DeviceOptions) -> Result<Device> {
         if let Some(a) = &opts.adapter {
             if a.eq_ignore_ascii_case("interpreter") || a.eq_ignore_ascii_case("cpu-reference") {
-                let d = Self::interpreter();
-                d.set_fusion(opts.fusion);
-                return Ok(d);
+                let backend = Backend::Interpreter {
+                    reason: "chosen explicitly".into(),
+                };
+                return Ok(Self::wrap(backend, opts));
             }
         }
         match GpuContext::open(opts).await {
             Ok(ctx) => {
                 log::info!("kiln: using adapter {}", ctx.describe());
-                Ok(Self::wrap(Backend::Gpu(Arc::new(ctx)), opts.fusion))
+                Ok(Self::wrap(Backend::Gpu(Arc::new(ctx)), opts))
             }
             Err(e @ Error::AdapterNotFound { .. }) => Err(e),
             Err(e) if opts.require_adapter => Err(match e {
@@ -259,7 +290,7 @@ impl Device {
                     Backend::Interpreter {
                         reason: e.to_string(),
                     },
-                    opts.fusion,
+                    opts,
                 ))
             }
         }

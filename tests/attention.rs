@@ -193,13 +193,46 @@ fn causal_alignment() {
     );
 }
 
+/// A device that fuses the attention pattern at any length (the default stops at
+/// `kiln::FUSE_ATTENTION_ROWS` query rows).
+fn fusing_every_pattern() -> kiln::Device {
+    kiln::Device::new(&kiln::DeviceOptions {
+        fuse_attention_rows: None,
+        ..kiln::DeviceOptions::from_env()
+    })
+    .expect("opening a device")
+}
+
+/// By default the pattern is fused up to `FUSE_ATTENTION_ROWS` query rows (decode steps,
+/// short prompts) and left as written past it; the API's op is one kernel at any length.
+#[test]
+fn pattern_fused_up_to_the_default_rows() {
+    let dev = device();
+    let rows = kiln::FUSE_ATTENTION_ROWS;
+    for (sq, fused) in [(1, true), (rows, true), (rows + 1, false)] {
+        let (q, k, v, mask) = operands(&dev, DType::F32, (1, 2, sq, 40, 32, 32), 5);
+        let y = unfused(&q, &k, &v, Some(&mask), 0.25);
+        assert_eq!(
+            kinds(&y).iter().any(|k| k.starts_with("fused attention")),
+            fused,
+            "sq {sq}: {:?}",
+            kinds(&y)
+        );
+        check(&y, 2e-5, 1e-4, &format!("pattern sq {sq}"));
+        let api = q
+            .scaled_dot_product_attention(&k, &v, Some(&mask), Some(0.25), false)
+            .unwrap();
+        assert!(kinds(&api).iter().any(|k| k.starts_with("fused attention")));
+    }
+}
+
 /// The unfused pattern, written as users write it, becomes one attention kernel that
 /// `explain()` names, with no kernel left for the scores; in f16 too, with the scale as a
 /// division, the mask added on the left, transposed operands and broadcast (grouped-query)
-/// keys and values.
+/// keys and values. (33 query rows: fused on a device that fuses every pattern.)
 #[test]
 fn pattern_is_recognized() {
-    let dev = device();
+    let dev = fusing_every_pattern();
     for dt in [DType::F32, DType::F16] {
         let (q, k, v, mask) = operands(&dev, dt, (2, 3, 33, 47, 64, 64), 77);
         let y = unfused(&q, &k, &v, Some(&mask), 0.125);

@@ -106,14 +106,15 @@ impl LoopLimits {
     }
 }
 
-/// The default pipeline, in order, for an adapter with `limits`, with fusion on.
+/// The default pipeline, in order, for an adapter with `limits`, every attention pattern
+/// fused.
 pub fn default_pipeline(limits: LoopLimits) -> Vec<Box<dyn Pass>> {
-    pipeline(limits, true)
+    pipeline(limits, Some(FuseAttention::default()))
 }
 
-/// The pipeline, in order, for an adapter with `limits`; with `fusion` off, the unfused
-/// attention pattern is left as the user wrote it (one kernel per op).
-pub fn pipeline(limits: LoopLimits, fusion: bool) -> Vec<Box<dyn Pass>> {
+/// The pipeline, in order, for an adapter with `limits`; with `attention` `None` (fusion
+/// off), the unfused attention pattern is left as the user wrote it (one kernel per op).
+pub fn pipeline(limits: LoopLimits, attention: Option<FuseAttention>) -> Vec<Box<dyn Pass>> {
     let mut passes: Vec<Box<dyn Pass>> = vec![
         Box::new(DeadCodeElimination),
         Box::new(ViewFolding),
@@ -122,8 +123,8 @@ pub fn pipeline(limits: LoopLimits, fusion: bool) -> Vec<Box<dyn Pass>> {
         Box::new(AlgebraicSimplification),
         Box::new(CommonSubexpressionElimination),
     ];
-    if fusion {
-        passes.push(Box::new(FuseAttention));
+    if let Some(a) = attention {
+        passes.push(Box::new(a));
     }
     passes.extend(rest(limits));
     passes

@@ -21,7 +21,15 @@ pub const PATTERN: &str = "matmul -> scale -> add mask -> softmax -> matmul";
 ///
 /// The fused op computes in f32 and rounds once, so a narrow float's result is at least as
 /// accurate as the unfused graph's (within the attention tolerance of docs/OPS.md).
-pub struct FuseAttention;
+///
+/// `max_rows` leaves patterns with more query rows (per batch) than that as they are written:
+/// where the two matmuls and the softmax run faster than the fused kernel (long prompts on a
+/// GPU; docs/PERFORMANCE.md). `None` fuses every one.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FuseAttention {
+    /// The most query rows a fused pattern has (`None`: no limit).
+    pub max_rows: Option<usize>,
+}
 
 /// What was found under a final matmul: the operands of the fused op.
 struct Found {
@@ -42,6 +50,11 @@ impl Pass for FuseAttention {
             .topo()
             .into_iter()
             .filter_map(|n| recognize(g, n).map(|f| (n, f)))
+            .filter(|(_, f)| {
+                let qs = &g.node(f.q).shape().0;
+                let rows = qs.len().checked_sub(2).map_or(1, |i| qs[i]);
+                self.max_rows.is_none_or(|m| rows <= m)
+            })
             .collect();
         rewrite_ids(g, |ng, old, _, _, map| {
             let Some(f) = found.get(&old) else {

@@ -71,7 +71,7 @@ fn pattern_becomes_one_op_with_the_same_values() {
     for masked in [false, true] {
         let (mut g, y) = pattern(3, 7, 4, masked);
         g.mark_output(y);
-        let fused = FuseAttention.run(&g).unwrap();
+        let fused = FuseAttention::default().run(&g).unwrap();
         let att = fused
             .topo()
             .into_iter()
@@ -151,7 +151,7 @@ fn a_transposed_maximum_is_no_softmax() {
     let p = g.add(Op::Binary(BinaryOp::Div), &[e, sm]).unwrap();
     let y = g.add(Op::Matmul, &[p, v]).unwrap();
     g.mark_output(y);
-    let out = FuseAttention.run(&g).unwrap();
+    let out = FuseAttention::default().run(&g).unwrap();
     assert!(out
         .topo()
         .iter()
@@ -165,9 +165,25 @@ fn shared_or_output_intermediates_are_left_alone() {
     // The probabilities are an output too.
     let p = g.srcs(y)[0];
     g.mark_output(p);
-    let out = FuseAttention.run(&g).unwrap();
+    let out = FuseAttention::default().run(&g).unwrap();
     assert!(out
         .topo()
         .iter()
         .all(|&n| !matches!(out.node(n).op, Op::Attention(_))));
+}
+
+#[test]
+fn patterns_past_max_rows_are_left_as_written() {
+    let (mut g, y) = pattern(3, 7, 4, true);
+    g.mark_output(y);
+    let count = |max_rows| {
+        let out = FuseAttention { max_rows }.run(&g).unwrap();
+        out.topo()
+            .into_iter()
+            .filter(|&n| matches!(out.node(n).op, Op::Attention(_)))
+            .count()
+    };
+    assert_eq!(count(None), 1);
+    assert_eq!(count(Some(7)), 1);
+    assert_eq!(count(Some(6)), 0);
 }
