@@ -131,6 +131,50 @@ fn odd_lengths_heads_causal_masked() {
     }
 }
 
+/// Each scalar form at sizes that give it partial blocks and tiles: the row form (a query
+/// row per invocation) and blocks of 16 and 1 rows, tiles of 4 and 32 keys, causal and
+/// masked, f32 and f16, heads of 32 and 64 (the row form's largest) and 80 (which the row
+/// form leaves to blocks of 16).
+#[test]
+fn every_scalar_form() {
+    let dev = private_device();
+    let Some(ctx) = dev.gpu() else { return };
+    let base = ctx.schedule();
+    let mut seed = 7000;
+    for rows in [64u32, 16, 1] {
+        for keys in [4u32, 32] {
+            let mut s = base;
+            s.attention.rows = Some(rows);
+            s.attention.keys = Some(keys);
+            s.attention.tensor_cores = false;
+            ctx.set_schedule(s);
+            for (sq, sk, d) in [(129, 131, 64), (65, 7, 32), (3, 70, 80)] {
+                for dt in [DType::F32, DType::F16] {
+                    for (causal, masked) in [(false, true), (true, false)] {
+                        seed += 10;
+                        let (q, k, v, mask) = operands(&dev, dt, (1, 2, sq, sk, d, d), seed);
+                        let y = q
+                            .scaled_dot_product_attention(
+                                &k,
+                                &v,
+                                masked.then_some(&mask),
+                                None,
+                                causal,
+                            )
+                            .unwrap();
+                        let (at, rt) = tol(dt);
+                        let what = format!(
+                            "rows {rows} keys {keys}: sq {sq} sk {sk} d {d} {dt} causal {causal}"
+                        );
+                        check(&y, at, rt, &what);
+                    }
+                }
+            }
+        }
+    }
+    ctx.set_schedule(base);
+}
+
 /// A long causal prefill with a mask: lavapipe's loop budget splits its keys into runs
 /// (`SplitAttention`'s loop rule), so no invocation's loops are cut short.
 #[test]

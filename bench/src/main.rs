@@ -1,6 +1,6 @@
 //! `kiln-bench`: the standard workloads of `docs/PERFORMANCE.md` on the default adapter.
 //!
-//! `kiln-bench [--size small|large] [--only NAME[,NAME...]] [--check] [--unroll N] [--reduce-unroll N] [--workgroup N] [--reduce-workgroup N] [--reduce-cache N] [--reduce-subgroups 0|1] [--gemv-subgroups 0|1] [--matmul-block N] [--matmul-block-n N] [--matmul-depth 16|32] [--matmul-unroll N] [--pool-mb N] [--warmup-ms N] [--queued-runs N] [--profile]`
+//! `kiln-bench [--size small|large] [--only NAME[,NAME...]] [--check] [--unroll N] [--reduce-unroll N] [--workgroup N] [--reduce-workgroup N] [--reduce-cache N] [--reduce-subgroups 0|1] [--gemv-subgroups 0|1] [--matmul-block N] [--matmul-block-n N] [--matmul-depth 16|32] [--matmul-unroll N] [--attention-rows N] [--attention-keys N] [--pool-mb N] [--warmup-ms N] [--queued-runs N] [--profile]`
 //! (`--unroll`/`--workgroup` override the adapter's default schedule, for comparisons)
 //!
 //! Per workload: `Program::compile` (lowering, code generation, pipelines, any tuning) and 3
@@ -226,6 +226,8 @@ fn main() {
     let mut reduce_subgroups: Option<u32> = None;
     let mut gemv_subgroups: Option<u32> = None;
     let mut reduce_cache: Option<u32> = None;
+    let mut attention_rows: Option<u32> = None;
+    let mut attention_keys: Option<u32> = None;
     let mut warmup_ms: u64 = 1000;
     let mut queued_runs: usize = TIMED;
     let mut profile = false;
@@ -266,7 +268,8 @@ fn main() {
             }
             "--unroll" | "--workgroup" | "--reduce-unroll" | "--reduce-workgroup"
             | "--matmul-block" | "--matmul-block-n" | "--matmul-depth" | "--matmul-unroll"
-            | "--reduce-subgroups" | "--gemv-subgroups" | "--reduce-cache" => {
+            | "--reduce-subgroups" | "--gemv-subgroups" | "--reduce-cache" | "--attention-rows"
+            | "--attention-keys" => {
                 let v: Option<u32> = args.get(i + 1).and_then(|v| v.parse().ok());
                 match v {
                     Some(v) if args[i] == "--unroll" => unroll = Some(v),
@@ -279,6 +282,8 @@ fn main() {
                     Some(v) if args[i] == "--reduce-subgroups" => reduce_subgroups = Some(v),
                     Some(v) if args[i] == "--gemv-subgroups" => gemv_subgroups = Some(v),
                     Some(v) if args[i] == "--reduce-cache" => reduce_cache = Some(v),
+                    Some(v) if args[i] == "--attention-rows" => attention_rows = Some(v),
+                    Some(v) if args[i] == "--attention-keys" => attention_keys = Some(v),
                     Some(v) => workgroup = Some(v),
                     None => {
                         eprintln!("{} takes a number", args[i]);
@@ -289,7 +294,7 @@ fn main() {
             }
             "-h" | "--help" => {
                 eprintln!(
-                    "kiln-bench [--size small|large] [--only NAME[,NAME...]] [--check] [--unroll N] [--reduce-unroll N] [--workgroup N] [--reduce-workgroup N] [--reduce-cache N] [--reduce-subgroups 0|1] [--gemv-subgroups 0|1] [--matmul-block N] [--matmul-block-n N] [--matmul-depth 16|32] [--matmul-unroll N] [--pool-mb N] [--warmup-ms N] [--queued-runs N] [--profile]\nworkloads: {}",
+                    "kiln-bench [--size small|large] [--only NAME[,NAME...]] [--check] [--unroll N] [--reduce-unroll N] [--workgroup N] [--reduce-workgroup N] [--reduce-cache N] [--reduce-subgroups 0|1] [--gemv-subgroups 0|1] [--matmul-block N] [--matmul-block-n N] [--matmul-depth 16|32] [--matmul-unroll N] [--attention-rows N] [--attention-keys N] [--pool-mb N] [--warmup-ms N] [--queued-runs N] [--profile]\nworkloads: {}",
                     workloads::NAMES.join(", ")
                 );
                 return;
@@ -310,8 +315,8 @@ fn main() {
     };
     if let Some(g) = dev.gpu() {
         let mut s = g.schedule();
-        // On the command line 0 means "by size" for the matmul's block, columns and depth,
-        // and 0 or 1 turn the subgroup paths off or on.
+        // On the command line 0 means "by size" for the matmul's block, columns and depth and
+        // the attention's rows and keys, and 0 or 1 turn the subgroup paths off or on.
         let by_size = |v: u32| (v != 0).then_some(v);
         let e = &mut s.elementwise;
         e.unroll = unroll.unwrap_or(e.unroll);
@@ -327,6 +332,9 @@ fn main() {
         m.block_n = matmul_block_n.map_or(m.block_n, by_size);
         m.depth = matmul_depth.map_or(m.depth, by_size);
         m.gemv_subgroups = gemv_subgroups.map_or(m.gemv_subgroups, |v| v != 0);
+        let a = &mut s.attention;
+        a.rows = attention_rows.map_or(a.rows, by_size);
+        a.keys = attention_keys.map_or(a.keys, by_size);
         let explicit = [
             unroll,
             reduce_unroll,
@@ -339,6 +347,8 @@ fn main() {
             reduce_cache,
             reduce_wg,
             workgroup,
+            attention_rows,
+            attention_keys,
         ]
         .iter()
         .any(Option::is_some);

@@ -9,7 +9,7 @@
 //!    staged once, before the loop);
 //! 2. each score `q . k * scale + mask` is computed once, `-inf` where the key is past the
 //!    run, past the causal diagonal, or the row past the queries; each invocation computes a
-//!    block of up to 2 rows by 4 keys ([`score_block`]), so that a staged vector feeds
+//!    block of up to 2 rows by 4 keys ([`crate::attention_block::score_block`]), so that a staged vector feeds
 //!    several vector FMAs;
 //! 3. one invocation per row takes the tile's maximum, the row's new running maximum `m`
 //!    (both NaN where a score is), and the factor `exp(m_old - m)` that rescales what the row
@@ -25,7 +25,12 @@
 //! row sees. `rows = 1` is the decode form: one query row per workgroup. The query and K
 //! tiles' rows are padded by one vector, so that invocations reading along keys hit
 //! distinct banks.
+//!
+//! Those are the block forms (up to 16 rows, [`crate::attention_block`], or on tensor cores
+//! [`crate::attention_coop`]). The row form ([`ROW_FORM`] rows, [`crate::attention_rows`])
+//! gives each invocation a row and keeps steps 2 to 5 in its registers.
 
+use crate::attention_rows::{ROW_FORM, ROW_FORM_MAX_HEAD};
 use crate::code::Code;
 use crate::emit::Emitter;
 use crate::params::Param;
@@ -36,8 +41,9 @@ use kiln_ir::{DType, ExprId, Kernel, KernelKind, LoadId};
 /// Invocations per workgroup.
 pub const THREADS: u32 = 64;
 
-/// Query rows per workgroup the template accepts.
-pub const ROWS: [u32; 5] = [1, 2, 4, 8, 16];
+/// Query rows per workgroup the template accepts: blocks of up to 16 rows shared by the
+/// workgroup, or [`ROW_FORM`], a row per invocation ([`crate::attention_rows`]).
+pub const ROWS: [u32; 6] = [1, 2, 4, 8, 16, ROW_FORM];
 
 /// Keys per tile the template accepts.
 pub const KEYS: [u32; 5] = [4, 8, 16, 32, 64];
@@ -49,6 +55,9 @@ pub const MAX_HEAD: u32 = 512;
 /// and the K tile (rows padded by a vector), the V tile, the scores (rows padded by one) and
 /// three values per row.
 pub fn workgroup_bytes(rows: u32, keys: u32, head: u32) -> u32 {
+    if rows == ROW_FORM {
+        return crate::attention_rows::workgroup_bytes(keys, head);
+    }
     4 * (rows * (head + 4) + keys * (head + 4) + keys * head + rows * (keys + 1) + 3 * rows)
 }
 
@@ -87,17 +96,32 @@ pub fn sizes(k: &Kernel) -> Option<(usize, usize, usize, usize)> {
     Some((qs[r - 2], qs[r - 1], ks[r - 2], vs[r - 1]))
 }
 
-/// Chooses what is still `None` in `a` from kernel `k`'s sizes: as many rows as the queries
-/// (rounded up to a power of two, at most 16); [`default_keys`] per tile; tensor cores kept
-/// only where the kernel is eligible (`f32_ok`: the matmul precision lets f32 operands round
-/// to f16); a head of `max(d, dv)` rounded up to 16, or to 32 on tensor cores.
+/// The rows per workgroup unless told, for `sq` queries and heads of `max(d, dv)`: the row
+/// form where there are at least [`ROW_FORM`] queries and the head fits its registers,
+/// else as many as the queries (rounded up to a power of two), at most 16.
+pub fn default_rows(sq: usize, d: usize, dv: usize) -> u32 {
+    let head = d.max(dv).max(1).next_multiple_of(16);
+    if sq >= ROW_FORM as usize && head <= ROW_FORM_MAX_HEAD as usize {
+        ROW_FORM
+    } else {
+        sq.max(1).next_power_of_two().min(16) as u32
+    }
+}
+
+/// Chooses what is still `None` in `a` from kernel `k`'s sizes: [`default_rows`] (the row
+/// form asked for a head past its registers takes blocks of 16); [`default_keys`] per tile;
+/// tensor cores kept only where the kernel is eligible (`f32_ok`: the matmul precision lets
+/// f32 operands round to f16); a head of `max(d, dv)` rounded up to 16, or to 32 on tensor
+/// cores.
 pub fn resolve(a: &mut crate::schedule::AttentionSchedule, k: &Kernel, f32_ok: bool) {
     let Some((sq, d, _, dv)) = sizes(k) else {
         return;
     };
-    let rows = *a
-        .rows
-        .get_or_insert(sq.max(1).next_power_of_two().min(16) as u32);
+    let mut rows = *a.rows.get_or_insert(default_rows(sq, d, dv));
+    if rows == ROW_FORM && d.max(dv) > ROW_FORM_MAX_HEAD as usize {
+        rows = 16;
+        a.rows = Some(rows);
+    }
     let eligible = |keys| crate::attention_coop::eligible(k, rows, keys, f32_ok);
     let head = |tc: bool| {
         let h = if tc {
@@ -114,7 +138,7 @@ pub fn resolve(a: &mut crate::schedule::AttentionSchedule, k: &Kernel, f32_ok: b
 }
 
 /// Shrinks `a`'s tiles to fit `limit` bytes of workgroup memory: keys first (to 8), then
-/// rows, then keys to 4. Left as it is where not concrete or where nothing fits.
+/// rows, then keys to 4 (the row form: keys to 4, then blocks of 16 rows). Left as it is where not concrete or where nothing fits.
 pub fn fit(a: &mut crate::schedule::AttentionSchedule, limit: u32) {
     let Some((mut rows, mut keys, head)) = a.concrete() else {
         return;
@@ -128,6 +152,14 @@ pub fn fit(a: &mut crate::schedule::AttentionSchedule, limit: u32) {
         return;
     }
     let fits = |r: u32, k: u32| workgroup_bytes(r, k, head) <= limit;
+    if rows == ROW_FORM {
+        while !fits(rows, keys) && keys > KEYS[0] {
+            keys /= 2;
+        }
+        if !fits(rows, keys) {
+            rows = 16;
+        }
+    }
     while !fits(rows, keys) && keys > 8 {
         keys /= 2;
     }
@@ -176,134 +208,28 @@ fn concrete(k: &Kernel, s: &Schedule) -> Result<(u32, u32, u32), CodegenError> {
         )));
     }
     let (_, d, _, dv) = sizes(k).ok_or_else(|| not_attention(k))?;
-    if head > MAX_HEAD || !head.is_multiple_of(16) || (d.max(dv) as u64) > head as u64 {
+    let cap = if rows == ROW_FORM {
+        ROW_FORM_MAX_HEAD
+    } else {
+        MAX_HEAD
+    };
+    if head > cap || !head.is_multiple_of(16) || (d.max(dv) as u64) > head as u64 {
         return Err(CodegenError::Schedule(format!(
-            "attention head {head} for d = {d}, dv = {dv}: a multiple of 16 up to {MAX_HEAD}, \
-             at least both"
+            "attention head {head} for d = {d}, dv = {dv}, {rows} rows: a multiple of 16 up \
+             to {cap}, at least both"
         )));
     }
     Ok((rows, keys, head))
 }
 
-/// Invocations' blocks of scores for `rows` x `keys` tiles: `(rows per block, keys per
-/// block)`, as square as 8 scores allow, at most 2 rows; every invocation has one where the
-/// tile has at least [`THREADS`] scores.
-pub fn score_block(rows: u32, keys: u32) -> (u32, u32) {
-    let per = (rows * keys / THREADS).max(1);
-    let rb = per.min(rows).min(2);
-    (rb, per / rb)
-}
-
-/// The scores of one tile: invocation `(tr, tc)` computes rows `tr * RB ..` by keys
-/// `tc + TC * b`, its `RB + CB` staged vectors per step of the dot products feeding `RB * CB`
-/// vector FMAs (over the padded head, whose padding is zero); each score is `-inf` where the
-/// row, the key or the causal rule leaves it out.
-fn scores(c: &mut Code, rows: u32, keys: u32, ops: &Operands, mask: Option<&str>, diag: &str) {
-    let (rb, cb) = score_block(rows, keys);
-    let (tr, tc) = (rows / rb, keys / cb);
-    writeln!(
-        c,
-        "    if (lid < {}u) {{\n      let tr = lid / {tc}u;\n      let tc = lid % {tc}u;",
-        tr * tc
-    );
-    for a in 0..rb {
-        for b in 0..cb {
-            writeln!(c, "      var s{a}_{b} = vec4<f32>(0.0);");
-        }
-    }
-    writeln!(c, "      for (var q = 0u; q < H4; q = q + 1u) {{");
-    for a in 0..rb {
-        writeln!(c, "        let qa{a} = qs[(tr * {rb}u + {a}u) * QS + q];");
-    }
-    for b in 0..cb {
-        writeln!(c, "        let kb{b} = ks[(tc + {}u) * QS + q];", tc * b);
-    }
-    for a in 0..rb {
-        for b in 0..cb {
-            writeln!(c, "        s{a}_{b} = fma(qa{a}, kb{b}, s{a}_{b});");
-        }
-    }
-    c.push_str("      }\n");
-    for a in 0..rb {
-        for b in 0..cb {
-            writeln!(
-                c,
-                "      {{\n        let rr = tr * {rb}u + {a}u;\n        let j = tc + {}u;\n        let i = i0 + rr;\n        let key = t0 + j;\n        \
-                 let sd = (s{a}_{b}.x + s{a}_{b}.y) + (s{a}_{b}.z + s{a}_{b}.w);",
-                tc * b
-            );
-            let mut ok = String::from("i < sq && key < k1");
-            if ops.causal {
-                ok.push_str(&format!(" && i32(key) <= {diag}"));
-            }
-            match mask {
-                Some(m) => writeln!(
-                    c,
-                    "        var sc = ninf;\n        if ({ok}) {{ sc = sd * scale + {m}; }}\n        ps[rr * PS + j] = sc;\n      }}"
-                ),
-                None => writeln!(
-                    c,
-                    "        ps[rr * PS + j] = select(ninf, sd * scale, {ok});\n      }}"
-                ),
-            }
-        }
-    }
-    c.push_str("    }\n");
-}
-
-/// The scalar form's step 4 and 5 for each tile: `p = exp(s - m)` in place, then each
-/// invocation's `rp` rows by every `g`-th vector of columns (`per` of them) rescaled and
-/// given `p * v` over the tile, the rows' sums `l` kept by their first invocation; then the
-/// tile loop and a barrier are closed.
-fn scalar_values(c: &mut Code, rp: u32, per: u32, g: u32) {
-    writeln!(
-        c,
-        "    for (var x = lid; x < BQ * BK; x = x + T) {{\n      let m = mrow[x / BK];\n      let pa = (x / BK) * PS + x % BK;\n      ps[pa] = select(exp(ps[pa] - m), 0.0, m == ninf);\n    }}\n    workgroupBarrier();"
-    );
-    for a in 0..rp {
-        writeln!(c, "    let cr{a} = crow[r + {a}u];\n    var lsum{a} = 0.0;");
-        for u in 0..per {
-            writeln!(c, "    acc{a}_{u} = acc{a}_{u} * cr{a};");
-        }
-    }
-    writeln!(c, "    for (var j = 0u; j < BK; j = j + 1u) {{");
-    for a in 0..rp {
-        writeln!(
-            c,
-            "      let p{a} = ps[(r + {a}u) * PS + j];\n      lsum{a} = lsum{a} + p{a};"
-        );
-    }
-    for u in 0..per {
-        writeln!(
-            c,
-            "      let v{u} = vs[j * H4 + min(g + {}u, H4 - 1u)];",
-            u * g
-        );
-        for a in 0..rp {
-            writeln!(
-                c,
-                "      acc{a}_{u} = fma(vec4<f32>(p{a}), v{u}, acc{a}_{u});"
-            );
-        }
-    }
-    c.push_str("    }\n    if (g == 0u) {\n");
-    for a in 0..rp {
-        writeln!(
-            c,
-            "      lrow[r + {a}u] = lrow[r + {a}u] * cr{a} + lsum{a};"
-        );
-    }
-    c.push_str("    }\n  }\n  workgroupBarrier();\n");
-}
-
 /// The operands' loads.
-struct Operands {
+pub(crate) struct Operands {
     q: LoadId,
     k: LoadId,
     v: LoadId,
     mask: Option<LoadId>,
     scale: ExprId,
-    causal: bool,
+    pub(crate) causal: bool,
     partial: bool,
 }
 
@@ -362,6 +288,8 @@ pub fn main(e: &mut Emitter, s: &Schedule) -> Result<String, CodegenError> {
         e.enables.insert("f16");
         e.enables.insert("wgpu_cooperative_matrix");
         crate::attention_coop::declare(&mut c, keys, head);
+    } else if rows == ROW_FORM {
+        crate::attention_rows::declare(&mut c);
     } else {
         writeln!(
             c,
@@ -449,6 +377,19 @@ pub fn main(e: &mut Emitter, s: &Schedule) -> Result<String, CodegenError> {
             "  {{\n    let i = min(i0 + BQ, sq) - 1u;\n    k1 = u32(clamp({diag} + 1, i32(k0), i32(k1)));\n  }}"
         );
     }
+    if rows == ROW_FORM {
+        crate::attention_rows::body(
+            &mut c,
+            keys,
+            head,
+            &ops,
+            mv.as_deref(),
+            diag,
+            &mut |c, col, v| store_column(e, c, &ops, col, v),
+        );
+        c.push_str("}\n");
+        return c.finish();
+    }
     if coop {
         crate::attention_stage::queries(&mut c, &crate::attention_coop::store_query());
     } else {
@@ -485,7 +426,7 @@ pub fn main(e: &mut Emitter, s: &Schedule) -> Result<String, CodegenError> {
         }
         crate::attention_coop::scores(&mut c, keys, head, &ok, mv.as_deref());
     } else {
-        scores(&mut c, rows, keys, &ops, mv.as_deref(), diag);
+        crate::attention_block::scores(&mut c, rows, keys, &ops, mv.as_deref(), diag);
     }
     writeln!(
         c,
@@ -498,10 +439,9 @@ pub fn main(e: &mut Emitter, s: &Schedule) -> Result<String, CodegenError> {
         crate::attention_coop::values(&mut c, head, keys, per, g);
         c.push_str("  }\n  workgroupBarrier();\n");
     } else {
-        scalar_values(&mut c, rp, per, g);
+        crate::attention_block::values(&mut c, rp, per, g);
     }
 
-    let out = &k.outputs[0];
     for a in 0..rp {
         writeln!(
             c,
@@ -511,29 +451,33 @@ pub fn main(e: &mut Emitter, s: &Schedule) -> Result<String, CodegenError> {
             for (j, x) in ["x", "y", "z", "w"].iter().enumerate() {
                 // Column `4 (g + u G) + j`; invocations past the head hold copies of its last
                 // vector and store nothing.
-                writeln!(
-                    c,
-                    "      {{\n        let col = (g + {}u) * 4u + {j}u;",
-                    u * g
-                );
-                if ops.partial {
-                    // Per column: `acc`, `m`, `l`, each over the runs.
-                    writeln!(
-                        c,
-                        "        if (col < dv) {{\n          let at = (ob + col) * 3u * runs + s;\n          out0[at] = acc{a}_{u}.{x};\n          out0[at + runs] = m;\n          out0[at + 2u * runs] = l;\n        }}"
-                    );
-                } else {
-                    let v = e.round(out.dtype, format!("acc{a}_{u}.{x} / l"));
-                    let st = e.store(0, "ob + col", &v);
-                    writeln!(c, "        if (col < dv) {{ {st} }}");
-                }
-                c.push_str("      }\n");
+                let col = format!("(g + {}u) * 4u + {j}u", u * g);
+                store_column(e, &mut c, &ops, &col, &format!("acc{a}_{u}.{x}"));
             }
         }
         c.push_str("    }\n  }\n");
     }
     c.push_str("}\n");
     c.finish()
+}
+
+/// Stores column `col` of a row's output from its accumulator `acc`, with the row's first
+/// output `ob`, `m` and `l` in scope: `acc / l` rounded to the dtype, or for a part of a
+/// split attention `acc`, `m` and `l` in f32, each over the runs.
+fn store_column(e: &mut Emitter, c: &mut Code, ops: &Operands, col: &str, acc: &str) {
+    writeln!(c, "      {{\n        let col = {col};");
+    if ops.partial {
+        writeln!(
+            c,
+            "        if (col < dv) {{\n          let at = (ob + col) * 3u * runs + s;\n          out0[at] = {acc};\n          out0[at + runs] = m;\n          out0[at + 2u * runs] = l;\n        }}"
+        );
+    } else {
+        let dtype = e.k.outputs[0].dtype;
+        let v = e.round(dtype, format!("{acc} / l"));
+        let st = e.store(0, "ob + col", &v);
+        writeln!(c, "        if (col < dv) {{ {st} }}");
+    }
+    c.push_str("      }\n");
 }
 
 #[cfg(test)]
@@ -572,15 +516,25 @@ mod tests {
             let h4 = head / 4;
             for rows in ROWS {
                 for bk in KEYS {
-                    assert!(rows <= 16 && bk >= 4 && THREADS.is_multiple_of(rows));
-                    let (rows, bk) = (rows as usize, bk as usize);
-                    let tiles = keys.div_ceil(bk);
-                    let np = per_invocation(bk as u32, head as u32) as usize;
-                    let entries = (rows * bk).div_ceil(t);
-                    // Storing and fetching the tiles, the scores' dot products, the row
-                    // maximum, the exponentials, the accumulation.
-                    let per_tile = 2 * np + h4 + bk + entries + bk;
-                    let trips = (rows * h4).div_ceil(t) + np + tiles * per_tile;
+                    let np = per_invocation(bk, head as u32) as usize;
+                    let tiles = keys.div_ceil(bk as usize);
+                    let trips = if rows == ROW_FORM {
+                        if head > ROW_FORM_MAX_HEAD as usize {
+                            continue;
+                        }
+                        // The query in registers; per tile the store, the fetch and the
+                        // steps over its keys.
+                        let steps = crate::attention_rows::trips_per_tile(bk) as usize;
+                        np + tiles * (2 * np + steps)
+                    } else {
+                        assert!(rows <= 16 && bk >= 4 && THREADS.is_multiple_of(rows));
+                        let (rows, bk) = (rows as usize, bk as usize);
+                        let entries = (rows * bk).div_ceil(t);
+                        // Storing and fetching the tiles, the scores' dot products, the row
+                        // maximum, the exponentials, the accumulation.
+                        let per_tile = 2 * np + h4 + bk + entries + bk;
+                        (rows * h4).div_ceil(t) + np + tiles * per_tile
+                    };
                     assert!(
                         trips <= kiln_ir::passes::attention_trips(keys, d, dv),
                         "{rows} x {bk}, keys {keys}, d {d}, dv {dv}: {trips}"

@@ -32,11 +32,13 @@ pub fn reader(e: &mut Emitter, c: &mut Code, name: &str, l: LoadId, r: usize) {
     );
 }
 
-/// The vector of four columns `c ..` of row `row` of operand `name` (`width` its runtime
+/// The vector of four columns `col ..` of row `row` of operand `name` (`width` its runtime
 /// head), each column kept where `ok` and the column is inside the head.
-fn four(name: &str, base: &str, row: &str, width: &str, ok: &str) -> String {
+pub fn four(name: &str, base: &str, row: &str, col: &str, width: &str, ok: &str) -> String {
     let cols: Vec<String> = (0..4)
-        .map(|j| format!("kiln_at_{name}({base}, {row}, c + {j}u, {ok} && c + {j}u < {width})"))
+        .map(|j| {
+            format!("kiln_at_{name}({base}, {row}, {col} + {j}u, {ok} && {col} + {j}u < {width})")
+        })
         .collect();
     format!("vec4<f32>({})", cols.join(", "))
 }
@@ -64,8 +66,8 @@ pub fn fetch(c: &mut Code, t: &str) {
         "  {{\n    let t = {t};\n    for (var p = 0u; p < NP; p = p + 1u) {{\n      let x = lid + p * T;\n      \
          let j = x / H4;\n      let c = (x % H4) * 4u;\n      let key = t + j;\n      let ok = j < BK && key < k1;\n      \
          fk[p] = {};\n      fv[p] = {};\n    }}\n  }}",
-        four("k", "kbase", "key", "d", "ok"),
-        four("v", "vbase", "key", "dv", "ok"),
+        four("k", "kbase", "key", "c", "d", "ok"),
+        four("v", "vbase", "key", "c", "dv", "ok"),
     );
 }
 
@@ -91,6 +93,6 @@ pub fn queries(c: &mut Code, store: &str) {
         c,
         "  for (var x = lid; x < BQ * H4; x = x + T) {{\n    let i = i0 + x / H4;\n    let c = (x % H4) * 4u;\n    \
          let v = {};\n    {store}\n  }}",
-        four("q", "qbase", "i", "d", "i < sq")
+        four("q", "qbase", "i", "c", "d", "i < sq")
     );
 }

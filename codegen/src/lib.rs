@@ -7,7 +7,9 @@
 #![warn(missing_docs)]
 
 pub mod attention;
+pub mod attention_block;
 pub mod attention_coop;
+pub mod attention_rows;
 pub mod attention_stage;
 pub mod code;
 pub mod coop;

@@ -41,7 +41,13 @@ fn validate_program(prog: &kiln_ir::lower::Program, what: &str) -> usize {
         {
             // Attention tiles of every shape the template takes, across the rows above.
             let mut attention = AttentionSchedule {
-                rows: Some([1, 16, 4, 2][(wg as usize / 32) % 4]),
+                // The row form (64) where the head allows it, blocks of 16 where not.
+                rows: Some(match wg {
+                    64 => 4,
+                    256 => 64,
+                    128 => 1,
+                    _ => 16,
+                }),
                 keys: Some([64, 32, 8, 4][unroll as usize - 1]),
                 head: None,
                 tensor_cores: false,

@@ -84,9 +84,11 @@ pub fn valid(k: &Kernel, s: &Schedule, max_wg: u32) -> bool {
             }
             _ => false,
         },
-        KernelKind::Attention { .. } => s.attention.concrete().is_some_and(|(rows, keys, _)| {
-            !s.attention.tensor_cores
-                || crate::attention_coop::eligible(k, rows, keys, s.matmul.tensor_core_f32)
+        KernelKind::Attention { .. } => s.attention.concrete().is_some_and(|(rows, keys, head)| {
+            (!s.attention.tensor_cores
+                || crate::attention_coop::eligible(k, rows, keys, s.matmul.tensor_core_f32))
+                && (rows != crate::attention_rows::ROW_FORM
+                    || head <= crate::attention_rows::ROW_FORM_MAX_HEAD)
         }),
         KernelKind::Elementwise | KernelKind::Reduce { .. } | KernelKind::Scan { .. } => true,
     };

@@ -220,9 +220,13 @@ fn fits_sizes(k: &Kernel, s: &Schedule) -> bool {
         KernelKind::Attention { q, .. } => {
             let r = k.load_rank();
             let sq = k.load(*q).view.shape.0[r - 2];
-            s.attention
-                .rows
+            let a = &s.attention;
+            let row_form = a.rows == Some(crate::attention_rows::ROW_FORM);
+            a.rows
                 .is_none_or(|rows| rows == 1 || rows as usize <= p2(sq))
+                && (!row_form
+                    || a.head
+                        .is_some_and(|h| h <= crate::attention_rows::ROW_FORM_MAX_HEAD))
         }
         KernelKind::Matmul { .. } => {
             let r = k.shape.rank();
