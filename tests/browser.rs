@@ -274,12 +274,17 @@ async fn matmuls_at_odd_sizes_batched_and_transposed() {
 }
 
 /// Fused attention in the browser's WGSL compiler (Tint checks uniformity strictly): causal
-/// and masked, odd lengths, a head of 80, and a decode row split over 1031 keys; the unfused
-/// pattern is recognized there too.
+/// and masked, odd lengths, a head of 80, a decode row split over 1031 keys, and 65 queries
+/// (the row form, an invocation a row); the unfused pattern is recognized there too.
 #[wasm_bindgen_test]
 async fn fused_attention() {
     let d = gpu().await;
-    for (sq, sk, dh, causal) in [(7, 7, 80, true), (3, 129, 32, false), (1, 1031, 64, false)] {
+    for (sq, sk, dh, causal) in [
+        (7, 7, 80, true),
+        (3, 129, 32, false),
+        (1, 1031, 64, false),
+        (65, 70, 64, true),
+    ] {
         let what = format!("attention sq {sq} sk {sk} d {dh} causal {causal}");
         check(&d, &what, 2e-5, 1e-4, |d| {
             let q = random(d, DType::F32, &[2, sq, dh], -1.0, 1.0, 1 + sq as u64);

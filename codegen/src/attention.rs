@@ -61,12 +61,18 @@ pub fn workgroup_bytes(rows: u32, keys: u32, head: u32) -> u32 {
     4 * (rows * (head + 4) + keys * (head + 4) + keys * head + rows * (keys + 1) + 3 * rows)
 }
 
-/// The keys per tile the template takes unless told: as many as keep the registers that
-/// hold the next K and V tiles at 16 vectors an invocation (32 keys of a head of 64), at
-/// least 4; 32 on tensor cores, whose tiles need 32 or 64.
-pub fn default_keys(head: u32, tensor_cores: bool) -> u32 {
+/// The keys per tile the template takes unless told: in the block forms as many as keep
+/// the registers that hold the next K and V tiles at 16 vectors an invocation (32 keys of a
+/// head of 64), at least 4; 32 on tensor cores, whose tiles need 32 or 64; 4 in the row
+/// form, whose invocations already hold their query and accumulators in registers (on an
+/// H100 at a head of 64, 4 keys ran in 5.1 ms where 8, 16, 32 and 64 took 6.2, 5.9, 7.1
+/// and 16.6: the tile registers crowd the row's out).
+pub fn default_keys(rows: u32, head: u32, tensor_cores: bool) -> u32 {
     if tensor_cores {
         return 32;
+    }
+    if rows == ROW_FORM {
+        return KEYS[0];
     }
     let k = (2048 / head.max(16)).clamp(KEYS[0], 32);
     1 << (31 - k.leading_zeros())
@@ -132,7 +138,7 @@ pub fn resolve(a: &mut crate::schedule::AttentionSchedule, k: &Kernel, f32_ok: b
         u32::try_from(h).unwrap_or(u32::MAX)
     };
     let tc = a.tensor_cores && eligible(a.keys.unwrap_or(32));
-    let keys = *a.keys.get_or_insert(default_keys(head(tc), tc));
+    let keys = *a.keys.get_or_insert(default_keys(rows, head(tc), tc));
     a.tensor_cores &= eligible(keys);
     a.head = Some(head(a.tensor_cores));
 }
@@ -498,6 +504,38 @@ mod tests {
         assert!((256..MAX_HEAD).contains(&h), "{h}");
         assert!(workgroup_bytes(1, KEYS[0], h) <= 16 * 1024);
         assert!(workgroup_bytes(1, KEYS[0], h + 16) > 16 * 1024);
+    }
+
+    /// The row form is the default from 64 queries on where the head fits its registers, at
+    /// 4 keys a tile; a workgroup memory too small for it shrinks its keys, then falls back
+    /// to the blocks.
+    #[test]
+    fn row_form_defaults_and_fitting() {
+        assert_eq!(default_rows(64, 64, 64), ROW_FORM);
+        assert_eq!(default_rows(2048, 32, 48), ROW_FORM);
+        assert_eq!(default_rows(63, 64, 64), 16);
+        assert_eq!(default_rows(2048, 64, 80), 16);
+        assert_eq!(default_rows(3, 64, 64), 4);
+        assert_eq!(default_rows(1, 128, 128), 1);
+        assert_eq!(default_keys(ROW_FORM, 64, false), 4);
+        assert_eq!(default_keys(16, 64, false), 32);
+        let a = |rows, keys| crate::schedule::AttentionSchedule {
+            rows: Some(rows),
+            keys: Some(keys),
+            head: Some(64),
+            tensor_cores: false,
+        };
+        let fitted = |mut s: crate::schedule::AttentionSchedule, limit| {
+            fit(&mut s, limit);
+            (s.rows.unwrap(), s.keys.unwrap())
+        };
+        assert_eq!(workgroup_bytes(ROW_FORM, 32, 64), 16 * 1024);
+        assert_eq!(fitted(a(ROW_FORM, 32), 16 * 1024), (ROW_FORM, 32));
+        assert_eq!(fitted(a(ROW_FORM, 64), 16 * 1024), (ROW_FORM, 32));
+        assert_eq!(fitted(a(ROW_FORM, 32), 4096), (ROW_FORM, 8));
+        // Under the row form's smallest tile nothing fits; it still leaves the row form.
+        assert_eq!(workgroup_bytes(ROW_FORM, 4, 64), 2048);
+        assert!(fitted(a(ROW_FORM, 32), 2000).0 <= 16);
     }
 
     #[test]
