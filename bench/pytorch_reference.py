@@ -1,6 +1,6 @@
 """PyTorch reference timings for kiln-bench's standard workloads on the same GPU.
 
-Run on the GPU machine:  python3 bench/pytorch_reference.py [--size large|small]
+Run on the GPU machine:  python3 bench/pytorch_reference.py [--size large|small] [--only A,B]
 Prints one JSON line per workload in kiln-bench's format (peer "pytorch"), timed with CUDA
 events: 3 warm-up runs, then the median and min of 20 runs. TF32 is off.
 """
@@ -14,6 +14,7 @@ torch.backends.cuda.matmul.allow_tf32 = False
 torch.backends.cudnn.allow_tf32 = False
 large = "--size" not in sys.argv or sys.argv[sys.argv.index("--size") + 1] == "large"
 dev = "cuda"
+only = set(sys.argv[sys.argv.index("--only") + 1].split(",")) if "--only" in sys.argv else None
 
 
 def timeit(fn):
@@ -33,6 +34,8 @@ def timeit(fn):
 
 
 def report(name, shape, fn, metric):
+    if only is not None and name not in only:
+        return
     med, mn, out = timeit(fn)
     value, unit = metric(med)
     print(json.dumps({"peer": "pytorch", "workload": name, "shape": shape, "median_ms": med,
