@@ -24,7 +24,7 @@ pub const ROW_FORM: u32 = crate::attention::THREADS;
 pub const ROW_FORM_MAX_HEAD: u32 = 64;
 
 /// Keys the row form takes per step of its tile loop.
-const STEP: u32 = 4;
+pub const STEP: u32 = 4;
 
 /// Bytes of workgroup memory of the row form's `keys` x `head` K and V tiles.
 pub fn workgroup_bytes(keys: u32, head: u32) -> u32 {

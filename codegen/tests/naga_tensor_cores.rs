@@ -118,6 +118,8 @@ fn tensor_core_attention() {
                     let mut s = Schedule::GPU;
                     s.matmul.tensor_core_f32 = f32_ok;
                     s.attention.keys = Some(keys);
+                    // The tensor-core block form (heads up to 64 default to the row form).
+                    s.attention.rows = Some(16);
                     let s = s.resolve(kernel);
                     assert!(s.attention.tensor_cores, "{dt} d {d}");
                     let what = format!("tensor-core attention {dt} d {d} keys {keys} f16 {f16}");

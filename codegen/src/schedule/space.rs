@@ -87,8 +87,8 @@ const MATMUL_UNROLLS_FULL: &[u32] = &[2, 4, 8, 16];
 /// tile is checked against the scalar template), without repeats; none where the mode or the
 /// kernel's size says no.
 /// Workgroups wider than `max_wg` are left out.
-pub fn candidates(k: &Kernel, base: &Schedule, mode: Autotune, max_wg: u32) -> Vec<Schedule> {
-    let base = base.resolve(k);
+pub fn candidates(k: &Kernel, device: &Schedule, mode: Autotune, max_wg: u32) -> Vec<Schedule> {
+    let base = device.resolve(k);
     let vec4_elementwise = matches!(k.kind, KernelKind::Elementwise) && k.vector == 4;
     if mode == Autotune::Off
         || (mode == Autotune::Fast && (work(k) < FAST_MIN_WORK || vec4_elementwise))
@@ -164,8 +164,16 @@ pub fn candidates(k: &Kernel, base: &Schedule, mode: Autotune, max_wg: u32) -> V
         // Scans run at the base's workgroup: no candidates, no tuning.
         KernelKind::Scan { .. } => {}
         KernelKind::Attention { .. } => {
-            // The base itself (on tensor cores where it is), then every scalar tile.
+            // The base itself (on tensor cores where it is); the tensor-core block form where
+            // the device has tensor cores and the base took the row form instead; then every
+            // scalar tile.
             push(base);
+            if device.attention.tensor_cores {
+                let mut s = *device;
+                s.attention.rows = Some(16);
+                s.attention.keys = None;
+                push(s);
+            }
             for rows in crate::attention::ROWS {
                 for keys in crate::attention::KEYS {
                     let mut s = base;
