@@ -155,6 +155,16 @@ pub(crate) enum Backend {
     Interpreter { reason: String },
 }
 
+impl Backend {
+    /// The interpreter, asked for by name (`KILN_ADAPTER=interpreter` or
+    /// [`Device::interpreter`]).
+    fn explicit_interpreter() -> Backend {
+        Backend::Interpreter {
+            reason: "chosen explicitly".into(),
+        }
+    }
+}
+
 struct DeviceInner {
     id: u64,
     backend: Backend,
@@ -248,12 +258,7 @@ impl Device {
 
     /// The CPU reference interpreter as a device.
     pub fn interpreter() -> Device {
-        Self::wrap(
-            Backend::Interpreter {
-                reason: "chosen explicitly".into(),
-            },
-            &DeviceOptions::default(),
-        )
+        Self::wrap(Backend::explicit_interpreter(), &DeviceOptions::default())
     }
 
     /// Opens a device by the given options (blocking; see [`Device::new_async`]).
@@ -265,10 +270,7 @@ impl Device {
     pub async fn new_async(opts: &DeviceOptions) -> Result<Device> {
         if let Some(a) = &opts.adapter {
             if a.eq_ignore_ascii_case("interpreter") || a.eq_ignore_ascii_case("cpu-reference") {
-                let backend = Backend::Interpreter {
-                    reason: "chosen explicitly".into(),
-                };
-                return Ok(Self::wrap(backend, opts));
+                return Ok(Self::wrap(Backend::explicit_interpreter(), opts));
             }
         }
         match GpuContext::open(opts).await {

@@ -426,10 +426,7 @@ pub fn main(e: &mut Emitter, s: &Schedule) -> Result<String, CodegenError> {
     c.push_str("    workgroupBarrier();\n");
     crate::attention_stage::fetch(&mut c, "t0 + BK");
     if coop {
-        let mut ok = String::from("i < sq && key < k1");
-        if ops.causal {
-            ok.push_str(&format!(" && i32(key) <= {diag}"));
-        }
+        let ok = visible("i < sq", ops.causal, diag);
         crate::attention_coop::scores(&mut c, keys, head, &ok, mv.as_deref());
     } else {
         crate::attention_block::scores(&mut c, rows, keys, &ops, mv.as_deref(), diag);
@@ -465,6 +462,26 @@ pub fn main(e: &mut Emitter, s: &Schedule) -> Result<String, CodegenError> {
     }
     c.push_str("}\n");
     c.finish()
+}
+
+/// The condition under which key `key` counts for row `i`: `row_ok` (the row is one of the
+/// queries), the key inside the run, and with `causal` on or before the row's diagonal
+/// `diag`.
+pub(crate) fn visible(row_ok: &str, causal: bool, diag: &str) -> String {
+    let mut ok = format!("{row_ok} && key < k1");
+    if causal {
+        ok.push_str(&format!(" && i32(key) <= {diag}"));
+    }
+    ok
+}
+
+/// The statement setting `var` (`-inf` unless set) to the score of dot product `sd`, scaled
+/// and masked by `mask` (the mask's element, read only) where `ok`.
+pub(crate) fn scored(var: &str, sd: &str, ok: &str, mask: Option<&str>) -> String {
+    match mask {
+        Some(m) => format!("if ({ok}) {{ {var} = {sd} * scale + {m}; }}"),
+        None => format!("{var} = select(ninf, {sd} * scale, {ok});"),
+    }
 }
 
 /// Stores column `col` of a row's output from its accumulator `acc`, with the row's first

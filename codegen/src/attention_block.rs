@@ -4,7 +4,7 @@
 //! products with V are split by rows and vectors of columns; the row maxima and sums go
 //! through workgroup memory (steps 2 to 5 of the template).
 
-use crate::attention::{Operands, THREADS};
+use crate::attention::{scored, visible, Operands, THREADS};
 use crate::code::Code;
 
 /// Invocations' blocks of scores for `rows` x `keys` tiles: `(rows per block, keys per
@@ -61,18 +61,17 @@ pub(crate) fn scores(
                  let sd = (s{a}_{b}.x + s{a}_{b}.y) + (s{a}_{b}.z + s{a}_{b}.w);",
                 tc * b
             );
-            let mut ok = String::from("i < sq && key < k1");
-            if ops.causal {
-                ok.push_str(&format!(" && i32(key) <= {diag}"));
-            }
+            let ok = visible("i < sq", ops.causal, diag);
             match mask {
-                Some(m) => writeln!(
+                Some(_) => writeln!(
                     c,
-                    "        var sc = ninf;\n        if ({ok}) {{ sc = sd * scale + {m}; }}\n        ps[rr * PS + j] = sc;\n      }}"
+                    "        var sc = ninf;\n        {}\n        ps[rr * PS + j] = sc;\n      }}",
+                    scored("sc", "sd", &ok, mask)
                 ),
                 None => writeln!(
                     c,
-                    "        ps[rr * PS + j] = select(ninf, sd * scale, {ok});\n      }}"
+                    "        {}\n      }}",
+                    scored("ps[rr * PS + j]", "sd", &ok, mask)
                 ),
             }
         }

@@ -121,10 +121,7 @@ pub fn scores(c: &mut Code, keys: u32, head: u32, ok: &str, mask: Option<&str>) 
         },
         keys / 2,
     );
-    let keep = match mask {
-        Some(m) => format!("if ({ok}) {{ sc = ps[pa] * scale + {m}; }}"),
-        None => format!("if ({ok}) {{ sc = ps[pa] * scale; }}"),
-    };
+    let keep = crate::attention::scored("sc", "ps[pa]", ok, mask);
     writeln!(
         c,
         "    workgroupBarrier();\n    for (var x = lid; x < BQ * BK; x = x + T) {{\n      let i = i0 + x / BK;\n      let key = t0 + x % BK;\n      \

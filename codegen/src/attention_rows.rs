@@ -92,21 +92,18 @@ pub(crate) fn body(
             );
         }
     }
-    let mut ok = String::from("qok && key < k1");
-    if ops.causal {
-        ok.push_str(&format!(" && i32(key) <= {diag}"));
-    }
+    let ok = crate::attention::visible("qok", ops.causal, diag);
     for b in 0..STEP {
         writeln!(
             c,
             "      var c{b} = ninf;\n      {{\n        let key = t0 + j + {b}u;\n        \
              let sd = (s{b}.x + s{b}.y) + (s{b}.z + s{b}.w);"
         );
-        match mask {
-            Some(mv) => writeln!(c, "        if ({ok}) {{ c{b} = sd * scale + {mv}; }}"),
-            None => writeln!(c, "        c{b} = select(ninf, sd * scale, {ok});"),
-        }
-        c.push_str("      }\n");
+        writeln!(
+            c,
+            "        {}\n      }}",
+            crate::attention::scored(&format!("c{b}"), "sd", &ok, mask)
+        );
     }
     // The step's maximum joins the row's (NaN wins); the accumulators are rescaled once.
     writeln!(
