@@ -52,6 +52,93 @@ pub struct DeviceOptions {
     /// kernel at any length. Default 16 (one block of the fused kernel's rows: decode steps
     /// and short prompts). `KILN_FUSE_ATTENTION_ROWS=N`, or `all`.
     pub fuse_attention_rows: Option<usize>,
+    /// Which of wgpu's run-time checks go into kiln's shaders. Default: index clamps and
+    /// division guards, no loop counters (`ShaderChecks::default()`: the counters made the
+    /// quantized gemvs and the 8B decode step a third slower on an H100; docs/PERFORMANCE.md).
+    /// `KILN_SHADER_CHECKS=all|default|none|` or a comma list of those kept (`bounds,loops,division`).
+    pub shader_checks: ShaderChecks,
+}
+
+/// wgpu's run-time checks in kiln's shaders ([`DeviceOptions::shader_checks`]). A check left
+/// out lets the shader run as generated, which kiln's kernels allow by construction: their
+/// arrays are indexed in range, their loops end (bounds from constants and uniforms, steps
+/// positive), their divisors are nonzero. Storage buffers stay bounded wherever the driver
+/// bounds them itself (Vulkan's robust buffer access) even without `bounds`. Browsers check
+/// regardless.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ShaderChecks {
+    /// Index clamps on arrays (workgroup and local; storage buffers where the driver does not
+    /// bound them).
+    pub bounds: bool,
+    /// A counter in every loop that breaks it after 2^64 trips (against infinite loops). It
+    /// keeps the driver's compiler from seeing a loop's trip count (no unrolling, loads not
+    /// hoisted); kiln's loops end without it.
+    pub loops: bool,
+    /// Guards on integer division and remainder (by zero, `i32::MIN / -1`).
+    pub division: bool,
+}
+
+impl ShaderChecks {
+    /// Every check.
+    pub const ALL: ShaderChecks = ShaderChecks {
+        bounds: true,
+        loops: true,
+        division: true,
+    };
+    /// The default: index clamps and division guards, no loop counters.
+    pub const DEFAULT: ShaderChecks = ShaderChecks {
+        bounds: true,
+        loops: false,
+        division: true,
+    };
+    /// No check.
+    pub const NONE: ShaderChecks = ShaderChecks {
+        bounds: false,
+        loops: false,
+        division: false,
+    };
+
+    /// wgpu's form (the checks that do not concern compute shaders stay on).
+    pub(crate) fn runtime_checks(self) -> wgpu::ShaderRuntimeChecks {
+        let mut c = wgpu::ShaderRuntimeChecks::checked();
+        c.bounds_checks = self.bounds;
+        c.force_loop_bounding = self.loops;
+        c.int_div_checks = self.division;
+        c
+    }
+}
+
+impl Default for ShaderChecks {
+    fn default() -> Self {
+        ShaderChecks::DEFAULT
+    }
+}
+
+impl std::str::FromStr for ShaderChecks {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "all" => return Ok(ShaderChecks::ALL),
+            "default" => return Ok(ShaderChecks::DEFAULT),
+            "none" | "" => return Ok(ShaderChecks::NONE),
+            _ => {}
+        }
+        let mut c = ShaderChecks::NONE;
+        for part in s.split(',') {
+            match part.trim().to_ascii_lowercase().as_str() {
+                "bounds" => c.bounds = true,
+                "loops" => c.loops = true,
+                "division" => c.division = true,
+                other => {
+                    return Err(format!(
+                        "shader check {other:?}: all, default, none, or a list of bounds, loops, division"
+                    ))
+                }
+            }
+        }
+        Ok(c)
+    }
 }
 
 /// [`DeviceOptions::fuse_attention_rows`]'s default.
@@ -70,6 +157,7 @@ impl Default for DeviceOptions {
             matmul_precision: MatmulPrecision::F32,
             max_storage_buffers: None,
             fuse_attention_rows: Some(FUSE_ATTENTION_ROWS),
+            shader_checks: ShaderChecks::DEFAULT,
         }
     }
 }
@@ -98,9 +186,9 @@ impl std::str::FromStr for MatmulPrecision {
 
 impl DeviceOptions {
     /// Options from `KILN_ADAPTER`, `KILN_REQUIRE_ADAPTER`, `KILN_FUSION`, `KILN_AUTOTUNE`,
-    /// `KILN_CACHE_DIR`, `KILN_F16_STORAGE`, `KILN_BF16_STORAGE`, `KILN_MATMUL_PRECISION` and
-    /// `KILN_FUSE_ATTENTION_ROWS` (an unreadable `KILN_AUTOTUNE`, `KILN_MATMUL_PRECISION` or
-    /// `KILN_FUSE_ATTENTION_ROWS` is warned about and its default kept; `KILN_REQUIRE_ADAPTER` is on for `1` or `true`, `KILN_FUSION`,
+    /// `KILN_CACHE_DIR`, `KILN_F16_STORAGE`, `KILN_BF16_STORAGE`, `KILN_MATMUL_PRECISION`,
+    /// `KILN_FUSE_ATTENTION_ROWS` and `KILN_SHADER_CHECKS` (an unreadable `KILN_AUTOTUNE`,
+    /// `KILN_MATMUL_PRECISION`, `KILN_FUSE_ATTENTION_ROWS` or `KILN_SHADER_CHECKS` is warned about and its default kept; `KILN_REQUIRE_ADAPTER` is on for `1` or `true`, `KILN_FUSION`,
     /// `KILN_F16_STORAGE` and `KILN_BF16_STORAGE` off for `0` or `false`).
     pub fn from_env() -> Self {
         DeviceOptions {
@@ -140,6 +228,13 @@ impl DeviceOptions {
                     FUSE_ATTENTION_ROWS
                 })),
                 Err(_) => Some(FUSE_ATTENTION_ROWS),
+            },
+            shader_checks: match std::env::var("KILN_SHADER_CHECKS") {
+                Ok(v) => v.parse().unwrap_or_else(|e| {
+                    log::warn!("kiln: KILN_SHADER_CHECKS: {e}; using the default");
+                    ShaderChecks::DEFAULT
+                }),
+                Err(_) => ShaderChecks::DEFAULT,
             },
         }
     }

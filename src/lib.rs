@@ -31,7 +31,7 @@ mod realize;
 pub mod runtime;
 mod tensor;
 
-pub use device::{Device, DeviceOptions, MatmulPrecision, FUSE_ATTENTION_ROWS};
+pub use device::{Device, DeviceOptions, MatmulPrecision, ShaderChecks, FUSE_ATTENTION_ROWS};
 pub use error::{Error, Result};
 pub use explain::{
     AttentionSchedule, ElementwiseSchedule, KernelInfo, MatmulSchedule, Plan, ReduceSchedule,

@@ -43,7 +43,7 @@ pub fn define(out: &mut Code, format: BlockFormat, buf: &str) {
              let bm = {u8_}(o + 4u + (s & 3u));\n  \
              let sc = select((b4 & 15u) | ((bm >> 6u) << 4u), b0 & 63u, s < 4u);\n  \
              let mn = select((b4 >> 4u) | ((b0 >> 6u) << 4u), b4 & 63u, s < 4u);\n  \
-             return vec2<f32>(f32(sc), f32(mn));\n}}"
+             return bitcast<vec2<f32>>(vec2<u32>(sc, mn) | vec2<u32>(0x4b000000u)) - vec2<f32>(8388608.0);\n}}"
         );
     }
     match format {
@@ -118,7 +118,7 @@ pub fn define_word(out: &mut Code, format: BlockFormat, buf: &str) {
     );
     // A word at a 2-byte aligned offset; `kiln_u2f(v, c)` gives `v - c` for small integers
     // `v` and `c`, exactly, through the mantissa of 2^23 (a full-rate OR and subtract instead
-    // of a quarter-rate convert and a subtract).
+    // of a conversion; Q8_0's signed codes are offset by 128 first).
     writeln!(
         out,
         "fn {w_}(o: u32) -> u32 {{\n  let i = o >> 2u;\n  let w0 = {buf}[i];\n  \
@@ -136,9 +136,10 @@ pub fn define_word(out: &mut Code, format: BlockFormat, buf: &str) {
         BlockFormat::Q8_0 => writeln!(
             out,
             "{head}\n  let o = u * 34u;\n  \
-             let q0 = bitcast<vec4<i32>>(vec4<u32>({w_}(o + 2u + 4u * t)) << (vec4<u32>(24u) - {bytes})) >> vec4<u32>(24u);\n  \
-             let q1 = bitcast<vec4<i32>>(vec4<u32>({w_}(o + 6u + 4u * t)) << (vec4<u32>(24u) - {bytes})) >> vec4<u32>(24u);\n  \
-             return (dot(vec4<f32>(q0), x) + dot(vec4<f32>(q1), xb)) * {f16_}(o);\n}}"
+             let m = vec4<u32>(255u);\n  \
+             let q0 = {u2f}((vec4<u32>({w_}(o + 2u + 4u * t) ^ 0x80808080u) >> {bytes}) & m, 128.0);\n  \
+             let q1 = {u2f}((vec4<u32>({w_}(o + 6u + 4u * t) ^ 0x80808080u) >> {bytes}) & m, 128.0);\n  \
+             return (dot(q0, x) + dot(q1, xb)) * {f16_}(o);\n}}"
         ),
         BlockFormat::Q4_0 => writeln!(
             out,

@@ -109,7 +109,7 @@ impl GpuContext {
             disk.as_ref(),
         );
         Ok(GpuContext {
-            pipelines: Pipelines::new(&device, disk.as_ref()),
+            pipelines: Pipelines::new(&device, disk.as_ref(), opts.shader_checks),
             schedules,
             disk,
             batch: Mutex::new(Batch::default()),

@@ -37,6 +37,8 @@ pub struct Pipelines {
     driver_cache: Option<wgpu::PipelineCache>,
     /// Whether pipelines were compiled since the driver cache was last written.
     dirty: AtomicBool,
+    /// wgpu's run-time checks in the shaders ([`crate::DeviceOptions::shader_checks`]).
+    checks: crate::ShaderChecks,
 }
 
 /// What compiling needs of the device.
@@ -53,7 +55,11 @@ pub struct Compiler<'a> {
 impl Pipelines {
     /// An empty cache; wgpu's driver cache is created from `disk`'s data where the device
     /// has `PIPELINE_CACHE`.
-    pub fn new(device: &wgpu::Device, disk: Option<&CacheDir>) -> Pipelines {
+    pub fn new(
+        device: &wgpu::Device,
+        disk: Option<&CacheDir>,
+        checks: crate::ShaderChecks,
+    ) -> Pipelines {
         let driver_cache = if device.features().contains(wgpu::Features::PIPELINE_CACHE) {
             let data = disk.and_then(|d| d.load(PIPELINE_FILE));
             // SAFETY: `data` comes from `PipelineCache::get_data` of an earlier process on
@@ -73,6 +79,7 @@ impl Pipelines {
             cache: Mutex::new(Lru::new(PIPELINE_CACHE_CAPACITY)),
             driver_cache,
             dirty: AtomicBool::new(false),
+            checks,
         }
     }
 
@@ -264,10 +271,21 @@ impl Pipelines {
                     bind_group_layouts: &[Some(&layout)],
                     immediate_size: 0,
                 });
-                let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+                let desc = wgpu::ShaderModuleDescriptor {
                     label: Some(&k.name),
                     source: wgpu::ShaderSource::Wgsl(source.wgsl.as_str().into()),
-                });
+                };
+                let module = if self.checks == crate::ShaderChecks::ALL {
+                    device.create_shader_module(desc)
+                } else {
+                    // SAFETY: kiln's generated kernels index their arrays in range, end their
+                    // loops (bounds from constants and uniforms, positive steps) and divide by
+                    // constants or nonzero sizes (`ShaderChecks`); the suite runs them under
+                    // the default and with no check at all (tests/shader_checks.rs).
+                    unsafe {
+                        device.create_shader_module_trusted(desc, self.checks.runtime_checks())
+                    }
+                };
                 let t_module = t0.elapsed();
                 let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
                     label: Some(&k.name),
