@@ -61,21 +61,19 @@ pub fn workgroup_bytes(rows: u32, keys: u32, head: u32) -> u32 {
     4 * (rows * (head + 4) + keys * (head + 4) + keys * head + rows * (keys + 1) + 3 * rows)
 }
 
-/// The keys per tile the template takes unless told: in the block forms as many as keep
-/// the registers that hold the next K and V tiles at 16 vectors an invocation (32 keys of a
-/// head of 64), at least 4; 32 on tensor cores, whose tiles need 32 or 64; 4 in the row
-/// form, whose invocations already hold their query and accumulators in registers (on an
-/// H100 at a head of 64, 4 keys ran in 5.1 ms where 8, 16, 32 and 64 took 6.2, 5.9, 7.1
-/// and 16.6: the tile registers crowd the row's out).
+/// The keys per tile the template takes unless told (H100 figures, head 64, in PERFORMANCE.md):
+/// in the block forms as many as keep the next K and V tiles' registers at 16 vectors an
+/// invocation (32 keys of a head of 64), at least 4; 32 on tensor cores, whose tiles need 32
+/// or 64; 4 in the row form, whose query and accumulators crowd the tile's registers (4 keys
+/// 5.1 ms, 64 keys 16.6); 8 for one row, the decode step (0.110 ms, 32 keys 0.176).
 pub fn default_keys(rows: u32, head: u32, tensor_cores: bool) -> u32 {
-    if tensor_cores {
-        return 32;
-    }
-    if rows == ROW_FORM {
-        return KEYS[0];
-    }
     let k = (2048 / head.max(16)).clamp(KEYS[0], 32);
-    1 << (31 - k.leading_zeros())
+    match (tensor_cores, rows) {
+        (true, _) => 32,
+        (false, ROW_FORM) => KEYS[0],
+        (false, 1) => 8,
+        (false, _) => 1 << (31 - k.leading_zeros()),
+    }
 }
 
 /// The largest head whose smallest scalar tile (one row, 4 keys) fits `limit` bytes of
@@ -536,6 +534,7 @@ mod tests {
         assert_eq!(default_rows(1, 128, 128), 1);
         assert_eq!(default_keys(ROW_FORM, 64, false), 4);
         assert_eq!(default_keys(16, 64, false), 32);
+        assert_eq!(default_keys(1, 128, false), 8);
         let a = |rows, keys| crate::schedule::AttentionSchedule {
             rows: Some(rows),
             keys: Some(keys),
