@@ -10,12 +10,12 @@ fn kiln_isnan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800
 fn kiln_fmax(a: f32, b: f32) -> f32 { return select(max(a, b), a + b, kiln_isnan(a) || kiln_isnan(b)); }
 const T = 64u;
 const BQ = 1u;
-const BK = 32u;
+const BK = 8u;
 const H = 16u;
 const H4 = 4u;
 const G = 64u;
 const QS = 5u;
-const PS = 33u;
+const PS = 9u;
 var<workgroup> qs: array<vec4<f32>, BQ * QS>;
 var<workgroup> ks: array<vec4<f32>, BK * QS>;
 var<workgroup> vs: array<vec4<f32>, BK * H4>;
@@ -70,7 +70,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let r = (lid / G) * 1u;
   let g = lid % G;
   var acc0_0 = vec4<f32>(0.0);
-  const NP = 2u;
+  const NP = 1u;
   var fk: array<vec4<f32>, NP>;
   var fv: array<vec4<f32>, NP>;
   {
@@ -89,8 +89,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     workgroupBarrier();
     for (var p = 0u; p < NP; p = p + 1u) {
       let x = lid + p * T;
-      ks[(x / H4) * QS + x % H4] = fk[p];
-      vs[x] = fv[p];
+      if (x < BK * H4) { ks[(x / H4) * QS + x % H4] = fk[p];
+      vs[x] = fv[p]; }
     }
     workgroupBarrier();
   {
@@ -105,9 +105,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       fv[p] = vec4<f32>(kiln_at_v(vbase, key, c + 0u, ok && c + 0u < dv), kiln_at_v(vbase, key, c + 1u, ok && c + 1u < dv), kiln_at_v(vbase, key, c + 2u, ok && c + 2u < dv), kiln_at_v(vbase, key, c + 3u, ok && c + 3u < dv));
     }
   }
-    if (lid < 32u) {
-      let tr = lid / 32u;
-      let tc = lid % 32u;
+    if (lid < 8u) {
+      let tr = lid / 8u;
+      let tc = lid % 8u;
       var s0_0 = vec4<f32>(0.0);
       for (var q = 0u; q < H4; q = q + 1u) {
         let qa0 = qs[(tr * 1u + 0u) * QS + q];
