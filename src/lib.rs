@@ -26,6 +26,7 @@ mod error;
 mod explain;
 pub mod io;
 pub mod llm;
+mod plan_cache;
 mod program;
 mod realize;
 pub mod runtime;

@@ -157,19 +157,18 @@ pub(crate) fn run_graph(
                 .map(|l| gpu_value(ctx, l))
                 .collect::<Result<_>>()?;
             // A structure seen before (same ops, dtypes, shapes, constants, wiring) reuses its
-            // plan: no passes, no lowering, no codegen, no pipeline or uniform creation.
-            let key = (graph.structure(), device.fusion(), ctx.schedule());
-            let plan = match ctx.cached_plan(&key) {
-                Some(p) => p,
-                None => {
-                    let (_, program) = crate::compile::lower(graph, device)?;
-                    let prepared = exec::prepare(ctx, &program)?;
-                    let p = Arc::new(crate::runtime::CachedPlan { program, prepared });
-                    ctx.keep_plan(key, p.clone());
-                    p
-                }
-            };
-            let outs = exec::run_prepared(ctx, &plan.program, &plan.prepared, &inputs, None)?;
+            // plan: no passes, no lowering, no codegen, no pipeline or uniform creation; one
+            // that differs only in float constants may reuse one too (`plan_cache`).
+            let found = crate::plan_cache::plan(ctx, device, graph)?;
+            let p = &found.plan;
+            let outs = exec::run_prepared_with(
+                ctx,
+                &p.program,
+                &p.prepared,
+                &inputs,
+                None,
+                &found.uniforms,
+            )?;
             Ok(outs.into_iter().map(Value::Gpu).collect())
         }
     }

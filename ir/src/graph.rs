@@ -198,6 +198,22 @@ impl Graph {
         }
     }
 
+    /// [`Graph::structure`] with the value of every float constant left out, and those values
+    /// in topological order (the constants' slots; see [`crate::generic`]). Graphs that
+    /// differ only in their float constants (and not in which of them are equal, which
+    /// hash-consing shows in the wiring) have equal generic structures.
+    pub fn generic_structure(&self) -> (Structure, Vec<f64>) {
+        let mut s = self.structure();
+        let mut values = Vec::new();
+        for (node, _) in &mut s.nodes {
+            if let Some(v) = crate::generic::float_const(node) {
+                values.push(v);
+                node.op = Op::Const(crate::Scalar::F(0.0));
+            }
+        }
+        (s, values)
+    }
+
     /// A hash of [`Graph::structure`]: equal structures hash equal.
     pub fn structural_hash(&self) -> u64 {
         let mut h = std::collections::hash_map::DefaultHasher::new();

@@ -10,6 +10,7 @@
 
 pub mod dtype;
 pub mod error;
+pub mod generic;
 pub mod graph;
 pub mod host;
 pub mod interp;

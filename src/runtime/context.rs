@@ -8,7 +8,7 @@ use super::batch::{Batch, Queue, Submission};
 use super::counters::{CounterCell, Counters};
 use super::disk::CacheDir;
 use super::pipelines::{CompiledKernel, Compiler, Pipelines};
-use super::plans::{CachedPlan, PlanKey, Plans};
+use super::plans::{CachedPlan, Generic, PlanKey, Plans};
 use super::platform;
 use super::pool::{GpuBuffer, Pool};
 use super::schedules::Schedules;
@@ -187,15 +187,25 @@ impl GpuContext {
         self.check_alive()
     }
 
-    /// The cached plan for a structure key, counting the hit or miss.
+    /// The cached plan for a structure key.
     pub fn cached_plan(&self, key: &PlanKey) -> Option<Arc<CachedPlan>> {
-        self.plans.get(key, &self.counters)
+        self.plans.get(key)
     }
 
     /// Keeps a plan for later realizations of the same structure (bounded: the least
     /// recently used plan goes first).
     pub fn keep_plan(&self, key: PlanKey, plan: Arc<CachedPlan>) {
         self.plans.keep(key, plan);
+    }
+
+    /// What is known of a structure without its float constants' values.
+    pub fn generic_plan(&self, key: &PlanKey) -> Option<Generic> {
+        self.plans.generic(key)
+    }
+
+    /// Records what is known of a structure without its float constants' values.
+    pub fn keep_generic_plan(&self, key: PlanKey, g: Generic) {
+        self.plans.keep_generic(key, g);
     }
 
     fn compiler(&self) -> Compiler<'_> {

@@ -17,6 +17,14 @@ pub struct Counters {
     pub plan_hits: u64,
     /// Realizations that had to compile a plan.
     pub plan_misses: u64,
+    /// Realizations (among `plan_hits`) whose plan was made for other float constants and
+    /// serves theirs too (`kiln_ir::generic`).
+    pub plan_generic_hits: u64,
+    /// Structures probed for a plan that serves any float constants (each costs two more
+    /// lowerings), and of those, how many got one.
+    pub plans_probed: u64,
+    /// See `plans_probed`.
+    pub plans_made_generic: u64,
     /// Bytes of device buffers created so far (reuse from the pool creates none).
     pub bytes_allocated: u64,
     /// Bytes of device buffers that exist now, in tensors or held by the pool for reuse.

@@ -85,6 +85,31 @@ pub fn run(
     run_prepared(ctx, prog, &prepared, inputs, timing)
 }
 
+/// The uniforms of the launches of a generic plan (`kiln_ir::generic`) whose kernels take
+/// constants from the graph's float constants, for the constants `values`: one per prepared
+/// call, `None` where the prepared uniform serves. Fresh buffers, so that runs of the plan
+/// still queued keep their own values.
+pub fn generic_uniforms(
+    ctx: &GpuContext,
+    prog: &Program,
+    prepared: &Prepared,
+    map: &kiln_ir::generic::ConstMap,
+    values: &[f64],
+) -> Result<Vec<Option<wgpu::Buffer>>> {
+    prepared
+        .calls
+        .iter()
+        .map(|pc| {
+            map.kernel(prog, pc.call, values)
+                .map(|mut k| {
+                    k.inplace = prepared.memory.inplace[pc.call];
+                    uniform(ctx, &pc.ck, &k)
+                })
+                .transpose()
+        })
+        .collect()
+}
+
 /// Runs a prepared program: buffers for its temporaries (from the pool), one bind group per
 /// launch, every launch recorded into the batch's open pass (or one pass and one submission
 /// of its own when timed or submitted per run).
@@ -94,6 +119,19 @@ pub fn run_prepared(
     prepared: &Prepared,
     inputs: &[Arc<GpuBuffer>],
     timing: Option<&Timing>,
+) -> Result<Vec<Arc<GpuBuffer>>> {
+    run_prepared_with(ctx, prog, prepared, inputs, timing, &[])
+}
+
+/// [`run_prepared`] with some launches' uniforms replaced (`uniforms[i]` for prepared call
+/// `i`, where given: [`generic_uniforms`]).
+pub fn run_prepared_with(
+    ctx: &GpuContext,
+    prog: &Program,
+    prepared: &Prepared,
+    inputs: &[Arc<GpuBuffer>],
+    timing: Option<&Timing>,
+    uniforms: &[Option<wgpu::Buffer>],
 ) -> Result<Vec<Arc<GpuBuffer>>> {
     ctx.check_alive()?;
     let mem = &prepared.memory;
@@ -111,8 +149,12 @@ pub fn run_prepared(
         }
     };
     let mut launches = Vec::with_capacity(prepared.calls.len());
-    for pc in &prepared.calls {
+    for (i, pc) in prepared.calls.iter().enumerate() {
         let call = &prog.calls[pc.call];
+        let u = uniforms
+            .get(i)
+            .and_then(Option::as_ref)
+            .unwrap_or(&pc.uniform);
         let mut bufs = Vec::with_capacity(call.inputs.len() + call.outputs.len());
         for (i, r) in call.inputs.iter().enumerate() {
             if pc.skip_input != Some(i) {
@@ -122,7 +164,7 @@ pub fn run_prepared(
         for &t in &call.outputs {
             bufs.push(&temps[t].buffer);
         }
-        let bg = bind_group(ctx, &pc.ck, &pc.uniform, &bufs, &call.kernel.name);
+        let bg = bind_group(ctx, &pc.ck, u, &bufs, &call.kernel.name);
         launches.push((&*pc.ck, bg, pc.grid));
     }
     let mut outs = Vec::with_capacity(prog.outputs.len());

@@ -37,6 +37,6 @@ pub use counters::Counters;
 pub use launch::{Timing, TimingMode};
 pub use memory::MemoryPlan;
 pub use pipelines::CompiledKernel;
-pub use plans::{CachedPlan, PlanKey};
+pub use plans::{CachedPlan, Generic, PlanKey};
 pub use pool::GpuBuffer;
 pub use tune::Autotune;

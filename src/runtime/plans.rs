@@ -1,7 +1,6 @@
 //! Prepared plans: a lowered program with everything that does not depend on the buffers of
 //! a run built once ([`Prepared`]), and the bounded cache of them by graph structure.
 
-use super::counters::CounterCell;
 use super::lru::Lru;
 use super::memory::MemoryPlan;
 use super::pipelines::CompiledKernel;
@@ -52,45 +51,68 @@ pub struct CachedPlan {
     pub prepared: Prepared,
 }
 
-/// What identifies a plan: the graph's structure, whether fusion was on, the schedule.
+/// What identifies a plan: the graph's structure, whether fusion was on, the schedule. Under
+/// a generic key ([`kiln_ir::Graph::generic_structure`]) the structure leaves out the float
+/// constants' values.
 pub type PlanKey = (kiln_ir::Structure, bool, Schedule);
 
 /// How many plans the in-memory cache keeps (least recently used go first). A plan holds
 /// its pipelines, so this also bounds the pipelines kept alive through plans.
 const PLAN_CACHE_CAPACITY: usize = 256;
 
-/// The plans of one device.
-pub struct Plans(Mutex<Lru<PlanKey, Arc<CachedPlan>>>);
+/// What is known of a structure without its float constants' values (`kiln_ir::generic`).
+#[derive(Clone)]
+pub enum Generic {
+    /// Seen with one set of values; probed when a second set comes.
+    Seen,
+    /// A plan that serves any values, and where the values go in its kernels.
+    Plan(Arc<CachedPlan>, Arc<kiln_ir::generic::ConstMap>),
+    /// Its passes read the values: a plan per set of values.
+    PerValues,
+}
+
+/// The plans of one device: by exact structure, and by generic structure.
+pub struct Plans {
+    exact: Mutex<Lru<PlanKey, Arc<CachedPlan>>>,
+    generic: Mutex<Lru<PlanKey, Generic>>,
+}
 
 impl Default for Plans {
     fn default() -> Self {
-        Plans(Mutex::new(Lru::new(PLAN_CACHE_CAPACITY)))
+        Plans {
+            exact: Mutex::new(Lru::new(PLAN_CACHE_CAPACITY)),
+            generic: Mutex::new(Lru::new(PLAN_CACHE_CAPACITY)),
+        }
     }
 }
 
 impl Plans {
-    /// The cached plan for a structure key, counting the hit or miss.
-    pub fn get(&self, key: &PlanKey, counters: &CounterCell) -> Option<Arc<CachedPlan>> {
-        let hit = self.0.lock().ok().and_then(|mut m| m.get(key));
-        counters.count(|c| {
-            if hit.is_some() {
-                c.plan_hits += 1
-            } else {
-                c.plan_misses += 1
-            }
-        });
-        hit
+    /// The cached plan for a structure key.
+    pub fn get(&self, key: &PlanKey) -> Option<Arc<CachedPlan>> {
+        self.exact.lock().ok().and_then(|mut m| m.get(key))
     }
 
     /// Keeps a plan (bounded: the least recently used plan goes first).
     pub fn keep(&self, key: PlanKey, plan: Arc<CachedPlan>) {
-        if let Ok(mut m) = self.0.lock() {
+        if let Ok(mut m) = self.exact.lock() {
             m.insert(key, plan);
         }
     }
 
-    /// Plans held now, and plans let go to stay within the bound.
+    /// What is known of a generic structure key.
+    pub fn generic(&self, key: &PlanKey) -> Option<Generic> {
+        self.generic.lock().ok().and_then(|mut m| m.get(key))
+    }
+
+    /// Records what is known of a generic structure key (bounded like the plans).
+    pub fn keep_generic(&self, key: PlanKey, g: Generic) {
+        if let Ok(mut m) = self.generic.lock() {
+            m.insert(key, g);
+        }
+    }
+
+    /// Plans held now (by exact structure), and plans let go to stay within the bound.
     pub fn sizes(&self) -> (u64, u64) {
-        self.0.lock().map(|m| m.sizes()).unwrap_or_default()
+        self.exact.lock().map(|m| m.sizes()).unwrap_or_default()
     }
 }
