@@ -7,7 +7,7 @@
 use crate::compile;
 use crate::runtime::{exec, CachedPlan, Generic, GpuContext};
 use crate::{Device, Result};
-use kiln_ir::generic::{probes, with_float_consts, ConstMap};
+use kiln_ir::generic::{folds_a_slot, probes, with_float_consts, ConstMap};
 use kiln_ir::lower::Program;
 use kiln_ir::Graph;
 use std::sync::Arc;
@@ -31,9 +31,14 @@ pub(crate) fn plan(ctx: &GpuContext, device: &Device, graph: &Graph) -> Result<F
     }
     let (generic, values) = graph.generic_structure();
     let gkey = (generic, key.1, key.2);
+    // A structure's slots are where it holds NaN; a graph with a NaN constant of its own
+    // there has fewer slots, and is not the graph the plan was made for.
     let known = match values.is_empty() {
         true => None,
-        false => ctx.generic_plan(&gkey),
+        false => ctx.generic_plan(&gkey).filter(|g| match g {
+            Generic::Plan(_, map) => map.slots() == values.len(),
+            Generic::Seen | Generic::PerValues => true,
+        }),
     };
     if let Some(Generic::Plan(plan, map)) = &known {
         let uniforms = exec::generic_uniforms(ctx, &plan.program, &plan.prepared, map, &values)?;
@@ -76,6 +81,11 @@ pub(crate) fn plan(ctx: &GpuContext, device: &Device, graph: &Graph) -> Result<F
 /// serve any values, where the probes show that its passes did not read them.
 fn probe(device: &Device, graph: &Graph, program: &Program, values: &[f64]) -> Option<ConstMap> {
     let n = values.len();
+    if let Some(f) = folds_a_slot(graph) {
+        let op = graph.node(f).op.name();
+        log::debug!("kiln: a plan per set of its {n} float constants' values: {op} folds one");
+        return None;
+    }
     let (Some(pa), Some(pb)) = (probes(n, false), probes(n, true)) else {
         log::debug!("kiln: {n} float constants, too many to probe for a generic plan");
         return None;
@@ -86,9 +96,9 @@ fn probe(device: &Device, graph: &Graph, program: &Program, values: &[f64]) -> O
     let shown = match (lowered(&pa), lowered(&pb)) {
         (Ok(a), Ok(b)) => ConstMap::probe((program, values), (&a, &pa), (&b, &pb)),
         (Err(e), _) | (_, Err(e)) => {
-            // The probes are an optimization: a graph whose probe values do not lower keeps a
-            // plan per set of values.
-            log::debug!("kiln: the probe values of {n} float constants did not lower: {e}");
+            // The graph lowered with its own values: one that fails with the probes' is a
+            // fault of kiln's to report, and the graph keeps a plan per set of values.
+            log::warn!("kiln: the probe values of {n} float constants did not lower: {e}");
             return None;
         }
     };

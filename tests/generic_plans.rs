@@ -150,3 +150,64 @@ fn attention_scales_stay_right() {
         check(&p, 2e-5, 1e-4, &format!("pattern, scale {scale}"));
     }
 }
+
+/// Graphs that could fool a shared plan (found in review): a slot where another graph holds
+/// a kept 0, constants compared or folded with each other or with a kept value, a constant
+/// rounded through f16, an infinite attention scale. Each realize matches the interpreter.
+#[test]
+fn shared_plans_are_not_fooled() {
+    let dev = private_device();
+    let x = random(&dev, DType::F32, &[5, 33], -2.0, 2.0, 10);
+    let z = random(&dev, DType::F32, &[5, 33], -2.0, 2.0, 11);
+    for t in [&x, &z] {
+        t.to_host().unwrap();
+    }
+    let c = |v: f64| Tensor::full_on(&dev, &[], v, DType::F32).unwrap();
+    // `x * a + z * b`, with b = 0 (kept in the key) twice, then a = 0 and b a slot.
+    for (i, (a, b)) in [
+        (0.5, 0.0),
+        (0.25, 0.0),
+        (0.0, 0.7),
+        (0.125, 0.0),
+        (0.0, 0.3),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let y = x.mul(&c(a)).unwrap().add(&z.mul(&c(b)).unwrap()).unwrap();
+        check(&y, 1e-6, 1e-6, &format!("x * {a} + z * {b} ({i})"));
+    }
+    // `x * max(a, b)`: the order of two constants.
+    for (a, b) in [(0.5, 0.75), (0.25, 0.375), (2.0, 0.75), (3.0, 0.5)] {
+        let y = x.mul(&c(a).maximum(&c(b)).unwrap()).unwrap();
+        check(&y, 1e-6, 1e-6, &format!("x * max({a}, {b})"));
+    }
+    // `x * min(c, -1)`: a constant against a kept one.
+    for v in [0.5, 0.25, -3.0, 0.75] {
+        let y = x.mul(&c(v).minimum(&c(-1.0)).unwrap()).unwrap();
+        check(&y, 1e-6, 1e-6, &format!("x * min({v}, -1)"));
+    }
+    // `x * f32(f16(c))`: a constant rounded through f16 (70000 overflows it).
+    for v in [0.5, 0.25, 70000.0, 0.1] {
+        let r = c(v).cast(DType::F16).unwrap().cast(DType::F32).unwrap();
+        check(
+            &x.mul(&r).unwrap(),
+            1e-6,
+            1e-6,
+            &format!("x * f32(f16({v}))"),
+        );
+    }
+    // The attention pattern's scale, finite then infinite.
+    let q = random(&dev, DType::F32, &[1, 1, 4, 16], -1.0, 1.0, 12);
+    let k = random(&dev, DType::F32, &[1, 1, 6, 16], -1.0, 1.0, 13);
+    let v = random(&dev, DType::F32, &[1, 1, 6, 16], -1.0, 1.0, 14);
+    for s in [0.3, 0.2, f64::INFINITY, 0.4] {
+        let scores = q
+            .matmul(&k.transpose(2, 3).unwrap())
+            .unwrap()
+            .mul_scalar(s)
+            .unwrap();
+        let p = scores.softmax(-1).unwrap().matmul(&v).unwrap();
+        check(&p, 2e-5, 1e-4, &format!("attention pattern, scale {s}"));
+    }
+}

@@ -4,39 +4,97 @@
 //! identities, the attention scale), so a plan lowered for one set of values is not in general
 //! the plan of another.
 //!
-//! [`ConstMap::probe`] finds out, for one graph, whether they are: it compares the program
-//! lowered from the graph's own constants with two lowered from probe values (positive and
-//! growing, then negative and shrinking, never 0, 1 or -0, exact in every float dtype). Where
-//! the three programs are the same kernels, buffers and wiring, and every kernel constant is
-//! either the same in all three or, in all three, the value of one graph constant (its slot),
-//! no pass read a value in a way the probes would not have shown, and the plan serves any
-//! values: the runtime substitutes them into the kernels' uniforms ([`ConstMap::kernel`]).
+//! Three rules keep a plan that serves other values exact:
+//! - the values the passes test for stay in the key ([`float_const`]: 0, -0, 1, -1 and the
+//!   non-finite, after rounding to the constant's dtype);
+//! - a graph where a slot meets an op whose operands are all constants (which constant
+//!   folding would compute on the host: `max(a, b)`, `c < 3.0`, a cast) is never generic
+//!   ([`folds_a_slot`]);
+//! - [`ConstMap::probe`] compares the program lowered from the graph's own constants with two
+//!   lowered from probe values (the second the negation of the first, so order and sign
+//!   flip between them). Where the three are the same kernels, buffers and wiring, and every
+//!   kernel constant is either the same in all three or, in all three, the value of one graph
+//!   constant (its slot), the plan serves any values: the runtime substitutes them into the
+//!   kernels' uniforms ([`ConstMap::kernel`]).
+//!
 //! Otherwise the graph keeps a plan per set of values.
 
 use crate::kernel::{Expr, ExprId, Kernel};
 use crate::lower::Program;
-use crate::{Graph, IrError, Node, Op, Result, Scalar};
+use crate::ops::BinaryOp;
+use crate::{Graph, IrError, Node, NodeId, Op, Result, Scalar};
 
-/// Values the passes test constants for (the algebraic identities' 0, -0 and 1, the
+/// Finite values the passes test constants for (the algebraic identities' 0, -0 and 1, the
 /// attention scale's 1, and -1): a constant holding one stays in the structure, so that
 /// a graph with `x * 1` and one with `x * 0.5` do not share a plan and the identity still
-/// applies.
+/// applies. Non-finite values stay in it too (the attention pass fuses finite scales only).
 pub const KEPT: [f64; 4] = [0.0, -0.0, 1.0, -1.0];
 
-/// The value of a float constant node that is a slot (not one of [`KEPT`]), or `None`.
+/// The value of a float constant node that is a slot, or `None`: not a float constant, or
+/// holding (once rounded to its dtype) one of [`KEPT`] or a non-finite value.
 pub fn float_const(node: &Node) -> Option<f64> {
-    match node.op {
-        Op::Const(Scalar::F(v))
-            if node.dtype().is_float() && !KEPT.iter().any(|k| k.to_bits() == v.to_bits()) =>
-        {
-            Some(v)
+    let Op::Const(Scalar::F(v)) = node.op else {
+        return None;
+    };
+    let r = Scalar::F(v).to_dtype(node.dtype()).as_f64();
+    let kept = !r.is_finite() || KEPT.iter().any(|k| k.to_bits() == r.to_bits());
+    (node.dtype().is_float() && !kept).then_some(v)
+}
+
+/// The constant node behind `n` through views other than pads (what constant folding sees).
+fn const_root(g: &Graph, mut n: NodeId) -> Option<NodeId> {
+    loop {
+        match &g.node(n).op {
+            Op::Const(_) => return Some(n),
+            Op::View(v) if !matches!(v, crate::ops::ViewOp::Pad { .. }) => n = g.srcs(n)[0],
+            _ => return None,
         }
-        _ => None,
     }
 }
 
+/// An op of constants only that a slot meets, which constant folding computes on the host
+/// from the values (`crate::passes::ConstantFolding` folds the elementwise ops), if any. An
+/// identity on the slot (`c * 1`, `1 * c`, `c / 1`, `c + -0`, `-0 + c`, `c - 0`, the other
+/// operand kept in the key) folds to the slot's own value, whatever it is: not counted.
+pub fn folds_a_slot(g: &Graph) -> Option<NodeId> {
+    let slot = |c: NodeId| float_const(g.node(c)).is_some();
+    let value = |c: NodeId| match g.node(c).op {
+        Op::Const(v) => Some(v.to_dtype(g.node(c).dtype()).as_f64().to_bits()),
+        _ => None,
+    };
+    let (one, zero, neg_zero) = (1f64.to_bits(), 0f64.to_bits(), (-0f64).to_bits());
+    g.topo().into_iter().find(|&n| {
+        let folded = g.node(n).op.is_elementwise() && !g.srcs(n).is_empty();
+        let Some(roots) = g
+            .srcs(n)
+            .iter()
+            .map(|&s| const_root(g, s))
+            .collect::<Option<Vec<NodeId>>>()
+        else {
+            return false;
+        };
+        let identity = match (&g.node(n).op, roots.as_slice()) {
+            (Op::Binary(op), &[a, b]) => {
+                let (va, vb) = (value(a), value(b));
+                match op {
+                    BinaryOp::Mul => (slot(a) && vb == Some(one)) || (slot(b) && va == Some(one)),
+                    BinaryOp::Div => slot(a) && vb == Some(one),
+                    BinaryOp::Add => {
+                        (slot(a) && vb == Some(neg_zero)) || (slot(b) && va == Some(neg_zero))
+                    }
+                    BinaryOp::Sub => slot(a) && vb == Some(zero),
+                    // Any other op (a new one too) counts as a fold: the safe side.
+                    _ => false,
+                }
+            }
+            _ => false,
+        };
+        folded && !identity && roots.iter().any(|&c| slot(c))
+    })
+}
+
 /// `g` with its float constants (in the order of [`Graph::generic_structure`]) set to
-/// `values`: the same structure where the values are distinct.
+/// `values`: the same structure where the values are distinct slots.
 pub fn with_float_consts(g: &Graph, values: &[f64]) -> Result<Graph> {
     let mut slot = 0;
     let out = crate::passes::rewrite(g, |ng, node, _| {
@@ -63,23 +121,21 @@ pub fn with_float_consts(g: &Graph, values: &[f64]) -> Result<Graph> {
 }
 
 /// Mantissas per binade of the probe values: `(1 + m / 64) 2^e` for `m` in `1..=63` is exact in
-/// bf16 (8 significant bits), f16 and f32.
+/// bf16 (8 significant bits), f16 and f32, and never 1.
 const MANTISSAS: usize = 63;
-/// Binades per probe set: within f16's normal range in both sets.
+/// Binades per probe set: within f16's range.
 const BINADES: usize = 14;
 
-/// Probe values for `n` slots: the first set positive and growing from 1, the second negative
-/// and shrinking in magnitude from -0.5, so that a fold or comparison of constants lands on
-/// a different slot in each (or on none). `None` past `MAX_SLOTS` slots.
+/// Probe values for `n` slots: the first set positive and growing from 1.016, the second its
+/// negation (so any order or sign between constants flips from one set to the other). `None`
+/// past [`MAX_SLOTS`] slots.
 pub fn probes(n: usize, second: bool) -> Option<Vec<f64>> {
+    let sign = if second { -1.0 } else { 1.0 };
     (n <= MAX_SLOTS).then(|| {
         (0..n)
             .map(|i| {
                 let (e, m) = ((i / MANTISSAS) as i32, (i % MANTISSAS) as f64);
-                match second {
-                    false => (1.0 + (m + 1.0) / 64.0) * 2f64.powi(e),
-                    true => -(1.0 + (MANTISSAS as f64 - m) / 64.0) * 2f64.powi(-e - 1),
-                }
+                sign * (1.0 + (m + 1.0) / 64.0) * 2f64.powi(e)
             })
             .collect()
     })
@@ -107,15 +163,17 @@ pub enum NotGeneric {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ConstMap {
     entries: Vec<(usize, ExprId, usize)>,
+    /// The graph's slots.
+    slots: usize,
 }
 
 /// A constant of a kernel as stored in its uniform (`None` for other expressions).
 fn const_bits(k: &Kernel, e: usize) -> Option<(u32, bool)> {
     let n = &k.exprs[e];
-    match n.expr {
-        Expr::Const(s) => Some((s.storage_bits(n.dtype), n.dtype.is_float())),
-        _ => None,
-    }
+    let Expr::Const(s) = n.expr else {
+        return None;
+    };
+    Some((s.storage_bits(n.dtype), n.dtype.is_float()))
 }
 
 impl ConstMap {
@@ -172,7 +230,15 @@ impl ConstMap {
                 entries.push((ci, ExprId::new(e), slot));
             }
         }
-        Ok(ConstMap { entries })
+        Ok(ConstMap {
+            entries,
+            slots: real.1.len(),
+        })
+    }
+
+    /// The graph's float constants (slots) the map was made for.
+    pub fn slots(&self) -> usize {
+        self.slots
     }
 
     /// Whether no kernel constant comes from a graph constant (the plan serves any values as
@@ -182,19 +248,29 @@ impl ConstMap {
     }
 
     /// Call `call`'s kernel with the constants `values` (one per slot) substituted, or `None`
-    /// where none of its constants comes from a slot.
-    pub fn kernel(&self, prog: &Program, call: usize, values: &[f64]) -> Option<Kernel> {
+    /// where none of its constants comes from a slot. Values for another number of slots are
+    /// an error.
+    pub fn kernel(&self, prog: &Program, call: usize, values: &[f64]) -> Result<Option<Kernel>> {
+        if values.len() != self.slots {
+            return Err(IrError::Verify(format!(
+                "{} constant values for a plan of {} float constants",
+                values.len(),
+                self.slots
+            )));
+        }
         let mut mine = self
             .entries
             .iter()
             .filter(|(c, _, _)| *c == call)
             .peekable();
-        mine.peek()?;
+        if mine.peek().is_none() {
+            return Ok(None);
+        }
         let mut k = prog.calls[call].kernel.clone();
         for &(_, e, slot) in mine {
             k.exprs[e.index()].expr = Expr::Const(Scalar::F(values[slot]));
         }
-        Some(k)
+        Ok(Some(k))
     }
 }
 
@@ -202,7 +278,6 @@ impl ConstMap {
 mod tests {
     use super::*;
     use crate::lower::{lower, FusionOptions};
-    use crate::ops::BinaryOp;
     use crate::passes::{pipeline, run_pipeline, LoopLimits};
     use crate::{DType, Shape, TensorType};
 
@@ -250,6 +325,45 @@ mod tests {
         assert!(probes(MAX_SLOTS + 1, false).is_none());
     }
 
+    /// Constants folded together (`c1 * c2` here), or kept values, are not slots' business:
+    /// a fold of a slot makes the graph per-values; 1 in f16 (1.0001 rounded) and infinities
+    /// are kept.
+    #[test]
+    fn folds_and_kept_values() {
+        assert!(folds_a_slot(&graph([0.5, 2.0, 3.0])).is_some());
+        let mut g = Graph::new();
+        let x = g.input(DType::F32, Shape::new(&[7])).unwrap();
+        let ty = |d| TensorType::new(d, Shape::new(&[7]));
+        let c = g
+            .add_leaf(Op::Const(Scalar::F(0.5)), ty(DType::F32))
+            .unwrap();
+        let y = g.add(Op::Binary(BinaryOp::Mul), &[x, c]).unwrap();
+        g.mark_output(y);
+        assert_eq!(folds_a_slot(&g), None);
+        // `c * 1` folds to `c` whatever `c` is; `c * 2` does not.
+        for (k, folds) in [(1.0, false), (2.0, true)] {
+            let mut h = Graph::new();
+            let x = h.input(DType::F32, Shape::new(&[7])).unwrap();
+            let c = h
+                .add_leaf(Op::Const(Scalar::F(0.5)), ty(DType::F32))
+                .unwrap();
+            let k = h.add_leaf(Op::Const(Scalar::F(k)), ty(DType::F32)).unwrap();
+            let ck = h.add(Op::Binary(BinaryOp::Mul), &[c, k]).unwrap();
+            let y = h.add(Op::Binary(BinaryOp::Mul), &[x, ck]).unwrap();
+            h.mark_output(y);
+            assert_eq!(folds_a_slot(&h).is_some(), folds);
+        }
+        let node = |v: f64, d| Node {
+            op: Op::Const(Scalar::F(v)),
+            ty: ty(d),
+        };
+        assert_eq!(float_const(&node(0.5, DType::F16)), Some(0.5));
+        assert_eq!(float_const(&node(1.0001, DType::F16)), None);
+        assert_eq!(float_const(&node(1.0001, DType::F32)), Some(1.0001));
+        assert_eq!(float_const(&node(f64::INFINITY, DType::F32)), None);
+        assert_eq!(float_const(&node(-0.0, DType::F32)), None);
+    }
+
     #[test]
     fn constants_are_slots_in_topological_order() {
         let g = graph([0.5, 2.0, 3.0]);
@@ -293,7 +407,8 @@ mod tests {
         let map = probe(&h, &[0.5, 2.0]).expect("no pass reads these constants");
         assert_eq!(map.entries.len(), 2);
         let p = lowered(&h);
-        let k = map.kernel(&p, 0, &[0.25, -8.0]).unwrap();
+        assert!(map.kernel(&p, 0, &[0.25]).is_err());
+        let k = map.kernel(&p, 0, &[0.25, -8.0]).unwrap().unwrap();
         let consts: Vec<f64> = k
             .exprs
             .iter()

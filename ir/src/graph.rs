@@ -208,7 +208,10 @@ impl Graph {
         for (node, _) in &mut s.nodes {
             if let Some(v) = crate::generic::float_const(node) {
                 values.push(v);
-                node.op = Op::Const(crate::Scalar::F(0.0));
+                // NaN, which a kept constant may hold too (non-finite values are not
+                // slots): equal generic structures with as many slots have them in the
+                // same places.
+                node.op = Op::Const(crate::Scalar::F(f64::NAN));
             }
         }
         (s, values)

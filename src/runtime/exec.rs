@@ -100,7 +100,7 @@ pub fn generic_uniforms(
         .calls
         .iter()
         .map(|pc| {
-            map.kernel(prog, pc.call, values)
+            map.kernel(prog, pc.call, values)?
                 .map(|mut k| {
                     k.inplace = prepared.memory.inplace[pc.call];
                     uniform(ctx, &pc.ck, &k)

@@ -56,8 +56,9 @@ pub struct CachedPlan {
 /// constants' values.
 pub type PlanKey = (kiln_ir::Structure, bool, Schedule);
 
-/// How many plans the in-memory cache keeps (least recently used go first). A plan holds
-/// its pipelines, so this also bounds the pipelines kept alive through plans.
+/// How many plans each of the in-memory maps keeps (least recently used go first): by exact
+/// structure and by generic structure. A plan holds its pipelines, so this also bounds the
+/// pipelines kept alive through plans (at most twice it, a plan in both maps counting once).
 const PLAN_CACHE_CAPACITY: usize = 256;
 
 /// What is known of a structure without its float constants' values (`kiln_ir::generic`).
