@@ -124,6 +124,13 @@ fn many_values_keep_the_caches_bounded() {
     }
 }
 
+/// The unfused attention pattern `softmax(q @ kᵀ · scale) @ v`.
+fn pattern(q: &Tensor, k: &Tensor, v: &Tensor, scale: f64) -> Tensor {
+    let scores = q.matmul(&k.transpose(2, 3).unwrap()).unwrap();
+    let scaled = scores.mul_scalar(scale).unwrap();
+    scaled.softmax(-1).unwrap().matmul(v).unwrap()
+}
+
 /// The attention's scale, a float constant the fusion pass reads: each scale's result
 /// matches the interpreter, whether or not its plan is shared.
 #[test]
@@ -141,12 +148,7 @@ fn attention_scales_stay_right() {
             .unwrap();
         check(&fused, 2e-5, 1e-4, &format!("sdpa, scale {scale}"));
         // The unfused pattern, which the pass recognizes by its constant scale.
-        let s = q
-            .matmul(&k.transpose(2, 3).unwrap())
-            .unwrap()
-            .mul_scalar(scale)
-            .unwrap();
-        let p = s.softmax(-1).unwrap().matmul(&v).unwrap();
+        let p = pattern(&q, &k, &v, scale);
         check(&p, 2e-5, 1e-4, &format!("pattern, scale {scale}"));
     }
 }
@@ -202,12 +204,7 @@ fn shared_plans_are_not_fooled() {
     let k = random(&dev, DType::F32, &[1, 1, 6, 16], -1.0, 1.0, 13);
     let v = random(&dev, DType::F32, &[1, 1, 6, 16], -1.0, 1.0, 14);
     for s in [0.3, 0.2, f64::INFINITY, 0.4] {
-        let scores = q
-            .matmul(&k.transpose(2, 3).unwrap())
-            .unwrap()
-            .mul_scalar(s)
-            .unwrap();
-        let p = scores.softmax(-1).unwrap().matmul(&v).unwrap();
+        let p = pattern(&q, &k, &v, s);
         check(&p, 2e-5, 1e-4, &format!("attention pattern, scale {s}"));
     }
 }

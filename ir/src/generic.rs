@@ -21,7 +21,7 @@
 
 use crate::kernel::{Expr, ExprId, Kernel};
 use crate::lower::Program;
-use crate::ops::BinaryOp;
+use crate::passes::{broadcast_const, const_node, identity_operand, Operand};
 use crate::{Graph, IrError, Node, NodeId, Op, Result, Scalar};
 
 /// Finite values the passes test constants for (the algebraic identities' 0, -0 and 1, the
@@ -41,52 +41,32 @@ pub fn float_const(node: &Node) -> Option<f64> {
     (node.dtype().is_float() && !kept).then_some(v)
 }
 
-/// The constant node behind `n` through views other than pads (what constant folding sees).
-fn const_root(g: &Graph, mut n: NodeId) -> Option<NodeId> {
-    loop {
-        match &g.node(n).op {
-            Op::Const(_) => return Some(n),
-            Op::View(v) if !matches!(v, crate::ops::ViewOp::Pad { .. }) => n = g.srcs(n)[0],
-            _ => return None,
-        }
-    }
-}
-
 /// An op of constants only that a slot meets, which constant folding computes on the host
 /// from the values (`crate::passes::ConstantFolding` folds the elementwise ops), if any. An
-/// identity on the slot (`c * 1`, `1 * c`, `c / 1`, `c + -0`, `-0 + c`, `c - 0`, the other
+/// identity on the slot (the algebraic pass's: `c * 1`, `c / 1`, `c + -0`, `c - 0`, the other
 /// operand kept in the key) folds to the slot's own value, whatever it is: not counted.
 pub fn folds_a_slot(g: &Graph) -> Option<NodeId> {
     let slot = |c: NodeId| float_const(g.node(c)).is_some();
-    let value = |c: NodeId| match g.node(c).op {
-        Op::Const(v) => Some(v.to_dtype(g.node(c).dtype()).as_f64().to_bits()),
-        _ => None,
-    };
-    let (one, zero, neg_zero) = (1f64.to_bits(), 0f64.to_bits(), (-0f64).to_bits());
     g.topo().into_iter().find(|&n| {
-        let folded = g.node(n).op.is_elementwise() && !g.srcs(n).is_empty();
-        let Some(roots) = g
-            .srcs(n)
+        let srcs = g.srcs(n);
+        let folded = g.node(n).op.is_elementwise() && !srcs.is_empty();
+        let Some(roots) = srcs
             .iter()
-            .map(|&s| const_root(g, s))
+            .map(|&s| const_node(g, s))
             .collect::<Option<Vec<NodeId>>>()
         else {
             return false;
         };
         let identity = match (&g.node(n).op, roots.as_slice()) {
             (Op::Binary(op), &[a, b]) => {
-                let (va, vb) = (value(a), value(b));
-                match op {
-                    BinaryOp::Mul => (slot(a) && vb == Some(one)) || (slot(b) && va == Some(one)),
-                    BinaryOp::Div => slot(a) && vb == Some(one),
-                    BinaryOp::Add => {
-                        (slot(a) && vb == Some(neg_zero)) || (slot(b) && va == Some(neg_zero))
-                    }
-                    BinaryOp::Sub => slot(a) && vb == Some(zero),
-                    // Any other op (a new one too) counts as a fold: the safe side.
-                    _ => false,
+                let (ca, cb) = (broadcast_const(g, a), broadcast_const(g, b));
+                match identity_operand(*op, ca, cb, g.node(n).dtype().is_float()) {
+                    Some(Operand::First) => slot(a),
+                    Some(Operand::Second) => slot(b),
+                    None => false,
                 }
             }
+            // Any other op (a new one too) counts as a fold: the safe side.
             _ => false,
         };
         folded && !identity && roots.iter().any(|&c| slot(c))
@@ -241,12 +221,6 @@ impl ConstMap {
         self.slots
     }
 
-    /// Whether no kernel constant comes from a graph constant (the plan serves any values as
-    /// it is).
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-
     /// Call `call`'s kernel with the constants `values` (one per slot) substituted, or `None`
     /// where none of its constants comes from a slot. Values for another number of slots are
     /// an error.
@@ -278,6 +252,7 @@ impl ConstMap {
 mod tests {
     use super::*;
     use crate::lower::{lower, FusionOptions};
+    use crate::ops::BinaryOp;
     use crate::passes::{pipeline, run_pipeline, LoopLimits};
     use crate::{DType, Shape, TensorType};
 

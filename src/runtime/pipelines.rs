@@ -281,7 +281,8 @@ impl Pipelines {
                     // SAFETY: kiln's generated kernels index their arrays in range, end their
                     // loops (bounds from constants and uniforms, positive steps) and divide by
                     // constants or nonzero sizes (`ShaderChecks`); the suite runs them under
-                    // the default and with no check at all (tests/shader_checks.rs).
+                    // the default, and tests/shader_checks.rs kernels of every kind with no
+                    // check at all.
                     unsafe {
                         device.create_shader_module_trusted(desc, self.checks.runtime_checks())
                     }

@@ -22,6 +22,36 @@ fn is(v: Option<Scalar>, want: f64, neg_zero: bool) -> bool {
     }
 }
 
+/// An operand of a binary op.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Operand {
+    /// The first (`a` of `a op b`).
+    First,
+    /// The second.
+    Second,
+}
+
+/// The operand `a op b` equals for every value of it, where the other operand is the constant
+/// `ca` or `cb` (`None`: not a constant) and `float` says the dtype is a float: the binary
+/// identities listed on [`AlgebraicSimplification`].
+pub fn identity_operand(
+    op: BinaryOp,
+    ca: Option<Scalar>,
+    cb: Option<Scalar>,
+    float: bool,
+) -> Option<Operand> {
+    match op {
+        BinaryOp::Mul if is(cb, 1.0, false) => Some(Operand::First),
+        BinaryOp::Mul if is(ca, 1.0, false) => Some(Operand::Second),
+        BinaryOp::Div if is(cb, 1.0, false) => Some(Operand::First),
+        BinaryOp::Add if is(cb, 0.0, float) => Some(Operand::First),
+        BinaryOp::Add if is(ca, 0.0, float) => Some(Operand::Second),
+        BinaryOp::Sub if is(cb, 0.0, false) && !is(cb, 0.0, true) => Some(Operand::First),
+        BinaryOp::Sub if !float && is(cb, 0.0, false) => Some(Operand::First),
+        _ => None,
+    }
+}
+
 impl Pass for AlgebraicSimplification {
     fn name(&self) -> &'static str {
         "algebraic-simplification"
@@ -33,16 +63,10 @@ impl Pass for AlgebraicSimplification {
                 Op::Binary(op) => {
                     let (a, b) = (srcs[0], srcs[1]);
                     let (ca, cb) = (broadcast_const(ng, a), broadcast_const(ng, b));
-                    match op {
-                        BinaryOp::Mul if is(cb, 1.0, false) => Some(a),
-                        BinaryOp::Mul if is(ca, 1.0, false) => Some(b),
-                        BinaryOp::Div if is(cb, 1.0, false) => Some(a),
-                        BinaryOp::Add if is(cb, 0.0, float) => Some(a),
-                        BinaryOp::Add if is(ca, 0.0, float) => Some(b),
-                        BinaryOp::Sub if is(cb, 0.0, false) && !is(cb, 0.0, true) => Some(a),
-                        BinaryOp::Sub if !float && is(cb, 0.0, false) => Some(a),
-                        _ => None,
-                    }
+                    identity_operand(*op, ca, cb, float).map(|o| match o {
+                        Operand::First => a,
+                        Operand::Second => b,
+                    })
                 }
                 Op::Unary(UnaryOp::Neg) => {
                     let s = srcs[0];

@@ -16,7 +16,7 @@ mod split_k;
 mod split_scan;
 mod views;
 
-pub use algebraic::AlgebraicSimplification;
+pub use algebraic::{identity_operand, AlgebraicSimplification, Operand};
 pub use attention::{
     attention_trips, FuseAttention, SplitAttention, ATTENTION_MAX_HEAD,
     PATTERN as ATTENTION_PATTERN, SPLIT_ATTENTION_MIN_RUN, SPLIT_ATTENTION_TARGET,
@@ -227,16 +227,26 @@ pub fn rewrite_ids(
     Ok(ng)
 }
 
-/// The constant a node holds everywhere, if it is a constant or a view of one.
-pub fn broadcast_const(g: &Graph, mut n: NodeId) -> Option<crate::Scalar> {
+/// The constant node behind `n`, if `n` is a constant or a view of one (not a pad, which
+/// holds another value at its edges).
+pub fn const_node(g: &Graph, mut n: NodeId) -> Option<NodeId> {
     loop {
         match &g.node(n).op {
-            crate::Op::Const(s) => return Some(s.to_dtype(g.node(n).dtype())),
+            crate::Op::Const(_) => return Some(n),
             crate::Op::View(v) if !matches!(v, crate::ops::ViewOp::Pad { .. }) => {
                 n = g.srcs(n)[0];
             }
             _ => return None,
         }
+    }
+}
+
+/// The constant a node holds everywhere, if it is a constant or a view of one.
+pub fn broadcast_const(g: &Graph, n: NodeId) -> Option<crate::Scalar> {
+    let c = const_node(g, n)?;
+    match g.node(c).op {
+        crate::Op::Const(s) => Some(s.to_dtype(g.node(c).dtype())),
+        _ => None,
     }
 }
 
