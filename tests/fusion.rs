@@ -429,6 +429,7 @@ fn schedules_agree_with_reference() {
                 depth: matmul_depth,
                 gemv_subgroups: sg,
                 quantized_gemv: !sg,
+                qgemv_rows: if sg { 1 } else { 2 },
                 tensor_cores: false,
                 coop_tile: None,
                 tensor_core_f32: false,

@@ -9,24 +9,27 @@ use kiln::ir::IrError;
 use kiln::{BlockFormat, DType, HostTensor, Plan, Shape, Tensor};
 
 /// A device of its own whose schedule runs quantized gemvs on the quantized gemv path or not
-/// (the path is off by default on CPU adapters, on by default on GPUs; both are tested here).
-fn device_with_qgemv(on: bool) -> kiln::Device {
+/// (the path is off by default on CPU adapters, on by default on GPUs; both are tested here),
+/// its groups owning `rows` rows each.
+fn device_with_qgemv(on: bool, rows: u32) -> kiln::Device {
     let dev = private_device();
     if let Some(g) = dev.gpu() {
         let mut s = g.schedule();
         s.matmul.quantized_gemv = on;
+        s.matmul.qgemv_rows = rows;
         g.set_schedule(s);
     }
     dev
 }
 
-/// Whether `t`'s plan runs the quantized gemv path (its word decoder).
+/// Whether `t`'s plan runs the quantized gemv path (its item function: words, or the K-quants'
+/// wide items).
 fn takes_qgemv_path(t: &Tensor) -> bool {
     Plan::of(&[t])
         .unwrap()
         .kernels
         .iter()
-        .any(|k| k.wgsl.contains("kiln_qitem_"))
+        .any(|k| k.wgsl.contains("kiln_qitem_") || k.wgsl.contains("kiln_qwide_"))
 }
 
 const FORMATS: [BlockFormat; 4] = [
@@ -103,13 +106,13 @@ fn every_format_dequantizes_like_the_reference() {
 }
 
 /// `x @ W^T` with `W` `[n, k]` as a GGUF file stores it: the gemv of a decode step (m = 1), and
-/// a matmul of a prefill (m > 1), at odd n (1031 rows: a last workgroup of 4 rows part empty)
-/// and at k of 1 block, an odd number of blocks, and more words of codes than a workgroup's
-/// invocations take in one step (80 blocks).
+/// a matmul of a prefill (m > 1), at odd n (1031 rows: a last workgroup part empty, whatever
+/// the rows a group owns) and at k of 1 block, an odd number of blocks, and more items of
+/// codes than a group's lanes take in one step (80 blocks).
 #[test]
 fn gemv_and_matmul_read_blocks_in_registers() {
-    for qgemv in [true, false] {
-        gemv_and_matmul_with(&device_with_qgemv(qgemv), qgemv);
+    for (qgemv, rows) in [(true, 1), (true, 2), (true, 4), (false, 1)] {
+        gemv_and_matmul_with(&device_with_qgemv(qgemv, rows), qgemv);
     }
 }
 
@@ -281,7 +284,7 @@ fn fusion_off_still_reads_blocks() {
 /// checked exactly by `every_format_dequantizes_like_the_reference`.
 #[test]
 fn blocks_cast_to_f16_round_on_load() {
-    let dev = device_with_qgemv(true);
+    let dev = device_with_qgemv(true, 2);
     for (i, f) in FORMATS.into_iter().enumerate() {
         let k = 2 * f.block_values();
         let w = random(&dev, DType::Quant(f), &[7, k], 0.0, 0.0, 60 + i as u64);

@@ -1,6 +1,6 @@
 //! `kiln-bench`: the standard workloads of `docs/PERFORMANCE.md` on the default adapter.
 //!
-//! `kiln-bench [--size small|large] [--only NAME[,NAME...]] [--check] [--unroll N] [--reduce-unroll N] [--workgroup N] [--reduce-workgroup N] [--reduce-cache N] [--reduce-subgroups 0|1] [--gemv-subgroups 0|1] [--matmul-block N] [--matmul-block-n N] [--matmul-depth 16|32] [--matmul-unroll N] [--attention-rows N] [--attention-keys N] [--pool-mb N] [--warmup-ms N] [--queued-runs N] [--profile]`
+//! `kiln-bench [--size small|large] [--only NAME[,NAME...]] [--check] [--unroll N] [--reduce-unroll N] [--workgroup N] [--reduce-workgroup N] [--reduce-cache N] [--reduce-subgroups 0|1] [--gemv-subgroups 0|1] [--qgemv-rows 1|2|4] [--matmul-block N] [--matmul-block-n N] [--matmul-depth 16|32] [--matmul-unroll N] [--attention-rows N] [--attention-keys N] [--pool-mb N] [--warmup-ms N] [--queued-runs N] [--profile]`
 //! (`--unroll`/`--workgroup` override the adapter's default schedule, for comparisons)
 //!
 //! Per workload: `Program::compile` (lowering, code generation, pipelines, any tuning) and 3
@@ -225,6 +225,7 @@ fn main() {
     let mut matmul_depth: Option<u32> = None;
     let mut reduce_subgroups: Option<u32> = None;
     let mut gemv_subgroups: Option<u32> = None;
+    let mut qgemv_rows: Option<u32> = None;
     let mut reduce_cache: Option<u32> = None;
     let mut attention_rows: Option<u32> = None;
     let mut attention_keys: Option<u32> = None;
@@ -268,8 +269,8 @@ fn main() {
             }
             "--unroll" | "--workgroup" | "--reduce-unroll" | "--reduce-workgroup"
             | "--matmul-block" | "--matmul-block-n" | "--matmul-depth" | "--matmul-unroll"
-            | "--reduce-subgroups" | "--gemv-subgroups" | "--reduce-cache" | "--attention-rows"
-            | "--attention-keys" => {
+            | "--reduce-subgroups" | "--gemv-subgroups" | "--qgemv-rows" | "--reduce-cache"
+            | "--attention-rows" | "--attention-keys" => {
                 let v: Option<u32> = args.get(i + 1).and_then(|v| v.parse().ok());
                 match v {
                     Some(v) if args[i] == "--unroll" => unroll = Some(v),
@@ -281,6 +282,7 @@ fn main() {
                     Some(v) if args[i] == "--matmul-depth" => matmul_depth = Some(v),
                     Some(v) if args[i] == "--reduce-subgroups" => reduce_subgroups = Some(v),
                     Some(v) if args[i] == "--gemv-subgroups" => gemv_subgroups = Some(v),
+                    Some(v) if args[i] == "--qgemv-rows" => qgemv_rows = Some(v),
                     Some(v) if args[i] == "--reduce-cache" => reduce_cache = Some(v),
                     Some(v) if args[i] == "--attention-rows" => attention_rows = Some(v),
                     Some(v) if args[i] == "--attention-keys" => attention_keys = Some(v),
@@ -294,7 +296,7 @@ fn main() {
             }
             "-h" | "--help" => {
                 eprintln!(
-                    "kiln-bench [--size small|large] [--only NAME[,NAME...]] [--check] [--unroll N] [--reduce-unroll N] [--workgroup N] [--reduce-workgroup N] [--reduce-cache N] [--reduce-subgroups 0|1] [--gemv-subgroups 0|1] [--matmul-block N] [--matmul-block-n N] [--matmul-depth 16|32] [--matmul-unroll N] [--attention-rows N] [--attention-keys N] [--pool-mb N] [--warmup-ms N] [--queued-runs N] [--profile]\nworkloads: {}",
+                    "kiln-bench [--size small|large] [--only NAME[,NAME...]] [--check] [--unroll N] [--reduce-unroll N] [--workgroup N] [--reduce-workgroup N] [--reduce-cache N] [--reduce-subgroups 0|1] [--gemv-subgroups 0|1] [--qgemv-rows 1|2|4] [--matmul-block N] [--matmul-block-n N] [--matmul-depth 16|32] [--matmul-unroll N] [--attention-rows N] [--attention-keys N] [--pool-mb N] [--warmup-ms N] [--queued-runs N] [--profile]\nworkloads: {}",
                     workloads::NAMES.join(", ")
                 );
                 return;
@@ -332,6 +334,7 @@ fn main() {
         m.block_n = matmul_block_n.map_or(m.block_n, by_size);
         m.depth = matmul_depth.map_or(m.depth, by_size);
         m.gemv_subgroups = gemv_subgroups.map_or(m.gemv_subgroups, |v| v != 0);
+        m.qgemv_rows = qgemv_rows.unwrap_or(m.qgemv_rows);
         let a = &mut s.attention;
         a.rows = attention_rows.map_or(a.rows, by_size);
         a.keys = attention_keys.map_or(a.keys, by_size);
@@ -344,6 +347,7 @@ fn main() {
             matmul_depth,
             reduce_subgroups,
             gemv_subgroups,
+            qgemv_rows,
             reduce_cache,
             reduce_wg,
             workgroup,

@@ -80,36 +80,79 @@ pub fn define(out: &mut Code, format: BlockFormat, buf: &str) {
     }
 }
 
-/// Values per unit of [`define_word`]: a `Q8_0`/`Q4_0` block, a `Q4_K` sub-block, a quarter
-/// of a `Q6_K` half-block.
+/// Values per unit of a word item ([`Item::Words`]): a `Q8_0` or `Q4_0` block.
 pub const DOT_UNIT: u32 = 32;
 
-/// Words of codes per unit: 8 (four values each), or 4 for `Q4_0`, whose word holds eight
-/// (four in its low nibbles, four 16 values on).
-pub fn unit_words(format: BlockFormat) -> u32 {
+/// A lane's share of one row per step of the quantized gemv ([`crate::qgemv`]), by format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Item {
+    /// Words of codes from word `t` of a unit of [`DOT_UNIT`] values, one scale: 8 values
+    /// (`Q8_0`: two words of four; `Q4_0`: one word of eight, two ran 30% slower on an H200,
+    /// its rows too short for the lanes).
+    Words {
+        /// Words an item reads.
+        words: u32,
+        /// Words of codes a unit holds.
+        unit_words: u32,
+    },
+    /// 32 values of a 256-value block ([`WIDE_ITEMS`] a block), its codes read once and its
+    /// scales decoded once for them: `Q4_K`'s 16 code bytes of a sub-block pair, both
+    /// nibbles (16 values of each sub-block); `Q6_K`'s 8 positions of a half-block in all
+    /// four quarters (two words of `ql` for each pair of quarters, two of `qh` for all).
+    Wide {
+        /// The `vec4`s of the vector the item meets, from its first value on: eight.
+        vectors: [u32; 8],
+        /// Every how many `vec4`s of the staged vector the quantized gemv inserts one, so
+        /// that the reads of a quarter warp's eight lanes fall in distinct banks (a `Q4_K`
+        /// item starts 16 values after its neighbour, 48 after every second one; a `Q6_K`
+        /// item 8 after it, 104 after every fourth one).
+        pad: u32,
+    },
+}
+
+/// Items of [`Item::Wide`] a block holds.
+pub const WIDE_ITEMS: u32 = 8;
+
+/// Values of an [`Item::Wide`].
+pub const WIDE_VALUES: u32 = 32;
+
+/// The gemv item of `format`.
+pub fn item(format: BlockFormat) -> Item {
     match format {
-        BlockFormat::Q4_0 => 4,
-        BlockFormat::Q8_0 | BlockFormat::Q4K | BlockFormat::Q6K => 8,
+        BlockFormat::Q4_0 => Item::Words {
+            words: 1,
+            unit_words: 4,
+        },
+        BlockFormat::Q8_0 => Item::Words {
+            words: 2,
+            unit_words: 8,
+        },
+        BlockFormat::Q4K => Item::Wide {
+            vectors: [0, 1, 2, 3, 8, 9, 10, 11],
+            pad: 16,
+        },
+        BlockFormat::Q6K => Item::Wide {
+            vectors: [0, 1, 8, 9, 16, 17, 24, 25],
+            pad: 32,
+        },
     }
 }
 
-/// Words of one item of [`define_word`]: two (eight values, one scale decoded for both), or
-/// one for `Q4_0` (already eight values; two ran 30% slower on an H200, its rows too short
-/// for the lanes: see docs/journal/).
-pub fn item_words(format: BlockFormat) -> u32 {
-    match format {
-        BlockFormat::Q4_0 => 1,
-        BlockFormat::Q8_0 | BlockFormat::Q4K | BlockFormat::Q6K => 2,
-    }
-}
-
-/// Writes `kiln_qitem_{buf}(u, t, x, xb, y, yb) -> f32`: the dot product of an item (the
-/// [`item_words`] words from word `t` of unit `u`, 32 consecutive values, [`DOT_UNIT`]) of
-/// binding `buf` with the elements of A's row that meet its values: `x` and `xb`, four each
-/// (`Q4_0`: `x` for its word's low nibbles and `y`, 16 values on, for its high ones), for the
-/// quantized gemv ([`crate::qgemv`]); and `kiln_x4_{buf}(abase, k)`, which reads four
-/// elements of A's row from `k` on. It converts four codes at once and applies the item's
-/// scale once: the same values as [`define`]'s reader, summed in another order.
+/// Writes the gemv's item function of binding `buf` (see [`Item`]).
+///
+/// - [`Item::Words`]: `kiln_qitem_{buf}(u, t, x, xb, y, yb) -> f32`, the dot product of the
+///   item from word `t` of unit `u` with the elements of A's row that meet its values: `x`
+///   and `xb`, four each (`Q4_0`: `x` for its word's low nibbles and `y`, 16 values on, for
+///   its high ones). It converts four codes at once and applies the item's scale once.
+/// - [`Item::Wide`]: `kiln_qstart_{buf}(j) -> u32`, the first value of item `j` of a block,
+///   and `kiln_qwide_{buf}(bk, j, x0, ..., x7, s) -> f32`, item `j` of block `bk` against
+///   the vectors `x*` at its `vectors`, `s` the sums of their pairs (`x0 + x1`, ...). A code
+///   `q` of `b` bits becomes the float `1 + q / 2^b` by integer operations (its bits under
+///   1.0's exponent), so `sum(q x) = 2^b (sum((1 + q / 2^b) x) - sum(x))`: no conversion, and
+///   the sums of `x` (which also carry `Q4_K`'s mins) are computed once for all of a lane's
+///   rows.
+///
+/// The values are [`define`]'s, summed in another order.
 pub fn define_word(out: &mut Code, format: BlockFormat, buf: &str) {
     let (i8_, f16_, w_) = (
         format!("kiln_i8_{buf}"),
@@ -124,13 +167,15 @@ pub fn define_word(out: &mut Code, format: BlockFormat, buf: &str) {
         "fn {w_}(o: u32) -> u32 {{\n  let i = o >> 2u;\n  let w0 = {buf}[i];\n  \
          if ((o & 2u) == 0u) {{ return w0; }}\n  \
          return (w0 >> 16u) | ({buf}[i + 1u] << 16u);\n}}\n\
-         fn kiln_u2f_{buf}(v: vec4<u32>, c: f32) -> vec4<f32> {{ return bitcast<vec4<f32>>(v | vec4<u32>(0x4b000000u)) - vec4<f32>(8388608.0 + c); }}\n\
-         fn kiln_x4_{buf}(abase: i32, k: u32) -> vec4<f32> {{ return vec4<f32>(a_in(abase, 0u, k), a_in(abase, 0u, k + 1u), a_in(abase, 0u, k + 2u), a_in(abase, 0u, k + 3u)); }}"
+         fn kiln_u2f_{buf}(v: vec4<u32>, c: f32) -> vec4<f32> {{ return bitcast<vec4<f32>>(v | vec4<u32>(0x4b000000u)) - vec4<f32>(8388608.0 + c); }}"
     );
     let u2f = format!("kiln_u2f_{buf}");
     let bytes = "vec4<u32>(0u, 8u, 16u, 24u)";
     let head = format!(
         "fn kiln_qitem_{buf}(u: u32, t: u32, x: vec4<f32>, xb: vec4<f32>, y: vec4<f32>, yb: vec4<f32>) -> f32 {{"
+    );
+    let wide = format!(
+        "fn kiln_qwide_{buf}(bk: u32, j: u32, x0: vec4<f32>, x1: vec4<f32>, x2: vec4<f32>, x3: vec4<f32>, x4: vec4<f32>, x5: vec4<f32>, x6: vec4<f32>, x7: vec4<f32>, s: vec4<f32>) -> f32 {{"
     );
     match format {
         BlockFormat::Q8_0 => writeln!(
@@ -148,27 +193,78 @@ pub fn define_word(out: &mut Code, format: BlockFormat, buf: &str) {
              let m = vec4<u32>(15u);\n  \
              return (dot({u2f}(w & m, 8.0), x) + dot({u2f}((w >> vec4<u32>(4u)) & m, 8.0), y)) * {f16_}(o);\n}}"
         ),
-        BlockFormat::Q4K => writeln!(
-            out,
-            "{head}\n  let o = (u / 8u) * 144u;\n  \
-             let s = u % 8u;\n  let dm = unpack2x16float({buf}[o >> 2u]);\n  \
-             let sm = kiln_sm_{buf}(o, s);\n  \
-             let at = ((o + 16u + (s / 2u) * 32u) >> 2u) + t;\n  \
-             let sh = {bytes} + vec4<u32>((s & 1u) * 4u);\n  \
-             let q0 = {u2f}((vec4<u32>({buf}[at]) >> sh) & vec4<u32>(15u), 0.0);\n  \
-             let q1 = {u2f}((vec4<u32>({buf}[at + 1u]) >> sh) & vec4<u32>(15u), 0.0);\n  \
-             return (dm.x * sm.x) * (dot(q0, x) + dot(q1, xb)) - (dm.y * sm.y) * dot(x + xb, vec4<f32>(1.0));\n}}"
-        ),
-        BlockFormat::Q6K => writeln!(
-            out,
-            "{head}\n  let o = (u / 8u) * 210u;\n  \
-             let r = u % 8u;\n  let h = r / 4u;\n  let qd = r % 4u;\n  \
-             let ql = o + 64u * h + (qd & 1u) * 32u + 4u * t;\n  let qh = o + 128u + 32u * h + 4u * t;\n  \
-             let sl = vec4<u32>((qd >> 1u) * 4u) + {bytes};\n  let sh = vec4<u32>(qd * 2u) + {bytes};\n  \
-             let q0 = {u2f}(((vec4<u32>({w_}(ql)) >> sl) & vec4<u32>(15u)) | (((vec4<u32>({w_}(qh)) >> sh) & vec4<u32>(3u)) << vec4<u32>(4u)), 32.0);\n  \
-             let q1 = {u2f}(((vec4<u32>({w_}(ql + 4u)) >> sl) & vec4<u32>(15u)) | (((vec4<u32>({w_}(qh + 4u)) >> sh) & vec4<u32>(3u)) << vec4<u32>(4u)), 32.0);\n  \
-             let sc = f32({i8_}(o + 192u + 8u * h + 2u * qd + t / 4u));\n  \
-             return ({f16_}(o + 208u) * sc) * (dot(q0, x) + dot(q1, xb));\n}}"
-        ),
+        // A block is 36 words: `d` and `dmin` (word 0), the 12 bytes of 6-bit scales and
+        // mins (words 1 to 3: llama.cpp's `get_scale_min_k4`), then the codes, 32 bytes a
+        // sub-block pair, sub-block `2p` in the low nibbles. Item `j`: pair `j / 2`, its
+        // bytes from `16 (j % 2)` on; `x0..x3` meet the low nibbles, `x4..x7` the high ones.
+        BlockFormat::Q4K => {
+            let v4 = "vec4<u32>";
+            writeln!(
+                out,
+                "fn kiln_qstart_{buf}(j: u32) -> u32 {{ return (j / 2u) * 64u + (j % 2u) * 16u; }}\n\
+                 fn kiln_lo_{buf}(w: u32) -> vec4<f32> {{ return bitcast<vec4<f32>>(({v4}(w << 19u, w << 11u, w << 3u, w >> 5u) & {v4}(0x780000u)) | {v4}(0x3f800000u)); }}\n\
+                 fn kiln_hi_{buf}(w: u32) -> vec4<f32> {{ return bitcast<vec4<f32>>(({v4}(w << 15u, w << 7u, w >> 1u, w >> 9u) & {v4}(0x780000u)) | {v4}(0x3f800000u)); }}\n\
+                 {wide}\n  \
+                 let o = bk * 36u;\n  \
+                 let dm = unpack2x16float({buf}[o]);\n  \
+                 let p = j / 2u;\n  \
+                 let sh = vec2<u32>((2u * p) & 3u, (2u * p + 1u) & 3u) * 8u;\n  \
+                 let m = vec2<u32>(255u);\n  \
+                 let a = (vec2<u32>({buf}[o + 1u]) >> sh) & m;\n  \
+                 let b = (vec2<u32>({buf}[o + 2u]) >> sh) & m;\n  \
+                 let c = (vec2<u32>({buf}[o + 3u]) >> sh) & m;\n  \
+                 let low = p < 2u;\n  \
+                 let sc = vec2<f32>(select((c & vec2<u32>(15u)) | ((a >> vec2<u32>(6u)) << vec2<u32>(4u)), a & vec2<u32>(63u), low));\n  \
+                 let mn = vec2<f32>(select((c >> vec2<u32>(4u)) | ((b >> vec2<u32>(6u)) << vec2<u32>(4u)), b & vec2<u32>(63u), low));\n  \
+                 let at = o + 4u + 8u * p + 4u * (j % 2u);\n  \
+                 let w0 = {buf}[at];\n  let w1 = {buf}[at + 1u];\n  let w2 = {buf}[at + 2u];\n  let w3 = {buf}[at + 3u];\n  \
+                 let f = vec2<f32>(\n    \
+                   dot(kiln_lo_{buf}(w0), x0) + dot(kiln_lo_{buf}(w1), x1) + dot(kiln_lo_{buf}(w2), x2) + dot(kiln_lo_{buf}(w3), x3),\n    \
+                   dot(kiln_hi_{buf}(w0), x4) + dot(kiln_hi_{buf}(w1), x5) + dot(kiln_hi_{buf}(w2), x6) + dot(kiln_hi_{buf}(w3), x7));\n  \
+                 let sx = vec2<f32>(s.x + s.y, s.z + s.w);\n  \
+                 return dm.x * dot(sc, 16.0 * (f - sx)) - dm.y * dot(mn, sx);\n}}"
+            )
+        }
+        // A block is 210 bytes (2-byte aligned): `ql` (128), `qh` (64), 16 signed scales, `d`.
+        // Item `j`: half `j / 4`, positions `l` from `8 (j % 4)` on, in its four quarters
+        // (quarter `qd`: values `32 qd + l`, `ql`'s low or high nibble of byte `l` or
+        // `l + 32`, `qh`'s bits `2 qd` of byte `l`, scale `l / 16 + 2 qd`); `x{2qd}` and
+        // `x{2qd+1}` meet quarter `qd`. `kiln_q6(l, h, ns, hs)` is `1 + q / 64` for the four
+        // bytes of `ql` word `l` (its nibble at bit `ns`) and `qh` word `h` (bits at `hs`).
+        BlockFormat::Q6K => {
+            let v4 = "vec4<u32>";
+            let q6 = format!("kiln_q6_{buf}");
+            let quarter = |qd: u32, l: &str, ns: u32| {
+                format!(
+                    "dot({q6}({l}.x, h.x, {ns}u, {hs}u), x{a}) + dot({q6}({l}.y, h.y, {ns}u, {hs}u), x{b})",
+                    hs = 2 * qd,
+                    a = 2 * qd,
+                    b = 2 * qd + 1
+                )
+            };
+            writeln!(
+                out,
+                "fn kiln_qstart_{buf}(j: u32) -> u32 {{ return (j / 4u) * 128u + (j % 4u) * 8u; }}\n\
+                 fn kiln_w2_{buf}(o: u32) -> vec2<u32> {{\n  \
+                 let i = o >> 2u;\n  let a = {buf}[i];\n  let b = {buf}[i + 1u];\n  let c = {buf}[i + 2u];\n  \
+                 return select(vec2<u32>(a, b), vec2<u32>((a >> 16u) | (b << 16u), (b >> 16u) | (c << 16u)), (o & 2u) != 0u);\n}}\n\
+                 fn {q6}(l: u32, h: u32, ns: u32, hs: u32) -> vec4<f32> {{\n  \
+                 return bitcast<vec4<f32>>((((({v4}(l) >> ({bytes} + {v4}(ns))) & {v4}(15u)) << {v4}(17u)) | ((({v4}(h) >> ({bytes} + {v4}(hs))) & {v4}(3u)) << {v4}(21u))) | {v4}(0x3f800000u));\n}}\n\
+                 {wide}\n  \
+                 let o = bk * 210u;\n  \
+                 let hf = j / 4u;\n  let l0 = (j % 4u) * 8u;\n  \
+                 let a = kiln_w2_{buf}(o + 64u * hf + l0);\n  \
+                 let b = kiln_w2_{buf}(o + 64u * hf + 32u + l0);\n  \
+                 let h = kiln_w2_{buf}(o + 128u + 32u * hf + l0);\n  \
+                 let sb = o + 192u + 8u * hf + l0 / 16u;\n  \
+                 let sc = vec4<f32>(f32({i8_}(sb)), f32({i8_}(sb + 2u)), f32({i8_}(sb + 4u)), f32({i8_}(sb + 6u)));\n  \
+                 let f = vec4<f32>(\n    {},\n    {},\n    {},\n    {});\n  \
+                 return {f16_}(o + 208u) * dot(sc, 64.0 * f - 96.0 * s);\n}}",
+                quarter(0, "a", 0),
+                quarter(1, "b", 0),
+                quarter(2, "a", 4),
+                quarter(3, "b", 4),
+            )
+        }
     }
 }

@@ -22,6 +22,7 @@ pub mod matmul;
 pub mod ops;
 pub mod params;
 pub mod qgemv;
+pub mod qgemv_words;
 pub mod reduce;
 pub mod scan;
 pub mod schedule;
@@ -124,12 +125,12 @@ impl KernelSource {
                         k.load(*a).view.strides[r - 1],
                         k.load(*b).view.strides[r - 2],
                     );
-                    let outs = if self.schedule.matmul.quantized_gemv && qgemv::applies(k) {
-                        qgemv::QGEMV_ROWS
-                    } else if fast {
-                        gemv::GEMV_K_CONTIGUOUS.0
-                    } else {
-                        gemv::GEMV_K_STRIDED.0
+                    let ms = &self.schedule.matmul;
+                    let quantized = ms.quantized_gemv.then(|| qgemv::outputs(k, ms.qgemv_rows));
+                    let outs = match quantized.flatten() {
+                        Some(outs) => outs,
+                        None if fast => gemv::GEMV_K_CONTIGUOUS.0,
+                        None => gemv::GEMV_K_STRIDED.0,
                     };
                     // Output groups over x and y (the kernel numbers them `y * nwg.x + x`).
                     let [x, y, _] = elementwise::grid_2d((m * n).div_ceil(outs as usize), max_dim)?;

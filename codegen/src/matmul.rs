@@ -202,7 +202,7 @@ pub fn main(
             .input(ob.input)
             .quant()
             .filter(|_| ob.round.is_none() && s.matmul.quantized_gemv);
-        let q = quantized.map(|f| (f, format!("in{}", ob.input)));
+        let q = quantized.map(|f| (f, format!("in{}", ob.input), s.matmul.qgemv_rows));
         small(&mut b, &mut fns, &d, unroll, sg, q.as_ref());
     } else {
         tiled(&mut b, &d, (block, block_n), unroll, bk);
@@ -315,13 +315,13 @@ fn small(
     d: &Dims,
     unroll: u32,
     subgroups: bool,
-    quantized_b: Option<&(BlockFormat, String)>,
+    quantized_b: Option<&(BlockFormat, String, u32)>,
 ) {
     let (m, n) = (&d.m, &d.n);
     writeln!(b, "    if ({m} == 1u || {n} == 1u) {{");
     writeln!(b, "      let along_n = {m} == 1u;");
-    if let Some((f, buf)) = quantized_b {
-        qgemv::path(b, fns, d, *f, buf);
+    if let Some((f, buf, rows)) = quantized_b {
+        qgemv::path(b, fns, d, *f, buf, *rows);
     }
     if subgroups {
         gemv::gemv_subgroups(b, d, unroll);

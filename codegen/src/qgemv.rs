@@ -1,31 +1,56 @@
 //! The quantized gemv path of the block-1 matmul kernel: where `m = 1` and B is a quantized
 //! matrix read as `W^T` with `W`'s rows whole blocks (`x @ W^T`, the decode step's linear
-//! layer on a GGUF weight; checked at run time on the uniform, like [`crate::gemv`]), each
-//! workgroup owns [`QGEMV_ROWS`] outputs (the host's grid tests [`applies`] as the kernel
-//! does). Its [`QGEMV_LANES`] invocations take the items of codes of a row in turn (two
-//! words, or Q4_0's one: [`dequant::item_words`]), and each does so for all the workgroup's
-//! rows at once ([`dequant::define_word`]): the eight elements of the vector that meet an item
-//! are read once for every row, adjacent invocations read adjacent items of each row, and
-//! each decodes four codes at once and applies an item's scale once. The rows' partial sums
-//! are added through workgroup memory. Other layouts fall through to the element-wise gemv path, which decodes element
-//! by element.
+//! layer on a GGUF weight; checked at run time on the uniform, like [`crate::gemv`]). Items
+//! of codes ([`dequant::Item`]) are split among lanes, each lane taking an item for several
+//! rows at once (the elements of the vector it meets read once for them), adjacent lanes
+//! taking adjacent items of each row; each item converts four codes at once and applies its
+//! scales once. The rows' partial sums are added through workgroup memory. Other layouts
+//! fall through to the element-wise gemv path, which decodes element by element.
 //!
-//! (The vector's reads bound the first forms measured on an H200: a lane per whole unit reads
-//! it 128 bytes apart across a warp, 32 cache lines per load, slower than decoding element
-//! by element; 32 lanes per row, a word each, still read it once per row. See
-//! docs/journal/.)
+//! Two layouts, by item. Word items (`Q8_0`, `Q4_0`) take [`crate::qgemv_words`]'s. Wide
+//! items (the K-quants) take this module's: a workgroup's invocations form [`QGEMV_GROUPS`]
+//! groups of [`QGEMV_LANES`], each group owning `MatmulSchedule::qgemv_rows` rows, and the
+//! vector is staged in workgroup memory a chunk at a time. A group as short as a warp keeps
+//! its lanes busy on rows of 2048 values with 32-value items. The path is bound by
+//! instructions and the first-level cache's throughput more than by its bytes (an H200's 40%
+//! more bandwidth than an H100's moved none of its times): the wide items decode a value in
+//! about three operations and read the vector from workgroup memory as `vec4`s. (The first
+//! forms, measured on an H200: a lane per whole unit reads it 128 bytes apart across a warp,
+//! 32 cache lines per load, slower than decoding element by element. See docs/journal/.)
 
 use crate::code::Code;
-use crate::dequant::{self, DOT_UNIT};
+use crate::dequant::{self, Item, WIDE_ITEMS, WIDE_VALUES};
 use crate::matmul::{Dims, THREADS};
+use crate::qgemv_words::{self, WORD_ROWS};
 use kiln_ir::quant::BlockFormat;
 use kiln_ir::{Kernel, KernelKind};
 
-/// Invocations of a workgroup splitting each row.
-pub const QGEMV_LANES: u32 = THREADS * THREADS;
+/// Lanes of a group, which split its rows' items.
+pub const QGEMV_LANES: u32 = 32;
 
-/// Rows (outputs) of a workgroup of the quantized gemv path.
-pub const QGEMV_ROWS: u32 = 4;
+/// Groups of a workgroup.
+pub const QGEMV_GROUPS: u32 = THREADS * THREADS / QGEMV_LANES;
+
+/// The row counts a group may own (`MatmulSchedule::qgemv_rows`).
+pub const QGEMV_ROWS: [u32; 3] = [1, 2, 4];
+
+/// Rows (outputs) of a workgroup of a kernel on the quantized gemv path (`None` where it
+/// does not apply), with the schedule's `per_group` rows a group for wide items.
+pub fn outputs(k: &Kernel, per_group: u32) -> Option<u32> {
+    let f = format(k).filter(|_| applies(k))?;
+    Some(match dequant::item(f) {
+        Item::Words { .. } => WORD_ROWS,
+        Item::Wide { .. } => QGEMV_GROUPS * per_group,
+    })
+}
+
+/// The block format of a matmul kernel's quantized B.
+fn format(k: &Kernel) -> Option<BlockFormat> {
+    let KernelKind::Matmul { b, .. } = &k.kind else {
+        return None;
+    };
+    k.input(k.load(*b).input).quant()
+}
 
 /// Whether a block-1 matmul kernel runs the quantized gemv path where its schedule allows it
 /// (`MatmulSchedule::quantized_gemv`): `m = 1`, B quantized (and
@@ -57,90 +82,169 @@ pub fn applies(k: &Kernel) -> bool {
         && kk % bv == 0
 }
 
-/// Writes the word decoder of binding `buf` and the workgroup's partial sums into `fns`, and
-/// the path into `b` (inside the block-1 kernel's `m = 1 || n = 1` branch, after `along_n`).
-pub(crate) fn path(b: &mut Code, fns: &mut Code, d: &Dims, format: BlockFormat, buf: &str) {
-    dequant::define_word(fns, format, buf);
-    let rows = QGEMV_ROWS;
-    let lanes = QGEMV_LANES;
-    writeln!(fns, "var<workgroup> tq: array<f32, {}>;", rows * lanes);
+/// Values of A's row a workgroup stages in workgroup memory at a time (8 KiB of `f32`, a
+/// multiple of every block).
+pub const QGEMV_CHUNK: u32 = 2048;
+
+/// Writes the item function of binding `buf` and the workgroup's memory into `fns`, and the
+/// path into `b` (inside the block-1 kernel's `m = 1 || n = 1` branch, after `along_n`): word
+/// items by [`qgemv_words::path`], wide ones by [`wide`] with `per_group` rows a group.
+pub(crate) fn path(
+    b: &mut Code,
+    fns: &mut Code,
+    d: &Dims,
+    format: BlockFormat,
+    buf: &str,
+    per_group: u32,
+) {
+    match dequant::item(format) {
+        Item::Words { words, unit_words } => {
+            qgemv_words::path(b, fns, d, format, buf, (words, unit_words))
+        }
+        Item::Wide { vectors, pad } => wide(b, fns, d, format, buf, per_group, (vectors, pad)),
+    }
+}
+
+/// The path's condition on the uniform: the test of [`applies`] (`along_n`, `m = 1`, is
+/// tested by the caller).
+pub(crate) fn guard(d: &Dims, format: BlockFormat) -> String {
     let Dims { kk, sbk, sbn, .. } = d;
     let bv = format.block_values();
-    let (w, iw) = (dequant::unit_words(format), dequant::item_words(format));
-    // The test of `applies`, on the uniform.
     let aligned: String = d
         .b_offset_and_batch
         .iter()
         .map(|x| format!(" && {x} % {bv} == 0"))
         .collect();
+    format!("along_n && {sbk} == 1{aligned} && {sbn} % {bv} == 0 && {kk} % {bv}u == 0u")
+}
+
+/// The wide items' layout: groups of [`QGEMV_LANES`] lanes owning `rg` rows each, items of
+/// 32 values meeting the vector at `vectors`, its `vec4`s padded by one every `pad`.
+///
+/// The vector is read from workgroup memory, a chunk at a time: the workgroup loads each
+/// chunk once, its adjacent invocations reading adjacent elements, and the items read it as
+/// `vec4`s. (Read from the buffer where an item meets it, a warp's loads of the vector fell
+/// on 8 to 16 cache lines each, and the first-level cache's throughput bound the path.) The
+/// padding (`pad` of [`dequant::Item::Wide`]) puts the reads of a quarter warp's eight lanes in
+/// distinct banks.
+fn wide(
+    b: &mut Code,
+    fns: &mut Code,
+    d: &Dims,
+    format: BlockFormat,
+    buf: &str,
+    rg: u32,
+    (vectors, pad): ([u32; 8], u32),
+) {
+    dequant::define_word(fns, format, buf);
+    let (lanes, rows, ch, vpi) = (QGEMV_LANES, QGEMV_GROUPS * rg, QGEMV_CHUNK, WIDE_VALUES);
+    let vecs = ch / 4;
+    writeln!(
+        fns,
+        "var<workgroup> tq: array<f32, {}>;\n\
+         var<workgroup> tx: array<vec4<f32>, {}>;\n\
+         fn kiln_xv(v: u32) -> vec4<f32> {{ return tx[v + v / {pad}u]; }}",
+        rows * lanes,
+        vecs + vecs / pad
+    );
+    let Dims { kk, sbn, .. } = d;
+    let bv = format.block_values();
     writeln!(
         b,
-        "      if (along_n && {sbk} == 1{aligned} && {sbn} % {bv} == 0 && {kk} % {bv}u == 0u) {{\n        \
+        "      if ({}) {{\n        \
          let flat = lid.y * {THREADS}u + lid.x;\n        \
-         let o0 = (wid.y * nwg.x + wid.x) * {rows}u;\n        \
-         let ni = ({kk} / {DOT_UNIT}u) * {}u;",
-        w / iw
+         let g = flat / {lanes}u;\n        \
+         let lane = flat % {lanes}u;\n        \
+         let wr = (wid.y * nwg.x + wid.x) * {rows}u;\n        \
+         let o0 = wr + g * {rg}u;\n        \
+         let ni = {kk} / {vpi}u;",
+        guard(d, format)
     );
-    for r in 0..rows {
+    for r in 0..rg {
         writeln!(
             b,
-            "        let u{r} = u32(bbase + i32(min(o0 + {r}u, {n} - 1u)) * {sbn}) / {DOT_UNIT}u;\n        \
+            "        let u{r} = u32(bbase + i32(min(o0 + {r}u, {n} - 1u)) * {sbn}) / {bv}u;\n        \
              var acc{r} = 0.0;",
             n = d.n
         );
     }
-    // Item `i` of a row: words `t` on (`iw` of them) of its unit, meeting the vector at `k`
-    // (Q4_0: its one word's high nibbles at `k + 16`).
-    let items = w / iw;
-    let zero = "vec4<f32>(0.0)".to_string();
-    let (xb, y) = match format {
-        BlockFormat::Q4_0 => (zero.clone(), format!("kiln_x4_{buf}(abase, k + 16u)")),
-        BlockFormat::Q8_0 | BlockFormat::Q4K | BlockFormat::Q6K => {
-            (format!("kiln_x4_{buf}(abase, k + 4u)"), zero.clone())
-        }
+    // Each invocation holds `per` elements of the next chunk in registers: loaded before the
+    // items of the current one (their latency hidden behind them), stored after its barrier
+    // (the last chunk's items are done). A chunk's items are `steps` a lane, a loop of known
+    // length whose loads the compiler may issue together; past the row's end the last item
+    // is read again and counts 0.
+    let wg = THREADS * THREADS;
+    let per = ch / wg;
+    let steps = ch / vpi / lanes;
+    let stage = |c: &str| {
+        format!(
+            "for (var s = 0u; s < {per}u; s = s + 1u) {{ let e = {c} + flat + {wg}u * s; nx[s] = select(0.0, a_in(abase, 0u, min(e, {kk} - 1u)), e < {kk}); }}"
+        )
     };
     writeln!(
         b,
-        "        for (var i = flat; i < ni; i = i + {lanes}u) {{\n          \
-         let ul = i / {items}u;\n          \
-         let t = (i % {items}u) * {iw}u;\n          \
-         let k = ul * {DOT_UNIT}u + t * 4u;\n          \
-         let x = kiln_x4_{buf}(abase, k);\n          \
-         let xb = {xb};\n          \
-         let y = {y};\n          \
-         let yb = {zero};"
+        "        var nx: array<f32, {per}>;\n        \
+         {}\n        \
+         for (var c0 = 0u; c0 < {kk}; c0 = c0 + {ch}u) {{\n          \
+           workgroupBarrier();\n          \
+           for (var s = 0u; s < {per}u; s = s + 1u) {{ let e = flat + {wg}u * s; tx[(e >> 2u) + (e >> 2u) / {pad}u][e & 3u] = nx[s]; }}\n          \
+           workgroupBarrier();\n          \
+           {}\n          \
+           let i0 = c0 / {vpi}u;\n          \
+           let i1 = min(ni, (c0 + {ch}u) / {vpi}u);\n          \
+           for (var s = 0u; s < {steps}u; s = s + 1u) {{\n            \
+             let ok = i0 + s * {lanes}u + lane < i1;\n            \
+             let i = min(i0 + s * {lanes}u + lane, i1 - 1u);\n            \
+             let kb = i / {WIDE_ITEMS}u;\n            \
+             let j = i % {WIDE_ITEMS}u;\n            \
+             let v = (kb * {bv}u + kiln_qstart_{buf}(j) - c0) / 4u;",
+        stage("0u"),
+        stage(&format!("c0 + {ch}u")),
     );
-    for r in 0..rows {
+    // Item `j` of block `kb`, meeting the vector at its eight `vectors`.
+    let ind = "            ";
+    for (c, at) in vectors.iter().enumerate() {
+        writeln!(b, "{ind}let x{c} = kiln_xv(v + {at}u);");
+    }
+    writeln!(
+        b,
+        "{ind}let one = vec4<f32>(1.0);\n\
+         {ind}let sx = vec4<f32>(dot(x0 + x1, one), dot(x2 + x3, one), dot(x4 + x5, one), dot(x6 + x7, one));"
+    );
+    for r in 0..rg {
         writeln!(
             b,
-            "          acc{r} = acc{r} + kiln_qitem_{buf}(u{r} + ul, t, x, xb, y, yb);"
+            "{ind}acc{r} = acc{r} + select(0.0, kiln_qwide_{buf}(u{r} + kb, j, x0, x1, x2, x3, x4, x5, x6, x7, sx), ok);"
         );
     }
-    writeln!(b, "        }}");
-    for r in 0..rows {
-        writeln!(b, "        tq[{r}u * {lanes}u + flat] = acc{r};");
+    writeln!(b, "          }}\n        }}");
+    for r in 0..rg {
+        writeln!(
+            b,
+            "        tq[(g * {rg}u + {r}u) * {lanes}u + lane] = acc{r};"
+        );
     }
-    // Each row's partial sums: 32 invocations a row add 8 each (a stride of 32 apart, so a
-    // warp's reads fall in distinct banks) in place, then one adds the row's 32.
-    let per = lanes / 32;
+    // Each row's partial sums: 8 invocations a row add 4 each (8 apart) in place, then one
+    // adds the row's 8. The barrier at the end: the next batch stages over `tx` and `tq`.
     writeln!(
         b,
         "        workgroupBarrier();\n        \
-         let row = flat / 32u;\n        \
-         let j = flat % 32u;\n        \
+         let row = flat / 8u;\n        \
+         let j8 = flat % 8u;\n        \
          if (row < {rows}u) {{\n          \
            var s = 0.0;\n          \
-           for (var c = 0u; c < {per}u; c = c + 1u) {{ s = s + tq[row * {lanes}u + j + 32u * c]; }}\n          \
-           tq[row * {lanes}u + j] = s;\n        \
+           for (var c = 0u; c < {per}u; c = c + 1u) {{ s = s + tq[row * {lanes}u + j8 + 8u * c]; }}\n          \
+           tq[row * {lanes}u + j8] = s;\n        \
          }}\n        \
          workgroupBarrier();\n        \
-         if (row < {rows}u && j == 0u) {{\n          \
+         if (flat < {rows}u) {{\n          \
            var total = 0.0;\n          \
-           for (var c = 0u; c < 32u; c = c + 1u) {{ total = total + tq[row * {lanes}u + c]; }}\n          \
-           epilogue(bt, 0u, o0 + row, total);\n        \
+           for (var c = 0u; c < 8u; c = c + 1u) {{ total = total + tq[flat * {lanes}u + c]; }}\n          \
+           epilogue(bt, 0u, wr + flat, total);\n        \
          }}\n        \
          workgroupBarrier();\n        \
          continue;\n      \
-         }}"
+         }}",
+        per = lanes / 8
     );
 }

@@ -78,6 +78,7 @@ fn validate_program(prog: &kiln_ir::lower::Program, what: &str) -> usize {
                         // Block 1 with the subgroup gemv (wg 64) and without (wg 32).
                         gemv_subgroups: wg == 64,
                         quantized_gemv: wg != 32,
+                        qgemv_rows: if wg == 64 { 4 } else { 1 },
                         tensor_cores: false,
                         coop_tile: None,
                         tensor_core_f32: false,

@@ -4,7 +4,7 @@ use super::{
     AttentionSchedule, ElementwiseSchedule, MatmulSchedule, ReduceSchedule, Schedule,
     MIN_REDUCE_WORKGROUP,
 };
-use crate::{attention, matmul};
+use crate::{attention, matmul, qgemv};
 use kiln_ir::{Kernel, KernelKind};
 
 /// What an adapter allows a schedule.
@@ -49,6 +49,7 @@ pub fn sanitize(s: Schedule, limits: AdapterLimits) -> Schedule {
             depth: one_of(s.matmul.depth, &matmul::DEPTHS),
             gemv_subgroups: s.matmul.gemv_subgroups && limits.subgroups,
             quantized_gemv: s.matmul.quantized_gemv,
+            qgemv_rows: one_of(Some(s.matmul.qgemv_rows), &qgemv::QGEMV_ROWS).unwrap_or(2),
             tensor_cores: s.matmul.tensor_cores && limits.tensor_cores,
             coop_tile: s
                 .matmul

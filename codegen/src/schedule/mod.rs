@@ -107,10 +107,14 @@ pub struct MatmulSchedule {
     /// `subgroupAdd` instead of lanes added through workgroup memory. Only for adapters with
     /// `Features::SUBGROUP`.
     pub gemv_subgroups: bool,
-    /// A gemv on a quantized matrix runs the quantized gemv path (`qgemv`: a workgroup of
-    /// 256 invocations per 4 rows, decoding words of blocks); off, it decodes element by
+    /// A gemv on a quantized matrix runs the quantized gemv path (`qgemv`: groups of 32
+    /// invocations a few rows each, decoding words of blocks); off, it decodes element by
     /// element in the gemv path.
     pub quantized_gemv: bool,
+    /// Rows each group of the quantized gemv path's wide items owns (the K-quants'), one of
+    /// [`crate::qgemv::QGEMV_ROWS`] (8 groups a workgroup): more share each read of the
+    /// vector among more rows, fewer give a short matrix more workgroups.
+    pub qgemv_rows: u32,
     /// Use the tensor-core template ([`crate::coop`]) where the kernel is eligible
     /// ([`crate::coop::eligible`]). Only for adapters that list 16 x 16 x 16 f16 x f16 -> f32
     /// cooperative matrices and run subgroups of 32 (`limits::sanitize` clears it elsewhere);
@@ -164,6 +168,7 @@ impl Schedule {
             depth: None,
             gemv_subgroups: true,
             quantized_gemv: true,
+            qgemv_rows: 2,
             tensor_cores: true,
             coop_tile: None,
             tensor_core_f32: false,

@@ -36,6 +36,7 @@ pub const CPU: Schedule = Schedule {
         depth: None,
         gemv_subgroups: false,
         quantized_gemv: false,
+        qgemv_rows: 2,
         tensor_cores: false,
         coop_tile: None,
         tensor_core_f32: false,

@@ -1,0 +1,109 @@
+//! The quantized gemv path's layout for word items ([`dequant::Item::Words`]: `Q8_0`, `Q4_0`): each
+//! workgroup owns [`WORD_ROWS`] rows, and its 256 invocations take the items of a row in
+//! turn, each doing so for all the rows at once, reading the four elements of the vector an
+//! item's word meets from the buffer. (The wide items' layout of [`crate::qgemv`], groups of
+//! 32 lanes and the vector staged in workgroup memory, ran these formats 35-45% slower on an
+//! H100: eight values an item give too little work between its loads; docs/journal/.)
+
+use crate::code::Code;
+use crate::dequant::{self, DOT_UNIT};
+use crate::matmul::{Dims, THREADS};
+use crate::qgemv;
+use kiln_ir::quant::BlockFormat;
+
+/// Rows (outputs) of a workgroup.
+pub const WORD_ROWS: u32 = 4;
+
+/// Writes the item function of binding `buf` and the workgroup's partial sums into `fns`,
+/// and the path into `b` (inside the block-1 kernel's `m = 1 || n = 1` branch, after
+/// `along_n`), for items of `words` words of units of `unit_words`.
+pub(crate) fn path(
+    b: &mut Code,
+    fns: &mut Code,
+    d: &Dims,
+    format: BlockFormat,
+    buf: &str,
+    (words, unit_words): (u32, u32),
+) {
+    dequant::define_word(fns, format, buf);
+    let (rows, lanes) = (WORD_ROWS, THREADS * THREADS);
+    writeln!(
+        fns,
+        "var<workgroup> tq: array<f32, {}>;\n\
+         fn kiln_x4_{buf}(abase: i32, k: u32) -> vec4<f32> {{ return vec4<f32>(a_in(abase, 0u, k), a_in(abase, 0u, k + 1u), a_in(abase, 0u, k + 2u), a_in(abase, 0u, k + 3u)); }}",
+        rows * lanes
+    );
+    let Dims { kk, sbn, .. } = d;
+    let (w, iw) = (unit_words, words);
+    writeln!(
+        b,
+        "      if ({}) {{\n        \
+         let flat = lid.y * {THREADS}u + lid.x;\n        \
+         let o0 = (wid.y * nwg.x + wid.x) * {rows}u;\n        \
+         let ni = ({kk} / {DOT_UNIT}u) * {}u;",
+        qgemv::guard(d, format),
+        w / iw
+    );
+    for r in 0..rows {
+        writeln!(
+            b,
+            "        let u{r} = u32(bbase + i32(min(o0 + {r}u, {n} - 1u)) * {sbn}) / {DOT_UNIT}u;\n        \
+             var acc{r} = 0.0;",
+            n = d.n
+        );
+    }
+    // Item `i` of a row: words `t` on (`iw` of them) of its unit, meeting the vector at `k`
+    // (Q4_0: its one word's high nibbles at `k + 16`).
+    let items = w / iw;
+    let zero = "vec4<f32>(0.0)".to_string();
+    let (xb, y) = match format {
+        BlockFormat::Q4_0 => (zero.clone(), format!("kiln_x4_{buf}(abase, k + 16u)")),
+        BlockFormat::Q8_0 | BlockFormat::Q4K | BlockFormat::Q6K => {
+            (format!("kiln_x4_{buf}(abase, k + 4u)"), zero.clone())
+        }
+    };
+    writeln!(
+        b,
+        "        for (var i = flat; i < ni; i = i + {lanes}u) {{\n          \
+         let ul = i / {items}u;\n          \
+         let t = (i % {items}u) * {iw}u;\n          \
+         let k = ul * {DOT_UNIT}u + t * 4u;\n          \
+         let x = kiln_x4_{buf}(abase, k);\n          \
+         let xb = {xb};\n          \
+         let y = {y};\n          \
+         let yb = {zero};"
+    );
+    for r in 0..rows {
+        writeln!(
+            b,
+            "          acc{r} = acc{r} + kiln_qitem_{buf}(u{r} + ul, t, x, xb, y, yb);"
+        );
+    }
+    writeln!(b, "        }}");
+    for r in 0..rows {
+        writeln!(b, "        tq[{r}u * {lanes}u + flat] = acc{r};");
+    }
+    // Each row's partial sums: 32 invocations a row add 8 each (a stride of 32 apart, so a
+    // warp's reads fall in distinct banks) in place, then one adds the row's 32.
+    let per = lanes / 32;
+    writeln!(
+        b,
+        "        workgroupBarrier();\n        \
+         let row = flat / 32u;\n        \
+         let j = flat % 32u;\n        \
+         if (row < {rows}u) {{\n          \
+           var s = 0.0;\n          \
+           for (var c = 0u; c < {per}u; c = c + 1u) {{ s = s + tq[row * {lanes}u + j + 32u * c]; }}\n          \
+           tq[row * {lanes}u + j] = s;\n        \
+         }}\n        \
+         workgroupBarrier();\n        \
+         if (row < {rows}u && j == 0u) {{\n          \
+           var total = 0.0;\n          \
+           for (var c = 0u; c < 32u; c = c + 1u) {{ total = total + tq[row * {lanes}u + c]; }}\n          \
+           epilogue(bt, 0u, o0 + row, total);\n        \
+         }}\n        \
+         workgroupBarrier();\n        \
+         continue;\n      \
+         }}"
+    );
+}
