@@ -167,6 +167,38 @@ fn gemv_and_matmul_with(dev: &kiln::Device, qgemv: bool) {
     }
 }
 
+/// The gemv path over batches (a weight shared by every batch, and one a batch) and with the
+/// vector a strided view (every second element of a wider row), at each row count a group.
+#[test]
+fn gemv_over_batches_and_strided_vectors() {
+    for rows in [1, 2, 4] {
+        let dev = device_with_qgemv(true, rows);
+        for (i, f) in FORMATS.into_iter().enumerate() {
+            let bv = f.block_values();
+            let (n, k) = (37, 9 * bv);
+            let seed = 500 + 10 * i as u64;
+            let what = format!("{f:?}, {rows} rows a group");
+            let (at, rt) = mm_tol(k, if bv == 256 { 40.0 } else { 1.0 });
+            let w = random(&dev, DType::Quant(f), &[n, k], 0.0, 0.0, seed);
+            let wt = w.cast(DType::F32).unwrap().transpose(0, 1).unwrap();
+            let x = random(&dev, DType::F32, &[3, 1, k], -1.0, 1.0, seed + 1);
+            let y = x.matmul(&wt).unwrap();
+            assert!(takes_qgemv_path(&y), "{what}: shared weight");
+            check(&y, at, rt, &format!("{what}: 3 batches, one weight"));
+            let wb = random(&dev, DType::Quant(f), &[3, n, k], 0.0, 0.0, seed + 2);
+            let y = x
+                .matmul(&wb.cast(DType::F32).unwrap().transpose(1, 2).unwrap())
+                .unwrap();
+            assert!(takes_qgemv_path(&y), "{what}: a weight a batch");
+            check(&y, at, rt, &format!("{what}: 3 batches, a weight each"));
+            let wide = random(&dev, DType::F32, &[k, 2], -1.0, 1.0, seed + 3);
+            let xs = wide.narrow(1, 1, 1).unwrap().transpose(0, 1).unwrap();
+            let y = xs.matmul(&wt).unwrap().relu().unwrap();
+            check(&y, at, rt, &format!("{what}: a strided vector"));
+        }
+    }
+}
+
 /// An embedding lookup gathers rows of a quantized table and decodes only those.
 #[test]
 fn embedding_rows_are_gathered_from_blocks() {

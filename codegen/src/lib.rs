@@ -162,6 +162,15 @@ pub fn generate(k: &Kernel, s: &Schedule, t: &Target) -> Result<KernelSource, Co
             s.reduce.workgroup
         )));
     }
+    if matches!(k.kind, KernelKind::Matmul { .. })
+        && !qgemv::QGEMV_ROWS.contains(&s.matmul.qgemv_rows)
+    {
+        return Err(CodegenError::Schedule(format!(
+            "quantized gemv rows a group {} is not one of {:?}",
+            s.matmul.qgemv_rows,
+            qgemv::QGEMV_ROWS
+        )));
+    }
     let mut e = emit::Emitter::new(k, *t);
     let main = match &k.kind {
         KernelKind::Elementwise => elementwise::main(&mut e, s)?,

@@ -35,12 +35,28 @@ pub const QGEMV_GROUPS: u32 = THREADS * THREADS / QGEMV_LANES;
 pub const QGEMV_ROWS: [u32; 3] = [1, 2, 4];
 
 /// Rows (outputs) of a workgroup of a kernel on the quantized gemv path (`None` where it
-/// does not apply), with the schedule's `per_group` rows a group for wide items.
+/// does not apply), with the schedule's `per_group` rows a group for wide items (one of
+/// [`QGEMV_ROWS`]: [`crate::generate`] refuses others).
 pub fn outputs(k: &Kernel, per_group: u32) -> Option<u32> {
     let f = format(k).filter(|_| applies(k))?;
     Some(match dequant::item(f) {
         Item::Words { .. } => WORD_ROWS,
         Item::Wide { .. } => QGEMV_GROUPS * per_group,
+    })
+}
+
+/// Bytes of workgroup memory the path declares for kernel `k` (`None` where it does not
+/// apply), besides the block-1 template's: the partial sums, and for wide items the staged
+/// vector.
+pub fn workgroup_bytes(k: &Kernel, per_group: u32) -> Option<u32> {
+    let f = format(k).filter(|_| applies(k))?;
+    let rows = outputs(k, per_group)?;
+    Some(match dequant::item(f) {
+        Item::Words { .. } => rows * THREADS * THREADS * 4,
+        Item::Wide { pad, .. } => {
+            let vecs = QGEMV_CHUNK / 4;
+            rows * QGEMV_LANES * 4 + (vecs + vecs / pad) * 16
+        }
     })
 }
 

@@ -333,6 +333,19 @@ impl Schedule {
             m.block = Some(1);
             m.block_n = None;
         }
+        // Block 1's quantized gemv path declares its staged vector and partial sums besides:
+        // fewer rows a group, then the element-wise gemv path.
+        if m.block == Some(1) && m.quantized_gemv {
+            let path = |m: &MatmulSchedule| {
+                bytes(m) + crate::qgemv::workgroup_bytes(k, m.qgemv_rows).unwrap_or(0)
+            };
+            while path(m) > limit && m.qgemv_rows > 1 {
+                m.qgemv_rows /= 2;
+            }
+            if path(m) > limit {
+                m.quantized_gemv = false;
+            }
+        }
         s
     }
 }

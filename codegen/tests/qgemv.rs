@@ -1,0 +1,105 @@
+//! The quantized gemv path's schedule: its workgroup memory fitted to the adapter's limit,
+//! and rows a group outside the accepted set refused.
+
+use kiln_codegen::qgemv::{self, QGEMV_ROWS};
+use kiln_codegen::{generate, CodegenError, Schedule, Target};
+use kiln_ir::lower::{lower, FusionOptions};
+use kiln_ir::ops::ViewOp;
+use kiln_ir::quant::BlockFormat;
+use kiln_ir::{DType, Graph, Kernel, Op, Shape, ALL_BLOCK_FORMATS};
+use smallvec::smallvec;
+
+/// The fused kernel of `x[1, k] @ W^T`, `W` `[1031, k]` in `f`'s blocks.
+fn gemv_kernel(f: BlockFormat) -> Kernel {
+    let k = 9 * f.block_values();
+    let mut g = Graph::new();
+    let x = g.input(DType::F32, Shape::new(&[1, k])).unwrap();
+    let w = g.input(DType::Quant(f), Shape::new(&[1031, k])).unwrap();
+    let c = g.add(Op::Cast(DType::F32), &[w]).unwrap();
+    let t = g
+        .add(Op::View(ViewOp::Permute(smallvec![1, 0])), &[c])
+        .unwrap();
+    let y = g.add(Op::Matmul, &[x, t]).unwrap();
+    g.mark_output(y);
+    let prog = lower(&g, &FusionOptions::default()).unwrap();
+    let call = prog
+        .calls
+        .iter()
+        .find(|c| c.kernel.matmul_k().is_some())
+        .expect("a matmul kernel");
+    assert!(qgemv::applies(&call.kernel), "{f:?}: the path applies");
+    call.kernel.clone()
+}
+
+/// Bytes of the `var<workgroup>` declarations of a shader (the forms the matmul template
+/// writes: `array<f32, N>`, `array<vec4<f32>, N>`, `array<array<f32, 16>, 16>`).
+fn declared(wgsl: &str) -> u32 {
+    wgsl.lines()
+        .filter_map(|l| l.strip_prefix("var<workgroup> "))
+        .map(|l| {
+            let n: u32 = l
+                .rsplit(", ")
+                .next()
+                .and_then(|t| t.trim_end_matches(">;").parse().ok())
+                .unwrap_or_else(|| panic!("unparsed declaration {l}"));
+            if l.contains("vec4<f32>") {
+                16 * n
+            } else if l.contains("array<array<f32, 16>") {
+                4 * 16 * n
+            } else {
+                4 * n
+            }
+        })
+        .sum()
+}
+
+/// The path gives up rows a group, then itself, to fit the limit; what it declares is what
+/// `workgroup_bytes` counts.
+#[test]
+fn quantized_gemv_fits_the_workgroup_memory_limit() {
+    for f in ALL_BLOCK_FORMATS {
+        let k = &gemv_kernel(f);
+        let mut s = Schedule::default().resolve(k);
+        s.matmul.tensor_cores = false;
+        s.matmul.qgemv_rows = 4;
+        assert_eq!(s.matmul.blocks(), Some((1, 1)), "{f:?}");
+        let path = |rows: u32| 2048 + qgemv::workgroup_bytes(k, rows).unwrap();
+        for limit in [49152, path(4), path(4) - 1, path(2) - 1, path(1) - 1, 2048] {
+            let fit = s.fit_workgroup_memory(k, limit);
+            let m = fit.matmul;
+            let src = generate(k, &fit, &Target::default()).unwrap();
+            let bytes = declared(&src.wgsl);
+            assert!(bytes <= limit, "{f:?} limit {limit}: {bytes} bytes");
+            if m.quantized_gemv {
+                assert_eq!(bytes, path(m.qgemv_rows), "{f:?} limit {limit}");
+                // The widest rows that fit.
+                let wider = QGEMV_ROWS.iter().filter(|&&r| r > m.qgemv_rows);
+                assert!(
+                    wider.clone().all(|&r| path(r) > limit) || path(4) == path(m.qgemv_rows),
+                    "{f:?} limit {limit}: {} rows a group",
+                    m.qgemv_rows
+                );
+            } else {
+                assert!(QGEMV_ROWS.iter().all(|&r| path(r) > limit), "{f:?} {limit}");
+                assert_eq!(bytes, 2048, "{f:?} limit {limit}");
+            }
+        }
+    }
+}
+
+/// Rows a group outside [`QGEMV_ROWS`] are a schedule error, not a shader.
+#[test]
+fn other_rows_a_group_are_refused() {
+    let k = &gemv_kernel(BlockFormat::Q4K);
+    for rows in [0, 3, 8] {
+        let mut s = Schedule::default().resolve(k);
+        s.matmul.qgemv_rows = rows;
+        assert!(
+            matches!(
+                generate(k, &s, &Target::default()),
+                Err(CodegenError::Schedule(_))
+            ),
+            "{rows} rows a group"
+        );
+    }
+}
