@@ -410,8 +410,7 @@ pub fn build(dev: &Device, name: &str, size: Size) -> Result<Option<Workload>> {
             let t = if prefill { context } else { 1 };
             let (ph, out) = model.step_graph(t, context, false)?;
             let c = &model.config;
-            let cache =
-                Tensor::full_on(b.dev, &[c.kv_heads, context, c.head_dim], 0.5, DType::F32)?;
+            let cache = Tensor::full_on(b.dev, &model.cache_shape(context), 0.5, DType::F32)?;
             cache.realize()?;
             let tokens: Vec<i32> = (0..t as i32)
                 .map(|i| (i * 7919) % spec.vocab() as i32)
@@ -420,7 +419,7 @@ pub fn build(dev: &Device, name: &str, size: Size) -> Result<Option<Workload>> {
                 Tensor::from_slice_on(b.dev, &tokens, &[t, 1])?,
                 Tensor::from_slice_on(b.dev, &[(context - t) as i32], &[1])?,
             ];
-            inputs.extend(std::iter::repeat_n(cache, 2 * c.layers));
+            inputs.extend(std::iter::repeat_n(cache, c.layers));
             let shape = format!(
                 "{}L d{} ff{} ctx{context}{}",
                 c.layers,

@@ -3,11 +3,14 @@
 //!
 //! One graph serves prefill and decode: `t` new tokens at positions `pos0..pos0 + t`, the
 //! start position a run-time input, so the decode step is one [`Program`] compiled once and
-//! run for every token. Each layer's cache is `[kv_heads, context, head_dim]` for K and for
-//! V; a step writes its keys and values into their slots (a gather of the new rows and a
-//! select, so the shapes never change) and attends over the whole cache with a mask that
-//! admits the slots at or before each query's position. Query heads share their group's
-//! key/value head through a broadcast batch dimension, never a copy.
+//! run for every token. Each layer's cache is `[2, kv_heads, context, head_dim]`, its keys
+//! then its values; a step writes its keys and values into their slots in one select (a
+//! gather of the new rows where there are several, so the shapes never change) and attends
+//! over the whole cache with a mask that admits the slots at or before each query's
+//! position. Query heads share their group's key/value head through a broadcast batch
+//! dimension, never a copy. Where Q, K and V are one product without biases, RoPE is one
+//! kernel over its output (the value heads rotated by angle 0): a decode step's layer is
+//! ten kernels.
 
 use super::{Config, LlmError, Qkv, RopeStyle, Source, Weights};
 use crate::io::Gguf;
@@ -144,10 +147,18 @@ impl Model {
         x.gather(-1, &idx)
     }
 
+    /// The shape of a layer's cache of `context` positions: `[2, kv_heads, context,
+    /// head_dim]`, keys then values.
+    pub fn cache_shape(&self, context: usize) -> [usize; 4] {
+        let c = &self.config;
+        [2, c.kv_heads, context, c.head_dim]
+    }
+
     /// The step graph for `t` tokens over a cache of `context` positions: placeholders
-    /// `[tokens [t, 1] i32, pos0 [1] i32, K0, V0, K1, ...]` (caches `[kv_heads, context,
-    /// head_dim]` f32) and outputs `[logits, K0', V0', ...]`; logits for every token where
-    /// `all_logits`, else for the last. [`Session`] compiles it; benchmarks time it.
+    /// `[tokens [t, 1] i32, pos0 [1] i32, KV0, KV1, ...]` (caches of
+    /// [`Model::cache_shape`], f32) and outputs `[logits, KV0', KV1', ...]`; logits for every
+    /// token where `all_logits`, else for the last. [`Session`] compiles it; benchmarks time
+    /// it.
     pub fn step_graph(
         &self,
         t: usize,
@@ -175,6 +186,7 @@ impl Model {
         }
         let pos = pos0.add(&Tensor::arange_on(dev, 0.0, 1.0, t, DType::I32)?)?;
         let (rc, rs) = self.rope_tables(&pos.cast(DType::F32)?, t)?;
+        let zero = Tensor::full_on(dev, &[], 0.0, DType::F32)?;
         let rope = |x: &Tensor| -> Result<Tensor> { x.mul(&rc)?.add(&self.rotate(x)?.mul(&rs)?) };
 
         // Cache slot `j` takes new row `j - pos0` where that is in `0..t`.
@@ -184,60 +196,80 @@ impl Model {
             .ge(&rel.scalar_like(0.0)?)?
             .logical_and(&rel.lt(&rel.scalar_like(t as f64)?)?)?
             .reshape(&[1, context, 1])?;
+        let cache_shape = self.cache_shape(context);
+        let fresh = fresh.unsqueeze(0)?;
         let place = rel
             .clamp(0.0, (t - 1) as f64)?
-            .reshape(&[1, context, 1])?
-            .expand(&[kvh, context, hd])?;
+            .reshape(&[1, 1, context, 1])?
+            .expand(&cache_shape)?;
+        // RoPE over the stacked Q, K and V heads: the value heads' angle 0 (C 1, S 0), by
+        // host tables (`rotated` 1 for the query and key heads, 0 for the value heads).
+        let rotated: Vec<f32> = (0..h + 2 * kvh)
+            .map(|i| if i < h + kvh { 1.0 } else { 0.0 })
+            .collect();
+        let kept: Vec<f32> = rotated.iter().map(|r| 1.0 - r).collect();
+        let rotated = Tensor::from_slice_on(dev, &rotated, &[1, h + 2 * kvh, 1])?;
+        let kept = Tensor::from_slice_on(dev, &kept, &[1, h + 2 * kvh, 1])?;
+        let rc_qkv = rc.mul(&rotated)?.add(&kept)?;
+        let rs_qkv = rs.mul(&rotated)?;
         // Query `i` (at pos0 + i) sees the slots at or before its position.
         let visible = slot.reshape(&[1, context])?.le(&pos.reshape(&[t, 1])?)?;
-        let zero = Tensor::full_on(dev, &[], 0.0, DType::F32)?;
         let neg = Tensor::full_on(dev, &[], f64::NEG_INFINITY, DType::F32)?;
         let mask = Tensor::where_(&visible, &zero, &neg)?;
         let scale = 1.0 / (hd as f64).sqrt();
 
         for l in &w.layers {
-            let k_cache = Tensor::placeholder_on(dev, DType::F32, &[kvh, context, hd])?;
-            let v_cache = Tensor::placeholder_on(dev, DType::F32, &[kvh, context, hd])?;
-            inputs.push(k_cache.clone());
-            inputs.push(v_cache.clone());
+            let cache = Tensor::placeholder_on(dev, DType::F32, &cache_shape)?;
+            inputs.push(cache.clone());
 
             let hn = x.rms_norm(Some(&l.attn_norm), cfg.eps)?;
-            let (mut q, mut k, mut v) = match &l.qkv {
-                Qkv::Fused(w, [nq, nk, nv]) => {
-                    let y = Model::linear(&hn, w)?;
+            // Q `[t, h, hd]` after RoPE, and the new keys (after RoPE) and values `[t, 2, kvh,
+            // hd]`.
+            let (q, kv) = match (&l.qkv, &l.bias) {
+                (Qkv::Fused(w, _), None) => {
+                    let y = Model::linear(&hn, w)?.reshape(&[t, h + 2 * kvh, hd])?;
+                    let r = y.mul(&rc_qkv)?.add(&self.rotate(&y)?.mul(&rs_qkv)?)?;
+                    (r.narrow(1, 0, h)?, r.narrow(1, h, 2 * kvh)?)
+                }
+                (qkv, bias) => {
+                    let (mut q, mut k, mut v) = match qkv {
+                        Qkv::Fused(w, [nq, nk, nv]) => {
+                            let y = Model::linear(&hn, w)?;
+                            (
+                                y.narrow(1, 0, *nq)?,
+                                y.narrow(1, *nq, *nk)?,
+                                y.narrow(1, nq + nk, *nv)?,
+                            )
+                        }
+                        Qkv::Separate([wq, wk, wv]) => (
+                            Model::linear(&hn, wq)?,
+                            Model::linear(&hn, wk)?,
+                            Model::linear(&hn, wv)?,
+                        ),
+                    };
+                    if let Some([bq, bk, bv]) = bias {
+                        (q, k, v) = (q.add(bq)?, k.add(bk)?, v.add(bv)?);
+                    }
+                    let k = rope(&k.reshape(&[t, kvh, hd])?)?;
+                    let v = v.reshape(&[t, kvh, hd])?;
                     (
-                        y.narrow(1, 0, *nq)?,
-                        y.narrow(1, *nq, *nk)?,
-                        y.narrow(1, nq + nk, *nv)?,
+                        rope(&q.reshape(&[t, h, hd])?)?,
+                        Tensor::concat(&[&k, &v], 1)?,
                     )
                 }
-                Qkv::Separate([wq, wk, wv]) => (
-                    Model::linear(&hn, wq)?,
-                    Model::linear(&hn, wk)?,
-                    Model::linear(&hn, wv)?,
-                ),
             };
-            if let Some([bq, bk, bv]) = &l.bias {
-                (q, k, v) = (q.add(bq)?, k.add(bk)?, v.add(bv)?);
-            }
-            let q = rope(&q.reshape(&[t, h, hd])?)?;
-            let k = rope(&k.reshape(&[t, kvh, hd])?)?;
-            let v = v.reshape(&[t, kvh, hd])?;
             // One new row (a decode step) is broadcast over the slots (no index kernel, no
             // gather); several are gathered into theirs.
-            let write = |new: &Tensor, cache: &Tensor| -> Result<Tensor> {
-                let rows = new.permute(&[1, 0, 2])?;
-                let placed = if t == 1 {
-                    rows.expand(&[kvh, context, hd])?
-                } else {
-                    rows.gather(1, &place)?
-                };
-                Tensor::where_(&fresh, &placed, cache)
+            let rows = kv.reshape(&[t, 2, kvh, hd])?.permute(&[1, 2, 0, 3])?;
+            let placed = if t == 1 {
+                rows.expand(&cache_shape)?
+            } else {
+                rows.gather(2, &place)?
             };
-            let k_cache = write(&k, &k_cache)?;
-            let v_cache = write(&v, &v_cache)?;
-            outputs.push(k_cache.clone());
-            outputs.push(v_cache.clone());
+            let cache = Tensor::where_(&fresh, &placed, &cache)?;
+            outputs.push(cache.clone());
+            let k_cache = cache.narrow(0, 0, 1)?.reshape(&[kvh, context, hd])?;
+            let v_cache = cache.narrow(0, 1, 1)?.reshape(&[kvh, context, hd])?;
 
             let qg = q.permute(&[1, 0, 2])?.reshape(&[kvh, g, t, hd])?;
             let kt = k_cache
@@ -280,14 +312,13 @@ pub struct Session<'m> {
 impl<'m> Session<'m> {
     /// An empty session with room for `context` positions.
     pub fn new(model: &'m Model, context: usize) -> Result<Session<'m>> {
-        let cfg = &model.config;
-        let shape = [cfg.kv_heads, context, cfg.head_dim];
+        let shape = model.cache_shape(context);
         let zero = Tensor::full_on(&model.device, &shape, 0.0, DType::F32)?;
         zero.realize()?;
         Ok(Session {
             model,
             context,
-            caches: vec![zero; 2 * cfg.layers],
+            caches: vec![zero; model.config.layers],
             pos: 0,
             programs: Vec::new(),
         })
