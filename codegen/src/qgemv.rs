@@ -240,27 +240,34 @@ fn wide(
             "        tq[(g * {rg}u + {r}u) * {lanes}u + lane] = acc{r};"
         );
     }
-    // Each row's partial sums: 8 invocations a row add 4 each (8 apart) in place, then one
-    // adds the row's 8. The barrier at the end: the next batch stages over `tx` and `tq`.
+    reduce_rows(b, rows, lanes, 8, "wr");
+}
+
+/// Closes the path: adds each of the workgroup's `rows` rows' `lanes` partial sums (in `tq`,
+/// a row's `lanes` apart) and stores row `r` at output `first + r` through the epilogue.
+/// `width` invocations a row add `lanes / width` each (`width` apart, so that a warp's reads
+/// fall in distinct banks) in place, then one adds the row's `width`; the barrier at the
+/// end: the next batch writes over the workgroup's memory.
+pub(crate) fn reduce_rows(b: &mut Code, rows: u32, lanes: u32, width: u32, first: &str) {
     writeln!(
         b,
         "        workgroupBarrier();\n        \
-         let row = flat / 8u;\n        \
-         let j8 = flat % 8u;\n        \
+         let row = flat / {width}u;\n        \
+         let j = flat % {width}u;\n        \
          if (row < {rows}u) {{\n          \
            var s = 0.0;\n          \
-           for (var c = 0u; c < {per}u; c = c + 1u) {{ s = s + tq[row * {lanes}u + j8 + 8u * c]; }}\n          \
-           tq[row * {lanes}u + j8] = s;\n        \
+           for (var c = 0u; c < {per}u; c = c + 1u) {{ s = s + tq[row * {lanes}u + j + {width}u * c]; }}\n          \
+           tq[row * {lanes}u + j] = s;\n        \
          }}\n        \
          workgroupBarrier();\n        \
          if (flat < {rows}u) {{\n          \
            var total = 0.0;\n          \
-           for (var c = 0u; c < 8u; c = c + 1u) {{ total = total + tq[flat * {lanes}u + c]; }}\n          \
-           epilogue(bt, 0u, wr + flat, total);\n        \
+           for (var c = 0u; c < {width}u; c = c + 1u) {{ total = total + tq[flat * {lanes}u + c]; }}\n          \
+           epilogue(bt, 0u, {first} + flat, total);\n        \
          }}\n        \
          workgroupBarrier();\n        \
          continue;\n      \
          }}",
-        per = lanes / 8
+        per = lanes / width
     );
 }

@@ -83,27 +83,5 @@ pub(crate) fn path(
     for r in 0..rows {
         writeln!(b, "        tq[{r}u * {lanes}u + flat] = acc{r};");
     }
-    // Each row's partial sums: 32 invocations a row add 8 each (a stride of 32 apart, so a
-    // warp's reads fall in distinct banks) in place, then one adds the row's 32.
-    let per = lanes / 32;
-    writeln!(
-        b,
-        "        workgroupBarrier();\n        \
-         let row = flat / 32u;\n        \
-         let j = flat % 32u;\n        \
-         if (row < {rows}u) {{\n          \
-           var s = 0.0;\n          \
-           for (var c = 0u; c < {per}u; c = c + 1u) {{ s = s + tq[row * {lanes}u + j + 32u * c]; }}\n          \
-           tq[row * {lanes}u + j] = s;\n        \
-         }}\n        \
-         workgroupBarrier();\n        \
-         if (row < {rows}u && j == 0u) {{\n          \
-           var total = 0.0;\n          \
-           for (var c = 0u; c < 32u; c = c + 1u) {{ total = total + tq[row * {lanes}u + c]; }}\n          \
-           epilogue(bt, 0u, o0 + row, total);\n        \
-         }}\n        \
-         workgroupBarrier();\n        \
-         continue;\n      \
-         }}"
-    );
+    qgemv::reduce_rows(b, rows, lanes, 32, "o0");
 }
