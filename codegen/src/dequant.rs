@@ -94,6 +94,9 @@ pub enum Item {
         words: u32,
         /// Words of codes a unit holds.
         unit_words: u32,
+        /// Values from the item's first to the first of the second `vec4` of the vector it
+        /// meets: 4 (`Q8_0`'s second word), 16 (`Q4_0`'s high nibbles).
+        second: u32,
     },
     /// 32 values of a 256-value block ([`WIDE_ITEMS`] a block), its codes read once and its
     /// scales decoded once for them: `Q4_K`'s 16 code bytes of a sub-block pair, both
@@ -122,10 +125,12 @@ pub fn item(format: BlockFormat) -> Item {
         BlockFormat::Q4_0 => Item::Words {
             words: 1,
             unit_words: 4,
+            second: 16,
         },
         BlockFormat::Q8_0 => Item::Words {
             words: 2,
             unit_words: 8,
+            second: 4,
         },
         BlockFormat::Q4K => Item::Wide {
             vectors: [0, 1, 2, 3, 8, 9, 10, 11],
@@ -140,10 +145,10 @@ pub fn item(format: BlockFormat) -> Item {
 
 /// Writes the gemv's item function of binding `buf` (see [`Item`]).
 ///
-/// - [`Item::Words`]: `kiln_qitem_{buf}(u, t, x, xb, y, yb) -> f32`, the dot product of the
-///   item from word `t` of unit `u` with the elements of A's row that meet its values: `x`
-///   and `xb`, four each (`Q4_0`: `x` for its word's low nibbles and `y`, 16 values on, for
-///   its high ones). It converts four codes at once and applies the item's scale once.
+/// - [`Item::Words`]: `kiln_qitem_{buf}(u, t, x, xb) -> f32`, the dot product of the item
+///   from word `t` of unit `u` with the elements of A's row that meet its values: `x` and
+///   `xb` (at `second` values on), four each (`Q4_0`: `x` for its word's low nibbles, `xb`
+///   for its high ones). It converts four codes at once and applies the item's scale once.
 /// - [`Item::Wide`]: `kiln_qstart_{buf}(j) -> u32`, the first value of item `j` of a block,
 ///   and `kiln_qwide_{buf}(bk, j, x0, ..., x7, s) -> f32`, item `j` of block `bk` against
 ///   the vectors `x*` at its `vectors`, `s` the sums of their pairs (`x0 + x1`, ...). A code
@@ -171,9 +176,8 @@ pub fn define_word(out: &mut Code, format: BlockFormat, buf: &str) {
     );
     let u2f = format!("kiln_u2f_{buf}");
     let bytes = "vec4<u32>(0u, 8u, 16u, 24u)";
-    let head = format!(
-        "fn kiln_qitem_{buf}(u: u32, t: u32, x: vec4<f32>, xb: vec4<f32>, y: vec4<f32>, yb: vec4<f32>) -> f32 {{"
-    );
+    let head =
+        format!("fn kiln_qitem_{buf}(u: u32, t: u32, x: vec4<f32>, xb: vec4<f32>) -> f32 {{");
     let wide = format!(
         "fn kiln_qwide_{buf}(bk: u32, j: u32, x0: vec4<f32>, x1: vec4<f32>, x2: vec4<f32>, x3: vec4<f32>, x4: vec4<f32>, x5: vec4<f32>, x6: vec4<f32>, x7: vec4<f32>, s: vec4<f32>) -> f32 {{"
     );
@@ -191,7 +195,7 @@ pub fn define_word(out: &mut Code, format: BlockFormat, buf: &str) {
             "{head}\n  let o = u * 18u;\n  \
              let w = vec4<u32>({w_}(o + 2u + 4u * t)) >> {bytes};\n  \
              let m = vec4<u32>(15u);\n  \
-             return (dot({u2f}(w & m, 8.0), x) + dot({u2f}((w >> vec4<u32>(4u)) & m, 8.0), y)) * {f16_}(o);\n}}"
+             return (dot({u2f}(w & m, 8.0), x) + dot({u2f}((w >> vec4<u32>(4u)) & m, 8.0), xb)) * {f16_}(o);\n}}"
         ),
         // A block is 36 words: `d` and `dmin` (word 0), the 12 bytes of 6-bit scales and
         // mins (words 1 to 3: llama.cpp's `get_scale_min_k4`), then the codes, 32 bytes a

@@ -114,9 +114,11 @@ pub(crate) fn path(
     per_group: u32,
 ) {
     match dequant::item(format) {
-        Item::Words { words, unit_words } => {
-            qgemv_words::path(b, fns, d, format, buf, (words, unit_words))
-        }
+        Item::Words {
+            words,
+            unit_words,
+            second,
+        } => qgemv_words::path(b, fns, d, format, buf, (words, unit_words, second)),
         Item::Wide { vectors, pad } => wide(b, fns, d, format, buf, per_group, (vectors, pad)),
     }
 }

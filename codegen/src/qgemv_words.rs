@@ -16,14 +16,15 @@ pub const WORD_ROWS: u32 = 4;
 
 /// Writes the item function of binding `buf` and the workgroup's partial sums into `fns`,
 /// and the path into `b` (inside the block-1 kernel's `m = 1 || n = 1` branch, after
-/// `along_n`), for items of `words` words of units of `unit_words`.
+/// `along_n`), for items of `words` words of units of `unit_words`, meeting the vector at
+/// their first value and `second` values on.
 pub(crate) fn path(
     b: &mut Code,
     fns: &mut Code,
     d: &Dims,
     format: BlockFormat,
     buf: &str,
-    (words, unit_words): (u32, u32),
+    (words, unit_words, second): (u32, u32, u32),
 ) {
     dequant::define_word(fns, format, buf);
     let (rows, lanes) = (WORD_ROWS, THREADS * THREADS);
@@ -53,15 +54,8 @@ pub(crate) fn path(
         );
     }
     // Item `i` of a row: words `t` on (`iw` of them) of its unit, meeting the vector at `k`
-    // (Q4_0: its one word's high nibbles at `k + 16`).
+    // and `k + second`.
     let items = w / iw;
-    let zero = "vec4<f32>(0.0)".to_string();
-    let (xb, y) = match format {
-        BlockFormat::Q4_0 => (zero.clone(), format!("kiln_x4_{buf}(abase, k + 16u)")),
-        BlockFormat::Q8_0 | BlockFormat::Q4K | BlockFormat::Q6K => {
-            (format!("kiln_x4_{buf}(abase, k + 4u)"), zero.clone())
-        }
-    };
     writeln!(
         b,
         "        for (var i = flat; i < ni; i = i + {lanes}u) {{\n          \
@@ -69,14 +63,12 @@ pub(crate) fn path(
          let t = (i % {items}u) * {iw}u;\n          \
          let k = ul * {DOT_UNIT}u + t * 4u;\n          \
          let x = kiln_x4_{buf}(abase, k);\n          \
-         let xb = {xb};\n          \
-         let y = {y};\n          \
-         let yb = {zero};"
+         let xb = kiln_x4_{buf}(abase, k + {second}u);"
     );
     for r in 0..rows {
         writeln!(
             b,
-            "          acc{r} = acc{r} + kiln_qitem_{buf}(u{r} + ul, t, x, xb, y, yb);"
+            "          acc{r} = acc{r} + kiln_qitem_{buf}(u{r} + ul, t, x, xb);"
         );
     }
     writeln!(b, "        }}");

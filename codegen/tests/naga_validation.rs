@@ -14,6 +14,8 @@ use kiln_ir::{
 };
 use smallvec::smallvec;
 
+mod common;
+
 fn validate_graph(g: &Graph, what: &str) -> usize {
     let prog = lower_unfused(g).unwrap_or_else(|e| panic!("{what}: lowering: {e}"));
     validate_program(&prog, what)
@@ -377,15 +379,7 @@ fn quantized_reads() {
         g.mark_output(y);
         validate_graph(&g, &format!("gather {f:?}"));
         for m in [1, 7] {
-            let mut g = Graph::new();
-            let x = g.input(DType::F32, Shape::new(&[m, k])).unwrap();
-            let w = g.input(q, Shape::new(&[1031, k])).unwrap();
-            let c = g.add(Op::Cast(DType::F32), &[w]).unwrap();
-            let t = g
-                .add(Op::View(ViewOp::Permute(smallvec![1, 0])), &[c])
-                .unwrap();
-            let y = g.add(Op::Matmul, &[x, t]).unwrap();
-            g.mark_output(y);
+            let g = common::x_wt(f, m, k, 1031);
             let prog = lower(&g, &FusionOptions::default()).unwrap();
             assert!(
                 prog.calls

@@ -4,23 +4,14 @@
 use kiln_codegen::qgemv::{self, QGEMV_ROWS};
 use kiln_codegen::{generate, CodegenError, Schedule, Target};
 use kiln_ir::lower::{lower, FusionOptions};
-use kiln_ir::ops::ViewOp;
 use kiln_ir::quant::BlockFormat;
-use kiln_ir::{DType, Graph, Kernel, Op, Shape, ALL_BLOCK_FORMATS};
-use smallvec::smallvec;
+use kiln_ir::{Kernel, ALL_BLOCK_FORMATS};
+
+mod common;
 
 /// The fused kernel of `x[1, k] @ W^T`, `W` `[1031, k]` in `f`'s blocks.
 fn gemv_kernel(f: BlockFormat) -> Kernel {
-    let k = 9 * f.block_values();
-    let mut g = Graph::new();
-    let x = g.input(DType::F32, Shape::new(&[1, k])).unwrap();
-    let w = g.input(DType::Quant(f), Shape::new(&[1031, k])).unwrap();
-    let c = g.add(Op::Cast(DType::F32), &[w]).unwrap();
-    let t = g
-        .add(Op::View(ViewOp::Permute(smallvec![1, 0])), &[c])
-        .unwrap();
-    let y = g.add(Op::Matmul, &[x, t]).unwrap();
-    g.mark_output(y);
+    let g = common::x_wt(f, 1, 9 * f.block_values(), 1031);
     let prog = lower(&g, &FusionOptions::default()).unwrap();
     let call = prog
         .calls

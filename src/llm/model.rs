@@ -187,7 +187,11 @@ impl Model {
         let pos = pos0.add(&Tensor::arange_on(dev, 0.0, 1.0, t, DType::I32)?)?;
         let (rc, rs) = self.rope_tables(&pos.cast(DType::F32)?, t)?;
         let zero = Tensor::full_on(dev, &[], 0.0, DType::F32)?;
-        let rope = |x: &Tensor| -> Result<Tensor> { x.mul(&rc)?.add(&self.rotate(x)?.mul(&rs)?) };
+        // `rope(x) = x * C + rot(x) * S`, with the tables of its heads.
+        let rope_by = |x: &Tensor, c: &Tensor, s: &Tensor| -> Result<Tensor> {
+            x.mul(c)?.add(&self.rotate(x)?.mul(s)?)
+        };
+        let rope = |x: &Tensor| rope_by(x, &rc, &rs);
 
         // Cache slot `j` takes new row `j - pos0` where that is in `0..t`.
         let slot = Tensor::arange_on(dev, 0.0, 1.0, context, DType::I32)?;
@@ -228,7 +232,7 @@ impl Model {
             let (q, kv) = match (&l.qkv, &l.bias) {
                 (Qkv::Fused(w, _), None) => {
                     let y = Model::linear(&hn, w)?.reshape(&[t, h + 2 * kvh, hd])?;
-                    let r = y.mul(&rc_qkv)?.add(&self.rotate(&y)?.mul(&rs_qkv)?)?;
+                    let r = rope_by(&y, &rc_qkv, &rs_qkv)?;
                     (r.narrow(1, 0, h)?, r.narrow(1, h, 2 * kvh)?)
                 }
                 (qkv, bias) => {

@@ -1,0 +1,21 @@
+//! Graphs the codegen tests share.
+
+use kiln_ir::ops::ViewOp;
+use kiln_ir::quant::BlockFormat;
+use kiln_ir::{DType, Graph, Op, Shape};
+use smallvec::smallvec;
+
+/// `x[m, k] @ W^T` with `W` `[n, k]` in `f`'s blocks, decoded by a cast: a decode step's
+/// linear layer on a GGUF weight.
+pub fn x_wt(f: BlockFormat, m: usize, k: usize, n: usize) -> Graph {
+    let mut g = Graph::new();
+    let x = g.input(DType::F32, Shape::new(&[m, k])).unwrap();
+    let w = g.input(DType::Quant(f), Shape::new(&[n, k])).unwrap();
+    let c = g.add(Op::Cast(DType::F32), &[w]).unwrap();
+    let t = g
+        .add(Op::View(ViewOp::Permute(smallvec![1, 0])), &[c])
+        .unwrap();
+    let y = g.add(Op::Matmul, &[x, t]).unwrap();
+    g.mark_output(y);
+    g
+}
