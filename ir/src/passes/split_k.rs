@@ -30,7 +30,8 @@ pub const SPLIT_K_GEMV_WHOLE: usize = 1024;
 ///
 /// `S` is the least power of two that brings the partial products to about
 /// `SPLIT_K_TARGET` outputs, at most `SPLIT_K_MAX_PARTS`, dividing `K` into parts of at
-/// least `SPLIT_K_MIN_PART`. Sums are reassociated (float rounding changes within the
+/// least `SPLIT_K_MIN_PART` (and of whole blocks of a quantized operand, read through views
+/// and casts, so that the quantized gemv path takes each part). Sums are reassociated (float rounding changes within the
 /// matmul tolerance); narrow floats are left alone, so that partials are not rounded.
 ///
 /// Matrix-vector products (`m = 1` or `n = 1`) whose matrix is read with unit stride along
@@ -90,7 +91,13 @@ impl Pass for SplitK {
             while s < SPLIT_K_MAX_PARTS && outputs * s < SPLIT_K_TARGET {
                 s *= 2;
             }
-            while s > 1 && (!k.is_multiple_of(s) || k / s < SPLIT_K_MIN_PART) {
+            // Parts of whole blocks of a quantized operand: its gemv path reads blocks.
+            let block = quant_block(ng, a).max(quant_block(ng, b));
+            while s > 1
+                && (!k.is_multiple_of(s)
+                    || k / s < SPLIT_K_MIN_PART
+                    || !(k / s).is_multiple_of(block))
+            {
                 s /= 2;
             }
             if s < 2 {
@@ -115,6 +122,20 @@ fn gemv_along_k(g: &Graph, a: NodeId, b: NodeId) -> bool {
         unit_stride(g, a, ra - 1)
     } else {
         false
+    }
+}
+
+/// Values a block of the quantized input that `n` reads through views and casts (1 where
+/// it reads no quantized input). Block sizes are powers of two, so the larger of two
+/// operands' is a multiple of both.
+fn quant_block(g: &Graph, n: NodeId) -> usize {
+    let mut cur = n;
+    while matches!(g.node(cur).op, Op::View(_) | Op::Cast(_)) {
+        cur = g.srcs(cur)[0];
+    }
+    match g.node(cur).dtype() {
+        DType::Quant(f) => f.block_values(),
+        _ => 1,
     }
 }
 
@@ -443,5 +464,41 @@ mod tests {
         // A^T @ v: A read through a transpose, strided along k; split.
         let g = graph_t((&[4096, 1100], true), (&[4096, 1], false));
         assert!(SplitK::default().run(&g).unwrap().len() > g.len());
+    }
+
+    /// A quantized operand (read through a cast and a transpose) splits into parts of whole
+    /// blocks only: 4096 into 8 parts of 512 for Q4_K, 2304 (9 blocks) not at all; 2304
+    /// into 8 parts of 288 (9 Q8_0 blocks).
+    #[test]
+    fn quantized_operands_split_into_whole_blocks() {
+        use crate::quant::BlockFormat;
+        for (f, k, parts) in [
+            (BlockFormat::Q4K, 4096, 8),
+            (BlockFormat::Q4K, 2304, 1),
+            (BlockFormat::Q8_0, 2304, 8),
+        ] {
+            let mut g = Graph::new();
+            let x = g.input(DType::F32, Shape::new(&[1, k])).unwrap();
+            let w = g.input(DType::Quant(f), Shape::new(&[33, k])).unwrap();
+            let wf = g.add(Op::Cast(DType::F32), &[w]).unwrap();
+            let perm = Op::View(ViewOp::Permute([1, 0].into_iter().collect()));
+            let wt = g.add(perm, &[wf]).unwrap();
+            let y = g.add(Op::Matmul, &[x, wt]).unwrap();
+            g.mark_output(y);
+            let s = SplitK::default().run(&g).unwrap();
+            s.verify().unwrap();
+            let got = s
+                .topo()
+                .iter()
+                .find(|&&n| s.node(n).op == Op::Matmul)
+                .map(|&n| s.node(n).shape().0[0])
+                .unwrap();
+            let got = if parts == 1 {
+                s.len() - g.len() + 1
+            } else {
+                got
+            };
+            assert_eq!(got, parts, "{f:?} k {k}");
+        }
     }
 }
