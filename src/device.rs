@@ -41,6 +41,13 @@ pub struct DeviceOptions {
     /// switch), `F32` (the default) keeps them on the f32 path. f16 operands use tensor cores
     /// either way. `KILN_MATMUL_PRECISION=f16|f32`.
     pub matmul_precision: MatmulPrecision,
+    /// The precision of the vector a gemv on a quantized matrix (a decode step's linear
+    /// layers on GGUF weights) meets: `Int8` rounds it to 8-bit integers, a scale every 32
+    /// values, and multiplies it with the weight's codes in integer dot products, as
+    /// llama.cpp does (its `Q8_1` activations): fewer instructions a value, results within
+    /// the rounding bound of `docs/OPS.md` of the `F32` path's. `F32` (the default) keeps
+    /// the vector as it is. `KILN_GEMV_ACTIVATIONS=f32|int8`.
+    pub gemv_activations: GemvActivations,
     /// At most this many storage buffers per shader stage, below the adapter's own limit
     /// (`None`: the adapter's; values under 8, WebGPU's minimum, count as 8). Fusion splits
     /// kernels to stay under it; tests use it to stand in for a WebGPU adapter.
@@ -155,6 +162,7 @@ impl Default for DeviceOptions {
             f16_storage: true,
             bf16_storage: true,
             matmul_precision: MatmulPrecision::F32,
+            gemv_activations: GemvActivations::F32,
             max_storage_buffers: None,
             fuse_attention_rows: Some(FUSE_ATTENTION_ROWS),
             shader_checks: ShaderChecks::DEFAULT,
@@ -184,11 +192,34 @@ impl std::str::FromStr for MatmulPrecision {
     }
 }
 
+/// The precision of the vector of a gemv on a quantized matrix
+/// ([`DeviceOptions::gemv_activations`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum GemvActivations {
+    /// The vector as it is.
+    #[default]
+    F32,
+    /// The vector rounded to 8-bit integers, a scale every 32 values.
+    Int8,
+}
+
+impl std::str::FromStr for GemvActivations {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "f32" => Ok(GemvActivations::F32),
+            "int8" => Ok(GemvActivations::Int8),
+            other => Err(format!("gemv activations {other:?}: f32 or int8")),
+        }
+    }
+}
+
 impl DeviceOptions {
     /// Options from `KILN_ADAPTER`, `KILN_REQUIRE_ADAPTER`, `KILN_FUSION`, `KILN_AUTOTUNE`,
     /// `KILN_CACHE_DIR`, `KILN_F16_STORAGE`, `KILN_BF16_STORAGE`, `KILN_MATMUL_PRECISION`,
-    /// `KILN_FUSE_ATTENTION_ROWS` and `KILN_SHADER_CHECKS` (an unreadable `KILN_AUTOTUNE`,
-    /// `KILN_MATMUL_PRECISION`, `KILN_FUSE_ATTENTION_ROWS` or `KILN_SHADER_CHECKS` is warned about and its default kept; `KILN_REQUIRE_ADAPTER` is on for `1` or `true`, `KILN_FUSION`,
+    /// `KILN_GEMV_ACTIVATIONS`, `KILN_FUSE_ATTENTION_ROWS` and `KILN_SHADER_CHECKS` (an
+    /// unreadable `KILN_AUTOTUNE`, `KILN_MATMUL_PRECISION`, `KILN_GEMV_ACTIVATIONS`, `KILN_FUSE_ATTENTION_ROWS` or `KILN_SHADER_CHECKS` is warned about and its default kept; `KILN_REQUIRE_ADAPTER` is on for `1` or `true`, `KILN_FUSION`,
     /// `KILN_F16_STORAGE` and `KILN_BF16_STORAGE` off for `0` or `false`).
     pub fn from_env() -> Self {
         DeviceOptions {
@@ -217,6 +248,13 @@ impl DeviceOptions {
                     MatmulPrecision::F32
                 }),
                 Err(_) => MatmulPrecision::F32,
+            },
+            gemv_activations: match std::env::var("KILN_GEMV_ACTIVATIONS") {
+                Ok(v) => v.parse().unwrap_or_else(|e| {
+                    log::warn!("kiln: KILN_GEMV_ACTIVATIONS: {e}; using f32");
+                    GemvActivations::F32
+                }),
+                Err(_) => GemvActivations::F32,
             },
             max_storage_buffers: None,
             fuse_attention_rows: match std::env::var("KILN_FUSE_ATTENTION_ROWS") {

@@ -32,7 +32,9 @@ mod realize;
 pub mod runtime;
 mod tensor;
 
-pub use device::{Device, DeviceOptions, MatmulPrecision, ShaderChecks, FUSE_ATTENTION_ROWS};
+pub use device::{
+    Device, DeviceOptions, GemvActivations, MatmulPrecision, ShaderChecks, FUSE_ATTENTION_ROWS,
+};
 pub use error::{Error, Result};
 pub use explain::{
     AttentionSchedule, ElementwiseSchedule, KernelInfo, MatmulSchedule, Plan, ReduceSchedule,

@@ -342,3 +342,114 @@ fn blocks_cast_to_f16_round_on_load() {
         check(&y, at, rt, &format!("{f:?} as f16"));
     }
 }
+
+/// With the vector rounded to 8-bit integers (`GemvActivations::Int8`), each output is within
+/// the rounding's bound of the `f32` reference: `sum_k |w_k| dx_k / 2` (`dx = max|x| / 127`
+/// over the block of 32 holding `k`), plus the `f32` matmul tolerance; at each row count a
+/// group, odd n, one block to several chunks of the staged vector (80 K-quant blocks), over
+/// batches and with a strided vector.
+#[test]
+fn int8_vectors_stay_within_their_rounding_bound() {
+    for rows in [1, 2, 4] {
+        let dev = kiln::Device::new(&kiln::DeviceOptions {
+            autotune: kiln::Autotune::Off,
+            cache_dir: None,
+            gemv_activations: kiln::GemvActivations::Int8,
+            ..kiln::DeviceOptions::from_env()
+        })
+        .expect("opening a device");
+        if let Some(g) = dev.gpu() {
+            let mut s = g.schedule();
+            assert!(s.matmul.qgemv_int8, "the option sets the schedule");
+            s.matmul.quantized_gemv = true;
+            s.matmul.qgemv_rows = rows;
+            g.set_schedule(s);
+        }
+        for (i, f) in FORMATS.into_iter().enumerate() {
+            let bv = f.block_values();
+            for &(batch, n, blocks, strided) in &[
+                (1, 1, 1, false),
+                (1, 7, 3, false),
+                (1, 1031, 2, false),
+                (1, 9, 80, true),
+                (3, 33, 9, false),
+            ] {
+                let k = blocks * bv;
+                let seed = 900 + (100 * i + blocks) as u64;
+                let what = format!("{f:?} int8, {rows} rows a group: {batch} x [1, {k}] @ [{n}, {k}]^T, strided {strided}");
+                // Batches of vectors, a weight each (a shared weight folds the batches into
+                // the rows of one matmul, off the gemv path).
+                let w = random(&dev, DType::Quant(f), &[batch, n, k], 0.0, 0.0, seed);
+                let wf = w.cast(DType::F32).unwrap();
+                let x = if strided {
+                    let wide = random(&dev, DType::F32, &[k, 2], -1.0, 1.0, seed + 1);
+                    wide.narrow(1, 1, 1).unwrap().transpose(0, 1).unwrap()
+                } else {
+                    random(&dev, DType::F32, &[batch, 1, k], -1.0, 1.0, seed + 1)
+                };
+                let y = x.matmul(&wf.transpose(1, 2).unwrap()).unwrap();
+                assert!(
+                    Plan::of(&[&y])
+                        .unwrap()
+                        .kernels
+                        .iter()
+                        .any(|k| k.wgsl.contains("kiln_qdot_")),
+                    "{what}: not on the 8-bit path"
+                );
+                let got = y.to_host().unwrap().to_f64();
+                let want = y.reference().unwrap().to_f64();
+                let wv = wf.reference().unwrap().to_f64();
+                let xv = x.reference().unwrap().to_f64();
+                let (at, _) = mm_tol(k, if bv == 256 { 40.0 } else { 1.0 });
+                for (o, (g, e)) in got.iter().zip(&want).enumerate() {
+                    let bt = o / n;
+                    let (xq, dx) = int8_blocks(&xv[bt * k..(bt + 1) * k]);
+                    let wr = &wv[o * k..(o + 1) * k];
+                    let (mut bound, mut exact, mut wmax) = (0.0, 0.0, 0.0f64);
+                    for c in 0..k {
+                        bound += wr[c].abs() * dx[c / 32] / 2.0;
+                        exact += wr[c] * xq[c] * dx[c / 32];
+                        wmax = wmax.max(wr[c].abs());
+                    }
+                    assert!(
+                        (g - e).abs() <= bound * (1.0 + 1e-3) + at as f64,
+                        "{what}: output {o}: {g} against {e}, bound {bound}"
+                    );
+                    // The rounded vector's own product, up to f32 rounding and a code or two
+                    // rounded the other way at a tie (the device's 127 / max may differ
+                    // from the host's by an ulp).
+                    let dxm = dx.iter().fold(0.0f64, |m, v| m.max(*v));
+                    assert!(
+                        (g - exact).abs() <= at as f64 + 2.0 * wmax * dxm,
+                        "{what}: output {o}: {g} against the rounded vector's {exact} (f32: {e})"
+                    );
+                }
+            }
+            // An infinity in the vector is not rounded away: every output is NaN.
+            let k = 2 * bv;
+            let w = random(&dev, DType::Quant(f), &[5, k], 0.0, 0.0, 77);
+            let mut xs: Vec<f32> = (0..k).map(|i| (i as f32 * 0.37).sin()).collect();
+            xs[k / 2 + 3] = f32::INFINITY;
+            let x = Tensor::from_slice_on(&dev, &xs, &[1, k]).unwrap();
+            let wt = w.cast(DType::F32).unwrap().transpose(0, 1).unwrap();
+            let y = x.matmul(&wt).unwrap().to_host().unwrap().to_f64();
+            assert!(y.iter().all(|v| v.is_nan()), "{f:?}: {y:?}");
+        }
+    }
+}
+
+/// A vector rounded as the 8-bit gemv path rounds it: its integers (as `f64`) and the scale
+/// `max|x| / 127` of each block of 32, computed in `f32` as the shader does.
+fn int8_blocks(x: &[f64]) -> (Vec<f64>, Vec<f64>) {
+    let (mut q, mut dx) = (Vec::with_capacity(x.len()), Vec::new());
+    for blk in x.chunks(32) {
+        let m = blk.iter().fold(0.0f32, |m, v| m.max((*v as f32).abs()));
+        let inv = if m > 0.0 { 127.0 / m } else { 0.0 };
+        q.extend(
+            blk.iter()
+                .map(|v| ((*v as f32) * inv).round_ties_even() as f64),
+        );
+        dx.push((m / 127.0) as f64);
+    }
+    (q, dx)
+}

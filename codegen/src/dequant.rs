@@ -201,6 +201,7 @@ pub fn define_word(out: &mut Code, format: BlockFormat, buf: &str) {
         // mins (words 1 to 3: llama.cpp's `get_scale_min_k4`), then the codes, 32 bytes a
         // sub-block pair, sub-block `2p` in the low nibbles. Item `j`: pair `j / 2`, its
         // bytes from `16 (j % 2)` on; `x0..x3` meet the low nibbles, `x4..x7` the high ones.
+        // `kiln_scmn_{buf}(o, p)`: pair `p`'s scales (`xy`) and mins (`zw`), block at word `o`.
         BlockFormat::Q4K => {
             let v4 = "vec4<u32>";
             writeln!(
@@ -208,10 +209,7 @@ pub fn define_word(out: &mut Code, format: BlockFormat, buf: &str) {
                 "fn kiln_qstart_{buf}(j: u32) -> u32 {{ return (j / 2u) * 64u + (j % 2u) * 16u; }}\n\
                  fn kiln_lo_{buf}(w: u32) -> vec4<f32> {{ return bitcast<vec4<f32>>(({v4}(w << 19u, w << 11u, w << 3u, w >> 5u) & {v4}(0x780000u)) | {v4}(0x3f800000u)); }}\n\
                  fn kiln_hi_{buf}(w: u32) -> vec4<f32> {{ return bitcast<vec4<f32>>(({v4}(w << 15u, w << 7u, w >> 1u, w >> 9u) & {v4}(0x780000u)) | {v4}(0x3f800000u)); }}\n\
-                 {wide}\n  \
-                 let o = bk * 36u;\n  \
-                 let dm = unpack2x16float({buf}[o]);\n  \
-                 let p = j / 2u;\n  \
+                 fn kiln_scmn_{buf}(o: u32, p: u32) -> vec4<f32> {{\n  \
                  let sh = vec2<u32>((2u * p) & 3u, (2u * p + 1u) & 3u) * 8u;\n  \
                  let m = vec2<u32>(255u);\n  \
                  let a = (vec2<u32>({buf}[o + 1u]) >> sh) & m;\n  \
@@ -220,13 +218,19 @@ pub fn define_word(out: &mut Code, format: BlockFormat, buf: &str) {
                  let low = p < 2u;\n  \
                  let sc = vec2<f32>(select((c & vec2<u32>(15u)) | ((a >> vec2<u32>(6u)) << vec2<u32>(4u)), a & vec2<u32>(63u), low));\n  \
                  let mn = vec2<f32>(select((c >> vec2<u32>(4u)) | ((b >> vec2<u32>(6u)) << vec2<u32>(4u)), b & vec2<u32>(63u), low));\n  \
+                 return vec4<f32>(sc, mn);\n}}\n\
+                 {wide}\n  \
+                 let o = bk * 36u;\n  \
+                 let dm = unpack2x16float({buf}[o]);\n  \
+                 let p = j / 2u;\n  \
+                 let sm = kiln_scmn_{buf}(o, p);\n  \
                  let at = o + 4u + 8u * p + 4u * (j % 2u);\n  \
                  let w0 = {buf}[at];\n  let w1 = {buf}[at + 1u];\n  let w2 = {buf}[at + 2u];\n  let w3 = {buf}[at + 3u];\n  \
                  let f = vec2<f32>(\n    \
                    dot(kiln_lo_{buf}(w0), x0) + dot(kiln_lo_{buf}(w1), x1) + dot(kiln_lo_{buf}(w2), x2) + dot(kiln_lo_{buf}(w3), x3),\n    \
                    dot(kiln_hi_{buf}(w0), x4) + dot(kiln_hi_{buf}(w1), x5) + dot(kiln_hi_{buf}(w2), x6) + dot(kiln_hi_{buf}(w3), x7));\n  \
                  let sx = vec2<f32>(s.x + s.y, s.z + s.w);\n  \
-                 return dm.x * dot(sc, 16.0 * (f - sx)) - dm.y * dot(mn, sx);\n}}"
+                 return dm.x * dot(sm.xy, 16.0 * (f - sx)) - dm.y * dot(sm.zw, sx);\n}}"
             )
         }
         // A block is 210 bytes (2-byte aligned): `ql` (128), `qh` (64), 16 signed scales, `d`.

@@ -22,6 +22,7 @@ pub mod matmul;
 pub mod ops;
 pub mod params;
 pub mod qgemv;
+pub mod qgemv_dot;
 pub mod qgemv_words;
 pub mod reduce;
 pub mod scan;
@@ -126,7 +127,7 @@ impl KernelSource {
                         k.load(*b).view.strides[r - 2],
                     );
                     let ms = &self.schedule.matmul;
-                    let quantized = ms.quantized_gemv.then(|| qgemv::outputs(k, ms.qgemv_rows));
+                    let quantized = ms.quantized_gemv.then(|| qgemv::outputs(k, ms));
                     let outs = match quantized.flatten() {
                         Some(outs) => outs,
                         None if fast => gemv::GEMV_K_CONTIGUOUS.0,

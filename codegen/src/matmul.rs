@@ -34,6 +34,7 @@ use crate::emit::Emitter;
 use crate::gemv;
 use crate::params::Param;
 use crate::qgemv;
+use crate::schedule::MatmulSchedule;
 use crate::{CodegenError, Schedule};
 use kiln_ir::quant::BlockFormat;
 use kiln_ir::{DType, ExprId, InputId, LoadId};
@@ -202,7 +203,7 @@ pub fn main(
             .input(ob.input)
             .quant()
             .filter(|_| ob.round.is_none() && s.matmul.quantized_gemv);
-        let q = quantized.map(|f| (f, format!("in{}", ob.input), s.matmul.qgemv_rows));
+        let q = quantized.map(|f| (f, format!("in{}", ob.input), s.matmul));
         small(&mut b, &mut fns, &d, unroll, sg, q.as_ref());
     } else {
         tiled(&mut b, &d, (block, block_n), unroll, bk);
@@ -315,13 +316,13 @@ fn small(
     d: &Dims,
     unroll: u32,
     subgroups: bool,
-    quantized_b: Option<&(BlockFormat, String, u32)>,
+    quantized_b: Option<&(BlockFormat, String, MatmulSchedule)>,
 ) {
     let (m, n) = (&d.m, &d.n);
     writeln!(b, "    if ({m} == 1u || {n} == 1u) {{");
     writeln!(b, "      let along_n = {m} == 1u;");
-    if let Some((f, buf, rows)) = quantized_b {
-        qgemv::path(b, fns, d, *f, buf, *rows);
+    if let Some((f, buf, ms)) = quantized_b {
+        qgemv::path(b, fns, d, *f, buf, ms);
     }
     if subgroups {
         gemv::gemv_subgroups(b, d, unroll);

@@ -21,7 +21,9 @@
 use crate::code::Code;
 use crate::dequant::{self, Item, WIDE_ITEMS, WIDE_VALUES};
 use crate::matmul::{Dims, THREADS};
+use crate::qgemv_dot;
 use crate::qgemv_words::{self, WORD_ROWS};
+use crate::schedule::MatmulSchedule;
 use kiln_ir::quant::BlockFormat;
 use kiln_ir::{Kernel, KernelKind};
 
@@ -35,22 +37,26 @@ pub const QGEMV_GROUPS: u32 = THREADS * THREADS / QGEMV_LANES;
 pub const QGEMV_ROWS: [u32; 3] = [1, 2, 4];
 
 /// Rows (outputs) of a workgroup of a kernel on the quantized gemv path (`None` where it
-/// does not apply), with the schedule's `per_group` rows a group for wide items (one of
-/// [`QGEMV_ROWS`]: [`crate::generate`] refuses others).
-pub fn outputs(k: &Kernel, per_group: u32) -> Option<u32> {
+/// does not apply) under schedule `m`: its `qgemv_rows` rows a group (one of [`QGEMV_ROWS`]:
+/// [`crate::generate`] refuses others) for wide items and on the 8-bit vector's path
+/// ([`crate::qgemv_dot`], `qgemv_int8`), [`WORD_ROWS`] for word items.
+pub fn outputs(k: &Kernel, m: &MatmulSchedule) -> Option<u32> {
     let f = format(k).filter(|_| applies(k))?;
     Some(match dequant::item(f) {
-        Item::Words { .. } => WORD_ROWS,
-        Item::Wide { .. } => QGEMV_GROUPS * per_group,
+        Item::Words { .. } if !m.qgemv_int8 => WORD_ROWS,
+        Item::Words { .. } | Item::Wide { .. } => QGEMV_GROUPS * m.qgemv_rows,
     })
 }
 
-/// Bytes of workgroup memory the path declares for kernel `k` (`None` where it does not
-/// apply), besides the block-1 template's: the partial sums, and for wide items the staged
-/// vector.
-pub fn workgroup_bytes(k: &Kernel, per_group: u32) -> Option<u32> {
+/// Bytes of workgroup memory the path declares for kernel `k` under schedule `m` (`None`
+/// where it does not apply), besides the block-1 template's: the partial sums, and for wide
+/// items and the 8-bit vector the staged vector.
+pub fn workgroup_bytes(k: &Kernel, m: &MatmulSchedule) -> Option<u32> {
     let f = format(k).filter(|_| applies(k))?;
-    let rows = outputs(k, per_group)?;
+    let rows = outputs(k, m)?;
+    if m.qgemv_int8 {
+        return Some(qgemv_dot::workgroup_bytes(rows));
+    }
     Some(match dequant::item(f) {
         Item::Words { .. } => rows * THREADS * THREADS * 4,
         Item::Wide { pad, .. } => {
@@ -103,16 +109,21 @@ pub fn applies(k: &Kernel) -> bool {
 pub const QGEMV_CHUNK: u32 = 2048;
 
 /// Writes the item function of binding `buf` and the workgroup's memory into `fns`, and the
-/// path into `b` (inside the block-1 kernel's `m = 1 || n = 1` branch, after `along_n`): word
-/// items by [`qgemv_words::path`], wide ones by [`wide`] with `per_group` rows a group.
+/// path into `b` (inside the block-1 kernel's `m = 1 || n = 1` branch, after `along_n`),
+/// under schedule `m`: with the vector in 8-bit integers by [`qgemv_dot::path`], else word
+/// items by [`qgemv_words::path`] and wide ones by [`wide`], `qgemv_rows` rows a group.
 pub(crate) fn path(
     b: &mut Code,
     fns: &mut Code,
     d: &Dims,
     format: BlockFormat,
     buf: &str,
-    per_group: u32,
+    m: &MatmulSchedule,
 ) {
+    let per_group = m.qgemv_rows;
+    if m.qgemv_int8 {
+        return qgemv_dot::path(b, fns, d, format, buf, per_group);
+    }
     match dequant::item(format) {
         Item::Words {
             words,

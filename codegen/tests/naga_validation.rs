@@ -81,6 +81,7 @@ fn validate_program(prog: &kiln_ir::lower::Program, what: &str) -> usize {
                         gemv_subgroups: wg == 64,
                         quantized_gemv: wg != 32,
                         qgemv_rows: if wg == 64 { 4 } else { 1 },
+                        qgemv_int8: wg == 64,
                         tensor_cores: false,
                         coop_tile: None,
                         tensor_core_f32: false,

@@ -23,7 +23,8 @@ fn gemv_kernel(f: BlockFormat) -> Kernel {
 }
 
 /// Bytes of the `var<workgroup>` declarations of a shader (the forms the matmul template
-/// writes: `array<f32, N>`, `array<vec4<f32>, N>`, `array<array<f32, 16>, 16>`).
+/// writes: `array<f32, N>`, `array<vec4<f32>, N>`, `array<vec4<u32>, N>`,
+/// `array<array<f32, 16>, 16>`).
 fn declared(wgsl: &str) -> u32 {
     wgsl.lines()
         .filter_map(|l| l.strip_prefix("var<workgroup> "))
@@ -33,7 +34,7 @@ fn declared(wgsl: &str) -> u32 {
                 .next()
                 .and_then(|t| t.trim_end_matches(">;").parse().ok())
                 .unwrap_or_else(|| panic!("unparsed declaration {l}"));
-            if l.contains("vec4<f32>") {
+            if l.contains("vec4<f32>") || l.contains("vec4<u32>") {
                 16 * n
             } else if l.contains("array<array<f32, 16>") {
                 4 * 16 * n
@@ -48,13 +49,21 @@ fn declared(wgsl: &str) -> u32 {
 /// `workgroup_bytes` counts.
 #[test]
 fn quantized_gemv_fits_the_workgroup_memory_limit() {
-    for f in ALL_BLOCK_FORMATS {
+    for (f, int8) in ALL_BLOCK_FORMATS
+        .into_iter()
+        .flat_map(|f| [(f, false), (f, true)])
+    {
         let k = &gemv_kernel(f);
         let mut s = Schedule::default().resolve(k);
         s.matmul.tensor_cores = false;
         s.matmul.qgemv_rows = 4;
+        s.matmul.qgemv_int8 = int8;
         assert_eq!(s.matmul.blocks(), Some((1, 1)), "{f:?}");
-        let path = |rows: u32| 2048 + qgemv::workgroup_bytes(k, rows).unwrap();
+        let path = |rows: u32| {
+            let mut m = s.matmul;
+            m.qgemv_rows = rows;
+            2048 + qgemv::workgroup_bytes(k, &m).unwrap()
+        };
         for limit in [49152, path(4), path(4) - 1, path(2) - 1, path(1) - 1, 2048] {
             let fit = s.fit_workgroup_memory(k, limit);
             let m = fit.matmul;

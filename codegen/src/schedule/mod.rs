@@ -115,6 +115,12 @@ pub struct MatmulSchedule {
     /// [`crate::qgemv::QGEMV_ROWS`] (8 groups a workgroup): more share each read of the
     /// vector among more rows, fewer give a short matrix more workgroups.
     pub qgemv_rows: u32,
+    /// The quantized gemv path rounds the vector to 8-bit integers, a scale a block of 32
+    /// values, and multiplies it with the codes in integer dot products
+    /// ([`crate::qgemv_dot`]): fewer instructions a value, and results that differ from the
+    /// `f32` path's by the vector's rounding (`docs/OPS.md`). The opt-in precision of
+    /// `DeviceOptions::gemv_activations`, as llama.cpp's `Q8_1` activations.
+    pub qgemv_int8: bool,
     /// Use the tensor-core template ([`crate::coop`]) where the kernel is eligible
     /// ([`crate::coop::eligible`]). Only for adapters that list 16 x 16 x 16 f16 x f16 -> f32
     /// cooperative matrices and run subgroups of 32 (`limits::sanitize` clears it elsewhere);
@@ -169,6 +175,7 @@ impl Schedule {
             gemv_subgroups: true,
             quantized_gemv: true,
             qgemv_rows: 2,
+            qgemv_int8: false,
             tensor_cores: true,
             coop_tile: None,
             tensor_core_f32: false,
@@ -336,9 +343,8 @@ impl Schedule {
         // Block 1's quantized gemv path declares its staged vector and partial sums besides:
         // fewer rows a group, then the element-wise gemv path.
         if m.block == Some(1) && m.quantized_gemv {
-            let path = |m: &MatmulSchedule| {
-                bytes(m) + crate::qgemv::workgroup_bytes(k, m.qgemv_rows).unwrap_or(0)
-            };
+            let path =
+                |m: &MatmulSchedule| bytes(m) + crate::qgemv::workgroup_bytes(k, m).unwrap_or(0);
             while path(m) > limit && m.qgemv_rows > 1 {
                 m.qgemv_rows /= 2;
             }

@@ -37,6 +37,7 @@ pub const CPU: Schedule = Schedule {
         gemv_subgroups: false,
         quantized_gemv: false,
         qgemv_rows: 2,
+        qgemv_int8: false,
         tensor_cores: false,
         coop_tile: None,
         tensor_core_f32: false,

@@ -1,0 +1,292 @@
+//! The quantized gemv path with the vector quantized to 8-bit integers
+//! (`MatmulSchedule::qgemv_int8`, the opt-in of `DeviceOptions::gemv_activations`): the
+//! weight's codes meet it in integer dot products of four bytes (`dot4I8Packed`, one
+//! instruction on GPUs with packed integer dot products) instead of being converted to
+//! floats one by one, as llama.cpp's `Q8_1` activations do.
+//!
+//! A workgroup stages the vector [`DOT_CHUNK`] values at a time: an invocation takes a block
+//! of 32 values, scales it by `dx = max|x| / 127`, rounds it to integers and stores it as
+//! four runs of eight (a run: its two words of packed bytes, `dx`, and `dx` times the sum of
+//! its integers, which carries the formats' offsets and `Q4_K`'s mins). Items are 32 values
+//! of a block (a `Q8_0` or `Q4_0` block, an eighth of a K-quant's) meeting four runs; groups
+//! of [`QGEMV_LANES`] lanes own `rows` rows each, as in [`crate::qgemv`]'s wide layout.
+//!
+//! The result differs from the `f32` path by the vector's rounding alone: at most
+//! `sum |w_k| dx_k / 2` (`dx_k` of the block of 32 holding `k`), plus `f32` rounding of
+//! the partial sums; `docs/OPS.md` gives the tolerance. A block holding an infinity or NaN
+//! gets a NaN scale (tested on its bits, which no compiler folds away), so its outputs are
+//! NaN rather than rounded values that drop it.
+
+use crate::code::Code;
+use crate::dequant;
+use crate::matmul::{Dims, THREADS};
+use crate::qgemv::{self, QGEMV_GROUPS, QGEMV_LANES};
+use kiln_ir::quant::BlockFormat;
+
+/// Values of the vector a workgroup stages at a time (runs of 16 bytes per 8 values: 8 KiB).
+pub const DOT_CHUNK: u32 = 4096;
+
+/// Values an item covers, and a staging invocation's block of the vector.
+const ITEM: u32 = 32;
+
+/// Bytes of workgroup memory the path declares, for `rows` rows a workgroup.
+pub fn workgroup_bytes(rows: u32) -> u32 {
+    rows * QGEMV_LANES * 4 + DOT_CHUNK / 8 * 16
+}
+
+/// How an item of `format` meets the staged runs: items a block, the first value of item
+/// `j` of a block (a WGSL expression), the run offsets of its four runs of eight values from
+/// the first, and the swizzle table of [`path`].
+struct Runs {
+    per_block: u32,
+    start: &'static str,
+    offsets: [u32; 4],
+    swizzle: u32,
+}
+
+fn runs(format: BlockFormat) -> Runs {
+    match format {
+        BlockFormat::Q8_0 | BlockFormat::Q4_0 => Runs {
+            per_block: 1,
+            start: "0u",
+            offsets: [0, 1, 2, 3],
+            swizzle: 0x3210,
+        },
+        // Pair `j / 2`, bytes from `16 (j % 2)`: low nibbles meet two runs, high ones the two
+        // of the next sub-block.
+        BlockFormat::Q4K => Runs {
+            per_block: 8,
+            start: "(j / 2u) * 64u + (j % 2u) * 16u",
+            offsets: [0, 1, 4, 5],
+            swizzle: 0x5140,
+        },
+        // Half `j / 4`, positions from `8 (j % 4)` in each of its four quarters.
+        BlockFormat::Q6K => Runs {
+            per_block: 8,
+            start: "(j / 4u) * 128u + (j % 4u) * 8u",
+            offsets: [0, 4, 8, 12],
+            swizzle: 0x4400,
+        },
+    }
+}
+
+/// Writes the functions of binding `buf` and the workgroup's memory into `fns`, and the path
+/// into `b` (inside the block-1 kernel's `m = 1 || n = 1` branch, after `along_n`), `rg` rows
+/// a group.
+///
+/// The runs are stored swizzled: run `u` at `u ^ t[(u / 8) % 4]`, `t` the format's table of
+/// four 3-bit entries, so that the 16-byte reads of eight adjacent lanes (which the hardware
+/// serves together) fall in distinct banks: `Q4_K`'s eight items of a block start at runs 0,
+/// 2, 8, 10, 16, ...; `Q6_K`'s at 0, 1, 2, 3, 16, ...; `Q8_0`'s blocks 4 runs apart.
+pub(crate) fn path(
+    b: &mut Code,
+    fns: &mut Code,
+    d: &Dims,
+    format: BlockFormat,
+    buf: &str,
+    rg: u32,
+) {
+    dequant::define_word(fns, format, buf);
+    define_dot(fns, format, buf);
+    let (lanes, rows, ch) = (QGEMV_LANES, QGEMV_GROUPS * rg, DOT_CHUNK);
+    let r = runs(format);
+    let sw = r.swizzle;
+    writeln!(
+        fns,
+        "var<workgroup> tq: array<f32, {}>;\n\
+         var<workgroup> tr: array<vec4<u32>, {}>;\n\
+         fn kiln_slot(u: u32) -> u32 {{ return u ^ (({sw:#x}u >> ((u >> 1u) & 12u)) & 7u); }}\n\
+         fn kiln_stage_{buf}(abase: i32, xb: u32, at: u32) {{\n  \
+         var v: array<vec4<f32>, 8>;\n  \
+         var m = 0.0;\n  \
+         var bad = false;\n  \
+         for (var t = 0u; t < 8u; t = t + 1u) {{\n    \
+           let e = xb * {ITEM}u + 4u * t;\n    \
+           let x = vec4<f32>(a_in(abase, 0u, e), a_in(abase, 0u, e + 1u), a_in(abase, 0u, e + 2u), a_in(abase, 0u, e + 3u));\n    \
+           v[t] = x;\n    \
+           let ax = abs(x);\n    \
+           m = max(m, max(max(ax.x, ax.y), max(ax.z, ax.w)));\n    \
+           bad = bad || any((bitcast<vec4<u32>>(x) & vec4<u32>(0x7f800000u)) == vec4<u32>(0x7f800000u));\n  \
+         }}\n  \
+         let dx = bitcast<f32>(select(bitcast<u32>(m / 127.0), 0x7fc00000u, bad));\n  \
+         let inv = select(0.0, 127.0 / m, m > 0.0);\n  \
+         for (var t = 0u; t < 4u; t = t + 1u) {{\n    \
+           let q0 = vec4<i32>(round(v[2u * t] * inv));\n    \
+           let q1 = vec4<i32>(round(v[2u * t + 1u] * inv));\n    \
+           let s = q0 + q1;\n    \
+           tr[kiln_slot(4u * at + t)] = vec4<u32>(pack4xI8(q0), pack4xI8(q1), bitcast<u32>(dx), bitcast<u32>(dx * f32(s.x + s.y + s.z + s.w)));\n  \
+         }}\n}}",
+        rows * lanes,
+        ch / 8
+    );
+    let Dims { kk, sbn, .. } = d;
+    let bv = format.block_values();
+    writeln!(
+        b,
+        "      if ({}) {{\n        \
+         let flat = lid.y * {THREADS}u + lid.x;\n        \
+         let g = flat / {lanes}u;\n        \
+         let lane = flat % {lanes}u;\n        \
+         let wr = (wid.y * nwg.x + wid.x) * {rows}u;\n        \
+         let o0 = wr + g * {rg}u;\n        \
+         let ni = {kk} / {ITEM}u;",
+        qgemv::guard(d, format)
+    );
+    for r in 0..rg {
+        writeln!(
+            b,
+            "        let u{r} = u32(bbase + i32(min(o0 + {r}u, {n} - 1u)) * {sbn}) / {bv}u;\n        \
+             var acc{r} = 0.0;",
+            n = d.n
+        );
+    }
+    let [r0, r1, r2, r3] = r.offsets;
+    writeln!(
+        b,
+        "        for (var c0 = 0u; c0 < {kk}; c0 = c0 + {ch}u) {{\n          \
+           workgroupBarrier();\n          \
+           let xb = c0 / {ITEM}u + flat;\n          \
+           if (flat < {per}u && xb < ni) {{ kiln_stage_{buf}(abase, xb, flat); }}\n          \
+           workgroupBarrier();\n          \
+           let i1 = min(ni, (c0 + {ch}u) / {ITEM}u);\n          \
+           for (var i = c0 / {ITEM}u + lane; i < i1; i = i + {lanes}u) {{\n            \
+             let kb = i / {pb}u;\n            \
+             let j = i % {pb}u;\n            \
+             let u = (kb * {bv}u + {start} - c0) / 8u;\n            \
+             let x0 = tr[kiln_slot(u + {r0}u)];\n            \
+             let x1 = tr[kiln_slot(u + {r1}u)];\n            \
+             let x2 = tr[kiln_slot(u + {r2}u)];\n            \
+             let x3 = tr[kiln_slot(u + {r3}u)];",
+        per = ch / ITEM,
+        pb = r.per_block,
+        start = r.start,
+    );
+    for r in 0..rg {
+        writeln!(
+            b,
+            "            acc{r} = acc{r} + kiln_qdot_{buf}(u{r} + kb, j, x0, x1, x2, x3);"
+        );
+    }
+    writeln!(b, "          }}\n        }}");
+    for r in 0..rg {
+        writeln!(
+            b,
+            "        tq[(g * {rg}u + {r}u) * {lanes}u + lane] = acc{r};"
+        );
+    }
+    qgemv::reduce_rows(b, rows, lanes, 8, "wr");
+}
+
+/// Writes `kiln_qdot_{buf}(bk, j, x0, x1, x2, x3) -> f32`: item `j` of block `bk` against
+/// the runs it meets (`x*`: two words of packed bytes, `dx`, `dx` times their sum).
+/// [`dequant::define_word`]'s helpers read the codes and scales.
+fn define_dot(out: &mut Code, format: BlockFormat, buf: &str) {
+    let head = format!(
+        "fn kiln_qdot_{buf}(bk: u32, j: u32, x0: vec4<u32>, x1: vec4<u32>, x2: vec4<u32>, x3: vec4<u32>) -> f32 {{"
+    );
+    let f16_ = format!("kiln_f16_{buf}");
+    let i8_ = format!("kiln_i8_{buf}");
+    // The dot products of code words `c0..c7` with the runs' words, two a run.
+    let dots = |c: [&str; 8]| {
+        format!(
+            "dot4I8Packed({}, x0.x) + dot4I8Packed({}, x0.y), dot4I8Packed({}, x1.x) + dot4I8Packed({}, x1.y), dot4I8Packed({}, x2.x) + dot4I8Packed({}, x2.y), dot4I8Packed({}, x3.x) + dot4I8Packed({}, x3.y)",
+            c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]
+        )
+    };
+    let dx =
+        "vec4<f32>(bitcast<f32>(x0.z), bitcast<f32>(x1.z), bitcast<f32>(x2.z), bitcast<f32>(x3.z))";
+    let sx =
+        "vec4<f32>(bitcast<f32>(x0.w), bitcast<f32>(x1.w), bitcast<f32>(x2.w), bitcast<f32>(x3.w))";
+    // `Q8_0` and `Q4_0` blocks are 2-byte aligned: their code words are read from the aligned
+    // words around them, the next one only where the block is misaligned (the last block of
+    // a buffer ends at its last word).
+    let unaligned = |words: u32| {
+        let mut s = format!(
+            "  let i = o >> 2u;\n  let mis = (o & 2u) != 0u;\n  \
+             let a{words} = {buf}[select(i + {}u, i + {words}u, mis)];\n",
+            words - 1
+        );
+        for t in 0..words {
+            s += &format!("  let a{t} = {buf}[i + {t}u];\n");
+        }
+        for t in 0..words {
+            s += &format!(
+                "  let w{t} = select(a{t}, (a{t} >> 16u) | (a{} << 16u), mis);\n",
+                t + 1
+            );
+        }
+        s
+    };
+    let m4 = "0x0f0f0f0fu";
+    match format {
+        BlockFormat::Q8_0 => writeln!(
+            out,
+            "{head}\n  let o = bk * 34u + 2u;\n{}  \
+             let s = vec4<i32>({});\n  \
+             return {f16_}(o - 2u) * dot({dx}, vec4<f32>(s));\n}}",
+            unaligned(8),
+            dots(["w0", "w1", "w2", "w3", "w4", "w5", "w6", "w7"])
+        ),
+        // Byte `b`'s low nibble is value `b`, its high one value `b + 16`; codes `q - 8`.
+        BlockFormat::Q4_0 => {
+            let lo = |t: u32| format!("(w{t} & {m4})");
+            let hi = |t: u32| format!("((w{t} >> 4u) & {m4})");
+            writeln!(
+                out,
+                "{head}\n  let o = bk * 18u + 2u;\n{}  \
+                 let s = vec4<i32>({});\n  \
+                 return {f16_}(o - 2u) * (dot({dx}, vec4<f32>(s)) - 8.0 * dot({sx}, vec4<f32>(1.0)));\n}}",
+                unaligned(4),
+                dots([&lo(0), &lo(1), &lo(2), &lo(3), &hi(0), &hi(1), &hi(2), &hi(3)])
+            )
+        }
+        // Item `j`: pair `j / 2`'s bytes from `16 (j % 2)`, the low nibbles (sub-block `2p`)
+        // meeting runs 0 and 1, the high ones (`2p + 1`) runs 2 and 3.
+        BlockFormat::Q4K => {
+            let lo = |t: u32| format!("(w{t} & {m4})");
+            let hi = |t: u32| format!("((w{t} >> 4u) & {m4})");
+            writeln!(
+                out,
+                "{head}\n  let o = bk * 36u;\n  \
+                 let dm = unpack2x16float({buf}[o]);\n  \
+                 let p = j / 2u;\n  \
+                 let sm = kiln_scmn_{buf}(o, p);\n  \
+                 let at = o + 4u + 8u * p + 4u * (j % 2u);\n  \
+                 let w0 = {buf}[at];\n  let w1 = {buf}[at + 1u];\n  let w2 = {buf}[at + 2u];\n  let w3 = {buf}[at + 3u];\n  \
+                 let s = vec4<f32>(vec4<i32>({})) * {dx};\n  \
+                 let sx = {sx};\n  \
+                 return dm.x * dot(sm.xy, vec2<f32>(s.x + s.y, s.z + s.w)) - dm.y * dot(sm.zw, vec2<f32>(sx.x + sx.y, sx.z + sx.w));\n}}",
+                dots([&lo(0), &lo(1), &lo(2), &lo(3), &hi(0), &hi(1), &hi(2), &hi(3)])
+            )
+        }
+        // Item `j`: half `j / 4`, positions from `8 (j % 4)`; quarter `qd` (run `qd`) takes
+        // `ql`'s low (`qd < 2`) or high nibbles of `a` (`qd` even) or `b`, and bits `2 qd` of
+        // `qh`; codes `q - 32`, a signed scale a quarter.
+        BlockFormat::Q6K => {
+            let code = |qd: u32, t: &str| {
+                let l = if qd.is_multiple_of(2) { "a" } else { "b" };
+                format!(
+                    "((({l}.{t} >> {}u) & {m4}) | (((h.{t} >> {}u) & 0x03030303u) << 4u))",
+                    (qd / 2) * 4,
+                    2 * qd
+                )
+            };
+            let c: Vec<String> = (0..4)
+                .flat_map(|qd| [code(qd, "x"), code(qd, "y")])
+                .collect();
+            writeln!(
+                out,
+                "{head}\n  let o = bk * 210u;\n  \
+                 let hf = j / 4u;\n  let l0 = (j % 4u) * 8u;\n  \
+                 let a = kiln_w2_{buf}(o + 64u * hf + l0);\n  \
+                 let b = kiln_w2_{buf}(o + 64u * hf + 32u + l0);\n  \
+                 let h = kiln_w2_{buf}(o + 128u + 32u * hf + l0);\n  \
+                 let sb = o + 192u + 8u * hf + l0 / 16u;\n  \
+                 let sc = vec4<f32>(f32({i8_}(sb)), f32({i8_}(sb + 2u)), f32({i8_}(sb + 4u)), f32({i8_}(sb + 6u)));\n  \
+                 let s = vec4<f32>(vec4<i32>({})) * {dx};\n  \
+                 return {f16_}(o + 208u) * dot(sc, s - 32.0 * {sx});\n}}",
+                dots([&c[0], &c[1], &c[2], &c[3], &c[4], &c[5], &c[6], &c[7]])
+            )
+        }
+    }
+}
