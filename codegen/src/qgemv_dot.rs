@@ -15,7 +15,8 @@
 //! `sum |w_k| dx_k / 2` (`dx_k` of the block of 32 holding `k`), plus `f32` rounding of
 //! the partial sums; `docs/OPS.md` gives the tolerance. A block holding an infinity or NaN
 //! gets a NaN scale (tested on its bits, which no compiler folds away), so its outputs are
-//! NaN rather than rounded values that drop it.
+//! NaN rather than rounded values that drop it; one whose largest magnitude is under
+//! `1e-30` counts as zeros (`127 / max` would overflow).
 
 use crate::code::Code;
 use crate::dequant;
@@ -109,7 +110,7 @@ pub(crate) fn path(
            bad = bad || any((bitcast<vec4<u32>>(x) & vec4<u32>(0x7f800000u)) == vec4<u32>(0x7f800000u));\n  \
          }}\n  \
          let dx = bitcast<f32>(select(bitcast<u32>(m / 127.0), 0x7fc00000u, bad));\n  \
-         let inv = select(0.0, 127.0 / m, m > 0.0);\n  \
+         let inv = select(0.0, 127.0 / m, m > 1e-30);\n  \
          for (var t = 0u; t < 4u; t = t + 1u) {{\n    \
            let q0 = vec4<i32>(round(v[2u * t] * inv));\n    \
            let q1 = vec4<i32>(round(v[2u * t + 1u] * inv));\n    \

@@ -30,9 +30,10 @@ pub const SPLIT_K_GEMV_WHOLE: usize = 1024;
 ///
 /// `S` is the least power of two that brings the partial products to about
 /// `SPLIT_K_TARGET` outputs, at most `SPLIT_K_MAX_PARTS`, dividing `K` into parts of at
-/// least `SPLIT_K_MIN_PART` (and of whole blocks of a quantized operand, read through views
-/// and casts, so that the quantized gemv path takes each part). Sums are reassociated (float rounding changes within the
-/// matmul tolerance); narrow floats are left alone, so that partials are not rounded.
+/// least `SPLIT_K_MIN_PART` (of whole blocks where a vector meets a quantized matrix, read
+/// through views and casts, so that the quantized gemv path takes each part). Sums are
+/// reassociated (float rounding changes within the matmul tolerance); narrow floats are left
+/// alone, so that partials are not rounded.
 ///
 /// Matrix-vector products (`m = 1` or `n = 1`) whose matrix is read with unit stride along
 /// `k` (`x @ W^T` with `W` row-major) and that have at least `SPLIT_K_GEMV_WHOLE` outputs
@@ -91,8 +92,13 @@ impl Pass for SplitK {
             while s < SPLIT_K_MAX_PARTS && outputs * s < SPLIT_K_TARGET {
                 s *= 2;
             }
-            // Parts of whole blocks of a quantized operand: its gemv path reads blocks.
-            let block = quant_block(ng, a).max(quant_block(ng, b));
+            // A vector times a quantized matrix: parts of whole blocks, which the quantized
+            // gemv path reads (other products decode element by element at any offset).
+            let block = if sa.0[r - 2] == 1 {
+                quant_block(ng, b)
+            } else {
+                1
+            };
             while s > 1
                 && (!k.is_multiple_of(s)
                     || k / s < SPLIT_K_MIN_PART
@@ -126,16 +132,16 @@ fn gemv_along_k(g: &Graph, a: NodeId, b: NodeId) -> bool {
 }
 
 /// Values a block of the quantized input that `n` reads through views and casts (1 where
-/// it reads no quantized input). Block sizes are powers of two, so the larger of two
-/// operands' is a multiple of both.
+/// it reads no quantized input).
 fn quant_block(g: &Graph, n: NodeId) -> usize {
     let mut cur = n;
     while matches!(g.node(cur).op, Op::View(_) | Op::Cast(_)) {
         cur = g.srcs(cur)[0];
     }
-    match g.node(cur).dtype() {
-        DType::Quant(f) => f.block_values(),
-        _ => 1,
+    if let DType::Quant(f) = g.node(cur).dtype() {
+        f.block_values()
+    } else {
+        1
     }
 }
 
