@@ -238,7 +238,8 @@ pub fn define_word(out: &mut Code, format: BlockFormat, buf: &str) {
         // (quarter `qd`: values `32 qd + l`, `ql`'s low or high nibble of byte `l` or
         // `l + 32`, `qh`'s bits `2 qd` of byte `l`, scale `l / 16 + 2 qd`); `x{2qd}` and
         // `x{2qd+1}` meet quarter `qd`. `kiln_q6(l, h, ns, hs)` is `1 + q / 64` for the four
-        // bytes of `ql` word `l` (its nibble at bit `ns`) and `qh` word `h` (bits at `hs`).
+        // bytes of `ql` word `l` (its nibble at bit `ns`) and `qh` word `h` (bits at `hs`);
+        // `kiln_q6sc(o, hf, l0)` the four quarters' scales of an item.
         BlockFormat::Q6K => {
             let v4 = "vec4<u32>";
             let q6 = format!("kiln_q6_{buf}");
@@ -258,14 +259,16 @@ pub fn define_word(out: &mut Code, format: BlockFormat, buf: &str) {
                  return select(vec2<u32>(a, b), vec2<u32>((a >> 16u) | (b << 16u), (b >> 16u) | (c << 16u)), (o & 2u) != 0u);\n}}\n\
                  fn {q6}(l: u32, h: u32, ns: u32, hs: u32) -> vec4<f32> {{\n  \
                  return bitcast<vec4<f32>>((((({v4}(l) >> ({bytes} + {v4}(ns))) & {v4}(15u)) << {v4}(17u)) | ((({v4}(h) >> ({bytes} + {v4}(hs))) & {v4}(3u)) << {v4}(21u))) | {v4}(0x3f800000u));\n}}\n\
+                 fn kiln_q6sc_{buf}(o: u32, hf: u32, l0: u32) -> vec4<f32> {{\n  \
+                 let sb = o + 192u + 8u * hf + l0 / 16u;\n  \
+                 return vec4<f32>(f32({i8_}(sb)), f32({i8_}(sb + 2u)), f32({i8_}(sb + 4u)), f32({i8_}(sb + 6u)));\n}}\n\
                  {wide}\n  \
                  let o = bk * 210u;\n  \
                  let hf = j / 4u;\n  let l0 = (j % 4u) * 8u;\n  \
                  let a = kiln_w2_{buf}(o + 64u * hf + l0);\n  \
                  let b = kiln_w2_{buf}(o + 64u * hf + 32u + l0);\n  \
                  let h = kiln_w2_{buf}(o + 128u + 32u * hf + l0);\n  \
-                 let sb = o + 192u + 8u * hf + l0 / 16u;\n  \
-                 let sc = vec4<f32>(f32({i8_}(sb)), f32({i8_}(sb + 2u)), f32({i8_}(sb + 4u)), f32({i8_}(sb + 6u)));\n  \
+                 let sc = kiln_q6sc_{buf}(o, hf, l0);\n  \
                  let f = vec4<f32>(\n    {},\n    {},\n    {},\n    {});\n  \
                  return {f16_}(o + 208u) * dot(sc, 64.0 * f - 96.0 * s);\n}}",
                 quarter(0, "a", 0),

@@ -176,27 +176,8 @@ fn wide(
         rows * lanes,
         vecs + vecs / pad
     );
-    let Dims { kk, sbn, .. } = d;
-    let bv = format.block_values();
-    writeln!(
-        b,
-        "      if ({}) {{\n        \
-         let flat = lid.y * {THREADS}u + lid.x;\n        \
-         let g = flat / {lanes}u;\n        \
-         let lane = flat % {lanes}u;\n        \
-         let wr = (wid.y * nwg.x + wid.x) * {rows}u;\n        \
-         let o0 = wr + g * {rg}u;\n        \
-         let ni = {kk} / {vpi}u;",
-        guard(d, format)
-    );
-    for r in 0..rg {
-        writeln!(
-            b,
-            "        let u{r} = u32(bbase + i32(min(o0 + {r}u, {n} - 1u)) * {sbn}) / {bv}u;\n        \
-             var acc{r} = 0.0;",
-            n = d.n
-        );
-    }
+    open_groups(b, d, format, rg, vpi);
+    let (kk, bv) = (&d.kk, format.block_values());
     // Each invocation holds `per` elements of the next chunk in registers: loaded before the
     // items of the current one (their latency hidden behind them), stored after its barrier
     // (the last chunk's items are done). A chunk's items are `steps` a lane, a loop of known
@@ -247,13 +228,48 @@ fn wide(
         );
     }
     writeln!(b, "          }}\n        }}");
+    close_groups(b, rg);
+}
+
+/// Opens a layout of groups (inside the block-1 kernel's `m = 1 || n = 1` branch): its
+/// guard, the invocation's group `g` and `lane`, the workgroup's first row `wr`, the
+/// group's `o0`, the row's `ni` items of `item` values, and for each of the group's `rg`
+/// rows its first block `u{r}` and sum `acc{r}`.
+pub(crate) fn open_groups(b: &mut Code, d: &Dims, format: BlockFormat, rg: u32, item: u32) {
+    let (lanes, rows) = (QGEMV_LANES, QGEMV_GROUPS * rg);
+    let Dims { kk, sbn, .. } = d;
+    let bv = format.block_values();
+    writeln!(
+        b,
+        "      if ({}) {{\n        \
+         let flat = lid.y * {THREADS}u + lid.x;\n        \
+         let g = flat / {lanes}u;\n        \
+         let lane = flat % {lanes}u;\n        \
+         let wr = (wid.y * nwg.x + wid.x) * {rows}u;\n        \
+         let o0 = wr + g * {rg}u;\n        \
+         let ni = {kk} / {item}u;",
+        guard(d, format)
+    );
+    for r in 0..rg {
+        writeln!(
+            b,
+            "        let u{r} = u32(bbase + i32(min(o0 + {r}u, {n} - 1u)) * {sbn}) / {bv}u;\n        \
+             var acc{r} = 0.0;",
+            n = d.n
+        );
+    }
+}
+
+/// Closes a layout of [`open_groups`]: the lanes' sums into `tq`, then [`reduce_rows`].
+pub(crate) fn close_groups(b: &mut Code, rg: u32) {
+    let lanes = QGEMV_LANES;
     for r in 0..rg {
         writeln!(
             b,
             "        tq[(g * {rg}u + {r}u) * {lanes}u + lane] = acc{r};"
         );
     }
-    reduce_rows(b, rows, lanes, 8, "wr");
+    reduce_rows(b, QGEMV_GROUPS * rg, lanes, 8, "wr");
 }
 
 /// Closes the path: adds each of the workgroup's `rows` rows' `lanes` partial sums (in `tq`,

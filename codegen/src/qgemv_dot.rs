@@ -20,7 +20,7 @@
 
 use crate::code::Code;
 use crate::dequant;
-use crate::matmul::{Dims, THREADS};
+use crate::matmul::Dims;
 use crate::qgemv::{self, QGEMV_GROUPS, QGEMV_LANES};
 use kiln_ir::quant::BlockFormat;
 
@@ -120,27 +120,8 @@ pub(crate) fn path(
         rows * lanes,
         ch / 8
     );
-    let Dims { kk, sbn, .. } = d;
-    let bv = format.block_values();
-    writeln!(
-        b,
-        "      if ({}) {{\n        \
-         let flat = lid.y * {THREADS}u + lid.x;\n        \
-         let g = flat / {lanes}u;\n        \
-         let lane = flat % {lanes}u;\n        \
-         let wr = (wid.y * nwg.x + wid.x) * {rows}u;\n        \
-         let o0 = wr + g * {rg}u;\n        \
-         let ni = {kk} / {ITEM}u;",
-        qgemv::guard(d, format)
-    );
-    for r in 0..rg {
-        writeln!(
-            b,
-            "        let u{r} = u32(bbase + i32(min(o0 + {r}u, {n} - 1u)) * {sbn}) / {bv}u;\n        \
-             var acc{r} = 0.0;",
-            n = d.n
-        );
-    }
+    qgemv::open_groups(b, d, format, rg, ITEM);
+    let (kk, bv) = (&d.kk, format.block_values());
     let [r0, r1, r2, r3] = r.offsets;
     writeln!(
         b,
@@ -169,13 +150,7 @@ pub(crate) fn path(
         );
     }
     writeln!(b, "          }}\n        }}");
-    for r in 0..rg {
-        writeln!(
-            b,
-            "        tq[(g * {rg}u + {r}u) * {lanes}u + lane] = acc{r};"
-        );
-    }
-    qgemv::reduce_rows(b, rows, lanes, 8, "wr");
+    qgemv::close_groups(b, rg);
 }
 
 /// Writes `kiln_qdot_{buf}(bk, j, x0, x1, x2, x3) -> f32`: item `j` of block `bk` against
@@ -186,7 +161,6 @@ fn define_dot(out: &mut Code, format: BlockFormat, buf: &str) {
         "fn kiln_qdot_{buf}(bk: u32, j: u32, x0: vec4<u32>, x1: vec4<u32>, x2: vec4<u32>, x3: vec4<u32>) -> f32 {{"
     );
     let f16_ = format!("kiln_f16_{buf}");
-    let i8_ = format!("kiln_i8_{buf}");
     // The dot products of code words `c0..c7` with the runs' words, two a run.
     let dots = |c: [&str; 8]| {
         format!(
@@ -282,8 +256,7 @@ fn define_dot(out: &mut Code, format: BlockFormat, buf: &str) {
                  let a = kiln_w2_{buf}(o + 64u * hf + l0);\n  \
                  let b = kiln_w2_{buf}(o + 64u * hf + 32u + l0);\n  \
                  let h = kiln_w2_{buf}(o + 128u + 32u * hf + l0);\n  \
-                 let sb = o + 192u + 8u * hf + l0 / 16u;\n  \
-                 let sc = vec4<f32>(f32({i8_}(sb)), f32({i8_}(sb + 2u)), f32({i8_}(sb + 4u)), f32({i8_}(sb + 6u)));\n  \
+                 let sc = kiln_q6sc_{buf}(o, hf, l0);\n  \
                  let s = vec4<f32>(vec4<i32>({})) * {dx};\n  \
                  return {f16_}(o + 208u) * dot(sc, s - 32.0 * {sx});\n}}",
                 dots([&c[0], &c[1], &c[2], &c[3], &c[4], &c[5], &c[6], &c[7]])
