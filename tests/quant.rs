@@ -167,6 +167,38 @@ fn gemv_and_matmul_with(dev: &kiln::Device, qgemv: bool) {
     }
 }
 
+/// The quantized gemv path's run-time guard takes it (the WGSL holding its code is not
+/// enough: a failed guard falls back to the element-wise path, with the same values up to
+/// rounding): its sums, added in another order, differ in their last bits from the
+/// element-wise path's somewhere, for a gemv, a weight a batch and a strided vector.
+#[test]
+fn the_quantized_gemv_path_is_taken_at_run_time() {
+    let (on, off) = (device_with_qgemv(true, 2), device_with_qgemv(false, 2));
+    for (i, f) in FORMATS.into_iter().enumerate() {
+        let k = 9 * f.block_values();
+        let seed = 700 + 10 * i as u64;
+        let run = |dev: &kiln::Device, batch: usize, strided: bool| {
+            let w = random(dev, DType::Quant(f), &[batch, 37, k], 0.0, 0.0, seed);
+            let wt = w.cast(DType::F32).unwrap().transpose(1, 2).unwrap();
+            let x = if strided {
+                let wide = random(dev, DType::F32, &[k, 2], -1.0, 1.0, seed + 1);
+                wide.narrow(1, 1, 1).unwrap().transpose(0, 1).unwrap()
+            } else {
+                random(dev, DType::F32, &[batch, 1, k], -1.0, 1.0, seed + 1)
+            };
+            x.matmul(&wt).unwrap().to_host().unwrap().to_f64()
+        };
+        for (batch, strided) in [(1, false), (3, false), (1, true)] {
+            let (a, b) = (run(&on, batch, strided), run(&off, batch, strided));
+            assert_eq!(a.len(), b.len());
+            assert!(
+                a.iter().zip(&b).any(|(x, y)| x != y),
+                "{f:?}, {batch} batches, strided {strided}: the path's sums equal the element-wise path's bit for bit"
+            );
+        }
+    }
+}
+
 /// The gemv path over batches (a weight shared by every batch, and one a batch) and with the
 /// vector a strided view (every second element of a wider row), at each row count a group.
 #[test]
