@@ -243,10 +243,10 @@ pub fn define_word(out: &mut Code, format: BlockFormat, buf: &str) {
         BlockFormat::Q6K => {
             let v4 = "vec4<u32>";
             let q6 = format!("kiln_q6_{buf}");
-            let quarter = |qd: u32, l: &str, ns: u32| {
+            let quarter = |qd: u32| {
+                let (l, ns, hs) = q6_quarter(qd);
                 format!(
                     "dot({q6}({l}.x, h.x, {ns}u, {hs}u), x{a}) + dot({q6}({l}.y, h.y, {ns}u, {hs}u), x{b})",
-                    hs = 2 * qd,
                     a = 2 * qd,
                     b = 2 * qd + 1
                 )
@@ -271,11 +271,19 @@ pub fn define_word(out: &mut Code, format: BlockFormat, buf: &str) {
                  let sc = kiln_q6sc_{buf}(o, hf, l0);\n  \
                  let f = vec4<f32>(\n    {},\n    {},\n    {},\n    {});\n  \
                  return {f16_}(o + 208u) * dot(sc, 64.0 * f - 96.0 * s);\n}}",
-                quarter(0, "a", 0),
-                quarter(1, "b", 0),
-                quarter(2, "a", 4),
-                quarter(3, "b", 4),
+                quarter(0),
+                quarter(1),
+                quarter(2),
+                quarter(3),
             )
         }
     }
+}
+
+/// Where quarter `qd` of a `Q6_K` item's positions keeps its codes, in the item functions'
+/// words (`a`: `ql` bytes `l`, `b`: `ql` bytes `l + 32`, each two words; `h`: `qh`): the `ql`
+/// word, the bit of its nibble, the bit of its two `qh` bits.
+pub(crate) fn q6_quarter(qd: u32) -> (&'static str, u32, u32) {
+    let l = if qd.is_multiple_of(2) { "a" } else { "b" };
+    (l, (qd / 2) * 4, 2 * qd)
 }

@@ -35,12 +35,11 @@ pub fn workgroup_bytes(rows: u32) -> u32 {
     rows * QGEMV_LANES * 4 + DOT_CHUNK / 8 * 16
 }
 
-/// How an item of `format` meets the staged runs: items a block, the first value of item
-/// `j` of a block (a WGSL expression), the run offsets of its four runs of eight values from
-/// the first, and the swizzle table of [`path`].
+/// How an item of `format` meets the staged runs: items a block (where there are several,
+/// [`dequant::define_word`]'s `kiln_qstart` gives item `j`'s first value), the run offsets of
+/// its four runs of eight values from the first, and the swizzle table of [`path`].
 struct Runs {
     per_block: u32,
-    start: &'static str,
     offsets: [u32; 4],
     swizzle: u32,
 }
@@ -49,7 +48,6 @@ fn runs(format: BlockFormat) -> Runs {
     match format {
         BlockFormat::Q8_0 | BlockFormat::Q4_0 => Runs {
             per_block: 1,
-            start: "0u",
             offsets: [0, 1, 2, 3],
             swizzle: 0x3210,
         },
@@ -57,14 +55,12 @@ fn runs(format: BlockFormat) -> Runs {
         // of the next sub-block.
         BlockFormat::Q4K => Runs {
             per_block: 8,
-            start: "(j / 2u) * 64u + (j % 2u) * 16u",
             offsets: [0, 1, 4, 5],
             swizzle: 0x5140,
         },
         // Half `j / 4`, positions from `8 (j % 4)` in each of its four quarters.
         BlockFormat::Q6K => Runs {
             per_block: 8,
-            start: "(j / 4u) * 128u + (j % 4u) * 8u",
             offsets: [0, 4, 8, 12],
             swizzle: 0x4400,
         },
@@ -123,6 +119,11 @@ pub(crate) fn path(
     qgemv::open_groups(b, d, format, rg, ITEM);
     let (kk, bv) = (&d.kk, format.block_values());
     let [r0, r1, r2, r3] = r.offsets;
+    let start = if r.per_block == 1 {
+        "0u".to_string()
+    } else {
+        format!("kiln_qstart_{buf}(j)")
+    };
     writeln!(
         b,
         "        for (var c0 = 0u; c0 < {kk}; c0 = c0 + {ch}u) {{\n          \
@@ -141,7 +142,6 @@ pub(crate) fn path(
              let x3 = tr[kiln_slot(u + {r3}u)];",
         per = ch / ITEM,
         pb = r.per_block,
-        start = r.start,
     );
     for r in 0..rg {
         writeln!(
@@ -193,6 +193,21 @@ fn define_dot(out: &mut Code, format: BlockFormat, buf: &str) {
         s
     };
     let m4 = "0x0f0f0f0fu";
+    // Four code words' low nibbles, then their high ones (`Q4_0`, `Q4_K`).
+    let nibbles = || {
+        let lo = |t: u32| format!("(w{t} & {m4})");
+        let hi = |t: u32| format!("((w{t} >> 4u) & {m4})");
+        dots([
+            &lo(0),
+            &lo(1),
+            &lo(2),
+            &lo(3),
+            &hi(0),
+            &hi(1),
+            &hi(2),
+            &hi(3),
+        ])
+    };
     match format {
         BlockFormat::Q8_0 => writeln!(
             out,
@@ -204,22 +219,18 @@ fn define_dot(out: &mut Code, format: BlockFormat, buf: &str) {
         ),
         // Byte `b`'s low nibble is value `b`, its high one value `b + 16`; codes `q - 8`.
         BlockFormat::Q4_0 => {
-            let lo = |t: u32| format!("(w{t} & {m4})");
-            let hi = |t: u32| format!("((w{t} >> 4u) & {m4})");
             writeln!(
                 out,
                 "{head}\n  let o = bk * 18u + 2u;\n{}  \
                  let s = vec4<i32>({});\n  \
                  return {f16_}(o - 2u) * (dot({dx}, vec4<f32>(s)) - 8.0 * dot({sx}, vec4<f32>(1.0)));\n}}",
                 unaligned(4),
-                dots([&lo(0), &lo(1), &lo(2), &lo(3), &hi(0), &hi(1), &hi(2), &hi(3)])
+                nibbles()
             )
         }
         // Item `j`: pair `j / 2`'s bytes from `16 (j % 2)`, the low nibbles (sub-block `2p`)
         // meeting runs 0 and 1, the high ones (`2p + 1`) runs 2 and 3.
         BlockFormat::Q4K => {
-            let lo = |t: u32| format!("(w{t} & {m4})");
-            let hi = |t: u32| format!("((w{t} >> 4u) & {m4})");
             writeln!(
                 out,
                 "{head}\n  let o = bk * 36u;\n  \
@@ -231,7 +242,7 @@ fn define_dot(out: &mut Code, format: BlockFormat, buf: &str) {
                  let s = vec4<f32>(vec4<i32>({})) * {dx};\n  \
                  let sx = {sx};\n  \
                  return dm.x * dot(sm.xy, vec2<f32>(s.x + s.y, s.z + s.w)) - dm.y * dot(sm.zw, vec2<f32>(sx.x + sx.y, sx.z + sx.w));\n}}",
-                dots([&lo(0), &lo(1), &lo(2), &lo(3), &hi(0), &hi(1), &hi(2), &hi(3)])
+                nibbles()
             )
         }
         // Item `j`: half `j / 4`, positions from `8 (j % 4)`; quarter `qd` (run `qd`) takes
@@ -239,12 +250,8 @@ fn define_dot(out: &mut Code, format: BlockFormat, buf: &str) {
         // `qh`; codes `q - 32`, a signed scale a quarter.
         BlockFormat::Q6K => {
             let code = |qd: u32, t: &str| {
-                let l = if qd.is_multiple_of(2) { "a" } else { "b" };
-                format!(
-                    "((({l}.{t} >> {}u) & {m4}) | (((h.{t} >> {}u) & 0x03030303u) << 4u))",
-                    (qd / 2) * 4,
-                    2 * qd
-                )
+                let (l, ns, hs) = dequant::q6_quarter(qd);
+                format!("((({l}.{t} >> {ns}u) & {m4}) | (((h.{t} >> {hs}u) & 0x03030303u) << 4u))")
             };
             let c: Vec<String> = (0..4)
                 .flat_map(|qd| [code(qd, "x"), code(qd, "y")])

@@ -475,24 +475,7 @@ fn matmul_schedules_fit_the_workgroup_memory_limit() {
         assert!(bytes <= limit, "limit {limit}: {bytes} bytes");
         // The generated text declares exactly that much workgroup memory.
         let src = generate(k, &f, &Target::default()).unwrap();
-        let declared: u32 = src
-            .wgsl
-            .lines()
-            .filter(|l| l.starts_with("var<workgroup>"))
-            .map(|l| {
-                let n: u32 = l
-                    .rsplit(", ")
-                    .next()
-                    .and_then(|t| t.trim_end_matches(">;").parse().ok())
-                    .unwrap_or(0);
-                if l.contains("vec4<f32>") {
-                    16 * n
-                } else {
-                    // array<array<f32, 16>, 16>
-                    4 * 16 * n
-                }
-            })
-            .sum();
+        let declared = common::declared(&src.wgsl);
         assert_eq!(declared, bytes, "limit {limit}");
     }
 }

@@ -22,29 +22,6 @@ fn gemv_kernel(f: BlockFormat) -> Kernel {
     call.kernel.clone()
 }
 
-/// Bytes of the `var<workgroup>` declarations of a shader (the forms the matmul template
-/// writes: `array<f32, N>`, `array<vec4<f32>, N>`, `array<vec4<u32>, N>`,
-/// `array<array<f32, 16>, 16>`).
-fn declared(wgsl: &str) -> u32 {
-    wgsl.lines()
-        .filter_map(|l| l.strip_prefix("var<workgroup> "))
-        .map(|l| {
-            let n: u32 = l
-                .rsplit(", ")
-                .next()
-                .and_then(|t| t.trim_end_matches(">;").parse().ok())
-                .unwrap_or_else(|| panic!("unparsed declaration {l}"));
-            if l.contains("vec4<f32>") || l.contains("vec4<u32>") {
-                16 * n
-            } else if l.contains("array<array<f32, 16>") {
-                4 * 16 * n
-            } else {
-                4 * n
-            }
-        })
-        .sum()
-}
-
 /// The path gives up rows a group, then itself, to fit the limit; what it declares is what
 /// `workgroup_bytes` counts.
 #[test]
@@ -68,7 +45,7 @@ fn quantized_gemv_fits_the_workgroup_memory_limit() {
             let fit = s.fit_workgroup_memory(k, limit);
             let m = fit.matmul;
             let src = generate(k, &fit, &Target::default()).unwrap();
-            let bytes = declared(&src.wgsl);
+            let bytes = common::declared(&src.wgsl);
             assert!(bytes <= limit, "{f:?} limit {limit}: {bytes} bytes");
             if m.quantized_gemv {
                 assert_eq!(bytes, path(m.qgemv_rows), "{f:?} limit {limit}");

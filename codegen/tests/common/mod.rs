@@ -1,4 +1,4 @@
-//! Graphs the codegen tests share.
+//! Graphs and shader readings the codegen tests share.
 
 use kiln_ir::ops::ViewOp;
 use kiln_ir::quant::BlockFormat;
@@ -18,4 +18,27 @@ pub fn x_wt(f: BlockFormat, m: usize, k: usize, n: usize) -> Graph {
     let y = g.add(Op::Matmul, &[x, t]).unwrap();
     g.mark_output(y);
     g
+}
+
+/// Bytes of the `var<workgroup>` declarations of a shader (the forms the matmul template
+/// writes: `array<f32, N>`, `array<vec4<f32>, N>`, `array<vec4<u32>, N>`,
+/// `array<array<f32, 16>, 16>`).
+pub fn declared(wgsl: &str) -> u32 {
+    wgsl.lines()
+        .filter_map(|l| l.strip_prefix("var<workgroup> "))
+        .map(|l| {
+            let n: u32 = l
+                .rsplit(", ")
+                .next()
+                .and_then(|t| t.trim_end_matches(">;").parse().ok())
+                .unwrap_or_else(|| panic!("unparsed declaration {l}"));
+            if l.contains("vec4<f32>") || l.contains("vec4<u32>") {
+                16 * n
+            } else if l.contains("array<array<f32, 16>") {
+                4 * 16 * n
+            } else {
+                4 * n
+            }
+        })
+        .sum()
 }
