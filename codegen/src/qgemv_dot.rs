@@ -4,10 +4,15 @@
 //! instruction on GPUs with packed integer dot products) instead of being converted to
 //! floats one by one, as llama.cpp's `Q8_1` activations do.
 //!
-//! A workgroup stages the vector [`DOT_CHUNK`] values at a time: an invocation takes a block
-//! of 32 values, scales it by `dx = max|x| / 127`, rounds it to integers and stores it as
-//! four runs of eight (a run: its two words of packed bytes, `dx`, and `dx` times the sum of
-//! its integers, which carries the formats' offsets and `Q4_K`'s mins). Items are 32 values
+//! A workgroup stages the vector [`DOT_CHUNK`] values at a time, in runs of eight: each
+//! block of 32 values is scaled by `dx = max|x| / 127`, rounded to integers and stored as
+//! four runs (a run: its two words of packed bytes, `dx`, and `dx` times the sum of its
+//! integers, which carries the formats' offsets and `Q4_K`'s mins). An invocation loads a
+//! run, adjacent invocations adjacent runs, and the four runs of a block meet through
+//! workgroup memory to find its largest magnitude. (An invocation loading a whole block put
+//! a warp's loads on 32 cache lines each instead of 8, and the first-level cache's
+//! throughput made staging the workgroup's fixed cost: an H100's gemvs took about 39 ns
+//! more for each workgroup.) Items are 32 values
 //! of a block (a `Q8_0` or `Q4_0` block, an eighth of a K-quant's) meeting four runs; groups
 //! of [`QGEMV_LANES`] lanes own `rows` rows each, as in [`crate::qgemv`]'s wide layout.
 //!
@@ -20,7 +25,7 @@
 
 use crate::code::Code;
 use crate::dequant;
-use crate::matmul::Dims;
+use crate::matmul::{Dims, THREADS};
 use crate::qgemv::{self, QGEMV_GROUPS, QGEMV_LANES};
 use kiln_ir::quant::BlockFormat;
 
@@ -32,7 +37,7 @@ const ITEM: u32 = 32;
 
 /// Bytes of workgroup memory the path declares, for `rows` rows a workgroup.
 pub fn workgroup_bytes(rows: u32) -> u32 {
-    rows * QGEMV_LANES * 4 + DOT_CHUNK / 8 * 16
+    rows * QGEMV_LANES * 4 + DOT_CHUNK / 8 * 16 + DOT_CHUNK / ITEM * 16
 }
 
 /// How an item of `format` meets the staged runs: items a block (where there are several,
@@ -88,37 +93,38 @@ pub(crate) fn path(
     let (lanes, rows, ch) = (QGEMV_LANES, QGEMV_GROUPS * rg, DOT_CHUNK);
     let r = runs(format);
     let sw = r.swizzle;
+    // `kiln_runmax`: a run's largest magnitude, -1 where it holds an infinity or NaN (a
+    // non-finite constant would be refused by browsers); `kiln_qrun` rounds a run by its
+    // block's four.
     writeln!(
         fns,
         "var<workgroup> tq: array<f32, {}>;\n\
          var<workgroup> tr: array<vec4<u32>, {}>;\n\
+         var<workgroup> tm: array<vec4<f32>, {}>;\n\
          fn kiln_slot(u: u32) -> u32 {{ return u ^ (({sw:#x}u >> ((u >> 1u) & 12u)) & 7u); }}\n\
-         fn kiln_stage_{buf}(abase: i32, xb: u32, at: u32) {{\n  \
-         var v: array<vec4<f32>, 8>;\n  \
-         var m = 0.0;\n  \
-         var bad = false;\n  \
-         for (var t = 0u; t < 8u; t = t + 1u) {{\n    \
-           let e = xb * {ITEM}u + 4u * t;\n    \
-           let x = vec4<f32>(a_in(abase, 0u, e), a_in(abase, 0u, e + 1u), a_in(abase, 0u, e + 2u), a_in(abase, 0u, e + 3u));\n    \
-           v[t] = x;\n    \
-           let ax = abs(x);\n    \
-           m = max(m, max(max(ax.x, ax.y), max(ax.z, ax.w)));\n    \
-           bad = bad || any((bitcast<vec4<u32>>(x) & vec4<u32>(0x7f800000u)) == vec4<u32>(0x7f800000u));\n  \
-         }}\n  \
+         fn kiln_x4_{buf}(abase: i32, e: u32) -> vec4<f32> {{ return vec4<f32>(a_in(abase, 0u, e), a_in(abase, 0u, e + 1u), a_in(abase, 0u, e + 2u), a_in(abase, 0u, e + 3u)); }}\n\
+         fn kiln_runmax(lo: vec4<f32>, hi: vec4<f32>) -> f32 {{\n  \
+         let ax = max(abs(lo), abs(hi));\n  \
+         let e = vec4<u32>(0x7f800000u);\n  \
+         let bad = any((bitcast<vec4<u32>>(lo) & e) == e) || any((bitcast<vec4<u32>>(hi) & e) == e);\n  \
+         return select(max(max(ax.x, ax.y), max(ax.z, ax.w)), -1.0, bad);\n}}\n\
+         fn kiln_qrun(r: u32, mv: vec4<f32>, lo: vec4<f32>, hi: vec4<f32>) {{\n  \
+         let m = max(max(mv.x, mv.y), max(mv.z, mv.w));\n  \
+         let bad = min(min(mv.x, mv.y), min(mv.z, mv.w)) < 0.0;\n  \
          let dx = bitcast<f32>(select(bitcast<u32>(m / 127.0), 0x7fc00000u, bad));\n  \
          let inv = select(0.0, 127.0 / m, m > 1e-30);\n  \
-         for (var t = 0u; t < 4u; t = t + 1u) {{\n    \
-           let q0 = vec4<i32>(round(v[2u * t] * inv));\n    \
-           let q1 = vec4<i32>(round(v[2u * t + 1u] * inv));\n    \
-           let s = q0 + q1;\n    \
-           tr[kiln_slot(4u * at + t)] = vec4<u32>(pack4xI8(q0), pack4xI8(q1), bitcast<u32>(dx), bitcast<u32>(dx * f32(s.x + s.y + s.z + s.w)));\n  \
-         }}\n}}",
+         let q0 = vec4<i32>(round(lo * inv));\n  \
+         let q1 = vec4<i32>(round(hi * inv));\n  \
+         let s = q0 + q1;\n  \
+         tr[kiln_slot(r)] = vec4<u32>(pack4xI8(q0), pack4xI8(q1), bitcast<u32>(dx), bitcast<u32>(dx * f32(s.x + s.y + s.z + s.w)));\n}}",
         rows * lanes,
-        ch / 8
+        ch / 8,
+        ch / ITEM
     );
     qgemv::open_groups(b, d, format, rg, ITEM);
     let (kk, bv) = (&d.kk, format.block_values());
     let [r0, r1, r2, r3] = r.offsets;
+    let wg = THREADS * THREADS;
     let start = if r.per_block == 1 {
         "0u".to_string()
     } else {
@@ -128,8 +134,19 @@ pub(crate) fn path(
         b,
         "        for (var c0 = 0u; c0 < {kk}; c0 = c0 + {ch}u) {{\n          \
            workgroupBarrier();\n          \
-           let xb = c0 / {ITEM}u + flat;\n          \
-           if (flat < {per}u && xb < ni) {{ kiln_stage_{buf}(abase, xb, flat); }}\n          \
+           var sv: array<vec4<f32>, {sv}>;\n          \
+           for (var t = 0u; t < {per}u; t = t + 1u) {{\n            \
+             let r = flat + {wg}u * t;\n            \
+             let e = min(c0 + 8u * r, {kk} - 8u);\n            \
+             sv[2u * t] = kiln_x4_{buf}(abase, e);\n            \
+             sv[2u * t + 1u] = kiln_x4_{buf}(abase, e + 4u);\n            \
+             tm[r / 4u][r % 4u] = kiln_runmax(sv[2u * t], sv[2u * t + 1u]);\n          \
+           }}\n          \
+           workgroupBarrier();\n          \
+           for (var t = 0u; t < {per}u; t = t + 1u) {{\n            \
+             let r = flat + {wg}u * t;\n            \
+             kiln_qrun(r, tm[r / 4u], sv[2u * t], sv[2u * t + 1u]);\n          \
+           }}\n          \
            workgroupBarrier();\n          \
            let i1 = min(ni, (c0 + {ch}u) / {ITEM}u);\n          \
            for (var i = c0 / {ITEM}u + lane; i < i1; i = i + {lanes}u) {{\n            \
@@ -140,7 +157,8 @@ pub(crate) fn path(
              let x1 = tr[kiln_slot(u + {r1}u)];\n            \
              let x2 = tr[kiln_slot(u + {r2}u)];\n            \
              let x3 = tr[kiln_slot(u + {r3}u)];",
-        per = ch / ITEM,
+        per = ch / 8 / wg,
+        sv = ch / 4 / wg,
         pb = r.per_block,
     );
     for r in 0..rg {
