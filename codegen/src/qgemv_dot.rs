@@ -130,23 +130,27 @@ pub(crate) fn path(
     } else {
         format!("kiln_qstart_{buf}(j)")
     };
+    // Each invocation's runs of the chunk, `wg` apart: loaded with their largest
+    // magnitudes, then (the block's four in `tm`) rounded.
+    let (mut load, mut quant) = (String::new(), String::new());
+    for t in 0..ch / 8 / wg {
+        load += &format!(
+            "          let r{t} = flat + {o}u;\n          \
+             let e{t} = min(c0 + 8u * r{t}, {kk} - 8u);\n          \
+             let lo{t} = kiln_x4_{buf}(abase, e{t});\n          \
+             let hi{t} = kiln_x4_{buf}(abase, e{t} + 4u);\n          \
+             tm[r{t} / 4u][r{t} % 4u] = kiln_runmax(lo{t}, hi{t});\n",
+            o = wg * t
+        );
+        quant += &format!("          kiln_qrun(r{t}, tm[r{t} / 4u], lo{t}, hi{t});\n");
+    }
     writeln!(
         b,
         "        for (var c0 = 0u; c0 < {kk}; c0 = c0 + {ch}u) {{\n          \
            workgroupBarrier();\n          \
-           var sv: array<vec4<f32>, {sv}>;\n          \
-           for (var t = 0u; t < {per}u; t = t + 1u) {{\n            \
-             let r = flat + {wg}u * t;\n            \
-             let e = min(c0 + 8u * r, {kk} - 8u);\n            \
-             sv[2u * t] = kiln_x4_{buf}(abase, e);\n            \
-             sv[2u * t + 1u] = kiln_x4_{buf}(abase, e + 4u);\n            \
-             tm[r / 4u][r % 4u] = kiln_runmax(sv[2u * t], sv[2u * t + 1u]);\n          \
-           }}\n          \
-           workgroupBarrier();\n          \
-           for (var t = 0u; t < {per}u; t = t + 1u) {{\n            \
-             let r = flat + {wg}u * t;\n            \
-             kiln_qrun(r, tm[r / 4u], sv[2u * t], sv[2u * t + 1u]);\n          \
-           }}\n          \
+{load}          \
+           workgroupBarrier();\n\
+{quant}          \
            workgroupBarrier();\n          \
            let i1 = min(ni, (c0 + {ch}u) / {ITEM}u);\n          \
            for (var i = c0 / {ITEM}u + lane; i < i1; i = i + {lanes}u) {{\n            \
@@ -157,8 +161,6 @@ pub(crate) fn path(
              let x1 = tr[kiln_slot(u + {r1}u)];\n            \
              let x2 = tr[kiln_slot(u + {r2}u)];\n            \
              let x3 = tr[kiln_slot(u + {r3}u)];",
-        per = ch / 8 / wg,
-        sv = ch / 4 / wg,
         pb = r.per_block,
     );
     for r in 0..rg {
