@@ -429,7 +429,7 @@ fn schedules_agree_with_reference() {
                 depth: matmul_depth,
                 gemv_subgroups: sg,
                 quantized_gemv: !sg,
-                qgemv_rows: if sg { 1 } else { 2 },
+                qgemv_rows: Some(if sg { 1 } else { 2 }),
                 qgemv_int8: false,
                 tensor_cores: false,
                 coop_tile: None,

@@ -16,7 +16,7 @@ fn device_with_qgemv(on: bool, rows: u32) -> kiln::Device {
     if let Some(g) = dev.gpu() {
         let mut s = g.schedule();
         s.matmul.quantized_gemv = on;
-        s.matmul.qgemv_rows = rows;
+        s.matmul.qgemv_rows = Some(rows);
         g.set_schedule(s);
     }
     dev
@@ -394,7 +394,7 @@ fn int8_vectors_stay_within_their_rounding_bound() {
             let mut s = g.schedule();
             assert!(s.matmul.qgemv_int8, "the option sets the schedule");
             s.matmul.quantized_gemv = true;
-            s.matmul.qgemv_rows = rows;
+            s.matmul.qgemv_rows = Some(rows);
             g.set_schedule(s);
         }
         for (i, f) in FORMATS.into_iter().enumerate() {

@@ -334,7 +334,7 @@ fn main() {
         m.block_n = matmul_block_n.map_or(m.block_n, by_size);
         m.depth = matmul_depth.map_or(m.depth, by_size);
         m.gemv_subgroups = gemv_subgroups.map_or(m.gemv_subgroups, |v| v != 0);
-        m.qgemv_rows = qgemv_rows.unwrap_or(m.qgemv_rows);
+        m.qgemv_rows = qgemv_rows.or(m.qgemv_rows);
         let a = &mut s.attention;
         a.rows = attention_rows.map_or(a.rows, by_size);
         a.keys = attention_keys.map_or(a.keys, by_size);

@@ -164,11 +164,11 @@ pub fn generate(k: &Kernel, s: &Schedule, t: &Target) -> Result<KernelSource, Co
         )));
     }
     if matches!(k.kind, KernelKind::Matmul { .. })
-        && !qgemv::QGEMV_ROWS.contains(&s.matmul.qgemv_rows)
+        && !qgemv::QGEMV_ROWS.contains(&s.matmul.most_qgemv_rows())
     {
         return Err(CodegenError::Schedule(format!(
             "quantized gemv rows a group {} is not one of {:?}",
-            s.matmul.qgemv_rows,
+            s.matmul.most_qgemv_rows(),
             qgemv::QGEMV_ROWS
         )));
     }

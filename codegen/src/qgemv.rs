@@ -44,8 +44,44 @@ pub fn outputs(k: &Kernel, m: &MatmulSchedule) -> Option<u32> {
     let f = format(k).filter(|_| applies(k))?;
     Some(match dequant::item(f) {
         Item::Words { .. } if !m.qgemv_int8 => WORD_ROWS,
-        Item::Words { .. } | Item::Wide { .. } => QGEMV_GROUPS * m.qgemv_rows,
+        Item::Words { .. } | Item::Wide { .. } => QGEMV_GROUPS * m.most_qgemv_rows(),
     })
+}
+
+/// Workgroups a product on the path should have at least: fewer rows a group
+/// ([`fit_rows`]) where the rows are too few for them (about two a multiprocessor of a large
+/// GPU; a 2048-row product at 4 rows a group had 64).
+pub const QGEMV_MIN_WORKGROUPS: usize = 256;
+
+/// Rows a group for kernel `k` under schedule `m`: [`MatmulSchedule::most_qgemv_rows`],
+/// halved (to 1 at least) while the product would have fewer than [`QGEMV_MIN_WORKGROUPS`]
+/// workgroups and fewer rows a group would give it more; sizes rounded up to powers of two,
+/// as [`crate::Schedule::resolve`]'s.
+pub fn fit_rows(k: &Kernel, m: &MatmulSchedule) -> u32 {
+    if outputs(k, m).is_none() {
+        return m.most_qgemv_rows();
+    }
+    let r = k.shape.rank();
+    let p2 = |v: usize| v.max(1).next_power_of_two();
+    let (n, batch) = (
+        p2(k.shape.0[r - 1]),
+        p2(k.shape.0[..r - 2].iter().product()),
+    );
+    let groups = |m: &MatmulSchedule| outputs(k, m).map(|rows| n.div_ceil(rows as usize) * batch);
+    let mut m = *m;
+    let mut rows = m.most_qgemv_rows();
+    while rows > 1 {
+        m.qgemv_rows = Some(rows);
+        let Some(now) = groups(&m).filter(|&g| g < QGEMV_MIN_WORKGROUPS) else {
+            break;
+        };
+        m.qgemv_rows = Some(rows / 2);
+        if groups(&m).is_none_or(|g| g <= now) {
+            break;
+        }
+        rows /= 2;
+    }
+    rows
 }
 
 /// Bytes of workgroup memory the path declares for kernel `k` under schedule `m` (`None`
@@ -120,7 +156,7 @@ pub(crate) fn path(
     buf: &str,
     m: &MatmulSchedule,
 ) {
-    let per_group = m.qgemv_rows;
+    let per_group = m.most_qgemv_rows();
     if m.qgemv_int8 {
         return qgemv_dot::path(b, fns, d, format, buf, per_group);
     }

@@ -80,7 +80,7 @@ fn validate_program(prog: &kiln_ir::lower::Program, what: &str) -> usize {
                         // Block 1 with the subgroup gemv (wg 64) and without (wg 32).
                         gemv_subgroups: wg == 64,
                         quantized_gemv: wg != 32,
-                        qgemv_rows: if wg == 64 { 4 } else { 1 },
+                        qgemv_rows: Some(if wg == 64 { 4 } else { 1 }),
                         qgemv_int8: wg == 64,
                         tensor_cores: false,
                         coop_tile: None,

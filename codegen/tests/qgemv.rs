@@ -1,5 +1,5 @@
-//! The quantized gemv path's schedule: its workgroup memory fitted to the adapter's limit,
-//! and rows a group outside the accepted set refused.
+//! The quantized gemv path's schedule: rows a group by the product's rows, its workgroup
+//! memory fitted to the adapter's limit, and rows a group outside the accepted set refused.
 
 use kiln_codegen::qgemv::{self, QGEMV_ROWS};
 use kiln_codegen::{generate, CodegenError, Schedule, Target};
@@ -11,7 +11,12 @@ mod common;
 
 /// The fused kernel of `x[1, k] @ W^T`, `W` `[1031, k]` in `f`'s blocks.
 fn gemv_kernel(f: BlockFormat) -> Kernel {
-    let g = common::x_wt(f, 1, 9 * f.block_values(), 1031);
+    gemv_of(f, 1031)
+}
+
+/// The fused kernel of `x[1, k] @ W^T`, `W` `[n, k]` in `f`'s blocks.
+fn gemv_of(f: BlockFormat, n: usize) -> Kernel {
+    let g = common::x_wt(f, 1, 9 * f.block_values(), n);
     let prog = lower(&g, &FusionOptions::default()).unwrap();
     let call = prog
         .calls
@@ -33,12 +38,12 @@ fn quantized_gemv_fits_the_workgroup_memory_limit() {
         let k = &gemv_kernel(f);
         let mut s = Schedule::default().resolve(k);
         s.matmul.tensor_cores = false;
-        s.matmul.qgemv_rows = 4;
+        s.matmul.qgemv_rows = Some(4);
         s.matmul.qgemv_int8 = int8;
         assert_eq!(s.matmul.blocks(), Some((1, 1)), "{f:?}");
         let path = |rows: u32| {
             let mut m = s.matmul;
-            m.qgemv_rows = rows;
+            m.qgemv_rows = Some(rows);
             2048 + qgemv::workgroup_bytes(k, &m).unwrap()
         };
         for limit in [49152, path(4), path(4) - 1, path(2) - 1, path(1) - 1, 2048] {
@@ -48,13 +53,13 @@ fn quantized_gemv_fits_the_workgroup_memory_limit() {
             let bytes = common::declared(&src.wgsl);
             assert!(bytes <= limit, "{f:?} limit {limit}: {bytes} bytes");
             if m.quantized_gemv {
-                assert_eq!(bytes, path(m.qgemv_rows), "{f:?} limit {limit}");
+                assert_eq!(bytes, path(m.most_qgemv_rows()), "{f:?} limit {limit}");
                 // The widest rows that fit.
-                let wider = QGEMV_ROWS.iter().filter(|&&r| r > m.qgemv_rows);
+                let wider = QGEMV_ROWS.iter().filter(|&&r| r > m.most_qgemv_rows());
                 assert!(
-                    wider.clone().all(|&r| path(r) > limit) || path(4) == path(m.qgemv_rows),
+                    wider.clone().all(|&r| path(r) > limit) || path(4) == path(m.most_qgemv_rows()),
                     "{f:?} limit {limit}: {} rows a group",
-                    m.qgemv_rows
+                    m.most_qgemv_rows()
                 );
             } else {
                 assert!(QGEMV_ROWS.iter().all(|&r| path(r) > limit), "{f:?} {limit}");
@@ -70,7 +75,7 @@ fn other_rows_a_group_are_refused() {
     let k = &gemv_kernel(BlockFormat::Q4K);
     for rows in [0, 3, 8] {
         let mut s = Schedule::default().resolve(k);
-        s.matmul.qgemv_rows = rows;
+        s.matmul.qgemv_rows = Some(rows);
         assert!(
             matches!(
                 generate(k, &s, &Target::default()),
@@ -78,5 +83,44 @@ fn other_rows_a_group_are_refused() {
             ),
             "{rows} rows a group"
         );
+    }
+}
+
+/// A device's schedule gives each product the most rows a group that still leave it
+/// `QGEMV_MIN_WORKGROUPS` workgroups (1 where none does); rows a group asked for are kept.
+#[test]
+fn rows_a_group_follow_the_product() {
+    for (f, int8) in ALL_BLOCK_FORMATS
+        .into_iter()
+        .flat_map(|f| [(f, false), (f, true)])
+    {
+        for n in [7, 1031, 2048, 3000, 4096, 8192, 16384] {
+            let k = &gemv_of(f, n);
+            let mut s = Schedule::default();
+            s.matmul.qgemv_int8 = int8;
+            let top = s.matmul.most_qgemv_rows();
+            let m = s.resolve(k).matmul;
+            let rows = m.qgemv_rows.expect("resolved");
+            let groups = |r: u32| {
+                let mut m = m;
+                m.qgemv_rows = Some(r);
+                n.next_power_of_two()
+                    .div_ceil(qgemv::outputs(k, &m).unwrap() as usize)
+            };
+            let words = groups(1) == groups(top);
+            let want = if words {
+                top
+            } else {
+                QGEMV_ROWS
+                    .iter()
+                    .copied()
+                    .filter(|&r| r <= top && groups(r) >= qgemv::QGEMV_MIN_WORKGROUPS)
+                    .max()
+                    .unwrap_or(1)
+            };
+            assert_eq!(rows, want, "{f:?} int8 {int8} n {n}");
+            s.matmul.qgemv_rows = Some(top);
+            assert_eq!(s.resolve(k).matmul.qgemv_rows, Some(top), "{f:?} {n}: kept");
+        }
     }
 }

@@ -102,11 +102,8 @@ impl GpuContext {
         // and tensor cores where it has them), with the matmul precision asked for.
         let mut base = table::for_device(adapter::device_class(info.device_type));
         base.matmul.tensor_core_f32 = opts.matmul_precision == crate::MatmulPrecision::F16;
-        // The 8-bit vector's gemv runs 4 rows a group: its long products 28-30% faster than
-        // at 2, its decodes the same (H100, docs/PERFORMANCE.md).
         if opts.gemv_activations == crate::GemvActivations::Int8 {
             base.matmul.qgemv_int8 = true;
-            base.matmul.qgemv_rows = 4;
         }
         let schedules = Schedules::new(
             base,

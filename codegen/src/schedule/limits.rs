@@ -49,8 +49,7 @@ pub fn sanitize(s: Schedule, limits: AdapterLimits) -> Schedule {
             depth: one_of(s.matmul.depth, &matmul::DEPTHS),
             gemv_subgroups: s.matmul.gemv_subgroups && limits.subgroups,
             quantized_gemv: s.matmul.quantized_gemv,
-            qgemv_rows: one_of(Some(s.matmul.qgemv_rows), &qgemv::QGEMV_ROWS)
-                .unwrap_or(Schedule::GPU.matmul.qgemv_rows),
+            qgemv_rows: one_of(s.matmul.qgemv_rows, &qgemv::QGEMV_ROWS),
             qgemv_int8: s.matmul.qgemv_int8,
             tensor_cores: s.matmul.tensor_cores && limits.tensor_cores,
             coop_tile: s

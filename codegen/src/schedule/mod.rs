@@ -113,8 +113,10 @@ pub struct MatmulSchedule {
     pub quantized_gemv: bool,
     /// Rows each group of the quantized gemv path's wide items owns (the K-quants'), one of
     /// [`crate::qgemv::QGEMV_ROWS`] (8 groups a workgroup): more share each read of the
-    /// vector among more rows, fewer give a short matrix more workgroups.
-    pub qgemv_rows: u32,
+    /// vector among more rows, fewer give a short matrix more workgroups. `None` in a
+    /// device's schedule: chosen per kernel ([`Schedule::resolve`]), at most
+    /// [`MatmulSchedule::most_qgemv_rows`].
+    pub qgemv_rows: Option<u32>,
     /// The quantized gemv path rounds the vector to 8-bit integers, a scale a block of 32
     /// values, and multiplies it with the codes in integer dot products
     /// ([`crate::qgemv_dot`]): fewer instructions a value, and results that differ from the
@@ -135,17 +137,31 @@ pub struct MatmulSchedule {
 }
 
 impl MatmulSchedule {
+    /// The quantized gemv path's rows a group: `qgemv_rows`, else the most a product gets
+    /// (2; 4 on the 8-bit vector's path, whose long products ran 28-30% faster at 4 on an
+    /// H100, docs/PERFORMANCE.md).
+    pub fn most_qgemv_rows(&self) -> u32 {
+        self.qgemv_rows
+            .unwrap_or(if self.qgemv_int8 { 4 } else { 2 })
+    }
+
     /// Output rows and columns per invocation, once the block is concrete.
     pub fn blocks(&self) -> Option<(u32, u32)> {
         self.block.map(|b| (b, self.block_n.unwrap_or(b)))
     }
 
-    /// Block 1 stages no slices: one depth for all, so that its pipelines are shared. Every
-    /// way a schedule becomes concrete ([`Schedule::resolve`], a stored tuning result) ends
-    /// with this, so that equal code has one cache key.
-    pub(crate) fn settle_block_one(&mut self) {
+    /// Block 1 stages no slices: one depth for all, so that its pipelines are shared; and
+    /// its quantized gemv path's rows a group, where not given, are chosen for `k`
+    /// ([`crate::qgemv::fit_rows`]). Every way a schedule becomes concrete
+    /// ([`Schedule::resolve`], a stored tuning result) ends with this, so that equal code
+    /// has one cache key.
+    pub(crate) fn settle_block_one(&mut self, k: &Kernel) {
         if self.block == Some(1) {
             self.depth = Some(16);
+            let matmul = matches!(k.kind, KernelKind::Matmul { .. });
+            if matmul && self.quantized_gemv && self.qgemv_rows.is_none() {
+                self.qgemv_rows = Some(crate::qgemv::fit_rows(k, self));
+            }
         }
     }
 }
@@ -174,7 +190,7 @@ impl Schedule {
             depth: None,
             gemv_subgroups: true,
             quantized_gemv: true,
-            qgemv_rows: 2,
+            qgemv_rows: None,
             qgemv_int8: false,
             tensor_cores: true,
             coop_tile: None,
@@ -228,6 +244,9 @@ impl Schedule {
     ///   matrix-vector products, where larger tiles would mostly compute padding); a
     ///   matrix-vector product (an output edge of 1: the gemv path) also gets
     ///   `gemv::GEMV_UNROLL` steps per iteration;
+    /// - a product on the quantized gemv path with `qgemv_rows` of `None` gets the most rows
+    ///   a group, fewer where its rows are too few for
+    ///   [`crate::qgemv::QGEMV_MIN_WORKGROUPS`] workgroups ([`crate::qgemv::fit_rows`]);
     /// - a matmul `depth` of `None` becomes 32 where the inner size is at least
     ///   [`MATMUL_DEEP_K`] (rounded up to a power of two), else 16;
     /// - a reduction over short rows gets a smaller workgroup: about 8 elements per
@@ -283,7 +302,7 @@ impl Schedule {
                 s.matmul.block = Some(s.matmul.block.unwrap_or(1));
             }
         }
-        s.matmul.settle_block_one();
+        s.matmul.settle_block_one(k);
         if s.matmul.depth.is_none() {
             let deep = k
                 .matmul_k()
@@ -345,8 +364,8 @@ impl Schedule {
         if m.block == Some(1) && m.quantized_gemv {
             let path =
                 |m: &MatmulSchedule| bytes(m) + crate::qgemv::workgroup_bytes(k, m).unwrap_or(0);
-            while path(m) > limit && m.qgemv_rows > 1 {
-                m.qgemv_rows /= 2;
+            while path(m) > limit && m.most_qgemv_rows() > 1 {
+                m.qgemv_rows = Some(m.most_qgemv_rows() / 2);
             }
             if path(m) > limit {
                 m.quantized_gemv = false;

@@ -36,7 +36,7 @@ pub const CPU: Schedule = Schedule {
         depth: None,
         gemv_subgroups: false,
         quantized_gemv: false,
-        qgemv_rows: 2,
+        qgemv_rows: None,
         qgemv_int8: false,
         tensor_cores: false,
         coop_tile: None,

@@ -121,7 +121,7 @@ impl TunedFields {
                 s.matmul.block = block;
                 s.matmul.unroll = unroll;
                 s.matmul.block_n = block_n;
-                s.matmul.settle_block_one();
+                s.matmul.settle_block_one(k);
                 // Tensor cores only where the device schedule allows them (a stored result
                 // from elsewhere cannot turn them on).
                 s.matmul.tensor_cores = tensor_cores && s.matmul.tensor_cores;
