@@ -124,3 +124,36 @@ fn rows_a_group_follow_the_product() {
         }
     }
 }
+
+/// Kernels of other kinds, of any rank, resolve with no rows a group (a rank-1 elementwise
+/// kernel once panicked where the rule read a matmul's batch dims).
+#[test]
+fn other_kernels_get_no_rows_a_group() {
+    use kiln_ir::ops::{ReduceOp, UnaryOp};
+    use kiln_ir::{DType, Graph, Op, Shape};
+    let mut g = Graph::new();
+    let x = g.input(DType::F32, Shape::new(&[1031])).unwrap();
+    let e = g.add(Op::Unary(UnaryOp::Exp), &[x]).unwrap();
+    let r = g
+        .add(
+            Op::Reduce {
+                op: ReduceOp::Sum,
+                axes: smallvec::smallvec![0],
+                keepdim: false,
+            },
+            &[e],
+        )
+        .unwrap();
+    g.mark_output(e);
+    g.mark_output(r);
+    let prog = kiln_ir::lower::lower_unfused(&g).unwrap();
+    assert!(prog.calls.len() >= 2);
+    for int8 in [false, true] {
+        let mut s = Schedule::GPU;
+        s.matmul.qgemv_int8 = int8;
+        for c in &prog.calls {
+            let m = s.resolve(&c.kernel).matmul;
+            assert_eq!(m.qgemv_rows, None, "{}", c.kernel.name);
+        }
+    }
+}
