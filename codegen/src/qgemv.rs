@@ -37,7 +37,8 @@ pub const QGEMV_GROUPS: u32 = THREADS * THREADS / QGEMV_LANES;
 pub const QGEMV_ROWS: [u32; 3] = [1, 2, 4];
 
 /// Rows (outputs) of a workgroup of a kernel on the quantized gemv path (`None` where it
-/// does not apply) under schedule `m`: its `qgemv_rows` rows a group (one of [`QGEMV_ROWS`]:
+/// does not apply) under schedule `m`: its [`MatmulSchedule::most_qgemv_rows`] rows a group
+/// (one of [`QGEMV_ROWS`]:
 /// [`crate::generate`] refuses others) for wide items and on the 8-bit vector's path
 /// ([`crate::qgemv_dot`], `qgemv_int8`), [`WORD_ROWS`] for word items.
 pub fn outputs(k: &Kernel, m: &MatmulSchedule) -> Option<u32> {

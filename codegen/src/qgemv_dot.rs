@@ -7,8 +7,8 @@
 //! A workgroup stages the vector [`DOT_CHUNK`] values at a time, in runs of eight: each
 //! block of 32 values is scaled by `dx = max|x| / 127`, rounded to integers and stored as
 //! four runs (a run: its two words of packed bytes, `dx`, and `dx` times the sum of its
-//! integers, which carries the formats' offsets and `Q4_K`'s mins). An invocation loads a
-//! run, adjacent invocations adjacent runs, and the four runs of a block meet through
+//! integers, which carries the formats' offsets and `Q4_K`'s mins). Invocations load runs,
+//! adjacent invocations adjacent runs, and the four runs of a block meet through
 //! workgroup memory to find its largest magnitude. (An invocation loading a whole block put
 //! a warp's loads on 32 cache lines each instead of 8, and the first-level cache's
 //! throughput made staging the workgroup's fixed cost: an H100's gemvs took about 39 ns
@@ -32,8 +32,11 @@ use kiln_ir::quant::BlockFormat;
 /// Values of the vector a workgroup stages at a time (runs of 16 bytes per 8 values: 8 KiB).
 pub const DOT_CHUNK: u32 = 4096;
 
-/// Values an item covers, and a staging invocation's block of the vector.
+/// Values an item covers, and a block of the vector sharing one scale.
 const ITEM: u32 = 32;
+
+// Every invocation stages the same number of whole runs of a chunk.
+const _: () = assert!(DOT_CHUNK.is_multiple_of(8 * THREADS * THREADS));
 
 /// Bytes of workgroup memory the path declares, for `rows` rows a workgroup.
 pub fn workgroup_bytes(rows: u32) -> u32 {

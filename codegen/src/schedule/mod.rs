@@ -358,6 +358,7 @@ impl Schedule {
         if bytes(m) > limit {
             m.block = Some(1);
             m.block_n = None;
+            m.settle_block_one(k);
         }
         // Block 1's quantized gemv path declares its staged vector and partial sums besides:
         // fewer rows a group, then the element-wise gemv path.
