@@ -44,10 +44,10 @@ pub struct DeviceOptions {
     /// The precision of the vector a gemv on a quantized matrix (a decode step's linear
     /// layers on GGUF weights) meets: `Int8` rounds it to 8-bit integers, a scale every 32
     /// values, and multiplies it with the weight's codes in integer dot products, as
-    /// llama.cpp does (its `Q8_1` activations), 4 rows a group: fewer instructions a value,
-    /// results within the rounding bound of `docs/OPS.md` of the `F32` path's; long gemvs
-    /// ran 28-30% faster on an H100, decode steps no faster. `F32` (the default) keeps the
-    /// vector as it is. `KILN_GEMV_ACTIVATIONS=f32|int8`.
+    /// llama.cpp does (its `Q8_1` activations), up to 4 rows a group: fewer instructions a
+    /// value, results within the rounding bound of `docs/OPS.md` of the `F32` path's; the
+    /// decodes ran 16-28% more tokens/s on an H200 (docs/PERFORMANCE.md). `F32` (the
+    /// default) keeps the vector as it is. `KILN_GEMV_ACTIVATIONS=f32|int8`.
     pub gemv_activations: GemvActivations,
     /// At most this many storage buffers per shader stage, below the adapter's own limit
     /// (`None`: the adapter's; values under 8, WebGPU's minimum, count as 8). Fusion splits

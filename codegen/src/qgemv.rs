@@ -268,6 +268,15 @@ fn wide(
     close_groups(b, rg);
 }
 
+/// Writes `kiln_x4_{buf}(abase, k) -> vec4<f32>`: elements `k..k + 4` of A's row (through
+/// `a_in`, which reads any view), for the layouts that read the vector four at a time.
+pub(crate) fn define_x4(fns: &mut Code, buf: &str) {
+    writeln!(
+        fns,
+        "fn kiln_x4_{buf}(abase: i32, k: u32) -> vec4<f32> {{ return vec4<f32>(a_in(abase, 0u, k), a_in(abase, 0u, k + 1u), a_in(abase, 0u, k + 2u), a_in(abase, 0u, k + 3u)); }}"
+    );
+}
+
 /// Opens a layout of groups (inside the block-1 kernel's `m = 1 || n = 1` branch): its
 /// guard, the invocation's group `g` and `lane`, the workgroup's first row `wr`, the
 /// group's `o0`, the row's `ni` items of `item` values, and for each of the group's `rg`

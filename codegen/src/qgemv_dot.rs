@@ -105,7 +105,6 @@ pub(crate) fn path(
          var<workgroup> tr: array<vec4<u32>, {}>;\n\
          var<workgroup> tm: array<vec4<f32>, {}>;\n\
          fn kiln_slot(u: u32) -> u32 {{ return u ^ (({sw:#x}u >> ((u >> 1u) & 12u)) & 7u); }}\n\
-         fn kiln_x4_{buf}(abase: i32, e: u32) -> vec4<f32> {{ return vec4<f32>(a_in(abase, 0u, e), a_in(abase, 0u, e + 1u), a_in(abase, 0u, e + 2u), a_in(abase, 0u, e + 3u)); }}\n\
          fn kiln_runmax(lo: vec4<f32>, hi: vec4<f32>) -> f32 {{\n  \
          let ax = max(abs(lo), abs(hi));\n  \
          let e = vec4<u32>(0x7f800000u);\n  \
@@ -124,6 +123,7 @@ pub(crate) fn path(
         ch / 8,
         ch / ITEM
     );
+    qgemv::define_x4(fns, buf);
     qgemv::open_groups(b, d, format, rg, ITEM);
     let (kk, bv) = (&d.kk, format.block_values());
     let [r0, r1, r2, r3] = r.offsets;

@@ -28,12 +28,8 @@ pub(crate) fn path(
 ) {
     dequant::define_word(fns, format, buf);
     let (rows, lanes) = (WORD_ROWS, THREADS * THREADS);
-    writeln!(
-        fns,
-        "var<workgroup> tq: array<f32, {}>;\n\
-         fn kiln_x4_{buf}(abase: i32, k: u32) -> vec4<f32> {{ return vec4<f32>(a_in(abase, 0u, k), a_in(abase, 0u, k + 1u), a_in(abase, 0u, k + 2u), a_in(abase, 0u, k + 3u)); }}",
-        rows * lanes
-    );
+    writeln!(fns, "var<workgroup> tq: array<f32, {}>;", rows * lanes);
+    qgemv::define_x4(fns, buf);
     let Dims { kk, sbn, .. } = d;
     let (w, iw) = (unit_words, words);
     writeln!(

@@ -123,6 +123,20 @@ fn rows_a_group_follow_the_product() {
             assert_eq!(s.resolve(k).matmul.qgemv_rows, Some(top), "{f:?} {n}: kept");
         }
     }
+    // The decoders' products, worked by hand: Q4_K rows of 2048, 4096 and 8192.
+    for (int8, n, want) in [
+        (false, 2048, 1),
+        (false, 4096, 2),
+        (false, 8192, 2),
+        (true, 2048, 1),
+        (true, 4096, 2),
+        (true, 8192, 4),
+    ] {
+        let mut s = Schedule::default();
+        s.matmul.qgemv_int8 = int8;
+        let rows = s.resolve(&gemv_of(BlockFormat::Q4K, n)).matmul.qgemv_rows;
+        assert_eq!(rows, Some(want), "Q4_K int8 {int8} n {n}");
+    }
 }
 
 /// Kernels of other kinds, of any rank, resolve with no rows a group (a rank-1 elementwise

@@ -102,9 +102,7 @@ impl GpuContext {
         // and tensor cores where it has them), with the matmul precision asked for.
         let mut base = table::for_device(adapter::device_class(info.device_type));
         base.matmul.tensor_core_f32 = opts.matmul_precision == crate::MatmulPrecision::F16;
-        if opts.gemv_activations == crate::GemvActivations::Int8 {
-            base.matmul.qgemv_int8 = true;
-        }
+        base.matmul.qgemv_int8 = opts.gemv_activations == crate::GemvActivations::Int8;
         let schedules = Schedules::new(
             base,
             adapter::schedule_limits(&limits, features, info.backend, tensor_cores),
