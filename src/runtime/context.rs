@@ -160,7 +160,25 @@ impl GpuContext {
         c.peak_bytes = bytes.peak;
         (c.pipelines_cached, c.pipelines_evicted) = self.pipelines.sizes();
         (c.plans_cached, c.plans_evicted) = self.plans.sizes();
+        let binds = self.pool.bind_groups().counts();
+        (c.bind_group_hits, c.bind_groups_made, c.bind_groups_kept) =
+            (binds.hits, binds.made, binds.kept);
         c
+    }
+
+    /// The bind group of a launch with `layout` over `uniform` and `bufs`: kept from an
+    /// earlier launch on the same buffers, or made (and kept where `keep`; `bind_groups.rs`).
+    pub(crate) fn bind_group(
+        &self,
+        layout: &wgpu::BindGroupLayout,
+        uniform: &wgpu::Buffer,
+        bufs: &[&wgpu::Buffer],
+        label: &str,
+        keep: bool,
+    ) -> wgpu::BindGroup {
+        self.pool
+            .bind_groups()
+            .get(&self.device, layout, uniform, bufs, label, keep)
     }
 
     pub(crate) fn count(&self, f: impl FnOnce(&mut Counters)) {

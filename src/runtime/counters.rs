@@ -43,6 +43,12 @@ pub struct Counters {
     pub plans_cached: u64,
     /// Plans the in-memory cache let go to stay within its bound.
     pub plans_evicted: u64,
+    /// Launches whose bind group was kept from an earlier run on the same buffers.
+    pub bind_group_hits: u64,
+    /// Bind groups made.
+    pub bind_groups_made: u64,
+    /// Bind groups kept now (bounded; emptied whenever the pool lets a buffer go).
+    pub bind_groups_kept: u64,
 }
 
 /// The counters the parts of a context add to; the gauges (bytes, cache sizes) are filled in

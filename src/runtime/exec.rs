@@ -1,11 +1,12 @@
 //! Running a lowered program on the GPU: buffers for its temporaries, one uniform and bind
-//! group per launch, every launch recorded into the device's open batch pass (`batch.rs`), or,
+//! group per launch (the bind group kept from an earlier run on the same buffers where there
+//! is one, `bind_groups.rs`), every launch recorded into the device's open batch pass (`batch.rs`), or,
 //! for a timed run or under `Submission::PerRun` outside a batch scope, into a compute pass
 //! and a submission of its own.
 
 use super::batch::dispatch;
 use super::context::GpuContext;
-use super::launch::{bind_group, uniform, Timing, TimingMode};
+use super::launch::{uniform, Timing, TimingMode};
 use super::memory::MemoryPlan;
 use super::plans::{Prepared, PreparedCall};
 use super::pool::GpuBuffer;
@@ -151,10 +152,9 @@ pub fn run_prepared_with(
     let mut launches = Vec::with_capacity(prepared.calls.len());
     for (i, pc) in prepared.calls.iter().enumerate() {
         let call = &prog.calls[pc.call];
-        let u = uniforms
-            .get(i)
-            .and_then(Option::as_ref)
-            .unwrap_or(&pc.uniform);
+        // A uniform made for this run only is never bound again: its bind group is not kept.
+        let fresh = uniforms.get(i).and_then(Option::as_ref);
+        let u = fresh.unwrap_or(&pc.uniform);
         let mut bufs = Vec::with_capacity(call.inputs.len() + call.outputs.len());
         for (i, r) in call.inputs.iter().enumerate() {
             if pc.skip_input != Some(i) {
@@ -164,7 +164,7 @@ pub fn run_prepared_with(
         for &t in &call.outputs {
             bufs.push(&temps[t].buffer);
         }
-        let bg = bind_group(ctx, &pc.ck, u, &bufs, &call.kernel.name);
+        let bg = ctx.bind_group(&pc.ck.layout, u, &bufs, &call.kernel.name, fresh.is_none());
         launches.push((&*pc.ck, bg, pc.grid));
     }
     let mut outs = Vec::with_capacity(prog.outputs.len());

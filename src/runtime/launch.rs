@@ -161,32 +161,6 @@ impl Timing {
     }
 }
 
-/// The bind group of one launch: the uniform at 0, then `bufs` (inputs, then outputs).
-pub(crate) fn bind_group(
-    ctx: &GpuContext,
-    ck: &CompiledKernel,
-    uniform: &wgpu::Buffer,
-    bufs: &[&wgpu::Buffer],
-    label: &str,
-) -> wgpu::BindGroup {
-    let mut entries = Vec::with_capacity(1 + bufs.len());
-    entries.push(wgpu::BindGroupEntry {
-        binding: 0,
-        resource: uniform.as_entire_binding(),
-    });
-    for (i, b) in bufs.iter().enumerate() {
-        entries.push(wgpu::BindGroupEntry {
-            binding: 1 + i as u32,
-            resource: b.as_entire_binding(),
-        });
-    }
-    ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
-        label: Some(label),
-        layout: &ck.layout,
-        entries: &entries,
-    })
-}
-
 /// The uniform of kernel `k` under the layout its source was generated with.
 pub(crate) fn uniform(
     ctx: &GpuContext,
@@ -225,7 +199,7 @@ pub fn time_kernel(
     let u = uniform(ctx, &ck, k)?;
     let bufs: Vec<&wgpu::Buffer> = inputs.iter().chain(outputs).copied().collect();
     let scope = ctx.device.push_error_scope(wgpu::ErrorFilter::Validation);
-    let bg = bind_group(ctx, &ck, &u, &bufs, &k.name);
+    let bg = super::bind_groups::make(&ctx.device, &ck.layout, &u, &bufs, &k.name);
     let timing = Timing::new(ctx);
     let submit = |reps: u32, timing: Option<&Timing>| {
         let mut enc = ctx

@@ -1,7 +1,8 @@
 //! The runtime on wgpu. Modules, each on top of those before it (no module uses one after
 //! it):
 //!
-//! - parts of a device: `adapter` (choosing and opening one), `pool` (buffers),
+//! - parts of a device: `adapter` (choosing and opening one), `bind_groups` (bind groups kept
+//!   across runs), `pool` (buffers),
 //!   `counters`, `pipelines`, `plans`, `batch` (gathered submissions), `transfer`
 //!   (uploads and readbacks), `schedules` (device schedule and tuning results), and the
 //!   helpers `disk`, `lru`, `memory`, `quirks`, and `platform` (what differs in the
@@ -15,6 +16,7 @@
 pub mod adapter;
 pub mod autotune;
 pub mod batch;
+pub mod bind_groups;
 pub mod context;
 pub mod counters;
 pub mod disk;

@@ -1,6 +1,7 @@
 //! Device buffers: the tensor buffer ([`GpuBuffer`]) and the pool that takes them back for
-//! reuse ([`Pool`]), within an optional memory limit.
+//! reuse ([`Pool`]), within an optional memory limit, with the bind groups kept over them.
 
+use super::bind_groups::BindGroups;
 use super::platform;
 use crate::{Error, Result};
 use hashbrown::HashMap;
@@ -58,6 +59,8 @@ pub struct Pool {
     created: AtomicU64,
     /// The most `live` may be ([`Pool::set_memory_limit`]).
     limit: AtomicU64,
+    /// Bind groups kept over its buffers, forgotten whenever it lets a buffer go.
+    binds: BindGroups,
 }
 
 /// The pool's buffers: by size, each with the pool operation that returned it.
@@ -101,6 +104,7 @@ impl Pool {
             peak: AtomicU64::new(0),
             created: AtomicU64::new(0),
             limit: AtomicU64::new(u64::MAX),
+            binds: BindGroups::default(),
         }
     }
 
@@ -120,10 +124,17 @@ impl Pool {
     }
 
     /// Lets a buffer go. It is dropped, not destroyed: commands recorded into an open batch
-    /// may still use it, and wgpu frees it once nothing does (at once when idle).
+    /// may still use it, and wgpu frees it once nothing does (at once when idle). The kept
+    /// bind groups go with it, since one may hold it.
     fn destroy(&self, b: wgpu::Buffer) {
         self.live.fetch_sub(b.size(), Ordering::Relaxed);
+        self.binds.clear();
         drop(b);
+    }
+
+    /// The bind groups kept over the pool's buffers.
+    pub fn bind_groups(&self) -> &BindGroups {
+        &self.binds
     }
 
     /// A held buffer of `size` bytes, if there is one.
