@@ -166,19 +166,9 @@ impl GpuContext {
         c
     }
 
-    /// The bind group of a launch with `layout` over `uniform` and `bufs`: kept from an
-    /// earlier launch on the same buffers, or made (and kept where `keep`; `bind_groups.rs`).
-    pub(crate) fn bind_group(
-        &self,
-        layout: &wgpu::BindGroupLayout,
-        uniform: &wgpu::Buffer,
-        bufs: &[&wgpu::Buffer],
-        label: &str,
-        keep: bool,
-    ) -> wgpu::BindGroup {
-        self.pool
-            .bind_groups()
-            .get(&self.device, layout, uniform, bufs, label, keep)
+    /// The bind groups kept across runs (`bind_groups.rs`).
+    pub(crate) fn bind_groups(&self) -> &super::bind_groups::BindGroups {
+        self.pool.bind_groups()
     }
 
     pub(crate) fn count(&self, f: impl FnOnce(&mut Counters)) {

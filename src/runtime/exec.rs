@@ -164,7 +164,14 @@ pub fn run_prepared_with(
         for &t in &call.outputs {
             bufs.push(&temps[t].buffer);
         }
-        let bg = ctx.bind_group(&pc.ck.layout, u, &bufs, &call.kernel.name, fresh.is_none());
+        let bg = ctx.bind_groups().get(
+            &ctx.device,
+            &pc.ck.layout,
+            u,
+            &bufs,
+            &call.kernel.name,
+            fresh.is_none(),
+        );
         launches.push((&*pc.ck, bg, pc.grid));
     }
     let mut outs = Vec::with_capacity(prog.outputs.len());
