@@ -134,7 +134,10 @@ pub(crate) fn path(
         format!("kiln_qstart_{buf}(j)")
     };
     // Each invocation's runs of the chunk, `wg` apart: loaded with their largest
-    // magnitudes, then (the block's four in `tm`) rounded.
+    // magnitudes, then (the block's four in `tm`) rounded. Two barriers a chunk: the loads
+    // write only `tm`, whose last readers (the rounding) passed the previous chunk's second
+    // barrier; the rounding writes `tr` after every product of the previous chunk passed
+    // this chunk's first.
     let (mut load, mut quant) = (String::new(), String::new());
     for t in 0..ch / 8 / wg {
         load += &format!(
@@ -150,7 +153,6 @@ pub(crate) fn path(
     writeln!(
         b,
         "        for (var c0 = 0u; c0 < {kk}; c0 = c0 + {ch}u) {{\n          \
-           workgroupBarrier();\n          \
 {load}          \
            workgroupBarrier();\n\
 {quant}          \
