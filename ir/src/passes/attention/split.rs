@@ -51,8 +51,11 @@ pub const ATTENTION_MAX_HEAD: usize = 512;
 
 /// Workgroups a split attention aims at (several per compute unit of a large GPU).
 pub const SPLIT_ATTENTION_TARGET: usize = 1024;
-/// The fewest keys of a run.
-pub const SPLIT_ATTENTION_MIN_RUN: usize = 64;
+/// The fewest keys of a run. A decode step's attention is short of workgroups, not of
+/// bandwidth: against 64, runs of 32 took 3% off a Llama-1B-shaped decode step's GPU time
+/// and 1% off an 8B's (H100, 512 cached positions); 16 gained less (journal
+/// 2026-12-06-bind-groups.md).
+pub const SPLIT_ATTENTION_MIN_RUN: usize = 32;
 
 impl SplitAttention {
     /// The runs for an attention over `batch` batches of `sq` rows, `sk` keys and heads of
