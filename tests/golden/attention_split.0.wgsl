@@ -1,4 +1,4 @@
-// kiln kernel: attention[split 4]
+// kiln kernel: attention[split 9]
 struct Params { p: array<vec4<u32>, 5> }
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read> in0: array<f32>;

@@ -1,7 +1,7 @@
 // kiln kernel: max[3]+sub+exp+mul+sum[3]+div+mul+sum[3]
 struct Params { p: array<vec4<u32>, 5> }
 @group(0) @binding(0) var<uniform> P: Params;
-@group(0) @binding(1) var<storage, read> in0: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> in0: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out0: array<f32>;
 fn kiln_f32_bits(b: u32) -> f32 { return bitcast<f32>(b); }
 fn kiln_isnan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }
@@ -25,7 +25,7 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
         var rem_rr = rr;
         let c3 = rem_rr;
         let a1 = bitcast<i32>(P.p[1].x) + i32(c0) * bitcast<i32>(P.p[1].y) + i32(c1) * bitcast<i32>(P.p[1].z) + i32(c2) * bitcast<i32>(P.p[1].w) + i32(c3) * bitcast<i32>(P.p[2].x);
-        let ld1 = in0[(u32(a1)) / 4u][(u32(a1)) % 4u];
+        let ld1 = in0[u32(a1)];
         let ok1 = true;
         let e1: f32 = ld1;
         v0 = e1;
@@ -37,7 +37,7 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
         var rem_rr = rr;
         let c3 = rem_rr;
         let a1 = bitcast<i32>(P.p[1].x) + i32(c0) * bitcast<i32>(P.p[1].y) + i32(c1) * bitcast<i32>(P.p[1].z) + i32(c2) * bitcast<i32>(P.p[1].w) + i32(c3) * bitcast<i32>(P.p[2].x);
-        let ld1 = in0[(u32(a1)) / 4u][(u32(a1)) % 4u];
+        let ld1 = in0[u32(a1)];
         let ok1 = true;
         let e1: f32 = ld1;
         v1 = e1;
@@ -49,7 +49,7 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
         var rem_rr = rr;
         let c3 = rem_rr;
         let a1 = bitcast<i32>(P.p[1].x) + i32(c0) * bitcast<i32>(P.p[1].y) + i32(c1) * bitcast<i32>(P.p[1].z) + i32(c2) * bitcast<i32>(P.p[1].w) + i32(c3) * bitcast<i32>(P.p[2].x);
-        let ld1 = in0[(u32(a1)) / 4u][(u32(a1)) % 4u];
+        let ld1 = in0[u32(a1)];
         let ok1 = true;
         let e1: f32 = ld1;
         v2 = e1;
@@ -61,7 +61,7 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
         var rem_rr = rr;
         let c3 = rem_rr;
         let a1 = bitcast<i32>(P.p[1].x) + i32(c0) * bitcast<i32>(P.p[1].y) + i32(c1) * bitcast<i32>(P.p[1].z) + i32(c2) * bitcast<i32>(P.p[1].w) + i32(c3) * bitcast<i32>(P.p[2].x);
-        let ld1 = in0[(u32(a1)) / 4u][(u32(a1)) % 4u];
+        let ld1 = in0[u32(a1)];
         let ok1 = true;
         let e1: f32 = ld1;
         v3 = e1;
@@ -73,7 +73,7 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
         var rem_rr = rr;
         let c3 = rem_rr;
         let a1 = bitcast<i32>(P.p[1].x) + i32(c0) * bitcast<i32>(P.p[1].y) + i32(c1) * bitcast<i32>(P.p[1].z) + i32(c2) * bitcast<i32>(P.p[1].w) + i32(c3) * bitcast<i32>(P.p[2].x);
-        let ld1 = in0[(u32(a1)) / 4u][(u32(a1)) % 4u];
+        let ld1 = in0[u32(a1)];
         let ok1 = true;
         let e1: f32 = ld1;
         v4 = e1;
@@ -85,7 +85,7 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
         var rem_rr = rr;
         let c3 = rem_rr;
         let a1 = bitcast<i32>(P.p[1].x) + i32(c0) * bitcast<i32>(P.p[1].y) + i32(c1) * bitcast<i32>(P.p[1].z) + i32(c2) * bitcast<i32>(P.p[1].w) + i32(c3) * bitcast<i32>(P.p[2].x);
-        let ld1 = in0[(u32(a1)) / 4u][(u32(a1)) % 4u];
+        let ld1 = in0[u32(a1)];
         let ok1 = true;
         let e1: f32 = ld1;
         v5 = e1;
@@ -97,7 +97,7 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
         var rem_rr = rr;
         let c3 = rem_rr;
         let a1 = bitcast<i32>(P.p[1].x) + i32(c0) * bitcast<i32>(P.p[1].y) + i32(c1) * bitcast<i32>(P.p[1].z) + i32(c2) * bitcast<i32>(P.p[1].w) + i32(c3) * bitcast<i32>(P.p[2].x);
-        let ld1 = in0[(u32(a1)) / 4u][(u32(a1)) % 4u];
+        let ld1 = in0[u32(a1)];
         let ok1 = true;
         let e1: f32 = ld1;
         v6 = e1;
@@ -109,7 +109,7 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
         var rem_rr = rr;
         let c3 = rem_rr;
         let a1 = bitcast<i32>(P.p[1].x) + i32(c0) * bitcast<i32>(P.p[1].y) + i32(c1) * bitcast<i32>(P.p[1].z) + i32(c2) * bitcast<i32>(P.p[1].w) + i32(c3) * bitcast<i32>(P.p[2].x);
-        let ld1 = in0[(u32(a1)) / 4u][(u32(a1)) % 4u];
+        let ld1 = in0[u32(a1)];
         let ok1 = true;
         let e1: f32 = ld1;
         v7 = e1;
@@ -129,7 +129,7 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
       var rem_rr = rr;
       let c3 = rem_rr;
       let a1 = bitcast<i32>(P.p[1].x) + i32(c0) * bitcast<i32>(P.p[1].y) + i32(c1) * bitcast<i32>(P.p[1].z) + i32(c2) * bitcast<i32>(P.p[1].w) + i32(c3) * bitcast<i32>(P.p[2].x);
-      let ld1 = in0[(u32(a1)) / 4u][(u32(a1)) % 4u];
+      let ld1 = in0[u32(a1)];
       let ok1 = true;
       let e1: f32 = ld1;
       acc0 = kiln_fmax(acc0, e1);
@@ -157,10 +157,10 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
         var rem_rr = rr;
         let c3 = rem_rr;
         let a1 = bitcast<i32>(P.p[1].x) + i32(c0) * bitcast<i32>(P.p[1].y) + i32(c1) * bitcast<i32>(P.p[1].z) + i32(c2) * bitcast<i32>(P.p[1].w) + i32(c3) * bitcast<i32>(P.p[2].x);
-        let ld1 = in0[(u32(a1)) / 4u][(u32(a1)) % 4u];
+        let ld1 = in0[u32(a1)];
         let ok1 = true;
         let a2 = bitcast<i32>(P.p[2].y) + i32(c0) * bitcast<i32>(P.p[2].z) + i32(c1) * bitcast<i32>(P.p[2].w) + i32(c2) * bitcast<i32>(P.p[3].x) + i32(c3) * bitcast<i32>(P.p[3].y);
-        let ld2 = in0[(u32(a2)) / 4u][(u32(a2)) % 4u];
+        let ld2 = in0[u32(a2)];
         let ok2 = true;
         let e1: f32 = ld1;
         let e2: f32 = red0;
@@ -177,10 +177,10 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
         var rem_rr = rr;
         let c3 = rem_rr;
         let a1 = bitcast<i32>(P.p[1].x) + i32(c0) * bitcast<i32>(P.p[1].y) + i32(c1) * bitcast<i32>(P.p[1].z) + i32(c2) * bitcast<i32>(P.p[1].w) + i32(c3) * bitcast<i32>(P.p[2].x);
-        let ld1 = in0[(u32(a1)) / 4u][(u32(a1)) % 4u];
+        let ld1 = in0[u32(a1)];
         let ok1 = true;
         let a2 = bitcast<i32>(P.p[2].y) + i32(c0) * bitcast<i32>(P.p[2].z) + i32(c1) * bitcast<i32>(P.p[2].w) + i32(c2) * bitcast<i32>(P.p[3].x) + i32(c3) * bitcast<i32>(P.p[3].y);
-        let ld2 = in0[(u32(a2)) / 4u][(u32(a2)) % 4u];
+        let ld2 = in0[u32(a2)];
         let ok2 = true;
         let e1: f32 = ld1;
         let e2: f32 = red0;
@@ -197,10 +197,10 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
         var rem_rr = rr;
         let c3 = rem_rr;
         let a1 = bitcast<i32>(P.p[1].x) + i32(c0) * bitcast<i32>(P.p[1].y) + i32(c1) * bitcast<i32>(P.p[1].z) + i32(c2) * bitcast<i32>(P.p[1].w) + i32(c3) * bitcast<i32>(P.p[2].x);
-        let ld1 = in0[(u32(a1)) / 4u][(u32(a1)) % 4u];
+        let ld1 = in0[u32(a1)];
         let ok1 = true;
         let a2 = bitcast<i32>(P.p[2].y) + i32(c0) * bitcast<i32>(P.p[2].z) + i32(c1) * bitcast<i32>(P.p[2].w) + i32(c2) * bitcast<i32>(P.p[3].x) + i32(c3) * bitcast<i32>(P.p[3].y);
-        let ld2 = in0[(u32(a2)) / 4u][(u32(a2)) % 4u];
+        let ld2 = in0[u32(a2)];
         let ok2 = true;
         let e1: f32 = ld1;
         let e2: f32 = red0;
@@ -217,10 +217,10 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
         var rem_rr = rr;
         let c3 = rem_rr;
         let a1 = bitcast<i32>(P.p[1].x) + i32(c0) * bitcast<i32>(P.p[1].y) + i32(c1) * bitcast<i32>(P.p[1].z) + i32(c2) * bitcast<i32>(P.p[1].w) + i32(c3) * bitcast<i32>(P.p[2].x);
-        let ld1 = in0[(u32(a1)) / 4u][(u32(a1)) % 4u];
+        let ld1 = in0[u32(a1)];
         let ok1 = true;
         let a2 = bitcast<i32>(P.p[2].y) + i32(c0) * bitcast<i32>(P.p[2].z) + i32(c1) * bitcast<i32>(P.p[2].w) + i32(c2) * bitcast<i32>(P.p[3].x) + i32(c3) * bitcast<i32>(P.p[3].y);
-        let ld2 = in0[(u32(a2)) / 4u][(u32(a2)) % 4u];
+        let ld2 = in0[u32(a2)];
         let ok2 = true;
         let e1: f32 = ld1;
         let e2: f32 = red0;
@@ -237,10 +237,10 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
         var rem_rr = rr;
         let c3 = rem_rr;
         let a1 = bitcast<i32>(P.p[1].x) + i32(c0) * bitcast<i32>(P.p[1].y) + i32(c1) * bitcast<i32>(P.p[1].z) + i32(c2) * bitcast<i32>(P.p[1].w) + i32(c3) * bitcast<i32>(P.p[2].x);
-        let ld1 = in0[(u32(a1)) / 4u][(u32(a1)) % 4u];
+        let ld1 = in0[u32(a1)];
         let ok1 = true;
         let a2 = bitcast<i32>(P.p[2].y) + i32(c0) * bitcast<i32>(P.p[2].z) + i32(c1) * bitcast<i32>(P.p[2].w) + i32(c2) * bitcast<i32>(P.p[3].x) + i32(c3) * bitcast<i32>(P.p[3].y);
-        let ld2 = in0[(u32(a2)) / 4u][(u32(a2)) % 4u];
+        let ld2 = in0[u32(a2)];
         let ok2 = true;
         let e1: f32 = ld1;
         let e2: f32 = red0;
@@ -257,10 +257,10 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
         var rem_rr = rr;
         let c3 = rem_rr;
         let a1 = bitcast<i32>(P.p[1].x) + i32(c0) * bitcast<i32>(P.p[1].y) + i32(c1) * bitcast<i32>(P.p[1].z) + i32(c2) * bitcast<i32>(P.p[1].w) + i32(c3) * bitcast<i32>(P.p[2].x);
-        let ld1 = in0[(u32(a1)) / 4u][(u32(a1)) % 4u];
+        let ld1 = in0[u32(a1)];
         let ok1 = true;
         let a2 = bitcast<i32>(P.p[2].y) + i32(c0) * bitcast<i32>(P.p[2].z) + i32(c1) * bitcast<i32>(P.p[2].w) + i32(c2) * bitcast<i32>(P.p[3].x) + i32(c3) * bitcast<i32>(P.p[3].y);
-        let ld2 = in0[(u32(a2)) / 4u][(u32(a2)) % 4u];
+        let ld2 = in0[u32(a2)];
         let ok2 = true;
         let e1: f32 = ld1;
         let e2: f32 = red0;
@@ -277,10 +277,10 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
         var rem_rr = rr;
         let c3 = rem_rr;
         let a1 = bitcast<i32>(P.p[1].x) + i32(c0) * bitcast<i32>(P.p[1].y) + i32(c1) * bitcast<i32>(P.p[1].z) + i32(c2) * bitcast<i32>(P.p[1].w) + i32(c3) * bitcast<i32>(P.p[2].x);
-        let ld1 = in0[(u32(a1)) / 4u][(u32(a1)) % 4u];
+        let ld1 = in0[u32(a1)];
         let ok1 = true;
         let a2 = bitcast<i32>(P.p[2].y) + i32(c0) * bitcast<i32>(P.p[2].z) + i32(c1) * bitcast<i32>(P.p[2].w) + i32(c2) * bitcast<i32>(P.p[3].x) + i32(c3) * bitcast<i32>(P.p[3].y);
-        let ld2 = in0[(u32(a2)) / 4u][(u32(a2)) % 4u];
+        let ld2 = in0[u32(a2)];
         let ok2 = true;
         let e1: f32 = ld1;
         let e2: f32 = red0;
@@ -297,10 +297,10 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
         var rem_rr = rr;
         let c3 = rem_rr;
         let a1 = bitcast<i32>(P.p[1].x) + i32(c0) * bitcast<i32>(P.p[1].y) + i32(c1) * bitcast<i32>(P.p[1].z) + i32(c2) * bitcast<i32>(P.p[1].w) + i32(c3) * bitcast<i32>(P.p[2].x);
-        let ld1 = in0[(u32(a1)) / 4u][(u32(a1)) % 4u];
+        let ld1 = in0[u32(a1)];
         let ok1 = true;
         let a2 = bitcast<i32>(P.p[2].y) + i32(c0) * bitcast<i32>(P.p[2].z) + i32(c1) * bitcast<i32>(P.p[2].w) + i32(c2) * bitcast<i32>(P.p[3].x) + i32(c3) * bitcast<i32>(P.p[3].y);
-        let ld2 = in0[(u32(a2)) / 4u][(u32(a2)) % 4u];
+        let ld2 = in0[u32(a2)];
         let ok2 = true;
         let e1: f32 = ld1;
         let e2: f32 = red0;
@@ -325,10 +325,10 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
       var rem_rr = rr;
       let c3 = rem_rr;
       let a1 = bitcast<i32>(P.p[1].x) + i32(c0) * bitcast<i32>(P.p[1].y) + i32(c1) * bitcast<i32>(P.p[1].z) + i32(c2) * bitcast<i32>(P.p[1].w) + i32(c3) * bitcast<i32>(P.p[2].x);
-      let ld1 = in0[(u32(a1)) / 4u][(u32(a1)) % 4u];
+      let ld1 = in0[u32(a1)];
       let ok1 = true;
       let a2 = bitcast<i32>(P.p[2].y) + i32(c0) * bitcast<i32>(P.p[2].z) + i32(c1) * bitcast<i32>(P.p[2].w) + i32(c2) * bitcast<i32>(P.p[3].x) + i32(c3) * bitcast<i32>(P.p[3].y);
-      let ld2 = in0[(u32(a2)) / 4u][(u32(a2)) % 4u];
+      let ld2 = in0[u32(a2)];
       let ok2 = true;
       let e1: f32 = ld1;
       let e2: f32 = red0;
@@ -361,10 +361,10 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
         var rem_rr = rr;
         let c3 = rem_rr;
         let a0 = bitcast<i32>(P.p[3].z) + i32(c0) * bitcast<i32>(P.p[3].w) + i32(c1) * bitcast<i32>(P.p[4].x) + i32(c2) * bitcast<i32>(P.p[4].y) + i32(c3) * bitcast<i32>(P.p[4].z);
-        let ld0 = in0[(u32(a0)) / 4u][(u32(a0)) % 4u];
+        let ld0 = in0[u32(a0)];
         let ok0 = true;
         let a1 = bitcast<i32>(P.p[1].x) + i32(c0) * bitcast<i32>(P.p[1].y) + i32(c1) * bitcast<i32>(P.p[1].z) + i32(c2) * bitcast<i32>(P.p[1].w) + i32(c3) * bitcast<i32>(P.p[2].x);
-        let ld1 = in0[(u32(a1)) / 4u][(u32(a1)) % 4u];
+        let ld1 = in0[u32(a1)];
         let ok1 = true;
         let e0: f32 = ld0;
         let e1: f32 = ld1;
@@ -383,10 +383,10 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
         var rem_rr = rr;
         let c3 = rem_rr;
         let a0 = bitcast<i32>(P.p[3].z) + i32(c0) * bitcast<i32>(P.p[3].w) + i32(c1) * bitcast<i32>(P.p[4].x) + i32(c2) * bitcast<i32>(P.p[4].y) + i32(c3) * bitcast<i32>(P.p[4].z);
-        let ld0 = in0[(u32(a0)) / 4u][(u32(a0)) % 4u];
+        let ld0 = in0[u32(a0)];
         let ok0 = true;
         let a1 = bitcast<i32>(P.p[1].x) + i32(c0) * bitcast<i32>(P.p[1].y) + i32(c1) * bitcast<i32>(P.p[1].z) + i32(c2) * bitcast<i32>(P.p[1].w) + i32(c3) * bitcast<i32>(P.p[2].x);
-        let ld1 = in0[(u32(a1)) / 4u][(u32(a1)) % 4u];
+        let ld1 = in0[u32(a1)];
         let ok1 = true;
         let e0: f32 = ld0;
         let e1: f32 = ld1;
@@ -405,10 +405,10 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
         var rem_rr = rr;
         let c3 = rem_rr;
         let a0 = bitcast<i32>(P.p[3].z) + i32(c0) * bitcast<i32>(P.p[3].w) + i32(c1) * bitcast<i32>(P.p[4].x) + i32(c2) * bitcast<i32>(P.p[4].y) + i32(c3) * bitcast<i32>(P.p[4].z);
-        let ld0 = in0[(u32(a0)) / 4u][(u32(a0)) % 4u];
+        let ld0 = in0[u32(a0)];
         let ok0 = true;
         let a1 = bitcast<i32>(P.p[1].x) + i32(c0) * bitcast<i32>(P.p[1].y) + i32(c1) * bitcast<i32>(P.p[1].z) + i32(c2) * bitcast<i32>(P.p[1].w) + i32(c3) * bitcast<i32>(P.p[2].x);
-        let ld1 = in0[(u32(a1)) / 4u][(u32(a1)) % 4u];
+        let ld1 = in0[u32(a1)];
         let ok1 = true;
         let e0: f32 = ld0;
         let e1: f32 = ld1;
@@ -427,10 +427,10 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
         var rem_rr = rr;
         let c3 = rem_rr;
         let a0 = bitcast<i32>(P.p[3].z) + i32(c0) * bitcast<i32>(P.p[3].w) + i32(c1) * bitcast<i32>(P.p[4].x) + i32(c2) * bitcast<i32>(P.p[4].y) + i32(c3) * bitcast<i32>(P.p[4].z);
-        let ld0 = in0[(u32(a0)) / 4u][(u32(a0)) % 4u];
+        let ld0 = in0[u32(a0)];
         let ok0 = true;
         let a1 = bitcast<i32>(P.p[1].x) + i32(c0) * bitcast<i32>(P.p[1].y) + i32(c1) * bitcast<i32>(P.p[1].z) + i32(c2) * bitcast<i32>(P.p[1].w) + i32(c3) * bitcast<i32>(P.p[2].x);
-        let ld1 = in0[(u32(a1)) / 4u][(u32(a1)) % 4u];
+        let ld1 = in0[u32(a1)];
         let ok1 = true;
         let e0: f32 = ld0;
         let e1: f32 = ld1;
@@ -449,10 +449,10 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
         var rem_rr = rr;
         let c3 = rem_rr;
         let a0 = bitcast<i32>(P.p[3].z) + i32(c0) * bitcast<i32>(P.p[3].w) + i32(c1) * bitcast<i32>(P.p[4].x) + i32(c2) * bitcast<i32>(P.p[4].y) + i32(c3) * bitcast<i32>(P.p[4].z);
-        let ld0 = in0[(u32(a0)) / 4u][(u32(a0)) % 4u];
+        let ld0 = in0[u32(a0)];
         let ok0 = true;
         let a1 = bitcast<i32>(P.p[1].x) + i32(c0) * bitcast<i32>(P.p[1].y) + i32(c1) * bitcast<i32>(P.p[1].z) + i32(c2) * bitcast<i32>(P.p[1].w) + i32(c3) * bitcast<i32>(P.p[2].x);
-        let ld1 = in0[(u32(a1)) / 4u][(u32(a1)) % 4u];
+        let ld1 = in0[u32(a1)];
         let ok1 = true;
         let e0: f32 = ld0;
         let e1: f32 = ld1;
@@ -471,10 +471,10 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
         var rem_rr = rr;
         let c3 = rem_rr;
         let a0 = bitcast<i32>(P.p[3].z) + i32(c0) * bitcast<i32>(P.p[3].w) + i32(c1) * bitcast<i32>(P.p[4].x) + i32(c2) * bitcast<i32>(P.p[4].y) + i32(c3) * bitcast<i32>(P.p[4].z);
-        let ld0 = in0[(u32(a0)) / 4u][(u32(a0)) % 4u];
+        let ld0 = in0[u32(a0)];
         let ok0 = true;
         let a1 = bitcast<i32>(P.p[1].x) + i32(c0) * bitcast<i32>(P.p[1].y) + i32(c1) * bitcast<i32>(P.p[1].z) + i32(c2) * bitcast<i32>(P.p[1].w) + i32(c3) * bitcast<i32>(P.p[2].x);
-        let ld1 = in0[(u32(a1)) / 4u][(u32(a1)) % 4u];
+        let ld1 = in0[u32(a1)];
         let ok1 = true;
         let e0: f32 = ld0;
         let e1: f32 = ld1;
@@ -493,10 +493,10 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
         var rem_rr = rr;
         let c3 = rem_rr;
         let a0 = bitcast<i32>(P.p[3].z) + i32(c0) * bitcast<i32>(P.p[3].w) + i32(c1) * bitcast<i32>(P.p[4].x) + i32(c2) * bitcast<i32>(P.p[4].y) + i32(c3) * bitcast<i32>(P.p[4].z);
-        let ld0 = in0[(u32(a0)) / 4u][(u32(a0)) % 4u];
+        let ld0 = in0[u32(a0)];
         let ok0 = true;
         let a1 = bitcast<i32>(P.p[1].x) + i32(c0) * bitcast<i32>(P.p[1].y) + i32(c1) * bitcast<i32>(P.p[1].z) + i32(c2) * bitcast<i32>(P.p[1].w) + i32(c3) * bitcast<i32>(P.p[2].x);
-        let ld1 = in0[(u32(a1)) / 4u][(u32(a1)) % 4u];
+        let ld1 = in0[u32(a1)];
         let ok1 = true;
         let e0: f32 = ld0;
         let e1: f32 = ld1;
@@ -515,10 +515,10 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
         var rem_rr = rr;
         let c3 = rem_rr;
         let a0 = bitcast<i32>(P.p[3].z) + i32(c0) * bitcast<i32>(P.p[3].w) + i32(c1) * bitcast<i32>(P.p[4].x) + i32(c2) * bitcast<i32>(P.p[4].y) + i32(c3) * bitcast<i32>(P.p[4].z);
-        let ld0 = in0[(u32(a0)) / 4u][(u32(a0)) % 4u];
+        let ld0 = in0[u32(a0)];
         let ok0 = true;
         let a1 = bitcast<i32>(P.p[1].x) + i32(c0) * bitcast<i32>(P.p[1].y) + i32(c1) * bitcast<i32>(P.p[1].z) + i32(c2) * bitcast<i32>(P.p[1].w) + i32(c3) * bitcast<i32>(P.p[2].x);
-        let ld1 = in0[(u32(a1)) / 4u][(u32(a1)) % 4u];
+        let ld1 = in0[u32(a1)];
         let ok1 = true;
         let e0: f32 = ld0;
         let e1: f32 = ld1;
@@ -545,10 +545,10 @@ fn rows_looped(o: u32, live: bool, lid: u32) {
       var rem_rr = rr;
       let c3 = rem_rr;
       let a0 = bitcast<i32>(P.p[3].z) + i32(c0) * bitcast<i32>(P.p[3].w) + i32(c1) * bitcast<i32>(P.p[4].x) + i32(c2) * bitcast<i32>(P.p[4].y) + i32(c3) * bitcast<i32>(P.p[4].z);
-      let ld0 = in0[(u32(a0)) / 4u][(u32(a0)) % 4u];
+      let ld0 = in0[u32(a0)];
       let ok0 = true;
       let a1 = bitcast<i32>(P.p[1].x) + i32(c0) * bitcast<i32>(P.p[1].y) + i32(c1) * bitcast<i32>(P.p[1].z) + i32(c2) * bitcast<i32>(P.p[1].w) + i32(c3) * bitcast<i32>(P.p[2].x);
-      let ld1 = in0[(u32(a1)) / 4u][(u32(a1)) % 4u];
+      let ld1 = in0[u32(a1)];
       let ok1 = true;
       let e0: f32 = ld0;
       let e1: f32 = ld1;
@@ -585,42 +585,149 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
   let c1 = rem_o % P.p[0].w;
   rem_o = rem_o / P.p[0].w;
   let c0 = rem_o;
-  var rc0_0: vec4<f32>;
-  var rc1_0: vec4<f32>;
-  var rc2_0: vec4<f32>;
+  var rc0_0: f32;
+  var rq0_0: bool;
+  var rc1_0: f32;
+  var rq1_0: bool;
+  var rc2_0: f32;
+  var rq2_0: bool;
+  var rc0_1: f32;
+  var rq0_1: bool;
+  var rc1_1: f32;
+  var rq1_1: bool;
+  var rc2_1: f32;
+  var rq2_1: bool;
+  var rc0_2: f32;
+  var rq0_2: bool;
+  var rc1_2: f32;
+  var rq1_2: bool;
+  var rc2_2: f32;
+  var rq2_2: bool;
+  var rc0_3: f32;
+  var rq0_3: bool;
+  var rc1_3: f32;
+  var rq1_3: bool;
+  var rc2_3: f32;
+  var rq2_3: bool;
   if (live) {
-    if (lid + 0u < P.p[0].y / 4u) {
-      let rr = (lid + 0u) * 4u;
+    if (lid + 0u < P.p[0].y) {
+      let rr = lid + 0u;
       let i = o * P.p[0].y + rr;
       var rem_rr = rr;
       let c3 = rem_rr;
       let a0 = bitcast<i32>(P.p[3].z) + i32(c0) * bitcast<i32>(P.p[3].w) + i32(c1) * bitcast<i32>(P.p[4].x) + i32(c2) * bitcast<i32>(P.p[4].y) + i32(c3) * bitcast<i32>(P.p[4].z);
-      rc0_0 = in0[u32(a0) / 4u];
+      let ld0 = in0[u32(a0)];
+      let ok0 = true;
       let a1 = bitcast<i32>(P.p[1].x) + i32(c0) * bitcast<i32>(P.p[1].y) + i32(c1) * bitcast<i32>(P.p[1].z) + i32(c2) * bitcast<i32>(P.p[1].w) + i32(c3) * bitcast<i32>(P.p[2].x);
-      rc1_0 = in0[u32(a1) / 4u];
+      let ld1 = in0[u32(a1)];
+      let ok1 = true;
       let a2 = bitcast<i32>(P.p[2].y) + i32(c0) * bitcast<i32>(P.p[2].z) + i32(c1) * bitcast<i32>(P.p[2].w) + i32(c2) * bitcast<i32>(P.p[3].x) + i32(c3) * bitcast<i32>(P.p[3].y);
-      rc2_0 = in0[u32(a2) / 4u];
+      let ld2 = in0[u32(a2)];
+      let ok2 = true;
+      rc0_0 = ld0;
+      rq0_0 = ok0;
+      rc1_0 = ld1;
+      rq1_0 = ok1;
+      rc2_0 = ld2;
+      rq2_0 = ok2;
+    }
+    if (lid + 32u < P.p[0].y) {
+      let rr = lid + 32u;
+      let i = o * P.p[0].y + rr;
+      var rem_rr = rr;
+      let c3 = rem_rr;
+      let a0 = bitcast<i32>(P.p[3].z) + i32(c0) * bitcast<i32>(P.p[3].w) + i32(c1) * bitcast<i32>(P.p[4].x) + i32(c2) * bitcast<i32>(P.p[4].y) + i32(c3) * bitcast<i32>(P.p[4].z);
+      let ld0 = in0[u32(a0)];
+      let ok0 = true;
+      let a1 = bitcast<i32>(P.p[1].x) + i32(c0) * bitcast<i32>(P.p[1].y) + i32(c1) * bitcast<i32>(P.p[1].z) + i32(c2) * bitcast<i32>(P.p[1].w) + i32(c3) * bitcast<i32>(P.p[2].x);
+      let ld1 = in0[u32(a1)];
+      let ok1 = true;
+      let a2 = bitcast<i32>(P.p[2].y) + i32(c0) * bitcast<i32>(P.p[2].z) + i32(c1) * bitcast<i32>(P.p[2].w) + i32(c2) * bitcast<i32>(P.p[3].x) + i32(c3) * bitcast<i32>(P.p[3].y);
+      let ld2 = in0[u32(a2)];
+      let ok2 = true;
+      rc0_1 = ld0;
+      rq0_1 = ok0;
+      rc1_1 = ld1;
+      rq1_1 = ok1;
+      rc2_1 = ld2;
+      rq2_1 = ok2;
+    }
+    if (lid + 64u < P.p[0].y) {
+      let rr = lid + 64u;
+      let i = o * P.p[0].y + rr;
+      var rem_rr = rr;
+      let c3 = rem_rr;
+      let a0 = bitcast<i32>(P.p[3].z) + i32(c0) * bitcast<i32>(P.p[3].w) + i32(c1) * bitcast<i32>(P.p[4].x) + i32(c2) * bitcast<i32>(P.p[4].y) + i32(c3) * bitcast<i32>(P.p[4].z);
+      let ld0 = in0[u32(a0)];
+      let ok0 = true;
+      let a1 = bitcast<i32>(P.p[1].x) + i32(c0) * bitcast<i32>(P.p[1].y) + i32(c1) * bitcast<i32>(P.p[1].z) + i32(c2) * bitcast<i32>(P.p[1].w) + i32(c3) * bitcast<i32>(P.p[2].x);
+      let ld1 = in0[u32(a1)];
+      let ok1 = true;
+      let a2 = bitcast<i32>(P.p[2].y) + i32(c0) * bitcast<i32>(P.p[2].z) + i32(c1) * bitcast<i32>(P.p[2].w) + i32(c2) * bitcast<i32>(P.p[3].x) + i32(c3) * bitcast<i32>(P.p[3].y);
+      let ld2 = in0[u32(a2)];
+      let ok2 = true;
+      rc0_2 = ld0;
+      rq0_2 = ok0;
+      rc1_2 = ld1;
+      rq1_2 = ok1;
+      rc2_2 = ld2;
+      rq2_2 = ok2;
+    }
+    if (lid + 96u < P.p[0].y) {
+      let rr = lid + 96u;
+      let i = o * P.p[0].y + rr;
+      var rem_rr = rr;
+      let c3 = rem_rr;
+      let a0 = bitcast<i32>(P.p[3].z) + i32(c0) * bitcast<i32>(P.p[3].w) + i32(c1) * bitcast<i32>(P.p[4].x) + i32(c2) * bitcast<i32>(P.p[4].y) + i32(c3) * bitcast<i32>(P.p[4].z);
+      let ld0 = in0[u32(a0)];
+      let ok0 = true;
+      let a1 = bitcast<i32>(P.p[1].x) + i32(c0) * bitcast<i32>(P.p[1].y) + i32(c1) * bitcast<i32>(P.p[1].z) + i32(c2) * bitcast<i32>(P.p[1].w) + i32(c3) * bitcast<i32>(P.p[2].x);
+      let ld1 = in0[u32(a1)];
+      let ok1 = true;
+      let a2 = bitcast<i32>(P.p[2].y) + i32(c0) * bitcast<i32>(P.p[2].z) + i32(c1) * bitcast<i32>(P.p[2].w) + i32(c2) * bitcast<i32>(P.p[3].x) + i32(c3) * bitcast<i32>(P.p[3].y);
+      let ld2 = in0[u32(a2)];
+      let ok2 = true;
+      rc0_3 = ld0;
+      rq0_3 = ok0;
+      rc1_3 = ld1;
+      rq1_3 = ok1;
+      rc2_3 = ld2;
+      rq2_3 = ok2;
     }
   }
   var acc0: f32 = kiln_f32_bits(0xff800000u);
   if (live) {
-    if (lid + 0u < P.p[0].y / 4u) {
-      let rr = (lid + 0u) * 4u;
+    if (lid + 0u < P.p[0].y) {
+      let rr = lid + 0u;
       let i = o * P.p[0].y + rr;
-      let ld1_0 = rc1_0[0];
-      let ok1_0 = true;
-      let ld1_1 = rc1_0[1];
-      let ok1_1 = true;
-      let ld1_2 = rc1_0[2];
-      let ok1_2 = true;
-      let ld1_3 = rc1_0[3];
-      let ok1_3 = true;
-      let e1_0: f32 = ld1_0;
-      let e1_1: f32 = ld1_1;
-      let e1_2: f32 = ld1_2;
-      let e1_3: f32 = ld1_3;
-      let q0 = kiln_fmax((kiln_fmax(e1_0, e1_1)), (kiln_fmax(e1_2, e1_3)));
-      acc0 = kiln_fmax(acc0, q0);
+      let ld1 = rc1_0;
+      let ok1 = rq1_0;
+      let e1: f32 = ld1;
+      acc0 = kiln_fmax(acc0, e1);
+    }
+    if (lid + 32u < P.p[0].y) {
+      let rr = lid + 32u;
+      let i = o * P.p[0].y + rr;
+      let ld1 = rc1_1;
+      let ok1 = rq1_1;
+      let e1: f32 = ld1;
+      acc0 = kiln_fmax(acc0, e1);
+    }
+    if (lid + 64u < P.p[0].y) {
+      let rr = lid + 64u;
+      let i = o * P.p[0].y + rr;
+      let ld1 = rc1_2;
+      let ok1 = rq1_2;
+      let e1: f32 = ld1;
+      acc0 = kiln_fmax(acc0, e1);
+    }
+    if (lid + 96u < P.p[0].y) {
+      let rr = lid + 96u;
+      let i = o * P.p[0].y + rr;
+      let ld1 = rc1_3;
+      let ok1 = rq1_3;
+      let e1: f32 = ld1;
+      acc0 = kiln_fmax(acc0, e1);
     }
   }
   sv_f32[lid] = acc0;
@@ -636,51 +743,65 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
   workgroupBarrier();
   var acc1: f32 = 0.0;
   if (live) {
-    if (lid + 0u < P.p[0].y / 4u) {
-      let rr = (lid + 0u) * 4u;
+    if (lid + 0u < P.p[0].y) {
+      let rr = lid + 0u;
       let i = o * P.p[0].y + rr;
-      let ld1_0 = rc1_0[0];
-      let ok1_0 = true;
-      let ld1_1 = rc1_0[1];
-      let ok1_1 = true;
-      let ld1_2 = rc1_0[2];
-      let ok1_2 = true;
-      let ld1_3 = rc1_0[3];
-      let ok1_3 = true;
-      let ld2_0 = rc2_0[0];
-      let ok2_0 = true;
-      let ld2_1 = rc2_0[1];
-      let ok2_1 = true;
-      let ld2_2 = rc2_0[2];
-      let ok2_2 = true;
-      let ld2_3 = rc2_0[3];
-      let ok2_3 = true;
-      let e1_0: f32 = ld1_0;
-      let e1_1: f32 = ld1_1;
-      let e1_2: f32 = ld1_2;
-      let e1_3: f32 = ld1_3;
-      let e2_0: f32 = red0;
-      let e2_1: f32 = red0;
-      let e2_2: f32 = red0;
-      let e2_3: f32 = red0;
-      let e3_0: f32 = (e1_0 - e2_0);
-      let e3_1: f32 = (e1_1 - e2_1);
-      let e3_2: f32 = (e1_2 - e2_2);
-      let e3_3: f32 = (e1_3 - e2_3);
-      let e4_0: f32 = exp(e3_0);
-      let e4_1: f32 = exp(e3_1);
-      let e4_2: f32 = exp(e3_2);
-      let e4_3: f32 = exp(e3_3);
-      let e5_0: f32 = ld2_0;
-      let e5_1: f32 = ld2_1;
-      let e5_2: f32 = ld2_2;
-      let e5_3: f32 = ld2_3;
-      let e6_0: f32 = (e5_0 * e4_0);
-      let e6_1: f32 = (e5_1 * e4_1);
-      let e6_2: f32 = (e5_2 * e4_2);
-      let e6_3: f32 = (e5_3 * e4_3);
-      let q1 = (e6_0 + e6_1) + (e6_2 + e6_3);
-      acc1 = acc1 + q1;
+      let ld1 = rc1_0;
+      let ok1 = rq1_0;
+      let ld2 = rc2_0;
+      let ok2 = rq2_0;
+      let e1: f32 = ld1;
+      let e2: f32 = red0;
+      let e3: f32 = (e1 - e2);
+      let e4: f32 = exp(e3);
+      let e5: f32 = ld2;
+      let e6: f32 = (e5 * e4);
+      acc1 = acc1 + e6;
+    }
+    if (lid + 32u < P.p[0].y) {
+      let rr = lid + 32u;
+      let i = o * P.p[0].y + rr;
+      let ld1 = rc1_1;
+      let ok1 = rq1_1;
+      let ld2 = rc2_1;
+      let ok2 = rq2_1;
+      let e1: f32 = ld1;
+      let e2: f32 = red0;
+      let e3: f32 = (e1 - e2);
+      let e4: f32 = exp(e3);
+      let e5: f32 = ld2;
+      let e6: f32 = (e5 * e4);
+      acc1 = acc1 + e6;
+    }
+    if (lid + 64u < P.p[0].y) {
+      let rr = lid + 64u;
+      let i = o * P.p[0].y + rr;
+      let ld1 = rc1_2;
+      let ok1 = rq1_2;
+      let ld2 = rc2_2;
+      let ok2 = rq2_2;
+      let e1: f32 = ld1;
+      let e2: f32 = red0;
+      let e3: f32 = (e1 - e2);
+      let e4: f32 = exp(e3);
+      let e5: f32 = ld2;
+      let e6: f32 = (e5 * e4);
+      acc1 = acc1 + e6;
+    }
+    if (lid + 96u < P.p[0].y) {
+      let rr = lid + 96u;
+      let i = o * P.p[0].y + rr;
+      let ld1 = rc1_3;
+      let ok1 = rq1_3;
+      let ld2 = rc2_3;
+      let ok2 = rq2_3;
+      let e1: f32 = ld1;
+      let e2: f32 = red0;
+      let e3: f32 = (e1 - e2);
+      let e4: f32 = exp(e3);
+      let e5: f32 = ld2;
+      let e6: f32 = (e5 * e4);
+      acc1 = acc1 + e6;
     }
   }
   sv_f32[lid] = acc1;
@@ -696,59 +817,73 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
   workgroupBarrier();
   var acc2: f32 = 0.0;
   if (live) {
-    if (lid + 0u < P.p[0].y / 4u) {
-      let rr = (lid + 0u) * 4u;
+    if (lid + 0u < P.p[0].y) {
+      let rr = lid + 0u;
       let i = o * P.p[0].y + rr;
-      let ld0_0 = rc0_0[0];
-      let ok0_0 = true;
-      let ld0_1 = rc0_0[1];
-      let ok0_1 = true;
-      let ld0_2 = rc0_0[2];
-      let ok0_2 = true;
-      let ld0_3 = rc0_0[3];
-      let ok0_3 = true;
-      let ld1_0 = rc1_0[0];
-      let ok1_0 = true;
-      let ld1_1 = rc1_0[1];
-      let ok1_1 = true;
-      let ld1_2 = rc1_0[2];
-      let ok1_2 = true;
-      let ld1_3 = rc1_0[3];
-      let ok1_3 = true;
-      let e0_0: f32 = ld0_0;
-      let e0_1: f32 = ld0_1;
-      let e0_2: f32 = ld0_2;
-      let e0_3: f32 = ld0_3;
-      let e1_0: f32 = ld1_0;
-      let e1_1: f32 = ld1_1;
-      let e1_2: f32 = ld1_2;
-      let e1_3: f32 = ld1_3;
-      let e2_0: f32 = red0;
-      let e2_1: f32 = red0;
-      let e2_2: f32 = red0;
-      let e2_3: f32 = red0;
-      let e3_0: f32 = (e1_0 - e2_0);
-      let e3_1: f32 = (e1_1 - e2_1);
-      let e3_2: f32 = (e1_2 - e2_2);
-      let e3_3: f32 = (e1_3 - e2_3);
-      let e4_0: f32 = exp(e3_0);
-      let e4_1: f32 = exp(e3_1);
-      let e4_2: f32 = exp(e3_2);
-      let e4_3: f32 = exp(e3_3);
-      let e7_0: f32 = red1;
-      let e7_1: f32 = red1;
-      let e7_2: f32 = red1;
-      let e7_3: f32 = red1;
-      let e8_0: f32 = (e4_0 / e7_0);
-      let e8_1: f32 = (e4_1 / e7_1);
-      let e8_2: f32 = (e4_2 / e7_2);
-      let e8_3: f32 = (e4_3 / e7_3);
-      let e9_0: f32 = (e0_0 * e8_0);
-      let e9_1: f32 = (e0_1 * e8_1);
-      let e9_2: f32 = (e0_2 * e8_2);
-      let e9_3: f32 = (e0_3 * e8_3);
-      let q2 = (e9_0 + e9_1) + (e9_2 + e9_3);
-      acc2 = acc2 + q2;
+      let ld0 = rc0_0;
+      let ok0 = rq0_0;
+      let ld1 = rc1_0;
+      let ok1 = rq1_0;
+      let e0: f32 = ld0;
+      let e1: f32 = ld1;
+      let e2: f32 = red0;
+      let e3: f32 = (e1 - e2);
+      let e4: f32 = exp(e3);
+      let e7: f32 = red1;
+      let e8: f32 = (e4 / e7);
+      let e9: f32 = (e0 * e8);
+      acc2 = acc2 + e9;
+    }
+    if (lid + 32u < P.p[0].y) {
+      let rr = lid + 32u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_1;
+      let ok0 = rq0_1;
+      let ld1 = rc1_1;
+      let ok1 = rq1_1;
+      let e0: f32 = ld0;
+      let e1: f32 = ld1;
+      let e2: f32 = red0;
+      let e3: f32 = (e1 - e2);
+      let e4: f32 = exp(e3);
+      let e7: f32 = red1;
+      let e8: f32 = (e4 / e7);
+      let e9: f32 = (e0 * e8);
+      acc2 = acc2 + e9;
+    }
+    if (lid + 64u < P.p[0].y) {
+      let rr = lid + 64u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_2;
+      let ok0 = rq0_2;
+      let ld1 = rc1_2;
+      let ok1 = rq1_2;
+      let e0: f32 = ld0;
+      let e1: f32 = ld1;
+      let e2: f32 = red0;
+      let e3: f32 = (e1 - e2);
+      let e4: f32 = exp(e3);
+      let e7: f32 = red1;
+      let e8: f32 = (e4 / e7);
+      let e9: f32 = (e0 * e8);
+      acc2 = acc2 + e9;
+    }
+    if (lid + 96u < P.p[0].y) {
+      let rr = lid + 96u;
+      let i = o * P.p[0].y + rr;
+      let ld0 = rc0_3;
+      let ok0 = rq0_3;
+      let ld1 = rc1_3;
+      let ok1 = rq1_3;
+      let e0: f32 = ld0;
+      let e1: f32 = ld1;
+      let e2: f32 = red0;
+      let e3: f32 = (e1 - e2);
+      let e4: f32 = exp(e3);
+      let e7: f32 = red1;
+      let e8: f32 = (e4 / e7);
+      let e9: f32 = (e0 * e8);
+      acc2 = acc2 + e9;
     }
   }
   sv_f32[lid] = acc2;

@@ -14,9 +14,10 @@ use smallvec::SmallVec;
 /// `sum_s(acc * w / sum_s(l * w))`, in f32, cast to the dtype: one row kernel.
 ///
 /// `S` brings the workgroups (one per batch and block of up to 16 query rows, per run) to
-/// about [`SPLIT_ATTENTION_TARGET`], with runs of at least [`SPLIT_ATTENTION_MIN_RUN`] keys;
-/// an attention with that many workgroups already, or with fewer than
-/// `2 * SPLIT_ATTENTION_MIN_RUN` keys, is left whole. Runs are also cut short enough that
+/// about [`SPLIT_ATTENTION_TARGET`], with runs of at least [`SPLIT_ATTENTION_MIN_RUN`] keys
+/// ([`SPLIT_DECODE_MIN_RUN`] for one query row a batch, a decode step); an attention with
+/// that many workgroups already, or with fewer than twice the shortest run's keys, is left
+/// whole. Runs are also cut short enough that
 /// one invocation's loops stay within `max_trips` ([`attention_trips`]; the adapter's loop
 /// budget), whatever the workgroups. An attention whose head passes `max_head` (at most
 /// [`ATTENTION_MAX_HEAD`]) becomes the unfused composition (matmul, scale, mask, softmax, matmul): the graph is
@@ -51,23 +52,31 @@ pub const ATTENTION_MAX_HEAD: usize = 512;
 
 /// Workgroups a split attention aims at (several per compute unit of a large GPU).
 pub const SPLIT_ATTENTION_TARGET: usize = 1024;
-/// The fewest keys of a run. A decode step's attention is short of workgroups, not of
-/// bandwidth: against 64, runs of 32 took 3% off a Llama-1B-shaped decode step's GPU time
-/// and 1% off an 8B's (H100, 512 cached positions); 16 gained less (journal
-/// 2026-12-06-bind-groups.md).
-pub const SPLIT_ATTENTION_MIN_RUN: usize = 32;
+/// The fewest keys of a run where a batch has several query rows (not measured against
+/// others).
+pub const SPLIT_ATTENTION_MIN_RUN: usize = 64;
+/// The fewest keys of a run for one query row a batch (a decode step). Its attention is
+/// short of workgroups, not of bandwidth: against 64, runs of 32 took 3% off a
+/// Llama-1B-shaped decode step's GPU time and 1% off an 8B's (H100, 512 cached positions);
+/// 16 gained less (journal 2026-12-06-bind-groups.md).
+pub const SPLIT_DECODE_MIN_RUN: usize = 32;
 
 impl SplitAttention {
     /// The runs for an attention over `batch` batches of `sq` rows, `sk` keys and heads of
     /// `d` and `dv` (1: whole).
     pub fn runs(&self, batch: usize, sq: usize, sk: usize, d: usize, dv: usize) -> usize {
         let groups = batch * sq.div_ceil(16);
+        let min_run = if sq == 1 {
+            SPLIT_DECODE_MIN_RUN
+        } else {
+            SPLIT_ATTENTION_MIN_RUN
+        };
         let by_groups = if groups >= SPLIT_ATTENTION_TARGET {
             1
         } else {
             SPLIT_ATTENTION_TARGET
                 .div_ceil(groups.max(1))
-                .min(sk / SPLIT_ATTENTION_MIN_RUN)
+                .min(sk / min_run)
                 .max(1)
         };
         let by_loop = match self.max_trips {
