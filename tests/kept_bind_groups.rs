@@ -121,10 +121,22 @@ fn the_pool_letting_buffers_go_forgets_them() {
     }
     let Some(gpu) = dev.gpu() else { return };
     assert!(counters(&dev).bind_groups_kept > 0);
+    // A pool that may hold a byte lets every buffer given back go (over its cap) as the
+    // run's temporaries return, and each time forgets the kept bind groups.
+    gpu.set_pool_limit(1);
+    for i in 3..5 {
+        run_checked(&prog, &x, &w, &format!("run {i}, a pool of a byte"));
+        assert_eq!(counters(&dev).bind_groups_kept, 0, "run {i}");
+    }
+    gpu.set_pool_limit(u64::MAX);
+    for i in 5..7 {
+        run_checked(&prog, &x, &w, &format!("run {i}"));
+    }
+    assert!(counters(&dev).bind_groups_kept > 0);
     // Turning reuse off frees every pooled buffer: a kept bind group would hold one alive.
     gpu.set_pool_limit(0);
     assert_eq!(counters(&dev).bind_groups_kept, 0);
-    for i in 3..5 {
+    for i in 7..9 {
         run_checked(&prog, &x, &w, &format!("run {i}, no pool"));
     }
 }
@@ -143,12 +155,22 @@ fn kept_bind_groups_stay_bounded() {
         .map(|s| random(&dev, DType::F32, &[3], -1.0, 1.0, s))
         .collect();
     let mut outs = Vec::with_capacity(inputs.len());
+    let mut most = 0;
     for x in &inputs {
         outs.push(prog.run(&[x]).unwrap().remove(0));
-        assert!(counters(&dev).bind_groups_kept <= CAPACITY as u64);
+        let kept = counters(&dev).bind_groups_kept;
+        assert!(kept <= CAPACITY as u64, "{kept} kept");
+        most = most.max(kept);
     }
     let c = counters(&dev);
     assert!(c.bind_groups_made >= inputs.len() as u64);
+    // They were kept up to the bound, and the oldest generation went past it.
+    assert!(most >= CAPACITY as u64 - 1, "at most {most} kept");
+    assert!(
+        c.bind_groups_kept < most,
+        "nothing let go: {}",
+        c.bind_groups_kept
+    );
     for (i, (x, o)) in inputs.iter().zip(&outs).enumerate().step_by(97) {
         let want = x
             .exp()

@@ -10,16 +10,17 @@
 //!
 //! A kept bind group holds its buffers alive, so the cache is emptied whenever the pool lets a
 //! buffer go (`Pool` calls [`BindGroups::clear`] as it drops one): memory the pool counts as
-//! freed is freed. It is bounded by entry count, and emptied whole when full ([`CAPACITY`]):
-//! a program that keeps binding new buffers gains nothing from the cache either way, and
-//! forgetting everything at once costs nothing a lookup, where picking the least recently
-//! used entry would cost a scan a miss.
+//! freed is freed. It is bounded in two generations ([`CAPACITY`]): new bind groups join the
+//! current one; when it holds half the capacity it becomes the old one and the old one is
+//! dropped; a bind group found in the old generation moves back to the current. A loop over
+//! up to half the capacity of launches keeps all of them, and a miss costs no scan (a least
+//! recently used entry would cost one).
 
 use std::sync::Mutex;
 
-/// The most bind groups kept (a step of an 8B decoder binds 363 launches; two steps' worth of
-/// buffers alternate where a cache tensor is written each step).
-pub const CAPACITY: usize = 2048;
+/// The most bind groups kept, over both generations (a step of an 8B decoder binds 363
+/// launches, and a decode loop's buffers cycle over two or three steps).
+pub const CAPACITY: usize = 4096;
 
 /// What a bind group binds: its layout and buffers in binding order (the uniform first).
 /// Buffers compare by identity; a key holds them, so an identity is never reused while its
@@ -38,9 +39,31 @@ pub struct BindGroups {
 
 #[derive(Default)]
 struct Map {
-    groups: hashbrown::HashMap<Key, wgpu::BindGroup>,
+    current: hashbrown::HashMap<Key, wgpu::BindGroup>,
+    old: hashbrown::HashMap<Key, wgpu::BindGroup>,
     hits: u64,
     made: u64,
+}
+
+impl Map {
+    /// The bind group kept under `key`, moved to the current generation.
+    fn find(&mut self, key: &Key) -> Option<wgpu::BindGroup> {
+        if let Some(bg) = self.current.get(key) {
+            return Some(bg.clone());
+        }
+        let (k, bg) = self.old.remove_entry(key)?;
+        self.keep(k, bg.clone());
+        Some(bg)
+    }
+
+    /// Keeps `bg` under `key` in the current generation, which becomes the old one when it
+    /// holds half of [`CAPACITY`].
+    fn keep(&mut self, key: Key, bg: wgpu::BindGroup) {
+        if self.current.len() >= CAPACITY / 2 {
+            self.old = std::mem::take(&mut self.current);
+        }
+        self.current.insert(key, bg);
+    }
 }
 
 /// Bind groups found kept and made, so far, and kept now.
@@ -74,20 +97,19 @@ impl BindGroups {
                 .cloned()
                 .collect(),
         });
-        if let (Some(key), Ok(mut m)) = (&key, self.map.lock()) {
-            if let Some(bg) = m.groups.get(key).cloned() {
-                m.hits += 1;
-                return bg;
+        if let Some(key) = &key {
+            if let Ok(mut m) = self.map.lock() {
+                if let Some(bg) = m.find(key) {
+                    m.hits += 1;
+                    return bg;
+                }
             }
         }
         let bg = make(device, layout, uniform, bufs, label);
         if let Ok(mut m) = self.map.lock() {
             m.made += 1;
             if let Some(key) = key {
-                if m.groups.len() >= CAPACITY {
-                    m.groups.clear();
-                }
-                m.groups.insert(key, bg.clone());
+                m.keep(key, bg.clone());
             }
         }
         bg
@@ -96,7 +118,8 @@ impl BindGroups {
     /// Forgets every kept bind group (and so lets go of the buffers they hold).
     pub fn clear(&self) {
         if let Ok(mut m) = self.map.lock() {
-            m.groups.clear();
+            m.current.clear();
+            m.old.clear();
         }
     }
 
@@ -107,7 +130,7 @@ impl BindGroups {
             .map(|m| BindCounts {
                 hits: m.hits,
                 made: m.made,
-                kept: m.groups.len() as u64,
+                kept: (m.current.len() + m.old.len()) as u64,
             })
             .unwrap_or_default()
     }

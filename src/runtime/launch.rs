@@ -1,5 +1,5 @@
-//! Launching single kernels: timestamp timing, a launch's uniform and bind group, and timing
-//! one kernel under a schedule on given buffers (what the autotuner measures).
+//! Launching single kernels: timestamp timing, a launch's uniform, and timing one kernel
+//! under a schedule on given buffers (what the autotuner measures).
 
 use super::context::GpuContext;
 use super::pipelines::CompiledKernel;
