@@ -112,6 +112,12 @@ db, dh, dctx, dd = (8, 12, 4096, 64) if large else (1, 4, 1024, 64)
 q, k_, v = rand(db, dh, 1, dd), rand(db, dh, dctx, dd), rand(db, dh, dctx, dd)
 report("attention_decode", f"b{db} h{dh} 1x{dctx} d{dd}",
        lambda: F.scaled_dot_product_attention(q, k_, v), gbs(2 * db * dh * dctx * dd * 4))
+gk, gg, gctx, gd = (8, 4, 512, 128) if large else (2, 2, 64, 64)
+gq, gkk, gv = rand(gk, gg, 1, gd), rand(gk, 1, gctx, gd), rand(gk, 1, gctx, gd)
+report("attention_decode_gqa", f"kv{gk} g{gg} 1x{gctx} d{gd}",
+       lambda: F.scaled_dot_product_attention(gq, gkk.expand(gk, gg, gctx, gd),
+                                              gv.expand(gk, gg, gctx, gd)),
+       gbs(2 * gk * gctx * gd * 4))
 # The ops the Burn backend lowers to (bench/src/workloads/burn_ops.rs).
 cn, cc, chw = (8, 64, 56) if large else (1, 16, 28)
 cx, cw = rand(cn, cc, chw, chw), rand(cc, cc, 3, 3) * 0.1
