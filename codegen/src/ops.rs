@@ -57,6 +57,11 @@ pub const HELPERS: &[Helper] = &[
         text: "fn kiln_bf16_get(word: u32, i: u32) -> f32 {\n  return bitcast<f32>(select(word << 16u, word & 0xffff0000u, (i & 1u) == 1u));\n}",
     },
     Helper {
+        name: "kiln_f16_of_word",
+        deps: &[],
+        text: "fn kiln_f16_of_word(word: u32, i: u32) -> f32 {\n  return unpack2x16float(word)[i & 1u];\n}",
+    },
+    Helper {
         name: "kiln_bf16_bits",
         deps: &["kiln_isnan"],
         // The value is rounded to bf16 already: its upper half (a NaN keeps its sign and is

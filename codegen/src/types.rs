@@ -48,14 +48,17 @@ impl Target {
     }
 
     /// Bytes of a buffer of `numel` elements of `d` (a quantized dtype: of their blocks): a
-    /// whole number of 4-byte words, at least one (bindings are sized in words).
+    /// whole number of 4-byte words, at least one (bindings are sized in words). 16-bit f16
+    /// takes whole 16-byte vectors: the tensor-core template may bind an f16 operand as
+    /// `vec4<u32>` (`Emitter::wide`), whose last vector must hold the last element.
     pub fn buffer_bytes(&self, d: DType, numel: usize) -> u64 {
         let bytes = match d.quant() {
             // A quantized shape is whole blocks (`HostTensor::validate`, `Graph::input`).
             Some(f) => f.bytes_for(numel).unwrap_or(0) as u64,
             None => numel as u64 * self.storage_bytes(d),
         };
-        bytes.div_ceil(4).max(1) * 4
+        let unit = if d == DType::F16 && self.f16 { 16 } else { 4 };
+        bytes.div_ceil(unit).max(1) * unit
     }
 
     /// Whether a kernel over these dtypes needs `enable f16;`.

@@ -46,6 +46,10 @@ pub struct Emitter<'k> {
     /// WGSL extensions the kernel enables beyond `f16` for 16-bit bindings (`enable NAME;`),
     /// noted by the template.
     pub enables: BTreeSet<&'static str>,
+    /// f16 inputs bound as `vec4<u32>` (8 elements a vector) so that the tensor-core
+    /// template can stage 16 bytes a load; their single elements are read out of a vector
+    /// ([`Emitter::read`]). Chosen by the template before any body is emitted.
+    pub wide: BTreeSet<InputId>,
 }
 
 impl<'k> Emitter<'k> {
@@ -62,6 +66,7 @@ impl<'k> Emitter<'k> {
             cached: None,
             held: Vec::new(),
             enables: BTreeSet::new(),
+            wide: BTreeSet::new(),
         }
     }
 
@@ -137,10 +142,14 @@ impl<'k> Emitter<'k> {
             if self.k.inplace.is_some_and(|(a, _)| a.index() == i) {
                 continue;
             }
+            let ty = if self.wide.contains(&InputId::new(i)) {
+                "vec4<u32>".to_string()
+            } else {
+                elem(*d, vector, false)
+            };
             writeln!(
                 s,
-                "@group(0) @binding({binding}) var<storage, read> in{i}: array<{}>;",
-                elem(*d, vector, false)
+                "@group(0) @binding({binding}) var<storage, read> in{i}: array<{ty}>;"
             );
             binding += 1;
         }

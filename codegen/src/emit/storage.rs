@@ -10,8 +10,8 @@ use kiln_ir::{DType, ExprId, InputId, LoadId, Store, ViewKind};
 
 impl Emitter<'_> {
     /// Element `idx` (a `u32` expression) of input `input`'s buffer `buf` as a value: the
-    /// stored element converted ([`Emitter::elem`]), or a quantized element decoded from its
-    /// block.
+    /// stored element converted ([`Emitter::elem`]), its half of a word of a wide binding
+    /// ([`Emitter::wide`]), or a quantized element decoded from its block.
     pub fn read(&mut self, input: InputId, buf: &str, idx: &str) -> String {
         let d = self.k.input(input);
         match d.quant() {
@@ -25,6 +25,10 @@ impl Emitter<'_> {
                     "kiln_bf16_get({}, {idx})",
                     self.packed_word(input, buf, &format!("({idx}) >> 1u"))
                 )
+            }
+            None if self.wide.contains(&input) => {
+                self.use_helpers(&["kiln_f16_of_word"]);
+                format!("kiln_f16_of_word({buf}[({idx}) >> 3u][(({idx}) >> 1u) & 3u], {idx})")
             }
             None => self.target.from_storage(&self.elem(buf, idx), d),
         }
