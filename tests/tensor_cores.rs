@@ -58,6 +58,27 @@ fn products(dev: &Device, dt: DType, seed: u64) -> Vec<(String, Tensor, usize)> 
             k,
         ));
     }
+    // The aligned tile (`coop::aligned`: no tests around its loads, 16-byte staging): chosen
+    // by size at 2048 x 64 x 2048 (tuned onto 256 x 96 x 512 by the tuning test); a kernel
+    // with a part tile and a depth of no whole slices settles on another tile.
+    for (i, &(m, k, n)) in [(2048, 64, 2048), (256, 96, 512), (300, 72, 520)]
+        .iter()
+        .enumerate()
+    {
+        let s = seed + 50 + 10 * i as u64;
+        let a = random(dev, dt, &[m, k], -1.0, 1.0, s);
+        let b = random(dev, dt, &[k, n], -1.0, 1.0, s + 1);
+        out.push((format!("{m}x{k}x{n}"), a.matmul(&b).unwrap(), k));
+    }
+    // A contiguous A at an offset of 3 elements: not aligned, so on a tile that is not.
+    let flat = random(dev, dt, &[3 + 256 * 64], -1.0, 1.0, seed + 90);
+    let a = flat
+        .narrow(0, 3, 256 * 64)
+        .unwrap()
+        .reshape(&[256, 64])
+        .unwrap();
+    let b = random(dev, dt, &[64, 256], -1.0, 1.0, seed + 91);
+    out.push(("256x64x256 A at offset 3".into(), a.matmul(&b).unwrap(), 64));
     let a = random(dev, dt, &[3, 65, 48], -1.0, 1.0, seed + 100);
     let b = random(dev, dt, &[3, 48, 70], -1.0, 1.0, seed + 101);
     let bias = random(dev, dt, &[70], -1.0, 1.0, seed + 102);
@@ -87,6 +108,14 @@ fn f16_matmuls_on_tensor_cores() {
     };
     for (what, y, _) in products(&dev, DType::F16, 1) {
         assert!(on_tensor_cores(&y), "{what}: not on tensor cores");
+        // Only the aligned tile binds f16 operands wide, for its 16-byte loads.
+        let wide = y
+            .explain()
+            .unwrap()
+            .kernels
+            .iter()
+            .any(|k| k.wgsl.contains("array<vec4<u32>>"));
+        assert_eq!(wide, what == "2048x64x2048", "{what}: on the aligned tile");
         check(&y, 1e-4, f16_rtol(&what), &format!("f16 {what}"));
     }
     // f32 stays on the f32 path at the default precision.

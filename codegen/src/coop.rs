@@ -8,6 +8,9 @@
 //! a `bk`-deep slice of both operands in workgroup memory as f16 (through their views, bounds
 //! checked, zero outside; f32 operands rounded to f16 where the schedule allows it), then each
 //! subgroup loads its fragments with `coopLoadT` and multiplies them into its accumulators.
+//! The aligned tile runs only kernels whose slices all lie inside their operands
+//! ([`aligned`]): no checks, and contiguous f16 operands staged 16 bytes a load
+//! (`coop_stage`).
 //! The epilogue stores one accumulator at a time to the subgroup's `16 x 16` f32 scratch in
 //! workgroup memory, where its invocations apply the fused epilogue (bias, activation,
 //! residual, cast: the matmul template's `epilogue`) element by element.
@@ -17,13 +20,17 @@
 //!   writer panics on expressions computed inside the call);
 //! - cooperative calls sit in uniform control flow: the loops around them run on uniform
 //!   bounds, and a subgroup's index (the `subgroup_id` built-in, so that no mapping of
-//!   invocations to subgroups is assumed) only addresses memory.
+//!   invocations to subgroups is assumed) only addresses memory;
+//! - one loop over `k` a kernel: on an H100 a kernel holding both the unchecked loop and the
+//!   checked one behind a uniform branch ran 3-4x slower than either alone (journal
+//!   2026-12-06-tensor-core-staging.md), so the choice is the schedule's tile, not a branch.
 
 use crate::code::Code;
+use crate::coop_stage::{Slice, VEC};
 use crate::emit::Emitter;
 use crate::matmul::Dims;
 use crate::CodegenError;
-use kiln_ir::{DType, Kernel, KernelKind};
+use kiln_ir::{DType, Kernel, KernelKind, LoadId, ViewKind};
 
 /// The invocations of a subgroup the template is written for.
 pub const SUBGROUP: u32 = 32;
@@ -47,6 +54,10 @@ pub struct CoopTile {
     /// Register double buffering: the next slice is read from memory into registers while
     /// the current one is multiplied, and written to workgroup memory after.
     pub double: bool,
+    /// Only for kernels whose tiles and slices are all whole and whose f16 operands are
+    /// aligned ([`aligned`]): the loads need no test, and contiguous f16 operands are read 16
+    /// bytes a load (`coop_stage`).
+    pub aligned: bool,
 }
 
 impl CoopTile {
@@ -74,20 +85,30 @@ impl CoopTile {
 
 /// The tile shapes (`MatmulSchedule::coop_tile` indexes this table): 64 x 64 with 4
 /// subgroups of 2 x 2 accumulators; 128 x 128 with 8 subgroups of 4 x 2; 128 x 64 with 8
-/// subgroups of 2 x 2; the first two with 16-deep slices; and the first two without double
-/// buffering.
-pub const COOP_TILES: [CoopTile; 7] = [
-    coop_tile(64, 64, 2, 2, 32, true),
-    coop_tile(128, 128, 2, 4, 32, true),
-    coop_tile(128, 64, 4, 2, 32, true),
-    coop_tile(64, 64, 2, 2, 16, true),
-    coop_tile(128, 128, 2, 4, 16, true),
-    coop_tile(64, 64, 2, 2, 32, false),
-    coop_tile(128, 128, 2, 4, 32, false),
+/// subgroups of 2 x 2; the first two with 16-deep slices; the first two without double
+/// buffering; and, aligned only, 128 x 256 with 8 subgroups of 4 x 4 (a subgroup's 64 x 64
+/// block uses each staged fragment four times).
+pub const COOP_TILES: [CoopTile; 8] = [
+    coop_tile(64, 64, 2, 2, 32, true, false),
+    coop_tile(128, 128, 2, 4, 32, true, false),
+    coop_tile(128, 64, 4, 2, 32, true, false),
+    coop_tile(64, 64, 2, 2, 16, true, false),
+    coop_tile(128, 128, 2, 4, 16, true, false),
+    coop_tile(64, 64, 2, 2, 32, false, false),
+    coop_tile(128, 128, 2, 4, 32, false, false),
+    coop_tile(128, 256, 2, 4, 32, true, true),
 ];
 
-/// A row of [`COOP_TILES`]: `bm, bn, wm, wn, bk, double`.
-const fn coop_tile(bm: u32, bn: u32, wm: u32, wn: u32, bk: u32, double: bool) -> CoopTile {
+/// A row of [`COOP_TILES`]: `bm, bn, wm, wn, bk, double, aligned`.
+const fn coop_tile(
+    bm: u32,
+    bn: u32,
+    wm: u32,
+    wn: u32,
+    bk: u32,
+    double: bool,
+    aligned: bool,
+) -> CoopTile {
     CoopTile {
         bm,
         bn,
@@ -95,6 +116,7 @@ const fn coop_tile(bm: u32, bn: u32, wm: u32, wn: u32, bk: u32, double: bool) ->
         wn,
         bk,
         double,
+        aligned,
     }
 }
 
@@ -151,8 +173,9 @@ pub fn eligible(k: &Kernel, f32_ok: bool) -> bool {
         && operand_ok(ib, *b_round, f32_ok)
 }
 
-/// The tile chosen by size: 128 x 128 where that grid still has 128 workgroups, 128 x 64
-/// where that one does, else 64 x 64 (sizes rounded up to powers of two, as the scalar
+/// The tile chosen by size: the aligned 128 x 256 where the kernel is aligned for it and
+/// that grid still has 128 workgroups, else 128 x 128 where that one does, 128 x 64 where
+/// that one does, else 64 x 64 (sizes rounded up to powers of two, as the scalar
 /// template's choice).
 pub fn by_size(k: &Kernel) -> u32 {
     let r = k.shape.rank();
@@ -160,13 +183,74 @@ pub fn by_size(k: &Kernel) -> u32 {
     let (m, n) = (p2(k.shape.0[r - 2]), p2(k.shape.0[r - 1]));
     let batch = p2(k.shape.0[..r - 2].iter().product());
     let groups = |t: &CoopTile| m.div_ceil(t.bm as usize) * n.div_ceil(t.bn as usize) * batch;
-    if groups(&COOP_TILES[1]) >= crate::MATMUL_MIN_WORKGROUPS {
+    if aligned(k, &COOP_TILES[7]) && groups(&COOP_TILES[7]) >= crate::MATMUL_MIN_WORKGROUPS {
+        7
+    } else if groups(&COOP_TILES[1]) >= crate::MATMUL_MIN_WORKGROUPS {
         1
     } else if groups(&COOP_TILES[2]) >= crate::MATMUL_MIN_WORKGROUPS {
         2
     } else {
         0
     }
+}
+
+/// Whether kernel `k` may run on tile `t`: any kernel on a tile that is not aligned; on an
+/// aligned one, only a kernel whose every tile and slice is whole (`m`, `n` and `k`
+/// multiples of the tile's) and whose f16 operands read through contiguous views (those
+/// [`widen`] may bind wide) start at a multiple of 8 elements. Their row and batch strides
+/// are then multiples of 8 as well, since `k` and `n` are.
+pub fn aligned(k: &Kernel, t: &CoopTile) -> bool {
+    if !t.aligned {
+        return true;
+    }
+    let KernelKind::Matmul { a, b, .. } = &k.kind else {
+        return false;
+    };
+    let r = k.shape.rank();
+    let (m, n) = (k.shape.0[r - 2], k.shape.0[r - 1]);
+    let kk = k.load(*a).view.shape.0[r - 1];
+    let whole = m.is_multiple_of(t.bm as usize)
+        && n.is_multiple_of(t.bn as usize)
+        && kk.is_multiple_of(t.bk as usize);
+    whole
+        && [*a, *b].iter().all(|&l| {
+            let load = k.load(l);
+            k.input(load.input) != DType::F16
+                || load.view.kind() != ViewKind::Contiguous
+                || load.view.offset % VEC as i64 == 0
+        })
+}
+
+/// The tile `coop_tile` names where kernel `k` may run on it ([`aligned`]), else the tile
+/// [`by_size`] chooses: a schedule tuned on, or written for, an aligned kernel never reaches
+/// one that is not.
+pub fn settle(k: &Kernel, coop_tile: Option<u32>) -> Option<u32> {
+    match tile(coop_tile) {
+        Ok(t) if !aligned(k, &t) => Some(by_size(k)),
+        _ => coop_tile,
+    }
+}
+
+/// Binds the operands of `loads` (A's and B's, with the dtype each is rounded to on load)
+/// wide ([`Emitter::wide`]) where their slices can be staged 16 bytes a load: f16 stored as
+/// f16, not rounded to another dtype, read through a contiguous view (so A is contiguous
+/// along `k` and B along its columns), and not read through an output's binding. Returns the
+/// wide bindings' names, for [`main`]. Called before any of the kernel's body is emitted,
+/// since every read of a wide input takes its half of a word.
+pub(crate) fn widen(e: &mut Emitter, loads: [(LoadId, Option<DType>); 2]) -> [Option<String>; 2] {
+    loads.map(|(l, round)| {
+        let load = e.k.load(l);
+        let input = load.input;
+        let ok = e.k.input(input) == DType::F16
+            && e.target.storage(DType::F16) == "f16"
+            && matches!(round, None | Some(DType::F16))
+            && load.view.kind() == ViewKind::Contiguous
+            && e.k.inplace.is_none_or(|(i, _)| i != input);
+        ok.then(|| {
+            e.wide.insert(input);
+            e.input_buf(input)
+        })
+    })
 }
 
 /// The workgroup arrays, the entry point and the body of a tensor-core matmul, after the
@@ -176,6 +260,7 @@ pub(crate) fn main(
     d: &Dims,
     t: CoopTile,
     fns: Code,
+    [wide_a, wide_b]: [Option<String>; 2],
 ) -> Result<String, CodegenError> {
     e.enables.insert("f16");
     e.enables.insert("wgpu_cooperative_matrix");
@@ -215,97 +300,107 @@ pub(crate) fn main(
         t.wn,
         fn_ * FRAG
     );
+    // Staging (`coop_stage`): each slice through the invocations' registers.
+    let slices = [
+        Slice {
+            name: "a",
+            rows: bm,
+            cols: bk,
+            ld: lda,
+            wide: wide_a,
+        },
+        Slice {
+            name: "b",
+            rows: bk,
+            cols: bn,
+            ld: ldb,
+            wide: wide_b,
+        },
+    ];
+    tile_body(&mut c, t, d, &slices);
+    c.push_str("  }\n}\n");
+    c.finish()
+}
+
+/// A workgroup's tile in the tensor-core template: its accumulators, the loop over `k` that
+/// stages both slices and multiplies them in, and the epilogue. On an aligned tile the
+/// loads have no test around them (`coop_stage`).
+fn tile_body(c: &mut Code, t: CoopTile, d: &Dims, slices: &[Slice; 2]) {
+    let fast = t.aligned;
+    let (lda, ldb) = t.lds();
+    let (fm, fn_) = t.frags();
+    let (bm, bn, bk, nt) = (t.bm, t.bn, t.bk, t.threads());
     for i in 0..fm {
         for j in 0..fn_ {
-            writeln!(c, "    var acc{i}_{j} = coop_mat16x16<f32, C>();");
+            writeln!(c, "      var acc{i}_{j} = coop_mat16x16<f32, C>();");
         }
     }
-    // Staging: invocation `lid` takes elements `lid + p * nt` of each slice; where the tile
-    // and its slice lie inside both operands (a uniform test), without bounds checks.
-    let (pa, pb) = (bm * bk / nt, bk * bn / nt);
-    let fetch = |c: &mut Code, ind: &str, t: &str, dst: &dyn Fn(&str, u32) -> String| {
+    let fetch = |c: &mut Code, ind: &str, t: &str| {
+        if fast {
+            for sl in slices {
+                sl.fetch(c, ind, t, d, nt, "in");
+            }
+            return;
+        }
         writeln!(
             c,
-            "{ind}let inside = row0 + {bm}u <= {m} && col0 + {bn}u <= {n} && {t} + {bk}u <= {kk};",
+            "{ind}let inside = row0 + {bm}u <= {m} && col0 + {bn}u <= {n} && {t} + {bk}u <= {kk};\n{ind}if (inside) {{",
             m = d.m,
             n = d.n,
             kk = d.kk
         );
-        for (branch, suffix) in [("if (inside) {", "in"), ("} else {", "at")] {
-            writeln!(c, "{ind}{branch}");
-            for p in 0..pa {
-                writeln!(
-                    c,
-                    "{ind}  {{ let x = lid + {}u; {} = f16(a_{suffix}(abase, row0 + x / {bk}u, {t} + x % {bk}u)); }}",
-                    p * nt,
-                    dst("a", p)
-                );
+        let inner = format!("{ind}  ");
+        for sfx in ["in", "at"] {
+            if sfx == "at" {
+                writeln!(c, "{ind}}} else {{");
             }
-            for p in 0..pb {
-                writeln!(
-                    c,
-                    "{ind}  {{ let x = lid + {}u; {} = f16(b_{suffix}(bbase, {t} + x / {bn}u, col0 + x % {bn}u)); }}",
-                    p * nt,
-                    dst("b", p)
-                );
+            for sl in slices {
+                sl.fetch(c, &inner, t, d, nt, sfx);
             }
         }
         writeln!(c, "{ind}}}");
     };
-    let to_tiles = |c: &mut Code, ind: &str, src: &dyn Fn(&str, u32) -> String| {
-        for (tile, per, cols, ld) in [("a", pa, bk, lda), ("b", pb, bn, ldb)] {
-            for p in 0..per {
-                writeln!(
-                    c,
-                    "{ind}{{ let x = lid + {}u; t{tile}[(x / {cols}u) * {ld}u + x % {cols}u] = {}; }}",
-                    p * nt,
-                    src(tile, p)
-                );
-            }
+    let to_tiles = |c: &mut Code, ind: &str| {
+        for sl in slices {
+            sl.store(c, ind, nt);
         }
     };
     if t.double {
-        for (tile, per) in [("a", pa), ("b", pb)] {
-            for p in 0..per {
-                writeln!(c, "    var r{tile}{p}: f16;");
-            }
+        for sl in slices {
+            sl.declare(c, "      ", nt);
         }
-        fetch(&mut c, "    ", "0u", &|tile, p| format!("r{tile}{p}"));
+        fetch(c, "      ", "0u");
         writeln!(
             c,
-            "    for (var t = 0u; t < {kk}; t = t + {bk}u) {{",
+            "      for (var t = 0u; t < {kk}; t = t + {bk}u) {{",
             kk = d.kk
         );
-        to_tiles(&mut c, "      ", &|tile, p| format!("r{tile}{p}"));
+        to_tiles(c, "        ");
         writeln!(
             c,
-            "      workgroupBarrier();\n      if (t + {bk}u < {kk}) {{",
+            "        workgroupBarrier();\n        if (t + {bk}u < {kk}) {{",
             kk = d.kk
         );
-        fetch(&mut c, "        ", &format!("(t + {bk}u)"), &|tile, p| {
-            format!("r{tile}{p}")
-        });
-        c.push_str("      }\n");
+        fetch(c, "          ", &format!("(t + {bk}u)"));
+        c.push_str("        }\n");
     } else {
         writeln!(
             c,
-            "    for (var t = 0u; t < {kk}; t = t + {bk}u) {{",
+            "      for (var t = 0u; t < {kk}; t = t + {bk}u) {{",
             kk = d.kk
         );
-        for (tile, per) in [("a", pa), ("b", pb)] {
-            for p in 0..per {
-                writeln!(c, "      var r{tile}{p}: f16;");
-            }
+        for sl in slices {
+            sl.declare(c, "        ", nt);
         }
-        fetch(&mut c, "      ", "t", &|tile, p| format!("r{tile}{p}"));
-        to_tiles(&mut c, "      ", &|tile, p| format!("r{tile}{p}"));
-        c.push_str("      workgroupBarrier();\n");
+        fetch(c, "        ", "t");
+        to_tiles(c, "        ");
+        c.push_str("        workgroupBarrier();\n");
     }
     for s in 0..bk / FRAG {
         for i in 0..fm {
             writeln!(
                 c,
-                "      let a{s}_{i} = coopLoadT<coop_mat16x16<f16, A>>(&ta[(sr + {}u) * {lda}u + {}u], {lda}u);",
+                "        let a{s}_{i} = coopLoadT<coop_mat16x16<f16, A>>(&ta[(sr + {}u) * {lda}u + {}u], {lda}u);",
                 i * FRAG,
                 s * FRAG
             );
@@ -313,7 +408,7 @@ pub(crate) fn main(
         for j in 0..fn_ {
             writeln!(
                 c,
-                "      let b{s}_{j} = coopLoadT<coop_mat16x16<f16, B>>(&tb[{}u * {ldb}u + sc + {}u], {ldb}u);",
+                "        let b{s}_{j} = coopLoadT<coop_mat16x16<f16, B>>(&tb[{}u * {ldb}u + sc + {}u], {ldb}u);",
                 s * FRAG,
                 j * FRAG
             );
@@ -322,20 +417,20 @@ pub(crate) fn main(
             for j in 0..fn_ {
                 writeln!(
                     c,
-                    "      acc{i}_{j} = coopMultiplyAdd(a{s}_{i}, b{s}_{j}, acc{i}_{j});"
+                    "        acc{i}_{j} = coopMultiplyAdd(a{s}_{i}, b{s}_{j}, acc{i}_{j});"
                 );
             }
         }
     }
-    writeln!(c, "      workgroupBarrier();\n    }}");
+    writeln!(c, "        workgroupBarrier();\n      }}");
     // One accumulator at a time through the subgroup's scratch; the store's arguments are
     // `let`s (the naga rule above).
-    writeln!(c, "    let scratch = sg * {}u;", FRAG * FRAG);
+    writeln!(c, "      let scratch = sg * {}u;", FRAG * FRAG);
     for i in 0..fm {
         for j in 0..fn_ {
             writeln!(
                 c,
-                "    {{\n      {}\n      workgroupBarrier();\n      \
+                "      {{\n        {}\n        workgroupBarrier();\n        \
                  for (var x = lane; x < {}u; x = x + {SUBGROUP}u) {{\n        \
                  epilogue(bt, row0 + sr + {}u + x / {FRAG}u, col0 + sc + {}u + x % {FRAG}u, tc[scratch + x]);\n      }}\n      \
                  workgroupBarrier();\n    }}",
@@ -346,6 +441,4 @@ pub(crate) fn main(
             );
         }
     }
-    c.push_str("  }\n}\n");
-    c.finish()
 }

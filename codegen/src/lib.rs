@@ -13,6 +13,7 @@ pub mod attention_rows;
 pub mod attention_stage;
 pub mod code;
 pub mod coop;
+mod coop_stage;
 pub mod dequant;
 pub mod elementwise;
 pub mod emit;

@@ -155,6 +155,12 @@ pub fn main(
         input: k.load(lb).input,
         round: rb,
     };
+    // Only an aligned tensor-core tile reads operands 16 bytes a load.
+    let wide = if s.matmul.tensor_cores && crate::coop::tile(s.matmul.coop_tile)?.aligned {
+        crate::coop::widen(e, [(la, ra), (lb, rb)])
+    } else {
+        [None, None]
+    };
     let mut b = Code::new();
     accessors(e, &mut b, &d, &oa, &ob);
     epilogue(e, &mut b, dtype, &d)?;
@@ -166,7 +172,7 @@ pub fn main(
                 k.name
             )));
         }
-        return crate::coop::main(e, &d, crate::coop::tile(s.matmul.coop_tile)?, b);
+        return crate::coop::main(e, &d, crate::coop::tile(s.matmul.coop_tile)?, b, wide);
     }
     // Only the gemv path uses subgroups. Subgroup ids need a one-dimensional workgroup, so
     // that kernel declares 256 invocations and derives the 16 x 16 `lid` from the index.

@@ -6,7 +6,7 @@
 
 use kiln_codegen::{generate, Schedule, Target};
 use kiln_ir::lower::{lower, lower_unfused, FusionOptions};
-use kiln_ir::ops::{BinaryOp, UnaryOp, ViewOp};
+use kiln_ir::ops::{BinaryOp, SliceDim, UnaryOp, ViewOp};
 use kiln_ir::{DType, Graph, Op, Shape};
 use smallvec::smallvec;
 
@@ -88,6 +88,88 @@ fn tensor_core_matmuls() {
         }
     }
     assert!(seen >= 3 * 5 * 2, "{seen} tensor-core kernels checked");
+}
+
+/// The aligned tile (`CoopTile::aligned`: no tests around its loads, f16 operands read 16
+/// bytes a load): kept only for kernels whose tiles are whole and whose f16 operands are
+/// aligned (`coop::aligned`), any other kernel's schedule settling on the tile chosen by
+/// size; its WGSL for f16 operands (wide where stored as f16), f32 operands at f16
+/// precision and a fused epilogue, validated and written as SPIR-V.
+#[test]
+fn aligned_tensor_core_tile() {
+    let t = kiln_codegen::coop::COOP_TILES
+        .iter()
+        .position(|t| t.aligned)
+        .expect("an aligned tile") as u32;
+    let kernel = |dt: DType, m: usize, k: usize, n: usize, offset: usize| {
+        let mut g = Graph::new();
+        // A contiguous A that starts `offset` elements into its buffer.
+        let a = g.input(dt, Shape::new(&[2 * m * k + offset])).unwrap();
+        let whole = SliceDim {
+            start: offset,
+            end: offset + 2 * m * k,
+            step: 1,
+        };
+        let a = g
+            .add(Op::View(ViewOp::Slice(smallvec![whole])), &[a])
+            .unwrap();
+        let a = g
+            .add(Op::View(ViewOp::Reshape(Shape::new(&[2, m, k]))), &[a])
+            .unwrap();
+        let b = g.input(dt, Shape::new(&[2, k, n])).unwrap();
+        let y = g.add(Op::Matmul, &[a, b]).unwrap();
+        let bias = g.input(dt, Shape::new(&[2, m, n])).unwrap();
+        let y = g.add(Op::Binary(BinaryOp::Add), &[y, bias]).unwrap();
+        g.mark_output(y);
+        let prog = lower(&g, &FusionOptions::default()).unwrap();
+        prog.calls
+            .iter()
+            .find(|c| matches!(c.kernel.kind, kiln_ir::KernelKind::Matmul { .. }))
+            .expect("a matmul kernel")
+            .kernel
+            .clone()
+    };
+    let mut s = Schedule::GPU;
+    s.matmul.coop_tile = Some(t);
+    for (dt, f32_ok) in [(DType::F16, false), (DType::F32, true)] {
+        s.matmul.tensor_core_f32 = f32_ok;
+        let k = kernel(dt, 256, 96, 512, 0);
+        assert_eq!(
+            s.resolve(&k).matmul.coop_tile,
+            Some(t),
+            "{dt}: aligned kept"
+        );
+        for f16 in [false, true] {
+            let src = generate(&k, &s.resolve(&k), &Target { f16, bf16: f16 }).unwrap();
+            let wide = src.wgsl.contains("array<vec4<u32>>");
+            assert_eq!(
+                wide,
+                f16 && dt == DType::F16,
+                "{dt} f16 storage {f16}: wide bindings"
+            );
+            assert!(
+                !src.wgsl.contains("inside"),
+                "{dt}: a test in the aligned loop"
+            );
+            validate_to_spirv(&src.wgsl, &format!("aligned tile {dt} f16 storage {f16}"));
+        }
+        // Not whole tiles, a depth not a multiple of the slice's, and (f16) an offset of 3.
+        for (m, kk, n, offset) in [(250, 96, 512, 0), (256, 80, 512, 0), (256, 96, 512, 3)] {
+            let k = kernel(dt, m, kk, n, offset);
+            let settled = s.resolve(&k).matmul.coop_tile;
+            let keeps = dt == DType::F32 && offset == 3;
+            assert_eq!(
+                settled == Some(t),
+                keeps,
+                "{dt} {m}x{kk}x{n} offset {offset}"
+            );
+            assert_eq!(
+                s.fit_workgroup_memory(&k, 1 << 16).matmul.coop_tile == Some(t),
+                keeps,
+                "{dt} {m}x{kk}x{n} offset {offset}: fitting a tuned schedule settles it too"
+            );
+        }
+    }
 }
 
 /// Attention on tensor cores: masked and causal, heads of 32 to 128 (80 padded to 96), f16

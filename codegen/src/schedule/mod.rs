@@ -260,7 +260,8 @@ impl Schedule {
             && s.matmul.tensor_cores
             && crate::coop::eligible(k, s.matmul.tensor_core_f32);
         if coop {
-            s.matmul.coop_tile.get_or_insert(crate::coop::by_size(k));
+            s.matmul.coop_tile = crate::coop::settle(k, s.matmul.coop_tile)
+                .or_else(|| Some(crate::coop::by_size(k)));
         } else {
             s.matmul.tensor_cores = false;
             s.matmul.coop_tile = None;
@@ -328,6 +329,11 @@ impl Schedule {
             return s;
         }
         let m = &mut s.matmul;
+        // An aligned tile (tuned on another kernel of the same key) only where this kernel
+        // is aligned for it.
+        if m.tensor_cores {
+            m.coop_tile = crate::coop::settle(k, m.coop_tile);
+        }
         // A tensor-core tile that does not fit gives way to the scalar template.
         if m.tensor_cores
             && crate::coop::tile(m.coop_tile).is_ok_and(|t| t.workgroup_bytes() > limit)
