@@ -178,12 +178,20 @@ pub fn eligible(k: &Kernel, f32_ok: bool) -> bool {
 /// that one does, else 64 x 64 (sizes rounded up to powers of two, as the scalar
 /// template's choice).
 pub fn by_size(k: &Kernel) -> u32 {
+    by_size_of(k, true)
+}
+
+/// [`by_size`], with the aligned tile left out unless `aligned_ok`.
+fn by_size_of(k: &Kernel, aligned_ok: bool) -> u32 {
     let r = k.shape.rank();
     let p2 = |v: usize| v.max(1).next_power_of_two();
     let (m, n) = (p2(k.shape.0[r - 2]), p2(k.shape.0[r - 1]));
     let batch = p2(k.shape.0[..r - 2].iter().product());
     let groups = |t: &CoopTile| m.div_ceil(t.bm as usize) * n.div_ceil(t.bn as usize) * batch;
-    if aligned(k, &COOP_TILES[7]) && groups(&COOP_TILES[7]) >= crate::MATMUL_MIN_WORKGROUPS {
+    if aligned_ok
+        && aligned(k, &COOP_TILES[7])
+        && groups(&COOP_TILES[7]) >= crate::MATMUL_MIN_WORKGROUPS
+    {
         7
     } else if groups(&COOP_TILES[1]) >= crate::MATMUL_MIN_WORKGROUPS {
         1
@@ -196,7 +204,7 @@ pub fn by_size(k: &Kernel) -> u32 {
 
 /// Whether kernel `k` may run on tile `t`: any kernel on a tile that is not aligned; on an
 /// aligned one, only a kernel whose every tile and slice is whole (`m`, `n` and `k`
-/// multiples of the tile's) and whose f16 operands read through contiguous views (those
+/// multiples of the tile's, `k` not 0) and whose f16 operands read through contiguous views (those
 /// [`widen`] may bind wide) start at a multiple of 8 elements. Their row and batch strides
 /// are then multiples of 8 as well, since `k` and `n` are.
 pub fn aligned(k: &Kernel, t: &CoopTile) -> bool {
@@ -209,9 +217,11 @@ pub fn aligned(k: &Kernel, t: &CoopTile) -> bool {
     let r = k.shape.rank();
     let (m, n) = (k.shape.0[r - 2], k.shape.0[r - 1]);
     let kk = k.load(*a).view.shape.0[r - 1];
+    // An empty inner size would reach the unchecked loads with nothing to read.
     let whole = m.is_multiple_of(t.bm as usize)
         && n.is_multiple_of(t.bn as usize)
-        && kk.is_multiple_of(t.bk as usize);
+        && kk.is_multiple_of(t.bk as usize)
+        && kk > 0;
     whole
         && [*a, *b].iter().all(|&l| {
             let load = k.load(l);
@@ -221,12 +231,15 @@ pub fn aligned(k: &Kernel, t: &CoopTile) -> bool {
         })
 }
 
-/// The tile `coop_tile` names where kernel `k` may run on it ([`aligned`]), else the tile
-/// [`by_size`] chooses: a schedule tuned on, or written for, an aligned kernel never reaches
-/// one that is not.
-pub fn settle(k: &Kernel, coop_tile: Option<u32>) -> Option<u32> {
+/// The tile `coop_tile` names where kernel `k` may run on it ([`aligned`]) and the aligned
+/// tile fits `limit` bytes of workgroup memory, else the tile [`by_size`] chooses (without
+/// the aligned one where it does not fit): a schedule tuned on, or written for, an aligned
+/// kernel never reaches one that is not, and an adapter with less workgroup memory than
+/// the aligned tile needs keeps the tiles it had.
+pub fn settle(k: &Kernel, coop_tile: Option<u32>, limit: u32) -> Option<u32> {
+    let fits = |t: &CoopTile| !t.aligned || t.workgroup_bytes() <= limit;
     match tile(coop_tile) {
-        Ok(t) if !aligned(k, &t) => Some(by_size(k)),
+        Ok(t) if !aligned(k, &t) || !fits(&t) => Some(by_size_of(k, fits(&COOP_TILES[7]))),
         _ => coop_tile,
     }
 }

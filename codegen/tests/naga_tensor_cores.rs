@@ -153,11 +153,26 @@ fn aligned_tensor_core_tile() {
             );
             validate_to_spirv(&src.wgsl, &format!("aligned tile {dt} f16 storage {f16}"));
         }
+        // Workgroup memory under the aligned tile's: the tile chosen by size without it,
+        // still on tensor cores.
+        let small = s.resolve(&k).fit_workgroup_memory(&k, 32 << 10);
+        assert!(small.matmul.tensor_cores, "{dt}: 32 KiB keeps tensor cores");
+        assert_ne!(
+            small.matmul.coop_tile,
+            Some(t),
+            "{dt}: 32 KiB leaves the aligned tile"
+        );
         // Not whole tiles, a depth not a multiple of the slice's, and (f16) an offset of 3.
-        for (m, kk, n, offset) in [(250, 96, 512, 0), (256, 80, 512, 0), (256, 96, 512, 3)] {
+        // An empty depth: whole by every multiple, but nothing to read.
+        for (m, kk, n, offset) in [
+            (250, 96, 512, 0),
+            (256, 80, 512, 0),
+            (256, 96, 512, 3),
+            (256, 0, 512, 0),
+        ] {
             let k = kernel(dt, m, kk, n, offset);
             let settled = s.resolve(&k).matmul.coop_tile;
-            let keeps = dt == DType::F32 && offset == 3;
+            let keeps = dt == DType::F32 && offset == 3 && kk > 0;
             assert_eq!(
                 settled == Some(t),
                 keeps,

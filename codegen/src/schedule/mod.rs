@@ -234,7 +234,8 @@ pub const MATMUL_WIDE_WORKGROUPS: usize = 512;
 
 impl Schedule {
     /// The concrete schedule for kernel `k`, from its sizes rounded up to powers of two (so
-    /// that every size of a class gets the same schedule, and so the same pipelines):
+    /// that every size of a class gets the same schedule, and so the same pipelines), except
+    /// the aligned tensor-core tile, which only kernels aligned for it get (`coop::aligned`):
     /// - a matmul `block` of `None` becomes 8 (128-row tiles) where `m` and `n` are both at
     ///   least 128 and the grid still has [`MATMUL_MIN_WORKGROUPS`] workgroups: 128 x 128
     ///   tiles, or 128 x 64 (`block_n` 4, where that is `None`) where the square grid has
@@ -260,7 +261,7 @@ impl Schedule {
             && s.matmul.tensor_cores
             && crate::coop::eligible(k, s.matmul.tensor_core_f32);
         if coop {
-            s.matmul.coop_tile = crate::coop::settle(k, s.matmul.coop_tile)
+            s.matmul.coop_tile = crate::coop::settle(k, s.matmul.coop_tile, u32::MAX)
                 .or_else(|| Some(crate::coop::by_size(k)));
         } else {
             s.matmul.tensor_cores = false;
@@ -330,9 +331,9 @@ impl Schedule {
         }
         let m = &mut s.matmul;
         // An aligned tile (tuned on another kernel of the same key) only where this kernel
-        // is aligned for it.
+        // is aligned for it, and where it fits.
         if m.tensor_cores {
-            m.coop_tile = crate::coop::settle(k, m.coop_tile);
+            m.coop_tile = crate::coop::settle(k, m.coop_tile, limit);
         }
         // A tensor-core tile that does not fit gives way to the scalar template.
         if m.tensor_cores
