@@ -205,7 +205,7 @@ fn by_size_of(k: &Kernel, aligned_ok: bool) -> u32 {
 /// Whether kernel `k` may run on tile `t`: any kernel on a tile that is not aligned; on an
 /// aligned one, only a kernel whose every tile and slice is whole (`m`, `n` and `k`
 /// multiples of the tile's, `k` not 0) and whose f16 operands read through contiguous views (those
-/// [`widen`] may bind wide) start at a multiple of 8 elements. Their row and batch strides
+/// `widen` may bind wide) start at a multiple of 8 elements. Their row and batch strides
 /// are then multiples of 8 as well, since `k` and `n` are.
 pub fn aligned(k: &Kernel, t: &CoopTile) -> bool {
     if !t.aligned {
