@@ -101,12 +101,26 @@ fn f16_rtol(what: &str) -> f32 {
     }
 }
 
+/// The absolute tolerance of an f16 product over depth `k`: the scalar matmul's, and, where
+/// a bias follows, one f16 ulp of the product's typical size (`sqrt(k)` / 3 for operands
+/// uniform in [-1, 1], three of those at most). Summed in another order, a product may round
+/// to the neighbouring f16; where the bias cancels it, that ulp is the whole of the biased
+/// value, and GELU keeps half of it. On the H100 an element biased to -0.0039 (product
+/// -0.8193) came out 1.2e-4 from the reference (journal 2026-12-06-tensor-core-staging.md).
+fn f16_atol(what: &str, k: usize) -> f32 {
+    if what.contains("bias") {
+        1e-4 + 2f32.powi(-10) * (k as f32).sqrt()
+    } else {
+        1e-4
+    }
+}
+
 #[test]
 fn f16_matmuls_on_tensor_cores() {
     let Some(dev) = device_with(MatmulPrecision::F32, kiln::Autotune::Off) else {
         return;
     };
-    for (what, y, _) in products(&dev, DType::F16, 1) {
+    for (what, y, k) in products(&dev, DType::F16, 1) {
         assert!(on_tensor_cores(&y), "{what}: not on tensor cores");
         // Only the aligned tile binds f16 operands wide, for its 16-byte loads.
         let wide = y
@@ -128,7 +142,12 @@ fn f16_matmuls_on_tensor_cores() {
             holds && what == "2048x64x2048",
             "{what}: on the aligned tile"
         );
-        check(&y, 1e-4, f16_rtol(&what), &format!("f16 {what}"));
+        check(
+            &y,
+            f16_atol(&what, k),
+            f16_rtol(&what),
+            &format!("f16 {what}"),
+        );
     }
     // f32 stays on the f32 path at the default precision.
     let a = random(&dev, DType::F32, &[64, 64], -1.0, 1.0, 9);
@@ -194,7 +213,12 @@ fn every_tuned_candidate_is_right() {
     let Some(dev) = device_with(MatmulPrecision::F32, kiln::Autotune::Full) else {
         return;
     };
-    for (what, y, _) in products(&dev, DType::F16, 3) {
-        check(&y, 1e-4, f16_rtol(&what), &format!("tuned f16 {what}"));
+    for (what, y, k) in products(&dev, DType::F16, 3) {
+        check(
+            &y,
+            f16_atol(&what, k),
+            f16_rtol(&what),
+            &format!("tuned f16 {what}"),
+        );
     }
 }
