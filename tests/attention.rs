@@ -412,6 +412,56 @@ fn split_decode() {
     check(&y, 2e-5, 1e-4, "split, a fully masked row");
 }
 
+/// One query row a head over f32 operands whose rows are aligned vectors (read a `vec4` a
+/// load) and over the same values one element on (read element by element), in the decode
+/// form (chunks of 16, 32 and 64 keys) and the block form (tiles of 8); heads of 128 and 80,
+/// masked, split and not.
+#[test]
+fn one_row_readers_and_forms() {
+    let dev = private_device();
+    let Some(ctx) = dev.gpu() else { return };
+    let base = ctx.schedule();
+    for keys in [8u32, 16, 32, 64] {
+        let mut s = base;
+        s.attention.keys = Some(keys);
+        ctx.set_schedule(s);
+        for (sk, d, seed) in [(300usize, 128usize, 900u64), (97, 80, 950)] {
+            let (q, k, v, mask) = operands(&dev, DType::F32, (2, 3, 1, sk + 1, d, d), seed);
+            // `k` and `v` one key on: their rows start one element past a multiple of 4 where
+            // the head is a multiple of 4 (no vectors), at key 0 where it is not.
+            for shift in [0usize, 1] {
+                let at = |t: &Tensor| {
+                    let flat = t.reshape(&[2 * 3 * (sk + 1) * d]).unwrap();
+                    flat.narrow(0, shift, 2 * 3 * sk * d)
+                        .unwrap()
+                        .reshape(&[2, 3, sk, d])
+                        .unwrap()
+                };
+                let (kk, vv) = (at(&k), at(&v));
+                let m = mask.narrow(1, 0, sk).unwrap();
+                let y = q
+                    .scaled_dot_product_attention(&kk, &vv, Some(&m), None, false)
+                    .unwrap();
+                let plan = y.explain().unwrap();
+                let wgsl: String = plan.kernels.iter().map(|k| k.wgsl.as_str()).collect();
+                assert_eq!(
+                    wgsl.contains("array<vec4<f32>>"),
+                    shift == 0,
+                    "keys {keys} sk {sk} d {d} shift {shift}: vector reads"
+                );
+                assert_eq!(
+                    wgsl.contains("const KP"),
+                    keys >= 16,
+                    "keys {keys}: the decode form"
+                );
+                let what = format!("keys {keys} sk {sk} d {d} shift {shift}");
+                check(&y, 2e-5, 1e-4, &what);
+            }
+        }
+    }
+    ctx.set_schedule(base);
+}
+
 /// A NaN score makes its row NaN, as in the reference, even where the rest of its tile or run
 /// is masked out (a NaN key at a masked slot: NaN plus -inf is NaN).
 #[test]

@@ -58,6 +58,9 @@ pub fn workgroup_bytes(rows: u32, keys: u32, head: u32) -> u32 {
     if rows == ROW_FORM {
         return crate::attention_rows::workgroup_bytes(keys, head);
     }
+    if crate::attention_decode::applies(rows, keys, head) {
+        return crate::attention_decode::workgroup_bytes(keys, head);
+    }
     4 * (rows * (head + 4) + keys * (head + 4) + keys * head + rows * (keys + 1) + 3 * rows)
 }
 
@@ -65,12 +68,15 @@ pub fn workgroup_bytes(rows: u32, keys: u32, head: u32) -> u32 {
 /// in the block forms as many as keep the next K and V tiles' registers at 16 vectors an
 /// invocation (32 keys of a head of 64), at least 4; 32 on tensor cores, whose tiles need 32
 /// or 64; 4 in the row form, whose query and accumulators crowd the tile's registers (4 keys
-/// 5.1 ms, 64 keys 16.6); 8 for one row, the decode step (0.110 ms, 32 keys 0.176).
+/// 5.1 ms, 64 keys 16.6); 16 for one row in the decode form ([`crate::attention_decode`]:
+/// attention_decode 0.102 ms, 32 keys 0.111, 64 keys 0.109); 8 for one row of a larger head
+/// (the block form: 0.110 ms, 32 keys 0.176).
 pub fn default_keys(rows: u32, head: u32, tensor_cores: bool) -> u32 {
     let k = (2048 / head.max(16)).clamp(KEYS[0], 32);
     match (tensor_cores, rows) {
         (true, _) => 32,
         (false, ROW_FORM) => KEYS[0],
+        (false, 1) if crate::attention_decode::applies(1, 16, head) => 16,
         (false, 1) => 8,
         (false, _) => 1 << (31 - k.leading_zeros()),
     }
@@ -294,6 +300,8 @@ pub fn main(e: &mut Emitter, s: &Schedule) -> Result<String, CodegenError> {
         crate::attention_coop::declare(&mut c, keys, head);
     } else if rows == ROW_FORM {
         crate::attention_rows::declare(&mut c);
+    } else if crate::attention_decode::applies(rows, keys, head) {
+        crate::attention_decode::declare(&mut c, keys, head);
     } else {
         writeln!(
             c,
@@ -383,6 +391,19 @@ pub fn main(e: &mut Emitter, s: &Schedule) -> Result<String, CodegenError> {
     }
     if rows == ROW_FORM {
         crate::attention_rows::body(
+            &mut c,
+            keys,
+            head,
+            &ops,
+            mv.as_deref(),
+            diag,
+            &mut |c, col, v| store_column(e, c, &ops, col, v),
+        );
+        c.push_str("}\n");
+        return c.finish();
+    }
+    if !coop && crate::attention_decode::applies(rows, keys, head) {
+        crate::attention_decode::body(
             &mut c,
             keys,
             head,
@@ -488,9 +509,15 @@ pub(crate) fn scored(var: &str, sd: &str, ok: &str, mask: Option<&str>) -> Strin
 fn store_column(e: &mut Emitter, c: &mut Code, ops: &Operands, col: &str, acc: &str) {
     writeln!(c, "      {{\n        let col = {col};");
     if ops.partial {
+        let st = [
+            e.store(0, "at", acc),
+            e.store(0, "at + runs", "m"),
+            e.store(0, "at + 2u * runs", "l"),
+        ];
         writeln!(
             c,
-            "        if (col < dv) {{\n          let at = (ob + col) * 3u * runs + s;\n          out0[at] = {acc};\n          out0[at + runs] = m;\n          out0[at + 2u * runs] = l;\n        }}"
+            "        if (col < dv) {{\n          let at = (ob + col) * 3u * runs + s;\n          {}\n          {}\n          {}\n        }}",
+            st[0], st[1], st[2]
         );
     } else {
         let dtype = e.k.outputs[0].dtype;
@@ -534,7 +561,8 @@ mod tests {
         assert_eq!(default_rows(1, 128, 128), 1);
         assert_eq!(default_keys(ROW_FORM, 64, false), 4);
         assert_eq!(default_keys(16, 64, false), 32);
-        assert_eq!(default_keys(1, 128, false), 8);
+        assert_eq!(default_keys(1, 128, false), 16);
+        assert_eq!(default_keys(1, 512, false), 8);
         let a = |rows, keys| crate::schedule::AttentionSchedule {
             rows: Some(rows),
             keys: Some(keys),
@@ -580,6 +608,8 @@ mod tests {
                         // steps over its keys.
                         let steps = crate::attention_rows::trips_per_tile(bk) as usize;
                         np + tiles * (2 * np + steps)
+                    } else if crate::attention_decode::applies(rows, bk, head as u32) {
+                        crate::attention_decode::trips(keys, bk, head as u32)
                     } else {
                         assert!(rows <= 16 && bk >= 4 && THREADS.is_multiple_of(rows));
                         let (rows, bk) = (rows as usize, bk as usize);

@@ -17,12 +17,30 @@ use crate::emit::Emitter;
 use crate::params::Param;
 use kiln_ir::LoadId;
 
-/// An operand's element reader: the WGSL function `kiln_at_{name}(base, row, col, ok)`, the
-/// element at `(row, col)` of the matrix at `base` as f32 where `ok`, else 0.
+/// An operand's reader: the WGSL function `kiln_four_{name}(base, row, col, width, ok)`, the
+/// vector of columns `col ..= col + 3` (`col` a multiple of 4) of row `row` of the matrix at
+/// `base` as f32, each column where `ok` and it is under `width` (the head), else 0. In a
+/// kernel of aligned rows (`Kernel::vector` 4: the head a multiple of 4, the row's start
+/// too) the four are one `vec4` load of the binding; else four element reads, through
+/// `kiln_at_{name}(base, row, col, ok)`.
 pub fn reader(e: &mut Emitter, c: &mut Code, name: &str, l: LoadId, r: usize) {
     let sr = e.params.i32(Param::Stride(l, r - 2));
     let sc = e.params.i32(Param::Stride(l, r - 1));
     let input = e.k.load(l).input;
+    let head =
+        "fn kiln_four_{name}(base: i32, row: u32, col: u32, width: u32, ok: bool) -> vec4<f32>";
+    let head = head.replace("{name}", name);
+    if e.k.vector == 4 {
+        // The column stride is 1; the vector's first element is a multiple of 4.
+        let buf = e.input_buf(input);
+        writeln!(
+            c,
+            "{head} {{\n  let inside = ok && col < width;\n  \
+             let x = select(0, base + i32(row) * {sr} + i32(col), inside);\n  \
+             return select(vec4<f32>(0.0), {buf}[u32(x) / 4u], inside);\n}}"
+        );
+        return;
+    }
     let v = e.read(input, &format!("in{input}"), "u32(x)");
     writeln!(
         c,
@@ -30,17 +48,17 @@ pub fn reader(e: &mut Emitter, c: &mut Code, name: &str, l: LoadId, r: usize) {
          let x = select(0, base + i32(row) * {sr} + i32(col) * {sc}, ok);\n  \
          return select(0.0, {v}, ok);\n}}"
     );
+    let cols: Vec<String> = (0..4)
+        .map(|j| format!("kiln_at_{name}(base, row, col + {j}u, ok && col + {j}u < width)"))
+        .collect();
+    writeln!(c, "{head} {{\n  return vec4<f32>({});\n}}", cols.join(", "));
 }
 
-/// The vector of four columns `col ..` of row `row` of operand `name` (`width` its runtime
-/// head), each column kept where `ok` and the column is inside the head.
+/// The vector of four columns `col ..` (a multiple of 4) of row `row` of operand `name`
+/// (`width` its runtime head), each column kept where `ok` and the column is inside the
+/// head ([`reader`]).
 pub fn four(name: &str, base: &str, row: &str, col: &str, width: &str, ok: &str) -> String {
-    let cols: Vec<String> = (0..4)
-        .map(|j| {
-            format!("kiln_at_{name}({base}, {row}, {col} + {j}u, {ok} && {col} + {j}u < {width})")
-        })
-        .collect();
-    format!("vec4<f32>({})", cols.join(", "))
+    format!("kiln_four_{name}({base}, {row}, {col}, {width}, {ok})")
 }
 
 /// Vectors of a `keys` x `head` tile each invocation holds.

@@ -9,6 +9,7 @@
 pub mod attention;
 pub mod attention_block;
 pub mod attention_coop;
+pub mod attention_decode;
 pub mod attention_rows;
 pub mod attention_stage;
 pub mod code;

@@ -48,17 +48,17 @@ impl Target {
     }
 
     /// Bytes of a buffer of `numel` elements of `d` (a quantized dtype: of their blocks): a
-    /// whole number of 4-byte words, at least one (bindings are sized in words). 16-bit f16
-    /// takes whole 16-byte vectors: the tensor-core template may bind an f16 operand as
-    /// `vec4<u32>` (`Emitter::wide`), whose last vector must hold the last element.
+    /// whole number of 16-byte vectors, at least one. A kernel may bind any buffer as an array
+    /// of `vec4`s (an attention kernel over aligned rows binds its mask so, whatever its
+    /// length; the tensor-core template binds f16 operands as `vec4<u32>`, `Emitter::wide`),
+    /// and such an array's last vector must hold the last element.
     pub fn buffer_bytes(&self, d: DType, numel: usize) -> u64 {
         let bytes = match d.quant() {
             // A quantized shape is whole blocks (`HostTensor::validate`, `Graph::input`).
             Some(f) => f.bytes_for(numel).unwrap_or(0) as u64,
             None => numel as u64 * self.storage_bytes(d),
         };
-        let unit = if d == DType::F16 && self.f16 { 16 } else { 4 };
-        bytes.div_ceil(unit).max(1) * unit
+        bytes.div_ceil(16).max(1) * 16
     }
 
     /// Whether a kernel over these dtypes needs `enable f16;`.

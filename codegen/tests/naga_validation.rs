@@ -321,20 +321,25 @@ fn matmuls() {
 
 /// Attention kernels: with and without a mask, causal, a part of a split attention, strided
 /// and broadcast operands, head sizes 32 to 128 (80 not a power of two), every float dtype;
-/// heads up to 64 in the row form too (1031 queries).
+/// heads up to 64 in the row form too (1031 queries), and one query row (the decode form,
+/// and the block form of one row past its heads).
 #[test]
 fn attention() {
     use kiln_ir::ops::Attention;
     for dt in [DType::F32, DType::F16, DType::BF16] {
-        for (d, masked, causal, splits) in [
-            (32, false, false, 1),
-            (80, true, true, 1),
-            (128, true, false, 3),
-            (64, false, true, 7),
-            (64, true, false, 1),
+        for (sq, d, masked, causal, splits) in [
+            (1031, 32, false, false, 1),
+            (1031, 80, true, true, 1),
+            (1031, 128, true, false, 3),
+            (1031, 64, false, true, 7),
+            (1031, 64, true, false, 1),
+            (1, 128, true, false, 4),
+            (1, 80, false, true, 1),
+            (1, 320, true, false, 2),
+            (1, 30, true, true, 3),
         ] {
             let mut g = Graph::new();
-            let q = g.input(dt, Shape::new(&[2, 1031, 3, d])).unwrap();
+            let q = g.input(dt, Shape::new(&[2, sq, 3, d])).unwrap();
             let q = g
                 .add(Op::View(ViewOp::Permute(smallvec![0, 2, 1, 3])), &[q])
                 .unwrap();
@@ -345,9 +350,9 @@ fn attention() {
             let v = g.input(dt, Shape::new(&[2, 3, 9, 48])).unwrap();
             let mut srcs = vec![q, k, v];
             if masked {
-                let m = g.input(dt, Shape::new(&[1031, 9])).unwrap();
+                let m = g.input(dt, Shape::new(&[sq, 9])).unwrap();
                 let m = g
-                    .add(Op::View(ViewOp::Expand(Shape::new(&[2, 3, 1031, 9]))), &[m])
+                    .add(Op::View(ViewOp::Expand(Shape::new(&[2, 3, sq, 9]))), &[m])
                     .unwrap();
                 srcs.push(m);
             }
@@ -357,7 +362,8 @@ fn attention() {
             };
             let y = g.add(Op::Attention(att), &srcs).unwrap();
             g.mark_output(y);
-            let what = format!("attention {dt} d {d} masked {masked} causal {causal} {splits}");
+            let what =
+                format!("attention {dt} sq {sq} d {d} masked {masked} causal {causal} {splits}");
             validate_graph(&g, &what);
         }
     }

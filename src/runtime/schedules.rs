@@ -14,7 +14,7 @@ use std::sync::Mutex;
 /// fields or chosen among templates since changed (v5: before the attention row form, whose
 /// results would keep the block forms; v6: before the aligned tensor-core tile), have other
 /// names and are never read.
-pub const AUTOTUNE_FILE: &str = "autotune.v7";
+pub const AUTOTUNE_FILE: &str = "autotune.v8";
 
 /// The schedules of one device.
 pub struct Schedules {

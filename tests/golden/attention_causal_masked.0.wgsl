@@ -1,11 +1,11 @@
 // kiln kernel: attention[causal]
 struct Params { p: array<vec4<u32>, 7> }
 @group(0) @binding(0) var<uniform> P: Params;
-@group(0) @binding(1) var<storage, read> in0: array<f32>;
-@group(0) @binding(2) var<storage, read> in1: array<f32>;
-@group(0) @binding(3) var<storage, read> in2: array<f32>;
-@group(0) @binding(4) var<storage, read> in3: array<f32>;
-@group(0) @binding(5) var<storage, read_write> out0: array<f32>;
+@group(0) @binding(1) var<storage, read> in0: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> in1: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> in2: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read> in3: array<vec4<f32>>;
+@group(0) @binding(5) var<storage, read_write> out0: array<vec4<f32>>;
 fn kiln_f32_bits(b: u32) -> f32 { return bitcast<f32>(b); }
 fn kiln_isnan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }
 fn kiln_fmax(a: f32, b: f32) -> f32 { return select(max(a, b), a + b, kiln_isnan(a) || kiln_isnan(b)); }
@@ -24,17 +24,20 @@ var<workgroup> ps: array<f32, BQ * PS>;
 var<workgroup> mrow: array<f32, BQ>;
 var<workgroup> lrow: array<f32, BQ>;
 var<workgroup> crow: array<f32, BQ>;
-fn kiln_at_q(base: i32, row: u32, col: u32, ok: bool) -> f32 {
-  let x = select(0, base + i32(row) * bitcast<i32>(P.p[0].x) + i32(col) * bitcast<i32>(P.p[0].y), ok);
-  return select(0.0, in0[u32(x)], ok);
+fn kiln_four_q(base: i32, row: u32, col: u32, width: u32, ok: bool) -> vec4<f32> {
+  let inside = ok && col < width;
+  let x = select(0, base + i32(row) * bitcast<i32>(P.p[0].x) + i32(col), inside);
+  return select(vec4<f32>(0.0), in0[u32(x) / 4u], inside);
 }
-fn kiln_at_k(base: i32, row: u32, col: u32, ok: bool) -> f32 {
-  let x = select(0, base + i32(row) * bitcast<i32>(P.p[0].z) + i32(col) * bitcast<i32>(P.p[0].w), ok);
-  return select(0.0, in1[u32(x)], ok);
+fn kiln_four_k(base: i32, row: u32, col: u32, width: u32, ok: bool) -> vec4<f32> {
+  let inside = ok && col < width;
+  let x = select(0, base + i32(row) * bitcast<i32>(P.p[0].z) + i32(col), inside);
+  return select(vec4<f32>(0.0), in1[u32(x) / 4u], inside);
 }
-fn kiln_at_v(base: i32, row: u32, col: u32, ok: bool) -> f32 {
-  let x = select(0, base + i32(row) * bitcast<i32>(P.p[1].x) + i32(col) * bitcast<i32>(P.p[1].y), ok);
-  return select(0.0, in2[u32(x)], ok);
+fn kiln_four_v(base: i32, row: u32, col: u32, width: u32, ok: bool) -> vec4<f32> {
+  let inside = ok && col < width;
+  let x = select(0, base + i32(row) * bitcast<i32>(P.p[1].x) + i32(col), inside);
+  return select(vec4<f32>(0.0), in2[u32(x) / 4u], inside);
 }
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -71,7 +74,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   for (var x = lid; x < BQ * H4; x = x + T) {
     let i = i0 + x / H4;
     let c = (x % H4) * 4u;
-    let v = vec4<f32>(kiln_at_q(qbase, i, c + 0u, i < sq && c + 0u < d), kiln_at_q(qbase, i, c + 1u, i < sq && c + 1u < d), kiln_at_q(qbase, i, c + 2u, i < sq && c + 2u < d), kiln_at_q(qbase, i, c + 3u, i < sq && c + 3u < d));
+    let v = kiln_four_q(qbase, i, c, d, i < sq);
     qs[(x / H4) * QS + x % H4] = v;
   }
   if (lid < BQ) { mrow[lid] = ninf; lrow[lid] = 0.0; }
@@ -90,8 +93,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = (x % H4) * 4u;
       let key = t + j;
       let ok = j < BK && key < k1;
-      fk[p] = vec4<f32>(kiln_at_k(kbase, key, c + 0u, ok && c + 0u < d), kiln_at_k(kbase, key, c + 1u, ok && c + 1u < d), kiln_at_k(kbase, key, c + 2u, ok && c + 2u < d), kiln_at_k(kbase, key, c + 3u, ok && c + 3u < d));
-      fv[p] = vec4<f32>(kiln_at_v(vbase, key, c + 0u, ok && c + 0u < dv), kiln_at_v(vbase, key, c + 1u, ok && c + 1u < dv), kiln_at_v(vbase, key, c + 2u, ok && c + 2u < dv), kiln_at_v(vbase, key, c + 3u, ok && c + 3u < dv));
+      fk[p] = kiln_four_k(kbase, key, c, d, ok);
+      fv[p] = kiln_four_v(vbase, key, c, dv, ok);
     }
   }
   for (var t0 = k0; t0 < k1; t0 = t0 + BK) {
@@ -110,8 +113,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = (x % H4) * 4u;
       let key = t + j;
       let ok = j < BK && key < k1;
-      fk[p] = vec4<f32>(kiln_at_k(kbase, key, c + 0u, ok && c + 0u < d), kiln_at_k(kbase, key, c + 1u, ok && c + 1u < d), kiln_at_k(kbase, key, c + 2u, ok && c + 2u < d), kiln_at_k(kbase, key, c + 3u, ok && c + 3u < d));
-      fv[p] = vec4<f32>(kiln_at_v(vbase, key, c + 0u, ok && c + 0u < dv), kiln_at_v(vbase, key, c + 1u, ok && c + 1u < dv), kiln_at_v(vbase, key, c + 2u, ok && c + 2u < dv), kiln_at_v(vbase, key, c + 3u, ok && c + 3u < dv));
+      fk[p] = kiln_four_k(kbase, key, c, d, ok);
+      fv[p] = kiln_four_v(vbase, key, c, dv, ok);
     }
   }
     if (lid < 64u) {
@@ -148,7 +151,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let key = t0 + j;
         let sd = (s0_0.x + s0_0.y) + (s0_0.z + s0_0.w);
         var sc = ninf;
-        if (i < sq && key < k1 && i32(key) <= i32(i) + i32(sk) - i32(sq)) { sc = sd * scale + in3[u32(mbase + i32(i) * bitcast<i32>(P.p[6].y) + i32(key) * bitcast<i32>(P.p[6].z))]; }
+        if (i < sq && key < k1 && i32(key) <= i32(i) + i32(sk) - i32(sq)) { sc = sd * scale + in3[(u32(mbase + i32(i) * bitcast<i32>(P.p[6].y) + i32(key) * bitcast<i32>(P.p[6].z))) / 4u][(u32(mbase + i32(i) * bitcast<i32>(P.p[6].y) + i32(key) * bitcast<i32>(P.p[6].z))) % 4u]; }
         ps[rr * PS + j] = sc;
       }
       {
@@ -158,7 +161,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let key = t0 + j;
         let sd = (s0_1.x + s0_1.y) + (s0_1.z + s0_1.w);
         var sc = ninf;
-        if (i < sq && key < k1 && i32(key) <= i32(i) + i32(sk) - i32(sq)) { sc = sd * scale + in3[u32(mbase + i32(i) * bitcast<i32>(P.p[6].y) + i32(key) * bitcast<i32>(P.p[6].z))]; }
+        if (i < sq && key < k1 && i32(key) <= i32(i) + i32(sk) - i32(sq)) { sc = sd * scale + in3[(u32(mbase + i32(i) * bitcast<i32>(P.p[6].y) + i32(key) * bitcast<i32>(P.p[6].z))) / 4u][(u32(mbase + i32(i) * bitcast<i32>(P.p[6].y) + i32(key) * bitcast<i32>(P.p[6].z))) % 4u]; }
         ps[rr * PS + j] = sc;
       }
       {
@@ -168,7 +171,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let key = t0 + j;
         let sd = (s0_2.x + s0_2.y) + (s0_2.z + s0_2.w);
         var sc = ninf;
-        if (i < sq && key < k1 && i32(key) <= i32(i) + i32(sk) - i32(sq)) { sc = sd * scale + in3[u32(mbase + i32(i) * bitcast<i32>(P.p[6].y) + i32(key) * bitcast<i32>(P.p[6].z))]; }
+        if (i < sq && key < k1 && i32(key) <= i32(i) + i32(sk) - i32(sq)) { sc = sd * scale + in3[(u32(mbase + i32(i) * bitcast<i32>(P.p[6].y) + i32(key) * bitcast<i32>(P.p[6].z))) / 4u][(u32(mbase + i32(i) * bitcast<i32>(P.p[6].y) + i32(key) * bitcast<i32>(P.p[6].z))) % 4u]; }
         ps[rr * PS + j] = sc;
       }
       {
@@ -178,7 +181,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let key = t0 + j;
         let sd = (s0_3.x + s0_3.y) + (s0_3.z + s0_3.w);
         var sc = ninf;
-        if (i < sq && key < k1 && i32(key) <= i32(i) + i32(sk) - i32(sq)) { sc = sd * scale + in3[u32(mbase + i32(i) * bitcast<i32>(P.p[6].y) + i32(key) * bitcast<i32>(P.p[6].z))]; }
+        if (i < sq && key < k1 && i32(key) <= i32(i) + i32(sk) - i32(sq)) { sc = sd * scale + in3[(u32(mbase + i32(i) * bitcast<i32>(P.p[6].y) + i32(key) * bitcast<i32>(P.p[6].z))) / 4u][(u32(mbase + i32(i) * bitcast<i32>(P.p[6].y) + i32(key) * bitcast<i32>(P.p[6].z))) % 4u]; }
         ps[rr * PS + j] = sc;
       }
       {
@@ -188,7 +191,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let key = t0 + j;
         let sd = (s1_0.x + s1_0.y) + (s1_0.z + s1_0.w);
         var sc = ninf;
-        if (i < sq && key < k1 && i32(key) <= i32(i) + i32(sk) - i32(sq)) { sc = sd * scale + in3[u32(mbase + i32(i) * bitcast<i32>(P.p[6].y) + i32(key) * bitcast<i32>(P.p[6].z))]; }
+        if (i < sq && key < k1 && i32(key) <= i32(i) + i32(sk) - i32(sq)) { sc = sd * scale + in3[(u32(mbase + i32(i) * bitcast<i32>(P.p[6].y) + i32(key) * bitcast<i32>(P.p[6].z))) / 4u][(u32(mbase + i32(i) * bitcast<i32>(P.p[6].y) + i32(key) * bitcast<i32>(P.p[6].z))) % 4u]; }
         ps[rr * PS + j] = sc;
       }
       {
@@ -198,7 +201,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let key = t0 + j;
         let sd = (s1_1.x + s1_1.y) + (s1_1.z + s1_1.w);
         var sc = ninf;
-        if (i < sq && key < k1 && i32(key) <= i32(i) + i32(sk) - i32(sq)) { sc = sd * scale + in3[u32(mbase + i32(i) * bitcast<i32>(P.p[6].y) + i32(key) * bitcast<i32>(P.p[6].z))]; }
+        if (i < sq && key < k1 && i32(key) <= i32(i) + i32(sk) - i32(sq)) { sc = sd * scale + in3[(u32(mbase + i32(i) * bitcast<i32>(P.p[6].y) + i32(key) * bitcast<i32>(P.p[6].z))) / 4u][(u32(mbase + i32(i) * bitcast<i32>(P.p[6].y) + i32(key) * bitcast<i32>(P.p[6].z))) % 4u]; }
         ps[rr * PS + j] = sc;
       }
       {
@@ -208,7 +211,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let key = t0 + j;
         let sd = (s1_2.x + s1_2.y) + (s1_2.z + s1_2.w);
         var sc = ninf;
-        if (i < sq && key < k1 && i32(key) <= i32(i) + i32(sk) - i32(sq)) { sc = sd * scale + in3[u32(mbase + i32(i) * bitcast<i32>(P.p[6].y) + i32(key) * bitcast<i32>(P.p[6].z))]; }
+        if (i < sq && key < k1 && i32(key) <= i32(i) + i32(sk) - i32(sq)) { sc = sd * scale + in3[(u32(mbase + i32(i) * bitcast<i32>(P.p[6].y) + i32(key) * bitcast<i32>(P.p[6].z))) / 4u][(u32(mbase + i32(i) * bitcast<i32>(P.p[6].y) + i32(key) * bitcast<i32>(P.p[6].z))) % 4u]; }
         ps[rr * PS + j] = sc;
       }
       {
@@ -218,7 +221,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let key = t0 + j;
         let sd = (s1_3.x + s1_3.y) + (s1_3.z + s1_3.w);
         var sc = ninf;
-        if (i < sq && key < k1 && i32(key) <= i32(i) + i32(sk) - i32(sq)) { sc = sd * scale + in3[u32(mbase + i32(i) * bitcast<i32>(P.p[6].y) + i32(key) * bitcast<i32>(P.p[6].z))]; }
+        if (i < sq && key < k1 && i32(key) <= i32(i) + i32(sk) - i32(sq)) { sc = sd * scale + in3[(u32(mbase + i32(i) * bitcast<i32>(P.p[6].y) + i32(key) * bitcast<i32>(P.p[6].z))) / 4u][(u32(mbase + i32(i) * bitcast<i32>(P.p[6].y) + i32(key) * bitcast<i32>(P.p[6].z))) % 4u]; }
         ps[rr * PS + j] = sc;
       }
     }
@@ -267,19 +270,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     if (i < sq) {
       {
         let col = (g + 0u) * 4u + 0u;
-        if (col < dv) { out0[ob + col] = acc0_0.x / l; }
+        if (col < dv) { out0[(ob + col) / 4u][(ob + col) % 4u] = acc0_0.x / l; }
       }
       {
         let col = (g + 0u) * 4u + 1u;
-        if (col < dv) { out0[ob + col] = acc0_0.y / l; }
+        if (col < dv) { out0[(ob + col) / 4u][(ob + col) % 4u] = acc0_0.y / l; }
       }
       {
         let col = (g + 0u) * 4u + 2u;
-        if (col < dv) { out0[ob + col] = acc0_0.z / l; }
+        if (col < dv) { out0[(ob + col) / 4u][(ob + col) % 4u] = acc0_0.z / l; }
       }
       {
         let col = (g + 0u) * 4u + 3u;
-        if (col < dv) { out0[ob + col] = acc0_0.w / l; }
+        if (col < dv) { out0[(ob + col) / 4u][(ob + col) % 4u] = acc0_0.w / l; }
       }
     }
   }
@@ -291,19 +294,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     if (i < sq) {
       {
         let col = (g + 0u) * 4u + 0u;
-        if (col < dv) { out0[ob + col] = acc1_0.x / l; }
+        if (col < dv) { out0[(ob + col) / 4u][(ob + col) % 4u] = acc1_0.x / l; }
       }
       {
         let col = (g + 0u) * 4u + 1u;
-        if (col < dv) { out0[ob + col] = acc1_0.y / l; }
+        if (col < dv) { out0[(ob + col) / 4u][(ob + col) % 4u] = acc1_0.y / l; }
       }
       {
         let col = (g + 0u) * 4u + 2u;
-        if (col < dv) { out0[ob + col] = acc1_0.z / l; }
+        if (col < dv) { out0[(ob + col) / 4u][(ob + col) % 4u] = acc1_0.z / l; }
       }
       {
         let col = (g + 0u) * 4u + 3u;
-        if (col < dv) { out0[ob + col] = acc1_0.w / l; }
+        if (col < dv) { out0[(ob + col) / 4u][(ob + col) % 4u] = acc1_0.w / l; }
       }
     }
   }

@@ -216,8 +216,9 @@ pub struct Kernel {
     /// Outputs, in binding order.
     pub outputs: Vec<Output>,
     /// Elements per vector access: 4 where 4 consecutive elements (of the iteration space, or
-    /// of a reduce kernel's row) are one aligned `vec4` of every input and per-element output
-    /// ([`Kernel::choose_vector`]), else 1. Part of the structure (and the key).
+    /// of a reduce kernel's row) are one aligned `vec4` of every input and per-element output,
+    /// or, in an attention kernel, where every row of its f32 Q, K and V is whole aligned
+    /// `vec4`s ([`Kernel::choose_vector`]), else 1. Part of the structure (and the key).
     pub vector: u32,
     /// `(input, output)`: the input is read from the output's buffer, which the runtime gives
     /// the input's data (in-place execution; see [`Kernel::can_run_in_place`]). The input then
@@ -274,7 +275,12 @@ impl Kernel {
     /// multiple of 4 and every load steps 1 along it, with its offset and every other stride
     /// divisible by 4, unmasked (so that 4 consecutive elements of a row are one aligned
     /// `vec4` of each input, and of each per-element output). Never where an expression depends
-    /// on coordinates element by element (gather, masks, arange, rand).
+    /// on coordinates element by element (gather, masks, arange, rand). Attention kernels: 4
+    /// when Q, K and V are f32 read along their head with step 1, their heads a nonzero
+    /// multiple of 4 and their offsets and every other stride divisible by 4, unmasked, and
+    /// every input a 32-bit dtype (so that each binding is a `vec4` array whose elements are
+    /// still addressed one by one, and a row's 4 columns from a multiple of 4 are one aligned
+    /// `vec4`).
     pub fn choose_vector(&mut self) {
         let n = self.shape.numel();
         // A quantized element is decoded from its block one at a time.
@@ -300,9 +306,25 @@ impl Kernel {
                                 && l.view.strides[..r - 1].iter().all(|s| s % 4 == 0)
                         })
                 }
-                KernelKind::Matmul { .. }
-                | KernelKind::Attention { .. }
-                | KernelKind::Scan { .. } => false,
+                KernelKind::Attention { q, k, v, .. } => {
+                    let r = self.load_rank();
+                    let aligned = |l: LoadId| {
+                        let load = self.load(l);
+                        let view = &load.view;
+                        self.input(load.input) == DType::F32
+                            && view.mask.is_none()
+                            && view.shape.0[r - 1] > 0
+                            && view.shape.0[r - 1].is_multiple_of(4)
+                            && view.strides[r - 1] == 1
+                            && view.offset % 4 == 0
+                            && view.strides[..r - 1].iter().all(|s| s % 4 == 0)
+                    };
+                    self.inputs
+                        .iter()
+                        .all(|d| matches!(d, DType::F32 | DType::I32 | DType::U32 | DType::Bool))
+                        && [q, k, v].into_iter().all(aligned)
+                }
+                KernelKind::Matmul { .. } | KernelKind::Scan { .. } => false,
             };
         self.vector = if ok { 4 } else { 1 };
     }

@@ -128,7 +128,11 @@ impl Kernel {
         self.verify_outputs()?;
         self.verify_inplace()?;
         match (self.vector, &self.kind) {
-            (1, _) | (4, KernelKind::Elementwise | KernelKind::Reduce { .. }) => Ok(()),
+            (1, _)
+            | (
+                4,
+                KernelKind::Elementwise | KernelKind::Reduce { .. } | KernelKind::Attention { .. },
+            ) => Ok(()),
             (v, _) => Err(KernelError::Vector(v)),
         }
     }

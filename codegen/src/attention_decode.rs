@@ -1,0 +1,161 @@
+//! The decode form of the attention template ([`crate::attention`]): one query row a
+//! workgroup (a decode step's row, or a run of its keys in a split attention), the work spread
+//! over keys and columns instead of rows. Per chunk of `BK` keys:
+//!
+//! 1. the dot products: `KP = THREADS / BK` invocations a key, each over every `KP`-th vector
+//!    of the head, read straight from K (the query, staged once in workgroup memory, is read
+//!    by all invocations at once, a broadcast);
+//! 2. the first `BK` invocations add a key's `KP` parts, then scale and mask the score;
+//! 3. every invocation takes the chunk's maximum (in the same order everywhere, so the same
+//!    value), rescales what it holds, and adds `p * v` over its keys: `VG = THREADS / H4`
+//!    groups of `H4` invocations, an invocation a vector of columns of every `VG`-th key, read
+//!    straight from V (a group reads a key's row, coalesced along the head).
+//!
+//! Three barriers a chunk and no tile in workgroup memory. After the last chunk the groups'
+//! accumulators and sums are added through workgroup memory.
+//!
+//! The block form with one row computes a tile's scores in 8 invocations, each a serial loop
+//! over the head, and its maximum in one: a decode step's attention (a few hundred keys a
+//! head) is bound by that chain of one workgroup, not by the bytes it reads (journal
+//! 2026-12-06-decode-attention.md). Heads over [`DECODE_MAX_HEAD`], and tiles under
+//! [`DECODE_MIN_KEYS`], keep the block form.
+
+use crate::attention::{scored, visible, Operands, THREADS};
+use crate::attention_stage::four;
+use crate::code::Code;
+
+/// The largest head (padded to 16) the decode form holds: a vector of columns an invocation.
+pub const DECODE_MAX_HEAD: u32 = 4 * THREADS;
+
+/// The fewest keys a chunk of the decode form: one row with tiles of fewer keys takes the
+/// block form (a schedule choice, so the tuner can weigh the two).
+pub const DECODE_MIN_KEYS: u32 = 16;
+
+/// Whether `rows` query rows a workgroup, `keys` keys a tile and heads of `head` take the
+/// decode form.
+pub fn applies(rows: u32, keys: u32, head: u32) -> bool {
+    rows == 1 && keys >= DECODE_MIN_KEYS && head <= DECODE_MAX_HEAD
+}
+
+/// Invocations a key's dot product is split over, for chunks of `keys` keys.
+fn parts(keys: u32) -> u32 {
+    (THREADS / keys).max(1)
+}
+
+/// Groups of invocations sharing the products with V, for heads of `head`.
+fn groups(head: u32) -> u32 {
+    (THREADS / (head / 4)).max(1)
+}
+
+/// Bytes of workgroup memory: the query, the dot products' parts, the chunk's scores, and
+/// the groups' accumulators and sums.
+pub fn workgroup_bytes(keys: u32, head: u32) -> u32 {
+    4 * (head + THREADS + keys + 4 * THREADS + THREADS)
+}
+
+/// Loop trips one invocation runs (for the loop contract) over `keys` keys: the query's
+/// staging; per chunk the dot product's steps, the maximum's and the products with V; the
+/// groups' sum.
+pub fn trips(keys_total: usize, keys: u32, head: u32) -> usize {
+    let h4 = head / 4;
+    let per_chunk = h4.div_ceil(parts(keys)) + keys / 4 + keys.div_ceil(groups(head));
+    let chunks = keys_total.div_ceil(keys as usize);
+    h4.div_ceil(THREADS) as usize + chunks * per_chunk as usize + groups(head) as usize
+}
+
+/// The arrays the form shares through workgroup memory.
+pub fn declare(c: &mut Code, keys: u32, head: u32) {
+    writeln!(
+        c,
+        "const KP = {}u;\nconst VG = {}u;\n\
+         var<workgroup> qs: array<vec4<f32>, H4>;\nvar<workgroup> ws: array<f32, T>;\n\
+         var<workgroup> ps: array<f32, BK>;\nvar<workgroup> os: array<vec4<f32>, T>;\n\
+         var<workgroup> ls: array<f32, T>;",
+        parts(keys),
+        groups(head)
+    );
+}
+
+/// The decode form's `main` from the query's staging on: `mask` the mask's element at
+/// `(i, key)`, `diag` the causal bound of row `i`. Expects `i0`, `k0`, `k1`, `bt` and the
+/// operands' bases in scope; the row's output is stored by `out`, given the column and the
+/// accumulator's component, with `ob` (the row's first output), `m` and `l` in scope.
+pub(crate) fn body(
+    c: &mut Code,
+    keys: u32,
+    head: u32,
+    ops: &Operands,
+    mask: Option<&str>,
+    diag: &str,
+    out: &mut dyn FnMut(&mut Code, &str, &str),
+) {
+    let h4 = head / 4;
+    let (s, g) = (parts(keys), groups(head));
+    let (uk, uv) = (h4.div_ceil(s), keys.div_ceil(g));
+    writeln!(
+        c,
+        "  let i = i0;\n  for (var x = lid; x < H4; x = x + T) {{\n    qs[x] = {};\n  }}",
+        four("q", "qbase", "i", "x * 4u", "d", "i < sq")
+    );
+    writeln!(
+        c,
+        "  let pi = lid / BK;\n  let j = lid % BK;\n  let gi = lid / H4;\n  let cv = lid % H4;\n  \
+         var m = ninf;\n  var l = 0.0;\n  var acc = vec4<f32>(0.0);\n  \
+         for (var t0 = k0; t0 < k1; t0 = t0 + BK) {{\n    workgroupBarrier();"
+    );
+    // 1: this invocation's part of key `t0 + j`'s dot product (vectors past the head read
+    // as zero; the query's index is kept inside it where the parts overrun).
+    let qv = if h4.is_multiple_of(s) {
+        "qs[u]"
+    } else {
+        "qs[min(u, H4 - 1u)]"
+    };
+    writeln!(
+        c,
+        "    {{\n      let key = t0 + j;\n      var s4 = vec4<f32>(0.0);\n      \
+         for (var uu = 0u; uu < {uk}u; uu = uu + 1u) {{\n        let u = pi + uu * KP;\n        \
+         s4 = fma({qv}, {}, s4);\n      }}\n      ws[lid] = (s4.x + s4.y) + (s4.z + s4.w);\n    }}\n    \
+         workgroupBarrier();",
+        four("k", "kbase", "key", "u * 4u", "d", "key < k1")
+    );
+    // 2: the scores.
+    let mut sum = String::from("ws[lid]");
+    for p in 1..s {
+        sum = format!("{sum} + ws[{}u + lid]", p * keys);
+    }
+    let ok = visible("i < sq", ops.causal, diag);
+    writeln!(
+        c,
+        "    if (lid < BK) {{\n      let key = t0 + lid;\n      let sd = {sum};\n      var sc = ninf;\n      \
+         {}\n      ps[lid] = sc;\n    }}\n    workgroupBarrier();",
+        scored("sc", "sd", &ok, mask)
+    );
+    // 3: the chunk's maximum (NaN wins), the rescale, and `p * v` over this group's keys.
+    writeln!(
+        c,
+        "    var x0 = ninf;\n    var x1 = ninf;\n    var x2 = ninf;\n    var x3 = ninf;\n    \
+         for (var jj = 0u; jj < BK; jj = jj + 4u) {{\n      x0 = kiln_fmax(x0, ps[jj]);\n      \
+         x1 = kiln_fmax(x1, ps[jj + 1u]);\n      x2 = kiln_fmax(x2, ps[jj + 2u]);\n      \
+         x3 = kiln_fmax(x3, ps[jj + 3u]);\n    }}\n    \
+         let mn = kiln_fmax(m, kiln_fmax(kiln_fmax(x0, x1), kiln_fmax(x2, x3)));\n    \
+         let cr = select(exp(m - mn), 1.0, mn == ninf);\n    acc = acc * cr;\n    l = l * cr;\n    m = mn;\n    \
+         for (var uu = 0u; uu < {uv}u; uu = uu + 1u) {{\n      let jj = gi + uu * VG;\n      \
+         let key = t0 + jj;\n      let ok = gi < VG && jj < BK && key < k1;\n      \
+         let p = select(0.0, exp(ps[min(jj, BK - 1u)] - mn), ok && mn != ninf);\n      \
+         l = l + p;\n      acc = fma(vec4<f32>(p), {}, acc);\n    }}\n  }}",
+        four("v", "vbase", "key", "cv * 4u", "dv", "ok")
+    );
+    // The groups' sums, then the row's output from the first group.
+    writeln!(
+        c,
+        "  os[lid] = acc;\n  ls[lid] = l;\n  workgroupBarrier();\n  if (lid < H4) {{\n    \
+         var a = os[lid];\n    var lt = ls[lid];\n    \
+         for (var gg = 1u; gg < VG; gg = gg + 1u) {{\n      a = a + os[gg * H4 + lid];\n      \
+         lt = lt + ls[gg * H4 + lid];\n    }}\n    let l = lt;\n    let ob = (bt * sq + i) * dv;\n    \
+         if (i < sq) {{"
+    );
+    for (j, x) in ["x", "y", "z", "w"].iter().enumerate() {
+        out(c, &format!("cv * 4u + {j}u"), &format!("a.{x}"));
+    }
+    c.push_str("    }\n  }\n");
+}
