@@ -79,6 +79,16 @@ fn products(dev: &Device, dt: DType, seed: u64) -> Vec<(String, Tensor, usize)> 
         .unwrap();
     let b = random(dev, dt, &[64, 256], -1.0, 1.0, seed + 91);
     out.push(("256x64x256 A at offset 3".into(), a.matmul(&b).unwrap(), 64));
+    // A batch against one B (a weight, broadcast by a stride of 0), with a bias: the aligned
+    // tile, B read wide like A.
+    let a = random(dev, dt, &[8, 1024, 64], -1.0, 1.0, seed + 95);
+    let b = random(dev, dt, &[64, 1024], -1.0, 1.0, seed + 96);
+    let bias = random(dev, dt, &[1024], -1.0, 1.0, seed + 97);
+    out.push((
+        "shared B 8x1024x64x1024 + bias".into(),
+        a.matmul(&b).unwrap().add(&bias).unwrap(),
+        64,
+    ));
     let a = random(dev, dt, &[3, 65, 48], -1.0, 1.0, seed + 100);
     let b = random(dev, dt, &[3, 48, 70], -1.0, 1.0, seed + 101);
     let bias = random(dev, dt, &[70], -1.0, 1.0, seed + 102);
@@ -139,7 +149,7 @@ fn f16_matmuls_on_tensor_cores() {
         });
         assert_eq!(
             wide,
-            holds && what == "2048x64x2048",
+            holds && (what == "2048x64x2048" || what.starts_with("shared B")),
             "{what}: on the aligned tile"
         );
         check(

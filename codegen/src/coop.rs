@@ -30,7 +30,7 @@ use crate::coop_stage::{Slice, VEC};
 use crate::emit::Emitter;
 use crate::matmul::Dims;
 use crate::CodegenError;
-use kiln_ir::{DType, Kernel, KernelKind, LoadId, ViewKind};
+use kiln_ir::{DType, Kernel, KernelKind, LoadId, View};
 
 /// The invocations of a subgroup the template is written for.
 pub const SUBGROUP: u32 = 32;
@@ -204,9 +204,9 @@ fn by_size_of(k: &Kernel, aligned_ok: bool) -> u32 {
 
 /// Whether kernel `k` may run on tile `t`: any kernel on a tile that is not aligned; on an
 /// aligned one, only a kernel whose every tile and slice is whole (`m`, `n` and `k`
-/// multiples of the tile's, `k` not 0) and whose f16 operands read through contiguous views (those
-/// `widen` may bind wide) start at a multiple of 8 elements. Their row and batch strides
-/// are then multiples of 8 as well, since `k` and `n` are.
+/// multiples of the tile's, `k` not 0) and whose every f16 operand reads rows of 8-element
+/// vectors ([`rows_of_vectors`]), so that on the aligned tile every f16 operand is bound
+/// wide (`widen`) and the kernel's code follows from its key and its tile.
 pub fn aligned(k: &Kernel, t: &CoopTile) -> bool {
     if !t.aligned {
         return true;
@@ -225,10 +225,22 @@ pub fn aligned(k: &Kernel, t: &CoopTile) -> bool {
     whole
         && [*a, *b].iter().all(|&l| {
             let load = k.load(l);
-            k.input(load.input) != DType::F16
-                || load.view.kind() != ViewKind::Contiguous
-                || load.view.offset % VEC as i64 == 0
+            k.input(load.input) != DType::F16 || rows_of_vectors(&load.view)
         })
+}
+
+/// Whether a view reads rows of whole, aligned 8-element vectors: unmasked, step 1 along its
+/// last dim, its offset and every other stride multiples of 8 (a batch broadcast by a stride
+/// of 0 included). With a row length that is a multiple of 8 too (the aligned tile's `k` and
+/// `n`), each 8 elements of a row from a multiple of 8 are one 16-byte load of f16.
+pub fn rows_of_vectors(v: &View) -> bool {
+    let r = v.shape.rank();
+    let vec = VEC as i64;
+    r > 0
+        && v.mask.is_none()
+        && v.strides[r - 1] == 1
+        && v.offset % vec == 0
+        && v.strides[..r - 1].iter().all(|s| s % vec == 0)
 }
 
 /// The tile `coop_tile` names where kernel `k` may run on it ([`aligned`]) and the aligned
@@ -246,8 +258,9 @@ pub fn settle(k: &Kernel, coop_tile: Option<u32>, limit: u32) -> Option<u32> {
 
 /// Binds the operands of `loads` (A's and B's, with the dtype each is rounded to on load)
 /// wide ([`Emitter::wide`]) where their slices can be staged 16 bytes a load: f16 stored as
-/// f16, not rounded to another dtype, read through a contiguous view (so A is contiguous
-/// along `k` and B along its columns), and not read through an output's binding. Returns the
+/// f16, not rounded to another dtype, read in rows of vectors ([`rows_of_vectors`]: A along
+/// `k`, B along its columns, either broadcast over the batch or not), and not read through
+/// an output's binding. Returns the
 /// wide bindings' names, for [`main`]. Called before any of the kernel's body is emitted,
 /// since every read of a wide input takes its half of a word.
 pub(crate) fn widen(e: &mut Emitter, loads: [(LoadId, Option<DType>); 2]) -> [Option<String>; 2] {
@@ -257,7 +270,7 @@ pub(crate) fn widen(e: &mut Emitter, loads: [(LoadId, Option<DType>); 2]) -> [Op
         let ok = e.k.input(input) == DType::F16
             && e.target.storage(DType::F16) == "f16"
             && matches!(round, None | Some(DType::F16))
-            && load.view.kind() == ViewKind::Contiguous
+            && rows_of_vectors(&load.view)
             && e.k.inplace.is_none_or(|(i, _)| i != input);
         ok.then(|| {
             e.wide.insert(input);

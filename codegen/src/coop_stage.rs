@@ -57,8 +57,8 @@ impl Slice {
 
     /// Reads the invocation's share of the slice at depth `t` into its registers, with no test
     /// of its own: a wide operand 8 elements a load (only on an aligned tile, where the slice
-    /// lies inside its operand and the rows are contiguous with offsets and strides of
-    /// multiples of 8: `coop::aligned`), any other an element at a time through accessor
+    /// lies inside its operand and its rows are whole aligned vectors:
+    /// `coop::rows_of_vectors`), any other an element at a time through accessor
     /// `sfx` (`in`: unchecked, `at`: checked), as the caller's test of the slice chose.
     pub fn fetch(&self, c: &mut Code, ind: &str, t: &str, d: &Dims, nt: u32, sfx: &str) {
         let (regs, per) = self.regs(nt);

@@ -185,6 +185,55 @@ fn aligned_tensor_core_tile() {
             );
         }
     }
+    // f16 B shared by the batch (a weight: a stride of 0) is read wide on the aligned tile;
+    // a transposed f16 B (`x @ W^T`, step 1 along `k`) cannot be, so it settles off it.
+    s.matmul.tensor_core_f32 = false;
+    for transposed in [false, true] {
+        let mut g = Graph::new();
+        let a = g.input(DType::F16, Shape::new(&[2, 256, 96])).unwrap();
+        let b = if transposed {
+            let w = g.input(DType::F16, Shape::new(&[1, 512, 96])).unwrap();
+            g.add(Op::View(ViewOp::Permute(smallvec![0, 2, 1])), &[w])
+                .unwrap()
+        } else {
+            g.input(DType::F16, Shape::new(&[1, 96, 512])).unwrap()
+        };
+        let b = g
+            .add(Op::View(ViewOp::Expand(Shape::new(&[2, 96, 512]))), &[b])
+            .unwrap();
+        let y = g.add(Op::Matmul, &[a, b]).unwrap();
+        g.mark_output(y);
+        let prog = lower(&g, &FusionOptions::default()).unwrap();
+        let k = &prog
+            .calls
+            .iter()
+            .find(|c| matches!(c.kernel.kind, kiln_ir::KernelKind::Matmul { .. }))
+            .expect("a matmul kernel")
+            .kernel;
+        let settled = s.resolve(k);
+        assert_eq!(
+            settled.matmul.coop_tile == Some(t),
+            !transposed,
+            "transposed {transposed}: the aligned tile"
+        );
+        if !transposed {
+            let src = generate(
+                k,
+                &settled,
+                &Target {
+                    f16: true,
+                    bf16: true,
+                },
+            )
+            .unwrap();
+            assert_eq!(
+                src.wgsl.matches("array<vec4<u32>>").count(),
+                2,
+                "a broadcast B: both operands wide"
+            );
+            validate_to_spirv(&src.wgsl, "aligned tile, B broadcast over the batch");
+        }
+    }
 }
 
 /// Attention on tensor cores: masked and causal, heads of 32 to 128 (80 padded to 96), f16
