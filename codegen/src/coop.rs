@@ -54,10 +54,14 @@ pub struct CoopTile {
     /// Register double buffering: the next slice is read from memory into registers while
     /// the current one is multiplied, and written to workgroup memory after.
     pub double: bool,
-    /// Only for kernels whose tiles and slices are all whole and whose f16 operands are
-    /// aligned ([`aligned`]): the loads need no test, and contiguous f16 operands are read 16
-    /// bytes a load (`coop_stage`).
+    /// Only for kernels whose tiles and slices are all whole ([`aligned`]): the loads need
+    /// no test (`coop_stage`).
     pub aligned: bool,
+    /// An aligned tile that reads every f16 operand 16 bytes a load (bound wide), so only for
+    /// kernels whose f16 operands all read rows of aligned vectors ([`rows_of_vectors`]); an
+    /// aligned tile without it reads every operand an element at a time. The schedule's tile
+    /// says which, so the code follows from the kernel's key and its schedule.
+    pub wide: bool,
 }
 
 impl CoopTile {
@@ -87,19 +91,26 @@ impl CoopTile {
 /// subgroups of 2 x 2 accumulators; 128 x 128 with 8 subgroups of 4 x 2; 128 x 64 with 8
 /// subgroups of 2 x 2; the first two with 16-deep slices; the first two without double
 /// buffering; and, aligned only, 128 x 256 with 8 subgroups of 4 x 4 (a subgroup's 64 x 64
-/// block uses each staged fragment four times).
-pub const COOP_TILES: [CoopTile; 8] = [
-    coop_tile(64, 64, 2, 2, 32, true, false),
-    coop_tile(128, 128, 2, 4, 32, true, false),
-    coop_tile(128, 64, 4, 2, 32, true, false),
-    coop_tile(64, 64, 2, 2, 16, true, false),
-    coop_tile(128, 128, 2, 4, 16, true, false),
-    coop_tile(64, 64, 2, 2, 32, false, false),
-    coop_tile(128, 128, 2, 4, 32, false, false),
-    coop_tile(128, 256, 2, 4, 32, true, true),
+/// block uses each staged fragment four times), reading f16 operands wide, then the same
+/// reading them an element at a time.
+pub const COOP_TILES: [CoopTile; 9] = [
+    coop_tile(64, 64, 2, 2, 32, true, false, false),
+    coop_tile(128, 128, 2, 4, 32, true, false, false),
+    coop_tile(128, 64, 4, 2, 32, true, false, false),
+    coop_tile(64, 64, 2, 2, 16, true, false, false),
+    coop_tile(128, 128, 2, 4, 16, true, false, false),
+    coop_tile(64, 64, 2, 2, 32, false, false, false),
+    coop_tile(128, 128, 2, 4, 32, false, false, false),
+    coop_tile(128, 256, 2, 4, 32, true, true, true),
+    coop_tile(128, 256, 2, 4, 32, true, true, false),
 ];
 
-/// A row of [`COOP_TILES`]: `bm, bn, wm, wn, bk, double, aligned`.
+/// The aligned tile reading f16 operands wide, and the same reading them element by element.
+const ALIGNED_WIDE: u32 = 7;
+const ALIGNED_ELEMENTS: u32 = 8;
+
+/// A row of [`COOP_TILES`]: `bm, bn, wm, wn, bk, double, aligned, wide`.
+#[allow(clippy::too_many_arguments)]
 const fn coop_tile(
     bm: u32,
     bn: u32,
@@ -108,6 +119,7 @@ const fn coop_tile(
     bk: u32,
     double: bool,
     aligned: bool,
+    wide: bool,
 ) -> CoopTile {
     CoopTile {
         bm,
@@ -117,6 +129,7 @@ const fn coop_tile(
         bk,
         double,
         aligned,
+        wide,
     }
 }
 
@@ -188,11 +201,11 @@ fn by_size_of(k: &Kernel, aligned_ok: bool) -> u32 {
     let (m, n) = (p2(k.shape.0[r - 2]), p2(k.shape.0[r - 1]));
     let batch = p2(k.shape.0[..r - 2].iter().product());
     let groups = |t: &CoopTile| m.div_ceil(t.bm as usize) * n.div_ceil(t.bn as usize) * batch;
-    if aligned_ok
-        && aligned(k, &COOP_TILES[7])
-        && groups(&COOP_TILES[7]) >= crate::MATMUL_MIN_WORKGROUPS
-    {
-        7
+    let big = groups(&COOP_TILES[ALIGNED_WIDE as usize]) >= crate::MATMUL_MIN_WORKGROUPS;
+    if aligned_ok && big && aligned(k, &COOP_TILES[ALIGNED_WIDE as usize]) {
+        ALIGNED_WIDE
+    } else if aligned_ok && big && aligned(k, &COOP_TILES[ALIGNED_ELEMENTS as usize]) {
+        ALIGNED_ELEMENTS
     } else if groups(&COOP_TILES[1]) >= crate::MATMUL_MIN_WORKGROUPS {
         1
     } else if groups(&COOP_TILES[2]) >= crate::MATMUL_MIN_WORKGROUPS {
@@ -204,9 +217,9 @@ fn by_size_of(k: &Kernel, aligned_ok: bool) -> u32 {
 
 /// Whether kernel `k` may run on tile `t`: any kernel on a tile that is not aligned; on an
 /// aligned one, only a kernel whose every tile and slice is whole (`m`, `n` and `k`
-/// multiples of the tile's, `k` not 0) and whose every f16 operand reads rows of 8-element
-/// vectors ([`rows_of_vectors`]), so that on the aligned tile every f16 operand is bound
-/// wide (`widen`) and the kernel's code follows from its key and its tile.
+/// multiples of the tile's, `k` not 0), and on the wide one only a kernel whose every f16
+/// operand reads rows of 8-element vectors ([`rows_of_vectors`]), so that there every f16
+/// operand is bound wide (`widen`) and the kernel's code follows from its key and its tile.
 pub fn aligned(k: &Kernel, t: &CoopTile) -> bool {
     if !t.aligned {
         return true;
@@ -223,10 +236,11 @@ pub fn aligned(k: &Kernel, t: &CoopTile) -> bool {
         && kk.is_multiple_of(t.bk as usize)
         && kk > 0;
     whole
-        && [*a, *b].iter().all(|&l| {
-            let load = k.load(l);
-            k.input(load.input) != DType::F16 || rows_of_vectors(&load.view)
-        })
+        && (!t.wide
+            || [*a, *b].iter().all(|&l| {
+                let load = k.load(l);
+                k.input(load.input) != DType::F16 || rows_of_vectors(&load.view)
+            }))
 }
 
 /// Whether a view reads rows of whole, aligned 8-element vectors: unmasked, step 1 along its
@@ -251,7 +265,9 @@ pub fn rows_of_vectors(v: &View) -> bool {
 pub fn settle(k: &Kernel, coop_tile: Option<u32>, limit: u32) -> Option<u32> {
     let fits = |t: &CoopTile| !t.aligned || t.workgroup_bytes() <= limit;
     match tile(coop_tile) {
-        Ok(t) if !aligned(k, &t) || !fits(&t) => Some(by_size_of(k, fits(&COOP_TILES[7]))),
+        Ok(t) if !aligned(k, &t) || !fits(&t) => {
+            Some(by_size_of(k, fits(&COOP_TILES[ALIGNED_WIDE as usize])))
+        }
         _ => coop_tile,
     }
 }

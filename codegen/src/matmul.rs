@@ -155,8 +155,8 @@ pub fn main(
         input: k.load(lb).input,
         round: rb,
     };
-    // Only an aligned tensor-core tile reads operands 16 bytes a load.
-    let wide = if s.matmul.tensor_cores && crate::coop::tile(s.matmul.coop_tile)?.aligned {
+    // Only the wide aligned tensor-core tile reads operands 16 bytes a load.
+    let wide = if s.matmul.tensor_cores && crate::coop::tile(s.matmul.coop_tile)?.wide {
         crate::coop::widen(e, [(la, ra), (lb, rb)])
     } else {
         [None, None]

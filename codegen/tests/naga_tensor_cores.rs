@@ -190,16 +190,16 @@ fn aligned_tensor_core_tile() {
     s.matmul.tensor_core_f32 = false;
     for transposed in [false, true] {
         let mut g = Graph::new();
-        let a = g.input(DType::F16, Shape::new(&[2, 256, 96])).unwrap();
+        let a = g.input(DType::F16, Shape::new(&[8, 1024, 96])).unwrap();
         let b = if transposed {
-            let w = g.input(DType::F16, Shape::new(&[1, 512, 96])).unwrap();
+            let w = g.input(DType::F16, Shape::new(&[1, 1024, 96])).unwrap();
             g.add(Op::View(ViewOp::Permute(smallvec![0, 2, 1])), &[w])
                 .unwrap()
         } else {
-            g.input(DType::F16, Shape::new(&[1, 96, 512])).unwrap()
+            g.input(DType::F16, Shape::new(&[1, 96, 1024])).unwrap()
         };
         let b = g
-            .add(Op::View(ViewOp::Expand(Shape::new(&[2, 96, 512]))), &[b])
+            .add(Op::View(ViewOp::Expand(Shape::new(&[8, 96, 1024]))), &[b])
             .unwrap();
         let y = g.add(Op::Matmul, &[a, b]).unwrap();
         g.mark_output(y);
@@ -210,29 +210,40 @@ fn aligned_tensor_core_tile() {
             .find(|c| matches!(c.kernel.kind, kiln_ir::KernelKind::Matmul { .. }))
             .expect("a matmul kernel")
             .kernel;
-        let settled = s.resolve(k);
+        let mut by_size = s;
+        by_size.matmul.coop_tile = None;
+        let settled = by_size.resolve(k);
+        let tile = kiln_codegen::coop::tile(settled.matmul.coop_tile).unwrap();
+        assert!(tile.aligned, "transposed {transposed}: an aligned tile");
         assert_eq!(
-            settled.matmul.coop_tile == Some(t),
-            !transposed,
-            "transposed {transposed}: the aligned tile"
+            tile.wide, !transposed,
+            "transposed {transposed}: the wide tile"
         );
-        if !transposed {
-            let src = generate(
-                k,
-                &settled,
-                &Target {
-                    f16: true,
-                    bf16: true,
-                },
-            )
-            .unwrap();
-            assert_eq!(
-                src.wgsl.matches("array<vec4<u32>>").count(),
-                2,
-                "a broadcast B: both operands wide"
-            );
-            validate_to_spirv(&src.wgsl, "aligned tile, B broadcast over the batch");
-        }
+        // The wide tile named for the transposed B settles on the other one.
+        assert_eq!(
+            s.resolve(k).matmul.coop_tile,
+            settled.matmul.coop_tile,
+            "transposed {transposed}: settled"
+        );
+        let src = generate(
+            k,
+            &settled,
+            &Target {
+                f16: true,
+                bf16: true,
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            src.wgsl.matches("array<vec4<u32>>").count(),
+            if transposed { 0 } else { 2 },
+            "transposed {transposed}: operands wide"
+        );
+        assert!(!src.wgsl.contains("inside"), "a test in the aligned loop");
+        validate_to_spirv(
+            &src.wgsl,
+            &format!("aligned tile, transposed B {transposed}"),
+        );
     }
 }
 

@@ -17,7 +17,7 @@ use kiln_ir::{InputId, OutputId};
 pub struct MemoryPlan {
     /// The buffer slot of each temporary.
     pub slot_of: Vec<usize>,
-    /// Each slot's size in bytes (whole words).
+    /// Each slot's size in bytes (whole 16-byte vectors).
     pub slot_bytes: Vec<u64>,
     /// The temporary each slot was sized for (its buffer is allocated as that one's dtype and
     /// element count).

@@ -5,7 +5,7 @@ struct Params { p: array<vec4<u32>, 7> }
 @group(0) @binding(2) var<storage, read> in1: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> in2: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read> in3: array<vec4<f32>>;
-@group(0) @binding(5) var<storage, read_write> out0: array<vec4<f32>>;
+@group(0) @binding(5) var<storage, read_write> out0: array<f32>;
 fn kiln_f32_bits(b: u32) -> f32 { return bitcast<f32>(b); }
 fn kiln_isnan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }
 fn kiln_fmax(a: f32, b: f32) -> f32 { return select(max(a, b), a + b, kiln_isnan(a) || kiln_isnan(b)); }
@@ -270,19 +270,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     if (i < sq) {
       {
         let col = (g + 0u) * 4u + 0u;
-        if (col < dv) { out0[(ob + col) / 4u][(ob + col) % 4u] = acc0_0.x / l; }
+        if (col < dv) { out0[ob + col] = acc0_0.x / l; }
       }
       {
         let col = (g + 0u) * 4u + 1u;
-        if (col < dv) { out0[(ob + col) / 4u][(ob + col) % 4u] = acc0_0.y / l; }
+        if (col < dv) { out0[ob + col] = acc0_0.y / l; }
       }
       {
         let col = (g + 0u) * 4u + 2u;
-        if (col < dv) { out0[(ob + col) / 4u][(ob + col) % 4u] = acc0_0.z / l; }
+        if (col < dv) { out0[ob + col] = acc0_0.z / l; }
       }
       {
         let col = (g + 0u) * 4u + 3u;
-        if (col < dv) { out0[(ob + col) / 4u][(ob + col) % 4u] = acc0_0.w / l; }
+        if (col < dv) { out0[ob + col] = acc0_0.w / l; }
       }
     }
   }
@@ -294,19 +294,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     if (i < sq) {
       {
         let col = (g + 0u) * 4u + 0u;
-        if (col < dv) { out0[(ob + col) / 4u][(ob + col) % 4u] = acc1_0.x / l; }
+        if (col < dv) { out0[ob + col] = acc1_0.x / l; }
       }
       {
         let col = (g + 0u) * 4u + 1u;
-        if (col < dv) { out0[(ob + col) / 4u][(ob + col) % 4u] = acc1_0.y / l; }
+        if (col < dv) { out0[ob + col] = acc1_0.y / l; }
       }
       {
         let col = (g + 0u) * 4u + 2u;
-        if (col < dv) { out0[(ob + col) / 4u][(ob + col) % 4u] = acc1_0.z / l; }
+        if (col < dv) { out0[ob + col] = acc1_0.z / l; }
       }
       {
         let col = (g + 0u) * 4u + 3u;
-        if (col < dv) { out0[(ob + col) / 4u][(ob + col) % 4u] = acc1_0.w / l; }
+        if (col < dv) { out0[ob + col] = acc1_0.w / l; }
       }
     }
   }

@@ -4,7 +4,7 @@ struct Params { p: array<vec4<u32>, 5> }
 @group(0) @binding(1) var<storage, read> in0: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> in1: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> in2: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read_write> out0: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> out0: array<f32>;
 fn kiln_f32_bits(b: u32) -> f32 { return bitcast<f32>(b); }
 fn kiln_isnan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }
 fn kiln_fmax(a: f32, b: f32) -> f32 { return select(max(a, b), a + b, kiln_isnan(a) || kiln_isnan(b)); }
@@ -133,36 +133,36 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let col = cv * 4u + 0u;
         if (col < dv) {
           let at = (ob + col) * 3u * runs + s;
-          out0[(at) / 4u][(at) % 4u] = a.x;
-          out0[(at + runs) / 4u][(at + runs) % 4u] = m;
-          out0[(at + 2u * runs) / 4u][(at + 2u * runs) % 4u] = l;
+          out0[at] = a.x;
+          out0[at + runs] = m;
+          out0[at + 2u * runs] = l;
         }
       }
       {
         let col = cv * 4u + 1u;
         if (col < dv) {
           let at = (ob + col) * 3u * runs + s;
-          out0[(at) / 4u][(at) % 4u] = a.y;
-          out0[(at + runs) / 4u][(at + runs) % 4u] = m;
-          out0[(at + 2u * runs) / 4u][(at + 2u * runs) % 4u] = l;
+          out0[at] = a.y;
+          out0[at + runs] = m;
+          out0[at + 2u * runs] = l;
         }
       }
       {
         let col = cv * 4u + 2u;
         if (col < dv) {
           let at = (ob + col) * 3u * runs + s;
-          out0[(at) / 4u][(at) % 4u] = a.z;
-          out0[(at + runs) / 4u][(at + runs) % 4u] = m;
-          out0[(at + 2u * runs) / 4u][(at + 2u * runs) % 4u] = l;
+          out0[at] = a.z;
+          out0[at + runs] = m;
+          out0[at + 2u * runs] = l;
         }
       }
       {
         let col = cv * 4u + 3u;
         if (col < dv) {
           let at = (ob + col) * 3u * runs + s;
-          out0[(at) / 4u][(at) % 4u] = a.w;
-          out0[(at + runs) / 4u][(at + runs) % 4u] = m;
-          out0[(at + 2u * runs) / 4u][(at + 2u * runs) % 4u] = l;
+          out0[at] = a.w;
+          out0[at + runs] = m;
+          out0[at + 2u * runs] = l;
         }
       }
     }

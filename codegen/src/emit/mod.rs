@@ -158,10 +158,17 @@ impl<'k> Emitter<'k> {
                 s,
                 "@group(0) @binding({binding}) var<storage, read_write> out{o}: array<{}>;",
                 // Per-row outputs of a reduce kernel stay scalar.
-                elem(out.dtype, vector && out.store == Store::Full, true)
+                elem(out.dtype, vector && self.vector_output(out), true)
             );
             binding += 1;
         }
+    }
+
+    /// Whether output `out` of a vector kernel is bound as `vec4`s: per-element outputs,
+    /// except an attention kernel's, whose invocations (and a split attention's workgroups)
+    /// write single elements side by side, each to its own scalar binding element.
+    pub fn vector_output(&self, out: &kiln_ir::Output) -> bool {
+        out.store == Store::Full && !matches!(self.k.kind, kiln_ir::KernelKind::Attention { .. })
     }
 
     /// The buffer input `input` is read from: `in{input}`, or the output it runs in place of.

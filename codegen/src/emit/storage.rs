@@ -6,7 +6,7 @@ use super::{value_name, Emitter};
 use crate::code::Code;
 use crate::dequant;
 use crate::params::Param;
-use kiln_ir::{DType, ExprId, InputId, LoadId, Store, ViewKind};
+use kiln_ir::{DType, ExprId, InputId, LoadId, ViewKind};
 
 impl Emitter<'_> {
     /// Element `idx` (a `u32` expression) of input `input`'s buffer `buf` as a value: the
@@ -57,8 +57,9 @@ impl Emitter<'_> {
             );
         }
         let v = self.target.to_storage(v, d);
-        // Per-row outputs of a reduce kernel are scalar bindings in a vector kernel too.
-        if self.k.outputs[o].store == Store::Row {
+        // Per-row outputs of a reduce kernel, and an attention kernel's outputs, are scalar
+        // bindings in a vector kernel too.
+        if !self.vector_output(&self.k.outputs[o]) {
             format!("out{o}[{idx}] = {v};")
         } else {
             format!("{} = {v};", self.elem(&format!("out{o}"), idx))

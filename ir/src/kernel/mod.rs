@@ -306,27 +306,36 @@ impl Kernel {
                                 && l.view.strides[..r - 1].iter().all(|s| s % 4 == 0)
                         })
                 }
-                KernelKind::Attention { q, k, v, .. } => {
-                    let r = self.load_rank();
-                    let aligned = |l: LoadId| {
-                        let load = self.load(l);
-                        let view = &load.view;
-                        self.input(load.input) == DType::F32
-                            && view.mask.is_none()
-                            && view.shape.0[r - 1] > 0
-                            && view.shape.0[r - 1].is_multiple_of(4)
-                            && view.strides[r - 1] == 1
-                            && view.offset % 4 == 0
-                            && view.strides[..r - 1].iter().all(|s| s % 4 == 0)
-                    };
-                    self.inputs
-                        .iter()
-                        .all(|d| matches!(d, DType::F32 | DType::I32 | DType::U32 | DType::Bool))
-                        && [q, k, v].into_iter().all(aligned)
-                }
+                KernelKind::Attention { .. } => self.attention_rows_aligned(),
                 KernelKind::Matmul { .. } | KernelKind::Scan { .. } => false,
             };
         self.vector = if ok { 4 } else { 1 };
+    }
+
+    /// Whether an attention kernel may take vector width 4 ([`Kernel::choose_vector`]): every
+    /// input a 32-bit dtype, and Q, K and V f32, unmasked, step 1 along a head that is a
+    /// nonzero multiple of 4, their offsets and other strides multiples of 4. False for other
+    /// kernels.
+    pub fn attention_rows_aligned(&self) -> bool {
+        let KernelKind::Attention { q, k, v, .. } = self.kind else {
+            return false;
+        };
+        let r = self.load_rank();
+        let aligned = |l: LoadId| {
+            let load = self.load(l);
+            let view = &load.view;
+            self.input(load.input) == DType::F32
+                && view.mask.is_none()
+                && view.shape.0[r - 1] > 0
+                && view.shape.0[r - 1].is_multiple_of(4)
+                && view.strides[r - 1] == 1
+                && view.offset % 4 == 0
+                && view.strides[..r - 1].iter().all(|s| s % 4 == 0)
+        };
+        self.inputs
+            .iter()
+            .all(|d| matches!(d, DType::F32 | DType::I32 | DType::U32 | DType::Bool))
+            && [q, k, v].into_iter().all(aligned)
     }
 
     /// A matmul's inner size `k` (the last dim of A's view); `None` for other kernels.

@@ -108,7 +108,8 @@ pub enum KernelError {
         /// What is wrong.
         why: &'static str,
     },
-    /// A vector width other than 1 or 4, or 4 where the kernel kind has no vector form.
+    /// A vector width other than 1 or 4, or 4 where the kernel kind has no vector form (an
+    /// attention kernel: where its rows are not aligned f32 vectors).
     #[error("vector width {0} is not valid for this kernel")]
     Vector(u32),
 }
@@ -128,11 +129,8 @@ impl Kernel {
         self.verify_outputs()?;
         self.verify_inplace()?;
         match (self.vector, &self.kind) {
-            (1, _)
-            | (
-                4,
-                KernelKind::Elementwise | KernelKind::Reduce { .. } | KernelKind::Attention { .. },
-            ) => Ok(()),
+            (1, _) | (4, KernelKind::Elementwise | KernelKind::Reduce { .. }) => Ok(()),
+            (4, KernelKind::Attention { .. }) if self.attention_rows_aligned() => Ok(()),
             (v, _) => Err(KernelError::Vector(v)),
         }
     }

@@ -371,3 +371,58 @@ fn in_place_pairs_are_valid() {
         }
     ));
 }
+
+/// An attention kernel takes vector width 4 only where its f32 rows are aligned vectors (and
+/// every input is 32-bit), and the verifier holds it to that: f16 operands, a head of 30 and
+/// an offset of one element keep width 1; forcing 4 on them is refused.
+#[test]
+fn attention_vectors_only_on_aligned_rows() {
+    use crate::ops::Attention;
+    use crate::ops::SliceDim;
+    let kernel = |dt: DType, d: usize, offset: usize| {
+        let mut g = Graph::new();
+        let q = g.input(dt, Shape::new(&[2, 1, d])).unwrap();
+        let flat = g.input(dt, Shape::new(&[offset + 2 * 9 * d])).unwrap();
+        let whole = SliceDim {
+            start: offset,
+            end: offset + 2 * 9 * d,
+            step: 1,
+        };
+        let k = g
+            .add(Op::View(ViewOp::Slice(smallvec::smallvec![whole])), &[flat])
+            .unwrap();
+        let k = g
+            .add(Op::View(ViewOp::Reshape(Shape::new(&[2, 9, d]))), &[k])
+            .unwrap();
+        let v = g.input(dt, Shape::new(&[2, 9, d])).unwrap();
+        let y = g
+            .add(Op::Attention(Attention::new(0.125, false)), &[q, k, v])
+            .unwrap();
+        g.mark_output(y);
+        let prog = lower(&g, &FusionOptions::default()).unwrap();
+        prog.calls
+            .iter()
+            .find(|c| matches!(c.kernel.kind, KernelKind::Attention { .. }))
+            .expect("an attention kernel")
+            .kernel
+            .clone()
+    };
+    for (dt, d, offset, vector) in [
+        (DType::F32, 32, 0, 4),
+        (DType::F32, 32, 4, 4),
+        (DType::F32, 32, 1, 1),
+        (DType::F32, 30, 0, 1),
+        (DType::F16, 32, 0, 1),
+    ] {
+        let mut k = kernel(dt, d, offset);
+        assert_eq!(k.vector, vector, "{dt} d {d} offset {offset}");
+        assert_eq!(k.verify(), Ok(()));
+        k.vector = 4;
+        let forced = k.verify();
+        assert_eq!(
+            forced.is_ok(),
+            vector == 4,
+            "{dt} d {d} offset {offset}: {forced:?}"
+        );
+    }
+}
