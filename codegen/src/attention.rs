@@ -232,6 +232,12 @@ fn concrete(k: &Kernel, s: &Schedule) -> Result<(u32, u32, u32), CodegenError> {
     Ok((rows, keys, head))
 }
 
+/// A form's `main` from the query's staging on (`attention_rows::body`,
+/// `attention_decode::body`): keys, head, operands, the mask's element, the causal bound, and
+/// the statement storing a column of the output.
+type FormBody =
+    fn(&mut Code, u32, u32, &Operands, Option<&str>, &str, &mut dyn FnMut(&mut Code, &str, &str));
+
 /// The operands' loads.
 pub(crate) struct Operands {
     q: LoadId,
@@ -389,21 +395,16 @@ pub fn main(e: &mut Emitter, s: &Schedule) -> Result<String, CodegenError> {
             "  {{\n    let i = min(i0 + BQ, sq) - 1u;\n    k1 = u32(clamp({diag} + 1, i32(k0), i32(k1)));\n  }}"
         );
     }
-    if rows == ROW_FORM {
-        crate::attention_rows::body(
-            &mut c,
-            keys,
-            head,
-            &ops,
-            mv.as_deref(),
-            diag,
-            &mut |c, col, v| store_column(e, c, &ops, col, v),
-        );
-        c.push_str("}\n");
-        return c.finish();
-    }
-    if !coop && crate::attention_decode::applies(rows, keys, head) {
-        crate::attention_decode::body(
+    // The row and decode forms write the rest of `main` themselves.
+    let form: Option<FormBody> = if rows == ROW_FORM {
+        Some(crate::attention_rows::body)
+    } else if !coop && crate::attention_decode::applies(rows, keys, head) {
+        Some(crate::attention_decode::body)
+    } else {
+        None
+    };
+    if let Some(body) = form {
+        body(
             &mut c,
             keys,
             head,
@@ -529,102 +530,5 @@ fn store_column(e: &mut Emitter, c: &mut Code, ops: &Operands, col: &str, acc: &
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::attention_stage::per_invocation;
-
-    /// The template keeps the loop-trip contract of `kiln_ir::passes::attention_trips`: 64
-    /// invocations, at most 16 rows, so that a split over the adapter's loop budget holds.
-    /// Larger heads are the unfused composition's (the IR pass that writes them so uses the
-    /// same bound); on WebGPU's default 16 KiB of workgroup memory, the smallest tile of the
-    /// largest head still fits.
-    #[test]
-    fn max_head_agrees_with_the_ir() {
-        assert_eq!(MAX_HEAD as usize, kiln_ir::passes::ATTENTION_MAX_HEAD);
-        assert_eq!(max_head(48 * 1024), MAX_HEAD);
-        let h = max_head(16 * 1024);
-        assert!((256..MAX_HEAD).contains(&h), "{h}");
-        assert!(workgroup_bytes(1, KEYS[0], h) <= 16 * 1024);
-        assert!(workgroup_bytes(1, KEYS[0], h + 16) > 16 * 1024);
-    }
-
-    /// The row form is the default from 64 queries on where the head fits its registers, at
-    /// 4 keys a tile; a workgroup memory too small for it shrinks its keys, then falls back
-    /// to the blocks.
-    #[test]
-    fn row_form_defaults_and_fitting() {
-        assert_eq!(default_rows(64, 64, 64), ROW_FORM);
-        assert_eq!(default_rows(2048, 32, 48), ROW_FORM);
-        assert_eq!(default_rows(63, 64, 64), 16);
-        assert_eq!(default_rows(2048, 64, 80), 16);
-        assert_eq!(default_rows(3, 64, 64), 4);
-        assert_eq!(default_rows(1, 128, 128), 1);
-        assert_eq!(default_keys(ROW_FORM, 64, false), 4);
-        assert_eq!(default_keys(16, 64, false), 32);
-        assert_eq!(default_keys(1, 128, false), 16);
-        assert_eq!(default_keys(1, 512, false), 8);
-        let a = |rows, keys| crate::schedule::AttentionSchedule {
-            rows: Some(rows),
-            keys: Some(keys),
-            head: Some(64),
-            tensor_cores: false,
-        };
-        let fitted = |mut s: crate::schedule::AttentionSchedule, limit| {
-            fit(&mut s, limit);
-            (s.rows.unwrap(), s.keys.unwrap())
-        };
-        assert_eq!(workgroup_bytes(ROW_FORM, 32, 64), 16 * 1024);
-        assert_eq!(fitted(a(ROW_FORM, 32), 16 * 1024), (ROW_FORM, 32));
-        assert_eq!(fitted(a(ROW_FORM, 64), 16 * 1024), (ROW_FORM, 32));
-        assert_eq!(fitted(a(ROW_FORM, 32), 4096), (ROW_FORM, 8));
-        // Under the row form's smallest tile nothing fits; it still leaves the row form.
-        assert_eq!(workgroup_bytes(ROW_FORM, 4, 64), 2048);
-        assert!(fitted(a(ROW_FORM, 32), 2000).0 <= 16);
-    }
-
-    #[test]
-    fn loop_contract() {
-        assert_eq!(THREADS, 64);
-        let t = THREADS as usize;
-        for (keys, d, dv) in [
-            (64usize, 64usize, 64usize),
-            (1031, 128, 80),
-            (7, 32, 32),
-            (1, 1, 1),
-            (300, 1, 512),
-            (65, 512, 16),
-        ] {
-            let head = d.max(dv).next_multiple_of(16);
-            let h4 = head / 4;
-            for rows in ROWS {
-                for bk in KEYS {
-                    let np = per_invocation(bk, head as u32) as usize;
-                    let tiles = keys.div_ceil(bk as usize);
-                    let trips = if rows == ROW_FORM {
-                        if head > ROW_FORM_MAX_HEAD as usize {
-                            continue;
-                        }
-                        // The query in registers; per tile the store, the fetch and the
-                        // steps over its keys.
-                        let steps = crate::attention_rows::trips_per_tile(bk) as usize;
-                        np + tiles * (2 * np + steps)
-                    } else if crate::attention_decode::applies(rows, bk, head as u32) {
-                        crate::attention_decode::trips(keys, bk, head as u32)
-                    } else {
-                        assert!(rows <= 16 && bk >= 4 && THREADS.is_multiple_of(rows));
-                        let (rows, bk) = (rows as usize, bk as usize);
-                        let entries = (rows * bk).div_ceil(t);
-                        // Storing and fetching the tiles, the scores' dot products, the row
-                        // maximum, the exponentials, the accumulation.
-                        let per_tile = 2 * np + h4 + bk + entries + bk;
-                        (rows * h4).div_ceil(t) + np + tiles * per_tile
-                    };
-                    assert!(
-                        trips <= kiln_ir::passes::attention_trips(keys, d, dv),
-                        "{rows} x {bk}, keys {keys}, d {d}, dv {dv}: {trips}"
-                    );
-                }
-            }
-        }
-    }
-}
+#[path = "attention_tests.rs"]
+mod tests;
