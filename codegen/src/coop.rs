@@ -92,8 +92,9 @@ impl CoopTile {
 /// subgroups of 2 x 2; the first two with 16-deep slices; the first two without double
 /// buffering; and, aligned only, 128 x 256 with 8 subgroups of 4 x 4 (a subgroup's 64 x 64
 /// block uses each staged fragment four times), reading f16 operands wide, then the same
-/// reading them an element at a time.
-pub const COOP_TILES: [CoopTile; 9] = [
+/// reading them an element at a time; and aligned 128 x 64 tiles of 2 such subgroups, wide and
+/// not, for products 64 columns wide (attention's product with V).
+pub const COOP_TILES: [CoopTile; 11] = [
     coop_tile(64, 64, 2, 2, 32, true, false, false),
     coop_tile(128, 128, 2, 4, 32, true, false, false),
     coop_tile(128, 64, 4, 2, 32, true, false, false),
@@ -103,11 +104,17 @@ pub const COOP_TILES: [CoopTile; 9] = [
     coop_tile(128, 128, 2, 4, 32, false, false, false),
     coop_tile(128, 256, 2, 4, 32, true, true, true),
     coop_tile(128, 256, 2, 4, 32, true, true, false),
+    coop_tile(128, 64, 2, 1, 32, true, true, true),
+    coop_tile(128, 64, 2, 1, 32, true, true, false),
 ];
 
-/// The aligned tile reading f16 operands wide, and the same reading them element by element.
-const ALIGNED_WIDE: u32 = 7;
-const ALIGNED_ELEMENTS: u32 = 8;
+/// The aligned tiles, largest first: each reading f16 operands wide, and its twin reading
+/// them element by element.
+const ALIGNED: [(u32, u32); 2] = [(7, 8), (9, 10)];
+
+/// The largest aligned tile (what an adapter's workgroup memory must hold for any of them
+/// to be chosen by size).
+const ALIGNED_WIDE: u32 = ALIGNED[0].0;
 
 /// A row of [`COOP_TILES`]: `bm, bn, wm, wn, bk, double, aligned, wide`.
 #[allow(clippy::too_many_arguments)]
@@ -186,26 +193,30 @@ pub fn eligible(k: &Kernel, f32_ok: bool) -> bool {
         && operand_ok(ib, *b_round, f32_ok)
 }
 
-/// The tile chosen by size: the aligned 128 x 256 where the kernel is aligned for it and
-/// that grid still has 128 workgroups, else 128 x 128 where that one does, 128 x 64 where
-/// that one does, else 64 x 64 (sizes rounded up to powers of two, as the scalar
-/// template's choice).
+/// The tile chosen by size: an aligned tile (128 x 256, then 128 x 64; wide where every f16
+/// operand allows it) where the kernel is aligned for it and that grid still has 128
+/// workgroups, else 128 x 128 where that one does, 128 x 64 where that one does, else 64 x 64
+/// (sizes rounded up to powers of two, as the scalar template's choice).
 pub fn by_size(k: &Kernel) -> u32 {
     by_size_of(k, true)
 }
 
-/// [`by_size`], with the aligned tile left out unless `aligned_ok`.
+/// [`by_size`], with the aligned tiles left out unless `aligned_ok`.
 fn by_size_of(k: &Kernel, aligned_ok: bool) -> u32 {
     let r = k.shape.rank();
     let p2 = |v: usize| v.max(1).next_power_of_two();
     let (m, n) = (p2(k.shape.0[r - 2]), p2(k.shape.0[r - 1]));
     let batch = p2(k.shape.0[..r - 2].iter().product());
     let groups = |t: &CoopTile| m.div_ceil(t.bm as usize) * n.div_ceil(t.bn as usize) * batch;
-    let big = groups(&COOP_TILES[ALIGNED_WIDE as usize]) >= crate::MATMUL_MIN_WORKGROUPS;
-    if aligned_ok && big && aligned(k, &COOP_TILES[ALIGNED_WIDE as usize]) {
-        ALIGNED_WIDE
-    } else if aligned_ok && big && aligned(k, &COOP_TILES[ALIGNED_ELEMENTS as usize]) {
-        ALIGNED_ELEMENTS
+    // The largest aligned tile whose grid keeps enough workgroups and that the kernel may run
+    // on, wide before element by element.
+    let fit = ALIGNED
+        .iter()
+        .filter(|(wide, _)| groups(&COOP_TILES[*wide as usize]) >= crate::MATMUL_MIN_WORKGROUPS)
+        .flat_map(|&(wide, elements)| [wide, elements])
+        .find(|&t| aligned(k, &COOP_TILES[t as usize]));
+    if let Some(t) = fit.filter(|_| aligned_ok) {
+        t
     } else if groups(&COOP_TILES[1]) >= crate::MATMUL_MIN_WORKGROUPS {
         1
     } else if groups(&COOP_TILES[2]) >= crate::MATMUL_MIN_WORKGROUPS {

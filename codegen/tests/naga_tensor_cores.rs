@@ -247,6 +247,57 @@ fn aligned_tensor_core_tile() {
     }
 }
 
+/// The aligned 128 x 64 tiles: a batch of products 64 columns wide (attention's product with
+/// V) takes the wide one by size, f16 operands bound wide, no test in its loop; with B
+/// transposed, its element-by-element twin.
+#[test]
+fn aligned_narrow_tile() {
+    for transposed in [false, true] {
+        let mut g = Graph::new();
+        let a = g.input(DType::F16, Shape::new(&[32, 512, 128])).unwrap();
+        let b = if transposed {
+            let w = g.input(DType::F16, Shape::new(&[32, 64, 128])).unwrap();
+            g.add(Op::View(ViewOp::Permute(smallvec![0, 2, 1])), &[w])
+                .unwrap()
+        } else {
+            g.input(DType::F16, Shape::new(&[32, 128, 64])).unwrap()
+        };
+        let y = g.add(Op::Matmul, &[a, b]).unwrap();
+        g.mark_output(y);
+        let prog = lower(&g, &FusionOptions::default()).unwrap();
+        let k = &prog
+            .calls
+            .iter()
+            .find(|c| matches!(c.kernel.kind, kiln_ir::KernelKind::Matmul { .. }))
+            .expect("a matmul kernel")
+            .kernel;
+        let s = Schedule::GPU.resolve(k);
+        let tile = kiln_codegen::coop::tile(s.matmul.coop_tile).unwrap();
+        assert_eq!((tile.bm, tile.bn), (128, 64), "transposed {transposed}");
+        assert!(tile.aligned, "transposed {transposed}: aligned");
+        assert_eq!(tile.wide, !transposed, "transposed {transposed}: wide");
+        let src = generate(
+            k,
+            &s,
+            &Target {
+                f16: true,
+                bf16: true,
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            src.wgsl.matches("array<vec4<u32>>").count(),
+            if transposed { 0 } else { 2 },
+            "transposed {transposed}: operands wide"
+        );
+        assert!(!src.wgsl.contains("inside"), "a test in the aligned loop");
+        validate_to_spirv(
+            &src.wgsl,
+            &format!("aligned 128 x 64, transposed B {transposed}"),
+        );
+    }
+}
+
 /// Attention on tensor cores: masked and causal, heads of 32 to 128 (80 padded to 96), f16
 /// operands and f32 ones at f16 precision; validated and written as SPIR-V.
 #[test]
