@@ -203,13 +203,7 @@ fn aligned_tensor_core_tile() {
             .unwrap();
         let y = g.add(Op::Matmul, &[a, b]).unwrap();
         g.mark_output(y);
-        let prog = lower(&g, &FusionOptions::default()).unwrap();
-        let k = &prog
-            .calls
-            .iter()
-            .find(|c| matches!(c.kernel.kind, kiln_ir::KernelKind::Matmul { .. }))
-            .expect("a matmul kernel")
-            .kernel;
+        let k = &matmul_kernel(&g);
         let mut by_size = s;
         by_size.matmul.coop_tile = None;
         let settled = by_size.resolve(k);
@@ -225,26 +219,42 @@ fn aligned_tensor_core_tile() {
             settled.matmul.coop_tile,
             "transposed {transposed}: settled"
         );
-        let src = generate(
-            k,
-            &settled,
-            &Target {
-                f16: true,
-                bf16: true,
-            },
-        )
-        .unwrap();
-        assert_eq!(
-            src.wgsl.matches("array<vec4<u32>>").count(),
-            if transposed { 0 } else { 2 },
-            "transposed {transposed}: operands wide"
-        );
-        assert!(!src.wgsl.contains("inside"), "a test in the aligned loop");
-        validate_to_spirv(
-            &src.wgsl,
-            &format!("aligned tile, transposed B {transposed}"),
-        );
+        aligned_wgsl(k, &settled, !transposed, "aligned 128 x 256");
     }
+}
+
+/// The matmul kernel of graph `g`, lowered with fusion.
+fn matmul_kernel(g: &Graph) -> kiln_ir::Kernel {
+    let prog = lower(g, &FusionOptions::default()).unwrap();
+    prog.calls
+        .into_iter()
+        .find(|c| matches!(c.kernel.kind, kiln_ir::KernelKind::Matmul { .. }))
+        .expect("a matmul kernel")
+        .kernel
+}
+
+/// Kernel `k`'s WGSL on the aligned tile of schedule `s`: both f16 operands bound wide where
+/// `wide` (else none), no test in the loop; validated and written as SPIR-V.
+fn aligned_wgsl(k: &kiln_ir::Kernel, s: &Schedule, wide: bool, what: &str) {
+    let src = generate(
+        k,
+        s,
+        &Target {
+            f16: true,
+            bf16: true,
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        src.wgsl.matches("array<vec4<u32>>").count(),
+        if wide { 2 } else { 0 },
+        "{what}, wide {wide}: operands wide"
+    );
+    assert!(
+        !src.wgsl.contains("inside"),
+        "{what}: a test in the aligned loop"
+    );
+    validate_to_spirv(&src.wgsl, &format!("{what}, wide {wide}"));
 }
 
 /// The aligned 128 x 64 tiles: a batch of products 64 columns wide (attention's product with
@@ -264,37 +274,13 @@ fn aligned_narrow_tile() {
         };
         let y = g.add(Op::Matmul, &[a, b]).unwrap();
         g.mark_output(y);
-        let prog = lower(&g, &FusionOptions::default()).unwrap();
-        let k = &prog
-            .calls
-            .iter()
-            .find(|c| matches!(c.kernel.kind, kiln_ir::KernelKind::Matmul { .. }))
-            .expect("a matmul kernel")
-            .kernel;
+        let k = &matmul_kernel(&g);
         let s = Schedule::GPU.resolve(k);
         let tile = kiln_codegen::coop::tile(s.matmul.coop_tile).unwrap();
         assert_eq!((tile.bm, tile.bn), (128, 64), "transposed {transposed}");
         assert!(tile.aligned, "transposed {transposed}: aligned");
         assert_eq!(tile.wide, !transposed, "transposed {transposed}: wide");
-        let src = generate(
-            k,
-            &s,
-            &Target {
-                f16: true,
-                bf16: true,
-            },
-        )
-        .unwrap();
-        assert_eq!(
-            src.wgsl.matches("array<vec4<u32>>").count(),
-            if transposed { 0 } else { 2 },
-            "transposed {transposed}: operands wide"
-        );
-        assert!(!src.wgsl.contains("inside"), "a test in the aligned loop");
-        validate_to_spirv(
-            &src.wgsl,
-            &format!("aligned 128 x 64, transposed B {transposed}"),
-        );
+        aligned_wgsl(k, &s, !transposed, "aligned 128 x 64");
     }
 }
 
