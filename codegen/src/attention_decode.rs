@@ -14,10 +14,12 @@
 //! Three barriers a chunk and no tile in workgroup memory. After the last chunk the groups'
 //! accumulators and sums are added through workgroup memory.
 //!
-//! The block form with one row computes a tile's scores in 8 invocations, each a serial loop
-//! over the head, and its maximum in one: a decode step's attention (a few hundred keys a
-//! head) is bound by that chain of one workgroup, not by the bytes it reads (journal
-//! 2026-12-06-decode-attention.md). Heads over [`DECODE_MAX_HEAD`], and tiles under
+//! Against the block form with one row (a tile's scores in 8 invocations, each a serial loop
+//! over the head, its maximum in one), the chain is shorter, but on an H100 what set the time
+//! was the memory requests of the reads (journal 2026-12-06-decode-attention.md): with K read
+//! a row an invocation an element at a time this form was slower; with rows read as `vec4`
+//! (an aligned kernel's [`crate::attention_stage::reader`]) and 16 keys a chunk it is the
+//! fastest one-row form measured. Heads over [`DECODE_MAX_HEAD`], and tiles under
 //! [`DECODE_MIN_KEYS`], keep the block form.
 
 use crate::attention::{scored, visible, Operands, THREADS};
@@ -54,11 +56,11 @@ pub fn workgroup_bytes(keys: u32, head: u32) -> u32 {
 }
 
 /// Loop trips one invocation runs (for the loop contract) over `keys` keys: the query's
-/// staging; per chunk the dot product's steps, the maximum's and the products with V; the
-/// groups' sum.
+/// staging; per chunk the chunk loop's own trip, the dot product's steps, the maximum's and
+/// the products with V; the groups' sum.
 pub fn trips(keys_total: usize, keys: u32, head: u32) -> usize {
     let h4 = head / 4;
-    let per_chunk = h4.div_ceil(parts(keys)) + keys / 4 + keys.div_ceil(groups(head));
+    let per_chunk = 1 + h4.div_ceil(parts(keys)) + keys / 4 + keys.div_ceil(groups(head));
     let chunks = keys_total.div_ceil(keys as usize);
     h4.div_ceil(THREADS) as usize + chunks * per_chunk as usize + groups(head) as usize
 }
@@ -76,10 +78,8 @@ pub fn declare(c: &mut Code, keys: u32, head: u32) {
     );
 }
 
-/// The decode form's `main` from the query's staging on: `mask` the mask's element at
-/// `(i, key)`, `diag` the causal bound of row `i`. Expects `i0`, `k0`, `k1`, `bt` and the
-/// operands' bases in scope; the row's output is stored by `out`, given the column and the
-/// accumulator's component, with `ob` (the row's first output), `m` and `l` in scope.
+/// The decode form's `main` from the query's staging on, with the arguments and the names in
+/// scope of [`crate::attention_rows::body`].
 pub(crate) fn body(
     c: &mut Code,
     keys: u32,

@@ -27,9 +27,9 @@ pub fn reader(e: &mut Emitter, c: &mut Code, name: &str, l: LoadId, r: usize) {
     let sr = e.params.i32(Param::Stride(l, r - 2));
     let sc = e.params.i32(Param::Stride(l, r - 1));
     let input = e.k.load(l).input;
-    let head =
-        "fn kiln_four_{name}(base: i32, row: u32, col: u32, width: u32, ok: bool) -> vec4<f32>";
-    let head = head.replace("{name}", name);
+    let head = format!(
+        "fn kiln_four_{name}(base: i32, row: u32, col: u32, width: u32, ok: bool) -> vec4<f32>"
+    );
     if e.k.vector == 4 {
         // The column stride is 1; the vector's first element is a multiple of 4.
         let buf = e.input_buf(input);

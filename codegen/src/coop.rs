@@ -254,18 +254,11 @@ pub fn aligned(k: &Kernel, t: &CoopTile) -> bool {
             }))
 }
 
-/// Whether a view reads rows of whole, aligned 8-element vectors: unmasked, step 1 along its
-/// last dim, its offset and every other stride multiples of 8 (a batch broadcast by a stride
-/// of 0 included). With a row length that is a multiple of 8 too (the aligned tile's `k` and
-/// `n`), each 8 elements of a row from a multiple of 8 are one 16-byte load of f16.
+/// Whether a view reads rows of whole, aligned 8-element vectors ([`View::rows_of`]): with
+/// a row length that is a multiple of 8 too (the aligned tile's `k` and `n`), each 8 elements
+/// of a row from a multiple of 8 are one 16-byte load of f16.
 pub fn rows_of_vectors(v: &View) -> bool {
-    let r = v.shape.rank();
-    let vec = VEC as i64;
-    r > 0
-        && v.mask.is_none()
-        && v.strides[r - 1] == 1
-        && v.offset % vec == 0
-        && v.strides[..r - 1].iter().all(|s| s % vec == 0)
+    v.rows_of(VEC as i64)
 }
 
 /// The tile `coop_tile` names where kernel `k` may run on it ([`aligned`]) and the aligned

@@ -61,6 +61,19 @@ impl View {
         }
     }
 
+    /// Whether the view reads rows of whole, aligned vectors of `width` elements: unmasked,
+    /// step 1 along its last dim, its offset and every other stride multiples of `width` (a
+    /// broadcast's stride of 0 included). Where the rows' length is a multiple of `width` too,
+    /// each `width` elements of a row from a multiple of `width` are one aligned vector.
+    pub fn rows_of(&self, width: i64) -> bool {
+        let r = self.shape.rank();
+        r > 0
+            && self.mask.is_none()
+            && self.strides[r - 1] == 1
+            && self.offset % width == 0
+            && self.strides[..r - 1].iter().all(|s| s % width == 0)
+    }
+
     /// The structural kind of this view.
     pub fn kind(&self) -> ViewKind {
         if self.mask.is_some() {

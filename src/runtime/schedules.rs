@@ -12,7 +12,8 @@ use std::sync::Mutex;
 /// The autotune results file in an adapter's cache directory: one result a line, with named
 /// fields (`kiln_codegen::schedule::tuned`). Files of earlier versions, with positional
 /// fields or chosen among templates since changed (v5: before the attention row form, whose
-/// results would keep the block forms; v6: before the aligned tensor-core tile), have other
+/// results would keep the block forms; v6: before the aligned tensor-core tile; v7: before the
+/// decode form, whose one-row tiles of 16 keys or more are another kernel), have other
 /// names and are never read.
 pub const AUTOTUNE_FILE: &str = "autotune.v8";
 

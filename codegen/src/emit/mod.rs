@@ -157,7 +157,7 @@ impl<'k> Emitter<'k> {
             writeln!(
                 s,
                 "@group(0) @binding({binding}) var<storage, read_write> out{o}: array<{}>;",
-                // Per-row outputs of a reduce kernel stay scalar.
+                // Per-row outputs of a reduce kernel, and an attention kernel's, stay scalar.
                 elem(out.dtype, vector && self.vector_output(out), true)
             );
             binding += 1;

@@ -299,12 +299,7 @@ impl Kernel {
                     let r = self.shape.rank();
                     red_rank > 0
                         && self.shape.0[r - 1].is_multiple_of(4)
-                        && self.loads.iter().all(|l| {
-                            l.view.mask.is_none()
-                                && l.view.strides[r - 1] == 1
-                                && l.view.offset % 4 == 0
-                                && l.view.strides[..r - 1].iter().all(|s| s % 4 == 0)
-                        })
+                        && self.loads.iter().all(|l| l.view.rows_of(4))
                 }
                 KernelKind::Attention { .. } => self.attention_rows_aligned(),
                 KernelKind::Matmul { .. } | KernelKind::Scan { .. } => false,
@@ -323,14 +318,11 @@ impl Kernel {
         let r = self.load_rank();
         let aligned = |l: LoadId| {
             let load = self.load(l);
-            let view = &load.view;
+            let head = load.view.shape.0[r - 1];
             self.input(load.input) == DType::F32
-                && view.mask.is_none()
-                && view.shape.0[r - 1] > 0
-                && view.shape.0[r - 1].is_multiple_of(4)
-                && view.strides[r - 1] == 1
-                && view.offset % 4 == 0
-                && view.strides[..r - 1].iter().all(|s| s % 4 == 0)
+                && head > 0
+                && head.is_multiple_of(4)
+                && load.view.rows_of(4)
         };
         self.inputs
             .iter()
