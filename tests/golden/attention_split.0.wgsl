@@ -73,6 +73,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   var l = 0.0;
   var acc = vec4<f32>(0.0);
   for (var t0 = k0; t0 < k1; t0 = t0 + BK) {
+    let jv0 = gi + 0u * VG;
+    let okv0 = gi < VG && jv0 < BK && t0 + jv0 < k1;
+    let vv0 = kiln_four_v(vbase, t0 + jv0, cv * 4u, dv, okv0);
     workgroupBarrier();
     {
       let key = t0 + j;
@@ -107,13 +110,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc = acc * cr;
     l = l * cr;
     m = mn;
-    for (var uu = 0u; uu < 1u; uu = uu + 1u) {
-      let jj = gi + uu * VG;
-      let key = t0 + jj;
-      let ok = gi < VG && jj < BK && key < k1;
-      let p = select(0.0, exp(ps[min(jj, BK - 1u)] - mn), ok && mn != ninf);
+    {
+      let p = select(0.0, exp(ps[min(jv0, BK - 1u)] - mn), okv0 && mn != ninf);
       l = l + p;
-      acc = fma(vec4<f32>(p), kiln_four_v(vbase, key, cv * 4u, dv, ok), acc);
+      acc = fma(vec4<f32>(p), vv0, acc);
     }
   }
   os[lid] = acc;

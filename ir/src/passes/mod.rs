@@ -20,7 +20,7 @@ pub use algebraic::{identity_operand, AlgebraicSimplification, Operand};
 pub use attention::{
     attention_trips, FuseAttention, SplitAttention, ATTENTION_MAX_HEAD,
     PATTERN as ATTENTION_PATTERN, SPLIT_ATTENTION_MIN_RUN, SPLIT_ATTENTION_TARGET,
-    SPLIT_DECODE_MIN_RUN,
+    SPLIT_DECODE_MIN_RUN, SPLIT_DECODE_TARGET,
 };
 pub use casts::CastElimination;
 pub use constants::ConstantFolding;

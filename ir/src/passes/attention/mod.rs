@@ -8,7 +8,7 @@ mod split;
 pub use fuse::{FuseAttention, PATTERN};
 pub use split::{
     attention_trips, SplitAttention, ATTENTION_MAX_HEAD, SPLIT_ATTENTION_MIN_RUN,
-    SPLIT_ATTENTION_TARGET, SPLIT_DECODE_MIN_RUN,
+    SPLIT_ATTENTION_TARGET, SPLIT_DECODE_MIN_RUN, SPLIT_DECODE_TARGET,
 };
 
 #[cfg(test)]
