@@ -124,6 +124,24 @@ fn kv_cache_matches_prefill() {
     }
 }
 
+/// A decode step is ten kernels a layer and three more (the attention mask, the last norm and
+/// the head): RoPE's tables and the cache's fresh slots are computed by the kernels that read
+/// them, not stored by kernels of their own.
+#[test]
+fn a_decode_step_is_ten_kernels_a_layer() {
+    for name in ["llama_q", "llama_f32"] {
+        let m = load(name);
+        let (_, outputs) = m.step_graph(1, 16, false).unwrap();
+        let plan = kiln::Plan::of(&outputs.iter().collect::<Vec<_>>()).unwrap();
+        let ops: Vec<String> = plan.kernels.iter().map(|k| k.ops.join("+")).collect();
+        assert_eq!(
+            plan.kernels.len(),
+            10 * m.config.layers + 3,
+            "{name}: {ops:#?}"
+        );
+    }
+}
+
 /// Every layer's attention is one fused kernel (the unfused pattern the decoder writes is
 /// recognized); over a long cache a decode step's attention is split over the keys, and its
 /// logits are the interpreter's, token by token past the first run of keys.

@@ -105,30 +105,44 @@ impl Model {
         x.matmul(&w.transpose(0, 1)?)
     }
 
-    /// RoPE's tables for positions `pos` (`[t]`, `f32`): `C` and `S`, `[t, 1, head_dim]`,
-    /// with `rope(x) = x * C + rot(x) * S` ([`Model::rotate`]).
-    fn rope_tables(&self, pos: &Tensor, t: usize) -> Result<(Tensor, Tensor)> {
+    /// RoPE's tables over `rotated.len()` heads for the step's positions `pos0 + 0..t`: `C`
+    /// and `S`, `[t, heads, head_dim]`, with `rope(x) = x * C + rot(x) * S`
+    /// ([`Model::rotate`]); heads not `rotated` get angle 0 (`C` 1, `S` 0). The angle is
+    /// the position times a signed frequency (the pair's first element's negative: `cos`
+    /// is even, so `S` takes the pair's signs). Built from the step's inputs and host
+    /// constants only (three buffers), each table is computed by every kernel that applies
+    /// RoPE instead of being stored by kernels of its own.
+    fn rope_tables(&self, pos0: &Tensor, t: usize, rotated: &[bool]) -> Result<(Tensor, Tensor)> {
         let (hd, half) = (self.config.head_dim, self.config.head_dim / 2);
-        let theta = Tensor::from_slice_on(&self.device, &self.theta, &[1, half])?;
-        let ang = pos.reshape(&[t, 1])?.mul(&theta)?;
-        let (cos, sin) = (ang.cos()?, ang.sin()?);
-        // The pair's first element takes -sin, its second +sin.
-        let (expand_at, sign, sign_shape): (isize, [f32; 2], [usize; 2]) =
-            match self.config.arch.rope {
-                RopeStyle::Adjacent => (-1, [-1.0, 1.0], [1, 2]),
-                RopeStyle::Halves => (1, [-1.0, 1.0], [2, 1]),
-            };
-        let sign = Tensor::from_slice_on(&self.device, &sign, &sign_shape)?;
-        let pair = |v: &Tensor| -> Result<Tensor> {
-            let u = v.unsqueeze(expand_at)?;
-            match self.config.arch.rope {
-                RopeStyle::Adjacent => u.expand(&[t, half, 2]),
-                RopeStyle::Halves => u.expand(&[t, 2, half]),
+        let heads = rotated.len();
+        let mut freq = vec![0.0f32; heads * hd];
+        for (h, _) in rotated.iter().enumerate().filter(|(_, &r)| r) {
+            for c in 0..hd {
+                let (i, first) = match self.config.arch.rope {
+                    RopeStyle::Adjacent => (c / 2, c % 2 == 0),
+                    RopeStyle::Halves => (c % half, c < half),
+                };
+                freq[h * hd + c] = if first { -self.theta[i] } else { self.theta[i] };
             }
-        };
-        let c = pair(&cos)?.reshape(&[t, 1, hd])?;
-        let s = pair(&sin)?.mul(&sign)?.reshape(&[t, 1, hd])?;
-        Ok((c, s))
+        }
+        let shape = [t, heads, hd];
+        let freq = Tensor::from_slice_on(&self.device, &freq, &[1, heads, hd])?.expand(&shape)?;
+        let ang = Model::positions(pos0, t, &shape, &self.device)?
+            .cast(DType::F32)?
+            .mul(&freq)?;
+        Ok((ang.cos()?, ang.sin()?))
+    }
+
+    /// The step's positions `pos0 + 0..t` (`I32`) along the first dim of `shape` (`t`),
+    /// broadcast over the rest: views of the start position and of a host constant, added
+    /// in `shape` (so that the sum is computed where it is read, not stored and viewed).
+    fn positions(pos0: &Tensor, t: usize, shape: &[usize], dev: &Device) -> Result<Tensor> {
+        let offs: Vec<i32> = (0..t as i32).collect();
+        let mut col = vec![1; shape.len()];
+        col[0] = t;
+        pos0.reshape(&vec![1; shape.len()])?
+            .expand(shape)?
+            .add(&Tensor::from_slice_on(dev, &offs, &col)?.expand(shape)?)
     }
 
     /// `rot(x)` of RoPE for `x` `[t, heads, head_dim]`: each pair's elements swapped, read
@@ -184,43 +198,38 @@ impl Model {
         if x.dtype() != DType::F32 {
             x = x.cast(DType::F32)?;
         }
-        let pos = pos0.add(&Tensor::arange_on(dev, 0.0, 1.0, t, DType::I32)?)?;
-        let (rc, rs) = self.rope_tables(&pos.cast(DType::F32)?, t)?;
-        let zero = Tensor::full_on(dev, &[], 0.0, DType::F32)?;
         // `rope(x) = x * C + rot(x) * S`, with the tables of its heads.
         let rope_by = |x: &Tensor, c: &Tensor, s: &Tensor| -> Result<Tensor> {
             x.mul(c)?.add(&self.rotate(x)?.mul(s)?)
         };
-        let rope = |x: &Tensor| rope_by(x, &rc, &rs);
 
-        // Cache slot `j` takes new row `j - pos0` where that is in `0..t`.
-        let slot = Tensor::arange_on(dev, 0.0, 1.0, context, DType::I32)?;
-        let rel = slot.sub(&pos0)?;
-        let fresh = rel
-            .ge(&rel.scalar_like(0.0)?)?
-            .logical_and(&rel.lt(&rel.scalar_like(t as f64)?)?)?
-            .reshape(&[1, context, 1])?;
+        // Cache slot `j` takes new row `j - pos0` where that is in `0..t`. The step's tables
+        // (RoPE's, the slots' and the mask) are expressions of the step's inputs and host
+        // constants through views, so each kernel that reads one computes it (the mask,
+        // which fused attention reads from memory, is the step's one kernel of them).
         let cache_shape = self.cache_shape(context);
-        let fresh = fresh.unsqueeze(0)?;
-        let place = rel
-            .clamp(0.0, (t - 1) as f64)?
-            .reshape(&[1, 1, context, 1])?
-            .expand(&cache_shape)?;
-        // RoPE over the stacked Q, K and V heads: the value heads' angle 0 (C 1, S 0), by
-        // host tables (`rotated` 1 for the query and key heads, 0 for the value heads).
-        let rotated: Vec<f32> = (0..h + 2 * kvh)
-            .map(|i| if i < h + kvh { 1.0 } else { 0.0 })
-            .collect();
-        let kept: Vec<f32> = rotated.iter().map(|r| 1.0 - r).collect();
-        let rotated = Tensor::from_slice_on(dev, &rotated, &[1, h + 2 * kvh, 1])?;
-        let kept = Tensor::from_slice_on(dev, &kept, &[1, h + 2 * kvh, 1])?;
-        let rc_qkv = rc.mul(&rotated)?.add(&kept)?;
-        let rs_qkv = rs.mul(&rotated)?;
+        let slots: Vec<i32> = (0..context as i32).collect();
+        let slot = Tensor::from_slice_on(dev, &slots, &[1, 1, context, 1])?.expand(&cache_shape)?;
+        let p0 = pos0.reshape(&[1, 1, 1, 1])?.expand(&cache_shape)?;
+        // Three buffers (the slots, pos0, t): within the budget of a value recomputed by each
+        // of its readers.
+        let fresh = slot
+            .ge(&p0)?
+            .logical_and(&slot.lt(&p0.add(&p0.scalar_like(t as f64)?)?)?)?;
         // Query `i` (at pos0 + i) sees the slots at or before its position.
-        let visible = slot.reshape(&[1, context])?.le(&pos.reshape(&[t, 1])?)?;
+        let visible = Tensor::from_slice_on(dev, &slots, &[1, context])?
+            .expand(&[t, context])?
+            .le(&Model::positions(&pos0, t, &[t, context], dev)?)?;
+        let zero = Tensor::full_on(dev, &[], 0.0, DType::F32)?;
         let neg = Tensor::full_on(dev, &[], f64::NEG_INFINITY, DType::F32)?;
         let mask = Tensor::where_(&visible, &zero, &neg)?;
         let scale = 1.0 / (hd as f64).sqrt();
+        // RoPE over the stacked Q, K and V heads (the value heads at angle 0), and over Q's and
+        // K's heads apart where they are not one product.
+        let rotated: Vec<bool> = (0..h + 2 * kvh).map(|i| i < h + kvh).collect();
+        let (rc_qkv, rs_qkv) = self.rope_tables(&pos0, t, &rotated)?;
+        let (rc_q, rs_q) = self.rope_tables(&pos0, t, &vec![true; h])?;
+        let (rc_k, rs_k) = self.rope_tables(&pos0, t, &vec![true; kvh])?;
 
         for l in &w.layers {
             let cache = Tensor::placeholder_on(dev, DType::F32, &cache_shape)?;
@@ -254,10 +263,10 @@ impl Model {
                     if let Some([bq, bk, bv]) = bias {
                         (q, k, v) = (q.add(bq)?, k.add(bk)?, v.add(bv)?);
                     }
-                    let k = rope(&k.reshape(&[t, kvh, hd])?)?;
+                    let k = rope_by(&k.reshape(&[t, kvh, hd])?, &rc_k, &rs_k)?;
                     let v = v.reshape(&[t, kvh, hd])?;
                     (
-                        rope(&q.reshape(&[t, h, hd])?)?,
+                        rope_by(&q.reshape(&[t, h, hd])?, &rc_q, &rs_q)?,
                         Tensor::concat(&[&k, &v], 1)?,
                     )
                 }
@@ -268,7 +277,7 @@ impl Model {
             let placed = if t == 1 {
                 rows.expand(&cache_shape)?
             } else {
-                rows.gather(2, &place)?
+                rows.gather(2, &slot.sub(&p0)?.clamp(0.0, (t - 1) as f64)?)?
             };
             let cache = Tensor::where_(&fresh, &placed, &cache)?;
             outputs.push(cache.clone());

@@ -80,10 +80,7 @@ impl SplitAttention {
         let by_groups = if groups >= target {
             1
         } else {
-            target
-                .div_ceil(groups.max(1))
-                .min(sk / min_run)
-                .max(1)
+            target.div_ceil(groups.max(1)).min(sk / min_run).max(1)
         };
         let by_loop = match self.max_trips {
             Some(max) => {
