@@ -2,7 +2,9 @@
 //! `kiln-burn-server`, in this process unless `--server`) and on Burn's own wgpu backend
 //! (Vulkan, fusion and autotune on), same card, same run: issue 17's target. Each workload is
 //! timed as Burn users time it (the op, then `Device::sync`), median of `N` after two warm-ups,
-//! and its outputs on both devices are compared. Last, what one op costs on each.
+//! and its outputs on both devices are compared. Last, what one op costs on each, and the
+//! elementwise step and one op on kiln in this process through Burn's `Backend` trait, with
+//! no server: the remote route's share.
 
 use burn::module::Module;
 use burn::nn::transformer::{TransformerEncoderConfig, TransformerEncoderInput};
@@ -140,6 +142,65 @@ fn time(
     Ok((times[times.len() / 2], out))
 }
 
+/// Median of `iters` synced runs of `step` after two warm-ups (its output held across the
+/// sync, as in [`time`]).
+fn median<T>(iters: usize, mut step: impl FnMut() -> Result<T, String>) -> Result<f64, String> {
+    for _ in 0..2 {
+        step()?;
+    }
+    let mut times = Vec::with_capacity(iters);
+    for _ in 0..iters {
+        let start = Instant::now();
+        step()?;
+        times.push(start.elapsed().as_secs_f64() * 1e3);
+    }
+    times.sort_by(f64::total_cmp);
+    Ok(times[times.len() / 2])
+}
+
+/// kiln in this process through Burn's `Backend` trait, no server between: the elementwise
+/// step (ms, as [`time`] times it), 500 scalar adds then a read (µs an op, best of 3), and
+/// one op with its read (ms, median of 20). What the route adds is the difference.
+fn in_process(iters: usize) -> Result<(f64, f64, f64), String> {
+    use burn_backend::ops::{ActivationOps, FloatTensorOps};
+    use burn_backend::{Backend, Scalar};
+    type B = kiln_burn::Kiln;
+    let d = kiln_burn::KilnDevice::default();
+    let sync = || B::sync(&d).map_err(|e| format!("sync: {e:?}"));
+    let read = |t| {
+        pollster::block_on(B::float_into_data(t))
+            .map(drop)
+            .map_err(|e| format!("read: {e:?}"))
+    };
+    let shape = [1, 4096, 4096];
+    let (x, y, z) = (
+        B::float_from_data(data(&shape, 1), &d),
+        B::float_from_data(data(&shape, 2), &d),
+        B::float_from_data(data(&shape, 3), &d),
+    );
+    let step = median(iters, || {
+        let out = B::gelu(B::float_add(B::float_mul(x.clone(), y.clone()), z.clone()));
+        sync()?;
+        drop(out);
+        Ok(())
+    })?;
+    let small = || B::float_from_data(TensorData::new(vec![0.5f32; 64], [64]), &d);
+    let n = 500;
+    let mut per_op = f64::INFINITY;
+    for _ in 0..3 {
+        let start = Instant::now();
+        let mut t = small();
+        for _ in 0..n {
+            t = B::float_add_scalar(t, Scalar::Float(1.0));
+        }
+        read(t)?;
+        per_op = per_op.min(start.elapsed().as_secs_f64() * 1e6 / n as f64);
+    }
+    let t = small();
+    let one = median(20, || read(B::float_add_scalar(t.clone(), Scalar::Float(1.0))))?;
+    Ok((step, per_op, one))
+}
+
 /// What one op costs on `device`: 500 scalar adds on a small tensor then one read (best of 3,
 /// in microseconds per op), and one op with its read (median of 20, ms).
 fn per_op(device: &Device) -> Result<(f64, f64), String> {
@@ -227,6 +288,13 @@ fn run() -> Result<(), String> {
             rate(w.work, k_ms),
             rate(w.work, g_ms),
             k_ms / g_ms
+        );
+    }
+    if only.as_ref().is_none_or(|o| "elementwise".contains(o.as_str())) {
+        let (step, us, read_ms) = in_process(iters)?;
+        println!(
+            "kiln in this process (Backend trait, no server): elementwise step {step:.3} ms; \
+             {us:.1} us per op (500 ops, one read); one op and its read {read_ms:.3} ms"
         );
     }
     for (name, d) in [("kiln (server)", &kiln), ("Burn wgpu", &wgpu)] {
