@@ -44,7 +44,7 @@ pub fn applies(rows: u32, keys: u32, head: u32) -> bool {
 
 /// The most vectors of V an invocation loads at the top of a chunk, ahead of the scores
 /// (more are loaded as the products with V use them).
-const EARLY_V_MAX: u32 = 8;
+pub const EARLY_V_MAX: u32 = 8;
 
 /// Invocations a key's dot product is split over, for chunks of `keys` keys.
 fn parts(keys: u32) -> u32 {
