@@ -64,7 +64,8 @@ pub fn workgroup_bytes(keys: u32, head: u32) -> u32 {
 
 /// Loop trips one invocation runs (for the loop contract) over `keys` keys: the query's
 /// staging; per chunk the chunk loop's own trip, the dot product's steps, the maximum's and
-/// the products with V; the groups' sum.
+/// the products with V (written out, not looped, where V's vectors load early: still a
+/// bound); the groups' sum.
 pub fn trips(keys_total: usize, keys: u32, head: u32) -> usize {
     let h4 = head / 4;
     let per_chunk = 1 + h4.div_ceil(parts(keys)) + keys / 4 + keys.div_ceil(groups(head));

@@ -107,7 +107,8 @@ impl Model {
 
     /// RoPE's tables over `rotated.len()` heads for the step's positions `pos0 + 0..t`: `C`
     /// and `S`, `[t, heads, head_dim]`, with `rope(x) = x * C + rot(x) * S`
-    /// ([`Model::rotate`]); heads not `rotated` get angle 0 (`C` 1, `S` 0). The angle is
+    /// ([`Model::rotate`]); heads not `rotated` get angle 0 (`C = cos 0`, `S = sin 0`: 1 and
+    /// 0 on every adapter tested, within WGSL's bound on `cos` of 2^-11 anywhere). The angle is
     /// the position times a signed frequency (the pair's first element's negative: `cos`
     /// is even, so `S` takes the pair's signs). Built from the step's inputs and host
     /// constants only (three buffers), each table is computed by every kernel that applies
@@ -198,18 +199,14 @@ impl Model {
         if x.dtype() != DType::F32 {
             x = x.cast(DType::F32)?;
         }
-        // `rope(x) = x * C + rot(x) * S`, with the tables of its heads.
-        let rope_by = |x: &Tensor, c: &Tensor, s: &Tensor| -> Result<Tensor> {
-            x.mul(c)?.add(&self.rotate(x)?.mul(s)?)
-        };
-
         // Cache slot `j` takes new row `j - pos0` where that is in `0..t`. The step's tables
         // (RoPE's, the slots' and the mask) are expressions of the step's inputs and host
         // constants through views, so each kernel that reads one computes it (the mask,
         // which fused attention reads from memory, is the step's one kernel of them).
         let cache_shape = self.cache_shape(context);
         let slots: Vec<i32> = (0..context as i32).collect();
-        let slot = Tensor::from_slice_on(dev, &slots, &[1, 1, context, 1])?.expand(&cache_shape)?;
+        let slots = Tensor::from_slice_on(dev, &slots, &[context])?;
+        let slot = slots.reshape(&[1, 1, context, 1])?.expand(&cache_shape)?;
         let p0 = pos0.reshape(&[1, 1, 1, 1])?.expand(&cache_shape)?;
         // Three buffers (the slots, pos0, t): within the budget of a value recomputed by each
         // of its readers.
@@ -217,19 +214,30 @@ impl Model {
             .ge(&p0)?
             .logical_and(&slot.lt(&p0.add(&p0.scalar_like(t as f64)?)?)?)?;
         // Query `i` (at pos0 + i) sees the slots at or before its position.
-        let visible = Tensor::from_slice_on(dev, &slots, &[1, context])?
+        let visible = slots
+            .reshape(&[1, context])?
             .expand(&[t, context])?
             .le(&Model::positions(&pos0, t, &[t, context], dev)?)?;
         let zero = Tensor::full_on(dev, &[], 0.0, DType::F32)?;
         let neg = Tensor::full_on(dev, &[], f64::NEG_INFINITY, DType::F32)?;
         let mask = Tensor::where_(&visible, &zero, &neg)?;
         let scale = 1.0 / (hd as f64).sqrt();
-        // RoPE over the stacked Q, K and V heads (the value heads at angle 0), and over Q's and
-        // K's heads apart where they are not one product.
-        let rotated: Vec<bool> = (0..h + 2 * kvh).map(|i| i < h + kvh).collect();
-        let (rc_qkv, rs_qkv) = self.rope_tables(&pos0, t, &rotated)?;
-        let (rc_q, rs_q) = self.rope_tables(&pos0, t, &vec![true; h])?;
-        let (rc_k, rs_k) = self.rope_tables(&pos0, t, &vec![true; kvh])?;
+        // `rope(x) = x * C + rot(x) * S`, with the tables of `x`'s heads (which are rotated),
+        // built for the first layer that needs them: the stacked Q, K and V heads (the value
+        // heads at angle 0), or Q's and K's heads apart where they are not one product.
+        let mut tables: Vec<(Vec<bool>, (Tensor, Tensor))> = Vec::new();
+        let mut rope = |x: &Tensor, rotated: Vec<bool>| -> Result<Tensor> {
+            let at = match tables.iter().position(|(r, _)| *r == rotated) {
+                Some(at) => at,
+                None => {
+                    let cs = self.rope_tables(&pos0, t, &rotated)?;
+                    tables.push((rotated, cs));
+                    tables.len() - 1
+                }
+            };
+            let (c, s) = &tables[at].1;
+            x.mul(c)?.add(&self.rotate(x)?.mul(s)?)
+        };
 
         for l in &w.layers {
             let cache = Tensor::placeholder_on(dev, DType::F32, &cache_shape)?;
@@ -241,7 +249,7 @@ impl Model {
             let (q, kv) = match (&l.qkv, &l.bias) {
                 (Qkv::Fused(w, _), None) => {
                     let y = Model::linear(&hn, w)?.reshape(&[t, h + 2 * kvh, hd])?;
-                    let r = rope_by(&y, &rc_qkv, &rs_qkv)?;
+                    let r = rope(&y, (0..h + 2 * kvh).map(|i| i < h + kvh).collect())?;
                     (r.narrow(1, 0, h)?, r.narrow(1, h, 2 * kvh)?)
                 }
                 (qkv, bias) => {
@@ -263,10 +271,10 @@ impl Model {
                     if let Some([bq, bk, bv]) = bias {
                         (q, k, v) = (q.add(bq)?, k.add(bk)?, v.add(bv)?);
                     }
-                    let k = rope_by(&k.reshape(&[t, kvh, hd])?, &rc_k, &rs_k)?;
+                    let k = rope(&k.reshape(&[t, kvh, hd])?, vec![true; kvh])?;
                     let v = v.reshape(&[t, kvh, hd])?;
                     (
-                        rope_by(&q.reshape(&[t, h, hd])?, &rc_q, &rs_q)?,
+                        rope(&q.reshape(&[t, h, hd])?, vec![true; h])?,
                         Tensor::concat(&[&k, &v], 1)?,
                     )
                 }

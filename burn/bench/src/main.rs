@@ -40,11 +40,15 @@ struct Workload {
     run: fn(&Device) -> Box<dyn FnMut() -> Tensor<3>>,
 }
 
+/// The elementwise workload's shape and name (its step is also timed in process).
+const ELEMENTWISE: [usize; 3] = [1, 4096, 4096];
+const ELEMENTWISE_NAME: &str = "elementwise gelu(x*y+z) 4096x4096";
+
 fn elementwise(d: &Device) -> Box<dyn FnMut() -> Tensor<3>> {
     let (x, y, z) = (
-        Tensor::<3>::from_data(data(&[1, 4096, 4096], 1), d),
-        Tensor::<3>::from_data(data(&[1, 4096, 4096], 2), d),
-        Tensor::<3>::from_data(data(&[1, 4096, 4096], 3), d),
+        Tensor::<3>::from_data(data(&ELEMENTWISE, 1), d),
+        Tensor::<3>::from_data(data(&ELEMENTWISE, 2), d),
+        Tensor::<3>::from_data(data(&ELEMENTWISE, 3), d),
     );
     Box::new(move || activation::gelu(x.clone() * y.clone() + z.clone()))
 }
@@ -81,7 +85,7 @@ fn encoder_layer(d: &Device) -> Box<dyn FnMut() -> Tensor<3>> {
 
 const WORKLOADS: [Workload; 5] = [
     Workload {
-        name: "elementwise gelu(x*y+z) 4096x4096",
+        name: ELEMENTWISE_NAME,
         work: (4.0 * 4.0 * 4096.0 * 4096.0, "GB/s"),
         run: elementwise,
     },
@@ -111,40 +115,8 @@ const WORKLOADS: [Workload; 5] = [
     },
 ];
 
-/// Median time of `iters` steps, each synced, after two warm-ups; and the last output.
-fn time(
-    device: &Device,
-    step: &mut dyn FnMut() -> Tensor<3>,
-    iters: usize,
-) -> Result<(f64, Vec<f32>), String> {
-    let sync = |d: &Device| d.sync().map_err(|e| format!("sync: {e:?}"));
-    // The output is held across the sync: a lazy backend (kiln, Burn's fusion) computes only
-    // what is still held.
-    for _ in 0..2 {
-        let out = step();
-        sync(device)?;
-        drop(out);
-    }
-    let mut times = Vec::with_capacity(iters);
-    for _ in 0..iters {
-        let start = Instant::now();
-        let out = step();
-        sync(device)?;
-        times.push(start.elapsed().as_secs_f64() * 1e3);
-        drop(out);
-    }
-    times.sort_by(f64::total_cmp);
-    let out = step()
-        .try_into_data()
-        .map_err(|e| format!("read: {e:?}"))?
-        .try_to_vec::<f32>()
-        .map_err(|e| format!("read: {e:?}"))?;
-    Ok((times[times.len() / 2], out))
-}
-
-/// Median of `iters` synced runs of `step` after two warm-ups (its output held across the
-/// sync, as in [`time`]).
-fn median<T>(iters: usize, mut step: impl FnMut() -> Result<T, String>) -> Result<f64, String> {
+/// Median time (ms) of `iters` runs of `step` after two warm-ups.
+fn median(iters: usize, mut step: impl FnMut() -> Result<(), String>) -> Result<f64, String> {
     for _ in 0..2 {
         step()?;
     }
@@ -158,74 +130,89 @@ fn median<T>(iters: usize, mut step: impl FnMut() -> Result<T, String>) -> Resul
     Ok(times[times.len() / 2])
 }
 
+/// Median time of `iters` steps, each synced, after two warm-ups; and the last output.
+fn time(
+    device: &Device,
+    step: &mut dyn FnMut() -> Tensor<3>,
+    iters: usize,
+) -> Result<(f64, Vec<f32>), String> {
+    // The output is held across the sync: a lazy backend (kiln, Burn's fusion) computes only
+    // what is still held.
+    let ms = median(iters, || {
+        let out = step();
+        device.sync().map_err(|e| format!("sync: {e:?}"))?;
+        drop(out);
+        Ok(())
+    })?;
+    let out = step()
+        .try_into_data()
+        .map_err(|e| format!("read: {e:?}"))?
+        .try_to_vec::<f32>()
+        .map_err(|e| format!("read: {e:?}"))?;
+    Ok((ms, out))
+}
+
+/// What one op costs, from a small tensor (`small`), an op on it (`op`) and its read
+/// (`read`): 500 ops then one read (µs an op, best of 3), and one op with its read (ms, median
+/// of 20).
+fn op_costs<T: Clone>(
+    small: impl Fn() -> T,
+    op: impl Fn(T) -> T,
+    read: impl Fn(T) -> Result<(), String>,
+) -> Result<(f64, f64), String> {
+    let n = 500;
+    let mut best = f64::INFINITY;
+    for _ in 0..3 {
+        let start = Instant::now();
+        let mut t = small();
+        for _ in 0..n {
+            t = op(t);
+        }
+        read(t)?;
+        best = best.min(start.elapsed().as_secs_f64() * 1e6 / n as f64);
+    }
+    let t = small();
+    let one = median(20, || read(op(t.clone())))?;
+    Ok((best, one))
+}
+
+/// What one op costs on `device` ([`op_costs`]: scalar adds on 64 elements).
+fn per_op(device: &Device) -> Result<(f64, f64), String> {
+    op_costs(
+        || Tensor::<1>::from_data(TensorData::new(vec![0.5f32; 64], [64]), device),
+        |t| t.add_scalar(1.0),
+        |t| t.try_into_data().map(drop).map_err(|e| format!("read: {e:?}")),
+    )
+}
+
 /// kiln in this process through Burn's `Backend` trait, no server between: the elementwise
-/// step (ms, as [`time`] times it), 500 scalar adds then a read (µs an op, best of 3), and
-/// one op with its read (ms, median of 20). What the route adds is the difference.
+/// step (ms, as [`time`] times it) and [`op_costs`]. What the route adds is the difference.
 fn in_process(iters: usize) -> Result<(f64, f64, f64), String> {
     use burn_backend::ops::{ActivationOps, FloatTensorOps};
     use burn_backend::{Backend, Scalar};
     type B = kiln_burn::Kiln;
     let d = kiln_burn::KilnDevice::default();
-    let sync = || B::sync(&d).map_err(|e| format!("sync: {e:?}"));
-    let read = |t| {
-        pollster::block_on(B::float_into_data(t))
-            .map(drop)
-            .map_err(|e| format!("read: {e:?}"))
-    };
-    let shape = [1, 4096, 4096];
     let (x, y, z) = (
-        B::float_from_data(data(&shape, 1), &d),
-        B::float_from_data(data(&shape, 2), &d),
-        B::float_from_data(data(&shape, 3), &d),
+        B::float_from_data(data(&ELEMENTWISE, 1), &d),
+        B::float_from_data(data(&ELEMENTWISE, 2), &d),
+        B::float_from_data(data(&ELEMENTWISE, 3), &d),
     );
     let step = median(iters, || {
         let out = B::gelu(B::float_add(B::float_mul(x.clone(), y.clone()), z.clone()));
-        sync()?;
+        B::sync(&d).map_err(|e| format!("sync: {e:?}"))?;
         drop(out);
         Ok(())
     })?;
-    let small = || B::float_from_data(TensorData::new(vec![0.5f32; 64], [64]), &d);
-    let n = 500;
-    let mut per_op = f64::INFINITY;
-    for _ in 0..3 {
-        let start = Instant::now();
-        let mut t = small();
-        for _ in 0..n {
-            t = B::float_add_scalar(t, Scalar::Float(1.0));
-        }
-        read(t)?;
-        per_op = per_op.min(start.elapsed().as_secs_f64() * 1e6 / n as f64);
-    }
-    let t = small();
-    let one = median(20, || read(B::float_add_scalar(t.clone(), Scalar::Float(1.0))))?;
+    let (per_op, one) = op_costs(
+        || B::float_from_data(TensorData::new(vec![0.5f32; 64], [64]), &d),
+        |t| B::float_add_scalar(t, Scalar::Float(1.0)),
+        |t| {
+            pollster::block_on(B::float_into_data(t))
+                .map(drop)
+                .map_err(|e| format!("read: {e:?}"))
+        },
+    )?;
     Ok((step, per_op, one))
-}
-
-/// What one op costs on `device`: 500 scalar adds on a small tensor then one read (best of 3,
-/// in microseconds per op), and one op with its read (median of 20, ms).
-fn per_op(device: &Device) -> Result<(f64, f64), String> {
-    let n = 500;
-    let read = |t: Tensor<1>| t.try_into_data().map_err(|e| format!("read: {e:?}"));
-    let mut best = f64::INFINITY;
-    for _ in 0..3 {
-        let start = Instant::now();
-        let mut x = Tensor::<1>::from_data(TensorData::new(vec![0.5f32; 64], [64]), device);
-        for _ in 0..n {
-            x = x.add_scalar(1.0);
-        }
-        read(x)?;
-        best = best.min(start.elapsed().as_secs_f64() * 1e6 / n as f64);
-    }
-    let x = Tensor::<1>::from_data(TensorData::new(vec![0.5f32; 64], [64]), device);
-    let mut times = Vec::new();
-    for _ in 0..21 {
-        let start = Instant::now();
-        read(x.clone().add_scalar(1.0))?;
-        times.push(start.elapsed().as_secs_f64() * 1e3);
-    }
-    times.remove(0);
-    times.sort_by(f64::total_cmp);
-    Ok((best, times[times.len() / 2]))
 }
 
 fn rate(work: (f64, &str), ms: f64) -> String {
@@ -290,7 +277,10 @@ fn run() -> Result<(), String> {
             k_ms / g_ms
         );
     }
-    if only.as_ref().is_none_or(|o| "elementwise".contains(o.as_str())) {
+    if only
+        .as_ref()
+        .is_none_or(|o| ELEMENTWISE_NAME.contains(o.as_str()))
+    {
         let (step, us, read_ms) = in_process(iters)?;
         println!(
             "kiln in this process (Backend trait, no server): elementwise step {step:.3} ms; \

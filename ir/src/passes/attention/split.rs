@@ -14,8 +14,9 @@ use smallvec::SmallVec;
 /// `sum_s(acc * w / sum_s(l * w))`, in f32, cast to the dtype: one row kernel.
 ///
 /// `S` brings the workgroups (one per batch and block of up to 16 query rows, per run) to
-/// about [`SPLIT_ATTENTION_TARGET`] ([`SPLIT_DECODE_TARGET`] for one query row a batch), with runs of at least [`SPLIT_ATTENTION_MIN_RUN`] keys
-/// ([`SPLIT_DECODE_MIN_RUN`] for one query row a batch, a decode step); an attention with
+/// about [`SPLIT_ATTENTION_TARGET`], with runs of at least [`SPLIT_ATTENTION_MIN_RUN`] keys
+/// ([`SPLIT_DECODE_TARGET`] and [`SPLIT_DECODE_MIN_RUN`] for one query row a batch, a
+/// decode step); an attention with
 /// that many workgroups already, or with fewer than twice the shortest run's keys, is left
 /// whole. Runs are also cut short enough that
 /// one invocation's loops stay within `max_trips` ([`attention_trips`]; the adapter's loop
@@ -54,7 +55,7 @@ pub const ATTENTION_MAX_HEAD: usize = 512;
 pub const SPLIT_ATTENTION_TARGET: usize = 1024;
 /// Workgroups a split attention of one query row a batch (a decode step) aims at: its
 /// workgroups are small (64 invocations, one row), so more of them fit a compute unit. Over
-/// 4096 cached keys of 96 heads (attention_decode), 2048 (21 runs) took 0.095-0.096 to
+/// 4096 cached keys of 96 heads (attention_decode), 2048 (22 runs) took 0.095-0.096 to
 /// 0.093 ms against 1024, and 4096 (43 runs) 0.096, its combine's longer rows eating the gain
 /// (H100; journal 2026-12-06-decode-reads.md).
 pub const SPLIT_DECODE_TARGET: usize = 2048;
