@@ -56,6 +56,21 @@ fn groups(head: u32) -> u32 {
     (THREADS / (head / 4)).max(1)
 }
 
+/// Whether this invocation's key `jj` of the chunk (at `key`) is one of its group's, inside
+/// the chunk and before the run's end.
+fn v_guard(jj: &str, key: &str) -> String {
+    format!("gi < VG && {jj} < BK && {key} < k1")
+}
+
+/// The statements adding key `jj`'s `p * v` (`v` its vector of V, `ok` its guard) to the
+/// invocation's sum and accumulator.
+fn v_step(jj: &str, ok: &str, v: &str) -> String {
+    format!(
+        "let p = select(0.0, exp(ps[min({jj}, BK - 1u)] - mn), {ok} && mn != ninf);\n      \
+         l = l + p;\n      acc = fma(vec4<f32>(p), {v}, acc);"
+    )
+}
+
 /// Bytes of workgroup memory: the query, the dot products' parts, the chunk's scores, and
 /// the groups' accumulators and sums.
 pub fn workgroup_bytes(keys: u32, head: u32) -> u32 {
@@ -116,11 +131,12 @@ pub(crate) fn body(
     let early = uv <= EARLY_V_MAX;
     if early {
         for u in 0..uv {
+            let (jj, key, ok) = (format!("jv{u}"), format!("t0 + jv{u}"), format!("okv{u}"));
             writeln!(
                 c,
-                "    let jv{u} = gi + {u}u * VG;\n    let okv{u} = gi < VG && jv{u} < BK && t0 + jv{u} < k1;\n    \
-                 let vv{u} = {};",
-                four("v", "vbase", &format!("t0 + jv{u}"), "cv * 4u", "dv", &format!("okv{u}"))
+                "    let {jj} = gi + {u}u * VG;\n    let {ok} = {};\n    let vv{u} = {};",
+                v_guard(&jj, &key),
+                four("v", "vbase", &key, "cv * 4u", "dv", &ok)
             );
         }
     }
@@ -164,20 +180,16 @@ pub(crate) fn body(
     );
     if early {
         for u in 0..uv {
-            writeln!(
-                c,
-                "    {{\n      let p = select(0.0, exp(ps[min(jv{u}, BK - 1u)] - mn), okv{u} && mn != ninf);\n      \
-                 l = l + p;\n      acc = fma(vec4<f32>(p), vv{u}, acc);\n    }}"
-            );
+            let step = v_step(&format!("jv{u}"), &format!("okv{u}"), &format!("vv{u}"));
+            writeln!(c, "    {{\n      {step}\n    }}");
         }
     } else {
         writeln!(
             c,
             "    for (var uu = 0u; uu < {uv}u; uu = uu + 1u) {{\n      let jj = gi + uu * VG;\n      \
-             let key = t0 + jj;\n      let ok = gi < VG && jj < BK && key < k1;\n      \
-             let p = select(0.0, exp(ps[min(jj, BK - 1u)] - mn), ok && mn != ninf);\n      \
-             l = l + p;\n      acc = fma(vec4<f32>(p), {}, acc);\n    }}",
-            four("v", "vbase", "key", "cv * 4u", "dv", "ok")
+             let key = t0 + jj;\n      let ok = {};\n      {}\n    }}",
+            v_guard("jj", "key"),
+            v_step("jj", "ok", &four("v", "vbase", "key", "cv * 4u", "dv", "ok"))
         );
     }
     c.push_str("  }\n");

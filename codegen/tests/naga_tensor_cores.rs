@@ -191,13 +191,7 @@ fn aligned_tensor_core_tile() {
     for transposed in [false, true] {
         let mut g = Graph::new();
         let a = g.input(DType::F16, Shape::new(&[8, 1024, 96])).unwrap();
-        let b = if transposed {
-            let w = g.input(DType::F16, Shape::new(&[1, 1024, 96])).unwrap();
-            g.add(Op::View(ViewOp::Permute(smallvec![0, 2, 1])), &[w])
-                .unwrap()
-        } else {
-            g.input(DType::F16, Shape::new(&[1, 96, 1024])).unwrap()
-        };
+        let b = f16_b(&mut g, [1, 96, 1024], transposed);
         let b = g
             .add(Op::View(ViewOp::Expand(Shape::new(&[8, 96, 1024]))), &[b])
             .unwrap();
@@ -220,6 +214,18 @@ fn aligned_tensor_core_tile() {
             "transposed {transposed}: settled"
         );
         aligned_wgsl(k, &settled, !transposed, "aligned 128 x 256");
+    }
+}
+
+/// An f16 B of shape `[batch, k, n]`: an input, or where `transposed` an input `[batch, n,
+/// k]` read through a permute (`x @ W^T`, step 1 along `k`).
+fn f16_b(g: &mut Graph, [batch, k, n]: [usize; 3], transposed: bool) -> kiln_ir::NodeId {
+    if transposed {
+        let w = g.input(DType::F16, Shape::new(&[batch, n, k])).unwrap();
+        g.add(Op::View(ViewOp::Permute(smallvec![0, 2, 1])), &[w])
+            .unwrap()
+    } else {
+        g.input(DType::F16, Shape::new(&[batch, k, n])).unwrap()
     }
 }
 
@@ -265,13 +271,7 @@ fn aligned_narrow_tile() {
     for transposed in [false, true] {
         let mut g = Graph::new();
         let a = g.input(DType::F16, Shape::new(&[32, 512, 128])).unwrap();
-        let b = if transposed {
-            let w = g.input(DType::F16, Shape::new(&[32, 64, 128])).unwrap();
-            g.add(Op::View(ViewOp::Permute(smallvec![0, 2, 1])), &[w])
-                .unwrap()
-        } else {
-            g.input(DType::F16, Shape::new(&[32, 128, 64])).unwrap()
-        };
+        let b = f16_b(&mut g, [32, 128, 64], transposed);
         let y = g.add(Op::Matmul, &[a, b]).unwrap();
         g.mark_output(y);
         let k = &matmul_kernel(&g);
