@@ -193,8 +193,22 @@ fn f16_bytes(dev: &Device) -> f64 {
 }
 
 /// Builds the named workload at a size, or `None` for an unknown name.
+///
+/// The quantized gemvs take another shape as `NAME@ROWSxK` (`gemv_q4_k@14336x4096`: a decode
+/// step's product alone); `K` a multiple of the format's block.
 pub fn build(dev: &Device, name: &str, size: Size) -> Result<Option<Workload>> {
     let large = size == Size::Large;
+    let (name, dims) = match name.split_once('@') {
+        Some((n, d)) if n.starts_with("gemv_q") => match d
+            .split_once('x')
+            .and_then(|(r, k)| Some((r.parse::<usize>().ok()?, k.parse::<usize>().ok()?)))
+        {
+            Some(rk) => (n, Some(rk)),
+            None => return Ok(None),
+        },
+        Some(_) => return Ok(None),
+        None => (name, None),
+    };
     let mut b = Builder {
         dev,
         seed: 0x5eed,
@@ -350,11 +364,12 @@ pub fn build(dev: &Device, name: &str, size: Size) -> Result<Option<Workload>> {
                 _ => return Ok(None),
             };
             let n = if large { 8192 } else { 1024 };
-            let x = b.input(&[1, n])?;
-            let w = b.quantized_input(&[n, n], format)?;
+            let (rows, k) = dims.unwrap_or((n, n));
+            let x = b.input(&[1, k])?;
+            let w = b.quantized_input(&[rows, k], format)?;
             let z = x.matmul(&w.cast(DType::F32)?.transpose(0, 1)?)?;
-            let bytes = format.bytes_for(n * n).unwrap_or(0) as f64;
-            b.finish(name, format!("1x{n}x{n}"), vec![z], Metric::Bytes(bytes))
+            let bytes = format.bytes_for(rows * k).unwrap_or(0) as f64;
+            b.finish(name, format!("1x{k}x{rows}"), vec![z], Metric::Bytes(bytes))
         }
         "llm_decode_1b" | "llm_decode_8b" | "llm_prefill_1b" => {
             // A llama decoder's step on random Q4_K weights with a Q6_K head (Llama 3.2 1B
