@@ -1,5 +1,6 @@
 //! Reading a quantized input ([`DType::Quant`](kiln_ir::DType::Quant)): its binding holds the
-//! blocks as `array<u32>`, in GGUF's layout, and element `i` of the logical tensor is decoded
+//! blocks in GGUF's layout as `array<u32>`, or `array<vec4<u32>>` where a block is whole
+//! vectors ([`vector_words`]), and element `i` of the logical tensor is decoded
 //! where it is read by a function of that binding, `kiln_dq_in{n}(i)`. The arithmetic is
 //! llama.cpp's `dequantize_row_*` (and `kiln_ir::quant`'s) step for step in `f32`; the one
 //! difference a device may make is contracting `a * b - c` into a fused multiply-add (Q4_K),
@@ -16,6 +17,36 @@ pub fn reader(buf: &str) -> String {
     format!("kiln_dq_{buf}")
 }
 
+/// Whether a binding of `format`'s blocks is bound as `vec4<u32>` (16 bytes an element):
+/// where every block is a whole number of vectors (`Q4_K`'s 144 bytes), so that an item's
+/// 16 code bytes and its block's head (`d`, `dmin` and the scales) are one load each, where
+/// words would be eight (a warp's loads, and the first-level cache's lookups, are what the
+/// quantized gemv is short of). Other formats' blocks are 2-byte aligned: `u32` words.
+pub fn vector_words(format: BlockFormat) -> bool {
+    match format {
+        BlockFormat::Q4K => true,
+        BlockFormat::Q8_0 | BlockFormat::Q4_0 | BlockFormat::Q6K => false,
+    }
+}
+
+/// The WGSL element type of a binding of `format`'s blocks ([`vector_words`]).
+pub fn binding_type(format: BlockFormat) -> &'static str {
+    if vector_words(format) {
+        "vec4<u32>"
+    } else {
+        "u32"
+    }
+}
+
+/// Word `i` (a `u32` expression) of binding `buf` holding `format`'s blocks.
+pub(crate) fn word(format: BlockFormat, buf: &str, i: &str) -> String {
+    if vector_words(format) {
+        format!("{buf}[({i}) >> 2u][({i}) & 3u]")
+    } else {
+        format!("{buf}[{i}]")
+    }
+}
+
 /// Writes the decoding functions of binding `buf` holding `format` blocks: its byte, signed
 /// byte and `f16` readers (and Q4_K's sub-block scale and min), which [`define_word`]'s
 /// functions call too, and the element reader.
@@ -26,11 +57,12 @@ pub fn define(out: &mut Code, format: BlockFormat, buf: &str) {
         format!("kiln_i8_{buf}"),
         format!("kiln_f16_{buf}"),
     );
+    let at = word(format, buf, "o >> 2u");
     writeln!(
         out,
-        "fn {u8_}(o: u32) -> u32 {{ return ({buf}[o >> 2u] >> ((o & 3u) << 3u)) & 0xffu; }}\n\
+        "fn {u8_}(o: u32) -> u32 {{ return ({at} >> ((o & 3u) << 3u)) & 0xffu; }}\n\
          fn {i8_}(o: u32) -> i32 {{ return bitcast<i32>({u8_}(o) << 24u) >> 24u; }}\n\
-         fn {f16_}(o: u32) -> f32 {{ return unpack2x16float({buf}[o >> 2u] >> ((o & 2u) << 3u)).x; }}"
+         fn {f16_}(o: u32) -> f32 {{ return unpack2x16float({at} >> ((o & 2u) << 3u)).x; }}"
     );
     // Sub-block s's 6-bit scale and min of the Q4_K block at byte o: for s < 4 the low 6 bits
     // of scale bytes s and s + 4; past that the nibbles of byte s + 4 with their top bits from
@@ -61,7 +93,7 @@ pub fn define(out: &mut Code, format: BlockFormat, buf: &str) {
         BlockFormat::Q4K => writeln!(
             out,
             "fn {dq}(i: u32) -> f32 {{\n  let o = (i / 256u) * 144u;\n  let j = i % 256u;\n  \
-             let s = j / 32u;\n  let dm = unpack2x16float({buf}[o >> 2u]);\n  \
+             let s = j / 32u;\n  let dm = unpack2x16float({at});\n  \
              let sm = kiln_sm_{buf}(o, s);\n  \
              let q = ({u8_}(o + 16u + (j / 64u) * 32u + j % 32u) >> ((s & 1u) * 4u)) & 15u;\n  \
              return (dm.x * sm.x) * f32(q) - dm.y * sm.y;\n}}"
@@ -169,10 +201,12 @@ pub fn define_word(out: &mut Code, format: BlockFormat, buf: &str) {
     // of a conversion; Q8_0's signed codes are offset by 128 first).
     writeln!(
         out,
-        "fn {w_}(o: u32) -> u32 {{\n  let i = o >> 2u;\n  let w0 = {buf}[i];\n  \
+        "fn {w_}(o: u32) -> u32 {{\n  let i = o >> 2u;\n  let w0 = {};\n  \
          if ((o & 2u) == 0u) {{ return w0; }}\n  \
-         return (w0 >> 16u) | ({buf}[i + 1u] << 16u);\n}}\n\
-         fn kiln_u2f_{buf}(v: vec4<u32>, c: f32) -> vec4<f32> {{ return bitcast<vec4<f32>>(v | vec4<u32>(0x4b000000u)) - vec4<f32>(8388608.0 + c); }}"
+         return (w0 >> 16u) | ({} << 16u);\n}}\n\
+         fn kiln_u2f_{buf}(v: vec4<u32>, c: f32) -> vec4<f32> {{ return bitcast<vec4<f32>>(v | vec4<u32>(0x4b000000u)) - vec4<f32>(8388608.0 + c); }}",
+        word(format, buf, "i"),
+        word(format, buf, "i + 1u")
     );
     let u2f = format!("kiln_u2f_{buf}");
     let bytes = "vec4<u32>(0u, 8u, 16u, 24u)";
@@ -209,23 +243,24 @@ pub fn define_word(out: &mut Code, format: BlockFormat, buf: &str) {
                 "fn kiln_qstart_{buf}(j: u32) -> u32 {{ return (j / 2u) * 64u + (j % 2u) * 16u; }}\n\
                  fn kiln_lo_{buf}(w: u32) -> vec4<f32> {{ return bitcast<vec4<f32>>(({v4}(w << 19u, w << 11u, w << 3u, w >> 5u) & {v4}(0x780000u)) | {v4}(0x3f800000u)); }}\n\
                  fn kiln_hi_{buf}(w: u32) -> vec4<f32> {{ return bitcast<vec4<f32>>(({v4}(w << 15u, w << 7u, w >> 1u, w >> 9u) & {v4}(0x780000u)) | {v4}(0x3f800000u)); }}\n\
-                 fn kiln_scmn_{buf}(o: u32, p: u32) -> vec4<f32> {{\n  \
+                 fn kiln_scmn_{buf}(hd: vec4<u32>, p: u32) -> vec4<f32> {{\n  \
                  let sh = vec2<u32>((2u * p) & 3u, (2u * p + 1u) & 3u) * 8u;\n  \
                  let m = vec2<u32>(255u);\n  \
-                 let a = (vec2<u32>({buf}[o + 1u]) >> sh) & m;\n  \
-                 let b = (vec2<u32>({buf}[o + 2u]) >> sh) & m;\n  \
-                 let c = (vec2<u32>({buf}[o + 3u]) >> sh) & m;\n  \
+                 let a = (vec2<u32>(hd.y) >> sh) & m;\n  \
+                 let b = (vec2<u32>(hd.z) >> sh) & m;\n  \
+                 let c = (vec2<u32>(hd.w) >> sh) & m;\n  \
                  let low = p < 2u;\n  \
                  let sc = vec2<f32>(select((c & vec2<u32>(15u)) | ((a >> vec2<u32>(6u)) << vec2<u32>(4u)), a & vec2<u32>(63u), low));\n  \
                  let mn = vec2<f32>(select((c >> vec2<u32>(4u)) | ((b >> vec2<u32>(6u)) << vec2<u32>(4u)), b & vec2<u32>(63u), low));\n  \
                  return vec4<f32>(sc, mn);\n}}\n\
                  {wide}\n  \
-                 let o = bk * 36u;\n  \
-                 let dm = unpack2x16float({buf}[o]);\n  \
+                 let o = bk * 9u;\n  \
+                 let hd = {buf}[o];\n  \
+                 let dm = unpack2x16float(hd.x);\n  \
                  let p = j / 2u;\n  \
-                 let sm = kiln_scmn_{buf}(o, p);\n  \
-                 let at = o + 4u + 8u * p + 4u * (j % 2u);\n  \
-                 let w0 = {buf}[at];\n  let w1 = {buf}[at + 1u];\n  let w2 = {buf}[at + 2u];\n  let w3 = {buf}[at + 3u];\n  \
+                 let sm = kiln_scmn_{buf}(hd, p);\n  \
+                 let w = {buf}[o + 1u + 2u * p + j % 2u];\n  \
+                 let w0 = w.x;\n  let w1 = w.y;\n  let w2 = w.z;\n  let w3 = w.w;\n  \
                  let f = vec2<f32>(\n    \
                    dot(kiln_lo_{buf}(w0), x0) + dot(kiln_lo_{buf}(w1), x1) + dot(kiln_lo_{buf}(w2), x2) + dot(kiln_lo_{buf}(w3), x3),\n    \
                    dot(kiln_hi_{buf}(w0), x4) + dot(kiln_hi_{buf}(w1), x5) + dot(kiln_hi_{buf}(w2), x6) + dot(kiln_hi_{buf}(w3), x7));\n  \

@@ -203,11 +203,18 @@ fn define_dot(out: &mut Code, format: BlockFormat, buf: &str) {
     let unaligned = |words: u32| {
         let mut s = format!(
             "  let i = o >> 2u;\n  let mis = (o & 2u) != 0u;\n  \
-             let a{words} = {buf}[select(i + {}u, i + {words}u, mis)];\n",
-            words - 1
+             let a{words} = {};\n",
+            dequant::word(
+                format,
+                buf,
+                &format!("select(i + {}u, i + {words}u, mis)", words - 1)
+            )
         );
         for t in 0..words {
-            s += &format!("  let a{t} = {buf}[i + {t}u];\n");
+            s += &format!(
+                "  let a{t} = {};\n",
+                dequant::word(format, buf, &format!("i + {t}u"))
+            );
         }
         for t in 0..words {
             s += &format!(
@@ -258,12 +265,13 @@ fn define_dot(out: &mut Code, format: BlockFormat, buf: &str) {
         BlockFormat::Q4K => {
             writeln!(
                 out,
-                "{head}\n  let o = bk * 36u;\n  \
-                 let dm = unpack2x16float({buf}[o]);\n  \
+                "{head}\n  let o = bk * 9u;\n  \
+                 let hd = {buf}[o];\n  \
+                 let dm = unpack2x16float(hd.x);\n  \
                  let p = j / 2u;\n  \
-                 let sm = kiln_scmn_{buf}(o, p);\n  \
-                 let at = o + 4u + 8u * p + 4u * (j % 2u);\n  \
-                 let w0 = {buf}[at];\n  let w1 = {buf}[at + 1u];\n  let w2 = {buf}[at + 2u];\n  let w3 = {buf}[at + 3u];\n  \
+                 let sm = kiln_scmn_{buf}(hd, p);\n  \
+                 let w = {buf}[o + 1u + 2u * p + j % 2u];\n  \
+                 let w0 = w.x;\n  let w1 = w.y;\n  let w2 = w.z;\n  let w3 = w.w;\n  \
                  let s = vec4<f32>(vec4<i32>({})) * {dx};\n  \
                  let sx = {sx};\n  \
                  return dm.x * dot(sm.xy, vec2<f32>(s.x + s.y, s.z + s.w)) - dm.y * dot(sm.zw, vec2<f32>(sx.x + sx.y, sx.z + sx.w));\n}}",

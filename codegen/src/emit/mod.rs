@@ -128,7 +128,9 @@ impl<'k> Emitter<'k> {
         // Packed dtypes are words even in a vector kernel (a vector is two of them), atomic
         // where written.
         let elem = |d: DType, vector: bool, written: bool| {
-            if self.target.packed(d) {
+            if let Some(f) = d.quant() {
+                crate::dequant::binding_type(f).to_string()
+            } else if self.target.packed(d) {
                 if written { "atomic<u32>" } else { "u32" }.to_string()
             } else if vector {
                 format!("vec4<{}>", self.target.storage(d))
