@@ -38,23 +38,6 @@ const ITEM: u32 = 32;
 // Every invocation stages the same number of whole runs of a chunk.
 const _: () = assert!(DOT_CHUNK.is_multiple_of(8 * THREADS * THREADS));
 
-/// A lane's items (times its rows) loaded ahead of the vector's staging at most: two
-/// `vec4`s of registers each.
-const AHEAD_ITEMS: u32 = 8;
-
-/// Steps of a chunk whose items a lane loads before staging the vector, for `rg` rows a
-/// group: formats bound as `vec4`s ([`dequant::vector_words`]: an item is two loads), as
-/// many as [`AHEAD_ITEMS`] allows, at most a chunk's. A small product is one chunk of a few
-/// steps, its time mostly the latency of staging and then of each step's loads; ahead, the
-/// weights' loads wait together with the vector's.
-fn ahead_steps(format: BlockFormat, rg: u32) -> u32 {
-    if dequant::vector_words(format) {
-        (AHEAD_ITEMS / rg).min(DOT_CHUNK / ITEM / QGEMV_LANES)
-    } else {
-        0
-    }
-}
-
 /// Bytes of workgroup memory the path declares, for `rows` rows a workgroup.
 pub fn workgroup_bytes(rows: u32) -> u32 {
     rows * QGEMV_LANES * 4 + DOT_CHUNK / 8 * 16 + DOT_CHUNK / ITEM * 16
@@ -167,46 +150,15 @@ pub(crate) fn path(
         );
         quant += &format!("          kiln_qrun(r{t}, tm[r{t} / 4u], lo{t}, hi{t});\n");
     }
-    // The items of a lane's first `ahead` steps of the chunk are loaded before its vector
-    // (their index clamped into the chunk, their sums counted 0 past its end), so that the
-    // weights are in flight while the workgroup stages; the rest are loaded where used.
-    let ahead = ahead_steps(format, rg);
-    let (mut early, mut early_dots) = (String::new(), String::new());
-    for s in 0..ahead {
-        early += &format!(
-            "          let ia{s} = i0 + {o}u + lane;\n          \
-             let iq{s} = min(ia{s}, i1 - 1u);\n          \
-             let kb{s} = iq{s} / {pb}u;\n          \
-             let j{s} = iq{s} % {pb}u;\n",
-            o = s * lanes,
-            pb = r.per_block
-        );
-        early_dots += &format!(
-            "          let ua{s} = (kb{s} * {bv}u + kiln_qstart_{buf}(j{s}) - c0) / 8u;\n          \
-             let xa{s} = array<vec4<u32>, 4>(tr[kiln_slot(ua{s} + {r0}u)], tr[kiln_slot(ua{s} + {r1}u)], tr[kiln_slot(ua{s} + {r2}u)], tr[kiln_slot(ua{s} + {r3}u)]);\n"
-        );
-        for r in 0..rg {
-            early += &format!(
-                "          let h{s}_{r} = {buf}[(u{r} + kb{s}) * 9u];\n          \
-                 let w{s}_{r} = {buf}[kiln_qat_{buf}(u{r} + kb{s}, j{s})];\n"
-            );
-            early_dots += &format!(
-                "          acc{r} = acc{r} + select(0.0, kiln_qdot4_{buf}(h{s}_{r}, w{s}_{r}, j{s}, xa{s}[0], xa{s}[1], xa{s}[2], xa{s}[3]), ia{s} < i1);\n"
-            );
-        }
-    }
     writeln!(
         b,
         "        for (var c0 = 0u; c0 < {kk}; c0 = c0 + {ch}u) {{\n          \
-           let i0 = c0 / {ITEM}u;\n          \
-           let i1 = min(ni, (c0 + {ch}u) / {ITEM}u);\n\
-{early}\
 {load}          \
            workgroupBarrier();\n\
 {quant}          \
-           workgroupBarrier();\n\
-{early_dots}          \
-           for (var i = i0 + {skip}u + lane; i < i1; i = i + {lanes}u) {{\n            \
+           workgroupBarrier();\n          \
+           let i1 = min(ni, (c0 + {ch}u) / {ITEM}u);\n          \
+           for (var i = c0 / {ITEM}u + lane; i < i1; i = i + {lanes}u) {{\n            \
              let kb = i / {pb}u;\n            \
              let j = i % {pb}u;\n            \
              let u = (kb * {bv}u + {start} - c0) / 8u;\n            \
@@ -215,7 +167,6 @@ pub(crate) fn path(
              let x2 = tr[kiln_slot(u + {r2}u)];\n            \
              let x3 = tr[kiln_slot(u + {r3}u)];",
         pb = r.per_block,
-        skip = ahead * lanes,
     );
     for r in 0..rg {
         writeln!(
@@ -314,13 +265,12 @@ fn define_dot(out: &mut Code, format: BlockFormat, buf: &str) {
         BlockFormat::Q4K => {
             writeln!(
                 out,
-                "fn kiln_qat_{buf}(bk: u32, j: u32) -> u32 {{ return bk * 9u + 1u + 2u * (j / 2u) + j % 2u; }}\n\
-                 {head}\n  \
-                 return kiln_qdot4_{buf}({buf}[bk * 9u], {buf}[kiln_qat_{buf}(bk, j)], j, x0, x1, x2, x3);\n}}\n\
-                 fn kiln_qdot4_{buf}(hd: vec4<u32>, w: vec4<u32>, j: u32, x0: vec4<u32>, x1: vec4<u32>, x2: vec4<u32>, x3: vec4<u32>) -> f32 {{\n  \
+                "{head}\n  let o = bk * 9u;\n  \
+                 let hd = {buf}[o];\n  \
                  let dm = unpack2x16float(hd.x);\n  \
                  let p = j / 2u;\n  \
                  let sm = kiln_scmn_{buf}(hd, p);\n  \
+                 let w = {buf}[o + 1u + 2u * p + j % 2u];\n  \
                  let w0 = w.x;\n  let w1 = w.y;\n  let w2 = w.z;\n  let w3 = w.w;\n  \
                  let s = vec4<f32>(vec4<i32>({})) * {dx};\n  \
                  let sx = {sx};\n  \
