@@ -299,7 +299,7 @@ fn main() {
             }
             "-h" | "--help" => {
                 eprintln!(
-                    "kiln-bench [--size small|large] [--only NAME[,NAME...]] [--check] [--unroll N] [--reduce-unroll N] [--workgroup N] [--reduce-workgroup N] [--reduce-cache N] [--reduce-subgroups 0|1] [--gemv-subgroups 0|1] [--qgemv-rows 1|2|4] [--matmul-block N] [--matmul-block-n N] [--matmul-depth 16|32] [--matmul-unroll N] [--attention-rows N] [--attention-keys N] [--pool-mb N] [--warmup-ms N] [--queued-runs N] [--profile]\nworkloads: {} (a quantized gemv at another shape: NAME@ROWSxK)",
+                    "kiln-bench [--size small|large] [--only NAME[,NAME...]] [--check] [--unroll N] [--reduce-unroll N] [--workgroup N] [--reduce-workgroup N] [--reduce-cache N] [--reduce-subgroups 0|1] [--gemv-subgroups 0|1] [--qgemv-rows 1|2|4] [--matmul-block N] [--matmul-block-n N] [--matmul-depth 16|32] [--matmul-unroll N] [--attention-rows N] [--attention-keys N] [--pool-mb N] [--warmup-ms N] [--queued-runs N] [--profile]\nworkloads: {} (a quantized gemv at another shape: NAME@ROWSxK; N of them chained, each on its own weight: NAME@ROWSxKxN)",
                     workloads::NAMES.join(", ")
                 );
                 return;
