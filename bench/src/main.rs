@@ -1,7 +1,9 @@
 //! `kiln-bench`: the standard workloads of `docs/PERFORMANCE.md` on the default adapter.
 //!
 //! `kiln-bench [--size small|large] [--only NAME[,NAME...]] [--check] [--unroll N] [--reduce-unroll N] [--workgroup N] [--reduce-workgroup N] [--reduce-cache N] [--reduce-subgroups 0|1] [--gemv-subgroups 0|1] [--qgemv-rows 1|2|4] [--matmul-block N] [--matmul-block-n N] [--matmul-depth 16|32] [--matmul-unroll N] [--attention-rows N] [--attention-keys N] [--pool-mb N] [--warmup-ms N] [--queued-runs N] [--profile]`
-//! (`--unroll`/`--workgroup` override the adapter's default schedule, for comparisons)
+//! (`--unroll`/`--workgroup` override the adapter's default schedule, for comparisons; a
+//! quantized gemv runs at another shape as `NAME@ROWSxK`, or `N` of them chained as
+//! `NAME@ROWSxKxN`)
 //!
 //! Per workload: `Program::compile` (lowering, code generation, pipelines, any tuning) and 3
 //! warm-up runs (compile plus the first run is reported as `first_run_ms`), then `--warmup-ms` (default 1000) of back-to-back runs that bring the GPU
@@ -388,7 +390,7 @@ fn main() {
             Ok(Some(r)) => rows.push(r),
             Ok(None) => {
                 eprintln!(
-                    "unknown workload {name:?}; workloads: {}",
+                    "unknown workload {name:?}; workloads: {} (a quantized gemv at another shape: NAME@ROWSxK, or NAME@ROWSxKxN with N >= 1 and ROWS >= K where N > 1)",
                     workloads::NAMES.join(", ")
                 );
                 std::process::exit(2);

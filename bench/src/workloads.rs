@@ -197,7 +197,7 @@ fn f16_bytes(dev: &Device) -> f64 {
 /// The quantized gemvs take another shape as `NAME@ROWSxK` (`gemv_q4_k@14336x4096`: a decode
 /// step's product alone), `K` a multiple of the format's block, or `NAME@ROWSxKxN`: `N`
 /// such products in a chain, each on a weight of its own, the first `K` of each output
-/// (through `tanh`, fused into its product) the next one's vector (`ROWS >= K`). One product
+/// (through `tanh`, fused into its product) the next one's vector (`ROWS >= K` where `N > 1`). One product
 /// run again and again reads a weight that fits the last-level cache (an H100's 50 MB) from
 /// there; a chain of distinct weights larger than it reads them from memory, one product
 /// after another, as a decode step does.
@@ -205,11 +205,12 @@ pub fn build(dev: &Device, name: &str, size: Size) -> Result<Option<Workload>> {
     let large = size == Size::Large;
     let (name, dims) = match name.split_once('@') {
         Some((n, d)) if n.starts_with("gemv_q") => {
-            let v: Option<Vec<usize>> = d.split('x').map(|x| x.parse().ok()).collect();
+            // A shape that does not parse, or breaks these rules, names no workload.
+            let v: std::result::Result<Vec<usize>, _> = d.split('x').map(str::parse).collect();
             match v.as_deref() {
-                Some(&[r, k]) => (n, Some((r, k, 1))),
-                Some(&[r, k, c]) if c >= 1 && r >= k => (n, Some((r, k, c))),
-                _ => return Ok(None),
+                Ok(&[r, k]) => (n, Some((r, k, 1))),
+                Ok(&[r, k, c]) if c >= 1 && (c == 1 || r >= k) => (n, Some((r, k, c))),
+                Ok(_) | Err(_) => return Ok(None),
             }
         }
         Some(_) => return Ok(None),

@@ -231,11 +231,12 @@ pub fn define_word(out: &mut Code, format: BlockFormat, buf: &str) {
              let m = vec4<u32>(15u);\n  \
              return (dot({u2f}(w & m, 8.0), x) + dot({u2f}((w >> vec4<u32>(4u)) & m, 8.0), xb)) * {f16_}(o);\n}}"
         ),
-        // A block is 36 words: `d` and `dmin` (word 0), the 12 bytes of 6-bit scales and
-        // mins (words 1 to 3: llama.cpp's `get_scale_min_k4`), then the codes, 32 bytes a
+        // A block is 36 words, 9 vectors: `d` and `dmin` (word 0), the 12 bytes of 6-bit
+        // scales and mins (words 1 to 3: llama.cpp's `get_scale_min_k4`), then the codes, 32 bytes a
         // sub-block pair, sub-block `2p` in the low nibbles. Item `j`: pair `j / 2`, its
         // bytes from `16 (j % 2)` on; `x0..x3` meet the low nibbles, `x4..x7` the high ones.
-        // `kiln_scmn_{buf}(o, p)`: pair `p`'s scales (`xy`) and mins (`zw`), block at word `o`.
+        // `kiln_scmn_{buf}(hd, p)`: pair `p`'s scales (`xy`) and mins (`zw`), from `hd`, the
+        // block's first vector (`d` and `dmin` in `.x`, the scale words in `.yzw`).
         BlockFormat::Q4K => {
             let v4 = "vec4<u32>";
             writeln!(
@@ -277,6 +278,7 @@ pub fn define_word(out: &mut Code, format: BlockFormat, buf: &str) {
         // `kiln_q6sc(o, hf, l0)` the four quarters' scales of an item.
         BlockFormat::Q6K => {
             let v4 = "vec4<u32>";
+            let [wa, wb, wc] = ["i", "i + 1u", "i + 2u"].map(|i| word(format, buf, i));
             let q6 = format!("kiln_q6_{buf}");
             let quarter = |qd: u32| {
                 let (l, ns, hs) = q6_quarter(qd);
@@ -290,7 +292,7 @@ pub fn define_word(out: &mut Code, format: BlockFormat, buf: &str) {
                 out,
                 "fn kiln_qstart_{buf}(j: u32) -> u32 {{ return (j / 4u) * 128u + (j % 4u) * 8u; }}\n\
                  fn kiln_w2_{buf}(o: u32) -> vec2<u32> {{\n  \
-                 let i = o >> 2u;\n  let a = {buf}[i];\n  let b = {buf}[i + 1u];\n  let c = {buf}[i + 2u];\n  \
+                 let i = o >> 2u;\n  let a = {wa};\n  let b = {wb};\n  let c = {wc};\n  \
                  return select(vec2<u32>(a, b), vec2<u32>((a >> 16u) | (b << 16u), (b >> 16u) | (c << 16u)), (o & 2u) != 0u);\n}}\n\
                  fn {q6}(l: u32, h: u32, ns: u32, hs: u32) -> vec4<f32> {{\n  \
                  return bitcast<vec4<f32>>((((({v4}(l) >> ({bytes} + {v4}(ns))) & {v4}(15u)) << {v4}(17u)) | ((({v4}(h) >> ({bytes} + {v4}(hs))) & {v4}(3u)) << {v4}(21u))) | {v4}(0x3f800000u));\n}}\n\

@@ -125,8 +125,9 @@ impl<'k> Emitter<'k> {
             "struct Params {{ p: array<vec4<u32>, {}> }}\n@group(0) @binding(0) var<uniform> P: Params;\n",
             self.params.vec4s()
         );
-        // Packed dtypes are words even in a vector kernel (a vector is two of them), atomic
-        // where written.
+        // Quantized inputs take their format's element (`dequant::binding_type`); packed
+        // dtypes are words even in a vector kernel (a vector is two of them), atomic where
+        // written.
         let elem = |d: DType, vector: bool, written: bool| {
             if let Some(f) = d.quant() {
                 crate::dequant::binding_type(f).to_string()
