@@ -39,3 +39,39 @@ fn standard_workloads_match_reference_at_small_size() {
         .unwrap()
         .is_none());
 }
+
+#[test]
+fn quantized_gemvs_take_shapes_and_chains() {
+    let dev = device();
+    for (name, kernels) in [
+        ("gemv_q4_k@96x256", 1),
+        ("gemv_q8_0@288x256x3", 3),
+        ("gemv_q6_k@64x512x1", 1),
+    ] {
+        let w = workloads::build(&dev, name, Size::Small).unwrap().unwrap();
+        let prog = w.compile().unwrap();
+        assert_eq!(prog.kernel_count(), kernels, "{name}");
+        let out = prog.run(&w.input_refs()).unwrap();
+        let want = prog.reference(&w.input_refs()).unwrap();
+        assert_close(
+            &out[0].to_host().unwrap(),
+            &want[0],
+            2e-6 * 512.0 * 40.0,
+            1e-5,
+            name,
+        );
+    }
+    // Malformed, a chain of none, a chained product narrower than its vector, not a gemv.
+    for name in [
+        "gemv_q4_k@96",
+        "gemv_q4_k@96xk",
+        "gemv_q4_k@256x256x0",
+        "gemv_q4_k@96x256x2",
+        "copy@96x256",
+    ] {
+        assert!(
+            workloads::build(&dev, name, Size::Small).unwrap().is_none(),
+            "{name}"
+        );
+    }
+}
