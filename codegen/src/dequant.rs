@@ -236,7 +236,9 @@ pub fn define_word(out: &mut Code, format: BlockFormat, buf: &str) {
         // sub-block pair, sub-block `2p` in the low nibbles. Item `j`: pair `j / 2`, its
         // bytes from `16 (j % 2)` on; `x0..x3` meet the low nibbles, `x4..x7` the high ones.
         // `kiln_scmn_{buf}(hd, p)`: pair `p`'s scales (`xy`) and mins (`zw`), from `hd`, the
-        // block's first vector (`d` and `dmin` in `.x`, the scale words in `.yzw`).
+        // block's first vector (`d` and `dmin` in `.x`, the scale words in `.yzw`), which
+        // `kiln_qhead_{buf}(bk)` reads; `kiln_qcodes_{buf}(bk, j)`: item `j`'s 16 code bytes.
+        // The 8-bit vector's item (`qgemv_dot`) reads the block through them too.
         BlockFormat::Q4K => {
             let v4 = "vec4<u32>";
             writeln!(
@@ -244,6 +246,8 @@ pub fn define_word(out: &mut Code, format: BlockFormat, buf: &str) {
                 "fn kiln_qstart_{buf}(j: u32) -> u32 {{ return (j / 2u) * 64u + (j % 2u) * 16u; }}\n\
                  fn kiln_lo_{buf}(w: u32) -> vec4<f32> {{ return bitcast<vec4<f32>>(({v4}(w << 19u, w << 11u, w << 3u, w >> 5u) & {v4}(0x780000u)) | {v4}(0x3f800000u)); }}\n\
                  fn kiln_hi_{buf}(w: u32) -> vec4<f32> {{ return bitcast<vec4<f32>>(({v4}(w << 15u, w << 7u, w >> 1u, w >> 9u) & {v4}(0x780000u)) | {v4}(0x3f800000u)); }}\n\
+                 fn kiln_qhead_{buf}(bk: u32) -> vec4<u32> {{ return {buf}[bk * 9u]; }}\n\
+                 fn kiln_qcodes_{buf}(bk: u32, j: u32) -> vec4<u32> {{ return {buf}[bk * 9u + 1u + 2u * (j / 2u) + j % 2u]; }}\n\
                  fn kiln_scmn_{buf}(hd: vec4<u32>, p: u32) -> vec4<f32> {{\n  \
                  let sh = vec2<u32>((2u * p) & 3u, (2u * p + 1u) & 3u) * 8u;\n  \
                  let m = vec2<u32>(255u);\n  \
@@ -255,12 +259,10 @@ pub fn define_word(out: &mut Code, format: BlockFormat, buf: &str) {
                  let mn = vec2<f32>(select((c >> vec2<u32>(4u)) | ((b >> vec2<u32>(6u)) << vec2<u32>(4u)), b & vec2<u32>(63u), low));\n  \
                  return vec4<f32>(sc, mn);\n}}\n\
                  {wide}\n  \
-                 let o = bk * 9u;\n  \
-                 let hd = {buf}[o];\n  \
+                 let hd = kiln_qhead_{buf}(bk);\n  \
                  let dm = unpack2x16float(hd.x);\n  \
-                 let p = j / 2u;\n  \
-                 let sm = kiln_scmn_{buf}(hd, p);\n  \
-                 let w = {buf}[o + 1u + 2u * p + j % 2u];\n  \
+                 let sm = kiln_scmn_{buf}(hd, j / 2u);\n  \
+                 let w = kiln_qcodes_{buf}(bk, j);\n  \
                  let w0 = w.x;\n  let w1 = w.y;\n  let w2 = w.z;\n  let w3 = w.w;\n  \
                  let f = vec2<f32>(\n    \
                    dot(kiln_lo_{buf}(w0), x0) + dot(kiln_lo_{buf}(w1), x1) + dot(kiln_lo_{buf}(w2), x2) + dot(kiln_lo_{buf}(w3), x3),\n    \

@@ -265,12 +265,11 @@ fn define_dot(out: &mut Code, format: BlockFormat, buf: &str) {
         BlockFormat::Q4K => {
             writeln!(
                 out,
-                "{head}\n  let o = bk * 9u;\n  \
-                 let hd = {buf}[o];\n  \
+                "{head}\n  \
+                 let hd = kiln_qhead_{buf}(bk);\n  \
                  let dm = unpack2x16float(hd.x);\n  \
-                 let p = j / 2u;\n  \
-                 let sm = kiln_scmn_{buf}(hd, p);\n  \
-                 let w = {buf}[o + 1u + 2u * p + j % 2u];\n  \
+                 let sm = kiln_scmn_{buf}(hd, j / 2u);\n  \
+                 let w = kiln_qcodes_{buf}(bk, j);\n  \
                  let w0 = w.x;\n  let w1 = w.y;\n  let w2 = w.z;\n  let w3 = w.w;\n  \
                  let s = vec4<f32>(vec4<i32>({})) * {dx};\n  \
                  let sx = {sx};\n  \
