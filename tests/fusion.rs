@@ -431,6 +431,7 @@ fn schedules_agree_with_reference() {
                 quantized_gemv: !sg,
                 qgemv_rows: Some(if sg { 1 } else { 2 }),
                 qgemv_int8: false,
+                qgemv_items: 1,
                 tensor_cores: false,
                 coop_tile: None,
                 tensor_core_f32: false,

@@ -382,7 +382,9 @@ fn blocks_cast_to_f16_round_on_load() {
 /// batches and with a strided vector.
 #[test]
 fn int8_vectors_stay_within_their_rounding_bound() {
-    for rows in [1, 2, 4] {
+    // Rows a group and items a lane's trip: every value of each, items past a chunk's end on
+    // each.
+    for (rows, items) in [(1, 4), (2, 1), (4, 2), (2, 4)] {
         let dev = kiln::Device::new(&kiln::DeviceOptions {
             autotune: kiln::Autotune::Off,
             cache_dir: None,
@@ -395,6 +397,7 @@ fn int8_vectors_stay_within_their_rounding_bound() {
             assert!(s.matmul.qgemv_int8, "the option sets the schedule");
             s.matmul.quantized_gemv = true;
             s.matmul.qgemv_rows = Some(rows);
+            s.matmul.qgemv_items = items;
             g.set_schedule(s);
         }
         for (i, f) in FORMATS.into_iter().enumerate() {
@@ -411,7 +414,7 @@ fn int8_vectors_stay_within_their_rounding_bound() {
             ] {
                 let k = blocks * bv;
                 let seed = 900 + (100 * i + blocks) as u64;
-                let what = format!("{f:?} int8, {rows} rows a group: {batch} x [1, {k}] @ [{n}, {k}]^T, strided {strided}");
+                let what = format!("{f:?} int8, {rows} rows a group, {items} items a trip: {batch} x [1, {k}] @ [{n}, {k}]^T, strided {strided}");
                 // Batches of vectors, a weight each (a shared weight folds the batches into
                 // the rows of one matmul, off the gemv path).
                 let w = random(&dev, DType::Quant(f), &[batch, n, k], 0.0, 0.0, seed);

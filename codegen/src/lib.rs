@@ -174,6 +174,15 @@ pub fn generate(k: &Kernel, s: &Schedule, t: &Target) -> Result<KernelSource, Co
             qgemv::QGEMV_ROWS
         )));
     }
+    if matches!(k.kind, KernelKind::Matmul { .. })
+        && !qgemv_dot::QGEMV_ITEMS.contains(&s.matmul.qgemv_items)
+    {
+        return Err(CodegenError::Schedule(format!(
+            "quantized gemv items a trip {} is not one of {:?}",
+            s.matmul.qgemv_items,
+            qgemv_dot::QGEMV_ITEMS
+        )));
+    }
     let mut e = emit::Emitter::new(k, *t);
     let main = match &k.kind {
         KernelKind::Elementwise => elementwise::main(&mut e, s)?,

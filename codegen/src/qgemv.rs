@@ -159,7 +159,7 @@ pub(crate) fn path(
 ) {
     let per_group = m.most_qgemv_rows();
     if m.qgemv_int8 {
-        return qgemv_dot::path(b, fns, d, format, buf, per_group);
+        return qgemv_dot::path(b, fns, d, format, buf, per_group, m.qgemv_items);
     }
     match dequant::item(format) {
         Item::Words {

@@ -32,6 +32,9 @@ use kiln_ir::quant::BlockFormat;
 /// Values of the vector a workgroup stages at a time (runs of 16 bytes per 8 values: 8 KiB).
 pub const DOT_CHUNK: u32 = 4096;
 
+/// Items a lane may take a trip (`MatmulSchedule::qgemv_items`).
+pub const QGEMV_ITEMS: [u32; 3] = [1, 2, 4];
+
 /// Values an item covers, and a block of the vector sharing one scale.
 const ITEM: u32 = 32;
 
@@ -90,6 +93,7 @@ pub(crate) fn path(
     format: BlockFormat,
     buf: &str,
     rg: u32,
+    items: u32,
 ) {
     dequant::define_word(fns, format, buf);
     define_dot(fns, format, buf);
@@ -128,10 +132,13 @@ pub(crate) fn path(
     let (kk, bv) = (&d.kk, format.block_values());
     let [r0, r1, r2, r3] = r.offsets;
     let wg = THREADS * THREADS;
-    let start = if r.per_block == 1 {
-        "0u".to_string()
-    } else {
-        format!("kiln_qstart_{buf}(j)")
+    // Item `j`'s first value in its block.
+    let start = |j: &str| {
+        if r.per_block == 1 {
+            "0u".to_string()
+        } else {
+            format!("kiln_qstart_{buf}({j})")
+        }
     };
     // Each invocation's runs of the chunk, `wg` apart: loaded with their largest
     // magnitudes, then (the block's four in `tm`) rounded. Two barriers a chunk: the loads
@@ -158,21 +165,41 @@ pub(crate) fn path(
 {quant}          \
            workgroupBarrier();\n          \
            let i1 = min(ni, (c0 + {ch}u) / {ITEM}u);\n          \
-           for (var i = c0 / {ITEM}u + lane; i < i1; i = i + {lanes}u) {{\n            \
-             let kb = i / {pb}u;\n            \
-             let j = i % {pb}u;\n            \
-             let u = (kb * {bv}u + {start} - c0) / 8u;\n            \
-             let x0 = tr[kiln_slot(u + {r0}u)];\n            \
-             let x1 = tr[kiln_slot(u + {r1}u)];\n            \
-             let x2 = tr[kiln_slot(u + {r2}u)];\n            \
-             let x3 = tr[kiln_slot(u + {r3}u)];",
-        pb = r.per_block,
+           for (var i = c0 / {ITEM}u + lane; i < i1; i = i + {step}u) {{",
+        step = lanes * items,
     );
-    for r in 0..rg {
+    // A trip's `items` items, `lanes` apart: every load issued before any sum needs one.
+    // Items past the chunk's end read the last item again and add nothing.
+    for t in 0..items {
+        let it = if t == 0 {
+            "i".to_string()
+        } else {
+            format!("min(i + {}u, i1 - 1u)", t * lanes)
+        };
         writeln!(
             b,
-            "            acc{r} = acc{r} + kiln_qdot_{buf}(u{r} + kb, j, x0, x1, x2, x3);"
+            "            let it{t} = {it};\n            \
+             let kb{t} = it{t} / {pb}u;\n            \
+             let j{t} = it{t} % {pb}u;\n            \
+             let v{t} = (kb{t} * {bv}u + {start} - c0) / 8u;\n            \
+             let x{t}0 = tr[kiln_slot(v{t} + {r0}u)];\n            \
+             let x{t}1 = tr[kiln_slot(v{t} + {r1}u)];\n            \
+             let x{t}2 = tr[kiln_slot(v{t} + {r2}u)];\n            \
+             let x{t}3 = tr[kiln_slot(v{t} + {r3}u)];",
+            pb = r.per_block,
+            start = start(&format!("j{t}")),
         );
+    }
+    for t in 0..items {
+        for r in 0..rg {
+            let dot = format!("kiln_qdot_{buf}(u{r} + kb{t}, j{t}, x{t}0, x{t}1, x{t}2, x{t}3)");
+            let term = if t == 0 {
+                dot
+            } else {
+                format!("select(0.0, {dot}, i + {}u < i1)", t * lanes)
+            };
+            writeln!(b, "            acc{r} = acc{r} + {term};");
+        }
     }
     writeln!(b, "          }}\n        }}");
     qgemv::close_groups(b, rg);

@@ -82,6 +82,7 @@ fn validate_program(prog: &kiln_ir::lower::Program, what: &str) -> usize {
                         quantized_gemv: wg != 32,
                         qgemv_rows: Some(if wg == 64 { 4 } else { 1 }),
                         qgemv_int8: wg == 64,
+                        qgemv_items: if wg == 64 { 2 } else { 1 },
                         tensor_cores: false,
                         coop_tile: None,
                         tensor_core_f32: false,

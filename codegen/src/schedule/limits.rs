@@ -52,6 +52,8 @@ pub fn sanitize(s: Schedule, limits: AdapterLimits) -> Schedule {
             quantized_gemv: s.matmul.quantized_gemv,
             qgemv_rows: one_of(s.matmul.qgemv_rows, &qgemv::QGEMV_ROWS),
             qgemv_int8: s.matmul.qgemv_int8,
+            qgemv_items: one_of(Some(s.matmul.qgemv_items), &crate::qgemv_dot::QGEMV_ITEMS)
+                .unwrap_or(1),
             tensor_cores: s.matmul.tensor_cores && limits.tensor_cores,
             coop_tile: s
                 .matmul

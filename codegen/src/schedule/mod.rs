@@ -123,6 +123,10 @@ pub struct MatmulSchedule {
     /// `f32` path's by the vector's rounding (`docs/OPS.md`). The opt-in precision of
     /// `DeviceOptions::gemv_activations`, as llama.cpp's `Q8_1` activations.
     pub qgemv_int8: bool,
+    /// Items of a row each lane of the 8-bit vector's path takes a trip of its loop, one of
+    /// [`crate::qgemv_dot::QGEMV_ITEMS`]: their loads are issued together, before any of
+    /// their sums needs one (more bytes in flight a lane, more registers).
+    pub qgemv_items: u32,
     /// Use the tensor-core template ([`crate::coop`]) where the kernel is eligible
     /// ([`crate::coop::eligible`]). Only for adapters that list 16 x 16 x 16 f16 x f16 -> f32
     /// cooperative matrices and run subgroups of 32 (`limits::sanitize` clears it elsewhere);
@@ -192,6 +196,7 @@ impl Schedule {
             quantized_gemv: true,
             qgemv_rows: None,
             qgemv_int8: false,
+            qgemv_items: 1,
             tensor_cores: true,
             coop_tile: None,
             tensor_core_f32: false,

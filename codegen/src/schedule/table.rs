@@ -38,6 +38,7 @@ pub const CPU: Schedule = Schedule {
         quantized_gemv: false,
         qgemv_rows: None,
         qgemv_int8: false,
+        qgemv_items: 1,
         tensor_cores: false,
         coop_tile: None,
         tensor_core_f32: false,
