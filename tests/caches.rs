@@ -208,6 +208,8 @@ fn tuned_results_have_named_fields_and_a_versioned_file() {
         "reduce.cache=",
         "matmul.block=",
         "matmul.unroll=",
+        "matmul.qgemv_rows=",
+        "matmul.qgemv_items=",
     ] {
         assert!(text.contains(field), "{field} not in {text:?}");
     }
@@ -402,15 +404,27 @@ fn invalid_stored_schedules_are_rejected() {
     let prog = lower(&g, &FusionOptions::default()).unwrap();
     let k = &prog.calls[0].kernel;
     let base = kiln::Schedule::default();
-    let fields = |block: Option<u32>, unroll: u32, block_n: Option<u32>| TunedFields::Matmul {
+    let with = |block: Option<u32>,
+                unroll: u32,
+                block_n: Option<u32>,
+                qgemv_rows: Option<u32>,
+                qgemv_items: u32| TunedFields::Matmul {
         block,
         unroll,
         block_n,
         tensor_cores: false,
         coop_tile: None,
+        qgemv_rows,
+        qgemv_items,
     };
+    let fields = |block, unroll, block_n| with(block, unroll, block_n, None, 1);
     let ok = fields(Some(4), 8, None).apply(k, &base).unwrap();
     assert!(limits::valid(k, &ok, 256));
+    assert!(limits::valid(
+        k,
+        &with(Some(1), 8, None, Some(2), 4).apply(k, &base).unwrap(),
+        256
+    ));
     for bad in [
         fields(Some(7), 8, None),
         fields(Some(0), 8, None),
@@ -420,6 +434,10 @@ fn invalid_stored_schedules_are_rejected() {
         fields(Some(8), 99, Some(4)),
         // Block 1 with 8 columns per invocation is not a kernel the template has.
         fields(Some(1), 8, Some(8)),
+        // Rows a group and items a trip outside the quantized gemv path's sets.
+        with(Some(1), 8, None, Some(3), 1),
+        with(Some(1), 8, None, Some(2), 3),
+        with(Some(1), 8, None, Some(2), 0),
     ] {
         let s = bad.apply(k, &base).unwrap();
         assert!(!limits::valid(k, &s, 256), "{bad:?} -> {s:?}");
@@ -432,6 +450,8 @@ fn invalid_stored_schedules_are_rejected() {
         block_n: None,
         tensor_cores: true,
         coop_tile: Some(0),
+        qgemv_rows: None,
+        qgemv_items: 1,
     }
     .apply(k, &base)
     .unwrap();

@@ -171,3 +171,66 @@ fn other_kernels_get_no_rows_a_group() {
         }
     }
 }
+
+/// The tuner's candidates for a product on the quantized gemv path vary what the path reads:
+/// rows a group where they change its layout and, with the 8-bit vector, items a trip; never
+/// the unroll, which only the element-wise gemv path reads. The fast space varies one from
+/// the base at a time, the full one both; each candidate is a distinct schedule that
+/// generates.
+#[test]
+fn tuning_a_quantized_gemv_varies_rows_and_items() {
+    use kiln_codegen::qgemv_dot::QGEMV_ITEMS;
+    use kiln_codegen::schedule::space::{candidates, Autotune};
+    for f in ALL_BLOCK_FORMATS {
+        // Past the fast space's size floor (2^20 multiply-adds over 64): 8192 x 8192.
+        let g = common::x_wt(f, 1, 8192, 8192);
+        let prog = lower(&g, &FusionOptions::default()).unwrap();
+        let k = &prog
+            .calls
+            .iter()
+            .find(|c| c.kernel.matmul_k().is_some())
+            .expect("a matmul kernel")
+            .kernel;
+        assert!(qgemv::applies(k), "{f:?}: the path applies");
+        for int8 in [false, true] {
+            let mut s = Schedule::GPU;
+            s.matmul.qgemv_int8 = int8;
+            s.matmul.tensor_cores = false;
+            let base = s.resolve(k);
+            let words = matches!(f, BlockFormat::Q8_0 | BlockFormat::Q4_0) && !int8;
+            for mode in [Autotune::Fast, Autotune::Full] {
+                let c = candidates(k, &s, mode, 256);
+                let what = format!("{f:?} int8 {int8} {mode:?}");
+                if words {
+                    // One layout whatever the rows, no items: nothing to tune.
+                    assert!(c.is_empty(), "{what}: {} candidates", c.len());
+                    continue;
+                }
+                assert!(
+                    c.iter().all(|x| x.matmul.unroll == base.matmul.unroll),
+                    "{what}"
+                );
+                let rows: Vec<u32> = c.iter().filter_map(|x| x.matmul.qgemv_rows).collect();
+                assert!(
+                    QGEMV_ROWS.iter().all(|r| rows.contains(r)),
+                    "{what}: {rows:?}"
+                );
+                let items: Vec<u32> = c.iter().map(|x| x.matmul.qgemv_items).collect();
+                let want: &[u32] = if int8 { &QGEMV_ITEMS } else { &[1] };
+                assert!(want.iter().all(|i| items.contains(i)), "{what}: {items:?}");
+                assert!(items.iter().all(|i| want.contains(i)), "{what}: {items:?}");
+                let n = |r: usize, i: usize| r + i - 1;
+                let expect = match (mode, int8) {
+                    (Autotune::Full, true) => QGEMV_ROWS.len() * QGEMV_ITEMS.len(),
+                    (_, true) => n(QGEMV_ROWS.len(), QGEMV_ITEMS.len()),
+                    (_, false) => QGEMV_ROWS.len(),
+                };
+                assert_eq!(c.len(), expect, "{what}");
+                for (i, x) in c.iter().enumerate() {
+                    assert!(!c[..i].contains(x), "{what}: a repeat");
+                    generate(k, x, &Target::default()).unwrap_or_else(|e| panic!("{what}: {e}"));
+                }
+            }
+        }
+    }
+}

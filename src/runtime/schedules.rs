@@ -15,7 +15,7 @@ use std::sync::Mutex;
 /// results would keep the block forms; v6: before the aligned tensor-core tile; v7: before the
 /// decode form, whose one-row tiles of 16 keys or more are another kernel), have other
 /// names and are never read.
-pub const AUTOTUNE_FILE: &str = "autotune.v8";
+pub const AUTOTUNE_FILE: &str = "autotune.v9";
 
 /// The schedules of one device.
 pub struct Schedules {

@@ -154,11 +154,44 @@ pub fn candidates(k: &Kernel, device: &Schedule, mode: Autotune, max_wg: u32) ->
             }
         }
         KernelKind::Matmul { .. } if base.matmul.block == Some(1) && gemv(k) => {
-            // The gemv path: only its loads in flight vary (tiles would compute padding).
-            for &u in GEMV_UNROLLS {
-                let mut s = base;
-                s.matmul.unroll = u;
-                push(s);
+            let m = base.matmul;
+            if m.quantized_gemv && crate::qgemv::outputs(k, &m).is_some() {
+                // The quantized gemv path, which reads no unroll: its rows a group (where
+                // they change its layout) and, with the 8-bit vector, its items a trip; the
+                // fast space varies one at a time from the base.
+                let with_rows = |r: u32| {
+                    let mut m = m;
+                    m.qgemv_rows = Some(r);
+                    crate::qgemv::outputs(k, &m)
+                };
+                let rows: &[u32] = if with_rows(1) != with_rows(4) {
+                    &crate::qgemv::QGEMV_ROWS
+                } else {
+                    &[]
+                };
+                let items: &[u32] = if m.qgemv_int8 {
+                    &crate::qgemv_dot::QGEMV_ITEMS
+                } else {
+                    &[]
+                };
+                let base_rows = m.qgemv_rows.unwrap_or(m.most_qgemv_rows());
+                for &r in rows.iter().chain(&[base_rows]) {
+                    for &i in items.iter().chain(&[m.qgemv_items]) {
+                        if full || r == base_rows || i == m.qgemv_items {
+                            let mut s = base;
+                            s.matmul.qgemv_rows = Some(r);
+                            s.matmul.qgemv_items = i;
+                            push(s);
+                        }
+                    }
+                }
+            } else {
+                // The gemv path: only its loads in flight vary (tiles would compute padding).
+                for &u in GEMV_UNROLLS {
+                    let mut s = base;
+                    s.matmul.unroll = u;
+                    push(s);
+                }
             }
         }
         // Scans run at the base's workgroup: no candidates, no tuning.

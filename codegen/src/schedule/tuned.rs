@@ -6,7 +6,7 @@
 //! the schedule's fields are (`reduce.workgroup=64 reduce.unroll=4 reduce.cache=16`); an
 //! optional field with no value is written `none`. A line that does not name exactly the
 //! fields of one class, each once with a value of its type, is malformed. The runtime keeps
-//! these lines in a file named with a version (`autotune.v8`), so that files of another
+//! these lines in a file named with a version (`autotune.v9`), so that files of another
 //! format, or chosen among other templates, are never read.
 
 use super::Schedule;
@@ -46,6 +46,10 @@ pub enum TunedFields {
         tensor_cores: bool,
         /// `matmul.coop_tile`.
         coop_tile: Option<u32>,
+        /// `matmul.qgemv_rows`.
+        qgemv_rows: Option<u32>,
+        /// `matmul.qgemv_items`.
+        qgemv_items: u32,
     },
     /// An attention kernel's.
     Attention {
@@ -77,6 +81,8 @@ impl TunedFields {
                 block_n: s.matmul.block_n,
                 tensor_cores: s.matmul.tensor_cores,
                 coop_tile: s.matmul.coop_tile,
+                qgemv_rows: s.matmul.qgemv_rows,
+                qgemv_items: s.matmul.qgemv_items,
             },
             KernelKind::Attention { .. } => TunedFields::Attention {
                 rows: s.attention.rows,
@@ -115,12 +121,16 @@ impl TunedFields {
                     block_n,
                     tensor_cores,
                     coop_tile,
+                    qgemv_rows,
+                    qgemv_items,
                 },
                 KernelKind::Matmul { .. },
             ) => {
                 s.matmul.block = block;
                 s.matmul.unroll = unroll;
                 s.matmul.block_n = block_n;
+                s.matmul.qgemv_rows = qgemv_rows;
+                s.matmul.qgemv_items = qgemv_items;
                 s.matmul.settle_block_one(k);
                 // Tensor cores only where the device schedule allows them (a stored result
                 // from elsewhere cannot turn them on).
@@ -184,14 +194,18 @@ impl fmt::Display for TunedFields {
                 block_n,
                 tensor_cores,
                 coop_tile,
+                qgemv_rows,
+                qgemv_items,
             } => write!(
                 f,
                 "matmul.block={} matmul.unroll={unroll} matmul.block_n={} \
-                 matmul.tensor_cores={} matmul.coop_tile={}",
+                 matmul.tensor_cores={} matmul.coop_tile={} matmul.qgemv_rows={} \
+                 matmul.qgemv_items={qgemv_items}",
                 Opt(block),
                 Opt(block_n),
                 u32::from(tensor_cores),
-                Opt(coop_tile)
+                Opt(coop_tile),
+                Opt(qgemv_rows)
             ),
             TunedFields::Attention {
                 rows,
@@ -269,8 +283,10 @@ impl std::str::FromStr for TunedFields {
                     block_n: opt("matmul.block_n")?,
                     tensor_cores: flag("matmul.tensor_cores")?,
                     coop_tile: opt("matmul.coop_tile")?,
+                    qgemv_rows: opt("matmul.qgemv_rows")?,
+                    qgemv_items: num("matmul.qgemv_items")?,
                 },
-                5,
+                7,
             ),
             "attention" => (
                 TunedFields::Attention {
@@ -366,6 +382,8 @@ mod tests {
                 block_n: None,
                 tensor_cores: true,
                 coop_tile: Some(1),
+                qgemv_rows: None,
+                qgemv_items: 1,
             },
         );
         t.insert(
@@ -379,7 +397,8 @@ mod tests {
         let text = format(&t);
         assert!(text.contains(
             "mm|128x128|k64\tmatmul.block=8 matmul.unroll=8 matmul.block_n=none \
-             matmul.tensor_cores=1 matmul.coop_tile=1\n"
+             matmul.tensor_cores=1 matmul.coop_tile=1 matmul.qgemv_rows=none \
+             matmul.qgemv_items=1\n"
         ));
         assert!(text.contains(
             "att|2x64x64\tattention.rows=16 attention.keys=none attention.tensor_cores=0\n"
