@@ -494,3 +494,75 @@ fn int8_blocks(x: &[f64]) -> (Vec<f64>, Vec<f64>) {
     }
     (q, dx)
 }
+
+/// A product on the quantized gemv path tuned in full (rows a group, and items a trip with the
+/// 8-bit vector): the tuned result is the untuned one's up to `f32` summation order (which
+/// the bound test above checks against the interpreter), and the stored result names the
+/// fields it chose. Word items (`Q8_0`) and wide ones (`Q4_K`), a partial trip and chunk.
+#[test]
+fn tuned_quantized_gemvs_keep_the_untuned_results() {
+    let dir = std::env::temp_dir().join(format!("kiln-qtune-{}", std::process::id()));
+    let device = |autotune, cache_dir| {
+        let dev = kiln::Device::new(&kiln::DeviceOptions {
+            autotune,
+            cache_dir,
+            gemv_activations: kiln::GemvActivations::Int8,
+            ..kiln::DeviceOptions::from_env()
+        })
+        .expect("opening a device");
+        if let Some(g) = dev.gpu() {
+            let mut s = g.schedule();
+            s.matmul.quantized_gemv = true;
+            g.set_schedule(s);
+        }
+        dev
+    };
+    let plain = device(kiln::Autotune::Off, None);
+    let tuned = device(kiln::Autotune::Full, Some(dir.clone()));
+    let Some(g) = tuned.gpu() else { return };
+    for (i, f) in [BlockFormat::Q8_0, BlockFormat::Q4K]
+        .into_iter()
+        .enumerate()
+    {
+        let k = 4200usize.div_ceil(f.block_values()) * f.block_values();
+        let product = |dev: &kiln::Device| {
+            let w = random(dev, DType::Quant(f), &[67, k], 0.0, 0.0, 40 + i as u64);
+            let x = random(dev, DType::F32, &[1, k], -1.0, 1.0, 50 + i as u64);
+            let wt = w.cast(DType::F32).unwrap().transpose(0, 1).unwrap();
+            let y = x.matmul(&wt).unwrap();
+            assert!(takes_int8_path(&y), "{f:?}: not on the 8-bit path");
+            y.to_host().unwrap().to_f64()
+        };
+        let (want, got) = (product(&plain), product(&tuned));
+        let top = want.iter().fold(1e-6f64, |m, v| m.max(v.abs()));
+        for (o, (g, e)) in got.iter().zip(&want).enumerate() {
+            assert!(
+                (g - e).abs() <= 1e-5 * top,
+                "{f:?} output {o}: {g} against {e}"
+            );
+        }
+    }
+    assert!(g.counters().kernels_tuned >= 2, "nothing tuned");
+    let file = g
+        .cache_dir()
+        .expect("a cache dir")
+        .join(kiln::runtime::schedules::AUTOTUNE_FILE);
+    let text =
+        String::from_utf8_lossy(&std::fs::read(&file).expect("the tuning results")).into_owned();
+    assert!(
+        text.lines().any(|l| l.contains("matmul.block=1 ")
+            && l.contains("matmul.qgemv_rows=")
+            && !l.contains("matmul.qgemv_rows=none")),
+        "{text}"
+    );
+    std::fs::remove_dir_all(&dir).expect("removing the test's cache");
+}
+
+/// Whether `t`'s plan runs the 8-bit vector's path.
+fn takes_int8_path(t: &Tensor) -> bool {
+    Plan::of(&[t])
+        .unwrap()
+        .kernels
+        .iter()
+        .any(|k| k.wgsl.contains("kiln_qdot_"))
+}
