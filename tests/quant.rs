@@ -385,17 +385,15 @@ fn int8_vectors_stay_within_their_rounding_bound() {
     // Rows a group and items a lane's trip: every value of each, items past a chunk's end on
     // each.
     for (rows, items) in [(1, 4), (2, 1), (4, 2), (2, 4)] {
-        let dev = kiln::Device::new(&kiln::DeviceOptions {
+        let dev = device_with_qgemv_path(&kiln::DeviceOptions {
             autotune: kiln::Autotune::Off,
             cache_dir: None,
             gemv_activations: kiln::GemvActivations::Int8,
             ..kiln::DeviceOptions::from_env()
-        })
-        .expect("opening a device");
+        });
         if let Some(g) = dev.gpu() {
             let mut s = g.schedule();
             assert!(s.matmul.qgemv_int8, "the option sets the schedule");
-            s.matmul.quantized_gemv = true;
             s.matmul.qgemv_rows = Some(rows);
             s.matmul.qgemv_items = items;
             g.set_schedule(s);
@@ -503,19 +501,12 @@ fn int8_blocks(x: &[f64]) -> (Vec<f64>, Vec<f64>) {
 fn tuned_quantized_gemvs_keep_the_untuned_results() {
     let dir = std::env::temp_dir().join(format!("kiln-qtune-{}", std::process::id()));
     let device = |autotune, cache_dir| {
-        let dev = kiln::Device::new(&kiln::DeviceOptions {
+        device_with_qgemv_path(&kiln::DeviceOptions {
             autotune,
             cache_dir,
             gemv_activations: kiln::GemvActivations::Int8,
             ..kiln::DeviceOptions::from_env()
         })
-        .expect("opening a device");
-        if let Some(g) = dev.gpu() {
-            let mut s = g.schedule();
-            s.matmul.quantized_gemv = true;
-            g.set_schedule(s);
-        }
-        dev
     };
     let plain = device(kiln::Autotune::Off, None);
     let tuned = device(kiln::Autotune::Full, Some(dir.clone()));

@@ -49,21 +49,14 @@ fn the_setting_reads_all_none_default_or_a_list() {
     );
 }
 
+/// The quantized gemv path too (off by default on CPU adapters).
 fn device_with(checks: ShaderChecks) -> Device {
-    let dev = Device::new(&DeviceOptions {
+    device_with_qgemv_path(&DeviceOptions {
         autotune: kiln::Autotune::Off,
         cache_dir: None,
         shader_checks: checks,
         ..DeviceOptions::from_env()
     })
-    .expect("opening a device");
-    // The quantized gemv path too (off by default on CPU adapters).
-    if let Some(g) = dev.gpu() {
-        let mut s = g.schedule();
-        s.matmul.quantized_gemv = true;
-        g.set_schedule(s);
-    }
-    dev
 }
 
 #[test]

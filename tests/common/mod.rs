@@ -33,6 +33,18 @@ pub fn private_device() -> Device {
     .expect("opening a device")
 }
 
+/// A device of its own opened with `opts`, with the quantized gemv path on (off by default on
+/// CPU adapters, on GPUs).
+pub fn device_with_qgemv_path(opts: &kiln::DeviceOptions) -> Device {
+    let dev = Device::new(opts).expect("opening a device");
+    if let Some(g) = dev.gpu() {
+        let mut s = g.schedule();
+        s.matmul.quantized_gemv = true;
+        g.set_schedule(s);
+    }
+    dev
+}
+
 /// Sizes every op is tested at.
 pub const SIZES: [usize; 5] = [1, 3, 7, 1000, 1031];
 
