@@ -222,15 +222,48 @@ fn tuning_a_quantized_gemv_varies_rows_and_items() {
                 let n = |r: usize, i: usize| r + i - 1;
                 let expect = match (mode, int8) {
                     (Autotune::Full, true) => QGEMV_ROWS.len() * QGEMV_ITEMS.len(),
-                    (_, true) => n(QGEMV_ROWS.len(), QGEMV_ITEMS.len()),
-                    (_, false) => QGEMV_ROWS.len(),
+                    (Autotune::Fast, true) => n(QGEMV_ROWS.len(), QGEMV_ITEMS.len()),
+                    (Autotune::Full | Autotune::Fast | Autotune::Off, false) => QGEMV_ROWS.len(),
+                    (Autotune::Off, true) => unreachable!("not a mode tried here"),
                 };
                 assert_eq!(c.len(), expect, "{what}");
                 for (i, x) in c.iter().enumerate() {
                     assert!(!c[..i].contains(x), "{what}: a repeat");
-                    generate(k, x, &Target::default()).unwrap_or_else(|e| panic!("{what}: {e}"));
+                    let src = generate(k, x, &Target::default())
+                        .unwrap_or_else(|e| panic!("{what}: {e}"));
+                    let module = naga::front::wgsl::parse_str(&src.wgsl)
+                        .unwrap_or_else(|e| panic!("{what}: {}", e.emit_to_string(&src.wgsl)));
+                    naga::valid::Validator::new(
+                        naga::valid::ValidationFlags::all(),
+                        naga::valid::Capabilities::all(),
+                    )
+                    .validate(&module)
+                    .unwrap_or_else(|e| panic!("{what} {:?}: {e:?}", x.matmul));
                 }
             }
         }
     }
+}
+
+/// A product on the quantized gemv path keys its tuning result by the path it takes under the
+/// device schedule (`|qgemv` with the `f32` vector, `|qgemv8` with the 8-bit one, nothing with
+/// the path off), so that rows and items tuned for one are never applied to another.
+#[test]
+fn tuning_keys_name_the_quantized_path() {
+    use kiln_codegen::schedule::tuned::tune_key;
+    let k = &gemv_kernel(BlockFormat::Q4K);
+    let key = |on: bool, int8: bool| {
+        let mut s = Schedule::GPU;
+        s.matmul.quantized_gemv = on;
+        s.matmul.qgemv_int8 = int8;
+        tune_key(k, &s)
+    };
+    assert!(key(true, true).ends_with("|qgemv8"), "{}", key(true, true));
+    assert!(key(true, false).ends_with("|qgemv"), "{}", key(true, false));
+    assert!(
+        !key(false, false).contains("|qgemv"),
+        "{}",
+        key(false, false)
+    );
+    assert_eq!(key(false, false), key(false, true));
 }

@@ -13,8 +13,8 @@ use std::sync::Mutex;
 /// fields (`kiln_codegen::schedule::tuned`). Files of earlier versions, with positional
 /// fields or chosen among templates since changed (v5: before the attention row form, whose
 /// results would keep the block forms; v6: before the aligned tensor-core tile; v7: before the
-/// decode form, whose one-row tiles of 16 keys or more are another kernel), have other
-/// names and are never read.
+/// decode form, whose one-row tiles of 16 keys or more are another kernel; v8: before the
+/// quantized gemv path's rows and items were tuned), have other names and are never read.
 pub const AUTOTUNE_FILE: &str = "autotune.v9";
 
 /// The schedules of one device.
@@ -94,7 +94,7 @@ impl Schedules {
     /// The tuned schedule of `k` over `base`, if one is known (in memory, or from disk) and
     /// valid for it.
     pub fn known(&self, k: &Kernel, base: &Schedule) -> Option<Schedule> {
-        let key = tuned::tune_key(k);
+        let key = tuned::tune_key(k, base);
         let f = self.tuned.lock().ok().and_then(|m| m.get(&key).copied())?;
         // A result from disk may be damaged or foreign: used only if valid for the kernel.
         match f.apply(k, base) {
@@ -112,7 +112,7 @@ impl Schedules {
     /// Keeps the tuned schedule `s` of `k`, in memory and in `disk`.
     pub fn record(&self, k: &Kernel, s: &Schedule, disk: Option<&CacheDir>) {
         if let Ok(mut m) = self.tuned.lock() {
-            m.insert(tuned::tune_key(k), TunedFields::of(k, s));
+            m.insert(tuned::tune_key(k, s), TunedFields::of(k, s));
         }
         if let Some(d) = disk {
             self.save(d);

@@ -305,20 +305,30 @@ impl std::str::FromStr for TunedFields {
     }
 }
 
-/// The key of a tuning result. Grammar (docs/CACHE_KEYS.md):
-/// `kernel-key "|" dim { "x" dim } [ "|k" k ]`, every size rounded up to a power of two; `k` is
-/// a matmul's inner size or an attention's keys.
-pub fn tune_key(k: &Kernel) -> String {
+/// The key of a tuning result for kernel `k` under device schedule `s`. Grammar
+/// (docs/CACHE_KEYS.md): `kernel-key "|" dim { "x" dim } [ "|k" k ] [ "|" path ]`, every size
+/// rounded up to a power of two; `k` is a matmul's inner size or an attention's keys; `path`
+/// names the quantized gemv path a product takes under `s` (`qgemv` with the `f32` vector,
+/// `qgemv8` with the 8-bit one), whose tuned fields (rows a group, items a trip) mean other
+/// layouts on each and nothing off it.
+pub fn tune_key(k: &Kernel, s: &Schedule) -> String {
     let p2 = |n: usize| n.max(1).next_power_of_two();
     let dims: Vec<String> = k.shape.0.iter().map(|&d| p2(d).to_string()).collect();
-    let mut s = format!("{}|{}", k.key(), dims.join("x"));
+    let mut key = format!("{}|{}", k.key(), dims.join("x"));
     let inner = k
         .matmul_k()
         .or_else(|| crate::attention::sizes(k).map(|(_, _, sk, _)| sk));
     if let Some(kk) = inner {
-        s.push_str(&format!("|k{}", p2(kk)));
+        key.push_str(&format!("|k{}", p2(kk)));
     }
-    s
+    if s.matmul.quantized_gemv && crate::qgemv::applies(k) {
+        key.push_str(if s.matmul.qgemv_int8 {
+            "|qgemv8"
+        } else {
+            "|qgemv"
+        });
+    }
+    key
 }
 
 /// Tuning results by key.
@@ -421,6 +431,8 @@ mod tests {
             "k\tmatmul.block=x matmul.unroll=2 matmul.block_n=none",
             "k\tmatmul.block=8 matmul.unroll=none matmul.block_n=none",
             "k\tmatmul.block=8 matmul.unroll=2 matmul.block_n=none matmul.tensor_cores=2 matmul.coop_tile=none",
+            // A line of the version before, without the quantized path's fields.
+            "k\tmatmul.block=1 matmul.unroll=8 matmul.block_n=none matmul.tensor_cores=0 matmul.coop_tile=none",
             "k\tattention.rows=16",
             "k\tconv.block=8",
             "k\t",
