@@ -370,6 +370,21 @@ fn main() {
             g.set_autotune(kiln::Autotune::Off);
         }
         g.set_schedule(s);
+        // The device keeps what the adapter allows; a quantized gemv's rows or items outside
+        // the path's sets would be dropped without a word.
+        let kept = g.schedule().matmul;
+        for (flag, asked, got) in [
+            ("--qgemv-rows", qgemv_rows, kept.qgemv_rows),
+            ("--qgemv-items", qgemv_items, Some(kept.qgemv_items)),
+        ] {
+            if asked.is_some() && asked != got {
+                eprintln!(
+                    "{flag} {} is not a value the quantized gemv path takes",
+                    asked.unwrap_or(0)
+                );
+                std::process::exit(2);
+            }
+        }
         if let Some(mb) = pool_mb {
             g.set_pool_limit(mb << 20);
         }
