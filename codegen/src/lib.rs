@@ -165,23 +165,25 @@ pub fn generate(k: &Kernel, s: &Schedule, t: &Target) -> Result<KernelSource, Co
             s.reduce.workgroup
         )));
     }
-    if matches!(k.kind, KernelKind::Matmul { .. })
-        && !qgemv::QGEMV_ROWS.contains(&s.matmul.most_qgemv_rows())
-    {
-        return Err(CodegenError::Schedule(format!(
-            "quantized gemv rows a group {} is not one of {:?}",
+    // The quantized gemv path's fields, each within the set its templates write.
+    let quantized: [(&str, u32, &[u32]); 2] = [
+        (
+            "rows a group",
             s.matmul.most_qgemv_rows(),
-            qgemv::QGEMV_ROWS
-        )));
-    }
-    if matches!(k.kind, KernelKind::Matmul { .. })
-        && !qgemv_dot::QGEMV_ITEMS.contains(&s.matmul.qgemv_items)
-    {
-        return Err(CodegenError::Schedule(format!(
-            "quantized gemv items a trip {} is not one of {:?}",
+            &qgemv::QGEMV_ROWS,
+        ),
+        (
+            "items a trip",
             s.matmul.qgemv_items,
-            qgemv_dot::QGEMV_ITEMS
-        )));
+            &qgemv_dot::QGEMV_ITEMS,
+        ),
+    ];
+    if matches!(k.kind, KernelKind::Matmul { .. }) {
+        if let Some((what, v, set)) = quantized.iter().find(|(_, v, set)| !set.contains(v)) {
+            return Err(CodegenError::Schedule(format!(
+                "quantized gemv {what} {v} is not one of {set:?}"
+            )));
+        }
     }
     let mut e = emit::Emitter::new(k, *t);
     let main = match &k.kind {

@@ -92,19 +92,7 @@ fn validate_program(prog: &kiln_ir::lower::Program, what: &str) -> usize {
                 &Target { f16, bf16: f16 },
             )
             .unwrap_or_else(|e| panic!("{what}: codegen: {e}"));
-            let module = naga::front::wgsl::parse_str(&src.wgsl).unwrap_or_else(|e| {
-                panic!(
-                    "{what}: parse: {}\n{}",
-                    e.emit_to_string(&src.wgsl),
-                    src.wgsl
-                )
-            });
-            naga::valid::Validator::new(
-                naga::valid::ValidationFlags::all(),
-                naga::valid::Capabilities::all(),
-            )
-            .validate(&module)
-            .unwrap_or_else(|e| panic!("{what}: validate: {e:?}\n{}", src.wgsl));
+            let module = common::validated(&src.wgsl, what);
             if let Some(v) = nonfinite_constant(&module) {
                 panic!(
                     "{what}: the constant {v} (browsers refuse the shader)\n{}",

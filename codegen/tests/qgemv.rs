@@ -231,14 +231,7 @@ fn tuning_a_quantized_gemv_varies_rows_and_items() {
                     assert!(!c[..i].contains(x), "{what}: a repeat");
                     let src = generate(k, x, &Target::default())
                         .unwrap_or_else(|e| panic!("{what}: {e}"));
-                    let module = naga::front::wgsl::parse_str(&src.wgsl)
-                        .unwrap_or_else(|e| panic!("{what}: {}", e.emit_to_string(&src.wgsl)));
-                    naga::valid::Validator::new(
-                        naga::valid::ValidationFlags::all(),
-                        naga::valid::Capabilities::all(),
-                    )
-                    .validate(&module)
-                    .unwrap_or_else(|e| panic!("{what} {:?}: {e:?}", x.matmul));
+                    common::validated(&src.wgsl, &format!("{what} {:?}", x.matmul));
                 }
             }
         }

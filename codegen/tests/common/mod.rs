@@ -42,3 +42,17 @@ pub fn declared(wgsl: &str) -> u32 {
         })
         .sum()
 }
+
+/// `wgsl` parsed and validated by naga with every capability, or a panic naming `what` (the
+/// shader follows a parse error).
+pub fn validated(wgsl: &str, what: &str) -> naga::Module {
+    let module = naga::front::wgsl::parse_str(wgsl)
+        .unwrap_or_else(|e| panic!("{what}: parse: {}\n{wgsl}", e.emit_to_string(wgsl)));
+    naga::valid::Validator::new(
+        naga::valid::ValidationFlags::all(),
+        naga::valid::Capabilities::all(),
+    )
+    .validate(&module)
+    .unwrap_or_else(|e| panic!("{what}: validate: {e:?}\n{wgsl}"));
+    module
+}
