@@ -216,7 +216,11 @@ fn tuning_a_quantized_gemv_varies_rows_and_items() {
                     "{what}: {rows:?}"
                 );
                 let items: Vec<u32> = c.iter().map(|x| x.matmul.qgemv_items).collect();
-                let want: &[u32] = if int8 { &QGEMV_ITEMS } else { &[1] };
+                let want: &[u32] = if int8 {
+                    &QGEMV_ITEMS
+                } else {
+                    &[base.matmul.qgemv_items]
+                };
                 assert!(want.iter().all(|i| items.contains(i)), "{what}: {items:?}");
                 assert!(items.iter().all(|i| want.contains(i)), "{what}: {items:?}");
                 let n = |r: usize, i: usize| r + i - 1;

@@ -196,7 +196,7 @@ impl Schedule {
             quantized_gemv: true,
             qgemv_rows: None,
             qgemv_int8: false,
-            qgemv_items: 1,
+            qgemv_items: 2,
             tensor_cores: true,
             coop_tile: None,
             tensor_core_f32: false,
