@@ -210,6 +210,7 @@ fn tuned_results_have_named_fields_and_a_versioned_file() {
         "matmul.unroll=",
         "matmul.qgemv_rows=",
         "matmul.qgemv_items=",
+        "matmul.qgemv_workgroups=",
     ] {
         assert!(text.contains(field), "{field} not in {text:?}");
     }
@@ -416,6 +417,7 @@ fn invalid_stored_schedules_are_rejected() {
         coop_tile: None,
         qgemv_rows,
         qgemv_items,
+        qgemv_workgroups: 0,
     };
     let fields = |block, unroll, block_n| with(block, unroll, block_n, None, 1);
     let ok = fields(Some(4), 8, None).apply(k, &base).unwrap();
@@ -452,6 +454,7 @@ fn invalid_stored_schedules_are_rejected() {
         coop_tile: Some(0),
         qgemv_rows: None,
         qgemv_items: 1,
+        qgemv_workgroups: 0,
     }
     .apply(k, &base)
     .unwrap();

@@ -379,12 +379,14 @@ fn blocks_cast_to_f16_round_on_load() {
 /// the rounding's bound of the `f32` reference: `sum_k |w_k| dx_k / 2` (`dx = max|x| / 127`
 /// over the block of 32 holding `k`), plus the `f32` matmul tolerance; at each row count a
 /// group, odd n, one block to two chunks of the staged vector (4096 values a chunk), over
-/// batches and with a strided vector.
+/// batches and with a strided vector, with a workgroup a block of rows and with workgroups
+/// taking blocks in turn.
 #[test]
 fn int8_vectors_stay_within_their_rounding_bound() {
     // Rows a group and items a lane's trip: every value of each, items past a chunk's end on
-    // each.
-    for (rows, items) in [(1, 4), (2, 1), (4, 2), (2, 4)] {
+    // each; the most workgroups (0: a workgroup a block), 1 and 3 taking up to every block of
+    // a product, each after staging the vector once.
+    for (rows, items, workgroups) in [(1, 4, 0), (2, 1, 3), (4, 2, 1), (2, 4, 0)] {
         let dev = device_with_qgemv_path(&kiln::DeviceOptions {
             autotune: kiln::Autotune::Off,
             cache_dir: None,
@@ -396,6 +398,7 @@ fn int8_vectors_stay_within_their_rounding_bound() {
             assert!(s.matmul.qgemv_int8, "the option sets the schedule");
             s.matmul.qgemv_rows = Some(rows);
             s.matmul.qgemv_items = items;
+            s.matmul.qgemv_workgroups = workgroups;
             g.set_schedule(s);
         }
         for (i, f) in FORMATS.into_iter().enumerate() {
@@ -412,7 +415,7 @@ fn int8_vectors_stay_within_their_rounding_bound() {
             ] {
                 let k = blocks * bv;
                 let seed = 900 + (100 * i + blocks) as u64;
-                let what = format!("{f:?} int8, {rows} rows a group, {items} items a trip: {batch} x [1, {k}] @ [{n}, {k}]^T, strided {strided}");
+                let what = format!("{f:?} int8, {rows} rows a group, {items} items a trip, at most {workgroups} workgroups: {batch} x [1, {k}] @ [{n}, {k}]^T, strided {strided}");
                 // Batches of vectors, a weight each (a shared weight folds the batches into
                 // the rows of one matmul, off the gemv path).
                 let w = random(&dev, DType::Quant(f), &[batch, n, k], 0.0, 0.0, seed);

@@ -1,6 +1,6 @@
 //! `kiln-bench`: the standard workloads of `docs/PERFORMANCE.md` on the default adapter.
 //!
-//! `kiln-bench [--size small|large] [--only NAME[,NAME...]] [--check] [--unroll N] [--reduce-unroll N] [--workgroup N] [--reduce-workgroup N] [--reduce-cache N] [--reduce-subgroups 0|1] [--gemv-subgroups 0|1] [--qgemv-rows 1|2|4] [--qgemv-items 1|2|4] [--matmul-block N] [--matmul-block-n N] [--matmul-depth 16|32] [--matmul-unroll N] [--attention-rows N] [--attention-keys N] [--pool-mb N] [--warmup-ms N] [--queued-runs N] [--profile]`
+//! `kiln-bench [--size small|large] [--only NAME[,NAME...]] [--check] [--unroll N] [--reduce-unroll N] [--workgroup N] [--reduce-workgroup N] [--reduce-cache N] [--reduce-subgroups 0|1] [--gemv-subgroups 0|1] [--qgemv-rows 1|2|4] [--qgemv-items 1|2|4] [--qgemv-workgroups N] [--matmul-block N] [--matmul-block-n N] [--matmul-depth 16|32] [--matmul-unroll N] [--attention-rows N] [--attention-keys N] [--pool-mb N] [--warmup-ms N] [--queued-runs N] [--profile]`
 //! (`--unroll`/`--workgroup` override the adapter's default schedule, for comparisons; a
 //! quantized gemv runs at another shape as `NAME@ROWSxK`, or `N` of them chained as
 //! `NAME@ROWSxKxN`)
@@ -232,6 +232,7 @@ fn main() {
     let mut gemv_subgroups: Option<u32> = None;
     let mut qgemv_rows: Option<u32> = None;
     let mut qgemv_items: Option<u32> = None;
+    let mut qgemv_workgroups: Option<u32> = None;
     let mut reduce_cache: Option<u32> = None;
     let mut attention_rows: Option<u32> = None;
     let mut attention_keys: Option<u32> = None;
@@ -276,7 +277,7 @@ fn main() {
             "--unroll" | "--workgroup" | "--reduce-unroll" | "--reduce-workgroup"
             | "--matmul-block" | "--matmul-block-n" | "--matmul-depth" | "--matmul-unroll"
             | "--reduce-subgroups" | "--gemv-subgroups" | "--qgemv-rows" | "--qgemv-items"
-            | "--reduce-cache" | "--attention-rows" | "--attention-keys" => {
+            | "--qgemv-workgroups" | "--reduce-cache" | "--attention-rows" | "--attention-keys" => {
                 let v: Option<u32> = args.get(i + 1).and_then(|v| v.parse().ok());
                 match v {
                     Some(v) if args[i] == "--unroll" => unroll = Some(v),
@@ -290,6 +291,7 @@ fn main() {
                     Some(v) if args[i] == "--gemv-subgroups" => gemv_subgroups = Some(v),
                     Some(v) if args[i] == "--qgemv-rows" => qgemv_rows = Some(v),
                     Some(v) if args[i] == "--qgemv-items" => qgemv_items = Some(v),
+                    Some(v) if args[i] == "--qgemv-workgroups" => qgemv_workgroups = Some(v),
                     Some(v) if args[i] == "--reduce-cache" => reduce_cache = Some(v),
                     Some(v) if args[i] == "--attention-rows" => attention_rows = Some(v),
                     Some(v) if args[i] == "--attention-keys" => attention_keys = Some(v),
@@ -303,7 +305,7 @@ fn main() {
             }
             "-h" | "--help" => {
                 eprintln!(
-                    "kiln-bench [--size small|large] [--only NAME[,NAME...]] [--check] [--unroll N] [--reduce-unroll N] [--workgroup N] [--reduce-workgroup N] [--reduce-cache N] [--reduce-subgroups 0|1] [--gemv-subgroups 0|1] [--qgemv-rows 1|2|4] [--qgemv-items 1|2|4] [--matmul-block N] [--matmul-block-n N] [--matmul-depth 16|32] [--matmul-unroll N] [--attention-rows N] [--attention-keys N] [--pool-mb N] [--warmup-ms N] [--queued-runs N] [--profile]\nworkloads: {} (a quantized gemv at another shape: NAME@ROWSxK; N of them chained, each on its own weight: NAME@ROWSxKxN)",
+                    "kiln-bench [--size small|large] [--only NAME[,NAME...]] [--check] [--unroll N] [--reduce-unroll N] [--workgroup N] [--reduce-workgroup N] [--reduce-cache N] [--reduce-subgroups 0|1] [--gemv-subgroups 0|1] [--qgemv-rows 1|2|4] [--qgemv-items 1|2|4] [--qgemv-workgroups N] [--matmul-block N] [--matmul-block-n N] [--matmul-depth 16|32] [--matmul-unroll N] [--attention-rows N] [--attention-keys N] [--pool-mb N] [--warmup-ms N] [--queued-runs N] [--profile]\nworkloads: {} (a quantized gemv at another shape: NAME@ROWSxK; N of them chained, each on its own weight: NAME@ROWSxKxN)",
                     workloads::NAMES.join(", ")
                 );
                 return;
@@ -343,6 +345,7 @@ fn main() {
         m.gemv_subgroups = gemv_subgroups.map_or(m.gemv_subgroups, |v| v != 0);
         m.qgemv_rows = qgemv_rows.or(m.qgemv_rows);
         m.qgemv_items = qgemv_items.unwrap_or(m.qgemv_items);
+        m.qgemv_workgroups = qgemv_workgroups.unwrap_or(m.qgemv_workgroups);
         let a = &mut s.attention;
         a.rows = attention_rows.map_or(a.rows, by_size);
         a.keys = attention_keys.map_or(a.keys, by_size);
@@ -357,6 +360,7 @@ fn main() {
             gemv_subgroups,
             qgemv_rows,
             qgemv_items,
+            qgemv_workgroups,
             reduce_cache,
             reduce_wg,
             workgroup,

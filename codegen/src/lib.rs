@@ -136,7 +136,9 @@ impl KernelSource {
                         None => gemv::GEMV_K_STRIDED.0,
                     };
                     // Output groups over x and y (the kernel numbers them `y * nwg.x + x`).
-                    let [x, y, _] = elementwise::grid_2d((m * n).div_ceil(outs as usize), max_dim)?;
+                    let groups =
+                        qgemv_dot::workgroups(k, ms).unwrap_or((m * n).div_ceil(outs as usize));
+                    let [x, y, _] = elementwise::grid_2d(groups, max_dim)?;
                     return Ok([x, y, batch.min(max_dim as usize) as u32]);
                 }
                 let (tm, tn) = (matmul::tile(bm) as usize, matmul::tile(bn) as usize);

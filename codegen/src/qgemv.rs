@@ -282,32 +282,74 @@ pub(crate) fn define_x4(fns: &mut Code, buf: &str) {
 /// group's `o0`, the row's `ni` items of `item` values, and for each of the group's `rg`
 /// rows its first block `u{r}` and sum `acc{r}`.
 pub(crate) fn open_groups(b: &mut Code, d: &Dims, format: BlockFormat, rg: u32, item: u32) {
-    let (lanes, rows) = (QGEMV_LANES, QGEMV_GROUPS * rg);
-    let Dims { kk, sbn, .. } = d;
-    let bv = format.block_values();
+    open_head(b, d, format, item);
+    writeln!(
+        b,
+        "        let wr = (wid.y * nwg.x + wid.x) * {}u;",
+        QGEMV_GROUPS * rg
+    );
+    open_rows(b, d, format, rg);
+}
+
+/// Opens a layout of groups whose workgroups take blocks of rows in turn (`blk` from the
+/// workgroup's index, the grid's size apart, up to `nblk`): [`open_groups`] without the rows,
+/// which [`open_block`] opens inside the caller's loop over `blk`.
+pub(crate) fn open_persistent(b: &mut Code, d: &Dims, format: BlockFormat, rg: u32, item: u32) {
+    open_head(b, d, format, item);
+    let rows = QGEMV_GROUPS * rg;
+    writeln!(b, "        let nblk = ({} + {}u) / {rows}u;", d.n, rows - 1);
+}
+
+/// Opens block `blk`'s rows (see [`open_persistent`]).
+pub(crate) fn open_block(b: &mut Code, d: &Dims, format: BlockFormat, rg: u32) {
+    writeln!(b, "        let wr = blk * {}u;", QGEMV_GROUPS * rg);
+    open_rows(b, d, format, rg);
+}
+
+/// The guard, `flat`, `g`, `lane` and `ni` of a layout of groups.
+fn open_head(b: &mut Code, d: &Dims, format: BlockFormat, item: u32) {
     writeln!(
         b,
         "      if ({}) {{\n        \
          let flat = lid.y * {THREADS}u + lid.x;\n        \
-         let g = flat / {lanes}u;\n        \
-         let lane = flat % {lanes}u;\n        \
-         let wr = (wid.y * nwg.x + wid.x) * {rows}u;\n        \
-         let o0 = wr + g * {rg}u;\n        \
-         let ni = {kk} / {item}u;",
-        guard(d, format)
+         let g = flat / {QGEMV_LANES}u;\n        \
+         let lane = flat % {QGEMV_LANES}u;\n        \
+         let ni = {} / {item}u;",
+        guard(d, format),
+        d.kk
     );
+}
+
+/// The group's `o0` and, for each of its `rg` rows, its first block `u{r}` and sum `acc{r}`.
+fn open_rows(b: &mut Code, d: &Dims, format: BlockFormat, rg: u32) {
+    let bv = format.block_values();
+    writeln!(b, "        let o0 = wr + g * {rg}u;");
     for r in 0..rg {
         writeln!(
             b,
             "        let u{r} = u32(bbase + i32(min(o0 + {r}u, {n} - 1u)) * {sbn}) / {bv}u;\n        \
              var acc{r} = 0.0;",
-            n = d.n
+            n = d.n,
+            sbn = d.sbn
         );
     }
 }
 
 /// Closes a layout of [`open_groups`]: the lanes' sums into `tq`, then [`reduce_rows`].
 pub(crate) fn close_groups(b: &mut Code, rg: u32) {
+    sums_to_rows(b, rg);
+    close_path(b);
+}
+
+/// Closes a block of [`open_block`] (the lanes' sums into `tq`, then [`reduce_rows`]), the
+/// caller's loop over blocks, and the layout.
+pub(crate) fn close_block(b: &mut Code, rg: u32) {
+    sums_to_rows(b, rg);
+    writeln!(b, "        }}");
+    close_path(b);
+}
+
+fn sums_to_rows(b: &mut Code, rg: u32) {
     let lanes = QGEMV_LANES;
     for r in 0..rg {
         writeln!(
@@ -318,11 +360,16 @@ pub(crate) fn close_groups(b: &mut Code, rg: u32) {
     reduce_rows(b, QGEMV_GROUPS * rg, lanes, 8, "wr");
 }
 
-/// Closes the path: adds each of the workgroup's `rows` rows' `lanes` partial sums (in `tq`,
+/// Ends a layout: the batch loop's next turn.
+pub(crate) fn close_path(b: &mut Code) {
+    writeln!(b, "        continue;\n      }}");
+}
+
+/// Adds each of the workgroup's `rows` rows' `lanes` partial sums (in `tq`,
 /// a row's `lanes` apart) and stores row `r` at output `first + r` through the epilogue.
 /// `width` invocations a row add `lanes / width` each (`width` apart, so that a warp's reads
 /// fall in distinct banks) in place, then one adds the row's `width`; the barrier at the
-/// end: the next batch writes over the workgroup's memory.
+/// end: the next block or batch writes over the workgroup's memory.
 pub(crate) fn reduce_rows(b: &mut Code, rows: u32, lanes: u32, width: u32, first: &str) {
     writeln!(
         b,
@@ -340,9 +387,7 @@ pub(crate) fn reduce_rows(b: &mut Code, rows: u32, lanes: u32, width: u32, first
            for (var c = 0u; c < {width}u; c = c + 1u) {{ total = total + tq[flat * {lanes}u + c]; }}\n          \
            epilogue(bt, 0u, {first} + flat, total);\n        \
          }}\n        \
-         workgroupBarrier();\n        \
-         continue;\n      \
-         }}",
+         workgroupBarrier();",
         per = lanes / width
     );
 }

@@ -4,6 +4,11 @@
 //! instruction on GPUs with packed integer dot products) instead of being converted to
 //! floats one by one, as llama.cpp's `Q8_1` activations do.
 //!
+//! A workgroup takes blocks of rows in turn, the grid's size apart. Where the vector fits one
+//! chunk ([`DOT_CHUNK`] values) it is staged once, before the first block, so that a grid
+//! capped below the blocks ([`workgroups`]) pays the staging once a workgroup rather than
+//! once a block; longer vectors are staged a chunk at a time for each block.
+//!
 //! A workgroup stages the vector [`DOT_CHUNK`] values at a time, in runs of eight: each
 //! block of 32 values is scaled by `dx = max|x| / 127`, rounded to integers and stored as
 //! four runs (a run: its two words of packed bytes, `dx`, and `dx` times the sum of its
@@ -27,7 +32,9 @@ use crate::code::Code;
 use crate::dequant;
 use crate::matmul::{Dims, THREADS};
 use crate::qgemv::{self, QGEMV_GROUPS, QGEMV_LANES};
+use crate::schedule::MatmulSchedule;
 use kiln_ir::quant::BlockFormat;
+use kiln_ir::Kernel;
 
 /// Values of the vector a workgroup stages at a time (runs of 16 bytes per 8 values: 8 KiB).
 pub const DOT_CHUNK: u32 = 4096;
@@ -40,6 +47,26 @@ const ITEM: u32 = 32;
 
 // Every invocation stages the same number of whole runs of a chunk.
 const _: () = assert!(DOT_CHUNK.is_multiple_of(8 * THREADS * THREADS));
+
+/// Blocks of rows (a workgroup's, [`qgemv::outputs`]) of a product on this path whose vector
+/// is staged whole at once (`k` at most [`DOT_CHUNK`]), which workgroups may take in turn
+/// after staging it once; `None` for other kernels and schedules.
+pub fn staged_once_blocks(k: &Kernel, m: &MatmulSchedule) -> Option<usize> {
+    let rows = qgemv::outputs(k, m).filter(|_| m.quantized_gemv && m.qgemv_int8)?;
+    let kk = k.matmul_k()?;
+    let r = k.shape.rank();
+    (kk <= DOT_CHUNK as usize).then(|| k.shape.0[r - 1].div_ceil(rows as usize))
+}
+
+/// Workgroups a product of [`staged_once_blocks`] dispatches (for each batch): its blocks, at
+/// most `MatmulSchedule::qgemv_workgroups` of them where that is not 0.
+pub fn workgroups(k: &Kernel, m: &MatmulSchedule) -> Option<usize> {
+    let blocks = staged_once_blocks(k, m)?;
+    Some(match m.qgemv_workgroups {
+        0 => blocks,
+        w => blocks.min(w as usize),
+    })
+}
 
 /// Bytes of workgroup memory the path declares, for `rows` rows a workgroup.
 pub fn workgroup_bytes(rows: u32) -> u32 {
@@ -128,7 +155,6 @@ pub(crate) fn path(
         ch / ITEM
     );
     qgemv::define_x4(fns, buf);
-    qgemv::open_groups(b, d, format, rg, ITEM);
     let (kk, bv) = (&d.kk, format.block_values());
     let [r0, r1, r2, r3] = r.offsets;
     let wg = THREADS * THREADS;
@@ -157,13 +183,20 @@ pub(crate) fn path(
         );
         quant += &format!("          kiln_qrun(r{t}, tm[r{t} / 4u], lo{t}, hi{t});\n");
     }
+    let stage =
+        format!("{load}          workgroupBarrier();\n{quant}          workgroupBarrier();\n");
+    qgemv::open_persistent(b, d, format, rg, ITEM);
+    writeln!(
+        b,
+        "        let once = {kk} <= {ch}u;\n        \
+         if (once) {{\n          let c0 = 0u;\n{stage}        }}\n        \
+         for (var blk = wid.y * nwg.x + wid.x; blk < nblk; blk = blk + nwg.x * nwg.y) {{\n"
+    );
+    qgemv::open_block(b, d, format, rg);
     writeln!(
         b,
         "        for (var c0 = 0u; c0 < {kk}; c0 = c0 + {ch}u) {{\n          \
-{load}          \
-           workgroupBarrier();\n\
-{quant}          \
-           workgroupBarrier();\n          \
+           if (!once) {{\n{stage}          }}\n          \
            let i1 = min(ni, (c0 + {ch}u) / {ITEM}u);\n          \
            for (var i = c0 / {ITEM}u + lane; i < i1; i = i + {step}u) {{",
         step = lanes * items,
@@ -202,7 +235,7 @@ pub(crate) fn path(
         }
     }
     writeln!(b, "          }}\n        }}");
-    qgemv::close_groups(b, rg);
+    qgemv::close_block(b, rg);
 }
 
 /// Writes `kiln_qdot_{buf}(bk, j, x0, x1, x2, x3) -> f32`: item `j` of block `bk` against

@@ -72,4 +72,5 @@ pub(crate) fn path(
         writeln!(b, "        tq[{r}u * {lanes}u + flat] = acc{r};");
     }
     qgemv::reduce_rows(b, rows, lanes, 32, "o0");
+    qgemv::close_path(b);
 }

@@ -14,9 +14,14 @@ fn gemv_kernel(f: BlockFormat) -> Kernel {
     gemv_of(f, 1031)
 }
 
-/// The fused kernel of `x[1, k] @ W^T`, `W` `[n, k]` in `f`'s blocks.
+/// The fused kernel of `x[1, k] @ W^T`, `W` `[n, k]` in `f`'s blocks, `k` 9 blocks.
 fn gemv_of(f: BlockFormat, n: usize) -> Kernel {
-    let g = common::x_wt(f, 1, 9 * f.block_values(), n);
+    product(f, 9 * f.block_values(), n)
+}
+
+/// The fused kernel of `x[1, k] @ W^T`, `W` `[n, k]` in `f`'s blocks.
+fn product(f: BlockFormat, k: usize, n: usize) -> Kernel {
+    let g = common::x_wt(f, 1, k, n);
     let prog = lower(&g, &FusionOptions::default()).unwrap();
     let call = prog
         .calls
@@ -263,4 +268,57 @@ fn tuning_keys_name_the_quantized_path() {
         key(false, false)
     );
     assert_eq!(key(false, false), key(false, true));
+}
+
+/// Where the 8-bit vector is staged whole at once (`k` at most `DOT_CHUNK`), the grid is the
+/// product's blocks of rows capped at `qgemv_workgroups` (0: none), and the tuner tries no cap,
+/// half and twice the base's where each gives another grid; a longer vector, or the `f32`
+/// one, gets a workgroup a block and no such candidates.
+#[test]
+fn workgroups_take_blocks_in_turn_where_the_vector_is_staged_once() {
+    use kiln_codegen::qgemv_dot::{staged_once_blocks, workgroups, DOT_CHUNK};
+    use kiln_codegen::schedule::space::{candidates, Autotune};
+    // Past the fast space's size floor.
+    let once = &product(BlockFormat::Q4K, DOT_CHUNK as usize, 32768);
+    let chunked = &product(BlockFormat::Q4K, 2 * DOT_CHUNK as usize, 32768);
+    let mut s = Schedule::GPU;
+    s.matmul.qgemv_int8 = true;
+    s.matmul.tensor_cores = false;
+    s.matmul.qgemv_workgroups = 264;
+    let base = s.resolve(once);
+    // 4 rows a group, 32 a workgroup.
+    assert_eq!(staged_once_blocks(once, &base.matmul), Some(1024));
+    let grid = |k: &Kernel, s: &Schedule| {
+        let [x, y, z] = generate(k, s, &Target::default())
+            .unwrap()
+            .grid(k, 65535)
+            .unwrap();
+        (x * y, z)
+    };
+    assert_eq!(grid(once, &base), (264, 1));
+    let mut open = base;
+    open.matmul.qgemv_workgroups = 0;
+    assert_eq!(grid(once, &open), (1024, 1));
+    assert_eq!(
+        staged_once_blocks(chunked, &s.resolve(chunked).matmul),
+        None
+    );
+    assert_eq!(grid(chunked, &s.resolve(chunked)), (1024, 1));
+    let mut f32_vector = s;
+    f32_vector.matmul.qgemv_int8 = false;
+    assert_eq!(workgroups(once, &f32_vector.resolve(once).matmul), None);
+    for mode in [Autotune::Fast, Autotune::Full] {
+        let caps = |k: &Kernel, s: &Schedule| -> Vec<u32> {
+            let mut v: Vec<u32> = candidates(k, s, mode, 256)
+                .iter()
+                .map(|c| c.matmul.qgemv_workgroups)
+                .filter(|&w| w != 264)
+                .collect();
+            v.sort_unstable();
+            v
+        };
+        assert_eq!(caps(once, &s), vec![0, 132, 528], "{mode:?}");
+        assert!(caps(chunked, &s).is_empty(), "{mode:?}");
+        assert!(caps(once, &f32_vector).is_empty(), "{mode:?}");
+    }
 }

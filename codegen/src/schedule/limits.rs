@@ -54,6 +54,7 @@ pub fn sanitize(s: Schedule, limits: AdapterLimits) -> Schedule {
             qgemv_int8: s.matmul.qgemv_int8,
             qgemv_items: one_of(Some(s.matmul.qgemv_items), &crate::qgemv_dot::QGEMV_ITEMS)
                 .unwrap_or(1),
+            qgemv_workgroups: s.matmul.qgemv_workgroups,
             tensor_cores: s.matmul.tensor_cores && limits.tensor_cores,
             coop_tile: s
                 .matmul

@@ -157,8 +157,8 @@ pub fn candidates(k: &Kernel, device: &Schedule, mode: Autotune, max_wg: u32) ->
             let m = base.matmul;
             if m.quantized_gemv && crate::qgemv::outputs(k, &m).is_some() {
                 // The quantized gemv path, which reads no unroll: its rows a group (where
-                // they change its layout) and, with the 8-bit vector, its items a trip; the
-                // fast space varies one at a time from the base.
+                // they change its layout) and, with the 8-bit vector, its items a trip and
+                // its workgroups; the fast space varies one at a time from the base.
                 let with_rows = |r: u32| {
                     let mut m = m;
                     m.qgemv_rows = Some(r);
@@ -182,6 +182,24 @@ pub fn candidates(k: &Kernel, device: &Schedule, mode: Autotune, max_wg: u32) ->
                             s.matmul.qgemv_rows = Some(r);
                             s.matmul.qgemv_items = i;
                             push(s);
+                        }
+                    }
+                }
+                // Where the 8-bit vector is staged once a workgroup: no cap, half and twice
+                // the base's, from the base's rows and items, each where it gives another
+                // grid.
+                if let Some(grid) = crate::qgemv_dot::workgroups(k, &m) {
+                    let mut grids = vec![grid];
+                    let w = m.qgemv_workgroups;
+                    for v in [0, w / 2, w.saturating_mul(2)] {
+                        let mut s = base;
+                        s.matmul.qgemv_workgroups = v;
+                        match crate::qgemv_dot::workgroups(k, &s.matmul) {
+                            Some(g) if !grids.contains(&g) => {
+                                grids.push(g);
+                                push(s);
+                            }
+                            Some(_) | None => {}
                         }
                     }
                 }

@@ -6,7 +6,7 @@
 //! the schedule's fields are (`reduce.workgroup=64 reduce.unroll=4 reduce.cache=16`); an
 //! optional field with no value is written `none`. A line that does not name exactly the
 //! fields of one class, each once with a value of its type, is malformed. The runtime keeps
-//! these lines in a file named with a version (`autotune.v9`), so that files of another
+//! these lines in a file named with a version (`autotune.v10`), so that files of another
 //! format, or chosen among other templates, are never read.
 
 use super::Schedule;
@@ -50,6 +50,8 @@ pub enum TunedFields {
         qgemv_rows: Option<u32>,
         /// `matmul.qgemv_items`.
         qgemv_items: u32,
+        /// `matmul.qgemv_workgroups`.
+        qgemv_workgroups: u32,
     },
     /// An attention kernel's.
     Attention {
@@ -83,6 +85,7 @@ impl TunedFields {
                 coop_tile: s.matmul.coop_tile,
                 qgemv_rows: s.matmul.qgemv_rows,
                 qgemv_items: s.matmul.qgemv_items,
+                qgemv_workgroups: s.matmul.qgemv_workgroups,
             },
             KernelKind::Attention { .. } => TunedFields::Attention {
                 rows: s.attention.rows,
@@ -123,6 +126,7 @@ impl TunedFields {
                     coop_tile,
                     qgemv_rows,
                     qgemv_items,
+                    qgemv_workgroups,
                 },
                 KernelKind::Matmul { .. },
             ) => {
@@ -131,6 +135,7 @@ impl TunedFields {
                 s.matmul.block_n = block_n;
                 s.matmul.qgemv_rows = qgemv_rows;
                 s.matmul.qgemv_items = qgemv_items;
+                s.matmul.qgemv_workgroups = qgemv_workgroups;
                 s.matmul.settle_block_one(k);
                 // Tensor cores only where the device schedule allows them (a stored result
                 // from elsewhere cannot turn them on).
@@ -196,11 +201,12 @@ impl fmt::Display for TunedFields {
                 coop_tile,
                 qgemv_rows,
                 qgemv_items,
+                qgemv_workgroups,
             } => write!(
                 f,
                 "matmul.block={} matmul.unroll={unroll} matmul.block_n={} \
                  matmul.tensor_cores={} matmul.coop_tile={} matmul.qgemv_rows={} \
-                 matmul.qgemv_items={qgemv_items}",
+                 matmul.qgemv_items={qgemv_items} matmul.qgemv_workgroups={qgemv_workgroups}",
                 Opt(block),
                 Opt(block_n),
                 u32::from(tensor_cores),
@@ -285,8 +291,9 @@ impl std::str::FromStr for TunedFields {
                     coop_tile: opt("matmul.coop_tile")?,
                     qgemv_rows: opt("matmul.qgemv_rows")?,
                     qgemv_items: num("matmul.qgemv_items")?,
+                    qgemv_workgroups: num("matmul.qgemv_workgroups")?,
                 },
-                7,
+                8,
             ),
             "attention" => (
                 TunedFields::Attention {
@@ -394,6 +401,7 @@ mod tests {
                 coop_tile: Some(1),
                 qgemv_rows: None,
                 qgemv_items: 1,
+                qgemv_workgroups: 264,
             },
         );
         t.insert(
@@ -408,7 +416,7 @@ mod tests {
         assert!(text.contains(
             "mm|128x128|k64\tmatmul.block=8 matmul.unroll=8 matmul.block_n=none \
              matmul.tensor_cores=1 matmul.coop_tile=1 matmul.qgemv_rows=none \
-             matmul.qgemv_items=1\n"
+             matmul.qgemv_items=1 matmul.qgemv_workgroups=264\n"
         ));
         assert!(text.contains(
             "att|2x64x64\tattention.rows=16 attention.keys=none attention.tensor_cores=0\n"
@@ -433,6 +441,8 @@ mod tests {
             "k\tmatmul.block=8 matmul.unroll=2 matmul.block_n=none matmul.tensor_cores=2 matmul.coop_tile=none",
             // A line of the version before, without the quantized path's fields.
             "k\tmatmul.block=1 matmul.unroll=8 matmul.block_n=none matmul.tensor_cores=0 matmul.coop_tile=none",
+            // A line of version 9, without the workgroups of the 8-bit vector's path.
+            "k\tmatmul.block=1 matmul.unroll=8 matmul.block_n=none matmul.tensor_cores=0 matmul.coop_tile=none matmul.qgemv_rows=2 matmul.qgemv_items=2",
             "k\tattention.rows=16",
             "k\tconv.block=8",
             "k\t",
