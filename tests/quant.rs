@@ -500,7 +500,8 @@ fn int8_blocks(x: &[f64]) -> (Vec<f64>, Vec<f64>) {
 /// 8-bit vector): the tuned result is the untuned one's up to `f32` summation order (which
 /// the bound test above checks against the interpreter; a candidate off by more than the
 /// tuner's own check would not be chosen), and the results are stored under the 8-bit path's
-/// key with the fields that path reads. Word items (`Q8_0`) and wide ones (`Q4_K`), a partial trip and chunk.
+/// key with the fields that path reads. Word items (`Q8_0`) and wide ones (`Q4_K`), a partial
+/// trip and chunk; and a vector staged once, whose workgroups the tuner also varies.
 #[test]
 fn tuned_quantized_gemvs_keep_the_untuned_results() {
     let dir = std::env::temp_dir().join(format!("kiln-qtune-{}", std::process::id()));
@@ -515,13 +516,15 @@ fn tuned_quantized_gemvs_keep_the_untuned_results() {
     let plain = device(kiln::Autotune::Off, None);
     let tuned = device(kiln::Autotune::Full, Some(dir.clone()));
     let Some(g) = tuned.gpu() else { return };
-    for (i, f) in [BlockFormat::Q8_0, BlockFormat::Q4K]
-        .into_iter()
-        .enumerate()
-    {
-        let k = 4200usize.div_ceil(f.block_values()) * f.block_values();
+    let shapes = [
+        (BlockFormat::Q8_0, 4200usize, 67usize),
+        (BlockFormat::Q4K, 4200, 67),
+        (BlockFormat::Q4K, 2048, 1031),
+    ];
+    for (i, (f, k, n)) in shapes.into_iter().enumerate() {
+        let k = k.div_ceil(f.block_values()) * f.block_values();
         let product = |dev: &kiln::Device| {
-            let w = random(dev, DType::Quant(f), &[67, k], 0.0, 0.0, 40 + i as u64);
+            let w = random(dev, DType::Quant(f), &[n, k], 0.0, 0.0, 40 + i as u64);
             let x = random(dev, DType::F32, &[1, k], -1.0, 1.0, 50 + i as u64);
             let wt = w.cast(DType::F32).unwrap().transpose(0, 1).unwrap();
             let y = x.matmul(&wt).unwrap();
@@ -533,23 +536,24 @@ fn tuned_quantized_gemvs_keep_the_untuned_results() {
         for (o, (g, e)) in got.iter().zip(&want).enumerate() {
             assert!(
                 (g - e).abs() <= 1e-5 * top,
-                "{f:?} output {o}: {g} against {e}"
+                "{f:?} [{n}, {k}] output {o}: {g} against {e}"
             );
         }
     }
-    assert!(g.counters().kernels_tuned >= 2, "nothing tuned");
+    assert!(g.counters().kernels_tuned >= 3, "not every product tuned");
     let file = g
         .cache_dir()
         .expect("a cache dir")
         .join(kiln::runtime::schedules::AUTOTUNE_FILE);
     let text =
         String::from_utf8_lossy(&std::fs::read(&file).expect("the tuning results")).into_owned();
-    // Both products' results, keyed by the 8-bit path, with the fields that path reads.
+    // Every product's result, keyed by the 8-bit path, with the fields that path reads.
     let ours: Vec<&str> = text.lines().filter(|l| l.contains("|qgemv8\t")).collect();
-    assert_eq!(ours.len(), 2, "{text}");
+    assert_eq!(ours.len(), shapes.len(), "{text}");
     assert!(
-        ours.iter()
-            .all(|l| l.contains("matmul.qgemv_rows=") && l.contains("matmul.qgemv_items=")),
+        ours.iter().all(|l| ["rows", "items", "workgroups"]
+            .iter()
+            .all(|f| l.contains(&format!("matmul.qgemv_{f}=")))),
         "{text}"
     );
     std::fs::remove_dir_all(&dir).expect("removing the test's cache");

@@ -49,16 +49,18 @@ const ITEM: u32 = 32;
 const _: () = assert!(DOT_CHUNK.is_multiple_of(8 * THREADS * THREADS));
 
 /// Blocks of rows (a workgroup's, [`qgemv::outputs`]) of a product on this path whose vector
-/// is staged whole at once (`k` at most [`DOT_CHUNK`]), which workgroups may take in turn
+/// is staged whole at once (`k` from 1 to [`DOT_CHUNK`]), which workgroups may take in turn
 /// after staging it once; `None` for other kernels and schedules.
 pub fn staged_once_blocks(k: &Kernel, m: &MatmulSchedule) -> Option<usize> {
     let rows = qgemv::outputs(k, m).filter(|_| m.quantized_gemv && m.qgemv_int8)?;
     let kk = k.matmul_k()?;
     let r = k.shape.rank();
-    (kk <= DOT_CHUNK as usize).then(|| k.shape.0[r - 1].div_ceil(rows as usize))
+    (1..=DOT_CHUNK as usize)
+        .contains(&kk)
+        .then(|| k.shape.0[r - 1].div_ceil(rows as usize))
 }
 
-/// Workgroups a product of [`staged_once_blocks`] dispatches (for each batch): its blocks, at
+/// Workgroups a product of [`staged_once_blocks`] dispatches for each batch: its blocks, at
 /// most `MatmulSchedule::qgemv_workgroups` of them where that is not 0.
 pub fn workgroups(k: &Kernel, m: &MatmulSchedule) -> Option<usize> {
     let blocks = staged_once_blocks(k, m)?;
@@ -188,7 +190,7 @@ pub(crate) fn path(
     qgemv::open_persistent(b, d, format, rg, ITEM);
     writeln!(
         b,
-        "        let once = {kk} <= {ch}u;\n        \
+        "        let once = 0u < {kk} && {kk} <= {ch}u;\n        \
          if (once) {{\n          let c0 = 0u;\n{stage}        }}\n        \
          for (var blk = wid.y * nwg.x + wid.x; blk < nblk; blk = blk + nwg.x * nwg.y) {{\n"
     );

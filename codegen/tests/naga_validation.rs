@@ -83,7 +83,8 @@ fn validate_program(prog: &kiln_ir::lower::Program, what: &str) -> usize {
                         qgemv_rows: Some(if wg == 64 { 4 } else { 1 }),
                         qgemv_int8: wg == 64,
                         qgemv_items: if wg == 64 { 2 } else { 1 },
-                        qgemv_workgroups: if wg == 64 { 3 } else { 0 },
+                        // Shapes the grid only.
+                        qgemv_workgroups: 0,
                         tensor_cores: false,
                         coop_tile: None,
                         tensor_core_f32: false,

@@ -1,5 +1,6 @@
 //! The quantized gemv path's schedule: rows a group by the product's rows, its workgroup
-//! memory fitted to the adapter's limit, and rows a group outside the accepted set refused.
+//! memory fitted to the adapter's limit, rows a group outside the accepted set refused, the
+//! tuner's candidates, and the 8-bit vector's workgroups taking blocks in turn.
 
 use kiln_codegen::qgemv::{self, QGEMV_ROWS};
 use kiln_codegen::{generate, CodegenError, Schedule, Target};
@@ -272,8 +273,9 @@ fn tuning_keys_name_the_quantized_path() {
 
 /// Where the 8-bit vector is staged whole at once (`k` at most `DOT_CHUNK`), the grid is the
 /// product's blocks of rows capped at `qgemv_workgroups` (0: none), and the tuner tries no cap,
-/// half and twice the base's where each gives another grid; a longer vector, or the `f32`
-/// one, gets a workgroup a block and no such candidates.
+/// half and twice the base's (half and a quarter of the blocks where the base has no cap),
+/// where each gives another grid; a longer vector, or the `f32` one, gets a workgroup a block
+/// and no such candidates.
 #[test]
 fn workgroups_take_blocks_in_turn_where_the_vector_is_staged_once() {
     use kiln_codegen::qgemv_dot::{staged_once_blocks, workgroups, DOT_CHUNK};
@@ -312,12 +314,14 @@ fn workgroups_take_blocks_in_turn_where_the_vector_is_staged_once() {
             let mut v: Vec<u32> = candidates(k, s, mode, 256)
                 .iter()
                 .map(|c| c.matmul.qgemv_workgroups)
-                .filter(|&w| w != 264)
+                .filter(|&w| w != s.matmul.qgemv_workgroups)
                 .collect();
             v.sort_unstable();
             v
         };
         assert_eq!(caps(once, &s), vec![0, 132, 528], "{mode:?}");
+        // With no cap in the base: half and a quarter of the 1024 blocks.
+        assert_eq!(caps(once, &open), vec![256, 512], "{mode:?}");
         assert!(caps(chunked, &s).is_empty(), "{mode:?}");
         assert!(caps(once, &f32_vector).is_empty(), "{mode:?}");
     }

@@ -127,12 +127,13 @@ pub struct MatmulSchedule {
     /// [`crate::qgemv_dot::QGEMV_ITEMS`]: their loads are issued together, before any of
     /// their sums needs one (more bytes in flight a lane, more registers).
     pub qgemv_items: u32,
-    /// The most workgroups a product on the 8-bit vector's path dispatches where its vector
-    /// is staged whole at once (`k` at most [`crate::qgemv_dot::DOT_CHUNK`]): each stages
-    /// the vector once and takes blocks of rows in turn, so that staging is paid once a
-    /// workgroup rather than once a block ([`crate::qgemv_dot::workgroups`]). 0: a workgroup
-    /// a block. The GPU schedule's 264 is two a multiprocessor of an H100 or H200, the best
-    /// of 132, 198, 264 and 396 measured there (docs/PERFORMANCE.md).
+    /// The most workgroups a product on the 8-bit vector's path dispatches for each batch
+    /// where its vector is staged whole at once (`k` at most
+    /// [`crate::qgemv_dot::DOT_CHUNK`]): each stages the vector once and takes blocks of rows
+    /// in turn, so that staging is paid once a workgroup rather than once a block
+    /// ([`crate::qgemv_dot::workgroups`]). 0: a workgroup a block. Shapes the grid only, not
+    /// the WGSL. The GPU schedule's 264 is two a multiprocessor of an H100, the fastest of 0,
+    /// 132, 198, 264, 396 and 528 measured there (docs/PERFORMANCE.md).
     pub qgemv_workgroups: u32,
     /// Use the tensor-core template ([`crate::coop`]) where the kernel is eligible
     /// ([`crate::coop::eligible`]). Only for adapters that list 16 x 16 x 16 f16 x f16 -> f32

@@ -186,20 +186,27 @@ pub fn candidates(k: &Kernel, device: &Schedule, mode: Autotune, max_wg: u32) ->
                     }
                 }
                 // Where the 8-bit vector is staged once a workgroup: no cap, half and twice
-                // the base's, from the base's rows and items, each where it gives another
-                // grid.
-                if let Some(grid) = crate::qgemv_dot::workgroups(k, &m) {
+                // the base's (half and a quarter of the blocks where the base has none), from
+                // the base's rows and items, each where it gives another grid.
+                if let (Some(grid), Some(blocks)) = (
+                    crate::qgemv_dot::workgroups(k, &m),
+                    crate::qgemv_dot::staged_once_blocks(k, &m),
+                ) {
                     let mut grids = vec![grid];
                     let w = m.qgemv_workgroups;
-                    for v in [0, w / 2, w.saturating_mul(2)] {
+                    let b = u32::try_from(blocks).unwrap_or(u32::MAX);
+                    let caps = match w {
+                        0 => [0, b / 2, b / 4],
+                        w => [0, w / 2, w.saturating_mul(2)],
+                    };
+                    for v in caps {
                         let mut s = base;
                         s.matmul.qgemv_workgroups = v;
-                        match crate::qgemv_dot::workgroups(k, &s.matmul) {
-                            Some(g) if !grids.contains(&g) => {
-                                grids.push(g);
-                                push(s);
-                            }
-                            Some(_) | None => {}
+                        if let Some(g) = crate::qgemv_dot::workgroups(k, &s.matmul)
+                            .filter(|g| *g > 0 && !grids.contains(g))
+                        {
+                            grids.push(g);
+                            push(s);
                         }
                     }
                 }

@@ -316,8 +316,8 @@ impl std::str::FromStr for TunedFields {
 /// (docs/CACHE_KEYS.md): `kernel-key "|" dim { "x" dim } [ "|k" k ] [ "|" path ]`, every size
 /// rounded up to a power of two; `k` is a matmul's inner size or an attention's keys; `path`
 /// names the quantized gemv path a product takes under `s` (`qgemv` with the `f32` vector,
-/// `qgemv8` with the 8-bit one), whose tuned fields (rows a group, items a trip) mean other
-/// layouts on each and nothing off it.
+/// `qgemv8` with the 8-bit one), whose tuned fields (rows a group, items a trip, the 8-bit
+/// path's workgroups) mean other layouts on each and nothing off it.
 pub fn tune_key(k: &Kernel, s: &Schedule) -> String {
     let p2 = |n: usize| n.max(1).next_power_of_two();
     let dims: Vec<String> = k.shape.0.iter().map(|&d| p2(d).to_string()).collect();
