@@ -145,7 +145,12 @@ pub(crate) fn describe(
                             .collect::<Vec<_>>()
                             .join(", ")
                     ),
-                    KernelKind::Matmul { .. } => "matmul".to_string(),
+                    KernelKind::Matmul { prologue, .. } => match prologue {
+                        Some(_) => {
+                            "matmul, its operand A computed where it is read (prologue)".to_string()
+                        }
+                        None => "matmul".to_string(),
+                    },
                     KernelKind::Attention {
                         causal, partial, ..
                     } => format!(

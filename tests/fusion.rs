@@ -310,6 +310,18 @@ fn golden_wgsl() {
                 .unwrap(),
         ),
         ("sum_exp", x.exp().unwrap().sum(&[-1], false).unwrap()),
+        // A vector computed where the product reads it (the operand prologue).
+        (
+            "matvec_prologue",
+            x.narrow(0, 0, 1)
+                .unwrap()
+                .silu()
+                .unwrap()
+                .mul(&x.narrow(0, 1, 1).unwrap())
+                .unwrap()
+                .matmul(&w)
+                .unwrap(),
+        ),
         // 64 x 64 register-tiled (the schedule picks the block from the sizes).
         (
             "matmul_tiled_bias",

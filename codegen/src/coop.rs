@@ -170,14 +170,16 @@ fn operand_ok(input: DType, round: Option<DType>, f32_ok: bool) -> bool {
 }
 
 /// Whether the tensor-core template may compute matmul kernel `k`: both operands exact in
-/// f16 (or f32 operands where `f32_ok`, the opt-in precision), and both output edges at
-/// least 16 (thinner products take the gemv path).
+/// f16 (or f32 operands where `f32_ok`, the opt-in precision), A read from memory (not
+/// computed by a prologue, which the lowering fuses only into vector products), and both
+/// output edges at least 16 (thinner products take the gemv path).
 pub fn eligible(k: &Kernel, f32_ok: bool) -> bool {
     let KernelKind::Matmul {
         a,
         b,
         a_round,
         b_round,
+        prologue: None,
         ..
     } = &k.kind
     else {

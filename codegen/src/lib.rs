@@ -197,7 +197,8 @@ pub fn generate(k: &Kernel, s: &Schedule, t: &Target) -> Result<KernelSource, Co
             dtype,
             a_round,
             b_round,
-        } => matmul::main(&mut e, (*a, *a_round), (*b, *b_round), *dtype, s)?,
+            prologue,
+        } => matmul::main(&mut e, (*a, *a_round, *prologue), (*b, *b_round), *dtype, s)?,
         KernelKind::Attention { .. } => attention::main(&mut e, s)?,
         KernelKind::Scan { op, expr } => scan::main(&mut e, s, *op, *expr)?,
     };

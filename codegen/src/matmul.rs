@@ -100,7 +100,7 @@ pub(crate) struct Dims {
 /// The `main` function (and workgroup tiles) of a matmul kernel.
 pub fn main(
     e: &mut Emitter,
-    (la, ra): (LoadId, Option<DType>),
+    (la, ra, prologue): (LoadId, Option<DType>, Option<ExprId>),
     (lb, rb): (LoadId, Option<DType>),
     dtype: DType,
     s: &Schedule,
@@ -124,13 +124,24 @@ pub fn main(
     };
     let k = e.k;
     let r = k.shape.rank();
-    let mut abase = e.params.i32(Param::Offset(la));
+    // A computed by a prologue is addressed by its batch (`a_in` takes it as `base`), and
+    // has no strides of its own.
+    let a_param = |e: &mut Emitter, p: Param| match prologue {
+        Some(_) => "0".to_string(),
+        None => e.params.i32(p),
+    };
+    let mut abase = match prologue {
+        Some(_) => "i32(bt)".to_string(),
+        None => e.params.i32(Param::Offset(la)),
+    };
     let mut bbase = e.params.i32(Param::Offset(lb));
     let mut b_offset_and_batch = vec![bbase.clone()];
     for d in 0..r - 2 {
-        let sa = e.params.i32(Param::Stride(la, d));
         let sb = e.params.i32(Param::Stride(lb, d));
-        abase.push_str(&format!(" + i32(c{d}) * {sa}"));
+        if prologue.is_none() {
+            let sa = e.params.i32(Param::Stride(la, d));
+            abase.push_str(&format!(" + i32(c{d}) * {sa}"));
+        }
         bbase.push_str(&format!(" + i32(c{d}) * {sb}"));
         b_offset_and_batch.push(sb);
     }
@@ -139,8 +150,8 @@ pub fn main(
         n: e.params.u32(Param::Dim(r - 1)),
         kk: e.params.u32(Param::LoadDim(la, r - 1)),
         nb: e.params.u32(Param::Batch),
-        sam: e.params.i32(Param::Stride(la, r - 2)),
-        sak: e.params.i32(Param::Stride(la, r - 1)),
+        sam: a_param(e, Param::Stride(la, r - 2)),
+        sak: a_param(e, Param::Stride(la, r - 1)),
         sbk: e.params.i32(Param::Stride(lb, r - 2)),
         sbn: e.params.i32(Param::Stride(lb, r - 1)),
         abase,
@@ -162,7 +173,10 @@ pub fn main(
         [None, None]
     };
     let mut b = Code::new();
-    accessors(e, &mut b, &d, &oa, &ob);
+    accessors(e, &mut b, &d, prologue.is_none().then_some(&oa), &ob);
+    if let Some(p) = prologue {
+        computed_a(e, &mut b, &d, p)?;
+    }
     epilogue(e, &mut b, dtype, &d)?;
     if s.matmul.tensor_cores {
         if !crate::coop::eligible(k, s.matmul.tensor_core_f32) {
@@ -260,10 +274,39 @@ impl OperandLoad {
     }
 }
 
+/// `a_at(bt, row, k)` and `a_in(bt, row, k)` where A is computed by prologue `p`: the
+/// expression at A's coordinates (batch `bt`), 0 outside A in `a_at`, as f32.
+fn computed_a(e: &mut Emitter, out: &mut Code, d: &Dims, p: ExprId) -> Result<(), CodegenError> {
+    let r = e.k.shape.rank();
+    let (m, kk) = (&d.m, &d.kk);
+    writeln!(
+        out,
+        "fn a_in(base: i32, r: u32, k: u32) -> f32 {{\n  let bt = u32(base);"
+    );
+    e.coords(out, "  ", "bt", 0..r - 2);
+    writeln!(out, "  let c{} = r;\n  let c{} = k;", r - 2, r - 1);
+    writeln!(out, "  let i = (bt * {m} + r) * {kk} + k;");
+    e.exprs(out, "  ", "i", &[p])?;
+    let v = crate::emit::value_name(p, None);
+    writeln!(
+        out,
+        "  return f32({v});\n}}\n\
+         fn a_at(base: i32, r: u32, k: u32) -> f32 {{\n  if (r >= {m} || k >= {kk}) {{ return 0.0; }}\n  return a_in(base, r, k);\n}}"
+    );
+    Ok(())
+}
+
 /// `a_at(base, row, k)` and `b_at(base, k, col)`: one operand element through its view, 0
 /// outside the operand (so partial tiles add nothing); `a_in` and `b_in` the same without the
-/// check, for tiles (and gemv steps) wholly inside both operands.
-fn accessors(e: &mut Emitter, out: &mut Code, d: &Dims, ta: &OperandLoad, tb: &OperandLoad) {
+/// check, for tiles (and gemv steps) wholly inside both operands. Where A is computed by a
+/// prologue, [`computed_a`] writes A's two instead.
+fn accessors(
+    e: &mut Emitter,
+    out: &mut Code,
+    d: &Dims,
+    ta: Option<&OperandLoad>,
+    tb: &OperandLoad,
+) {
     let Dims {
         m,
         n,
@@ -274,20 +317,23 @@ fn accessors(e: &mut Emitter, out: &mut Code, d: &Dims, ta: &OperandLoad, tb: &O
         sbn,
         ..
     } = d;
-    let a_addr = format!("base + i32(r) * {sam} + i32(k) * {sak}");
+    if let Some(ta) = ta {
+        let a_addr = format!("base + i32(r) * {sam} + i32(k) * {sak}");
+        let la = ta.at(e, &format!("select(0, {a_addr}, ok)"));
+        let ra = ta.at(e, &a_addr);
+        writeln!(
+            out,
+            "fn a_at(base: i32, r: u32, k: u32) -> f32 {{\n  let ok = r < {m} && k < {kk};\n  return select(0.0, {la}, ok);\n}}\n\
+             fn a_in(base: i32, r: u32, k: u32) -> f32 {{ return {ra}; }}"
+        );
+    }
     let b_addr = format!("base + i32(k) * {sbk} + i32(c) * {sbn}");
-    let la = ta.at(e, &format!("select(0, {a_addr}, ok)"));
     let lb = tb.at(e, &format!("select(0, {b_addr}, ok)"));
-    writeln!(
-        out,
-        "fn a_at(base: i32, r: u32, k: u32) -> f32 {{\n  let ok = r < {m} && k < {kk};\n  return select(0.0, {la}, ok);\n}}\n\
-         fn b_at(base: i32, k: u32, c: u32) -> f32 {{\n  let ok = c < {n} && k < {kk};\n  return select(0.0, {lb}, ok);\n}}"
-    );
-    let ra = ta.at(e, &a_addr);
     let rb = tb.at(e, &b_addr);
     writeln!(
         out,
-        "fn a_in(base: i32, r: u32, k: u32) -> f32 {{ return {ra}; }}\nfn b_in(base: i32, k: u32, c: u32) -> f32 {{ return {rb}; }}"
+        "fn b_at(base: i32, k: u32, c: u32) -> f32 {{\n  let ok = c < {n} && k < {kk};\n  return select(0.0, {lb}, ok);\n}}\n\
+         fn b_in(base: i32, k: u32, c: u32) -> f32 {{ return {rb}; }}"
     );
 }
 

@@ -10,7 +10,8 @@ use kiln_ir::ops::{
     BinaryOp, RandDist, SliceDim, UnaryOp, ViewOp, ALL_BINARY, ALL_REDUCE, ALL_UNARY,
 };
 use kiln_ir::{
-    DType, Graph, Kernel, NodeId, Op, Scalar, Shape, TensorType, ALL_BLOCK_FORMATS, ALL_DTYPES,
+    DType, Graph, Kernel, KernelKind, NodeId, Op, Scalar, Shape, TensorType, ALL_BLOCK_FORMATS,
+    ALL_DTYPES,
 };
 use smallvec::smallvec;
 
@@ -387,6 +388,56 @@ fn quantized_reads() {
             );
             validate_program(&prog, &format!("x[{m}] @ W^T {f:?}"));
         }
+    }
+}
+
+/// Vectors computed where their products read them (operand prologues): `silu(x) * y[partner]`
+/// (a gather) in every float dtype over batches, and `x * y` against quantized weights of
+/// every format (each gemv path, under the schedules above).
+#[test]
+fn operand_prologues() {
+    let prologue = |prog: &kiln_ir::lower::Program| {
+        prog.calls.iter().any(|c| {
+            matches!(
+                c.kernel.kind,
+                KernelKind::Matmul {
+                    prologue: Some(_),
+                    ..
+                }
+            )
+        })
+    };
+    for dt in [DType::F32, DType::F16, DType::BF16] {
+        let mut g = Graph::new();
+        let x = g.input(dt, Shape::new(&[2, 3, 1, 1031])).unwrap();
+        let y = g.input(dt, Shape::new(&[2, 3, 1, 1031])).unwrap();
+        let idx = g.input(DType::I32, Shape::new(&[2, 3, 1, 1031])).unwrap();
+        let yp = g.add(Op::Gather { axis: 3 }, &[y, idx]).unwrap();
+        let s = g.add(Op::Unary(UnaryOp::Silu), &[x]).unwrap();
+        let a = g.add(Op::Binary(BinaryOp::Mul), &[s, yp]).unwrap();
+        let b = g.input(dt, Shape::new(&[2, 3, 1031, 9])).unwrap();
+        let out = g.add(Op::Matmul, &[a, b]).unwrap();
+        g.mark_output(out);
+        let prog = lower(&g, &FusionOptions::default()).unwrap();
+        assert!(prologue(&prog), "{dt}: a prologue");
+        validate_program(&prog, &format!("prologue {dt}"));
+    }
+    for f in ALL_BLOCK_FORMATS {
+        let k = 3 * f.block_values();
+        let mut g = Graph::new();
+        let x = g.input(DType::F32, Shape::new(&[1, k])).unwrap();
+        let y = g.input(DType::F32, Shape::new(&[1, k])).unwrap();
+        let a = g.add(Op::Binary(BinaryOp::Mul), &[x, y]).unwrap();
+        let w = g.input(DType::Quant(f), Shape::new(&[1031, k])).unwrap();
+        let wf = g.add(Op::Cast(DType::F32), &[w]).unwrap();
+        let wt = g
+            .add(Op::View(ViewOp::Permute(smallvec![1, 0])), &[wf])
+            .unwrap();
+        let out = g.add(Op::Matmul, &[a, wt]).unwrap();
+        g.mark_output(out);
+        let prog = lower(&g, &FusionOptions::default()).unwrap();
+        assert!(prologue(&prog), "{f:?}: a prologue");
+        validate_program(&prog, &format!("prologue @ W^T {f:?}"));
     }
 }
 

@@ -13,11 +13,11 @@ fn a_at(base: i32, r: u32, k: u32) -> f32 {
   let ok = r < P.p[0].z && k < P.p[1].x;
   return select(0.0, in0[u32(select(0, base + i32(r) * bitcast<i32>(P.p[1].z) + i32(k) * bitcast<i32>(P.p[1].w), ok))], ok);
 }
+fn a_in(base: i32, r: u32, k: u32) -> f32 { return in0[u32(base + i32(r) * bitcast<i32>(P.p[1].z) + i32(k) * bitcast<i32>(P.p[1].w))]; }
 fn b_at(base: i32, k: u32, c: u32) -> f32 {
   let ok = c < P.p[0].w && k < P.p[1].x;
   return select(0.0, in1[u32(select(0, base + i32(k) * bitcast<i32>(P.p[2].x) + i32(c) * bitcast<i32>(P.p[2].y), ok))], ok);
 }
-fn a_in(base: i32, r: u32, k: u32) -> f32 { return in0[u32(base + i32(r) * bitcast<i32>(P.p[1].z) + i32(k) * bitcast<i32>(P.p[1].w))]; }
 fn b_in(base: i32, k: u32, c: u32) -> f32 { return in1[u32(base + i32(k) * bitcast<i32>(P.p[2].x) + i32(c) * bitcast<i32>(P.p[2].y))]; }
 fn epilogue(bt: u32, row: u32, col: u32, acc: f32) {
   if (row >= P.p[0].z || col >= P.p[0].w) { return; }

@@ -98,6 +98,18 @@ impl Expr {
     }
 }
 
+/// The expressions of `exprs` that `roots` depend on (themselves included), as a mask.
+pub fn needed(exprs: &[ExprNode], roots: &[ExprId]) -> Vec<bool> {
+    let mut need = vec![false; exprs.len()];
+    let mut stack: Vec<ExprId> = roots.to_vec();
+    while let Some(e) = stack.pop() {
+        if !std::mem::replace(&mut need[e.index()], true) {
+            stack.extend(exprs[e.index()].expr.operands());
+        }
+    }
+    need
+}
+
 /// One reduction of a reduce kernel: `op` over the reduced dims of expression `expr`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Stage {
@@ -166,6 +178,13 @@ pub enum KernelKind {
         a_round: Option<DType>,
         /// A cast fused into B's loads.
         b_round: Option<DType>,
+        /// A computed where the product reads it: A's element at `[batch..., row, k]` is this
+        /// expression evaluated at those coordinates, whose loads view A's space (an operand
+        /// prologue: the activation or product of vectors that would otherwise be stored by a
+        /// kernel of its own). `a` is then one of its loads, which gives A's shape, and
+        /// `a_round` is `None`. The lowering fuses one only into matrix-vector products (`m`
+        /// is 1), where each workgroup reads the whole vector anyway.
+        prologue: Option<ExprId>,
     },
     /// Fused attention (`kiln_ir::ops::attention`). `shape` is the output, `[batch..., sq,
     /// dv]`, or `[batch..., sq, dv, 3, S]` for a part of a split attention (`partial`);
@@ -372,14 +391,7 @@ impl Kernel {
     /// The expressions that `roots` depend on (themselves included), as a mask over
     /// [`Kernel::exprs`].
     pub fn needed(&self, roots: &[ExprId]) -> Vec<bool> {
-        let mut need = vec![false; self.exprs.len()];
-        let mut stack: Vec<ExprId> = roots.to_vec();
-        while let Some(e) = stack.pop() {
-            if !std::mem::replace(&mut need[e.index()], true) {
-                stack.extend(self.expr(e).expr.operands());
-            }
-        }
-        need
+        needed(&self.exprs, roots)
     }
 
     /// The structural cache key: everything the generated code depends on, nothing it reads
@@ -402,6 +414,7 @@ impl Kernel {
                 dtype,
                 a_round,
                 b_round,
+                prologue,
             } => {
                 k.push_str(&format!("mm.{a}.{b}.{dtype}"));
                 for r in [a_round, b_round] {
@@ -411,6 +424,10 @@ impl Kernel {
                         }
                         None => k.push_str(".-"),
                     }
+                }
+                match prologue {
+                    Some(e) => k.push_str(&format!(".p{e}")),
+                    None => k.push_str(".-"),
                 }
             }
             KernelKind::Attention {

@@ -344,6 +344,7 @@ impl Kernel {
                 dtype,
                 a_round,
                 b_round,
+                prologue,
             } => {
                 self.check_load(|| "matmul operand a".into(), *a)?;
                 self.check_load(|| "matmul operand b".into(), *b)?;
@@ -354,7 +355,8 @@ impl Kernel {
                     return Err(KernelError::Matmul(format!("output rank {rank}")));
                 }
                 let (va, vb) = (&self.load(*a).view, &self.load(*b).view);
-                if va.mask.is_some() || vb.mask.is_some() {
+                // A prologue's loads are read through its expression, masks included.
+                if (va.mask.is_some() && prologue.is_none()) || vb.mask.is_some() {
                     return Err(KernelError::Matmul("a masked operand".into()));
                 }
                 let (sa, sb, so) = (&va.shape.0, &vb.shape.0, &self.shape.0);
@@ -376,7 +378,10 @@ impl Kernel {
                         "product dtype {dtype}, operand roundings {a_round:?}, {b_round:?}"
                     )));
                 }
-                Ok(())
+                match prologue {
+                    Some(p) => self.verify_prologue(*p, *a, *b, a_round.is_some()),
+                    None => Ok(()),
+                }
             }
             KernelKind::Attention {
                 q,
@@ -400,6 +405,51 @@ impl Kernel {
                 Ok(())
             }
         }
+    }
+
+    /// A matmul's operand prologue `p` (see [`KernelKind::Matmul`]): a float expression with
+    /// no accumulator under it, reading `a` and loads over A's shape only (not B's load), with
+    /// no rounding on A's load (a cast is part of the expression).
+    fn verify_prologue(&self, p: ExprId, a: LoadId, b: LoadId, a_round: bool) -> Check {
+        let bad = |why: String| Err(KernelError::Matmul(format!("prologue {p}: {why}")));
+        self.check_expr(|| "matmul prologue".into(), p)?;
+        if !self.expr(p).dtype.is_float() || a_round {
+            return bad(format!(
+                "dtype {}, and A rounded on load",
+                self.expr(p).dtype
+            ));
+        }
+        let need = self.needed(&[p]);
+        let mut reads_a = false;
+        for (i, e) in self.exprs.iter().enumerate().filter(|(i, _)| need[*i]) {
+            // A gather's view has the gathered tensor's shape: its rank is A's.
+            let (l, gather) = match e.expr {
+                Expr::Load(l) | Expr::LoadValid(l) => (l, false),
+                Expr::Gather { load, .. } => (load, true),
+                Expr::Acc(_) => return bad(format!("expression e{i} reads the product")),
+                Expr::Const(_)
+                | Expr::Arange { .. }
+                | Expr::Rand { .. }
+                | Expr::Unary(..)
+                | Expr::Binary(..)
+                | Expr::Where(..)
+                | Expr::Cast(_) => continue,
+            };
+            reads_a |= l == a && !gather;
+            let (shape, a_shape) = (&self.load(l).view.shape, &self.load(a).view.shape);
+            let fits = if gather {
+                shape.rank() == a_shape.rank()
+            } else {
+                shape == a_shape
+            };
+            if l == b || !fits {
+                return bad(format!("load {l} is B's or does not view A's shape"));
+            }
+        }
+        if !reads_a {
+            return bad(format!("it does not read load {a}"));
+        }
+        Ok(())
     }
 
     /// An attention kernel: distinct unmasked float loads of matching shapes (see

@@ -27,7 +27,7 @@ pub(super) enum Access {
 }
 
 /// Builds one kernel: deduplicates bindings, loads and expressions.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct KernelBuilder {
     inputs: Vec<BufRef>,
     input_dtypes: Vec<DType>,
@@ -81,6 +81,28 @@ impl KernelBuilder {
     pub fn input_count(&self) -> usize {
         self.inputs.len()
     }
+
+    /// The loads that `root` reads plainly (not through gathers), in expression order.
+    pub fn loads_read(&self, root: ExprId) -> Vec<LoadId> {
+        let need = crate::kernel::needed(&self.exprs, &[root]);
+        self.exprs
+            .iter()
+            .zip(need)
+            .filter(|(_, n)| *n)
+            .filter_map(|(e, _)| {
+                if let Expr::Load(l) = e.expr {
+                    Some(l)
+                } else {
+                    None
+                }
+            })
+            .collect()
+    }
+
+    /// The shape of load `l`'s view.
+    pub fn load_shape(&self, l: LoadId) -> &Shape {
+        &self.loads[l.index()].view.shape
+    }
 }
 
 /// The kernel being grown.
@@ -98,6 +120,10 @@ pub(super) enum Ctx {
     /// A kernel whose kind is set when it starts, computing one node from loaded operands
     /// (fused attention, scans): the kind is in `Grow::fixed`.
     Fixed,
+    /// A matmul's operand A computed where the product reads it, over A's space: elementwise
+    /// only (no matmul, no row broadcast); grown inside the matmul's kernel, never finished
+    /// on its own.
+    Prologue,
 }
 
 pub(super) struct Grow {
@@ -111,6 +137,8 @@ pub(super) struct Grow {
     pub(super) stage_of: HashMap<NodeId, StageId>,
     pub(super) matmul: Option<(NodeId, LoadId, LoadId)>,
     pub(super) matmul_round: (Option<DType>, Option<DType>),
+    /// The matmul's operand prologue (A computed where it is read).
+    pub(super) prologue: Option<ExprId>,
     /// The kind of a `Ctx::Fixed` kernel, once its operands are loaded.
     pub(super) fixed: Option<KernelKind>,
     pub(super) memo: HashMap<NodeId, ExprId>,
@@ -134,6 +162,7 @@ impl Grow {
             stage_of: HashMap::new(),
             matmul: None,
             matmul_round: (None, None),
+            prologue: None,
             fixed: None,
             memo: HashMap::new(),
             covered: Vec::new(),
@@ -276,6 +305,7 @@ impl Lowering<'_> {
             boundaries,
             matmul,
             matmul_round,
+            prologue,
             fixed,
             ..
         } = gr;
@@ -295,11 +325,17 @@ impl Lowering<'_> {
                         dtype,
                         a_round: matmul_round.0,
                         b_round: matmul_round.1,
+                        prologue,
                     },
                     shape.clone(),
                     b.loads,
                     b.exprs,
                 )
+            }
+            Ctx::Prologue => {
+                return Err(IrError::Verify(
+                    "a prologue is finished as its matmul's kernel, not alone".into(),
+                ))
             }
             Ctx::Fixed => (
                 fixed.ok_or_else(|| IrError::Verify("a fixed kernel without its kind".into()))?,

@@ -109,7 +109,9 @@ impl Lowering<'_> {
                 let kind = match gr.ctx {
                     Ctx::Matmul => "matmul with epilogue",
                     Ctx::Row => "row kernel: reductions broadcast back over their rows",
-                    Ctx::Elementwise | Ctx::PermutedReduce | Ctx::Fixed => "elementwise",
+                    Ctx::Elementwise | Ctx::PermutedReduce | Ctx::Fixed | Ctx::Prologue => {
+                        "elementwise"
+                    }
                 };
                 self.finish(gr, outs, format!("{kind} ({why})"))
             }

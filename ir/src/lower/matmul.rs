@@ -4,13 +4,15 @@
 //! marked to be stored, so that no consumer recomputes the matmul.
 
 use super::builder::{Access, Ctx, Grow};
+use super::facts::NodeFacts;
 use super::plan::BufRef;
-use super::policy::StoreReason;
+use super::policy::{self, NodeClass, StoreReason};
 use super::Lowering;
-use crate::kernel::{Expr, ExprId, StageId};
+use crate::kernel::{Expr, ExprId, LoadId, StageId};
 use crate::ops::Op;
 use crate::view::View;
 use crate::{DType, NodeId, Result};
+use hashbrown::HashSet;
 
 impl Lowering<'_> {
     /// Follows each matmul up its chain of sole consumers (elementwise, same shape, no view in
@@ -50,17 +52,93 @@ impl Lowering<'_> {
     pub(super) fn absorb_matmul(&mut self, gr: &mut Grow, m: NodeId) -> Result<ExprId> {
         let srcs = self.g.srcs(m);
         let dtype = self.g.node(m).dtype();
-        let (ab, av, ad, ar) = self.matmul_operand(gr, srcs[0])?;
+        let (la, ar, prologue) = match self.prologue(gr, srcs[0])? {
+            Some((la, p)) => (la, None, Some(p)),
+            None => {
+                let (ab, av, ad, ar) = self.matmul_operand(gr, srcs[0])?;
+                (gr.b.load_distinct(ab, ad, av), ar, None)
+            }
+        };
         let (bb, bv, bd, br) = self.matmul_operand(gr, srcs[1])?;
-        let la = gr.b.load_distinct(ab, ad, av);
         let lb = gr.b.load_distinct(bb, bd, bv);
         gr.ctx = Ctx::Matmul;
         gr.matmul = Some((m, la, lb));
         gr.matmul_round = (ar, br);
+        gr.prologue = prologue;
         let acc = gr.b.expr(Expr::Acc(StageId::new(0)), dtype);
         gr.memo.insert(m, acc);
         gr.cover(m);
         Ok(acc)
+    }
+
+    /// Operand A (`a`) computed where the product reads it, where the policy says so
+    /// ([`policy::operand_prologue`]): grown over A's space into the kernel's builder, with a
+    /// binding kept for B. Returns the load that gives A's shape (the first of A's shape the
+    /// expression reads) and the expression; `None` (and the builder as it was) where the
+    /// policy says no or the expression reads no such load.
+    fn prologue(&mut self, gr: &mut Grow, a: NodeId) -> Result<Option<(LoadId, ExprId)>> {
+        if !self.operand_prologue(a) {
+            return Ok(None);
+        }
+        let shape = self.g.node(a).shape().clone();
+        let before = gr.b.clone();
+        let mut sub = Grow::new(Ctx::Prologue, shape.clone());
+        sub.b = std::mem::take(&mut gr.b);
+        sub.reserve = gr.reserve + 1;
+        let e = self.inline(&mut sub, a, true);
+        gr.b = std::mem::take(&mut sub.b);
+        let e = e?;
+        let reads = gr.b.loads_read(e);
+        let la = reads.into_iter().find(|&l| gr.b.load_shape(l) == &shape);
+        let Some(la) = la else {
+            gr.b = before;
+            return Ok(None);
+        };
+        for n in sub.covered {
+            gr.cover(n);
+        }
+        gr.boundaries.extend(sub.boundaries);
+        Ok(Some((la, e)))
+    }
+
+    /// Whether matmul `m` computes its operand A where it reads it (see
+    /// [`Lowering::prologue`]).
+    pub(super) fn computes_prologue(&self, m: NodeId) -> bool {
+        self.operand_prologue(self.g.srcs(m)[0])
+    }
+
+    /// [`policy::operand_prologue`] for operand A `a`, where no cast is applied on its load.
+    fn operand_prologue(&self, a: NodeId) -> bool {
+        let shape = self.g.node(a).shape();
+        let vector = shape.rank() >= 2 && shape.0[shape.rank() - 2] == 1;
+        let facts = NodeFacts {
+            l: self,
+            gr: &Grow::new(Ctx::Prologue, shape.clone()),
+            n: a,
+            is_root: false,
+        };
+        self.cast_on_load(a).is_none()
+            && policy::operand_prologue(&facts, vector, self.reads_row_values(a))
+    }
+
+    /// True if a reduction lies under `n` through elementwise ops and views only (not below a
+    /// product, attention or scan, which store their results).
+    fn reads_row_values(&self, n: NodeId) -> bool {
+        let mut seen: HashSet<NodeId> = HashSet::new();
+        let mut stack = vec![n];
+        while let Some(x) = stack.pop() {
+            if !seen.insert(x) {
+                continue;
+            }
+            match NodeClass::of(&self.g.node(x).op) {
+                NodeClass::Reduce => return true,
+                NodeClass::Source | NodeClass::Matmul | NodeClass::Attention | NodeClass::Scan => {}
+                NodeClass::View | NodeClass::IndexSource | NodeClass::Compute => {
+                    stack.extend(self.g.srcs(x))
+                }
+            }
+        }
+        false
     }
 
     /// A float-to-float cast under matmul operand `n` (through views only) that the matmul can

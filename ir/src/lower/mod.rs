@@ -316,17 +316,16 @@ impl<'g> Lowering<'g> {
             let srcs = self.g.srcs(c);
             match cop {
                 Op::Matmul => {
-                    let reads = srcs.iter().filter(|&&s| self.strip_views(s) == n);
-                    let mut fused_cast = true;
-                    for &s in reads {
-                        if self.cast_on_load(s).is_none() {
-                            fused_cast = false;
-                        }
-                    }
-                    if !fused_cast {
+                    // A cast the matmul applies on load (its views fold into the load), or A
+                    // computed where the matmul reads it, is not stored.
+                    let stored = srcs.iter().enumerate().any(|(i, &s)| {
+                        self.strip_views(s) == n
+                            && self.cast_on_load(s).is_none()
+                            && !(i == 0 && self.computes_prologue(c))
+                    });
+                    if stored {
                         return Some(StoreReason::MatmulOperand);
                     }
-                    // A cast the matmul applies on load: its views fold into the load.
                     continue;
                 }
                 Op::Attention(_) => return Some(StoreReason::AttentionOperand),

@@ -309,6 +309,32 @@ pub fn decide(f: &impl Facts) -> Decision {
     Decision::Boundary(boundary)
 }
 
+/// Whether a matmul computes its operand A, a value with the facts `f`, where it reads it (an
+/// operand prologue, [`crate::kernel::KernelKind::Matmul`]) instead of reading it from a kernel
+/// of its own: where fusion is on, A is computed elementwise (not a view, a source, a
+/// reduction or a product), read by this matmul alone, not stored for another reason (an
+/// earlier kernel, a graph output, a long chain's cut), and the product is a matrix-vector
+/// one (`vector`: A has one row a batch). There every workgroup reads all of A anyway, so
+/// computing it costs a few operations an element and saves a kernel and A's round trip
+/// through memory; a matrix's tiles would recompute A once per column tile. What A reads is
+/// then decided node by node as in any kernel ([`decide`]), over A's space.
+///
+/// Not where A reads a reduction's per-row values (`row_values`: a norm): a row kernel
+/// computes the reduction and A together, where a prologue would read the reduction from a
+/// kernel of its own and the values computed from it (`rsqrt(mean + eps)`) from another.
+pub fn operand_prologue(f: &impl Facts, vector: bool, row_values: bool) -> bool {
+    vector
+        && !row_values
+        && f.fusion_enabled()
+        && f.class() == NodeClass::Compute
+        && !f.quantized()
+        && f.consumers() == 1
+        && !f.stored_earlier()
+        && !f.graph_output()
+        && !f.chain_cut()
+        && !f.epilogue_end()
+}
+
 /// The boundary the storage-buffer limit puts at a node:
 /// - inline where the whole subtree fits (nothing below is checked again), or where there is
 ///   room for each of the node's operands to take at least one binding: it is inlined and its

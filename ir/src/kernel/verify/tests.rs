@@ -102,6 +102,7 @@ fn matmul() -> Kernel {
             dtype: DType::F32,
             a_round: None,
             b_round: None,
+            prologue: None,
         },
         shape: Shape::new(&[2, 5]),
         inputs: vec![DType::F32, DType::F32],
@@ -334,6 +335,58 @@ fn matmul_operands_are_valid() {
         *a_round = Some(DType::I32);
     }
     assert!(matches!(rejected(&k), KernelError::Matmul(_)));
+}
+
+/// [`matmul`] whose A is `silu(x) * y` computed where it is read: loads 2 and 3 of two
+/// more buffers, expressions 2-4.
+fn matmul_with_prologue() -> Kernel {
+    let mut k = matmul();
+    k.inputs.extend([DType::F32, DType::F32]);
+    k.loads.extend([load(2, &[2, 3]), load(3, &[2, 3])]);
+    k.exprs.extend([
+        node(Expr::Load(LoadId::new(2)), DType::F32),
+        node(Expr::Unary(UnaryOp::Silu, e(2)), DType::F32),
+        node(Expr::Load(LoadId::new(3)), DType::F32),
+    ]);
+    k.exprs
+        .push(node(Expr::Binary(BinaryOp::Mul, e(3), e(4)), DType::F32));
+    if let KernelKind::Matmul { a, prologue, .. } = &mut k.kind {
+        *a = LoadId::new(2);
+        *prologue = Some(e(5));
+    }
+    k
+}
+
+#[test]
+fn matmul_prologues_are_valid() {
+    let set = |k: &mut Kernel, p: usize| {
+        if let KernelKind::Matmul { prologue, .. } = &mut k.kind {
+            *prologue = Some(e(p));
+        }
+    };
+    matmul_with_prologue().verify().unwrap();
+    // The product under the prologue.
+    let mut k = matmul_with_prologue();
+    set(&mut k, 0);
+    assert!(matches!(rejected(&k), KernelError::Matmul(_)));
+    // A prologue that does not read `a`.
+    let mut k = matmul_with_prologue();
+    set(&mut k, 4);
+    assert!(matches!(rejected(&k), KernelError::Matmul(_)));
+    // A load not over A's shape.
+    let mut k = matmul_with_prologue();
+    k.loads[3] = load(3, &[2, 4]);
+    assert!(matches!(rejected(&k), KernelError::Matmul(_)));
+    // A rounded on load as well.
+    let mut k = matmul_with_prologue();
+    if let KernelKind::Matmul { a_round, .. } = &mut k.kind {
+        *a_round = Some(DType::F16);
+    }
+    assert!(matches!(rejected(&k), KernelError::Matmul(_)));
+    // An expression out of range.
+    let mut k = matmul_with_prologue();
+    set(&mut k, 9);
+    assert!(matches!(rejected(&k), KernelError::ExprOutOfRange { .. }));
 }
 
 #[test]

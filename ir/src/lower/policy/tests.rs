@@ -369,3 +369,60 @@ fn quantized_values_are_always_inlined() {
         Boundary::FusionOff
     );
 }
+
+#[test]
+fn a_matmul_computes_an_unshared_elementwise_vector_where_it_reads_it() {
+    let given = Given::default();
+    assert!(operand_prologue(&given, true, false));
+    // A matrix's tiles would recompute it once per column tile.
+    assert!(!operand_prologue(&given, false, false));
+    // A norm's row values: the row kernel computes them with A.
+    assert!(!operand_prologue(&given, true, true));
+    let refused = [
+        Given {
+            fusion: false,
+            ..given.clone()
+        },
+        Given {
+            consumers: 2,
+            ..given.clone()
+        },
+        Given {
+            stored: true,
+            ..given.clone()
+        },
+        Given {
+            output: true,
+            ..given.clone()
+        },
+        Given {
+            cut: true,
+            ..given.clone()
+        },
+        Given {
+            epilogue_end: true,
+            ..given.clone()
+        },
+        Given {
+            quantized: true,
+            ..given.clone()
+        },
+    ];
+    for g in refused.into_iter().chain(
+        [
+            NodeClass::Source,
+            NodeClass::View,
+            NodeClass::Reduce,
+            NodeClass::Matmul,
+            NodeClass::Attention,
+            NodeClass::Scan,
+            NodeClass::IndexSource,
+        ]
+        .map(|class| Given {
+            class,
+            ..given.clone()
+        }),
+    ) {
+        assert!(!operand_prologue(&g, true, false), "{:?}", g.class);
+    }
+}

@@ -1,0 +1,192 @@
+//! Operand prologues: a matrix-vector product computes its vector where it reads it (an
+//! elementwise expression of what it loads: an activation, a product of two vectors, a norm's
+//! scaling) instead of reading it from a kernel of its own. Checked against the interpreter
+//! at odd sizes, with broadcasts, strided views, gathers, batches, quantized weights on each
+//! gemv path, and more inputs than binding slots; and the plans: one kernel where there were
+//! two, none for a matrix.
+//!
+//! Tolerances: those of the product (`mm_tol`: 1e-6 of `k` absolute, 1e-5 relative, f32). The
+//! prologue's own operations are those of the elementwise kernel it replaces, so on a
+//! quantized gemv path the product agrees with the same path reading the same vector from
+//! memory to the product's tolerance; against the interpreter, the quantized products take
+//! 40 times the absolute term, as `tests/quant.rs` does for K-quants.
+
+mod common;
+use common::*;
+use kiln::{BlockFormat, DType, Device, DeviceOptions, Tensor};
+
+fn mm_tol(k: usize) -> (f32, f32) {
+    (1e-6 * k as f32, 1e-5)
+}
+
+/// The plan's kernel count, and whether one of its kernels computes its product's A.
+fn plan_of(t: &Tensor) -> (usize, bool) {
+    let plan = t.explain().unwrap();
+    let prologue = plan.kernels.iter().any(|k| k.kind.contains("prologue"));
+    (plan.kernels.len(), prologue)
+}
+
+/// A device of its own with the quantized gemv path on and the vector in `f32` or 8-bit
+/// integers.
+fn qgemv_device(activations: kiln::GemvActivations) -> Device {
+    device_with_qgemv_path(&DeviceOptions {
+        autotune: kiln::Autotune::Off,
+        cache_dir: None,
+        gemv_activations: activations,
+        ..DeviceOptions::from_env()
+    })
+}
+
+#[test]
+fn vector_products_compute_their_operand_where_they_read_it() {
+    let dev = device();
+    for (i, &k) in SIZES.iter().enumerate() {
+        for (j, n) in [1, 5, 33].into_iter().enumerate() {
+            let seed = 10 * (i * 3 + j) as u64;
+            let w = random(&dev, DType::F32, &[k, n], -1.0, 1.0, seed);
+            let g = random(&dev, DType::F32, &[1, k], -2.0, 2.0, seed + 1);
+            let u = random(&dev, DType::F32, &[1, k], -1.0, 1.0, seed + 2);
+            let y = g.silu().unwrap().mul(&u).unwrap().matmul(&w).unwrap();
+            let what = format!("silu(g) * u @ w, k {k}, n {n}");
+            assert_eq!(plan_of(&y), (1, true), "{what}");
+            let (at, rt) = mm_tol(k);
+            check(&y, at, rt, &what);
+            // With an epilogue reading another operand at the output's coordinates.
+            let b = random(&dev, DType::F32, &[1, n], -1.0, 1.0, seed + 3);
+            let z = g.exp().unwrap().matmul(&w).unwrap().add(&b).unwrap();
+            assert_eq!(plan_of(&z), (1, true), "{what} + b");
+            check(&z, at * 8.0, rt, &format!("exp(g) @ w + b, k {k}, n {n}"));
+            // A matrix's tiles would recompute it: stored by a kernel of its own.
+            let gm = random(&dev, DType::F32, &[3, k], -2.0, 2.0, seed + 4);
+            let ym = gm.silu().unwrap().matmul(&w).unwrap();
+            assert_eq!(plan_of(&ym), (2, false), "a matrix, k {k}, n {n}");
+            check(&ym, at, rt, &format!("silu(m) @ w, k {k}, n {n}"));
+        }
+    }
+}
+
+#[test]
+fn prologues_read_broadcasts_views_gathers_and_batches() {
+    let dev = device();
+    let k = 1031;
+    let (at, rt) = mm_tol(k);
+    let w = random(&dev, DType::F32, &[k, 7], -1.0, 1.0, 1);
+    // A row broadcast over the batches, and a scale broadcast along `k`.
+    let x = random(&dev, DType::F32, &[3, 1, k], -1.0, 1.0, 2);
+    let s = random(&dev, DType::F32, &[k], 0.5, 1.5, 3);
+    let wb = random(&dev, DType::F32, &[3, k, 7], -1.0, 1.0, 4);
+    let y = x.mul(&s).unwrap().gelu().unwrap().matmul(&wb).unwrap();
+    assert_eq!(plan_of(&y), (1, true), "batched");
+    check(&y, at, rt, "gelu(x * s) @ w, 3 batches");
+    // A strided view of an input (every other column, transposed into the vector).
+    let wide = random(&dev, DType::F32, &[k, 2], -1.0, 1.0, 5);
+    let xs = wide.narrow(1, 1, 1).unwrap().transpose(0, 1).unwrap();
+    let y = xs.tanh().unwrap().matmul(&w).unwrap();
+    assert_eq!(plan_of(&y), (1, true), "strided");
+    check(&y, at, rt, "tanh(strided x) @ w");
+    // A gather at each element's partner (RoPE's rotation) and two tables.
+    let x = random(&dev, DType::F32, &[1, k - 1], -1.0, 1.0, 6);
+    let partner: Vec<i32> = (0..(k - 1) as i32).map(|i| i ^ 1).collect();
+    let idx = Tensor::from_slice_on(&dev, &partner, &[1, k - 1]).unwrap();
+    let (c, sn) = (
+        random(&dev, DType::F32, &[1, k - 1], -1.0, 1.0, 7),
+        random(&dev, DType::F32, &[1, k - 1], -1.0, 1.0, 8),
+    );
+    let rot = x
+        .mul(&c)
+        .unwrap()
+        .add(&x.gather(-1, &idx).unwrap().mul(&sn).unwrap())
+        .unwrap();
+    let w2 = random(&dev, DType::F32, &[k - 1, 5], -1.0, 1.0, 9);
+    let y = rot.matmul(&w2).unwrap();
+    assert_eq!(plan_of(&y), (1, true), "gather");
+    check(&y, at, rt, "x * c + x[partner] * s @ w");
+    // A norm's row values: the row kernel computes the reduction and the vector together,
+    // as before (a prologue would store the reduction and the values over it apart).
+    let x = random(&dev, DType::F32, &[1, k], -1.0, 1.0, 10);
+    let y = x.rms_norm(Some(&s), 1e-5).unwrap().matmul(&w).unwrap();
+    assert_eq!(plan_of(&y), (2, false), "rms_norm");
+    check(&y, at, rt, "rms_norm(x) @ w");
+}
+
+#[test]
+fn prologues_stay_within_the_binding_limit() {
+    let dev = device();
+    let max = dev.fusion_options().max_storage_buffers;
+    let k = 257;
+    // More vectors summed than a kernel may bind.
+    let xs: Vec<Tensor> = (0..max as u64 + 4)
+        .map(|i| random(&dev, DType::F32, &[1, k], -1.0, 1.0, 20 + i))
+        .collect();
+    let mut a = xs[0].clone();
+    for x in &xs[1..] {
+        a = a.add(x).unwrap().sin().unwrap();
+    }
+    let w = random(&dev, DType::F32, &[k, 9], -1.0, 1.0, 19);
+    let y = a.matmul(&w).unwrap();
+    let plan = y.explain().unwrap();
+    for kern in &plan.kernels {
+        let binds = kern.wgsl.matches("var<storage").count();
+        assert!(binds <= max, "{binds} bindings > {max}");
+    }
+    assert!(
+        plan_of(&y).1,
+        "the last inputs are still the product's prologue"
+    );
+    let (at, rt) = mm_tol(k);
+    check(&y, at, rt, "many vectors summed @ w");
+}
+
+#[test]
+fn quantized_products_compute_their_vector_on_each_gemv_path() {
+    const FORMATS: [BlockFormat; 4] = [
+        BlockFormat::Q8_0,
+        BlockFormat::Q4_0,
+        BlockFormat::Q4K,
+        BlockFormat::Q6K,
+    ];
+    for act in [kiln::GemvActivations::F32, kiln::GemvActivations::Int8] {
+        let dev = qgemv_device(act);
+        for (i, f) in FORMATS.into_iter().enumerate() {
+            let bv = f.block_values();
+            // One block, and past one chunk of the staged vector (4224 or 4352 values).
+            for blocks in [1, 4200usize.div_ceil(bv)] {
+                let k = blocks * bv;
+                let seed = 100 * i as u64 + blocks as u64;
+                let w = random(&dev, DType::Quant(f), &[1031, k], 0.0, 0.0, seed);
+                let g = random(&dev, DType::F32, &[1, k], -2.0, 2.0, seed + 1);
+                let u = random(&dev, DType::F32, &[1, k], -1.0, 1.0, seed + 2);
+                let wt = w.cast(DType::F32).unwrap().transpose(0, 1).unwrap();
+                let a = g.silu().unwrap().mul(&u).unwrap();
+                let y = a.matmul(&wt).unwrap();
+                let what = format!("{f:?}, {act:?} vector, k {k}");
+                assert_eq!(plan_of(&y), (1, true), "{what}");
+                assert!(
+                    takes_qgemv_path(&y, act),
+                    "{what}: not on the quantized gemv path"
+                );
+                // The same vector read from memory by the same path.
+                let stored = Tensor::from_host_on(&dev, a.to_host().unwrap()).unwrap();
+                let ys = stored.matmul(&wt).unwrap();
+                let got = y.to_host().unwrap();
+                let (at, rt) = mm_tol(k);
+                assert_close(&got, &ys.to_host().unwrap(), at, rt, &what);
+                if act == kiln::GemvActivations::F32 {
+                    assert_close(&got, &y.reference().unwrap(), at * 40.0, rt, &what);
+                }
+            }
+        }
+    }
+}
+
+/// Whether `t`'s plan runs the quantized gemv path, with the vector in 8-bit integers (the
+/// 8-bit dot product) or in f32 (the word or wide item functions).
+fn takes_qgemv_path(t: &Tensor, act: kiln::GemvActivations) -> bool {
+    let plan = t.explain().unwrap();
+    plan.kernels.iter().any(|k| match act {
+        kiln::GemvActivations::Int8 => k.wgsl.contains("kiln_qdot_"),
+        kiln::GemvActivations::F32 => {
+            k.wgsl.contains("kiln_qitem_") || k.wgsl.contains("kiln_qwide_")
+        }
+    })
+}
