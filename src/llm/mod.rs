@@ -16,4 +16,4 @@ pub use model::{Model, Session, Timing, MAX_PROGRAMS};
 pub use random::RandomSpec;
 pub use sampler::{Sampler, Sampling};
 pub use tokenizer::{pre_tokens, PreTokenizer, Tokenizer, PRE_TOKENIZERS};
-pub use weights::{Layer, Qkv, Source, Weights};
+pub use weights::{Layer, Qkv, Source, Stacked, Weights};

@@ -9,10 +9,12 @@
 //! over the whole cache with a mask that admits the slots at or before each query's
 //! position. Query heads share their group's key/value head through a broadcast batch
 //! dimension, never a copy. Where Q, K and V are one product without biases, RoPE is one
-//! kernel over its output (the value heads rotated by angle 0): a decode step's layer is
-//! ten kernels.
+//! kernel over its output (the value heads rotated by angle 0). A decode step's gate and up
+//! projections are one product, whose halves the down projection reads and combines
+//! (`silu(gate) * up`) where it reads its vector: a decode step's layer is nine kernels, ten
+//! where the attention over a long cache is split (and then combined).
 
-use super::{Config, LlmError, Qkv, RopeStyle, Source, Weights};
+use super::{Config, LlmError, Qkv, RopeStyle, Source, Stacked, Weights};
 use crate::io::Gguf;
 use crate::{DType, Device, Program, Result, Tensor};
 
@@ -307,9 +309,23 @@ impl Model {
                 .reshape(&[t, d])?;
             x = x.add(&Model::linear(&o, &l.wo)?)?;
             let hn = x.rms_norm(Some(&l.ffn_norm), cfg.eps)?;
-            let ff = Model::linear(&hn, &l.gate)?
-                .silu()?
-                .mul(&Model::linear(&hn, &l.up)?)?;
+            // A decode step's gate and up are one product over the stacked weight, and
+            // `silu(gate) * up` is computed where the down projection reads its vector (its
+            // operand prologue). Several tokens take the two products apart (the stacked
+            // weight's rows viewed), so that the gate's carries `silu(gate) * up` as its
+            // epilogue and no kernel stores both halves only for another to combine them.
+            let (gate, up) = match &l.gate_up {
+                Stacked::Fused(w, [ng, nu]) if t == 1 => {
+                    let y = Model::linear(&hn, w)?;
+                    (y.narrow(1, 0, *ng)?, y.narrow(1, *ng, *nu)?)
+                }
+                Stacked::Fused(w, [ng, nu]) => (
+                    Model::linear(&hn, &w.narrow(0, 0, *ng)?)?,
+                    Model::linear(&hn, &w.narrow(0, *ng, *nu)?)?,
+                ),
+                Stacked::Separate([g, u]) => (Model::linear(&hn, g)?, Model::linear(&hn, u)?),
+            };
+            let ff = gate.silu()?.mul(&up)?;
             x = x.add(&Model::linear(&ff, &l.down)?)?;
         }
         let mut x = x.rms_norm(Some(&w.norm), cfg.eps)?;

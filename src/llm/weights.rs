@@ -35,10 +35,8 @@ pub struct Layer {
     pub wo: Tensor,
     /// RMSNorm gain before the feed-forward block.
     pub ffn_norm: Tensor,
-    /// SwiGLU gate projection.
-    pub gate: Tensor,
-    /// SwiGLU up projection.
-    pub up: Tensor,
+    /// SwiGLU's gate and up projections (`[gate, up]`).
+    pub gate_up: Stacked<2>,
     /// Down projection.
     pub down: Tensor,
 }
@@ -106,8 +104,13 @@ impl Weights {
                 bias,
                 wo: to_device(device, host(&n("attn_output.weight"), &[d, d])?)?,
                 ffn_norm: to_device(device, host(&n("ffn_norm.weight"), &[d])?)?,
-                gate: to_device(device, host(&n("ffn_gate.weight"), &[cfg.ffn, d])?)?,
-                up: to_device(device, host(&n("ffn_up.weight"), &[cfg.ffn, d])?)?,
+                gate_up: Stacked::new(
+                    device,
+                    [
+                        host(&n("ffn_gate.weight"), &[cfg.ffn, d])?,
+                        host(&n("ffn_up.weight"), &[cfg.ffn, d])?,
+                    ],
+                )?,
                 down: to_device(device, host(&n("ffn_down.weight"), &[d, cfg.ffn])?)?,
             });
         }
@@ -175,55 +178,60 @@ fn to_device(device: &Device, h: HostTensor) -> Result<Tensor> {
     Ok(t)
 }
 
-/// The query, key and value projections: one `[q + k + v rows, dim]` weight where the three
-/// can be stacked (one product instead of three, and one kernel), else three.
-pub enum Qkv {
-    /// Stacked rows, and the rows of each of Q, K and V.
-    Fused(Tensor, [usize; 3]),
+/// Projections of one input: one weight of their rows stacked where they can be (one
+/// product instead of several, and one kernel), else apart.
+pub enum Stacked<const N: usize> {
+    /// Stacked rows, and the rows of each projection.
+    Fused(Tensor, [usize; N]),
     /// Separate weights (quantized in different formats).
-    Separate([Tensor; 3]),
+    Separate([Tensor; N]),
 }
 
-impl Qkv {
-    /// Stacks `[q, k, v]` where they are blocks of one format (rows are whole blocks, so the
-    /// blocks of the stacked rows are the three tensors' blocks in turn) or all unquantized
-    /// (stacked as `f32`, exactly).
-    fn new(device: &Device, w: [HostTensor; 3]) -> Result<Qkv> {
-        let rows = [0, 1, 2].map(|i| w[i].shape.0[0]);
+/// The query, key and value projections.
+pub type Qkv = Stacked<3>;
+
+impl<const N: usize> Stacked<N> {
+    /// Stacks `w` where they are blocks of one format (rows are whole blocks, so the blocks
+    /// of the stacked rows are the tensors' blocks in turn) or all unquantized (stacked as
+    /// `f32`, exactly).
+    fn new(device: &Device, w: [HostTensor; N]) -> Result<Stacked<N>> {
+        let rows = std::array::from_fn(|i| w[i].shape.0[0]);
         let cols = w[0].shape.0[1];
         let total = rows.iter().sum::<usize>();
-        let fused = match (w[0].dtype, w[1].dtype, w[2].dtype) {
-            (DType::Quant(a), DType::Quant(b), DType::Quant(c)) if a == b && b == c => {
-                let mut blocks = Vec::new();
-                for h in &w {
-                    blocks.extend(h.blocks()?);
-                }
-                Some(HostTensor::quantized(
-                    a,
-                    Shape::new(&[total, cols]),
-                    &blocks,
-                )?)
+        let first = w[0].dtype;
+        let one_format = w.iter().all(|h| h.dtype == first);
+        let fused = if let (DType::Quant(f), true) = (first, one_format) {
+            let mut blocks = Vec::new();
+            for h in &w {
+                blocks.extend(h.blocks()?);
             }
-            (a, b, c) if !a.is_quantized() && !b.is_quantized() && !c.is_quantized() => {
-                let v: Vec<f32> = w
-                    .iter()
-                    .flat_map(|h| h.to_f64())
-                    .map(|x| x as f32)
-                    .collect();
-                Some(HostTensor::from_slice(&v, Shape::new(&[total, cols]))?)
-            }
-            _ => None,
+            Some(HostTensor::quantized(
+                f,
+                Shape::new(&[total, cols]),
+                &blocks,
+            )?)
+        } else if w.iter().all(|h| !h.dtype.is_quantized()) {
+            let v: Vec<f32> = w
+                .iter()
+                .flat_map(|h| h.to_f64())
+                .map(|x| x as f32)
+                .collect();
+            Some(HostTensor::from_slice(&v, Shape::new(&[total, cols]))?)
+        } else {
+            None
         };
         Ok(match fused {
-            Some(h) => Qkv::Fused(to_device(device, h)?, rows),
-            None => {
-                let [q, k, v] = w;
-                Qkv::Separate([
-                    to_device(device, q)?,
-                    to_device(device, k)?,
-                    to_device(device, v)?,
-                ])
-            }
+            Some(h) => Stacked::Fused(to_device(device, h)?, rows),
+            None => Stacked::Separate(
+                w.into_iter()
+                    .map(|h| to_device(device, h))
+                    .collect::<Result<Vec<_>>>()?
+                    .try_into()
+                    .map_err(|_| LlmError::Tensor {
+                        name: "stacked projections".into(),
+                        why: format!("{N} weights expected"),
+                    })?,
+            ),
         })
     }
 }
