@@ -101,12 +101,49 @@ fn prologues_read_broadcasts_views_gathers_and_batches() {
     let y = rot.matmul(&w2).unwrap();
     assert_eq!(plan_of(&y), (1, true), "gather");
     check(&y, at, rt, "x * c + x[partner] * s @ w");
-    // A norm's row values: the row kernel computes the reduction and the vector together,
-    // as before (a prologue would store the reduction and the values over it apart).
-    let x = random(&dev, DType::F32, &[1, k], -1.0, 1.0, 10);
-    let y = x.rms_norm(Some(&s), 1e-5).unwrap().matmul(&w).unwrap();
-    assert_eq!(plan_of(&y), (2, false), "rms_norm");
-    check(&y, at, rt, "rms_norm(x) @ w");
+}
+
+#[test]
+fn norms_and_softmaxes_are_folded_before_the_product() {
+    let dev = device();
+    for (i, &k) in SIZES.iter().enumerate() {
+        let seed = 40 + 10 * i as u64;
+        let (at, rt) = mm_tol(k);
+        let w = random(&dev, DType::F32, &[k, 7], -1.0, 1.0, seed);
+        let g = random(&dev, DType::F32, &[k], 0.5, 1.5, seed + 1);
+        let x = random(&dev, DType::F32, &[1, k], -2.0, 2.0, seed + 2);
+        // A row of 1 has no broadcast to fold: kernels of their own store the vector.
+        let folded = |y: &Tensor| {
+            let (kernels, prologue) = plan_of(y);
+            prologue == (k > 1) && (k == 1 || kernels == 1)
+        };
+        let cases = [
+            ("rms_norm", x.rms_norm(Some(&g), 1e-5).unwrap()),
+            (
+                "layer_norm",
+                x.layer_norm(Some(&g), Some(&g), 1e-5).unwrap(),
+            ),
+            ("softmax", x.softmax(-1).unwrap()),
+        ];
+        for (name, a) in cases {
+            let y = a.matmul(&w).unwrap();
+            let what = format!("{name}(x) @ w, k {k}");
+            assert!(folded(&y), "{what}: {}", y.explain().unwrap());
+            check(&y, at, rt, &what);
+        }
+        // Batches of vectors, each row's stages its own.
+        let xb = random(&dev, DType::F32, &[3, 1, k], -2.0, 2.0, seed + 3);
+        let wb = random(&dev, DType::F32, &[3, k, 5], -1.0, 1.0, seed + 4);
+        let y = xb.rms_norm(Some(&g), 1e-5).unwrap().matmul(&wb).unwrap();
+        assert!(folded(&y), "batched rms_norm, k {k}");
+        check(&y, at, rt, &format!("batched rms_norm(x) @ w, k {k}"));
+        // A matrix: the row kernel, then the product.
+        let xm = random(&dev, DType::F32, &[3, k], -2.0, 2.0, seed + 5);
+        let y = xm.rms_norm(Some(&g), 1e-5).unwrap().matmul(&w).unwrap();
+        let (kernels, prologue) = plan_of(&y);
+        assert!(!prologue && (k == 1 || kernels == 2), "a matrix, k {k}");
+        check(&y, at, rt, &format!("rms_norm(m) @ w, k {k}"));
+    }
 }
 
 #[test]
@@ -157,22 +194,30 @@ fn quantized_products_compute_their_vector_on_each_gemv_path() {
                 let g = random(&dev, DType::F32, &[1, k], -2.0, 2.0, seed + 1);
                 let u = random(&dev, DType::F32, &[1, k], -1.0, 1.0, seed + 2);
                 let wt = w.cast(DType::F32).unwrap().transpose(0, 1).unwrap();
-                let a = g.silu().unwrap().mul(&u).unwrap();
-                let y = a.matmul(&wt).unwrap();
-                let what = format!("{f:?}, {act:?} vector, k {k}");
-                assert_eq!(plan_of(&y), (1, true), "{what}");
-                assert!(
-                    takes_qgemv_path(&y, act),
-                    "{what}: not on the quantized gemv path"
-                );
-                // The same vector read from memory by the same path.
-                let stored = Tensor::from_host_on(&dev, a.to_host().unwrap()).unwrap();
-                let ys = stored.matmul(&wt).unwrap();
-                let got = y.to_host().unwrap();
-                let (at, rt) = mm_tol(k);
-                assert_close(&got, &ys.to_host().unwrap(), at, rt, &what);
-                if act == kiln::GemvActivations::F32 {
-                    assert_close(&got, &y.reference().unwrap(), at * 40.0, rt, &what);
+                let vectors = [
+                    ("silu(g) * u", g.silu().unwrap().mul(&u).unwrap()),
+                    (
+                        "rms_norm(g) * u",
+                        g.rms_norm(Some(&u.reshape(&[k]).unwrap()), 1e-5).unwrap(),
+                    ),
+                ];
+                for (name, a) in vectors {
+                    let y = a.matmul(&wt).unwrap();
+                    let what = format!("{name}, {f:?}, {act:?} vector, k {k}");
+                    assert_eq!(plan_of(&y), (1, true), "{what}");
+                    assert!(
+                        takes_qgemv_path(&y, act),
+                        "{what}: not on the quantized gemv path"
+                    );
+                    // The same vector read from memory by the same path.
+                    let stored = Tensor::from_host_on(&dev, a.to_host().unwrap()).unwrap();
+                    let ys = stored.matmul(&wt).unwrap();
+                    let got = y.to_host().unwrap();
+                    let (at, rt) = mm_tol(k);
+                    assert_close(&got, &ys.to_host().unwrap(), at, rt, &what);
+                    if act == kiln::GemvActivations::F32 {
+                        assert_close(&got, &y.reference().unwrap(), at * 40.0, rt, &what);
+                    }
                 }
             }
         }

@@ -23,6 +23,7 @@ pub mod gemv;
 pub mod matmul;
 pub mod ops;
 pub mod params;
+mod prologue;
 pub mod qgemv;
 pub mod qgemv_dot;
 pub mod qgemv_words;
@@ -198,7 +199,13 @@ pub fn generate(k: &Kernel, s: &Schedule, t: &Target) -> Result<KernelSource, Co
             a_round,
             b_round,
             prologue,
-        } => matmul::main(&mut e, (*a, *a_round, *prologue), (*b, *b_round), *dtype, s)?,
+        } => matmul::main(
+            &mut e,
+            (*a, *a_round, prologue.as_ref()),
+            (*b, *b_round),
+            *dtype,
+            s,
+        )?,
         KernelKind::Attention { .. } => attention::main(&mut e, s)?,
         KernelKind::Scan { op, expr } => scan::main(&mut e, s, *op, *expr)?,
     };

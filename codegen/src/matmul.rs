@@ -37,7 +37,7 @@ use crate::qgemv;
 use crate::schedule::MatmulSchedule;
 use crate::{CodegenError, Schedule};
 use kiln_ir::quant::BlockFormat;
-use kiln_ir::{DType, ExprId, InputId, LoadId};
+use kiln_ir::{DType, ExprId, InputId, LoadId, Prologue};
 
 /// Invocations along each edge of the workgroup.
 pub const THREADS: u32 = 16;
@@ -100,7 +100,7 @@ pub(crate) struct Dims {
 /// The `main` function (and workgroup tiles) of a matmul kernel.
 pub fn main(
     e: &mut Emitter,
-    (la, ra, prologue): (LoadId, Option<DType>, Option<ExprId>),
+    (la, ra, prologue): (LoadId, Option<DType>, Option<&Prologue>),
     (lb, rb): (LoadId, Option<DType>),
     dtype: DType,
     s: &Schedule,
@@ -175,7 +175,7 @@ pub fn main(
     let mut b = Code::new();
     accessors(e, &mut b, &d, prologue.is_none().then_some(&oa), &ob);
     if let Some(p) = prologue {
-        computed_a(e, &mut b, &d, p)?;
+        crate::prologue::computed_a(e, &mut b, &d, p)?;
     }
     epilogue(e, &mut b, dtype, &d)?;
     if s.matmul.tensor_cores {
@@ -214,6 +214,7 @@ pub fn main(
         "    let abase = {};\n    let bbase = {};",
         d.abase, d.bbase
     );
+    crate::prologue::run_stages(&mut b, prologue);
     // A quantized B gets the quantized gemv path's decoding dot product, after `main`.
     let mut fns = Code::new();
     if block == 1 {
@@ -274,32 +275,10 @@ impl OperandLoad {
     }
 }
 
-/// `a_at(bt, row, k)` and `a_in(bt, row, k)` where A is computed by prologue `p`: the
-/// expression at A's coordinates (batch `bt`), 0 outside A in `a_at`, as f32.
-fn computed_a(e: &mut Emitter, out: &mut Code, d: &Dims, p: ExprId) -> Result<(), CodegenError> {
-    let r = e.k.shape.rank();
-    let (m, kk) = (&d.m, &d.kk);
-    writeln!(
-        out,
-        "fn a_in(base: i32, r: u32, k: u32) -> f32 {{\n  let bt = u32(base);"
-    );
-    e.coords(out, "  ", "bt", 0..r - 2);
-    writeln!(out, "  let c{} = r;\n  let c{} = k;", r - 2, r - 1);
-    writeln!(out, "  let i = (bt * {m} + r) * {kk} + k;");
-    e.exprs(out, "  ", "i", &[p])?;
-    let v = crate::emit::value_name(p, None);
-    writeln!(
-        out,
-        "  return f32({v});\n}}\n\
-         fn a_at(base: i32, r: u32, k: u32) -> f32 {{\n  if (r >= {m} || k >= {kk}) {{ return 0.0; }}\n  return a_in(base, r, k);\n}}"
-    );
-    Ok(())
-}
-
 /// `a_at(base, row, k)` and `b_at(base, k, col)`: one operand element through its view, 0
 /// outside the operand (so partial tiles add nothing); `a_in` and `b_in` the same without the
 /// check, for tiles (and gemv steps) wholly inside both operands. Where A is computed by a
-/// prologue, [`computed_a`] writes A's two instead.
+/// prologue, [`crate::prologue::computed_a`] writes A's two instead.
 fn accessors(
     e: &mut Emitter,
     out: &mut Code,

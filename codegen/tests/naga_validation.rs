@@ -7,7 +7,7 @@ use kiln_codegen::{
 };
 use kiln_ir::lower::{lower, lower_unfused, FusionOptions};
 use kiln_ir::ops::{
-    BinaryOp, RandDist, SliceDim, UnaryOp, ViewOp, ALL_BINARY, ALL_REDUCE, ALL_UNARY,
+    BinaryOp, RandDist, ReduceOp, SliceDim, UnaryOp, ViewOp, ALL_BINARY, ALL_REDUCE, ALL_UNARY,
 };
 use kiln_ir::{
     DType, Graph, Kernel, KernelKind, NodeId, Op, Scalar, Shape, TensorType, ALL_BLOCK_FORMATS,
@@ -392,8 +392,9 @@ fn quantized_reads() {
 }
 
 /// Vectors computed where their products read them (operand prologues): `silu(x) * y[partner]`
-/// (a gather) in every float dtype over batches, and `x * y` against quantized weights of
-/// every format (each gemv path, under the schedules above).
+/// (a gather) in every float dtype over batches, a softmax's (two stages over the row), and
+/// `x * y` against quantized weights of every format (each gemv path, under the schedules
+/// above).
 #[test]
 fn operand_prologues() {
     let prologue = |prog: &kiln_ir::lower::Program| {
@@ -421,6 +422,52 @@ fn operand_prologues() {
         let prog = lower(&g, &FusionOptions::default()).unwrap();
         assert!(prologue(&prog), "{dt}: a prologue");
         validate_program(&prog, &format!("prologue {dt}"));
+        // softmax(x) @ b: its max and sum folded over the row first.
+        let mut g = Graph::new();
+        let x = g.input(dt, Shape::new(&[2, 3, 1, 1031])).unwrap();
+        let axes: kiln_ir::Axes = smallvec![3];
+        let mx = g
+            .add(
+                Op::Reduce {
+                    op: ReduceOp::Max,
+                    axes: axes.clone(),
+                    keepdim: true,
+                },
+                &[x],
+            )
+            .unwrap();
+        let mxe = g
+            .add(
+                Op::View(ViewOp::Expand(Shape::new(&[2, 3, 1, 1031]))),
+                &[mx],
+            )
+            .unwrap();
+        let d = g.add(Op::Binary(BinaryOp::Sub), &[x, mxe]).unwrap();
+        let ex = g.add(Op::Unary(UnaryOp::Exp), &[d]).unwrap();
+        let sm = g
+            .add(
+                Op::Reduce {
+                    op: ReduceOp::Sum,
+                    axes,
+                    keepdim: true,
+                },
+                &[ex],
+            )
+            .unwrap();
+        let sme = g
+            .add(
+                Op::View(ViewOp::Expand(Shape::new(&[2, 3, 1, 1031]))),
+                &[sm],
+            )
+            .unwrap();
+        let a = g.add(Op::Binary(BinaryOp::Div), &[ex, sme]).unwrap();
+        let b = g.input(dt, Shape::new(&[2, 3, 1031, 9])).unwrap();
+        let out = g.add(Op::Matmul, &[a, b]).unwrap();
+        g.mark_output(out);
+        let prog = lower(&g, &FusionOptions::default()).unwrap();
+        assert_eq!(prog.calls.len(), 1, "{dt}: softmax @ b in one kernel");
+        assert!(prologue(&prog), "{dt}: a prologue with stages");
+        validate_program(&prog, &format!("softmax prologue {dt}"));
     }
     for f in ALL_BLOCK_FORMATS {
         let k = 3 * f.block_values();

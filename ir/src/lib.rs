@@ -28,7 +28,7 @@ pub use graph::{Graph, Node, NodeId, Structure};
 pub use host::{Element, HostData, HostTensor};
 pub use kernel::{
     Expr, ExprId, ExprNode, InputId, Kernel, KernelError, KernelKind, Load, LoadId, Output,
-    OutputId, Stage, StageId, Store,
+    OutputId, Prologue, Stage, StageId, Store,
 };
 pub use ops::{Op, TensorType};
 pub use quant::{BlockFormat, ALL_BLOCK_FORMATS};

@@ -9,10 +9,11 @@
 //! over the whole cache with a mask that admits the slots at or before each query's
 //! position. Query heads share their group's key/value head through a broadcast batch
 //! dimension, never a copy. Where Q, K and V are one product without biases, RoPE is one
-//! kernel over its output (the value heads rotated by angle 0). A decode step's gate and up
-//! projections are one product, whose halves the down projection reads and combines
-//! (`silu(gate) * up`) where it reads its vector: a decode step's layer is nine kernels, ten
-//! where the attention over a long cache is split (and then combined).
+//! kernel over its output (the value heads rotated by angle 0). In a decode step each
+//! RMSNorm is computed where the product after it reads its vector, the gate and up
+//! projections are one product, and the down projection combines its halves (`silu(gate) *
+//! up`) where it reads its vector: a decode step's layer is seven kernels, eight where the
+//! attention over a long cache is split (and then combined).
 
 use super::{Config, LlmError, Qkv, RopeStyle, Source, Stacked, Weights};
 use crate::io::Gguf;

@@ -119,6 +119,22 @@ pub struct Stage {
     pub expr: ExprId,
 }
 
+/// A matmul's operand A computed where the product reads it (an operand prologue: the
+/// activation, product of vectors or norm that would otherwise be stored by a kernel of its
+/// own). A's element at `[batch..., row, k]` is expression `a` evaluated at those coordinates,
+/// whose loads view A's space. `stages` reduce expressions over A's row (over `k`), in order;
+/// prologue expressions read stage `i` as [`Expr::Acc`]`(i + 1)` (the product is `Acc(0)`),
+/// and a stage reads only the stages before it. The lowering fuses a prologue only into
+/// matrix-vector products (`m` is 1), where each workgroup reads the whole vector anyway and
+/// computes the stages once before the product; a prologue with stages is valid only there.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Prologue {
+    /// A's element.
+    pub a: ExprId,
+    /// Reductions over A's row.
+    pub stages: Vec<Stage>,
+}
+
 /// Where an output is stored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Store {
@@ -178,13 +194,9 @@ pub enum KernelKind {
         a_round: Option<DType>,
         /// A cast fused into B's loads.
         b_round: Option<DType>,
-        /// A computed where the product reads it: A's element at `[batch..., row, k]` is this
-        /// expression evaluated at those coordinates, whose loads view A's space (an operand
-        /// prologue: the activation or product of vectors that would otherwise be stored by a
-        /// kernel of its own). `a` is then one of its loads, which gives A's shape, and
-        /// `a_round` is `None`. The lowering fuses one only into matrix-vector products (`m`
-        /// is 1), where each workgroup reads the whole vector anyway.
-        prologue: Option<ExprId>,
+        /// A computed where the product reads it ([`Prologue`]): `a` is then one of the
+        /// loads it reads, which gives A's shape, and `a_round` is `None`.
+        prologue: Option<Prologue>,
     },
     /// Fused attention (`kiln_ir::ops::attention`). `shape` is the output, `[batch..., sq,
     /// dv]`, or `[batch..., sq, dv, 3, S]` for a part of a split attention (`partial`);
@@ -426,7 +438,12 @@ impl Kernel {
                     }
                 }
                 match prologue {
-                    Some(e) => k.push_str(&format!(".p{e}")),
+                    Some(p) => {
+                        k.push_str(&format!(".p{}", p.a));
+                        for st in &p.stages {
+                            k.push_str(&format!(":{}:{}", st.op.name(), st.expr));
+                        }
+                    }
                     None => k.push_str(".-"),
                 }
             }

@@ -179,12 +179,16 @@ impl Kernel {
         Ok(())
     }
 
-    /// The stages an `Acc` may name: a reduce kernel's, or a matmul's product (stage 0).
+    /// The stages an `Acc` may name: a reduce kernel's, or a matmul's product (stage 0) and
+    /// its prologue's stages (1 on).
     fn acc_count(&self) -> usize {
         match &self.kind {
             KernelKind::Elementwise => 0,
             KernelKind::Reduce { stages, .. } => stages.len(),
-            KernelKind::Matmul { .. } | KernelKind::Attention { .. } | KernelKind::Scan { .. } => 1,
+            KernelKind::Matmul { prologue, .. } => {
+                1 + prologue.as_ref().map_or(0, |p| p.stages.len())
+            }
+            KernelKind::Attention { .. } | KernelKind::Scan { .. } => 1,
         }
     }
 
@@ -293,7 +297,28 @@ impl Kernel {
                     }
                 })?
             }
-            KernelKind::Matmul { dtype, .. } => *dtype,
+            KernelKind::Matmul {
+                dtype, prologue, a, ..
+            } => match (s.index(), prologue) {
+                (0, _) | (_, None) => *dtype,
+                (i, Some(p)) => {
+                    let st = &p.stages[i - 1];
+                    let operand = self.expr(st.expr).dtype;
+                    // Over A's row: `k` values (the load is checked in `verify_kind`).
+                    let count = self
+                        .loads
+                        .get(a.index())
+                        .and_then(|l| l.view.shape.0.last().copied())
+                        .unwrap_or(1);
+                    st.op
+                        .result_dtype(operand, count)
+                        .map_err(|e| KernelError::ExprDType {
+                            expr,
+                            found,
+                            why: e.to_string(),
+                        })?
+                }
+            },
             // The output's dtype: q's, or f32 for the parts of a split attention.
             KernelKind::Attention { partial, q, .. } => {
                 if *partial {
@@ -379,8 +404,8 @@ impl Kernel {
                     )));
                 }
                 match prologue {
-                    Some(p) => self.verify_prologue(*p, *a, *b, a_round.is_some()),
-                    None => Ok(()),
+                    Some(p) => self.verify_prologue(p, *a, *b, a_round.is_some()),
+                    None => self.epilogue_reads_no_stage(0),
                 }
             }
             KernelKind::Attention {
@@ -407,27 +432,66 @@ impl Kernel {
         }
     }
 
-    /// A matmul's operand prologue `p` (see [`KernelKind::Matmul`]): a float expression with
-    /// no accumulator under it, reading `a` and loads over A's shape only (not B's load), with
-    /// no rounding on A's load (a cast is part of the expression).
-    fn verify_prologue(&self, p: ExprId, a: LoadId, b: LoadId, a_round: bool) -> Check {
-        let bad = |why: String| Err(KernelError::Matmul(format!("prologue {p}: {why}")));
-        self.check_expr(|| "matmul prologue".into(), p)?;
-        if !self.expr(p).dtype.is_float() || a_round {
+    /// A matmul's operand prologue `p` ([`super::Prologue`]): a float expression reading no
+    /// accumulator but its stages', and stages in order (float folds, not argmax or argmin,
+    /// and only where A has one row a batch), each reading only earlier stages; all of them reading `a` or loads over A's shape only
+    /// (not B's load), with no rounding on A's load (a cast is part of the expression); the
+    /// outputs reading the product, not the stages.
+    fn verify_prologue(&self, p: &super::Prologue, a: LoadId, b: LoadId, a_round: bool) -> Check {
+        let err = |why: String| KernelError::Matmul(format!("prologue {}: {why}", p.a));
+        let bad = |why: String| Err(err(why));
+        self.check_expr(|| "matmul prologue".into(), p.a)?;
+        if !self.expr(p.a).dtype.is_float() || a_round {
             return bad(format!(
                 "dtype {}, and A rounded on load",
-                self.expr(p).dtype
+                self.expr(p.a).dtype
             ));
         }
-        let need = self.needed(&[p]);
+        // Stages are folded once a batch, over its one row.
+        let rows = self.shape.0[self.shape.rank() - 2];
+        if !p.stages.is_empty() && rows != 1 {
+            return bad(format!(
+                "stages over {rows} rows of A (one row a batch only)"
+            ));
+        }
+        for (i, st) in p.stages.iter().enumerate() {
+            self.check_expr(|| format!("prologue stage {i}"), st.expr)?;
+            if st.op.is_arg() || !self.expr(st.expr).dtype.is_float() {
+                return bad(format!(
+                    "stage {i}: {} of {}",
+                    st.op.name(),
+                    self.expr(st.expr).dtype
+                ));
+            }
+            // Stage `i` is `Acc(i + 1)`: it reads only `Acc(1..=i)`.
+            self.stage_reads_earlier(StageId::new(i + 1), st.expr)?;
+            self.reads_a_space(st.expr, a, b)
+                .map_err(|why| err(format!("stage {i}: {why}")))?;
+        }
+        self.stage_reads_earlier(StageId::new(p.stages.len() + 1), p.a)?;
+        let reads_a = self.reads_a_space(p.a, a, b).map_err(err)?;
+        if !reads_a {
+            return bad(format!("it does not read load {a}"));
+        }
+        self.epilogue_reads_no_stage(p.stages.len())
+    }
+
+    /// Whether expression `root` reads load `a` (not through a gather), after checking that
+    /// it reads no product (`Acc(0)`), not load `b`, and only loads over A's shape (a
+    /// gather's of A's rank).
+    fn reads_a_space(&self, root: ExprId, a: LoadId, b: LoadId) -> Result<bool, String> {
+        let need = self.needed(&[root]);
         let mut reads_a = false;
         for (i, e) in self.exprs.iter().enumerate().filter(|(i, _)| need[*i]) {
             // A gather's view has the gathered tensor's shape: its rank is A's.
             let (l, gather) = match e.expr {
                 Expr::Load(l) | Expr::LoadValid(l) => (l, false),
                 Expr::Gather { load, .. } => (load, true),
-                Expr::Acc(_) => return bad(format!("expression e{i} reads the product")),
-                Expr::Const(_)
+                Expr::Acc(s) if s.index() == 0 => {
+                    return Err(format!("expression e{i} reads the product"))
+                }
+                Expr::Acc(_)
+                | Expr::Const(_)
                 | Expr::Arange { .. }
                 | Expr::Rand { .. }
                 | Expr::Unary(..)
@@ -443,11 +507,30 @@ impl Kernel {
                 shape == a_shape
             };
             if l == b || !fits {
-                return bad(format!("load {l} is B's or does not view A's shape"));
+                return Err(format!("load {l} is B's or does not view A's shape"));
             }
         }
-        if !reads_a {
-            return bad(format!("it does not read load {a}"));
+        Ok(reads_a)
+    }
+
+    /// A matmul's outputs read the product (`Acc(0)`), none of its `stages` prologue stages.
+    fn epilogue_reads_no_stage(&self, stages: usize) -> Check {
+        let roots: Vec<ExprId> = self.outputs.iter().map(|o| o.expr).collect();
+        let need = self.needed(&roots);
+        for (i, node) in self.exprs.iter().enumerate() {
+            if let (true, Expr::Acc(s)) = (need[i], &node.expr) {
+                if s.index() > 0 {
+                    return Err(KernelError::BadAcc {
+                        expr: ExprId::new(i),
+                        stage: *s,
+                        why: if s.index() <= stages {
+                            "a prologue stage read by an output"
+                        } else {
+                            "no such stage in this kernel"
+                        },
+                    });
+                }
+            }
         }
         Ok(())
     }

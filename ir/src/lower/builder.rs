@@ -7,8 +7,8 @@ use super::plan::{BufRef, KernelCall};
 use super::policy::Boundary;
 use super::{is_view, Lowering};
 use crate::kernel::{
-    Expr, ExprId, ExprNode, InputId, Kernel, KernelKind, Load, LoadId, Output, OutputId, Stage,
-    StageId, Store,
+    Expr, ExprId, ExprNode, InputId, Kernel, KernelKind, Load, LoadId, Output, OutputId, Prologue,
+    Stage, StageId, Store,
 };
 use crate::ops::{Op, ViewOp};
 use crate::view::View;
@@ -138,7 +138,7 @@ pub(super) struct Grow {
     pub(super) matmul: Option<(NodeId, LoadId, LoadId)>,
     pub(super) matmul_round: (Option<DType>, Option<DType>),
     /// The matmul's operand prologue (A computed where it is read).
-    pub(super) prologue: Option<ExprId>,
+    pub(super) prologue: Option<Prologue>,
     /// The kind of a `Ctx::Fixed` kernel, once its operands are loaded.
     pub(super) fixed: Option<KernelKind>,
     pub(super) memo: HashMap<NodeId, ExprId>,

@@ -8,7 +8,7 @@ use super::facts::NodeFacts;
 use super::plan::BufRef;
 use super::policy::{self, NodeClass, StoreReason};
 use super::Lowering;
-use crate::kernel::{Expr, ExprId, LoadId, StageId};
+use crate::kernel::{Expr, ExprId, LoadId, Prologue, StageId};
 use crate::ops::Op;
 use crate::view::View;
 use crate::{DType, NodeId, Result};
@@ -76,7 +76,7 @@ impl Lowering<'_> {
     /// binding kept for B. Returns the load that gives A's shape (the first of A's shape the
     /// expression reads) and the expression; `None` (and the builder as it was) where the
     /// policy says no or the expression reads no such load.
-    fn prologue(&mut self, gr: &mut Grow, a: NodeId) -> Result<Option<(LoadId, ExprId)>> {
+    fn prologue(&mut self, gr: &mut Grow, a: NodeId) -> Result<Option<(LoadId, Prologue)>> {
         if !self.operand_prologue(a) {
             return Ok(None);
         }
@@ -98,7 +98,8 @@ impl Lowering<'_> {
             gr.cover(n);
         }
         gr.boundaries.extend(sub.boundaries);
-        Ok(Some((la, e)))
+        let stages = sub.stages;
+        Ok(Some((la, Prologue { a: e, stages })))
     }
 
     /// Whether matmul `m` computes its operand A where it reads it (see
@@ -118,14 +119,20 @@ impl Lowering<'_> {
             is_root: false,
         };
         self.cast_on_load(a).is_none()
-            && policy::operand_prologue(&facts, vector, self.reads_row_values(a))
+            && policy::operand_prologue(&facts, vector, self.unstaged_row_values(a))
     }
 
-    /// True if a reduction lies under `n` through elementwise ops and views only (not below a
-    /// product, attention or scan, which store their results).
-    fn reads_row_values(&self, n: NodeId) -> bool {
+    /// True if A (`a`) reads a reduction's per-row values that its prologue could not compute
+    /// as stages: a reduction under it through elementwise ops and views (not below a
+    /// product, attention or scan, which store their results) that is not a float fold over
+    /// A's last axis broadcast back over it ([`Lowering::try_row_broadcast`] in a prologue,
+    /// whose decisions this foresees), or any where that axis is 1 (no broadcast to fold).
+    fn unstaged_row_values(&self, a: NodeId) -> bool {
+        let shape = self.g.node(a).shape();
+        let last = shape.rank() - 1;
+        let row = Grow::new(Ctx::Prologue, shape.clone());
         let mut seen: HashSet<NodeId> = HashSet::new();
-        let mut stack = vec![n];
+        let mut stack = vec![a];
         while let Some(x) = stack.pop() {
             if !seen.insert(x) {
                 continue;
@@ -133,12 +140,50 @@ impl Lowering<'_> {
             match NodeClass::of(&self.g.node(x).op) {
                 NodeClass::Reduce => return true,
                 NodeClass::Source | NodeClass::Matmul | NodeClass::Attention | NodeClass::Scan => {}
+                NodeClass::View => {
+                    let base = self.strip_views(x);
+                    if !self.reads_reduction_directly(base) {
+                        stack.push(base);
+                    } else if shape.0[last] <= 1
+                        || !self.row_evaluable(&row, base, &[last])
+                        || !self.row_folds(base)
+                    {
+                        return true;
+                    } else {
+                        // The reductions' sources are computed over A's space.
+                        stack.extend(self.row_reductions(base).iter().map(|&q| self.g.srcs(q)[0]));
+                    }
+                }
+                NodeClass::IndexSource | NodeClass::Compute => stack.extend(self.g.srcs(x)),
+            }
+        }
+        false
+    }
+
+    /// True if a reduction lies under `n` through elementwise ops and views only.
+    fn reads_reduction_directly(&self, n: NodeId) -> bool {
+        !self.row_reductions(n).is_empty()
+    }
+
+    /// The reductions under `n` through elementwise ops and views only (not below a product,
+    /// attention or scan, which store their results, nor below another reduction).
+    fn row_reductions(&self, n: NodeId) -> Vec<NodeId> {
+        let mut found = Vec::new();
+        let mut seen: HashSet<NodeId> = HashSet::new();
+        let mut stack = vec![n];
+        while let Some(x) = stack.pop() {
+            if !seen.insert(x) {
+                continue;
+            }
+            match NodeClass::of(&self.g.node(x).op) {
+                NodeClass::Reduce => found.push(x),
+                NodeClass::Source | NodeClass::Matmul | NodeClass::Attention | NodeClass::Scan => {}
                 NodeClass::View | NodeClass::IndexSource | NodeClass::Compute => {
                     stack.extend(self.g.srcs(x))
                 }
             }
         }
-        false
+        found
     }
 
     /// A float-to-float cast under matmul operand `n` (through views only) that the matmul can

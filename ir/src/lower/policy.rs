@@ -319,12 +319,14 @@ pub fn decide(f: &impl Facts) -> Decision {
 /// through memory; a matrix's tiles would recompute A once per column tile. What A reads is
 /// then decided node by node as in any kernel ([`decide`]), over A's space.
 ///
-/// Not where A reads a reduction's per-row values (`row_values`: a norm): a row kernel
-/// computes the reduction and A together, where a prologue would read the reduction from a
-/// kernel of its own and the values computed from it (`rsqrt(mean + eps)`) from another.
-pub fn operand_prologue(f: &impl Facts, vector: bool, row_values: bool) -> bool {
+/// A reduction's per-row values under A (a norm's `rsqrt(mean(x^2) + eps)`) are computed by
+/// the prologue as stages, before the product, where they fold floats over A's row; not
+/// where they cannot be (`unstaged_row_values`): a row kernel computes such a reduction and A
+/// together, where a prologue would read the reduction from a kernel of its own and the
+/// values computed from it from another.
+pub fn operand_prologue(f: &impl Facts, vector: bool, unstaged_row_values: bool) -> bool {
     vector
-        && !row_values
+        && !unstaged_row_values
         && f.fusion_enabled()
         && f.class() == NodeClass::Compute
         && !f.quantized()

@@ -16,7 +16,10 @@ impl Lowering<'_> {
     /// elementwise expression of such reductions) back over the rows, fuses it as a stage.
     pub(super) fn try_row_broadcast(&mut self, gr: &mut Grow, n: NodeId) -> Result<Option<ExprId>> {
         if !self.opts.enabled
-            || !matches!(gr.ctx, Ctx::Elementwise | Ctx::Row | Ctx::PermutedReduce)
+            || !matches!(
+                gr.ctx,
+                Ctx::Elementwise | Ctx::Row | Ctx::PermutedReduce | Ctx::Prologue
+            )
         {
             return Ok(None);
         }
@@ -69,7 +72,14 @@ impl Lowering<'_> {
                     return Ok(None);
                 }
             }
-            _ => {
+            // A matmul's prologue: float folds over A's row, `k`, the last axis.
+            Ctx::Prologue => {
+                let first = gr.axes.is_empty() || gr.axes == axes;
+                if axes.as_slice() != [r - 1] || !first || !self.row_folds(base) {
+                    return Ok(None);
+                }
+            }
+            Ctx::Row | Ctx::PermutedReduce | Ctx::Matmul | Ctx::Fixed => {
                 if gr.axes != axes {
                     return Ok(None);
                 }
@@ -78,9 +88,13 @@ impl Lowering<'_> {
         if !self.row_evaluable(gr, base, &axes) || !self.reads_reduction(base) {
             return Ok(None);
         }
-        if gr.ctx == Ctx::Elementwise {
-            gr.ctx = Ctx::Row;
-            gr.axes = axes.clone();
+        match gr.ctx {
+            Ctx::Elementwise => {
+                gr.ctx = Ctx::Row;
+                gr.axes = axes.clone();
+            }
+            Ctx::Prologue => gr.axes = axes.clone(),
+            Ctx::Row | Ctx::PermutedReduce | Ctx::Matmul | Ctx::Fixed => {}
         }
         let e = self.inline_row(gr, base)?;
         let mut x = n;
@@ -163,6 +177,40 @@ impl Lowering<'_> {
             }
         }
         false
+    }
+
+    /// True if every reduction a per-row value `n` computes from (through the per-row ops of
+    /// [`Self::row_evaluable`]) folds floats: a sum, mean, product, minimum, maximum or
+    /// log-sum-exp, not an argmax or argmin (which a matmul's prologue does not take).
+    pub(super) fn row_folds(&self, n: NodeId) -> bool {
+        let mut stack = vec![n];
+        let mut seen: HashSet<NodeId> = HashSet::new();
+        while let Some(x) = stack.pop() {
+            if !seen.insert(x) {
+                continue;
+            }
+            let node = self.g.node(x);
+            match &node.op {
+                Op::Reduce { op, .. } => {
+                    if op.is_arg() || !node.dtype().is_float() {
+                        return false;
+                    }
+                }
+                Op::View(_) | Op::Unary(_) | Op::Binary(_) | Op::Where | Op::Cast(_) => {
+                    stack.extend(self.g.srcs(x))
+                }
+                Op::Const(_)
+                | Op::Input { .. }
+                | Op::Arange { .. }
+                | Op::Rand { .. }
+                | Op::Scan(_)
+                | Op::Concat { .. }
+                | Op::Gather { .. }
+                | Op::Matmul
+                | Op::Attention(_) => {}
+            }
+        }
+        true
     }
 
     /// Inlines a row-evaluable node (see [`Self::row_evaluable`]).

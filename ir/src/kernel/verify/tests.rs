@@ -2,8 +2,8 @@
 
 use super::KernelError;
 use crate::kernel::{
-    Expr, ExprId, ExprNode, InputId, Kernel, KernelKind, Load, LoadId, Output, OutputId, Stage,
-    StageId, Store,
+    Expr, ExprId, ExprNode, InputId, Kernel, KernelKind, Load, LoadId, Output, OutputId, Prologue,
+    Stage, StageId, Store,
 };
 use crate::lower::{lower, FusionOptions};
 use crate::ops::{BinaryOp, Op, ReduceOp, UnaryOp, ViewOp};
@@ -352,7 +352,38 @@ fn matmul_with_prologue() -> Kernel {
         .push(node(Expr::Binary(BinaryOp::Mul, e(3), e(4)), DType::F32));
     if let KernelKind::Matmul { a, prologue, .. } = &mut k.kind {
         *a = LoadId::new(2);
-        *prologue = Some(e(5));
+        *prologue = Some(Prologue {
+            a: e(5),
+            stages: vec![],
+        });
+    }
+    k
+}
+
+/// [`matmul`] of one row whose A is `x * rsqrt(mean(x * x))` (a norm): stage 0 over A's
+/// row, read as `Acc(1)`; expressions 2-6.
+fn matmul_with_norm() -> Kernel {
+    let mut k = matmul();
+    k.shape = Shape::new(&[1, 5]);
+    k.loads[0] = load(0, &[1, 3]);
+    k.inputs.push(DType::F32);
+    k.loads.push(load(2, &[1, 3]));
+    k.exprs.extend([
+        node(Expr::Load(LoadId::new(2)), DType::F32),
+        node(Expr::Binary(BinaryOp::Mul, e(2), e(2)), DType::F32),
+        node(Expr::Acc(StageId::new(1)), DType::F32),
+        node(Expr::Unary(UnaryOp::Rsqrt, e(4)), DType::F32),
+        node(Expr::Binary(BinaryOp::Mul, e(2), e(5)), DType::F32),
+    ]);
+    if let KernelKind::Matmul { a, prologue, .. } = &mut k.kind {
+        *a = LoadId::new(2);
+        *prologue = Some(Prologue {
+            a: e(6),
+            stages: vec![Stage {
+                op: ReduceOp::Mean,
+                expr: e(3),
+            }],
+        });
     }
     k
 }
@@ -360,8 +391,11 @@ fn matmul_with_prologue() -> Kernel {
 #[test]
 fn matmul_prologues_are_valid() {
     let set = |k: &mut Kernel, p: usize| {
-        if let KernelKind::Matmul { prologue, .. } = &mut k.kind {
-            *prologue = Some(e(p));
+        if let KernelKind::Matmul {
+            prologue: Some(pr), ..
+        } = &mut k.kind
+        {
+            pr.a = e(p);
         }
     };
     matmul_with_prologue().verify().unwrap();
@@ -387,6 +421,47 @@ fn matmul_prologues_are_valid() {
     let mut k = matmul_with_prologue();
     set(&mut k, 9);
     assert!(matches!(rejected(&k), KernelError::ExprOutOfRange { .. }));
+    // Stages: a norm's mean over A's row, read by the prologue as `Acc(1)`.
+    matmul_with_norm().verify().unwrap();
+    fn stages(k: &mut Kernel) -> Option<&mut Vec<Stage>> {
+        match &mut k.kind {
+            KernelKind::Matmul {
+                prologue: Some(p), ..
+            } => Some(&mut p.stages),
+            _ => None,
+        }
+    }
+    // A stage reading itself.
+    let mut k = matmul_with_norm();
+    if let Some(st) = stages(&mut k) {
+        st[0].expr = e(5);
+    }
+    assert!(matches!(rejected(&k), KernelError::BadAcc { .. }));
+    // An argmax stage.
+    let mut k = matmul_with_norm();
+    if let Some(st) = stages(&mut k) {
+        st[0].op = ReduceOp::ArgMax;
+    }
+    assert!(matches!(
+        rejected(&k),
+        KernelError::Matmul(_) | KernelError::ExprDType { .. }
+    ));
+    // No such stage.
+    let mut k = matmul_with_norm();
+    if let Some(st) = stages(&mut k) {
+        st.clear();
+    }
+    assert!(matches!(rejected(&k), KernelError::BadAcc { .. }));
+    // An output reading a stage.
+    let mut k = matmul_with_norm();
+    k.outputs[0].expr = e(5);
+    assert!(matches!(rejected(&k), KernelError::BadAcc { .. }));
+    // Stages over several rows of A.
+    let mut k = matmul_with_norm();
+    k.shape = Shape::new(&[2, 5]);
+    k.loads[0] = load(0, &[2, 3]);
+    k.loads[2] = load(2, &[2, 3]);
+    assert!(matches!(rejected(&k), KernelError::Matmul(_)));
 }
 
 #[test]

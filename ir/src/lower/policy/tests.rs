@@ -376,7 +376,7 @@ fn a_matmul_computes_an_unshared_elementwise_vector_where_it_reads_it() {
     assert!(operand_prologue(&given, true, false));
     // A matrix's tiles would recompute it once per column tile.
     assert!(!operand_prologue(&given, false, false));
-    // A norm's row values: the row kernel computes them with A.
+    // Row values the prologue cannot compute as stages: a row kernel computes them with A.
     assert!(!operand_prologue(&given, true, true));
     let refused = [
         Given {
