@@ -142,7 +142,7 @@ impl Lowering<'_> {
                 NodeClass::Source | NodeClass::Matmul | NodeClass::Attention | NodeClass::Scan => {}
                 NodeClass::View => {
                     let base = self.strip_views(x);
-                    if !self.reads_reduction_directly(base) {
+                    if self.row_reductions(base).is_empty() {
                         stack.push(base);
                     } else if shape.0[last] <= 1
                         || !self.row_evaluable(&row, base, &[last])
@@ -158,32 +158,6 @@ impl Lowering<'_> {
             }
         }
         false
-    }
-
-    /// True if a reduction lies under `n` through elementwise ops and views only.
-    fn reads_reduction_directly(&self, n: NodeId) -> bool {
-        !self.row_reductions(n).is_empty()
-    }
-
-    /// The reductions under `n` through elementwise ops and views only (not below a product,
-    /// attention or scan, which store their results, nor below another reduction).
-    fn row_reductions(&self, n: NodeId) -> Vec<NodeId> {
-        let mut found = Vec::new();
-        let mut seen: HashSet<NodeId> = HashSet::new();
-        let mut stack = vec![n];
-        while let Some(x) = stack.pop() {
-            if !seen.insert(x) {
-                continue;
-            }
-            match NodeClass::of(&self.g.node(x).op) {
-                NodeClass::Reduce => found.push(x),
-                NodeClass::Source | NodeClass::Matmul | NodeClass::Attention | NodeClass::Scan => {}
-                NodeClass::View | NodeClass::IndexSource | NodeClass::Compute => {
-                    stack.extend(self.g.srcs(x))
-                }
-            }
-        }
-        found
     }
 
     /// A float-to-float cast under matmul operand `n` (through views only) that the matmul can

@@ -3,6 +3,7 @@
 //! same kernel, as a stage, instead of being stored and loaded (softmax, layer norm, ...).
 
 use super::builder::{Ctx, Grow};
+use super::policy::NodeClass;
 use super::{is_view, Lowering};
 use crate::kernel::{Expr, ExprId};
 use crate::ops::{Op, ViewOp};
@@ -74,8 +75,8 @@ impl Lowering<'_> {
             }
             // A matmul's prologue: float folds over A's row, `k`, the last axis.
             Ctx::Prologue => {
-                let first = gr.axes.is_empty() || gr.axes == axes;
-                if axes.as_slice() != [r - 1] || !first || !self.row_folds(base) {
+                let same = gr.axes.is_empty() || gr.axes == axes;
+                if axes.as_slice() != [r - 1] || !same || !self.row_folds(base) {
                     return Ok(None);
                 }
             }
@@ -179,38 +180,35 @@ impl Lowering<'_> {
         false
     }
 
-    /// True if every reduction a per-row value `n` computes from (through the per-row ops of
-    /// [`Self::row_evaluable`]) folds floats: a sum, mean, product, minimum, maximum or
-    /// log-sum-exp, not an argmax or argmin (which a matmul's prologue does not take).
+    /// True if every reduction under `n` ([`Self::row_reductions`]) folds floats: a sum, mean,
+    /// product, minimum, maximum or log-sum-exp, not an argmax or argmin (which a matmul's
+    /// prologue does not take as a stage).
     pub(super) fn row_folds(&self, n: NodeId) -> bool {
-        let mut stack = vec![n];
+        self.row_reductions(n).into_iter().all(|q| {
+            let node = self.g.node(q);
+            matches!(&node.op, Op::Reduce { op, .. } if !op.is_arg()) && node.dtype().is_float()
+        })
+    }
+
+    /// The reductions under `n` through elementwise ops and views only (not below a product,
+    /// attention or scan, which store their results, nor below another reduction).
+    pub(super) fn row_reductions(&self, n: NodeId) -> Vec<NodeId> {
+        let mut found = Vec::new();
         let mut seen: HashSet<NodeId> = HashSet::new();
+        let mut stack = vec![n];
         while let Some(x) = stack.pop() {
             if !seen.insert(x) {
                 continue;
             }
-            let node = self.g.node(x);
-            match &node.op {
-                Op::Reduce { op, .. } => {
-                    if op.is_arg() || !node.dtype().is_float() {
-                        return false;
-                    }
-                }
-                Op::View(_) | Op::Unary(_) | Op::Binary(_) | Op::Where | Op::Cast(_) => {
+            match NodeClass::of(&self.g.node(x).op) {
+                NodeClass::Reduce => found.push(x),
+                NodeClass::Source | NodeClass::Matmul | NodeClass::Attention | NodeClass::Scan => {}
+                NodeClass::View | NodeClass::IndexSource | NodeClass::Compute => {
                     stack.extend(self.g.srcs(x))
                 }
-                Op::Const(_)
-                | Op::Input { .. }
-                | Op::Arange { .. }
-                | Op::Rand { .. }
-                | Op::Scan(_)
-                | Op::Concat { .. }
-                | Op::Gather { .. }
-                | Op::Matmul
-                | Op::Attention(_) => {}
             }
         }
-        true
+        found
     }
 
     /// Inlines a row-evaluable node (see [`Self::row_evaluable`]).
