@@ -413,6 +413,38 @@ async fn quantized_gemv_and_gather() {
     }
 }
 
+/// Vectors computed where their products read them (operand prologues, checked through
+/// `explain()`): `silu(g) * u` before a quantized product, and an RMSNorm, whose mean of
+/// squares the workgroup folds before the product.
+#[wasm_bindgen_test]
+async fn vectors_computed_where_products_read_them() {
+    let d = gpu().await;
+    let w = |d: &Device| random(d, DType::Quant(BlockFormat::Q4K), &[7, 512], 0.0, 0.0, 620);
+    let silu_mul = |d: &Device| {
+        let g = random(d, DType::F32, &[1, 512], -2.0, 2.0, 621);
+        let u = random(d, DType::F32, &[1, 512], -1.0, 1.0, 622);
+        let wt = w(d).cast(DType::F32).unwrap().transpose(0, 1).unwrap();
+        g.silu().unwrap().mul(&u).unwrap().matmul(&wt).unwrap()
+    };
+    let norm = |d: &Device| {
+        let x = random(d, DType::F32, &[1, 1031], -2.0, 2.0, 623);
+        let g = random(d, DType::F32, &[1031], 0.5, 1.5, 624);
+        let w = random(d, DType::F32, &[1031, 6], -1.0, 1.0, 625);
+        x.rms_norm(Some(&g), 1e-5).unwrap().matmul(&w).unwrap()
+    };
+    for t in [silu_mul(&d), norm(&d)] {
+        let plan = t.explain().unwrap();
+        assert_eq!(plan.kernels.len(), 1, "{:?}", plan.kernels);
+        assert!(
+            plan.kernels[0].kind.contains("prologue"),
+            "{:?}",
+            plan.kernels
+        );
+    }
+    check(&d, "silu(g) * u @ W^T", 1e-3, 1e-4, silu_mul).await;
+    check(&d, "rms_norm(x) @ w", 1e-3, 1e-4, norm).await;
+}
+
 /// The device has the adapter's own limits, not WebGPU's defaults (SwiftShader's storage
 /// bindings go to 1 GiB, the default is 128 MiB), and no wgpu-only feature.
 #[wasm_bindgen_test]
