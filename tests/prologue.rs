@@ -71,13 +71,49 @@ fn prologues_read_broadcasts_views_gathers_and_batches() {
     let k = 1031;
     let (at, rt) = mm_tol(k);
     let w = random(&dev, DType::F32, &[k, 7], -1.0, 1.0, 1);
-    // A row broadcast over the batches, and a scale broadcast along `k`.
+    // Batches of vectors, and a scale of `k` values broadcast over them.
     let x = random(&dev, DType::F32, &[3, 1, k], -1.0, 1.0, 2);
     let s = random(&dev, DType::F32, &[k], 0.5, 1.5, 3);
     let wb = random(&dev, DType::F32, &[3, k, 7], -1.0, 1.0, 4);
     let y = x.mul(&s).unwrap().gelu().unwrap().matmul(&wb).unwrap();
     assert_eq!(plan_of(&y), (1, true), "batched");
     check(&y, at, rt, "gelu(x * s) @ w, 3 batches");
+    // One vector broadcast over the batches (stride 0 along them).
+    let x1 = random(&dev, DType::F32, &[1, 1, k], -1.0, 1.0, 11);
+    let y = x1
+        .expand(&[3, 1, k])
+        .unwrap()
+        .mul(&x)
+        .unwrap()
+        .sin()
+        .unwrap()
+        .matmul(&wb)
+        .unwrap();
+    assert_eq!(plan_of(&y), (1, true), "broadcast batch");
+    check(&y, at, rt, "sin(x1 * x) @ w, x1 broadcast over 3 batches");
+    // A padded view (its mask read in the prologue): `k - 4` values and four zeros.
+    let xp = random(&dev, DType::F32, &[1, k - 4], -1.0, 1.0, 12);
+    let y = xp
+        .pad(&[(0, 0), (1, 3)], 0.0)
+        .unwrap()
+        .add_scalar(0.5)
+        .unwrap()
+        .matmul(&w)
+        .unwrap();
+    assert_eq!(plan_of(&y), (1, true), "padded");
+    check(&y, at, rt, "(pad(x) + 0.5) @ w");
+    // The same vector read by the prologue (over `k`) and the epilogue (over `n`), `k = n`.
+    let sq = random(&dev, DType::F32, &[k, k], -1.0, 1.0, 13);
+    let xs = random(&dev, DType::F32, &[1, k], -1.0, 1.0, 14);
+    let y = xs.silu().unwrap().matmul(&sq).unwrap().add(&xs).unwrap();
+    assert_eq!(plan_of(&y), (1, true), "k = n");
+    check(&y, at, rt, "silu(x) @ w + x, w square");
+    // f16 vectors and weights (computed in f32, stored in 16 bits or widened).
+    let xh = random(&dev, DType::F16, &[1, k], -1.0, 1.0, 15);
+    let wh = random(&dev, DType::F16, &[k, 7], -1.0, 1.0, 16);
+    let y = xh.rms_norm(None, 1e-5).unwrap().matmul(&wh).unwrap();
+    assert_eq!(plan_of(&y), (1, true), "f16");
+    check(&y, 2e-2, 1e-2, "rms_norm(x) @ w, f16");
     // A strided view of an input (every other column, transposed into the vector).
     let wide = random(&dev, DType::F32, &[k, 2], -1.0, 1.0, 5);
     let xs = wide.narrow(1, 1, 1).unwrap().transpose(0, 1).unwrap();
@@ -146,6 +182,32 @@ fn norms_and_softmaxes_are_folded_before_the_product() {
     }
 }
 
+/// A norm whose statistic is also read elsewhere (a graph output): the row kernel computes
+/// the vector and stores the statistic, as without prologues, instead of a prologue reading
+/// the statistic and its reciprocal root from kernels of their own.
+#[test]
+fn a_statistic_read_elsewhere_stays_in_the_row_kernel() {
+    let dev = device();
+    let k = 1031;
+    let x = random(&dev, DType::F32, &[1, k], -1.0, 1.0, 30);
+    let w = random(&dev, DType::F32, &[k, 7], -1.0, 1.0, 31);
+    let r = x.mul(&x).unwrap().mean(&[-1], true).unwrap();
+    let a = x
+        .mul(&r.add_scalar(1e-5).unwrap().rsqrt().unwrap())
+        .unwrap();
+    let y = a.matmul(&w).unwrap();
+    let stat = r.log().unwrap();
+    let plan = kiln::Plan::of(&[&y, &stat]).unwrap();
+    assert_eq!(plan.kernels.len(), 3, "{plan}");
+    assert!(
+        plan.kernels.iter().all(|k| !k.kind.contains("prologue")),
+        "{plan}"
+    );
+    let (at, rt) = mm_tol(k);
+    check(&y, at, rt, "x * rsqrt(mean(x^2)) @ w");
+    check(&stat, 1e-6, 1e-5, "log(mean(x^2))");
+}
+
 #[test]
 fn prologues_stay_within_the_binding_limit() {
     let dev = device();
@@ -186,24 +248,23 @@ fn quantized_products_compute_their_vector_on_each_gemv_path() {
         let dev = qgemv_device(act);
         for (i, f) in FORMATS.into_iter().enumerate() {
             let bv = f.block_values();
-            // One block, and past one chunk of the staged vector (4224 or 4352 values).
-            for blocks in [1, 4200usize.div_ceil(bv)] {
+            // One block; batches of vectors, a weight each; past one chunk of the staged
+            // vector (4224 or 4352 values).
+            for (batch, blocks) in [(1, 1), (3, 2), (1, 4200usize.div_ceil(bv))] {
                 let k = blocks * bv;
                 let seed = 100 * i as u64 + blocks as u64;
-                let w = random(&dev, DType::Quant(f), &[1031, k], 0.0, 0.0, seed);
-                let g = random(&dev, DType::F32, &[1, k], -2.0, 2.0, seed + 1);
-                let u = random(&dev, DType::F32, &[1, k], -1.0, 1.0, seed + 2);
-                let wt = w.cast(DType::F32).unwrap().transpose(0, 1).unwrap();
+                let w = random(&dev, DType::Quant(f), &[batch, 1031, k], 0.0, 0.0, seed);
+                let g = random(&dev, DType::F32, &[batch, 1, k], -2.0, 2.0, seed + 1);
+                let u = random(&dev, DType::F32, &[batch, 1, k], -1.0, 1.0, seed + 2);
+                let wt = w.cast(DType::F32).unwrap().transpose(1, 2).unwrap();
+                let gain = random(&dev, DType::F32, &[k], 0.5, 1.5, seed + 3);
                 let vectors = [
                     ("silu(g) * u", g.silu().unwrap().mul(&u).unwrap()),
-                    (
-                        "rms_norm(g) * u",
-                        g.rms_norm(Some(&u.reshape(&[k]).unwrap()), 1e-5).unwrap(),
-                    ),
+                    ("rms_norm(g)", g.rms_norm(Some(&gain), 1e-5).unwrap()),
                 ];
                 for (name, a) in vectors {
                     let y = a.matmul(&wt).unwrap();
-                    let what = format!("{name}, {f:?}, {act:?} vector, k {k}");
+                    let what = format!("{name}, {f:?}, {act:?} vector, {batch} x k {k}");
                     assert_eq!(plan_of(&y), (1, true), "{what}");
                     assert!(
                         takes_qgemv_path(&y, act),

@@ -23,7 +23,7 @@ pub mod gemv;
 pub mod matmul;
 pub mod ops;
 pub mod params;
-mod prologue;
+pub mod prologue;
 pub mod qgemv;
 pub mod qgemv_dot;
 pub mod qgemv_words;

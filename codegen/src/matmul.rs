@@ -81,15 +81,16 @@ pub(crate) struct Dims {
     pub(crate) kk: String,
     /// Batches.
     pub(crate) nb: String,
-    /// A's row stride.
+    /// A's row stride (`"0"` where a prologue computes A).
     pub(crate) sam: String,
-    /// A's `k` stride.
+    /// A's `k` stride (`"0"` where a prologue computes A).
     pub(crate) sak: String,
     /// B's `k` stride.
     pub(crate) sbk: String,
     /// B's column stride.
     pub(crate) sbn: String,
-    /// A's first element of the batch at coordinates `c*`.
+    /// A's first element of the batch at coordinates `c*`; where a prologue computes A, the
+    /// batch's index `bt` (`a_in` computes A's coordinates from it).
     pub(crate) abase: String,
     /// B's first element of the batch at coordinates `c*`.
     pub(crate) bbase: String,

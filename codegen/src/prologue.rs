@@ -5,8 +5,8 @@
 //! The prologue's stages (reductions over A's row, a norm's sum of squares) are computed once
 //! a batch by the whole workgroup, before the product: `kiln_row_stages` folds the row in a
 //! workgroup tree and leaves each stage in `kiln_ps`, which `a_in` reads. A has one row a
-//! batch there (`m` is 1): the verifier requires it of a prologue with stages, and
-//! [`computed_a`] refuses a kernel without it, since a kernel's size is its own.
+//! batch (`m` is 1) in every kernel with a prologue: the verifier requires it, and
+//! `computed_a` refuses a kernel without it, since a kernel's size is its own.
 
 use crate::code::Code;
 use crate::emit::{value_name, Emitter};
@@ -16,10 +16,25 @@ use crate::types::info;
 use crate::CodegenError;
 use kiln_ir::ops::reduce::Finish;
 use kiln_ir::ops::ReduceRule;
-use kiln_ir::{DType, Expr, Prologue, Stage, StageId};
+use kiln_ir::{DType, Expr, Kernel, KernelKind, Prologue, Stage, StageId};
 
 /// Invocations of a matmul workgroup, which fold a row's stages together.
 const WG: u32 = THREADS * THREADS;
+
+/// Bytes of workgroup memory matmul kernel `k`'s prologue declares: the fold's tree and the
+/// stages' results where it has stages, else none.
+pub fn workgroup_bytes(k: &Kernel) -> u32 {
+    match &k.kind {
+        KernelKind::Matmul {
+            prologue: Some(p), ..
+        } if !p.stages.is_empty() => 4 * (WG + p.stages.len() as u32),
+        KernelKind::Matmul { .. }
+        | KernelKind::Elementwise
+        | KernelKind::Reduce { .. }
+        | KernelKind::Attention { .. }
+        | KernelKind::Scan { .. } => 0,
+    }
+}
 
 /// Writes `a_in(bt, row, k)` and `a_at(bt, row, k)` (0 outside A) for prologue `p`, and its
 /// stages' functions and workgroup memory.
@@ -30,14 +45,14 @@ pub(crate) fn computed_a(
     p: &Prologue,
 ) -> Result<(), CodegenError> {
     let (m, kk) = (&d.m, &d.kk);
+    let r = e.k.shape.rank();
+    if e.k.shape.0[r - 2] != 1 {
+        return Err(CodegenError::Structure {
+            kernel: e.k.name.clone(),
+            why: "a prologue in a product of several rows".into(),
+        });
+    }
     if !p.stages.is_empty() {
-        let r = e.k.shape.rank();
-        if e.k.shape.0[r - 2] != 1 {
-            return Err(CodegenError::Structure {
-                kernel: e.k.name.clone(),
-                why: "a prologue with stages in a product of several rows".into(),
-            });
-        }
         row_stages(e, out, d, p)?;
     }
     writeln!(

@@ -1,146 +1,24 @@
 //! Every kernel shape the lowering can produce, for every op and dtype it accepts, generates
 //! WGSL that naga parses and validates.
 
-use kiln_codegen::{
-    generate, AttentionSchedule, ElementwiseSchedule, MatmulSchedule, ReduceSchedule, Schedule,
-    Target,
-};
+use kiln_codegen::{generate, Schedule, Target};
 use kiln_ir::lower::{lower, lower_unfused, FusionOptions};
 use kiln_ir::ops::{
-    BinaryOp, RandDist, ReduceOp, SliceDim, UnaryOp, ViewOp, ALL_BINARY, ALL_REDUCE, ALL_UNARY,
+    BinaryOp, RandDist, SliceDim, UnaryOp, ViewOp, ALL_BINARY, ALL_REDUCE, ALL_UNARY,
 };
 use kiln_ir::{
-    DType, Graph, Kernel, KernelKind, NodeId, Op, Scalar, Shape, TensorType, ALL_BLOCK_FORMATS,
-    ALL_DTYPES,
+    DType, Graph, Kernel, NodeId, Op, Scalar, Shape, TensorType, ALL_BLOCK_FORMATS, ALL_DTYPES,
 };
 use smallvec::smallvec;
 
 mod common;
+#[path = "common/validate.rs"]
+mod validate;
+use validate::{nonfinite_constant, validate_program};
 
 fn validate_graph(g: &Graph, what: &str) -> usize {
     let prog = lower_unfused(g).unwrap_or_else(|e| panic!("{what}: lowering: {e}"));
     validate_program(&prog, what)
-}
-
-fn validate_program(prog: &kiln_ir::lower::Program, what: &str) -> usize {
-    for call in &prog.calls {
-        let k = &call.kernel;
-        // f16 stored in 16 bits (`enable f16;`) and bf16 packed two to a word, each also as
-        // widened, under every schedule.
-        let sixteen = k
-            .inputs
-            .iter()
-            .chain(k.outputs.iter().map(|o| &o.dtype))
-            .any(|d| matches!(d, DType::F16 | DType::BF16));
-        let targets: &[bool] = if sixteen { &[false, true] } else { &[false] };
-        for (wg, unroll, matmul_block, reduce_cache, f16) in [
-            (64, 1, 1, 0),
-            (256, 4, 8, 16),
-            (128, 3, 4, 3),
-            (32, 2, 1, 8),
-        ]
-        .into_iter()
-        .flat_map(|(a, b, c, d)| targets.iter().map(move |&t| (a, b, c, d, t)))
-        {
-            // Attention tiles of every shape the template takes, across the rows above.
-            let mut attention = AttentionSchedule {
-                // The row form (64) where the head allows it, blocks of 16 where not.
-                rows: Some(match wg {
-                    64 => 4,
-                    256 => 64,
-                    128 => 1,
-                    _ => 16,
-                }),
-                // The row form at 4 keys, and at 32 where the target has f16.
-                keys: Some(match (wg, f16) {
-                    (256, true) => 32,
-                    _ => [64, 32, 8, 4][unroll as usize - 1],
-                }),
-                head: None,
-                tensor_cores: false,
-            };
-            kiln_codegen::attention::resolve(&mut attention, k, false);
-            let src = generate(
-                &call.kernel,
-                &Schedule {
-                    elementwise: ElementwiseSchedule {
-                        workgroup: wg,
-                        unroll,
-                    },
-                    reduce: ReduceSchedule {
-                        workgroup: wg,
-                        unroll: unroll + 1,
-                        cache: reduce_cache,
-                        subgroups: matmul_block == 4,
-                    },
-                    matmul: MatmulSchedule {
-                        block: Some(matmul_block),
-                        block_n: (matmul_block == 8).then_some(4),
-                        unroll: reduce_cache.max(1),
-                        depth: Some(if matmul_block == 8 { 32 } else { 16 }),
-                        // Block 1 with the subgroup gemv (wg 64) and without (wg 32).
-                        gemv_subgroups: wg == 64,
-                        quantized_gemv: wg != 32,
-                        qgemv_rows: Some(if wg == 64 { 4 } else { 1 }),
-                        qgemv_int8: wg == 64,
-                        qgemv_items: if wg == 64 { 2 } else { 1 },
-                        // Shapes the grid only.
-                        qgemv_workgroups: 0,
-                        tensor_cores: false,
-                        coop_tile: None,
-                        tensor_core_f32: false,
-                    },
-                    attention,
-                },
-                &Target { f16, bf16: f16 },
-            )
-            .unwrap_or_else(|e| panic!("{what}: codegen: {e}"));
-            let module = common::validated(&src.wgsl, what);
-            if let Some(v) = nonfinite_constant(&module) {
-                panic!(
-                    "{what}: the constant {v} (browsers refuse the shader)\n{}",
-                    src.wgsl
-                );
-            }
-            assert!(
-                !src.wgsl.contains("1031") && !src.wgsl.contains("1032"),
-                "{what}: a size leaked into the shader text"
-            );
-        }
-    }
-    prog.calls.len()
-}
-
-/// A non-finite f32 that naga folded as a constant expression. WGSL makes those a
-/// shader-creation error, which browsers' compilers (Tint) enforce and naga does not.
-fn nonfinite_constant(module: &naga::Module) -> Option<f32> {
-    let arenas = std::iter::once(&module.global_expressions)
-        .chain(module.functions.iter().map(|(_, f)| &f.expressions))
-        .chain(
-            module
-                .entry_points
-                .iter()
-                .map(|ep| &ep.function.expressions),
-        );
-    arenas
-        .flat_map(|a| a.iter().map(move |(_, e)| (a, e)))
-        .find_map(|(a, e)| {
-            let v = match e {
-                naga::Expression::Literal(naga::Literal::F32(v)) => *v,
-                // `bitcast<f32>` of a constant the front end left unfolded.
-                naga::Expression::As {
-                    expr,
-                    kind: naga::ScalarKind::Float,
-                    convert: None,
-                } => match a[*expr] {
-                    naga::Expression::Literal(naga::Literal::U32(b)) => f32::from_bits(b),
-                    naga::Expression::Literal(naga::Literal::I32(b)) => f32::from_bits(b as u32),
-                    _ => return None,
-                },
-                _ => return None,
-            };
-            (!v.is_finite()).then_some(v)
-        })
 }
 
 /// The check above sees a constant infinity or NaN written through `bitcast`, and not one
@@ -388,103 +266,6 @@ fn quantized_reads() {
             );
             validate_program(&prog, &format!("x[{m}] @ W^T {f:?}"));
         }
-    }
-}
-
-/// Vectors computed where their products read them (operand prologues): `silu(x) * y[partner]`
-/// (a gather) in every float dtype over batches, a softmax's (two stages over the row), and
-/// `x * y` against quantized weights of every format (each gemv path, under the schedules
-/// above).
-#[test]
-fn operand_prologues() {
-    let prologue = |prog: &kiln_ir::lower::Program| {
-        prog.calls.iter().any(|c| {
-            matches!(
-                c.kernel.kind,
-                KernelKind::Matmul {
-                    prologue: Some(_),
-                    ..
-                }
-            )
-        })
-    };
-    for dt in [DType::F32, DType::F16, DType::BF16] {
-        let mut g = Graph::new();
-        let x = g.input(dt, Shape::new(&[2, 3, 1, 1031])).unwrap();
-        let y = g.input(dt, Shape::new(&[2, 3, 1, 1031])).unwrap();
-        let idx = g.input(DType::I32, Shape::new(&[2, 3, 1, 1031])).unwrap();
-        let yp = g.add(Op::Gather { axis: 3 }, &[y, idx]).unwrap();
-        let s = g.add(Op::Unary(UnaryOp::Silu), &[x]).unwrap();
-        let a = g.add(Op::Binary(BinaryOp::Mul), &[s, yp]).unwrap();
-        let b = g.input(dt, Shape::new(&[2, 3, 1031, 9])).unwrap();
-        let out = g.add(Op::Matmul, &[a, b]).unwrap();
-        g.mark_output(out);
-        let prog = lower(&g, &FusionOptions::default()).unwrap();
-        assert!(prologue(&prog), "{dt}: a prologue");
-        validate_program(&prog, &format!("prologue {dt}"));
-        // softmax(x) @ b: its max and sum folded over the row first.
-        let mut g = Graph::new();
-        let x = g.input(dt, Shape::new(&[2, 3, 1, 1031])).unwrap();
-        let axes: kiln_ir::Axes = smallvec![3];
-        let mx = g
-            .add(
-                Op::Reduce {
-                    op: ReduceOp::Max,
-                    axes: axes.clone(),
-                    keepdim: true,
-                },
-                &[x],
-            )
-            .unwrap();
-        let mxe = g
-            .add(
-                Op::View(ViewOp::Expand(Shape::new(&[2, 3, 1, 1031]))),
-                &[mx],
-            )
-            .unwrap();
-        let d = g.add(Op::Binary(BinaryOp::Sub), &[x, mxe]).unwrap();
-        let ex = g.add(Op::Unary(UnaryOp::Exp), &[d]).unwrap();
-        let sm = g
-            .add(
-                Op::Reduce {
-                    op: ReduceOp::Sum,
-                    axes,
-                    keepdim: true,
-                },
-                &[ex],
-            )
-            .unwrap();
-        let sme = g
-            .add(
-                Op::View(ViewOp::Expand(Shape::new(&[2, 3, 1, 1031]))),
-                &[sm],
-            )
-            .unwrap();
-        let a = g.add(Op::Binary(BinaryOp::Div), &[ex, sme]).unwrap();
-        let b = g.input(dt, Shape::new(&[2, 3, 1031, 9])).unwrap();
-        let out = g.add(Op::Matmul, &[a, b]).unwrap();
-        g.mark_output(out);
-        let prog = lower(&g, &FusionOptions::default()).unwrap();
-        assert_eq!(prog.calls.len(), 1, "{dt}: softmax @ b in one kernel");
-        assert!(prologue(&prog), "{dt}: a prologue with stages");
-        validate_program(&prog, &format!("softmax prologue {dt}"));
-    }
-    for f in ALL_BLOCK_FORMATS {
-        let k = 3 * f.block_values();
-        let mut g = Graph::new();
-        let x = g.input(DType::F32, Shape::new(&[1, k])).unwrap();
-        let y = g.input(DType::F32, Shape::new(&[1, k])).unwrap();
-        let a = g.add(Op::Binary(BinaryOp::Mul), &[x, y]).unwrap();
-        let w = g.input(DType::Quant(f), Shape::new(&[1031, k])).unwrap();
-        let wf = g.add(Op::Cast(DType::F32), &[w]).unwrap();
-        let wt = g
-            .add(Op::View(ViewOp::Permute(smallvec![1, 0])), &[wf])
-            .unwrap();
-        let out = g.add(Op::Matmul, &[a, wt]).unwrap();
-        g.mark_output(out);
-        let prog = lower(&g, &FusionOptions::default()).unwrap();
-        assert!(prologue(&prog), "{f:?}: a prologue");
-        validate_program(&prog, &format!("prologue @ W^T {f:?}"));
     }
 }
 

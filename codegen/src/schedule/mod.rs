@@ -359,9 +359,11 @@ impl Schedule {
         let (Some(_), Some(_)) = (m.block, m.depth) else {
             return s;
         };
+        // A prologue's stages declare their fold's memory besides, on every path.
+        let prologue = crate::prologue::workgroup_bytes(k);
         let bytes = |m: &MatmulSchedule| match (m.blocks(), m.depth) {
-            (Some((bm, bn)), Some(depth)) => matmul::workgroup_bytes(bm, bn, depth),
-            _ => 0,
+            (Some((bm, bn)), Some(depth)) => matmul::workgroup_bytes(bm, bn, depth) + prologue,
+            _ => prologue,
         };
         if bytes(m) > limit && m.depth > Some(16) {
             m.depth = Some(16);

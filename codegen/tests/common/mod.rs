@@ -1,4 +1,5 @@
-//! Graphs and shader readings the codegen tests share.
+//! Graphs and shader readings the codegen tests share (each test crate uses a part).
+#![allow(dead_code)]
 
 use kiln_ir::ops::ViewOp;
 use kiln_ir::quant::BlockFormat;

@@ -135,7 +135,7 @@ impl Kernel {
         }
     }
 
-    fn check_expr(&self, what: impl FnOnce() -> String, e: ExprId) -> Check {
+    pub(super) fn check_expr(&self, what: impl FnOnce() -> String, e: ExprId) -> Check {
         if e.index() < self.exprs.len() {
             return Ok(());
         }
@@ -404,7 +404,7 @@ impl Kernel {
                     )));
                 }
                 match prologue {
-                    Some(p) => self.verify_prologue(p, *a, *b, a_round.is_some()),
+                    Some(p) => self.verify_prologue(p, (*a, *b), *dtype, a_round.is_some()),
                     None => self.epilogue_reads_no_stage(0),
                 }
             }
@@ -430,109 +430,6 @@ impl Kernel {
                 Ok(())
             }
         }
-    }
-
-    /// A matmul's operand prologue `p` ([`super::Prologue`]): a float expression reading no
-    /// accumulator but its stages', and stages in order (float folds, not argmax or argmin,
-    /// and only where A has one row a batch), each reading only earlier stages; all of them reading `a` or loads over A's shape only
-    /// (not B's load), with no rounding on A's load (a cast is part of the expression); the
-    /// outputs reading the product, not the stages.
-    fn verify_prologue(&self, p: &super::Prologue, a: LoadId, b: LoadId, a_round: bool) -> Check {
-        let err = |why: String| KernelError::Matmul(format!("prologue {}: {why}", p.a));
-        let bad = |why: String| Err(err(why));
-        self.check_expr(|| "matmul prologue".into(), p.a)?;
-        if !self.expr(p.a).dtype.is_float() || a_round {
-            return bad(format!(
-                "dtype {}, and A rounded on load",
-                self.expr(p.a).dtype
-            ));
-        }
-        // Stages are folded once a batch, over its one row.
-        let rows = self.shape.0[self.shape.rank() - 2];
-        if !p.stages.is_empty() && rows != 1 {
-            return bad(format!(
-                "stages over {rows} rows of A (one row a batch only)"
-            ));
-        }
-        for (i, st) in p.stages.iter().enumerate() {
-            self.check_expr(|| format!("prologue stage {i}"), st.expr)?;
-            if st.op.is_arg() || !self.expr(st.expr).dtype.is_float() {
-                return bad(format!(
-                    "stage {i}: {} of {}",
-                    st.op.name(),
-                    self.expr(st.expr).dtype
-                ));
-            }
-            // Stage `i` is `Acc(i + 1)`: it reads only `Acc(1..=i)`.
-            self.stage_reads_earlier(StageId::new(i + 1), st.expr)?;
-            self.reads_a_space(st.expr, a, b)
-                .map_err(|why| err(format!("stage {i}: {why}")))?;
-        }
-        self.stage_reads_earlier(StageId::new(p.stages.len() + 1), p.a)?;
-        let reads_a = self.reads_a_space(p.a, a, b).map_err(err)?;
-        if !reads_a {
-            return bad(format!("it does not read load {a}"));
-        }
-        self.epilogue_reads_no_stage(p.stages.len())
-    }
-
-    /// Whether expression `root` reads load `a` (not through a gather), after checking that
-    /// it reads no product (`Acc(0)`), not load `b`, and only loads over A's shape (a
-    /// gather's of A's rank).
-    fn reads_a_space(&self, root: ExprId, a: LoadId, b: LoadId) -> Result<bool, String> {
-        let need = self.needed(&[root]);
-        let mut reads_a = false;
-        for (i, e) in self.exprs.iter().enumerate().filter(|(i, _)| need[*i]) {
-            // A gather's view has the gathered tensor's shape: its rank is A's.
-            let (l, gather) = match e.expr {
-                Expr::Load(l) | Expr::LoadValid(l) => (l, false),
-                Expr::Gather { load, .. } => (load, true),
-                Expr::Acc(s) if s.index() == 0 => {
-                    return Err(format!("expression e{i} reads the product"))
-                }
-                Expr::Acc(_)
-                | Expr::Const(_)
-                | Expr::Arange { .. }
-                | Expr::Rand { .. }
-                | Expr::Unary(..)
-                | Expr::Binary(..)
-                | Expr::Where(..)
-                | Expr::Cast(_) => continue,
-            };
-            reads_a |= l == a && !gather;
-            let (shape, a_shape) = (&self.load(l).view.shape, &self.load(a).view.shape);
-            let fits = if gather {
-                shape.rank() == a_shape.rank()
-            } else {
-                shape == a_shape
-            };
-            if l == b || !fits {
-                return Err(format!("load {l} is B's or does not view A's shape"));
-            }
-        }
-        Ok(reads_a)
-    }
-
-    /// A matmul's outputs read the product (`Acc(0)`), none of its `stages` prologue stages.
-    fn epilogue_reads_no_stage(&self, stages: usize) -> Check {
-        let roots: Vec<ExprId> = self.outputs.iter().map(|o| o.expr).collect();
-        let need = self.needed(&roots);
-        for (i, node) in self.exprs.iter().enumerate() {
-            if let (true, Expr::Acc(s)) = (need[i], &node.expr) {
-                if s.index() > 0 {
-                    return Err(KernelError::BadAcc {
-                        expr: ExprId::new(i),
-                        stage: *s,
-                        why: if s.index() <= stages {
-                            "a prologue stage read by an output"
-                        } else {
-                            "no such stage in this kernel"
-                        },
-                    });
-                }
-            }
-        }
-        Ok(())
     }
 
     /// An attention kernel: distinct unmasked float loads of matching shapes (see
@@ -608,7 +505,7 @@ impl Kernel {
     }
 
     /// Stage `stage` may read only the results of stages before it.
-    fn stage_reads_earlier(&self, stage: StageId, root: ExprId) -> Check {
+    pub(super) fn stage_reads_earlier(&self, stage: StageId, root: ExprId) -> Check {
         let need = self.needed(&[root]);
         for (i, node) in self.exprs.iter().enumerate() {
             if let (true, Expr::Acc(s)) = (need[i], &node.expr) {
@@ -664,5 +561,6 @@ impl Kernel {
     }
 }
 
+mod prologue;
 #[cfg(test)]
 mod tests;

@@ -120,9 +120,9 @@ pub(super) enum Ctx {
     /// A kernel whose kind is set when it starts, computing one node from loaded operands
     /// (fused attention, scans): the kind is in `Grow::fixed`.
     Fixed,
-    /// A matmul's operand A computed where the product reads it, over A's space: elementwise
-    /// only (no matmul, no row broadcast); grown inside the matmul's kernel, never finished
-    /// on its own.
+    /// A matmul's operand A computed where the product reads it, over A's space: elementwise,
+    /// with row broadcasts of folds over A's last axis as stages (no matmul); grown inside the
+    /// matmul's kernel, never finished on its own.
     Prologue,
 }
 

@@ -126,11 +126,28 @@ impl Lowering<'_> {
     /// as stages: a reduction under it through elementwise ops and views (not below a
     /// product, attention or scan, which store their results) that is not a float fold over
     /// A's last axis broadcast back over it ([`Lowering::try_row_broadcast`] in a prologue,
-    /// whose decisions this foresees), or any where that axis is 1 (no broadcast to fold).
+    /// whose decisions this foresees), any where that axis is 1 (no broadcast to fold), or
+    /// any whose per-row values are read outside A (or are a graph output): those are stored,
+    /// and the row kernel that computes A stores them as its extra outputs.
     fn unstaged_row_values(&self, a: NodeId) -> bool {
         let shape = self.g.node(a).shape();
         let last = shape.rank() - 1;
         let row = Grow::new(Ctx::Prologue, shape.clone());
+        // What the prologue would compute: A and everything under it but stored results.
+        let mut inside: HashSet<NodeId> = HashSet::new();
+        let mut stack = vec![a];
+        while let Some(x) = stack.pop() {
+            if inside.insert(x) {
+                stack.extend(self.row_chain(x).into_iter().flat_map(|c| self.g.srcs(c)));
+            }
+        }
+        let private = |x: &NodeId| {
+            !self.output_bases.contains(x)
+                && self
+                    .consumers
+                    .get(x)
+                    .is_none_or(|cs| cs.iter().all(|c| inside.contains(c)))
+        };
         let mut seen: HashSet<NodeId> = HashSet::new();
         let mut stack = vec![a];
         while let Some(x) = stack.pop() {
@@ -142,16 +159,18 @@ impl Lowering<'_> {
                 NodeClass::Source | NodeClass::Matmul | NodeClass::Attention | NodeClass::Scan => {}
                 NodeClass::View => {
                     let base = self.strip_views(x);
-                    if self.row_reductions(base).is_empty() {
+                    let reductions = self.row_reductions(base);
+                    if reductions.is_empty() {
                         stack.push(base);
                     } else if shape.0[last] <= 1
                         || !self.row_evaluable(&row, base, &[last])
                         || !self.row_folds(base)
+                        || !self.row_chain(base).iter().all(private)
                     {
                         return true;
                     } else {
                         // The reductions' sources are computed over A's space.
-                        stack.extend(self.row_reductions(base).iter().map(|&q| self.g.srcs(q)[0]));
+                        stack.extend(reductions.iter().map(|&q| self.g.srcs(q)[0]));
                     }
                 }
                 NodeClass::IndexSource | NodeClass::Compute => stack.extend(self.g.srcs(x)),

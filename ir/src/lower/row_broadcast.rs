@@ -193,7 +193,16 @@ impl Lowering<'_> {
     /// The reductions under `n` through elementwise ops and views only (not below a product,
     /// attention or scan, which store their results, nor below another reduction).
     pub(super) fn row_reductions(&self, n: NodeId) -> Vec<NodeId> {
-        let mut found = Vec::new();
+        self.row_chain(n)
+            .into_iter()
+            .filter(|&x| NodeClass::of(&self.g.node(x).op) == NodeClass::Reduce)
+            .collect()
+    }
+
+    /// `n` and the nodes under it through elementwise ops and views, down to the reductions
+    /// (included) and the sources, products, attention and scans (left out).
+    pub(super) fn row_chain(&self, n: NodeId) -> Vec<NodeId> {
+        let mut chain = Vec::new();
         let mut seen: HashSet<NodeId> = HashSet::new();
         let mut stack = vec![n];
         while let Some(x) = stack.pop() {
@@ -201,14 +210,15 @@ impl Lowering<'_> {
                 continue;
             }
             match NodeClass::of(&self.g.node(x).op) {
-                NodeClass::Reduce => found.push(x),
+                NodeClass::Reduce => chain.push(x),
                 NodeClass::Source | NodeClass::Matmul | NodeClass::Attention | NodeClass::Scan => {}
                 NodeClass::View | NodeClass::IndexSource | NodeClass::Compute => {
+                    chain.push(x);
                     stack.extend(self.g.srcs(x))
                 }
             }
         }
-        found
+        chain
     }
 
     /// Inlines a row-evaluable node (see [`Self::row_evaluable`]).

@@ -337,12 +337,14 @@ fn matmul_operands_are_valid() {
     assert!(matches!(rejected(&k), KernelError::Matmul(_)));
 }
 
-/// [`matmul`] whose A is `silu(x) * y` computed where it is read: loads 2 and 3 of two
-/// more buffers, expressions 2-4.
+/// [`matmul`] of one row whose A is `silu(x) * y` computed where it is read: loads 2 and 3
+/// of two more buffers, expressions 2-5.
 fn matmul_with_prologue() -> Kernel {
     let mut k = matmul();
+    k.shape = Shape::new(&[1, 5]);
+    k.loads[0] = load(0, &[1, 3]);
     k.inputs.extend([DType::F32, DType::F32]);
-    k.loads.extend([load(2, &[2, 3]), load(3, &[2, 3])]);
+    k.loads.extend([load(2, &[1, 3]), load(3, &[1, 3])]);
     k.exprs.extend([
         node(Expr::Load(LoadId::new(2)), DType::F32),
         node(Expr::Unary(UnaryOp::Silu, e(2)), DType::F32),
@@ -409,7 +411,19 @@ fn matmul_prologues_are_valid() {
     assert!(matches!(rejected(&k), KernelError::Matmul(_)));
     // A load not over A's shape.
     let mut k = matmul_with_prologue();
-    k.loads[3] = load(3, &[2, 4]);
+    k.loads[3] = load(3, &[1, 4]);
+    assert!(matches!(rejected(&k), KernelError::Matmul(_)));
+    // A of another dtype than the product's.
+    let mut k = matmul_with_prologue();
+    k.exprs.push(node(Expr::Cast(e(5)), DType::F16));
+    set(&mut k, 6);
+    assert!(matches!(rejected(&k), KernelError::Matmul(_)));
+    // Several rows of A.
+    let mut k = matmul_with_prologue();
+    k.shape = Shape::new(&[2, 5]);
+    k.loads[0] = load(0, &[2, 3]);
+    k.loads[2] = load(2, &[2, 3]);
+    k.loads[3] = load(3, &[2, 3]);
     assert!(matches!(rejected(&k), KernelError::Matmul(_)));
     // A rounded on load as well.
     let mut k = matmul_with_prologue();
