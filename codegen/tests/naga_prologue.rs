@@ -5,9 +5,8 @@
 
 use kiln_codegen::{generate, Schedule, Target};
 use kiln_ir::lower::{lower, FusionOptions};
-use kiln_ir::ops::{BinaryOp, ReduceOp, UnaryOp, ViewOp};
+use kiln_ir::ops::{BinaryOp, ReduceOp, UnaryOp};
 use kiln_ir::{DType, Graph, KernelKind, Op, Shape, ALL_BLOCK_FORMATS};
-use smallvec::smallvec;
 
 mod common;
 #[path = "common/validate.rs"]
@@ -47,42 +46,12 @@ fn operand_prologues() {
         validate_program(&prog, &format!("prologue {dt}"));
         // softmax(x) @ b: its max and sum folded over the row first.
         let mut g = Graph::new();
-        let x = g.input(dt, Shape::new(&[2, 3, 1, 1031])).unwrap();
-        let axes: kiln_ir::Axes = smallvec![3];
-        let mx = g
-            .add(
-                Op::Reduce {
-                    op: ReduceOp::Max,
-                    axes: axes.clone(),
-                    keepdim: true,
-                },
-                &[x],
-            )
-            .unwrap();
-        let mxe = g
-            .add(
-                Op::View(ViewOp::Expand(Shape::new(&[2, 3, 1, 1031]))),
-                &[mx],
-            )
-            .unwrap();
+        let shape = Shape::new(&[2, 3, 1, 1031]);
+        let x = g.input(dt, shape.clone()).unwrap();
+        let mxe = common::row_value(&mut g, ReduceOp::Max, x, &shape);
         let d = g.add(Op::Binary(BinaryOp::Sub), &[x, mxe]).unwrap();
         let ex = g.add(Op::Unary(UnaryOp::Exp), &[d]).unwrap();
-        let sm = g
-            .add(
-                Op::Reduce {
-                    op: ReduceOp::Sum,
-                    axes,
-                    keepdim: true,
-                },
-                &[ex],
-            )
-            .unwrap();
-        let sme = g
-            .add(
-                Op::View(ViewOp::Expand(Shape::new(&[2, 3, 1, 1031]))),
-                &[sm],
-            )
-            .unwrap();
+        let sme = common::row_value(&mut g, ReduceOp::Sum, ex, &shape);
         let a = g.add(Op::Binary(BinaryOp::Div), &[ex, sme]).unwrap();
         let b = g.input(dt, Shape::new(&[2, 3, 1031, 9])).unwrap();
         let out = g.add(Op::Matmul, &[a, b]).unwrap();
@@ -98,11 +67,7 @@ fn operand_prologues() {
         let x = g.input(DType::F32, Shape::new(&[1, k])).unwrap();
         let y = g.input(DType::F32, Shape::new(&[1, k])).unwrap();
         let a = g.add(Op::Binary(BinaryOp::Mul), &[x, y]).unwrap();
-        let w = g.input(DType::Quant(f), Shape::new(&[1031, k])).unwrap();
-        let wf = g.add(Op::Cast(DType::F32), &[w]).unwrap();
-        let wt = g
-            .add(Op::View(ViewOp::Permute(smallvec![1, 0])), &[wf])
-            .unwrap();
+        let wt = common::wt(&mut g, f, 1031, k);
         let out = g.add(Op::Matmul, &[a, wt]).unwrap();
         g.mark_output(out);
         let prog = lower(&g, &FusionOptions::default()).unwrap();
@@ -117,31 +82,10 @@ fn norm_before_q4k(k: usize) -> Graph {
     let mut g = Graph::new();
     let x = g.input(DType::F32, Shape::new(&[1, k])).unwrap();
     let sq = g.add(Op::Binary(BinaryOp::Mul), &[x, x]).unwrap();
-    let mean = g
-        .add(
-            Op::Reduce {
-                op: ReduceOp::Mean,
-                axes: smallvec![1],
-                keepdim: true,
-            },
-            &[sq],
-        )
-        .unwrap();
+    let mean = common::row_value(&mut g, ReduceOp::Mean, sq, &Shape::new(&[1, k]));
     let r = g.add(Op::Unary(UnaryOp::Rsqrt), &[mean]).unwrap();
-    let re = g
-        .add(Op::View(ViewOp::Expand(Shape::new(&[1, k]))), &[r])
-        .unwrap();
-    let a = g.add(Op::Binary(BinaryOp::Mul), &[x, re]).unwrap();
-    let w = g
-        .input(
-            DType::Quant(kiln_ir::quant::BlockFormat::Q4K),
-            Shape::new(&[1031, k]),
-        )
-        .unwrap();
-    let wf = g.add(Op::Cast(DType::F32), &[w]).unwrap();
-    let wt = g
-        .add(Op::View(ViewOp::Permute(smallvec![1, 0])), &[wf])
-        .unwrap();
+    let a = g.add(Op::Binary(BinaryOp::Mul), &[x, r]).unwrap();
+    let wt = common::wt(&mut g, kiln_ir::quant::BlockFormat::Q4K, 1031, k);
     let y = g.add(Op::Matmul, &[a, wt]).unwrap();
     g.mark_output(y);
     g

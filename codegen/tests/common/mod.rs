@@ -1,9 +1,9 @@
 //! Graphs and shader readings the codegen tests share (each test crate uses a part).
 #![allow(dead_code)]
 
-use kiln_ir::ops::ViewOp;
+use kiln_ir::ops::{ReduceOp, ViewOp};
 use kiln_ir::quant::BlockFormat;
-use kiln_ir::{DType, Graph, Op, Shape};
+use kiln_ir::{DType, Graph, NodeId, Op, Shape};
 use smallvec::smallvec;
 
 /// `x[m, k] @ W^T` with `W` `[n, k]` in `f`'s blocks, decoded by a cast: a decode step's
@@ -11,14 +11,35 @@ use smallvec::smallvec;
 pub fn x_wt(f: BlockFormat, m: usize, k: usize, n: usize) -> Graph {
     let mut g = Graph::new();
     let x = g.input(DType::F32, Shape::new(&[m, k])).unwrap();
-    let w = g.input(DType::Quant(f), Shape::new(&[n, k])).unwrap();
-    let c = g.add(Op::Cast(DType::F32), &[w]).unwrap();
-    let t = g
-        .add(Op::View(ViewOp::Permute(smallvec![1, 0])), &[c])
-        .unwrap();
+    let t = wt(&mut g, f, n, k);
     let y = g.add(Op::Matmul, &[x, t]).unwrap();
     g.mark_output(y);
     g
+}
+
+/// `W^T` `[k, n]` of an input `W` `[n, k]` in `f`'s blocks, decoded by a cast.
+pub fn wt(g: &mut Graph, f: BlockFormat, n: usize, k: usize) -> NodeId {
+    let w = g.input(DType::Quant(f), Shape::new(&[n, k])).unwrap();
+    let c = g.add(Op::Cast(DType::F32), &[w]).unwrap();
+    g.add(Op::View(ViewOp::Permute(smallvec![1, 0])), &[c])
+        .unwrap()
+}
+
+/// `op` over the last axis of `x` (of `shape`), kept and broadcast back over it: a per-row
+/// value read elementwise.
+pub fn row_value(g: &mut Graph, op: ReduceOp, x: NodeId, shape: &Shape) -> NodeId {
+    let r = g
+        .add(
+            Op::Reduce {
+                op,
+                axes: smallvec![shape.rank() - 1],
+                keepdim: true,
+            },
+            &[x],
+        )
+        .unwrap();
+    g.add(Op::View(ViewOp::Expand(shape.clone())), &[r])
+        .unwrap()
 }
 
 /// Bytes of the `var<workgroup>` declarations of a shader (the forms the matmul template
