@@ -4,8 +4,8 @@
 
 use crate::emit::Emitter;
 use crate::ops;
-use kiln_ir::ops::reduce::Better;
-use kiln_ir::ops::{Class, ReduceOp, Wgsl};
+use kiln_ir::ops::reduce::{Better, Finish};
+use kiln_ir::ops::{Class, ReduceOp, ReduceRule, Wgsl};
 use kiln_ir::DType;
 
 /// The accumulator of a reduction over values of one class: its WGSL type, identity and
@@ -84,5 +84,21 @@ pub(crate) fn arg_better(name: &str, better: Better, class: Class) -> String {
         format!(
             "fn {name}(av: {ty}, ai: u32, bv: {ty}, bi: u32) -> bool {{ return bv {cmp} av || (bv == av && bi < ai); }}\n"
         )
+    }
+}
+
+/// A fold's total `total` finished over `count` values (a mean divided by the count), or
+/// `None` for argmax and argmin, whose result is an index.
+pub(crate) fn finished(op: ReduceOp, total: &str, count: &str) -> Option<String> {
+    match op.spec().rule {
+        ReduceRule::Fold {
+            finish: Finish::DivideByCount,
+            ..
+        } => Some(format!("{total} / f32({count})")),
+        ReduceRule::Fold {
+            finish: Finish::Total,
+            ..
+        } => Some(total.to_string()),
+        ReduceRule::Arg { .. } => None,
     }
 }

@@ -14,9 +14,7 @@ use crate::fold::{acc, combine};
 use crate::matmul::{Dims, THREADS};
 use crate::types::info;
 use crate::CodegenError;
-use kiln_ir::ops::reduce::Finish;
-use kiln_ir::ops::ReduceRule;
-use kiln_ir::{DType, Expr, Kernel, KernelKind, Prologue, Stage, StageId};
+use kiln_ir::{DType, Kernel, KernelKind, Prologue, Stage, StageId};
 
 /// Invocations of a matmul workgroup, which fold a row's stages together.
 const WG: u32 = THREADS * THREADS;
@@ -94,10 +92,7 @@ fn point(e: &mut Emitter, out: &mut Code, ind: &str, d: &Dims) {
 
 /// The dtype of stage `s`'s result (`Acc(s)`, as the prologue reads it).
 fn stage_dtype(e: &Emitter, s: usize) -> DType {
-    e.k.exprs
-        .iter()
-        .find(|x| matches!(x.expr, Expr::Acc(j) if j == StageId::new(s)))
-        .map_or(DType::F32, |x| x.dtype)
+    e.k.acc_dtype(StageId::new(s)).unwrap_or(DType::F32)
 }
 
 /// Writes the workgroup's fold of every stage over the row of batch `bt`
@@ -171,17 +166,8 @@ fn fold(
 /// `let red{s}`: stage `st`'s total `total` finished (a mean divided by `k`) and rounded to
 /// its dtype.
 fn finish(e: &mut Emitter, out: &mut Code, d: &Dims, st: &Stage, s: usize, total: &str) {
-    let fin = match st.op.spec().rule {
-        ReduceRule::Fold {
-            finish: Finish::DivideByCount,
-            ..
-        } => format!("{total} / f32({})", d.kk),
-        ReduceRule::Fold {
-            finish: Finish::Total,
-            ..
-        }
-        | ReduceRule::Arg { .. } => total.to_string(),
-    };
+    // A stage is a float fold (the verifier refuses argmax and argmin).
+    let fin = crate::fold::finished(st.op, total, &d.kk).unwrap_or_else(|| total.to_string());
     let dt = stage_dtype(e, s);
     let fin = e.round(dt, fin);
     writeln!(out, "  let red{s}: {} = {fin};", info(dt).value);

@@ -11,9 +11,8 @@ use crate::fold::{acc, arg_better, combine, Acc};
 use crate::params::Param;
 use crate::types::info;
 use crate::{CodegenError, Schedule};
-use kiln_ir::ops::reduce::Finish;
 use kiln_ir::ops::{ReduceOp, ReduceRule};
-use kiln_ir::{Expr, ExprId, Output, Stage, Store, ViewKind};
+use kiln_ir::{Expr, ExprId, Output, Stage, StageId, Store, ViewKind};
 use std::collections::BTreeSet;
 
 /// The statement that folds `b` (with index `bi`, for argmax/argmin) into `a` (and `ai`):
@@ -448,24 +447,10 @@ fn rows(
             tree_total(e, &mut b, si, st.op, &a, &better, wg);
         }
         // The finalized, rounded result, the same in every invocation of the workgroup.
-        let out_dtype = k
-            .exprs
-            .iter()
-            .find(|x| matches!(x.expr, Expr::Acc(j) if j.index() == si))
-            .map_or(in_dtype, |x| x.dtype);
-        let fin = match st.op.spec().rule {
-            ReduceRule::Arg { .. } => {
-                format!("bitcast<i32>(select(toti{si}, 0u, toti{si} == 0xffffffffu))")
-            }
-            ReduceRule::Fold {
-                finish: Finish::DivideByCount,
-                ..
-            } => format!("tot{si} / f32({count})"),
-            ReduceRule::Fold {
-                finish: Finish::Total,
-                ..
-            } => format!("tot{si}"),
-        };
+        let out_dtype = k.acc_dtype(StageId::new(si)).unwrap_or(in_dtype);
+        let fin = crate::fold::finished(st.op, &format!("tot{si}"), &count).unwrap_or_else(|| {
+            format!("bitcast<i32>(select(toti{si}, 0u, toti{si} == 0xffffffffu))")
+        });
         let fin = e.round(out_dtype, fin);
         writeln!(b, "  let red{si}: {} = {fin};", info(out_dtype).value);
         writeln!(b, "  workgroupBarrier();");

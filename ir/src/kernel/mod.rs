@@ -400,6 +400,14 @@ impl Kernel {
         }
     }
 
+    /// The dtype the kernel reads accumulator `s` as (its `Acc(s)` expression), if it reads it.
+    pub fn acc_dtype(&self, s: StageId) -> Option<DType> {
+        self.exprs
+            .iter()
+            .find(|x| x.expr == Expr::Acc(s))
+            .map(|x| x.dtype)
+    }
+
     /// The expressions that `roots` depend on (themselves included), as a mask over
     /// [`Kernel::exprs`].
     pub fn needed(&self, roots: &[ExprId]) -> Vec<bool> {

@@ -134,6 +134,9 @@ pub(super) struct Grow {
     /// Reduced axes (sorted) for reduce contexts.
     pub(super) axes: SmallVec<[usize; 6]>,
     pub(super) stages: Vec<Stage>,
+    /// The accumulator of the first stage: 0, or 1 in a matmul's prologue (whose product is
+    /// `Acc(0)`).
+    pub(super) first_acc: usize,
     pub(super) stage_of: HashMap<NodeId, StageId>,
     pub(super) matmul: Option<(NodeId, LoadId, LoadId)>,
     pub(super) matmul_round: (Option<DType>, Option<DType>),
@@ -159,6 +162,7 @@ impl Grow {
             shape,
             axes: SmallVec::new(),
             stages: Vec::new(),
+            first_acc: 0,
             stage_of: HashMap::new(),
             matmul: None,
             matmul_round: (None, None),

@@ -223,8 +223,7 @@ impl Lowering<'_> {
         let src = self.g.srcs(q)[0];
         let e = self.inline(gr, src, false)?;
         gr.stages.push(Stage { op, expr: e });
-        // A prologue's stages follow its matmul's product, `Acc(0)`.
-        let s = StageId::new(gr.stages.len() - 1 + usize::from(gr.ctx == Ctx::Prologue));
+        let s = StageId::new(gr.first_acc + gr.stages.len() - 1);
         gr.stage_of.insert(q, s);
         let acc = gr.b.expr(Expr::Acc(s), node.dtype());
         gr.memo.insert(q, acc);

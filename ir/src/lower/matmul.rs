@@ -83,6 +83,8 @@ impl Lowering<'_> {
         let shape = self.g.node(a).shape().clone();
         let before = gr.b.clone();
         let mut sub = Grow::new(Ctx::Prologue, shape.clone());
+        // Its stages follow the product, `Acc(0)`.
+        sub.first_acc = 1;
         sub.b = std::mem::take(&mut gr.b);
         sub.reserve = gr.reserve + 1;
         let e = self.inline(&mut sub, a, true);
