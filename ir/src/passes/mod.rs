@@ -11,6 +11,7 @@ mod algebraic;
 mod attention;
 mod casts;
 mod constants;
+mod pushdown;
 mod split;
 mod split_k;
 mod split_scan;
@@ -24,6 +25,7 @@ pub use attention::{
 };
 pub use casts::CastElimination;
 pub use constants::ConstantFolding;
+pub use pushdown::ViewPushdown;
 pub use split::SplitReductions;
 pub use split_k::SplitK;
 pub use split_scan::SplitScans;
@@ -126,6 +128,8 @@ pub fn pipeline(limits: LoopLimits, attention: Option<FuseAttention>) -> Vec<Box
     ];
     if let Some(a) = attention {
         passes.push(Box::new(a));
+        // After attention fusion, which matches the pattern's views as written.
+        passes.push(Box::new(ViewPushdown));
     }
     passes.extend(rest(limits));
     passes

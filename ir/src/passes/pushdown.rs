@@ -1,0 +1,246 @@
+//! Movement ops moved below elementwise ops, onto the values kernels read from memory.
+
+use super::{rewrite_ids, Pass};
+use crate::ops::{SliceDim, ViewOp};
+use crate::view::View;
+use crate::{Graph, NodeId, Op, Result, Shape};
+use hashbrown::HashMap;
+
+/// Rewrites a view of an elementwise value into the same ops over views of their operands,
+/// `view(f(a, g(b)))` → `f(view(a), g(view(b)))`, down to graph inputs, constants and views
+/// of stored results (of products, attention and scans):
+///
+/// - What it does: lowering reads a computed value through a view (other than a row
+///   broadcast) from memory, so a value that is sliced, permuted or reshaped before its reader
+///   (RoPE's rotated heads narrowed into queries and keys, then placed in a cache) is stored
+///   by a kernel of its own. Moved down, the view folds into the readers' loads and the value
+///   is computed by the kernel that reads it.
+/// - Ops it moves through: unary, binary, where and cast; a gather where the view keeps the
+///   gathered axis whole (the gather then reads its source through the matching view).
+/// - Where it stops (the view stays above the value): a pad (its edges hold a constant, not
+///   the ops of one), windows (`unfold`), a graph output (stored anyway), and any value whose elementwise tree
+///   reaches a reduction, an index source, a concat, a product read without a view between
+///   (its epilogue), more than [`MAX_OPS`] ops, or a view that no single strided view
+///   composes with.
+/// - A broadcast (`expand`) repeats the ops for every repeated element: it moves down only
+///   where every reader past it computes per element (elementwise ops, reductions, a gather's
+///   index), never where the broadcast value would be stored (a product's, attention's or
+///   scan's operand, a gather's source, a concat's part, a graph output).
+pub struct ViewPushdown;
+
+/// Most elementwise ops one moved view repeats.
+pub const MAX_OPS: usize = 32;
+
+impl Pass for ViewPushdown {
+    fn name(&self) -> &'static str {
+        "view-pushdown"
+    }
+    fn run(&self, g: &Graph) -> Result<Graph> {
+        let mut consumers: HashMap<NodeId, Vec<NodeId>> = HashMap::new();
+        for n in g.topo() {
+            for s in g.srcs(n) {
+                consumers.entry(s).or_default().push(n);
+            }
+        }
+        rewrite_ids(g, |ng, old, node, srcs, _| {
+            let Op::View(v) = &node.op else {
+                return Ok(None);
+            };
+            if matches!(v, ViewOp::Pad { .. } | ViewOp::Unfold { .. })
+                || g.outputs().contains(&g.srcs(old)[0])
+                || (matches!(v, ViewOp::Expand(_)) && !per_element(g, &consumers, old))
+            {
+                return Ok(None);
+            }
+            let mut ops = 0;
+            if !movable(ng, v, srcs[0], &mut ops) || ops == 0 {
+                return Ok(None);
+            }
+            build(ng, v, srcs[0]).map(Some)
+        })
+    }
+}
+
+/// Whether every reader of view `n` (through further views) computes per element, so that a
+/// broadcast there is never stored: not a graph output, and read only by elementwise ops,
+/// reductions and gathers' indices.
+fn per_element(g: &Graph, consumers: &HashMap<NodeId, Vec<NodeId>>, n: NodeId) -> bool {
+    !g.outputs().contains(&n)
+        && consumers.get(&n).is_none_or(|cs| {
+            cs.iter().all(|&c| match &g.node(c).op {
+                Op::View(_) => per_element(g, consumers, c),
+                Op::Unary(_) | Op::Binary(_) | Op::Where | Op::Cast(_) | Op::Reduce { .. } => true,
+                Op::Gather { .. } => g.srcs(c)[0] != n,
+                Op::Input { .. }
+                | Op::Const(_)
+                | Op::Arange { .. }
+                | Op::Rand { .. }
+                | Op::Scan(_)
+                | Op::Concat { .. }
+                | Op::Matmul
+                | Op::Attention(_) => false,
+            })
+        })
+}
+
+/// Whether view `v` of `n` can move below `n`'s elementwise ops (see [`ViewPushdown`]);
+/// counts the ops it would repeat in `ops`.
+fn movable(g: &Graph, v: &ViewOp, n: NodeId, ops: &mut usize) -> bool {
+    let node = g.node(n);
+    if node.dtype().is_quantized() {
+        return false;
+    }
+    match &node.op {
+        Op::Unary(_) | Op::Binary(_) | Op::Where | Op::Cast(_) => {
+            *ops += 1;
+            *ops <= MAX_OPS && g.srcs(n).iter().all(|&s| operand(g, v, s, ops))
+        }
+        &Op::Gather { axis } => {
+            let (x, idx) = (g.srcs(n)[0], g.srcs(n)[1]);
+            let Some((vx, _)) = gather_view(v, node.shape(), g.node(x).shape(), axis) else {
+                return false;
+            };
+            *ops += 1;
+            *ops <= MAX_OPS && operand(g, &vx, x, ops) && operand(g, v, idx, ops)
+        }
+        Op::Input { .. }
+        | Op::Const(_)
+        | Op::View(_)
+        | Op::Arange { .. }
+        | Op::Rand { .. }
+        | Op::Reduce { .. }
+        | Op::Scan(_)
+        | Op::Concat { .. }
+        | Op::Matmul
+        | Op::Attention(_) => false,
+    }
+}
+
+/// Whether operand `n` of a moved op can take view `v`: an elementwise value the view moves
+/// through in turn, or a leaf (an input or constant, or a view of one or of a stored result)
+/// whose view composes with `v`.
+fn operand(g: &Graph, v: &ViewOp, n: NodeId, ops: &mut usize) -> bool {
+    if g.node(n).dtype().is_quantized() {
+        return false;
+    }
+    let mut chain = Vec::new();
+    let mut base = n;
+    while let Op::View(op) = &g.node(base).op {
+        chain.push(op);
+        base = g.srcs(base)[0];
+    }
+    let stored = match &g.node(base).op {
+        Op::Input { .. } | Op::Const(_) => true,
+        // Read through a view, a product's result is stored by its kernel whatever else reads
+        // it; read directly, it may be an epilogue's operand.
+        Op::Matmul | Op::Attention(_) | Op::Scan(_) => !chain.is_empty(),
+        Op::Unary(_) | Op::Binary(_) | Op::Where | Op::Cast(_) | Op::Gather { .. }
+            if chain.is_empty() =>
+        {
+            return movable(g, v, n, ops);
+        }
+        Op::Unary(_)
+        | Op::Binary(_)
+        | Op::Where
+        | Op::Cast(_)
+        | Op::Gather { .. }
+        | Op::View(_)
+        | Op::Arange { .. }
+        | Op::Rand { .. }
+        | Op::Reduce { .. }
+        | Op::Concat { .. } => false,
+    };
+    stored && {
+        let mut view = Some(View::contiguous(g.node(base).shape()));
+        for op in chain.iter().rev() {
+            view = view.and_then(|w| w.apply(op));
+        }
+        view.and_then(|w| w.apply(v)).is_some()
+    }
+}
+
+/// `v` moved below `n` (which [`movable`] accepted): the ops rebuilt over views of their
+/// operands.
+fn build(g: &mut Graph, v: &ViewOp, n: NodeId) -> Result<NodeId> {
+    let node = g.node(n).clone();
+    let srcs = g.srcs(n);
+    match &node.op {
+        Op::Unary(_) | Op::Binary(_) | Op::Where | Op::Cast(_) => {
+            let moved = srcs
+                .iter()
+                .map(|&s| build(g, v, s))
+                .collect::<Result<Vec<_>>>()?;
+            g.add(node.op.clone(), &moved)
+        }
+        &Op::Gather { axis } => {
+            let (x, idx) = (srcs[0], srcs[1]);
+            let (vx, axis) = gather_view(v, node.shape(), g.node(x).shape(), axis)
+                .ok_or_else(|| crate::IrError::Verify("a view moved below a gather".into()))?;
+            let x = build(g, &vx, x)?;
+            let idx = build(g, v, idx)?;
+            g.add(Op::Gather { axis }, &[x, idx])
+        }
+        Op::Input { .. }
+        | Op::Const(_)
+        | Op::View(_)
+        | Op::Arange { .. }
+        | Op::Rand { .. }
+        | Op::Reduce { .. }
+        | Op::Scan(_)
+        | Op::Concat { .. }
+        | Op::Matmul
+        | Op::Attention(_) => g.add(Op::View(v.clone()), &[n]),
+    }
+}
+
+/// For view `v` of a gather along `axis` (result `out`, source `x`): the view of the source
+/// that matches it and the gathered axis after the view, where `v` keeps that axis whole
+/// (not cut, reversed, broadcast, padded, windowed or merged with another) and the source
+/// has the result's size off the axis.
+fn gather_view(v: &ViewOp, out: &Shape, x: &Shape, axis: usize) -> Option<(ViewOp, usize)> {
+    let rank = out.rank();
+    if x.rank() != rank || (0..rank).any(|d| d != axis && x.0[d] != out.0[d]) {
+        return None;
+    }
+    let (n, len) = (out.0[axis], x.0[axis]);
+    match v {
+        ViewOp::Permute(p) => {
+            let at = p.iter().position(|&a| a == axis)?;
+            Some((v.clone(), at))
+        }
+        ViewOp::Slice(dims) => {
+            let d = dims.get(axis)?;
+            (d.start == 0 && d.end == n && d.step == 1).then(|| {
+                let mut dims = dims.clone();
+                dims[axis] = SliceDim {
+                    start: 0,
+                    end: len,
+                    step: 1,
+                };
+                (ViewOp::Slice(dims), axis)
+            })
+        }
+        ViewOp::Expand(to) => {
+            let at = axis + to.rank().checked_sub(rank)?;
+            (to.0[at] == n).then(|| {
+                let mut to = to.clone();
+                to.0[at] = len;
+                (ViewOp::Expand(to), at)
+            })
+        }
+        ViewOp::Reshape(to) => {
+            let tail = rank - axis;
+            let at = to.rank().checked_sub(tail)?;
+            (to.0[at..] == out.0[axis..]).then(|| {
+                let mut to = to.clone();
+                to.0[at] = len;
+                (ViewOp::Reshape(to), at)
+            })
+        }
+        ViewOp::Flip(axes) => (!axes.contains(&axis)).then(|| (v.clone(), axis)),
+        ViewOp::Pad { .. } | ViewOp::Unfold { .. } => None,
+    }
+}
+
+#[cfg(test)]
+mod tests;
