@@ -152,12 +152,20 @@ pub(crate) fn describe(
                         None => "matmul".to_string(),
                     },
                     KernelKind::Attention {
-                        causal, partial, ..
+                        causal,
+                        partial,
+                        q_prologue,
+                        ..
                     } => format!(
                     "fused attention{}{}: scores, softmax and values in one kernel, the scores \
-                     never stored",
+                     never stored{}",
                     if *causal { ", causal" } else { "" },
-                    if *partial { ", one run of a split (decode) attention" } else { "" }
+                    if *partial { ", one run of a split (decode) attention" } else { "" },
+                    if q_prologue.is_some() {
+                        "; its queries computed where they are read (prologue)"
+                    } else {
+                        ""
+                    }
                 ),
                     KernelKind::Scan { op, .. } => format!("{} along the last dim", op.name()),
                 };

@@ -247,6 +247,7 @@ pub(crate) struct Operands {
     scale: ExprId,
     pub(crate) causal: bool,
     partial: bool,
+    q_prologue: Option<ExprId>,
 }
 
 /// The module text after the bindings and helpers: workgroup arrays and `main`.
@@ -262,6 +263,7 @@ pub fn main(e: &mut Emitter, s: &Schedule) -> Result<String, CodegenError> {
             scale,
             causal,
             partial,
+            q_prologue,
         } => Operands {
             q: *q,
             k: *kl,
@@ -270,6 +272,7 @@ pub fn main(e: &mut Emitter, s: &Schedule) -> Result<String, CodegenError> {
             scale: *scale,
             causal: *causal,
             partial: *partial,
+            q_prologue: *q_prologue,
         },
         _ => return Err(not_attention(k)),
     };
@@ -320,7 +323,11 @@ pub fn main(e: &mut Emitter, s: &Schedule) -> Result<String, CodegenError> {
             keys + 1
         );
     }
-    for (name, l) in [("q", ops.q), ("k", ops.k), ("v", ops.v)] {
+    match ops.q_prologue {
+        Some(q) => crate::prologue::computed_q(e, &mut c, q, ops.q, r)?,
+        None => crate::attention_stage::reader(e, &mut c, "q", ops.q, r),
+    }
+    for (name, l) in [("k", ops.k), ("v", ops.v)] {
         crate::attention_stage::reader(e, &mut c, name, l, r);
     }
     // The tensor-core form addresses its fragments by subgroup.
@@ -360,6 +367,11 @@ pub fn main(e: &mut Emitter, s: &Schedule) -> Result<String, CodegenError> {
         .into_iter()
         .flatten()
     {
+        // A computed q is read at its batch's coordinates, which its reader derives from `bt`.
+        if ops.q_prologue.is_some() && l == ops.q {
+            bases.push("i32(bt)".to_string());
+            continue;
+        }
         let mut a = e.params.i32(Param::Offset(l));
         for i in 0..r - 2 {
             a.push_str(&format!(

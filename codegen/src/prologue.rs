@@ -1,6 +1,7 @@
 //! A matmul's operand A computed where the product reads it ([`kiln_ir::Prologue`]): `a_in`
 //! and `a_at` evaluate the prologue's expression at A's coordinates, so every path that reads
-//! A through them (tiled, gemv, the quantized gemv's vector staging) takes it.
+//! A through them (tiled, gemv, the quantized gemv's vector staging) takes it. Attention's
+//! computed q (`q_prologue`) is read the same way, through `kiln_four_q` ([`computed_q`]).
 //!
 //! The prologue's stages (reductions over A's row, a norm's sum of squares) are computed once
 //! a batch by the whole workgroup, before the product: `kiln_row_stages` folds the row in a
@@ -12,9 +13,10 @@ use crate::code::Code;
 use crate::emit::{value_name, Emitter};
 use crate::fold::{acc, combine};
 use crate::matmul::{Dims, THREADS};
+use crate::params::Param;
 use crate::types::info;
 use crate::CodegenError;
-use kiln_ir::{DType, Kernel, KernelKind, Prologue, Stage, StageId};
+use kiln_ir::{DType, ExprId, Kernel, KernelKind, LoadId, Prologue, Stage, StageId};
 
 /// Invocations of a matmul workgroup, which fold a row's stages together.
 const WG: u32 = THREADS * THREADS;
@@ -70,6 +72,49 @@ pub(crate) fn computed_a(
         out,
         "  return f32({v});\n}}\n\
          fn a_at(base: i32, r: u32, k: u32) -> f32 {{\n  if (r >= {m} || k >= {kk}) {{ return 0.0; }}\n  return a_in(base, r, k);\n}}"
+    );
+    Ok(())
+}
+
+/// Writes attention's computed q (`q_prologue`, expression `q`, load `l` giving q's shape,
+/// rank `r`): `kiln_q_in(bt, row, col)`, q's element at `[batch..., row, col]` with the batch
+/// `bt` numbered as the kernel's, and the reader every attention form calls,
+/// `kiln_four_q(base, row, col, width, ok)` ([`crate::attention_stage::reader`]'s signature,
+/// `base` the batch): four columns, each 0 outside the head (`width`) or where not `ok`, and
+/// never evaluated there.
+pub(crate) fn computed_q(
+    e: &mut Emitter,
+    out: &mut Code,
+    q: ExprId,
+    l: LoadId,
+    r: usize,
+) -> Result<(), CodegenError> {
+    let sq = e.params.u32(Param::LoadDim(l, r - 2));
+    let d = e.params.u32(Param::LoadDim(l, r - 1));
+    writeln!(out, "fn kiln_q_in(bt: u32, row: u32, col: u32) -> f32 {{");
+    e.coords(out, "  ", "bt", 0..r - 2);
+    writeln!(
+        out,
+        "  let c{} = row;\n  let c{} = col;\n  let i = (bt * {sq} + row) * {d} + col;",
+        r - 2,
+        r - 1
+    );
+    e.exprs(out, "  ", "i", &[q])?;
+    let v = value_name(q, None);
+    writeln!(
+        out,
+        "  return f32({v});\n}}\n\
+         fn kiln_q_at(bt: u32, row: u32, col: u32, ok: bool) -> f32 {{\n  \
+         if (!ok) {{ return 0.0; }}\n  return kiln_q_in(bt, row, col);\n}}"
+    );
+    let cols: Vec<String> = (0..4)
+        .map(|j| format!("kiln_q_at(bt, row, col + {j}u, ok && col + {j}u < width)"))
+        .collect();
+    writeln!(
+        out,
+        "fn kiln_four_q(base: i32, row: u32, col: u32, width: u32, ok: bool) -> vec4<f32> {{\n  \
+         let bt = u32(base);\n  return vec4<f32>({});\n}}",
+        cols.join(", ")
     );
     Ok(())
 }

@@ -125,3 +125,33 @@ fn stages_are_counted_against_the_workgroup_memory_limit() {
     let (after, _) = declared(&fitted);
     assert!(after <= limit, "{after} bytes > {limit} ({fitted:?})");
 }
+
+/// Attention's queries in RoPE's form, `x * c + gather(x, partner) * c`, computed where the
+/// kernel reads them: every float dtype and heads of 32, 80 and 128, masked and causal, under
+/// the schedules above (the row, block and decode forms).
+#[test]
+fn attention_computes_its_queries() {
+    for dt in [DType::F32, DType::F16, DType::BF16] {
+        for (d, causal) in [(32, false), (80, true), (128, false)] {
+            let g = common::rotated_attention(dt, d, 7, causal);
+            let prog = lower(&g, &FusionOptions::default()).unwrap();
+            let computed = prog.calls.iter().any(|c| {
+                matches!(
+                    c.kernel.kind,
+                    KernelKind::Attention {
+                        q_prologue: Some(_),
+                        ..
+                    }
+                )
+            });
+            let names: Vec<&str> = prog.calls.iter().map(|c| c.kernel.name.as_str()).collect();
+            assert!(computed, "{dt} d {d}: q computed {names:?}");
+            assert_eq!(prog.calls.len(), 1, "{dt} d {d}: one kernel {names:?}");
+            validate_program(&prog, &format!("attention, computed q, {dt} d {d}"));
+        }
+    }
+    // The same graph with no fusion stores q first.
+    let g = common::rotated_attention(DType::F32, 32, 7, false);
+    let prog = kiln_ir::lower::lower_unfused(&g).unwrap();
+    assert!(prog.calls.len() > 1);
+}

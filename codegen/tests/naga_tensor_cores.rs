@@ -10,6 +10,8 @@ use kiln_ir::ops::{BinaryOp, SliceDim, UnaryOp, ViewOp};
 use kiln_ir::{DType, Graph, Op, Shape};
 use smallvec::smallvec;
 
+mod common;
+
 /// Parses and validates `wgsl` with every capability on, then writes it as SPIR-V (naga
 /// 30.0.2 panics in that writer on some cooperative stores: `../shared/notes/tensor-cores.md`).
 fn validate_to_spirv(wgsl: &str, what: &str) {
@@ -326,4 +328,31 @@ fn tensor_core_attention() {
         }
     }
     assert_eq!(seen, 3 * 3 * 2 * 2);
+}
+
+/// Attention on tensor cores computing its queries (RoPE's form, [`common::rotated_attention`])
+/// where it stages them: f16 operands and f32 ones at f16 precision, heads of 32 and 128.
+#[test]
+fn tensor_core_attention_computes_its_queries() {
+    for (dt, f32_ok) in [(DType::F16, false), (DType::F32, true)] {
+        for d in [32, 128] {
+            let g = common::rotated_attention(dt, d, 1031, false);
+            let prog = lower(&g, &FusionOptions::default()).unwrap();
+            assert_eq!(prog.calls.len(), 1, "{dt} d {d}: one kernel");
+            let kernel = &prog.calls[0].kernel;
+            let mut s = Schedule::GPU;
+            s.matmul.tensor_core_f32 = f32_ok;
+            s.attention.keys = Some(32);
+            s.attention.rows = Some(16);
+            let s = s.resolve(kernel);
+            assert!(s.attention.tensor_cores, "{dt} d {d}");
+            for f16 in [false, true] {
+                let what = format!("tensor-core attention, computed q, {dt} d {d} f16 {f16}");
+                let src = generate(kernel, &s, &Target { f16, bf16: f16 })
+                    .unwrap_or_else(|e| panic!("{what}: codegen: {e}"));
+                assert!(src.wgsl.contains("fn kiln_q_in"), "{what}");
+                validate_to_spirv(&src.wgsl, &what);
+            }
+        }
+    }
 }

@@ -1,7 +1,7 @@
 //! Graphs and shader readings the codegen tests share (each test crate uses a part).
 #![allow(dead_code)]
 
-use kiln_ir::ops::{ReduceOp, ViewOp};
+use kiln_ir::ops::{BinaryOp, ReduceOp, ViewOp};
 use kiln_ir::quant::BlockFormat;
 use kiln_ir::{DType, Graph, NodeId, Op, Shape};
 use smallvec::smallvec;
@@ -77,4 +77,28 @@ pub fn validated(wgsl: &str, what: &str) -> naga::Module {
     .validate(&module)
     .unwrap_or_else(|e| panic!("{what}: validate: {e:?}\n{wgsl}"));
     module
+}
+
+/// `attention(x * c + gather(x, partner) * c, k, v, mask)` over `[2, 3, sq, d]` queries and 33
+/// keys (one table `c` for both terms: the queries' buffers and k's, v's and the mask's fit
+/// the default 8 bindings with a binding to spare).
+pub fn rotated_attention(dt: DType, d: usize, sq: usize, causal: bool) -> Graph {
+    use kiln_ir::ops::Attention;
+    let mut g = Graph::new();
+    let qs = Shape::new(&[2, 3, sq, d]);
+    let x = g.input(dt, qs.clone()).unwrap();
+    let c = g.input(dt, qs.clone()).unwrap();
+    let idx = g.input(DType::I32, qs).unwrap();
+    let xr = g.add(Op::Gather { axis: 3 }, &[x, idx]).unwrap();
+    let xc = g.add(Op::Binary(BinaryOp::Mul), &[x, c]).unwrap();
+    let rs = g.add(Op::Binary(BinaryOp::Mul), &[xr, c]).unwrap();
+    let q = g.add(Op::Binary(BinaryOp::Add), &[xc, rs]).unwrap();
+    let k = g.input(dt, Shape::new(&[2, 3, 33, d])).unwrap();
+    let v = g.input(dt, Shape::new(&[2, 3, 33, d])).unwrap();
+    let m = g.input(dt, Shape::new(&[2, 3, sq, 33])).unwrap();
+    let y = g
+        .add(Op::Attention(Attention::new(0.125, causal)), &[q, k, v, m])
+        .unwrap();
+    g.mark_output(y);
+    g
 }

@@ -217,6 +217,10 @@ pub enum KernelKind {
         causal: bool,
         /// A part of a split attention: store each run's `acc`, `m` and `l`.
         partial: bool,
+        /// q computed where the kernel reads it (an operand prologue without stages): the
+        /// expression of q's element at `[batch..., row, col]`, over loads of q's shape
+        /// (a gather's of q's rank); `q` is then one of those loads, which gives q's shape.
+        q_prologue: Option<ExprId>,
     },
     /// An inclusive scan along the last dim of `shape`: one workgroup per row (point of the
     /// other dims) folds `expr` (a load or a constant) in order; outputs are stored at every
@@ -315,23 +319,27 @@ impl Kernel {
     pub fn choose_vector(&mut self) {
         let n = self.shape.numel();
         // A quantized element is decoded from its block one at a time.
-        let simple = self.exprs.iter().all(|e| !e.expr.depends_on_index())
-            && self.inputs.iter().all(|d| !d.is_quantized());
-        let ok = simple
+        let unquantized = self.inputs.iter().all(|d| !d.is_quantized());
+        // Four adjacent elements computed as one vector share no per-element index.
+        let simple = self.exprs.iter().all(|e| !e.expr.depends_on_index());
+        let ok = unquantized
             && n > 0
             && match self.kind {
                 KernelKind::Elementwise => {
-                    n.is_multiple_of(4)
+                    simple
+                        && n.is_multiple_of(4)
                         && self.loads.iter().all(|l| {
                             l.view.kind() == ViewKind::Contiguous && l.view.offset % 4 == 0
                         })
                 }
                 KernelKind::Reduce { red_rank, .. } => {
                     let r = self.shape.rank();
-                    red_rank > 0
+                    simple
+                        && red_rank > 0
                         && self.shape.0[r - 1].is_multiple_of(4)
                         && self.loads.iter().all(|l| l.view.rows_of(4))
                 }
+                // Computed queries are evaluated an element at a time, at their coordinates.
                 KernelKind::Attention { .. } => self.attention_rows_aligned(),
                 KernelKind::Matmul { .. } | KernelKind::Scan { .. } => false,
             };
@@ -343,7 +351,14 @@ impl Kernel {
     /// nonzero multiple of 4, their offsets and other strides multiples of 4. False for other
     /// kernels.
     pub fn attention_rows_aligned(&self) -> bool {
-        let KernelKind::Attention { q, k, v, .. } = self.kind else {
+        let KernelKind::Attention {
+            q,
+            k,
+            v,
+            q_prologue,
+            ..
+        } = self.kind
+        else {
             return false;
         };
         let r = self.load_rank();
@@ -358,7 +373,9 @@ impl Kernel {
         self.inputs
             .iter()
             .all(|d| matches!(d, DType::F32 | DType::I32 | DType::U32 | DType::Bool))
-            && [q, k, v].into_iter().all(aligned)
+            && [k, v].into_iter().all(aligned)
+            // Computed queries are read element by element.
+            && (q_prologue.is_some() || aligned(q))
     }
 
     /// A matmul's inner size `k` (the last dim of A's view); `None` for other kernels.
@@ -463,6 +480,7 @@ impl Kernel {
                 scale,
                 causal,
                 partial,
+                q_prologue,
             } => {
                 k.push_str(&format!("att.{q}.{kl}.{v}.{scale}"));
                 match mask {
@@ -471,6 +489,10 @@ impl Kernel {
                 }
                 k.push_str(if *causal { ".c" } else { ".-" });
                 k.push_str(if *partial { ".p" } else { ".-" });
+                match q_prologue {
+                    Some(e) => k.push_str(&format!(".q{e}")),
+                    None => k.push_str(".-"),
+                }
             }
             KernelKind::Scan { op, expr } => k.push_str(&format!("scan.{}:{expr}", op.name())),
         }

@@ -415,8 +415,15 @@ impl Kernel {
                 mask,
                 scale,
                 partial,
+                q_prologue,
                 ..
-            } => self.verify_attention([*q, *k, *v], *mask, *scale, *partial),
+            } => {
+                self.verify_attention([*q, *k, *v], *mask, *scale, *partial, q_prologue.is_some())?;
+                match q_prologue {
+                    Some(e) => self.verify_q_prologue(*e, *q, [*k, *v].into_iter().chain(*mask)),
+                    None => Ok(()),
+                }
+            }
             KernelKind::Scan { expr, .. } => {
                 if rank == 0 {
                     return Err(KernelError::Shape("a scan of rank 0".into()));
@@ -440,6 +447,7 @@ impl Kernel {
         mask: Option<LoadId>,
         scale: ExprId,
         partial: bool,
+        computed_q: bool,
     ) -> Check {
         let bad = |why: String| Err(KernelError::Attention(why));
         let loads: Vec<LoadId> = qkv.iter().copied().chain(mask).collect();
@@ -447,6 +455,10 @@ impl Kernel {
             self.check_load(|| format!("attention operand {i}"), l)?;
             if loads[..i].contains(&l) {
                 return bad(format!("load {l} is two operands"));
+            }
+            if i == 0 && computed_q {
+                // Its expression's load of q's shape, checked with the expression.
+                continue;
             }
             if self.load(l).view.mask.is_some() {
                 return bad(format!("operand {i} is masked"));
@@ -561,6 +573,8 @@ impl Kernel {
     }
 }
 
+#[cfg(test)]
+mod computed_q_tests;
 mod prologue;
 #[cfg(test)]
 mod tests;

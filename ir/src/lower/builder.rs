@@ -103,6 +103,11 @@ impl KernelBuilder {
     pub fn load_shape(&self, l: LoadId) -> &Shape {
         &self.loads[l.index()].view.shape
     }
+
+    /// The dtype of load `l`'s buffer.
+    pub fn load_dtype(&self, l: LoadId) -> DType {
+        self.input_dtypes[self.loads[l.index()].input.index()]
+    }
 }
 
 /// The kernel being grown.

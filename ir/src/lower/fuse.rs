@@ -64,7 +64,24 @@ impl Lowering<'_> {
             Op::Attention(att) => {
                 let mut gr = Grow::new(Ctx::Fixed, node.shape().clone());
                 let mut loads = SmallVec::<[crate::kernel::LoadId; 4]>::new();
-                for &s in &srcs {
+                let others = srcs.len() - 1;
+                let q_prologue = match self.attention_prologue(srcs[0], others) {
+                    true => self.grow_operand(&mut gr, srcs[0], others)?,
+                    false => None,
+                };
+                let q_prologue = match q_prologue {
+                    Some((l, e, stages)) if stages.is_empty() => {
+                        loads.push(l);
+                        Some(e)
+                    }
+                    Some(_) => {
+                        return Err(IrError::Verify(
+                            "attention's computed q folds a stage".into(),
+                        ))
+                    }
+                    None => None,
+                };
+                for &s in &srcs[loads.len()..] {
                     let (buf, view) = self.plain_access(s, StoreReason::AttentionOperand)?;
                     loads.push(self.load_operand(&mut gr, s, buf, view));
                 }
@@ -77,6 +94,7 @@ impl Lowering<'_> {
                     scale,
                     causal: att.causal,
                     partial: att.splits > 1,
+                    q_prologue,
                 };
                 self.finish_fixed(gr, root, kind, format!("{} ({why})", att.name()))
             }

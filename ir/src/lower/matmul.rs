@@ -80,18 +80,35 @@ impl Lowering<'_> {
         if !self.operand_prologue(a) {
             return Ok(None);
         }
+        Ok(self
+            .grow_operand(gr, a, 1)?
+            .map(|(la, e, stages)| (la, Prologue { a: e, stages })))
+    }
+
+    /// Grows operand `a` over its own space into the kernel's builder (an operand prologue),
+    /// with `keep` bindings kept for the operands read after it. Returns the float load that
+    /// gives `a`'s shape (the first the expression reads), the expression and its stages;
+    /// `None` (and the builder as it was) where the expression reads no such load.
+    pub(super) fn grow_operand(
+        &mut self,
+        gr: &mut Grow,
+        a: NodeId,
+        keep: usize,
+    ) -> Result<Option<(LoadId, ExprId, Vec<crate::kernel::Stage>)>> {
         let shape = self.g.node(a).shape().clone();
         let before = gr.b.clone();
         let mut sub = Grow::new(Ctx::Prologue, shape.clone());
-        // Its stages follow the product, `Acc(0)`.
+        // Its stages follow the kernel's result, `Acc(0)`.
         sub.first_acc = 1;
         sub.b = std::mem::take(&mut gr.b);
-        sub.reserve = gr.reserve + 1;
+        sub.reserve = gr.reserve + keep;
         let e = self.inline(&mut sub, a, true);
         gr.b = std::mem::take(&mut sub.b);
         let e = e?;
         let reads = gr.b.loads_read(e);
-        let la = reads.into_iter().find(|&l| gr.b.load_shape(l) == &shape);
+        let la = reads
+            .into_iter()
+            .find(|&l| gr.b.load_shape(l) == &shape && gr.b.load_dtype(l).is_float());
         let Some(la) = la else {
             gr.b = before;
             return Ok(None);
@@ -100,8 +117,23 @@ impl Lowering<'_> {
             gr.cover(n);
         }
         gr.boundaries.extend(sub.boundaries);
-        let stages = sub.stages;
-        Ok(Some((la, Prologue { a: e, stages })))
+        Ok(Some((la, e, sub.stages)))
+    }
+
+    /// Whether attention computes its operand q (`q`) where it reads it: as a matmul's
+    /// prologue would ([`policy::operand_prologue`]), with no reduction under it (attention
+    /// folds no stage) and every buffer it reads bound beside the other operands' (`others`)
+    /// and the result, so that computing it never splits it into kernels of its own.
+    pub(super) fn attention_prologue(&self, q: NodeId, others: usize) -> bool {
+        let shape = self.g.node(q).shape();
+        let facts = NodeFacts {
+            l: self,
+            gr: &Grow::new(Ctx::Prologue, shape.clone()),
+            n: q,
+            is_root: false,
+        };
+        policy::operand_prologue(&facts, true, !self.row_reductions(q).is_empty())
+            && self.binding_cost(q) + others < self.opts.max_storage_buffers
     }
 
     /// Whether matmul `m` computes its operand A where it reads it (see

@@ -328,7 +328,16 @@ impl<'g> Lowering<'g> {
                     }
                     continue;
                 }
-                Op::Attention(_) => return Some(StoreReason::AttentionOperand),
+                Op::Attention(_) => {
+                    // q computed where attention reads it is not stored.
+                    let computed = srcs[0] == n
+                        && !srcs[1..].contains(&n)
+                        && self.attention_prologue(n, srcs.len() - 1);
+                    if !computed {
+                        return Some(StoreReason::AttentionOperand);
+                    }
+                    continue;
+                }
                 Op::Gather { .. } if self.strip_views(srcs[0]) == n => {
                     return Some(StoreReason::GatherSource);
                 }

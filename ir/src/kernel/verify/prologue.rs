@@ -1,4 +1,5 @@
-//! The verifier's checks of a matmul's operand prologue ([`crate::kernel::Prologue`]).
+//! The verifier's checks of operand prologues: a matmul's A ([`crate::kernel::Prologue`]) and
+//! attention's q (`q_prologue` of [`crate::kernel::KernelKind::Attention`]).
 
 use super::{Check, KernelError};
 use crate::kernel::{Expr, ExprId, Kernel, LoadId, Prologue, StageId};
@@ -43,21 +44,45 @@ impl Kernel {
             }
             // Stage `i` is `Acc(i + 1)`: it reads only `Acc(1..=i)`.
             self.stage_reads_earlier(StageId::new(i + 1), st.expr)?;
-            self.reads_a_space(st.expr, a, b)
+            self.reads_space(st.expr, a, &[b])
                 .map_err(|why| err(format!("stage {i}: {why}")))?;
         }
         self.stage_reads_earlier(StageId::new(p.stages.len() + 1), p.a)?;
-        let reads_a = self.reads_a_space(p.a, a, b).map_err(err)?;
+        let reads_a = self.reads_space(p.a, a, &[b]).map_err(err)?;
         if !reads_a {
             return bad(format!("it does not read load {a}"));
         }
         self.epilogue_reads_no_stage(p.stages.len())
     }
 
+    /// Attention's computed q `e` (see [`crate::kernel::KernelKind::Attention`]): a float
+    /// expression reading no accumulator, load `q` (not through a gather), and only loads
+    /// over q's shape, none of the other operands' loads `others`.
+    pub(super) fn verify_q_prologue(
+        &self,
+        e: ExprId,
+        q: LoadId,
+        others: impl Iterator<Item = LoadId>,
+    ) -> Check {
+        let bad = |why: String| Err(KernelError::Attention(format!("computed q {e}: {why}")));
+        self.check_expr(|| "attention's computed q".into(), e)?;
+        if !self.expr(e).dtype.is_float() {
+            return bad(format!("q of {}", self.expr(e).dtype));
+        }
+        // No stage: it reads no accumulator past the result's either.
+        self.stage_reads_earlier(StageId::new(1), e)?;
+        let others: Vec<LoadId> = others.collect();
+        match self.reads_space(e, q, &others) {
+            Ok(true) => Ok(()),
+            Ok(false) => bad(format!("it does not read load {q}")),
+            Err(why) => bad(why),
+        }
+    }
+
     /// Whether expression `root` reads load `a` (not through a gather), after checking that
-    /// it reads no product (`Acc(0)`), not load `b`, and only loads over A's shape (a
-    /// gather's of A's rank).
-    fn reads_a_space(&self, root: ExprId, a: LoadId, b: LoadId) -> Result<bool, String> {
+    /// it reads no product (`Acc(0)`), none of the loads `others`, and only loads over `a`'s
+    /// shape (a gather's of its rank).
+    fn reads_space(&self, root: ExprId, a: LoadId, others: &[LoadId]) -> Result<bool, String> {
         let need = self.needed(&[root]);
         let mut reads_a = false;
         for (i, e) in self.exprs.iter().enumerate().filter(|(i, _)| need[*i]) {
@@ -84,8 +109,10 @@ impl Kernel {
             } else {
                 shape == a_shape
             };
-            if l == b || !fits {
-                return Err(format!("load {l} is B's or does not view A's shape"));
+            if others.contains(&l) || !fits {
+                return Err(format!(
+                    "load {l} is another operand's or does not view the operand's shape"
+                ));
             }
         }
         Ok(reads_a)
