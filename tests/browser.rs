@@ -321,6 +321,28 @@ async fn fused_attention() {
         "{kinds:?}"
     );
     check(&d, "attention pattern", 2e-5, 1e-4, pattern).await;
+    // Queries computed where the kernel reads them (a q prologue), split over 300 keys.
+    let computed = |d: &Device| {
+        let x = random(d, DType::F32, &[2, 1, 64], -1.0, 1.0, 8);
+        let k = random(d, DType::F32, &[2, 300, 64], -1.0, 1.0, 9);
+        let v = random(d, DType::F32, &[2, 300, 64], -1.0, 1.0, 10);
+        x.mul(&x.sin().unwrap())
+            .unwrap()
+            .scaled_dot_product_attention(&k, &v, None, None, false)
+            .unwrap()
+    };
+    let kinds: Vec<String> = computed(&d)
+        .explain()
+        .unwrap()
+        .kernels
+        .into_iter()
+        .map(|k| k.kind)
+        .collect();
+    assert!(
+        kinds.iter().any(|k| k.contains("queries computed")),
+        "{kinds:?}"
+    );
+    check(&d, "attention, computed queries", 2e-5, 1e-4, computed).await;
 }
 
 /// A chain that fuses into one kernel (checked through `explain()`), and a matmul with its
