@@ -26,20 +26,7 @@ fn operands(
     let q = random(dev, dt, &[b, h, sq, d], -1.0, 1.0, seed);
     let k = random(dev, dt, &[b, h, sk, d], -1.0, 1.0, seed + 1);
     let v = random(dev, dt, &[b, h, sk, dv], -1.0, 1.0, seed + 2);
-    let mut rng = Rng::new(seed + 3);
-    let m: Vec<f32> = (0..sq * sk)
-        .map(|i| {
-            if i % sk != 0 && rng.f32(0.0, 1.0) < 0.2 {
-                f32::NEG_INFINITY
-            } else {
-                rng.f32(-0.5, 0.5)
-            }
-        })
-        .collect();
-    let mask = Tensor::from_slice_on(dev, &m, &[sq, sk])
-        .unwrap()
-        .cast(dt)
-        .unwrap();
+    let mask = additive_mask(dev, dt, sq, sk, seed + 3);
     (q, k, v, mask)
 }
 

@@ -49,8 +49,7 @@ fn rotated(
         .unwrap()
 }
 
-/// k, v `[b, h, sk, d]` and an additive mask `[sq, sk]` that leaves out some keys, never a
-/// row's first.
+/// k, v `[b, h, sk, d]` and an additive mask `[sq, sk]` ([`additive_mask`]).
 fn keys(
     dev: &Device,
     dt: DType,
@@ -59,20 +58,7 @@ fn keys(
 ) -> (Tensor, Tensor, Tensor) {
     let k = random(dev, dt, &[b, h, sk, d], -1.0, 1.0, seed);
     let v = random(dev, dt, &[b, h, sk, d], -1.0, 1.0, seed + 1);
-    let mut rng = Rng::new(seed + 2);
-    let m: Vec<f32> = (0..sq * sk)
-        .map(|i| {
-            if i % sk != 0 && rng.f32(0.0, 1.0) < 0.2 {
-                f32::NEG_INFINITY
-            } else {
-                rng.f32(-0.5, 0.5)
-            }
-        })
-        .collect();
-    let mask = Tensor::from_slice_on(dev, &m, &[sq, sk])
-        .unwrap()
-        .cast(dt)
-        .unwrap();
+    let mask = additive_mask(dev, dt, sq, sk, seed + 2);
     (k, v, mask)
 }
 

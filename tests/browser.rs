@@ -309,13 +309,7 @@ async fn fused_attention() {
             .matmul(&v)
             .unwrap()
     };
-    let kinds: Vec<String> = pattern(&d)
-        .explain()
-        .unwrap()
-        .kernels
-        .into_iter()
-        .map(|k| k.kind)
-        .collect();
+    let kinds = kernel_kinds(&pattern(&d));
     assert!(
         kinds.iter().any(|k| k.starts_with("fused attention")),
         "{kinds:?}"
@@ -331,18 +325,22 @@ async fn fused_attention() {
             .scaled_dot_product_attention(&k, &v, None, None, false)
             .unwrap()
     };
-    let kinds: Vec<String> = computed(&d)
-        .explain()
-        .unwrap()
-        .kernels
-        .into_iter()
-        .map(|k| k.kind)
-        .collect();
+    let kinds = kernel_kinds(&computed(&d));
     assert!(
         kinds.iter().any(|k| k.contains("queries computed")),
         "{kinds:?}"
     );
     check(&d, "attention, computed queries", 2e-5, 1e-4, computed).await;
+}
+
+/// The kinds of the kernels `t`'s plan launches (`explain()`).
+fn kernel_kinds(t: &Tensor) -> Vec<String> {
+    t.explain()
+        .unwrap()
+        .kernels
+        .into_iter()
+        .map(|k| k.kind)
+        .collect()
 }
 
 /// A chain that fuses into one kernel (checked through `explain()`), and a matmul with its

@@ -344,22 +344,19 @@ fn golden_wgsl() {
                 .unwrap(),
         ),
         // Queries computed where attention reads them (a q prologue): `q * sin(q)`.
-        (
-            "attention_computed_q",
-            {
-                let q = random(&dev, DType::F32, &[2, 3, 5, 16], -1.0, 1.0, 14);
-                q.mul(&q.sin().unwrap())
-                    .unwrap()
-                    .scaled_dot_product_attention(
-                        &random(&dev, DType::F32, &[2, 3, 11, 16], -1.0, 1.0, 15),
-                        &random(&dev, DType::F32, &[2, 3, 11, 16], -1.0, 1.0, 16),
-                        None,
-                        None,
-                        false,
-                    )
-                    .unwrap()
-            },
-        ),
+        ("attention_computed_q", {
+            let q = random(&dev, DType::F32, &[2, 3, 5, 16], -1.0, 1.0, 14);
+            q.mul(&q.sin().unwrap())
+                .unwrap()
+                .scaled_dot_product_attention(
+                    &random(&dev, DType::F32, &[2, 3, 11, 16], -1.0, 1.0, 15),
+                    &random(&dev, DType::F32, &[2, 3, 11, 16], -1.0, 1.0, 16),
+                    None,
+                    None,
+                    false,
+                )
+                .unwrap()
+        }),
         // One query row against 300 keys: split into runs, then the combine.
         (
             "attention_split",

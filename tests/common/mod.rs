@@ -232,3 +232,22 @@ pub fn assert_near(got: &[f64], want: &[f64], tol: f64, what: &str) {
         assert!(same, "{what} [{i}]: got {g}, want {w}");
     }
 }
+
+/// An additive attention mask `[sq, sk]` of `dt`: random values in `[-0.5, 0.5)`, and about a
+/// fifth of the keys left out (`-inf`), never a row's first (so no row sees no key).
+pub fn additive_mask(dev: &Device, dt: DType, sq: usize, sk: usize, seed: u64) -> Tensor {
+    let mut rng = Rng::new(seed);
+    let m: Vec<f32> = (0..sq * sk)
+        .map(|i| {
+            if i % sk != 0 && rng.f32(0.0, 1.0) < 0.2 {
+                f32::NEG_INFINITY
+            } else {
+                rng.f32(-0.5, 0.5)
+            }
+        })
+        .collect();
+    Tensor::from_slice_on(dev, &m, &[sq, sk])
+        .expect("mask")
+        .cast(dt)
+        .expect("mask cast")
+}

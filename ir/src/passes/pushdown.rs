@@ -61,24 +61,49 @@ impl Pass for ViewPushdown {
     }
 }
 
+/// What the pass sees in an op: the one place it sorts them.
+#[derive(Clone, Copy)]
+enum Role {
+    /// Unary, binary, where, cast: computed per element from the same element of each
+    /// operand, so any view moves through.
+    Pointwise,
+    /// A gather along the axis.
+    Gather(usize),
+    /// A movement op.
+    View,
+    /// An input or constant.
+    Source,
+    /// A product, attention or scan: its result is stored by its own kernel.
+    Stored,
+    /// A reduction: it reads its operand per element, and stops the views.
+    Reduce,
+    /// An index source (its values follow the linear index) or a concat: stops the views.
+    Other,
+}
+
+fn role(op: &Op) -> Role {
+    match op {
+        Op::Unary(_) | Op::Binary(_) | Op::Where | Op::Cast(_) => Role::Pointwise,
+        &Op::Gather { axis } => Role::Gather(axis),
+        Op::View(_) => Role::View,
+        Op::Input { .. } | Op::Const(_) => Role::Source,
+        Op::Matmul | Op::Attention(_) | Op::Scan(_) => Role::Stored,
+        Op::Reduce { .. } => Role::Reduce,
+        Op::Arange { .. } | Op::Rand { .. } | Op::Concat { .. } => Role::Other,
+    }
+}
+
 /// Whether every reader of view `n` (through further views) computes per element, so that a
 /// broadcast there is never stored: not a graph output, and read only by elementwise ops,
 /// reductions and gathers' indices.
 fn per_element(g: &Graph, consumers: &HashMap<NodeId, Vec<NodeId>>, n: NodeId) -> bool {
     !g.outputs().contains(&n)
         && consumers.get(&n).is_none_or(|cs| {
-            cs.iter().all(|&c| match &g.node(c).op {
-                Op::View(_) => per_element(g, consumers, c),
-                Op::Unary(_) | Op::Binary(_) | Op::Where | Op::Cast(_) | Op::Reduce { .. } => true,
-                Op::Gather { .. } => g.srcs(c)[0] != n,
-                Op::Input { .. }
-                | Op::Const(_)
-                | Op::Arange { .. }
-                | Op::Rand { .. }
-                | Op::Scan(_)
-                | Op::Concat { .. }
-                | Op::Matmul
-                | Op::Attention(_) => false,
+            cs.iter().all(|&c| match role(&g.node(c).op) {
+                Role::View => per_element(g, consumers, c),
+                Role::Pointwise | Role::Reduce => true,
+                Role::Gather(_) => g.srcs(c)[0] != n,
+                Role::Source | Role::Stored | Role::Other => false,
             })
         })
 }
@@ -90,12 +115,12 @@ fn movable(g: &Graph, v: &ViewOp, n: NodeId, ops: &mut usize) -> bool {
     if node.dtype().is_quantized() {
         return false;
     }
-    match &node.op {
-        Op::Unary(_) | Op::Binary(_) | Op::Where | Op::Cast(_) => {
+    match role(&node.op) {
+        Role::Pointwise => {
             *ops += 1;
             *ops <= MAX_OPS && g.srcs(n).iter().all(|&s| operand(g, v, s, ops))
         }
-        &Op::Gather { axis } => {
+        Role::Gather(axis) => {
             let (x, idx) = (g.srcs(n)[0], g.srcs(n)[1]);
             let Some((vx, _)) = gather_view(v, node.shape(), g.node(x).shape(), axis) else {
                 return false;
@@ -103,16 +128,7 @@ fn movable(g: &Graph, v: &ViewOp, n: NodeId, ops: &mut usize) -> bool {
             *ops += 1;
             *ops <= MAX_OPS && operand(g, &vx, x, ops) && operand(g, v, idx, ops)
         }
-        Op::Input { .. }
-        | Op::Const(_)
-        | Op::View(_)
-        | Op::Arange { .. }
-        | Op::Rand { .. }
-        | Op::Reduce { .. }
-        | Op::Scan(_)
-        | Op::Concat { .. }
-        | Op::Matmul
-        | Op::Attention(_) => false,
+        Role::View | Role::Source | Role::Stored | Role::Reduce | Role::Other => false,
     }
 }
 
@@ -129,28 +145,15 @@ fn operand(g: &Graph, v: &ViewOp, n: NodeId, ops: &mut usize) -> bool {
         chain.push(op);
         base = g.srcs(base)[0];
     }
-    let stored = match &g.node(base).op {
-        Op::Input { .. } | Op::Const(_) => true,
+    let leaf = match role(&g.node(base).op) {
+        Role::Source => true,
         // Read through a view, a product's result is stored by its kernel whatever else reads
         // it; read directly, it may be an epilogue's operand.
-        Op::Matmul | Op::Attention(_) | Op::Scan(_) => !chain.is_empty(),
-        Op::Unary(_) | Op::Binary(_) | Op::Where | Op::Cast(_) | Op::Gather { .. }
-            if chain.is_empty() =>
-        {
-            return movable(g, v, n, ops);
-        }
-        Op::Unary(_)
-        | Op::Binary(_)
-        | Op::Where
-        | Op::Cast(_)
-        | Op::Gather { .. }
-        | Op::View(_)
-        | Op::Arange { .. }
-        | Op::Rand { .. }
-        | Op::Reduce { .. }
-        | Op::Concat { .. } => false,
+        Role::Stored => !chain.is_empty(),
+        Role::Pointwise | Role::Gather(_) if chain.is_empty() => return movable(g, v, n, ops),
+        Role::Pointwise | Role::Gather(_) | Role::View | Role::Reduce | Role::Other => false,
     };
-    stored && {
+    leaf && {
         let mut view = Some(View::contiguous(g.node(base).shape()));
         for op in chain.iter().rev() {
             view = view.and_then(|w| w.apply(op));
@@ -164,15 +167,15 @@ fn operand(g: &Graph, v: &ViewOp, n: NodeId, ops: &mut usize) -> bool {
 fn build(g: &mut Graph, v: &ViewOp, n: NodeId) -> Result<NodeId> {
     let node = g.node(n).clone();
     let srcs = g.srcs(n);
-    match &node.op {
-        Op::Unary(_) | Op::Binary(_) | Op::Where | Op::Cast(_) => {
+    match role(&node.op) {
+        Role::Pointwise => {
             let moved = srcs
                 .iter()
                 .map(|&s| build(g, v, s))
                 .collect::<Result<Vec<_>>>()?;
             g.add(node.op.clone(), &moved)
         }
-        &Op::Gather { axis } => {
+        Role::Gather(axis) => {
             let (x, idx) = (srcs[0], srcs[1]);
             let (vx, axis) = gather_view(v, node.shape(), g.node(x).shape(), axis)
                 .ok_or_else(|| crate::IrError::Verify("a view moved below a gather".into()))?;
@@ -180,16 +183,9 @@ fn build(g: &mut Graph, v: &ViewOp, n: NodeId) -> Result<NodeId> {
             let idx = build(g, v, idx)?;
             g.add(Op::Gather { axis }, &[x, idx])
         }
-        Op::Input { .. }
-        | Op::Const(_)
-        | Op::View(_)
-        | Op::Arange { .. }
-        | Op::Rand { .. }
-        | Op::Reduce { .. }
-        | Op::Scan(_)
-        | Op::Concat { .. }
-        | Op::Matmul
-        | Op::Attention(_) => g.add(Op::View(v.clone()), &[n]),
+        Role::View | Role::Source | Role::Stored | Role::Reduce | Role::Other => {
+            g.add(Op::View(v.clone()), &[n])
+        }
     }
 }
 
