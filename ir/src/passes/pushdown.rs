@@ -18,14 +18,17 @@ use hashbrown::HashMap;
 /// - Ops it moves through: unary, binary, where and cast; a gather where the view keeps the
 ///   gathered axis whole (the gather then reads its source through the matching view).
 /// - Where it stops (the view stays above the value): a pad (its edges hold a constant, not
-///   the ops of one), windows (`unfold`), a graph output (stored anyway), and any value whose elementwise tree
+///   the ops of one), windows (`unfold`), a graph output, and any value whose elementwise tree
 ///   reaches a reduction, an index source, a concat, a product read without a view between
 ///   (its epilogue), more than [`MAX_OPS`] ops, or a view that no single strided view
 ///   composes with.
-/// - A broadcast (`expand`) repeats the ops for every repeated element: it moves down only
-///   where every reader past it computes per element (elementwise ops, reductions, a gather's
-///   index), never where the broadcast value would be stored (a product's, attention's or
-///   scan's operand, a gather's source, a concat's part, a graph output).
+/// - Only toward readers that compute the value where they read it: elementwise ops,
+///   reductions, a gather's index, attention's q, a vector product's A. A reader that stores
+///   its operand (a matrix product, a gather's source, a concat, a scan, a graph output)
+///   keeps the view above the value, which is then stored once for all its views.
+/// - A broadcast (`expand`) repeats the ops for every repeated element: it moves only toward
+///   readers that compute per element (not attention's q or a product's A, which would store
+///   it broadcast where the lowering leaves it stored).
 pub struct ViewPushdown;
 
 /// Most elementwise ops one moved view repeats.
@@ -46,9 +49,10 @@ impl Pass for ViewPushdown {
             let Op::View(v) = &node.op else {
                 return Ok(None);
             };
+            let broadcast = matches!(v, ViewOp::Expand(_));
             if matches!(v, ViewOp::Pad { .. } | ViewOp::Unfold { .. })
                 || g.outputs().contains(&g.srcs(old)[0])
-                || (matches!(v, ViewOp::Expand(_)) && !per_element(g, &consumers, old))
+                || !computed_by_readers(g, &consumers, old, broadcast)
             {
                 return Ok(None);
             }
@@ -73,7 +77,11 @@ enum Role {
     View,
     /// An input or constant.
     Source,
-    /// A product, attention or scan: its result is stored by its own kernel.
+    /// A product (its result is stored by its own kernel; it may compute its operand A).
+    Product,
+    /// Attention (its result is stored by its own kernel; it may compute its q).
+    Attention,
+    /// A scan: its result is stored by its own kernel.
     Stored,
     /// A reduction: it reads its operand per element, and stops the views.
     Reduce,
@@ -87,23 +95,42 @@ fn role(op: &Op) -> Role {
         &Op::Gather { axis } => Role::Gather(axis),
         Op::View(_) => Role::View,
         Op::Input { .. } | Op::Const(_) => Role::Source,
-        Op::Matmul | Op::Attention(_) | Op::Scan(_) => Role::Stored,
+        Op::Matmul => Role::Product,
+        Op::Attention(_) => Role::Attention,
+        Op::Scan(_) => Role::Stored,
         Op::Reduce { .. } => Role::Reduce,
         Op::Arange { .. } | Op::Rand { .. } | Op::Concat { .. } => Role::Other,
     }
 }
 
-/// Whether every reader of view `n` (through further views) computes per element, so that a
-/// broadcast there is never stored: not a graph output, and read only by elementwise ops,
-/// reductions and gathers' indices.
-fn per_element(g: &Graph, consumers: &HashMap<NodeId, Vec<NodeId>>, n: NodeId) -> bool {
+/// Whether every reader of view `n` (through further views) computes the value where it
+/// reads it, so that moving the view below the value stores nothing more: not a graph output,
+/// and read by elementwise ops, reductions and gathers' indices; where not a `broadcast`,
+/// also as attention's q or a vector product's A (which compute their operand where the
+/// lowering's rules let them, [`crate::lower::policy::operand_prologue`]). A broadcast value
+/// such a reader left stored would be stored broadcast.
+fn computed_by_readers(
+    g: &Graph,
+    consumers: &HashMap<NodeId, Vec<NodeId>>,
+    n: NodeId,
+    broadcast: bool,
+) -> bool {
     !g.outputs().contains(&n)
         && consumers.get(&n).is_none_or(|cs| {
-            cs.iter().all(|&c| match role(&g.node(c).op) {
-                Role::View => per_element(g, consumers, c),
-                Role::Pointwise | Role::Reduce => true,
-                Role::Gather(_) => g.srcs(c)[0] != n,
-                Role::Source | Role::Stored | Role::Other => false,
+            cs.iter().all(|&c| {
+                let srcs = g.srcs(c);
+                let first_only = srcs[0] == n && !srcs[1..].contains(&n);
+                match role(&g.node(c).op) {
+                    Role::View => computed_by_readers(g, consumers, c, broadcast),
+                    Role::Pointwise | Role::Reduce => true,
+                    Role::Gather(_) => srcs[0] != n,
+                    Role::Attention => !broadcast && first_only,
+                    Role::Product => {
+                        let a = g.node(n).shape();
+                        !broadcast && first_only && a.rank() >= 2 && a.0[a.rank() - 2] == 1
+                    }
+                    Role::Source | Role::Stored | Role::Other => false,
+                }
             })
         })
 }
@@ -128,7 +155,13 @@ fn movable(g: &Graph, v: &ViewOp, n: NodeId, ops: &mut usize) -> bool {
             *ops += 1;
             *ops <= MAX_OPS && operand(g, &vx, x, ops) && operand(g, v, idx, ops)
         }
-        Role::View | Role::Source | Role::Stored | Role::Reduce | Role::Other => false,
+        Role::View
+        | Role::Source
+        | Role::Product
+        | Role::Attention
+        | Role::Stored
+        | Role::Reduce
+        | Role::Other => false,
     }
 }
 
@@ -149,7 +182,7 @@ fn operand(g: &Graph, v: &ViewOp, n: NodeId, ops: &mut usize) -> bool {
         Role::Source => true,
         // Read through a view, a product's result is stored by its kernel whatever else reads
         // it; read directly, it may be an epilogue's operand.
-        Role::Stored => !chain.is_empty(),
+        Role::Product | Role::Attention | Role::Stored => !chain.is_empty(),
         Role::Pointwise | Role::Gather(_) if chain.is_empty() => return movable(g, v, n, ops),
         Role::Pointwise | Role::Gather(_) | Role::View | Role::Reduce | Role::Other => false,
     };
@@ -183,9 +216,13 @@ fn build(g: &mut Graph, v: &ViewOp, n: NodeId) -> Result<NodeId> {
             let idx = build(g, v, idx)?;
             g.add(Op::Gather { axis }, &[x, idx])
         }
-        Role::View | Role::Source | Role::Stored | Role::Reduce | Role::Other => {
-            g.add(Op::View(v.clone()), &[n])
-        }
+        Role::View
+        | Role::Source
+        | Role::Product
+        | Role::Attention
+        | Role::Stored
+        | Role::Reduce
+        | Role::Other => g.add(Op::View(v.clone()), &[n]),
     }
 }
 

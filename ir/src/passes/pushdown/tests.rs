@@ -80,8 +80,22 @@ fn is_view(g: &Graph, n: NodeId) -> bool {
     matches!(g.node(n).op, Op::View(_))
 }
 
+/// Marks `t + y` (`y` a new input) as an output: a reader that computes `t` where it reads
+/// it.
+fn read_by_add(g: &mut Graph, t: NodeId) {
+    let dims = g.node(t).shape().dims().to_vec();
+    let y = input(g, &dims);
+    let o = bin(g, BinaryOp::Add, t, y);
+    g.mark_output(o);
+}
+
+/// What the first output (`t + y`, [`read_by_add`]) reads as `t` after the pass.
+fn read(out: &Graph) -> NodeId {
+    out.srcs(out.outputs()[0])[0]
+}
+
 /// RoPE's shape: `x * c + gather(x, partner) * s` over `[t, heads, d]`, its heads narrowed,
-/// permuted and reshaped (as a decoder's queries are before attention), its other heads
+/// permuted and reshaped into attention's queries (as a decoder's are), its other heads
 /// placed over a broadcast (as keys are in a cache).
 #[test]
 fn views_of_rotated_heads_move_onto_the_inputs() {
@@ -103,13 +117,21 @@ fn views_of_rotated_heads_move_onto_the_inputs() {
     let k = view(&mut g, ViewOp::Expand(Shape::new(&[2, 5, 3, 4])), k);
     let old = input(&mut g, &[2, 5, 3, 4]);
     let placed = bin(&mut g, BinaryOp::Add, k, old);
-    g.mark_output(q);
+    let kk = input(&mut g, &[2, 2, 7, 4]);
+    let vv = input(&mut g, &[2, 2, 7, 4]);
+    let att = g
+        .add(
+            Op::Attention(crate::ops::Attention::new(0.5, false)),
+            &[q, kk, vv],
+        )
+        .unwrap();
+    g.mark_output(att);
     g.mark_output(placed);
     let out = pushed(&g, 4);
-    let q = out.outputs()[0];
+    let q = out.srcs(out.outputs()[0])[0];
     assert!(
         matches!(out.node(q).op, Op::Binary(BinaryOp::Add)),
-        "{:?}",
+        "attention's q: {:?}",
         out.node(q).op
     );
     let k = out.srcs(out.outputs()[1])[0];
@@ -168,9 +190,9 @@ fn epilogues_stay_and_viewed_products_are_leaves() {
     let bias = input(&mut g, &[3, 6]);
     let z = bin(&mut g, BinaryOp::Add, m, bias);
     let t = view(&mut g, ViewOp::Reshape(Shape::new(&[3, 2, 3])), z);
-    g.mark_output(t);
+    read_by_add(&mut g, t);
     let out = pushed(&g, 1);
-    assert!(is_view(&out, out.outputs()[0]), "the epilogue stays whole");
+    assert!(is_view(&out, read(&out)), "the epilogue stays whole");
 
     let mut g = Graph::new();
     let a = input(&mut g, &[3, 4]);
@@ -180,9 +202,9 @@ fn epilogues_stay_and_viewed_products_are_leaves() {
     let c = input(&mut g, &[3, 2, 3]);
     let z = bin(&mut g, BinaryOp::Mul, m3, c);
     let t = view(&mut g, ViewOp::Permute(smallvec![2, 1, 0]), z);
-    g.mark_output(t);
+    read_by_add(&mut g, t);
     let out = pushed(&g, 1);
-    assert!(!is_view(&out, out.outputs()[0]));
+    assert!(!is_view(&out, read(&out)));
 }
 
 /// A broadcast moves only where its readers compute per element.
@@ -231,8 +253,9 @@ fn reductions_cut_gathered_axes_and_long_chains_stop_it() {
         .unwrap();
     let e = g.add(Op::Unary(UnaryOp::Exp), &[s]).unwrap();
     let t = view(&mut g, ViewOp::Permute(smallvec![1, 0]), e);
-    g.mark_output(t);
-    assert!(is_view(&pushed(&g, 1), pushed(&g, 1).outputs()[0]));
+    read_by_add(&mut g, t);
+    let out = pushed(&g, 1);
+    assert!(is_view(&out, read(&out)));
 
     // A slice of the gathered axis.
     let mut g = Graph::new();
@@ -240,20 +263,22 @@ fn reductions_cut_gathered_axes_and_long_chains_stop_it() {
     let idx = g.input(DType::I32, Shape::new(&[2, 4])).unwrap();
     let ga = g.add(Op::Gather { axis: 1 }, &[x, idx]).unwrap();
     let t = view(&mut g, slice(&[2, 4], 1, 1, 3), ga);
-    g.mark_output(t);
+    read_by_add(&mut g, t);
     let out = pushed(&g, 5);
-    assert!(is_view(&out, out.outputs()[0]));
+    assert!(is_view(&out, read(&out)));
 
-    // More ops than the limit.
-    let mut g = Graph::new();
-    let mut e = input(&mut g, &[2, 3]);
-    for _ in 0..=MAX_OPS {
-        e = g.add(Op::Unary(UnaryOp::Neg), &[e]).unwrap();
+    // More ops than the limit; as many as it moves.
+    for (ops, moved) in [(MAX_OPS + 1, false), (MAX_OPS, true)] {
+        let mut g = Graph::new();
+        let mut e = input(&mut g, &[2, 3]);
+        for _ in 0..ops {
+            e = g.add(Op::Unary(UnaryOp::Neg), &[e]).unwrap();
+        }
+        let t = view(&mut g, ViewOp::Permute(smallvec![1, 0]), e);
+        read_by_add(&mut g, t);
+        let out = pushed(&g, 1);
+        assert_eq!(!is_view(&out, read(&out)), moved, "{ops} ops");
     }
-    let t = view(&mut g, ViewOp::Permute(smallvec![1, 0]), e);
-    g.mark_output(t);
-    let out = pushed(&g, 1);
-    assert!(is_view(&out, out.outputs()[0]));
 }
 
 /// Each view a gather's result takes, where it keeps the gathered axis whole, moves onto
@@ -284,5 +309,32 @@ fn views_move_through_gathers_on_other_axes() {
             "{v:?}: {:?}",
             out.node(moved).op
         );
+    }
+}
+
+/// Readers that would store the moved value keep the view above it (the value is stored
+/// once for all its views): a matrix product's operand, a gather's source. A vector
+/// product's A moves (the product computes it where it reads it).
+#[test]
+fn views_toward_stored_operands_stay() {
+    let build = |rows: usize, gather: bool| {
+        let mut g = Graph::new();
+        let x = input(&mut g, &[4, rows]);
+        let e = g.add(Op::Unary(UnaryOp::Exp), &[x]).unwrap();
+        let t = view(&mut g, ViewOp::Permute(smallvec![1, 0]), e);
+        let o = if gather {
+            let idx = g.input(DType::I32, Shape::new(&[rows, 4])).unwrap();
+            g.add(Op::Gather { axis: 0 }, &[t, idx]).unwrap()
+        } else {
+            let w = input(&mut g, &[4, 5]);
+            g.add(Op::Matmul, &[t, w]).unwrap()
+        };
+        g.mark_output(o);
+        g
+    };
+    for (rows, gather, moves) in [(3, false, false), (3, true, false), (1, false, true)] {
+        let out = pushed(&build(rows, gather), 1);
+        let a = out.srcs(out.outputs()[0])[0];
+        assert_eq!(!is_view(&out, a), moves, "rows {rows} gather {gather}");
     }
 }
