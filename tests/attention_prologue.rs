@@ -72,8 +72,9 @@ fn kinds(y: &Tensor) -> Vec<String> {
 }
 
 /// Each scalar form reads computed queries: the row form, blocks of 16 and 1 rows, tiles of
-/// 4, 16 and 32 keys (16 is the one-row decode form), at odd lengths, heads of 32, 64, 80
-/// and 128, causal and masked, f32 and f16, a long cache split over its keys; one kernel.
+/// 4, 16 and 32 keys (16 is the one-row decode form), at odd lengths, one and two batches,
+/// heads of 32, 64, 80 and 128, causal and masked, f32 and f16, a long cache split over its
+/// keys; no kernel stores q.
 #[test]
 fn computed_queries_match_the_interpreter() {
     let dev = private_device();
@@ -93,13 +94,14 @@ fn computed_queries_match_the_interpreter() {
             let dt = [DType::F32, DType::F16][(i + rows as usize) % 2];
             for (causal, masked) in [(false, true), (true, false)] {
                 seed += 10;
-                let q = rotated(&dev, dt, (1, 3, sq, d), seed);
-                let (k, v, mask) = keys(&dev, dt, (1, 3, sq, sk, d), seed + 5);
+                let b = 1 + i % 2;
+                let q = rotated(&dev, dt, (b, 3, sq, d), seed);
+                let (k, v, mask) = keys(&dev, dt, (b, 3, sq, sk, d), seed + 5);
                 let y = q
                     .scaled_dot_product_attention(&k, &v, masked.then_some(&mask), None, causal)
                     .unwrap();
                 let what = format!(
-                    "rows {rows} keys {keys_per_tile}: sq {sq} sk {sk} d {d} {dt} causal {causal}"
+                    "rows {rows} keys {keys_per_tile}: b {b} sq {sq} sk {sk} d {d} {dt} causal {causal}"
                 );
                 let ks = kinds(&y);
                 let att: Vec<&String> = ks.iter().filter(|k| k.contains("attention")).collect();
@@ -202,4 +204,82 @@ fn queries_read_from_memory_where_not_computed() {
         assert!(binds <= 8, "{}: {binds} bindings", kern.name);
     }
     stored(&y, "q of seven inputs, 8 bindings");
+}
+
+/// An f16 attention whose computed q reads an f32 table (cast) before its f16 input: the
+/// kernel takes its dtype from the f16 load. A q computed from f32 loads alone is stored.
+#[test]
+fn computed_queries_of_mixed_dtypes() {
+    let dev = device();
+    let (b, h, sq, sk, d) = (2, 2, 3, 40, 32);
+    let (k, v, mask) = keys(&dev, DType::F16, (b, h, sq, sk, d), 800);
+    let t = random(&dev, DType::F32, &[1, 1, sq, d], -1.0, 1.0, 810)
+        .expand(&[b, h, sq, d])
+        .unwrap();
+    let x = random(&dev, DType::F16, &[b, h, sq, d], -1.0, 1.0, 811);
+    let q = t.cos().unwrap().cast(DType::F16).unwrap().mul(&x).unwrap();
+    let y = q
+        .scaled_dot_product_attention(&k, &v, Some(&mask), None, false)
+        .unwrap();
+    assert!(
+        kinds(&y).iter().any(|k| k.contains(COMPUTED)),
+        "{:?}",
+        kinds(&y)
+    );
+    let (at, rt) = tol(DType::F16);
+    check(&y, at, rt, "cos(t f32) as f16 * x f16");
+    let q = t.sin().unwrap().cast(DType::F16).unwrap();
+    let y = q
+        .scaled_dot_product_attention(&k, &v, Some(&mask), None, false)
+        .unwrap();
+    assert!(
+        kinds(&y).iter().all(|k| !k.contains(COMPUTED)),
+        "{:?}",
+        kinds(&y)
+    );
+    check(&y, at, rt, "sin(t f32) as f16");
+}
+
+/// At WebGPU's 8 bindings, q reading four buffers beside k, v and the mask (and the result)
+/// fits and is computed; reading five, it is stored.
+#[test]
+fn computed_queries_at_the_binding_limit() {
+    let dev = Device::new(&DeviceOptions {
+        autotune: kiln::Autotune::Off,
+        cache_dir: None,
+        max_storage_buffers: Some(8),
+        ..DeviceOptions::from_env()
+    })
+    .expect("opening a device");
+    let (b, h, sq, sk, d) = (1, 2, 5, 33, 32);
+    let (k, v, mask) = keys(&dev, DType::F32, (b, h, sq, sk, d), 900);
+    for (inputs, computed) in [(4u64, true), (5, false)] {
+        let mut q = random(&dev, DType::F32, &[b, h, sq, d], -1.0, 1.0, 910);
+        for i in 1..inputs {
+            q = q
+                .mul(&random(
+                    &dev,
+                    DType::F32,
+                    &[b, h, sq, d],
+                    -1.0,
+                    1.0,
+                    910 + i,
+                ))
+                .unwrap();
+        }
+        let y = q
+            .scaled_dot_product_attention(&k, &v, Some(&mask), None, false)
+            .unwrap();
+        let plan = y.explain().unwrap();
+        for kern in &plan.kernels {
+            let binds = kern.wgsl.matches("var<storage").count();
+            assert!(binds <= 8, "{}: {binds} bindings", kern.name);
+        }
+        assert_eq!(
+            plan.kernels.iter().any(|k| k.kind.contains(COMPUTED)),
+            computed,
+            "{inputs} inputs"
+        );
+        check(&y, 2e-5, 1e-4, &format!("q of {inputs} inputs, 8 bindings"));
+    }
 }

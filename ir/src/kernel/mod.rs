@@ -309,13 +309,14 @@ impl Kernel {
     /// nonzero multiple of 4. Reduce kernels: 4 when the innermost reduced dim is a nonzero
     /// multiple of 4 and every load steps 1 along it, with its offset and every other stride
     /// divisible by 4, unmasked (so that 4 consecutive elements of a row are one aligned
-    /// `vec4` of each input, and of each per-element output). Never where an expression depends
-    /// on coordinates element by element (gather, masks, arange, rand). Attention kernels: 4
-    /// when Q, K and V are f32 read along their head with step 1, their heads a nonzero
-    /// multiple of 4 and their offsets and every other stride divisible by 4, unmasked, and
-    /// every input a 32-bit dtype (so that each binding is a `vec4` array whose elements are
-    /// still addressed one by one, and a row's 4 columns from a multiple of 4 are one aligned
-    /// `vec4`).
+    /// `vec4` of each input, and of each per-element output); in neither where an expression
+    /// depends on coordinates element by element (gather, masks, arange, rand). Attention
+    /// kernels: 4 when K and V (and Q, unless computed where it is read) are f32 read along
+    /// their head with step 1, their heads a nonzero multiple of 4 and their offsets and every
+    /// other stride divisible by 4, unmasked, and every input a 32-bit dtype (so that each
+    /// binding is a `vec4` array whose elements are still addressed one by one, and a row's 4
+    /// columns from a multiple of 4 are one aligned `vec4`). A computed Q is evaluated an
+    /// element at a time at its own coordinates, whatever its expression reads.
     pub fn choose_vector(&mut self) {
         let n = self.shape.numel();
         // A quantized element is decoded from its block one at a time.
@@ -347,9 +348,9 @@ impl Kernel {
     }
 
     /// Whether an attention kernel may take vector width 4 ([`Kernel::choose_vector`]): every
-    /// input a 32-bit dtype, and Q, K and V f32, unmasked, step 1 along a head that is a
-    /// nonzero multiple of 4, their offsets and other strides multiples of 4. False for other
-    /// kernels.
+    /// input a 32-bit dtype, and K and V (and Q, unless computed where it is read) f32,
+    /// unmasked, step 1 along a head that is a nonzero multiple of 4, their offsets and other
+    /// strides multiples of 4. False for other kernels.
     pub fn attention_rows_aligned(&self) -> bool {
         let KernelKind::Attention {
             q,

@@ -5,6 +5,7 @@
 
 use super::builder::{Access, Ctx, Grow};
 use super::facts::NodeFacts;
+use super::matmul::Reader;
 use super::policy::NodeClass;
 use super::policy::{self, Boundary, Decision, StoreReason};
 use super::Lowering;
@@ -65,22 +66,15 @@ impl Lowering<'_> {
                 let mut gr = Grow::new(Ctx::Fixed, node.shape().clone());
                 let mut loads = SmallVec::<[crate::kernel::LoadId; 4]>::new();
                 let others = srcs.len() - 1;
+                // Attention folds no stage: a q that would is stored instead.
                 let q_prologue = match self.attention_prologue(srcs[0], others) {
-                    true => self.grow_operand(&mut gr, srcs[0], others)?,
+                    true => self.grow_operand(&mut gr, srcs[0], others, Reader::Attention)?,
                     false => None,
                 };
-                let q_prologue = match q_prologue {
-                    Some((l, e, stages)) if stages.is_empty() => {
-                        loads.push(l);
-                        Some(e)
-                    }
-                    Some(_) => {
-                        return Err(IrError::Verify(
-                            "attention's computed q folds a stage".into(),
-                        ))
-                    }
-                    None => None,
-                };
+                let q_prologue = q_prologue.map(|(l, e, _)| {
+                    loads.push(l);
+                    e
+                });
                 for &s in &srcs[loads.len()..] {
                     let (buf, view) = self.plain_access(s, StoreReason::AttentionOperand)?;
                     loads.push(self.load_operand(&mut gr, s, buf, view));

@@ -14,6 +14,15 @@ use crate::view::View;
 use crate::{DType, NodeId, Result};
 use hashbrown::HashSet;
 
+/// The kernel that computes an operand where it reads it ([`Lowering::grow_operand`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Reader {
+    /// A matmul's A.
+    Product,
+    /// Attention's q.
+    Attention,
+}
+
 impl Lowering<'_> {
     /// Follows each matmul up its chain of sole consumers (elementwise, same shape, no view in
     /// between) and marks where the chain meets a value with several consumers.
@@ -81,21 +90,26 @@ impl Lowering<'_> {
             return Ok(None);
         }
         Ok(self
-            .grow_operand(gr, a, 1)?
+            .grow_operand(gr, a, 1, Reader::Product)?
             .map(|(la, e, stages)| (la, Prologue { a: e, stages })))
     }
 
-    /// Grows operand `a` over its own space into the kernel's builder (an operand prologue),
-    /// with `keep` bindings kept for the operands read after it. Returns the float load that
-    /// gives `a`'s shape (the first the expression reads), the expression and its stages;
-    /// `None` (and the builder as it was) where the expression reads no such load.
+    /// Grows operand `a` of `reader` over its own space into the kernel's builder (an operand
+    /// prologue), with `keep` bindings kept for the operands read after it. Returns the load
+    /// that gives `a`'s shape (the first the expression reads of that shape: a float one for
+    /// a product, one of `a`'s dtype for attention, which takes its operands' dtype from it),
+    /// the expression and its stages (reductions over the row; attention folds none); `None`,
+    /// and the builder as it was, where the expression reads no such load or folds a stage its
+    /// reader does not.
     pub(super) fn grow_operand(
         &mut self,
         gr: &mut Grow,
         a: NodeId,
         keep: usize,
+        reader: Reader,
     ) -> Result<Option<(LoadId, ExprId, Vec<crate::kernel::Stage>)>> {
         let shape = self.g.node(a).shape().clone();
+        let dtype = self.g.node(a).dtype();
         let before = gr.b.clone();
         let mut sub = Grow::new(Ctx::Prologue, shape.clone());
         // Its stages follow the kernel's result, `Acc(0)`.
@@ -106,10 +120,19 @@ impl Lowering<'_> {
         gr.b = std::mem::take(&mut sub.b);
         let e = e?;
         let reads = gr.b.loads_read(e);
-        let la = reads
-            .into_iter()
-            .find(|&l| gr.b.load_shape(l) == &shape && gr.b.load_dtype(l).is_float());
-        let Some(la) = la else {
+        let la = reads.into_iter().find(|&l| {
+            let d = gr.b.load_dtype(l);
+            gr.b.load_shape(l) == &shape
+                && match reader {
+                    Reader::Product => d.is_float(),
+                    Reader::Attention => d == dtype,
+                }
+        });
+        let stages_taken = match reader {
+            Reader::Product => true,
+            Reader::Attention => sub.stages.is_empty(),
+        };
+        let Some(la) = la.filter(|_| stages_taken) else {
             gr.b = before;
             return Ok(None);
         };

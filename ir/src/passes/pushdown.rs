@@ -16,7 +16,8 @@ use hashbrown::HashMap;
 ///   by a kernel of its own. Moved down, the view folds into the readers' loads and the value
 ///   is computed by the kernel that reads it.
 /// - Ops it moves through: unary, binary, where and cast; a gather where the view keeps the
-///   gathered axis whole (the gather then reads its source through the matching view).
+///   gathered axis whole and the source is a leaf (the gather then reads it through the
+///   matching view; a computed source is stored, and would be stored in the view's shape).
 /// - Where it stops (the view stays above the value): a pad (its edges hold a constant, not
 ///   the ops of one), windows (`unfold`), a graph output, and any value whose elementwise tree
 ///   reaches a reduction, an index source, a concat, a product read without a view between
@@ -27,8 +28,9 @@ use hashbrown::HashMap;
 ///   its operand (a matrix product, a gather's source, a concat, a scan, a graph output)
 ///   keeps the view above the value, which is then stored once for all its views.
 /// - A broadcast (`expand`) repeats the ops for every repeated element: it moves only toward
-///   readers that compute per element (not attention's q or a product's A, which would store
-///   it broadcast where the lowering leaves it stored).
+///   one reader that computes per element (not attention's q or a product's A, which would
+///   store it broadcast where the lowering leaves it stored; not several, whose shared value
+///   the lowering may store; not through a pad, below which the value is stored).
 pub struct ViewPushdown;
 
 /// Most elementwise ops one moved view repeats.
@@ -115,23 +117,31 @@ fn computed_by_readers(
     n: NodeId,
     broadcast: bool,
 ) -> bool {
+    let cs = consumers.get(&n).map_or(&[][..], Vec::as_slice);
+    // A broadcast value with several readers would be shared, and stored broadcast where
+    // the lowering finds it too costly to compute again.
     !g.outputs().contains(&n)
-        && consumers.get(&n).is_none_or(|cs| {
-            cs.iter().all(|&c| {
-                let srcs = g.srcs(c);
-                let first_only = srcs[0] == n && !srcs[1..].contains(&n);
-                match role(&g.node(c).op) {
-                    Role::View => computed_by_readers(g, consumers, c, broadcast),
-                    Role::Pointwise | Role::Reduce => true,
-                    Role::Gather(_) => srcs[0] != n,
-                    Role::Attention => !broadcast && first_only,
-                    Role::Product => {
-                        let a = g.node(n).shape();
-                        !broadcast && first_only && a.rank() >= 2 && a.0[a.rank() - 2] == 1
-                    }
-                    Role::Source | Role::Stored | Role::Other => false,
+        && (!broadcast || cs.len() <= 1)
+        && cs.iter().all(|&c| {
+            let srcs = g.srcs(c);
+            let first_only = srcs[0] == n && !srcs[1..].contains(&n);
+            match role(&g.node(c).op) {
+                // The pass stops at a pad and at windows: the value below is stored.
+                Role::View => {
+                    !matches!(
+                        g.node(c).op,
+                        Op::View(ViewOp::Pad { .. } | ViewOp::Unfold { .. })
+                    ) && computed_by_readers(g, consumers, c, broadcast)
                 }
-            })
+                Role::Pointwise | Role::Reduce => true,
+                Role::Gather(_) => srcs[0] != n,
+                Role::Attention => !broadcast && first_only,
+                Role::Product => {
+                    let a = g.node(n).shape();
+                    !broadcast && first_only && a.rank() >= 2 && a.0[a.rank() - 2] == 1
+                }
+                Role::Source | Role::Stored | Role::Other => false,
+            }
         })
 }
 
@@ -153,7 +163,8 @@ fn movable(g: &Graph, v: &ViewOp, n: NodeId, ops: &mut usize) -> bool {
                 return false;
             };
             *ops += 1;
-            *ops <= MAX_OPS && operand(g, &vx, x, ops) && operand(g, v, idx, ops)
+            // A gather's source is stored where computed: only a leaf takes the view.
+            *ops <= MAX_OPS && leaf(g, &vx, x) && operand(g, v, idx, ops)
         }
         Role::View
         | Role::Source
@@ -166,9 +177,24 @@ fn movable(g: &Graph, v: &ViewOp, n: NodeId, ops: &mut usize) -> bool {
 }
 
 /// Whether operand `n` of a moved op can take view `v`: an elementwise value the view moves
-/// through in turn, or a leaf (an input or constant, or a view of one or of a stored result)
-/// whose view composes with `v`.
+/// through in turn, or a [`leaf`].
 fn operand(g: &Graph, v: &ViewOp, n: NodeId, ops: &mut usize) -> bool {
+    match role(&g.node(n).op) {
+        Role::Pointwise | Role::Gather(_) => movable(g, v, n, ops),
+        Role::View
+        | Role::Source
+        | Role::Product
+        | Role::Attention
+        | Role::Stored
+        | Role::Reduce
+        | Role::Other => leaf(g, v, n),
+    }
+}
+
+/// Whether `n` is a leaf that takes view `v`: an input or constant, or a view of one or of a
+/// stored result (a product read directly may be an epilogue's operand), not quantized, whose
+/// view composes with `v` into one strided view.
+fn leaf(g: &Graph, v: &ViewOp, n: NodeId) -> bool {
     if g.node(n).dtype().is_quantized() {
         return false;
     }
@@ -178,15 +204,12 @@ fn operand(g: &Graph, v: &ViewOp, n: NodeId, ops: &mut usize) -> bool {
         chain.push(op);
         base = g.srcs(base)[0];
     }
-    let leaf = match role(&g.node(base).op) {
+    let stored = match role(&g.node(base).op) {
         Role::Source => true,
-        // Read through a view, a product's result is stored by its kernel whatever else reads
-        // it; read directly, it may be an epilogue's operand.
         Role::Product | Role::Attention | Role::Stored => !chain.is_empty(),
-        Role::Pointwise | Role::Gather(_) if chain.is_empty() => return movable(g, v, n, ops),
         Role::Pointwise | Role::Gather(_) | Role::View | Role::Reduce | Role::Other => false,
     };
-    leaf && {
+    stored && {
         let mut view = Some(View::contiguous(g.node(base).shape()));
         for op in chain.iter().rev() {
             view = view.and_then(|w| w.apply(op));

@@ -25,16 +25,17 @@ fn computed_q() -> Kernel {
 
 /// The kernel's computed q and its loads of q, k and v.
 fn parts(k: &Kernel) -> (crate::kernel::ExprId, LoadId, LoadId, LoadId) {
-    match k.kind {
-        KernelKind::Attention {
-            q_prologue: Some(e),
-            q,
-            k,
-            v,
-            ..
-        } => (e, q, k, v),
-        _ => panic!("not attention with a computed q: {:?}", k.kind),
-    }
+    let KernelKind::Attention {
+        q_prologue: Some(e),
+        q,
+        k,
+        v,
+        ..
+    } = k.kind
+    else {
+        panic!("not attention with a computed q: {:?}", k.kind);
+    };
+    (e, q, k, v)
 }
 
 fn set_q(k: &mut Kernel, expr: Expr, dtype: DType) {
@@ -71,10 +72,12 @@ fn computed_queries_are_checked() {
     set_q(&mut k, Expr::Acc(StageId::new(1)), DType::F32);
     assert!(matches!(refused(&k), KernelError::BadAcc { .. }));
 
-    // Not float.
-    let mut k = good.clone();
-    set_q(&mut k, Expr::Cast(e), DType::I32);
-    assert!(matches!(refused(&k), KernelError::Attention(_)));
+    // Not the operands' dtype.
+    for d in [DType::I32, DType::F16] {
+        let mut k = good.clone();
+        set_q(&mut k, Expr::Cast(e), d);
+        assert!(matches!(refused(&k), KernelError::Attention(_)), "{d}");
+    }
 
     // Not reading the load that gives q's shape (only the other of its shape, `c`).
     let mut k = good.clone();

@@ -55,9 +55,10 @@ impl Kernel {
         self.epilogue_reads_no_stage(p.stages.len())
     }
 
-    /// Attention's computed q `e` (see [`crate::kernel::KernelKind::Attention`]): a float
-    /// expression reading no accumulator, load `q` (not through a gather), and only loads
-    /// over q's shape, none of the other operands' loads `others`.
+    /// Attention's computed q `e` (see [`crate::kernel::KernelKind::Attention`]): an
+    /// expression of the operands' dtype (k's, `k` the first of `others`), as is load `q`,
+    /// reading no accumulator, load `q` (not through a gather), and only loads over q's shape,
+    /// none of the other operands' loads `others`.
     pub(super) fn verify_q_prologue(
         &self,
         e: ExprId,
@@ -66,12 +67,19 @@ impl Kernel {
     ) -> Check {
         let bad = |why: String| Err(KernelError::Attention(format!("computed q {e}: {why}")));
         self.check_expr(|| "attention's computed q".into(), e)?;
-        if !self.expr(e).dtype.is_float() {
-            return bad(format!("q of {}", self.expr(e).dtype));
+        let others: Vec<LoadId> = others.collect();
+        let dtype = match others.first() {
+            Some(&k) => self.input(self.load(k).input),
+            None => return bad("no k".into()),
+        };
+        let (found, q_dtype) = (self.expr(e).dtype, self.input(self.load(q).input));
+        if found != dtype || q_dtype != dtype || !dtype.is_float() {
+            return bad(format!(
+                "q of {found}, its load of {q_dtype}, in an attention over {dtype}"
+            ));
         }
         // No stage: it reads no accumulator past the result's either.
         self.stage_reads_earlier(StageId::new(1), e)?;
-        let others: Vec<LoadId> = others.collect();
         match self.reads_space(e, q, &others) {
             Ok(true) => Ok(()),
             Ok(false) => bad(format!("it does not read load {q}")),

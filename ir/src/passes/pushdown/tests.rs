@@ -31,7 +31,7 @@ fn slice(dims: &[usize], axis: usize, start: usize, end: usize) -> ViewOp {
     )
 }
 
-/// Random, nonzero inputs for `g`'s input slots (i32 ones within `0..bound`).
+/// Random, nonzero inputs for `g`'s input slots (i32 ones within `-bound..bound`).
 fn inputs(g: &Graph, bound: i32) -> Vec<HostTensor> {
     let mut seed = 0x2545_f491_u64;
     let mut next = move || {
@@ -47,7 +47,9 @@ fn inputs(g: &Graph, bound: i32) -> Vec<HostTensor> {
             let numel = n.shape().numel();
             match n.dtype() {
                 DType::I32 => {
-                    let v: Vec<i32> = (0..numel).map(|_| (next() % bound as u64) as i32).collect();
+                    // Negative indices count from the end.
+                    let span = 2 * bound as u64;
+                    let v: Vec<i32> = (0..numel).map(|_| (next() % span) as i32 - bound).collect();
                     HostTensor::from_slice(&v, n.shape().clone()).unwrap()
                 }
                 _ => {
@@ -337,4 +339,79 @@ fn views_toward_stored_operands_stay() {
         let a = out.srcs(out.outputs()[0])[0];
         assert_eq!(!is_view(&out, a), moves, "rows {rows} gather {gather}");
     }
+}
+
+/// Views of a gather that cut, merge, reverse or broadcast its axis, or whose index is
+/// smaller than the source off the axis, stay above it; a gather's computed source takes no
+/// view (it is stored).
+#[test]
+fn gathers_refuse_views_of_their_axis() {
+    let cases: [(&[usize], &[usize], ViewOp); 5] = [
+        (
+            &[2, 3, 7],
+            &[2, 3, 4],
+            ViewOp::Reshape(Shape::new(&[2, 12])),
+        ),
+        (&[2, 3, 7], &[2, 3, 4], ViewOp::Flip(smallvec![2])),
+        (
+            &[2, 3, 7],
+            &[2, 3, 1],
+            ViewOp::Expand(Shape::new(&[2, 3, 5])),
+        ),
+        (&[2, 5, 7], &[2, 3, 4], ViewOp::Permute(smallvec![1, 0, 2])),
+        (&[2, 3, 7], &[2, 3, 4], slice(&[2, 3, 4], 2, 0, 2)),
+    ];
+    for (xs, is, v) in cases {
+        let mut g = Graph::new();
+        let x = input(&mut g, xs);
+        let idx = g.input(DType::I32, Shape::new(is)).unwrap();
+        let ga = g.add(Op::Gather { axis: 2 }, &[x, idx]).unwrap();
+        let t = view(&mut g, v.clone(), ga);
+        read_by_add(&mut g, t);
+        let out = pushed(&g, 7);
+        assert!(is_view(&out, read(&out)), "{v:?} stays");
+    }
+    let mut g = Graph::new();
+    let x = input(&mut g, &[2, 3, 7]);
+    let e = g.add(Op::Unary(UnaryOp::Exp), &[x]).unwrap();
+    let idx = g.input(DType::I32, Shape::new(&[2, 3, 4])).unwrap();
+    let ga = g.add(Op::Gather { axis: 2 }, &[e, idx]).unwrap();
+    let t = view(&mut g, ViewOp::Permute(smallvec![1, 0, 2]), ga);
+    read_by_add(&mut g, t);
+    let out = pushed(&g, 7);
+    assert!(
+        is_view(&out, read(&out)),
+        "a computed source stays stored once"
+    );
+}
+
+/// A broadcast read twice, or under a pad, would be stored broadcast: it stays.
+#[test]
+fn shared_or_padded_broadcasts_stay() {
+    let mut g = Graph::new();
+    let x = input(&mut g, &[1, 4]);
+    let e = g.add(Op::Unary(UnaryOp::Exp), &[x]).unwrap();
+    let b = view(&mut g, ViewOp::Expand(Shape::new(&[3, 4])), e);
+    read_by_add(&mut g, b);
+    read_by_add(&mut g, b);
+    let out = pushed(&g, 1);
+    assert!(is_view(&out, read(&out)), "read twice");
+
+    let mut g = Graph::new();
+    let x = input(&mut g, &[1, 4]);
+    let e = g.add(Op::Unary(UnaryOp::Exp), &[x]).unwrap();
+    let b = view(&mut g, ViewOp::Expand(Shape::new(&[3, 4])), e);
+    let p = view(
+        &mut g,
+        ViewOp::Pad {
+            before: smallvec![0, 1],
+            after: smallvec![0, 0],
+            value: Scalar::F(0.0),
+        },
+        b,
+    );
+    read_by_add(&mut g, p);
+    let out = pushed(&g, 1);
+    let padded = read(&out);
+    assert!(is_view(&out, out.srcs(padded)[0]), "under a pad");
 }
