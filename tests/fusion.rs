@@ -48,6 +48,31 @@ fn kernel_counts_of_canonical_graphs() {
             x.sub(&x.mean(&[-1], true).unwrap()).unwrap(),
             1,
         ),
+        // Views of computed values, moved onto the inputs (the view-pushdown pass).
+        (
+            "flip(exp(x) * x) + x",
+            x.exp()
+                .unwrap()
+                .mul(&x)
+                .unwrap()
+                .flip(&[0])
+                .unwrap()
+                .add(&x)
+                .unwrap(),
+            1,
+        ),
+        (
+            "sin(x)[:1] broadcast + x",
+            x.sin()
+                .unwrap()
+                .narrow(0, 0, 1)
+                .unwrap()
+                .expand(&[64, 1031])
+                .unwrap()
+                .add(&x)
+                .unwrap(),
+            1,
+        ),
     ];
     for (name, t, want) in cases {
         assert_eq!(kernels(&t), want, "{name}:\n{}", Plan::of(&[&t]).unwrap());

@@ -1,5 +1,6 @@
-//! Random elementwise expression trees (depth up to 6) over broadcastable shapes: the GPU
-//! result must match the reference interpreter.
+//! Random elementwise expression trees (depth up to 6) over broadcastable shapes, with views
+//! of computed subtrees (which the view-pushdown pass moves onto the leaves): the GPU result
+//! must match the reference interpreter.
 
 mod common;
 use common::*;
@@ -13,6 +14,10 @@ enum Node {
     Unary(UnaryOp, Box<Node>),
     Binary(BinaryOp, Box<Node>, Box<Node>),
     Where(Box<Node>, Box<Node>, Box<Node>),
+    /// A subtree reversed along an axis (`Flip`), or its first slice along an axis broadcast
+    /// back over it (`First`).
+    Flip(usize, Box<Node>),
+    First(usize, Box<Node>),
 }
 
 /// Ops that stay finite and well conditioned on bounded inputs (others are covered per op).
@@ -48,11 +53,13 @@ fn tree() -> impl Strategy<Value = Node> {
                 Box::new(a),
                 Box::new(b)
             )),
-            (inner.clone(), inner.clone(), inner).prop_map(|(c, a, b)| Node::Where(
+            (inner.clone(), inner.clone(), inner.clone()).prop_map(|(c, a, b)| Node::Where(
                 Box::new(c),
                 Box::new(a),
                 Box::new(b)
             )),
+            (0usize..3, inner.clone()).prop_map(|(ax, a)| Node::Flip(ax, Box::new(a))),
+            (0usize..3, inner).prop_map(|(ax, a)| Node::First(ax, Box::new(a))),
         ]
     })
 }
@@ -68,6 +75,17 @@ fn build(n: &Node, leaves: &[Tensor]) -> Tensor {
                 .gt(&leaves[0].scalar_like(0.0).unwrap())
                 .unwrap();
             Tensor::where_(&cond, &build(a, leaves), &build(b, leaves)).unwrap()
+        }
+        Node::Flip(ax, a) => {
+            let t = build(a, leaves);
+            let ax = (*ax).min(t.dims().len() - 1) as isize;
+            t.flip(&[ax]).unwrap()
+        }
+        Node::First(ax, a) => {
+            let t = build(a, leaves);
+            let ax = (*ax).min(t.dims().len() - 1);
+            let dims = t.dims().to_vec();
+            t.narrow(ax as isize, 0, 1).unwrap().expand(&dims).unwrap()
         }
     }
 }
