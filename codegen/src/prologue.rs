@@ -1,7 +1,7 @@
 //! A matmul's operand A computed where the product reads it ([`kiln_ir::Prologue`]): `a_in`
 //! and `a_at` evaluate the prologue's expression at A's coordinates, so every path that reads
 //! A through them (tiled, gemv, the quantized gemv's vector staging) takes it. Attention's
-//! computed q (`q_prologue`) is read the same way, through `kiln_four_q` ([`computed_q`]).
+//! computed q (`q_prologue`) is read the same way, through `kiln_four_q` (`computed_q`).
 //!
 //! The prologue's stages (reductions over A's row, a norm's sum of squares) are computed once
 //! a batch by the whole workgroup, before the product: `kiln_row_stages` folds the row in a

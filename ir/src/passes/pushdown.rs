@@ -21,7 +21,7 @@ use hashbrown::HashMap;
 /// - Where it stops (the view stays above the value): a pad (its edges hold a constant, not
 ///   the ops of one), windows (`unfold`), a graph output, and any value whose elementwise tree
 ///   reaches a reduction, an index source, a concat, a product read without a view between
-///   (its epilogue), more than [`MAX_OPS`] ops, or a view that no single strided view
+///   (its epilogue), more than `MAX_OPS` (32) ops, or a view that no single strided view
 ///   composes with.
 /// - Only toward readers that compute the value where they read it: elementwise ops,
 ///   reductions, a gather's index, attention's q, a vector product's A. A reader that stores
