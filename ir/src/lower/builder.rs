@@ -104,6 +104,11 @@ impl KernelBuilder {
         &self.loads[l.index()].view.shape
     }
 
+    /// Whether the kernel binds `buf` already.
+    pub fn binds(&self, buf: &BufRef) -> bool {
+        self.inputs.contains(buf)
+    }
+
     /// The dtype of load `l`'s buffer.
     pub fn load_dtype(&self, l: LoadId) -> DType {
         self.input_dtypes[self.loads[l.index()].input.index()]

@@ -1,7 +1,7 @@
 //! The graph facts the fusion policy reads: the bindings a subtree needs, the cost of
 //! recomputing a value, and whether a value holds a matmul not built yet.
 
-use super::builder::{Ctx, Grow};
+use super::builder::{Access, Ctx, Grow};
 use super::policy::{Facts, NodeClass};
 use super::{is_view, Lowering};
 use crate::ops::Op;
@@ -81,7 +81,7 @@ impl Facts for NodeFacts<'_, '_> {
         self.gr.fits
     }
     fn subtree_bindings(&self) -> usize {
-        self.l.binding_cost(self.n)
+        self.l.new_bindings(self.gr, self.n)
     }
     fn operand_bindings(&self) -> usize {
         self.l.binding_operands(self.gr, &self.l.g.srcs(self.n))
@@ -109,6 +109,22 @@ impl Lowering<'_> {
     /// and a matmul's operands at least one each. An upper bound, so that a subtree found to
     /// fit needs no check below.
     pub(super) fn binding_cost(&self, n: NodeId) -> usize {
+        self.bound_by(n).len()
+    }
+
+    /// [`Lowering::binding_cost`] less the buffers kernel `gr` binds already (a value it reads
+    /// again takes no new binding).
+    pub(super) fn new_bindings(&self, gr: &Grow, n: NodeId) -> usize {
+        self.bound_by(n)
+            .into_iter()
+            .filter(
+                |b| !matches!(self.access.get(b), Some(Access::Buf { buf, .. }) if gr.b.binds(buf)),
+            )
+            .count()
+    }
+
+    /// The values whose buffers inlining all of `n` would bind ([`Lowering::binding_cost`]).
+    fn bound_by(&self, n: NodeId) -> HashSet<NodeId> {
         let mut bound: HashSet<NodeId> = HashSet::new();
         let mut seen: HashSet<NodeId> = HashSet::new();
         let mut stack = vec![n];
@@ -148,7 +164,7 @@ impl Lowering<'_> {
                 _ => stack.extend(srcs),
             }
         }
-        bound.len()
+        bound
     }
 
     /// Whether a kernel reading `x` reads it from memory whatever it fuses: an input, a value
