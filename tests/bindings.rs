@@ -133,3 +133,21 @@ fn row_broadcasts_and_absorbed_matmuls_count_every_binding() {
     kernels_within(&y, 8, "matmul beside seven inputs");
     check(&y, 1e-5, 1e-5, "matmul beside seven inputs");
 }
+
+/// A value the kernel binds already, read again through views that must be copied (a
+/// reshape of a transpose), binds the copy: the estimate that lets a subtree in without
+/// further checks counts it, so the kernel stays within 8 bindings.
+#[test]
+fn a_bound_value_read_again_through_a_copy_counts_the_copy() {
+    let dev = device_with(Some(8));
+    let x = random(&dev, DType::F32, &[2, 8], -1.0, 1.0, 300);
+    let xs = inputs(&dev, 6, &[16]);
+    let p = x.reshape(&[16]).unwrap().add(&xs[0]).unwrap();
+    let mut q = x.permute(&[1, 0]).unwrap().reshape(&[16]).unwrap();
+    for b in &xs[1..] {
+        q = q.add(b).unwrap();
+    }
+    let y = p.add(&q).unwrap();
+    kernels_within(&y, 8, "x read again through a copy");
+    check(&y, 1e-5, 1e-5, "x read again through a copy");
+}

@@ -141,30 +141,60 @@ impl Lowering<'_> {
             match &node.op {
                 Op::Const(_) | Op::Input { .. } => {}
                 // Stored and read through the view (one binding), or, broadcast per row,
-                // computed here from what it reads: both counted.
-                Op::View(_) => {
-                    let base = self.strip_views(x);
-                    if matches!(self.g.node(base).op, Op::Const(_)) {
-                        continue;
+                // computed here from what it reads: both counted. A read that copies binds
+                // the copy alone.
+                Op::View(_) => match self.bound_value(x, false) {
+                    Some(b) if b == x => {
+                        bound.insert(x);
                     }
-                    bound.insert(base);
-                    stack.push(base);
-                }
+                    Some(b) => {
+                        bound.insert(b);
+                        stack.push(b);
+                    }
+                    None => {}
+                },
                 Op::Gather { .. } => {
-                    bound.insert(self.strip_views(srcs[0]));
+                    bound.extend(self.bound_value(srcs[0], true));
                     stack.push(srcs[1]);
                 }
                 Op::Concat { .. } => {
-                    bound.extend(srcs.iter().map(|&s| self.strip_views(s)));
+                    bound.extend(srcs.iter().filter_map(|&s| self.bound_value(s, true)));
                 }
                 Op::Matmul => {
-                    bound.extend(srcs.iter().map(|&s| self.strip_views(s)));
+                    bound.extend(srcs.iter().filter_map(|&s| self.bound_value(s, true)));
                     stack.extend(srcs);
                 }
                 _ => stack.extend(srcs),
             }
         }
         bound
+    }
+
+    /// The value whose buffer a read of `x` binds: the base under `x`'s views, or `x` itself
+    /// where the read makes a copy (views that compose into no single view, a masked one
+    /// where the reader needs a plain view, `plain`, or a padded constant); `None` for a
+    /// constant read as is (no binding).
+    fn bound_value(&self, x: NodeId, plain: bool) -> Option<NodeId> {
+        let mut chain = Vec::new();
+        let mut base = x;
+        while let Op::View(v) = &self.g.node(base).op {
+            chain.push(v);
+            base = self.g.srcs(base)[0];
+        }
+        if matches!(self.g.node(base).op, Op::Const(_)) {
+            let padded = chain
+                .iter()
+                .any(|v| matches!(v, crate::ops::ViewOp::Pad { .. }));
+            return padded.then_some(x);
+        }
+        let mut view = Some(crate::View::contiguous(self.g.node(base).shape()));
+        for v in chain.iter().rev() {
+            view = view.and_then(|w| w.apply(v));
+        }
+        match view {
+            Some(w) if !(plain && w.mask.is_some()) => Some(base),
+            Some(_) | None => Some(x),
+        }
     }
 
     /// Whether a kernel reading `x` reads it from memory whatever it fuses: an input, a value

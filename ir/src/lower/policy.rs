@@ -250,7 +250,8 @@ pub trait Facts {
     fn bindings_left(&self) -> usize;
     /// A node above was found to fit with its whole subtree.
     fn fits_above(&self) -> bool;
-    /// At most how many bindings inlining the whole subtree would take.
+    /// At most how many new bindings inlining the whole subtree would take (buffers the kernel
+    /// binds already take none; a read that copies binds its copy).
     fn subtree_bindings(&self) -> usize;
     /// At least how many bindings the node's operands need.
     fn operand_bindings(&self) -> usize;
