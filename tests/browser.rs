@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{assert_close, random};
+use common::{assert_close, kernel_kinds, random};
 use kiln::ir::BlockFormat;
 use kiln::{DType, Device, DeviceOptions, Error, Program, Tensor};
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
@@ -331,16 +331,6 @@ async fn fused_attention() {
         "{kinds:?}"
     );
     check(&d, "attention, computed queries", 2e-5, 1e-4, computed).await;
-}
-
-/// The kinds of the kernels `t`'s plan launches (`explain()`).
-fn kernel_kinds(t: &Tensor) -> Vec<String> {
-    t.explain()
-        .unwrap()
-        .kernels
-        .into_iter()
-        .map(|k| k.kind)
-        .collect()
 }
 
 /// A chain that fuses into one kernel (checked through `explain()`), and a matmul with its

@@ -251,3 +251,13 @@ pub fn additive_mask(dev: &Device, dt: DType, sq: usize, sk: usize, seed: u64) -
         .cast(dt)
         .expect("mask cast")
 }
+
+/// The kinds of the kernels `t`'s plan launches (`explain()`).
+pub fn kernel_kinds(t: &Tensor) -> Vec<String> {
+    t.explain()
+        .unwrap()
+        .kernels
+        .iter()
+        .map(|k| k.kind.clone())
+        .collect()
+}
