@@ -53,6 +53,13 @@ impl View {
         }
     }
 
+    /// The view of a whole buffer of `shape` followed by the movement ops `ops` (first
+    /// applied first), or `None` where no single view describes them.
+    pub fn of_chain<'a>(shape: &Shape, ops: impl IntoIterator<Item = &'a ViewOp>) -> Option<View> {
+        ops.into_iter()
+            .try_fold(View::contiguous(shape), |w, op| w.apply(op))
+    }
+
     /// True when `address = offset + row-major linear index` for every coordinate.
     pub fn is_contiguous(&self) -> bool {
         self.mask.is_none() && {

@@ -187,11 +187,7 @@ impl Lowering<'_> {
                 .any(|v| matches!(v, crate::ops::ViewOp::Pad { .. }));
             return padded.then_some(x);
         }
-        let mut view = Some(crate::View::contiguous(self.g.node(base).shape()));
-        for v in chain.iter().rev() {
-            view = view.and_then(|w| w.apply(v));
-        }
-        match view {
+        match crate::View::of_chain(self.g.node(base).shape(), chain.into_iter().rev()) {
             Some(w) if !(plain && w.mask.is_some()) => Some(base),
             Some(_) | None => Some(x),
         }

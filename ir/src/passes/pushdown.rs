@@ -209,13 +209,7 @@ fn leaf(g: &Graph, v: &ViewOp, n: NodeId) -> bool {
         Role::Product | Role::Attention | Role::Stored => !chain.is_empty(),
         Role::Pointwise | Role::Gather(_) | Role::View | Role::Reduce | Role::Other => false,
     };
-    stored && {
-        let mut view = Some(View::contiguous(g.node(base).shape()));
-        for op in chain.iter().rev() {
-            view = view.and_then(|w| w.apply(op));
-        }
-        view.and_then(|w| w.apply(v)).is_some()
-    }
+    stored && View::of_chain(g.node(base).shape(), chain.into_iter().rev().chain([v])).is_some()
 }
 
 /// `v` moved below `n` (which [`movable`] accepted): the ops rebuilt over views of their
