@@ -425,3 +425,53 @@ fn tuned_results_round_trip_every_candidate() {
         }
     }
 }
+
+/// An in-place kernel whose output is `where(c, x, old)` over the input it runs in place of
+/// stores only where `c` holds (`update_guard`), in the scalar and vector forms and every
+/// storage of its dtype; naga validates each.
+#[test]
+fn in_place_updates_are_guarded() {
+    use kiln_ir::{InputId, OutputId};
+    // 1031 elements: scalar kernels; 1032: vec4 kernels.
+    for n in [1031usize, 1032] {
+        for dt in [DType::F32, DType::F16, DType::BF16, DType::I32] {
+            let mut g = Graph::new();
+            let old = g.input(dt, Shape::new(&[n])).unwrap();
+            let new = g.input(dt, Shape::new(&[n])).unwrap();
+            let at = g.input(DType::I32, Shape::new(&[n])).unwrap();
+            let lo = g.input(DType::I32, Shape::new(&[n])).unwrap();
+            let c = g.add(Op::Binary(BinaryOp::Lt), &[at, lo]).unwrap();
+            let x = g.add(Op::Binary(BinaryOp::Add), &[new, new]).unwrap();
+            let y = g.add(Op::Where, &[c, x, old]).unwrap();
+            g.mark_output(y);
+            let mut prog = lower(&g, &FusionOptions::default()).unwrap();
+            assert_eq!(prog.calls.len(), 1);
+            let k = &mut prog.calls[0].kernel;
+            assert!(kiln_codegen::elementwise::update_guard(k).is_none());
+            // In place of the old value: guarded; in place of the new one (which it may also
+            // run over): not.
+            let pairs: Vec<InputId> = (0..k.inputs.len())
+                .map(InputId::new)
+                .filter(|&i| k.can_run_in_place(i, OutputId::new(0)))
+                .collect();
+            assert!(
+                pairs.len() >= 2,
+                "{dt} [{n}]: old and new may be written over"
+            );
+            let mut guarded = Vec::new();
+            for i in pairs {
+                k.inplace = Some((i, OutputId::new(0)));
+                if kiln_codegen::elementwise::update_guard(k).is_some() {
+                    guarded.push(i);
+                }
+            }
+            assert_eq!(
+                guarded.len(),
+                1,
+                "{dt} [{n}]: guarded over the old value only"
+            );
+            k.inplace = Some((guarded[0], OutputId::new(0)));
+            validate_program(&prog, &format!("in-place update {dt} [{n}]"));
+        }
+    }
+}

@@ -341,8 +341,26 @@ impl<'k> Emitter<'k> {
         lin: &str,
         roots: &[ExprId],
     ) -> Result<(), CodegenError> {
-        let need = self.needed(roots);
-        let loads = self.loads_of(roots);
+        self.exprs_beyond(out, ind, lin, roots, &[])
+    }
+
+    /// [`Emitter::exprs`] for `roots`, less what `emitted` (emitted before, in scope) needs.
+    pub fn exprs_beyond(
+        &mut self,
+        out: &mut Code,
+        ind: &str,
+        lin: &str,
+        roots: &[ExprId],
+        emitted: &[ExprId],
+    ) -> Result<(), CodegenError> {
+        let done = self.needed(emitted);
+        let mut need = self.needed(roots);
+        for (n, d) in need.iter_mut().zip(&done) {
+            *n &= !d;
+        }
+        let before = self.loads_of(emitted);
+        let mut loads = self.loads_of(roots);
+        loads.retain(|l| !before.contains(l));
         self.load_values(out, ind, lin, &loads);
         let lanes: Vec<Option<usize>> = if self.lanes > 1 {
             (0..self.lanes).map(Some).collect()
