@@ -97,6 +97,14 @@ pub enum Error {
         /// Given type.
         got: Box<TensorType>,
     },
+    /// A program was compiled to donate an input it does not have.
+    #[error("input {index} cannot be donated: the program has {inputs} inputs")]
+    DonatedInput {
+        /// The position given.
+        index: usize,
+        /// The program's inputs.
+        inputs: usize,
+    },
     /// A program was run with the wrong number of inputs.
     #[error("program expects {expected} inputs, got {got}")]
     InputCount {

@@ -53,7 +53,7 @@ pub(crate) fn plan(ctx: &GpuContext, device: &Device, graph: &Graph) -> Result<F
     }
     ctx.count(|c| c.plan_misses += 1);
     let (_, program) = compile::lower(graph, device)?;
-    let prepared = exec::prepare(ctx, &program)?;
+    let prepared = exec::prepare(ctx, &program, &[])?;
     let plan = Arc::new(CachedPlan { program, prepared });
     ctx.keep_plan(key, plan.clone());
     match known {

@@ -3,10 +3,10 @@
 
 use crate::device::{Backend, Device};
 use crate::realize::{capture, gpu_value, host_value, run_graph};
-use crate::runtime::{exec, GpuContext};
+use crate::runtime::{exec, Donor, GpuBuffer, GpuContext};
 use crate::tensor::{Tensor, Value};
 use crate::{Error, Result};
-use kiln_ir::lower::Program as Lowered;
+use kiln_ir::lower::{BufRef, Program as Lowered};
 use kiln_ir::{Graph, TensorType};
 use std::sync::Arc;
 
@@ -28,6 +28,27 @@ pub struct Program {
     outputs: Vec<TensorType>,
     lowered: Option<Lowered>,
     prepared: Option<crate::runtime::plans::Prepared>,
+    /// The graph input slots whose buffers a run writes over (donated inputs).
+    taken: Vec<u32>,
+}
+
+/// The buffer of a realized tensor that nothing else holds (no other handle or weak
+/// reference to it, no other tensor on its buffer); the tensor back otherwise.
+fn sole_buffer(mut t: Tensor) -> std::result::Result<Arc<GpuBuffer>, Tensor> {
+    let Some(node) = Arc::get_mut(&mut t.node) else {
+        return Err(t);
+    };
+    let value = node
+        .value
+        .get_mut()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    match value.take() {
+        Some(Value::Gpu(b)) if Arc::strong_count(&b) == 1 && Arc::weak_count(&b) == 0 => Ok(b),
+        v => {
+            *value = v;
+            Err(t)
+        }
+    }
 }
 
 impl Program {
@@ -35,6 +56,27 @@ impl Program {
     /// [`Tensor::placeholder`]). Other leaves (realized tensors, data) are captured by value.
     /// GPU pipelines are compiled here, not at the first run.
     pub fn compile(inputs: &[&Tensor], outputs: &[&Tensor]) -> Result<Program> {
+        Program::compile_donating(inputs, outputs, &[])
+    }
+
+    /// [`Program::compile`], planning to write outputs over the buffers of the inputs at
+    /// positions `donated` (as JAX's donated arguments): where the kernel that reads such an
+    /// input last writes an output of its dtype and shape element by element over it (an
+    /// update `where(c, x, input)` stores only where `c` holds), that output is the input's
+    /// buffer. [`Program::donations`] lists where. [`Program::run_donating`] writes over the
+    /// buffer of a donated input that nothing else holds and copies it first otherwise, as
+    /// [`Program::run`] always does, so no tensor the caller keeps ever changes.
+    pub fn compile_donating(
+        inputs: &[&Tensor],
+        outputs: &[&Tensor],
+        donated: &[usize],
+    ) -> Result<Program> {
+        if let Some(&index) = donated.iter().find(|&&i| i >= inputs.len()) {
+            return Err(Error::DonatedInput {
+                index,
+                inputs: inputs.len(),
+            });
+        }
         let device = outputs
             .first()
             .or(inputs.first())
@@ -61,14 +103,40 @@ impl Program {
                 slots.push(Slot::Captured(leaf.clone()));
             }
         }
+        // A donated input read through one graph slot (a run takes its tensor once).
+        let donors: Vec<Donor> = slots
+            .iter()
+            .enumerate()
+            .filter_map(|(slot, s)| match s {
+                Slot::Input(i)
+                    if donated.contains(i)
+                        && slots
+                            .iter()
+                            .filter(|t| matches!(t, Slot::Input(j) if j == i))
+                            .count()
+                            == 1 =>
+                {
+                    Some(Donor {
+                        slot: slot as u32,
+                        dtype: inputs[*i].dtype(),
+                        numel: inputs[*i].shape().numel(),
+                    })
+                }
+                Slot::Input(_) | Slot::Captured(_) => None,
+            })
+            .collect();
         let (lowered, prepared) = match device.backend() {
             Backend::Gpu(ctx) => {
                 let (_, prog) = crate::compile::lower(&cap.graph, &device)?;
-                let prepared = exec::prepare(ctx, &prog)?;
+                let prepared = exec::prepare(ctx, &prog, &donors)?;
                 (Some(prog), Some(prepared))
             }
             Backend::Interpreter { .. } => (None, None),
         };
+        let taken = prepared
+            .as_ref()
+            .map(|p| p.memory().taken.iter().flatten().copied().collect())
+            .unwrap_or_default();
         Ok(Program {
             device,
             slots,
@@ -77,7 +145,26 @@ impl Program {
             graph: cap.graph,
             lowered,
             prepared,
+            taken,
         })
+    }
+
+    /// The donated inputs a run writes over, as `(input position, output index)`: the
+    /// output is the input's buffer, updated where it lies.
+    pub fn donations(&self) -> Vec<(usize, usize)> {
+        let (Some(prog), Some(prepared)) = (&self.lowered, &self.prepared) else {
+            return Vec::new();
+        };
+        let taken = &prepared.memory().taken;
+        let mut pairs = Vec::new();
+        for (o, (b, _, _)) in prog.outputs.iter().enumerate() {
+            if let BufRef::Temp(t) = b {
+                if let Some(Slot::Input(i)) = taken[*t].map(|s| &self.slots[s as usize]) {
+                    pairs.push((*i, o));
+                }
+            }
+        }
+        pairs
     }
 
     /// The number of kernels in the plan (0 on the interpreter).
@@ -103,30 +190,69 @@ impl Program {
 
     /// Runs the program. Inputs must match the placeholders' dtypes and shapes; results are
     /// realized tensors that stay on the device until read.
+    /// A donated input's buffer is copied first (see [`Program::run_donating`]).
     pub fn run(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>> {
-        self.check_inputs(inputs)?;
-        let leaves: Vec<Tensor> = self
-            .slots
-            .iter()
-            .map(|s| match s {
-                Slot::Input(i) => inputs[*i].clone(),
-                Slot::Captured(t) => t.clone(),
-            })
-            .collect();
         let values = match (self.device.backend(), &self.lowered, &self.prepared) {
             (Backend::Gpu(ctx), Some(prog), Some(prepared)) => {
-                let bufs = leaves
-                    .iter()
-                    .map(|l| gpu_value(ctx, l))
-                    .collect::<Result<Vec<_>>>()?;
+                let bufs = self.gpu_leaves(ctx, inputs)?;
                 exec::run_prepared(ctx, prog, prepared, &bufs, None)?
                     .into_iter()
                     .map(Value::Gpu)
                     .collect()
             }
-            _ => run_graph(&self.device, &self.graph, &leaves)?,
+            _ => {
+                self.check_inputs(inputs)?;
+                let leaves: Vec<Tensor> = self
+                    .slots
+                    .iter()
+                    .map(|s| match s {
+                        Slot::Input(i) => inputs[*i].clone(),
+                        Slot::Captured(t) => t.clone(),
+                    })
+                    .collect();
+                run_graph(&self.device, &self.graph, &leaves)?
+            }
         };
         Ok(self.wrap_outputs(values))
+    }
+
+    /// [`Program::run`], taking the inputs: the buffer of a donated input (see
+    /// [`Program::compile_donating`]) that nothing else holds becomes its output, written in
+    /// place; one still held elsewhere (another handle, a weak reference, a tensor sharing
+    /// its buffer) is copied first, so that what others hold never changes.
+    pub fn run_donating(&self, inputs: Vec<Tensor>) -> Result<Vec<Tensor>> {
+        let (Backend::Gpu(ctx), Some(prog), Some(prepared)) =
+            (self.device.backend(), &self.lowered, &self.prepared)
+        else {
+            return self.run(&inputs.iter().collect::<Vec<_>>());
+        };
+        {
+            let refs: Vec<&Tensor> = inputs.iter().collect();
+            self.check_inputs(&refs)?;
+            // Data given from the host goes to the device first (the tensor keeps it).
+            for t in &inputs {
+                gpu_value(ctx, t)?;
+            }
+        }
+        let mut inputs: Vec<Option<Tensor>> = inputs.into_iter().map(Some).collect();
+        let mut bufs = Vec::with_capacity(self.slots.len());
+        for (slot, s) in self.slots.iter().enumerate() {
+            let leaf = match s {
+                Slot::Input(i) => inputs[*i].take(),
+                Slot::Captured(t) => Some(t.clone()),
+            };
+            let leaf = leaf.ok_or(Error::from(kiln_ir::IrError::UnboundInput(slot as u32)))?;
+            bufs.push(if self.taken.contains(&(slot as u32)) {
+                match sole_buffer(leaf) {
+                    Ok(b) => b,
+                    Err(t) => ctx.duplicate(&*gpu_value(ctx, &t)?)?,
+                }
+            } else {
+                gpu_value(ctx, &leaf)?
+            });
+        }
+        let values = exec::run_prepared(ctx, prog, prepared, &bufs, None)?;
+        Ok(self.wrap_outputs(values.into_iter().map(Value::Gpu).collect()))
     }
 
     fn wrap_outputs(&self, values: Vec<Value>) -> Vec<Tensor> {
@@ -191,11 +317,15 @@ impl Program {
         &self,
         ctx: &crate::runtime::GpuContext,
         inputs: &[&Tensor],
-    ) -> Result<Vec<Arc<crate::runtime::GpuBuffer>>> {
+    ) -> Result<Vec<Arc<GpuBuffer>>> {
         self.check_inputs(inputs)?;
         self.slots
             .iter()
-            .map(|s| match s {
+            .enumerate()
+            .map(|(slot, s)| match s {
+                Slot::Input(i) if self.taken.contains(&(slot as u32)) => {
+                    ctx.duplicate(&*gpu_value(ctx, inputs[*i])?)
+                }
                 Slot::Input(i) => gpu_value(ctx, inputs[*i]),
                 Slot::Captured(t) => gpu_value(ctx, t),
             })

@@ -318,6 +318,21 @@ impl GpuContext {
         Ok(())
     }
 
+    /// A new buffer holding a copy of `b`, copied after the work made before it (so that a
+    /// run may write over the copy where the caller still holds `b`).
+    pub fn duplicate(&self, b: &GpuBuffer) -> Result<Arc<GpuBuffer>> {
+        let copy = self.alloc(b.dtype, b.numel)?;
+        let mut enc = self
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("kiln duplicate"),
+            });
+        let bytes = self.target.buffer_bytes(b.dtype, b.numel);
+        enc.copy_buffer_to_buffer(&b.buffer, 0, &copy.buffer, 0, bytes);
+        self.submit(enc.finish());
+        Ok(copy)
+    }
+
     /// Allocates an uninitialized tensor buffer.
     pub fn alloc(&self, dtype: DType, numel: usize) -> Result<Arc<GpuBuffer>> {
         let bytes = self.target.buffer_bytes(dtype, numel);

@@ -7,19 +7,21 @@
 use super::batch::dispatch;
 use super::context::GpuContext;
 use super::launch::{uniform, Timing, TimingMode};
-use super::memory::MemoryPlan;
+use super::memory::{Donor, MemoryPlan};
 use super::plans::{Prepared, PreparedCall};
 use super::pool::GpuBuffer;
 use crate::{Error, Result};
 use kiln_ir::lower::{BufRef, Program};
 use std::sync::Arc;
 
-/// Compiles (or finds) every pipeline of `prog` and writes its uniforms.
-pub fn prepare(ctx: &GpuContext, prog: &Program) -> Result<Prepared> {
+/// Compiles (or finds) every pipeline of `prog` and writes its uniforms, planning to write
+/// program outputs over the `donors`' buffers where a launch can (a run then must be given
+/// buffers of those inputs that nothing else holds).
+pub fn prepare(ctx: &GpuContext, prog: &Program, donors: &[Donor]) -> Result<Prepared> {
     let max_storage = ctx.limits.max_storage_buffers_per_shader_stage as usize;
     let max_dim = ctx.limits.max_compute_workgroups_per_dimension;
     let schedule = ctx.schedule();
-    let memory = MemoryPlan::of(prog, &ctx.target);
+    let memory = MemoryPlan::of(prog, &ctx.target, donors);
     // The candidates of the kernels about to be tuned, compiled together first.
     let mut candidates: Vec<(&kiln_ir::Kernel, kiln_codegen::Schedule)> = Vec::new();
     for call in &prog.calls {
@@ -82,7 +84,7 @@ pub fn run(
     inputs: &[Arc<GpuBuffer>],
     timing: Option<&Timing>,
 ) -> Result<Vec<Arc<GpuBuffer>>> {
-    let prepared = prepare(ctx, prog)?;
+    let prepared = prepare(ctx, prog, &[])?;
     run_prepared(ctx, prog, &prepared, inputs, timing)
 }
 
@@ -140,7 +142,19 @@ pub fn run_prepared_with(
     for &t in &mem.slot_temp {
         slots.push(ctx.alloc(prog.temps[t].dtype, prog.temps[t].numel)?);
     }
-    let temps: Vec<Arc<GpuBuffer>> = mem.slot_of.iter().map(|&s| slots[s].clone()).collect();
+    // A donated input's buffer is the output written over it.
+    let temps = mem
+        .slot_of
+        .iter()
+        .zip(&mem.taken)
+        .map(|(&s, taken)| match taken {
+            Some(i) => inputs
+                .get(*i as usize)
+                .cloned()
+                .ok_or(Error::from(kiln_ir::IrError::UnboundInput(*i))),
+            None => Ok(slots[s].clone()),
+        })
+        .collect::<Result<Vec<Arc<GpuBuffer>>>>()?;
     let buf = |r: &BufRef| -> Result<&Arc<GpuBuffer>> {
         match r {
             BufRef::Input(s) => inputs

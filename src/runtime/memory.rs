@@ -7,10 +7,27 @@
 //! output over that input ([`Kernel::can_run_in_place`](kiln_ir::Kernel::can_run_in_place)),
 //! the output takes the input's buffer and the kernel reads the input through the output's
 //! binding (a buffer cannot be bound read-only and writable in one launch).
+//!
+//! Donated inputs: a program input the caller gives up for the run ([`Donor`]) may likewise be
+//! written over by the launch that reads it last, where that launch writes a program output
+//! of its dtype and size in place of it: the output then is the input's buffer (a KV cache
+//! updated where it lies, not copied to a new buffer each step).
 
 use kiln_codegen::Target;
 use kiln_ir::lower::{BufRef, Program};
-use kiln_ir::{InputId, OutputId};
+use kiln_ir::{DType, InputId, OutputId};
+
+/// A program input whose buffer the run may write over: its graph input slot, dtype and
+/// element count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Donor {
+    /// The graph input slot (`BufRef::Input`).
+    pub slot: u32,
+    /// Its dtype.
+    pub dtype: DType,
+    /// Its element count.
+    pub numel: usize,
+}
 
 /// Where each temporary of a program lives.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -28,6 +45,8 @@ pub struct MemoryPlan {
     pub live_peak_bytes: u64,
     /// Per launch, `(input, output)` when it runs in place.
     pub inplace: Vec<Option<(InputId, OutputId)>>,
+    /// Per temporary, the donated input slot whose buffer it is (no slot of its own).
+    pub taken: Vec<Option<u32>>,
 }
 
 impl MemoryPlan {
@@ -36,8 +55,9 @@ impl MemoryPlan {
         self.slot_bytes.iter().sum()
     }
 
-    /// Plans a program's temporaries, stored as `target` stores them.
-    pub fn of(prog: &Program, target: &Target) -> MemoryPlan {
+    /// Plans a program's temporaries, stored as `target` stores them, writing program outputs
+    /// over the `donors`' buffers where a launch can.
+    pub fn of(prog: &Program, target: &Target, donors: &[Donor]) -> MemoryPlan {
         let n = prog.temps.len();
         let bytes = |t: usize| target.buffer_bytes(prog.temps[t].dtype, prog.temps[t].numel);
         let never = usize::MAX;
@@ -60,14 +80,56 @@ impl MemoryPlan {
                 is_output[*t] = true;
             }
         }
+        // A donor may be written over by the last launch that reads it, unless it is itself
+        // a program output.
+        let mut donor_last = vec![None; donors.len()];
+        for (ci, c) in prog.calls.iter().enumerate() {
+            for (d, donor) in donors.iter().enumerate() {
+                if c.inputs.contains(&BufRef::Input(donor.slot)) {
+                    donor_last[d] = Some(ci);
+                }
+            }
+        }
+        for (d, donor) in donors.iter().enumerate() {
+            if prog
+                .outputs
+                .iter()
+                .any(|(b, _, _)| *b == BufRef::Input(donor.slot))
+            {
+                donor_last[d] = None;
+            }
+        }
         let mut plan = MemoryPlan {
             slot_of: vec![never; n],
             inplace: vec![None; prog.calls.len()],
+            taken: vec![None; n],
             ..Default::default()
         };
         let mut free: Vec<usize> = Vec::new();
         let mut live: Vec<usize> = Vec::new();
         for (ci, c) in prog.calls.iter().enumerate() {
+            // A donated input read for the last time here, written over by a program output.
+            let given = c.inputs.iter().enumerate().find_map(|(j, b)| {
+                let BufRef::Input(slot) = *b else { return None };
+                let d = donors.iter().position(|d| d.slot == slot)?;
+                let donor = donors[d];
+                let once = c.inputs.iter().filter(|x| *x == b).count() == 1;
+                if donor_last[d] != Some(ci) || !once {
+                    return None;
+                }
+                c.outputs.iter().enumerate().find_map(|(o, &to)| {
+                    (is_output[to]
+                        && plan.taken[to].is_none()
+                        && prog.temps[to].dtype == donor.dtype
+                        && prog.temps[to].numel == donor.numel
+                        && c.kernel.can_run_in_place(InputId::new(j), OutputId::new(o)))
+                    .then_some((InputId::new(j), OutputId::new(o), slot, to))
+                })
+            });
+            if let Some((j, o, slot, to)) = given {
+                plan.taken[to] = Some(slot);
+                plan.inplace[ci] = Some((j, o));
+            }
             // An input read for the last time here, written over by an output.
             let pair = c.inputs.iter().enumerate().find_map(|(j, b)| {
                 let BufRef::Temp(ti) = *b else { return None };
@@ -83,7 +145,7 @@ impl MemoryPlan {
                     .then_some((InputId::new(j), OutputId::new(o), ti, to))
                 })
             });
-            if let Some((j, o, ti, to)) = pair {
+            if let Some((j, o, ti, to)) = pair.filter(|_| given.is_none()) {
                 plan.slot_of[to] = plan.slot_of[ti];
                 plan.inplace[ci] = Some((j, o));
                 live.push(to);
@@ -91,7 +153,7 @@ impl MemoryPlan {
                 live.retain(|&t| t != ti);
             }
             for &t in &c.outputs {
-                if plan.slot_of[t] != never {
+                if plan.slot_of[t] != never || plan.taken[t].is_some() {
                     continue;
                 }
                 let need = bytes(t);
@@ -127,7 +189,7 @@ impl MemoryPlan {
         }
         // Temporaries no launch writes (none today) get slots of their own.
         for t in 0..n {
-            if plan.slot_of[t] == never {
+            if plan.slot_of[t] == never && plan.taken[t].is_none() {
                 plan.slot_bytes.push(bytes(t));
                 plan.slot_temp.push(t);
                 plan.slot_of[t] = plan.slot_bytes.len() - 1;

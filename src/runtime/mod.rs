@@ -37,7 +37,7 @@ pub use batch::Submission;
 pub use context::GpuContext;
 pub use counters::Counters;
 pub use launch::{Timing, TimingMode};
-pub use memory::MemoryPlan;
+pub use memory::{Donor, MemoryPlan};
 pub use pipelines::CompiledKernel;
 pub use plans::{CachedPlan, Generic, PlanKey};
 pub use pool::GpuBuffer;
