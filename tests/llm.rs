@@ -160,6 +160,20 @@ fn a_decode_step_is_six_kernels_a_layer() {
                 .count();
             let want = if per_layer == 6 { m.config.layers } else { 0 };
             assert_eq!(computed_q, want, "{what}: {ops:#?}");
+            // Each layer's cache takes its new row where it lies (the step's outputs after
+            // the logits are the caches, its inputs after the token and position).
+            if dev.is_gpu() && limit.is_none() {
+                let (ph, out) = m.step_graph(1, 16, false).unwrap();
+                let caches: Vec<usize> = (2..ph.len()).collect();
+                let prog = kiln::Program::compile_donating(
+                    &ph.iter().collect::<Vec<_>>(),
+                    &out.iter().collect::<Vec<_>>(),
+                    &caches,
+                )
+                .unwrap();
+                let want: Vec<(usize, usize)> = caches.iter().map(|&i| (i, i - 1)).collect();
+                assert_eq!(prog.donations(), want, "{what}");
+            }
         }
     }
 }

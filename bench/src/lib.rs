@@ -2,4 +2,5 @@
 //! benches and the tests that check their kernels (see `docs/PERFORMANCE.md`). They use only
 //! kiln's public API; this crate is not part of it.
 
+pub mod runner;
 pub mod workloads;

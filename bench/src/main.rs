@@ -18,6 +18,7 @@
 //! One JSON line per workload on stdout, a table on stderr.
 
 use kiln::{Device, Submission};
+use kiln_bench::runner::Runner;
 use kiln_bench::workloads::{self, Size};
 use std::time::Instant;
 
@@ -87,13 +88,13 @@ fn run_one(
         return Ok(None);
     };
     dev.synchronize()?;
-    let inputs = w.input_refs();
     let t0 = Instant::now();
     let prog = w.compile()?;
+    let mut runner = Runner::new(&w, &prog);
     let mut first_ms = 0.0;
     let mut out = Vec::new();
     for i in 0..WARMUP {
-        out = prog.run(&inputs)?;
+        out = runner.run()?;
         dev.synchronize()?;
         if i == 0 {
             // Compile (codegen, pipeline creation) plus the first run.
@@ -105,14 +106,14 @@ fn run_one(
     let t = Instant::now();
     while t.elapsed().as_millis() < warmup_ms as u128 {
         for _ in 0..4 {
-            out = prog.run(&inputs)?;
+            out = runner.run()?;
         }
         dev.synchronize()?;
     }
     let mut times = Vec::with_capacity(TIMED);
     for _ in 0..TIMED {
         let t = Instant::now();
-        out = prog.run(&inputs)?;
+        out = runner.run()?;
         dev.synchronize()?;
         times.push(t.elapsed().as_secs_f64() * 1e3);
     }
@@ -120,7 +121,7 @@ fn run_one(
     // final synchronize measure); per-run host and wait costs overlap the GPU's work.
     let t = Instant::now();
     for _ in 0..queued_runs {
-        out = prog.run(&inputs)?;
+        out = runner.run()?;
     }
     let enqueue_ms = t.elapsed().as_secs_f64() * 1e3 / queued_runs as f64;
     dev.synchronize()?;
@@ -132,14 +133,14 @@ fn run_one(
     // The same with a submission a run.
     dev.set_submission(Submission::PerRun);
     let t = Instant::now();
-    let per_run = (0..queued_runs).try_for_each(|_| prog.run(&inputs).map(|o| out = o));
+    let per_run = (0..queued_runs).try_for_each(|_| runner.run().map(|o| out = o));
     let sync = dev.synchronize();
     let per_run_ms = t.elapsed().as_secs_f64() * 1e3 / queued_runs as f64;
     dev.set_submission(Submission::Gathered);
     per_run.and(sync)?;
     let mut gpu = Vec::new();
     for _ in 0..TIMED {
-        match prog.run_timed(&inputs)? {
+        match prog.run_timed(&runner.inputs())? {
             (_, Some(ms)) => gpu.push(ms),
             (_, None) => break,
         }
@@ -152,7 +153,7 @@ fn run_one(
         Some(median(&mut gpu))
     };
     if profile {
-        if let Some(ks) = prog.profile(&inputs)? {
+        if let Some(ks) = prog.profile(&runner.inputs())? {
             for (name, ms) in ks {
                 eprintln!("{name:>60}: {ms:.4} ms");
             }
@@ -161,7 +162,9 @@ fn run_one(
     let host = out[0].to_host()?;
     let checksum: f64 = host.to_f64().iter().sum();
     if check {
-        let want = prog.reference(&inputs)?;
+        // The reference from the inputs of one more run, against that run.
+        let want = prog.reference(&runner.inputs())?;
+        let host = runner.run()?[0].to_host()?;
         let (g, r) = (host.to_f64(), want[0].to_f64());
         let scale = r.iter().fold(0f64, |m, v| m.max(v.abs())).max(1e-30);
         let err = g
@@ -177,7 +180,7 @@ fn run_one(
         // came within 3.6e-3 to 3.9e-3).
         let narrow = matches!(host.dtype, kiln::DType::F16 | kiln::DType::BF16);
         let int8 = dev.gpu().is_some_and(|g| g.schedule().matmul.qgemv_int8)
-            && inputs.iter().any(|t| t.dtype().is_quantized());
+            && runner.inputs().iter().any(|t| t.dtype().is_quantized());
         let rel = if narrow || int8 { 1e-2 } else { 1e-3 };
         if err.is_nan() || err > rel * scale {
             return Err(kiln::Error::Gpu(format!(

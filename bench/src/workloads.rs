@@ -99,6 +99,9 @@ pub struct Workload {
     pub placeholders: Vec<Tensor>,
     /// How time becomes the metric.
     pub metric: Metric,
+    /// `(output, input)`: outputs a run gives back as the next run's inputs, donated (a
+    /// decode step's KV caches, written where they lie; see `runner.rs`).
+    pub carry: Vec<(usize, usize)>,
 }
 
 impl Workload {
@@ -106,7 +109,8 @@ impl Workload {
     pub fn compile(&self) -> Result<Program> {
         let ph: Vec<&Tensor> = self.placeholders.iter().collect();
         let out: Vec<&Tensor> = self.lazy_outputs.iter().collect();
-        Program::compile(&ph, &out)
+        let donated: Vec<usize> = self.carry.iter().map(|&(_, i)| i).collect();
+        Program::compile_donating(&ph, &out, &donated)
     }
 
     /// Input references in placeholder order.
@@ -178,6 +182,7 @@ impl<'d> Builder<'d> {
             lazy_outputs: out,
             placeholders: self.placeholders,
             metric,
+            carry: Vec::new(),
         }
     }
 }
@@ -450,8 +455,6 @@ pub fn build(dev: &Device, name: &str, size: Size) -> Result<Option<Workload>> {
             let t = if prefill { context } else { 1 };
             let (ph, out) = model.step_graph(t, context, false)?;
             let c = &model.config;
-            let cache = Tensor::full_on(b.dev, &model.cache_shape(context), 0.5, DType::F32)?;
-            cache.realize()?;
             let tokens: Vec<i32> = (0..t as i32)
                 .map(|i| (i * 7919) % spec.vocab() as i32)
                 .collect();
@@ -459,7 +462,14 @@ pub fn build(dev: &Device, name: &str, size: Size) -> Result<Option<Workload>> {
                 Tensor::from_slice_on(b.dev, &tokens, &[t, 1])?,
                 Tensor::from_slice_on(b.dev, &[(context - t) as i32], &[1])?,
             ];
-            inputs.extend(std::iter::repeat_n(cache, c.layers));
+            // A cache a layer, each carried to the next step (output 1 + l) and written
+            // where it lies.
+            for _ in 0..c.layers {
+                let cache = Tensor::full_on(b.dev, &model.cache_shape(context), 0.5, DType::F32)?;
+                cache.realize()?;
+                inputs.push(cache);
+            }
+            let carry = (0..c.layers).map(|l| (1 + l, 2 + l)).collect();
             let shape = format!(
                 "{}L d{} ff{} ctx{context}{}",
                 c.layers,
@@ -474,6 +484,7 @@ pub fn build(dev: &Device, name: &str, size: Size) -> Result<Option<Workload>> {
                 lazy_outputs: out,
                 placeholders: ph,
                 metric: Metric::Tokens(t as f64),
+                carry,
             }));
         }
         "matmul_bias_gelu" => {

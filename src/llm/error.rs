@@ -30,6 +30,10 @@ pub enum LlmError {
         /// The cache's length.
         context: usize,
     },
+    /// A step failed after the session gave its KV cache to the step's program (each step
+    /// writes the cache where it lies); the session cannot go on.
+    #[error("the session's KV cache was lost in a failed step; start a new session")]
+    CacheLost,
     /// A token id outside the vocabulary.
     #[error("token {token} is outside the vocabulary of {vocab}")]
     Token {

@@ -351,12 +351,18 @@ impl<'m> Session<'m> {
     /// An empty session with room for `context` positions.
     pub fn new(model: &'m Model, context: usize) -> Result<Session<'m>> {
         let shape = model.cache_shape(context);
-        let zero = Tensor::full_on(&model.device, &shape, 0.0, DType::F32)?;
-        zero.realize()?;
+        // A cache of its own a layer: each step writes its new rows over it (donated).
+        let caches = (0..model.config.layers)
+            .map(|_| {
+                let zero = Tensor::full_on(&model.device, &shape, 0.0, DType::F32)?;
+                zero.realize()?;
+                Ok(zero)
+            })
+            .collect::<Result<Vec<_>>>()?;
         Ok(Session {
             model,
             context,
-            caches: vec![zero; model.config.layers],
+            caches,
             pos: 0,
             programs: Vec::new(),
         })
@@ -375,7 +381,9 @@ impl<'m> Session<'m> {
         if self.programs.len() == MAX_PROGRAMS {
             self.programs.remove(0);
         }
-        self.programs.push((key, Program::compile(&ph, &out)?));
+        let caches: Vec<usize> = (2..ph.len()).collect();
+        self.programs
+            .push((key, Program::compile_donating(&ph, &out, &caches)?));
         Ok(self.programs.len() - 1)
     }
 
@@ -391,9 +399,11 @@ impl<'m> Session<'m> {
         let t = tokens.len();
         let at = self.prepare(t, all_logits)?;
         let (tok, pos0) = self.step_inputs(tokens)?;
-        let mut inputs = vec![&tok, &pos0];
-        inputs.extend(self.caches.iter());
-        let mut out = self.programs[at].1.run(&inputs)?;
+        let mut inputs = vec![tok, pos0];
+        // The caches are donated: each step writes its rows where they lie. A step that
+        // fails leaves the session without them (`check` then refuses every step).
+        inputs.append(&mut self.caches);
+        let mut out = self.programs[at].1.run_donating(inputs)?;
         let logits = out.remove(0);
         self.caches = out;
         self.pos += t;
@@ -404,6 +414,9 @@ impl<'m> Session<'m> {
     fn check(&self, tokens: &[u32]) -> Result<()> {
         let t = tokens.len();
         let vocab = self.model.vocab();
+        if self.caches.len() != self.model.config.layers {
+            return Err(LlmError::CacheLost.into());
+        }
         if t == 0 || self.pos + t > self.context {
             return Err(LlmError::ContextFull {
                 needed: self.pos + t,
