@@ -27,22 +27,28 @@ impl<'p> Runner<'p> {
         self.inputs.iter().collect()
     }
 
-    /// One run; the carried outputs become the next run's inputs.
+    /// One run: its outputs that are not carried, in order. The carried ones become the
+    /// next run's inputs and are held nowhere else, so that the next run writes over them.
     pub fn run(&mut self) -> Result<Vec<Tensor>> {
         if self.carry.is_empty() {
             return self.prog.run(&self.inputs());
         }
         // The inputs not carried are kept for the next run; the carried ones are given up.
-        let kept: Vec<Option<Tensor>> = (0..self.inputs.len())
-            .map(|i| (!self.carry.iter().any(|&(_, j)| j == i)).then(|| self.inputs[i].clone()))
+        let mut next: Vec<Option<Tensor>> = (0..self.inputs.len())
+            .map(|i| {
+                (!self.carry.iter().any(|&(_, j)| j == i)).then(|| self.inputs[i].clone())
+            })
             .collect();
         let out = self.prog.run_donating(std::mem::take(&mut self.inputs))?;
-        let mut next = kept;
-        for &(o, i) in &self.carry {
-            next[i] = Some(out[o].clone());
+        let mut rest = Vec::with_capacity(out.len());
+        for (o, t) in out.into_iter().enumerate() {
+            match self.carry.iter().find(|&&(c, _)| c == o) {
+                Some(&(_, i)) => next[i] = Some(t),
+                None => rest.push(t),
+            }
         }
         // Every input is back (a carry pair names each given-up input).
         self.inputs = next.into_iter().flatten().collect();
-        Ok(out)
+        Ok(rest)
     }
 }

@@ -102,6 +102,8 @@ pub struct Workload {
     /// `(output, input)`: outputs a run gives back as the next run's inputs, donated (a
     /// decode step's KV caches, written where they lie; see `runner.rs`).
     pub carry: Vec<(usize, usize)>,
+    /// Whether it reads quantized weights, as inputs or captured (a model's).
+    pub quantized: bool,
 }
 
 impl Workload {
@@ -178,6 +180,7 @@ impl<'d> Builder<'d> {
         Workload {
             name,
             shape,
+            quantized: self.inputs.iter().any(|t| t.dtype().is_quantized()),
             inputs: self.inputs,
             lazy_outputs: out,
             placeholders: self.placeholders,
@@ -485,6 +488,7 @@ pub fn build(dev: &Device, name: &str, size: Size) -> Result<Option<Workload>> {
                 placeholders: ph,
                 metric: Metric::Tokens(t as f64),
                 carry,
+                quantized: true,
             }));
         }
         "matmul_bias_gelu" => {
