@@ -191,6 +191,38 @@ fn a_failing_candidate_is_skipped() {
     );
 }
 
+/// A kernel timed on inputs read from memory (a scrub buffer cleared before each timed
+/// dispatch, each in a pass of its own) computes what the interpreter does, and is timed.
+#[test]
+fn a_kernel_timed_cold_computes_and_is_timed() {
+    let dev = private_device();
+    let Some(ctx) = dev.gpu() else { return };
+    let mut g = Graph::new();
+    let x = g.input(DType::F32, Shape::new(&[1031])).unwrap();
+    let y = g.add(Op::Unary(kiln::ir::ops::UnaryOp::Exp), &[x]).unwrap();
+    g.mark_output(y);
+    let prog = lower(&g, &FusionOptions::default()).unwrap();
+    let k = &prog.calls[0].kernel;
+    let s = ctx.schedule().resolve(k);
+    let xh = random(&dev, DType::F32, &[1031], -1.0, 1.0, 9)
+        .to_host()
+        .unwrap();
+    let xb = ctx.upload(&xh).unwrap();
+    let out = ctx.alloc(DType::F32, 1031).unwrap();
+    let scrub = ctx.alloc(DType::U32, 1 << 20).unwrap();
+    let bufs: (&[&wgpu::Buffer], &[&wgpu::Buffer]) = (&[&xb.buffer], &[&out.buffer]);
+    let ms =
+        kiln::runtime::launch::time_kernel(ctx, k, &s, bufs, 3, true, Some(&scrub.buffer)).unwrap();
+    assert!(ms.is_finite() && ms >= 0.0, "{ms}");
+    let got = ctx.read(&out, &Shape::new(&[1031])).unwrap();
+    let want: Vec<f64> = xh
+        .to_f64()
+        .iter()
+        .map(|v| (*v as f32).exp() as f64)
+        .collect();
+    assert_near(&got.to_f64(), &want, 1e-6, "timed cold");
+}
+
 /// Tuned results are stored with named fields, in a file whose name carries the format's
 /// version: a file of another version is never read (the device tunes again) and left alone.
 #[test]

@@ -8,6 +8,7 @@ use super::launch::time_kernel;
 use super::tune::{self, Autotune, Budget, Tuned};
 use crate::Result;
 use kiln_codegen::schedule::space;
+use kiln_codegen::schedule::table::DeviceClass;
 use kiln_codegen::Schedule;
 use kiln_ir::{DType, HostTensor, Kernel, Shape, View};
 
@@ -128,11 +129,34 @@ fn tune_on_random_inputs(
         let n = k.output_numel(o);
         outputs.push((ctx.alloc(out.dtype, n)?, Shape::new(&[n])));
     }
+    // Inputs the size of a layer's weights are timed coming from memory, as a program reads
+    // them once a run (`time_kernel`'s scrub), not from the cache they would sit in when one
+    // kernel runs again and again: a quantized product's schedule chosen on cached weights
+    // made a decode step 17% slower on an H100 (docs/PERFORMANCE.md).
+    let input_bytes: u64 = inputs
+        .iter()
+        .map(|b| ctx.target.buffer_bytes(b.dtype, b.numel))
+        .sum();
+    // A CPU adapter's caches are the host's: not scrubbed (a clear would cost it more than
+    // the kernel).
+    let gpu = super::adapter::device_class(ctx.info.device_type) == DeviceClass::Gpu;
+    let scrub = if gpu && input_bytes >= COLD_MIN_BYTES {
+        match ctx.alloc(DType::U32, (SCRUB_BYTES / 4) as usize) {
+            Ok(b) => Some(b),
+            Err(e) => {
+                log::debug!("{}: timed on cached inputs ({e})", k.name);
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let scrub = scrub.as_ref().map(|b| &b.buffer);
     let in_refs: Vec<&wgpu::Buffer> = inputs.iter().map(|b| &b.buffer).collect();
     let out_refs: Vec<&wgpu::Buffer> = outputs.iter().map(|(b, _)| &b.buffer).collect();
     let bufs = (&in_refs[..], &out_refs[..]);
     let check = |s: &Schedule| -> Result<(f64, Vec<HostTensor>)> {
-        let ms = time_kernel(ctx, k, s, bufs, 1, false)?;
+        let ms = time_kernel(ctx, k, s, bufs, 1, false, scrub)?;
         let got = outputs
             .iter()
             .map(|(b, s)| ctx.read(b, s))
@@ -140,9 +164,17 @@ fn tune_on_random_inputs(
         ctx.check_alive()?;
         Ok((ms, got))
     };
-    let time = |s: &Schedule, reps: u32, warm: bool| time_kernel(ctx, k, s, bufs, reps, warm);
+    let time =
+        |s: &Schedule, reps: u32, warm: bool| time_kernel(ctx, k, s, bufs, reps, warm, scrub);
     tune::search(&k.name, cands, budget, started, check, time)
 }
+
+/// Kernels whose inputs take at least this many bytes are tuned on inputs read from memory.
+const COLD_MIN_BYTES: u64 = 1 << 20;
+
+/// Bytes cleared before each timed dispatch of such a kernel: twice the 50 MB last-level
+/// cache of an H100 or H200, so that nothing the previous dispatch read is left there.
+const SCRUB_BYTES: u64 = 128 << 20;
 
 /// Elements a buffer read through `view` must hold.
 fn extent(view: &View) -> usize {
