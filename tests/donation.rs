@@ -102,65 +102,39 @@ fn a_held_input_is_copied_not_changed() {
         &[2],
     )
     .unwrap();
-    let cache = random(&dev, DType::F32, &shape, -1.0, 1.0, 3);
-    let before = cache.to_host().unwrap();
+    let fresh = || random(&dev, DType::F32, &shape, -1.0, 1.0, 3);
+    let before = fresh().to_host().unwrap();
     let pos0 = Tensor::from_slice_on(&dev, &[5i32], &[1]).unwrap();
     let rows = random(&dev, DType::F32, &[2, 3, 1, 8], -1.0, 1.0, 4);
-    let want = prog.reference(&[&pos0, &rows, &cache]).unwrap();
-    // Another handle to the cache, a tensor viewing its buffer, and a borrowed run: each run
-    // leaves the tensors the caller holds as they were.
+    let want = prog.reference(&[&pos0, &rows, &fresh()]).unwrap();
+    let donate = |cache: Tensor, what: &str| {
+        let got = prog
+            .run_donating(vec![pos0.clone(), rows.clone(), cache])
+            .unwrap();
+        assert_close(&got[0].to_host().unwrap(), &want[0], 0.0, 0.0, what);
+    };
+    // Another handle to the cache, a tensor viewing it, a weak reference, and a borrowed run:
+    // each run leaves what the caller holds as it was.
+    let cache = fresh();
     let kept = cache.clone();
-    let got = prog
-        .run_donating(vec![pos0.clone(), rows.clone(), cache])
-        .unwrap();
-    assert_close(
-        &got[0].to_host().unwrap(),
-        &want[0],
-        0.0,
-        0.0,
-        "held: result",
-    );
-    assert_close(
-        &kept.to_host().unwrap(),
-        &before,
-        0.0,
-        0.0,
-        "held: the cache kept",
-    );
+    donate(cache, "held: result");
+    assert_close(&kept.to_host().unwrap(), &before, 0.0, 0.0, "held: kept");
     let view = kept.reshape(&[2 * 3 * 37 * 8]).unwrap();
     view.realize().unwrap();
-    let got = prog
-        .run_donating(vec![pos0.clone(), rows.clone(), kept])
-        .unwrap();
-    assert_close(
-        &got[0].to_host().unwrap(),
-        &want[0],
-        0.0,
-        0.0,
-        "viewed: result",
-    );
+    donate(kept, "viewed: result");
     assert_near(
         &host_f64(&view),
         &before.to_f64(),
         0.0,
         "viewed: the view kept",
     );
-    let weak_kept = random(&dev, DType::F32, &shape, -1.0, 1.0, 3);
-    let weak = weak_kept.downgrade();
-    let got = prog
-        .run_donating(vec![pos0.clone(), rows.clone(), weak_kept])
-        .unwrap();
-    assert_close(
-        &got[0].to_host().unwrap(),
-        &want[0],
-        0.0,
-        0.0,
-        "weak: result",
-    );
+    let cache = fresh();
+    let weak = cache.downgrade();
+    donate(cache, "weak: result");
     if let Some(t) = weak.upgrade() {
         assert_close(&t.to_host().unwrap(), &before, 0.0, 0.0, "weak: kept");
     }
-    let mine = random(&dev, DType::F32, &shape, -1.0, 1.0, 3);
+    let mine = fresh();
     let got = prog.run(&[&pos0, &rows, &mine]).unwrap();
     assert_close(
         &got[0].to_host().unwrap(),
