@@ -179,8 +179,7 @@ fn run_one(
         // quantized gemvs round their vector to 8 bits (docs/OPS.md: the H100's large gemvs
         // came within 3.6e-3 to 3.9e-3).
         let narrow = matches!(host.dtype, kiln::DType::F16 | kiln::DType::BF16);
-        let int8 = dev.gpu().is_some_and(|g| g.schedule().matmul.qgemv_int8)
-            && w.quantized;
+        let int8 = dev.gpu().is_some_and(|g| g.schedule().matmul.qgemv_int8) && w.quantized;
         let rel = if narrow || int8 { 1e-2 } else { 1e-3 };
         if err.is_nan() || err > rel * scale {
             return Err(kiln::Error::Gpu(format!(

@@ -35,9 +35,7 @@ impl<'p> Runner<'p> {
         }
         // The inputs not carried are kept for the next run; the carried ones are given up.
         let mut next: Vec<Option<Tensor>> = (0..self.inputs.len())
-            .map(|i| {
-                (!self.carry.iter().any(|&(_, j)| j == i)).then(|| self.inputs[i].clone())
-            })
+            .map(|i| (!self.carry.iter().any(|&(_, j)| j == i)).then(|| self.inputs[i].clone()))
             .collect();
         let out = self.prog.run_donating(std::mem::take(&mut self.inputs))?;
         let mut rest = Vec::with_capacity(out.len());
