@@ -103,25 +103,16 @@ impl Program {
                 slots.push(Slot::Captured(leaf.clone()));
             }
         }
-        // A donated input read through one graph slot (a run takes its tensor once).
+        // Each input is one graph slot (leaves are distinct, and so are inputs).
         let donors: Vec<Donor> = slots
             .iter()
             .enumerate()
             .filter_map(|(slot, s)| match s {
-                Slot::Input(i)
-                    if donated.contains(i)
-                        && slots
-                            .iter()
-                            .filter(|t| matches!(t, Slot::Input(j) if j == i))
-                            .count()
-                            == 1 =>
-                {
-                    Some(Donor {
-                        slot: slot as u32,
-                        dtype: inputs[*i].dtype(),
-                        numel: inputs[*i].shape().numel(),
-                    })
-                }
+                Slot::Input(i) if donated.contains(i) => Some(Donor {
+                    slot: slot as u32,
+                    dtype: inputs[*i].dtype(),
+                    numel: inputs[*i].shape().numel(),
+                }),
                 Slot::Input(_) | Slot::Captured(_) => None,
             })
             .collect();
@@ -190,7 +181,9 @@ impl Program {
 
     /// Runs the program. Inputs must match the placeholders' dtypes and shapes; results are
     /// realized tensors that stay on the device until read.
-    /// A donated input's buffer is copied first (see [`Program::run_donating`]).
+    /// A donated input's buffer is copied first (see [`Program::run_donating`]), in a
+    /// submission of its own after the work recorded before it: run a program with donated
+    /// inputs through `run_donating` where speed matters.
     pub fn run(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>> {
         let values = match (self.device.backend(), &self.lowered, &self.prepared) {
             (Backend::Gpu(ctx), Some(prog), Some(prepared)) => {

@@ -44,10 +44,15 @@ fn update(
     (vec![pos0, rows, cache], vec![next, read])
 }
 
+/// Donated inputs the device has copied (0 on the interpreter).
+fn copies(dev: &kiln::Device) -> u64 {
+    dev.counters().map_or(0, |c| c.donations_copied)
+}
+
 /// Steps the update from a random cache, donating it, and checks every step's outputs
 /// against the interpreter on the same inputs.
 fn step_donated(dt: DType, shape: [usize; 4], t: usize, steps: usize) {
-    let dev = device();
+    let dev = private_device();
     let (ph, out) = update(&dev, dt, shape, t);
     let prog = Program::compile_donating(
         &ph.iter().collect::<Vec<_>>(),
@@ -72,8 +77,11 @@ fn step_donated(dt: DType, shape: [usize; 4], t: usize, steps: usize) {
         let pos0 = Tensor::from_slice_on(&dev, &[pos as i32], &[1]).unwrap();
         let rows = random(&dev, dt, &[two, h, t, d], -1.0, 1.0, 100 + s as u64);
         let want = prog.reference(&[&pos0, &rows, &cache]).unwrap();
+        let copied = copies(&dev);
         let got = prog.run_donating(vec![pos0, rows, cache]).unwrap();
         let what = format!("{what}, step {s} at {pos}");
+        // Held by nothing else, the cache is written where it lies, never copied.
+        assert_eq!(copies(&dev), copied, "{what}: copied");
         assert_close(&got[0].to_host().unwrap(), &want[0], 0.0, 0.0, &what);
         assert_close(&got[1].to_host().unwrap(), &want[1], tol, tol, &what);
         cache = got[0].clone();
@@ -93,7 +101,7 @@ fn a_donated_cache_takes_its_rows_where_it_lies() {
 
 #[test]
 fn a_held_input_is_copied_not_changed() {
-    let dev = device();
+    let dev = private_device();
     let shape = [2, 3, 37, 8];
     let (ph, out) = update(&dev, DType::F32, shape, 1);
     let prog = Program::compile_donating(
@@ -107,11 +115,15 @@ fn a_held_input_is_copied_not_changed() {
     let pos0 = Tensor::from_slice_on(&dev, &[5i32], &[1]).unwrap();
     let rows = random(&dev, DType::F32, &[2, 3, 1, 8], -1.0, 1.0, 4);
     let want = prog.reference(&[&pos0, &rows, &fresh()]).unwrap();
+    // Each run here copies the cache first (one copy on a GPU).
+    let gpu = u64::from(dev.is_gpu());
     let donate = |cache: Tensor, what: &str| {
+        let copied = copies(&dev);
         let got = prog
             .run_donating(vec![pos0.clone(), rows.clone(), cache])
             .unwrap();
         assert_close(&got[0].to_host().unwrap(), &want[0], 0.0, 0.0, what);
+        assert_eq!(copies(&dev), copied + gpu, "{what}: copied");
     };
     // Another handle to the cache, a tensor viewing it, a weak reference, and a borrowed run:
     // each run leaves what the caller holds as it was.
@@ -131,11 +143,11 @@ fn a_held_input_is_copied_not_changed() {
     let cache = fresh();
     let weak = cache.downgrade();
     donate(cache, "weak: result");
-    if let Some(t) = weak.upgrade() {
-        assert_close(&t.to_host().unwrap(), &before, 0.0, 0.0, "weak: kept");
-    }
+    assert!(weak.upgrade().is_none());
     let mine = fresh();
+    let copied = copies(&dev);
     let got = prog.run(&[&pos0, &rows, &mine]).unwrap();
+    assert_eq!(copies(&dev), copied + gpu, "borrowed: copied");
     assert_close(
         &got[0].to_host().unwrap(),
         &want[0],
@@ -186,9 +198,29 @@ fn only_what_can_be_written_over_is() {
     let xi = random(&dev, DType::F32, &[33], -1.0, 1.0, 1);
     let yi = random(&dev, DType::F32, &[33], -1.0, 1.0, 2);
     let want = p.reference(&[&xi, &yi]).unwrap();
-    let got = p.run_donating(vec![xi, yi]).unwrap();
+    let got = p.run_donating(vec![xi.clone(), yi]).unwrap();
     assert_close(&got[0].to_host().unwrap(), &want[0], 0.0, 0.0, "cast");
     assert_close(&got[1].to_host().unwrap(), &want[1], 1e-6, 1e-6, "sum");
+    // One tensor at both positions: held twice, so copied, and left as it was.
+    let before = xi.to_host().unwrap();
+    let want = p.reference(&[&xi, &xi]).unwrap();
+    let got = p.run_donating(vec![xi.clone(), xi.clone()]).unwrap();
+    assert_close(&got[1].to_host().unwrap(), &want[1], 1e-6, 1e-6, "x + x");
+    assert_close(&xi.to_host().unwrap(), &before, 0.0, 0.0, "x + x: kept");
+    // An input read twice by the kernel that writes over it.
+    let sq = x.mul(&x).unwrap().add(&y).unwrap();
+    let p = compile(&[&x, &y], &[&sq], &[0]);
+    let xi = random(&dev, DType::F32, &[33], -1.0, 1.0, 3);
+    let yi = random(&dev, DType::F32, &[33], -1.0, 1.0, 4);
+    let want = p.reference(&[&xi, &yi]).unwrap();
+    let got = p.run_donating(vec![xi, yi]).unwrap();
+    assert_close(
+        &got[0].to_host().unwrap(),
+        &want[0],
+        1e-6,
+        1e-6,
+        "x * x + y",
+    );
 }
 
 #[test]

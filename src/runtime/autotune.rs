@@ -132,7 +132,9 @@ fn tune_on_random_inputs(
     // Inputs the size of a layer's weights are timed coming from memory, as a program reads
     // them once a run (`time_kernel`'s scrub), not from the cache they would sit in when one
     // kernel runs again and again: a quantized product's schedule chosen on cached weights
-    // made a decode step 17% slower on an H100 (docs/PERFORMANCE.md).
+    // made a decode step 15-17% slower on an H100 (docs/PERFORMANCE.md, "Autotuner"). The
+    // scrub is a pool buffer, so the device's memory limit holds for it; where the limit
+    // refuses it, the kernel is timed on cached inputs.
     let input_bytes: u64 = inputs
         .iter()
         .map(|b| ctx.target.buffer_bytes(b.dtype, b.numel))

@@ -319,7 +319,8 @@ impl GpuContext {
     }
 
     /// A new buffer holding a copy of `b`, copied after the work made before it (so that a
-    /// run may write over the copy where the caller still holds `b`).
+    /// run may write over the copy where the caller still holds `b`). Counted as a donated
+    /// input copied: its one use.
     pub fn duplicate(&self, b: &GpuBuffer) -> Result<Arc<GpuBuffer>> {
         let copy = self.alloc(b.dtype, b.numel)?;
         let mut enc = self
@@ -330,6 +331,7 @@ impl GpuContext {
         let bytes = self.target.buffer_bytes(b.dtype, b.numel);
         enc.copy_buffer_to_buffer(&b.buffer, 0, &copy.buffer, 0, bytes);
         self.submit(enc.finish());
+        self.count(|c| c.donations_copied += 1);
         Ok(copy)
     }
 

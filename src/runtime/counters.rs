@@ -13,6 +13,9 @@ pub struct Counters {
     pub dispatches: u64,
     /// Submits.
     pub submits: u64,
+    /// Donated inputs copied before a run wrote over them (something else held them, or
+    /// the run borrowed them: `Program::run_donating`).
+    pub donations_copied: u64,
     /// Realizations whose plan was found in the plan cache.
     pub plan_hits: u64,
     /// Realizations that had to compile a plan.

@@ -219,8 +219,13 @@ pub fn time_kernel(
                 label: Some("kiln autotune"),
             });
         if let Some((scrub, t)) = cold.as_ref().filter(|_| timing.is_some()) {
-            for i in 0..reps as usize {
+            for i in 0..reps.max(1) as usize {
                 enc.clear_buffer(scrub, 0, None);
+                // The dispatch waits for the clear: four bytes of the scrub copied into its
+                // output, which it then writes (the kernel rewrites them), order the three.
+                if let Some(out) = outputs.first() {
+                    enc.copy_buffer_to_buffer(scrub, 0, out, 0, 4);
+                }
                 let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
                     label: Some("kiln autotune"),
                     timestamp_writes: t.writes(Some(i)),

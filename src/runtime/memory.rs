@@ -32,7 +32,7 @@ pub struct Donor {
 /// Where each temporary of a program lives.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MemoryPlan {
-    /// The buffer slot of each temporary.
+    /// The buffer slot of each temporary (`usize::MAX` for one in `taken`, which has none).
     pub slot_of: Vec<usize>,
     /// Each slot's size in bytes (whole 16-byte vectors).
     pub slot_bytes: Vec<u64>,
@@ -41,7 +41,8 @@ pub struct MemoryPlan {
     pub slot_temp: Vec<usize>,
     /// Bytes if every temporary had its own buffer.
     pub naive_bytes: u64,
-    /// The largest sum of live temporaries at any launch: the lower bound for any plan.
+    /// The largest sum of live temporaries at any launch, those in `taken` left out (they
+    /// are the inputs' buffers): the lower bound for any plan.
     pub live_peak_bytes: u64,
     /// Per launch, `(input, output)` when it runs in place.
     pub inplace: Vec<Option<(InputId, OutputId)>>,
