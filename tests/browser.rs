@@ -498,6 +498,59 @@ async fn a_program_runs_with_new_inputs() {
     }
 }
 
+/// A state carried from run to run and donated: each run writes its new row where the
+/// state lies (never copied), and agrees with the interpreter.
+#[wasm_bindgen_test]
+async fn a_donated_state_is_updated_where_it_lies() {
+    let d = gpu().await;
+    let (n, w) = (37, 8);
+    let at = Tensor::placeholder_on(&d, DType::I32, &[1]).unwrap();
+    let row = Tensor::placeholder_on(&d, DType::F32, &[1, w]).unwrap();
+    let state = Tensor::placeholder_on(&d, DType::F32, &[n, w]).unwrap();
+    let slots: Vec<i32> = (0..n as i32).collect();
+    // Host data throughout, so that the interpreter's reads of it do not block.
+    let slots = kiln::HostTensor::from_slice(&slots, kiln::Shape::new(&[n, 1])).unwrap();
+    let slot = Tensor::from_host_on(&d, slots)
+        .unwrap()
+        .expand(&[n, w])
+        .unwrap();
+    let fresh = slot
+        .eq(&at.reshape(&[1, 1]).unwrap().expand(&[n, w]).unwrap())
+        .unwrap();
+    let placed = row.mul_scalar(2.0).unwrap().expand(&[n, w]).unwrap();
+    let next = Tensor::where_(&fresh, &placed, &state).unwrap();
+    let p = Program::compile_donating(&[&at, &row, &state], &[&next], &[2]).unwrap();
+    assert_eq!(p.donations(), [(2, 0)]);
+    // The interpreter's steps first, on host data (a run moves its inputs to the device,
+    // and reading them back there would block).
+    let steps: Vec<(Tensor, Tensor)> = (0..3)
+        .map(|step| {
+            let at = kiln::HostTensor::from_slice(&[5 + 9 * step], kiln::Shape::new(&[1]));
+            let a = Tensor::from_host_on(&d, at.unwrap()).unwrap();
+            (
+                a,
+                random(&d, DType::F32, &[1, w], -1.0, 1.0, 721 + step as u64),
+            )
+        })
+        .collect();
+    let mut s = random(&d, DType::F32, &[n, w], -1.0, 1.0, 720);
+    let mut wants = Vec::new();
+    let mut state = s.clone();
+    for (a, r) in &steps {
+        let want = p.reference(&[a, r, &state]).unwrap().remove(0);
+        state = Tensor::from_host_on(&d, want.clone()).unwrap();
+        wants.push(want);
+    }
+    drop(state);
+    for ((a, r), want) in steps.into_iter().zip(wants) {
+        let copied = d.counters().map_or(0, |c| c.donations_copied);
+        s = p.run_donating(vec![a, r, s]).unwrap().remove(0);
+        assert_eq!(d.counters().map_or(0, |c| c.donations_copied), copied);
+        let got = s.to_host_async().await.unwrap();
+        assert_close(&got, &want, 0.0, 0.0, "donated state");
+    }
+}
+
 /// Each kernel's GPU time, read without blocking, wherever the browser's adapter has
 /// timestamp queries (browsers write them only at pass boundaries: a pass a dispatch).
 #[wasm_bindgen_test]
