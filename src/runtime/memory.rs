@@ -14,7 +14,7 @@
 //! updated where it lies, not copied to a new buffer each step).
 
 use kiln_codegen::Target;
-use kiln_ir::lower::{BufRef, Program};
+use kiln_ir::lower::{BufRef, KernelCall, Program};
 use kiln_ir::{DType, InputId, OutputId};
 
 /// A program input whose buffer the run may write over: its graph input slot, dtype and
@@ -110,43 +110,47 @@ impl MemoryPlan {
         let mut live: Vec<usize> = Vec::new();
         for (ci, c) in prog.calls.iter().enumerate() {
             // A donated input read for the last time here, written over by a program output.
-            let given = c.inputs.iter().enumerate().find_map(|(j, b)| {
-                let BufRef::Input(slot) = *b else { return None };
-                let d = donors.iter().position(|d| d.slot == slot)?;
-                let donor = donors[d];
-                let once = c.inputs.iter().filter(|x| *x == b).count() == 1;
-                if donor_last[d] != Some(ci) || !once {
-                    return None;
-                }
-                c.outputs.iter().enumerate().find_map(|(o, &to)| {
-                    (is_output[to]
-                        && plan.taken[to].is_none()
-                        && prog.temps[to].dtype == donor.dtype
-                        && prog.temps[to].numel == donor.numel
-                        && c.kernel.can_run_in_place(InputId::new(j), OutputId::new(o)))
-                    .then_some((InputId::new(j), OutputId::new(o), slot, to))
-                })
-            });
-            if let Some((j, o, slot, to)) = given {
+            let donor = |b: &BufRef| match *b {
+                BufRef::Input(slot) => donors
+                    .iter()
+                    .position(|d| d.slot == slot)
+                    .filter(|&d| donor_last[d] == Some(ci))
+                    .map(|d| donors[d]),
+                BufRef::Temp(_) => None,
+            };
+            let given = in_place_pair(
+                c,
+                |b| donor(b).is_some(),
+                |b, to| {
+                    donor(b).is_some_and(|d| {
+                        is_output[to]
+                            && plan.taken[to].is_none()
+                            && prog.temps[to].dtype == d.dtype
+                            && prog.temps[to].numel == d.numel
+                    })
+                },
+            );
+            if let Some((j, o, BufRef::Input(slot), to)) = given {
                 plan.taken[to] = Some(slot);
                 plan.inplace[ci] = Some((j, o));
             }
-            // An input read for the last time here, written over by an output.
-            let pair = c.inputs.iter().enumerate().find_map(|(j, b)| {
-                let BufRef::Temp(ti) = *b else { return None };
-                let once = c.inputs.iter().filter(|x| **x == BufRef::Temp(ti)).count() == 1;
-                if last_use[ti] != ci || is_output[ti] || !once || plan.slot_of[ti] == never {
-                    return None;
-                }
-                c.outputs.iter().enumerate().find_map(|(o, &to)| {
-                    (!is_output[to]
-                        && plan.slot_of[to] == never
-                        && bytes(to) == bytes(ti)
-                        && c.kernel.can_run_in_place(InputId::new(j), OutputId::new(o)))
-                    .then_some((InputId::new(j), OutputId::new(o), ti, to))
-                })
+            // Else a temporary read for the last time here, written over by an output.
+            let pair = given.is_none().then(|| {
+                in_place_pair(
+                    c,
+                    |b| {
+                        matches!(*b, BufRef::Temp(ti) if last_use[ti] == ci
+                            && !is_output[ti]
+                            && plan.slot_of[ti] != never)
+                    },
+                    |b, to| {
+                        matches!(*b, BufRef::Temp(ti) if !is_output[to]
+                            && plan.slot_of[to] == never
+                            && bytes(to) == bytes(ti))
+                    },
+                )
             });
-            if let Some((j, o, ti, to)) = pair.filter(|_| given.is_none()) {
+            if let Some((j, o, BufRef::Temp(ti), to)) = pair.flatten() {
                 plan.slot_of[to] = plan.slot_of[ti];
                 plan.inplace[ci] = Some((j, o));
                 live.push(to);
@@ -199,4 +203,24 @@ impl MemoryPlan {
         plan.naive_bytes = (0..n).map(bytes).sum();
         plan
     }
+}
+
+/// The first input of call `c` that it reads once and that `reads` accepts, with an output
+/// temporary `to` that `writes(input, to)` accepts and the kernel may write over that input
+/// ([`kiln_ir::Kernel::can_run_in_place`]): `(input, output, its buffer, to)`.
+fn in_place_pair(
+    c: &KernelCall,
+    reads: impl Fn(&BufRef) -> bool,
+    writes: impl Fn(&BufRef, usize) -> bool,
+) -> Option<(InputId, OutputId, BufRef, usize)> {
+    c.inputs.iter().enumerate().find_map(|(j, b)| {
+        let once = c.inputs.iter().filter(|x| *x == b).count() == 1;
+        if !once || !reads(b) {
+            return None;
+        }
+        c.outputs.iter().enumerate().find_map(|(o, &to)| {
+            (writes(b, to) && c.kernel.can_run_in_place(InputId::new(j), OutputId::new(o)))
+                .then_some((InputId::new(j), OutputId::new(o), *b, to))
+        })
+    })
 }
