@@ -121,8 +121,16 @@ impl Gpu {
 
     /// `buf`'s bytes (`MAP_READ`), once the work submitted before is done.
     fn read(&self, buf: &wgpu::Buffer) -> Result<Vec<u8>, String> {
-        buf.slice(..).map_async(wgpu::MapMode::Read, |_| {});
+        let (send, mapped) = std::sync::mpsc::channel();
+        buf.slice(..).map_async(wgpu::MapMode::Read, move |r| {
+            // The receiver lives until the wait below returns.
+            send.send(r).expect("the probe waits for its mapping");
+        });
         self.wait()?;
+        mapped
+            .recv()
+            .map_err(|e| format!("mapping a buffer: {e}"))?
+            .map_err(|e| format!("mapping a buffer: {e}"))?;
         let bytes = buf
             .slice(..)
             .get_mapped_range()
@@ -171,26 +179,26 @@ impl Gpu {
         Ok((us[0], us[us.len() / 2]))
     }
 
-    /// The copy ceiling: up to 2^26 `vec4<f32>` read and written (fewer where the adapter's
-    /// bindings are smaller), as text.
-    pub fn copy_ceiling(&self) -> String {
+    /// The copy ceiling: up to 2^24 `vec4<f32>` (256 MiB) read and written (fewer where the
+    /// adapter's bindings are smaller), as text.
+    pub fn copy_ceiling(&self) -> Result<String, String> {
         let limit = self.device.limits().max_storage_buffer_binding_size;
-        let vecs = (1u64 << 24).min(limit / 16);
+        // Whole workgroups of 256, in a grid of `x` by `groups / x`.
+        let groups = ((1u64 << 24).min(limit / 16) / 256).max(1) as u32;
+        let x = groups.min(32768);
+        let vecs = (x * (groups / x)) as u64 * 256;
         let zeros = vec![0u8; (vecs * 16) as usize];
         let (src, dst) = (
             self.storage(&zeros, wgpu::BufferUsages::empty()),
             self.storage(&zeros, wgpu::BufferUsages::empty()),
         );
-        let p = match self.pipeline(
+        let p = self.pipeline(
             "@group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;\n\
              @group(0) @binding(1) var<storage, read_write> b: array<vec4<f32>>;\n\
              @compute @workgroup_size(256) fn main(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) n: vec3<u32>) {\n  \
              let i = g.y * n.x * 256u + g.x;\n  b[i] = a[i] * 1.0001;\n}"
                 .into(),
-        ) {
-            Ok(p) => p,
-            Err(e) => return e,
-        };
+        )?;
         let bg = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: None,
             layout: &p.get_bind_group_layout(0),
@@ -205,21 +213,17 @@ impl Gpu {
                 },
             ],
         });
-        let groups = (vecs / 256) as u32;
-        let x = groups.min(32768);
         let record = |pass: &mut wgpu::ComputePass| {
             pass.set_pipeline(&p);
             pass.set_bind_group(0, &bg, &[]);
             pass.dispatch_workgroups(x, groups / x, 1);
         };
-        match self.time(&record) {
-            Ok((least, _)) => format!(
-                "{} MB in {least:.1} us, {:.2} TB/s",
-                (vecs * 16) >> 20,
-                (vecs * 32) as f64 / least / 1e6
-            ),
-            Err(e) => e,
-        }
+        let (least, _) = self.time(&record)?;
+        Ok(format!(
+            "{} MiB in {least:.1} us, {:.2} TB/s",
+            (vecs * 16) >> 20,
+            (vecs * 32) as f64 / least / 1e6
+        ))
     }
 
     /// The buffers of a chain of products of `weights` (each `n` rows) with `x`.
@@ -276,6 +280,9 @@ impl Chain {
             })
             .collect();
         let wgs = v.workgroups(self.n);
+        // NaN first, so that a row the form leaves unwritten fails the check.
+        let nan: Vec<u8> = (0..self.n).flat_map(|_| f32::NAN.to_le_bytes()).collect();
+        g.queue.write_buffer(&self.out, 0, &nan);
         let mut enc = g.device.create_command_encoder(&Default::default());
         {
             let mut pass = enc.begin_compute_pass(&Default::default());
