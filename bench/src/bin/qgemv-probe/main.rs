@@ -33,8 +33,25 @@ fn variants() -> Vec<Variant> {
                 items,
                 cap,
                 loads_only: false,
+                staged: false,
             });
         }
+    }
+    // A workgroup of 16 or 32 warps a multiprocessor or two, the vector staged once.
+    for (rows, warps, items, cap, staged) in [
+        (1, 32, 2, 132, true),
+        (1, 32, 2, 132, false),
+        (2, 32, 1, 132, true),
+        (1, 16, 2, 264, true),
+    ] {
+        v.push(Variant {
+            rows,
+            warps,
+            items,
+            cap,
+            loads_only: false,
+            staged,
+        });
     }
     for cap in [0, 264] {
         v.push(Variant {
@@ -43,6 +60,7 @@ fn variants() -> Vec<Variant> {
             items: 1,
             cap,
             loads_only: true,
+            staged: false,
         });
     }
     v
@@ -136,11 +154,12 @@ fn run(args: &[String]) -> Result<bool, String> {
             };
             let per = least / chain as f64;
             println!(
-                "  rows {} warps {} items {} cap {:4}: {per:7.2} us a product (median {:7.2}), {:.2} TB/s, {verdict}",
+                "  rows {} warps {:2} items {} cap {:4}{}: {per:7.2} us a product (median {:7.2}), {:.2} TB/s, {verdict}",
                 v.rows,
                 v.warps,
                 v.items,
                 v.cap,
+                if v.staged { " staged" } else { "" },
                 median / chain as f64,
                 bytes / per / 1e6
             );

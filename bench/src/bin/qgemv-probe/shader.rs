@@ -23,6 +23,9 @@ pub struct Variant {
     pub cap: u32,
     /// Loads only: the same loads, their bits folded instead of multiplied.
     pub loads_only: bool,
+    /// The vector copied into workgroup memory once, before the first block, and read from
+    /// there (as a kernel that rounds the vector itself would hold it).
+    pub staged: bool,
 }
 
 impl Variant {
@@ -87,12 +90,31 @@ pub fn kernel(v: &Variant, n: u32, k: u32, subgroups: bool) -> String {
     if !subgroups {
         line(format!("var<workgroup> red: array<f32, {}>;", wg * r));
     }
+    if v.staged {
+        line(format!(
+            "var<workgroup> vq: array<vec4<u32>, {}>;\nvar<workgroup> vs: array<vec4<f32>, {}>;\n\
+             fn X(i: u32) -> vec4<u32> {{ return vq[i]; }}\nfn S(i: u32) -> vec4<f32> {{ return vs[i]; }}",
+            k / 16,
+            k / 32
+        ));
+    } else {
+        line("fn X(i: u32) -> vec4<u32> { return xq[i]; }\nfn S(i: u32) -> vec4<f32> { return xs[i]; }".into());
+    }
     line(format!(
         "@compute @workgroup_size({wg})\n\
          fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {{\n  \
-         let warp = li / 32u;\n  let lane = li % 32u;\n  \
+         let warp = li / 32u;\n  let lane = li % 32u;\n{}  \
          for (var blk = wid.x; blk < {}u; blk = blk + nwg.x) {{\n  \
          let row0 = (blk * {}u + warp) * {r}u;",
+        match v.staged {
+            true => format!(
+                "  for (var e = li; e < {}u; e = e + {wg}u) {{ vq[e] = xq[e]; }}\n  \
+                 for (var e = li; e < {}u; e = e + {wg}u) {{ vs[e] = xs[e]; }}\n  workgroupBarrier();\n",
+                k / 16,
+                k / 32
+            ),
+            false => String::new(),
+        },
         n.div_ceil(v.block()),
         v.warps
     ));
@@ -113,9 +135,9 @@ pub fn kernel(v: &Variant, n: u32, k: u32, subgroups: bool) -> String {
         line(format!(
             "    let it{t} = {it};\n    let kb{t} = it{t} / 8u;\n    let j{t} = it{t} % 8u;\n    \
              let p{t} = j{t} >> 1u;\n    let h{t} = j{t} & 1u;\n    \
-             let a{t} = xq[kb{t} * 16u + 4u * p{t} + h{t}];\n    \
-             let b{t} = xq[kb{t} * 16u + 4u * p{t} + 2u + h{t}];\n    \
-             let s0{t} = xs[kb{t} * 8u + 2u * p{t}];\n    let s1{t} = xs[kb{t} * 8u + 2u * p{t} + 1u];"
+             let a{t} = X(kb{t} * 16u + 4u * p{t} + h{t});\n    \
+             let b{t} = X(kb{t} * 16u + 4u * p{t} + 2u + h{t});\n    \
+             let s0{t} = S(kb{t} * 8u + 2u * p{t});\n    let s1{t} = S(kb{t} * 8u + 2u * p{t} + 1u);"
         ));
         for q in 0..r {
             line(format!(
