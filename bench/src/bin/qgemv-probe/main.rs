@@ -23,47 +23,32 @@ const SHAPES: &str =
 /// The largest relative difference from the host's product a form may show.
 const TOLERANCE: f32 = 1e-5;
 
+/// The forms, as (rows, warps, items, cap, loads only, staged): a warp a row or rows in small
+/// workgroups, capped or not; workgroups of 16 or 32 warps, one or two a multiprocessor, the
+/// vector staged once; the loads alone.
 fn variants() -> Vec<Variant> {
-    let mut v = vec![];
+    let mut forms = vec![];
     for (rows, warps, items) in [(1, 4, 1), (1, 8, 2), (2, 4, 1), (4, 2, 1)] {
-        for cap in [0, 264] {
-            v.push(Variant {
-                rows,
-                warps,
-                items,
-                cap,
-                loads_only: false,
-                staged: false,
-            });
-        }
+        forms.extend([0, 264].map(|cap| (rows, warps, items, cap, false, false)));
     }
-    // A workgroup of 16 or 32 warps a multiprocessor or two, the vector staged once.
-    for (rows, warps, items, cap, staged) in [
-        (1, 32, 2, 132, true),
-        (1, 32, 2, 132, false),
-        (2, 32, 1, 132, true),
-        (1, 16, 2, 264, true),
-    ] {
-        v.push(Variant {
+    forms.extend([
+        (1, 32, 2, 132, false, true),
+        (1, 32, 2, 132, false, false),
+        (2, 32, 1, 132, false, true),
+        (1, 16, 2, 264, false, true),
+    ]);
+    forms.extend([0, 264].map(|cap| (2, 4, 1, cap, true, false)));
+    forms
+        .into_iter()
+        .map(|(rows, warps, items, cap, loads_only, staged)| Variant {
             rows,
             warps,
             items,
             cap,
-            loads_only: false,
+            loads_only,
             staged,
-        });
-    }
-    for cap in [0, 264] {
-        v.push(Variant {
-            rows: 2,
-            warps: 4,
-            items: 1,
-            cap,
-            loads_only: true,
-            staged: false,
-        });
-    }
-    v
+        })
+        .collect()
 }
 
 /// `ROWSxKxN`, `k` a multiple of 256.
