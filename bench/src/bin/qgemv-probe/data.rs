@@ -1,9 +1,10 @@
-//! The probe's operands, from a seed: random `Q4_K` blocks (their `d` and `dmin` small
-//! positive `f16`s), a vector of random 8-bit integers with a scale a 32-value block, and the
-//! product computed on the host from `Q4_K`'s definition (GGUF's layout) in `f64`.
+//! The probe's operands, from a seed: `Q4_K` blocks from kiln's own generator
+//! (`BlockFormat::random_blocks`), a vector of random 8-bit integers with a scale a 32-value
+//! block, and the product on the host: each row dequantized by `BlockFormat::dequantize`
+//! (llama.cpp's arithmetic, checked against the `gguf` package's files in kiln's tests),
+//! then summed in `f64`.
 
-/// Bytes of a `Q4_K` block of 256 values.
-pub const BLOCK_BYTES: usize = 144;
+use kiln::BlockFormat;
 
 /// xorshift64.
 pub struct Rng(pub u64);
@@ -23,18 +24,8 @@ impl Rng {
 }
 
 /// `n` rows of `k` values in `Q4_K` blocks.
-pub fn weights(rng: &mut Rng, n: u32, k: u32) -> Vec<u8> {
-    let blocks = n as usize * k as usize / 256;
-    let mut b: Vec<u8> = (0..blocks * BLOCK_BYTES)
-        .map(|_| rng.next() as u8)
-        .collect();
-    for blk in b.chunks_exact_mut(BLOCK_BYTES) {
-        let d = half::f16::from_f32(0.001 + 0.01 * rng.unit());
-        let m = half::f16::from_f32(0.001 + 0.01 * rng.unit());
-        blk[0..2].copy_from_slice(&d.to_le_bytes());
-        blk[2..4].copy_from_slice(&m.to_le_bytes());
-    }
-    b
+pub fn weights(seed: u64, n: u32, k: u32) -> Vec<u8> {
+    BlockFormat::Q4K.random_blocks(n as usize * k as usize, seed)
 }
 
 /// A vector of `k` values rounded to 8 bits: its integers, and for each 32-value block its
@@ -63,40 +54,25 @@ pub fn vector(rng: &mut Rng, k: u32) -> Vector {
     }
 }
 
-/// Sub-block `j`'s 6-bit scale and min from a block's 12 scale bytes (GGUF's packing).
-fn scale_min(q: &[u8], j: usize) -> (f32, f32) {
-    if j < 4 {
-        ((q[j] & 63) as f32, (q[j + 4] & 63) as f32)
-    } else {
-        (
-            ((q[j + 4] & 0xf) | ((q[j - 4] >> 6) << 4)) as f32,
-            ((q[j + 4] >> 4) | ((q[j] >> 6) << 4)) as f32,
-        )
-    }
-}
-
 /// The product of `n` rows of `k` values with the vector.
-pub fn reference(w: &[u8], n: u32, k: u32, x: &Vector) -> Vec<f32> {
-    let bpr = k as usize / 256;
-    w.chunks_exact(bpr * BLOCK_BYTES)
+pub fn reference(w: &[u8], n: u32, k: u32, x: &Vector) -> Result<Vec<f32>, String> {
+    let bytes = BlockFormat::Q4K
+        .bytes_for(k as usize)
+        .ok_or_else(|| format!("k = {k} is not whole Q4_K blocks"))?;
+    let mut row = vec![0f32; k as usize];
+    w.chunks_exact(bytes)
         .take(n as usize)
-        .map(|row| {
-            let mut acc = 0f64;
-            for (kb, b) in row.chunks_exact(BLOCK_BYTES).enumerate() {
-                let d = half::f16::from_le_bytes([b[0], b[1]]).to_f32() as f64;
-                let dmin = half::f16::from_le_bytes([b[2], b[3]]).to_f32() as f64;
-                for s in 0..8 {
-                    let (sc, m) = scale_min(&b[4..16], s);
-                    for l in 0..32 {
-                        let byte = b[16 + 32 * (s / 2) + l];
-                        let q = if s % 2 == 0 { byte & 15 } else { byte >> 4 };
-                        let e = kb * 256 + 32 * s + l;
-                        let xv = x.ints[e] as f64 * x.scales[e / 32] as f64;
-                        acc += (d * sc as f64 * q as f64 - dmin * m as f64) * xv;
-                    }
-                }
-            }
-            acc as f32
+        .map(|blocks| {
+            BlockFormat::Q4K
+                .dequantize(blocks, &mut row)
+                .map_err(|e| e.to_string())?;
+            let dot: f64 = row
+                .iter()
+                .zip(&x.ints)
+                .enumerate()
+                .map(|(e, (&w, &q))| w as f64 * q as f64 * x.scales[e / 32] as f64)
+                .sum();
+            Ok(dot as f32)
         })
         .collect()
 }

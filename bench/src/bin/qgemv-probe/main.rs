@@ -111,9 +111,11 @@ fn run(args: &[String]) -> Result<bool, String> {
     let mut rng = data::Rng(0x9e37_79b9_7f4a_7c15);
     let mut ok = true;
     for (n, k, chain) in shapes {
-        let weights: Vec<Vec<u8>> = (0..chain).map(|_| data::weights(&mut rng, n, k)).collect();
+        let weights: Vec<Vec<u8>> = (0..chain)
+            .map(|_| data::weights(rng.next(), n, k))
+            .collect();
         let x = data::vector(&mut rng, k);
-        let want = data::reference(&weights[0], n, k, &x);
+        let want = data::reference(&weights[0], n, k, &x)?;
         let largest = want.iter().fold(0f32, |m, v| m.max(v.abs()));
         let bytes = weights[0].len() as f64;
         println!("{n} x {k}, {chain} chained, {:.1} MB a weight", bytes / 1e6);
