@@ -244,8 +244,26 @@ fn quantized_products_compute_their_vector_on_each_gemv_path() {
         BlockFormat::Q4K,
         BlockFormat::Q6K,
     ];
-    for act in [kiln::GemvActivations::F32, kiln::GemvActivations::Int8] {
+    // Each path: the `f32` vector's, the 8-bit one's in the block-1 template and in its
+    // own kernel (where the adapter has subgroups; its prologue folds over 512 invocations).
+    let paths = [
+        (kiln::GemvActivations::F32, 0),
+        (kiln::GemvActivations::Int8, 0),
+        (kiln::GemvActivations::Int8, 16),
+    ];
+    for (act, warps) in paths {
         let dev = qgemv_device(act);
+        if let Some(g) = dev.gpu() {
+            let mut s = g.schedule();
+            s.matmul.qgemv_warps = warps;
+            s.matmul.gemv_subgroups = warps > 0;
+            g.set_schedule(s);
+        }
+        // The kernel of its own runs where the device kept subgroups.
+        let own = warps > 0
+            && dev
+                .gpu()
+                .is_some_and(|g| g.schedule().matmul.gemv_subgroups);
         for (i, f) in FORMATS.into_iter().enumerate() {
             let bv = f.block_values();
             // One block; batches of vectors, a weight each; past one chunk of the staged
@@ -264,12 +282,18 @@ fn quantized_products_compute_their_vector_on_each_gemv_path() {
                 ];
                 for (name, a) in vectors {
                     let y = a.matmul(&wt).unwrap();
-                    let what = format!("{name}, {f:?}, {act:?} vector, {batch} x k {k}");
+                    let what =
+                        format!("{name}, {f:?}, {act:?} vector, {warps} warps, {batch} x k {k}");
                     assert_eq!(plan_of(&y), (1, true), "{what}");
                     assert!(
                         takes_qgemv_path(&y, act),
                         "{what}: not on the quantized gemv path"
                     );
+                    let plan = y.explain().unwrap();
+                    let warp_kernel = plan.kernels.iter().any(|k| {
+                        k.wgsl.contains("subgroupAdd") && k.wgsl.contains("@workgroup_size(512)")
+                    });
+                    assert_eq!(warp_kernel, own, "{what}: the kernel of its own");
                     // The same vector read from memory by the same path.
                     let stored = Tensor::from_host_on(&dev, a.to_host().unwrap()).unwrap();
                     let ys = stored.matmul(&wt).unwrap();

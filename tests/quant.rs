@@ -385,26 +385,42 @@ fn blocks_cast_to_f16_round_on_load() {
 fn int8_vectors_stay_within_their_rounding_bound() {
     // Rows a group and items a lane's trip: every value of each, items past a chunk's end on
     // each; the most workgroups (0: a workgroup a block), 1 and 3 taking up to every block of
-    // a product, each after staging the vector once.
-    for (rows, items, workgroups) in [(1, 4, 0), (2, 1, 3), (4, 2, 1), (2, 4, 0)] {
+    // a product, each after staging the vector once. Then the kernel of its own (warps a
+    // workgroup, where the adapter has subgroups): every warps, rows and items, capped or not.
+    for (rows, items, workgroups, warps) in [
+        (1, 4, 0, 0),
+        (2, 1, 3, 0),
+        (4, 2, 1, 0),
+        (2, 4, 0, 0),
+        (1, 2, 264, 16),
+        (2, 1, 3, 8),
+        (4, 4, 0, 32),
+    ] {
         let dev = device_with_qgemv_path(&kiln::DeviceOptions {
             autotune: kiln::Autotune::Off,
             cache_dir: None,
             gemv_activations: kiln::GemvActivations::Int8,
             ..kiln::DeviceOptions::from_env()
         });
+        // Whether the kernel of its own runs (else the block-1 template's path).
+        let mut own = false;
         if let Some(g) = dev.gpu() {
             let mut s = g.schedule();
             assert!(s.matmul.qgemv_int8, "the option sets the schedule");
             s.matmul.qgemv_rows = Some(rows);
             s.matmul.qgemv_items = items;
             s.matmul.qgemv_workgroups = workgroups;
+            s.matmul.qgemv_warps = warps;
+            s.matmul.gemv_subgroups = warps > 0;
             g.set_schedule(s);
-            assert_eq!(g.schedule(), s, "the device keeps the schedule");
+            own = g.schedule().matmul.gemv_subgroups;
+            if own || warps == 0 {
+                assert_eq!(g.schedule(), s, "the device keeps the schedule");
+            }
         }
         for (i, f) in FORMATS.into_iter().enumerate() {
             let bv = f.block_values();
-            for &(batch, n, blocks, strided) in &[
+            let cases: &[(usize, usize, usize, bool)] = &[
                 (1, 1, 1, false),
                 (1, 7, 3, false),
                 (1, 1031, 2, false),
@@ -413,10 +429,13 @@ fn int8_vectors_stay_within_their_rounding_bound() {
                 // Whole (1024 rows and more: no split-K), two chunks of the staged vector,
                 // the second partial: 4352 or 4224 values.
                 (1, 1031, 4200usize.div_ceil(bv), false),
-            ] {
+                // Past the kernel of its own's chunk: 8448 or 8224 values.
+                (1, 67, 8200usize.div_ceil(bv), false),
+            ];
+            for &(batch, n, blocks, strided) in &cases[..cases.len() - usize::from(warps == 0)] {
                 let k = blocks * bv;
                 let seed = 900 + (100 * i + blocks) as u64;
-                let what = format!("{f:?} int8, {rows} rows a group, {items} items a trip, at most {workgroups} workgroups: {batch} x [1, {k}] @ [{n}, {k}]^T, strided {strided}");
+                let what = format!("{f:?} int8, {rows} rows a group, {items} items a trip, at most {workgroups} workgroups, {warps} warps: {batch} x [1, {k}] @ [{n}, {k}]^T, strided {strided}");
                 // Batches of vectors, a weight each (a shared weight folds the batches into
                 // the rows of one matmul, off the gemv path).
                 let w = random(&dev, DType::Quant(f), &[batch, n, k], 0.0, 0.0, seed);
@@ -429,6 +448,7 @@ fn int8_vectors_stay_within_their_rounding_bound() {
                 };
                 let y = x.matmul(&wf.transpose(1, 2).unwrap()).unwrap();
                 assert!(takes_int8_path(&y), "{what}: not on the 8-bit path");
+                assert_eq!(takes_warp_kernel(&y), own, "{what}: the kernel of its own");
                 let got = y.to_host().unwrap().to_f64();
                 let want = y.reference().unwrap().to_f64();
                 let wv = wf.reference().unwrap().to_f64();
@@ -551,6 +571,16 @@ fn tuned_quantized_gemvs_keep_the_untuned_results() {
         "{text}"
     );
     std::fs::remove_dir_all(&dir).expect("removing the test's cache");
+}
+
+/// Whether `t`'s plan runs the 8-bit vector's path as a kernel of its own (its products'
+/// sums added by subgroups, no template's tiles).
+fn takes_warp_kernel(t: &Tensor) -> bool {
+    Plan::of(&[t]).unwrap().kernels.iter().any(|k| {
+        k.wgsl.contains("kiln_qdot_")
+            && k.wgsl.contains("subgroupAdd")
+            && !k.wgsl.contains("var<workgroup> ta:")
+    })
 }
 
 /// Whether `t`'s plan runs the 8-bit vector's path.

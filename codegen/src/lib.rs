@@ -26,6 +26,7 @@ pub mod params;
 pub mod prologue;
 pub mod qgemv;
 pub mod qgemv_dot;
+pub mod qgemv_warp;
 pub mod qgemv_words;
 pub mod reduce;
 pub mod scan;

@@ -173,10 +173,16 @@ pub fn main(
     } else {
         [None, None]
     };
+    // The 8-bit vector's gemv runs as a kernel of its own where the schedule chooses it.
+    let warp_form = crate::qgemv_warp::chosen(k, &s.matmul) && ob.round.is_none();
+    let wg = match warp_form {
+        true => crate::qgemv_warp::invocations(&s.matmul),
+        false => crate::prologue::WG,
+    };
     let mut b = Code::new();
     accessors(e, &mut b, &d, prologue.is_none().then_some(&oa), &ob);
     if let Some(p) = prologue {
-        crate::prologue::computed_a(e, &mut b, &d, p)?;
+        crate::prologue::computed_a(e, &mut b, &d, p, wg)?;
     }
     epilogue(e, &mut b, dtype, &d)?;
     if s.matmul.tensor_cores {
@@ -188,6 +194,10 @@ pub fn main(
             )));
         }
         return crate::coop::main(e, &d, crate::coop::tile(s.matmul.coop_tile)?, b, wide);
+    }
+    if let Some(f) = k.input(ob.input).quant().filter(|_| warp_form) {
+        let buf = format!("in{}", ob.input);
+        return crate::qgemv_warp::main(e, &d, (f, &buf), (&s.matmul, prologue), b);
     }
     // Only the gemv path uses subgroups. Subgroup ids need a one-dimensional workgroup, so
     // that kernel declares 256 invocations and derives the 16 x 16 `lid` from the index.
@@ -215,7 +225,7 @@ pub fn main(
         "    let abase = {};\n    let bbase = {};",
         d.abase, d.bbase
     );
-    crate::prologue::run_stages(&mut b, prologue);
+    crate::prologue::run_stages(&mut b, prologue, &format!("lid.y * {THREADS}u + lid.x"));
     // A quantized B gets the quantized gemv path's decoding dot product, after `main`.
     let mut fns = Code::new();
     if block == 1 {

@@ -18,16 +18,17 @@ use crate::types::info;
 use crate::CodegenError;
 use kiln_ir::{DType, ExprId, Kernel, KernelKind, LoadId, Prologue, Stage, StageId};
 
-/// Invocations of a matmul workgroup, which fold a row's stages together.
-const WG: u32 = THREADS * THREADS;
+/// Invocations of a matmul template's workgroup, which fold a row's stages together
+/// ([`crate::qgemv_warp`]'s kernel folds them over its own).
+pub const WG: u32 = THREADS * THREADS;
 
-/// Bytes of workgroup memory matmul kernel `k`'s prologue declares: the fold's tree and the
-/// stages' results where it has stages, else none.
-pub fn workgroup_bytes(k: &Kernel) -> u32 {
+/// Bytes of workgroup memory matmul kernel `k`'s prologue declares in a workgroup of `wg`
+/// invocations: the fold's tree and the stages' results where it has stages, else none.
+pub fn workgroup_bytes(k: &Kernel, wg: u32) -> u32 {
     match &k.kind {
         KernelKind::Matmul {
             prologue: Some(p), ..
-        } if !p.stages.is_empty() => 4 * (WG + p.stages.len() as u32),
+        } if !p.stages.is_empty() => 4 * (wg + p.stages.len() as u32),
         KernelKind::Matmul { .. }
         | KernelKind::Elementwise
         | KernelKind::Reduce { .. }
@@ -37,12 +38,14 @@ pub fn workgroup_bytes(k: &Kernel) -> u32 {
 }
 
 /// Writes `a_in(bt, row, k)` and `a_at(bt, row, k)` (0 outside A) for prologue `p`, and its
-/// stages' functions and workgroup memory.
+/// stages' functions and workgroup memory, for workgroups of `wg` invocations (a power of
+/// two).
 pub(crate) fn computed_a(
     e: &mut Emitter,
     out: &mut Code,
     d: &Dims,
     p: &Prologue,
+    wg: u32,
 ) -> Result<(), CodegenError> {
     let (m, kk) = (&d.m, &d.kk);
     let r = e.k.shape.rank();
@@ -53,7 +56,7 @@ pub(crate) fn computed_a(
         });
     }
     if !p.stages.is_empty() {
-        row_stages(e, out, d, p)?;
+        row_stages(e, out, d, p, wg)?;
     }
     writeln!(
         out,
@@ -121,9 +124,9 @@ pub(crate) fn computed_q(
 
 /// The statement that runs the stages of prologue `p` (if any) at the top of batch `bt`'s
 /// iteration in `main`, where the workgroup folds them together.
-pub(crate) fn run_stages(out: &mut Code, p: Option<&Prologue>) {
+pub(crate) fn run_stages(out: &mut Code, p: Option<&Prologue>, li: &str) {
     if p.is_some_and(|p| !p.stages.is_empty()) {
-        writeln!(out, "    kiln_row_stages(bt, lid.y * {THREADS}u + lid.x);");
+        writeln!(out, "    kiln_row_stages(bt, {li});");
     }
 }
 
@@ -142,11 +145,17 @@ fn stage_dtype(e: &Emitter, s: usize) -> DType {
 
 /// Writes the workgroup's fold of every stage over the row of batch `bt`
 /// (`kiln_row_stages(bt, li)`, `li` the invocation's index; results in `kiln_ps`).
-fn row_stages(e: &mut Emitter, out: &mut Code, d: &Dims, p: &Prologue) -> Result<(), CodegenError> {
+fn row_stages(
+    e: &mut Emitter,
+    out: &mut Code,
+    d: &Dims,
+    p: &Prologue,
+    wg: u32,
+) -> Result<(), CodegenError> {
     let n = p.stages.len();
     writeln!(
         out,
-        "var<workgroup> kiln_pr: array<f32, {WG}>;\nvar<workgroup> kiln_ps: array<f32, {n}>;"
+        "var<workgroup> kiln_pr: array<f32, {wg}>;\nvar<workgroup> kiln_ps: array<f32, {n}>;"
     );
     writeln!(
         out,
@@ -156,14 +165,14 @@ fn row_stages(e: &mut Emitter, out: &mut Code, d: &Dims, p: &Prologue) -> Result
     e.coords(out, "  ", "bt", 0..r - 2);
     for (i, st) in p.stages.iter().enumerate() {
         let s = i + 1;
-        fold(e, out, d, st, s)?;
+        fold(e, out, d, st, s, wg)?;
         writeln!(out, "  kiln_pr[li] = acc{s};\n  workgroupBarrier();");
         let a = stage_acc(e, st)?;
         let c = combine(e, &a, "kiln_pr[li]", "kiln_pr[li + s]");
         writeln!(
             out,
             "  for (var s = {}u; s > 0u; s = s >> 1u) {{\n    if (li < s) {{ kiln_pr[li] = {c}; }}\n    workgroupBarrier();\n  }}",
-            WG / 2
+            wg / 2
         );
         finish(e, out, d, st, s, "kiln_pr[0]");
         writeln!(
@@ -183,7 +192,7 @@ fn stage_acc(e: &Emitter, st: &Stage) -> Result<crate::fold::Acc, CodegenError> 
     })
 }
 
-/// `var acc{s}`: this invocation's share of stage `st` (every `WG`-th value of the row from
+/// `var acc{s}`: this invocation's share of stage `st` (every `wg`-th value of the row from
 /// `li`; batch coordinates and earlier stages' `red*` in scope).
 fn fold(
     e: &mut Emitter,
@@ -191,11 +200,12 @@ fn fold(
     d: &Dims,
     st: &Stage,
     s: usize,
+    wg: u32,
 ) -> Result<(), CodegenError> {
     let a = stage_acc(e, st)?;
     e.use_helpers(a.init_helpers);
     writeln!(out, "  var acc{s}: {} = {};", a.ty, a.init);
-    writeln!(out, "  for (var k = li; k < {}; k = k + {WG}u) {{", d.kk);
+    writeln!(out, "  for (var k = li; k < {}; k = k + {wg}u) {{", d.kk);
     point(e, out, "    ", d);
     e.exprs(out, "    ", "i", &[st.expr])?;
     let c = combine(

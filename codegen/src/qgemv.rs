@@ -40,9 +40,14 @@ pub const QGEMV_ROWS: [u32; 3] = [1, 2, 4];
 /// does not apply) under schedule `m`: its [`MatmulSchedule::most_qgemv_rows`] rows a group
 /// (one of [`QGEMV_ROWS`]:
 /// [`crate::generate`] refuses others) for wide items and on the 8-bit vector's path
-/// ([`crate::qgemv_dot`], `qgemv_int8`), [`WORD_ROWS`] for word items.
+/// ([`crate::qgemv_dot`], `qgemv_int8`), [`WORD_ROWS`] for word items; in
+/// [`crate::qgemv_warp`]'s kernel, as many a warp of `qgemv_warps` (its nominal rows: the
+/// kernel numbers them by the subgroups it runs).
 pub fn outputs(k: &Kernel, m: &MatmulSchedule) -> Option<u32> {
     let f = format(k).filter(|_| applies(k))?;
+    if crate::qgemv_warp::chosen(k, m) {
+        return Some(m.qgemv_warps * m.most_qgemv_rows());
+    }
     Some(match dequant::item(f) {
         Item::Words { .. } if !m.qgemv_int8 => WORD_ROWS,
         Item::Words { .. } | Item::Wide { .. } => QGEMV_GROUPS * m.most_qgemv_rows(),
@@ -87,10 +92,14 @@ pub fn fit_rows(k: &Kernel, m: &MatmulSchedule) -> u32 {
 
 /// Bytes of workgroup memory the path declares for kernel `k` under schedule `m` (`None`
 /// where it does not apply), besides the block-1 template's: the partial sums, and for wide
-/// items and the 8-bit vector the staged vector.
+/// items and the 8-bit vector the staged vector; in [`crate::qgemv_warp`]'s kernel, which
+/// declares no template's, its staged vector.
 pub fn workgroup_bytes(k: &Kernel, m: &MatmulSchedule) -> Option<u32> {
     let f = format(k).filter(|_| applies(k))?;
     let rows = outputs(k, m)?;
+    if crate::qgemv_warp::chosen(k, m) {
+        return Some(crate::qgemv_warp::workgroup_bytes());
+    }
     if m.qgemv_int8 {
         return Some(qgemv_dot::workgroup_bytes(rows));
     }

@@ -43,27 +43,28 @@ pub const DOT_CHUNK: u32 = 4096;
 pub const QGEMV_ITEMS: [u32; 3] = [1, 2, 4];
 
 /// Values an item covers, and a block of the vector sharing one scale.
-const ITEM: u32 = 32;
+pub(crate) const ITEM: u32 = 32;
 
 // Every invocation stages the same number of whole runs of a chunk.
 const _: () = assert!(DOT_CHUNK.is_multiple_of(8 * THREADS * THREADS));
 
-/// Blocks of rows (a workgroup's, [`qgemv::outputs`]) of a product on this path whose vector
-/// is staged whole at once (`k` from 1 to [`DOT_CHUNK`]), which workgroups may take in turn
-/// after staging it once; `None` for other kernels and schedules.
-pub fn staged_once_blocks(k: &Kernel, m: &MatmulSchedule) -> Option<usize> {
+/// Blocks of rows (a workgroup's, [`qgemv::outputs`]) of a product on this path whose
+/// workgroups may take blocks in turn: every product of [`crate::qgemv_warp`]'s kernel, and
+/// in the block-1 template those whose vector is staged whole at once (`k` from 1 to
+/// [`DOT_CHUNK`]), which then stage it once a workgroup; `None` for other kernels and
+/// schedules.
+pub fn persistent_blocks(k: &Kernel, m: &MatmulSchedule) -> Option<usize> {
     let rows = qgemv::outputs(k, m).filter(|_| m.quantized_gemv && m.qgemv_int8)?;
     let kk = k.matmul_k()?;
     let r = k.shape.rank();
-    (1..=DOT_CHUNK as usize)
-        .contains(&kk)
+    (crate::qgemv_warp::chosen(k, m) || (1..=DOT_CHUNK as usize).contains(&kk))
         .then(|| k.shape.0[r - 1].div_ceil(rows as usize))
 }
 
-/// Workgroups a product of [`staged_once_blocks`] dispatches for each batch: its blocks, at
+/// Workgroups a product of [`persistent_blocks`] dispatches for each batch: its blocks, at
 /// most `MatmulSchedule::qgemv_workgroups` of them where that is not 0.
 pub fn workgroups(k: &Kernel, m: &MatmulSchedule) -> Option<usize> {
-    let blocks = staged_once_blocks(k, m)?;
+    let blocks = persistent_blocks(k, m)?;
     Some(match m.qgemv_workgroups {
         0 => blocks,
         w => blocks.min(w as usize),
@@ -72,7 +73,7 @@ pub fn workgroups(k: &Kernel, m: &MatmulSchedule) -> Option<usize> {
 
 /// Bytes of workgroup memory the path declares, for `rows` rows a workgroup.
 pub fn workgroup_bytes(rows: u32) -> u32 {
-    rows * QGEMV_LANES * 4 + DOT_CHUNK / 8 * 16 + DOT_CHUNK / ITEM * 16
+    rows * QGEMV_LANES * 4 + stage_bytes(DOT_CHUNK)
 }
 
 /// How an item of `format` meets the staged runs: items a block (where there are several,
@@ -110,11 +111,6 @@ fn runs(format: BlockFormat) -> Runs {
 /// Writes the functions of binding `buf` and the workgroup's memory into `fns`, and the path
 /// into `b` (inside the block-1 kernel's `m = 1 || n = 1` branch, after `along_n`), `rg` rows
 /// a group.
-///
-/// The runs are stored swizzled: run `u` at `u ^ t[(u / 8) % 4]`, `t` the format's table of
-/// four 3-bit entries, so that the 16-byte reads of eight adjacent lanes (which the hardware
-/// serves together) fall in distinct banks: `Q4_K`'s eight items of a block start at runs 0,
-/// 2, 8, 10, 16, ...; `Q6_K`'s at 0, 1, 2, 3, 16, ...; `Q8_0`'s blocks 4 runs apart.
 pub(crate) fn path(
     b: &mut Code,
     fns: &mut Code,
@@ -124,18 +120,67 @@ pub(crate) fn path(
     rg: u32,
     items: u32,
 ) {
+    let (lanes, rows, ch) = (QGEMV_LANES, QGEMV_GROUPS * rg, DOT_CHUNK);
+    writeln!(fns, "var<workgroup> tq: array<f32, {}>;", rows * lanes);
+    let stage = define_stage(fns, d, format, buf, THREADS * THREADS, ch);
+    qgemv::open_persistent(b, d, format, rg, ITEM);
+    writeln!(
+        b,
+        "        let once = 0u < {kk} && {kk} <= {ch}u;\n        \
+         if (once) {{\n          let c0 = 0u;\n{stage}        }}\n        \
+         for (var blk = wid.y * nwg.x + wid.x; blk < nblk; blk = blk + nwg.x * nwg.y) {{\n",
+        kk = d.kk
+    );
+    qgemv::open_block(b, d, format, rg);
+    writeln!(
+        b,
+        "        for (var c0 = 0u; c0 < {}; c0 = c0 + {ch}u) {{\n          \
+           if (!once) {{\n{stage}          }}",
+        d.kk
+    );
+    trip(
+        b,
+        format,
+        buf,
+        (rg, items),
+        ch,
+        ("lane", &format!("{lanes}u")),
+    );
+    writeln!(b, "        }}");
+    qgemv::close_block(b, rg);
+}
+
+/// Bytes of workgroup memory [`define_stage`] declares for chunks of `chunk` values.
+pub fn stage_bytes(chunk: u32) -> u32 {
+    chunk / 8 * 16 + chunk / ITEM * 16
+}
+
+/// Writes the item and staging functions of binding `buf` and the staged vector's workgroup
+/// memory (`chunk` values) into `fns`, and returns the statements that stage the chunk from
+/// `c0` (`flat` the invocation's index among `wg`, `abase` A's row; every invocation runs
+/// them, with their two barriers).
+///
+/// The runs are stored swizzled: run `u` at `u ^ t[(u / 8) % 4]`, `t` the format's table of
+/// four 3-bit entries, so that the 16-byte reads of eight adjacent lanes (which the hardware
+/// serves together) fall in distinct banks: `Q4_K`'s eight items of a block start at runs 0,
+/// 2, 8, 10, 16, ...; `Q6_K`'s at 0, 1, 2, 3, 16, ...; `Q8_0`'s blocks 4 runs apart.
+pub(crate) fn define_stage(
+    fns: &mut Code,
+    d: &Dims,
+    format: BlockFormat,
+    buf: &str,
+    wg: u32,
+    chunk: u32,
+) -> String {
     dequant::define_word(fns, format, buf);
     define_dot(fns, format, buf);
-    let (lanes, rows, ch) = (QGEMV_LANES, QGEMV_GROUPS * rg, DOT_CHUNK);
-    let r = runs(format);
-    let sw = r.swizzle;
+    let sw = runs(format).swizzle;
     // `kiln_runmax`: a run's largest magnitude, -1 where it holds an infinity or NaN (a
     // non-finite constant would be refused by browsers); `kiln_qrun` rounds a run by its
     // block's four.
     writeln!(
         fns,
-        "var<workgroup> tq: array<f32, {}>;\n\
-         var<workgroup> tr: array<vec4<u32>, {}>;\n\
+        "var<workgroup> tr: array<vec4<u32>, {}>;\n\
          var<workgroup> tm: array<vec4<f32>, {}>;\n\
          fn kiln_slot(u: u32) -> u32 {{ return u ^ (({sw:#x}u >> ((u >> 1u) & 12u)) & 7u); }}\n\
          fn kiln_runmax(lo: vec4<f32>, hi: vec4<f32>) -> f32 {{\n  \
@@ -152,14 +197,53 @@ pub(crate) fn path(
          let q1 = vec4<i32>(round(hi * inv));\n  \
          let s = q0 + q1;\n  \
          tr[kiln_slot(r)] = vec4<u32>(pack4xI8(q0), pack4xI8(q1), bitcast<u32>(dx), bitcast<u32>(dx * f32(s.x + s.y + s.z + s.w)));\n}}",
-        rows * lanes,
-        ch / 8,
-        ch / ITEM
+        chunk / 8,
+        chunk / ITEM
     );
     qgemv::define_x4(fns, buf);
-    let (kk, bv) = (&d.kk, format.block_values());
+    // Each invocation's runs of the chunk, `wg` apart: loaded with their largest
+    // magnitudes, then (the block's four in `tm`) rounded; runs past `k` (whole blocks of
+    // 32, since `k` is whole blocks of the weight) are neither loaded nor read. Two barriers
+    // a chunk: the loads write only `tm`, whose last readers (the rounding) passed the
+    // previous chunk's second barrier; the rounding writes `tr` after every product of the
+    // previous chunk passed this chunk's first.
+    let (mut load, mut quant) = (String::new(), String::new());
+    for t in 0..chunk / 8 / wg {
+        load += &format!(
+            "          let r{t} = flat + {o}u;\n          \
+             let e{t} = c0 + 8u * r{t};\n          \
+             var lo{t} = vec4<f32>(0.0);\n          \
+             var hi{t} = vec4<f32>(0.0);\n          \
+             if (e{t} < {kk}) {{\n            \
+               lo{t} = kiln_x4_{buf}(abase, e{t});\n            \
+               hi{t} = kiln_x4_{buf}(abase, e{t} + 4u);\n            \
+               tm[r{t} / 4u][r{t} % 4u] = kiln_runmax(lo{t}, hi{t});\n          \
+             }}\n",
+            o = wg * t,
+            kk = d.kk
+        );
+        quant += &format!(
+            "          if (e{t} < {}) {{ kiln_qrun(r{t}, tm[r{t} / 4u], lo{t}, hi{t}); }}\n",
+            d.kk
+        );
+    }
+    format!("{load}          workgroupBarrier();\n{quant}          workgroupBarrier();\n")
+}
+
+/// Writes a lane's items of the chunk from `c0` (of `chunk` values) for its `rg` rows
+/// (`u{r}` their first blocks, `acc{r}` their sums), `items` a trip: the lane's first item
+/// `lane` and `width` lanes splitting a row's items.
+pub(crate) fn trip(
+    b: &mut Code,
+    format: BlockFormat,
+    buf: &str,
+    (rg, items): (u32, u32),
+    chunk: u32,
+    (lane, width): (&str, &str),
+) {
+    let r = runs(format);
+    let bv = format.block_values();
     let [r0, r1, r2, r3] = r.offsets;
-    let wg = THREADS * THREADS;
     // Item `j`'s first value in its block.
     let start = |j: &str| {
         if r.per_block == 1 {
@@ -168,48 +252,18 @@ pub(crate) fn path(
             format!("kiln_qstart_{buf}({j})")
         }
     };
-    // Each invocation's runs of the chunk, `wg` apart: loaded with their largest
-    // magnitudes, then (the block's four in `tm`) rounded. Two barriers a chunk: the loads
-    // write only `tm`, whose last readers (the rounding) passed the previous chunk's second
-    // barrier; the rounding writes `tr` after every product of the previous chunk passed
-    // this chunk's first.
-    let (mut load, mut quant) = (String::new(), String::new());
-    for t in 0..ch / 8 / wg {
-        load += &format!(
-            "          let r{t} = flat + {o}u;\n          \
-             let e{t} = min(c0 + 8u * r{t}, {kk} - 8u);\n          \
-             let lo{t} = kiln_x4_{buf}(abase, e{t});\n          \
-             let hi{t} = kiln_x4_{buf}(abase, e{t} + 4u);\n          \
-             tm[r{t} / 4u][r{t} % 4u] = kiln_runmax(lo{t}, hi{t});\n",
-            o = wg * t
-        );
-        quant += &format!("          kiln_qrun(r{t}, tm[r{t} / 4u], lo{t}, hi{t});\n");
-    }
-    let stage =
-        format!("{load}          workgroupBarrier();\n{quant}          workgroupBarrier();\n");
-    qgemv::open_persistent(b, d, format, rg, ITEM);
     writeln!(
         b,
-        "        let once = 0u < {kk} && {kk} <= {ch}u;\n        \
-         if (once) {{\n          let c0 = 0u;\n{stage}        }}\n        \
-         for (var blk = wid.y * nwg.x + wid.x; blk < nblk; blk = blk + nwg.x * nwg.y) {{\n"
+        "          let i1 = min(ni, (c0 + {chunk}u) / {ITEM}u);\n          \
+           for (var i = c0 / {ITEM}u + {lane}; i < i1; i = i + {width} * {items}u) {{"
     );
-    qgemv::open_block(b, d, format, rg);
-    writeln!(
-        b,
-        "        for (var c0 = 0u; c0 < {kk}; c0 = c0 + {ch}u) {{\n          \
-           if (!once) {{\n{stage}          }}\n          \
-           let i1 = min(ni, (c0 + {ch}u) / {ITEM}u);\n          \
-           for (var i = c0 / {ITEM}u + lane; i < i1; i = i + {step}u) {{",
-        step = lanes * items,
-    );
-    // A trip's `items` items, `lanes` apart: every load issued before any sum needs one.
+    // A trip's `items` items, `width` apart: every load issued before any sum needs one.
     // Items past the chunk's end read the last item again and add nothing.
     for t in 0..items {
         let it = if t == 0 {
             "i".to_string()
         } else {
-            format!("min(i + {}u, i1 - 1u)", t * lanes)
+            format!("min(i + {width} * {t}u, i1 - 1u)")
         };
         writeln!(
             b,
@@ -231,13 +285,12 @@ pub(crate) fn path(
             let term = if t == 0 {
                 dot
             } else {
-                format!("select(0.0, {dot}, i + {}u < i1)", t * lanes)
+                format!("select(0.0, {dot}, i + {width} * {t}u < i1)")
             };
             writeln!(b, "            acc{r} = acc{r} + {term};");
         }
     }
-    writeln!(b, "          }}\n        }}");
-    qgemv::close_block(b, rg);
+    writeln!(b, "          }}");
 }
 
 /// Writes `kiln_qdot_{buf}(bk, j, x0, x1, x2, x3) -> f32`: item `j` of block `bk` against

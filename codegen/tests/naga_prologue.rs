@@ -102,7 +102,10 @@ fn stages_are_counted_against_the_workgroup_memory_limit() {
     };
     let k = &call.kernel;
     assert!(matches!(&k.kind, KernelKind::Matmul { prologue: Some(p), .. } if p.stages.len() == 1));
-    assert_eq!(kiln_codegen::prologue::workgroup_bytes(k), 4 * (256 + 1));
+    assert_eq!(
+        kiln_codegen::prologue::workgroup_bytes(k, 256),
+        4 * (256 + 1)
+    );
     let mut s = Schedule::default();
     s.matmul.block = Some(1);
     s.matmul.block_n = None;

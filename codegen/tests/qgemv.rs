@@ -10,6 +10,13 @@ use kiln_ir::{Kernel, ALL_BLOCK_FORMATS};
 
 mod common;
 
+/// `s` with the 8-bit vector's path in the block-1 template, not its own kernel
+/// (`codegen/tests/qgemv_warp.rs` tests that one).
+fn template(mut s: Schedule) -> Schedule {
+    s.matmul.qgemv_warps = 0;
+    s
+}
+
 /// The fused kernel of `x[1, k] @ W^T`, `W` `[1031, k]` in `f`'s blocks.
 fn gemv_kernel(f: BlockFormat) -> Kernel {
     gemv_of(f, 1031)
@@ -42,7 +49,7 @@ fn quantized_gemv_fits_the_workgroup_memory_limit() {
         .flat_map(|f| [(f, false), (f, true)])
     {
         let k = &gemv_kernel(f);
-        let mut s = Schedule::default().resolve(k);
+        let mut s = template(Schedule::default()).resolve(k);
         s.matmul.tensor_cores = false;
         s.matmul.qgemv_rows = Some(4);
         s.matmul.qgemv_int8 = int8;
@@ -102,7 +109,7 @@ fn rows_a_group_follow_the_product() {
     {
         for n in [7, 1031, 2048, 3000, 4096, 8192, 16384] {
             let k = &gemv_of(f, n);
-            let mut s = Schedule::default();
+            let mut s = template(Schedule::default());
             s.matmul.qgemv_int8 = int8;
             let top = s.matmul.most_qgemv_rows();
             let m = s.resolve(k).matmul;
@@ -138,7 +145,7 @@ fn rows_a_group_follow_the_product() {
         (true, 4096, 2),
         (true, 8192, 4),
     ] {
-        let mut s = Schedule::default();
+        let mut s = template(Schedule::default());
         s.matmul.qgemv_int8 = int8;
         let rows = s.resolve(&gemv_of(BlockFormat::Q4K, n)).matmul.qgemv_rows;
         assert_eq!(rows, Some(want), "Q4_K int8 {int8} n {n}");
@@ -199,7 +206,7 @@ fn tuning_a_quantized_gemv_varies_rows_and_items() {
             .kernel;
         assert!(qgemv::applies(k), "{f:?}: the path applies");
         for int8 in [false, true] {
-            let mut s = Schedule::GPU;
+            let mut s = template(Schedule::GPU);
             s.matmul.qgemv_int8 = int8;
             s.matmul.tensor_cores = false;
             let base = s.resolve(k);
@@ -256,7 +263,7 @@ fn tuning_keys_name_the_quantized_path() {
     use kiln_codegen::schedule::tuned::tune_key;
     let k = &gemv_kernel(BlockFormat::Q4K);
     let key = |on: bool, int8: bool| {
-        let mut s = Schedule::GPU;
+        let mut s = template(Schedule::GPU);
         s.matmul.quantized_gemv = on;
         s.matmul.qgemv_int8 = int8;
         tune_key(k, &s)
@@ -269,6 +276,14 @@ fn tuning_keys_name_the_quantized_path() {
         key(false, false)
     );
     assert_eq!(key(false, false), key(false, true));
+    // The 8-bit vector's own kernel names its warps a workgroup.
+    let mut w = Schedule::GPU;
+    w.matmul.qgemv_int8 = true;
+    assert!(
+        tune_key(k, &w).ends_with("|qgemv8w16"),
+        "{}",
+        tune_key(k, &w)
+    );
 }
 
 /// Where the 8-bit vector is staged whole at once (`k` at most `DOT_CHUNK`), the grid is the
@@ -278,18 +293,18 @@ fn tuning_keys_name_the_quantized_path() {
 /// and no such candidates.
 #[test]
 fn workgroups_take_blocks_in_turn_where_the_vector_is_staged_once() {
-    use kiln_codegen::qgemv_dot::{staged_once_blocks, workgroups, DOT_CHUNK};
+    use kiln_codegen::qgemv_dot::{persistent_blocks, workgroups, DOT_CHUNK};
     use kiln_codegen::schedule::space::{candidates, Autotune};
     // Past the fast space's size floor.
     let once = &product(BlockFormat::Q4K, DOT_CHUNK as usize, 32768);
     let chunked = &product(BlockFormat::Q4K, 2 * DOT_CHUNK as usize, 32768);
-    let mut s = Schedule::GPU;
+    let mut s = template(Schedule::GPU);
     s.matmul.qgemv_int8 = true;
     s.matmul.tensor_cores = false;
     s.matmul.qgemv_workgroups = 264;
     let base = s.resolve(once);
     // 4 rows a group, 32 a workgroup.
-    assert_eq!(staged_once_blocks(once, &base.matmul), Some(1024));
+    assert_eq!(persistent_blocks(once, &base.matmul), Some(1024));
     let grid = |k: &Kernel, s: &Schedule| {
         let [x, y, z] = generate(k, s, &Target::default())
             .unwrap()
@@ -301,10 +316,7 @@ fn workgroups_take_blocks_in_turn_where_the_vector_is_staged_once() {
     let mut open = base;
     open.matmul.qgemv_workgroups = 0;
     assert_eq!(grid(once, &open), (1024, 1));
-    assert_eq!(
-        staged_once_blocks(chunked, &s.resolve(chunked).matmul),
-        None
-    );
+    assert_eq!(persistent_blocks(chunked, &s.resolve(chunked).matmul), None);
     assert_eq!(grid(chunked, &s.resolve(chunked)), (1024, 1));
     let mut f32_vector = s;
     f32_vector.matmul.qgemv_int8 = false;

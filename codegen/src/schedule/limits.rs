@@ -55,6 +55,9 @@ pub fn sanitize(s: Schedule, limits: AdapterLimits) -> Schedule {
             qgemv_items: one_of(Some(s.matmul.qgemv_items), &crate::qgemv_dot::QGEMV_ITEMS)
                 .unwrap_or(1),
             qgemv_workgroups: s.matmul.qgemv_workgroups,
+            qgemv_warps: one_of(Some(s.matmul.qgemv_warps), &crate::qgemv_warp::QGEMV_WARPS)
+                .filter(|w| w * crate::qgemv_warp::LANES <= max_wg)
+                .unwrap_or(0),
             tensor_cores: s.matmul.tensor_cores && limits.tensor_cores,
             coop_tile: s
                 .matmul

@@ -135,6 +135,15 @@ pub struct MatmulSchedule {
     /// the WGSL. The GPU schedule's 264 is two a multiprocessor of an H100, the fastest of 0,
     /// 132, 198, 264, 396 and 528 measured there (docs/PERFORMANCE.md).
     pub qgemv_workgroups: u32,
+    /// Warps (nominal subgroups of 32 invocations) a workgroup of the 8-bit vector's path
+    /// where it runs as a kernel of its own ([`crate::qgemv_warp`]: a subgroup a row or
+    /// rows, workgroups of 256 to 1024 invocations), one of
+    /// [`crate::qgemv_warp::QGEMV_WARPS`]; 0 runs it in the block-1 template (8 groups of
+    /// 32). Needs `gemv_subgroups`; `Schedule::fit_workgroup_memory` sets it to 0 where its
+    /// staged vector does not fit. The GPU schedule's 16: two workgroups of 16 warps a
+    /// multiprocessor of an H100 kept its weight streaming at the uncapped forms' rate in
+    /// `qgemv-probe` (docs/journal/).
+    pub qgemv_warps: u32,
     /// Use the tensor-core template ([`crate::coop`]) where the kernel is eligible
     /// ([`crate::coop::eligible`]). Only for adapters that list 16 x 16 x 16 f16 x f16 -> f32
     /// cooperative matrices and run subgroups of 32 (`limits::sanitize` clears it elsewhere);
@@ -150,11 +159,17 @@ pub struct MatmulSchedule {
 
 impl MatmulSchedule {
     /// The quantized gemv path's rows a group: `qgemv_rows`, else the most a product gets
-    /// (2; 4 on the 8-bit vector's path, whose long products ran 28-30% faster at 4 on an
-    /// H100, docs/PERFORMANCE.md).
+    /// (2; 4 on the 8-bit vector's path in the block-1 template, whose long products ran
+    /// 28-30% faster at 4 on an H100, docs/PERFORMANCE.md; 1, a warp a row, in
+    /// [`crate::qgemv_warp`]'s kernel, the fastest of `qgemv-probe`'s forms).
     pub fn most_qgemv_rows(&self) -> u32 {
+        let warp_kernel = self.qgemv_warps > 0 && self.gemv_subgroups;
         self.qgemv_rows
-            .unwrap_or(if self.qgemv_int8 { 4 } else { 2 })
+            .unwrap_or(match (self.qgemv_int8, warp_kernel) {
+                (true, true) => 1,
+                (true, false) => 4,
+                (false, _) => 2,
+            })
     }
 
     /// Output rows and columns per invocation, once the block is concrete.
@@ -206,6 +221,7 @@ impl Schedule {
             qgemv_int8: false,
             qgemv_items: 2,
             qgemv_workgroups: 264,
+            qgemv_warps: 16,
             tensor_cores: true,
             coop_tile: None,
             tensor_core_f32: false,
@@ -359,8 +375,19 @@ impl Schedule {
         let (Some(_), Some(_)) = (m.block, m.depth) else {
             return s;
         };
+        // The 8-bit vector's gemv kernel: its staged vector and a prologue's fold, else the
+        // block-1 template's path.
+        if crate::qgemv_warp::chosen(k, m) {
+            let wg = crate::qgemv_warp::invocations(m);
+            if crate::prologue::workgroup_bytes(k, wg) + crate::qgemv_warp::workgroup_bytes()
+                <= limit
+            {
+                return s;
+            }
+            m.qgemv_warps = 0;
+        }
         // A prologue's stages declare their fold's memory besides, on every path.
-        let prologue = crate::prologue::workgroup_bytes(k);
+        let prologue = crate::prologue::workgroup_bytes(k, crate::prologue::WG);
         let bytes = |m: &MatmulSchedule| match (m.blocks(), m.depth) {
             (Some((bm, bn)), Some(depth)) => matmul::workgroup_bytes(bm, bn, depth) + prologue,
             _ => prologue,

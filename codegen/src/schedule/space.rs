@@ -185,12 +185,13 @@ pub fn candidates(k: &Kernel, device: &Schedule, mode: Autotune, max_wg: u32) ->
                         }
                     }
                 }
-                // Where the 8-bit vector is staged once a workgroup: no cap, half and twice
-                // the base's (half and a quarter of the blocks where the base has none), from
-                // the base's rows and items, each where it gives another grid.
+                // Where workgroups take blocks in turn (the vector staged once a workgroup, or
+                // the warp kernel): no cap, half and twice the base's (half and a quarter of
+                // the blocks where the base has none), from the base's rows and items, each
+                // where it gives another grid.
                 if let (Some(grid), Some(blocks)) = (
                     crate::qgemv_dot::workgroups(k, &m),
-                    crate::qgemv_dot::staged_once_blocks(k, &m),
+                    crate::qgemv_dot::persistent_blocks(k, &m),
                 ) {
                     let mut grids = vec![grid];
                     let w = m.qgemv_workgroups;

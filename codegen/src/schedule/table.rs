@@ -40,6 +40,7 @@ pub const CPU: Schedule = Schedule {
         qgemv_int8: false,
         qgemv_items: 1,
         qgemv_workgroups: 0,
+        qgemv_warps: 0,
         tensor_cores: false,
         coop_tile: None,
         tensor_core_f32: false,

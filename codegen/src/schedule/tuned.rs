@@ -316,8 +316,9 @@ impl std::str::FromStr for TunedFields {
 /// (docs/CACHE_KEYS.md): `kernel-key "|" dim { "x" dim } [ "|k" k ] [ "|" path ]`, every size
 /// rounded up to a power of two; `k` is a matmul's inner size or an attention's keys; `path`
 /// names the quantized gemv path a product takes under `s` (`qgemv` with the `f32` vector,
-/// `qgemv8` with the 8-bit one), whose tuned fields (rows a group, items a trip, the 8-bit
-/// path's workgroups) mean other layouts on each and nothing off it.
+/// `qgemv8` with the 8-bit one, `qgemv8w` and its warps a workgroup in
+/// [`crate::qgemv_warp`]'s kernel), whose tuned fields (rows a group, items a trip, the
+/// 8-bit path's workgroups) mean other layouts on each and nothing off it.
 pub fn tune_key(k: &Kernel, s: &Schedule) -> String {
     let p2 = |n: usize| n.max(1).next_power_of_two();
     let dims: Vec<String> = k.shape.0.iter().map(|&d| p2(d).to_string()).collect();
@@ -329,10 +330,11 @@ pub fn tune_key(k: &Kernel, s: &Schedule) -> String {
         key.push_str(&format!("|k{}", p2(kk)));
     }
     if s.matmul.quantized_gemv && crate::qgemv::applies(k) {
-        key.push_str(if s.matmul.qgemv_int8 {
-            "|qgemv8"
-        } else {
-            "|qgemv"
+        let warps = s.matmul.qgemv_warps;
+        key.push_str(&match s.matmul.qgemv_int8 {
+            true if warps > 0 && s.matmul.gemv_subgroups => format!("|qgemv8w{warps}"),
+            true => "|qgemv8".into(),
+            false => "|qgemv".into(),
         });
     }
     key

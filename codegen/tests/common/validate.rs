@@ -74,6 +74,8 @@ pub fn validate_program(prog: &kiln_ir::lower::Program, what: &str) -> usize {
                         qgemv_items: if wg == 64 { 2 } else { 1 },
                         // Shapes the grid only.
                         qgemv_workgroups: 0,
+                        // With the subgroup gemv, the 8-bit vector's own kernel.
+                        qgemv_warps: if wg == 64 { 16 } else { 0 },
                         tensor_cores: false,
                         coop_tile: None,
                         tensor_core_f32: false,

@@ -1,0 +1,180 @@
+//! The 8-bit vector's quantized gemv as a kernel of its own (`qgemv_warp`): chosen only
+//! where the schedule has subgroups and warps, valid WGSL for every format, rows a subgroup,
+//! items a trip and warps a workgroup, its grid capped at the schedule's workgroups, its
+//! staged vector fitted to the adapter's workgroup memory, and its tuning candidates.
+
+use kiln_codegen::qgemv::{self, QGEMV_ROWS};
+use kiln_codegen::qgemv_dot::{workgroups, QGEMV_ITEMS};
+use kiln_codegen::qgemv_warp::{self, QGEMV_WARPS, WARP_CHUNK};
+use kiln_codegen::{generate, Schedule, Target};
+use kiln_ir::lower::{lower, FusionOptions};
+use kiln_ir::quant::BlockFormat;
+use kiln_ir::{Kernel, ALL_BLOCK_FORMATS};
+
+mod common;
+
+/// The fused kernel of `x[m, k] @ W^T`, `W` `[n, k]` in `f`'s blocks.
+fn product(f: BlockFormat, m: usize, k: usize, n: usize) -> Kernel {
+    let prog = lower(&common::x_wt(f, m, k, n), &FusionOptions::default()).unwrap();
+    prog.calls
+        .iter()
+        .find(|c| c.kernel.matmul_k().is_some())
+        .expect("a matmul kernel")
+        .kernel
+        .clone()
+}
+
+/// The GPU schedule with the 8-bit vector, resolved for `k`, with `warps`, and rows and
+/// items where given.
+fn schedule(k: &Kernel, warps: u32, rows: Option<u32>, items: Option<u32>) -> Schedule {
+    let mut s = Schedule::GPU;
+    s.matmul.qgemv_int8 = true;
+    s.matmul.tensor_cores = false;
+    s.matmul.qgemv_warps = warps;
+    s.matmul.qgemv_rows = rows;
+    let mut s = s.resolve(k);
+    s.matmul.qgemv_items = items.unwrap_or(s.matmul.qgemv_items);
+    s
+}
+
+/// Whether `wgsl` is the warp kernel of `warps` warps.
+fn is_warp_kernel(wgsl: &str, warps: u32) -> bool {
+    wgsl.contains(&format!("@workgroup_size({})", warps * 32))
+        && wgsl.contains("subgroupAdd")
+        && wgsl.contains("kiln_qdot_")
+}
+
+/// Every format, at a vector staged once (9 blocks) and one staged a chunk at a time (past
+/// `WARP_CHUNK`), at every warps, rows and items: the kernel is chosen, naga accepts it, and
+/// it declares the staged vector alone.
+#[test]
+fn every_form_is_valid_wgsl() {
+    for f in ALL_BLOCK_FORMATS {
+        let bv = f.block_values();
+        for k in [9 * bv, (WARP_CHUNK as usize + 1).div_ceil(bv) * bv] {
+            let kernel = &product(f, 1, k, 1031);
+            for warps in QGEMV_WARPS {
+                for rows in QGEMV_ROWS {
+                    for items in QGEMV_ITEMS {
+                        let s = schedule(kernel, warps, Some(rows), Some(items));
+                        let what =
+                            format!("{f:?} k {k}: {warps} warps, {rows} rows, {items} items");
+                        assert!(qgemv_warp::chosen(kernel, &s.matmul), "{what}");
+                        let src = generate(kernel, &s, &Target::default()).unwrap();
+                        common::validated(&src.wgsl, &what);
+                        assert!(is_warp_kernel(&src.wgsl, warps), "{what}\n{}", src.wgsl);
+                        assert_eq!(
+                            common::declared(&src.wgsl),
+                            qgemv_warp::workgroup_bytes(),
+                            "{what}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The kernel needs the 8-bit vector, subgroups, nonzero warps and a product the quantized
+/// path applies to (one row); otherwise the block-1 template runs.
+#[test]
+fn chosen_only_where_everything_allows_it() {
+    let k = &product(BlockFormat::Q4K, 1, 2048, 1031);
+    let warp = |s: &Schedule| {
+        let wgsl = generate(k, s, &Target::default()).unwrap().wgsl;
+        is_warp_kernel(&wgsl, s.matmul.qgemv_warps)
+    };
+    let base = schedule(k, 16, None, None);
+    assert!(warp(&base));
+    for off in 0..3 {
+        let mut s = base;
+        match off {
+            0 => s.matmul.gemv_subgroups = false,
+            1 => s.matmul.qgemv_int8 = false,
+            _ => s.matmul.qgemv_warps = 0,
+        }
+        assert!(!qgemv_warp::chosen(k, &s.matmul), "{off}");
+        assert!(!warp(&s), "{off}");
+    }
+    let rows = &product(BlockFormat::Q4K, 3, 2048, 1031);
+    assert!(!qgemv_warp::chosen(
+        rows,
+        &schedule(rows, 16, None, None).matmul
+    ));
+}
+
+/// A warp a row by default; the grid is the product's blocks of `warps * rows` rows, capped at
+/// `qgemv_workgroups` (0: none), whether the vector is staged once or a chunk at a time.
+#[test]
+fn the_grid_takes_blocks_in_turn() {
+    let grid = |k: &Kernel, s: &Schedule| {
+        let [x, y, z] = generate(k, s, &Target::default())
+            .unwrap()
+            .grid(k, 65535)
+            .unwrap();
+        (x * y, z)
+    };
+    for kk in [4096, 16384] {
+        let k = &product(BlockFormat::Q4K, 1, kk, 28672);
+        let s = schedule(k, 16, None, None);
+        assert_eq!(s.matmul.qgemv_rows, Some(1), "k {kk}");
+        assert_eq!(qgemv::outputs(k, &s.matmul), Some(16));
+        assert_eq!(s.matmul.qgemv_workgroups, 264);
+        assert_eq!(grid(k, &s), (264, 1), "k {kk}");
+        let mut open = s;
+        open.matmul.qgemv_workgroups = 0;
+        assert_eq!(workgroups(k, &open.matmul), Some(28672 / 16));
+        assert_eq!(grid(k, &open), (28672 / 16, 1), "k {kk}");
+        let two = schedule(k, 32, Some(2), None);
+        assert_eq!(qgemv::outputs(k, &two.matmul), Some(64));
+        let mut two_open = two;
+        two_open.matmul.qgemv_workgroups = 0;
+        assert_eq!(grid(k, &two_open), (28672 / 64, 1), "k {kk}");
+    }
+    // Few rows: fewer rows a warp, for more workgroups.
+    let short = &product(BlockFormat::Q4K, 1, 2048, 2048);
+    assert_eq!(schedule(short, 16, None, None).matmul.qgemv_rows, Some(1));
+}
+
+/// Where the staged vector (with a prologue's fold, over the kernel's invocations) passes the
+/// adapter's limit, the block-1 template's path runs instead, within the limit.
+#[test]
+fn the_template_runs_where_the_staged_vector_does_not_fit() {
+    let k = &product(BlockFormat::Q4K, 1, 4096, 1031);
+    let s = schedule(k, 16, None, None);
+    let need = qgemv_warp::workgroup_bytes();
+    let kept = s.fit_workgroup_memory(k, need);
+    assert_eq!(kept.matmul.qgemv_warps, 16);
+    let fell = s.fit_workgroup_memory(k, need - 1);
+    assert_eq!(fell.matmul.qgemv_warps, 0);
+    let wgsl = generate(k, &fell, &Target::default()).unwrap().wgsl;
+    assert!(!is_warp_kernel(&wgsl, 16), "{wgsl}");
+    assert!(common::declared(&wgsl) < need);
+}
+
+/// The tuner varies rows a subgroup, items a trip and the workgroups on this kernel, and every
+/// candidate is the warp kernel and valid WGSL.
+#[test]
+fn tuning_candidates_are_warp_kernels() {
+    use kiln_codegen::schedule::space::{candidates, Autotune};
+    let k = &product(BlockFormat::Q4K, 1, 8192, 8192);
+    let mut device = Schedule::GPU;
+    device.matmul.qgemv_int8 = true;
+    device.matmul.tensor_cores = false;
+    let c = candidates(k, &device, Autotune::Full, 256);
+    let field = |f: fn(&Schedule) -> u32| {
+        let mut v: Vec<u32> = c.iter().map(f).collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    };
+    assert_eq!(field(|s| s.matmul.qgemv_rows.unwrap_or(0)), QGEMV_ROWS);
+    assert_eq!(field(|s| s.matmul.qgemv_items), QGEMV_ITEMS);
+    assert!(field(|s| s.matmul.qgemv_workgroups).len() > 1);
+    for s in &c {
+        let what = format!("{:?}", s.matmul);
+        let wgsl = generate(k, s, &Target::default()).unwrap().wgsl;
+        assert!(is_warp_kernel(&wgsl, 16), "{what}");
+        common::validated(&wgsl, &what);
+    }
+}
