@@ -436,7 +436,14 @@ fn invalid_stored_schedules_are_rejected() {
     g.mark_output(y);
     let prog = lower(&g, &FusionOptions::default()).unwrap();
     let k = &prog.calls[0].kernel;
-    let base = kiln::Schedule::default();
+    // The GPU schedule's quantized gemv kernel of 16 warps needs 512 invocations a
+    // workgroup: on an adapter of 256, a schedule must have none.
+    let mut base = kiln::Schedule::default();
+    assert!(!limits::valid(k, &base.resolve(k), 256));
+    assert!(limits::valid(k, &base.resolve(k), 512));
+    base.matmul.qgemv_warps = 8;
+    assert!(limits::valid(k, &base.resolve(k), 256));
+    base.matmul.qgemv_warps = 0;
     let with = |block: Option<u32>,
                 unroll: u32,
                 block_n: Option<u32>,
