@@ -437,13 +437,16 @@ fn invalid_stored_schedules_are_rejected() {
     let prog = lower(&g, &FusionOptions::default()).unwrap();
     let k = &prog.calls[0].kernel;
     // The GPU schedule's quantized gemv kernel of 16 warps needs 512 invocations a
-    // workgroup: on an adapter of 256, a schedule must have none.
-    let mut base = kiln::Schedule::default();
-    assert!(!limits::valid(k, &base.resolve(k), 256));
-    assert!(limits::valid(k, &base.resolve(k), 512));
-    base.matmul.qgemv_warps = 8;
+    // workgroup, which an adapter of 256 lacks; a kernel that does not run it resolves with
+    // none.
+    let base = kiln::Schedule::default();
+    let mut unresolved = base;
+    unresolved.matmul.block = Some(4);
+    unresolved.matmul.depth = Some(16);
+    assert!(!limits::valid(k, &unresolved, 256));
+    assert!(limits::valid(k, &unresolved, 512));
+    assert_eq!(base.resolve(k).matmul.qgemv_warps, 0);
     assert!(limits::valid(k, &base.resolve(k), 256));
-    base.matmul.qgemv_warps = 0;
     let with = |block: Option<u32>,
                 unroll: u32,
                 block_n: Option<u32>,

@@ -96,11 +96,15 @@ fn chosen_only_where_everything_allows_it() {
         assert!(!qgemv_warp::chosen(k, &s.matmul), "{off}");
         assert!(!warp(&s), "{off}");
     }
+    // Several rows: the same kernel key (sizes are not in it), so the schedule must differ,
+    // or the two would share a pipeline.
     let rows = &product(BlockFormat::Q4K, 3, 2048, 1031);
-    assert!(!qgemv_warp::chosen(
-        rows,
-        &schedule(rows, 16, None, None).matmul
-    ));
+    assert_eq!(rows.key(), k.key());
+    let theirs = schedule(rows, 16, None, None);
+    assert!(!qgemv_warp::chosen(rows, &theirs.matmul));
+    assert_eq!(theirs.matmul.qgemv_warps, 0);
+    assert_ne!(theirs, base);
+    assert!(!warp(&theirs));
 }
 
 /// A warp a row by default; the grid is the product's blocks of `warps * rows` rows, capped at

@@ -179,10 +179,16 @@ impl MatmulSchedule {
 
     /// Block 1 stages no slices: one depth for all, so that its pipelines are shared; and
     /// its quantized gemv path's rows a group, where not given, are chosen for `k`
-    /// ([`crate::qgemv::fit_rows`]). Every way a schedule becomes concrete
-    /// ([`Schedule::resolve`], a stored tuning result) ends with this, so that equal code
-    /// has one cache key.
+    /// ([`crate::qgemv::fit_rows`]). `qgemv_warps` stays only where `k` runs
+    /// [`crate::qgemv_warp`]'s kernel, which has no run-time test of what it needs: a
+    /// kernel of the same key that the kernel does not suit (several rows, a misaligned
+    /// view: sizes and strides are not in the key) gets another schedule, so never its
+    /// pipeline. Every way a schedule becomes concrete ([`Schedule::resolve`], a stored
+    /// tuning result) ends with this, so that equal code has one cache key.
     pub(crate) fn settle_block_one(&mut self, k: &Kernel) {
+        if !crate::qgemv_warp::chosen(k, self) {
+            self.qgemv_warps = 0;
+        }
         if self.block == Some(1) {
             self.depth = Some(16);
             let matmul = matches!(k.kind, KernelKind::Matmul { .. });
