@@ -443,6 +443,7 @@ fn invalid_stored_schedules_are_rejected() {
     let mut unresolved = base;
     unresolved.matmul.block = Some(4);
     unresolved.matmul.depth = Some(16);
+    unresolved.matmul.tensor_cores = false;
     assert!(!limits::valid(k, &unresolved, 256));
     assert!(limits::valid(k, &unresolved, 512));
     assert_eq!(base.resolve(k).matmul.qgemv_warps, 0);
