@@ -256,7 +256,7 @@ fn quantized_products_compute_their_vector_on_each_gemv_path() {
         if let Some(g) = dev.gpu() {
             let mut s = g.schedule();
             s.matmul.qgemv_warps = warps;
-            s.matmul.gemv_subgroups = warps > 0;
+            s.matmul.gemv_subgroups |= warps > 0;
             g.set_schedule(s);
         }
         // The kernel of its own runs where the device kept subgroups.

@@ -378,9 +378,9 @@ fn blocks_cast_to_f16_round_on_load() {
 /// With the vector rounded to 8-bit integers (`GemvActivations::Int8`), each output is within
 /// the rounding's bound of the `f32` reference: `sum_k |w_k| dx_k / 2` (`dx = max|x| / 127`
 /// over the block of 32 holding `k`), plus the `f32` matmul tolerance; at each row count a
-/// group, odd n, one block to two chunks of the staged vector (4096 values a chunk), over
-/// batches and with a strided vector, with a workgroup a block of rows and with workgroups
-/// taking blocks in turn.
+/// group, odd n, one block to two chunks of the staged vector (4096 values a chunk in the
+/// block-1 template, 8192 in the kernel of its own), over batches and with a strided vector,
+/// with a workgroup a block of rows and with workgroups taking blocks in turn.
 #[test]
 fn int8_vectors_stay_within_their_rounding_bound() {
     // Rows a group and items a lane's trip: every value of each, items past a chunk's end on
@@ -411,9 +411,9 @@ fn int8_vectors_stay_within_their_rounding_bound() {
             s.matmul.qgemv_items = items;
             s.matmul.qgemv_workgroups = workgroups;
             s.matmul.qgemv_warps = warps;
-            s.matmul.gemv_subgroups = warps > 0;
+            s.matmul.gemv_subgroups |= warps > 0;
             g.set_schedule(s);
-            own = g.schedule().matmul.gemv_subgroups;
+            own = warps > 0 && g.schedule().matmul.gemv_subgroups;
             if own || warps == 0 {
                 assert_eq!(g.schedule(), s, "the device keeps the schedule");
             }
@@ -426,11 +426,12 @@ fn int8_vectors_stay_within_their_rounding_bound() {
                 (1, 1031, 2, false),
                 (1, 9, 80, true),
                 (3, 33, 9, false),
-                // Whole (1024 rows and more: no split-K), two chunks of the staged vector,
-                // the second partial: 4352 or 4224 values.
+                // Whole (1024 rows and more: no split-K), two chunks of the template's staged
+                // vector, the second partial: 4352 or 4224 values.
                 (1, 1031, 4200usize.div_ceil(bv), false),
-                // Past the kernel of its own's chunk: 8448 or 8224 values.
-                (1, 67, 8200usize.div_ceil(bv), false),
+                // Past the kernel of its own's chunk (8448 or 8224 values), its workgroups
+                // taking several blocks, each staging the vector a chunk at a time.
+                (1, 1031, 8200usize.div_ceil(bv), false),
             ];
             for &(batch, n, blocks, strided) in &cases[..cases.len() - usize::from(warps == 0)] {
                 let k = blocks * bv;

@@ -174,7 +174,7 @@ pub fn main(
         [None, None]
     };
     // The 8-bit vector's gemv runs as a kernel of its own where the schedule chooses it.
-    let warp_form = crate::qgemv_warp::chosen(k, &s.matmul) && ob.round.is_none();
+    let warp_form = crate::qgemv_warp::chosen(k, &s.matmul);
     let wg = match warp_form {
         true => crate::qgemv_warp::invocations(&s.matmul),
         false => crate::prologue::WG,

@@ -1,6 +1,8 @@
 //! The quantized gemv path of the block-1 matmul kernel: where `m = 1` and B is a quantized
 //! matrix read as `W^T` with `W`'s rows whole blocks (`x @ W^T`, the decode step's linear
-//! layer on a GGUF weight; checked at run time on the uniform, like [`crate::gemv`]). Items
+//! layer on a GGUF weight; checked at run time on the uniform, like [`crate::gemv`]; the
+//! 8-bit vector's kernel of its own, [`crate::qgemv_warp`], is chosen from the kernel instead
+//! and carried in its schedule). Items
 //! of codes ([`dequant::Item`]) are split among lanes, each lane taking an item for several
 //! rows at once (the elements of the vector it meets read once for them), adjacent lanes
 //! taking adjacent items of each row; each item converts four codes at once and applies its
@@ -124,7 +126,8 @@ fn format(k: &Kernel) -> Option<BlockFormat> {
 /// (`MatmulSchedule::quantized_gemv`): `m = 1`, B quantized (and
 /// used as decoded, not rounded to a narrower float on load) and read as `W^T` with unit
 /// stride along `k`, and B's offset, batch strides and row stride,
-/// and `k`, whole blocks. The host's grid and the kernel's run-time branch test the same.
+/// and `k`, whole blocks. The host's grid and the template's run-time branch test the same;
+/// [`crate::qgemv_warp::chosen`] tests it on the kernel.
 pub fn applies(k: &Kernel) -> bool {
     let KernelKind::Matmul {
         a,

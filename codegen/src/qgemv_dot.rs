@@ -4,12 +4,15 @@
 //! instruction on GPUs with packed integer dot products) instead of being converted to
 //! floats one by one, as llama.cpp's `Q8_1` activations do.
 //!
-//! A workgroup takes blocks of rows in turn, the grid's size apart. Where the vector fits one
-//! chunk ([`DOT_CHUNK`] values) it is staged once, before the first block, so that a grid
-//! capped below the blocks ([`workgroups`]) pays the staging once a workgroup rather than
-//! once a block; longer vectors are staged a chunk at a time for each block.
+//! This module's path runs in the block-1 template; [`crate::qgemv_warp`] runs the same
+//! staging (`define_stage`) and items (`trip`) as a kernel of its own where the adapter
+//! has subgroups. A workgroup takes blocks of rows in turn, the grid's size apart. Where the
+//! vector fits one chunk ([`DOT_CHUNK`] values here) it is staged once, before the first
+//! block, so that a grid capped below the blocks ([`workgroups`]) pays the staging once a
+//! workgroup rather than once a block; longer vectors are staged a chunk at a time for each
+//! block.
 //!
-//! A workgroup stages the vector [`DOT_CHUNK`] values at a time, in runs of eight: each
+//! A workgroup stages the vector a chunk at a time, in runs of eight: each
 //! block of 32 values is scaled by `dx = max|x| / 127`, rounded to integers and stored as
 //! four runs (a run: its two words of packed bytes, `dx`, and `dx` times the sum of its
 //! integers, which carries the formats' offsets and `Q4_K`'s mins). Invocations load runs,
@@ -19,7 +22,8 @@
 //! throughput made staging the workgroup's fixed cost: an H100's gemvs took about 39 ns
 //! more for each workgroup.) Items are 32 values
 //! of a block (a `Q8_0` or `Q4_0` block, an eighth of a K-quant's) meeting four runs; groups
-//! of [`QGEMV_LANES`] lanes own `rows` rows each, as in [`crate::qgemv`]'s wide layout.
+//! of [`QGEMV_LANES`] lanes (subgroups, in the kernel of its own) own `rows` rows each, as in
+//! [`crate::qgemv`]'s wide layout.
 //!
 //! The result differs from the `f32` path by the vector's rounding alone: at most
 //! `sum |w_k| dx_k / 2` (`dx_k` of the block of 32 holding `k`), plus `f32` rounding of
@@ -150,7 +154,7 @@ pub(crate) fn path(
     qgemv::close_block(b, rg);
 }
 
-/// Bytes of workgroup memory [`define_stage`] declares for chunks of `chunk` values.
+/// Bytes of workgroup memory `define_stage` declares for chunks of `chunk` values.
 pub fn stage_bytes(chunk: u32) -> u32 {
     chunk / 8 * 16 + chunk / ITEM * 16
 }

@@ -1,7 +1,8 @@
 //! The 8-bit vector's quantized gemv ([`crate::qgemv_dot`]) as a kernel of its own, where
 //! the adapter has subgroups: a workgroup of `MatmulSchedule::qgemv_warps` warps (nominal
 //! subgroups of [`LANES`]), each subgroup owning `qgemv_rows` rows of a block and adding its
-//! lanes' sums with `subgroupAdd` (no workgroup memory, no barrier a block). Workgroups take
+//! lanes' sums with `subgroupAdd` (no workgroup memory for them, no barrier a block where the
+//! vector is staged once). Workgroups take
 //! blocks of rows in turn, `qgemv_workgroups` at most for each batch, after staging the
 //! vector once where it fits [`WARP_CHUNK`] (else a chunk at a time, a block at a time).
 //!
@@ -12,9 +13,11 @@
 //! warps a multiprocessor keeps loading set the rate; more workgroups would each pay the
 //! staging.
 //!
-//! Its rows, numbered from the subgroups the adapter runs (`num_subgroups` of them, `n_sg`),
-//! are `n_sg * qgemv_rows` a block: the host sizes the grid for subgroups of [`LANES`], and
-//! the kernel's loop over blocks covers every row whatever the subgroups' width.
+//! Its rows are numbered from the subgroups the adapter runs: a block is
+//! `invocations / subgroup_size * qgemv_rows` rows (from `subgroup_size`, which WGSL counts
+//! uniform in a compute shader, as `num_subgroups` is not: the loop over blocks holds
+//! barriers). The host sizes the grid for subgroups of [`LANES`], and the kernel's loop over
+//! blocks covers every row whatever the subgroups' width.
 
 use crate::code::Code;
 use crate::emit::Emitter;
@@ -105,7 +108,7 @@ pub(crate) fn main(
     writeln!(
         b,
         "    let ni = {kk} / {ITEM}u;\n    \
-         let per = n_sg * {rg}u;\n    \
+         let per = {wg}u / sg_size * {rg}u;\n    \
          let nblk = ({n} + per - 1u) / per;\n    \
          let once = {kk} <= {ch}u;\n    \
          if (once) {{\n          let c0 = 0u;\n{stage}    }}\n    \

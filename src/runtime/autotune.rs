@@ -42,7 +42,7 @@ impl GpuContext {
                     c.kernels_tuned += 1;
                     c.candidates_skipped += t.skipped as u64;
                 });
-                self.schedules.record(k, &s, self.disk.as_ref());
+                self.schedules.record(k, base, &s, self.disk.as_ref());
                 s
             }
             // The budget allowed no measurement: the default, not kept as a tuned result.

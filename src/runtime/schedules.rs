@@ -110,10 +110,12 @@ impl Schedules {
         }
     }
 
-    /// Keeps the tuned schedule `s` of `k`, in memory and in `disk`.
-    pub fn record(&self, k: &Kernel, s: &Schedule, disk: Option<&CacheDir>) {
+    /// Keeps the tuned schedule `s` of `k` under the device schedule `base`, in memory and in
+    /// `disk`: keyed by `base`, as [`Schedules::known`] looks it up (`s`, fitted to the
+    /// adapter, may have left the path `base` names).
+    pub fn record(&self, k: &Kernel, base: &Schedule, s: &Schedule, disk: Option<&CacheDir>) {
         if let Ok(mut m) = self.tuned.lock() {
-            m.insert(tuned::tune_key(k, s), TunedFields::of(k, s));
+            m.insert(tuned::tune_key(k, base), TunedFields::of(k, s));
         }
         if let Some(d) = disk {
             self.save(d);

@@ -112,7 +112,8 @@ pub struct MatmulSchedule {
     /// element in the gemv path.
     pub quantized_gemv: bool,
     /// Rows each group of the quantized gemv path's wide items owns (the K-quants'), one of
-    /// [`crate::qgemv::QGEMV_ROWS`] (8 groups a workgroup): more share each read of the
+    /// [`crate::qgemv::QGEMV_ROWS`] (8 groups a workgroup in the template; a group is a
+    /// subgroup in [`crate::qgemv_warp`]'s kernel): more share each read of the
     /// vector among more rows, fewer give a short matrix more workgroups. `None` in a
     /// device's schedule: chosen per kernel ([`Schedule::resolve`]), at most
     /// [`MatmulSchedule::most_qgemv_rows`].
@@ -129,7 +130,8 @@ pub struct MatmulSchedule {
     pub qgemv_items: u32,
     /// The most workgroups a product on the 8-bit vector's path dispatches for each batch
     /// where its vector is staged whole at once (`k` at most
-    /// [`crate::qgemv_dot::DOT_CHUNK`]): each stages the vector once and takes blocks of rows
+    /// [`crate::qgemv_dot::DOT_CHUNK`] in the template), and for every product of
+    /// [`crate::qgemv_warp`]'s kernel: each stages the vector once and takes blocks of rows
     /// in turn, so that staging is paid once a workgroup rather than once a block
     /// ([`crate::qgemv_dot::workgroups`]). 0: a workgroup a block. Shapes the grid only, not
     /// the WGSL. The GPU schedule's 264 is two a multiprocessor of an H100, the fastest of 0,
@@ -390,7 +392,11 @@ impl Schedule {
             {
                 return s;
             }
+            // The template's own rows a group (those fitted to the warp kernel's blocks
+            // mean another layout there).
             m.qgemv_warps = 0;
+            m.qgemv_rows = None;
+            m.qgemv_rows = Some(crate::qgemv::fit_rows(k, m));
         }
         // A prologue's stages declare their fold's memory besides, on every path.
         let prologue = crate::prologue::workgroup_bytes(k, crate::prologue::WG);
