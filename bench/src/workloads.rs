@@ -104,6 +104,11 @@ pub struct Workload {
     pub carry: Vec<(usize, usize)>,
     /// Whether it reads quantized weights, as inputs or captured (a model's).
     pub quantized: bool,
+    /// Quantized products chained, each output's `tanh` the next one's vector (`gemv_q*` with
+    /// more than one): where the vector is rounded to 8 bits, the `tanh` of outputs near 0
+    /// turns the rounding's error into flipped signs, so the chain's result is no measure of
+    /// a product's accuracy (`--check` says so and compares nothing).
+    pub chained: bool,
 }
 
 impl Workload {
@@ -186,6 +191,7 @@ impl<'d> Builder<'d> {
             placeholders: self.placeholders,
             metric,
             carry: Vec::new(),
+            chained: false,
         }
     }
 }
@@ -401,7 +407,9 @@ pub fn build(dev: &Device, name: &str, size: Size) -> Result<Option<Workload>> {
                 1 => format!("1x{k}x{rows}"),
                 c => format!("{c}x(1x{k}x{rows})"),
             };
-            b.finish(name, shape, vec![z], Metric::Bytes(bytes))
+            let mut w = b.finish(name, shape, vec![z], Metric::Bytes(bytes));
+            w.chained = chain > 1;
+            w
         }
         "llm_decode_1b" | "llm_decode_8b" | "llm_prefill_1b" => {
             return llm::build(b.dev, name, large);
