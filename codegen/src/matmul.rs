@@ -214,18 +214,13 @@ pub fn main(
             "@compute @workgroup_size({THREADS}, {THREADS})\nfn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {{"
         );
     }
-    writeln!(
-        b,
-        "  for (var bt = wid.z; bt < {}; bt = bt + nwg.z) {{",
-        d.nb
+    open_batch(
+        e,
+        &mut b,
+        &d,
+        prologue,
+        &format!("lid.y * {THREADS}u + lid.x"),
     );
-    e.coords(&mut b, "    ", "bt", 0..r - 2);
-    writeln!(
-        b,
-        "    let abase = {};\n    let bbase = {};",
-        d.abase, d.bbase
-    );
-    crate::prologue::run_stages(&mut b, prologue, &format!("lid.y * {THREADS}u + lid.x"));
     // A quantized B gets the quantized gemv path's decoding dot product, after `main`.
     let mut fns = Code::new();
     if block == 1 {
@@ -262,6 +257,31 @@ pub fn main(
     }
     tiles.append(b);
     tiles.finish()
+}
+
+/// Opens the loop over batches (`bt`, the grid's `z` apart) of a matmul kernel's `main`: the
+/// batch's coordinates, A's and B's first elements (`abase`, `bbase`), and a prologue's
+/// stages, folded by the invocation of index `li` among the workgroup's.
+pub(crate) fn open_batch(
+    e: &mut Emitter,
+    b: &mut Code,
+    d: &Dims,
+    prologue: Option<&Prologue>,
+    li: &str,
+) {
+    let r = e.k.shape.rank();
+    writeln!(
+        b,
+        "  for (var bt = wid.z; bt < {}; bt = bt + nwg.z) {{",
+        d.nb
+    );
+    e.coords(b, "    ", "bt", 0..r - 2);
+    writeln!(
+        b,
+        "    let abase = {};\n    let bbase = {};",
+        d.abase, d.bbase
+    );
+    crate::prologue::run_stages(b, prologue, li);
 }
 
 /// How an operand's elements are read: its input, and the dtype it is rounded to where a cast

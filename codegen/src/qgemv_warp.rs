@@ -74,8 +74,6 @@ pub(crate) fn main(
     (m, prologue): (&MatmulSchedule, Option<&Prologue>),
     head: Code,
 ) -> Result<String, CodegenError> {
-    let k = e.k;
-    let r = k.shape.rank();
     let (rg, items, wg) = (m.most_qgemv_rows(), m.qgemv_items, invocations(m));
     if !QGEMV_WARPS.contains(&m.qgemv_warps) || !qgemv::QGEMV_ROWS.contains(&rg) {
         return Err(CodegenError::Schedule(format!(
@@ -92,18 +90,7 @@ pub(crate) fn main(
         b,
         "@compute @workgroup_size({wg})\nfn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) flat: u32, @builtin(subgroup_invocation_id) sg_lane: u32, @builtin(subgroup_size) sg_size: u32, @builtin(subgroup_id) sg_id: u32, @builtin(num_subgroups) n_sg: u32) {{"
     );
-    writeln!(
-        b,
-        "  for (var bt = wid.z; bt < {}; bt = bt + nwg.z) {{",
-        d.nb
-    );
-    e.coords(&mut b, "    ", "bt", 0..r - 2);
-    writeln!(
-        b,
-        "    let abase = {};\n    let bbase = {};",
-        d.abase, d.bbase
-    );
-    crate::prologue::run_stages(&mut b, prologue, "flat");
+    crate::matmul::open_batch(e, &mut b, d, prologue, "flat");
     let (kk, n, ch, bv) = (&d.kk, &d.n, WARP_CHUNK, format.block_values());
     writeln!(
         b,
