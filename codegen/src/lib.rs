@@ -21,6 +21,7 @@ pub mod emit;
 mod fold;
 pub mod gemv;
 pub mod matmul;
+mod matmul_tiled;
 pub mod ops;
 pub mod params;
 pub mod prologue;

@@ -131,7 +131,8 @@ pub struct MatmulSchedule {
     /// The most workgroups a product on the 8-bit vector's path dispatches for each batch
     /// where its vector is staged whole at once (`k` at most
     /// [`crate::qgemv_dot::DOT_CHUNK`] in the template), and for every product of
-    /// [`crate::qgemv_warp`]'s kernel: each stages the vector once and takes blocks of rows
+    /// [`crate::qgemv_warp`]'s kernel (which stages a longer vector a chunk at a time a
+    /// block): each stages the vector once and takes blocks of rows
     /// in turn, so that staging is paid once a workgroup rather than once a block
     /// ([`crate::qgemv_dot::workgroups`]). 0: a workgroup a block. Shapes the grid only, not
     /// the WGSL. The GPU schedule's 264 is two a multiprocessor of an H100, the fastest of 0,
