@@ -182,8 +182,7 @@ fn run_one(
         let int8 = dev.gpu().is_some_and(|g| g.schedule().matmul.qgemv_int8) && w.quantized;
         let rel = if narrow || int8 { 1e-2 } else { 1e-3 };
         if int8 && w.chained {
-            // On an H100 a Q8_0 chain of two came 3.9% off, of four 50%, where one product
-            // came within 0.36% and the f32 vector's chains within 1e-6.
+            // The journal 2026-12-07-qgemv-warp-kernel.md has the figures.
             eprintln!(
                 "{name}: not compared: an 8-bit vector's rounding flips the signs of outputs \
                  near 0 through the chain's tanh; check one product ({name}@ROWSxK)"
