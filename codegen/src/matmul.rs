@@ -200,10 +200,10 @@ pub fn main(
     // that kernel declares 256 invocations and derives the 16 x 16 `lid` from the index.
     let sg = subgroups && block == 1;
     if sg {
+        subgroup_main(&mut b, THREADS * THREADS, "lidx");
         writeln!(
             b,
-            "@compute @workgroup_size({})\nfn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lidx: u32, @builtin(subgroup_invocation_id) sg_lane: u32, @builtin(subgroup_size) sg_size: u32, @builtin(subgroup_id) sg_id: u32, @builtin(num_subgroups) n_sg: u32) {{\n  let lid = vec3<u32>(lidx % {THREADS}u, lidx / {THREADS}u, 0u);",
-            THREADS * THREADS
+            "  let lid = vec3<u32>(lidx % {THREADS}u, lidx / {THREADS}u, 0u);"
         );
     } else {
         writeln!(
@@ -254,6 +254,16 @@ pub fn main(
     }
     tiles.append(b);
     tiles.finish()
+}
+
+/// Writes the `main` entry point's head of a one-dimensional workgroup of `wg` invocations
+/// with subgroups: `wid`, `nwg`, the invocation's index `index`, and `sg_lane`, `sg_size`,
+/// `sg_id` and `n_sg`.
+pub(crate) fn subgroup_main(b: &mut Code, wg: u32, index: &str) {
+    writeln!(
+        b,
+        "@compute @workgroup_size({wg})\nfn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) {index}: u32, @builtin(subgroup_invocation_id) sg_lane: u32, @builtin(subgroup_size) sg_size: u32, @builtin(subgroup_id) sg_id: u32, @builtin(num_subgroups) n_sg: u32) {{"
+    );
 }
 
 /// Opens the loop over batches (`bt`, the grid's `z` apart) of a matmul kernel's `main`: the

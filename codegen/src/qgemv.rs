@@ -300,7 +300,7 @@ pub(crate) fn open_groups(b: &mut Code, d: &Dims, format: BlockFormat, rg: u32, 
         "        let wr = (wid.y * nwg.x + wid.x) * {}u;",
         QGEMV_GROUPS * rg
     );
-    open_rows(b, d, format, rg);
+    open_rows(b, d, format, rg, &format!("wr + g * {rg}u"));
 }
 
 /// Opens a layout of groups whose workgroups take blocks of rows in turn (`blk` from the
@@ -315,7 +315,7 @@ pub(crate) fn open_persistent(b: &mut Code, d: &Dims, format: BlockFormat, rg: u
 /// Opens block `blk`'s rows (see [`open_persistent`]).
 pub(crate) fn open_block(b: &mut Code, d: &Dims, format: BlockFormat, rg: u32) {
     writeln!(b, "        let wr = blk * {}u;", QGEMV_GROUPS * rg);
-    open_rows(b, d, format, rg);
+    open_rows(b, d, format, rg, &format!("wr + g * {rg}u"));
 }
 
 /// The guard, `flat`, `g`, `lane` and `ni` of a layout of groups.
@@ -332,10 +332,11 @@ fn open_head(b: &mut Code, d: &Dims, format: BlockFormat, item: u32) {
     );
 }
 
-/// The group's `o0` and, for each of its `rg` rows, its first block `u{r}` and sum `acc{r}`.
-fn open_rows(b: &mut Code, d: &Dims, format: BlockFormat, rg: u32) {
+/// The group's first row `o0` (a WGSL expression) and, for each of its `rg` rows, its first
+/// block `u{r}` and sum `acc{r}`.
+pub(crate) fn open_rows(b: &mut Code, d: &Dims, format: BlockFormat, rg: u32, o0: &str) {
     let bv = format.block_values();
-    writeln!(b, "        let o0 = wr + g * {rg}u;");
+    writeln!(b, "        let o0 = {o0};");
     for r in 0..rg {
         writeln!(
             b,

@@ -86,12 +86,9 @@ pub(crate) fn main(
     let mut fns = Code::new();
     let stage = qgemv_dot::define_stage(&mut fns, d, format, buf, wg, WARP_CHUNK);
     let mut b = Code::new();
-    writeln!(
-        b,
-        "@compute @workgroup_size({wg})\nfn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) flat: u32, @builtin(subgroup_invocation_id) sg_lane: u32, @builtin(subgroup_size) sg_size: u32, @builtin(subgroup_id) sg_id: u32, @builtin(num_subgroups) n_sg: u32) {{"
-    );
+    crate::matmul::subgroup_main(&mut b, wg, "flat");
     crate::matmul::open_batch(e, &mut b, d, prologue, "flat");
-    let (kk, n, ch, bv) = (&d.kk, &d.n, WARP_CHUNK, format.block_values());
+    let (kk, n, ch) = (&d.kk, &d.n, WARP_CHUNK);
     writeln!(
         b,
         "    let ni = {kk} / {ITEM}u;\n    \
@@ -99,17 +96,15 @@ pub(crate) fn main(
          let nblk = ({n} + per - 1u) / per;\n    \
          let once = {kk} <= {ch}u;\n    \
          if (once) {{\n          let c0 = 0u;\n{stage}    }}\n    \
-         for (var blk = wid.y * nwg.x + wid.x; blk < nblk; blk = blk + nwg.x * nwg.y) {{\n      \
-           let o0 = (blk * n_sg + sg_id) * {rg}u;"
+         for (var blk = wid.y * nwg.x + wid.x; blk < nblk; blk = blk + nwg.x * nwg.y) {{"
     );
-    for r in 0..rg {
-        writeln!(
-            b,
-            "      let u{r} = u32(bbase + i32(min(o0 + {r}u, {n} - 1u)) * {sbn}) / {bv}u;\n      \
-             var acc{r} = 0.0;",
-            sbn = d.sbn
-        );
-    }
+    qgemv::open_rows(
+        &mut b,
+        d,
+        format,
+        rg,
+        &format!("(blk * n_sg + sg_id) * {rg}u"),
+    );
     writeln!(
         b,
         "      for (var c0 = 0u; c0 < {kk}; c0 = c0 + {ch}u) {{\n        \

@@ -29,15 +29,9 @@ fn gemv_of(f: BlockFormat, n: usize) -> Kernel {
 
 /// The fused kernel of `x[1, k] @ W^T`, `W` `[n, k]` in `f`'s blocks.
 fn product(f: BlockFormat, k: usize, n: usize) -> Kernel {
-    let g = common::x_wt(f, 1, k, n);
-    let prog = lower(&g, &FusionOptions::default()).unwrap();
-    let call = prog
-        .calls
-        .iter()
-        .find(|c| c.kernel.matmul_k().is_some())
-        .expect("a matmul kernel");
-    assert!(qgemv::applies(&call.kernel), "{f:?}: the path applies");
-    call.kernel.clone()
+    let kernel = common::x_wt_kernel(f, 1, k, n);
+    assert!(qgemv::applies(&kernel), "{f:?}: the path applies");
+    kernel
 }
 
 /// The path gives up rows a group, then itself, to fit the limit; what it declares is what
@@ -305,19 +299,12 @@ fn workgroups_take_blocks_in_turn_where_the_vector_is_staged_once() {
     let base = s.resolve(once);
     // 4 rows a group, 32 a workgroup.
     assert_eq!(persistent_blocks(once, &base.matmul), Some(1024));
-    let grid = |k: &Kernel, s: &Schedule| {
-        let [x, y, z] = generate(k, s, &Target::default())
-            .unwrap()
-            .grid(k, 65535)
-            .unwrap();
-        (x * y, z)
-    };
-    assert_eq!(grid(once, &base), (264, 1));
+    assert_eq!(common::grid(once, &base), (264, 1));
     let mut open = base;
     open.matmul.qgemv_workgroups = 0;
-    assert_eq!(grid(once, &open), (1024, 1));
+    assert_eq!(common::grid(once, &open), (1024, 1));
     assert_eq!(persistent_blocks(chunked, &s.resolve(chunked).matmul), None);
-    assert_eq!(grid(chunked, &s.resolve(chunked)), (1024, 1));
+    assert_eq!(common::grid(chunked, &s.resolve(chunked)), (1024, 1));
     let mut f32_vector = s;
     f32_vector.matmul.qgemv_int8 = false;
     assert_eq!(workgroups(once, &f32_vector.resolve(once).matmul), None);

@@ -7,22 +7,12 @@ use kiln_codegen::qgemv::{self, QGEMV_ROWS};
 use kiln_codegen::qgemv_dot::{workgroups, QGEMV_ITEMS};
 use kiln_codegen::qgemv_warp::{self, QGEMV_WARPS, WARP_CHUNK};
 use kiln_codegen::{generate, Schedule, Target};
-use kiln_ir::lower::{lower, FusionOptions};
 use kiln_ir::quant::BlockFormat;
 use kiln_ir::{Kernel, ALL_BLOCK_FORMATS};
 
 mod common;
 
-/// The fused kernel of `x[m, k] @ W^T`, `W` `[n, k]` in `f`'s blocks.
-fn product(f: BlockFormat, m: usize, k: usize, n: usize) -> Kernel {
-    let prog = lower(&common::x_wt(f, m, k, n), &FusionOptions::default()).unwrap();
-    prog.calls
-        .iter()
-        .find(|c| c.kernel.matmul_k().is_some())
-        .expect("a matmul kernel")
-        .kernel
-        .clone()
-}
+use common::{grid, x_wt_kernel as product};
 
 /// The GPU schedule with the 8-bit vector, resolved for `k`, with `warps`, and rows and
 /// items where given.
@@ -113,13 +103,6 @@ fn chosen_only_where_everything_allows_it() {
 /// `qgemv_workgroups` (0: none), whether the vector is staged once or a chunk at a time.
 #[test]
 fn the_grid_takes_blocks_in_turn() {
-    let grid = |k: &Kernel, s: &Schedule| {
-        let [x, y, z] = generate(k, s, &Target::default())
-            .unwrap()
-            .grid(k, 65535)
-            .unwrap();
-        (x * y, z)
-    };
     for kk in [4096, 16384] {
         let k = &product(BlockFormat::Q4K, 1, kk, 28672);
         let s = schedule(k, 16, None, None);

@@ -17,6 +17,27 @@ pub fn x_wt(f: BlockFormat, m: usize, k: usize, n: usize) -> Graph {
     g
 }
 
+/// The fused matmul kernel of [`x_wt`]`(f, m, k, n)`.
+pub fn x_wt_kernel(f: BlockFormat, m: usize, k: usize, n: usize) -> kiln_ir::Kernel {
+    let g = x_wt(f, m, k, n);
+    let prog = kiln_ir::lower::lower(&g, &kiln_ir::lower::FusionOptions::default()).unwrap();
+    prog.calls
+        .iter()
+        .find(|c| c.kernel.matmul_k().is_some())
+        .expect("a matmul kernel")
+        .kernel
+        .clone()
+}
+
+/// Workgroups over `x` and `y`, and over `z`, of kernel `k`'s grid under schedule `s`.
+pub fn grid(k: &kiln_ir::Kernel, s: &kiln_codegen::Schedule) -> (u32, u32) {
+    let [x, y, z] = kiln_codegen::generate(k, s, &kiln_codegen::Target::default())
+        .unwrap()
+        .grid(k, 65535)
+        .unwrap();
+    (x * y, z)
+}
+
 /// `W^T` `[k, n]` of an input `W` `[n, k]` in `f`'s blocks, decoded by a cast.
 pub fn wt(g: &mut Graph, f: BlockFormat, n: usize, k: usize) -> NodeId {
     let w = g.input(DType::Quant(f), Shape::new(&[n, k])).unwrap();
