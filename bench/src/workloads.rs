@@ -104,11 +104,12 @@ pub struct Workload {
     pub carry: Vec<(usize, usize)>,
     /// Whether it reads quantized weights, as inputs or captured (a model's).
     pub quantized: bool,
-    /// Quantized products chained, each output's `tanh` the next one's vector (`gemv_q*` with
-    /// more than one): where the vector is rounded to 8 bits, the `tanh` of outputs near 0
-    /// turns the rounding's error into flipped signs, so the chain's result is no measure of
-    /// a product's accuracy (`--check` says so and compares nothing).
-    pub chained: bool,
+    /// The products of a chain of quantized products, in order ([`chain_link`]; `gemv_q*`
+    /// with more than one), else none. Where the vector is rounded to 8 bits, the `tanh` of
+    /// outputs near 0 turns the rounding's error into flipped signs, so the chain's result is
+    /// no measure of a product's accuracy: `--check` takes the chain link by link
+    /// ([`crate::check`]).
+    pub links: Vec<Tensor>,
 }
 
 impl Workload {
@@ -191,7 +192,7 @@ impl<'d> Builder<'d> {
             placeholders: self.placeholders,
             metric,
             carry: Vec::new(),
-            chained: false,
+            links: Vec::new(),
         }
     }
 }
@@ -210,6 +211,17 @@ fn f16_bytes(dev: &Device) -> f64 {
 /// again and again stays in a last-level cache as large as it (Q4_0's and Q4_K's 38 MB at
 /// 8192² in an H100's 50 MB) and times what that cache gives, not memory.
 pub const GEMV_CHAIN: usize = 4;
+
+/// Link `i` of a chain of quantized products: `x @ w^T` for the chain's vector `x` (`i` 0),
+/// else for the `tanh` of the previous product `x`, its first `k` values (`w` is `[rows,
+/// k]`).
+pub fn chain_link(x: &Tensor, w: &Tensor, i: usize) -> Result<Tensor> {
+    let v = match i {
+        0 => x.clone(),
+        _ => x.tanh()?.narrow(1, 0, w.dims()[1])?,
+    };
+    v.matmul(&w.cast(DType::F32)?.transpose(0, 1)?)
+}
 
 /// Builds the named workload at a size, or `None` for an unknown name.
 ///
@@ -395,12 +407,10 @@ pub fn build(dev: &Device, name: &str, size: Size) -> Result<Option<Workload>> {
             let n = if large { 8192 } else { 1024 };
             let (rows, k, chain) = dims.unwrap_or((n, n, GEMV_CHAIN));
             let mut z = b.input(&[1, k])?;
+            let mut links = Vec::with_capacity(chain);
             for i in 0..chain {
-                if i > 0 {
-                    z = z.tanh()?.narrow(1, 0, k)?;
-                }
-                let w = b.quantized_input(&[rows, k], format)?;
-                z = z.matmul(&w.cast(DType::F32)?.transpose(0, 1)?)?;
+                z = chain_link(&z, &b.quantized_input(&[rows, k], format)?, i)?;
+                links.push(z.clone());
             }
             let bytes = (chain * format.bytes_for(rows * k).unwrap_or(0)) as f64;
             let shape = match chain {
@@ -408,7 +418,9 @@ pub fn build(dev: &Device, name: &str, size: Size) -> Result<Option<Workload>> {
                 c => format!("{c}x(1x{k}x{rows})"),
             };
             let mut w = b.finish(name, shape, vec![z], Metric::Bytes(bytes));
-            w.chained = chain > 1;
+            if chain > 1 {
+                w.links = links;
+            }
             w
         }
         "llm_decode_1b" | "llm_decode_8b" | "llm_prefill_1b" => {

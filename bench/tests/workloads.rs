@@ -75,3 +75,70 @@ fn quantized_gemvs_take_shapes_and_chains() {
         );
     }
 }
+
+/// `--check`'s link-by-link check of a chain of quantized products: every link within the
+/// `f32` bound on the default path and within the 8-bit vector's bound on the warp kernel
+/// (the end-to-end result of such a chain is no measure, see `kiln_bench::check`); a link
+/// whose outputs are off is the one named.
+#[test]
+fn chains_are_checked_link_by_link() {
+    use kiln_bench::check::{chain_links, compare_links};
+    let dev = device();
+    let w = workloads::build(&dev, "gemv_q8_0@288x256x3", Size::Small)
+        .unwrap()
+        .unwrap();
+    let links = chain_links(&w).unwrap();
+    assert_eq!(links.len(), 3);
+    for l in &links {
+        assert!(l.relative() <= 1e-5, "{l:?}");
+    }
+    // The vector rounded to 8 bits, by the warp kernel where the adapter has subgroups.
+    let int8 = device_with_qgemv_path(&kiln::DeviceOptions {
+        autotune: kiln::Autotune::Off,
+        cache_dir: None,
+        gemv_activations: kiln::GemvActivations::Int8,
+        ..kiln::DeviceOptions::from_env()
+    });
+    if let Some(g) = int8.gpu() {
+        let mut s = g.schedule();
+        s.matmul.qgemv_warps = 16;
+        s.matmul.gemv_subgroups = true;
+        g.set_schedule(s);
+    }
+    let w = workloads::build(&int8, "gemv_q4_k@1031x1024x3", Size::Small)
+        .unwrap()
+        .unwrap();
+    let links = chain_links(&w).unwrap();
+    for l in &links {
+        // The 8-bit vector's bound (docs/OPS.md).
+        assert!(l.relative() <= 1e-2, "{l:?}");
+    }
+    // More than f32 rounding where the first vector (random in [-1, 1]) was rounded to 8
+    // bits (the later ones are the tanh of outputs in the thousands, ±1, which round
+    // exactly).
+    assert!(
+        int8.gpu().is_none() || links[0].relative() > 1e-5,
+        "{:?}",
+        links[0]
+    );
+    // A link off by 1% of its largest output is named, and the links before it pass.
+    let prog = kiln::Program::compile(
+        &w.placeholders.iter().collect::<Vec<_>>(),
+        &w.links.iter().collect::<Vec<_>>(),
+    )
+    .unwrap();
+    let mut got: Vec<kiln::HostTensor> = prog
+        .run(&w.input_refs())
+        .unwrap()
+        .iter()
+        .map(|t| t.to_host().unwrap())
+        .collect();
+    let v = got[1].to_f64();
+    let big = v.iter().fold(0f64, |m, x| m.max(x.abs()));
+    let mut off: Vec<f32> = v.iter().map(|&x| x as f32).collect();
+    off[517] += (0.05 * big) as f32;
+    got[1] = kiln::HostTensor::from_slice(&off, got[1].shape.clone()).unwrap();
+    let links = compare_links(&w, &got).unwrap();
+    assert!(links[0].relative() <= 1e-2, "{:?}", links[0]);
+    assert!(links[1].relative() > 3e-2, "{:?}", links[1]);
+}

@@ -92,6 +92,6 @@ pub(super) fn build(dev: &Device, name: &str, large: bool) -> Result<Option<Work
         metric: Metric::Tokens(t as f64),
         carry,
         quantized: true,
-        chained: false,
+        links: Vec::new(),
     }))
 }
