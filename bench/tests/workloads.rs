@@ -77,22 +77,29 @@ fn quantized_gemvs_take_shapes_and_chains() {
 }
 
 /// `--check`'s link-by-link check of a chain of quantized products: every link within the
-/// `f32` bound on the default path and within the 8-bit vector's bound on the warp kernel
-/// (the end-to-end result of such a chain is no measure, see `kiln_bench::check`); a link
-/// whose outputs are off is the one named.
+/// `f32` bound on the `f32` vector and within kiln-bench's 8-bit bound (1e-2 of the largest
+/// output) where the vector is rounded to 8 bits (by the warp kernel where the adapter has
+/// subgroups); each link's reference is fed with the device's previous link, not the
+/// reference's; a link off by 5%, or NaN, is the one named.
 #[test]
 fn chains_are_checked_link_by_link() {
-    use kiln_bench::check::{chain_links, compare_links};
-    let dev = device();
-    let w = workloads::build(&dev, "gemv_q8_0@288x256x3", Size::Small)
+    use kiln_bench::check::{chain_links, compare_links, run_links, Deviation};
+    use kiln_bench::workloads::chain_link;
+    let f32_vector = kiln::Device::new(&kiln::DeviceOptions {
+        autotune: kiln::Autotune::Off,
+        cache_dir: None,
+        gemv_activations: kiln::GemvActivations::F32,
+        ..kiln::DeviceOptions::from_env()
+    })
+    .unwrap();
+    let w = workloads::build(&f32_vector, "gemv_q8_0@288x256x3", Size::Small)
         .unwrap()
         .unwrap();
     let links = chain_links(&w).unwrap();
     assert_eq!(links.len(), 3);
     for l in &links {
-        assert!(l.relative() <= 1e-5, "{l:?}");
+        assert!(l.within(1e-5), "{l:?}");
     }
-    // The vector rounded to 8 bits, by the warp kernel where the adapter has subgroups.
     let int8 = device_with_qgemv_path(&kiln::DeviceOptions {
         autotune: kiln::Autotune::Off,
         cache_dir: None,
@@ -110,35 +117,44 @@ fn chains_are_checked_link_by_link() {
         .unwrap();
     let links = chain_links(&w).unwrap();
     for l in &links {
-        // The 8-bit vector's bound (docs/OPS.md).
-        assert!(l.relative() <= 1e-2, "{l:?}");
+        assert!(l.within(1e-2), "{l:?}");
     }
     // More than f32 rounding where the first vector (random in [-1, 1]) was rounded to 8
     // bits (the later ones are the tanh of outputs in the thousands, ±1, which round
-    // exactly).
+    // exactly). The interpreter (no GPU) has no 8-bit path: there the links pass the f32
+    // bound, which the loop above covers.
     assert!(
         int8.gpu().is_none() || links[0].relative() > 1e-5,
         "{:?}",
         links[0]
     );
-    // A link off by 1% of its largest output is named, and the links before it pass.
-    let prog = kiln::Program::compile(
-        &w.placeholders.iter().collect::<Vec<_>>(),
-        &w.links.iter().collect::<Vec<_>>(),
-    )
-    .unwrap();
-    let mut got: Vec<kiln::HostTensor> = prog
-        .run(&w.input_refs())
-        .unwrap()
-        .iter()
-        .map(|t| t.to_host().unwrap())
-        .collect();
-    let v = got[1].to_f64();
+    let got = run_links(&w).unwrap();
+    assert_eq!(compare_links(&w, &got).unwrap(), links);
+    // Link 2 computed on the host from a first link made 5% wrong: the first is named, the
+    // second matches exactly, since its reference is fed the first as given.
+    let cpu = kiln::Device::interpreter();
+    let on_cpu = |t: &kiln::Tensor| kiln::Tensor::from_host_on(&cpu, t.to_host().unwrap()).unwrap();
+    let v = got[0].to_f64();
     let big = v.iter().fold(0f64, |m, x| m.max(x.abs()));
     let mut off: Vec<f32> = v.iter().map(|&x| x as f32).collect();
     off[517] += (0.05 * big) as f32;
-    got[1] = kiln::HostTensor::from_slice(&off, got[1].shape.clone()).unwrap();
-    let links = compare_links(&w, &got).unwrap();
-    assert!(links[0].relative() <= 1e-2, "{:?}", links[0]);
-    assert!(links[1].relative() > 3e-2, "{:?}", links[1]);
+    let mut wrong = got.clone();
+    wrong[0] = kiln::HostTensor::from_slice(&off, got[0].shape.clone()).unwrap();
+    let first = kiln::Tensor::from_host_on(&cpu, wrong[0].clone()).unwrap();
+    wrong[1] = chain_link(&first, &on_cpu(&w.inputs[2]), 1)
+        .unwrap()
+        .to_host()
+        .unwrap();
+    let links = compare_links(&w, &wrong).unwrap();
+    assert!(!links[0].within(3e-2), "{:?}", links[0]);
+    assert_eq!(links[1].err, 0.0, "{:?}", links[1]);
+    // A NaN is never within a bound; too few products are an error.
+    off[517] = f32::NAN;
+    wrong[0] = kiln::HostTensor::from_slice(&off, got[0].shape.clone()).unwrap();
+    let links = compare_links(&w, &wrong).unwrap();
+    assert!(links[0].relative().is_nan() && !links[0].within(1.0));
+    assert!(compare_links(&w, &got[..2]).is_err());
+    assert!(!Deviation::of(&[1.0, f64::NAN], &[1.0, 2.0]).within(1.0));
+    assert!(Deviation::of(&[1.0, f64::NAN], &[1.0, f64::NAN]).within(0.0));
+    assert!(!Deviation::of(&[1.0], &[1.0, 2.0]).within(1.0));
 }
