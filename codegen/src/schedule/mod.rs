@@ -394,7 +394,8 @@ impl Schedule {
                 return s;
             }
             // The template's own rows a group (those fitted to the warp kernel's blocks
-            // mean another layout there).
+            // mean another layout there): cleared first, so that `fit_rows` starts from the
+            // template's most.
             m.qgemv_warps = 0;
             m.qgemv_rows = None;
             m.qgemv_rows = Some(crate::qgemv::fit_rows(k, m));
