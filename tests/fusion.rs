@@ -454,13 +454,14 @@ fn schedules_agree_with_reference() {
         matmul_block_n,
         sg,
         matmul_depth,
+        serial,
     ) in [
-        (64, 1, 1, 0, Some(1), 1, None, false, None),
-        (256, 4, 8, 16, Some(8), 4, None, true, Some(32)),
-        (128, 3, 5, 3, Some(4), 3, Some(8), false, Some(16)),
-        (32, 2, 16, 64, Some(8), 16, Some(4), true, Some(16)),
-        (32, 2, 16, 64, None, 4, None, true, Some(32)),
-        (1024, 2, 4, 8, None, 4, None, true, None),
+        (64, 1, 1, 0, Some(1), 1, None, false, None, 0),
+        (256, 4, 8, 16, Some(8), 4, None, true, Some(32), 32),
+        (128, 3, 5, 3, Some(4), 3, Some(8), false, Some(16), 64),
+        (32, 2, 16, 64, Some(8), 16, Some(4), true, Some(16), 8),
+        (32, 2, 16, 64, None, 4, None, true, Some(32), 1),
+        (1024, 2, 4, 8, None, 4, None, true, None, 0),
     ] {
         ctx.set_schedule(kiln::Schedule {
             elementwise: kiln::ElementwiseSchedule {
@@ -472,6 +473,7 @@ fn schedules_agree_with_reference() {
                 unroll: reduce_unroll,
                 cache: reduce_cache,
                 subgroups: sg,
+                serial,
             },
             matmul: kiln::MatmulSchedule {
                 block: matmul_block,
@@ -492,8 +494,11 @@ fn schedules_agree_with_reference() {
             attention: kiln::Schedule::GPU.attention,
         });
         for &n in &[1usize, 7, 1031, 5000] {
-            let what =
-                format!("wg {wg} unroll {unroll}/{reduce_unroll} cache {reduce_cache} n {n}");
+            // Rows of at most `serial` elements (the softmaxes over 1 and 7, the sums over 3)
+            // are reduced an invocation a row.
+            let what = format!(
+                "wg {wg} unroll {unroll}/{reduce_unroll} cache {reduce_cache} serial {serial} n {n}"
+            );
             let x = random(&dev, DType::F32, &[3, n], -2.0, 2.0, n as u64);
             check(&x.softmax(-1).unwrap(), 1e-6, 1e-4, &what);
             check(&x.layer_norm(None, None, 1e-5).unwrap(), 1e-4, 1e-4, &what);

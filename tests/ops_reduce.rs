@@ -354,3 +354,16 @@ fn layer_norm_of_constant_rows_is_exactly_zero() {
         }
     }
 }
+
+/// Short rows are reduced an invocation a row (`reduce.serial`), a workgroup of rows at a
+/// time: more rows than one grid dimension holds workgroups of them (over 65,535 x 16 on the
+/// CPU schedule), with a per-row, an index and a per-element output.
+#[test]
+fn serial_rows_past_one_grid_dimension() {
+    let dev = device();
+    let rows = 1_100_003;
+    let x = random(&dev, DType::F32, &[rows, 3], -2.0, 2.0, 21);
+    check(&x.sum(&[-1], false).unwrap(), 1e-5, 1e-5, "sum of rows of 3");
+    check(&x.argmax(-1, false).unwrap(), 0.0, 0.0, "argmax of rows of 3");
+    check(&x.softmax(-1).unwrap(), 1e-6, 1e-5, "softmax of rows of 3");
+}

@@ -1,6 +1,6 @@
 //! `kiln-bench`: the standard workloads of `docs/PERFORMANCE.md` on the default adapter.
 //!
-//! `kiln-bench [--size small|large] [--only NAME[,NAME...]] [--check] [--unroll N] [--reduce-unroll N] [--workgroup N] [--reduce-workgroup N] [--reduce-cache N] [--reduce-subgroups 0|1] [--gemv-subgroups 0|1] [--qgemv-rows 1|2|4] [--qgemv-items 1|2|4] [--qgemv-workgroups N] [--qgemv-warps 0|8|16|32] [--matmul-block N] [--matmul-block-n N] [--matmul-depth 16|32] [--matmul-unroll N] [--attention-rows N] [--attention-keys N] [--pool-mb N] [--warmup-ms N] [--queued-runs N] [--profile]`
+//! `kiln-bench [--size small|large] [--only NAME[,NAME...]] [--check] [--unroll N] [--reduce-unroll N] [--workgroup N] [--reduce-workgroup N] [--reduce-cache N] [--reduce-serial N] [--reduce-subgroups 0|1] [--gemv-subgroups 0|1] [--qgemv-rows 1|2|4] [--qgemv-items 1|2|4] [--qgemv-workgroups N] [--qgemv-warps 0|8|16|32] [--matmul-block N] [--matmul-block-n N] [--matmul-depth 16|32] [--matmul-unroll N] [--attention-rows N] [--attention-keys N] [--pool-mb N] [--warmup-ms N] [--queued-runs N] [--profile]`
 //! (`--unroll`/`--workgroup` override the adapter's default schedule, for comparisons; a
 //! quantized gemv runs at another shape as `NAME@ROWSxK`, or `N` of them chained as
 //! `NAME@ROWSxKxN`)
@@ -256,6 +256,7 @@ fn main() {
     let mut qgemv_workgroups: Option<u32> = None;
     let mut qgemv_warps: Option<u32> = None;
     let mut reduce_cache: Option<u32> = None;
+    let mut reduce_serial: Option<u32> = None;
     let mut attention_rows: Option<u32> = None;
     let mut attention_keys: Option<u32> = None;
     let mut warmup_ms: u64 = 1000;
@@ -299,7 +300,8 @@ fn main() {
             "--unroll" | "--workgroup" | "--reduce-unroll" | "--reduce-workgroup"
             | "--matmul-block" | "--matmul-block-n" | "--matmul-depth" | "--matmul-unroll"
             | "--reduce-subgroups" | "--gemv-subgroups" | "--qgemv-rows" | "--qgemv-items"
-            | "--qgemv-workgroups" | "--qgemv-warps" | "--reduce-cache" | "--attention-rows"
+            | "--qgemv-workgroups" | "--qgemv-warps" | "--reduce-cache" | "--reduce-serial"
+            | "--attention-rows"
             | "--attention-keys" => {
                 let v: Option<u32> = args.get(i + 1).and_then(|v| v.parse().ok());
                 match v {
@@ -317,6 +319,7 @@ fn main() {
                     Some(v) if args[i] == "--qgemv-workgroups" => qgemv_workgroups = Some(v),
                     Some(v) if args[i] == "--qgemv-warps" => qgemv_warps = Some(v),
                     Some(v) if args[i] == "--reduce-cache" => reduce_cache = Some(v),
+                    Some(v) if args[i] == "--reduce-serial" => reduce_serial = Some(v),
                     Some(v) if args[i] == "--attention-rows" => attention_rows = Some(v),
                     Some(v) if args[i] == "--attention-keys" => attention_keys = Some(v),
                     Some(v) => workgroup = Some(v),
@@ -329,7 +332,7 @@ fn main() {
             }
             "-h" | "--help" => {
                 eprintln!(
-                    "kiln-bench [--size small|large] [--only NAME[,NAME...]] [--check] [--unroll N] [--reduce-unroll N] [--workgroup N] [--reduce-workgroup N] [--reduce-cache N] [--reduce-subgroups 0|1] [--gemv-subgroups 0|1] [--qgemv-rows 1|2|4] [--qgemv-items 1|2|4] [--qgemv-workgroups N] [--qgemv-warps 0|8|16|32] [--matmul-block N] [--matmul-block-n N] [--matmul-depth 16|32] [--matmul-unroll N] [--attention-rows N] [--attention-keys N] [--pool-mb N] [--warmup-ms N] [--queued-runs N] [--profile]\nworkloads: {} (a quantized gemv at another shape: NAME@ROWSxK; N of them chained, each on its own weight: NAME@ROWSxKxN)",
+                    "kiln-bench [--size small|large] [--only NAME[,NAME...]] [--check] [--unroll N] [--reduce-unroll N] [--workgroup N] [--reduce-workgroup N] [--reduce-cache N] [--reduce-serial N] [--reduce-subgroups 0|1] [--gemv-subgroups 0|1] [--qgemv-rows 1|2|4] [--qgemv-items 1|2|4] [--qgemv-workgroups N] [--qgemv-warps 0|8|16|32] [--matmul-block N] [--matmul-block-n N] [--matmul-depth 16|32] [--matmul-unroll N] [--attention-rows N] [--attention-keys N] [--pool-mb N] [--warmup-ms N] [--queued-runs N] [--profile]\nworkloads: {} (a quantized gemv at another shape: NAME@ROWSxK; N of them chained, each on its own weight: NAME@ROWSxKxN)",
                     workloads::NAMES.join(", ")
                 );
                 return;
@@ -360,6 +363,7 @@ fn main() {
         r.unroll = reduce_unroll.unwrap_or(r.unroll);
         r.subgroups = reduce_subgroups.map_or(r.subgroups, |v| v != 0);
         r.cache = reduce_cache.unwrap_or(r.cache);
+        r.serial = reduce_serial.unwrap_or(r.serial);
         r.workgroup = reduce_wg.unwrap_or(r.workgroup);
         let m = &mut s.matmul;
         m.block = matmul_block.map_or(m.block, by_size);
@@ -388,6 +392,7 @@ fn main() {
             qgemv_workgroups,
             qgemv_warps,
             reduce_cache,
+            reduce_serial,
             reduce_wg,
             workgroup,
             attention_rows,

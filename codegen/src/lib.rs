@@ -103,6 +103,11 @@ impl KernelSource {
                 ),
                 max_dim,
             ),
+            KernelKind::Reduce { .. } if self.schedule.reduce.serial > 0 => elementwise::grid_2d(
+                k.out_numel()
+                    .div_ceil(self.schedule.reduce.workgroup.max(1) as usize),
+                max_dim,
+            ),
             KernelKind::Reduce { .. } | KernelKind::Scan { .. } => {
                 elementwise::grid_2d(k.out_numel(), max_dim)
             }

@@ -56,7 +56,9 @@ impl Step<'_> {
 /// `rows_*`). With `s.reduce.cache = C > 0`, a row of at most `C` elements per invocation is
 /// read from memory once into registers (`rows_cached`) and every stage and output reads the
 /// registers; longer rows take the looping path (`rows_looped`), which reads memory in each
-/// stage.
+/// stage. With `s.reduce.serial`, each invocation is a row of its own (the row functions
+/// written for a workgroup of one, its totals its own accumulators) and a workgroup holds
+/// `s.reduce.workgroup` rows.
 pub fn main(
     e: &mut Emitter,
     s: &Schedule,
@@ -64,6 +66,9 @@ pub fn main(
     red_rank: usize,
 ) -> Result<String, CodegenError> {
     let wg = s.reduce.workgroup;
+    let serial = s.reduce.serial > 0;
+    // Invocations that share a row.
+    let per_row = if serial { 1 } else { wg };
     let numel = e.params.u32(Param::Numel);
     let count = e.params.u32(Param::Count);
     let mut head = Head::default();
@@ -84,24 +89,32 @@ pub fn main(
         b,
         "@compute @workgroup_size({wg})\nfn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32{sg_in}) {{"
     );
-    writeln!(b, "  let o = wid.y * nwg.x + wid.x;");
+    let at = if serial {
+        writeln!(b, "  let o = (wid.y * nwg.x + wid.x) * {wg}u + lid;");
+        "0u"
+    } else {
+        writeln!(b, "  let o = wid.y * nwg.x + wid.x;");
+        "lid"
+    };
     writeln!(b, "  let live = o < {numel};");
     if cache > 0 {
         writeln!(
             b,
-            "  if ({count} <= {}u) {{\n    rows_cached(o, live, lid{sg_args});\n  }} else {{\n    rows_looped(o, live, lid{sg_args});\n  }}",
-            wg * cache
+            "  if ({count} <= {}u) {{\n    rows_cached(o, live, {at}{sg_args});\n  }} else {{\n    rows_looped(o, live, {at}{sg_args});\n  }}",
+            per_row * cache
         );
     } else {
-        writeln!(b, "  rows_looped(o, live, lid{sg_args});");
+        writeln!(b, "  rows_looped(o, live, {at}{sg_args});");
     }
     b.push_str("}\n");
     let mut out = head.text;
-    for ty in head.shared {
-        writeln!(out, "var<workgroup> sv_{ty}: array<{ty}, {wg}>;");
-    }
-    if stages.iter().any(|st| st.op.is_arg()) {
-        writeln!(out, "var<workgroup> si: array<u32, {wg}>;");
+    if !serial {
+        for ty in head.shared {
+            writeln!(out, "var<workgroup> sv_{ty}: array<{ty}, {wg}>;");
+        }
+        if stages.iter().any(|st| st.op.is_arg()) {
+            writeln!(out, "var<workgroup> si: array<u32, {wg}>;");
+        }
     }
     out.append(b);
     out.finish()
@@ -249,7 +262,9 @@ fn rows(
     red_rank: usize,
     cache: Option<u32>,
 ) -> Result<Code, CodegenError> {
-    let wg = s.reduce.workgroup;
+    // Invocations that share a row (one where rows are serial).
+    let serial = s.reduce.serial > 0;
+    let wg = if serial { 1 } else { s.reduce.workgroup };
     let k = e.k;
     let rank = k.shape.rank();
     let kept = rank - red_rank;
@@ -441,7 +456,12 @@ fn rows(
             }
         }
         // The workgroup's total, in `tot{si}` (and `toti{si}`).
-        if s.reduce.subgroups {
+        if serial {
+            writeln!(b, "  let tot{si} = acc{si};");
+            if arg {
+                writeln!(b, "  let toti{si} = acci{si};");
+            }
+        } else if s.reduce.subgroups {
             subgroup_total(e, &mut b, si, st.op, &a, &better);
         } else {
             tree_total(e, &mut b, si, st.op, &a, &better, wg);
@@ -453,7 +473,9 @@ fn rows(
         });
         let fin = e.round(out_dtype, fin);
         writeln!(b, "  let red{si}: {} = {fin};", info(out_dtype).value);
-        writeln!(b, "  workgroupBarrier();");
+        if !serial {
+            writeln!(b, "  workgroupBarrier();");
+        }
     }
     let row: Vec<(usize, &Output)> = k
         .outputs

@@ -475,3 +475,47 @@ fn in_place_updates_are_guarded() {
         }
     }
 }
+
+fn sum_kernel(shape: &[usize]) -> Kernel {
+    let mut g = Graph::new();
+    let x = g.input(DType::F32, Shape::new(shape)).unwrap();
+    let y = g
+        .add(
+            Op::Reduce {
+                op: kiln_ir::ops::ReduceOp::Sum,
+                axes: smallvec![shape.len() - 1],
+                keepdim: false,
+            },
+            &[x],
+        )
+        .unwrap();
+    g.mark_output(y);
+    lower_unfused(&g).unwrap().calls.remove(0).kernel
+}
+
+/// `reduce.serial` stays only for rows that short, and then holds the row whole in registers
+/// without subgroups; its grid is a workgroup per `workgroup` rows, its shader has no barrier
+/// and no workgroup memory, and naga takes it.
+#[test]
+fn serial_rows_resolve_and_generate() {
+    let mut base = Schedule::GPU;
+    base.reduce.subgroups = true;
+    assert_eq!(base.reduce.serial, 32);
+    let short = sum_kernel(&[4096, 22]);
+    let s = base.resolve(&short);
+    assert_eq!(
+        (s.reduce.serial, s.reduce.cache, s.reduce.subgroups),
+        (32, 32, false)
+    );
+    assert_eq!(s.resolve(&short), s, "resolve is idempotent");
+    let src = generate(&short, &s, &Target::default()).unwrap();
+    assert_eq!(src.grid(&short, 65535).unwrap(), [4096 / 32, 1, 1]);
+    assert!(!src.wgsl.contains("workgroupBarrier") && !src.wgsl.contains("var<workgroup>"));
+    common::validated(&src.wgsl, "serial sum");
+    let long = sum_kernel(&[4096, 33]);
+    let s = base.resolve(&long);
+    assert_eq!(s.reduce.serial, 0);
+    let src = generate(&long, &s, &Target::default()).unwrap();
+    assert_eq!(src.grid(&long, 65535).unwrap(), [4096, 1, 1]);
+    assert!(src.wgsl.contains("workgroupBarrier"));
+}

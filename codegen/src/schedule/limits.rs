@@ -44,6 +44,7 @@ pub fn sanitize(s: Schedule, limits: AdapterLimits) -> Schedule {
             unroll: s.reduce.unroll.clamp(1, 16),
             cache: s.reduce.cache.min(64),
             subgroups: s.reduce.subgroups && limits.subgroups,
+            serial: s.reduce.serial.min(super::SERIAL_MAX),
         },
         matmul: MatmulSchedule {
             block: one_of(s.matmul.block, &matmul::BLOCKS),

@@ -70,10 +70,11 @@ pub struct ElementwiseSchedule {
     pub unroll: u32,
 }
 
-/// How a reduce kernel is mapped (one workgroup per row).
+/// How a reduce kernel is mapped: one workgroup per row, or, for rows of at most `serial`
+/// elements, one invocation per row.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ReduceSchedule {
-    /// Invocations per workgroup (a power of two).
+    /// Invocations per workgroup (a power of two); rows per workgroup where rows are serial.
     pub workgroup: u32,
     /// Elements each invocation loads per step of its row loops before combining them.
     pub unroll: u32,
@@ -84,7 +85,17 @@ pub struct ReduceSchedule {
     /// Combine across a workgroup with subgroup shuffles instead of a shared-memory tree.
     /// Only for adapters with `Features::SUBGROUP`.
     pub subgroups: bool,
+    /// Rows of at most this many elements are reduced by one invocation each, `workgroup`
+    /// rows a workgroup: no tree, no barrier, no workgroup memory (at most
+    /// [`SERIAL_MAX`]; 0: never). A tree over a short row costs more steps and barriers than
+    /// it shares out (a split attention's combine folds 16-43 runs a row).
+    /// [`Schedule::resolve`] keeps it only for kernels whose rows are that short.
+    pub serial: u32,
 }
+
+/// The longest row [`ReduceSchedule::serial`] may name: a serial row is held in registers
+/// whole (`cache` is set to its size class), so that it is read from memory once.
+pub const SERIAL_MAX: u32 = 64;
 
 /// How a matmul kernel is mapped (see [`matmul`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -218,6 +229,7 @@ impl Schedule {
             unroll: 8,
             cache: 16,
             subgroups: false,
+            serial: 32,
         },
         matmul: MatmulSchedule {
             block: None,
@@ -293,7 +305,9 @@ impl Schedule {
     ///   invocation, at least 32 invocations, at most its `workgroup` (a row of 512 gets 64;
     ///   tree steps and barriers cost more than they share on short rows), and a register
     ///   cache of no more elements per invocation than the row's size class needs (at least 4,
-    ///   where the cache is a multiple of 4).
+    ///   where the cache is a multiple of 4);
+    /// - `reduce.serial` stays only where the rows are that short (and never on a scan); a
+    ///   serial reduction holds its row's size class in registers and uses no subgroups.
     pub fn resolve(&self, k: &Kernel) -> Schedule {
         let mut s = *self;
         let coop = matches!(k.kind, KernelKind::Matmul { .. })
@@ -319,10 +333,18 @@ impl Schedule {
             KernelKind::Reduce { .. } => {
                 let r = &mut s.reduce;
                 r.workgroup = row_workgroup(k, r.workgroup);
-                // Registers for the row's elements, no more than its size class needs: slots
-                // past them would only lengthen the shader (4 at least, so that a vec4 row
-                // keeps its vector slots).
-                if r.cache > 0 {
+                if k.red_count() > r.serial.min(SERIAL_MAX) as usize {
+                    r.serial = 0;
+                }
+                // A serial row is held in registers whole, and combines nothing across
+                // invocations.
+                if r.serial > 0 {
+                    r.cache = k.red_count().max(1).next_power_of_two() as u32;
+                    r.subgroups = false;
+                } else if r.cache > 0 {
+                    // Registers for the row's elements, no more than its size class needs:
+                    // slots past them would only lengthen the shader (4 at least, so that a
+                    // vec4 row keeps its vector slots).
                     let row = k.red_count().max(1).next_power_of_two();
                     let need = (row / r.workgroup.max(1) as usize).max(1) as u32;
                     let floor = if r.cache.is_multiple_of(4) { 4 } else { 1 };
@@ -336,6 +358,7 @@ impl Schedule {
                 s.reduce.workgroup = row_workgroup(k, s.reduce.workgroup);
                 s.reduce.cache = 0;
                 s.reduce.subgroups = false;
+                s.reduce.serial = 0;
                 s.matmul.block = Some(s.matmul.block.unwrap_or(1));
             }
             KernelKind::Attention { .. } => {

@@ -28,6 +28,7 @@ pub const CPU: Schedule = Schedule {
         unroll: 2,
         cache: 64,
         subgroups: false,
+        serial: 64,
     },
     matmul: MatmulSchedule {
         block: None,

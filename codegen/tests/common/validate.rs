@@ -60,6 +60,7 @@ pub fn validate_program(prog: &kiln_ir::lower::Program, what: &str) -> usize {
                         unroll: unroll + 1,
                         cache: reduce_cache,
                         subgroups: matmul_block == 4,
+                        serial: if matmul_block == 8 { 64 } else { 0 },
                     },
                     matmul: MatmulSchedule {
                         block: Some(matmul_block),
