@@ -363,7 +363,17 @@ fn serial_rows_past_one_grid_dimension() {
     let dev = device();
     let rows = 1_100_003;
     let x = random(&dev, DType::F32, &[rows, 3], -2.0, 2.0, 21);
-    check(&x.sum(&[-1], false).unwrap(), 1e-5, 1e-5, "sum of rows of 3");
-    check(&x.argmax(-1, false).unwrap(), 0.0, 0.0, "argmax of rows of 3");
+    check(
+        &x.sum(&[-1], false).unwrap(),
+        1e-5,
+        1e-5,
+        "sum of rows of 3",
+    );
+    check(
+        &x.argmax(-1, false).unwrap(),
+        0.0,
+        0.0,
+        "argmax of rows of 3",
+    );
     check(&x.softmax(-1).unwrap(), 1e-6, 1e-5, "softmax of rows of 3");
 }

@@ -301,8 +301,7 @@ fn main() {
             | "--matmul-block" | "--matmul-block-n" | "--matmul-depth" | "--matmul-unroll"
             | "--reduce-subgroups" | "--gemv-subgroups" | "--qgemv-rows" | "--qgemv-items"
             | "--qgemv-workgroups" | "--qgemv-warps" | "--reduce-cache" | "--reduce-serial"
-            | "--attention-rows"
-            | "--attention-keys" => {
+            | "--attention-rows" | "--attention-keys" => {
                 let v: Option<u32> = args.get(i + 1).and_then(|v| v.parse().ok());
                 match v {
                     Some(v) if args[i] == "--unroll" => unroll = Some(v),

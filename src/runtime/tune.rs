@@ -350,7 +350,7 @@ mod tests {
             )
             .unwrap()
         };
-        assert!(KEEP_MARGIN > 0.02 && KEEP_MARGIN < 0.1);
+        const { assert!(KEEP_MARGIN > 0.02 && KEEP_MARGIN < 0.1) };
         let t = pick(0.02);
         assert!(t.measured);
         assert_eq!(t.schedule, cands[0]);
