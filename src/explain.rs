@@ -170,8 +170,12 @@ pub(crate) fn describe(
                     KernelKind::Scan { op, .. } => format!("{} along the last dim", op.name()),
                 };
             let schedule = schedule_of(&c.kernel);
+            let serial =
+                matches!(c.kernel.kind, KernelKind::Reduce { .. }) && schedule.reduce.serial > 0;
             let kind = if schedule.matmul.tensor_cores || schedule.attention.tensor_cores {
                 format!("{kind} on tensor cores")
+            } else if serial {
+                format!("{kind}, a row an invocation")
             } else {
                 kind
             };

@@ -177,7 +177,7 @@ fn a_failing_candidate_is_skipped() {
     let mut bad = good;
     bad.reduce.workgroup = 48;
     let budget = tune::Budget::of(kiln::Autotune::Full).unwrap();
-    let t = autotune::tune_kernel(ctx, k, &[good, bad], budget).unwrap();
+    let t = autotune::tune_kernel(ctx, k, &[good, bad], &good, budget).unwrap();
     assert_eq!(t.schedule, good);
     assert_eq!(t.skipped, 1);
     // The device is still usable.
@@ -508,6 +508,7 @@ fn invalid_stored_schedules_are_rejected() {
         workgroup: 64,
         unroll: 4,
         cache: 0,
+        serial: 0,
     };
     assert_eq!(reduce.apply(k, &base), None);
 }

@@ -493,7 +493,8 @@ fn schedules_agree_with_reference() {
             },
             attention: kiln::Schedule::GPU.attention,
         });
-        for &n in &[1usize, 7, 1031, 5000] {
+        // 32 and 64: serial vec4 rows at the bounds 32 and 64; 65: past them.
+        for &n in &[1usize, 7, 32, 64, 65, 1031, 5000] {
             // Rows of at most `serial` elements (the softmaxes over 1 and 7, the sums over 3)
             // are reduced an invocation a row.
             let what = format!(

@@ -175,6 +175,20 @@ pub fn generate(k: &Kernel, s: &Schedule, t: &Target) -> Result<KernelSource, Co
             s.reduce.workgroup
         )));
     }
+    // A serial reduction holds its row in registers whole (what `Schedule::resolve` sets);
+    // a scan has no serial form.
+    let serial_row = match k.kind {
+        KernelKind::Reduce { .. } => k.red_count().max(1) <= s.reduce.cache as usize,
+        KernelKind::Scan { .. } => false,
+        KernelKind::Elementwise | KernelKind::Matmul { .. } | KernelKind::Attention { .. } => true,
+    };
+    if s.reduce.serial > 0 && !serial_row {
+        return Err(CodegenError::Schedule(format!(
+            "a serial reduction holds its row of {} in registers: cache {} (resolve the schedule)",
+            k.red_count(),
+            s.reduce.cache
+        )));
+    }
     // The quantized gemv path's fields, each within the set its templates write.
     let quantized: [(&str, u32, &[u32]); 2] = [
         (

@@ -1,4 +1,5 @@
-//! The reduction template: one workgroup per row (output element). A kernel runs its stages
+//! The reduction template: one workgroup per row (output element), or, for short rows
+//! (`reduce.serial`), one invocation per row. A kernel runs its stages
 //! in order (softmax: max, then sum), each stage's total being the next stage's input, then
 //! writes its per-row and per-element outputs. In each stage every invocation accumulates its
 //! share of the row (`reduce.unroll` loads per step, or from the row held in registers when
@@ -56,9 +57,9 @@ impl Step<'_> {
 /// `rows_*`). With `s.reduce.cache = C > 0`, a row of at most `C` elements per invocation is
 /// read from memory once into registers (`rows_cached`) and every stage and output reads the
 /// registers; longer rows take the looping path (`rows_looped`), which reads memory in each
-/// stage. With `s.reduce.serial`, each invocation is a row of its own (the row functions
-/// written for a workgroup of one, its totals its own accumulators) and a workgroup holds
-/// `s.reduce.workgroup` rows.
+/// stage. With `s.reduce.serial`, each invocation is a row of its own (the cached row
+/// function written for a workgroup of one, its totals its own accumulators; the row must fit
+/// `cache`) and a workgroup holds `s.reduce.workgroup` rows.
 pub fn main(
     e: &mut Emitter,
     s: &Schedule,
@@ -72,8 +73,14 @@ pub fn main(
     let numel = e.params.u32(Param::Numel);
     let count = e.params.u32(Param::Count);
     let mut head = Head::default();
-    let mut b = rows(e, &mut head, s, stages, red_rank, None)?;
     let cache = s.reduce.cache;
+    // A serial row is held in registers whole (`generate` checks that it fits), so it has
+    // only the cached function.
+    let mut b = if serial {
+        Code::new()
+    } else {
+        rows(e, &mut head, s, stages, red_rank, None)?
+    };
     if cache > 0 {
         b.append(rows(e, &mut head, s, stages, red_rank, Some(cache))?);
     }
@@ -97,7 +104,9 @@ pub fn main(
         "lid"
     };
     writeln!(b, "  let live = o < {numel};");
-    if cache > 0 {
+    if serial {
+        writeln!(b, "  rows_cached(o, live, {at}{sg_args});");
+    } else if cache > 0 {
         writeln!(
             b,
             "  if ({count} <= {}u) {{\n    rows_cached(o, live, {at}{sg_args});\n  }} else {{\n    rows_looped(o, live, {at}{sg_args});\n  }}",

@@ -512,6 +512,27 @@ fn serial_rows_resolve_and_generate() {
     assert_eq!(src.grid(&short, 65535).unwrap(), [4096 / 32, 1, 1]);
     assert!(!src.wgsl.contains("workgroupBarrier") && !src.wgsl.contains("var<workgroup>"));
     common::validated(&src.wgsl, "serial sum");
+    // The tuner weighs both forms: serial rows a workgroup, and the tree's workgroups.
+    let cands = kiln_codegen::schedule::space::candidates(
+        &short,
+        &base,
+        kiln_codegen::schedule::space::Autotune::Full,
+        1024,
+    );
+    assert_eq!(cands[0], s);
+    assert!(cands.iter().any(|c| c.reduce.serial == 0));
+    assert!(cands.iter().filter(|c| c.reduce.serial > 0).count() > 1);
+    for c in &cands {
+        assert!(
+            kiln_codegen::schedule::limits::valid(&short, c, 1024),
+            "{c:?}"
+        );
+        common::validated(
+            &generate(&short, c, &Target::default()).unwrap().wgsl,
+            "candidate",
+        );
+    }
+    // Rows of 33 are of the size class 64: the tree form under a serial bound of 32.
     let long = sum_kernel(&[4096, 33]);
     let s = base.resolve(&long);
     assert_eq!(s.reduce.serial, 0);

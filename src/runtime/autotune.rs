@@ -34,7 +34,7 @@ impl GpuContext {
         let Some(budget) = Budget::of(mode) else {
             return fit(base.resolve(k));
         };
-        match tune_kernel(self, k, &cands, budget) {
+        match tune_kernel(self, k, &cands, &fit(base.resolve(k)), budget) {
             Ok(t) if t.measured => {
                 let s = t.schedule;
                 log::debug!("kiln: autotune {}: chose {s:?}", k.name);
@@ -86,15 +86,17 @@ impl GpuContext {
 }
 
 /// Tunes `k` on `ctx` over `cands` (the reference first) within `budget`: random inputs of
-/// its sizes, then [`tune::search`] with runs on them. The pipelines of candidates not chosen
-/// are let go. Errors only when the reference itself cannot run.
+/// its sizes, then [`tune::search`] with runs on them (`device`, the schedule `k` runs
+/// untuned, kept unless a candidate beats it by [`tune::KEEP_MARGIN`]). The pipelines of
+/// candidates not chosen are let go. Errors only when the reference itself cannot run.
 pub fn tune_kernel(
     ctx: &GpuContext,
     k: &Kernel,
     cands: &[Schedule],
+    device: &Schedule,
     budget: Budget,
 ) -> Result<Tuned> {
-    let chosen = tune_on_random_inputs(ctx, k, cands, budget);
+    let chosen = tune_on_random_inputs(ctx, k, cands, device, budget);
     let keep = chosen.as_ref().map(|t| t.schedule).ok();
     for s in cands {
         if Some(*s) != keep {
@@ -108,6 +110,7 @@ fn tune_on_random_inputs(
     ctx: &GpuContext,
     k: &Kernel,
     cands: &[Schedule],
+    device: &Schedule,
     budget: Budget,
 ) -> Result<Tuned> {
     let started = super::platform::Instant::now();
@@ -168,7 +171,7 @@ fn tune_on_random_inputs(
     };
     let time =
         |s: &Schedule, reps: u32, warm: bool| time_kernel(ctx, k, s, bufs, reps, warm, scrub);
-    tune::search(&k.name, cands, budget, started, check, time)
+    tune::search(&k.name, cands, device, budget, started, check, time)
 }
 
 /// Kernels whose inputs take at least this many bytes are tuned on inputs read from memory.

@@ -16,7 +16,7 @@ use std::sync::Mutex;
 /// decode form, whose one-row tiles of 16 keys or more are another kernel; v8: before the
 /// quantized gemv path's rows and items were tuned; v9: before its workgroups were), have
 /// other names and are never read.
-pub const AUTOTUNE_FILE: &str = "autotune.v10";
+pub const AUTOTUNE_FILE: &str = "autotune.v11";
 
 /// The schedules of one device.
 pub struct Schedules {

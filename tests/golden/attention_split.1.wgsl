@@ -6,550 +6,6 @@ struct Params { p: array<vec4<u32>, 5> }
 fn kiln_f32_bits(b: u32) -> f32 { return bitcast<f32>(b); }
 fn kiln_isnan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }
 fn kiln_fmax(a: f32, b: f32) -> f32 { return select(max(a, b), a + b, kiln_isnan(a) || kiln_isnan(b)); }
-fn rows_looped(o: u32, live: bool, lid: u32) {
-  var rem_o = o;
-  let c2 = rem_o % P.p[0].z;
-  rem_o = rem_o / P.p[0].z;
-  let c1 = rem_o % P.p[0].w;
-  rem_o = rem_o / P.p[0].w;
-  let c0 = rem_o;
-  var acc0: f32 = kiln_f32_bits(0xff800000u);
-  if (live) {
-    var r = lid;
-    for (; r + 7u < P.p[0].y; r = r + 8u) {
-      var v0: f32;
-      {
-        let rr = r + 0u;
-        let i = o * P.p[0].y + rr;
-        var rem_rr = rr;
-        let c3 = rem_rr;
-        let a1 = bitcast<i32>(P.p[1].x) + i32(c0) * bitcast<i32>(P.p[1].y) + i32(c1) * bitcast<i32>(P.p[1].z) + i32(c2) * bitcast<i32>(P.p[1].w) + i32(c3) * bitcast<i32>(P.p[2].x);
-        let ld1 = in0[u32(a1)];
-        let ok1 = true;
-        let e1: f32 = ld1;
-        v0 = e1;
-      }
-      var v1: f32;
-      {
-        let rr = r + 1u;
-        let i = o * P.p[0].y + rr;
-        var rem_rr = rr;
-        let c3 = rem_rr;
-        let a1 = bitcast<i32>(P.p[1].x) + i32(c0) * bitcast<i32>(P.p[1].y) + i32(c1) * bitcast<i32>(P.p[1].z) + i32(c2) * bitcast<i32>(P.p[1].w) + i32(c3) * bitcast<i32>(P.p[2].x);
-        let ld1 = in0[u32(a1)];
-        let ok1 = true;
-        let e1: f32 = ld1;
-        v1 = e1;
-      }
-      var v2: f32;
-      {
-        let rr = r + 2u;
-        let i = o * P.p[0].y + rr;
-        var rem_rr = rr;
-        let c3 = rem_rr;
-        let a1 = bitcast<i32>(P.p[1].x) + i32(c0) * bitcast<i32>(P.p[1].y) + i32(c1) * bitcast<i32>(P.p[1].z) + i32(c2) * bitcast<i32>(P.p[1].w) + i32(c3) * bitcast<i32>(P.p[2].x);
-        let ld1 = in0[u32(a1)];
-        let ok1 = true;
-        let e1: f32 = ld1;
-        v2 = e1;
-      }
-      var v3: f32;
-      {
-        let rr = r + 3u;
-        let i = o * P.p[0].y + rr;
-        var rem_rr = rr;
-        let c3 = rem_rr;
-        let a1 = bitcast<i32>(P.p[1].x) + i32(c0) * bitcast<i32>(P.p[1].y) + i32(c1) * bitcast<i32>(P.p[1].z) + i32(c2) * bitcast<i32>(P.p[1].w) + i32(c3) * bitcast<i32>(P.p[2].x);
-        let ld1 = in0[u32(a1)];
-        let ok1 = true;
-        let e1: f32 = ld1;
-        v3 = e1;
-      }
-      var v4: f32;
-      {
-        let rr = r + 4u;
-        let i = o * P.p[0].y + rr;
-        var rem_rr = rr;
-        let c3 = rem_rr;
-        let a1 = bitcast<i32>(P.p[1].x) + i32(c0) * bitcast<i32>(P.p[1].y) + i32(c1) * bitcast<i32>(P.p[1].z) + i32(c2) * bitcast<i32>(P.p[1].w) + i32(c3) * bitcast<i32>(P.p[2].x);
-        let ld1 = in0[u32(a1)];
-        let ok1 = true;
-        let e1: f32 = ld1;
-        v4 = e1;
-      }
-      var v5: f32;
-      {
-        let rr = r + 5u;
-        let i = o * P.p[0].y + rr;
-        var rem_rr = rr;
-        let c3 = rem_rr;
-        let a1 = bitcast<i32>(P.p[1].x) + i32(c0) * bitcast<i32>(P.p[1].y) + i32(c1) * bitcast<i32>(P.p[1].z) + i32(c2) * bitcast<i32>(P.p[1].w) + i32(c3) * bitcast<i32>(P.p[2].x);
-        let ld1 = in0[u32(a1)];
-        let ok1 = true;
-        let e1: f32 = ld1;
-        v5 = e1;
-      }
-      var v6: f32;
-      {
-        let rr = r + 6u;
-        let i = o * P.p[0].y + rr;
-        var rem_rr = rr;
-        let c3 = rem_rr;
-        let a1 = bitcast<i32>(P.p[1].x) + i32(c0) * bitcast<i32>(P.p[1].y) + i32(c1) * bitcast<i32>(P.p[1].z) + i32(c2) * bitcast<i32>(P.p[1].w) + i32(c3) * bitcast<i32>(P.p[2].x);
-        let ld1 = in0[u32(a1)];
-        let ok1 = true;
-        let e1: f32 = ld1;
-        v6 = e1;
-      }
-      var v7: f32;
-      {
-        let rr = r + 7u;
-        let i = o * P.p[0].y + rr;
-        var rem_rr = rr;
-        let c3 = rem_rr;
-        let a1 = bitcast<i32>(P.p[1].x) + i32(c0) * bitcast<i32>(P.p[1].y) + i32(c1) * bitcast<i32>(P.p[1].z) + i32(c2) * bitcast<i32>(P.p[1].w) + i32(c3) * bitcast<i32>(P.p[2].x);
-        let ld1 = in0[u32(a1)];
-        let ok1 = true;
-        let e1: f32 = ld1;
-        v7 = e1;
-      }
-      acc0 = kiln_fmax(acc0, v0);
-      acc0 = kiln_fmax(acc0, v1);
-      acc0 = kiln_fmax(acc0, v2);
-      acc0 = kiln_fmax(acc0, v3);
-      acc0 = kiln_fmax(acc0, v4);
-      acc0 = kiln_fmax(acc0, v5);
-      acc0 = kiln_fmax(acc0, v6);
-      acc0 = kiln_fmax(acc0, v7);
-    }
-    for (; r < P.p[0].y; r = r + 1u) {
-      let rr = r;
-      let i = o * P.p[0].y + rr;
-      var rem_rr = rr;
-      let c3 = rem_rr;
-      let a1 = bitcast<i32>(P.p[1].x) + i32(c0) * bitcast<i32>(P.p[1].y) + i32(c1) * bitcast<i32>(P.p[1].z) + i32(c2) * bitcast<i32>(P.p[1].w) + i32(c3) * bitcast<i32>(P.p[2].x);
-      let ld1 = in0[u32(a1)];
-      let ok1 = true;
-      let e1: f32 = ld1;
-      acc0 = kiln_fmax(acc0, e1);
-    }
-  }
-  let tot0 = acc0;
-  let red0: f32 = tot0;
-  var acc1: f32 = 0.0;
-  if (live) {
-    var r = lid;
-    for (; r + 7u < P.p[0].y; r = r + 8u) {
-      var v0: f32;
-      {
-        let rr = r + 0u;
-        let i = o * P.p[0].y + rr;
-        var rem_rr = rr;
-        let c3 = rem_rr;
-        let a1 = bitcast<i32>(P.p[1].x) + i32(c0) * bitcast<i32>(P.p[1].y) + i32(c1) * bitcast<i32>(P.p[1].z) + i32(c2) * bitcast<i32>(P.p[1].w) + i32(c3) * bitcast<i32>(P.p[2].x);
-        let ld1 = in0[u32(a1)];
-        let ok1 = true;
-        let a2 = bitcast<i32>(P.p[2].y) + i32(c0) * bitcast<i32>(P.p[2].z) + i32(c1) * bitcast<i32>(P.p[2].w) + i32(c2) * bitcast<i32>(P.p[3].x) + i32(c3) * bitcast<i32>(P.p[3].y);
-        let ld2 = in0[u32(a2)];
-        let ok2 = true;
-        let e1: f32 = ld1;
-        let e2: f32 = red0;
-        let e3: f32 = (e1 - e2);
-        let e4: f32 = exp(e3);
-        let e5: f32 = ld2;
-        let e6: f32 = (e5 * e4);
-        v0 = e6;
-      }
-      var v1: f32;
-      {
-        let rr = r + 1u;
-        let i = o * P.p[0].y + rr;
-        var rem_rr = rr;
-        let c3 = rem_rr;
-        let a1 = bitcast<i32>(P.p[1].x) + i32(c0) * bitcast<i32>(P.p[1].y) + i32(c1) * bitcast<i32>(P.p[1].z) + i32(c2) * bitcast<i32>(P.p[1].w) + i32(c3) * bitcast<i32>(P.p[2].x);
-        let ld1 = in0[u32(a1)];
-        let ok1 = true;
-        let a2 = bitcast<i32>(P.p[2].y) + i32(c0) * bitcast<i32>(P.p[2].z) + i32(c1) * bitcast<i32>(P.p[2].w) + i32(c2) * bitcast<i32>(P.p[3].x) + i32(c3) * bitcast<i32>(P.p[3].y);
-        let ld2 = in0[u32(a2)];
-        let ok2 = true;
-        let e1: f32 = ld1;
-        let e2: f32 = red0;
-        let e3: f32 = (e1 - e2);
-        let e4: f32 = exp(e3);
-        let e5: f32 = ld2;
-        let e6: f32 = (e5 * e4);
-        v1 = e6;
-      }
-      var v2: f32;
-      {
-        let rr = r + 2u;
-        let i = o * P.p[0].y + rr;
-        var rem_rr = rr;
-        let c3 = rem_rr;
-        let a1 = bitcast<i32>(P.p[1].x) + i32(c0) * bitcast<i32>(P.p[1].y) + i32(c1) * bitcast<i32>(P.p[1].z) + i32(c2) * bitcast<i32>(P.p[1].w) + i32(c3) * bitcast<i32>(P.p[2].x);
-        let ld1 = in0[u32(a1)];
-        let ok1 = true;
-        let a2 = bitcast<i32>(P.p[2].y) + i32(c0) * bitcast<i32>(P.p[2].z) + i32(c1) * bitcast<i32>(P.p[2].w) + i32(c2) * bitcast<i32>(P.p[3].x) + i32(c3) * bitcast<i32>(P.p[3].y);
-        let ld2 = in0[u32(a2)];
-        let ok2 = true;
-        let e1: f32 = ld1;
-        let e2: f32 = red0;
-        let e3: f32 = (e1 - e2);
-        let e4: f32 = exp(e3);
-        let e5: f32 = ld2;
-        let e6: f32 = (e5 * e4);
-        v2 = e6;
-      }
-      var v3: f32;
-      {
-        let rr = r + 3u;
-        let i = o * P.p[0].y + rr;
-        var rem_rr = rr;
-        let c3 = rem_rr;
-        let a1 = bitcast<i32>(P.p[1].x) + i32(c0) * bitcast<i32>(P.p[1].y) + i32(c1) * bitcast<i32>(P.p[1].z) + i32(c2) * bitcast<i32>(P.p[1].w) + i32(c3) * bitcast<i32>(P.p[2].x);
-        let ld1 = in0[u32(a1)];
-        let ok1 = true;
-        let a2 = bitcast<i32>(P.p[2].y) + i32(c0) * bitcast<i32>(P.p[2].z) + i32(c1) * bitcast<i32>(P.p[2].w) + i32(c2) * bitcast<i32>(P.p[3].x) + i32(c3) * bitcast<i32>(P.p[3].y);
-        let ld2 = in0[u32(a2)];
-        let ok2 = true;
-        let e1: f32 = ld1;
-        let e2: f32 = red0;
-        let e3: f32 = (e1 - e2);
-        let e4: f32 = exp(e3);
-        let e5: f32 = ld2;
-        let e6: f32 = (e5 * e4);
-        v3 = e6;
-      }
-      var v4: f32;
-      {
-        let rr = r + 4u;
-        let i = o * P.p[0].y + rr;
-        var rem_rr = rr;
-        let c3 = rem_rr;
-        let a1 = bitcast<i32>(P.p[1].x) + i32(c0) * bitcast<i32>(P.p[1].y) + i32(c1) * bitcast<i32>(P.p[1].z) + i32(c2) * bitcast<i32>(P.p[1].w) + i32(c3) * bitcast<i32>(P.p[2].x);
-        let ld1 = in0[u32(a1)];
-        let ok1 = true;
-        let a2 = bitcast<i32>(P.p[2].y) + i32(c0) * bitcast<i32>(P.p[2].z) + i32(c1) * bitcast<i32>(P.p[2].w) + i32(c2) * bitcast<i32>(P.p[3].x) + i32(c3) * bitcast<i32>(P.p[3].y);
-        let ld2 = in0[u32(a2)];
-        let ok2 = true;
-        let e1: f32 = ld1;
-        let e2: f32 = red0;
-        let e3: f32 = (e1 - e2);
-        let e4: f32 = exp(e3);
-        let e5: f32 = ld2;
-        let e6: f32 = (e5 * e4);
-        v4 = e6;
-      }
-      var v5: f32;
-      {
-        let rr = r + 5u;
-        let i = o * P.p[0].y + rr;
-        var rem_rr = rr;
-        let c3 = rem_rr;
-        let a1 = bitcast<i32>(P.p[1].x) + i32(c0) * bitcast<i32>(P.p[1].y) + i32(c1) * bitcast<i32>(P.p[1].z) + i32(c2) * bitcast<i32>(P.p[1].w) + i32(c3) * bitcast<i32>(P.p[2].x);
-        let ld1 = in0[u32(a1)];
-        let ok1 = true;
-        let a2 = bitcast<i32>(P.p[2].y) + i32(c0) * bitcast<i32>(P.p[2].z) + i32(c1) * bitcast<i32>(P.p[2].w) + i32(c2) * bitcast<i32>(P.p[3].x) + i32(c3) * bitcast<i32>(P.p[3].y);
-        let ld2 = in0[u32(a2)];
-        let ok2 = true;
-        let e1: f32 = ld1;
-        let e2: f32 = red0;
-        let e3: f32 = (e1 - e2);
-        let e4: f32 = exp(e3);
-        let e5: f32 = ld2;
-        let e6: f32 = (e5 * e4);
-        v5 = e6;
-      }
-      var v6: f32;
-      {
-        let rr = r + 6u;
-        let i = o * P.p[0].y + rr;
-        var rem_rr = rr;
-        let c3 = rem_rr;
-        let a1 = bitcast<i32>(P.p[1].x) + i32(c0) * bitcast<i32>(P.p[1].y) + i32(c1) * bitcast<i32>(P.p[1].z) + i32(c2) * bitcast<i32>(P.p[1].w) + i32(c3) * bitcast<i32>(P.p[2].x);
-        let ld1 = in0[u32(a1)];
-        let ok1 = true;
-        let a2 = bitcast<i32>(P.p[2].y) + i32(c0) * bitcast<i32>(P.p[2].z) + i32(c1) * bitcast<i32>(P.p[2].w) + i32(c2) * bitcast<i32>(P.p[3].x) + i32(c3) * bitcast<i32>(P.p[3].y);
-        let ld2 = in0[u32(a2)];
-        let ok2 = true;
-        let e1: f32 = ld1;
-        let e2: f32 = red0;
-        let e3: f32 = (e1 - e2);
-        let e4: f32 = exp(e3);
-        let e5: f32 = ld2;
-        let e6: f32 = (e5 * e4);
-        v6 = e6;
-      }
-      var v7: f32;
-      {
-        let rr = r + 7u;
-        let i = o * P.p[0].y + rr;
-        var rem_rr = rr;
-        let c3 = rem_rr;
-        let a1 = bitcast<i32>(P.p[1].x) + i32(c0) * bitcast<i32>(P.p[1].y) + i32(c1) * bitcast<i32>(P.p[1].z) + i32(c2) * bitcast<i32>(P.p[1].w) + i32(c3) * bitcast<i32>(P.p[2].x);
-        let ld1 = in0[u32(a1)];
-        let ok1 = true;
-        let a2 = bitcast<i32>(P.p[2].y) + i32(c0) * bitcast<i32>(P.p[2].z) + i32(c1) * bitcast<i32>(P.p[2].w) + i32(c2) * bitcast<i32>(P.p[3].x) + i32(c3) * bitcast<i32>(P.p[3].y);
-        let ld2 = in0[u32(a2)];
-        let ok2 = true;
-        let e1: f32 = ld1;
-        let e2: f32 = red0;
-        let e3: f32 = (e1 - e2);
-        let e4: f32 = exp(e3);
-        let e5: f32 = ld2;
-        let e6: f32 = (e5 * e4);
-        v7 = e6;
-      }
-      acc1 = acc1 + v0;
-      acc1 = acc1 + v1;
-      acc1 = acc1 + v2;
-      acc1 = acc1 + v3;
-      acc1 = acc1 + v4;
-      acc1 = acc1 + v5;
-      acc1 = acc1 + v6;
-      acc1 = acc1 + v7;
-    }
-    for (; r < P.p[0].y; r = r + 1u) {
-      let rr = r;
-      let i = o * P.p[0].y + rr;
-      var rem_rr = rr;
-      let c3 = rem_rr;
-      let a1 = bitcast<i32>(P.p[1].x) + i32(c0) * bitcast<i32>(P.p[1].y) + i32(c1) * bitcast<i32>(P.p[1].z) + i32(c2) * bitcast<i32>(P.p[1].w) + i32(c3) * bitcast<i32>(P.p[2].x);
-      let ld1 = in0[u32(a1)];
-      let ok1 = true;
-      let a2 = bitcast<i32>(P.p[2].y) + i32(c0) * bitcast<i32>(P.p[2].z) + i32(c1) * bitcast<i32>(P.p[2].w) + i32(c2) * bitcast<i32>(P.p[3].x) + i32(c3) * bitcast<i32>(P.p[3].y);
-      let ld2 = in0[u32(a2)];
-      let ok2 = true;
-      let e1: f32 = ld1;
-      let e2: f32 = red0;
-      let e3: f32 = (e1 - e2);
-      let e4: f32 = exp(e3);
-      let e5: f32 = ld2;
-      let e6: f32 = (e5 * e4);
-      acc1 = acc1 + e6;
-    }
-  }
-  let tot1 = acc1;
-  let red1: f32 = tot1;
-  var acc2: f32 = 0.0;
-  if (live) {
-    var r = lid;
-    for (; r + 7u < P.p[0].y; r = r + 8u) {
-      var v0: f32;
-      {
-        let rr = r + 0u;
-        let i = o * P.p[0].y + rr;
-        var rem_rr = rr;
-        let c3 = rem_rr;
-        let a0 = bitcast<i32>(P.p[3].z) + i32(c0) * bitcast<i32>(P.p[3].w) + i32(c1) * bitcast<i32>(P.p[4].x) + i32(c2) * bitcast<i32>(P.p[4].y) + i32(c3) * bitcast<i32>(P.p[4].z);
-        let ld0 = in0[u32(a0)];
-        let ok0 = true;
-        let a1 = bitcast<i32>(P.p[1].x) + i32(c0) * bitcast<i32>(P.p[1].y) + i32(c1) * bitcast<i32>(P.p[1].z) + i32(c2) * bitcast<i32>(P.p[1].w) + i32(c3) * bitcast<i32>(P.p[2].x);
-        let ld1 = in0[u32(a1)];
-        let ok1 = true;
-        let e0: f32 = ld0;
-        let e1: f32 = ld1;
-        let e2: f32 = red0;
-        let e3: f32 = (e1 - e2);
-        let e4: f32 = exp(e3);
-        let e7: f32 = red1;
-        let e8: f32 = (e4 / e7);
-        let e9: f32 = (e0 * e8);
-        v0 = e9;
-      }
-      var v1: f32;
-      {
-        let rr = r + 1u;
-        let i = o * P.p[0].y + rr;
-        var rem_rr = rr;
-        let c3 = rem_rr;
-        let a0 = bitcast<i32>(P.p[3].z) + i32(c0) * bitcast<i32>(P.p[3].w) + i32(c1) * bitcast<i32>(P.p[4].x) + i32(c2) * bitcast<i32>(P.p[4].y) + i32(c3) * bitcast<i32>(P.p[4].z);
-        let ld0 = in0[u32(a0)];
-        let ok0 = true;
-        let a1 = bitcast<i32>(P.p[1].x) + i32(c0) * bitcast<i32>(P.p[1].y) + i32(c1) * bitcast<i32>(P.p[1].z) + i32(c2) * bitcast<i32>(P.p[1].w) + i32(c3) * bitcast<i32>(P.p[2].x);
-        let ld1 = in0[u32(a1)];
-        let ok1 = true;
-        let e0: f32 = ld0;
-        let e1: f32 = ld1;
-        let e2: f32 = red0;
-        let e3: f32 = (e1 - e2);
-        let e4: f32 = exp(e3);
-        let e7: f32 = red1;
-        let e8: f32 = (e4 / e7);
-        let e9: f32 = (e0 * e8);
-        v1 = e9;
-      }
-      var v2: f32;
-      {
-        let rr = r + 2u;
-        let i = o * P.p[0].y + rr;
-        var rem_rr = rr;
-        let c3 = rem_rr;
-        let a0 = bitcast<i32>(P.p[3].z) + i32(c0) * bitcast<i32>(P.p[3].w) + i32(c1) * bitcast<i32>(P.p[4].x) + i32(c2) * bitcast<i32>(P.p[4].y) + i32(c3) * bitcast<i32>(P.p[4].z);
-        let ld0 = in0[u32(a0)];
-        let ok0 = true;
-        let a1 = bitcast<i32>(P.p[1].x) + i32(c0) * bitcast<i32>(P.p[1].y) + i32(c1) * bitcast<i32>(P.p[1].z) + i32(c2) * bitcast<i32>(P.p[1].w) + i32(c3) * bitcast<i32>(P.p[2].x);
-        let ld1 = in0[u32(a1)];
-        let ok1 = true;
-        let e0: f32 = ld0;
-        let e1: f32 = ld1;
-        let e2: f32 = red0;
-        let e3: f32 = (e1 - e2);
-        let e4: f32 = exp(e3);
-        let e7: f32 = red1;
-        let e8: f32 = (e4 / e7);
-        let e9: f32 = (e0 * e8);
-        v2 = e9;
-      }
-      var v3: f32;
-      {
-        let rr = r + 3u;
-        let i = o * P.p[0].y + rr;
-        var rem_rr = rr;
-        let c3 = rem_rr;
-        let a0 = bitcast<i32>(P.p[3].z) + i32(c0) * bitcast<i32>(P.p[3].w) + i32(c1) * bitcast<i32>(P.p[4].x) + i32(c2) * bitcast<i32>(P.p[4].y) + i32(c3) * bitcast<i32>(P.p[4].z);
-        let ld0 = in0[u32(a0)];
-        let ok0 = true;
-        let a1 = bitcast<i32>(P.p[1].x) + i32(c0) * bitcast<i32>(P.p[1].y) + i32(c1) * bitcast<i32>(P.p[1].z) + i32(c2) * bitcast<i32>(P.p[1].w) + i32(c3) * bitcast<i32>(P.p[2].x);
-        let ld1 = in0[u32(a1)];
-        let ok1 = true;
-        let e0: f32 = ld0;
-        let e1: f32 = ld1;
-        let e2: f32 = red0;
-        let e3: f32 = (e1 - e2);
-        let e4: f32 = exp(e3);
-        let e7: f32 = red1;
-        let e8: f32 = (e4 / e7);
-        let e9: f32 = (e0 * e8);
-        v3 = e9;
-      }
-      var v4: f32;
-      {
-        let rr = r + 4u;
-        let i = o * P.p[0].y + rr;
-        var rem_rr = rr;
-        let c3 = rem_rr;
-        let a0 = bitcast<i32>(P.p[3].z) + i32(c0) * bitcast<i32>(P.p[3].w) + i32(c1) * bitcast<i32>(P.p[4].x) + i32(c2) * bitcast<i32>(P.p[4].y) + i32(c3) * bitcast<i32>(P.p[4].z);
-        let ld0 = in0[u32(a0)];
-        let ok0 = true;
-        let a1 = bitcast<i32>(P.p[1].x) + i32(c0) * bitcast<i32>(P.p[1].y) + i32(c1) * bitcast<i32>(P.p[1].z) + i32(c2) * bitcast<i32>(P.p[1].w) + i32(c3) * bitcast<i32>(P.p[2].x);
-        let ld1 = in0[u32(a1)];
-        let ok1 = true;
-        let e0: f32 = ld0;
-        let e1: f32 = ld1;
-        let e2: f32 = red0;
-        let e3: f32 = (e1 - e2);
-        let e4: f32 = exp(e3);
-        let e7: f32 = red1;
-        let e8: f32 = (e4 / e7);
-        let e9: f32 = (e0 * e8);
-        v4 = e9;
-      }
-      var v5: f32;
-      {
-        let rr = r + 5u;
-        let i = o * P.p[0].y + rr;
-        var rem_rr = rr;
-        let c3 = rem_rr;
-        let a0 = bitcast<i32>(P.p[3].z) + i32(c0) * bitcast<i32>(P.p[3].w) + i32(c1) * bitcast<i32>(P.p[4].x) + i32(c2) * bitcast<i32>(P.p[4].y) + i32(c3) * bitcast<i32>(P.p[4].z);
-        let ld0 = in0[u32(a0)];
-        let ok0 = true;
-        let a1 = bitcast<i32>(P.p[1].x) + i32(c0) * bitcast<i32>(P.p[1].y) + i32(c1) * bitcast<i32>(P.p[1].z) + i32(c2) * bitcast<i32>(P.p[1].w) + i32(c3) * bitcast<i32>(P.p[2].x);
-        let ld1 = in0[u32(a1)];
-        let ok1 = true;
-        let e0: f32 = ld0;
-        let e1: f32 = ld1;
-        let e2: f32 = red0;
-        let e3: f32 = (e1 - e2);
-        let e4: f32 = exp(e3);
-        let e7: f32 = red1;
-        let e8: f32 = (e4 / e7);
-        let e9: f32 = (e0 * e8);
-        v5 = e9;
-      }
-      var v6: f32;
-      {
-        let rr = r + 6u;
-        let i = o * P.p[0].y + rr;
-        var rem_rr = rr;
-        let c3 = rem_rr;
-        let a0 = bitcast<i32>(P.p[3].z) + i32(c0) * bitcast<i32>(P.p[3].w) + i32(c1) * bitcast<i32>(P.p[4].x) + i32(c2) * bitcast<i32>(P.p[4].y) + i32(c3) * bitcast<i32>(P.p[4].z);
-        let ld0 = in0[u32(a0)];
-        let ok0 = true;
-        let a1 = bitcast<i32>(P.p[1].x) + i32(c0) * bitcast<i32>(P.p[1].y) + i32(c1) * bitcast<i32>(P.p[1].z) + i32(c2) * bitcast<i32>(P.p[1].w) + i32(c3) * bitcast<i32>(P.p[2].x);
-        let ld1 = in0[u32(a1)];
-        let ok1 = true;
-        let e0: f32 = ld0;
-        let e1: f32 = ld1;
-        let e2: f32 = red0;
-        let e3: f32 = (e1 - e2);
-        let e4: f32 = exp(e3);
-        let e7: f32 = red1;
-        let e8: f32 = (e4 / e7);
-        let e9: f32 = (e0 * e8);
-        v6 = e9;
-      }
-      var v7: f32;
-      {
-        let rr = r + 7u;
-        let i = o * P.p[0].y + rr;
-        var rem_rr = rr;
-        let c3 = rem_rr;
-        let a0 = bitcast<i32>(P.p[3].z) + i32(c0) * bitcast<i32>(P.p[3].w) + i32(c1) * bitcast<i32>(P.p[4].x) + i32(c2) * bitcast<i32>(P.p[4].y) + i32(c3) * bitcast<i32>(P.p[4].z);
-        let ld0 = in0[u32(a0)];
-        let ok0 = true;
-        let a1 = bitcast<i32>(P.p[1].x) + i32(c0) * bitcast<i32>(P.p[1].y) + i32(c1) * bitcast<i32>(P.p[1].z) + i32(c2) * bitcast<i32>(P.p[1].w) + i32(c3) * bitcast<i32>(P.p[2].x);
-        let ld1 = in0[u32(a1)];
-        let ok1 = true;
-        let e0: f32 = ld0;
-        let e1: f32 = ld1;
-        let e2: f32 = red0;
-        let e3: f32 = (e1 - e2);
-        let e4: f32 = exp(e3);
-        let e7: f32 = red1;
-        let e8: f32 = (e4 / e7);
-        let e9: f32 = (e0 * e8);
-        v7 = e9;
-      }
-      acc2 = acc2 + v0;
-      acc2 = acc2 + v1;
-      acc2 = acc2 + v2;
-      acc2 = acc2 + v3;
-      acc2 = acc2 + v4;
-      acc2 = acc2 + v5;
-      acc2 = acc2 + v6;
-      acc2 = acc2 + v7;
-    }
-    for (; r < P.p[0].y; r = r + 1u) {
-      let rr = r;
-      let i = o * P.p[0].y + rr;
-      var rem_rr = rr;
-      let c3 = rem_rr;
-      let a0 = bitcast<i32>(P.p[3].z) + i32(c0) * bitcast<i32>(P.p[3].w) + i32(c1) * bitcast<i32>(P.p[4].x) + i32(c2) * bitcast<i32>(P.p[4].y) + i32(c3) * bitcast<i32>(P.p[4].z);
-      let ld0 = in0[u32(a0)];
-      let ok0 = true;
-      let a1 = bitcast<i32>(P.p[1].x) + i32(c0) * bitcast<i32>(P.p[1].y) + i32(c1) * bitcast<i32>(P.p[1].z) + i32(c2) * bitcast<i32>(P.p[1].w) + i32(c3) * bitcast<i32>(P.p[2].x);
-      let ld1 = in0[u32(a1)];
-      let ok1 = true;
-      let e0: f32 = ld0;
-      let e1: f32 = ld1;
-      let e2: f32 = red0;
-      let e3: f32 = (e1 - e2);
-      let e4: f32 = exp(e3);
-      let e7: f32 = red1;
-      let e8: f32 = (e4 / e7);
-      let e9: f32 = (e0 * e8);
-      acc2 = acc2 + e9;
-    }
-  }
-  let tot2 = acc2;
-  let red2: f32 = tot2;
-  if (live && lid == 0u) {
-    let i = o;
-    let e10: f32 = red2;
-    out0[o] = e10;
-  }
-}
 fn rows_cached(o: u32, live: bool, lid: u32) {
   var rem_o = o;
   let c2 = rem_o % P.p[0].z;
@@ -659,13 +115,13 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let i = o * P.p[0].y + rr;
       var rem_rr = rr;
       let c3 = rem_rr;
-      let a0 = bitcast<i32>(P.p[3].z) + i32(c0) * bitcast<i32>(P.p[3].w) + i32(c1) * bitcast<i32>(P.p[4].x) + i32(c2) * bitcast<i32>(P.p[4].y) + i32(c3) * bitcast<i32>(P.p[4].z);
+      let a0 = bitcast<i32>(P.p[1].x) + i32(c0) * bitcast<i32>(P.p[1].y) + i32(c1) * bitcast<i32>(P.p[1].z) + i32(c2) * bitcast<i32>(P.p[1].w) + i32(c3) * bitcast<i32>(P.p[2].x);
       let ld0 = in0[u32(a0)];
       let ok0 = true;
-      let a1 = bitcast<i32>(P.p[1].x) + i32(c0) * bitcast<i32>(P.p[1].y) + i32(c1) * bitcast<i32>(P.p[1].z) + i32(c2) * bitcast<i32>(P.p[1].w) + i32(c3) * bitcast<i32>(P.p[2].x);
+      let a1 = bitcast<i32>(P.p[2].y) + i32(c0) * bitcast<i32>(P.p[2].z) + i32(c1) * bitcast<i32>(P.p[2].w) + i32(c2) * bitcast<i32>(P.p[3].x) + i32(c3) * bitcast<i32>(P.p[3].y);
       let ld1 = in0[u32(a1)];
       let ok1 = true;
-      let a2 = bitcast<i32>(P.p[2].y) + i32(c0) * bitcast<i32>(P.p[2].z) + i32(c1) * bitcast<i32>(P.p[2].w) + i32(c2) * bitcast<i32>(P.p[3].x) + i32(c3) * bitcast<i32>(P.p[3].y);
+      let a2 = bitcast<i32>(P.p[3].z) + i32(c0) * bitcast<i32>(P.p[3].w) + i32(c1) * bitcast<i32>(P.p[4].x) + i32(c2) * bitcast<i32>(P.p[4].y) + i32(c3) * bitcast<i32>(P.p[4].z);
       let ld2 = in0[u32(a2)];
       let ok2 = true;
       rc0_0 = ld0;
@@ -680,13 +136,13 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let i = o * P.p[0].y + rr;
       var rem_rr = rr;
       let c3 = rem_rr;
-      let a0 = bitcast<i32>(P.p[3].z) + i32(c0) * bitcast<i32>(P.p[3].w) + i32(c1) * bitcast<i32>(P.p[4].x) + i32(c2) * bitcast<i32>(P.p[4].y) + i32(c3) * bitcast<i32>(P.p[4].z);
+      let a0 = bitcast<i32>(P.p[1].x) + i32(c0) * bitcast<i32>(P.p[1].y) + i32(c1) * bitcast<i32>(P.p[1].z) + i32(c2) * bitcast<i32>(P.p[1].w) + i32(c3) * bitcast<i32>(P.p[2].x);
       let ld0 = in0[u32(a0)];
       let ok0 = true;
-      let a1 = bitcast<i32>(P.p[1].x) + i32(c0) * bitcast<i32>(P.p[1].y) + i32(c1) * bitcast<i32>(P.p[1].z) + i32(c2) * bitcast<i32>(P.p[1].w) + i32(c3) * bitcast<i32>(P.p[2].x);
+      let a1 = bitcast<i32>(P.p[2].y) + i32(c0) * bitcast<i32>(P.p[2].z) + i32(c1) * bitcast<i32>(P.p[2].w) + i32(c2) * bitcast<i32>(P.p[3].x) + i32(c3) * bitcast<i32>(P.p[3].y);
       let ld1 = in0[u32(a1)];
       let ok1 = true;
-      let a2 = bitcast<i32>(P.p[2].y) + i32(c0) * bitcast<i32>(P.p[2].z) + i32(c1) * bitcast<i32>(P.p[2].w) + i32(c2) * bitcast<i32>(P.p[3].x) + i32(c3) * bitcast<i32>(P.p[3].y);
+      let a2 = bitcast<i32>(P.p[3].z) + i32(c0) * bitcast<i32>(P.p[3].w) + i32(c1) * bitcast<i32>(P.p[4].x) + i32(c2) * bitcast<i32>(P.p[4].y) + i32(c3) * bitcast<i32>(P.p[4].z);
       let ld2 = in0[u32(a2)];
       let ok2 = true;
       rc0_1 = ld0;
@@ -701,13 +157,13 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let i = o * P.p[0].y + rr;
       var rem_rr = rr;
       let c3 = rem_rr;
-      let a0 = bitcast<i32>(P.p[3].z) + i32(c0) * bitcast<i32>(P.p[3].w) + i32(c1) * bitcast<i32>(P.p[4].x) + i32(c2) * bitcast<i32>(P.p[4].y) + i32(c3) * bitcast<i32>(P.p[4].z);
+      let a0 = bitcast<i32>(P.p[1].x) + i32(c0) * bitcast<i32>(P.p[1].y) + i32(c1) * bitcast<i32>(P.p[1].z) + i32(c2) * bitcast<i32>(P.p[1].w) + i32(c3) * bitcast<i32>(P.p[2].x);
       let ld0 = in0[u32(a0)];
       let ok0 = true;
-      let a1 = bitcast<i32>(P.p[1].x) + i32(c0) * bitcast<i32>(P.p[1].y) + i32(c1) * bitcast<i32>(P.p[1].z) + i32(c2) * bitcast<i32>(P.p[1].w) + i32(c3) * bitcast<i32>(P.p[2].x);
+      let a1 = bitcast<i32>(P.p[2].y) + i32(c0) * bitcast<i32>(P.p[2].z) + i32(c1) * bitcast<i32>(P.p[2].w) + i32(c2) * bitcast<i32>(P.p[3].x) + i32(c3) * bitcast<i32>(P.p[3].y);
       let ld1 = in0[u32(a1)];
       let ok1 = true;
-      let a2 = bitcast<i32>(P.p[2].y) + i32(c0) * bitcast<i32>(P.p[2].z) + i32(c1) * bitcast<i32>(P.p[2].w) + i32(c2) * bitcast<i32>(P.p[3].x) + i32(c3) * bitcast<i32>(P.p[3].y);
+      let a2 = bitcast<i32>(P.p[3].z) + i32(c0) * bitcast<i32>(P.p[3].w) + i32(c1) * bitcast<i32>(P.p[4].x) + i32(c2) * bitcast<i32>(P.p[4].y) + i32(c3) * bitcast<i32>(P.p[4].z);
       let ld2 = in0[u32(a2)];
       let ok2 = true;
       rc0_2 = ld0;
@@ -722,13 +178,13 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let i = o * P.p[0].y + rr;
       var rem_rr = rr;
       let c3 = rem_rr;
-      let a0 = bitcast<i32>(P.p[3].z) + i32(c0) * bitcast<i32>(P.p[3].w) + i32(c1) * bitcast<i32>(P.p[4].x) + i32(c2) * bitcast<i32>(P.p[4].y) + i32(c3) * bitcast<i32>(P.p[4].z);
+      let a0 = bitcast<i32>(P.p[1].x) + i32(c0) * bitcast<i32>(P.p[1].y) + i32(c1) * bitcast<i32>(P.p[1].z) + i32(c2) * bitcast<i32>(P.p[1].w) + i32(c3) * bitcast<i32>(P.p[2].x);
       let ld0 = in0[u32(a0)];
       let ok0 = true;
-      let a1 = bitcast<i32>(P.p[1].x) + i32(c0) * bitcast<i32>(P.p[1].y) + i32(c1) * bitcast<i32>(P.p[1].z) + i32(c2) * bitcast<i32>(P.p[1].w) + i32(c3) * bitcast<i32>(P.p[2].x);
+      let a1 = bitcast<i32>(P.p[2].y) + i32(c0) * bitcast<i32>(P.p[2].z) + i32(c1) * bitcast<i32>(P.p[2].w) + i32(c2) * bitcast<i32>(P.p[3].x) + i32(c3) * bitcast<i32>(P.p[3].y);
       let ld1 = in0[u32(a1)];
       let ok1 = true;
-      let a2 = bitcast<i32>(P.p[2].y) + i32(c0) * bitcast<i32>(P.p[2].z) + i32(c1) * bitcast<i32>(P.p[2].w) + i32(c2) * bitcast<i32>(P.p[3].x) + i32(c3) * bitcast<i32>(P.p[3].y);
+      let a2 = bitcast<i32>(P.p[3].z) + i32(c0) * bitcast<i32>(P.p[3].w) + i32(c1) * bitcast<i32>(P.p[4].x) + i32(c2) * bitcast<i32>(P.p[4].y) + i32(c3) * bitcast<i32>(P.p[4].z);
       let ld2 = in0[u32(a2)];
       let ok2 = true;
       rc0_3 = ld0;
@@ -743,13 +199,13 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let i = o * P.p[0].y + rr;
       var rem_rr = rr;
       let c3 = rem_rr;
-      let a0 = bitcast<i32>(P.p[3].z) + i32(c0) * bitcast<i32>(P.p[3].w) + i32(c1) * bitcast<i32>(P.p[4].x) + i32(c2) * bitcast<i32>(P.p[4].y) + i32(c3) * bitcast<i32>(P.p[4].z);
+      let a0 = bitcast<i32>(P.p[1].x) + i32(c0) * bitcast<i32>(P.p[1].y) + i32(c1) * bitcast<i32>(P.p[1].z) + i32(c2) * bitcast<i32>(P.p[1].w) + i32(c3) * bitcast<i32>(P.p[2].x);
       let ld0 = in0[u32(a0)];
       let ok0 = true;
-      let a1 = bitcast<i32>(P.p[1].x) + i32(c0) * bitcast<i32>(P.p[1].y) + i32(c1) * bitcast<i32>(P.p[1].z) + i32(c2) * bitcast<i32>(P.p[1].w) + i32(c3) * bitcast<i32>(P.p[2].x);
+      let a1 = bitcast<i32>(P.p[2].y) + i32(c0) * bitcast<i32>(P.p[2].z) + i32(c1) * bitcast<i32>(P.p[2].w) + i32(c2) * bitcast<i32>(P.p[3].x) + i32(c3) * bitcast<i32>(P.p[3].y);
       let ld1 = in0[u32(a1)];
       let ok1 = true;
-      let a2 = bitcast<i32>(P.p[2].y) + i32(c0) * bitcast<i32>(P.p[2].z) + i32(c1) * bitcast<i32>(P.p[2].w) + i32(c2) * bitcast<i32>(P.p[3].x) + i32(c3) * bitcast<i32>(P.p[3].y);
+      let a2 = bitcast<i32>(P.p[3].z) + i32(c0) * bitcast<i32>(P.p[3].w) + i32(c1) * bitcast<i32>(P.p[4].x) + i32(c2) * bitcast<i32>(P.p[4].y) + i32(c3) * bitcast<i32>(P.p[4].z);
       let ld2 = in0[u32(a2)];
       let ok2 = true;
       rc0_4 = ld0;
@@ -764,13 +220,13 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let i = o * P.p[0].y + rr;
       var rem_rr = rr;
       let c3 = rem_rr;
-      let a0 = bitcast<i32>(P.p[3].z) + i32(c0) * bitcast<i32>(P.p[3].w) + i32(c1) * bitcast<i32>(P.p[4].x) + i32(c2) * bitcast<i32>(P.p[4].y) + i32(c3) * bitcast<i32>(P.p[4].z);
+      let a0 = bitcast<i32>(P.p[1].x) + i32(c0) * bitcast<i32>(P.p[1].y) + i32(c1) * bitcast<i32>(P.p[1].z) + i32(c2) * bitcast<i32>(P.p[1].w) + i32(c3) * bitcast<i32>(P.p[2].x);
       let ld0 = in0[u32(a0)];
       let ok0 = true;
-      let a1 = bitcast<i32>(P.p[1].x) + i32(c0) * bitcast<i32>(P.p[1].y) + i32(c1) * bitcast<i32>(P.p[1].z) + i32(c2) * bitcast<i32>(P.p[1].w) + i32(c3) * bitcast<i32>(P.p[2].x);
+      let a1 = bitcast<i32>(P.p[2].y) + i32(c0) * bitcast<i32>(P.p[2].z) + i32(c1) * bitcast<i32>(P.p[2].w) + i32(c2) * bitcast<i32>(P.p[3].x) + i32(c3) * bitcast<i32>(P.p[3].y);
       let ld1 = in0[u32(a1)];
       let ok1 = true;
-      let a2 = bitcast<i32>(P.p[2].y) + i32(c0) * bitcast<i32>(P.p[2].z) + i32(c1) * bitcast<i32>(P.p[2].w) + i32(c2) * bitcast<i32>(P.p[3].x) + i32(c3) * bitcast<i32>(P.p[3].y);
+      let a2 = bitcast<i32>(P.p[3].z) + i32(c0) * bitcast<i32>(P.p[3].w) + i32(c1) * bitcast<i32>(P.p[4].x) + i32(c2) * bitcast<i32>(P.p[4].y) + i32(c3) * bitcast<i32>(P.p[4].z);
       let ld2 = in0[u32(a2)];
       let ok2 = true;
       rc0_5 = ld0;
@@ -785,13 +241,13 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let i = o * P.p[0].y + rr;
       var rem_rr = rr;
       let c3 = rem_rr;
-      let a0 = bitcast<i32>(P.p[3].z) + i32(c0) * bitcast<i32>(P.p[3].w) + i32(c1) * bitcast<i32>(P.p[4].x) + i32(c2) * bitcast<i32>(P.p[4].y) + i32(c3) * bitcast<i32>(P.p[4].z);
+      let a0 = bitcast<i32>(P.p[1].x) + i32(c0) * bitcast<i32>(P.p[1].y) + i32(c1) * bitcast<i32>(P.p[1].z) + i32(c2) * bitcast<i32>(P.p[1].w) + i32(c3) * bitcast<i32>(P.p[2].x);
       let ld0 = in0[u32(a0)];
       let ok0 = true;
-      let a1 = bitcast<i32>(P.p[1].x) + i32(c0) * bitcast<i32>(P.p[1].y) + i32(c1) * bitcast<i32>(P.p[1].z) + i32(c2) * bitcast<i32>(P.p[1].w) + i32(c3) * bitcast<i32>(P.p[2].x);
+      let a1 = bitcast<i32>(P.p[2].y) + i32(c0) * bitcast<i32>(P.p[2].z) + i32(c1) * bitcast<i32>(P.p[2].w) + i32(c2) * bitcast<i32>(P.p[3].x) + i32(c3) * bitcast<i32>(P.p[3].y);
       let ld1 = in0[u32(a1)];
       let ok1 = true;
-      let a2 = bitcast<i32>(P.p[2].y) + i32(c0) * bitcast<i32>(P.p[2].z) + i32(c1) * bitcast<i32>(P.p[2].w) + i32(c2) * bitcast<i32>(P.p[3].x) + i32(c3) * bitcast<i32>(P.p[3].y);
+      let a2 = bitcast<i32>(P.p[3].z) + i32(c0) * bitcast<i32>(P.p[3].w) + i32(c1) * bitcast<i32>(P.p[4].x) + i32(c2) * bitcast<i32>(P.p[4].y) + i32(c3) * bitcast<i32>(P.p[4].z);
       let ld2 = in0[u32(a2)];
       let ok2 = true;
       rc0_6 = ld0;
@@ -806,13 +262,13 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let i = o * P.p[0].y + rr;
       var rem_rr = rr;
       let c3 = rem_rr;
-      let a0 = bitcast<i32>(P.p[3].z) + i32(c0) * bitcast<i32>(P.p[3].w) + i32(c1) * bitcast<i32>(P.p[4].x) + i32(c2) * bitcast<i32>(P.p[4].y) + i32(c3) * bitcast<i32>(P.p[4].z);
+      let a0 = bitcast<i32>(P.p[1].x) + i32(c0) * bitcast<i32>(P.p[1].y) + i32(c1) * bitcast<i32>(P.p[1].z) + i32(c2) * bitcast<i32>(P.p[1].w) + i32(c3) * bitcast<i32>(P.p[2].x);
       let ld0 = in0[u32(a0)];
       let ok0 = true;
-      let a1 = bitcast<i32>(P.p[1].x) + i32(c0) * bitcast<i32>(P.p[1].y) + i32(c1) * bitcast<i32>(P.p[1].z) + i32(c2) * bitcast<i32>(P.p[1].w) + i32(c3) * bitcast<i32>(P.p[2].x);
+      let a1 = bitcast<i32>(P.p[2].y) + i32(c0) * bitcast<i32>(P.p[2].z) + i32(c1) * bitcast<i32>(P.p[2].w) + i32(c2) * bitcast<i32>(P.p[3].x) + i32(c3) * bitcast<i32>(P.p[3].y);
       let ld1 = in0[u32(a1)];
       let ok1 = true;
-      let a2 = bitcast<i32>(P.p[2].y) + i32(c0) * bitcast<i32>(P.p[2].z) + i32(c1) * bitcast<i32>(P.p[2].w) + i32(c2) * bitcast<i32>(P.p[3].x) + i32(c3) * bitcast<i32>(P.p[3].y);
+      let a2 = bitcast<i32>(P.p[3].z) + i32(c0) * bitcast<i32>(P.p[3].w) + i32(c1) * bitcast<i32>(P.p[4].x) + i32(c2) * bitcast<i32>(P.p[4].y) + i32(c3) * bitcast<i32>(P.p[4].z);
       let ld2 = in0[u32(a2)];
       let ok2 = true;
       rc0_7 = ld0;
@@ -827,13 +283,13 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let i = o * P.p[0].y + rr;
       var rem_rr = rr;
       let c3 = rem_rr;
-      let a0 = bitcast<i32>(P.p[3].z) + i32(c0) * bitcast<i32>(P.p[3].w) + i32(c1) * bitcast<i32>(P.p[4].x) + i32(c2) * bitcast<i32>(P.p[4].y) + i32(c3) * bitcast<i32>(P.p[4].z);
+      let a0 = bitcast<i32>(P.p[1].x) + i32(c0) * bitcast<i32>(P.p[1].y) + i32(c1) * bitcast<i32>(P.p[1].z) + i32(c2) * bitcast<i32>(P.p[1].w) + i32(c3) * bitcast<i32>(P.p[2].x);
       let ld0 = in0[u32(a0)];
       let ok0 = true;
-      let a1 = bitcast<i32>(P.p[1].x) + i32(c0) * bitcast<i32>(P.p[1].y) + i32(c1) * bitcast<i32>(P.p[1].z) + i32(c2) * bitcast<i32>(P.p[1].w) + i32(c3) * bitcast<i32>(P.p[2].x);
+      let a1 = bitcast<i32>(P.p[2].y) + i32(c0) * bitcast<i32>(P.p[2].z) + i32(c1) * bitcast<i32>(P.p[2].w) + i32(c2) * bitcast<i32>(P.p[3].x) + i32(c3) * bitcast<i32>(P.p[3].y);
       let ld1 = in0[u32(a1)];
       let ok1 = true;
-      let a2 = bitcast<i32>(P.p[2].y) + i32(c0) * bitcast<i32>(P.p[2].z) + i32(c1) * bitcast<i32>(P.p[2].w) + i32(c2) * bitcast<i32>(P.p[3].x) + i32(c3) * bitcast<i32>(P.p[3].y);
+      let a2 = bitcast<i32>(P.p[3].z) + i32(c0) * bitcast<i32>(P.p[3].w) + i32(c1) * bitcast<i32>(P.p[4].x) + i32(c2) * bitcast<i32>(P.p[4].y) + i32(c3) * bitcast<i32>(P.p[4].z);
       let ld2 = in0[u32(a2)];
       let ok2 = true;
       rc0_8 = ld0;
@@ -848,13 +304,13 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let i = o * P.p[0].y + rr;
       var rem_rr = rr;
       let c3 = rem_rr;
-      let a0 = bitcast<i32>(P.p[3].z) + i32(c0) * bitcast<i32>(P.p[3].w) + i32(c1) * bitcast<i32>(P.p[4].x) + i32(c2) * bitcast<i32>(P.p[4].y) + i32(c3) * bitcast<i32>(P.p[4].z);
+      let a0 = bitcast<i32>(P.p[1].x) + i32(c0) * bitcast<i32>(P.p[1].y) + i32(c1) * bitcast<i32>(P.p[1].z) + i32(c2) * bitcast<i32>(P.p[1].w) + i32(c3) * bitcast<i32>(P.p[2].x);
       let ld0 = in0[u32(a0)];
       let ok0 = true;
-      let a1 = bitcast<i32>(P.p[1].x) + i32(c0) * bitcast<i32>(P.p[1].y) + i32(c1) * bitcast<i32>(P.p[1].z) + i32(c2) * bitcast<i32>(P.p[1].w) + i32(c3) * bitcast<i32>(P.p[2].x);
+      let a1 = bitcast<i32>(P.p[2].y) + i32(c0) * bitcast<i32>(P.p[2].z) + i32(c1) * bitcast<i32>(P.p[2].w) + i32(c2) * bitcast<i32>(P.p[3].x) + i32(c3) * bitcast<i32>(P.p[3].y);
       let ld1 = in0[u32(a1)];
       let ok1 = true;
-      let a2 = bitcast<i32>(P.p[2].y) + i32(c0) * bitcast<i32>(P.p[2].z) + i32(c1) * bitcast<i32>(P.p[2].w) + i32(c2) * bitcast<i32>(P.p[3].x) + i32(c3) * bitcast<i32>(P.p[3].y);
+      let a2 = bitcast<i32>(P.p[3].z) + i32(c0) * bitcast<i32>(P.p[3].w) + i32(c1) * bitcast<i32>(P.p[4].x) + i32(c2) * bitcast<i32>(P.p[4].y) + i32(c3) * bitcast<i32>(P.p[4].z);
       let ld2 = in0[u32(a2)];
       let ok2 = true;
       rc0_9 = ld0;
@@ -869,13 +325,13 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let i = o * P.p[0].y + rr;
       var rem_rr = rr;
       let c3 = rem_rr;
-      let a0 = bitcast<i32>(P.p[3].z) + i32(c0) * bitcast<i32>(P.p[3].w) + i32(c1) * bitcast<i32>(P.p[4].x) + i32(c2) * bitcast<i32>(P.p[4].y) + i32(c3) * bitcast<i32>(P.p[4].z);
+      let a0 = bitcast<i32>(P.p[1].x) + i32(c0) * bitcast<i32>(P.p[1].y) + i32(c1) * bitcast<i32>(P.p[1].z) + i32(c2) * bitcast<i32>(P.p[1].w) + i32(c3) * bitcast<i32>(P.p[2].x);
       let ld0 = in0[u32(a0)];
       let ok0 = true;
-      let a1 = bitcast<i32>(P.p[1].x) + i32(c0) * bitcast<i32>(P.p[1].y) + i32(c1) * bitcast<i32>(P.p[1].z) + i32(c2) * bitcast<i32>(P.p[1].w) + i32(c3) * bitcast<i32>(P.p[2].x);
+      let a1 = bitcast<i32>(P.p[2].y) + i32(c0) * bitcast<i32>(P.p[2].z) + i32(c1) * bitcast<i32>(P.p[2].w) + i32(c2) * bitcast<i32>(P.p[3].x) + i32(c3) * bitcast<i32>(P.p[3].y);
       let ld1 = in0[u32(a1)];
       let ok1 = true;
-      let a2 = bitcast<i32>(P.p[2].y) + i32(c0) * bitcast<i32>(P.p[2].z) + i32(c1) * bitcast<i32>(P.p[2].w) + i32(c2) * bitcast<i32>(P.p[3].x) + i32(c3) * bitcast<i32>(P.p[3].y);
+      let a2 = bitcast<i32>(P.p[3].z) + i32(c0) * bitcast<i32>(P.p[3].w) + i32(c1) * bitcast<i32>(P.p[4].x) + i32(c2) * bitcast<i32>(P.p[4].y) + i32(c3) * bitcast<i32>(P.p[4].z);
       let ld2 = in0[u32(a2)];
       let ok2 = true;
       rc0_10 = ld0;
@@ -890,13 +346,13 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let i = o * P.p[0].y + rr;
       var rem_rr = rr;
       let c3 = rem_rr;
-      let a0 = bitcast<i32>(P.p[3].z) + i32(c0) * bitcast<i32>(P.p[3].w) + i32(c1) * bitcast<i32>(P.p[4].x) + i32(c2) * bitcast<i32>(P.p[4].y) + i32(c3) * bitcast<i32>(P.p[4].z);
+      let a0 = bitcast<i32>(P.p[1].x) + i32(c0) * bitcast<i32>(P.p[1].y) + i32(c1) * bitcast<i32>(P.p[1].z) + i32(c2) * bitcast<i32>(P.p[1].w) + i32(c3) * bitcast<i32>(P.p[2].x);
       let ld0 = in0[u32(a0)];
       let ok0 = true;
-      let a1 = bitcast<i32>(P.p[1].x) + i32(c0) * bitcast<i32>(P.p[1].y) + i32(c1) * bitcast<i32>(P.p[1].z) + i32(c2) * bitcast<i32>(P.p[1].w) + i32(c3) * bitcast<i32>(P.p[2].x);
+      let a1 = bitcast<i32>(P.p[2].y) + i32(c0) * bitcast<i32>(P.p[2].z) + i32(c1) * bitcast<i32>(P.p[2].w) + i32(c2) * bitcast<i32>(P.p[3].x) + i32(c3) * bitcast<i32>(P.p[3].y);
       let ld1 = in0[u32(a1)];
       let ok1 = true;
-      let a2 = bitcast<i32>(P.p[2].y) + i32(c0) * bitcast<i32>(P.p[2].z) + i32(c1) * bitcast<i32>(P.p[2].w) + i32(c2) * bitcast<i32>(P.p[3].x) + i32(c3) * bitcast<i32>(P.p[3].y);
+      let a2 = bitcast<i32>(P.p[3].z) + i32(c0) * bitcast<i32>(P.p[3].w) + i32(c1) * bitcast<i32>(P.p[4].x) + i32(c2) * bitcast<i32>(P.p[4].y) + i32(c3) * bitcast<i32>(P.p[4].z);
       let ld2 = in0[u32(a2)];
       let ok2 = true;
       rc0_11 = ld0;
@@ -911,13 +367,13 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let i = o * P.p[0].y + rr;
       var rem_rr = rr;
       let c3 = rem_rr;
-      let a0 = bitcast<i32>(P.p[3].z) + i32(c0) * bitcast<i32>(P.p[3].w) + i32(c1) * bitcast<i32>(P.p[4].x) + i32(c2) * bitcast<i32>(P.p[4].y) + i32(c3) * bitcast<i32>(P.p[4].z);
+      let a0 = bitcast<i32>(P.p[1].x) + i32(c0) * bitcast<i32>(P.p[1].y) + i32(c1) * bitcast<i32>(P.p[1].z) + i32(c2) * bitcast<i32>(P.p[1].w) + i32(c3) * bitcast<i32>(P.p[2].x);
       let ld0 = in0[u32(a0)];
       let ok0 = true;
-      let a1 = bitcast<i32>(P.p[1].x) + i32(c0) * bitcast<i32>(P.p[1].y) + i32(c1) * bitcast<i32>(P.p[1].z) + i32(c2) * bitcast<i32>(P.p[1].w) + i32(c3) * bitcast<i32>(P.p[2].x);
+      let a1 = bitcast<i32>(P.p[2].y) + i32(c0) * bitcast<i32>(P.p[2].z) + i32(c1) * bitcast<i32>(P.p[2].w) + i32(c2) * bitcast<i32>(P.p[3].x) + i32(c3) * bitcast<i32>(P.p[3].y);
       let ld1 = in0[u32(a1)];
       let ok1 = true;
-      let a2 = bitcast<i32>(P.p[2].y) + i32(c0) * bitcast<i32>(P.p[2].z) + i32(c1) * bitcast<i32>(P.p[2].w) + i32(c2) * bitcast<i32>(P.p[3].x) + i32(c3) * bitcast<i32>(P.p[3].y);
+      let a2 = bitcast<i32>(P.p[3].z) + i32(c0) * bitcast<i32>(P.p[3].w) + i32(c1) * bitcast<i32>(P.p[4].x) + i32(c2) * bitcast<i32>(P.p[4].y) + i32(c3) * bitcast<i32>(P.p[4].z);
       let ld2 = in0[u32(a2)];
       let ok2 = true;
       rc0_12 = ld0;
@@ -932,13 +388,13 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let i = o * P.p[0].y + rr;
       var rem_rr = rr;
       let c3 = rem_rr;
-      let a0 = bitcast<i32>(P.p[3].z) + i32(c0) * bitcast<i32>(P.p[3].w) + i32(c1) * bitcast<i32>(P.p[4].x) + i32(c2) * bitcast<i32>(P.p[4].y) + i32(c3) * bitcast<i32>(P.p[4].z);
+      let a0 = bitcast<i32>(P.p[1].x) + i32(c0) * bitcast<i32>(P.p[1].y) + i32(c1) * bitcast<i32>(P.p[1].z) + i32(c2) * bitcast<i32>(P.p[1].w) + i32(c3) * bitcast<i32>(P.p[2].x);
       let ld0 = in0[u32(a0)];
       let ok0 = true;
-      let a1 = bitcast<i32>(P.p[1].x) + i32(c0) * bitcast<i32>(P.p[1].y) + i32(c1) * bitcast<i32>(P.p[1].z) + i32(c2) * bitcast<i32>(P.p[1].w) + i32(c3) * bitcast<i32>(P.p[2].x);
+      let a1 = bitcast<i32>(P.p[2].y) + i32(c0) * bitcast<i32>(P.p[2].z) + i32(c1) * bitcast<i32>(P.p[2].w) + i32(c2) * bitcast<i32>(P.p[3].x) + i32(c3) * bitcast<i32>(P.p[3].y);
       let ld1 = in0[u32(a1)];
       let ok1 = true;
-      let a2 = bitcast<i32>(P.p[2].y) + i32(c0) * bitcast<i32>(P.p[2].z) + i32(c1) * bitcast<i32>(P.p[2].w) + i32(c2) * bitcast<i32>(P.p[3].x) + i32(c3) * bitcast<i32>(P.p[3].y);
+      let a2 = bitcast<i32>(P.p[3].z) + i32(c0) * bitcast<i32>(P.p[3].w) + i32(c1) * bitcast<i32>(P.p[4].x) + i32(c2) * bitcast<i32>(P.p[4].y) + i32(c3) * bitcast<i32>(P.p[4].z);
       let ld2 = in0[u32(a2)];
       let ok2 = true;
       rc0_13 = ld0;
@@ -953,13 +409,13 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let i = o * P.p[0].y + rr;
       var rem_rr = rr;
       let c3 = rem_rr;
-      let a0 = bitcast<i32>(P.p[3].z) + i32(c0) * bitcast<i32>(P.p[3].w) + i32(c1) * bitcast<i32>(P.p[4].x) + i32(c2) * bitcast<i32>(P.p[4].y) + i32(c3) * bitcast<i32>(P.p[4].z);
+      let a0 = bitcast<i32>(P.p[1].x) + i32(c0) * bitcast<i32>(P.p[1].y) + i32(c1) * bitcast<i32>(P.p[1].z) + i32(c2) * bitcast<i32>(P.p[1].w) + i32(c3) * bitcast<i32>(P.p[2].x);
       let ld0 = in0[u32(a0)];
       let ok0 = true;
-      let a1 = bitcast<i32>(P.p[1].x) + i32(c0) * bitcast<i32>(P.p[1].y) + i32(c1) * bitcast<i32>(P.p[1].z) + i32(c2) * bitcast<i32>(P.p[1].w) + i32(c3) * bitcast<i32>(P.p[2].x);
+      let a1 = bitcast<i32>(P.p[2].y) + i32(c0) * bitcast<i32>(P.p[2].z) + i32(c1) * bitcast<i32>(P.p[2].w) + i32(c2) * bitcast<i32>(P.p[3].x) + i32(c3) * bitcast<i32>(P.p[3].y);
       let ld1 = in0[u32(a1)];
       let ok1 = true;
-      let a2 = bitcast<i32>(P.p[2].y) + i32(c0) * bitcast<i32>(P.p[2].z) + i32(c1) * bitcast<i32>(P.p[2].w) + i32(c2) * bitcast<i32>(P.p[3].x) + i32(c3) * bitcast<i32>(P.p[3].y);
+      let a2 = bitcast<i32>(P.p[3].z) + i32(c0) * bitcast<i32>(P.p[3].w) + i32(c1) * bitcast<i32>(P.p[4].x) + i32(c2) * bitcast<i32>(P.p[4].y) + i32(c3) * bitcast<i32>(P.p[4].z);
       let ld2 = in0[u32(a2)];
       let ok2 = true;
       rc0_14 = ld0;
@@ -974,13 +430,13 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
       let i = o * P.p[0].y + rr;
       var rem_rr = rr;
       let c3 = rem_rr;
-      let a0 = bitcast<i32>(P.p[3].z) + i32(c0) * bitcast<i32>(P.p[3].w) + i32(c1) * bitcast<i32>(P.p[4].x) + i32(c2) * bitcast<i32>(P.p[4].y) + i32(c3) * bitcast<i32>(P.p[4].z);
+      let a0 = bitcast<i32>(P.p[1].x) + i32(c0) * bitcast<i32>(P.p[1].y) + i32(c1) * bitcast<i32>(P.p[1].z) + i32(c2) * bitcast<i32>(P.p[1].w) + i32(c3) * bitcast<i32>(P.p[2].x);
       let ld0 = in0[u32(a0)];
       let ok0 = true;
-      let a1 = bitcast<i32>(P.p[1].x) + i32(c0) * bitcast<i32>(P.p[1].y) + i32(c1) * bitcast<i32>(P.p[1].z) + i32(c2) * bitcast<i32>(P.p[1].w) + i32(c3) * bitcast<i32>(P.p[2].x);
+      let a1 = bitcast<i32>(P.p[2].y) + i32(c0) * bitcast<i32>(P.p[2].z) + i32(c1) * bitcast<i32>(P.p[2].w) + i32(c2) * bitcast<i32>(P.p[3].x) + i32(c3) * bitcast<i32>(P.p[3].y);
       let ld1 = in0[u32(a1)];
       let ok1 = true;
-      let a2 = bitcast<i32>(P.p[2].y) + i32(c0) * bitcast<i32>(P.p[2].z) + i32(c1) * bitcast<i32>(P.p[2].w) + i32(c2) * bitcast<i32>(P.p[3].x) + i32(c3) * bitcast<i32>(P.p[3].y);
+      let a2 = bitcast<i32>(P.p[3].z) + i32(c0) * bitcast<i32>(P.p[3].w) + i32(c1) * bitcast<i32>(P.p[4].x) + i32(c2) * bitcast<i32>(P.p[4].y) + i32(c3) * bitcast<i32>(P.p[4].z);
       let ld2 = in0[u32(a2)];
       let ok2 = true;
       rc0_15 = ld0;
@@ -1656,9 +1112,5 @@ fn rows_cached(o: u32, live: bool, lid: u32) {
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let o = (wid.y * nwg.x + wid.x) * 32u + lid;
   let live = o < P.p[0].x;
-  if (P.p[0].y <= 16u) {
-    rows_cached(o, live, 0u);
-  } else {
-    rows_looped(o, live, 0u);
-  }
+  rows_cached(o, live, 0u);
 }

@@ -44,7 +44,10 @@ pub fn sanitize(s: Schedule, limits: AdapterLimits) -> Schedule {
             unroll: s.reduce.unroll.clamp(1, 16),
             cache: s.reduce.cache.min(64),
             subgroups: s.reduce.subgroups && limits.subgroups,
-            serial: s.reduce.serial.min(super::SERIAL_MAX),
+            serial: match s.reduce.serial.min(super::SERIAL_MAX) {
+                0 => 0,
+                v => pow2(v),
+            },
         },
         matmul: MatmulSchedule {
             block: one_of(s.matmul.block, &matmul::BLOCKS),
@@ -102,7 +105,15 @@ pub fn valid(k: &Kernel, s: &Schedule, max_wg: u32) -> bool {
                 && (rows != crate::attention_rows::ROW_FORM
                     || head <= crate::attention_rows::ROW_FORM_MAX_HEAD)
         }),
-        KernelKind::Elementwise | KernelKind::Reduce { .. } | KernelKind::Scan { .. } => true,
+        // A serial reduction is what resolve makes of it: rows of its size class at most,
+        // held whole in registers, no subgroups.
+        KernelKind::Reduce { .. } => {
+            let class = k.red_count().max(1).next_power_of_two() as u32;
+            s.reduce.serial == 0
+                || (class <= s.reduce.serial && s.reduce.cache >= class && !s.reduce.subgroups)
+        }
+        KernelKind::Scan { .. } => s.reduce.serial == 0,
+        KernelKind::Elementwise => true,
     };
     let limits = AdapterLimits {
         max_workgroup: max_wg,

@@ -85,10 +85,12 @@ pub struct ReduceSchedule {
     /// Combine across a workgroup with subgroup shuffles instead of a shared-memory tree.
     /// Only for adapters with `Features::SUBGROUP`.
     pub subgroups: bool,
-    /// Rows of at most this many elements are reduced by one invocation each, `workgroup`
-    /// rows a workgroup: no tree, no barrier, no workgroup memory (at most
-    /// [`SERIAL_MAX`]; 0: never). A tree over a short row costs more steps and barriers than
-    /// it shares out (a split attention's combine folds 16-43 runs a row).
+    /// Rows whose size class (their length rounded up to a power of two) is at most this
+    /// many elements are reduced by one invocation each, `workgroup` rows a workgroup: no
+    /// tree, no barrier, no workgroup memory (a power of two at most [`SERIAL_MAX`]; 0:
+    /// never). A tree over a short row costs more steps and barriers than it shares out (a
+    /// split attention's combine folds 16 runs a row in the LLM decodes, 22 over
+    /// attention_decode).
     /// [`Schedule::resolve`] keeps it only for kernels whose rows are that short.
     pub serial: u32,
 }
@@ -333,7 +335,9 @@ impl Schedule {
             KernelKind::Reduce { .. } => {
                 let r = &mut s.reduce;
                 r.workgroup = row_workgroup(k, r.workgroup);
-                if k.red_count() > r.serial.min(SERIAL_MAX) as usize {
+                // By the row's size class, as every other size rule here, so that one class
+                // gets one form.
+                if k.red_count().max(1).next_power_of_two() > r.serial.min(SERIAL_MAX) as usize {
                     r.serial = 0;
                 }
                 // A serial row is held in registers whole, and combines nothing across

@@ -141,6 +141,9 @@ pub fn candidates(k: &Kernel, device: &Schedule, mode: Autotune, max_wg: u32) ->
             } else {
                 REDUCE_CACHE_FAST
             };
+            // A serial kernel's candidates are its rows a workgroup, serial, and the tree
+            // form's workgroups, unrolls and caches (resolve gives a serial row its whole
+            // size class in registers, and reads no unroll there).
             for &(wg, u) in if full { REDUCE_FULL } else { REDUCE_FAST } {
                 for &c in caches {
                     if wg <= max_wg {
@@ -148,7 +151,12 @@ pub fn candidates(k: &Kernel, device: &Schedule, mode: Autotune, max_wg: u32) ->
                         s.reduce.workgroup = wg;
                         s.reduce.unroll = u;
                         s.reduce.cache = c;
+                        s.reduce.serial = 0;
                         push(s);
+                        if base.reduce.serial > 0 {
+                            s.reduce.serial = base.reduce.serial;
+                            push(s);
+                        }
                     }
                 }
             }

@@ -3,10 +3,10 @@
 //! ([`tune_key`]), and their text form on disk ([`parse`], [`format()`]).
 //!
 //! One result a line: the key, a tab, then `name=value` fields separated by spaces, named as
-//! the schedule's fields are (`reduce.workgroup=64 reduce.unroll=4 reduce.cache=16`); an
+//! the schedule's fields are (`reduce.workgroup=64 reduce.unroll=4 reduce.cache=16 reduce.serial=0`); an
 //! optional field with no value is written `none`. A line that does not name exactly the
 //! fields of one class, each once with a value of its type, is malformed. The runtime keeps
-//! these lines in a file named with a version (`autotune.v10`), so that files of another
+//! these lines in a file named with a version (`autotune.v11`), so that files of another
 //! format, or chosen among other templates, are never read.
 
 use super::Schedule;
@@ -33,6 +33,8 @@ pub enum TunedFields {
         unroll: u32,
         /// `reduce.cache`.
         cache: u32,
+        /// `reduce.serial`.
+        serial: u32,
     },
     /// A matmul kernel's.
     Matmul {
@@ -76,6 +78,7 @@ impl TunedFields {
                 workgroup: s.reduce.workgroup,
                 unroll: s.reduce.unroll,
                 cache: s.reduce.cache,
+                serial: s.reduce.serial,
             },
             KernelKind::Matmul { .. } => TunedFields::Matmul {
                 block: s.matmul.block,
@@ -110,12 +113,14 @@ impl TunedFields {
                     workgroup,
                     unroll,
                     cache,
+                    serial,
                 },
                 KernelKind::Reduce { .. } | KernelKind::Scan { .. },
             ) => {
                 s.reduce.workgroup = workgroup;
                 s.reduce.unroll = unroll;
                 s.reduce.cache = cache;
+                s.reduce.serial = serial;
             }
             (
                 TunedFields::Matmul {
@@ -189,9 +194,10 @@ impl fmt::Display for TunedFields {
                 workgroup,
                 unroll,
                 cache,
+                serial,
             } => write!(
                 f,
-                "reduce.workgroup={workgroup} reduce.unroll={unroll} reduce.cache={cache}"
+                "reduce.workgroup={workgroup} reduce.unroll={unroll} reduce.cache={cache} reduce.serial={serial}"
             ),
             TunedFields::Matmul {
                 block,
@@ -279,8 +285,9 @@ impl std::str::FromStr for TunedFields {
                     workgroup: num("reduce.workgroup")?,
                     unroll: num("reduce.unroll")?,
                     cache: num("reduce.cache")?,
+                    serial: num("reduce.serial")?,
                 },
-                3,
+                4,
             ),
             "matmul" => (
                 TunedFields::Matmul {
@@ -391,6 +398,7 @@ mod tests {
                 workgroup: 64,
                 unroll: 4,
                 cache: 0,
+                serial: 0,
             },
         );
         t.insert(
@@ -430,13 +438,15 @@ mod tests {
     /// bad numbers are malformed; the good lines around them are kept.
     #[test]
     fn malformed_lines_are_skipped() {
-        let good = "k\treduce.cache=16 reduce.workgroup=32 reduce.unroll=2";
+        let good = "k\treduce.cache=16 reduce.workgroup=32 reduce.unroll=2 reduce.serial=0";
         for bad in [
             "k\t4\t8\t0",
-            "k reduce.workgroup=32 reduce.unroll=2 reduce.cache=16",
-            "k\treduce.workgroup=32 reduce.unroll=2",
-            "k\treduce.workgroup=32 reduce.unroll=2 reduce.cache=16 reduce.extra=1",
-            "k\treduce.workgroup=32 reduce.workgroup=32 reduce.unroll=2 reduce.cache=16",
+            "k reduce.workgroup=32 reduce.unroll=2 reduce.cache=16 reduce.serial=0",
+            "k\treduce.workgroup=32 reduce.unroll=2 reduce.serial=0",
+            "k\treduce.workgroup=32 reduce.unroll=2 reduce.cache=16 reduce.serial=0 reduce.extra=1",
+            "k\treduce.workgroup=32 reduce.workgroup=32 reduce.unroll=2 reduce.cache=16 reduce.serial=0",
+            // A line of version 10, without `reduce.serial`.
+            "k\treduce.workgroup=32 reduce.unroll=2 reduce.cache=16",
             "k\telementwise.workgroup=32 elementwise.unroll=2 matmul.unroll=2",
             "k\tmatmul.block=x matmul.unroll=2 matmul.block_n=none",
             "k\tmatmul.block=8 matmul.unroll=none matmul.block_n=none",
@@ -457,7 +467,8 @@ mod tests {
                 TunedFields::Reduce {
                     workgroup: 32,
                     unroll: 2,
-                    cache: 16
+                    cache: 16,
+                    serial: 0,
                 }
             );
         }

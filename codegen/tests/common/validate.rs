@@ -60,7 +60,15 @@ pub fn validate_program(prog: &kiln_ir::lower::Program, what: &str) -> usize {
                         unroll: unroll + 1,
                         cache: reduce_cache,
                         subgroups: matmul_block == 4,
-                        serial: if matmul_block == 8 { 64 } else { 0 },
+                        // Serial rows (held whole in the cache of 16) where they fit.
+                        serial: if matmul_block == 8
+                            && matches!(k.kind, kiln_ir::KernelKind::Reduce { .. })
+                            && k.red_count().max(1).next_power_of_two() <= 16
+                        {
+                            16
+                        } else {
+                            0
+                        },
                     },
                     matmul: MatmulSchedule {
                         block: Some(matmul_block),

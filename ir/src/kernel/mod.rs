@@ -170,8 +170,9 @@ pub enum KernelKind {
     /// One invocation per element of `shape`; each output stores one expression at the linear
     /// index.
     Elementwise,
-    /// `shape` is `[kept..., reduced...]`; one workgroup per row (point of the kept dims) runs
-    /// the stages in order, each reducing its expression over the last `red_rank` dims (later
+    /// `shape` is `[kept..., reduced...]`; one workgroup per row (point of the kept dims; one
+    /// invocation per short row, as code generation's schedule chooses) runs the stages in
+    /// order, each reducing its expression over the last `red_rank` dims (later
     /// stages may read earlier results through [`Expr::Acc`]); then `Row` outputs are stored
     /// once per row and `Full` outputs at every point.
     Reduce {
