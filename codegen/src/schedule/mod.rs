@@ -91,7 +91,9 @@ pub struct ReduceSchedule {
     /// never). A tree over a short row costs more steps and barriers than it shares out (a
     /// split attention's combine folds 16 runs a row in the LLM decodes, 22 over
     /// attention_decode).
-    /// [`Schedule::resolve`] keeps it only for kernels whose rows are that short.
+    /// [`Schedule::resolve`] keeps it only for kernels whose rows are that short. CPU
+    /// adapters 64: on lavapipe a split attention's combine ran 3-7x faster; the GPU
+    /// schedule's 0 until it is measured on one.
     pub serial: u32,
 }
 
@@ -231,7 +233,8 @@ impl Schedule {
             unroll: 8,
             cache: 16,
             subgroups: false,
-            serial: 32,
+            // Not measured on a GPU yet (docs/journal/2026-12-07-session33.md): off.
+            serial: 0,
         },
         matmul: MatmulSchedule {
             block: None,
