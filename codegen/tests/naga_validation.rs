@@ -504,8 +504,13 @@ fn serial_rows_resolve_and_generate() {
     let short = sum_kernel(&[4096, 22]);
     let s = base.resolve(&short);
     assert_eq!(
-        (s.reduce.serial, s.reduce.cache, s.reduce.subgroups),
-        (32, 32, false)
+        (
+            s.reduce.serial,
+            s.reduce.cache,
+            s.reduce.subgroups,
+            s.reduce.unroll
+        ),
+        (32, 32, false, 1)
     );
     assert_eq!(s.resolve(&short), s, "resolve is idempotent");
     let src = generate(&short, &s, &Target::default()).unwrap();

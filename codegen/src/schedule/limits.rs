@@ -110,7 +110,10 @@ pub fn valid(k: &Kernel, s: &Schedule, max_wg: u32) -> bool {
         KernelKind::Reduce { .. } => {
             let class = k.red_count().max(1).next_power_of_two() as u32;
             s.reduce.serial == 0
-                || (class <= s.reduce.serial && s.reduce.cache >= class && !s.reduce.subgroups)
+                || (class <= s.reduce.serial
+                    && s.reduce.cache >= class
+                    && !s.reduce.subgroups
+                    && s.reduce.unroll == 1)
         }
         KernelKind::Scan { .. } => s.reduce.serial == 0,
         KernelKind::Elementwise => true,

@@ -312,7 +312,8 @@ impl Schedule {
     ///   cache of no more elements per invocation than the row's size class needs (at least 4,
     ///   where the cache is a multiple of 4);
     /// - `reduce.serial` stays only where the rows are that short (and never on a scan); a
-    ///   serial reduction holds its row's size class in registers and uses no subgroups.
+    ///   serial reduction holds its row's size class in registers, uses no subgroups and has
+    ///   unroll 1 (it has no row loop).
     pub fn resolve(&self, k: &Kernel) -> Schedule {
         let mut s = *self;
         let coop = matches!(k.kind, KernelKind::Matmul { .. })
@@ -344,10 +345,12 @@ impl Schedule {
                     r.serial = 0;
                 }
                 // A serial row is held in registers whole, and combines nothing across
-                // invocations.
+                // invocations; it has no row loop, so no unroll (1, so that equal code has one
+                // key and the tuner does not time it twice).
                 if r.serial > 0 {
                     r.cache = k.red_count().max(1).next_power_of_two() as u32;
                     r.subgroups = false;
+                    r.unroll = 1;
                 } else if r.cache > 0 {
                     // Registers for the row's elements, no more than its size class needs:
                     // slots past them would only lengthen the shader (4 at least, so that a
