@@ -363,6 +363,17 @@ fn serial_rows_past_one_grid_dimension() {
     let dev = device();
     let rows = 1_100_003;
     let x = random(&dev, DType::F32, &[rows, 3], -2.0, 2.0, 21);
+    // Where the device's schedule names serial rows, these kernels are serial (else the
+    // checks below would pass on the tree form).
+    if dev.gpu().is_some_and(|g| g.schedule().reduce.serial >= 4) {
+        let plan = x.sum(&[-1], false).unwrap().explain().unwrap();
+        assert!(
+            plan.kernels
+                .iter()
+                .any(|k| k.kind.ends_with("a row an invocation")),
+            "{plan}"
+        );
+    }
     check(
         &x.sum(&[-1], false).unwrap(),
         1e-5,

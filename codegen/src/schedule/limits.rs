@@ -108,7 +108,7 @@ pub fn valid(k: &Kernel, s: &Schedule, max_wg: u32) -> bool {
         // A serial reduction is what resolve makes of it: rows of its size class at most,
         // held whole in registers, no subgroups.
         KernelKind::Reduce { .. } => {
-            let class = k.red_count().max(1).next_power_of_two() as u32;
+            let class = k.red_class() as u32;
             s.reduce.serial == 0
                 || (class <= s.reduce.serial
                     && s.reduce.cache >= class

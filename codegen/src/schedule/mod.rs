@@ -70,8 +70,8 @@ pub struct ElementwiseSchedule {
     pub unroll: u32,
 }
 
-/// How a reduce kernel is mapped: one workgroup per row, or, for rows of at most `serial`
-/// elements, one invocation per row.
+/// How a reduce kernel is mapped: one workgroup per row, or, for rows whose size class is at
+/// most `serial`, one invocation per row.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ReduceSchedule {
     /// Invocations per workgroup (a power of two); rows per workgroup where rows are serial.
@@ -341,21 +341,21 @@ impl Schedule {
                 r.workgroup = row_workgroup(k, r.workgroup);
                 // By the row's size class, as every other size rule here, so that one class
                 // gets one form.
-                if k.red_count().max(1).next_power_of_two() > r.serial.min(SERIAL_MAX) as usize {
+                if k.red_class() > r.serial.min(SERIAL_MAX) as usize {
                     r.serial = 0;
                 }
                 // A serial row is held in registers whole, and combines nothing across
                 // invocations; it has no row loop, so no unroll (1, so that equal code has one
                 // key and the tuner does not time it twice).
                 if r.serial > 0 {
-                    r.cache = k.red_count().max(1).next_power_of_two() as u32;
+                    r.cache = k.red_class() as u32;
                     r.subgroups = false;
                     r.unroll = 1;
                 } else if r.cache > 0 {
                     // Registers for the row's elements, no more than its size class needs:
                     // slots past them would only lengthen the shader (4 at least, so that a
                     // vec4 row keeps its vector slots).
-                    let row = k.red_count().max(1).next_power_of_two();
+                    let row = k.red_class();
                     let need = (row / r.workgroup.max(1) as usize).max(1) as u32;
                     let floor = if r.cache.is_multiple_of(4) { 4 } else { 1 };
                     r.cache = r.cache.min(need.max(floor));
@@ -512,7 +512,7 @@ fn resolve_matmul_block(m: &mut MatmulSchedule, k: &Kernel) {
 /// The workgroup of a row kernel (reduction or scan) with rows of `k.red_count()`: at most
 /// `wg`, and no wider than about one invocation per 8 elements (32 at least).
 fn row_workgroup(k: &Kernel, wg: u32) -> u32 {
-    let want = (k.red_count().max(1).next_power_of_two() / 8).max(1);
+    let want = (k.red_class() / 8).max(1);
     let pow2 = 1u32 << (usize::BITS - 1 - want.leading_zeros()).min(31);
     wg.min(pow2.max(32))
 }

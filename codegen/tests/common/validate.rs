@@ -63,7 +63,7 @@ pub fn validate_program(prog: &kiln_ir::lower::Program, what: &str) -> usize {
                         // Serial rows (held whole in the cache of 16) where they fit.
                         serial: if matmul_block == 8
                             && matches!(k.kind, kiln_ir::KernelKind::Reduce { .. })
-                            && k.red_count().max(1).next_power_of_two() <= 16
+                            && k.red_class() <= 16
                         {
                             16
                         } else {

@@ -411,6 +411,12 @@ impl Kernel {
         }
     }
 
+    /// The size class of a row: [`Kernel::red_count`] rounded up to a power of two (at least
+    /// 1), what schedules are chosen by, so that one class gets one schedule.
+    pub fn red_class(&self) -> usize {
+        self.red_count().max(1).next_power_of_two()
+    }
+
     /// Elements of output `o`'s buffer.
     pub fn output_numel(&self, o: OutputId) -> usize {
         match self.output(o).store {
