@@ -92,8 +92,10 @@ pub struct ReduceSchedule {
     /// split attention's combine folds 16 runs a row in the LLM decodes, 22 over
     /// attention_decode).
     /// [`Schedule::resolve`] keeps it only for kernels whose rows are that short. CPU
-    /// adapters 64: on lavapipe a split attention's combine ran 3-7x faster; the GPU
-    /// schedule's 0 until it is measured on one.
+    /// adapters 64: on lavapipe a split attention's combine ran 3-7x faster. GPUs 16: on an
+    /// H100 the LLM decodes' combines (16 runs) made the 8B step 2.1% and the 1B's 1.7%
+    /// shorter, while attention_decode's (22 runs, 6144 rows: 24 workgroups of 256) ran 6%
+    /// slower serial than as a tree (docs/journal/2026-12-07-session34.md).
     pub serial: u32,
 }
 
@@ -233,8 +235,7 @@ impl Schedule {
             unroll: 8,
             cache: 16,
             subgroups: false,
-            // Not measured on a GPU yet (docs/journal/2026-12-07-session33.md): off.
-            serial: 0,
+            serial: 16,
         },
         matmul: MatmulSchedule {
             block: None,
