@@ -437,13 +437,17 @@ fn invalid_stored_schedules_are_rejected() {
     let prog = lower(&g, &FusionOptions::default()).unwrap();
     let k = &prog.calls[0].kernel;
     // The GPU schedule's quantized gemv kernel of 16 warps needs 512 invocations a
-    // workgroup, which an adapter of 256 lacks; a kernel that does not run it resolves with
-    // none.
+    // workgroup, which an adapter of 256 lacks (and of 32 warps, for the wide formats,
+    // 1024); a kernel that does not run it resolves with none.
     let base = kiln::Schedule::default();
     let mut unresolved = base;
     unresolved.matmul.block = Some(4);
     unresolved.matmul.depth = Some(16);
     unresolved.matmul.tensor_cores = false;
+    // Its wide formats' 32 warps need 1024.
+    assert!(!limits::valid(k, &unresolved, 512));
+    assert!(limits::valid(k, &unresolved, 1024));
+    unresolved.matmul.qgemv_warps_wide = 0;
     assert!(!limits::valid(k, &unresolved, 256));
     assert!(limits::valid(k, &unresolved, 512));
     assert_eq!(base.resolve(k).matmul.qgemv_warps, 0);

@@ -487,6 +487,7 @@ fn schedules_agree_with_reference() {
                 qgemv_items: 1,
                 qgemv_workgroups: 0,
                 qgemv_warps: 0,
+                qgemv_warps_wide: 0,
                 tensor_cores: false,
                 coop_tile: None,
                 tensor_core_f32: false,

@@ -1,6 +1,6 @@
 //! `kiln-bench`: the standard workloads of `docs/PERFORMANCE.md` on the default adapter.
 //!
-//! `kiln-bench [--size small|large] [--only NAME[,NAME...]] [--check] [--unroll N] [--reduce-unroll N] [--workgroup N] [--reduce-workgroup N] [--reduce-cache N] [--reduce-serial N] [--reduce-subgroups 0|1] [--gemv-subgroups 0|1] [--qgemv-rows 1|2|4] [--qgemv-items 1|2|4] [--qgemv-workgroups N] [--qgemv-warps 0|8|16|32] [--matmul-block N] [--matmul-block-n N] [--matmul-depth 16|32] [--matmul-unroll N] [--attention-rows N] [--attention-keys N] [--pool-mb N] [--warmup-ms N] [--queued-runs N] [--profile]`
+//! `kiln-bench [--size small|large] [--only NAME[,NAME...]] [--check] [--unroll N] [--reduce-unroll N] [--workgroup N] [--reduce-workgroup N] [--reduce-cache N] [--reduce-serial N] [--reduce-subgroups 0|1] [--gemv-subgroups 0|1] [--qgemv-rows 1|2|4] [--qgemv-items 1|2|4] [--qgemv-workgroups N] [--qgemv-warps 0|8|16|32] [--qgemv-warps-wide 0|8|16|32] [--matmul-block N] [--matmul-block-n N] [--matmul-depth 16|32] [--matmul-unroll N] [--attention-rows N] [--attention-keys N] [--pool-mb N] [--warmup-ms N] [--queued-runs N] [--profile]`
 //! (`--unroll`/`--workgroup` override the adapter's default schedule, for comparisons; a
 //! quantized gemv runs at another shape as `NAME@ROWSxK`, or `N` of them chained as
 //! `NAME@ROWSxKxN`)
@@ -255,6 +255,7 @@ fn main() {
     let mut qgemv_items: Option<u32> = None;
     let mut qgemv_workgroups: Option<u32> = None;
     let mut qgemv_warps: Option<u32> = None;
+    let mut qgemv_warps_wide: Option<u32> = None;
     let mut reduce_cache: Option<u32> = None;
     let mut reduce_serial: Option<u32> = None;
     let mut attention_rows: Option<u32> = None;
@@ -300,8 +301,8 @@ fn main() {
             "--unroll" | "--workgroup" | "--reduce-unroll" | "--reduce-workgroup"
             | "--matmul-block" | "--matmul-block-n" | "--matmul-depth" | "--matmul-unroll"
             | "--reduce-subgroups" | "--gemv-subgroups" | "--qgemv-rows" | "--qgemv-items"
-            | "--qgemv-workgroups" | "--qgemv-warps" | "--reduce-cache" | "--reduce-serial"
-            | "--attention-rows" | "--attention-keys" => {
+            | "--qgemv-workgroups" | "--qgemv-warps" | "--qgemv-warps-wide" | "--reduce-cache"
+            | "--reduce-serial" | "--attention-rows" | "--attention-keys" => {
                 let v: Option<u32> = args.get(i + 1).and_then(|v| v.parse().ok());
                 match v {
                     Some(v) if args[i] == "--unroll" => unroll = Some(v),
@@ -317,6 +318,7 @@ fn main() {
                     Some(v) if args[i] == "--qgemv-items" => qgemv_items = Some(v),
                     Some(v) if args[i] == "--qgemv-workgroups" => qgemv_workgroups = Some(v),
                     Some(v) if args[i] == "--qgemv-warps" => qgemv_warps = Some(v),
+                    Some(v) if args[i] == "--qgemv-warps-wide" => qgemv_warps_wide = Some(v),
                     Some(v) if args[i] == "--reduce-cache" => reduce_cache = Some(v),
                     Some(v) if args[i] == "--reduce-serial" => reduce_serial = Some(v),
                     Some(v) if args[i] == "--attention-rows" => attention_rows = Some(v),
@@ -331,7 +333,7 @@ fn main() {
             }
             "-h" | "--help" => {
                 eprintln!(
-                    "kiln-bench [--size small|large] [--only NAME[,NAME...]] [--check] [--unroll N] [--reduce-unroll N] [--workgroup N] [--reduce-workgroup N] [--reduce-cache N] [--reduce-serial N] [--reduce-subgroups 0|1] [--gemv-subgroups 0|1] [--qgemv-rows 1|2|4] [--qgemv-items 1|2|4] [--qgemv-workgroups N] [--qgemv-warps 0|8|16|32] [--matmul-block N] [--matmul-block-n N] [--matmul-depth 16|32] [--matmul-unroll N] [--attention-rows N] [--attention-keys N] [--pool-mb N] [--warmup-ms N] [--queued-runs N] [--profile]\nworkloads: {} (a quantized gemv at another shape: NAME@ROWSxK; N of them chained, each on its own weight: NAME@ROWSxKxN)",
+                    "kiln-bench [--size small|large] [--only NAME[,NAME...]] [--check] [--unroll N] [--reduce-unroll N] [--workgroup N] [--reduce-workgroup N] [--reduce-cache N] [--reduce-serial N] [--reduce-subgroups 0|1] [--gemv-subgroups 0|1] [--qgemv-rows 1|2|4] [--qgemv-items 1|2|4] [--qgemv-workgroups N] [--qgemv-warps 0|8|16|32] [--qgemv-warps-wide 0|8|16|32] [--matmul-block N] [--matmul-block-n N] [--matmul-depth 16|32] [--matmul-unroll N] [--attention-rows N] [--attention-keys N] [--pool-mb N] [--warmup-ms N] [--queued-runs N] [--profile]\nworkloads: {} (a quantized gemv at another shape: NAME@ROWSxK; N of them chained, each on its own weight: NAME@ROWSxKxN)",
                     workloads::NAMES.join(", ")
                 );
                 return;
@@ -374,6 +376,10 @@ fn main() {
         m.qgemv_items = qgemv_items.unwrap_or(m.qgemv_items);
         m.qgemv_workgroups = qgemv_workgroups.unwrap_or(m.qgemv_workgroups);
         m.qgemv_warps = qgemv_warps.unwrap_or(m.qgemv_warps);
+        // `--qgemv-warps` alone gives every format its warps.
+        m.qgemv_warps_wide = qgemv_warps_wide
+            .or(qgemv_warps.map(|_| 0))
+            .unwrap_or(m.qgemv_warps_wide);
         let a = &mut s.attention;
         a.rows = attention_rows.map_or(a.rows, by_size);
         a.keys = attention_keys.map_or(a.keys, by_size);
@@ -390,6 +396,7 @@ fn main() {
             qgemv_items,
             qgemv_workgroups,
             qgemv_warps,
+            qgemv_warps_wide,
             reduce_cache,
             reduce_serial,
             reduce_wg,
@@ -411,6 +418,11 @@ fn main() {
             ("--qgemv-rows", qgemv_rows, kept.qgemv_rows),
             ("--qgemv-items", qgemv_items, Some(kept.qgemv_items)),
             ("--qgemv-warps", qgemv_warps, Some(kept.qgemv_warps)),
+            (
+                "--qgemv-warps-wide",
+                qgemv_warps_wide,
+                Some(kept.qgemv_warps_wide),
+            ),
         ] {
             if asked.is_some() && asked != got {
                 eprintln!(

@@ -115,7 +115,7 @@ pub fn workgroup_bytes(k: &Kernel, m: &MatmulSchedule) -> Option<u32> {
 }
 
 /// The block format of a matmul kernel's quantized B.
-fn format(k: &Kernel) -> Option<BlockFormat> {
+pub(crate) fn format(k: &Kernel) -> Option<BlockFormat> {
     let KernelKind::Matmul { b, .. } = &k.kind else {
         return None;
     };

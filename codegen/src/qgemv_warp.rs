@@ -32,6 +32,21 @@ use kiln_ir::{Kernel, Prologue};
 /// The nonzero warps a workgroup `MatmulSchedule::qgemv_warps` may take.
 pub const QGEMV_WARPS: [u32; 3] = [8, 16, 32];
 
+/// The formats whose kernel takes `MatmulSchedule::qgemv_warps_wide` warps a workgroup: more
+/// bits a weight (6.6 and 8.5) than the 4-bit formats (4.5 and 5).
+pub const WIDE_FORMATS: [BlockFormat; 2] = [BlockFormat::Q6K, BlockFormat::Q8_0];
+
+/// The warps a workgroup kernel `k` takes under schedule `m`: `qgemv_warps_wide` for a
+/// product on a format of [`WIDE_FORMATS`] where both are nonzero, else `qgemv_warps`.
+pub fn warps_for(k: &Kernel, m: &MatmulSchedule) -> u32 {
+    let wide = qgemv::format(k).is_some_and(|f| WIDE_FORMATS.contains(&f));
+    match (m.qgemv_warps, m.qgemv_warps_wide) {
+        (0, _) | (_, 0) => m.qgemv_warps,
+        (_, w) if wide => w,
+        (n, _) => n,
+    }
+}
+
 /// Invocations of a nominal warp, which the host's grid assumes a subgroup holds.
 pub const LANES: u32 = 32;
 

@@ -14,13 +14,14 @@ mod common;
 
 use common::{grid, x_wt_kernel as product};
 
-/// The GPU schedule with the 8-bit vector, resolved for `k`, with `warps`, and rows and
-/// items where given.
+/// The GPU schedule with the 8-bit vector, resolved for `k`, with `warps` for every format,
+/// and rows and items where given.
 fn schedule(k: &Kernel, warps: u32, rows: Option<u32>, items: Option<u32>) -> Schedule {
     let mut s = Schedule::GPU;
     s.matmul.qgemv_int8 = true;
     s.matmul.tensor_cores = false;
     s.matmul.qgemv_warps = warps;
+    s.matmul.qgemv_warps_wide = 0;
     s.matmul.qgemv_rows = rows;
     let mut s = s.resolve(k);
     s.matmul.qgemv_items = items.unwrap_or(s.matmul.qgemv_items);
@@ -164,5 +165,42 @@ fn tuning_candidates_are_warp_kernels() {
         let wgsl = generate(k, s, &Target::default()).unwrap().wgsl;
         assert!(is_warp_kernel(&wgsl, 16), "{what}");
         common::validated(&wgsl, &what);
+    }
+}
+
+/// The GPU schedule gives the formats of more bits a weight (Q6_K, Q8_0) their own warps a
+/// workgroup and the 4-bit ones `qgemv_warps`; resolving folds the choice into `qgemv_warps`
+/// (so that equal code has one key), the tuning key names the warps the kernel runs, and no
+/// warps (the template's path) stays none for every format.
+#[test]
+fn wide_formats_take_their_own_warps() {
+    let mut gpu = Schedule::GPU;
+    gpu.matmul.qgemv_int8 = true;
+    gpu.matmul.tensor_cores = false;
+    assert_eq!(
+        (gpu.matmul.qgemv_warps, gpu.matmul.qgemv_warps_wide),
+        (16, 32)
+    );
+    for f in ALL_BLOCK_FORMATS {
+        let k = &product(f, 1, 16 * f.block_values(), 4096);
+        let wide = qgemv_warp::WIDE_FORMATS.contains(&f);
+        let want = if wide { 32 } else { 16 };
+        assert_eq!(qgemv_warp::warps_for(k, &gpu.matmul), want, "{f:?}");
+        let s = gpu.resolve(k);
+        assert_eq!(s.matmul.qgemv_warps, want, "{f:?}");
+        assert_eq!(s.matmul.qgemv_warps_wide, 0, "{f:?}");
+        assert_eq!(s.resolve(k), s, "{f:?}: resolving again changes nothing");
+        let src = generate(k, &s, &Target::default()).unwrap();
+        assert!(is_warp_kernel(&src.wgsl, want), "{f:?}\n{}", src.wgsl);
+        let key = kiln_codegen::schedule::tuned::tune_key(k, &gpu);
+        assert!(key.ends_with(&format!("|qgemv8w{want}")), "{f:?}: {key}");
+        // Without the warp kernel, no format takes it.
+        let mut off = gpu;
+        off.matmul.qgemv_warps = 0;
+        assert_eq!(off.resolve(k).matmul.qgemv_warps, 0, "{f:?}");
+        // 0 wide warps: every format at `qgemv_warps`.
+        let mut same = gpu;
+        same.matmul.qgemv_warps_wide = 0;
+        assert_eq!(same.resolve(k).matmul.qgemv_warps, 16, "{f:?}");
     }
 }

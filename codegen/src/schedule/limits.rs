@@ -64,6 +64,12 @@ pub fn sanitize(s: Schedule, limits: AdapterLimits) -> Schedule {
             qgemv_warps: one_of(Some(s.matmul.qgemv_warps), &crate::qgemv_warp::QGEMV_WARPS)
                 .filter(|w| w * crate::qgemv_warp::LANES <= max_wg)
                 .unwrap_or(0),
+            qgemv_warps_wide: one_of(
+                Some(s.matmul.qgemv_warps_wide),
+                &crate::qgemv_warp::QGEMV_WARPS,
+            )
+            .filter(|w| w * crate::qgemv_warp::LANES <= max_wg)
+            .unwrap_or(0),
             tensor_cores: s.matmul.tensor_cores && limits.tensor_cores,
             coop_tile: s
                 .matmul

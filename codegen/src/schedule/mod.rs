@@ -164,6 +164,15 @@ pub struct MatmulSchedule {
     /// multiprocessor of an H100 kept its weight streaming at the uncapped forms' rate in
     /// `qgemv-probe` (docs/journal/).
     pub qgemv_warps: u32,
+    /// The warps a workgroup of that kernel for the formats of more bits a weight
+    /// ([`crate::qgemv_warp::WIDE_FORMATS`]: Q6_K, Q8_0), where `qgemv_warps` is nonzero
+    /// (0: `qgemv_warps`). Every way a schedule becomes concrete for a kernel
+    /// ([`Schedule::resolve`], a stored tuning result) folds it into `qgemv_warps` and
+    /// clears it. The GPU
+    /// schedule's 32: on an H100 chains of 8192 x 8192 products ran 7.6% (Q6_K) and 4.8%
+    /// (Q8_0) faster at 32 warps than at 16, while Q4_K and Q4_0 ran 12-15% slower
+    /// (docs/journal/2026-12-07-session34.md).
+    pub qgemv_warps_wide: u32,
     /// Use the tensor-core template ([`crate::coop`]) where the kernel is eligible
     /// ([`crate::coop::eligible`]). Only for adapters that list 16 x 16 x 16 f16 x f16 -> f32
     /// cooperative matrices and run subgroups of 32 (`limits::sanitize` clears it elsewhere);
@@ -206,6 +215,8 @@ impl MatmulSchedule {
     /// pipeline. Every way a schedule becomes concrete ([`Schedule::resolve`], a stored
     /// tuning result) ends with this, so that equal code has one cache key.
     pub(crate) fn settle_block_one(&mut self, k: &Kernel) {
+        self.qgemv_warps = crate::qgemv_warp::warps_for(k, self);
+        self.qgemv_warps_wide = 0;
         if !crate::qgemv_warp::chosen(k, self) {
             self.qgemv_warps = 0;
         }
@@ -249,6 +260,7 @@ impl Schedule {
             qgemv_items: 2,
             qgemv_workgroups: 264,
             qgemv_warps: 16,
+            qgemv_warps_wide: 32,
             tensor_cores: true,
             coop_tile: None,
             tensor_core_f32: false,

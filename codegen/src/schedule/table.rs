@@ -42,6 +42,7 @@ pub const CPU: Schedule = Schedule {
         qgemv_items: 1,
         qgemv_workgroups: 0,
         qgemv_warps: 0,
+        qgemv_warps_wide: 0,
         tensor_cores: false,
         coop_tile: None,
         tensor_core_f32: false,

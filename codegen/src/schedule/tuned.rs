@@ -337,7 +337,7 @@ pub fn tune_key(k: &Kernel, s: &Schedule) -> String {
         key.push_str(&format!("|k{}", p2(kk)));
     }
     if s.matmul.quantized_gemv && crate::qgemv::applies(k) {
-        let warps = s.matmul.qgemv_warps;
+        let warps = crate::qgemv_warp::warps_for(k, &s.matmul);
         key.push_str(&match s.matmul.qgemv_int8 {
             true if warps > 0 && s.matmul.gemv_subgroups => format!("|qgemv8w{warps}"),
             true => "|qgemv8".into(),

@@ -85,6 +85,8 @@ pub fn validate_program(prog: &kiln_ir::lower::Program, what: &str) -> usize {
                         qgemv_workgroups: 0,
                         // With the subgroup gemv, the 8-bit vector's own kernel.
                         qgemv_warps: if wg == 64 { 16 } else { 0 },
+                        // The wide formats at twice as many.
+                        qgemv_warps_wide: if wg == 64 { 32 } else { 0 },
                         tensor_cores: false,
                         coop_tile: None,
                         tensor_core_f32: false,
