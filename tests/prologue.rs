@@ -255,7 +255,9 @@ fn quantized_products_compute_their_vector_on_each_gemv_path() {
         let dev = qgemv_device(act);
         if let Some(g) = dev.gpu() {
             let mut s = g.schedule();
+            // Every format at `warps` (Q6_K and Q8_0 too, whose own default is 32).
             s.matmul.qgemv_warps = warps;
+            s.matmul.qgemv_warps_wide = warps;
             s.matmul.gemv_subgroups |= warps > 0;
             g.set_schedule(s);
         }

@@ -411,6 +411,11 @@ fn int8_vectors_stay_within_their_rounding_bound() {
             s.matmul.qgemv_items = items;
             s.matmul.qgemv_workgroups = workgroups;
             s.matmul.qgemv_warps = warps;
+            // Every format at `warps`, but for the device's own warps (16), where Q6_K and
+            // Q8_0 keep theirs (`qgemv_warps_wide`).
+            if warps != 16 {
+                s.matmul.qgemv_warps_wide = warps;
+            }
             s.matmul.gemv_subgroups |= warps > 0;
             g.set_schedule(s);
             own = warps > 0 && g.schedule().matmul.gemv_subgroups;
@@ -436,7 +441,7 @@ fn int8_vectors_stay_within_their_rounding_bound() {
             for &(batch, n, blocks, strided) in &cases[..cases.len() - usize::from(warps == 0)] {
                 let k = blocks * bv;
                 let seed = 900 + (100 * i + blocks) as u64;
-                let what = format!("{f:?} int8, {rows} rows a group, {items} items a trip, at most {workgroups} workgroups, {warps} warps: {batch} x [1, {k}] @ [{n}, {k}]^T, strided {strided}");
+                let what = format!("{f:?} int8, {rows} rows a group, {items} items a trip, at most {workgroups} workgroups, {warps} warps{}: {batch} x [1, {k}] @ [{n}, {k}]^T, strided {strided}", if warps == 16 { " (Q6_K and Q8_0 the device's own)" } else { "" });
                 // Batches of vectors, a weight each (a shared weight folds the batches into
                 // the rows of one matmul, off the gemv path).
                 let w = random(&dev, DType::Quant(f), &[batch, n, k], 0.0, 0.0, seed);

@@ -6,6 +6,7 @@
 use kiln_codegen::qgemv::{self, QGEMV_ROWS};
 use kiln_codegen::qgemv_dot::{workgroups, QGEMV_ITEMS};
 use kiln_codegen::qgemv_warp::{self, QGEMV_WARPS, WARP_CHUNK};
+use kiln_codegen::schedule::limits::{self, AdapterLimits};
 use kiln_codegen::{generate, Schedule, Target};
 use kiln_ir::quant::BlockFormat;
 use kiln_ir::{Kernel, ALL_BLOCK_FORMATS};
@@ -202,5 +203,22 @@ fn wide_formats_take_their_own_warps() {
         let mut same = gpu;
         same.matmul.qgemv_warps_wide = 0;
         assert_eq!(same.resolve(k).matmul.qgemv_warps, 16, "{f:?}");
+        // An adapter of 512 invocations a workgroup has no room for 32 warps: sanitizing
+        // drops the wide warps, and every format runs (and is keyed) at 16.
+        let small = limits::sanitize(
+            gpu,
+            AdapterLimits {
+                max_workgroup: 512,
+                subgroups: true,
+                tensor_cores: false,
+            },
+        );
+        assert_eq!(
+            (small.matmul.qgemv_warps, small.matmul.qgemv_warps_wide),
+            (16, 0)
+        );
+        assert_eq!(small.resolve(k).matmul.qgemv_warps, 16, "{f:?}");
+        let key = kiln_codegen::schedule::tuned::tune_key(k, &small);
+        assert!(key.ends_with("|qgemv8w16"), "{f:?}: {key}");
     }
 }

@@ -28,8 +28,9 @@ pub struct AdapterLimits {
 /// [`attention`] accepts (else `None`), depths of [`matmul::DEPTHS`] (else
 /// `None`, by `k`), quantized gemv rows a group of [`qgemv::QGEMV_ROWS`] (else `None`, by
 /// the product), the 8-bit gemv kernel's warps of [`crate::qgemv_warp::QGEMV_WARPS`] whose
-/// invocations fit the limit (else 0, the template's path). The runtime applies it to every
-/// device schedule; [`valid`] checks with it.
+/// invocations fit the limit (else 0, the template's path; for the wide formats' warps, 0
+/// means those formats take `qgemv_warps`). The runtime applies it to every device schedule;
+/// [`valid`] checks with it.
 pub fn sanitize(s: Schedule, limits: AdapterLimits) -> Schedule {
     let max_wg = limits.max_workgroup.max(1);
     let pow2 = |w: u32| 1u32 << (31 - w.clamp(1, max_wg).leading_zeros());

@@ -94,8 +94,9 @@ pub struct ReduceSchedule {
     /// [`Schedule::resolve`] keeps it only for kernels whose rows are that short. CPU
     /// adapters 64: on lavapipe a split attention's combine ran 3-7x faster. GPUs 16: on an
     /// H100 the LLM decodes' combines (16 runs) made the 8B step 2.1% and the 1B's 1.7%
-    /// shorter, while attention_decode's (22 runs, 6144 rows: 24 workgroups of 256) ran 6%
-    /// slower serial than as a tree (docs/journal/2026-12-07-session34.md).
+    /// shorter, while attention_decode's (22 runs, size class 32) ran 6% slower serial than
+    /// as a tree (docs/journal/2026-12-07-session34.md). Serial rows take the workgroup
+    /// [`Schedule::resolve`] gives a row of their class: 32 rows a workgroup on GPUs.
     pub serial: u32,
 }
 
@@ -162,7 +163,8 @@ pub struct MatmulSchedule {
     /// 32). Needs `gemv_subgroups`; `Schedule::fit_workgroup_memory` sets it to 0 where its
     /// staged vector does not fit. The GPU schedule's 16: two workgroups of 16 warps a
     /// multiprocessor of an H100 kept its weight streaming at the uncapped forms' rate in
-    /// `qgemv-probe` (docs/journal/).
+    /// `qgemv-probe` (docs/journal/). Q6_K and Q8_0 weights take `qgemv_warps_wide` where it
+    /// is nonzero.
     pub qgemv_warps: u32,
     /// The warps a workgroup of that kernel for the formats of more bits a weight
     /// ([`crate::qgemv_warp::WIDE_FORMATS`]: Q6_K, Q8_0), where `qgemv_warps` is nonzero
@@ -171,7 +173,9 @@ pub struct MatmulSchedule {
     /// clears it. The GPU
     /// schedule's 32: on an H100 chains of 8192 x 8192 products ran 7.6% (Q6_K) and 4.8%
     /// (Q8_0) faster at 32 warps than at 16, while Q4_K and Q4_0 ran 12-15% slower
-    /// (docs/journal/2026-12-07-session34.md).
+    /// (docs/journal/2026-12-07-session34.md). Where those warps' staged vector and a
+    /// prologue's fold pass the adapter's workgroup memory, the template's path runs, as for
+    /// `qgemv_warps`.
     pub qgemv_warps_wide: u32,
     /// Use the tensor-core template ([`crate::coop`]) where the kernel is eligible
     /// ([`crate::coop::eligible`]). Only for adapters that list 16 x 16 x 16 f16 x f16 -> f32
