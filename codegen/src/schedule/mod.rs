@@ -170,10 +170,9 @@ pub struct MatmulSchedule {
     /// ([`crate::qgemv_warp::WIDE_FORMATS`]: Q6_K, Q8_0), where `qgemv_warps` is nonzero
     /// (0: `qgemv_warps`). Every way a schedule becomes concrete for a kernel
     /// ([`Schedule::resolve`], a stored tuning result) folds it into `qgemv_warps` and
-    /// clears it. The GPU
-    /// schedule's 32: on an H100 chains of 8192 x 8192 products ran 7.6% (Q6_K) and 4.8%
-    /// (Q8_0) faster at 32 warps than at 16, while Q4_K and Q4_0 ran 12-15% slower
-    /// (docs/journal/2026-12-07-session34.md). Where those warps' staged vector and a
+    /// clears it. The GPU schedule's 32: on an H100 chains of 8192 x 8192 products ran 7.5%
+    /// (Q6_K) and 4.8% (Q8_0) faster at 32 warps than at 16, while Q4_K and Q4_0 ran 12-15%
+    /// slower (docs/journal/2026-12-07-session34.md). Where those warps' staged vector and a
     /// prologue's fold pass the adapter's workgroup memory, the template's path runs, as for
     /// `qgemv_warps`.
     pub qgemv_warps_wide: u32,
