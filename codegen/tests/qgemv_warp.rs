@@ -183,7 +183,7 @@ fn wide_formats_take_their_own_warps() {
         (16, 32)
     );
     for f in ALL_BLOCK_FORMATS {
-        let k = &product(f, 1, 16 * f.block_values(), 4096);
+        let k = &product(f, 1, 16 * f.block_values(), 1031);
         let wide = qgemv_warp::WIDE_FORMATS.contains(&f);
         let want = if wide { 32 } else { 16 };
         assert_eq!(qgemv_warp::warps_for(k, &gpu.matmul), want, "{f:?}");

@@ -35,6 +35,12 @@ pub fn sanitize(s: Schedule, limits: AdapterLimits) -> Schedule {
     let max_wg = limits.max_workgroup.max(1);
     let pow2 = |w: u32| 1u32 << (31 - w.clamp(1, max_wg).leading_zeros());
     let one_of = |v: Option<u32>, set: &[u32]| v.filter(|v| set.contains(v));
+    // The 8-bit gemv kernel's warps: one of its set, within the adapter's invocations.
+    let warps = |w: u32| {
+        one_of(Some(w), &crate::qgemv_warp::QGEMV_WARPS)
+            .filter(|w| w * crate::qgemv_warp::LANES <= max_wg)
+            .unwrap_or(0)
+    };
     Schedule {
         elementwise: ElementwiseSchedule {
             workgroup: pow2(s.elementwise.workgroup),
@@ -62,15 +68,8 @@ pub fn sanitize(s: Schedule, limits: AdapterLimits) -> Schedule {
             qgemv_items: one_of(Some(s.matmul.qgemv_items), &crate::qgemv_dot::QGEMV_ITEMS)
                 .unwrap_or(1),
             qgemv_workgroups: s.matmul.qgemv_workgroups,
-            qgemv_warps: one_of(Some(s.matmul.qgemv_warps), &crate::qgemv_warp::QGEMV_WARPS)
-                .filter(|w| w * crate::qgemv_warp::LANES <= max_wg)
-                .unwrap_or(0),
-            qgemv_warps_wide: one_of(
-                Some(s.matmul.qgemv_warps_wide),
-                &crate::qgemv_warp::QGEMV_WARPS,
-            )
-            .filter(|w| w * crate::qgemv_warp::LANES <= max_wg)
-            .unwrap_or(0),
+            qgemv_warps: warps(s.matmul.qgemv_warps),
+            qgemv_warps_wide: warps(s.matmul.qgemv_warps_wide),
             tensor_cores: s.matmul.tensor_cores && limits.tensor_cores,
             coop_tile: s
                 .matmul
@@ -112,16 +111,9 @@ pub fn valid(k: &Kernel, s: &Schedule, max_wg: u32) -> bool {
                 && (rows != crate::attention_rows::ROW_FORM
                     || head <= crate::attention_rows::ROW_FORM_MAX_HEAD)
         }),
-        // A serial reduction is what resolve makes of it: rows of its size class at most,
-        // held whole in registers, no subgroups.
-        KernelKind::Reduce { .. } => {
-            let class = k.red_class() as u32;
-            s.reduce.serial == 0
-                || (class <= s.reduce.serial
-                    && s.reduce.cache >= class
-                    && !s.reduce.subgroups
-                    && s.reduce.unroll == 1)
-        }
+        // A serial reduction only as resolve makes it (rows of its size class at most, held
+        // whole in registers, no subgroups, no unroll).
+        KernelKind::Reduce { .. } => s.reduce.serial == 0 || s.reduce == s.resolve(k).reduce,
         KernelKind::Scan { .. } => s.reduce.serial == 0,
         KernelKind::Elementwise => true,
     };
