@@ -376,14 +376,18 @@ impl Device {
     }
 
     /// The graph sizes one kernel may loop over on this device (the split passes cut longer
-    /// rows and inner dimensions), and the largest attention head its workgroup memory holds;
-    /// no limit on the interpreter.
+    /// rows and inner dimensions), the largest attention head its workgroup memory holds, and
+    /// the keys of a one-row attention its schedule's decode form takes whole; no limit on
+    /// the interpreter.
     pub fn loop_limits(&self) -> kiln_ir::passes::LoopLimits {
         match &self.inner.backend {
             Backend::Gpu(g) => kiln_ir::passes::LoopLimits {
                 attention_head: Some(kiln_codegen::attention::max_head(
                     g.limits.max_compute_workgroup_storage_size,
                 ) as usize),
+                whole_decode_keys: kiln_codegen::attention_decode::whole_keys(
+                    g.schedule().attention.segments,
+                ),
                 ..crate::runtime::quirks::loop_limits(&g.quirks)
             },
             Backend::Interpreter { .. } => Default::default(),

@@ -176,6 +176,11 @@ pub(crate) fn describe(
                 format!("{kind} on tensor cores")
             } else if serial {
                 format!("{kind}, a row an invocation")
+            } else if schedule.attention.segments > 1 {
+                format!(
+                    "{kind}, its keys spread over {} segments of one workgroup and combined there",
+                    schedule.attention.segments
+                )
             } else {
                 kind
             };

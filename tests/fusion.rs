@@ -382,13 +382,28 @@ fn golden_wgsl() {
                 )
                 .unwrap()
         }),
-        // One query row against 300 keys: split into runs, then the combine.
+        // One query row against 600 keys, past what any schedule's segments take whole:
+        // split into runs, then the combine.
         (
             "attention_split",
             random(&dev, DType::F32, &[2, 1, 16], -1.0, 1.0, 11)
                 .scaled_dot_product_attention(
-                    &random(&dev, DType::F32, &[2, 300, 16], -1.0, 1.0, 12),
-                    &random(&dev, DType::F32, &[2, 300, 16], -1.0, 1.0, 13),
+                    &random(&dev, DType::F32, &[2, 600, 16], -1.0, 1.0, 12),
+                    &random(&dev, DType::F32, &[2, 600, 16], -1.0, 1.0, 13),
+                    None,
+                    None,
+                    false,
+                )
+                .unwrap(),
+        ),
+        // Against 100 keys, which every adapter's schedule takes whole: one kernel, its
+        // keys over 4 segments of one workgroup.
+        (
+            "attention_segments",
+            random(&dev, DType::F32, &[2, 1, 16], -1.0, 1.0, 17)
+                .scaled_dot_product_attention(
+                    &random(&dev, DType::F32, &[2, 100, 16], -1.0, 1.0, 18),
+                    &random(&dev, DType::F32, &[2, 100, 16], -1.0, 1.0, 19),
                     None,
                     None,
                     false,

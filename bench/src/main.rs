@@ -1,6 +1,6 @@
 //! `kiln-bench`: the standard workloads of `docs/PERFORMANCE.md` on the default adapter.
 //!
-//! `kiln-bench [--size small|large] [--only NAME[,NAME...]] [--check] [--unroll N] [--reduce-unroll N] [--workgroup N] [--reduce-workgroup N] [--reduce-cache N] [--reduce-serial N] [--reduce-subgroups 0|1] [--gemv-subgroups 0|1] [--qgemv-rows 1|2|4] [--qgemv-items 1|2|4] [--qgemv-workgroups N] [--qgemv-warps 0|8|16|32] [--qgemv-warps-wide 0|8|16|32] [--matmul-block N] [--matmul-block-n N] [--matmul-depth 16|32] [--matmul-unroll N] [--attention-rows N] [--attention-keys N] [--pool-mb N] [--warmup-ms N] [--queued-runs N] [--profile]`
+//! `kiln-bench [--size small|large] [--only NAME[,NAME...]] [--check] [--unroll N] [--reduce-unroll N] [--workgroup N] [--reduce-workgroup N] [--reduce-cache N] [--reduce-serial N] [--reduce-subgroups 0|1] [--gemv-subgroups 0|1] [--qgemv-rows 1|2|4] [--qgemv-items 1|2|4] [--qgemv-workgroups N] [--qgemv-warps 0|8|16|32] [--qgemv-warps-wide 0|8|16|32] [--matmul-block N] [--matmul-block-n N] [--matmul-depth 16|32] [--matmul-unroll N] [--attention-rows N] [--attention-keys N] [--attention-segments 1|2|4|8|16] [--pool-mb N] [--warmup-ms N] [--queued-runs N] [--profile]`
 //! (`--unroll`/`--workgroup` override the adapter's default schedule, for comparisons; a
 //! quantized gemv runs at another shape as `NAME@ROWSxK`, or `N` of them chained as
 //! `NAME@ROWSxKxN`)
@@ -260,6 +260,7 @@ fn main() {
     let mut reduce_serial: Option<u32> = None;
     let mut attention_rows: Option<u32> = None;
     let mut attention_keys: Option<u32> = None;
+    let mut attention_segments: Option<u32> = None;
     let mut warmup_ms: u64 = 1000;
     let mut queued_runs: usize = TIMED;
     let mut profile = false;
@@ -298,11 +299,26 @@ fn main() {
                 pool_mb = args.get(i + 1).and_then(|v| v.parse().ok());
                 i += 1;
             }
-            "--unroll" | "--workgroup" | "--reduce-unroll" | "--reduce-workgroup"
-            | "--matmul-block" | "--matmul-block-n" | "--matmul-depth" | "--matmul-unroll"
-            | "--reduce-subgroups" | "--gemv-subgroups" | "--qgemv-rows" | "--qgemv-items"
-            | "--qgemv-workgroups" | "--qgemv-warps" | "--qgemv-warps-wide" | "--reduce-cache"
-            | "--reduce-serial" | "--attention-rows" | "--attention-keys" => {
+            "--unroll"
+            | "--workgroup"
+            | "--reduce-unroll"
+            | "--reduce-workgroup"
+            | "--matmul-block"
+            | "--matmul-block-n"
+            | "--matmul-depth"
+            | "--matmul-unroll"
+            | "--reduce-subgroups"
+            | "--gemv-subgroups"
+            | "--qgemv-rows"
+            | "--qgemv-items"
+            | "--qgemv-workgroups"
+            | "--qgemv-warps"
+            | "--qgemv-warps-wide"
+            | "--reduce-cache"
+            | "--reduce-serial"
+            | "--attention-rows"
+            | "--attention-keys"
+            | "--attention-segments" => {
                 let v: Option<u32> = args.get(i + 1).and_then(|v| v.parse().ok());
                 match v {
                     Some(v) if args[i] == "--unroll" => unroll = Some(v),
@@ -323,6 +339,7 @@ fn main() {
                     Some(v) if args[i] == "--reduce-serial" => reduce_serial = Some(v),
                     Some(v) if args[i] == "--attention-rows" => attention_rows = Some(v),
                     Some(v) if args[i] == "--attention-keys" => attention_keys = Some(v),
+                    Some(v) if args[i] == "--attention-segments" => attention_segments = Some(v),
                     Some(v) => workgroup = Some(v),
                     None => {
                         eprintln!("{} takes a number", args[i]);
@@ -333,7 +350,7 @@ fn main() {
             }
             "-h" | "--help" => {
                 eprintln!(
-                    "kiln-bench [--size small|large] [--only NAME[,NAME...]] [--check] [--unroll N] [--reduce-unroll N] [--workgroup N] [--reduce-workgroup N] [--reduce-cache N] [--reduce-serial N] [--reduce-subgroups 0|1] [--gemv-subgroups 0|1] [--qgemv-rows 1|2|4] [--qgemv-items 1|2|4] [--qgemv-workgroups N] [--qgemv-warps 0|8|16|32] [--qgemv-warps-wide 0|8|16|32] [--matmul-block N] [--matmul-block-n N] [--matmul-depth 16|32] [--matmul-unroll N] [--attention-rows N] [--attention-keys N] [--pool-mb N] [--warmup-ms N] [--queued-runs N] [--profile]\nworkloads: {} (a quantized gemv at another shape: NAME@ROWSxK; N of them chained, each on its own weight: NAME@ROWSxKxN)",
+                    "kiln-bench [--size small|large] [--only NAME[,NAME...]] [--check] [--unroll N] [--reduce-unroll N] [--workgroup N] [--reduce-workgroup N] [--reduce-cache N] [--reduce-serial N] [--reduce-subgroups 0|1] [--gemv-subgroups 0|1] [--qgemv-rows 1|2|4] [--qgemv-items 1|2|4] [--qgemv-workgroups N] [--qgemv-warps 0|8|16|32] [--qgemv-warps-wide 0|8|16|32] [--matmul-block N] [--matmul-block-n N] [--matmul-depth 16|32] [--matmul-unroll N] [--attention-rows N] [--attention-keys N] [--attention-segments 1|2|4|8|16] [--pool-mb N] [--warmup-ms N] [--queued-runs N] [--profile]\nworkloads: {} (a quantized gemv at another shape: NAME@ROWSxK; N of them chained, each on its own weight: NAME@ROWSxKxN)",
                     workloads::NAMES.join(", ")
                 );
                 return;
@@ -383,6 +400,7 @@ fn main() {
         let a = &mut s.attention;
         a.rows = attention_rows.map_or(a.rows, by_size);
         a.keys = attention_keys.map_or(a.keys, by_size);
+        a.segments = attention_segments.unwrap_or(a.segments);
         let explicit = [
             unroll,
             reduce_unroll,
@@ -403,6 +421,7 @@ fn main() {
             workgroup,
             attention_rows,
             attention_keys,
+            attention_segments,
         ]
         .iter()
         .any(Option::is_some);
@@ -411,8 +430,13 @@ fn main() {
             g.set_autotune(kiln::Autotune::Off);
         }
         g.set_schedule(s);
-        // The device keeps what the adapter allows; a quantized gemv's rows, items or warps
-        // outside the path's sets would be dropped without a word.
+        // The device keeps what the adapter allows; a quantized gemv's rows, items or warps,
+        // or attention segments, outside the path's sets would be dropped without a word.
+        let segments = g.schedule().attention.segments;
+        if attention_segments.is_some_and(|v| v != segments) {
+            eprintln!("--attention-segments: the adapter takes {segments}");
+            std::process::exit(2);
+        }
         let kept = g.schedule().matmul;
         for (flag, asked, got) in [
             ("--qgemv-rows", qgemv_rows, kept.qgemv_rows),

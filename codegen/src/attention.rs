@@ -59,7 +59,7 @@ pub fn workgroup_bytes(rows: u32, keys: u32, head: u32) -> u32 {
         return crate::attention_rows::workgroup_bytes(keys, head);
     }
     if crate::attention_decode::applies(rows, keys, head) {
-        return crate::attention_decode::workgroup_bytes(keys, head);
+        return crate::attention_decode::workgroup_bytes(keys, head, 1);
     }
     4 * (rows * (head + 4) + keys * (head + 4) + keys * head + rows * (keys + 1) + 3 * rows)
 }
@@ -124,7 +124,7 @@ pub fn default_rows(sq: usize, d: usize, dv: usize) -> u32 {
 /// f32 operands round to f16); a head of `max(d, dv)` rounded up to 16, or to 32 on tensor
 /// cores.
 pub fn resolve(a: &mut crate::schedule::AttentionSchedule, k: &Kernel, f32_ok: bool) {
-    let Some((sq, d, _, dv)) = sizes(k) else {
+    let Some((sq, d, sk, dv)) = sizes(k) else {
         return;
     };
     let mut rows = *a.rows.get_or_insert(default_rows(sq, d, dv));
@@ -145,14 +145,38 @@ pub fn resolve(a: &mut crate::schedule::AttentionSchedule, k: &Kernel, f32_ok: b
     let keys = *a.keys.get_or_insert(default_keys(rows, head(tc), tc));
     a.tensor_cores &= eligible(keys);
     a.head = Some(head(a.tensor_cores));
+    let partial = matches!(k.kind, KernelKind::Attention { partial: true, .. });
+    a.segments = if partial {
+        1
+    } else {
+        crate::attention_decode::segments_for(sk, a.segments)
+    };
+    settle_segments(a);
 }
 
-/// Shrinks `a`'s tiles to fit `limit` bytes of workgroup memory: keys first (to 8), then
-/// rows, then keys to 4 (the row form: keys to 4, then blocks of 16 rows). Left as it is where not concrete or where nothing fits.
+/// Keeps `a.segments` only where the tiles take the decode form (1 elsewhere, so that equal
+/// code has one cache key).
+fn settle_segments(a: &mut crate::schedule::AttentionSchedule) {
+    let decode = a.concrete().is_some_and(|(rows, keys, head)| {
+        !a.tensor_cores && crate::attention_decode::applies(rows, keys, head)
+    });
+    if !decode {
+        a.segments = 1;
+    }
+}
+
+/// Shrinks `a`'s tiles to fit `limit` bytes of workgroup memory: the decode form's
+/// segments first (to 1), then keys (to 8), then rows, then keys to 4 (the row form: keys to
+/// 4, then blocks of 16 rows). Left as it is where not concrete or where nothing fits.
 pub fn fit(a: &mut crate::schedule::AttentionSchedule, limit: u32) {
     let Some((mut rows, mut keys, head)) = a.concrete() else {
         return;
     };
+    settle_segments(a);
+    while a.segments > 1 && crate::attention_decode::workgroup_bytes(keys, head, a.segments) > limit
+    {
+        a.segments /= 2;
+    }
     // Tensor-core tiles that do not fit give way to the scalar form (its head is a multiple
     // of 32, so of 16 too).
     if a.tensor_cores && crate::attention_coop::workgroup_bytes(keys, head) > limit {
@@ -181,6 +205,7 @@ pub fn fit(a: &mut crate::schedule::AttentionSchedule, limit: u32) {
     }
     a.rows = Some(rows);
     a.keys = Some(keys);
+    settle_segments(a);
 }
 
 /// Workgroups to dispatch: one per batch, query block and run.
@@ -233,10 +258,18 @@ fn concrete(k: &Kernel, s: &Schedule) -> Result<(u32, u32, u32), CodegenError> {
 }
 
 /// A form's `main` from the query's staging on (`attention_rows::body`,
-/// `attention_decode::body`): keys, head, operands, the mask's element, the causal bound, and
+/// `attention_decode::body`): the tiles, operands, the mask's element, the causal bound, and
 /// the statement storing a column of the output.
 type FormBody =
-    fn(&mut Code, u32, u32, &Operands, Option<&str>, &str, &mut dyn FnMut(&mut Code, &str, &str));
+    fn(&mut Code, &Tile, &Operands, Option<&str>, &str, &mut dyn FnMut(&mut Code, &str, &str));
+
+/// A kernel's tiles as its form reads them: keys a tile, the head it holds, and the
+/// segments of [`THREADS`] invocations a workgroup has (1 but in the decode form).
+pub(crate) struct Tile {
+    pub(crate) keys: u32,
+    pub(crate) head: u32,
+    pub(crate) segments: u32,
+}
 
 /// The operands' loads.
 pub(crate) struct Operands {
@@ -289,6 +322,18 @@ pub fn main(e: &mut Emitter, s: &Schedule) -> Result<String, CodegenError> {
     let ninf = types::f32_bits(0xff80_0000);
 
     let coop = s.attention.tensor_cores;
+    // Several segments a workgroup only in the decode form of a whole attention.
+    let segments = s.attention.segments.max(1);
+    if segments > 1 && (coop || ops.partial || !crate::attention_decode::applies(rows, keys, head))
+    {
+        return Err(CodegenError::Schedule(format!(
+            "attention segments {segments} for {}: only the decode form of a whole attention \
+             (one row, at least {} keys a tile, a head of at most {})",
+            k.name,
+            crate::attention_decode::DECODE_MIN_KEYS,
+            crate::attention_decode::DECODE_MAX_HEAD
+        )));
+    }
     let mut c = Code::new();
     writeln!(
         c,
@@ -310,7 +355,7 @@ pub fn main(e: &mut Emitter, s: &Schedule) -> Result<String, CodegenError> {
     } else if rows == ROW_FORM {
         crate::attention_rows::declare(&mut c);
     } else if crate::attention_decode::applies(rows, keys, head) {
-        crate::attention_decode::declare(&mut c, keys, head);
+        crate::attention_decode::declare(&mut c, keys, head, segments);
     } else {
         writeln!(
             c,
@@ -336,9 +381,13 @@ pub fn main(e: &mut Emitter, s: &Schedule) -> Result<String, CodegenError> {
     } else {
         ""
     };
+    // A workgroup of several segments names its invocations `lidx`; each segment's `lid`
+    // counts from 0 within it.
+    let lid = if segments > 1 { "lidx" } else { "lid" };
     writeln!(
         c,
-        "@compute @workgroup_size({THREADS})\nfn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32{sg}) {{"
+        "@compute @workgroup_size({})\nfn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) {lid}: u32{sg}) {{",
+        THREADS * segments
     );
     let dim = |e: &mut Emitter, l: LoadId, d: usize| e.params.u32(Param::LoadDim(l, d));
     let sq = dim(e, ops.q, r - 2);
@@ -416,10 +465,14 @@ pub fn main(e: &mut Emitter, s: &Schedule) -> Result<String, CodegenError> {
         None
     };
     if let Some(body) = form {
-        body(
-            &mut c,
+        let tile = Tile {
             keys,
             head,
+            segments,
+        };
+        body(
+            &mut c,
+            &tile,
             &ops,
             mv.as_deref(),
             diag,

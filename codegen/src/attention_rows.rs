@@ -14,7 +14,7 @@
 //! workgroup memory; it holds about `2 * head` registers an invocation, so it stops at
 //! heads of 64.
 
-use crate::attention::Operands;
+use crate::attention::{Operands, Tile};
 use crate::code::Code;
 
 /// Rows of the row form's block: one per invocation.
@@ -54,13 +54,13 @@ pub fn trips_per_tile(keys: u32) -> u32 {
 /// with `ob` (the row's first output), `m` and `l` in scope.
 pub(crate) fn body(
     c: &mut Code,
-    keys: u32,
-    head: u32,
+    tile: &Tile,
     ops: &Operands,
     mask: Option<&str>,
     diag: &str,
     out: &mut dyn FnMut(&mut Code, &str, &str),
 ) {
+    let (keys, head) = (tile.keys, tile.head);
     let h4 = head / 4;
     writeln!(
         c,

@@ -38,6 +38,7 @@ fn row_form_defaults_and_fitting() {
         keys: Some(keys),
         head: Some(64),
         tensor_cores: false,
+        segments: 1,
     };
     let fitted = |mut s: crate::schedule::AttentionSchedule, limit| {
         fit(&mut s, limit);
@@ -79,7 +80,13 @@ fn loop_contract() {
                     let steps = crate::attention_rows::trips_per_tile(bk) as usize;
                     np + tiles * (2 * np + steps)
                 } else if crate::attention_decode::applies(rows, bk, head as u32) {
-                    crate::attention_decode::trips(keys, bk, head as u32)
+                    // Segments shorten each invocation's chunks and add their combine.
+                    let most = (0..=4)
+                        .map(|p| crate::attention_decode::trips(keys, bk, head as u32, 1 << p))
+                        .max()
+                        .unwrap_or(0);
+                    assert!(most >= crate::attention_decode::trips(keys, bk, head as u32, 1));
+                    most
                 } else {
                     assert!(rows <= 16 && bk >= 4 && THREADS.is_multiple_of(rows));
                     let (rows, bk) = (rows as usize, bk as usize);
@@ -96,4 +103,43 @@ fn loop_contract() {
             }
         }
     }
+}
+
+/// The decode form's segments: the split pass's constants are code generation's, a kernel
+/// takes as many as its keys need (at most the schedule's), only a whole attention's decode
+/// form keeps them, and workgroup memory too small for them halves them.
+#[test]
+fn segments_follow_the_keys() {
+    use crate::attention_decode::{segments_for, whole_keys, DECODE_MAX_HEAD, MAX_SEGMENTS};
+    assert_eq!(DECODE_MAX_HEAD as usize, kiln_ir::passes::DECODE_MAX_HEAD);
+    assert_eq!(whole_keys(16), 512);
+    assert_eq!(whole_keys(1), 0);
+    assert_eq!(whole_keys(64), whole_keys(MAX_SEGMENTS));
+    for (sk, most, want) in [
+        (1, 16, 1),
+        (32, 16, 1),
+        (33, 16, 2),
+        (100, 16, 4),
+        (512, 16, 16),
+        (512, 4, 4),
+        (7, 0, 1),
+    ] {
+        assert_eq!(segments_for(sk, most), want, "{sk} keys, at most {most}");
+    }
+    let mut a = crate::schedule::AttentionSchedule {
+        rows: Some(1),
+        keys: Some(16),
+        head: Some(128),
+        tensor_cores: false,
+        segments: 16,
+    };
+    let bytes = crate::attention_decode::workgroup_bytes(16, 128, 16);
+    fit(&mut a, bytes);
+    assert_eq!(a.segments, 16);
+    fit(&mut a, bytes - 1);
+    assert_eq!(a.segments, 8);
+    // The block form (8 keys a tile) has no segments.
+    a.keys = Some(8);
+    fit(&mut a, 48 * 1024);
+    assert_eq!(a.segments, 1);
 }

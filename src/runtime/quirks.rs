@@ -58,6 +58,7 @@ pub fn loop_limits(q: &Quirks) -> LoopLimits {
                 max_k: Some(half.max(1)),
                 attention_trips: Some(half.max(1)),
                 attention_head: None,
+                whole_decode_keys: 0,
             }
         }
     }

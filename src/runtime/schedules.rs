@@ -14,9 +14,11 @@ use std::sync::Mutex;
 /// fields or chosen among templates since changed (v5: before the attention row form, whose
 /// results would keep the block forms; v6: before the aligned tensor-core tile; v7: before the
 /// decode form, whose one-row tiles of 16 keys or more are another kernel; v8: before the
-/// quantized gemv path's rows and items were tuned; v9: before its workgroups were), have
-/// other names and are never read.
-pub const AUTOTUNE_FILE: &str = "autotune.v11";
+/// quantized gemv path's rows and items were tuned; v9: before its workgroups were; v10:
+/// before short rows could be reduced an invocation a row; v11: before the decode form's
+/// segments, which make a whole one-row attention another kernel), have other names and are
+/// never read.
+pub const AUTOTUNE_FILE: &str = "autotune.v12";
 
 /// The schedules of one device.
 pub struct Schedules {

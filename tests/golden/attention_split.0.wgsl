@@ -1,4 +1,4 @@
-// kiln kernel: attention[split 9]
+// kiln kernel: attention[split 18]
 struct Params { p: array<vec4<u32>, 5> }
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read> in0: array<vec4<f32>>;
@@ -16,11 +16,12 @@ const H4 = 4u;
 const G = 64u;
 const KP = 4u;
 const VG = 16u;
+const SG = 1u;
 var<workgroup> qs: array<vec4<f32>, H4>;
-var<workgroup> ws: array<f32, T>;
-var<workgroup> ps: array<f32, BK>;
-var<workgroup> os: array<vec4<f32>, T>;
-var<workgroup> ls: array<f32, T>;
+var<workgroup> ws: array<f32, T * SG>;
+var<workgroup> ps: array<f32, BK * SG>;
+var<workgroup> os: array<vec4<f32>, T * SG>;
+var<workgroup> ls: array<f32, T * SG>;
 fn kiln_four_q(base: i32, row: u32, col: u32, width: u32, ok: bool) -> vec4<f32> {
   let inside = ok && col < width;
   let x = select(0, base + i32(row) * bitcast<i32>(P.p[0].x) + i32(col), inside);

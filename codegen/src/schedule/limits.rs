@@ -86,6 +86,12 @@ pub fn sanitize(s: Schedule, limits: AdapterLimits) -> Schedule {
                 .head
                 .filter(|h| h.is_multiple_of(16) && (16..=attention::MAX_HEAD).contains(h)),
             tensor_cores: s.attention.tensor_cores && limits.tensor_cores,
+            segments: pow2(
+                s.attention
+                    .segments
+                    .clamp(1, crate::attention_decode::MAX_SEGMENTS)
+                    .min(max_wg / attention::THREADS),
+            ),
         },
     }
 }

@@ -50,6 +50,14 @@ pub struct AttentionSchedule {
     /// (16-row blocks of f16, or f32 at f16 precision; `limits::sanitize` keeps it only on
     /// adapters with tensor cores); [`Schedule::resolve`] clears it elsewhere.
     pub tensor_cores: bool,
+    /// The most segments of [`attention::THREADS`] invocations one workgroup of the decode
+    /// form spreads a whole attention's keys over, combining them in workgroup memory
+    /// ([`crate::attention_decode`]), a power of two: a one-row attention of at most this
+    /// many times [`kiln_ir::passes::DECODE_SEGMENT_KEYS`] keys is left whole by the split
+    /// pass (the runtime tells it, `LoopLimits::whole_decode_keys`), so it needs no combine
+    /// kernel. Resolving a kernel's schedule brings it to the segments that kernel runs (1
+    /// where it is not such a kernel).
+    pub segments: u32,
 }
 
 impl AttentionSchedule {
@@ -273,6 +281,7 @@ impl Schedule {
             keys: None,
             head: None,
             tensor_cores: true,
+            segments: 16,
         },
     };
 }
@@ -329,7 +338,10 @@ impl Schedule {
     ///   where the cache is a multiple of 4);
     /// - `reduce.serial` stays only where the rows are that short (and never on a scan); a
     ///   serial reduction holds its row's size class in registers, uses no subgroups and has
-    ///   unroll 1 (it has no row loop).
+    ///   unroll 1 (it has no row loop);
+    /// - `attention.segments` becomes the segments a whole attention's decode form runs: its
+    ///   keys' size class over [`kiln_ir::passes::DECODE_SEGMENT_KEYS`], at most the
+    ///   schedule's ([`crate::attention_decode::segments_for`]); 1 for every other kernel.
     pub fn resolve(&self, k: &Kernel) -> Schedule {
         let mut s = *self;
         let coop = matches!(k.kind, KernelKind::Matmul { .. })
@@ -342,9 +354,11 @@ impl Schedule {
             s.matmul.tensor_cores = false;
             s.matmul.coop_tile = None;
         }
-        // Attention's tensor cores are decided below for attention kernels only.
+        // Attention's tensor cores and segments are decided below for attention kernels
+        // only.
         if !matches!(k.kind, KernelKind::Attention { .. }) {
             s.attention.tensor_cores = false;
+            s.attention.segments = 1;
         }
         match &k.kind {
             KernelKind::Matmul { .. } => match s.matmul.block {

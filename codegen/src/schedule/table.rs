@@ -52,6 +52,7 @@ pub const CPU: Schedule = Schedule {
         keys: None,
         head: None,
         tensor_cores: false,
+        segments: 4,
     },
 };
 

@@ -6,7 +6,7 @@
 //! the schedule's fields are (`reduce.workgroup=64 reduce.unroll=4 reduce.cache=16 reduce.serial=0`); an
 //! optional field with no value is written `none`. A line that does not name exactly the
 //! fields of one class, each once with a value of its type, is malformed. The runtime keeps
-//! these lines in a file named with a version (`autotune.v11`), so that files of another
+//! these lines in a file named with a version (`autotune.v12`), so that files of another
 //! format, or chosen among other templates, are never read.
 
 use super::Schedule;

@@ -46,7 +46,15 @@ pub fn validate_program(prog: &kiln_ir::lower::Program, what: &str) -> usize {
                 }),
                 head: None,
                 tensor_cores: false,
+                // As many as the keys need where the one-row schedule takes the decode
+                // form: 16 keys a tile for a whole attention; a part of a split one keeps
+                // the one-row block form (8 keys).
+                segments: 16,
             };
+            let part = matches!(k.kind, kiln_ir::KernelKind::Attention { partial: true, .. });
+            if wg == 128 && !part {
+                attention.keys = Some(16);
+            }
             kiln_codegen::attention::resolve(&mut attention, k, false);
             let src = generate(
                 &call.kernel,

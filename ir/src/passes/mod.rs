@@ -19,9 +19,9 @@ mod views;
 
 pub use algebraic::{identity_operand, AlgebraicSimplification, Operand};
 pub use attention::{
-    attention_trips, FuseAttention, SplitAttention, ATTENTION_MAX_HEAD,
-    PATTERN as ATTENTION_PATTERN, SPLIT_ATTENTION_MIN_RUN, SPLIT_ATTENTION_TARGET,
-    SPLIT_DECODE_MIN_RUN, SPLIT_DECODE_TARGET,
+    attention_trips, FuseAttention, SplitAttention, ATTENTION_MAX_HEAD, DECODE_MAX_HEAD,
+    DECODE_SEGMENT_KEYS, PATTERN as ATTENTION_PATTERN, SPLIT_ATTENTION_MIN_RUN,
+    SPLIT_ATTENTION_TARGET, SPLIT_DECODE_MIN_RUN, SPLIT_DECODE_TARGET,
 };
 pub use casts::CastElimination;
 pub use constants::ConstantFolding;
@@ -85,6 +85,10 @@ pub struct LoopLimits {
     /// The largest head (`d`, `dv`) an attention kernel's workgroup memory holds on the
     /// adapter (`None`: [`ATTENTION_MAX_HEAD`]); a larger one runs unfused.
     pub attention_head: Option<usize>,
+    /// The most keys of a one-row attention the adapter's decode-form workgroup takes whole
+    /// (0: every such attention splits as its sizes ask); see
+    /// [`SplitAttention::whole_decode_keys`].
+    pub whole_decode_keys: usize,
 }
 
 /// The longest inner dimension one kernel loops over on any adapter: shaders index with
@@ -145,6 +149,7 @@ fn rest(limits: LoopLimits) -> Vec<Box<dyn Pass>> {
             max_head: limits
                 .attention_head
                 .map_or(ATTENTION_MAX_HEAD, |h| h.min(ATTENTION_MAX_HEAD)),
+            whole_decode_keys: limits.whole_decode_keys,
         }),
         // Split-K first: the sum over its parts is a reduction, which the next pass may split.
         Box::new(SplitK {

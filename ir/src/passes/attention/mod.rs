@@ -7,8 +7,8 @@ mod split;
 
 pub use fuse::{FuseAttention, PATTERN};
 pub use split::{
-    attention_trips, SplitAttention, ATTENTION_MAX_HEAD, SPLIT_ATTENTION_MIN_RUN,
-    SPLIT_ATTENTION_TARGET, SPLIT_DECODE_MIN_RUN, SPLIT_DECODE_TARGET,
+    attention_trips, SplitAttention, ATTENTION_MAX_HEAD, DECODE_MAX_HEAD, DECODE_SEGMENT_KEYS,
+    SPLIT_ATTENTION_MIN_RUN, SPLIT_ATTENTION_TARGET, SPLIT_DECODE_MIN_RUN, SPLIT_DECODE_TARGET,
 };
 
 #[cfg(test)]

@@ -18,7 +18,9 @@ use smallvec::SmallVec;
 /// ([`SPLIT_DECODE_TARGET`] and [`SPLIT_DECODE_MIN_RUN`] for one query row a batch, a
 /// decode step); an attention with
 /// that many workgroups already, or with fewer than twice the shortest run's keys, is left
-/// whole. Runs are also cut short enough that
+/// whole. So is one of a single query row whose keys a workgroup of the decode form
+/// spreads over its segments ([`SplitAttention::whole_decode_keys`]). Runs are also cut
+/// short enough that
 /// one invocation's loops stay within `max_trips` ([`attention_trips`]; the adapter's loop
 /// budget), whatever the workgroups. An attention whose head passes `max_head` (at most
 /// [`ATTENTION_MAX_HEAD`]) becomes the unfused composition (matmul, scale, mask, softmax, matmul): the graph is
@@ -29,7 +31,23 @@ pub struct SplitAttention {
     /// The largest head the kernel holds ([`ATTENTION_MAX_HEAD`], or less where the
     /// adapter's workgroup memory is small).
     pub max_head: usize,
+    /// The most keys of a one-row attention left whole (0: none): the decode form's
+    /// workgroup splits them over its segments of up to [`DECODE_SEGMENT_KEYS`] keys and
+    /// combines the segments in workgroup memory, which saves the combine kernel and its
+    /// launch. Heads over [`DECODE_MAX_HEAD`] and keys past the loop budget still split.
+    pub whole_decode_keys: usize,
 }
+
+/// Keys one segment of a whole one-row attention's workgroup takes at most (code
+/// generation's `attention_decode`): as many as a run of a split one
+/// ([`SPLIT_DECODE_MIN_RUN`]), so that the segments' chains of loads are as short as the
+/// runs' were.
+pub const DECODE_SEGMENT_KEYS: usize = SPLIT_DECODE_MIN_RUN;
+
+/// The largest head (`d`, `dv`) of the decode form (code generation's
+/// `attention_decode::DECODE_MAX_HEAD`); a larger one-row attention takes the block form,
+/// which has no segments.
+pub const DECODE_MAX_HEAD: usize = 256;
 
 /// At most how many loop trips one invocation of an attention kernel runs over `keys` keys
 /// of head sizes `d` and `dv`: the contract code generation's template keeps (64 invocations
@@ -72,6 +90,19 @@ impl SplitAttention {
     /// The runs for an attention over `batch` batches of `sq` rows, `sk` keys and heads of
     /// `d` and `dv` (1: whole).
     pub fn runs(&self, batch: usize, sq: usize, sk: usize, d: usize, dv: usize) -> usize {
+        let by_loop = match self.max_trips {
+            Some(max) => {
+                let mut runs = 1;
+                while runs < sk && attention_trips(sk.div_ceil(runs), d, dv) > max {
+                    runs += 1;
+                }
+                runs
+            }
+            None => 1,
+        };
+        if sq == 1 && d.max(dv) <= DECODE_MAX_HEAD && sk <= self.whole_decode_keys && by_loop == 1 {
+            return 1;
+        }
         let groups = batch * sq.div_ceil(16);
         let (min_run, target) = if sq == 1 {
             (SPLIT_DECODE_MIN_RUN, SPLIT_DECODE_TARGET)
@@ -82,16 +113,6 @@ impl SplitAttention {
             1
         } else {
             target.div_ceil(groups.max(1)).min(sk / min_run).max(1)
-        };
-        let by_loop = match self.max_trips {
-            Some(max) => {
-                let mut runs = 1;
-                while runs < sk && attention_trips(sk.div_ceil(runs), d, dv) > max {
-                    runs += 1;
-                }
-                runs
-            }
-            None => 1,
         };
         by_groups.max(by_loop)
     }

@@ -88,12 +88,30 @@ fn pattern_becomes_one_op_with_the_same_values() {
         let split = SplitAttention {
             max_trips: None,
             max_head: ATTENTION_MAX_HEAD,
+            whole_decode_keys: 0,
         };
         assert!(split.runs(1, 1, 4096, 64, 64) > 1);
         assert_eq!(split.runs(4096, 16, 4096, 64, 64), 1);
+        // A decode step's attention the kernel's segments take whole: up to their keys, with
+        // heads of the decode form, within the loop budget; one row only.
+        let whole = SplitAttention {
+            whole_decode_keys: 16 * DECODE_SEGMENT_KEYS,
+            ..split
+        };
+        assert_eq!(whole.runs(32, 1, 512, 128, 128), 1);
+        assert!(split.runs(32, 1, 512, 128, 128) > 1);
+        assert!(whole.runs(32, 1, 513, 128, 128) > 1);
+        assert!(whole.runs(32, 1, 512, DECODE_MAX_HEAD + 16, 64) > 1);
+        assert!(whole.runs(32, 2, 512, 64, 64) > 1);
+        let budget = SplitAttention {
+            max_trips: Some(attention_trips(512, 64, 64) - 1),
+            ..whole
+        };
+        assert!(budget.runs(32, 1, 512, 64, 64) > 1);
         let limited = SplitAttention {
             max_trips: Some(attention_trips(7, 4, 5) - 1),
             max_head: ATTENTION_MAX_HEAD,
+            whole_decode_keys: 0,
         };
         let parts = limited.run(&fused).unwrap();
         assert!(parts
