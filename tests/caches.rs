@@ -444,8 +444,6 @@ fn invalid_stored_schedules_are_rejected() {
     unresolved.matmul.block = Some(4);
     unresolved.matmul.depth = Some(16);
     unresolved.matmul.tensor_cores = false;
-    // (The attention's 16 segments need 1024 too; a matmul resolves to one.)
-    unresolved.attention.segments = 1;
     // Its wide formats' 32 warps need 1024.
     assert!(!limits::valid(k, &unresolved, 512));
     assert!(limits::valid(k, &unresolved, 1024));

@@ -135,6 +135,29 @@ pub fn valid(k: &Kernel, s: &Schedule, max_wg: u32) -> bool {
 mod tests {
     use super::*;
 
+    /// The decode form's segments: a power of two, at most 16, within the adapter's
+    /// invocations a workgroup (64 a segment), at least 1.
+    #[test]
+    fn segments_fit_the_adapter() {
+        let at = |segments: u32, max_workgroup: u32| {
+            let mut s = Schedule::default();
+            s.attention.segments = segments;
+            let limits = AdapterLimits {
+                max_workgroup,
+                subgroups: false,
+                tensor_cores: false,
+            };
+            sanitize(s, limits).attention.segments
+        };
+        assert_eq!(at(16, 1024), 16);
+        assert_eq!(at(64, 1024), 16);
+        assert_eq!(at(16, 512), 8);
+        assert_eq!(at(16, 256), 4);
+        assert_eq!(at(3, 1024), 2);
+        assert_eq!(at(0, 1024), 1);
+        assert_eq!(at(4, 32), 1);
+    }
+
     /// Without subgroups (an adapter lacking `SUBGROUP`, or a browser) no schedule keeps a
     /// subgroup flag, the GPU default (gemv subgroups on) included; with them the flags stay.
     #[test]

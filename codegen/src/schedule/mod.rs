@@ -56,7 +56,10 @@ pub struct AttentionSchedule {
     /// many times [`kiln_ir::passes::DECODE_SEGMENT_KEYS`] keys is left whole by the split
     /// pass (the runtime tells it, `LoopLimits::whole_decode_keys`), so it needs no combine
     /// kernel. Resolving a kernel's schedule brings it to the segments that kernel runs (1
-    /// where it is not such a kernel).
+    /// where it is not such a kernel). The GPU schedule's 1 keeps the split and its combine,
+    /// the form measured on an H100; 16 (every LLM decode step's attention whole) is
+    /// predicted to take 5-8 µs a layer off those steps and waits for its measurement
+    /// (docs/journal/2026-12-08-session35.md).
     pub segments: u32,
 }
 
@@ -281,7 +284,7 @@ impl Schedule {
             keys: None,
             head: None,
             tensor_cores: true,
-            segments: 16,
+            segments: 1,
         },
     };
 }

@@ -15,9 +15,10 @@ pub enum DeviceClass {
 /// workgroups for reductions (each barrier switches every invocation) and rows of up to 1024
 /// held in registers (a softmax row is then read from memory once), gemvs summed through
 /// workgroup memory (llvmpipe's subgroups of 8 leave three quarters of the invocations
-/// idle), and quantized gemvs decoded element by element (the quantized gemv path's
-/// 256-invocation workgroups took lavapipe twice as long a decode step). The measurements
-/// are in docs/journal/.
+/// idle), quantized gemvs decoded element by element (the quantized gemv path's
+/// 256-invocation workgroups took lavapipe twice as long a decode step), and one-row
+/// attentions of up to 128 keys whole over 4 segments (one kernel instead of two; on
+/// lavapipe no slower). The measurements are in docs/journal/.
 pub const CPU: Schedule = Schedule {
     elementwise: ElementwiseSchedule {
         workgroup: 256,
