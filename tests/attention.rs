@@ -6,14 +6,7 @@ mod common;
 use common::*;
 use kiln::{DType, Tensor};
 
-/// Documented in docs/OPS.md (attention): f32 `2e-5 + 1e-4 |x|`; f16 and bf16 add their
-/// rounding of the output (`dtype_ulp`) and of the operands' products, `2e-3 + 2e-3 |x|`.
-fn tol(dt: DType) -> (f32, f32) {
-    match dt {
-        DType::F32 => (2e-5, 1e-4),
-        _ => (2e-3, 2e-3),
-    }
-}
+use common::attention_tol as tol;
 
 /// Random q, k, v of `[b, h, s, d]` (k and v with `sk` rows) and an additive mask `[sq, sk]`
 /// with some keys left out (`-inf`), never a whole row.

@@ -63,11 +63,7 @@ fn whole_decode_attention_over_segments() {
                     .scaled_dot_product_attention(&k, &v, masked.then_some(&mask), None, causal)
                     .unwrap();
                 let what = format!("segments {most}: sk {sk} d {d} {dt} causal {causal}");
-                let (at, rt) = if dt == DType::F32 {
-                    (2e-5, 1e-4)
-                } else {
-                    (2e-3, 2e-3)
-                };
+                let (at, rt) = attention_tol(dt);
                 let (n, splits, wgsl) = attention_kernels(&y);
                 check(&y, at, rt, &what);
                 // One key: the value row itself, whatever the kernels.

@@ -431,12 +431,8 @@ fn main() {
         }
         g.set_schedule(s);
         // The device keeps what the adapter allows; a quantized gemv's rows, items or warps,
-        // or attention segments, outside the path's sets would be dropped without a word.
-        let segments = g.schedule().attention.segments;
-        if attention_segments.is_some_and(|v| v != segments) {
-            eprintln!("--attention-segments: the adapter takes {segments}");
-            std::process::exit(2);
-        }
+        // or attention segments, outside the sets the adapter takes would be dropped without
+        // a word.
         let kept = g.schedule().matmul;
         for (flag, asked, got) in [
             ("--qgemv-rows", qgemv_rows, kept.qgemv_rows),
@@ -447,10 +443,15 @@ fn main() {
                 qgemv_warps_wide,
                 Some(kept.qgemv_warps_wide),
             ),
+            (
+                "--attention-segments",
+                attention_segments,
+                Some(g.schedule().attention.segments),
+            ),
         ] {
             if asked.is_some() && asked != got {
                 eprintln!(
-                    "{flag} {} is not a value the quantized gemv path takes",
+                    "{flag} {} is not a value this adapter's schedule takes",
                     asked.unwrap_or(0)
                 );
                 std::process::exit(2);

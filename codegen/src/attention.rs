@@ -154,13 +154,18 @@ pub fn resolve(a: &mut crate::schedule::AttentionSchedule, k: &Kernel, f32_ok: b
     settle_segments(a);
 }
 
+/// Whether `a`'s tiles take the decode form, the one form whose workgroup may hold several
+/// segments (a part of a split attention still takes one).
+fn decode_form(a: &crate::schedule::AttentionSchedule) -> bool {
+    a.concrete().is_some_and(|(rows, keys, head)| {
+        !a.tensor_cores && crate::attention_decode::applies(rows, keys, head)
+    })
+}
+
 /// Keeps `a.segments` only where the tiles take the decode form (1 elsewhere, so that equal
 /// code has one cache key).
-fn settle_segments(a: &mut crate::schedule::AttentionSchedule) {
-    let decode = a.concrete().is_some_and(|(rows, keys, head)| {
-        !a.tensor_cores && crate::attention_decode::applies(rows, keys, head)
-    });
-    if !decode {
+pub(crate) fn settle_segments(a: &mut crate::schedule::AttentionSchedule) {
+    if !decode_form(a) {
         a.segments = 1;
     }
 }
@@ -324,8 +329,7 @@ pub fn main(e: &mut Emitter, s: &Schedule) -> Result<String, CodegenError> {
     let coop = s.attention.tensor_cores;
     // Several segments a workgroup only in the decode form of a whole attention.
     let segments = s.attention.segments.max(1);
-    if segments > 1 && (coop || ops.partial || !crate::attention_decode::applies(rows, keys, head))
-    {
+    if segments > 1 && (ops.partial || !decode_form(&s.attention)) {
         return Err(CodegenError::Schedule(format!(
             "attention segments {segments} for {}: only the decode form of a whole attention \
              (one row, at least {} keys a tile, a head of at most {})",

@@ -264,11 +264,9 @@ pub(crate) fn body(
     // The groups' sums, then the row's output from the first group.
     writeln!(
         c,
-        "  os[lid] = acc;\n  ls[lid] = l;\n  workgroupBarrier();\n  if (lid < H4) {{\n    \
-         var a = os[lid];\n    var lt = ls[lid];\n    \
-         for (var gg = 1u; gg < VG; gg = gg + 1u) {{\n      a = a + os[gg * H4 + lid];\n      \
-         lt = lt + ls[gg * H4 + lid];\n    }}\n    let l = lt;\n    let ob = (bt * sq + i) * dv;\n    \
-         if (i < sq) {{"
+        "  os[lid] = acc;\n  ls[lid] = l;\n  workgroupBarrier();\n  if (lid < H4) {{\n{}    \
+         let l = lt;\n    let ob = (bt * sq + i) * dv;\n    if (i < sq) {{",
+        group_sums("")
     );
     for (j, x) in ["x", "y", "z", "w"].iter().enumerate() {
         out(c, &format!("cv * 4u + {j}u"), &format!("a.{x}"));
@@ -284,18 +282,28 @@ fn combine_segments(c: &mut Code, out: &mut dyn FnMut(&mut Code, &str, &str)) {
     writeln!(
         c,
         "  os[wo + lid] = acc;\n  ls[wo + lid] = l;\n  if (lid == 0u) {{ ms[sgi] = m; }}\n  workgroupBarrier();\n  \
-         if (lid < H4) {{\n    var a = os[wo + lid];\n    var lt = ls[wo + lid];\n    \
-         for (var gg = 1u; gg < VG; gg = gg + 1u) {{\n      a = a + os[wo + gg * H4 + lid];\n      \
-         lt = lt + ls[wo + gg * H4 + lid];\n    }}\n    os[wo + lid] = a;\n    ls[wo + lid] = lt;\n  }}\n  \
+         if (lid < H4) {{\n{}    os[wo + lid] = a;\n    ls[wo + lid] = lt;\n  }}\n  \
          workgroupBarrier();\n  }}\n  if (lidx < H4) {{\n    var mt = ninf;\n    \
          for (var gs = 0u; gs < SG; gs = gs + 1u) {{ mt = kiln_fmax(mt, ms[gs]); }}\n    \
          var a = vec4<f32>(0.0);\n    var lt = 0.0;\n    for (var gs = 0u; gs < SG; gs = gs + 1u) {{\n      \
          let wt = select(exp(ms[gs] - mt), 0.0, ms[gs] == ninf);\n      \
          a = fma(vec4<f32>(wt), os[gs * T + lidx], a);\n      lt = fma(wt, ls[gs * T + lidx], lt);\n    }}\n    \
-         let l = lt;\n    let ob = (bt * sq + i) * dv;\n    if (i < sq) {{"
+         let l = lt;\n    let ob = (bt * sq + i) * dv;\n    if (i < sq) {{",
+        group_sums("wo + ")
     );
     for (j, x) in ["x", "y", "z", "w"].iter().enumerate() {
         out(c, &format!("lidx * 4u + {j}u"), &format!("a.{x}"));
     }
     c.push_str("    }\n  }\n");
+}
+
+/// The statements by which invocation `lid` (one of the first `H4` of its segment, whose
+/// first entry is at `wo`, `""` for the workgroup's) adds its column's accumulator `a` and
+/// sum `lt` over the segment's `VG` groups.
+fn group_sums(wo: &str) -> String {
+    format!(
+        "    var a = os[{wo}lid];\n    var lt = ls[{wo}lid];\n    \
+         for (var gg = 1u; gg < VG; gg = gg + 1u) {{\n      a = a + os[{wo}gg * H4 + lid];\n      \
+         lt = lt + ls[{wo}gg * H4 + lid];\n    }}\n"
+    )
 }

@@ -261,3 +261,13 @@ pub fn kernel_kinds(t: &Tensor) -> Vec<String> {
         .map(|k| k.kind.clone())
         .collect()
 }
+
+/// The fused attention's tolerance, documented in docs/OPS.md (attention): f32
+/// `2e-5 + 1e-4 |x|`; f16 and bf16 add their rounding of the output (`dtype_ulp`) and of the
+/// operands' products, `2e-3 + 2e-3 |x|`.
+pub fn attention_tol(dt: DType) -> (f32, f32) {
+    match dt {
+        DType::F32 => (2e-5, 1e-4),
+        _ => (2e-3, 2e-3),
+    }
+}

@@ -160,6 +160,7 @@ impl TunedFields {
                 // As for matmuls: a stored result cannot turn tensor cores on, and one that
                 // chose the scalar form keeps it.
                 s.attention.tensor_cores = tensor_cores && s.attention.tensor_cores;
+                crate::attention::settle_segments(&mut s.attention);
             }
             (TunedFields::Elementwise { .. }, _)
             | (TunedFields::Reduce { .. }, _)
